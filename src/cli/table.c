@@ -118,8 +118,8 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --json    the decided approval as JSON\n",
      "agents"},
     {"node", ad_cli_node, "ls", "run a worker node (--join), or list the nodes",
-     "Usage: agentd node --join URL (--token T | --token-file F) [--name N]\n"
-     "                   [--labels k=v,...] [--data-dir D]\n"
+     "Usage: agentd node --join URL[,URL...] (--token T | --token-file F) [--name N]\n"
+     "                   [--labels k=v,...] [--data-dir D] [--planes-allow H,...]\n"
      "       agentd node ls [--json]\n"
      "Run this machine as a worker node of the control plane at URL: one outbound\n"
      "WebSocket, authenticated with a token of scope node (agentd token create\n"
@@ -127,7 +127,10 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "restarts and network cuts of either side (docs/nodes.md). Or list the\n"
      "nodes that joined this control plane: name, state, runs, last seen.\n"
      "  --data-dir D      the node's own data dir (its holders and working folders)\n"
-     "  --join URL        the control plane (http(s):// or ws(s)://)\n"
+     "  --join URL,...    the control planes (http(s):// or ws(s)://), up to 8,\n"
+     "                    dialled in turn\n"
+     "  --planes-allow H,...  hosts besides --join's whose control planes' URLs,\n"
+     "                    as the planes send them, this node may dial\n"
      "  --token T         a node token (seen by every user of the machine: prefer\n"
      "                    --token-file)\n"
      "  --token-file F    read the node token from F (mode 0600)\n"

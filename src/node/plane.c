@@ -10,6 +10,7 @@
  */
 #include "node/node_int.h"
 
+#include "cluster/cluster.h"
 #include "hold/hold.h"
 
 #include <stdarg.h>
@@ -180,6 +181,69 @@ static void lose_runs(ad_plane_t *p, ad_node_live_t *n, const char *why)
     }
 }
 
+/* The advertised URLs of the control planes heard from within a lease
+ * (src/cluster/planes.c's rows, this one's included): a new array of at
+ * most AD_NODE_JOIN_MAX distinct ones, in the order of the planes' ids,
+ * or none when there is only one (a plane alone has nowhere to send its
+ * nodes, and its default URL may well be one they would refuse). The node
+ * judges them (planeurl.c); this only bounds what goes. */
+static json_t *live_urls(ad_plane_t *p)
+{
+    json_t *rows = NULL, *urls = json_array();
+    if (ad_store_planes_list(p->store, ad_wall_ms() - AD_PLANES_LEASE_MS, &rows) != 0) {
+        return urls;
+    }
+    size_t i, j;
+    json_t *row, *u;
+    json_array_foreach(rows, i, row)
+    {
+        const char *url = json_string_value(json_object_get(row, "url"));
+        bool dup = url == NULL || url[0] == '\0' || strlen(url) > AD_NODE_URL_MAX ||
+                   json_array_size(urls) == AD_NODE_JOIN_MAX;
+        json_array_foreach(urls, j, u)
+        {
+            dup = dup || strcmp(json_string_value(u), url) == 0;
+        }
+        if (!dup) {
+            json_array_append_new(urls, json_string(url));
+        }
+    }
+    json_decref(rows);
+    if (json_array_size(urls) < 2) {
+        json_array_clear(urls);
+    }
+    return urls;
+}
+
+/* The live planes read again: a set that changed goes to every linked
+ * node (`planes`). */
+static void planes_refresh(ad_plane_t *p, uint64_t now)
+{
+    p->plane_urls_ms = now;
+    json_t *urls = live_urls(p);
+    if (p->plane_urls != NULL && json_equal(urls, p->plane_urls)) {
+        json_decref(urls);
+        return;
+    }
+    json_decref(p->plane_urls);
+    p->plane_urls = urls;
+    for (ad_node_live_t *n = p->nodes; n != NULL; n = n->next) {
+        ad_plane_send_text(n, json_pack("{s:s, s:O}", "t", "planes", "planes", urls));
+    }
+}
+
+/* Every AD_PLANES_BEAT_MS while a node is linked. */
+static void planes_tick(ad_plane_t *p, uint64_t now)
+{
+    bool linked = false;
+    for (ad_node_live_t *n = p->nodes; n != NULL && !linked; n = n->next) {
+        linked = n->link != NULL;
+    }
+    if (linked && now - p->plane_urls_ms >= AD_PLANES_BEAT_MS) {
+        planes_refresh(p, now);
+    }
+}
+
 static void on_tick(uv_timer_t *t)
 {
     ad_plane_t *p = t->data;
@@ -188,6 +252,7 @@ static void on_tick(uv_timer_t *t)
     ad_plane_probe_expire(p, false);
     ad_plane_fs_expire(p, false);
     ad_plane_term_expire(p, false);
+    planes_tick(p, now);
     for (ad_node_live_t *n = p->nodes; n != NULL; n = n->next) {
         if (!n->unreachable && now - n->renewed_ms > lease_ms(p)) {
             set_reachable(p, n, false);
@@ -327,6 +392,10 @@ static void on_joined(int rc, json_t *row, void *ud)
     } else {
         const char *id = json_string_value(json_object_get(row, "id"));
         ad_node_live_t *n = ad_plane_node_live(p, id);
+        uint64_t now = ad_mono_ms();
+        if (n != NULL && (p->plane_urls == NULL || now - p->plane_urls_ms >= AD_PLANES_BEAT_MS)) {
+            planes_refresh(p, now); /* what its welcome says is fresh */
+        }
         if (n != NULL && n->link != NULL && n->link != l) {
             ad_ws_close(n->link->ws, 4409, "replaced by a new connection of the node");
             n->link->node = NULL;
@@ -340,9 +409,12 @@ static void on_joined(int rc, json_t *row, void *ud)
             n->renewed_ms = ad_mono_ms();
             l->node = n;
             ad_log(AD_LOG_INFO, "node", "node joined node=%s id=%s", n->name, n->id);
-            ad_plane_send_text(n, json_pack("{s:s, s:s, s:I, s:I}", "t", "welcome", "nodeId", n->id,
-                                            "leaseMs", (json_int_t)lease_ms(p), "renewMs",
-                                            (json_int_t)(lease_ms(p) / 3)));
+            /* the live planes' addresses: the node may dial them when this
+             * plane goes (issue #39; the node's rules, planeurl.c) */
+            ad_plane_send_text(n,
+                               json_pack("{s:s, s:s, s:I, s:I, s:O}", "t", "welcome", "nodeId",
+                                         n->id, "leaseMs", (json_int_t)lease_ms(p), "renewMs",
+                                         (json_int_t)(lease_ms(p) / 3), "planes", p->plane_urls));
             bool was = n->unreachable;
             set_reachable(p, n, true);
             if (!was) {
@@ -877,6 +949,8 @@ void ad_plane_free(ad_plane_t *p)
             n->link->node = NULL;
         }
     }
+    json_decref(p->plane_urls);
+    p->plane_urls = NULL;
     uv_close((uv_handle_t *)&p->tick, on_tick_closed);
 }
 

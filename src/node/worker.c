@@ -747,6 +747,9 @@ static void on_text(worker_t *w, const char *data, size_t len)
                json_string_value(json_object_get(msg, "nodeId")) ?: "?");
         printf("agentd node %s joined %s\n", w->name, w->url);
         fflush(stdout);
+        ad_worker_learn(w, json_object_get(msg, "planes"));
+    } else if (strcmp(t, "planes") == 0) {
+        ad_worker_learn(w, json_object_get(msg, "planes"));
     } else if (strcmp(t, "spawn") == 0) {
         on_spawn(w, msg);
     } else if (strcmp(t, "done") == 0 || strcmp(t, "end") == 0) {
@@ -959,7 +962,7 @@ static int usage(void)
 {
     fprintf(stderr,
             "usage: agentd node --join URL[,URL...] (--token T | --token-file F) [--name N] "
-            "[--labels k=v,...] [--data-dir D]\n");
+            "[--labels k=v,...] [--data-dir D] [--planes-allow HOST[,HOST...]]\n");
     return 2;
 }
 
@@ -967,15 +970,16 @@ int ad_node_main(ad_config_t *cfg, int argc, char **argv)
 {
     static worker_t w;
     const char *join = NULL, *token = NULL, *token_file = NULL, *name = NULL, *labels = NULL,
-               *data_dir = NULL;
+               *data_dir = NULL, *planes_allow = NULL;
     for (int i = 0; i < argc; i++) {
-        const char **dst = strcmp(argv[i], "--join") == 0         ? &join
-                           : strcmp(argv[i], "--data-dir") == 0   ? &data_dir
-                           : strcmp(argv[i], "--token") == 0      ? &token
-                           : strcmp(argv[i], "--token-file") == 0 ? &token_file
-                           : strcmp(argv[i], "--name") == 0       ? &name
-                           : strcmp(argv[i], "--labels") == 0     ? &labels
-                                                                  : NULL;
+        const char **dst = strcmp(argv[i], "--join") == 0           ? &join
+                           : strcmp(argv[i], "--data-dir") == 0     ? &data_dir
+                           : strcmp(argv[i], "--token") == 0        ? &token
+                           : strcmp(argv[i], "--token-file") == 0   ? &token_file
+                           : strcmp(argv[i], "--name") == 0         ? &name
+                           : strcmp(argv[i], "--labels") == 0       ? &labels
+                           : strcmp(argv[i], "--planes-allow") == 0 ? &planes_allow
+                                                                    : NULL;
         if (strcmp(argv[i], "--help") == 0) {
             usage();
             return 0;
@@ -1029,10 +1033,32 @@ int ad_node_main(ad_config_t *cfg, int argc, char **argv)
             fprintf(stderr, "agentd node: --join needs http(s):// or ws(s):// URLs\n");
             return 2;
         }
+        /* what the planes may send: this scheme and host (planeurl.c; a
+         * host it would refuse is dialled as given, never learned) */
+        (void)ad_node_allow_host(&w.allow, h);
+        w.allow.https = w.allow.https || tls;
+        w.allow.http = w.allow.http || !tls;
         j = next;
     }
     if (w.nurls == 0) {
         return usage();
+    }
+    w.njoin = w.nurls;
+    for (const char *a = planes_allow; a != NULL && *a != '\0';) {
+        size_t al = strcspn(a, ",");
+        char h[300];
+        if (al == 0 || al >= sizeof(h)) {
+            fprintf(stderr, "agentd node: --planes-allow takes host names, comma-separated\n");
+            return 2;
+        }
+        snprintf(h, sizeof(h), "%.*s", (int)al, a);
+        int rc = ad_node_allow_host(&w.allow, h);
+        if (rc != 0) {
+            fprintf(stderr, "agentd node: --planes-allow %s: %s\n", h,
+                    rc == AD_ETOOBIG ? "too many hosts" : "not a host name or address");
+            return 2;
+        }
+        a = a[al] == ',' ? a + al + 1 : a + al;
     }
     snprintf(w.url, sizeof(w.url), "%s", w.urls[0]);
     char err[512];

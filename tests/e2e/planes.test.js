@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 // Two control planes on one PostgreSQL (issue #39, docs/operations.md
 // "Several control planes"): both on one database and one Redis, a worker
-// node given both addresses. A WebSocket client on plane A sees an agent
-// started through plane B live (its events come over Redis into A's bus);
-// a counter agent on the node, owned by the plane the node joined, goes on
-// under the other plane after kill -9 of its owner: the survivor takes the
-// run's lapsed lease, the node moves over, and every value is stored once.
+// node given only plane A's address and `--planes-allow 127.0.0.1`. A
+// WebSocket client on plane A sees an agent started through plane B live
+// (its events come over Redis into A's bus); the node learns B's address
+// from A (and refuses, never dialling them, the rows of the planes table that
+// point elsewhere: a host not allowed, another scheme, userinfo); a counter
+// agent on the node, owned by A, goes on under B after kill -9 of A: the
+// survivor takes the run's lapsed lease, the node moves over by the URL it
+// learned, and every value is stored once.
 // Skipped (saying why) without PostgreSQL 15 or redis-server.
 'use strict';
 
@@ -14,6 +17,7 @@ const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const http = require('node:http');
+const net = require('node:net');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
 const { api, until, allMessages, assertOnce, commandAgent } = require('./lib/api');
@@ -163,10 +167,40 @@ test('two control planes on one database: live events across, a run taken over a
     throw new Error(`${e.message}: ${JSON.stringify(reserved(pg, 'planes'))}, A at ${pa.last}, B at ${pb.last}`);
   });
 
-  // A node given both planes' addresses joins the first: A.
+  // Rows of the planes table that point a node (and its token) where its
+  // operator did not: live (a heartbeat far ahead), sorted before the real
+  // planes, all at a port that counts who dials it.
+  const trap = { dialled: 0 };
+  trap.server = net.createServer((s) => { trap.dialled++; s.destroy(); });
+  await new Promise((r) => trap.server.listen(0, '127.0.0.1', r));
+  t.after(() => trap.server.close());
+  const tp = trap.server.address().port;
+  const hostile = {
+    aa_host: [`http://localhost:${tp}`, 'host localhost is not a --join host nor in --planes-allow'],
+    aa_scheme: [`ftp://127.0.0.1:${tp}`, 'not an http:// or https:// URL'],
+    aa_tls: [`https://127.0.0.1:${tp}`, 'scheme https, which no --join URL uses'],
+    aa_userinfo: [`http://agentd:secret@127.0.0.1:${tp}`, 'it has userinfo', `http://***@127.0.0.1:${tp}`],
+  };
+  const far = Date.now() + 3600 * 1000;
+  for (const [id, [url]] of Object.entries(hostile)) {
+    pg.psql('planes', `INSERT INTO planes (id, url, started_at, heartbeat_at) VALUES ('${id}', '${url}', ${far}, ${far})`);
+  }
+  await until(async () => (await planes(a)).planes?.length === 6, 'plane A to list the hostile rows');
+
+  // A node given only A's address (and 127.0.0.1 allowed) joins A and learns B's.
   const nt = await nodeToken(a, 'n1');
-  node = await startNode(`${a.url},${b.url}`, { token: nt.token, name: 'n1', env: NODE_ENV });
+  node = await startNode(a.url, { token: nt.token, name: 'n1', env: NODE_ENV, args: ['--planes-allow', '127.0.0.1'] });
   await until(async () => (await nodeNamed(a, 'n1'))?.state === 'connected', 'n1 on plane A');
+  await until(() => node.stderr.includes(`learned" url=${b.url}/api/nodes/link`), 'n1 to learn B\'s address')
+    .catch((e) => { throw new Error(`${e.message}; its log:\n${node.stderr}`); });
+  assert.ok(!node.stderr.includes(`learned" url=${a.url}/`), 'its own --join URL is not learned again');
+  assert.ok(!node.stderr.includes('secret'), 'a refused URL\'s userinfo is not logged');
+  for (const [url, why, logged] of Object.values(hostile)) {
+    assert.ok(node.stderr.includes(`${logged || url} (${why}`), `refused with the reason: ${url}; log:\n${node.stderr}`);
+    assert.ok(!node.stderr.includes(`learned" url=${url}`), `never learned: ${url}`);
+  }
+  const refusals = node.stderr.split('\n').filter((l) => l.includes('control plane URLs refused')).length;
+  assert.equal(refusals, 1, 'the refusals are logged once');
   const id = await commandAgent(a, wt, COUNTER, { node: 'n1' });
   const started = await api(a, 'POST', `/api/agents/${id}/start`, {});
   assert.equal(started.status, 200, JSON.stringify(started.body));
@@ -185,6 +219,7 @@ test('two control planes on one database: live events across, a run taken over a
   process.stdout.write(`# plane B took the run over ${tookMs} ms after kill -9 of plane A\n`);
   assert.ok(tookMs <= 10000, `taken over in ${tookMs} ms (over 10 s)`);
   await until(async () => (await nodeNamed(b, 'n1'))?.state === 'connected', 'n1 on plane B');
+  assert.ok(node.stdout.includes(`joined ${b.url}/api/nodes/link`), `n1 joined B by the URL it learned: ${node.stdout}`);
 
   // The run ends under B with every value stored exactly once.
   const ended = await until(async () => {
@@ -195,4 +230,8 @@ test('two control planes on one database: live events across, a run taken over a
   const values = await counters(b, id);
   assertOnce(values, 'across kill -9 of the owning plane');
   assert.equal(values.length, N, `every value once (${values.length} of ${N})`);
+  // the hostile rows were sent again by B (its welcome): still never dialled, logged once
+  assert.equal(trap.dialled, 0, 'no refused URL was ever dialled');
+  assert.equal(node.stderr.split('\n').filter((l) => l.includes('control plane URLs refused')).length, 1,
+    'each refusal logged once');
 });
