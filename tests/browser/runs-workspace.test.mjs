@@ -82,15 +82,20 @@ test('names in legends, values at the cursor, two metrics in a saved panel, a ru
   // goes to where it is now, each try)
   const over = reward.locator('.u-over');
   const hover = reward.getByTestId('chart-hover');
+  // the row's text is read in the same try: a redraw as points arrive may
+  // take the box away again right after it showed both runs
+  let oneText = '';
   await until(async () => {
     // a throw (detached while we moved) is another try: until() catches it
     await over.scrollIntoViewIfNeeded({ timeout: 5000 });
     const box = await over.boundingBox();
     if (!box) return false;
     await page.mouse.move(box.x + box.width * 0.25, box.y + box.height / 2);
-    return (await hover.locator(`[data-run="${one.id}"]`).count()) === 1 && (await hover.locator(`[data-run="${two.id}"]`).count()) === 1;
+    if ((await hover.locator(`[data-run="${one.id}"]`).count()) !== 1 || (await hover.locator(`[data-run="${two.id}"]`).count()) !== 1) return false;
+    oneText = await hover.locator(`[data-run="${one.id}"]`).innerText({ timeout: 2000 });
+    return true;
   }, 'both runs in the hover box');
-  assert.match(await hover.locator(`[data-run="${one.id}"]`).innerText(), new RegExp(`${one.name}\\s+\\d`));
+  assert.match(oneText, new RegExp(`${one.name}\\s+\\d`));
   await shot(page, 'runs-hover');
 
   // two metrics in one panel, saved on the server
