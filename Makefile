@@ -210,13 +210,16 @@ e2e: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(TRAY_B
 	[ $$failed -eq 0 ] || { echo "e2e: failures above (two summaries: the parallel files, then $(notdir $(E2E_SERIAL)))"; exit 1; }
 
 # The same files with every daemon's tables in PostgreSQL (issue #39): one
-# throwaway PostgreSQL 15 per test file (tests/e2e/lib/pg.js), a fresh
-# database per data dir. E2E_SERIAL stays out: its faults and memory bounds
+# throwaway PostgreSQL 15 for the whole pass (tests/unit/with-pg.sh starts
+# it and removes it however the pass ends; tests/e2e/lib/daemon.js finds it
+# by AGENTD_TEST_PG_URL), a fresh database per data dir, copied from one
+# migrated template. E2E_SERIAL stays out: its faults and memory bounds
 # are about the daemon's own file and process. Not part of check yet
 # (docs/operations.md, "PostgreSQL", says what it costs).
 .PHONY: e2e-pg
 e2e-pg: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(TRAY_BIN) $(SHARE)/.stamp e2e-deps $(FAKE_NVML)
-	AGENTD_TEST_DATABASE=pg AGENTD_BIN=$(abspath $(O)/agentd) node --test --test-concurrency=$(E2E_JOBS) $(E2E_PAR)
+	AGENTD_TEST_DATABASE=pg AGENTD_BIN=$(abspath $(O)/agentd) sh tests/unit/with-pg.sh \
+		node --test --test-concurrency=$(E2E_JOBS) $(E2E_PAR)
 
 # Everything the C suites run, built on every core at once (check builds
 # these first, so the steps after it only run).

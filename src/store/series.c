@@ -1227,9 +1227,15 @@ void ad_store_series_query(ad_store_t *st, ad_store_series_q_t *q, ad_store_done
 
 /* ---- export ------------------------------------------------------------------------ */
 
+/* At most EXPORT_BATCH rows a statement: SQLite steps lazily and stops where
+ * the piece is full, but PostgreSQL sends a result whole, and without a
+ * LIMIT every piece read the run's chunks from the cursor to its end (a
+ * million points' export: ~200 pieces, each reading the ~1,000 chunks left
+ * on average). A batch holds more points than a piece's bytes take. */
+#define EXPORT_BATCH 32
 static const char SQL_EXPORT[] =
     "SELECT name, seq, n, data FROM metric_chunks WHERE run_id = ?1 AND (?2 = 0 OR (name, seq) > "
-    "(?3, ?4)) ORDER BY name, seq";
+    "(?3, ?4)) ORDER BY name, seq LIMIT ?5";
 
 static bool wanted(json_t *names, const char *name)
 {
@@ -1288,9 +1294,10 @@ static int put_chunk(ad_store_series_export_t *x, ad_db_stmt_t *s, const char *r
     return 0;
 }
 
-/* The next piece of runs[x->run] from the cursor. *more: the run has rows
- * past this piece. */
-static int export_piece(ad_db_t *db, ad_store_series_export_t *x, bool *more)
+/* The next batch of runs[x->run] from the cursor, adding the rows looked at
+ * to *scanned. *more: the run has rows past this batch (the piece is full,
+ * or the batch ended at its LIMIT). */
+static int export_piece(ad_db_t *db, ad_store_series_export_t *x, bool *more, int *scanned)
 {
     const char *run_id = x->runs[x->run];
     if (x->ident_run != x->run + 1) {
@@ -1306,10 +1313,11 @@ static int export_piece(ad_db_t *db, ad_store_series_export_t *x, bool *more)
     ad_db_bind_int(s, 2, x->in_run ? 1 : 0);
     ad_store_bind_text(s, 3, x->after_name);
     ad_db_bind_int64(s, 4, x->after_seq);
+    ad_db_bind_int(s, 5, EXPORT_BATCH);
     int rc, err = 0, rows = 0;
     *more = false;
     while (err == 0 && (rc = ad_db_step(s)) == AD_DB_ROW) {
-        if (x->body.len >= AD_SERIES_EXPORT_PIECE || rows == AD_SERIES_EXPORT_ROWS) {
+        if (x->body.len >= AD_SERIES_EXPORT_PIECE) {
             *more = true;
             break;
         }
@@ -1323,8 +1331,12 @@ static int export_piece(ad_db_t *db, ad_store_series_export_t *x, bool *more)
         }
     }
     ad_db_reset(s);
+    *scanned += rows;
     if (err != 0) {
         return err;
+    }
+    if (rc == AD_DB_DONE && rows == EXPORT_BATCH) {
+        *more = true;
     }
     return rc == AD_DB_DONE || rc == AD_DB_ROW ? 0 : ad_store_rc(db, rc);
 }
@@ -1341,14 +1353,18 @@ static int export_fn(ad_db_t *db, void *ctx)
             return hrc;
         }
     }
+    int scanned = 0;
     while (x->run < x->nruns && x->body.len < AD_SERIES_EXPORT_PIECE) {
+        if (scanned >= AD_SERIES_EXPORT_ROWS) {
+            return 0; /* rows enough for one read (few of them wanted): the next call goes on */
+        }
         bool more = false;
-        int rc = export_piece(db, x, &more);
+        int rc = export_piece(db, x, &more, &scanned);
         if (rc != 0) {
             return rc;
         }
         if (more) {
-            return 0;
+            continue; /* the piece is full (the loop ends), or the next batch */
         }
         x->run++; /* this run is done: the next from its start */
         x->in_run = false;

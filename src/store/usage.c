@@ -251,16 +251,17 @@ int ad_store_usage_by_agent(ad_store_t *st, const char *period, int64_t since_ms
             "cache_write_tokens, SUM(input_tokens + output_tokens) AS total_tokens, "
             "total(cost_usd) AS cost_usd FROM (SELECT agent_id, runs, input_tokens, "
             "output_tokens, cache_read_tokens, cache_write_tokens, cost_usd FROM agent_usage "
-            "WHERE kind = ?3 AND start_day >= ?1 / 86400000 AND runs > 0 UNION ALL "
+            "WHERE kind = ?3 AND start_day >= ?1 AND runs > 0 UNION ALL "
             "SELECT agent_id, 1, input_tokens, output_tokens, cache_read_tokens, "
             "cache_write_tokens, cost_usd FROM runs INDEXED BY runs_by_end "
-            "WHERE ended_at IS NULL) GROUP BY agent_id) t "
+            "WHERE ended_at IS NULL) u GROUP BY agent_id) t "
             "JOIN agents a ON a.id = t.agent_id WHERE (?2 = '' OR a.org_id = ?2) "
             "ORDER BY t.cost_usd DESC, t.total_tokens DESC, a.name LIMIT 500");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    ad_db_bind_int64(s, 1, since_ms);
+    /* the first day computed here: PostgreSQL types ?1 / 86400000 int4 */
+    ad_db_bind_int64(s, 1, since_ms / 86400000);
     ad_store_bind_text(s, 2, org != NULL ? org : "");
     ad_db_bind_text(s, 3, kind, -1, AD_DB_STATIC);
     json_t *arr = json_array();

@@ -5,7 +5,9 @@
 # unix socket in that folder, on a free port number; stopped and removed
 # when the command ends, however it ends. The command gets
 # AGENTD_TEST_PG_URL, a database its store tests may empty and fill
-# (tests/unit/store_fixture.h). AGENTD_TEST_PG_LOG=DIR keeps the server's
+# (tests/unit/store_fixture.h); the e2e files (make e2e-pg) take the server
+# it names and make a database per daemon on it (tests/e2e/lib/daemon.js),
+# hence room for 300 connections. AGENTD_TEST_PG_LOG=DIR keeps the server's
 # log (each failed statement with its text) as DIR/pg-unit.log.
 # Usage: sh tests/unit/with-pg.sh CMD [ARG...]
 set -eu
@@ -46,7 +48,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 $as "$PG_BIN/initdb" -D "$dir/data" -U agentd -E UTF8 --no-sync --auth-local=trust \
     --no-instructions >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
 $as "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 120 \
-    -o "-k $dir -p $port -c listen_addresses= -c fsync=off" start >/dev/null ||
+    -o "-k $dir -p $port -c listen_addresses= -c fsync=off -c max_connections=300" start >/dev/null ||
     { cat "$dir/log" >&2; exit 1; }
 "$PSQL" -X -q -h "$dir" -p "$port" -U agentd -d postgres -c 'CREATE DATABASE agentd_unit'
 export AGENTD_TEST_PG_URL="postgres://agentd@/agentd_unit?host=$dir&port=$port"

@@ -141,22 +141,71 @@ function setToken(d, token) {
 }
 
 // AGENTD_TEST_DATABASE=pg (issue #39): every daemon keeps its tables in
-// PostgreSQL, on one server started for the test file (tests/e2e/lib/pg.js),
-// each data dir with a fresh database of its own (a restart of the same data
-// dir finds it again). opts.sqlite keeps a daemon on SQLite (a test about
+// PostgreSQL, each data dir with a fresh database of its own (a restart of
+// the same data dir finds it again). The server: the one AGENTD_TEST_PG_URL
+// names when set (tests/unit/with-pg.sh started it for the whole pass; this
+// process drops its databases when it exits), else one started for the test
+// file (tests/e2e/lib/pg.js). A fresh database is a copy of a template
+// that `agentd db migrate` prepared once per server (CREATE DATABASE …
+// TEMPLATE: milliseconds, where the migrations take 0.3-0.5 s); the daemon
+// still checks them at its start and finds them applied. A daemon of
+// another binary (opts.bin: an older agentd) gets an empty database, which
+// it migrates itself. opts.sqlite keeps a daemon on SQLite (a test about
 // the file itself, or `db copy`'s source).
 const PG_MODE = process.env.AGENTD_TEST_DATABASE === 'pg';
+const PG_SHARED = process.env.AGENTD_TEST_PG_URL || '';
+const PG_TEMPLATE = 'agentd_template';
 let pgServer = null;
 const pgDbs = new Map(); // data dir -> its database's URL
 const pgNames = new Map(); // data dir -> its database's name
 let pgReady = null; // the server, once started
-async function pgUrlFor(dataDir) {
+let pgTemplate = null; // resolves once PG_TEMPLATE is there on it
+let pgCount = 0; // databases named so far (taken before any await)
+
+// The template, made once per server: migrated under a name of this
+// process's, then renamed (atomic), so test files sharing the server can
+// race for it; the loser drops its copy and uses the winner's.
+function ensureTemplate(pg) {
+  const exists = () => pg.psql('postgres',
+    `SELECT 1 FROM pg_database WHERE datname = '${PG_TEMPLATE}'`).length > 0;
+  if (exists()) return;
+  const mine = `agentd_tpl_${process.pid}`;
+  pg.createDb(mine);
+  const { DBUS_SESSION_BUS_ADDRESS: _bus, ...env } = process.env;
+  const r = spawnSync(BIN, ['db', 'migrate', '--database', pg.url(mine)],
+    { encoding: 'utf8', env, timeout: 120000 });
+  if (r.status !== 0) {
+    pg.dropDbs([mine]);
+    throw new Error(`agentd db migrate (the test template) failed: ${r.stderr}${r.stdout}`);
+  }
+  try {
+    pg.psql('postgres', `ALTER DATABASE ${mine} RENAME TO ${PG_TEMPLATE}`);
+  } catch (e) {
+    pg.dropDbs([mine]);
+    if (!exists()) throw e;
+  }
+}
+
+async function pgUrlFor(dataDir, bin) {
   if (pgDbs.has(dataDir)) return pgDbs.get(dataDir);
-  if (!pgServer) pgServer = require('./pg').startPostgres();
+  if (!pgServer) {
+    const lib = require('./pg');
+    pgServer = PG_SHARED ? Promise.resolve(lib.attachPostgres(PG_SHARED)) : lib.startPostgres();
+    if (PG_SHARED) {
+      process.on('exit', () => { if (pgReady) pgReady.dropDbs([...pgNames.values()]); });
+    }
+  }
+  const name = `t${++pgCount}_${process.pid}`;
   const pg = await pgServer;
   pgReady = pg;
-  const name = `t${pgDbs.size + 1}_${process.pid}`;
-  const url = pg.createDb(name);
+  let url;
+  if (bin && bin !== BIN) {
+    url = pg.createDb(name);
+  } else {
+    if (!pgTemplate) pgTemplate = Promise.resolve().then(() => ensureTemplate(pg));
+    await pgTemplate;
+    url = pg.createDb(name, PG_TEMPLATE);
+  }
   pgDbs.set(dataDir, url);
   pgNames.set(dataDir, name);
   return url;
@@ -182,7 +231,7 @@ function start(opts = {}) {
   const dataDir = opts.dataDir || tmpDir();
   const env = opts.env || {};
   if (PG_MODE && !opts.sqlite && !env.AGENTD_DATABASE_URL) {
-    return pgUrlFor(dataDir).then((url) =>
+    return pgUrlFor(dataDir, opts.bin).then((url) =>
       startOn({ ...opts, env: { ...env, AGENTD_DATABASE_URL: url } }, dataDir));
   }
   return startOn(opts, dataDir);

@@ -7,6 +7,9 @@
 // startPostgres throws saying what to install; it never skips.
 // AGENTD_TEST_PG_LOG=DIR keeps the server's log (each failed statement with
 // its text) as DIR/pg-<pid>.log when the server goes.
+// attachPostgres(url) gives the same handle (url, psql, createDb, dropDbs)
+// on a server someone else started and stops (tests/unit/with-pg.sh, for a
+// whole e2e pass): no initdb, no stop, no outage.
 'use strict';
 
 const fs = require('node:fs');
@@ -50,6 +53,56 @@ function runAs() {
   return { uid: Number(u.stdout), gid: Number(g.stdout) };
 }
 
+// psql on one database of the server at socketDir:port; rows as psql() below.
+function psqlOn(socketDir, port, db, sql) {
+  const r = spawnSync(PSQL, ['-X', '-q', '-A', '-t', '-F', '\t', '-v', 'ON_ERROR_STOP=1',
+    '-h', socketDir, '-p', String(port), '-U', USER, '-d', db, '-c', sql], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
+  return r.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
+}
+
+// The names of a test's own databases are [a-z0-9_] (they go into SQL text).
+function checkName(name) {
+  if (!/^[a-z][a-z0-9_]{0,62}$/.test(name)) throw new Error(`bad database name ${name}`);
+  return name;
+}
+
+// CREATE DATABASE name (TEMPLATE template: a copy of it, which PostgreSQL
+// makes file by file in milliseconds); its URL.
+function createDbOn(pg, name, template) {
+  pg.psql('postgres', `CREATE DATABASE ${checkName(name)}`
+    + (template ? ` TEMPLATE ${checkName(template)}` : ''));
+  return pg.url(name);
+}
+
+// Drops databases, cutting any connection a daemon left (WITH (FORCE));
+// one psql for all of them (each -c is its own statement: DROP DATABASE
+// refuses a transaction). A server already gone is no error here.
+function dropDbsOn(pg, names) {
+  if (names.length === 0) return;
+  const args = ['-X', '-q', '-h', pg.socketDir, '-p', String(pg.port), '-U', USER, '-d', 'postgres'];
+  for (const n of names) args.push('-c', `DROP DATABASE IF EXISTS ${checkName(n)} WITH (FORCE)`);
+  spawnSync(PSQL, args, { stdio: 'ignore', timeout: 60000 });
+}
+
+// The server a URL names (postgres://USER@/DB?host=DIR&port=N, as
+// tests/unit/with-pg.sh exports it), for tests that share it.
+function attachPostgres(url) {
+  // libpq's form with no host before the path (WHATWG URL refuses it)
+  const q = new URLSearchParams(url.includes('?') ? url.slice(url.indexOf('?') + 1) : '');
+  const socketDir = q.get('host');
+  const port = Number(q.get('port') || 5432);
+  if (!socketDir || !socketDir.startsWith('/')) {
+    throw new Error(`AGENTD_TEST_PG_URL must name a unix socket folder (?host=/dir): ${url}`);
+  }
+  const pg = { dir: null, socketDir, port, shared: true };
+  pg.url = (db) => `postgres://${USER}@/${db}?host=${encodeURIComponent(socketDir)}&port=${port}`;
+  pg.psql = (db, sql) => psqlOn(socketDir, port, db, sql);
+  pg.createDb = (name, template) => createDbOn(pg, name, template);
+  pg.dropDbs = (names) => dropDbsOn(pg, names);
+  return pg;
+}
+
 // Starts a server; resolves { dir, socketDir, port, url(db), tcpUrl(db, password), psql(db, sql),
 // createDb(name), stop() }.
 async function startPostgres() {
@@ -81,13 +134,9 @@ async function startPostgres() {
   pg.tcpUrl = (db, password = PASSWORD) =>
     `postgres://${USER}:${encodeURIComponent(password)}@127.0.0.1:${pg.port}/${db}`;
   // One statement's rows: an array of arrays of strings (psql -A -t, tab-separated).
-  pg.psql = (db, sql) => {
-    const r = spawnSync(PSQL, ['-X', '-q', '-A', '-t', '-F', '\t', '-v', 'ON_ERROR_STOP=1',
-      '-h', dir, '-p', String(pg.port), '-U', USER, '-d', db, '-c', sql], { encoding: 'utf8' });
-    if (r.status !== 0) throw new Error(`psql failed: ${r.stderr}`);
-    return r.stdout.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
-  };
-  pg.createDb = (name) => { pg.psql('postgres', `CREATE DATABASE ${name}`); return pg.url(name); };
+  pg.psql = (db, sql) => psqlOn(dir, pg.port, db, sql);
+  pg.createDb = (name, template) => createDbOn(pg, name, template);
+  pg.dropDbs = (names) => dropDbsOn(pg, names);
   // An outage: the server stopped at once (no checkpoint, connections cut), its
   // files kept; resume() starts it again on the same port and socket.
   pg.halt = () => sh('pg_ctl', ['-D', pg.data, '-m', 'immediate', '-w', 'stop']);
@@ -102,4 +151,4 @@ async function startPostgres() {
   return pg;
 }
 
-module.exports = { startPostgres, PG_BIN };
+module.exports = { startPostgres, attachPostgres, PG_BIN };
