@@ -319,6 +319,29 @@ static int backfill_series(ad_db_t *db, backfill_t *j, const char *todo_sql)
     return rc == AD_DB_ROW ? 1 : rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
 }
 
+/* The end of one backfill step: what it built, and when it read less than
+ * a full step (last) the series marked done by done_sql (?1 1, or 2 when a
+ * row could not be read; ?2 run, ?3 name) and the next one asked for. */
+static int backfill_step_end(ad_db_t *db, backfill_t *j, int rc, size_t nb, bool last,
+                             const char *done_sql)
+{
+    j->built = (int64_t)nb;
+    if (rc == 0 && last) {
+        ad_db_stmt_t *s = ad_store_stmt(db, done_sql);
+        if (s == NULL) {
+            return AD_EINTERNAL;
+        }
+        ad_db_bind_int(s, 1, j->next_failed ? 2 : 1);
+        ad_store_bind_text(s, 2, j->next_run);
+        ad_store_bind_text(s, 3, j->next_name);
+        rc = ad_store_step_done(db, s);
+        j->series_done = 1;
+        j->next_run[0] = j->next_name[0] = '\0';
+    }
+    j->more = rc == 0;
+    return rc;
+}
+
 static const char SQL_TODO[] =
     "SELECT run_id, name FROM metric_series WHERE rolled = 0 ORDER BY run_id, name LIMIT 1";
 static const char SQL_CHUNKS[] =
@@ -388,18 +411,7 @@ static int rolls_job(ad_store_tx_t *tx, void *ctx)
         rc = ad_store_roll_put(db, j->next_run, j->next_name, b[i].seq, &b[i].r);
     }
     free(b);
-    j->built = (int64_t)nb;
-    if (rc == 0 && seen < ROLL_JOB_CHUNKS) { /* the series is done */
-        s = ad_store_stmt(db, SQL_DONE);
-        ad_db_bind_int(s, 1, j->next_failed ? 2 : 1);
-        ad_store_bind_text(s, 2, j->next_run);
-        ad_store_bind_text(s, 3, j->next_name);
-        rc = ad_store_step_done(db, s);
-        j->series_done = 1;
-        j->next_run[0] = j->next_name[0] = '\0';
-    }
-    j->more = rc == 0;
-    return rc;
+    return backfill_step_end(db, j, rc, nb, seen < ROLL_JOB_CHUNKS, SQL_DONE);
 }
 
 static bool stopping(ad_store_t *st)
@@ -498,18 +510,7 @@ static int sums_job(ad_store_tx_t *tx, void *ctx)
     }
     free(seq);
     free(tot);
-    j->built = (int64_t)nb;
-    if (rc == 0 && seen < SUM_JOB_ROWS) { /* the series is done */
-        s = ad_store_stmt(db, SQL_SUMS_DONE);
-        ad_db_bind_int(s, 1, j->next_failed ? 2 : 1);
-        ad_store_bind_text(s, 2, j->next_run);
-        ad_store_bind_text(s, 3, j->next_name);
-        rc = ad_store_step_done(db, s);
-        j->series_done = 1;
-        j->next_run[0] = j->next_name[0] = '\0';
-    }
-    j->more = rc == 0;
-    return rc;
+    return backfill_step_end(db, j, rc, nb, seen < SUM_JOB_ROWS, SQL_SUMS_DONE);
 }
 
 static const char SQL_SUMS_ANY[] =
