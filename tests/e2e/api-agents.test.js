@@ -133,6 +133,23 @@ test('the list of every agent pages by limit and cursor, each row as the whole l
   assert.deepEqual(none.body.agents, []);
 });
 
+test('the paged list: another org sees none of these agents, even from their cursor; no token, none at all', async () => {
+  const { wt } = await makeWorkspace(d);
+  const mine = await makeAgent(d, wt.id);
+  const first = (await d.req('GET', '/api/agents?limit=1')).body.agents[0].id;
+  const org = (await d.req('POST', '/api/orgs', { name: 'paging-other' })).body;
+  const tok = (await d.req('POST', '/api/tokens', { name: 'paging other', scope: 'admin', orgId: org.id })).body;
+  const h = { authorization: `Bearer ${tok.token}` };
+  for (const q of ['?limit=50', `?limit=50&cursor=${first}`, `?limit=50&cursor=${mine.id}`, '']) {
+    const r = await d.req('GET', `/api/agents${q}`, undefined, h);
+    assert.equal(r.status, 200, q);
+    assert.deepEqual(r.body.agents, [], q);
+  }
+  const anon = await fetch(`${d.url}/api/agents?limit=5`);
+  assert.equal(anon.status, 401);
+  assert.match(anon.headers.get('content-type'), /json/);
+});
+
 test('patch updates only what is given', async () => {
   const { wt } = await makeWorkspace(d);
   const crew = await makeCrew('patchers');

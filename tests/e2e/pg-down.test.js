@@ -84,6 +84,14 @@ test('PostgreSQL restarted mid-run: 503 while it is down, nothing acknowledged l
     assert.equal(down.body.error.code, 'DATABASE_UNAVAILABLE', down.text);
     assert.match(down.body.error.message, /^the database is unreachable: ./);
     assert.ok(!down.text.includes(PASSWORD), 'no password in the answer');
+    // without a token, or from another origin, the outage tells nothing: refused
+    // as at any time, not a 503 with the reason
+    const anon = await fetch(`${d.url}/api/agents/${kept.id}`);
+    assert.equal(anon.status, 401);
+    assert.ok(!(await anon.text()).includes('unreachable'));
+    const cross = await fetch(`${d.url}/api/agents`, { method: 'POST', headers: { ...d.authHeaders,
+      origin: 'http://evil.example', 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(cross.status, 403);
     const w = await api(d, 'POST', '/api/agents', { worktreeId: wt, name: 'during', executor: 'command', command: ['true'] });
     assert.equal(w.status, 503, w.text);
     assert.equal(w.body.error.code, 'DATABASE_UNAVAILABLE');
