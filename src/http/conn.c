@@ -19,6 +19,10 @@
 #define ARENA_CHUNK (4096 - 64)
 /* How long a closing connection waits for the peer's FIN. */
 #define LINGER_MS 2000
+/* A header, body or idle timer that finds the peer's bytes waiting unread
+ * gives the connection GRACE_MS more, at most GRACES_MAX times a request. */
+#define GRACE_MS 1000
+#define GRACES_MAX 4
 
 static void conn_timer_cb(uv_timer_t *t);
 
@@ -211,16 +215,52 @@ void ad_conn_timer(ad_conn_t *c, uint64_t ms, uint64_t repeat, ad_conn_timer_cb 
     uv_timer_start(&c->timer, conn_timer_cb, ms, repeat);
 }
 
+/* The timers that time the client: how long it takes to send a head or a
+ * body, or to begin its next request. */
+static bool client_timer(int mode)
+{
+    return mode == AD_TM_HEADER || mode == AD_TM_BODY || mode == AD_TM_IDLE;
+}
+
 void ad_conn_set_timer(ad_conn_t *c, int mode, uint64_t ms)
 {
     c->timer_mode = mode;
+    /* The loop's clock is read once a turn; a turn that ran long (the
+     * thread kept off the CPU) would start a client's time already spent.
+     * The client's times run from now (a vDSO clock read). */
+    if (client_timer(mode)) {
+        uv_update_time(c->srv->loop);
+    }
     uv_timer_start(&c->timer, conn_timer_cb, ms, 0);
+}
+
+/* The peer's bytes are in the socket, not yet read. A loop thread kept
+ * off the CPU (a loaded machine) wakes with its clock past a timer, and
+ * libuv runs timers before the poll that would read what arrived in the
+ * meantime: then it is this loop that was slow, not the client, and the
+ * request must not be dropped (it was: "other side closed" on a request
+ * sent well inside the timeout). A slow client gains nothing from it: what
+ * it sent before the timer was read already. */
+static bool peer_waiting(ad_conn_t *c)
+{
+    uv_os_fd_t fd;
+    if (c->graces >= GRACES_MAX || uv_fileno(&c->h.handle, &fd) != 0) {
+        return false;
+    }
+    char b;
+    return recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT) > 0;
 }
 
 static void conn_timer_cb(uv_timer_t *t)
 {
     ad_conn_t *c = t->data;
-    switch (c->timer_mode) {
+    int mode = c->timer_mode;
+    if (client_timer(mode) && peer_waiting(c)) {
+        c->graces++;
+        ad_conn_set_timer(c, mode, GRACE_MS);
+        return;
+    }
+    switch (mode) {
     case AD_TM_HEADER:
         ad_log(AD_LOG_INFO, "http", "dropping slow client reason=header-timeout");
         ad_conn_abort(c);

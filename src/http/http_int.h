@@ -156,6 +156,9 @@ struct ad_conn {
     ad_conn_timer_cb owner_timer; /* AD_TM_OWNER's callback (NULL: abort) */
     int kind;
     int timer_mode;
+    /* header, body and idle timers that found the peer's bytes waiting
+     * unread (conn.c, peer_waiting); back to 0 with each whole request */
+    unsigned graces;
     bool reading;
     bool paused;  /* parsing paused: too many requests in flight */
     bool no_more; /* no further requests are read (close after the queue) */

@@ -335,6 +335,7 @@ static int on_message_complete(http_parser *p)
     ad_conn_t *c = p->data;
     c->done = c->cur;
     c->cur = NULL;
+    c->graces = 0;
     if (c->timer_mode == AD_TM_BODY || c->timer_mode == AD_TM_HEADER) {
         uv_timer_stop(&c->timer);
         c->timer_mode = AD_TM_NONE;

@@ -172,6 +172,79 @@ static void routing_answers(void **state)
               false); /* the app's index.html */
 }
 
+/* The loop kept off the CPU past the header timer (usleep with the loop
+ * not running), the request already in the socket: libuv runs the timer
+ * before the poll that reads it, and the server must answer, not drop the
+ * connection as a slow client. The same past the idle timer between two
+ * requests of a keep-alive connection. A client that truly sends too
+ * slowly is still dropped. */
+/* Runs the loop and reads fd into out[cap] until a /healthz answer is in
+ * (true) or the server closed or 2 s passed (false). */
+static bool healthz_answer(int fd, char *out, size_t cap)
+{
+    size_t got = 0;
+    for (int i = 0; i < 2000; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        ssize_t n = read(fd, out + got, cap - 1 - got);
+        if (n == 0) {
+            break;
+        }
+        if (n > 0) {
+            got += (size_t)n;
+            out[got] = '\0';
+            if (strstr(out, "{\"status\":\"ok\"}") != NULL) {
+                return strncmp(out, "HTTP/1.1 200 OK\r\n", 17) == 0;
+            }
+        } else {
+            usleep(1000);
+        }
+    }
+    out[got] = '\0';
+    return false;
+}
+
+static void a_stalled_loop_is_not_a_slow_client(void **state)
+{
+    AD_UNUSED(state);
+    ad_config_t saved = cfg;
+    cfg.header_timeout_ms = 20;
+    cfg.idle_timeout_ms = 20;
+    static const char req[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    char out[4096];
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    fcntl(sv[1], F_SETFL, O_NONBLOCK);
+    uv_update_time(&loop);
+    assert_non_null(ad_http_conn_open_fd(srv, sv[0]));
+    /* the header timer's time passes while the request waits unread */
+    assert_int_equal(write(sv[1], req, sizeof(req) - 1), (ssize_t)(sizeof(req) - 1));
+    usleep(60 * 1000);
+    if (!healthz_answer(sv[1], out, sizeof(out))) {
+        fail_msg("past the header timer: %.200s", out);
+    }
+    /* idle between requests: the idle timer's time passes the same way */
+    uv_update_time(&loop);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(write(sv[1], req, sizeof(req) - 1), (ssize_t)(sizeof(req) - 1));
+    usleep(60 * 1000);
+    if (!healthz_answer(sv[1], out, sizeof(out))) {
+        fail_msg("past the idle timer: %.200s", out);
+    }
+    /* a head that stops half-way: dropped once its timer finds nothing new */
+    static const char half[] = "GET /healthz HTTP/1.1\r\nHo";
+    assert_int_equal(write(sv[1], half, sizeof(half) - 1), (ssize_t)(sizeof(half) - 1));
+    usleep(60 * 1000);
+    assert_false(healthz_answer(sv[1], out, sizeof(out)));
+    assert_string_equal(out, "");
+    close(sv[1]);
+    for (int i = 0; i < 200 && srv->nconns > 0; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(500);
+    }
+    assert_int_equal(srv->nconns, 0);
+    cfg = saved;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -179,6 +252,7 @@ int main(void)
         cmocka_unit_test(limits_answer_with_their_status),
         cmocka_unit_test(bodies_and_pipelining),
         cmocka_unit_test(routing_answers),
+        cmocka_unit_test(a_stalled_loop_is_not_a_slow_client),
     };
     return cmocka_run_group_tests_name("http-limits", tests, setup, http_fx_teardown);
 }
