@@ -347,7 +347,17 @@ static json_t *plane_runs(void *ud)
     return a;
 }
 
-/* A run on a node whose plane died is this plane's now: taken up. */
+/* Other planes' held runs this plane could take up (--takeover-dirs). */
+static json_t *plane_held(void *ud)
+{
+    daemon_t *d = ud;
+    return d->runner != NULL && d->cfg.takeover_dirs[0] != '\0'
+               ? ad_runner_takeover_candidates(d->runner)
+               : NULL;
+}
+
+/* A run on a node, or held on this machine, whose plane died is this
+ * plane's now: taken up. */
 static void plane_take(void *ud, const char *run_id)
 {
     daemon_t *d = ud;
@@ -377,7 +387,7 @@ static void start_planes(daemon_t *d)
                       : "",
                  any ? "127.0.0.1" : h, !any && v6 ? "]" : "", ad_server_port(d->server));
     }
-    ad_planes_hooks_t h = {.runs = plane_runs, .take = plane_take, .ud = d};
+    ad_planes_hooks_t h = {.runs = plane_runs, .held = plane_held, .take = plane_take, .ud = d};
     d->planes = ad_planes_start(d->loop, d->store, d->cfg.plane_id, url, &h);
     d->app.planes = d->planes;
 }
@@ -421,6 +431,10 @@ static void on_parts_stored(int rc, void *ud)
         return;
     }
     start_planes(d);
+    /* What start-up freed (the migrations' pages, the parsers of the
+     * embedded defaults) lies between what it kept: glibc would hold it
+     * until the first trim check a second later (src/http/caps.c). */
+    malloc_trim(0);
     ad_log(AD_LOG_INFO, "main", "started version=%s pid=%ld data_dir=%s", AD_VERSION,
            (long)getpid(), d->cfg.data_dir);
     print_listening(d);

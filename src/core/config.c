@@ -82,6 +82,10 @@ static const opt_t options[] = {
     {"advertise-url", "AGENTD_ADVERTISE_URL", STR(advertise_url), "URL", "", 0, 0,
      "the URL other planes and nodes reach this control plane at (shown in the planes table "
      "and /api/health)"},
+    {"takeover-dirs", "AGENTD_TAKEOVER_DIRS", STR(takeover_dirs), "LIST", "", 0, 0,
+     "comma-separated data dirs of other control planes on this machine (same user, one "
+     "database): when one of them dies, this plane takes over the runs its holders keep "
+     "(default: none; the runs on nodes are taken over anyway)"},
     {"database", "AGENTD_DATABASE_URL", STR(database_url), "URL", "", 0, 0,
      "postgres://USER@HOST/DB: keep the tables in this PostgreSQL database (serve, migrated at "
      "start) and the target of 'agentd db migrate' and 'agentd db copy' (default: SQLite, "
@@ -503,6 +507,15 @@ int ad_config_check(const ad_config_t *cfg, char *err, size_t errsz)
         size_t n = strcspn(p, ",");
         if (n > 0 && (p[0] != '/' || n == 1)) {
             snprintf(err, errsz, "--sandbox-paths takes absolute paths (not /), not '%.*s'",
+                     (int)(n < 200 ? n : 200), p);
+            return AD_EINVAL;
+        }
+        p += n + (p[n] == ',');
+    }
+    for (const char *p = cfg->takeover_dirs; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        if (n > 0 && (p[0] != '/' || n == 1)) {
+            snprintf(err, errsz, "--takeover-dirs takes absolute paths (not /), not '%.*s'",
                      (int)(n < 200 ? n : 200), p);
             return AD_EINVAL;
         }

@@ -573,6 +573,9 @@ typedef struct {
     char redis_url[512];     /* "": no Redis */
     char plane_id[64];       /* this control plane's id ("": made at start) */
     char advertise_url[512]; /* where others reach it ("": unsaid) */
+    /* comma-separated data dirs of planes on this host whose held runs this
+     * one may take over (src/run/hold.c) */
+    char takeover_dirs[4096];
     char database_url[1024]; /* --database: "" SQLite in the data dir; postgres:// (db) */
     /* JWTs (src/auth/jwt.c): off unless a key is given */
     char otlp_endpoint[1024];          /* OpenTelemetry: where spans go (src/otel); "": nowhere */

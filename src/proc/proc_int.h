@@ -212,6 +212,7 @@ typedef struct cg_dead {
 struct ad_procs {
     uv_loop_t *loop;
     uv_signal_t sigchld;
+    uv_timer_t sweep; /* the watcher's backstop (proc.c) */
     ad_cgroups_t cg;
     ad_sandbox_t sbx;
     cg_dead_t *cg_dead; /* cgroups of ended trees, removed once empty */
@@ -220,7 +221,7 @@ struct ad_procs {
     size_t live;     /* exit callback not run yet */
     size_t unreaped; /* not waited for yet */
     size_t mem;      /* ad_proc_t not freed yet */
-    bool shutting_down, freeing, sig_closed;
+    bool shutting_down, freeing, sig_closed, sweep_closed;
     bool keep_held; /* --keep-agents: held processes stay */
     size_t kept;    /* held processes left running by the shutdown */
     uint64_t shutdown_grace_ms;

@@ -22,6 +22,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "hold/hold.h"
@@ -287,6 +288,12 @@ char **ad_run_reattach_all(ad_runner_t *r)
         if (snprintf(dir, sizeof(dir), "%s/%s", root, e->d_name) >= (int)sizeof(dir)) {
             continue;
         }
+        /* Taken over while this plane was down (--takeover-dirs on a
+         * survivor): the survivor's now, its holder left alone. */
+        if (ad_store_run_leased_elsewhere(r->store, r->cfg->plane_id, e->d_name, ad_wall_ms())) {
+            ad_log(AD_LOG_INFO, "runner", "a held run is another plane's now run=%s", e->d_name);
+            continue;
+        }
         if (!reattach_one(r, e->d_name, dir)) {
             continue;
         }
@@ -304,6 +311,126 @@ char **ad_run_reattach_all(ad_runner_t *r)
         ad_log(AD_LOG_INFO, "runner", "took up held runs count=%zu", n);
     }
     return kept;
+}
+
+/* ---- taking over another plane's held runs (--takeover-dirs) ------------------------------ */
+
+/* A folder of another plane's that may be trusted: a real directory (not a
+ * link), ours, that no one else may write to or (the run's) even read. */
+static bool own_private_dir(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid() &&
+           (st.st_mode & 077) == 0;
+}
+
+/* The next data dir of the comma-separated list at *p, into out; false at
+ * its end. Our own data dir is skipped. */
+static bool next_takeover_dir(const ad_runner_t *r, const char **p, char *out, size_t outsz)
+{
+    while (**p != '\0') {
+        size_t n = strcspn(*p, ",");
+        const char *at = *p;
+        *p += n + ((*p)[n] == ',');
+        if (n == 0 || n >= outsz) {
+            continue;
+        }
+        memcpy(out, at, n);
+        out[n] = '\0';
+        if (strcmp(out, r->cfg->data_dir) != 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+json_t *ad_runner_takeover_candidates(const ad_runner_t *r)
+{
+    json_t *ids = json_array();
+    const char *p = r->cfg->takeover_dirs;
+    char data[4096], root[4200];
+    while (json_array_size(ids) < AD_RUN_TAKEOVER_MAX &&
+           next_takeover_dir(r, &p, data, sizeof(data))) {
+        if (ad_hold_root(data, root, sizeof(root)) != 0 || !own_private_dir(root)) {
+            continue;
+        }
+        DIR *d = opendir(root);
+        struct dirent *e;
+        while (d != NULL && json_array_size(ids) < AD_RUN_TAKEOVER_MAX &&
+               (e = readdir(d)) != NULL) {
+            if (ad_id_valid(e->d_name, "run") && ad_run_find_by_run(r, e->d_name) == NULL) {
+                json_array_append_new(ids, json_string(e->d_name));
+            }
+        }
+        if (d != NULL) {
+            closedir(d);
+        }
+    }
+    return ids;
+}
+
+int ad_run_take_held(ad_runner_t *r, const char *run_id, char *err, size_t errsz)
+{
+    const char *p = r->cfg->takeover_dirs;
+    char data[4096], root[4200], dir[4200 + AD_ID_MAX];
+    if (!ad_id_valid(run_id, "run")) {
+        snprintf(err, errsz, "not a run id");
+        return AD_EINVAL;
+    }
+    while (next_takeover_dir(r, &p, data, sizeof(data))) {
+        if (ad_hold_root(data, root, sizeof(root)) != 0 || !own_private_dir(root) ||
+            snprintf(dir, sizeof(dir), "%s/%s", root, run_id) >= (int)sizeof(dir) ||
+            !own_private_dir(dir)) {
+            continue;
+        }
+        json_t *run = NULL;
+        char agent_id[AD_ID_MAX] = "";
+        int64_t started = 0;
+        bool running = false;
+        if (ad_store_run_get(r->store, run_id, &run) == 0) {
+            snprintf(agent_id, sizeof(agent_id), "%s",
+                     json_string_value(json_object_get(run, "agentId")) ?: "");
+            const char *st = json_string_value(json_object_get(run, "status"));
+            running = st != NULL && strcmp(st, "running") == 0;
+            const char *at = json_string_value(json_object_get(run, "startedAt"));
+            if (at == NULL || ad_time_parse(at, &started) != 0) {
+                started = ad_wall_ms();
+            }
+            json_decref(run);
+        }
+        if (!running) {
+            snprintf(err, errsz, "not a running run");
+            return AD_ENOENT;
+        }
+        if (!reattach_one(r, run_id, dir)) {
+            /* its holder was ended (reattach_one): the run is over, and no
+             * plane will take it up now that its folder is gone */
+            ad_store_run_end_t e = {
+                .status = AD_RUN_LOST, .agent_status = AD_AGENT_STATUS_ERROR, .now = ad_wall_ms()};
+            e.duration_ms = e.now > started ? e.now - started : 0;
+            snprintf(e.id, sizeof(e.id), "%s", run_id);
+            snprintf(e.agent_id, sizeof(e.agent_id), "%s", agent_id);
+            snprintf(e.reason, sizeof(e.reason), "its holder could not be taken over");
+            ad_status_reason_set(&e.why, "lost", run_id,
+                                 "control plane %s could not take run %s over from its holder",
+                                 r->cfg->plane_id, run_id);
+            ad_store_run_end(r->store, &e, NULL, NULL);
+            snprintf(err, errsz, "its holder in %s could not be taken up", dir);
+            return AD_EIO;
+        }
+        ad_run_t *taken = ad_run_find(r, agent_id);
+        if (taken != NULL) {
+            ad_store_status_reason_t why;
+            ad_status_reason_set(&why, "taken_over", run_id,
+                                 "control plane %s took run %s over from its holder in %s",
+                                 r->cfg->plane_id, run_id, data);
+            ad_run_set_status(taken, NULL, AD_AGENT_STATUS_RUNNING, &why, NULL, NULL);
+        }
+        ad_log(AD_LOG_INFO, "runner", "took a held run over run=%s dir=%s", run_id, dir);
+        return 0;
+    }
+    snprintf(err, errsz, "no holder of it in --takeover-dirs");
+    return AD_ENOENT;
 }
 
 /* ---- orphans ------------------------------------------------------------------------- */

@@ -208,11 +208,21 @@ void ad_runner_set_point_hook(ad_runner_t *r, ad_runner_point_fn fn, void *ud);
 /* Sends signum to the agent's live run's process group (SIGUSR1: a
  * checkpoint, as a program reads it). AD_ENOENT when not running. */
 int ad_runner_signal(ad_runner_t *r, const char *agent_id, int signum);
-/* Takes up run_id, a running run on a worker node whose lease this control
- * plane has just won (issue #39, src/cluster/planes.c): a relay waits for its
- * node as after a restart, output resuming from the stored offsets. 0 (also
- * when it runs here already), or an AD_E* code with why in err. */
+/* Takes up run_id, a running run whose lease this control plane has just
+ * won (issue #39, src/cluster/planes.c): on a worker node, a relay waits
+ * for its node as after a restart; else its holder in one of
+ * --takeover-dirs is attached as a restarted daemon's would be. Output
+ * resumes from the stored offsets. 0 (also when it runs here already), or
+ * an AD_E* code with why in err. */
 int ad_runner_take_up(ad_runner_t *r, const char *run_id, char *err, size_t errsz);
+/* Another plane's held runs (--takeover-dirs, issue #39): the run ids
+ * under those planes' hold/ folders that do not run here, at most
+ * AD_RUN_TAKEOVER_MAX (new reference; the lease decides which are taken,
+ * then ad_runner_take_up takes each from its holder). A folder is used
+ * only when it is a directory of this user's that nobody else may read,
+ * never through a symbolic link. */
+#define AD_RUN_TAKEOVER_MAX 256
+json_t *ad_runner_takeover_candidates(const ad_runner_t *r);
 /* Calls fn for every run whose process is alive, with its agent, run and
  * org ids and its process (all borrowed for the call). */
 typedef void (*ad_runner_each_fn)(const char *agent_id, const char *run_id, const char *org,

@@ -282,6 +282,8 @@ struct ad_runner {
 
 /* ---- runner.c ----------------------------------------------------------------- */
 ad_run_t *ad_run_find(const ad_runner_t *r, const char *agent_id);
+/* The run here whose run id is run_id, or NULL. */
+ad_run_t *ad_run_find_by_run(const ad_runner_t *r, const char *run_id);
 /* Puts run at the front of r->runs (and the index), or takes it out of
  * both (and out of the check's list). */
 void ad_run_link(ad_runner_t *r, ad_run_t *run);
@@ -518,6 +520,9 @@ char *ad_run_hold_path(const ad_runner_t *r, const char *run_id);
 /* Takes up every run a previous daemon left under a holder; returns the
  * ids taken up (NULL-terminated, owned: free each and the array). */
 char **ad_run_reattach_all(ad_runner_t *r);
+/* Taking one of another plane's held runs up from its holder once its
+ * lease is ours (ad_runner_takeover_candidates, run.h). */
+int ad_run_take_held(ad_runner_t *r, const char *run_id, char *err, size_t errsz);
 /* The run's end is stored (rc 0): its holder's directory goes. Takes dir. */
 void ad_run_hold_done(char *dir, int rc);
 /* start.c: removes run_id's config file and its directory

@@ -381,7 +381,7 @@ static char **keep_remote(ad_runner_t *r, char **kept)
     return kept;
 }
 
-static ad_run_t *run_by_id(const ad_runner_t *r, const char *run_id)
+ad_run_t *ad_run_find_by_run(const ad_runner_t *r, const char *run_id)
 {
     for (ad_run_t *run = r->runs; run != NULL; run = run->next) {
         if (strcmp(run->run_id, run_id) == 0) {
@@ -416,7 +416,7 @@ static char **keep_elsewhere(ad_runner_t *r, char **kept)
 
 int ad_runner_take_up(ad_runner_t *r, const char *run_id, char *err, size_t errsz)
 {
-    if (run_by_id(r, run_id) != NULL) {
+    if (ad_run_find_by_run(r, run_id) != NULL) {
         return 0; /* runs here already */
     }
     json_t *runs = NULL;
@@ -425,7 +425,7 @@ int ad_runner_take_up(ad_runner_t *r, const char *run_id, char *err, size_t errs
         return AD_EIO;
     }
     int rc = AD_ENOENT;
-    snprintf(err, errsz, "not a running run on a node");
+    bool on_node = false;
     size_t i;
     json_t *x;
     json_array_foreach(runs, i, x)
@@ -433,6 +433,7 @@ int ad_runner_take_up(ad_runner_t *r, const char *run_id, char *err, size_t errs
         if (strcmp(json_string_value(json_object_get(x, "id")), run_id) != 0) {
             continue;
         }
+        on_node = true;
         const char *agent_id = json_string_value(json_object_get(x, "agentId"));
         rc = ad_run_attach_remote(r, agent_id, run_id,
                                   json_integer_value(json_object_get(x, "startedAt")),
@@ -447,7 +448,9 @@ int ad_runner_take_up(ad_runner_t *r, const char *run_id, char *err, size_t errs
         break;
     }
     json_decref(runs);
-    return rc;
+    /* not on a node: a run another plane on this machine ran under a
+     * holder (--takeover-dirs, hold.c) */
+    return on_node ? rc : ad_run_take_held(r, run_id, err, errsz);
 }
 
 /* The plane's word on a run's node (src/node): unreachable (its agent
@@ -456,7 +459,7 @@ int ad_runner_take_up(ad_runner_t *r, const char *run_id, char *err, size_t errs
 static void on_reachable(void *ud, const char *run_id, bool reachable, int64_t since,
                          const char *node)
 {
-    ad_run_t *run = run_by_id(ud, run_id);
+    ad_run_t *run = ad_run_find_by_run(ud, run_id);
     if (run == NULL || run->unreachable == !reachable) {
         return;
     }
@@ -479,7 +482,7 @@ static void on_reachable(void *ud, const char *run_id, bool reachable, int64_t s
 
 static void on_node_lost(void *ud, const char *run_id, const char *why)
 {
-    ad_run_t *run = run_by_id(ud, run_id);
+    ad_run_t *run = ad_run_find_by_run(ud, run_id);
     if (run != NULL) {
         snprintf(run->node_lost, sizeof(run->node_lost), "%s", why);
     }

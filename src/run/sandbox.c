@@ -55,12 +55,8 @@ json_t *ad_run_sandbox_of(ad_store_t *st, json_t *agent)
 {
     json_t *pol = json_object_get(json_object_get(agent, "state"), "sandbox");
     const char *wt = json_string_value(json_object_get(agent, "worktreeId"));
-    char ws_id[AD_ID_MAX];
-    json_t *ws = NULL;
-    int rc = wt != NULL ? ad_store_worktree_workspace(st, wt, ws_id) : AD_ENOENT;
-    if (rc == 0) {
-        rc = ad_store_workspace_get(st, ws_id, &ws);
-    }
+    json_t *ws = NULL; /* {sandbox}: one read, where the agent's page asks often */
+    int rc = wt != NULL ? ad_store_worktree_sandbox(st, wt, &ws) : AD_ENOENT;
     if (rc != 0 && rc != AD_ENOENT) {
         return NULL;
     }

@@ -12,11 +12,13 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "proc/io.c"
@@ -812,6 +814,49 @@ static void many_cycles_leave_no_zombies(void **state)
     assert_int_equal(all, 0);
 }
 
+/* A child whose SIGCHLD never reaches the watcher (blocked here, so the
+ * kernel keeps it pending) is still reaped, by the once-a-second sweep,
+ * and its status kept for whoever waits for it. */
+static pid_t lost_pid;
+static bool lost_reaped;
+
+static void on_lost_check(uv_timer_t *t)
+{
+    if (proc_state(lost_pid) == '?') {
+        lost_reaped = true;
+        uv_timer_stop(t);
+    }
+}
+
+static void a_lost_sigchld_is_made_good(void **state)
+{
+    fx_t *f = *state;
+    sigset_t chld, old;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    pthread_sigmask(SIG_BLOCK, &chld, &old);
+    lost_pid = fork();
+    if (lost_pid == 0) {
+        _exit(3);
+    }
+    assert_true(lost_pid > 0);
+    for (int i = 0; i < 5000 && proc_state(lost_pid) != 'Z'; i++) {
+        usleep(1000);
+    }
+    assert_int_equal(proc_state(lost_pid), 'Z');
+    lost_reaped = false;
+    uv_timer_t check;
+    uv_timer_init(&f->loop, &check);
+    uv_timer_start(&check, on_lost_check, 20, 20);
+    run_until(&f->loop, &lost_reaped, 5000);
+    uv_close((uv_handle_t *)&check, NULL);
+    int status = 0;
+    assert_true(ad_child_status_take(lost_pid, &status));
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 3);
+    pthread_sigmask(SIG_SETMASK, &old, NULL); /* the pending signal finds nothing */
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+}
+
 /* What is asked while a spawn is at its thread waits for it: input is
  * queued, a stop applies once it runs; signals are refused (no pid). */
 static void the_window_before_the_start(void **state)
@@ -961,6 +1006,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(shutdown_stops_everything, setup, teardown),
         cmocka_unit_test_setup_teardown(many_cycles_leave_no_zombies, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_lost_sigchld_is_made_good, setup, teardown),
         cmocka_unit_test_setup_teardown(the_window_before_the_start, setup, teardown),
         cmocka_unit_test_setup_teardown(quick_exits_are_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(closing_while_starting, setup, teardown),

@@ -13,9 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "run/run.h"
+#include "run/run_int.h" /* ad_run_take_held: take_up without a plane */
 #include "bus/bus.h"
 #include "store/store.h"
 #include "store/store_int.h"
@@ -598,6 +600,127 @@ static void many_start_stop_cycles(void **state)
     assert_int_equal(ad_procs_count(f->procs), 0);
 }
 
+/* ---- --takeover-dirs: whose holder folders a plane trusts ---------------------------- */
+
+static void mkdir_mode(const char *base, const char *rel, mode_t mode)
+{
+    char path[4600];
+    snprintf(path, sizeof(path), "%s/%s", base, rel);
+    assert_int_equal(mkdir(path, 0700), 0);
+    assert_int_equal(chmod(path, mode), 0); /* past the umask */
+}
+
+/* base/name as another plane's data dir: hold/ in hold_mode with a folder
+ * for run_id in run_mode. */
+static void plane_dir(const char *base, const char *name, mode_t hold_mode, const char *run_id,
+                      mode_t run_mode)
+{
+    char rel[256];
+    mkdir_mode(base, name, 0700);
+    snprintf(rel, sizeof(rel), "%s/hold", name);
+    mkdir_mode(base, rel, hold_mode);
+    snprintf(rel, sizeof(rel), "%s/hold/%s", name, run_id);
+    mkdir_mode(base, rel, run_mode);
+}
+
+/* A running run of its own agent, so that only the folder checks can
+ * refuse it. */
+static void running_run(fx_t *f, const char *run_id, int i)
+{
+    char agent[32];
+    snprintf(agent, sizeof(agent), "ag_t%d", i);
+    new_agent(f, agent, "{}");
+    exec_raw(f,
+             "INSERT INTO runs (id, agent_id, started_at, status) VALUES ('%s', '%s', 1000, "
+             "'running')",
+             run_id, agent);
+}
+
+/* Only a real directory of our uid that no one else may enter, with a run
+ * id for a name, is offered or taken: a link, a group-readable or -writable
+ * folder, another user's, a bad name and our own data dir are not. The one
+ * trusted folder gets as far as its holder (none there: the run is lost),
+ * which the refused ones never reach although their runs are running too. */
+static void takeover_trusts_only_private_run_folders(void **state)
+{
+    fx_t *f = *state;
+    enum { GOOD, LOOSE, LINKED, GROUP, OTHER, OWN, NRUNS };
+    char run[NRUNS][AD_ID_MAX];
+    for (int i = 0; i < NRUNS; i++) {
+        assert_int_equal(ad_id_new("run", run[i]), 0);
+        running_run(f, run[i], i);
+    }
+    const char *b = f->dir;
+    /* good: a private hold root with a private run folder, a bad name and
+     * a run folder others may write to */
+    plane_dir(b, "good", 0700, run[GOOD], 0700);
+    mkdir_mode(b, "good/hold/not-a-run", 0700);
+    char rel[256];
+    snprintf(rel, sizeof(rel), "good/hold/%s", run[LOOSE]);
+    mkdir_mode(b, rel, 0770);
+    /* linked: hold is a link to a private folder */
+    mkdir_mode(b, "linked", 0700);
+    mkdir_mode(b, "elsewhere", 0700);
+    snprintf(rel, sizeof(rel), "elsewhere/%s", run[LINKED]);
+    mkdir_mode(b, rel, 0700);
+    char target[4600], link[4600];
+    snprintf(target, sizeof(target), "%s/elsewhere", b);
+    snprintf(link, sizeof(link), "%s/linked/hold", b);
+    assert_int_equal(symlink(target, link), 0);
+    /* group: the group may read the hold root */
+    plane_dir(b, "group", 0750, run[GROUP], 0700);
+    /* other: another user's hold root (root can make one; others skip it) */
+    plane_dir(b, "other", 0700, run[OTHER], 0700);
+    char other[4600];
+    snprintf(other, sizeof(other), "%s/other/hold", b);
+    bool chowned = geteuid() == 0 && chown(other, 65534, 65534) == 0;
+    /* own: this plane's own data dir */
+    plane_dir(b, "own", 0700, run[OWN], 0700);
+    snprintf(f->cfg.data_dir, sizeof(f->cfg.data_dir), "%s/own", b);
+    int n = snprintf(f->cfg.takeover_dirs, sizeof(f->cfg.takeover_dirs),
+                     ",%s/linked,%s/group,%s/own,,%s/other,/nonexistent,%s/good", b, b, b, b, b);
+    assert_true(n > 0 && (size_t)n < sizeof(f->cfg.takeover_dirs));
+
+    json_t *ids = ad_runner_takeover_candidates(f->runner);
+    char *got = json_dumps(ids, JSON_COMPACT);
+    size_t want = chowned ? 2 : 3; /* unowned, "other" is ours and private */
+    assert_int_equal(json_array_size(ids), want);
+    assert_non_null(strstr(got, run[GOOD]));
+    assert_non_null(strstr(got, run[LOOSE])); /* its name is offered; taking it is refused */
+    assert_null(strstr(got, run[LINKED]));
+    assert_null(strstr(got, run[GROUP]));
+    assert_null(strstr(got, run[OWN]));
+    assert_null(strstr(got, "not-a-run"));
+    if (chowned) {
+        assert_null(strstr(got, run[OTHER]));
+    }
+    free(got);
+    json_decref(ids);
+
+    char err[256] = "";
+    assert_int_equal(ad_run_take_held(f->runner, "not-a-run", err, sizeof(err)), AD_EINVAL);
+    assert_int_equal(ad_run_take_held(f->runner, "../good", err, sizeof(err)), AD_EINVAL);
+    int refused[] = {LOOSE, LINKED, GROUP, OWN, OTHER};
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        if (refused[i] == OTHER && !chowned) {
+            continue;
+        }
+        err[0] = '\0';
+        assert_int_equal(ad_run_take_held(f->runner, run[refused[i]], err, sizeof(err)), AD_ENOENT);
+        assert_string_equal(err, "no holder of it in --takeover-dirs");
+        char *st = query1(f, "SELECT status FROM runs WHERE id = '%s'", run[refused[i]]);
+        assert_string_equal(st, "running"); /* left alone */
+        free(st);
+    }
+    /* the trusted one: past every check to its holder, which is not there */
+    assert_int_equal(ad_run_take_held(f->runner, run[GOOD], err, sizeof(err)), AD_EIO);
+    assert_non_null(strstr(err, "could not be taken up"));
+    exec_raw(f, "SELECT 1"); /* after the run's end, which went to the store first */
+    char *st = query1(f, "SELECT status FROM runs WHERE id = '%s'", run[GOOD]);
+    assert_string_equal(st, "lost");
+    free(st);
+}
+
 int main(void)
 {
     if (realpath("tests/fixtures/fake-agent.js", fake_agent) == NULL) {
@@ -615,6 +738,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(pause_and_resume_change_status, setup, teardown),
         cmocka_unit_test_setup_teardown(restart_marks_running_runs_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(many_start_stop_cycles, setup, teardown),
+        cmocka_unit_test_setup_teardown(takeover_trusts_only_private_run_folders, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
