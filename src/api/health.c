@@ -18,13 +18,14 @@ static json_t *database(ad_store_t *st)
     ad_store_db(st, &d);
     ad_store_stats_t s;
     ad_store_stats(st, &s);
-    json_t *o = json_pack(
-        "{s:s, s:b, s:{s:I, s:I, s:I}, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I}}", "backend",
-        d.backend, "up", d.up, "connections", "kept", (json_int_t)d.conns, "idle",
-        (json_int_t)d.pool_idle, "reading", (json_int_t)d.pool_busy, "errors", (json_int_t)d.errors,
-        "reconnects", (json_int_t)d.reconnects, "outages", (json_int_t)d.outages, "writes",
-        "queued", (json_int_t)s.waiting, "queuedBytes", (json_int_t)s.waiting_bytes, "refused",
-        (json_int_t)s.refused, "rerun", (json_int_t)s.reruns);
+    json_t *o =
+        json_pack("{s:s, s:b, s:{s:I, s:I, s:I}, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}}",
+                  "backend", d.backend, "up", d.up, "connections", "kept", (json_int_t)d.conns,
+                  "idle", (json_int_t)d.pool_idle, "reading", (json_int_t)d.pool_busy, "errors",
+                  (json_int_t)d.errors, "reconnects", (json_int_t)d.reconnects, "outages",
+                  (json_int_t)d.outages, "writes", "queued", (json_int_t)s.waiting, "queuedBytes",
+                  (json_int_t)s.waiting_bytes, "refused", (json_int_t)s.refused, "rerun",
+                  (json_int_t)s.reruns, "foundApplied", (json_int_t)s.found_applied);
     if (o == NULL) {
         return json_object();
     }

@@ -58,8 +58,9 @@ void ad_cluster_close(ad_cluster_t *c);
  * Each control plane has an id, a row in `planes` renewed every
  * AD_PLANES_BEAT_MS, and the lease of each run it runs, renewed with it
  * and lasting AD_PLANES_LEASE_MS. After each heartbeat it takes the runs on
- * worker nodes whose lease lapsed (their plane died): one plane wins each,
- * and the runner takes it up (docs/operations.md, "Several control
+ * worker nodes whose lease lapsed (their plane died), and those of the
+ * held runs it may reach on this machine (the held hook): one plane wins
+ * each, and the runner takes it up (docs/operations.md, "Several control
  * planes"). */
 #define AD_PLANES_BEAT_MS 2000
 #define AD_PLANES_LEASE_MS 6000
@@ -67,6 +68,9 @@ typedef struct ad_planes ad_planes_t;
 typedef struct {
     /* The ids of the runs this plane runs now: a new JSON array. */
     json_t *(*runs)(void *ud);
+    /* The ids of other planes' held runs this plane could take up
+     * (--takeover-dirs): a new JSON array, or NULL. */
+    json_t *(*held)(void *ud);
     /* run_id's lease is this plane's now: take the run up. */
     void (*take)(void *ud, const char *run_id);
     void *ud;

@@ -4,7 +4,8 @@
  * (kept in <data-dir>/plane-id), its heartbeat every AD_PLANES_BEAT_MS
  * through the store's writer (its row in `planes`, the leases of the runs
  * it runs), and after each heartbeat a sweep that takes the runs on nodes
- * whose lease lapsed and hands each to the runner (hooks). The rows are
+ * whose lease lapsed, and the held runs of other planes on this machine
+ * the runner names (--takeover-dirs), and hands each to the runner (hooks). The rows are
  * src/store/planes.c's.
  *
  * Ownership: the planes object owns its timer; its memory goes in the
@@ -139,8 +140,16 @@ static void on_beat(int rc, json_t *result, void *ud)
         p->beats++;
     }
     if (rc == 0 && !p->closing) {
+        json_t *held = p->hooks.held != NULL ? p->hooks.held(p->hooks.ud) : NULL;
+        size_t n = json_array_size(held);
+        const char **ids = ad_xcalloc(n + 1, sizeof(char *));
+        for (size_t i = 0; i < n; i++) {
+            ids[i] = json_string_value(json_array_get(held, i));
+        }
         p->refs++;
-        ad_store_plane_take(p->store, p->id, ad_wall_ms(), AD_PLANES_LEASE_MS, on_taken, p);
+        ad_store_plane_take(p->store, p->id, ad_wall_ms(), AD_PLANES_LEASE_MS, ids, n, on_taken, p);
+        free(ids);
+        json_decref(held);
     }
     unref(p);
 }

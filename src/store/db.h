@@ -132,6 +132,29 @@ bool ad_db_pg_lost(ad_db_t *db);
 int ad_db_pg_reconnect(ad_db_t *db);
 /* A round trip (SELECT 1): 0 with its time in *sec, or AD_EUNAVAIL. */
 int ad_db_pg_ping(ad_db_t *db, double *sec);
+/* A COMMIT whose answer was lost with the connection may have been applied
+ * or not. The writer begins each group with ad_db_pg_begin, which also
+ * reads the transaction's id and the session's pid (one round trip, as a
+ * bare BEGIN is); connected again, it asks ad_db_pg_xact_status what became
+ * of that id, and runs the group again only when it was not applied.
+ * The BEGIN goes with the group's first statement: a group that runs none
+ * (the event log's jobs write files, not rows) sends no BEGIN and no
+ * COMMIT, where it cost two round trips; *xid stays 0 until then. */
+int ad_db_pg_begin(ad_db_t *db, int64_t *xid, int *pid); /* AD_DB_DONE or an error code */
+enum { AD_DB_XACT_ABORTED, AD_DB_XACT_COMMITTED, AD_DB_XACT_RUNNING };
+/* *status: committed, running (the old session has not ended yet) or
+ * aborted (also when the server no longer knows the id). AD_DB_OK or an
+ * error code (AD_DB_UNAVAIL: lost again). */
+int ad_db_pg_xact_status(ad_db_t *db, int64_t xid, int *status);
+/* Ends session pid if it is still in transaction xid (a session cut off by
+ * the network, which the server has not seen go): AD_DB_OK or an error code.
+ * Only a session of the same role can be ended, as PostgreSQL allows. */
+int ad_db_pg_end_session(ad_db_t *db, int pid, int64_t xid);
+#ifdef AD_TEST_BUILD
+/* The next COMMIT on any connection loses its answer with the connection:
+ * mode 1 after the server applied it, 2 before it is sent; 0 disarms. */
+void ad_db_pg_test_lose_commit(int mode);
+#endif
 /* The database as this process last saw it (any thread): down from the
  * first lost connection until a reconnect or a new connection succeeds. */
 typedef struct {

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 
 #define PG_BOOL 16
 #define PG_BYTEA 17
@@ -44,6 +45,12 @@ struct ad_db_pg {
     int err;
     char msg[512];
     unsigned names; /* prepared statements made: the next one's name */
+    /* ad_db_pg_begin's transaction, not yet sent: the first statement sends
+     * it (with the id and pid into these); a COMMIT or ROLLBACK before any
+     * statement sends nothing (a group of jobs that wrote no row) */
+    bool lazy;
+    int64_t *lazy_xid;
+    int *lazy_pid;
 };
 
 typedef struct {
@@ -269,6 +276,7 @@ int ad_db_pg_reconnect(ad_db_t *db)
     p->c = c;
     p->gen++;
     p->lost = false;
+    p->lazy = false;
     p->msg[0] = '\0';
     p->err = 0;
     state_up(true);
@@ -294,6 +302,131 @@ int ad_db_pg_ping(ad_db_t *db, double *sec)
     return 0;
 }
 
+/* ---- a COMMIT whose answer was lost ------------------------------------------------ */
+
+/* Sends the transaction ad_db_pg_begin opened: BEGIN, and its id and pid. */
+static int begin_now(ad_db_t *db)
+{
+    struct ad_db_pg *p = db->pg;
+    p->lazy = false;
+    PGresult *r = ad_pq.PQexec(p->c, "BEGIN; SELECT txid_current(), pg_backend_pid()");
+    if (ad_pq.PQresultStatus(r) != PGRES_TUPLES_OK || ad_pq.PQntuples(r) != 1 ||
+        ad_pq.PQnfields(r) != 2) {
+        int rc = fail(db, r);
+        ad_pq.PQclear(r);
+        if (usable(db) && ad_pq.PQtransactionStatus(p->c) != PQTRANS_IDLE) {
+            ad_pq.PQclear(ad_pq.PQexec(p->c, "ROLLBACK"));
+        }
+        return rc;
+    }
+    *p->lazy_xid = strtoll(ad_pq.PQgetvalue(r, 0, 0), NULL, 10);
+    *p->lazy_pid = (int)strtol(ad_pq.PQgetvalue(r, 0, 1), NULL, 10);
+    ad_pq.PQclear(r);
+    return SQLITE_OK;
+}
+
+int ad_db_pg_begin(ad_db_t *db, int64_t *xid, int *pid)
+{
+    if (!usable(db)) {
+        return unavailable(db);
+    }
+    *xid = 0;
+    *pid = 0;
+    db->pg->lazy = true;
+    db->pg->lazy_xid = xid;
+    db->pg->lazy_pid = pid;
+    return SQLITE_DONE;
+}
+
+/* A statement on a connection whose transaction is not sent yet: the
+ * transaction first, but for its end (nothing to commit or roll back).
+ * SQLITE_OK to go on, SQLITE_DONE when the statement is answered, or an
+ * error code. */
+static int lazy_first(ad_db_t *db, const char *sql)
+{
+    if (strcmp(sql, "COMMIT") == 0 || strcmp(sql, "ROLLBACK") == 0) {
+        db->pg->lazy = false;
+        return SQLITE_DONE;
+    }
+    return begin_now(db);
+}
+
+int ad_db_pg_xact_status(ad_db_t *db, int64_t xid, int *status)
+{
+    if (!usable(db)) {
+        return unavailable(db);
+    }
+    char num[24];
+    snprintf(num, sizeof(num), "%lld", (long long)xid);
+    const char *vals[1] = {num};
+    PGresult *r = ad_pq.PQexecParams(db->pg->c, "SELECT txid_status($1::bigint)", 1, NULL, vals,
+                                     NULL, NULL, 0);
+    if (ad_pq.PQresultStatus(r) != PGRES_TUPLES_OK || ad_pq.PQntuples(r) != 1) {
+        int rc = fail(db, r);
+        ad_pq.PQclear(r);
+        return rc;
+    }
+    /* NULL: an id too old for the server to know (never the case minutes
+     * after it was handed out); taken as not applied. */
+    const char *v = ad_pq.PQgetisnull(r, 0, 0) ? "" : ad_pq.PQgetvalue(r, 0, 0);
+    *status = strcmp(v, "committed") == 0     ? AD_DB_XACT_COMMITTED
+              : strcmp(v, "in progress") == 0 ? AD_DB_XACT_RUNNING
+                                              : AD_DB_XACT_ABORTED;
+    ad_pq.PQclear(r);
+    return SQLITE_OK;
+}
+
+int ad_db_pg_end_session(ad_db_t *db, int pid, int64_t xid)
+{
+    if (!usable(db)) {
+        return unavailable(db);
+    }
+    char p[16], x[24];
+    snprintf(p, sizeof(p), "%d", pid);
+    snprintf(x, sizeof(x), "%lld", (long long)xid);
+    const char *vals[2] = {p, x};
+    /* backend_xid is the 32-bit id; txid_current() adds the epoch above it */
+    PGresult *r = ad_pq.PQexecParams(db->pg->c,
+                                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                                     "WHERE pid = $1::int AND backend_xid::text = "
+                                     "($2::bigint % 4294967296)::text",
+                                     2, NULL, vals, NULL, NULL, 0);
+    int rc = ad_pq.PQresultStatus(r) == PGRES_TUPLES_OK ? SQLITE_OK : fail(db, r);
+    ad_pq.PQclear(r);
+    return rc;
+}
+
+#ifdef AD_TEST_BUILD
+static int lose_commit_mode; /* set by a test's thread, read by the writer's */
+
+void ad_db_pg_test_lose_commit(int mode)
+{
+    __atomic_store_n(&lose_commit_mode, mode, __ATOMIC_SEQ_CST);
+}
+
+/* Whether s is the COMMIT to lose the answer of, at this point (1: after
+ * the server applied it, 2: before it goes); disarms the hook. */
+static bool lose_commit_now(const struct ad_db_pgstmt *p, int when)
+{
+    if (__atomic_load_n(&lose_commit_mode, __ATOMIC_SEQ_CST) != when ||
+        strcmp(p->sql, "COMMIT") != 0) {
+        return false;
+    }
+    __atomic_store_n(&lose_commit_mode, 0, __ATOMIC_SEQ_CST);
+    return true;
+}
+
+/* The connection cut as a network would: the server sees it end. */
+static int lose_connection(ad_db_t *db)
+{
+    shutdown(ad_pq.PQsocket(db->pg->c), SHUT_RDWR);
+    db->pg->lost = true;
+    snprintf(db->pg->msg, sizeof(db->pg->msg), "the connection was cut at a COMMIT (test hook)");
+    state_down(db->pg->msg);
+    return db->pg->err = AD_DB_UNAVAIL;
+}
+#endif
+
 PGconn *ad_db_pg_conn(ad_db_t *db)
 {
     return db->kind == AD_DB_PG ? db->pg->c : NULL;
@@ -315,6 +448,12 @@ int ad_db_pg_exec(ad_db_t *db, const char *sql)
 {
     if (!usable(db)) {
         return unavailable(db);
+    }
+    if (db->pg->lazy) {
+        int rc = lazy_first(db, sql);
+        if (rc != SQLITE_OK) {
+            return rc == SQLITE_DONE ? SQLITE_OK : rc;
+        }
     }
     PGresult *r = ad_pq.PQexec(db->pg->c, sql);
     ExecStatusType st = ad_pq.PQresultStatus(r);
@@ -349,8 +488,9 @@ int ad_db_pg_errcode(ad_db_t *db)
 
 int ad_db_pg_autocommit(ad_db_t *db)
 {
-    /* A lost connection's transaction was rolled back by the server. */
-    return !usable(db) || ad_pq.PQtransactionStatus(db->pg->c) == PQTRANS_IDLE;
+    /* A lost connection's transaction was rolled back by the server; one
+     * begun and not sent yet is open. */
+    return !usable(db) || (!db->pg->lazy && ad_pq.PQtransactionStatus(db->pg->c) == PQTRANS_IDLE);
 }
 
 /* ---- statements ------------------------------------------------------------------- */
@@ -625,6 +765,23 @@ static int run(ad_db_stmt_t *s)
         }
         return SQLITE_OK;
     }
+    if (db->pg->lazy) {
+        int rc = lazy_first(db, p->sql);
+        if (rc == SQLITE_DONE) {
+            p->ran = true;
+            p->nrows = 0;
+            p->row = -1;
+            return SQLITE_OK;
+        }
+        if (rc != SQLITE_OK) {
+            return rc;
+        }
+    }
+#ifdef AD_TEST_BUILD
+    if (lose_commit_now(p, 2)) {
+        return lose_connection(db);
+    }
+#endif
     const char *vals[1000];
     int lens[1000], fmts[1000];
     int np = p->nparams < 1000 ? p->nparams : 999;
@@ -655,6 +812,12 @@ static int run(ad_db_stmt_t *s)
     if (st == PGRES_COMMAND_OK) {
         p->nrows = 0;
         p->row = -1;
+#ifdef AD_TEST_BUILD
+        if (lose_commit_now(p, 1)) {
+            ad_pq.PQclear(r);
+            return lose_connection(db);
+        }
+#endif
         if (!p->writes) { /* BEGIN, SAVEPOINT...: the last change's count stays */
             ad_pq.PQclear(r);
             return SQLITE_OK;
@@ -708,6 +871,22 @@ const char *ad_db_pg_column_name(ad_db_stmt_t *s, int i)
     return p->res != NULL && i >= 0 && i < p->ncols ? ad_pq.PQfname(p->res, i) : NULL;
 }
 
+/* Whether a numeric's text is a whole number: SUM over integers is numeric
+ * in PostgreSQL and an integer in SQLite, which the callers expect. */
+static bool numeric_whole(const char *v)
+{
+    v += *v == '-';
+    if (*v == '\0' || strlen(v) > 18) {
+        return false;
+    }
+    for (; *v != '\0'; v++) {
+        if (*v < '0' || *v > '9') {
+            return false;
+        }
+    }
+    return true;
+}
+
 int ad_db_pg_column_type(ad_db_stmt_t *s, int i)
 {
     struct ad_db_pgstmt *p = s->pg;
@@ -721,9 +900,10 @@ int ad_db_pg_column_type(ad_db_stmt_t *s, int i)
     case PG_INT8:
     case PG_OID:
         return SQLITE_INTEGER;
+    case PG_NUMERIC:
+        return numeric_whole(ad_pq.PQgetvalue(p->res, p->row, i)) ? SQLITE_INTEGER : SQLITE_FLOAT;
     case PG_FLOAT4:
     case PG_FLOAT8:
-    case PG_NUMERIC:
         return SQLITE_FLOAT;
     case PG_BYTEA:
         return SQLITE_BLOB;

@@ -207,6 +207,12 @@ int ad_store_open(uv_loop_t *loop, const ad_store_opts_t *opts, ad_store_t **out
         e = ad_store_migrate(st->wdb, ad_migrations, ad_migrations_count, st->path, err, errsz);
     }
     if (e == 0) {
+        /* The pages the migrations wrote (every table of a new data dir:
+         * 0.6 MiB) are not what the daemon reads next: the writer's cache
+         * gives them back and fills with what it is asked for. */
+        sqlite3_db_release_memory(ad_db_sqlite(st->wdb));
+    }
+    if (e == 0) {
         e = ad_store_conn_open(st->path, false, st->durability_full, st->busy_ms, &st->rdb, err,
                                errsz);
     }

@@ -60,15 +60,19 @@
     "(w.doe - w.doe / 1460 + w.doe / 36524 - w.doe / 146096) / 365 AS yoe FROM (SELECT v.*, "      \
     "(v.d + 719468) % 146097 AS doe FROM (" v ") AS v) AS w) AS x) AS p, (SELECT 'd' AS kind "     \
     "UNION ALL SELECT 'w' UNION ALL SELECT 'm') AS k"
+/* OLD's and NEW's rows of one run fall in the same period rows when its
+ * usage changes after its end: summed first, since PostgreSQL refuses an
+ * upsert that would change one row twice. */
 #define USAGE_UPSERT(v)                                                                            \
     "INSERT INTO agent_usage AS u (kind, start_day, agent_id, runs, input_tokens, "                \
-    "output_tokens, cache_read_tokens, cache_write_tokens, cost_usd) SELECT " USAGE_KEYS           \
-    ", p.agent_id, p.sign, p.sign * p.input_tokens, p.sign * p.output_tokens, p.sign * "           \
-    "p.cache_read_tokens, p.sign * p.cache_write_tokens, p.sign * p.cost_usd" USAGE_FROM(          \
-        v) " ON CONFLICT (kind, start_day, agent_id) DO UPDATE SET runs = u.runs + "               \
-           "excluded.runs, "                                                                       \
-           "input_tokens = u.input_tokens + excluded.input_tokens, output_tokens = "               \
-           "u.output_tokens + "                                                                    \
+    "output_tokens, cache_read_tokens, cache_write_tokens, cost_usd) SELECT q.kind, "              \
+    "q.start_day, q.agent_id, sum(q.runs), sum(q.i), sum(q.o), sum(q.cr), sum(q.cw), sum(q.c) "    \
+    "FROM (SELECT " USAGE_KEYS " AS start_day, p.agent_id, p.sign AS runs, p.sign * "              \
+    "p.input_tokens AS i, p.sign * p.output_tokens AS o, p.sign * p.cache_read_tokens AS cr, "     \
+    "p.sign * p.cache_write_tokens AS cw, p.sign * p.cost_usd AS c" USAGE_FROM(                    \
+        v) ") AS q GROUP BY q.kind, q.start_day, q.agent_id ON CONFLICT (kind, start_day, "        \
+           "agent_id) DO UPDATE SET runs = u.runs + excluded.runs, input_tokens = "                \
+           "u.input_tokens + excluded.input_tokens, output_tokens = u.output_tokens + "            \
            "excluded.output_tokens, cache_read_tokens = u.cache_read_tokens + "                    \
            "excluded.cache_read_tokens, cache_write_tokens = u.cache_write_tokens + "              \
            "excluded.cache_write_tokens, cost_usd = u.cost_usd + excluded.cost_usd;\n"

@@ -49,6 +49,11 @@ int ad_store_prom(ad_store_t *store, ad_buf_t *b)
             : ad_prom_counter(b, "agentd_store_rerun_groups_total",
                               "Write transactions run again after the database came back",
                               (double)st.reruns);
+    rc = rc ? rc
+            : ad_prom_counter(b, "agentd_store_lost_commits_applied_total",
+                              "Write transactions whose COMMIT's answer was lost with the "
+                              "connection and that the database had applied (not run again)",
+                              (double)st.found_applied);
     ad_store_db_t db;
     ad_store_db(store, &db);
     rc = rc ? rc

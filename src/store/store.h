@@ -158,6 +158,7 @@ typedef struct {
     uint64_t queued;          /* jobs submitted and not yet completed (loop side) */
     uint64_t event_log_bytes; /* the event log's segment files, 0 before it is attached */
     uint64_t reruns;          /* groups run again after PostgreSQL came back */
+    uint64_t found_applied;   /* groups whose COMMIT's answer was lost, found applied */
     uint64_t refused;         /* jobs refused while PostgreSQL was away, the queue full */
     uint64_t waiting;         /* jobs queued for the writer thread (not yet taken) */
     uint64_t waiting_bytes;   /* their sizes, as submitted */
@@ -281,6 +282,10 @@ int ad_store_agents_prom(ad_buf_t *b, const json_t *counts);
 int ad_store_agent_check_startable(ad_store_t *st, const char *id);
 /* The workspace of a worktree (for topics). 0 or AD_ENOENT. */
 int ad_store_worktree_workspace(ad_store_t *st, const char *worktree_id, char out[AD_ID_MAX]);
+/* The sandbox policy of the workspace a worktree belongs to, in one read (what
+ * GET /api/agents/:id shows as sandboxEffective): *out is {"sandbox": policy
+ * or null}, owned; AD_ENOENT when the worktree or its workspace is gone. */
+int ad_store_worktree_sandbox(ad_store_t *st, const char *worktree_id, json_t **out);
 
 /* args {id, worktreeId, name, mode, permissions, executor, crewId?, now,
  * status?, parentAgentId?, sessionId?, state?}: displayOrder = last + 1 in the
@@ -1006,11 +1011,13 @@ typedef struct {
 void ad_store_plane_beat(ad_store_t *st, const ad_store_plane_beat_t *in, ad_store_result_cb cb,
                          void *ud);
 /* Takes the leases of the running runs on nodes whose lease lapsed (or that
- * have none and started more than lease_ms ago): cb gets the ids this plane
- * won ([run_id...], at most 256 a call). One conditional upsert a run, so
- * of two planes trying, one wins. Loop thread. */
+ * have none and started more than lease_ms ago), and of the running runs
+ * here among held[0..nheld) (borrowed; copied) under the same rule: cb gets
+ * the ids this plane won ([run_id...], at most 256 of each a call). One
+ * conditional upsert a run, so of two planes trying, one wins. Loop
+ * thread. */
 void ad_store_plane_take(ad_store_t *st, const char *plane_id, int64_t now_ms, int64_t lease_ms,
-                         ad_store_result_cb cb, void *ud);
+                         const char *const *held, size_t nheld, ad_store_result_cb cb, void *ud);
 /* The planes heard from since live_since_ms: [{id, url, startedAt,
  * heartbeatAt, runs (leases held)}] (new reference). Loop thread. */
 int ad_store_planes_list(ad_store_t *st, int64_t live_since_ms, json_t **out);

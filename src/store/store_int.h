@@ -53,6 +53,11 @@ struct ad_store {
     size_t queued;
     size_t queued_bytes; /* the queued jobs' sizes as submitted */
     bool down_group;     /* a group waits for PostgreSQL to come back */
+    /* writer thread only: the group's transaction on PostgreSQL (its id and
+     * session), and whether its COMMIT's answer was lost with the connection */
+    int64_t group_xid;
+    int group_pid;
+    bool commit_unknown;
     struct ad_store_job *done_head, *done_tail;
     bool stopping;
     ad_store_stats_t stats;
@@ -397,6 +402,11 @@ int ad_store_run_hold_note(ad_db_t *db, const char *run_id, int64_t out, int64_t
     "coalesce(" R ".color, substr('#4e79a7#f28e2b#e15759#76b7b2#59a14f#edc948#b07aa1#ff9da7"       \
     "#9c755f#17becf', CAST(1 + 7 * ((" R ".started_at + unicode(substr(" R ".id, length(" R        \
     ".id), 1)) + unicode(substr(" R ".id, length(" R ".id) - 1, 1))) % 10) AS INT), 7))"
+
+/* The heartbeat's statement that lets go of the plane's leases of ended
+ * runs (?1 the plane; planes.c). Its plan must look each lease's run up,
+ * never list the runs: tests/unit/test-store-runs.c checks it. */
+extern const char ad_sql_leases_ended[];
 
 /* Pending approvals of runs no longer running to expired (start-up, after
  * the runs no holder kept are lost; a run taken up again still waits on

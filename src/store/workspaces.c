@@ -103,6 +103,18 @@ int ad_store_worktree_workspace(ad_store_t *st, const char *worktree_id, char ou
     return ad_store_workspace_of(ad_store_rdb(st), worktree_id, out);
 }
 
+int ad_store_worktree_sandbox(ad_store_t *st, const char *worktree_id, json_t **out)
+{
+    ad_db_stmt_t *s = ad_store_stmt(ad_store_rdb(st),
+                                    "SELECT w.sandbox FROM worktrees t JOIN workspaces w ON w.id = "
+                                    "t.workspace_id WHERE t.id = ?1 AND w.removed_at IS NULL");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, worktree_id);
+    return ad_store_one_json(ad_store_rdb(st), s, "sandbox", NULL, out);
+}
+
 /* ---- writes (writer thread) ------------------------------------------------- */
 
 static int wt_insert(ad_db_t *db, json_t *args)

@@ -9,9 +9,12 @@
  * PostgreSQL going away (issue #39): a group that did not commit because
  * the connection was lost was rolled back by the server; the writer keeps
  * it, connects again with backoff and runs it again whole, so no job is
- * completed before its commit and none is applied twice (but for a COMMIT
- * whose answer was lost with the connection: the server may have applied
- * it; that one group may then run again). While the server is away new
+ * completed before its commit and none is applied twice. A COMMIT whose
+ * answer was lost with the connection may have been applied: the group's
+ * transaction id (read with its BEGIN) is looked up once connected again
+ * (txid_status), and the group runs again only if it was not; a session
+ * the server still holds open in that transaction (a cut network, not a
+ * closed socket) is ended after COMMIT_WAIT_NS first. While the server is away new
  * jobs wait behind it, up to AD_STORE_DOWN_JOBS jobs and
  * AD_STORE_DOWN_BYTES bytes (as their submitters sized them); past that a
  * job is refused at once with AD_EUNAVAIL, not run. Idle, the writer pings
@@ -31,6 +34,8 @@
 #define DOWN_WAIT_MAX_NS 2000000000ull
 /* An idle writer's ping of PostgreSQL. */
 #define PING_EVERY_NS 2000000000ull
+/* How long a lost COMMIT's session may stay "in progress" before it is ended. */
+#define COMMIT_WAIT_NS 5000000000ull
 
 typedef struct ad_store_job {
     struct ad_store_job *next;
@@ -68,7 +73,8 @@ static const char SQL_ROLLBACK_TO[] = "ROLLBACK TO job";
 /* Begins the group's transaction. 0, or sets every job's rc and fails. */
 static int group_begin(ad_store_t *st, job_t *head, ad_store_stats_t *d)
 {
-    int rc = step_retry(d, ad_store_stmt(st->wdb, SQL_BEGIN));
+    int rc = st->url != NULL ? ad_db_pg_begin(st->wdb, &st->group_xid, &st->group_pid)
+                             : step_retry(d, ad_store_stmt(st->wdb, SQL_BEGIN));
     if (rc == AD_DB_DONE) {
         return 0;
     }
@@ -182,6 +188,12 @@ static bool run_group(ad_store_t *st, job_t *head, ad_store_stats_t *d)
         return false;
     }
     int rc = step_retry(d, ad_store_stmt(db, SQL_COMMIT));
+    if (rc != AD_DB_DONE && st->url != NULL && ad_db_pg_lost(db)) {
+        /* Applied or not: asked once connected again (rerun_lost). The
+         * jobs keep their rc until then. */
+        st->commit_unknown = true;
+        return false;
+    }
     if (rc != AD_DB_DONE) {
         int e = ad_store_rc(db, rc);
         if (e == 0) {
@@ -218,6 +230,40 @@ static uint64_t backoff_next(uint64_t ns)
     return ns * 2 > DOWN_WAIT_MAX_NS ? DOWN_WAIT_MAX_NS : ns * 2;
 }
 
+/* After a COMMIT whose answer was lost, connected again: whether the
+ * server applied the group's transaction (1), did not (0), or the
+ * connection was lost again (-1). While the old session is still in that
+ * transaction (the server has not seen it go) it waits, then ends it.
+ * Writer thread, st->lock not held. */
+static int commit_applied(ad_store_t *st)
+{
+    uint64_t start = uv_hrtime(), wait = DOWN_WAIT_MIN_NS / 10;
+    bool ended = false;
+    for (;;) {
+        int status = AD_DB_XACT_ABORTED;
+        int rc = ad_db_pg_xact_status(st->wdb, st->group_xid, &status);
+        if (rc != AD_DB_OK) {
+            return ad_db_pg_lost(st->wdb) ? -1 : 0;
+        }
+        if (status != AD_DB_XACT_RUNNING) {
+            return status == AD_DB_XACT_COMMITTED;
+        }
+        if (!ended && uv_hrtime() - start >= COMMIT_WAIT_NS) {
+            ended = true;
+            ad_log(AD_LOG_WARN, "store",
+                   "ending PostgreSQL session %d: still in the transaction whose COMMIT's "
+                   "answer was lost",
+                   st->group_pid);
+            if (ad_db_pg_end_session(st->wdb, st->group_pid, st->group_xid) != AD_DB_OK &&
+                ad_db_pg_lost(st->wdb)) {
+                return -1;
+            }
+        }
+        usleep((useconds_t)(wait / 1000)); /* not cut short by a stop: the answer is owed */
+        wait = backoff_next(wait);
+    }
+}
+
 /* A group that did not commit because the connection was lost: connected
  * again (with backoff) and run again whole until it commits or fails for
  * itself; when the store stops with the server still away, its jobs fail
@@ -234,6 +280,19 @@ static void rerun_lost(ad_store_t *st, job_t *head, ad_store_stats_t *d)
         bool stopping = st->stopping;
         uv_mutex_unlock(&st->lock);
         if (ad_db_pg_reconnect(st->wdb) == 0) {
+            if (st->commit_unknown) {
+                int applied = commit_applied(st);
+                if (applied < 0) {
+                    wait = backoff_next(wait);
+                    continue; /* lost again: ask again once back */
+                }
+                st->commit_unknown = false;
+                if (applied == 1) {
+                    d->found_applied++;
+                    d->groups++;
+                    break; /* the jobs' rc are as they ran */
+                }
+            }
             for (job_t *j = head; j != NULL; j = j->next) {
                 j->rc = 0;
             }
@@ -248,6 +307,7 @@ static void rerun_lost(ad_store_t *st, job_t *head, ad_store_stats_t *d)
             for (job_t *j = head; j != NULL; j = j->next) {
                 j->rc = AD_EUNAVAIL;
             }
+            st->commit_unknown = false;
             break;
         }
         wait = backoff_next(wait);
@@ -330,6 +390,7 @@ static void writer_main(void *arg)
         st->stats.failed += d.failed;
         st->stats.retries += d.retries;
         st->stats.reruns += d.reruns;
+        st->stats.found_applied += d.found_applied;
         for (size_t b = 0; b <= AD_STORE_COMMIT_BUCKETS; b++) {
             st->stats.commit_counts[b] += d.commit_counts[b];
         }

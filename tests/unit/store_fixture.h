@@ -49,6 +49,15 @@ static const char *store_fx_pg(void)
         }                                                                                          \
     } while (0)
 
+/* Skips the calling test on SQLite, saying why. */
+#define STORE_FX_PG_ONLY(why)                                                                      \
+    do {                                                                                           \
+        if (store_fx_pg() == NULL) {                                                               \
+            print_message("skipped on SQLite: %s\n", why);                                         \
+            skip();                                                                                \
+        }                                                                                          \
+    } while (0)
+
 /* Empties the PostgreSQL test database, if there is one (the schema
  * dropped, so the next open migrates it afresh). */
 static void store_fx_pg_empty(void)

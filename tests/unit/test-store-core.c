@@ -572,6 +572,46 @@ static void close_runs_queued_jobs_first(void **state)
     close_store(f, st);
 }
 
+/* A COMMIT whose answer is lost with the connection (issue #39): the
+ * writer asks the server, connected again, whether it applied the group,
+ * and runs it again only if not. Three crews with unique ids: a group run
+ * again after it was applied fails on its own rows. */
+static void lost_commit(fixture_t *f, int mode, uint64_t want_reruns, uint64_t want_found)
+{
+    STORE_FX_PG_ONLY("a COMMIT's answer lost with the connection is PostgreSQL's");
+    ad_store_t *st = open_ok(f);
+    enum { N = 3 };
+    ins_t jobs[N];
+    counter_t c = {.st = st, .n = N, .order_ok = 1, .last = -1};
+    ad_db_pg_test_lose_commit(mode);
+    for (int i = 0; i < N; i++) {
+        jobs[i] = (ins_t){.c = &c, .i = i};
+        ad_store_submit(st, ins_job, ins_done, &jobs[i]);
+    }
+    run_until(&f->loop, &c);
+    ad_db_pg_test_lose_commit(0);
+    for (int i = 0; i < N; i++) {
+        assert_int_equal(c.rcs[i], 0);
+    }
+    assert_int_equal(c.order_ok, 1);
+    assert_int_equal(crew_count(st), N);
+    ad_store_stats_t stats;
+    ad_store_stats(st, &stats);
+    assert_int_equal(stats.reruns, want_reruns);
+    assert_int_equal(stats.found_applied, want_found);
+    close_store(f, st);
+}
+
+static void lost_commit_answer_found_applied_is_not_run_again(void **state)
+{
+    lost_commit(*state, 1, 0, 1);
+}
+
+static void lost_commit_never_applied_runs_again(void **state)
+{
+    lost_commit(*state, 2, 1, 0);
+}
+
 static void statement_cache_reuses_by_literal(void **state)
 {
     fixture_t *f = *state;
@@ -659,6 +699,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(statement_cache_reuses_by_literal, setup,
                                         store_fx_teardown),
         cmocka_unit_test_setup_teardown(heavy_reads_run_on_the_pool, setup, store_fx_teardown),
+        cmocka_unit_test_setup_teardown(lost_commit_answer_found_applied_is_not_run_again, setup,
+                                        store_fx_teardown),
+        cmocka_unit_test_setup_teardown(lost_commit_never_applied_runs_again, setup,
+                                        store_fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
