@@ -98,9 +98,13 @@ test('a codex command waiting for approval: card, allow, then deny', { skip }, a
   await composer.press('Enter');
   await until(async () => (await composer.inputValue()) === '', 'the composer to clear');
   await page.locator('.transcript').getByText('Steered from the composer.').first().waitFor({ timeout: 30000 });
-  // the turn's count is written at its end: read it once the agent waits
+  // the turn's count is written at its end, through the writer: the live
+  // status may say waiting a moment before the run's row has it
   await until(async () => (await api(d.url, 'GET', `/api/agents/${id}`)).data.status === 'waiting', 'the steered turn to end');
-  const runs = await api(d.url, 'GET', `/api/agents/${id}/runs`);
+  const runs = await until(async () => {
+    const r = await api(d.url, 'GET', `/api/agents/${id}/runs`);
+    return r.data.runs?.[0]?.numTurns >= 3 ? r : null;
+  }, 'the third turn counted in the run\'s row');
   assert.equal(runs.data.runs.length, 1, 'one app-server for every turn');
   assert.equal(runs.data.runs[0].numTurns, 3, 'the steer made no turn of its own');
   await api(d.url, 'POST', `/api/agents/${id}/stop?force=true&wait=true`);

@@ -11,6 +11,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { spawn } = require('node:child_process');
 const path = require('node:path');
+const fs = require('node:fs');
 const daemon = require('./lib/daemon');
 const { BIN, run, tmpRepo } = daemon;
 const { startApi, until } = require('./lib/api');
@@ -37,13 +38,18 @@ function follow(dataDir, args, ms = 60000) {
   return { child, done, out: () => stdout };
 }
 
-const script = (code) => `for (const w of ["one", "two", "three"]) console.log(w); process.exit(${code});`;
+// Prints three lines, then exits with code once the file "release" is in
+// its worktree: a follower that came up late on a loaded machine still
+// finds the run going (it would print the ended run's transcript instead).
+const script = (code) => `for (const w of ["one", "two", "three"]) console.log(w); `
+  + `setInterval(() => { if (require("fs").existsSync("release")) process.exit(${code}); }, 20);`;
 
 test('logs -f prints a command agent\'s lines and exits with its run: 0, or 1 for exit 3', async (t) => {
   const d = await startApi();
   t.after(() => d.cleanup());
   const cli = (...args) => run(['--data-dir', d.dataDir, ...args]);
-  const ws = await d.req('POST', '/api/workspaces', { path: tmpRepo('logs-', d.dataDir) });
+  const repo = tmpRepo('logs-', d.dataDir);
+  const ws = await d.req('POST', '/api/workspaces', { path: repo });
   const wt = ws.body.worktrees[0].id;
   for (const [name, code] of [['ok', 0], ['bad', 3]]) {
     const made = cli('new', '--worktree', wt, '--name', name, '--', process.execPath, '-e', script(code));
@@ -56,6 +62,9 @@ test('logs -f prints a command agent\'s lines and exits with its run: 0, or 1 fo
   const bad = follow(d.dataDir, ['-f', 'bad']);
   assert.equal(cli('start', 'ok').status, 0);
   assert.equal(cli('start', 'bad').status, 0);
+  // every follower is following the running agents before they end
+  await until(() => [ok, okJson, bad].every((f) => f.out().includes('three')), 'the followers to show the lines');
+  fs.writeFileSync(path.join(repo, 'release'), '');
 
   const a = await ok.done;
   assert.equal(a.code, 0, a.stdout + a.stderr);

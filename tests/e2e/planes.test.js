@@ -39,6 +39,19 @@ async function counters(d, id) {
   return text.split('\n').filter((l) => l.startsWith('n=')).map((l) => Number(l.slice(2)));
 }
 
+// The counter agent's run (runId) ends, succeeded, under plane p with each
+// of its N values stored once.
+async function endsWithEachValueOnce(p, id, runId, what) {
+  const ended = await until(async () => {
+    const r = (await api(p, 'GET', `/api/agents/${id}/runs`)).body.runs?.find((x) => x.id === runId);
+    return r && r.status !== 'running' ? r : null;
+  }, 'the counter to end under the plane that took it', 120000);
+  assert.equal(ended.status, 'succeeded', JSON.stringify(ended));
+  const values = await counters(p, id);
+  assertOnce(values, what);
+  assert.equal(values.length, N, `every value once (${values.length} of ${N})`);
+}
+
 // An OTLP collector on a free port of 127.0.0.1: every span posted to it, in order.
 function collector() {
   const c = { spans: [] };
@@ -124,7 +137,7 @@ test('two control planes on one database: live events across, a run taken over a
   assert.equal(seen.status, 200, `the workspace made on B, read on A: ${JSON.stringify(seen.body)}`);
   const live = await Live.open(a, '/ws');
   live.send('subscribe', { topics: ['agent:*', 'run:*'] });
-  await new Promise((r) => setTimeout(r, 200)); // the subscribe is in before B publishes
+  await live.next('subscribed'); // the subscribe is in before B publishes
   const onB = await commandAgent(b, wt, ['sh', '-c', 'echo hello-from-b']);
   const startB = await api(b, 'POST', `/api/agents/${onB}/start`, {});
   assert.equal(startB.status, 200, JSON.stringify(startB.body));
@@ -154,6 +167,36 @@ test('two control planes on one database: live events across, a run taken over a
   const spanIds = otlp.spans.map((sp) => sp.spanId);
   assert.equal(new Set(spanIds).size, spanIds.length,
     `each span exported once, by the plane that ran it: ${spanIds.length - new Set(spanIds).size} twice`);
+
+  // Only the plane that runs a crew's agent publishes the crew's status
+  // (src/flow/crews.c skips events that came over Redis): B, which sees A's
+  // agent events too, must not publish a second `signal` of its own. The
+  // barrier: B has seen the agent end, then B publishes a marker; Redis
+  // keeps B's messages in order, so a signal B made would reach A first.
+  const crew = await api(a, 'POST', '/api/crews', { name: 'planes-crew' });
+  assert.equal(crew.status, 201, JSON.stringify(crew.body));
+  const missionA = await Live.open(a, '/ws/mission');
+  const onBAll = await Live.open(b, '/ws');
+  onBAll.send('subscribe', { topics: ['agent:*'] });
+  const onASystem = await Live.open(a, '/ws');
+  onASystem.send('subscribe', { topics: ['system'] });
+  await onBAll.next('subscribed'); // both subscriptions are in before anything is published
+  await onASystem.next('subscribed');
+  const crewAgent = await api(a, 'POST', '/api/agents', { worktreeId: wt, crewId: crew.body.id, executor: 'command',
+    command: ['sh', '-c', 'echo crew-run'] });
+  assert.equal(crewAgent.status, 201, JSON.stringify(crewAgent.body));
+  assert.equal((await api(a, 'POST', `/api/agents/${crewAgent.body.id}/start`, {})).status, 200);
+  const crewEnded = (e) => e.type === 'agent_status' && (e.payload?.agentId === crewAgent.body.id || e.payload?.id === crewAgent.body.id)
+    && e.payload.status !== 'running' && e.payload.status !== 'starting';
+  await onBAll.until(() => onBAll.events.some(crewEnded), 30000, 'B to see the crew agent on A end');
+  const marker = await publish(b, { type: 'planes_marker', topics: ['system'], count: 1, perTick: 1 });
+  await onASystem.until(() => onASystem.events.some((e) => e.type === 'planes_marker' && e.seq !== undefined), 30000,
+    'B\'s marker on A');
+  const signals = missionA.events.filter((e) => e.type === 'signal' && e.crew_id === crew.body.id).map((e) => e.status);
+  assert.ok(signals.includes('busy'), `A published its crew's status: ${JSON.stringify(signals)}`);
+  assert.deepEqual(signals.filter((x) => x === 'busy'), ['busy'],
+    `one signal per change, from the plane that runs the agent: ${JSON.stringify(signals)} (marker ${JSON.stringify(marker)})`);
+  for (const l of [missionA, onBAll, onASystem]) l.ws.close();
 
   // Each plane keeps its own seq ceiling, never lowered by the other's
   // writes: a plane restarting after a crash continues above every seq it
@@ -222,16 +265,96 @@ test('two control planes on one database: live events across, a run taken over a
   assert.ok(node.stdout.includes(`joined ${b.url}/api/nodes/link`), `n1 joined B by the URL it learned: ${node.stdout}`);
 
   // The run ends under B with every value stored exactly once.
-  const ended = await until(async () => {
-    const r = (await api(b, 'GET', `/api/agents/${id}/runs`)).body.runs?.find((x) => x.id === run.id);
-    return r && r.status !== 'running' ? r : null;
-  }, 'the counter to end under B', 120000);
-  assert.equal(ended.status, 'succeeded', JSON.stringify(ended));
-  const values = await counters(b, id);
-  assertOnce(values, 'across kill -9 of the owning plane');
-  assert.equal(values.length, N, `every value once (${values.length} of ${N})`);
+  await endsWithEachValueOnce(b, id, run.id, 'across kill -9 of the owning plane');
   // the hostile rows were sent again by B (its welcome): still never dialled, logged once
   assert.equal(trap.dialled, 0, 'no refused URL was ever dialled');
   assert.equal(node.stderr.split('\n').filter((l) => l.includes('control plane URLs refused')).length, 1,
     'each refusal logged once');
+});
+
+// Two control planes on one machine (issue #39, "local holders"): B is
+// given A's data dir (--takeover-dirs), C is not. A's counter agent runs
+// under a holder in A's data dir; after kill -9 of A, B wins the run's
+// lapsed lease within 10 s and attaches to that holder; C, which cannot
+// reach it, never takes the lease. A started again on its data dir leaves
+// the run (B's now) alone, and every value is stored once.
+test('a held run of a dead plane is taken over by a plane on the same machine; the restarted plane leaves it alone', { skip: missing || false, timeout: 300000 }, async (t) => {
+  const pg = await startPostgres();
+  const dbUrl = pg.createDb('held');
+  const token = crypto.randomBytes(24).toString('hex');
+  const tokenFile = path.join(daemon.tmpDir('agentd-token-'), 'owner');
+  fs.writeFileSync(tokenFile, token, { mode: 0o600 });
+  const dirA = daemon.tmpDir('agentd-plane-a-');
+  const start = async (id, dataDir, more = []) => {
+    const d = await daemon.start({
+      needUrl: true, dataDir,
+      env: { AGENTD_DATABASE_URL: dbUrl },
+      args: ['--plane-id', id, '--token-file', tokenFile, '--stop-grace-ms', '300', ...more],
+    });
+    d.token = token;
+    d.authHeaders = { authorization: `Bearer ${token}` };
+    return d;
+  };
+  let a = await start('plane_a', dirA);
+  const b = await start('plane_b', undefined, ['--takeover-dirs', `/nonexistent,${dirA}`]);
+  const c = await start('plane_c');
+  const repo = daemon.tmpRepo('agentd-wt-');
+  t.after(async () => {
+    for (const d of [a, b, c]) await d.cleanup();
+    pg.stop();
+    fs.rmSync(dirA, { recursive: true, force: true });
+    fs.rmSync(repo, { recursive: true, force: true });
+    fs.rmSync(path.dirname(tokenFile), { recursive: true, force: true });
+  });
+  const lease = (run) => pg.psql('held', `SELECT plane_id FROM run_leases WHERE run_id = '${run}'`)[0]?.[0];
+
+  const ws = await api(a, 'POST', '/api/workspaces', { path: repo, name: 'w' });
+  assert.equal(ws.status, 201, JSON.stringify(ws.body));
+  const id = await commandAgent(a, ws.body.worktrees[0].id, COUNTER);
+  assert.equal((await api(a, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+  await until(async () => (await counters(a, id)).length >= 20, 'the first counters through plane A');
+  const run = (await api(a, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
+  assert.ok(fs.existsSync(path.join(dirA, 'hold', run.id)), 'the run is held in A\'s data dir');
+  await until(() => lease(run.id) === 'plane_a', 'plane A to hold the run\'s lease');
+
+  const killedAt = Date.now();
+  await a.stop('SIGKILL');
+  const tookMs = await until(() => (lease(run.id) === 'plane_b' ? Date.now() - killedAt : null),
+    'plane B to win the run\'s lease', 20000);
+  process.stdout.write(`# plane B took the held run over ${tookMs} ms after kill -9 of plane A\n`);
+  assert.ok(tookMs <= 10000, `taken over in ${tookMs} ms (over 10 s)`);
+  const under = await until(async () => {
+    const ag = (await api(b, 'GET', `/api/agents/${id}`)).body;
+    return ag.statusReason?.code === 'taken_over' ? ag : null;
+  }, 'B to say it took the run over');
+  assert.equal(under.status, 'running', JSON.stringify(under));
+  assert.match(under.statusReason.text, /plane_b took run .* from its holder in /);
+  const before = (await counters(b, id)).length;
+  await until(async () => (await counters(b, id)).length > before + 10, 'the counter to go on under B');
+
+  // A again, on its data dir: the run is B's, its holder is left alone.
+  a = await start('plane_a', dirA);
+  await until(async () => (await planes(a))?.planes?.some((p) => p.id === 'plane_a'), 'A to beat again');
+  assert.equal(lease(run.id), 'plane_b', 'the lease stays B\'s');
+  assert.ok(a.stderr.includes(`a held run is another plane's now" run=${run.id}`), a.stderr.slice(-3000));
+
+  await endsWithEachValueOnce(b, id, run.id, 'across kill -9 of the plane that held it');
+  assert.ok(!c.stderr.includes(run.id), `plane C never touched the run: ${c.stderr.slice(-2000)}`);
+  await until(() => !fs.existsSync(path.join(dirA, 'hold', run.id)), 'B to remove the holder\'s folder');
+
+  // A holder B cannot reach (its socket gone): the lease is B's, the run is
+  // marked lost with the reason, never left running with no one on it.
+  const id2 = await commandAgent(a, ws.body.worktrees[0].id, ['sleep', '120']);
+  assert.equal((await api(a, 'POST', `/api/agents/${id2}/start`, {})).status, 200);
+  const run2 = await until(async () => (await api(a, 'GET', `/api/agents/${id2}/runs`)).body.runs?.[0], 'the second run');
+  await until(() => lease(run2.id) === 'plane_a', 'plane A to hold the second run\'s lease');
+  await a.stop('SIGKILL');
+  fs.rmSync(path.join(dirA, 'hold', run2.id, 's'));
+  const lost = await until(async () => {
+    const r = (await api(b, 'GET', `/api/agents/${id2}/runs`)).body.runs?.[0];
+    return r && r.status !== 'running' ? r : null;
+  }, 'the unreachable run to end under B', 30000);
+  assert.equal(lost.status, 'lost', JSON.stringify(lost));
+  const ag2 = (await api(b, 'GET', `/api/agents/${id2}`)).body;
+  assert.match(ag2.statusReason?.text || '', /plane_b could not take run .* over from its holder/, JSON.stringify(ag2.statusReason));
 });

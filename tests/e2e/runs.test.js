@@ -10,6 +10,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
+const { threadSched } = require('./lib/sched');
 const { api, until, startWithWorktree, commandAgent } = require('./lib/api');
 const { openSse } = require('./lib/live');
 
@@ -35,6 +36,37 @@ function zombiesOf(pid) {
     if (Number(rest[1]) === pid && rest[0] === 'Z') out.push(`${e} ${stat.slice(stat.indexOf('('), stat.lastIndexOf(')') + 1)}`);
   }
   return out;
+}
+
+// What a failed reap check prints: agentd's pending and blocked signals
+// and each of its threads' state and wait channel.
+function signalState(pid) {
+  const read = (f) => { try { return fs.readFileSync(f, 'utf8'); } catch (_) { return ''; } };
+  const sig = read(`/proc/${pid}/status`).split('\n').filter((l) => /^(Sig|Shd)/.test(l)).join(' ');
+  const threads = fs.readdirSync(`/proc/${pid}/task`).map((t) => {
+    const st = read(`/proc/${pid}/task/${t}/stat`);
+    const blk = (read(`/proc/${pid}/task/${t}/status`).match(/SigBlk:\s*(\S+)/) || [])[1];
+    return `${t} ${st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3)} ${read(`/proc/${pid}/task/${t}/wchan`)} blk=${blk}`;
+  });
+  return `zombies left; agentd ${sig}; threads: ${threads.join(', ')}`;
+}
+
+// Waits until agentd has no zombie child. The reap needs its loop to run,
+// so the bound is 30 s of the loop not waiting for a CPU (a loaded 2-core
+// machine has kept an ASan agentd's loop off the CPU for over 30 s), and
+// 300 s in all. What it waited is in the failure's words.
+async function untilReaped(pid) {
+  const t0 = Date.now();
+  const s0 = threadSched(pid);
+  const starved = () => { const s = threadSched(pid); return s && s0 ? s.wait - s0.wait : 0; };
+  while (zombiesOf(pid).length > 0) {
+    const spent = Date.now() - t0;
+    if (spent - starved() > 30000 || spent > 300000) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const s1 = threadSched(pid);
+  return `after ${Date.now() - t0} ms, agentd's loop ran ${s0 && s1 ? Math.round(s1.cpu - s0.cpu) : '?'} ms ` +
+    `and waited ${Math.round(starved())} ms for a CPU`;
 }
 
 test('a command agent starts, shows its output, takes messages and stops', async () => {
@@ -304,10 +336,9 @@ test('many start/stop cycles and a clean exit leave no zombie', async () => {
       assert.equal(t.body.status, 'stopped');
     }
     // A held run's holder ends a moment after the run's end is answered and
-    // is reaped then: a zombie that stays is the failure, not one in passing
-    // (30 s: the reap waits on a loop that a loaded machine may starve).
-    await until(() => zombiesOf(d.proc.pid).length === 0, 'no zombie', 30000).catch(() => {});
-    assert.deepEqual(zombiesOf(d.proc.pid), []);
+    // is reaped then: a zombie that stays is the failure, not one in passing.
+    const waited = await untilReaped(d.proc.pid);
+    assert.deepEqual(zombiesOf(d.proc.pid), [], `${signalState(d.proc.pid)}; ${waited}`);
     const runs = (await api(d, 'GET', `/api/agents/${id}/runs?limit=100`)).body.runs;
     assert.equal(runs.length, 40);
     assert.ok(runs.every((r) => r.status === 'stopped'));

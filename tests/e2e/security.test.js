@@ -43,14 +43,18 @@ const bearer = (t) => ({ authorization: `Bearer ${t}` });
 
 // Opens a WebSocket; resolves {opened, code, reason, status}: status is the
 // HTTP status of a refused upgrade, code the close code of an accepted one.
-function wsTry(d, p, { headers = {}, protocols } = {}) {
+// refused: the caller expects a refusal, so the answer is the server's
+// close or its HTTP status, waited for (bounded at 60 s; a loaded machine
+// has closed a refused socket later than 300 ms after it opened). Without
+// it, a socket open and not closed within a moment reads as accepted.
+function wsTry(d, p, { headers = {}, protocols, refused = false } = {}) {
   return new Promise((resolve) => {
     const ws = new WebSocket(d.url.replace('http', 'ws') + p, protocols, { headers });
     const out = { opened: false, code: null, reason: '', status: null };
-    const timer = setTimeout(() => { ws.terminate(); resolve(out); }, 5000);
-    // Open and not closed by the server within a moment: accepted.
+    const timer = setTimeout(() => { ws.terminate(); resolve(out); }, refused ? 60000 : 5000);
     ws.on('open', () => {
       out.opened = true;
+      if (refused) return;
       setTimeout(() => { if (out.code === null) { clearTimeout(timer); ws.terminate(); resolve(out); } }, 300);
     });
     ws.on('unexpected-response', (_req, res) => {
@@ -219,7 +223,7 @@ test('without a token: 401 on every REST route, 4401 on every WebSocket', async 
     const p = fill(r.pattern, f);
     assert.ok(p, `no fixture for ${r.pattern}`);
     if (isWs(r)) {
-      const w = await wsTry(d, p.path);
+      const w = await wsTry(d, p.path, { refused: true });
       assert.equal(w.code, 4401, `${r.pattern}: ${JSON.stringify(w)}`);
       assert.match(w.reason, /token/);
       continue;
@@ -239,7 +243,7 @@ test('without a token: 401 on every REST route, 4401 on every WebSocket', async 
   const page = await call(d, 'GET', '/');
   assert.equal(page.status, 200);
   // A wrong token on a socket, in the protocol header as the seed sends it.
-  const w = await wsTry(d, '/ws', { protocols: ['bearer', 'not-a-token'] });
+  const w = await wsTry(d, '/ws', { protocols: ['bearer', 'not-a-token'], refused: true });
   assert.equal(w.code, 4401);
 });
 
@@ -248,7 +252,7 @@ test('each route needs its scope: 403 below it, never 401/403 at it', async () =
     const p = fill(r.pattern, f);
     if (r.access === 'node') { // no scope of the order reaches the node link (nodes.test.js: a node token does)
       for (const [i, tok] of [f.read, f.write, f.admin].entries()) {
-        const w = await wsTry(d, p.path, { protocols: ['bearer', tok.token] });
+        const w = await wsTry(d, p.path, { protocols: ['bearer', tok.token], refused: true });
         assert.equal(w.code, 4403, `${r.pattern} as ${SCOPES[i]}: ${JSON.stringify(w)}`);
       }
       continue;
@@ -269,7 +273,7 @@ test('each route needs its scope: 403 below it, never 401/403 at it', async () =
         continue;
       }
       if (isWs(r)) {
-        const w = await wsTry(d, p.path, { protocols: ['bearer', tok.token] });
+        const w = await wsTry(d, p.path, { protocols: ['bearer', tok.token], refused: true });
         assert.equal(w.code, 4403, `${r.pattern} as ${SCOPES[i]}: ${JSON.stringify(w)}`);
         continue;
       }
@@ -285,7 +289,7 @@ test('a node token is refused on every route but the node link (issue #34)', asy
   for (const r of routes.filter((x) => x.access !== 'public' && x.access !== 'node')) {
     const p = fill(r.pattern, f);
     if (isWs(r)) {
-      const w = await wsTry(d, p.path, { protocols: ['bearer', f.node.token] });
+      const w = await wsTry(d, p.path, { protocols: ['bearer', f.node.token], refused: true });
       assert.equal(w.code, 4403, `${r.pattern} as a node: ${JSON.stringify(w)}`);
     } else {
       const body = r.method === 'GET' || r.method === 'DELETE' ? undefined : {};
@@ -302,7 +306,7 @@ test('a node token is refused on every route but the node link (issue #34)', asy
 
 test('another organisation\'s rows are answered exactly like missing ones', async () => {
   let named = 0;
-  const b = { protocols: ['bearer', f.bAdmin.token] };
+  const b = { protocols: ['bearer', f.bAdmin.token], refused: true };
   for (const r of routes.filter((x) => x.access !== 'public')) {
     const p = fill(r.pattern, f);
     if (!p.owned) continue;
@@ -419,7 +423,7 @@ test('events reach only their organisation, live and in replay', async () => {
   await reader.cancel();
   assert.ok(!text.includes(r.body.id) && !text.includes(f.agent), 'SSE replay leaked A\'s events');
   // The mission snapshot and a run of A's.
-  const run = await wsTry(d, `/ws/runs/${f.run}`, { protocols: ['bearer', f.bAdmin.token] });
+  const run = await wsTry(d, `/ws/runs/${f.run}`, { protocols: ['bearer', f.bAdmin.token], refused: true });
   assert.equal(run.code, 4404);
 });
 
@@ -458,7 +462,7 @@ test('another origin, a rebinding Host or a simple POST cannot change anything',
   const noHost = parseResponses((await exchange(d.url, 'GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n')).text);
   assert.equal(noHost[0].status, 400);
   // A cross-origin WebSocket, with the cookie: refused at the upgrade.
-  const w = await wsTry(d, '/ws', { headers: { cookie, origin: 'http://evil.example' } });
+  const w = await wsTry(d, '/ws', { headers: { cookie, origin: 'http://evil.example' }, refused: true });
   assert.equal(w.status, 403);
   // The same cookie from our own origin works (the dashboard).
   const own = await call(d, 'POST', '/api/crews', { name: 'from the dashboard' },
@@ -698,7 +702,7 @@ test('a revoked or expired token stops working at once', async () => {
   const t2 = await makeToken(d, { name: 'revoked', scope: 'read' });
   assert.equal((await call(d, 'DELETE', `/api/tokens/${t2.id}`, undefined, d.authHeaders)).status, 204);
   assert.equal((await call(d, 'GET', '/api/workspaces', undefined, bearer(t2.token))).status, 401);
-  const ws = await wsTry(d, '/ws', { protocols: ['bearer', t2.token] });
+  const ws = await wsTry(d, '/ws', { protocols: ['bearer', t2.token], refused: true });
   assert.equal(ws.code, 4401);
 });
 

@@ -125,6 +125,9 @@ test('a crashing service comes back with growing backoff; never and on-failure r
 });
 
 test('probes: HTTP status, a timeout, a command; no probe is 409', async () => {
+  // A probe whose answer is not a timeout gets a long one: the 2 s default
+  // can run out on a loaded machine before a command even starts.
+  const LONG = 30000;
   const port = await freePort();
   const r = await d.req('POST', '/api/services', {
     name: 'web', command: [NODE, SVC, '--http', String(port)],
@@ -138,12 +141,12 @@ test('probes: HTTP status, a timeout, a command; no probe is 409', async () => {
   assert.equal(t.body.ok, false);
   assert.equal(t.body.error, 'timed out');
   assert.ok(t.body.latencyMs >= 140);
-  await d.req('PATCH', `/api/services/${r.body.id}`, { probe: { type: 'http', url: `http://127.0.0.1:${port}/other` } });
+  await d.req('PATCH', `/api/services/${r.body.id}`, { probe: { type: 'http', url: `http://127.0.0.1:${port}/other`, timeoutMs: LONG } });
   t = await d.req('POST', `/api/services/${r.body.id}/test`, {});
   assert.deepEqual([t.body.ok, t.body.error], [false, 'HTTP 503']);
-  await d.req('PATCH', `/api/services/${r.body.id}`, { probe: { type: 'tcp', host: '127.0.0.1', port } });
+  await d.req('PATCH', `/api/services/${r.body.id}`, { probe: { type: 'tcp', host: '127.0.0.1', port, timeoutMs: LONG } });
   assert.equal((await d.req('POST', `/api/services/${r.body.id}/test`, {})).body.ok, true);
-  await d.req('PATCH', `/api/services/${r.body.id}`, { probe: { type: 'command', command: ['sh', '-c', 'exit 4'] } });
+  await d.req('PATCH', `/api/services/${r.body.id}`, { probe: { type: 'command', command: ['sh', '-c', 'exit 4'], timeoutMs: LONG } });
   t = await d.req('POST', `/api/services/${r.body.id}/test`, {});
   assert.deepEqual([t.body.ok, t.body.error], [false, 'exit 4']);
   await d.req('PATCH', `/api/services/${r.body.id}`, { probe: { type: 'command', command: ['sleep', '5'], timeoutMs: 100 } });

@@ -23,8 +23,16 @@ async function request(base, method, p, body, headers = {}) {
     init.body = typeof body === 'string' ? body : JSON.stringify(body);
     init.headers['content-type'] = 'application/json';
   }
-  const res = await fetch(base + p, init);
-  const text = await res.text();
+  let res;
+  let text;
+  try {
+    res = await fetch(base + p, init);
+    text = await res.text();
+  } catch (e) {
+    // undici says only "fetch failed"; what failed is in its cause
+    const c = e.cause;
+    throw new Error(`${method} ${base}${p}: ${e.message}${c ? ` (${c.code || c.name}: ${c.message})` : ''}`, { cause: e });
+  }
   let json = null;
   if (text.length > 0) {
     try { json = JSON.parse(text); } catch (_) { json = text; }

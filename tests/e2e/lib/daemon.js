@@ -225,6 +225,30 @@ function dbRows(dataDir, text) {
   return JSON.parse(out.map((r) => r.join('\t')).join('\n'));
 }
 
+// AGENTD_TEST_KEEP_DBS=DIR (make e2e sets it): the SQLite database of every
+// daemon a test cleans up after a clean stop is copied to DIR/<data dir's
+// name>/ before the data dir goes, for `make e2e-copy`, which moves each one
+// into PostgreSQL with `agentd db copy` (tests/e2e/pg-copy-suite.test.js).
+// Left out: a daemon on PostgreSQL, one of another binary (its schema is
+// not this one's), one that did not exit 0 on SIGTERM (killed: its file may
+// wait on a recovery only a daemon does), a file over KEEP_MAX.
+const KEEP_DIR = process.env.AGENTD_TEST_KEEP_DBS || '';
+const KEEP_MAX = 16 * 1024 * 1024;
+function keepDb(opts, dataDir, exited) {
+  if (!KEEP_DIR || PG_MODE || (opts.env && opts.env.AGENTD_DATABASE_URL)) return;
+  if ((opts.args || []).some((a) => String(a).startsWith('--database'))) return;
+  if ((opts.bin && opts.bin !== BIN) || !exited || exited.code !== 0) return;
+  const db = path.join(dataDir, 'agentd.db');
+  let size = 0;
+  try { size = fs.statSync(db).size; } catch (_) { return; }
+  if (size > KEEP_MAX) return;
+  const to = path.join(KEEP_DIR, path.basename(dataDir));
+  fs.mkdirSync(to, { recursive: true });
+  for (const f of ['agentd.db', 'agentd.db-wal']) {
+    try { fs.copyFileSync(path.join(dataDir, f), path.join(to, f)); } catch (e) { if (e.code !== 'ENOENT') throw e; }
+  }
+}
+
 // Starts `agentd serve`. Resolves with a handle once the daemon says it is
 // ready; rejects if it exits first or takes longer than opts.timeout.
 function start(opts = {}) {
@@ -317,8 +341,9 @@ function startOn(opts, dataDir) {
     return r;
   };
   d.cleanup = async () => {
-    await d.stop();
+    const exited = await d.stop();
     endHolders(dataDir);
+    keepDb(opts, dataDir, exited);
     if (!opts.dataDir && !opts.keepDataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   };
   return ready;
