@@ -74,7 +74,15 @@ TLS_BE_OBJ := $(TLS_BE_SRC:%.c=$(O)/obj/%.o)
 TLS_BE_PIC := $(TLS_BE_SRC:%.c=$(O)/pic/%.o)
 UNIT_SRC := $(sort $(wildcard tests/unit/test-*.c))
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
-E2E_TESTS := $(sort $(wildcard tests/e2e/*.test.js))
+# The e2e runner: a file whose tests are through exits even if a handle is
+# left open (a mock server a failed setup never closed once kept make check
+# waiting for ever); the harness's exit handlers still end its daemons.
+NODE_TEST := node --test --test-force-exit
+# pg-copy-suite copies what the others left (make e2e-copy), so it runs after them.
+E2E_COPY := tests/e2e/pg-copy-suite.test.js
+E2E_TESTS := $(filter-out $(E2E_COPY),$(sort $(wildcard tests/e2e/*.test.js)))
+# Where make e2e keeps each cleanly stopped daemon's SQLite file for e2e-copy.
+E2E_KEEP := $(abspath $(O)/e2e-dbs)
 # The e2e files run two at a time (most of their time is spent waiting on
 # daemons, CLIs and sockets), but for those that measure the daemon's
 # resident memory or stop an agent's process tree for a while: they run
@@ -204,9 +212,9 @@ $(FAKE_NVML): tests/fixtures/fake-nvml.c
 browser-test: $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(FAKE_NVML)
 
 e2e: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(TRAY_BIN) $(SHARE)/.stamp e2e-deps $(FAKE_NVML)
-	@failed=0; \
-	AGENTD_BIN=$(abspath $(O)/agentd) node --test --test-concurrency=$(E2E_JOBS) $(E2E_PAR) || failed=1; \
-	AGENTD_BIN=$(abspath $(O)/agentd) node --test --test-concurrency=1 $(E2E_SERIAL) || failed=1; \
+	@failed=0; rm -rf $(E2E_KEEP); \
+	AGENTD_TEST_KEEP_DBS=$(E2E_KEEP) AGENTD_BIN=$(abspath $(O)/agentd) $(NODE_TEST) --test-concurrency=$(E2E_JOBS) $(E2E_PAR) || failed=1; \
+	AGENTD_TEST_KEEP_DBS=$(E2E_KEEP) AGENTD_BIN=$(abspath $(O)/agentd) $(NODE_TEST) --test-concurrency=1 $(E2E_SERIAL) || failed=1; \
 	[ $$failed -eq 0 ] || { echo "e2e: failures above (two summaries: the parallel files, then $(notdir $(E2E_SERIAL)))"; exit 1; }
 
 # The same files with every daemon's tables in PostgreSQL (issue #39): one
@@ -214,12 +222,26 @@ e2e: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(TRAY_B
 # it and removes it however the pass ends; tests/e2e/lib/daemon.js finds it
 # by AGENTD_TEST_PG_URL), a fresh database per data dir, copied from one
 # migrated template. E2E_SERIAL stays out: its faults and memory bounds
-# are about the daemon's own file and process. Not part of check yet
-# (docs/operations.md, "PostgreSQL", says what it costs).
+# are about the daemon's own file and process. So does E2E_NOT_PG: files
+# that keep nothing in a daemon's database (the CLIs on their own, --help,
+# the docs, the packages) and those that run on PostgreSQL in make e2e
+# already; on this pass they would only run again. `make check` runs it
+# after the SQLite pass (docs/operations.md, "PostgreSQL", says what it costs).
+E2E_NOT_PG := $(addprefix tests/e2e/,claude-stop.test.js claude-turns.test.js \
+	codex-app-schema.test.js cli-help.test.js doclinks.test.js docs-generated.test.js \
+	package.test.js pg-copy.test.js pg-down.test.js pg-serve.test.js planes.test.js)
+E2E_PG := $(filter-out $(E2E_NOT_PG),$(E2E_PAR))
 .PHONY: e2e-pg
 e2e-pg: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(TRAY_BIN) $(SHARE)/.stamp e2e-deps $(FAKE_NVML)
 	AGENTD_TEST_DATABASE=pg AGENTD_BIN=$(abspath $(O)/agentd) sh tests/unit/with-pg.sh \
-		node --test --test-concurrency=$(E2E_JOBS) $(E2E_PAR)
+		$(NODE_TEST) --test-concurrency=$(E2E_JOBS) $(E2E_PG)
+
+# `agentd db copy` of every database make e2e kept (issue #39): each into a
+# fresh PostgreSQL database, every table counted on both sides.
+.PHONY: e2e-copy
+e2e-copy: $(O)/agentd e2e-deps
+	AGENTD_TEST_KEPT_DBS=$(E2E_KEEP) AGENTD_BIN=$(abspath $(O)/agentd) sh tests/unit/with-pg.sh \
+		$(NODE_TEST) $(E2E_COPY)
 
 # Everything the C suites run, built on every core at once (check builds
 # these first, so the steps after it only run).
@@ -248,25 +270,28 @@ tsan-build: all $(TSAN_UNIT) $(FAKE_NVML)
 tsan-run: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(TSAN_UNIT) e2e-deps $(FAKE_NVML)
 	@rm -rf $(TSAN_LOG); mkdir -p $(TSAN_LOG); failed=0; \
 	$(TSAN_ENV) sh tests/unit/run.sh $(TSAN_UNIT) || failed=1; \
-	$(TSAN_ENV) AGENTD_BIN=$(abspath $(O)/agentd) node --test $(TSAN_E2E) || failed=1; \
+	$(TSAN_ENV) AGENTD_BIN=$(abspath $(O)/agentd) $(NODE_TEST) $(TSAN_E2E) || failed=1; \
 	if ls $(TSAN_LOG)/report* >/dev/null 2>&1; then cat $(TSAN_LOG)/report*; \
 		echo "tsan: data races reported (above)"; exit 1; fi; \
 	[ $$failed -eq 0 ] && echo "tsan: no data race"
 
-# The fuzz smoke run goes first (a crash fails fast) so that the output ends
-# with the test runners' own summaries. format-check: clang-format on every
-# C file (make format fixes them).
+# format-check: clang-format on every C file (make format fixes them). Two
+# suites run beside others, each with its output printed whole once both
+# ended (scripts/beside.sh), so that the output ends with the test runners'
+# own summaries: the fuzz smoke (its clang build and twelve harnesses, one
+# at a time) beside the unit tests and the SQLite e2e files, which leave a
+# core idle about a third of the time; and the PostgreSQL pass (unit-pg,
+# e2e-pg, then e2e-copy: issue #39) beside tsan and the web suites. The fuzz smoke comes
+# after build-all, whose web build it reuses.
 check: deps
 	$(MAKE) format-check
 	$(MAKE) doclinks
 	$(MAKE) BUILD=check lint
-	$(MAKE) fuzz-smoke
 	$(MAKE) -j$(JOBS) BUILD=check build-all
-	$(MAKE) BUILD=check unit
-	$(MAKE) BUILD=check layers
-	$(MAKE) BUILD=check e2e
-	$(MAKE) tsan
-	$(if $(CHECK_EXTRA),$(MAKE) BUILD=check $(CHECK_EXTRA))
+	sh scripts/beside.sh build/check/fuzz-smoke.log '$(MAKE) fuzz-smoke FUZZ_JOBS=1' \
+		sh -c '$(MAKE) BUILD=check unit && $(MAKE) BUILD=check layers && $(MAKE) BUILD=check e2e'
+	sh scripts/beside.sh build/check/pg-pass.log '$(MAKE) BUILD=check unit-pg && $(MAKE) BUILD=check e2e-pg && $(MAKE) BUILD=check e2e-copy' \
+		sh -c '$(MAKE) tsan $(if $(CHECK_EXTRA),&& $(MAKE) BUILD=check $(CHECK_EXTRA))'
 
 test:
 	$(MAKE) BUILD=test unit

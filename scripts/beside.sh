@@ -1,0 +1,28 @@
+#!/bin/sh
+# Runs a second suite beside the rest of `make check`:
+#   sh scripts/beside.sh LOG 'BACKGROUND COMMAND' FOREGROUND COMMAND...
+# The background command's output goes to LOG (so the two runners' lines do
+# not interleave); the foreground command runs as usual. Then this waits for
+# the background command, prints LOG whole (its runner's summary last), and
+# fails when either failed. Interrupted, it stops the background command
+# too. `make check` runs the fuzz smoke this way beside the unit and SQLite
+# e2e suites, and the PostgreSQL pass beside tsan and the web suites: each
+# foreground leaves a core idle much of the time (docs/operations.md,
+# "PostgreSQL").
+set -u
+log=$1 bg=$2
+shift 2
+mkdir -p "$(dirname "$log")"
+sh -c "$bg" >"$log" 2>&1 &
+pid=$!
+trap 'kill "$pid" 2>/dev/null; exit 130' INT TERM HUP
+"$@"
+fg=$?
+echo "beside: waiting for '$bg' (its output below, kept in $log)"
+wait "$pid"
+bgrc=$?
+trap - INT TERM HUP
+cat "$log"
+if [ "$bgrc" -ne 0 ]; then echo "beside: '$bg' failed (exit $bgrc)"; fi
+if [ "$fg" -ne 0 ]; then echo "beside: '$*' failed (exit $fg; its output above the log)"; fi
+[ "$fg" -eq 0 ] && [ "$bgrc" -eq 0 ]
