@@ -9,7 +9,8 @@
 // transcript first and middle page, a big run's transcript first and middle
 // page, dashboard stats), agentd and fastify + better-sqlite3 (peers/
 // fastify-bigdir.js: the same SQL on the same file, read-only) by the same
-// client (wrk -t1, keep-alive, 4 connections), as H2 does. Used by
+// client (wrk -t1, keep-alive, 4 connections), as H2 does; and agentd's CPU
+// when idle on it. Used by
 // driver.js (--only F2) and on its own:
 //   node bench/bigdir.js [--quick] [--dir DIR] [--keep]
 // --dir reuses (or makes and keeps) the data dir in DIR, so the full scale
@@ -151,6 +152,16 @@ async function run(ctx) {
     res.routes = {};
     for (const [what, p] of list) res.routes[what] = { path: p };
     await withServer(() => agentd.start({ dataDir: dir, args: SERVE_ARGS }), async (h) => {
+      // Idle on the grown dir: what its timers (the plane's heartbeat, the
+      // health sampler, the rolls) cost with nothing asked of it, over a
+      // window after the start's own work.
+      await sys.sleep(2000);
+      const idleS = ctx.quick ? 5 : 10;
+      const c0 = sys.cpuSeconds(h.pid);
+      await sys.sleep(idleS * 1000);
+      res.idleCpuPct = ((sys.cpuSeconds(h.pid) - c0) / idleS) * 100;
+      log(`F2 agentd idle on the grown dir: ${res.idleCpuPct.toFixed(2)} % of a core over ${idleS} s`);
+      ctx.budget('F2', 'agentd idle on the grown dir, % of a core (budget 1 %)', res.idleCpuPct, 1, { unit: '%' });
       for (const [what, p] of list) {
         const r = await agentd.request(h.port, 'GET', p, null, { timeoutMs: 30000 });
         if (r.status !== 200) throw new Error(`agentd: GET ${p} answered ${r.status}`);

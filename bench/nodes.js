@@ -19,7 +19,6 @@
 
 const path = require('node:path');
 const fs = require('node:fs');
-const { execFileSync } = require('node:child_process');
 
 const ROOT = path.resolve(__dirname, '..');
 process.env.AGENTD_BIN = process.env.AGENTD_BIN || path.join(ROOT, 'build', 'release', 'agentd');
@@ -27,7 +26,8 @@ const E2E = path.join(ROOT, 'tests', 'e2e');
 const daemon = require(path.join(E2E, 'lib', 'daemon'));
 const { api, until, startApi, allMessages } = require(path.join(E2E, 'lib', 'api'));
 const { nodeToken, startNode, proxy } = require(path.join(E2E, 'lib', 'nodes'));
-const WebSocket = require(require.resolve('ws', { paths: [E2E] }));
+const { stampSubscriber } = require(path.join(__dirname, 'lib', 'stamps'));
+const sys = require(path.join(__dirname, 'lib', 'sys'));
 
 const QUICK = process.argv.includes('--quick');
 const RUNS = QUICK ? 20 : 60;
@@ -39,16 +39,6 @@ const pct = (a, p) => {
 };
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const nowNs = () => BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
-
-function linegen() {
-  const bin = path.join(ROOT, 'bench', 'bin', 'linegen');
-  const src = path.join(ROOT, 'bench', 'c', 'linegen.c');
-  if (!fs.existsSync(bin) || fs.statSync(src).mtimeMs > fs.statSync(bin).mtimeMs) {
-    fs.mkdirSync(path.dirname(bin), { recursive: true });
-    execFileSync('cc', ['-std=gnu11', '-O2', '-o', bin, src]);
-  }
-  return bin;
-}
 
 async function agentOn(d, wt, node, command) {
   const body = { worktreeId: wt, executor: 'command', command };
@@ -81,28 +71,15 @@ async function dispatch(d, wt, node) {
 
 // N2: stamped lines to a /ws subscriber.
 async function lineLatency(d, wt, node) {
-  const id = await agentOn(d, wt, node, [linegen(), '1000', String(LINES), '500']);
-  const lat = [];
-  const ws = new WebSocket(d.url.replace('http', 'ws') + '/ws', { headers: d.authHeaders });
-  await new Promise((r, j) => { ws.on('open', r); ws.on('error', j); });
-  ws.on('message', (m) => {
-    const now = process.hrtime.bigint();
-    let e;
-    try { e = JSON.parse(m); } catch (_) { return; }
-    if (e.type !== 'agent_output') return;
-    const text = e.payload?.content ?? '';
-    for (const line of String(text).split('\n')) {
-      const f = line.split(' ');
-      if (f[0] === 'bench' && f.length === 3) lat.push(Number(now - BigInt(f[2])) / 1e6);
-    }
-  });
-  ws.send(JSON.stringify({ type: 'subscribe', topics: [`agent:${id}`] }));
+  const id = await agentOn(d, wt, node, [sys.benchBin('linegen'), '1000', String(LINES), '500']);
+  const sub = await stampSubscriber(d, id);
   await sleep(200);
   const s = await api(d, 'POST', `/api/agents/${id}/start`, {});
   if (s.status !== 200) throw new Error(JSON.stringify(s.body));
-  await until(() => lat.length >= LINES * 0.98, `${LINES} lines (${lat.length})`, 120000);
-  ws.close();
+  await until(() => sub.got.size >= LINES * 0.98, `${LINES} lines (${sub.got.size})`, 120000);
+  sub.close();
   await idle(d, id);
+  const lat = [...sub.got.values()];
   return lat.slice(Math.floor(lat.length / 10)); // the first tenth warms up
 }
 

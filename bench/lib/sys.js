@@ -82,6 +82,21 @@ function rssBytes(pid) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// bench/bin/NAME built from bench/c/NAME.c when missing or older than its
+// source (bench/run.sh builds the driver's own; the standalone scripts call
+// this), linked with the pkg-config packages named: its path.
+function benchBin(name, pkgs = []) {
+  const root = path.resolve(__dirname, '..');
+  const bin = path.join(root, 'bin', name);
+  const src = path.join(root, 'c', `${name}.c`);
+  if (!fs.existsSync(bin) || fs.statSync(src).mtimeMs > fs.statSync(bin).mtimeMs) {
+    const flags = pkgs.length ? execFileSync('pkg-config', ['--cflags', '--libs', ...pkgs], { encoding: 'utf8' }).trim().split(/\s+/) : [];
+    fs.mkdirSync(path.dirname(bin), { recursive: true });
+    execFileSync('cc', ['-std=gnu11', '-O2', '-Wall', '-Wextra', '-o', bin, src, ...flags]);
+  }
+  return bin;
+}
+
 function freePort() {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -260,4 +275,4 @@ function wrk(url, { conns, seconds, script, env = {}, serverPid, core = 0 }) {
   });
 }
 
-module.exports = { track, untrack, cpuSeconds, cpuOfPids, onLines, rssBytes, freePort, waitPort, startServer, stopAll, killAllSync, runGen, wrk, sleep, setPidFile, tree };
+module.exports = { benchBin, track, untrack, cpuSeconds, cpuOfPids, onLines, rssBytes, freePort, waitPort, startServer, stopAll, killAllSync, runGen, wrk, sleep, setPidFile, tree };
