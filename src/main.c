@@ -202,7 +202,7 @@ static int create_parts(daemon_t *d, char *err, size_t errsz)
     uv_signal_start(&d->sigint, on_signal, SIGINT);
     uv_signal_start(&d->sigterm, on_signal, SIGTERM);
     /* First: the sandbox's probe runs at a thread while the rest starts. */
-    d->procs = ad_procs_new(d->loop);
+    d->procs = ad_procs_new(d->loop, d->cfg.data_dir);
     ad_procs_sandbox_init(d->procs, strcmp(d->cfg.sandbox, "off") != 0, d->cfg.data_dir);
     d->server = ad_server_new(d->loop, &d->cfg);
     ad_server_adopt(d->server, &d->inherited);

@@ -1074,7 +1074,7 @@ int ad_node_main(ad_config_t *cfg, int argc, char **argv)
     ad_log_set_format(cfg->log_format);
     w.loop = uv_default_loop();
     ad_loop_thread_set();
-    w.procs = ad_procs_new(w.loop);
+    w.procs = ad_procs_new(w.loop, cfg->data_dir);
     /* the agents' sandbox, as a local daemon's (--sandbox, --sandbox-paths
      * before `node`): built here for this node's paths (nodebox.c) */
     ad_procs_sandbox_init(w.procs, strcmp(cfg->sandbox, "off") != 0, cfg->data_dir);

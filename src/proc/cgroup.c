@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Containment with cgroup v2: each spawned process tree gets a cgroup of
- * its own under "<agentd's cgroup>/agentd-runs", joined by the child
+ * its own under "<agentd's cgroup>/agentd-runs/d-<instance>" (one folder
+ * per data dir, as several agentd may share agentd-runs), joined by the child
  * before it execs, so every descendant (a background job, a setsid
  * daemon) stays inside. Killing the tree is one write to cgroup.kill; CPU
  * time and memory come from cpu.stat and memory.current; limits are
@@ -118,10 +119,43 @@ static void remove_stale(const char *root)
     closedir(d);
 }
 
-void ad_cgroups_init(ad_cgroups_t *cg)
+/* Lets the children of dir use the delegated controllers (limits); what
+ * it could enable goes into *memory and *cpu. */
+static void enable_controllers(const char *dir, bool *memory, bool *cpu)
+{
+    char ctl[512] = "";
+    char path[PATH_MAX + 32];
+    snprintf(path, sizeof(path), "%s/cgroup.controllers", dir);
+    read_small(path, ctl, sizeof(ctl));
+    snprintf(path, sizeof(path), "%s/cgroup.subtree_control", dir);
+    *memory = strstr(ctl, "memory") != NULL && write_small(path, "+memory") == 0;
+    *cpu = strstr(ctl, "cpu") != NULL && write_small(path, "+cpu") == 0;
+}
+
+/* The instance's folder name: "d-" and 16 hex digits of its SHA-256. */
+static void instance_name(const char *instance, char out[19])
+{
+    char self[32];
+    if (instance == NULL || instance[0] == '\0') {
+        snprintf(self, sizeof(self), "pid:%ld", (long)getpid());
+        instance = self;
+    }
+    uint8_t h[32];
+    ad_sha256(instance, strlen(instance), h);
+    static const char hex[] = "0123456789abcdef";
+    out[0] = 'd';
+    out[1] = '-';
+    for (int i = 0; i < 8; i++) {
+        out[2 + 2 * i] = hex[h[i] >> 4];
+        out[3 + 2 * i] = hex[h[i] & 15];
+    }
+    out[18] = '\0';
+}
+
+void ad_cgroups_init(ad_cgroups_t *cg, const char *instance)
 {
     memset(cg, 0, sizeof(*cg));
-    char mnt[PATH_MAX], own[PATH_MAX];
+    char mnt[PATH_MAX], own[PATH_MAX], name[19];
     if (!find_mount(mnt, sizeof(mnt))) {
         snprintf(cg->why, sizeof(cg->why), "no cgroup v2 file system is mounted");
         return;
@@ -130,33 +164,84 @@ void ad_cgroups_init(ad_cgroups_t *cg)
         snprintf(cg->why, sizeof(cg->why), "agentd's own cgroup v2 path is unknown");
         return;
     }
-    int n = snprintf(cg->root, sizeof(cg->root), "%s%s%sagentd-runs", mnt,
+    instance_name(instance, name);
+    cg->mnt_len = strlen(mnt);
+    int n = snprintf(cg->shared, sizeof(cg->shared), "%s%s%sagentd-runs", mnt,
                      strcmp(own, "/") == 0 ? "" : own, "/");
-    if (n >= (int)sizeof(cg->root)) {
+    if (n >= (int)sizeof(cg->shared) ||
+        snprintf(cg->root, sizeof(cg->root), "%s/%s", cg->shared, name) >= (int)sizeof(cg->root)) {
         snprintf(cg->why, sizeof(cg->why), "the cgroup path is too long");
         return;
     }
-    if (mkdir(cg->root, 0755) != 0 && errno != EEXIST) {
-        snprintf(cg->why, sizeof(cg->why), "cannot create %s: %s", cg->root, strerror(errno));
-        return;
+    const char *dirs[] = {cg->shared, cg->root};
+    for (size_t i = 0; i < AD_ARRAY_LEN(dirs); i++) {
+        if (mkdir(dirs[i], 0755) != 0 && errno != EEXIST) {
+            snprintf(cg->why, sizeof(cg->why), "cannot create %s: %s", dirs[i], strerror(errno));
+            return;
+        }
     }
+    /* Only this instance's leftovers: the shared folder holds other
+     * daemons' cgroups, made empty a moment before their trees join. */
     remove_stale(cg->root);
-    char ctl[512] = "";
-    char path[PATH_MAX + 32];
-    snprintf(path, sizeof(path), "%s/cgroup.controllers", cg->root);
-    read_small(path, ctl, sizeof(ctl));
-    /* Delegated controllers become usable by our children once enabled in
-     * our subtree; failing that, containment still works without limits. */
-    snprintf(path, sizeof(path), "%s/cgroup.subtree_control", cg->root);
-    if (strstr(ctl, "memory") != NULL) {
-        cg->memory = write_small(path, "+memory") == 0;
-    }
-    if (strstr(ctl, "cpu") != NULL) {
-        cg->cpu = write_small(path, "+cpu") == 0;
-    }
+    /* Delegated controllers become usable by our children once enabled on
+     * the way down; failing that, containment still works without limits. */
+    bool mem_shared, cpu_shared;
+    enable_controllers(cg->shared, &mem_shared, &cpu_shared);
+    enable_controllers(cg->root, &cg->memory, &cg->cpu);
+    cg->memory = cg->memory && mem_shared;
+    cg->cpu = cg->cpu && cpu_shared;
     cg->ok = true;
     snprintf(cg->why, sizeof(cg->why), "cgroup v2 at %s (memory limits %s, cpu limits %s)",
              cg->root, cg->memory ? "on" : "off", cg->cpu ? "on" : "off");
+}
+
+void ad_cgroups_done(const ad_cgroups_t *cg)
+{
+    if (cg->ok) {
+        rmdir(cg->root); /* fails, as it should, while a held tree is in it */
+    }
+}
+
+/* Whether tail (tl bytes) is "/<name>" or "/d-<16 hex>/<name>". */
+static bool run_tail(const char *tail, size_t tl, const char *name)
+{
+    size_t nl = strlen(name);
+    if (tl == nl + 1) {
+        return tail[0] == '/' && memcmp(tail + 1, name, nl) == 0;
+    }
+    if (tl != 19 + nl + 1 || memcmp(tail, "/d-", 3) != 0 || tail[19] != '/') {
+        return false;
+    }
+    for (size_t i = 3; i < 19; i++) {
+        if (strchr("0123456789abcdef", tail[i]) == NULL || tail[i] == '\0') {
+            return false;
+        }
+    }
+    return memcmp(tail + 20, name, nl) == 0;
+}
+
+int ad_cgroup_of_pid(const ad_cgroups_t *cg, pid_t pid, const char *name, char *path, size_t pathsz)
+{
+    char f[64], buf[4096];
+    snprintf(f, sizeof(f), "/proc/%ld/cgroup", (long)pid);
+    if (!cg->ok || pid <= 0 || name == NULL || name[0] == '\0' || strchr(name, '/') != NULL ||
+        read_small(f, buf, sizeof(buf)) != 0) {
+        return -1;
+    }
+    const char *line = strncmp(buf, "0::", 3) == 0 ? buf : strstr(buf, "\n0::");
+    if (line == NULL) {
+        return -1;
+    }
+    line += line == buf ? 3 : 4;
+    size_t len = strcspn(line, "\n");
+    const char *rel = cg->shared + cg->mnt_len; /* as /proc shows it: "/…/agentd-runs" */
+    size_t rl = strlen(rel);
+    if (len <= rl || memcmp(line, rel, rl) != 0 || !run_tail(line + rl, len - rl, name) ||
+        snprintf(path, pathsz, "%s%.*s", cg->shared, (int)(len - rl), line + rl) >= (int)pathsz) {
+        return -1;
+    }
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode) ? 0 : -1;
 }
 
 int ad_cgroup_check(const ad_cgroups_t *cg, const ad_proc_limits_t *lim, char *err, size_t errsz)

@@ -409,12 +409,16 @@ int ad_proc_attach(ad_procs_t *s, const ad_proc_opts_t *o, const ad_proc_resume_
     if (fd < 0) {
         return AD_ECLOSED;
     }
+    /* The tree's cgroup: where this daemon makes them, else where its
+     * agent is, when that is the run's cgroup of another agentd here (a
+     * takeover) or of an older version's layout. */
     char cgroup[4200] = "";
     struct stat st;
     if (s->cg.ok && o->cgroup_name != NULL &&
-        snprintf(cgroup, sizeof(cgroup), "%s/%s", s->cg.root, o->cgroup_name) <
-            (int)sizeof(cgroup) &&
-        stat(cgroup, &st) != 0) {
+        (snprintf(cgroup, sizeof(cgroup), "%s/%s", s->cg.root, o->cgroup_name) >=
+             (int)sizeof(cgroup) ||
+         stat(cgroup, &st) != 0) &&
+        ad_cgroup_of_pid(&s->cg, at->agent, o->cgroup_name, cgroup, sizeof(cgroup)) != 0) {
         cgroup[0] = '\0'; /* gone, or never made */
     }
     ad_proc_t *p = ad_proc_alloc(s, o, at->agent, s->cg.ok ? cgroup : "");

@@ -49,7 +49,7 @@ static void on_sweep(uv_timer_t *t)
     ad_proc_on_sigchld(&s->sigchld, SIGCHLD);
 }
 
-ad_procs_t *ad_procs_new(uv_loop_t *loop)
+ad_procs_t *ad_procs_new(uv_loop_t *loop, const char *instance)
 {
     ad_procs_t *s = ad_xcalloc(1, sizeof(*s));
     s->loop = loop;
@@ -58,7 +58,7 @@ ad_procs_t *ad_procs_new(uv_loop_t *loop)
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
         ad_log(AD_LOG_WARN, "proc", "not a subreaper err=%s", strerror(errno));
     }
-    ad_cgroups_init(&s->cg);
+    ad_cgroups_init(&s->cg, instance);
     ad_log(AD_LOG_INFO, "proc", "containment how=\"%s\"",
            s->cg.ok ? s->cg.why : "process groups and subreaper");
     if (!s->cg.ok) {
@@ -268,6 +268,7 @@ void ad_procs_free(ad_procs_t *s)
         free(d);
     }
     s->cg_dead = NULL;
+    ad_cgroups_done(&s->cg);
     uv_close((uv_handle_t *)&s->sigchld, on_sig_closed);
     uv_close((uv_handle_t *)&s->sweep, on_sweep_closed);
 }

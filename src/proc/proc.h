@@ -180,8 +180,10 @@ typedef struct {
 } ad_proc_resume_t;
 
 /* Returns owned: the supervisor for loop (borrowed). Installs a SIGCHLD
- * watcher. Free with ad_procs_free(). */
-ad_procs_t *ad_procs_new(uv_loop_t *loop);
+ * watcher. instance names this supervisor among the other agentd on the
+ * machine (the data dir; NULL: this process): its trees' cgroups are kept
+ * apart from theirs (cgroup.c). Free with ad_procs_free(). */
+ad_procs_t *ad_procs_new(uv_loop_t *loop, const char *instance);
 /* SIGKILLs any process still alive, reaps it (blocking; SIGKILL is quick),
  * closes every handle without calling exit callbacks. Memory is released
  * once the loop has run the close callbacks. For abnormal ends and tests;

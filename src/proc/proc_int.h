@@ -44,15 +44,31 @@ typedef struct {
     char data[];
 } ad_wreq_t;
 
-/* cgroup.c: the parent of every tree's cgroup, or why there is none. */
+/* cgroup.c: the parent of every tree's cgroup, or why there is none.
+ * Every agentd on a machine that shares a cgroup shares its agentd-runs;
+ * each keeps its trees in a folder of its own below it, named after its
+ * instance (the data dir), so that one daemon's start-up, which removes
+ * the empty cgroups it left, never touches another daemon's. */
 typedef struct {
     bool ok;
-    bool memory, cpu; /* limits possible */
-    char root[4096];
+    bool memory, cpu;  /* limits possible */
+    char shared[4000]; /* <mount><own cgroup>/agentd-runs */
+    size_t mnt_len;    /* of <mount> in shared */
+    char root[4096];   /* shared/d-<16 hex of the instance>: this one's */
     char why[4400];
 } ad_cgroups_t;
 
-void ad_cgroups_init(ad_cgroups_t *cg);
+/* instance: what tells this supervisor apart from the other agentd on the
+ * machine (the data dir; NULL: this process). */
+void ad_cgroups_init(ad_cgroups_t *cg, const char *instance);
+/* The cgroup pid is in, when that is a run cgroup named name of any
+ * agentd here (root's or another instance's under shared, or the flat
+ * shared/<name> of versions before the instance folders): 0 with path
+ * set, or -1. For a held tree this daemon did not start. */
+int ad_cgroup_of_pid(const ad_cgroups_t *cg, pid_t pid, const char *name, char *path,
+                     size_t pathsz);
+/* Removes this instance's folder when no tree is left in it. */
+void ad_cgroups_done(const ad_cgroups_t *cg);
 /* Whether lim (may be NULL) can be enforced here: 0, or AD_EPERM with err
  * saying why not. No file is touched. */
 int ad_cgroup_check(const ad_cgroups_t *cg, const ad_proc_limits_t *lim, char *err, size_t errsz);

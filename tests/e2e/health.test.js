@@ -30,10 +30,44 @@ async function withGpu(state, extra = []) {
   return d;
 }
 
-const sampled = (d, pred = () => true) => until(async () => {
-  const r = await d.req('GET', '/api/health');
-  return r.status === 200 && r.body.sampledAt && r.body.cpu.utilization !== null && pred(r.body) ? r.body : null;
-}, 'a sample');
+// The members of a process session on this machine, from /proc: what a
+// sample of an agent should count ([pid, state, comm] each).
+function sessionOf(sid) {
+  const out = [];
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    let st;
+    try { st = fs.readFileSync(`/proc/${e}/stat`, 'utf8'); } catch { continue; }
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    if (Number(f[3]) === sid) out.push([Number(e), f[0], st.slice(st.indexOf('(') + 1, st.lastIndexOf(')'))]);
+  }
+  return out;
+}
+
+// Waits for a sample that pred accepts. On a timeout the error says what
+// was missing: the last answer's age, agents and containment, the
+// sampler's count of samples from /metrics, and (given sid) what /proc
+// holds of the agent's session.
+async function sampled(d, pred = () => true, sid = 0) {
+  let last = null;
+  try {
+    return await until(async () => {
+      const r = await d.req('GET', '/api/health');
+      last = r;
+      return r.status === 200 && r.body.sampledAt && r.body.cpu.utilization !== null && pred(r.body) ? r.body : null;
+    }, 'a sample');
+  } catch (e) {
+    const b = (last && last.body) || {};
+    const m = await d.req('GET', '/metrics').catch(() => ({ body: '' }));
+    const text = typeof m.body === 'string' ? m.body : '';
+    e.message += `; the last answer: ${JSON.stringify({
+      status: last && last.status, ageMs: b.sampledAt ? Date.now() - b.sampledAt : null,
+      utilization: b.cpu && b.cpu.utilization, agents: b.agents, processes: b.processes,
+    })}; ${text.split('\n').filter((l) => l.startsWith('agentd_health_sample')).join(', ')}`;
+    if (sid) e.message += `; session ${sid} in /proc: ${JSON.stringify(sessionOf(sid))}`;
+    throw e;
+  }
+}
 
 test('GET /api/health keeps its fields and adds the machine, the score and the agents', async () => {
   const d = await startApi({ args: ['--health-interval-ms', '200', '--nvml-lib', '/nonexistent/libnvidia-ml.so.1'] });
@@ -141,7 +175,7 @@ test('per-agent CPU, memory and GPU memory, and only for the caller\'s org', asy
     }, 'the agent pid');
     // A sample taken as the agent starts may see its cgroup still empty
     // (slow builds: TSan); the one that counts sees sh and both sleeps.
-    let h = await sampled(d, (b) => b.agents.some((a) => a.agentId === ag.id && a.cpuPercent !== null && a.processes >= 2));
+    let h = await sampled(d, (b) => b.agents.some((a) => a.agentId === ag.id && a.cpuPercent !== null && a.processes >= 2), row.pid);
     let a = h.agents.find((x) => x.agentId === ag.id);
     assert.equal(a.pid, row.pid);
     assert.ok(a.rssBytes > 0, JSON.stringify(a));

@@ -331,6 +331,15 @@ test('a held run of a dead plane is taken over by a plane on the same machine; t
   assert.match(under.statusReason.text, /plane_b took run .* from its holder in /);
   const before = (await counters(b, id)).length;
   await until(async () => (await counters(b, id)).length > before + 10, 'the counter to go on under B');
+  // B measures (and would stop) the tree through the cgroup A made for it,
+  // found by the agent's pid: not B's own folder of cgroups.
+  const hb = await until(async () => {
+    const h = (await api(b, 'GET', '/api/health')).body;
+    return h.agents?.some((x) => x.runId === run.id) ? h : null;
+  }, 'B to sample the run');
+  if (hb.processes.containment.mode === 'cgroup') {
+    assert.equal(hb.agents.find((x) => x.runId === run.id).source, 'cgroup', JSON.stringify(hb.agents));
+  }
 
   // A again, on its data dir: the run is B's, its holder is left alone.
   a = await start('plane_a', dirA);

@@ -31,7 +31,7 @@ static int setup(void **state)
 {
     fx_t *f = ad_xcalloc(1, sizeof(*f));
     uv_loop_init(&f->loop);
-    f->s = ad_procs_new(&f->loop);
+    f->s = ad_procs_new(&f->loop, NULL);
     snprintf(f->dir, sizeof(f->dir), "/tmp/agentd-sbx-unit-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->data, sizeof(f->data), "%s/data", f->dir);

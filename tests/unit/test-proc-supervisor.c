@@ -226,7 +226,7 @@ static int setup(void **state)
 {
     fx_t *f = ad_xcalloc(1, sizeof(*f));
     uv_loop_init(&f->loop);
-    f->s = ad_procs_new(&f->loop);
+    f->s = ad_procs_new(&f->loop, NULL);
     *state = f;
     return 0;
 }
@@ -857,6 +857,72 @@ static void a_lost_sigchld_is_made_good(void **state)
     uv_run(&f->loop, UV_RUN_NOWAIT);
 }
 
+/* Two agentd on one machine share agentd-runs. One's start-up removes
+ * the empty cgroups it left; it must not remove the one the other has just
+ * made for a tree that has not joined it yet (CI saw a run lose its cgroup
+ * so: its stop and its figures went with it). Each keeps its own folder,
+ * and a held tree of the other's is still found by its agent's pid. */
+static void another_daemon_leaves_our_cgroups_alone(void **state)
+{
+    fx_t *f = *state;
+    if (!f->s->cg.ok) {
+        print_message("skipped: no cgroup v2 here (%s)\n", f->s->cg.why);
+        return;
+    }
+    char path[4200], err[256];
+    int fd = -1;
+    assert_int_equal(ad_cgroup_create(&f->s->cg, "run_unit_fresh", NULL, path, sizeof(path), &fd,
+                                      err, sizeof(err)),
+                     0);
+    assert_true(fd >= 0);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+
+    /* another daemon starts (twice: its own leftover goes the second time) */
+    ad_procs_t *other = ad_procs_new(&f->loop, "/unit/another/data-dir");
+    assert_true(other->cg.ok);
+    assert_string_not_equal(other->cg.root, f->s->cg.root);
+    assert_string_equal(other->cg.shared, f->s->cg.shared);
+    assert_int_equal(stat(path, &st), 0); /* still there, empty */
+    char left[4200];
+    snprintf(left, sizeof(left), "%s/run_unit_left", other->cg.root);
+    assert_int_equal(mkdir(left, 0755), 0);
+    ad_procs_free(other);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    other = ad_procs_new(&f->loop, "/unit/another/data-dir");
+    assert_int_not_equal(stat(left, &st), 0);
+    assert_int_equal(stat(path, &st), 0);
+
+    /* a tree joins ours; the other daemon finds its cgroup by its pid,
+     * under its name only */
+    pid_t child = fork();
+    if (child == 0) {
+        if (write(fd, "0", 1) != 1) {
+            _exit(1);
+        }
+        pause();
+        _exit(0);
+    }
+    assert_true(child > 0);
+    char found[4200] = "";
+    for (int i = 0; i < 2000 && ad_cgroup_of_pid(&other->cg, child, "run_unit_fresh", found,
+                                                 sizeof(found)) != 0;
+         i++) {
+        usleep(1000); /* until the child has joined */
+    }
+    assert_string_equal(found, path);
+    assert_int_equal(ad_cgroup_of_pid(&other->cg, child, "run_unit_other", found, sizeof(found)),
+                     -1);
+    assert_int_equal(ad_cgroup_of_pid(&other->cg, getpid(), "run_unit_fresh", found, sizeof(found)),
+                     -1);
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    close(fd);
+    ad_procs_free(other);
+    uv_run(&f->loop, UV_RUN_NOWAIT);
+    assert_true(ad_cgroup_remove(path));
+}
+
 /* What is asked while a spawn is at its thread waits for it: input is
  * queued, a stop applies once it runs; signals are refused (no pid). */
 static void the_window_before_the_start(void **state)
@@ -1008,6 +1074,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(many_cycles_leave_no_zombies, setup, teardown),
         cmocka_unit_test_setup_teardown(a_lost_sigchld_is_made_good, setup, teardown),
         cmocka_unit_test_setup_teardown(the_window_before_the_start, setup, teardown),
+        cmocka_unit_test_setup_teardown(another_daemon_leaves_our_cgroups_alone, setup, teardown),
         cmocka_unit_test_setup_teardown(quick_exits_are_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(closing_while_starting, setup, teardown),
         cmocka_unit_test_setup_teardown(free_while_starting, setup, teardown),

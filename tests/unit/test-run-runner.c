@@ -292,7 +292,7 @@ static void open_all(fx_t *f)
     ad_store_opts_t so = store_fx_opts_keep(path);
     assert_int_equal(ad_store_open(&f->loop, &so, &f->store, err, sizeof(err)), 0);
     f->bus = ad_bus_new(&f->loop, &f->cfg);
-    f->procs = ad_procs_new(&f->loop);
+    f->procs = ad_procs_new(&f->loop, NULL);
     f->runner = ad_runner_new(&f->loop, &f->cfg, f->store, f->bus, f->procs);
 }
 
