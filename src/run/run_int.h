@@ -66,10 +66,25 @@ typedef void (*ad_run_after_fn)(void *ud, bool cancelled);
 
 /* The topics a run's events go to: agent, run, workspace, org (so only
  * its organisation's subscribers get them) and its crew's, if any. */
+/* A run's events held back while its start is recorded (start.c): a
+ * reader must never see a run's output before the run that made it. */
+typedef struct {
+    json_t *events; /* [{type, payload}] in order */
+    size_t bytes;   /* about: their contents and 256 each */
+} ad_run_early_t;
+
+/* Past this much held back, events go out at once (out of order, never
+ * lost): a start record waiting for an absent PostgreSQL must not let a
+ * flooding agent grow memory. */
+#define AD_RUN_EARLY_BYTES (1u << 20)
+
 typedef struct {
     char t[5][96];
     const char *v[5];
     size_t n;
+    /* Set from the process's start until run_started is out: the start's
+     * record owns it, the run borrows it. NULL in copies. */
+    ad_run_early_t *early;
 } ad_run_topics_t;
 
 /* A message not yet handed to the writer; it owns its strings. */
@@ -291,7 +306,8 @@ void ad_run_unlink(ad_runner_t *r, ad_run_t *run);
 void ad_run_topics_init(ad_run_topics_t *t, const char *agent_id, const char *run_id,
                         const char *ws, const char *org, const char *crew);
 void ad_run_topics_copy(ad_run_topics_t *dst, const ad_run_topics_t *src);
-/* Publishes payload to t's topics and releases it. */
+/* Publishes payload to t's topics and releases it (into t->early, when
+ * that is set and not full). */
 void ad_run_publish(ad_runner_t *r, const ad_run_topics_t *t, const char *type, json_t *payload);
 /* agent_status {agentId, status, reason?, statusReason?}: why (borrowed, may
  * be NULL) is the stored statusReason {code, text, at, ref} of the change. */

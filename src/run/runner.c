@@ -18,6 +18,7 @@ void ad_run_topics_init(ad_run_topics_t *t, const char *agent_id, const char *ru
                         const char *ws, const char *org, const char *crew)
 {
     t->n = 0;
+    t->early = NULL;
     snprintf(t->t[t->n], sizeof(t->t[0]), "agent:%s", agent_id);
     t->n++;
     if (run_id != NULL && run_id[0] != '\0') {
@@ -71,10 +72,17 @@ void ad_run_topics_copy(ad_run_topics_t *dst, const ad_run_topics_t *src)
     for (size_t i = 0; i < dst->n; i++) {
         dst->v[i] = dst->t[i];
     }
+    dst->early = NULL;
 }
 
 void ad_run_publish(ad_runner_t *r, const ad_run_topics_t *t, const char *type, json_t *payload)
 {
+    if (t->early != NULL && t->early->bytes < AD_RUN_EARLY_BYTES && payload != NULL) {
+        t->early->bytes += 256 + json_string_length(json_object_get(payload, "content"));
+        json_array_append_new(t->early->events,
+                              json_pack("{s:s, s:o}", "type", type, "payload", payload));
+        return;
+    }
     ad_bus_publish(r->bus, type, t->v, t->n, payload);
     json_decref(payload);
 }

@@ -574,8 +574,32 @@ typedef struct {
     ad_run_topics_t topics;
     char agent_id[AD_ID_MAX];
     char run_id[AD_ID_MAX];
-    char *cwd; /* the worktree (owned): its HEAD is the run's commit */
+    char *cwd;             /* the worktree (owned): its HEAD is the run's commit */
+    ad_run_early_t *early; /* owned: the run's topics.early, told after run_started */
 } start_ctx_t;
+
+/* What the run published while its start was recorded, out now in order;
+ * its later events go out at once. */
+static void tell_early(start_ctx_t *c)
+{
+    if (c->early == NULL) {
+        return;
+    }
+    ad_run_t *run = ad_run_find_by_run(c->r, c->run_id);
+    if (run != NULL && run->topics.early == c->early) {
+        run->topics.early = NULL;
+    }
+    size_t i;
+    json_t *ev;
+    json_array_foreach(c->early->events, i, ev)
+    {
+        ad_run_publish(c->r, &c->topics, json_string_value(json_object_get(ev, "type")),
+                       json_incref(json_object_get(ev, "payload")));
+    }
+    json_decref(c->early->events);
+    free(c->early);
+    c->early = NULL;
+}
 
 static void on_start_done(int rc, json_t *result, void *ud)
 {
@@ -587,6 +611,7 @@ static void on_start_done(int rc, json_t *result, void *ud)
         if (run != NULL && run->proc != NULL) {
             ad_proc_stop(run->proc, true);
         }
+        tell_early(c);
         ad_run_call_cb(c->cb, c->ud, rc, NULL, "the run could not be recorded");
     } else {
         ad_run_publish_status(c->r, &c->topics, c->agent_id, "running", NULL,
@@ -596,6 +621,7 @@ static void on_start_done(int rc, json_t *result, void *ud)
         if (run != NULL) { /* dashboards count runs live (issue #19) */
             ad_run_publish(c->r, &c->topics, "run_started", json_pack("{s:O}", "run", run));
         }
+        tell_early(c);
         /* the start's answer is the agent with the run it started */
         json_t *agent = json_deep_copy(json_object_get(result, "agent"));
         if (json_is_object(agent) && run != NULL) {
@@ -621,6 +647,7 @@ static void record_start(ad_run_t *run, int64_t started_ms, char *config, ad_run
     c->cb = cb;
     c->ud = ud;
     ad_run_topics_copy(&c->topics, &run->topics);
+    c->early = run->topics.early; /* taken: a run freed first leaves it here */
     snprintf(c->agent_id, sizeof(c->agent_id), "%s", run->agent_id);
     snprintf(c->run_id, sizeof(c->run_id), "%s", run->run_id);
     c->cwd = run->cwd != NULL ? ad_xstrdup(run->cwd) : NULL;
@@ -929,7 +956,10 @@ static void started(ad_run_t *run, ad_run_pending_t *pd)
     run->flush.data = run;
     run->flush_init = true;
     run->started_ns = ad_mono_ns();
-    /* The prompt waits in the batch until the run row is queued. */
+    /* Its events wait for run_started (the run row's commit); the prompt
+     * waits in the batch until the run row is queued. */
+    run->topics.early = ad_xcalloc(1, sizeof(*run->topics.early));
+    run->topics.early->events = json_array();
     first_input(run, s, pd->prompt);
     if (pd->prompt_id_out != NULL) {
         memcpy(pd->prompt_id_out, run->prompt_msg_id, AD_ID_MAX);

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -421,6 +422,67 @@ static void command_agent_runs_to_success(void **state)
     assert_false(ad_runner_is_running(f->runner, "ag_1"));
 }
 
+/* The writer, held until the test lets it go (bounded: 30 s). */
+static atomic_bool writer_free;
+static int hold_writer(ad_store_tx_t *tx, void *ctx)
+{
+    AD_UNUSED(tx);
+    AD_UNUSED(ctx);
+    for (int i = 0; i < 30000 && !atomic_load(&writer_free); i++) {
+        usleep(1000);
+    }
+    return 0;
+}
+
+static void on_held(int rc, void *ctx)
+{
+    AD_UNUSED(rc);
+    *(bool *)ctx = true;
+}
+
+/* The agent's first output has been read: published, or held back. */
+static bool output_read(void *arg)
+{
+    fx_t *f = arg;
+    ad_run_t *run = ad_run_find(f->runner, "ag_s");
+    return find_event("agent_output", NULL, NULL) >= 0 ||
+           (run != NULL && run->topics.early != NULL &&
+            json_array_size(run->topics.early->events) > 0);
+}
+
+/* A store slow to record a start (PostgreSQL, a busy writer) must not let
+ * a reader see the run's output before the run: agent_status running and
+ * run_started come first, then what the agent printed meanwhile, in order
+ * (`agentd logs -f` printed a line above the run's header so, in CI). */
+static void a_slow_start_record_keeps_the_order_of_events(void **state)
+{
+    fx_t *f = *state;
+    new_agent(f, "ag_s", cmd_state("metrics", ",\"3\""));
+    atomic_store(&writer_free, false);
+    bool held_done = false;
+    ad_store_submit(f->store, hold_writer, on_held, &held_done);
+    reply_t rep = {0};
+    char err[256];
+    assert_int_equal(ad_runner_start(f->runner, "ag_s", NULL, on_reply, &rep, err, sizeof(err)), 0);
+    run_until(&f->loop, output_read, f);
+    assert_int_equal(find_event("run_started", NULL, NULL), -1); /* the writer is held */
+    atomic_store(&writer_free, true);
+    run_until(&f->loop, flag_set, &rep.done);
+    assert_int_equal(rep.rc, 0);
+    json_decref(rep.result);
+    run_until(&f->loop, has_event_exit, "ag_s");
+    run_until(&f->loop, flag_set, &held_done);
+    int running = find_event("agent_status", "status", "running");
+    int started = find_event("run_started", NULL, NULL);
+    int first = find_event("agent_output", "content", "step 0 done");
+    int last = find_event("agent_output", "content", "step 2 done");
+    assert_true(running >= 0 && started >= 0 && first >= 0 && last >= 0);
+    assert_true(running < first);
+    assert_true(started < first);
+    assert_true(first < last);
+    assert_true(find_event("agent_exit", "agentId", "ag_s") > last);
+}
+
 static void starts_are_refused_clearly(void **state)
 {
     fx_t *f = *state;
@@ -731,6 +793,8 @@ int main(void)
     ad_log_set_level(AD_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(command_agent_runs_to_success, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_slow_start_record_keeps_the_order_of_events, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(starts_are_refused_clearly, setup, teardown),
         cmocka_unit_test_setup_teardown(messages_go_to_stdin_and_stop_is_recorded, setup, teardown),
         cmocka_unit_test_setup_teardown(sigterm_ignorer_is_killed_after_the_grace, setup, teardown),
