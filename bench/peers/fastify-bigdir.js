@@ -48,7 +48,7 @@ const RUNS_COLS = 'r.id, r.agent_id, a.name AS agent_name, r.crew_id, r.org_id, 
 const runsFirst = prep(`SELECT ${RUNS_COLS} FROM runs r LEFT JOIN agents a ON a.id = r.agent_id WHERE 1 `
   + 'ORDER BY r.started_at DESC, r.id DESC LIMIT ?');
 const runsAfter = prep(`SELECT ${RUNS_COLS} FROM runs r LEFT JOIN agents a ON a.id = r.agent_id WHERE 1 `
-  + 'AND (r.started_at < ? OR (r.started_at = ? AND r.id < ?)) ORDER BY r.started_at DESC, r.id DESC LIMIT ?');
+  + 'AND r.started_at <= ? AND (r.started_at < ? OR r.id < ?) ORDER BY r.started_at DESC, r.id DESC LIMIT ?');
 const runStart = prep('SELECT started_at FROM runs WHERE id = ?');
 
 const usage = prep('SELECT a.id AS agent_id, a.name, a.worktree_id, a.executor, a.deleted_at, t.runs, '

@@ -407,6 +407,10 @@ int ad_store_run_hold_note(ad_db_t *db, const char *run_id, int64_t out, int64_t
  * runs (?1 the plane; planes.c). Its plan must look each lease's run up,
  * never list the runs: tests/unit/test-store-runs.c checks it. */
 extern const char ad_sql_leases_ended[];
+/* The runs list's cursor condition (?: started_at, started_at, id; stats.c):
+ * its plan must be one index range, never a sort of every earlier run
+ * (tests/unit/test-store-runs.c). */
+extern const char ad_sql_runs_before[];
 
 /* Pending approvals of runs no longer running to expired (start-up, after
  * the runs no holder kept are lost; a run taken up again still waits on
