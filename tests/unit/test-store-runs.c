@@ -629,6 +629,23 @@ static void reconcile_marks_left_runs_lost(void **state)
     json_decref(a);
 }
 
+/* SQLite's plan of sql, a line per step (its detail column). */
+static void sqlite_plan(fixture_t *f, const char *sql, char *plan, size_t size)
+{
+    char q[1024];
+    snprintf(q, sizeof(q), "EXPLAIN QUERY PLAN %s", sql);
+    ad_db_t *db = store_fx_conn(f->s);
+    ad_db_stmt_t *s = NULL;
+    assert_int_equal(ad_db_prepare_v2(db, q, -1, &s, NULL), AD_DB_OK);
+    plan[0] = '\0';
+    while (ad_db_step(s) == AD_DB_ROW) {
+        size_t n = strlen(plan);
+        snprintf(plan + n, size - n, "%s\n", (const char *)ad_db_column_text(s, 3));
+    }
+    ad_db_finalize(s);
+    ad_store_conn_close(db);
+}
+
 /* The heartbeat lets go of the plane's leases of ended runs only: a running
  * run's stays, as does another plane's lease of an ended run. And it finds
  * them by looking each lease's run up, never by listing every ended run
@@ -678,17 +695,9 @@ static void a_beat_lets_go_of_the_leases_of_ended_runs(void **state)
     if (store_fx_pg() != NULL) {
         return; /* the plan below is SQLite's */
     }
-    ad_db_t *db = store_fx_conn(f->s);
-    snprintf(sql, sizeof(sql), "EXPLAIN QUERY PLAN %s", ad_sql_leases_ended);
-    ad_db_stmt_t *s = NULL;
-    assert_int_equal(ad_db_prepare_v2(db, sql, -1, &s, NULL), AD_DB_OK);
-    char plan[2048] = "";
-    while (ad_db_step(s) == AD_DB_ROW) {
-        size_t n = strlen(plan);
-        snprintf(plan + n, sizeof(plan) - n, "%s\n", (const char *)ad_db_column_text(s, 3));
-    }
-    ad_db_finalize(s);
-    ad_store_conn_close(db);
+    snprintf(sql, sizeof(sql), "%s", ad_sql_leases_ended);
+    char plan[2048];
+    sqlite_plan(f, sql, plan, sizeof(plan));
     if (strstr(plan, "SEARCH r USING INDEX sqlite_autoindex_runs_1 (id=?)") == NULL ||
         strstr(plan, "SCAN") != NULL || strstr(plan, "LIST SUBQUERY") != NULL) {
         fail_msg("the beat's plan lists runs instead of looking each up:\n%s", plan);
@@ -741,20 +750,11 @@ static void the_runs_cursor_pages_every_run_once_with_a_range(void **state)
     if (store_fx_pg() != NULL) {
         return; /* the plan below is SQLite's */
     }
-    ad_db_t *db = store_fx_conn(f->s);
     snprintf(sql, sizeof(sql),
-             "EXPLAIN QUERY PLAN SELECT r.id FROM runs r WHERE 1 = 1%s ORDER BY r.started_at "
-             "DESC, r.id DESC LIMIT 51",
+             "SELECT r.id FROM runs r WHERE 1 = 1%s ORDER BY r.started_at DESC, r.id DESC LIMIT 51",
              ad_sql_runs_before);
-    ad_db_stmt_t *s = NULL;
-    assert_int_equal(ad_db_prepare_v2(db, sql, -1, &s, NULL), AD_DB_OK);
-    char plan[2048] = "";
-    while (ad_db_step(s) == AD_DB_ROW) {
-        size_t n = strlen(plan);
-        snprintf(plan + n, sizeof(plan) - n, "%s\n", (const char *)ad_db_column_text(s, 3));
-    }
-    ad_db_finalize(s);
-    ad_store_conn_close(db);
+    char plan[2048];
+    sqlite_plan(f, sql, plan, sizeof(plan));
     if (strstr(plan, "USING INDEX runs_by_start (started_at<?)") == NULL ||
         strstr(plan, "MULTI-INDEX") != NULL || strstr(plan, "TEMP B-TREE FOR ORDER BY") != NULL) {
         fail_msg("the cursor's plan sorts the earlier runs instead of one range:\n%s", plan);
