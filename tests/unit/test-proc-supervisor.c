@@ -905,8 +905,8 @@ static void another_daemon_leaves_our_cgroups_alone(void **state)
     }
     assert_true(child > 0);
     char found[4200] = "";
-    for (int i = 0; i < 2000 && ad_cgroup_of_pid(&other->cg, child, "run_unit_fresh", found,
-                                                 sizeof(found)) != 0;
+    for (int i = 0; i < WAIT_MS && ad_cgroup_of_pid(&other->cg, child, "run_unit_fresh", found,
+                                                    sizeof(found)) != 0;
          i++) {
         usleep(1000); /* until the child has joined */
     }

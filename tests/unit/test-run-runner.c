@@ -422,13 +422,13 @@ static void command_agent_runs_to_success(void **state)
     assert_false(ad_runner_is_running(f->runner, "ag_1"));
 }
 
-/* The writer, held until the test lets it go (bounded: 30 s). */
+/* The writer, held until the test lets it go (bounded: 120 s, past run_until's guard). */
 static atomic_bool writer_free;
 static int hold_writer(ad_store_tx_t *tx, void *ctx)
 {
     AD_UNUSED(tx);
     AD_UNUSED(ctx);
-    for (int i = 0; i < 30000 && !atomic_load(&writer_free); i++) {
+    for (int i = 0; i < 120000 && !atomic_load(&writer_free); i++) {
         usleep(1000);
     }
     return 0;
