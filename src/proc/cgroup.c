@@ -135,21 +135,13 @@ static void enable_controllers(const char *dir, bool *memory, bool *cpu)
 /* The instance's folder name: "d-" and 16 hex digits of its SHA-256. */
 static void instance_name(const char *instance, char out[19])
 {
-    char self[32];
+    char self[32], hex[65];
     if (instance == NULL || instance[0] == '\0') {
         snprintf(self, sizeof(self), "pid:%ld", (long)getpid());
         instance = self;
     }
-    uint8_t h[32];
-    ad_sha256(instance, strlen(instance), h);
-    static const char hex[] = "0123456789abcdef";
-    out[0] = 'd';
-    out[1] = '-';
-    for (int i = 0; i < 8; i++) {
-        out[2 + 2 * i] = hex[h[i] >> 4];
-        out[3 + 2 * i] = hex[h[i] & 15];
-    }
-    out[18] = '\0';
+    ad_sha256_hex(instance, strlen(instance), hex);
+    snprintf(out, 19, "d-%.16s", hex);
 }
 
 void ad_cgroups_init(ad_cgroups_t *cg, const char *instance)
@@ -209,15 +201,9 @@ static bool run_tail(const char *tail, size_t tl, const char *name)
     if (tl == nl + 1) {
         return tail[0] == '/' && memcmp(tail + 1, name, nl) == 0;
     }
-    if (tl != 19 + nl + 1 || memcmp(tail, "/d-", 3) != 0 || tail[19] != '/') {
-        return false;
-    }
-    for (size_t i = 3; i < 19; i++) {
-        if (strchr("0123456789abcdef", tail[i]) == NULL || tail[i] == '\0') {
-            return false;
-        }
-    }
-    return memcmp(tail + 20, name, nl) == 0;
+    return tl == 19 + nl + 1 && memcmp(tail, "/d-", 3) == 0 &&
+           strspn(tail + 3, "0123456789abcdef") >= 16 && tail[19] == '/' &&
+           memcmp(tail + 20, name, nl) == 0;
 }
 
 int ad_cgroup_of_pid(const ad_cgroups_t *cg, pid_t pid, const char *name, char *path, size_t pathsz)

@@ -876,15 +876,8 @@ const char *ad_db_pg_column_name(ad_db_stmt_t *s, int i)
 static bool numeric_whole(const char *v)
 {
     v += *v == '-';
-    if (*v == '\0' || strlen(v) > 18) {
-        return false;
-    }
-    for (; *v != '\0'; v++) {
-        if (*v < '0' || *v > '9') {
-            return false;
-        }
-    }
-    return true;
+    size_t n = strlen(v);
+    return n > 0 && n <= 18 && strspn(v, "0123456789") == n;
 }
 
 int ad_db_pg_column_type(ad_db_stmt_t *s, int i)
