@@ -26,17 +26,25 @@ async function outputText(d, id) {
 }
 
 // Children of pid that are zombies (from /proc).
-function zombiesOf(pid) {
+// pid's children from /proc: "<pid> (<comm>)" each, with their state.
+function childrenOf(pid) {
   const out = [];
   for (const e of fs.readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
     let stat;
     try { stat = fs.readFileSync(`/proc/${e}/stat`, 'utf8'); } catch (_) { continue; }
     const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(rest[1]) === pid && rest[0] === 'Z') out.push(`${e} ${stat.slice(stat.indexOf('('), stat.lastIndexOf(')') + 1)}`);
+    if (Number(rest[1]) === pid) out.push({ state: rest[0], name: `${e} ${stat.slice(stat.indexOf('('), stat.lastIndexOf(')') + 1)}` });
   }
   return out;
 }
+
+function zombiesOf(pid) {
+  return childrenOf(pid).filter((c) => c.state === 'Z').map((c) => c.name);
+}
+
+// Holders still alive or not yet reaped: every run stopped, none may stay.
+const holdersOf = (pid) => childrenOf(pid).filter((c) => c.name.endsWith('(agentd-hold)'));
 
 // What a failed reap check prints: agentd's pending and blocked signals
 // and each of its threads' state and wait channel.
@@ -51,7 +59,9 @@ function signalState(pid) {
   return `zombies left; agentd ${sig}; threads: ${threads.join(', ')}`;
 }
 
-// Waits until agentd has no zombie child. The reap needs its loop to run,
+// Waits until agentd has no holder child left (a held run's holder ends a
+// moment after the run's end is answered, then is a zombie until reaped)
+// and no zombie child. The reap needs its loop to run,
 // so the bound is 30 s of the loop not waiting for a CPU (a loaded 2-core
 // machine has kept an ASan agentd's loop off the CPU for over 30 s), and
 // 300 s in all. What it waited is in the failure's words.
@@ -59,7 +69,7 @@ async function untilReaped(pid) {
   const t0 = Date.now();
   const s0 = threadSched(pid);
   const starved = () => { const s = threadSched(pid); return s && s0 ? s.wait - s0.wait : 0; };
-  while (zombiesOf(pid).length > 0) {
+  while (zombiesOf(pid).length > 0 || holdersOf(pid).length > 0) {
     const spent = Date.now() - t0;
     if (spent - starved() > 30000 || spent > 300000) break;
     await new Promise((r) => setTimeout(r, 50));
@@ -339,6 +349,7 @@ test('many start/stop cycles and a clean exit leave no zombie', async () => {
     // is reaped then: a zombie that stays is the failure, not one in passing.
     const waited = await untilReaped(d.proc.pid);
     assert.deepEqual(zombiesOf(d.proc.pid), [], `${signalState(d.proc.pid)}; ${waited}`);
+    assert.deepEqual(holdersOf(d.proc.pid).map((c) => c.name), [], `holders left; ${waited}`);
     const runs = (await api(d, 'GET', `/api/agents/${id}/runs?limit=100`)).body.runs;
     assert.equal(runs.length, 40);
     assert.ok(runs.every((r) => r.status === 'stopped'));
