@@ -42,7 +42,9 @@ test('two nodes share crew events through Redis, and survive Redis going away', 
   const onA = await Live.open(a, `/ws/graph?crew_id=${crew.id}`);
   await json(a, 'PATCH', `/api/crews/${crew.id}`, { name: 'shared, renamed' });
 
-  // A real command agent of the crew prints a tool call.
+  // A real command agent of the crew prints a tool call, then stays up: the
+  // crew is busy while it runs (an agent that ended at once could be gone
+  // before the crew's status was read, and no busy signal would be sent).
   const repo = daemon.tmpRepo();
   const ws = (await json(a, 'POST', '/api/workspaces', { path: repo })).body;
   const lines = [
@@ -50,7 +52,7 @@ test('two nodes share crew events through Redis, and survive Redis going away', 
     { type: 'tool_end', toolId: 't1', durationMs: 1200, status: 'error', exitCode: 2 },
   ].map((l) => JSON.stringify(l));
   const ag = (await json(a, 'POST', '/api/agents', { worktreeId: ws.worktrees[0].id, crewId: crew.id, executor: 'command',
-    command: [process.execPath, '-e', `for (const l of ${JSON.stringify(lines)}) console.log(l)`] })).body;
+    command: [process.execPath, '-e', `for (const l of ${JSON.stringify(lines)}) console.log(l); setTimeout(() => {}, 120000)`] })).body;
   assert.equal((await json(a, 'POST', `/api/agents/${ag.id}/start`, {})).status, 200);
   await onB.until(() => tools(onB, 'tool_end').length === 1, 15000, 'the tool end on node B');
   const [start] = tools(onB, 'tool_start');
@@ -65,7 +67,7 @@ test('two nodes share crew events through Redis, and survive Redis going away', 
   assert.equal(tools(onA, 'tool_start').length, 1);
   assert.equal(tools(onA, 'tool_end').length, 1);
   // The crew's signals reach node B's mission channel.
-  await missionB.until(() => missionB.events.some((e) => e.type === 'signal' && e.crew_id === crew.id), 10000, 'a signal on B');
+  await missionB.until(() => missionB.events.some((e) => e.type === 'signal' && e.crew_id === crew.id && e.status === 'busy'), 30000, 'the busy signal on B');
 
   // Any program may publish into a crew's graph: both nodes show it.
   const subscribers = publishRaw(port, `graph:${crew.id}`, JSON.stringify({ type: 'tool_start', payload: { toolId: 'ext', name: 'deploy' } }));
