@@ -17,6 +17,24 @@ static int page_limit(ad_req_t *r, int *limit)
                : 0;
 }
 
+/* A page's text as the answer: sent as it is, or, for a request in a
+ * dialect (which rewrites the tree), read back and answered as a tree. */
+static void send_page(ad_req_t *r, int rc, const ad_buf_t *b, const char *what, const char *id)
+{
+    if (rc != 0) {
+        ad_api_fail(r, rc, what, id);
+    } else if (!ad_req_dialect(r)) {
+        ad_res_send(r, 200, "application/json", b->data, b->len);
+    } else {
+        json_t *tree = json_loadb(b->data, b->len, 0, NULL);
+        if (tree == NULL) {
+            ad_api_fail(r, AD_EINTERNAL, what, id);
+        } else {
+            ad_res_json(r, 200, tree);
+        }
+    }
+}
+
 static void page(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
@@ -29,13 +47,15 @@ static void page(ad_req_t *r, void *ud)
     if (before != NULL && before[0] == '\0') {
         before = NULL;
     }
-    json_t *out = NULL;
-    int rc = ad_store_message_page(app->store, id, limit, before, &out);
+    ad_buf_t b;
+    ad_buf_init(&b, AD_STORE_PAGE_TEXT_MAX);
+    int rc = ad_store_message_page_text(app->store, id, limit, before, &b);
     if (rc == AD_EINVAL) {
         ad_api_invalid(r, "before", "is not a cursor from this agent's messages");
-        return;
+    } else {
+        send_page(r, rc, &b, "agent", id);
     }
-    ad_api_answer(r, rc, out, "agent", id);
+    ad_buf_cleanup(&b);
 }
 
 /* Loop thread, after the commit (and message_created published by the
@@ -84,16 +104,16 @@ static void run_page(ad_req_t *r, void *ud)
         return;
     }
     const char *after = ad_req_query(r, "after");
-    json_t *out = NULL;
-    int rc = ad_store_run_messages(app->store, id, limit, after != NULL && after[0] ? after : NULL,
-                                   &out);
+    ad_buf_t b;
+    ad_buf_init(&b, AD_STORE_PAGE_TEXT_MAX);
+    int rc = ad_store_run_messages_text(app->store, id, limit,
+                                        after != NULL && after[0] ? after : NULL, &b);
     if (rc == AD_EINVAL) {
         ad_api_invalid(r, "after", "is not a cursor from this run's messages");
-    } else if (rc != 0) {
-        ad_api_fail(r, rc, "run", id);
     } else {
-        ad_res_json(r, 200, out);
+        send_page(r, rc, &b, "run", id);
     }
+    ad_buf_cleanup(&b);
 }
 
 void ad_api_messages_register(ad_app_t *app)

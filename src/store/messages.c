@@ -63,37 +63,68 @@ static int parse_cursor(ad_db_t *db, const char *agent_id, const char *c, int64_
     return 0;
 }
 
-/* Up to limit rows of s (bound for limit + 1, reset here) as a page:
- * {messages, hasMore, nextCursor} with the cursor of its last row. */
-static int page_rows(ad_db_t *db, ad_db_stmt_t *s, int limit, json_t **out)
+/* A page's text stops growing past this (a row already written stays
+ * whole): a page of 200 messages of up to AD_STORE_MESSAGE_MAX bytes each
+ * would otherwise be gigabytes. The page then ends early, with hasMore and a
+ * cursor, so nothing is skipped. */
+#define PAGE_TEXT_SOFT (16u << 20)
+
+/* Up to limit rows of s (bound for limit + 1, reset here) as a page's JSON
+ * text appended to out: {messages, hasMore, nextCursor} with the cursor of
+ * its last row. Written row by row from the statement, no json_t (issue #38,
+ * F2: building and dumping the tree was most of a page's cost). */
+static int page_rows(ad_db_t *db, ad_db_stmt_t *s, int limit, ad_buf_t *out)
 {
-    json_t *arr = json_array();
     bool more = false;
     char cursor[AD_ID_MAX + 24] = "";
+    ad_store_row_plan_t plan = {.n = -1};
+    size_t start = out->len;
     int n = 0;
-    int rc;
-    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
-        if (n == limit) {
+    int rc = AD_DB_DONE;
+    int err = ad_buf_puts(out, "{\"messages\":[");
+    while (err == 0 && (rc = ad_db_step(s)) == AD_DB_ROW) {
+        if (n == limit || out->len - start >= PAGE_TEXT_SOFT) {
             more = true;
             break;
         }
-        json_array_append_new(arr, ad_store_row_json(s, NULL, NULL));
+        if (plan.n < 0) { /* PostgreSQL names the columns once the statement ran */
+            ad_store_row_plan(s, NULL, NULL, &plan);
+        }
+        err = n > 0 ? ad_buf_putc(out, ',') : 0;
+        err = err ? err : ad_store_row_text(s, &plan, NULL, out);
         snprintf(cursor, sizeof(cursor), "%lld:%s", (long long)ad_db_column_int64(s, 11),
                  (const char *)ad_db_column_text(s, 0));
         n++;
     }
     ad_db_reset(s);
+    if (err != 0) {
+        return err;
+    }
     if (rc != AD_DB_ROW && rc != AD_DB_DONE) {
-        json_decref(arr);
         return ad_store_rc(db, rc);
     }
-    *out = json_pack("{s:o, s:b, s:o}", "messages", arr, "hasMore", more, "nextCursor",
-                     more ? json_string(cursor) : json_null());
-    return 0;
+    err = ad_buf_puts(out, more ? "],\"hasMore\":true,\"nextCursor\":"
+                                : "],\"hasMore\":false,\"nextCursor\":null}");
+    if (err == 0 && more) {
+        err = ad_json_string(out, cursor, strlen(cursor));
+        err = err ? err : ad_buf_putc(out, '}');
+    }
+    return err;
 }
 
-int ad_store_message_page(ad_store_t *st, const char *agent_id, int limit, const char *before,
-                          json_t **out)
+/* A page's text read back as a tree, for the callers that walk it. */
+static int page_json(int rc, ad_buf_t *b, json_t **out)
+{
+    if (rc == 0) {
+        *out = json_loadb(b->data, b->len, 0, NULL);
+        rc = *out != NULL ? 0 : AD_EINTERNAL;
+    }
+    ad_buf_cleanup(b);
+    return rc;
+}
+
+int ad_store_message_page_text(ad_store_t *st, const char *agent_id, int limit, const char *before,
+                               ad_buf_t *out)
 {
     ad_db_t *db = ad_store_rdb(st);
     ad_db_stmt_t *s = ad_store_stmt(db, "SELECT 1 FROM agents WHERE id = ?1");
@@ -136,8 +167,8 @@ static const char SQL_RUN_MSGS[] =
     "created_at <= ?5 AND run_id = ?6 ORDER BY created_at, id LIMIT ?2";
 #define RUN_TAIL_MS 600000
 
-int ad_store_run_messages(ad_store_t *st, const char *run_id, int limit, const char *after,
-                          json_t **out)
+int ad_store_run_messages_text(ad_store_t *st, const char *run_id, int limit, const char *after,
+                               ad_buf_t *out)
 {
     ad_db_t *db = ad_store_rdb(st);
     ad_db_stmt_t *s = ad_store_stmt(db, "SELECT agent_id, started_at, ended_at FROM runs WHERE "
@@ -171,6 +202,22 @@ int ad_store_run_messages(ad_store_t *st, const char *run_id, int limit, const c
     ad_db_bind_int64(s, 5, to);
     ad_store_bind_text(s, 6, run_id);
     return page_rows(db, s, limit, out);
+}
+
+int ad_store_message_page(ad_store_t *st, const char *agent_id, int limit, const char *before,
+                          json_t **out)
+{
+    ad_buf_t b;
+    ad_buf_init(&b, AD_STORE_PAGE_TEXT_MAX);
+    return page_json(ad_store_message_page_text(st, agent_id, limit, before, &b), &b, out);
+}
+
+int ad_store_run_messages(ad_store_t *st, const char *run_id, int limit, const char *after,
+                          json_t **out)
+{
+    ad_buf_t b;
+    ad_buf_init(&b, AD_STORE_PAGE_TEXT_MAX);
+    return page_json(ad_store_run_messages_text(st, run_id, limit, after, &b), &b, out);
 }
 
 static int bind_opt(ad_db_stmt_t *s, int idx, const char *v)

@@ -10,6 +10,7 @@
  */
 #include "store/store_int.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,76 +78,108 @@ static void bind_filters(ad_db_stmt_t *s, const ad_store_runs_query_t *q, int *i
  * cursor (0.7 s half-way through 1,000,000 runs; bench/README, F2). */
 const char ad_sql_runs_before[] = " AND r.started_at <= ? AND (r.started_at < ? OR r.id < ?)";
 
-/* 0, or AD_ETOOBIG when the text passes b's cap. */
-static int where_clause(ad_buf_t *b, const ad_store_runs_query_t *q)
+/* Which filters q sets, as bits in the order where_clause writes them. */
+static unsigned filter_mask(const ad_store_runs_query_t *q)
 {
-    int rc = ad_buf_puts(b, " WHERE 1 = 1");
-    if (q->org != NULL && q->org[0] != '\0') {
-        rc = rc != 0 ? rc : ad_buf_puts(b, " AND r.org_id = ?");
-    }
-    if (q->status != NULL) {
-        rc = rc != 0 ? rc : ad_buf_puts(b, " AND r.status = ?");
-    }
-    if (q->crew_id != NULL) {
-        rc = rc != 0 ? rc : ad_buf_puts(b, " AND r.crew_id = ?");
-    }
-    if (q->agent_id != NULL) {
-        rc = rc != 0 ? rc : ad_buf_puts(b, " AND r.agent_id = ?");
-    }
-    if (q->since > 0) {
-        rc = rc != 0 ? rc : ad_buf_puts(b, " AND r.started_at >= ?");
-    }
-    if (q->before_started > 0) {
-        rc = rc != 0 ? rc : ad_buf_puts(b, ad_sql_runs_before);
-    }
-    return rc;
+    return (q->org != NULL && q->org[0] != '\0' ? 1u : 0) | (q->status != NULL ? 2u : 0) |
+           (q->crew_id != NULL ? 4u : 0) | (q->agent_id != NULL ? 8u : 0) |
+           (q->since > 0 ? 16u : 0) | (q->before_started > 0 ? 32u : 0);
 }
 
-int ad_store_runs_query(ad_store_t *st, const ad_store_runs_query_t *q, json_t **out)
+/* The list's statement for a set of filters: the same text for the same
+ * set, made once and kept for the process, so the statement cache (which
+ * keys on the text's address) prepares each set once per connection, not
+ * at every request (a twentieth of a page's cost). NULL without memory. */
+#define RUNS_MASKS 64
+static const char *runs_sql(unsigned mask)
+{
+    static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    static char *texts[RUNS_MASKS];
+    static const char *const terms[] = {" AND r.org_id = ?",      " AND r.status = ?",
+                                        " AND r.crew_id = ?",     " AND r.agent_id = ?",
+                                        " AND r.started_at >= ?", ad_sql_runs_before};
+    pthread_mutex_lock(&lock);
+    if (texts[mask] == NULL) {
+        ad_buf_t b;
+        ad_buf_init(&b, 4096);
+        int rc = ad_buf_puts(&b, "SELECT " RUNS_COLS " FROM runs r LEFT JOIN agents a ON "
+                                 "a.id = r.agent_id WHERE 1 = 1");
+        for (unsigned i = 0; i < sizeof(terms) / sizeof(terms[0]); i++) {
+            rc = rc != 0 || (mask & (1u << i)) == 0 ? rc : ad_buf_puts(&b, terms[i]);
+        }
+        rc = rc != 0 ? rc : ad_buf_puts(&b, " ORDER BY r.started_at DESC, r.id DESC LIMIT ?");
+        if (rc == 0) {
+            texts[mask] = b.data; /* kept: the buffer's text is the statement's key */
+        } else {
+            ad_buf_cleanup(&b);
+        }
+    }
+    const char *sql = texts[mask];
+    pthread_mutex_unlock(&lock);
+    return sql;
+}
+
+int ad_store_runs_query_text(ad_store_t *st, const ad_store_runs_query_t *q, ad_buf_t *out)
 {
     ad_db_t *db = ad_store_rdb(st);
     int limit = q->limit > 0 && q->limit <= 500 ? q->limit : 50;
-    ad_buf_t sql;
-    ad_buf_init(&sql, 2048);
-    int brc = ad_buf_puts(&sql, "SELECT " RUNS_COLS
-                                " FROM runs r LEFT JOIN agents a ON a.id = r.agent_id");
-    brc = brc != 0 ? brc : where_clause(&sql, q);
-    brc = brc != 0 ? brc : ad_buf_puts(&sql, " ORDER BY r.started_at DESC, r.id DESC LIMIT ?");
-    if (brc != 0) {
-        ad_buf_cleanup(&sql);
-        return brc;
-    }
-    /* Built per filter set, so not cached: the statement cache keys on the
-     * SQL text's address (literals only). */
-    ad_db_stmt_t *s = NULL;
-    int prc = ad_db_prepare_v2(db, sql.data, -1, &s, NULL);
-    ad_buf_cleanup(&sql);
-    if (prc != AD_DB_OK) {
-        ad_db_finalize(s);
-        return ad_store_rc(db, prc);
+    const char *sql = runs_sql(filter_mask(q));
+    ad_db_stmt_t *s = sql != NULL ? ad_store_stmt(db, sql) : NULL;
+    if (s == NULL) {
+        return sql != NULL ? AD_EINTERNAL : AD_ENOMEM;
     }
     int i = 1;
     bind_filters(s, q, &i);
     ad_db_bind_int(s, i, limit + 1); /* one more: is there a next page? */
-    json_t *runs = json_array();
-    int step;
-    while ((step = ad_db_step(s)) == AD_DB_ROW) {
-        json_array_append_new(runs, ad_store_row_json(s, "tags", RUNS_NULLS));
+    /* written row by row, no json_t: building and dumping the tree was
+     * half of a page's cost (bench/README, F2) */
+    ad_store_row_plan_t plan = {.n = -1};
+    char last[AD_ID_MAX] = "";
+    bool more = false;
+    int n = 0;
+    int step = AD_DB_DONE;
+    int err = ad_buf_puts(out, "{\"runs\":[");
+    while (err == 0 && (step = ad_db_step(s)) == AD_DB_ROW) {
+        if (n == limit) {
+            more = true;
+            break;
+        }
+        if (plan.n < 0) { /* PostgreSQL names the columns once the statement ran */
+            ad_store_row_plan(s, "tags", RUNS_NULLS, &plan);
+        }
+        err = n > 0 ? ad_buf_putc(out, ',') : 0;
+        err = err ? err : ad_store_row_text(s, &plan, NULL, out);
+        const char *id = (const char *)ad_db_column_text(s, 0);
+        snprintf(last, sizeof(last), "%s", id != NULL ? id : "");
+        n++;
     }
-    ad_db_finalize(s);
-    if (step != AD_DB_DONE) {
-        json_decref(runs);
+    ad_db_reset(s);
+    if (err != 0) {
+        return err;
+    }
+    if (step != AD_DB_ROW && step != AD_DB_DONE) {
         return ad_store_rc(db, step);
     }
-    json_t *next = json_null();
-    if (json_array_size(runs) > (size_t)limit) {
-        json_array_remove(runs, (size_t)limit);
-        json_t *last = json_array_get(runs, (size_t)limit - 1);
-        /* the cursor: the last run's id; the caller looks its start up */
-        next = json_string(json_string_value(json_object_get(last, "id")));
+    /* the cursor: the last run's id; the caller looks its start up */
+    err = ad_buf_puts(out, more ? "],\"nextCursor\":" : "],\"nextCursor\":null}");
+    if (err == 0 && more) {
+        err = ad_json_string(out, last, strlen(last));
+        err = err ? err : ad_buf_putc(out, '}');
     }
-    *out = json_pack("{s:o, s:o}", "runs", runs, "nextCursor", next);
-    return 0;
+    return err;
+}
+
+int ad_store_runs_query(ad_store_t *st, const ad_store_runs_query_t *q, json_t **out)
+{
+    ad_buf_t b;
+    ad_buf_init(&b, AD_STORE_RUNS_TEXT_MAX);
+    int rc = ad_store_runs_query_text(st, q, &b);
+    if (rc == 0) {
+        *out = json_loadb(b.data, b.len, 0, NULL);
+        rc = *out != NULL ? 0 : AD_EINTERNAL;
+    }
+    ad_buf_cleanup(&b);
+    return rc;
 }
 
 int ad_store_run_started_at(ad_store_t *st, const char *run_id, int64_t *started_at)

@@ -323,6 +323,16 @@ int ad_store_run_messages(ad_store_t *st, const char *run_id, int limit, const c
  * AD_EINVAL for a malformed cursor. */
 int ad_store_message_page(ad_store_t *st, const char *agent_id, int limit, const char *before,
                           json_t **out);
+/* The same two pages as JSON text appended to out, written row by row (what
+ * the API sends; the forms above read it back). A page ends before limit
+ * when its text passes 16 MiB, with hasMore and a cursor as usual. out's
+ * max should be AD_STORE_PAGE_TEXT_MAX: one more row after 16 MiB, each
+ * byte escaped at most six-fold. Loop thread. */
+#define AD_STORE_PAGE_TEXT_MAX (256u << 20)
+int ad_store_message_page_text(ad_store_t *st, const char *agent_id, int limit, const char *before,
+                               ad_buf_t *out);
+int ad_store_run_messages_text(ad_store_t *st, const char *run_id, int limit, const char *after,
+                               ad_buf_t *out);
 /* args {id, agentId, role, content, now, runId?, tokenCount?, toolName?,
  * toolInput?, toolOutput?, isComplete?, isError?}: AD_ENOENT for an unknown agent.
  * result {message, worktreeId, workspaceId}. */
@@ -1052,6 +1062,11 @@ int ad_store_runs_parse(ad_store_runs_query_t *q, ad_store_query_fn get, void *u
                         ad_field_err_t *e);
 /* {runs:[…] newest first, nextCursor (a run id, or null)}. Loop thread. */
 int ad_store_runs_query(ad_store_t *st, const ad_store_runs_query_t *q, json_t **out);
+/* The same page as JSON text appended to out, written row by row (what the
+ * API sends). out's max should be AD_STORE_RUNS_TEXT_MAX (500 runs of
+ * bounded fields, with tags and notes at their caps). Loop thread. */
+#define AD_STORE_RUNS_TEXT_MAX (64u << 20)
+int ad_store_runs_query_text(ad_store_t *st, const ad_store_runs_query_t *q, ad_buf_t *out);
 /* The start of run_id (a cursor): 0 or AD_ENOENT. Loop thread. */
 int ad_store_run_started_at(ad_store_t *st, const char *run_id, int64_t *started_at);
 /* Figures of the runs ended on from_day (days since 1970-01-01 UTC) or

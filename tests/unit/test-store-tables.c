@@ -290,6 +290,60 @@ static void insert_message(fixture_t *f, const char *agent, int64_t now, char id
     json_decref(r);
 }
 
+/* A page stops growing past 16 MiB of text: three messages of 9 MiB come
+ * as two pages (two, then one) with a cursor between them, none lost. The
+ * API's text is the tree's, byte for byte. */
+static void a_page_of_big_messages_ends_early_and_goes_on(void **state)
+{
+    fixture_t *f = *state;
+    char ws[AD_ID_MAX], wt[AD_ID_MAX], a[AD_ID_MAX], ids[3][AD_ID_MAX];
+    make_workspace(f, "/tmp/c", ws, wt);
+    make_agent(f, wt, "talker", a);
+    size_t big = 9u << 20;
+    char *content = malloc(big + 1);
+    assert_non_null(content);
+    memset(content, 'x', big);
+    content[big] = '\0';
+    for (int i = 0; i < 3; i++) {
+        ad_id_new("msg", ids[i]);
+        json_t *r = NULL;
+        assert_int_equal(store_fx_write(f, ad_store_op_message_insert,
+                                        json_pack("{s:s, s:s, s:s, s:s, s:I}", "id", ids[i],
+                                                  "agentId", a, "role", "user", "content", content,
+                                                  "now", (json_int_t)(1000 + i)),
+                                        &r),
+                         0);
+        json_decref(r);
+    }
+    free(content);
+    json_t *p = NULL;
+    assert_int_equal(ad_store_message_page(f->st, a, 10, NULL, &p), 0);
+    json_t *msgs = json_object_get(p, "messages");
+    assert_int_equal(json_array_size(msgs), 2);
+    assert_string_equal(sget(json_array_get(msgs, 1), NULL, "id"), ids[1]);
+    assert_int_equal(strlen(sget(json_array_get(msgs, 0), NULL, "content")), big);
+    assert_true(json_is_true(json_object_get(p, "hasMore")));
+    char *cursor = strdup(json_string_value(json_object_get(p, "nextCursor")));
+    json_decref(p);
+    assert_int_equal(ad_store_message_page(f->st, a, 10, cursor, &p), 0);
+    free(cursor);
+    msgs = json_object_get(p, "messages");
+    assert_int_equal(json_array_size(msgs), 1);
+    assert_string_equal(sget(json_array_get(msgs, 0), NULL, "id"), ids[0]);
+    assert_false(json_is_true(json_object_get(p, "hasMore")));
+    /* the text as the API sends it, and the tree dumped as jansson would */
+    ad_buf_t b;
+    ad_buf_init(&b, AD_STORE_PAGE_TEXT_MAX);
+    char c[AD_ID_MAX + 24];
+    snprintf(c, sizeof(c), "%s", ids[1]);
+    assert_int_equal(ad_store_message_page_text(f->st, a, 10, c, &b), 0);
+    char *dump = json_dumps(p, JSON_COMPACT);
+    assert_string_equal(b.data, dump);
+    free(dump);
+    ad_buf_cleanup(&b);
+    json_decref(p);
+}
+
 static void messages_paginate_without_skips_or_repeats(void **state)
 {
     fixture_t *f = *state;
@@ -701,6 +755,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(workspaces_and_worktrees, setup, store_fx_teardown),
         cmocka_unit_test_setup_teardown(agents_lifecycle, setup, store_fx_teardown),
+        cmocka_unit_test_setup_teardown(a_page_of_big_messages_ends_early_and_goes_on, setup,
+                                        store_fx_teardown),
         cmocka_unit_test_setup_teardown(messages_paginate_without_skips_or_repeats, setup,
                                         store_fx_teardown),
         cmocka_unit_test_setup_teardown(messages_typed_insert_matches_the_row, setup,
