@@ -2,7 +2,7 @@
 // Peer for F2 (a data dir that has grown): fastify + better-sqlite3 opening
 // agentd's own database file read-only and answering the dashboard's list
 // routes with the SQL agentd runs for them (src/store/agents.c, stats.c,
-// usage.c, messages.c, store_int.h's column lists), snake_case columns
+// usagetop.c, messages.c, store_int.h's column lists), snake_case columns
 // turned into the camelCase JSON agentd answers with. 127.0.0.1 only.
 'use strict';
 const Database = require('better-sqlite3');
@@ -51,16 +51,54 @@ const runsAfter = prep(`SELECT ${RUNS_COLS} FROM runs r LEFT JOIN agents a ON a.
   + 'AND r.started_at <= ? AND (r.started_at < ? OR r.id < ?) ORDER BY r.started_at DESC, r.id DESC LIMIT ?');
 const runStart = prep('SELECT started_at FROM runs WHERE id = ?');
 
-const usage = prep('SELECT a.id AS agent_id, a.name, a.worktree_id, a.executor, a.deleted_at, t.runs, '
-  + 't.input_tokens, t.output_tokens, t.cache_read_tokens, t.cache_write_tokens, t.total_tokens, t.cost_usd '
-  + 'FROM (SELECT agent_id, SUM(runs) AS runs, SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, '
-  + 'SUM(cache_read_tokens) AS cache_read_tokens, SUM(cache_write_tokens) AS cache_write_tokens, '
-  + 'SUM(input_tokens + output_tokens) AS total_tokens, total(cost_usd) AS cost_usd FROM (SELECT agent_id, runs, '
-  + 'input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd FROM agent_usage WHERE kind = ?3 '
-  + 'AND start_day >= ?1 / 86400000 AND runs > 0 UNION ALL SELECT agent_id, 1, input_tokens, output_tokens, '
-  + 'cache_read_tokens, cache_write_tokens, cost_usd FROM runs INDEXED BY runs_by_end WHERE ended_at IS NULL) '
-  + 'GROUP BY agent_id) t JOIN agents a ON a.id = t.agent_id '
-  + "WHERE (?2 = '' OR a.org_id = ?2) ORDER BY t.cost_usd DESC, t.total_tokens DESC, a.name LIMIT 500");
+// GET /api/usage/agents as agentd answers it (src/store/usagetop.c): the
+// period's rows and running runs read once, summed per agent, sorted by cost,
+// and only the top agents looked up, a batch at a time, until 500 are found
+// and the last one's ties are in; then sorted by cost and name.
+const usageRows = prep('SELECT agent_id, runs, input_tokens, output_tokens, cache_read_tokens, '
+  + 'cache_write_tokens, cost_usd FROM agent_usage WHERE kind = ?2 AND start_day >= ?1 '
+  + 'AND runs > 0 UNION ALL SELECT agent_id, 1, input_tokens, output_tokens, '
+  + 'cache_read_tokens, cache_write_tokens, cost_usd FROM runs INDEXED BY runs_by_end '
+  + 'WHERE ended_at IS NULL');
+const usageAgents = prep('SELECT id, name, worktree_id, executor, deleted_at FROM agents WHERE id IN '
+  + "(SELECT value FROM json_each(?1)) AND (?2 = '' OR org_id = ?2)");
+const byCost = (a, b) => (a.cost !== b.cost ? (a.cost > b.cost ? -1 : 1)
+  : (b.input + b.output) - (a.input + a.output));
+function usageTop(kind, sinceDay, org) {
+  const sums = new Map();
+  for (const r of usageRows.all(sinceDay, kind)) {
+    const e = sums.get(r.agent_id);
+    if (e) {
+      e.runs += r.runs; e.input += r.input_tokens; e.output += r.output_tokens;
+      e.cacheRead += r.cache_read_tokens; e.cacheWrite += r.cache_write_tokens; e.cost += r.cost_usd;
+    } else {
+      sums.set(r.agent_id, { id: r.agent_id, runs: r.runs, input: r.input_tokens, output: r.output_tokens,
+        cacheRead: r.cache_read_tokens, cacheWrite: r.cache_write_tokens, cost: r.cost_usd, row: null });
+    }
+  }
+  const order = [...sums.values()].sort(byCost);
+  const found = [];
+  let enough = false;
+  for (let done = 0; done < order.length && !enough; done += 640) {
+    const batch = order.slice(done, done + 640);
+    const byId = new Map(batch.map((e) => [e.id, e]));
+    for (const a of usageAgents.all(JSON.stringify(batch.map((e) => e.id)), org)) {
+      const e = byId.get(a.id);
+      const o = { agentId: e.id, name: a.name, worktreeId: a.worktree_id, executor: a.executor };
+      if (a.deleted_at != null) o.deletedAt = new Date(a.deleted_at).toISOString();
+      Object.assign(o, { runs: e.runs, inputTokens: e.input, outputTokens: e.output, cacheReadTokens: e.cacheRead,
+        cacheWriteTokens: e.cacheWrite, totalTokens: e.input + e.output, costUsd: e.cost });
+      e.row = o;
+    }
+    for (const e of batch) {
+      enough = found.length >= 500 && byCost(e, found[499]) !== 0;
+      if (enough) break;
+      if (e.row) found.push(e);
+    }
+  }
+  found.sort((a, b) => byCost(a, b) || (a.row.name < b.row.name ? -1 : a.row.name > b.row.name ? 1 : 0));
+  return found.slice(0, 500).map((e) => e.row);
+}
 
 const MSG_COLS = 'id, agent_id, run_id, role, content, token_count, tool_name, tool_input, tool_output, is_complete, is_error, created_at';
 const msgFirst = prep(`SELECT ${MSG_COLS} FROM messages WHERE agent_id = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2`);
@@ -107,7 +145,7 @@ fastify.get('/api/usage/agents', (req, reply) => {
   const day = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate());
   const from = period === 'monthly' ? Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), 1)
     : period === 'weekly' ? day - ((now.getUTCDay() + 6) % 7) * DAY : day;
-  const rows = usage.all(from, '', period[0]).map((r) => row(r));
+  const rows = usageTop(period[0], Math.floor(from / DAY), '');
   const totals = { runs: 0, inputTokens: 0, outputTokens: 0, totalTokens: 0, costUsd: 0 };
   for (const r of rows) {
     totals.runs += r.runs; totals.inputTokens += r.inputTokens; totals.outputTokens += r.outputTokens;

@@ -326,6 +326,8 @@ AD_MUST_USE int ad_json_string(ad_buf_t *b, const char *s, size_t n);
  * '+' or leading zeros. 0, AD_ETOOBIG, or AD_EINVAL for NaN and infinities
  * (jansson makes no real of those: a row's key is left out). */
 AD_MUST_USE int ad_json_real(ad_buf_t *b, double v);
+/* A 64-bit integer in decimal, as %lld writes it, without printf. */
+AD_MUST_USE int ad_json_integer(ad_buf_t *b, int64_t v);
 /* Whether JSON text s[0..n) is exactly what jansson would write back after
  * reading it (JSON_DECODE_ANY, then JSON_COMPACT): no space outside strings,
  * integers of at most 18 digits, strings of ASCII with only the escapes

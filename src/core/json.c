@@ -301,6 +301,21 @@ json_t *ad_json_text(const char *s, size_t n)
     return j != NULL ? j : json_string("");
 }
 
+int ad_json_integer(ad_buf_t *b, int64_t v)
+{
+    char num[24];
+    char *p = num + sizeof(num);
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u != 0);
+    if (v < 0) {
+        *--p = '-';
+    }
+    return ad_buf_append(b, p, (size_t)(num + sizeof(num) - p));
+}
+
 int ad_json_real(ad_buf_t *b, double v)
 {
     if (!isfinite(v)) {

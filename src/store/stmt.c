@@ -378,22 +378,6 @@ void ad_store_row_plan(ad_db_stmt_t *stmt, const char *json_cols, const char *nu
     }
 }
 
-/* A 64-bit integer in decimal, as %lld writes it, without printf. */
-static int put_int(ad_buf_t *out, int64_t v)
-{
-    char num[24];
-    char *p = num + sizeof(num);
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
-    if (v < 0) {
-        *--p = '-';
-    }
-    return ad_buf_append(out, p, (size_t)(num + sizeof(num) - p));
-}
-
 int ad_store_row_text(ad_db_stmt_t *stmt, const ad_store_row_plan_t *plan,
                       const ad_store_row_over_t *over, ad_buf_t *out)
 {
@@ -424,7 +408,7 @@ int ad_store_row_text(ad_db_stmt_t *stmt, const ad_store_row_plan_t *plan,
         } else if (c->is_json) {
             rc = json_col_text(out, (const char *)ad_db_column_text(stmt, i));
         } else if (t == AD_DB_INTEGER) {
-            rc = put_int(out, ad_db_column_int64(stmt, i));
+            rc = ad_json_integer(out, ad_db_column_int64(stmt, i));
         } else if (t == AD_DB_FLOAT) {
             rc = ad_json_real(out, ad_db_column_double(stmt, i));
             if (rc == AD_EINVAL) { /* no real in jansson either: the key goes */

@@ -493,21 +493,23 @@ int ad_store_usage_limits(ad_store_t *st, int64_t now, json_t **out);
 /* "daily" or "monthly" when that usage limit is reached at now, else NULL
  * (also when the limits cannot be read: an unreadable limit stops nobody). */
 const char *ad_store_usage_reached(ad_store_t *st, int64_t now);
-/* The agents' usage in the period (daily, weekly, monthly) holding now:
- * {period, from (its key), totals {runs, inputTokens, outputTokens,
- * totalTokens, costUsd}, agents (ad_store_usage_by_agent)}. */
+/* The agents' usage in the period (daily, weekly, monthly) holding now, of
+ * org ("" = every org): {period, from (its key), totals {runs, inputTokens,
+ * outputTokens, totalTokens, costUsd} (of the agents listed), agents: at
+ * most 500, costliest first (then most tokens, then by name), each {agentId,
+ * name, worktreeId, executor, deletedAt?, runs, inputTokens, outputTokens,
+ * cacheReadTokens, cacheWriteTokens, totalTokens, costUsd}}. An agent's
+ * figures are those of its runs alive in the period (ended in it or later,
+ * or still running); a run counts whole in each period it touches. Read
+ * from the per-period sums the run triggers keep (agent_usage), so a month
+ * costs a row per agent that ran in it, not a row per run (usagetop.c). */
 int ad_store_usage_agents(ad_store_t *st, const char *period, int64_t now, const char *org,
                           json_t **out);
-/* Usage per agent of the runs alive at or after since_ms, the first
- * millisecond of a period (daily, weekly or monthly) in UTC (ended then or
- * later, or still running), of org ("" = every org): an array, costliest
- * first, at most 500, of {agentId, name, worktreeId, executor, deletedAt?,
- * runs, inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens,
- * totalTokens, costUsd}. A run counts whole in each period it touches. Read
- * from the per-period sums the run triggers keep (agent_usage), so a month
- * costs a row per agent that ran in it, not a row per run. */
-int ad_store_usage_by_agent(ad_store_t *st, const char *period, int64_t since_ms, const char *org,
-                            json_t **out);
+/* The same answer as JSON text appended to out (what the API sends); out's
+ * max should be AD_STORE_USAGE_TEXT_MAX. Loop thread. */
+#define AD_STORE_USAGE_TEXT_MAX (4u << 20)
+int ad_store_usage_agents_text(ad_store_t *st, const char *period, int64_t now, const char *org,
+                               ad_buf_t *out);
 
 /* ---- jobs (jobs.c) ----------------------------------------------------------------
  * The job object: id, orgId, name, kind, command (argv), cwd, status

@@ -232,52 +232,6 @@ int ad_store_usage_row(ad_store_t *st, const char *period, const char *date, jso
     return 0;
 }
 
-int ad_store_usage_by_agent(ad_store_t *st, const char *period, int64_t since_ms, const char *org,
-                            json_t **out)
-{
-    /* agent_usage's rows (migration 2860) of the period's kind from its
-     * first day on (a later one holds runs that ended past now), and the
-     * runs still running */
-    const char *kind = strcmp(period, "weekly") == 0    ? "w"
-                       : strcmp(period, "monthly") == 0 ? "m"
-                                                        : "d";
-    ad_db_t *db = ad_store_rdb(st);
-    ad_db_stmt_t *s = ad_store_stmt(
-        db, "SELECT a.id AS agent_id, a.name, a.worktree_id, a.executor, a.deleted_at, t.runs, "
-            "t.input_tokens, t.output_tokens, t.cache_read_tokens, t.cache_write_tokens, "
-            "t.total_tokens, t.cost_usd FROM (SELECT agent_id, SUM(runs) AS runs, "
-            "SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens, "
-            "SUM(cache_read_tokens) AS cache_read_tokens, SUM(cache_write_tokens) AS "
-            "cache_write_tokens, SUM(input_tokens + output_tokens) AS total_tokens, "
-            "total(cost_usd) AS cost_usd FROM (SELECT agent_id, runs, input_tokens, "
-            "output_tokens, cache_read_tokens, cache_write_tokens, cost_usd FROM agent_usage "
-            "WHERE kind = ?3 AND start_day >= ?1 AND runs > 0 UNION ALL "
-            "SELECT agent_id, 1, input_tokens, output_tokens, cache_read_tokens, "
-            "cache_write_tokens, cost_usd FROM runs INDEXED BY runs_by_end "
-            "WHERE ended_at IS NULL) u GROUP BY agent_id) t "
-            "JOIN agents a ON a.id = t.agent_id WHERE (?2 = '' OR a.org_id = ?2) "
-            "ORDER BY t.cost_usd DESC, t.total_tokens DESC, a.name LIMIT 500");
-    if (s == NULL) {
-        return AD_EINTERNAL;
-    }
-    /* the first day computed here: PostgreSQL types ?1 / 86400000 int4 */
-    ad_db_bind_int64(s, 1, since_ms / 86400000);
-    ad_store_bind_text(s, 2, org != NULL ? org : "");
-    ad_db_bind_text(s, 3, kind, -1, AD_DB_STATIC);
-    json_t *arr = json_array();
-    int rc;
-    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
-        json_array_append_new(arr, ad_store_row_json(s, NULL, NULL));
-    }
-    ad_db_reset(s);
-    if (rc != AD_DB_DONE) {
-        json_decref(arr);
-        return ad_store_rc(db, rc);
-    }
-    *out = arr;
-    return 0;
-}
-
 typedef struct {
     ad_store_t *st;
     struct ad_bus *bus;

@@ -153,22 +153,15 @@ int ad_store_usage_limits(ad_store_t *st, int64_t now, json_t **out)
 int ad_store_usage_agents(ad_store_t *st, const char *period, int64_t now, const char *org,
                           json_t **out)
 {
-    char key[16], buf[32];
-    int64_t since = 0;
-    ad_usage_period_key(now, period, key);
-    snprintf(buf, sizeof(buf), "%sT00:00:00Z", key);
-    json_t *rows = NULL;
-    int rc = ad_time_parse(buf, &since) != 0
-                 ? AD_EINTERNAL
-                 : ad_store_usage_by_agent(st, period, since, org, &rows);
-    if (rc != 0) {
-        return rc;
+    ad_buf_t b;
+    ad_buf_init(&b, AD_STORE_USAGE_TEXT_MAX);
+    int rc = ad_store_usage_agents_text(st, period, now, org, &b);
+    if (rc == 0) {
+        *out = json_loadb(b.data, b.len, 0, NULL);
+        rc = *out != NULL ? 0 : AD_EINTERNAL;
     }
-    static const char *const keys[] = {"runs", "inputTokens", "outputTokens", "totalTokens"};
-    json_t *t = totals_of(rows, keys, AD_ARRAY_LEN(keys));
-    *out = json_pack("{s:s, s:s, s:o, s:o}", "period", period, "from", key, "totals", t, "agents",
-                     rows);
-    return 0;
+    ad_buf_cleanup(&b);
+    return rc;
 }
 
 const char *ad_store_usage_reached(ad_store_t *st, int64_t now)

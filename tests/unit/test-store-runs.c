@@ -281,6 +281,85 @@ static void an_end_written_again_counts_once(void **state)
     json_decref(u);
 }
 
+/* GET /api/usage/agents's rows (src/store/usagetop.c): each agent's period
+ * rows and running runs summed, costliest first, ties by name, at most 500
+ * of the caller's organisation. 600 agents: ten with costs of their own,
+ * the rest tied, so the 500th falls in the tie and names decide; every
+ * seventh in another organisation. Test builds look agents up 64 at a
+ * time, so the tie spans several batches. */
+static void usage_by_agent_ranks_the_period(void **state)
+{
+    fixture_t *f = *state;
+    int64_t now = ad_wall_ms();
+    int64_t day = now / 86400000;
+    enum { N = 600 };
+    ad_buf_t b;
+    ad_buf_init(&b, 1u << 20);
+    int rc = ad_buf_puts(&b, "INSERT INTO agents (id, worktree_id, name, org_id, created_at, "
+                             "updated_at) VALUES ");
+    for (int i = 0; i < N && rc == 0; i++) {
+        rc = ad_buf_printf(&b, "%s('ag_u%03d', '%s', 'n%03d', '%s', 1, 1)", i ? "," : "", i, f->wt,
+                           999 - i, i % 7 == 3 ? "org_other" : "org_default");
+    }
+    assert_int_equal(rc, 0);
+    store_fx_exec(f->s, b.data);
+    ad_buf_reset(&b);
+    rc = ad_buf_puts(&b, "INSERT INTO agent_usage (kind, start_day, agent_id, runs, "
+                         "input_tokens, cost_usd) VALUES ");
+    for (int i = 0; i < N && rc == 0; i++) {
+        rc = ad_buf_printf(&b, "%s('d', %lld, 'ag_u%03d', 1, 5, %d)", i ? "," : "", (long long)day,
+                           i, i < 10 ? 100 - i : 1);
+    }
+    /* a later period's row (a run that ended past now) counts too */
+    rc = rc ? rc : ad_buf_printf(&b, ",('d', %lld, 'ag_u000', 2, 1, 0.5)", (long long)day + 1);
+    assert_int_equal(rc, 0);
+    store_fx_exec(f->s, b.data);
+    ad_buf_cleanup(&b);
+    /* and a run still running */
+    store_fx_exec(f->s, "INSERT INTO runs (id, agent_id, started_at, input_tokens, cost_usd) "
+                        "VALUES ('run_u1', 'ag_u001', 5, 7, 0.25)");
+    json_t *u = NULL;
+    assert_int_equal(ad_store_usage_agents(f->s->st, "daily", now, "org_default", &u), 0);
+    json_t *rows = json_object_get(u, "agents");
+    assert_int_equal(json_array_size(rows), 500);
+    json_t *r0 = json_array_get(rows, 0), *r1 = json_array_get(rows, 1);
+    assert_string_equal(sget(r0, "agentId"), "ag_u000");
+    assert_int_equal(iget(r0, "runs"), 3);
+    assert_int_equal(iget(r0, "inputTokens"), 6);
+    assert_true(json_real_value(json_object_get(r0, "costUsd")) == 100.5);
+    assert_string_equal(sget(r1, "agentId"), "ag_u001");
+    assert_int_equal(iget(r1, "runs"), 2);
+    assert_int_equal(iget(r1, "totalTokens"), 12);
+    assert_true(json_real_value(json_object_get(r1, "costUsd")) == 99.25);
+    assert_string_equal(sget(r1, "worktreeId"), f->wt);
+    /* then the other costly ones of the organisation, then the tie by name:
+     * the highest numbers first (their names are the lowest) */
+    int want[500], n = 0;
+    for (int i = 2; i < 10; i++) {
+        if (i % 7 != 3) {
+            want[n++] = i;
+        }
+    }
+    for (int i = N - 1; i >= 10 && n < 500; i--) {
+        if (i % 7 != 3) {
+            want[n++] = i;
+        }
+    }
+    for (int k = 2; k < 500; k++) {
+        char id[16];
+        snprintf(id, sizeof(id), "ag_u%03d", want[k - 2]);
+        assert_string_equal(sget(json_array_get(rows, (size_t)k), "agentId"), id);
+    }
+    json_decref(u);
+    /* another organisation sees only its own */
+    assert_int_equal(ad_store_usage_agents(f->s->st, "daily", now, "org_other", &u), 0);
+    rows = json_object_get(u, "agents");
+    assert_int_equal(json_array_size(rows), N / 7 + (N % 7 > 3));
+    assert_string_equal(sget(json_array_get(rows, 0), "agentId"), "ag_u003");
+    assert_string_equal(sget(json_array_get(rows, 1), "agentId"), "ag_u598");
+    json_decref(u);
+}
+
 static void run_writes_refuse_bad_input(void **state)
 {
     fixture_t *f = *state;
@@ -768,6 +847,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(run_start_and_end_read_back, setup, teardown),
         cmocka_unit_test_setup_teardown(run_writes_refuse_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(an_end_written_again_counts_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(usage_by_agent_ranks_the_period, setup, teardown),
         cmocka_unit_test_setup_teardown(agent_runtime_changes_only_what_is_set, setup, teardown),
         cmocka_unit_test_setup_teardown(status_reasons_and_their_history, setup, teardown),
         cmocka_unit_test_setup_teardown(run_messages_read_back_in_order, setup, teardown),

@@ -1,0 +1,413 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * GET /api/usage/agents: each agent's usage in a period, costliest first,
+ * at most 500, with their totals (ad_store_usage_agents_text).
+ *
+ * Summed here, not by SQL. One SQL statement (sum per agent, join agents,
+ * sort, LIMIT 500) grouped every row of the period in a temporary b-tree,
+ * joined every agent and sorted them all: 21 ms of CPU for a month of
+ * 10,000 agents (bench/README, F2). Here the period's rows are read once
+ * into an array, summed per agent and sorted by cost; only the agents at
+ * the top are then looked up, a batch at a time, until 500 of the caller's
+ * organisation are found and the last one's ties are all in. The answer is
+ * written as text, no json_t.
+ *
+ * Threads: the loop thread (the read connection). Everything allocated here
+ * is freed before return.
+ */
+#include "store/store_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TOP 500
+/* agents looked up per statement: the top 500 and a margin, usually once
+ * (64 in test builds, so their tests cross batches) */
+#ifdef AD_TEST_BUILD
+#define BATCH 64
+#else
+#define BATCH 640
+#endif
+/* the most agents a period can list before the read refuses (AD_ETOOBIG) */
+#define SUMS_MAX (4u << 20)
+
+typedef struct {
+    char id[AD_ID_MAX];
+    int64_t runs, input, output, cache_read, cache_write;
+    double cost;
+    /* once the agent was found: its name, worktree and executor, one
+     * allocation of three strings (owned), and when it was deleted */
+    char *meta;
+    const char *name, *worktree, *executor;
+    int64_t deleted_at; /* 0: not deleted */
+} sum_t;
+
+typedef struct {
+    sum_t *v;
+    size_t n, cap;
+} sums_t;
+
+static int by_id(const void *a, const void *b)
+{
+    return strcmp(((const sum_t *)a)->id, ((const sum_t *)b)->id);
+}
+
+/* Costliest first; then most tokens. */
+static int by_cost(const sum_t *a, const sum_t *b)
+{
+    if (a->cost != b->cost) {
+        return a->cost > b->cost ? -1 : 1;
+    }
+    int64_t ta = a->input + a->output, tb = b->input + b->output;
+    return ta == tb ? 0 : ta > tb ? -1 : 1;
+}
+
+static int by_cost_p(const void *a, const void *b)
+{
+    return by_cost(*(sum_t *const *)a, *(sum_t *const *)b);
+}
+
+/* Moves the k costliest entries of v[0..n) to its front, in no order
+ * (quickselect with a three-way partition, so many equal costs, say agents
+ * that cost nothing, take one pass). */
+static void select_top(sum_t **v, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n;
+    while (hi - lo > 1) {
+        const sum_t *pivot = v[lo + (hi - lo) / 2];
+        /* [lo, lt) costlier than the pivot, [lt, gt) as costly, [gt, hi) less */
+        size_t lt = lo, i = lo, gt = hi;
+        while (i < gt) {
+            int c = by_cost(v[i], pivot);
+            sum_t *t = v[i];
+            if (c < 0) {
+                v[i++] = v[lt];
+                v[lt++] = t;
+            } else if (c > 0) {
+                v[i] = v[--gt];
+                v[gt] = t;
+            } else {
+                i++;
+            }
+        }
+        if (k <= lt) {
+            hi = lt;
+        } else if (k <= gt) {
+            return;
+        } else {
+            lo = gt;
+        }
+    }
+}
+
+/* The answer's order: by cost, then by name (as SQLite's BINARY). */
+static int by_cost_name(const void *a, const void *b)
+{
+    const sum_t *x = *(sum_t *const *)a, *y = *(sum_t *const *)b;
+    int c = by_cost(x, y);
+    return c != 0 ? c : strcmp(x->name, y->name);
+}
+
+static int push(sums_t *s, ad_db_stmt_t *st)
+{
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? s->cap * 2 : 1024;
+        sum_t *v = cap <= SUMS_MAX ? realloc(s->v, cap * sizeof(*v)) : NULL;
+        if (v == NULL) {
+            return cap <= SUMS_MAX ? AD_ENOMEM : AD_ETOOBIG;
+        }
+        s->v = v;
+        s->cap = cap;
+    }
+    sum_t *e = &s->v[s->n++];
+    const char *id = (const char *)ad_db_column_text(st, 0);
+    size_t len = id != NULL ? (size_t)ad_db_column_bytes(st, 0) : 0;
+    len = len < sizeof(e->id) ? len : sizeof(e->id) - 1;
+    memcpy(e->id, id != NULL ? id : "", len);
+    e->id[len] = '\0';
+    e->runs = ad_db_column_int64(st, 1);
+    e->input = ad_db_column_int64(st, 2);
+    e->output = ad_db_column_int64(st, 3);
+    e->cache_read = ad_db_column_int64(st, 4);
+    e->cache_write = ad_db_column_int64(st, 5);
+    e->cost = ad_db_column_double(st, 6);
+    e->meta = NULL;
+    return 0;
+}
+
+/* The period's rows of agent_usage (migration 2860) of its kind from its
+ * first day on (a later one holds runs that ended past now), and the runs
+ * still running, one entry per agent after summing. */
+static int read_sums(ad_db_t *db, const char *kind, int64_t since_ms, sums_t *s)
+{
+    ad_db_stmt_t *st = ad_store_stmt(
+        db, "SELECT agent_id, runs, input_tokens, output_tokens, cache_read_tokens, "
+            "cache_write_tokens, cost_usd FROM agent_usage WHERE kind = ?2 AND start_day >= ?1 "
+            "AND runs > 0 UNION ALL SELECT agent_id, 1, input_tokens, output_tokens, "
+            "cache_read_tokens, cache_write_tokens, cost_usd FROM runs INDEXED BY runs_by_end "
+            "WHERE ended_at IS NULL");
+    if (st == NULL) {
+        return AD_EINTERNAL;
+    }
+    /* the first day computed here: PostgreSQL types ?1 / 86400000 int4 */
+    ad_db_bind_int64(st, 1, since_ms / 86400000);
+    ad_db_bind_text(st, 2, kind, -1, AD_DB_STATIC);
+    int rc, err = 0;
+    while (err == 0 && (rc = ad_db_step(st)) == AD_DB_ROW) {
+        err = push(s, st);
+    }
+    ad_db_reset(st);
+    if (err != 0) {
+        return err;
+    }
+    if (rc != AD_DB_DONE) {
+        return ad_store_rc(db, rc);
+    }
+    if (s->n == 0) {
+        return 0;
+    }
+    /* the rows of one period day come by id already: most reads sort nothing */
+    bool sorted = true;
+    for (size_t i = 1; i < s->n && sorted; i++) {
+        sorted = strcmp(s->v[i - 1].id, s->v[i].id) <= 0;
+    }
+    if (!sorted) {
+        qsort(s->v, s->n, sizeof(*s->v), by_id);
+    }
+    size_t w = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        if (w > 0 && strcmp(s->v[w - 1].id, s->v[i].id) == 0) {
+            sum_t *d = &s->v[w - 1];
+            d->runs += s->v[i].runs;
+            d->input += s->v[i].input;
+            d->output += s->v[i].output;
+            d->cache_read += s->v[i].cache_read;
+            d->cache_write += s->v[i].cache_write;
+            d->cost += s->v[i].cost;
+        } else {
+            s->v[w++] = s->v[i];
+        }
+    }
+    s->n = w;
+    return 0;
+}
+
+static int by_id_p(const void *a, const void *b)
+{
+    return strcmp((*(sum_t *const *)a)->id, (*(sum_t *const *)b)->id);
+}
+
+/* Keeps st's row (id, name, worktree_id, executor, deleted_at) with e. */
+static int keep_agent(sum_t *e, ad_db_stmt_t *st)
+{
+    const char *v[3];
+    size_t len[3], total = 0;
+    for (int i = 0; i < 3; i++) {
+        v[i] = (const char *)ad_db_column_text(st, i + 1);
+        len[i] = v[i] != NULL ? (size_t)ad_db_column_bytes(st, i + 1) : 0;
+        if (v[i] == NULL || !ad_utf8_valid(v[i], len[i])) { /* never crash */
+            v[i] = "";
+            len[i] = 0;
+        }
+        total += len[i] + 1;
+    }
+    e->meta = malloc(total);
+    if (e->meta == NULL) {
+        return AD_ENOMEM;
+    }
+    char *p = e->meta;
+    const char **dst[3] = {&e->name, &e->worktree, &e->executor};
+    for (int i = 0; i < 3; i++) {
+        memcpy(p, v[i], len[i]);
+        p[len[i]] = '\0';
+        *dst[i] = p;
+        p += len[i] + 1;
+    }
+    e->deleted_at = ad_db_column_type(st, 4) != AD_DB_NULL ? ad_db_column_int64(st, 4) : 0;
+    return 0;
+}
+
+/* Looks up the agents of batch[0..n) (of org, "" any) in one statement and
+ * keeps what the answer shows of each one found. batch is sorted by id
+ * here. */
+static int look_up(ad_db_t *db, sum_t **batch, size_t n, const char *org)
+{
+    qsort(batch, n, sizeof(*batch), by_id_p);
+    ad_buf_t ids;
+    ad_buf_init(&ids, (size_t)BATCH * (AD_ID_MAX + 4) + 4);
+    int err = ad_buf_putc(&ids, '[');
+    for (size_t i = 0; i < n && err == 0; i++) {
+        err = i > 0 ? ad_buf_putc(&ids, ',') : 0;
+        err = err ? err : ad_json_string(&ids, batch[i]->id, strlen(batch[i]->id));
+    }
+    err = err ? err : ad_buf_putc(&ids, ']');
+    ad_db_stmt_t *st = err == 0 ? ad_store_stmt(db, "SELECT id, name, worktree_id, executor, "
+                                                    "deleted_at FROM agents WHERE id IN "
+                                                    "(SELECT value FROM json_each(?1)) AND "
+                                                    "(?2 = '' OR org_id = ?2)")
+                                : NULL;
+    if (st == NULL) {
+        ad_buf_cleanup(&ids);
+        return err ? err : AD_EINTERNAL;
+    }
+    ad_db_bind_text(st, 1, ids.data, (int)ids.len, AD_DB_STATIC);
+    ad_store_bind_text(st, 2, org);
+    int rc;
+    while (err == 0 && (rc = ad_db_step(st)) == AD_DB_ROW) {
+        sum_t key;
+        const char *id = (const char *)ad_db_column_text(st, 0);
+        snprintf(key.id, sizeof(key.id), "%s", id != NULL ? id : "");
+        sum_t *kp = &key;
+        sum_t **hit = bsearch(&kp, batch, n, sizeof(*batch), by_id_p);
+        if (hit != NULL && (*hit)->meta == NULL) {
+            err = keep_agent(*hit, st);
+        }
+    }
+    ad_db_reset(st);
+    ad_buf_cleanup(&ids);
+    return err != 0 ? err : rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
+}
+
+/* One agent of the answer, as its JSON text. */
+static int put_row(ad_buf_t *b, const sum_t *e)
+{
+    int rc = ad_buf_puts(b, "{\"agentId\":");
+    rc = rc ? rc : ad_json_string(b, e->id, strlen(e->id));
+    rc = rc ? rc : ad_buf_puts(b, ",\"name\":");
+    rc = rc ? rc : ad_json_string(b, e->name, strlen(e->name));
+    rc = rc ? rc : ad_buf_puts(b, ",\"worktreeId\":");
+    rc = rc ? rc : ad_json_string(b, e->worktree, strlen(e->worktree));
+    rc = rc ? rc : ad_buf_puts(b, ",\"executor\":");
+    rc = rc ? rc : ad_json_string(b, e->executor, strlen(e->executor));
+    if (rc == 0 && e->deleted_at != 0) {
+        char ts[AD_TIME_MAX];
+        ad_time_format(e->deleted_at, ts);
+        rc = ad_buf_puts(b, ",\"deletedAt\":");
+        rc = rc ? rc : ad_json_string(b, ts, strlen(ts));
+    }
+    const char *keys[] = {",\"runs\":",
+                          ",\"inputTokens\":",
+                          ",\"outputTokens\":",
+                          ",\"cacheReadTokens\":",
+                          ",\"cacheWriteTokens\":",
+                          ",\"totalTokens\":"};
+    int64_t vals[] = {e->runs,       e->input,       e->output,
+                      e->cache_read, e->cache_write, e->input + e->output};
+    for (size_t i = 0; i < AD_ARRAY_LEN(keys) && rc == 0; i++) {
+        rc = ad_buf_puts(b, keys[i]);
+        rc = rc ? rc : ad_json_integer(b, vals[i]);
+    }
+    rc = rc ? rc : ad_buf_puts(b, ",\"costUsd\":");
+    rc = rc ? rc : ad_json_real(b, isfinite(e->cost) ? e->cost : 0);
+    return rc ? rc : ad_buf_putc(b, '}');
+}
+
+/* The answer's text for the agents of found[0..n): {period, from, totals,
+ * agents}; the totals are of the agents listed. */
+static int put_answer(ad_buf_t *b, const char *period, const char *from, sum_t *const *found,
+                      size_t n)
+{
+    int64_t runs = 0, input = 0, output = 0;
+    double cost = 0;
+    for (size_t i = 0; i < n; i++) {
+        runs += found[i]->runs;
+        input += found[i]->input;
+        output += found[i]->output;
+        cost += found[i]->cost;
+    }
+    int rc = ad_buf_puts(b, "{\"period\":");
+    rc = rc ? rc : ad_json_string(b, period, strlen(period));
+    rc = rc ? rc : ad_buf_puts(b, ",\"from\":");
+    rc = rc ? rc : ad_json_string(b, from, strlen(from));
+    rc = rc ? rc : ad_buf_puts(b, ",\"totals\":{\"runs\":");
+    rc = rc ? rc : ad_json_integer(b, runs);
+    rc = rc ? rc : ad_buf_puts(b, ",\"inputTokens\":");
+    rc = rc ? rc : ad_json_integer(b, input);
+    rc = rc ? rc : ad_buf_puts(b, ",\"outputTokens\":");
+    rc = rc ? rc : ad_json_integer(b, output);
+    rc = rc ? rc : ad_buf_puts(b, ",\"totalTokens\":");
+    rc = rc ? rc : ad_json_integer(b, input + output);
+    rc = rc ? rc : ad_buf_puts(b, ",\"costUsd\":");
+    rc = rc ? rc : ad_json_real(b, isfinite(cost) ? cost : 0);
+    rc = rc ? rc : ad_buf_puts(b, "},\"agents\":[");
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = i > 0 ? ad_buf_putc(b, ',') : 0;
+        rc = rc ? rc : put_row(b, found[i]);
+    }
+    return rc ? rc : ad_buf_puts(b, "]}");
+}
+
+int ad_store_usage_agents_text(ad_store_t *st, const char *period, int64_t now, const char *org,
+                               ad_buf_t *out)
+{
+    char key[16], buf[32];
+    int64_t since_ms = 0;
+    if (ad_usage_period_key(now, period, key) != 0) {
+        return AD_EINVAL;
+    }
+    snprintf(buf, sizeof(buf), "%sT00:00:00Z", key);
+    if (ad_time_parse(buf, &since_ms) != 0) {
+        return AD_EINTERNAL;
+    }
+    const char *kind = strcmp(period, "weekly") == 0    ? "w"
+                       : strcmp(period, "monthly") == 0 ? "m"
+                                                        : "d";
+    ad_db_t *db = ad_store_rdb(st);
+    sums_t s = {NULL, 0, 0};
+    int err = read_sums(db, kind, since_ms, &s);
+    /* order: every entry by cost; found: the agents of org in cost order,
+     * the first TOP and every tie of the last of them; batch: the entries
+     * being looked up */
+    sum_t **order = NULL, **found = NULL, **batch = NULL;
+    if (err == 0 && s.n > 0) {
+        order = malloc(s.n * sizeof(*order));
+        found = malloc(s.n * sizeof(*found));
+        batch = malloc(BATCH * sizeof(*batch));
+        err = order != NULL && found != NULL && batch != NULL ? 0 : AD_ENOMEM;
+    }
+    /* order is sorted up to here: first the costliest BATCH, picked out and
+     * sorted alone; the rest only when the first batch was not enough */
+    size_t sorted = 0;
+    if (err == 0 && s.n > 0) { /* pointers sorted, not the entries: less to move */
+        for (size_t i = 0; i < s.n; i++) {
+            order[i] = &s.v[i];
+        }
+        sorted = s.n < BATCH ? s.n : BATCH;
+        select_top(order, s.n, sorted);
+        qsort(order, sorted, sizeof(*order), by_cost_p);
+    }
+    size_t nf = 0;
+    bool enough = false;
+    for (size_t done = 0; err == 0 && done < s.n && !enough;) {
+        size_t n = s.n - done < BATCH ? s.n - done : BATCH;
+        if (done + n > sorted) { /* what follows is no costlier than what was sorted */
+            qsort(order + sorted, s.n - sorted, sizeof(*order), by_cost_p);
+            sorted = s.n;
+        }
+        memcpy(batch, &order[done], n * sizeof(*batch));
+        err = look_up(db, batch, n, org != NULL ? org : "");
+        for (size_t i = done; err == 0 && i < done + n && !enough; i++) {
+            enough = nf >= TOP && by_cost(order[i], found[TOP - 1]) != 0;
+            if (!enough && order[i]->meta != NULL) {
+                found[nf++] = order[i];
+            }
+        }
+        done += n;
+    }
+    if (err == 0) {
+        if (nf > 0) {
+            qsort(found, nf, sizeof(*found), by_cost_name);
+        }
+        err = put_answer(out, period, key, found, nf < TOP ? nf : TOP);
+    }
+    for (size_t i = 0; i < s.n; i++) {
+        free(s.v[i].meta);
+    }
+    free(batch);
+    free(found);
+    free(order);
+    free(s.v);
+    return err;
+}
