@@ -32,9 +32,13 @@ const AGENT_COLS = 'id, worktree_id, name, status, context_level, mode, permissi
   + 'session_id, created_at, updated_at, started_at, stopped_at, deleted_at, parent_agent_id, '
   + 'executor, crew_id, state, worktree_vanished_at, org_id, status_reason, '
   + 'COALESCE(t.cost_usd, 0.0) AS cost_usd, COALESCE(t.total_tokens, 0) AS total_tokens';
+// the first page and a page after a cursor, two statements as agentd's (src/store/agents.c)
 const agents = prep(`SELECT ${AGENT_COLS} FROM agents LEFT JOIN agent_totals t ON t.agent_id = agents.id `
   + "WHERE (?1 IS NULL OR status = ?1) AND (?2 OR deleted_at IS NULL) AND (?3 = '' OR org_id = ?3) "
-  + 'AND (?4 IS NULL OR (created_at, id) > (SELECT c.created_at, c.id FROM agents c WHERE c.id = ?4)) '
+  + 'AND CAST(?4 AS TEXT) IS NULL ORDER BY created_at, id LIMIT ?5');
+const agentsAfter = prep(`SELECT ${AGENT_COLS} FROM agents LEFT JOIN agent_totals t ON t.agent_id = agents.id `
+  + "WHERE (?1 IS NULL OR status = ?1) AND (?2 OR deleted_at IS NULL) AND (?3 = '' OR org_id = ?3) "
+  + 'AND (created_at, id) > (SELECT c.created_at, c.id FROM agents c WHERE c.id = ?4) '
   + 'ORDER BY created_at, id LIMIT ?5');
 
 const RUN_NAME = "coalesce(r.name, (SELECT an.name FROM agents an WHERE an.id = r.agent_id) || "
@@ -123,7 +127,8 @@ const bool = (m) => m.is_complete != null ? { ...m, is_complete: !!m.is_complete
 
 fastify.get('/api/agents', (req, reply) => {
   const limit = Number(req.query.limit) || 0;
-  const rows = agents.all(null, 0, '', req.query.cursor || null, limit > 0 ? Math.min(limit, 10000) : 10000);
+  const rows = (req.query.cursor ? agentsAfter : agents).all(null, 0, '', req.query.cursor || null,
+    limit > 0 ? Math.min(limit, 10000) : 10000);
   const out = { agents: rows.map((r) => row(r, ['permissions', 'state', 'status_reason'])) };
   if (limit > 0 && rows.length === limit) out.nextCursor = rows[rows.length - 1].id;
   reply.send(out);

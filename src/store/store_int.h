@@ -411,6 +411,11 @@ extern const char ad_sql_leases_ended[];
  * its plan must be one index range, never a sort of every earlier run
  * (tests/unit/test-store-runs.c). */
 extern const char ad_sql_runs_before[];
+/* The agents list's page after a cursor (?2-?4 the filters, ?5 the cursor's
+ * agent, ?6 the limit; agents.c): its plan must start at the cursor in
+ * agents_by_created, never walk the index from the first agent
+ * (tests/unit/test-store-runs.c). */
+extern const char ad_sql_agents_after[];
 
 /* Pending approvals of runs no longer running to expired (start-up, after
  * the runs no holder kept are lost; a run taken up again still waits on

@@ -783,6 +783,23 @@ static void a_beat_lets_go_of_the_leases_of_ended_runs(void **state)
     }
 }
 
+/* GET /api/agents?cursor= starts at its cursor in agents_by_created: the
+ * form "?5 IS NULL OR (created_at, id) > …" walked the index from the first
+ * agent (0.7 ms half-way through 10,000). SQLite's plan; the paging itself
+ * is tests/e2e/api-agents.test.js's. */
+static void the_agents_cursor_starts_at_the_cursor(void **state)
+{
+    fixture_t *f = *state;
+    if (store_fx_pg() != NULL) {
+        skip(); /* the plan is SQLite's */
+    }
+    char plan[2048];
+    sqlite_plan(f, ad_sql_agents_after, plan, sizeof(plan));
+    if (strstr(plan, "SEARCH agents USING INDEX agents_by_created (created_at>?)") == NULL) {
+        fail_msg("the agents cursor's plan does not start at the cursor:\n%s", plan);
+    }
+}
+
 /* GET /api/runs pages by cursor: ties of started_at are split by id, each
  * run comes once, newest first; on SQLite the cursor's plan is one range
  * of runs_by_start (a merge of two searches sorted every earlier run:
@@ -848,6 +865,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(run_writes_refuse_bad_input, setup, teardown),
         cmocka_unit_test_setup_teardown(an_end_written_again_counts_once, setup, teardown),
         cmocka_unit_test_setup_teardown(usage_by_agent_ranks_the_period, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_agents_cursor_starts_at_the_cursor, setup, teardown),
         cmocka_unit_test_setup_teardown(agent_runtime_changes_only_what_is_set, setup, teardown),
         cmocka_unit_test_setup_teardown(status_reasons_and_their_history, setup, teardown),
         cmocka_unit_test_setup_teardown(run_messages_read_back_in_order, setup, teardown),
