@@ -212,7 +212,7 @@ static int fill_rows(const char *db_path, const sizes_t *z, world_t *w, double *
         sqlite3_bind_text(ag, 2, wtid[i % nwt], -1, SQLITE_TRANSIENT);
         sqlite3_bind_text(ag, 3, name, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(ag, 4, i / nwt);
-        sqlite3_bind_int64(ag, 5, w->t0 - DAY_MS / 2);
+        sqlite3_bind_int64(ag, 5, w->t0 - DAY_MS / 2 + i); /* as its id: no two alike */
         step(db, ag);
         tick(db, &rows);
     }
