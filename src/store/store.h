@@ -41,6 +41,10 @@ typedef struct {
      * SQLite file the SQL console and the rest of the data dir sit beside.
      * NULL or "": SQLite. Borrowed for the call. */
     const char *database_url;
+    /* The machine's boot, for tests: NULL reads the kernel's boot id. A
+     * database left unclean is read through (PRAGMA quick_check) only when
+     * it was last opened in another boot (<path>-boot; open.c). */
+    const char *boot_id;
 } ad_store_opts_t;
 
 /* Opens (creating if needed) the database, checks it, applies every embedded
