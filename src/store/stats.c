@@ -119,7 +119,12 @@ static const char *runs_sql(unsigned mask)
     return sql;
 }
 
-int ad_store_runs_query_text(ad_store_t *st, const ad_store_runs_query_t *q, ad_buf_t *out)
+/* The runs of q, written to out as the page's JSON text or, with out NULL,
+ * appended to arr as rows (a caller that keeps a tree: reading the text back
+ * cost the dashboard's figures a sixth of their CPU). *next gets the last
+ * run's id when there is a next page, else "". */
+static int runs_rows(ad_store_t *st, const ad_store_runs_query_t *q, ad_buf_t *out, json_t *arr,
+                     char next[AD_ID_MAX])
 {
     ad_db_t *db = ad_store_rdb(st);
     int limit = q->limit > 0 && q->limit <= 500 ? q->limit : 50;
@@ -138,17 +143,21 @@ int ad_store_runs_query_text(ad_store_t *st, const ad_store_runs_query_t *q, ad_
     bool more = false;
     int n = 0;
     int step = AD_DB_DONE;
-    int err = ad_buf_puts(out, "{\"runs\":[");
+    int err = 0;
     while (err == 0 && (step = ad_db_step(s)) == AD_DB_ROW) {
         if (n == limit) {
             more = true;
             break;
         }
-        if (plan.n < 0) { /* PostgreSQL names the columns once the statement ran */
-            ad_store_row_plan(s, "tags", RUNS_NULLS, &plan);
+        if (out == NULL) {
+            json_array_append_new(arr, ad_store_row_json(s, "tags", RUNS_NULLS));
+        } else {
+            if (plan.n < 0) { /* PostgreSQL names the columns once the statement ran */
+                ad_store_row_plan(s, "tags", RUNS_NULLS, &plan);
+            }
+            err = n > 0 ? ad_buf_putc(out, ',') : 0;
+            err = err ? err : ad_store_row_text(s, &plan, NULL, out);
         }
-        err = n > 0 ? ad_buf_putc(out, ',') : 0;
-        err = err ? err : ad_store_row_text(s, &plan, NULL, out);
         const char *id = (const char *)ad_db_column_text(s, 0);
         snprintf(last, sizeof(last), "%s", id != NULL ? id : "");
         n++;
@@ -161,9 +170,18 @@ int ad_store_runs_query_text(ad_store_t *st, const ad_store_runs_query_t *q, ad_
         return ad_store_rc(db, step);
     }
     /* the cursor: the last run's id; the caller looks its start up */
-    err = ad_buf_puts(out, more ? "],\"nextCursor\":" : "],\"nextCursor\":null}");
-    if (err == 0 && more) {
-        err = ad_json_string(out, last, strlen(last));
+    snprintf(next, AD_ID_MAX, "%s", more ? last : "");
+    return 0;
+}
+
+int ad_store_runs_query_text(ad_store_t *st, const ad_store_runs_query_t *q, ad_buf_t *out)
+{
+    char next[AD_ID_MAX];
+    int err = ad_buf_puts(out, "{\"runs\":[");
+    err = err ? err : runs_rows(st, q, out, NULL, next);
+    err = err ? err : ad_buf_puts(out, next[0] ? "],\"nextCursor\":" : "],\"nextCursor\":null}");
+    if (err == 0 && next[0]) {
+        err = ad_json_string(out, next, strlen(next));
         err = err ? err : ad_buf_putc(out, '}');
     }
     return err;
@@ -171,15 +189,16 @@ int ad_store_runs_query_text(ad_store_t *st, const ad_store_runs_query_t *q, ad_
 
 int ad_store_runs_query(ad_store_t *st, const ad_store_runs_query_t *q, json_t **out)
 {
-    ad_buf_t b;
-    ad_buf_init(&b, AD_STORE_RUNS_TEXT_MAX);
-    int rc = ad_store_runs_query_text(st, q, &b);
-    if (rc == 0) {
-        *out = json_loadb(b.data, b.len, 0, NULL);
-        rc = *out != NULL ? 0 : AD_EINTERNAL;
+    char next[AD_ID_MAX];
+    json_t *runs = json_array();
+    int rc = runs_rows(st, q, NULL, runs, next);
+    if (rc != 0) {
+        json_decref(runs);
+        return rc;
     }
-    ad_buf_cleanup(&b);
-    return rc;
+    *out = json_pack("{s:o, s:o}", "runs", runs, "nextCursor",
+                     next[0] ? json_string(next) : json_null());
+    return 0;
 }
 
 int ad_store_run_started_at(ad_store_t *st, const char *run_id, int64_t *started_at)

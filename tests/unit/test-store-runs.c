@@ -801,9 +801,9 @@ static void the_agents_cursor_starts_at_the_cursor(void **state)
 }
 
 /* GET /api/runs pages by cursor: ties of started_at are split by id, each
- * run comes once, newest first; on SQLite the cursor's plan is one range
- * of runs_by_start (a merge of two searches sorted every earlier run:
- * 0.7 s half-way through a million). */
+ * run comes once, newest first, and the text the API sends is the tree's.
+ * On SQLite the cursor's plan is one range of runs_by_start (a merge of two
+ * searches sorted every earlier run: 0.7 s half-way through a million). */
 static void the_runs_cursor_pages_every_run_once_with_a_range(void **state)
 {
     fixture_t *f = *state;
@@ -826,6 +826,14 @@ static void the_runs_cursor_pages_every_run_once_with_a_range(void **state)
         }
         json_t *out = NULL;
         assert_int_equal(ad_store_runs_query(f->s->st, &q, &out), 0);
+        /* the API's text is the tree's, byte for byte */
+        ad_buf_t text;
+        ad_buf_init(&text, AD_STORE_RUNS_TEXT_MAX);
+        assert_int_equal(ad_store_runs_query_text(f->s->st, &q, &text), 0);
+        char *dump = json_dumps(out, JSON_COMPACT);
+        assert_string_equal(text.data, dump);
+        free(dump);
+        ad_buf_cleanup(&text);
         size_t i;
         json_t *r;
         json_array_foreach(json_object_get(out, "runs"), i, r)
