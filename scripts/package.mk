@@ -40,9 +40,9 @@ deb: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(SHARE)
 # (libssl3), agentd-tray libsystemd. OpenSSL is not in agentd (src/tls).
 DIST_LIBS = -Wl,-Bstatic -l:libuv_a.a -lsqlite3 -ljansson -lyaml -lhiredis -lhttp_parser \
             -Wl,-Bdynamic -lwslay -lpthread -ldl -lutil -lm
-$(O)/dist/agentd: $(O)/obj/src/main.o $(O)/obj/src/engines.o $(O)/libagentd.a
+$(O)/dist/agentd: $(O)/obj/src/main.o $(O)/obj/src/engines.o $(O)/libagentd.a $(O)/exports.list
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS_ALL) -Wl,--export-dynamic-symbol='ad_*' -o $@ $^ $(DIST_LIBS)
+	$(CC) $(LDFLAGS_ALL) $(EXPORTS) -o $@ $(filter-out %.list,$^) $(DIST_LIBS)
 
 dist: $(O)/dist/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(SHARE)/.stamp $(TRAY_BIN)
 	@sh scripts/dist.sh $(O) $(AD_VERSION_STR) $(DEB_OUT)
