@@ -205,6 +205,8 @@ static void an_unclean_stop_in_the_same_boot_is_not_read_through(void **state)
     assert_int_equal(open_in_boot(f, "boot-b", err, sizeof(err)), AD_ECORRUPT);
 }
 
+static int count_of(sqlite3 *db, const char *sql);
+
 /* ad_store_migrate on a bare SQLite connection, left open. */
 static int migrate_raw(sqlite3 *db, const ad_migration_t *list, size_t n, const char *path,
                        char *err, size_t errsz)
@@ -252,6 +254,19 @@ static void migrations_apply_in_order_with_gaps(void **state)
     /* Out-of-order lists are a build bug, refused. */
     ad_migration_t swapped[] = {list[1], list[0]};
     assert_int_not_equal(migrate_raw(db, swapped, 2, f->path, err, sizeof(err)), 0);
+    sqlite3_close(db);
+    /* Every pending migration is one transaction: a fresh database whose
+     * third fails keeps none of the three (the daemon refuses to start
+     * either way), and is then migrated whole by a list that is right. */
+    assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+    assert_int_not_equal(migrate_raw(db, bad, 3, ":memory:", err, sizeof(err)), 0);
+    assert_non_null(strstr(err, "0200_bad.sql"));
+    assert_int_equal(count_of(db, "SELECT count(*) FROM sqlite_schema WHERE name IN ('a', 'b')"),
+                     0);
+    assert_int_equal(count_of(db, "SELECT count(*) FROM schema_migrations"), 0);
+    assert_int_equal(migrate_raw(db, list, 2, ":memory:", err, sizeof(err)), 0);
+    assert_int_equal(count_of(db, "SELECT count(*) FROM schema_migrations"), 2);
+    assert_int_equal(count_of(db, "SELECT count(*) FROM a"), 1);
     sqlite3_close(db);
 }
 
