@@ -299,7 +299,8 @@ extern const ad_migration_t ad_migrations[];
 extern const size_t ad_migrations_count;
 
 /* Applies every migration of list (ascending versions) not yet recorded in
- * schema_migrations, each in its own transaction. Refuses with AD_ECORRUPT
+ * schema_migrations, all in one transaction (every one, or none). Refuses
+ * with AD_ECORRUPT
  * for a checksum mismatch and AD_ESTATE for a recorded version the list does
  * not know, with a message naming the file in err. */
 int ad_store_migrate(ad_db_t *db, const ad_migration_t *list, size_t n, const char *path, char *err,
