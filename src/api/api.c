@@ -247,6 +247,22 @@ void ad_api_answer(ad_req_t *r, int rc, json_t *out, const char *what, const cha
     }
 }
 
+void ad_api_answer_text(ad_req_t *r, int rc, const ad_buf_t *b, const char *what, const char *id)
+{
+    if (rc != 0) {
+        ad_api_fail(r, rc, what, id);
+    } else if (!ad_req_dialect(r)) {
+        ad_res_send(r, 200, "application/json", b->data, b->len);
+    } else {
+        json_t *tree = json_loadb(b->data, b->len, 0, NULL);
+        if (tree == NULL) {
+            ad_api_fail(r, AD_EINTERNAL, what, id);
+        } else {
+            ad_res_json(r, 200, tree);
+        }
+    }
+}
+
 void ad_api_answer_row(ad_req_t *r, json_t *row)
 {
     if (row != NULL) {

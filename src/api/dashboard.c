@@ -29,20 +29,9 @@ static void runs_list(ad_req_t *r, void *ud)
         }
         q.before_id = cursor;
     }
-    if (ad_req_dialect(r)) { /* a dialect rewrites the tree: it gets one */
-        json_t *out = NULL;
-        int rc = ad_store_runs_query(app->store, &q, &out);
-        ad_api_answer(r, rc, out, "runs", NULL);
-        return;
-    }
     ad_buf_t b;
     ad_buf_init(&b, AD_STORE_RUNS_TEXT_MAX);
-    int rc = ad_store_runs_query_text(app->store, &q, &b);
-    if (rc != 0) {
-        ad_api_fail(r, rc, "runs", NULL);
-    } else {
-        ad_res_send(r, 200, "application/json", b.data, b.len);
-    }
+    ad_api_answer_text(r, ad_store_runs_query_text(app->store, &q, &b), &b, "runs", NULL);
     ad_buf_cleanup(&b);
 }
 

@@ -17,24 +17,6 @@ static int page_limit(ad_req_t *r, int *limit)
                : 0;
 }
 
-/* A page's text as the answer: sent as it is, or, for a request in a
- * dialect (which rewrites the tree), read back and answered as a tree. */
-static void send_page(ad_req_t *r, int rc, const ad_buf_t *b, const char *what, const char *id)
-{
-    if (rc != 0) {
-        ad_api_fail(r, rc, what, id);
-    } else if (!ad_req_dialect(r)) {
-        ad_res_send(r, 200, "application/json", b->data, b->len);
-    } else {
-        json_t *tree = json_loadb(b->data, b->len, 0, NULL);
-        if (tree == NULL) {
-            ad_api_fail(r, AD_EINTERNAL, what, id);
-        } else {
-            ad_res_json(r, 200, tree);
-        }
-    }
-}
-
 static void page(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
@@ -53,7 +35,7 @@ static void page(ad_req_t *r, void *ud)
     if (rc == AD_EINVAL) {
         ad_api_invalid(r, "before", "is not a cursor from this agent's messages");
     } else {
-        send_page(r, rc, &b, "agent", id);
+        ad_api_answer_text(r, rc, &b, "agent", id);
     }
     ad_buf_cleanup(&b);
 }
@@ -111,7 +93,7 @@ static void run_page(ad_req_t *r, void *ud)
     if (rc == AD_EINVAL) {
         ad_api_invalid(r, "after", "is not a cursor from this run's messages");
     } else {
-        send_page(r, rc, &b, "run", id);
+        ad_api_answer_text(r, rc, &b, "run", id);
     }
     ad_buf_cleanup(&b);
 }

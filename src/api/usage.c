@@ -138,22 +138,11 @@ static void by_agent(ad_req_t *r, void *ud)
         ad_api_invalid_err(r, &e);
         return;
     }
-    if (ad_req_dialect(r)) { /* a dialect rewrites the tree: it gets one */
-        json_t *out = NULL;
-        int rc = ad_store_usage_agents(app->store, period, ad_wall_ms(),
-                                       ad_principal_filter(ad_api_who(r)), &out);
-        ad_api_answer(r, rc, out, "usage", NULL);
-        return;
-    }
     ad_buf_t b;
     ad_buf_init(&b, AD_STORE_USAGE_TEXT_MAX);
     int rc = ad_store_usage_agents_text(app->store, period, ad_wall_ms(),
                                         ad_principal_filter(ad_api_who(r)), &b);
-    if (rc != 0) {
-        ad_api_fail(r, rc, "usage", NULL);
-    } else {
-        ad_res_send(r, 200, "application/json", b.data, b.len);
-    }
+    ad_api_answer_text(r, rc, &b, "usage", NULL);
     ad_buf_cleanup(&b);
 }
 

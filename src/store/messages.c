@@ -112,17 +112,6 @@ static int page_rows(ad_db_t *db, ad_db_stmt_t *s, int limit, ad_buf_t *out)
     return err;
 }
 
-/* A page's text read back as a tree, for the callers that walk it. */
-static int page_json(int rc, ad_buf_t *b, json_t **out)
-{
-    if (rc == 0) {
-        *out = json_loadb(b->data, b->len, 0, NULL);
-        rc = *out != NULL ? 0 : AD_EINTERNAL;
-    }
-    ad_buf_cleanup(b);
-    return rc;
-}
-
 int ad_store_message_page_text(ad_store_t *st, const char *agent_id, int limit, const char *before,
                                ad_buf_t *out)
 {
@@ -209,7 +198,7 @@ int ad_store_message_page(ad_store_t *st, const char *agent_id, int limit, const
 {
     ad_buf_t b;
     ad_buf_init(&b, AD_STORE_PAGE_TEXT_MAX);
-    return page_json(ad_store_message_page_text(st, agent_id, limit, before, &b), &b, out);
+    return ad_store_text_tree(ad_store_message_page_text(st, agent_id, limit, before, &b), &b, out);
 }
 
 int ad_store_run_messages(ad_store_t *st, const char *run_id, int limit, const char *after,
@@ -217,7 +206,7 @@ int ad_store_run_messages(ad_store_t *st, const char *run_id, int limit, const c
 {
     ad_buf_t b;
     ad_buf_init(&b, AD_STORE_PAGE_TEXT_MAX);
-    return page_json(ad_store_run_messages_text(st, run_id, limit, after, &b), &b, out);
+    return ad_store_text_tree(ad_store_run_messages_text(st, run_id, limit, after, &b), &b, out);
 }
 
 static int bind_opt(ad_db_stmt_t *s, int idx, const char *v)

@@ -431,6 +431,16 @@ int ad_store_row_text(ad_db_stmt_t *stmt, const ad_store_row_plan_t *plan,
     return rc ? rc : ad_buf_putc(out, '}');
 }
 
+int ad_store_text_tree(int rc, ad_buf_t *b, json_t **out)
+{
+    if (rc == 0) {
+        *out = json_loadb(b->data, b->len, 0, NULL);
+        rc = *out != NULL ? 0 : AD_EINTERNAL;
+    }
+    ad_buf_cleanup(b);
+    return rc;
+}
+
 int ad_store_one_json(ad_db_t *db, ad_db_stmt_t *stmt, const char *json_cols, const char *null_cols,
                       json_t **out)
 {

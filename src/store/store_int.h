@@ -284,6 +284,9 @@ void ad_store_row_plan(ad_db_stmt_t *stmt, const char *json_cols, const char *nu
  * owns stmt. */
 int ad_store_row_text(ad_db_stmt_t *stmt, const ad_store_row_plan_t *plan,
                       const ad_store_row_over_t *over, ad_buf_t *out);
+/* For the forms that keep a tree: after a text writer's rc, *out is b's JSON
+ * text read back (AD_EINTERNAL if it does not read). b is cleaned up here. */
+int ad_store_text_tree(int rc, ad_buf_t *b, json_t **out);
 /* Reads on the thread owning db: the workspace (with setup columns) and,
  * when worktrees is not NULL, its worktree rows. */
 int ad_store_git_workspace_read(ad_db_t *db, const char *id, json_t **ws, json_t **worktrees);

@@ -155,13 +155,7 @@ int ad_store_usage_agents(ad_store_t *st, const char *period, int64_t now, const
 {
     ad_buf_t b;
     ad_buf_init(&b, AD_STORE_USAGE_TEXT_MAX);
-    int rc = ad_store_usage_agents_text(st, period, now, org, &b);
-    if (rc == 0) {
-        *out = json_loadb(b.data, b.len, 0, NULL);
-        rc = *out != NULL ? 0 : AD_EINTERNAL;
-    }
-    ad_buf_cleanup(&b);
-    return rc;
+    return ad_store_text_tree(ad_store_usage_agents_text(st, period, now, org, &b), &b, out);
 }
 
 const char *ad_store_usage_reached(ad_store_t *st, int64_t now)
