@@ -18,4 +18,19 @@ $(O)/obj/gen/migrations.o: $(O)/gen/migrations.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
-GEN_OBJ += $(O)/obj/gen/migrations.o
+# What the migrations make, as SQL that makes it in one go (tools/schema.c,
+# built for the build machine): a fresh database runs it instead of them.
+SCHEMA_TOOL := $(O)/gen/schema
+$(SCHEMA_TOOL): tools/schema.c
+	@mkdir -p $(dir $@)
+	$(HOSTCC) -O2 -std=gnu11 -Wall -Wextra -o $@ $< -lsqlite3
+
+$(O)/gen/schema.c: $(SCHEMA_TOOL) $(MIGRATION_SQL) $(MIGRATION_LIST)
+	$(SCHEMA_TOOL) $@.tmp $(MIGRATION_SQL)
+	mv $@.tmp $@
+
+$(O)/obj/gen/schema.o: $(O)/gen/schema.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) -c $< -o $@
+
+GEN_OBJ += $(O)/obj/gen/migrations.o $(O)/obj/gen/schema.o

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Migrations: the embedded NNNN_name.sql scripts applied in order, each in
- * its own transaction, recorded in schema_migrations with a SHA-256 of the
- * text; a changed or unknown recorded migration refuses to start. Opening
- * the database is open.c's.
+ * Migrations: the embedded NNNN_name.sql scripts applied in order, all the
+ * pending ones in one transaction, each recorded in schema_migrations with a
+ * SHA-256 of its text; a changed or unknown recorded migration refuses to
+ * start. A fresh SQLite database gets the schema they make in one go
+ * instead (ad_schema_sql). Opening the database is open.c's.
  */
 #include "store/store_int.h"
 
@@ -142,10 +143,31 @@ static int record(ad_db_t *db, const ad_migration_t *m, const char *path, char *
     return 0;
 }
 
+/* Whether db is a SQLite database with nothing in it but an empty
+ * schema_migrations, to be given every migration of the embedded list. */
+static bool fresh_sqlite(ad_db_t *db, const ad_migration_t *list, size_t n, size_t pending)
+{
+    if (ad_db_sqlite(db) == NULL || list != ad_migrations || n != ad_schema_migrations ||
+        pending != n) {
+        return false;
+    }
+    ad_db_stmt_t *s = NULL;
+    bool empty = ad_db_prepare_v2(db,
+                                  "SELECT 1 FROM sqlite_schema WHERE name <> "
+                                  "'schema_migrations' LIMIT 1",
+                                  -1, &s, NULL) == AD_DB_OK &&
+                 ad_db_step(s) == AD_DB_DONE;
+    ad_db_finalize(s);
+    return empty;
+}
+
 /* Applies the migrations of list not yet applied (applied[k] false), all in
  * one transaction: every one of them, or none. One transaction instead of
  * one each: a fresh data dir's start was mostly its 50-odd commits, each
- * making SQLite read the whole schema again (S1, bench/README). */
+ * making SQLite read the whole schema again (S1, bench/README). A fresh
+ * database runs what they make (ad_schema_sql, made from them at build
+ * time) instead of them: their ALTER TABLEs still made SQLite parse the
+ * whole schema again, one by one. Either way each is recorded. */
 static int apply_pending(ad_db_t *db, const ad_migration_t *list, size_t n, const bool *applied,
                          const char *path, char *err, size_t errsz)
 {
@@ -156,17 +178,23 @@ static int apply_pending(ad_db_t *db, const ad_migration_t *list, size_t n, cons
     if (pending == 0) {
         return 0;
     }
+    bool fresh = fresh_sqlite(db, list, n, pending);
     int e = ad_store_exec_raw(db, "BEGIN IMMEDIATE", err, errsz, path, "BEGIN");
     if (e != 0) {
         return e;
     }
-    char what[160] = "the migrations";
+    char what[160] = "the schema of a fresh database";
+    if (fresh) {
+        e = ad_store_exec_raw(db, ad_schema_sql, err, errsz, path, what);
+    }
     for (size_t k = 0; e == 0 && k < n; k++) {
         if (applied[k]) {
             continue;
         }
         snprintf(what, sizeof(what), "migration %s", list[k].name);
-        e = ad_store_exec_raw(db, list[k].sql, err, errsz, path, what);
+        if (!fresh) {
+            e = ad_store_exec_raw(db, list[k].sql, err, errsz, path, what);
+        }
         if (e == 0) {
             e = record(db, &list[k], path, err, errsz);
         }
@@ -177,6 +205,11 @@ static int apply_pending(ad_db_t *db, const ad_migration_t *list, size_t n, cons
     if (e != 0) {
         ad_store_exec_raw(db, "ROLLBACK", what, sizeof(what), path, "ROLLBACK");
         return e == AD_EINTERNAL ? AD_EINVAL : e;
+    }
+    if (fresh) {
+        ad_log(AD_LOG_INFO, "store", "fresh database made migrations=%zu last=%s", n,
+               list[n - 1].name);
+        return 0;
     }
     for (size_t k = 0; k < n; k++) {
         if (!applied[k]) {

@@ -300,9 +300,16 @@ typedef struct {
 /* Generated: every migration file, by ascending version. */
 extern const ad_migration_t ad_migrations[];
 extern const size_t ad_migrations_count;
+/* Generated (tools/schema.c): what every migration of ad_migrations makes,
+ * as one SQL text for a fresh database (its tables, indexes and triggers,
+ * then the rows the migrations insert), and how many migrations that is. */
+extern const char ad_schema_sql[];
+extern const size_t ad_schema_migrations;
 
 /* Applies every migration of list (ascending versions) not yet recorded in
- * schema_migrations, all in one transaction (every one, or none). Refuses
+ * schema_migrations, all in one transaction (every one, or none); a fresh
+ * SQLite database given the whole of ad_migrations runs ad_schema_sql
+ * instead, and records them all. Refuses
  * with AD_ECORRUPT
  * for a checksum mismatch and AD_ESTATE for a recorded version the list does
  * not know, with a message naming the file in err. */

@@ -290,6 +290,102 @@ static int exec_rc(sqlite3 *db, const char *sql)
     return sqlite3_exec(db, sql, NULL, NULL, NULL);
 }
 
+/* Every row sql gives, each value quoted, one row a line (sqlite3_free). */
+static char *dump(sqlite3 *db, const char *sql)
+{
+    sqlite3_str *out = sqlite3_str_new(db);
+    sqlite3_stmt *s = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        for (int c = 0; c < sqlite3_column_count(s); c++) {
+            const char *v = (const char *)sqlite3_column_text(s, c);
+            sqlite3_str_appendf(out, "%s%Q", c > 0 ? "|" : "", v);
+        }
+        sqlite3_str_appendchar(out, 1, '\n');
+    }
+    sqlite3_finalize(s);
+    char *text = sqlite3_str_finish(out); /* NULL when empty */
+    return text != NULL ? text : sqlite3_mprintf("");
+}
+
+static void assert_same(sqlite3 *a, sqlite3 *b, const char *sql)
+{
+    char *x = dump(a, sql), *y = dump(b, sql);
+    assert_non_null(x);
+    assert_non_null(y);
+    assert_string_equal(x, y);
+    sqlite3_free(x);
+    sqlite3_free(y);
+}
+
+/* A fresh database gets what the migrations make in one go (ad_schema_sql,
+ * made from them at build time, S1): the same tables, indexes, triggers and
+ * rows as the migrations run one by one, every migration recorded. */
+static void a_fresh_database_is_what_the_migrations_make(void **state)
+{
+    STORE_FX_SQLITE_ONLY("the schema in one go is SQLite's");
+    (void)state;
+    sqlite3 *made = NULL, *migrated = NULL;
+    assert_int_equal(sqlite3_open(":memory:", &made), SQLITE_OK);
+    assert_int_equal(sqlite3_open(":memory:", &migrated), SQLITE_OK);
+    exec_rc(made, "PRAGMA foreign_keys=ON");
+    exec_rc(migrated, "PRAGMA foreign_keys=ON");
+    char err[512] = "";
+    assert_int_equal(ad_schema_migrations, ad_migrations_count);
+    assert_int_equal(
+        migrate_raw(made, ad_migrations, ad_migrations_count, ":memory:", err, sizeof(err)), 0);
+    /* the same list elsewhere is not the embedded one: one by one */
+    ad_migration_t *copy = calloc(ad_migrations_count, sizeof(*copy));
+    assert_non_null(copy);
+    memcpy(copy, ad_migrations, ad_migrations_count * sizeof(*copy));
+    assert_int_equal(migrate_raw(migrated, copy, ad_migrations_count, ":memory:", err, sizeof(err)),
+                     0);
+    free(copy);
+    /* each change of the schema counts: the fresh one took the short way */
+    assert_true(count_of(made, "PRAGMA schema_version") <
+                count_of(migrated, "PRAGMA schema_version"));
+    assert_same(made, migrated,
+                "SELECT type, name, tbl_name, sql FROM sqlite_schema ORDER BY 1, 2");
+    assert_same(made, migrated,
+                "SELECT version, name, checksum FROM schema_migrations ORDER BY version");
+    assert_int_equal(count_of(made, "SELECT count(*) FROM schema_migrations"),
+                     (int)ad_migrations_count);
+    /* every table's rows, in full */
+    sqlite3_stmt *t = NULL;
+    assert_int_equal(sqlite3_prepare_v2(migrated,
+                                        "SELECT s.name, (SELECT count(*) FROM "
+                                        "pragma_table_info(s.name)) FROM sqlite_schema AS s "
+                                        "WHERE s.type = 'table' AND s.name <> "
+                                        "'schema_migrations'",
+                                        -1, &t, NULL),
+                     SQLITE_OK);
+    int tables = 0, rows = 0;
+    while (sqlite3_step(t) == SQLITE_ROW) {
+        sqlite3_str *q = sqlite3_str_new(migrated);
+        sqlite3_str_appendf(q, "SELECT * FROM \"%w\" ORDER BY 1",
+                            (const char *)sqlite3_column_text(t, 0));
+        for (int c = 2; c <= sqlite3_column_int(t, 1); c++) {
+            sqlite3_str_appendf(q, ", %d", c);
+        }
+        char *sql = sqlite3_str_finish(q);
+        assert_same(made, migrated, sql);
+        char *count = sqlite3_mprintf("SELECT count(*) FROM \"%w\"", sqlite3_column_text(t, 0));
+        rows += count_of(made, count);
+        sqlite3_free(count);
+        sqlite3_free(sql);
+        tables++;
+    }
+    sqlite3_finalize(t);
+    assert_true(tables > 50);
+    assert_true(rows > 0); /* the settings' defaults, the default org */
+    assert_int_equal(count_of(made, "SELECT count(*) FROM pragma_foreign_key_check"), 0);
+    assert_int_equal(count_of(made, "SELECT count(*) FROM pragma_integrity_check WHERE "
+                                    "integrity_check <> 'ok'"),
+                     0);
+    sqlite3_close(made);
+    sqlite3_close(migrated);
+}
+
 static void agent_stopped_migration_keeps_rows(void **state)
 {
     STORE_FX_SQLITE_ONLY("SQLite's CHECK widened in place (PostgreSQL's is ALTER TABLE)");
@@ -750,6 +846,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(migrations_apply_in_order_with_gaps, setup,
                                         store_fx_teardown),
         cmocka_unit_test_setup_teardown(agent_stopped_migration_keeps_rows, setup,
+                                        store_fx_teardown),
+        cmocka_unit_test_setup_teardown(a_fresh_database_is_what_the_migrations_make, setup,
                                         store_fx_teardown),
         cmocka_unit_test_setup_teardown(group_commit_completes_every_job_in_order, setup,
                                         store_fx_teardown),

@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Build-time schema maker: applies the SQL migrations given as arguments (in
+ * the order given) to an empty in-memory SQLite database, then writes a C
+ * file holding what they made, as SQL that makes it again in one go:
+ * ad_schema_sql (every table, then every index, view and trigger, each as
+ * SQLite keeps its text, then the rows the migrations inserted) and
+ * ad_schema_migrations (how many migrations it stands for).
+ *
+ * src/store/migrate.c runs it on a fresh database instead of the migrations
+ * one by one: their 47 ALTER TABLEs each made SQLite parse the whole schema
+ * again, most of a fresh start (S1, bench/README). tests/unit/
+ * test-store-core.c checks that both ways make the same database.
+ * Usage: schema OUT.c MIGRATION.sql...
+ */
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *out_path;
+
+static void die(const char *what, const char *detail)
+{
+    fprintf(stderr, "schema: %s: %s\n", what, detail);
+    if (out_path != NULL) {
+        remove(out_path);
+    }
+    exit(1);
+}
+
+static char *read_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        die("cannot open", path);
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *s = malloc(cap + 1);
+    size_t k;
+    while (s != NULL && (k = fread(s + n, 1, cap - n, f)) > 0) {
+        n += k;
+        if (n == cap) {
+            cap *= 2;
+            s = realloc(s, cap + 1);
+        }
+    }
+    if (s == NULL || ferror(f)) {
+        die("cannot read", path);
+    }
+    fclose(f);
+    s[n] = '\0';
+    return s;
+}
+
+static void exec(sqlite3 *db, const char *sql, const char *what)
+{
+    char *msg = NULL;
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        die(what, msg != NULL ? msg : sqlite3_errmsg(db));
+    }
+}
+
+/* Writes s as one line of a C string literal, "\n" added. Bytes outside
+ * printable ASCII are octal escapes, so the file's encoding cannot change
+ * them. */
+static void put_literal(FILE *out, const char *s)
+{
+    fputs("    \"", out);
+    for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (*p == '\\' || *p == '"') {
+            fprintf(out, "\\%c", *p);
+        } else if (*p == '\n') {
+            fputs("\\n\"\n    \"", out);
+        } else if (*p < 0x20 || *p >= 0x7f) {
+            fprintf(out, "\\%03o", *p);
+        } else if (*p == '?' && p[1] == '?') {
+            fputs("?\"\"", out); /* no trigraph */
+        } else {
+            fputc(*p, out);
+        }
+    }
+    fputs(";\\n\"\n", out);
+}
+
+/* The objects' text: tables first (an index, view or trigger needs its
+ * table), each kind in the order it was made. SQLite's own (sqlite_%, and
+ * automatic indexes, which have no text) and schema_migrations (made
+ * before any migration) are left out. */
+static void put_schema(sqlite3 *db, FILE *out)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT "
+                           "LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> 'schema_migrations' "
+                           "ORDER BY type <> 'table', type <> 'index', type <> 'view', rowid",
+                           -1, &s, NULL) != SQLITE_OK) {
+        die("reading the schema", sqlite3_errmsg(db));
+    }
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        put_literal(out, (const char *)sqlite3_column_text(s, 0));
+    }
+    sqlite3_finalize(s);
+}
+
+/* The rows the migrations inserted (settings' defaults, the default org),
+ * as INSERTs of SQLite's quote() of each value. */
+static void put_rows(sqlite3 *db, FILE *out)
+{
+    sqlite3_stmt *t = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT s.name, l.wr FROM sqlite_schema AS s JOIN pragma_table_list "
+                           "AS l ON l.name = s.name AND l.schema = 'main' WHERE s.type = "
+                           "'table' AND s.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND s.name <> "
+                           "'schema_migrations' ORDER BY s.rowid",
+                           -1, &t, NULL) != SQLITE_OK) {
+        die("listing the tables", sqlite3_errmsg(db));
+    }
+    while (sqlite3_step(t) == SQLITE_ROW) {
+        const char *table = (const char *)sqlite3_column_text(t, 0);
+        /* SELECT 'INSERT INTO "t" VALUES(' || quote(c1) || ',' || ... || ')' FROM "t" */
+        sqlite3_str *q = sqlite3_str_new(db);
+        sqlite3_str_appendf(q, "SELECT 'INSERT INTO \"%w\" VALUES('", table);
+        sqlite3_stmt *c = NULL;
+        char *cols = sqlite3_mprintf("SELECT name FROM pragma_table_info(%Q) ORDER BY cid", table);
+        if (sqlite3_prepare_v2(db, cols, -1, &c, NULL) != SQLITE_OK) {
+            die("reading the columns", sqlite3_errmsg(db));
+        }
+        int k = 0;
+        while (sqlite3_step(c) == SQLITE_ROW) {
+            sqlite3_str_appendf(q, "%s || quote(\"%w\")", k++ > 0 ? " || ','" : "",
+                                (const char *)sqlite3_column_text(c, 0));
+        }
+        sqlite3_finalize(c);
+        sqlite3_free(cols);
+        /* in the order the rows were inserted, so that a table's rowids
+         * come out the same */
+        sqlite3_str_appendf(q, " || ')' FROM \"%w\"%s", table,
+                            sqlite3_column_int(t, 1) ? "" : " ORDER BY rowid");
+        char *sql = sqlite3_str_finish(q);
+        sqlite3_stmt *r = NULL;
+        if (sql == NULL || sqlite3_prepare_v2(db, sql, -1, &r, NULL) != SQLITE_OK) {
+            die("reading the rows", sqlite3_errmsg(db));
+        }
+        while (sqlite3_step(r) == SQLITE_ROW) {
+            put_literal(out, (const char *)sqlite3_column_text(r, 0));
+        }
+        sqlite3_finalize(r);
+        sqlite3_free(sql);
+    }
+    sqlite3_finalize(t);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        fprintf(stderr, "usage: schema OUT.c MIGRATION.sql...\n");
+        return 2;
+    }
+    sqlite3 *db = NULL;
+    if (sqlite3_open(":memory:", &db) != SQLITE_OK) {
+        die("opening a database", "out of memory");
+    }
+    /* as the daemon's connection runs them (src/store/open.c) */
+    exec(db, "PRAGMA foreign_keys=ON", "PRAGMA");
+    exec(db,
+         "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+         "applied_at INTEGER NOT NULL, checksum TEXT NOT NULL)",
+         "schema_migrations");
+    exec(db, "BEGIN", "BEGIN");
+    for (int i = 2; i < argc; i++) {
+        char *sql = read_file(argv[i]);
+        exec(db, sql, argv[i]);
+        free(sql);
+    }
+    exec(db, "COMMIT", "COMMIT");
+
+    out_path = argv[1];
+    FILE *out = fopen(out_path, "w");
+    if (out == NULL) {
+        die("cannot write", out_path);
+    }
+    fputs("/* Generated by tools/schema.c: do not edit. */\n"
+          "#include \"store/store_int.h\"\n"
+          "const char ad_schema_sql[] =\n",
+          out);
+    put_schema(db, out);
+    put_rows(db, out);
+    fprintf(out, "    \"\";\nconst size_t ad_schema_migrations = %d;\n", argc - 2);
+    if (fclose(out) != 0) {
+        die("cannot write", out_path);
+    }
+    sqlite3_close(db);
+    return 0;
+}
