@@ -55,36 +55,31 @@ const runsAfter = prep(`SELECT ${RUNS_COLS} FROM runs r LEFT JOIN agents a ON a.
   + 'AND r.started_at <= ? AND (r.started_at < ? OR r.id < ?) ORDER BY r.started_at DESC, r.id DESC LIMIT ?');
 const runStart = prep('SELECT started_at FROM runs WHERE id = ?');
 
-// GET /api/usage/agents as agentd answers it (src/store/usagetop.c): the
-// period's rows and running runs read once, summed per agent, sorted by cost,
-// and only the top agents looked up, a batch at a time, until 500 are found
-// and the last one's ties are in; then sorted by cost and name.
-const usageRows = prep('SELECT agent_id, runs, input_tokens, output_tokens, cache_read_tokens, '
-  + 'cache_write_tokens, cost_usd FROM agent_usage WHERE kind = ?2 AND start_day >= ?1 '
+// GET /api/usage/agents as agentd answers it (src/store/usagetop.c), with
+// the same statements: the agents whose row of the period is not all they
+// used (runs running, runs that ended past now) summed first; then the
+// others read costliest first by agent_usage_by_cost, 640 at a time, each
+// batch's agents looked up, until no unread row can be among the first 500;
+// then sorted by cost and name.
+const USAGE_COLS = 'runs, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd';
+const usageExtras = prep(`SELECT agent_id, ${USAGE_COLS} FROM agent_usage WHERE kind = ?2 AND start_day > ?1 `
   + 'AND runs > 0 UNION ALL SELECT agent_id, 1, input_tokens, output_tokens, '
   + 'cache_read_tokens, cache_write_tokens, cost_usd FROM runs INDEXED BY runs_by_end '
-  + 'WHERE ended_at IS NULL');
+  + `WHERE ended_at IS NULL UNION ALL SELECT agent_id, ${USAGE_COLS} FROM agent_usage `
+  + 'WHERE kind = ?2 AND start_day = ?1 AND runs > 0 AND agent_id IN (SELECT agent_id '
+  + 'FROM runs INDEXED BY runs_by_end WHERE ended_at IS NULL UNION SELECT agent_id FROM '
+  + 'agent_usage WHERE kind = ?2 AND start_day > ?1)');
+const usageScan = prep(`SELECT agent_id, ${USAGE_COLS} FROM agent_usage INDEXED BY agent_usage_by_cost `
+  + 'WHERE kind = ?2 AND start_day = ?1 AND runs > 0 ORDER BY cost_usd DESC');
 const usageAgents = prep('SELECT id, name, worktree_id, executor, deleted_at FROM agents WHERE id IN '
   + "(SELECT value FROM json_each(?1)) AND (?2 = '' OR org_id = ?2)");
 const byCost = (a, b) => (a.cost !== b.cost ? (a.cost > b.cost ? -1 : 1)
   : (b.input + b.output) - (a.input + a.output));
-function usageTop(kind, sinceDay, org) {
-  const sums = new Map();
-  for (const r of usageRows.all(sinceDay, kind)) {
-    const e = sums.get(r.agent_id);
-    if (e) {
-      e.runs += r.runs; e.input += r.input_tokens; e.output += r.output_tokens;
-      e.cacheRead += r.cache_read_tokens; e.cacheWrite += r.cache_write_tokens; e.cost += r.cost_usd;
-    } else {
-      sums.set(r.agent_id, { id: r.agent_id, runs: r.runs, input: r.input_tokens, output: r.output_tokens,
-        cacheRead: r.cache_read_tokens, cacheWrite: r.cache_write_tokens, cost: r.cost_usd, row: null });
-    }
-  }
-  const order = [...sums.values()].sort(byCost);
-  const found = [];
-  let enough = false;
-  for (let done = 0; done < order.length && !enough; done += 640) {
-    const batch = order.slice(done, done + 640);
+const sumOf = (r) => ({ id: r.agent_id, runs: r.runs, input: r.input_tokens, output: r.output_tokens,
+  cacheRead: r.cache_read_tokens, cacheWrite: r.cache_write_tokens, cost: r.cost_usd, row: null });
+function keepFound(list, org, found) {
+  for (let i = 0; i < list.length; i += 640) {
+    const batch = list.slice(i, i + 640);
     const byId = new Map(batch.map((e) => [e.id, e]));
     for (const a of usageAgents.all(JSON.stringify(batch.map((e) => e.id)), org)) {
       const e = byId.get(a.id);
@@ -93,13 +88,40 @@ function usageTop(kind, sinceDay, org) {
       Object.assign(o, { runs: e.runs, inputTokens: e.input, outputTokens: e.output, cacheReadTokens: e.cacheRead,
         cacheWriteTokens: e.cacheWrite, totalTokens: e.input + e.output, costUsd: e.cost });
       e.row = o;
-    }
-    for (const e of batch) {
-      enough = found.length >= 500 && byCost(e, found[499]) !== 0;
-      if (enough) break;
-      if (e.row) found.push(e);
+      found.push(e);
     }
   }
+}
+function usageTop(kind, day, org) {
+  const extras = new Map();
+  for (const r of usageExtras.all(day, kind)) {
+    const e = extras.get(r.agent_id);
+    if (e) {
+      e.runs += r.runs; e.input += r.input_tokens; e.output += r.output_tokens;
+      e.cacheRead += r.cache_read_tokens; e.cacheWrite += r.cache_write_tokens; e.cost += r.cost_usd;
+    } else extras.set(r.agent_id, sumOf(r));
+  }
+  let found = [];
+  keepFound([...extras.values()], org, found);
+  let batch = [];
+  let last = 0;
+  const full = () => {
+    keepFound(batch, org, found);
+    batch = [];
+    if (found.length < 500) return false;
+    found.sort(byCost);
+    let n = 500;
+    while (n < found.length && byCost(found[n], found[499]) === 0) n++;
+    found = found.slice(0, n);
+    return last < found[499].cost;
+  };
+  let done = false;
+  for (const r of usageScan.iterate(day, kind)) {
+    last = r.cost_usd;
+    if (!extras.has(r.agent_id)) batch.push(sumOf(r));
+    if (batch.length === 640 && full()) { done = true; break; }
+  }
+  if (!done) full();
   found.sort((a, b) => byCost(a, b) || (a.row.name < b.row.name ? -1 : a.row.name > b.row.name ? 1 : 0));
   return found.slice(0, 500).map((e) => e.row);
 }

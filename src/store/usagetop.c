@@ -6,10 +6,13 @@
  * Summed here, not by SQL. One SQL statement (sum per agent, join agents,
  * sort, LIMIT 500) grouped every row of the period in a temporary b-tree,
  * joined every agent and sorted them all: 21 ms of CPU for a month of
- * 10,000 agents (bench/README, F2). Here the period's rows are read once
- * into an array, summed per agent and sorted by cost; only the agents at
- * the top are then looked up, a batch at a time, until 500 of the caller's
- * organisation are found and the last one's ties are all in. The answer is
+ * 10,000 agents (bench/README, F2). Reading every row of the period and
+ * summing it here was still 5 ms. Now the agents whose row of the period is
+ * not the whole of their usage (a run still running, a run that ended past
+ * now) are summed first; then the others are read costliest first by an
+ * index (agent_usage_by_cost, migration 2880), a batch at a time, each
+ * batch's agents looked up (name, organisation), until no row left unread
+ * can be among the first 500 of the caller's organisation. The answer is
  * written as text, no json_t.
  *
  * Threads: the loop thread (the read connection). Everything allocated here
@@ -64,53 +67,21 @@ static int by_cost(const sum_t *a, const sum_t *b)
     return ta == tb ? 0 : ta > tb ? -1 : 1;
 }
 
-static int by_cost_p(const void *a, const void *b)
-{
-    return by_cost(*(sum_t *const *)a, *(sum_t *const *)b);
-}
-
-/* Moves the k costliest entries of v[0..n) to its front, in no order
- * (quickselect with a three-way partition, so many equal costs, say agents
- * that cost nothing, take one pass). */
-static void select_top(sum_t **v, size_t n, size_t k)
-{
-    size_t lo = 0, hi = n;
-    while (hi - lo > 1) {
-        const sum_t *pivot = v[lo + (hi - lo) / 2];
-        /* [lo, lt) costlier than the pivot, [lt, gt) as costly, [gt, hi) less */
-        size_t lt = lo, i = lo, gt = hi;
-        while (i < gt) {
-            int c = by_cost(v[i], pivot);
-            sum_t *t = v[i];
-            if (c < 0) {
-                v[i++] = v[lt];
-                v[lt++] = t;
-            } else if (c > 0) {
-                v[i] = v[--gt];
-                v[gt] = t;
-            } else {
-                i++;
-            }
-        }
-        if (k <= lt) {
-            hi = lt;
-        } else if (k <= gt) {
-            return;
-        } else {
-            lo = gt;
-        }
-    }
-}
-
 /* The answer's order: by cost, then by name (as SQLite's BINARY). */
 static int by_cost_name(const void *a, const void *b)
 {
-    const sum_t *x = *(sum_t *const *)a, *y = *(sum_t *const *)b;
+    const sum_t *x = a, *y = b;
     int c = by_cost(x, y);
     return c != 0 ? c : strcmp(x->name, y->name);
 }
 
-static int push(sums_t *s, ad_db_stmt_t *st)
+static int by_cost_v(const void *a, const void *b)
+{
+    return by_cost(a, b);
+}
+
+/* A new entry at the end of s (AD_ETOOBIG past SUMS_MAX). */
+static int grow(sums_t *s, sum_t **out)
 {
     if (s->n == s->cap) {
         size_t cap = s->cap ? s->cap * 2 : 1024;
@@ -121,7 +92,14 @@ static int push(sums_t *s, ad_db_stmt_t *st)
         s->v = v;
         s->cap = cap;
     }
-    sum_t *e = &s->v[s->n++];
+    *out = &s->v[s->n++];
+    return 0;
+}
+
+/* Fills e from st's row (agent_id, runs, input, output, cache read, cache
+ * write, cost). */
+static void from_row(sum_t *e, ad_db_stmt_t *st)
+{
     const char *id = (const char *)ad_db_column_text(st, 0);
     size_t len = id != NULL ? (size_t)ad_db_column_bytes(st, 0) : 0;
     len = len < sizeof(e->id) ? len : sizeof(e->id) - 1;
@@ -134,29 +112,37 @@ static int push(sums_t *s, ad_db_stmt_t *st)
     e->cache_write = ad_db_column_int64(st, 5);
     e->cost = ad_db_column_double(st, 6);
     e->meta = NULL;
-    return 0;
 }
 
-/* The period's rows of agent_usage (migration 2860) of its kind from its
- * first day on (a later one holds runs that ended past now), and the runs
- * still running, one entry per agent after summing. */
-static int read_sums(ad_db_t *db, const char *kind, int64_t since_ms, sums_t *s)
+#define USAGE_COLS                                                                                 \
+    "runs, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd"
+
+/* The agents whose row of the period's first day (start_day = day) is not
+ * all they used in it, with all they used: the runs still running, the
+ * rows of a later start day of the kind (runs that ended past now), and
+ * those agents' rows of the day. One entry per agent, sorted by id. */
+static int read_extras(ad_db_t *db, const char *kind, int64_t day, sums_t *s)
 {
     ad_db_stmt_t *st = ad_store_stmt(
-        db, "SELECT agent_id, runs, input_tokens, output_tokens, cache_read_tokens, "
-            "cache_write_tokens, cost_usd FROM agent_usage WHERE kind = ?2 AND start_day >= ?1 "
+        db, "SELECT agent_id, " USAGE_COLS " FROM agent_usage WHERE kind = ?2 AND start_day > ?1 "
             "AND runs > 0 UNION ALL SELECT agent_id, 1, input_tokens, output_tokens, "
             "cache_read_tokens, cache_write_tokens, cost_usd FROM runs INDEXED BY runs_by_end "
-            "WHERE ended_at IS NULL");
+            "WHERE ended_at IS NULL UNION ALL SELECT agent_id, " USAGE_COLS " FROM agent_usage "
+            "WHERE kind = ?2 AND start_day = ?1 AND runs > 0 AND agent_id IN (SELECT agent_id "
+            "FROM runs INDEXED BY runs_by_end WHERE ended_at IS NULL UNION SELECT agent_id FROM "
+            "agent_usage WHERE kind = ?2 AND start_day > ?1)");
     if (st == NULL) {
         return AD_EINTERNAL;
     }
-    /* the first day computed here: PostgreSQL types ?1 / 86400000 int4 */
-    ad_db_bind_int64(st, 1, since_ms / 86400000);
+    ad_db_bind_int64(st, 1, day);
     ad_db_bind_text(st, 2, kind, -1, AD_DB_STATIC);
     int rc, err = 0;
+    sum_t *e;
     while (err == 0 && (rc = ad_db_step(st)) == AD_DB_ROW) {
-        err = push(s, st);
+        err = grow(s, &e);
+        if (err == 0) {
+            from_row(e, st);
+        }
     }
     ad_db_reset(st);
     if (err != 0) {
@@ -168,14 +154,7 @@ static int read_sums(ad_db_t *db, const char *kind, int64_t since_ms, sums_t *s)
     if (s->n == 0) {
         return 0;
     }
-    /* the rows of one period day come by id already: most reads sort nothing */
-    bool sorted = true;
-    for (size_t i = 1; i < s->n && sorted; i++) {
-        sorted = strcmp(s->v[i - 1].id, s->v[i].id) <= 0;
-    }
-    if (!sorted) {
-        qsort(s->v, s->n, sizeof(*s->v), by_id);
-    }
+    qsort(s->v, s->n, sizeof(*s->v), by_id);
     size_t w = 0;
     for (size_t i = 0; i < s->n; i++) {
         if (w > 0 && strcmp(s->v[w - 1].id, s->v[i].id) == 0) {
@@ -306,16 +285,16 @@ static int put_row(ad_buf_t *b, const sum_t *e)
 
 /* The answer's text for the agents of found[0..n): {period, from, totals,
  * agents}; the totals are of the agents listed. */
-static int put_answer(ad_buf_t *b, const char *period, const char *from, sum_t *const *found,
+static int put_answer(ad_buf_t *b, const char *period, const char *from, const sum_t *found,
                       size_t n)
 {
     int64_t runs = 0, input = 0, output = 0;
     double cost = 0;
     for (size_t i = 0; i < n; i++) {
-        runs += found[i]->runs;
-        input += found[i]->input;
-        output += found[i]->output;
-        cost += found[i]->cost;
+        runs += found[i].runs;
+        input += found[i].input;
+        output += found[i].output;
+        cost += found[i].cost;
     }
     int rc = ad_buf_puts(b, "{\"period\":");
     rc = rc ? rc : ad_json_string(b, period, strlen(period));
@@ -334,9 +313,102 @@ static int put_answer(ad_buf_t *b, const char *period, const char *from, sum_t *
     rc = rc ? rc : ad_buf_puts(b, "},\"agents\":[");
     for (size_t i = 0; i < n && rc == 0; i++) {
         rc = i > 0 ? ad_buf_putc(b, ',') : 0;
-        rc = rc ? rc : put_row(b, found[i]);
+        rc = rc ? rc : put_row(b, &found[i]);
     }
     return rc ? rc : ad_buf_puts(b, "]}");
+}
+
+/* Looks up the agents of v[0..n) (of org, "" any) a batch at a time and
+ * moves those found to the end of found, which owns what they keep. */
+static int keep_found(ad_db_t *db, sum_t *v, size_t n, const char *org, sums_t *found)
+{
+    sum_t *batch[BATCH];
+    int err = 0;
+    for (size_t i = 0; err == 0 && i < n; i += BATCH) {
+        size_t k = n - i < BATCH ? n - i : BATCH;
+        for (size_t j = 0; j < k; j++) {
+            batch[j] = &v[i + j];
+        }
+        err = look_up(db, batch, k, org);
+    }
+    sum_t *e;
+    for (size_t i = 0; i < n; i++) {
+        if (v[i].meta == NULL) {
+            continue;
+        }
+        if (err == 0) {
+            err = grow(found, &e);
+        }
+        if (err == 0) {
+            *e = v[i];
+        } else {
+            free(v[i].meta);
+        }
+        v[i].meta = NULL;
+    }
+    return err;
+}
+
+/* Keeps of found the first TOP by cost and every tie of the last of them
+ * (they are decided by name later); frees the rest. */
+static void keep_top(sums_t *found)
+{
+    if (found->n < TOP) {
+        return;
+    }
+    qsort(found->v, found->n, sizeof(*found->v), by_cost_v);
+    size_t n = TOP;
+    while (n < found->n && by_cost(&found->v[n], &found->v[TOP - 1]) == 0) {
+        n++;
+    }
+    for (size_t i = n; i < found->n; i++) {
+        free(found->v[i].meta);
+    }
+    found->n = n;
+}
+
+/* Reads the period's rows of the other agents costliest first, BATCH at a
+ * time, into found (of org), until a batch's last cost is below the
+ * TOP-th found: no row left can be among the first TOP. Rows of the agents
+ * of extras (whole already) are passed over. */
+static int scan(ad_db_t *db, const char *kind, int64_t day, const sums_t *extras, const char *org,
+                sums_t *found)
+{
+    ad_db_stmt_t *st = ad_store_stmt(db, "SELECT agent_id, " USAGE_COLS " FROM agent_usage INDEXED "
+                                         "BY agent_usage_by_cost WHERE kind = ?2 AND start_day = "
+                                         "?1 AND runs > 0 ORDER BY cost_usd DESC");
+    sum_t *batch = malloc(BATCH * sizeof(*batch));
+    if (st == NULL || batch == NULL) {
+        free(batch);
+        return st == NULL ? AD_EINTERNAL : AD_ENOMEM;
+    }
+    ad_db_bind_int64(st, 1, day);
+    ad_db_bind_text(st, 2, kind, -1, AD_DB_STATIC);
+    int rc = AD_DB_ROW, err = 0;
+    while (err == 0 && rc == AD_DB_ROW) {
+        size_t n = 0;
+        double last = 0;
+        while (n < BATCH && (rc = ad_db_step(st)) == AD_DB_ROW) {
+            from_row(&batch[n], st);
+            last = batch[n].cost;
+            n += extras->n == 0 ||
+                 bsearch(&batch[n], extras->v, extras->n, sizeof(*extras->v), by_id) == NULL;
+        }
+        if (rc != AD_DB_ROW && rc != AD_DB_DONE) {
+            err = ad_store_rc(db, rc);
+            break;
+        }
+        err = keep_found(db, batch, n, org, found);
+        if (err == 0 && found->n >= TOP) {
+            keep_top(found);
+            if (last < found->v[TOP - 1].cost) {
+                break;
+            }
+        }
+    }
+    ad_db_reset(st);
+    free(batch);
+    return err;
 }
 
 int ad_store_usage_agents_text(ad_store_t *st, const char *period, int64_t now, const char *org,
@@ -354,60 +426,28 @@ int ad_store_usage_agents_text(ad_store_t *st, const char *period, int64_t now, 
     const char *kind = strcmp(period, "weekly") == 0    ? "w"
                        : strcmp(period, "monthly") == 0 ? "m"
                                                         : "d";
+    /* the first day computed here: PostgreSQL types ?1 / 86400000 int4 */
+    int64_t day = since_ms / 86400000;
     ad_db_t *db = ad_store_rdb(st);
-    sums_t s = {NULL, 0, 0};
-    int err = read_sums(db, kind, since_ms, &s);
-    /* order: every entry by cost; found: the agents of org in cost order,
-     * the first TOP and every tie of the last of them; batch: the entries
-     * being looked up */
-    sum_t **order = NULL, **found = NULL, **batch = NULL;
-    if (err == 0 && s.n > 0) {
-        order = malloc(s.n * sizeof(*order));
-        found = malloc(s.n * sizeof(*found));
-        batch = malloc(BATCH * sizeof(*batch));
-        err = order != NULL && found != NULL && batch != NULL ? 0 : AD_ENOMEM;
-    }
-    /* order is sorted up to here: first the costliest BATCH, picked out and
-     * sorted alone; the rest only when the first batch was not enough */
-    size_t sorted = 0;
-    if (err == 0 && s.n > 0) { /* pointers sorted, not the entries: less to move */
-        for (size_t i = 0; i < s.n; i++) {
-            order[i] = &s.v[i];
-        }
-        sorted = s.n < BATCH ? s.n : BATCH;
-        select_top(order, s.n, sorted);
-        qsort(order, sorted, sizeof(*order), by_cost_p);
-    }
-    size_t nf = 0;
-    bool enough = false;
-    for (size_t done = 0; err == 0 && done < s.n && !enough;) {
-        size_t n = s.n - done < BATCH ? s.n - done : BATCH;
-        if (done + n > sorted) { /* what follows is no costlier than what was sorted */
-            qsort(order + sorted, s.n - sorted, sizeof(*order), by_cost_p);
-            sorted = s.n;
-        }
-        memcpy(batch, &order[done], n * sizeof(*batch));
-        err = look_up(db, batch, n, org != NULL ? org : "");
-        for (size_t i = done; err == 0 && i < done + n && !enough; i++) {
-            enough = nf >= TOP && by_cost(order[i], found[TOP - 1]) != 0;
-            if (!enough && order[i]->meta != NULL) {
-                found[nf++] = order[i];
-            }
-        }
-        done += n;
+    org = org != NULL ? org : "";
+    sums_t extras = {NULL, 0, 0}, found = {NULL, 0, 0};
+    int err = read_extras(db, kind, day, &extras);
+    if (err == 0) {
+        err = keep_found(db, extras.v, extras.n, org, &found);
     }
     if (err == 0) {
-        if (nf > 0) {
-            qsort(found, nf, sizeof(*found), by_cost_name);
-        }
-        err = put_answer(out, period, key, found, nf < TOP ? nf : TOP);
+        err = scan(db, kind, day, &extras, org, &found);
     }
-    for (size_t i = 0; i < s.n; i++) {
-        free(s.v[i].meta);
+    if (err == 0 && found.n > 0) {
+        qsort(found.v, found.n, sizeof(*found.v), by_cost_name);
     }
-    free(batch);
-    free(found);
-    free(order);
-    free(s.v);
+    if (err == 0) {
+        err = put_answer(out, period, key, found.v, found.n < TOP ? found.n : TOP);
+    }
+    for (size_t i = 0; i < found.n; i++) {
+        free(found.v[i].meta);
+    }
+    free(found.v);
+    free(extras.v);
     return err;
 }

@@ -299,7 +299,7 @@ static void usage_by_agent_ranks_the_period(void **state)
                              "updated_at) VALUES ");
     for (int i = 0; i < N && rc == 0; i++) {
         rc = ad_buf_printf(&b, "%s('ag_u%03d', '%s', 'n%03d', '%s', 1, 1)", i ? "," : "", i, f->wt,
-                           999 - i, i % 7 == 3 ? "org_other" : "org_default");
+                           i, i % 7 == 3 ? "org_other" : "org_default");
     }
     assert_int_equal(rc, 0);
     store_fx_exec(f->s, b.data);
@@ -333,14 +333,15 @@ static void usage_by_agent_ranks_the_period(void **state)
     assert_true(json_real_value(json_object_get(r1, "costUsd")) == 99.25);
     assert_string_equal(sget(r1, "worktreeId"), f->wt);
     /* then the other costly ones of the organisation, then the tie by name:
-     * the highest numbers first (their names are the lowest) */
+     * the lowest numbers first (their names are the lowest; the index reads
+     * a tie the other way, by id downwards, so all of it must be read) */
     int want[500], n = 0;
     for (int i = 2; i < 10; i++) {
         if (i % 7 != 3) {
             want[n++] = i;
         }
     }
-    for (int i = N - 1; i >= 10 && n < 500; i--) {
+    for (int i = 10; i < N && n < 500; i++) {
         if (i % 7 != 3) {
             want[n++] = i;
         }
@@ -351,12 +352,52 @@ static void usage_by_agent_ranks_the_period(void **state)
         assert_string_equal(sget(json_array_get(rows, (size_t)k), "agentId"), id);
     }
     json_decref(u);
+    /* every organisation: the 500th is a tie of 590 agents whose rows the
+     * index reads highest id first, the answer lowest name first */
+    assert_int_equal(ad_store_usage_agents(f->s->st, "daily", now, "", &u), 0);
+    rows = json_object_get(u, "agents");
+    assert_int_equal(json_array_size(rows), 500);
+    for (int k = 0; k < 500; k++) {
+        char id[16];
+        snprintf(id, sizeof(id), "ag_u%03d", k);
+        assert_string_equal(sget(json_array_get(rows, (size_t)k), "agentId"), id);
+    }
+    json_decref(u);
     /* another organisation sees only its own */
     assert_int_equal(ad_store_usage_agents(f->s->st, "daily", now, "org_other", &u), 0);
     rows = json_object_get(u, "agents");
     assert_int_equal(json_array_size(rows), N / 7 + (N % 7 > 3));
     assert_string_equal(sget(json_array_get(rows, 0), "agentId"), "ag_u003");
-    assert_string_equal(sget(json_array_get(rows, 1), "agentId"), "ag_u598");
+    assert_string_equal(sget(json_array_get(rows, 1), "agentId"), "ag_u010");
+    json_decref(u);
+
+    /* The week: every cost its own (agent i: 1000 - i), every organisation.
+     * The read stops after the batch that makes the first 500 certain, so
+     * the last agents' rows are never read; one of them still comes first,
+     * by a run that ended past now (its later week's row). */
+    int64_t monday = day - (day + 3) % 7;
+    ad_buf_init(&b, 1u << 20);
+    rc = ad_buf_puts(&b, "INSERT INTO agent_usage (kind, start_day, agent_id, runs, "
+                         "input_tokens, cost_usd) VALUES ");
+    for (int i = 0; i < N && rc == 0; i++) {
+        rc = ad_buf_printf(&b, "%s('w', %lld, 'ag_u%03d', 1, 5, %d)", i ? "," : "",
+                           (long long)monday, i, 1000 - i);
+    }
+    rc = rc ? rc : ad_buf_printf(&b, ",('w', %lld, 'ag_u599', 1, 1, 5000)", (long long)monday + 7);
+    assert_int_equal(rc, 0);
+    store_fx_exec(f->s, b.data);
+    ad_buf_cleanup(&b);
+    assert_int_equal(ad_store_usage_agents(f->s->st, "weekly", now, "", &u), 0);
+    rows = json_object_get(u, "agents");
+    assert_int_equal(json_array_size(rows), 500);
+    assert_string_equal(sget(json_array_get(rows, 0), "agentId"), "ag_u599");
+    assert_true(json_real_value(json_object_get(json_array_get(rows, 0), "costUsd")) == 5401);
+    for (int k = 1; k < 500; k++) {
+        char id[16];
+        snprintf(id, sizeof(id), "ag_u%03d", k - 1);
+        assert_string_equal(sget(json_array_get(rows, (size_t)k), "agentId"), id);
+    }
+    assert_true(json_real_value(json_object_get(json_array_get(rows, 2), "costUsd")) == 999.25);
     json_decref(u);
 }
 
