@@ -14,7 +14,7 @@ function prep(sql) {
   const st = db.prepare(sql);
   if (!/\?\d/.test(sql)) return st;
   const named = (args) => Object.fromEntries(args.map((v, i) => [i + 1, v]));
-  return { all: (...a) => st.all(named(a)), get: (...a) => st.get(named(a)) };
+  return { all: (...a) => st.all(named(a)), get: (...a) => st.get(named(a)), iterate: (...a) => st.iterate(named(a)) };
 }
 const camel = (s) => s.replace(/_([a-z])/g, (_, c) => c.toUpperCase());
 const iso = new Set(['created_at', 'updated_at', 'started_at', 'ended_at', 'stopped_at', 'deleted_at']);
