@@ -7,7 +7,6 @@ import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,8 +20,9 @@ export const daemon = requireHere('../../e2e/lib/daemon.js');
 export const ARTIFACTS = path.join(ROOT, 'tests/artifacts/browser');
 export const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 
+// Removed when the test file's process exits (daemon.js).
 export function tmpDir(prefix) {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  return daemon.tmpDir(prefix);
 }
 
 // A fresh profile per launch; headless; nothing phoning home.

@@ -82,8 +82,20 @@ async function lockLetGo(dataDir, ms = 10000) {
   while (held() && Date.now() < end) await new Promise((r) => setTimeout(r, 20));
 }
 
+// Every directory tmpDir and tmpRepo made, removed when the test file's
+// process exits, after its daemons were killed (the handler above runs
+// first): each make check left some 6,000 of them in /tmp.
+const madeDirs = [];
+process.on('exit', () => {
+  for (const dir of madeDirs) {
+    try { fs.rmSync(dir, { recursive: true, force: true }); } catch (_) { /* best effort */ }
+  }
+});
+
 function tmpDir(prefix = 'agentd-e2e-') {
-  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  madeDirs.push(dir);
+  return dir;
 }
 
 // A new git repository with one commit (a workspace must be a git work
@@ -91,6 +103,7 @@ function tmpDir(prefix = 'agentd-e2e-') {
 // the machine's settings cannot change what the tests see.
 function tmpRepo(prefix = 'agentd-repo-', base = os.tmpdir()) {
   const dir = fs.realpathSync(fs.mkdtempSync(path.join(base, prefix)));
+  madeDirs.push(dir);
   const env = { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' };
   const git = (...a) => spawnSync('git', a, { cwd: dir, env, stdio: 'pipe' });
   git('init', '-q', '-b', 'main');
