@@ -476,6 +476,7 @@ async function analyticsDraw(page, runs) {
 
 async function main() {
   if (!fs.existsSync(LINEGEN)) {
+    fs.mkdirSync(path.dirname(LINEGEN), { recursive: true }); // bench/bin is made by the first bench that needs it
     execFileSync('cc', ['-std=gnu11', '-O2', '-o', LINEGEN, path.join(here, 'c/linegen.c')]);
   }
   out.meta.chromium = spawnSync(CHROMIUM, ['--version']).stdout?.toString().trim();
