@@ -192,7 +192,7 @@ static void resync(uv_timer_t *t)
     snprintf(p, sizeof(p), "%s/definitions", dw->data_dir);
     want(dw, p, "", "");
     json_t *ws = NULL;
-    if (dw->store != NULL && ad_store_workspace_list(dw->store, "", &ws) == 0) {
+    if (dw->store != NULL && ad_store_workspace_paths(dw->store, "", &ws) == 0) {
         size_t i;
         json_t *row;
         json_array_foreach(json_object_get(ws, "workspaces"), i, row)

@@ -27,7 +27,7 @@ static json_t *folders(ad_store_t *st, const char *data_dir, const char *org)
     snprintf(p, sizeof(p), "%s/definitions", data_dir);
     json_t *dirs = json_pack("[{s:s}]", "path", p);
     json_t *ws = NULL;
-    if (st != NULL && ad_store_workspace_list(st, org, &ws) == 0) {
+    if (st != NULL && ad_store_workspace_paths(st, org, &ws) == 0) {
         size_t i;
         json_t *w;
         json_array_foreach(json_object_get(ws, "workspaces"), i, w)

@@ -202,6 +202,9 @@ int ad_store_prom(ad_store_t *store, ad_buf_t *b);
 int ad_store_workspace_get(ad_store_t *st, const char *id, json_t **out);
 /* {workspaces:[…]} by creation order; org "" or NULL: every org. */
 int ad_store_workspace_list(ad_store_t *st, const char *org, json_t **out);
+/* The same workspaces with only {id, path, orgId}: no counts (read every
+ * second by the definitions watch). */
+int ad_store_workspace_paths(ad_store_t *st, const char *org, json_t **out);
 /* args {id, name, path, now, worktreeId, branch}: inserts the workspace
  * and its main worktree (is_main 1, same path). result {workspace,
  * worktree}. AD_EEXIST when the path is taken. */

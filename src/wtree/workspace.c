@@ -65,7 +65,7 @@ static bool path_seen(ad_wtree_t *W, const ad_principal_t *who, const char *path
     }
     json_t *list = NULL;
     bool seen = false;
-    if (path != NULL && ad_store_workspace_list(W->store, who->org_id, &list) == 0) {
+    if (path != NULL && ad_store_workspace_paths(W->store, who->org_id, &list) == 0) {
         size_t i;
         json_t *v;
         json_array_foreach(json_object_get(list, "workspaces"), i, v)
