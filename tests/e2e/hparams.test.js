@@ -32,7 +32,7 @@ test.before(async () => {
   ws = w.body.id;
   wt = w.body.worktrees[0].id;
   trainer = TRAINER;
-  reports = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'agentd-hp-reports-'));
+  reports = daemon.tmpDir('agentd-hp-reports-');
 });
 test.after(async () => { await d.cleanup(); });
 

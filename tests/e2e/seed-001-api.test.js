@@ -137,7 +137,7 @@ test('a new-branch worktree without createBranch, as the seed\'s client asks for
 });
 
 test('CLAUDE_CLI_PATH names the Claude CLI, as in the seed; AGENTD_CLAUDE_BIN wins over it', async () => {
-  const bin = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'agentd-cli-path-'));
+  const bin = daemon.tmpDir('agentd-cli-path-');
   const fake = (name) => {
     const p = path.join(bin, name);
     fs.writeFileSync(p, `#!/bin/sh\necho ran > "${name}.ran"\nexit 0\n`, { mode: 0o755 });

@@ -88,7 +88,10 @@ async function lockLetGo(dataDir, ms = 10000) {
 const madeDirs = [];
 process.on('exit', () => {
   for (const dir of madeDirs) {
-    try { fs.rmSync(dir, { recursive: true, force: true }); } catch (_) { /* best effort */ }
+    // and the worktrees agentd made beside a repository (<repo>.worktrees)
+    for (const d of [dir, `${dir}.worktrees`]) {
+      try { fs.rmSync(d, { recursive: true, force: true }); } catch (_) { /* best effort */ }
+    }
   }
 });
 
