@@ -61,6 +61,16 @@ static void exec(sqlite3 *db, const char *sql, const char *what)
     }
 }
 
+/* A prepared statement of sql, or the tool stops naming what it was for. */
+static sqlite3_stmt *prepare(sqlite3 *db, const char *sql, const char *what)
+{
+    sqlite3_stmt *s = NULL;
+    if (sql == NULL || sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
+        die(what, sqlite3_errmsg(db));
+    }
+    return s;
+}
+
 /* Writes s as one line of a C string literal, "\n" added. Bytes outside
  * printable ASCII are octal escapes, so the file's encoding cannot change
  * them. */
@@ -89,14 +99,11 @@ static void put_literal(FILE *out, const char *s)
  * before any migration) are left out. */
 static void put_schema(sqlite3 *db, FILE *out)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT "
-                           "LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> 'schema_migrations' "
-                           "ORDER BY type <> 'table', type <> 'index', type <> 'view', rowid",
-                           -1, &s, NULL) != SQLITE_OK) {
-        die("reading the schema", sqlite3_errmsg(db));
-    }
+    sqlite3_stmt *s = prepare(db,
+                              "SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT "
+                              "LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> 'schema_migrations' "
+                              "ORDER BY type <> 'table', type <> 'index', type <> 'view', rowid",
+                              "reading the schema");
     while (sqlite3_step(s) == SQLITE_ROW) {
         put_literal(out, (const char *)sqlite3_column_text(s, 0));
     }
@@ -107,25 +114,19 @@ static void put_schema(sqlite3 *db, FILE *out)
  * as INSERTs of SQLite's quote() of each value. */
 static void put_rows(sqlite3 *db, FILE *out)
 {
-    sqlite3_stmt *t = NULL;
-    if (sqlite3_prepare_v2(db,
-                           "SELECT s.name, l.wr FROM sqlite_schema AS s JOIN pragma_table_list "
-                           "AS l ON l.name = s.name AND l.schema = 'main' WHERE s.type = "
-                           "'table' AND s.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND s.name <> "
-                           "'schema_migrations' ORDER BY s.rowid",
-                           -1, &t, NULL) != SQLITE_OK) {
-        die("listing the tables", sqlite3_errmsg(db));
-    }
+    sqlite3_stmt *t = prepare(db,
+                              "SELECT s.name, l.wr FROM sqlite_schema AS s JOIN pragma_table_list "
+                              "AS l ON l.name = s.name AND l.schema = 'main' WHERE s.type = "
+                              "'table' AND s.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND "
+                              "s.name <> 'schema_migrations' ORDER BY s.rowid",
+                              "listing the tables");
     while (sqlite3_step(t) == SQLITE_ROW) {
         const char *table = (const char *)sqlite3_column_text(t, 0);
         /* SELECT 'INSERT INTO "t" VALUES(' || quote(c1) || ',' || ... || ')' FROM "t" */
         sqlite3_str *q = sqlite3_str_new(db);
         sqlite3_str_appendf(q, "SELECT 'INSERT INTO \"%w\" VALUES('", table);
-        sqlite3_stmt *c = NULL;
         char *cols = sqlite3_mprintf("SELECT name FROM pragma_table_info(%Q) ORDER BY cid", table);
-        if (sqlite3_prepare_v2(db, cols, -1, &c, NULL) != SQLITE_OK) {
-            die("reading the columns", sqlite3_errmsg(db));
-        }
+        sqlite3_stmt *c = prepare(db, cols, "reading the columns");
         int k = 0;
         while (sqlite3_step(c) == SQLITE_ROW) {
             sqlite3_str_appendf(q, "%s || quote(\"%w\")", k++ > 0 ? " || ','" : "",
@@ -138,10 +139,7 @@ static void put_rows(sqlite3 *db, FILE *out)
         sqlite3_str_appendf(q, " || ')' FROM \"%w\"%s", table,
                             sqlite3_column_int(t, 1) ? "" : " ORDER BY rowid");
         char *sql = sqlite3_str_finish(q);
-        sqlite3_stmt *r = NULL;
-        if (sql == NULL || sqlite3_prepare_v2(db, sql, -1, &r, NULL) != SQLITE_OK) {
-            die("reading the rows", sqlite3_errmsg(db));
-        }
+        sqlite3_stmt *r = prepare(db, sql, "reading the rows");
         while (sqlite3_step(r) == SQLITE_ROW) {
             put_literal(out, (const char *)sqlite3_column_text(r, 0));
         }

@@ -76,26 +76,27 @@ int ad_store_workspace_get(ad_store_t *st, const char *id, json_t **out)
     return get_by_id(ad_store_rdb(st), SQL_WS_GET, id, out);
 }
 
-int ad_store_workspace_list(ad_store_t *st, const char *org, json_t **out)
+/* {workspaces:[…]} of sql (SQL_WS_LIST or SQL_WS_PATHS) for org. */
+static int workspace_rows(ad_store_t *st, const char *sql, const char *json_cols, const char *org,
+                          json_t **out)
 {
     ad_db_t *db = ad_store_rdb(st);
-    ad_db_stmt_t *s = ad_store_stmt(db, SQL_WS_LIST);
+    ad_db_stmt_t *s = ad_store_stmt(db, sql);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, org != NULL ? org : "");
-    return list_json(db, s, "workspaces", "sandbox", NULL, out);
+    return list_json(db, s, "workspaces", json_cols, NULL, out);
+}
+
+int ad_store_workspace_list(ad_store_t *st, const char *org, json_t **out)
+{
+    return workspace_rows(st, SQL_WS_LIST, "sandbox", org, out);
 }
 
 int ad_store_workspace_paths(ad_store_t *st, const char *org, json_t **out)
 {
-    ad_db_t *db = ad_store_rdb(st);
-    ad_db_stmt_t *s = ad_store_stmt(db, SQL_WS_PATHS);
-    if (s == NULL) {
-        return AD_EINTERNAL;
-    }
-    ad_store_bind_text(s, 1, org != NULL ? org : "");
-    return list_json(db, s, "workspaces", NULL, NULL, out);
+    return workspace_rows(st, SQL_WS_PATHS, NULL, org, out);
 }
 
 int ad_store_worktree_get(ad_store_t *st, const char *id, json_t **out)
