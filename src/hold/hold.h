@@ -114,6 +114,10 @@ int ad_hold_main(int argc, char **argv);
  * argv after the flag. Return the exit status of CMD. */
 int ad_hold_net_proxy(int argc, char **argv);
 int ad_hold_net_bridge(int argc, char **argv);
+/* reap.c: `--reap FILE ARGV0 ARGS...` runs FILE and exits as it did, and
+ * kills everything below it when it ends or when agentd does (a child
+ * that dies with the daemon: src/proc/spawn.c). argv after the flag. */
+int ad_hold_reap(int argc, char **argv);
 
 /* ---- the registry -------------------------------------------------------- */
 

@@ -818,6 +818,9 @@ int ad_hold_main(int argc, char **argv)
     if (argc >= 1 && strcmp(argv[0], "--net-bridge") == 0) {
         return ad_hold_net_bridge(argc - 1, argv + 1);
     }
+    if (argc >= 1 && strcmp(argv[0], "--reap") == 0) { /* reap.c */
+        return ad_hold_reap(argc - 1, argv + 1);
+    }
     bool replay = argc >= 2 && strcmp(argv[0], "--replay") == 0;
     if (!replay && argc < 3) {
         fprintf(stderr, "usage: agentd hold DIR AGENT_PID PTY [WAIT_SEC] | --replay DIR\n");

@@ -150,6 +150,8 @@ typedef struct {
 } ad_argv_t;
 
 void ad_argv_free(ad_argv_t *a);
+/* Appends a copy of s (the array stays NULL-terminated). */
+void ad_argv_add(ad_argv_t *a, const char *s);
 /* The argv that runs file (argv[1..] its arguments) in sb with cwd as its
  * working directory: bwrap's, in *out. AD_EPERM with err when there is
  * no sandbox here. */

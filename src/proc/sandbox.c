@@ -39,7 +39,7 @@
 #define NET_PORT_IN "3128"                   /* the bridge's, on the agent's loopback */
 #define PROBE_TIMEOUT_MS 5000
 
-static void add(ad_argv_t *a, const char *s)
+void ad_argv_add(ad_argv_t *a, const char *s)
 {
     if (a->n + 2 > a->cap) {
         a->cap = a->cap ? a->cap * 2 : 64;
@@ -47,6 +47,11 @@ static void add(ad_argv_t *a, const char *s)
     }
     a->v[a->n++] = ad_xstrdup(s);
     a->v[a->n] = NULL;
+}
+
+static void add(ad_argv_t *a, const char *s)
+{
+    ad_argv_add(a, s);
 }
 
 static void add3(ad_argv_t *a, const char *x, const char *y, const char *z)

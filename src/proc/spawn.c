@@ -229,6 +229,30 @@ static void argv_copy(const char *const *argv, ad_argv_t *a)
     }
 }
 
+/* A child that dies with agentd runs under `agentd-hold --reap FILE
+ * ARGV...` (src/hold/reap.c), which takes its whole tree down when agentd
+ * ends; the parent-death signal alone reaches only the child itself, and
+ * bwrap passes it on only once the sandbox is set up. */
+static void reaped(ad_spawn_job_t *j)
+{
+    char exe[PATH_MAX];
+    bool sub;
+    ad_proc_holder_exe(exe, sizeof(exe), &sub);
+    ad_argv_t a = {NULL, 0, 0};
+    ad_argv_add(&a, exe);
+    if (sub) {
+        ad_argv_add(&a, "hold");
+    }
+    ad_argv_add(&a, "--reap");
+    ad_argv_add(&a, j->file);
+    for (size_t i = 0; i < j->argv.n; i++) {
+        ad_argv_add(&a, j->argv.v[i]);
+    }
+    ad_argv_free(&j->argv);
+    j->argv = a;
+    snprintf(j->file, sizeof(j->file), "%s", exe);
+}
+
 /* The job: what the child runs (copied: opts are borrowed for the call),
  * its ends of f (taken), its cgroup and holder. */
 static ad_spawn_job_t *job_new(ad_procs_t *s, const ad_proc_opts_t *o, fds_t *f, char **envp,
@@ -248,6 +272,9 @@ static ad_spawn_job_t *job_new(ad_procs_t *s, const ad_proc_opts_t *o, fds_t *f,
     j->pty = o->pty;
     j->sandboxed = o->sandbox != NULL;
     j->die_with = o->die_with_daemon && o->hold_dir == NULL ? getpid() : 0;
+    if (j->die_with > 0) {
+        reaped(j);
+    }
     j->cwd = o->cwd != NULL ? ad_xstrdup(o->cwd) : NULL;
     if (o->cgroup_name != NULL && o->cgroup_name[0] != '\0' &&
         strchr(o->cgroup_name, '/') == NULL && o->cgroup_name[0] != '.') {
