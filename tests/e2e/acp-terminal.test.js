@@ -11,7 +11,8 @@
 // twice, an fs write without `write` or a read without `read` is asked
 // too, plan mode offers no terminal and writes nothing, a held request
 // pending across a daemon restart is served by the new daemon, and a
-// `kill -9` of agentd takes the terminals with it.
+// `kill -9` of agentd takes the terminals with it, also one that lands
+// while they are being set up.
 'use strict';
 
 const test = require('node:test');
@@ -239,6 +240,22 @@ test('acp terminals and client-request permissions', async (t) => {
       const answer = ask(d, regular, 'term', { started: true });
       assert.equal((await api(d, 'POST', `/api/approvals/${ap.id}`, { decision: 'allow' })).status, 200);
       assert.match(await answer, /"output":"after restart\\n"/);
+    });
+
+    await t.test('a kill -9 of agentd while terminals are being set up leaves none of them', async () => {
+      // bwrap hands the parent-death signal on to the sandbox only once it
+      // is set up: each round's kill lands while four terminals start
+      for (let round = 0; round < 3; round++) {
+        const starter = await make({ name: `starter-${round}`, mode: 'auto' });
+        const marker = `acp-term-setup-${starter}`;
+        const r = await api(d, 'POST', `/api/agents/${starter}/message`, { content: `terms 4 ${marker}` });
+        assert.equal(r.status, 200);
+        const end = Date.now() + 30000;
+        while (withMarker(marker).length === 0 && Date.now() < end) { /* the first one starting */ }
+        await d.stop('SIGKILL');
+        await until(async () => withMarker(marker).length === 0, `round ${round}: the terminals gone with agentd`);
+        d = await daemon.start({ dataDir, args: ARGS });
+      }
     });
   } finally {
     await d.cleanup();
