@@ -3,7 +3,8 @@
  * Bus events to OTLP spans (JSON, as OTLP/HTTP's JSON encoding has them:
  * hex ids, times in Unix nanoseconds as strings, typed attribute values).
  * run_ended makes the run's `invoke_agent` span from the stored run (its
- * start, end, status, tokens and cost), so a run that started before a
+ * start, end, status, tokens and cost; the end stretched over its tool
+ * calls'), so a run that started before a
  * restart still gets its span; tool_start is remembered (name, time) until
  * its tool_end; approval_decided makes the wait from the approval's own
  * times; a turn runs from the run's start or a message to the turn's end
@@ -94,7 +95,32 @@ static void set_error(json_t *s, const char *message)
                                   message != NULL ? message : "error"));
 }
 
-static json_t *run_span(json_t *p, int64_t ts)
+/* open["end/<runId>"] = the latest end of the run's tool spans. A line read
+ * after the run's exit was seen (its time is when agentd read it) ends
+ * after the run's endedAt; the run's span stretches to cover it. */
+static void child_ended(json_t *open, const char *run_id, int64_t end)
+{
+    char key[300];
+    snprintf(key, sizeof(key), "end/%s", run_id);
+    json_t *was = json_object_get(open, key);
+    if (was == NULL && json_object_size(open) >= OTEL_OPEN_TOOLS_MAX) {
+        return; /* the run's span keeps its own end */
+    }
+    if (was == NULL || json_integer_value(was) < end) {
+        json_object_set_new(open, key, json_integer((json_int_t)end));
+    }
+}
+
+static int64_t children_end(json_t *open, const char *run_id)
+{
+    char key[300];
+    snprintf(key, sizeof(key), "end/%s", run_id);
+    int64_t end = json_integer_value(json_object_get(open, key));
+    json_object_del(open, key);
+    return end;
+}
+
+static json_t *run_span(json_t *p, int64_t ts, json_t *open)
 {
     json_t *run = json_object_get(p, "run");
     const char *id = str(run, "id");
@@ -111,7 +137,8 @@ static json_t *run_span(json_t *p, int64_t ts)
     attr_int(attrs, "gen_ai.usage.output_tokens", json_object_get(run, "outputTokens"));
     attr_int(attrs, "agentd.run.turns", json_object_get(run, "numTurns"));
     attr_double(attrs, "agentd.cost_usd", json_object_get(run, "costUsd"));
-    int64_t end = time_of(run, "endedAt", ts);
+    int64_t end = time_of(run, "endedAt", ts), kids = children_end(open, id);
+    end = kids > end ? kids : end;
     json_t *s = span(id, NULL, "invoke_agent", time_of(run, "startedAt", end), end, attrs);
     const char *st = str(run, "status");
     if (st != NULL && (strcmp(st, "failed") == 0 || strcmp(st, "lost") == 0)) {
@@ -148,6 +175,7 @@ static json_t *tool_span(json_t *p, int64_t ts, json_t *tools)
         set_error(s, "the tool failed");
     }
     json_object_del(tools, key);
+    child_ended(tools, run_id, ts);
     return s;
 }
 
@@ -330,7 +358,7 @@ void ad_otel_spans_of(const char *type, json_t *payload, int64_t ts_ms, json_t *
         char key[300];
         snprintf(key, sizeof(key), "agent/%s", agent != NULL ? agent : "");
         json_object_del(open, key);
-        add(out, run_span(payload, ts_ms));
+        add(out, run_span(payload, ts_ms, open));
     } else if (strcmp(type, "tool_start") == 0) {
         tool_open(payload, ts_ms, open);
     } else if (strcmp(type, "tool_end") == 0) {
