@@ -56,11 +56,23 @@ async function endHoldersGone(dataDir, ms = 15000) {
   }
 }
 
-process.on('exit', () => {
+// The daemons this file started, newest last (at most KEEP_LOGS): when a
+// test of the file failed, what each said last goes to the report, so a
+// failure in CI can be read without running it again.
+const KEEP_LOGS = 6;
+const LOG_TAIL = 4000;
+const started = [];
+
+process.on('exit', (code) => {
   for (const d of running) {
     try { d.proc.kill('SIGKILL'); } catch (_) { /* already gone */ }
   }
   for (const dir of dataDirs) endHolders(dir);
+  if (code !== 0) {
+    for (const d of started) {
+      process.stderr.write(`agentd with data dir ${d.dataDir} (${d.url || 'never ready'}; ${d.exited ? `exited code=${d.exited.code} signal=${d.exited.signal}` : 'killed at exit'}), the end of its log:\n${d.stderr.slice(-LOG_TAIL)}\n`);
+    }
+  }
 });
 
 // Waits (at most ms) until no process has the data dir's agentd.pid open.
@@ -297,6 +309,8 @@ function startOn(opts, dataDir) {
   const d = { proc, dataDir, url: null, stdout: '', stderr: '', exited: null };
   setToken(d, null);
   running.add(d);
+  started.push(d);
+  if (started.length > KEEP_LOGS) started.shift();
   d.exit = new Promise((resolve) => {
     proc.on('exit', async (code, signal) => {
       running.delete(d);
