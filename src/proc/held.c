@@ -206,8 +206,8 @@ static void held_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     AD_UNUSED(suggested);
     ad_rstream_t *rs = (ad_rstream_t *)((char *)h - offsetof(ad_rstream_t, pipe));
-    buf->base = rs->rbuf;
-    buf->len = sizeof(rs->rbuf);
+    buf->base = rs->p->s->rbuf;
+    buf->len = sizeof(rs->p->s->rbuf);
 }
 
 /* The holder went away without an exit (killed): the run is lost. */
@@ -259,7 +259,7 @@ void ad_proc_held_open(ad_proc_t *p, int fd, const ad_proc_resume_t *at)
 {
     p->held = true;
     p->pty = at->pty;
-    ad_buf_init(&p->hbuf, AD_HOLD_HDR + AD_HOLD_MAX_PAYLOAD + sizeof(p->out.rbuf));
+    ad_buf_init(&p->hbuf, AD_HOLD_HDR + AD_HOLD_MAX_PAYLOAD + AD_PROC_RBUF_SIZE);
     ad_buf_init(&p->out.line, p->max_line + sizeof(AD_PROC_TRUNC_MARKER));
     ad_buf_init(&p->err.line, p->max_line + sizeof(AD_PROC_TRUNC_MARKER));
     p->out.p = p->err.p = p;

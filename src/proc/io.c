@@ -120,8 +120,8 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 {
     AD_UNUSED(suggested);
     ad_rstream_t *rs = (ad_rstream_t *)((char *)h - offsetof(ad_rstream_t, pipe));
-    buf->base = rs->rbuf;
-    buf->len = sizeof(rs->rbuf);
+    buf->base = rs->p->s->rbuf;
+    buf->len = sizeof(rs->p->s->rbuf);
 }
 
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)

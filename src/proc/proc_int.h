@@ -34,7 +34,6 @@ typedef struct {
     uint64_t pos;      /* held: spool offset of the next byte to split */
     uint64_t line_end; /* held: spool offset past the last delivered line */
     ad_buf_t line;
-    char rbuf[AD_PROC_RBUF_SIZE];
 } ad_rstream_t;
 
 typedef struct {
@@ -247,6 +246,12 @@ struct ad_procs {
     bool async_closed;
     void (*done)(void *);
     void *done_ud;
+    /* Every stream's reads land here: a read callback uses its bytes up
+     * before it returns (split into lines, copied, handed on), so one
+     * buffer serves them all. 64 KiB in each of an agent's two streams was
+     * 128 KiB of every process record, most of a held agent's memory in
+     * agentd (issue #38, F1). Loop thread only. */
+    char rbuf[AD_PROC_RBUF_SIZE];
 };
 
 /* proc.c */
