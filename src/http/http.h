@@ -307,7 +307,10 @@ bool ad_req_can_take_over(const ad_req_t *r);
 ad_conn_t *ad_req_take_over(ad_req_t *r, int status, const char *content_type,
                             const ad_conn_ops_t *ops, void *ud);
 /* Writes bytes on c (copied). Returns 0 or AD_ECLOSED. Bytes leave in queue
- * order before the loop next waits for I/O (at once past 64 KiB queued). */
+ * order before the loop next waits for I/O (at once past 64 KiB queued),
+ * but on a connection written less than 0.5 ms ago: its writes wait until
+ * the oldest of them is 0.5 ms old (1-2 ms when the loop is otherwise
+ * idle), and leave together. */
 int ad_conn_write_copy(ad_conn_t *c, const void *p, size_t n);
 /* Writes n bytes at p that stay valid until release(msg) is called once
  * they are written (release may be NULL); a write of 512 bytes or less is

@@ -10,6 +10,10 @@
 #ifndef AD_HTTP_INT_H
 #define AD_HTTP_INT_H
 
+/* A connection written less than this ago, whose oldest queued write is
+ * younger than this too, waits before its next write (write.c). */
+#define AD_HTTP_LINGER_NS 500000u
+
 #include <http_parser.h>
 
 #include "http/http.h"
@@ -179,6 +183,8 @@ struct ad_conn {
      * together (one writev) by the server's flush before the loop polls. */
     struct ad_wout *whead, *wtail;
     size_t wbytes;         /* bytes in that queue */
+    uint64_t wfirst_ns;    /* uv_hrtime when its oldest queued write came */
+    uint64_t wlast_ns;     /* uv_hrtime of its last write (write.c's linger) */
     ad_conn_t *dirty_next; /* the server's list of connections to flush */
     bool dirty;            /* on that list */
     int werr;              /* a write failed: closed by the next flush */
@@ -237,6 +243,7 @@ struct ad_server {
     size_t pinned_hw;         /* highest pinned in the current trim check's second */
     size_t burst_hw;          /* highest of those seconds since the last trim */
     struct ad_wflush *wflush; /* prepare+check handles that flush them */
+    uint64_t linger_ns;       /* AD_HTTP_LINGER_NS (write.c); tests change it */
     char rbuf[65536];         /* one read buffer for the whole loop */
     struct ad_tls_ctx *tls;   /* --tls-cert: the TCP listener speaks TLS */
     char tlsbuf[16384];       /* decrypted input (one TLS record at most) */

@@ -117,9 +117,20 @@ void ad_conn_flush(ad_conn_t *c)
  * would have taken. */
 #define WFLUSH_EAGER (64 * 1024)
 
+/* The linger (AD_HTTP_LINGER_NS, Nagle's rule in time): a connection
+ * written less than that ago, whose oldest queued write is younger than
+ * that too, waits. A stream of lines that come one at a time, each its own
+ * loop wake-up, then leaves as one writev of several frames instead of a
+ * write each (F1: 10 readers of 1,000 agents' 10,000 lines a second spent
+ * 40 % of agentd's CPU in tcp_sendmsg). A quiet connection's frame leaves
+ * at once; a held one at the first turn past the bound, which the timer
+ * makes when nothing else wakes the loop. */
+#define LINGER_TIMER_MS 1
+
 struct ad_wflush {
     uv_prepare_t prep;
     uv_check_t check;
+    uv_timer_t linger; /* wakes the loop for held connections */
     ad_server_t *srv;
     int nclosed;
 };
@@ -250,6 +261,9 @@ int ad_conn_wqueue_flush(ad_conn_t *c)
         return c->werr;
     }
     uv_buf_t bufs[WFLUSH_IOV];
+    if (c->whead != NULL) {
+        c->wlast_ns = uv_hrtime();
+    }
     while (c->whead != NULL && !c->closing) {
         unsigned n = 0;
         size_t total = 0;
@@ -296,9 +310,24 @@ int ad_conn_wqueue_flush(ad_conn_t *c)
     return 0;
 }
 
-/* Writes every dirty connection's queue. */
+/* Whether c's queue waits a little longer (the linger). */
+static bool lingers(const ad_conn_t *c, uint64_t now)
+{
+    uint64_t l = c->srv->linger_ns;
+    return c->werr == 0 && c->whead != NULL && c->wbytes < WFLUSH_EAGER && c->wlast_ns != 0 &&
+           now - c->wlast_ns < l && now - c->wfirst_ns < l;
+}
+
+static void on_linger(uv_timer_t *t)
+{
+    AD_UNUSED(t); /* the check handle after it writes what waited */
+}
+
+/* Writes every dirty connection's queue, but those that linger. */
 static void wflush_all(ad_server_t *s)
 {
+    uint64_t now = uv_hrtime();
+    ad_conn_t *held = NULL;
     while (s->dirty != NULL) {
         ad_conn_t *c = s->dirty;
         s->dirty = c->dirty_next;
@@ -314,8 +343,20 @@ static void wflush_all(ad_server_t *s)
              * puts the connection back on this list. */
             continue;
         }
+        if (lingers(c, now)) {
+            c->dirty = true;
+            c->dirty_next = held;
+            held = c;
+            continue;
+        }
         if (ad_conn_wqueue_flush(c) != 0) {
             ad_conn_abort(c);
+        }
+    }
+    if (held != NULL) {
+        s->dirty = held;
+        if (!uv_is_active((uv_handle_t *)&s->wflush->linger)) {
+            uv_timer_start(&s->wflush->linger, on_linger, LINGER_TIMER_MS, 0);
         }
     }
 }
@@ -339,7 +380,7 @@ static void on_wflush_check(uv_check_t *h)
 static void wflush_closed(uv_handle_t *h)
 {
     struct ad_wflush *wf = h->data;
-    if (++wf->nclosed == 2) {
+    if (++wf->nclosed == 3) {
         free(wf);
     }
 }
@@ -360,6 +401,7 @@ void ad_http_wflush_close(ad_server_t *s)
     }
     uv_close((uv_handle_t *)&wf->prep, wflush_closed);
     uv_close((uv_handle_t *)&wf->check, wflush_closed);
+    uv_close((uv_handle_t *)&wf->linger, wflush_closed);
 }
 
 /* Puts c on the list the turn's flush writes (and closes, on an error). */
@@ -376,12 +418,15 @@ static void mark_dirty(ad_conn_t *c)
         wf->srv = s;
         uv_prepare_init(s->loop, &wf->prep);
         uv_check_init(s->loop, &wf->check);
+        uv_timer_init(s->loop, &wf->linger);
         wf->prep.data = wf;
         wf->check.data = wf;
+        wf->linger.data = wf;
         uv_prepare_start(&wf->prep, on_wflush_prepare);
         uv_check_start(&wf->check, on_wflush_check);
         uv_unref((uv_handle_t *)&wf->prep);
         uv_unref((uv_handle_t *)&wf->check);
+        uv_unref((uv_handle_t *)&wf->linger);
         s->wflush = wf;
     }
 }
@@ -393,6 +438,7 @@ static void wqueue_push(ad_conn_t *c, ad_wout_t *o)
         c->wtail->next = o;
     } else {
         c->whead = o;
+        c->wfirst_ns = uv_hrtime();
     }
     c->wtail = o;
     c->wbytes += o->buf.len;

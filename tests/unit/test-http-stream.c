@@ -4,7 +4,9 @@
  * (empty answers, small and large pieces, the last chunk); a client that
  * does not read gets no further pulls (backpressure); a client that leaves
  * mid-stream ends it with on_close(ended = false) and nothing leaks; the
- * upgrade-only route lets a plain GET go on to the page. */
+ * upgrade-only route lets a plain GET go on to the page; a taken-over
+ * connection written a moment ago holds its next writes (the linger), and
+ * leaves them together once the bound passes or 64 KiB are queued. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -72,12 +74,31 @@ static void socket_h(ad_req_t *r, void *ud)
     ad_res_send(r, 299, "text/plain", "socket", 6);
 }
 
+/* /held: a taken-over connection, kept in `held` until it closes. */
+static ad_conn_t *held;
+
+static void held_close(void *ud)
+{
+    AD_UNUSED(ud);
+    held = NULL;
+}
+
+static const ad_conn_ops_t held_ops = {NULL, NULL, held_close, NULL};
+
+static void held_h(ad_req_t *r, void *ud)
+{
+    AD_UNUSED(ud);
+    held = ad_req_take_over(r, 200, "text/plain", &held_ops, NULL);
+    assert_non_null(held);
+}
+
 static int setup(void **state)
 {
     AD_UNUSED(state);
     http_fx_init();
     srv = ad_server_new(&loop, &cfg);
     ad_server_route(srv, "GET", "/stream", AD_ACCESS_PUBLIC, stream_h, NULL);
+    ad_server_route(srv, "GET", "/held", AD_ACCESS_PUBLIC, held_h, NULL);
     ad_server_route_upgrade(srv, "/", "websocket", AD_ACCESS_PUBLIC, socket_h, NULL);
     return 0;
 }
@@ -232,6 +253,76 @@ static void upgrade_route_only_for_upgrades(void **state)
     free(out);
 }
 
+/* Runs the loop until fd has want bytes (appended to buf) or the bound. */
+static size_t read_until(int fd, char *buf, size_t got, size_t want)
+{
+    for (int i = 0; i < 20000 && got < want; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        ssize_t n = read(fd, buf + got, want - got);
+        if (n > 0) {
+            got += (size_t)n;
+        } else {
+            usleep(200);
+        }
+    }
+    return got;
+}
+
+static void a_busy_connection_lingers_a_quiet_one_does_not(void **state)
+{
+    AD_UNUSED(state);
+    int fd = client("GET /held HTTP/1.1\r\nHost: x\r\n\r\n");
+    char buf[256];
+    size_t got = 0;
+    for (int i = 0; i < 20000 && held == NULL; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(100);
+    }
+    assert_non_null(held);
+    /* the head, up to its blank line */
+    for (int i = 0; i < 20000 && (got < 4 || memcmp(buf + got - 4, "\r\n\r\n", 4) != 0); i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        if (read(fd, buf + got, 1) == 1) {
+            got++;
+        }
+        assert_true(got < sizeof(buf));
+    }
+    srv->linger_ns = 60ull * 1000000000u; /* held for as long as the test needs */
+    /* never written before: leaves in the turn it was queued */
+    assert_int_equal(ad_conn_write_copy(held, "a", 1), 0);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(read(fd, buf, sizeof(buf)), 1);
+    /* written a moment ago: the next writes wait, turn after turn */
+    assert_int_equal(ad_conn_write_copy(held, "b", 1), 0);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(ad_conn_write_copy(held, "c", 1), 0);
+    for (int i = 0; i < 5; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    assert_int_equal(read(fd, buf, sizeof(buf)), -1);
+    /* once the bound has passed, the timer's turn writes them together */
+    srv->linger_ns = AD_HTTP_LINGER_NS;
+    assert_int_equal(read_until(fd, buf, 0, 2), 2);
+    assert_memory_equal(buf, "bc", 2);
+    /* 64 KiB queued leaves at once, lingering or not */
+    srv->linger_ns = 60ull * 1000000000u;
+    assert_int_equal(ad_conn_write_copy(held, "d", 1), 0);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(read(fd, buf, sizeof(buf)), -1);
+    static char big[64 * 1024];
+    memset(big, 'e', sizeof(big));
+    assert_int_equal(ad_conn_write_copy(held, big, sizeof(big)), 0);
+    assert_int_equal(read(fd, buf, 1), 1);
+    assert_int_equal(buf[0], 'd');
+    srv->linger_ns = AD_HTTP_LINGER_NS;
+    close(fd);
+    for (int i = 0; i < 20000 && held != NULL; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(100);
+    }
+    assert_null(held);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -239,6 +330,7 @@ int main(void)
         cmocka_unit_test(body_decodes_to_the_pieces),
         cmocka_unit_test(backpressure_and_abort),
         cmocka_unit_test(upgrade_route_only_for_upgrades),
+        cmocka_unit_test(a_busy_connection_lingers_a_quiet_one_does_not),
     };
     return cmocka_run_group_tests_name("http-stream", tests, setup, http_fx_teardown);
 }
