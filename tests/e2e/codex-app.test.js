@@ -2,7 +2,8 @@
 // The Codex executor on `codex app-server` (issue #33): the real Codex CLI
 // (pinned in package.json) run by agentd against the mock Responses API, one
 // long-lived process and one thread per agent. Two turns on one thread, a
-// message mid-turn steered into the running turn (no 409), stop that
+// message mid-turn steered into the running turn (no 409), as is one sent
+// in the turn's last moment, stop that
 // interrupts the turn first, command approvals (allow, deny, allow always
 // that then does not ask again), the turn's diff and token usage recorded,
 // a fork through thread/fork, and a restart of agentd mid-thread.
@@ -32,10 +33,14 @@ async function statusIs(d, id, status) {
 }
 
 test('codex app-server under agentd', { skip }, async (t) => {
+  let endTurn;
+  const endGate = new Promise((resolve) => (endTurn = resolve));
   const mock = await start({
     rules: [
       { match: 'steer me', reply: { tool: { command: 'sleep 2' }, then: { text: 'Steered.' } } },
       { match: 'also say steered', reply: { text: 'Steered too.' } },
+      { match: 'end slowly', reply: { text: 'Ending slowly.', tailUntil: () => endGate } },
+      { match: 'join the end', reply: { text: 'Joined.' } },
       { match: 'approve a file', reply: { tool: { command: 'echo approved > approved.txt' }, then: { text: 'Wrote approved.txt.' } } },
       { match: 'deny a file', reply: { tool: { command: 'echo denied > denied.txt' }, then: { text: 'It was declined.' } } },
       { match: 'write a plan file', reply: { patch: '*** Begin Patch\n*** Add File: plan-notes.md\n+step one\n*** End Patch\n', then: { text: 'Planned.' } } },
@@ -115,6 +120,29 @@ test('codex app-server under agentd', { skip }, async (t) => {
       await until(async () => (await runs(d, id))[0].numTurns === 3, 'the turn counted');
       await statusIs(d, id, 'waiting');
       assert.equal((await runs(d, id))[0].numTurns, 3, 'the steer made no turn of its own');
+    });
+
+    await t.test('a message sent after the answer, before the turn ends, joins that turn', async () => {
+      // The answer's text is out while the model's response.completed
+      // waits (the mock holds it): the agent is still running, so the
+      // message is steered. codex takes it into that turn; had the turn
+      // ended first, codex refuses the steer and agentd sends the message
+      // as the next turn. Either way it is answered, in the same process
+      // (a browser test that sent its next message on seeing the text
+      // counted one turn too few).
+      const live = await watch(d, id);
+      assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content: 'please end slowly' })).status, 200);
+      await live.until(() => seen(live, 'message_created').some((p) => p.message.content === 'Ending slowly.'), 20000, 'the answer');
+      assert.equal((await agent(d, id)).status, 'running');
+      const late = await api(d, 'POST', `/api/agents/${id}/message`, { content: 'join the end' });
+      assert.equal(late.status, 200, JSON.stringify(late.body));
+      endTurn();
+      await live.until(() => seen(live, 'message_created').some((p) => p.message.content === 'Joined.'), 20000, 'the late answer');
+      await live.close();
+      await statusIs(d, id, 'waiting');
+      const all = await until(async () => ((await runs(d, id))[0].numTurns >= 4 ? runs(d, id) : null), 'the turn counted');
+      assert.equal(all.length, 1, 'the same process');
+      assert.ok([4, 5].includes(all[0].numTurns), `turns: ${all[0].numTurns}`);
     });
 
     await t.test('diff recorded: a file change and the turn diff', async () => {
