@@ -299,6 +299,15 @@ void ad_proc_holder_exe(char *exe, size_t n, bool *sub)
     *sub = true;
 }
 
+void ad_proc_holder_argv(ad_argv_t *a, const char *exe, bool sub, const char *mode)
+{
+    ad_argv_add(a, exe);
+    if (sub) {
+        ad_argv_add(a, "hold");
+    }
+    ad_argv_add(a, mode);
+}
+
 /* ---- taking a holder up again ------------------------------------------------------ */
 
 static int connect_holder(const char *dir, char *err, size_t errsz)

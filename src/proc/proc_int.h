@@ -312,6 +312,9 @@ int ad_proc_held_send(ad_proc_t *p, unsigned type, const void *data, size_t len)
  * itself (/proc/self/exe), which needs "hold" as its first argument
  * (*sub). */
 void ad_proc_holder_exe(char *exe, size_t n, bool *sub);
+/* held.c: adds the start of a holder's command line to a: exe, "hold"
+ * when sub (see above), then mode (--reap, --net-proxy, --net-bridge). */
+void ad_proc_holder_argv(ad_argv_t *a, const char *exe, bool sub, const char *mode);
 /* Signals p's process group (held: through its holder). */
 int ad_proc_kill_group(ad_proc_t *p, int signum);
 

@@ -177,11 +177,8 @@ int ad_proc_sandbox_argv(const ad_procs_t *s, const ad_proc_sandbox_t *sb, const
             snprintf(err, errsz, "no agentd-hold for the agent's network proxy");
             return AD_EIO;
         }
-        add(out, helper);
-        if (sub) {
-            add(out, "hold");
-        }
-        add3(out, "--net-proxy", sb->net_sock, sb->net_allow);
+        ad_proc_holder_argv(out, helper, sub, "--net-proxy");
+        add3(out, sb->net_sock, sb->net_allow, NULL);
         add(out, "--");
     }
     head(s->sbx.bwrap, sb, out);
@@ -197,11 +194,8 @@ int ad_proc_sandbox_argv(const ad_procs_t *s, const ad_proc_sandbox_t *sb, const
     add(out, "--default-signal=INT,TERM,USR1,USR2,HUP");
     add(out, "--");
     if (helper[0] != '\0') {
-        add(out, helper);
-        if (sub) {
-            add(out, "hold");
-        }
-        add3(out, "--net-bridge", NET_SOCK_IN, NET_PORT_IN);
+        ad_proc_holder_argv(out, helper, sub, "--net-bridge");
+        add3(out, NET_SOCK_IN, NET_PORT_IN, NULL);
         add(out, "--");
     }
     add(out, file);

@@ -239,11 +239,7 @@ static void reaped(ad_spawn_job_t *j)
     bool sub;
     ad_proc_holder_exe(exe, sizeof(exe), &sub);
     ad_argv_t a = {NULL, 0, 0};
-    ad_argv_add(&a, exe);
-    if (sub) {
-        ad_argv_add(&a, "hold");
-    }
-    ad_argv_add(&a, "--reap");
+    ad_proc_holder_argv(&a, exe, sub, "--reap");
     ad_argv_add(&a, j->file);
     for (size_t i = 0; i < j->argv.n; i++) {
         ad_argv_add(&a, j->argv.v[i]);
