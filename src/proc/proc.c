@@ -128,6 +128,7 @@ static void on_handle_closed(uv_handle_t *h)
     ad_buf_cleanup(&p->out.line);
     ad_buf_cleanup(&p->err.line);
     ad_buf_cleanup(&p->hbuf);
+    free(p->cgroup);
     free(p);
     s->mem--;
     procs_free_maybe(s);

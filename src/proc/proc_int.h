@@ -85,7 +85,7 @@ void ad_cgroup_usage(const char *path, ad_proc_usage_t *u);
 
 struct ad_proc {
     ad_procs_t *s;
-    char cgroup[4200]; /* this tree's cgroup, "" without */
+    char *cgroup; /* this tree's cgroup (owned), "" without */
     ad_proc_t *next, *prev;
     pid_t pid;
     bool pty;

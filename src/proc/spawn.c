@@ -142,7 +142,7 @@ ad_proc_t *ad_proc_alloc(ad_procs_t *s, const ad_proc_opts_t *o, pid_t pid, cons
 {
     ad_proc_t *p = ad_xcalloc(1, sizeof(*p));
     p->s = s;
-    snprintf(p->cgroup, sizeof(p->cgroup), "%s", cgroup);
+    p->cgroup = ad_xstrdup(cgroup != NULL ? cgroup : "");
     p->pid = pid;
     p->pty = o->pty;
     p->ex.pid = pid;
@@ -452,7 +452,8 @@ void ad_proc_spawned(ad_procs_t *s, ad_spawn_job_t *j, bool callbacks)
     p->starting = false;
     p->job = NULL;
     if (j->cgroup[0] != '\0') {
-        snprintf(p->cgroup, sizeof(p->cgroup), "%s", j->cgroup);
+        free(p->cgroup);
+        p->cgroup = ad_xstrdup(j->cgroup);
     }
     if (j->rc != 0) {
         ad_proc_kill_tree(p); /* nothing lives in it: the cgroup goes */

@@ -57,14 +57,24 @@ static void close_approvals(ad_run_t *run, const char *request_id, const char *s
 
 static void forget(ad_run_t *run, size_t i)
 {
-    run->approvals[i] = run->approvals[run->napprovals - 1];
+    run->appr->v[i] = run->appr->v[run->napprovals - 1];
     run->napprovals--;
+}
+
+/* The next prompt's slot (the run's first allocates them all); the
+ * caller has checked there is room. */
+static ad_run_approval_t *add_slot(ad_run_t *run)
+{
+    if (run->appr == NULL) {
+        run->appr = ad_xcalloc(1, sizeof(*run->appr));
+    }
+    return &run->appr->v[run->napprovals++];
 }
 
 static int find_request(const ad_run_t *run, const char *request_id)
 {
     for (size_t i = 0; i < run->napprovals; i++) {
-        if (strcmp(run->approvals[i].request_id, request_id) == 0) {
+        if (strcmp(run->appr->v[i].request_id, request_id) == 0) {
             return (int)i;
         }
     }
@@ -216,7 +226,7 @@ void ad_run_approval_withdrawn(ad_run_t *run, const char *request_id)
 void ad_run_approval_request(ad_run_t *run, const ad_run_approval_req_t *req)
 {
     if (req->request_id == NULL || req->tool_name == NULL ||
-        strlen(req->request_id) >= sizeof(run->approvals[0].request_id) ||
+        strlen(req->request_id) >= AD_RUN_REQUEST_ID_MAX ||
         find_request(run, req->request_id) >= 0) {
         return;
     }
@@ -226,12 +236,11 @@ void ad_run_approval_request(ad_run_t *run, const ad_run_approval_req_t *req)
     }
     char id[AD_ID_MAX];
     ad_id_new("ap", id);
-    snprintf(run->approvals[run->napprovals].id, AD_ID_MAX, "%s", id);
-    snprintf(run->approvals[run->napprovals].request_id, sizeof(run->approvals[0].request_id), "%s",
-             req->request_id);
-    snprintf(run->approvals[run->napprovals].tool_use_id, sizeof(run->approvals[0].tool_use_id),
-             "%s", req->tool_use_id != NULL ? req->tool_use_id : "");
-    run->napprovals++;
+    ad_run_approval_t *slot = add_slot(run);
+    snprintf(slot->id, sizeof(slot->id), "%s", id);
+    snprintf(slot->request_id, sizeof(slot->request_id), "%s", req->request_id);
+    snprintf(slot->tool_use_id, sizeof(slot->tool_use_id), "%s",
+             req->tool_use_id != NULL ? req->tool_use_id : "");
     json_t *input = json_is_object(req->input) ? req->input : NULL;
     json_t *args =
         json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s?, s:O?, s:s?, s:I}", "id", id, "agentId",
@@ -282,27 +291,27 @@ void ad_run_approvals_restore(ad_run_t *run)
         const char *id = json_string_value(json_object_get(a, "id"));
         const char *rid = json_string_value(json_object_get(a, "requestId"));
         if (id == NULL || rid == NULL || strlen(id) >= AD_ID_MAX ||
-            strlen(rid) >= sizeof(run->approvals[0].request_id) ||
-            run->napprovals == AD_RUN_APPROVALS_MAX || find_request(run, rid) >= 0) {
+            strlen(rid) >= AD_RUN_REQUEST_ID_MAX || run->napprovals == AD_RUN_APPROVALS_MAX ||
+            find_request(run, rid) >= 0) {
             continue;
         }
-        snprintf(run->approvals[run->napprovals].id, AD_ID_MAX, "%s", id);
-        snprintf(run->approvals[run->napprovals].request_id, sizeof(run->approvals[0].request_id),
-                 "%s", rid);
+        ad_run_approval_t *slot = add_slot(run);
+        snprintf(slot->id, sizeof(slot->id), "%s", id);
+        snprintf(slot->request_id, sizeof(slot->request_id), "%s", rid);
         const char *tu = json_string_value(json_object_get(a, "toolUseId"));
-        snprintf(run->approvals[run->napprovals].tool_use_id, sizeof(run->approvals[0].tool_use_id),
-                 "%s", tu != NULL ? tu : "");
-        run->napprovals++;
+        snprintf(slot->tool_use_id, sizeof(slot->tool_use_id), "%s", tu != NULL ? tu : "");
     }
     json_decref(rows);
 }
 
 bool ad_run_tool_denied(const ad_run_t *run, const char *tool_id)
 {
-    unsigned n =
-        run->ndenied_tools < AD_RUN_APPROVALS_MAX ? run->ndenied_tools : AD_RUN_APPROVALS_MAX;
+    const ad_run_appr_t *a = run->appr;
+    unsigned n = a == NULL                           ? 0
+                 : a->ndenied < AD_RUN_APPROVALS_MAX ? a->ndenied
+                                                     : AD_RUN_APPROVALS_MAX;
     for (unsigned i = 0; tool_id != NULL && i < n; i++) {
-        if (strcmp(run->denied_tools[i], tool_id) == 0) {
+        if (strcmp(a->denied[i], tool_id) == 0) {
             return true;
         }
     }
@@ -325,19 +334,20 @@ int ad_runner_approval_answer(ad_runner_t *r, const char *agent_id, const char *
         return AD_ENOENT;
     }
     size_t i = 0;
-    while (i < run->napprovals && strcmp(run->approvals[i].id, approval_id) != 0) {
+    while (i < run->napprovals && strcmp(run->appr->v[i].id, approval_id) != 0) {
         i++;
     }
     if (i == run->napprovals) {
         return AD_ENOENT;
     }
-    int rc = approver_of(run)->answer(run, run->approvals[i].request_id, d, tool, input);
+    ad_run_appr_t *a = run->appr;
+    int rc = approver_of(run)->answer(run, a->v[i].request_id, d, tool, input);
     if (rc != 0) {
         return rc;
     }
-    if (d == AD_APPROVAL_DENY && run->approvals[i].tool_use_id[0] != '\0') {
-        char *slot = run->denied_tools[run->ndenied_tools++ % AD_RUN_APPROVALS_MAX];
-        memcpy(slot, run->approvals[i].tool_use_id, sizeof(run->denied_tools[0]));
+    if (d == AD_APPROVAL_DENY && a->v[i].tool_use_id[0] != '\0') {
+        char *slot = a->denied[a->ndenied++ % AD_RUN_APPROVALS_MAX];
+        memcpy(slot, a->v[i].tool_use_id, sizeof(a->denied[0]));
     }
     forget(run, i);
     if (run->napprovals == 0) {

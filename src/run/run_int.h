@@ -125,6 +125,28 @@ typedef struct ad_run_waiter {
  * messages sent to the agent meanwhile. */
 typedef struct ad_run_pending ad_run_pending_t;
 
+/* A permission prompt the CLI waits on (approvals.c): agentd's approval
+ * id, the CLI's request id and the call it is about ("" when none). */
+#define AD_RUN_REQUEST_ID_MAX 128
+typedef struct {
+    char id[AD_ID_MAX];
+    char request_id[AD_RUN_REQUEST_ID_MAX];
+    char tool_use_id[AD_RUN_REQUEST_ID_MAX];
+} ad_run_approval_t;
+
+/* A run's prompts, at most AD_RUN_APPROVALS_MAX at once, and the last
+ * calls the user denied (by tool id): their tool_end says denied, so a
+ * client that sees it before approval_decided (the CLI is answered before
+ * the decision is stored) does not read a failure. Allocated at the run's
+ * first prompt: most runs (a command, an agent allowed everything) have
+ * none, and these 13 KB inside every run were a quarter of agentd's
+ * memory per agent (issue #38, F1). */
+typedef struct {
+    ad_run_approval_t v[AD_RUN_APPROVALS_MAX];
+    char denied[AD_RUN_APPROVALS_MAX][AD_RUN_REQUEST_ID_MAX];
+    unsigned ndenied; /* entries written, the next at % max */
+} ad_run_appr_t;
+
 typedef struct ad_run {
     ad_runner_t *r;
     /* Non-NULL while its process is starting (a spawner thread forks it):
@@ -158,19 +180,10 @@ typedef struct ad_run {
     char cli_version[64];          /* "" until the CLI's version is known */
     char prompt_msg_id[AD_ID_MAX]; /* the first prompt's message, or "" */
     bool fork_pending;             /* resumed with --fork-session, new id not yet seen */
-    /* Permission prompts the CLI waits on (approvals.c): agentd's approval
-     * id and the CLI's request id, at most AD_RUN_APPROVALS_MAX at once. */
-    struct {
-        char id[AD_ID_MAX];
-        char request_id[128];
-        char tool_use_id[128]; /* the call it is about, or "" */
-    } approvals[AD_RUN_APPROVALS_MAX];
+    /* Permission prompts and denials (approvals.c; owned, NULL until the
+     * run's first prompt) and how many prompts wait now. */
+    ad_run_appr_t *appr;
     size_t napprovals;
-    /* The last calls the user denied (by tool id): their tool_end says
-     * denied, so a client that sees it before approval_decided (the CLI is
-     * answered before the decision is stored) does not read a failure. */
-    char denied_tools[AD_RUN_APPROVALS_MAX][128];
-    unsigned ndenied_tools;                 /* entries written, the next at % max */
     const struct ad_run_approver *approver; /* NULL: Claude's control protocol */
     ad_parser_t *parser;
     ad_recs_t recs;
@@ -439,7 +452,7 @@ void ad_run_version_set(ad_run_t *run, const char *version);
 
 /* ---- approvals.c --------------------------------------------------------------- */
 /* One approvals API across executors (issue #33). The pending-approval
- * record (run->approvals), the stored row, approval_requested /
+ * record (run->appr), the stored row, approval_requested /
  * approval_updated, GET /api/agents/:id/approvals, POST /api/approvals/:id,
  * the card, `agentd approve` and the "Allow always" rule store (the agent's
  * permissions, src/api/approvals.c) are the same for every executor; only
