@@ -842,6 +842,15 @@ static const char *tool_id_of(json_t *p)
     return id != NULL ? id : json_string_value(json_object_get(p, "tool_id"));
 }
 
+/* The run's calls in flight, allocated at its first. */
+static ad_run_calls_t *calls_of(ad_run_t *run)
+{
+    if (run->calls == NULL) {
+        run->calls = ad_xcalloc(1, sizeof(*run->calls));
+    }
+    return run->calls;
+}
+
 /* tool_start: its time, by toolId. tool_end: durationMs always, as the
  * program gave it, from its duration in seconds (the seed's), or measured
  * from its tool_start (durationMeasured: true); 0 with durationMeasured
@@ -850,27 +859,27 @@ static void tool_timing(ad_run_t *run, const char *type, json_t *p)
 {
     const char *id = tool_id_of(p);
     uint64_t now = ad_mono_ns() / 1000000u;
-    size_t n = AD_ARRAY_LEN(run->tool_starts);
     if (type[5] == 's') {
-        if (id == NULL || strlen(id) >= sizeof(run->tool_starts[0].id)) {
+        ad_run_calls_t *c = calls_of(run);
+        size_t n = AD_ARRAY_LEN(c->starts);
+        if (id == NULL || strlen(id) >= sizeof(c->starts[0].id)) {
             return;
         }
-        if (run->ntool_starts == n) { /* the oldest start is let go */
-            memmove(&run->tool_starts[0], &run->tool_starts[1],
-                    (n - 1) * sizeof(run->tool_starts[0]));
-            run->ntool_starts--;
+        if (c->nstarts == n) { /* the oldest start is let go */
+            memmove(&c->starts[0], &c->starts[1], (n - 1) * sizeof(c->starts[0]));
+            c->nstarts--;
         }
-        snprintf(run->tool_starts[run->ntool_starts].id, sizeof(run->tool_starts[0].id), "%s", id);
-        run->tool_starts[run->ntool_starts++].at_ms = now;
+        snprintf(c->starts[c->nstarts].id, sizeof(c->starts[0].id), "%s", id);
+        c->starts[c->nstarts++].at_ms = now;
         return;
     }
     int64_t started = -1;
-    for (unsigned i = 0; id != NULL && i < run->ntool_starts; i++) {
-        if (strcmp(run->tool_starts[i].id, id) == 0) {
-            started = (int64_t)run->tool_starts[i].at_ms;
-            memmove(&run->tool_starts[i], &run->tool_starts[i + 1],
-                    (run->ntool_starts - i - 1) * sizeof(run->tool_starts[0]));
-            run->ntool_starts--;
+    ad_run_calls_t *c = run->calls;
+    for (unsigned i = 0; c != NULL && id != NULL && i < c->nstarts; i++) {
+        if (strcmp(c->starts[i].id, id) == 0) {
+            started = (int64_t)c->starts[i].at_ms;
+            memmove(&c->starts[i], &c->starts[i + 1], (c->nstarts - i - 1) * sizeof(c->starts[0]));
+            c->nstarts--;
             break;
         }
     }
@@ -1015,31 +1024,31 @@ static void on_result(ad_run_t *run, const ad_rec_t *rec)
 /* A tool call's message, remembered until its result comes. */
 static void call_opened(ad_run_t *run, const char *tool_id, const char *msg_id, int64_t at)
 {
-    if (strlen(tool_id) >= sizeof(run->open_calls[0].tool_id)) {
+    ad_run_calls_t *c = calls_of(run);
+    if (strlen(tool_id) >= sizeof(c->open[0].tool_id)) {
         return; /* an id that long keeps two rows */
     }
-    if (run->nopen_calls == AD_RUN_OPEN_CALLS) {
-        memmove(&run->open_calls[0], &run->open_calls[1],
-                (AD_RUN_OPEN_CALLS - 1) * sizeof(run->open_calls[0]));
-        run->nopen_calls--;
+    if (c->nopen == AD_RUN_OPEN_CALLS) {
+        memmove(&c->open[0], &c->open[1], (AD_RUN_OPEN_CALLS - 1) * sizeof(c->open[0]));
+        c->nopen--;
     }
-    size_t i = run->nopen_calls++;
-    snprintf(run->open_calls[i].tool_id, sizeof(run->open_calls[i].tool_id), "%s", tool_id);
-    memcpy(run->open_calls[i].msg_id, msg_id, AD_ID_MAX);
-    run->open_calls[i].at = at;
+    size_t i = c->nopen++;
+    snprintf(c->open[i].tool_id, sizeof(c->open[i].tool_id), "%s", tool_id);
+    memcpy(c->open[i].msg_id, msg_id, AD_ID_MAX);
+    c->open[i].at = at;
 }
 
 /* The message of tool call tool_id, taken off the open list: true when
  * there was one (its id and time in id and *at). */
 static bool call_closed(ad_run_t *run, const char *tool_id, char id[AD_ID_MAX], int64_t *at)
 {
-    for (size_t i = 0; i < run->nopen_calls; i++) {
-        if (strcmp(run->open_calls[i].tool_id, tool_id) == 0) {
-            memcpy(id, run->open_calls[i].msg_id, AD_ID_MAX);
-            *at = run->open_calls[i].at;
-            memmove(&run->open_calls[i], &run->open_calls[i + 1],
-                    (run->nopen_calls - i - 1) * sizeof(run->open_calls[0]));
-            run->nopen_calls--;
+    ad_run_calls_t *c = run->calls;
+    for (size_t i = 0; c != NULL && i < c->nopen; i++) {
+        if (strcmp(c->open[i].tool_id, tool_id) == 0) {
+            memcpy(id, c->open[i].msg_id, AD_ID_MAX);
+            *at = c->open[i].at;
+            memmove(&c->open[i], &c->open[i + 1], (c->nopen - i - 1) * sizeof(c->open[0]));
+            c->nopen--;
             return true;
         }
     }

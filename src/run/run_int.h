@@ -147,6 +147,27 @@ typedef struct {
     unsigned ndenied; /* entries written, the next at % max */
 } ad_run_appr_t;
 
+/* A run's tool calls in flight (output.c), allocated at its first call:
+ * a plain command has none (4.5 KB inside every run before, issue #38). */
+typedef struct {
+    /* A program's tool_start times by toolId, so its tool_end gets a
+     * duration when it gives none (the oldest let go past 32). */
+    struct {
+        char id[64];
+        uint64_t at_ms;
+    } starts[32];
+    unsigned nstarts;
+    /* Tool calls waiting for their result: the result is stored as the
+     * call's message (same id and time), so a call is one row. Oldest
+     * first; a call past the bound keeps two rows. */
+    struct {
+        char tool_id[96];
+        char msg_id[AD_ID_MAX];
+        int64_t at;
+    } open[AD_RUN_OPEN_CALLS];
+    size_t nopen;
+} ad_run_calls_t;
+
 typedef struct ad_run {
     ad_runner_t *r;
     /* Non-NULL while its process is starting (a spawner thread forks it):
@@ -162,13 +183,7 @@ typedef struct ad_run {
     char agent_id[AD_ID_MAX];
     char run_id[AD_ID_MAX];
     char crew_id[AD_ID_MAX]; /* "" when the agent is in no crew */
-    /* A program's tool_start times by toolId, so its tool_end gets a
-     * duration when it gives none (output.c; the oldest let go past 32). */
-    struct {
-        char id[64];
-        uint64_t at_ms;
-    } tool_starts[32];
-    unsigned ntool_starts;
+    ad_run_calls_t *calls;   /* tool calls in flight (owned; NULL until the first) */
     char org_id[AD_ID_MAX];
     ad_run_topics_t topics;
     ad_executor_t exec;
@@ -225,15 +240,6 @@ typedef struct ad_run {
     uint64_t live_dropped; /* bytes not streamed live */
     ad_buf_t replay;       /* the last raw terminal output, for new viewers */
     ad_runner_tap_t *taps;
-    /* Tool calls waiting for their result: the result is stored as the
-     * call's message (same id and time), so a call is one row. Oldest
-     * first; a call past the bound keeps two rows. */
-    struct {
-        char tool_id[96];
-        char msg_id[AD_ID_MAX];
-        int64_t at;
-    } open_calls[AD_RUN_OPEN_CALLS];
-    size_t nopen_calls;
     /* The last assistant message, until its API message's real token
      * count comes (AD_REC_TOKENS) and it is written again with it. */
     char last_id[AD_ID_MAX];

@@ -300,6 +300,7 @@ void ad_run_free(ad_run_t *run)
     free(run->held_updates);
     free(run->hold_dir);
     free(run->appr);
+    free(run->calls);
     json_decref(run->metric_points);
     json_decref(run->metric_dists);
     free(run);
