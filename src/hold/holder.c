@@ -812,10 +812,7 @@ static int setup_replay(holder_t *h)
 int ad_hold_main(int argc, char **argv)
 {
     static holder_t h;
-    if (argc >= 1 && strcmp(argv[0], "--net-proxy") == 0) { /* netproxy.c */
-        return ad_hold_net_proxy(argc - 1, argv + 1);
-    }
-    if (argc >= 1 && strcmp(argv[0], "--net-bridge") == 0) {
+    if (argc >= 1 && strcmp(argv[0], "--net-bridge") == 0) { /* netserve.c */
         return ad_hold_net_bridge(argc - 1, argv + 1);
     }
     if (argc >= 1 && strcmp(argv[0], "--reap") == 0) { /* reap.c */

@@ -168,16 +168,21 @@ int ad_proc_sandbox_argv(const ad_procs_t *s, const ad_proc_sandbox_t *sb, const
         snprintf(err, errsz, "no agent sandbox here: %s", s->sbx.why);
         return AD_EPERM;
     }
-    char helper[PATH_MAX] = "";
+    /* The bridge inside is the holder's binary (bound in); the proxy
+     * outside is agentd itself, which can resolve names (src/hold/hold.h).
+     * Both by their real paths: a held agent is exec'd by its holder, whose
+     * /proc/self/exe is not agentd. */
+    char helper[PATH_MAX] = "", self[PATH_MAX];
     bool sub = false;
     if (sb != NULL && sb->net_allow != NULL) {
         char exe[PATH_MAX];
         ad_proc_holder_exe(exe, sizeof(exe), &sub);
-        if (sb->net_sock == NULL || realpath(exe, helper) == NULL) {
+        if (sb->net_sock == NULL || realpath(exe, helper) == NULL ||
+            realpath("/proc/self/exe", self) == NULL) {
             snprintf(err, errsz, "no agentd-hold for the agent's network proxy");
             return AD_EIO;
         }
-        ad_proc_holder_argv(out, helper, sub, "--net-proxy");
+        ad_proc_holder_argv(out, self, true, "--net-proxy");
         add3(out, sb->net_sock, sb->net_allow, NULL);
         add(out, "--");
     }

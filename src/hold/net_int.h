@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The network allow-list's two halves (netproxy.c outside the sandbox,
+ * netserve.c inside) share these; nothing outside src/hold uses them.
+ */
+#ifndef AD_HOLD_NET_INT_H
+#define AD_HOLD_NET_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "hold/hold.h"
+
+/* Writes n bytes at p on the socket fd (MSG_NOSIGNAL); false when the
+ * peer is gone. */
+bool ad_net_send_all(int fd, const char *p, size_t n);
+/* Copies both ways between sockets a and b until both ends have said all. */
+void ad_net_splice(int a, int b);
+/* argv after --net-proxy / --net-bridge, "A B -- CMD...": CMD, or NULL. */
+char **ad_net_command_of(int argc, char **argv);
+/* Runs cmd (a fork: listening sockets are close-on-exec) and serves
+ * listener l with conn, a thread per connection, until cmd ends; returns
+ * its exit status. bridge: cmd gets its proxy variables set to proxy_url
+ * and its default SIGINT and SIGTERM back. */
+int ad_net_serve(int l, char **cmd, void (*conn)(int fd), bool bridge, const char *proxy_url);
+
+#endif
