@@ -630,6 +630,38 @@ void ad_store_writer_start(ad_store_t *st)
     st->thread_started = true;
 }
 
+/* Rounds of jobs that completions submit while the store stops (below). */
+#define STOP_ROUNDS 8
+
+static bool queue_empty(ad_store_t *st)
+{
+    uv_mutex_lock(&st->lock);
+    bool empty = st->queue_head == NULL;
+    uv_mutex_unlock(&st->lock);
+    return empty;
+}
+
+/* Completes every queued job with rc, unrun (the loop delivers them). */
+static void fail_queued(ad_store_t *st, int rc)
+{
+    uv_mutex_lock(&st->lock);
+    for (job_t *j = st->queue_head; j != NULL; j = j->next) {
+        j->rc = rc;
+    }
+    if (st->queue_head != NULL) {
+        if (st->done_tail != NULL) {
+            st->done_tail->next = st->queue_head;
+        } else {
+            st->done_head = st->queue_head;
+        }
+        st->done_tail = st->queue_tail;
+    }
+    st->queue_head = st->queue_tail = NULL;
+    st->queued = 0;
+    st->queued_bytes = 0;
+    uv_mutex_unlock(&st->lock);
+}
+
 void ad_store_writer_stop(ad_store_t *st)
 {
     uv_mutex_lock(&st->lock);
@@ -641,6 +673,20 @@ void ad_store_writer_stop(ad_store_t *st)
         st->thread_started = false;
     }
     deliver(st);
+    /* A completion just delivered may have written again (a run's end
+     * publishes and records more). The writer thread is gone, so those
+     * jobs run here, on the loop's thread, as the writer would (it drains
+     * and returns when stopping), for a bounded number of rounds; what is
+     * left after them is completed as closed. They used to stay queued:
+     * never stored, never answered, their memory lost. */
+    for (int round = 0; round < STOP_ROUNDS && !queue_empty(st); round++) {
+        writer_main(st);
+        deliver(st);
+    }
+    for (int round = 0; round < STOP_ROUNDS && !queue_empty(st); round++) {
+        fail_queued(st, AD_ECLOSED);
+        deliver(st);
+    }
 }
 
 void ad_store_writer_close(ad_store_t *st, uv_close_cb on_closed)

@@ -711,6 +711,54 @@ static void busy_database_is_retried_within_a_bound(void **state)
     close_store(f, st);
 }
 
+/* A job whose completion, delivered while the store closes, writes again:
+ * the writer thread has stopped by then, and the new job used to stay
+ * queued for ever (never stored, its done never called, its memory lost).
+ * Each of a chain of three now runs, in order, and is answered. */
+typedef struct {
+    ins_t ins;
+    int next; /* how many more to chain after this one */
+    struct chain_s *all;
+} chain_t;
+
+struct chain_s {
+    ad_store_t *st;
+    chain_t links[3];
+    int rcs[3];
+    int done;
+};
+
+static void chain_done(int rc, void *ctx)
+{
+    chain_t *l = ctx;
+    l->all->rcs[l->ins.i] = rc;
+    l->all->done++;
+    if (l->next > 0) {
+        chain_t *n = &l->all->links[l->ins.i + 1];
+        ad_store_submit(l->all->st, ins_job, chain_done, n);
+    }
+}
+
+static void close_runs_what_completions_write(void **state)
+{
+    fixture_t *f = *state;
+    ad_store_t *st = open_ok(f);
+    counter_t c = {.st = st, .n = 3, .order_ok = 1, .last = -1};
+    struct chain_s ch = {.st = st, .rcs = {-1, -1, -1}};
+    for (int i = 0; i < 3; i++) {
+        ch.links[i] = (chain_t){.ins = {.c = &c, .i = i}, .next = 2 - i, .all = &ch};
+    }
+    ad_store_submit(st, ins_job, chain_done, &ch.links[0]);
+    close_store(f, st); /* no loop turn in between: all three complete in the close */
+    assert_int_equal(ch.done, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(ch.rcs[i], 0);
+    }
+    st = open_ok(f);
+    assert_int_equal(crew_count(st), 3);
+    close_store(f, st);
+}
+
 static void close_runs_queued_jobs_first(void **state)
 {
     fixture_t *f = *state;
@@ -857,6 +905,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(busy_database_is_retried_within_a_bound, setup,
                                         store_fx_teardown),
         cmocka_unit_test_setup_teardown(close_runs_queued_jobs_first, setup, store_fx_teardown),
+        cmocka_unit_test_setup_teardown(close_runs_what_completions_write, setup,
+                                        store_fx_teardown),
         cmocka_unit_test_setup_teardown(statement_cache_reuses_by_literal, setup,
                                         store_fx_teardown),
         cmocka_unit_test_setup_teardown(heavy_reads_run_on_the_pool, setup, store_fx_teardown),
