@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { api, makeRepo, shot, until } from './lib/harness.mjs';
-import { session } from './lib/session.mjs';
+import { session, waitText } from './lib/session.mjs';
 
 let d;
 let b;
@@ -54,27 +54,25 @@ test('cost per agent in the sidebar, live; usage by agent and by model in Analyt
   await shot(page, 'cost-sidebar');
   // the Agents page has the same total, with the tokens
   const listRow = page.locator('.page table tbody tr', { hasText: 'spender' });
-  assert.match(await listRow.innerText(), /1,500\s+\$1\.50/);
+  await waitText(listRow, /1,500\s+\$1\.50/, 'the Agents page row with the new total');
   // and the grid's tile
   await page.goto(`${d.url}/#/grid`);
   const tile = page.locator('.tile', { hasText: 'spender' });
   await tile.waitFor();
-  assert.equal(await tile.locator('.agent-cost').innerText(), '$1.50');
+  await waitText(tile.locator('.agent-cost'), /^\$1\.50$/, "the grid tile's cost");
 
   await page.goto(`${d.url}/#/analytics`);
   const region = page.getByRole('region', { name: 'Usage by agent and model' });
   await region.waitFor();
   assert.equal(await region.getByRole('tab', { name: 'Today' }).getAttribute('aria-selected'), 'true');
   const agentRow = region.locator('table.usage-agents tbody tr', { hasText: 'spender' });
-  await agentRow.waitFor();
-  assert.match(await agentRow.innerText(), /spender\s+3\s+1,500\s+\$1\.50/);
+  await waitText(agentRow, /spender\s+3\s+1,500\s+\$1\.50/, "spender's usage today");
   // the costliest first; an agent without runs today is not listed
   assert.match(await region.locator('table.usage-agents tbody tr').first().innerText(), /spender/);
   const saverRow = region.locator('table.usage-agents tbody tr', { hasText: 'saver' });
   assert.equal(await saverRow.count(), 0);
   const modelRow = region.locator('table.usage-models tbody tr', { hasText: 'claude-test-model' });
-  await modelRow.waitFor();
-  assert.match(await modelRow.innerText(), /claude-test-model\s+1\s+600\s+\$0\.3000/);
+  await waitText(modelRow, /claude-test-model\s+1\s+600\s+\$0\.3000/, "the model's usage today");
   await region.getByRole('tab', { name: 'This month' }).click();
   await until(async () => (await region.getByRole('tab', { name: 'This month' }).getAttribute('aria-selected')) === 'true', 'the month tab');
   await region.locator('table.usage-agents tbody tr', { hasText: 'spender' }).waitFor();
