@@ -20,8 +20,9 @@ void ad_net_splice(int a, int b);
 char **ad_net_command_of(int argc, char **argv);
 /* Runs cmd (a fork: listening sockets are close-on-exec) and serves
  * listener l with conn, a thread per connection, until cmd ends; returns
- * its exit status. bridge: cmd gets its proxy variables set to proxy_url
- * and its default SIGINT and SIGTERM back. */
-int ad_net_serve(int l, char **cmd, void (*conn)(int fd), bool bridge, const char *proxy_url);
+ * its exit status. The bridge passes proxy_url: cmd gets its proxy
+ * variables set to it and its default SIGINT and SIGTERM back (the proxy:
+ * NULL). */
+int ad_net_serve(int l, char **cmd, void (*conn)(int fd), const char *proxy_url);
 
 #endif

@@ -239,7 +239,7 @@ int ad_hold_net_proxy(int argc, char **argv)
         fprintf(stderr, "agentd network: cannot listen on %s: %s\n", argv[0], strerror(errno));
         return 1;
     }
-    int rc = ad_net_serve(l, cmd, proxy_conn, false, NULL);
+    int rc = ad_net_serve(l, cmd, proxy_conn, NULL);
     unlink(argv[0]);
     return rc;
 }

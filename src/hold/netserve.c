@@ -145,7 +145,7 @@ static void *accept_thread(void *arg)
     }
 }
 
-int ad_net_serve(int l, char **cmd, void (*conn)(int), bool bridge, const char *proxy_url)
+int ad_net_serve(int l, char **cmd, void (*conn)(int), const char *proxy_url)
 {
     serve_conn = conn;
     pid_t pid = fork();
@@ -154,7 +154,7 @@ int ad_net_serve(int l, char **cmd, void (*conn)(int), bool bridge, const char *
         return 1;
     }
     if (pid == 0) {
-        if (bridge) {
+        if (proxy_url != NULL) { /* the bridge */
             signal(SIGINT, SIG_DFL);
             signal(SIGTERM, SIG_DFL);
             static const char *const vars[] = {"HTTPS_PROXY", "HTTP_PROXY", "https_proxy",
@@ -215,5 +215,5 @@ int ad_hold_net_bridge(int argc, char **argv)
     }
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%lu", port);
-    return ad_net_serve(l, cmd, bridge_conn, true, url);
+    return ad_net_serve(l, cmd, bridge_conn, url);
 }
