@@ -398,30 +398,60 @@ void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx)
 
 static void flush_output(ad_run_t *run, int i);
 
-/* Messages go to the writer; plain output once it is AD_RUN_OUT_FLUSH_MS
- * old (the timer comes back for it then). */
+/* Plain output is stored on one of OUT_PHASES ticks a second, the same ones
+ * for every run: the runs sharing a tick fire in the same loop turn, and
+ * what they queue reaches the writer as one group (one transaction, each
+ * page it touches written once) instead of one small transaction a run.
+ * Spreading the runs over a few ticks keeps that turn short, so lines that
+ * arrive meanwhile are not held up behind a thousand runs' rows. */
+#define OUT_PHASES 10
+
+static uint64_t out_phase(const ad_run_t *run)
+{
+    unsigned h = 0;
+    for (const char *p = run->run_id; *p != '\0'; p++) {
+        h = h * 31u + (unsigned char)*p;
+    }
+    return (uint64_t)(h % OUT_PHASES) * (AD_RUN_OUT_FLUSH_MS / OUT_PHASES);
+}
+
+/* The first moment after now that is `phase` ms past a multiple of `every`. */
+static uint64_t next_tick(uint64_t now, uint64_t every, uint64_t phase)
+{
+    if (now < phase) {
+        return phase;
+    }
+    uint64_t t = now - phase;
+    return t - t % every + every + phase;
+}
+
+/* Messages go to the writer; plain output once its tick has come (the
+ * timer comes back for it then). */
 static void on_flush_timer(uv_timer_t *t)
 {
     ad_run_t *run = t->data;
     uint64_t now = uv_now(run->r->loop);
-    if (now >= run->out_since + AD_RUN_OUT_FLUSH_MS) {
+    if (now >= run->out_due) {
         flush_output(run, 0);
         flush_output(run, 1);
     }
     ad_run_flush_batch(run, NULL, NULL);
     if (run->out[0].len > 0 || run->out[1].len > 0) {
-        uint64_t due = run->out_since + AD_RUN_OUT_FLUSH_MS;
-        uv_timer_start(&run->flush, on_flush_timer, due > now ? due - now : 1, 0);
+        uv_timer_start(&run->flush, on_flush_timer, run->out_due > now ? run->out_due - now : 1, 0);
+    } else if (run->batch.n == 0) {
+        uv_timer_stop(&run->flush); /* the output's own message armed it: stored already */
     }
 }
 
-/* A message is stored within AD_RUN_FLUSH_MS, even while the timer waits
- * longer for plain output. */
+/* A message is stored by the next AD_RUN_FLUSH_MS tick, even while the timer
+ * waits longer for plain output. */
 static void arm_flush(ad_run_t *run)
 {
+    uint64_t now = uv_now(run->r->loop);
+    uint64_t due = next_tick(now, AD_RUN_FLUSH_MS, 0);
     if (run->flush_init && (!uv_is_active((uv_handle_t *)&run->flush) ||
-                            uv_timer_get_due_in(&run->flush) > AD_RUN_FLUSH_MS)) {
-        uv_timer_start(&run->flush, on_flush_timer, AD_RUN_FLUSH_MS, 0);
+                            uv_timer_get_due_in(&run->flush) > due - now)) {
+        uv_timer_start(&run->flush, on_flush_timer, due - now, 0);
     }
 }
 
@@ -464,9 +494,10 @@ json_t *ad_run_queue_message(ad_run_t *run, const char *role, const char *text, 
     return ad_run_queue_message_as(run, NULL, 0, role, text, len, rec, id_out);
 }
 
-json_t *ad_run_queue_message_as(ad_run_t *run, const char *id, int64_t at, const char *role,
-                                const char *text, size_t len, const ad_rec_t *rec,
-                                char id_out[AD_ID_MAX])
+/* Queues the message; its event when `event` (the caller owns it), else NULL. */
+static json_t *queue_message(ad_run_t *run, const char *id, int64_t at, const char *role,
+                             const char *text, size_t len, const ad_rec_t *rec,
+                             char id_out[AD_ID_MAX], bool event)
 {
     ad_run_batch_t *b = &run->batch;
     if (b->n == b->cap) {
@@ -501,7 +532,7 @@ json_t *ad_run_queue_message_as(ad_run_t *run, const char *id, int64_t at, const
         m->hold[run->msg_stream] = (int64_t)run->msg_off;
     }
     m->bytes = strlen(m->content) + (m->tool_output ? strlen(m->tool_output) : 0) + 256;
-    json_t *ev = message_event(run, m, rec);
+    json_t *ev = event ? message_event(run, m, rec) : NULL;
     memcpy(run->said_id, m->id, AD_ID_MAX);
     if (id_out != NULL) {
         memcpy(id_out, m->id, AD_ID_MAX);
@@ -516,6 +547,13 @@ json_t *ad_run_queue_message_as(ad_run_t *run, const char *id, int64_t at, const
     return ev;
 }
 
+json_t *ad_run_queue_message_as(ad_run_t *run, const char *id, int64_t at, const char *role,
+                                const char *text, size_t len, const ad_rec_t *rec,
+                                char id_out[AD_ID_MAX])
+{
+    return queue_message(run, id, at, role, text, len, rec, id_out, true);
+}
+
 /* ---- plain output, coalesced into messages ------------------------------------- */
 
 static void flush_output(ad_run_t *run, int i)
@@ -528,12 +566,12 @@ static void flush_output(ad_run_t *run, int i)
     if (b->data[n - 1] == '\n') {
         n--;
     }
-    /* live output already went out as agent_output */
+    /* live output already went out as agent_output: no event for its row */
     int stream = run->msg_stream;
     uint64_t off = run->msg_off;
     run->msg_stream = i;
     run->msg_off = run->out_end[i];
-    json_decref(ad_run_queue_message(run, i == 0 ? "assistant" : "system", b->data, n, NULL, NULL));
+    queue_message(run, NULL, 0, i == 0 ? "assistant" : "system", b->data, n, NULL, NULL, false);
     run->msg_stream = stream;
     run->msg_off = off;
     if (b->cap > 2 * AD_RUN_OUT_FLUSH_BYTES) {
@@ -547,7 +585,7 @@ static void add_output(ad_run_t *run, int i, const char *line, size_t len)
 {
     ad_buf_t *b = &run->out[i];
     if (run->out[0].len == 0 && run->out[1].len == 0) {
-        run->out_since = uv_now(run->r->loop);
+        run->out_due = next_tick(uv_now(run->r->loop), AD_RUN_OUT_FLUSH_MS, out_phase(run));
     }
     if (b->len + len + 1 > AD_RUN_OUT_FLUSH_BYTES && b->len > 0) {
         flush_output(run, i);
@@ -563,7 +601,8 @@ static void add_output(ad_run_t *run, int i, const char *line, size_t len)
         flush_output(run, i);
     }
     if (run->flush_init && !uv_is_active((uv_handle_t *)&run->flush)) {
-        uv_timer_start(&run->flush, on_flush_timer, AD_RUN_OUT_FLUSH_MS, 0);
+        uint64_t now = uv_now(run->r->loop);
+        uv_timer_start(&run->flush, on_flush_timer, run->out_due > now ? run->out_due - now : 1, 0);
     }
 }
 

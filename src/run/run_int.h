@@ -265,8 +265,10 @@ typedef struct ad_run {
     struct ad_run_held_update *held_updates;
     size_t nheld_updates;
     uint64_t out_end[2]; /* spool offset past the last line in out[i] */
-    uint64_t out_since;  /* loop time (ms) the oldest byte in out[] came */
-    int msg_stream;      /* the offset the next queued message carries */
+    /* Loop time (ms) out[] is stored at: the run's next tick after its
+     * first byte, shared with other runs (output.c, next_tick). */
+    uint64_t out_due;
+    int msg_stream; /* the offset the next queued message carries */
     uint64_t msg_off;
     /* A full disk (issue #41): the holder cannot spool (hold_stalled, with
      * its reason) or the store cannot write (store_stalled); stalled is
