@@ -168,11 +168,12 @@ async function agentdSide(ctx) {
     const holders = holdersOf(dataDir).map((x) => x.holder);
     res.holders = holders.length;
     const serverPids = () => [h.pid, ...holders];
-    res.steady = await steady(ctx, { port: h.port, path: '/ws', subscribe: subscribeMsg('agent:*') }, serverPids);
+    // agentd alone is measured beside the whole (its holders are the rest)
+    res.steady = await steady(ctx, { port: h.port, path: '/ws', subscribe: subscribeMsg('agent:*') }, serverPids, () => [h.pid]);
     res.steady.agentdMem = memOf([h.pid]);
     res.steady.holderMem = memOf(holders);
-    res.steady.agentdCpuS = null;
-    log(`F1 agentd: ${ctx.readers} readers ${res.steady.linesPerS.toFixed(0)} lines/s each: p50 ${res.steady.p50Ms?.toFixed(2)} p99 ${res.steady.p99Ms?.toFixed(2)} ms; CPU ${(res.steady.serverCores * 100).toFixed(1)} % of a core (agentd + ${holders.length} holders); Pss ${(res.steady.mem.pssKb / 1024).toFixed(1)} MiB (agentd ${(res.steady.agentdMem.pssKb / 1024).toFixed(1)}, holders ${(res.steady.holderMem.pssKb / 1024).toFixed(1)}: ${(res.steady.holderMem.pssKb / Math.max(1, holders.length)).toFixed(0)} kB each)`);
+    res.steady.agentdCpuS = res.steady.extraCpuS;
+    log(`F1 agentd: ${ctx.readers} readers ${res.steady.linesPerS.toFixed(0)} lines/s each: p50 ${res.steady.p50Ms?.toFixed(2)} p99 ${res.steady.p99Ms?.toFixed(2)} ms; CPU ${(res.steady.serverCores * 100).toFixed(1)} % of a core (agentd + ${holders.length} holders; agentd alone ${(res.steady.agentdCpuS / res.steady.seconds * 100).toFixed(1)} %); Pss ${(res.steady.mem.pssKb / 1024).toFixed(1)} MiB (agentd ${(res.steady.agentdMem.pssKb / 1024).toFixed(1)}, holders ${(res.steady.holderMem.pssKb / 1024).toFixed(1)}: ${(res.steady.holderMem.pssKb / Math.max(1, holders.length)).toFixed(0)} kB each)`);
     // Re-attach: kill -9 agentd, start it again on the same data dir; the
     // time from that start until a subscriber has had a line printed after
     // it from every agent (the backlog each holder spooled meanwhile comes
