@@ -3,7 +3,7 @@
  * The holder process (`agentd hold`): one agent's output appended to its
  * spools, sent on to the daemon that is attached (from the offsets it
  * asks for), its input, signals and terminal size passed on, its exit
- * reaped and written down, all in one poll loop with no timer but the
+ * reaped and written down, all in one epoll loop with no timer but the
  * bounded waits after the agent's exit and the retry of a spool write a
  * full disk refused (the agent's output is not read meanwhile, so the
  * agent blocks on its write; STALL / RESUME tell the daemon). Its own
@@ -20,7 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <sys/epoll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -57,6 +57,17 @@ typedef struct {
     size_t plen;
 } hstream_t;
 
+/* What the loop watches, one epoll slot each (the event carries the slot).
+ * With a pty the agent's input and output are one fd, so W_OUT also waits
+ * for room to write input and W_IN is not used. */
+enum { W_SIG, W_LISTEN, W_CONN, W_OUT, W_ERR, W_IN, W_N };
+
+typedef struct {
+    int fd; /* -1: nothing watched */
+    uint32_t ev;
+    bool always; /* a file epoll refuses (EPERM): always ready, as poll has it */
+} watch_t;
+
 typedef struct {
     char dir[4096];
     pid_t agent;
@@ -85,6 +96,8 @@ typedef struct {
     int retry_ms;
     int64_t drain_from; /* the output's drain bound counts from here */
     int logfd;
+    int ep;         /* the epoll set: fds stay in it between rounds */
+    watch_t w[W_N]; /* what it holds, changed only when the wish changes */
 } holder_t;
 
 static unsigned char rbuf[AD_HOLD_HDR + AD_HOLD_MAX_PAYLOAD];
@@ -174,10 +187,57 @@ static void write_file(const holder_t *h, const char *name, const char *text)
     }
 }
 
+/* ---- the epoll set ---------------------------------------------------------------- */
+
+/* Watches fd for ev in slot k; fd -1 or ev 0 watches nothing there. Only a
+ * change reaches the kernel, so a round without one makes no epoll_ctl. */
+static void watch(holder_t *h, int k, int fd, uint32_t ev)
+{
+    watch_t *w = &h->w[k];
+    if (fd < 0 || ev == 0) {
+        fd = -1;
+        ev = 0;
+    }
+    if (w->fd == fd && w->ev == ev) {
+        return;
+    }
+    if (w->fd >= 0 && w->fd != fd && !w->always) {
+        epoll_ctl(h->ep, EPOLL_CTL_DEL, w->fd, NULL);
+    }
+    bool always = w->fd == fd && w->always;
+    if (fd >= 0 && !always) {
+        struct epoll_event e = {.events = ev, .data.u32 = (uint32_t)k};
+        int op = w->fd == fd ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+        int rc = epoll_ctl(h->ep, op, fd, &e);
+        if (rc != 0 && (errno == EEXIST || errno == ENOENT)) { /* the set knew better */
+            rc = epoll_ctl(h->ep, op == EPOLL_CTL_ADD ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &e);
+        }
+        if (rc != 0) {
+            always = errno == EPERM;
+            fd = always ? fd : -1; /* else not watched: the next round tries again */
+        }
+    }
+    w->fd = fd;
+    w->ev = fd >= 0 ? ev : 0;
+    w->always = fd >= 0 && always;
+}
+
+/* Closes an fd the loop may watch: out of the set first, so a later fd with
+ * the same number is added as new. */
+static void close_watched(holder_t *h, int fd)
+{
+    for (int k = 0; k < W_N; k++) {
+        if (h->w[k].fd == fd) {
+            watch(h, k, -1, 0);
+        }
+    }
+    close(fd);
+}
+
 static void close_conn(holder_t *h)
 {
     if (h->conn >= 0) {
-        close(h->conn);
+        close_watched(h, h->conn);
     }
     h->conn = -1;
     h->attached = false;
@@ -223,10 +283,10 @@ static void on_signals(holder_t *h)
     }
 }
 
-static void stream_end(hstream_t *st)
+static void stream_end(holder_t *h, hstream_t *st)
 {
     if (st->fd >= 0) {
-        close(st->fd);
+        close_watched(h, st->fd);
     }
     st->fd = -1;
     st->eof = true;
@@ -294,7 +354,7 @@ static void on_output(holder_t *h, hstream_t *st)
         return;
     }
     if (n <= 0) { /* EOF; EIO on a pty master once the terminal is gone */
-        stream_end(st);
+        stream_end(h, st);
         return;
     }
     uint64_t off = st->end;
@@ -356,7 +416,7 @@ static void on_stdin_ready(holder_t *h)
         }
     }
     if (!h->pty && h->in_close && h->inq_len == 0 && h->in_fd >= 0) {
-        close(h->in_fd);
+        close_watched(h, h->in_fd);
         h->in_fd = -1;
     }
 }
@@ -675,7 +735,7 @@ static bool finished(holder_t *h)
     if (!h->stalled && now_ms() - h->drain_from >= DRAIN_MS) {
         for (int i = 0; i < 2; i++) {
             if (!h->s[i].eof) {
-                stream_end(&h->s[i]); /* a grandchild keeps it open: give up */
+                stream_end(h, &h->s[i]); /* a grandchild keeps it open: give up */
             }
         }
     }
@@ -690,38 +750,51 @@ static bool finished(holder_t *h)
 
 static void one_round(holder_t *h)
 {
-    struct pollfd p[6];
-    int n = 0;
-    p[n++] = (struct pollfd){.fd = h->sfd, .events = POLLIN};
-    p[n++] = (struct pollfd){.fd = h->lsock, .events = POLLIN};
     bool full = pump(h);
-    p[n++] = (struct pollfd){.fd = h->conn, .events = POLLIN | (full ? POLLOUT : 0)};
+    bool in_due = h->inq_len > 0;
+    watch(h, W_SIG, h->sfd, EPOLLIN);
+    watch(h, W_LISTEN, h->lsock, EPOLLIN);
+    watch(h, W_CONN, h->conn, EPOLLIN | (full ? EPOLLOUT : 0));
     /* A stream whose bytes wait for the disk is not read: the agent's
      * writes block, as under a terminal's flow control. */
-    p[n++] = (struct pollfd){.fd = h->s[0].plen > 0 ? -1 : h->s[0].fd, .events = POLLIN};
-    p[n++] = (struct pollfd){.fd = h->s[1].plen > 0 ? -1 : h->s[1].fd, .events = POLLIN};
-    int in = h->pty ? -1 : h->in_fd;
-    p[n++] =
-        (struct pollfd){.fd = h->inq_len > 0 ? (h->pty ? h->s[0].fd : in) : -1, .events = POLLOUT};
-    if (poll(p, (nfds_t)n, poll_timeout(h)) < 0) {
+    watch(h, W_OUT, h->s[0].fd,
+          (h->s[0].plen > 0 ? 0 : EPOLLIN) | (h->pty && in_due ? EPOLLOUT : 0));
+    watch(h, W_ERR, h->s[1].fd, h->s[1].plen > 0 ? 0 : EPOLLIN);
+    watch(h, W_IN, h->pty ? -1 : h->in_fd, in_due ? EPOLLOUT : 0);
+    uint32_t got[W_N] = {0};
+    bool ready = false;
+    for (int k = 0; k < W_N; k++) {
+        got[k] = h->w[k].always ? h->w[k].ev : 0;
+        ready = ready || got[k] != 0;
+    }
+    struct epoll_event ev[W_N];
+    int n = epoll_wait(h->ep, ev, W_N, ready ? 0 : poll_timeout(h));
+    if (n < 0) {
         return;
     }
+    for (int i = 0; i < n; i++) {
+        if (ev[i].data.u32 < W_N) {
+            got[ev[i].data.u32] |= ev[i].events;
+        }
+    }
+    int conn = h->w[W_CONN].fd; /* an accept below replaces it */
     retry_spool(h);
-    if (p[0].revents) {
+    if (got[W_SIG]) {
         on_signals(h);
     }
-    if (p[1].revents & POLLIN) {
+    if (got[W_LISTEN] & EPOLLIN) {
         on_accept(h);
     }
-    if (p[2].revents && h->conn >= 0 && p[2].fd == h->conn) {
+    if (got[W_CONN] && conn >= 0 && conn == h->conn) {
         on_conn_readable(h);
     }
     for (int i = 0; i < 2; i++) {
-        if (p[3 + i].revents && h->s[i].fd >= 0 && h->s[i].plen == 0) {
+        if ((got[W_OUT + i] & (EPOLLIN | EPOLLHUP | EPOLLERR)) && h->s[i].fd >= 0 &&
+            h->s[i].plen == 0) {
             on_output(h, &h->s[i]);
         }
     }
-    if (p[5].revents) {
+    if (got[W_IN] || (h->pty && (got[W_OUT] & EPOLLOUT))) {
         on_stdin_ready(h);
     }
 }
@@ -823,6 +896,10 @@ int ad_hold_main(int argc, char **argv)
         fprintf(stderr, "usage: agentd hold DIR AGENT_PID PTY [WAIT_SEC] | --replay DIR\n");
         return 2;
     }
+    for (int k = 0; k < W_N; k++) {
+        h.w[k].fd = -1;
+    }
+    h.ep = epoll_create1(EPOLL_CLOEXEC);
     h.conn = 3;
     set_nonblock(3);
     snprintf(h.dir, sizeof(h.dir), "%s", replay ? argv[1] : argv[0]);
@@ -832,7 +909,7 @@ int ad_hold_main(int argc, char **argv)
     }
     h.sfd = signal_fd();
     int rc = replay ? setup_replay(&h) : setup_live(&h, argv, argc);
-    if (rc != 0 || h.sfd < 0) {
+    if (rc != 0 || h.sfd < 0 || h.ep < 0) {
         hlog(&h, "cannot set up in %s: %s", h.dir, strerror(errno));
         if (!replay && h.agent > 0) {
             kill(-h.agent, SIGKILL);
