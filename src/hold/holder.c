@@ -37,6 +37,9 @@
 #include <unistd.h>
 
 #define CHUNK 65536
+/* Bytes the attached daemon was sent directly that may wait in memory for the
+ * spool file (kept[]): one page a stream. */
+#define KEEP_MAX 4096
 #define INQ_MAX (8u << 20)
 #define DRAIN_MS 2000
 #define DEF_WAIT_SEC 86400
@@ -55,6 +58,9 @@ typedef struct {
      * pages are only touched on a full disk), the agent's output is not
      * read. */
     size_t plen;
+    /* The last klen bytes before end are in kept[i], not yet in the file:
+     * the daemon was sent them as they came (see on_output). */
+    size_t klen;
 } hstream_t;
 
 /* What the loop watches, one epoll slot each (the event carries the slot).
@@ -107,7 +113,8 @@ static unsigned char rbuf[AD_HOLD_HDR + AD_HOLD_MAX_PAYLOAD];
  * spool; obuf only while a frame is still being sent. */
 static unsigned char wbuf[AD_HOLD_HDR + 8 + CHUNK];
 static char obuf[CHUNK];
-static char pend[2][CHUNK];
+static char pend[2][CHUNK + KEEP_MAX];
+static char kept[2][KEEP_MAX];
 
 static int64_t now_ms(void)
 {
@@ -234,8 +241,13 @@ static void close_watched(holder_t *h, int fd)
     close(fd);
 }
 
+static void spool_all_kept(holder_t *h);
+
+/* The daemon is gone: the next one reads on from the spool, which gets
+ * what was kept for it first. */
 static void close_conn(holder_t *h)
 {
+    spool_all_kept(h);
     if (h->conn >= 0) {
         close_watched(h, h->conn);
     }
@@ -323,8 +335,8 @@ static const char *stall_reason(int e)
 static void stall(holder_t *h, hstream_t *st, const char *rest, size_t n)
 {
     int e = errno;
-    memmove(pend[st - h->s], rest, n);
-    st->plen = n;
+    memmove(pend[st - h->s] + st->plen, rest, n);
+    st->plen += n;
     h->retry_ms = RETRY_MIN_MS;
     h->retry_at = now_ms() + h->retry_ms;
     if (!h->stalled) {
@@ -345,8 +357,41 @@ static bool direct(const holder_t *h, const hstream_t *st)
            h->stalled == h->stall_sent && h->scroll >= h->scroll_end && st->sent == st->end;
 }
 
+/* The kept bytes to the spool file, behind everything before them. What the
+ * disk refuses becomes pending, as a refused read does (stall): end goes
+ * back to the file's and comes forward again as the retry stores them. */
+static void spool_kept(holder_t *h, hstream_t *st)
+{
+    size_t n = st->klen;
+    if (n == 0) {
+        return;
+    }
+    int i = (int)(st - h->s);
+    st->klen = 0;
+    st->end -= n;
+    size_t done = spool_write(st, kept[i], n);
+    if (done < n) {
+        stall(h, st, kept[i] + done, n - done);
+    }
+}
+
+static void spool_all_kept(holder_t *h)
+{
+    spool_kept(h, &h->s[0]);
+    spool_kept(h, &h->s[1]);
+}
+
+/* Output read while the daemon has everything before it goes out at once as
+ * DATA, and waits in kept[] (a page) before it is written to the spool: a
+ * line then costs a read and a send, not a write to the file as well. The
+ * spool gets the kept bytes when they would pass the page, before anything
+ * reads the spool, when the daemon goes away and when the holder ends. So
+ * the daemon has every byte that is not in the file; only a holder killed
+ * together with a daemon that had not yet stored them loses them (a page at
+ * most). */
 static void on_output(holder_t *h, hstream_t *st)
 {
+    int i = (int)(st - h->s);
     bool frame = direct(h, st);
     char *buf = frame ? (char *)wbuf + AD_HOLD_HDR + 8 : obuf;
     ssize_t n = read(st->fd, buf, CHUNK);
@@ -357,15 +402,28 @@ static void on_output(holder_t *h, hstream_t *st)
         stream_end(h, st);
         return;
     }
-    uint64_t off = st->end;
-    size_t done = spool_write(st, buf, (size_t)n);
-    if (done < (size_t)n) {
-        stall(h, st, buf + done, (size_t)n - done);
+    size_t done;
+    if (frame && st->klen + (size_t)n <= KEEP_MAX) {
+        memcpy(kept[i] + st->klen, buf, (size_t)n);
+        st->klen += (size_t)n;
+        st->end += (size_t)n;
+        done = (size_t)n;
+    } else {
+        spool_kept(h, st);
+        if (st->plen > 0) { /* the disk refused the kept bytes: these wait behind them */
+            stall(h, st, buf, (size_t)n);
+            return;
+        }
+        done = spool_write(st, buf, (size_t)n);
+        if (done < (size_t)n) {
+            stall(h, st, buf + done, (size_t)n - done);
+        }
     }
     if (frame && done > 0) { /* the stored bytes as DATA, as frame_data would */
-        ad_hold_hdr(wbuf, (uint32_t)(8 + done), AD_HOLD_DATA, (unsigned)(st - h->s) + 1);
+        uint64_t off = st->end - done;
+        ad_hold_hdr(wbuf, (uint32_t)(8 + done), AD_HOLD_DATA, (unsigned)i + 1);
         put_u64(wbuf + AD_HOLD_HDR, off);
-        st->sent = off + done;
+        st->sent = st->end;
         h->woff = 0;
         h->wlen = AD_HOLD_HDR + 8 + done;
     }
@@ -561,6 +619,13 @@ static bool frame_data(holder_t *h, int i, unsigned type, uint64_t *off, uint64_
 {
     if (*off >= upto) {
         return false;
+    }
+    if (upto > h->s[i].end - h->s[i].klen) { /* the range reaches bytes kept in memory */
+        spool_kept(h, &h->s[i]);
+        upto = upto < h->s[i].end ? upto : h->s[i].end;
+        if (*off >= upto) {
+            return false;
+        }
     }
     size_t want = upto - *off < CHUNK ? (size_t)(upto - *off) : CHUNK;
     ssize_t n = pread(h->s[i].spool, wbuf + AD_HOLD_HDR + 8, want, (off_t)*off);
@@ -919,6 +984,7 @@ int ad_hold_main(int argc, char **argv)
     while (!finished(&h)) {
         one_round(&h);
     }
+    spool_all_kept(&h);
     for (int i = 0; i < 2; i++) {
         if (h.s[i].plen > 0) {
             hlog(&h, "ended with %zu bytes of %s not stored (the disk stayed full)", h.s[i].plen,

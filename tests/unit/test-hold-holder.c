@@ -7,7 +7,10 @@
  * finds it full), tell the daemon (a STALL frame), keep what it read, and
  * once the limit is raised (prlimit) write it all and read on (RESUME):
  * the spool ends byte for byte what was written, nothing dropped, no line
- * glued to another. Every wait is bounded.
+ * glued to another. And the lines a holder sends its daemon at once, which
+ * wait in its memory before they reach the spool file: they are in the
+ * file once that daemon goes away, even if the disk refuses them then, and
+ * the next daemon reads them from there. Every wait is bounded.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -24,6 +27,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -58,6 +62,11 @@ typedef struct {
     int stall_errno;
     char reason[64];
     size_t eofs;
+    bool hello;
+    /* stdout's DATA, in the order it came, each frame at the offset it says */
+    char data[4096];
+    size_t dlen;
+    bool bad_offset;
 } conn_t;
 
 /* Reads what the holder sent (DATA is only counted); waits at most ms. */
@@ -89,6 +98,20 @@ static void read_frames(conn_t *c, int ms)
             c->resumed = true;
         } else if (type == AD_HOLD_EOF) {
             c->eofs++;
+        } else if (type == AD_HOLD_HELLO) {
+            c->hello = true;
+        } else if (type == AD_HOLD_DATA && c->buf[at + 5] == 1 && len >= 8) {
+            uint64_t off = 0;
+            for (int i = 7; i >= 0; i--) {
+                off = off << 8 | pl[i];
+            }
+            size_t dn = len - 8;
+            if (off != c->dlen || c->dlen + dn > sizeof(c->data)) {
+                c->bad_offset = true;
+            } else {
+                memcpy(c->data + c->dlen, pl + 8, dn);
+                c->dlen += dn;
+            }
         }
         at += AD_HOLD_HDR + len;
     }
@@ -150,12 +173,15 @@ static int teardown(void **state)
     free(c);
     c = NULL;
     ad_hold_remove(dir);
+    snprintf(dir, sizeof(dir), "%s", "/tmp/agentd-holdtest-XXXXXX"); /* the next mkdtemp's */
     return 0;
 }
 
-static void holder_stops_reading_on_a_full_spool_and_loses_nothing(void **state)
+/* The holder on fresh pipes, its file size limit `limit`, the agent a
+ * stand-in that waits; the daemon connection attached from offset 0. The
+ * agent's stdout write end comes back (non-blocking), and c is the daemon. */
+static int start_holder(rlim_t limit)
 {
-    AD_UNUSED(state);
     assert_non_null(mkdtemp(dir));
     int out[2], err[2], in[2], sv[2];
     assert_int_equal(pipe(out), 0);
@@ -176,7 +202,7 @@ static void holder_stops_reading_on_a_full_spool_and_loses_nothing(void **state)
     setpgid(agent, agent);
     holder = fork();
     if (holder == 0) {
-        struct rlimit rl = {.rlim_cur = LIMIT, .rlim_max = RLIM_INFINITY};
+        struct rlimit rl = {.rlim_cur = limit, .rlim_max = RLIM_INFINITY};
         setrlimit(RLIMIT_FSIZE, &rl);
         /* Out of the way first: the pipes may sit on fds 3-6 already. */
         int want[4] = {sv[1], out[0], err[0], in[1]}, high[4];
@@ -201,16 +227,32 @@ static void holder_stops_reading_on_a_full_spool_and_loses_nothing(void **state)
     close(err[0]);
     close(in[1]);
     close(err[1]);
+    close(in[0]);
     fcntl(out[1], F_SETFL, O_NONBLOCK);
     c = calloc(1, sizeof(*c));
     c->sock = sv[0];
     send_attach(c->sock);
+    return out[1];
+}
+
+static off_t spool_size(void)
+{
+    char path[256];
+    snprintf(path, sizeof(path), "%s/out", dir);
+    struct stat st;
+    return stat(path, &st) == 0 ? st.st_size : -1;
+}
+
+static void holder_stops_reading_on_a_full_spool_and_loses_nothing(void **state)
+{
+    AD_UNUSED(state);
+    int out1 = start_holder(LIMIT);
 
     /* The pipe fills and stays full: the holder stopped reading. */
     size_t at = 0;
     int64_t end = ms_now() + WAIT_MS;
     while (!c->stalled && ms_now() < end) {
-        feed(out[1], &at, TOTAL, 20);
+        feed(out1, &at, TOTAL, 20);
         read_frames(c, 20);
     }
     if (!c->stalled) {
@@ -218,7 +260,7 @@ static void holder_stops_reading_on_a_full_spool_and_loses_nothing(void **state)
     }
     assert_int_equal(c->stall_errno, EFBIG);
     assert_string_equal(c->reason, "disk full");
-    assert_false(feed(out[1], &at, TOTAL, 500));
+    assert_false(feed(out1, &at, TOTAL, 500));
     /* What went in: the spool's 64 KiB, one read kept, the pipe's buffer;
      * a holder that read on (dropping) would have taken all of it. */
     assert_true(at < LIMIT + 64 * 1024 + 1024 * 1024);
@@ -234,11 +276,11 @@ static void holder_stops_reading_on_a_full_spool_and_loses_nothing(void **state)
     assert_int_equal(prlimit(holder, RLIMIT_FSIZE, &rl, NULL), 0);
     end = ms_now() + WAIT_MS;
     while (at < TOTAL && ms_now() < end) {
-        feed(out[1], &at, TOTAL, 20);
+        feed(out1, &at, TOTAL, 20);
         read_frames(c, 1);
     }
     assert_int_equal(at, TOTAL);
-    close(out[1]);
+    close(out1);
     while (c->eofs < 2 && ms_now() < end) {
         read_frames(c, 50);
     }
@@ -272,7 +314,80 @@ static void holder_stops_reading_on_a_full_spool_and_loses_nothing(void **state)
     /* The stand-in agent is not the holder's child (it cannot reap it):
      * the teardown ends both. */
     close(c->sock);
-    close(in[0]);
+}
+
+/* Connects to the holder's socket as a daemon that starts over (from
+ * offset 0), in place of c (whose socket is closed already). */
+static void reconnect(void)
+{
+    memset(c, 0, sizeof(*c));
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s/s", dir);
+    c->sock = socket(AF_UNIX, SOCK_STREAM, 0);
+    assert_true(c->sock >= 0);
+    assert_int_equal(connect(c->sock, (struct sockaddr *)&a, sizeof(a)), 0);
+    send_attach(c->sock);
+}
+
+#define LINES 10
+#define LINE 32
+
+static void holder_spools_what_it_sent_directly_once_the_daemon_goes(void **state)
+{
+    AD_UNUSED(state);
+    /* The disk takes 100 bytes: the kept lines cannot all go when needed. */
+    int out1 = start_holder(100);
+
+    /* Line by line once the holder has greeted: each sent at once, at the
+     * offset it has. */
+    size_t at = 0;
+    int64_t end = ms_now() + WAIT_MS;
+    while (!c->hello && ms_now() < end) {
+        read_frames(c, 50);
+    }
+    assert_true(c->hello);
+    for (size_t i = 1; i <= LINES; i++) {
+        assert_true(feed(out1, &at, i * LINE, WAIT_MS));
+        while (c->dlen < at && ms_now() < end) {
+            read_frames(c, 50);
+        }
+        assert_int_equal(c->dlen, at);
+    }
+    assert_false(c->bad_offset);
+    /* They wait in memory: the spool file has not been written. */
+    assert_int_equal(spool_size(), 0);
+
+    /* The daemon goes: the holder writes them, 100 bytes go, the disk
+     * refuses the rest, which is kept and retried. */
+    close(c->sock);
+    c->sock = -1;
+    while (spool_size() < 100 && ms_now() < end) {
+        struct pollfd none;
+        poll(&none, 0, 20);
+    }
+    assert_int_equal(spool_size(), 100);
+    struct rlimit rl = {.rlim_cur = RLIM_INFINITY, .rlim_max = RLIM_INFINITY};
+    assert_int_equal(prlimit(holder, RLIMIT_FSIZE, &rl, NULL), 0);
+    while (spool_size() < (off_t)(LINES * LINE) && ms_now() < end) {
+        struct pollfd none;
+        poll(&none, 0, 20);
+    }
+    assert_int_equal(spool_size(), LINES * LINE);
+
+    /* A new daemon reads everything from the spool, in order, once. */
+    reconnect();
+    while (c->dlen < LINES * LINE && ms_now() < end) {
+        read_frames(c, 50);
+    }
+    assert_false(c->bad_offset);
+    assert_int_equal(c->dlen, LINES * LINE);
+    for (size_t i = 0; i < c->dlen; i++) {
+        if (c->data[i] != expect_byte(i)) {
+            fail_msg("byte %zu is %d, not %d", i, c->data[i], expect_byte(i));
+        }
+    }
+    close(out1);
+    close(c->sock);
 }
 
 int main(void)
@@ -280,6 +395,8 @@ int main(void)
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(holder_stops_reading_on_a_full_spool_and_loses_nothing, teardown),
+        cmocka_unit_test_teardown(holder_spools_what_it_sent_directly_once_the_daemon_goes,
+                                  teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
