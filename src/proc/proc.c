@@ -18,13 +18,15 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- supervisor ---------------------------------------------------------- */
 
 static void procs_free_maybe(ad_procs_t *s)
 {
-    if (s->freeing && s->sig_closed && s->sweep_closed && s->async_closed && s->mem == 0) {
+    if (s->freeing && s->sig_closed && s->sweep_closed && s->async_closed && s->pace_closed &&
+        s->mem == 0) {
         free(s);
     }
 }
@@ -47,6 +49,32 @@ static void on_sweep(uv_timer_t *t)
 {
     ad_procs_t *s = t->data;
     ad_proc_on_sigchld(&s->sigchld, SIGCHLD);
+}
+
+/* Held output's pace (issue #38, F1). Many holders each send a line now and
+ * then, so under load every line was its own wake-up of the loop (and a
+ * context switch away from the holder that sent it), and the turn's frames
+ * to readers went out a line at a time. When a turn that read held output
+ * comes less than PACE_BUSY_NS after the last such turn ended (held lines
+ * faster than about 2,000 a second), the loop waits PACE_NS before it
+ * polls: the lines of that time are then read in one turn, and the holders
+ * that send them do not wake it. A line waits PACE_NS at most; slower
+ * output never waits. */
+#define PACE_NS 500000L
+#define PACE_BUSY_NS 500000ull
+
+static void on_pace(uv_prepare_t *h)
+{
+    ad_procs_t *s = h->data;
+    if (s->held_reads == 0) {
+        return;
+    }
+    s->held_reads = 0;
+    if (uv_hrtime() - s->held_turn_ns < PACE_BUSY_NS) {
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = PACE_NS};
+        nanosleep(&ts, NULL);
+    }
+    s->held_turn_ns = uv_hrtime(); /* the next gap counts from here, past the wait */
 }
 
 ad_procs_t *ad_procs_new(uv_loop_t *loop, const char *instance)
@@ -78,6 +106,10 @@ ad_procs_t *ad_procs_new(uv_loop_t *loop, const char *instance)
     s->sweep.data = s;
     uv_timer_start(&s->sweep, on_sweep, SWEEP_MS, SWEEP_MS);
     uv_unref((uv_handle_t *)&s->sweep);
+    uv_prepare_init(loop, &s->pace);
+    s->pace.data = s;
+    uv_prepare_start(&s->pace, on_pace);
+    uv_unref((uv_handle_t *)&s->pace);
     ad_spawner_init(s);
     return s;
 }
@@ -216,6 +248,13 @@ static void on_sweep_closed(uv_handle_t *h)
     procs_free_maybe(s);
 }
 
+static void on_pace_closed(uv_handle_t *h)
+{
+    ad_procs_t *s = h->data;
+    s->pace_closed = true;
+    procs_free_maybe(s);
+}
+
 static void on_async_closed(uv_handle_t *h)
 {
     ad_procs_t *s = h->data;
@@ -272,4 +311,5 @@ void ad_procs_free(ad_procs_t *s)
     ad_cgroups_done(&s->cg);
     uv_close((uv_handle_t *)&s->sigchld, on_sig_closed);
     uv_close((uv_handle_t *)&s->sweep, on_sweep_closed);
+    uv_close((uv_handle_t *)&s->pace, on_pace_closed);
 }
