@@ -15,6 +15,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
 const { api, until, allMessages, assertOnce, makeAgent } = require('./lib/api');
+const { Live } = require('./lib/live');
 const { spawnSync } = require('node:child_process');
 const { startPostgres, PG_BIN } = require('./lib/pg');
 
@@ -46,6 +47,7 @@ test('PostgreSQL restarted mid-run: 503 while it is down, nothing acknowledged l
   const d = await daemon.start({ dataDir, needUrl: true, args: ['--stop-grace-ms', '300'],
     env: { AGENTD_DATABASE_URL: pg.tcpUrl('downtest') } });
   const repo = daemon.tmpRepo('pg-down-', dataDir);
+  let live = null; // a WebSocket on the agent's topic
   try {
     const ws = await api(d, 'POST', '/api/workspaces', { path: repo, name: 'down' });
     assert.equal(ws.status, 201, ws.text);
@@ -65,11 +67,16 @@ test('PostgreSQL restarted mid-run: 503 while it is down, nothing acknowledged l
       assert.equal(s.status, 200, s.text);
     }
     const pid = s.body.pid;
-    let spool = null;
+    // The agent's output as it streams: the highest counter seen live.
+    const liveMax = () => Math.max(-1, ...live.msgs
+      .filter((m) => m.type === 'agent_output' && m.payload.agentId === id)
+      .flatMap((m) => m.payload.content.split('\n'))
+      .filter((l) => l.startsWith('n=')).map((l) => Number(l.slice(2))));
     if (agentOk) {
       await until(async () => (await counters(d, id)).length >= 10, 'the first counters stored');
-      const runId = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0].id;
-      spool = path.join(dataDir, 'hold', runId, 'out');
+      live = await Live.open(d, '/ws');
+      live.send('subscribe', { topics: [`agent:${id}`] });
+      await live.next('subscribed');
     }
     const h0 = await api(d, 'GET', '/api/health');
     assert.equal(h0.body.database.backend, 'postgres');
@@ -103,9 +110,9 @@ test('PostgreSQL restarted mid-run: 503 while it is down, nothing acknowledged l
     const m1 = await api(d, 'GET', '/metrics');
     assert.match(m1.text, /agentd_database_up\{backend="postgres"\} 0/);
     promtool(m1.text);
-    if (agentOk) { // the agent keeps running, its holder spooling what it prints
-      const size0 = fs.statSync(spool).size;
-      await until(() => fs.statSync(spool).size > size0 + 200, 'output spooled while the database is away');
+    if (agentOk) { // the agent keeps running, and what it prints still streams
+      const before = liveMax();
+      await live.until(() => liveMax() >= before + 20, undefined, 'output streamed while the database is away');
       process.kill(pid, 0);
     }
 
@@ -121,10 +128,9 @@ test('PostgreSQL restarted mid-run: 503 while it is down, nothing acknowledged l
       const a = await api(d, 'GET', `/api/agents/${id}`);
       assert.equal(a.body.status, 'running');
       assert.equal(a.body.pid, pid);
-      // what was printed during the outage is stored, and more after it (a line is at
-      // most 7 bytes: the spool's size / 7 is at most the values it holds)
-      const last = Math.round(fs.statSync(spool).size / 7);
-      await until(async () => (await counters(d, id)).length >= last, 'the outage\'s output stored');
+      // what was printed during the outage is stored, every value up to the last seen
+      const last = liveMax();
+      await until(async () => (await counters(d, id)).length > last, 'the outage\'s output stored');
       const st = await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
       assert.ok(st.status === 200 || st.status === 202, st.text);
       await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.status !== 'running', 'the stop');
@@ -140,6 +146,7 @@ test('PostgreSQL restarted mid-run: 503 while it is down, nothing acknowledged l
     assert.match(m2.text, /agentd_database_ping_seconds \d/);
     promtool(m2.text);
   } finally {
+    if (live) live.ws.terminate();
     daemon.endHolders(dataDir);
     await d.cleanup();
     if (process.env.PGDOWN_LOG) console.log(d.stderr);
