@@ -232,7 +232,7 @@ static void held_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
         holder_gone(p);
         return;
     }
-    p->s->held_reads++; /* proc.c's pace */
+    p->s->held_read = true; /* proc.c's pace */
     if (ad_buf_append(&p->hbuf, buf->base, (size_t)nread) != 0) {
         holder_gone(p);
         return;

@@ -66,10 +66,10 @@ static void on_sweep(uv_timer_t *t)
 static void on_pace(uv_prepare_t *h)
 {
     ad_procs_t *s = h->data;
-    if (s->held_reads == 0) {
+    if (!s->held_read) {
         return;
     }
-    s->held_reads = 0;
+    s->held_read = false;
     if (uv_hrtime() - s->held_turn_ns < PACE_BUSY_NS) {
         struct timespec ts = {.tv_sec = 0, .tv_nsec = PACE_NS};
         nanosleep(&ts, NULL);

@@ -244,11 +244,11 @@ struct ad_procs {
     uint64_t shutdown_grace_ms;
     ad_spawner_t sp;
     bool async_closed;
-    /* Held output's pace (proc.c, on_pace): reads of holders' frames this
-     * turn, and when the last turn that had any ended. */
+    /* Held output's pace (proc.c, on_pace): whether this turn read holders'
+     * frames, and when the last turn that did ended. */
     uv_prepare_t pace;
     bool pace_closed;
-    unsigned held_reads;
+    bool held_read;
     uint64_t held_turn_ns;
     void (*done)(void *);
     void *done_ud;

@@ -425,6 +425,14 @@ static uint64_t next_tick(uint64_t now, uint64_t every, uint64_t phase)
     return t - t % every + every + phase;
 }
 
+static void on_flush_timer(uv_timer_t *t);
+
+/* The timer for the plain output's tick (out_due). */
+static void arm_out(ad_run_t *run, uint64_t now)
+{
+    uv_timer_start(&run->flush, on_flush_timer, run->out_due > now ? run->out_due - now : 1, 0);
+}
+
 /* Messages go to the writer; plain output once its tick has come (the
  * timer comes back for it then). */
 static void on_flush_timer(uv_timer_t *t)
@@ -437,7 +445,7 @@ static void on_flush_timer(uv_timer_t *t)
     }
     ad_run_flush_batch(run, NULL, NULL);
     if (run->out[0].len > 0 || run->out[1].len > 0) {
-        uv_timer_start(&run->flush, on_flush_timer, run->out_due > now ? run->out_due - now : 1, 0);
+        arm_out(run, now);
     } else if (run->batch.n == 0) {
         uv_timer_stop(&run->flush); /* the output's own message armed it: stored already */
     }
@@ -601,8 +609,7 @@ static void add_output(ad_run_t *run, int i, const char *line, size_t len)
         flush_output(run, i);
     }
     if (run->flush_init && !uv_is_active((uv_handle_t *)&run->flush)) {
-        uint64_t now = uv_now(run->r->loop);
-        uv_timer_start(&run->flush, on_flush_timer, run->out_due > now ? run->out_due - now : 1, 0);
+        arm_out(run, uv_now(run->r->loop));
     }
 }
 
