@@ -328,10 +328,10 @@ uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topi
     uint64_t seq;
     int64_t now;
     size_t poff = begin_event(bus, &seq, &now, type, topics, ntopics);
-    int rc = payload == NULL ? ad_buf_puts(&bus->scratch, "{}")
-                             : ad_bus_json_write(&bus->scratch, payload);
+    int rc =
+        payload == NULL ? ad_buf_puts(&bus->scratch, "{}") : ad_json_write(&bus->scratch, payload);
     if (rc != 0 && payload != NULL) {
-        /* Deeper than ad_bus_json_write goes, or too big: jansson decides,
+        /* Deeper than ad_json_write goes, or too big: jansson decides,
          * as it always did. */
         bus->scratch.len = poff;
         rc = json_dump_callback(payload, dump_cb, &bus->scratch, JSON_COMPACT | JSON_ENCODE_ANY);

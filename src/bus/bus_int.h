@@ -57,12 +57,6 @@ size_t ad_bus_event_bytes(const ad_bus_event_t *ev);
  * head kept between events. */
 #define AD_BUS_HEAD_KEY 128
 
-/* json.c: appends v as compact JSON text, the same bytes as jansson's
- * json_dump_callback(JSON_COMPACT | JSON_ENCODE_ANY), to b. 0, or an AD_E*
- * code (b's cap reached, or nesting deeper than 256: then b holds a
- * partial text). Any thread. */
-int ad_bus_json_write(ad_buf_t *b, json_t *v);
-
 /* ---- topics ---------------------------------------------------------------- */
 struct ad_bus_sub;
 typedef struct bus_node bus_node_t;

@@ -321,11 +321,19 @@ void *ad_plugin_open(const char *file, const char *env_var, char *err, size_t er
  * 0x20 as \u00XX (upper-case hex), everything else (UTF-8 included) as is.
  * Returns 0 or AD_ETOOBIG from the buffer. */
 AD_MUST_USE int ad_json_string(ad_buf_t *b, const char *s, size_t n);
-/* Appends a real as jansson's JSON_COMPACT writes a json_real: "%.17g", a
- * ".0" added when that has neither '.' nor exponent, the exponent without
- * '+' or leading zeros. 0, AD_ETOOBIG, or AD_EINVAL for NaN and infinities
- * (jansson makes no real of those: a row's key is left out). */
+/* Appends a real that reads back as exactly v: the shortest decimal with at
+ * most 15 digits after the point when one does ("6.73"), else the 17
+ * significant digits of jansson's "%.17g"; always with a '.' or an
+ * exponent, the exponent without '+' or leading zeros. 0, AD_ETOOBIG, or
+ * AD_EINVAL for NaN and infinities (jansson makes no real of those: a
+ * row's key is left out). */
 AD_MUST_USE int ad_json_real(ad_buf_t *b, double v);
+/* Appends v as compact JSON text: jansson's JSON_COMPACT | JSON_ENCODE_ANY
+ * bytes, but reals as ad_json_real writes them and runs of plain string
+ * bytes copied at once. 0, AD_ETOOBIG from the buffer, or AD_ETOOBIG for
+ * nesting deeper than 256 (the caller may hand that to jansson). */
+struct json_t;
+AD_MUST_USE int ad_json_write(ad_buf_t *b, const struct json_t *v);
 /* A 64-bit integer in decimal, as %lld writes it, without printf. */
 AD_MUST_USE int ad_json_integer(ad_buf_t *b, int64_t v);
 /* Whether JSON text s[0..n) is exactly what jansson would write back after

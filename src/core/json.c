@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * JSON text written by hand on hot paths (event envelopes, message rows):
- * the string escaper, byte-identical to jansson's JSON_COMPACT output so the
- * same value reads the same whichever path wrote it.
+ * JSON text written by hand on hot paths (event envelopes and payloads,
+ * message rows, HTTP answers): the string escaper, byte-identical to
+ * jansson's JSON_COMPACT output, reals that read back exactly without
+ * printf, and the writer of a whole jansson value with both (it was the bus's
+ * payload writer; jansson's dump was the largest cost of publishing).
  */
 #include "core.h"
 #include <jansson.h>
@@ -316,23 +318,230 @@ int ad_json_integer(ad_buf_t *b, int64_t v)
     return ad_buf_append(b, p, (size_t)(num + sizeof(num) - p));
 }
 
-int ad_json_real(ad_buf_t *b, double v)
+/* ---- reals ----------------------------------------------------------------
+ * A real is written so that it reads back as the same double, and printf
+ * only where the integer paths below cannot go (issue #38: "%.17g" was
+ * most of a chart's answer):
+ *  - a short decimal, at most 15 digits after the point, when one reads back
+ *    exactly: 6.73, not 6.7300000000000004;
+ *  - else the 17 significant digits "%.17g" writes, computed in 128-bit
+ *    integers for magnitudes in [1e-11, 2^127) and by printf outside.
+ * A real keeps a '.' or an exponent, so it reads back as a real; the
+ * exponent goes without '+' or leading zeros, as jansson writes it. */
+
+#define TWO53 9007199254740992.0
+
+static const double pow10d[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+static size_t put_u64(char *out, uint64_t v)
 {
-    if (!isfinite(v)) {
-        return AD_EINVAL; /* jansson has no such real either */
+    char d[20];
+    size_t n = 0;
+    do {
+        d[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v != 0);
+    for (size_t i = 0; i < n; i++) {
+        out[i] = d[n - 1 - i];
     }
-    char num[40];
-    int len = snprintf(num, sizeof(num), "%.17g", v);
-    if (len <= 0 || (size_t)len >= sizeof(num) - 3) {
-        return AD_EINVAL;
+    return n;
+}
+
+/* v >= 0: the fewest decimals k <= 15 with round(v * 10^k) / 10^k == v.
+ * Both are exact doubles (below 2^53 and 10^15), and IEEE division rounds
+ * correctly, so the decimal read back is v. 0 when none is. */
+static size_t real_short(char *out, double v)
+{
+    for (int k = 0; k < (int)(sizeof(pow10d) / sizeof(pow10d[0])); k++) {
+        double m = v * pow10d[k];
+        if (!(m < TWO53)) {
+            return 0;
+        }
+        double r = nearbyint(m);
+        if (r / pow10d[k] != v) {
+            continue;
+        }
+        uint64_t d = (uint64_t)r, p = (uint64_t)pow10d[k];
+        size_t n = put_u64(out, d / p);
+        out[n++] = '.';
+        if (k == 0) {
+            out[n++] = '0';
+            return n;
+        }
+        char frac[16];
+        size_t f = put_u64(frac, d % p);
+        memset(out + n, '0', (size_t)k - f); /* the zeros after the point */
+        memcpy(out + n + (size_t)k - f, frac, f);
+        return n + (size_t)k;
     }
-    /* a real keeps a '.' or an exponent, so it reads back as a real */
-    if (strchr(num, '.') == NULL && strchr(num, 'e') == NULL) {
-        memcpy(num + len, ".0", 3);
+    return 0;
+}
+
+/* n / 2^t and n / d rounded half to even. */
+static unsigned __int128 shr_even(unsigned __int128 n, int t)
+{
+    unsigned __int128 q = n >> t, rem = n - (q << t), half = (unsigned __int128)1 << (t - 1);
+    return q + (rem > half || (rem == half && (q & 1)));
+}
+
+static unsigned __int128 div_even(unsigned __int128 n, unsigned __int128 d)
+{
+    unsigned __int128 q = n / d, rem = n % d;
+    return q + (rem * 2 > d || (rem * 2 == d && (q & 1)));
+}
+
+/* round(m * 2^e * 10^s) half to even into *d; false outside what 128 bits
+ * hold (the callers keep v in [1e-11, 2^127), where s is in [-22, 27]). */
+static bool scaled(uint64_t m, int e, int s, unsigned __int128 *d)
+{
+    static const uint64_t pow5[28] = {1ull,
+                                      5ull,
+                                      25ull,
+                                      125ull,
+                                      625ull,
+                                      3125ull,
+                                      15625ull,
+                                      78125ull,
+                                      390625ull,
+                                      1953125ull,
+                                      9765625ull,
+                                      48828125ull,
+                                      244140625ull,
+                                      1220703125ull,
+                                      6103515625ull,
+                                      30517578125ull,
+                                      152587890625ull,
+                                      762939453125ull,
+                                      3814697265625ull,
+                                      19073486328125ull,
+                                      95367431640625ull,
+                                      476837158203125ull,
+                                      2384185791015625ull,
+                                      11920928955078125ull,
+                                      59604644775390625ull,
+                                      298023223876953125ull,
+                                      1490116119384765625ull,
+                                      7450580596923828125ull};
+    if (s >= 0) {
+        if (s > 27) {
+            return false;
+        }
+        unsigned __int128 n = (unsigned __int128)m * pow5[s]; /* < 2^116 */
+        int t = e + s; /* at most 5 (v < 1e17), at least -117 (v >= 1e-11) */
+        if (t > 8 || t < -120) {
+            return false;
+        }
+        *d = t >= 0 ? n << t : shr_even(n, -t);
+        return true;
+    }
+    if (e < 0 || e > 74 || -s > 27) {
+        return false;
+    }
+    unsigned __int128 p10 = 1;
+    for (int i = 0; i < -s; i++) {
+        p10 *= 10;
+    }
+    *d = div_even((unsigned __int128)m << e, p10);
+    return true;
+}
+
+/* v > 0: the 17 digits of v rounded half to even, and the power of ten of
+ * the first as "%.17g" finds it (after rounding: 9.99999999999999999e-8
+ * is 1.0000000000000000e-7), so v ~ D * 10^(x - 16). false outside
+ * [1e-11, 2^127). */
+static bool real_digits17(double v, uint64_t *dout, int *xout)
+{
+    const uint64_t lo = 10000000000000000ull, hi = 100000000000000000ull;
+    if (!(v >= 1e-11 && v < 1.7e38)) {
+        return false;
+    }
+    int e2;
+    uint64_t m = (uint64_t)ldexp(frexp(v, &e2), 53); /* v = m * 2^e, exactly */
+    int e = e2 - 53;
+    int x = (int)floor(log10(v)); /* may be one off either way */
+    for (int tries = 0; tries < 3; tries++) {
+        unsigned __int128 d, below;
+        if (!scaled(m, e, 16 - x, &d)) {
+            return false;
+        }
+        if (d < lo) {
+            x--;
+        } else if (d >= hi) {
+            x++;
+        } else {
+            /* 10^16 may be a carry from just below 10^x */
+            if (d == lo && scaled(m, e, 17 - x, &below) && below < hi) {
+                d = below;
+                x--;
+            }
+            *dout = (uint64_t)d;
+            *xout = x;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* D's 17 digits as "%.17g" lays them out: fixed for -4 <= x < 17, else
+ * d.ddde[-]x; trailing zeros of the fraction dropped. */
+static size_t real_layout(char *out, uint64_t d, int x)
+{
+    char ds[17];
+    put_u64(ds, d);
+    size_t nd = 17;
+    while (nd > 1 && ds[nd - 1] == '0') {
+        nd--;
+    }
+    size_t n = 0;
+    if (x >= -4 && x < 17) {
+        if (x >= 0) {
+            memcpy(out, ds, (size_t)x + 1);
+            n = (size_t)x + 1;
+            if (nd > n) {
+                out[n++] = '.';
+                memcpy(out + n, ds + x + 1, nd - (size_t)x - 1);
+                n += nd - (size_t)x - 1;
+            } else {
+                memcpy(out + n, ".0", 2);
+                n += 2;
+            }
+        } else {
+            memcpy(out, "0.", 2);
+            n = 2;
+            memset(out + n, '0', (size_t)(-x - 1));
+            n += (size_t)(-x - 1);
+            memcpy(out + n, ds, nd);
+            n += nd;
+        }
+        return n;
+    }
+    out[n++] = ds[0];
+    if (nd > 1) {
+        out[n++] = '.';
+        memcpy(out + n, ds + 1, nd - 1);
+        n += nd - 1;
+    }
+    out[n++] = 'e';
+    if (x < 0) {
+        out[n++] = '-';
+    }
+    return n + put_u64(out + n, (uint64_t)(x < 0 ? -x : x));
+}
+
+/* printf's "%.17g" with jansson's touches, for what the integer paths
+ * do not cover (below 1e-11, above 2^127). */
+static size_t real_printf(char *out, size_t cap, double v)
+{
+    int len = snprintf(out, cap, "%.17g", v);
+    if (len <= 0 || (size_t)len >= cap - 3) {
+        return 0;
+    }
+    if (strchr(out, '.') == NULL && strchr(out, 'e') == NULL) {
+        memcpy(out + len, ".0", 3);
         len += 2;
     }
-    /* the exponent without '+' or leading zeros: "1e+20" -> "1e20", "1e-07" -> "1e-7" */
-    char *e = strchr(num, 'e');
+    char *e = strchr(out, 'e');
     if (e != NULL) {
         char *digits = e + 1 + (e[1] == '-');
         char *from = e + 1;
@@ -344,9 +553,39 @@ int ad_json_real(ad_buf_t *b, double v)
         }
         size_t rest = strlen(from);
         memmove(digits, from, rest + 1);
-        len = (int)(digits - num + (ptrdiff_t)rest);
+        len = (int)(digits - out + (ptrdiff_t)rest);
     }
-    return ad_buf_append(b, num, (size_t)len);
+    return (size_t)len;
+}
+
+int ad_json_real(ad_buf_t *b, double v)
+{
+    if (!isfinite(v)) {
+        return AD_EINVAL; /* jansson has no such real either */
+    }
+    char num[48];
+    size_t n = 0;
+    if (signbit(v)) {
+        num[n++] = '-';
+        v = -v;
+    }
+    size_t len = real_short(num + n, v);
+    /* below 1e-4 "%.17g" has an exponent, which may be the shorter: 1e-10 */
+    if (len == 0 || v < 1e-4) {
+        char alt[48];
+        uint64_t d;
+        int x;
+        size_t a = real_digits17(v, &d, &x) ? real_layout(alt, d, x)
+                                            : real_printf(alt, sizeof(alt) - n, v);
+        if (len == 0 || (a > 0 && a < len)) {
+            memcpy(num + n, alt, a);
+            len = a;
+        }
+    }
+    if (len == 0) {
+        return AD_EINVAL;
+    }
+    return ad_buf_append(b, num, n + len);
 }
 
 /* ---- text that jansson would write back unchanged ------------------------ */
@@ -463,4 +702,58 @@ bool ad_json_canonical(const char *s, size_t n)
 {
     scan_t sc = {(const unsigned char *)s, (const unsigned char *)s + n};
     return canon_value(&sc, 0) && sc.p == sc.end;
+}
+
+/* ---- values ------------------------------------------------------------- */
+
+#define WRITE_DEPTH_MAX 256
+
+static int write_value(ad_buf_t *b, const json_t *v, int depth)
+{
+    if (depth > WRITE_DEPTH_MAX) {
+        return AD_ETOOBIG;
+    }
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        int rc = ad_buf_putc(b, '{');
+        bool first = true;
+        json_t *o = (json_t *)v; /* jansson's iterators take no const */
+        for (void *it = json_object_iter(o); it != NULL && rc == 0;
+             it = json_object_iter_next(o, it)) {
+            rc = first ? 0 : ad_buf_putc(b, ',');
+            first = false;
+            rc =
+                rc ? rc : ad_json_string(b, json_object_iter_key(it), json_object_iter_key_len(it));
+            rc = rc ? rc : ad_buf_putc(b, ':');
+            rc = rc ? rc : write_value(b, json_object_iter_value(it), depth + 1);
+        }
+        return rc ? rc : ad_buf_putc(b, '}');
+    }
+    case JSON_ARRAY: {
+        int rc = ad_buf_putc(b, '[');
+        for (size_t i = 0; i < json_array_size(v) && rc == 0; i++) {
+            rc = i ? ad_buf_putc(b, ',') : 0;
+            rc = rc ? rc : write_value(b, json_array_get(v, i), depth + 1);
+        }
+        return rc ? rc : ad_buf_putc(b, ']');
+    }
+    case JSON_STRING:
+        return ad_json_string(b, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        return ad_json_integer(b, json_integer_value(v));
+    case JSON_REAL:
+        return ad_json_real(b, json_real_value(v));
+    case JSON_TRUE:
+        return ad_buf_puts(b, "true");
+    case JSON_FALSE:
+        return ad_buf_puts(b, "false");
+    case JSON_NULL:
+    default:
+        return ad_buf_puts(b, "null");
+    }
+}
+
+int ad_json_write(ad_buf_t *b, const json_t *v)
+{
+    return v != NULL ? write_value(b, v, 0) : ad_buf_puts(b, "null");
 }

@@ -550,6 +550,9 @@ void ad_res_send(ad_req_t *r, int status, const char *content_type, const void *
     ad_res_send_ex(r, status, content_type, body, len, false);
 }
 
+/* A JSON answer's text is bounded as the request's arena is (conn.c). */
+#define JSON_ANSWER_MAX (256u << 20)
+
 void ad_res_json(ad_req_t *r, int status, json_t *body)
 {
     AD_ASSERT_LOOP();
@@ -560,17 +563,26 @@ void ad_res_json(ad_req_t *r, int status, json_t *body)
     if (r->dialect && r->srv->dialect != NULL) {
         r->srv->dialect(r, status, body, r->srv->dialect_ud);
     }
-    /* Most answers fit a first guess: one serialization pass. Only a larger
-     * one is measured by that pass and serialized again at its size. */
-    size_t cap = 4096;
-    char *buf = ad_arena_alloc(&r->arena, cap);
-    size_t n = buf != NULL ? json_dumpb(body, buf, cap, JSON_COMPACT) : 0;
-    if (n > cap) {
+    /* One pass of the core's writer (its reals cost no printf, issue #38);
+     * only a value nested deeper than it goes is left to jansson, which
+     * measures in a first pass and writes in a second. */
+    ad_buf_t text;
+    ad_buf_init(&text, JSON_ANSWER_MAX);
+    char *buf = NULL;
+    size_t n = 0;
+    if (ad_json_write(&text, body) == 0) {
+        buf = ad_arena_alloc(&r->arena, text.len);
+        n = text.len;
+        if (buf != NULL) {
+            memcpy(buf, text.data, n);
+        }
+    } else if ((n = json_dumpb(body, NULL, 0, JSON_COMPACT)) > 0) {
         buf = ad_arena_alloc(&r->arena, n);
         if (buf != NULL && json_dumpb(body, buf, n, JSON_COMPACT) != n) {
             buf = NULL;
         }
     }
+    ad_buf_cleanup(&text);
     if (buf == NULL || n == 0) {
         json_decref(body);
         static const char fail[] = "{\"error\":{\"code\":\"INTERNAL\",\"message\":"

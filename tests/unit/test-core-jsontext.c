@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests for the JSON text written without jansson (src/core/json.c): a real
- * as json_real dumps it, and the check that stored JSON text is what
- * jansson would write back, each against jansson itself. */
+ * reads back as the same double, short decimals as typed and the rest as
+ * jansson writes them, and the check that stored JSON text is what jansson
+ * would write back, each against jansson itself. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,6 +10,7 @@
 #include <float.h>
 #include <jansson.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,56 +25,116 @@ static char *jansson_of(json_t *v)
     return s;
 }
 
-static void real_as_jansson_writes_it(void **state)
+/* ad_json_real's text for v. */
+static const char *real_text(ad_buf_t *b, double v)
+{
+    ad_buf_reset(b);
+    assert_int_equal(ad_json_real(b, v), 0);
+    return b->data;
+}
+
+/* The text reads back as exactly v, keeps a '.' or an exponent, and is
+ * either jansson's own or a plain decimal shorter than it. */
+static void reads_back(ad_buf_t *b, double v)
+{
+    const char *t = real_text(b, v);
+    char *end = NULL;
+    double back = strtod(t, &end);
+    if (*end != '\0' || memcmp(&back, &v, sizeof(v)) != 0) {
+        fail_msg("%.17g written as %s reads back as %.17g", v, t, back);
+    }
+    assert_true(strchr(t, '.') != NULL || strchr(t, 'e') != NULL);
+    char *want = jansson_of(json_real(v));
+    if (strcmp(t, want) != 0 && (strlen(t) >= strlen(want) || strchr(t, 'e') != NULL)) {
+        fail_msg("%.17g: wrote %s, jansson %s", v, t, want);
+    }
+    free(want);
+}
+
+static uint64_t xorshift(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+static void real_reads_back_exactly(void **state)
 {
     (void)state;
-    const double vs[] = {0.0,
-                         -0.0,
-                         1.0,
-                         -1.0,
-                         0.1,
-                         0.5,
-                         1.0 / 3.0,
-                         1e20,
-                         1e21,
-                         1e-7,
-                         1e-5,
-                         123.456,
-                         1e100,
-                         -1e-100,
-                         DBL_MAX,
-                         DBL_MIN,
-                         5e-324,
-                         49.920200999999985,
-                         12345678901234567.0,
-                         2.5e-308,
-                         1e16,
-                         1e17};
     ad_buf_t b;
     ad_buf_init(&b, 1024);
-    for (size_t i = 0; i < sizeof(vs) / sizeof(vs[0]); i++) {
-        ad_buf_reset(&b);
-        assert_int_equal(ad_json_real(&b, vs[i]), 0);
-        char *want = jansson_of(json_real(vs[i]));
-        assert_string_equal(b.data, want);
-        free(want);
-    }
-    /* a pseudo-random spread of magnitudes */
-    uint64_t x = 0x9e3779b97f4a7c15ull;
-    for (int i = 0; i < 20000; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+    /* short decimals as they were typed; the rest as jansson writes them */
+    static const struct {
         double v;
-        memcpy(&v, &x, sizeof(v));
-        if (!isfinite(v)) {
-            continue;
+        const char *text;
+    } fixed[] = {{0.0, "0.0"},
+                 {-0.0, "-0.0"},
+                 {1.0, "1.0"},
+                 {-1.0, "-1.0"},
+                 {3.0, "3.0"},
+                 {0.1, "0.1"},
+                 {0.5, "0.5"},
+                 {6.73, "6.73"},
+                 {-7.88, "-7.88"},
+                 {123.456, "123.456"},
+                 {1e-5, "0.00001"},
+                 {1e-7, "0.0000001"},
+                 {0.000123, "0.000123"},
+                 {1e15, "1000000000000000.0"},
+                 {1e16, "10000000000000000.0"},
+                 {1e17, "1e17"},
+                 {1e20, "1e20"},
+                 {1e21, "1e21"},
+                 {1.0 / 3.0, "0.33333333333333331"},
+                 {6.4971635957565619, "6.497163595756562"}, /* 15 places read back */
+                 {12345678901234567.0, "12345678901234568.0"},
+                 {1e-20, "9.9999999999999995e-21"},
+                 {1e100, "1.0000000000000000e100"},
+                 {-1e-100, "-1.0000000000000000e-100"},
+                 {DBL_MAX, "1.7976931348623157e308"},
+                 {5e-324, "4.9406564584124654e-324"}};
+    for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+        char *want = NULL;
+        if (strchr(fixed[i].text, 'e') != NULL && strncmp(fixed[i].text, "1e", 2) != 0) {
+            want = jansson_of(json_real(fixed[i].v)); /* printf's own digits */
         }
-        ad_buf_reset(&b);
-        assert_int_equal(ad_json_real(&b, v), 0);
-        char *want = jansson_of(json_real(v));
-        assert_string_equal(b.data, want);
+        assert_string_equal(real_text(&b, fixed[i].v), want != NULL ? want : fixed[i].text);
         free(want);
+        reads_back(&b, fixed[i].v);
+    }
+    reads_back(&b, 49.920200999999985);
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    /* any bit pattern */
+    for (int i = 0; i < 200000; i++) {
+        uint64_t bits = xorshift(&x);
+        double v;
+        memcpy(&v, &bits, sizeof(v));
+        if (isfinite(v)) {
+            reads_back(&b, v);
+        }
+    }
+    /* magnitudes the integer paths handle, and their edges */
+    for (int i = 0; i < 200000; i++) {
+        double v = ldexp((double)(xorshift(&x) >> 11), (int)(xorshift(&x) % 200) - 100 - 53);
+        reads_back(&b, v);
+    }
+    for (int e = -12; e <= 39; e++) {
+        double p = pow(10, e);
+        reads_back(&b, p);
+        reads_back(&b, nextafter(p, 0));
+        reads_back(&b, nextafter(p, INFINITY));
+        reads_back(&b, 9.9999999999999999 * p);
+    }
+    /* decimals of up to 15 places come back as written */
+    for (int i = 0; i < 100000; i++) {
+        int k = (int)(xorshift(&x) % 7);
+        double v = (double)(xorshift(&x) % 1000000000) / pow(10, k);
+        const char *t = real_text(&b, v);
+        const char *dot = strchr(t, '.');
+        assert_non_null(dot);
+        assert_true(strlen(dot + 1) <= (size_t)(k > 0 ? k : 1));
+        reads_back(&b, v);
     }
     /* jansson has no such reals: refused, nothing written */
     ad_buf_reset(&b);
@@ -155,7 +217,7 @@ static void canonical_text_matches_jansson(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(real_as_jansson_writes_it),
+        cmocka_unit_test(real_reads_back_exactly),
         cmocka_unit_test(canonical_text_matches_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
