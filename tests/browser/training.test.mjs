@@ -3,8 +3,9 @@
 // two runs of a training program print curves (one with a spike), both are
 // picked in the runs table, the chart compares them with every run's
 // points in the legend, a point posted while the chart is open shows up
-// live, the export links name both runs, and the agent page shows the
-// program's step, figures and mind panel.
+// live, picking a run again reads nothing twice, the export links name
+// both runs, and the agent page shows the program's step, figures and mind
+// panel.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { test } from 'node:test';
@@ -54,6 +55,29 @@ test('two runs compared on one chart, live points, export', async () => {
     assert.ok((await legend.innerText()).includes(name), `${name} in the legend`);
     assert.doesNotMatch(await legend.innerText(), new RegExp(id));
   }
+
+  // picking a run again asks for none of the runs' own reads (series, curves,
+  // distributions): they were read for these live counters already; only
+  // the chart's compare goes out (issue #38)
+  const ticks = () => page.evaluate(() => ['metricsTick', 'runsTick', 'distTick'].map((k) => window.__agentd[k].value).join());
+  const asked = [];
+  const onRequest = (r) => {
+    const p = new URL(r.url()).pathname;
+    if (p.startsWith('/api/runs/')) asked.push(p);
+  };
+  const box = page.getByRole('checkbox', { name: `compare ${r1}` });
+  await until(async () => {
+    asked.length = 0;
+    const before = await ticks();
+    page.on('request', onRequest);
+    await box.click();
+    await until(async () => !/5000 points/.test(await legend.innerText()), 'run 1 out of the chart');
+    await pickRun(page, r1);
+    await until(async () => /5000 points/.test(await legend.innerText()), 'run 1 back in the chart');
+    page.off('request', onRequest);
+    return (await ticks()) === before || null; // a live event between: once more
+  }, 'a pick with no live event between');
+  assert.deepEqual(asked, []);
 
   // a point posted now reaches the open chart without a reload
   const p = await api(d.url, 'POST', `/api/runs/${r2}/metrics`, { points: [{ name: 'return', step: 3000, value: 2 }] });

@@ -21,6 +21,7 @@ import {
   type Effect,
   type Model,
 } from './events';
+import { forgetReads } from './readcache';
 import { defaults, normalizeSettings, type Settings } from './settings';
 import { LiveSocket, wsUrl, type ConnState } from './socket';
 import type { Agent, Approval, Envelope, Message, Run, Workspace, Worktree } from './types';
@@ -357,7 +358,7 @@ export function startLive() {
       if (conn.value.status !== 'connected') conn.value = { ...conn.value, status: 'offline' };
     });
     // Test hook: lets the browser tests see what the page applied.
-    (window as any).__agentd = { model, eventCount, conn };
+    (window as any).__agentd = { model, eventCount, conn, metricsTick, runsTick, distTick };
   }
   socket.start();
 }
@@ -366,6 +367,7 @@ export function startLive() {
 
 function signedOut() {
   socket.stop();
+  forgetReads();
   auth.value = { state: 'out' };
 }
 

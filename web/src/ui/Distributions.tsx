@@ -14,6 +14,7 @@ import uPlot from 'uplot';
 import { api, listOf } from '../api';
 import { commonEdges, countRows, heatColumns, rebin, sharesOverTime, type Hist } from '../dists';
 import { distTick } from '../store';
+import { cachedRead } from '../readcache';
 import { errText } from './common';
 import type { RunIdent } from './Panel';
 
@@ -162,7 +163,8 @@ export default function Distributions({ runs }: { runs: RunIdent[] }) {
   const loadInfos = () => {
     const g = ++gen.current.infos;
     const ids = now.current;
-    return Promise.all(ids.map((id) => api.runDists(id)))
+    const tick = distTick.value;
+    return Promise.all(ids.map((id) => cachedRead(`dists|${id}|d${tick}`, () => api.runDists(id))))
       .then((all) => {
         if (g !== gen.current.infos) return;
         err.value = null;

@@ -24,7 +24,8 @@ import {
 } from '../panels';
 import { defaultPicks, emptyFilter, type RunFilter, type RunRow } from '../runlist';
 import { runColors } from '../series';
-import { runsTick } from '../store';
+import { metricsTick, runsTick } from '../store';
+import { cachedRead } from '../readcache';
 import { errText } from './common';
 import Distributions from './Distributions';
 import { Panel, type RunIdent } from './Panel';
@@ -90,7 +91,8 @@ export default function Training() {
       seriesOf.value = {};
       return;
     }
-    Promise.all(ids.map((id) => api.runSeries(id).catch(() => null))).then((all) => {
+    const ticks = `r${runsTick.value}m${metricsTick.value}`;
+    Promise.all(ids.map((id) => cachedRead(`series|${id}|${ticks}`, () => api.runSeries(id)).catch(() => null))).then((all) => {
       const by: Record<string, SeriesInfo[]> = {};
       all.forEach((a, i) => (by[ids[i]] = listOf<SeriesInfo>(a, 'series')));
       seriesOf.value = by;

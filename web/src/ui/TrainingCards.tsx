@@ -9,6 +9,7 @@
 import { useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
 import { api } from '../api';
+import { cachedRead } from '../readcache';
 import { trendOf, type Trend } from '../dists';
 import { metricsTick } from '../store';
 import { useThrottled } from './useThrottled';
@@ -77,8 +78,7 @@ export function TrainingCards({ picked, series, metric }: { picked: string[]; se
       const rows = rowsOf(name);
       Promise.all(
         rows.map(([id]) =>
-          api
-            .seriesBuckets(id, name, CURVE)
+          cachedRead(`buckets|${id}|${name}|${CURVE}|m${metricsTick.value}`, () => api.seriesBuckets(id, name, CURVE))
             .then((d: any) => (d.buckets?.mean || []) as number[])
             .catch(() => []),
         ),
