@@ -568,6 +568,7 @@ void ad_res_json(ad_req_t *r, int status, json_t *body)
      * measures in a first pass and writes in a second. */
     ad_buf_t text;
     ad_buf_init(&text, JSON_ANSWER_MAX);
+    AD_DISCARD(ad_buf_reserve(&text, 4096)); /* most answers: one allocation */
     char *buf = NULL;
     size_t n = 0;
     if (ad_json_write(&text, body) == 0) {

@@ -15,6 +15,7 @@
 #include "tsdb/tsdb.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +61,10 @@ typedef struct {
     /* the x ranges of the points this batch touched (metric_series' step_lo..t_hi) */
     bool have_range;
     int64_t step_lo, step_hi, t_lo, t_hi;
+    /* the batch's explicit steps span [batch_lo, batch_hi]; stored_overlap: whether a
+     * chunk row other than the open one may hold one of them (-1: not asked yet) */
+    int64_t batch_lo, batch_hi;
+    int stored_overlap;
 } open_t;
 
 static void chunk_reset(open_t *o)
@@ -199,6 +204,9 @@ static int chunk_write(ad_db_t *db, open_t *o)
     int rc = ad_store_step_done(db, s);
     if (rc == 0) {
         rc = ad_store_roll_put(db, o->run_id, o->name, o->seq, &o->rolls);
+    }
+    if (o->stored_overlap == 0 && o->sum.smin <= o->batch_hi && o->sum.smax >= o->batch_lo) {
+        o->stored_overlap = 1; /* a row this batch wrote may hold a later point's step */
     }
     if (rc == 0) {
         if (!o->existing) {
@@ -377,35 +385,44 @@ static void chunk_fill(open_t *o, const tsdb_point_t *pts, size_t n)
 static const char SQL_COVERING[] =
     "SELECT seq, n, data FROM metric_chunks WHERE run_id = ? AND name = ? AND step_min <= ?3 AND "
     "step_max >= ?3 AND seq <> ? ORDER BY seq DESC";
+static const char SQL_OVERLAP[] =
+    "SELECT 1 FROM metric_chunks WHERE run_id = ? AND name = ? AND step_min <= ? AND "
+    "step_max >= ? AND seq <> ? LIMIT 1";
 
-/* A point of a step older than the series' last (a program that rewound to
- * a checkpoint): it replaces the stored point of that step, in the open
- * chunk or in the newest chunk row that has it, which is decoded, changed
- * and written again; the series' min and max are read again from the
- * chunk summaries. *found false (and nothing changed) when no point has
- * that step: then it is appended. Costs a scan of the series' chunk
- * summaries and one chunk's decode, only on this path. */
-static int replace_older(ad_db_t *db, open_t *o, const tsdb_point_t *p, bool *found)
+/* Whether a stored chunk row other than the open one holds a step in the
+ * batch's span: asked once a batch, at its first older point. Without
+ * one, no older point of the batch needs SQL_COVERING's scan of the series'
+ * rows (a batch that lands before the one posted ahead of it, as parallel
+ * uploads do: one scan a point made 10M points a run quadratic). */
+static int stored_overlap(ad_db_t *db, open_t *o)
 {
-    *found = false;
-    int rc = 0;
-    if (o->enc.n > 0 && p->step >= o->sum.smin && p->step <= o->sum.smax) {
-        size_t n = o->enc.n;
-        tsdb_point_t *pts = ad_xcalloc(n, sizeof(*pts));
-        if (tsdb_decode_all(o->enc.buf, tsdb_enc_bytes(&o->enc), n, pts) == 0 &&
-            set_step(pts, n, p)) {
-            chunk_fill(o, pts, n);
-            *found = true;
-        }
-        free(pts);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_OVERLAP);
+    ad_store_bind_text(s, 1, o->run_id);
+    ad_store_bind_text(s, 2, o->name);
+    ad_db_bind_int64(s, 3, o->batch_hi);
+    ad_db_bind_int64(s, 4, o->batch_lo);
+    ad_db_bind_int64(s, 5, o->enc.n > 0 ? o->seq : -1);
+    int rc = ad_db_step(s);
+    ad_db_reset(s);
+    if (rc != AD_DB_ROW && rc != AD_DB_DONE) {
+        return ad_store_rc(db, rc);
     }
+    o->stored_overlap = rc == AD_DB_ROW;
+    return 0;
+}
+
+/* The newest stored chunk row (not the open one) that has p's step gets p
+ * in its place: decoded, changed and written again. *found false when none
+ * has it. */
+static int replace_stored(ad_db_t *db, open_t *o, const tsdb_point_t *p, bool *found)
+{
+    int rc = 0;
     ad_db_stmt_t *s = ad_store_stmt(db, SQL_COVERING);
     ad_store_bind_text(s, 1, o->run_id);
     ad_store_bind_text(s, 2, o->name);
     ad_db_bind_int64(s, 3, p->step);
     ad_db_bind_int64(s, 4, o->enc.n > 0 ? o->seq : -1);
-    int src;
-    while (!*found && rc == 0 && (src = ad_db_step(s)) == AD_DB_ROW) {
+    while (!*found && rc == 0 && ad_db_step(s) == AD_DB_ROW) {
         size_t n = (size_t)ad_db_column_int64(s, 1);
         tsdb_point_t *pts = ad_xcalloc(n > 0 ? n : 1, sizeof(*pts));
         if (tsdb_decode_all(ad_db_column_blob(s, 2), (size_t)ad_db_column_bytes(s, 2), n, pts) ==
@@ -423,6 +440,36 @@ static int replace_older(ad_db_t *db, open_t *o, const tsdb_point_t *p, bool *fo
         free(pts);
     }
     ad_db_reset(s);
+    return rc;
+}
+
+/* A point of a step older than the series' last (a program that rewound to
+ * a checkpoint): it replaces the stored point of that step, in the open
+ * chunk or in the newest chunk row that has it (replace_stored); the
+ * series' min and max are read again from the chunk summaries. *found false
+ * (and nothing changed) when no point has that step: then it is appended.
+ * Costs one chunk's decode and, when a stored row may hold the step
+ * (stored_overlap), a scan of the series' chunk summaries. */
+static int replace_older(ad_db_t *db, open_t *o, const tsdb_point_t *p, bool *found)
+{
+    *found = false;
+    int rc = 0;
+    if (o->enc.n > 0 && p->step >= o->sum.smin && p->step <= o->sum.smax) {
+        size_t n = o->enc.n;
+        tsdb_point_t *pts = ad_xcalloc(n, sizeof(*pts));
+        if (tsdb_decode_all(o->enc.buf, tsdb_enc_bytes(&o->enc), n, pts) == 0 &&
+            set_step(pts, n, p)) {
+            chunk_fill(o, pts, n);
+            *found = true;
+        }
+        free(pts);
+    }
+    if (!*found && o->stored_overlap < 0) {
+        rc = stored_overlap(db, o);
+    }
+    if (!*found && rc == 0 && o->stored_overlap != 0) {
+        rc = replace_stored(db, o, p, found);
+    }
     if (rc == 0 && *found) {
         range_add(o, p); /* its time may be new */
         if (p->step == o->first_step) {
@@ -439,6 +486,17 @@ static int replace_older(ad_db_t *db, open_t *o, const tsdb_point_t *p, bool *fo
 static int append_series(ad_db_t *db, open_t *o, json_t *points, const named_t *order, size_t n,
                          int64_t now)
 {
+    o->stored_overlap = -1;
+    o->batch_lo = INT64_MAX;
+    o->batch_hi = INT64_MIN;
+    for (size_t i = 0; i < n; i++) { /* a point without a step is never older */
+        json_t *step = json_object_get(json_array_get(points, order[i].idx), "step");
+        if (json_is_integer(step)) {
+            int64_t v = json_integer_value(step);
+            o->batch_lo = v < o->batch_lo ? v : o->batch_lo;
+            o->batch_hi = v > o->batch_hi ? v : o->batch_hi;
+        }
+    }
     int rc = open_series(db, o);
     tsdb_point_t last = {0, 0, 0};
     series_last(db, o, &last);

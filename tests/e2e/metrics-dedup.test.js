@@ -2,8 +2,9 @@
 // Points are stored once (issue #35): a program that prints a `metrics` line
 // and an `agent_update` for every step stores one point per (series, step),
 // the later write winning; over REST a step written again replaces its point
-// (in one batch, across batches and chunk rows, an older step too), and the series'
-// count, first/last value, min and max follow the replacement.
+// (in one batch, across batches and chunk rows, an older step too; batches
+// landing out of order), and the series' count, first/last value, min and
+// max follow the replacement.
 'use strict';
 
 const test = require('node:test');
@@ -155,6 +156,44 @@ test('a step written again over REST replaces its point: in a batch, across batc
     rw2 = await rows(d, runId, 'x');
     assert.equal(rw2.filter((p) => p.step === 10).length, 1);
     assert.equal(rw2.filter((p) => p.step === n - 1).length, 1);
+  } finally {
+    await d.cleanup();
+  }
+});
+
+// Batches that land out of order, as parallel uploads do: the older batch's
+// points are added, once each; a step written twice in one older batch is
+// kept once even when the chunk row holding its first point was written
+// during that batch (issue #38: these points no longer scan the series'
+// rows one by one unless a stored row may hold their step).
+test('batches out of order: every point once, a step repeated in an older batch replaced', async () => {
+  const { d, wt } = await setup();
+  try {
+    const runId = await trainRun(d, wt, ['node', TRAIN, '1', '-1']);
+    const post = async (points) => {
+      const r = await api(d, 'POST', `/api/runs/${runId}/metrics`, { points });
+      assert.equal(r.status, 200, r.text);
+    };
+    const steps = (lo, hi, f = (k) => k) => Array.from({ length: hi - lo }, (_, i) => ({ name: 'y', step: lo + i, value: f(lo + i) }));
+    await post(steps(5000, 10000));
+    await post(steps(0, 5000)); // posted first, landed second
+    let s = await series(d, runId, 'y');
+    assert.deepEqual([s.count, s.firstStep, s.lastStep, s.minValue, s.maxValue], [10000, 5000, 9999, 0, 9999]);
+    await post([{ name: 'y', step: 20000, value: 20000 }]);
+    // 3,000 older steps (more than a chunk row holds), then one of the first again
+    await post([...steps(10000, 13000), { name: 'y', step: 10005, value: -77 }]);
+    s = await series(d, runId, 'y');
+    assert.deepEqual([s.count, s.minValue, s.lastStep], [13001, -77, 20000]);
+    const rw = await rows(d, runId, 'y');
+    assert.equal(rw.length, 13001);
+    assert.equal(new Set(rw.map((p) => p.step)).size, 13001, 'no step twice');
+    assert.equal(rw.find((p) => p.step === 10005).value, -77);
+    assert.equal(rw.find((p) => p.step === 4321).value, 4321);
+    // an older step of a stored row, written again later: replaced, not added
+    await post([{ name: 'y', step: 7, value: 0.5 }]);
+    s = await series(d, runId, 'y');
+    assert.equal(s.count, 13001);
+    assert.equal((await rows(d, runId, 'y')).find((p) => p.step === 7).value, 0.5);
   } finally {
     await d.cleanup();
   }
