@@ -61,15 +61,24 @@ typedef struct {
     /* the x ranges of the points this batch touched (metric_series' step_lo..t_hi) */
     bool have_range;
     int64_t step_lo, step_hi, t_lo, t_hi;
-    /* the batch's explicit steps span [batch_lo, batch_hi]; stored_overlap: whether a
-     * chunk row other than the open one may hold one of them (-1: not asked yet) */
+    /* A point older than the series' last looks its step up in these, not by
+     * scanning the series' rows (issue #38). opened: the open chunk's steps,
+     * made at the first look and kept as points are added (cap 0: not made).
+     * stored: the steps of the stored rows (not the open one) that overlap
+     * the span of the batch's explicit steps [batch_lo, batch_hi], with
+     * their rows; stored_state 0 not made yet, 1 made, -1 more than
+     * STORED_STEPS_MAX steps: each point scans as before. */
+    tsdb_stepset_t opened, stored;
     int64_t batch_lo, batch_hi;
-    int stored_overlap;
+    int stored_state;
 } open_t;
+
+#define STORED_STEPS_MAX (256u * 1024u)
 
 static void chunk_reset(open_t *o)
 {
     tsdb_enc_free(&o->enc);
+    tsdb_stepset_free(&o->opened);
     tsdb_rolls_init(&o->rolls);
     o->existing = false;
     o->dirty = false;
@@ -112,6 +121,9 @@ static void chunk_add(open_t *o, const tsdb_point_t *p)
     c->vsum = first ? p->v : c->vsum + p->v;
     tsdb_enc_add(&o->enc, p);
     tsdb_rolls_add(&o->rolls, p);
+    if (o->opened.cap > 0) {
+        AD_DISCARD(tsdb_stepset_put(&o->opened, p->step, 0)); /* sized for a chunk */
+    }
 }
 
 static const char SQL_TAIL[] =
@@ -176,10 +188,32 @@ static const char SQL_UPDATE_CHUNK[] =
     "v_min = ?9, v_max = ?10, v_sum = ?11, v_last = ?12, data = ?13 "
     "WHERE run_id = ?1 AND name = ?2 AND seq = ?3";
 
+/* The open chunk is about to become a stored row: when the batch's stored
+ * steps are made and it overlaps their span, its steps join them. */
+static void stored_add_open(open_t *o)
+{
+    if (o->stored_state != 1 || o->enc.n == 0 || o->sum.smin > o->batch_hi ||
+        o->sum.smax < o->batch_lo) {
+        return;
+    }
+    tsdb_point_t *pts = ad_xcalloc(o->enc.n, sizeof(*pts));
+    if (tsdb_decode_all(o->enc.buf, tsdb_enc_bytes(&o->enc), o->enc.n, pts) == 0) {
+        for (size_t i = 0; i < o->enc.n && o->stored_state == 1; i++) {
+            if (!tsdb_stepset_put(&o->stored, pts[i].step, o->seq)) {
+                o->stored_state = -1; /* too many: back to scanning */
+            }
+        }
+    } else {
+        o->stored_state = -1;
+    }
+    free(pts);
+}
+
 /* Writes the open chunk (INSERT or UPDATE) when it changed, then empties
  * it: the next point starts the row after it. */
 static int chunk_write(ad_db_t *db, open_t *o)
 {
+    stored_add_open(o);
     if (o->enc.n == 0 || !o->dirty) {
         if (o->existing) {
             o->seq++;
@@ -204,9 +238,6 @@ static int chunk_write(ad_db_t *db, open_t *o)
     int rc = ad_store_step_done(db, s);
     if (rc == 0) {
         rc = ad_store_roll_put(db, o->run_id, o->name, o->seq, &o->rolls);
-    }
-    if (o->stored_overlap == 0 && o->sum.smin <= o->batch_hi && o->sum.smax >= o->batch_lo) {
-        o->stored_overlap = 1; /* a row this batch wrote may hold a later point's step */
     }
     if (rc == 0) {
         if (!o->existing) {
@@ -385,59 +416,111 @@ static void chunk_fill(open_t *o, const tsdb_point_t *pts, size_t n)
 static const char SQL_COVERING[] =
     "SELECT seq, n, data FROM metric_chunks WHERE run_id = ? AND name = ? AND step_min <= ?3 AND "
     "step_max >= ?3 AND seq <> ? ORDER BY seq DESC";
-static const char SQL_OVERLAP[] =
-    "SELECT 1 FROM metric_chunks WHERE run_id = ? AND name = ? AND step_min <= ? AND "
-    "step_max >= ? AND seq <> ? LIMIT 1";
+static const char SQL_SPAN_ROWS[] =
+    "SELECT seq, n, data FROM metric_chunks WHERE run_id = ? AND name = ? AND step_min <= ? AND "
+    "step_max >= ? AND seq <> ?";
+static const char SQL_ROW[] =
+    "SELECT seq, n, data FROM metric_chunks WHERE run_id = ? AND name = ? AND seq = ?";
 
-/* Whether a stored chunk row other than the open one holds a step in the
- * batch's span: asked once a batch, at its first older point. Without
- * one, no older point of the batch needs SQL_COVERING's scan of the series'
- * rows (a batch that lands before the one posted ahead of it, as parallel
- * uploads do: one scan a point made 10M points a run quadratic). */
-static int stored_overlap(ad_db_t *db, open_t *o)
+/* Makes o->stored, once a batch at its first older point: one read of the
+ * rows that overlap the batch's span instead of one scan of the series'
+ * rows a point (a batch that lands before the one posted ahead of it, as
+ * parallel uploads do, made a 10M-point run quadratic). */
+static int stored_make(ad_db_t *db, open_t *o)
 {
-    ad_db_stmt_t *s = ad_store_stmt(db, SQL_OVERLAP);
+    tsdb_stepset_init(&o->stored, STORED_STEPS_MAX);
+    o->stored_state = 1;
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_SPAN_ROWS);
     ad_store_bind_text(s, 1, o->run_id);
     ad_store_bind_text(s, 2, o->name);
     ad_db_bind_int64(s, 3, o->batch_hi);
     ad_db_bind_int64(s, 4, o->batch_lo);
     ad_db_bind_int64(s, 5, o->enc.n > 0 ? o->seq : -1);
-    int rc = ad_db_step(s);
-    ad_db_reset(s);
-    if (rc != AD_DB_ROW && rc != AD_DB_DONE) {
-        return ad_store_rc(db, rc);
-    }
-    o->stored_overlap = rc == AD_DB_ROW;
-    return 0;
-}
-
-/* The newest stored chunk row (not the open one) that has p's step gets p
- * in its place: decoded, changed and written again. *found false when none
- * has it. */
-static int replace_stored(ad_db_t *db, open_t *o, const tsdb_point_t *p, bool *found)
-{
-    int rc = 0;
-    ad_db_stmt_t *s = ad_store_stmt(db, SQL_COVERING);
-    ad_store_bind_text(s, 1, o->run_id);
-    ad_store_bind_text(s, 2, o->name);
-    ad_db_bind_int64(s, 3, p->step);
-    ad_db_bind_int64(s, 4, o->enc.n > 0 ? o->seq : -1);
-    while (!*found && rc == 0 && ad_db_step(s) == AD_DB_ROW) {
+    int rc = AD_DB_DONE;
+    while (o->stored_state == 1 && (rc = ad_db_step(s)) == AD_DB_ROW) {
+        int64_t seq = ad_db_column_int64(s, 0);
         size_t n = (size_t)ad_db_column_int64(s, 1);
         tsdb_point_t *pts = ad_xcalloc(n > 0 ? n : 1, sizeof(*pts));
         if (tsdb_decode_all(ad_db_column_blob(s, 2), (size_t)ad_db_column_bytes(s, 2), n, pts) ==
-                0 &&
-            set_step(pts, n, p)) {
-            open_t t = {.run_id = o->run_id, .org_id = o->org_id, .name = o->name};
-            t.seq = ad_db_column_int64(s, 0);
-            t.existing = true;
-            tsdb_enc_init(&t.enc);
-            chunk_fill(&t, pts, n);
-            *found = true;
-            ad_db_reset(s); /* done reading before the write */
-            rc = chunk_write(db, &t);
+            0) {
+            for (size_t i = 0; i < n && o->stored_state == 1; i++) {
+                if (!tsdb_stepset_put(&o->stored, pts[i].step, seq)) {
+                    o->stored_state = -1;
+                }
+            }
+        } /* a row that does not decode holds no step anyone can replace */
+        free(pts);
+    }
+    ad_db_reset(s);
+    if (o->stored_state != 1) {
+        tsdb_stepset_free(&o->stored);
+        return 0;
+    }
+    return rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
+}
+
+/* Whether the open chunk holds step (its steps made at the first ask). */
+static bool opened_has(open_t *o, int64_t step)
+{
+    if (o->opened.cap == 0) {
+        tsdb_stepset_init(&o->opened, 2 * TSDB_CHUNK_MAX);
+        tsdb_point_t *pts = ad_xcalloc(o->enc.n, sizeof(*pts));
+        if (tsdb_decode_all(o->enc.buf, tsdb_enc_bytes(&o->enc), o->enc.n, pts) == 0) {
+            for (size_t i = 0; i < o->enc.n; i++) {
+                AD_DISCARD(tsdb_stepset_put(&o->opened, pts[i].step, 0));
+            }
         }
         free(pts);
+    }
+    return tsdb_stepset_get(&o->opened, step) >= 0;
+}
+
+/* The row s stands on (seq, n, data), with p in place of its point of
+ * p's step: written again, *found true. Nothing when it has no such point.
+ * Resets s before the write. */
+static int row_replace(ad_db_t *db, open_t *o, ad_db_stmt_t *s, const tsdb_point_t *p, bool *found)
+{
+    int rc = 0;
+    size_t n = (size_t)ad_db_column_int64(s, 1);
+    tsdb_point_t *pts = ad_xcalloc(n > 0 ? n : 1, sizeof(*pts));
+    if (tsdb_decode_all(ad_db_column_blob(s, 2), (size_t)ad_db_column_bytes(s, 2), n, pts) == 0 &&
+        set_step(pts, n, p)) {
+        open_t t = {.run_id = o->run_id, .org_id = o->org_id, .name = o->name};
+        t.seq = ad_db_column_int64(s, 0);
+        t.existing = true;
+        tsdb_enc_init(&t.enc);
+        chunk_fill(&t, pts, n);
+        *found = true;
+        ad_db_reset(s); /* done reading before the write */
+        rc = chunk_write(db, &t);
+    }
+    free(pts);
+    return rc;
+}
+
+/* p into the newest stored row (not the open one) that has its step: the
+ * row o->stored names, or, past its bound, the first of a scan of the
+ * series' rows that cover the step. *found false when none has it. */
+static int replace_stored(ad_db_t *db, open_t *o, const tsdb_point_t *p, bool *found)
+{
+    int rc = 0;
+    ad_db_stmt_t *s;
+    if (o->stored_state == 1) {
+        int64_t seq = tsdb_stepset_get(&o->stored, p->step);
+        if (seq < 0) {
+            return 0;
+        }
+        s = ad_store_stmt(db, SQL_ROW);
+        ad_db_bind_int64(s, 3, seq);
+    } else {
+        s = ad_store_stmt(db, SQL_COVERING);
+        ad_db_bind_int64(s, 3, p->step);
+        ad_db_bind_int64(s, 4, o->enc.n > 0 ? o->seq : -1);
+    }
+    ad_store_bind_text(s, 1, o->run_id);
+    ad_store_bind_text(s, 2, o->name);
+    while (!*found && rc == 0 && ad_db_step(s) == AD_DB_ROW) {
+        rc = row_replace(db, o, s, p, found);
     }
     ad_db_reset(s);
     return rc;
@@ -448,13 +531,14 @@ static int replace_stored(ad_db_t *db, open_t *o, const tsdb_point_t *p, bool *f
  * chunk or in the newest chunk row that has it (replace_stored); the
  * series' min and max are read again from the chunk summaries. *found false
  * (and nothing changed) when no point has that step: then it is appended.
- * Costs one chunk's decode and, when a stored row may hold the step
- * (stored_overlap), a scan of the series' chunk summaries. */
+ * Costs a look in the open chunk's steps and the batch's stored steps (made
+ * once a batch), and a decode and write of the row that has it. */
 static int replace_older(ad_db_t *db, open_t *o, const tsdb_point_t *p, bool *found)
 {
     *found = false;
     int rc = 0;
-    if (o->enc.n > 0 && p->step >= o->sum.smin && p->step <= o->sum.smax) {
+    if (o->enc.n > 0 && p->step >= o->sum.smin && p->step <= o->sum.smax &&
+        opened_has(o, p->step)) {
         size_t n = o->enc.n;
         tsdb_point_t *pts = ad_xcalloc(n, sizeof(*pts));
         if (tsdb_decode_all(o->enc.buf, tsdb_enc_bytes(&o->enc), n, pts) == 0 &&
@@ -464,10 +548,10 @@ static int replace_older(ad_db_t *db, open_t *o, const tsdb_point_t *p, bool *fo
         }
         free(pts);
     }
-    if (!*found && o->stored_overlap < 0) {
-        rc = stored_overlap(db, o);
+    if (!*found && o->stored_state == 0) {
+        rc = stored_make(db, o);
     }
-    if (!*found && rc == 0 && o->stored_overlap != 0) {
+    if (!*found && rc == 0) {
         rc = replace_stored(db, o, p, found);
     }
     if (rc == 0 && *found) {
@@ -486,7 +570,7 @@ static int replace_older(ad_db_t *db, open_t *o, const tsdb_point_t *p, bool *fo
 static int append_series(ad_db_t *db, open_t *o, json_t *points, const named_t *order, size_t n,
                          int64_t now)
 {
-    o->stored_overlap = -1;
+    o->stored_state = 0;
     o->batch_lo = INT64_MAX;
     o->batch_hi = INT64_MIN;
     for (size_t i = 0; i < n; i++) { /* a point without a step is never older */
@@ -549,6 +633,7 @@ static int append_series(ad_db_t *db, open_t *o, json_t *points, const named_t *
         rc = series_write(db, o, &last);
     }
     chunk_reset(o);
+    tsdb_stepset_free(&o->stored);
     return rc;
 }
 

@@ -84,6 +84,24 @@ int tsdb_dec_next(tsdb_dec_t *d, tsdb_point_t *p);
 /* Decodes a whole chunk into out[0..n) (out holds n points). 0 or -1. */
 int tsdb_decode_all(const uint8_t *buf, size_t len, size_t n, tsdb_point_t *out);
 
+/* ---- steps (stepset.c) ----------------------------------------------------------
+ * Which chunk row (seq) holds each step, the newest row winning: a batch of
+ * points older than their series' last looks their steps up here instead
+ * of scanning the series' rows once a point. At most max steps; owns its
+ * arrays (tsdb_stepset_free). */
+typedef struct {
+    int64_t *step, *seq;
+    size_t cap, n, max;
+} tsdb_stepset_t;
+
+void tsdb_stepset_init(tsdb_stepset_t *s, size_t max);
+void tsdb_stepset_free(tsdb_stepset_t *s);
+/* Adds step, held by row seq (>= 0; a step already there keeps the larger
+ * seq). false when the set holds max steps already. */
+bool tsdb_stepset_put(tsdb_stepset_t *s, int64_t step, int64_t seq);
+/* The row that holds step, or -1. */
+int64_t tsdb_stepset_get(const tsdb_stepset_t *s, int64_t step);
+
 /* ---- buckets (bucket.c) ----------------------------------------------------------
  * Display aggregation that never samples: [from, to] on x (step or wall
  * ms) cut into n equal buckets, each keeping min, max, sum, count and the

@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests for the training-metric chunk codec and buckets: round trips of
- * regular, irregular and extreme points, garbage that does not decode, and
- * a one-point spike kept at every bucket count. */
+ * regular, irregular and extreme points, garbage that does not decode, a
+ * one-point spike kept at every bucket count, and the step set that older
+ * points look their rows up in. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -181,12 +183,42 @@ static void spike_in_every_zoom(void **state)
     tsdb_agg_free(&a);
 }
 
+/* Steps and their rows: the newest row wins, every step put is found (the
+ * set grows), none that was not, and the bound refuses a step more. */
+static void stepset_finds_the_newest_row(void **state)
+{
+    (void)state;
+    tsdb_stepset_t s;
+    tsdb_stepset_init(&s, 5000);
+    assert_int_equal(tsdb_stepset_get(&s, 7), -1);
+    for (int64_t i = 0; i < 5000; i++) {
+        assert_true(tsdb_stepset_put(&s, i * 977 - 1000000, i / 100));
+    }
+    assert_true(tsdb_stepset_put(&s, -1000000, 3)); /* an older row: the newer stays */
+    assert_true(tsdb_stepset_put(&s, 977 * 4999 - 1000000, 60));
+    for (int64_t i = 0; i < 5000; i++) {
+        int64_t want = i == 0 ? 3 : i == 4999 ? 60 : i / 100;
+        assert_int_equal(tsdb_stepset_get(&s, i * 977 - 1000000), want);
+        assert_int_equal(tsdb_stepset_get(&s, i * 977 - 999999), -1);
+    }
+    assert_int_equal(s.n, 5000);
+    assert_false(tsdb_stepset_put(&s, 123456789, 1)); /* full */
+    assert_false(tsdb_stepset_put(&s, INT64_MIN, 1));
+    assert_int_equal(tsdb_stepset_get(&s, INT64_MIN), -1);
+    tsdb_stepset_free(&s);
+    assert_int_equal(tsdb_stepset_get(&s, 0), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(regular_curve),        cmocka_unit_test(irregular_and_extreme),
-        cmocka_unit_test(decimals_are_compact), cmocka_unit_test(garbage_refused),
-        cmocka_unit_test(spike_in_every_zoom),  cmocka_unit_test(undo_replaces_the_last_point),
+        cmocka_unit_test(regular_curve),
+        cmocka_unit_test(irregular_and_extreme),
+        cmocka_unit_test(decimals_are_compact),
+        cmocka_unit_test(garbage_refused),
+        cmocka_unit_test(spike_in_every_zoom),
+        cmocka_unit_test(undo_replaces_the_last_point),
+        cmocka_unit_test(stepset_finds_the_newest_row),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
