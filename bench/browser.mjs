@@ -24,7 +24,9 @@
 //     posted through the metrics API (5,000 a request); the Analytics view
 //     draws the 5 latest, 10 more are ticked, then the time from ticking the
 //     16th to the chart of 16 drawn (uPlot's canvas and 16 legend rows), and
-//     when its data had come (Resource Timing).
+//     when its data had come (Resource Timing; every API request the tick
+//     made is printed with its start, first byte and end; B1_PROFILE
+//     profiles the tick's JS).
 // A figure, not a test: nothing here asserts a time. --json FILE writes the
 // figures for bench/driver.js. QUICK (--quick) shortens SECS to 15 and MSGS
 // to 10,000 and POINTS to 100,000 (B1_SECS, B1_MSGS and B1_POINTS set them;
@@ -436,7 +438,7 @@ async function analyticsSeed(h, worktreeId) {
 
 // The view draws the 5 latest runs at first; 10 more are ticked, then
 // the clock runs from ticking the 16th to the chart of 16 drawn.
-async function analyticsDraw(page, runs) {
+async function analyticsDraw(page, runs, cdp) {
   await page.evaluate(() => (location.hash = '#/analytics'));
   const legends = (n) => page.waitForFunction((k) => document.querySelectorAll('[data-testid=panel] [data-testid=run-legend]').length >= k, n, { timeout: 120000, polling: 100 });
   await legends(5);
@@ -446,7 +448,12 @@ async function analyticsDraw(page, runs) {
   for (const id of unticked.slice(0, 10)) await page.click(box(id));
   await legends(15);
   await sleep(1000);
-  return page.evaluate(
+  if (PROFILE) {
+    await cdp.send('Profiler.enable');
+    await cdp.send('Profiler.setSamplingInterval', { interval: 100 });
+    await cdp.send('Profiler.start');
+  }
+  const r = await page.evaluate(
     (sel) =>
       new Promise((done, fail) => {
         performance.clearResourceTimings();
@@ -459,8 +466,10 @@ async function analyticsDraw(page, runs) {
             requestAnimationFrame(() =>
               setTimeout(() => {
                 const ms = performance.now() - t0;
-                const data = performance.getEntriesByType('resource').filter((e) => e.name.includes('/metrics'));
-                done({ drawMs: ms, requests: data.length, requestMs: data.reduce((m, e) => Math.max(m, e.responseEnd - t0), 0) });
+                const all = performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/'));
+                const data = all.filter((e) => e.name.includes('/metrics'));
+                const at = (e) => `${new URL(e.name).pathname} ${(e.startTime - t0).toFixed(0)}-${(e.responseStart - t0).toFixed(0)}-${(e.responseEnd - t0).toFixed(0)}`;
+                done({ drawMs: ms, requests: data.length, requestMs: data.reduce((m, e) => Math.max(m, e.responseEnd - t0), 0), fetches: all.map(at) });
               }, 0),
             );
           } else if (performance.now() - t0 > 60000) fail(new Error('no chart of 16 runs in 60 s'));
@@ -470,6 +479,13 @@ async function analyticsDraw(page, runs) {
       }),
     box(unticked[10]),
   );
+  if (PROFILE) {
+    const { profile } = await cdp.send('Profiler.stop');
+    fs.mkdirSync(PROFILE, { recursive: true });
+    fs.writeFileSync(path.join(PROFILE, 'analytics.cpuprofile'), JSON.stringify(profile));
+    log(`profile of the 16th run's tick:\n  ${topOf(profile).join('\n  ')}`);
+  }
+  return r;
 }
 
 // ---- main --------------------------------------------------------------------
@@ -560,9 +576,12 @@ async function main() {
       const dash = await b.ctx.newPage();
       await dash.goto(`${h.base}/#/agents`);
       await waitFor(dash, () => !!document.querySelector('.page table'), null, 'the agents page');
-      out.analytics = await analyticsDraw(dash, an.runs);
+      const dcdp = await cdpOf(dash);
+      out.analytics = await analyticsDraw(dash, an.runs, dcdp);
+      await dcdp.detach().catch(() => undefined);
       await dash.close();
       log(`analytics: chart of 16 runs drawn in ${out.analytics.drawMs.toFixed(0)} ms (its data answered ${out.analytics.requestMs.toFixed(0)} ms in)`);
+      log(`analytics: its requests (start-first byte-end, ms after the tick): ${out.analytics.fetches.join('; ')}`);
     } catch (e) {
       out.analytics = { error: e.message };
       log(`analytics: n/a (${e.message})`);
