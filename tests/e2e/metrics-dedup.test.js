@@ -36,6 +36,16 @@ async function trainRun(d, wt, command) {
   }, 'the run to end', 900000);
 }
 
+// A finished run whose points the test posts itself, and its poster.
+async function restRun(d, wt) {
+  const runId = await trainRun(d, wt, ['node', TRAIN, '1', '-1']);
+  const post = async (points) => {
+    const r = await api(d, 'POST', `/api/runs/${runId}/metrics`, { points });
+    assert.equal(r.status, 200, r.text);
+  };
+  return { runId, post };
+}
+
 const series = async (d, runId, name) =>
   (await api(d, 'GET', `/api/runs/${runId}/metrics`)).body.series.find((s) => s.name === name);
 
@@ -85,11 +95,7 @@ test(`a metrics line and an agent_update for each of ${STEPS} steps: ${STEPS} po
 test('a step written again over REST replaces its point: in a batch, across batches and chunk rows', async () => {
   const { d, wt } = await setup();
   try {
-    const runId = await trainRun(d, wt, ['node', TRAIN, '1', '-1']);
-    const post = async (points) => {
-      const r = await api(d, 'POST', `/api/runs/${runId}/metrics`, { points });
-      assert.equal(r.status, 200, r.text);
-    };
+    const { runId, post } = await restRun(d, wt);
     // one point, rewritten: it is the first and the last value
     await post([{ name: 'x', step: 0, value: 5 }]);
     await post([{ name: 'x', step: 0, value: 7 }]);
@@ -164,16 +170,12 @@ test('a step written again over REST replaces its point: in a batch, across batc
 // Batches that land out of order, as parallel uploads do: the older batch's
 // points are added, once each; a step written twice in one older batch is
 // kept once even when the chunk row holding its first point was written
-// during that batch (issue #38: these points no longer scan the series'
-// rows one by one unless a stored row may hold their step).
+// during that batch (issue #38: such points look their steps up in sets
+// made once a batch instead of scanning the series' rows one by one).
 test('batches out of order: every point once, a step repeated in an older batch replaced', async () => {
   const { d, wt } = await setup();
   try {
-    const runId = await trainRun(d, wt, ['node', TRAIN, '1', '-1']);
-    const post = async (points) => {
-      const r = await api(d, 'POST', `/api/runs/${runId}/metrics`, { points });
-      assert.equal(r.status, 200, r.text);
-    };
+    const { runId, post } = await restRun(d, wt);
     const steps = (lo, hi, f = (k) => k) => Array.from({ length: hi - lo }, (_, i) => ({ name: 'y', step: lo + i, value: f(lo + i) }));
     await post(steps(5000, 10000));
     await post(steps(0, 5000)); // posted first, landed second
