@@ -212,6 +212,34 @@ function topOf(profile, n = 20) {
   return [...self.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, us]) => `${((100 * us) / all).toFixed(1).padStart(5)}% ${k}`);
 }
 
+// The functions a profile sampled inside [fromMs, toMs] of the page's
+// performance.now(), given where the profile started on that clock: by
+// self time, then by time under them (the dashboard's own functions only).
+function topIn(profile, startPageMs, fromMs, toMs, n = 8) {
+  const parent = new Map();
+  for (const node of profile.nodes) for (const c of node.children || []) parent.set(c, node.id);
+  const byId = new Map(profile.nodes.map((x) => [x.id, x]));
+  const name = (x) => `${x.callFrame.functionName || '(anon)'} ${x.callFrame.url.split('/').pop()}:${x.callFrame.lineNumber + 1}`;
+  const self = new Map();
+  const under = new Map();
+  let t = startPageMs;
+  for (let i = 0; i < profile.samples.length; i++) {
+    t += (profile.timeDeltas[i] || 0) / 1000;
+    if (t < fromMs || t > toMs) continue;
+    const dt = (profile.timeDeltas[i + 1] || 0) / 1000;
+    const leaf = byId.get(profile.samples[i]);
+    self.set(name(leaf), (self.get(name(leaf)) || 0) + dt);
+    const seen = new Set();
+    for (let x = leaf; x; x = byId.get(parent.get(x.id))) {
+      if (!x.callFrame.url.includes('/assets/') || seen.has(name(x))) continue;
+      seen.add(name(x));
+      under.set(name(x), (under.get(name(x)) || 0) + dt);
+    }
+  }
+  const top = (m) => [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, n).map(([k, ms]) => `${ms.toFixed(1)} ms ${k}`);
+  return { self: top(self), under: top(under) };
+}
+
 // SECS seconds of the page as it is: long tasks, frames, CPU per second.
 async function window_(page, cdp, secs, name = 'window') {
   await page.evaluate(() => {
@@ -219,9 +247,11 @@ async function window_(page, cdp, secs, name = 'window') {
     window.__b1.frames = [];
     window.__b1.t0 = performance.now();
   });
+  let startPageMs = 0;
   if (PROFILE) {
     await cdp.send('Profiler.enable');
     await cdp.send('Profiler.setSamplingInterval', { interval: 500 });
+    startPageMs = await page.evaluate(() => performance.now());
     await cdp.send('Profiler.start');
   }
   const m0 = await metrics(cdp);
@@ -233,6 +263,12 @@ async function window_(page, cdp, secs, name = 'window') {
     fs.mkdirSync(PROFILE, { recursive: true });
     fs.writeFileSync(path.join(PROFILE, `${name}.cpuprofile`), JSON.stringify(profile));
     log(`profile of ${name}:\n  ${topOf(profile).join('\n  ')}`);
+    // each long task of the window, from the samples inside it
+    const longs = await page.evaluate(() => window.__b1.long.filter((e) => e.at >= window.__b1.t0));
+    for (const e of longs) {
+      const t = topIn(profile, startPageMs, e.at, e.at + e.ms);
+      log(`long task of ${e.ms.toFixed(0)} ms at ${((e.at - startPageMs) / 1000).toFixed(1)} s:\n  self: ${t.self.join('; ')}\n  under: ${t.under.join('; ')}`);
+    }
   }
   const wall = (performance.now() - w0) / 1000;
   const b = await page.evaluate(() => {

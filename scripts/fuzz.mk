@@ -18,7 +18,7 @@ FUZZ_RT := $(shell clang -print-resource-dir 2>/dev/null)/lib/linux/libclang_rt.
 # fails to link with its missing symbol: add that file here.
 FUZZ_SRC := \
 	$(addprefix src/agent/,$(addsuffix .c,acp acp_exec acp_perm acp_req acp_update appitems apprpc appserver claude codex command event exec gemini parser perms price rpc version)) \
-	$(addprefix src/bus/,$(addsuffix .c,bus event json pairs persist replay ring topics)) \
+	$(addprefix src/bus/,$(addsuffix .c,bus event pairs persist replay ring topics)) \
 	$(addprefix src/cli/,$(addsuffix .c,http_client)) \
 	$(addprefix src/core/,$(addsuffix .c,alloc arena beneath buf clock config digest dir error field io json log prom thread unixaddr utf8 which zlib)) \
 	$(addprefix src/hparam/,$(addsuffix .c,hparam layout)) \
