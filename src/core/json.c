@@ -571,7 +571,7 @@ int ad_json_real(ad_buf_t *b, double v)
     }
     size_t len = real_short(num + n, v);
     /* below 1e-4 "%.17g" has an exponent, which may be the shorter: 1e-10 */
-    if (len == 0 || v < 1e-4) {
+    if (len == 0 || (v != 0 && v < 1e-4)) {
         char alt[48];
         uint64_t d;
         int x;
