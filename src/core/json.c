@@ -575,8 +575,8 @@ int ad_json_real(ad_buf_t *b, double v)
         char alt[48];
         uint64_t d;
         int x;
-        size_t a = real_digits17(v, &d, &x) ? real_layout(alt, d, x)
-                                            : real_printf(alt, sizeof(alt) - n, v);
+        size_t a =
+            real_digits17(v, &d, &x) ? real_layout(alt, d, x) : real_printf(alt, sizeof(alt), v);
         if (len == 0 || (a > 0 && a < len)) {
             memcpy(num + n, alt, a);
             len = a;

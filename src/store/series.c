@@ -626,6 +626,9 @@ static int append_series(ad_db_t *db, open_t *o, json_t *points, const named_t *
             last = p; /* an older step added keeps the newest as the last */
         }
     }
+    /* no point looks a step up any more: the last write need not add its steps */
+    tsdb_stepset_free(&o->stored);
+    o->stored_state = 0;
     if (rc == 0) {
         rc = chunk_write(db, o);
     }
@@ -633,7 +636,6 @@ static int append_series(ad_db_t *db, open_t *o, json_t *points, const named_t *
         rc = series_write(db, o, &last);
     }
     chunk_reset(o);
-    tsdb_stepset_free(&o->stored);
     return rc;
 }
 
