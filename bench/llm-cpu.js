@@ -4,7 +4,9 @@
 // apart) to one /ws client subscribed to chat:*; the daemon's utime+stime
 // over the run ÷ the tokens the client got. For profiling the token path:
 // `--perf` records it with `perf record -g` into /tmp/agentd-llm.perf.
-// Usage: node bench/llm-cpu.js [N=50] [--perf]   (needs build/release/agentd)
+// `--delay-ms D` spaces the tokens D ms apart (L2's 50 tokens/s is 20), and
+// then each stream sends 250 tokens, as L2's quick run does.
+// Usage: node bench/llm-cpu.js [N=50] [--perf] [--delay-ms D]   (needs build/release/agentd)
 'use strict';
 
 const fs = require('node:fs');
@@ -14,8 +16,11 @@ const { wsConnect } = require('./lib/wire');
 const mockAnthropic = require('../tests/fixtures/mock-anthropic');
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const N = Math.min(200, Number(process.argv.find((a) => /^\d+$/.test(a)) || 50));
+const N = Math.min(200, Number(process.argv.slice(2).find((a, i, all) => /^\d+$/.test(a) && all[i - 1] !== '--delay-ms') || 50));
 const PERF = process.argv.includes('--perf');
+const DELAY_ARG = process.argv.indexOf('--delay-ms');
+const DELAY_MS = DELAY_ARG > 0 ? Math.max(1, Math.min(1000, Number(process.argv[DELAY_ARG + 1]) || 2)) : 2;
+const TOKENS = DELAY_ARG > 0 ? 250 : 2000;
 
 async function main() {
   process.env.AGENTD_LLM_RPM = '1000000';
@@ -40,7 +45,7 @@ async function main() {
     await sleep(200);
     const chats = [];
     for (let i = 0; i < N; i++) chats.push((await req('POST', '/api/chats', { model: 'claude-sonnet-4-5', maxTokens: 100000 })).id);
-    mock.setRules([{ reply: { tokens: Array(2000).fill('tok '), tokenDelayMs: 2 } }]);
+    mock.setRules([{ reply: { tokens: Array(TOKENS).fill('tok '), tokenDelayMs: DELAY_MS } }]);
     const perf = PERF ? spawn('perf', ['record', '-F', '999', '-g', '-p', String(h.pid), '-o', '/tmp/agentd-llm.perf'], { stdio: 'ignore' }) : null;
     if (perf) await sleep(300);
     const cpu = () => {

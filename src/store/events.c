@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The bus's durable side: events go to the event log (evlog.c) through the
- * writer (ad_store_submit), replay reads it on pool threads, retention
+ * writer (ad_store_submit_norow), replay reads it on pool threads, retention
  * retires its oldest segments, and the seq ceiling is a row of bus_meta.
  * At attach the log opens beside the database, taking in the rows of the
  * events table older databases kept (migration 2200 renamed it). The bus
@@ -120,7 +120,7 @@ static void ev_write(void *impl, ad_bus_event_t *const *evs, size_t n, ad_bus_wr
     events_t *e = impl;
     wjob_t *j = ad_xmalloc(sizeof(*j));
     *j = (wjob_t){evs, n, done, arg};
-    ad_store_submit(e->st, write_job, write_done, j);
+    ad_store_submit_norow(e->st, write_job, write_done, j);
 }
 
 /* ---- retention --------------------------------------------------------------- */
@@ -158,7 +158,7 @@ static void ev_trim(void *impl, uint64_t max_bytes, int64_t min_ts_ms, ad_bus_tr
     t->min_ts = min_ts_ms;
     t->done = done;
     t->arg = arg;
-    ad_store_submit(e->st, trim_job, trim_done, t);
+    ad_store_submit_norow(e->st, trim_job, trim_done, t);
 }
 
 /* ---- the seq ceiling -------------------------------------------------------------- */

@@ -133,6 +133,10 @@ void ad_store_submit(ad_store_t *st, ad_store_job_fn fn, ad_store_done_cb done, 
 #define AD_STORE_DOWN_BYTES (64u << 20)
 void ad_store_submit_sized(ad_store_t *st, ad_store_job_fn fn, ad_store_done_cb done, void *ctx,
                            size_t bytes);
+/* The same for a job that touches no database row (it writes files of its
+ * own, as the event log does): a group made only of such jobs runs
+ * without a transaction, each job once, and a failing one fails alone. */
+void ad_store_submit_norow(ad_store_t *st, ad_store_job_fn fn, ad_store_done_cb done, void *ctx);
 /* Calls done(rc, ctx) once every write queued before this call has
  * committed (rc 0) or failed. Loop thread. */
 void ad_store_flush(ad_store_t *st, ad_store_done_cb done, void *ctx);

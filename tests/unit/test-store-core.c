@@ -711,6 +711,60 @@ static void busy_database_is_retried_within_a_bound(void **state)
     close_store(f, st);
 }
 
+/* A job that writes no row (the event log's) runs without a transaction:
+ * another process holding SQLite's write lock does not hold it up, and
+ * the writer never asks for the lock. With a transaction the jobs would
+ * fail with EBUSY after the busy timeout's retries. */
+typedef struct {
+    int ran;  /* writer thread */
+    int done; /* loop thread, after the writer handed the job back */
+    int failed;
+} norow_t;
+
+static int norow_job(ad_store_tx_t *tx, void *ctx)
+{
+    AD_UNUSED(tx);
+    ((norow_t *)ctx)->ran++;
+    return 0;
+}
+
+static void norow_done(int rc, void *ctx)
+{
+    norow_t *n = ctx;
+    n->failed += rc != 0;
+    n->done++;
+}
+
+static void a_job_without_rows_takes_no_write_lock(void **state)
+{
+    STORE_FX_SQLITE_ONLY("another process holding SQLite's write lock");
+    fixture_t *f = *state;
+    ad_store_opts_t o = {.path = f->path, .busy_timeout_ms = 20};
+    ad_store_t *st = NULL;
+    char err[512];
+    assert_int_equal(ad_store_open(&f->loop, &o, &st, err, sizeof(err)), 0);
+    sqlite3 *other = NULL;
+    assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), AD_DB_OK);
+    norow_t n = {0};
+    for (int i = 0; i < 3; i++) {
+        ad_store_submit_norow(st, norow_job, norow_done, &n);
+    }
+    for (int i = 0; i < 100000 && n.done < 3; i++) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        usleep(100);
+    }
+    assert_int_equal(n.done, 3);
+    assert_int_equal(n.failed, 0);
+    assert_int_equal(n.ran, 3); /* each once */
+    ad_store_stats_t stats;
+    ad_store_stats(st, &stats);
+    assert_int_equal(stats.retries, 0);
+    sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(other);
+    close_store(f, st);
+}
+
 /* A job whose completion, delivered while the store closes, writes again:
  * the writer thread has stopped by then, and the new job used to stay
  * queued for ever (never stored, its done never called, its memory lost).
@@ -902,6 +956,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(failing_job_is_rolled_back_alone_with_mapped_codes, setup,
                                         store_fx_teardown),
         cmocka_unit_test_setup_teardown(sqlite_errors_map_to_ad_codes, setup, store_fx_teardown),
+        cmocka_unit_test_setup_teardown(a_job_without_rows_takes_no_write_lock, setup,
+                                        store_fx_teardown),
         cmocka_unit_test_setup_teardown(busy_database_is_retried_within_a_bound, setup,
                                         store_fx_teardown),
         cmocka_unit_test_setup_teardown(close_runs_queued_jobs_first, setup, store_fx_teardown),
