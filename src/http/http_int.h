@@ -13,6 +13,9 @@
 /* A connection written less than this ago, whose oldest queued write is
  * younger than this too, waits before its next write (write.c). */
 #define AD_HTTP_LINGER_NS 500000u
+/* A connection whose wait gathered nothing more does not wait for this
+ * long: its reader is waiting for what it was sent (write.c). */
+#define AD_HTTP_LINGER_OFF_NS 100000000u
 
 #include <http_parser.h>
 
@@ -185,6 +188,8 @@ struct ad_conn {
     size_t wbytes;         /* bytes in that queue */
     uint64_t wfirst_ns;    /* uv_hrtime when its oldest queued write came */
     uint64_t wlast_ns;     /* uv_hrtime of its last write (write.c's linger) */
+    size_t wheld;          /* wbytes when its queue began to linger (0: not held) */
+    uint64_t wnohold_ns;   /* uv_hrtime until which it does not linger */
     ad_conn_t *dirty_next; /* the server's list of connections to flush */
     bool dirty;            /* on that list */
     int werr;              /* a write failed: closed by the next flush */
@@ -230,6 +235,8 @@ struct ad_server {
     size_t nfree_reqs;
     struct ad_wout *free_wouts; /* linked through ->next */
     size_t nfree_wouts;
+    size_t wouts_out;           /* reference wouts queued now */
+    size_t wouts_hw;            /* the most queued at once since the last trim check */
     struct ad_wout *free_corks; /* spare AD_CORK_BYTES copies, linked through ->next */
     size_t nfree_corks;
     ad_conn_t *dirty;     /* connections with queued writes */
@@ -244,6 +251,7 @@ struct ad_server {
     size_t burst_hw;          /* highest of those seconds since the last trim */
     struct ad_wflush *wflush; /* prepare+check handles that flush them */
     uint64_t linger_ns;       /* AD_HTTP_LINGER_NS (write.c); tests change it */
+    uint64_t linger_off_ns;   /* AD_HTTP_LINGER_OFF_NS (write.c); tests change it */
     char rbuf[65536];         /* one read buffer for the whole loop */
     struct ad_tls_ctx *tls;   /* --tls-cert: the TCP listener speaks TLS */
     char tlsbuf[16384];       /* decrypted input (one TLS record at most) */
@@ -316,6 +324,10 @@ void ad_conn_wqueue_drop(ad_conn_t *c);
 void ad_http_wflush_close(ad_server_t *s);
 /* Frees the pooled write structs (ad_server_free). */
 void ad_http_wouts_free(ad_server_t *s);
+/* Once a second (caps.c): frees the spare reference wouts beyond the most
+ * that were in use at once since the last call, keeping AD_HTTP_WOUTS_KEEP. */
+#define AD_HTTP_WOUTS_KEEP 4096
+void ad_http_wouts_trim(ad_server_t *s);
 
 /* ---- connections and requests (conn.c) ------------------------------------------- */
 ad_req_t *ad_http_req_get(ad_server_t *s);

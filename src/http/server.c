@@ -26,6 +26,7 @@ ad_server_t *ad_server_new(uv_loop_t *loop, const ad_config_t *cfg)
     s->loop = loop;
     s->cfg = cfg;
     s->linger_ns = AD_HTTP_LINGER_NS;
+    s->linger_off_ns = AD_HTTP_LINGER_OFF_NS;
     s->adopt_tcp = -1;
     s->adopt_unix = -1;
     /* http-parser's own header cap is process-wide; keep it above ours so

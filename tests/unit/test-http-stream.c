@@ -315,12 +315,85 @@ static void a_busy_connection_lingers_a_quiet_one_does_not(void **state)
     assert_int_equal(read(fd, buf, 1), 1);
     assert_int_equal(buf[0], 'd');
     srv->linger_ns = AD_HTTP_LINGER_NS;
+    static char rest[64 * 1024];
+    assert_int_equal(read_until(fd, rest, 0, sizeof(big)), sizeof(big));
+    /* "d" above waited after "bc", whose wait had gathered "c": such waits
+     * go on. One that gathers nothing turns the linger off for a while:
+     * "f" waits alone, then "g", right after it, leaves in its own turn (its
+     * reader is likely waiting for "f" before it asks on). */
+    srv->linger_off_ns = 60ull * 1000000000u;
+    srv->linger_ns = 60ull * 1000000000u;
+    assert_int_equal(ad_conn_write_copy(held, "f", 1), 0);
+    for (int i = 0; i < 3; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    assert_int_equal(read(fd, buf, sizeof(buf)), -1);
+    srv->linger_ns = AD_HTTP_LINGER_NS;
+    assert_int_equal(read_until(fd, buf, 0, 1), 1);
+    assert_int_equal(buf[0], 'f');
+    srv->linger_ns = 60ull * 1000000000u;
+    assert_int_equal(ad_conn_write_copy(held, "g", 1), 0);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(read(fd, buf, sizeof(buf)), 1);
+    assert_int_equal(buf[0], 'g');
+    srv->linger_ns = AD_HTTP_LINGER_NS;
+    srv->linger_off_ns = AD_HTTP_LINGER_OFF_NS;
     close(fd);
     for (int i = 0; i < 20000 && held != NULL; i++) {
         uv_run(&loop, UV_RUN_NOWAIT);
         usleep(100);
     }
     assert_null(held);
+}
+
+/* A fan-out turn to many readers queues thousands of frames by reference:
+ * their bookkeeping structs are pooled up to as many as were queued at
+ * once, and given back (down to AD_HTTP_WOUTS_KEEP) a check after the load
+ * is over. The once-a-second check is stopped so the test makes its calls. */
+static void spare_write_structs_follow_the_load(void **state)
+{
+    AD_UNUSED(state);
+    uv_timer_stop(&srv->trim);
+    int fd = client("GET /held HTTP/1.1\r\nHost: x\r\n\r\n");
+    for (int i = 0; i < 20000 && held == NULL; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(100);
+    }
+    assert_non_null(held);
+    static char frame[600];
+    memset(frame, 'x', sizeof(frame));
+    enum { N = 6000 };
+    for (int i = 0; i < N; i++) { /* the reader does not read: most stay queued */
+        assert_int_equal(ad_conn_write_ref(held, frame, sizeof(frame), NULL, NULL), 0);
+    }
+    uv_run(&loop, UV_RUN_NOWAIT);
+    assert_true(srv->wouts_out > AD_HTTP_WOUTS_KEEP);
+    static char in[256 * 1024];
+    size_t got = 0;
+    for (int i = 0; i < 200000 && srv->wouts_out > 0; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        ssize_t n = read(fd, in, sizeof(in));
+        if (n > 0) {
+            got += (size_t)n;
+        } else {
+            usleep(100);
+        }
+    }
+    assert_int_equal(srv->wouts_out, 0);
+    assert_true(got >= (size_t)N * sizeof(frame));
+    size_t pooled = srv->nfree_wouts;
+    assert_true(pooled > AD_HTTP_WOUTS_KEEP); /* kept for the next such turn */
+    ad_http_wouts_trim(srv);
+    assert_int_equal(srv->nfree_wouts, pooled); /* that many were in use this second */
+    ad_http_wouts_trim(srv);
+    assert_int_equal(srv->nfree_wouts, AD_HTTP_WOUTS_KEEP); /* none since */
+    close(fd);
+    for (int i = 0; i < 20000 && held != NULL; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(100);
+    }
+    assert_null(held);
+    uv_timer_again(&srv->trim);
 }
 
 int main(void)
@@ -331,6 +404,7 @@ int main(void)
         cmocka_unit_test(backpressure_and_abort),
         cmocka_unit_test(upgrade_route_only_for_upgrades),
         cmocka_unit_test(a_busy_connection_lingers_a_quiet_one_does_not),
+        cmocka_unit_test(spare_write_structs_follow_the_load),
     };
     return cmocka_run_group_tests_name("http-stream", tests, setup, http_fx_teardown);
 }
