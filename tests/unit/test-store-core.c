@@ -675,19 +675,27 @@ static int busy_job(ad_store_tx_t *tx, void *ctx)
         db, "INSERT INTO crews (id, name, created_at, updated_at) VALUES ('cr_busy', 'b', 0, 0)");
 }
 
-static void busy_database_is_retried_within_a_bound(void **state)
+/* A store with a short busy timeout, and another connection (as another
+ * process would) holding SQLite's write lock until the caller lets go. */
+static ad_store_t *open_locked_out(fixture_t *f, sqlite3 **other)
 {
-    STORE_FX_SQLITE_ONLY("another process holding SQLite's write lock");
-    fixture_t *f = *state;
     ad_store_opts_t o = {.path = f->path, .busy_timeout_ms = 20};
     ad_store_t *st = NULL;
     char err[512];
     assert_int_equal(ad_store_open(&f->loop, &o, &st, err, sizeof(err)), 0);
+    assert_int_equal(sqlite3_open(f->path, other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(*other, "BEGIN IMMEDIATE", NULL, NULL, NULL), AD_DB_OK);
+    return st;
+}
+
+static void busy_database_is_retried_within_a_bound(void **state)
+{
+    STORE_FX_SQLITE_ONLY("another process holding SQLite's write lock");
+    fixture_t *f = *state;
     /* Another process holds the write lock for good: the job fails with
      * EBUSY after bounded retries instead of hanging. */
     sqlite3 *other = NULL;
-    assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), AD_DB_OK);
+    ad_store_t *st = open_locked_out(f, &other);
     sql_job_t j = {.rc = 1};
     ad_store_submit(st, busy_job, sql_done, &j);
     for (int i = 0; i < 100000 && j.rc == 1; i++) {
@@ -739,13 +747,8 @@ static void a_job_without_rows_takes_no_write_lock(void **state)
 {
     STORE_FX_SQLITE_ONLY("another process holding SQLite's write lock");
     fixture_t *f = *state;
-    ad_store_opts_t o = {.path = f->path, .busy_timeout_ms = 20};
-    ad_store_t *st = NULL;
-    char err[512];
-    assert_int_equal(ad_store_open(&f->loop, &o, &st, err, sizeof(err)), 0);
     sqlite3 *other = NULL;
-    assert_int_equal(sqlite3_open(f->path, &other), SQLITE_OK);
-    assert_int_equal(sqlite3_exec(other, "BEGIN IMMEDIATE", NULL, NULL, NULL), AD_DB_OK);
+    ad_store_t *st = open_locked_out(f, &other);
     norow_t n = {0};
     for (int i = 0; i < 3; i++) {
         ad_store_submit_norow(st, norow_job, norow_done, &n);
