@@ -12,7 +12,7 @@
 // client (wrk -t1, keep-alive, 4 connections), as H2 does; and agentd's CPU
 // when idle on it. Used by
 // driver.js (--only F2) and on its own:
-//   node bench/bigdir.js [--quick] [--dir DIR] [--keep]
+//   node bench/bigdir.js [--quick] [--dir DIR] [--keep] [--reuse]
 // --dir reuses (or makes and keeps) the data dir in DIR, so the full scale
 // is generated once; without it the dir is under /tmp and removed at the end.
 // --reuse takes DIR as it is, whatever sizes c/bigdir.c made it with.
@@ -201,6 +201,20 @@ module.exports = { run };
 if (require.main === module) {
   const args = process.argv.slice(2);
   const at = (k) => { const i = args.indexOf(k); return i >= 0 ? args[i + 1] : undefined; };
+  // Anything else (a --help, a typo) stops here: without --quick a run
+  // makes a 40 GB dir first.
+  const usage = 'usage: node bench/bigdir.js [--quick] [--dir DIR] [--keep] [--reuse]';
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === '--dir' && args[i + 1] !== undefined && !args[i + 1].startsWith('--')) { i++; continue; }
+    if (!['--quick', '--keep', '--reuse'].includes(args[i])) {
+      console.error(args[i] === '--help' || args[i] === '-h' ? usage : `bigdir: unknown argument ${args[i]}\n${usage}`);
+      process.exit(args[i] === '--help' || args[i] === '-h' ? 0 : 2);
+    }
+  }
+  if (args.includes('--reuse') && at('--dir') === undefined) {
+    console.error(`bigdir: --reuse needs --dir DIR\n${usage}`);
+    process.exit(2);
+  }
   const rows = [];
   const ctx = {
     quick: args.includes('--quick'), dir: at('--dir'), keep: args.includes('--keep'), reuse: args.includes('--reuse'),
