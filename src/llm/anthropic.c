@@ -88,6 +88,100 @@ static void on_error_event(ad_llm_stream_t *st, json_t *err)
              msg != NULL ? msg : "the stream reported an error");
 }
 
+/* A text delta comes once a token, in exactly this shape (agent-protocols.md
+ * §D.4): read here without jansson, whose objects were a tenth of agentd's
+ * CPU per token (bench/README, L2). Anything else returns false and goes to
+ * jansson: other key orders or spacing, a \u escape, invalid UTF-8, a
+ * control character, a number with a leading zero. So what this accepts is
+ * what jansson would, decoded the same (tests/unit/test-llm-sse.c compares
+ * the two). */
+static const char DELTA_HEAD[] = "{\"type\":\"content_block_delta\",\"index\":";
+static const char DELTA_TEXT[] = ",\"delta\":{\"type\":\"text_delta\",\"text\":\"";
+
+/* The escape after a backslash, decoded; 0 for \u and anything invalid. */
+static char unescape(char e)
+{
+    switch (e) {
+    case '"':
+    case '\\':
+    case '/':
+        return e;
+    case 'b':
+        return '\b';
+    case 'f':
+        return '\f';
+    case 'n':
+        return '\n';
+    case 'r':
+        return '\r';
+    case 't':
+        return '\t';
+    default:
+        return 0;
+    }
+}
+
+static bool text_delta(ad_llm_stream_t *st, const char *p, size_t n)
+{
+    size_t i = sizeof(DELTA_HEAD) - 1;
+    if (n < i || memcmp(p, DELTA_HEAD, i) != 0) {
+        return false;
+    }
+    size_t digits = 0;
+    while (i < n && p[i] >= '0' && p[i] <= '9' && digits < 9) {
+        i++;
+        digits++;
+    }
+    size_t tl = sizeof(DELTA_TEXT) - 1;
+    if (digits == 0 || (digits > 1 && p[i - digits] == '0') || n - i < tl ||
+        memcmp(p + i, DELTA_TEXT, tl) != 0) {
+        return false;
+    }
+    size_t start = i + tl;
+    bool escaped = false;
+    for (i = start; i < n && p[i] != '"'; i++) {
+        if ((unsigned char)p[i] < 0x20) {
+            return false;
+        }
+        if (p[i] == '\\') {
+            if (i + 1 >= n || unescape(p[i + 1]) == 0) {
+                return false;
+            }
+            escaped = true;
+            i++;
+        }
+    }
+    size_t end = i;
+    if (end + 3 > n || p[end + 1] != '}' || p[end + 2] != '}') {
+        return false;
+    }
+    for (i = end + 3; i < n; i++) {
+        if (p[i] != ' ' && p[i] != '\t' && p[i] != '\n' && p[i] != '\r') {
+            return false;
+        }
+    }
+    if (!ad_utf8_valid(p + start, end - start)) {
+        return false;
+    }
+    const char *text = p + start;
+    size_t len = end - start;
+    if (escaped) {
+        ad_buf_reset(&st->text);
+        for (i = start; i < end; i++) {
+            char c = p[i] == '\\' ? unescape(p[++i]) : p[i];
+            if (ad_buf_putc(&st->text, c) != 0) {
+                return false; /* past the event cap: jansson decides */
+            }
+        }
+        text = st->text.data;
+        len = st->text.len;
+    }
+    if (len > 0 && st->on_delta != NULL) {
+        st->on_delta(st->ud, AD_LLM_TEXT, text, len);
+    }
+    return true;
+}
+
 /* Dispatches on the SSE event name, as the SDKs do; the data's type is the
  * fallback for an unnamed event. Unknown events are ignored. */
 static void on_sse(void *ud, const char *event, const char *data, size_t len)
@@ -95,6 +189,10 @@ static void on_sse(void *ud, const char *event, const char *data, size_t len)
     ad_llm_stream_t *st = ud;
     if (st->openai) {
         ad_llm_openai_event(st, data, len);
+        return;
+    }
+    if ((event[0] == '\0' || strcmp(event, "content_block_delta") == 0) &&
+        text_delta(st, data, len)) {
         return;
     }
     json_t *o = json_loadb(data, len, 0, NULL);
@@ -139,6 +237,7 @@ void ad_llm_stream_init(ad_llm_stream_t *st, ad_llm_delta_cb on_delta, void *ud)
 {
     memset(st, 0, sizeof(*st));
     ad_ssedec_init(&st->sse, STREAM_EVENT_MAX, on_sse, st);
+    ad_buf_init(&st->text, STREAM_EVENT_MAX);
     st->on_delta = on_delta;
     st->ud = ud;
 }
@@ -146,6 +245,7 @@ void ad_llm_stream_init(ad_llm_stream_t *st, ad_llm_delta_cb on_delta, void *ud)
 void ad_llm_stream_cleanup(ad_llm_stream_t *st)
 {
     ad_ssedec_cleanup(&st->sse);
+    ad_buf_cleanup(&st->text);
     json_decref(st->tools);
     st->tools = NULL;
 }

@@ -85,6 +85,7 @@ typedef struct {
     bool failed;   /* an error event, or bytes that are no stream */
     bool openai;   /* Chat Completions chunks instead of Messages events */
     json_t *tools; /* the tool calls so far (tools.c); NULL until one; owned */
+    ad_buf_t text; /* a text delta's decoded text, when it had escapes (anthropic.c) */
 } ad_llm_stream_t;
 
 void ad_llm_stream_init(ad_llm_stream_t *st, ad_llm_delta_cb on_delta, void *ud);

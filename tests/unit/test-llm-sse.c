@@ -486,6 +486,127 @@ static void tool_calls_put_together(void **state)
     ad_llm_stream_cleanup(&st);
 }
 
+/* ---- text deltas read without jansson give what jansson gives ---- */
+
+typedef struct {
+    char text[4096];
+    size_t len;
+    int deltas;
+} textgot_t;
+
+static void on_raw_delta(void *ud, ad_llm_delta_t kind, const char *text, size_t len)
+{
+    textgot_t *r = ud;
+    assert_int_equal(kind, AD_LLM_TEXT);
+    assert_true(r->len + len < sizeof(r->text));
+    memcpy(r->text + r->len, text, len);
+    r->len += len;
+    r->deltas++;
+}
+
+/* One event's data through the stream, against jansson's reading of it. */
+static void same_as_jansson(const char *data, size_t n)
+{
+    textgot_t want = {0}, got = {0};
+    json_t *o = json_loadb(data, n, 0, NULL);
+    json_t *d = json_object_get(o, "delta");
+    const char *type = json_string_value(json_object_get(d, "type"));
+    json_t *t = json_object_get(d, "text");
+    if (json_is_object(o) && type != NULL && strcmp(type, "text_delta") == 0 && json_is_string(t) &&
+        json_string_length(t) > 0) {
+        memcpy(want.text, json_string_value(t), json_string_length(t));
+        want.len = json_string_length(t);
+        want.deltas = 1;
+    }
+    json_decref(o);
+    ad_llm_stream_t st;
+    ad_llm_stream_init(&st, on_raw_delta, &got);
+    static const char ev[] = "event: content_block_delta\ndata: ";
+    assert_int_equal(ad_llm_stream_feed(&st, ev, sizeof(ev) - 1), 0);
+    assert_int_equal(ad_llm_stream_feed(&st, data, n), 0);
+    assert_int_equal(ad_llm_stream_feed(&st, "\n\n", 2), 0);
+    ad_llm_stream_cleanup(&st);
+    if (got.deltas != want.deltas || got.len != want.len ||
+        memcmp(got.text, want.text, got.len) != 0) {
+        print_message("differs for: %.*s\n", (int)n, data);
+    }
+    assert_int_equal(got.deltas, want.deltas);
+    assert_int_equal(got.len, want.len);
+    assert_memory_equal(got.text, want.text, got.len);
+}
+
+static void text_delta_events_read_as_jansson_reads_them(void **state)
+{
+    (void)state;
+    static const char *const whole[] = {
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":"
+        "\"tok \"}}",
+        "{\"type\":\"content_block_delta\",\"index\":12,\"delta\":{\"type\":\"text_delta\","
+        "\"text\":\"a\\nb\\\"c\\\\d\\/e\\tf\"}}  ",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":"
+        "\"\\u00e9\\ud83d\\ude00\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":"
+        "\"\\ud83d\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":"
+        "\"\\u0000\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":"
+        "\"\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":01,\"delta\":{\"type\":\"text_delta\","
+        "\"text\":\"x\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":1234567890,\"delta\":{\"type\":\"text_delta\","
+        "\"text\":\"x\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":"
+        "\"x\"}}x",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":"
+        "\"x\"}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":"
+        "\"x",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":"
+        "\"x\\q\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":"
+        "\"x\\",
+        "{\"type\":\"content_block_delta\", "
+        "\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"spaced\"}}",
+        "{\"index\":0,\"type\":\"content_block_delta\",\"delta\":{\"text\":\"other "
+        "order\",\"type\":\"text_delta\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":"
+        "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":"
+        "\"\xc3\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":"
+        "\"\xed\xa0\x80\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":"
+        "\"\xc0\xaf\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":"
+        "\"\x01\"}}",
+        "{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":"
+        "\"\x7f\"}}",
+    };
+    for (size_t i = 0; i < sizeof(whole) / sizeof(whole[0]); i++) {
+        same_as_jansson(whole[i], strlen(whole[i]));
+    }
+    /* Random texts from the characters that matter to either reader. */
+    static const char alphabet[] = "ab \"\\/nrtbfu0d8eA\x01\x1f\x7f\xc3\xa9\xe2\x82\xac\xed\xa0\x80"
+                                   "\xf0\x9f\x98\xf4\x90}{,:";
+    static const char head[] = "{\"type\":\"content_block_delta\",\"index\":3,\"delta\":{\"type\":"
+                               "\"text_delta\",\"text\":\"";
+    char data[512];
+    unsigned seed = 12345;
+    for (int k = 0; k < 50000; k++) {
+        size_t n = sizeof(head) - 1;
+        memcpy(data, head, n);
+        seed = seed * 1103515245u + 12345u;
+        size_t len = (seed >> 16) % 24;
+        for (size_t j = 0; j < len; j++) {
+            seed = seed * 1103515245u + 12345u;
+            data[n++] = alphabet[(seed >> 16) % (sizeof(alphabet) - 1)];
+        }
+        memcpy(data + n, "\"}}", 3);
+        n += 3;
+        same_as_jansson(data, n);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -498,6 +619,7 @@ int main(void)
         cmocka_unit_test(retry_after_and_backoff),
         cmocka_unit_test(openai_chunks_in_any_split),
         cmocka_unit_test(tool_calls_put_together),
+        cmocka_unit_test(text_delta_events_read_as_jansson_reads_them),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
