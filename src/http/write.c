@@ -96,7 +96,7 @@ void ad_conn_flush(ad_conn_t *c)
 /* Reference writes reuse their small bookkeeping structs: up to as many as
  * were in use at once in the last second (a turn of 32 frames of 1 KiB to
  * 1,000 subscribers queues 22,000 of them; taking each from malloc and
- * giving it back cost W2 at 1 KiB a quarter of its deliveries a CPU-second),
+ * giving it back cost W2 at 1 KiB about a tenth of its CPU),
  * never more than FREE_WOUTS_MAX, and AD_HTTP_WOUTS_KEEP once the load is
  * over (ad_http_wouts_trim). */
 #define FREE_WOUTS_MAX 65536
