@@ -89,12 +89,12 @@ static void on_error_event(ad_llm_stream_t *st, json_t *err)
 }
 
 /* A text delta comes once a token, in exactly this shape (agent-protocols.md
- * §D.4): read here without jansson, whose objects were a tenth of agentd's
- * CPU per token (bench/README, L2). Anything else returns false and goes to
- * jansson: other key orders or spacing, a \u escape, invalid UTF-8, a
- * control character, a number with a leading zero. So what this accepts is
- * what jansson would, decoded the same (tests/unit/test-llm-sse.c compares
- * the two). */
+ * §D.4): read here without jansson, whose objects were 6 % of agentd's CPU
+ * per token, their mallocs aside (bench/README, L2). Anything else returns
+ * false and goes to jansson: other key orders or spacing, a \u escape,
+ * invalid UTF-8, a control character, a number with a leading zero. So
+ * what this accepts is what jansson would, decoded the same
+ * (tests/unit/test-llm-sse.c compares the two). */
 static const char DELTA_HEAD[] = "{\"type\":\"content_block_delta\",\"index\":";
 static const char DELTA_TEXT[] = ",\"delta\":{\"type\":\"text_delta\",\"text\":\"";
 
