@@ -268,17 +268,35 @@ static size_t read_until(int fd, char *buf, size_t got, size_t want)
     return got;
 }
 
-static void a_busy_connection_lingers_a_quiet_one_does_not(void **state)
+/* Opens /held and runs the loop until the route has kept its connection. */
+static int open_held(void)
 {
-    AD_UNUSED(state);
     int fd = client("GET /held HTTP/1.1\r\nHost: x\r\n\r\n");
-    char buf[256];
-    size_t got = 0;
     for (int i = 0; i < 20000 && held == NULL; i++) {
         uv_run(&loop, UV_RUN_NOWAIT);
         usleep(100);
     }
     assert_non_null(held);
+    return fd;
+}
+
+/* Closes the reader's end and runs the loop until the server let go of it. */
+static void close_held(int fd)
+{
+    close(fd);
+    for (int i = 0; i < 20000 && held != NULL; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(100);
+    }
+    assert_null(held);
+}
+
+static void a_busy_connection_lingers_a_quiet_one_does_not(void **state)
+{
+    AD_UNUSED(state);
+    int fd = open_held();
+    char buf[256];
+    size_t got = 0;
     /* the head, up to its blank line */
     for (int i = 0; i < 20000 && (got < 4 || memcmp(buf + got - 4, "\r\n\r\n", 4) != 0); i++) {
         uv_run(&loop, UV_RUN_NOWAIT);
@@ -338,12 +356,7 @@ static void a_busy_connection_lingers_a_quiet_one_does_not(void **state)
     assert_int_equal(buf[0], 'g');
     srv->linger_ns = AD_HTTP_LINGER_NS;
     srv->linger_off_ns = AD_HTTP_LINGER_OFF_NS;
-    close(fd);
-    for (int i = 0; i < 20000 && held != NULL; i++) {
-        uv_run(&loop, UV_RUN_NOWAIT);
-        usleep(100);
-    }
-    assert_null(held);
+    close_held(fd);
 }
 
 /* A fan-out turn to many readers queues thousands of frames by reference:
@@ -354,12 +367,12 @@ static void spare_write_structs_follow_the_load(void **state)
 {
     AD_UNUSED(state);
     uv_timer_stop(&srv->trim);
-    int fd = client("GET /held HTTP/1.1\r\nHost: x\r\n\r\n");
-    for (int i = 0; i < 20000 && held == NULL; i++) {
-        uv_run(&loop, UV_RUN_NOWAIT);
-        usleep(100);
-    }
-    assert_non_null(held);
+    int fd = open_held();
+    /* a small send buffer, so most frames stay queued whatever the
+     * machine's socket defaults */
+    int hfd = -1;
+    assert_int_equal(uv_fileno((uv_handle_t *)&held->h.stream, &hfd), 0);
+    assert_int_equal(setsockopt(hfd, SOL_SOCKET, SO_SNDBUF, &(int){16384}, sizeof(int)), 0);
     static char frame[600];
     memset(frame, 'x', sizeof(frame));
     enum { N = 6000 };
@@ -387,12 +400,7 @@ static void spare_write_structs_follow_the_load(void **state)
     assert_int_equal(srv->nfree_wouts, pooled); /* that many were in use this second */
     ad_http_wouts_trim(srv);
     assert_int_equal(srv->nfree_wouts, AD_HTTP_WOUTS_KEEP); /* none since */
-    close(fd);
-    for (int i = 0; i < 20000 && held != NULL; i++) {
-        uv_run(&loop, UV_RUN_NOWAIT);
-        usleep(100);
-    }
-    assert_null(held);
+    close_held(fd);
     uv_timer_again(&srv->trim);
 }
 
