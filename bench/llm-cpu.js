@@ -19,7 +19,11 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const N = Math.min(200, Number(process.argv.slice(2).find((a, i, all) => /^\d+$/.test(a) && all[i - 1] !== '--delay-ms') || 50));
 const PERF = process.argv.includes('--perf');
 const DELAY_ARG = process.argv.indexOf('--delay-ms');
-const DELAY_MS = DELAY_ARG > 0 ? Math.max(1, Math.min(1000, Number(process.argv[DELAY_ARG + 1]) || 2)) : 2;
+const DELAY_MS = DELAY_ARG > 0 ? Number(process.argv[DELAY_ARG + 1]) : 2;
+if (!Number.isInteger(DELAY_MS) || DELAY_MS < 1 || DELAY_MS > 1000) {
+  console.error('llm-cpu: --delay-ms takes a whole number of ms from 1 to 1000');
+  process.exit(2);
+}
 const TOKENS = DELAY_ARG > 0 ? 250 : 2000;
 
 async function main() {
