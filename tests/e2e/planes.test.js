@@ -182,17 +182,24 @@ test('two control planes on one database: live events across, a run taken over a
   onASystem.send('subscribe', { topics: ['system'] });
   await onBAll.next('subscribed'); // both subscriptions are in before anything is published
   await onASystem.next('subscribed');
+  // The agent runs until it is stopped: A's crew watch reads the crews when
+  // an agent event comes, and a run that began and ended before that read
+  // (a few ms, on a busy machine) left the crew as it was, with no signal.
   const crewAgent = await api(a, 'POST', '/api/agents', { worktreeId: wt, crewId: crew.body.id, executor: 'command',
-    command: ['sh', '-c', 'echo crew-run'] });
+    command: ['sh', '-c', 'echo crew-run; exec sleep 600'] });
   assert.equal(crewAgent.status, 201, JSON.stringify(crewAgent.body));
   assert.equal((await api(a, 'POST', `/api/agents/${crewAgent.body.id}/start`, {})).status, 200);
+  const signalsOf = () => missionA.events.filter((e) => e.type === 'signal' && e.crew_id === crew.body.id).map((e) => e.status);
+  await missionA.until(() => signalsOf().includes('busy'), 30000, 'A to publish its crew busy');
+  const stopped = await api(a, 'POST', `/api/agents/${crewAgent.body.id}/stop?wait=true`);
+  assert.equal(stopped.status, 200, JSON.stringify(stopped.body));
   const crewEnded = (e) => e.type === 'agent_status' && (e.payload?.agentId === crewAgent.body.id || e.payload?.id === crewAgent.body.id)
     && e.payload.status !== 'running' && e.payload.status !== 'starting';
   await onBAll.until(() => onBAll.events.some(crewEnded), 30000, 'B to see the crew agent on A end');
   const marker = await publish(b, { type: 'planes_marker', topics: ['system'], count: 1, perTick: 1 });
   await onASystem.until(() => onASystem.events.some((e) => e.type === 'planes_marker' && e.seq !== undefined), 30000,
     'B\'s marker on A');
-  const signals = missionA.events.filter((e) => e.type === 'signal' && e.crew_id === crew.body.id).map((e) => e.status);
+  const signals = signalsOf();
   assert.ok(signals.includes('busy'), `A published its crew's status: ${JSON.stringify(signals)}`);
   assert.deepEqual(signals.filter((x) => x === 'busy'), ['busy'],
     `one signal per change, from the plane that runs the agent: ${JSON.stringify(signals)} (marker ${JSON.stringify(marker)})`);
