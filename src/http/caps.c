@@ -392,7 +392,7 @@ static void on_trim_check(uv_timer_t *t)
     if (s->caps != NULL && s->caps->ncreds > 0 && ++s->caps->sweep_tick % CRED_SWEEP_TICKS == 0) {
         cred_sweep(s);
     }
-    ad_http_wouts_trim(s); /* before held_free: what it frees counts as free */
+    ad_http_wqs_trim(s); /* before held_free: what it frees counts as free */
     size_t window = s->pinned_hw;
     s->pinned_hw = s->pinned;
     if (window > s->burst_hw) {

@@ -183,8 +183,9 @@ struct ad_conn {
     const char *err_msg;
     ad_req_t *done; /* the request on_message_complete just finished */
     /* WebSocket/SSE writes queued this loop turn, oldest first; written
-     * together (one writev) by the server's flush before the loop polls. */
-    struct ad_wout *whead, *wtail;
+     * together (one writev) by the server's flush before the loop polls.
+     * NULL while nothing is queued (an idle connection holds no array). */
+    struct ad_wq *wq;
     size_t wbytes;         /* bytes in that queue */
     uint64_t wfirst_ns;    /* uv_hrtime when its oldest queued write came */
     uint64_t wlast_ns;     /* uv_hrtime of its last write (write.c's linger) */
@@ -233,11 +234,11 @@ struct ad_server {
     size_t nconns;
     ad_req_t *free_reqs;
     size_t nfree_reqs;
-    struct ad_wout *free_wouts; /* linked through ->next */
-    size_t nfree_wouts;
-    size_t wouts_out;           /* reference wouts queued now */
-    size_t wouts_hw;            /* the most queued at once since the last trim check */
-    struct ad_wout *free_corks; /* spare AD_CORK_BYTES copies, linked through ->next */
+    struct ad_wq *free_wqs; /* spare queue arrays, linked through ->next */
+    size_t nfree_wqs;
+    size_t wqs_out;              /* queue arrays held by connections now */
+    size_t wqs_hw;               /* the most held at once since the last trim check */
+    struct ad_wcopy *free_corks; /* spare corks, linked through ->next */
     size_t nfree_corks;
     ad_conn_t *dirty;     /* connections with queued writes */
     size_t pinned;        /* every connection's pinned bytes (write.c) */
@@ -300,19 +301,38 @@ static inline int ad_conn_uv_write(ad_conn_t *c, uv_write_t *req, const uv_buf_t
 }
 
 /* ---- the write path (write.c) ----------------------------------------------------- */
-/* A queued write that owns its bytes (or refers to shared bytes, such as a
- * WebSocket message). Writes queued to one connection within a loop turn go
- * out together, in order, as one writev from a prepare/check handle. */
-typedef struct ad_wout {
-    struct ad_wout *next;
-    void (*release)(void *msg); /* called once the bytes are written */
+/* The write queue of a WebSocket or SSE connection: the writes queued to it
+ * within a loop turn go out together, in order, as one writev from a
+ * prepare/check handle. */
+/* Who owns a queued write's bytes: release(msg) once they are written, and
+ * what the write counts in its connection's pinned bytes. */
+typedef struct {
+    void (*release)(void *msg);
     void *msg;
-    uv_buf_t buf;
-    bool copy;  /* bytes in data[] */
-    size_t cap; /* data[]'s size (copies); small writes append while room is left */
-    size_t pin; /* what it counts in its connection's pinned bytes */
+    size_t pin;
+} ad_wref_t;
+
+/* A connection's queued writes, oldest first: buf[head..tail) and their
+ * owners ref[head..tail), both in the one allocation of this struct.
+ * buf[] is handed to writev as it is. Held from the first write queued to
+ * a connection until its flush has written all (or handed it to libuv),
+ * then back to the server's spares: a fan-out turn touches one array per
+ * connection, read and written in order, instead of a struct per frame. */
+typedef struct ad_wq {
+    struct ad_wq *next; /* the server's spares */
+    unsigned head, tail, cap;
+    uv_buf_t *buf;
+    ad_wref_t *ref;
+} ad_wq_t;
+
+/* Bytes a write owns: a cork (small writes append to the queue's last one
+ * while it has room) or one large write's copy. Its ad_wref_t's msg. */
+typedef struct ad_wcopy {
+    struct ad_wcopy *next; /* the server's spare corks */
+    ad_server_t *srv;
+    size_t cap; /* data[]'s size */
     char data[];
-} ad_wout_t;
+} ad_wcopy_t;
 
 /* Writes every answered request at the head of c's queue. */
 void ad_conn_flush(ad_conn_t *c);
@@ -322,12 +342,12 @@ int ad_conn_wqueue_flush(ad_conn_t *c);
 void ad_conn_wqueue_drop(ad_conn_t *c);
 /* Closes the flush handles (the server is done with its connections). */
 void ad_http_wflush_close(ad_server_t *s);
-/* Frees the pooled write structs (ad_server_free). */
-void ad_http_wouts_free(ad_server_t *s);
-/* Once a second (caps.c): frees the spare reference wouts beyond the most
- * that were in use at once since the last call, keeping AD_HTTP_WOUTS_KEEP. */
-#define AD_HTTP_WOUTS_KEEP 4096
-void ad_http_wouts_trim(ad_server_t *s);
+/* Frees the spare queue arrays and corks (ad_server_free). */
+void ad_http_wqs_free(ad_server_t *s);
+/* Once a second (caps.c): frees the spare queue arrays beyond the most that
+ * were held at once since the last call, keeping AD_HTTP_WQS_KEEP. */
+#define AD_HTTP_WQS_KEEP 64
+void ad_http_wqs_trim(ad_server_t *s);
 
 /* ---- connections and requests (conn.c) ------------------------------------------- */
 ad_req_t *ad_http_req_get(ad_server_t *s);

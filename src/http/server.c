@@ -343,7 +343,7 @@ void ad_server_free(ad_server_t *s)
     }
     free(s->cors);
     ad_http_wflush_close(s);
-    ad_http_wouts_free(s);
+    ad_http_wqs_free(s);
     ad_http_reqs_free(s);
     ad_http_caps_free(s);
     ad_tls_ctx_free(s->tls);

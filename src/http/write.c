@@ -42,7 +42,7 @@ static void on_req_written(uv_write_t *w, int status)
 void ad_conn_flush(ad_conn_t *c)
 {
     /* what was queued before this answer leaves before it */
-    if (c->whead != NULL && c->qhead != NULL && c->qhead->answered) {
+    if (c->wq != NULL && c->qhead != NULL && c->qhead->answered) {
         int rc = ad_conn_wqueue_flush(c);
         if (rc != 0) {
             conn_fail(c, rc);
@@ -93,18 +93,21 @@ void ad_conn_flush(ad_conn_t *c)
  * the order they were queued. Shared frames stay shared: the queue holds
  * references, released once the kernel has the bytes. */
 
-/* Reference writes reuse their small bookkeeping structs: up to as many as
- * were in use at once in the last second (a turn of 32 frames of 1 KiB to
- * 1,000 subscribers queues 22,000 of them; taking each from malloc and
- * giving it back cost W2 at 1 KiB about a tenth of its CPU),
- * never more than FREE_WOUTS_MAX, and AD_HTTP_WOUTS_KEEP once the load is
- * over (ad_http_wouts_trim). */
-#define FREE_WOUTS_MAX 65536
+/* A connection's queue array holds this many writes at first (a turn of
+ * the fan-out bench's 32 frames, with room to spare); one that needs more is
+ * doubled, and freed rather than kept once it is empty. */
+#define WQ_CAP 64
+/* Spare queue arrays kept (2.6 KiB each): up to as many as connections held
+ * at once in the last second, never more than FREE_WQS_MAX, and
+ * AD_HTTP_WQS_KEEP once the load is over (ad_http_wqs_trim). */
+#define FREE_WQS_MAX 4096
+/* What a queued write pins beside its bytes: its place in the array. */
+#define WQ_SLOT (sizeof(uv_buf_t) + sizeof(ad_wref_t))
 /* A write this small is copied into the connection's cork (the copy at the
  * queue's tail while it has room) instead of queued by reference: a fan-out
- * of many small frames then costs a memcpy each, not a queue entry, a
- * reference and a malloc once the pool runs dry (perf of W2 at 1,000
- * subscribers: malloc and free 15 %). uWebSockets corks the same way. */
+ * of many small frames then costs a memcpy each, not a queue entry and a
+ * reference (perf of W2 at 1,000 subscribers, when each entry was a
+ * malloc'd struct: malloc and free 15 %). uWebSockets corks the same way. */
 #define CORK_SMALL 512
 /* 8 KiB holds a turn of 32 event frames of ~160 B (the fan-out bench's
  * window): with 4 KiB, a turn past 25 frames took a second cork for every
@@ -150,8 +153,9 @@ struct ad_wflush {
 typedef struct {
     uv_write_t wr;
     ad_conn_t *conn;
-    ad_wout_t *head; /* the wouts it covers, to release when written */
     size_t pin;      /* its own size and libuv's copy of the buffer list */
+    unsigned n;      /* writes it covers */
+    ad_wref_t ref[]; /* their owners, released once written */
 } wbatch_t;
 
 /* Counts bytes a connection keeps allocated until written, per connection
@@ -171,51 +175,91 @@ static void unpin(ad_conn_t *c, size_t n)
     c->srv->pinned -= n;
 }
 
-static void wout_put(ad_server_t *s, ad_wout_t *o)
+static ad_wq_t *wq_alloc(unsigned cap)
 {
-    if (o->copy && o->cap == CORK_BYTES && s->nfree_corks < FREE_CORKS_MAX) {
-        o->next = s->free_corks;
-        s->free_corks = o;
-        s->nfree_corks++;
-        return;
-    }
-    if (!o->copy) {
-        s->wouts_out--;
-    }
-    if (o->copy || s->nfree_wouts >= FREE_WOUTS_MAX) {
-        free(o); /* other copies carry their bytes: sizes differ, do not pool */
-        return;
-    }
-    o->next = s->free_wouts;
-    s->free_wouts = o;
-    s->nfree_wouts++;
+    ad_wq_t *q = ad_xmalloc(sizeof(*q) + (size_t)cap * WQ_SLOT);
+    q->next = NULL;
+    q->head = q->tail = 0;
+    q->cap = cap;
+    q->buf = (uv_buf_t *)(q + 1);
+    q->ref = (ad_wref_t *)(q->buf + cap);
+    return q;
 }
 
-static void wout_done(ad_conn_t *c, ad_wout_t *o)
+/* Keeps q among the server's spares, or frees it. */
+static void wq_spare(ad_server_t *s, ad_wq_t *q)
 {
-    unpin(c, o->pin);
-    if (o->release != NULL) {
-        o->release(o->msg);
+    if (q->cap != WQ_CAP || s->nfree_wqs >= FREE_WQS_MAX) {
+        free(q);
+        return;
     }
-    wout_put(c->srv, o);
+    q->next = s->free_wqs;
+    s->free_wqs = q;
+    s->nfree_wqs++;
+}
+
+/* c's queue array is empty: back to the server. */
+static void wq_give_back(ad_conn_t *c)
+{
+    ad_server_t *s = c->srv;
+    ad_wq_t *q = c->wq;
+    c->wq = NULL;
+    s->wqs_out--;
+    wq_spare(s, q);
+}
+
+/* The index of a new last write in c's queue, taking an array when c has
+ * none and doubling a full one. */
+static unsigned wq_slot(ad_conn_t *c)
+{
+    ad_server_t *s = c->srv;
+    ad_wq_t *q = c->wq;
+    if (q == NULL) {
+        q = s->free_wqs;
+        if (q != NULL) {
+            s->free_wqs = q->next;
+            s->nfree_wqs--;
+            q->head = q->tail = 0;
+        } else {
+            q = wq_alloc(WQ_CAP);
+        }
+        if (++s->wqs_out > s->wqs_hw) {
+            s->wqs_hw = s->wqs_out;
+        }
+        c->wq = q;
+    } else if (q->tail == q->cap) {
+        unsigned n = q->tail - q->head;
+        ad_wq_t *g = wq_alloc(q->cap * 2);
+        memcpy(g->buf, q->buf + q->head, n * sizeof(*g->buf));
+        memcpy(g->ref, q->ref + q->head, n * sizeof(*g->ref));
+        g->tail = n;
+        wq_spare(s, q);
+        c->wq = q = g;
+    }
+    return q->tail++;
+}
+
+static void ref_done(ad_conn_t *c, const ad_wref_t *r)
+{
+    unpin(c, r->pin);
+    if (r->release != NULL) {
+        r->release(r->msg);
+    }
 }
 
 static void on_wbatch_written(uv_write_t *w, int status)
 {
     wbatch_t *b = w->data;
     ad_conn_t *c = b->conn;
-    ad_wout_t *o = b->head;
-    while (o != NULL) {
-        ad_wout_t *next = o->next;
-        wout_done(c, o);
-        o = next;
+    for (unsigned i = 0; i < b->n; i++) {
+        ref_done(c, &b->ref[i]);
     }
     unpin(c, b->pin);
     free(b);
     c->nbatch--;
     if (status < 0 && !c->closing) {
         ad_conn_abort(c);
-    } else if (c->whead != NULL && !c->closing) {
+    } else if (c->wq != NULL && !c->closing) {
         mark_dirty(c); /* what waited for this batch goes now */
     }
 }
@@ -223,41 +267,39 @@ static void on_wbatch_written(uv_write_t *w, int status)
 /* Drops what is queued on c (the connection is closing). */
 void ad_conn_wqueue_drop(ad_conn_t *c)
 {
-    ad_wout_t *o = c->whead;
-    c->whead = c->wtail = NULL;
-    c->wbytes = 0;
-    while (o != NULL) {
-        ad_wout_t *next = o->next;
-        wout_done(c, o);
-        o = next;
+    ad_wq_t *q = c->wq;
+    if (q == NULL) {
+        return;
     }
+    c->wbytes = 0;
+    while (q->head < q->tail) {
+        ref_done(c, &q->ref[q->head++]);
+    }
+    wq_give_back(c);
 }
 
-/* The socket took only part of a slice: hands the wouts from c->whead to
- * last (bufs[0..n), the first possibly trimmed) to libuv, which writes them
- * when the socket drains. Returns 0 or a libuv error. */
-static int write_rest(ad_conn_t *c, uv_buf_t *bufs, unsigned n, ad_wout_t *last, size_t left)
+/* The socket took only part of a slice: hands the next n queued writes
+ * (the first possibly trimmed), left bytes in all, to libuv, which writes
+ * them when the socket drains. Returns 0 or a libuv error. */
+static int write_rest(ad_conn_t *c, unsigned n, size_t left)
 {
-    wbatch_t *b = ad_xmalloc(sizeof(*b));
+    ad_wq_t *q = c->wq;
+    wbatch_t *b = ad_xmalloc(sizeof(*b) + n * sizeof(ad_wref_t));
     b->wr.data = b;
     b->conn = c;
-    b->pin = sizeof(*b) + n * sizeof(uv_buf_t);
+    b->n = n;
+    memcpy(b->ref, q->ref + q->head, n * sizeof(ad_wref_t));
+    b->pin = sizeof(*b) + n * (sizeof(ad_wref_t) + sizeof(uv_buf_t));
     pin(c, b->pin);
     c->nbatch++;
-    b->head = c->whead;
-    c->whead = last->next;
-    last->next = NULL;
-    if (c->whead == NULL) {
-        c->wtail = NULL;
-    }
+    const uv_buf_t *bufs = q->buf + q->head;
+    q->head += n;
     c->wbytes -= left;
+    /* libuv copies the list: the array may be given back or reused */
     int rc = ad_conn_uv_write(c, &b->wr, bufs, n, on_wbatch_written);
     if (rc != 0) {
-        ad_wout_t *o = b->head;
-        while (o != NULL) {
-            ad_wout_t *next = o->next;
-            wout_done(c, o);
-            o = next;
+        for (unsigned i = 0; i < n; i++) {
+            ref_done(c, &b->ref[i]);
         }
         unpin(c, b->pin);
         c->nbatch--;
@@ -267,26 +309,26 @@ static int write_rest(ad_conn_t *c, uv_buf_t *bufs, unsigned n, ad_wout_t *last,
     return rc;
 }
 
-/* Writes what is queued on c: as much as the socket takes now (writev),
- * the rest through uv_write. Returns 0 or a libuv error; never closes c. */
+/* Writes what is queued on c: as much as the socket takes now (writev
+ * straight from the queue's array), the rest through uv_write. Returns 0
+ * or a libuv error; never closes c. */
 int ad_conn_wqueue_flush(ad_conn_t *c)
 {
     if (c->werr != 0) {
         return c->werr;
     }
-    uv_buf_t bufs[WFLUSH_IOV];
-    if (c->whead != NULL) {
-        c->wlast_ns = uv_hrtime();
-    }
     c->wheld = 0;
-    while (c->whead != NULL && !c->closing) {
-        unsigned n = 0;
+    ad_wq_t *q = c->wq;
+    if (q == NULL) {
+        return 0;
+    }
+    c->wlast_ns = uv_hrtime();
+    while (q->head < q->tail && !c->closing) {
+        unsigned n = q->tail - q->head < WFLUSH_IOV ? q->tail - q->head : WFLUSH_IOV;
+        uv_buf_t *bufs = q->buf + q->head;
         size_t total = 0;
-        ad_wout_t *last = NULL;
-        for (ad_wout_t *o = c->whead; o != NULL && n < WFLUSH_IOV; o = o->next) {
-            bufs[n++] = o->buf;
-            total += o->buf.len;
-            last = o;
+        for (unsigned i = 0; i < n; i++) {
+            total += bufs[i].len;
         }
         /* TLS encrypts a whole slice into one write: nothing to try. */
         int w = c->tls != NULL ? UV_EAGAIN : uv_try_write(&c->h.stream, bufs, n);
@@ -301,26 +343,23 @@ int ad_conn_wqueue_flush(ad_conn_t *c)
         unsigned first = 0;
         while (first < n && done >= bufs[first].len) {
             done -= bufs[first].len;
-            ad_wout_t *x = c->whead;
-            c->whead = x->next;
-            wout_done(c, x);
+            ref_done(c, &q->ref[q->head++]);
             first++;
-        }
-        if (c->whead == NULL) {
-            c->wtail = NULL;
         }
         if (first == n) {
             continue; /* all of this slice went out */
         }
         if (done > 0) {
-            c->whead->buf.base += done;
-            c->whead->buf.len -= (unsigned)done;
-            bufs[first] = c->whead->buf;
+            bufs[first].base += done;
+            bufs[first].len -= done;
         }
-        int rc = write_rest(c, bufs + first, n - first, last, left);
+        int rc = write_rest(c, n - first, left);
         if (rc != 0) {
             return rc;
         }
+    }
+    if (q->head == q->tail) {
+        wq_give_back(c);
     }
     return 0;
 }
@@ -329,7 +368,7 @@ int ad_conn_wqueue_flush(ad_conn_t *c)
 static bool lingers(const ad_conn_t *c, uint64_t now)
 {
     uint64_t l = c->srv->linger_ns;
-    return c->werr == 0 && c->whead != NULL && c->wbytes < WFLUSH_EAGER && c->wlast_ns != 0 &&
+    return c->werr == 0 && c->wq != NULL && c->wbytes < WFLUSH_EAGER && c->wlast_ns != 0 &&
            now - c->wlast_ns < l && now - c->wfirst_ns < l && now >= c->wnohold_ns;
 }
 
@@ -452,23 +491,28 @@ static void mark_dirty(ad_conn_t *c)
     }
 }
 
-static void wqueue_push(ad_conn_t *c, ad_wout_t *o)
+/* Queued bytes reached WFLUSH_EAGER: written now (an error stays for the
+ * turn's flush to find: no close here). */
+static void wqueue_grew(ad_conn_t *c)
 {
-    o->next = NULL;
-    if (c->wtail != NULL) {
-        c->wtail->next = o;
-    } else {
-        c->whead = o;
-        c->wfirst_ns = uv_hrtime();
-    }
-    c->wtail = o;
-    c->wbytes += o->buf.len;
-    pin(c, o->pin);
     if (c->wbytes >= WFLUSH_EAGER && c->nbatch == 0) {
-        /* an error stays for the turn's flush to find: no close here */
         (void)ad_conn_wqueue_flush(c);
     }
     mark_dirty(c);
+}
+
+/* Queues b's bytes on c, owned by release(msg), pinning pinned bytes. */
+static void wqueue_push(ad_conn_t *c, uv_buf_t b, void (*release)(void *), void *msg, size_t pinned)
+{
+    if (c->wq == NULL) {
+        c->wfirst_ns = uv_hrtime();
+    }
+    unsigned i = wq_slot(c);
+    c->wq->buf[i] = b;
+    c->wq->ref[i] = (ad_wref_t){release, msg, pinned};
+    c->wbytes += b.len;
+    pin(c, pinned);
+    wqueue_grew(c);
 }
 
 /* A write failed: the turn's flush closes c (never the caller's stack). */
@@ -480,24 +524,38 @@ static void conn_fail(ad_conn_t *c, int err)
     mark_dirty(c);
 }
 
-/* Appends n bytes to the tail copy when it has room: true when done. */
+/* A copy is written: kept as a spare cork, or freed. */
+static void copy_release(void *msg)
+{
+    ad_wcopy_t *k = msg;
+    ad_server_t *s = k->srv;
+    if (k->cap == CORK_BYTES && s->nfree_corks < FREE_CORKS_MAX) {
+        k->next = s->free_corks;
+        s->free_corks = k;
+        s->nfree_corks++;
+        return;
+    }
+    free(k);
+}
+
+/* Appends n bytes to the queue's last write when it is a copy with room:
+ * true when done. */
 static bool cork_append(ad_conn_t *c, const void *p, size_t n)
 {
-    ad_wout_t *t = c->wtail;
-    if (t == NULL || !t->copy) {
+    ad_wq_t *q = c->wq;
+    if (q == NULL || q->tail == q->head || q->ref[q->tail - 1].release != copy_release) {
         return false;
     }
-    char *end = t->buf.base + t->buf.len;
-    if ((size_t)(t->data + t->cap - end) < n) {
+    ad_wcopy_t *k = q->ref[q->tail - 1].msg;
+    uv_buf_t *b = &q->buf[q->tail - 1];
+    char *end = b->base + b->len;
+    if ((size_t)(k->data + k->cap - end) < n) {
         return false;
     }
     memcpy(end, p, n);
-    t->buf.len += (unsigned)n;
+    b->len += n;
     c->wbytes += n;
-    if (c->wbytes >= WFLUSH_EAGER && c->nbatch == 0) {
-        (void)ad_conn_wqueue_flush(c); /* as wqueue_push does */
-    }
-    mark_dirty(c);
+    wqueue_grew(c);
     return true;
 }
 
@@ -511,22 +569,18 @@ int ad_conn_write_copy(ad_conn_t *c, const void *p, size_t n)
     }
     ad_server_t *s = c->srv;
     size_t cap = n <= CORK_SMALL ? CORK_BYTES : n;
-    ad_wout_t *o = NULL;
+    ad_wcopy_t *k = NULL;
     if (cap == CORK_BYTES && s->free_corks != NULL) {
-        o = s->free_corks;
-        s->free_corks = o->next;
+        k = s->free_corks;
+        s->free_corks = k->next;
         s->nfree_corks--;
     } else {
-        o = ad_xmalloc(sizeof(*o) + cap);
+        k = ad_xmalloc(sizeof(*k) + cap);
+        k->srv = s;
+        k->cap = cap;
     }
-    memcpy(o->data, p, n);
-    o->buf = uv_buf_init(o->data, (unsigned)n);
-    o->copy = true;
-    o->cap = cap;
-    o->pin = sizeof(*o) + cap;
-    o->release = NULL;
-    o->msg = NULL;
-    wqueue_push(c, o);
+    memcpy(k->data, p, n);
+    wqueue_push(c, uv_buf_init(k->data, (unsigned)n), copy_release, k, WQ_SLOT + sizeof(*k) + cap);
     return 0;
 }
 
@@ -542,23 +596,7 @@ int ad_conn_write_ref(ad_conn_t *c, const void *p, size_t n, void (*release)(voi
         }
         return rc;
     }
-    ad_server_t *s = c->srv;
-    ad_wout_t *o = s->free_wouts;
-    if (o != NULL) {
-        s->free_wouts = o->next;
-        s->nfree_wouts--;
-    } else {
-        o = ad_xmalloc(sizeof(*o));
-    }
-    if (++s->wouts_out > s->wouts_hw) {
-        s->wouts_hw = s->wouts_out;
-    }
-    o->buf = uv_buf_init((char *)p, (unsigned)n);
-    o->copy = false;
-    o->pin = sizeof(*o) + n;
-    o->release = release;
-    o->msg = msg;
-    wqueue_push(c, o);
+    wqueue_push(c, uv_buf_init((char *)p, (unsigned)n), release, msg, WQ_SLOT + n);
     return 0;
 }
 
@@ -583,28 +621,30 @@ int ad_conn_pressure(const ad_conn_t *c)
     return c->pinned > bound / 2 / n ? 1 : 0;
 }
 
-void ad_http_wouts_trim(ad_server_t *s)
+void ad_http_wqs_trim(ad_server_t *s)
 {
-    size_t keep = s->wouts_hw > AD_HTTP_WOUTS_KEEP ? s->wouts_hw : AD_HTTP_WOUTS_KEEP;
-    while (s->nfree_wouts > keep) {
-        ad_wout_t *o = s->free_wouts;
-        s->free_wouts = o->next;
-        s->nfree_wouts--;
-        free(o);
+    size_t keep = s->wqs_hw > AD_HTTP_WQS_KEEP ? s->wqs_hw : AD_HTTP_WQS_KEEP;
+    while (s->nfree_wqs > keep) {
+        ad_wq_t *q = s->free_wqs;
+        s->free_wqs = q->next;
+        s->nfree_wqs--;
+        free(q);
     }
-    s->wouts_hw = s->wouts_out;
+    s->wqs_hw = s->wqs_out;
 }
 
-void ad_http_wouts_free(ad_server_t *s)
+void ad_http_wqs_free(ad_server_t *s)
 {
-    while (s->free_wouts != NULL) {
-        ad_wout_t *o = s->free_wouts;
-        s->free_wouts = o->next;
-        free(o);
+    while (s->free_wqs != NULL) {
+        ad_wq_t *q = s->free_wqs;
+        s->free_wqs = q->next;
+        free(q);
     }
+    s->nfree_wqs = 0;
     while (s->free_corks != NULL) {
-        ad_wout_t *o = s->free_corks;
-        s->free_corks = o->next;
-        free(o);
+        ad_wcopy_t *k = s->free_corks;
+        s->free_corks = k->next;
+        free(k);
     }
+    s->nfree_corks = 0;
 }

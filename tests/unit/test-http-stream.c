@@ -268,6 +268,20 @@ static size_t read_until(int fd, char *buf, size_t got, size_t want)
     return got;
 }
 
+/* Reads the answer's head from fd, up to its blank line. */
+static void read_head(int fd)
+{
+    char buf[256];
+    size_t got = 0;
+    for (int i = 0; i < 20000 && (got < 4 || memcmp(buf + got - 4, "\r\n\r\n", 4) != 0); i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        if (read(fd, buf + got, 1) == 1) {
+            got++;
+        }
+        assert_true(got < sizeof(buf));
+    }
+}
+
 /* Opens /held and runs the loop until the route has kept its connection. */
 static int open_held(void)
 {
@@ -296,15 +310,7 @@ static void a_busy_connection_lingers_a_quiet_one_does_not(void **state)
     AD_UNUSED(state);
     int fd = open_held();
     char buf[256];
-    size_t got = 0;
-    /* the head, up to its blank line */
-    for (int i = 0; i < 20000 && (got < 4 || memcmp(buf + got - 4, "\r\n\r\n", 4) != 0); i++) {
-        uv_run(&loop, UV_RUN_NOWAIT);
-        if (read(fd, buf + got, 1) == 1) {
-            got++;
-        }
-        assert_true(got < sizeof(buf));
-    }
+    read_head(fd);
     srv->linger_ns = 60ull * 1000000000u; /* held for as long as the test needs */
     /* never written before: leaves in the turn it was queued */
     assert_int_equal(ad_conn_write_copy(held, "a", 1), 0);
@@ -359,47 +365,86 @@ static void a_busy_connection_lingers_a_quiet_one_does_not(void **state)
     close_held(fd);
 }
 
-/* A fan-out turn to many readers queues thousands of frames by reference:
- * their bookkeeping structs are pooled up to as many as were queued at
- * once, and given back (down to AD_HTTP_WOUTS_KEEP) a check after the load
- * is over. The once-a-second check is stopped so the test makes its calls. */
-static void spare_write_structs_follow_the_load(void **state)
+/* A connection holds a queue array only while it has writes queued: the
+ * array goes back to the server's spares once its flush has written them
+ * all (an idle connection holds none), spares are kept up to as many as
+ * were held at once, and given back (down to AD_HTTP_WQS_KEEP) a check
+ * after the load is over. A queue longer than the array's first size grows
+ * and keeps its order. The once-a-second check is stopped so the test makes
+ * its calls. */
+static void queue_arrays_follow_the_load(void **state)
 {
     AD_UNUSED(state);
     uv_timer_stop(&srv->trim);
     int fd = open_held();
+    read_head(fd);
     /* a small send buffer, so most frames stay queued whatever the
      * machine's socket defaults */
     int hfd = -1;
     assert_int_equal(uv_fileno((uv_handle_t *)&held->h.stream, &hfd), 0);
     assert_int_equal(setsockopt(hfd, SOL_SOCKET, SO_SNDBUF, &(int){16384}, sizeof(int)), 0);
-    static char frame[600];
-    memset(frame, 'x', sizeof(frame));
-    enum { N = 6000 };
+    enum { N = 3000, LEN = 600 };
+    static char frames[N][LEN];
     for (int i = 0; i < N; i++) { /* the reader does not read: most stay queued */
-        assert_int_equal(ad_conn_write_ref(held, frame, sizeof(frame), NULL, NULL), 0);
+        memset(frames[i], 'a' + i % 26, LEN);
+        assert_int_equal(ad_conn_write_ref(held, frames[i], LEN, NULL, NULL), 0);
     }
-    uv_run(&loop, UV_RUN_NOWAIT);
-    assert_true(srv->wouts_out > AD_HTTP_WOUTS_KEEP);
-    static char in[256 * 1024];
+    assert_non_null(held->wq);
+    assert_true(held->wq->cap >= 1024); /* grown past its first size */
+    static char in[N * LEN];
     size_t got = 0;
-    for (int i = 0; i < 200000 && srv->wouts_out > 0; i++) {
+    for (int i = 0; i < 200000 && got < sizeof(in); i++) {
         uv_run(&loop, UV_RUN_NOWAIT);
-        ssize_t n = read(fd, in, sizeof(in));
+        ssize_t n = read(fd, in + got, sizeof(in) - got);
         if (n > 0) {
             got += (size_t)n;
         } else {
             usleep(100);
         }
     }
-    assert_int_equal(srv->wouts_out, 0);
-    assert_true(got >= (size_t)N * sizeof(frame));
-    size_t pooled = srv->nfree_wouts;
-    assert_true(pooled > AD_HTTP_WOUTS_KEEP); /* kept for the next such turn */
-    ad_http_wouts_trim(srv);
-    assert_int_equal(srv->nfree_wouts, pooled); /* that many were in use this second */
-    ad_http_wouts_trim(srv);
-    assert_int_equal(srv->nfree_wouts, AD_HTTP_WOUTS_KEEP); /* none since */
+    assert_int_equal(got, sizeof(in));
+    for (int i = 0; i < N; i++) { /* every frame whole, in order */
+        assert_int_equal(in[(size_t)i * LEN], 'a' + i % 26);
+        assert_int_equal(in[(size_t)i * LEN + LEN - 1], 'a' + i % 26);
+    }
+    for (int i = 0; i < 1000 && (held->wq != NULL || held->nbatch > 0); i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    assert_null(held->wq); /* written: the array went back */
+    assert_int_equal(srv->wqs_out, 0);
+    /* many connections each with a write queued hold an array each */
+    enum { C = AD_HTTP_WQS_KEEP + 36 };
+    int fds[C];
+    ad_conn_t *conns[C];
+    ad_conn_t *first = held;
+    for (int i = 0; i < C; i++) {
+        held = NULL;
+        fds[i] = open_held();
+        read_head(fds[i]);
+        conns[i] = held;
+    }
+    for (int i = 0; i < C; i++) {
+        assert_int_equal(ad_conn_write_ref(conns[i], frames[i], LEN, NULL, NULL), 0);
+    }
+    assert_int_equal(srv->wqs_out, C);
+    for (int i = 0; i < 1000 && srv->wqs_out > 0; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    assert_int_equal(srv->wqs_out, 0);
+    size_t pooled = srv->nfree_wqs;
+    assert_true(pooled >= C); /* kept for the next such turn */
+    ad_http_wqs_trim(srv);
+    assert_int_equal(srv->nfree_wqs, pooled); /* that many were held this second */
+    ad_http_wqs_trim(srv);
+    assert_int_equal(srv->nfree_wqs, AD_HTTP_WQS_KEEP); /* none since */
+    for (int i = 0; i < C; i++) {
+        char b[LEN];
+        assert_int_equal(read_until(fds[i], b, 0, LEN), LEN);
+        assert_memory_equal(b, frames[i], LEN);
+        held = conns[i];
+        close_held(fds[i]);
+    }
+    held = first;
     close_held(fd);
     uv_timer_again(&srv->trim);
 }
@@ -412,7 +457,7 @@ int main(void)
         cmocka_unit_test(backpressure_and_abort),
         cmocka_unit_test(upgrade_route_only_for_upgrades),
         cmocka_unit_test(a_busy_connection_lingers_a_quiet_one_does_not),
-        cmocka_unit_test(spare_write_structs_follow_the_load),
+        cmocka_unit_test(queue_arrays_follow_the_load),
     };
     return cmocka_run_group_tests_name("http-stream", tests, setup, http_fx_teardown);
 }
