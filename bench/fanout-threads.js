@@ -4,7 +4,7 @@
 // agentd thread's user and system time for every run: what the loop thread
 // and the store's writer each cost, and whether a long-lived process drifts
 // (retention starting, connection churn). Needs `make bench` built first.
-// Usage: N=16 P=1024 S=4 R=3 WHICH=agentd,redis node bench/fanout-threads.js
+// Usage: N=16 P=1024 S=4 R=3 WHICH=agentd,redis,bun node bench/fanout-threads.js
 'use strict';
 
 const fs = require('node:fs');
@@ -54,6 +54,23 @@ async function main() {
         const per = Object.keys(t1).map((k) => ({ k, u: t1[k].u - (t0[k]?.u || 0), s: t1[k].s - (t0[k]?.s || 0) }))
           .filter((x) => x.u + x.s > 0).map((x) => `${x.k} u=${x.u.toFixed(2)} s=${x.s.toFixed(2)}`);
         console.log(`${line('agentd', r)} | ${per.join(' | ')}`);
+      }
+    } finally { await h.stop(); }
+  }
+  if (which.includes('bun')) {
+    const port = await sys.freePort();
+    const bun = path.join(__dirname, 'node_modules', '.bin', 'bun');
+    if (!fs.existsSync(bun)) throw new Error(`no ${bun}: run npm ci in bench/`);
+    const h = await sys.startServer('bun', bun, [path.join(__dirname, 'peers', 'ws-bun.js')], { port, env: { PORT: String(port) } });
+    try {
+      for (let i = 0; i < reps; i++) {
+        const t0 = threads(h.pid);
+        const r = await sys.runGen(FAN, { n, payload, seconds, warmup: 1, window,
+          sub: { kind: 'ws', port: h.port, path: '/sub' }, pub: { kind: 'ws', port: h.port, path: '/pub' } }, { serverPid: h.pid });
+        const t1 = threads(h.pid);
+        const u = Object.keys(t1).reduce((a, k) => a + t1[k].u - (t0[k]?.u || 0), 0);
+        const st = Object.keys(t1).reduce((a, k) => a + t1[k].s - (t0[k]?.s || 0), 0);
+        console.log(`${line('bun', r)} | u=${u.toFixed(2)} s=${st.toFixed(2)}`);
       }
     } finally { await h.stop(); }
   }
