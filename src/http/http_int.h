@@ -240,6 +240,8 @@ struct ad_server {
     size_t wqs_hw;               /* the most held at once since the last trim check */
     struct ad_wcopy *free_corks; /* spare corks, linked through ->next */
     size_t nfree_corks;
+    size_t corks_out;     /* corks queued or being written now */
+    size_t corks_hw;      /* the most at once since the last trim check */
     ad_conn_t *dirty;     /* connections with queued writes */
     size_t pinned;        /* every connection's pinned bytes (write.c) */
     size_t nunix;         /* connections over the unix socket (own budget) */
@@ -344,9 +346,11 @@ void ad_conn_wqueue_drop(ad_conn_t *c);
 void ad_http_wflush_close(ad_server_t *s);
 /* Frees the spare queue arrays and corks (ad_server_free). */
 void ad_http_wqs_free(ad_server_t *s);
-/* Once a second (caps.c): frees the spare queue arrays beyond the most that
- * were held at once since the last call, keeping AD_HTTP_WQS_KEEP. */
+/* Once a second (caps.c): frees the spare queue arrays and corks beyond the
+ * most that were in use at once since the last call, keeping
+ * AD_HTTP_WQS_KEEP and AD_HTTP_CORKS_KEEP. */
 #define AD_HTTP_WQS_KEEP 64
+#define AD_HTTP_CORKS_KEEP 64
 void ad_http_wqs_trim(ad_server_t *s);
 
 /* ---- connections and requests (conn.c) ------------------------------------------- */

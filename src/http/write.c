@@ -115,7 +115,11 @@ void ad_conn_flush(ad_conn_t *c)
  * subscribers (R1 at 64 B: 2.45M -> 2.59M deliveries per CPU-s, means of
  * four alternating runs). Only written pages are resident. */
 #define CORK_BYTES 8192
-#define FREE_CORKS_MAX 256
+/* Spare corks kept: as many as were in use at once in the last second (a
+ * fan-out turn takes one per subscriber; with 256 kept, a turn to 1,000
+ * subscribers took the other 744 from malloc and gave them back), never
+ * more than this (16 MiB), and AD_HTTP_CORKS_KEEP once the load is over. */
+#define FREE_CORKS_MAX 2048
 /* Buffers handed to one writev (IOV_MAX is 1024 on Linux). */
 #define WFLUSH_IOV 256
 /* A connection with this much queued is written at once rather than at
@@ -529,7 +533,12 @@ static void copy_release(void *msg)
 {
     ad_wcopy_t *k = msg;
     ad_server_t *s = k->srv;
-    if (k->cap == CORK_BYTES && s->nfree_corks < FREE_CORKS_MAX) {
+    if (k->cap != CORK_BYTES) {
+        free(k); /* one large write's copy: sizes differ, not kept */
+        return;
+    }
+    s->corks_out--;
+    if (s->nfree_corks < FREE_CORKS_MAX) {
         k->next = s->free_corks;
         s->free_corks = k;
         s->nfree_corks++;
@@ -546,10 +555,13 @@ static bool cork_append(ad_conn_t *c, const void *p, size_t n)
     if (q == NULL || q->tail == q->head || q->ref[q->tail - 1].release != copy_release) {
         return false;
     }
-    ad_wcopy_t *k = q->ref[q->tail - 1].msg;
+    /* The copy's end from what it pins (WQ_SLOT, its header and its
+     * capacity), not from its header: one cache miss less a delivery. */
+    const ad_wref_t *r = &q->ref[q->tail - 1];
+    const char *limit = (const char *)r->msg + (r->pin - WQ_SLOT);
     uv_buf_t *b = &q->buf[q->tail - 1];
     char *end = b->base + b->len;
-    if ((size_t)(k->data + k->cap - end) < n) {
+    if ((size_t)(limit - end) < n) {
         return false;
     }
     memcpy(end, p, n);
@@ -578,6 +590,9 @@ int ad_conn_write_copy(ad_conn_t *c, const void *p, size_t n)
         k = ad_xmalloc(sizeof(*k) + cap);
         k->srv = s;
         k->cap = cap;
+    }
+    if (cap == CORK_BYTES && ++s->corks_out > s->corks_hw) {
+        s->corks_hw = s->corks_out;
     }
     memcpy(k->data, p, n);
     wqueue_push(c, uv_buf_init(k->data, (unsigned)n), copy_release, k, WQ_SLOT + sizeof(*k) + cap);
@@ -631,6 +646,14 @@ void ad_http_wqs_trim(ad_server_t *s)
         free(q);
     }
     s->wqs_hw = s->wqs_out;
+    keep = s->corks_hw > AD_HTTP_CORKS_KEEP ? s->corks_hw : AD_HTTP_CORKS_KEEP;
+    while (s->nfree_corks > keep) {
+        ad_wcopy_t *k = s->free_corks;
+        s->free_corks = k->next;
+        s->nfree_corks--;
+        free(k);
+    }
+    s->corks_hw = s->corks_out;
 }
 
 void ad_http_wqs_free(ad_server_t *s)

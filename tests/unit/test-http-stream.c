@@ -413,7 +413,7 @@ static void queue_arrays_follow_the_load(void **state)
     assert_null(held->wq); /* written: the array went back */
     assert_int_equal(srv->wqs_out, 0);
     /* many connections each with a write queued hold an array each */
-    enum { C = AD_HTTP_WQS_KEEP + 36 };
+    enum { C = AD_HTTP_WQS_KEEP + AD_HTTP_CORKS_KEEP + 36 };
     int fds[C];
     ad_conn_t *conns[C];
     ad_conn_t *first = held;
@@ -423,24 +423,31 @@ static void queue_arrays_follow_the_load(void **state)
         read_head(fds[i]);
         conns[i] = held;
     }
-    for (int i = 0; i < C; i++) {
+    for (int i = 0; i < C; i++) { /* a frame by reference, then a small one copied */
         assert_int_equal(ad_conn_write_ref(conns[i], frames[i], LEN, NULL, NULL), 0);
+        assert_int_equal(ad_conn_write_copy(conns[i], frames[i], 100), 0);
     }
     assert_int_equal(srv->wqs_out, C);
+    assert_int_equal(srv->corks_out, C); /* a cork each */
     for (int i = 0; i < 1000 && srv->wqs_out > 0; i++) {
         uv_run(&loop, UV_RUN_NOWAIT);
     }
     assert_int_equal(srv->wqs_out, 0);
-    size_t pooled = srv->nfree_wqs;
+    assert_int_equal(srv->corks_out, 0);
+    size_t pooled = srv->nfree_wqs, corks = srv->nfree_corks;
     assert_true(pooled >= C); /* kept for the next such turn */
+    assert_true(corks >= C);
     ad_http_wqs_trim(srv);
     assert_int_equal(srv->nfree_wqs, pooled); /* that many were held this second */
+    assert_int_equal(srv->nfree_corks, corks);
     ad_http_wqs_trim(srv);
     assert_int_equal(srv->nfree_wqs, AD_HTTP_WQS_KEEP); /* none since */
+    assert_int_equal(srv->nfree_corks, AD_HTTP_CORKS_KEEP);
     for (int i = 0; i < C; i++) {
-        char b[LEN];
-        assert_int_equal(read_until(fds[i], b, 0, LEN), LEN);
+        char b[LEN + 100];
+        assert_int_equal(read_until(fds[i], b, 0, LEN + 100), LEN + 100);
         assert_memory_equal(b, frames[i], LEN);
+        assert_memory_equal(b + LEN, frames[i], 100);
         held = conns[i];
         close_held(fds[i]);
     }
