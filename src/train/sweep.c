@@ -131,7 +131,13 @@ static void save(ad_train_sweeps_t *sw, sweep_t *s)
                   "orgId", json_object_get(s->row, "orgId"), "name",
                   json_object_get(s->row, "name"), "spec", spec_of(s), "state", state_of(s),
                   "status", json_object_get(s->row, "status"), "now", (json_int_t)ad_wall_ms());
-    ad_store_write(sw->store, ad_store_op_sweep_put, args, saved, sw);
+    /* The writer thread writes the job's args out while this thread goes on
+     * changing the sweep (its state's trials): the job gets its own copy.
+     * With the live objects, ASan saw the writer read a string this thread
+     * had freed (tests/e2e/sweeps.test.js). */
+    json_t *own = json_deep_copy(args);
+    json_decref(args);
+    ad_store_write(sw->store, ad_store_op_sweep_put, own, saved, sw);
 }
 
 /* ---- points: rungs and pruning ----------------------------------------------------------- */
