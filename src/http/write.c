@@ -636,38 +636,38 @@ int ad_conn_pressure(const ad_conn_t *c)
     return c->pinned > bound / 2 / n ? 1 : 0;
 }
 
-void ad_http_wqs_trim(ad_server_t *s)
+/* Frees spare queue arrays until keep are left. */
+static void free_spare_wqs(ad_server_t *s, size_t keep)
 {
-    size_t keep = s->wqs_hw > AD_HTTP_WQS_KEEP ? s->wqs_hw : AD_HTTP_WQS_KEEP;
     while (s->nfree_wqs > keep) {
         ad_wq_t *q = s->free_wqs;
         s->free_wqs = q->next;
         s->nfree_wqs--;
         free(q);
     }
-    s->wqs_hw = s->wqs_out;
-    keep = s->corks_hw > AD_HTTP_CORKS_KEEP ? s->corks_hw : AD_HTTP_CORKS_KEEP;
+}
+
+/* Frees spare corks until keep are left. */
+static void free_spare_corks(ad_server_t *s, size_t keep)
+{
     while (s->nfree_corks > keep) {
         ad_wcopy_t *k = s->free_corks;
         s->free_corks = k->next;
         s->nfree_corks--;
         free(k);
     }
+}
+
+void ad_http_wqs_trim(ad_server_t *s)
+{
+    free_spare_wqs(s, s->wqs_hw > AD_HTTP_WQS_KEEP ? s->wqs_hw : AD_HTTP_WQS_KEEP);
+    s->wqs_hw = s->wqs_out;
+    free_spare_corks(s, s->corks_hw > AD_HTTP_CORKS_KEEP ? s->corks_hw : AD_HTTP_CORKS_KEEP);
     s->corks_hw = s->corks_out;
 }
 
 void ad_http_wqs_free(ad_server_t *s)
 {
-    while (s->free_wqs != NULL) {
-        ad_wq_t *q = s->free_wqs;
-        s->free_wqs = q->next;
-        free(q);
-    }
-    s->nfree_wqs = 0;
-    while (s->free_corks != NULL) {
-        ad_wcopy_t *k = s->free_corks;
-        s->free_corks = k->next;
-        free(k);
-    }
-    s->nfree_corks = 0;
+    free_spare_wqs(s, 0);
+    free_spare_corks(s, 0);
 }
