@@ -64,6 +64,57 @@ static void time_round_trips(void **state)
     assert_true(ad_wall_ms() > 1700000000000LL);
 }
 
+/* The hand-written formatter against the C library's gmtime_r and strftime:
+ * the last millisecond of every day from 1890 to 2210 (leap days, century
+ * years, before 1970), then random instants from 1000 to 9999; and its own
+ * way with years of other lengths. */
+static int time_check(int64_t ms)
+{
+    char got[AD_TIME_MAX], want[AD_TIME_MAX];
+    ad_time_format(ms, got);
+    int64_t secs = ms >= 0 ? ms / 1000 : -((-ms + 999) / 1000);
+    time_t t = (time_t)secs;
+    struct tm tm;
+    if (gmtime_r(&t, &tm) == NULL) {
+        return -1;
+    }
+    size_t n = strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(want + n, sizeof(want) - n, ".%03dZ", (int)(ms - secs * 1000));
+    if (strcmp(got, want) != 0) {
+        print_error("%lld: %s, libc %s\n", (long long)ms, got, want);
+        return -1;
+    }
+    return 0;
+}
+
+static void time_format_matches_libc(void **state)
+{
+    AD_UNUSED(state);
+    const int64_t day = 86400000LL, y1890 = -2524521600000LL;
+    for (int64_t i = 0; i < 320 * 366; i++) {
+        assert_int_equal(time_check(y1890 + i * day + day - 1), 0);
+    }
+    const int64_t lo = -30610224000000LL, hi = 253402300799999LL; /* 1000-01-01 .. 9999 */
+    uint64_t x = 88172645463325252ULL;
+    for (int i = 0; i < 100000; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        assert_int_equal(time_check(lo + (int64_t)(x % (uint64_t)(hi - lo))), 0);
+    }
+    char got[AD_TIME_MAX];
+    ad_time_format(-1, got);
+    assert_string_equal(got, "1969-12-31T23:59:59.999Z");
+    ad_time_format(951782400000LL, got); /* a century's leap day */
+    assert_string_equal(got, "2000-02-29T00:00:00.000Z");
+    ad_time_format(-62135596800000LL + 1461 * 86400000LL, got); /* year 4 was leap */
+    assert_string_equal(got, "0005-01-01T00:00:00.000Z");
+    ad_time_format(253402300800000LL, got);
+    assert_string_equal(got, "10000-01-01T00:00:00.000Z");
+    ad_time_format(INT64_MIN, got);
+    assert_true(strlen(got) < AD_TIME_MAX);
+    ad_time_format(INT64_MAX, got);
+    assert_true(strlen(got) < AD_TIME_MAX);
+}
+
 static void errors_have_names(void **state)
 {
     AD_UNUSED(state);
@@ -408,6 +459,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ids_are_prefixed_valid_and_ordered),
         cmocka_unit_test(time_round_trips),
+        cmocka_unit_test(time_format_matches_libc),
         cmocka_unit_test(errors_have_names),
         cmocka_unit_test(asserts_abort_in_test_builds),
         cmocka_unit_test(log_masks_secrets),
