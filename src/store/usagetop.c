@@ -9,11 +9,11 @@
  * 10,000 agents (bench/README, F2). Reading every row of the period and
  * summing it here was still 5 ms. Now the agents whose row of the period is
  * not the whole of their usage (a run still running, a run that ended past
- * now) are summed first; then the others are read costliest first by an
- * index (agent_usage_by_cost, migration 2880), a batch at a time, each
- * batch's agents looked up (name, organisation), until no row left unread
- * can be among the first 500 of the caller's organisation. The answer is
- * written as text, no json_t.
+ * now) are summed first, their agents looked up a batch at a time; then
+ * the others are read costliest first by an index (agent_usage_by_cost,
+ * migration 2880) joined to their agents (name, organisation), until no
+ * row left unread can be among the first 500 of the caller's
+ * organisation. The answer is written as text, no json_t.
  *
  * Threads: the loop thread (the read connection). Everything allocated here
  * is freed before return.
@@ -26,8 +26,8 @@
 #include <string.h>
 
 #define TOP 500
-/* agents looked up per statement: the top 500 and a margin, usually once
- * (64 in test builds, so their tests cross batches) */
+/* agents of the extras looked up per statement (64 in test builds, so
+ * their tests cross batches) */
 #ifdef AD_TEST_BUILD
 #define BATCH 64
 #else
@@ -73,11 +73,6 @@ static int by_cost_name(const void *a, const void *b)
     const sum_t *x = a, *y = b;
     int c = by_cost(x, y);
     return c != 0 ? c : strcmp(x->name, y->name);
-}
-
-static int by_cost_v(const void *a, const void *b)
-{
-    return by_cost(a, b);
 }
 
 /* A new entry at the end of s (AD_ETOOBIG past SUMS_MAX). */
@@ -178,14 +173,15 @@ static int by_id_p(const void *a, const void *b)
     return strcmp((*(sum_t *const *)a)->id, (*(sum_t *const *)b)->id);
 }
 
-/* Keeps st's row (id, name, worktree_id, executor, deleted_at) with e. */
-static int keep_agent(sum_t *e, ad_db_stmt_t *st)
+/* Keeps the agent of st's row with e: its name, worktree_id, executor and
+ * deleted_at, columns col to col + 3. */
+static int keep_agent(sum_t *e, ad_db_stmt_t *st, int col)
 {
     const char *v[3];
     size_t len[3], total = 0;
     for (int i = 0; i < 3; i++) {
-        v[i] = (const char *)ad_db_column_text(st, i + 1);
-        len[i] = v[i] != NULL ? (size_t)ad_db_column_bytes(st, i + 1) : 0;
+        v[i] = (const char *)ad_db_column_text(st, col + i);
+        len[i] = v[i] != NULL ? (size_t)ad_db_column_bytes(st, col + i) : 0;
         if (v[i] == NULL || !ad_utf8_valid(v[i], len[i])) { /* never crash */
             v[i] = "";
             len[i] = 0;
@@ -204,7 +200,8 @@ static int keep_agent(sum_t *e, ad_db_stmt_t *st)
         *dst[i] = p;
         p += len[i] + 1;
     }
-    e->deleted_at = ad_db_column_type(st, 4) != AD_DB_NULL ? ad_db_column_int64(st, 4) : 0;
+    e->deleted_at =
+        ad_db_column_type(st, col + 3) != AD_DB_NULL ? ad_db_column_int64(st, col + 3) : 0;
     return 0;
 }
 
@@ -241,7 +238,7 @@ static int look_up(ad_db_t *db, sum_t **batch, size_t n, const char *org)
         sum_t *kp = &key;
         sum_t **hit = bsearch(&kp, batch, n, sizeof(*batch), by_id_p);
         if (hit != NULL && (*hit)->meta == NULL) {
-            err = keep_agent(*hit, st);
+            err = keep_agent(*hit, st, 1);
         }
     }
     ad_db_reset(st);
@@ -349,66 +346,52 @@ static int keep_found(ad_db_t *db, sum_t *v, size_t n, const char *org, sums_t *
     return err;
 }
 
-/* Keeps of found the first TOP by cost and every tie of the last of them
- * (they are decided by name later); frees the rest. */
-static void keep_top(sums_t *found)
-{
-    if (found->n < TOP) {
-        return;
-    }
-    qsort(found->v, found->n, sizeof(*found->v), by_cost_v);
-    size_t n = TOP;
-    while (n < found->n && by_cost(&found->v[n], &found->v[TOP - 1]) == 0) {
-        n++;
-    }
-    for (size_t i = n; i < found->n; i++) {
-        free(found->v[i].meta);
-    }
-    found->n = n;
-}
-
-/* Reads the period's rows of the other agents costliest first, BATCH at a
- * time, into found (of org), until a batch's last cost is below the
- * TOP-th found: no row left can be among the first TOP. Rows of the agents
- * of extras (whole already) are passed over. */
+/* Reads the period's rows of the other agents of org costliest first, each
+ * with its agent from one join, into found, until a row costs less than
+ * the TOP-th read: no row after it can be among the first TOP. Rows of the
+ * agents of extras (whole already) are passed over. (The agents were
+ * looked up a batch at a time by ids sent as JSON before: the join is a
+ * third less CPU; bench/README, F2.) */
 static int scan(ad_db_t *db, const char *kind, int64_t day, const sums_t *extras, const char *org,
                 sums_t *found)
 {
-    ad_db_stmt_t *st = ad_store_stmt(db, "SELECT agent_id, " USAGE_COLS " FROM agent_usage INDEXED "
-                                         "BY agent_usage_by_cost WHERE kind = ?2 AND start_day = "
-                                         "?1 AND runs > 0 ORDER BY cost_usd DESC");
-    sum_t *batch = malloc(BATCH * sizeof(*batch));
-    if (st == NULL || batch == NULL) {
-        free(batch);
-        return st == NULL ? AD_EINTERNAL : AD_ENOMEM;
+    ad_db_stmt_t *st = ad_store_stmt(
+        db, "SELECT u.agent_id, u.runs, u.input_tokens, u.output_tokens, u.cache_read_tokens, "
+            "u.cache_write_tokens, u.cost_usd, a.name, a.worktree_id, a.executor, a.deleted_at "
+            "FROM agent_usage u INDEXED BY agent_usage_by_cost CROSS JOIN agents a WHERE u.kind "
+            "= ?2 AND u.start_day = ?1 AND u.runs > 0 AND a.id = u.agent_id AND (?3 = '' OR "
+            "a.org_id = ?3) ORDER BY u.cost_usd DESC");
+    if (st == NULL) {
+        return AD_EINTERNAL;
     }
     ad_db_bind_int64(st, 1, day);
     ad_db_bind_text(st, 2, kind, -1, AD_DB_STATIC);
-    int rc = AD_DB_ROW, err = 0;
-    while (err == 0 && rc == AD_DB_ROW) {
-        size_t n = 0;
-        double last = 0;
-        while (n < BATCH && (rc = ad_db_step(st)) == AD_DB_ROW) {
-            from_row(&batch[n], st);
-            last = batch[n].cost;
-            n += extras->n == 0 ||
-                 bsearch(&batch[n], extras->v, extras->n, sizeof(*extras->v), by_id) == NULL;
-        }
-        if (rc != AD_DB_ROW && rc != AD_DB_DONE) {
-            err = ad_store_rc(db, rc);
+    ad_store_bind_text(st, 3, org);
+    size_t read = 0;
+    double bar = 0; /* the TOP-th row's cost */
+    int rc, err = 0;
+    while (err == 0 && (rc = ad_db_step(st)) == AD_DB_ROW) {
+        sum_t e;
+        from_row(&e, st);
+        if (read >= TOP && e.cost < bar) {
+            rc = AD_DB_DONE;
             break;
         }
-        err = keep_found(db, batch, n, org, found);
-        if (err == 0 && found->n >= TOP) {
-            keep_top(found);
-            if (last < found->v[TOP - 1].cost) {
-                break;
-            }
+        if (extras->n > 0 && bsearch(&e, extras->v, extras->n, sizeof(*extras->v), by_id) != NULL) {
+            continue;
         }
+        sum_t *slot;
+        err = keep_agent(&e, st, 7);
+        err = err ? err : grow(found, &slot);
+        if (err == 0) {
+            *slot = e;
+        } else {
+            free(e.meta);
+        }
+        bar = ++read == TOP ? e.cost : bar;
     }
     ad_db_reset(st);
-    free(batch);
-    return err;
+    return err != 0 ? err : rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
 }
 
 int ad_store_usage_agents_text(ad_store_t *st, const char *period, int64_t now, const char *org,

@@ -285,8 +285,8 @@ static void an_end_written_again_counts_once(void **state)
  * rows and running runs summed, costliest first, ties by name, at most 500
  * of the caller's organisation. 600 agents: ten with costs of their own,
  * the rest tied, so the 500th falls in the tie and names decide; every
- * seventh in another organisation. Test builds look agents up 64 at a
- * time, so the tie spans several batches. */
+ * seventh in another organisation. The index reads the tie highest id
+ * first, so the whole tie must be read. */
 static void usage_by_agent_ranks_the_period(void **state)
 {
     fixture_t *f = *state;
@@ -372,9 +372,9 @@ static void usage_by_agent_ranks_the_period(void **state)
     json_decref(u);
 
     /* The week: every cost its own (agent i: 1000 - i), every organisation.
-     * The read stops after the batch that makes the first 500 certain, so
-     * the last agents' rows are never read; one of them still comes first,
-     * by a run that ended past now (its later week's row). */
+     * The read stops at the first row that cannot be among the first 500,
+     * so the last agents' rows are never read; one of them still comes
+     * first, by a run that ended past now (its later week's row). */
     int64_t monday = day - (day + 3) % 7;
     ad_buf_init(&b, 1u << 20);
     rc = ad_buf_puts(&b, "INSERT INTO agent_usage (kind, start_day, agent_id, runs, "
