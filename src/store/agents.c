@@ -506,11 +506,14 @@ int ad_store_agent_list_text(ad_store_t *st, const ad_store_agent_query_t *q,
             ad_store_row_plan(s, AD_AGENT_JSON, AD_AGENT_NULLS, &plan);
         }
         const char *id = (const char *)ad_db_column_text(s, 0);
+        id = id != NULL ? id : "";
         n++;
-        snprintf(last, sizeof(last), "%s", id != NULL ? id : "");
+        if (q->limit > 0) { /* a page's cursor: not a copy a row of 10,000 */
+            snprintf(last, sizeof(last), "%s", id);
+        }
         ad_store_agent_out_t o = {.skip = false};
         if (fn != NULL) {
-            fn(ud, last, (const char *)ad_db_column_text(s, 3), &o);
+            fn(ud, id, (const char *)ad_db_column_text(s, 3), &o);
         }
         if (o.skip) {
             continue;
