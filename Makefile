@@ -370,6 +370,11 @@ $(O)/bench/bigdir: bench/c/bigdir.c $(O)/libagentd.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(O)/libagentd.a $(PKG_LIBS)
 
+# Row F2's CPU a list costs in the store, without HTTP (bench/README.md, F2).
+$(O)/bench/storecpu: bench/c/storecpu.c $(O)/libagentd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(LDFLAGS_ALL) -o $@ $< $(O)/libagentd.a $(PKG_LIBS)
+
 # Benchmarks against peers (bench/README.md); QUICK=1 for the short run.
 # Their peers install separately so deps/check stay fast.
 bench-deps:
