@@ -44,11 +44,18 @@ static int by_value(const void *a, const void *b)
  * a list this tool does not know. */
 static int call(ad_store_t *st, const char *list, ad_buf_t *b)
 {
-    if (strcmp(list, "usage-daily") == 0 || strcmp(list, "usage-monthly") == 0) {
-        return ad_store_usage_agents_text(st, list + 6, ad_wall_ms(), "", b);
+    ad_store_agent_query_t q = {.org = ""};
+    if (strcmp(list, "usage-daily") == 0) {
+        return ad_store_usage_agents_text(st, "daily", ad_wall_ms(), "", b);
     }
-    if (strcmp(list, "agents") == 0 || strcmp(list, "agents-100") == 0) {
-        ad_store_agent_query_t q = {.org = "", .limit = list[6] == '-' ? 100 : 0};
+    if (strcmp(list, "usage-monthly") == 0) {
+        return ad_store_usage_agents_text(st, "monthly", ad_wall_ms(), "", b);
+    }
+    if (strcmp(list, "agents") == 0) {
+        return ad_store_agent_list_text(st, &q, NULL, NULL, b);
+    }
+    if (strcmp(list, "agents-100") == 0) {
+        q.limit = 100;
         return ad_store_agent_list_text(st, &q, NULL, NULL, b);
     }
     return -1;

@@ -388,7 +388,9 @@ static int scan(ad_db_t *db, const char *kind, int64_t day, const sums_t *extras
         } else {
             free(e.meta);
         }
-        bar = ++read == TOP ? e.cost : bar;
+        if (++read == TOP) {
+            bar = e.cost;
+        }
     }
     ad_db_reset(st);
     return err != 0 ? err : rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);

@@ -399,6 +399,35 @@ static void usage_by_agent_ranks_the_period(void **state)
     }
     assert_true(json_real_value(json_object_get(json_array_get(rows, 2), "costUsd")) == 999.25);
     json_decref(u);
+
+    /* Runs still running for 70 of the tied agents: their whole usage is
+     * summed apart from the index (test builds look those agents up 64 at
+     * a time, so two batches), and each comes out of the tie above it. */
+    ad_buf_init(&b, 1u << 16);
+    rc = ad_buf_puts(&b, "INSERT INTO runs (id, agent_id, started_at, input_tokens, cost_usd) "
+                         "VALUES ");
+    for (int i = 100; i < 170 && rc == 0; i++) {
+        rc = ad_buf_printf(&b, "%s('run_x%03d', 'ag_u%03d', 5, 0, 0.5)", i > 100 ? "," : "", i, i);
+    }
+    assert_int_equal(rc, 0);
+    store_fx_exec(f->s, b.data);
+    ad_buf_cleanup(&b);
+    assert_int_equal(ad_store_usage_agents(f->s->st, "daily", now, "", &u), 0);
+    rows = json_object_get(u, "agents");
+    assert_int_equal(json_array_size(rows), 500);
+    for (int k = 0; k < 500; k++) {
+        /* the ten costly ones, then the 70 at 1.5, then the tie at 1 */
+        int i = k < 10 ? k : k < 80 ? 100 + k - 10 : k < 170 ? k - 70 : k;
+        char id[16];
+        snprintf(id, sizeof(id), "ag_u%03d", i);
+        json_t *row = json_array_get(rows, (size_t)k);
+        assert_string_equal(sget(row, "agentId"), id);
+        if (k >= 10 && k < 80) {
+            assert_int_equal(iget(row, "runs"), 2);
+            assert_true(json_real_value(json_object_get(row, "costUsd")) == 1.5);
+        }
+    }
+    json_decref(u);
 }
 
 static void run_writes_refuse_bad_input(void **state)
