@@ -46,7 +46,8 @@ static void after(uv_work_t *w, int status)
             m->requirements = json_incref(c->out);
             m->requirements_ms = ad_wall_ms();
         }
-        c->cb(c->out, c->ud);
+        c->cb(c->out, c->ud); /* borrowed: ours is dropped below */
+        json_decref(c->out);
     }
     free(c);
     if (--m->reads == 0 && m->closed) {
