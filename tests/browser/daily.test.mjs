@@ -68,3 +68,42 @@ test('Stop shows Stopping… with Force stop available, also after a reload', as
   await until(async () => (await api(d.url, 'GET', `/api/agents/${agent.id}`)).data.status === 'stopped', 'the forced stop');
   await page.getByRole('button', { name: '▶ Start' }).waitFor();
 });
+
+// The page hears of a run's end on the stream and of a stop in the stop's
+// answer; on a busy machine the two can come in either order. Here the
+// answer of Stop (the agent "stopping") is held until a forced stop has
+// ended the run and the page shows it: taken in late, it must not bring
+// Stopping… back, with nothing left to come that would end it.
+test('a stop answered after the run ended: the page keeps the end', async (t) => {
+  if (!caps.store) return t.skip('the store REST routes are not in this build');
+  const { page } = b;
+  const repo = makeRepo();
+  const ws = await ok('POST', '/api/workspaces', { path: repo, name: 'late-answer-repo' });
+  const command = ['/bin/sh', '-c', "trap '' INT TERM; echo up; while :; do sleep 0.2; done"];
+  const agent = await ok('POST', '/api/agents', { worktreeId: ws.worktrees[0].id, name: 'Late', executor: 'command', command });
+  await ok('POST', `/api/agents/${agent.id}/start`);
+  await page.goto(`${d.url}/#/agents/${agent.id}`);
+  let release;
+  const held = new Promise((r) => (release = r));
+  const stopUrl = `**/api/agents/${agent.id}/stop*`;
+  await page.route(stopUrl, async (route) => {
+    const res = await route.fetch();
+    await held;
+    await route.fulfill({ response: res });
+  });
+  try {
+    await page.getByRole('button', { name: '■ Stop' }).click();
+    await until(async () => (await api(d.url, 'GET', `/api/agents/${agent.id}`)).data.status === 'stopping', 'the stop under way');
+    await ok('POST', `/api/agents/${agent.id}/stop?force=true`);
+    const start = page.getByRole('button', { name: '▶ Start' });
+    await start.waitFor(); // the end, from the stream; Stop's answer still held
+    release();
+    // the answer taken in: no action is busy any more
+    await until(async () => page.getByRole('button', { name: 'Fork' }).isEnabled(), 'Stop to have its answer');
+    assert.equal(await start.isVisible(), true, 'the stopped agent offers ▶ Start');
+    assert.equal(await page.getByRole('button', { name: 'Stopping…' }).count(), 0);
+  } finally {
+    release();
+    await page.unroute(stopUrl);
+  }
+});

@@ -440,6 +440,24 @@ export function isStatePatch(ev: Envelope): boolean {
 // was, under load, and its page showed it running). What the list saw
 // and the model not yet comes as an event after it. One that is in
 // neither the list nor changed since was removed.
+// An agent read over REST (an action's answer, a reload) is what the
+// daemon held at some moment while the request was out; the stream brings
+// every change of status, in order. So when the model's agent changed while
+// the request was out (was: the model's agent when it was sent, null when
+// it had none), the model's status stands: a change the answer shows and
+// the model lacks is still on its way, while one the model has may be newer
+// than the answer (a forced stop's exit heard before the stop's 202). The
+// answer's other fields are taken either way.
+const STREAM_FIELDS = ['status', 'reason', 'statusReason', 'waitingSince', 'stalled'] as const;
+
+export function takeAgentAnswer(cur: Agent | undefined, was: Agent | null | undefined, a: Agent): Agent {
+  if (!cur) return a;
+  if (was === undefined || cur === was) return { ...cur, ...a };
+  const kept: Partial<Agent> = {};
+  for (const k of STREAM_FIELDS) if (k in cur) (kept as any)[k] = cur[k];
+  return { ...cur, ...a, ...kept };
+}
+
 export function mergeAgentList(before: Record<string, Agent>, now: Record<string, Agent>, list: Agent[]): Record<string, Agent> {
   const map: Record<string, Agent> = {};
   for (const a of list) map[a.id] = a;

@@ -18,6 +18,7 @@ import {
   reconcileLive,
   reduce,
   releaseTranscripts,
+  takeAgentAnswer,
   type Effect,
   type Model,
 } from './events';
@@ -185,7 +186,11 @@ function runEffect(e: Effect) {
     case 'reloadAgent':
       debounce('agent:' + e.agentId, 300, () => {
         const id = e.agentId;
-        api.agent(id).then(upsertAgent, () => {});
+        const was = agentNow(id);
+        api.agent(id).then(
+          (a) => upsertAgent(a, was),
+          () => {},
+        );
       });
       break;
     case 'chime':
@@ -521,11 +526,21 @@ export function setPendingApprovals(agentId: string, list: Approval[]) {
   pendingApprovals.value = { ...pendingApprovals.value, [agentId]: list };
 }
 
-export function upsertAgent(a: Agent | null | undefined) {
+// Takes in an agent the daemon answered. was: the model's agent when the
+// request went out (null: it had none), so a status the stream brought
+// meanwhile is not taken back (takeAgentAnswer); left out, the answer is
+// taken as it is.
+export function upsertAgent(a: Agent | null | undefined, was?: Agent | null) {
   if (!a || typeof a.id !== 'string') return;
   const cur = model.value.agents[a.id];
   if (cur && cur.updatedAt && a.updatedAt && a.updatedAt < cur.updatedAt) return;
-  model.value = { ...model.value, agents: { ...model.value.agents, [a.id]: { ...cur, ...a } } };
+  model.value = { ...model.value, agents: { ...model.value.agents, [a.id]: takeAgentAnswer(cur, was, a) } };
+}
+
+// The model's agent id now (null when it has none): the `was` of
+// upsertAgent for a request about to go out.
+export function agentNow(id: string): Agent | null {
+  return model.value.agents[id] ?? null;
 }
 
 export function applyTheme() {

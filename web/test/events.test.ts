@@ -10,6 +10,7 @@ import {
   reconcileLive,
   reduce,
   releaseTranscripts,
+  takeAgentAnswer,
   type LiveChunk,
   type Model,
 } from '../src/events';
@@ -475,6 +476,29 @@ describe('mergeAgentList', () => {
     const fresh = { ...a1, status: 'waiting' };
     const m = mergeAgentList({ ag_1: a1 }, { ag_1: a1 }, [fresh]);
     expect(m.ag_1.status).toBe('waiting');
+  });
+});
+
+describe('takeAgentAnswer', () => {
+  const stopping = { ...agent, status: 'stopping', reason: null, name: 'Stubborn' } as any;
+  it("a forced stop: the exit heard before the 202 stays, the answer's other fields are taken", () => {
+    const was = stopping;
+    const { m } = run([ev(7, 'agent_status', { agentId: 'ag_1', status: 'stopped', reason: 'killed' })], { ...emptyModel(), agents: { ag_1: was } });
+    const answer = { ...stopping, name: 'Renamed', status: 'stopping', reason: null };
+    const got = takeAgentAnswer(m.agents.ag_1, was, answer);
+    expect(got.status).toBe('stopped');
+    expect(got.reason).toBe('killed');
+    expect(got.name).toBe('Renamed');
+  });
+  it('takes the whole answer when nothing came meanwhile, or when no was is given', () => {
+    const answer = { ...stopping, status: 'stopped' };
+    expect(takeAgentAnswer(stopping, stopping, answer).status).toBe('stopped');
+    expect(takeAgentAnswer({ ...stopping, status: 'stopped' }, undefined, { ...stopping }).status).toBe('stopping');
+  });
+  it("an agent the model did not have: the answer; one it gained meanwhile keeps the stream's status", () => {
+    expect(takeAgentAnswer(undefined, null, stopping)).toBe(stopping);
+    const gained = { ...stopping, status: 'running' };
+    expect(takeAgentAnswer(gained, null, { ...stopping, status: 'idle' }).status).toBe('running');
   });
 });
 

@@ -17,7 +17,7 @@ import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { api, ApiError } from '../api';
 import { go } from '../router';
-import { loadTree, settings, upsertAgent, workspaces, worktrees } from '../store';
+import { agentNow, loadTree, settings, upsertAgent, workspaces, worktrees } from '../store';
 import { splitArgs, suggestName, uniqueName, worktreeNameOk } from '../tasks';
 import type { Agent, Worktree } from '../types';
 import { errText, executorFields, ExecutorModeRow, FormFooter, Modal, NodeField } from './common';
@@ -128,7 +128,8 @@ export default function NewTask({ workspaceId, onClose }: { workspaceId?: string
       }
       upsertAgent(agent);
       try {
-        upsertAgent(await api.start(agent.id, prompt.value.trim() || undefined, force));
+        const was = agentNow(agent.id);
+        upsertAgent(await api.start(agent.id, prompt.value.trim() || undefined, force), was);
       } catch (e) {
         await loadTree();
         leftover.value = { message: errText(e), worktree: wt, agent };

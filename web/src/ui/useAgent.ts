@@ -8,7 +8,7 @@ import { api } from '../api';
 import { inputBlockedReason } from '../input';
 import { withLimitConfirm } from '../limits';
 import { fromGrid, go } from '../router';
-import { addSentMessage, loadRuns, loadTranscript, model, setOpenAgent, setPendingApprovals, toastError, upsertAgent } from '../store';
+import { addSentMessage, agentNow, loadRuns, loadTranscript, model, setOpenAgent, setPendingApprovals, toastError, upsertAgent } from '../store';
 import { typingIn } from '../tasks';
 import type { Agent, Approval } from '../types';
 import { errText } from './common';
@@ -26,7 +26,7 @@ export function useOpenAgent(id: string) {
     if (!model.value.agents[id])
       api
         .agent(id)
-        .then(upsertAgent)
+        .then((a) => upsertAgent(a, null))
         .catch((e) => {
           if (e && e.status === 404) notFound.value = true;
           else err.value = errText(e);
@@ -65,9 +65,10 @@ export function useAgentAction(agent: Agent) {
   const busy = useSignal<string | null>(null);
   const act = async (label: string, f: () => Promise<unknown>) => {
     busy.value = label;
+    const was = agentNow(agent.id);
     try {
       const r = await f();
-      if (r && typeof r === 'object' && (r as Agent).id === agent.id) upsertAgent(r as Agent);
+      if (r && typeof r === 'object' && (r as Agent).id === agent.id) upsertAgent(r as Agent, was);
     } catch (e) {
       toastError(`${label} failed`, e);
     } finally {
@@ -100,7 +101,13 @@ export function useApprovals(agent: Agent) {
       await api.decide(a.id, d);
       list.value = list.value.filter((x) => x.id !== a.id);
       setPendingApprovals(agent.id, list.value);
-      if (d === 'allow_always') api.agent(agent.id).then(upsertAgent, () => undefined);
+      if (d === 'allow_always') {
+        const was = agentNow(agent.id);
+        api.agent(agent.id).then(
+          (x) => upsertAgent(x, was),
+          () => undefined,
+        );
+      }
     } catch (e) {
       toastError('Decision not taken', e);
       void load();
