@@ -73,6 +73,7 @@ static void close_parts(daemon_t *d)
     }
     ad_engines_stop(&d->app);     /* the history's last minute, the alerts: before the store */
     ad_otel_store_close(d->otel); /* the runs' last spans are written with the last writes */
+    ad_auth_store_done(d->auth);  /* the audit's last count of unauthenticated requests */
     ad_store_close(d->store);
     d->store = NULL;
     d->app.store = NULL; /* late git completions then skip their writes */

@@ -909,6 +909,13 @@ static void on_closed(uv_handle_t *h)
     release(h->data);
 }
 
+void ad_auth_store_done(ad_auth_t *a)
+{
+    if (a != NULL) {
+        ad_auth_noise_close(a);
+    }
+}
+
 void ad_auth_close(ad_auth_t *a)
 {
     if (a == NULL) {

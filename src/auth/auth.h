@@ -58,6 +58,10 @@ int ad_auth_open(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *store, ad_
                  char *err, size_t errsz);
 /* Installs the guard on the server (before it listens). */
 void ad_auth_attach(ad_auth_t *a, ad_server_t *s);
+/* Writes what auth still holds for the store (the count of unauthenticated
+ * requests of the interval under way) and stops counting: the daemon calls
+ * it before ad_store_close(), which would leave a later write unwritten. */
+void ad_auth_store_done(ad_auth_t *a);
 /* Closes the audit trimmer; the memory goes in its close callback. */
 void ad_auth_close(ad_auth_t *a);
 /* Whether TCP requests need credentials (--auth token). */

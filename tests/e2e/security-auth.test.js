@@ -373,3 +373,29 @@ test('rotating the owner token ends its sessions and channels; it is printed onl
     await c.cleanup();
   }
 });
+
+// The audit counts unauthenticated requests by address and writes the
+// count once an interval; the interval under way when the daemon stops is
+// written before the store closes, not lost.
+test('unauthenticated requests of the last interval are in the audit after a restart', async () => {
+  const args = ['--audit-noise-interval-ms', '600000'];
+  const c = await daemon.start({ needUrl: true, args });
+  try {
+    const N = 5;
+    for (let i = 0; i < N; i++) assert.equal((await call(c, 'POST', '/api/workspaces', {})).status, 401);
+    assert.deepEqual(await c.stop(), { code: 0, signal: null }, c.stderr.slice(-3000));
+    const c2 = await daemon.start({ needUrl: true, dataDir: c.dataDir, args });
+    try {
+      const r = await call(c2, 'GET', '/api/audit?limit=100', undefined, bearer(c2.token));
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      const anon = r.body.entries.filter((e) => e.tokenName === 'anonymous');
+      // the first request on its own row, the rest counted in the interval's
+      const counted = anon.reduce((n, e) => n + (e.route === '(unauthenticated requests)' ? Number(e.targetId) : 1), 0);
+      assert.equal(counted, N, JSON.stringify(anon));
+    } finally {
+      await c2.stop();
+    }
+  } finally {
+    await c.cleanup();
+  }
+});
