@@ -355,8 +355,8 @@ void ad_wtree_publish_ws_deleted(ad_wtree_t *W, json_t *result)
 void ad_wtree_publish_deleted(ad_wtree_t *W, const char *id, const char *ws_id, const char *org,
                               json_t *agents)
 {
-    json_t *p = json_pack("{s:s, s:s, s:O}", "id", id, "workspaceId", ws_id, "agentIds",
-                          agents != NULL ? agents : json_array());
+    json_t *p = json_pack("{s:s, s:s, s:o}", "id", id, "workspaceId", ws_id, "agentIds",
+                          agents != NULL ? json_incref(agents) : json_array());
     ad_wtree_emit(W, "worktree_deleted", p, "worktree", id, "workspace", ws_id, "org", org, NULL);
     json_decref(p);
 }
