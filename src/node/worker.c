@@ -1105,7 +1105,7 @@ int ad_node_main(ad_config_t *cfg, int argc, char **argv)
         wrun_t *r = w.runs;
         w.runs = r->next;
         conn_close(r);
-        ad_worker_git_free(r); /* a worktree's transfer under way is dropped; the plane sends it again */
+        ad_worker_git_free(r); /* a transfer under way ends with the process */
         free(r);
     }
     uv_close((uv_handle_t *)&w.renew, NULL);
