@@ -487,14 +487,16 @@ void ad_tray_pause_all(ad_tray_t *t)
     refresh_now(t);
     size_t i;
     json_t *id;
+    json_t *body = json_object(); /* call() borrows it */
     json_array_foreach(t->running, i, id)
     {
         char enc[200], path[300];
         long status = 0;
         ad_cli_url_encode(json_string_value(id), enc, sizeof(enc));
         snprintf(path, sizeof(path), "/api/agents/%s/pause", enc);
-        json_decref(call(t, "POST", path, json_object(), &status));
+        json_decref(call(t, "POST", path, body, &status));
     }
+    json_decref(body);
     refresh_soon(t);
 }
 
