@@ -57,9 +57,11 @@ typedef struct {
 /* Closes what the daemon's parts keep open, each through its own close
  * call (their memory goes in their close callbacks), so uv_run returns
  * once they are gone. The server has closed already. Order: the bus
- * queues its last events, the store commits what is queued (delivering
- * every run's end) and closes, then the runner and the supervisor (whose
- * processes have all exited), the engines (src/engines.c), and the bus. */
+ * queues its last events; whatever still writes to the store hands over
+ * its last writes (the engines, the spans, the audit's count); the store
+ * commits what is queued (delivering every run's end) and closes, then the
+ * runner and the supervisor (whose processes have all exited), the engines
+ * (src/engines.c), auth, and the bus. */
 static void close_parts(daemon_t *d)
 {
     ad_cluster_close(d->cluster);
