@@ -35,17 +35,29 @@ static void add_item(json_t *items, const char *name, const char *state, const c
                                            "state", state, "url", url));
 }
 
+/* GET url's answer (new reference) when it is a 200, else NULL. Called
+ * once per list: json_array_foreach evaluates its array at every turn. */
+static json_t *get_ok(ad_forge_job_t *j, const char *url)
+{
+    json_t *a = NULL;
+    if (ad_forgex_call(j, "GET", url, NULL, &a) != 200) {
+        json_decref(a);
+        return NULL;
+    }
+    return a;
+}
+
 /* Every check of the PR's head commit into items. */
 static void read_checks(ad_forge_job_t *j, const char *root, const char *sha, json_t *items)
 {
     const ad_forge_target_t *t = &j->req.target;
     char url[2400];
-    json_t *a = NULL;
     size_t i;
     json_t *v;
     if (t->kind == AD_FORGE_GITLAB) {
         snprintf(url, sizeof(url), "%s/repository/commits/%s/statuses", root, sha);
-        json_array_foreach(ad_forgex_call(j, "GET", url, NULL, &a) == 200 ? a : NULL, i, v)
+        json_t *a = get_ok(j, url);
+        json_array_foreach(a, i, v)
         {
             add_item(items, json_string_value(json_object_get(v, "name")),
                      check_state(NULL, json_string_value(json_object_get(v, "status"))),
@@ -55,23 +67,20 @@ static void read_checks(ad_forge_job_t *j, const char *root, const char *sha, js
         return;
     }
     snprintf(url, sizeof(url), "%s/commits/%s/status", root, sha);
-    json_array_foreach(
-        ad_forgex_call(j, "GET", url, NULL, &a) == 200 ? json_object_get(a, "statuses") : NULL, i,
-        v)
+    json_t *a = get_ok(j, url);
+    json_array_foreach(json_object_get(a, "statuses"), i, v)
     {
         add_item(items, json_string_value(json_object_get(v, "context")),
                  check_state(NULL, json_string_value(json_object_get(v, "state"))),
                  json_string_value(json_object_get(v, "target_url")));
     }
     json_decref(a);
-    a = NULL;
     if (t->kind != AD_FORGE_GITHUB) {
         return;
     }
     snprintf(url, sizeof(url), "%s/commits/%s/check-runs", root, sha);
-    json_array_foreach(
-        ad_forgex_call(j, "GET", url, NULL, &a) == 200 ? json_object_get(a, "check_runs") : NULL, i,
-        v)
+    a = get_ok(j, url);
+    json_array_foreach(json_object_get(a, "check_runs"), i, v)
     {
         add_item(items, json_string_value(json_object_get(v, "name")),
                  check_state(json_string_value(json_object_get(v, "status")),

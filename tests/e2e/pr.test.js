@@ -220,8 +220,11 @@ test('GitLab: a merge request, found again on 409, with its pipeline statuses', 
   assert.equal(r.status, 200);
   assert.equal(r.body.existing, true);
   m.statuses[m.mrs[0].sha] = [{ name: 'test', status: 'running', target_url: null }, { name: 'build', status: 'success' }];
+  const asked = () => m.requests.filter((q) => q.path.includes('/statuses')).length;
+  const before = asked();
   r = await req('GET', url);
   assert.equal(r.body.checks.state, 'pending');
+  assert.equal(asked() - before, 1, 'the statuses asked for once, however many there are');
   assert.deepEqual(r.body.checks.items.map((i) => [i.name, i.state]), [['test', 'pending'], ['build', 'success']]);
   m.mrs[0].state = 'merged';
   assert.equal((await req('GET', url)).body.state, 'merged');
