@@ -223,12 +223,14 @@ static void compare_export_h(ad_req_t *r, void *ud)
 /* ---- writes ------------------------------------------------------------------------- */
 
 /* Stored, and its events published (src/store). */
+/* result: the store's (new reference), answered as it is. */
 static void post_done(int rc, json_t *result, void *ud)
 {
     if (rc != 0) {
+        json_decref(result);
         ad_res_error_code(ud, rc, NULL, "metrics not stored: %s", ad_strerror(rc));
     } else {
-        ad_res_json(ud, 200, json_incref(result));
+        ad_res_json(ud, 200, result);
     }
 }
 
