@@ -63,11 +63,26 @@ const KEEP_LOGS = 6;
 const LOG_TAIL = 4000;
 const started = [];
 
+// What LeakSanitizer reported at a daemon's exit (the sanitizer build):
+// memory a daemon made and never freed is memory a long-lived one piles
+// up, so the file fails with the reports, whatever its tests said.
+const leaks = [];
+const LEAK_MARK = 'ERROR: LeakSanitizer: detected memory leaks';
+// what is known not to be ours (see the file); every child inherits it
+if (!/suppressions=/.test(process.env.LSAN_OPTIONS || '')) {
+  const supp = `suppressions=${path.resolve(__dirname, '..', '..', 'lsan.supp')}`;
+  process.env.LSAN_OPTIONS = process.env.LSAN_OPTIONS ? `${process.env.LSAN_OPTIONS}:${supp}` : supp;
+}
+
 process.on('exit', (code) => {
   for (const d of running) {
     try { d.proc.kill('SIGKILL'); } catch (_) { /* already gone */ }
   }
   for (const dir of dataDirs) endHolders(dir);
+  for (const l of leaks) {
+    process.stderr.write(`agentd with data dir ${l.dataDir} leaked (the first of LeakSanitizer's report):\n${l.report}\n`);
+    process.exitCode = 1;
+  }
   if (code !== 0) {
     for (const d of started) {
       process.stderr.write(`agentd with data dir ${d.dataDir} (${d.url || 'never ready'}; ${d.exited ? `exited code=${d.exited.code} signal=${d.exited.signal}` : 'killed at exit'}), the end of its log:\n${d.stderr.slice(-LOG_TAIL)}\n`);
@@ -328,6 +343,12 @@ function startOn(opts, dataDir) {
   });
   proc.stderr.setEncoding('utf8');
   proc.stderr.on('data', (s) => { d.stderr += s; if (process.env.AGENTD_E2E_VERBOSE) process.stderr.write(s); });
+  // its output read to the end (after 'exit'): what the sanitizer said last
+  d.closed = new Promise((resolve) => proc.on('close', () => {
+    const at = d.stderr.indexOf(LEAK_MARK);
+    if (at >= 0) leaks.push({ dataDir, report: d.stderr.slice(at, at + LOG_TAIL) });
+    resolve();
+  }));
   proc.stdout.setEncoding('utf8');
 
   const ready = new Promise((resolve, reject) => {
@@ -368,6 +389,11 @@ function startOn(opts, dataDir) {
     const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs);
     const r = await d.exit;
     clearTimeout(timer);
+    // its stderr to the end, for the leak check above; bounded, in case a
+    // child it left behind still holds the pipe
+    let bound;
+    await Promise.race([d.closed, new Promise((res) => { bound = setTimeout(res, 2000); })]);
+    clearTimeout(bound);
     return r;
   };
   d.cleanup = async () => {
