@@ -79,6 +79,7 @@ int ad_api_query_bool(ad_req_t *r, const char *key, bool def, bool *out);
  * Queues op(args) on the store's writer and calls done on the loop after
  * the commit, with the request still open. args is stolen. If the client
  * has gone, done still runs (to publish events); answering is then a no-op.
+ * done's result is borrowed (the write's own reference is dropped after).
  */
 typedef void (*ad_api_done_fn)(ad_app_t *app, ad_req_t *r, int rc, json_t *result);
 void ad_api_write(ad_app_t *app, ad_req_t *r, ad_store_op_fn op, json_t *args, ad_api_done_fn done);

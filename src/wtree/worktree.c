@@ -290,8 +290,8 @@ static void row_deleted(int rc, json_t *result, void *ud)
         ad_wtree_publish_deleted(c->W, ad_wtree_jstr(c->wt, "id"),
                                  ad_wtree_jstr(c->wt, "workspaceId"), ad_wtree_jstr(c->wt, "orgId"),
                                  agents);
-        json_t *out = json_pack("{s:b, s:O, s:O, s:O}", "deleted", true, "worktree", c->wt, "git",
-                                c->git, "agentIds", agents ? agents : json_array());
+        json_t *out = json_pack("{s:b, s:O, s:O, s:o}", "deleted", true, "worktree", c->wt, "git",
+                                c->git, "agentIds", agents ? json_incref(agents) : json_array());
         ad_wtree_done(c, out);
         json_decref(out);
     }
