@@ -46,15 +46,20 @@ test('a squashed worktree reads merged; one button archives the agent and remove
   assert.ok(a.status === 404 || a.data.deletedAt, JSON.stringify(a.data)); // archived (or gone with its worktree)
 });
 
+// A started command agent that ignores SIGINT and SIGTERM, its page open.
+async function stubborn(page, name) {
+  const ws = await ok('POST', '/api/workspaces', { path: makeRepo(), name: `${name.toLowerCase()}-repo` });
+  const command = ['/bin/sh', '-c', "trap '' INT TERM; echo up; while :; do sleep 0.2; done"];
+  const agent = await ok('POST', '/api/agents', { worktreeId: ws.worktrees[0].id, name, executor: 'command', command });
+  await ok('POST', `/api/agents/${agent.id}/start`);
+  await page.goto(`${d.url}/#/agents/${agent.id}`);
+  return agent;
+}
+
 test('Stop shows Stopping… with Force stop available, also after a reload', async (t) => {
   if (!caps.store) return t.skip('the store REST routes are not in this build');
   const { page } = b;
-  const repo = makeRepo();
-  const ws = await ok('POST', '/api/workspaces', { path: repo, name: 'stop-repo' });
-  const command = ['/bin/sh', '-c', "trap '' INT TERM; echo up; while :; do sleep 0.2; done"];
-  const agent = await ok('POST', '/api/agents', { worktreeId: ws.worktrees[0].id, name: 'Stubborn', executor: 'command', command });
-  await ok('POST', `/api/agents/${agent.id}/start`);
-  await page.goto(`${d.url}/#/agents/${agent.id}`);
+  const agent = await stubborn(page, 'Stubborn');
   await page.getByRole('button', { name: '■ Stop' }).click();
   const stopping = page.getByRole('button', { name: 'Stopping…' });
   await stopping.waitFor();
@@ -77,12 +82,7 @@ test('Stop shows Stopping… with Force stop available, also after a reload', as
 test('a stop answered after the run ended: the page keeps the end', async (t) => {
   if (!caps.store) return t.skip('the store REST routes are not in this build');
   const { page } = b;
-  const repo = makeRepo();
-  const ws = await ok('POST', '/api/workspaces', { path: repo, name: 'late-answer-repo' });
-  const command = ['/bin/sh', '-c', "trap '' INT TERM; echo up; while :; do sleep 0.2; done"];
-  const agent = await ok('POST', '/api/agents', { worktreeId: ws.worktrees[0].id, name: 'Late', executor: 'command', command });
-  await ok('POST', `/api/agents/${agent.id}/start`);
-  await page.goto(`${d.url}/#/agents/${agent.id}`);
+  const agent = await stubborn(page, 'Late');
   let release;
   const held = new Promise((r) => (release = r));
   const stopUrl = `**/api/agents/${agent.id}/stop*`;
