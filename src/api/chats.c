@@ -188,6 +188,9 @@ static void list(ad_req_t *r, void *ud)
 static void got_messages(int rc, json_t *out, void *ud)
 {
     ad_req_t *r = ud;
+    if (rc != 0) {
+        json_decref(out); /* ours either way */
+    }
     if (rc == AD_ENOENT && ad_req_query(r, "before") != NULL) {
         ad_api_invalid(r, "before", "is not a message of this chat");
     } else if (rc != 0) {

@@ -99,6 +99,7 @@ static void limits(ad_req_t *r, void *ud)
 static void recorded(int rc, json_t *row, void *ud)
 {
     if (rc != 0) {
+        json_decref(row); /* ours either way (the store may set one on error) */
         ad_api_fail(ud, rc, "usage", NULL);
     } else {
         ad_res_json(ud, 201, row != NULL ? row : json_object());

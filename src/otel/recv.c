@@ -338,6 +338,7 @@ static void spans_read(int rc, json_t *spans, void *ud)
 {
     trace_t *t = ud;
     if (rc != 0) {
+        json_decref(spans); /* ours either way */
         json_decref(t->out);
         t->cb(rc, NULL, t->ud);
     } else {

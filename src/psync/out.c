@@ -56,6 +56,7 @@ static void job_loaded(int rc, json_t *p, void *ud)
 {
     job_t *j = ud;
     if (rc != 0) {
+        json_decref(p); /* ours either way */
         j->out.rc = rc;
         job_end(j);
         return;
