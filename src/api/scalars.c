@@ -222,8 +222,8 @@ static void compare_export_h(ad_req_t *r, void *ud)
 
 /* ---- writes ------------------------------------------------------------------------- */
 
-/* Stored, and its events published (src/store). */
-/* result: the store's (new reference), answered as it is. */
+/* Stored, and its events published (src/store). result: the store's (new
+ * reference), answered as it is. */
 static void post_done(int rc, json_t *result, void *ud)
 {
     if (rc != 0) {

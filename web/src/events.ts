@@ -431,15 +431,6 @@ export function isStatePatch(ev: Envelope): boolean {
   return ev.type === 'agent_update' && !!ev.payload && typeof ev.payload === 'object' && ev.payload.source === 'program';
 }
 
-// A list of agents fetched while the model went on changing: the list is
-// the truth for what it has, but an agent the model gained or changed after
-// the request left (before: the agents then; the model's entries are
-// replaced, never mutated, so identity says it) is newer than the list and
-// stays, also when the list has it: a status that came as an event while
-// the list was on its way must not be put back (an ACP agent's "waiting"
-// was, under load, and its page showed it running). What the list saw
-// and the model not yet comes as an event after it. One that is in
-// neither the list nor changed since was removed.
 // An agent read over REST (an action's answer, a reload) is what the
 // daemon held at some moment while the request was out; the stream brings
 // every change of status, in order. So when the model's agent changed while
@@ -458,6 +449,15 @@ export function takeAgentAnswer(cur: Agent | undefined, was: Agent | null | unde
   return { ...cur, ...a, ...kept };
 }
 
+// A list of agents fetched while the model went on changing: the list is
+// the truth for what it has, but an agent the model gained or changed after
+// the request left (before: the agents then; the model's entries are
+// replaced, never mutated, so identity says it) is newer than the list and
+// stays, also when the list has it: a status that came as an event while
+// the list was on its way must not be put back (an ACP agent's "waiting"
+// was, under load, and its page showed it running). What the list saw
+// and the model not yet comes as an event after it. One that is in
+// neither the list nor changed since was removed.
 export function mergeAgentList(before: Record<string, Agent>, now: Record<string, Agent>, list: Agent[]): Record<string, Agent> {
   const map: Record<string, Agent> = {};
   for (const a of list) map[a.id] = a;

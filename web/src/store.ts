@@ -186,11 +186,7 @@ function runEffect(e: Effect) {
     case 'reloadAgent':
       debounce('agent:' + e.agentId, 300, () => {
         const id = e.agentId;
-        const was = agentNow(id);
-        api.agent(id).then(
-          (a) => upsertAgent(a, was),
-          () => {},
-        );
+        agentRequest(id, () => api.agent(id)).catch(() => {});
       });
       break;
     case 'chime':
@@ -529,7 +525,7 @@ export function setPendingApprovals(agentId: string, list: Approval[]) {
 // Takes in an agent the daemon answered. was: the model's agent when the
 // request went out (null: it had none), so a status the stream brought
 // meanwhile is not taken back (takeAgentAnswer); left out, the answer is
-// taken as it is.
+// taken as it is (agentRequest passes it).
 export function upsertAgent(a: Agent | null | undefined, was?: Agent | null) {
   if (!a || typeof a.id !== 'string') return;
   const cur = model.value.agents[a.id];
@@ -537,10 +533,14 @@ export function upsertAgent(a: Agent | null | undefined, was?: Agent | null) {
   model.value = { ...model.value, agents: { ...model.value.agents, [a.id]: takeAgentAnswer(cur, was, a) } };
 }
 
-// The model's agent id now (null when it has none): the `was` of
-// upsertAgent for a request about to go out.
-export function agentNow(id: string): Agent | null {
-  return model.value.agents[id] ?? null;
+// Sends req, a request about agent id, and takes in its answer when that
+// is the agent (upsertAgent, with the model's agent as it was before the
+// request went out); returns the answer.
+export async function agentRequest<T>(id: string, req: () => Promise<T>): Promise<T> {
+  const was = model.value.agents[id] ?? null;
+  const r = await req();
+  if (r && typeof r === 'object' && (r as unknown as Agent).id === id) upsertAgent(r as unknown as Agent, was);
+  return r;
 }
 
 export function applyTheme() {

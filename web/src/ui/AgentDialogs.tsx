@@ -5,7 +5,7 @@ import { useSignal } from '@preact/signals';
 import { api } from '../api';
 import { limitNotice, usageLimits, withLimitConfirm } from '../limits';
 import { go } from '../router';
-import { agentNow, loadTree, toast, upsertAgent, worktrees } from '../store';
+import { agentRequest, loadTree, toast, upsertAgent, worktrees } from '../store';
 import type { Agent } from '../types';
 import { errText, FormFooter, Modal } from './common';
 import { PermissionsField } from './Permissions';
@@ -117,12 +117,8 @@ export function StartDialog({ agent, onClose }: { agent: Agent; onClose: () => v
     busy.value = true;
     err.value = null;
     try {
-      const was = agentNow(agent.id);
-      const a = await withLimitConfirm((force) => api.start(agent.id, prompt.value.trim() || undefined, force));
-      if (a) {
-        upsertAgent(a, was);
-        onClose();
-      }
+      const a = await agentRequest(agent.id, () => withLimitConfirm((force) => api.start(agent.id, prompt.value.trim() || undefined, force)));
+      if (a) onClose();
     } catch (e2) {
       err.value = errText(e2);
     } finally {

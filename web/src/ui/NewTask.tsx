@@ -17,7 +17,7 @@ import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { api, ApiError } from '../api';
 import { go } from '../router';
-import { agentNow, loadTree, settings, upsertAgent, workspaces, worktrees } from '../store';
+import { agentRequest, loadTree, settings, upsertAgent, workspaces, worktrees } from '../store';
 import { splitArgs, suggestName, uniqueName, worktreeNameOk } from '../tasks';
 import type { Agent, Worktree } from '../types';
 import { errText, executorFields, ExecutorModeRow, FormFooter, Modal, NodeField } from './common';
@@ -128,8 +128,7 @@ export default function NewTask({ workspaceId, onClose }: { workspaceId?: string
       }
       upsertAgent(agent);
       try {
-        const was = agentNow(agent.id);
-        upsertAgent(await api.start(agent.id, prompt.value.trim() || undefined, force), was);
+        await agentRequest(agent.id, () => api.start(agent.id, prompt.value.trim() || undefined, force));
       } catch (e) {
         await loadTree();
         leftover.value = { message: errText(e), worktree: wt, agent };

@@ -8,7 +8,7 @@ import { api } from '../api';
 import { inputBlockedReason } from '../input';
 import { withLimitConfirm } from '../limits';
 import { fromGrid, go } from '../router';
-import { addSentMessage, agentNow, loadRuns, loadTranscript, model, setOpenAgent, setPendingApprovals, toastError, upsertAgent } from '../store';
+import { addSentMessage, agentRequest, loadRuns, loadTranscript, model, setOpenAgent, setPendingApprovals, toastError } from '../store';
 import { typingIn } from '../tasks';
 import type { Agent, Approval } from '../types';
 import { errText } from './common';
@@ -24,13 +24,10 @@ export function useOpenAgent(id: string) {
     err.value = null;
     notFound.value = false;
     if (!model.value.agents[id])
-      api
-        .agent(id)
-        .then((a) => upsertAgent(a, null))
-        .catch((e) => {
-          if (e && e.status === 404) notFound.value = true;
-          else err.value = errText(e);
-        });
+      agentRequest(id, () => api.agent(id)).catch((e) => {
+        if (e && e.status === 404) notFound.value = true;
+        else err.value = errText(e);
+      });
     loadTranscript(id).catch((e) => (err.value = errText(e)));
     loadRuns(id).catch(() => undefined);
     return () => {
@@ -65,10 +62,8 @@ export function useAgentAction(agent: Agent) {
   const busy = useSignal<string | null>(null);
   const act = async (label: string, f: () => Promise<unknown>) => {
     busy.value = label;
-    const was = agentNow(agent.id);
     try {
-      const r = await f();
-      if (r && typeof r === 'object' && (r as Agent).id === agent.id) upsertAgent(r as Agent, was);
+      await agentRequest(agent.id, f);
     } catch (e) {
       toastError(`${label} failed`, e);
     } finally {
@@ -101,13 +96,7 @@ export function useApprovals(agent: Agent) {
       await api.decide(a.id, d);
       list.value = list.value.filter((x) => x.id !== a.id);
       setPendingApprovals(agent.id, list.value);
-      if (d === 'allow_always') {
-        const was = agentNow(agent.id);
-        api.agent(agent.id).then(
-          (x) => upsertAgent(x, was),
-          () => undefined,
-        );
-      }
+      if (d === 'allow_always') agentRequest(agent.id, () => api.agent(agent.id)).catch(() => undefined);
     } catch (e) {
       toastError('Decision not taken', e);
       void load();

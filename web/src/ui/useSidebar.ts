@@ -8,7 +8,7 @@ import { api } from '../api';
 import { needsYou } from '../attention';
 import { sortAgents, sortWorktrees } from '../order';
 import { go } from '../router';
-import { agentList, agentNow, toast, upsertAgent, workspaces, worktrees } from '../store';
+import { agentList, agentRequest, toast, upsertAgent, workspaces, worktrees } from '../store';
 import { SHELL_ARGV } from '../tasks';
 import type { Agent, Workspace, Worktree } from '../types';
 import { errText } from './common';
@@ -61,8 +61,7 @@ export async function openShell(wt: Worktree): Promise<Agent> {
   const a = await api.createAgent({ worktreeId: wt.id, name: `shell ${wt.name}`, executor: 'command', command: SHELL_ARGV, terminal: true });
   upsertAgent(a);
   try {
-    const was = agentNow(a.id);
-    upsertAgent(await api.start(a.id, undefined, true), was);
+    await agentRequest(a.id, () => api.start(a.id, undefined, true));
   } catch (e) {
     await api.deleteAgent(a.id, false).catch(() => undefined);
     throw e;
