@@ -303,19 +303,40 @@ json_t *ad_json_text(const char *s, size_t n)
     return j != NULL ? j : json_string("");
 }
 
+/* v's decimal digits written backwards, ending just before end, two at a
+ * time (half the divisions: the integers of a list's answer were 6 % of
+ * its instructions); returns the first. */
+static char *u64_digits(char *end, uint64_t v)
+{
+    static const char pairs[] = "00010203040506070809101112131415161718192021222324"
+                                "25262728293031323334353637383940414243444546474849"
+                                "50515253545556575859606162636465666768697071727374"
+                                "75767778798081828384858687888990919293949596979899";
+    char *p = end;
+    while (v >= 100) {
+        const char *d = pairs + 2 * (v % 100);
+        v /= 100;
+        *--p = d[1];
+        *--p = d[0];
+    }
+    if (v >= 10) {
+        *--p = pairs[2 * v + 1];
+        *--p = pairs[2 * v];
+    } else {
+        *--p = (char)('0' + v);
+    }
+    return p;
+}
+
 int ad_json_integer(ad_buf_t *b, int64_t v)
 {
     char num[24];
-    char *p = num + sizeof(num);
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u != 0);
+    char *end = num + sizeof(num);
+    char *p = u64_digits(end, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
     if (v < 0) {
         *--p = '-';
     }
-    return ad_buf_append(b, p, (size_t)(num + sizeof(num) - p));
+    return ad_buf_append(b, p, (size_t)(end - p));
 }
 
 /* ---- reals ----------------------------------------------------------------
@@ -337,14 +358,9 @@ static const double pow10d[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
 static size_t put_u64(char *out, uint64_t v)
 {
     char d[20];
-    size_t n = 0;
-    do {
-        d[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v != 0);
-    for (size_t i = 0; i < n; i++) {
-        out[i] = d[n - 1 - i];
-    }
+    char *p = u64_digits(d + sizeof(d), v);
+    size_t n = (size_t)(d + sizeof(d) - p);
+    memcpy(out, p, n);
     return n;
 }
 

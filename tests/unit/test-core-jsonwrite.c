@@ -106,6 +106,30 @@ static void escapes_at_every_position(void **state)
         json_string("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\n"));
 }
 
+/* Integers are written two digits at a time: every digit count, each side
+ * of each power of ten, both signs, and a spread of others. */
+static void integers_at_every_length(void **state)
+{
+    (void)state;
+    uint64_t p = 1;
+    for (int k = 0; k <= 19; k++, p *= 10) {
+        int64_t around[] = {(int64_t)p - 1, (int64_t)p, (int64_t)p + 1, (int64_t)(p * 5 + 7)};
+        for (size_t i = 0; i < sizeof(around) / sizeof(around[0]); i++) {
+            if (around[i] >= 0) { /* 10^19 * 5 wraps */
+                same_as_jansson(json_integer(around[i]));
+                same_as_jansson(json_integer(-around[i]));
+            }
+        }
+    }
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    for (int i = 0; i < 10000; i++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        same_as_jansson(json_integer((int64_t)(x >> (i % 64))));
+    }
+}
+
 static void too_deep_or_too_big_is_refused(void **state)
 {
     (void)state;
@@ -131,6 +155,7 @@ int main(void)
         cmocka_unit_test(scalars_and_strings),
         cmocka_unit_test(containers),
         cmocka_unit_test(escapes_at_every_position),
+        cmocka_unit_test(integers_at_every_length),
         cmocka_unit_test(too_deep_or_too_big_is_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
