@@ -57,10 +57,10 @@ const runStart = prep('SELECT started_at FROM runs WHERE id = ?');
 
 // GET /api/usage/agents as agentd answers it (src/store/usagetop.c), with
 // the same statements: the agents whose row of the period is not all they
-// used (runs running, runs that ended past now) summed first; then the
-// others read costliest first by agent_usage_by_cost, 640 at a time, each
-// batch's agents looked up, until no unread row can be among the first 500;
-// then sorted by cost and name.
+// used (runs running, runs that ended past now) summed first, their agents
+// looked up 640 at a time; then the others read costliest first by
+// agent_usage_by_cost, each joined to its agent by agents_for_usage, until
+// a row costs less than the 500th read; then sorted by cost and name.
 const USAGE_COLS = 'runs, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, cost_usd';
 const usageExtras = prep(`SELECT agent_id, ${USAGE_COLS} FROM agent_usage WHERE kind = ?2 AND start_day > ?1 `
   + 'AND runs > 0 UNION ALL SELECT agent_id, 1, input_tokens, output_tokens, '
@@ -69,26 +69,32 @@ const usageExtras = prep(`SELECT agent_id, ${USAGE_COLS} FROM agent_usage WHERE 
   + 'WHERE kind = ?2 AND start_day = ?1 AND runs > 0 AND agent_id IN (SELECT agent_id '
   + 'FROM runs INDEXED BY runs_by_end WHERE ended_at IS NULL UNION SELECT agent_id FROM '
   + 'agent_usage WHERE kind = ?2 AND start_day > ?1)');
-const usageScan = prep(`SELECT agent_id, ${USAGE_COLS} FROM agent_usage INDEXED BY agent_usage_by_cost `
-  + 'WHERE kind = ?2 AND start_day = ?1 AND runs > 0 ORDER BY cost_usd DESC');
-const usageAgents = prep('SELECT id, name, worktree_id, executor, deleted_at FROM agents WHERE id IN '
+const usageScan = prep('SELECT u.agent_id, u.runs, u.input_tokens, u.output_tokens, u.cache_read_tokens, '
+  + 'u.cache_write_tokens, u.cost_usd, a.name, a.worktree_id, a.executor, a.deleted_at '
+  + 'FROM agent_usage u INDEXED BY agent_usage_by_cost CROSS JOIN agents a INDEXED BY agents_for_usage '
+  + "WHERE u.kind = ?2 AND u.start_day = ?1 AND u.runs > 0 AND a.id = u.agent_id AND (?3 = '' OR "
+  + 'a.org_id = ?3) ORDER BY u.cost_usd DESC');
+const usageAgents = prep('SELECT id, name, worktree_id, executor, deleted_at FROM agents INDEXED BY agents_for_usage WHERE id IN '
   + "(SELECT value FROM json_each(?1)) AND (?2 = '' OR org_id = ?2)");
 const byCost = (a, b) => (a.cost !== b.cost ? (a.cost > b.cost ? -1 : 1)
   : (b.input + b.output) - (a.input + a.output));
 const sumOf = (r) => ({ id: r.agent_id, runs: r.runs, input: r.input_tokens, output: r.output_tokens,
   cacheRead: r.cache_read_tokens, cacheWrite: r.cache_write_tokens, cost: r.cost_usd, row: null });
+// e's answer row, its agent a (id, name, worktree_id, executor, deleted_at).
+function keep(e, a) {
+  const o = { agentId: e.id, name: a.name, worktreeId: a.worktree_id, executor: a.executor };
+  if (a.deleted_at != null) o.deletedAt = new Date(a.deleted_at).toISOString();
+  Object.assign(o, { runs: e.runs, inputTokens: e.input, outputTokens: e.output, cacheReadTokens: e.cacheRead,
+    cacheWriteTokens: e.cacheWrite, totalTokens: e.input + e.output, costUsd: e.cost });
+  e.row = o;
+  return e;
+}
 function keepFound(list, org, found) {
   for (let i = 0; i < list.length; i += 640) {
     const batch = list.slice(i, i + 640);
     const byId = new Map(batch.map((e) => [e.id, e]));
     for (const a of usageAgents.all(JSON.stringify(batch.map((e) => e.id)), org)) {
-      const e = byId.get(a.id);
-      const o = { agentId: e.id, name: a.name, worktreeId: a.worktree_id, executor: a.executor };
-      if (a.deleted_at != null) o.deletedAt = new Date(a.deleted_at).toISOString();
-      Object.assign(o, { runs: e.runs, inputTokens: e.input, outputTokens: e.output, cacheReadTokens: e.cacheRead,
-        cacheWriteTokens: e.cacheWrite, totalTokens: e.input + e.output, costUsd: e.cost });
-      e.row = o;
-      found.push(e);
+      found.push(keep(byId.get(a.id), a));
     }
   }
 }
@@ -101,27 +107,16 @@ function usageTop(kind, day, org) {
       e.cacheRead += r.cache_read_tokens; e.cacheWrite += r.cache_write_tokens; e.cost += r.cost_usd;
     } else extras.set(r.agent_id, sumOf(r));
   }
-  let found = [];
+  const found = [];
   keepFound([...extras.values()], org, found);
-  let batch = [];
-  let last = 0;
-  const full = () => {
-    keepFound(batch, org, found);
-    batch = [];
-    if (found.length < 500) return false;
-    found.sort(byCost);
-    let n = 500;
-    while (n < found.length && byCost(found[n], found[499]) === 0) n++;
-    found = found.slice(0, n);
-    return last < found[499].cost;
-  };
-  let done = false;
-  for (const r of usageScan.iterate(day, kind)) {
-    last = r.cost_usd;
-    if (!extras.has(r.agent_id)) batch.push(sumOf(r));
-    if (batch.length === 640 && full()) { done = true; break; }
+  let read = 0;
+  let bar = 0;
+  for (const r of usageScan.iterate(day, kind, org)) {
+    if (read >= 500 && r.cost_usd < bar) break;
+    if (extras.has(r.agent_id)) continue;
+    found.push(keep(sumOf(r), { name: r.name, worktree_id: r.worktree_id, executor: r.executor, deleted_at: r.deleted_at }));
+    if (++read === 500) bar = r.cost_usd;
   }
-  if (!done) full();
   found.sort((a, b) => byCost(a, b) || (a.row.name < b.row.name ? -1 : a.row.name > b.row.name ? 1 : 0));
   return found.slice(0, 500).map((e) => e.row);
 }

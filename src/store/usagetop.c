@@ -11,7 +11,8 @@
  * not the whole of their usage (a run still running, a run that ended past
  * now) are summed first, their agents looked up a batch at a time; then
  * the others are read costliest first by an index (agent_usage_by_cost,
- * migration 2880) joined to their agents (name, organisation), until no
+ * migration 2880) joined to their agents (name, organisation; by
+ * agents_for_usage, migration 2890: one b-tree descent each), until no
  * row left unread can be among the first 500 of the caller's
  * organisation. The answer is written as text, no json_t.
  *
@@ -35,14 +36,17 @@
 #endif
 /* the most agents a period can list before the read refuses (AD_ETOOBIG) */
 #define SUMS_MAX (4u << 20)
+/* the found agents' names, worktrees and executors: an arena's chunk and
+ * cap (names and ids are bounded where they are stored) */
+#define NAMES_CHUNK (32u << 10)
+#define NAMES_MAX ((size_t)1 << 30)
 
 typedef struct {
     char id[AD_ID_MAX];
     int64_t runs, input, output, cache_read, cache_write;
     double cost;
-    /* once the agent was found: its name, worktree and executor, one
-     * allocation of three strings (owned), and when it was deleted */
-    char *meta;
+    /* once the agent was found (name not NULL): its name, worktree and
+     * executor, in the caller's arena, and when it was deleted */
     const char *name, *worktree, *executor;
     int64_t deleted_at; /* 0: not deleted */
 } sum_t;
@@ -67,10 +71,11 @@ static int by_cost(const sum_t *a, const sum_t *b)
     return ta == tb ? 0 : ta > tb ? -1 : 1;
 }
 
-/* The answer's order: by cost, then by name (as SQLite's BINARY). */
+/* The answer's order: by cost, then by name (as SQLite's BINARY); sorts
+ * pointers (an entry is 136 bytes). */
 static int by_cost_name(const void *a, const void *b)
 {
-    const sum_t *x = a, *y = b;
+    const sum_t *x = *(sum_t *const *)a, *y = *(sum_t *const *)b;
     int c = by_cost(x, y);
     return c != 0 ? c : strcmp(x->name, y->name);
 }
@@ -106,7 +111,7 @@ static void from_row(sum_t *e, ad_db_stmt_t *st)
     e->cache_read = ad_db_column_int64(st, 4);
     e->cache_write = ad_db_column_int64(st, 5);
     e->cost = ad_db_column_double(st, 6);
-    e->meta = NULL;
+    e->name = NULL;
 }
 
 #define USAGE_COLS                                                                                 \
@@ -174,8 +179,8 @@ static int by_id_p(const void *a, const void *b)
 }
 
 /* Keeps the agent of st's row with e: its name, worktree_id, executor and
- * deleted_at, columns col to col + 3. */
-static int keep_agent(sum_t *e, ad_db_stmt_t *st, int col)
+ * deleted_at, columns col to col + 3; the strings in names. */
+static int keep_agent(sum_t *e, ad_db_stmt_t *st, int col, ad_arena_t *names)
 {
     const char *v[3];
     size_t len[3], total = 0;
@@ -188,11 +193,10 @@ static int keep_agent(sum_t *e, ad_db_stmt_t *st, int col)
         }
         total += len[i] + 1;
     }
-    e->meta = malloc(total);
-    if (e->meta == NULL) {
+    char *p = ad_arena_alloc(names, total);
+    if (p == NULL) {
         return AD_ENOMEM;
     }
-    char *p = e->meta;
     const char **dst[3] = {&e->name, &e->worktree, &e->executor};
     for (int i = 0; i < 3; i++) {
         memcpy(p, v[i], len[i]);
@@ -206,9 +210,9 @@ static int keep_agent(sum_t *e, ad_db_stmt_t *st, int col)
 }
 
 /* Looks up the agents of batch[0..n) (of org, "" any) in one statement and
- * keeps what the answer shows of each one found. batch is sorted by id
- * here. */
-static int look_up(ad_db_t *db, sum_t **batch, size_t n, const char *org)
+ * keeps what the answer shows of each one found, its strings in names.
+ * batch is sorted by id here. */
+static int look_up(ad_db_t *db, sum_t **batch, size_t n, const char *org, ad_arena_t *names)
 {
     qsort(batch, n, sizeof(*batch), by_id_p);
     ad_buf_t ids;
@@ -220,7 +224,8 @@ static int look_up(ad_db_t *db, sum_t **batch, size_t n, const char *org)
     }
     err = err ? err : ad_buf_putc(&ids, ']');
     ad_db_stmt_t *st = err == 0 ? ad_store_stmt(db, "SELECT id, name, worktree_id, executor, "
-                                                    "deleted_at FROM agents WHERE id IN "
+                                                    "deleted_at FROM agents INDEXED BY "
+                                                    "agents_for_usage WHERE id IN "
                                                     "(SELECT value FROM json_each(?1)) AND "
                                                     "(?2 = '' OR org_id = ?2)")
                                 : NULL;
@@ -237,8 +242,8 @@ static int look_up(ad_db_t *db, sum_t **batch, size_t n, const char *org)
         snprintf(key.id, sizeof(key.id), "%s", id != NULL ? id : "");
         sum_t *kp = &key;
         sum_t **hit = bsearch(&kp, batch, n, sizeof(*batch), by_id_p);
-        if (hit != NULL && (*hit)->meta == NULL) {
-            err = keep_agent(*hit, st, 1);
+        if (hit != NULL && (*hit)->name == NULL) {
+            err = keep_agent(*hit, st, 1, names);
         }
     }
     ad_db_reset(st);
@@ -280,19 +285,22 @@ static int put_row(ad_buf_t *b, const sum_t *e)
     return rc ? rc : ad_buf_putc(b, '}');
 }
 
-/* The answer's text for the agents of found[0..n): {period, from, totals,
+/* The answer's text for the agents *found[0..n): {period, from, totals,
  * agents}; the totals are of the agents listed. */
-static int put_answer(ad_buf_t *b, const char *period, const char *from, const sum_t *found,
+static int put_answer(ad_buf_t *b, const char *period, const char *from, sum_t *const *found,
                       size_t n)
 {
     int64_t runs = 0, input = 0, output = 0;
     double cost = 0;
     for (size_t i = 0; i < n; i++) {
-        runs += found[i].runs;
-        input += found[i].input;
-        output += found[i].output;
-        cost += found[i].cost;
+        runs += found[i]->runs;
+        input += found[i]->input;
+        output += found[i]->output;
+        cost += found[i]->cost;
     }
+    /* an agent's row is about 280 bytes: one allocation, not a dozen
+     * doublings each copying what came before */
+    AD_DISCARD(ad_buf_reserve(b, 256 + n * 320));
     int rc = ad_buf_puts(b, "{\"period\":");
     rc = rc ? rc : ad_json_string(b, period, strlen(period));
     rc = rc ? rc : ad_buf_puts(b, ",\"from\":");
@@ -310,14 +318,15 @@ static int put_answer(ad_buf_t *b, const char *period, const char *from, const s
     rc = rc ? rc : ad_buf_puts(b, "},\"agents\":[");
     for (size_t i = 0; i < n && rc == 0; i++) {
         rc = i > 0 ? ad_buf_putc(b, ',') : 0;
-        rc = rc ? rc : put_row(b, &found[i]);
+        rc = rc ? rc : put_row(b, found[i]);
     }
     return rc ? rc : ad_buf_puts(b, "]}");
 }
 
 /* Looks up the agents of v[0..n) (of org, "" any) a batch at a time and
- * moves those found to the end of found, which owns what they keep. */
-static int keep_found(ad_db_t *db, sum_t *v, size_t n, const char *org, sums_t *found)
+ * copies those found to the end of found, their strings in names. */
+static int keep_found(ad_db_t *db, sum_t *v, size_t n, const char *org, ad_arena_t *names,
+                      sums_t *found)
 {
     sum_t *batch[BATCH];
     int err = 0;
@@ -326,22 +335,13 @@ static int keep_found(ad_db_t *db, sum_t *v, size_t n, const char *org, sums_t *
         for (size_t j = 0; j < k; j++) {
             batch[j] = &v[i + j];
         }
-        err = look_up(db, batch, k, org);
+        err = look_up(db, batch, k, org, names);
     }
     sum_t *e;
-    for (size_t i = 0; i < n; i++) {
-        if (v[i].meta == NULL) {
-            continue;
-        }
-        if (err == 0) {
-            err = grow(found, &e);
-        }
-        if (err == 0) {
+    for (size_t i = 0; i < n && err == 0; i++) {
+        if (v[i].name != NULL && (err = grow(found, &e)) == 0) {
             *e = v[i];
-        } else {
-            free(v[i].meta);
         }
-        v[i].meta = NULL;
     }
     return err;
 }
@@ -353,12 +353,13 @@ static int keep_found(ad_db_t *db, sum_t *v, size_t n, const char *org, sums_t *
  * looked up a batch at a time by ids sent as JSON before: the join is a
  * third less CPU; bench/README, F2.) */
 static int scan(ad_db_t *db, const char *kind, int64_t day, const sums_t *extras, const char *org,
-                sums_t *found)
+                ad_arena_t *names, sums_t *found)
 {
     ad_db_stmt_t *st = ad_store_stmt(
         db, "SELECT u.agent_id, u.runs, u.input_tokens, u.output_tokens, u.cache_read_tokens, "
             "u.cache_write_tokens, u.cost_usd, a.name, a.worktree_id, a.executor, a.deleted_at "
-            "FROM agent_usage u INDEXED BY agent_usage_by_cost CROSS JOIN agents a WHERE u.kind "
+            "FROM agent_usage u INDEXED BY agent_usage_by_cost CROSS JOIN agents a INDEXED BY "
+            "agents_for_usage WHERE u.kind "
             "= ?2 AND u.start_day = ?1 AND u.runs > 0 AND a.id = u.agent_id AND (?3 = '' OR "
             "a.org_id = ?3) ORDER BY u.cost_usd DESC");
     if (st == NULL) {
@@ -381,12 +382,10 @@ static int scan(ad_db_t *db, const char *kind, int64_t day, const sums_t *extras
             continue;
         }
         sum_t *slot;
-        err = keep_agent(&e, st, 7);
+        err = keep_agent(&e, st, 7, names);
         err = err ? err : grow(found, &slot);
         if (err == 0) {
             *slot = e;
-        } else {
-            free(e.meta);
         }
         if (++read == TOP) {
             bar = e.cost;
@@ -416,22 +415,31 @@ int ad_store_usage_agents_text(ad_store_t *st, const char *period, int64_t now, 
     ad_db_t *db = ad_store_rdb(st);
     org = org != NULL ? org : "";
     sums_t extras = {NULL, 0, 0}, found = {NULL, 0, 0};
+    ad_arena_t names;
+    ad_arena_init(&names, NAMES_CHUNK, NAMES_MAX);
+    sum_t **order = NULL;
     int err = read_extras(db, kind, day, &extras);
     if (err == 0) {
-        err = keep_found(db, extras.v, extras.n, org, &found);
+        err = keep_found(db, extras.v, extras.n, org, &names, &found);
     }
     if (err == 0) {
-        err = scan(db, kind, day, &extras, org, &found);
+        err = scan(db, kind, day, &extras, org, &names, &found);
     }
     if (err == 0 && found.n > 0) {
-        qsort(found.v, found.n, sizeof(*found.v), by_cost_name);
+        order = malloc(found.n * sizeof(*order));
+        err = order != NULL ? 0 : AD_ENOMEM;
+    }
+    if (err == 0 && found.n > 0) {
+        for (size_t i = 0; i < found.n; i++) {
+            order[i] = &found.v[i];
+        }
+        qsort(order, found.n, sizeof(*order), by_cost_name);
     }
     if (err == 0) {
-        err = put_answer(out, period, key, found.v, found.n < TOP ? found.n : TOP);
+        err = put_answer(out, period, key, order, found.n < TOP ? found.n : TOP);
     }
-    for (size_t i = 0; i < found.n; i++) {
-        free(found.v[i].meta);
-    }
+    free(order);
+    ad_arena_cleanup(&names);
     free(found.v);
     free(extras.v);
     return err;
