@@ -161,8 +161,7 @@ static void list(ad_req_t *r, void *ud)
         ad_api_fail(r, rc, "worktree", wt);
         return;
     }
-    ad_res_send(r, 200, "application/json", b.data, b.len);
-    ad_buf_cleanup(&b);
+    ad_res_send_buf(r, 200, "application/json", &b);
 }
 
 static void get(ad_req_t *r, void *ud)

@@ -247,12 +247,12 @@ void ad_api_answer(ad_req_t *r, int rc, json_t *out, const char *what, const cha
     }
 }
 
-void ad_api_answer_text(ad_req_t *r, int rc, const ad_buf_t *b, const char *what, const char *id)
+void ad_api_answer_text(ad_req_t *r, int rc, ad_buf_t *b, const char *what, const char *id)
 {
     if (rc != 0) {
         ad_api_fail(r, rc, what, id);
     } else if (!ad_req_dialect(r)) {
-        ad_res_send(r, 200, "application/json", b->data, b->len);
+        ad_res_send_buf(r, 200, "application/json", b);
     } else {
         json_t *tree = json_loadb(b->data, b->len, 0, NULL);
         if (tree == NULL) {

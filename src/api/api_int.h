@@ -91,10 +91,11 @@ void ad_api_list(ad_req_t *r, int rc, json_t *rows, const char *key, const char 
 /* A read (rc, out taken) answered: 200 with out, or rc as
  * ad_api_fail(what, id). */
 void ad_api_answer(ad_req_t *r, int rc, json_t *out, const char *what, const char *id);
-/* The same for an answer written as JSON text: b sent as it is, or, for a
- * request in a dialect (which rewrites the tree), read back and answered as
- * a tree. b stays the caller's. */
-void ad_api_answer_text(ad_req_t *r, int rc, const ad_buf_t *b, const char *what, const char *id);
+/* The same for an answer written as JSON text: b's bytes sent as they are
+ * (taken, not copied: b is left empty), or, for a request in a dialect
+ * (which rewrites the tree), read back and answered as a tree. The caller
+ * still cleans b up. */
+void ad_api_answer_text(ad_req_t *r, int rc, ad_buf_t *b, const char *what, const char *id);
 
 /* seed.c: under /seed/api a GET /agents status filter is in the seed's
  * enum: *status becomes NULL (the store filters nothing) and

@@ -52,6 +52,7 @@ void ad_http_req_put(ad_req_t *r)
     ad_server_t *s = r->srv;
     ad_http_caps_body_release(r);
     ad_buf_cleanup(&r->body);
+    free(r->owned_body);
     ad_arena_t arena = r->arena;
     ad_arena_reset(&arena);
     memset(r, 0, sizeof(*r));

@@ -249,6 +249,9 @@ bool ad_http_has_token(const char *list, const char *tok);
 /* Adds a response header; call before the response. Strings are copied. */
 void ad_res_header(ad_req_t *r, const char *name, const char *value);
 void ad_res_send(ad_req_t *r, int status, const char *content_type, const void *body, size_t len);
+/* The same with b's bytes as the body, taken instead of copied (a list's
+ * answer is up to megabytes): b is left empty, the request frees them. */
+void ad_res_send_buf(ad_req_t *r, int status, const char *content_type, ad_buf_t *b);
 /* Serializes body (compact JSON). Steals the reference to body. */
 void ad_res_json(ad_req_t *r, int status, json_t *body);
 /* The error shape {"error":{"code","message","details"}}. details may be

@@ -86,6 +86,7 @@ struct ad_req {
     ad_conn_t *conn; /* NULL once the client has gone */
     ad_req_t *next;  /* the connection's queue, oldest first */
     ad_arena_t arena;
+    char *owned_body; /* an answer's body taken by ad_res_send_buf, or NULL */
 
     /* parsed request */
     const char *method;

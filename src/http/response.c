@@ -550,6 +550,18 @@ void ad_res_send(ad_req_t *r, int status, const char *content_type, const void *
     ad_res_send_ex(r, status, content_type, body, len, false);
 }
 
+void ad_res_send_buf(ad_req_t *r, int status, const char *content_type, ad_buf_t *b)
+{
+    if (r->answered || r->owned_body != NULL) {
+        ad_buf_cleanup(b);
+        ad_res_send_ex(r, status, content_type, NULL, 0, true); /* logs the second answer */
+        return;
+    }
+    size_t len;
+    r->owned_body = ad_buf_detach(b, &len);
+    ad_res_send_ex(r, status, content_type, r->owned_body, len, true);
+}
+
 /* A JSON answer's text is bounded as the request's arena is (conn.c). */
 #define JSON_ANSWER_MAX (256u << 20)
 
