@@ -298,9 +298,6 @@ static int put_answer(ad_buf_t *b, const char *period, const char *from, sum_t *
         output += found[i]->output;
         cost += found[i]->cost;
     }
-    /* an agent's row is about 280 bytes: one allocation, not a dozen
-     * doublings each copying what came before */
-    AD_DISCARD(ad_buf_reserve(b, 256 + n * 320));
     int rc = ad_buf_puts(b, "{\"period\":");
     rc = rc ? rc : ad_json_string(b, period, strlen(period));
     rc = rc ? rc : ad_buf_puts(b, ",\"from\":");
