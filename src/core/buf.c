@@ -81,6 +81,11 @@ int ad_buf_append_grow(ad_buf_t *b, const void *p, size_t n)
     return 0;
 }
 
+int ad_buf_puts(ad_buf_t *b, const char *s)
+{
+    return ad_buf_append(b, s, strlen(s));
+}
+
 int ad_buf_vprintf(ad_buf_t *b, const char *fmt, va_list ap)
 {
     va_list ap2;

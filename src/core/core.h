@@ -192,12 +192,7 @@ AD_MUST_USE static inline int ad_buf_putc(ad_buf_t *b, char c)
     b->data[b->len] = '\0';
     return 0;
 }
-/* Inline so that a literal's length is known when compiled (a list's
- * answer writes a key literal for each of its values). */
-AD_MUST_USE static inline int ad_buf_puts(ad_buf_t *b, const char *s)
-{
-    return ad_buf_append(b, s, strlen(s));
-}
+AD_MUST_USE int ad_buf_puts(ad_buf_t *b, const char *s);
 AD_MUST_USE int ad_buf_printf(ad_buf_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 AD_MUST_USE int ad_buf_vprintf(ad_buf_t *b, const char *fmt, va_list ap);
