@@ -193,6 +193,10 @@ AD_MUST_USE static inline int ad_buf_putc(ad_buf_t *b, char c)
     return 0;
 }
 AD_MUST_USE int ad_buf_puts(ad_buf_t *b, const char *s);
+/* A string literal, its length known when compiled (hot JSON writers: a
+ * key before each value). ad_buf_puts stays a call, so that the binary does
+ * not grow by an inlined copy at each of its hundreds of callers. */
+#define ad_buf_lit(b, lit) ad_buf_append((b), "" lit, sizeof(lit) - 1)
 AD_MUST_USE int ad_buf_printf(ad_buf_t *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 AD_MUST_USE int ad_buf_vprintf(ad_buf_t *b, const char *fmt, va_list ap);

@@ -254,33 +254,33 @@ static int look_up(ad_db_t *db, sum_t **batch, size_t n, const char *org, ad_are
 /* One agent of the answer, as its JSON text. */
 static int put_row(ad_buf_t *b, const sum_t *e)
 {
-    int rc = ad_buf_puts(b, "{\"agentId\":");
+    int rc = ad_buf_lit(b, "{\"agentId\":");
     rc = rc ? rc : ad_json_string(b, e->id, strlen(e->id));
-    rc = rc ? rc : ad_buf_puts(b, ",\"name\":");
+    rc = rc ? rc : ad_buf_lit(b, ",\"name\":");
     rc = rc ? rc : ad_json_string(b, e->name, strlen(e->name));
-    rc = rc ? rc : ad_buf_puts(b, ",\"worktreeId\":");
+    rc = rc ? rc : ad_buf_lit(b, ",\"worktreeId\":");
     rc = rc ? rc : ad_json_string(b, e->worktree, strlen(e->worktree));
-    rc = rc ? rc : ad_buf_puts(b, ",\"executor\":");
+    rc = rc ? rc : ad_buf_lit(b, ",\"executor\":");
     rc = rc ? rc : ad_json_string(b, e->executor, strlen(e->executor));
     if (rc == 0 && e->deleted_at != 0) {
         char ts[AD_TIME_MAX];
         ad_time_format(e->deleted_at, ts);
-        rc = ad_buf_puts(b, ",\"deletedAt\":");
+        rc = ad_buf_lit(b, ",\"deletedAt\":");
         rc = rc ? rc : ad_json_string(b, ts, strlen(ts));
     }
-    const char *keys[] = {",\"runs\":",
-                          ",\"inputTokens\":",
-                          ",\"outputTokens\":",
-                          ",\"cacheReadTokens\":",
-                          ",\"cacheWriteTokens\":",
-                          ",\"totalTokens\":"};
-    int64_t vals[] = {e->runs,       e->input,       e->output,
-                      e->cache_read, e->cache_write, e->input + e->output};
-    for (size_t i = 0; i < AD_ARRAY_LEN(keys) && rc == 0; i++) {
-        rc = ad_buf_puts(b, keys[i]);
-        rc = rc ? rc : ad_json_integer(b, vals[i]);
-    }
-    rc = rc ? rc : ad_buf_puts(b, ",\"costUsd\":");
+    rc = rc ? rc : ad_buf_lit(b, ",\"runs\":");
+    rc = rc ? rc : ad_json_integer(b, e->runs);
+    rc = rc ? rc : ad_buf_lit(b, ",\"inputTokens\":");
+    rc = rc ? rc : ad_json_integer(b, e->input);
+    rc = rc ? rc : ad_buf_lit(b, ",\"outputTokens\":");
+    rc = rc ? rc : ad_json_integer(b, e->output);
+    rc = rc ? rc : ad_buf_lit(b, ",\"cacheReadTokens\":");
+    rc = rc ? rc : ad_json_integer(b, e->cache_read);
+    rc = rc ? rc : ad_buf_lit(b, ",\"cacheWriteTokens\":");
+    rc = rc ? rc : ad_json_integer(b, e->cache_write);
+    rc = rc ? rc : ad_buf_lit(b, ",\"totalTokens\":");
+    rc = rc ? rc : ad_json_integer(b, e->input + e->output);
+    rc = rc ? rc : ad_buf_lit(b, ",\"costUsd\":");
     rc = rc ? rc : ad_json_real(b, isfinite(e->cost) ? e->cost : 0);
     return rc ? rc : ad_buf_putc(b, '}');
 }
@@ -298,26 +298,26 @@ static int put_answer(ad_buf_t *b, const char *period, const char *from, sum_t *
         output += found[i]->output;
         cost += found[i]->cost;
     }
-    int rc = ad_buf_puts(b, "{\"period\":");
+    int rc = ad_buf_lit(b, "{\"period\":");
     rc = rc ? rc : ad_json_string(b, period, strlen(period));
-    rc = rc ? rc : ad_buf_puts(b, ",\"from\":");
+    rc = rc ? rc : ad_buf_lit(b, ",\"from\":");
     rc = rc ? rc : ad_json_string(b, from, strlen(from));
-    rc = rc ? rc : ad_buf_puts(b, ",\"totals\":{\"runs\":");
+    rc = rc ? rc : ad_buf_lit(b, ",\"totals\":{\"runs\":");
     rc = rc ? rc : ad_json_integer(b, runs);
-    rc = rc ? rc : ad_buf_puts(b, ",\"inputTokens\":");
+    rc = rc ? rc : ad_buf_lit(b, ",\"inputTokens\":");
     rc = rc ? rc : ad_json_integer(b, input);
-    rc = rc ? rc : ad_buf_puts(b, ",\"outputTokens\":");
+    rc = rc ? rc : ad_buf_lit(b, ",\"outputTokens\":");
     rc = rc ? rc : ad_json_integer(b, output);
-    rc = rc ? rc : ad_buf_puts(b, ",\"totalTokens\":");
+    rc = rc ? rc : ad_buf_lit(b, ",\"totalTokens\":");
     rc = rc ? rc : ad_json_integer(b, input + output);
-    rc = rc ? rc : ad_buf_puts(b, ",\"costUsd\":");
+    rc = rc ? rc : ad_buf_lit(b, ",\"costUsd\":");
     rc = rc ? rc : ad_json_real(b, isfinite(cost) ? cost : 0);
-    rc = rc ? rc : ad_buf_puts(b, "},\"agents\":[");
+    rc = rc ? rc : ad_buf_lit(b, "},\"agents\":[");
     for (size_t i = 0; i < n && rc == 0; i++) {
         rc = i > 0 ? ad_buf_putc(b, ',') : 0;
         rc = rc ? rc : put_row(b, found[i]);
     }
-    return rc ? rc : ad_buf_puts(b, "]}");
+    return rc ? rc : ad_buf_lit(b, "]}");
 }
 
 /* Looks up the agents of v[0..n) (of org, "" any) a batch at a time and
