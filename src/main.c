@@ -403,6 +403,13 @@ static void start_planes(daemon_t *d)
  * CPU-second than a fresh process. The bound keeps a burst's memory for
  * the next one without letting an idle daemon hold more than this. */
 #define HEAP_KEEP_BYTES (16 << 20)
+/* Blocks below this come from the heap, not from a mapping of their own.
+ * glibc raises its threshold (128 KiB at first) as large blocks are freed,
+ * but not once M_TRIM_THRESHOLD is set: a list's answer (the month's usage
+ * by agent, 139 KB) and its rows were mapped, faulted in page by page and
+ * unmapped on every request, 45 page faults each (bench/README, F2). The
+ * heap's free pages go back by the trim check (src/http/caps.c). */
+#define HEAP_MMAP_BYTES (256 << 10)
 
 static void fail_start(daemon_t *d, const char *err)
 {
@@ -438,6 +445,9 @@ static void on_parts_stored(int rc, void *ud)
      * embedded defaults) lies between what it kept: glibc would hold it
      * until the first trim check a second later (src/http/caps.c). */
     malloc_trim(0);
+    /* only now: start-up's large blocks (parsers, the migrations) were
+     * mappings of their own and are gone, not holes in the heap */
+    mallopt(M_MMAP_THRESHOLD, HEAP_MMAP_BYTES);
     ad_log(AD_LOG_INFO, "main", "started version=%s pid=%ld data_dir=%s", AD_VERSION,
            (long)getpid(), d->cfg.data_dir);
     print_listening(d);
