@@ -80,7 +80,8 @@ const byCost = (a, b) => (a.cost !== b.cost ? (a.cost > b.cost ? -1 : 1)
   : (b.input + b.output) - (a.input + a.output));
 const sumOf = (r) => ({ id: r.agent_id, runs: r.runs, input: r.input_tokens, output: r.output_tokens,
   cacheRead: r.cache_read_tokens, cacheWrite: r.cache_write_tokens, cost: r.cost_usd, row: null });
-// e's answer row, its agent a (id, name, worktree_id, executor, deleted_at).
+// e's answer row, from its agent's columns in a (name, worktree_id, executor,
+// deleted_at: an agents row, or a usage row joined to its agent).
 function keep(e, a) {
   const o = { agentId: e.id, name: a.name, worktreeId: a.worktree_id, executor: a.executor };
   if (a.deleted_at != null) o.deletedAt = new Date(a.deleted_at).toISOString();
@@ -114,7 +115,7 @@ function usageTop(kind, day, org) {
   for (const r of usageScan.iterate(day, kind, org)) {
     if (read >= 500 && r.cost_usd < bar) break;
     if (extras.has(r.agent_id)) continue;
-    found.push(keep(sumOf(r), { name: r.name, worktree_id: r.worktree_id, executor: r.executor, deleted_at: r.deleted_at }));
+    found.push(keep(sumOf(r), r)); // the row carries its agent's columns
     if (++read === 500) bar = r.cost_usd;
   }
   found.sort((a, b) => byCost(a, b) || (a.row.name < b.row.name ? -1 : a.row.name > b.row.name ? 1 : 0));

@@ -552,12 +552,12 @@ void ad_res_send(ad_req_t *r, int status, const char *content_type, const void *
 
 void ad_res_send_buf(ad_req_t *r, int status, const char *content_type, ad_buf_t *b)
 {
-    if (r->answered || r->owned_body != NULL) {
+    if (r->answered) {
         ad_buf_cleanup(b);
         ad_res_send_ex(r, status, content_type, NULL, 0, true); /* logs the second answer */
         return;
     }
-    size_t len;
+    size_t len; /* owned_body is NULL: it is set only here, with the answer */
     r->owned_body = ad_buf_detach(b, &len);
     ad_res_send_ex(r, status, content_type, r->owned_body, len, true);
 }
