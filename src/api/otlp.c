@@ -10,6 +10,7 @@
  */
 #include "api/api_int.h"
 #include "otel/otel.h"
+#include "run/run.h"
 
 #include <strings.h>
 
@@ -31,7 +32,8 @@ static bool run_of(ad_app_t *app, ad_req_t *r, char run_id[AD_ID_MAX])
         status(r, 401, 16, "a run's credential (x-agentd-run) is required");
         return false;
     }
-    if (!ad_otel_run_sends(app->store, run_id)) {
+    /* a run this runner holds sends, even before its row is written */
+    if (!ad_runner_has_run(app->runner, run_id) && !ad_otel_run_sends(app->store, run_id)) {
         status(r, 403, 7, "this run has ended: it sends no more telemetry");
         return false;
     }

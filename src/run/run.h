@@ -192,6 +192,9 @@ json_t *ad_runner_stalled(const ad_runner_t *r, const char *org);
  * null, holderLog: the end of its holder's log (its own errors) or null}.
  * NULL when run_id is not running here. New reference. */
 json_t *ad_runner_run_live(const ad_runner_t *r, const char *run_id);
+/* Whether run_id is running under this runner now: true from its spawn,
+ * before its row is in the store. Loop thread. */
+bool ad_runner_has_run(const ad_runner_t *r, const char *run_id);
 /* Run run_id's stored row with ad_runner_run_live's fields laid over it
  * when it runs here: *out new. 0, or the store's error (crewops.c). */
 int ad_runner_run_view(const ad_runner_t *r, ad_store_t *st, const char *run_id, json_t **out);

@@ -401,6 +401,11 @@ ad_run_t *ad_run_find_by_run(const ad_runner_t *r, const char *run_id)
     return NULL;
 }
 
+bool ad_runner_has_run(const ad_runner_t *r, const char *run_id)
+{
+    return r != NULL && ad_run_find_by_run(r, run_id) != NULL;
+}
+
 /* kept and the runs other control planes hold live leases of (issue #39):
  * theirs to run, never this plane's to reconcile as lost. */
 static char **keep_elsewhere(ad_runner_t *r, char **kept)

@@ -13,6 +13,8 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
+const path = require('node:path');
+const { spawn } = require('node:child_process');
 const daemon = require('./lib/daemon');
 const { start } = require('../fixtures/mock-anthropic');
 const { CLAUDE_BIN, claudeMissingReason, makeSandbox } = require('../fixtures/claude-run');
@@ -145,6 +147,38 @@ test('a run\'s OTLP credential is good for that run\'s telemetry only', async ()
     // the key file is the owner's alone
     assert.equal(fs.statSync(`${d.dataDir}/otlp-key`).mode & 0o777, 0o600);
   } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// A program's first telemetry may come before agentd's writer has stored its
+// run (a busy disk, a fast program): a run this agentd is running sends. The
+// store is held locked by another connection while the run starts, so the
+// run's row cannot be in it when the program posts.
+// (On SQLite in the PostgreSQL pass too: the lock is the file's.)
+test('a run sends from its first moment, before its row is stored', async () => {
+  const { d, dir, wt } = await startWithWorktree({ sqlite: true });
+  const said = path.join(dir, 'otlp-status');
+  const lock = spawn('sqlite3', [path.join(d.dataDir, 'agentd.db')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  lock.stdout.on('data', (b) => { out += b; });
+  try {
+    const program = `const e=process.env;const [hk,hv]=e.OTEL_EXPORTER_OTLP_HEADERS.split('=');
+fetch(e.OTEL_EXPORTER_OTLP_ENDPOINT+'/v1/traces',{method:'POST',headers:{'content-type':'application/json',[hk]:hv},body:'{"resourceSpans":[]}'})
+.then((r)=>require('fs').writeFileSync(process.argv[1],String(r.status)),(x)=>require('fs').writeFileSync(process.argv[1],String(x)));`;
+    const id = await commandAgent(d, wt, [process.execPath, '-e', program, said]);
+    lock.stdin.write("BEGIN IMMEDIATE;\nSELECT 'locked';\n");
+    await until(async () => out.includes('locked'), 'the store locked by another connection');
+    const started = api(d, 'POST', `/api/agents/${id}/start`, {});
+    const status = await until(async () => (fs.existsSync(said) ? fs.readFileSync(said, 'utf8') : null), 'the program\'s first POST');
+    // the run's row was not stored yet: the start still waits for it
+    assert.equal(await Promise.race([started.then(() => 'answered'), Promise.resolve('waiting')]), 'waiting');
+    lock.stdin.end('COMMIT;\n');
+    assert.equal(status, '200');
+    assert.equal((await started).status, 200);
+  } finally {
+    lock.kill();
     await d.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });
   }
