@@ -89,6 +89,11 @@ uint64_t ad_bus_persisted_seq(const ad_bus_t *bus)
     return bus->persisted_seq;
 }
 
+size_t ad_bus_unpersisted_bytes(const ad_bus_t *bus)
+{
+    return bus->unpersisted_bytes;
+}
+
 uint64_t ad_bus_oldest_seq(const ad_bus_t *bus)
 {
     uint64_t ring = ad_bus_ring_first(&bus->ring);

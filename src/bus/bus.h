@@ -202,6 +202,8 @@ void ad_bus_set_store(ad_bus_t *bus, const ad_bus_store_ops_t *ops, void *impl, 
                       uint64_t max_seq, uint64_t reserved);
 /* The last seq known committed to the event log. */
 uint64_t ad_bus_persisted_seq(const ad_bus_t *bus);
+/* The bytes of events published and not yet in the event log. */
+size_t ad_bus_unpersisted_bytes(const ad_bus_t *bus);
 /* Before the store closes: queues every pending event in one last write,
  * records the last seq as the ceiling (so a clean restart shows no gap) and
  * stops retention and further writes. */

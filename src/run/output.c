@@ -685,7 +685,8 @@ void ad_run_flush_live(ad_run_t *run)
     run->live_dirty = false;
     ad_bus_t *bus = run->r->bus;
     bool behind =
-        bus != NULL && ad_bus_seq(bus) - ad_bus_persisted_seq(bus) > AD_RUN_LIVE_BACKLOG_MAX;
+        bus != NULL && (ad_bus_seq(bus) - ad_bus_persisted_seq(bus) > AD_RUN_LIVE_BACKLOG_MAX ||
+                        ad_bus_unpersisted_bytes(bus) > AD_RUN_LIVE_BACKLOG_BYTES);
     for (int i = 0; i < 2; i++) {
         ad_buf_t *b = &run->live[i];
         if (b->len == 0) {

@@ -49,6 +49,9 @@
  * more than a hundred events: 4096 is about 0.4 s of lag at that rate
  * (about 1 MB of events), well past a healthy writer's. */
 #define AD_RUN_LIVE_BACKLOG_MAX 4096
+/* The same in bytes: a flood's events are up to AD_RUN_LIVE_BYTES each, so
+ * 4096 of them could hold 256 MiB while a slow disk holds the writer up. */
+#define AD_RUN_LIVE_BACKLOG_BYTES (8u << 20)
 /* Tool calls of a run awaiting their result at once (parallel calls). */
 #define AD_RUN_OPEN_CALLS 16
 /* A batch the store refused for space is handed to it again after this,

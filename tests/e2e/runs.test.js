@@ -9,6 +9,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
+const { spawn } = require('node:child_process');
 const daemon = require('./lib/daemon');
 const { threadSched } = require('./lib/sched');
 const { api, until, startWithWorktree, commandAgent } = require('./lib/api');
@@ -329,6 +330,38 @@ test('100 MB of output from one agent keeps agentd\'s memory bounded', async () 
     assert.ok(after - before < 64 * 1024, `peak RSS grew from ${before} kB to ${after} kB`);
     process.stderr.write(`# flood: peak RSS ${before} kB -> ${after} kB\n`);
   } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// A writer held up (here: another connection holds the SQLite file's write
+// lock) cannot put events in the event log; a flooding agent's output stops
+// streaming live before the bus holds more than 8 MiB of them, and every
+// byte is still stored once the writer goes on.
+test('a flood while the writer is held up leaves at most 8 MiB of events waiting', async () => {
+  const { d, dir, wt } = await setup({ sqlite: true });
+  const lock = spawn('sqlite3', [path.join(d.dataDir, 'agentd.db')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let said = '';
+  lock.stdout.on('data', (b) => { said += b; });
+  const waiting = async () => {
+    const m = (await api(d, 'GET', '/metrics')).text.match(/^agentd_events_unpersisted_bytes (\d+)/m);
+    return m ? Number(m[1]) : 0;
+  };
+  try {
+    const id = await newAgent(d, wt, ['node', FAKE, 'flood', '100']);
+    lock.stdin.write("BEGIN IMMEDIATE;\nSELECT 'locked';\n");
+    await until(async () => said.includes('locked'), 'the store locked by another connection');
+    const started = api(d, 'POST', `/api/agents/${id}/start`, {});
+    let most = await until(async () => { const n = await waiting(); return n >= 4 << 20 ? n : null; }, 'events waiting for the writer');
+    for (let i = 0; i < 20; i++) most = Math.max(most, await waiting());
+    lock.stdin.end('COMMIT;\n');
+    assert.ok(most <= (8 << 20) + (1 << 20), `${most} bytes of events waited`);
+    assert.equal((await started).status, 200);
+    await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.status === 'finished', 'the flood to end', 120000);
+    assert.equal((await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0].status, 'succeeded');
+  } finally {
+    lock.kill();
     await d.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });
   }
