@@ -310,8 +310,11 @@ async function h2() {
 
 // ---- F2: a data dir that has grown (bench/bigdir.js) ---------------------------------
 
+// AGENTD_BENCH_BIGDIR names a data dir c/bigdir.c made before (bigdir.js
+// --dir): taken as it is, so a full run need not generate 40 GB again.
 async function f2() {
-  out.scenarios.F2 = await require('./bigdir').run({ quick: QUICK, log, ratio, budget, na });
+  const dir = process.env.AGENTD_BENCH_BIGDIR || undefined;
+  out.scenarios.F2 = await require('./bigdir').run({ quick: QUICK, dir, reuse: !!dir, log, ratio, budget, na });
 }
 
 // ---- H3: persisted writes ------------------------------------------------------------
