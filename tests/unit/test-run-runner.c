@@ -79,6 +79,12 @@ uint64_t ad_bus_persisted_seq(const ad_bus_t *bus)
     return ev.n;
 }
 
+size_t ad_bus_unpersisted_bytes(const ad_bus_t *bus)
+{
+    AD_UNUSED(bus);
+    return 0;
+}
+
 static void events_clear(void)
 {
     for (size_t i = 0; i < ev.n; i++) {
