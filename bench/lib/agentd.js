@@ -34,8 +34,9 @@ async function start({ durability = 'normal', args = [], dataDir, bin = BIN, tim
   fs.writeFileSync(tokenFile, TOKEN + '\n', { mode: 0o600 });
   const h = await startServer('agentd', bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dir,
     '--durability', durability, '--max-connections', '30000',
-    // every generator connection carries the one bench token (W1 holds 10,000 WebSockets)
-    '--max-connections-per-token', '0', '--max-websockets-per-token', '0', '--log-level', 'warn', '--token-file', tokenFile, ...args], { port, timeoutMs });
+    // every generator connection carries the one bench token from the one address
+    // 127.0.0.1 (W1 holds 10,000 WebSockets)
+    '--max-connections-per-token', '0', '--max-websockets-per-token', '0', '--max-connections-per-address', '30000', '--log-level', 'warn', '--token-file', tokenFile, ...args], { port, timeoutMs });
   h.dataDir = dir;
   h.base = `http://127.0.0.1:${port}`;
   const stop = h.stop;
