@@ -382,7 +382,8 @@ bench-deps:
 
 # build/bench/agentd is the release build plus the test-only routes
 # (-DAD_TEST_BUILD), for scenarios the release API cannot drive.
-bench: deps bench-deps
+# e2e-deps: D1 drives the desktop notifier through tests/e2e's dbus-next.
+bench: deps bench-deps e2e-deps
 	$(MAKE) BUILD=release all
 	$(MAKE) BUILD=release O=build/bench CFLAGS=-DAD_TEST_BUILD all
 	bench/run.sh $(if $(QUICK),--quick)
