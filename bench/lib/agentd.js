@@ -24,6 +24,11 @@ if (!process.env.AGENTD_BENCH_TOKEN) {
   process.env.AGENTD_BENCH_TOKEN = require('node:crypto').randomBytes(32).toString('base64url');
 }
 const TOKEN = process.env.AGENTD_BENCH_TOKEN;
+// Every generator connection carries the one bench token from the one address
+// 127.0.0.1 (W1 holds 10,000 WebSockets), so the per-token and per-address caps
+// are lifted wherever the bench starts agentd.
+const LIMITS_OFF = ['--max-connections-per-token', '0', '--max-websockets-per-token', '0',
+  '--max-connections-per-address', '30000'];
 
 async function start({ durability = 'normal', args = [], dataDir, bin = BIN, timeoutMs = 5000 } = {}) {
   if (!fs.existsSync(bin)) throw new Error(`no binary at ${bin} (make BUILD=release)`);
@@ -34,9 +39,7 @@ async function start({ durability = 'normal', args = [], dataDir, bin = BIN, tim
   fs.writeFileSync(tokenFile, TOKEN + '\n', { mode: 0o600 });
   const h = await startServer('agentd', bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dir,
     '--durability', durability, '--max-connections', '30000',
-    // every generator connection carries the one bench token from the one address
-    // 127.0.0.1 (W1 holds 10,000 WebSockets)
-    '--max-connections-per-token', '0', '--max-websockets-per-token', '0', '--max-connections-per-address', '30000', '--log-level', 'warn', '--token-file', tokenFile, ...args], { port, timeoutMs });
+    ...LIMITS_OFF, '--log-level', 'warn', '--token-file', tokenFile, ...args], { port, timeoutMs });
   h.dataDir = dir;
   h.base = `http://127.0.0.1:${port}`;
   const stop = h.stop;
@@ -94,4 +97,4 @@ async function hasWs(h, p = '/ws') {
   try { const c = await wsConnect({ port: h.port, path: p, timeoutMs: 3000 }); c.close(); return true; } catch (_) { return false; }
 }
 
-module.exports = { BIN, BENCH_BIN, ROOT, start, request, healthz, seedAgent, hasWs };
+module.exports = { BIN, BENCH_BIN, ROOT, start, request, healthz, seedAgent, hasWs, LIMITS_OFF };
