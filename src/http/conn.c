@@ -353,7 +353,9 @@ void ad_conn_on_input(ad_conn_t *c, ssize_t n, const char *data)
         }
         return;
     }
+    c->in_input = true;
     ad_http_parse_input(c, data, (size_t)n);
+    c->in_input = false;
     if (!c->closing && c->qhead == NULL && c->cur == NULL && c->nwriting == 0) {
         ad_conn_idle(c);
     }

@@ -168,9 +168,10 @@ struct ad_conn {
      * unread (conn.c, peer_waiting); back to 0 with each whole request */
     unsigned graces;
     bool reading;
-    bool paused;  /* parsing paused: too many requests in flight */
-    bool no_more; /* no further requests are read (close after the queue) */
-    bool began;   /* a request has begun on it (a new one has sent nothing yet) */
+    bool in_input; /* in ad_conn_on_input's parse (write.c starts no idle timer) */
+    bool paused;   /* parsing paused: too many requests in flight */
+    bool no_more;  /* no further requests are read (close after the queue) */
+    bool began;    /* a request has begun on it (a new one has sent nothing yet) */
     bool peer_eof;
     bool closing;   /* uv_close called */
     bool shutting;  /* uv_shutdown called */
@@ -241,9 +242,12 @@ struct ad_server {
     size_t wqs_hw;               /* the most held at once since the last trim check */
     struct ad_wcopy *free_corks; /* spare corks, linked through ->next */
     size_t nfree_corks;
-    size_t corks_out;     /* corks queued or being written now */
-    size_t corks_hw;      /* the most at once since the last trim check */
-    ad_conn_t *dirty;     /* connections with queued writes */
+    size_t corks_out; /* corks queued or being written now */
+    size_t corks_hw;  /* the most at once since the last trim check */
+    ad_conn_t *dirty; /* connections with queued writes */
+    /* Requests whose answers write.c wrote at once, put back by the turn's
+     * flush: a handler may still read its request after it answers. */
+    ad_req_t *written;
     size_t pinned;        /* every connection's pinned bytes (write.c) */
     size_t nunix;         /* connections over the unix socket (own budget) */
     struct ad_caps *caps; /* per-address and per-auth counts (caps.c) */

@@ -13,6 +13,7 @@
 
 static void conn_fail(ad_conn_t *c, int err);
 static void mark_dirty(ad_conn_t *c);
+static void wflush_handles(ad_server_t *s);
 
 static void on_req_written(uv_write_t *w, int status)
 {
@@ -39,8 +40,65 @@ static void on_req_written(uv_write_t *w, int status)
     ad_conn_idle(c);
 }
 
+/* Whether a keep-alive answer on c may be written right here, without a
+ * uv_write: plain TCP or a pipe, an HTTP connection that stays open, and
+ * nothing that a completion must wake (paused parsing resumes from
+ * on_req_written). */
+static bool answer_now(const ad_conn_t *c)
+{
+    return c->tls == NULL && c->kind == AD_CONN_HTTP && !c->paused && !c->no_more && !c->peer_eof &&
+           !c->srv->closing;
+}
+
+/* Writes r's answer with uv_try_write. A uv_write costs a keep-alive
+ * request a syscall more: libuv completes it on the loop's next pass and
+ * then re-arms the socket's epoll entry (uv__drain's EPOLL_CTL_MOD, one per
+ * request under `strace -c` of H1), where nginx writes and reads only.
+ * libuv answers EAGAIN while its own queue holds bytes, so the order of the
+ * connection's bytes holds. Returns 1 when the socket took the whole answer
+ * (r is on the server's written list), 0 when the rest is for uv_write (r->out then holds what
+ * is left), or a libuv error. */
+static int try_answer(ad_conn_t *c, ad_req_t *r)
+{
+    int w = uv_try_write(&c->h.stream, r->out, r->nout);
+    if (w == UV_EAGAIN) {
+        return 0;
+    }
+    if (w < 0) {
+        return w;
+    }
+    size_t done = (size_t)w;
+    unsigned i = 0;
+    while (i < r->nout && done >= r->out[i].len) {
+        done -= r->out[i].len;
+        i++;
+    }
+    if (i == r->nout) {
+        /* put back by the turn's flush, not here: the handler that
+         * answered may read r until it returns */
+        r->next = c->srv->written;
+        c->srv->written = r;
+        wflush_handles(c->srv);
+        return 1;
+    }
+    /* the rest: out[] then starts at the first byte not written */
+    uv_buf_t rest[2];
+    unsigned n = 0;
+    for (; i < r->nout; i++) {
+        rest[n] = r->out[i];
+        rest[n].base += done;
+        rest[n].len -= done;
+        done = 0;
+        n++;
+    }
+    memcpy(r->out, rest, n * sizeof(rest[0]));
+    r->nout = n;
+    return 0;
+}
+
 void ad_conn_flush(ad_conn_t *c)
 {
+    bool wrote_now = false;
     /* what was queued before this answer leaves before it */
     if (c->wq != NULL && c->qhead != NULL && c->qhead->answered) {
         int rc = ad_conn_wqueue_flush(c);
@@ -59,8 +117,18 @@ void ad_conn_flush(ad_conn_t *c)
         c->nqueued--;
         bool last = !r->keep_alive;
         bool head = r == c->head_req;
-        r->wr.data = r;
-        int rc = ad_conn_uv_write(c, &r->wr, r->out, r->nout, on_req_written);
+        int rc = 0;
+        if (!last && !head && answer_now(c)) {
+            rc = try_answer(c, r);
+            if (rc == 1) {
+                wrote_now = true;
+                continue;
+            }
+        }
+        if (rc == 0) {
+            r->wr.data = r;
+            rc = ad_conn_uv_write(c, &r->wr, r->out, r->nout, on_req_written);
+        }
         if (rc != 0) {
             /* Closed by the turn's flush, not here: ad_req_take_over()
              * relies on this never closing the connection. */
@@ -79,6 +147,12 @@ void ad_conn_flush(ad_conn_t *c)
         if (last && c->kind == AD_CONN_HTTP) {
             c->no_more = true;
         }
+    }
+    /* An answer written here has no completion to start the idle timer;
+     * the read callback starts it for answers made while it parses. */
+    if (wrote_now && !c->closing && !c->in_input && !c->no_more && !c->peer_eof &&
+        !c->srv->closing) {
+        ad_conn_idle(c);
     }
 }
 /* ---- writes for WebSocket and SSE ------------------------------------------------ */
@@ -425,10 +499,21 @@ static void wflush_all(ad_server_t *s)
     }
 }
 
+/* Puts back the requests whose answers were written at once. */
+static void put_written(ad_server_t *s)
+{
+    while (s->written != NULL) {
+        ad_req_t *r = s->written;
+        s->written = r->next;
+        ad_http_req_put(r);
+    }
+}
+
 static void on_wflush_prepare(uv_prepare_t *h)
 {
     struct ad_wflush *wf = h->data;
     if (wf->srv != NULL) {
+        put_written(wf->srv);
         wflush_all(wf->srv);
     }
 }
@@ -437,6 +522,7 @@ static void on_wflush_check(uv_check_t *h)
 {
     struct ad_wflush *wf = h->data;
     if (wf->srv != NULL) {
+        put_written(wf->srv);
         wflush_all(wf->srv);
     }
 }
@@ -453,6 +539,7 @@ static void wflush_closed(uv_handle_t *h)
  * is being freed). */
 void ad_http_wflush_close(ad_server_t *s)
 {
+    put_written(s);
     struct ad_wflush *wf = s->wflush;
     if (wf == NULL) {
         return;
@@ -477,6 +564,12 @@ static void mark_dirty(ad_conn_t *c)
         c->dirty_next = s->dirty;
         s->dirty = c;
     }
+    wflush_handles(s);
+}
+
+/* Starts the turn's flush handles, once. */
+static void wflush_handles(ad_server_t *s)
+{
     if (s->wflush == NULL) {
         struct ad_wflush *wf = ad_xcalloc(1, sizeof(*wf));
         wf->srv = s;

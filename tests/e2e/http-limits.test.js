@@ -118,6 +118,17 @@ test('an idle keep-alive connection is closed after idle-timeout-ms', async () =
   assert.equal(e.text, '');
 });
 
+test('a keep-alive connection answered later, outside the read, is closed after idle-timeout-ms too', async () => {
+  // /test/async answers from a timer: the answer is written where it is
+  // made (write.c's try_answer), and its idle timer must start there too.
+  const r = await exchange(d.url, 'GET /test/async?ms=50&id=later HTTP/1.1\r\nHost: localhost\r\n\r\n', { quietMs: 3000 });
+  const rs = parseResponses(r.text);
+  assert.equal(rs.length, 1);
+  assert.equal(rs[0].status, 200);
+  assert.equal(rs[0].body, 'async later');
+  assert.equal(r.closed, true, 'closed by the idle timer');
+});
+
 test('connections over max-connections are refused with 503; existing ones keep working', async () => {
   const c = await start({ args: ['--max-connections', '3'] });
   const { host, port } = hostPort(c.url);

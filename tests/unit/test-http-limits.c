@@ -245,6 +245,68 @@ static void a_stalled_loop_is_not_a_slow_client(void **state)
     cfg = saved;
 }
 
+/* An answer larger than the socket takes at once: the first part is written
+ * where the answer is made (write.c's try_answer), the rest by libuv once
+ * the socket drains, and a pipelined answer behind it waits its turn. The
+ * client reads only after it has sent both requests, so the socketpair's
+ * buffer (about 200 KiB) is full when the echo is answered. */
+static void a_big_answer_leaves_whole_and_in_order(void **state)
+{
+    AD_UNUSED(state);
+    ad_config_t saved = cfg;
+    cfg.max_body_bytes = 1 << 20;
+    enum { BODY = 600000 };
+    char *req = malloc(BODY + 256);
+    assert_non_null(req);
+    int h = snprintf(req, 256,
+                     "POST /test/echo HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-test\r\n"
+                     "Content-Length: %d\r\n\r\n",
+                     BODY);
+    for (int i = 0; i < BODY; i++) {
+        req[h + i] = (char)('a' + (i * 7) % 26);
+    }
+    static const char next[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    memcpy(req + h + BODY, next, sizeof(next) - 1);
+    size_t len = (size_t)h + BODY + sizeof(next) - 1;
+    int sv[2];
+    assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+    fcntl(sv[1], F_SETFL, O_NONBLOCK);
+    assert_non_null(ad_http_conn_open_fd(srv, sv[0]));
+    size_t off = 0;
+    for (int i = 0; off < len && i < 100000; i++) {
+        ssize_t n = write(sv[1], req + off, len - off);
+        if (n > 0) {
+            off += (size_t)n;
+        }
+        uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    assert_int_equal(off, len);
+    char *out = NULL;
+    size_t cap = 0, got = 0;
+    http_fx_read(sv[1], &out, &cap, &got, 20000, 200, 500);
+    const char *body = strstr(out, "\r\n\r\n");
+    if (strncmp(out, "HTTP/1.1 200 OK\r\n", 17) != 0 || body == NULL) {
+        fail_msg("the echo's head: %.200s", out);
+    }
+    body += 4;
+    assert_true(got >= (size_t)(body - out) + BODY);
+    assert_memory_equal(body, req + h, BODY);
+    const char *after = body + BODY;
+    if (strncmp(after, "HTTP/1.1 200 OK\r\n", 17) != 0 ||
+        strstr(after, "\r\n\r\n{\"status\":\"ok\"}") == NULL) {
+        fail_msg("the pipelined answer after the echo: %.200s", after);
+    }
+    close(sv[1]);
+    for (int i = 0; i < 200 && srv->nconns > 0; i++) {
+        uv_run(&loop, UV_RUN_NOWAIT);
+        usleep(500);
+    }
+    assert_int_equal(srv->nconns, 0);
+    free(out);
+    free(req);
+    cfg = saved;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -253,6 +315,7 @@ int main(void)
         cmocka_unit_test(bodies_and_pipelining),
         cmocka_unit_test(routing_answers),
         cmocka_unit_test(a_stalled_loop_is_not_a_slow_client),
+        cmocka_unit_test(a_big_answer_leaves_whole_and_in_order),
     };
     return cmocka_run_group_tests_name("http-limits", tests, setup, http_fx_teardown);
 }
