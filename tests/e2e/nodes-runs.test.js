@@ -57,6 +57,10 @@ async function grows(id, by, what) {
   await until(async () => (await counters(id)).length >= before + by, what, 60000);
 }
 async function startOn(node, command = COUNTER) {
+  // A start needs its node connected. On a loaded machine a node can miss
+  // its 1.5 s lease between two tests (a fresh-clone make check once got
+  // 409 "node gpu1 is not connected" here); it joins again by itself.
+  await until(async () => (await nodeNamed(d, node))?.state === 'connected', `${node} connected`);
   const id = await commandAgent(d, wt, command, { node });
   const s = await api(d, 'POST', `/api/agents/${id}/start`, {});
   assert.equal(s.status, 200, JSON.stringify(s.body));
