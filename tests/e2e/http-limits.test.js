@@ -121,7 +121,9 @@ test('an idle keep-alive connection is closed after idle-timeout-ms', async () =
 test('a keep-alive connection answered later, outside the read, is closed after idle-timeout-ms too', async () => {
   // /test/async answers from a timer: the answer is written where it is
   // made (write.c's try_answer), and its idle timer must start there too.
-  const r = await exchange(d.url, 'GET /test/async?ms=50&id=later HTTP/1.1\r\nHost: localhost\r\n\r\n', { quietMs: 3000 });
+  // exchange() ends at the close; its quiet bound only ends a test that
+  // would otherwise hang, so it is far past the 400 ms idle timeout.
+  const r = await exchange(d.url, 'GET /test/async?ms=50&id=later HTTP/1.1\r\nHost: localhost\r\n\r\n', { quietMs: 20000 });
   const rs = parseResponses(r.text);
   assert.equal(rs.length, 1);
   assert.equal(rs[0].status, 200);
