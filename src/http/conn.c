@@ -213,6 +213,7 @@ void ad_conn_timer(ad_conn_t *c, uint64_t ms, uint64_t repeat, ad_conn_timer_cb 
     }
     c->timer_mode = AD_TM_OWNER;
     c->owner_timer = cb;
+    c->armed = UINT64_MAX; /* the next ad_conn_set_timer starts it again */
     uv_timer_start(&c->timer, conn_timer_cb, ms, repeat);
 }
 
@@ -223,6 +224,11 @@ static bool client_timer(int mode)
     return mode == AD_TM_HEADER || mode == AD_TM_BODY || mode == AD_TM_IDLE;
 }
 
+/* A keep-alive connection sets a timer twice a request (the next head's,
+ * then idle) and stops one. Each uv_timer_start takes the timer out of
+ * libuv's heap and puts it back. So the timer stays where it is when it
+ * is due no later than the new time: it fires early, and conn_timer_cb
+ * starts it again for what is left. A stop is only the mode's (NONE). */
 void ad_conn_set_timer(ad_conn_t *c, int mode, uint64_t ms)
 {
     c->timer_mode = mode;
@@ -232,7 +238,17 @@ void ad_conn_set_timer(ad_conn_t *c, int mode, uint64_t ms)
     if (client_timer(mode)) {
         uv_update_time(c->srv->loop);
     }
+    c->due = uv_now(c->srv->loop) + ms;
+    if (uv_is_active((uv_handle_t *)&c->timer) && c->armed <= c->due) {
+        return;
+    }
+    c->armed = c->due;
     uv_timer_start(&c->timer, conn_timer_cb, ms, 0);
+}
+
+void ad_conn_stop_timer(ad_conn_t *c)
+{
+    c->timer_mode = AD_TM_NONE;
 }
 
 /* The peer's bytes are in the socket, not yet read. A loop thread kept
@@ -256,6 +272,17 @@ static void conn_timer_cb(uv_timer_t *t)
 {
     ad_conn_t *c = t->data;
     int mode = c->timer_mode;
+    if (mode == AD_TM_NONE) {
+        return; /* stopped since it was started */
+    }
+    if (mode != AD_TM_OWNER) {
+        uint64_t now = uv_now(c->srv->loop);
+        if (now < c->due) {
+            c->armed = c->due; /* fired early: the mode's time moved on */
+            uv_timer_start(&c->timer, conn_timer_cb, c->due - now, 0);
+            return;
+        }
+    }
     if (client_timer(mode) && peer_waiting(c)) {
         c->graces++;
         ad_conn_set_timer(c, mode, GRACE_MS);
@@ -540,8 +567,7 @@ ad_conn_t *ad_req_take_over(ad_req_t *r, int status, const char *content_type,
         ad_http_caps_ws_open(c, r->auth); /* counted until the connection goes */
     }
     r->keep_alive = false;
-    uv_timer_stop(&c->timer);
-    c->timer_mode = AD_TM_NONE;
+    ad_conn_stop_timer(c);
     /* Attached before the head is sent: a head written at once reports
      * on_head_written from inside the send. ad_conn_flush never closes
      * the connection from here (a failed write is closed by the turn's

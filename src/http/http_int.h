@@ -164,6 +164,11 @@ struct ad_conn {
     ad_conn_timer_cb owner_timer; /* AD_TM_OWNER's callback (NULL: abort) */
     int kind;
     int timer_mode;
+    /* The client's timers are lazy (conn.c, ad_conn_set_timer): due is when
+     * the mode's time is up, armed when c->timer fires (UINT64_MAX for an
+     * owner's timer), both in the loop's milliseconds. */
+    uint64_t due;
+    uint64_t armed;
     /* header, body and idle timers that found the peer's bytes waiting
      * unread (conn.c, peer_waiting); back to 0 with each whole request */
     unsigned graces;
@@ -367,7 +372,9 @@ void ad_http_reqs_free(ad_server_t *s);
 void ad_http_req_answered(ad_req_t *r);
 /* A new connection on the server's list; pipe: a unix-socket one. */
 ad_conn_t *ad_conn_new(ad_server_t *s, bool pipe);
+/* The connection's timer for mode (AD_TM_*), ms from now; stop: none. */
 void ad_conn_set_timer(ad_conn_t *c, int mode, uint64_t ms);
+void ad_conn_stop_timer(ad_conn_t *c);
 /* Bytes read from the peer (n > 0), or its EOF or a read error (n < 0). */
 void ad_conn_on_input(ad_conn_t *c, ssize_t n, const char *data);
 void ad_conn_start_reading(ad_conn_t *c);

@@ -266,8 +266,7 @@ static int prepare_body(ad_conn_t *c, ad_req_t *r, http_parser *p)
     if (has_len || chunked) {
         ad_conn_set_timer(c, AD_TM_BODY, cfg->body_timeout_ms);
     } else {
-        uv_timer_stop(&c->timer);
-        c->timer_mode = AD_TM_NONE;
+        ad_conn_stop_timer(c);
     }
     return 0;
 }
@@ -337,8 +336,7 @@ static int on_message_complete(http_parser *p)
     c->cur = NULL;
     c->graces = 0;
     if (c->timer_mode == AD_TM_BODY || c->timer_mode == AD_TM_HEADER) {
-        uv_timer_stop(&c->timer);
-        c->timer_mode = AD_TM_NONE;
+        ad_conn_stop_timer(c);
     }
     /* Stop here: the request is dispatched outside the parser, where we know
      * how far the input was consumed (pipelining and upgrades need it). */

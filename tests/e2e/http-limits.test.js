@@ -131,6 +131,42 @@ test('a keep-alive connection answered later, outside the read, is closed after 
   assert.equal(r.closed, true, 'closed by the idle timer');
 });
 
+test('a keep-alive connection\'s next head gets the whole header timeout, counted from its first byte', async () => {
+  // The connection's timer is lazy (conn.c, ad_conn_set_timer): started
+  // for the first request's head, it stays where it is, and fires early
+  // for the idle time and the second head, which are due later. That early
+  // firing must start it again, not drop the client. Here it comes about
+  // 700 ms after the second head's first byte; the header timeout is 1,500.
+  const slow = await start({ args: ['--header-timeout-ms', '1500', '--idle-timeout-ms', '5000'] });
+  try {
+    const { host, port } = hostPort(slow.url);
+    const sock = net.connect({ host, port });
+    let got = '';
+    let closedAt = 0;
+    const closed = new Promise((resolve) => sock.on('close', () => { closedAt = Date.now(); resolve(); }));
+    sock.on('data', (b) => { got += b; });
+    sock.on('error', () => {});
+    await new Promise((r) => sock.on('connect', r));
+    sock.write('GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
+    await until(() => parseResponses(got).length === 1, 'the first answer');
+    await new Promise((r) => setTimeout(r, 800)); // inside the 5 s idle time
+    const sentAt = Date.now();
+    sock.write('GET /healthz HTTP/1.1\r\nHost: loc');
+    // a bound far past the timeout, so a timer never started again fails
+    // here rather than hanging the file
+    let bound;
+    await Promise.race([closed, new Promise((resolve, reject) => {
+      bound = setTimeout(() => reject(new Error('the slow head was never dropped')), 20000);
+    })]).finally(() => clearTimeout(bound));
+    assert.equal(parseResponses(got).length, 1, 'no answer to the unfinished head');
+    assert.ok(closedAt - sentAt >= 1400,
+      `dropped ${closedAt - sentAt} ms after the head began; the header timeout is 1500 ms`);
+    assert.match(slow.stderr, /msg="dropping slow client" reason=header-timeout/);
+  } finally {
+    await slow.cleanup();
+  }
+});
+
 test('connections over max-connections are refused with 503; existing ones keep working', async () => {
   const c = await start({ args: ['--max-connections', '3'] });
   const { host, port } = hostPort(c.url);
