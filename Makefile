@@ -256,12 +256,15 @@ e2e: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(TRAY_B
 # migrated template. E2E_SERIAL stays out: its faults and memory bounds
 # are about the daemon's own file and process. So does E2E_NOT_PG: files
 # that keep nothing in a daemon's database (the CLIs on their own, --help,
-# the docs, the packages) and those that run on PostgreSQL in make e2e
-# already; on this pass they would only run again. `make check` runs it
+# the docs, the packages, the HTTP, WebSocket and TLS transports, the bus's
+# backpressure) and those that run on PostgreSQL in make e2e already; on
+# this pass they would only run again. `make check` runs it
 # after the SQLite pass (docs/operations.md, "PostgreSQL", says what it costs).
 E2E_NOT_PG := $(addprefix tests/e2e/,claude-stop.test.js claude-turns.test.js \
 	codex-app-schema.test.js cli-help.test.js doclinks.test.js docs-generated.test.js \
-	package.test.js pg-copy.test.js pg-down.test.js pg-serve.test.js planes.test.js)
+	package.test.js pg-copy.test.js pg-down.test.js pg-serve.test.js planes.test.js \
+	$(addsuffix .test.js,http http-limits http-sse http-static ws ws-server tls-lazy \
+	seed-003-deflate bus-backpressure))
 E2E_PG := $(filter-out $(E2E_NOT_PG),$(E2E_PAR))
 .PHONY: e2e-pg
 e2e-pg: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(TRAY_BIN) $(SHARE)/.stamp e2e-deps $(FAKE_NVML)
@@ -279,17 +282,20 @@ e2e-copy: $(O)/agentd e2e-deps
 # these first, so the steps after it only run).
 build-all: all $(UNIT_BIN) $(FAKE_NVML)
 
-# ThreadSanitizer (make tsan): the unit tests (but the allocation-failure
-# ones: a fork per failing allocation, one thread, ~45 s under TSan for
-# nothing it can see), and the e2e tests that
-# drive the threads: the store's writer thread (api-durability: writes
+# ThreadSanitizer (make tsan): the unit tests of the subsystems whose unit
+# tests start threads (`strace -f -e clone,clone3` of each: the store, run,
+# proc, git, the bus and core-misc), but the allocation-failure ones (a fork
+# per failing allocation, one thread). A test that starts no thread cannot
+# race, and the other 37 start none. And the e2e tests that drive the
+# threads: the store's writer thread (api-durability: writes
 # under load and at shutdown), the health sampler (health) and the libuv
 # pool (git-worktrees: git work; creds-keyring: key files). Each report
 # goes to $(O)/tsan-reports; any report fails the target, after the runs,
 # with the reports shown. tests/tsan.supp lists what is not ours.
 TSAN_E2E := tests/e2e/health.test.js tests/e2e/api-durability.test.js \
             tests/e2e/git-worktrees.test.js tests/e2e/creds-keyring.test.js
-TSAN_UNIT = $(filter-out %-alloc,$(UNIT_BIN))
+TSAN_UNIT = $(filter-out %-alloc,$(filter $(addprefix $(O)/tests/test-,store-% run-% proc-% git-% \
+	bus-% core-misc),$(UNIT_BIN)))
 TSAN_LOG = $(abspath $(O))/tsan-reports
 TSAN_ENV = TSAN_OPTIONS="log_path=$(TSAN_LOG)/report suppressions=$(abspath tests/tsan.supp) second_deadlock_stack=1"
 
