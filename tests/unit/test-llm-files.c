@@ -1,14 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests for src/llm/files.c: project paths (no traversal, no absolute
  * paths, no control characters) and the code blocks of an answer that
- * name a file. */
+ * name a file; and sync.c's push, which replaces a folder's file whole. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/core.h"
 
 #include "llm/llm.h"
 
@@ -114,12 +120,95 @@ static void tar_archive(void **state)
     ad_buf_cleanup(&b);
 }
 
+static void put(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+}
+
+/* A push replaces a folder's file whole: a reader that opened it before
+ * reads the old content whole, the file keeps its mode, no temporary file
+ * stays behind, and a link at a project file's name is left as it is. */
+static void sync_push_replaces_a_file_whole(void **state)
+{
+    AD_UNUSED(state);
+    char dir[] = "/tmp/agentd-sync-unit-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[200], outside[200], link[200];
+    snprintf(path, sizeof(path), "%s/README.md", dir);
+    snprintf(outside, sizeof(outside), "%s.outside", dir);
+    snprintf(link, sizeof(link), "%s/link.txt", dir);
+    put(path, "old\n");
+    assert_int_equal(chmod(path, 0600), 0);
+    int reader = open(path, O_RDONLY);
+    assert_true(reader >= 0);
+
+    json_t *project =
+        json_pack("{s:[{s:s, s:s}]}", "files", "path", "README.md", "content", "the new content\n");
+    json_t *base = json_object();
+    size_t written = 0;
+    int64_t later = ad_wall_ms() + 3600000; /* the folder side did not change */
+    assert_int_equal(ad_llm_sync_push(project, dir, later, base, &written), 0);
+    assert_int_equal(written, 1);
+
+    char got[64] = {0};
+    assert_int_equal(read(reader, got, sizeof(got) - 1), 4);
+    assert_string_equal(got, "old\n");
+    close(reader);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    memset(got, 0, sizeof(got));
+    assert_int_equal(fread(got, 1, sizeof(got) - 1, f), 16);
+    fclose(f);
+    assert_string_equal(got, "the new content\n");
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0600);
+
+    /* a link where the project has a file: not written through, not replaced */
+    put(outside, "outside\n");
+    assert_int_equal(symlink(outside, link), 0);
+    json_decref(project);
+    project = json_pack("{s:[{s:s, s:s}]}", "files", "path", "link.txt", "content", "pushed\n");
+    assert_int_equal(ad_llm_sync_push(project, dir, later, base, &written), AD_EIO);
+    assert_int_equal(written, 0);
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    f = fopen(outside, "r");
+    assert_non_null(f);
+    memset(got, 0, sizeof(got));
+    assert_int_equal(fread(got, 1, sizeof(got) - 1, f), 8);
+    fclose(f);
+    assert_string_equal(got, "outside\n");
+
+    DIR *d = opendir(dir); /* nothing left but the two */
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+            assert_true(strcmp(e->d_name, "README.md") == 0 || strcmp(e->d_name, "link.txt") == 0);
+            n++;
+        }
+    }
+    closedir(d);
+    assert_int_equal(n, 2);
+    json_decref(project);
+    json_decref(base);
+    unlink(link);
+    unlink(path);
+    unlink(outside);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(tar_archive),
         cmocka_unit_test(paths),
         cmocka_unit_test(code_blocks_that_name_files),
+        cmocka_unit_test(sync_push_replaces_a_file_whole),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
