@@ -502,6 +502,17 @@ int ad_secret_new(char out[AD_SECRET_MAX]);
  * many bytes went out: n, or fewer when a write failed (errno says why;
  * EIO for a write that took nothing). Any thread. */
 size_t ad_write_all(int fd, const void *p, size_t n);
+/* name in the folder dfd made or replaced with p[0..n), whole or not at
+ * all: written into a dot file beside it (".agentd-w-PID-N"), then renamed
+ * over it, so a reader never sees it half written, and a failed write (a
+ * full disk) or a stop part-way leaves the old content. A replaced file
+ * keeps its mode, and its owner where the process may give it (root); a
+ * new one gets mode. A link at name is not replaced or
+ * followed (ELOOP), nor a folder (EISDIR) or anything else but a file
+ * (EINVAL). *st (or NULL): the new file's. 0 or an errno. Any thread. */
+struct stat;
+int ad_replace_at(int dfd, const char *name, const void *p, size_t n, unsigned mode,
+                  struct stat *st);
 
 /* ---- opening files below a folder (beneath.c) ------------------------------- */
 /* Opens rel (relative, no "..") below the folder rootfd without leaving

@@ -126,15 +126,12 @@ int ad_textfile_write(const char *root, const char *rel, const char *data, size_
         }
         return dfd < 0 ? e : EINVAL;
     }
-    /* the last name is never followed: a symlink there is refused */
-    int fd =
-        openat(dfd, base, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, 0644);
-    e = errno;
+    /* replaced whole, so a full disk leaves the old file; the last name is
+     * never followed: a symlink there is refused */
+    e = ad_replace_at(dfd, base, data, n, 0644, NULL);
     close(dfd);
-    if (fd < 0) {
-        return e == ELOOP ? EXDEV : e;
+    if (e == ENOSPC || e == EDQUOT || e == EFBIG || e == EIO) {
+        return ENOSPC; /* "cannot be written" */
     }
-    size_t w = ad_write_all(fd, data, n);
-    close(fd);
-    return w == n ? 0 : ENOSPC;
+    return e == ELOOP ? EXDEV : e;
 }

@@ -8,7 +8,7 @@
  * push never overwrites it (the next scan takes it into the project), so
  * an edit made in the folder is never lost to a push. Push: the project's
  * files written into the folder where the folder side did not change and
- * the content differs, each replaced whole (replace_file). Scan: the
+ * the content differs, each replaced whole (ad_replace_at). Scan: the
  * folder's changed files that differ from the project, as changes. Every
  * open stays below the folder (ad_openat_beneath: no symlink leads out);
  * links, dot files and folders, files over 512 KiB or not UTF-8 are not
@@ -20,7 +20,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,37 +97,6 @@ static bool same_content(int fd, const char *data, size_t len)
     return same;
 }
 
-/* name in dfd becomes data, whole or not at all: written to a dot file
- * beside it (a scan skips dot files), then renamed over it, so a reader of
- * the folder (an editor, a build, this sync's scan) never sees the file
- * half written, and a stop part-way leaves the old content. A link or
- * anything but a file at name is left alone (-1). A replaced file keeps
- * its mode. *st: the new file's. */
-static int replace_file(int dfd, const char *name, const char *data, size_t len, struct stat *st)
-{
-    static atomic_uint seq; /* pool jobs of two projects may run at once */
-    struct stat old;
-    bool had = fstatat(dfd, name, &old, AT_SYMLINK_NOFOLLOW) == 0;
-    if (had && !S_ISREG(old.st_mode)) {
-        return -1;
-    }
-    char tmp[64];
-    snprintf(tmp, sizeof(tmp), ".agentd-sync-%ld-%u", (long)getpid(), atomic_fetch_add(&seq, 1));
-    int fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-    if (fd < 0) {
-        return -1;
-    }
-    bool ok = write(fd, data, len) == (ssize_t)len;
-    ok = ok && (!had || fchmod(fd, old.st_mode & 07777) == 0);
-    ok = ok && fstat(fd, st) == 0;
-    ok = close(fd) == 0 && ok;
-    ok = ok && renameat(dfd, tmp, dfd, name) == 0;
-    if (!ok) {
-        unlinkat(dfd, tmp, 0);
-    }
-    return ok ? 0 : -1;
-}
-
 /* One project file into the folder: 1 written, 0 left alone, -1 failed. */
 static int push_file(int rootfd, const char *rel, const json_t *c, int64_t since_ms, json_t *base)
 {
@@ -150,7 +118,7 @@ static int push_file(int rootfd, const char *rel, const json_t *c, int64_t since
     }
     const char *name = NULL;
     int dfd = parent_dir(rootfd, rel, &name);
-    bool ok = dfd >= 0 && replace_file(dfd, name, data, len, &st) == 0;
+    bool ok = dfd >= 0 && ad_replace_at(dfd, name, data, len, 0644, &st) == 0;
     if (dfd >= 0) {
         close(dfd);
     }

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -11,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -454,6 +456,61 @@ static void textfile_stays_beneath_its_root(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A write the disk cannot take (here the file size limit) leaves the file
+ * as it was, and no temporary file beside it: the file is replaced whole or
+ * not at all. A reader that had it open keeps reading the old content. */
+static void textfile_write_is_whole_or_not_at_all(void **state)
+{
+    (void)state;
+    char root[] = "/tmp/agentd-textfile-XXXXXX";
+    assert_non_null(mkdtemp(root));
+    char p[256];
+    snprintf(p, sizeof(p), "%s/notes.txt", root);
+    assert_int_equal(ad_textfile_write(root, "notes.txt", "first version\n", 14, NULL, NULL), 0);
+    assert_int_equal(chmod(p, 0640), 0);
+    int reader = open(p, O_RDONLY | O_CLOEXEC);
+    assert_true(reader >= 0);
+
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct rlimit lim = {.rlim_cur = 4, .rlim_max = 4};
+        signal(SIGXFSZ, SIG_IGN);
+        const char *more = "a much longer second version\n";
+        _exit(setrlimit(RLIMIT_FSIZE, &lim) == 0 &&
+                      ad_textfile_write(root, "notes.txt", more, strlen(more), NULL, NULL) == ENOSPC
+                  ? 0
+                  : 1);
+    }
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    json_t *c = NULL;
+    assert_int_equal(ad_textfile_read(root, "notes.txt", 0, 0, NULL, NULL, &c), 0);
+    assert_string_equal(json_string_value(c), "first version\n");
+    json_decref(c);
+
+    assert_int_equal(ad_textfile_write(root, "notes.txt", "second\n", 7, NULL, NULL), 0);
+    char got[32] = "";
+    assert_int_equal(read(reader, got, sizeof(got) - 1), 14);
+    assert_string_equal(got, "first version\n");
+    close(reader);
+    struct stat st;
+    assert_int_equal(stat(p, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 0640);
+    DIR *d = opendir(root);
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        n += e->d_name[0] != '.';
+        assert_true(strncmp(e->d_name, ".agentd-w-", 10) != 0);
+    }
+    closedir(d);
+    assert_int_equal(n, 1);
+    unlink(p);
+    assert_int_equal(rmdir(root), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -469,6 +526,7 @@ int main(void)
         cmocka_unit_test(utf8_repair_and_prefix),
         cmocka_unit_test(pidlock_refuses_second_holder),
         cmocka_unit_test(textfile_stays_beneath_its_root),
+        cmocka_unit_test(textfile_write_is_whole_or_not_at_all),
     };
     return cmocka_run_group_tests_name("core-misc", tests, NULL, NULL);
 }
