@@ -161,7 +161,8 @@ test('an inherited unix socket made wider than 0600 still lets only agentd\'s us
   const sa = activate({ port, sock, dataDir, stopFile }, t, [open]);
   await until(() => fs.existsSync(sock), 'listening');
   fs.chmodSync(sock, 0o777);
-  assert.equal((await once({ socketPath: sock, path: '/api/agents' })).status, 200, sa.log);
+  const first = await once({ socketPath: sock, path: '/api/agents' });
+  assert.equal(first.status, 200, `the first request: ${JSON.stringify(first)}; the log: ${sa.log}`);
   assert.match(sa.log, /inherited unix socket is not where the CLI looks/);
   // nobody (uid 65534) connects: the socket's mode lets it, agentd does not
   const probe = `const h=require('node:http');h.get({socketPath:${JSON.stringify(sock)},path:'/api/agents',agent:false},` +
