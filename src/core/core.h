@@ -507,9 +507,9 @@ size_t ad_write_all(int fd, const void *p, size_t n);
  * over it, so a reader never sees it half written, and a failed write (a
  * full disk) or a stop part-way leaves the old content. A replaced file
  * keeps its mode, and its owner where the process may give it (root); a
- * new one gets mode. A link at name is not replaced or
- * followed (ELOOP), nor a folder (EISDIR) or anything else but a file
- * (EINVAL). *st (or NULL): the new file's. 0 or an errno. Any thread. */
+ * new one gets mode. A link at name is neither replaced nor followed
+ * (ELOOP), nor is a folder (EISDIR) or anything else but a file (EINVAL).
+ * *st (or NULL): the new file's. 0 or an errno. Any thread. */
 struct stat;
 int ad_replace_at(int dfd, const char *name, const void *p, size_t n, unsigned mode,
                   struct stat *st);

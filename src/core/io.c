@@ -51,12 +51,9 @@ int ad_replace_at(int dfd, const char *name, const void *p, size_t n, unsigned m
         return errno;
     }
     int e = 0;
-    struct stat now;
     if (ad_write_all(fd, p, n) != n) {
         e = errno;
-    } else if (had && fstat(fd, &now) == 0 &&
-               (now.st_uid != old.st_uid || now.st_gid != old.st_gid) &&
-               fchown(fd, old.st_uid, old.st_gid) != 0 && errno != EPERM) {
+    } else if (had && fchown(fd, old.st_uid, old.st_gid) != 0 && errno != EPERM) {
         e = errno; /* keeps its owner where we may (root); else it is ours, as a new file */
     } else if (had && fchmod(fd, old.st_mode & 07777) != 0) {
         e = errno; /* the umask took bits off the open's mode (and a chown set-id bits) */
