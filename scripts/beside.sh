@@ -8,20 +8,27 @@
 # too. `make check` runs the fuzz smoke this way beside the unit and SQLite
 # e2e suites, and the PostgreSQL pass beside tsan and the web suites: each
 # foreground leaves a core idle much of the time (docs/operations.md,
-# "PostgreSQL").
+# "PostgreSQL"). A line before the log says how long each took, to see whether the
+# two still overlap well.
 set -u
 log=$1 bg=$2
 shift 2
 mkdir -p "$(dirname "$log")"
-sh -c "$bg" >"$log" 2>&1 &
+t0=$(date +%s)
+rm -f "$log.end"
+sh -c "$bg; rc=\$?; date +%s >'$log.end'; exit \$rc" >"$log" 2>&1 &
 pid=$!
 trap 'kill "$pid" 2>/dev/null; exit 130' INT TERM HUP
 "$@"
 fg=$?
+fgend=$(date +%s)
 echo "beside: waiting for '$bg' (its output below, kept in $log)"
 wait "$pid"
 bgrc=$?
 trap - INT TERM HUP
+bgend=$(cat "$log.end" 2>/dev/null || date +%s)
+rm -f "$log.end"
+echo "beside: '$bg' took $((bgend - t0)) s; '$*' took $((fgend - t0)) s"
 cat "$log"
 if [ "$bgrc" -ne 0 ]; then echo "beside: '$bg' failed (exit $bgrc)"; fi
 if [ "$fg" -ne 0 ]; then echo "beside: '$*' failed (exit $fg; its output above the log)"; fi
