@@ -45,7 +45,7 @@ web-test: $(WEB_DEPS_STAMP)
 # Browser end to end: Debian's Chromium driven by playwright-core against
 # the real daemon of this build mode (which embeds the dashboard).
 browser-test: $(O)/agentd $(WEB_DEPS_STAMP)
-	AGENTD_BIN=$(abspath $(O)/agentd) $(NODE_TEST) --test-concurrency=1 $(BROWSER_TESTS)
+	AGENTD_BIN=$(abspath $(O)/agentd) node tests/browser/lib/run.mjs --test-force-exit --test-concurrency=1 $(BROWSER_TESTS)
 else
 web web-deps web-test browser-test:
 	@echo "web: node and npm are not installed; the daemon serves the placeholder page (install nodejs and npm, then run make again)"

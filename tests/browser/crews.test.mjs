@@ -5,9 +5,8 @@
 // as badges (a failure in red, with the only toast), and the cards count
 // the runs once they end.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
 import { test } from 'node:test';
-import { api, daemon, launch, makeRepo, shot, until } from './lib/harness.mjs';
+import { api, daemon, downloaded, launch, makeRepo, shot, until } from './lib/harness.mjs';
 import { session, waitText } from './lib/session.mjs';
 
 let d;
@@ -96,16 +95,10 @@ test("credits, agent time and the exports on the Crews page (the seed's token an
   // the exports download with this browser's session
   const [csv] = await Promise.all([page.waitForEvent('download'), ledger.locator('a[data-export="tokens-csv"]').click()]);
   assert.match(csv.suggestedFilename(), /^agentd-tokens-\d{4}-\d\d-\d\d\.csv$/);
-  const text = fs.readFileSync(await csv.path(), 'utf8');
+  const text = (await downloaded(csv)).toString('utf8');
   assert.match(text, /"earned","50"/);
   const [pdf] = await Promise.all([page.waitForEvent('download'), ledger.locator('a[data-export="rentals-pdf"]').click()]);
-  assert.equal(
-    fs
-      .readFileSync(await pdf.path())
-      .subarray(0, 8)
-      .toString(),
-    '%PDF-1.4',
-  );
+  assert.equal((await downloaded(pdf)).subarray(0, 8).toString(), '%PDF-1.4');
   assert.deepEqual(b.errors, []);
 });
 

@@ -25,30 +25,54 @@ export function tmpDir(prefix) {
   return daemon.tmpDir(prefix);
 }
 
-// A fresh profile per launch; headless; nothing phoning home.
-// login: a daemon URL to sign in to first (as its owner); args: more
-// Chromium flags (e.g. --host-resolver-rules).
-export async function launch({ width = 1280, height = 720, colorScheme = 'dark', login: loginTo, args = [] } = {}) {
+// Headless, nothing phoning home.
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-dev-shm-usage',
+];
+
+function needChromium() {
   if (!fs.existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: run scripts/deps.sh (Debian package chromium)`);
-  const profile = tmpDir('agentd-chromium-');
-  const ctx = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    viewport: { width, height },
-    colorScheme,
-    timeout: 30000,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-dev-shm-usage',
-      ...args,
-    ],
-  });
+}
+
+// One Chromium for a whole suite (lib/run.mjs): playwright-core's browser
+// server, which launch() below connects to.
+export async function chromiumServer() {
+  needChromium();
+  return chromium.launchServer({ executablePath: CHROMIUM, headless: true, timeout: 30000, args: CHROMIUM_ARGS });
+}
+
+// A browser context of its own for the caller, signed in first when login
+// is a daemon URL (as its owner); args: more Chromium flags (e.g.
+// --host-resolver-rules). The context is new in the suite's Chromium when
+// lib/run.mjs started one (AGENTD_TEST_BROWSER_WS) and the caller needs no
+// flag of its own; else a Chromium of its own with a fresh profile.
+export async function launch({ width = 1280, height = 720, colorScheme = 'dark', login: loginTo, args = [] } = {}) {
+  const shared = process.env.AGENTD_TEST_BROWSER_WS;
+  let browser = null;
+  let profile = null;
+  let ctx;
+  if (shared && args.length === 0) {
+    browser = await chromium.connect(shared, { timeout: 30000 });
+    ctx = await browser.newContext({ viewport: { width, height }, colorScheme });
+  } else {
+    needChromium();
+    profile = tmpDir('agentd-chromium-');
+    ctx = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width, height },
+      colorScheme,
+      timeout: 30000,
+      args: [...CHROMIUM_ARGS, ...args],
+    });
+  }
   ctx.setDefaultTimeout(15000);
   const page = ctx.pages()[0] || (await ctx.newPage());
   const errors = [];
@@ -63,9 +87,18 @@ export async function launch({ width = 1280, height = 720, colorScheme = 'dark',
     errors,
     async close() {
       await ctx.close().catch(() => undefined);
-      fs.rmSync(profile, { recursive: true, force: true });
+      if (browser) await browser.close().catch(() => undefined);
+      if (profile) fs.rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+// A download's bytes. Saved to a file of ours first: a download's own path
+// is not there when the browser is the suite's (lib/run.mjs).
+export async function downloaded(download) {
+  const file = path.join(tmpDir('agentd-download-'), 'file');
+  await download.saveAs(file);
+  return fs.readFileSync(file);
 }
 
 export async function shot(page, name) {
