@@ -323,16 +323,18 @@ tsan-run: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(T
 # suites run beside others, each with its output printed whole once both
 # ended (scripts/beside.sh), so that the output ends with the test runners'
 # own summaries: the fuzz smoke (its clang build and twelve harnesses, one
-# at a time) beside the unit tests and the SQLite e2e files, which leave a
-# core idle about a third of the time; and the PostgreSQL pass (unit-pg,
-# e2e-pg, then e2e-copy: issue #39) beside tsan and the web suites. The fuzz smoke comes
-# after build-all, whose web build it reuses.
+# at a time), then the tsan build (one job, at the lowest priority but one,
+# so that it takes only what the tests leave), beside the unit tests and
+# the SQLite e2e files, which leave a core idle about a fifth of the time;
+# and the PostgreSQL pass (unit-pg, e2e-pg, then e2e-copy: issue #39)
+# beside tsan's runs and the web suites, which keep both cores busy. The
+# fuzz smoke comes after build-all, whose web build it reuses.
 check: deps
 	$(MAKE) format-check
 	$(MAKE) doclinks
 	$(MAKE) BUILD=check lint
 	$(MAKE) -j$(JOBS) BUILD=check build-all
-	sh scripts/beside.sh build/check/fuzz-smoke.log '$(MAKE) fuzz-smoke FUZZ_JOBS=1' \
+	sh scripts/beside.sh build/check/fuzz-tsan-build.log '$(MAKE) fuzz-smoke FUZZ_JOBS=1 && nice -n 15 $(MAKE) -j1 BUILD=tsan tsan-build' \
 		sh -c '$(MAKE) BUILD=check unit && $(MAKE) BUILD=check layers && $(MAKE) BUILD=check e2e'
 	sh scripts/beside.sh build/check/pg-pass.log '$(MAKE) BUILD=check unit-pg && $(MAKE) BUILD=check e2e-pg && $(MAKE) BUILD=check e2e-copy' \
 		sh -c '$(MAKE) tsan $(if $(CHECK_EXTRA),&& $(MAKE) BUILD=check $(CHECK_EXTRA))'
