@@ -45,7 +45,8 @@ function needChromium() {
 // server, which launch() below connects to.
 export async function chromiumServer() {
   needChromium();
-  return chromium.launchServer({ executablePath: CHROMIUM, headless: true, timeout: 30000, args: CHROMIUM_ARGS });
+  // On 127.0.0.1 only: playwright's default is every interface.
+  return chromium.launchServer({ executablePath: CHROMIUM, headless: true, timeout: 30000, args: CHROMIUM_ARGS, host: '127.0.0.1' });
 }
 
 // A browser context of its own for the caller, signed in first when login
