@@ -52,6 +52,11 @@ async function stubborn(page, name) {
   const command = ['/bin/sh', '-c', "trap '' INT TERM; echo up; while :; do sleep 0.2; done"];
   const agent = await ok('POST', '/api/agents', { worktreeId: ws.worktrees[0].id, name, executor: 'command', command });
   await ok('POST', `/api/agents/${agent.id}/start`);
+  // its traps are set once it has said so: a SIGTERM before that would end it
+  await until(async () => {
+    const m = await api(d.url, 'GET', `/api/agents/${agent.id}/messages?limit=50`);
+    return (m.data.messages || []).some((x) => String(x.content).includes('up'));
+  }, 'the agent up');
   await page.goto(`${d.url}/#/agents/${agent.id}`);
   return agent;
 }

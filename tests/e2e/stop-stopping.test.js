@@ -7,7 +7,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { startApi, makeWorkspace } = require('./lib/api');
+const { startApi, makeWorkspace, allMessages } = require('./lib/api');
 const { until } = require('./lib/agents');
 const { Live } = require('./lib/live');
 
@@ -22,6 +22,9 @@ test('stop answers stopping at once and the state survives a reload', async (t) 
   assert.equal(ag.status, 201, JSON.stringify(ag.body));
   const id = ag.body.id;
   assert.equal((await d.req('POST', `/api/agents/${id}/start`)).status, 200);
+  // Its traps are set once it has said so: a SIGTERM before that ends it,
+  // and the reload below would then read the run's end under way.
+  await until(async () => (await allMessages(d, id)).some((m) => m.content.includes('up')), 'the agent up');
   const live = await Live.open(d);
   t.after(() => live.close());
   live.send('subscribe', { topics: [`agent:${id}`] });
