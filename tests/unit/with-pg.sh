@@ -8,7 +8,9 @@
 # (tests/unit/store_fixture.h); the e2e files (make e2e-pg) take the server
 # it names and make a database per daemon on it (tests/e2e/lib/daemon.js),
 # hence room for 300 connections. AGENTD_TEST_PG_LOG=DIR keeps the server's
-# log (each failed statement with its text) as DIR/pg-unit.log.
+# log (each failed statement with its text) as DIR/pg-unit.log;
+# AGENTD_TEST_PG_OPTS adds server settings ("-c log_statement=all": what
+# scripts/pg-pick.mjs reads).
 # Usage: sh tests/unit/with-pg.sh CMD [ARG...]
 set -eu
 PG_BIN=${AGENTD_PG_BIN:-/usr/lib/postgresql/15/bin}
@@ -48,7 +50,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); p
 $as "$PG_BIN/initdb" -D "$dir/data" -U agentd -E UTF8 --no-sync --auth-local=trust \
     --no-instructions >"$dir/initdb.log" 2>&1 || { cat "$dir/initdb.log" >&2; exit 1; }
 $as "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 120 \
-    -o "-k $dir -p $port -c listen_addresses= -c fsync=off -c max_connections=300" start >/dev/null ||
+    -o "-k $dir -p $port -c listen_addresses= -c fsync=off -c max_connections=300 ${AGENTD_TEST_PG_OPTS:-}" start >/dev/null ||
     { cat "$dir/log" >&2; exit 1; }
 "$PSQL" -X -q -h "$dir" -p "$port" -U agentd -d postgres -c 'CREATE DATABASE agentd_unit'
 export AGENTD_TEST_PG_URL="postgres://agentd@/agentd_unit?host=$dir&port=$port"

@@ -239,6 +239,11 @@ async function pgUrlFor(dataDir, bin) {
     }
   }
   const name = `t${++pgCount}_${process.pid}`;
+  // AGENTD_TEST_PG_MAP=FILE: which test file a database served
+  // (scripts/pg-pick.mjs reads it beside the server's statement log)
+  if (process.env.AGENTD_TEST_PG_MAP) {
+    fs.appendFileSync(process.env.AGENTD_TEST_PG_MAP, `${name} ${path.basename(process.argv[1] || '')}\n`);
+  }
   const pg = await pgServer;
   pgReady = pg;
   let url;
