@@ -5,8 +5,9 @@
 // to flip the order); filter by status and by comparisons of config fields
 // or metric values ("learningRate>0.001, reward.final>=0.5"). Pages of 50.
 import { useSignal } from '@preact/signals';
-import { useEffect } from 'preact/hooks';
+import { useEffect, useRef } from 'preact/hooks';
 import { api } from '../api';
+import { newest } from '../newest';
 import { configColumns, fmtCell, fmtNum, metricNames, nextSort, tableQuery, type TableQuery } from '../hparams';
 import { agentList, runsTick, workspaces } from '../store';
 import { Empty, errText } from './common';
@@ -26,14 +27,16 @@ export function RunsTable() {
   const data = useSignal<any | null>(null);
   const err = useSignal<string | null>(null);
 
+  const take = useRef(newest()).current; // a late answer to an older query is dropped
   const load = () => {
-    api
-      .runTable(tableQuery(q.value))
-      .then((d) => {
+    take(
+      api.runTable(tableQuery(q.value)),
+      (d) => {
         err.value = null;
         data.value = d;
-      })
-      .catch((e) => (err.value = errText(e)));
+      },
+      (e) => (err.value = errText(e)),
+    );
   };
   useEffect(load, [tableQuery(q.value), runsTick.value]);
 
