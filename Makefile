@@ -249,7 +249,11 @@ $(FAKE_NVML): tests/fixtures/fake-nvml.c
 
 browser-test: $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(FAKE_NVML)
 
-e2e: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(TRAY_BIN) $(SHARE)/.stamp e2e-deps $(FAKE_NVML)
+# What an e2e file needs built: the daemon, its holder and plug-ins, the
+# tray, the shared files, the npm packages and the stand-in NVML.
+E2E_NEEDS = $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(TRAY_BIN) $(SHARE)/.stamp e2e-deps $(FAKE_NVML)
+
+e2e: $(E2E_NEEDS)
 	@failed=0; rm -rf $(E2E_KEEP); \
 	AGENTD_TEST_KEEP_DBS=$(E2E_KEEP) AGENTD_BIN=$(abspath $(O)/agentd) $(NODE_TEST) --test-concurrency=$(E2E_JOBS) $(E2E_PAR) || failed=1; \
 	AGENTD_TEST_KEEP_DBS=$(E2E_KEEP) AGENTD_BIN=$(abspath $(O)/agentd) $(NODE_TEST) --test-concurrency=1 $(E2E_SERIAL) || failed=1; \
@@ -294,11 +298,11 @@ E2E_PG := $(filter-out $(E2E_PG_SAME),$(E2E_PG_ALL))
 E2E_PG_RUN = AGENTD_TEST_DATABASE=pg AGENTD_BIN=$(abspath $(O)/agentd) sh tests/unit/with-pg.sh \
 	$(NODE_TEST) --test-concurrency=$(E2E_JOBS)
 .PHONY: e2e-pg e2e-pg-all pg-pick
-e2e-pg: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(TRAY_BIN) $(SHARE)/.stamp e2e-deps $(FAKE_NVML)
+e2e-pg: $(E2E_NEEDS)
 	$(E2E_PG_RUN) $(E2E_PG)
 
 # Every file of the pass, E2E_PG_SAME too.
-e2e-pg-all: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(TRAY_BIN) $(SHARE)/.stamp e2e-deps $(FAKE_NVML)
+e2e-pg-all: $(E2E_NEEDS)
 	$(E2E_PG_RUN) $(E2E_PG_ALL)
 
 # Measures E2E_PG_SAME (scripts/pg-pick.mjs): unit-pg and e2e-pg-all with
@@ -308,7 +312,7 @@ e2e-pg-all: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $
 # not a statement. About 25 minutes on two cores.
 PG_PICK = $(abspath $(O))/pg-pick
 PG_PICK_OPTS = -c log_statement=all -c log_parameter_max_length=0 -c log_line_prefix=@%d@%a@
-pg-pick: $(UNIT_PG_BIN) $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(TRAY_BIN) $(SHARE)/.stamp e2e-deps $(FAKE_NVML)
+pg-pick: $(UNIT_PG_BIN) $(E2E_NEEDS)
 	@rm -rf $(PG_PICK); mkdir -p $(PG_PICK)/unit $(PG_PICK)/e2e
 	AGENTD_TEST_PG_LOG=$(PG_PICK)/unit AGENTD_TEST_PG_OPTS="$(PG_PICK_OPTS)" \
 		sh tests/unit/with-pg.sh sh tests/unit/run.sh $(UNIT_PG_BIN) > $(PG_PICK)/unit.out 2>&1 || \
