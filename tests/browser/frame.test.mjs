@@ -9,7 +9,9 @@ import { session, waitAttr, waitText } from './lib/session.mjs';
 
 let d;
 let b;
-session((s) => ({ d, b } = s));
+// The full browser: the headless shell denies every notification
+// permission, and the last test asks for one.
+session((s) => ({ d, b } = s), { launch: { full: true } });
 
 const PAGES = [
   ['Home', '#/'],
