@@ -372,9 +372,11 @@ tsan-run: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(T
 # at a time), then the tsan build (one job, at the lowest priority but one,
 # so that it takes only what the tests leave), beside the unit tests and
 # the SQLite e2e files, which leave a core idle about a fifth of the time;
-# and the PostgreSQL pass (unit-pg, e2e-pg, then e2e-copy: issue #39)
-# beside tsan's runs and the web suites, which keep both cores busy. The
-# fuzz smoke comes after build-all, whose web build it reuses.
+# and the PostgreSQL pass (unit-pg, e2e-pg, then e2e-copy: issue #39) and
+# after it the dashboard's lint and Vitest (CHECK_PG_SIDE), beside tsan's
+# runs and the browser suite (CHECK_EXTRA), which keep both cores busy; the
+# two sides end within a minute or two of each other. The fuzz smoke comes
+# after build-all, whose web build it reuses.
 check: deps
 	$(MAKE) format-check
 	$(MAKE) doclinks
@@ -382,7 +384,7 @@ check: deps
 	$(MAKE) -j$(JOBS) BUILD=check build-all
 	sh scripts/beside.sh build/check/fuzz-tsan-build.log '$(MAKE) fuzz-smoke FUZZ_JOBS=1 && nice -n 15 $(MAKE) -j1 BUILD=tsan tsan-build' \
 		sh -c '$(MAKE) BUILD=check unit && $(MAKE) BUILD=check layers && $(MAKE) BUILD=check e2e'
-	sh scripts/beside.sh build/check/pg-pass.log '$(MAKE) BUILD=check unit-pg && $(MAKE) BUILD=check e2e-pg && $(MAKE) BUILD=check e2e-copy' \
+	sh scripts/beside.sh build/check/pg-pass.log '$(MAKE) BUILD=check unit-pg && $(MAKE) BUILD=check e2e-pg && $(MAKE) BUILD=check e2e-copy$(if $(CHECK_PG_SIDE), && $(MAKE) BUILD=check $(CHECK_PG_SIDE))' \
 		sh -c '$(MAKE) tsan $(if $(CHECK_EXTRA),&& $(MAKE) BUILD=check $(CHECK_EXTRA))'
 
 test:

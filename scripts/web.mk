@@ -51,8 +51,10 @@ web web-deps web-test browser-test:
 	@echo "web: node and npm are not installed; the daemon serves the placeholder page (install nodejs and npm, then run make again)"
 endif
 
-# `make check` runs these after the C suites (see the check target).
-CHECK_EXTRA += web-test browser-test
+# `make check` runs these after the C suites (see the check target): the
+# lint and Vitest after the PostgreSQL pass, the browser suite after tsan.
+CHECK_PG_SIDE += web-test
+CHECK_EXTRA += browser-test
 
 # The e2e suite compares what the daemon serves with the embedded folder.
 export AGENTD_ASSET_DIR := $(ASSET_DIR)
