@@ -3,8 +3,9 @@
 // organisation), models from the usage table's modelUsage of the same
 // period key (the daemon's own accounts: the default organisation's).
 import { useSignal } from '@preact/signals';
-import { useEffect } from 'preact/hooks';
+import { useEffect, useRef } from 'preact/hooks';
 import { api, listOf, type UsageByAgent } from '../api';
+import { newest } from '../newest';
 import { runsTick, usageToday } from '../store';
 import { Empty, errText, fmtCost, fmtInt, Spinner } from './common';
 
@@ -39,15 +40,21 @@ export function UsageTables() {
   const models = useSignal<ModelRow[] | null>(null);
   const agentErr = useSignal<string | null>(null);
   const modelErr = useSignal<string | null>(null);
+  // Only the newest read's answers are taken (a period switch or a tick
+  // reads again, and two reads can be answered in either order). The
+  // models are read once the agents' answer is in, so a models answer of
+  // the period switched away from can still be the newest: it is dropped.
+  const takeAgents = useRef(newest()).current;
+  const takeModels = useRef(newest()).current;
   const load = () => {
     const p = period.value;
-    api
-      .usageAgents(p)
-      .then((d) => {
-        if (period.value !== p) return;
+    takeAgents(
+      api.usageAgents(p),
+      (d) => {
         agents.value = d;
         agentErr.value = null;
-        return api.usage(p, d.from, d.from).then(
+        takeModels(
+          api.usage(p, d.from, d.from),
           (u) => {
             if (period.value !== p) return;
             models.value = modelRows(listOf<any>(u, 'rows')[0]);
@@ -55,8 +62,9 @@ export function UsageTables() {
           },
           (e) => (modelErr.value = errText(e)),
         );
-      })
-      .catch((e) => (agentErr.value = errText(e)));
+      },
+      (e) => (agentErr.value = errText(e)),
+    );
   };
   // Reload on a period switch, when runs start or end, and with new usage.
   useEffect(load, [period.value, runsTick.value, usageToday.value]);
