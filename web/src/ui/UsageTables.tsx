@@ -41,22 +41,20 @@ export function UsageTables() {
   const agentErr = useSignal<string | null>(null);
   const modelErr = useSignal<string | null>(null);
   // Only the newest read's answers are taken (a period switch or a tick
-  // reads again, and two reads can be answered in either order). The
-  // models are read once the agents' answer is in, so a models answer of
-  // the period switched away from can still be the newest: it is dropped.
-  const takeAgents = useRef(newest()).current;
-  const takeModels = useRef(newest()).current;
+  // reads again, and two reads can be answered in either order). Both
+  // reads of a load go through the one guard: a later load's first read
+  // drops an earlier load's models read still on its way.
+  const take = useRef(newest()).current;
   const load = () => {
     const p = period.value;
-    takeAgents(
+    take(
       api.usageAgents(p),
       (d) => {
         agents.value = d;
         agentErr.value = null;
-        takeModels(
+        take(
           api.usage(p, d.from, d.from),
           (u) => {
-            if (period.value !== p) return;
             models.value = modelRows(listOf<any>(u, 'rows')[0]);
             modelErr.value = null;
           },
