@@ -13,7 +13,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
-const WebSocket = require('ws');
+const WebSocket = require('./lib/ws');
 const daemon = require('./lib/daemon');
 const { api, until, allMessages, assertOnce } = require('./lib/api');
 

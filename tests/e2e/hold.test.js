@@ -302,7 +302,7 @@ test(`${MANY} agents survive a restart, each with its output once`, { timeout: 2
 });
 
 test('a terminal agent reattaches after kill -9: its screen comes back, input and resize work', async () => {
-  const WebSocket = require('ws');
+  const WebSocket = require('./lib/ws');
   const FAKE = path.resolve(__dirname, '..', 'fixtures', 'fake-agent.js');
   const dataDir = daemon.tmpDir();
   const { d, dir, wt } = await setup(dataDir);

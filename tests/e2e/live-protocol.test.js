@@ -8,7 +8,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { start } = require('./lib/daemon');
-const WebSocket = require('ws');
+const WebSocket = require('./lib/ws');
 const { Live, json, makeAgent } = require('./lib/live');
 const { until } = require('./lib/api');
 

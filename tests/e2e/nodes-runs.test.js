@@ -291,7 +291,7 @@ test('placement: a GPU run goes to the node with a free GPU; with its one GPU ta
 });
 
 test('a terminal agent on a node: its screen, resize and keys over /ws/agents/:id/terminal', async () => {
-  const WebSocket = require('ws');
+  const WebSocket = require('./lib/ws');
   const id = await commandAgent(d, wt, ['sh', '-c', 'echo ready; while read l; do case "$l" in size) stty size;; quit) exit 0;; *) echo "got:$l";; esac; done'], { node: 'cpu1', terminal: true });
   assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
   const ws = new WebSocket(d.url.replace('http', 'ws') + `/ws/agents/${id}/terminal`, ['bearer', d.token]);

@@ -10,7 +10,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const WebSocket = require('ws');
+const WebSocket = require('./lib/ws');
 const daemon = require('./lib/daemon');
 const { api, until, startApi } = require('./lib/api');
 const { nodeToken, startNode, nodeNamed } = require('./lib/nodes');

@@ -273,7 +273,7 @@ test('without holders, kill -9 of agentd then a restart marks the run lost and r
 });
 
 test('a terminal agent streams raw bytes over its WebSocket and resizes', async () => {
-  const WebSocket = require('ws');
+  const WebSocket = require('./lib/ws');
   const { d, dir, wt } = await setup();
   try {
     const id = await newAgent(d, wt, ['node', FAKE, 'tty'], { terminal: true });

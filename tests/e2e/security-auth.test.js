@@ -14,7 +14,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
-const WebSocket = require('ws');
+const WebSocket = require('./lib/ws');
 const daemon = require('./lib/daemon');
 const { request, until } = require('./lib/api');
 

@@ -16,7 +16,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
-const WebSocket = require('ws');
+const WebSocket = require('./lib/ws');
 const daemon = require('./lib/daemon');
 const { SeedWebSocketManager, renderSystemHealth } = require('./lib/seedclient');
 const { startApi, makeWorkspace, makeAgent, until } = require('./lib/api');

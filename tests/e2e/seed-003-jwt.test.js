@@ -13,7 +13,7 @@ const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
-const WebSocket = require('ws');
+const WebSocket = require('./lib/ws');
 const { startApi, api } = require('./lib/api');
 const { tmpDir } = require('./lib/daemon');
 

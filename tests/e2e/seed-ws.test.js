@@ -11,7 +11,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const path = require('node:path');
-const WebSocket = require('ws');
+const WebSocket = require('./lib/ws');
 const daemon = require('./lib/daemon');
 const { SeedWebSocketManager } = require('./lib/seedclient');
 const { api, until } = require('./lib/api');

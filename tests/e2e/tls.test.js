@@ -14,7 +14,7 @@ const http = require('node:http');
 const net = require('node:net');
 const tls = require('node:tls');
 const { spawnSync } = require('node:child_process');
-const WebSocket = require('ws');
+const WebSocket = require('./lib/ws');
 const daemon = require('./lib/daemon');
 const { until } = require('./lib/api');
 

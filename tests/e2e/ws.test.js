@@ -8,7 +8,7 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const WebSocket = require('ws');
+const WebSocket = require('./lib/ws');
 const { start } = require('./lib/daemon');
 const { exchange, parseResponses, RawWs } = require('./lib/raw');
 

@@ -5,7 +5,7 @@
 'use strict';
 
 const http = require('node:http');
-const WebSocket = require('ws');
+const WebSocket = require('./ws');
 const { api, UNTIL_MS } = require('./api');
 
 class Live {
@@ -15,8 +15,9 @@ class Live {
     c.events = []; // messages with a seq (bus events)
     c.waiters = [];
     c.closeCode = null;
+    // opts.deflate: offer permessage-deflate (lib/ws.js leaves it off)
     c.ws = new WebSocket(`${d.url.replace('http', 'ws')}${path}`,
-      { headers: { ...(d.authHeaders || {}), ...(opts.headers || {}) } });
+      { headers: { ...(d.authHeaders || {}), ...(opts.headers || {}) }, perMessageDeflate: opts.deflate === true });
     c.closed = new Promise((resolve) => {
       c.ws.on('close', (code) => { c.closeCode = code; resolve(code); c.wake(); });
     });

@@ -133,7 +133,7 @@ async function nodeNamed(d, name) {
 // node token): it joins, then breaks the rules. {ws, closed (a promise of
 // the close code)}.
 async function rogueNode(d, name) {
-  const WebSocket = require('ws');
+  const WebSocket = require('./ws');
   const t = await nodeToken(d, name);
   const ws = new WebSocket(d.url.replace('http', 'ws') + '/api/nodes/link', { headers: { authorization: `Bearer ${t.token}` } });
   const closed = new Promise((resolve) => ws.on('close', (code) => resolve(code)));

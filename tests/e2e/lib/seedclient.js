@@ -5,7 +5,7 @@
 // offers the browser's API (onopen, onmessage with event.data, onclose).
 'use strict';
 
-globalThis.WebSocket ??= require('ws');
+globalThis.WebSocket ??= require('./ws');
 const { WebSocketManager, renderSystemHealth } = require('../../fixtures/seed-clients/seed000');
 
 module.exports = { SeedWebSocketManager: WebSocketManager, renderSystemHealth };
