@@ -15,7 +15,7 @@ for o in "$obj"/*/*.o; do
     name=${o##*/}
     sub=${o%/*}
     sub=${sub##*/}
-    [ -f "src/$sub/${name%.o}.c" ] && echo "$o"
+    if [ -f "src/$sub/${name%.o}.c" ]; then echo "$o"; fi
 done >"$tmp/objs"
 if [ -s "$tmp/objs" ]; then
     # lines "path/<subsystem>/<file>.o:[value] type name"
