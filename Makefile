@@ -38,14 +38,8 @@ else ifeq ($(BUILD),check)
   # Executables not position independent: an ASan build's globals carry
   # 200,000 relocations that every start of a PIE applies (a fifth of the
   # ~150 ms each `agentd` command costs here, and make check starts ~2,000).
-  # And the sanitizer runtimes linked into each executable rather than
-  # loaded as libasan.so: at every exit LeakSanitizer scans the globals of
-  # each module, libasan.so's own tables among them, and an `agentd
-  # --version` cost 94 ms of CPU that way and 68 ms this (eight e2e files:
-  # 77 -> 61 CPU-seconds). A plug-in (agentd-git.so, agentd-tls.so) then
-  # links no runtime of its own and takes agentd's (exports.list below).
   MODE_CFLAGS := -O1 -g -fno-omit-frame-pointer $(SAN) -Werror -DAD_TEST_BUILD
-  MODE_LDFLAGS := $(SAN) -static-libasan -static-libubsan
+  MODE_LDFLAGS := $(SAN)
   EXE_LDFLAGS := -no-pie
 else ifeq ($(BUILD),test)
   MODE_CFLAGS := -O0 -g -Werror -DAD_TEST_BUILD
@@ -145,10 +139,9 @@ $(O)/libagentd.a: $(LIB_OBJ) $(GEN_OBJ)
 # call (core and their fronts in the executable, rather than copies of
 # them): the ones their objects leave undefined, listed at build time. All
 # ad_* were exported once: 100 KB of symbol tables, and nothing could be
-# dropped as unused (S3). In the check build also the sanitizers' entry
-# points their instrumented code calls (the runtimes are in agentd).
+# dropped as unused (S3).
 $(O)/exports.list: $(GIT_BE_PIC) $(TLS_BE_PIC)
-	nm --undefined-only $^ | awk '$$2 ~ /^(ad_|__asan_|__ubsan_)/ { print "  " $$2 ";" }' | sort -u > $@.body
+	nm --undefined-only $^ | awk '$$2 ~ /^ad_/ { print "  " $$2 ";" }' | sort -u > $@.body
 	{ echo "{"; cat $@.body; echo "};"; } > $@ && rm -f $@.body
 EXPORTS = -Wl,--dynamic-list=$(O)/exports.list
 

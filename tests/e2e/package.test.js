@@ -138,11 +138,9 @@ test('make dist: a tarball with the binaries side by side, the pages, completion
   }
   sh('tar', ['-xzf', tar, '-C', out]);
   assert.match(sh(path.join(out, top, 'agentd'), ['version']), /^agentd \S+/);
-  // static enough: of the libraries, only glibc's and wslay (and in a
-  // check build what its sanitizers need: their runtimes are linked in,
-  // and unwind through libgcc_s) are left to the machine
+  // static enough: of the libraries, only glibc's and wslay (and the
+  // sanitizers' in a check build) are left to the machine
   const needed = [...sh('readelf', ['-d', path.join(out, top, 'agentd')]).matchAll(/NEEDED.*\[(.+)\]/g)].map((m) => m[1]);
-  const sanitizers = MODE === 'check' ? /^libgcc_s\.so/ : /^$/;
-  const left = needed.filter((l) => !/^(libc|libm|libwslay|libasan|libubsan|libdl|libpthread)\.so/.test(l) && !sanitizers.test(l));
+  const left = needed.filter((l) => !/^(libc|libm|libwslay|libasan|libubsan|libdl|libpthread)\.so/.test(l));
   assert.deepEqual(left, [], needed.join(' '));
 });
