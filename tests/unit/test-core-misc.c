@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -202,6 +203,57 @@ static void asserts_abort_in_test_builds(void **state)
     ad_loop_thread_set();
     assert_true(ad_loop_thread_is());
     assert_true(aborts(loop_assert_off_loop));
+}
+
+/* The sanitizer build still catches undefined behaviour, and says where:
+ * its UBSan checks trap (the Makefile, SAN) and ASan reports the trap with
+ * the line (tools/asan_options.c). This binary runs itself again with
+ * AD_TEST_OVERFLOW set (cmocka handles SIGILL in its own process, before
+ * ASan could), main() overflows a signed int, and what it wrote to stderr
+ * must be ASan's report naming this file. Other builds have no such
+ * check: skipped there. */
+static int overflow_now(void)
+{
+    volatile int big = INT_MAX;
+    int sum = big + 1; /* undefined: the check traps here */
+    return sum < 0 ? 3 : 4;
+}
+
+static void undefined_behaviour_is_reported_in_check_builds(void **state)
+{
+    AD_UNUSED(state);
+#if defined(AD_TEST_BUILD) && defined(__SANITIZE_ADDRESS__)
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        close(fds[1]);
+        setenv("AD_TEST_OVERFLOW", "1", 1);
+        execl("/proc/self/exe", "test-core-misc", (char *)NULL);
+        _exit(5);
+    }
+    close(fds[1]);
+    char out[16384];
+    size_t n = 0;
+    ssize_t r;
+    while (n < sizeof(out) - 1 && (r = read(fds[0], out + n, sizeof(out) - 1 - n)) > 0) {
+        n += (size_t)r;
+    }
+    out[n] = '\0';
+    close(fds[0]);
+    int st = 0;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 1); /* ASan's exit code: not 3, 4 or 5 */
+    assert_non_null(strstr(out, "ERROR: AddressSanitizer: ILL"));
+    assert_non_null(strstr(out, "in overflow_now "));
+    assert_non_null(strstr(out, "test-core-misc.c:"));
+#else
+    skip();
+#endif
 }
 
 static void log_masks_secrets(void **state)
@@ -513,12 +565,16 @@ static void textfile_write_is_whole_or_not_at_all(void **state)
 
 int main(void)
 {
+    if (getenv("AD_TEST_OVERFLOW") != NULL) {
+        return overflow_now();
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(ids_are_prefixed_valid_and_ordered),
         cmocka_unit_test(time_round_trips),
         cmocka_unit_test(time_format_matches_libc),
         cmocka_unit_test(errors_have_names),
         cmocka_unit_test(asserts_abort_in_test_builds),
+        cmocka_unit_test(undefined_behaviour_is_reported_in_check_builds),
         cmocka_unit_test(log_masks_secrets),
         cmocka_unit_test(log_writes_one_line_text_or_json),
         cmocka_unit_test(log_holds_back_repeated_warnings),
