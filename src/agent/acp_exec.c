@@ -81,9 +81,7 @@ int ad_acp_build(const ad_agent_spec_t *spec, ad_strv_t *argv, ad_strv_t *env, a
         ad_strv_push(argv, spec->mode == AD_MODE_PLAN   ? "plan"
                            : spec->mode == AD_MODE_AUTO ? "yolo"
                                                         : "default");
-        if (base) {
-            ad_strv_push2(env, "GOOGLE_GEMINI_BASE_URL=", spec->base_url);
-        }
+        ad_gemini_env(spec->base_url, env);
     } else if (i == 1 && base) {
         ad_strv_push2(env, "ANTHROPIC_BASE_URL=", spec->base_url);
     } else if (i == 2) {

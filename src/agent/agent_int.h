@@ -77,6 +77,10 @@ int ad_codex_config_args(const json_t *cfg, ad_strv_t *argv, char *err, size_t e
 /* The tool name shown for a codex item type (exec --json's snake_case or
  * app-server's camelCase), or NULL when the item is not a tool (codex.c). */
 const char *ad_codex_tool_name(const char *itype);
+/* gemini.c: the environment every Gemini CLI run gets (headless and the
+ * ACP preset), appended to env, then GOOGLE_GEMINI_BASE_URL when base_url
+ * is set. */
+void ad_gemini_env(const char *base_url, ad_strv_t *env);
 int ad_codex_build(const ad_agent_spec_t *spec, ad_strv_t *argv, ad_strv_t *env, ad_launch_t *out,
                    char *err, size_t errsz);
 int ad_gemini_build(const ad_agent_spec_t *spec, ad_strv_t *argv, ad_strv_t *env, ad_launch_t *out,

@@ -304,7 +304,9 @@ static void gemini_argv_per_mode_and_resume(void **state)
         args, "--output-format stream-json --skip-trust --approval-mode auto_edit --prompt=");
     assert_memory_equal(l.stdin_data, "List files", l.stdin_len);
     assert_true(l.one_shot);
-    assert_int_equal(l.nenv, 0);
+    /* one process per run: the CLI does not start itself again */
+    assert_int_equal(l.nenv, 1);
+    assert_string_equal(l.env[0], "GEMINI_CLI_NO_RELAUNCH=true");
     ad_launch_cleanup(&l);
     g.mode = AD_MODE_AUTO;
     g.model = "gemini-2.5-pro";
@@ -315,13 +317,24 @@ static void gemini_argv_per_mode_and_resume(void **state)
     assert_string_equal(args, "--output-format stream-json --skip-trust --approval-mode yolo "
                               "--model gemini-2.5-pro --resume "
                               "2583a972-9e55-40f2-b2a1-020ee8b5e1d8 --prompt=");
-    assert_int_equal(l.nenv, 1);
-    assert_string_equal(l.env[0], "GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:9");
+    assert_int_equal(l.nenv, 2);
+    assert_string_equal(l.env[0], "GEMINI_CLI_NO_RELAUNCH=true");
+    assert_string_equal(l.env[1], "GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:9");
     ad_launch_cleanup(&l);
     g.mode = AD_MODE_PLAN;
     build_ok(&g, false, &l);
     args_of(&l, args, sizeof(args));
     assert_non_null(strstr(args, "--approval-mode plan"));
+    ad_launch_cleanup(&l);
+
+    /* the ACP preset runs the same CLI: the same environment */
+    ad_agent_spec_t a = {.executor = AD_EXEC_ACP, .acp_agent = "gemini", .base_url = g.base_url};
+    build_ok(&a, false, &l);
+    args_of(&l, args, sizeof(args));
+    assert_string_equal(args, "--acp --skip-trust --approval-mode default");
+    assert_int_equal(l.nenv, 2);
+    assert_string_equal(l.env[0], "GEMINI_CLI_NO_RELAUNCH=true");
+    assert_string_equal(l.env[1], "GOOGLE_GEMINI_BASE_URL=http://127.0.0.1:9");
     ad_launch_cleanup(&l);
 
     /* claude gets the base URL in its own variable */
