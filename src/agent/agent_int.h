@@ -77,7 +77,7 @@ int ad_codex_config_args(const json_t *cfg, ad_strv_t *argv, char *err, size_t e
 /* The tool name shown for a codex item type (exec --json's snake_case or
  * app-server's camelCase), or NULL when the item is not a tool (codex.c). */
 const char *ad_codex_tool_name(const char *itype);
-/* gemini.c: the environment every Gemini CLI run gets (headless and the
+/* gemini.c: the environment of every Gemini CLI run (headless and the
  * ACP preset), appended to env, then GOOGLE_GEMINI_BASE_URL when base_url
  * is set. */
 void ad_gemini_env(const char *base_url, ad_strv_t *env);
