@@ -356,51 +356,63 @@ build-all: all $(UNIT_BIN) $(FAKE_NVML)
 # race, and the other 37 start none. And the e2e tests that drive the
 # threads: the store's writer thread (api-durability: writes
 # under load and at shutdown), the health sampler (health) and the libuv
-# pool (git-worktrees: git work; creds-keyring: key files). Each report
-# goes to $(O)/tsan-reports; any report fails the target, after the runs,
-# with the reports shown. tests/tsan.supp lists what is not ours.
+# pool (git-worktrees: git work; creds-keyring: key files). tsan-unit and
+# tsan-e2e run them (make check runs the two apart); each report goes to
+# $(O)/tsan-reports/unit or /e2e, and any report fails its target, after
+# its runs, with the reports shown. tests/tsan.supp lists what is not ours.
 TSAN_E2E := tests/e2e/health.test.js tests/e2e/api-durability.test.js \
             tests/e2e/git-worktrees.test.js tests/e2e/creds-keyring.test.js
 TSAN_UNIT = $(filter-out %-alloc,$(filter $(addprefix $(O)/tests/test-,store-% run-% proc-% git-% \
 	bus-% core-misc),$(UNIT_BIN)))
 TSAN_LOG = $(abspath $(O))/tsan-reports
-TSAN_ENV = TSAN_OPTIONS="log_path=$(TSAN_LOG)/report suppressions=$(abspath tests/tsan.supp) second_deadlock_stack=1"
+# $(call TSAN_ENV,part): ThreadSanitizer's options, its reports under part/
+TSAN_ENV = TSAN_OPTIONS="log_path=$(TSAN_LOG)/$(1)/report suppressions=$(abspath tests/tsan.supp) second_deadlock_stack=1"
+# $(call TSAN_END,part): after the runs (failed=1 if one failed), part's reports shown
+TSAN_END = if ls $(TSAN_LOG)/$(1)/report* >/dev/null 2>&1; then cat $(TSAN_LOG)/$(1)/report*; \
+	echo "tsan: data races reported (above, $(1))"; exit 1; fi; \
+	[ $$failed -eq 0 ] && echo "tsan: no data race ($(1))"
 
+.PHONY: tsan-unit tsan-e2e
 tsan:
 	$(MAKE) -j$(JOBS) BUILD=tsan tsan-build
 	$(MAKE) BUILD=tsan tsan-run
 
 tsan-build: all $(TSAN_UNIT) $(FAKE_NVML)
 
-tsan-run: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(TSAN_UNIT) e2e-deps $(FAKE_NVML)
-	@rm -rf $(TSAN_LOG); mkdir -p $(TSAN_LOG); failed=0; \
-	$(TSAN_ENV) sh tests/unit/run.sh $(TSAN_UNIT) || failed=1; \
-	$(TSAN_ENV) AGENTD_BIN=$(abspath $(O)/agentd) $(NODE_TEST) $(TSAN_E2E) || failed=1; \
-	if ls $(TSAN_LOG)/report* >/dev/null 2>&1; then cat $(TSAN_LOG)/report*; \
-		echo "tsan: data races reported (above)"; exit 1; fi; \
-	[ $$failed -eq 0 ] && echo "tsan: no data race"
+tsan-run: tsan-unit tsan-e2e
+
+tsan-unit: $(TSAN_UNIT)
+	@rm -rf $(TSAN_LOG)/unit; mkdir -p $(TSAN_LOG)/unit; failed=0; \
+	$(call TSAN_ENV,unit) sh tests/unit/run.sh $(TSAN_UNIT) || failed=1; \
+	$(call TSAN_END,unit)
+
+tsan-e2e: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so e2e-deps $(FAKE_NVML)
+	@rm -rf $(TSAN_LOG)/e2e; mkdir -p $(TSAN_LOG)/e2e; failed=0; \
+	$(call TSAN_ENV,e2e) AGENTD_BIN=$(abspath $(O)/agentd) $(NODE_TEST) $(TSAN_E2E) || failed=1; \
+	$(call TSAN_END,e2e)
 
 # format-check: clang-format on every C file (make format fixes them). Two
 # suites run beside others, each with its output printed whole once both
 # ended (scripts/beside.sh), so that the output ends with the test runners'
 # own summaries: the fuzz smoke (its clang build and twelve harnesses, one
 # at a time), then the tsan build (one job, at the lowest priority but one,
-# so that it takes only what the tests leave), beside the unit tests and
-# the SQLite e2e files, which leave a core idle about a fifth of the time;
-# and the PostgreSQL pass (unit-pg, e2e-pg, then e2e-copy: issue #39) and
-# after it the dashboard's lint and Vitest (CHECK_PG_SIDE), beside tsan's
-# runs and the browser suite (CHECK_EXTRA), which keep both cores busy; the
-# two sides end within a minute or two of each other. The fuzz smoke comes
-# after build-all, whose web build it reuses.
+# so that it takes only what the tests leave) and tsan's unit tests, beside
+# the unit tests and the SQLite e2e files (that side ended two minutes
+# after this one, and the two files run alone at its end leave a core
+# idle); and the PostgreSQL pass (unit-pg, e2e-pg, then e2e-copy: issue
+# #39) and after it the dashboard's lint and Vitest (CHECK_PG_SIDE),
+# beside tsan's e2e files and the browser suite (CHECK_EXTRA), which keep
+# both cores busy; the two sides end within a minute of each other. The
+# fuzz smoke comes after build-all, whose web build it reuses.
 check: deps
 	$(MAKE) format-check
 	$(MAKE) doclinks
 	$(MAKE) BUILD=check lint
 	$(MAKE) -j$(JOBS) BUILD=check build-all
-	sh scripts/beside.sh build/check/fuzz-tsan-build.log '$(MAKE) fuzz-smoke FUZZ_JOBS=1 && nice -n 15 $(MAKE) -j1 BUILD=tsan tsan-build' \
+	sh scripts/beside.sh build/check/fuzz-tsan-build.log '$(MAKE) fuzz-smoke FUZZ_JOBS=1 && nice -n 15 $(MAKE) -j1 BUILD=tsan tsan-build && $(MAKE) BUILD=tsan tsan-unit' \
 		sh -c '$(MAKE) BUILD=check unit && $(MAKE) BUILD=check layers && $(MAKE) BUILD=check e2e'
 	sh scripts/beside.sh build/check/pg-pass.log '$(MAKE) BUILD=check unit-pg && $(MAKE) BUILD=check e2e-pg && $(MAKE) BUILD=check e2e-copy$(if $(CHECK_PG_SIDE), && $(MAKE) BUILD=check $(CHECK_PG_SIDE))' \
-		sh -c '$(MAKE) tsan $(if $(CHECK_EXTRA),&& $(MAKE) BUILD=check $(CHECK_EXTRA))'
+		sh -c '$(MAKE) BUILD=tsan tsan-e2e $(if $(CHECK_EXTRA),&& $(MAKE) BUILD=check $(CHECK_EXTRA))'
 
 test:
 	$(MAKE) BUILD=test unit
