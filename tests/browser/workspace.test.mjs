@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { api, capabilities, makeRepo, ROOT, shot, until } from './lib/harness.mjs';
+import { api, capabilities, makeRepo, postMany, ROOT, shot, until } from './lib/harness.mjs';
 import { nextFrame, session } from './lib/session.mjs';
 
 let d;
@@ -163,15 +163,8 @@ test('10,000 messages: the page renders only what is visible and pages older one
   await page.goto(`${d.url}/#/agents/${big.id}`);
   await page.waitForFunction((id) => window.__agentd.model.value.transcripts[id]?.loaded, big.id);
   const N = 10000;
-  let next = 0;
-  const worker = async () => {
-    while (next < N) {
-      const i = next++;
-      const r = await api(d.url, 'POST', `/api/agents/${big.id}/messages`, { role: i % 2 ? 'assistant' : 'user', content: `message ${i}\n\nwith **markdown** and \`code\`` });
-      if (r.status >= 300) throw new Error(`message ${i}: ${r.status} ${JSON.stringify(r.data)}`);
-    }
-  };
-  await Promise.all(Array.from({ length: 16 }, worker));
+  await postMany(d.url, `/api/agents/${big.id}/messages`, N,
+    (i) => ({ role: i % 2 ? 'assistant' : 'user', content: `message ${i}\n\nwith **markdown** and \`code\`` }));
   await page.goto(`${d.url}/#/agents/${big.id}`);
   const tr = page.locator('.transcript');
   await tr.locator('.msg', { hasText: `message ${N - 1}` }).waitFor();

@@ -5,6 +5,7 @@
 // repositories made with the git CLI, and screenshots under tests/artifacts/.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
@@ -281,6 +282,39 @@ export async function api(base, method, p, body) {
     data = text;
   }
   return { status: r.status, data };
+}
+
+// count POSTs to base + p, bodyOf(i) each, parallel at a time over
+// kept-alive connections; fails naming the first that is not a 2xx. For
+// loads: fetch() costs the test's process about 1.1 ms of CPU a request,
+// this 0.3 (10,000 messages: 11 CPU-seconds against 3).
+export async function postMany(base, p, count, bodyOf, parallel = 16) {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: parallel });
+  const post = (body) => new Promise((resolve, reject) => {
+    const b = JSON.stringify(body);
+    const headers = { ...auth(base), 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(b) };
+    const req = http.request(base + p, { method: 'POST', agent, headers }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c) => { text += c; });
+      res.on('end', () => resolve({ status: res.statusCode, text }));
+    });
+    req.on('error', reject);
+    req.end(b);
+  });
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      const r = await post(bodyOf(i));
+      if (r.status < 200 || r.status >= 300) throw new Error(`POST ${p} #${i}: ${r.status} ${r.text}`);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: parallel }, worker));
+  } finally {
+    agent.destroy();
+  }
 }
 
 // api() that must succeed (a 2xx, else the test fails naming the call);
