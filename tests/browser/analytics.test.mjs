@@ -172,6 +172,16 @@ test('run names in the Analytics legend', async () => {
   assert.ok(!text.includes(runs[0]) && !text.includes(runs[1]), `run ids in the legend: ${text}`);
   assert.equal(await page.locator('.training-chart .u-legend').count(), 0, 'no per-band legend');
   assert.equal(await panel.locator(`[data-testid=run-legend][data-run="${runs[0]}"] .swatch`).evaluate((el) => getComputedStyle(el).backgroundColor), 'rgb(255, 0, 0)');
+  // The chart is made again only when what it draws changes. The page drawn
+  // again for another reason (the parallel coordinates shown) keeps it; it
+  // used to be made again from the same data, tens of ms a panel.
+  await panel.locator('.training-chart .uplot canvas').evaluate((el) => (el.dataset.kept = '1'));
+  await page.getByRole('button', { name: 'Parallel coordinates' }).click();
+  await page.getByRole('button', { name: 'Hide parallel coordinates' }).waitFor();
+  // two frames and the tasks after them: Preact's effects have run
+  for (let i = 0; i < 2; i++) await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0))));
+  assert.equal(await panel.locator('.training-chart .uplot canvas[data-kept="1"]').count(), 1, 'the chart was made again from the same data');
+  await page.getByRole('button', { name: 'Hide parallel coordinates' }).click();
   await panel.scrollIntoViewIfNeeded();
   await shot(page, 'analytics-run-names');
   assert.deepEqual(b.errors, []);

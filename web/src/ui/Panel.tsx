@@ -10,7 +10,7 @@
 // reads each run's series on wall time and puts them on one grid
 // (panels.ts). Refetched as points arrive, at most twice a second.
 import { useSignal } from '@preact/signals';
-import { useEffect, useRef } from 'preact/hooks';
+import { useEffect, useMemo, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 import './training.css';
@@ -67,8 +67,21 @@ function fmtX(p: PanelT) {
   return (v: number) => `step ${Math.round(v).toLocaleString('en-US')}`;
 }
 
+// The names and colours of the runs a chart draws. The chart is drawn again
+// when they change, not when the list of runs is a new array: a run ticked
+// whose data has not come yet, or the page drawn again for another reason,
+// would otherwise make uPlot again from the same data (tens of ms a panel).
+function identOf(built: Built, runs: RunIdent[]): string {
+  const inChart = new Set(built.lines.map((l) => l.runId));
+  return runs
+    .filter((r) => inChart.has(r.id))
+    .map((r) => `${r.id}\t${r.name}\t${r.color}`)
+    .join('\n');
+}
+
 function Chart({ built, p, runs, onZoom }: { built: Built; p: PanelT; runs: RunIdent[]; onZoom: (a: number, b: number) => void }) {
   const el = useRef<HTMLDivElement>(null);
+  const ident = identOf(built, runs);
   useEffect(() => {
     if (!el.current) return;
     const t = chartTheme();
@@ -146,7 +159,7 @@ function Chart({ built, p, runs, onZoom }: { built: Built; p: PanelT; runs: RunI
       el.current,
     );
     return () => u.destroy();
-  }, [built, p.log, p.smooth, p.x, p.group, runs]);
+  }, [built, p.log, p.smooth, p.x, p.group, ident]);
   return <div class="training-chart" ref={el} />;
 }
 
@@ -214,7 +227,10 @@ export function Panel({
   useThrottled(metricsTick.value, LIVE_MS, () => load.current());
 
   const set = (patch: Partial<PanelT>) => onChange({ ...p, ...patch });
-  const built = fetched.value && fetched.value.some((f) => f.runs.length) ? build(fetched.value, p, runs) : null;
+  // made again when the data comes, not on every render (relative time also
+  // reads the runs' start times)
+  const starts = p.x === 'relative' ? runs.map((r) => `${r.id}@${r.startedAt || ''}`).join(',') : '';
+  const built = useMemo(() => (fetched.value && fetched.value.some((f) => f.runs.length) ? build(fetched.value, p, runs) : null), [fetched.value, p.x, starts]);
   const points = new Map<string, number>();
   for (const f of fetched.value || []) for (const r of f.runs) if (r.points > 0) points.set(r.runId, (points.get(r.runId) || 0) + r.points);
   const exportUrl = (format: string) =>
