@@ -28,7 +28,7 @@ WARN := -std=gnu11 -Wall -Wextra -Wshadow -Wformat=2
 # where they fail (-fsanitize-undefined-trap-on-error) instead of calling
 # its runtime, so libubsan is not loaded: its 6 MB of tables cost every
 # process of the build about 1,500 page faults when LeakSanitizer scanned
-# them at exit, and its type records were 4.6 of agentd's 5.5 MB of data.
+# them at exit, and its type records were 4.7 of agentd's 5.5 MB of data.
 # ASan reports the trap ("ILL", with function and line: tools/asan_options.c
 # tells it to); docs/DECISIONS.md, "UBSan traps".
 SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fsanitize-undefined-trap-on-error
