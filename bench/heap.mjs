@@ -25,15 +25,11 @@ const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
 const [T1, T2] = [Number(process.argv[2] || 20), Number(process.argv[3] || 80)];
 const sleep = (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
+// The answer's JSON, or an error naming the request.
 async function call(h, method, p, body) {
-  const r = await fetch(h.base + p, {
-    method,
-    headers: { Authorization: `Bearer ${process.env.AGENTD_BENCH_TOKEN}`, ...(body === undefined ? {} : { 'Content-Type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await r.text();
-  if (r.status >= 300) throw new Error(`${method} ${p} answered ${r.status} ${text.slice(0, 160)}`);
-  return text ? JSON.parse(text) : null;
+  const r = await agentd.request(h.port, method, p, body);
+  if (r.status >= 300) throw new Error(`${method} ${p} answered ${r.status} ${r.body.slice(0, 160)}`);
+  return r.json;
 }
 
 // A snapshot summed by kind and name: Map name -> [count, bytes].
@@ -70,17 +66,12 @@ if (!fs.existsSync(LINEGEN)) {
 }
 const h = await agentd.start({ args: ['--sandbox-paths', path.dirname(LINEGEN)] });
 const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'agentd-heap-chromium-'));
-const wsPath = fs.mkdtempSync(path.join(os.tmpdir(), 'agentd-heap-ws-'));
 let ctx = null;
+let wsPath = null;
 try {
-  const git = (...a) => execFileSync('git', ['-C', wsPath, '-c', 'user.name=bench', '-c', 'user.email=bench@localhost', ...a], { stdio: 'ignore' });
-  git('init', '-q', '-b', 'main');
-  git('commit', '-q', '--allow-empty', '-m', 'bench');
-  const ws = await call(h, 'POST', '/api/workspaces', { name: 'heap', path: wsPath });
-  const list = await call(h, 'GET', `/api/worktrees?workspaceId=${ws.id || ws.workspace?.id}`);
-  const worktreeId = (Array.isArray(list) ? list : list.items || list.worktrees || list.data)[0].id;
   const lines = 10 * (T2 + 60);
-  const a = await call(h, 'POST', '/api/agents', { worktreeId, name: 'stream', executor: 'command', command: [LINEGEN, '10', String(lines), '0'] });
+  const { agentId, workspacePath } = await agentd.seedAgent(h, { executor: 'command', name: 'stream', extra: { command: [LINEGEN, '10', String(lines), '0'] } });
+  wsPath = workspacePath;
 
   ctx = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -92,8 +83,8 @@ try {
   const { code } = await call(h, 'POST', '/api/auth/login-code');
   await page.goto(`${h.base}/login#code=${code}`);
   for (let i = 0; i < 200 && !(await ctx.cookies(h.base)).some((c) => c.name.startsWith('agentd_session')); i++) await sleep(50);
-  await page.evaluate((hash) => (location.hash = hash), `#/agents/${a.id}`);
-  await call(h, 'POST', `/api/agents/${a.id}/start`, {});
+  await page.evaluate((hash) => (location.hash = hash), `#/agents/${agentId}`);
+  await call(h, 'POST', `/api/agents/${agentId}/start`, {});
   const t0 = Date.now();
   await page.waitForFunction(() => !!document.querySelector('.transcript'), null, { timeout: 30000 });
   const cdp = await ctx.newCDPSession(page);
@@ -114,5 +105,5 @@ try {
   if (ctx) await ctx.close().catch(() => undefined);
   await h.stop();
   fs.rmSync(profile, { recursive: true, force: true });
-  fs.rmSync(wsPath, { recursive: true, force: true });
+  if (wsPath) fs.rmSync(wsPath, { recursive: true, force: true });
 }
