@@ -34,3 +34,22 @@ export function visibleRange(off: Float64Array, scrollTop: number, viewport: num
   const last = indexAt(off, scrollTop + viewport);
   return { start: Math.max(0, first - overscan), end: Math.min(n, last + 1 + overscan) };
 }
+
+// Drops the measured heights of rows a list no longer has. A transcript's
+// live output line is a row of its own until the line is stored, then part
+// of a message's row under another key: without this the map gained a key
+// for every line an open page was shown (bench/heap.mjs). Only once the map
+// holds `slack` more entries than the list has rows, so the scan is paid
+// once in a while, not on every change. Returns how many went.
+export function pruneHeights(heights: Map<string, number>, n: number, keyAt: (i: number) => string, slack = 256): number {
+  if (heights.size <= n + slack) return 0;
+  const keep = new Set<string>();
+  for (let i = 0; i < n; i++) keep.add(keyAt(i));
+  let gone = 0;
+  for (const k of heights.keys())
+    if (!keep.has(k)) {
+      heights.delete(k);
+      gone++;
+    }
+  return gone;
+}

@@ -11,7 +11,7 @@ import { groupMessages, type Row } from '../grouping';
 import { renderMarkdown } from '../markdown';
 import type { Approval, Message } from '../types';
 import { fmtInt, fmtTime } from './common';
-import { computeOffsets, visibleRange } from '../virtual';
+import { computeOffsets, pruneHeights, visibleRange } from '../virtual';
 
 const ESTIMATE = 64;
 
@@ -136,6 +136,7 @@ export function Transcript({ t, onLoadOlder, pending = [] }: { t: T | undefined;
   const atBottom = useRef(true);
   const loadingOlder = useRef(false);
   const rows = useMemo(() => groupMessages(t?.messages || [], t?.live || []), [t?.messages, t?.live]);
+  useEffect(() => void pruneHeights(heights.current, rows.length, (i) => rows[i].key), [rows]);
   const offsets = useMemo(() => computeOffsets(rows.length, (i) => heights.current.get(rows[i].key) ?? ESTIMATE), [rows, view, measured]);
   const total = offsets[rows.length] || 0;
   const { start, end } = visibleRange(offsets, view.top, view.height, 8);
