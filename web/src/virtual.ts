@@ -36,9 +36,10 @@ export function visibleRange(off: Float64Array, scrollTop: number, viewport: num
 }
 
 // Drops the measured heights of rows a list no longer has. A transcript's
-// live output line is a row of its own until the line is stored, then part
-// of a message's row under another key: without this the map gained a key
-// for every line an open page was shown (bench/heap.mjs). Only once the map
+// live output line is a row of its own (live-<seq>) until it leaves the
+// page's live chunks (past their bound, or found in fetched messages):
+// without this the map gained a key for every line an open page was shown
+// (bench/heap.mjs). Only once the map
 // holds `slack` more entries than the list has rows, so the scan is paid
 // once in a while, not on every change. Returns how many went.
 export function pruneHeights(heights: Map<string, number>, n: number, keyAt: (i: number) => string, slack = 256): number {
