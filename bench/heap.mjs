@@ -90,13 +90,21 @@ try {
   const cdp = await ctx.newCDPSession(page);
   await cdp.send('HeapProfiler.enable');
   const dom = () => page.evaluate(() => document.getElementsByTagName('*').length);
+  // What the page's model holds of the transcript: its messages and live chunks.
+  const held = () =>
+    page.evaluate((id) => {
+      const t = window.__agentd?.model.value.transcripts[id];
+      return t ? `${t.messages.length} messages, ${t.live.length} live chunks` : 'no transcript';
+    }, agentId);
   await sleep(T1 * 1000 - (Date.now() - t0));
   const A = await snapshot(cdp);
   const domA = await dom();
+  const heldA = await held();
   await sleep(T2 * 1000 - (Date.now() - t0));
   const B = await snapshot(cdp);
   const domB = await dom();
-  console.log(`heap ${T1} s -> ${T2} s: ${A.total} -> ${B.total} bytes (+${B.total - A.total}, ${((B.total - A.total) / ((T2 - T1) * 10)).toFixed(0)} a line printed); DOM elements ${domA} -> ${domB}`);
+  const heldB = await held();
+  console.log(`heap ${T1} s -> ${T2} s: ${A.total} -> ${B.total} bytes (+${B.total - A.total}, ${((B.total - A.total) / ((T2 - T1) * 10)).toFixed(0)} a line printed); DOM elements ${domA} -> ${domB}; the transcript ${heldA} -> ${heldB}`);
   const rows = [...B.by].map(([k, [n, s]]) => [k, n - (A.by.get(k)?.[0] || 0), s - (A.by.get(k)?.[1] || 0)]);
   rows.sort((x, y) => y[2] - x[2]);
   console.log('   bytes   count  kind: name');
