@@ -230,6 +230,16 @@ test('the grid: tiles with status and output tail, keyboard between them, help o
     await tile(a).locator('.badge-running').waitFor();
     await until(async () => (await tile(a).locator('.tile-tail').innerText()).includes(`out-of-${k}`), `tile ${k}'s output`);
   }
+  // A tile keeps its tail, not every line its agent prints while the grid is open.
+  const many = await commandAgent('tile-D', ['sh', '-c', 'i=0; while [ $i -lt 300 ]; do echo "d-line $i"; i=$((i+1)); sleep 0.01; done; sleep 30']);
+  made.push(many);
+  assert.ok((await api(d.url, 'POST', `/api/agents/${many.id}/start`, {})).status < 300);
+  await until(async () => (await tile(many).locator('.tile-tail').innerText()).includes('d-line 299'), "tile D's last line");
+  const held = await page.evaluate((id) => {
+    const tr = window.__agentd.model.value.transcripts[id];
+    return { live: tr.live.length, messages: tr.messages.length };
+  }, many.id);
+  assert.ok(held.live <= 64 && held.messages <= 64, `tile D's transcript holds ${held.live} live chunks and ${held.messages} messages`);
   const cols = Number(await page.locator('.agent-grid').getAttribute('data-cols'));
   assert.ok(cols >= 2 && cols <= 4, `columns at 1400 px: ${cols}`);
   const idx = async (a) => Number(await tile(a).getAttribute('data-index'));

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { api, apiOk, capabilities, makeRepo, shot, until } from './lib/harness.mjs';
+import { api, apiOk, capabilities, makeRepo, ROOT, shot, until } from './lib/harness.mjs';
 import { session } from './lib/session.mjs';
 
 let d;
@@ -181,4 +181,75 @@ test("a command agent's page shows no mode, permissions or context gauge; a Clau
   await until(async () => (await facts()).includes('Mode'), 'the Claude agent facts');
   assert.ok((await facts()).includes('Permissions'));
   assert.equal(await page.locator('.agent-head .gauge').count(), 1);
+});
+
+// An open page that follows a long stream holds about a page of messages
+// and the lines not stored yet, not every line (web/src/store.ts,
+// followTranscript); scrolled up, it reads the stored lines back, and each
+// line shows once: none falls between the messages and the live lines.
+test('a page following a long stream stays small, and scrolled up shows every line once', async (t) => {
+  if (!b) return t.skip('the store or the bus is not in this build');
+  const { page } = b;
+  const w = await worktree();
+  const N = 3000;
+  const agent = await ok('POST', '/api/agents', {
+    worktreeId: w.id,
+    name: 'Streamer',
+    executor: 'command',
+    command: ['node', path.join(ROOT, 'tests/fixtures/fake-agent.js'), 'slow', String(N), '3'],
+  });
+  await openFresh(page, agent.id);
+  await ok('POST', `/api/agents/${agent.id}/start`);
+  const held = () =>
+    page.evaluate((id) => {
+      const t = window.__agentd.model.value.transcripts[id];
+      const text = t ? [...t.messages.map((m) => m.content), ...t.live.map((c) => c.text)].join('\n') : '';
+      return { messages: t ? t.messages.length : 0, live: t ? t.live.length : 0, hasMore: !!t?.hasMore, text };
+    }, agent.id);
+  await until(async () => new RegExp(`tick ${N - 1}\\b`).test((await held()).text), 'the last tick on the page', 60000);
+  const h = await held();
+  assert.ok(h.messages + h.live < 1000, `the page holds ${h.messages} messages and ${h.live} live chunks for ${N} lines`);
+  await until(async () => {
+    const r = await api(d.url, 'GET', `/api/agents/${agent.id}/messages?limit=5`);
+    return (r.data.messages || []).some((m) => m.content.includes(`tick ${N - 1}`));
+  }, 'the output stored');
+  // Scroll to the top until there is nothing older to read.
+  await until(async () => {
+    await page.evaluate(() => {
+      const el = document.querySelector('.transcript');
+      el.scrollTop = 0;
+      el.dispatchEvent(new Event('scroll'));
+    });
+    return !(await held()).hasMore;
+  }, 'every older page read', 60000);
+  const text = (await held()).text;
+  for (let i = 0; i < N; i++) {
+    const n = text.match(new RegExp(`tick ${i}\\b`, 'g'))?.length || 0;
+    assert.equal(n, 1, `tick ${i} shown ${n} times`);
+  }
+});
+
+// A line printed just before the page's socket subscribed is in no event the
+// page hears, and stored only when the runner next stores the agent's output
+// (within about a second): the page reads the messages once more a moment
+// later (web/src/store.ts, readAgain).
+test('a line printed just before the page opened shows, once', async (t) => {
+  if (!b) return t.skip('the store or the bus is not in this build');
+  const { page } = b;
+  const w = await worktree();
+  const agent = await ok('POST', '/api/agents', { worktreeId: w.id, name: 'Early', executor: 'command', command: ['/bin/sh', '-c', 'echo early-line; sleep 30'] });
+  await page.goto('about:blank');
+  await ok('POST', `/api/agents/${agent.id}/start`);
+  await page.goto(`${d.url}/#/agents/${agent.id}`);
+  await until(async () => /early-line/.test(await page.locator('.transcript').innerText()), 'the early line on the page');
+  await until(async () => {
+    const r = await api(d.url, 'GET', `/api/agents/${agent.id}/messages?limit=5`);
+    return /early-line/.test(JSON.stringify(r.data));
+  }, 'the line stored');
+  const text = await page.evaluate((id) => {
+    const t = window.__agentd.model.value.transcripts[id];
+    return [...t.messages.map((m) => m.content), ...t.live.map((c) => c.text)].join('\n');
+  }, agent.id);
+  assert.equal(text.match(/early-line/g)?.length, 1, text);
+  await ok('POST', `/api/agents/${agent.id}/stop?force=true&wait=true`);
 });

@@ -20,6 +20,10 @@ export interface Transcript {
   hasMore: boolean;
   cursor: string | null;
   loaded: boolean;
+  // Live chunks were dropped at the bound before they were known stored:
+  // the messages and the live chunks no longer meet, and what lies between
+  // them is read back from the stored messages (withNewest).
+  dropped?: boolean;
 }
 
 export interface Model {
@@ -49,6 +53,13 @@ export const MAX_LIVE_CHUNKS = 2000;
 // copied on every line, and every message. Its page fetches the stored
 // messages when it opens.
 export const MAX_LIVE_UNLOADED = 64;
+// A transcript that is followed (its page open, scrolled to the end) reads
+// the newest page of stored messages again once this many live chunks have
+// come since it last did: stored output leaves the live chunks, and what is
+// older than the page is read back when scrolled to (its cursor). An open
+// page's memory then stays level however long its agent streams, and no
+// line falls between the messages and the live chunks.
+export const FOLLOW_LIVE = 256;
 export const MAX_TOOLS = 500;
 
 export function emptyModel(): Model {
@@ -66,15 +77,27 @@ function cmpMsg(a: Message, b: Message): number {
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-// The transcripts no page shows any more (the grid closed, an agent's page
-// left) back to what an unloaded one keeps, but `keep`'s: each loaded one
-// gathers every line and message its agent writes, and the grid loads 24.
+// The transcripts no page shows any more (an agent's page left) back to
+// what an unloaded one keeps, but `keep`'s: a loaded one gathers its
+// agent's lines and messages up to MAX_LIVE_CHUNKS.
 export function releaseTranscripts(m: Model, keep: string | null): Model {
   let out: Record<string, Transcript> | null = null;
   for (const [id, t] of Object.entries(m.transcripts)) {
     if (!t.loaded || id === keep) continue;
     out = out || { ...m.transcripts };
     out[id] = { ...emptyTranscript(), messages: t.messages.slice(-MAX_LIVE_UNLOADED), live: t.live.slice(-MAX_LIVE_UNLOADED) };
+  }
+  return out ? { ...m, transcripts: out } : m;
+}
+
+// The grid closed: the messages read for its tiles go (the unloaded
+// transcripts' messages serve only tiles; their live tails stay, bounded).
+export function releaseTiles(m: Model): Model {
+  let out: Record<string, Transcript> | null = null;
+  for (const [id, t] of Object.entries(m.transcripts)) {
+    if (t.loaded || t.messages.length === 0) continue;
+    out = out || { ...m.transcripts };
+    out[id] = { ...t, messages: [] };
   }
   return out ? { ...m, transcripts: out } : m;
 }
@@ -102,6 +125,25 @@ export function mergeMessages(list: Message[], incoming: Message[]): Message[] {
   added.sort(cmpMsg);
   if (!updated && (list.length === 0 || cmpMsg(list[list.length - 1], added[0]) < 0)) return list.concat(added);
   return [...byId.values()].sort(cmpMsg);
+}
+
+// The transcript with the newest page of stored messages read again (its
+// page opened, or followed: FOLLOW_LIVE): the page and the messages heard of
+// since it was read; paging older goes on from the page's cursor. Output
+// lines the page holds leave the live chunks, and so do closed lines older
+// than the page when older pages exist: they are stored (the runner stores a
+// run's output in order), and scrolling up reads them.
+export function withNewest(t: Transcript, page: { messages: Message[]; hasMore: boolean; nextCursor: string | null }): Transcript {
+  const oldest = page.messages.reduce<Message | null>((o, m) => (o === null || cmpMsg(m, o) < 0 ? m : o), null);
+  const newer = oldest && page.hasMore ? t.messages.filter((m) => cmpMsg(m, oldest) > 0) : t.messages;
+  const messages = mergeMessages(newer, page.messages);
+  let live = reconcileLive(messages, t.live);
+  if (oldest && page.hasMore && oldest.createdAt) {
+    const before = oldest.createdAt;
+    const kept = live.filter((c) => c.open || c.runId === null || !LINE_STREAM_ROLE[c.stream] || !c.ts || c.ts >= before);
+    if (kept.length !== live.length) live = kept;
+  }
+  return { ...t, messages, live, hasMore: page.hasMore, cursor: page.nextCursor, loaded: true, dropped: false };
 }
 
 // Inserts one message; O(1) for the common case of a newer message.
@@ -259,10 +301,14 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
           live.push({ runId, stream, text: content, open: !complete, seq: ev.seq, ts: ev.ts || '' });
         }
         const max = t.loaded ? MAX_LIVE_CHUNKS : MAX_LIVE_UNLOADED;
-        if (live.length > max) live.splice(0, live.length - max);
+        let dropped = t.dropped;
+        if (live.length > max) {
+          live.splice(0, live.length - max);
+          if (t.loaded) dropped = true;
+        }
         // The page may have fetched the stored lines before this event
         // came (a replay after the fetch): they show once.
-        return { ...t, live: reconcileLive(t.messages, live, runId, stream) };
+        return { ...t, live: reconcileLive(t.messages, live, runId, stream), dropped };
       });
       break;
     }

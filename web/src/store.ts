@@ -11,14 +11,18 @@ import { api, ApiError, onUnauthorized, type Principal } from './api';
 import {
   emptyModel,
   emptyTranscript,
+  FOLLOW_LIVE,
+  MAX_LIVE_UNLOADED,
   mergeMessages,
   isStatePatch,
   mergeAgentList,
   reapplyStatePatches,
   reconcileLive,
   reduce,
+  releaseTiles,
   releaseTranscripts,
   takeAgentAnswer,
+  withNewest,
   type Effect,
   type Model,
 } from './events';
@@ -294,22 +298,131 @@ function withStored(t: Tr, messages: Tr['messages'], rest: Partial<Tr>): Tr {
   return { ...t, ...rest, messages, live: reconcileLive(messages, t.live) };
 }
 
-export async function loadTranscript(agentId: string) {
+// A transcript already loaded keeps the older pages it has read and merges
+// the newest in; one first loaded, or whose live chunks were dropped at
+// their bound, starts again from the newest page (events.ts, withNewest).
+export async function loadTranscript(agentId: string, again = true) {
   const page = await api.messages(agentId, PAGE);
   setTranscript(agentId, (t) =>
-    withStored(t, mergeMessages(t.messages, page.messages), {
-      hasMore: t.loaded ? t.hasMore : page.hasMore,
-      cursor: t.loaded ? t.cursor : page.nextCursor,
-      loaded: true,
-    }),
+    t.loaded && !t.dropped
+      ? withStored(t, mergeMessages(t.messages, page.messages), { hasMore: t.hasMore, cursor: t.cursor, loaded: true })
+      : withNewest(t, page),
   );
+  following.delete(agentId); // counted from this read
+  if (again)
+    readAgain(
+      agentId,
+      () => !!model.value.transcripts[agentId]?.loaded,
+      () => loadTranscript(agentId, false),
+    );
+}
+
+// Output a command printed just before the page's socket subscribed is in
+// no live event the page hears, and in no stored message until the runner
+// stores its coalesced output (within about a second, src/run/output.c):
+// what is read for an agent that may be printing is read once more, a
+// moment later. Both reads go through reconcileLive, so a line shows once.
+const AGAIN_MS = 1500;
+function readAgain(agentId: string, still: () => boolean, f: () => Promise<void>) {
+  const a = model.value.agents[agentId];
+  if (a && a.status !== 'running' && a.status !== 'waiting') return;
+  setTimeout(() => void (still() && f().catch(() => undefined)), AGAIN_MS);
+}
+
+// A grid tile's transcript: the last few stored messages, to show before the
+// agent says more. It stays unloaded (MAX_LIVE_UNLOADED chunks and messages):
+// a tile shows eight lines, and 24 tiles of a fully loaded transcript each
+// would gather every line their agents print while the grid is open. The
+// tiles are read again when the socket starts over (snapshot).
+const TILE_MESSAGES = 12;
+const tiles = new Set<string>();
+
+async function seedTranscript(agentId: string, again = true) {
+  const page = await api.messages(agentId, TILE_MESSAGES);
+  if (!tiles.has(agentId)) return; // the grid closed meanwhile
+  setTranscript(agentId, (t) => {
+    if (t.loaded) return t;
+    const messages = mergeMessages(t.messages, page.messages);
+    return withStored(t, messages.length > MAX_LIVE_UNLOADED ? messages.slice(-MAX_LIVE_UNLOADED) : messages, {});
+  });
+  if (again)
+    readAgain(
+      agentId,
+      () => tiles.has(agentId),
+      () => seedTranscript(agentId, false),
+    );
+}
+
+export function seedTiles(ids: string[]) {
+  for (const id of ids) {
+    if (tiles.has(id)) continue;
+    tiles.add(id);
+    seedTranscript(id).catch(() => tiles.delete(id));
+  }
+}
+
+// The grid closed: what it read for its tiles goes.
+export function forgetTiles() {
+  tiles.clear();
+  model.value = releaseTiles(model.value);
+}
+
+// The open page follows its agent (scrolled to the end): once FOLLOW_LIVE
+// live chunks have come since its newest messages were last read (or some
+// were dropped, or the messages outgrew FOLLOW_PAGE by as many), the newest
+// FOLLOW_PAGE are read again, so the page holds about FOLLOW_PAGE messages
+// and FOLLOW_LIVE chunks however long the agent streams (a command's stored
+// message is a block of its lines: 200 would be thousands of lines). One
+// read at a time per agent, at most one a second.
+const FOLLOW_PAGE = 50;
+const following = new Map<string, { busy: boolean; live: number; at: number; on: boolean; timer: ReturnType<typeof setTimeout> | null }>();
+
+// on: the page is scrolled to its end (false: the user reads back, and
+// nothing is read again until it returns).
+export function followTranscript(agentId: string, on = true) {
+  const t = model.value.transcripts[agentId];
+  const f = following.get(agentId) || { busy: false, live: 0, at: 0, on, timer: null };
+  following.set(agentId, f);
+  f.on = on;
+  if (!on || !t || !t.loaded) {
+    if (f.timer) clearTimeout(f.timer);
+    f.timer = null;
+    return;
+  }
+  const due = t.dropped || t.live.length - f.live > FOLLOW_LIVE || t.messages.length > FOLLOW_PAGE + FOLLOW_LIVE;
+  if (!due || f.busy || f.timer) return;
+  const wait = f.at + 1000 - Date.now();
+  if (wait > 0) {
+    // Too soon after the last read: once the second is up, if still at the end.
+    f.timer = setTimeout(() => {
+      f.timer = null;
+      if (f.on) followTranscript(agentId);
+    }, wait);
+    return;
+  }
+  f.busy = true;
+  api
+    .messages(agentId, FOLLOW_PAGE)
+    .then((page) => {
+      if (!model.value.transcripts[agentId]?.loaded) return; // the page left meanwhile
+      setTranscript(agentId, (cur) => withNewest(cur, page));
+      f.live = model.value.transcripts[agentId].live.length;
+    })
+    .catch(() => undefined) // the next line asks again
+    .finally(() => {
+      f.busy = false;
+      f.at = Date.now();
+    });
 }
 
 export async function loadOlder(agentId: string) {
   const t = model.value.transcripts[agentId];
   if (!t || !t.hasMore || !t.cursor) return;
   const page = await api.messages(agentId, PAGE, t.cursor);
-  setTranscript(agentId, (cur) => withStored(cur, mergeMessages(cur.messages, page.messages), { hasMore: page.hasMore, cursor: page.nextCursor }));
+  // Read again at its newest meanwhile (followTranscript): this page no longer joins it.
+  setTranscript(agentId, (cur) =>
+    cur.cursor !== t.cursor ? cur : withStored(cur, mergeMessages(cur.messages, page.messages), { hasMore: page.hasMore, cursor: page.nextCursor }),
+  );
 }
 
 // Reloads everything the page shows; events that arrive meanwhile are held
@@ -324,6 +437,7 @@ async function snapshot(fromSeq: number) {
       loadUsage(),
       loadSettings(),
       open ? loadTranscript(open).catch(() => undefined) : undefined,
+      ...[...tiles].map((id) => seedTranscript(id).catch(() => undefined)),
       open ? loadRuns(open).catch(() => undefined) : undefined,
     ]);
   } finally {
@@ -474,9 +588,9 @@ export function setOpenAgent(id: string | null, closing?: string) {
   if (id === null) unloadTranscripts();
 }
 
-// Transcripts no page shows stop gathering every line (the grid's, an
-// agent page's after it closes); the open agent's stays.
-export function unloadTranscripts() {
+// Transcripts no page shows stop gathering every line (an agent page's
+// after it closes); the open agent's stays.
+function unloadTranscripts() {
   model.value = releaseTranscripts(model.value, openAgent.value);
 }
 

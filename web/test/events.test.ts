@@ -3,14 +3,17 @@ import {
   awaitsApproval,
   emptyModel,
   emptyTranscript,
+  MAX_LIVE_CHUNKS,
   MAX_LIVE_UNLOADED,
   mergeAgentList,
   mergeMessages,
   reapplyStatePatches,
   reconcileLive,
   reduce,
+  releaseTiles,
   releaseTranscripts,
   takeAgentAnswer,
+  withNewest,
   type LiveChunk,
   type Model,
 } from '../src/events';
@@ -548,5 +551,97 @@ describe('transcripts no page shows', () => {
     expect(gone.loaded).toBe(false);
     expect(gone.live).toHaveLength(MAX_LIVE_UNLOADED);
     expect(gone.live[gone.live.length - 1].text).toBe('line 199');
+  });
+});
+
+describe('the grid closed', () => {
+  it("its tiles' messages go; a loaded transcript and every live tail stay", () => {
+    const tile = {
+      ...emptyTranscript(),
+      messages: [msg('msg_1', '2026-11-21T10:00:00.000Z')],
+      live: [{ runId: 'run_1', stream: 'stdout', text: 'x', open: false, seq: 1, ts: '' }],
+    };
+    const open = { ...tile, loaded: true };
+    const m: Model = { ...emptyModel(), transcripts: { ag_1: tile, ag_2: open } };
+    const r = releaseTiles(m);
+    expect(r.transcripts.ag_1.messages).toEqual([]);
+    expect(r.transcripts.ag_1.live).toBe(tile.live);
+    expect(r.transcripts.ag_2).toBe(open);
+    expect(releaseTiles(r)).toBe(r);
+  });
+});
+
+describe('a followed transcript', () => {
+  // Line i is read at T0 + i × 100 ms; the runner stores lines in blocks of
+  // ten, each made a moment after its last line was read.
+  const T0 = Date.UTC(2026, 10, 21, 12);
+  const at = (ms: number) => new Date(T0 + ms).toISOString();
+  const line = (i: number): Envelope => ({
+    seq: i + 1,
+    ts: at(i * 100),
+    topic: 'agent:ag_1',
+    type: 'agent_output',
+    payload: { agentId: 'ag_1', runId: 'run_1', stream: 'stdout', content: `line ${i}` },
+  });
+  const lines = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => line(from + i));
+  const block = (b: number): Message => ({
+    ...msg(`msg_${String(b).padStart(5, '0')}`, at(b * 1000 + 950)),
+    runId: 'run_1',
+    content: Array.from({ length: 10 }, (_, i) => `line ${b * 10 + i}`).join('\n'),
+  });
+  const blocks = (from: number, to: number) => Array.from({ length: to - from }, (_, i) => block(from + i));
+  const loaded: Model = { ...emptyModel(), agents: { ag_1: agent as any }, transcripts: { ag_1: { ...emptyTranscript(), loaded: true } } };
+  const shown = (t: { messages: Message[]; live: LiveChunk[] }) => [...t.messages.map((m) => m.content), ...t.live.map((c) => c.text)].join('\n');
+
+  it('past its bound, a loaded one drops its oldest lines and says so; an unloaded one just keeps its tail', () => {
+    const n = MAX_LIVE_CHUNKS + 100;
+    const t = run(lines(0, n), loaded).m.transcripts.ag_1;
+    expect(t.live).toHaveLength(MAX_LIVE_CHUNKS);
+    expect(t.live[0].text).toBe('line 100');
+    expect(t.dropped).toBe(true);
+    expect(run(lines(0, n)).m.transcripts.ag_1.dropped).toBeFalsy();
+  });
+
+  it('read again at its newest page, it holds what is not stored yet, and paged back it shows every line once', () => {
+    // Opened before the run with one old message; 2,500 lines stream and
+    // the first 500 fall off the bound; the user sends a message meanwhile.
+    const old = msg('msg_0old', at(-5000), 'an old answer');
+    const sent = { ...msg('msg_9sent', at(2495 * 100 + 10), 'a question', 'user'), runId: 'run_1' };
+    let t = run(lines(0, 2500), { ...loaded, transcripts: { ag_1: { ...emptyTranscript(), loaded: true, messages: [old] } } }).m.transcripts.ag_1;
+    t = { ...t, messages: [...t.messages, sent] };
+    expect(t.dropped).toBe(true);
+    expect(shown(t)).not.toMatch(/\bline 499\b/); // the lines in between are not on the page
+    // Lines 0-2489 are stored in 249 blocks; the newest page is the last 200.
+    const f = withNewest(t, { messages: blocks(49, 249).reverse(), hasMore: true, nextCursor: 'c49' });
+    expect(f.dropped).toBe(false);
+    expect(f.cursor).toBe('c49');
+    expect(f.hasMore).toBe(true);
+    expect(f.messages.map((m) => m.id)).not.toContain('msg_0old'); // older than the page: read back by paging
+    expect(f.messages.map((m) => m.id)).toContain('msg_9sent'); // heard of after the page was read
+    expect(f.live.map((c) => c.text)).toEqual(Array.from({ length: 10 }, (_, i) => `line ${2490 + i}`));
+    // Scrolled up: the older page (store.ts, loadOlder) closes the rest.
+    const messages = mergeMessages(f.messages, [...blocks(0, 49), old]);
+    const all = shown({ messages, live: reconcileLive(messages, f.live) });
+    for (let i = 0; i < 2500; i++) expect(all.match(new RegExp(`\\bline ${i}\\b`, 'g'))?.length, `line ${i}`).toBe(1);
+  });
+
+  it('slow output, a line a block: the lines older than the page leave the live chunks too', () => {
+    const one = (i: number): Message => ({ ...msg(`msg_${String(i).padStart(5, '0')}`, at(i * 100 + 50), `line ${i}`), runId: 'run_1' });
+    const t = run(lines(0, 300), loaded).m.transcripts.ag_1;
+    const page = Array.from({ length: 200 }, (_, i) => one(299 - i)); // lines 100-299, newest first
+    const f = withNewest(t, { messages: page, hasMore: true, nextCursor: 'c100' });
+    expect(f.live).toEqual([]);
+    const older = Array.from({ length: 100 }, (_, i) => one(i));
+    const messages = mergeMessages(f.messages, older);
+    const all = shown({ messages, live: reconcileLive(messages, f.live) });
+    for (let i = 0; i < 300; i++) expect(all.match(new RegExp(`\\bline ${i}\\b`, 'g'))?.length, `line ${i}`).toBe(1);
+  });
+
+  it('the whole history in one page: nothing is left out, and older messages stay', () => {
+    const old = msg('msg_0old', at(-5000), 'an old answer');
+    const t = run(lines(0, 30), { ...loaded, transcripts: { ag_1: { ...emptyTranscript(), loaded: true, messages: [old] } } }).m.transcripts.ag_1;
+    const f = withNewest(t, { messages: blocks(0, 2), hasMore: false, nextCursor: null });
+    expect(f.messages.map((m) => m.id)).toEqual(['msg_0old', 'msg_00000', 'msg_00001']);
+    expect(f.live.map((c) => c.text)).toEqual(Array.from({ length: 10 }, (_, i) => `line ${20 + i}`));
   });
 });

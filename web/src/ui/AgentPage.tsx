@@ -6,7 +6,7 @@ import { useSignal } from '@preact/signals';
 import { lazy, Suspense } from 'preact/compat';
 import { useEffect } from 'preact/hooks';
 import { seeAgent } from '../attention';
-import { loadOlder, loadTranscript, pendingApprovals, toastError, worktrees } from '../store';
+import { followTranscript, loadOlder, loadTranscript, pendingApprovals, toastError, worktrees } from '../store';
 import type { Agent } from '../types';
 import { Empty, ErrorState, errText, Spinner } from './common';
 import { Transcript } from './Transcript';
@@ -92,6 +92,7 @@ export function AgentPage({ id }: { id: string }) {
                 t={t}
                 pending={pendingApprovals.value[id]}
                 onLoadOlder={() => loadOlder(id).catch((e) => toastError('Could not load older messages', e))}
+                onFollow={(atEnd) => followTranscript(id, atEnd)}
               />
             )}
             <ApprovalCards agent={agent} />

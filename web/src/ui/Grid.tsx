@@ -9,13 +9,13 @@ import { computed, signal, useSignal } from '@preact/signals';
 import { useEffect, useLayoutEffect, useMemo, useRef } from 'preact/hooks';
 import { api } from '../api';
 import { fromGrid, go } from '../router';
-import { agentList, loadTranscript, model, toastError, unloadTranscripts, worktrees } from '../store';
+import { agentList, forgetTiles, model, seedTiles, toastError, worktrees } from '../store';
 import { decisionKey, gridColumns, gridMove, tailLines, typingIn } from '../tasks';
 import type { Transcript } from '../events';
 import type { Agent, Approval } from '../types';
 import { AgentBadge, AgentCost, Empty, Modal } from './common';
 
-const MAX_TILES = 24; // transcripts loaded at once
+const MAX_TILES = 24; // tiles whose stored messages are read at once
 
 function tileText(t: Transcript | undefined): string[] {
   if (!t) return [];
@@ -127,14 +127,9 @@ export default function Grid() {
   const n = agents.length;
   const i = Math.min(sel.value, Math.max(0, n - 1));
 
-  // The tiles' transcripts stop gathering output once the grid closes.
-  useEffect(() => unloadTranscripts, []);
-  useEffect(() => {
-    for (const a of agents.slice(0, MAX_TILES)) {
-      const t = model.value.transcripts[a.id];
-      if (!t || !t.loaded) loadTranscript(a.id).catch(() => undefined);
-    }
-  }, [ids]);
+  // Each tile's last stored messages, read while the grid is open.
+  useEffect(() => forgetTiles, []);
+  useEffect(() => seedTiles(agents.slice(0, MAX_TILES).map((a) => a.id)), [ids]);
 
   // Pending approvals of the waiting agents, reloaded on every approval event.
   const pending = useSignal<Record<string, Approval[]>>({});

@@ -124,7 +124,20 @@ function LiveRow({ row }: { row: Extract<Row, { kind: 'live' }> }) {
 
 // pending: the agent's approvals still waiting for a decision (a tool card
 // they hold says so instead of running…).
-export function Transcript({ t, onLoadOlder, pending = [] }: { t: T | undefined; onLoadOlder: () => Promise<void>; pending?: readonly Approval[] }) {
+// onFollow: told whether the list is scrolled to its end, as the transcript
+// changes and as it scrolls; the store reads the newest stored page when
+// enough has streamed while it is (store.ts, followTranscript).
+export function Transcript({
+  t,
+  onLoadOlder,
+  onFollow,
+  pending = [],
+}: {
+  t: T | undefined;
+  onLoadOlder: () => Promise<void>;
+  onFollow?: (atEnd: boolean) => void;
+  pending?: readonly Approval[];
+}) {
   const scroller = useRef<HTMLDivElement>(null);
   const heights = useRef(new Map<string, number>());
   const [view, setView] = useState({ top: 0, height: 600 });
@@ -137,6 +150,9 @@ export function Transcript({ t, onLoadOlder, pending = [] }: { t: T | undefined;
   const loadingOlder = useRef(false);
   const rows = useMemo(() => groupMessages(t?.messages || [], t?.live || []), [t?.messages, t?.live]);
   useEffect(() => void pruneHeights(heights.current, rows.length, (i) => rows[i].key), [rows]);
+  useEffect(() => {
+    if (atBottom.current) onFollow?.(true);
+  }, [t]);
   const offsets = useMemo(() => computeOffsets(rows.length, (i) => heights.current.get(rows[i].key) ?? ESTIMATE), [rows, view, measured]);
   const total = offsets[rows.length] || 0;
   const { start, end } = visibleRange(offsets, view.top, view.height, 8);
@@ -201,6 +217,7 @@ export function Transcript({ t, onLoadOlder, pending = [] }: { t: T | undefined;
     if (!el) return; // a scroll event that comes after the transcript left the page
     atBottom.current = el.scrollTop + el.clientHeight >= el.scrollHeight - 48;
     setView({ top: el.scrollTop, height: el.clientHeight });
+    onFollow?.(atBottom.current);
     if (el.scrollTop < 300 && t?.hasMore && !loadingOlder.current) {
       loadingOlder.current = true;
       onLoadOlder().finally(() => (loadingOlder.current = false));
