@@ -404,7 +404,8 @@ export function followTranscript(agentId: string, on = true) {
   api
     .messages(agentId, FOLLOW_PAGE)
     .then((page) => {
-      if (!model.value.transcripts[agentId]?.loaded) return; // the page left meanwhile
+      // The page left, or the user scrolled up to read, meanwhile.
+      if (!model.value.transcripts[agentId]?.loaded || !f.on) return;
       setTranscript(agentId, (cur) => withNewest(cur, page));
       f.live = model.value.transcripts[agentId].live.length;
     })
