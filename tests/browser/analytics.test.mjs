@@ -181,6 +181,13 @@ test('run names in the Analytics legend', async () => {
   // two frames and the tasks after them: Preact's effects have run
   for (let i = 0; i < 2; i++) await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0))));
   assert.equal(await panel.locator('.training-chart .uplot canvas[data-kept="1"]').count(), 1, 'the chart was made again from the same data');
+  // So does a refetch as points arrive (any run's: here none) with an answer
+  // equal to the last.
+  const answers = Number(await panel.getAttribute('data-answers'));
+  await page.evaluate(() => window.__agentd.metricsTick.value++);
+  await until(async () => Number(await panel.getAttribute('data-answers')) > answers, 'the refetched answer');
+  for (let i = 0; i < 2; i++) await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0))));
+  assert.equal(await panel.locator('.training-chart .uplot canvas[data-kept="1"]').count(), 1, 'the chart was made again from an equal answer');
   await page.getByRole('button', { name: 'Hide parallel coordinates' }).click();
   await panel.scrollIntoViewIfNeeded();
   await shot(page, 'analytics-run-names');
