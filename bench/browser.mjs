@@ -58,7 +58,7 @@ const MSGS = Number(process.env.B1_MSGS || (QUICK ? 10000 : 100000));
 const POINTS = Number(process.env.B1_POINTS || (QUICK ? 100000 : 10000000));
 const AGENTS = 100;
 const RATE = 10;
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+const { CHROMIUM, CHROMIUM_ARGS } = require('./lib/chromium');
 const LINEGEN = path.join(here, 'bin', 'linegen');
 
 const t00 = Date.now();
@@ -145,7 +145,7 @@ async function launch({ blockSw = false, bypassCsp = false } = {}) {
     viewport: { width: 1440, height: 900 },
     serviceWorkers: blockSw ? 'block' : 'allow',
     bypassCSP: bypassCsp,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
+    args: CHROMIUM_ARGS,
   });
   ctx.setDefaultTimeout(30000);
   return {

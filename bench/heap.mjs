@@ -21,7 +21,7 @@ const { chromium } = createRequire(path.join(here, '../web/package.json'))('play
 const agentd = require('./lib/agentd');
 
 const LINEGEN = path.join(here, 'bin', 'linegen');
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+const { CHROMIUM, CHROMIUM_ARGS } = require('./lib/chromium');
 const [T1, T2] = [Number(process.argv[2] || 20), Number(process.argv[3] || 80)];
 const sleep = (ms) => new Promise((r) => setTimeout(r, Math.max(0, ms)));
 
@@ -77,7 +77,7 @@ try {
     executablePath: CHROMIUM,
     headless: true,
     viewport: { width: 1440, height: 900 },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-dev-shm-usage'],
+    args: CHROMIUM_ARGS,
   });
   const page = ctx.pages()[0] || (await ctx.newPage());
   const { code } = await call(h, 'POST', '/api/auth/login-code');
