@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { api, capabilities, daemon, git, launch, makeRepo, shot, until } from './lib/harness.mjs';
+import { api, capabilities, daemon, git, heldTranscript, launch, makeRepo, shot, until } from './lib/harness.mjs';
 
 let d;
 let caps;
@@ -65,13 +65,7 @@ function screen(page) {
 }
 
 // Everything the page holds for an agent: stored messages and live output.
-function shownText(page, agentId) {
-  return page.evaluate((id) => {
-    const t = window.__agentd.model.value.transcripts[id];
-    if (!t) return '';
-    return [...t.messages.map((m) => m.content), ...t.live.map((c) => c.text)].join('\n');
-  }, agentId);
-}
+const shownText = async (page, agentId) => (await heldTranscript(page, agentId)).text;
 
 test('the terminal tab attaches when its agent starts, without a tab switch', async (t) => {
   if (missing(t, 'terminal')) return;
@@ -235,10 +229,7 @@ test('the grid: tiles with status and output tail, keyboard between them, help o
   made.push(many);
   assert.ok((await api(d.url, 'POST', `/api/agents/${many.id}/start`, {})).status < 300);
   await until(async () => (await tile(many).locator('.tile-tail').innerText()).includes('d-line 299'), "tile D's last line");
-  const held = await page.evaluate((id) => {
-    const tr = window.__agentd.model.value.transcripts[id];
-    return { live: tr.live.length, messages: tr.messages.length };
-  }, many.id);
+  const held = await heldTranscript(page, many.id);
   assert.ok(held.live <= 64 && held.messages <= 64, `tile D's transcript holds ${held.live} live chunks and ${held.messages} messages`);
   const cols = Number(await page.locator('.agent-grid').getAttribute('data-cols'));
   assert.ok(cols >= 2 && cols <= 4, `columns at 1400 px: ${cols}`);

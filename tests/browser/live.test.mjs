@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
-import { api, capabilities, daemon, launch, login, makeRepo, proxy, ROOT, shot, until } from './lib/harness.mjs';
+import { api, capabilities, daemon, heldTranscript, launch, login, makeRepo, proxy, ROOT, shot, until } from './lib/harness.mjs';
 
 const FAKE = path.join(ROOT, 'tests/fixtures/fake-agent.js');
 let d;
@@ -53,13 +53,7 @@ async function commandAgent(name, argv, extra = {}) {
 }
 
 // Everything the page shows for an agent: stored messages and live output.
-async function shownText(page, agentId) {
-  return page.evaluate((id) => {
-    const t = window.__agentd.model.value.transcripts[id];
-    if (!t) return '';
-    return [...t.messages.map((m) => m.content + (m.toolOutput ? '\n' + m.toolOutput : '')), ...t.live.map((c) => c.text)].join('\n');
-  }, agentId);
-}
+const shownText = async (page, agentId) => (await heldTranscript(page, agentId)).text;
 
 test('start with a prompt, see output stream, send a message, stop', async (t) => {
   const miss = missing();

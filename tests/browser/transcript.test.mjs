@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
-import { api, apiOk, capabilities, makeRepo, ROOT, shot, until } from './lib/harness.mjs';
+import { api, apiOk, capabilities, heldTranscript, makeRepo, ROOT, shot, until } from './lib/harness.mjs';
 import { session } from './lib/session.mjs';
 
 let d;
@@ -200,12 +200,7 @@ test('a page following a long stream stays small, and scrolled up shows every li
   });
   await openFresh(page, agent.id);
   await ok('POST', `/api/agents/${agent.id}/start`);
-  const held = () =>
-    page.evaluate((id) => {
-      const t = window.__agentd.model.value.transcripts[id];
-      const text = t ? [...t.messages.map((m) => m.content), ...t.live.map((c) => c.text)].join('\n') : '';
-      return { messages: t ? t.messages.length : 0, live: t ? t.live.length : 0, hasMore: !!t?.hasMore, text };
-    }, agent.id);
+  const held = () => heldTranscript(page, agent.id);
   await until(async () => new RegExp(`tick ${N - 1}\\b`).test((await held()).text), 'the last tick on the page', 60000);
   const h = await held();
   assert.ok(h.messages + h.live < 1000, `the page holds ${h.messages} messages and ${h.live} live chunks for ${N} lines`);
@@ -246,10 +241,7 @@ test('a line printed just before the page opened shows, once', async (t) => {
     const r = await api(d.url, 'GET', `/api/agents/${agent.id}/messages?limit=5`);
     return /early-line/.test(JSON.stringify(r.data));
   }, 'the line stored');
-  const text = await page.evaluate((id) => {
-    const t = window.__agentd.model.value.transcripts[id];
-    return [...t.messages.map((m) => m.content), ...t.live.map((c) => c.text)].join('\n');
-  }, agent.id);
+  const { text } = await heldTranscript(page, agent.id);
   assert.equal(text.match(/early-line/g)?.length, 1, text);
   await ok('POST', `/api/agents/${agent.id}/stop?force=true&wait=true`);
 });

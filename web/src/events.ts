@@ -3,6 +3,7 @@
 // or below the last seq it has applied (replays overlap, one event may
 // match several topics), and returns side effects (toasts, reloads) for
 // the caller to run, so it stays testable without a browser.
+import { sameData } from './samedata';
 import type { Agent, Approval, Envelope, Message, ToolCall } from './types';
 
 export interface LiveChunk {
@@ -53,13 +54,6 @@ export const MAX_LIVE_CHUNKS = 2000;
 // copied on every line, and every message. Its page fetches the stored
 // messages when it opens.
 export const MAX_LIVE_UNLOADED = 64;
-// A transcript that is followed (its page open, scrolled to the end) reads
-// the newest page of stored messages again once this many live chunks have
-// come since it last did: stored output leaves the live chunks, and what is
-// older than the page is read back when scrolled to (its cursor). An open
-// page's memory then stays level however long its agent streams, and no
-// line falls between the messages and the live chunks.
-export const FOLLOW_LIVE = 256;
 export const MAX_TOOLS = 500;
 
 export function emptyModel(): Model {
@@ -128,7 +122,7 @@ export function mergeMessages(list: Message[], incoming: Message[]): Message[] {
 }
 
 // The transcript with the newest page of stored messages read again (its
-// page opened, or followed: FOLLOW_LIVE): the page and the messages heard of
+// page opened, or followed: store.ts, followTranscript): the page and the messages heard of
 // since it was read; paging older goes on from the page's cursor. Output
 // lines the page holds leave the live chunks, and so do closed lines older
 // than the page when older pages exist: they are stored (the runner stores a
@@ -448,22 +442,7 @@ function sameJson(x: unknown, y: unknown): boolean {
       return v;
     }
   };
-  return canon(parse(x)) === canon(parse(y));
-}
-
-// JSON with object keys sorted, so key order does not matter.
-function canon(v: unknown): string {
-  if (Array.isArray(v)) return '[' + v.map(canon).join(',') + ']';
-  if (v && typeof v === 'object')
-    return (
-      '{' +
-      Object.keys(v)
-        .sort()
-        .map((k) => JSON.stringify(k) + ':' + canon((v as any)[k]))
-        .join(',') +
-      '}'
-    );
-  return JSON.stringify(v) ?? 'null';
+  return sameData(parse(x), parse(y));
 }
 
 // An agent list read from the server can be a moment behind events already

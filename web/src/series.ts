@@ -66,22 +66,3 @@ export function runColors(runs: { color?: string }[]): string[] {
   for (const r of runs) if (r.color) seen.set(r.color.toLowerCase(), (seen.get(r.color.toLowerCase()) || 0) + 1);
   return runs.map((r, i) => (r.color && /^#[0-9a-fA-F]{6}$/.test(r.color) && seen.get(r.color.toLowerCase()) === 1 ? r.color : PALETTE[i % PALETTE.length]));
 }
-
-// Whether two answers of the metrics API hold the same data (plain JSON:
-// arrays, objects, numbers, strings, booleans, null). A panel refetches as
-// any run's points arrive; an answer equal to the last one leaves its chart
-// as it is instead of making it again.
-export function sameData(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a)) {
-    if (!Array.isArray(b) || a.length !== b.length) return false;
-    for (let i = 0; i < a.length; i++) if (!sameData(a[i], b[i])) return false;
-    return true;
-  }
-  if (Array.isArray(b)) return false;
-  const ka = Object.keys(a);
-  if (ka.length !== Object.keys(b).length) return false;
-  for (const k of ka) if (!Object.prototype.hasOwnProperty.call(b, k) || !sameData((a as any)[k], (b as any)[k])) return false;
-  return true;
-}

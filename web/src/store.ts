@@ -11,7 +11,6 @@ import { api, ApiError, onUnauthorized, type Principal } from './api';
 import {
   emptyModel,
   emptyTranscript,
-  FOLLOW_LIVE,
   MAX_LIVE_UNLOADED,
   mergeMessages,
   isStatePatch,
@@ -375,6 +374,7 @@ export function forgetTiles() {
 // message is a block of its lines: 200 would be thousands of lines). One
 // read at a time per agent, at most one a second.
 const FOLLOW_PAGE = 50;
+const FOLLOW_LIVE = 256;
 const following = new Map<string, { busy: boolean; live: number; at: number; on: boolean; timer: ReturnType<typeof setTimeout> | null }>();
 
 // on: the page is scrolled to its end (false: the user reads back, and

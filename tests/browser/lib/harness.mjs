@@ -114,6 +114,18 @@ export async function downloaded(download) {
   return fs.readFileSync(file);
 }
 
+// What the page's model holds of an agent's transcript (the dashboard's
+// test hook, window.__agentd): the text of its stored messages (with tool
+// output) and live chunks, how many of each, and whether older are stored.
+export async function heldTranscript(page, agentId) {
+  return page.evaluate((id) => {
+    const t = window.__agentd.model.value.transcripts[id];
+    if (!t) return { text: '', messages: 0, live: 0, hasMore: false };
+    const text = [...t.messages.map((m) => m.content + (m.toolOutput ? '\n' + m.toolOutput : '')), ...t.live.map((c) => c.text)].join('\n');
+    return { text, messages: t.messages.length, live: t.live.length, hasMore: !!t.hasMore };
+  }, agentId);
+}
+
 export async function shot(page, name) {
   fs.mkdirSync(ARTIFACTS, { recursive: true });
   const file = path.join(ARTIFACTS, name + '.png');
