@@ -286,7 +286,8 @@ struct ad_runner {
     uv_loop_t *loop;
     const ad_config_t *cfg;
     ad_store_t *store;
-    ad_runner_key_fn key_fn; /* stored API keys (ad_runner_set_key_source) */
+    struct ad_run_commit *commits; /* HEAD reads in flight (commit.c), owned by their git jobs */
+    ad_runner_key_fn key_fn;       /* stored API keys (ad_runner_set_key_source) */
     void *key_ud;
     char *otlp_endpoint; /* where runs send telemetry (ad_runner_set_telemetry), or NULL */
     ad_runner_token_fn token_fn;
@@ -450,6 +451,8 @@ void ad_run_stop_later_cancel(ad_run_t *run);
  * stores it on run_id as the commit it started from (commit.c). Best
  * effort. Loop thread. */
 void ad_run_note_commit(ad_runner_t *r, const char *run_id, const char *path);
+/* The runner is going: HEAD reads still in flight answer into nothing. */
+void ad_run_commits_detach(ad_runner_t *r);
 
 /* Runs `argv0 --version` (cwd, env and sandbox as the run's; borrowed) beside the
  * run and keeps what it prints on the run (ad_run_version_set), or on its

@@ -608,6 +608,7 @@ void ad_runner_free(ad_runner_t *r)
         ad_run_release(run);
     }
     ad_run_stuck_free(r);
+    ad_run_commits_detach(r);
     uv_close((uv_handle_t *)&r->check, on_runner_closed);
     uv_close((uv_handle_t *)&r->retry, on_runner_closed);
 }

@@ -489,6 +489,24 @@ static void a_slow_start_record_keeps_the_order_of_events(void **state)
     assert_true(find_event("agent_exit", "agentId", "ag_s") > last);
 }
 
+/* A run's HEAD read that answers after the daemon closed its store and
+ * freed its runner (src/main.c's order, close_all's here) writes nothing:
+ * it used to queue a write on the closed store, never run and never freed
+ * (LeakSanitizer's report, or a use after free once the store had gone). */
+static void a_head_read_after_the_close_writes_nothing(void **state)
+{
+    fx_t *f = *state;
+    char cmd[1024];
+    snprintf(cmd, sizeof(cmd),
+             "git -C '%s' init -q && git -C '%s' -c user.name=t -c user.email=t@example.com "
+             "commit -q --allow-empty -m first",
+             f->dir, f->dir);
+    assert_int_equal(system(cmd), 0);
+    ad_run_note_commit(f->runner, "run_late", f->dir);
+    /* The teardown closes the store, frees the runner, then runs the loop:
+     * the read answers there. */
+}
+
 static void starts_are_refused_clearly(void **state)
 {
     fx_t *f = *state;
@@ -800,6 +818,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(command_agent_runs_to_success, setup, teardown),
         cmocka_unit_test_setup_teardown(a_slow_start_record_keeps_the_order_of_events, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(a_head_read_after_the_close_writes_nothing, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(starts_are_refused_clearly, setup, teardown),
         cmocka_unit_test_setup_teardown(messages_go_to_stdin_and_stop_is_recorded, setup, teardown),
