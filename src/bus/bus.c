@@ -14,6 +14,8 @@
 
 /* ---- life cycle -------------------------------------------------------------- */
 
+static void drop_turn(ad_bus_t *bus);
+
 ad_bus_t *ad_bus_new(uv_loop_t *loop, const ad_config_t *cfg)
 {
     ad_bus_t *bus = ad_xcalloc(1, sizeof(*bus));
@@ -31,7 +33,11 @@ ad_bus_t *ad_bus_new(uv_loop_t *loop, const ad_config_t *cfg)
             uv_timer_init(loop, timers[i]);
             timers[i]->data = bus;
         }
-        bus->open_handles = (int)AD_ARRAY_LEN(timers);
+        uv_idle_init(loop, &bus->turn_idle);
+        uv_check_init(loop, &bus->turn_check);
+        bus->turn_idle.data = bus;
+        bus->turn_check.data = bus;
+        bus->open_handles = (int)AD_ARRAY_LEN(timers) + 2;
     }
     return bus;
 }
@@ -67,13 +73,15 @@ void ad_bus_free(ad_bus_t *bus)
     }
     bus->closing = true;
     ad_bus_drop_retry(bus);
-    uv_timer_t *timers[] = {&bus->pace_timer, &bus->trim_timer, &bus->persist_timer,
-                            &bus->retry_timer};
-    for (size_t i = 0; i < AD_ARRAY_LEN(timers) && bus->loop != NULL; i++) {
-        if (uv_is_closing((uv_handle_t *)timers[i])) {
+    drop_turn(bus);
+    uv_handle_t *handles[] = {(uv_handle_t *)&bus->pace_timer,    (uv_handle_t *)&bus->trim_timer,
+                              (uv_handle_t *)&bus->persist_timer, (uv_handle_t *)&bus->retry_timer,
+                              (uv_handle_t *)&bus->turn_idle,     (uv_handle_t *)&bus->turn_check};
+    for (size_t i = 0; i < AD_ARRAY_LEN(handles) && bus->loop != NULL; i++) {
+        if (uv_is_closing(handles[i])) {
             bus->open_handles--; /* closed by whoever walked the loop */
         } else {
-            uv_close((uv_handle_t *)timers[i], on_handle_closed);
+            uv_close(handles[i], on_handle_closed);
         }
     }
     ad_bus_try_finish_free(bus);
@@ -159,19 +167,141 @@ bool ad_bus_sub_deliver(ad_bus_sub_t *sub, const ad_bus_event_t *ev)
     return !sub->freed;
 }
 
-static void offer(ad_bus_sub_t *sub, const ad_bus_event_t *ev)
+/* After a fan-out or a turn's delivery: the subscribers freed meanwhile
+ * (kept as zombies while in_publish was up) are reaped. */
+static void end_publish(ad_bus_t *bus)
+{
+    bus->in_publish--;
+    if (bus->in_publish == 0) {
+        while (bus->zombies != NULL) {
+            ad_bus_sub_t *z = bus->zombies;
+            bus->zombies = z->zombie_next;
+            z->zombie = false;
+            ad_bus_sub_try_reap(z);
+        }
+    }
+}
+
+/* ---- a batched subscriber's turn --------------------------------------------- */
+
+static void batch_drop(ad_bus_sub_t *sub)
+{
+    for (size_t i = 0; i < sub->nbatch; i++) {
+        ad_bus_event_unref(sub->batch[i]);
+    }
+    sub->nbatch = 0;
+}
+
+/* Delivers sub's batch in order, with what callbacks add to it meanwhile.
+ * in_publish is up, so a subscriber freed in a callback stays allocated. */
+static void batch_run(ad_bus_sub_t *sub)
+{
+    sub->turn_running = true;
+    for (size_t i = 0; i < sub->nbatch; i++) {
+        ad_bus_event_t *ev = sub->batch[i];
+        if (!sub->dead && !sub->freed) {
+            ad_bus_sub_deliver(sub, ev);
+        }
+    }
+    batch_drop(sub);
+    sub->turn_running = false;
+    if (sub->batch_cap > 256) { /* a burst's array is not kept */
+        free(sub->batch);
+        sub->batch = NULL;
+        sub->batch_cap = 0;
+    }
+}
+
+void ad_bus_sub_flush(ad_bus_sub_t *sub)
+{
+    if (sub->nbatch == 0 || sub->turn_running) {
+        return;
+    }
+    sub->bus->in_publish++;
+    batch_run(sub);
+    end_publish(sub->bus);
+}
+
+/* Delivers every waiting batch; what a callback publishes meanwhile joins
+ * the list and goes out in the same call. */
+static void deliver_turn(ad_bus_t *bus)
+{
+    bus->in_publish++;
+    while (bus->turn != NULL) {
+        ad_bus_sub_t *sub = bus->turn;
+        bus->turn = sub->turn_next;
+        sub->turn_next = NULL;
+        batch_run(sub); /* still listed: what its callbacks publish joins this run */
+        sub->turn_listed = false;
+        if (sub->freed) {
+            ad_bus_sub_try_reap(sub);
+        }
+    }
+    uv_idle_stop(&bus->turn_idle);
+    uv_check_stop(&bus->turn_check);
+    end_publish(bus);
+}
+
+static void on_turn_idle(uv_idle_t *h)
+{
+    deliver_turn(h->data);
+}
+
+static void on_turn_check(uv_check_t *h)
+{
+    deliver_turn(h->data);
+}
+
+/* The bus is being freed: batches are dropped, their subscribers reaped. */
+static void drop_turn(ad_bus_t *bus)
+{
+    while (bus->turn != NULL) {
+        ad_bus_sub_t *sub = bus->turn;
+        bus->turn = sub->turn_next;
+        batch_drop(sub);
+        sub->turn_next = NULL;
+        sub->turn_listed = false;
+        ad_bus_sub_try_reap(sub);
+    }
+}
+
+/* Keeps ev (a reference) for sub's run at the end of the turn. */
+static void batch_add(ad_bus_sub_t *sub, ad_bus_event_t *ev)
+{
+    ad_bus_t *bus = sub->bus;
+    if (sub->nbatch == sub->batch_cap) {
+        sub->batch_cap = sub->batch_cap ? sub->batch_cap * 2 : 16;
+        sub->batch = ad_xrealloc(sub->batch, sub->batch_cap * sizeof(*sub->batch));
+    }
+    sub->batch[sub->nbatch++] = ad_bus_event_ref(ev);
+    if (!sub->turn_listed) {
+        if (bus->turn == NULL) {
+            uv_idle_start(&bus->turn_idle, on_turn_idle);
+            uv_check_start(&bus->turn_check, on_turn_check);
+        }
+        sub->turn_listed = true;
+        sub->turn_next = bus->turn;
+        bus->turn = sub;
+    }
+}
+
+static void offer(ad_bus_sub_t *sub, ad_bus_event_t *ev)
 {
     if (sub->mark == ev->seq || sub->replaying || sub->dead || sub->freed) {
         return;
     }
     sub->mark = ev->seq;
+    if (sub->batched && !sub->bus->closing) {
+        batch_add(sub, ev);
+        return;
+    }
     ad_bus_sub_deliver(sub, ev);
     if (sub->freed) {
         ad_bus_sub_try_reap(sub); /* in a publish: joins the zombies */
     }
 }
 
-static void offer_node(bus_node_t *n, const ad_bus_event_t *ev)
+static void offer_node(bus_node_t *n, ad_bus_event_t *ev)
 {
     bus_entry_t *e = n->entries;
     while (e != NULL) {
@@ -181,7 +311,7 @@ static void offer_node(bus_node_t *n, const ad_bus_event_t *ev)
     }
 }
 
-static void fan_out(ad_bus_t *bus, const ad_bus_event_t *ev)
+static void fan_out(ad_bus_t *bus, ad_bus_event_t *ev)
 {
     if (bus->index.count == 0 && bus->index.prefixes == NULL) {
         return; /* nobody subscribed to anything */
@@ -199,15 +329,7 @@ static void fan_out(ad_bus_t *bus, const ad_bus_event_t *ev)
             }
         }
     }
-    bus->in_publish--;
-    if (bus->in_publish == 0) {
-        while (bus->zombies != NULL) {
-            ad_bus_sub_t *z = bus->zombies;
-            bus->zombies = z->zombie_next;
-            z->zombie = false;
-            ad_bus_sub_try_reap(z);
-        }
-    }
+    end_publish(bus);
 }
 
 static int dump_cb(const char *buf, size_t size, void *data)
@@ -429,7 +551,7 @@ void ad_bus_pace_remove(ad_bus_sub_t *sub)
 void ad_bus_sub_try_reap(ad_bus_sub_t *sub)
 {
     ad_bus_t *bus = sub->bus;
-    if (!sub->freed || sub->busy > 0 || sub->db_pending || sub->zombie) {
+    if (!sub->freed || sub->busy > 0 || sub->db_pending || sub->zombie || sub->turn_listed) {
         return;
     }
     if (bus->in_publish > 0) {
@@ -449,6 +571,7 @@ void ad_bus_sub_try_reap(ad_bus_sub_t *sub)
         sub->backfills = bf->next;
         ad_bus_backfill_free(bf);
     }
+    free(sub->batch);
     free(sub);
 }
 
@@ -458,11 +581,20 @@ void ad_bus_sub_free(ad_bus_sub_t *sub)
         return;
     }
     sub->freed = true;
+    if (!sub->turn_running) {
+        batch_drop(sub); /* a listed subscriber is reaped by the turn's run */
+    }
     ad_bus_sub_try_reap(sub);
+}
+
+void ad_bus_sub_batch(ad_bus_sub_t *sub)
+{
+    sub->batched = sub->bus->loop != NULL;
 }
 
 int ad_bus_sub_set_org(ad_bus_sub_t *sub, const char *org)
 {
+    ad_bus_sub_flush(sub); /* what waits was published under the old filter */
     if (org == NULL || org[0] == '\0') {
         sub->org_topic[0] = '\0';
         return 0;
@@ -509,6 +641,7 @@ int ad_bus_subscribe(ad_bus_sub_t *sub, const char *const *topics, size_t n, boo
             return AD_EINVAL;
         }
     }
+    ad_bus_sub_flush(sub); /* a replay starts after what already waits */
     if (sub->nentries + n > AD_BUS_SUB_TOPICS_MAX) {
         return AD_ETOOBIG;
     }
@@ -560,6 +693,7 @@ int ad_bus_subscribe(ad_bus_sub_t *sub, const char *const *topics, size_t n, boo
 void ad_bus_unsubscribe(ad_bus_sub_t *sub, const char *const *topics, size_t n)
 {
     ad_bus_t *bus = sub->bus;
+    ad_bus_sub_flush(sub); /* published while still subscribed */
     for (size_t i = 0; i < n; i++) {
         if (!ad_bus_topic_valid(topics[i])) {
             continue;

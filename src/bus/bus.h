@@ -131,6 +131,14 @@ typedef struct {
  * paces against (0: no pacing). */
 ad_bus_sub_t *ad_bus_sub_new(ad_bus_t *bus, const ad_bus_sub_ops_t *ops, void *ud,
                              size_t queue_limit);
+/* Live events reach this subscriber at the end of the loop turn they were
+ * published in (after the turn's I/O callbacks, before the next poll
+ * blocks), all of the turn's in one run of deliver() calls, still in seq
+ * order. For subscribers that only forward to a client: its connection's
+ * state is then fetched once a turn, not once an event. A change of its
+ * subscriptions first delivers what is waiting. Without a loop (unit
+ * tests) delivery stays immediate. Call it before subscribing. */
+void ad_bus_sub_batch(ad_bus_sub_t *sub);
 /* Removes every subscription; no callback is called after this returns.
  * Safe from inside a callback of this subscriber. */
 void ad_bus_sub_free(ad_bus_sub_t *sub);

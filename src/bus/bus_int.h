@@ -160,7 +160,16 @@ struct ad_bus_sub {
     backfill_t *backfills, **bf_tail;
     struct ad_bus_sub *pace_next, *pace_prev;
     struct ad_bus_sub *zombie_next;
-    unsigned busy; /* inside one of its callbacks */
+    /* A batched subscriber's events of this loop turn, in seq order, each
+     * with a reference, delivered in one run at the turn's end (see
+     * ad_bus_sub_batch). */
+    ad_bus_event_t **batch;
+    size_t nbatch, batch_cap;
+    struct ad_bus_sub *turn_next; /* in bus->turn while turn_listed */
+    unsigned busy;                /* inside one of its callbacks */
+    bool batched;
+    bool turn_listed;
+    bool turn_running; /* its batch is being delivered */
     bool replaying;
     bool paced;
     bool db_pending;
@@ -192,6 +201,14 @@ struct ad_bus {
     unsigned in_publish;
     ad_bus_sub_t *zombies;
     ad_bus_sub_t *paced; /* subscribers whose replay waits for room */
+    /* Batched subscribers with events waiting for the turn's end. While the
+     * list is not empty the idle handle keeps the poll from blocking and the
+     * check handle delivers after the turn's I/O. Both are started when the
+     * list gains its first subscriber, so they run before the server's own
+     * flush handles (libuv runs the handles started last first). */
+    ad_bus_sub_t *turn;
+    uv_idle_t turn_idle;
+    uv_check_t turn_check;
     uv_timer_t pace_timer;
     uv_timer_t trim_timer;
     uv_timer_t persist_timer;
@@ -231,6 +248,9 @@ void ad_bus_try_finish_free(ad_bus_t *bus);
 void ad_bus_sub_try_reap(ad_bus_sub_t *sub);
 /* Hands ev to sub (false: it overflowed and is dead). */
 bool ad_bus_sub_deliver(ad_bus_sub_t *sub, const ad_bus_event_t *ev);
+/* Delivers what sub's batch holds now, before a change of its
+ * subscriptions (a replay must start after them). */
+void ad_bus_sub_flush(ad_bus_sub_t *sub);
 void ad_bus_backfill_free(backfill_t *bf);
 void ad_bus_pace_remove(ad_bus_sub_t *sub);
 /* persist.c: drops the oldest ring events past the byte bound (never one

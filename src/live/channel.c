@@ -292,6 +292,7 @@ static ad_live_chan_t *chan_new(ad_live_t *L, ad_live_kind_t kind, const ad_req_
         ch->watch = ad_auth_watch(L->auth, &ch->cred, cred_ended, ch);
     }
     ch->sub = ad_bus_sub_new(L->bus, &live_ops, ch, L->bound);
+    ad_bus_sub_batch(ch->sub); /* its connection is visited once a turn */
     ad_bus_sub_set_org(ch->sub, ad_principal_filter(&ch->who));
     link_channel(ch);
     return ch;

@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/* Tests for batched subscribers (ad_bus_sub_batch): a turn's events reach
+ * them at the turn's end in one run, in seq order, the same events an
+ * immediate subscriber gets; the loop does not sleep on them; a change of
+ * subscriptions delivers what waits first; freeing, overflow and a
+ * callback that publishes in the middle of a run. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../src/bus/bus.c"
+
+typedef struct {
+    uint64_t seqs[64];
+    size_t n;
+    int fail_at; /* 1-based delivery that answers AD_ETOOBIG, 0 never */
+    int overflows;
+    uint64_t overflow_seq;
+    ad_bus_sub_t *self;
+    bool free_in_deliver;
+    const char *publish_on_first; /* a topic the first delivery publishes to */
+} rec_t;
+
+static uint64_t pub(ad_bus_t *bus, const char *t1, const char *t2)
+{
+    const char *topics[2] = {t1, t2};
+    return ad_bus_publish_text(bus, "x", topics, t2 ? 2 : 1, "{}", 2);
+}
+
+static int rec_deliver(void *ud, const ad_bus_event_t *ev)
+{
+    rec_t *r = ud;
+    if (r->fail_at != 0 && (int)r->n + 1 == r->fail_at) {
+        return AD_ETOOBIG;
+    }
+    assert_true(r->n < AD_ARRAY_LEN(r->seqs));
+    r->seqs[r->n++] = ad_bus_event_seq(ev);
+    if (r->publish_on_first != NULL && r->n == 1) {
+        pub(r->self->bus, r->publish_on_first, NULL);
+    }
+    if (r->free_in_deliver) {
+        ad_bus_sub_free(r->self);
+        r->self = NULL;
+    }
+    return 0;
+}
+
+static void rec_overflow(void *ud, uint64_t last)
+{
+    rec_t *r = ud;
+    r->overflows++;
+    r->overflow_seq = last;
+}
+
+static const ad_bus_sub_ops_t rec_ops = {rec_deliver, rec_overflow, NULL, NULL, NULL};
+
+static ad_bus_sub_t *batched(ad_bus_t *bus, rec_t *r)
+{
+    ad_bus_sub_t *s = ad_bus_sub_new(bus, &rec_ops, r, 0);
+    ad_bus_sub_batch(s);
+    r->self = s;
+    return s;
+}
+
+static void sub(ad_bus_sub_t *s, const char *topic, bool has_since, uint64_t since)
+{
+    const char *t[] = {topic};
+    assert_int_equal(ad_bus_subscribe(s, t, 1, has_since, since), 0);
+}
+
+static void assert_seqs(const rec_t *r, const uint64_t *want, size_t n)
+{
+    assert_int_equal(r->n, n);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(r->seqs[i], want[i]);
+    }
+}
+
+static void close_all(uv_loop_t *loop, ad_bus_t *bus)
+{
+    ad_bus_free(bus);
+    uv_run(loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(loop), 0);
+}
+
+/* ---- a turn's events at its end ------------------------------------------- */
+
+typedef struct {
+    ad_bus_t *bus;
+    rec_t *batched, *now;
+    bool far_fired;
+} turn_t;
+
+static void far_timer(uv_timer_t *t)
+{
+    ((turn_t *)t->data)->far_fired = true;
+}
+
+static void publish_in_timer(uv_timer_t *t)
+{
+    turn_t *x = t->data;
+    pub(x->bus, "agent:a", "workspace:w");
+    pub(x->bus, "agent:b", NULL);
+    pub(x->bus, "system", NULL);
+    pub(x->bus, "agent:a", NULL);
+    assert_int_equal(x->now->n, 4);     /* an immediate subscriber has them */
+    assert_int_equal(x->batched->n, 0); /* the batched one at the turn's end */
+}
+
+static void a_turns_events_arrive_at_its_end(void **state)
+{
+    AD_UNUSED(state);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ad_bus_t *bus = ad_bus_new(&loop, NULL);
+    rec_t b = {0}, u = {0};
+    ad_bus_sub_t *sb = batched(bus, &b);
+    ad_bus_sub_t *su = ad_bus_sub_new(bus, &rec_ops, &u, 0);
+    const char *t[] = {"agent:*", "agent:a", "system"};
+    assert_int_equal(ad_bus_subscribe(sb, t, 3, false, 0), 0);
+    assert_int_equal(ad_bus_subscribe(su, t, 3, false, 0), 0);
+
+    turn_t x = {bus, &b, &u, false};
+    uv_timer_t pub_timer, far;
+    uv_timer_init(&loop, &pub_timer);
+    uv_timer_init(&loop, &far); /* what the poll would otherwise sleep until */
+    pub_timer.data = &x;
+    far.data = &x;
+    uv_timer_start(&pub_timer, publish_in_timer, 0, 0);
+    uv_timer_start(&far, far_timer, 60 * 1000, 0);
+
+    /* One turn: the timer publishes; the waiting batch keeps the poll from
+     * sleeping until the far timer, and the turn's end delivers it. */
+    uv_run(&loop, UV_RUN_ONCE);
+    assert_false(x.far_fired);
+    const uint64_t want[] = {1, 2, 3, 4};
+    assert_seqs(&b, want, 4);
+    assert_seqs(&u, want, 4);
+    assert_null(bus->turn);
+    assert_false(uv_is_active((uv_handle_t *)&bus->turn_idle));
+    assert_false(uv_is_active((uv_handle_t *)&bus->turn_check));
+
+    uv_close((uv_handle_t *)&pub_timer, NULL);
+    uv_close((uv_handle_t *)&far, NULL);
+    ad_bus_sub_free(sb);
+    ad_bus_sub_free(su);
+    close_all(&loop, bus);
+}
+
+/* Without a loop there is no turn: delivery stays immediate. */
+static void without_a_loop_delivery_is_immediate(void **state)
+{
+    AD_UNUSED(state);
+    ad_bus_t *bus = ad_bus_new(NULL, NULL);
+    rec_t b = {0};
+    ad_bus_sub_t *sb = batched(bus, &b);
+    sub(sb, "system", false, 0);
+    pub(bus, "system", NULL);
+    assert_int_equal(b.n, 1);
+    ad_bus_sub_free(sb);
+    ad_bus_free(bus);
+}
+
+/* The same script of publishes and subscription changes gives a batched
+ * subscriber exactly what an immediate one gets: a subscribe with since
+ * first delivers what waits, then the replay. */
+static void the_same_events_as_an_immediate_subscriber(void **state)
+{
+    AD_UNUSED(state);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ad_bus_t *bus = ad_bus_new(&loop, NULL);
+    rec_t b = {0}, u = {0};
+    ad_bus_sub_t *sb = batched(bus, &b);
+    ad_bus_sub_t *su = ad_bus_sub_new(bus, &rec_ops, &u, 0);
+    ad_bus_sub_t *both[] = {sb, su};
+    for (int i = 0; i < 2; i++) {
+        sub(both[i], "agent:a", false, 0);
+    }
+    pub(bus, "agent:a", NULL); /* 1 */
+    pub(bus, "agent:b", NULL); /* 2 */
+    pub(bus, "agent:a", NULL); /* 3 */
+    for (int i = 0; i < 2; i++) {
+        sub(both[i], "agent:b", true, 0); /* replays 2 */
+    }
+    pub(bus, "agent:b", NULL); /* 4 */
+    const char *a[] = {"agent:a"};
+    for (int i = 0; i < 2; i++) {
+        ad_bus_unsubscribe(both[i], a, 1);
+    }
+    pub(bus, "agent:a", NULL); /* 5: nobody's */
+    pub(bus, "agent:b", NULL); /* 6 */
+    uv_run(&loop, UV_RUN_NOWAIT);
+    const uint64_t want[] = {1, 3, 2, 4, 6};
+    assert_seqs(&u, want, 5);
+    assert_seqs(&b, want, 5);
+    ad_bus_sub_free(sb);
+    ad_bus_sub_free(su);
+    close_all(&loop, bus);
+}
+
+/* ---- freeing, overflow, publishing from a run ------------------------------------ */
+
+static void freed_with_events_waiting_gets_none(void **state)
+{
+    AD_UNUSED(state);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ad_bus_t *bus = ad_bus_new(&loop, NULL);
+    rec_t b = {0}, c = {0};
+    ad_bus_sub_t *sb = batched(bus, &b);
+    ad_bus_sub_t *sc = batched(bus, &c);
+    sub(sb, "system", false, 0);
+    sub(sc, "system", false, 0);
+    pub(bus, "system", NULL);
+    pub(bus, "system", NULL);
+    ad_bus_sub_free(sb);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(b.n, 0);
+    assert_int_equal(c.n, 2);
+    /* And a bus freed while a freed subscriber's events wait: nothing is
+     * delivered, nothing leaks (the sanitizers' build checks). */
+    pub(bus, "system", NULL);
+    ad_bus_sub_free(sc);
+    close_all(&loop, bus);
+    assert_int_equal(c.n, 2);
+}
+
+static void freed_in_its_own_run(void **state)
+{
+    AD_UNUSED(state);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ad_bus_t *bus = ad_bus_new(&loop, NULL);
+    rec_t b = {.free_in_deliver = true}, c = {0};
+    batched(bus, &b);
+    ad_bus_sub_t *sc = batched(bus, &c);
+    sub(b.self, "system", false, 0);
+    sub(sc, "system", false, 0);
+    for (int i = 0; i < 3; i++) {
+        pub(bus, "system", NULL);
+    }
+    uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(b.n, 1);
+    assert_null(b.self);
+    assert_int_equal(c.n, 3);
+    ad_bus_sub_free(sc);
+    close_all(&loop, bus);
+}
+
+static void overflow_in_a_run_stops_it(void **state)
+{
+    AD_UNUSED(state);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ad_bus_t *bus = ad_bus_new(&loop, NULL);
+    rec_t b = {.fail_at = 2};
+    ad_bus_sub_t *sb = batched(bus, &b);
+    sub(sb, "system", false, 0);
+    for (int i = 0; i < 4; i++) {
+        pub(bus, "system", NULL);
+    }
+    uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(b.n, 1);
+    assert_int_equal(b.overflows, 1);
+    assert_int_equal(b.overflow_seq, 1);
+    pub(bus, "system", NULL);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    assert_int_equal(b.n, 1);
+    ad_bus_sub_free(sb);
+    close_all(&loop, bus);
+}
+
+/* What a delivery publishes reaches its own subscriber and one that was
+ * not waiting yet in the same run of the turn. */
+static void a_callback_publishing_joins_the_run(void **state)
+{
+    AD_UNUSED(state);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ad_bus_t *bus = ad_bus_new(&loop, NULL);
+    rec_t b = {.publish_on_first = "agent:c"}, c = {0};
+    ad_bus_sub_t *sb = batched(bus, &b);
+    ad_bus_sub_t *sc = batched(bus, &c);
+    sub(sb, "agent:*", false, 0);
+    sub(sc, "agent:c", false, 0);
+    pub(bus, "agent:a", NULL);
+    uv_run(&loop, UV_RUN_NOWAIT);
+    const uint64_t want_b[] = {1, 2};
+    const uint64_t want_c[] = {2};
+    assert_seqs(&b, want_b, 2);
+    assert_seqs(&c, want_c, 1);
+    assert_null(bus->turn);
+    ad_bus_sub_free(sb);
+    ad_bus_sub_free(sc);
+    close_all(&loop, bus);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_turns_events_arrive_at_its_end),
+        cmocka_unit_test(without_a_loop_delivery_is_immediate),
+        cmocka_unit_test(the_same_events_as_an_immediate_subscriber),
+        cmocka_unit_test(freed_with_events_waiting_gets_none),
+        cmocka_unit_test(freed_in_its_own_run),
+        cmocka_unit_test(overflow_in_a_run_stops_it),
+        cmocka_unit_test(a_callback_publishing_joins_the_run),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
