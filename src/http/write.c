@@ -8,8 +8,11 @@
  */
 #include "http/http_int.h"
 
+#include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 static void conn_fail(ad_conn_t *c, int err);
 static void mark_dirty(ad_conn_t *c);
@@ -50,6 +53,36 @@ static bool answer_now(const ad_conn_t *c)
            !c->srv->closing;
 }
 
+/* uv_try_write on c's socket, by send(2) (sendmsg(2) for several buffers)
+ * instead of libuv's write(2)/writev(2): on a socket those pass through the
+ * VFS first (vfs_write, fdget_pos: 6.8 % of agentd's samples in W2 at 1,000
+ * subscribers). The same answers: the bytes taken, UV_EAGAIN when the
+ * socket is full or libuv's own queue holds bytes (they go first), or a
+ * libuv error. A uv_buf_t is laid out as a struct iovec on Unix. */
+static int sock_try_write(ad_conn_t *c, const uv_buf_t *bufs, unsigned n)
+{
+    if (c->h.stream.write_queue_size != 0) {
+        return UV_EAGAIN;
+    }
+    uv_os_fd_t fd;
+    if (uv_fileno(&c->h.handle, &fd) != 0) {
+        return UV_EBADF;
+    }
+    ssize_t w;
+    do {
+        if (n == 1) {
+            w = send(fd, bufs[0].base, bufs[0].len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        } else {
+            struct msghdr m = {.msg_iov = (struct iovec *)(uintptr_t)bufs, .msg_iovlen = n};
+            w = sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
+        }
+    } while (w < 0 && errno == EINTR);
+    if (w >= 0) {
+        return w > INT_MAX ? INT_MAX : (int)w;
+    }
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ? UV_EAGAIN : -errno;
+}
+
 /* Writes r's answer with uv_try_write. A uv_write costs a keep-alive
  * request a syscall more: libuv completes it on the loop's next pass and
  * then re-arms the socket's epoll entry (uv__drain's EPOLL_CTL_MOD, one per
@@ -60,7 +93,7 @@ static bool answer_now(const ad_conn_t *c)
  * is left), or a libuv error. */
 static int try_answer(ad_conn_t *c, ad_req_t *r)
 {
-    int w = uv_try_write(&c->h.stream, r->out, r->nout);
+    int w = sock_try_write(c, r->out, r->nout);
     if (w == UV_EAGAIN) {
         return 0;
     }
@@ -409,7 +442,7 @@ int ad_conn_wqueue_flush(ad_conn_t *c)
             total += bufs[i].len;
         }
         /* TLS encrypts a whole slice into one write: nothing to try. */
-        int w = c->tls != NULL ? UV_EAGAIN : uv_try_write(&c->h.stream, bufs, n);
+        int w = c->tls != NULL ? UV_EAGAIN : sock_try_write(c, bufs, n);
         if (w < 0 && w != UV_EAGAIN) {
             c->werr = w;
             return w;
