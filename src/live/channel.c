@@ -14,26 +14,67 @@
 /* Room kept in the send queue so the overflow notice itself still fits. */
 #define OVERFLOW_RESERVE 512
 
+/* ---- frames of recent seqs -------------------------------------------------------- */
+
+static ad_wsmsg_t *frames_get(const live_msgcache_t *c, uint64_t seq)
+{
+    size_t i = seq % LIVE_FRAMES_SLOTS;
+    return c->msg[i] != NULL && c->seq[i] == seq ? c->msg[i] : NULL;
+}
+
+static void frames_drop(live_msgcache_t *c, size_t i)
+{
+    if (c->msg[i] != NULL) {
+        ad_wsmsg_unref(c->msg[i]);
+        c->msg[i] = NULL;
+        c->bytes -= c->len[i];
+    }
+}
+
+static void frames_clear(live_msgcache_t *c)
+{
+    for (size_t i = 0; i < LIVE_FRAMES_SLOTS; i++) {
+        frames_drop(c, i);
+    }
+}
+
+/* Keeps msg (the cache takes the caller's reference) as seq's frame of len
+ * bytes, and returns it. */
+static ad_wsmsg_t *frames_put(live_msgcache_t *c, uint64_t seq, ad_wsmsg_t *msg, size_t len)
+{
+    size_t i = seq % LIVE_FRAMES_SLOTS;
+    frames_drop(c, i);
+    if (c->bytes + len > LIVE_FRAMES_BYTES) {
+        frames_clear(c);
+    }
+    c->msg[i] = msg;
+    c->seq[i] = seq;
+    c->len[i] = len;
+    c->bytes += len;
+    return msg;
+}
+
+/* An event's frame as the event is: every socket that gets it shares it. */
 static ad_wsmsg_t *event_msg(ad_live_t *L, const ad_bus_event_t *ev)
 {
-    if (L->cached_msg == NULL || L->cached_seq != ad_bus_event_seq(ev)) {
-        if (L->cached_msg != NULL) {
-            ad_wsmsg_unref(L->cached_msg);
-        }
+    uint64_t seq = ad_bus_event_seq(ev);
+    ad_wsmsg_t *m = frames_get(&L->frames, seq);
+    if (m == NULL) {
         size_t len;
         const char *data = ad_bus_event_data(ev, &len);
-        L->cached_msg = ad_wsmsg_new(data, len, false);
-        L->cached_seq = ad_bus_event_seq(ev);
+        m = frames_put(&L->frames, seq, ad_wsmsg_new(data, len, false), len);
     }
-    return L->cached_msg;
+    return m;
 }
 
 /* The seed's dialect of a frame: seed.c. */
 
 static ad_wsmsg_t *seed_msg(ad_live_t *L, const ad_bus_event_t *ev)
 {
-    if (L->seed_cached != NULL && L->seed_seq == ad_bus_event_seq(ev)) {
-        return L->seed_cached;
+    uint64_t seq = ad_bus_event_seq(ev);
+    ad_wsmsg_t *m = frames_get(&L->seed_frames, seq);
+    if (m != NULL) {
+        return m;
     }
     size_t len;
     const char *data = ad_bus_event_data(ev, &len);
@@ -47,13 +88,10 @@ static ad_wsmsg_t *seed_msg(ad_live_t *L, const ad_bus_event_t *ev)
     if (text == NULL) {
         return event_msg(L, ev);
     }
-    if (L->seed_cached != NULL) {
-        ad_wsmsg_unref(L->seed_cached);
-    }
-    L->seed_cached = ad_wsmsg_new(text, strlen(text), false);
-    L->seed_seq = ad_bus_event_seq(ev);
+    size_t tlen = strlen(text);
+    m = frames_put(&L->seed_frames, seq, ad_wsmsg_new(text, tlen, false), tlen);
     free(text);
-    return L->seed_cached;
+    return m;
 }
 
 static ad_wsmsg_t *root_msg(ad_live_t *L, const ad_bus_event_t *ev)
@@ -61,8 +99,10 @@ static ad_wsmsg_t *root_msg(ad_live_t *L, const ad_bus_event_t *ev)
     if (strcmp(ad_bus_event_type(ev), "system_health") != 0) {
         return event_msg(L, ev);
     }
-    if (L->root_cached != NULL && L->root_seq == ad_bus_event_seq(ev)) {
-        return L->root_cached;
+    uint64_t seq = ad_bus_event_seq(ev);
+    ad_wsmsg_t *m = frames_get(&L->root_frames, seq);
+    if (m != NULL) {
+        return m;
     }
     size_t len;
     const char *data = ad_bus_event_data(ev, &len);
@@ -77,13 +117,10 @@ static ad_wsmsg_t *root_msg(ad_live_t *L, const ad_bus_event_t *ev)
     if (text == NULL) {
         return event_msg(L, ev);
     }
-    if (L->root_cached != NULL) {
-        ad_wsmsg_unref(L->root_cached);
-    }
-    L->root_cached = ad_wsmsg_new(text, strlen(text), false);
-    L->root_seq = ad_bus_event_seq(ev);
+    size_t tlen = strlen(text);
+    m = frames_put(&L->root_frames, seq, ad_wsmsg_new(text, tlen, false), tlen);
     free(text);
-    return L->root_cached;
+    return m;
 }
 
 static void link_channel(ad_live_chan_t *ch)
@@ -444,15 +481,9 @@ void ad_live_close(ad_live_t *L)
         ch->prev = ch->next = NULL;
         ch->L = NULL;
     }
-    if (L->cached_msg != NULL) {
-        ad_wsmsg_unref(L->cached_msg);
-    }
-    if (L->seed_cached != NULL) {
-        ad_wsmsg_unref(L->seed_cached);
-    }
-    if (L->root_cached != NULL) {
-        ad_wsmsg_unref(L->root_cached);
-    }
+    frames_clear(&L->frames);
+    frames_clear(&L->seed_frames);
+    frames_clear(&L->root_frames);
     uv_close((uv_handle_t *)&L->heartbeat, live_closed);
 }
 

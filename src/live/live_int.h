@@ -36,6 +36,20 @@ struct ad_live_chan {
     char *types; /* SSE ?types=: ",a,b," the event types passed on; NULL: all */
 };
 
+/* Frames of recent seqs (channel.c). A batched channel takes a turn's
+ * events one subscriber after another (ad_bus_sub_batch), so a seq's frame
+ * is asked for again after the turn's other seqs: one slot per seq modulo
+ * the slots, and at most LIVE_FRAMES_BYTES held (past it the others are let
+ * go before a frame is kept). */
+#define LIVE_FRAMES_SLOTS 256
+#define LIVE_FRAMES_BYTES (512u * 1024)
+typedef struct {
+    uint64_t seq[LIVE_FRAMES_SLOTS];
+    ad_wsmsg_t *msg[LIVE_FRAMES_SLOTS];
+    size_t len[LIVE_FRAMES_SLOTS];
+    size_t bytes;
+} live_msgcache_t;
+
 struct ad_live {
     ad_bus_t *bus;
     ad_auth_t *auth;
@@ -43,14 +57,10 @@ struct ad_live {
     const ad_live_parts_t *parts; /* may be NULL */
     ad_live_chan_t *channels;     /* every open channel */
     uv_timer_t heartbeat;
-    /* The last event turned into a WebSocket frame: every socket that gets
-     * the same seq shares it; the same in the seed's dialect. */
-    ad_wsmsg_t *cached_msg;
-    uint64_t cached_seq;
-    ad_wsmsg_t *seed_cached;
-    uint64_t seed_seq;
-    ad_wsmsg_t *root_cached; /* ... and in the root socket's (root_msg) */
-    uint64_t root_seq;
+    /* Events turned into WebSocket frames: every socket that gets the same
+     * seq shares one; the same in the seed's dialect and in the root
+     * socket's (root_msg). */
+    live_msgcache_t frames, seed_frames, root_frames;
 #ifdef AD_TEST_BUILD
     struct ad_live_burst *bursts; /* testroutes.c: bursts of events in progress */
     void *tests;                  /* testroutes.c: what its handlers reach */
