@@ -226,6 +226,9 @@ void ad_bus_sub_flush(ad_bus_sub_t *sub)
  * the list and goes out in the same call. */
 static void deliver_turn(ad_bus_t *bus)
 {
+    if (bus->turn == NULL) {
+        return;
+    }
     bus->in_publish++;
     while (bus->turn != NULL) {
         ad_bus_sub_t *sub = bus->turn;
@@ -240,6 +243,13 @@ static void deliver_turn(ad_bus_t *bus)
     uv_idle_stop(&bus->turn_idle);
     uv_check_stop(&bus->turn_check);
     end_publish(bus);
+}
+
+void ad_bus_deliver_turn(ad_bus_t *bus)
+{
+    if (bus != NULL) {
+        deliver_turn(bus);
+    }
 }
 
 static void on_turn_idle(uv_idle_t *h)

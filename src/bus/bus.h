@@ -139,6 +139,12 @@ ad_bus_sub_t *ad_bus_sub_new(ad_bus_t *bus, const ad_bus_sub_ops_t *ops, void *u
  * subscriptions first delivers what is waiting. Without a loop (unit
  * tests) delivery stays immediate. Call it before subscribing. */
 void ad_bus_sub_batch(ad_bus_sub_t *sub);
+/* Delivers what the batched subscribers wait for now. For a publisher
+ * that runs in a uv_check handle of its own: a check started in the check
+ * phase runs only in the next turn, after its timers, so its events would
+ * wait for them (the runner's live output, src/run/output.c). bus may be
+ * NULL. */
+void ad_bus_deliver_turn(ad_bus_t *bus);
 /* Removes every subscription; no callback is called after this returns.
  * Safe from inside a callback of this subscriber. */
 void ad_bus_sub_free(ad_bus_sub_t *sub);

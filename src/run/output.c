@@ -727,6 +727,10 @@ void ad_run_on_check(uv_check_t *h)
     }
     uv_check_stop(h);
     r->check_on = false;
+    /* This check may run after the bus's: the lines go to the live
+     * channels now, and leave in this turn's write (the server's flush
+     * check comes after), not after the next turn's timers. */
+    ad_bus_deliver_turn(r->bus);
 }
 
 /* run has live output or points for this turn's check. */

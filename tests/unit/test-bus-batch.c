@@ -150,6 +150,30 @@ static void a_turns_events_arrive_at_its_end(void **state)
     close_all(&loop, bus);
 }
 
+/* A publisher in a check handle of its own hands its events over now. */
+static void delivered_now_when_asked(void **state)
+{
+    AD_UNUSED(state);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ad_bus_t *bus = ad_bus_new(&loop, NULL);
+    rec_t b = {0};
+    ad_bus_sub_t *sb = batched(bus, &b);
+    sub(sb, "system", false, 0);
+    pub(bus, "system", NULL);
+    pub(bus, "system", NULL);
+    assert_int_equal(b.n, 0);
+    ad_bus_deliver_turn(bus);
+    const uint64_t want[] = {1, 2};
+    assert_seqs(&b, want, 2);
+    assert_false(uv_is_active((uv_handle_t *)&bus->turn_check));
+    ad_bus_deliver_turn(bus); /* nothing waits: nothing happens */
+    ad_bus_deliver_turn(NULL);
+    assert_int_equal(b.n, 2);
+    ad_bus_sub_free(sb);
+    close_all(&loop, bus);
+}
+
 /* Without a loop there is no turn: delivery stays immediate. */
 static void without_a_loop_delivery_is_immediate(void **state)
 {
@@ -303,6 +327,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(a_turns_events_arrive_at_its_end),
+        cmocka_unit_test(delivered_now_when_asked),
         cmocka_unit_test(without_a_loop_delivery_is_immediate),
         cmocka_unit_test(the_same_events_as_an_immediate_subscriber),
         cmocka_unit_test(freed_with_events_waiting_gets_none),
