@@ -79,11 +79,30 @@ static void assert_seqs(const rec_t *r, const uint64_t *want, size_t n)
     }
 }
 
-static void close_all(uv_loop_t *loop, ad_bus_t *bus)
+/* A loop and a bus on it. */
+typedef struct {
+    uv_loop_t loop;
+    ad_bus_t *bus;
+} world_t;
+
+static ad_bus_t *open_world(world_t *w)
 {
-    ad_bus_free(bus);
-    uv_run(loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(loop), 0);
+    uv_loop_init(&w->loop);
+    w->bus = ad_bus_new(&w->loop, NULL);
+    return w->bus;
+}
+
+/* One turn of the loop, without waiting: what was published is delivered. */
+static void turn(world_t *w)
+{
+    uv_run(&w->loop, UV_RUN_NOWAIT);
+}
+
+static void close_world(world_t *w)
+{
+    ad_bus_free(w->bus);
+    uv_run(&w->loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&w->loop), 0);
 }
 
 /* ---- a turn's events at its end ------------------------------------------- */
@@ -113,9 +132,8 @@ static void publish_in_timer(uv_timer_t *t)
 static void a_turns_events_arrive_at_its_end(void **state)
 {
     AD_UNUSED(state);
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    ad_bus_t *bus = ad_bus_new(&loop, NULL);
+    world_t w;
+    ad_bus_t *bus = open_world(&w);
     rec_t b = {0}, u = {0};
     ad_bus_sub_t *sb = batched(bus, &b);
     ad_bus_sub_t *su = ad_bus_sub_new(bus, &rec_ops, &u, 0);
@@ -125,8 +143,8 @@ static void a_turns_events_arrive_at_its_end(void **state)
 
     turn_t x = {bus, &b, &u, false};
     uv_timer_t pub_timer, far;
-    uv_timer_init(&loop, &pub_timer);
-    uv_timer_init(&loop, &far); /* what the poll would otherwise sleep until */
+    uv_timer_init(&w.loop, &pub_timer);
+    uv_timer_init(&w.loop, &far); /* what the poll would otherwise sleep until */
     pub_timer.data = &x;
     far.data = &x;
     uv_timer_start(&pub_timer, publish_in_timer, 0, 0);
@@ -134,7 +152,7 @@ static void a_turns_events_arrive_at_its_end(void **state)
 
     /* One turn: the timer publishes; the waiting batch keeps the poll from
      * sleeping until the far timer, and the turn's end delivers it. */
-    uv_run(&loop, UV_RUN_ONCE);
+    uv_run(&w.loop, UV_RUN_ONCE);
     assert_false(x.far_fired);
     const uint64_t want[] = {1, 2, 3, 4};
     assert_seqs(&b, want, 4);
@@ -147,16 +165,15 @@ static void a_turns_events_arrive_at_its_end(void **state)
     uv_close((uv_handle_t *)&far, NULL);
     ad_bus_sub_free(sb);
     ad_bus_sub_free(su);
-    close_all(&loop, bus);
+    close_world(&w);
 }
 
 /* A publisher in a check handle of its own hands its events over now. */
 static void delivered_now_when_asked(void **state)
 {
     AD_UNUSED(state);
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    ad_bus_t *bus = ad_bus_new(&loop, NULL);
+    world_t w;
+    ad_bus_t *bus = open_world(&w);
     rec_t b = {0};
     ad_bus_sub_t *sb = batched(bus, &b);
     sub(sb, "system", false, 0);
@@ -171,7 +188,7 @@ static void delivered_now_when_asked(void **state)
     ad_bus_deliver_turn(NULL);
     assert_int_equal(b.n, 2);
     ad_bus_sub_free(sb);
-    close_all(&loop, bus);
+    close_world(&w);
 }
 
 /* Without a loop there is no turn: delivery stays immediate. */
@@ -194,9 +211,8 @@ static void without_a_loop_delivery_is_immediate(void **state)
 static void the_same_events_as_an_immediate_subscriber(void **state)
 {
     AD_UNUSED(state);
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    ad_bus_t *bus = ad_bus_new(&loop, NULL);
+    world_t w;
+    ad_bus_t *bus = open_world(&w);
     rec_t b = {0}, u = {0};
     ad_bus_sub_t *sb = batched(bus, &b);
     ad_bus_sub_t *su = ad_bus_sub_new(bus, &rec_ops, &u, 0);
@@ -217,13 +233,13 @@ static void the_same_events_as_an_immediate_subscriber(void **state)
     }
     pub(bus, "agent:a", NULL); /* 5: nobody's */
     pub(bus, "agent:b", NULL); /* 6 */
-    uv_run(&loop, UV_RUN_NOWAIT);
+    turn(&w);
     const uint64_t want[] = {1, 3, 2, 4, 6};
     assert_seqs(&u, want, 5);
     assert_seqs(&b, want, 5);
     ad_bus_sub_free(sb);
     ad_bus_sub_free(su);
-    close_all(&loop, bus);
+    close_world(&w);
 }
 
 /* ---- freeing, overflow, publishing from a run ------------------------------------ */
@@ -231,9 +247,8 @@ static void the_same_events_as_an_immediate_subscriber(void **state)
 static void freed_with_events_waiting_gets_none(void **state)
 {
     AD_UNUSED(state);
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    ad_bus_t *bus = ad_bus_new(&loop, NULL);
+    world_t w;
+    ad_bus_t *bus = open_world(&w);
     rec_t b = {0}, c = {0};
     ad_bus_sub_t *sb = batched(bus, &b);
     ad_bus_sub_t *sc = batched(bus, &c);
@@ -242,23 +257,22 @@ static void freed_with_events_waiting_gets_none(void **state)
     pub(bus, "system", NULL);
     pub(bus, "system", NULL);
     ad_bus_sub_free(sb);
-    uv_run(&loop, UV_RUN_NOWAIT);
+    turn(&w);
     assert_int_equal(b.n, 0);
     assert_int_equal(c.n, 2);
     /* And a bus freed while a freed subscriber's events wait: nothing is
      * delivered, nothing leaks (the sanitizers' build checks). */
     pub(bus, "system", NULL);
     ad_bus_sub_free(sc);
-    close_all(&loop, bus);
+    close_world(&w);
     assert_int_equal(c.n, 2);
 }
 
 static void freed_in_its_own_run(void **state)
 {
     AD_UNUSED(state);
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    ad_bus_t *bus = ad_bus_new(&loop, NULL);
+    world_t w;
+    ad_bus_t *bus = open_world(&w);
     rec_t b = {.free_in_deliver = true}, c = {0};
     batched(bus, &b);
     ad_bus_sub_t *sc = batched(bus, &c);
@@ -267,35 +281,34 @@ static void freed_in_its_own_run(void **state)
     for (int i = 0; i < 3; i++) {
         pub(bus, "system", NULL);
     }
-    uv_run(&loop, UV_RUN_NOWAIT);
+    turn(&w);
     assert_int_equal(b.n, 1);
     assert_null(b.self);
     assert_int_equal(c.n, 3);
     ad_bus_sub_free(sc);
-    close_all(&loop, bus);
+    close_world(&w);
 }
 
 static void overflow_in_a_run_stops_it(void **state)
 {
     AD_UNUSED(state);
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    ad_bus_t *bus = ad_bus_new(&loop, NULL);
+    world_t w;
+    ad_bus_t *bus = open_world(&w);
     rec_t b = {.fail_at = 2};
     ad_bus_sub_t *sb = batched(bus, &b);
     sub(sb, "system", false, 0);
     for (int i = 0; i < 4; i++) {
         pub(bus, "system", NULL);
     }
-    uv_run(&loop, UV_RUN_NOWAIT);
+    turn(&w);
     assert_int_equal(b.n, 1);
     assert_int_equal(b.overflows, 1);
     assert_int_equal(b.overflow_seq, 1);
     pub(bus, "system", NULL);
-    uv_run(&loop, UV_RUN_NOWAIT);
+    turn(&w);
     assert_int_equal(b.n, 1);
     ad_bus_sub_free(sb);
-    close_all(&loop, bus);
+    close_world(&w);
 }
 
 /* What a delivery publishes reaches its own subscriber and one that was
@@ -303,16 +316,15 @@ static void overflow_in_a_run_stops_it(void **state)
 static void a_callback_publishing_joins_the_run(void **state)
 {
     AD_UNUSED(state);
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    ad_bus_t *bus = ad_bus_new(&loop, NULL);
+    world_t w;
+    ad_bus_t *bus = open_world(&w);
     rec_t b = {.publish_on_first = "agent:c"}, c = {0};
     ad_bus_sub_t *sb = batched(bus, &b);
     ad_bus_sub_t *sc = batched(bus, &c);
     sub(sb, "agent:*", false, 0);
     sub(sc, "agent:c", false, 0);
     pub(bus, "agent:a", NULL);
-    uv_run(&loop, UV_RUN_NOWAIT);
+    turn(&w);
     const uint64_t want_b[] = {1, 2};
     const uint64_t want_c[] = {2};
     assert_seqs(&b, want_b, 2);
@@ -320,7 +332,7 @@ static void a_callback_publishing_joins_the_run(void **state)
     assert_null(bus->turn);
     ad_bus_sub_free(sb);
     ad_bus_sub_free(sc);
-    close_all(&loop, bus);
+    close_world(&w);
 }
 
 int main(void)
