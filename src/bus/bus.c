@@ -293,6 +293,9 @@ static void batch_add(ad_bus_sub_t *sub, ad_bus_event_t *ev)
         sub->turn_next = bus->turn;
         bus->turn = sub;
     }
+    if (sub->nbatch >= AD_BUS_BATCH_MAX) {
+        ad_bus_sub_flush(sub); /* a burst: what waits goes out now */
+    }
 }
 
 static void offer(ad_bus_sub_t *sub, ad_bus_event_t *ev)

@@ -122,6 +122,10 @@ uint64_t ad_bus_ring_last(const bus_ring_t *r);
 #define AD_BUS_WRITE_BATCH_MAX 8192
 #define AD_BUS_READ_BATCH_ROWS 1024
 #define AD_BUS_REPLAY_SLICE 512 /* ring events delivered before re-checking pacing */
+/* A batched subscriber's batch is delivered at once when it holds this many
+ * events: a burst in one turn costs each subscriber at most this many
+ * pointers before its send queue's bound applies. */
+#define AD_BUS_BATCH_MAX 1024
 #define AD_BUS_PACE_MS 2
 #define AD_BUS_TRIM_MIN_INTERVAL_MS 250
 #define AD_BUS_TRIM_TIMER_MS 60000

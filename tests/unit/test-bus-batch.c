@@ -57,6 +57,25 @@ static void rec_overflow(void *ud, uint64_t last)
 
 static const ad_bus_sub_ops_t rec_ops = {rec_deliver, rec_overflow, NULL, NULL, NULL};
 
+/* Counts deliveries and checks their order, for runs longer than rec_t. */
+typedef struct {
+    uint64_t n, last;
+    int out_of_order;
+} counter_t;
+
+static int count_deliver(void *ud, const ad_bus_event_t *ev)
+{
+    counter_t *c = ud;
+    if (ad_bus_event_seq(ev) != c->last + 1) {
+        c->out_of_order++;
+    }
+    c->last = ad_bus_event_seq(ev);
+    c->n++;
+    return 0;
+}
+
+static const ad_bus_sub_ops_t counter_ops = {count_deliver, NULL, NULL, NULL, NULL};
+
 static ad_bus_sub_t *batched(ad_bus_t *bus, rec_t *r)
 {
     ad_bus_sub_t *s = ad_bus_sub_new(bus, &rec_ops, r, 0);
@@ -242,6 +261,31 @@ static void the_same_events_as_an_immediate_subscriber(void **state)
     close_world(&w);
 }
 
+/* A burst in one turn: a subscriber holds at most AD_BUS_BATCH_MAX events
+ * before they go out, and gets them all, in order. */
+static void a_burst_goes_out_before_the_turns_end(void **state)
+{
+    AD_UNUSED(state);
+    world_t w;
+    ad_bus_t *bus = open_world(&w);
+    counter_t c = {0};
+    ad_bus_sub_t *s = ad_bus_sub_new(bus, &counter_ops, &c, 0);
+    ad_bus_sub_batch(s);
+    sub(s, "system", false, 0);
+    const uint64_t n = 3 * AD_BUS_BATCH_MAX + 5;
+    for (uint64_t i = 0; i < n; i++) {
+        pub(bus, "system", NULL);
+        assert_true(s->nbatch < AD_BUS_BATCH_MAX);
+    }
+    assert_int_equal(c.n, 3 * AD_BUS_BATCH_MAX);
+    turn(&w);
+    assert_int_equal(c.n, n);
+    assert_int_equal(c.last, n);
+    assert_int_equal(c.out_of_order, 0);
+    ad_bus_sub_free(s);
+    close_world(&w);
+}
+
 /* ---- freeing, overflow, publishing from a run ------------------------------------ */
 
 static void freed_with_events_waiting_gets_none(void **state)
@@ -342,6 +386,7 @@ int main(void)
         cmocka_unit_test(delivered_now_when_asked),
         cmocka_unit_test(without_a_loop_delivery_is_immediate),
         cmocka_unit_test(the_same_events_as_an_immediate_subscriber),
+        cmocka_unit_test(a_burst_goes_out_before_the_turns_end),
         cmocka_unit_test(freed_with_events_waiting_gets_none),
         cmocka_unit_test(freed_in_its_own_run),
         cmocka_unit_test(overflow_in_a_run_stops_it),
