@@ -212,7 +212,9 @@ static void batch_run(ad_bus_sub_t *sub)
     }
 }
 
-void ad_bus_sub_flush(ad_bus_sub_t *sub)
+/* Delivers what sub's batch holds now: a burst, or before a change of its
+ * subscriptions (a replay must start after them). */
+static void sub_flush(ad_bus_sub_t *sub)
 {
     if (sub->nbatch == 0 || sub->turn_running) {
         return;
@@ -294,7 +296,7 @@ static void batch_add(ad_bus_sub_t *sub, ad_bus_event_t *ev)
         bus->turn = sub;
     }
     if (sub->nbatch >= AD_BUS_BATCH_MAX) {
-        ad_bus_sub_flush(sub); /* a burst: what waits goes out now */
+        sub_flush(sub); /* a burst: what waits goes out now */
     }
 }
 
@@ -607,7 +609,7 @@ void ad_bus_sub_batch(ad_bus_sub_t *sub)
 
 int ad_bus_sub_set_org(ad_bus_sub_t *sub, const char *org)
 {
-    ad_bus_sub_flush(sub); /* what waits was published under the old filter */
+    sub_flush(sub); /* what waits was published under the old filter */
     if (org == NULL || org[0] == '\0') {
         sub->org_topic[0] = '\0';
         return 0;
@@ -654,7 +656,7 @@ int ad_bus_subscribe(ad_bus_sub_t *sub, const char *const *topics, size_t n, boo
             return AD_EINVAL;
         }
     }
-    ad_bus_sub_flush(sub); /* a replay starts after what already waits */
+    sub_flush(sub); /* a replay starts after what already waits */
     if (sub->nentries + n > AD_BUS_SUB_TOPICS_MAX) {
         return AD_ETOOBIG;
     }
@@ -706,7 +708,7 @@ int ad_bus_subscribe(ad_bus_sub_t *sub, const char *const *topics, size_t n, boo
 void ad_bus_unsubscribe(ad_bus_sub_t *sub, const char *const *topics, size_t n)
 {
     ad_bus_t *bus = sub->bus;
-    ad_bus_sub_flush(sub); /* published while still subscribed */
+    sub_flush(sub); /* published while still subscribed */
     for (size_t i = 0; i < n; i++) {
         if (!ad_bus_topic_valid(topics[i])) {
             continue;

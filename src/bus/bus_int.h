@@ -252,9 +252,6 @@ void ad_bus_try_finish_free(ad_bus_t *bus);
 void ad_bus_sub_try_reap(ad_bus_sub_t *sub);
 /* Hands ev to sub (false: it overflowed and is dead). */
 bool ad_bus_sub_deliver(ad_bus_sub_t *sub, const ad_bus_event_t *ev);
-/* Delivers what sub's batch holds now, before a change of its
- * subscriptions (a replay must start after them). */
-void ad_bus_sub_flush(ad_bus_sub_t *sub);
 void ad_bus_backfill_free(backfill_t *bf);
 void ad_bus_pace_remove(ad_bus_sub_t *sub);
 /* persist.c: drops the oldest ring events past the byte bound (never one

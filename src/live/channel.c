@@ -67,31 +67,45 @@ static ad_wsmsg_t *event_msg(ad_live_t *L, const ad_bus_event_t *ev)
     return m;
 }
 
-/* The seed's dialect of a frame: seed.c. */
-
-static ad_wsmsg_t *seed_msg(ad_live_t *L, const ad_bus_event_t *ev)
+/* An event's frame rewritten by rewrite (true: env was changed), kept in
+ * cache by seq; the event as it is when there is nothing to rewrite. */
+static ad_wsmsg_t *rewritten_msg(ad_live_t *L, live_msgcache_t *cache, const ad_bus_event_t *ev,
+                                 bool (*rewrite)(json_t *env))
 {
     uint64_t seq = ad_bus_event_seq(ev);
-    ad_wsmsg_t *m = frames_get(&L->seed_frames, seq);
+    ad_wsmsg_t *m = frames_get(cache, seq);
     if (m != NULL) {
         return m;
     }
     size_t len;
     const char *data = ad_bus_event_data(ev, &len);
     json_t *env = json_loadb(data, len, 0, NULL);
-    if (!ad_live_seed_envelope(env)) {
-        json_decref(env);
-        return event_msg(L, ev); /* nothing to translate */
-    }
-    char *text = json_dumps(env, JSON_COMPACT);
+    char *text = rewrite(env) ? json_dumps(env, JSON_COMPACT) : NULL;
     json_decref(env);
     if (text == NULL) {
-        return event_msg(L, ev);
+        return event_msg(L, ev); /* nothing to rewrite */
     }
     size_t tlen = strlen(text);
-    m = frames_put(&L->seed_frames, seq, ad_wsmsg_new(text, tlen, false), tlen);
+    m = frames_put(cache, seq, ad_wsmsg_new(text, tlen, false), tlen);
     free(text);
     return m;
+}
+
+/* The seed's dialect of a frame: seed.c. */
+static ad_wsmsg_t *seed_msg(ad_live_t *L, const ad_bus_event_t *ev)
+{
+    return rewritten_msg(L, &L->seed_frames, ev, ad_live_seed_envelope);
+}
+
+/* The root socket's health payload in the seed's fields. */
+static bool rewrite_health(json_t *env)
+{
+    json_t *payload = json_object_get(env, "payload");
+    if (!json_is_object(payload)) {
+        return false;
+    }
+    ad_live_seed_health(payload);
+    return true;
 }
 
 static ad_wsmsg_t *root_msg(ad_live_t *L, const ad_bus_event_t *ev)
@@ -99,28 +113,7 @@ static ad_wsmsg_t *root_msg(ad_live_t *L, const ad_bus_event_t *ev)
     if (strcmp(ad_bus_event_type(ev), "system_health") != 0) {
         return event_msg(L, ev);
     }
-    uint64_t seq = ad_bus_event_seq(ev);
-    ad_wsmsg_t *m = frames_get(&L->root_frames, seq);
-    if (m != NULL) {
-        return m;
-    }
-    size_t len;
-    const char *data = ad_bus_event_data(ev, &len);
-    json_t *env = json_loadb(data, len, 0, NULL);
-    json_t *payload = json_object_get(env, "payload");
-    char *text = NULL;
-    if (json_is_object(payload)) {
-        ad_live_seed_health(payload);
-        text = json_dumps(env, JSON_COMPACT);
-    }
-    json_decref(env);
-    if (text == NULL) {
-        return event_msg(L, ev);
-    }
-    size_t tlen = strlen(text);
-    m = frames_put(&L->root_frames, seq, ad_wsmsg_new(text, tlen, false), tlen);
-    free(text);
-    return m;
+    return rewritten_msg(L, &L->root_frames, ev, rewrite_health);
 }
 
 static void link_channel(ad_live_chan_t *ch)
