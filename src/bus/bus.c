@@ -192,15 +192,61 @@ static void batch_drop(ad_bus_sub_t *sub)
     sub->nbatch = 0;
 }
 
-/* Delivers sub's batch in order, with what callbacks add to it meanwhile.
- * in_publish is up, so a subscriber freed in a callback stays allocated. */
+/* Hands sub the events of its batch from i on that its org may see, in
+ * one deliver_run call. The batch is taken off sub first: what callbacks
+ * publish meanwhile starts a new one (a realloc of this one would move the
+ * array the call reads). Returns where the run goes on in sub->batch. */
+static size_t batch_run_part(ad_bus_sub_t *sub, size_t i)
+{
+    ad_bus_event_t **evs = sub->batch;
+    size_t cap = sub->batch_cap, n = i;
+    for (size_t j = i; j < sub->nbatch; j++) {
+        if (org_visible(sub, evs[j])) {
+            evs[n++] = evs[j];
+        } else {
+            ad_bus_event_unref(evs[j]); /* not this subscriber's to see */
+        }
+    }
+    sub->batch = NULL;
+    sub->nbatch = sub->batch_cap = 0;
+    size_t taken = 0;
+    int rc = 0;
+    if (n > i) {
+        sub->busy++;
+        rc = sub->ops->deliver_run(sub->ud, evs + i, n - i, &taken);
+        sub->busy--;
+        if (taken > 0) {
+            sub->last_seq = evs[i + taken - 1]->seq;
+        }
+    }
+    for (size_t j = 0; j < n; j++) {
+        ad_bus_event_unref(evs[j]);
+    }
+    if (sub->batch == NULL) {
+        sub->batch = evs; /* kept for the next turn */
+        sub->batch_cap = cap;
+    } else {
+        free(evs);
+    }
+    if (rc != 0) {
+        sub_overflow(sub);
+    }
+    return 0;
+}
+
+/* Delivers sub's batch in order, with what callbacks add to it meanwhile:
+ * two or more events at once to a subscriber that takes runs, else one by
+ * one. in_publish is up, so a subscriber freed in a callback stays
+ * allocated. */
 static void batch_run(ad_bus_sub_t *sub)
 {
     sub->turn_running = true;
-    for (size_t i = 0; i < sub->nbatch; i++) {
-        ad_bus_event_t *ev = sub->batch[i];
-        if (!sub->dead && !sub->freed) {
-            ad_bus_sub_deliver(sub, ev);
+    size_t i = 0;
+    while (i < sub->nbatch && !sub->dead && !sub->freed) {
+        if (sub->ops->deliver_run != NULL && sub->nbatch - i >= 2) {
+            i = batch_run_part(sub, i);
+        } else {
+            ad_bus_sub_deliver(sub, sub->batch[i++]);
         }
     }
     batch_drop(sub);

@@ -121,6 +121,14 @@ typedef struct {
      * log could not be written). Some may have been delivered before;
      * the client should reload what it shows. Replay goes on after to. */
     void (*gap)(void *ud, uint64_t from, uint64_t to);
+    /* Optional, for a batched subscriber (ad_bus_sub_batch): delivers a
+     * run of events, evs[0..n) in seq order (n >= 2), in one call, as
+     * deliver would one by one. The array and the events are borrowed for
+     * the call. Sets *taken to how many were delivered; returns 0 (all of
+     * them), or nonzero as deliver does when the connection could take no
+     * more than *taken: the subscriber is then in overflow. A consumer
+     * that frees its subscriber in the run takes nothing after that. */
+    int (*deliver_run)(void *ud, ad_bus_event_t *const *evs, size_t n, size_t *taken);
 } ad_bus_sub_ops_t;
 
 #define AD_BUS_TOPIC_MAX 256

@@ -541,7 +541,7 @@ static int on_bus_event(void *ud, const ad_bus_event_t *ev)
     return 0;
 }
 
-static const ad_bus_sub_ops_t bus_ops = {on_bus_event, NULL, NULL, NULL, NULL};
+static const ad_bus_sub_ops_t bus_ops = {.deliver = on_bus_event};
 
 /* ---- life cycle --------------------------------------------------------------------------- */
 

@@ -118,7 +118,7 @@ static int on_agent_event(void *ud, const ad_bus_event_t *ev)
     return 0;
 }
 
-static const ad_bus_sub_ops_t watch_ops = {on_agent_event, NULL, NULL, NULL, NULL};
+static const ad_bus_sub_ops_t watch_ops = {.deliver = on_agent_event};
 
 static void on_watch_closed(uv_handle_t *h)
 {

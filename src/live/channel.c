@@ -67,6 +67,64 @@ static ad_wsmsg_t *event_msg(ad_live_t *L, const ad_bus_event_t *ev)
     return m;
 }
 
+/* ---- a run of events in one buffer ------------------------------------------------- */
+
+static void run_clear(live_run_t *r)
+{
+    ad_wsmsg_unref(r->msg);
+    r->msg = NULL;
+    r->n = 0;
+}
+
+static bool run_is(const live_run_t *r, ad_bus_event_t *const *evs, size_t n)
+{
+    if (r->msg == NULL || r->n != n) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (r->seqs[i] != ad_bus_event_seq(evs[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The frames of evs[0..n) as one message (borrowed: the run keeps it until
+ * the next), or NULL past LIVE_RUN_BYTES. */
+static ad_wsmsg_t *run_msg(ad_live_t *L, ad_bus_event_t *const *evs, size_t n)
+{
+    live_run_t *r = &L->run;
+    if (run_is(r, evs, n)) {
+        return r->msg;
+    }
+    run_clear(r);
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        (void)ad_bus_event_data(evs[i], &len);
+        bytes += len + 10;
+        if (bytes > LIVE_RUN_BYTES) {
+            return NULL;
+        }
+    }
+    if (n > r->cap) {
+        r->cap = n;
+        r->seqs = ad_xrealloc(r->seqs, n * sizeof(*r->seqs));
+        r->frames = ad_xrealloc(r->frames, n * sizeof(*r->frames));
+    }
+    for (size_t i = 0; i < n; i++) {
+        /* held: keeping a later frame may let the cache's earlier ones go */
+        r->frames[i] = ad_wsmsg_ref(event_msg(L, evs[i]));
+        r->seqs[i] = ad_bus_event_seq(evs[i]);
+    }
+    r->msg = ad_wsmsg_frames(r->frames, n);
+    for (size_t i = 0; i < n; i++) {
+        ad_wsmsg_unref(r->frames[i]);
+    }
+    r->n = n;
+    return r->msg;
+}
+
 /* An event's frame rewritten by rewrite (true: env was changed), kept in
  * cache by seq; the event as it is when there is nothing to rewrite. */
 static ad_wsmsg_t *rewritten_msg(ad_live_t *L, live_msgcache_t *cache, const ad_bus_event_t *ev,
@@ -242,6 +300,38 @@ static int live_deliver(void *ud, const ad_bus_event_t *ev)
     return 0;
 }
 
+/* A run of a turn's events: a plain /ws reader that is not behind gets
+ * them as one buffer shared with the other readers of the same run; any
+ * other, or one the run would take past its bound, one by one as before
+ * (which finds where it overflows). */
+static int live_deliver_run(void *ud, ad_bus_event_t *const *evs, size_t n, size_t *taken)
+{
+    ad_live_chan_t *lv = ud;
+    *taken = 0;
+    if (lv->kind == AD_LIVE_WS && lv->ws != NULL && lv->L != NULL && !lv->done &&
+        !lv->compat_seed && !ad_ws_deflating(lv->ws) && ad_ws_pressure(lv->ws) == 0) {
+        ad_wsmsg_t *run = run_msg(lv->L, evs, n);
+        size_t len = 0;
+        if (run != NULL) {
+            (void)ad_wsmsg_data(run, &len);
+        }
+        if (run != NULL && ad_ws_queued_bytes(lv->ws) + len + 16 + OVERFLOW_RESERVE <= lv->bound) {
+            int rc = ad_ws_send_msg(lv->ws, run);
+            if (rc == 0 || rc == AD_ECLOSED) {
+                *taken = n; /* closing: what one by one would have dropped too */
+                return 0;
+            }
+        }
+    }
+    for (; *taken < n; (*taken)++) {
+        int rc = live_deliver(ud, evs[*taken]);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
 static void live_overflow(void *ud, uint64_t last_seq)
 {
     ad_live_chan_t *lv = ud;
@@ -289,8 +379,8 @@ static size_t live_queued(void *ud)
     return lv->ws != NULL ? ad_ws_queued_bytes(lv->ws) : ad_sse_queued_bytes(lv->sse);
 }
 
-static const ad_bus_sub_ops_t live_ops = {live_deliver, live_overflow, live_truncated, live_queued,
-                                          live_gap};
+static const ad_bus_sub_ops_t live_ops = {live_deliver, live_overflow, live_truncated,
+                                          live_queued,  live_gap,      live_deliver_run};
 
 /* The channel's credential was revoked, signed out, rotated or expired
  * (src/auth watches it): closed at once. */
@@ -477,6 +567,11 @@ void ad_live_close(ad_live_t *L)
     frames_clear(&L->frames);
     frames_clear(&L->seed_frames);
     frames_clear(&L->root_frames);
+    run_clear(&L->run);
+    free(L->run.seqs);
+    free(L->run.frames);
+    L->run.seqs = NULL;
+    L->run.frames = NULL;
     uv_close((uv_handle_t *)&L->heartbeat, live_closed);
 }
 

@@ -50,6 +50,19 @@ typedef struct {
     size_t bytes;
 } live_msgcache_t;
 
+/* The last run of events sent as one buffer (channel.c): each plain /ws
+ * reader of a topic gets the same run of a turn's events, so the run's
+ * frames are copied once into one message, and the readers after the first
+ * find it by the events' seqs (a seq names one event). At most
+ * LIVE_RUN_BYTES in one. */
+#define LIVE_RUN_BYTES (256u * 1024)
+typedef struct {
+    uint64_t *seqs;
+    ad_wsmsg_t **frames; /* scratch: the events' own frames while one is made */
+    size_t n, cap;
+    ad_wsmsg_t *msg; /* NULL: none kept */
+} live_run_t;
+
 struct ad_live {
     ad_bus_t *bus;
     ad_auth_t *auth;
@@ -61,6 +74,7 @@ struct ad_live {
      * seq shares one; the same in the seed's dialect and in the root
      * socket's (root_msg). */
     live_msgcache_t frames, seed_frames, root_frames;
+    live_run_t run;
 #ifdef AD_TEST_BUILD
     struct ad_live_burst *bursts; /* testroutes.c: bursts of events in progress */
     void *tests;                  /* testroutes.c: what its handlers reach */

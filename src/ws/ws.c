@@ -101,6 +101,7 @@ struct ad_wsmsg {
     struct ad_wsmsg *deflated; /* its permessage-deflate form (NULL: does not pay) */
     size_t flen;               /* frame length: header + payload */
     size_t hlen;               /* header length */
+    bool frames;               /* several messages' frames (ad_wsmsg_frames) */
     unsigned char *frame;
     unsigned char buf[]; /* 10 bytes of header room, then the payload */
 };
@@ -113,6 +114,7 @@ ad_wsmsg_t *ad_wsmsg_new(const void *data, size_t len, bool binary)
     m->refs = 1;
     m->deflated_bits = 0;
     m->deflated = NULL;
+    m->frames = false;
     unsigned char *payload = m->buf + 10;
     if (len > 0) {
         memcpy(payload, data, len);
@@ -136,6 +138,28 @@ ad_wsmsg_t *ad_wsmsg_new(const void *data, size_t len, bool binary)
     m->frame = h;
     m->hlen = hlen;
     m->flen = hlen + len;
+    return m;
+}
+
+ad_wsmsg_t *ad_wsmsg_frames(ad_wsmsg_t *const *msgs, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        total += msgs[i]->flen;
+    }
+    ad_wsmsg_t *m = ad_xmalloc(sizeof(*m) + total);
+    m->refs = 1;
+    m->deflated_bits = 0;
+    m->deflated = NULL;
+    m->frames = true;
+    m->frame = m->buf;
+    m->hlen = 0;
+    m->flen = total;
+    unsigned char *p = m->buf;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(p, msgs[i]->frame, msgs[i]->flen);
+        p += msgs[i]->flen;
+    }
     return m;
 }
 
@@ -757,6 +781,9 @@ static int send_msg(ad_ws_t *ws, ad_wsmsg_t *m, size_t reserve)
     if (ws->closing || ws->conn == NULL || !ad_conn_writable(ws->conn)) {
         return AD_ECLOSED;
     }
+    if (m->frames && ws->deflate_bits != 0) {
+        return AD_EINVAL; /* compressed, they would be one message */
+    }
     /* the connection's form of m: compressed when it negotiated it */
     m = ws->deflate_bits != 0 ? ad_ws_deflated(m, ws->deflate_bits) : ad_wsmsg_ref(m);
     size_t bound = ad_conn_config(ws->conn)->ws_send_queue_bytes + reserve;
@@ -841,6 +868,11 @@ void ad_ws_close(ad_ws_t *ws, int code, const char *reason)
     ws->ctl_maybe = true;
     ad_conn_timer(ws->conn, WS_CLOSE_TIMEOUT_MS, 0, close_timeout);
     pump(ws);
+}
+
+bool ad_ws_deflating(const ad_ws_t *ws)
+{
+    return ws->deflate_bits != 0;
 }
 
 size_t ad_ws_queued_bytes(const ad_ws_t *ws)

@@ -26,6 +26,12 @@ ad_wsmsg_t *ad_wsmsg_new(const void *data, size_t len, bool binary);
 ad_wsmsg_t *ad_wsmsg_ref(ad_wsmsg_t *m);
 void ad_wsmsg_unref(ad_wsmsg_t *m);
 const char *ad_wsmsg_data(const ad_wsmsg_t *m, size_t *len);
+/* The frames of msgs[0..n) one after another, as one shared message: a run
+ * of messages that many connections get alike is copied once and written
+ * as one buffer to each. Only for connections that do not compress
+ * (ad_ws_deflating): ad_ws_send_msg refuses it there (AD_EINVAL), since
+ * compressed it would be one message. Returns owned (refcount 1). */
+ad_wsmsg_t *ad_wsmsg_frames(ad_wsmsg_t *const *msgs, size_t n);
 
 typedef struct {
     /* After the handshake; the connection is open. May send or close. */
@@ -73,6 +79,8 @@ int ad_ws_send_text(ad_ws_t *ws, const char *data, size_t len);
 int ad_ws_send_last(ad_ws_t *ws, const char *data, size_t len);
 /* Queues a shared message, taking a new reference. Same returns. */
 int ad_ws_send_msg(ad_ws_t *ws, ad_wsmsg_t *m);
+/* Whether ws compresses what it sends (permessage-deflate negotiated). */
+bool ad_ws_deflating(const ad_ws_t *ws);
 /* Starts the close handshake with code and reason; on_close follows. The
  * Close frame is queued after what is already queued; a peer that reads
  * slowly gets up to a minute to take it all before the connection is cut. */

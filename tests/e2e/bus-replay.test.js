@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Event order and replay as a reconnecting client sees them: 100,000 events
-// in order; a reconnect with `since` in the middle of a burst loses and
+// in order; readers of one topic sharing each turn's run; a reconnect with `since` in the middle of a burst loses and
 // repeats nothing; replay from the event log once the ring has rolled
 // over (and after a restart); replay_truncated past retention.
 'use strict';
@@ -25,6 +25,34 @@ test('100,000 events arrive in order, each once', async (t) => {
     assert.equal(c.events[99999].payload.i, 99999);
     assert.equal(c.events[0].topic, 'bench:1');
     c.close();
+  } finally {
+    await d.cleanup();
+  }
+});
+
+// Readers of one topic get a turn's events as one buffer shared between
+// them (src/live's runs); one that compresses gets them one by one. Each
+// still reads every event as a message of its own, once, in order, with
+// the payload it was published with.
+test('readers of one topic, plain and compressed, each get every event in order', async (t) => {
+  const d = await start({ needUrl: true });
+  try {
+    if (!(await hasTestRoutes(d))) { t.skip('needs a test build (/test/publish)'); return; }
+    const readers = [];
+    for (const deflate of [false, false, false, true]) {
+      const c = await Live.open(d, '/ws', { deflate });
+      c.send('subscribe', { topics: ['fan:1'] });
+      await c.next('subscribed');
+      readers.push(c);
+    }
+    const r = await publish(d, { type: 'tick', topics: ['fan:1'], count: 20000, perTick: 500, drain: true });
+    for (const c of readers) {
+      await c.until(() => c.events.length >= 20000, 60000, '20,000 events');
+      assert.equal(contiguous(c.events.map((e) => e.seq), r.first, r.last), null);
+      assert.equal(c.events.length, 20000);
+      assert.ok(c.events.every((e, i) => e.payload.i === i && e.type === 'tick' && e.topic === 'fan:1'));
+      c.close();
+    }
   } finally {
     await d.cleanup();
   }

@@ -3,7 +3,9 @@
  * them at the turn's end in one run, in seq order, the same events an
  * immediate subscriber gets; the loop does not sleep on them; a change of
  * subscriptions delivers what waits first; freeing, overflow and a
- * callback that publishes in the middle of a run. */
+ * callback that publishes in the middle of a run. Each test runs twice:
+ * with subscribers that take events one by one, and with subscribers that
+ * take a run in one call (deliver_run, as the live channels do). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -22,6 +24,9 @@ typedef struct {
     ad_bus_sub_t *self;
     bool free_in_deliver;
     const char *publish_on_first; /* a topic the first delivery publishes to */
+    int publish_count;            /* ... this many events (0: one) */
+    int runs;                     /* deliver_run calls */
+    size_t longest_run;
 } rec_t;
 
 static uint64_t pub(ad_bus_t *bus, const char *t1, const char *t2)
@@ -39,7 +44,9 @@ static int rec_deliver(void *ud, const ad_bus_event_t *ev)
     assert_true(r->n < AD_ARRAY_LEN(r->seqs));
     r->seqs[r->n++] = ad_bus_event_seq(ev);
     if (r->publish_on_first != NULL && r->n == 1) {
-        pub(r->self->bus, r->publish_on_first, NULL);
+        for (int i = 0; i < (r->publish_count > 0 ? r->publish_count : 1); i++) {
+            pub(r->self->bus, r->publish_on_first, NULL);
+        }
     }
     if (r->free_in_deliver) {
         ad_bus_sub_free(r->self);
@@ -55,7 +62,44 @@ static void rec_overflow(void *ud, uint64_t last)
     r->overflow_seq = last;
 }
 
-static const ad_bus_sub_ops_t rec_ops = {rec_deliver, rec_overflow, NULL, NULL, NULL};
+/* A run, taken event by event as rec_deliver takes them; a recorder that
+ * freed its subscriber stops there. */
+static int rec_run(void *ud, ad_bus_event_t *const *evs, size_t n, size_t *taken)
+{
+    rec_t *r = ud;
+    assert_true(n >= 2);
+    r->runs++;
+    if (n > r->longest_run) {
+        r->longest_run = n;
+    }
+    for (*taken = 0; *taken < n && r->self != NULL; (*taken)++) {
+        int rc = rec_deliver(ud, evs[*taken]);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static const ad_bus_sub_ops_t rec_ops = {.deliver = rec_deliver, .overflow = rec_overflow};
+static const ad_bus_sub_ops_t rec_run_ops = {
+    .deliver = rec_deliver, .overflow = rec_overflow, .deliver_run = rec_run};
+/* What batched() makes: set by each test's setup. */
+static const ad_bus_sub_ops_t *batched_ops = &rec_ops;
+
+static int one_by_one(void **state)
+{
+    AD_UNUSED(state);
+    batched_ops = &rec_ops;
+    return 0;
+}
+
+static int in_runs(void **state)
+{
+    AD_UNUSED(state);
+    batched_ops = &rec_run_ops;
+    return 0;
+}
 
 /* Counts deliveries and checks their order, for runs longer than rec_t. */
 typedef struct {
@@ -74,11 +118,11 @@ static int count_deliver(void *ud, const ad_bus_event_t *ev)
     return 0;
 }
 
-static const ad_bus_sub_ops_t counter_ops = {count_deliver, NULL, NULL, NULL, NULL};
+static const ad_bus_sub_ops_t counter_ops = {.deliver = count_deliver};
 
 static ad_bus_sub_t *batched(ad_bus_t *bus, rec_t *r)
 {
-    ad_bus_sub_t *s = ad_bus_sub_new(bus, &rec_ops, r, 0);
+    ad_bus_sub_t *s = ad_bus_sub_new(bus, batched_ops, r, 0);
     ad_bus_sub_batch(s);
     r->self = s;
     return s;
@@ -176,6 +220,10 @@ static void a_turns_events_arrive_at_its_end(void **state)
     const uint64_t want[] = {1, 2, 3, 4};
     assert_seqs(&b, want, 4);
     assert_seqs(&u, want, 4);
+    if (batched_ops == &rec_run_ops) {
+        assert_int_equal(b.runs, 1); /* in one call */
+        assert_int_equal(b.longest_run, 4);
+    }
     assert_null(bus->turn);
     assert_false(uv_is_active((uv_handle_t *)&bus->turn_idle));
     assert_false(uv_is_active((uv_handle_t *)&bus->turn_check));
@@ -379,18 +427,71 @@ static void a_callback_publishing_joins_the_run(void **state)
     close_world(&w);
 }
 
+/* A run's callback that publishes many events (its batch grows and moves
+ * meanwhile) gets them after the run, in the same turn; and a subscriber
+ * set to one org gets only that org's and org-less events in its run. */
+static void a_run_publishing_many(void **state)
+{
+    AD_UNUSED(state);
+    world_t w;
+    ad_bus_t *bus = open_world(&w);
+    rec_t b = {.publish_on_first = "agent:c", .publish_count = 40};
+    ad_bus_sub_t *sb = batched(bus, &b);
+    sub(sb, "agent:*", false, 0);
+    pub(bus, "agent:a", NULL);
+    pub(bus, "agent:b", NULL);
+    turn(&w);
+    assert_int_equal(b.n, 42);
+    for (size_t i = 0; i < b.n; i++) {
+        assert_int_equal(b.seqs[i], i + 1);
+    }
+    assert_null(bus->turn);
+    ad_bus_sub_free(sb);
+    close_world(&w);
+}
+
+static void a_run_holds_only_its_orgs_events(void **state)
+{
+    AD_UNUSED(state);
+    world_t w;
+    ad_bus_t *bus = open_world(&w);
+    rec_t b = {0};
+    ad_bus_sub_t *sb = batched(bus, &b);
+    assert_int_equal(ad_bus_sub_set_org(sb, "o1"), 0);
+    sub(sb, "agent:*", false, 0);
+    pub(bus, "agent:a", "org:o1"); /* 1 */
+    pub(bus, "agent:a", "org:o2"); /* 2: another org's */
+    pub(bus, "agent:a", NULL);     /* 3: no org */
+    pub(bus, "agent:a", "org:o2"); /* 4 */
+    pub(bus, "agent:a", "org:o1"); /* 5 */
+    turn(&w);
+    const uint64_t want[] = {1, 3, 5};
+    assert_seqs(&b, want, 3);
+    if (batched_ops == &rec_run_ops) {
+        assert_int_equal(b.runs, 1);
+        assert_int_equal(b.longest_run, 3);
+    }
+    ad_bus_sub_free(sb);
+    close_world(&w);
+}
+
 int main(void)
 {
+    /* each test one by one, then in runs */
+#define BOTH(t) cmocka_unit_test_setup(t, one_by_one), cmocka_unit_test_setup(t, in_runs)
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(a_turns_events_arrive_at_its_end),
-        cmocka_unit_test(delivered_now_when_asked),
-        cmocka_unit_test(without_a_loop_delivery_is_immediate),
-        cmocka_unit_test(the_same_events_as_an_immediate_subscriber),
+        BOTH(a_turns_events_arrive_at_its_end),
+        BOTH(delivered_now_when_asked),
+        BOTH(without_a_loop_delivery_is_immediate),
+        BOTH(the_same_events_as_an_immediate_subscriber),
         cmocka_unit_test(a_burst_goes_out_before_the_turns_end),
-        cmocka_unit_test(freed_with_events_waiting_gets_none),
-        cmocka_unit_test(freed_in_its_own_run),
-        cmocka_unit_test(overflow_in_a_run_stops_it),
-        cmocka_unit_test(a_callback_publishing_joins_the_run),
+        BOTH(freed_with_events_waiting_gets_none),
+        BOTH(freed_in_its_own_run),
+        BOTH(overflow_in_a_run_stops_it),
+        BOTH(a_callback_publishing_joins_the_run),
+        BOTH(a_run_publishing_many),
+        BOTH(a_run_holds_only_its_orgs_events),
     };
+#undef BOTH
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -200,8 +200,11 @@ static void rec_gap(void *ud, uint64_t from, uint64_t to)
     r->gap_from = from;
     r->gap_to = to;
 }
-static const ad_bus_sub_ops_t rec_ops = {rec_deliver, rec_overflow, rec_truncated, rec_queued,
-                                         rec_gap};
+static const ad_bus_sub_ops_t rec_ops = {.deliver = rec_deliver,
+                                         .overflow = rec_overflow,
+                                         .truncated = rec_truncated,
+                                         .queued = rec_queued,
+                                         .gap = rec_gap};
 
 static uint64_t pub(ad_bus_t *bus, const char *topic, int i)
 {

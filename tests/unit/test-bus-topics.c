@@ -45,7 +45,7 @@ static void rec_overflow(void *ud, uint64_t last)
     r->overflow_seq = last;
 }
 
-static const ad_bus_sub_ops_t rec_ops = {rec_deliver, rec_overflow, NULL, NULL, NULL};
+static const ad_bus_sub_ops_t rec_ops = {.deliver = rec_deliver, .overflow = rec_overflow};
 
 static uint64_t pub(ad_bus_t *bus, const char *type, const char *t1, const char *t2)
 {
