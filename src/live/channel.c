@@ -90,7 +90,8 @@ static bool run_is(const live_run_t *r, ad_bus_event_t *const *evs, size_t n)
 }
 
 /* The frames of evs[0..n) as one message (borrowed: the run keeps it until
- * the next), or NULL past LIVE_RUN_BYTES. */
+ * the next), or NULL past LIVE_RUN_BYTES. Written from the events' own
+ * text: the frame cache is not asked (its frames would be copied again). */
 static ad_wsmsg_t *run_msg(ad_live_t *L, ad_bus_event_t *const *evs, size_t n)
 {
     live_run_t *r = &L->run;
@@ -98,28 +99,28 @@ static ad_wsmsg_t *run_msg(ad_live_t *L, ad_bus_event_t *const *evs, size_t n)
         return r->msg;
     }
     run_clear(r);
-    size_t bytes = 0;
+    size_t total = 0;
     for (size_t i = 0; i < n; i++) {
         size_t len;
         (void)ad_bus_event_data(evs[i], &len);
-        bytes += len + 10;
-        if (bytes > LIVE_RUN_BYTES) {
+        total += ad_ws_text_frame_len(len);
+        if (total > LIVE_RUN_BYTES) {
             return NULL;
         }
     }
     if (n > r->cap) {
         r->cap = n;
         r->seqs = ad_xrealloc(r->seqs, n * sizeof(*r->seqs));
-        r->frames = ad_xrealloc(r->frames, n * sizeof(*r->frames));
     }
+    r->msg = ad_wsmsg_frames_new(total);
     for (size_t i = 0; i < n; i++) {
-        /* held: keeping a later frame may let the cache's earlier ones go */
-        r->frames[i] = ad_wsmsg_ref(event_msg(L, evs[i]));
+        size_t len;
+        const char *data = ad_bus_event_data(evs[i], &len);
+        if (ad_wsmsg_frames_add_text(r->msg, data, len) != 0) {
+            run_clear(r); /* cannot happen: total counted each frame */
+            return NULL;
+        }
         r->seqs[i] = ad_bus_event_seq(evs[i]);
-    }
-    r->msg = ad_wsmsg_frames(r->frames, n);
-    for (size_t i = 0; i < n; i++) {
-        ad_wsmsg_unref(r->frames[i]);
     }
     r->n = n;
     return r->msg;
@@ -569,9 +570,7 @@ void ad_live_close(ad_live_t *L)
     frames_clear(&L->root_frames);
     run_clear(&L->run);
     free(L->run.seqs);
-    free(L->run.frames);
     L->run.seqs = NULL;
-    L->run.frames = NULL;
     uv_close((uv_handle_t *)&L->heartbeat, live_closed);
 }
 

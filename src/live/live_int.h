@@ -58,7 +58,6 @@ typedef struct {
 #define LIVE_RUN_BYTES (256u * 1024)
 typedef struct {
     uint64_t *seqs;
-    ad_wsmsg_t **frames; /* scratch: the events' own frames while one is made */
     size_t n, cap;
     ad_wsmsg_t *msg; /* NULL: none kept */
 } live_run_t;

@@ -101,12 +101,40 @@ struct ad_wsmsg {
     struct ad_wsmsg *deflated; /* its permessage-deflate form (NULL: does not pay) */
     size_t flen;               /* frame length: header + payload */
     size_t hlen;               /* header length */
-    bool frames;               /* several messages' frames (ad_wsmsg_frames) */
+    bool frames;               /* several messages' frames (ad_wsmsg_frames_new) */
+    size_t cap;                /* ... and the room for them in buf */
     unsigned char *frame;
     unsigned char buf[]; /* 10 bytes of header room, then the payload */
 };
 
 /* ---- shared messages -------------------------------------------------------- */
+
+/* A frame's header for a payload of len bytes into h: its length (2, 4 or
+ * 10). Server frames are not masked. */
+static size_t frame_header(unsigned char h[10], size_t len, bool binary)
+{
+    h[0] = 0x80 | (binary ? 0x2 : 0x1);
+    if (len < 126) {
+        h[1] = (unsigned char)len;
+        return 2;
+    }
+    if (len < 65536) {
+        h[1] = 126;
+        h[2] = (unsigned char)(len >> 8);
+        h[3] = (unsigned char)len;
+        return 4;
+    }
+    h[1] = 127;
+    for (int i = 0; i < 8; i++) {
+        h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+    }
+    return 10;
+}
+
+size_t ad_ws_text_frame_len(size_t len)
+{
+    return (len < 126 ? 2 : len < 65536 ? 4 : 10) + len;
+}
 
 ad_wsmsg_t *ad_wsmsg_new(const void *data, size_t len, bool binary)
 {
@@ -115,52 +143,45 @@ ad_wsmsg_t *ad_wsmsg_new(const void *data, size_t len, bool binary)
     m->deflated_bits = 0;
     m->deflated = NULL;
     m->frames = false;
+    m->cap = 0;
     unsigned char *payload = m->buf + 10;
     if (len > 0) {
         memcpy(payload, data, len);
     }
     payload[len] = '\0';
-    size_t hlen = len < 126 ? 2 : len < 65536 ? 4 : 10;
-    unsigned char *h = payload - hlen;
-    h[0] = 0x80 | (binary ? 0x2 : 0x1);
-    if (len < 126) {
-        h[1] = (unsigned char)len;
-    } else if (len < 65536) {
-        h[1] = 126;
-        h[2] = (unsigned char)(len >> 8);
-        h[3] = (unsigned char)len;
-    } else {
-        h[1] = 127;
-        for (int i = 0; i < 8; i++) {
-            h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
-        }
-    }
-    m->frame = h;
+    unsigned char h[10];
+    size_t hlen = frame_header(h, len, binary);
+    m->frame = payload - hlen;
+    memcpy(m->frame, h, hlen);
     m->hlen = hlen;
     m->flen = hlen + len;
     return m;
 }
 
-ad_wsmsg_t *ad_wsmsg_frames(ad_wsmsg_t *const *msgs, size_t n)
+ad_wsmsg_t *ad_wsmsg_frames_new(size_t total)
 {
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++) {
-        total += msgs[i]->flen;
-    }
     ad_wsmsg_t *m = ad_xmalloc(sizeof(*m) + total);
     m->refs = 1;
     m->deflated_bits = 0;
     m->deflated = NULL;
     m->frames = true;
+    m->cap = total;
     m->frame = m->buf;
     m->hlen = 0;
-    m->flen = total;
-    unsigned char *p = m->buf;
-    for (size_t i = 0; i < n; i++) {
-        memcpy(p, msgs[i]->frame, msgs[i]->flen);
-        p += msgs[i]->flen;
-    }
+    m->flen = 0;
     return m;
+}
+
+int ad_wsmsg_frames_add_text(ad_wsmsg_t *m, const char *data, size_t len)
+{
+    if (!m->frames || m->cap - m->flen < ad_ws_text_frame_len(len)) {
+        return AD_ETOOBIG;
+    }
+    unsigned char *p = m->buf + m->flen;
+    size_t hlen = frame_header(p, len, false);
+    memcpy(p + hlen, data, len);
+    m->flen += hlen + len;
+    return 0;
 }
 
 ad_wsmsg_t *ad_wsmsg_ref(ad_wsmsg_t *m)

@@ -26,12 +26,19 @@ ad_wsmsg_t *ad_wsmsg_new(const void *data, size_t len, bool binary);
 ad_wsmsg_t *ad_wsmsg_ref(ad_wsmsg_t *m);
 void ad_wsmsg_unref(ad_wsmsg_t *m);
 const char *ad_wsmsg_data(const ad_wsmsg_t *m, size_t *len);
-/* The frames of msgs[0..n) one after another, as one shared message: a run
- * of messages that many connections get alike is copied once and written
- * as one buffer to each. Only for connections that do not compress
- * (ad_ws_deflating): ad_ws_send_msg refuses it there (AD_EINVAL), since
- * compressed it would be one message. Returns owned (refcount 1). */
-ad_wsmsg_t *ad_wsmsg_frames(ad_wsmsg_t *const *msgs, size_t n);
+/* Several text frames one after another, as one shared message: a run of
+ * messages that many connections get alike is written once and sent as one
+ * buffer to each. Made with room for total bytes (the sum of
+ * ad_ws_text_frame_len of each payload), then filled with
+ * ad_wsmsg_frames_add_text. Only for
+ * connections that do not compress (ad_ws_deflating): ad_ws_send_msg
+ * refuses it there (AD_EINVAL), since compressed it would be one message.
+ * Returns owned (refcount 1). */
+ad_wsmsg_t *ad_wsmsg_frames_new(size_t total);
+/* 0, or AD_ETOOBIG when the frame does not fit (nothing is written). */
+int ad_wsmsg_frames_add_text(ad_wsmsg_t *m, const char *data, size_t len);
+/* The bytes a text frame of a len-byte payload takes. */
+size_t ad_ws_text_frame_len(size_t len);
 
 typedef struct {
     /* After the handshake; the connection is open. May send or close. */

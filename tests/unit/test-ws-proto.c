@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests for the WebSocket pieces that need no socket: the accept key,
- * UTF-8 validation and the framing of shared messages. */
+ * UTF-8 validation, the framing of shared messages and of runs of them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -74,12 +74,57 @@ static void shared_messages_are_framed_once(void **state)
     ad_wsmsg_unref(m);
 }
 
+/* A run of frames in one message: each payload behind its own header, one
+ * after another, and nothing written past the room it was made with. */
+static void runs_of_frames_in_one_message(void **state)
+{
+    AD_UNUSED(state);
+    static char big[70000];
+    memset(big, 'y', sizeof(big));
+    const size_t lens[] = {2, 300, sizeof(big)};
+    size_t total = 0;
+    for (size_t i = 0; i < 3; i++) {
+        total += ad_ws_text_frame_len(lens[i]);
+    }
+    assert_int_equal(total, (2 + 2) + (4 + 300) + (10 + sizeof(big)));
+    ad_wsmsg_t *m = ad_wsmsg_frames_new(total);
+    assert_int_equal(ad_wsmsg_frames_add_text(m, "hi", 2), 0);
+    assert_int_equal(ad_wsmsg_frames_add_text(m, big, 300), 0);
+    assert_int_equal(ad_wsmsg_frames_add_text(m, big, sizeof(big)), 0);
+    assert_int_equal(ad_wsmsg_frames_add_text(m, "x", 1), AD_ETOOBIG); /* full */
+    size_t len;
+    const unsigned char *d = (const unsigned char *)ad_wsmsg_data(m, &len);
+    assert_int_equal(len, total);
+    assert_int_equal(d[0], 0x81);
+    assert_int_equal(d[1], 2);
+    assert_memory_equal(d + 2, "hi", 2);
+    d += 4;
+    assert_int_equal(d[0], 0x81);
+    assert_int_equal(d[1], 126);
+    assert_int_equal((d[2] << 8) | d[3], 300);
+    assert_memory_equal(d + 4, big, 300);
+    d += 304;
+    assert_int_equal(d[0], 0x81);
+    assert_int_equal(d[1], 127);
+    assert_int_equal((d[7] << 16) | (d[8] << 8) | d[9], 70000);
+    assert_int_equal(d[10 + sizeof(big) - 1], 'y');
+    ad_wsmsg_unref(m);
+
+    m = ad_wsmsg_frames_new(5); /* room for a 3-byte payload, not a 4-byte one */
+    assert_int_equal(ad_wsmsg_frames_add_text(m, "abcd", 4), AD_ETOOBIG);
+    assert_int_equal(ad_wsmsg_frames_add_text(m, "abc", 3), 0);
+    d = (const unsigned char *)ad_wsmsg_data(m, &len);
+    assert_int_equal(len, 5);
+    ad_wsmsg_unref(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(accept_key_matches_rfc6455),
         cmocka_unit_test(utf8_validation),
         cmocka_unit_test(shared_messages_are_framed_once),
+        cmocka_unit_test(runs_of_frames_in_one_message),
     };
     return cmocka_run_group_tests_name("ws-proto", tests, NULL, NULL);
 }
