@@ -76,9 +76,9 @@ static void run_clear(live_run_t *r)
     r->n = 0;
 }
 
-static bool run_is(const live_run_t *r, ad_bus_event_t *const *evs, size_t n)
+static bool run_is(const live_run_t *r, ad_bus_event_t *const *evs, size_t n, int bits)
 {
-    if (r->msg == NULL || r->n != n) {
+    if (r->msg == NULL || r->n != n || r->bits != bits) {
         return false;
     }
     for (size_t i = 0; i < n; i++) {
@@ -89,13 +89,16 @@ static bool run_is(const live_run_t *r, ad_bus_event_t *const *evs, size_t n)
     return true;
 }
 
-/* The frames of evs[0..n) as one message (borrowed: the run keeps it until
- * the next), or NULL past LIVE_RUN_BYTES. Written from the events' own
- * text: the frame cache is not asked (its frames would be copied again). */
-static ad_wsmsg_t *run_msg(ad_live_t *L, ad_bus_event_t *const *evs, size_t n)
+/* The frames of evs[0..n) as one message, as a reader compressing with bits
+ * (0: none) gets them (borrowed: the run keeps it until the next), or NULL
+ * past LIVE_RUN_BYTES. Plain frames are written from the events' own text:
+ * the frame cache is not asked (its frames would be copied again).
+ * Compressed ones are each event's frame compressed (made once per seq and
+ * bits, kept with the cached frame). */
+static ad_wsmsg_t *run_msg(ad_live_t *L, ad_bus_event_t *const *evs, size_t n, int bits)
 {
-    live_run_t *r = &L->run;
-    if (run_is(r, evs, n)) {
+    live_run_t *r = bits == 0 ? &L->run : &L->zrun;
+    if (run_is(r, evs, n, bits)) {
         return r->msg;
     }
     run_clear(r);
@@ -103,7 +106,12 @@ static ad_wsmsg_t *run_msg(ad_live_t *L, ad_bus_event_t *const *evs, size_t n)
     for (size_t i = 0; i < n; i++) {
         size_t len;
         (void)ad_bus_event_data(evs[i], &len);
-        total += ad_ws_text_frame_len(len);
+        if (len > LIVE_RUN_BYTES) {
+            return NULL;
+        }
+        /* a compressed frame may be the plain one (compressing did not pay) */
+        total +=
+            bits == 0 ? ad_ws_text_frame_len(len) : ad_wsmsg_frame_len(event_msg(L, evs[i]), bits);
         if (total > LIVE_RUN_BYTES) {
             return NULL;
         }
@@ -112,11 +120,18 @@ static ad_wsmsg_t *run_msg(ad_live_t *L, ad_bus_event_t *const *evs, size_t n)
         r->cap = n;
         r->seqs = ad_xrealloc(r->seqs, n * sizeof(*r->seqs));
     }
-    r->msg = ad_wsmsg_frames_new(total);
+    r->msg = ad_wsmsg_frames_new(total, bits);
+    r->bits = bits;
     for (size_t i = 0; i < n; i++) {
-        size_t len;
-        const char *data = ad_bus_event_data(evs[i], &len);
-        if (ad_wsmsg_frames_add_text(r->msg, data, len) != 0) {
+        int rc;
+        if (bits == 0) {
+            size_t len;
+            const char *data = ad_bus_event_data(evs[i], &len);
+            rc = ad_wsmsg_frames_add_text(r->msg, data, len);
+        } else {
+            rc = ad_wsmsg_frames_add(r->msg, event_msg(L, evs[i]));
+        }
+        if (rc != 0) {
             run_clear(r); /* cannot happen: total counted each frame */
             return NULL;
         }
@@ -310,8 +325,8 @@ static int live_deliver_run(void *ud, ad_bus_event_t *const *evs, size_t n, size
     ad_live_chan_t *lv = ud;
     *taken = 0;
     if (lv->kind == AD_LIVE_WS && lv->ws != NULL && lv->L != NULL && !lv->done &&
-        !lv->compat_seed && !ad_ws_deflating(lv->ws) && ad_ws_pressure(lv->ws) == 0) {
-        ad_wsmsg_t *run = run_msg(lv->L, evs, n);
+        !lv->compat_seed && ad_ws_pressure(lv->ws) == 0) {
+        ad_wsmsg_t *run = run_msg(lv->L, evs, n, ad_ws_deflate_bits(lv->ws));
         size_t len = 0;
         if (run != NULL) {
             (void)ad_wsmsg_data(run, &len);
@@ -569,8 +584,10 @@ void ad_live_close(ad_live_t *L)
     frames_clear(&L->seed_frames);
     frames_clear(&L->root_frames);
     run_clear(&L->run);
+    run_clear(&L->zrun);
     free(L->run.seqs);
-    L->run.seqs = NULL;
+    free(L->zrun.seqs);
+    L->run.seqs = L->zrun.seqs = NULL;
     uv_close((uv_handle_t *)&L->heartbeat, live_closed);
 }
 

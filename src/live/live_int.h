@@ -51,14 +51,17 @@ typedef struct {
 } live_msgcache_t;
 
 /* The last run of events sent as one buffer (channel.c): each plain /ws
- * reader of a topic gets the same run of a turn's events, so the run's
- * frames are copied once into one message, and the readers after the first
- * find it by the events' seqs (a seq names one event). At most
- * LIVE_RUN_BYTES in one. */
+ * reader of the same topics gets the same run of a turn's events, so the
+ * run's frames are written once into one message, and the readers after the
+ * first find it by the events' seqs (a seq names one event) and the
+ * compression it was made for. One run for readers that do not compress and
+ * one for those that do (browsers), so that readers of both kinds taking
+ * turns do not make it again each time. At most LIVE_RUN_BYTES in one. */
 #define LIVE_RUN_BYTES (256u * 1024)
 typedef struct {
     uint64_t *seqs;
     size_t n, cap;
+    int bits;        /* the compression it was made for (0: none) */
     ad_wsmsg_t *msg; /* NULL: none kept */
 } live_run_t;
 
@@ -73,7 +76,7 @@ struct ad_live {
      * seq shares one; the same in the seed's dialect and in the root
      * socket's (root_msg). */
     live_msgcache_t frames, seed_frames, root_frames;
-    live_run_t run;
+    live_run_t run, zrun; /* plain readers' run, compressing readers' run */
 #ifdef AD_TEST_BUILD
     struct ad_live_burst *bursts; /* testroutes.c: bursts of events in progress */
     void *tests;                  /* testroutes.c: what its handlers reach */

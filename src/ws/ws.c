@@ -102,6 +102,7 @@ struct ad_wsmsg {
     size_t flen;               /* frame length: header + payload */
     size_t hlen;               /* header length */
     bool frames;               /* several messages' frames (ad_wsmsg_frames_new) */
+    int frames_bits;           /* ... as a connection compressing with these sends them */
     size_t cap;                /* ... and the room for them in buf */
     unsigned char *frame;
     unsigned char buf[]; /* 10 bytes of header room, then the payload */
@@ -143,6 +144,7 @@ ad_wsmsg_t *ad_wsmsg_new(const void *data, size_t len, bool binary)
     m->deflated_bits = 0;
     m->deflated = NULL;
     m->frames = false;
+    m->frames_bits = 0;
     m->cap = 0;
     unsigned char *payload = m->buf + 10;
     if (len > 0) {
@@ -158,13 +160,14 @@ ad_wsmsg_t *ad_wsmsg_new(const void *data, size_t len, bool binary)
     return m;
 }
 
-ad_wsmsg_t *ad_wsmsg_frames_new(size_t total)
+ad_wsmsg_t *ad_wsmsg_frames_new(size_t total, int bits)
 {
     ad_wsmsg_t *m = ad_xmalloc(sizeof(*m) + total);
     m->refs = 1;
     m->deflated_bits = 0;
     m->deflated = NULL;
     m->frames = true;
+    m->frames_bits = bits;
     m->cap = total;
     m->frame = m->buf;
     m->hlen = 0;
@@ -174,7 +177,10 @@ ad_wsmsg_t *ad_wsmsg_frames_new(size_t total)
 
 int ad_wsmsg_frames_add_text(ad_wsmsg_t *m, const char *data, size_t len)
 {
-    if (!m->frames || m->cap - m->flen < ad_ws_text_frame_len(len)) {
+    if (!m->frames || m->frames_bits != 0) {
+        return AD_EINVAL;
+    }
+    if (m->cap - m->flen < ad_ws_text_frame_len(len)) {
         return AD_ETOOBIG;
     }
     unsigned char *p = m->buf + m->flen;
@@ -182,6 +188,37 @@ int ad_wsmsg_frames_add_text(ad_wsmsg_t *m, const char *data, size_t len)
     memcpy(p + hlen, data, len);
     m->flen += hlen + len;
     return 0;
+}
+
+/* m as a connection compressing with bits sends it (0: m itself). A new
+ * reference. */
+static ad_wsmsg_t *form_for(ad_wsmsg_t *m, int bits)
+{
+    return bits != 0 && !m->frames ? ad_ws_deflated(m, bits) : ad_wsmsg_ref(m);
+}
+
+size_t ad_wsmsg_frame_len(ad_wsmsg_t *m, int bits)
+{
+    ad_wsmsg_t *f = form_for(m, bits);
+    size_t n = f->flen;
+    ad_wsmsg_unref(f);
+    return n;
+}
+
+int ad_wsmsg_frames_add(ad_wsmsg_t *run, ad_wsmsg_t *m)
+{
+    if (!run->frames || m->frames) {
+        return AD_EINVAL;
+    }
+    ad_wsmsg_t *f = form_for(m, run->frames_bits);
+    int rc = AD_ETOOBIG;
+    if (run->cap - run->flen >= f->flen) {
+        memcpy(run->buf + run->flen, f->frame, f->flen);
+        run->flen += f->flen;
+        rc = 0;
+    }
+    ad_wsmsg_unref(f);
+    return rc;
 }
 
 ad_wsmsg_t *ad_wsmsg_ref(ad_wsmsg_t *m)
@@ -802,11 +839,11 @@ static int send_msg(ad_ws_t *ws, ad_wsmsg_t *m, size_t reserve)
     if (ws->closing || ws->conn == NULL || !ad_conn_writable(ws->conn)) {
         return AD_ECLOSED;
     }
-    if (m->frames && ws->deflate_bits != 0) {
-        return AD_EINVAL; /* compressed, they would be one message */
+    if (m->frames && m->frames_bits != ws->deflate_bits) {
+        return AD_EINVAL; /* frames made for another compression */
     }
     /* the connection's form of m: compressed when it negotiated it */
-    m = ws->deflate_bits != 0 ? ad_ws_deflated(m, ws->deflate_bits) : ad_wsmsg_ref(m);
+    m = form_for(m, ws->deflate_bits);
     size_t bound = ad_conn_config(ws->conn)->ws_send_queue_bytes + reserve;
     int rc = 0;
     if (ad_conn_queued(ws->conn) + m->flen > bound) {
@@ -891,9 +928,9 @@ void ad_ws_close(ad_ws_t *ws, int code, const char *reason)
     pump(ws);
 }
 
-bool ad_ws_deflating(const ad_ws_t *ws)
+int ad_ws_deflate_bits(const ad_ws_t *ws)
 {
-    return ws->deflate_bits != 0;
+    return ws->deflate_bits;
 }
 
 size_t ad_ws_queued_bytes(const ad_ws_t *ws)

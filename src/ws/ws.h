@@ -26,19 +26,26 @@ ad_wsmsg_t *ad_wsmsg_new(const void *data, size_t len, bool binary);
 ad_wsmsg_t *ad_wsmsg_ref(ad_wsmsg_t *m);
 void ad_wsmsg_unref(ad_wsmsg_t *m);
 const char *ad_wsmsg_data(const ad_wsmsg_t *m, size_t *len);
-/* Several text frames one after another, as one shared message: a run of
+/* Several frames one after another, as one shared message: a run of
  * messages that many connections get alike is written once and sent as one
- * buffer to each. Made with room for total bytes (the sum of
- * ad_ws_text_frame_len of each payload), then filled with
- * ad_wsmsg_frames_add_text. Only for
- * connections that do not compress (ad_ws_deflating): ad_ws_send_msg
- * refuses it there (AD_EINVAL), since compressed it would be one message.
- * Returns owned (refcount 1). */
-ad_wsmsg_t *ad_wsmsg_frames_new(size_t total);
-/* 0, or AD_ETOOBIG when the frame does not fit (nothing is written). */
+ * buffer to each. Made for connections that compress with bits (0: that do
+ * not; see ad_ws_deflate_bits), with room for total bytes, then filled:
+ * ad_wsmsg_frames_add appends a message's frame as such a connection sends
+ * it (compressed once and kept with the message), ad_wsmsg_frames_add_text
+ * a text frame of data (bits 0 only). ad_ws_send_msg refuses it on a
+ * connection that compresses otherwise (AD_EINVAL). Returns owned
+ * (refcount 1). */
+ad_wsmsg_t *ad_wsmsg_frames_new(size_t total, int bits);
+/* 0, AD_ETOOBIG when the frame does not fit (nothing is written), or
+ * AD_EINVAL (not a message of frames, or one for compression). */
 int ad_wsmsg_frames_add_text(ad_wsmsg_t *m, const char *data, size_t len);
+/* 0, AD_ETOOBIG (nothing written) or AD_EINVAL (m is itself frames). */
+int ad_wsmsg_frames_add(ad_wsmsg_t *run, ad_wsmsg_t *m);
 /* The bytes a text frame of a len-byte payload takes. */
 size_t ad_ws_text_frame_len(size_t len);
+/* The bytes m's frame takes on a connection that compresses with bits (0:
+ * none); compressing it, once, if it was not. */
+size_t ad_wsmsg_frame_len(ad_wsmsg_t *m, int bits);
 
 typedef struct {
     /* After the handshake; the connection is open. May send or close. */
@@ -86,8 +93,9 @@ int ad_ws_send_text(ad_ws_t *ws, const char *data, size_t len);
 int ad_ws_send_last(ad_ws_t *ws, const char *data, size_t len);
 /* Queues a shared message, taking a new reference. Same returns. */
 int ad_ws_send_msg(ad_ws_t *ws, ad_wsmsg_t *m);
-/* Whether ws compresses what it sends (permessage-deflate negotiated). */
-bool ad_ws_deflating(const ad_ws_t *ws);
+/* The window bits ws compresses what it sends with (permessage-deflate
+ * negotiated), or 0. */
+int ad_ws_deflate_bits(const ad_ws_t *ws);
 /* Starts the close handshake with code and reason; on_close follows. The
  * Close frame is queued after what is already queued; a peer that reads
  * slowly gets up to a minute to take it all before the connection is cut. */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "ws/ws.h"
+#include "ws/ws_int.h"
 
 static void accept_key_matches_rfc6455(void **state)
 {
@@ -87,7 +88,7 @@ static void runs_of_frames_in_one_message(void **state)
         total += ad_ws_text_frame_len(lens[i]);
     }
     assert_int_equal(total, (2 + 2) + (4 + 300) + (10 + sizeof(big)));
-    ad_wsmsg_t *m = ad_wsmsg_frames_new(total);
+    ad_wsmsg_t *m = ad_wsmsg_frames_new(total, 0);
     assert_int_equal(ad_wsmsg_frames_add_text(m, "hi", 2), 0);
     assert_int_equal(ad_wsmsg_frames_add_text(m, big, 300), 0);
     assert_int_equal(ad_wsmsg_frames_add_text(m, big, sizeof(big)), 0);
@@ -110,11 +111,46 @@ static void runs_of_frames_in_one_message(void **state)
     assert_int_equal(d[10 + sizeof(big) - 1], 'y');
     ad_wsmsg_unref(m);
 
-    m = ad_wsmsg_frames_new(5); /* room for a 3-byte payload, not a 4-byte one */
+    m = ad_wsmsg_frames_new(5, 0); /* room for a 3-byte payload, not a 4-byte one */
     assert_int_equal(ad_wsmsg_frames_add_text(m, "abcd", 4), AD_ETOOBIG);
     assert_int_equal(ad_wsmsg_frames_add_text(m, "abc", 3), 0);
     d = (const unsigned char *)ad_wsmsg_data(m, &len);
     assert_int_equal(len, 5);
+    ad_wsmsg_unref(m);
+}
+
+/* A run for readers that compress: each message's compressed frame (RSV1
+ * set), which inflates back to the message; text frames and runs are not
+ * taken into it. */
+static void compressed_runs(void **state)
+{
+    AD_UNUSED(state);
+    char text[600];
+    memset(text, 'a', sizeof(text));
+    ad_wsmsg_t *m = ad_wsmsg_new(text, sizeof(text), false);
+    size_t zlen = ad_wsmsg_frame_len(m, 15);
+    assert_true(zlen < 100); /* 600 of one letter compress */
+    assert_int_equal(ad_wsmsg_frame_len(m, 0), 4 + sizeof(text));
+    ad_wsmsg_t *run = ad_wsmsg_frames_new(2 * zlen, 15);
+    assert_int_equal(ad_wsmsg_frames_add(run, m), 0);
+    assert_int_equal(ad_wsmsg_frames_add(run, m), 0);
+    assert_int_equal(ad_wsmsg_frames_add(run, m), AD_ETOOBIG); /* full */
+    assert_int_equal(ad_wsmsg_frames_add_text(run, "x", 1), AD_EINVAL);
+    assert_int_equal(ad_wsmsg_frames_add(run, run), AD_EINVAL);
+    size_t len;
+    const unsigned char *d = (const unsigned char *)ad_wsmsg_data(run, &len);
+    assert_int_equal(len, 2 * zlen);
+    for (int i = 0; i < 2; i++, d += zlen) {
+        assert_int_equal(d[0], 0xc1); /* FIN, RSV1 (compressed), text */
+        assert_int_equal(d[1], zlen - 2);
+        ad_buf_t out;
+        ad_buf_init(&out, 1 << 20);
+        assert_int_equal(ad_ws_inflate(d + 2, zlen - 2, 4096, &out), 0);
+        assert_int_equal(out.len, sizeof(text));
+        assert_memory_equal(out.data, text, sizeof(text));
+        ad_buf_cleanup(&out);
+    }
+    ad_wsmsg_unref(run);
     ad_wsmsg_unref(m);
 }
 
@@ -125,6 +161,7 @@ int main(void)
         cmocka_unit_test(utf8_validation),
         cmocka_unit_test(shared_messages_are_framed_once),
         cmocka_unit_test(runs_of_frames_in_one_message),
+        cmocka_unit_test(compressed_runs),
     };
     return cmocka_run_group_tests_name("ws-proto", tests, NULL, NULL);
 }
