@@ -193,10 +193,11 @@ static void batch_drop(ad_bus_sub_t *sub)
 }
 
 /* Hands sub the events of its batch from i on that its org may see, in
- * one deliver_run call. The batch is taken off sub first: what callbacks
- * publish meanwhile starts a new one (a realloc of this one would move the
- * array the call reads). Returns where the run goes on in sub->batch. */
-static size_t batch_run_part(ad_bus_sub_t *sub, size_t i)
+ * one deliver_run call, and lets the batch go. The batch is taken off sub
+ * first: what callbacks publish meanwhile starts a new one (a realloc of
+ * this one would move the array the call reads), which the run goes on
+ * with from its start. */
+static void batch_run_part(ad_bus_sub_t *sub, size_t i)
 {
     ad_bus_event_t **evs = sub->batch;
     size_t cap = sub->batch_cap, n = i;
@@ -231,7 +232,6 @@ static size_t batch_run_part(ad_bus_sub_t *sub, size_t i)
     if (rc != 0) {
         sub_overflow(sub);
     }
-    return 0;
 }
 
 /* Delivers sub's batch in order, with what callbacks add to it meanwhile:
@@ -244,7 +244,8 @@ static void batch_run(ad_bus_sub_t *sub)
     size_t i = 0;
     while (i < sub->nbatch && !sub->dead && !sub->freed) {
         if (sub->ops->deliver_run != NULL && sub->nbatch - i >= 2) {
-            i = batch_run_part(sub, i);
+            batch_run_part(sub, i);
+            i = 0; /* what was published meanwhile, if anything */
         } else {
             ad_bus_sub_deliver(sub, sub->batch[i++]);
         }

@@ -50,8 +50,8 @@ typedef struct {
     size_t bytes;
 } live_msgcache_t;
 
-/* The last run of events sent as one buffer (channel.c): each plain /ws
- * reader of the same topics gets the same run of a turn's events, so the
+/* The last run of events sent as one buffer (channel.c): each /ws reader
+ * of the same topics gets the same run of a turn's events, so the
  * run's frames are written once into one message, and the readers after the
  * first find it by the events' seqs (a seq names one event) and the
  * compression it was made for. One run for readers that do not compress and

@@ -110,31 +110,36 @@ struct ad_wsmsg {
 
 /* ---- shared messages -------------------------------------------------------- */
 
-/* A frame's header for a payload of len bytes into h: its length (2, 4 or
- * 10). Server frames are not masked. */
+/* The length of a frame's header for a payload of len bytes. */
+static size_t header_len(size_t len)
+{
+    return len < 126 ? 2 : len < 65536 ? 4 : 10;
+}
+
+/* A frame's header for a payload of len bytes into h: its length. Server
+ * frames are not masked. */
 static size_t frame_header(unsigned char h[10], size_t len, bool binary)
 {
+    size_t hlen = header_len(len);
     h[0] = 0x80 | (binary ? 0x2 : 0x1);
-    if (len < 126) {
+    if (hlen == 2) {
         h[1] = (unsigned char)len;
-        return 2;
-    }
-    if (len < 65536) {
+    } else if (hlen == 4) {
         h[1] = 126;
         h[2] = (unsigned char)(len >> 8);
         h[3] = (unsigned char)len;
-        return 4;
+    } else {
+        h[1] = 127;
+        for (int i = 0; i < 8; i++) {
+            h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+        }
     }
-    h[1] = 127;
-    for (int i = 0; i < 8; i++) {
-        h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
-    }
-    return 10;
+    return hlen;
 }
 
 size_t ad_ws_text_frame_len(size_t len)
 {
-    return (len < 126 ? 2 : len < 65536 ? 4 : 10) + len;
+    return header_len(len) + len;
 }
 
 ad_wsmsg_t *ad_wsmsg_new(const void *data, size_t len, bool binary)
