@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // Event order and replay as a reconnecting client sees them: 100,000 events
-// in order; readers of one topic sharing each turn's run; a reconnect with `since` in the middle of a burst loses and
+// in order; readers of one topic sharing each turn's run, and readers of two
+// organisations never sharing another's events; a reconnect with `since` in the middle of a burst loses and
 // repeats nothing; replay from the event log once the ring has rolled
 // over (and after a restart); replay_truncated past retention.
 'use strict';
@@ -8,7 +9,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { start } = require('./lib/daemon');
-const { Live, publish, hasTestRoutes, contiguous } = require('./lib/live');
+const { Live, json, publish, hasTestRoutes, contiguous } = require('./lib/live');
 
 test('100,000 events arrive in order, each once', async (t) => {
   const d = await start({ needUrl: true });
@@ -53,6 +54,53 @@ test('readers of one topic, plain and compressed, each get every event in order'
       assert.ok(c.events.every((e, i) => e.payload.i === i && e.type === 'tick' && e.topic === 'fan:1'));
       c.close();
     }
+  } finally {
+    await d.cleanup();
+  }
+});
+
+// Runs are shared only between readers that see the same events: three
+// bursts go out together, one for each of two organisations and one with
+// no organisation, and every reader gets its own organisation's and the
+// unowned, none of the other's, in order; the owner gets them all.
+test('readers of two organisations on one topic each get only their own events', async (t) => {
+  const d = await start({ needUrl: true });
+  try {
+    if (!(await hasTestRoutes(d))) { t.skip('needs a test build (/test/publish)'); return; }
+    const orgs = [];
+    for (const name of ['one', 'two']) {
+      const org = await json(d, 'POST', '/api/orgs', { name });
+      assert.equal(org.status, 201, JSON.stringify(org.body));
+      const tok = await json(d, 'POST', '/api/tokens', { name: `reader-${name}`, scope: 'read', orgId: org.body.id });
+      assert.equal(tok.status, 201, JSON.stringify(tok.body));
+      orgs.push({ id: org.body.id, token: tok.body.token });
+    }
+    const readers = [];
+    const open = async (who, token, deflate) => {
+      const headers = token ? { authorization: `Bearer ${token}` } : undefined;
+      const c = await Live.open(d, '/ws', headers ? { deflate, headers } : { deflate });
+      c.send('subscribe', { topics: ['fan:2'] });
+      await c.next('subscribed');
+      readers.push({ who, c });
+    };
+    for (const deflate of [false, true]) {
+      await open('one', orgs[0].token, deflate);
+      await open('two', orgs[1].token, deflate);
+      await open('owner', null, deflate);
+    }
+    const n = 3000;
+    const burst = (type, topics) => publish(d, { type, topics, count: n, perTick: 100, intervalMs: 1 });
+    await Promise.all([burst('one', ['fan:2', `org:${orgs[0].id}`]),
+      burst('two', ['fan:2', `org:${orgs[1].id}`]), burst('none', ['fan:2'])]);
+    const want = { one: ['one', 'none'], two: ['two', 'none'], owner: ['one', 'two', 'none'] };
+    for (const { who, c } of readers) {
+      await c.until(() => c.events.length >= want[who].length * n, 60000, `${who}'s events`);
+      const types = new Set(c.events.map((e) => e.type));
+      assert.deepEqual([...types].sort(), [...want[who]].sort(), `${who} saw ${[...types]}`);
+      assert.equal(c.events.length, want[who].length * n, `${who}: each event once`);
+      assert.ok(c.events.every((e, i) => i === 0 || e.seq > c.events[i - 1].seq), `${who}: in order`);
+    }
+    for (const { c } of readers) c.close();
   } finally {
     await d.cleanup();
   }
