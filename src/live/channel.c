@@ -261,6 +261,13 @@ void ad_live_end(ad_live_chan_t *ch, int code, const char *reason)
 
 /* ---- bus subscriber callbacks ---------------------------------------------------- */
 
+/* Whether a WebSocket frame of a len-byte message still fits under lv's
+ * send-queue bound, with the room kept for the overflow notice. */
+static bool ws_fits(const ad_live_chan_t *lv, size_t len)
+{
+    return ad_ws_queued_bytes(lv->ws) + len + 16 + OVERFLOW_RESERVE <= lv->bound;
+}
+
 static int live_deliver(void *ud, const ad_bus_event_t *ev)
 {
     ad_live_chan_t *lv = ud;
@@ -279,13 +286,12 @@ static int live_deliver(void *ud, const ad_bus_event_t *ev)
     char *compat = lv->compat_seed ? ad_live_seed_compat_text(&lv->acc, ev) : NULL;
     if (compat != NULL) {
         size_t clen = strlen(compat);
-        bool full = ad_ws_queued_bytes(lv->ws) + clen + 16 + OVERFLOW_RESERVE > bound;
-        rc = full ? AD_ETOOBIG : ad_ws_send_text(lv->ws, compat, clen);
+        rc = !ws_fits(lv, clen) ? AD_ETOOBIG : ad_ws_send_text(lv->ws, compat, clen);
         free(compat);
         return rc == AD_ETOOBIG ? rc : 0;
     }
     if (lv->ws != NULL) {
-        if (ad_ws_queued_bytes(lv->ws) + len + 16 + OVERFLOW_RESERVE > bound) {
+        if (!ws_fits(lv, len)) {
             return AD_ETOOBIG;
         }
         bool seed =
@@ -316,10 +322,11 @@ static int live_deliver(void *ud, const ad_bus_event_t *ev)
     return 0;
 }
 
-/* A run of a turn's events: a plain /ws reader that is not behind gets
- * them as one buffer shared with the other readers of the same run; any
- * other, or one the run would take past its bound, one by one as before
- * (which finds where it overflows). */
+/* A run of a turn's events: a /ws reader in agentd's own envelope that is
+ * not behind gets them as one buffer shared with the other readers of the
+ * same run (compressed for one that compresses); any other, or one the run
+ * would take past its bound, one by one as before (which finds where it
+ * overflows). */
 static int live_deliver_run(void *ud, ad_bus_event_t *const *evs, size_t n, size_t *taken)
 {
     ad_live_chan_t *lv = ud;
@@ -331,7 +338,7 @@ static int live_deliver_run(void *ud, ad_bus_event_t *const *evs, size_t n, size
         if (run != NULL) {
             (void)ad_wsmsg_data(run, &len);
         }
-        if (run != NULL && ad_ws_queued_bytes(lv->ws) + len + 16 + OVERFLOW_RESERVE <= lv->bound) {
+        if (run != NULL && ws_fits(lv, len)) {
             int rc = ad_ws_send_msg(lv->ws, run);
             if (rc == 0 || rc == AD_ECLOSED) {
                 *taken = n; /* closing: what one by one would have dropped too */

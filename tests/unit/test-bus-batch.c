@@ -14,20 +14,7 @@
 #include <string.h>
 
 #include "../../src/bus/bus.c"
-
-typedef struct {
-    uint64_t seqs[64];
-    size_t n;
-    int fail_at; /* 1-based delivery that answers AD_ETOOBIG, 0 never */
-    int overflows;
-    uint64_t overflow_seq;
-    ad_bus_sub_t *self;
-    bool free_in_deliver;
-    const char *publish_on_first; /* a topic the first delivery publishes to */
-    int publish_count;            /* ... this many events (0: one) */
-    int runs;                     /* deliver_run calls */
-    size_t longest_run;
-} rec_t;
+#include "busrec_fixture.h"
 
 static uint64_t pub(ad_bus_t *bus, const char *t1, const char *t2)
 {
@@ -35,55 +22,6 @@ static uint64_t pub(ad_bus_t *bus, const char *t1, const char *t2)
     return ad_bus_publish_text(bus, "x", topics, t2 ? 2 : 1, "{}", 2);
 }
 
-static int rec_deliver(void *ud, const ad_bus_event_t *ev)
-{
-    rec_t *r = ud;
-    if (r->fail_at != 0 && (int)r->n + 1 == r->fail_at) {
-        return AD_ETOOBIG;
-    }
-    assert_true(r->n < AD_ARRAY_LEN(r->seqs));
-    r->seqs[r->n++] = ad_bus_event_seq(ev);
-    if (r->publish_on_first != NULL && r->n == 1) {
-        for (int i = 0; i < (r->publish_count > 0 ? r->publish_count : 1); i++) {
-            pub(r->self->bus, r->publish_on_first, NULL);
-        }
-    }
-    if (r->free_in_deliver) {
-        ad_bus_sub_free(r->self);
-        r->self = NULL;
-    }
-    return 0;
-}
-
-static void rec_overflow(void *ud, uint64_t last)
-{
-    rec_t *r = ud;
-    r->overflows++;
-    r->overflow_seq = last;
-}
-
-/* A run, taken event by event as rec_deliver takes them; a recorder that
- * freed its subscriber stops there. */
-static int rec_run(void *ud, ad_bus_event_t *const *evs, size_t n, size_t *taken)
-{
-    rec_t *r = ud;
-    assert_true(n >= 2);
-    r->runs++;
-    if (n > r->longest_run) {
-        r->longest_run = n;
-    }
-    for (*taken = 0; *taken < n && r->self != NULL; (*taken)++) {
-        int rc = rec_deliver(ud, evs[*taken]);
-        if (rc != 0) {
-            return rc;
-        }
-    }
-    return 0;
-}
-
-static const ad_bus_sub_ops_t rec_ops = {.deliver = rec_deliver, .overflow = rec_overflow};
-static const ad_bus_sub_ops_t rec_run_ops = {
-    .deliver = rec_deliver, .overflow = rec_overflow, .deliver_run = rec_run};
 /* What batched() makes: set by each test's setup. */
 static const ad_bus_sub_ops_t *batched_ops = &rec_ops;
 

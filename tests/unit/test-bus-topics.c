@@ -10,42 +10,7 @@
 #include <string.h>
 
 #include "../../src/bus/bus.c"
-
-typedef struct {
-    uint64_t seqs[256];
-    char types[256][32];
-    size_t n;
-    int fail_at; /* 1-based delivery that answers AD_ETOOBIG, 0 never */
-    uint64_t overflow_seq;
-    int overflows;
-    ad_bus_sub_t *self;
-    bool free_in_deliver;
-} rec_t;
-
-static int rec_deliver(void *ud, const ad_bus_event_t *ev)
-{
-    rec_t *r = ud;
-    if (r->fail_at != 0 && (int)r->n + 1 == r->fail_at) {
-        return AD_ETOOBIG;
-    }
-    r->seqs[r->n] = ad_bus_event_seq(ev);
-    snprintf(r->types[r->n], sizeof(r->types[0]), "%s", ad_bus_event_type(ev));
-    r->n++;
-    if (r->free_in_deliver) {
-        ad_bus_sub_free(r->self);
-        r->self = NULL;
-    }
-    return 0;
-}
-
-static void rec_overflow(void *ud, uint64_t last)
-{
-    rec_t *r = ud;
-    r->overflows++;
-    r->overflow_seq = last;
-}
-
-static const ad_bus_sub_ops_t rec_ops = {.deliver = rec_deliver, .overflow = rec_overflow};
+#include "busrec_fixture.h"
 
 static uint64_t pub(ad_bus_t *bus, const char *type, const char *t1, const char *t2)
 {
