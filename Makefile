@@ -100,6 +100,15 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 # left open (a mock server a failed setup never closed once kept make check
 # waiting for ever); the harness's exit handlers still end its daemons.
 NODE_TEST := node --test --test-force-exit
+# $(call TAP_TO,file): the runner's TAP on stdout as usual, and into file too
+TAP_TO = --test-reporter=tap --test-reporter-destination=stdout --test-reporter=tap --test-reporter-destination=$(1)
+# $(call TAP_FAILED,part,tap files): the failed tests of part's TAP files,
+# printed and kept in $(FAILURES)/part.txt (one folder for every build
+# mode); scripts/beside.sh prints that folder again at the very end of make
+# check, where the tail of a long log shows it.
+FAILURES = $(abspath build)/failures
+TAP_FAILED = mkdir -p $(FAILURES); { echo "$(1): the tests that failed:"; \
+	sh scripts/tap-failures.sh 60 $(2); } > $(FAILURES)/$(1).txt; cat $(FAILURES)/$(1).txt
 # pg-copy-suite copies what the others left (make e2e-copy), so it runs after them.
 E2E_COPY := tests/e2e/pg-copy-suite.test.js
 E2E_TESTS := $(filter-out $(E2E_COPY),$(sort $(wildcard tests/e2e/*.test.js)))
@@ -269,10 +278,13 @@ browser-test: $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(FAKE_NVML
 E2E_NEEDS = $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(TRAY_BIN) $(SHARE)/.stamp e2e-deps $(FAKE_NVML)
 
 e2e: $(E2E_NEEDS)
-	@failed=0; rm -rf $(E2E_KEEP); \
-	AGENTD_TEST_KEEP_DBS=$(E2E_KEEP) AGENTD_BIN=$(abspath $(O)/agentd) $(NODE_TEST) --test-concurrency=$(E2E_JOBS) $(E2E_PAR) || failed=1; \
-	AGENTD_TEST_KEEP_DBS=$(E2E_KEEP) AGENTD_BIN=$(abspath $(O)/agentd) $(NODE_TEST) --test-concurrency=1 $(E2E_SERIAL) || failed=1; \
-	[ $$failed -eq 0 ] || { echo "e2e: failures above (two summaries: the parallel files, then $(notdir $(E2E_SERIAL)))"; exit 1; }
+	@failed=0; rm -rf $(E2E_KEEP) $(O)/e2e-*.tap $(FAILURES)/e2e.txt; \
+	AGENTD_TEST_KEEP_DBS=$(E2E_KEEP) AGENTD_BIN=$(abspath $(O)/agentd) $(NODE_TEST) $(call TAP_TO,$(O)/e2e-par.tap) \
+		--test-concurrency=$(E2E_JOBS) $(E2E_PAR) || failed=1; \
+	AGENTD_TEST_KEEP_DBS=$(E2E_KEEP) AGENTD_BIN=$(abspath $(O)/agentd) $(NODE_TEST) $(call TAP_TO,$(O)/e2e-serial.tap) \
+		--test-concurrency=1 $(E2E_SERIAL) || failed=1; \
+	[ $$failed -eq 0 ] || { $(call TAP_FAILED,e2e,$(O)/e2e-par.tap $(O)/e2e-serial.tap); \
+		echo "e2e: failures above (two summaries: the parallel files, then $(notdir $(E2E_SERIAL)))"; exit 1; }
 
 # The same files with every daemon's tables in PostgreSQL (issue #39): one
 # throwaway PostgreSQL 15 for the whole pass (tests/unit/with-pg.sh starts
@@ -314,7 +326,8 @@ E2E_PG_RUN = AGENTD_TEST_DATABASE=pg AGENTD_BIN=$(abspath $(O)/agentd) sh tests/
 	$(NODE_TEST) --test-concurrency=$(E2E_PG_JOBS)
 .PHONY: e2e-pg e2e-pg-all pg-pick
 e2e-pg: $(E2E_NEEDS)
-	$(E2E_PG_RUN) $(E2E_PG)
+	@rm -f $(FAILURES)/e2e-pg.txt; $(E2E_PG_RUN) $(call TAP_TO,$(O)/e2e-pg.tap) $(E2E_PG) || \
+		{ $(call TAP_FAILED,e2e-pg,$(O)/e2e-pg.tap); exit 1; }
 
 # Every file of the pass, E2E_PG_SAME too.
 e2e-pg-all: $(E2E_NEEDS)
@@ -342,8 +355,9 @@ pg-pick: $(UNIT_PG_BIN) $(E2E_NEEDS)
 # fresh PostgreSQL database, every table counted on both sides.
 .PHONY: e2e-copy
 e2e-copy: $(O)/agentd e2e-deps
-	AGENTD_TEST_KEPT_DBS=$(E2E_KEEP) AGENTD_BIN=$(abspath $(O)/agentd) sh tests/unit/with-pg.sh \
-		$(NODE_TEST) $(E2E_COPY)
+	@rm -f $(FAILURES)/e2e-copy.txt; AGENTD_TEST_KEPT_DBS=$(E2E_KEEP) AGENTD_BIN=$(abspath $(O)/agentd) sh tests/unit/with-pg.sh \
+		$(NODE_TEST) $(call TAP_TO,$(O)/e2e-copy.tap) $(E2E_COPY) || \
+		{ $(call TAP_FAILED,e2e-copy,$(O)/e2e-copy.tap); exit 1; }
 
 # Everything the C suites run, built on every core at once (check builds
 # these first, so the steps after it only run).
@@ -387,8 +401,9 @@ tsan-unit: $(TSAN_UNIT)
 	$(call TSAN_END,unit)
 
 tsan-e2e: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so e2e-deps $(FAKE_NVML)
-	@rm -rf $(TSAN_LOG)/e2e; mkdir -p $(TSAN_LOG)/e2e; failed=0; \
-	$(call TSAN_ENV,e2e) AGENTD_BIN=$(abspath $(O)/agentd) $(NODE_TEST) $(TSAN_E2E) || failed=1; \
+	@rm -rf $(TSAN_LOG)/e2e $(FAILURES)/tsan-e2e.txt; mkdir -p $(TSAN_LOG)/e2e; failed=0; \
+	$(call TSAN_ENV,e2e) AGENTD_BIN=$(abspath $(O)/agentd) $(NODE_TEST) $(call TAP_TO,$(O)/tsan-e2e.tap) $(TSAN_E2E) || \
+		{ failed=1; $(call TAP_FAILED,tsan-e2e,$(O)/tsan-e2e.tap); }; \
 	$(call TSAN_END,e2e)
 
 # format-check: clang-format on every C file (make format fixes them). Two
@@ -409,9 +424,10 @@ check: deps
 	$(MAKE) doclinks
 	$(MAKE) BUILD=check lint
 	$(MAKE) -j$(JOBS) BUILD=check build-all
-	sh scripts/beside.sh build/check/fuzz-tsan-build.log '$(MAKE) fuzz-smoke FUZZ_JOBS=1 && nice -n 15 $(MAKE) -j1 BUILD=tsan tsan-build && $(MAKE) BUILD=tsan tsan-unit' \
+	rm -rf $(FAILURES)
+	BESIDE_FAILURES=$(FAILURES) sh scripts/beside.sh build/check/fuzz-tsan-build.log '$(MAKE) fuzz-smoke FUZZ_JOBS=1 && nice -n 15 $(MAKE) -j1 BUILD=tsan tsan-build && $(MAKE) BUILD=tsan tsan-unit' \
 		sh -c '$(MAKE) BUILD=check unit && $(MAKE) BUILD=check layers && $(MAKE) BUILD=check e2e'
-	sh scripts/beside.sh build/check/pg-pass.log '$(MAKE) BUILD=check unit-pg && $(MAKE) BUILD=check e2e-pg && $(MAKE) BUILD=check e2e-copy$(if $(CHECK_PG_SIDE), && $(MAKE) BUILD=check $(CHECK_PG_SIDE))' \
+	BESIDE_FAILURES=$(FAILURES) sh scripts/beside.sh build/check/pg-pass.log '$(MAKE) BUILD=check unit-pg && $(MAKE) BUILD=check e2e-pg && $(MAKE) BUILD=check e2e-copy$(if $(CHECK_PG_SIDE), && $(MAKE) BUILD=check $(CHECK_PG_SIDE))' \
 		sh -c '$(MAKE) BUILD=tsan tsan-e2e $(if $(CHECK_EXTRA),&& $(MAKE) BUILD=check $(CHECK_EXTRA))'
 
 test:

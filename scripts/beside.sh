@@ -9,7 +9,10 @@
 # e2e suites, and the PostgreSQL pass beside tsan and the web suites: each
 # foreground leaves a core idle much of the time (docs/operations.md,
 # "PostgreSQL"). A line before the log says how long each took, to see whether the
-# two still overlap well.
+# two still overlap well. When a side failed and BESIDE_FAILURES names a
+# folder, the failed tests the suites wrote there (Makefile, TAP_FAILED) are
+# printed again last: the log printed after a failing foreground would
+# otherwise push its failures out of a short tail.
 set -u
 log=$1 bg=$2
 shift 2
@@ -32,4 +35,9 @@ echo "beside: '$bg' took $((bgend - t0)) s; '$*' took $((fgend - t0)) s"
 cat "$log"
 if [ "$bgrc" -ne 0 ]; then echo "beside: '$bg' failed (exit $bgrc)"; fi
 if [ "$fg" -ne 0 ]; then echo "beside: '$*' failed (exit $fg; its output above the log)"; fi
+if [ "$fg" -ne 0 ] || [ "$bgrc" -ne 0 ]; then
+	for f in "${BESIDE_FAILURES:-/nonexistent}"/*.txt; do
+		[ -f "$f" ] && { echo "beside: again, from $f:"; cat "$f"; }
+	done
+fi
 [ "$fg" -eq 0 ] && [ "$bgrc" -eq 0 ]

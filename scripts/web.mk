@@ -50,7 +50,9 @@ web-test: $(WEB_DEPS_STAMP)
 # Browser end to end: Debian's Chromium driven by playwright-core against
 # the real daemon of this build mode (which embeds the dashboard).
 browser-test: $(O)/agentd $(WEB_DEPS_STAMP)
-	AGENTD_BIN=$(abspath $(O)/agentd) node tests/browser/lib/run.mjs --test-force-exit --test-concurrency=$(BROWSER_JOBS) $(BROWSER_TESTS)
+	@rm -f $(FAILURES)/browser.txt; AGENTD_BIN=$(abspath $(O)/agentd) node tests/browser/lib/run.mjs --test-force-exit \
+		$(call TAP_TO,$(O)/browser.tap) --test-concurrency=$(BROWSER_JOBS) $(BROWSER_TESTS) || \
+		{ $(call TAP_FAILED,browser,$(O)/browser.tap); exit 1; }
 else
 web web-deps web-test browser-test:
 	@echo "web: node and npm are not installed; the daemon serves the placeholder page (install nodejs and npm, then run make again)"
