@@ -100,8 +100,11 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 # left open (a mock server a failed setup never closed once kept make check
 # waiting for ever); the harness's exit handlers still end its daemons.
 NODE_TEST := node --test --test-force-exit
-# $(call TAP_TO,file): the runner's TAP on stdout as usual, and into file too
-TAP_TO = --test-reporter=tap --test-reporter-destination=stdout --test-reporter=tap --test-reporter-destination=$(1)
+# $(call TAPPED,file,command): command's output (a test runner's TAP) on
+# stdout as usual and into file too; fails when command failed. Not a
+# second reporter with a file destination: --test-force-exit leaves that
+# file's last lines unwritten.
+TAPPED = rm -f $(1).failed; { $(2) || echo failed > $(1).failed; } 2>&1 | tee $(1); [ ! -e $(1).failed ]
 # $(call TAP_FAILED,part,tap files): the failed tests of part's TAP files,
 # printed and kept in $(FAILURES)/part.txt (one folder for every build
 # mode); scripts/beside.sh prints that folder again at the very end of make
@@ -279,10 +282,10 @@ E2E_NEEDS = $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $
 
 e2e: $(E2E_NEEDS)
 	@failed=0; rm -rf $(E2E_KEEP) $(O)/e2e-*.tap $(FAILURES)/e2e.txt; \
-	AGENTD_TEST_KEEP_DBS=$(E2E_KEEP) AGENTD_BIN=$(abspath $(O)/agentd) $(NODE_TEST) $(call TAP_TO,$(O)/e2e-par.tap) \
-		--test-concurrency=$(E2E_JOBS) $(E2E_PAR) || failed=1; \
-	AGENTD_TEST_KEEP_DBS=$(E2E_KEEP) AGENTD_BIN=$(abspath $(O)/agentd) $(NODE_TEST) $(call TAP_TO,$(O)/e2e-serial.tap) \
-		--test-concurrency=1 $(E2E_SERIAL) || failed=1; \
+	$(call TAPPED,$(O)/e2e-par.tap,AGENTD_TEST_KEEP_DBS=$(E2E_KEEP) AGENTD_BIN=$(abspath $(O)/agentd) \
+		$(NODE_TEST) --test-concurrency=$(E2E_JOBS) $(E2E_PAR)) || failed=1; \
+	$(call TAPPED,$(O)/e2e-serial.tap,AGENTD_TEST_KEEP_DBS=$(E2E_KEEP) AGENTD_BIN=$(abspath $(O)/agentd) \
+		$(NODE_TEST) --test-concurrency=1 $(E2E_SERIAL)) || failed=1; \
 	[ $$failed -eq 0 ] || { $(call TAP_FAILED,e2e,$(O)/e2e-par.tap $(O)/e2e-serial.tap); \
 		echo "e2e: failures above (two summaries: the parallel files, then $(notdir $(E2E_SERIAL)))"; exit 1; }
 
@@ -326,7 +329,7 @@ E2E_PG_RUN = AGENTD_TEST_DATABASE=pg AGENTD_BIN=$(abspath $(O)/agentd) sh tests/
 	$(NODE_TEST) --test-concurrency=$(E2E_PG_JOBS)
 .PHONY: e2e-pg e2e-pg-all pg-pick
 e2e-pg: $(E2E_NEEDS)
-	@rm -f $(FAILURES)/e2e-pg.txt; $(E2E_PG_RUN) $(call TAP_TO,$(O)/e2e-pg.tap) $(E2E_PG) || \
+	@rm -f $(FAILURES)/e2e-pg.txt; $(call TAPPED,$(O)/e2e-pg.tap,$(E2E_PG_RUN) $(E2E_PG)) || \
 		{ $(call TAP_FAILED,e2e-pg,$(O)/e2e-pg.tap); exit 1; }
 
 # Every file of the pass, E2E_PG_SAME too.
@@ -355,8 +358,8 @@ pg-pick: $(UNIT_PG_BIN) $(E2E_NEEDS)
 # fresh PostgreSQL database, every table counted on both sides.
 .PHONY: e2e-copy
 e2e-copy: $(O)/agentd e2e-deps
-	@rm -f $(FAILURES)/e2e-copy.txt; AGENTD_TEST_KEPT_DBS=$(E2E_KEEP) AGENTD_BIN=$(abspath $(O)/agentd) sh tests/unit/with-pg.sh \
-		$(NODE_TEST) $(call TAP_TO,$(O)/e2e-copy.tap) $(E2E_COPY) || \
+	@rm -f $(FAILURES)/e2e-copy.txt; $(call TAPPED,$(O)/e2e-copy.tap,AGENTD_TEST_KEPT_DBS=$(E2E_KEEP) \
+		AGENTD_BIN=$(abspath $(O)/agentd) sh tests/unit/with-pg.sh $(NODE_TEST) $(E2E_COPY)) || \
 		{ $(call TAP_FAILED,e2e-copy,$(O)/e2e-copy.tap); exit 1; }
 
 # Everything the C suites run, built on every core at once (check builds
@@ -402,7 +405,7 @@ tsan-unit: $(TSAN_UNIT)
 
 tsan-e2e: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so e2e-deps $(FAKE_NVML)
 	@rm -rf $(TSAN_LOG)/e2e $(FAILURES)/tsan-e2e.txt; mkdir -p $(TSAN_LOG)/e2e; failed=0; \
-	$(call TSAN_ENV,e2e) AGENTD_BIN=$(abspath $(O)/agentd) $(NODE_TEST) $(call TAP_TO,$(O)/tsan-e2e.tap) $(TSAN_E2E) || \
+	$(call TAPPED,$(O)/tsan-e2e.tap,$(call TSAN_ENV,e2e) AGENTD_BIN=$(abspath $(O)/agentd) $(NODE_TEST) $(TSAN_E2E)) || \
 		{ failed=1; $(call TAP_FAILED,tsan-e2e,$(O)/tsan-e2e.tap); }; \
 	$(call TSAN_END,e2e)
 

@@ -50,8 +50,8 @@ web-test: $(WEB_DEPS_STAMP)
 # Browser end to end: Debian's Chromium driven by playwright-core against
 # the real daemon of this build mode (which embeds the dashboard).
 browser-test: $(O)/agentd $(WEB_DEPS_STAMP)
-	@rm -f $(FAILURES)/browser.txt; AGENTD_BIN=$(abspath $(O)/agentd) node tests/browser/lib/run.mjs --test-force-exit \
-		$(call TAP_TO,$(O)/browser.tap) --test-concurrency=$(BROWSER_JOBS) $(BROWSER_TESTS) || \
+	@rm -f $(FAILURES)/browser.txt; $(call TAPPED,$(O)/browser.tap,AGENTD_BIN=$(abspath $(O)/agentd) \
+		node tests/browser/lib/run.mjs --test-force-exit --test-concurrency=$(BROWSER_JOBS) $(BROWSER_TESTS)) || \
 		{ $(call TAP_FAILED,browser,$(O)/browser.tap); exit 1; }
 else
 web web-deps web-test browser-test:
