@@ -152,6 +152,17 @@ $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) -c $< -o $@
 
+# Subsystems no measured path runs, built for size in a release build
+# (-Os after -O2 wins): the CLI's commands, worktrees, the forge, sweeps,
+# credentials, project sync, workflows, the MCP server, jobs and services.
+# 53 KB of S3's 2 MiB (docs/DECISIONS.md, "Cold subsystems are built for
+# size"); a hot path stays at -O2, so a subsystem joins only with a bench
+# that shows it is not on one.
+COLD_DIRS := cli wtree forge hparam creds psync flow mcp svc
+ifeq ($(BUILD),release)
+$(foreach d,$(COLD_DIRS),$(eval $$(O)/obj/src/$(d)/%.o: MODE_CFLAGS += -Os))
+endif
+
 $(O)/libagentd.a: $(LIB_OBJ) $(GEN_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
