@@ -210,18 +210,28 @@ void ad_auth_credential(const ad_req_t *r, ad_auth_cred_t *out)
 
 /* ---- answers ---------------------------------------------------------------------- */
 
+/* The headers every answer carries, as constant lines: made once by the
+ * compiler, not copied and checked byte by byte for each answer (they were
+ * the largest of agentd's own costs in a small GET). HSTS only over TLS. */
+#define SECURITY_HEAD                                                                              \
+    "X-Content-Type-Options: nosniff\r\n"                                                          \
+    "Referrer-Policy: no-referrer\r\n"                                                             \
+    "X-Frame-Options: DENY\r\n"
+#define SECURITY_CSP                                                                               \
+    "Content-Security-Policy: default-src 'self'; script-src 'self'; style-src 'self' "            \
+    "'unsafe-inline'; img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src "      \
+    "'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'\r\n"
+
 static void security_headers(ad_req_t *r)
 {
-    ad_res_header(r, "X-Content-Type-Options", "nosniff");
-    ad_res_header(r, "Referrer-Policy", "no-referrer");
-    ad_res_header(r, "X-Frame-Options", "DENY");
+    static const char plain[] = SECURITY_HEAD SECURITY_CSP;
+    static const char tls[] =
+        SECURITY_HEAD "Strict-Transport-Security: max-age=31536000\r\n" SECURITY_CSP;
     if (ad_req_is_tls(r)) {
-        ad_res_header(r, "Strict-Transport-Security", "max-age=31536000");
+        ad_res_header_lines(r, tls, sizeof(tls) - 1);
+    } else {
+        ad_res_header_lines(r, plain, sizeof(plain) - 1);
     }
-    ad_res_header(r, "Content-Security-Policy",
-                  "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                  "img-src 'self' data:; connect-src 'self'; font-src 'self'; object-src 'none'; "
-                  "base-uri 'none'; form-action 'self'; frame-ancestors 'none'");
 }
 
 struct ad_auth_delayed {

@@ -248,6 +248,10 @@ bool ad_http_has_token(const char *list, const char *tok);
  */
 /* Adds a response header; call before the response. Strings are copied. */
 void ad_res_header(ad_req_t *r, const char *name, const char *value);
+/* Adds whole header lines as they are ("Name: value\r\n" each, len bytes,
+ * no other line break): neither copied nor checked, so lines must outlive
+ * the answer (a constant). For the headers every answer carries. */
+void ad_res_header_lines(ad_req_t *r, const char *lines, size_t len);
 void ad_res_send(ad_req_t *r, int status, const char *content_type, const void *body, size_t len);
 /* The same with b's bytes as the body, taken instead of copied (a list's
  * answer is up to megabytes): b is left empty, the request frees them. */

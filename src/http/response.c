@@ -353,6 +353,18 @@ const char *ad_http_reason(int status)
 
 /* ---- responses --------------------------------------------------------------- */
 
+/* Puts h last among r's answer headers. */
+static void append_header(ad_req_t *r, ad_resh_t *h)
+{
+    h->next = NULL;
+    if (r->res_hdrs_tail != NULL) {
+        r->res_hdrs_tail->next = h;
+    } else {
+        r->res_hdrs = h;
+    }
+    r->res_hdrs_tail = h;
+}
+
 void ad_res_header(ad_req_t *r, const char *name, const char *value)
 {
     if (r->answered) {
@@ -376,13 +388,21 @@ void ad_res_header(ad_req_t *r, const char *name, const char *value)
     memcpy(line + nl + 2 + vl, "\r\n", 3);
     h->line = line;
     h->len = nl + vl + 4;
-    h->next = NULL;
-    if (r->res_hdrs_tail != NULL) {
-        r->res_hdrs_tail->next = h;
-    } else {
-        r->res_hdrs = h;
+    append_header(r, h);
+}
+
+void ad_res_header_lines(ad_req_t *r, const char *lines, size_t len)
+{
+    if (r->answered) {
+        return;
     }
-    r->res_hdrs_tail = h;
+    ad_resh_t *h = ad_arena_alloc(&r->arena, sizeof(*h));
+    if (h == NULL) {
+        return;
+    }
+    h->line = lines;
+    h->len = len;
+    append_header(r, h);
 }
 
 static char *put(char *p, const char *s, size_t n)

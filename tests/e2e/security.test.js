@@ -487,6 +487,13 @@ test('the dashboard carries the security headers', async () => {
   assert.doesNotMatch(csp, /unsafe-inline'[^;]*script|script-src[^;]*unsafe-inline/);
   assert.equal(r.headers.get('x-content-type-options'), 'nosniff');
   assert.equal(r.headers.get('referrer-policy'), 'no-referrer');
+  assert.equal(r.headers.get('x-frame-options'), 'DENY');
+  assert.equal(r.headers.get('strict-transport-security'), null, 'HSTS only over TLS');
+  // an error answer carries them too
+  const e = await fetch(`${d.url}/api/workspaces`);
+  assert.equal(e.status, 401);
+  assert.equal(e.headers.get('x-content-type-options'), 'nosniff');
+  assert.match(e.headers.get('content-security-policy'), /frame-ancestors 'none'/);
   const html = await r.text();
   assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, 'an inline script the CSP would block');
 });

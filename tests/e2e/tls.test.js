@@ -72,6 +72,9 @@ test('the daemon prints https URLs and answers over TLS with HSTS', async () => 
   const h = await req(d, 'GET', '/healthz', { auth: false });
   assert.equal(h.status, 200);
   assert.equal(h.headers['strict-transport-security'], 'max-age=31536000');
+  // and the headers every answer carries, over TLS too
+  assert.equal(h.headers['x-frame-options'], 'DENY');
+  assert.match(h.headers['content-security-policy'], /^default-src 'self';.*frame-ancestors 'none'$/);
   // Without trusting the certificate the client refuses: it really is TLS.
   await assert.rejects(new Promise((resolve, reject) => {
     https.get(`${d.url}/healthz`, { agent: false }, resolve).on('error', reject);
