@@ -77,7 +77,7 @@ typedef struct {
 
 typedef struct ad_resh {
     struct ad_resh *next;
-    const char *line; /* "Name: value\r\n" in the arena */
+    const char *line; /* "Name: value\r\n" in the arena, or constant lines (ad_res_header_lines) */
     size_t len;
 } ad_resh_t;
 
