@@ -292,7 +292,7 @@ browser-test: $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(FAKE_NVML
 E2E_NEEDS = $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(TRAY_BIN) $(SHARE)/.stamp e2e-deps $(FAKE_NVML)
 
 e2e: $(E2E_NEEDS)
-	@failed=0; rm -rf $(E2E_KEEP) $(O)/e2e-*.tap $(FAILURES)/e2e.txt; \
+	@failed=0; rm -rf $(E2E_KEEP) $(FAILURES)/e2e.txt; \
 	$(call TAPPED,$(O)/e2e-par.tap,AGENTD_TEST_KEEP_DBS=$(E2E_KEEP) AGENTD_BIN=$(abspath $(O)/agentd) \
 		$(NODE_TEST) --test-concurrency=$(E2E_JOBS) $(E2E_PAR)) || failed=1; \
 	$(call TAPPED,$(O)/e2e-serial.tap,AGENTD_TEST_KEEP_DBS=$(E2E_KEEP) AGENTD_BIN=$(abspath $(O)/agentd) \
