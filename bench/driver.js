@@ -4,7 +4,7 @@
 // one run (server pinned to core 1, generator to core 0, CPU from /proc),
 // prints one table of ratios and writes bench/results/latest.json. A
 // scenario whose agentd side or peer is missing prints "n/a (reason)".
-// Usage: node bench/driver.js [--quick] [--only H1,F2,E1,W2,...,M1,M2,HD1,SP1,D1,F1,B1]
+// Usage: node bench/driver.js [--quick] [--only H1,F2,E1,W2,...,M1,M2,HD1,SP1,D1,N,F1,B1]
 'use strict';
 
 const fs = require('node:fs');
@@ -1542,6 +1542,37 @@ async function b1() {
   budget('B1', `JS heap after GC, agent page, its second visit minus its first (${b.views?.agent2?.streamS?.toFixed(0)} s vs ${b.views?.agent?.streamS?.toFixed(0)} s)`, heap, 1048576, { unit: 'B' });
 }
 
+// ---- N1-N3: worker nodes (issues #34, #38), bench/nodes.js -------------------------------------
+
+// bench/nodes.js in a child (a control plane and two nodes of the release
+// build, its own temporary dirs), its figures read back from --json. Each
+// row's peer is the same thing done on the control plane itself.
+async function nodes() {
+  const file = path.join(RUN_TMP, 'nodes.json');
+  const child = require('node:child_process').spawn(NODE, [path.join(HERE, 'nodes.js'), ...(QUICK ? ['--quick'] : []), '--json', file],
+    { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, AGENTD_BIN: agentd.BIN } });
+  const stop = () => child.kill('SIGTERM');
+  process.on('exit', stop);
+  const limit = setTimeout(stop, (QUICK ? 5 : 15) * 60 * 1000);
+  const code = await new Promise((resolve) => child.on('exit', (c, sig) => resolve(c ?? sig)));
+  clearTimeout(limit);
+  process.off('exit', stop);
+  if (code !== 0 || !fs.existsSync(file)) { na('N', `bench/nodes.js exited ${code}`); out.scenarios.N = null; return; }
+  const n = JSON.parse(fs.readFileSync(file, 'utf8'));
+  out.scenarios.N = n;
+  log(`N1 start -> exec p50/p99: node ${n.N1.node.p50.toFixed(1)}/${n.N1.node.p99.toFixed(1)} ms, here ${n.N1.here.p50.toFixed(1)}/${n.N1.here.p99.toFixed(1)} ms; `
+    + `N2 line p50/p99: node ${n.N2.node.p50.toFixed(2)}/${n.N2.node.p99.toFixed(2)} ms, here ${n.N2.here.p50.toFixed(2)}/${n.N2.here.p99.toFixed(2)} ms; `
+    + `N3 resent ${n.N3.resent} B, stale ${n.N3.stale}, every value once ${n.N3.once}`);
+  const ms = { unit: 'ms', higherIsBetter: false };
+  ratio('N1', `POST start → the program running, on a node ÷ on the control plane, p50 (${n.meta.runs} starts)`, n.N1.node.p50, n.N1.here.p50, ms);
+  ratio('N1', 'same, p99', n.N1.node.p99, n.N1.here.p99, ms);
+  budget('N1', 'POST start → the program running on a node, p99 ms (goal 100)', n.N1.node.p99, 100, { unit: 'ms' });
+  ratio('N2', `a line on a node → a /ws subscriber of the control plane ÷ the same line printed there, p99 (1k lines/s)`, n.N2.node.p99, n.N2.here.p99, ms);
+  budget('N2', 'what the node adds to that line\'s p99, ms (goal 5)', Math.max(0, n.N2.addedP99), 5, { unit: 'ms' });
+  budget('N3', `bytes the control plane got twice after a ${n.meta.cutMs / 1000} s cut of the node's link (goal: none)`, n.N3.resent, 0,
+    { unit: 'B', note: `${n.N3.printedDuringCut} B printed during the cut; every value once: ${n.N3.once}; frames of an old attach dropped: ${n.N3.stale}` });
+}
+
 async function probes() {
   if (!fs.existsSync(agentd.BIN)) {
     agentdPublishWhy = agentdRunWhy = `no agentd binary at ${agentd.BIN}`;
@@ -1616,9 +1647,9 @@ async function main() {
   const loadWarn = os.loadavg()[0] > 1.5 ? `load average ${os.loadavg()[0].toFixed(2)} at start: other work shares the cores, figures are noisy` : null;
   if (loadWarn) { out.meta.warning = loadWarn; log(loadWarn); }
   await probes();
-  const steps = [['H1', h1], ['H2', h2], ['F2', f2], ['H3', h3], ['E1', e1], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['M4', m4], ['HD1', hd1], ['SP1', sp1], ['S', startup], ['M1', m1], ['M2', m2], ['D1', n1], ['F1', f1], ['B1', b1]];
+  const steps = [['H1', h1], ['H2', h2], ['F2', f2], ['H3', h3], ['E1', e1], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['M4', m4], ['HD1', hd1], ['SP1', sp1], ['S', startup], ['M1', m1], ['M2', m2], ['D1', n1], ['N', nodes], ['F1', f1], ['B1', b1]];
   for (const [id, fn] of steps) {
-    if (!want(id) && !(id === 'S' && want('S1'))) continue;
+    if (!want(id) && !(id === 'S' && want('S1')) && !(id === 'N' && ['N1', 'N2', 'N3'].some(want))) continue;
     log(`${id} ...`);
     try { await fn(); } catch (e) { na(id, `harness error: ${e.stack.split('\n').slice(0, 2).join(' ')}`); }
   }

@@ -14,7 +14,9 @@
 //       had (agentd_node_resent_bytes_total) and frames of an old attach
 //       (agentd_node_stale_frames_total), beside the bytes the agent printed
 //       during the cut. Goal: only the unacknowledged tail (here: none).
-// Usage: node bench/nodes.js [--quick]   (AGENTD_BIN, default build/release/agentd)
+// Usage: node bench/nodes.js [--quick] [--json FILE]   (AGENTD_BIN, default
+// build/release/agentd). bench/driver.js runs it as the N rows of `make bench`
+// and reads its figures back from --json.
 'use strict';
 
 const path = require('node:path');
@@ -30,6 +32,8 @@ const { stampSubscriber } = require(path.join(__dirname, 'lib', 'stamps'));
 const sys = require(path.join(__dirname, 'lib', 'sys'));
 
 const QUICK = process.argv.includes('--quick');
+const jsonArg = process.argv.indexOf('--json');
+const JSON_FILE = jsonArg >= 0 ? process.argv[jsonArg + 1] : null;
 const RUNS = QUICK ? 20 : 60;
 const LINES = QUICK ? 1000 : 3000;
 const CUT_MS = 2000;
@@ -125,17 +129,22 @@ async function main() {
   const t2 = await nodeToken(d, 'benchcut');
   const n2 = await startNode(p.url, { token: t2.token, name: 'benchcut', globalArgs: ['--log-level', 'warn', '--sandbox', 'off'] });
   const rows = [];
+  const fig = { meta: { runs: RUNS, lines: LINES, cutMs: CUT_MS } };
+  const p50p99 = (a) => ({ p50: pct(a, 50), p99: pct(a, 99), n: a.length });
   try {
     const here = await dispatch(d, wt, null);
     const there = await dispatch(d, wt, 'bench1');
+    fig.N1 = { node: p50p99(there), here: p50p99(here) };
     rows.push(['N1', 'POST start -> exec, p50 / p99 (ms)', `${pct(there, 50).toFixed(1)} / ${pct(there, 99).toFixed(1)}`,
       `${pct(here, 50).toFixed(1)} / ${pct(here, 99).toFixed(1)} (here)`, pct(there, 99) < 100 ? 'p99 < 100 ms ok' : 'p99 < 100 ms MISS']);
     const lh = await lineLatency(d, wt, null);
     const ln = await lineLatency(d, wt, 'bench1');
     const added = pct(ln, 99) - pct(lh, 99);
+    fig.N2 = { node: p50p99(ln), here: p50p99(lh), addedP99: added };
     rows.push(['N2', `line -> /ws subscriber, 1k lines/s, p50 / p99 (ms)`, `${pct(ln, 50).toFixed(2)} / ${pct(ln, 99).toFixed(2)}`,
       `${pct(lh, 50).toFixed(2)} / ${pct(lh, 99).toFixed(2)} (here)`, `added p99 ${added.toFixed(2)} ms: ${added <= 5 ? 'ok' : 'MISS'}`]);
     const c = await cut(d, wt, p);
+    fig.N3 = c;
     rows.push(['N3', `bytes resent after a ${CUT_MS} ms cut; frames of an old attach dropped`, `${c.resent} B; ${c.stale}`,
       `${c.printedDuringCut} B printed during the cut`, `${c.once && c.resent === 0 ? 'only the unacknowledged tail ok' : 'MISS'} (every value once: ${c.once})`]);
   } finally {
@@ -145,6 +154,9 @@ async function main() {
   console.log('| id | scenario | on a node | peer | goal |');
   console.log('|---|---|---|---|---|');
   for (const r of rows) console.log(`| ${r.join(' | ')} |`);
+  if (JSON_FILE) fs.writeFileSync(JSON_FILE, JSON.stringify(fig, null, 2) + '\n');
 }
 
+// A signal exits through 'exit', where tests/e2e/lib stops the daemons.
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(sig, () => process.exit(130));
 main().catch((e) => { console.error(e); process.exit(1); });
