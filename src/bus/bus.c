@@ -212,12 +212,19 @@ static void batch_run_part(ad_bus_sub_t *sub, size_t i)
     sub->nbatch = sub->batch_cap = 0;
     size_t taken = 0;
     int rc = 0;
-    if (n > i) {
+    if (n - i >= 2) {
         sub->busy++;
         rc = sub->ops->deliver_run(sub->ud, evs + i, n - i, &taken);
         sub->busy--;
         if (taken > 0) {
             sub->last_seq = evs[i + taken - 1]->seq;
+        }
+    } else if (n > i) { /* one left after the org filter: a run is two or more */
+        sub->busy++;
+        rc = sub->ops->deliver(sub->ud, evs[i]);
+        sub->busy--;
+        if (rc == 0) {
+            sub->last_seq = evs[i]->seq;
         }
     }
     for (size_t j = 0; j < n; j++) {

@@ -154,7 +154,10 @@ struct ad_bus_sub {
     ad_bus_t *bus;
     const ad_bus_sub_ops_t *ops;
     void *ud;
-    char org_topic[AD_BUS_TOPIC_MAX + 1]; /* "org:<id>", or "" for every org */
+    /* "org:<id>", or "" for every org. An org id fits AD_ID_MAX as a
+     * principal's does (src/auth), not a topic's 256: this is per
+     * subscriber, so per idle WebSocket (W1). */
+    char org_topic[sizeof("org:") + AD_ID_MAX];
     size_t queue_limit;
     bus_entry_t *entries;
     size_t nentries;

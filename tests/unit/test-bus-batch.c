@@ -413,6 +413,41 @@ static void a_run_holds_only_its_orgs_events(void **state)
     close_world(&w);
 }
 
+/* The longest org id a principal holds (AD_ID_MAX - 1 characters) is a
+ * filter like any other; one longer is refused and its subscriber gets no
+ * org's events, not every org's. */
+static void the_longest_org_id_filters_and_a_longer_one_matches_nothing(void **state)
+{
+    AD_UNUSED(state);
+    world_t w;
+    ad_bus_t *bus = open_world(&w);
+    char org[2 * AD_ID_MAX], topic[2 * AD_ID_MAX + 8];
+    memset(org, 'o', sizeof(org));
+    org[AD_ID_MAX - 1] = '\0';
+    snprintf(topic, sizeof(topic), "org:%s", org);
+    rec_t b = {0};
+    ad_bus_sub_t *sb = batched(bus, &b);
+    assert_int_equal(ad_bus_sub_set_org(sb, org), 0);
+    sub(sb, "agent:*", false, 0);
+    pub(bus, "agent:a", topic);    /* 1 */
+    pub(bus, "agent:a", "org:o2"); /* 2: another org's */
+    turn(&w);
+    const uint64_t want[] = {1};
+    assert_seqs(&b, want, 1);
+
+    org[AD_ID_MAX - 1] = 'o';
+    org[2 * AD_ID_MAX - 1] = '\0';
+    assert_int_equal(ad_bus_sub_set_org(sb, org), AD_EINVAL);
+    pub(bus, "agent:a", topic);    /* 3 */
+    pub(bus, "agent:a", "org:o2"); /* 4 */
+    pub(bus, "agent:a", NULL);     /* 5: no org */
+    turn(&w);
+    const uint64_t still[] = {1, 5};
+    assert_seqs(&b, still, 2);
+    ad_bus_sub_free(sb);
+    close_world(&w);
+}
+
 int main(void)
 {
     /* each test one by one, then in runs */
@@ -428,6 +463,7 @@ int main(void)
         BOTH(overflow_in_a_run_stops_it),
         BOTH(a_callback_publishing_joins_the_run),
         BOTH(a_run_publishing_many),
+        BOTH(the_longest_org_id_filters_and_a_longer_one_matches_nothing),
         BOTH(a_run_holds_only_its_orgs_events),
     };
 #undef BOTH
