@@ -1510,24 +1510,31 @@ async function n1() {
 
 // ---- B1: the dashboard in Chromium under 100 streaming agents (issue #38) ----------------------
 
+// Runs bench/SCRIPT in a child with --json FILE, stopped after LIMIT_MIN
+// minutes, and returns what it wrote, or null (said as id's n/a). The wait
+// is asynchronous, so a signal reaches this driver, whose exit stops the
+// child (which stops its own servers).
+async function jsonChild(id, script, limitMin, env = process.env) {
+  const file = path.join(RUN_TMP, `${id}.json`);
+  const child = require('node:child_process').spawn(NODE, [path.join(HERE, script), ...(QUICK ? ['--quick'] : []), '--json', file],
+    { stdio: ['ignore', 'inherit', 'inherit'], env });
+  const stop = () => child.kill('SIGTERM');
+  process.on('exit', stop);
+  const limit = setTimeout(stop, limitMin * 60 * 1000);
+  const code = await new Promise((resolve) => child.on('exit', (c, sig) => resolve(c ?? sig)));
+  clearTimeout(limit);
+  process.off('exit', stop);
+  if (code !== 0 || !fs.existsSync(file)) { na(id, `bench/${script} exited ${code}`); return null; }
+  return JSON.parse(fs.readFileSync(file, 'utf8'));
+}
+
 // bench/browser.mjs in a child (ESM, its own Chromium and agentd), its
 // figures read back from --json: the goals as budgets, the main thread's
 // CPU per view as a ratio to the bare xterm.js page of the same run.
 async function b1() {
-  const file = path.join(RUN_TMP, 'b1.json');
-  // Asynchronous, so a signal reaches this driver, whose exit stops the
-  // child (which stops its agentd and Chromium).
-  const child = require('node:child_process').spawn(NODE, [path.join(HERE, 'browser.mjs'), ...(QUICK ? ['--quick'] : []), '--json', file],
-    { stdio: ['ignore', 'inherit', 'inherit'], env: process.env });
-  const stop = () => child.kill('SIGTERM');
-  process.on('exit', stop);
-  const limit = setTimeout(stop, (QUICK ? 15 : 40) * 60 * 1000);
-  const code = await new Promise((resolve) => child.on('exit', (c, sig) => resolve(c ?? sig)));
-  clearTimeout(limit);
-  process.off('exit', stop);
-  if (code !== 0 || !fs.existsSync(file)) { na('B1', `bench/browser.mjs exited ${code}`); out.scenarios.B1 = null; return; }
-  const b = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const b = await jsonChild('B1', 'browser.mjs', QUICK ? 15 : 40);
   out.scenarios.B1 = b;
+  if (!b) return;
   const q = QUICK ? ` (QUICK: ${b.meta.secs} s per view)` : '';
   budget('B1', 'first load: scripts and styles on the wire (goal 60 KB)', b.firstLoad?.assetBytes, 61440, { unit: 'B' });
   budget('B1', `transcript of ${b.meta.msgs} messages: open to first rows painted, ms (goal 300)`, b.transcript?.openMs, 300, { unit: 'ms' });
@@ -1552,18 +1559,9 @@ async function b1() {
 // build, its own temporary dirs), its figures read back from --json. Each
 // row's peer is the same thing done on the control plane itself.
 async function nodes() {
-  const file = path.join(RUN_TMP, 'nodes.json');
-  const child = require('node:child_process').spawn(NODE, [path.join(HERE, 'nodes.js'), ...(QUICK ? ['--quick'] : []), '--json', file],
-    { stdio: ['ignore', 'inherit', 'inherit'], env: { ...process.env, AGENTD_BIN: agentd.BIN } });
-  const stop = () => child.kill('SIGTERM');
-  process.on('exit', stop);
-  const limit = setTimeout(stop, (QUICK ? 5 : 15) * 60 * 1000);
-  const code = await new Promise((resolve) => child.on('exit', (c, sig) => resolve(c ?? sig)));
-  clearTimeout(limit);
-  process.off('exit', stop);
-  if (code !== 0 || !fs.existsSync(file)) { na('N', `bench/nodes.js exited ${code}`); out.scenarios.N = null; return; }
-  const n = JSON.parse(fs.readFileSync(file, 'utf8'));
+  const n = await jsonChild('N', 'nodes.js', QUICK ? 5 : 15, { ...process.env, AGENTD_BIN: agentd.BIN });
   out.scenarios.N = n;
+  if (!n) return;
   log(`N1 start -> exec p50/p99: node ${n.N1.node.p50.toFixed(1)}/${n.N1.node.p99.toFixed(1)} ms, here ${n.N1.here.p50.toFixed(1)}/${n.N1.here.p99.toFixed(1)} ms; `
     + `N2 line p50/p99: node ${n.N2.node.p50.toFixed(2)}/${n.N2.node.p99.toFixed(2)} ms, here ${n.N2.here.p50.toFixed(2)}/${n.N2.here.p99.toFixed(2)} ms; `
     + `N3 resent ${n.N3.resent} B, stale ${n.N3.stale}, every value once ${n.N3.once}`);
