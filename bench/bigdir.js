@@ -87,11 +87,15 @@ async function startup(dir, runs) {
   return times;
 }
 
-// The routes measured, with ids picked from the dir (read-only).
+// The routes measured, with ids picked from the dir (read-only), and the
+// UTC day of the dir's newest run. "Usage by agent, today" asks for the
+// current day's rows; once the day has turned since the dir was made it has
+// none, and the row measures an empty answer (133 bytes) instead of a day's.
 function routes(dbFile) {
   const Database = require(path.join(__dirname, 'node_modules', 'better-sqlite3'));
   const db = new Database(dbFile, { readonly: true, fileMustExist: true });
   try {
+    const madeDay = new Date(db.prepare('SELECT max(started_at) AS m FROM runs').get().m).toISOString().slice(0, 10);
     const hot = db.prepare('SELECT agent_id, count(*) AS n FROM runs INDEXED BY runs_by_agent WHERE agent_id IN '
       + '(SELECT id FROM agents ORDER BY created_at LIMIT 10) GROUP BY agent_id ORDER BY n DESC LIMIT 1').get();
     const nRuns = db.prepare('SELECT count(*) AS n FROM runs').get().n;
@@ -106,7 +110,7 @@ function routes(dbFile) {
     const nAgents = db.prepare('SELECT count(*) AS n FROM agents WHERE deleted_at IS NULL').get().n;
     const agentMid = db.prepare('SELECT id FROM agents WHERE deleted_at IS NULL ORDER BY created_at, id LIMIT 1 OFFSET ?')
       .get(Math.floor(nAgents / 2));
-    return [
+    return { madeDay, list: [
       [`agents list with cost totals, all ${nAgents}`, '/api/agents'],
       ['agents list, a page of 100', '/api/agents?limit=100'],
       ['agents list, a page of 100 half-way (cursor)', `/api/agents?limit=100&cursor=${agentMid.id}`],
@@ -119,20 +123,10 @@ function routes(dbFile) {
       [`a big run's transcript (${big.n} messages), first page`, `/api/runs/${big.run_id}/messages?limit=100`],
       ['the big run\'s transcript, the middle page', `/api/runs/${big.run_id}/messages?limit=100&after=${bigMid.created_at}:${bigMid.id}`],
       ['dashboard stats, 24h', '/api/dashboard/stats?range=24h'],
-    ];
+    ] };
   } finally { db.close(); }
 }
 
-// The UTC day of the dir's newest run. "Usage by agent, today" asks for the
-// current day's rows; once the day has turned since the dir was made it has
-// none, and the row measures an empty answer (133 bytes) instead of a day's.
-function newestRunDay(dbFile) {
-  const Database = require(path.join(__dirname, 'node_modules', 'better-sqlite3'));
-  const db = new Database(dbFile, { readonly: true, fileMustExist: true });
-  try {
-    return new Date(db.prepare('SELECT max(started_at) AS m FROM runs').get().m).toISOString().slice(0, 10);
-  } finally { db.close(); }
-}
 const utcDay = () => new Date().toISOString().slice(0, 10);
 
 async function wrkRoute(h, p, seconds) {
@@ -159,8 +153,7 @@ async function run(ctx) {
     log(`F2 start-up on the grown dir: first 200 of /healthz ${res.startup.healthzMs.toFixed(1)} ms, of GET /api/runs?limit=50 ${res.startup.listMs.toFixed(1)} ms (median); first start ${res.firstStartMs.list.toFixed(0)} ms`);
     ctx.budget('F2', 'start-up on the grown dir to the first 200 of /healthz, median ms (budget 100)', res.startup.healthzMs, 100, { unit: 'ms' });
     ctx.budget('F2', 'same, to the first 200 of an authenticated GET /api/runs?limit=50', res.startup.listMs, 100, { unit: 'ms' });
-    const list = routes(path.join(dir, 'agentd.db'));
-    const madeDay = newestRunDay(path.join(dir, 'agentd.db'));
+    const { list, madeDay } = routes(path.join(dir, 'agentd.db'));
     const seconds = ctx.quick ? 2 : 4;
     res.routes = {};
     for (const [what, p] of list) res.routes[what] = { path: p };

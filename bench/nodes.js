@@ -134,15 +134,14 @@ async function main() {
   try {
     const here = await dispatch(d, wt, null);
     const there = await dispatch(d, wt, 'bench1');
-    fig.N1 = { node: p50p99(there), here: p50p99(here) };
-    rows.push(['N1', 'POST start -> exec, p50 / p99 (ms)', `${pct(there, 50).toFixed(1)} / ${pct(there, 99).toFixed(1)}`,
-      `${pct(here, 50).toFixed(1)} / ${pct(here, 99).toFixed(1)} (here)`, pct(there, 99) < 100 ? 'p99 < 100 ms ok' : 'p99 < 100 ms MISS']);
+    const s1 = fig.N1 = { node: p50p99(there), here: p50p99(here) };
+    rows.push(['N1', 'POST start -> exec, p50 / p99 (ms)', `${s1.node.p50.toFixed(1)} / ${s1.node.p99.toFixed(1)}`,
+      `${s1.here.p50.toFixed(1)} / ${s1.here.p99.toFixed(1)} (here)`, s1.node.p99 < 100 ? 'p99 < 100 ms ok' : 'p99 < 100 ms MISS']);
     const lh = await lineLatency(d, wt, null);
     const ln = await lineLatency(d, wt, 'bench1');
-    const added = pct(ln, 99) - pct(lh, 99);
-    fig.N2 = { node: p50p99(ln), here: p50p99(lh), addedP99: added };
-    rows.push(['N2', `line -> /ws subscriber, 1k lines/s, p50 / p99 (ms)`, `${pct(ln, 50).toFixed(2)} / ${pct(ln, 99).toFixed(2)}`,
-      `${pct(lh, 50).toFixed(2)} / ${pct(lh, 99).toFixed(2)} (here)`, `added p99 ${added.toFixed(2)} ms: ${added <= 5 ? 'ok' : 'MISS'}`]);
+    const s2 = fig.N2 = { node: p50p99(ln), here: p50p99(lh), addedP99: pct(ln, 99) - pct(lh, 99) };
+    rows.push(['N2', `line -> /ws subscriber, 1k lines/s, p50 / p99 (ms)`, `${s2.node.p50.toFixed(2)} / ${s2.node.p99.toFixed(2)}`,
+      `${s2.here.p50.toFixed(2)} / ${s2.here.p99.toFixed(2)} (here)`, `added p99 ${s2.addedP99.toFixed(2)} ms: ${s2.addedP99 <= 5 ? 'ok' : 'MISS'}`]);
     const c = await cut(d, wt, p);
     fig.N3 = c;
     rows.push(['N3', `bytes resent after a ${CUT_MS} ms cut; frames of an old attach dropped`, `${c.resent} B; ${c.stale}`,

@@ -192,40 +192,22 @@ static void batch_drop(ad_bus_sub_t *sub)
     sub->nbatch = 0;
 }
 
-/* Hands sub the events of its batch from i on that its org may see, in
- * one deliver_run call, and lets the batch go. The batch is taken off sub
- * first: what callbacks publish meanwhile starts a new one (a realloc of
- * this one would move the array the call reads), which the run goes on
- * with from its start. */
+/* Hands sub the events of its batch from i on (two or more; offer left
+ * out other orgs' events) in one deliver_run call, and lets the batch go. The batch is taken off
+ * sub first: what callbacks publish meanwhile starts a new one (a realloc of this one would move
+ * the array the call reads), which the run goes on with from its start. */
 static void batch_run_part(ad_bus_sub_t *sub, size_t i)
 {
     ad_bus_event_t **evs = sub->batch;
-    size_t cap = sub->batch_cap, n = i;
-    for (size_t j = i; j < sub->nbatch; j++) {
-        if (org_visible(sub, evs[j])) {
-            evs[n++] = evs[j];
-        } else {
-            ad_bus_event_unref(evs[j]); /* not this subscriber's to see */
-        }
-    }
+    size_t cap = sub->batch_cap, n = sub->nbatch;
     sub->batch = NULL;
     sub->nbatch = sub->batch_cap = 0;
     size_t taken = 0;
-    int rc = 0;
-    if (n - i >= 2) {
-        sub->busy++;
-        rc = sub->ops->deliver_run(sub->ud, evs + i, n - i, &taken);
-        sub->busy--;
-        if (taken > 0) {
-            sub->last_seq = evs[i + taken - 1]->seq;
-        }
-    } else if (n > i) { /* one left after the org filter: a run is two or more */
-        sub->busy++;
-        rc = sub->ops->deliver(sub->ud, evs[i]);
-        sub->busy--;
-        if (rc == 0) {
-            sub->last_seq = evs[i]->seq;
-        }
+    sub->busy++;
+    int rc = sub->ops->deliver_run(sub->ud, evs + i, n - i, &taken);
+    sub->busy--;
+    if (taken > 0) {
+        sub->last_seq = evs[i + taken - 1]->seq;
     }
     for (size_t j = 0; j < n; j++) {
         ad_bus_event_unref(evs[j]);
@@ -361,7 +343,11 @@ static void offer(ad_bus_sub_t *sub, ad_bus_event_t *ev)
     }
     sub->mark = ev->seq;
     if (sub->batched && !sub->bus->closing) {
-        batch_add(sub, ev);
+        /* Another org's event is left out here, so a batch holds only what
+         * its run delivers (a change of org flushes the batch first). */
+        if (org_visible(sub, ev)) {
+            batch_add(sub, ev);
+        }
         return;
     }
     ad_bus_sub_deliver(sub, ev);
