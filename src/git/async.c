@@ -86,8 +86,12 @@ static void run(uv_work_t *w)
     ad_git_trust_t trust;
     if (j->trust_repo != NULL) {
         char why[AD_GIT_MSG_MAX - 64];
-        if (ad_git_trust_check(j->trust_repo, j->trust_bare, j->path, &trust, why, sizeof(why)) !=
-            0) {
+        int trc =
+            ad_git_trust_check(j->trust_repo, j->trust_bare, j->path, &trust, why, sizeof(why));
+        if (trc == AD_ENOENT) {
+            j->trust_repo[0] = '\0'; /* the folder is gone: the operation says so */
+        }
+        if (trc != 0 && trc != AD_ENOENT) {
             ad_log(AD_LOG_WARN, "git", "refused op=%s path=%s why=\"%s\"", ad_git_op_name(j->op),
                    j->path != NULL ? j->path : "", why);
             j->res.rc = ad_gitx_fail(e, AD_EPERM, "untrusted_git", "%s", why);
@@ -113,7 +117,7 @@ static void run(uv_work_t *w)
                        .timeout_ms = j->timeout_ms,
                        .trust_repo = j->trust_repo,
                        .trust_bare = j->trust_bare,
-                       .trust = j->trust_repo != NULL ? &trust : NULL};
+                       .trust = j->trust_repo != NULL && j->trust_repo[0] != '\0' ? &trust : NULL};
     j->res.rc = be->exec(j->op, &a, &j->res.data, e);
     if (writes) {
         pthread_mutex_unlock(&write_lock);

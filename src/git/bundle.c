@@ -58,8 +58,7 @@ static int git(const ad_git_trust_t *t, const char *dir, const char *const *args
 {
     bool truncated = false, timed_out = false;
     int st = 0;
-    int rc =
-        ad_gitx_inert(t, dir, args, BUNDLE_TIMEOUT_MS, out, &truncated, &st, &timed_out, e);
+    int rc = ad_gitx_inert(t, dir, args, BUNDLE_TIMEOUT_MS, out, &truncated, &st, &timed_out, e);
     while (rc == 0 && out->len > 0 && (out->data[out->len - 1] == '\n')) {
         out->data[--out->len] = '\0';
     }
@@ -276,9 +275,9 @@ static int node_worktree(const ad_git_args_t *a, json_t **out, ad_git_err_t *e)
         const char *add[] = {"worktree", "add", "--quiet", "-B", a->branch, a->path, a->base, NULL};
         ad_git_trust_t t;
         ad_buf_reset(&b);
-        rc = bare_root(a->repo_path, &t) ? git(&t, a->repo_path, add, &b, e)
-                                         : ad_gitx_fail(e, AD_ENOENT, "not_a_repository",
-                                                        "%s is gone", a->repo_path);
+        rc = bare_root(a->repo_path, &t)
+                 ? git(&t, a->repo_path, add, &b, e)
+                 : ad_gitx_fail(e, AD_ENOENT, "not_a_repository", "%s is gone", a->repo_path);
     }
     ad_buf_cleanup(&b);
     if (rc == 0) {

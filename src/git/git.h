@@ -81,7 +81,8 @@ typedef struct {
  * the common folder a real folder with no commondir and no symlink in it;
  * for a linked worktree, its .git a one-line regular file naming
  * <common>/worktrees/<x> (a real folder, no symlink in it) whose
- * commondir names common. AD_EPERM with why (a sentence) otherwise. */
+ * commondir names common. AD_EPERM with why (a sentence) otherwise;
+ * AD_ENOENT when wt itself is gone (nothing to open or show). */
 int ad_git_trust_check(const char *repo, bool bare, const char *wt, ad_git_trust_t *out, char *why,
                        size_t whysz);
 

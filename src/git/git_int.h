@@ -124,8 +124,8 @@ bool ad_gitx_find_git(char *out, size_t outsz);
  * transports. As ad_gitx_run otherwise; AD_EPERM "untrusted_git" when the
  * config cannot be made inert. */
 int ad_gitx_inert(const ad_git_trust_t *t, const char *dir, const char *const *args,
-                  uint64_t timeout_ms, ad_buf_t *out, bool *truncated, int *status,
-                  bool *timed_out, ad_git_err_t *e);
+                  uint64_t timeout_ms, ad_buf_t *out, bool *truncated, int *status, bool *timed_out,
+                  ad_git_err_t *e);
 /* bundle.c: a worktree's work carried to and from worker nodes (issue
  * #34) as git bundles, by the git program. */
 int ad_git_bundle_op(ad_git_op_t op, const ad_git_args_t *a, json_t **out, ad_git_err_t *e);

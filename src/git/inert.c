@@ -8,8 +8,9 @@
  * repository's, and no program any config names runs for them: every
  * filter, textconv and merge driver the config defines is emptied, as are
  * the signing programs, credential helpers, askpass, the pager, editors,
- * fsmonitor and a remote's receive-pack or upload-pack (a remote helper,
- * remote.*.vcs, is refused); only the file,
+ * fsmonitor (a remote's receive-pack is the push's own --receive-pack:
+ * git keeps the first of remote.*.receivepack, the repository's; a
+ * remote helper, remote.*.vcs, is refused); only the file,
  * http, https and ssh transports (no ext::, no fd::). Pool threads only.
  */
 #include "git/git_int.h"
@@ -30,16 +31,32 @@ extern char **environ;
 
 /* Config of every run: after the repository's on git's command line, so
  * these win. */
-static const char *const fixed[] = {
-    "core.hooksPath=/dev/null",   "core.fsmonitor=false",     "core.attributesFile=/dev/null",
-    "core.askPass=/bin/false",    "core.sshCommand=ssh",      "core.pager=cat",
-    "core.editor=/bin/true",      "sequence.editor=/bin/true",
-    "commit.gpgSign=false",       "tag.gpgSign=false",        "push.gpgSign=false",
-    "merge.verifySignatures=false", "gpg.program=/bin/false", "gpg.openpgp.program=/bin/false",
-    "gpg.x509.program=/bin/false", "gpg.ssh.program=/bin/false", "credential.helper=",
-    "protocol.allow=never",       "protocol.file.allow=always", "protocol.http.allow=always",
-    "protocol.https.allow=always", "protocol.ssh.allow=always", "protocol.ext.allow=never",
-    "submodule.recurse=false",    "push.recurseSubmodules=no", "fetch.recurseSubmodules=false"};
+static const char *const fixed[] = {"core.hooksPath=/dev/null",
+                                    "core.fsmonitor=false",
+                                    "core.attributesFile=/dev/null",
+                                    "core.askPass=/bin/false",
+                                    "core.sshCommand=ssh",
+                                    "core.pager=cat",
+                                    "core.editor=/bin/true",
+                                    "sequence.editor=/bin/true",
+                                    "commit.gpgSign=false",
+                                    "tag.gpgSign=false",
+                                    "push.gpgSign=false",
+                                    "merge.verifySignatures=false",
+                                    "gpg.program=/bin/false",
+                                    "gpg.openpgp.program=/bin/false",
+                                    "gpg.x509.program=/bin/false",
+                                    "gpg.ssh.program=/bin/false",
+                                    "credential.helper=",
+                                    "protocol.allow=never",
+                                    "protocol.file.allow=always",
+                                    "protocol.http.allow=always",
+                                    "protocol.https.allow=always",
+                                    "protocol.ssh.allow=always",
+                                    "protocol.ext.allow=never",
+                                    "submodule.recurse=false",
+                                    "push.recurseSubmodules=no",
+                                    "fetch.recurseSubmodules=false"};
 
 typedef struct {
     char *envp[ENV_MAX];
@@ -170,7 +187,6 @@ static int scan(inert_t *x, const char *dir, ad_git_err_t *e)
     static const char *const fk[] = {"clean", "smudge", "process", "required", NULL};
     static const char *const dk[] = {"textconv", "command", NULL};
     static const char *const mk[] = {"driver", NULL};
-    static const char *const rk[] = {"receivepack", "uploadpack", NULL};
     static const char *const vk[] = {"vcs", NULL};
     for (size_t off = 0; rc == 0 && b.data != NULL && off < b.len;) {
         const char *name = b.data + off;
@@ -187,9 +203,6 @@ static int scan(inert_t *x, const char *dir, ad_git_err_t *e)
             ok = over(x, "diff", s, len, "textconv=") && over(x, "diff", s, len, "command=");
         } else if ((s = sub_of(name, "merge", mk, &len)) != NULL) {
             ok = over(x, "merge", s, len, "driver=");
-        } else if ((s = sub_of(name, "remote", rk, &len)) != NULL) {
-            ok = over(x, "remote", s, len, "receivepack=git-receive-pack") &&
-                 over(x, "remote", s, len, "uploadpack=git-upload-pack");
         } else if (sub_of(name, "remote", vk, &len) != NULL) {
             rc = ad_gitx_fail(e, AD_EPERM, "untrusted_git",
                               "the repository's config names a remote helper (remote.*.vcs), "
@@ -206,8 +219,8 @@ static int scan(inert_t *x, const char *dir, ad_git_err_t *e)
 }
 
 int ad_gitx_inert(const ad_git_trust_t *t, const char *dir, const char *const *args,
-                  uint64_t timeout_ms, ad_buf_t *out, bool *truncated, int *status,
-                  bool *timed_out, ad_git_err_t *e)
+                  uint64_t timeout_ms, ad_buf_t *out, bool *truncated, int *status, bool *timed_out,
+                  ad_git_err_t *e)
 {
     inert_t *x = ad_xcalloc(1, sizeof(*x));
     int rc = 0;

@@ -124,14 +124,17 @@ static int run_push(const ad_git_trust_t *t, const char *wt_path, const char *re
 {
     char refspec[600];
     snprintf(refspec, sizeof(refspec), "refs/heads/%s:refs/heads/%s", branch, branch);
-    const char *const args[] = {"push", "--porcelain", "--set-upstream", "--no-verify", "--",
-                                remote, refspec,       NULL};
+    /* --receive-pack: the remote's program is git's own, whatever
+     * remote.<name>.receivepack says (git keeps the first one it reads) */
+    const char *const args[] = {
+        "push", "--porcelain", "--set-upstream", "--no-verify", "--receive-pack=git-receive-pack",
+        "--",   remote,        refspec,          NULL};
     ad_buf_t output;
     ad_buf_init(&output, PUSH_OUTPUT_MAX);
     bool truncated = false, timed_out = false;
     int st = 0;
-    int rc = ad_gitx_inert(t, wt_path, args, PUSH_TIMEOUT_MS, &output, &truncated, &st,
-                           &timed_out, e);
+    int rc =
+        ad_gitx_inert(t, wt_path, args, PUSH_TIMEOUT_MS, &output, &truncated, &st, &timed_out, e);
     if (rc == 0) {
         json_t *text = ad_gitx_json_text(output.data ? output.data : "", output.len);
         if (timed_out || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
@@ -152,10 +155,7 @@ static int run_push(const ad_git_trust_t *t, const char *wt_path, const char *re
 int ad_git_push(const ad_git_trust_t *t, const char *wt_path, const char *remote, json_t **out,
                 ad_git_err_t *e)
 {
-    if (t == NULL) {
-        return ad_gitx_fail(e, AD_EPERM, "untrusted_git",
-                            "a push needs the worktree's repository from agentd's rows");
-    }
+
     git_repository *repo = NULL;
     git_reference *head = NULL;
     char branch[256], rname[256], url[1024] = "";
@@ -163,6 +163,11 @@ int ad_git_push(const ad_git_trust_t *t, const char *wt_path, const char *remote
     int rc = ad_gitx_open_worktree(wt_path, &repo, e);
     if (rc != 0) {
         return rc;
+    }
+    if (t == NULL) {
+        git_repository_free(repo);
+        return ad_gitx_fail(e, AD_EPERM, "untrusted_git",
+                            "a push needs the worktree's repository from agentd's rows");
     }
     int grc = git_repository_head(&head, repo);
     if (grc < 0 || !git_reference_is_branch(head)) {

@@ -25,7 +25,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int refuse(char *why, size_t whysz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int refuse(char *why, size_t whysz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int refuse(char *why, size_t whysz, const char *fmt, ...)
 {
     va_list ap;
@@ -108,8 +109,8 @@ int ad_git_trust_check(const char *repo, bool bare, const char *wt, ad_git_trust
 {
     memset(out, 0, sizeof(*out));
     char p[PATH_MAX + 32], line[PATH_MAX + 16], real[PATH_MAX];
-    if (repo == NULL || repo[0] != '/' || wt == NULL || wt[0] != '/' ||
-        strlen(repo) >= PATH_MAX || strlen(wt) >= PATH_MAX) {
+    if (repo == NULL || repo[0] != '/' || wt == NULL || wt[0] != '/' || strlen(repo) >= PATH_MAX ||
+        strlen(wt) >= PATH_MAX) {
         return refuse(why, whysz, "the worktree's repository is not known");
     }
     /* the common folder: the workspace's <top>/.git, or a node's bare
@@ -130,7 +131,8 @@ int ad_git_trust_check(const char *repo, bool bare, const char *wt, ad_git_trust
     }
     char wtreal[PATH_MAX], reporeal[PATH_MAX];
     if (realpath(wt, wtreal) == NULL) {
-        return refuse(why, whysz, "the worktree %s is gone", wt);
+        snprintf(why, whysz, "the worktree %s is gone", wt);
+        return AD_ENOENT; /* nothing there to follow: the caller says it is missing */
     }
     snprintf(p, sizeof(p), "%s/.git", wtreal);
     if (!bare && realpath(repo, reporeal) != NULL && strcmp(reporeal, wtreal) == 0) {
@@ -152,8 +154,8 @@ int ad_git_trust_check(const char *repo, bool bare, const char *wt, ad_git_trust
     if (!resolve(wtreal, line + 8, real) || strncmp(real, wtdir, strlen(wtdir)) != 0 ||
         real[strlen(wtdir)] != '/' || strchr(real + strlen(wtdir) + 1, '/') != NULL ||
         !real_dir(wtdir)) {
-        return refuse(why, whysz, "%s names %s, which is not a worktree folder of %s", p,
-                      line + 8, out->common);
+        return refuse(why, whysz, "%s names %s, which is not a worktree folder of %s", p, line + 8,
+                      out->common);
     }
     if (!real_dir(real)) {
         return refuse(why, whysz, "%s is not a folder", real);

@@ -22,8 +22,8 @@
 
 #define ALLOW_MAX 32 /* as a policy's network {allow} (src/run/spec.c) */
 
-int ad_worker_box(worker_t *w, const wrun_t *r, const char *agent_id, json_t *msg,
-                  const char *cwd, const char *argv0, ad_proc_box_t *box, char *err, size_t errsz)
+int ad_worker_box(worker_t *w, const wrun_t *r, const char *agent_id, json_t *msg, const char *cwd,
+                  const char *argv0, ad_proc_box_t *box, char *err, size_t errsz)
 {
     memset(box, 0, sizeof(*box));
     /* the run's git folder is the node's mirror of its workspace (the
@@ -34,7 +34,10 @@ int ad_worker_box(worker_t *w, const wrun_t *r, const char *agent_id, json_t *ms
     if (r != NULL && r->wt_path[0] != '\0' && cwd != NULL && strcmp(cwd, r->wt_path) == 0) {
         snprintf(mirror, sizeof(mirror), "%s/mirrors/%s.git", w->cfg->data_dir, r->ws_id);
         t = ad_xcalloc(1, sizeof(*t));
-        if (ad_git_trust_check(mirror, true, cwd, t, why, sizeof(why)) != 0) {
+        int trc = ad_git_trust_check(mirror, true, cwd, t, why, sizeof(why));
+        if (trc == AD_ENOENT) {
+            memset(t, 0, sizeof(*t)); /* the folder is gone: the spawn says so */
+        } else if (trc != 0) {
             free(t);
             snprintf(err, errsz, "the agent's worktree was tampered with, so it does not start: %s",
                      why);
@@ -74,7 +77,7 @@ int ad_worker_box(worker_t *w, const wrun_t *r, const char *agent_id, json_t *ms
     ad_proc_box_in_t in = {.data_dir = w->cfg->data_dir,
                            .agent_id = agent_id,
                            .wt = cwd,
-                           .git_common = t != NULL ? t->common : NULL,
+                           .git_common = t != NULL && t->common[0] != '\0' ? t->common : NULL,
                            .read_only = json_is_true(json_object_get(p, "readOnly")),
                            .exe = found ? exe : NULL,
                            .cli = cli,

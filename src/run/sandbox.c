@@ -123,6 +123,10 @@ static int git_root(ad_runner_t *r, json_t *agent, const char *agent_id, const c
                            : NULL;
     char why[700];
     int rc = ad_git_trust_check(repo, false, wt, t, why, sizeof(why));
+    if (rc == AD_ENOENT) { /* the folder is gone: no git folder shown, the start says why */
+        memset(t, 0, sizeof(*t));
+        rc = 0;
+    }
     if (rc != 0) {
         snprintf(err, errsz, "the agent's worktree was tampered with, so it does not start: %s",
                  why);

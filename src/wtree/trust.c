@@ -20,8 +20,8 @@ const char *ad_wtree_trust_repo(ad_wtree_ctx_t *c, const char *path, char *buf, 
     }
     const char *repo = NULL;
     json_t *ws = NULL;
-    if (c->ws != NULL &&
-        ad_wtree_jstr(c->ws, "id") != NULL && ad_wtree_jstr(c->wt, "workspaceId") != NULL &&
+    if (c->ws != NULL && ad_wtree_jstr(c->ws, "id") != NULL &&
+        ad_wtree_jstr(c->wt, "workspaceId") != NULL &&
         strcmp(ad_wtree_jstr(c->ws, "id"), ad_wtree_jstr(c->wt, "workspaceId")) == 0) {
         repo = ad_wtree_jstr(c->ws, "path");
     } else if (!c->W->closed &&
