@@ -224,9 +224,7 @@ int ad_gitx_inert(const ad_git_trust_t *t, const char *dir, const char *const *a
 {
     inert_t *x = ad_xcalloc(1, sizeof(*x));
     int rc = 0;
-    const char *tmp = getenv("TMPDIR");
-    snprintf(x->home, sizeof(x->home), "%s/agentd-git-XXXXXX",
-             tmp != NULL && tmp[0] == '/' && strlen(tmp) < PATH_MAX - 32 ? tmp : "/tmp");
+    snprintf(x->home, sizeof(x->home), "/tmp/agentd-git-XXXXXX"); /* made 0700, empty */
     if (!ad_gitx_find_git(x->exe, sizeof(x->exe))) {
         rc = ad_gitx_fail(e, AD_EINTERNAL, "no_git", "the git program is not installed");
     } else if (mkdtemp(x->home) == NULL) {
