@@ -4,7 +4,8 @@
 // folder, both of which it can write, to choose what its next sandbox
 // shows read-write and what agentd's own git opens: another folder of the
 // machine, another org's repository (read through the diff route,
-// committed onto through the commit route). agentd takes the repository
+// committed onto through the commit route); a Claude agent does it with a
+// write a write token approves. agentd takes the repository
 // from its rows and refuses a worktree whose files say otherwise, with the
 // reason in the answer and the audit. And agentd's git program is inert: a
 // push runs no pre-push hook and no remote.*.receivepack.
@@ -16,7 +17,10 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const daemon = require('./lib/daemon');
-const { request, until } = require('./lib/api');
+const { request, until, api } = require('./lib/api');
+const { start: startMock } = require('../fixtures/mock-anthropic');
+const { CLAUDE_BIN, claudeMissingReason, makeSandbox } = require('../fixtures/claude-run');
+const { claudeAgents } = require('./lib/agents');
 
 const call = (d, method, url, body, headers = d.authHeaders) => request(d.url, method, url, body, headers);
 
@@ -213,5 +217,49 @@ test('a push runs no hook and no receive-pack the repository names', async () =>
     assert.equal(git(bare, 'rev-parse', 'p1'), git(w.wt.path, 'rev-parse', 'HEAD'));
   } finally {
     await d.stop();
+  }
+});
+
+test('a Claude agent whose approved write rewrites .git does not choose its next sandbox\'s mounts', { skip: claudeMissingReason() || false }, async () => {
+  const victim = daemon.tmpDir('agentd-victim-');
+  fs.writeFileSync(path.join(victim, 'victim-secret.txt'), 'victim-secret-0123\n');
+  const sb = makeSandbox();
+  git(sb.cwd, 'commit', '-q', '--allow-empty', '-m', 'init');
+  const wtPath = `${fs.realpathSync(sb.cwd)}.worktrees/c1`;
+  const mock = await startMock({ rules: [{
+    match: 'redirect',
+    reply: { tool: { name: 'Read', input: { file_path: path.join(wtPath, '.git') } },
+      then: { tool: { name: 'Write', input: { file_path: path.join(wtPath, '.git'), content: `gitdir: ${victim}\n` } },
+        then: { text: 'Redirected.' } } },
+  }] });
+  const d = await daemon.start({ needUrl: true, args: ['--claude-bin', CLAUDE_BIN, '--stop-grace-ms', '3000'] });
+  try {
+    const make = await claudeAgents(d, sb, mock.url);
+    const ws = (await api(d, 'GET', '/api/workspaces')).body.workspaces[0];
+    const wt = await call(d, 'POST', '/api/worktrees', { workspaceId: ws.id, name: 'c1', branch: 'c1', createBranch: true });
+    assert.equal(wt.status, 201, wt.text);
+    assert.equal(wt.body.path, wtPath);
+    const ag = await make({ worktreeId: wt.body.id, permissions: ['read', 'write'] });
+    const s = await call(d, 'POST', `/api/agents/${ag.id}/start`, { initialPrompt: 'please redirect git' });
+    assert.equal(s.status, 200, s.text);
+    // a write token approves what asks
+    const tw = await call(d, 'POST', '/api/tokens', { name: 'approver', scope: 'write' });
+    assert.equal(tw.status, 201, tw.text);
+    const approver = { authorization: `Bearer ${tw.body.token}` };
+    await until(async () => {
+      if (fs.readFileSync(path.join(wtPath, '.git'), 'utf8') === `gitdir: ${victim}\n`) return true;
+      const r = await call(d, 'GET', `/api/agents/${ag.id}/approvals?pending=true`);
+      for (const ap of r.body.approvals || []) {
+        const ok = await call(d, 'POST', `/api/approvals/${ap.id}`, { decision: 'allow' }, approver);
+        assert.equal(ok.status, 200, ok.text);
+      }
+      return null;
+    }, 'the approved write of .git', 30000);
+    await call(d, 'POST', `/api/agents/${ag.id}/stop`, {});
+    await secondStartRefused(d, { admin: d.authHeaders }, wt.body.id, victim);
+  } finally {
+    await d.cleanup();
+    await mock.close();
+    sb.cleanup();
   }
 });
