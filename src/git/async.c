@@ -86,8 +86,10 @@ static void run(uv_work_t *w)
     ad_git_trust_t trust;
     if (j->trust_repo != NULL) {
         char why[AD_GIT_MSG_MAX - 64];
-        int trc =
-            ad_git_trust_check(j->trust_repo, j->trust_bare, j->path, &trust, why, sizeof(why));
+        /* a repository's own work (list, add) checks its main worktree */
+        bool on_repo = j->op == AD_GIT_OP_LIST || j->op == AD_GIT_OP_ADD;
+        int trc = ad_git_trust_check(j->trust_repo, j->trust_bare,
+                                     on_repo ? j->trust_repo : j->path, &trust, why, sizeof(why));
         if (trc == AD_ENOENT) {
             j->trust_repo[0] = '\0'; /* the folder is gone: the operation says so */
         }

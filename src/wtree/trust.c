@@ -15,6 +15,14 @@
 const char *ad_wtree_trust_repo(ad_wtree_ctx_t *c, const char *path, char *buf, size_t bufsz)
 {
     const char *wt_path = ad_wtree_jstr(c->wt, "path");
+    const char *ws_path = ad_wtree_jstr(c->ws, "path");
+    if (c->wt == NULL && path == NULL && ws_path != NULL) {
+        /* work on a registered workspace's repository (a refresh's list, a
+         * new worktree): its main worktree is checked (path NULL: the job
+         * checks repo_path, which the caller set to ws_path) */
+        snprintf(buf, bufsz, "%s", ws_path);
+        return buf;
+    }
     if (c->wt == NULL || path == NULL || wt_path == NULL || strcmp(path, wt_path) != 0) {
         return NULL; /* not git work on this worktree (a workspace's, a new one's) */
     }

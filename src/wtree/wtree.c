@@ -258,7 +258,10 @@ int ad_wtree_queue(ad_wtree_ctx_t *c, ad_git_op_t op, const ad_git_args_t *a, ad
     ad_git_args_t t = *a;
     char repo[4096];
     if (t.trust_repo == NULL) {
-        t.trust_repo = ad_wtree_trust_repo(c, a->path, repo, sizeof(repo));
+        bool on_repo = (op == AD_GIT_OP_LIST || op == AD_GIT_OP_ADD) && a->repo_path != NULL &&
+                       c->ws != NULL && ad_wtree_jstr(c->ws, "path") != NULL &&
+                       strcmp(a->repo_path, ad_wtree_jstr(c->ws, "path")) == 0;
+        t.trust_repo = ad_wtree_trust_repo(c, on_repo ? NULL : a->path, repo, sizeof(repo));
     }
     rc = ad_git_queue(c->W->loop, op, &t, git_called, g);
     if (rc != 0) {

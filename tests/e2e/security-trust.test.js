@@ -263,3 +263,28 @@ test('a Claude agent whose approved write rewrites .git does not choose its next
     sb.cleanup();
   }
 });
+
+test('an agent in a main worktree that writes .git/commondir: a refresh and a diff refuse the workspace, saying why', async () => {
+  const d = await daemon.start({ needUrl: true });
+  try {
+    const a = await workspace(d, d.authHeaders, { 'secret.txt': 'org-a-secret-4242\n' }, 'a1');
+    const b = await orgB(d);
+    const w = await workspace(d, b.admin, {}, 'b1');
+    const r0 = await call(d, 'GET', `/api/workspaces/${w.ws}`, undefined, b.admin);
+    const main = r0.body.worktrees.find((x) => x.isMain);
+    // the main worktree's .git is a folder the agent can write in (but hooks and config)
+    const first = await agent(d, b.admin, main.id,
+      `printf '%s\\n' '${path.join(a.dir, '.git')}' > .git/commondir && echo WROTE; echo DONE`);
+    const out = await runToDone(d, b.admin, first);
+    assert.match(out, /WROTE/, `the agent could not write .git/commondir: ${out}`);
+    const r = await call(d, 'POST', `/api/workspaces/${w.ws}/refresh`, {}, b.admin);
+    assert.doesNotMatch(r.text, new RegExp(`${a.dir}|a1`), 'org A\'s worktrees came into org B\'s workspace');
+    assert.equal(r.status, 409, r.text);
+    assert.equal(r.body.error.details.reason, 'untrusted_git');
+    const diff = await call(d, 'GET', `/api/worktrees/${w.wt.id}/diff`, undefined, b.read);
+    assert.equal(diff.status, 409, diff.text);
+    assert.doesNotMatch(diff.text, /org-a-secret/);
+  } finally {
+    await d.stop();
+  }
+});
