@@ -104,6 +104,64 @@ static int no_links(const char *dir, char *why, size_t whysz)
     return rc;
 }
 
+/* No symlink anywhere below dir (a folder of refs): a ref that is a link
+ * would read another repository's branch. At most 20000 entries, 16 deep;
+ * a folder that does not exist is fine. */
+static int no_links_below(int dfd, const char *shown, int depth, size_t *seen, char *why,
+                          size_t whysz)
+{
+    DIR *d = fdopendir(dfd);
+    if (d == NULL) {
+        close(dfd);
+        return refuse(why, whysz, "cannot read %s", shown);
+    }
+    int rc = 0;
+    struct dirent *de;
+    while (rc == 0 && (de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0) {
+            continue;
+        }
+        struct stat st;
+        if (++*seen > 20000 || depth > 16) {
+            rc = refuse(why, whysz, "%s holds more refs than agentd checks", shown);
+        } else if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+            continue; /* gone meanwhile */
+        } else if (S_ISLNK(st.st_mode)) {
+            rc = refuse(why, whysz, "%s/…/%s is a symbolic link, which agentd never follows", shown,
+                        de->d_name);
+        } else if (S_ISDIR(st.st_mode)) {
+            int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            rc = sub < 0 ? 0 : no_links_below(sub, shown, depth + 1, seen, why, whysz);
+        }
+    }
+    closedir(d);
+    return rc;
+}
+
+/* The refs of a git folder: no link among them, and no borrowed objects
+ * (objects/info/alternates names another repository's). */
+static int refs_own(const char *gitdir, char *why, size_t whysz)
+{
+    char p[PATH_MAX + 64];
+    snprintf(p, sizeof(p), "%s/refs", gitdir);
+    int fd = open(p, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    size_t seen = 0;
+    int rc = fd < 0 ? 0 : no_links_below(fd, p, 0, &seen, why, whysz);
+    struct stat st;
+    static const char *const borrowed[] = {"objects/info/alternates",
+                                           "objects/info/http-alternates"};
+    for (size_t i = 0; rc == 0 && i < sizeof(borrowed) / sizeof(borrowed[0]); i++) {
+        snprintf(p, sizeof(p), "%s/%s", gitdir, borrowed[i]);
+        if (lstat(p, &st) == 0) {
+            rc = refuse(why, whysz,
+                        "%s exists: the repository borrows objects from another one, which "
+                        "agentd does not follow (`git repack -a -d`, then remove it)",
+                        p);
+        }
+    }
+    return rc;
+}
+
 int ad_git_trust_check(const char *repo, bool bare, const char *wt, ad_git_trust_t *out, char *why,
                        size_t whysz)
 {
@@ -126,6 +184,7 @@ int ad_git_trust_check(const char *repo, bool bare, const char *wt, ad_git_trust
                       "%s has a commondir file, which would send git to another repository", p);
     }
     int rc = no_links(out->common, why, whysz);
+    rc = rc != 0 ? rc : refs_own(out->common, why, whysz);
     if (rc != 0) {
         return rc;
     }
@@ -170,6 +229,7 @@ int ad_git_trust_check(const char *repo, bool bare, const char *wt, ad_git_trust
                       out->common);
     }
     rc = no_links(real, why, whysz);
+    rc = rc != 0 ? rc : refs_own(real, why, whysz);
     if (rc != 0) {
         return rc;
     }

@@ -288,3 +288,28 @@ test('an agent in a main worktree that writes .git/commondir: a refresh and a di
     await d.stop();
   }
 });
+
+test('a ref that is a symlink and borrowed objects check out nothing of another org', async () => {
+  const d = await daemon.start({ needUrl: true });
+  try {
+    const a = await workspace(d, d.authHeaders, { 'secret.txt': 'org-a-secret-4242\n' }, 'a1');
+    const b = await orgB(d);
+    const w = await workspace(d, b.admin, {}, 'b1');
+    // what org B's agent can write in its repository's git folder (shown
+    // read-write): a branch that is a link to org A's main, org A's objects borrowed
+    const common = path.join(w.dir, '.git');
+    fs.symlinkSync(path.join(a.dir, '.git', 'refs', 'heads', 'main'), path.join(common, 'refs', 'heads', 'steal'));
+    fs.writeFileSync(path.join(common, 'objects', 'info', 'alternates'), `${path.join(a.dir, '.git', 'objects')}\n`);
+    let r = await call(d, 'POST', `/api/worktrees/${w.wt.id}/checkout`, { branch: 'steal' }, b.write);
+    assert.equal(fs.existsSync(path.join(w.wt.path, 'secret.txt')), false, 'org A\'s file was checked out into org B\'s worktree');
+    assert.equal(r.status, 409, r.text);
+    assert.equal(r.body.error.details.reason, 'untrusted_git');
+    assert.match(r.body.error.message, /symbolic link/);
+    fs.unlinkSync(path.join(common, 'refs', 'heads', 'steal'));
+    r = await call(d, 'GET', `/api/worktrees/${w.wt.id}/status`, undefined, b.read);
+    assert.equal(r.status, 409, r.text);
+    assert.match(r.body.error.message, /alternates/);
+  } finally {
+    await d.stop();
+  }
+});
