@@ -86,7 +86,7 @@ EXE_LDFLAGS_ALL = $(LDFLAGS_ALL) $(EXE_LDFLAGS)
 # Likewise src/tls's OpenSSL side is agentd-tls.so (loaded by the first TLS
 # use: libssl and libcrypto cost ~1.7 MiB mapped, issue #38), and
 # libagentd-tls.a for the unit tests.
-GIT_BE_SRC := $(filter-out src/git/front.c src/git/async.c,$(sort $(wildcard src/git/*.c)))
+GIT_BE_SRC := $(filter-out src/git/front.c src/git/async.c src/git/trust.c,$(sort $(wildcard src/git/*.c)))
 TLS_BE_SRC := $(filter-out src/tls/front.c,$(sort $(wildcard src/tls/*.c)))
 LIB_SRC := $(filter-out $(GIT_BE_SRC) $(TLS_BE_SRC),$(sort $(wildcard src/*/*.c)))
 LIB_OBJ := $(LIB_SRC:%.c=$(O)/obj/%.o)

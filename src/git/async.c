@@ -14,6 +14,8 @@ typedef struct job {
     uv_work_t work;
     ad_git_op_t op;
     char *repo_path, *path, *name, *branch, *base, *file, *command, *message;
+    char *trust_repo;
+    bool trust_bare;
     json_t *files;
     json_t *merged;
     bool create_branch, force;
@@ -50,6 +52,7 @@ static void job_free(job_t *j)
     free(j->file);
     free(j->command);
     free(j->message);
+    free(j->trust_repo);
     json_decref(j->files);
     json_decref(j->merged);
     json_decref(j->res.data);
@@ -77,6 +80,30 @@ static void run(uv_work_t *w)
     if (writes) {
         pthread_mutex_lock(&write_lock);
     }
+    /* The trust root first, on this thread, just before the operation: a
+     * worktree whose .git or commondir no longer names what the rows say
+     * is refused, and nothing of it is opened (trust.c). */
+    ad_git_trust_t trust;
+    if (j->trust_repo != NULL) {
+        char why[AD_GIT_MSG_MAX - 64];
+        /* a repository's own work (list, add) checks its main worktree */
+        bool on_repo = j->op == AD_GIT_OP_LIST || j->op == AD_GIT_OP_ADD;
+        int trc = ad_git_trust_check(j->trust_repo, j->trust_bare,
+                                     on_repo ? j->trust_repo : j->path, &trust, why, sizeof(why));
+        if (trc == AD_ENOENT) {
+            j->trust_repo[0] = '\0'; /* the folder is gone: the operation says so */
+        }
+        if (trc != 0 && trc != AD_ENOENT) {
+            ad_log(AD_LOG_WARN, "git", "refused op=%s path=%s why=\"%s\"", ad_git_op_name(j->op),
+                   j->path != NULL ? j->path : "", why);
+            j->res.rc = ad_gitx_fail(e, AD_EPERM, "untrusted_git", "%s", why);
+            j->res.elapsed_ns = ad_mono_ns() - t0;
+            if (writes) {
+                pthread_mutex_unlock(&write_lock);
+            }
+            return;
+        }
+    }
     ad_git_args_t a = {.repo_path = j->repo_path,
                        .path = j->path,
                        .name = j->name,
@@ -89,7 +116,10 @@ static void run(uv_work_t *w)
                        .merged = j->merged,
                        .create_branch = j->create_branch,
                        .force = j->force,
-                       .timeout_ms = j->timeout_ms};
+                       .timeout_ms = j->timeout_ms,
+                       .trust_repo = j->trust_repo,
+                       .trust_bare = j->trust_bare,
+                       .trust = j->trust_repo != NULL && j->trust_repo[0] != '\0' ? &trust : NULL};
     j->res.rc = be->exec(j->op, &a, &j->res.data, e);
     if (writes) {
         pthread_mutex_unlock(&write_lock);
@@ -178,6 +208,8 @@ int ad_git_queue(uv_loop_t *loop, ad_git_op_t op, const ad_git_args_t *a, ad_git
     j->create_branch = a->create_branch;
     j->force = a->force;
     j->timeout_ms = a->timeout_ms;
+    j->trust_repo = dup_or_null(a->trust_repo);
+    j->trust_bare = a->trust_bare;
     j->done = done;
     j->ud = ud;
     j->res.op = op;

@@ -36,7 +36,7 @@ static int review_op(ad_git_op_t op, const ad_git_args_t *j, json_t **out, ad_gi
     case AD_GIT_OP_REBASE:
         return ad_git_rebase(j->path, j->base, out, e);
     case AD_GIT_OP_PUSH:
-        return ad_git_push(j->path, j->name, out, e);
+        return ad_git_push(j->trust, j->path, j->name, out, e);
     case AD_GIT_OP_COMMIT_FILES:
         return ad_git_commit_files(j->path, j->file, j->files, j->message, out, e);
     case AD_GIT_OP_HEAD:

@@ -14,13 +14,13 @@
 
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
 #define BUNDLE_TIMEOUT_MS 300000
 #define OUTPUT_MAX (16 * 1024)
-#define ENV_MAX 256
 #define HAVE_MAX 16
 
 static bool commit_id(const char *s)
@@ -50,32 +50,15 @@ static bool abs_path(const char *p)
     return p != NULL && p[0] == '/' && strstr(p, "/../") == NULL && strlen(p) < PATH_MAX - 64;
 }
 
-/* Runs git with args in dir; 0 and the output (NUL-terminated, trimmed)
- * when it exited 0; AD_ESTATE with the output as the message otherwise. */
-static int git(const char *dir, const char *const *args, ad_buf_t *out, ad_git_err_t *e)
+/* Runs git with args in dir, inert (inert.c) on t's folders (NULL: none
+ * named); 0 and the output (NUL-terminated, trimmed) when it exited 0;
+ * AD_ESTATE with the output as the message otherwise. */
+static int git(const ad_git_trust_t *t, const char *dir, const char *const *args, ad_buf_t *out,
+               ad_git_err_t *e)
 {
-    char exe[PATH_MAX];
-    if (!ad_gitx_find_git(exe, sizeof(exe))) {
-        return ad_gitx_fail(e, AD_EINTERNAL, "no_git", "the git program is not installed");
-    }
-    char *argv[64];
-    size_t n = 0;
-    static const char *const pre[] = {"-c", "protocol.ext.allow=never",
-                                      "-c", "core.fsmonitor=false",
-                                      "-c", "core.hooksPath=/dev/null"};
-    argv[n++] = exe;
-    for (size_t i = 0; i < AD_ARRAY_LEN(pre); i++) {
-        argv[n++] = (char *)pre[i];
-    }
-    for (size_t i = 0; args[i] != NULL && n < AD_ARRAY_LEN(argv) - 1; i++) {
-        argv[n++] = (char *)args[i];
-    }
-    argv[n] = NULL;
-    char *envp[ENV_MAX];
-    ad_gitx_env(envp, ENV_MAX);
     bool truncated = false, timed_out = false;
     int st = 0;
-    int rc = ad_gitx_run(dir, argv, envp, BUNDLE_TIMEOUT_MS, out, &truncated, &st, &timed_out, e);
+    int rc = ad_gitx_inert(t, dir, args, BUNDLE_TIMEOUT_MS, out, &truncated, &st, &timed_out, e);
     while (rc == 0 && out->len > 0 && (out->data[out->len - 1] == '\n')) {
         out->data[--out->len] = '\0';
     }
@@ -84,6 +67,18 @@ static int git(const char *dir, const char *const *args, ad_buf_t *out, ad_git_e
                           timed_out ? "took too long" : "failed", out->data ? out->data : "");
     }
     return rc;
+}
+
+/* A bare repository agentd made (a node's mirror) as its own trust root:
+ * its folder named explicitly, no work tree. */
+static bool bare_root(const char *path, ad_git_trust_t *t)
+{
+    memset(t, 0, sizeof(*t));
+    if (realpath(path, t->common) == NULL) {
+        return false;
+    }
+    snprintf(t->gitdir, sizeof(t->gitdir), "%s", t->common);
+    return true;
 }
 
 /* The commit ref names in dir (a worktree or a bare repository), into out
@@ -122,6 +117,10 @@ static int bundle(const ad_git_args_t *a, json_t **out, ad_git_err_t *e)
     if (!abs_path(a->path) || !abs_path(a->file) || !ref_ok(a->branch)) {
         return ad_gitx_fail(e, AD_EINVAL, "", "a bundle needs a folder, a file and a ref");
     }
+    if (a->trust == NULL) {
+        return ad_gitx_fail(e, AD_EPERM, "untrusted_git",
+                            "a bundle needs the worktree's repository from agentd's rows");
+    }
     ad_buf_t b;
     ad_buf_init(&b, OUTPUT_MAX);
     if (a->message != NULL) { /* what the agent left uncommitted goes too, as a commit */
@@ -132,12 +131,12 @@ static int bundle(const ad_git_args_t *a, json_t **out, ad_git_err_t *e)
                                 "commit",      "--quiet",
                                 "--no-verify", "-m",
                                 a->message,    NULL};
-        int src = git(a->path, st, &b, e);
+        int src = git(a->trust, a->path, st, &b, e);
         if (src == 0 && b.len > 0) {
             ad_buf_reset(&b);
-            src = git(a->path, add, &b, e);
+            src = git(a->trust, a->path, add, &b, e);
             ad_buf_reset(&b);
-            src = src != 0 ? src : git(a->path, commit, &b, e);
+            src = src != 0 ? src : git(a->trust, a->path, commit, &b, e);
         }
         ad_buf_reset(&b);
         if (src != 0) {
@@ -183,7 +182,7 @@ static int bundle(const ad_git_args_t *a, json_t **out, ad_git_err_t *e)
     args[n] = NULL;
     ad_buf_reset(&b);
     if (!empty) {
-        rc = git(a->path, args, &b, e);
+        rc = git(a->trust, a->path, args, &b, e);
     }
     ad_buf_cleanup(&b);
     if (rc == 0) {
@@ -213,13 +212,20 @@ static int bundle_fetch(const ad_git_args_t *a, json_t **out, ad_git_err_t *e)
     struct stat st;
     if (a->create_branch && stat(a->path, &st) != 0) { /* a node's first mirror of it */
         const char *init[] = {"init", "--quiet", "--bare", a->path, NULL};
-        rc = git("/", init, &b, e);
+        rc = git(NULL, "/", init, &b, e);
         ad_buf_reset(&b);
     }
-    rc = rc != 0 ? rc : git(a->path, verify, &b, e);
+    /* a worktree's repository as its trust root says, or a bare mirror */
+    ad_git_trust_t bare;
+    const ad_git_trust_t *t = a->trust;
+    if (rc == 0 && t == NULL && !bare_root(a->path, &bare)) {
+        rc = ad_gitx_fail(e, AD_ENOENT, "not_a_repository", "%s is gone", a->path);
+    }
+    t = t != NULL ? t : &bare;
+    rc = rc != 0 ? rc : git(t, a->path, verify, &b, e);
     if (rc == 0) {
         ad_buf_reset(&b);
-        rc = git(a->path, fetch, &b, e);
+        rc = git(t, a->path, fetch, &b, e);
     }
     if (rc == 0) {
         rc = rev(a->path, a->name, tip, sizeof(tip), NULL, 0, e);
@@ -233,7 +239,9 @@ static int bundle_fetch(const ad_git_args_t *a, json_t **out, ad_git_err_t *e)
         ad_buf_reset(&b);
         ad_git_err_t e2;
         ad_git_err_init(&e2);
-        ff = git(a->base, merge, &b, &e2) == 0;
+        /* only the worktree the trust root is of */
+        ff = a->trust != NULL && strcmp(a->base, a->path) == 0 &&
+             git(a->trust, a->base, merge, &b, &e2) == 0;
         ad_git_err_cleanup(&e2);
     }
     ad_buf_cleanup(&b);
@@ -261,12 +269,15 @@ static int node_worktree(const ad_git_args_t *a, json_t **out, ad_git_err_t *e)
     bool created = stat(git_file, &st) != 0;
     if (stat(a->repo_path, &st) != 0) {
         const char *init[] = {"init", "--quiet", "--bare", a->repo_path, NULL};
-        rc = git("/", init, &b, e);
+        rc = git(NULL, "/", init, &b, e);
     }
     if (rc == 0 && created) {
         const char *add[] = {"worktree", "add", "--quiet", "-B", a->branch, a->path, a->base, NULL};
+        ad_git_trust_t t;
         ad_buf_reset(&b);
-        rc = git(a->repo_path, add, &b, e);
+        rc = bare_root(a->repo_path, &t)
+                 ? git(&t, a->repo_path, add, &b, e)
+                 : ad_gitx_fail(e, AD_ENOENT, "not_a_repository", "%s is gone", a->repo_path);
     }
     ad_buf_cleanup(&b);
     if (rc == 0) {

@@ -66,6 +66,26 @@ bool ad_git_branch_name_valid(const char *name, char *why, size_t whysz);
 int ad_git_worktree_default_path(const char *repo_path, const char *base_dir, const char *name,
                                  char *out, size_t outsz);
 
+/* ---- the trust root (trust.c, in the executable; any thread) -----------------
+ * A worktree's git folders as agentd's rows give them (issue #73): the
+ * repository (a workspace's main worktree, whose .git is the common
+ * folder; or, bare, a node's mirror) and the worktree's folder. What the
+ * worktree's `.git` file and its git folder's `commondir` say (both
+ * writable by an agent) is checked against them, never followed. */
+typedef struct {
+    char common[4096];    /* the common git folder (real path) */
+    char gitdir[4096];    /* the worktree's own git folder (common for the main one) */
+    char work_tree[4096]; /* the worktree's folder (real path) */
+} ad_git_trust_t;
+/* 0 and out when the worktree at wt still is what agentd made of repo:
+ * the common folder a real folder with no commondir and no symlink in it;
+ * for a linked worktree, its .git a one-line regular file naming
+ * <common>/worktrees/<x> (a real folder, no symlink in it) whose
+ * commondir names common. AD_EPERM with why (a sentence) otherwise;
+ * AD_ENOENT when wt itself is gone (nothing to open or show). */
+int ad_git_trust_check(const char *repo, bool bare, const char *wt, ad_git_trust_t *out, char *why,
+                       size_t whysz);
+
 /* ---- synchronous operations (never on the loop thread) ---------------------
  * Each returns 0 and sets *out to a new JSON reference (json_decref() it), or
  * a negative AD_E* code with e filled in and *out NULL.
@@ -277,12 +297,14 @@ int ad_git_rebase(const char *wt_path, const char *onto, json_t **out, ad_git_er
 
 /* Pushes the worktree's branch to remote (NULL: the branch's remote, else
  * "origin", else the only remote) with `git push --set-upstream`, run
- * without a shell (stdin /dev/null, no prompts, the ext:: transport off,
+ * without a shell (stdin /dev/null, no prompts, inert: src/git/inert.c,
+ * on the folders of t, the worktree's trust root; NULL is refused,
  * 2 minutes at most). Refusals: AD_ESTATE "no_remote", "detached",
  * "push_failed" (details {"output"}); AD_EINVAL "invalid_remote".
  * out: {"pushed", "remote", "url" (the remote's, without user info), "branch",
  * "output"}. */
-int ad_git_push(const char *wt_path, const char *remote, json_t **out, ad_git_err_t *e);
+int ad_git_push(const ad_git_trust_t *t, const char *wt_path, const char *remote, json_t **out,
+                ad_git_err_t *e);
 
 /* Writes files ([{path, content}], paths relative to dir, a folder below
  * the worktree's top, "" or NULL for the top) into the worktree at wt_path
@@ -358,6 +380,14 @@ typedef struct {
     bool create_branch;
     bool force;
     uint64_t timeout_ms;
+    /* The trust root of path (a worktree), from agentd's rows: the
+     * repository (the workspace's main worktree, or bare: a node's mirror).
+     * When set, the job checks it first (ad_git_trust_check; AD_EPERM
+     * "untrusted_git" when it fails) and a git program it runs gets these
+     * folders explicitly. */
+    const char *trust_repo;
+    bool trust_bare;
+    const ad_git_trust_t *trust; /* filled by the job for the operation (NULL otherwise) */
 } ad_git_args_t;
 
 /* The outcome delivered on the loop: rc 0 with data, or rc < 0 with err.

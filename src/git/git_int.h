@@ -114,11 +114,18 @@ int ad_gitx_signature(git_repository *repo, git_signature **out);
  * stderr into output (up to its max, the rest drained: *truncated), killed
  * with its process group after timeout_ms or at shutdown (*timed_out).
  * *status is waitpid's. 0, or AD_EIO when it cannot be started. */
-/* push.c: agentd's environment for the git program (GIT_* dropped,
- * prompts off) into envp (max entries); the git program on PATH when its
- * path is absolute. */
-void ad_gitx_env(char **envp, size_t max);
+/* push.c: the git program on PATH when its path is absolute. */
 bool ad_gitx_find_git(char *out, size_t outsz);
+/* inert.c: the git program with args in dir, inert (issue #73): the
+ * repository t's folders given explicitly (t NULL: none named, for an init
+ * or a bare mirror agentd made), no system or global config, hooks off,
+ * every program the repository's config names for a filter, diff, merge,
+ * signing, credentials or a remote emptied, only the file, http(s) and ssh
+ * transports. As ad_gitx_run otherwise; AD_EPERM "untrusted_git" when the
+ * config cannot be made inert. */
+int ad_gitx_inert(const ad_git_trust_t *t, const char *dir, const char *const *args,
+                  uint64_t timeout_ms, ad_buf_t *out, bool *truncated, int *status, bool *timed_out,
+                  ad_git_err_t *e);
 /* bundle.c: a worktree's work carried to and from worker nodes (issue
  * #34) as git bundles, by the git program. */
 int ad_git_bundle_op(ad_git_op_t op, const ad_git_args_t *a, json_t **out, ad_git_err_t *e);

@@ -94,6 +94,16 @@ static int find_checkout(git_repository *repo, const char *branch, char *out, si
         }
     }
     json_decref(list);
+    /* where git's record (<common>/worktrees/<x>/gitdir, which an agent can
+     * write) says that worktree is: checked like any worktree before
+     * anything is checked out there (trust.c, issue #73) */
+    ad_git_trust_t t;
+    char why[300];
+    if (rc == 0 && out[0] != '\0' && strcmp(out, main_path) != 0 &&
+        ad_git_trust_check(main_path, false, out, &t, why, sizeof(why)) != 0) {
+        rc =
+            ad_gitx_fail(e, AD_EPERM, "untrusted_git", "the worktree that has %s: %s", branch, why);
+    }
     return rc;
 }
 

@@ -17,11 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
-
 #define PUSH_TIMEOUT_MS 120000
 #define PUSH_OUTPUT_MAX (32 * 1024)
-#define ENV_MAX 256
 
 /* The git program on agentd's PATH, only when that is an absolute path: the
  * child runs in the worktree, where a relative PATH entry could find a
@@ -122,41 +119,22 @@ static int pick_remote(git_repository *repo, const char *branch, const char *giv
     return rc;
 }
 
-/* agentd's environment without GIT_* (a GIT_DIR would redirect the push),
- * with prompts off. envp gets pointers into environ and static strings. */
-void ad_gitx_env(char **envp, size_t max)
+static int run_push(const ad_git_trust_t *t, const char *wt_path, const char *remote,
+                    const char *url, const char *branch, json_t **out, ad_git_err_t *e)
 {
-    size_t n = 0;
-    for (char **v = environ; *v != NULL && n + 3 < max; v++) {
-        if (strncmp(*v, "GIT_", 4) != 0) {
-            envp[n++] = *v;
-        }
-    }
-    envp[n++] = "GIT_TERMINAL_PROMPT=0";
-    envp[n++] = "LC_ALL=C";
-    envp[n] = NULL;
-}
-
-static int run_push(const char *wt_path, const char *remote, const char *url, const char *branch,
-                    json_t **out, ad_git_err_t *e)
-{
-    char git[PATH_MAX], refspec[600];
-    if (!ad_gitx_find_git(git, sizeof(git))) {
-        return ad_gitx_fail(e, AD_EINTERNAL, "no_git", "the git program is not installed");
-    }
+    char refspec[600];
     snprintf(refspec, sizeof(refspec), "refs/heads/%s:refs/heads/%s", branch, branch);
-    char *const argv[] = {
-        git,     "-c",          "protocol.ext.allow=never", "-c", "core.fsmonitor=false",
-        "push",  "--porcelain", "--set-upstream",           "--", (char *)remote,
-        refspec, NULL};
-    char *envp[ENV_MAX];
-    ad_gitx_env(envp, ENV_MAX);
+    /* --receive-pack: the remote's program is git's own, whatever
+     * remote.<name>.receivepack says (git keeps the first one it reads) */
+    const char *const args[] = {
+        "push", "--porcelain", "--set-upstream", "--no-verify", "--receive-pack=git-receive-pack",
+        "--",   remote,        refspec,          NULL};
     ad_buf_t output;
     ad_buf_init(&output, PUSH_OUTPUT_MAX);
     bool truncated = false, timed_out = false;
     int st = 0;
     int rc =
-        ad_gitx_run(wt_path, argv, envp, PUSH_TIMEOUT_MS, &output, &truncated, &st, &timed_out, e);
+        ad_gitx_inert(t, wt_path, args, PUSH_TIMEOUT_MS, &output, &truncated, &st, &timed_out, e);
     if (rc == 0) {
         json_t *text = ad_gitx_json_text(output.data ? output.data : "", output.len);
         if (timed_out || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
@@ -174,8 +152,10 @@ static int run_push(const char *wt_path, const char *remote, const char *url, co
     return rc;
 }
 
-int ad_git_push(const char *wt_path, const char *remote, json_t **out, ad_git_err_t *e)
+int ad_git_push(const ad_git_trust_t *t, const char *wt_path, const char *remote, json_t **out,
+                ad_git_err_t *e)
 {
+
     git_repository *repo = NULL;
     git_reference *head = NULL;
     char branch[256], rname[256], url[1024] = "";
@@ -183,6 +163,11 @@ int ad_git_push(const char *wt_path, const char *remote, json_t **out, ad_git_er
     int rc = ad_gitx_open_worktree(wt_path, &repo, e);
     if (rc != 0) {
         return rc;
+    }
+    if (t == NULL) {
+        git_repository_free(repo);
+        return ad_gitx_fail(e, AD_EPERM, "untrusted_git",
+                            "a push needs the worktree's repository from agentd's rows");
     }
     int grc = git_repository_head(&head, repo);
     if (grc < 0 || !git_reference_is_branch(head)) {
@@ -193,7 +178,7 @@ int ad_git_push(const char *wt_path, const char *remote, json_t **out, ad_git_er
     snprintf(branch, sizeof(branch), "%s", git_reference_shorthand(head));
     rc = pick_remote(repo, branch, remote, rname, sizeof(rname), url, sizeof(url), e);
     if (rc == 0) {
-        rc = run_push(wt_path, rname, url, branch, out, e);
+        rc = run_push(t, wt_path, rname, url, branch, out, e);
     }
 out:
     git_reference_free(head);

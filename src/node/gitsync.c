@@ -22,6 +22,25 @@
 
 #define PUT_MAX (1ull << 30)
 
+/* The repository of the plane's worktree wt_id (its workspace's row) into
+ * buf: the trust root a bundle of it is checked against (issue #73); "-"
+ * (which the check refuses) when the rows do not say. */
+static const char *repo_of(ad_plane_t *p, const char *wt_id, char *buf, size_t bufsz)
+{
+    json_t *wt = NULL, *ws = NULL;
+    const char *ws_id = NULL, *path = NULL;
+    if (p->store != NULL && wt_id != NULL && ad_store_worktree_get(p->store, wt_id, &wt) == 0) {
+        ws_id = json_string_value(json_object_get(wt, "workspaceId"));
+    }
+    if (ws_id != NULL && ad_store_workspace_get(p->store, ws_id, &ws) == 0) {
+        path = json_string_value(json_object_get(ws, "path"));
+    }
+    snprintf(buf, bufsz, "%s", path != NULL ? path : "-");
+    json_decref(wt);
+    json_decref(ws);
+    return buf;
+}
+
 static int tmp_path(const ad_plane_t *p, const char *run, const char *what, char *out, size_t outsz)
 {
     char dir[4200];
@@ -209,10 +228,12 @@ void ad_plane_git_get(ad_plane_t *p, ad_node_live_t *n, ad_relay_t *r, json_t *m
         g->setup_files = json_incref(r->setup_files);
     }
     json_t *have = json_object_get(msg, "have");
+    char repo[4096];
     ad_git_args_t a = {.path = r->wt_path,
                        .branch = "HEAD",
                        .file = g->file,
-                       .files = json_is_array(have) && json_array_size(have) <= 16 ? have : NULL};
+                       .files = json_is_array(have) && json_array_size(have) <= 16 ? have : NULL,
+                       .trust_repo = repo_of(p, r->wt_id, repo, sizeof(repo))};
     if (ad_git_queue(p->loop, AD_GIT_OP_BUNDLE, &a, on_bundled, g) != 0) {
         get_end(g, AD_EINTERNAL, "git is not available here");
     }
@@ -272,8 +293,13 @@ static void on_put_whole(void *ud, int rc)
     /* per worktree and node: two nodes working on one worktree never overwrite
      * each other's work */
     snprintf(ref, sizeof(ref), "refs/agentd/nodes/%s/%s", r->wt_id, r->node_id);
-    ad_git_args_t a = {
-        .path = r->wt_path, .file = c->file, .branch = "HEAD", .name = ref, .base = r->wt_path};
+    char repo[4096];
+    ad_git_args_t a = {.path = r->wt_path,
+                       .file = c->file,
+                       .branch = "HEAD",
+                       .name = ref,
+                       .base = r->wt_path,
+                       .trust_repo = repo_of(r->p, r->wt_id, repo, sizeof(repo))};
     if (rc != 0 || r->wt_path == NULL ||
         ad_git_queue(r->p->loop, AD_GIT_OP_BUNDLE_FETCH, &a, on_fetched, c) != 0) {
         put_answer(c, json_pack("{s:s, s:s, s:s}", "t", "git_error", "x", c->x, "error",

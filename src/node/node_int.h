@@ -400,7 +400,7 @@ void ad_worker_frame_up(worker_t *w, hconn_t *c, const unsigned char *f, size_t 
 /* The run's sandbox (box, cleaned up by the caller either way) from the
  * spawn msg's policy, for cwd on this node; argv0 the program. 0, or
  * AD_EPERM / AD_EINVAL / AD_EIO with err. */
-int ad_worker_box(worker_t *w, const char *agent_id, json_t *msg, const char *cwd,
+int ad_worker_box(worker_t *w, const wrun_t *r, const char *agent_id, json_t *msg, const char *cwd,
                   const char *argv0, ad_proc_box_t *box, char *err, size_t errsz);
 /* env (borrowed entries) with the sandbox's HOME and TMPDIR in place of
  * the plane's; owned vector (free() it, not its entries). */

@@ -14,6 +14,7 @@
 #endif
 #include "node/node_int.h"
 
+#include "git/git.h"
 #include "proc/proc.h"
 
 #include <stdlib.h>
@@ -21,10 +22,29 @@
 
 #define ALLOW_MAX 32 /* as a policy's network {allow} (src/run/spec.c) */
 
-int ad_worker_box(worker_t *w, const char *agent_id, json_t *msg, const char *cwd,
+int ad_worker_box(worker_t *w, const wrun_t *r, const char *agent_id, json_t *msg, const char *cwd,
                   const char *argv0, ad_proc_box_t *box, char *err, size_t errsz)
 {
     memset(box, 0, sizeof(*box));
+    /* the run's git folder is the node's mirror of its workspace (the
+     * node's own record, nodegit.c), the worktree's .git and commondir
+     * checked against it (issue #73): never what they say */
+    char mirror[4300], why[700];
+    ad_git_trust_t *t = NULL;
+    if (r != NULL && r->wt_path[0] != '\0' && cwd != NULL && strcmp(cwd, r->wt_path) == 0) {
+        snprintf(mirror, sizeof(mirror), "%s/mirrors/%s.git", w->cfg->data_dir, r->ws_id);
+        t = ad_xcalloc(1, sizeof(*t));
+        int trc = ad_git_trust_check(mirror, true, cwd, t, why, sizeof(why));
+        if (trc == AD_ENOENT) {
+            memset(t, 0, sizeof(*t)); /* the folder is gone: the spawn says so */
+        } else if (trc != 0) {
+            free(t);
+            snprintf(err, errsz, "the agent's worktree was tampered with, so it does not start: %s",
+                     why);
+            ad_log(AD_LOG_WARN, "node", "start refused run=%s why=\"%s\"", r->id, why);
+            return AD_EPERM;
+        }
+    }
     /* without one (a plane older than this node): sandboxed, network on,
      * and nothing of the owner's */
     json_t *p = json_object_get(msg, "sandbox");
@@ -34,12 +54,14 @@ int ad_worker_box(worker_t *w, const char *agent_id, json_t *msg, const char *cw
     const char *allow[ALLOW_MAX];
     if ((p != NULL && !json_is_object(p)) ||
         (list != NULL && (!json_is_array(list) || n == 0 || n > ALLOW_MAX))) {
+        free(t);
         snprintf(err, errsz, "a malformed sandbox in the spawn");
         return AD_EINVAL;
     }
     for (size_t i = 0; i < n; i++) {
         allow[i] = json_string_value(json_array_get(list, i));
         if (allow[i] == NULL) {
+            free(t);
             snprintf(err, errsz, "a malformed sandbox in the spawn");
             return AD_EINVAL;
         }
@@ -55,6 +77,7 @@ int ad_worker_box(worker_t *w, const char *agent_id, json_t *msg, const char *cw
     ad_proc_box_in_t in = {.data_dir = w->cfg->data_dir,
                            .agent_id = agent_id,
                            .wt = cwd,
+                           .git_common = t != NULL && t->common[0] != '\0' ? t->common : NULL,
                            .read_only = json_is_true(json_object_get(p, "readOnly")),
                            .exe = found ? exe : NULL,
                            .cli = cli,
@@ -64,7 +87,9 @@ int ad_worker_box(worker_t *w, const char *agent_id, json_t *msg, const char *cw
                            .allow = n > 0 ? allow : NULL,
                            .nallow = n,
                            .sandbox_paths = w->cfg->sandbox_paths};
-    return ad_proc_box(w->procs, &in, box, err, errsz);
+    int rc = ad_proc_box(w->procs, &in, box, err, errsz);
+    free(t);
+    return rc;
 }
 
 const char **ad_worker_box_env(const char **env, const ad_proc_box_t *box)

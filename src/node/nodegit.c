@@ -569,11 +569,15 @@ static int push_start(worker_t *w, wrun_t *r, bool final)
     char message[200];
     snprintf(message, sizeof(message), "agentd: work run %s left uncommitted on node %s", r->id,
              w->name);
+    char mirror[4300];
+    mirror_path(w, r, mirror, sizeof(mirror));
     ad_git_args_t a = {.path = r->wt_path,
                        .branch = "HEAD",
                        .file = p->file,
                        .files = have,
-                       .message = final ? message : NULL};
+                       .message = final ? message : NULL,
+                       .trust_repo = mirror, /* its .git checked against the node's mirror */
+                       .trust_bare = true};
     int rc = ad_git_queue(w->loop, AD_GIT_OP_BUNDLE, &a, on_bundled, p);
     json_decref(have);
     if (rc != 0) {
@@ -634,7 +638,9 @@ void ad_worker_git_tick(worker_t *w)
             exit_release(w, r->id);
         } else if (r->wt_path[0] != '\0' && r->spawn == NULL && r->base[0] != '\0' && !r->pushing &&
                    !r->exit_held && !r->head_busy) {
-            ad_git_args_t a = {.path = r->wt_path};
+            char mirror[4300];
+            mirror_path(w, r, mirror, sizeof(mirror));
+            ad_git_args_t a = {.path = r->wt_path, .trust_repo = mirror, .trust_bare = true};
             r->head_busy = true;
             job_t *j = job(w, r);
             if (ad_git_queue(w->loop, AD_GIT_OP_HEAD, &a, on_head, j) != 0) {
@@ -712,7 +718,11 @@ void ad_worker_git_rpc(worker_t *w, json_t *msg)
         rpc_answer(w, id, AD_ENOENT, NULL, "no such worktree on this node", "not_found");
         return;
     }
+    char mirror[4300];
+    mirror_path(w, r, mirror, sizeof(mirror));
     ad_git_args_t a = {.path = r->wt_path,
+                       .trust_repo = mirror,
+                       .trust_bare = true,
                        .file = json_string_value(json_object_get(args, "file")),
                        .message = json_string_value(json_object_get(args, "message")),
                        .force = json_is_true(json_object_get(args, "all")),

@@ -168,8 +168,8 @@ static void create(worker_t *w, wrun_t *r, json_int_t id, json_t *msg)
     const char *agent = json_string_value(json_object_get(msg, "agent"));
     ad_proc_box_t box;
     char err[512] = "";
-    int rc = ad_worker_box(w, ad_node_id_ok(agent) ? agent : r->id, spawn, r->cwd, NULL, &box, err,
-                           sizeof(err));
+    int rc = ad_worker_box(w, r, ad_node_id_ok(agent) ? agent : r->id, spawn, r->cwd, NULL, &box,
+                           err, sizeof(err));
     json_decref(spawn);
     char term[AD_TERM_ID_MAX];
     if (rc == 0) {

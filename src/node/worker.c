@@ -373,8 +373,8 @@ static int spawn_boxed(worker_t *w, wrun_t *r, json_t *msg, const char **argv, c
 {
     const char *agent = json_string_value(json_object_get(msg, "agent"));
     ad_proc_box_t box;
-    int rc =
-        ad_worker_box(w, ad_node_id_ok(agent) ? agent : r->id, msg, cwd, argv[0], &box, err, errsz);
+    int rc = ad_worker_box(w, r, ad_node_id_ok(agent) ? agent : r->id, msg, cwd, argv[0], &box, err,
+                           errsz);
     if (rc != 0) {
         ad_proc_box_cleanup(&box);
         return rc;

@@ -102,56 +102,6 @@ bool ad_proc_box_path_ok(const char *data_dir, const char *path, char *why, size
     return true;
 }
 
-/* The common git folder of the worktree at wt (its .git, or where a
- * linked worktree's .git file and commondir lead); false when none. */
-static bool git_common(const char *wt, char *out, size_t outsz)
-{
-    char p[PATH_MAX + 16], line[PATH_MAX + 16];
-    snprintf(p, sizeof(p), "%s/.git", wt);
-    struct stat st;
-    if (lstat(p, &st) != 0) {
-        return false;
-    }
-    if (S_ISDIR(st.st_mode)) {
-        return realpath(p, out) != NULL && strlen(out) < outsz;
-    }
-    FILE *f = fopen(p, "re");
-    if (f == NULL || fgets(line, sizeof(line), f) == NULL || strncmp(line, "gitdir: ", 8) != 0) {
-        if (f != NULL) {
-            fclose(f);
-        }
-        return false;
-    }
-    fclose(f);
-    line[strcspn(line, "\r\n")] = '\0';
-    char gitdir[PATH_MAX + 16];
-    if (line[8] == '/') {
-        snprintf(gitdir, sizeof(gitdir), "%s", line + 8);
-    } else {
-        snprintf(gitdir, sizeof(gitdir), "%s/%s", wt, line + 8);
-    }
-    snprintf(p, sizeof(p), "%.*s/commondir", PATH_MAX, gitdir);
-    char common[PATH_MAX + 16] = "";
-    f = fopen(p, "re");
-    if (f != NULL && fgets(line, sizeof(line), f) != NULL) {
-        line[strcspn(line, "\r\n")] = '\0';
-        if (line[0] == '/') {
-            snprintf(common, sizeof(common), "%s", line);
-        } else {
-            snprintf(common, sizeof(common), "%.*s/%.*s", PATH_MAX / 2, gitdir, PATH_MAX / 2, line);
-        }
-    }
-    if (f != NULL) {
-        fclose(f);
-    }
-    char real[PATH_MAX];
-    if (realpath(common[0] != '\0' ? common : gitdir, real) == NULL || strlen(real) >= outsz) {
-        return false;
-    }
-    snprintf(out, outsz, "%s", real);
-    return true;
-}
-
 /* The folder of the CLI's real program (node_modules/.bin/claude leads
  * to the package's cli.js, which needs its package), read-only. */
 static void cli_binds(ad_proc_box_t *x, const char *data_dir, const char *exe)
@@ -280,8 +230,12 @@ static void work_binds(ad_proc_box_t *x, const ad_proc_box_in_t *in)
 {
     ad_proc_bind_kind_t wt_kind = in->read_only ? AD_PROC_BIND_RO : AD_PROC_BIND_RW;
     const char *wt = in->wt, *data = in->data_dir;
+    /* the common git folder as agentd's rows give it (the caller checked
+     * the worktree's .git and commondir against them): what the agent's
+     * files say is never read here */
     char common[PATH_MAX];
-    bool has_git = git_common(wt, common, sizeof(common));
+    bool has_git = in->git_common != NULL && in->git_common[0] == '/' &&
+                   realpath(in->git_common, common) != NULL;
     add_bind(x, wt_kind, wt, wt);
     if (has_git && !overlaps(common, wt)) {
         add_bind(x, wt_kind, common, common);

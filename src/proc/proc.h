@@ -229,6 +229,9 @@ typedef struct {
     const char *data_dir;     /* covered; homes/<agent> and proxy/<agent> made below it */
     const char *agent_id;     /* names its home and its proxy's socket */
     const char *wt;           /* its worktree (or working folder), read-write */
+    const char *git_common;   /* the repository's common git folder, from agentd's rows (never
+                                 from a file in wt: issue #73), shown read-write but its hooks
+                                 and config; NULL: none */
     bool read_only;           /* … shown read-only instead */
     const char *exe;          /* the CLI's program as found (its folder shown); NULL: a command */
     const char *cli;          /* "claude", "codex", "gemini" (its config for owners), or NULL */

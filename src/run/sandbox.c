@@ -104,6 +104,52 @@ static int network(json_t *pol, ad_proc_box_in_t *in, const char **allow, size_t
     return 0;
 }
 
+/* The agent's git folders from agentd's rows (its worktree's workspace),
+ * its worktree's .git and commondir checked against them (issue #73):
+ * 0 with t (t->common "" when the agent has no worktree), or AD_EPERM
+ * with err, and a row of the audit. */
+static int git_root(ad_runner_t *r, json_t *agent, const char *agent_id, const char *wt,
+                    ad_git_trust_t *t, char *err, size_t errsz)
+{
+    memset(t, 0, sizeof(*t));
+    const char *wt_id = json_string_value(json_object_get(agent, "worktreeId"));
+    json_t *row = NULL, *ws = NULL;
+    if (wt_id == NULL || ad_store_worktree_get(r->store, wt_id, &row) != 0) {
+        return 0; /* a working folder, no git: nothing of git is shown */
+    }
+    const char *ws_id = json_string_value(json_object_get(row, "workspaceId"));
+    const char *repo = ws_id != NULL && ad_store_workspace_get(r->store, ws_id, &ws) == 0
+                           ? json_string_value(json_object_get(ws, "path"))
+                           : NULL;
+    char why[700];
+    int rc = ad_git_trust_check(repo, false, wt, t, why, sizeof(why));
+    if (rc == AD_ENOENT) { /* the folder is gone: no git folder shown, the start says why */
+        memset(t, 0, sizeof(*t));
+        rc = 0;
+    }
+    if (rc != 0) {
+        snprintf(err, errsz, "the agent's worktree was tampered with, so it does not start: %s",
+                 why);
+        ad_store_audit_t a;
+        memset(&a, 0, sizeof(a));
+        a.ts = ad_wall_ms();
+        snprintf(a.token_name, sizeof(a.token_name), "agentd");
+        const char *org = json_string_value(json_object_get(agent, "orgId"));
+        snprintf(a.org_id, sizeof(a.org_id), "%s", org != NULL ? org : "");
+        snprintf(a.method, sizeof(a.method), "START");
+        snprintf(a.route, sizeof(a.route), "/api/agents/:id/start");
+        snprintf(a.target_id, sizeof(a.target_id), "%s", agent_id);
+        a.status = 409;
+        snprintf(a.remote, sizeof(a.remote), "local");
+        snprintf(a.detail, sizeof(a.detail), "start refused: %s", why);
+        ad_store_audit_insert(r->store, &a);
+        ad_log(AD_LOG_WARN, "runner", "start refused agent=%s why=\"%s\"", agent_id, why);
+    }
+    json_decref(row);
+    json_decref(ws);
+    return rc;
+}
+
 int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_executor_t ex,
                    bool read_only, const char *wt, const char *exe, ad_run_sbx_t *x, char *err,
                    size_t errsz)
@@ -121,10 +167,17 @@ int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_execu
         return AD_EIO;
     }
     pol = x->policy; /* the agent's own over its workspace's */
+    ad_git_trust_t *t = ad_xcalloc(1, sizeof(*t));
+    int trc = git_root(r, agent, agent_id, wt, t, err, errsz);
+    if (trc != 0) {
+        free(t);
+        return trc;
+    }
     const char *org = json_string_value(json_object_get(agent, "orgId"));
     json_t *paths = json_object_get(pol, "paths");
     size_t np = json_array_size(paths);
     if (np > AD_PROC_BOX_BINDS) {
+        free(t);
         snprintf(err, errsz, "the agent's sandbox has more than %d paths; give it fewer",
                  AD_PROC_BOX_BINDS);
         return AD_EINVAL;
@@ -140,6 +193,7 @@ int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_execu
         .data_dir = r->cfg->data_dir,
         .agent_id = agent_id,
         .wt = wt,
+        .git_common = t->common[0] != '\0' ? t->common : NULL,
         .read_only = read_only,
         .exe = ex != AD_EXEC_COMMAND ? exe : NULL,
         .cli = ad_run_sandbox_cli(ex),
@@ -152,7 +206,9 @@ int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_execu
             json_object_get(json_object_get(json_object_get(agent, "state"), "env"), "HOME"))};
     const char *allow[AD_RUN_SBX_ALLOW];
     int rc = in.unconfined ? 0 : network(pol, &in, allow, AD_ARRAY_LEN(allow), err, errsz);
-    return rc != 0 ? rc : ad_proc_box(r->procs, &in, &x->box, err, errsz);
+    rc = rc != 0 ? rc : ad_proc_box(r->procs, &in, &x->box, err, errsz);
+    free(t);
+    return rc;
 }
 
 void ad_run_sandbox_show(ad_run_sbx_t *x, const char *path)

@@ -161,7 +161,11 @@ void ad_wtree_pr_open(ad_wtree_t *W, struct ad_creds *creds, json_t *wt, json_t 
     j->creds = creds;
     j->c->wt = json_incref(wt);
     j->c->body = json_incref(body);
-    ad_git_args_t a = {.path = ad_wtree_jstr(wt, "path"), .name = ad_wtree_jstr(body, "remote")};
+    char repo[4096];
+    ad_git_args_t a = {
+        .path = ad_wtree_jstr(wt, "path"),
+        .name = ad_wtree_jstr(body, "remote"),
+        .trust_repo = ad_wtree_trust_repo(j->c, ad_wtree_jstr(wt, "path"), repo, sizeof(repo))};
     if (ad_git_queue(W->loop, AD_GIT_OP_PUSH, &a, pushed, j) != 0) {
         ad_wtree_fail(j->c, AD_EINTERNAL, NULL, "cannot queue git work");
         job_end(j);

@@ -158,6 +158,9 @@ static void git_called(const ad_git_result_t *res, void *ud)
     json_t *p = json_pack("{s:s, s:s, s:s?, s:s?, s:I}", "id", id, "op", ad_git_op_name(res->op),
                           "worktreeId", wt, "workspaceId", ws, "durationMs",
                           (json_int_t)(ad_wall_ms() - g->started_ms));
+    if (res->rc == AD_EPERM && strcmp(res->err.reason, "untrusted_git") == 0 && c->wt != NULL) {
+        ad_wtree_trust_audit(c->W, c->wt, ad_git_op_name(res->op), res->err.msg);
+    }
     if (res->rc != 0) {
         json_object_set_new(
             p, "error",
@@ -252,7 +255,15 @@ int ad_wtree_queue(ad_wtree_ctx_t *c, ad_git_op_t op, const ad_git_args_t *a, ad
         }
         return rc;
     }
-    rc = ad_git_queue(c->W->loop, op, a, git_called, g);
+    ad_git_args_t t = *a;
+    char repo[4096];
+    if (t.trust_repo == NULL) {
+        bool on_repo = (op == AD_GIT_OP_LIST || op == AD_GIT_OP_ADD) && a->repo_path != NULL &&
+                       c->ws != NULL && ad_wtree_jstr(c->ws, "path") != NULL &&
+                       strcmp(a->repo_path, ad_wtree_jstr(c->ws, "path")) == 0;
+        t.trust_repo = ad_wtree_trust_repo(c, on_repo ? NULL : a->path, repo, sizeof(repo));
+    }
+    rc = ad_git_queue(c->W->loop, op, &t, git_called, g);
     if (rc != 0) {
         free(g);
         ad_wtree_fail(c, AD_EINTERNAL, NULL, "cannot queue git work: %s", ad_strerror(rc));

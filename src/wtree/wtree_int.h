@@ -61,6 +61,13 @@ bool ad_wtree_still_open(ad_wtree_ctx_t *c);
 bool ad_wtree_step_ok(ad_wtree_ctx_t *c, const ad_git_result_t *res);
 /* Queues git work for c; on failure gives AD_EINTERNAL and frees c. */
 int ad_wtree_queue(ad_wtree_ctx_t *c, ad_git_op_t op, const ad_git_args_t *a, ad_git_done_cb cb);
+/* The repository of git work on path when path is c's worktree (its
+ * workspace's row, into buf), the trust root the job checks; with path
+ * NULL and no worktree, c's workspace's (a list or an add, which check its
+ * main worktree); NULL when the work is on neither (trust.c). */
+const char *ad_wtree_trust_repo(ad_wtree_ctx_t *c, const char *path, char *buf, size_t bufsz);
+/* An audit row: git work on worktree wt (a row) refused, why. */
+void ad_wtree_trust_audit(ad_wtree_t *W, const json_t *wt, const char *op, const char *why);
 /* Whether an agent's run on a worker node has the worktree at path now. */
 bool ad_wtree_on_node(ad_wtree_t *W, const char *path);
 /* The string at key of o, or NULL. Borrowed. */
