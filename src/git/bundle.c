@@ -58,7 +58,8 @@ static int git(const ad_git_trust_t *t, const char *dir, const char *const *args
 {
     bool truncated = false, timed_out = false;
     int st = 0;
-    int rc = ad_gitx_inert(t, dir, args, BUNDLE_TIMEOUT_MS, out, &truncated, &st, &timed_out, e);
+    int rc =
+        ad_gitx_inert(t, dir, false, args, BUNDLE_TIMEOUT_MS, out, &truncated, &st, &timed_out, e);
     while (rc == 0 && out->len > 0 && (out->data[out->len - 1] == '\n')) {
         out->data[--out->len] = '\0';
     }

@@ -121,11 +121,13 @@ bool ad_gitx_find_git(char *out, size_t outsz);
  * or a bare mirror agentd made), no system or global config, hooks off,
  * every program the repository's config names for a filter, diff, merge,
  * signing, credentials or a remote emptied, only the file, http(s) and ssh
- * transports. As ad_gitx_run otherwise; AD_EPERM "untrusted_git" when the
- * config cannot be made inert. */
-int ad_gitx_inert(const ad_git_trust_t *t, const char *dir, const char *const *args,
-                  uint64_t timeout_ms, ad_buf_t *out, bool *truncated, int *status, bool *timed_out,
-                  ad_git_err_t *e);
+ * transports. user_creds (a push): the user's HOME and the credential
+ * helpers of the user's own global config (never the repository's). As
+ * ad_gitx_run otherwise; AD_EPERM "untrusted_git" when the config cannot
+ * be made inert. */
+int ad_gitx_inert(const ad_git_trust_t *t, const char *dir, bool user_creds,
+                  const char *const *args, uint64_t timeout_ms, ad_buf_t *out, bool *truncated,
+                  int *status, bool *timed_out, ad_git_err_t *e);
 /* bundle.c: a worktree's work carried to and from worker nodes (issue
  * #34) as git bundles, by the git program. */
 int ad_git_bundle_op(ad_git_op_t op, const ad_git_args_t *a, json_t **out, ad_git_err_t *e);

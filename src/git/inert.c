@@ -28,6 +28,7 @@ extern char **environ;
 #define ARG_MAX_N 200
 #define DRIVERS_MAX 24
 #define SCAN_MAX (64 * 1024)
+#define HELPERS_MAX 4
 
 /* Config of every run: after the repository's on git's command line, so
  * these win. */
@@ -66,10 +67,12 @@ typedef struct {
     char gd[4200], cd[4200], wt[4200];
     char over[DRIVERS_MAX * 5][320]; /* "-c" values of the drivers found */
     size_t nover;
+    char helper[HELPERS_MAX][320]; /* "credential.helper=…" of the user's own config */
+    size_t nhelper;
     char exe[PATH_MAX];
 } inert_t;
 
-static void env_build(inert_t *x, const ad_git_trust_t *t)
+static void env_build(inert_t *x, const ad_git_trust_t *t, const char *home)
 {
     size_t n = 0;
     for (char **v = environ; *v != NULL && n + 24 < ENV_MAX; v++) {
@@ -80,7 +83,7 @@ static void env_build(inert_t *x, const ad_git_trust_t *t)
             x->envp[n++] = *v;
         }
     }
-    snprintf(x->home_env, sizeof(x->home_env), "HOME=%s", x->home);
+    snprintf(x->home_env, sizeof(x->home_env), "HOME=%s", home);
     static char *const set[] = {"GIT_CONFIG_NOSYSTEM=1",
                                 "GIT_CONFIG_GLOBAL=/dev/null",
                                 "GIT_ATTR_NOSYSTEM=1",
@@ -120,6 +123,12 @@ static void argv_start(inert_t *x)
     for (size_t i = 0; i < x->nover; i++) {
         x->argv[x->argc++] = "-c";
         x->argv[x->argc++] = x->over[i];
+    }
+    /* After fixed[]'s empty credential.helper, which drops every helper
+     * the repository's config named: only the user's own come back. */
+    for (size_t i = 0; i < x->nhelper; i++) {
+        x->argv[x->argc++] = "-c";
+        x->argv[x->argc++] = x->helper[i];
     }
 }
 
@@ -218,10 +227,57 @@ static int scan(inert_t *x, const char *dir, ad_git_err_t *e)
     return rc;
 }
 
-int ad_gitx_inert(const ad_git_trust_t *t, const char *dir, const char *const *args,
-                  uint64_t timeout_ms, ad_buf_t *out, bool *truncated, int *status, bool *timed_out,
-                  ad_git_err_t *e)
+/* The credential helpers of the user's own global config (git's order:
+ * $XDG_CONFIG_HOME/git/config, then ~/.gitconfig), for a push only: a
+ * push to an https remote needs them, and the user's files are not the
+ * repository's (no sandbox binds them writable). Read with --file, so no
+ * include and nothing of the repository; an empty value clears the list,
+ * as in git. At most HELPERS_MAX; a longer one is skipped. */
+static void user_helpers(inert_t *x, const char *dir, const char *home)
 {
+    const char *xdg = getenv("XDG_CONFIG_HOME");
+    char files[2][PATH_MAX];
+    if (xdg != NULL && xdg[0] == '/') {
+        snprintf(files[0], sizeof(files[0]), "%s/git/config", xdg);
+    } else {
+        snprintf(files[0], sizeof(files[0]), "%s/.config/git/config", home);
+    }
+    snprintf(files[1], sizeof(files[1]), "%s/.gitconfig", home);
+    for (size_t f = 0; f < 2; f++) {
+        if (access(files[f], R_OK) != 0) {
+            continue;
+        }
+        char *argv[] = {
+            x->exe, "config", "--file", files[f], "--get-all", "-z", "credential.helper", NULL};
+        ad_buf_t b;
+        ad_buf_init(&b, SCAN_MAX);
+        bool truncated = false, timed_out = false;
+        int st = 0;
+        ad_git_err_t e = {0};
+        if (ad_gitx_run(dir, argv, x->envp, 10000, &b, &truncated, &st, &timed_out, &e) == 0 &&
+            !truncated && !timed_out && WIFEXITED(st) && WEXITSTATUS(st) == 0) {
+            for (size_t off = 0; b.data != NULL && off < b.len;) {
+                const char *v = b.data + off;
+                size_t len = strnlen(v, b.len - off);
+                off += len + 1;
+                if (len == 0) {
+                    x->nhelper = 0;
+                } else if (len < sizeof(x->helper[0]) - 32 && x->nhelper < HELPERS_MAX) {
+                    snprintf(x->helper[x->nhelper++], sizeof(x->helper[0]),
+                             "credential.helper=%.*s", (int)len, v);
+                }
+            }
+        }
+        json_decref(e.details);
+        ad_buf_cleanup(&b);
+    }
+}
+
+int ad_gitx_inert(const ad_git_trust_t *t, const char *dir, bool user_creds,
+                  const char *const *args, uint64_t timeout_ms, ad_buf_t *out, bool *truncated,
+                  int *status, bool *timed_out, ad_git_err_t *e)
+{
+    const char *home = getenv("HOME");
     inert_t *x = ad_xcalloc(1, sizeof(*x));
     int rc = 0;
     snprintf(x->home, sizeof(x->home), "/tmp/agentd-git-XXXXXX"); /* made 0700, empty */
@@ -231,8 +287,15 @@ int ad_gitx_inert(const ad_git_trust_t *t, const char *dir, const char *const *a
         rc = ad_gitx_fail(e, AD_EIO, "", "cannot make an empty home for git");
     }
     if (rc == 0) {
-        env_build(x, t);
+        /* A push keeps the user's HOME, where its credential helpers keep
+         * what they know; GIT_CONFIG_GLOBAL=/dev/null still keeps git
+         * itself from reading the user's config there. */
+        bool real_home = user_creds && home != NULL && home[0] == '/';
+        env_build(x, t, real_home ? home : x->home);
         rc = scan(x, dir, e);
+        if (rc == 0 && real_home) {
+            user_helpers(x, dir, home);
+        }
     }
     if (rc == 0) {
         argv_start(x);

@@ -220,6 +220,49 @@ test('a push runs no hook and no receive-pack the repository names', async () =>
   }
 });
 
+// A push to an https remote needs the user's credential helper; the
+// repository's own (agent-writable) helpers never run. The remote is a
+// plain HTTP server that asks for Basic auth and records what it gets: git
+// asks the helpers only after a 401, so the answer proves which ran.
+test('a push asks the user\'s own credential helper, never one the repository names', async () => {
+  const home = daemon.tmpDir('agentd-pushhome-');
+  const root = daemon.tmpDir('agentd-pushcred-');
+  const userMark = path.join(root, 'user-helper-ran');
+  const repoMark = path.join(root, 'repo-helper-ran');
+  const userHelper = path.join(root, 'user-helper.sh');
+  fs.writeFileSync(userHelper, `#!/bin/sh\n[ "$1" = get ] || exit 0\ntouch ${userMark}\necho username=u1\necho password=from-user-helper\n`, { mode: 0o755 });
+  fs.writeFileSync(path.join(home, '.gitconfig'), `[credential]\n\thelper = ${userHelper}\n`);
+  const seen = [];
+  const http = require('node:http');
+  const srv = http.createServer((req, res) => {
+    seen.push(req.headers.authorization || '');
+    if (!req.headers.authorization) {
+      res.writeHead(401, { 'WWW-Authenticate': 'Basic realm="r"' });
+      res.end();
+      return;
+    }
+    res.writeHead(403);
+    res.end();
+  });
+  await new Promise((ok) => srv.listen(0, '127.0.0.1', ok));
+  const d = await daemon.start({ needUrl: true, env: { HOME: home } });
+  try {
+    const w = await workspace(d, d.authHeaders, { 'a.txt': 'a\n' }, 'c1');
+    git(w.dir, 'remote', 'add', 'origin', `http://127.0.0.1:${srv.address().port}/r.git`);
+    git(w.dir, 'config', 'credential.helper', `!touch ${repoMark}; echo password=x #`);
+    git(w.dir, 'config', `credential.http://127.0.0.1:${srv.address().port}.helper`, `!touch ${repoMark}; echo password=x #`);
+    const r = await call(d, 'POST', `/api/worktrees/${w.wt.id}/push`, {});
+    assert.equal(r.status, 409, r.text); // the server refuses even the right user: the push fails
+    assert.equal(fs.existsSync(repoMark), false, 'agentd\'s push ran a credential helper the repository names');
+    assert.equal(fs.existsSync(userMark), true, 'agentd\'s push never asked the user\'s own credential helper');
+    const basic = `Basic ${Buffer.from('u1:from-user-helper').toString('base64')}`;
+    assert.ok(seen.includes(basic), `the remote never got the user helper's credentials: ${JSON.stringify(seen)}`);
+  } finally {
+    await d.stop();
+    srv.close();
+  }
+});
+
 test('a Claude agent whose approved write rewrites .git does not choose its next sandbox\'s mounts', { skip: claudeMissingReason() || false }, async () => {
   const victim = daemon.tmpDir('agentd-victim-');
   fs.writeFileSync(path.join(victim, 'victim-secret.txt'), 'victim-secret-0123\n');
