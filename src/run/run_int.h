@@ -604,9 +604,12 @@ const char *ad_run_sandbox_cli(ad_executor_t ex);
  * not run here (another org's agent with no sandbox on this machine),
  * AD_EINVAL for a bad state.sandbox, AD_EIO; err says why. Clean up with
  * ad_run_sandbox_cleanup() either way. */
+/* argv: a command's (the paths its arguments name are shown), NULL for a
+ * CLI; agent_path: the agent's PATH (ad_proc_agent_path), which a
+ * script's `#!/usr/bin/env NAME` is found on. */
 int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_executor_t ex,
-                   bool read_only, const char *wt, const char *exe, ad_run_sbx_t *x, char *err,
-                   size_t errsz);
+                   bool read_only, const char *wt, const char *exe, const char *const *argv,
+                   const char *agent_path, ad_run_sbx_t *x, char *err, size_t errsz);
 void ad_run_sandbox_cleanup(ad_run_sbx_t *x);
 /* Shows path (a file agentd made for the run) read-only in x. */
 void ad_run_sandbox_show(ad_run_sbx_t *x, const char *path);

@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: MIT
+// The sandbox on a machine set up the way developers set theirs up (issue
+// #74): Python from pyenv shims, a conda env, node from nvm, a script in
+// ~/.local/bin whose #! is `/usr/bin/env python3`, a script under ~, a
+// relative program in the worktree. Each runs in the default sandbox as it
+// would in its user's shell, while ~/.ssh and the data dir stay out of
+// sight, a --sandbox-paths folder over a repository keeps its worktree
+// writable, and a path that may not be shown is named with how to allow it.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const { execFileSync } = require('node:child_process');
+const daemon = require('./lib/daemon');
+const { request, until } = require('./lib/api');
+
+const call = (d, method, url, body) => request(d.url, method, url, body, d.authHeaders);
+
+function which(name) {
+  return fs.realpathSync(execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim());
+}
+
+// A home folder as a developer's: toolchains under it, and a secret.
+function makeHome() {
+  const home = fs.realpathSync(daemon.tmpDir('agentd-home-'));
+  const put = (rel, text, mode = 0o755) => {
+    const p = path.join(home, rel);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    fs.writeFileSync(p, text, { mode });
+    return p;
+  };
+  const link = (rel, target) => {
+    const p = path.join(home, rel);
+    fs.mkdirSync(path.dirname(p), { recursive: true });
+    fs.symlinkSync(target, p);
+    return p;
+  };
+  // the system's interpreter (this machine's own python3 may be a shim of
+  // another home)
+  const py = fs.existsSync('/usr/bin/python3') ? fs.realpathSync('/usr/bin/python3') : which('python3');
+  // pyenv: a shim (a bash script, as pyenv writes them) exec'ing a version
+  link('.pyenv/versions/3.11.9/bin/python3', py);
+  put('.pyenv/shims/python3', `#!/usr/bin/env bash\nset -e\nexport PYENV_ROOT="${home}/.pyenv"\nexec "${home}/.pyenv/versions/3.11.9/bin/python3" "$@"\n`);
+  put('.pyenv/version', '3.11.9\n', 0o644);
+  // conda: an env with its conda-meta
+  link('miniconda3/envs/ml/bin/python', py);
+  fs.mkdirSync(path.join(home, 'miniconda3/envs/ml/conda-meta'), { recursive: true });
+  // nvm: node of a version
+  link('.nvm/versions/node/v20.11.1/bin/node', fs.realpathSync(process.execPath));
+  // a pip --user style CLI whose interpreter is found through env
+  put('.local/bin/mytool', '#!/usr/bin/env python3\nimport sys\nprint("mytool ran on", sys.version_info[0])\n');
+  // a script of the user's, and a file a command names
+  put('scripts/eval.sh', '#!/bin/sh\necho "eval ran with $1"\n');
+  put('notes/input.txt', 'input from the home folder\n', 0o644);
+  // secrets
+  put('.ssh/id_rsa', 'SECRET-SSH-KEY\n', 0o600);
+  put('.aws/credentials', 'SECRET-AWS\n', 0o600);
+  return home;
+}
+
+// A daemon whose user has that home, its PATH as a pyenv user's shell has
+// it (the shims first; ~/.local/bin left for agentd to add).
+async function homeDaemon(home, args = []) {
+  return daemon.start({ needUrl: true, args, env: { HOME: home, PATH: `${home}/.pyenv/shims:${process.env.PATH}` } });
+}
+
+async function worktree(d, dir = daemon.tmpRepo('agentd-home-wt-')) {
+  const r = await call(d, 'POST', '/api/workspaces', { path: dir });
+  assert.equal(r.status, 201, r.text);
+  return { dir, wt: r.body.worktrees[0].id };
+}
+
+async function output(d, id) {
+  const r = await call(d, 'GET', `/api/agents/${id}/messages?limit=200`);
+  return (r.body.messages || []).map((m) => m.content).join('\n');
+}
+
+// Runs command as a command agent to its end: { start, out } (start: the
+// start's answer; out: what it printed, when it started).
+async function runCommand(d, wt, command) {
+  let r = await call(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'command', command });
+  assert.equal(r.status, 201, r.text);
+  const id = r.body.id;
+  const start = await call(d, 'POST', `/api/agents/${id}/start`, {});
+  if (start.status !== 200) return { start, out: '' };
+  await until(async () => {
+    const a = await call(d, 'GET', `/api/agents/${id}`);
+    return !['running', 'starting', 'stopping'].includes(a.body.status);
+  }, `the command ${command.join(' ')} to end`, 30000);
+  return { start, out: await output(d, id) };
+}
+
+test('home toolchains run in the sandbox as in their user\'s shell: pyenv, conda, nvm, ~/.local/bin, ~/scripts, ./relative', async () => {
+  const home = makeHome();
+  const d = await homeDaemon(home);
+  try {
+    const { dir, wt } = await worktree(d);
+    fs.writeFileSync(path.join(dir, 'x.py'), 'print("hello from", "pyenv")\n');
+    fs.mkdirSync(path.join(dir, 'tools'));
+    fs.writeFileSync(path.join(dir, 'tools/run.sh'), '#!/bin/sh\necho "tools ran in $(pwd)"\n', { mode: 0o755 });
+
+    // every case is run, and what went wrong in each is said together
+    const cases = [
+      [['python3', 'x.py'], /hello from pyenv/],
+      [[`${home}/miniconda3/envs/ml/bin/python`, '-c', 'print("conda env ran")'], /conda env ran/],
+      [[`${home}/.nvm/versions/node/v20.11.1/bin/node`, '-e', 'console.log("nvm node ran")'], /nvm node ran/],
+      [['mytool'], /mytool ran on 3/],
+      [['~/scripts/eval.sh', 'ARG'], /eval ran with ARG/],
+      [['./tools/run.sh'], new RegExp(`tools ran in ${dir}`)],
+      // a file the command names outside the worktree is shown (read-only)
+      [['cat', `${home}/notes/input.txt`], /input from the home folder/],
+    ];
+    const wrong = [];
+    for (const [command, want] of cases) {
+      const r = await runCommand(d, wt, command);
+      if (r.start.status !== 200) wrong.push(`${command.join(' ')}: start ${r.start.status} ${r.start.text}`);
+      else if (!want.test(r.out)) wrong.push(`${command.join(' ')}: ${r.out.trim() || '(nothing)'}`);
+    }
+    assert.deepEqual(wrong, []);
+  } finally {
+    await d.cleanup();
+  }
+});
+
+test('~/.ssh, ~/.aws and the data dir stay out of sight, even with the toolchains shown; a named secret is refused with how to allow it', async () => {
+  const home = makeHome();
+  const d = await homeDaemon(home);
+  try {
+    const { wt } = await worktree(d);
+    // the agent runs pyenv's python (so ~/.pyenv is shown) and looks around
+    const probe = `import os\nfor p in ["${home}/.ssh/id_rsa", "${home}/.aws/credentials", "${d.dataDir}/owner-token"]:\n    try:\n        print("LEAK", p, open(p).read().strip())\n    except OSError as e:\n        print("DENIED", p)\nprint("home:", sorted(os.listdir("${home}")) if os.path.isdir("${home}") else "none")\n`;
+    let r = await runCommand(d, wt, ['python3', '-c', probe]);
+    assert.equal(r.start.status, 200, r.start.text);
+    assert.doesNotMatch(r.out, /LEAK|SECRET/, r.out);
+    assert.equal((r.out.match(/^DENIED /gm) || []).length, 3, r.out);
+    assert.doesNotMatch(r.out, /'\.ssh'|'\.aws'/, r.out);
+
+    // a command that names the key: refused, saying why and how to allow it
+    r = await runCommand(d, wt, ['cat', `${home}/.ssh/id_rsa`]);
+    assert.equal(r.start.status, 422, r.start.text);
+    assert.match(r.start.body.error.message || r.start.text, /\.ssh\/id_rsa is outside the agent's sandbox .*--sandbox-paths/, r.start.text);
+    // the data dir: refused, and no --sandbox-paths can allow it
+    r = await runCommand(d, wt, ['cat', path.join(d.dataDir, 'owner-token')]);
+    assert.equal(r.start.status, 422, r.start.text);
+    assert.match(r.start.text, /outside the agent's sandbox \(it is in agentd's data dir/, r.start.text);
+  } finally {
+    await d.cleanup();
+  }
+});
+
+test('--sandbox-paths naming the folder that holds a repository keeps its worktree writable, and covers the home\'s secrets', async () => {
+  const home = makeHome();
+  const projects = path.join(home, 'projects');
+  fs.mkdirSync(projects);
+  const repo = daemon.tmpRepo('repo-', projects);
+  const fixtures = path.resolve(__dirname, '../fixtures');
+  const d = await homeDaemon(home, ['--sandbox-paths', `${fixtures},${projects},${home}/.config`]);
+  fs.mkdirSync(path.join(home, '.config/gcloud'), { recursive: true });
+  fs.writeFileSync(path.join(home, '.config/gcloud/credentials.db'), 'SECRET-GCLOUD\n');
+  fs.writeFileSync(path.join(home, '.config/tool.toml'), 'shown = true\n');
+  try {
+    const { wt } = await worktree(d, repo);
+    const r = await runCommand(d, wt, ['sh', '-c',
+      `echo written > written.txt && echo WROTE; cat ${home}/.config/tool.toml; cat ${home}/.config/gcloud/credentials.db || echo GCLOUD-DENIED`]);
+    assert.equal(r.start.status, 200, r.start.text);
+    assert.match(r.out, /WROTE/, r.out);
+    assert.equal(fs.readFileSync(path.join(repo, 'written.txt'), 'utf8'), 'written\n');
+    assert.match(r.out, /shown = true/, r.out);
+    assert.match(r.out, /GCLOUD-DENIED/, r.out);
+    assert.doesNotMatch(r.out, /SECRET/, r.out);
+  } finally {
+    await d.cleanup();
+  }
+});
