@@ -174,3 +174,49 @@ test('--sandbox-paths naming the folder that holds a repository keeps its worktr
     await d.cleanup();
   }
 });
+
+// The real Claude Code CLI installed in the home's nvm tree (as `npm i -g`
+// under nvm puts it), found by name on the agent's PATH, starts in the
+// sandbox and answers; its owner's ~/.claude holds the backups an earlier
+// start left but no ~/.claude.json, which made every start print
+// "Claude configuration file not found" into the transcript.
+const { start: startMock } = require('../fixtures/mock-anthropic');
+const { CLAUDE_BIN, claudeMissingReason, claudeEnv } = require('../fixtures/claude-run');
+
+test('the Claude CLI from the home\'s nvm tree starts in the sandbox, and its start writes no configuration noise', { skip: claudeMissingReason() || false }, async () => {
+  const home = makeHome();
+  const nvm = path.join(home, '.nvm/versions/node/v20.11.1');
+  const pkg = path.join(nvm, 'lib/node_modules/@anthropic-ai/claude-code/bin');
+  fs.mkdirSync(pkg, { recursive: true });
+  const real = fs.realpathSync(CLAUDE_BIN);
+  try { fs.linkSync(real, path.join(pkg, path.basename(real))); } catch (_) { fs.copyFileSync(real, path.join(pkg, path.basename(real))); }
+  fs.chmodSync(path.join(pkg, path.basename(real)), 0o755);
+  fs.symlinkSync(`../lib/node_modules/@anthropic-ai/claude-code/bin/${path.basename(real)}`, path.join(nvm, 'bin/claude'));
+  fs.mkdirSync(path.join(home, '.claude/backups'), { recursive: true });
+  fs.writeFileSync(path.join(home, '.claude/backups/.claude.json.backup.1700000000000'), '{"numStartups":1}\n');
+  const mock = await startMock({ rules: [{ match: 'say hello', reply: { text: 'Hello from the nvm claude.' } }] });
+  const d = await daemon.start({ needUrl: true, args: ['--claude-bin', 'claude'],
+    env: { HOME: home, PATH: `${nvm}/bin:${home}/.pyenv/shims:${process.env.PATH}` } });
+  try {
+    if (process.getuid && process.getuid() === 0) {
+      assert.equal((await call(d, 'PATCH', '/api/settings', { allow_root_auto: true })).status, 200);
+    }
+    const { wt } = await worktree(d);
+    const env = claudeEnv(mock.url, home);
+    delete env.PATH;
+    delete env.HOME;
+    let r = await call(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'claude', mode: 'auto', env, allowUnsafeEnv: true });
+    assert.equal(r.status, 201, r.text);
+    const id = r.body.id;
+    r = await call(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'please say hello' });
+    assert.equal(r.status, 200, r.text);
+    const out = await until(async () => {
+      const o = await output(d, id);
+      return /Hello from the nvm claude\./.test(o) ? o : null;
+    }, 'the answer', 60000);
+    assert.doesNotMatch(out, /configuration file not found|backup file exists/i, out);
+  } finally {
+    await d.cleanup();
+    await mock.close();
+  }
+});
