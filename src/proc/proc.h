@@ -308,6 +308,24 @@ typedef struct {
 /* What in's program and named paths need shown (heap-allocate out: ~100 KB). */
 void ad_proc_tools(const ad_proc_tools_in_t *in, ad_proc_tools_t *out);
 
+/* A program tried in an agent's sandbox (boxcheck.c). */
+typedef struct {
+    ad_proc_box_t box;  /* what it was shown (ad_proc_box_cleanup() it) */
+    bool sandboxed;     /* false: no sandbox here (error says why) */
+    char program[4096]; /* as resolved on the agent's PATH, "" when not found */
+    bool ran;           /* bwrap ran; code is its exit code (127: could not start) */
+    int code;           /* 128+N for signal N; -1 when it did not run */
+    char output[2048];  /* its first output (stdout and stderr) */
+    char error[1024];   /* why it did not run, or did not end in time */
+} ad_proc_check_t;
+
+/* Runs argv in the sandbox in builds (in.wt: a scratch folder made here;
+ * in.cli set: argv[0] is that CLI; else a command, whose arguments' paths
+ * are shown) with the agent's environment, for at most timeout_ms.
+ * Blocking: the thread pool's. */
+void ad_proc_box_check(const ad_procs_t *s, const ad_proc_box_in_t *in, const char *const *argv,
+                       int timeout_ms, ad_proc_check_t *out);
+
 /* Shows path (a file agentd made for the run) read-only in x. */
 void ad_proc_box_show(ad_proc_box_t *x, const char *path);
 /* Whether path may be shown to a sandboxed agent: absolute, existing, and

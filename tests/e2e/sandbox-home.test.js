@@ -220,3 +220,64 @@ test('the Claude CLI from the home\'s nvm tree starts in the sandbox, and its st
     await mock.close();
   }
 });
+
+test('agentd sandbox check runs a command as an agent would and says what the sandbox shows', async () => {
+  const home = makeHome();
+  const d = await homeDaemon(home);
+  try {
+    const cli = (...args) => daemon.run(['--data-dir', d.dataDir, 'sandbox', 'check', ...args], { timeout: 60000 });
+    let r = cli('--', 'python3', '-c', 'print("checked", 6 * 7)');
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`program: +${home}/\\.pyenv/shims/python3`), r.stdout);
+    assert.match(r.stdout, new RegExp(`read-only +${home}/\\.pyenv\\n`), r.stdout);
+    assert.match(r.stdout, /started: +yes, exit 0/, r.stdout);
+    assert.match(r.stdout, /checked 42/, r.stdout);
+    assert.doesNotMatch(r.stdout, /\.ssh/, r.stdout);
+
+    r = cli('--json', '--', 'mytool');
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.program, `${home}/.local/bin/mytool`);
+    assert.ok(j.agentPath.startsWith(`${home}/.local/bin:`), j.agentPath);
+    assert.ok(j.shown.some((b) => b.at === `${home}/.pyenv` && b.mode === 'read-only'), JSON.stringify(j.shown));
+    assert.match(j.output, /mytool ran on 3/);
+
+    r = cli('--', 'cat', `${home}/.ssh/id_rsa`);
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /error: +.*\.ssh\/id_rsa is outside the agent's sandbox .*--sandbox-paths/, r.stdout);
+    assert.doesNotMatch(r.stdout, /SECRET/, r.stdout);
+  } finally {
+    await d.cleanup();
+  }
+});
+
+test('/api/requirements tries each agent CLI inside the sandbox, not only on agentd\'s PATH', async () => {
+  const home = makeHome();
+  // a "claude" that runs for agentd but leans on a folder no sandbox shows,
+  // and a "codex" that starts anywhere
+  fs.mkdirSync(path.join(home, 'private'));
+  fs.writeFileSync(path.join(home, 'private/real-claude'), '#!/bin/sh\necho "9.9.9 (Claude Code)"\n', { mode: 0o755 });
+  fs.mkdirSync(path.join(home, 'tools'));
+  fs.writeFileSync(path.join(home, 'tools/claude'), `#!/bin/sh\nexec ${home}/private/real-claude "$@"\n`, { mode: 0o755 });
+  fs.writeFileSync(path.join(home, '.local/bin/codex'), '#!/bin/sh\necho "codex-cli 1.2.3"\n', { mode: 0o755 });
+  const d = await homeDaemon(home, ['--claude-bin', path.join(home, 'tools/claude'), '--codex-bin', 'codex']);
+  try {
+    const r = await call(d, 'GET', '/api/requirements?refresh=true');
+    assert.equal(r.status, 200, r.text);
+    const item = (id) => r.body.items.find((i) => i.id === id);
+    assert.equal(item('claude').status, 'ok', JSON.stringify(item('claude')));
+    assert.ok(item('claude-sandbox'), JSON.stringify(r.body.items.map((i) => i.id)));
+    assert.equal(item('claude-sandbox').status, 'warning', JSON.stringify(item('claude-sandbox')));
+    assert.match(item('claude-sandbox').fix, /--sandbox-paths/);
+    assert.ok(item('codex-sandbox'), JSON.stringify(r.body.items.map((i) => i.id)));
+    assert.equal(item('codex-sandbox').status, 'ok', JSON.stringify(item('codex-sandbox')));
+    assert.match(item('codex-sandbox').value, /codex-cli 1\.2\.3/);
+
+    const c = daemon.run(['--data-dir', d.dataDir, 'sandbox', 'check'], { timeout: 60000 });
+    assert.equal(c.status, 1, c.stdout + c.stderr);
+    assert.match(c.stdout, /FAIL Claude Code CLI in the agent sandbox/, c.stdout);
+    assert.match(c.stdout, /ok +Codex CLI in the agent sandbox: codex-cli 1\.2\.3/, c.stdout);
+  } finally {
+    await d.cleanup();
+  }
+});
