@@ -372,11 +372,12 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "Ask the daemon to run COMMAND in an agent's sandbox the way an agent of the\n"
      "owner's organisation runs it: found on the agent's PATH (agentd's, with the\n"
      "home's toolchain folders such as ~/.local/bin and ~/.pyenv/shims in front),\n"
-     "a relative path against a scratch worktree, ~ against the home, and shown\n"
-     "what it needs (its toolchain tree, the paths its arguments name). Prints\n"
-     "what it resolved to, what the sandbox shows, whether it started, its exit\n"
-     "code and first output. Without COMMAND, whether each agent CLI found\n"
-     "(claude, codex, gemini) starts in the sandbox (its --version).\n"
+     "a relative path against an empty read-only scratch worktree, ~ against the\n"
+     "home, and shown what it needs (its toolchain tree, the paths its arguments\n"
+     "name). Prints what it resolved to, what the sandbox shows, whether it\n"
+     "started, its exit code and first output. Without COMMAND, whether each\n"
+     "agent CLI found (claude, codex, gemini) starts in the sandbox (its\n"
+     "--version).\n"
      "Exit 0 when it ran and exited 0 (each CLI found starts), else 1.\n"
      "  --json  the daemon's JSON\n",
      "agents"},

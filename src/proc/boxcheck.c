@@ -4,7 +4,8 @@
  * /api/requirements for each agent CLI, POST /api/requirements/sandbox for
  * `agentd sandbox check -- COMMAND`): resolved on the agent's PATH, its
  * toolchain shown (toolbox.c), started under bwrap with the agent's
- * environment (HOME=/home/agent, the agent's PATH) in a scratch worktree,
+ * environment (HOME=/home/agent, the agent's PATH) in an empty scratch
+ * worktree (read-only: a check leaves nothing behind),
  * its first output kept, ended after a bound. Blocking: call it on the
  * thread pool.
  */
@@ -105,6 +106,7 @@ void ad_proc_box_check(const ad_procs_t *s, const ad_proc_box_in_t *in0, const c
     }
     ad_proc_box_in_t in = *in0;
     in.wt = wt;
+    in.read_only = true; /* a check leaves nothing behind in it */
     int rc = argv != NULL && argv[0] != NULL ? ad_proc_resolve(argv[0], in.path, wt, in.home,
                                                                out->program, sizeof(out->program))
                                              : AD_ENOENT;
