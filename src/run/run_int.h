@@ -236,6 +236,7 @@ typedef struct ad_run {
     int64_t stop_since; /* wall ms of the first stop asked, 0: none (issue #32) */
     bool stop_force;    /* a force stop was asked */
     bool pty;
+    bool sandboxed;   /* runs in an agent sandbox here (an exit 127 says where to look) */
     ad_buf_t live[2]; /* plain output read this loop iteration */
     bool live_dirty;
     json_t *metric_points; /* metric points read this loop iteration (issue #16) */

@@ -495,6 +495,7 @@ static void proc_opts(const ad_runner_t *r, ad_run_t *run, start_t *s, ad_proc_o
     sandbox_argv(s);
     o->argv = (const char *const *)s->argv;
     o->sandbox = s->sbx.box.none || s->sbx.box.home == NULL ? NULL : &s->sbx.box.sb;
+    run->sandboxed = o->sandbox != NULL;
     o->cwd = s->path;
     o->env = (const char *const *)s->env;
     o->pty = run->pty;

@@ -84,12 +84,12 @@ async function runCommand(d, wt, command) {
   assert.equal(r.status, 201, r.text);
   const id = r.body.id;
   const start = await call(d, 'POST', `/api/agents/${id}/start`, {});
-  if (start.status !== 200) return { start, out: '' };
+  if (start.status !== 200) return { id, start, out: '' };
   await until(async () => {
     const a = await call(d, 'GET', `/api/agents/${id}`);
     return !['running', 'starting', 'stopping'].includes(a.body.status);
   }, `the command ${command.join(' ')} to end`, 30000);
-  return { start, out: await output(d, id) };
+  return { id, start, out: await output(d, id) };
 }
 
 test('home toolchains run in the sandbox as in their user\'s shell: pyenv, conda, nvm, ~/.local/bin, ~/scripts, ./relative', async () => {
@@ -141,6 +141,14 @@ test('~/.ssh, ~/.aws and the data dir stay out of sight, even with the toolchain
     r = await runCommand(d, wt, ['cat', `${home}/.ssh/id_rsa`]);
     assert.equal(r.start.status, 422, r.start.text);
     assert.match(r.start.body.error.message || r.start.text, /\.ssh\/id_rsa is outside the agent's sandbox .*--sandbox-paths/, r.start.text);
+    // a program found only while it runs (a script calls it): the run's
+    // reason says where to look, not a bare exit 127
+    fs.mkdirSync(path.join(home, 'private'));
+    fs.writeFileSync(path.join(home, 'private/tool'), '#!/bin/sh\necho tool\n', { mode: 0o755 });
+    r = await runCommand(d, wt, ['sh', '-c', `exec ${home}/private/tool`]);
+    assert.equal(r.start.status, 200, r.start.text);
+    const runs = await call(d, 'GET', `/api/agents/${r.id}`);
+    assert.match(JSON.stringify(runs.body.statusReason), /127.*outside the agent's sandbox.*--sandbox-paths/, JSON.stringify(runs.body));
     // the data dir: refused, and no --sandbox-paths can allow it
     r = await runCommand(d, wt, ['cat', path.join(d.dataDir, 'owner-token')]);
     assert.equal(r.start.status, 422, r.start.text);
