@@ -368,7 +368,7 @@ static int tool_binds(ad_proc_box_t *x, const ad_proc_box_in_t *in, char *err, s
     size_t hl = in->home != NULL ? strlen(in->home) : 0;
     for (size_t i = 0; i < t->n; i++) {
         add_bind(x, AD_PROC_BIND_RO, t->root[i], t->root[i]);
-        if (t->tree[i] && hl > 1 && strncmp(t->root[i], in->home, hl) == 0 &&
+        if (t->mirror[i] && hl > 1 && strncmp(t->root[i], in->home, hl) == 0 &&
             t->root[i][hl] == '/') {
             char dst[PATH_MAX];
             snprintf(dst, sizeof(dst), HOME_IN "%.*s", PATH_MAX - 32, t->root[i] + hl);

@@ -300,6 +300,7 @@ typedef struct {
 typedef struct {
     char root[24][4096]; /* to show read-only, each at its own path */
     bool tree[24];       /* a toolchain tree (false: the path named alone) */
+    bool mirror[24];     /* also shown at its place under /home/agent */
     size_t n;
     char hidden[4096]; /* the first path needed that may not be shown, "" if none */
     char hidden_why[256];

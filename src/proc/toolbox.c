@@ -70,33 +70,42 @@ static const char *const secrets[] = {
 };
 
 /* The toolchain trees of a home, relative to it: a program found in one
- * gets the whole tree (its shims and versions, its env's libraries). */
-static const char *const trees[] = {
-    ".pyenv",
-    ".nvm",
-    ".cargo",
-    ".rustup",
-    ".asdf",
-    ".local/share/mise",
-    ".local/pipx",
-    ".local/lib",
-    ".conda",
-    "miniconda3",
-    "anaconda3",
-    "miniforge3",
-    "mambaforge",
-    "micromamba",
-    ".volta",
-    ".bun",
-    ".deno",
-    "go",
-    ".rbenv",
-    ".sdkman",
-    ".juliaup",
-    ".elan",
-    ".ghcup",
-    ".opam",
-    ".local/share/pnpm",
+ * gets the whole tree (its shims and versions, its env's libraries).
+ * mirror: also shown at its place under /home/agent, for a tool that finds
+ * it through $HOME alone (rustup, asdf, mise); not for a tree a tool
+ * writes its caches in (cargo's registry, go's modules, conda's list),
+ * which then start afresh in the agent's own home. also: another tree it
+ * needs (rustup's proxies in ~/.cargo/bin run ~/.rustup's toolchains). */
+static const struct {
+    const char *rel;
+    bool mirror;
+    const char *also;
+} trees[] = {
+    {".pyenv", true, NULL},
+    {".nvm", true, NULL},
+    {".cargo", false, ".rustup"},
+    {".rustup", true, NULL},
+    {".asdf", true, NULL},
+    {".local/share/mise", true, NULL},
+    {".local/pipx", false, NULL},
+    {".local/lib", false, NULL},
+    {".conda", false, NULL},
+    {"miniconda3", false, NULL},
+    {"anaconda3", false, NULL},
+    {"miniforge3", false, NULL},
+    {"mambaforge", false, NULL},
+    {"micromamba", false, NULL},
+    {".volta", true, NULL},
+    {".bun", true, NULL},
+    {".deno", true, NULL},
+    {"go", false, NULL},
+    {".rbenv", true, NULL},
+    {".sdkman", true, NULL},
+    {".juliaup", true, NULL},
+    {".elan", true, NULL},
+    {".ghcup", true, NULL},
+    {".opam", true, NULL},
+    {".local/share/pnpm", false, NULL},
 };
 
 /* The usual toolchain folders of a home a login shell puts on PATH. */
@@ -284,7 +293,7 @@ static bool allowed(walk_t *w, const char *p);
 
 /* root shown (as a tree, or the file alone), unless where it leads may
  * not be (bwrap shows a link's target). */
-static void add_root(walk_t *w, const char *root, bool tree)
+static void add_root(walk_t *w, const char *root, bool tree, bool mirror)
 {
     ad_proc_tools_t *t = w->t;
     char real[PATH_MAX];
@@ -301,6 +310,7 @@ static void add_root(walk_t *w, const char *root, bool tree)
     }
     snprintf(t->root[t->n], sizeof(t->root[t->n]), "%s", root);
     t->tree[t->n] = tree;
+    t->mirror[t->n] = mirror;
     t->n++;
 }
 
@@ -357,17 +367,21 @@ static bool allowed(walk_t *w, const char *p)
 }
 
 /* The toolchain tree of p (an existing absolute path), into root; tree
- * false when only p itself is to be shown. */
-static void tree_of(const walk_t *w, const char *p, char *root, size_t rootsz, bool *tree)
+ * false when only p itself is to be shown; *known: its entry in trees, or
+ * -1. */
+static void tree_of(const walk_t *w, const char *p, char *root, size_t rootsz, bool *tree,
+                    int *known)
 {
     const char *home = w->in->home;
     *tree = true;
+    *known = -1;
     if (home != NULL && home[0] == '/' && strcmp(home, "/") != 0 && under(p, home) > 0) {
         for (size_t i = 0; i < AD_ARRAY_LEN(trees); i++) {
             char t[PATH_MAX];
-            snprintf(t, sizeof(t), "%.*s/%s", PATH_MAX - 64, home, trees[i]);
+            snprintf(t, sizeof(t), "%.*s/%s", PATH_MAX - 64, home, trees[i].rel);
             if (under(p, t) > 0) {
                 snprintf(root, rootsz, "%s", t);
+                *known = (int)i;
                 return;
             }
         }
@@ -500,10 +514,17 @@ static void need(walk_t *w, const char *p, int depth)
     if (!shown(w, p) && allowed(w, p)) {
         char root[PATH_MAX];
         bool tree;
-        tree_of(w, p, root, sizeof(root), &tree);
-        add_root(w, root, tree); /* a secret in a tree is covered (agentbox.c) */
+        int known;
+        tree_of(w, p, root, sizeof(root), &tree, &known);
+        /* a secret in a tree is covered (agentbox.c) */
+        add_root(w, root, tree, known >= 0 && trees[known].mirror);
         if (tree) {
             venv_base(w, root, depth);
+        }
+        if (known >= 0 && trees[known].also != NULL) {
+            char also[PATH_MAX];
+            snprintf(also, sizeof(also), "%.*s/%s", PATH_MAX - 64, w->in->home, trees[known].also);
+            need(w, also, depth + 1);
         }
     }
     if (S_ISLNK(st.st_mode)) {
@@ -549,7 +570,7 @@ void ad_proc_tools(const ad_proc_tools_in_t *in, ad_proc_tools_t *out)
         }
         /* a path named: itself (add_root checks where a link of it leads) */
         if (!shown(&w, full) && allowed(&w, full)) {
-            add_root(&w, full, false);
+            add_root(&w, full, false, false);
         }
     }
 }

@@ -72,6 +72,7 @@ static int setup(void **state)
     put(f->home, "scripts/eval.sh", "#!/bin/sh\necho eval\n", 0755);
     put(f->home, ".cargo/bin/cargo", "#!/bin/sh\n", 0755);
     put(f->home, ".cargo/credentials.toml", "token\n", 0600);
+    put(f->home, ".rustup/toolchains/stable/bin/rustc", "#!/bin/sh\n", 0755);
     *state = f;
     return 0;
 }
@@ -204,6 +205,18 @@ static void tools_follow_shims_venvs_and_shebangs(void **state)
     assert_true(shows(t, root, true));
     snprintf(root, sizeof(root), "%s/.local", f->home);
     assert_false(shows(t, root, true));
+    /* cargo (a rustup proxy): ~/.cargo, and ~/.rustup's toolchains, which
+     * rustup finds through $HOME (so shown under /home/agent too); cargo
+     * writes its registry in ~/.cargo (so not) */
+    snprintf(prog, sizeof(prog), "%s/.cargo/bin/cargo", f->home);
+    ad_proc_tools(&in, t);
+    snprintf(root, sizeof(root), "%s/.cargo", f->home);
+    assert_true(shows(t, root, true));
+    assert_false(t->mirror[0]);
+    snprintf(root, sizeof(root), "%s/.rustup", f->home);
+    assert_true(shows(t, root, true));
+    assert_int_equal(t->n, 2);
+    assert_true(t->mirror[1]);
     /* a secret named as an argument, or reached through a link: refused */
     const char *argv[] = {"cat", NULL, NULL};
     char arg[600];
