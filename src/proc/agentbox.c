@@ -330,13 +330,16 @@ static void work_binds(ad_proc_box_t *x, const ad_proc_box_in_t *in)
     }
 }
 
-/* What the program needs (toolbox.c), read-only: a toolchain tree of the
- * home also at its place under /home/agent, where a tool that looks in
- * $HOME (rustup, asdf, mise) finds it. A path needed that may not be
+/* What the program needs (toolbox.c), read-only, for the owner's
+ * organisation's agents: a toolchain tree of the home also at its place
+ * under /home/agent, where a tool that looks in $HOME (rustup, asdf, mise)
+ * finds it. A path needed that may not be
  * shown refuses the start, saying which and how to allow it. */
 static int tool_binds(ad_proc_box_t *x, const ad_proc_box_in_t *in, char *err, size_t errsz)
 {
-    if (in->program == NULL && in->argv == NULL) {
+    /* this machine's files are the owner's to show: another organisation's
+     * admin may not name them (as its sandbox paths, docs/security.md) */
+    if ((in->program == NULL && in->argv == NULL) || !in->owners) {
         return 0;
     }
     const char *shown[AD_PROC_BOX_BINDS];

@@ -289,3 +289,28 @@ test('/api/requirements tries each agent CLI inside the sandbox, not only on age
     await d.cleanup();
   }
 });
+
+test('another organisation\'s admin cannot name this machine\'s files to have them shown', async () => {
+  const home = makeHome();
+  const d = await homeDaemon(home);
+  try {
+    let r = await call(d, 'POST', '/api/orgs', { name: 'org b' });
+    assert.equal(r.status, 201, r.text);
+    r = await call(d, 'POST', '/api/tokens', { name: 'b-admin', scope: 'admin', orgId: r.body.id });
+    assert.equal(r.status, 201, r.text);
+    const b = { ...d, authHeaders: { authorization: `Bearer ${r.body.token}` } };
+    const { wt } = await worktree(b);
+    // the owner's agents see a file a command names; org b's do not
+    const owners = await runCommand(d, (await worktree(d)).wt, ['cat', `${home}/notes/input.txt`]);
+    assert.match(owners.out, /input from the home folder/, owners.out);
+    r = await runCommand(b, wt, ['cat', `${home}/notes/input.txt`]);
+    assert.equal(r.start.status, 200, r.start.text);
+    assert.doesNotMatch(r.out, /input from the home folder/, r.out);
+    assert.match(r.out, /No such file/, r.out);
+    // nor the owner's toolchains
+    r = await runCommand(b, wt, ['sh', '-c', `ls ${home}/.pyenv || echo NO-PYENV`]);
+    assert.match(r.out, /NO-PYENV/, r.out);
+  } finally {
+    await d.cleanup();
+  }
+});
