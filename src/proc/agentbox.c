@@ -342,11 +342,15 @@ static int tool_binds(ad_proc_box_t *x, const ad_proc_box_in_t *in, char *err, s
     if ((in->program == NULL && in->argv == NULL) || !in->owners) {
         return 0;
     }
-    const char *shown[AD_PROC_BOX_BINDS];
-    size_t nshown = 0;
+    const char *shown[AD_PROC_BOX_BINDS], *rw[AD_PROC_BOX_BINDS];
+    size_t nshown = 0, nrw = 0;
     for (size_t i = 0; i < x->sb.nbinds && nshown < AD_ARRAY_LEN(shown); i++) {
         if (x->binds[i].kind == AD_PROC_BIND_RO || x->binds[i].kind == AD_PROC_BIND_RW) {
             shown[nshown++] = x->binds[i].dst;
+        }
+        if (x->binds[i].kind == AD_PROC_BIND_RW && x->binds[i].src != NULL &&
+            strcmp(x->binds[i].src, x->binds[i].dst) == 0) {
+            rw[nrw++] = x->binds[i].dst;
         }
     }
     ad_proc_tools_in_t ti = {.program = in->program,
@@ -356,7 +360,9 @@ static int tool_binds(ad_proc_box_t *x, const ad_proc_box_in_t *in, char *err, s
                              .home = in->home,
                              .path = in->path,
                              .shown = shown,
-                             .nshown = nshown};
+                             .nshown = nshown,
+                             .writable = rw,
+                             .nwritable = nrw};
     ad_proc_tools_t *t = ad_xcalloc(1, sizeof(*t));
     ad_proc_tools(&ti, t);
     if (t->hidden[0] != '\0') {

@@ -295,6 +295,8 @@ typedef struct {
     const char *home, *path;   /* agentd's user's home; the agent's PATH */
     const char *const *shown;  /* paths shown already (--sandbox-paths, an admin's) */
     size_t nshown;
+    const char *const *writable; /* shown read-write besides wt: what is in them is the agent's */
+    size_t nwritable;
 } ad_proc_tools_in_t;
 
 typedef struct {

@@ -423,10 +423,10 @@ static void tree_of(const walk_t *w, const char *p, char *root, size_t rootsz, b
     *tree = false;
 }
 
-static void need(walk_t *w, const char *p, int depth);
+static void need(walk_t *w, const char *p, int depth, bool trusted);
 
 /* A venv's base interpreter (pyvenv.cfg: home = <folder>). */
-static void venv_base(walk_t *w, const char *root, int depth)
+static void venv_base(walk_t *w, const char *root, int depth, bool trusted)
 {
     char cfg[PATH_MAX + 16], line[PATH_MAX + 32];
     snprintf(cfg, sizeof(cfg), "%s/pyvenv.cfg", root);
@@ -445,14 +445,14 @@ static void venv_base(walk_t *w, const char *root, int depth)
             v++;
         }
         if (v[0] == '/') {
-            need(w, v, depth + 1);
+            need(w, v, depth + 1, trusted);
         }
     }
     fclose(f);
 }
 
 /* A script's #! interpreter (through `env NAME`, found on the agent's PATH). */
-static void shebang(walk_t *w, const char *p, int depth)
+static void shebang(walk_t *w, const char *p, int depth, bool trusted)
 {
     struct stat st;
     if (stat(p, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -487,7 +487,7 @@ static void shebang(walk_t *w, const char *p, int depth)
     }
     const char *base = strrchr(words[0], '/');
     base = base != NULL ? base + 1 : words[0];
-    need(w, words[0], depth + 1);
+    need(w, words[0], depth + 1, trusted);
     if (strcmp(base, "env") != 0) {
         return;
     }
@@ -497,34 +497,56 @@ static void shebang(walk_t *w, const char *p, int depth)
         }
         char found[PATH_MAX];
         if (ad_proc_resolve(words[i], w->in->path, NULL, w->in->home, found, sizeof(found)) == 0) {
-            need(w, found, depth + 1);
+            need(w, found, depth + 1, trusted);
         }
         return;
     }
 }
 
+/* Whether the agent may write p (its worktree, a read-write path): what
+ * such a file says (a link, a #! line, a pyvenv.cfg) is the agent's word. */
+static bool writable(const walk_t *w, const char *p)
+{
+    if (w->in->wt != NULL && under(p, w->in->wt) > 0) {
+        return true;
+    }
+    for (size_t i = 0; i < w->in->nwritable; i++) {
+        if (under(p, w->in->writable[i]) > 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* p (absolute) and what it needs: its tree, its symlinks' targets, its
- * venv's base, its interpreter. */
-static void need(walk_t *w, const char *p, int depth)
+ * venv's base, its interpreter. trusted: named by the admin or by a file
+ * the agent cannot write; else (a link or #! line in the worktree) only a
+ * toolchain tree is shown for it, never a file or folder of its choice,
+ * which would let an agent pick what its next run sees. */
+static void need(walk_t *w, const char *p, int depth, bool trusted)
 {
     struct stat st;
     if (depth > DEPTH_MAX || p[0] != '/' || lstat(p, &st) != 0) {
         return;
     }
+    bool next_trusted = trusted && !writable(w, p);
     if (!shown(w, p) && allowed(w, p)) {
         char root[PATH_MAX];
         bool tree;
         int known;
         tree_of(w, p, root, sizeof(root), &tree, &known);
+        if (!tree && !trusted) {
+            return;
+        }
         /* a secret in a tree is covered (agentbox.c) */
         add_root(w, root, tree, known >= 0 && trees[known].mirror);
         if (tree) {
-            venv_base(w, root, depth);
+            venv_base(w, root, depth, next_trusted);
         }
         if (known >= 0 && trees[known].also != NULL) {
             char also[PATH_MAX];
             snprintf(also, sizeof(also), "%.*s/%s", PATH_MAX - 64, w->in->home, trees[known].also);
-            need(w, also, depth + 1);
+            need(w, also, depth + 1, true);
         }
     }
     if (S_ISLNK(st.st_mode)) {
@@ -539,12 +561,12 @@ static void need(walk_t *w, const char *p, int depth)
             if (target[0] == '/' ||
                 (size_t)snprintf(next, sizeof(next), "%s/%s", dir[0] != '\0' ? dir : "", target) <
                     sizeof(next)) {
-                need(w, target[0] == '/' ? target : next, depth + 1);
+                need(w, target[0] == '/' ? target : next, depth + 1, next_trusted);
             }
         }
         return;
     }
-    shebang(w, p, depth);
+    shebang(w, p, depth, next_trusted);
 }
 
 void ad_proc_tools(const ad_proc_tools_in_t *in, ad_proc_tools_t *out)
@@ -552,7 +574,7 @@ void ad_proc_tools(const ad_proc_tools_in_t *in, ad_proc_tools_t *out)
     memset(out, 0, sizeof(*out));
     walk_t w = {.in = in, .t = out};
     if (in->program != NULL && in->program[0] == '/') {
-        need(&w, in->program, 0);
+        need(&w, in->program, 0, true);
     }
     for (size_t i = 1; in->argv != NULL && in->argv[i] != NULL; i++) {
         const char *a = in->argv[i];

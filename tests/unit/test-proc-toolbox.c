@@ -241,6 +241,45 @@ static void tools_follow_shims_venvs_and_shebangs(void **state)
     free(t);
 }
 
+/* What the agent wrote in its worktree (a link, a #! line) cannot pick a
+ * file or folder of the machine for its next run to see: only a toolchain
+ * tree is shown for it. */
+static void the_agents_files_choose_no_path(void **state)
+{
+    fx_t *f = *state;
+    put(f->home, "Documents/notes.sh", "#!/bin/sh\necho private\n", 0755);
+    put(f->home, "wt/.keep", "", 0644);
+    char wt[200], target[600], prog[700], path[600], root[600], line[700];
+    snprintf(wt, sizeof(wt), "%s/wt", f->home);
+    snprintf(target, sizeof(target), "%s/Documents/notes.sh", f->home);
+    link_to(f->home, "wt/run", target);
+    snprintf(line, sizeof(line), "#!%s/Documents/notes.sh\n", f->home);
+    put(f->home, "wt/tool.sh", line, 0755);
+    put(f->home, "wt/py.sh", "#!/usr/bin/env python3\n", 0755);
+    snprintf(path, sizeof(path), "%s/.pyenv/shims:/usr/bin:/bin", f->home);
+    ad_proc_tools_t *t = ad_xcalloc(1, sizeof(*t));
+    ad_proc_tools_in_t in = {
+        .program = prog, .wt = wt, .data_dir = f->data, .home = f->home, .path = path};
+    snprintf(prog, sizeof(prog), "%s/run", wt);
+    ad_proc_tools(&in, t);
+    assert_int_equal(t->n, 0);
+    snprintf(prog, sizeof(prog), "%s/tool.sh", wt);
+    ad_proc_tools(&in, t);
+    assert_int_equal(t->n, 0);
+    /* the same file named by the admin is shown */
+    in.program = target;
+    ad_proc_tools(&in, t);
+    assert_true(shows(t, target, false));
+    /* a toolchain through env is */
+    in.program = prog;
+    snprintf(prog, sizeof(prog), "%s/py.sh", wt);
+    ad_proc_tools(&in, t);
+    snprintf(root, sizeof(root), "%s/.pyenv", f->home);
+    assert_true(shows(t, root, true));
+    assert_int_equal(t->n, 1);
+    free(t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -250,6 +289,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(resolve_as_the_shell_does, setup, teardown),
         cmocka_unit_test_setup_teardown(tools_follow_shims_venvs_and_shebangs, setup, teardown),
+        cmocka_unit_test_setup_teardown(the_agents_files_choose_no_path, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
