@@ -366,9 +366,12 @@ static bool allowed(walk_t *w, const char *p)
     return true;
 }
 
+#define TREE_ENV (-2)    /* a venv or conda env (pyvenv.cfg, conda-meta) */
+#define TREE_PREFIX (-3) /* <prefix>/bin/x outside the home */
+
 /* The toolchain tree of p (an existing absolute path), into root; tree
- * false when only p itself is to be shown; *known: its entry in trees, or
- * -1. */
+ * false when only p itself is to be shown; *known: its entry in trees,
+ * TREE_ENV, TREE_PREFIX, or -1. */
 static void tree_of(const walk_t *w, const char *p, char *root, size_t rootsz, bool *tree,
                     int *known)
 {
@@ -403,6 +406,7 @@ static void tree_of(const walk_t *w, const char *p, char *root, size_t rootsz, b
         snprintf(meta, sizeof(meta), "%s/conda-meta", d);
         if (access(mark, F_OK) == 0 || access(meta, F_OK) == 0) {
             snprintf(root, rootsz, "%s", d);
+            *known = TREE_ENV;
             return;
         }
     }
@@ -416,6 +420,7 @@ static void tree_of(const walk_t *w, const char *p, char *root, size_t rootsz, b
         char *top = strchr(d + 1, '/');
         if (top != NULL && top[1] != '\0' && strcmp(d, "/home") != 0) {
             snprintf(root, rootsz, "%s", d);
+            *known = TREE_PREFIX;
             return;
         }
     }
@@ -535,8 +540,8 @@ static void need(walk_t *w, const char *p, int depth, bool trusted)
         bool tree;
         int known;
         tree_of(w, p, root, sizeof(root), &tree, &known);
-        if (!tree && !trusted) {
-            return;
+        if (!trusted && known < 0 && known != TREE_ENV) {
+            return; /* the agent's word: a home toolchain or an env, nothing else */
         }
         /* a secret in a tree is covered (agentbox.c) */
         add_root(w, root, tree, known >= 0 && trees[known].mirror);

@@ -266,6 +266,24 @@ static void the_agents_files_choose_no_path(void **state)
     snprintf(prog, sizeof(prog), "%s/tool.sh", wt);
     ad_proc_tools(&in, t);
     assert_int_equal(t->n, 0);
+    /* nor a <prefix>/bin folder of the machine (its data may be beside it),
+     * which the admin may name */
+    char pre[64], tool[200];
+    snprintf(pre, sizeof(pre), "/tmp/agentd-toolbox-prefix-XXXXXX");
+    assert_non_null(mkdtemp(pre));
+    put(pre, "srv/app/bin/tool", "#!/bin/sh\n", 0755);
+    snprintf(tool, sizeof(tool), "%s/srv/app/bin/tool", pre);
+    link_to(f->home, "wt/app", tool);
+    snprintf(prog, sizeof(prog), "%s/app", wt);
+    ad_proc_tools(&in, t);
+    assert_int_equal(t->n, 0);
+    in.program = tool;
+    ad_proc_tools(&in, t);
+    snprintf(root, sizeof(root), "%s/srv/app", pre);
+    assert_true(shows(t, root, true));
+    in.program = prog;
+    snprintf(line, sizeof(line), "rm -rf '%s'", pre);
+    assert_int_equal(system(line), 0);
     /* the same file named by the admin is shown */
     in.program = target;
     ad_proc_tools(&in, t);
