@@ -333,8 +333,8 @@ static void work_binds(ad_proc_box_t *x, const ad_proc_box_in_t *in)
 /* What the program needs (toolbox.c), read-only, for the owner's
  * organisation's agents: a toolchain tree of the home also at its place
  * under /home/agent, where a tool that looks in $HOME (rustup, asdf, mise)
- * finds it. A path needed that may not be
- * shown refuses the start, saying which and how to allow it. */
+ * finds it. A path needed that may not be shown refuses the start, saying
+ * which and how to allow it. */
 static int tool_binds(ad_proc_box_t *x, const ad_proc_box_in_t *in, char *err, size_t errsz)
 {
     /* this machine's files are the owner's to show: another organisation's
