@@ -331,7 +331,7 @@ E2E_PG_SAME := $(addprefix tests/e2e/,$(addsuffix .test.js,acp acp-claude acp-co
 	crews-live definitions disk-full event-log git-large git-review git-worktrees health \
 	hold jobs live-channels live-protocol live-sse mcp metrics metrics-dedup \
 	metrics-export nodes-runs otel otlp-receive output-store ratelimits reliability \
-	review-merged root-auto runs runs-claude runs-codex runs-gemini security-auth \
+	review-merged root-auto runs runs-claude runs-codex runs-gemini sandbox-home security-auth \
 	seed-000-wire seed-001-api seed-002-definitions seed-002-prices seed-002-stream \
 	seed-003-jwt seed-003-wire seed-clients seed-ws service sql start-window stop-restart \
 	stop-stopping tls training tray upgrade workflows))

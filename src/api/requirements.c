@@ -33,7 +33,29 @@ static void get(ad_req_t *r, void *ud)
     }
 }
 
+/* POST /api/requirements/sandbox {command: [program, args…], orgId?}: the
+ * command tried in a sandbox as the org's agents run (src/monitor/sbxcheck.c). */
+static void sandbox_check(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *body = ad_req_json(r);
+    char org[AD_ID_MAX];
+    const char *why = NULL;
+    if (body != NULL && ad_api_org_for(app, r, body, org) == 0) {
+        int rc = ad_monitor_sandbox_check(app->monitor, json_object_get(body, "command"), org,
+                                          checked, r, &why);
+        if (rc == AD_EINVAL) {
+            ad_api_invalid(r, "command", why);
+        } else if (rc != 0) {
+            ad_res_error(r, 503, "UNAVAILABLE", NULL, "%s", why);
+        }
+    }
+    json_decref(body);
+}
+
 void ad_api_requirements_register(ad_app_t *app)
 {
     ad_server_route(app->server, "GET", "/api/requirements", AD_ACCESS_ADMIN, get, app);
+    ad_server_route(app->server, "POST", "/api/requirements/sandbox", AD_ACCESS_ADMIN,
+                    sandbox_check, app);
 }

@@ -206,6 +206,7 @@ int ad_cli_app(ad_cli_t *c, int argc, char **argv);
 int ad_cli_completion(ad_cli_t *c, int argc, char **argv);
 /* version.c */
 int ad_cli_version(ad_cli_t *c, int argc, char **argv);
+int ad_cli_sandbox(ad_cli_t *c, int argc, char **argv); /* sbx.c */
 /* service.c */
 int ad_cli_service(ad_cli_t *c, int argc, char **argv);
 /* tray_exec.c: `agentd tray` execs agentd-tray beside agentd, so that

@@ -367,6 +367,20 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "Exit codes: 2 a bad URL or usage, 1 anything else (unreachable server,\n"
      "refused credentials, a target with data, no source, counts that differ).\n",
      "daemon"},
+    {"sandbox", ad_cli_sandbox, "check", "try a command in an agent's sandbox, as an agent runs it",
+     "Usage: agentd sandbox check [--json] [-- COMMAND [ARG]...]\n"
+     "Ask the daemon to run COMMAND in an agent's sandbox the way an agent of the\n"
+     "owner's organisation runs it: found on the agent's PATH (agentd's, with the\n"
+     "home's toolchain folders such as ~/.local/bin and ~/.pyenv/shims in front),\n"
+     "a relative path against an empty read-only scratch worktree, ~ against the\n"
+     "home, and shown what it needs (its toolchain tree, the paths its arguments\n"
+     "name). Prints what it resolved to, what the sandbox shows, whether it\n"
+     "started, its exit code and first output. Without COMMAND, whether each\n"
+     "agent CLI found (claude, codex, gemini) starts in the sandbox (its\n"
+     "--version).\n"
+     "Exit 0 when it ran and exited 0 (each CLI found starts), else 1.\n"
+     "  --json  the daemon's JSON\n",
+     "agents"},
     {"version", ad_cli_version, NULL, "this agentd's version, the daemon's and its holders'",
      "Usage: agentd version [--json]\n"
      "Print this agentd's version, and when a daemon runs on the data dir its\n"

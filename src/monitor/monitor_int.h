@@ -22,4 +22,25 @@ struct ad_monitor {
     bool closed;  /* ad_monitor_free was called while reads were under way */
 };
 
+/* sbxcheck.c: a program tried in an agent's sandbox, its inputs copied on
+ * the loop (ad_monitor_box_inputs; ad_monitor_box_cleanup after) and run
+ * on the pool. */
+typedef struct {
+    const struct ad_procs *procs;
+    bool owners; /* as an agent of the owner's organisation */
+    char agent_id[96];
+    char data_dir[4096];
+    char sandbox_paths[4096];
+    char home[4096];
+    char *path; /* the agent's PATH (owned) */
+} ad_monitor_box_t;
+void ad_monitor_box_inputs(const ad_monitor_t *m, const char *org, ad_monitor_box_t *b);
+void ad_monitor_box_cleanup(ad_monitor_box_t *b);
+/* {sandbox, command, program, agentPath, shown: [{at, from?, mode}], started,
+ * ok, exitCode, output, error}: new reference. cli: "claude"… or NULL. */
+json_t *ad_monitor_box_run(const ad_monitor_box_t *b, const char *cli, const char *const *argv);
+/* A line "<CLI> in the agent sandbox" per agent CLI found, onto items. */
+void ad_monitor_box_items(const ad_monitor_box_t *b, const ad_health_tool_t *tools, size_t n,
+                          json_t *items);
+
 #endif

@@ -24,6 +24,7 @@ typedef struct {
     ad_health_req_in_t in;
     char cgroup_detail[512];
     char sandbox_detail[1024];
+    ad_monitor_box_t box; /* each CLI tried in an agent's sandbox, when there is one */
     json_t *out;
 } check_t;
 
@@ -31,6 +32,9 @@ static void work(uv_work_t *w)
 {
     check_t *c = w->data;
     c->out = ad_health_requirements(&c->in);
+    if (c->out != NULL && c->in.sandbox_ok) {
+        ad_monitor_box_items(&c->box, c->tools + 1, 3, json_object_get(c->out, "items"));
+    }
 }
 
 static void after(uv_work_t *w, int status)
@@ -49,6 +53,7 @@ static void after(uv_work_t *w, int status)
         c->cb(c->out, c->ud); /* borrowed: ours is dropped below */
         json_decref(c->out);
     }
+    ad_monitor_box_cleanup(&c->box);
     free(c);
     if (--m->reads == 0 && m->closed) {
         free(m);
@@ -84,6 +89,9 @@ static void inputs(check_t *c, const ad_monitor_t *m)
     c->in.sandbox_ok = ad_procs_sandbox(procs, &why);
     snprintf(c->sandbox_detail, sizeof(c->sandbox_detail), "%s", why);
     c->in.sandbox_detail = c->sandbox_detail;
+    if (c->in.sandbox_ok) {
+        ad_monitor_box_inputs(m, NULL, &c->box);
+    }
     const ad_health_sample_t *s = m->health != NULL ? ad_health_current(m->health) : NULL;
     if (s == NULL) {
         snprintf(c->in.gpu_reason, sizeof(c->in.gpu_reason), "no health sample yet%s",
@@ -115,6 +123,7 @@ int ad_monitor_requirements(ad_monitor_t *m, bool refresh, json_t **kept, ad_mon
     inputs(c, m);
     c->work.data = c;
     if (uv_queue_work(m->o.loop, &c->work, work, after) != 0) {
+        ad_monitor_box_cleanup(&c->box);
         free(c);
         return AD_EIO;
     }

@@ -22,6 +22,7 @@
 #include "proc/proc_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -166,6 +167,24 @@ static void cli_config(ad_proc_box_t *x, const char *data_dir, const char *cli)
     }
 }
 
+/* Claude Code prints "Claude configuration file not found" (and how to
+ * restore a backup of ~/.claude/backups) at each start in a home without
+ * ~/.claude.json: the agent's home gets an empty one (the owner's, when
+ * bound, covers it). */
+static void claude_json(const char *home, const char *cli)
+{
+    char p[PATH_MAX + 16];
+    if (cli == NULL || strcmp(cli, "claude") != 0 ||
+        (size_t)snprintf(p, sizeof(p), "%s/.claude.json", home) >= sizeof(p)) {
+        return;
+    }
+    int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd >= 0) {
+        (void)!write(fd, "{}\n", 3);
+        close(fd);
+    }
+}
+
 /* <data-dir>/<sub>, made 0700, into out; false when it cannot be. */
 static bool sub_dir(const char *data_dir, const char *sub, char *out, size_t outsz)
 {
@@ -265,6 +284,115 @@ static void work_binds(ad_proc_box_t *x, const ad_proc_box_in_t *in)
     }
 }
 
+/* What the program needs (toolbox.c), read-only, for the owner's
+ * organisation's agents: a toolchain tree of the home also at its place
+ * under /home/agent, where a tool that looks in $HOME (rustup, asdf, mise)
+ * finds it. A path needed that may not be shown refuses the start, saying
+ * which and how to allow it. */
+static int tool_binds(ad_proc_box_t *x, const ad_proc_box_in_t *in, char *err, size_t errsz)
+{
+    /* this machine's files are the owner's to show: another organisation's
+     * admin may not name them (as its sandbox paths, docs/security.md) */
+    if ((in->program == NULL && in->argv == NULL) || !in->owners) {
+        return 0;
+    }
+    const char *shown[AD_PROC_BOX_BINDS], *rw[AD_PROC_BOX_BINDS];
+    size_t nshown = 0, nrw = 0;
+    for (size_t i = 0; i < x->sb.nbinds && nshown < AD_ARRAY_LEN(shown); i++) {
+        if (x->binds[i].kind == AD_PROC_BIND_RO || x->binds[i].kind == AD_PROC_BIND_RW) {
+            shown[nshown++] = x->binds[i].dst;
+        }
+        if (x->binds[i].kind == AD_PROC_BIND_RW && x->binds[i].src != NULL &&
+            strcmp(x->binds[i].src, x->binds[i].dst) == 0) {
+            rw[nrw++] = x->binds[i].dst;
+        }
+    }
+    ad_proc_tools_in_t ti = {.program = in->program,
+                             .argv = in->argv,
+                             .wt = in->wt,
+                             .data_dir = in->data_dir,
+                             .home = in->home,
+                             .path = in->path,
+                             .shown = shown,
+                             .nshown = nshown,
+                             .writable = rw,
+                             .nwritable = nrw};
+    ad_proc_tools_t *t = ad_xcalloc(1, sizeof(*t));
+    ad_proc_tools(&ti, t);
+    if (t->hidden[0] != '\0') {
+        bool data = strstr(t->hidden_why, "data dir") != NULL;
+        snprintf(err, errsz, "%s is outside the agent's sandbox (%s); %s", t->hidden, t->hidden_why,
+                 data ? "move it out of agentd's data dir"
+                      : "add it with --sandbox-paths or the agent's sandbox paths "
+                        "(sandbox.paths) if the agent should see it");
+        free(t);
+        return AD_EINVAL;
+    }
+    size_t hl = in->home != NULL ? strlen(in->home) : 0;
+    for (size_t i = 0; i < t->n; i++) {
+        add_bind(x, AD_PROC_BIND_RO, t->root[i], t->root[i]);
+        if (t->mirror[i] && hl > 1 && strncmp(t->root[i], in->home, hl) == 0 &&
+            t->root[i][hl] == '/') {
+            char dst[PATH_MAX];
+            snprintf(dst, sizeof(dst), HOME_IN "%.*s", PATH_MAX - 32, t->root[i] + hl);
+            add_bind(x, AD_PROC_BIND_RO, t->root[i], dst);
+        }
+    }
+    free(t);
+    return 0;
+}
+
+/* A home's secrets inside a folder shown (a toolchain tree, a
+ * --sandbox-paths folder) are covered: an empty folder or file. */
+static void cover_secrets(ad_proc_box_t *x, const char *home)
+{
+    size_t n0 = x->sb.nbinds;
+    for (size_t i = 0; i < n0; i++) {
+        ad_proc_bind_t b = x->binds[i];
+        if (b.src == NULL || b.kind == AD_PROC_BIND_HIDE || b.kind == AD_PROC_BIND_NULL) {
+            continue;
+        }
+        char found[8][PATH_MAX];
+        size_t n = ad_proc_home_secrets_in(home, b.src, found, AD_ARRAY_LEN(found));
+        for (size_t k = 0; k < n; k++) {
+            char dst[PATH_MAX];
+            struct stat st;
+            snprintf(dst, sizeof(dst), "%.*s%.*s", PATH_MAX / 2, b.dst, PATH_MAX / 2 - 1,
+                     found[k] + strlen(b.src));
+            add_bind(x,
+                     stat(found[k], &st) == 0 && S_ISDIR(st.st_mode) ? AD_PROC_BIND_HIDE
+                                                                     : AD_PROC_BIND_NULL,
+                     NULL, dst);
+        }
+    }
+}
+
+static size_t depth_len(const char *p)
+{
+    size_t l = strlen(p);
+    while (l > 1 && p[l - 1] == '/') {
+        l--;
+    }
+    return l;
+}
+
+/* bwrap mounts in order, a later one over an earlier: a folder before
+ * what is inside it (stable by the length of where it is shown), so a
+ * read-write worktree inside a read-only --sandbox-paths folder stays
+ * writable and a read-only hooks folder inside it stays read-only. */
+static void order_binds(ad_proc_box_t *x)
+{
+    for (size_t i = 1; i < x->sb.nbinds; i++) {
+        ad_proc_bind_t b = x->binds[i];
+        size_t l = depth_len(b.dst), j = i;
+        while (j > 0 && depth_len(x->binds[j - 1].dst) > l) {
+            x->binds[j] = x->binds[j - 1];
+            j--;
+        }
+        x->binds[j] = b;
+    }
+}
+
 int ad_proc_box(const ad_procs_t *s, const ad_proc_box_in_t *in, ad_proc_box_t *x, char *err,
                 size_t errsz)
 {
@@ -311,6 +439,7 @@ int ad_proc_box(const ad_procs_t *s, const ad_proc_box_in_t *in, ad_proc_box_t *
         return AD_EIO;
     }
     add_bind(x, AD_PROC_BIND_RW, home, HOME_IN);
+    claude_json(home, in->cli);
     if (in->owners) {
         cli_config(x, in->data_dir, in->cli);
         /* an owner's agent whose env names its own HOME (an admin's choice,
@@ -323,6 +452,12 @@ int ad_proc_box(const ad_procs_t *s, const ad_proc_box_in_t *in, ad_proc_box_t *
             add_bind(x, AD_PROC_BIND_RW, in->own_home, in->own_home);
         }
     }
+    int trc = tool_binds(x, in, err, errsz);
+    if (trc != 0) {
+        return trc;
+    }
+    cover_secrets(x, in->home != NULL ? in->home : getenv("HOME"));
+    order_binds(x);
     x->home = HOME_IN;
     if (x->full) {
         snprintf(err, errsz, "the agent's sandbox has more than %d paths; give it fewer",

@@ -103,7 +103,8 @@ typedef enum {
     AD_PROC_BIND_RO,     /* src read-only at dst */
     AD_PROC_BIND_RW,     /* src read-write at dst */
     AD_PROC_BIND_RO_TRY, /* read-only, skipped when src is missing */
-    AD_PROC_BIND_HIDE    /* an empty folder over dst */
+    AD_PROC_BIND_HIDE,   /* an empty folder over dst */
+    AD_PROC_BIND_NULL    /* an empty file (/dev/null) over dst */
 } ad_proc_bind_kind_t;
 
 typedef struct {
@@ -216,7 +217,7 @@ void ad_proc_sandbox_plain(const ad_procs_t *s, const char *cwd, ad_proc_bind_t 
 char *ad_proc_sandbox_shell(const ad_procs_t *s, const char *cwd, const char *cmd);
 /* ---- an agent's sandbox (agentbox.c) ------------------------------------------------ */
 
-#define AD_PROC_BOX_BINDS 48
+#define AD_PROC_BOX_BINDS 96
 
 typedef struct {
     const char *path;
@@ -244,6 +245,12 @@ typedef struct {
     size_t npaths;
     const char *sandbox_paths; /* --sandbox-paths, comma-separated, read-only; may be NULL */
     const char *own_home;      /* an owner's agent's own HOME (state.env), or NULL */
+    /* The program as resolved (ad_proc_resolve), the agent's PATH
+     * (ad_proc_agent_path) and agentd's user's home: the toolchain the
+     * program needs is shown (toolbox.c). argv: a command's, whose
+     * arguments naming paths are shown too; NULL for a CLI. */
+    const char *program, *path, *home;
+    const char *const *argv;
 } ad_proc_box_in_t;
 
 /* A built sandbox: sb is what a spawn takes (ad_proc_opts_t.sandbox),
@@ -268,6 +275,63 @@ typedef struct {
 int ad_proc_box(const ad_procs_t *s, const ad_proc_box_in_t *in, ad_proc_box_t *x, char *err,
                 size_t errsz);
 void ad_proc_box_cleanup(ad_proc_box_t *x);
+/* ---- what a program needs (toolbox.c) ---------------------------------------------- */
+
+/* The agent's PATH: the home's usual toolchain folders that exist and
+ * path lacks (~/.local/bin, ~/.cargo/bin, ~/.pyenv/shims, …), then path's
+ * entries with a leading ~ expanded. Owned (free()). */
+char *ad_proc_agent_path(const char *path, const char *home);
+/* argv0 as its user's shell finds it: ~ against home, a relative path
+ * against cwd, a bare name on path. 0, AD_ENOENT, AD_EPERM, AD_ETOOBIG. */
+int ad_proc_resolve(const char *argv0, const char *path, const char *cwd, const char *home,
+                    char *out, size_t outsz);
+/* The deny-list entry (relative to home) path is or is in, or that it
+ * holds (the home itself); NULL when it is none of home's secrets. */
+const char *ad_proc_home_secret(const char *home, const char *path);
+/* home's secrets that exist strictly inside dir, into out (at most max). */
+size_t ad_proc_home_secrets_in(const char *home, const char *dir, char (*out)[4096], size_t max);
+
+typedef struct {
+    const char *program;       /* resolved, absolute; may be NULL */
+    const char *const *argv;   /* a command's (argv[1..] checked), or NULL */
+    const char *wt, *data_dir; /* shown already / never shown */
+    const char *home, *path;   /* agentd's user's home; the agent's PATH */
+    const char *const *shown;  /* paths shown already (--sandbox-paths, an admin's) */
+    size_t nshown;
+    const char *const *writable; /* shown read-write besides wt: what is in them is the agent's */
+    size_t nwritable;
+} ad_proc_tools_in_t;
+
+typedef struct {
+    char root[24][4096]; /* to show read-only, each at its own path */
+    bool tree[24];       /* a toolchain tree (false: the path named alone) */
+    bool mirror[24];     /* also shown at its place under /home/agent */
+    size_t n;
+    char hidden[4096]; /* the first path needed that may not be shown, "" if none */
+    char hidden_why[256];
+} ad_proc_tools_t;
+
+/* What in's program and named paths need shown (heap-allocate out: ~100 KB). */
+void ad_proc_tools(const ad_proc_tools_in_t *in, ad_proc_tools_t *out);
+
+/* A program tried in an agent's sandbox (boxcheck.c). */
+typedef struct {
+    ad_proc_box_t box;  /* what it was shown (ad_proc_box_cleanup() it) */
+    bool sandboxed;     /* false: no sandbox here (error says why) */
+    char program[4096]; /* as resolved on the agent's PATH, "" when not found */
+    bool ran;           /* bwrap ran; code is its exit code (127: could not start) */
+    int code;           /* 128+N for signal N; -1 when it did not run */
+    char output[2048];  /* its first output (stdout and stderr) */
+    char error[1024];   /* why it did not run, or did not end in time */
+} ad_proc_check_t;
+
+/* Runs argv in the sandbox in builds (in.wt: a scratch folder made here;
+ * in.cli set: argv[0] is that CLI; else a command, whose arguments' paths
+ * are shown) with the agent's environment, for at most timeout_ms.
+ * Blocking: the thread pool's. */
+void ad_proc_box_check(const ad_procs_t *s, const ad_proc_box_in_t *in, const char *const *argv,
+                       int timeout_ms, ad_proc_check_t *out);
+
 /* Shows path (a file agentd made for the run) read-only in x. */
 void ad_proc_box_show(ad_proc_box_t *x, const char *path);
 /* Whether path may be shown to a sandboxed agent: absolute, existing, and

@@ -155,6 +155,9 @@ static void head(const char *bwrap, const ad_proc_sandbox_t *sb, ad_argv_t *a)
         case AD_PROC_BIND_HIDE:
             add3(a, "--tmpfs", b->dst, NULL);
             break;
+        case AD_PROC_BIND_NULL:
+            add3(a, "--ro-bind", "/dev/null", b->dst);
+            break;
         }
     }
 }

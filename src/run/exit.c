@@ -191,6 +191,15 @@ static void end_status(const ad_run_t *run, const ad_proc_exit_t *ex, ad_store_r
         } else if (ex->term_signal > 0) {
             snprintf(e->reason, sizeof(e->reason), "killed by signal %d (%s)", ex->term_signal,
                      strsignal(ex->term_signal));
+        } else if (run->last_err[0] != '\0' && run->sandboxed &&
+                   (ex->exit_code == 126 || ex->exit_code == 127)) {
+            /* a program it ran was not found: most often one the sandbox
+             * does not show (issue #74) */
+            snprintf(e->reason, sizeof(e->reason),
+                     "exited with code %d: %.80s (a path it needs may be outside the agent's "
+                     "sandbox: add it with --sandbox-paths or the agent's sandbox paths; "
+                     "`agentd sandbox check` shows it)",
+                     ex->exit_code, run->last_err);
         } else if (run->last_err[0] != '\0') {
             snprintf(e->reason, sizeof(e->reason), "exited with code %d: %s", ex->exit_code,
                      run->last_err);

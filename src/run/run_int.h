@@ -236,6 +236,7 @@ typedef struct ad_run {
     int64_t stop_since; /* wall ms of the first stop asked, 0: none (issue #32) */
     bool stop_force;    /* a force stop was asked */
     bool pty;
+    bool sandboxed;   /* runs in an agent sandbox here (an exit 127 says where to look) */
     ad_buf_t live[2]; /* plain output read this loop iteration */
     bool live_dirty;
     json_t *metric_points; /* metric points read this loop iteration (issue #16) */
@@ -604,9 +605,12 @@ const char *ad_run_sandbox_cli(ad_executor_t ex);
  * not run here (another org's agent with no sandbox on this machine),
  * AD_EINVAL for a bad state.sandbox, AD_EIO; err says why. Clean up with
  * ad_run_sandbox_cleanup() either way. */
+/* argv: a command's (the paths its arguments name are shown), NULL for a
+ * CLI; agent_path: the agent's PATH (ad_proc_agent_path), which a
+ * script's `#!/usr/bin/env NAME` is found on. */
 int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_executor_t ex,
-                   bool read_only, const char *wt, const char *exe, ad_run_sbx_t *x, char *err,
-                   size_t errsz);
+                   bool read_only, const char *wt, const char *exe, const char *const *argv,
+                   const char *agent_path, ad_run_sbx_t *x, char *err, size_t errsz);
 void ad_run_sandbox_cleanup(ad_run_sbx_t *x);
 /* Shows path (a file agentd made for the run) read-only in x. */
 void ad_run_sandbox_show(ad_run_sbx_t *x, const char *path);

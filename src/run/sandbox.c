@@ -151,8 +151,8 @@ static int git_root(ad_runner_t *r, json_t *agent, const char *agent_id, const c
 }
 
 int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_executor_t ex,
-                   bool read_only, const char *wt, const char *exe, ad_run_sbx_t *x, char *err,
-                   size_t errsz)
+                   bool read_only, const char *wt, const char *exe, const char *const *argv,
+                   const char *agent_path, ad_run_sbx_t *x, char *err, size_t errsz)
 {
     memset(x, 0, sizeof(*x));
     json_t *pol = json_object_get(json_object_get(agent, "state"), "sandbox");
@@ -202,6 +202,10 @@ int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_execu
         .paths = bp,
         .npaths = np,
         .sandbox_paths = r->cfg->sandbox_paths,
+        .program = exe,
+        .argv = ex == AD_EXEC_COMMAND ? argv : NULL,
+        .path = agent_path,
+        .home = getenv("HOME"),
         .own_home = json_string_value(
             json_object_get(json_object_get(json_object_get(agent, "state"), "env"), "HOME"))};
     const char *allow[AD_RUN_SBX_ALLOW];

@@ -33,6 +33,8 @@ typedef struct {
     json_t *remote_sandbox;  /* on a node: the policy its node builds the sandbox from */
     ad_run_sbx_t sbx;        /* what its sandbox shows */
     const char **argv;       /* the launch's argv, the CLI's real program first */
+    char *agent_path;        /* the agent's PATH (ad_proc_agent_path); NULL on a node */
+    char prog[4096];         /* a command's program as its user's shell finds it */
 } start_t;
 
 static void start_cleanup(start_t *s)
@@ -47,6 +49,7 @@ static void start_cleanup(start_t *s)
     free(s->perms);
     free(s->cmd);
     free(s->argv);
+    free(s->agent_path);
     ad_run_sandbox_cleanup(&s->sbx);
     ad_launch_cleanup(&s->launch);
     free(s->config);
@@ -133,7 +136,18 @@ static int load(ad_runner_t *r, const char *agent_id, const char *prompt, bool f
         snprintf(err, errsz, "agent %s is not running or cannot take input", agent_id);
         return AD_ESTATE;
     }
-    rc = ad_launch_build(spec, r->cfg, getenv("PATH"), &s->launch, err, errsz);
+    /* a program found as its user's shell would, in the worktree: ~, a
+     * relative path, a bare name on the agent's PATH (not on a node: its own) */
+    if (!spec->remote) {
+        s->agent_path = ad_proc_agent_path(getenv("PATH"), getenv("HOME"));
+        if (spec->executor == AD_EXEC_COMMAND && spec->ncommand > 0 && s->path[0] != '\0' &&
+            ad_proc_resolve(s->cmd[0], s->agent_path, s->path, getenv("HOME"), s->prog,
+                            sizeof(s->prog)) == 0) {
+            s->cmd[0] = s->prog;
+        }
+    }
+    rc = ad_launch_build(spec, r->cfg, s->agent_path != NULL ? s->agent_path : getenv("PATH"),
+                         &s->launch, err, errsz);
     if (rc != 0) {
         /* 403 when refused by policy, else 422: cannot start as configured */
         return rc == AD_EPERM ? AD_EPERM : AD_EINVAL;
@@ -190,9 +204,15 @@ static void build_env(ad_runner_t *r, start_t *s)
     size_t nenv = 0;
     /* room for HOME and TMPDIR, the API key, the telemetry (add_telemetry: 10) and
      * AGENTD_CONFIG, and the NULL */
-    s->env = ad_xcalloc(s->launch.nenv + AD_RUN_STATE_ENV_MAX + 16, sizeof(char *));
+    s->env = ad_xcalloc(s->launch.nenv + AD_RUN_STATE_ENV_MAX + 17, sizeof(char *));
     for (size_t i = 0; i < s->launch.nenv; i++) {
         s->env[nenv++] = s->launch.env[i];
+    }
+    if (s->agent_path != NULL) { /* the user's toolchains, as a login shell has them */
+        size_t len = strlen(s->agent_path) + sizeof("PATH=");
+        char *e = ad_xmalloc(len);
+        snprintf(e, len, "PATH=%s", s->agent_path);
+        s->env[nenv++] = e;
     }
     if (s->sbx.box.home != NULL) { /* agentd's own are not there (state.env may say others) */
         s->env[nenv++] = ad_xstrdup("HOME="
@@ -295,12 +315,12 @@ static int sandbox(ad_runner_t *r, const char *agent_id, start_t *s, char *err, 
 {
     char exe[4096];
     const char *argv0 = s->launch.argv[0];
-    bool found =
-        argv0 != NULL && ad_path_which_in(argv0, getenv("PATH"), s->path, exe, sizeof(exe)) == 0;
+    const char *path = s->agent_path != NULL ? s->agent_path : getenv("PATH");
+    bool found = argv0 != NULL && ad_path_which_in(argv0, path, s->path, exe, sizeof(exe)) == 0;
     bool read_only;
     ad_executor_t ex = box_kind(s, &read_only);
     return ad_run_sandbox(r, s->agent, agent_id, ex, read_only, s->path, found ? exe : NULL,
-                          &s->sbx, err, errsz);
+                          (const char *const *)s->launch.argv, path, &s->sbx, err, errsz);
 }
 
 /* The launch's argv (as apply_config left it), the real program first. */
@@ -475,6 +495,7 @@ static void proc_opts(const ad_runner_t *r, ad_run_t *run, start_t *s, ad_proc_o
     sandbox_argv(s);
     o->argv = (const char *const *)s->argv;
     o->sandbox = s->sbx.box.none || s->sbx.box.home == NULL ? NULL : &s->sbx.box.sb;
+    run->sandboxed = o->sandbox != NULL;
     o->cwd = s->path;
     o->env = (const char *const *)s->env;
     o->pty = run->pty;

@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A program tried in an agent's sandbox the way an agent runs it (GET
+ * /api/requirements for each agent CLI, POST /api/requirements/sandbox for
+ * `agentd sandbox check -- COMMAND`): resolved on the agent's PATH, its
+ * toolchain shown (toolbox.c), started under bwrap with the agent's
+ * environment (HOME=/home/agent, the agent's PATH) in an empty scratch
+ * worktree (read-only: a check leaves nothing behind),
+ * its first output kept, ended after a bound. Blocking: call it on the
+ * thread pool.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "proc/proc_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Runs argv (bwrap's) with env, stdout and stderr to out; its status, or
+ * -1 when it could not be run (why in err). */
+static int run_bounded(char *const argv[], char *const env[], int timeout_ms, char *out,
+                       size_t outsz, bool *timed_out, char *err, size_t errsz)
+{
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+        snprintf(err, errsz, "pipe: %s", strerror(errno));
+        return -1;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        int nul = open("/dev/null", O_RDONLY);
+        dup2(nul, 0);
+        dup2(fds[1], 1);
+        dup2(fds[1], 2);
+        setpgid(0, 0);
+        execve(argv[0], argv, env);
+        _exit(127);
+    }
+    close(fds[1]);
+    if (pid < 0) {
+        close(fds[0]);
+        snprintf(err, errsz, "fork: %s", strerror(errno));
+        return -1;
+    }
+    size_t len = 0;
+    uint64_t end = ad_mono_ns() + (uint64_t)timeout_ms * 1000000u;
+    *timed_out = false;
+    for (;;) {
+        uint64_t now = ad_mono_ns();
+        if (now >= end) {
+            kill(-pid, SIGKILL);
+            kill(pid, SIGKILL);
+            *timed_out = true;
+            break;
+        }
+        struct pollfd p = {.fd = fds[0], .events = POLLIN};
+        int pr = poll(&p, 1, (int)((end - now) / 1000000u) + 1);
+        if (pr <= 0) {
+            continue;
+        }
+        char buf[512];
+        ssize_t r = read(fds[0], buf, sizeof(buf));
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            break;
+        }
+        size_t take = (size_t)r < outsz - 1 - len ? (size_t)r : outsz - 1 - len;
+        memcpy(out + len, buf, take);
+        len += take;
+    }
+    close(fds[0]);
+    out[len] = '\0';
+    int st = 0;
+    if (ad_child_wait(pid, &st) != 0) {
+        snprintf(err, errsz, "its status was lost");
+        return -1;
+    }
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+void ad_proc_box_check(const ad_procs_t *s, const ad_proc_box_in_t *in0, const char *const *argv,
+                       int timeout_ms, ad_proc_check_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->code = -1;
+    const char *why = NULL;
+    if (!ad_procs_sandbox(s, &why)) {
+        snprintf(out->error, sizeof(out->error), "no agent sandbox here: %s", why);
+        return;
+    }
+    out->sandboxed = true;
+    char wt[] = "/tmp/agentd-sandbox-check-XXXXXX";
+    if (mkdtemp(wt) == NULL) {
+        snprintf(out->error, sizeof(out->error), "cannot make a scratch worktree: %s",
+                 strerror(errno));
+        return;
+    }
+    ad_proc_box_in_t in = *in0;
+    in.wt = wt;
+    in.read_only = true; /* a check leaves nothing behind in it */
+    int rc = argv != NULL && argv[0] != NULL ? ad_proc_resolve(argv[0], in.path, wt, in.home,
+                                                               out->program, sizeof(out->program))
+                                             : AD_ENOENT;
+    if (rc != 0) {
+        const char *a0 = argv != NULL && argv[0] != NULL ? argv[0] : "";
+        bool named = a0[0] == '~' || strchr(a0, '/') != NULL;
+        snprintf(out->error, sizeof(out->error), "%s: %s%s%s", a0,
+                 rc == AD_EPERM ? "not executable" : "not found",
+                 named ? " (a relative path is taken against the worktree)"
+                       : " on the agent's PATH ",
+                 named             ? ""
+                 : in.path != NULL ? in.path
+                                   : "");
+        rmdir(wt);
+        return;
+    }
+    in.program = out->program;
+    in.exe = in.cli != NULL ? out->program : NULL;
+    in.argv = in.cli != NULL ? NULL : argv;
+    rc = ad_proc_box(s, &in, &out->box, out->error, sizeof(out->error));
+    if (rc != 0) {
+        rmdir(wt);
+        return;
+    }
+    size_t n = 0;
+    while (argv[n] != NULL) {
+        n++;
+    }
+    const char **run = ad_xcalloc(n + 1, sizeof(char *));
+    run[0] = out->box.exe[0] != '\0' ? out->box.exe : out->program;
+    for (size_t i = 1; i < n; i++) {
+        run[i] = argv[i];
+    }
+    ad_argv_t a;
+    char path_env[8192];
+    snprintf(path_env, sizeof(path_env), "PATH=%s", in.path != NULL ? in.path : AD_DEFAULT_PATH);
+    char *env[] = {path_env, "HOME=/home/agent", "TMPDIR=/tmp", "LANG=C.UTF-8", NULL};
+    rc = ad_proc_sandbox_argv(s, &out->box.sb, run[0], run, wt, &a, out->error, sizeof(out->error));
+    free(run);
+    if (rc == 0) {
+        bool timed_out = false;
+        out->code = run_bounded(a.v, env, timeout_ms, out->output, sizeof(out->output), &timed_out,
+                                out->error, sizeof(out->error));
+        out->ran = out->code >= 0;
+        if (timed_out) {
+            snprintf(out->error, sizeof(out->error), "it did not end within %d ms", timeout_ms);
+        }
+        ad_argv_free(&a);
+    }
+    char left[64];
+    snprintf(left, sizeof(left), "%s", wt);
+    rmdir(left);
+}
