@@ -133,8 +133,8 @@ static int run_push(const ad_git_trust_t *t, const char *wt_path, const char *re
     ad_buf_init(&output, PUSH_OUTPUT_MAX);
     bool truncated = false, timed_out = false;
     int st = 0;
-    int rc =
-        ad_gitx_inert(t, wt_path, args, PUSH_TIMEOUT_MS, &output, &truncated, &st, &timed_out, e);
+    int rc = ad_gitx_inert(t, wt_path, true, args, PUSH_TIMEOUT_MS, &output, &truncated, &st,
+                           &timed_out, e);
     if (rc == 0) {
         json_t *text = ad_gitx_json_text(output.data ? output.data : "", output.len);
         if (timed_out || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
