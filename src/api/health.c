@@ -7,6 +7,7 @@
  */
 #include "api/api_int.h"
 #include "monitor/monitor.h"
+#include "store/dbcheck.h"
 
 #include <string.h>
 
@@ -36,7 +37,53 @@ static json_t *database(ad_store_t *st)
         json_object_set_new(o, "error", json_string(d.reason));
         json_object_set_new(o, "downSinceMs", json_integer(d.down_since_ms));
     }
+    if (strcmp(d.backend, "sqlite") == 0) { /* the page check (issue #78) */
+        ad_store_damage_t g;
+        ad_store_damage(&g);
+        json_t *tables = json_array();
+        for (const char *t = g.tables; *t != '\0';) { /* "a, b" */
+            const char *end = strstr(t, ", ");
+            size_t len = end != NULL ? (size_t)(end - t) : strlen(t);
+            json_array_append_new(tables, json_stringn(t, len));
+            t += len + (end != NULL ? 2 : 0);
+        }
+        json_t *pages = json_pack(
+            "{s:b, s:b, s:b, s:o, s:I, s:o}", "damaged", g.damaged, "checked", g.checked,
+            "checking", g.checking, "tables", tables, "badReads", (json_int_t)g.bad_reads,
+            "checkedAt", g.checked_at_ms > 0 ? json_integer(g.checked_at_ms) : json_null());
+        if (pages != NULL && g.damaged) {
+            json_object_set_new(pages, "reason", json_string(g.reason));
+        }
+        json_object_set_new(o, "pages", pages != NULL ? pages : json_object());
+    }
     return o;
+}
+
+/* The database away or damaged makes the daemon degraded at once, with
+ * the reason a person acts on (issue #78). */
+static void database_status(json_t *out, json_t *db)
+{
+    const char *why = NULL;
+    char text[1024];
+    if (json_is_false(json_object_get(db, "up"))) {
+        snprintf(text, sizeof(text),
+                 "the database is unreachable: %s; agentd keeps the writes "
+                 "it can and connects again by itself: check the database server",
+                 json_string_value(json_object_get(db, "error")));
+        why = text;
+    } else if (json_is_true(json_object_get(json_object_get(db, "pages"), "damaged"))) {
+        why = json_string_value(json_object_get(json_object_get(db, "pages"), "reason"));
+    }
+    if (why == NULL) {
+        return;
+    }
+    json_object_set_new(out, "status", json_string("degraded"));
+    json_t *reasons = json_object_get(out, "statusReasons");
+    if (!json_is_array(reasons)) {
+        reasons = json_array();
+        json_object_set_new(out, "statusReasons", reasons);
+    }
+    json_array_append_new(reasons, json_string(why));
 }
 
 static void get(ad_req_t *r, void *ud)
@@ -44,7 +91,9 @@ static void get(ad_req_t *r, void *ud)
     ad_app_t *app = ud;
     json_t *out = ad_monitor_status(app->monitor, ad_principal_filter(ad_api_who(r)));
     if (json_is_object(out) && app->store != NULL) {
-        json_object_set_new(out, "database", database(app->store));
+        json_t *db = database(app->store);
+        json_object_set_new(out, "database", db);
+        database_status(out, db);
     }
     ad_res_json(r, 200, out);
 }
