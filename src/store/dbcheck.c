@@ -170,7 +170,13 @@ static int check_table(sqlite3 *db, const char *table, char *problem, size_t n)
         sqlite3_finalize(s);
         return AD_EINTERNAL;
     } else {
-        problem_of(db, sqlite3_extended_errcode(db), problem, n);
+        int x = sqlite3_extended_errcode(db);
+        if (x == SQLITE_IOERR_DATA || (x & 0xff) == SQLITE_CORRUPT || (x & 0xff) == SQLITE_NOTADB) {
+            problem_of(db, x, problem, n);
+        } else { /* not damage: a table dropped meanwhile, a busy file */
+            ad_log(AD_LOG_DEBUG, "store", "page check: table %s not checked: %s", table,
+                   sqlite3_errmsg(db));
+        }
     }
     sqlite3_finalize(s);
     return 0;
