@@ -56,6 +56,14 @@ static json_t *database(ad_store_t *st)
         }
         json_object_set_new(o, "pages", pages != NULL ? pages : json_object());
     }
+    ad_store_repair_t rep[AD_STORE_REPAIRS_MAX];
+    size_t n = ad_store_repairs(rep);
+    json_t *repairs = json_array();
+    for (size_t i = 0; i < n; i++) {
+        json_array_append_new(
+            repairs, json_pack("{s:I, s:s}", "at", (json_int_t)rep[i].at_ms, "what", rep[i].what));
+    }
+    json_object_set_new(o, "repairs", repairs);
     return o;
 }
 
@@ -74,7 +82,8 @@ static void database_status(json_t *out, json_t *db)
     } else if (json_is_true(json_object_get(json_object_get(db, "pages"), "damaged"))) {
         why = json_string_value(json_object_get(json_object_get(db, "pages"), "reason"));
     }
-    if (why == NULL) {
+    json_t *repairs = json_object_get(db, "repairs");
+    if (why == NULL && json_array_size(repairs) == 0) {
         return;
     }
     json_object_set_new(out, "status", json_string("degraded"));
@@ -83,7 +92,15 @@ static void database_status(json_t *out, json_t *db)
         reasons = json_array();
         json_object_set_new(out, "statusReasons", reasons);
     }
-    json_array_append_new(reasons, json_string(why));
+    if (why != NULL) {
+        json_array_append_new(reasons, json_string(why));
+    }
+    size_t i;
+    json_t *x;
+    json_array_foreach(repairs, i, x)
+    {
+        json_array_append(reasons, json_object_get(x, "what"));
+    }
 }
 
 static void get(ad_req_t *r, void *ud)

@@ -40,6 +40,34 @@ static ad_store_damage_t known;
 static uint64_t seen;      /* damaged reads reported by stmt.c */
 static uint64_t seen_done; /* seen when the last check started */
 
+static ad_store_repair_t repairs[AD_STORE_REPAIRS_MAX];
+static unsigned nrepairs;
+
+void ad_store_note_repair(const char *what)
+{
+    pthread_mutex_lock(&lock);
+    ad_store_repair_t *r = &repairs[nrepairs++ % AD_STORE_REPAIRS_MAX];
+    r->at_ms = ad_wall_ms();
+    snprintf(r->what, sizeof(r->what), "%s", what);
+    pthread_mutex_unlock(&lock);
+}
+
+size_t ad_store_repairs(ad_store_repair_t out[AD_STORE_REPAIRS_MAX])
+{
+    int64_t now = ad_wall_ms();
+    size_t n = 0;
+    pthread_mutex_lock(&lock);
+    unsigned have = nrepairs < AD_STORE_REPAIRS_MAX ? nrepairs : AD_STORE_REPAIRS_MAX;
+    for (unsigned k = 0; k < have; k++) {
+        const ad_store_repair_t *r = &repairs[(nrepairs - 1 - k) % AD_STORE_REPAIRS_MAX];
+        if (now - r->at_ms <= AD_STORE_REPAIR_SHOWN_MS) {
+            out[n++] = *r;
+        }
+    }
+    pthread_mutex_unlock(&lock);
+    return n;
+}
+
 void ad_store_damage_seen(void)
 {
     pthread_mutex_lock(&lock);

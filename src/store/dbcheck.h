@@ -34,6 +34,20 @@ bool ad_store_damaged(char *why, size_t n);
  * once and the background check runs again to name the table. Any thread. */
 void ad_store_damage_seen(void);
 
+/* What the store mended by itself (the event log's damaged records at the
+ * start, a damaged record skipped while read): logged, and listed by
+ * health for AD_STORE_REPAIR_SHOWN_MS (the newest AD_STORE_REPAIRS_MAX).
+ * Any thread. */
+#define AD_STORE_REPAIR_SHOWN_MS (10 * 60 * 1000)
+#define AD_STORE_REPAIRS_MAX 8
+typedef struct {
+    int64_t at_ms;
+    char what[512];
+} ad_store_repair_t;
+void ad_store_note_repair(const char *what);
+/* The repairs still shown, newest first, into out; how many. */
+size_t ad_store_repairs(ad_store_repair_t out[AD_STORE_REPAIRS_MAX]);
+
 /* One table's verdict: problem NULL when it reads whole. */
 typedef void (*ad_store_check_cb)(const char *table, const char *problem, void *ud);
 /* Reads every page of every table of the SQLite database at path (its
