@@ -113,7 +113,7 @@ static void stalled(json_t *out, json_t *runs, json_t *lost)
         char text[512];
         snprintf(text, sizeof(text),
                  "run %s of agent %s %s: its transcript says what that means; end its "
-                 "leftover processes (processes.orphans) and start the agent again",
+                 "leftover processes and start the agent again",
                  json_string_value(json_object_get(x, "runId")),
                  json_string_value(json_object_get(x, "agentId")),
                  json_string_value(json_object_get(x, "reason")));

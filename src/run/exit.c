@@ -238,10 +238,11 @@ static void note_lost(ad_run_t *run, const ad_proc_exit_t *ex, const char *reaso
                  "agent running across agentd restarts) was killed or died before the agent "
                  "ended. agentd can no longer follow this agent: its output after this point is "
                  "not recorded, its exit status is unknown, and it cannot be stopped through "
-                 "agentd. Its processes may still be running: /api/health lists them under "
-                 "processes.orphans; end them by hand. Then start the agent again to go on (its "
-                 "work in the worktree is kept). If something kills agentd-hold (an OOM killer, a "
-                 "cleanup script, a session's logout), stop that first.]");
+                 "agentd. The agent (pid %ld) and its children may still be running: end them "
+                 "by hand (kill -- -%ld). Then start the agent again to go on (its work in the "
+                 "worktree is kept). If something kills agentd-hold (an OOM killer, a cleanup "
+                 "script, a session's logout), stop that first.]",
+                 (long)ex->pid, (long)ex->pid);
     } else {
         snprintf(text, sizeof(text),
                  "[agentd: this run is lost: the agent's process could not be reaped, so its "

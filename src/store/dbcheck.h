@@ -9,6 +9,7 @@
 #ifndef AD_STORE_DBCHECK_H
 #define AD_STORE_DBCHECK_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -47,6 +48,14 @@ typedef struct {
 void ad_store_note_repair(const char *what);
 /* The repairs still shown, newest first, into out; how many. */
 size_t ad_store_repairs(ad_store_repair_t out[AD_STORE_REPAIRS_MAX]);
+
+/* Health's database object db gets pages {damaged, checked, checking,
+ * tables, badReads, checkedAt, reason?} (SQLite) and repairs [{at,
+ * what}]; health (out) is made degraded, with its statusReasons, when db
+ * says the database is away (up false) or damaged, or lists repairs
+ * (dbhealth.c). Loop thread. */
+void ad_store_health_json(json_t *db, bool sqlite);
+void ad_store_health_status(json_t *out, json_t *db);
 
 /* One table's verdict: problem NULL when it reads whole. */
 typedef void (*ad_store_check_cb)(const char *table, const char *problem, void *ud);

@@ -88,7 +88,7 @@ test('a holder killed: the run\'s transcript says what happened, health lists it
       .find((m) => m.role === 'system' && /this run is lost/.test(m.content)), 'the note in the transcript');
     assert.match(note.content, /holder \(agentd-hold/);
     assert.match(note.content, /not recorded/);
-    assert.match(note.content, /processes\.orphans/);
+    assert.match(note.content, new RegExp(`pid ${agentPid}\\) and its children may still be running: end them by hand \\(kill -- -${agentPid}\\)`));
     assert.match(note.content, /start the agent again/);
     // started again: no longer listed, health ok again
     if (agentPid > 0) { try { process.kill(-agentPid, 'SIGKILL'); } catch (_) { /* gone */ } }
