@@ -196,10 +196,30 @@ static int db_repair(ad_cli_t *c, int argc, char **argv)
     return 0;
 }
 
+/* After the file was written by another program on purpose. */
+static int db_resum(ad_cli_t *c, int argc, char **argv)
+{
+    int npos = 0;
+    int rc = ad_cli_parse(c, argc, argv, NULL, 0, NULL, 0, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    char err[1024] = "";
+    int e = ad_store_sqlite_resum(c->cfg->data_dir, err, sizeof(err));
+    if (e != 0) {
+        return failed(c, e, err);
+    }
+    printf("every page of %s/agentd.db carries its checksum again\n", c->cfg->data_dir);
+    return 0;
+}
+
 int ad_cli_db(ad_cli_t *c, int argc, char **argv)
 {
-    static const ad_cli_sub_t subs[] = {
-        {"migrate", db_migrate}, {"copy", db_copy}, {"check", db_check}, {"repair", db_repair}};
+    static const ad_cli_sub_t subs[] = {{"migrate", db_migrate},
+                                        {"copy", db_copy},
+                                        {"check", db_check},
+                                        {"repair", db_repair},
+                                        {"resum", db_resum}};
     return ad_cli_subcommand(c, "db", subs, AD_ARRAY_LEN(subs), NULL,
-                             "usage: agentd db migrate|copy|check|repair ...", argc, argv);
+                             "usage: agentd db migrate|copy|check|repair|resum ...", argc, argv);
 }

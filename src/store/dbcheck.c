@@ -472,3 +472,41 @@ int ad_store_pages_summed(ad_db_t *adb, const char *path, char *err, size_t errs
            (long long)pages, (unsigned long long)((ad_mono_ns() - t0) / 1000000));
     return 0;
 }
+
+int ad_store_sqlite_resum(const char *data_dir, char *err, size_t errsz)
+{
+    char path[4200];
+    if ((size_t)snprintf(path, sizeof(path), "%s/agentd.db", data_dir) >= sizeof(path)) {
+        snprintf(err, errsz, "data dir path too long");
+        return AD_EINVAL;
+    }
+    if (access(path, F_OK) != 0) {
+        snprintf(err, errsz, "no database at %s", path);
+        return AD_ENOENT;
+    }
+    ad_pidlock_t pl = {.fd = -1};
+    char lerr[512];
+    int e = ad_pidlock_acquire(&pl, data_dir, lerr, sizeof(lerr));
+    if (e != 0) {
+        snprintf(err, errsz, "%s%s", lerr,
+                 e == AD_EBUSY ? ": stop agentd first, then run `agentd db resum` again" : "");
+        return e;
+    }
+    ad_cksum_set_verify(false);
+    sqlite3 *db = NULL;
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, ad_cksum_vfs());
+    int want = AD_CKSUM_RESERVE;
+    if (rc == SQLITE_OK) {
+        sqlite3_file_control(db, "main", SQLITE_FCNTL_RESERVE_BYTES, &want);
+        rc = sqlite3_exec(db, "VACUUM; PRAGMA wal_checkpoint(TRUNCATE)", NULL, NULL, NULL);
+    }
+    if (rc != SQLITE_OK) {
+        snprintf(err, errsz, "cannot sum the pages of %s again: %s", path,
+                 db != NULL ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+        e = AD_EIO;
+    }
+    sqlite3_close(db);
+    ad_cksum_set_verify(true);
+    ad_pidlock_release(&pl);
+    return e;
+}

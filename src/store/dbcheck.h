@@ -66,6 +66,11 @@ typedef void (*ad_store_check_cb)(const char *table, const char *problem, void *
 int ad_store_sqlite_check(const char *path, ad_store_check_cb fn, void *ud, int *damaged, char *err,
                           size_t errsz);
 
+/* Sums every page of the data dir's agentd.db again (a VACUUM reading
+ * them unchecked): after another program (the sqlite3 shell) wrote to it
+ * on purpose. Refuses (AD_EBUSY) while a daemon holds the data dir. */
+int ad_store_sqlite_resum(const char *data_dir, char *err, size_t errsz);
+
 /* One table's repair: rows copied, rows lost (-1: not known, the table's
  * every count was damaged too), and the rowid ranges skipped. */
 typedef void (*ad_store_repair_cb)(const char *table, int64_t copied, int64_t lost,

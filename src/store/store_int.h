@@ -233,6 +233,9 @@ uint64_t ad_cksum_page_sum(const unsigned char *page, size_t len, uint32_t pgno)
 /* Pages that failed their check since the process started, and the last
  * one's number in *last_page (may be NULL). Any thread. */
 uint64_t ad_cksum_bad(uint32_t *last_page);
+/* Whether reads check the sums (default on; off only for agentd db resum,
+ * which writes every page again). Any thread. */
+void ad_cksum_set_verify(bool on);
 /* dbcheck.c: gives a database without the reserved bytes its sums (VACUUM
  * on open; a database from before); starts and stops the background page
  * check (SQLite only). Loop thread. */

@@ -148,7 +148,7 @@ test('flipped bytes in pages: health degraded naming the table, 5xx not a short 
   }
 });
 
-test('a data dir from before the checksums opens and is given them', { skip: daemon.PG_MODE ? 'SQLite pages' : false }, async () => {
+test('a data dir from before the checksums opens and is given them; a shell\'s edit is summed again by db resum', { skip: daemon.PG_MODE ? 'SQLite pages' : false }, async () => {
   const dataDir = daemon.tmpDir();
   const dbFile = path.join(dataDir, 'agentd.db');
   let d = await daemon.start({ dataDir, sqlite: true });
@@ -171,6 +171,26 @@ test('a data dir from before the checksums opens and is given them', { skip: dae
     assert.ok(l.body.workspaces.some((w) => w.name === 'before'), l.text);
     assert.equal(reserve(), 8, 'every page has room for its checksum');
     assert.match(d.stderr, /pages now carry checksums" .*pages=\d+ ms=\d+/);
+    await d.stop();
+    // a deliberate edit with the sqlite3 shell leaves its pages with old sums: damage,
+    // until `agentd db resum` sums them again
+    const e = spawnSync('sqlite3', [dbFile, "UPDATE workspaces SET name = 'edited'"], { encoding: 'utf8' });
+    assert.equal(e.status, 0, e.stderr);
+    const chk = cli(dataDir, 'db', 'check');
+    assert.equal(chk.status, 1, chk.stdout);
+    assert.match(chk.stdout, /^workspaces\s+\d+ pages? failed/m);
+    d = await daemon.start({ dataDir, sqlite: true });
+    const busy = cli(dataDir, 'db', 'resum');
+    assert.equal(busy.status, 1, busy.stdout + busy.stderr);
+    assert.match(busy.stderr, /stop agentd first/);
+    await d.stop();
+    const rs = cli(dataDir, 'db', 'resum');
+    assert.equal(rs.status, 0, rs.stdout + rs.stderr);
+    assert.equal(cli(dataDir, 'db', 'check').status, 0);
+    d = await daemon.start({ dataDir, sqlite: true });
+    const l2 = await api(d, 'GET', '/api/workspaces');
+    assert.equal(l2.status, 200, l2.text);
+    assert.ok(l2.body.workspaces.some((w) => w.name === 'edited'), l2.text);
   } finally {
     await d.cleanup();
     fs.rmSync(dataDir, { recursive: true, force: true });
