@@ -273,7 +273,9 @@ int ad_store_sqlite_check(const char *path, ad_store_check_cb fn, void *ud, int 
         e = check_table(db, t.names[i], problem, sizeof(problem));
         if (e == 0) {
             *damaged += problem[0] != '\0';
-            fn(t.names[i], problem[0] != '\0' ? problem : NULL, ud);
+            if (fn != NULL) {
+                fn(t.names[i], problem[0] != '\0' ? problem : NULL, ud);
+            }
         }
     }
     free(t.names);

@@ -80,16 +80,23 @@ static int64_t one_count(rp_t *r, char *sql)
 }
 
 /* The table's rows: counted through the table, else through each of its
- * indexes in turn; -1 when every way meets damage. */
+ * whole indexes (not partial ones) in turn, scanning the index (count(*)
+ * alone would read the table); -1 when every way meets damage. */
 static int64_t count_rows(rp_t *r, const char *table)
 {
     int64_t n = one_count(r, sqlite3_mprintf("SELECT count(*) FROM \"%w\"", table));
     sqlite3_stmt *s =
         n >= 0 ? NULL
-               : prep(r->src, sqlite3_mprintf("SELECT name FROM pragma_index_list(%Q)", table));
+               : prep(r->src, sqlite3_mprintf("SELECT l.name, i.name FROM pragma_index_list(%Q) "
+                                              "AS l, pragma_index_info(l.name) AS i WHERE "
+                                              "l.partial = 0 AND i.seqno = 0 AND i.name IS NOT "
+                                              "NULL",
+                                              table));
     while (n < 0 && s != NULL && sqlite3_step(s) == SQLITE_ROW) {
-        n = one_count(r, sqlite3_mprintf("SELECT count(*) FROM \"%w\" INDEXED BY \"%w\"", table,
-                                         (const char *)sqlite3_column_text(s, 0)));
+        const char *col = (const char *)sqlite3_column_text(s, 1);
+        n = one_count(r, sqlite3_mprintf("SELECT count(*) FROM \"%w\" INDEXED BY \"%w\" WHERE "
+                                         "\"%w\" IS NOT NULL OR \"%w\" IS NULL",
+                                         table, (const char *)sqlite3_column_text(s, 0), col, col));
     }
     sqlite3_finalize(s);
     return n;
