@@ -57,7 +57,7 @@ int ad_store_conn_open(const char *path, bool writer, bool full, int busy_ms, ad
             if (e == AD_ECORRUPT) {
                 snprintf(err, errsz,
                          "database %s is corrupt (%s); refusing to run: restore it "
-                         "from a backup or move it away",
+                         "from a backup, move it away, or `agentd db repair`",
                          path, ad_db_errmsg(db));
             } else {
                 snprintf(err, errsz, "database %s: %s", path, ad_db_errmsg(db));
@@ -102,7 +102,7 @@ static int check_db(ad_db_t *db, const char *path, bool whole, char *err, size_t
         if (res == NULL || strcmp(res, "ok") != 0) {
             snprintf(err, errsz,
                      "database %s is corrupt (%s); refusing to run: restore it from "
-                     "a backup or move it away",
+                     "a backup, move it away, or `agentd db repair`",
                      path, res != NULL ? res : "?");
             e = AD_ECORRUPT;
         }
@@ -113,7 +113,7 @@ static int check_db(ad_db_t *db, const char *path, bool whole, char *err, size_t
         }
         snprintf(err, errsz,
                  "database %s is corrupt (%s); refusing to run: restore it from a "
-                 "backup or move it away",
+                 "backup, move it away, or `agentd db repair`",
                  path, ad_db_errmsg(db));
         if (e != AD_ECORRUPT && e != AD_EIO && e != AD_ENOMEM) {
             e = AD_ECORRUPT;
