@@ -85,10 +85,16 @@ static void reason_of(ad_store_damage_t *d)
                  "restore the data dir from a backup",
                  d->ntables > 1 ? "s" : "", d->tables);
     } else if (d->bad_reads > 0) {
+        char what[64];
+        if (d->last_bad_page > 0) {
+            snprintf(what, sizeof(what), "page %u failed its checksum", d->last_bad_page);
+        } else {
+            snprintf(what, sizeof(what), "SQLite found a page corrupt");
+        }
         snprintf(d->reason, sizeof(d->reason),
-                 "the database is damaged: page %u failed its checksum when read%s; stop agentd "
-                 "and run `agentd db check`, then `agentd db repair`",
-                 d->last_bad_page, d->checking ? " (the check that names its table runs now)" : "");
+                 "the database is damaged: %s when read%s; stop agentd and run `agentd db "
+                 "check`, then `agentd db repair`",
+                 what, d->checking ? " (the check that names its table runs now)" : "");
     } else {
         d->reason[0] = '\0';
     }
@@ -334,13 +340,13 @@ static void check_once(void)
     int e = open_conn(bg.path, &db, err, sizeof(err));
     pthread_mutex_lock(&lock);
     bg.db = bg.stopping ? NULL : db;
+    bool stopped = bg.stopping; /* before bg.db was there to interrupt */
     pthread_mutex_unlock(&lock);
-    if (e == 0 && db != NULL) {
+    if (e == 0 && !stopped) {
         e = list_tables(db, &t, err, sizeof(err));
     }
     char names[sizeof(known.tables)] = "";
     int nbad = 0;
-    bool stopped = false;
     for (size_t i = 0; e == 0 && i < t.n && !stopped; i++) {
         uint64_t s0 = ad_mono_ns();
         char problem[512];
@@ -360,12 +366,15 @@ static void check_once(void)
         stopped = !rest(took < 1 ? 1 : took > REST_MAX_MS ? REST_MAX_MS : took);
         pthread_mutex_unlock(&lock);
     }
-    if (e == AD_EINTERNAL) {
-        stopped = true;
-    } else if (e != 0) { /* the schema itself */
+    if (e == AD_ECORRUPT) { /* the schema itself */
         snprintf(names, sizeof(names), "sqlite_schema");
         nbad = 1;
         ad_log(AD_LOG_ERROR, "store", "page check: %s", err);
+    } else if (e != 0) { /* stopping, or it could not run (no verdict) */
+        if (e != AD_EINTERNAL) {
+            ad_log(AD_LOG_WARN, "store", "page check: not run: %s", err);
+        }
+        stopped = true;
     }
     free(t.names);
     pthread_mutex_lock(&lock);
