@@ -7,6 +7,7 @@
  */
 #include "api/api_int.h"
 #include "monitor/monitor.h"
+#include "store/dbcheck.h"
 
 #include <string.h>
 
@@ -36,6 +37,7 @@ static json_t *database(ad_store_t *st)
         json_object_set_new(o, "error", json_string(d.reason));
         json_object_set_new(o, "downSinceMs", json_integer(d.down_since_ms));
     }
+    ad_store_health_json(o, strcmp(d.backend, "sqlite") == 0); /* issue #78 */
     return o;
 }
 
@@ -44,7 +46,9 @@ static void get(ad_req_t *r, void *ud)
     ad_app_t *app = ud;
     json_t *out = ad_monitor_status(app->monitor, ad_principal_filter(ad_api_who(r)));
     if (json_is_object(out) && app->store != NULL) {
-        json_object_set_new(out, "database", database(app->store));
+        json_t *db = database(app->store);
+        json_object_set_new(out, "database", db);
+        ad_store_health_status(out, db);
     }
     ad_res_json(r, 200, out);
 }

@@ -347,10 +347,21 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "Without a login session (a server, ssh), user services stop at logout:\n"
      "'loginctl enable-linger USER' keeps them running.\n",
      "daemon"},
-    {"db", ad_cli_db, "migrate copy",
-     "prepare a PostgreSQL database: migrate it, copy SQLite into it",
+    {"db", ad_cli_db, "migrate copy check repair resum",
+     "check or repair the SQLite database; prepare a PostgreSQL one",
      "Usage: agentd db migrate [--database URL]\n"
      "       agentd db copy [--from sqlite:PATH] [--to URL]\n"
+     "       agentd db check\n"
+     "       agentd db repair\n"
+     "       agentd db resum\n"
+     "check reads every page of the data dir's agentd.db (each page carries a\n"
+     "checksum) and prints each table: ok, or what is damaged; exit 1 when any\n"
+     "is. repair (agentd stopped: it refuses while a daemon holds the data dir)\n"
+     "copies every readable row into a new database, puts it in place, keeps\n"
+     "the old one as agentd.db.damaged-<ms> and prints each table's rows\n"
+     "copied and lost (docs/operations.md, \"A damaged database\"). resum\n"
+     "(agentd stopped) sums every page again after another program (the\n"
+     "sqlite3 shell) wrote to agentd.db on purpose: its pages fail the check.\n"
      "PostgreSQL, the first part (docs/operations.md): the daemon serves from\n"
      "SQLite only, and 'agentd serve --database' refuses. migrate applies\n"
      "agentd's schema to the database (once: a second run applies nothing;\n"
@@ -365,7 +376,8 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --from PATH     (copy) sqlite:FILE, a file or a data dir (default: the\n"
      "                  data dir's agentd.db); stop its daemon first\n"
      "Exit codes: 2 a bad URL or usage, 1 anything else (unreachable server,\n"
-     "refused credentials, a target with data, no source, counts that differ).\n",
+     "refused credentials, a target with data, no source, counts that differ,\n"
+     "a damaged table, a running daemon).\n",
      "daemon"},
     {"sandbox", ad_cli_sandbox, "check", "try a command in an agent's sandbox, as an agent runs it",
      "Usage: agentd sandbox check [--json] [-- COMMAND [ARG]...]\n"

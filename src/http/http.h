@@ -181,6 +181,11 @@ bool ad_req_dialect(const ad_req_t *r);
  * (patterns, NULL-terminated; borrowed). fn may be NULL (no database). */
 typedef bool (*ad_server_down_fn)(void *ud, char *reason, size_t n);
 void ad_server_set_down(ad_server_t *s, ad_server_down_fn fn, void *ud, const char *const *exempt);
+/* The database being damaged (issue #78): fn says whether it is, with what
+ * and what to do into reason. While it is, an error answer that would
+ * have been a 500, or was made from AD_ECORRUPT, is a 500 DATA_DAMAGED
+ * whose message ends with that reason. fn may be NULL. */
+void ad_server_set_damaged(ad_server_t *s, ad_server_down_fn fn, void *ud);
 /* Takes ownership of p (from malloc): it is freed with the server. For data
  * a route's ud points to that lives as long as the route. */
 void ad_server_own(ad_server_t *s, void *p);

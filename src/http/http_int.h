@@ -235,6 +235,8 @@ struct ad_server {
     ad_server_down_fn down; /* ad_server_set_down */
     void *down_ud;
     const char *const *down_exempt;
+    ad_server_down_fn damaged; /* ad_server_set_damaged */
+    void *damaged_ud;
     char **cors;
     size_t ncors;
     ad_conn_t *conns;

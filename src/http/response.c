@@ -630,7 +630,7 @@ void ad_res_json(ad_req_t *r, int status, json_t *body)
 __attribute__((format(printf, 5, 0))) static void
 res_verror(ad_req_t *r, int status, const char *code, json_t *details, const char *fmt, va_list ap)
 {
-    char msg[512];
+    char msg[1280];
     vsnprintf(msg, sizeof(msg), fmt, ap);
     /* A failure of the database's absence says so (ad_server_set_down). */
     bool unavail = strcmp(code, "DATABASE_UNAVAILABLE") == 0;
@@ -644,6 +644,16 @@ res_verror(ad_req_t *r, int status, const char *code, json_t *details, const cha
             }
         } else if (unavail) {
             snprintf(msg, sizeof(msg), "the database is unreachable; try again");
+        }
+    }
+    /* A failure of a damaged database says what is damaged and what to do
+     * (ad_server_set_damaged), never a bare 500. */
+    if (status == 500 && r->srv != NULL && r->srv->damaged != NULL) {
+        char why[768];
+        if (r->srv->damaged(r->srv->damaged_ud, why, sizeof(why))) {
+            code = "DATA_DAMAGED";
+            size_t len = strlen(msg);
+            snprintf(msg + len, sizeof(msg) - len, ": %s", why);
         }
     }
     /* A message may quote hostile input (an id with invalid UTF-8) or be
@@ -715,6 +725,10 @@ int ad_http_status_of(int err, const char **code)
     case AD_EUNAVAIL:
         status = 503;
         c = "DATABASE_UNAVAILABLE";
+        break;
+    case AD_ECORRUPT:
+        status = 500;
+        c = "DATA_DAMAGED";
         break;
     default:
         status = 500;

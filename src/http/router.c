@@ -501,6 +501,12 @@ void ad_server_set_down(ad_server_t *s, ad_server_down_fn fn, void *ud, const ch
     s->down_exempt = exempt;
 }
 
+void ad_server_set_damaged(ad_server_t *s, ad_server_down_fn fn, void *ud)
+{
+    s->damaged = fn;
+    s->damaged_ud = ud;
+}
+
 bool ad_req_dialect(const ad_req_t *r)
 {
     return r->dialect;

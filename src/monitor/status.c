@@ -93,26 +93,39 @@ static void remote_agents(const ad_monitor_t *m, json_t *agents, const char *org
     free(remote);
 }
 
-/* The stalled runs (a full disk, issue #41) make the daemon degraded, and
- * say why. */
-static void stalled(json_t *out, json_t *runs)
+/* The stalled runs (a full disk, issue #41) and the runs lost lately (a
+ * holder killed, issue #78) make the daemon degraded, and say why. */
+static void stalled(json_t *out, json_t *runs, json_t *lost)
 {
-    if (json_array_size(runs) > 0) {
-        json_object_set_new(out, "status", json_string("degraded"));
-        json_t *why = json_array();
-        size_t i;
-        json_t *x;
-        json_array_foreach(runs, i, x)
-        {
-            char text[160];
-            snprintf(text, sizeof(text), "run %s stalled: %s",
-                     json_string_value(json_object_get(x, "runId")),
-                     json_string_value(json_object_get(x, "reason")));
-            json_array_append_new(why, json_string(text));
-        }
-        json_object_set_new(out, "statusReasons", why);
+    json_t *why = json_array();
+    size_t i;
+    json_t *x;
+    json_array_foreach(runs, i, x)
+    {
+        char text[160];
+        snprintf(text, sizeof(text), "run %s stalled: %s",
+                 json_string_value(json_object_get(x, "runId")),
+                 json_string_value(json_object_get(x, "reason")));
+        json_array_append_new(why, json_string(text));
     }
-    json_object_set_new(out, "runs", json_pack("{s:o}", "stalled", runs));
+    json_array_foreach(lost, i, x)
+    {
+        char text[512];
+        snprintf(text, sizeof(text),
+                 "run %s of agent %s %s: its transcript says what that means; end its "
+                 "leftover processes and start the agent again",
+                 json_string_value(json_object_get(x, "runId")),
+                 json_string_value(json_object_get(x, "agentId")),
+                 json_string_value(json_object_get(x, "reason")));
+        json_array_append_new(why, json_string(text));
+    }
+    if (json_array_size(why) > 0) {
+        json_object_set_new(out, "status", json_string("degraded"));
+        json_object_set_new(out, "statusReasons", why);
+    } else {
+        json_decref(why);
+    }
+    json_object_set_new(out, "runs", json_pack("{s:o, s:o}", "stalled", runs, "lost", lost));
 }
 
 json_t *ad_monitor_status(const ad_monitor_t *m, const char *org)
@@ -134,7 +147,8 @@ json_t *ad_monitor_status(const ad_monitor_t *m, const char *org)
                                         ad_cluster_connected(cl), "node", ad_cluster_node(cl)));
     /* this control plane and the live ones of its database (issue #39) */
     json_object_set_new(out, "plane", ad_planes_health(*m->o.planes));
-    stalled(out, runner != NULL ? ad_runner_stalled(runner, org) : json_array());
+    stalled(out, runner != NULL ? ad_runner_stalled(runner, org) : json_array(),
+            runner != NULL ? ad_runner_lost(runner, org) : json_array());
     const ad_health_sample_t *s = m->health != NULL ? ad_health_current(m->health) : NULL;
     json_object_set_new(
         out, "intervalMs",

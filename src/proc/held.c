@@ -220,6 +220,7 @@ static void holder_gone(ad_proc_t *p)
     ad_log(AD_LOG_WARN, "proc", "holder gone before the agent's exit pid=%ld", (long)p->pid);
     streams_end(p);
     p->ex.lost = true;
+    p->ex.holder_gone = true;
     ad_proc_record_status(p, 0xff00);
     p->ex.exit_code = -1;
     ad_proc_finish_maybe(p);

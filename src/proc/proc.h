@@ -62,6 +62,7 @@ typedef struct {
     bool stop_requested; /* ad_proc_stop() was called before it ended */
     bool forced;         /* ... and it came to SIGKILL (force or escalation) */
     bool lost;           /* it could not be reaped (should never happen) */
+    bool holder_gone;    /* lost because its holder went away (killed) before its end */
     bool oom_killed;     /* its cgroup's memory limit killed a member */
     uint64_t gap_bytes;  /* held: output bytes its holder no longer had (lost) */
     /* The spawn failed after ad_proc_spawn returned (no on_start was

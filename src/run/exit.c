@@ -168,7 +168,10 @@ static void end_status(const ad_run_t *run, const ad_proc_exit_t *ex, ad_store_r
         status = AD_RUN_LOST;
         agent_status = AD_AGENT_STATUS_ERROR;
         snprintf(e->reason, sizeof(e->reason), "lost: %s",
-                 run->node_lost[0] != '\0' ? run->node_lost : "the process could not be reaped");
+                 run->node_lost[0] != '\0' ? run->node_lost
+                 : ex->holder_gone
+                     ? "its holder (agentd-hold) was killed or died before the agent ended"
+                     : "the process could not be reaped");
     } else if (ex->stop_requested) {
         status = AD_RUN_STOPPED;
         agent_status = AD_AGENT_STATUS_STOPPED;
@@ -218,6 +221,66 @@ static void note(ad_run_t *run, const char *text)
     memset(&fake, 0, sizeof(fake));
     fake.is_complete = true;
     json_decref(ad_run_queue_message(run, "system", text, strlen(text), &fake, NULL));
+}
+
+/* A lost run says in its transcript what happened, what it means for the
+ * agent and what to do (issue #78), and health lists it (ad_runner_lost). */
+static void note_lost(ad_run_t *run, const ad_proc_exit_t *ex, const char *reason)
+{
+    ad_runner_t *r = run->r;
+    unsigned i = r->nlost++ % AD_ARRAY_LEN(r->lost);
+    snprintf(r->lost[i].agent_id, sizeof(r->lost[i].agent_id), "%s", run->agent_id);
+    snprintf(r->lost[i].run_id, sizeof(r->lost[i].run_id), "%s", run->run_id);
+    snprintf(r->lost[i].org, sizeof(r->lost[i].org), "%s", run->org_id);
+    snprintf(r->lost[i].reason, sizeof(r->lost[i].reason), "%s", reason);
+    r->lost[i].at_ms = ad_wall_ms();
+    char text[900];
+    if (run->node_lost[0] != '\0') {
+        snprintf(text, sizeof(text),
+                 "[agentd: this run is lost: %s. agentd no longer hears from the agent: what it "
+                 "printed after this is not recorded and its end is unknown. Check the node, then "
+                 "start the agent again to go on.]",
+                 run->node_lost);
+    } else if (ex->holder_gone) {
+        snprintf(text, sizeof(text),
+                 "[agentd: this run is lost: its holder (agentd-hold, the process that keeps the "
+                 "agent running across agentd restarts) was killed or died before the agent "
+                 "ended. agentd can no longer follow this agent: its output after this point is "
+                 "not recorded, its exit status is unknown, and it cannot be stopped through "
+                 "agentd. The agent (pid %ld) and its children may still be running: end them "
+                 "by hand (kill -- -%ld). Then start the agent again to go on (its work in the "
+                 "worktree is kept). If something kills agentd-hold (an OOM killer, a cleanup "
+                 "script, a session's logout), stop that first.]",
+                 (long)ex->pid, (long)ex->pid);
+    } else {
+        snprintf(text, sizeof(text),
+                 "[agentd: this run is lost: the agent's process could not be reaped, so its "
+                 "exit status is unknown. Start the agent again to go on; see the daemon's log "
+                 "for the cause.]");
+    }
+    ad_log(AD_LOG_WARN, "runner", "run lost agent=%s run=%s reason=\"%s\"", run->agent_id,
+           run->run_id, reason);
+    note(run, text);
+}
+
+json_t *ad_runner_lost(const ad_runner_t *r, const char *org)
+{
+    json_t *out = json_array();
+    int64_t now = ad_wall_ms();
+    unsigned n = r->nlost < AD_ARRAY_LEN(r->lost) ? r->nlost : (unsigned)AD_ARRAY_LEN(r->lost);
+    for (unsigned k = 0; k < n; k++) {
+        unsigned i = (r->nlost - 1 - k) % AD_ARRAY_LEN(r->lost); /* newest first */
+        const ad_run_t *again = ad_run_find(r, r->lost[i].agent_id);
+        if (now - r->lost[i].at_ms > AD_RUNNER_LOST_MS || again != NULL ||
+            (org != NULL && org[0] != '\0' && strcmp(r->lost[i].org, org) != 0)) {
+            continue;
+        }
+        json_array_append_new(out,
+                              json_pack("{s:s, s:s, s:s, s:I}", "agentId", r->lost[i].agent_id,
+                                        "runId", r->lost[i].run_id, "reason", r->lost[i].reason,
+                                        "at", (json_int_t)r->lost[i].at_ms));
+    }
+    return out;
 }
 
 /* Output that was shown live but not stored gets a note in the transcript. */
@@ -321,6 +384,9 @@ void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     ad_store_run_end_t e;
     memset(&e, 0, sizeof(e));
     end_status(run, ex, &e);
+    if (e.status == AD_RUN_LOST) {
+        note_lost(run, ex, e.reason);
+    }
     note_dropped(run, ex);
     end_record(run, ex, &e);
     count_end(r, &e);

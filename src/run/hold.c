@@ -92,6 +92,22 @@ void ad_run_stall_update(ad_run_t *run)
     int64_t ms = (int64_t)ad_wall_ms() - run->stalled_at;
     ad_log(AD_LOG_INFO, "runner", "run resumed agent=%s run=%s stalled_ms=%lld", run->agent_id,
            run->run_id, (long long)ms);
+    /* The transcript says so too (issue #78), between two lines: a note
+     * inside a held line would carry that line's spool offset. */
+    if (!run->in_line) {
+        char text[512];
+        bool held = run->proc != NULL && ad_proc_held(run->proc);
+        snprintf(text, sizeof(text), "[agentd: this run was stalled for %lld s (%s). %s]",
+                 (long long)((ms > 0 ? ms : 0) / 1000), run->stall_reason,
+                 held ? "Its output waited in its holder's spool and the agent waited on its "
+                        "writes: nothing was lost, and it went on by itself."
+                      : "Its output waited for the database; if any could not be kept, the "
+                        "run ends degraded and says so here.");
+        ad_rec_t note;
+        memset(&note, 0, sizeof(note));
+        note.is_complete = true;
+        json_decref(ad_run_queue_message(run, "system", text, strlen(text), &note, NULL));
+    }
     ad_run_publish(run->r, &run->topics, "run_resumed",
                    json_pack("{s:s, s:s, s:I}", "agentId", run->agent_id, "runId", run->run_id,
                              "stalledMs", (json_int_t)(ms > 0 ? ms : 0)));

@@ -188,6 +188,11 @@ json_t *ad_runner_holders(const ad_runner_t *r, const char *org);
 /* Runs that cannot go on for now (a full disk, issue #41), org's (NULL or
  * "": all): [{agentId, runId, reason, since}]. New reference. */
 json_t *ad_runner_stalled(const ad_runner_t *r, const char *org);
+/* The runs lost in the last AD_RUNNER_LOST_MS (their holder killed, their
+ * node gone) whose agent has not started again: [{agentId, runId,
+ * reason, at}], org's ("" or NULL: every org's; issue #78). */
+#define AD_RUNNER_LOST_MS (10 * 60 * 1000)
+json_t *ad_runner_lost(const ad_runner_t *r, const char *org);
 /* What a live run adds to its stored row: {stalled: {reason, since} or
  * null, holderLog: the end of its holder's log (its own errors) or null}.
  * NULL when run_id is not running here. New reference. */

@@ -319,6 +319,13 @@ struct ad_runner {
     bool retrying; /* the first stuck batch is at the writer */
     bool closing;
     int open_handles; /* check and retry, until both are closed */
+    /* The last runs lost (exit.c; health's runs.lost), oldest overwritten */
+    struct {
+        char agent_id[AD_ID_MAX], run_id[AD_ID_MAX], org[AD_ID_MAX];
+        char reason[256];
+        int64_t at_ms;
+    } lost[8];
+    unsigned nlost;
 };
 
 /* ---- runner.c ----------------------------------------------------------------- */

@@ -20,6 +20,7 @@
  *   u64 seq, i64 ts_ms
  *   type NUL topics NUL payload NUL
  */
+#include "store/dbcheck.h"
 #include "store/store_int.h"
 
 #include <dirent.h>
@@ -779,6 +780,12 @@ static void warn_corrupt(ad_evlog_t *log, const seg_t *s, const char *path, uint
     }
     log->warned_base = s->base;
     log->warned_off = bad;
+    char what[384];
+    snprintf(what, sizeof(what),
+             "the event log's record at offset %llu of %.200s is damaged: a replay skipped it (its "
+             "events are missing from the replay); check the disk (dmesg, smartctl)",
+             (unsigned long long)bad, path);
+    ad_store_note_repair(what);
     if (next != 0) {
         ad_log(AD_LOG_WARN, "store",
                "event log: corrupt record at offset %llu skipped, reading on at offset %llu "
@@ -1267,6 +1274,14 @@ static int mend_newest(ad_evlog_t *log, seg_t *s, const char *path, bool *gone, 
         }
         rc = rewrite_seg(log, s, path, &sc, err, errsz);
         if (rc == 0) {
+            char what[512];
+            snprintf(what, sizeof(what),
+                     "the event log was repaired at the start: %zu damaged record%s of %.200s left "
+                     "out (their events are lost, %llu kept; the damaged file is kept beside "
+                     "it as .corrupt-<ms>); check the disk (dmesg, smartctl)",
+                     sc.nbad > 0 ? sc.nbad : 1, sc.nbad == 1 ? "" : "s", path,
+                     (unsigned long long)sc.kept);
+            ad_store_note_repair(what);
             ad_log(AD_LOG_WARN, "store",
                    "event log: the newest segment was written again without its damaged records "
                    "path=%s records_kept=%llu",

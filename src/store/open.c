@@ -20,7 +20,8 @@ int ad_store_conn_open(const char *path, bool writer, bool full, int busy_ms, ad
 {
     sqlite3 *sq = NULL;
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (writer ? SQLITE_OPEN_CREATE : 0);
-    int rc = sqlite3_open_v2(path, &sq, flags, NULL);
+    /* every page summed and checked (cksum.c) */
+    int rc = sqlite3_open_v2(path, &sq, flags, ad_cksum_vfs());
     if (rc != SQLITE_OK) {
         int e = ad_store_rc(NULL, rc);
         snprintf(err, errsz, "cannot open database %s: %s", path,
@@ -56,7 +57,7 @@ int ad_store_conn_open(const char *path, bool writer, bool full, int busy_ms, ad
             if (e == AD_ECORRUPT) {
                 snprintf(err, errsz,
                          "database %s is corrupt (%s); refusing to run: restore it "
-                         "from a backup or move it away",
+                         "from a backup, move it away, or `agentd db repair`",
                          path, ad_db_errmsg(db));
             } else {
                 snprintf(err, errsz, "database %s: %s", path, ad_db_errmsg(db));
@@ -101,7 +102,7 @@ static int check_db(ad_db_t *db, const char *path, bool whole, char *err, size_t
         if (res == NULL || strcmp(res, "ok") != 0) {
             snprintf(err, errsz,
                      "database %s is corrupt (%s); refusing to run: restore it from "
-                     "a backup or move it away",
+                     "a backup, move it away, or `agentd db repair`",
                      path, res != NULL ? res : "?");
             e = AD_ECORRUPT;
         }
@@ -112,7 +113,7 @@ static int check_db(ad_db_t *db, const char *path, bool whole, char *err, size_t
         }
         snprintf(err, errsz,
                  "database %s is corrupt (%s); refusing to run: restore it from a "
-                 "backup or move it away",
+                 "backup, move it away, or `agentd db repair`",
                  path, ad_db_errmsg(db));
         if (e != AD_ECORRUPT && e != AD_EIO && e != AD_ENOMEM) {
             e = AD_ECORRUPT;
@@ -272,6 +273,9 @@ int ad_store_open(uv_loop_t *loop, const ad_store_opts_t *opts, ad_store_t **out
         write_boot(st->path, boot);
     }
     if (e == 0) {
+        e = ad_store_pages_summed(st->wdb, st->path, err, errsz);
+    }
+    if (e == 0) {
         e = ad_store_migrate(st->wdb, ad_migrations, ad_migrations_count, st->path, err, errsz);
     }
     if (e == 0) {
@@ -299,6 +303,7 @@ int ad_store_open(uv_loop_t *loop, const ad_store_opts_t *opts, ad_store_t **out
     st->tx.db = st->wdb;
     ad_store_writer_start(st);
     ad_store_rolls_start(st); /* series stored before the rollup tier */
+    ad_store_check_start(st); /* the pages read through, at low priority */
     ad_log(AD_LOG_INFO, "store", "opened path=%s synchronous=%s", st->path,
            st->durability_full ? "full" : "normal");
     *out = st;
@@ -334,6 +339,7 @@ void ad_store_close(ad_store_t *st)
     if (st == NULL) {
         return;
     }
+    ad_store_check_stop(st);
     ad_store_writer_stop(st);
     if (st->evlog != NULL) {
         ad_evlog_sync(st->evlog); /* the writer has stopped: its side is ours */

@@ -5,6 +5,7 @@
  * stepping helpers, and rows turned into camelCase JSON. Connections are
  * opened in open.c; the writer is writer.c's.
  */
+#include "store/dbcheck.h"
 #include "store/store_int.h"
 
 #include <ctype.h>
@@ -186,8 +187,16 @@ int ad_store_rc(ad_db_t *db, int rc)
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB:
         err = AD_ECORRUPT;
+        ad_store_damage_seen(); /* health says so now (dbcheck.c) */
         break;
     case SQLITE_IOERR:
+        /* a page that failed its checksum (cksum.c) is damage, not a
+         * passing I/O error */
+        err = rc == SQLITE_IOERR_DATA ? AD_ECORRUPT : AD_EIO;
+        if (err == AD_ECORRUPT) {
+            ad_store_damage_seen();
+        }
+        break;
     case SQLITE_CANTOPEN:
     case SQLITE_READONLY:
         err = AD_EIO;

@@ -221,6 +221,28 @@ int ad_store_rc(ad_db_t *db, int rc);
 /* Runs a one-statement write through the cache: binds nothing. */
 int ad_store_exec(ad_db_t *db, const char *sql);
 
+/* ---- page checksums (cksum.c, issue #78) ------------------------------------ */
+/* The bytes a page reserves for its sum: a database whose header says so
+ * is summed on write and checked on read. */
+#define AD_CKSUM_RESERVE 8
+/* The checksumming VFS's name for sqlite3_open_v2 (registered on the first
+ * call), or NULL when it could not be (then the default VFS). Any thread. */
+const char *ad_cksum_vfs(void);
+/* A page's sum: its first len bytes and its number. */
+uint64_t ad_cksum_page_sum(const unsigned char *page, size_t len, uint32_t pgno);
+/* Pages that failed their check since the process started, and the last
+ * one's number in *last_page (may be NULL). Any thread. */
+uint64_t ad_cksum_bad(uint32_t *last_page);
+/* Whether reads check the sums (default on; off only for agentd db resum,
+ * which writes every page again). Any thread. */
+void ad_cksum_set_verify(bool on);
+/* dbcheck.c: gives a database without the reserved bytes its sums (VACUUM
+ * on open; a database from before); starts and stops the background page
+ * check (SQLite only). Loop thread. */
+int ad_store_pages_summed(ad_db_t *db, const char *path, char *err, size_t errsz);
+void ad_store_check_start(ad_store_t *st);
+void ad_store_check_stop(ad_store_t *st);
+
 /* ---- connections (open.c, read.c) -------------------------------------------- */
 /* Opens one connection with the daemon's pragmas (writer: creates the file,
  * WAL; else query_only), registered with a statement cache. */

@@ -32,8 +32,8 @@
 /* Connecting again after PostgreSQL went away: the first wait, doubled up to the last. */
 #define DOWN_WAIT_MIN_NS 100000000ull
 #define DOWN_WAIT_MAX_NS 2000000000ull
-/* An idle writer's ping of PostgreSQL. */
-#define PING_EVERY_NS 2000000000ull
+/* An idle writer's ping of PostgreSQL: health knows it away within a second (issue #78). */
+#define PING_EVERY_NS 500000000ull
 /* How long a lost COMMIT's session may stay "in progress" before it is ended. */
 #define COMMIT_WAIT_NS 5000000000ull
 

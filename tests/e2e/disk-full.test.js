@@ -169,6 +169,8 @@ async function fullDisk(t, { spoolElsewhere = false, restart = null } = {}) {
     assert.ok(values.length > 3000, `${values.length} lines`);
     const sys = (await allMessages(d, id)).filter((m) => m.role === 'system').map((m) => m.content);
     assert.ok(!sys.some((c) => /not stored|were lost/.test(c)), JSON.stringify(sys));
+    // the stall is in the run's transcript too (issue #78), with what it meant
+    if (!restart) assert.ok(sys.some((c) => /^\[agentd: this run was stalled for \d+ s \((disk full|[^)]*No space[^)]*)\)\. .*nothing was lost/.test(c)), JSON.stringify(sys));
   } finally {
     if (ev) ev.ws.terminate();
     try { fs.rmSync(filler, { force: true }); } catch (_) { /* gone */ }

@@ -15,7 +15,7 @@ const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const { start, tmpDir, run, PG_MODE } = require('./lib/daemon');
 const { Live, publish, hasTestRoutes, contiguous } = require('./lib/live');
-const { until } = require('./lib/api');
+const { api, until } = require('./lib/api');
 
 function sql(db, text) {
   const r = spawnSync('sqlite3', [db, text], { encoding: 'utf8', timeout: 10000 });
@@ -47,6 +47,9 @@ test('events an older agentd kept in its table replay after the upgrade', async 
     + "json_object('agentId', 'ag_old', 'content', 'line ' || n) FROM c; "
     + "INSERT INTO bus_meta(key, value) VALUES('seq_reserved', 1600) "
     + 'ON CONFLICT(key) DO UPDATE SET value = excluded.value;');
+  // the shell's pages carry no page checksum (issue #78): summed again
+  const rs = run(['--data-dir', dataDir, 'db', 'resum']);
+  assert.equal(rs.status, 0, rs.stdout + rs.stderr);
   fs.rmSync(path.join(dataDir, 'events'), { recursive: true, force: true });
   try {
     d = await start({ needUrl: true, dataDir });
@@ -153,6 +156,12 @@ test('a flipped byte in the newest segment costs that one record, named by its o
     assert.equal(aside.length, 1);
     assert.deepEqual(fs.readFileSync(path.join(dir, aside[0])), buf, 'the damaged file as it was');
     assert.equal(fs.statSync(seg).size, buf.length - hit.len);
+    // health says so at once, with what to do (issue #78: it was only in the log)
+    const h = await api(d, 'GET', '/api/health');
+    assert.equal(h.body.status, 'degraded', h.text);
+    assert.ok(h.body.database.repairs.some((x) => /repaired at the start: 1 damaged record of /.test(x.what) &&
+      x.what.includes(path.basename(seg)) && /check the disk/.test(x.what)), h.text);
+    assert.ok(h.body.statusReasons.some((x) => /event log was repaired/.test(x)), h.text);
     const c = await Live.open(d);
     c.send('subscribe', { topics: ['flip'], since: 0 });
     await c.until(() => c.events.length >= 399, 20000, 'the replay');
@@ -167,6 +176,7 @@ test('a flipped byte in the newest segment costs that one record, named by its o
     await d.stop();
     d = await start({ needUrl: true, dataDir, args });
     assert.doesNotMatch(d.stderr, /corrupt record|torn tail/);
+    assert.deepEqual((await api(d, 'GET', '/api/health')).body.database.repairs, []);
   } finally {
     await d.cleanup();
     fs.rmSync(dataDir, { recursive: true, force: true });
