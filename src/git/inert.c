@@ -228,20 +228,16 @@ static int scan(inert_t *x, const char *dir, ad_git_err_t *e)
 }
 
 /* The credential helpers of the user's own global config (git's order:
- * $XDG_CONFIG_HOME/git/config, then ~/.gitconfig), for a push only: a
+ * ~/.config/git/config, then ~/.gitconfig; an XDG_CONFIG_HOME elsewhere
+ * is not followed), for a push only: a
  * push to an https remote needs them, and the user's files are not the
  * repository's (no sandbox binds them writable). Read with --file, so no
  * include and nothing of the repository; an empty value clears the list,
  * as in git. At most HELPERS_MAX; a longer one is skipped. */
 static void user_helpers(inert_t *x, const char *dir, const char *home)
 {
-    const char *xdg = getenv("XDG_CONFIG_HOME");
     char files[2][PATH_MAX];
-    if (xdg != NULL && xdg[0] == '/') {
-        snprintf(files[0], sizeof(files[0]), "%s/git/config", xdg);
-    } else {
-        snprintf(files[0], sizeof(files[0]), "%s/.config/git/config", home);
-    }
+    snprintf(files[0], sizeof(files[0]), "%s/.config/git/config", home);
     snprintf(files[1], sizeof(files[1]), "%s/.gitconfig", home);
     for (size_t f = 0; f < 2; f++) {
         if (access(files[f], R_OK) != 0) {
