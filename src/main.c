@@ -324,8 +324,12 @@ static int start_cluster(daemon_t *d, char *err, size_t errsz)
     if (d->cfg.redis_url[0] == '\0') {
         return 0;
     }
-    int rc = ad_cluster_start(d->loop, d->bus, d->cfg.redis_url, d->cfg.plane_id, crew_org, d,
-                              &d->cluster, err, errsz);
+    uint8_t key[32];
+    int rc = ad_cluster_key(d->cfg.data_dir, d->cfg.redis_key_file, key, err, errsz);
+    rc = rc != 0 ? rc
+                 : ad_cluster_start(d->loop, d->bus, d->cfg.redis_url, d->cfg.plane_id, key,
+                                    crew_org, d, &d->cluster, err, errsz);
+    explicit_bzero(key, sizeof(key));
     d->app.cluster = d->cluster;
     return rc;
 }

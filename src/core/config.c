@@ -76,6 +76,10 @@ static const opt_t options[] = {
     {"redis-url", "AGENTD_REDIS_URL", STR(redis_url), "URL", "", 0, 0,
      "redis://HOST:PORT: share crew events (graph:{crew_id}, mission:{crew_id}) with other "
      "nodes, and (several control planes on one database) every event with the other planes"},
+    {"redis-key-file", "AGENTD_REDIS_KEY_FILE", STR(redis_key_file), "FILE", "", 0, 0,
+     "the secret every message over Redis is signed with (mode 0600, 32 characters or more); "
+     "nodes sharing a Redis need the same file (default: <data-dir>/redis.key, made at the "
+     "first start); messages not signed with it are refused"},
     {"plane-id", "AGENTD_PLANE_ID", STR(plane_id), "ID", "", 0, 0,
      "this control plane's id among the planes sharing one database (default: one made at the "
      "first start and kept in <data-dir>/plane-id)"},

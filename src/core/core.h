@@ -595,9 +595,10 @@ typedef struct {
     char allowed_hosts[1024];
     char tls_cert[4096];
     char tls_key[4096];
-    char redis_url[512];     /* "": no Redis */
-    char plane_id[64];       /* this control plane's id ("": made at start) */
-    char advertise_url[512]; /* where others reach it ("": unsaid) */
+    char redis_url[512];       /* "": no Redis */
+    char redis_key_file[4096]; /* signs Redis messages ("": <data-dir>/redis.key) */
+    char plane_id[64];         /* this control plane's id ("": made at start) */
+    char advertise_url[512];   /* where others reach it ("": unsaid) */
     /* comma-separated data dirs of planes on this host whose held runs this
      * one may take over (src/run/hold.c) */
     char takeover_dirs[4096];
