@@ -572,7 +572,8 @@ int main(int argc, char **argv)
             d.cfg.listen_port = d.inherited.port;
         }
         if (ad_config_check(&d.cfg, err, sizeof(err)) != 0 ||
-            ad_config_token_load(&d.cfg, err, sizeof(err)) != 0) {
+            ad_config_token_load(&d.cfg, err, sizeof(err)) != 0 ||
+            ad_config_otlp_headers_load(&d.cfg, err, sizeof(err)) != 0) {
             fprintf(stderr, "agentd serve: %s\n", err);
             return EXIT_USAGE;
         }
