@@ -103,3 +103,34 @@ test('no repository whose work tree holds a data dir, the owner\'s included', as
   assert.equal(r.status, 403, JSON.stringify(r.body));
   assert.ok(!JSON.stringify(r.body).includes(d.token), 'the owner token in an answer');
 });
+
+// A 409 named another org's worktree folder: with --worktree-base, two
+// orgs' repositories of the same folder name share DIR/<name>/, and org B
+// asking for a worktree name org A used was told A's folder.
+test('a worktree name taken in another org\'s folder is a 409 that names no path', async (t) => {
+  const base = daemon.tmpDir('agentd-wtbase-');
+  const d = await daemon.start({ needUrl: true, args: ['--worktree-base', base] });
+  const parents = [daemon.tmpDir('agentd-org-a-'), daemon.tmpDir('agentd-org-b-')];
+  t.after(async () => { await d.cleanup(); for (const p of [base, ...parents]) fs.rmSync(p, { recursive: true, force: true }); });
+  const repos = parents.map((p) => {
+    const r = path.join(p, 'app');
+    fs.mkdirSync(r);
+    git(r, 'init', '-q', '-b', 'main');
+    git(r, 'commit', '-q', '--allow-empty', '-m', 'init');
+    return r;
+  });
+  const org = await call(d, 'POST', '/api/orgs', { name: 'tenant b' }, d.authHeaders);
+  const tok = await call(d, 'POST', '/api/tokens', { name: 'b-admin', scope: 'admin', orgId: org.body.id }, d.authHeaders);
+  const bAdmin = bearer(tok.body.token);
+  const wsA = await call(d, 'POST', '/api/workspaces', { path: repos[0] }, d.authHeaders);
+  assert.equal(wsA.status, 201, JSON.stringify(wsA.body));
+  const wsB = await call(d, 'POST', '/api/workspaces', { path: repos[1], orgId: org.body.id }, d.authHeaders);
+  assert.equal(wsB.status, 201, JSON.stringify(wsB.body));
+  const a = await call(d, 'POST', '/api/worktrees', { workspaceId: wsA.body.id, name: 'secret-plan', branch: 'secret-plan', createBranch: true }, d.authHeaders);
+  assert.equal(a.status, 201, JSON.stringify(a.body));
+  const r = await call(d, 'POST', '/api/worktrees', { workspaceId: wsB.body.id, name: 'secret-plan', branch: 'secret-plan', createBranch: true }, bAdmin);
+  assert.equal(r.status, 409, JSON.stringify(r.body));
+  const text = JSON.stringify(r.body);
+  assert.ok(!text.includes(a.body.path) && !text.includes(base), `another org's folder in the answer: ${text}`);
+  assert.match(r.body.error.message, /choose another name/);
+});
