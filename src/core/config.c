@@ -290,6 +290,9 @@ static const opt_t options[] = {
     {ENV_ONLY, "AGENTD_NODE_CA_FILE", T_ENV, 0, 0, "FILE", "", 0, 0,
      "agentd node --join over https: the PEM roots it trusts for the control plane (default: "
      "the system's)"},
+    {ENV_ONLY, "AGENTD_OTLP_HEADERS", T_ENV, 0, 0, "LIST", "", 0, 0,
+     "no longer read: agentd serve refuses to start while it is set (use "
+     "OTEL_EXPORTER_OTLP_HEADERS or --otlp-headers-file)"},
     {ENV_ONLY, "AGENTD_TOKEN", T_ENV, 0, 0, "TOKEN", "", 0, 0,
      "no longer read: agentd serve refuses to start while it is set (use --token-file)"},
 #ifdef AD_TEST_BUILD
