@@ -3,10 +3,11 @@
  * The key that signs what goes over Redis (cluster.h, issue #73): read from
  * --redis-key-file, or from <data-dir>/redis.key, made there at the first
  * start (0600, a random secret). Every message a node publishes ends with
- * `"at":MS,"mac":"HEX"}`: the HMAC-SHA256, under the key, of the channel, a
- * newline and the message's text up to (not with) `,"mac"`; a message
- * without one, with a wrong one, or whose `at` is more than
- * AD_CLUSTER_MAC_SKEW_MS away from this node's clock is refused.
+ * `"n":SEQ,"at":MS,"mac":"HEX"}`: the HMAC-SHA256, under the key, of the
+ * channel, a newline and the message's text up to (not with) `,"mac"`; a
+ * message without one, with a wrong one, whose `at` is more than
+ * AD_CLUSTER_MAC_SKEW_MS away from this node's clock, or whose mac was
+ * taken already within that time (a replay) is refused.
  */
 #include "cluster/cluster.h"
 
@@ -120,14 +121,16 @@ static void mac_hex(const uint8_t key[32], const char *channel, const char *text
     hex[64] = '\0';
 }
 
-int ad_cluster_sign(const uint8_t key[32], const char *channel, uint64_t now_ms, ad_buf_t *b)
+int ad_cluster_sign(const uint8_t key[32], const char *channel, uint64_t seq, uint64_t now_ms,
+                    ad_buf_t *b)
 {
     if (b->len < 2 || b->data[b->len - 1] != '}') {
         return AD_EINVAL;
     }
     b->len--; /* its '}' */
-    char at[48];
-    snprintf(at, sizeof(at), "%s\"at\":%llu", b->len > 1 ? "," : "", (unsigned long long)now_ms);
+    char at[80];
+    snprintf(at, sizeof(at), "%s\"n\":%llu,\"at\":%llu", b->len > 1 ? "," : "",
+             (unsigned long long)seq, (unsigned long long)now_ms);
     int rc = ad_buf_puts(b, at);
     char hex[65];
     if (rc == 0) {
@@ -159,8 +162,37 @@ static int64_t at_of(const char *text, size_t len)
     return v;
 }
 
+/* Whether tag (a mac's first bytes) was taken within the skew; else it is
+ * kept, over a slot whose message is older than the skew, or the oldest of
+ * its probe. Only verified messages get in. */
+static bool seen_before(ad_cluster_seen_t *tab, size_t n, uint64_t tag, int64_t at, int64_t now)
+{
+    enum { PROBE = 8 };
+    size_t home = (size_t)(tag % n), victim = home;
+    bool free_found = false;
+    int64_t oldest = INT64_MAX;
+    tag |= 1; /* 0 is an empty slot */
+    for (size_t k = 0; k < PROBE; k++) {
+        ad_cluster_seen_t *e = &tab[(home + k) % n];
+        bool live = e->tag != 0 && e->at >= now - AD_CLUSTER_MAC_SKEW_MS;
+        if (live && e->tag == tag) {
+            return true;
+        }
+        if (!live && !free_found) {
+            free_found = true;
+            victim = (home + k) % n;
+        } else if (live && !free_found && e->at < oldest) {
+            oldest = e->at;
+            victim = (home + k) % n;
+        }
+    }
+    tab[victim] = (ad_cluster_seen_t){.tag = tag, .at = at};
+    return false;
+}
+
 const char *ad_cluster_verify(const uint8_t key[32], const char *channel, const char *data,
-                              size_t len, uint64_t now_ms, size_t *signed_len)
+                              size_t len, uint64_t now_ms, ad_cluster_seen_t *seen, size_t nseen,
+                              size_t *signed_len)
 {
     static const char open[] = ",\"mac\":\"";
     if (len < MAC_TAIL_LEN + 2 || data[len - 1] != '}' || data[len - 2] != '"' ||
@@ -182,6 +214,14 @@ const char *ad_cluster_verify(const uint8_t key[32], const char *channel, const 
     int64_t skew = at < 0 ? -1 : at - (int64_t)now_ms;
     if (at < 0 || skew > AD_CLUSTER_MAC_SKEW_MS || skew < -AD_CLUSTER_MAC_SKEW_MS) {
         return "signed too long ago or ahead (at: a replay, or clocks apart)";
+    }
+    uint64_t tag = 0;
+    for (size_t i = 0; i < 16; i++) {
+        char ch = want[i];
+        tag = tag << 4 | (uint64_t)(ch <= '9' ? ch - '0' : ch - 'a' + 10);
+    }
+    if (seen != NULL && nseen > 0 && seen_before(seen, nseen, tag, at, (int64_t)now_ms)) {
+        return "a message taken already (a replay)";
     }
     *signed_len = body;
     return NULL;

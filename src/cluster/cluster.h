@@ -52,14 +52,25 @@ typedef bool (*ad_cluster_org_fn)(void *ud, const char *crew_id, char *org);
  * refused. 0, or an AD_E* code with err. */
 int ad_cluster_key(const char *data_dir, const char *file, uint8_t key[32], char *err,
                    size_t errsz);
-/* Signs the JSON object in b (ending '}') for channel: `,"at":now_ms` and
- * `,"mac":"HEX"` go before its '}'. 0 or AD_EINVAL / AD_ETOOBIG. */
-int ad_cluster_sign(const uint8_t key[32], const char *channel, uint64_t now_ms, ad_buf_t *b);
-/* NULL when data[0..len) on channel is signed with key within the skew;
- * *signed_len is then the length of its text without the mac, to which
- * a '}' makes the object. Else why not (static text). */
+/* Signs the JSON object in b (ending '}') for channel: `,"n":seq`,
+ * `,"at":now_ms` and `,"mac":"HEX"` go before its '}' (seq: the sender's
+ * count, so two equal events are two messages). 0 or AD_EINVAL /
+ * AD_ETOOBIG. */
+int ad_cluster_sign(const uint8_t key[32], const char *channel, uint64_t seq, uint64_t now_ms,
+                    ad_buf_t *b);
+/* The macs taken within the skew (a replay is refused): a table of nseen
+ * zeroed slots the caller keeps. */
+typedef struct {
+    uint64_t tag;
+    int64_t at;
+} ad_cluster_seen_t;
+/* NULL when data[0..len) on channel is signed with key within the skew
+ * and was not taken before (seen, or NULL: not looked at); *signed_len is
+ * then the length of its text without the mac, to which a '}' makes the
+ * object. Else why not (static text). */
 const char *ad_cluster_verify(const uint8_t key[32], const char *channel, const char *data,
-                              size_t len, uint64_t now_ms, size_t *signed_len);
+                              size_t len, uint64_t now_ms, ad_cluster_seen_t *seen, size_t nseen,
+                              size_t *signed_len);
 
 /* Starts the bridge to url; origin is this node's id in messages (the
  * control plane's id; NULL or "": a new one) ("redis://host:port"). Returns 0 and *out

@@ -24,6 +24,7 @@
 /* Every other event between control planes (issue #39) */
 #define BUS_CHANNEL "agentd:bus"
 #define TOPICS_MAX 16
+#define SEEN_SLOTS 16384 /* 256 KiB: a minute of messages at ~270/s before one is forgotten */
 
 struct ad_cluster {
     uv_loop_t *loop;
@@ -40,7 +41,9 @@ struct ad_cluster {
     ad_cluster_org_fn org_of;
     void *org_ud;
     uint64_t sent, received, dropped, refused;
-    uint8_t key[32]; /* signs and checks every message (buskey.c) */
+    uint8_t key[32];                    /* signs and checks every message (buskey.c) */
+    uint64_t seq;                       /* messages signed */
+    ad_cluster_seen_t seen[SEEN_SLOTS]; /* macs taken within the skew */
 };
 
 static void connect_both(ad_cluster_t *c);
@@ -200,7 +203,7 @@ static json_t *payload_of(json_t *m)
     json_object_foreach(src, k, v)
     {
         if (flat && (strcmp(k, "type") == 0 || strcmp(k, "origin") == 0 || strcmp(k, "org") == 0 ||
-                     strcmp(k, "at") == 0)) {
+                     strcmp(k, "at") == 0 || strcmp(k, "n") == 0)) {
             continue;
         }
         char ck[128];
@@ -360,9 +363,10 @@ static void on_pmessage(redisAsyncContext *ac, void *reply, void *ud)
         const char *data = r->element[3]->str;
         size_t len = r->element[3]->len;
         size_t body = 0;
-        const char *why = len > MSG_MAX ? "larger than 4 MiB"
-                                        : ad_cluster_verify(c->key, channel, data, len,
-                                                            (uint64_t)ad_wall_ms(), &body);
+        const char *why =
+            len > MSG_MAX ? "larger than 4 MiB"
+                          : ad_cluster_verify(c->key, channel, data, len, (uint64_t)ad_wall_ms(),
+                                              c->seen, SEEN_SLOTS, &body);
         if (why != NULL) {
             refuse(c, channel, why);
             return;
@@ -506,7 +510,7 @@ static void send_bus(ad_cluster_t *c, const ad_bus_event_t *ev)
     rc = rc != 0 ? rc : ad_buf_puts(&b, ",\"payload\":");
     rc = rc != 0 ? rc : ad_buf_append(&b, payload, plen);
     rc = rc != 0 ? rc : ad_buf_putc(&b, '}');
-    rc = rc != 0 ? rc : ad_cluster_sign(c->key, BUS_CHANNEL, (uint64_t)ad_wall_ms(), &b);
+    rc = rc != 0 ? rc : ad_cluster_sign(c->key, BUS_CHANNEL, ++c->seq, (uint64_t)ad_wall_ms(), &b);
     free(head);
     if (rc == 0) {
         redisAsyncCommand(c->pub, NULL, NULL, "PUBLISH %s %b", BUS_CHANNEL, b.data, b.len);
@@ -548,7 +552,7 @@ static int on_bus_event(void *ud, const ad_bus_event_t *ev)
     char channel[AD_BUS_TOPIC_MAX + 16];
     snprintf(channel, sizeof(channel), "%s:%s", strcmp(type, "signal") == 0 ? "mission" : "graph",
              crew);
-    rc = rc != 0 ? rc : ad_cluster_sign(c->key, channel, (uint64_t)ad_wall_ms(), &b);
+    rc = rc != 0 ? rc : ad_cluster_sign(c->key, channel, ++c->seq, (uint64_t)ad_wall_ms(), &b);
     if (rc == 0) {
         redisAsyncCommand(c->pub, NULL, NULL, "PUBLISH %s %b", channel, b.data, b.len);
         c->sent++;

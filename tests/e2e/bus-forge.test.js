@@ -3,17 +3,18 @@
 // key file (--redis-key-file). A process that reaches Redis but lacks the
 // key (any agent with the host's network, before #73) publishes straight
 // into the channels: on agentd:bus an event for an org's live stream, and on
-// graph:{crew} a crew tool. Unsigned, signed with another key, or a signed
-// message replayed past the skew: none reaches the org's WebSocket client,
-// each is refused and counted (health: cluster.refused), while the real
-// events of the other node, and a program that signs with the key, do.
+// graph:{crew} a crew tool. Unsigned, signed with another key or for
+// another channel, signed too long ago, or a real message heard on Redis
+// and published again: none reaches the org's WebSocket client, each is
+// refused and counted (health: cluster.refused), while the real events of
+// the other node, and a program that signs with the key, do.
 'use strict';
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { spawnSync } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const daemon = require('./lib/daemon');
 const { Live, json, publish, hasTestRoutes } = require('./lib/live');
 const { until } = require('./lib/api');
@@ -55,9 +56,16 @@ test('forged messages in Redis reach no org\'s live stream; real ones do', { ski
   await live.next('subscribed');
   const topics = ['agent:ag_victim', `org:${org.body.id}`];
 
-  // A real event of node A reaches the org's client on B.
+  // A real event of node A reaches the org's client on B; a listener on
+  // Redis keeps its signed text.
+  const sub = spawn('redis-cli', ['-h', '127.0.0.1', '-p', String(port), '--raw', 'SUBSCRIBE', 'agentd:bus']);
+  t.after(() => sub.kill('SIGKILL'));
+  let heard = '';
+  sub.stdout.on('data', (b) => { heard += b.toString(); });
+  await until(() => heard.includes('agentd:bus'), 'the listener subscribed');
   await publish(a, { type: 'agent_output', topics, payload: { agentId: 'ag_victim', content: 'real-1' } });
   await live.until(() => live.events.some((e) => e.payload?.content === 'real-1'), 15000, 'the real event on B');
+  const captured = await until(() => heard.split('\n').find((l) => l.includes('"real-1"')), 'the real message on Redis');
 
   // The forgeries, straight into Redis.
   const before = (await health(b)).refused;
@@ -72,8 +80,10 @@ test('forged messages in Redis reach no org\'s live stream; real ones do', { ski
     // signed for another channel, then moved onto the bus channel
     ['agentd:bus', sign(key, `graph:${crew.body.id}`, fake('forged-moved'))],
     [`graph:${crew.body.id}`, JSON.stringify({ type: 'tool_start', org: org.body.id, payload: { toolId: 'forged-tool', name: 'deploy' } })],
+    // a real message heard on Redis, published again (a replay)
+    ['agentd:bus', captured],
   ];
-  for (const [channel, m] of sent) assert.equal(publishRaw(port, channel, m), 2, `both nodes subscribed to ${channel}`);
+  for (const [channel, m] of sent) assert.ok(publishRaw(port, channel, m) >= 2, `both nodes subscribed to ${channel}`);
   await until(async () => (await health(b)).refused >= before + sent.length, 'node B to refuse every forgery');
   assert.equal((await health(b)).refused, before + sent.length, 'each forgery refused once');
 
@@ -85,6 +95,7 @@ test('forged messages in Redis reach no org\'s live stream; real ones do', { ski
   await live.until(() => live.events.some((e) => e.payload?.content === 'real-2'), 15000, 'the second real event on B');
   const seen = live.events.map((e) => e.payload?.content).filter(Boolean);
   assert.ok(seen.includes('signed-by-holder'), `a message signed with the key is taken: ${seen}`);
+  assert.equal(live.events.filter((e) => e.payload?.content === 'real-1').length, 1, 'the replay was delivered');
   for (const e of live.events) {
     assert.ok(!String(e.payload?.content || '').startsWith('forged'), `a forgery reached the org's stream: ${JSON.stringify(e)}`);
     assert.notEqual(e.type, 'approval_request', `a forged approval reached the org's stream: ${JSON.stringify(e)}`);
