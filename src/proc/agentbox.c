@@ -214,7 +214,7 @@ static void cli_config(ad_proc_box_t *x, const char *data_dir, const char *cli,
     if (strcmp(cli, "claude") == 0) {
         claude_config(x, data_dir, home, agent_home, wt);
     }
-    static const char *const claude[] = {NULL};
+    static const char *const claude[] = {NULL}; /* above */
     static const char *const codex[] = {".codex", NULL};
     static const char *const gemini[] = {".gemini", NULL};
     static const char *const none[] = {NULL};

@@ -110,8 +110,12 @@ size_t ad_proc_claude_config(const char *home, const char *agent_home, const cha
             n++;
         }
     }
-    char proj[PATH_MAX], name[PATH_MAX / 2];
-    project_name(wt != NULL ? wt : "", name, sizeof(name));
+    /* the CLI names it after its working folder as getcwd() has it */
+    char proj[PATH_MAX], name[PATH_MAX / 2], real[PATH_MAX];
+    project_name(wt != NULL && realpath(wt, real) != NULL ? real
+                 : wt != NULL                             ? wt
+                                                          : "",
+                 name, sizeof(name));
     if (n < max && name[0] != '\0' &&
         (size_t)snprintf(proj, sizeof(proj), "%s/projects", user) < sizeof(proj) &&
         lstat(user, &st) == 0 && S_ISDIR(st.st_mode) &&
