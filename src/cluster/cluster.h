@@ -83,6 +83,9 @@ int ad_cluster_start(uv_loop_t *loop, ad_bus_t *bus, const char *url, const char
 bool ad_cluster_connected(const ad_cluster_t *c);
 /* Messages refused so far (unsigned, forged, malformed). */
 uint64_t ad_cluster_refused(const ad_cluster_t *c);
+/* agentd_redis_messages_total{result: sent, received, dropped, refused}
+ * into b (NULL: nothing). 0 or AD_ETOOBIG. */
+int ad_cluster_prom(const ad_cluster_t *c, ad_buf_t *b);
 /* This node's id in messages. Borrowed. */
 const char *ad_cluster_node(const ad_cluster_t *c);
 /* Disconnects and frees (memory goes once libuv has closed the handles).

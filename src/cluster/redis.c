@@ -608,6 +608,24 @@ uint64_t ad_cluster_refused(const ad_cluster_t *c)
     return c != NULL ? c->refused : 0;
 }
 
+int ad_cluster_prom(const ad_cluster_t *c, ad_buf_t *b)
+{
+    if (c == NULL) {
+        return 0;
+    }
+    return ad_buf_printf(b,
+                         "# HELP agentd_redis_messages_total Messages over Redis: sent, taken, "
+                         "dropped (Redis away, too large) and refused (unsigned, forged, "
+                         "replayed, malformed).\n"
+                         "# TYPE agentd_redis_messages_total counter\n"
+                         "agentd_redis_messages_total{result=\"sent\"} %llu\n"
+                         "agentd_redis_messages_total{result=\"received\"} %llu\n"
+                         "agentd_redis_messages_total{result=\"dropped\"} %llu\n"
+                         "agentd_redis_messages_total{result=\"refused\"} %llu\n",
+                         (unsigned long long)c->sent, (unsigned long long)c->received,
+                         (unsigned long long)c->dropped, (unsigned long long)c->refused);
+}
+
 const char *ad_cluster_node(const ad_cluster_t *c)
 {
     return c->node;

@@ -86,6 +86,8 @@ test('forged messages in Redis reach no org\'s live stream; real ones do', { ski
   for (const [channel, m] of sent) assert.ok(publishRaw(port, channel, m) >= 2, `both nodes subscribed to ${channel}`);
   await until(async () => (await health(b)).refused >= before + sent.length, 'node B to refuse every forgery');
   assert.equal((await health(b)).refused, before + sent.length, 'each forgery refused once');
+  const metrics = await (await fetch(`${b.url}/metrics`, { headers: b.authHeaders })).text();
+  assert.match(metrics, new RegExp(`^agentd_redis_messages_total\\{result="refused"\\} ${before + sent.length}$`, 'm'));
 
   // A program holding the key (the seed's Python side) may publish; and
   // node A's next real event comes after the forgeries on the one
