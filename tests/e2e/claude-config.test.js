@@ -80,3 +80,46 @@ test('a Claude agent of the owner cannot change the user\'s ~/.claude, and stays
   assert.equal(said.own, 'wrote');
   assert.ok(!fs.existsSync(path.join(claudeDir, 'todos.json')), 'the CLI\'s own files stay in the agent\'s home');
 });
+
+// The same for codex (config.toml holds mcp_servers and `notify`, a program
+// the user's codex runs) and gemini (settings.json holds mcpServers and hooks).
+const OTHER = (dir, conf, creds) => `#!/bin/sh
+[ -e attempts.txt ] && exit 0  # once (agentd may start the CLI again)
+try() { if sh -c "$1" 2>/dev/null; then echo "$2=wrote"; else echo "$2=refused"; fi; }
+{
+echo "creds=$(cat "$HOME/${dir}/${creds}")"
+try 'echo "evil = [\\"sh\\"]" >> "$HOME/${dir}/${conf}"' conf
+try 'printf %s "{\\"token\\":\\"t-2\\"}" > "$HOME/${dir}/${creds}"' refresh
+try 'echo x > "$HOME/${dir}/own.log"' own
+} > attempts.txt
+echo done > done.txt
+`;
+
+for (const [cli, dir, conf, creds] of [['codex', '.codex', 'config.toml', 'auth.json'], ['gemini', '.gemini', 'settings.json', 'oauth_creds.json']]) {
+  test(`a ${cli} agent of the owner cannot change the user's ~/${dir}/${conf}, and stays signed in`, async (t) => {
+    const home = daemon.tmpDir('agentd-home-');
+    const bin = daemon.tmpDir('agentd-cli-bin-');
+    const userDir = path.join(home, dir);
+    fs.mkdirSync(userDir, { mode: 0o700 });
+    const CONF = cli === 'codex' ? 'model = "gpt-5"\n' : '{"theme":"dark"}\n';
+    fs.writeFileSync(path.join(userDir, conf), CONF);
+    fs.writeFileSync(path.join(userDir, creds), '{"token":"t-1"}', { mode: 0o600 });
+    const exe = path.join(bin, cli);
+    fs.writeFileSync(exe, OTHER(dir, conf, creds), { mode: 0o755 });
+    const { d, dir: wtDir, wt } = await startWithWorktree({ env: { HOME: home }, args: [`--${cli}-bin`, exe] });
+    t.after(async () => { await d.cleanup(); fs.rmSync(home, { recursive: true, force: true }); fs.rmSync(bin, { recursive: true, force: true }); });
+    const ag = await makeAgent(d, wt, { executor: cli });
+    const r = await api(d, 'POST', `/api/agents/${ag.id}/start`, { initialPrompt: 'hi' });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    await until(() => fs.existsSync(path.join(wtDir, 'done.txt')), `the ${cli} CLI to finish its attempts`);
+    const said = Object.fromEntries(fs.readFileSync(path.join(wtDir, 'attempts.txt'), 'utf8').trim().split('\n')
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
+    assert.equal(fs.readFileSync(path.join(userDir, conf), 'utf8'), CONF, `${conf} changed: ${JSON.stringify(said)}`);
+    assert.equal(said.conf, 'refused');
+    assert.equal(said.creds, '{"token":"t-1"}');
+    assert.equal(said.refresh, 'wrote');
+    assert.equal(fs.readFileSync(path.join(userDir, creds), 'utf8'), '{"token":"t-2"}');
+    assert.equal(said.own, 'wrote');
+    assert.ok(!fs.existsSync(path.join(userDir, 'own.log')), 'the CLI\'s other files stay in the agent\'s home');
+  });
+}
