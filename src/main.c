@@ -324,8 +324,12 @@ static int start_cluster(daemon_t *d, char *err, size_t errsz)
     if (d->cfg.redis_url[0] == '\0') {
         return 0;
     }
-    int rc = ad_cluster_start(d->loop, d->bus, d->cfg.redis_url, d->cfg.plane_id, crew_org, d,
-                              &d->cluster, err, errsz);
+    uint8_t key[32];
+    int rc = ad_cluster_key(d->cfg.data_dir, d->cfg.redis_key_file, key, err, errsz);
+    rc = rc != 0 ? rc
+                 : ad_cluster_start(d->loop, d->bus, d->cfg.redis_url, d->cfg.plane_id, key,
+                                    crew_org, d, &d->cluster, err, errsz);
+    explicit_bzero(key, sizeof(key));
     d->app.cluster = d->cluster;
     return rc;
 }
@@ -568,7 +572,8 @@ int main(int argc, char **argv)
             d.cfg.listen_port = d.inherited.port;
         }
         if (ad_config_check(&d.cfg, err, sizeof(err)) != 0 ||
-            ad_config_token_load(&d.cfg, err, sizeof(err)) != 0) {
+            ad_config_token_load(&d.cfg, err, sizeof(err)) != 0 ||
+            ad_config_otlp_headers_load(&d.cfg, err, sizeof(err)) != 0) {
             fprintf(stderr, "agentd serve: %s\n", err);
             return EXIT_USAGE;
         }

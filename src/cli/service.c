@@ -126,7 +126,17 @@ static int service_unit(const units_t *u, ad_buf_t *b)
         rc = ad_buf_puts(b, "User=agentd\n"
                             "Group=agentd\n"
                             "StateDirectory=agentd\n"
-                            "StateDirectoryMode=0700\n");
+                            "StateDirectoryMode=0700\n"
+                            "# Hardening (issue #73). Agents' sandboxes (bubblewrap) need user\n"
+                            "# namespaces: no RestrictNamespaces=. The system is read-only but\n"
+                            "# the data dir: list the repositories agents work in too\n"
+                            "# (systemctl edit agentd.service: ReadWritePaths=/srv/repos).\n"
+                            "NoNewPrivileges=yes\n"
+                            "ProtectSystem=strict\n"
+                            "ProtectHome=read-only\n"
+                            "ReadWritePaths=/var/lib/agentd\n"
+                            "PrivateTmp=yes\n"
+                            "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK\n");
     }
     if (rc == 0 && u->kind == UNITS_USER && u->path_env != NULL && u->path_env[0] != '\0') {
         /* the user manager's PATH is short: agents' CLIs live in ~/.local/bin,

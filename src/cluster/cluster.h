@@ -18,8 +18,12 @@
  * other planes send there is published on this bus under its own topics
  * and from:redis, so local subscribers (WS, SSE, with their org scoping)
  * see it and it lands in this plane's event log under this plane's seq,
- * and is never sent back. A Redis publisher is trusted as the database
- * is: anyone who may publish there may show any org's clients any event.
+ * and is never sent back.
+ *
+ * Every message is signed (buskey.c, issue #73): a process that can reach
+ * Redis but does not hold the key (--redis-key-file, or
+ * <data-dir>/redis.key) cannot publish into any org's streams; what is not
+ * signed with it is refused, logged and counted (health: cluster.refused).
  *
  * Threads: loop thread only.
  */
@@ -27,6 +31,7 @@
 #define AD_CLUSTER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "bus/bus.h"
@@ -39,15 +44,48 @@ typedef struct ad_cluster ad_cluster_t;
  * known. Used for messages that do not say their org. */
 typedef bool (*ad_cluster_org_fn)(void *ud, const char *crew_id, char *org);
 
+/* A signed message's `at` may be this far from the receiver's clock. */
+#define AD_CLUSTER_MAC_SKEW_MS 60000
+/* The key: the SHA-256 of file's text (file: --redis-key-file), or of
+ * <data_dir>/redis.key's, made there at the first start (0600, a random
+ * secret). A file others may read, or with less than 32 characters, is
+ * refused. 0, or an AD_E* code with err. */
+int ad_cluster_key(const char *data_dir, const char *file, uint8_t key[32], char *err,
+                   size_t errsz);
+/* Signs the JSON object in b (ending '}') for channel: `,"n":seq`,
+ * `,"at":now_ms` and `,"mac":"HEX"` go before its '}' (seq: the sender's
+ * count, so two equal events are two messages). 0 or AD_EINVAL /
+ * AD_ETOOBIG. */
+int ad_cluster_sign(const uint8_t key[32], const char *channel, uint64_t seq, uint64_t now_ms,
+                    ad_buf_t *b);
+/* The macs taken within the skew (a replay is refused): a table of nseen
+ * zeroed slots the caller keeps. */
+typedef struct {
+    uint64_t tag;
+    int64_t at;
+} ad_cluster_seen_t;
+/* NULL when data[0..len) on channel is signed with key within the skew
+ * and was not taken before (seen, or NULL: not looked at); *signed_len is
+ * then the length of its text without the mac, to which a '}' makes the
+ * object. Else why not (static text). */
+const char *ad_cluster_verify(const uint8_t key[32], const char *channel, const char *data,
+                              size_t len, uint64_t now_ms, ad_cluster_seen_t *seen, size_t nseen,
+                              size_t *signed_len);
+
 /* Starts the bridge to url; origin is this node's id in messages (the
  * control plane's id; NULL or "": a new one) ("redis://host:port"). Returns 0 and *out
  * (owned: ad_cluster_close()), or AD_EINVAL with err for a URL it cannot
  * use. Connecting happens in the background. */
 int ad_cluster_start(uv_loop_t *loop, ad_bus_t *bus, const char *url, const char *origin,
-                     ad_cluster_org_fn org_of, void *org_ud, ad_cluster_t **out, char *err,
-                     size_t errsz);
+                     const uint8_t key[32], ad_cluster_org_fn org_of, void *org_ud,
+                     ad_cluster_t **out, char *err, size_t errsz);
 /* Whether both connections are up (subscribed). */
 bool ad_cluster_connected(const ad_cluster_t *c);
+/* Messages refused so far (unsigned, forged, malformed). */
+uint64_t ad_cluster_refused(const ad_cluster_t *c);
+/* agentd_redis_messages_total{result: sent, received, dropped, refused}
+ * into b (NULL: nothing). 0 or AD_ETOOBIG. */
+int ad_cluster_prom(const ad_cluster_t *c, ad_buf_t *b);
 /* This node's id in messages. Borrowed. */
 const char *ad_cluster_node(const ad_cluster_t *c);
 /* Disconnects and frees (memory goes once libuv has closed the handles).

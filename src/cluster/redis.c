@@ -24,6 +24,7 @@
 /* Every other event between control planes (issue #39) */
 #define BUS_CHANNEL "agentd:bus"
 #define TOPICS_MAX 16
+#define SEEN_SLOTS 16384 /* 256 KiB: a minute of messages at ~270/s before one is forgotten */
 
 struct ad_cluster {
     uv_loop_t *loop;
@@ -40,6 +41,9 @@ struct ad_cluster {
     ad_cluster_org_fn org_of;
     void *org_ud;
     uint64_t sent, received, dropped, refused;
+    uint8_t key[32];                    /* signs and checks every message (buskey.c) */
+    uint64_t seq;                       /* messages signed */
+    ad_cluster_seen_t seen[SEEN_SLOTS]; /* macs taken within the skew */
 };
 
 static void connect_both(ad_cluster_t *c);
@@ -198,7 +202,8 @@ static json_t *payload_of(json_t *m)
     json_t *v;
     json_object_foreach(src, k, v)
     {
-        if (flat && (strcmp(k, "type") == 0 || strcmp(k, "origin") == 0 || strcmp(k, "org") == 0)) {
+        if (flat && (strcmp(k, "type") == 0 || strcmp(k, "origin") == 0 || strcmp(k, "org") == 0 ||
+                     strcmp(k, "at") == 0 || strcmp(k, "n") == 0)) {
             continue;
         }
         char ck[128];
@@ -354,13 +359,28 @@ static void on_pmessage(redisAsyncContext *ac, void *reply, void *ud)
     }
     if (strcmp(kind->str, "pmessage") == 0 && r->elements == 4 &&
         r->element[2]->type == REDIS_REPLY_STRING && r->element[3]->type == REDIS_REPLY_STRING) {
-        if (r->element[3]->len > MSG_MAX) {
-            refuse(c, r->element[2]->str, "larger than 4 MiB");
-        } else if (strcmp(r->element[2]->str, BUS_CHANNEL) == 0) {
-            inject_bus(c, r->element[3]->str, r->element[3]->len);
-        } else {
-            inject(c, r->element[2]->str, r->element[3]->str, r->element[3]->len);
+        const char *channel = r->element[2]->str;
+        const char *data = r->element[3]->str;
+        size_t len = r->element[3]->len;
+        size_t body = 0;
+        const char *why =
+            len > MSG_MAX ? "larger than 4 MiB"
+                          : ad_cluster_verify(c->key, channel, data, len, (uint64_t)ad_wall_ms(),
+                                              c->seen, SEEN_SLOTS, &body);
+        if (why != NULL) {
+            refuse(c, channel, why);
+            return;
         }
+        /* the signed text and its '}': the object without its mac */
+        char *text = ad_xmalloc(body + 1);
+        memcpy(text, data, body);
+        text[body] = '}';
+        if (strcmp(channel, BUS_CHANNEL) == 0) {
+            inject_bus(c, text, body + 1);
+        } else {
+            inject(c, channel, text, body + 1);
+        }
+        free(text);
     }
 }
 
@@ -490,6 +510,7 @@ static void send_bus(ad_cluster_t *c, const ad_bus_event_t *ev)
     rc = rc != 0 ? rc : ad_buf_puts(&b, ",\"payload\":");
     rc = rc != 0 ? rc : ad_buf_append(&b, payload, plen);
     rc = rc != 0 ? rc : ad_buf_putc(&b, '}');
+    rc = rc != 0 ? rc : ad_cluster_sign(c->key, BUS_CHANNEL, ++c->seq, (uint64_t)ad_wall_ms(), &b);
     free(head);
     if (rc == 0) {
         redisAsyncCommand(c->pub, NULL, NULL, "PUBLISH %s %b", BUS_CHANNEL, b.data, b.len);
@@ -528,10 +549,11 @@ static int on_bus_event(void *ud, const ad_bus_event_t *ev)
     ad_buf_init(&b, MSG_MAX);
     int rc = text != NULL ? ad_buf_puts(&b, text) : AD_EINVAL;
     free(text);
+    char channel[AD_BUS_TOPIC_MAX + 16];
+    snprintf(channel, sizeof(channel), "%s:%s", strcmp(type, "signal") == 0 ? "mission" : "graph",
+             crew);
+    rc = rc != 0 ? rc : ad_cluster_sign(c->key, channel, ++c->seq, (uint64_t)ad_wall_ms(), &b);
     if (rc == 0) {
-        char channel[AD_BUS_TOPIC_MAX + 16];
-        snprintf(channel, sizeof(channel), "%s:%s",
-                 strcmp(type, "signal") == 0 ? "mission" : "graph", crew);
         redisAsyncCommand(c->pub, NULL, NULL, "PUBLISH %s %b", channel, b.data, b.len);
         c->sent++;
     } else {
@@ -546,8 +568,8 @@ static const ad_bus_sub_ops_t bus_ops = {.deliver = on_bus_event};
 /* ---- life cycle --------------------------------------------------------------------------- */
 
 int ad_cluster_start(uv_loop_t *loop, ad_bus_t *bus, const char *url, const char *origin,
-                     ad_cluster_org_fn org_of, void *org_ud, ad_cluster_t **out, char *err,
-                     size_t errsz)
+                     const uint8_t key[32], ad_cluster_org_fn org_of, void *org_ud,
+                     ad_cluster_t **out, char *err, size_t errsz)
 {
     ad_cluster_t *c = ad_xcalloc(1, sizeof(*c));
     int rc = parse_url(c, url, err, errsz);
@@ -557,6 +579,7 @@ int ad_cluster_start(uv_loop_t *loop, ad_bus_t *bus, const char *url, const char
     }
     c->loop = loop;
     c->bus = bus;
+    memcpy(c->key, key, sizeof(c->key));
     c->org_of = org_of;
     c->org_ud = org_ud;
     if (origin != NULL && origin[0] != '\0' && strlen(origin) < sizeof(c->node)) {
@@ -578,6 +601,29 @@ int ad_cluster_start(uv_loop_t *loop, ad_bus_t *bus, const char *url, const char
 bool ad_cluster_connected(const ad_cluster_t *c)
 {
     return c != NULL && c->pub_up && c->psub_up;
+}
+
+uint64_t ad_cluster_refused(const ad_cluster_t *c)
+{
+    return c != NULL ? c->refused : 0;
+}
+
+int ad_cluster_prom(const ad_cluster_t *c, ad_buf_t *b)
+{
+    if (c == NULL) {
+        return 0;
+    }
+    return ad_buf_printf(b,
+                         "# HELP agentd_redis_messages_total Messages over Redis: sent, taken, "
+                         "dropped (Redis away, too large) and refused (unsigned, forged, "
+                         "replayed, malformed).\n"
+                         "# TYPE agentd_redis_messages_total counter\n"
+                         "agentd_redis_messages_total{result=\"sent\"} %llu\n"
+                         "agentd_redis_messages_total{result=\"received\"} %llu\n"
+                         "agentd_redis_messages_total{result=\"dropped\"} %llu\n"
+                         "agentd_redis_messages_total{result=\"refused\"} %llu\n",
+                         (unsigned long long)c->sent, (unsigned long long)c->received,
+                         (unsigned long long)c->dropped, (unsigned long long)c->refused);
 }
 
 const char *ad_cluster_node(const ad_cluster_t *c)
@@ -609,5 +655,6 @@ void ad_cluster_close(ad_cluster_t *c)
            "redis bridge closed sent=%llu received=%llu dropped=%llu refused=%llu",
            (unsigned long long)c->sent, (unsigned long long)c->received,
            (unsigned long long)c->dropped, (unsigned long long)c->refused);
+    explicit_bzero(c->key, sizeof(c->key));
     uv_close((uv_handle_t *)&c->retry, on_retry_closed);
 }

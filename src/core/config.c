@@ -76,6 +76,10 @@ static const opt_t options[] = {
     {"redis-url", "AGENTD_REDIS_URL", STR(redis_url), "URL", "", 0, 0,
      "redis://HOST:PORT: share crew events (graph:{crew_id}, mission:{crew_id}) with other "
      "nodes, and (several control planes on one database) every event with the other planes"},
+    {"redis-key-file", "AGENTD_REDIS_KEY_FILE", STR(redis_key_file), "FILE", "", 0, 0,
+     "the secret every message over Redis is signed with (mode 0600, 32 characters or more); "
+     "nodes sharing a Redis need the same file (default: <data-dir>/redis.key, made at the "
+     "first start); messages not signed with it are refused"},
     {"plane-id", "AGENTD_PLANE_ID", STR(plane_id), "ID", "", 0, 0,
      "this control plane's id among the planes sharing one database (default: one made at the "
      "first start and kept in <data-dir>/plane-id)"},
@@ -170,8 +174,12 @@ static const opt_t options[] = {
     {"otlp-endpoint", "AGENTD_OTLP_ENDPOINT", STR(otlp_endpoint), "URL", "", 0, 0,
      "OpenTelemetry: send agentd's spans (runs, turns, tool calls, approvals, git operations) "
      "as OTLP/HTTP JSON to URL/v1/traces; empty: none"},
-    {"otlp-headers", "AGENTD_OTLP_HEADERS", STR(otlp_headers), "LIST", "", 0, 0,
-     "headers on every OTLP post, Name=value comma-separated (an API key for the collector)"},
+    {"otlp-headers-file", "AGENTD_OTLP_HEADERS_FILE", STR(otlp_headers_file), "FILE", "", 0, 0,
+     "a file (mode 0600) holding the headers on every OTLP post, Name=value comma-separated "
+     "(an API key for the collector); default: OTEL_EXPORTER_OTLP_HEADERS"},
+    {ENV_ONLY, "OTEL_EXPORTER_OTLP_HEADERS", T_ENV, 0, 0, "LIST", "", 0, 0,
+     "the headers on every OTLP post when --otlp-headers-file is not given (never on the "
+     "command line: a collector key there is shown to every user by ps)"},
     {"otlp-receive", "AGENTD_OTLP_RECEIVE", BOOL(otlp_receive), "BOOL", "true", 0, 0,
      "OpenTelemetry: take OTLP/HTTP JSON on /v1/traces, /v1/metrics and /v1/logs from runs "
      "(each run gets TRACEPARENT and OTLP settings with a credential good for its own "
@@ -282,6 +290,9 @@ static const opt_t options[] = {
     {ENV_ONLY, "AGENTD_NODE_CA_FILE", T_ENV, 0, 0, "FILE", "", 0, 0,
      "agentd node --join over https: the PEM roots it trusts for the control plane (default: "
      "the system's)"},
+    {ENV_ONLY, "AGENTD_OTLP_HEADERS", T_ENV, 0, 0, "LIST", "", 0, 0,
+     "no longer read: agentd serve refuses to start while it is set (use "
+     "OTEL_EXPORTER_OTLP_HEADERS or --otlp-headers-file)"},
     {ENV_ONLY, "AGENTD_TOKEN", T_ENV, 0, 0, "TOKEN", "", 0, 0,
      "no longer read: agentd serve refuses to start while it is set (use --token-file)"},
 #ifdef AD_TEST_BUILD
@@ -451,6 +462,12 @@ int ad_config_load_env(ad_config_t *cfg, char *err, size_t errsz)
             return AD_EINVAL;
         }
     }
+    if (getenv("AGENTD_OTLP_HEADERS") != NULL) {
+        snprintf(err, errsz,
+                 "AGENTD_OTLP_HEADERS is no longer read: use OTEL_EXPORTER_OTLP_HEADERS "
+                 "or --otlp-headers-file");
+        return AD_EINVAL;
+    }
     /* Claude Manager's name for the Claude CLI (the seed's CLAUDE_CLI_PATH),
      * below AGENTD_CLAUDE_BIN and --claude-bin. */
     const char *seed_claude = getenv("CLAUDE_CLI_PATH");
@@ -464,6 +481,13 @@ int ad_config_load_env(ad_config_t *cfg, char *err, size_t errsz)
     }
     return 0;
 }
+
+/* The flag that took a collector key on the command line (issue #73). */
+#define OTLP_HEADERS_GONE "otlp-headers"
+static const char otlp_headers_gone[] =
+    "--otlp-headers is no longer taken: a collector key on the command line is shown to every "
+    "user (ps); put the headers in a file (--otlp-headers-file FILE, mode 0600) or in "
+    "OTEL_EXPORTER_OTLP_HEADERS";
 
 static const opt_t *find_option(const char *name, size_t len)
 {
@@ -562,6 +586,10 @@ int ad_config_parse_args(ad_config_t *cfg, int argc, char **argv, int *rest, cha
         const char *name = a + 2;
         const char *eq = strchr(name, '=');
         size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
+        if (nlen == strlen(OTLP_HEADERS_GONE) && strncmp(name, OTLP_HEADERS_GONE, nlen) == 0) {
+            snprintf(err, errsz, "%s", otlp_headers_gone);
+            return AD_EINVAL;
+        }
         const opt_t *o = find_option(name, nlen);
         if (o == NULL) {
             snprintf(err, errsz, "unknown option '--%.*s'", (int)nlen, name);
@@ -692,4 +720,53 @@ void ad_config_base_url(const ad_config_t *cfg, int port, bool loopback, char *o
     bool tls = cfg != NULL && cfg->tls_cert[0] != '\0';
     snprintf(out, outsz, "%s://%s%s%s:%d", tls ? "https" : "http", v6 ? "[" : "", host,
              v6 ? "]" : "", port);
+}
+
+int ad_config_otlp_headers_load(ad_config_t *cfg, char *err, size_t errsz)
+{
+    cfg->otlp_headers[0] = '\0';
+    if (cfg->otlp_headers_file[0] == '\0') {
+        const char *env = getenv("OTEL_EXPORTER_OTLP_HEADERS");
+        if (env != NULL && strlen(env) >= sizeof(cfg->otlp_headers)) {
+            snprintf(err, errsz, "OTEL_EXPORTER_OTLP_HEADERS: longer than %zu bytes",
+                     sizeof(cfg->otlp_headers) - 1);
+            return AD_EINVAL;
+        }
+        snprintf(cfg->otlp_headers, sizeof(cfg->otlp_headers), "%s", env != NULL ? env : "");
+        return 0;
+    }
+    const char *f = cfg->otlp_headers_file;
+    int fd = open(f, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(err, errsz, "--otlp-headers-file %s: %s", f, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+        }
+        return AD_EINVAL;
+    }
+    if (!S_ISREG(st.st_mode) || (st.st_mode & 077) != 0) {
+        snprintf(err, errsz,
+                 "--otlp-headers-file %s must be a regular file no one else may read or write "
+                 "(chmod 600)",
+                 f);
+        close(fd);
+        return AD_EINVAL;
+    }
+    char buf[sizeof(cfg->otlp_headers) + 2];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r')) {
+        n--;
+    }
+    if (n < 0 || (size_t)n >= sizeof(cfg->otlp_headers) || memchr(buf, '\n', (size_t)n) != NULL) {
+        snprintf(err, errsz, "--otlp-headers-file %s: one line of at most %zu bytes expected", f,
+                 sizeof(cfg->otlp_headers) - 1);
+        explicit_bzero(buf, sizeof(buf));
+        return AD_EINVAL;
+    }
+    memcpy(cfg->otlp_headers, buf, (size_t)n);
+    cfg->otlp_headers[n] = '\0';
+    explicit_bzero(buf, sizeof(buf));
+    return 0;
 }

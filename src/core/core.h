@@ -595,16 +595,18 @@ typedef struct {
     char allowed_hosts[1024];
     char tls_cert[4096];
     char tls_key[4096];
-    char redis_url[512];     /* "": no Redis */
-    char plane_id[64];       /* this control plane's id ("": made at start) */
-    char advertise_url[512]; /* where others reach it ("": unsaid) */
+    char redis_url[512];       /* "": no Redis */
+    char redis_key_file[4096]; /* signs Redis messages ("": <data-dir>/redis.key) */
+    char plane_id[64];         /* this control plane's id ("": made at start) */
+    char advertise_url[512];   /* where others reach it ("": unsaid) */
     /* comma-separated data dirs of planes on this host whose held runs this
      * one may take over (src/run/hold.c) */
     char takeover_dirs[4096];
     char database_url[1024]; /* --database: "" SQLite in the data dir; postgres:// (db) */
     /* JWTs (src/auth/jwt.c): off unless a key is given */
     char otlp_endpoint[1024];          /* OpenTelemetry: where spans go (src/otel); "": nowhere */
-    char otlp_headers[1024];           /* "Name=value,..." on every OTLP post */
+    char otlp_headers[1024];           /* "Name=value,..." on every OTLP post (loaded) */
+    char otlp_headers_file[4096];      /* where they are read from ("": the environment) */
     bool otlp_receive;                 /* /v1/traces etc. from runs (src/otel, src/api/otlp.c) */
     char project_sync_roots[4096];     /* folders projects may sync with (comma-separated) */
     uint64_t project_sync_interval_ms; /* how often synced folders are read (0: never) */
@@ -687,6 +689,10 @@ int ad_config_check(const ad_config_t *cfg, char *err, size_t errsz);
 /* Reads --token-file into cfg->token and checks it (its mode, 0600 and
  * ours; at least AD_TOKEN_MIN_CHARS). 0, or AD_EINVAL with a message. */
 int ad_config_token_load(ad_config_t *cfg, char *err, size_t errsz);
+/* The OTLP headers into cfg->otlp_headers: --otlp-headers-file's one line
+ * (the file 0600), else OTEL_EXPORTER_OTLP_HEADERS (issue #73: never the
+ * command line). 0 or AD_EINVAL with err. */
+int ad_config_otlp_headers_load(ad_config_t *cfg, char *err, size_t errsz);
 /* 128 bits of a hex token; a shorter owner token is refused. */
 #define AD_TOKEN_MIN_CHARS 32
 /* Whether host (a name or an address) is this machine's loopback. */

@@ -41,5 +41,6 @@ int ad_monitor_scrape(const ad_monitor_t *m, const ad_server_t *server, const js
     rc = rc ? rc : ad_runner_prom(*m->o.runner, b);
     rc = rc ? rc : ad_plane_prom(*m->o.plane, b);
     rc = rc ? rc : ad_planes_prom(*m->o.planes, b);
+    rc = rc ? rc : ad_cluster_prom(*m->o.cluster, b);
     return rc ? rc : ad_monitor_prom(m, ad_monitor_health(m), b, org);
 }

@@ -143,8 +143,9 @@ json_t *ad_monitor_status(const ad_monitor_t *m, const char *org)
     json_object_set_new(out, "cluster",
                         cl == NULL
                             ? json_pack("{s:b}", "redis", false)
-                            : json_pack("{s:b, s:b, s:s}", "redis", true, "connected",
-                                        ad_cluster_connected(cl), "node", ad_cluster_node(cl)));
+                            : json_pack("{s:b, s:b, s:s, s:I}", "redis", true, "connected",
+                                        ad_cluster_connected(cl), "node", ad_cluster_node(cl),
+                                        "refused", (json_int_t)ad_cluster_refused(cl)));
     /* this control plane and the live ones of its database (issue #39) */
     json_object_set_new(out, "plane", ad_planes_health(*m->o.planes));
     stalled(out, runner != NULL ? ad_runner_stalled(runner, org) : json_array(),

@@ -38,6 +38,11 @@
 #include "store/store.h"
 #include "ws/ws.h"
 
+/* The link's close when another connection with the node's token took its
+ * place: the node reconnects with backoff and says so (issue #73), where
+ * 4409 (a name or token taken at join) and 4401/4403 stop it. */
+#define AD_NODE_CLOSE_REPLACED 4410
+
 /* ---- the link's frames (link.c) ----------------------------------------------------
  * A binary message: [u8 AD_LINK_HOLD][u8 n][u32 epoch LE][n bytes run id]
  * [one holder frame (src/hold/hold.h)], the frame's length matching the

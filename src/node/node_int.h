@@ -341,6 +341,10 @@ struct worker {
     uint64_t refused[AD_NODE_REFUSED_MAX]; /* refusals logged (hashes, a ring) */
     size_t nrefused;
     bool link_welcomed; /* the link now was welcomed (else: try the next URL) */
+    /* links in a row another connection with this node's token replaced
+     * (4410): each waits longer before taking the link back (issue #73) */
+    unsigned replaced;
+    uint64_t welcomed_ms; /* when the link now was welcomed (monotonic) */
     char token[512];
     char name[64];
     json_t *labels;

@@ -397,7 +397,8 @@ static void on_joined(int rc, json_t *row, void *ud)
             planes_refresh(p, now); /* what its welcome says is fresh */
         }
         if (n != NULL && n->link != NULL && n->link != l) {
-            ad_ws_close(n->link->ws, 4409, "replaced by a new connection of the node");
+            ad_ws_close(n->link->ws, AD_NODE_CLOSE_REPLACED,
+                        "replaced by a new connection of the node");
             n->link->node = NULL;
             n->link = NULL;
         }

@@ -32,6 +32,12 @@
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
+/* A link replaced by another connection of this node's token: the first
+ * retry after this, doubling to the max; reset once a link stayed up this
+ * long. */
+#define REPLACED_MIN_MS 500
+#define REPLACED_MAX_MS 30000
+#define REPLACED_CALM_MS 60000
 #define LINK_QUEUE_MAX (8u << 20)
 #define SPAWN_ARGS_MAX 4096
 #define SPAWN_ENV_MAX 1024
@@ -742,6 +748,7 @@ static void on_text(worker_t *w, const char *data, size_t len)
         w->welcomed = true;
         w->link_welcomed = true;
         w->backoff_ms = BACKOFF_MIN_MS;
+        w->welcomed_ms = ad_mono_ms();
         uv_timer_start(&w->renew, on_renew, w->renew_ms, w->renew_ms);
         ad_log(AD_LOG_INFO, "node", "joined the control plane node=%s id=%s", w->name,
                json_string_value(json_object_get(msg, "nodeId")) ?: "?");
@@ -818,6 +825,30 @@ static void on_link_close(ad_wsc_t *c, int code, const char *reason, void *ud)
         conn_close(r); /* reopened at the next ATTACH, from what the plane has */
     }
     if (w->stopping) {
+        return;
+    }
+    if (code == AD_NODE_CLOSE_REPLACED ||
+        (code == 4409 && strncmp(reason, "replaced", 8) == 0)) { /* an older plane's word */
+        /* another connection with this node's token took the link: a
+         * duplicate (or a stolen token) must not stop the real node; it
+         * takes the link back, waiting longer each time in a row */
+        if (w->link_welcomed && ad_mono_ms() - w->welcomed_ms >= REPLACED_CALM_MS) {
+            w->replaced = 0;
+        }
+        w->link_welcomed = false;
+        w->replaced++;
+        unsigned shift = w->replaced < 7 ? w->replaced - 1 : 6;
+        uint64_t wait = (uint64_t)REPLACED_MIN_MS << shift;
+        wait = wait > REPLACED_MAX_MS ? REPLACED_MAX_MS : wait;
+        fprintf(stderr,
+                "agentd node: another connection with this node's token replaced the link; "
+                "reconnecting in %llu ms (is a second node running with this token?)\n",
+                (unsigned long long)wait);
+        ad_log(AD_LOG_WARN, "node",
+               "link replaced by another connection with this node's token, reconnecting "
+               "retry_ms=%llu times=%u",
+               (unsigned long long)wait, w->replaced);
+        uv_timer_start(&w->retry, on_retry, wait, 0);
         return;
     }
     if (code == 4401 || code == 4403 || code == 4409 || code == 401 || code == 403) {

@@ -269,7 +269,9 @@ ad_otel_t *ad_otel_new(uv_loop_t *loop, ad_bus_t *bus, ad_store_t *store, const 
     ad_otel_t *o = ad_xcalloc(1, sizeof(*o));
     if (!parse_headers(o, headers)) {
         free_otel(o);
-        snprintf(why, whysz, "--otlp-headers must be Name=value pairs, comma-separated");
+        snprintf(why, whysz,
+                 "the OTLP headers (--otlp-headers-file, OTEL_EXPORTER_OTLP_HEADERS) must be "
+                 "Name=value pairs, comma-separated");
         return NULL;
     }
     if (data_dir != NULL && ad_otel_key_load(o, data_dir, why, whysz) != 0) {

@@ -7,8 +7,8 @@
  * read-only, the paths an admin gave the agent, the data dir masked by an
  * empty folder wherever a bind would show it, and its own home
  * <data-dir>/homes/<agent> at /home/agent. Agents of the owner's
- * organisation also get the CLI's config of agentd's user (~/.claude,
- * ~/.claude.json, ~/.codex, ~/.gemini) so a logged-in CLI keeps working, and
+ * organisation also get what of the CLI's config of agentd's user keeps a
+ * logged-in CLI working, read-write, and its settings read-only (clicfg.c), and
  * ~/.gitconfig read-only (who commits); other organisations never see them.
  *
  * Every path is this machine's: a control plane builds its local agents'
@@ -135,30 +135,27 @@ static void cli_binds(ad_proc_box_t *x, const char *data_dir, const char *exe)
     }
 }
 
-/* The CLI's own config of agentd's user, for the owner's agents. */
-static void cli_config(ad_proc_box_t *x, const char *data_dir, const char *cli)
+/* The CLI's own config of agentd's user, for the owner's agents: its own
+ * folder in the agent's home, with what keeps the CLI signed in read-write
+ * and the user's settings read-only (clicfg.c, issue #73). */
+static void cli_config(ad_proc_box_t *x, const char *data_dir, const char *cli,
+                       const char *agent_home, const char *wt)
 {
     const char *home = getenv("HOME");
     if (home == NULL || home[0] != '/' || cli == NULL) {
         return;
     }
-    static const char *const claude[] = {".claude", ".claude.json", NULL};
-    static const char *const codex[] = {".codex", NULL};
-    static const char *const gemini[] = {".gemini", NULL};
-    static const char *const none[] = {NULL};
-    const char *const *names = strcmp(cli, "claude") == 0   ? claude
-                               : strcmp(cli, "codex") == 0  ? codex
-                               : strcmp(cli, "gemini") == 0 ? gemini
-                                                            : none;
-    for (size_t i = 0; names[i] != NULL; i++) {
-        char src[PATH_MAX], dst[PATH_MAX], why[200];
-        snprintf(src, sizeof(src), "%.*s/%s", PATH_MAX - 32, home, names[i]);
-        snprintf(dst, sizeof(dst), HOME_IN "/%s", names[i]);
-        struct stat st;
-        if (lstat(src, &st) == 0 && ad_proc_box_path_ok(data_dir, src, why, sizeof(why))) {
-            add_bind(x, AD_PROC_BIND_RW, src, dst);
+    enum { MAX = 16 };
+    ad_proc_cfg_bind_t *b = ad_xcalloc(MAX, sizeof(*b));
+    size_t n = ad_proc_cli_config(cli, home, agent_home, wt, b, MAX);
+    for (size_t i = 0; i < n; i++) {
+        char dst[PATH_MAX], why[200];
+        snprintf(dst, sizeof(dst), HOME_IN "/%.*s", PATH_MAX - 32, b[i].dst);
+        if (ad_proc_box_path_ok(data_dir, b[i].src, why, sizeof(why))) {
+            add_bind(x, b[i].rw ? AD_PROC_BIND_RW : AD_PROC_BIND_RO, b[i].src, dst);
         }
     }
+    free(b);
     /* git's identity for the agent's commits, read-only */
     char src[PATH_MAX], why[200];
     snprintf(src, sizeof(src), "%.*s/.gitconfig", PATH_MAX - 32, home);
@@ -441,7 +438,7 @@ int ad_proc_box(const ad_procs_t *s, const ad_proc_box_in_t *in, ad_proc_box_t *
     add_bind(x, AD_PROC_BIND_RW, home, HOME_IN);
     claude_json(home, in->cli);
     if (in->owners) {
-        cli_config(x, in->data_dir, in->cli);
+        cli_config(x, in->data_dir, in->cli, home, in->wt);
         /* an owner's agent whose env names its own HOME (an admin's choice,
          * with allowUnsafeEnv) keeps it across runs, bound where it is */
         struct stat st;

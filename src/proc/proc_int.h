@@ -10,6 +10,7 @@
 #ifndef AD_PROC_INT_H
 #define AD_PROC_INT_H
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -340,5 +341,20 @@ void ad_proc_on_drain(uv_timer_t *t);
 /* env.c: ad_proc_env_build (proc.h). */
 /* The value of name in env, or NULL. Borrowed from env. */
 const char *ad_proc_env_get(char *const *env, const char *name);
+
+/* ---- the agent CLI's config for an owner's agent (clicfg.c, issue #73) ---- */
+typedef struct {
+    bool rw;
+    char src[PATH_MAX]; /* the user's, under home */
+    char dst[PATH_MAX]; /* relative to the agent's home */
+} ad_proc_cfg_bind_t;
+/* For cli ("claude", "codex", "gemini"; else none): makes its folder in
+ * agent_home (Claude's: copies home/.claude.json there too); then what of
+ * the user's folder the agent is shown in its own, into out (at most max):
+ * read-write what keeps it signed in and its sessions (Claude's project
+ * folder of wt, made when missing), read-only its settings, instructions,
+ * plugins and the like (those that exist). Returns how many. */
+size_t ad_proc_cli_config(const char *cli, const char *home, const char *agent_home, const char *wt,
+                          ad_proc_cfg_bind_t *out, size_t max);
 
 #endif

@@ -35,19 +35,27 @@ bool ad_run_env_unsafe(const char *name)
         "SVN_",    "HG",        "LESS",    "MAN",         "GROFF_",     "TEXINPUTS", "TERMINFO",
         "TERMCAP", "PS1",       "PS2",     "PS4",         "NLSPATH",    "CCACHE_",   "DISTCC_"};
     static const char *const names[] = {
-        "PATH",         "ENV",         "BASH_ENV",        "PROMPT_COMMAND",
-        "SHELLOPTS",    "IFS",         "CDPATH",          "CLASSPATH",
-        "PERLLIB",      "HOME",        "SHELL",           "EDITOR",
-        "VISUAL",       "PAGER",       "LOCPATH",         "HOSTALIASES",
-        "RES_OPTIONS",  "TMPDIR",      "BROWSER",         "SSH_ASKPASS",
-        "SUDO_ASKPASS", "ZDOTDIR",     "XDG_CONFIG_HOME", "CC",
-        "CXX",          "CPP",         "CFLAGS",          "CXXFLAGS",
-        "CPPFLAGS",     "LDFLAGS",     "LDLIBS",          "AR",
-        "LD",           "AS",          "INPUTRC",         "VIMINIT",
-        "EXINIT",       "MYVIMRC",     "EMACSLOADPATH",   "SSLKEYLOGFILE",
-        "CURL_HOME",    "WGETRC",      "GETCONF_DIR",     "HISTFILE",
-        "KUBECONFIG",   "DOCKER_HOST", "BROWSER",         "COMP_WORDBREAKS",
-        "ENV_FILE"};
+        "PATH", "ENV", "BASH_ENV", "PROMPT_COMMAND", "SHELLOPTS", "IFS", "CDPATH", "CLASSPATH",
+        "PERLLIB", "HOME", "SHELL", "EDITOR", "VISUAL", "PAGER", "LOCPATH", "HOSTALIASES",
+        "RES_OPTIONS", "TMPDIR", "BROWSER", "SSH_ASKPASS", "SUDO_ASKPASS", "ZDOTDIR",
+        "XDG_CONFIG_HOME", "CC", "CXX", "CPP", "CFLAGS", "CXXFLAGS", "CPPFLAGS", "LDFLAGS",
+        "LDLIBS", "AR", "LD", "AS", "INPUTRC", "VIMINIT", "EXINIT", "MYVIMRC", "EMACSLOADPATH",
+        "SSLKEYLOGFILE", "CURL_HOME", "WGETRC", "GETCONF_DIR", "HISTFILE", "KUBECONFIG",
+        "DOCKER_HOST", "BROWSER", "COMP_WORDBREAKS", "ENV_FILE",
+        /* where the CLIs read their config and hooks, how bash starts (issue #73) */
+        "CLAUDE_CONFIG_DIR", "CODEX_HOME", "GEMINI_CLI_HOME", "BASHOPTS", "OPENAI_API_BASE"};
+    /* where requests go: a proxy or another API host sees the prompts and
+     * the keys (HTTPS_PROXY, ALL_PROXY, NO_PROXY, ANTHROPIC_BASE_URL,
+     * OPENAI_BASE_URL, GOOGLE_GEMINI_BASE_URL, ...; issue #73) */
+    static const char *const suffixes[] = {"_PROXY", "_BASE_URL"};
+    size_t nl = strlen(name);
+    for (size_t i = 0; i < AD_ARRAY_LEN(suffixes); i++) {
+        size_t sl = strlen(suffixes[i]);
+        if ((nl >= sl && strcasecmp(name + nl - sl, suffixes[i]) == 0) ||
+            strcasecmp(name, suffixes[i] + 1) == 0) {
+            return true;
+        }
+    }
     for (size_t i = 0; i < AD_ARRAY_LEN(prefixes); i++) {
         if (strncasecmp(name, prefixes[i], strlen(prefixes[i])) == 0) {
             return true;

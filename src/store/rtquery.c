@@ -116,7 +116,11 @@ static int parse_filter(ad_store_rt_query_t *q, const char *s, size_t len, ad_st
         f->is_text = false;
         f->num = f->text[0] == 't';
     }
-    return 0;
+    /* a metric, startedAt and duration are numbers: text against them is
+     * a bad request on both engines (PostgreSQL refused the statement) */
+    bool numeric = f->key.kind == AD_RT_KEY_METRIC || f->key.kind == AD_RT_KEY_STARTED ||
+                   f->key.kind == AD_RT_KEY_DURATION;
+    return numeric && f->is_text ? -1 : 0;
 }
 
 /* Calls one(q, item, len) for each comma-separated item of list; the
@@ -250,7 +254,8 @@ static int parse_rest(ad_store_rt_query_t *q, ad_store_query_fn get, void *ud, a
     if (ad_store_rt_parse_filters(q, fs) != 0) {
         return ad_field_fail(e, "filter",
                              "must be at most 8 KEY OP VALUE, comma-separated (OP: = != < <= > "
-                             ">=), e.g. learningRate>0.001");
+                             ">=; a metric, startedAt or duration takes a number), e.g. "
+                             "learningRate>0.001");
     }
     const char *tag = get(ud, "tag"), *group = get(ud, "group"), *has = get(ud, "hasMetrics");
     if (tag != NULL && (tag[0] == '\0' || strlen(tag) > TAG_MAX)) {

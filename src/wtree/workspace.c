@@ -13,9 +13,10 @@
 
 /* ---- who may register which path ----------------------------------------------------
  * A workspace's files are read and served to its org, so registering one
- * is admin business, or any write token's within a root the owner allowed
- * for its org (the workspace_roots setting: {orgId: [absolute folders]}).
- * Paths are compared after realpath, on both sides. */
+ * is the owner's business, or an admin's of the owner's org; any other org
+ * (its admins included, issue #73) registers only within a root the owner
+ * allowed for it (the workspace_roots setting: {orgId: [absolute
+ * folders]}). Paths are compared after realpath, on both sides. */
 static bool under_root(const char *real, const char *root)
 {
     char rr[PATH_MAX];
@@ -32,7 +33,8 @@ static bool under_root(const char *real, const char *root)
 bool ad_wtree_path_allowed(ad_wtree_t *W, const ad_principal_t *who, const char *org,
                            const char *path)
 {
-    if (ad_principal_can(who, AD_SCOPE_ADMIN)) {
+    if (who->owner || (ad_principal_can(who, AD_SCOPE_ADMIN) && org != NULL &&
+                       strcmp(org, AD_ORG_DEFAULT) == 0)) {
         return true;
     }
     char real[PATH_MAX];
@@ -171,6 +173,13 @@ static void ws_opened(const ad_git_result_t *res, void *ud)
         ad_wtree_fail(c, AD_EPERM, json_pack("{s:s, s:s}", "field", "path", "needed", "admin"),
                       "registering this path needs admin (or a folder under one of the org's "
                       "workspace_roots)");
+        ad_wtree_ctx_free(c);
+        return;
+    }
+    /* nobody, the owner included, registers a data dir (issue #73) */
+    const char *why = ad_wtree_data_dir_repo(c->W, ad_wtree_jstr(res->data, "path"));
+    if (why != NULL) {
+        ad_wtree_fail(c, AD_EPERM, json_pack("{s:s}", "field", "path"), "%s", why);
         ad_wtree_ctx_free(c);
         return;
     }

@@ -181,7 +181,23 @@ static bool retry_new_branch(ad_wtree_ctx_t *c, const ad_git_result_t *res)
 static void added(const ad_git_result_t *res, void *ud)
 {
     ad_wtree_ctx_t *c = ud;
-    if (retry_new_branch(c, res) || !ad_wtree_step_ok(c, res)) {
+    if (retry_new_branch(c, res)) {
+        return;
+    }
+    if (res->rc == AD_EEXIST && strcmp(res->err.reason, "path_exists") == 0) {
+        /* the folder may be another org's worktree (--worktree-base): its
+         * path is in no answer (issue #73) */
+        if (ad_wtree_still_open(c)) {
+            ad_wtree_fail(c, AD_EEXIST,
+                          json_pack("{s:s, s:s}", "field", "name", "reason", "path_exists"),
+                          "a folder already exists where worktree '%s' would go: choose another "
+                          "name",
+                          ad_wtree_jstr(c->body, "name"));
+            ad_wtree_ctx_free(c);
+        }
+        return;
+    }
+    if (!ad_wtree_step_ok(c, res)) {
         return;
     }
     c->git = json_incref(res->data);

@@ -247,6 +247,15 @@ int ad_wtree_queue(ad_wtree_ctx_t *c, ad_git_op_t op, const ad_git_args_t *a, ad
     g->cb = cb;
     g->started_ms = ad_wall_ms();
     int rc = 0;
+    /* no route reads a path that resolves into the data dir (issue #73) */
+    if (op != AD_GIT_OP_OPEN && (ad_wtree_reads_data_dir(c->W, a->path, a->file) ||
+                                 ad_wtree_reads_data_dir(c->W, a->repo_path, NULL))) {
+        free(g);
+        ad_wtree_fail(c, AD_EPERM, json_pack("{s:s}", "field", "path"),
+                      "that path leads into agentd's data dir");
+        ad_wtree_ctx_free(c);
+        return AD_EPERM;
+    }
     if (!on_node(g, op, a, &rc)) {
         if (rc != 0 && rc != AD_ESTATE) {
             free(g);

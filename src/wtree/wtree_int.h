@@ -68,6 +68,14 @@ int ad_wtree_queue(ad_wtree_ctx_t *c, ad_git_op_t op, const ad_git_args_t *a, ad
 const char *ad_wtree_trust_repo(ad_wtree_ctx_t *c, const char *path, char *buf, size_t bufsz);
 /* An audit row: git work on worktree wt (a row) refused, why. */
 void ad_wtree_trust_audit(ad_wtree_t *W, const json_t *wt, const char *op, const char *why);
+/* datadir.c (issue #73): why the work tree at path may not be a workspace
+ * (it holds agentd's data dir, or a folder in it looks like a data dir), or
+ * NULL. Walks the tree, bounded: loop thread, at
+ * registration only. */
+const char *ad_wtree_data_dir_repo(const ad_wtree_t *W, const char *path);
+/* Whether the worktree at path holds agentd's data dir, or file below it
+ * (NULL: none) resolves into the data dir outside the worktree. */
+bool ad_wtree_reads_data_dir(const ad_wtree_t *W, const char *path, const char *file);
 /* Whether an agent's run on a worker node has the worktree at path now. */
 bool ad_wtree_on_node(ad_wtree_t *W, const char *path);
 /* The string at key of o, or NULL. Borrowed. */

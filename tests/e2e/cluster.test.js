@@ -9,15 +9,18 @@
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
 const net = require('node:net');
 const { spawn, spawnSync } = require('node:child_process');
 const daemon = require('./lib/daemon');
 const { Live, json } = require('./lib/live');
 const { until } = require('./lib/api');
-const { freePort, startRedis } = require('./lib/redis');
+const { freePort, startRedis, keyFile, sign } = require('./lib/redis');
 
-function publishRaw(port, channel, msg) {
-  const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'PUBLISH', channel, msg], { encoding: 'utf8' });
+// msg published on channel, signed with key (a key file) unless key is null.
+function publishRaw(port, channel, msg, key = null) {
+  const r = spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'PUBLISH', channel,
+    key ? sign(key, channel, msg) : msg], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   return Number(r.stdout.trim());
 }
@@ -29,9 +32,11 @@ test('two nodes share crew events through Redis, and survive Redis going away', 
   const port = await freePort();
   let redis = await startRedis(port);
   const url = `redis://127.0.0.1:${port}`;
-  const a = await daemon.start({ needUrl: true, args: ['--redis-url', url] });
-  const b = await daemon.start({ needUrl: true, args: ['--redis-url', url] });
-  t.after(async () => { await a.cleanup(); await b.cleanup(); redis.kill('SIGKILL'); });
+  const keyDir = daemon.tmpDir('agentd-redis-key-');
+  const key = keyFile(keyDir); // the nodes sign with one key (issue #73)
+  const a = await daemon.start({ needUrl: true, args: ['--redis-url', url, '--redis-key-file', key] });
+  const b = await daemon.start({ needUrl: true, args: ['--redis-url', url, '--redis-key-file', key] });
+  t.after(async () => { await a.cleanup(); await b.cleanup(); redis.kill('SIGKILL'); fs.rmSync(keyDir, { recursive: true, force: true }); });
   await until(() => connected(a), 'node A on Redis');
   await until(() => connected(b), 'node B on Redis');
 
@@ -69,14 +74,14 @@ test('two nodes share crew events through Redis, and survive Redis going away', 
   // The crew's signals reach node B's mission channel.
   await missionB.until(() => missionB.events.some((e) => e.type === 'signal' && e.crew_id === crew.id && e.status === 'busy'), 30000, 'the busy signal on B');
 
-  // Any program may publish into a crew's graph: both nodes show it.
-  const subscribers = publishRaw(port, `graph:${crew.id}`, JSON.stringify({ type: 'tool_start', payload: { toolId: 'ext', name: 'deploy' } }));
+  // Any program holding the key may publish into a crew's graph: both nodes show it.
+  const subscribers = publishRaw(port, `graph:${crew.id}`, JSON.stringify({ type: 'tool_start', payload: { toolId: 'ext', name: 'deploy' } }), key);
   assert.equal(subscribers, 2);
   await onB.until(() => onB.events.some((e) => e.tool_id === 'ext'), 10000, 'the outside event on B');
   await onA.until(() => onA.events.some((e) => e.tool_id === 'ext' && e.crew_id === crew.id), 10000, 'the outside event on A');
   // Garbage on the channel is ignored; the nodes go on.
   publishRaw(port, `graph:${crew.id}`, 'not json');
-  publishRaw(port, `graph:${crew.id}`, JSON.stringify({ type: 'agent_update', payload: {} }));
+  publishRaw(port, `graph:${crew.id}`, JSON.stringify({ type: 'agent_update', payload: {} }), key);
 
   // Redis goes away mid-run: node A still delivers its own events.
   redis.kill('SIGKILL');

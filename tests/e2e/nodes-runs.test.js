@@ -781,6 +781,9 @@ test('a node without a sandbox runs only the owner\'s organisation\'s agents and
   const org = r.body.id;
   r = await api(d, 'POST', '/api/tokens', { name: 'nb-admin', scope: 'admin', orgId: org });
   const b = { authorization: `Bearer ${r.body.token}` };
+  // its admin registers repositories only under the roots the owner gives it (issue #73)
+  const roots = (await api(d, 'GET', '/api/settings')).body.workspace_roots || {};
+  assert.equal((await api(d, 'PATCH', '/api/settings', { workspace_roots: { ...roots, [org]: [require('node:os').tmpdir()] } })).status, 200);
   r = await api(d, 'POST', '/api/tokens', { name: 'bare1', scope: 'node', orgId: org });
   assert.equal(r.status, 201, JSON.stringify(r.body));
   const dataDir = daemon.tmpDir('agentd-node-');

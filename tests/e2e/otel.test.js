@@ -45,7 +45,8 @@ const attr = (s, key) => {
 
 test('runs and tool calls reach an OTLP collector as nested GenAI spans; TRACEPARENT names the run', async () => {
   const c = await collector();
-  const { d, dir, wt } = await startWithWorktree({ args: ['--otlp-endpoint', `${c.url}/`, '--otlp-headers', 'x-api-key=k3y,x-team=agents'] });
+  const { d, dir, wt } = await startWithWorktree({ args: ['--otlp-endpoint', `${c.url}/`],
+    env: { OTEL_EXPORTER_OTLP_HEADERS: 'x-api-key=k3y,x-team=agents' } });
   try {
     const script = `
       console.log('tp=' + process.env.TRACEPARENT);
@@ -114,10 +115,10 @@ test('with --otlp-receive false and no --otlp-endpoint a run has no TRACEPARENT;
     await d.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });
   }
-  for (const [args, why] of [[['--otlp-endpoint', 'ftp://collector'], /--otlp-endpoint must be an http or https URL/],
-    [['--otlp-endpoint', 'http://127.0.0.1:1', '--otlp-headers', 'x-a: b'], /--otlp-headers must be Name=value/]]) {
+  for (const [args, why, env] of [[['--otlp-endpoint', 'ftp://collector'], /--otlp-endpoint must be an http or https URL/],
+    [['--otlp-endpoint', 'http://127.0.0.1:1'], /OTLP headers .* must be Name=value/, { OTEL_EXPORTER_OTLP_HEADERS: 'x-a: b' }]]) {
     const dataDir = daemon.tmpDir('agentd-otel-');
-    const r = daemon.run(['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args]);
+    const r = daemon.run(['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir, ...args], env ? { env: { ...process.env, ...env } } : {});
     assert.equal(r.status, 1, r.stderr);
     assert.match(r.stderr, why);
     fs.rmSync(dataDir, { recursive: true, force: true });

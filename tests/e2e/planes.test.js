@@ -23,7 +23,7 @@ const daemon = require('./lib/daemon');
 const { api, until, allMessages, assertOnce, commandAgent } = require('./lib/api');
 const { Live, publish } = require('./lib/live');
 const { nodeToken, startNode, nodeNamed } = require('./lib/nodes');
-const { REDIS, freePort, startRedis } = require('./lib/redis');
+const { REDIS, freePort, startRedis, keyFile } = require('./lib/redis');
 const { PG_BIN, startPostgres } = require('./lib/pg');
 
 const missing = !fs.existsSync(path.join(PG_BIN, 'initdb')) ? `no PostgreSQL 15 (${PG_BIN}/initdb)`
@@ -94,12 +94,13 @@ test('two control planes on one database: live events across, a run taken over a
   const token = crypto.randomBytes(24).toString('hex');
   const tokenFile = path.join(daemon.tmpDir('agentd-token-'), 'owner');
   fs.writeFileSync(tokenFile, token, { mode: 0o600 });
+  const redisKey = keyFile(path.dirname(tokenFile)); // one key for the planes' messages (issue #73)
   const otlp = await collector();
   const start = async (id) => {
     const d = await daemon.start({
       needUrl: true,
       env: { AGENTD_DATABASE_URL: dbUrl },
-      args: ['--redis-url', `redis://127.0.0.1:${port}`, '--plane-id', id, '--token-file', tokenFile,
+      args: ['--redis-url', `redis://127.0.0.1:${port}`, '--redis-key-file', redisKey, '--plane-id', id, '--token-file', tokenFile,
         '--stop-grace-ms', '300', '--otlp-endpoint', `${otlp.url}/`],
     });
     d.token = token;

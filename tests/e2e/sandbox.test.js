@@ -28,7 +28,12 @@ async function orgB(d) {
   const org = r.body.id;
   r = await call(d, 'POST', '/api/tokens', { name: 'b-admin', scope: 'admin', orgId: org });
   assert.equal(r.status, 201, r.text);
-  return { org, headers: { authorization: `Bearer ${r.body.token}` } };
+  const headers = { authorization: `Bearer ${r.body.token}` };
+  // its admin registers repositories only under the roots the owner gives it (issue #73)
+  const roots = (await call(d, 'GET', '/api/settings')).body.workspace_roots || {};
+  r = await call(d, 'PATCH', '/api/settings', { workspace_roots: { ...roots, [org]: [os.tmpdir()] } });
+  assert.equal(r.status, 200, r.text);
+  return { org, headers };
 }
 
 // A workspace (a new repository outside the data dir) registered by who.

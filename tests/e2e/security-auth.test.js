@@ -235,8 +235,13 @@ test('registering a path needs admin or a root the owner allowed for the org', a
   // An admin registers anything.
   r = await call(d, 'POST', '/api/workspaces', { path: other }, bearer((await makeToken(d, { name: 'ws-admin', scope: 'admin' })).token));
   assert.equal(r.status, 201, JSON.stringify(r.body));
-  // Org B's admin registering org A's path: a 409 that names no path.
+  // Org B's admin registering org A's path: refused outside org B's roots
+  // (issue #73); within them, a 409 that names no path.
   const bAdmin = await makeToken(d, { name: 'b-admin', scope: 'admin', orgId: orgB });
+  r = await call(d, 'POST', '/api/workspaces', { path: other }, bearer(bAdmin.token));
+  assert.equal(r.status, 403, JSON.stringify(r.body));
+  r = await call(d, 'PATCH', '/api/settings', { workspace_roots: { org_default: [root], [orgB]: [path.dirname(other)] } }, d.authHeaders);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
   r = await call(d, 'POST', '/api/workspaces', { path: other }, bearer(bAdmin.token));
   assert.equal(r.status, 409, JSON.stringify(r.body));
   assert.ok(!JSON.stringify(r.body).includes(other), JSON.stringify(r.body));

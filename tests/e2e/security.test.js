@@ -371,6 +371,9 @@ test('lists, creates and references stay inside the organisation', async () => {
   assert.equal((await call(d, 'POST', '/api/tokens', { name: 'x', scope: 'admin', orgId: 'org_default' }, b)).status, 403);
   // B's own workspace is B's: the owner sees it, A's admin does not.
   const dir = daemon.tmpRepo('sec-b-', d.dataDir);
+  // under a root the owner gave org B (issue #73: its admin too)
+  const roots = (await call(d, 'GET', '/api/settings', undefined, d.authHeaders)).body.workspace_roots || {};
+  assert.equal((await call(d, 'PATCH', '/api/settings', { workspace_roots: { ...roots, [f.orgB]: [path.dirname(dir)] } }, d.authHeaders)).status, 200);
   const mine = await call(d, 'POST', '/api/workspaces', { path: dir }, b);
   assert.equal(mine.status, 201, JSON.stringify(mine.body));
   assert.equal(mine.body.orgId, f.orgB);

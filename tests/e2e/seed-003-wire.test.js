@@ -168,7 +168,7 @@ test('tool_end always carries a duration: the program\'s, its seconds, or measur
 const net = require('node:net');
 const fs = require('node:fs');
 const { spawn, spawnSync } = require('node:child_process');
-const { freePort, startRedis } = require('./lib/redis');
+const { freePort, startRedis, sign } = require('./lib/redis');
 
 test('Redis: agentd publishes the seed\'s snake_case and takes its flat messages; a refusal is logged', async (t) => {
   if (!fs.existsSync('/usr/bin/redis-server')) { t.skip('needs redis-server'); return; }
@@ -203,7 +203,10 @@ test('Redis: agentd publishes the seed\'s snake_case and takes its flat messages
     const own = await Live.open(d, '/ws');
     own.send('subscribe', { topics: [`crew:${crew.id}`] });
     await own.next('subscribed');
-    const pub = (m) => spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'PUBLISH', `graph:${crew.id}`, m]);
+    // signed with the node's key, as the seed's side must (issue #73)
+    const key = require('node:path').join(d.dataDir, 'redis.key');
+    const pub = (m) => spawnSync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), 'PUBLISH', `graph:${crew.id}`,
+      sign(key, `graph:${crew.id}`, m)]);
     pub(JSON.stringify({ type: 'tool_start', crew_id: crew.id, run_id: 'run_py', agent_id: 'ag_py', tool_id: 'flat1', tool: 'pytest', params: { k: 1 } }));
     pub(JSON.stringify({ type: 'tool_end', tool_id: 'flat1', duration: 0.25, status: 'error', exit_code: 3 }));
     await g.until(() => g.events.some((e) => e.type === 'tool_end' && e.tool_id === 'flat1'), 10000, 'the flat messages on /ws/graph');

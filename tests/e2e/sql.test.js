@@ -40,6 +40,8 @@ test.before(async () => {
   const org = await api(d, 'POST', '/api/orgs', { name: 'sql b' });
   const b = await api(d, 'POST', '/api/tokens', { name: 'b', scope: 'admin', orgId: org.body.id });
   asB = { authorization: `Bearer ${b.body.token}` };
+  // org B's admin registers under the roots the owner gave it (issue #73)
+  await api(d, 'PATCH', '/api/settings', { workspace_roots: { [org.body.id]: [require('node:os').tmpdir()] } });
   const wb = await api(d, 'POST', '/api/workspaces', { path: daemon.tmpRepo('agentd-sql-b-'), name: 'wb' }, asB);
   assert.equal(wb.status, 201, wb.text);
   await run(undefined, 0.001, 9);
