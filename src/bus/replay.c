@@ -106,7 +106,7 @@ static void ungrant(ad_bus_sub_t *sub)
     sub->rp_used = 0;
 }
 
-/* Removes sub from a singly linked queue (next at offset off). */
+/* Removes sub from a queue: the budget's (rp_next) or, with rd, the read slots' (rd_next). */
 static void queue_unlink(ad_bus_sub_t **head, ad_bus_sub_t **tail, ad_bus_sub_t *sub, bool rd)
 {
     ad_bus_sub_t *prev = NULL;

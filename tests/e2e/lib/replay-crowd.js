@@ -7,9 +7,11 @@
 //   sse       the same over SSE (/api/events?since=0);
 //   slow      a WebSocket that reads a little at a time (paused between
 //             reads), up to SLOW_BYTES, then leaves;
-//   drop      a WebSocket that reads up to a few hundred KiB, then leaves.
+//   drop      a WebSocket that reads up to a few hundred KiB, then leaves;
+//   stuck     a WebSocket that reads nothing after its acknowledgement (the
+//             kernel's buffers fill first, then the daemon's queue).
 // argv[2] is JSON {host, port, token, topic, first, last, count, full, sse,
-// slow, drop}. Prints JSON lines: {ready} once every reader has its
+// slow, drop, stuck?}. Prints JSON lines: {ready} once every reader has its
 // subscription acknowledged (SSE: its 200), {done, role, ok, err, n} for
 // each full or sse reader when it has the last event (or fails), and
 // {left} once the slow and drop readers have all left.
@@ -105,7 +107,11 @@ function wsReader(role) {
       buf = buf.subarray(off + len);
       if (op !== 1) continue;
       if (!st.subscribed) {
-        if (/"type":"subscribed"/.test(payload.toString('latin1', 0, 64))) { st.subscribed = true; ready(); }
+        if (/"type":"subscribed"/.test(payload.toString('latin1', 0, 64))) {
+          st.subscribed = true;
+          ready();
+          if (role === 'stuck') { sock.pause(); return; }
+        }
         if (role !== 'full') continue;
       }
       if (role === 'full') onEvent(st, role, JSON.parse(payload.toString('utf8')));
@@ -159,6 +165,7 @@ for (let i = 0; i < cfg.full; i++) roles.push('full');
 for (let i = 0; i < cfg.sse; i++) roles.push('sse');
 for (let i = 0; i < cfg.slow; i++) roles.push('slow');
 for (let i = 0; i < cfg.drop; i++) roles.push('drop');
+for (let i = 0; i < (cfg.stuck || 0); i++) roles.push('stuck');
 leaving = cfg.slow + cfg.drop;
 // Opened BATCH at a time, each batch once the one before is subscribed:
 // what is measured is the replays, not a storm of handshakes in one turn.
