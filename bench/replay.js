@@ -8,8 +8,8 @@
 // agentd's peak resident memory over idle (VmHWM, reset before the
 // readers come), the longest loop turn (agentd_loop_turn_max_seconds: the
 // loop thread's CPU time in one turn), the slowest /healthz answer while
-// the replays ran (by the clock, and less what agentd's loop thread and
-// this one waited for a CPU), what the replay budget held at most, and the time
+// the replays ran (by the clock, and less what agentd's threads and this
+// one waited for a CPU), what the replay budget held at most, and the time
 // until every checking reader had the whole log.
 // Usage: node bench/replay.js [--quick] [--json FILE]   (AGENTD_BIN: a build
 // with the test routes, default build/bench/agentd). bench/driver.js runs it
@@ -39,8 +39,15 @@ const EVENTS = QUICK ? 5000 : 11000;
 
 const status = (pid, key) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm')
   .exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]) * 1024;
-function runDelay(pid) {
-  try { return Number(fs.readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]); } catch (_) { return 0; }
+// ns the threads of pid (all, or the main one) waited for a CPU while runnable
+function runDelay(pid, all = true) {
+  let ns = 0;
+  try {
+    for (const tid of all ? fs.readdirSync(`/proc/${pid}/task`) : [String(pid)]) {
+      try { ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]); } catch (_) { /* gone */ }
+    }
+  } catch (_) { /* gone */ }
+  return ns;
 }
 
 async function metric(d, name) {
@@ -56,7 +63,7 @@ function probe(url, pid) {
   const done = (async () => {
     while (!stopped) {
       const d0 = runDelay(pid);
-      const s0 = runDelay(process.pid);
+      const s0 = runDelay(process.pid, false);
       const t0 = process.hrtime.bigint();
       await new Promise((resolve) => {
         const req = http.get(`${url}/healthz`, { agent }, (res) => { res.resume(); res.on('end', resolve); });
@@ -64,7 +71,7 @@ function probe(url, pid) {
       });
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       r.maxMs = Math.max(r.maxMs, ms);
-      r.maxLoopMs = Math.max(r.maxLoopMs, ms - (runDelay(pid) - d0 + runDelay(process.pid) - s0) / 1e6);
+      r.maxLoopMs = Math.max(r.maxLoopMs, ms - (runDelay(pid) - d0 + runDelay(process.pid, false) - s0) / 1e6);
       r.n++;
       await new Promise((res) => setTimeout(res, 10));
     }
