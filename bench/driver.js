@@ -1545,7 +1545,7 @@ async function rp1() {
   budget('RP1', `peak RSS over idle, ${r.meta.readers} replays from seq 0 of ${mib(r.meta.logBytes)} (the budget: --event-replay-bytes ${mib(r.meta.boundBytes)})`,
     r.peakRss - r.idleRss, r.meta.boundBytes, { unit: 'B', note });
   budget('RP1', 'longest loop turn meanwhile (the loop thread\'s CPU time in one turn; goal 50 ms)', r.loopTurnMaxMs, 50, { unit: 'ms' });
-  budget('RP1', '/healthz slowest answer meanwhile, less the CPU waits of both ends (goal 50 ms)', r.healthzLoopMaxMs, 50,
+  budget('RP1', '/healthz slowest answer meanwhile, less what agentd\'s threads and the prober waited for a CPU (goal 50 ms)', r.healthzLoopMaxMs, 50,
     { unit: 'ms', note: `${r.healthzMaxMs.toFixed(0)} ms by the clock over ${r.probes} probes` });
   budget('RP1', `time until every checking reader (${r.checked}) had the whole log`, r.seconds, null, { unit: 's' });
 }

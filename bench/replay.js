@@ -6,7 +6,7 @@
 // readers that read everything and check it, 10 that read slowly, 6 that
 // never read, the rest reading a few hundred KiB and leaving. Measured:
 // agentd's peak resident memory over idle (VmHWM, reset before the
-// readers come), the longest loop turn (agentd_loop_turn_max_seconds: the
+// readers come, or VmRSS sampled between probes if higher), the longest loop turn (agentd_loop_turn_max_seconds: the
 // loop thread's CPU time in one turn), the slowest /healthz answer while
 // the replays ran (by the clock, and less what agentd's threads and this
 // one waited for a CPU), what the replay budget held at most, and the time
@@ -59,7 +59,7 @@ async function metric(d, name) {
 function probe(url, pid) {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   let stopped = false;
-  const r = { maxMs: 0, maxLoopMs: 0, n: 0 };
+  const r = { maxMs: 0, maxLoopMs: 0, n: 0, rss: 0 };
   const done = (async () => {
     while (!stopped) {
       const d0 = runDelay(pid);
@@ -73,6 +73,7 @@ function probe(url, pid) {
       r.maxMs = Math.max(r.maxMs, ms);
       r.maxLoopMs = Math.max(r.maxLoopMs, ms - (runDelay(pid) - d0 + runDelay(process.pid, false) - s0) / 1e6);
       r.n++;
+      try { r.rss = Math.max(r.rss, status(pid, 'VmRSS')); } catch (_) { /* gone */ } // VmHWM may miss a peak
       await new Promise((res) => setTimeout(res, 10));
     }
     agent.destroy();
@@ -129,7 +130,7 @@ async function main() {
     const out = {
       meta: { readers: READERS, events: log.count, logBytes: log.count * 3000, boundBytes: BOUND, quick: QUICK },
       idleRss: idle,
-      peakRss: status(pid, 'VmHWM'),
+      peakRss: Math.max(status(pid, 'VmHWM'), timing.rss),
       heldPeak: await metric(d, 'agentd_replay_held_peak_bytes'),
       cut: await metric(d, 'agentd_replay_cut_total'),
       loopTurnMaxMs: (await metric(d, 'agentd_loop_turn_max_seconds')) * 1000,
