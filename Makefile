@@ -124,7 +124,7 @@ E2E_KEEP := $(abspath $(O)/e2e-dbs)
 # resident memory or stop an agent's process tree for a while: they run
 # alone afterwards, so a neighbour's load does not read as their failure.
 # The PostgreSQL pass runs beside the browser suite, two at a time.
-E2E_SERIAL := tests/e2e/memory-bounds.test.js tests/e2e/state-faults.test.js
+E2E_SERIAL := tests/e2e/memory-bounds.test.js tests/e2e/state-faults.test.js tests/e2e/replay-bounds.test.js
 E2E_PAR := $(filter-out $(E2E_SERIAL),$(E2E_TESTS))
 E2E_JOBS ?= 3
 E2E_PG_JOBS ?= 2

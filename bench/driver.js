@@ -4,7 +4,7 @@
 // one run (server pinned to core 1, generator to core 0, CPU from /proc),
 // prints one table of ratios and writes bench/results/latest.json. A
 // scenario whose agentd side or peer is missing prints "n/a (reason)".
-// Usage: node bench/driver.js [--quick] [--only H1,F2,E1,W2,...,M1,M2,HD1,SP1,D1,N,F1,B1]
+// Usage: node bench/driver.js [--quick] [--only H1,F2,E1,W2,...,M1,M2,HD1,SP1,D1,N,RP1,F1,B1]
 'use strict';
 
 const fs = require('node:fs');
@@ -1528,6 +1528,28 @@ async function jsonChild(id, script, limitMin, env = process.env) {
   return JSON.parse(fs.readFileSync(file, 'utf8'));
 }
 
+// ---- RP1: the replay worst case (issue #78), bench/replay.js ------------------------------------
+// 1,000 readers replaying a 33 MB log from seq 0 at once on build/bench/agentd
+// (test routes: /test/publish fills the log): peak memory over idle against
+// the replay budget, the longest loop turn, /healthz meanwhile.
+async function rp1() {
+  if (!fs.existsSync(agentd.BENCH_BIN)) { na('RP1', `no ${agentd.BENCH_BIN} (test routes needed to fill the log)`); return; }
+  const r = await jsonChild('RP1', 'replay.js', 10, { ...process.env, AGENTD_BIN: agentd.BENCH_BIN });
+  out.scenarios.RP1 = r;
+  if (!r) return;
+  const mib = (x) => `${(x / 1048576).toFixed(1)} MiB`;
+  log(`RP1 ${r.meta.readers} replays of ${mib(r.meta.logBytes)}: peak RSS ${mib(r.peakRss)} (idle ${mib(r.idleRss)}), `
+    + `budget held at most ${mib(r.heldPeak)}, longest loop turn ${r.loopTurnMaxMs.toFixed(1)} ms, /healthz slowest `
+    + `${r.healthzMaxMs.toFixed(1)} ms (${r.healthzLoopMaxMs.toFixed(1)} ms less the CPU waits), ${r.whole}/${r.checked} whole in ${r.seconds.toFixed(1)} s`);
+  const note = r.whole === r.checked ? '' : `${r.checked - r.whole} checking readers not whole: ${r.errors.join('; ')}`;
+  budget('RP1', `peak RSS over idle, ${r.meta.readers} replays from seq 0 of ${mib(r.meta.logBytes)} (the budget: --event-replay-bytes ${mib(r.meta.boundBytes)})`,
+    r.peakRss - r.idleRss, r.meta.boundBytes, { unit: 'B', note });
+  budget('RP1', 'longest loop turn meanwhile (the loop thread\'s CPU time in one turn; goal 50 ms)', r.loopTurnMaxMs, 50, { unit: 'ms' });
+  budget('RP1', '/healthz slowest answer meanwhile, less what agentd\'s threads and the prober waited for a CPU (goal 50 ms)', r.healthzLoopMaxMs, 50,
+    { unit: 'ms', note: `${r.healthzMaxMs.toFixed(0)} ms by the clock over ${r.probes} probes` });
+  budget('RP1', `time until every checking reader (${r.checked}) had the whole log`, r.seconds, null, { unit: 's' });
+}
+
 // bench/browser.mjs in a child (ESM, its own Chromium and agentd), its
 // figures read back from --json: the goals as budgets, the main thread's
 // CPU per view as a ratio to the bare xterm.js page of the same run.
@@ -1649,7 +1671,7 @@ async function main() {
   const loadWarn = os.loadavg()[0] > 1.5 ? `load average ${os.loadavg()[0].toFixed(2)} at start: other work shares the cores, figures are noisy` : null;
   if (loadWarn) { out.meta.warning = loadWarn; log(loadWarn); }
   await probes();
-  const steps = [['H1', h1], ['H2', h2], ['F2', f2], ['H3', h3], ['E1', e1], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['M4', m4], ['HD1', hd1], ['SP1', sp1], ['S', startup], ['M1', m1], ['M2', m2], ['D1', n1], ['N', nodes], ['F1', f1], ['B1', b1]];
+  const steps = [['H1', h1], ['H2', h2], ['F2', f2], ['H3', h3], ['E1', e1], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['M4', m4], ['HD1', hd1], ['SP1', sp1], ['S', startup], ['M1', m1], ['M2', m2], ['D1', n1], ['N', nodes], ['RP1', rp1], ['F1', f1], ['B1', b1]];
   for (const [id, fn] of steps) {
     if (!want(id) && !(id === 'S' && want('S1')) && !(id === 'N' && ['N1', 'N2', 'N3'].some(want))) continue;
     log(`${id} ...`);

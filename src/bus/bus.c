@@ -11,10 +11,35 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- life cycle -------------------------------------------------------------- */
 
 static void drop_turn(ad_bus_t *bus);
+
+/* Before each poll: the loop thread's CPU time since the last one is what
+ * the turn cost (the poll's wait costs none, and time the thread was off
+ * the CPU is not counted): the longest is kept, and the turns over 50 ms
+ * counted, for /metrics (a replay's work must never stall the loop). */
+static void on_meter(uv_prepare_t *h)
+{
+    ad_bus_t *bus = h->data;
+    struct timespec ts;
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) {
+        return;
+    }
+    uint64_t now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    if (bus->turn_cpu_ns != 0) {
+        uint64_t d = now - bus->turn_cpu_ns;
+        if (d > bus->turn_max_ns) {
+            bus->turn_max_ns = d;
+        }
+        if (d >= 50000000u) {
+            bus->turns_slow++;
+        }
+    }
+    bus->turn_cpu_ns = now;
+}
 
 ad_bus_t *ad_bus_new(uv_loop_t *loop, const ad_config_t *cfg)
 {
@@ -26,6 +51,7 @@ ad_bus_t *ad_bus_new(uv_loop_t *loop, const ad_config_t *cfg)
     ad_buf_init(&bus->scratch, BUS_EVENT_MAX);
     ad_buf_init(&bus->head, BUS_EVENT_MAX);
     bus->reserved = UINT64_MAX; /* nothing to reserve against until a store */
+    bus->rp_budget = cfg != NULL ? cfg->event_replay_bytes : 0;
     if (loop != NULL) {
         uv_timer_t *timers[] = {&bus->pace_timer, &bus->trim_timer, &bus->persist_timer,
                                 &bus->retry_timer};
@@ -37,7 +63,11 @@ ad_bus_t *ad_bus_new(uv_loop_t *loop, const ad_config_t *cfg)
         uv_check_init(loop, &bus->turn_check);
         bus->turn_idle.data = bus;
         bus->turn_check.data = bus;
-        bus->open_handles = (int)AD_ARRAY_LEN(timers) + 2;
+        uv_prepare_init(loop, &bus->meter);
+        bus->meter.data = bus;
+        uv_prepare_start(&bus->meter, on_meter);
+        uv_unref((uv_handle_t *)&bus->meter); /* it keeps nothing running */
+        bus->open_handles = (int)AD_ARRAY_LEN(timers) + 3;
     }
     return bus;
 }
@@ -76,7 +106,8 @@ void ad_bus_free(ad_bus_t *bus)
     drop_turn(bus);
     uv_handle_t *handles[] = {(uv_handle_t *)&bus->pace_timer,    (uv_handle_t *)&bus->trim_timer,
                               (uv_handle_t *)&bus->persist_timer, (uv_handle_t *)&bus->retry_timer,
-                              (uv_handle_t *)&bus->turn_idle,     (uv_handle_t *)&bus->turn_check};
+                              (uv_handle_t *)&bus->turn_idle,     (uv_handle_t *)&bus->turn_check,
+                              (uv_handle_t *)&bus->meter};
     for (size_t i = 0; i < AD_ARRAY_LEN(handles) && bus->loop != NULL; i++) {
         if (uv_is_closing(handles[i])) {
             bus->open_handles--; /* closed by whoever walked the loop */
@@ -120,6 +151,7 @@ static void sub_overflow(ad_bus_sub_t *sub)
         return;
     }
     sub->dead = true;
+    ad_bus_rp_drop(sub); /* its replay's grant goes to the next in line */
     sub->busy++;
     if (sub->ops->overflow != NULL) {
         sub->ops->overflow(sub->ud, sub->last_seq);
@@ -496,7 +528,17 @@ void ad_bus_stats(const ad_bus_t *bus, ad_bus_stats_t *out)
                             .given_up = bus->dropped,
                             .unpersisted_bytes = bus->unpersisted_bytes,
                             .ring_events = bus->ring.count,
-                            .ring_bytes = bus->ring.bytes};
+                            .ring_bytes = bus->ring.bytes,
+                            .replay_budget = bus->rp_budget,
+                            .replay_held = bus->rp_held,
+                            .replay_peak = bus->rp_peak,
+                            .replay_queued = bus->rp_queued,
+                            .replay_cut = bus->rp_cut,
+                            .loop_turn_max_ns = bus->turn_max_ns,
+                            .loop_turns_slow = bus->turns_slow};
+    for (const ad_bus_sub_t *s = bus->rp_head; s != NULL; s = s->rp_next) {
+        out->replay_waiting++;
+    }
 }
 
 uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topics, size_t ntopics,
@@ -616,6 +658,7 @@ void ad_bus_sub_try_reap(ad_bus_sub_t *sub)
         return;
     }
     ad_bus_pace_remove(sub);
+    ad_bus_rp_drop(sub);
     while (sub->entries != NULL) {
         bus_entry_t *e = sub->entries;
         sub->entries = e->sub_next;

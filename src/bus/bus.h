@@ -66,6 +66,14 @@ typedef struct {
     uint64_t published, persisted, given_up;
     uint64_t unpersisted_bytes; /* published, not yet in the event log */
     uint64_t ring_events, ring_bytes;
+    /* the replay budget: bytes granted now and at most, replays waiting
+     * for a grant now, that waited since start, readers cut for holding
+     * a grant without reading */
+    uint64_t replay_budget, replay_held, replay_peak, replay_waiting;
+    uint64_t replay_queued, replay_cut;
+    /* the loop thread's longest turn (CPU ns) and its turns of 50 ms or
+     * more, since start */
+    uint64_t loop_turn_max_ns, loop_turns_slow;
 } ad_bus_stats_t;
 void ad_bus_stats(const ad_bus_t *bus, ad_bus_stats_t *out);
 /* The stats as Prometheus families into b (prom.c; bus NULL: zeros). 0 or
@@ -129,6 +137,12 @@ typedef struct {
      * more than *taken: the subscriber is then in overflow. A consumer
      * that frees its subscriber in the run takes nothing after that. */
     int (*deliver_run)(void *ud, ad_bus_event_t *const *evs, size_t n, size_t *taken);
+    /* Optional: the replay budget's part (--event-replay-bytes) that a step
+     * of this subscriber's replay held was not written out for
+     * AD_BUS_REPLAY_HOLD_MS while other replays waited for it. As
+     * overflow (used when this is NULL): nothing more is delivered; the
+     * owner tells the client to come back from last_seq and closes. */
+    void (*stalled)(void *ud, uint64_t last_seq);
 } ad_bus_sub_ops_t;
 
 #define AD_BUS_TOPIC_MAX 256
@@ -201,7 +215,9 @@ typedef struct {
     void (*write)(void *impl, ad_bus_event_t *const *evs, size_t n, ad_bus_write_done_cb done,
                   void *arg);
     /* Worker thread: calls cb for up to limit rows with after < seq <= upto
-     * in seq order. Returns 0 or an AD_E* code. */
+     * in seq order, until cb returns non-zero (negative: that row was not
+     * taken; the next read, after the row before it, starts there).
+     * Returns 0 or an AD_E* code. */
     int (*read)(void *impl, uint64_t after, uint64_t upto, size_t limit, ad_bus_row_cb cb,
                 void *arg);
     /* Loop thread: deletes the oldest records while the log holds more than

@@ -127,6 +127,20 @@ uint64_t ad_bus_ring_last(const bus_ring_t *r);
  * pointers before its send queue's bound applies. */
 #define AD_BUS_BATCH_MAX 1024
 #define AD_BUS_PACE_MS 2
+/* The replay budget (replay.c): a replay step (a slice of the
+ * ring, a read of the log) delivers about this many bytes, then waits
+ * until the connection has written them out (its queue back under
+ * AD_BUS_REPLAY_LOW) before it asks for the next. */
+#define AD_BUS_REPLAY_CHUNK (256u * 1024)
+#define AD_BUS_REPLAY_LOW (32u * 1024)
+/* Ring replay the loop does within one ms of its clock: a loop turn never
+ * copies much more before it answers other requests. */
+#define AD_BUS_REPLAY_TURN_BYTES (1024u * 1024)
+/* Log reads in flight at once: the thread pool stays free for others. */
+#define AD_BUS_REPLAY_READS_MAX 2
+/* A reader whose step has not been written out after this while others
+ * wait for the budget is cut (it reads nothing; its grant is needed). */
+#define AD_BUS_REPLAY_HOLD_MS 5000
 #define AD_BUS_TRIM_MIN_INTERVAL_MS 250
 #define AD_BUS_TRIM_TIMER_MS 60000
 /* Events wait this long for others to share their transaction. Fan-out is
@@ -184,6 +198,15 @@ struct ad_bus_sub {
     bool dead;     /* overflowed */
     bool freed;
     bool zombie;
+    /* The replay budget (replay.c): bytes granted to its current step,
+     * held until they are written out; since when; its place in the queue
+     * of those waiting for a grant. */
+    bool rp_waiting;
+    bool rd_waiting; /* holds a grant, waits for a log read slot */
+    size_t rp_grant, rp_used;
+    size_t rp_need; /* bytes it waits for in the queue */
+    uint64_t rp_since_ms;
+    struct ad_bus_sub *rp_next, *rd_next;
 };
 
 struct ad_bus {
@@ -247,6 +270,19 @@ struct ad_bus {
     int64_t last_trim_ms;
     unsigned db_reads;
     struct dbread *reads; /* in flight: they pin the ring */
+    /* The replay budget (replay.c): bytes every replay may hold at once
+     * (0: no bound), granted now, the subscribers waiting for a grant in
+     * order, and the ring replay done in the current ms of the loop. */
+    uint64_t rp_budget, rp_held;
+    ad_bus_sub_t *rp_head, *rp_tail;
+    ad_bus_sub_t *rd_head, *rd_tail; /* waiting for a log read slot */
+    uint64_t rp_turn_ms, rp_turn_bytes;
+    uint64_t rp_queued, rp_cut; /* since start: replays that waited, readers cut */
+    uint64_t rp_peak;           /* the most granted at once */
+    /* the loop's turns (bus.c's meter): CPU ns at the last poll, the
+     * longest turn, the turns of 50 ms or more */
+    uv_prepare_t meter;
+    uint64_t turn_cpu_ns, turn_max_ns, turns_slow;
 };
 
 /* bus.c: the bus is freed once its handles are closed and no subscriber is
@@ -273,6 +309,10 @@ void ad_bus_release_held(ad_bus_t *bus);
  * in-flight log read still needs from the ring (0: none). */
 void ad_bus_run_replay(ad_bus_sub_t *sub);
 uint64_t ad_bus_ring_pin(const ad_bus_t *bus);
+/* replay.c: gives sub's replay grant back and takes it out of the queues
+ * (it is done, dead or freed); those waiting get the budget at the next
+ * pace tick. Safe to call again. */
+void ad_bus_rp_drop(ad_bus_sub_t *sub);
 /* pairs.c: the topics of ad_bus_publish_to's "prefix", id pairs (ended by
  * NULL), at most AD_BUS_PAIRS_MAX (pairs past it are dropped). */
 typedef struct {

@@ -7,6 +7,15 @@
  * in a crash, or given up when the log could not be written) are
  * reported as a gap where the replay crosses them, never skipped silently.
  * Fan-out is bus.c's.
+ *
+ * The replay budget bounds what every replay holds at once, whatever the
+ * event size and the number of readers: a step (a slice of the ring, a
+ * read of the log) needs a grant of about AD_BUS_REPLAY_CHUNK bytes, and
+ * keeps it until the connection has written the step out; then the grant
+ * goes to the next reader in line. Readers past the budget wait their
+ * turn in order, holding nothing. Log reads are bounded in bytes as in
+ * rows, and at most AD_BUS_REPLAY_READS_MAX are in flight; the ring replay
+ * one loop turn does is bounded too, so the loop stays responsive.
  */
 #include "bus/bus_int.h"
 
@@ -59,6 +68,247 @@ static char **sub_patterns(const ad_bus_sub_t *sub, size_t *n)
     return p;
 }
 
+/* ---- the replay budget ---------------------------------------------------------- */
+
+static bool budgeted(const ad_bus_t *bus)
+{
+    return bus->loop != NULL && bus->rp_budget > 0;
+}
+
+static size_t sub_queued(ad_bus_sub_t *sub)
+{
+    return sub->ops->queued != NULL ? sub->ops->queued(sub->ud) : 0;
+}
+
+static void on_pace_timer(uv_timer_t *t);
+
+static void pace_timer_on(ad_bus_t *bus)
+{
+    if (bus->loop != NULL && !bus->closing && !uv_is_active((uv_handle_t *)&bus->pace_timer)) {
+        uv_timer_start(&bus->pace_timer, on_pace_timer, AD_BUS_PACE_MS, AD_BUS_PACE_MS);
+    }
+}
+
+static void grant(ad_bus_sub_t *sub, size_t n)
+{
+    ad_bus_t *bus = sub->bus;
+    sub->rp_grant += n;
+    bus->rp_held += n;
+    if (bus->rp_held > bus->rp_peak) {
+        bus->rp_peak = bus->rp_held;
+    }
+}
+
+static void ungrant(ad_bus_sub_t *sub)
+{
+    sub->bus->rp_held -= sub->rp_grant;
+    sub->rp_grant = 0;
+    sub->rp_used = 0;
+}
+
+/* Removes sub from a queue: the budget's (rp_next) or, with rd, the read slots' (rd_next). */
+static void queue_unlink(ad_bus_sub_t **head, ad_bus_sub_t **tail, ad_bus_sub_t *sub, bool rd)
+{
+    ad_bus_sub_t *prev = NULL;
+    for (ad_bus_sub_t *s = *head; s != NULL; prev = s, s = rd ? s->rd_next : s->rp_next) {
+        if (s != sub) {
+            continue;
+        }
+        ad_bus_sub_t *next = rd ? s->rd_next : s->rp_next;
+        if (prev == NULL) {
+            *head = next;
+        } else if (rd) {
+            prev->rd_next = next;
+        } else {
+            prev->rp_next = next;
+        }
+        if (*tail == sub) {
+            *tail = prev;
+        }
+        break;
+    }
+    if (rd) {
+        sub->rd_next = NULL;
+        sub->rd_waiting = false;
+    } else {
+        sub->rp_next = NULL;
+        sub->rp_waiting = false;
+    }
+}
+
+/* Puts sub at the end of the line for a grant of need bytes. */
+static void rp_wait(ad_bus_sub_t *sub, size_t need)
+{
+    ad_bus_t *bus = sub->bus;
+    sub->rp_waiting = true;
+    sub->rp_need = need;
+    sub->rp_next = NULL;
+    if (bus->rp_tail != NULL) {
+        bus->rp_tail->rp_next = sub;
+    } else {
+        bus->rp_head = sub;
+    }
+    bus->rp_tail = sub;
+    bus->rp_queued++;
+    pace_timer_on(bus);
+}
+
+static bool fits(const ad_bus_t *bus, size_t need)
+{
+    return bus->rp_held == 0 || bus->rp_held + need <= bus->rp_budget;
+}
+
+static void pace_add(ad_bus_sub_t *sub);
+
+/* A step of need bytes may run: true when sub holds a grant for it (given
+ * now, or given and not used yet), false when it waits: for its last
+ * step to be written out (paced), or in line for the budget. */
+static bool rp_take(ad_bus_sub_t *sub, size_t need)
+{
+    ad_bus_t *bus = sub->bus;
+    if (!budgeted(bus)) {
+        return true;
+    }
+    if (sub->rp_waiting) {
+        return false;
+    }
+    if (sub->rp_grant > 0) {
+        if (sub->rp_used == 0) {
+            return true;
+        }
+        if (sub_queued(sub) > AD_BUS_REPLAY_LOW) {
+            if (!sub->paced) {
+                pace_add(sub); /* its last step is still being written */
+            }
+            return false;
+        }
+        ungrant(sub); /* written out: the grant comes back */
+    }
+    if (bus->rp_head == NULL && fits(bus, need)) {
+        grant(sub, need);
+        return true;
+    }
+    rp_wait(sub, need);
+    return false;
+}
+
+/* sub's step delivered `bytes`: its grant is held until they are written
+ * out (rp_take waits for that). False without a budget. */
+static bool rp_step_done(ad_bus_sub_t *sub, size_t bytes)
+{
+    ad_bus_t *bus = sub->bus;
+    if (!budgeted(bus) || sub->rp_grant == 0) {
+        return false;
+    }
+    if (bytes > sub->rp_grant) {
+        /* a log read gives at least one event, however big: counted */
+        grant(sub, bytes - sub->rp_grant);
+    }
+    sub->rp_used = bytes > 0 ? bytes : 1;
+    sub->rp_since_ms = uv_now(bus->loop);
+    return true;
+}
+
+/* Counts ring replay bytes against this ms of the loop's clock; false once
+ * the turn has done its share. */
+static bool rp_turn(ad_bus_t *bus, size_t add)
+{
+    if (!budgeted(bus)) {
+        return true;
+    }
+    uint64_t now = uv_now(bus->loop);
+    if (now != bus->rp_turn_ms) {
+        bus->rp_turn_ms = now;
+        bus->rp_turn_bytes = 0;
+    }
+    bus->rp_turn_bytes += add;
+    return bus->rp_turn_bytes < AD_BUS_REPLAY_TURN_BYTES;
+}
+
+void ad_bus_rp_drop(ad_bus_sub_t *sub)
+{
+    ad_bus_t *bus = sub->bus;
+    if (sub->rp_waiting) {
+        queue_unlink(&bus->rp_head, &bus->rp_tail, sub, false);
+    }
+    if (sub->rd_waiting) {
+        queue_unlink(&bus->rd_head, &bus->rd_tail, sub, true);
+    }
+    if (sub->rp_grant > 0) {
+        ungrant(sub);
+        if (bus->rp_head != NULL) {
+            pace_timer_on(bus);
+        }
+    }
+}
+
+/* The replay is over (caught up): the grant comes back once its last step
+ * is written out. */
+static void rp_settle(ad_bus_sub_t *sub)
+{
+    if (sub->rp_grant == 0 || sub->replaying || sub->db_pending) {
+        return;
+    }
+    if (sub->rp_used == 0 || sub_queued(sub) <= AD_BUS_REPLAY_LOW) {
+        ad_bus_rp_drop(sub);
+    } else if (!sub->paced) {
+        pace_add(sub);
+    }
+}
+
+/* A holder whose step has not been written out for AD_BUS_REPLAY_HOLD_MS
+ * while others wait: it reads nothing, and its grant is theirs. It is
+ * told so (with the last seq it got, to come back from) and closed. */
+static void rp_cut(ad_bus_sub_t *sub)
+{
+    ad_bus_t *bus = sub->bus;
+    bus->rp_cut++;
+    ad_log(AD_LOG_WARN, "bus", "replay reader cut: nothing taken for %d ms last_seq=%llu",
+           AD_BUS_REPLAY_HOLD_MS, (unsigned long long)sub->last_seq);
+    sub->dead = true;
+    ad_bus_rp_drop(sub);
+    ad_bus_pace_remove(sub);
+    sub->busy++;
+    if (sub->ops->stalled != NULL) {
+        sub->ops->stalled(sub->ud, sub->last_seq);
+    } else if (sub->ops->overflow != NULL) {
+        sub->ops->overflow(sub->ud, sub->last_seq);
+    }
+    sub->busy--;
+    if (sub->freed) {
+        ad_bus_sub_try_reap(sub);
+    }
+}
+
+/* The pace timer's turn for the budget: stalled holders are cut while
+ * others wait; those in line get grants while the budget and the turn's
+ * share of work allow. */
+static void rp_tick(ad_bus_t *bus)
+{
+    if (!budgeted(bus) || bus->closing) {
+        return;
+    }
+    uint64_t now = uv_now(bus->loop);
+    if (bus->rp_head != NULL) {
+        ad_bus_sub_t *sub = bus->paced;
+        while (sub != NULL) {
+            ad_bus_sub_t *next = sub->pace_next;
+            if (sub->rp_grant > 0 && sub->rp_used > 0 && !sub->dead &&
+                now - sub->rp_since_ms >= AD_BUS_REPLAY_HOLD_MS &&
+                sub_queued(sub) > AD_BUS_REPLAY_LOW) {
+                rp_cut(sub);
+            }
+            sub = next;
+        }
+    }
+    while (bus->rp_head != NULL && fits(bus, bus->rp_head->rp_need) && rp_turn(bus, 0)) {
+        ad_bus_sub_t *sub = bus->rp_head;
+        queue_unlink(&bus->rp_head, &bus->rp_tail, sub, false);
+        grant(sub, sub->rp_need);
+        ad_bus_run_replay(sub);
+    }
+}
+
 typedef struct dbread {
     uv_work_t work;
     struct dbread *next, *prev;
@@ -77,6 +327,8 @@ typedef struct dbread {
     } * gaps;
     size_t ngaps;
     size_t rows;
+    size_t bytes, max_bytes; /* of the events kept; the step's bound */
+    bool stopped;            /* at max_bytes, before the end of the range */
     int rc;
 } dbread_t;
 
@@ -90,11 +342,6 @@ static void add_gap(dbread_t *dr, uint64_t from, uint64_t to)
 static int on_row(const ad_bus_row_t *row, void *arg)
 {
     dbread_t *dr = arg;
-    dr->rows++;
-    if (row->seq > dr->scanned + 1) {
-        add_gap(dr, dr->scanned + 1, row->seq - 1);
-    }
-    dr->scanned = row->seq;
     json_t *arr = json_loads(row->topics, 0, NULL);
     size_t nt = json_is_array(arr) ? json_array_size(arr) : 0;
     const char *tops[64];
@@ -122,12 +369,25 @@ static int on_row(const ad_bus_row_t *row, void *arg)
                                row->payload_len);
     }
     json_decref(arr);
+    size_t b = ev != NULL ? ad_bus_event_bytes(ev) : 0;
+    if (ev != NULL && dr->nevs > 0 && dr->bytes + b > dr->max_bytes) {
+        /* the step is full: this row is left for the next read */
+        ad_bus_event_unref(ev);
+        dr->stopped = true;
+        return -1;
+    }
+    dr->rows++;
+    if (row->seq > dr->scanned + 1) {
+        add_gap(dr, dr->scanned + 1, row->seq - 1);
+    }
+    dr->scanned = row->seq;
     if (ev != NULL) {
         if (dr->nevs == dr->cap) {
             dr->cap = dr->cap ? dr->cap * 2 : 64;
             dr->evs = ad_xrealloc(dr->evs, dr->cap * sizeof(*dr->evs));
         }
         dr->evs[dr->nevs++] = ev;
+        dr->bytes += b;
     }
     return 0;
 }
@@ -136,7 +396,7 @@ static void dbread_work(uv_work_t *w)
 {
     dbread_t *dr = w->data;
     dr->rc = dr->sops->read(dr->simpl, dr->after, dr->upto, AD_BUS_READ_BATCH_ROWS, on_row, dr);
-    if (dr->rc == 0 && dr->rows < AD_BUS_READ_BATCH_ROWS) {
+    if (dr->rc == 0 && dr->rows < AD_BUS_READ_BATCH_ROWS && !dr->stopped) {
         /* Everything below the ring is stored unless lost: rows missing at
          * the end of the range are a gap too. */
         if (dr->scanned < dr->upto) {
@@ -229,6 +489,8 @@ static void dbread_done(uv_work_t *w, int status)
     if (dr->scanned > *cur) {
         *cur = dr->scanned;
     }
+    (void)rp_step_done(sub, dr->bytes); /* run_replay waits for it to be written */
+    (void)rp_turn(bus, dr->bytes);
 out:
     dbread_free(dr);
     if (sub->freed) {
@@ -238,6 +500,13 @@ out:
     }
     if (bus->closing) {
         ad_bus_try_finish_free(bus);
+        return;
+    }
+    /* a read slot is free: the next in line for one reads */
+    while (bus->rd_head != NULL && bus->db_reads < AD_BUS_REPLAY_READS_MAX) {
+        ad_bus_sub_t *next = bus->rd_head;
+        queue_unlink(&bus->rd_head, &bus->rd_tail, next, true);
+        ad_bus_run_replay(next);
     }
 }
 
@@ -247,6 +516,10 @@ static void start_dbread(ad_bus_sub_t *sub, backfill_t *bf, uint64_t after, uint
     ad_bus_t *bus = sub->bus;
     dbread_t *dr = ad_xcalloc(1, sizeof(*dr));
     dr->work.data = dr;
+    dr->max_bytes = AD_BUS_REPLAY_CHUNK;
+    if (budgeted(bus) && sub->rp_grant > 0) {
+        dr->max_bytes = sub->rp_grant;
+    }
     dr->sub = sub;
     dr->bf = bf;
     dr->sops = bus->sops;
@@ -287,7 +560,8 @@ static void on_pace_timer(uv_timer_t *t)
         }
         sub = next;
     }
-    if (bus->paced == NULL) {
+    rp_tick(bus);
+    if (bus->paced == NULL && bus->rp_head == NULL) {
         uv_timer_stop(&bus->pace_timer);
     }
 }
@@ -302,9 +576,7 @@ static void pace_add(ad_bus_sub_t *sub)
         bus->paced->pace_prev = sub;
     }
     bus->paced = sub;
-    if (!uv_is_active((uv_handle_t *)&bus->pace_timer)) {
-        uv_timer_start(&bus->pace_timer, on_pace_timer, AD_BUS_PACE_MS, AD_BUS_PACE_MS);
-    }
+    pace_timer_on(bus);
 }
 
 static bool must_pace(ad_bus_sub_t *sub)
@@ -346,10 +618,12 @@ static bool next_step(ad_bus_sub_t *sub, step_t *st)
     }
 }
 
-/* Delivers a slice of the step from the ring. False when sub died. */
-static bool replay_ring(ad_bus_sub_t *sub, step_t *st)
+/* Delivers a slice of the step from the ring, at most its grant's bytes
+ * with a budget (*bytes: what it delivered). False when sub died. */
+static bool replay_ring(ad_bus_sub_t *sub, step_t *st, size_t *bytes)
 {
     ad_bus_t *bus = sub->bus;
+    size_t cap = budgeted(bus) && sub->rp_grant > 0 ? sub->rp_grant : SIZE_MAX;
     for (int i = 0; i < AD_BUS_REPLAY_SLICE && *st->cur < st->end; i++) {
         if (i > 0 && sub->ops->queued != NULL && sub->queue_limit > 0 &&
             sub->ops->queued(sub->ud) > sub->queue_limit / 2) {
@@ -360,11 +634,19 @@ static bool replay_ring(ad_bus_sub_t *sub, step_t *st)
             AD_BUG("replay ring hole seq=%llu", (unsigned long long)(*st->cur + 1));
         }
         bool ok = st->bf ? match_list(st->bf->topics, st->bf->ntopics, ev) : match_sub(sub, ev);
-        if (ok && !ad_bus_sub_deliver(sub, ev)) {
-            return false;
+        if (ok) {
+            size_t b = ad_bus_event_bytes(ev);
+            if (*bytes > 0 && *bytes + b > cap) {
+                break; /* the step is full: the next one takes it */
+            }
+            if (!ad_bus_sub_deliver(sub, ev)) {
+                return false;
+            }
+            *bytes += b;
         }
         *st->cur = ev->seq;
     }
+    (void)rp_turn(bus, *bytes);
     return true;
 }
 
@@ -393,16 +675,36 @@ static void replay_table(ad_bus_sub_t *sub, step_t *st, uint64_t ring_first)
     start_dbread(sub, st->bf, *st->cur, upto, pats, npats);
 }
 
+/* The log reads in flight are at their bound: sub waits in line for a
+ * slot, its grant kept (dbread_done hands the slots on). */
+static bool must_wait_read(ad_bus_sub_t *sub)
+{
+    ad_bus_t *bus = sub->bus;
+    if (bus->loop == NULL || bus->db_reads < AD_BUS_REPLAY_READS_MAX) {
+        return false;
+    }
+    sub->rd_waiting = true;
+    sub->rd_next = NULL;
+    if (bus->rd_tail != NULL) {
+        bus->rd_tail->rd_next = sub;
+    } else {
+        bus->rd_head = sub;
+    }
+    bus->rd_tail = sub;
+    return true;
+}
+
 /* Moves the subscriber's replay forward: backfills first (their own topics,
  * up to the seq where the chase took over), then the chase with every
  * current subscription until it reaches the newest seq, when live delivery
  * takes over. Synchronous while the ring covers the range; a read of the
  * event log otherwise, after which this runs again. */
-void ad_bus_run_replay(ad_bus_sub_t *sub)
+static void replay_steps(ad_bus_sub_t *sub)
 {
     ad_bus_t *bus = sub->bus;
     step_t st;
-    while (!sub->freed && !sub->dead && sub->replaying && next_step(sub, &st)) {
+    while (!sub->freed && !sub->dead && sub->replaying && !sub->rp_waiting && !sub->rd_waiting &&
+           !sub->db_pending && next_step(sub, &st)) {
         if (must_pace(sub)) {
             return;
         }
@@ -428,12 +730,38 @@ void ad_bus_run_replay(ad_bus_sub_t *sub)
             *st.cur = oldest - 1 < st.end ? oldest - 1 : st.end;
             continue;
         }
+        size_t need = AD_BUS_REPLAY_CHUNK;
+        if (!below_ring) {
+            const ad_bus_event_t *ev = ad_bus_ring_get(&bus->ring, *st.cur + 1);
+            if (ev != NULL && ad_bus_event_bytes(ev) > need) {
+                need = ad_bus_event_bytes(ev); /* a step takes one event whole */
+            }
+        }
+        if (!rp_take(sub, need)) {
+            return;
+        }
         if (below_ring) {
-            replay_table(sub, &st, ring_first);
+            if (!must_wait_read(sub)) {
+                replay_table(sub, &st, ring_first);
+            }
             return;
         }
-        if (!replay_ring(sub, &st)) {
+        if (!rp_turn(bus, 0)) {
+            pace_add(sub); /* this turn has done its share: the next tick */
             return;
         }
+        size_t bytes = 0;
+        if (!replay_ring(sub, &st, &bytes)) {
+            return;
+        }
+        (void)rp_step_done(sub, bytes); /* the next step waits for it to be written */
+    }
+}
+
+void ad_bus_run_replay(ad_bus_sub_t *sub)
+{
+    replay_steps(sub);
+    if (!sub->freed && !sub->dead) {
+        rp_settle(sub);
     }
 }

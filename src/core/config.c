@@ -204,6 +204,10 @@ static const opt_t options[] = {
      "Gemini CLI executable for gemini agents (looked up on PATH)"},
     {"event-ring-bytes", "AGENTD_EVENT_RING_BYTES", U64(event_ring_bytes), "N", "8388608", 1024,
      1073741824, "recent events kept in memory for replay"},
+    {"event-replay-bytes", "AGENTD_EVENT_REPLAY_BYTES", U64(event_replay_bytes), "N", "67108864", 0,
+     1099511627776,
+     "bytes every replay (?since=) may hold at once, all readers together: later replays wait "
+     "their turn (0: no bound)"},
     {"event-retention-bytes", "AGENTD_EVENT_RETENTION_BYTES", U64(event_retention_bytes), "N",
      "268435456", 1024, 1099511627776, "event log size kept (its oldest segments are deleted)"},
     {"event-retention-seconds", "AGENTD_EVENT_RETENTION_SECONDS", U64(event_retention_seconds), "S",

@@ -652,6 +652,7 @@ typedef struct {
     char gemini_bin[1024];
     /* Event bus */
     uint64_t event_ring_bytes;
+    uint64_t event_replay_bytes; /* every replay's bytes held at once (0: no bound) */
     uint64_t event_retention_bytes;
     uint64_t event_retention_seconds;
     /* git worktrees */

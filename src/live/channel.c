@@ -364,16 +364,32 @@ static void live_overflow(void *ud, uint64_t last_seq)
     lv->done = true;
     ad_log(AD_LOG_WARN, "live", "slow consumer dropped last_seq=%llu",
            (unsigned long long)last_seq);
-    const char *why = lv->cut_memory ? "server send memory bound" : "send queue bound";
-    ad_live_notice_ex(lv, "overflow",
-                      json_pack("{s:I, s:s}", "lastSeq", (json_int_t)last_seq, "reason", why),
-                      true);
+    const char *why = lv->cut_replay   ? "replay stalled"
+                      : lv->cut_memory ? "server send memory bound"
+                                       : "send queue bound";
+    json_t *p = json_pack("{s:I, s:s}", "lastSeq", (json_int_t)last_seq, "reason", why);
+    if (lv->cut_replay) {
+        /* come back from lastSeq: the budget is free again by then */
+        json_object_set_new(p, "retryAfterMs", json_integer(1000));
+    }
+    ad_live_notice_ex(lv, "overflow", p, true);
     if (lv->ws != NULL) {
         ad_ws_close(lv->ws, 1013,
-                    lv->cut_memory ? "overflow: server send memory bound" : "overflow");
+                    lv->cut_replay   ? "overflow: replay stalled"
+                    : lv->cut_memory ? "overflow: server send memory bound"
+                                     : "overflow");
     } else {
         ad_sse_close(lv->sse);
     }
+}
+
+/* Its replay's step was not written out while other replays waited for
+ * the budget it held (src/bus): told to come back, and closed. */
+static void live_stalled(void *ud, uint64_t last_seq)
+{
+    ad_live_chan_t *lv = ud;
+    lv->cut_replay = true;
+    live_overflow(ud, last_seq);
 }
 
 static void live_truncated(void *ud, uint64_t oldest)
@@ -403,7 +419,8 @@ static size_t live_queued(void *ud)
 }
 
 static const ad_bus_sub_ops_t live_ops = {live_deliver, live_overflow, live_truncated,
-                                          live_queued,  live_gap,      live_deliver_run};
+                                          live_queued,  live_gap,      live_deliver_run,
+                                          live_stalled};
 
 /* The channel's credential was revoked, signed out, rotated or expired
  * (src/auth watches it): closed at once. */

@@ -24,6 +24,7 @@ struct ad_live_chan {
     ad_live_chan_t *next, *prev; /* every open channel of L */
     bool done;                   /* closing: deliver nothing more */
     bool cut_memory;             /* overflowed the server-wide send bound */
+    bool cut_replay;             /* held replay budget without reading (src/bus) */
     ad_principal_t who;          /* who opened it */
     ad_auth_cred_t cred;         /* what it signed in with, checked again */
     ad_auth_watch_t *watch;      /* ... at once when it ends (src/auth) */

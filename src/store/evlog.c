@@ -833,7 +833,12 @@ static void read_seg(ad_evlog_t *log, const seg_t *s, uint64_t off, rd_t *rd)
             break;
         }
         if (r.seq > rd->after) {
-            if (rd->cb(&r, rd->arg) != 0) {
+            int rc = rd->cb(&r, rd->arg);
+            if (rc < 0) { /* not taken: the next read starts at this record */
+                rd->done = true;
+                break;
+            }
+            if (rc != 0) {
                 rd->done = true;
             }
             rd->n++;

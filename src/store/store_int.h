@@ -173,10 +173,11 @@ void ad_evlog_sync(ad_evlog_t *log);
 int ad_evlog_trim(ad_evlog_t *log, uint64_t max_bytes, int64_t min_ts_ms, uint64_t *oldest,
                   uint64_t *bytes);
 /* Calls cb with up to limit committed records with after < seq <= upto, in
- * seq order, until cb returns non-zero; the record's strings live for the
- * call. A record that fails its check is skipped (logged, "corrupt record at
- * offset N") and the read goes on at the next whole record: its seq is
- * simply missing. Returns 0. */
+ * seq order, until cb returns non-zero (negative: the record was not
+ * taken, and a read after the one before it starts there at once); the
+ * record's strings live for the call. A record that fails its check is skipped (logged, "corrupt
+ * record at offset N") and the read goes on at the next whole record: its seq is simply missing.
+ * Returns 0. */
 typedef int (*ad_evlog_row_cb)(const ad_evlog_rec_t *r, void *arg);
 int ad_evlog_read(ad_evlog_t *log, uint64_t after, uint64_t upto, size_t limit, ad_evlog_row_cb cb,
                   void *arg);

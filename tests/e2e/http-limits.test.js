@@ -21,7 +21,7 @@ test.before(async () => {
 test.after(async () => { await d.cleanup(); });
 
 async function refused(data, status, code) {
-  const r = await exchange(d.url, data, { quietMs: 1500 });
+  const r = await exchange(d.url, data);
   const rs = parseResponses(r.text);
   assert.equal(rs.length, 1, r.text);
   assert.equal(rs[0].status, status, r.text);
@@ -79,7 +79,7 @@ test('malformed requests: 400 and the connection is closed', async () => {
   ];
   for (const c of cases) await refused(c, 400, 'BAD_REQUEST');
   // a good request before the bad one is still answered first
-  const r = await exchange(d.url, 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\nBROKEN\r\n\r\n', { quietMs: 1000 });
+  const r = await exchange(d.url, 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\nBROKEN\r\n\r\n');
   const rs = parseResponses(r.text);
   assert.deepEqual(rs.map((x) => x.status), [200, 400]);
   assert.equal(r.closed, true);
@@ -109,11 +109,11 @@ test('a slowloris client (headers too slow) is dropped; others are served meanwh
 });
 
 test('an idle keep-alive connection is closed after idle-timeout-ms', async () => {
-  const r = await exchange(d.url, 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n', { quietMs: 3000 });
+  const r = await exchange(d.url, 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n', { untilClose: true });
   assert.equal(parseResponses(r.text).length, 1);
   assert.equal(r.closed, true);
   // a connection that never sends anything is closed too (header timeout)
-  const e = await exchange(d.url, [], { quietMs: 3000 });
+  const e = await exchange(d.url, [], { untilClose: true });
   assert.equal(e.closed, true);
   assert.equal(e.text, '');
 });
@@ -121,9 +121,9 @@ test('an idle keep-alive connection is closed after idle-timeout-ms', async () =
 test('a keep-alive connection answered later, outside the read, is closed after idle-timeout-ms too', async () => {
   // /test/async answers from a timer: the answer is written where it is
   // made (write.c's try_answer), and its idle timer must start there too.
-  // exchange() ends at the close; its quiet bound only ends a test that
-  // would otherwise hang, so it is far past the 400 ms idle timeout.
-  const r = await exchange(d.url, 'GET /test/async?ms=50&id=later HTTP/1.1\r\nHost: localhost\r\n\r\n', { quietMs: 20000 });
+  // exchange() reads to the close; its bound only ends a test that would
+  // otherwise hang, so it is far past the 400 ms idle timeout.
+  const r = await exchange(d.url, 'GET /test/async?ms=50&id=later HTTP/1.1\r\nHost: localhost\r\n\r\n', { untilClose: true, timeoutMs: 20000 });
   const rs = parseResponses(r.text);
   assert.equal(rs.length, 1);
   assert.equal(rs[0].status, 200);
@@ -179,7 +179,7 @@ test('connections over max-connections are refused with 503; existing ones keep 
       socks.push(s);
     }
     await new Promise((r) => setTimeout(r, 100));
-    const extra = await exchange(c.url, 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n', { quietMs: 1000 });
+    const extra = await exchange(c.url, 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
     const rs = parseResponses(extra.text);
     assert.equal(rs[0].status, 503);
     assert.equal(JSON.parse(rs[0].body).error.code, 'UNAVAILABLE');
@@ -194,7 +194,7 @@ test('connections over max-connections are refused with 503; existing ones keep 
     socks.forEach((s) => s.destroy());
     // once they are gone, new connections are accepted again
     await until(async () => {
-      const again = await exchange(c.url, 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n', { quietMs: 300 });
+      const again = await exchange(c.url, 'GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n');
       return parseResponses(again.text)[0]?.status === 200;
     }, 'a new connection accepted');
     assert.match(c.stderr, /msg="connection refused" reason=max-connections/);

@@ -27,7 +27,7 @@ function parseEvents(body) {
 }
 
 test('an event stream has the SSE head and framed events', async () => {
-  const r = await exchange(d.url, 'GET /test/sse?count=3&close=1 HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n', { quietMs: 2000 });
+  const r = await exchange(d.url, 'GET /test/sse?count=3&close=1 HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n');
   assert.equal(r.closed, true);
   const end = r.text.indexOf('\r\n\r\n');
   const head = r.text.slice(0, end);
@@ -40,7 +40,7 @@ test('an event stream has the SSE head and framed events', async () => {
 });
 
 test('Last-Event-ID resumes after the given id', async () => {
-  const r = await exchange(d.url, 'GET /test/sse?count=2&close=1 HTTP/1.1\r\nHost: localhost\r\nLast-Event-ID: 41\r\n\r\n', { quietMs: 2000 });
+  const r = await exchange(d.url, 'GET /test/sse?count=2&close=1 HTTP/1.1\r\nHost: localhost\r\nLast-Event-ID: 41\r\n\r\n');
   const events = parseEvents(r.text.slice(r.text.indexOf('\r\n\r\n') + 4));
   assert.deepEqual(events.map((e) => e.id), ['42', '43']);
 });

@@ -9,6 +9,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const { start } = require('./lib/daemon');
 const { Live, json, publish, hasTestRoutes, makeAgent } = require('./lib/live');
+const { until } = require('./lib/api');
 
 test('the run channel streams its run and closes with 1000 after the final event', async (t) => {
   const d = await start({ needUrl: true });
@@ -150,7 +151,15 @@ test('a crew of two command agents: every tool call on /ws/graph in the seed\'s 
       executor: 'command', command: [process.execPath, '-e', script('lint')] })).body;
     for (const a of [...agents, loner]) assert.equal((await json(d, 'POST', `/api/agents/${a.id}/start`, {})).status, 200);
     await g.until(() => g.events.filter((e) => e.type === 'tool_end').length >= 2, 15000, 'both tool ends');
-    await new Promise((r) => setTimeout(r, 300));
+    // Nothing more comes: every run has ended (its events were published
+    // before), and what the graph was sent before now has arrived.
+    for (const a of [...agents, loner]) {
+      await until(async () => {
+        const runs = (await json(d, 'GET', `/api/agents/${a.id}/runs`)).body.runs;
+        return runs.length > 0 && runs[0].status !== 'running';
+      }, `the run of ${a.name} to end`, 15000);
+    }
+    await g.fence();
     assert.equal(g.events.length, 6, JSON.stringify(g.events.map((e) => e.type)));
     for (const a of agents) {
       const mine = g.events.filter((e) => e.agent_id === a.id);

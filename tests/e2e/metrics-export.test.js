@@ -109,9 +109,9 @@ test('an export of 1,000,000 points: every row, chunked, in bounded memory; an a
     });
     // and one that never reads at all
     const idle = http.get(new URL(`${d.url}/api/runs/${runId}/metrics/export`), { headers: d.authHeaders });
-    idle.on('response', (res) => res.pause());
     idle.on('error', () => {});
-    await new Promise((r) => setTimeout(r, 500));
+    // its answer has begun (the export is streaming to it), then it goes
+    await new Promise((resolve) => idle.on('response', (res) => { res.pause(); resolve(); }));
     idle.destroy();
     assert.equal((await api(d, 'GET', '/healthz')).status, 200);
     const again = await exportLines(d, `/api/runs/${smallId}/metrics/export?format=csv&names=reward`);

@@ -147,7 +147,9 @@ test('a full disk: 507, reads work, a quiet log, and events kept until space is 
     await until(async () => (await d.req('POST', '/api/crews', { name: 'after' })).status === 201, 'writes again');
     await until(async () => {
       const r2 = await record(d, burst.first - 1, new Map());
-      await new Promise((r) => setTimeout(r, 300));
+      // the replay reaches the burst's last event, or says it lacks some
+      await until(() => r2.seqs.includes(burst.last) || r2.gaps.length > 0,
+        'the replay to reach the burst', 10000).catch(() => {});
       r2.ws.terminate();
       return r2.seqs.includes(burst.last) && r2.gaps.length === 0;
     }, 'the events of the full-disk time in the replay');

@@ -46,16 +46,24 @@ const bearer = (t) => ({ authorization: `Bearer ${t}` });
 // refused: the caller expects a refusal, so the answer is the server's
 // close or its HTTP status, waited for (bounded at 60 s; a loaded machine
 // has closed a refused socket later than 300 ms after it opened). Without
-// it, a socket open and not closed within a moment reads as accepted.
+// it, the answer is a state too: the pong to a ping sent once open, with no
+// close before it (agentd refuses a socket's credential as it opens, before
+// it answers anything the client sends), or the close.
 function wsTry(d, p, { headers = {}, protocols, refused = false } = {}) {
   return new Promise((resolve) => {
     const ws = new WebSocket(d.url.replace('http', 'ws') + p, protocols, { headers });
     const out = { opened: false, code: null, reason: '', status: null };
-    const timer = setTimeout(() => { ws.terminate(); resolve(out); }, refused ? 60000 : 5000);
+    const timer = setTimeout(() => { ws.terminate(); resolve(out); }, refused ? 60000 : 30000);
     ws.on('open', () => {
       out.opened = true;
       if (refused) return;
-      setTimeout(() => { if (out.code === null) { clearTimeout(timer); ws.terminate(); resolve(out); } }, 300);
+      ws.ping();
+    });
+    ws.on('pong', () => {
+      if (refused || out.code !== null) return;
+      clearTimeout(timer);
+      ws.terminate();
+      resolve(out);
     });
     ws.on('unexpected-response', (_req, res) => {
       out.status = res.statusCode;

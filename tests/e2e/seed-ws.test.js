@@ -36,12 +36,16 @@ async function trainRun(d, points) {
 }
 
 // An upgrade that may be refused: {status} of a refusal, or {code, reason}
-// of the close that follows an accepted one.
+// of the close that follows an accepted one, or {open: true} once a ping
+// sent on the open socket is answered with no close before it (a refusal
+// comes as the socket opens); {timedOut: true} past a bound.
 function wsTry(url, opts = {}) {
   return new Promise((resolve) => {
     const ws = new WebSocket(url, opts.protocols, { headers: opts.headers || {} });
     const done = (x) => { clearTimeout(timer); ws.terminate(); resolve(x); };
-    const timer = setTimeout(() => done({ open: true }), 3000);
+    const timer = setTimeout(() => done({ timedOut: true }), 30000);
+    ws.on('open', () => ws.ping());
+    ws.on('pong', () => done({ open: true }));
     ws.on('unexpected-response', (_req, res) => done({ status: res.statusCode }));
     ws.on('close', (code, reason) => done({ code, reason: reason.toString() }));
     ws.on('error', () => {});

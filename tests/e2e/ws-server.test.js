@@ -133,7 +133,7 @@ test('graceful shutdown: WebSockets get 1001, in-flight answers finish, exit 0',
     const closed = new Promise((resolve) => c.on('close', (code) => resolve(code)));
     const raw = await RawWs.open(d.url);
     // an HTTP request that is answered 300 ms from now
-    const inflight = exchange(d.url, 'GET /test/async?ms=300&id=late HTTP/1.1\r\nHost: localhost\r\n\r\n', { quietMs: 3000 });
+    const inflight = exchange(d.url, 'GET /test/async?ms=300&id=late HTTP/1.1\r\nHost: localhost\r\n\r\n');
     await new Promise((r) => setTimeout(r, 50));
     const stopping = d.stop();
     assert.equal(await closed, 1001);
@@ -157,7 +157,7 @@ test('shutdown is bounded by shutdown-grace-ms when a peer never answers', async
   try {
     const raw = await RawWs.open(d.url);
     raw.sock.pause(); // never reads, never answers the Close
-    const slow = exchange(d.url, 'GET /test/async?ms=20000 HTTP/1.1\r\nHost: localhost\r\n\r\n', { quietMs: 5000 });
+    const slow = exchange(d.url, 'GET /test/async?ms=20000 HTTP/1.1\r\nHost: localhost\r\n\r\n', { untilClose: true });
     await new Promise((r) => setTimeout(r, 50));
     const t0 = Date.now();
     const r = await d.stop('SIGTERM', 8000);

@@ -569,6 +569,71 @@ static void replay_paces_on_full_queue(void **state)
     free(r.seqs);
 }
 
+/* The replay budget: two steps' worth for three readers from seq 0. The
+ * third waits (delivered nothing) while the first two hold their steps
+ * unwritten; once one is written out its grant passes on; what is granted
+ * never passes the budget; and all three get every event once, in order. */
+static void replay_budget_is_shared_and_handed_on(void **state)
+{
+    AD_UNUSED(state);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ad_config_t cfg = small_cfg(8u << 20);
+    cfg.event_replay_bytes = 2 * AD_BUS_REPLAY_CHUNK;
+    ad_bus_t *bus = ad_bus_new(&loop, &cfg);
+    for (int i = 0; i < 3000; i++) {
+        pub(bus, "system", i);
+    }
+    rec_t r[3] = {{.queued = 100 * 1024}, {.queued = 100 * 1024}, {.queued = 100 * 1024}};
+    ad_bus_sub_t *s[3];
+    const char *t[] = {"system"};
+    for (int i = 0; i < 3; i++) {
+        s[i] = ad_bus_sub_new(bus, &rec_ops, &r[i], 4u << 20);
+        ad_bus_subscribe(s[i], t, 1, true, 0);
+    }
+    assert_true(r[0].n > 0 && r[1].n > 0);
+    assert_int_equal(r[2].n, 0); /* in line: nothing held for it */
+    assert_true(s[2]->rp_waiting);
+    for (int i = 0; i < 20; i++) {
+        uv_run(&loop, UV_RUN_ONCE);
+        assert_true(bus->rp_held <= cfg.event_replay_bytes);
+    }
+    assert_int_equal(r[2].n, 0); /* the steps held are not written out */
+    size_t first = r[0].n;
+    r[0].queued = 0; /* the first reader's step is written out */
+    for (int i = 0; i < 1000 && r[2].n == 0; i++) {
+        uv_run(&loop, UV_RUN_ONCE);
+        assert_true(bus->rp_held <= cfg.event_replay_bytes);
+    }
+    assert_true(r[2].n > 0);         /* its grant went to the one in line */
+    assert_int_equal(r[0].n, first); /* and the first went to the back */
+    for (int i = 0; i < 3; i++) {
+        r[i].queued = 0;
+    }
+    for (int i = 0; i < 10000 && (ad_bus_sub_replaying(s[0]) || ad_bus_sub_replaying(s[1]) ||
+                                  ad_bus_sub_replaying(s[2]));
+         i++) {
+        uv_run(&loop, UV_RUN_ONCE);
+        assert_true(bus->rp_held <= cfg.event_replay_bytes);
+    }
+    for (int i = 0; i < 3; i++) {
+        assert_range(&r[i], 0, 1, 3000);
+        assert_int_equal(r[i].overflows, 0);
+    }
+    assert_true(bus->rp_queued >= 1);
+    for (int i = 0; i < 10 && bus->rp_held > 0; i++) {
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+    assert_int_equal(bus->rp_held, 0); /* all given back */
+    for (int i = 0; i < 3; i++) {
+        ad_bus_sub_free(s[i]);
+        free(r[i].seqs);
+    }
+    ad_bus_free(bus);
+    drain_loop(&loop);
+    uv_loop_close(&loop);
+}
+
 /* A burst shares transactions instead of one commit per event; stopping
  * writes what is still waiting at once. */
 static void burst_shares_transactions(void **state)
@@ -792,6 +857,7 @@ int main(void)
         cmocka_unit_test(retention_ignores_the_seqs_a_crash_skipped),
         cmocka_unit_test(replay_waits_for_a_running_trim),
         cmocka_unit_test(replay_paces_on_full_queue),
+        cmocka_unit_test(replay_budget_is_shared_and_handed_on),
         cmocka_unit_test(seq_continues_after_store),
         cmocka_unit_test(seq_never_reused_after_a_crash),
         cmocka_unit_test(events_wait_for_the_reservation),

@@ -109,6 +109,7 @@ typedef struct {
     size_t n;
     bool checked;
     size_t stop_after; /* 0: never */
+    uint64_t refuse;   /* a seq not taken (the callback returns -1), 0: none */
 } got_t;
 
 /* Keeps the seq and checks the record is the one add_range wrote. */
@@ -123,6 +124,9 @@ static int on_rec(const ad_evlog_rec_t *r, void *arg)
     assert_string_equal(r->type, r->seq % 2 ? "agent_output" : "t");
     assert_string_equal(r->topics, "[\"agent:ag_1\",\"workspace:ws_1\"]");
     assert_int_equal(r->ts_ms, 1000 + (int64_t)r->seq);
+    if (g->refuse != 0 && r->seq == g->refuse) {
+        return -1;
+    }
     assert_true(g->n < AD_ARRAY_LEN(g->seqs));
     g->seqs[g->n++] = r->seq;
     return g->stop_after != 0 && g->n >= g->stop_after;
@@ -283,6 +287,17 @@ static void records_read_back_as_written(void **state)
     assert_int_equal(ad_evlog_read(log, 10, 1000, 100, on_rec, g), 0);
     expect_run(g, 11, 13);
     g->stop_after = 0;
+    /* a callback that does not take a record (the replay's step is full):
+     * the read ends before it, and the next one, after the record before
+     * it, starts with it */
+    g->n = 0;
+    g->refuse = 14;
+    assert_int_equal(ad_evlog_read(log, 10, 1000, 100, on_rec, g), 0);
+    expect_run(g, 11, 13);
+    g->refuse = 0;
+    g->n = 0;
+    assert_int_equal(ad_evlog_read(log, 13, 1000, 3, on_rec, g), 0);
+    expect_run(g, 14, 16);
     /* reopened: the same */
     ad_evlog_free(log);
     log = open_log(f, 8u << 20);

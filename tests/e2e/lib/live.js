@@ -62,6 +62,16 @@ class Live {
     return found;
   }
 
+  // Waits until what the server sent this socket before now has arrived: a
+  // ping's pong follows it on the wire (every channel answers ping). For a
+  // count to be final, first wait for a state saying every event counted was
+  // published (a run ended, say): the pong then comes after them.
+  async fence(timeoutMs = UNTIL_MS) {
+    const from = this.msgs.length;
+    this.send('ping');
+    await this.next('pong', from, timeoutMs);
+  }
+
   close() { this.ws.close(); return this.closed; }
 }
 

@@ -12,28 +12,137 @@ function hostPort(url) {
   return { host: u.hostname.replace(/^\[|\]$/g, ''), port: Number(u.port) };
 }
 
-// Sends `data` (string, Buffer or array of chunks) and collects the answer
-// until the server closes or `quietMs` pass without a byte.
-// Resolves {text, buf, closed}.
+// The requests in what a test sends, as the server will read them: their
+// methods in order (a HEAD's answer has no body). A head that is not a
+// request line ends the scan: the server answers it (400) and closes.
+function requestMethods(data) {
+  const parts = Array.isArray(data) ? data : [data];
+  const text = parts.filter((p) => typeof p !== 'number')
+    .map((p) => (Buffer.isBuffer(p) ? p.toString('latin1') : String(p))).join('');
+  const methods = [];
+  let at = 0;
+  while (at < text.length) {
+    const end = text.indexOf('\r\n\r\n', at);
+    if (end < 0) break;
+    const lines = text.slice(at, end).split('\r\n');
+    const m = /^([A-Z]+) \S+ HTTP\/1\.[01]$/.exec(lines[0]);
+    methods.push(m ? m[1] : '?');
+    if (!m) break;
+    at = end + 4;
+    const hdr = (name) => {
+      const l = lines.find((x) => x.toLowerCase().startsWith(`${name}:`));
+      return l === undefined ? undefined : l.slice(name.length + 1).trim();
+    };
+    if (/chunked/i.test(hdr('transfer-encoding') || '')) {
+      for (;;) { // chunks, then the trailers up to the empty line
+        const eol = text.indexOf('\r\n', at);
+        if (eol < 0) return methods;
+        const size = parseInt(text.slice(at, eol), 16);
+        if (!(size > 0)) {
+          const tend = text.indexOf('\r\n\r\n', eol); // past the trailers
+          at = tend < 0 ? text.length : tend + 4;
+          break;
+        }
+        at = eol + 2 + size + 2;
+      }
+    } else {
+      at += Number(hdr('content-length') || 0);
+    }
+  }
+  return methods;
+}
+
+// How far buf holds whole answers: each {status, end} (end: the offset past
+// it), and whether the last one needs the connection's close to end (no
+// length given). 1xx answers are interim (a 101 ends HTTP on the socket).
+function answersIn(buf, methods) {
+  const out = [];
+  let at = 0;
+  let finals = 0;
+  for (;;) {
+    const end = buf.indexOf('\r\n\r\n', at);
+    if (end < 0) return { out, partial: at < buf.length };
+    const lines = buf.slice(at, end).toString('latin1').split('\r\n');
+    const m = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0]);
+    if (!m) return { out, partial: true, garbage: true };
+    const status = Number(m[1]);
+    const headers = {};
+    for (const l of lines.slice(1)) {
+      const i = l.indexOf(':');
+      if (i > 0) headers[l.slice(0, i).toLowerCase()] = l.slice(i + 1).trim();
+    }
+    let body = end + 4;
+    if (status === 101) { out.push({ status, headers, end: body, upgrade: true }); return { out, partial: false }; }
+    if (status < 200) { out.push({ status, headers, end: body, interim: true }); at = body; continue; }
+    const head = methods[finals] === 'HEAD';
+    finals++;
+    if (head || status === 204 || status === 304) {
+      // no body
+    } else if (/chunked/i.test(headers['transfer-encoding'] || '')) {
+      for (;;) {
+        const eol = buf.indexOf('\r\n', body);
+        if (eol < 0) return { out, partial: true };
+        const size = parseInt(buf.slice(body, eol).toString('latin1'), 16);
+        if (!(size > 0)) {
+          const tend = buf.indexOf('\r\n\r\n', eol); // past the trailers
+          if (tend < 0) return { out, partial: true };
+          body = tend + 4;
+          break;
+        }
+        if (buf.length < eol + 2 + size + 2) return { out, partial: true };
+        body = eol + 2 + size + 2;
+      }
+    } else if (headers['content-length'] !== undefined) {
+      body += Number(headers['content-length']);
+      if (buf.length < body) return { out, partial: true };
+    } else {
+      return { out, partial: true, toClose: true }; // its body ends at the close
+    }
+    out.push({ status, headers, end: body });
+    at = body;
+  }
+}
+
+// Sends `data` (string, Buffer, or an array of chunks and numbers: ms to
+// wait between them) and reads the answer until it is complete by HTTP's
+// rules: a status line and headers, then Content-Length bytes, or chunks up
+// to the last one, or nothing (1xx, 204, 304, an answer to HEAD), or to the
+// connection's close (no length); one final answer per request sent. An
+// answer with `Connection: close` (or a head that is no request) is read to
+// the close. Options: untilClose (read until the server closes, e.g. an
+// idle timeout), leave (close right after sending, reading nothing),
+// responses (how many final answers to wait for, when the requests sent
+// cannot tell), timeoutMs (the bound, 10 s: then what came is returned with
+// timedOut). Resolves {text, buf, closed, timedOut}.
 function exchange(url, data, opts = {}) {
   const { host, port } = hostPort(url);
-  const quietMs = opts.quietMs ?? 400;
+  const timeoutMs = opts.timeoutMs ?? 10000;
+  const methods = requestMethods(data);
+  const want = opts.responses ?? methods.length;
   return new Promise((resolve, reject) => {
     const sock = net.connect({ host, port });
     const chunks = [];
-    let timer = null;
     let done = false;
-    const finish = (closed) => {
+    let sent = false;
+    const finish = (closed, timedOut = false) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
       sock.destroy();
       const buf = Buffer.concat(chunks);
-      resolve({ buf, text: buf.toString('latin1'), closed });
+      resolve({ buf, text: buf.toString('latin1'), closed, timedOut });
     };
-    const arm = () => {
-      clearTimeout(timer);
-      timer = setTimeout(() => finish(false), quietMs);
+    const timer = setTimeout(() => finish(false, true), timeoutMs);
+    const check = () => {
+      if (!sent || opts.untilClose || want === 0) return;
+      const { out, partial, toClose } = answersIn(Buffer.concat(chunks), methods);
+      if (partial || toClose) return;
+      const finals = out.filter((x) => !x.interim);
+      const last = finals[finals.length - 1];
+      if (last && last.upgrade) { finish(false); return; }
+      if (finals.length < want) return;
+      if (/close/i.test(last.headers.connection || '')) return; // the close follows
+      finish(false);
     };
     sock.on('connect', async () => {
       const parts = Array.isArray(data) ? data : [data];
@@ -41,13 +150,18 @@ function exchange(url, data, opts = {}) {
         if (typeof p === 'number') await new Promise((r) => setTimeout(r, p));
         else if (!sock.destroyed) sock.write(p);
       }
+      if (opts.leave) {
+        sock.end(() => finish(false));
+        return;
+      }
       if (opts.end) sock.end();
-      arm();
+      sent = true;
+      check();
     });
-    sock.on('data', (b) => { chunks.push(b); arm(); });
+    sock.on('data', (b) => { chunks.push(b); check(); });
     sock.on('end', () => finish(true));
     sock.on('close', () => finish(true));
-    sock.on('error', (e) => (e.code === 'ECONNRESET' ? finish(true) : reject(e)));
+    sock.on('error', (e) => (e.code === 'ECONNRESET' || e.code === 'EPIPE' ? finish(true) : reject(e)));
   });
 }
 
