@@ -234,7 +234,9 @@ int ad_store_op_worktree_insert(ad_store_tx_t *tx, json_t *args, json_t **result
 /* args {id, now, name?, branch?, sortMode?, displayOrder?, baseBranch?}: result
  * {worktree}. */
 int ad_store_op_worktree_update(ad_store_tx_t *tx, json_t *args, json_t **result);
-/* args {id}: AD_ESTATE for the main worktree. result {worktree, agentIds}. */
+/* args {id, now}: marks the worktree removed and archives its agents (their
+ * rows stay). AD_ESTATE for the main worktree, or (result {liveAgentIds})
+ * while one of its agents runs. result {worktree, agentIds}. */
 int ad_store_op_worktree_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {ids:[…], now}: displayOrder = index. AD_ENOENT (result {id}) when
  * one is unknown; nothing changes then. result {worktrees:[…]}. */
