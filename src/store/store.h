@@ -1361,6 +1361,7 @@ typedef struct {
     struct {
         char name[128];
         bool lower_is_better; /* best is the min, else the max */
+        bool goal_given;      /* named with :min or :max; else the setting or the name says */
     } metrics[AD_STORE_RT_METRICS_MAX];
     size_t nfilters;
     ad_store_rt_filter_t filters[AD_STORE_RT_FILTERS_MAX];
@@ -1375,7 +1376,7 @@ typedef struct {
  * group, lastMetricAt (the newest point's time, or null: no series),
  * metrics {name: {final, best, min, max, count, lastStep} | null}}],
  * total}. Loop thread. */
-int ad_store_run_table(ad_store_t *st, const ad_store_rt_query_t *q, json_t **out);
+int ad_store_run_table(ad_store_t *st, ad_store_rt_query_t *q, json_t **out);
 /* The query's words (rtquery.c), each added to q: metrics "reward,loss:min"
  * (at most 8; ":min" when lower is better), statuses "succeeded,failed",
  * filters "KEY OP VALUE,..." (at most 8; OP = != < <= > >=) and the sort
