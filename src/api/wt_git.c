@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * DELETE /api/worktrees/:id (refused while its agents run unless stop; the
- * files removed, the row marked removed, its agents archived), and the git reads and moves of one worktree: checkout,
- * branches, status and diff. Events: worktree_deleted {id, workspaceId,
- * agentIds}, worktree_updated {row, change: branch}. The requests run in
- * src/wtree (worktree.c); this file reads and checks them. Split from
- * worktrees.c by route group; no git and no SQL here.
+ * folder removed, the row marked removed, its agents archived), and the git
+ * reads and moves of one worktree: checkout, branches, status and diff.
+ * Events: worktree_deleted {id, workspaceId, agentIds}, worktree_updated
+ * {row, change: branch}. The requests run in src/wtree (worktree.c); this
+ * file reads and checks them. Split from worktrees.c by route group; no git
+ * and no SQL here.
  */
 #include "api/api_int.h"
 
