@@ -99,9 +99,12 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --json         the new agent as JSON\n",
      "agents"},
     {"rm", ad_cli_rm, NULL, "archive an agent (--hard: delete it)",
-     "Usage: agentd rm [--hard] AGENT [--json]\n"
-     "Archive an agent (its transcript stays; a running one is stopped).\n"
-     "  --hard  delete it and its transcript for good\n"
+     "Usage: agentd rm [--hard [--yes]] AGENT [--json]\n"
+     "Archive an agent: its transcript, runs and metrics stay (the dashboard's\n"
+     "Restore brings it back); a running one is stopped.\n"
+     "  --hard  delete it with its transcript, runs and metrics for good; refused\n"
+     "          while it runs; on a terminal it asks first\n"
+     "  --yes   --hard without asking\n"
      "  --json  the daemon's answer as JSON\n",
      "agents"},
     {"approvals", ad_cli_approvals, NULL, "an agent's tool calls waiting for approval",

@@ -12,7 +12,8 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
-const { run, tmpRepo } = require('./lib/daemon');
+const { spawnSync } = require('node:child_process');
+const { BIN, run, tmpRepo } = require('./lib/daemon');
 const { startApi, until } = require('./lib/api');
 
 const FAKE = path.resolve(__dirname, '../fixtures/fake-agent.js');
@@ -124,5 +125,36 @@ test('agentd wt rm names the running agents and stops them only with --stop or -
   assert.match(r.stdout, /removed: its folder is deleted \(its branch stays\); 2 agents archived, with their transcripts, runs and metrics/);
   assert.ok(!fs.existsSync(wt.path));
   assert.throws(() => process.kill(live.pid, 0), { code: 'ESRCH' });
+  await assertKept(d, trained, series);
+});
+
+// The questions on a terminal (util-linux script(1) gives the command one):
+// wt rm names the running agents and asks; rm --hard says what goes for
+// good and asks. No is no.
+test('on a terminal wt rm and rm --hard ask first, and no changes nothing', async (t) => {
+  if (spawnSync('script', ['--version']).status !== 0) return t.skip('no script(1) to give the command a terminal');
+  const { d, wt, trained, live, series } = await setup(t);
+  const onTty = (answer, ...args) => {
+    const cmd = [BIN, '--data-dir', d.dataDir, ...args].map((a) => `'${a}'`).join(' ');
+    return spawnSync('script', ['-qec', cmd, '/dev/null'], { input: `${answer}\n`, encoding: 'utf8', timeout: 20000 });
+  };
+  let r = onTty('n', 'wt', 'rm', 'busy');
+  assert.equal(r.status, 1, r.stdout);
+  assert.match(r.stdout, /These agents of busy run:/);
+  assert.match(r.stdout, new RegExp(`${live.id} live \\(running\\)`));
+  assert.match(r.stdout, /Stop them, archive the worktree's agents and remove its folder\? \[y\/N\]/);
+  assert.ok(fs.existsSync(wt.path));
+  process.kill(live.pid, 0);
+
+  r = onTty('n', 'rm', '--hard', 'trained');
+  assert.equal(r.status, 1, r.stdout);
+  assert.match(r.stdout, /Delete agent trained .* for good, with its transcript, runs and metrics\?/);
+  assert.match(r.stdout, /not deleted/);
+  assert.equal((await d.req('GET', `/api/agents/${trained.id}`)).status, 200);
+
+  r = onTty('y', 'wt', 'rm', 'busy');
+  assert.equal(r.status, 0, r.stdout);
+  assert.match(r.stdout, /2 agents archived/);
+  assert.ok(!fs.existsSync(wt.path));
   await assertKept(d, trained, series);
 });
