@@ -311,7 +311,8 @@ int ad_store_op_agent_update(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id, now, archive}: archive sets deletedAt; otherwise the row and its
  * messages go (AD_ESTATE while running). result {agent, workspaceId}. */
 int ad_store_op_agent_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
-/* args {id, now}: clears deletedAt. result {agent, workspaceId}. */
+/* args {id, now}: clears deletedAt; AD_ESTATE when its worktree or workspace
+ * was removed (it stays archived). result {agent, workspaceId}. */
 int ad_store_op_agent_restore(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id (source), newId, name?, now}: copies worktree, mode,
  * permissions, executor, crew, sessionId; parentAgentId = source; status

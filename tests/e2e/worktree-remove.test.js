@@ -98,6 +98,12 @@ test('DELETE /api/worktrees/:id refuses while an agent runs, and archives its ag
   assert.ok(l.body.deletedAt);
   assert.notEqual(l.body.status, 'running');
 
+  // Its agents stay archived: nothing would show or run them.
+  r = await d.req('POST', `/api/agents/${trained.id}/restore`);
+  assert.equal(r.status, 409, JSON.stringify(r.body));
+  assert.equal(r.body.error.details.reason, 'worktree_removed');
+  assert.ok((await d.req('GET', `/api/agents/${trained.id}`)).body.deletedAt);
+
   // A worktree of the same name and path can be made again.
   r = await d.req('POST', '/api/worktrees', { workspaceId: ws.id, name: 'busy', branch: 'busy' });
   assert.equal(r.status, 201, JSON.stringify(r.body));
