@@ -313,7 +313,7 @@ e2e: $(E2E_NEEDS)
 # after the SQLite pass (docs/operations.md, "PostgreSQL", says what it costs).
 E2E_NOT_PG := $(addprefix tests/e2e/,claude-stop.test.js claude-turns.test.js \
 	codex-app-schema.test.js cli-help.test.js doclinks.test.js docs-generated.test.js \
-	package.test.js pg-copy.test.js pg-down.test.js pg-serve.test.js planes.test.js \
+	package.test.js install.test.js pg-copy.test.js pg-down.test.js pg-serve.test.js planes.test.js \
 	db-damage.test.js health-now.test.js \
 	$(addsuffix .test.js,http http-limits http-sse http-static ws ws-server tls-lazy \
 	seed-003-deflate bus-backpressure))
@@ -449,9 +449,11 @@ test:
 	$(MAKE) BUILD=test unit
 	$(MAKE) BUILD=test e2e
 
+# make run [PORT=8765] [DATA=~/.local/share/agentd] [ARGS="--keep-agents ..."]:
+# the build in parallel (JOBS, default nproc), then agentd serve.
 run: deps
-	$(MAKE) BUILD=release all
-	build/release/agentd serve
+	$(MAKE) -j$(JOBS) BUILD=release all
+	build/release/agentd serve $(if $(PORT),--listen=127.0.0.1:$(PORT)) $(if $(DATA),--data-dir=$(DATA)) $(ARGS)
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 

@@ -20,6 +20,16 @@ $(SHARE)/.stamp: $(O)/agentd scripts/package.mk
 .PHONY: share
 share: $(SHARE)/.stamp
 
+# `make install PREFIX=~/.local` (default /usr/local; DESTDIR= to stage):
+# this build mode's binaries in PREFIX/lib/agentd, agentd linked into
+# PREFIX/bin, the manual pages and completions under PREFIX/share
+# (scripts/install.sh). The build runs in parallel, as `make run`'s.
+PREFIX ?= /usr/local
+.PHONY: install
+install:
+	$(MAKE) -j$(JOBS) BUILD=$(BUILD) all
+	@sh scripts/install.sh $(O) $(PREFIX)
+
 # The Debian package (scripts/deb.sh): this build mode's binaries, share/,
 # the units `agentd service units` writes, Depends from dpkg-shlibdeps.
 # `make deb` packages the release build; DEB_OUT is where it goes.

@@ -97,6 +97,16 @@ static void del(ad_req_t *r, void *ud)
     ad_api_write(app, r, ad_store_op_agent_delete, args, archive ? ad_api_agent_done_200 : deleted);
 }
 
+static void restored(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
+{
+    if (rc == AD_ESTATE) {
+        ad_res_error_code(r, rc, json_pack("{s:s}", "reason", "worktree_removed"),
+                          "the agent's worktree was removed: it stays archived");
+        return;
+    }
+    ad_api_agent_done_200(app, r, rc, result);
+}
+
 static void restore(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
@@ -105,7 +115,7 @@ static void restore(ad_req_t *r, void *ud)
     }
     json_t *args =
         json_pack("{s:s, s:I}", "id", ad_req_param(r, "id"), "now", (json_int_t)ad_wall_ms());
-    ad_api_write(app, r, ad_store_op_agent_restore, args, ad_api_agent_done_200);
+    ad_api_write(app, r, ad_store_op_agent_restore, args, restored);
 }
 
 static void fork_agent(ad_req_t *r, void *ud)

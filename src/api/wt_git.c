@@ -1,26 +1,27 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * DELETE /api/worktrees/:id (its agents stopped first, then the files and
- * the row), and the git reads and moves of one worktree: checkout,
- * branches, status and diff. Events: worktree_deleted {id, workspaceId,
- * agentIds}, worktree_updated {row, change: branch}. The requests run in
- * src/wtree (worktree.c); this file reads and checks them. Split from
- * worktrees.c by route group; no git and no SQL here.
+ * DELETE /api/worktrees/:id (refused while its agents run unless stop; the
+ * folder removed, the row marked removed, its agents archived), and the git
+ * reads and moves of one worktree: checkout, branches, status and diff.
+ * Events: worktree_deleted {id, workspaceId, agentIds}, worktree_updated
+ * {row, change: branch}. The requests run in src/wtree (worktree.c); this
+ * file reads and checks them. Split from worktrees.c by route group; no git
+ * and no SQL here.
  */
 #include "api/api_int.h"
 
-/* DELETE /api/worktrees/:id?force=: uncommitted or unpushed work refuses
- * the removal (409, files listed) unless force, and that check comes
- * before any agent is stopped. Then the agents running in the worktree are
- * stopped and the folder removed and pruned (git checks again, so work
- * made meanwhile is not lost either). */
+/* DELETE /api/worktrees/:id?force=&stop=: an agent of it that runs refuses
+ * (409 agents_running, named) unless stop; uncommitted or unpushed work
+ * refuses (409, files listed) unless force. Both checks come before any
+ * agent is stopped (src/wtree, ad_wtree_delete). */
 static void wt_delete(ad_req_t *req, void *ud)
 {
     ad_app_t *app = ud;
-    bool force = false;
+    bool force = false, stop = false;
     json_t *wt = NULL;
     if (!ad_api_need_store(app, req) || (wt = ad_api_load_worktree(app, req)) == NULL ||
-        ad_api_query_bool(req, "force", false, &force) != 0) {
+        ad_api_query_bool(req, "force", false, &force) != 0 ||
+        ad_api_query_bool(req, "stop", false, &stop) != 0) {
         json_decref(wt);
         return;
     }
@@ -29,7 +30,7 @@ static void wt_delete(ad_req_t *req, void *ud)
                      "%s is the workspace's main worktree; it cannot be deleted",
                      ad_api_jstr(wt, "path"));
     } else {
-        ad_wtree_delete(app->wtree, wt, force, ad_api_wtree_200, req);
+        ad_wtree_delete(app->wtree, wt, force, stop, ad_api_wtree_200, req);
     }
     json_decref(wt);
 }

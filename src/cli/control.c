@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static bool looks_like_id(const char *s)
 {
@@ -194,21 +195,40 @@ int ad_cli_approve(ad_cli_t *c, int argc, char **argv)
     return 0;
 }
 
+/* rm --hard on a terminal: says what goes for good and asks; true for yes. */
+static bool ask_hard(const char *id, const char *given)
+{
+    if (!isatty(STDIN_FILENO)) {
+        return true; /* a script said --hard */
+    }
+    fprintf(stderr,
+            "Delete agent %s (%s) for good, with its transcript, runs and metrics? "
+            "(agentd rm without --hard archives it and keeps them) [y/N] ",
+            given, id);
+    char line[16];
+    return fgets(line, sizeof(line), stdin) != NULL && (line[0] == 'y' || line[0] == 'Y');
+}
+
 int ad_cli_rm(ad_cli_t *c, int argc, char **argv)
 {
-    bool hard = false;
-    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json}, {"--hard", false, NULL, &hard}};
+    bool hard = false, yes = false;
+    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json},
+                             {"--hard", false, NULL, &hard},
+                             {"--yes", false, NULL, &yes}};
     const char *pos[1];
     int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
     if (rc != 0) {
         return rc;
     }
     if (npos != 1) {
-        return ad_cli_usage(c, "usage: agentd rm [--hard] ID|NAME");
+        return ad_cli_usage(c, "usage: agentd rm [--hard [--yes]] ID|NAME");
     }
     char path[512], enc[200], id[200];
     if ((rc = ad_cli_resolve(c, AD_CLI_AGENT, pos[0], id, sizeof(id))) != 0) {
         return rc;
+    }
+    if (hard && !yes && !ask_hard(id, pos[0])) {
+        return ad_cli_fail(c, "not deleted");
     }
     ad_cli_url_encode(id, enc, sizeof(enc));
     snprintf(path, sizeof(path), "/api/agents/%s?archive=%s", enc, hard ? "false" : "true");

@@ -6,6 +6,10 @@
  * name must match one row. An agent's name is looked for among live agents
  * first and among archived ones only when no live agent has it.
  *
+ * A worktree named "main" that no worktree is named is the main worktree
+ * of the one workspace (with several, the choice is refused as any name
+ * several rows share).
+ *
  * Exit codes: no match is 1 (like the daemon's 404 for an unknown id), a
  * name that matches several is 2 (a usage error: say which one) and the
  * candidates' ids are listed.
@@ -61,6 +65,32 @@ static size_t by_name(json_t *rows, const char *want, bool want_archived, char *
     return hits;
 }
 
+/* "main", when no worktree has that name: a workspace's main worktree (its
+ * own checkout, named after the workspace), which must be the only one.
+ * As by_name. */
+static size_t main_worktrees(json_t *rows, char *out, size_t outsz, char *ids, size_t idsz)
+{
+    size_t i, hits = 0;
+    json_t *r;
+    json_array_foreach(rows, i, r)
+    {
+        if (!json_is_true(json_object_get(r, "isMain"))) {
+            continue;
+        }
+        const char *id = ad_cli_str(r, "id", "");
+        if (hits == 0) {
+            snprintf(out, outsz, "%s", id);
+        }
+        if (hits < MAX_CANDIDATES) {
+            size_t used = strlen(ids);
+            snprintf(ids + used, idsz - used, "%s%s (%s)", hits > 0 ? ", " : "", id,
+                     ad_cli_str(r, "name", ""));
+        }
+        hits++;
+    }
+    return hits;
+}
+
 static int pick(ad_cli_t *c, ad_cli_kind_t kind, json_t *rows, const char *want, char *out,
                 size_t outsz)
 {
@@ -77,6 +107,9 @@ static int pick(ad_cli_t *c, ad_cli_kind_t kind, json_t *rows, const char *want,
     size_t hits = by_name(rows, want, false, out, outsz, ids, sizeof(ids));
     if (hits == 0 && kind == AD_CLI_AGENT) {
         hits = by_name(rows, want, true, out, outsz, ids, sizeof(ids));
+    }
+    if (hits == 0 && kind == AD_CLI_WORKTREE && strcmp(want, "main") == 0) {
+        hits = main_worktrees(rows, out, outsz, ids, sizeof(ids));
     }
     if (hits == 1) {
         return 0;

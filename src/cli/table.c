@@ -99,9 +99,12 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --json         the new agent as JSON\n",
      "agents"},
     {"rm", ad_cli_rm, NULL, "archive an agent (--hard: delete it)",
-     "Usage: agentd rm [--hard] AGENT [--json]\n"
-     "Archive an agent (its transcript stays; a running one is stopped).\n"
-     "  --hard  delete it and its transcript for good\n"
+     "Usage: agentd rm [--hard [--yes]] AGENT [--json]\n"
+     "Archive an agent: its transcript, runs and metrics stay (the dashboard's\n"
+     "Restore brings it back); a running one is stopped.\n"
+     "  --hard  delete it with its transcript, runs and metrics for good; refused\n"
+     "          while it runs; on a terminal it asks first\n"
+     "  --yes   --hard without asking\n"
      "  --json  the daemon's answer as JSON\n",
      "agents"},
     {"approvals", ad_cli_approvals, NULL, "an agent's tool calls waiting for approval",
@@ -188,18 +191,25 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
     {"wt", ad_cli_wt, "ls new rm merge", "list, create, delete or merge worktrees",
      "Usage: agentd wt ls [--workspace WS] [--json]\n"
      "       agentd wt new --workspace WS NAME [--branch B] [--base REF]\n"
-     "       agentd wt rm [--force] WT\n"
+     "       agentd wt rm [--force] [--stop] [--yes] WT\n"
      "       agentd wt merge WT [--into BRANCH] [--strategy merge|squash|rebase]\n"
      "                       [--message TEXT]\n"
      "Worktrees: list them, create one (a new branch NAME, or --branch, made\n"
-     "from --base, by default the main worktree's branch), delete one, and\n"
+     "from --base, by default the main worktree's branch), remove one, and\n"
      "merge one's branch into its base branch (see 'agentd merge --help').\n"
+     "rm deletes the worktree's folder (its branch and commits stay) and\n"
+     "archives its agents: their transcripts, runs and metrics are kept\n"
+     "(agentd logs ID, and the dashboard's Runs and Analytics).\n"
+     "It refuses while an agent of it runs; on a terminal it names them and\n"
+     "asks whether to stop them.\n"
      "  --workspace WS  the workspace (ls: only its worktrees)\n"
      "  --branch B      the new worktree's branch (default: NAME)\n"
      "  --base REF      what the branch is made from\n"
      "  --force         delete even with uncommitted or unmerged work (lost);\n"
      "                  a merged worktree (agentd merged it, or its squash is\n"
      "                  on the base) needs no --force\n"
+     "  --stop          rm: stop the worktree's running agents first\n"
+     "  --yes           rm: do not ask; stop running agents (as --stop)\n"
      "  --into BRANCH   merge: the branch to merge into (default: its base)\n"
      "  --strategy S    merge: merge (the default), squash or rebase\n"
      "  --message TEXT  merge: the commit message (merge and squash)\n"

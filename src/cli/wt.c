@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* A column as wide as its longest value (at least min, at most 200):
  * names are shown whole, never cut. */
@@ -40,11 +41,16 @@ static int refused(ad_cli_t *c, json_t *j, long status)
     json_t *err = json_object_get(j, "error");
     json_t *details = json_object_get(err, "details");
     char msg[700], text[600];
-    /* The API's "delete with force=true" is --force on the command line. */
+    /* The API's "delete with force=true" is --force on the command line,
+     * "stop=true" --stop. */
     const char *m = ad_cli_str(err, "message", "failed");
     const char *at = strstr(m, "force=true");
+    const char *st = strstr(m, "stop=true");
     if (at != NULL) {
         snprintf(text, sizeof(text), "%.*s--force%s", (int)(at - m), m, at + strlen("force=true"));
+    } else if (st != NULL) {
+        snprintf(text, sizeof(text), "%.*s--stop (or --yes)%s", (int)(st - m), m,
+                 st + strlen("stop=true"));
     } else {
         snprintf(text, sizeof(text), "%s", m);
     }
@@ -218,10 +224,34 @@ static int wt_new(ad_cli_t *c, int argc, char **argv)
     return 0;
 }
 
+/* A refusal because agents of the worktree run: on a terminal, asks
+ * whether to stop them (saying which); true when the answer is yes. */
+static bool ask_stop(json_t *j, const char *wt)
+{
+    json_t *details = json_object_get(json_object_get(j, "error"), "details");
+    if (strcmp(ad_cli_str(details, "reason", ""), "agents_running") != 0 || !isatty(STDIN_FILENO)) {
+        return false;
+    }
+    fprintf(stderr, "These agents of %s run:\n", wt);
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(details, "agents"), i, a)
+    {
+        fprintf(stderr, "  %s %s (%s)\n", ad_cli_str(a, "id", "?"), ad_cli_str(a, "name", "?"),
+                ad_cli_str(a, "status", "?"));
+    }
+    fprintf(stderr, "Stop them, archive the worktree's agents and remove its folder? [y/N] ");
+    char line[16];
+    return fgets(line, sizeof(line), stdin) != NULL && (line[0] == 'y' || line[0] == 'Y');
+}
+
 static int wt_rm(ad_cli_t *c, int argc, char **argv)
 {
-    bool force = false;
-    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json}, {"--force", false, NULL, &force}};
+    bool force = false, stop = false, yes = false;
+    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json},
+                             {"--force", false, NULL, &force},
+                             {"--stop", false, NULL, &stop},
+                             {"--yes", false, NULL, &yes}};
     const char *pos[1];
     char id[200], enc[300], path[400];
     long status = 0;
@@ -230,22 +260,33 @@ static int wt_rm(ad_cli_t *c, int argc, char **argv)
         return rc;
     }
     if (npos != 1) {
-        return ad_cli_usage(c, "usage: agentd wt rm [--force] WT");
+        return ad_cli_usage(c, "usage: agentd wt rm [--force] [--stop] [--yes] WT");
     }
     if ((rc = find_wt(c, pos[0], id, sizeof(id))) != 0) {
         return rc;
     }
     ad_cli_url_encode(id, enc, sizeof(enc));
-    snprintf(path, sizeof(path), "/api/worktrees/%s%s", enc, force ? "?force=true" : "");
-    json_t *j = ad_cli_call_any(c, "DELETE", path, NULL, &status, &rc);
-    if (j == NULL) {
-        return rc;
+    json_t *j = NULL;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        snprintf(path, sizeof(path), "/api/worktrees/%s?force=%s&stop=%s", enc,
+                 force ? "true" : "false", stop || yes ? "true" : "false");
+        json_decref(j);
+        if ((j = ad_cli_call_any(c, "DELETE", path, NULL, &status, &rc)) == NULL) {
+            return rc;
+        }
+        if ((status >= 200 && status < 300) || stop || yes || !ask_stop(j, pos[0])) {
+            break;
+        }
+        stop = true; /* asked, and the answer was yes */
     }
     rc = status >= 200 && status < 300 ? 0 : refused(c, j, status);
     if (rc == 0 && c->json) {
         ad_cli_print_json(j);
     } else if (rc == 0) {
-        printf("%s deleted\n", id);
+        size_t n = json_array_size(json_object_get(j, "agentIds"));
+        printf("%s removed: its folder is deleted (its branch stays); %zu agent%s archived, "
+               "with %s transcripts, runs and metrics\n",
+               id, n, n == 1 ? "" : "s", n == 1 ? "its" : "their");
     }
     json_decref(j);
     return rc;

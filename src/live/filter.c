@@ -61,6 +61,17 @@ static bool is_final_type(const ad_bus_event_t *ev)
     return false;
 }
 
+/* Whether ev carries a run:<id> topic of any run. */
+static bool has_run_topic(const ad_bus_event_t *ev)
+{
+    for (size_t i = 0; i < ad_bus_event_ntopics(ev); i++) {
+        if (strncmp(ad_bus_event_topic(ev, i), "run:", 4) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* For a run channel: whether ev belongs to the run, and whether it ends it. */
 static bool run_filter(const ad_live_chan_t *lv, const ad_bus_event_t *ev, bool *final)
 {
@@ -69,8 +80,10 @@ static bool run_filter(const ad_live_chan_t *lv, const ad_bus_event_t *ev, bool 
     if (!on_run) {
         payload_str(ev, "runId", run_id, sizeof(run_id));
         on_run = strcmp(run_id, lv->id) == 0;
-        /* agent_exit carries no runId: it ends the agent's current run. */
-        if (!on_run && run_id[0] == '\0' && type_is(ev, "agent_exit")) {
+        /* An agent_exit of no run (no runId, no run: topic) ends the agent's
+         * current run. One of another run never does: replayed with since,
+         * the agent's earlier run's exit would close this run's socket. */
+        if (!on_run && run_id[0] == '\0' && !has_run_topic(ev) && type_is(ev, "agent_exit")) {
             on_run = lv->agent_id[0] != '\0' && has_topic(ev, "agent:", lv->agent_id);
         }
     }

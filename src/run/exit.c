@@ -32,7 +32,8 @@ static void on_end_done(int rc, json_t *result, void *ud)
         ad_log(AD_LOG_ERROR, "runner", "recording run end failed agent=%s error=%s", c->agent_id,
                ad_strerror(rc));
     }
-    json_t *exit = json_pack("{s:s}", "agentId", c->agent_id);
+    json_t *exit = json_pack("{s:s, s:s?}", "agentId", c->agent_id, "runId",
+                             c->run_id[0] != '\0' ? c->run_id : NULL);
     json_object_set_new(exit, "code", c->code >= 0 ? json_integer(c->code) : json_null());
     json_object_set_new(exit, "signal", c->sig > 0 ? json_integer(c->sig) : json_null());
     ad_run_publish(c->r, &c->topics, "agent_exit", exit);

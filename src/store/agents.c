@@ -353,8 +353,23 @@ int ad_store_op_agent_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
 int ad_store_op_agent_restore(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
     ad_db_t *db = tx->db;
-    ad_db_stmt_t *s = ad_store_stmt(db, "UPDATE agents SET deleted_at = NULL, updated_at = ?2 "
-                                        "WHERE id = ?1");
+    /* An agent of a removed worktree (or workspace) stays archived: it
+     * would come back where nothing shows it and nothing can run it. */
+    ad_db_stmt_t *s = ad_store_stmt(
+        db, "SELECT t.removed_at IS NOT NULL OR w.removed_at IS NOT NULL FROM agents a JOIN "
+            "worktrees t ON t.id = a.worktree_id JOIN workspaces w ON w.id = t.workspace_id "
+            "WHERE a.id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, ad_args_str(args, "id"));
+    int rc = ad_db_step(s);
+    bool gone = rc == AD_DB_ROW && ad_db_column_int(s, 0) != 0;
+    ad_db_reset(s);
+    if (gone) {
+        return AD_ESTATE;
+    }
+    s = ad_store_stmt(db, "UPDATE agents SET deleted_at = NULL, updated_at = ?2 WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }

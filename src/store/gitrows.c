@@ -17,7 +17,8 @@
 static int wt_row(ad_db_t *db, const char *id, json_t **out)
 {
     ad_db_stmt_t *s =
-        ad_store_stmt(db, "SELECT " WT_SYNC_COLS ", setup FROM worktrees WHERE id = ?1");
+        ad_store_stmt(db, "SELECT " WT_SYNC_COLS ", setup FROM worktrees WHERE id = ?1 AND "
+                          "removed_at IS NULL");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -144,8 +145,10 @@ int ad_store_git_workspace_read(ad_db_t *db, const char *id, json_t **ws, json_t
     if (e != 0 || worktrees == NULL) {
         return e;
     }
-    s = ad_store_stmt(db, "SELECT " WT_SYNC_COLS ", setup FROM worktrees WHERE workspace_id = ?1 "
-                          "ORDER BY is_main DESC, display_order, created_at, id LIMIT 10000");
+    s = ad_store_stmt(
+        db,
+        "SELECT " WT_SYNC_COLS ", setup FROM worktrees WHERE workspace_id = ?1 "
+        "AND removed_at IS NULL ORDER BY is_main DESC, display_order, created_at, id LIMIT 10000");
     if (s == NULL) {
         json_decref(*ws);
         return AD_EINTERNAL;

@@ -19,10 +19,11 @@ static const char *const STATS[] = {"final", "best", "min", "max"};
  * index, or -1 when there is no room or the name is bad. */
 static int add_metric(ad_store_rt_query_t *q, const char *name, size_t len)
 {
-    bool lower = false;
+    bool lower = false, given = false;
     if (len > 4 &&
         (strncmp(name + len - 4, ":min", 4) == 0 || strncmp(name + len - 4, ":max", 4) == 0)) {
         lower = name[len - 2] == 'i';
+        given = true;
         len -= 4;
     }
     if (len == 0 || len >= sizeof(q->metrics[0].name)) {
@@ -39,6 +40,7 @@ static int add_metric(ad_store_rt_query_t *q, const char *name, size_t len)
     memcpy(q->metrics[q->nmetrics].name, name, len);
     q->metrics[q->nmetrics].name[len] = '\0';
     q->metrics[q->nmetrics].lower_is_better = lower;
+    q->metrics[q->nmetrics].goal_given = given;
     return (int)q->nmetrics++;
 }
 

@@ -340,9 +340,18 @@ static int count(ad_db_t *db, const ad_store_rt_query_t *q, int64_t *total)
     return e;
 }
 
-int ad_store_run_table(ad_store_t *st, const ad_store_rt_query_t *q, json_t **out)
+int ad_store_run_table(ad_store_t *st, ad_store_rt_query_t *q, json_t **out)
 {
     ad_db_t *db = ad_store_rdb(st);
+    /* A metric named without :min or :max improves the way the setting or
+     * its name says (metricdir.c). */
+    json_t *dirs = ad_store_metric_dirs(db);
+    for (size_t i = 0; i < q->nmetrics; i++) {
+        if (!q->metrics[i].goal_given) {
+            q->metrics[i].lower_is_better = ad_store_metric_lower(dirs, q->metrics[i].name);
+        }
+    }
+    json_decref(dirs);
     json_t *runs = NULL;
     int64_t total = 0;
     int rc = page(db, q, &runs);

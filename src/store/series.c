@@ -708,6 +708,7 @@ int ad_store_series_list(ad_store_t *st, const char *run_id, json_t **out)
         json_decref(arr);
         return ad_store_rc(db, rc);
     }
+    ad_store_series_best(db, arr);
     *out = arr;
     return 0;
 }

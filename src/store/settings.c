@@ -12,8 +12,10 @@
 
 /* K_JSON: an object, stored as JSON text; what its keys mean is checked
  * by its user before the store sees it (model_prices: src/agent/price.c).
- * K_ARGV: a program and its arguments, [] for none (stored as JSON text). */
-typedef enum { K_STRING, K_BOOL, K_NUMBER, K_JSON, K_ARGV } kind_t;
+ * K_ARGV: a program and its arguments, [] for none (stored as JSON text).
+ * K_DIRS: {metric name: "min" | "max"}, which way each metric improves
+ * (src/store/metricdir.c), stored as JSON text. */
+typedef enum { K_STRING, K_BOOL, K_NUMBER, K_JSON, K_ARGV, K_DIRS } kind_t;
 
 typedef struct {
     const char *key;
@@ -39,6 +41,7 @@ static const setting_def_t defs[] = {
     {"workspace_roots", K_JSON, NULL, 0, 0, false},   /* {orgId: [folders]}: src/api/settings.c */
     {"forge_hosts", K_JSON, NULL, 0, 0, false},       /* {prefix: {kind, apiBase}}: src/forge */
     {"discovery_command", K_ARGV, NULL, 0, 0, false}, /* src/svc/jobs.c */
+    {"metric_directions", K_DIRS, NULL, 0, 0, false}, /* src/store/metricdir.c */
     {"health_gpu_util_pct", K_NUMBER, NULL, 1, 100, false},
     {"health_gpu_temp_c", K_NUMBER, NULL, 1, 150, false},
     {"health_gpu_power_w", K_NUMBER, NULL, 1, 10000, false},
@@ -104,6 +107,24 @@ int ad_store_settings_validate(json_t *patch, const char **bad_key, const char *
                 return AD_EINVAL;
             }
             break;
+        case K_DIRS: {
+            *why = "must be {metric name (1 to 127 bytes): \"min\" or \"max\"}, at most 1000";
+            if (!json_is_object(v) || json_object_size(v) > 1000) {
+                return AD_EINVAL;
+            }
+            const char *name;
+            json_t *dir;
+            json_object_foreach(v, name, dir)
+            {
+                const char *t = json_string_value(dir);
+                size_t n = strlen(name);
+                if (n == 0 || n > 127 || t == NULL ||
+                    (strcmp(t, "min") != 0 && strcmp(t, "max") != 0)) {
+                    return AD_EINVAL;
+                }
+            }
+            break;
+        }
         case K_ARGV: {
             *why = "must be [program, args...]: at most 64 strings of 1 to 4096 bytes, the "
                    "program not starting with '-' nor holding {environment} (or [] for none)";
@@ -223,7 +244,7 @@ int ad_store_op_settings_update(ad_store_tx_t *tx, json_t *args, json_t **result
         const char *type = "string";
         if (defs[i].kind == K_STRING) {
             ad_db_bind_text(s, 2, json_string_value(v), -1, AD_DB_TRANSIENT);
-        } else if (defs[i].kind == K_JSON || defs[i].kind == K_ARGV) {
+        } else if (defs[i].kind == K_JSON || defs[i].kind == K_ARGV || defs[i].kind == K_DIRS) {
             type = "json";
             ad_store_bind_json(s, 2, v);
         } else {

@@ -234,7 +234,9 @@ int ad_store_op_worktree_insert(ad_store_tx_t *tx, json_t *args, json_t **result
 /* args {id, now, name?, branch?, sortMode?, displayOrder?, baseBranch?}: result
  * {worktree}. */
 int ad_store_op_worktree_update(ad_store_tx_t *tx, json_t *args, json_t **result);
-/* args {id}: AD_ESTATE for the main worktree. result {worktree, agentIds}. */
+/* args {id, now}: marks the worktree removed and archives its agents (their
+ * rows stay). AD_ESTATE for the main worktree, or (result {liveAgentIds})
+ * while one of its agents runs. result {worktree, agentIds}. */
 int ad_store_op_worktree_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {ids:[…], now}: displayOrder = index. AD_ENOENT (result {id}) when
  * one is unknown; nothing changes then. result {worktrees:[…]}. */
@@ -309,7 +311,8 @@ int ad_store_op_agent_update(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id, now, archive}: archive sets deletedAt; otherwise the row and its
  * messages go (AD_ESTATE while running). result {agent, workspaceId}. */
 int ad_store_op_agent_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
-/* args {id, now}: clears deletedAt. result {agent, workspaceId}. */
+/* args {id, now}: clears deletedAt; AD_ESTATE when its worktree or workspace
+ * was removed (it stays archived). result {agent, workspaceId}. */
 int ad_store_op_agent_restore(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id (source), newId, name?, now}: copies worktree, mode,
  * permissions, executor, crew, sessionId; parentAgentId = source; status
@@ -1359,6 +1362,7 @@ typedef struct {
     struct {
         char name[128];
         bool lower_is_better; /* best is the min, else the max */
+        bool goal_given;      /* named with :min or :max; else the setting or the name says */
     } metrics[AD_STORE_RT_METRICS_MAX];
     size_t nfilters;
     ad_store_rt_filter_t filters[AD_STORE_RT_FILTERS_MAX];
@@ -1373,7 +1377,7 @@ typedef struct {
  * group, lastMetricAt (the newest point's time, or null: no series),
  * metrics {name: {final, best, min, max, count, lastStep} | null}}],
  * total}. Loop thread. */
-int ad_store_run_table(ad_store_t *st, const ad_store_rt_query_t *q, json_t **out);
+int ad_store_run_table(ad_store_t *st, ad_store_rt_query_t *q, json_t **out);
 /* The query's words (rtquery.c), each added to q: metrics "reward,loss:min"
  * (at most 8; ":min" when lower is better), statuses "succeeded,failed",
  * filters "KEY OP VALUE,..." (at most 8; OP = != < <= > >=) and the sort

@@ -471,4 +471,14 @@ int ad_store_dists_span(ad_db_t *db, const ad_store_dist_q_t *q, int64_t from, i
 ad_db_stmt_t *ad_store_dists_rows(ad_db_t *db, const ad_store_dist_q_t *q, int64_t from,
                                   int64_t to);
 
+/* ---- which way a metric improves (metricdir.c) ------------------------------------ */
+/* The metric_directions setting ({name: "min" | "max"}), or NULL. */
+json_t *ad_store_metric_dirs(ad_db_t *db);
+/* Whether name is best at its lowest: dirs (may be NULL) first, else its
+ * name's words (tsdb_lower_is_better). */
+bool ad_store_metric_lower(json_t *dirs, const char *name);
+/* Sets direction ("min" | "max") and best (minValue or maxValue) on each
+ * series of a list. */
+void ad_store_series_best(ad_db_t *db, json_t *series);
+
 #endif

@@ -13,15 +13,19 @@
 #define WS_COLS                                                                                    \
     "id, name, path, created_at, updated_at, org_id, sandbox, (SELECT count(*) FROM worktrees t "  \
     "WHERE "                                                                                       \
-    "t.workspace_id = workspaces.id) AS worktree_count, (SELECT count(*) FROM agents a JOIN "      \
+    "t.workspace_id = workspaces.id AND t.removed_at IS NULL) AS worktree_count, (SELECT "         \
+    "count(*) FROM agents a JOIN "                                                                 \
     "worktrees t ON t.id = a.worktree_id WHERE t.workspace_id = workspaces.id AND a.deleted_at "   \
     "IS NULL) AS agent_count"
 #define WT_COLS                                                                                    \
     "id, workspace_id, name, branch, path, sort_mode, display_order, is_main, created_at, "        \
     "updated_at, vanished_at, org_id, base_branch"
 
-/* A removed workspace (removed_at set) and its worktrees read as missing. */
-#define WT_SHOWN "workspace_id NOT IN (SELECT id FROM workspaces WHERE removed_at IS NOT NULL)"
+/* A removed worktree, and a removed workspace (removed_at set) and its
+ * worktrees, read as missing. */
+#define WT_SHOWN                                                                                   \
+    "removed_at IS NULL AND workspace_id NOT IN (SELECT id FROM workspaces WHERE removed_at IS "   \
+    "NOT NULL)"
 
 static const char SQL_WS_GET[] = "SELECT " WS_COLS " FROM workspaces WHERE id = ?1 AND "
                                  "removed_at IS NULL";
@@ -137,15 +141,28 @@ int ad_store_worktree_sandbox(ad_store_t *st, const char *worktree_id, json_t **
 
 static int wt_insert(ad_db_t *db, json_t *args)
 {
-    ad_db_stmt_t *s = ad_store_stmt(db, "INSERT INTO worktrees (id, workspace_id, name, branch, "
-                                        "path, is_main, display_order, created_at, updated_at, "
-                                        "org_id, base_branch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-                                        "(SELECT COALESCE(MAX(display_order) + 1, 0) FROM "
-                                        "worktrees WHERE workspace_id = ?2), ?7, ?7, (SELECT "
-                                        "org_id FROM workspaces WHERE id = ?2), CASE WHEN ?6 <> 0 "
-                                        "THEN NULL ELSE COALESCE(?8, (SELECT NULLIF(branch, '') "
-                                        "FROM worktrees WHERE workspace_id = ?2 AND is_main = "
-                                        "1)) END)");
+    /* A removed worktree's row keeps its path until a new one is made
+     * there: then the old row's path is marked, so the unique path is the
+     * new row's and the archived agents keep their worktree. */
+    ad_db_stmt_t *s = ad_store_stmt(db, "UPDATE worktrees SET path = path || ' (removed ' || id || "
+                                        "')' WHERE path = ?1 AND removed_at IS NOT NULL");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, ad_args_str(args, "path"));
+    int e = ad_store_step_done(db, s);
+    if (e != 0) {
+        return e;
+    }
+    s = ad_store_stmt(db, "INSERT INTO worktrees (id, workspace_id, name, branch, "
+                          "path, is_main, display_order, created_at, updated_at, "
+                          "org_id, base_branch) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                          "(SELECT COALESCE(MAX(display_order) + 1, 0) FROM "
+                          "worktrees WHERE workspace_id = ?2), ?7, ?7, (SELECT "
+                          "org_id FROM workspaces WHERE id = ?2), CASE WHEN ?6 <> 0 "
+                          "THEN NULL ELSE COALESCE(?8, (SELECT NULLIF(branch, '') "
+                          "FROM worktrees WHERE workspace_id = ?2 AND is_main = "
+                          "1)) END)");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -362,10 +379,18 @@ int ad_store_op_worktree_update(ad_store_tx_t *tx, json_t *args, json_t **result
     return e;
 }
 
+/* The worktree's agents that still run (?2 = 1), or those not yet archived. */
+static const char SQL_WT_AGENTS[] = "SELECT id FROM agents WHERE worktree_id = ?1 AND deleted_at "
+                                    "IS NULL AND (?2 = 0 OR status IN ('running', 'waiting', "
+                                    "'paused'))";
+
+/* Removes a worktree's row as removing a workspace does: marked removed,
+ * its agents archived, their rows (messages, runs, metrics) kept. */
 int ad_store_op_worktree_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
     ad_db_t *db = tx->db;
     const char *id = ad_args_str(args, "id");
+    int64_t now = ad_args_int(args, "now", 0);
     json_t *w = NULL;
     int e = get_by_id(db, SQL_WT_GET, id, &w);
     if (e != 0) {
@@ -375,15 +400,26 @@ int ad_store_op_worktree_delete(ad_store_tx_t *tx, json_t *args, json_t **result
         json_decref(w);
         return AD_ESTATE;
     }
-    json_t *ags = json_array();
-    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT id FROM agents WHERE worktree_id = ?1");
-    ad_db_bind_text(s, 1, id, -1, AD_DB_TRANSIENT);
-    e = collect_ids(db, s, ags);
-    if (e == 0) {
-        s = ad_store_stmt(db, "DELETE FROM worktrees WHERE id = ?1");
-        ad_db_bind_text(s, 1, id, -1, AD_DB_TRANSIENT);
-        e = ad_store_step_done(db, s);
+    json_t *ags = json_array(), *live = json_array();
+    e = ws_ids(db, SQL_WT_AGENTS, id, 1, live);
+    if (e == 0 && json_array_size(live) > 0) {
+        e = AD_ESTATE; /* one started meanwhile: the caller stops it first */
+        *result = json_pack("{s:O}", "liveAgentIds", live);
     }
+    if (e == 0) {
+        e = ws_ids(db, SQL_WT_AGENTS, id, 0, ags);
+    }
+    if (e == 0) {
+        e = exec_id_now(db,
+                        "UPDATE agents SET deleted_at = ?2, updated_at = ?2 WHERE worktree_id "
+                        "= ?1 AND deleted_at IS NULL",
+                        id, now);
+    }
+    if (e == 0) {
+        e = exec_id_now(db, "UPDATE worktrees SET removed_at = ?2, updated_at = ?2 WHERE id = ?1",
+                        id, now);
+    }
+    json_decref(live);
     if (e != 0) {
         json_decref(w);
         json_decref(ags);

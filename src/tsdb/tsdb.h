@@ -264,4 +264,10 @@ typedef struct {
  * checks): 0, or -1 when it is malformed (then nothing is reported). */
 int tsdb_tf_event(const uint8_t *data, size_t len, const tsdb_tf_cb_t *cb);
 
+/* Whether a metric named name is better lower (a loss, an error, a
+ * perplexity, a latency...) rather than higher (a reward, an accuracy, a
+ * score, FPS...), from the words of its name (direction.c); *known false
+ * when no word says (then false: higher is better). */
+bool tsdb_lower_is_better(const char *name, bool *known);
+
 #endif

@@ -306,8 +306,9 @@ static void row_deleted(int rc, json_t *result, void *ud)
         ad_wtree_publish_deleted(c->W, ad_wtree_jstr(c->wt, "id"),
                                  ad_wtree_jstr(c->wt, "workspaceId"), ad_wtree_jstr(c->wt, "orgId"),
                                  agents);
-        json_t *out = json_pack("{s:b, s:O, s:O, s:o}", "deleted", true, "worktree", c->wt, "git",
-                                c->git, "agentIds", agents ? json_incref(agents) : json_array());
+        json_t *out = json_pack("{s:b, s:O, s:O, s:o, s:b}", "deleted", true, "worktree", c->wt,
+                                "git", c->git, "agentIds",
+                                agents ? json_incref(agents) : json_array(), "archived", 1);
         ad_wtree_done(c, out);
         json_decref(out);
     }
@@ -322,7 +323,8 @@ static void removed(const ad_git_result_t *res, void *ud)
         return;
     }
     c->git = json_incref(res->data);
-    json_t *args = json_pack("{s:s?}", "id", ad_wtree_jstr(c->wt, "id"));
+    json_t *args =
+        json_pack("{s:s?, s:I}", "id", ad_wtree_jstr(c->wt, "id"), "now", (json_int_t)ad_wall_ms());
     ad_store_write(c->W->store, ad_store_op_worktree_delete, args, row_deleted, c);
 }
 
@@ -369,18 +371,16 @@ static void agent_stopped(int rc, json_t *result, const char *msg, void *ud)
     }
 }
 
-/* Stops the agents running in c->wt (gracefully, as a user's stop would),
- * then removes the files. */
-static void stop_agents(ad_wtree_ctx_t *c)
+/* The agents of wt that are alive (running, or between turns (waiting) or
+ * paused with a process) as [{id, name, status}] into *out; 0 or the
+ * store's error. */
+static int alive_agents(ad_wtree_t *W, json_t *wt, json_t **out)
 {
     json_t *agents = NULL;
-    int rc = ad_store_agent_list(c->W->store, ad_wtree_jstr(c->wt, "id"), NULL, false, "", &agents);
+    int rc = ad_store_agent_list(W->store, ad_wtree_jstr(wt, "id"), NULL, false, "", &agents);
     if (rc != 0) {
-        ad_wtree_fail(c, rc, NULL, "cannot read the worktree's agents");
-        ad_wtree_ctx_free(c);
-        return;
+        return rc;
     }
-    /* alive: running, or between turns (waiting) or paused with a process */
     json_t *running = json_array();
     size_t k;
     json_t *a;
@@ -389,15 +389,32 @@ static void stop_agents(ad_wtree_ctx_t *c)
         const char *st = ad_wtree_jstr(a, "status");
         if (st != NULL && (strcmp(st, "running") == 0 || strcmp(st, "waiting") == 0 ||
                            strcmp(st, "paused") == 0)) {
-            json_array_append(running, a);
+            json_array_append_new(running,
+                                  json_pack("{s:s?, s:s?, s:s}", "id", ad_wtree_jstr(a, "id"),
+                                            "name", ad_wtree_jstr(a, "name"), "status", st));
         }
     }
-    json_object_set_new(agents, "alive", running);
+    json_decref(agents);
+    *out = running;
+    return 0;
+}
+
+/* Stops the agents running in c->wt (gracefully, as a user's stop would),
+ * then removes the files. */
+static void stop_agents(ad_wtree_ctx_t *c)
+{
+    json_t *running = NULL;
+    int rc = alive_agents(c->W, c->wt, &running);
+    if (rc != 0) {
+        ad_wtree_fail(c, rc, NULL, "cannot read the worktree's agents");
+        ad_wtree_ctx_free(c);
+        return;
+    }
     if (json_array_size(running) > 0 && c->W->runner == NULL) {
         ad_wtree_fail(c, AD_ESTATE, json_pack("{s:s}", "reason", "agents_running"),
                       "agents are running in this worktree and no supervisor can stop them");
         ad_wtree_ctx_free(c);
-        json_decref(agents);
+        json_decref(running);
         return;
     }
     /* Count first so a stop that completes at once cannot finish early. */
@@ -411,7 +428,7 @@ static void stop_agents(ad_wtree_ctx_t *c)
             c->stopping--; /* not running after all: nothing to wait for */
         }
     }
-    json_decref(agents);
+    json_decref(running);
     agent_stopped(0, NULL, NULL, c);
 }
 
@@ -427,12 +444,53 @@ static void delete_checked(const ad_git_result_t *res, void *ud)
     stop_agents(c);
 }
 
-void ad_wtree_delete(ad_wtree_t *W, json_t *wt, bool force, ad_wtree_cb cb, void *ud)
+/* Refuses (AD_ESTATE, the agents in details) while agents of c->wt run
+ * and the caller did not ask to stop them; true when it did. */
+static bool refuse_running(ad_wtree_ctx_t *c)
+{
+    json_t *running = NULL;
+    int rc = alive_agents(c->W, c->wt, &running);
+    if (rc != 0) {
+        ad_wtree_fail(c, rc, NULL, "cannot read the worktree's agents");
+        ad_wtree_ctx_free(c);
+        return true;
+    }
+    size_t n = json_array_size(running);
+    if (n == 0) {
+        json_decref(running);
+        return false;
+    }
+    char names[512] = "";
+    size_t len = 0, i;
+    json_t *a;
+    json_array_foreach(running, i, a)
+    {
+        int k = snprintf(names + len, sizeof(names) - len, "%s%s (%s)", i > 0 ? ", " : "",
+                         ad_wtree_jstr(a, "name"), ad_wtree_jstr(a, "status"));
+        if (k < 0 || (size_t)k >= sizeof(names) - len) {
+            break; /* the rest are in details */
+        }
+        len += (size_t)k;
+    }
+    ad_wtree_fail(c, AD_ESTATE,
+                  json_pack("{s:s, s:o}", "reason", "agents_running", "agents", running),
+                  "%zu agent%s of this worktree %s: %s; stop %s first, or delete with "
+                  "stop=true to stop %s and archive them",
+                  n, n == 1 ? "" : "s", n == 1 ? "runs" : "run", names, n == 1 ? "it" : "them",
+                  n == 1 ? "it" : "them");
+    ad_wtree_ctx_free(c);
+    return true;
+}
+
+void ad_wtree_delete(ad_wtree_t *W, json_t *wt, bool force, bool stop, ad_wtree_cb cb, void *ud)
 {
     AD_ASSERT_LOOP();
     ad_wtree_ctx_t *c = ad_wtree_ctx_new(W, cb, ud);
     c->wt = json_incref(wt);
     c->force = force;
+    if (!stop && refuse_running(c)) {
+        return;
+    }
     json_t *ws = NULL;
     if (force || ad_store_workspace_get(W->store, ad_wtree_jstr(wt, "workspaceId"), &ws) != 0) {
         stop_agents(c); /* forced (or no workspace row: the removal reports it) */

@@ -147,11 +147,14 @@ void ad_wtree_create(ad_wtree_t *W, const ad_wtree_create_t *c, ad_wtree_cb cb, 
  * {worktreeId, setup: {state: running}}; the outcome is an event. */
 void ad_wtree_setup_run(ad_wtree_t *W, json_t *wt, json_t *ws, bool approve, ad_wtree_cb cb,
                         void *ud);
-/* Deletes worktree wt: unless force, uncommitted or unpushed work refuses
- * (git's error) before any agent is stopped; then its running agents are
- * stopped, its folder removed and its row deleted. data {deleted,
- * worktree, git, agentIds}. */
-void ad_wtree_delete(ad_wtree_t *W, json_t *wt, bool force, ad_wtree_cb cb, void *ud);
+/* Removes worktree wt: unless stop, an agent of it that runs refuses
+ * (AD_ESTATE, details {reason: agents_running, agents: [{id, name,
+ * status}]}); unless force, uncommitted or unpushed work refuses (git's
+ * error) before any agent is stopped; then its running agents are stopped,
+ * its folder removed, its row marked removed and its agents archived (their
+ * transcripts, runs and metrics kept). data {deleted, worktree, git,
+ * agentIds, archived}. */
+void ad_wtree_delete(ad_wtree_t *W, json_t *wt, bool force, bool stop, ad_wtree_cb cb, void *ud);
 /* Checks out branch (create: a new one) in wt; data {worktree, checkout}. */
 void ad_wtree_checkout(ad_wtree_t *W, json_t *wt, const char *branch, bool create, ad_wtree_cb cb,
                        void *ud);

@@ -40,10 +40,12 @@ test('a squashed worktree reads merged; one button archives the agent and remove
   assert.match(await merged.innerText(), /Merged into main \(squash/);
   await shot(page, 'diff-merged');
   await merged.getByRole('button', { name: 'Archive the agent and remove the worktree' }).click();
+  // Confirm deletes is on by default: it asks first (issue #74).
+  await page.getByRole('dialog', { name: 'Remove worktree done?' }).getByRole('button', { name: 'Archive the agent and remove the worktree' }).click();
   await until(async () => (await api(d.url, 'GET', `/api/worktrees/${wt.id}`)).status === 404, 'the worktree removed');
   assert.equal(fs.existsSync(wt.path), false);
   const a = await api(d.url, 'GET', `/api/agents/${agent.id}`);
-  assert.ok(a.status === 404 || a.data.deletedAt, JSON.stringify(a.data)); // archived (or gone with its worktree)
+  assert.ok(a.data.deletedAt, JSON.stringify(a.data)); // archived, not deleted
 });
 
 // A started command agent that ignores SIGINT and SIGTERM, its page open.

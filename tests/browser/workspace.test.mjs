@@ -67,14 +67,14 @@ test('create a worktree, then delete it: refused with the changed files, then fo
   fs.writeFileSync(path.join(wt.path, 'unsaved-work.txt'), 'precious\n');
 
   await page.getByRole('button', { name: 'Delete worktree feature-x' }).click();
-  const del = page.getByRole('dialog', { name: 'Delete worktree feature-x?' });
-  await del.getByRole('button', { name: 'Delete', exact: true }).click();
+  const del = page.getByRole('dialog', { name: 'Remove worktree feature-x?' });
+  await del.getByRole('button', { name: 'Remove the worktree', exact: true }).click();
   const refusal = del.locator('.refusal');
   await refusal.waitFor();
   assert.match(await refusal.innerText(), /unsaved-work\.txt/);
   await shot(page, 'worktree-delete-refused');
   assert.ok(fs.existsSync(path.join(wt.path, 'unsaved-work.txt')), 'nothing deleted on refusal');
-  await del.getByRole('button', { name: /Delete anyway/ }).click();
+  await del.getByRole('button', { name: /Remove anyway/ }).click();
   await del.waitFor({ state: 'detached' });
   await until(async () => !(await page.locator('.wt-name', { hasText: 'feature-x' }).count()), 'worktree gone from the sidebar');
   assert.ok(!fs.existsSync(wt.path), 'worktree folder removed');

@@ -100,7 +100,7 @@ test('agents, workspaces and worktrees can be named wherever an id goes', async 
   assert.equal(cli('rm', '--hard', decoy.id).status, 0);
   const rmWt = cli('wt', 'rm', '--force', 'feature-x');
   assert.equal(rmWt.status, 0, rmWt.stderr);
-  assert.equal(rmWt.stdout, `${wtId} deleted\n`);
+  assert.match(rmWt.stdout, new RegExp(`^${wtId} removed: its folder is deleted`));
 });
 
 test('--help (or -h) works for every command and subcommand, without a daemon, and says how names and exit codes work', () => {
@@ -117,4 +117,27 @@ test('--help (or -h) works for every command and subcommand, without a daemon, a
     }
   }
   assert.match(run(['logs', '--help']).stdout, /exiting when the run ends: 0 if it succeeded or was\s+stopped, 1 if it failed/);
+});
+
+// Issue #74: the README's `--worktree main` named nothing (a main worktree
+// is named after its workspace). "main" names the main worktree of the one
+// workspace; with two it is refused with both, as any shared name; a
+// worktree really named main wins.
+test('--worktree main is the main worktree of the only workspace', async (t) => {
+  const d = await startApi();
+  t.after(() => d.cleanup());
+  const cli = (...args) => run(['--data-dir', d.dataDir, ...args]);
+  const wsA = await d.req('POST', '/api/workspaces', { path: tmpRepo('solo-', d.dataDir), name: 'solo' });
+  assert.equal(wsA.status, 201, JSON.stringify(wsA.body));
+  const made = cli('new', '--worktree', 'main', '--name', 'onmain', '--', process.execPath, FAKE, 'echo');
+  assert.equal(made.status, 0, made.stderr);
+  const agent = (await d.req('GET', `/api/agents/${made.stdout.trim()}`)).body;
+  assert.equal(agent.worktreeId, wsA.body.worktrees[0].id);
+
+  const wsB = await d.req('POST', '/api/workspaces', { path: tmpRepo('second-', d.dataDir), name: 'second' });
+  assert.equal(wsB.status, 201);
+  const two = cli('new', '--worktree', 'main', '--name', 'which', '--', process.execPath, FAKE, 'echo');
+  assert.equal(two.status, 2, two.stdout);
+  assert.match(two.stderr, /2 worktrees are named main/);
+  assert.ok(two.stderr.includes(wsA.body.worktrees[0].id) && two.stderr.includes(wsB.body.worktrees[0].id), two.stderr);
 });

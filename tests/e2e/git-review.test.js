@@ -311,7 +311,7 @@ test('delete refuses uncommitted or unpushed work before it stops any agent', as
     assert.strictEqual(r.status, 200, r.text);
     const pid = (r.body.agent || r.body).pid;
     write(wt.path, 'wip.txt', 'wip\n');
-    r = await api(d, 'DELETE', `/api/worktrees/${wt.id}`);
+    r = await api(d, 'DELETE', `/api/worktrees/${wt.id}?stop=true`);
     assert.strictEqual(r.status, 409, r.text);
     assert.strictEqual(r.body.error.details.reason, 'dirty');
     assert.deepStrictEqual(r.body.error.details.changedFiles, ['wip.txt']);
@@ -321,13 +321,13 @@ test('delete refuses uncommitted or unpushed work before it stops any agent', as
 
     r = await api(d, 'POST', `/api/worktrees/${wt.id}/commit`, { message: 'wip', all: true });
     assert.strictEqual(r.status, 200, r.text);
-    r = await api(d, 'DELETE', `/api/worktrees/${wt.id}`);
+    r = await api(d, 'DELETE', `/api/worktrees/${wt.id}?stop=true`);
     assert.strictEqual(r.status, 409, r.text);
     assert.strictEqual(r.body.error.details.reason, 'unpushed');
     assert.strictEqual(r.body.error.details.unpushedCommits, 1);
     process.kill(pid, 0);
 
-    r = await api(d, 'DELETE', `/api/worktrees/${wt.id}?force=true`);
+    r = await api(d, 'DELETE', `/api/worktrees/${wt.id}?force=true&stop=true`);
     assert.strictEqual(r.status, 200, r.text);
     assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' });
   });

@@ -501,7 +501,7 @@ test('a running setup command does not hold up shutdown', async () => {
   }
 });
 
-test('deleting a worktree stops the agents running in it first', async () => {
+test('deleting a worktree stops the agents running in it first, when asked', async () => {
   const FAKE = path.resolve(__dirname, '../fixtures/fake-agent.js');
   await withDaemon({}, async (d) => {
     const { ws } = await setup(d);
@@ -523,15 +523,21 @@ test('deleting a worktree stops the agents running in it first', async () => {
       assert.ok(started.pid > 0, r.text);
       agents.push({ id: agent.id, pid: started.pid });
     }
+    // Refused while they run unless asked to stop them (issue #74).
     r = await api(d, 'DELETE', `/api/worktrees/${wt.id}`);
+    assert.strictEqual(r.status, 409, r.text);
+    assert.strictEqual(r.body.error.details.reason, 'agents_running');
+    assert.ok(fs.existsSync(wt.path));
+    r = await api(d, 'DELETE', `/api/worktrees/${wt.id}?stop=true`);
     assert.strictEqual(r.status, 200, r.text);
     assert.ok(!fs.existsSync(wt.path), 'the folder is gone');
     // The agents' processes were stopped (and reaped) before the folder
-    // went; their rows go with the worktree's.
+    // went; their rows stay, archived.
     for (const { id, pid } of agents) {
       assert.throws(() => process.kill(pid, 0), { code: 'ESRCH' }, `agent process ${pid} is gone`);
       r = await api(d, 'GET', `/api/agents/${id}`);
-      assert.strictEqual(r.status, 404, r.text);
+      assert.strictEqual(r.status, 200, r.text);
+      assert.ok(r.body.deletedAt, r.text);
     }
   });
 });

@@ -270,6 +270,10 @@ test('the runs table: config values, final and best metrics, sorted and filtered
   assert.ok(Math.abs(top.metrics.reward.final - 0.4) < 1e-9, JSON.stringify(top.metrics));
   assert.ok(Math.abs(top.metrics.reward.best - 4) < 1e-9);
   assert.ok(Math.abs(top.metrics.loss.best - 0.2) < 1e-9, 'loss:min: best is the minimum');
+  // Without :min a loss is still best at its lowest: its name says so (issue #74).
+  const plain = await api(d, 'GET', `/api/training/runs?workspaceId=${ws}&metrics=loss,reward`);
+  assert.deepEqual(plain.body.metrics, [{ name: 'loss', goal: 'min' }, { name: 'reward', goal: 'max' }]);
+  assert.ok(Math.abs(plain.body.runs.find((r) => r.id === top.id).metrics.loss.best - 0.2) < 1e-9, JSON.stringify(plain.body.runs));
   assert.equal(top.metrics.reward.count, 11);
 
   t = await q('sort=reward.best&order=asc&filter=' + encodeURIComponent('epochs<=10,reward.final>0.06'));

@@ -118,11 +118,32 @@ static void workspaces_and_worktrees(void **state)
         AD_ESTATE);
     char ag[AD_ID_MAX];
     make_agent(f, wt3, "doomed", ag);
-    assert_int_equal(
-        store_fx_write(f, ad_store_op_worktree_delete, json_pack("{s:s}", "id", wt3), &r), 0);
+    assert_int_equal(store_fx_write(f, ad_store_op_worktree_delete,
+                                    json_pack("{s:s, s:I}", "id", wt3, "now", (json_int_t)4000),
+                                    &r),
+                     0);
     assert_string_equal(json_string_value(json_array_get(json_object_get(r, "agentIds"), 0)), ag);
     json_decref(r);
-    assert_int_equal(ad_store_agent_get(f->st, ag, &l), AD_ENOENT);
+    /* Issue #74: the worktree is hidden, its agent archived, not deleted. */
+    assert_int_equal(ad_store_worktree_get(f->st, wt3, &l), AD_ENOENT);
+    assert_int_equal(ad_store_agent_get(f->st, ag, &l), 0);
+    assert_non_null(json_object_get(l, "deletedAt"));
+    json_decref(l);
+    assert_int_equal(store_fx_write(f, ad_store_op_worktree_delete,
+                                    json_pack("{s:s, s:I}", "id", wt3, "now", (json_int_t)4001),
+                                    NULL),
+                     AD_ENOENT);
+    /* A new worktree at the removed one's path is made; the old row stays. */
+    char wt4[AD_ID_MAX];
+    ad_id_new("wt", wt4);
+    assert_int_equal(store_fx_write(f, ad_store_op_worktree_insert,
+                                    json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "id", wt4,
+                                              "workspaceId", ws, "name", "feature", "branch",
+                                              "feat", "path", "/tmp/a-feat", "now", (json_int_t)5),
+                                    NULL),
+                     0);
+    assert_int_equal(ad_store_agent_get(f->st, ag, &l), 0);
+    json_decref(l);
     /* Removing the workspace hides it and its worktrees and archives its
      * agents (issue #14): the agent is still there, with deletedAt. */
     make_agent(f, wt, "a1", ag);

@@ -491,7 +491,9 @@ export const api = {
   reorderAgents: (worktreeId: string, ids: string[]) => request('POST', '/api/agents/reorder', { worktreeId, ids }),
   createWorktree: async (body: { workspaceId: string; name: string; branch: string; createBranch: boolean; base?: string }) =>
     objOf<Worktree>(await request('POST', '/api/worktrees', body), 'worktree'),
-  deleteWorktree: (id: string, force = false) => request('DELETE', `/api/worktrees/${enc(id)}${force ? '?force=true' : ''}`),
+  // force: even with uncommitted or unmerged work; stop: stop its running
+  // agents first (without it agentd refuses while one runs, 409 agents_running).
+  deleteWorktree: (id: string, force = false, stop = false) => request('DELETE', `/api/worktrees/${enc(id)}?force=${force}&stop=${stop}`),
   // The repository's branches, read in one of its worktrees.
   branches: (id: string) => request<{ current: string | null; local: string[]; remote: string[] }>('GET', `/api/worktrees/${enc(id)}/branches`),
   workspaceSetup: (id: string) => request<WorkspaceSetup>('GET', `/api/workspaces/${enc(id)}/setup`),

@@ -10,7 +10,9 @@
 // files is shown as a panel with the files; nothing was changed then. The
 // state and the actions are useDiffTab's.
 import { api } from '../api';
-import { loadTree, toast } from '../store';
+import { ask } from '../confirm';
+import { loadTree, model, settings, toast, worktrees } from '../store';
+import { removalLabel, removalText, worktreeAgents } from '../worktreeRemoval';
 import { go } from '../router';
 import { ago, errText } from './common';
 import { DiffBody, ReviewSummary } from './DiffBody';
@@ -159,24 +161,7 @@ export function DiffTab({ worktreeId, agentId }: { worktreeId: string; agentId?:
               : ' (found on the base)'}
             .
           </span>{' '}
-          <button
-            class="btn btn-sm btn-danger"
-            disabled={busy.value}
-            onClick={() =>
-              void act(
-                'Archive and remove',
-                async () => {
-                  if (agentId) await api.deleteAgent(agentId, true);
-                  await api.deleteWorktree(worktreeId);
-                  await loadTree();
-                  go('/');
-                },
-                () => 'The agent is archived and the worktree removed',
-              )
-            }
-          >
-            Archive the agent and remove the worktree
-          </button>
+          <RemoveWorktreeButton worktreeId={worktreeId} busy={busy.value} act={act} />
         </div>
       )}
       {count > 0 && agentId && (
@@ -257,5 +242,47 @@ export function DiffTab({ worktreeId, agentId }: { worktreeId: string; agentId?:
         />
       )}
     </div>
+  );
+}
+
+// Removes a merged worktree: says what it does (its agents archived, the
+// running ones stopped), and asks first when "Confirm deletes" is on or
+// when something runs; stop=true only after that answer.
+function RemoveWorktreeButton({
+  worktreeId,
+  busy,
+  act,
+}: {
+  worktreeId: string;
+  busy: boolean;
+  act: (what: string, f: () => Promise<any>, done: (r: any) => string) => Promise<void>;
+}) {
+  const { all, running } = worktreeAgents(model.value.agents, worktreeId);
+  const wt = (worktrees.value || []).find((w) => w.id === worktreeId) || { name: worktreeId };
+  const label = removalLabel(all, running);
+  const onClick = async () => {
+    if (
+      (settings.value.confirm_delete !== false || running.length > 0) &&
+      !(await ask({ title: `Remove worktree ${wt.name}?`, body: removalText(wt, all, running), yes: label, danger: true }))
+    )
+      return;
+    await act(
+      'Remove the worktree',
+      async () => {
+        const r: any = await api.deleteWorktree(worktreeId, false, running.length > 0);
+        await loadTree();
+        go('/');
+        return r;
+      },
+      (r) => {
+        const n = (r && r.agentIds ? r.agentIds.length : all.length) as number;
+        return `The worktree is removed and ${n === 1 ? 'its agent' : `its ${n} agents`} archived`;
+      },
+    );
+  };
+  return (
+    <button class="btn btn-sm btn-danger" disabled={busy} onClick={() => void onClick()}>
+      {label}
+    </button>
   );
 }

@@ -7,7 +7,8 @@ import { PermissionsField } from './Permissions';
 import { api, ApiError, type Definition } from '../api';
 import { DefinitionOptions, useDefinitions } from './useDefinitions';
 import { go } from '../router';
-import { loadTree, settings, toast, upsertAgent } from '../store';
+import { loadTree, model, settings, toast, upsertAgent } from '../store';
+import { removalLabel, removalText, worktreeAgents } from '../worktreeRemoval';
 import type { Worktree } from '../types';
 import { errText, executorFields, ExecutorModeRow, FormFooter, Modal, NodeField } from './common';
 import { nodeFields } from '../nodes';
@@ -180,31 +181,34 @@ function changedFiles(details: any): string[] {
 
 export function DeleteWorktree({ wt, onClose }: { wt: Worktree; onClose: () => void }) {
   const busy = useSignal(false);
-  const refusal = useSignal<{ message: string; files: string[] } | null>(null);
+  const refusal = useSignal<{ message: string; files: string[]; running: boolean } | null>(null);
   const err = useSignal<string | null>(null);
+  const stopAgreed = useSignal(false);
+  const { all, running } = worktreeAgents(model.value.agents, wt.id);
+  // What was agreed to so far: the agents named here stopped (stop), the
+  // changes agentd listed lost (force).
   const del = async (force: boolean) => {
     busy.value = true;
     err.value = null;
+    if (refusal.value?.running) stopAgreed.value = true;
+    const stop = running.length > 0 || stopAgreed.value;
     try {
-      await api.deleteWorktree(wt.id, force);
-      toast('success', 'Worktree deleted', wt.name);
+      await api.deleteWorktree(wt.id, force, stop);
+      toast('success', 'Worktree removed', `${wt.name}: ${all.length === 1 ? 'its agent' : `its ${all.length} agents`} archived`);
       await loadTree();
       onClose();
     } catch (e) {
-      if (e instanceof ApiError && e.status === 409) refusal.value = { message: e.message, files: changedFiles(e.details) };
+      if (e instanceof ApiError && e.status === 409)
+        refusal.value = { message: e.message, files: changedFiles(e.details), running: e.details?.reason === 'agents_running' };
       else err.value = errText(e);
     } finally {
       busy.value = false;
     }
   };
   return (
-    <Modal title={`Delete worktree ${wt.name}?`} onClose={onClose}>
+    <Modal title={`Remove worktree ${wt.name}?`} onClose={onClose}>
       <div class="form">
-        {!refusal.value && (
-          <p>
-            This removes the folder <code>{wt.path || wt.name}</code> and stops its running agents. The branch stays.
-          </p>
-        )}
+        {!refusal.value && <p>{removalText(wt, all, running)}</p>}
         {refusal.value && (
           <div class="refusal" role="alert">
             <strong>agentd refused:</strong> {refusal.value.message}
@@ -231,11 +235,15 @@ export function DeleteWorktree({ wt, onClose }: { wt: Worktree; onClose: () => v
           </button>
           {!refusal.value ? (
             <button class="btn btn-danger" disabled={busy.value} onClick={() => void del(false)}>
-              Delete
+              {removalLabel(all, running)}
+            </button>
+          ) : refusal.value.running ? (
+            <button class="btn btn-danger" disabled={busy.value} onClick={() => void del(false)}>
+              Stop them, archive the agents and remove the worktree
             </button>
           ) : (
             <button class="btn btn-danger" disabled={busy.value} onClick={() => void del(true)}>
-              Delete anyway, losing these changes
+              Remove anyway, losing these changes
             </button>
           )}
         </div>

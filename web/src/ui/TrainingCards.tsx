@@ -1,7 +1,7 @@
 // The seed's summary cards for the picked runs (issue #16): average reward,
 // success rate, training FPS and GPU utilisation, each with its change and
 // trend (↗ up, ↘ down, → stable) and a sparkline, plus the selected
-// metric's best. A run figure is the mean over the runs of their latest
+// metric's best (its lowest for a loss-like metric: the API's direction). A run figure is the mean over the runs of their latest
 // value; its curve is each run's series in 20 buckets (mean per bucket,
 // the runs averaged bucket by bucket), the change is the second half's mean
 // against the first half's, in percent. GPU utilisation comes from
@@ -113,12 +113,27 @@ export function TrainingCards({ picked, series, metric }: { picked: string[]; se
     const curve = curves.value[name] || [];
     return <Card key={id} id={id} label={label} value={fmt(last)} t={curve.length ? trendOf(curve) : null} curve={curve} />;
   };
+  // The metric's best over the picked runs, the way the API says it
+  // improves (each series' direction and best: the metric_directions
+  // setting, else its name: a loss is best at its lowest).
   const best = () => {
     const rows = rowsOf(metric);
     if (!metric || ['reward', 'successRate', 'fps'].includes(metric) || rows.length === 0) return null;
-    const top = Math.max(...rows.map(([, s]) => s.maxValue));
+    const lower = rows[0][1].direction === 'min';
+    const bests = rows.map(([, s]) => (typeof s.best === 'number' ? s.best : lower ? s.minValue : s.maxValue));
+    const top = lower ? Math.min(...bests) : Math.max(...bests);
     const last = rows.reduce((t, [, s]) => t + s.lastValue, 0) / rows.length;
-    return <Card key="best" id={metric} label={`Best ${metric}`} value={top.toFixed(2)} t={null} curve={[]} note={`latest ${last.toFixed(2)}`} />;
+    return (
+      <Card
+        key="best"
+        id={metric}
+        label={`Best ${metric}`}
+        value={top.toFixed(2)}
+        t={null}
+        curve={[]}
+        note={`${lower ? 'lowest' : 'highest'} · latest ${last.toFixed(2)}`}
+      />
+    );
   };
   const g = gpu.value;
   return (
