@@ -66,9 +66,10 @@ static void del(ad_req_t *r, void *ud)
 
 static void path_refused(ad_req_t *r)
 {
-    ad_res_error(r, 403, "FORBIDDEN", json_pack("{s:s, s:s}", "field", "path", "needed", "admin"),
-                 "registering this path needs admin (or a folder under one of the org's "
-                 "workspace_roots)");
+    ad_res_error(r, 403, "FORBIDDEN",
+                 json_pack("{s:s, s:s}", "field", "path", "needed", "workspace_roots"),
+                 "this path is under none of the organisation's workspace_roots (the owner "
+                 "sets them); elsewhere only the owner organisation's admins register");
 }
 
 static void ws_created(void *ud, const ad_wtree_out_t *o)

@@ -170,9 +170,10 @@ static void ws_opened(const ad_git_result_t *res, void *ud)
     }
     /* git finds a repository upwards too: what it found must be allowed */
     if (!ad_wtree_path_allowed(c->W, &c->who, c->id, ad_wtree_jstr(res->data, "path"))) {
-        ad_wtree_fail(c, AD_EPERM, json_pack("{s:s, s:s}", "field", "path", "needed", "admin"),
-                      "registering this path needs admin (or a folder under one of the org's "
-                      "workspace_roots)");
+        ad_wtree_fail(c, AD_EPERM,
+                      json_pack("{s:s, s:s}", "field", "path", "needed", "workspace_roots"),
+                      "this path is under none of the organisation's workspace_roots (the owner "
+                      "sets them); elsewhere only the owner organisation's admins register");
         ad_wtree_ctx_free(c);
         return;
     }

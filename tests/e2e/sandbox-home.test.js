@@ -14,7 +14,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { execFileSync } = require('node:child_process');
 const daemon = require('./lib/daemon');
-const { request, until } = require('./lib/api');
+const { request, until, orgRoots } = require('./lib/api');
 
 const call = (d, method, url, body) => request(d.url, method, url, body, d.authHeaders);
 
@@ -296,6 +296,7 @@ test('another organisation\'s admin cannot name this machine\'s files to have th
   try {
     let r = await call(d, 'POST', '/api/orgs', { name: 'org b' });
     assert.equal(r.status, 201, r.text);
+    await orgRoots(d, r.body.id);
     r = await call(d, 'POST', '/api/tokens', { name: 'b-admin', scope: 'admin', orgId: r.body.id });
     assert.equal(r.status, 201, r.text);
     const b = { ...d, authHeaders: { authorization: `Bearer ${r.body.token}` } };

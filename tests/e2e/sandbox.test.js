@@ -16,7 +16,7 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
-const { request, until } = require('./lib/api');
+const { request, until, orgRoots } = require('./lib/api');
 
 // A request with these headers (the owner's token unless they are given).
 const call = (d, method, url, body, headers = d.authHeaders) => request(d.url, method, url, body, headers);
@@ -30,9 +30,7 @@ async function orgB(d) {
   assert.equal(r.status, 201, r.text);
   const headers = { authorization: `Bearer ${r.body.token}` };
   // its admin registers repositories only under the roots the owner gives it (issue #73)
-  const roots = (await call(d, 'GET', '/api/settings')).body.workspace_roots || {};
-  r = await call(d, 'PATCH', '/api/settings', { workspace_roots: { ...roots, [org]: [os.tmpdir()] } });
-  assert.equal(r.status, 200, r.text);
+  await orgRoots(d, org);
   return { org, headers };
 }
 

@@ -17,7 +17,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const daemon = require('./lib/daemon');
-const { request, until, api } = require('./lib/api');
+const { request, until, api, orgRoots } = require('./lib/api');
 const { start: startMock } = require('../fixtures/mock-anthropic');
 const { CLAUDE_BIN, claudeMissingReason, makeSandbox } = require('../fixtures/claude-run');
 const { claudeAgents } = require('./lib/agents');
@@ -36,6 +36,7 @@ async function orgB(d) {
   let r = await call(d, 'POST', '/api/orgs', { name: 'org b' });
   assert.equal(r.status, 201, r.text);
   const org = r.body.id;
+  await orgRoots(d, org);
   const tok = async (scope) => {
     const t = await call(d, 'POST', '/api/tokens', { name: `b-${scope}`, scope, orgId: org });
     assert.equal(t.status, 201, t.text);

@@ -7,6 +7,7 @@
 
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 const daemon = require('./daemon');
 
@@ -190,7 +191,16 @@ async function withAgentState(d, id, fn) {
   }
 }
 
+// Gives org the roots under which its admins may register repositories
+// (issue #73: any org but the owner's registers only there), keeping the
+// other orgs' roots. d's authHeaders must be the owner's.
+async function orgRoots(d, org, dirs = [os.tmpdir()]) {
+  const roots = (await request(d.url, 'GET', '/api/settings', undefined, d.authHeaders)).body.workspace_roots || {};
+  const r = await request(d.url, 'PATCH', '/api/settings', { workspace_roots: { ...roots, [org]: dirs } }, d.authHeaders);
+  assert.equal(r.status, 200, r.text);
+}
+
 module.exports = {
-  withAgentState, startApi, request, api, until, UNTIL_MS, assertError, makeWorkspace, makeRepoDir, makeAgent,
+  orgRoots, withAgentState, startApi, request, api, until, UNTIL_MS, assertError, makeWorkspace, makeRepoDir, makeAgent,
   startWithWorktree, commandAgent, endedRun, testRun, chatIdle, allMessages, assertOnce, pendingApprovals,
 };
