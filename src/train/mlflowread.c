@@ -5,14 +5,16 @@
  * organisation's experiments and their runs, a page at a time: the page
  * token is the offset), and metrics/get-history (every point of one
  * metric of a run, read through the store's export). Answers in MLflow's
- * shapes; a filter, or an order other than MLflow's default, is refused
- * with MLflow's error rather than ignored. Loop thread.
+ * shapes, ordered by one column (MLflow's defaults: runs newest first,
+ * experiments last updated first); a filter, or an order by anything else,
+ * is refused with MLflow's error rather than ignored. Loop thread.
  */
 #include "train/train_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define BAD_VALUE "INVALID_PARAMETER_VALUE"
 #define PAGE_MAX 50000    /* MLflow's max_results bound */
@@ -43,29 +45,11 @@ static int page_of(const json_t *q, int64_t dflt, int64_t *max, int64_t *off, ad
     return 0;
 }
 
-/* A filter or an order_by this surface does not evaluate: refused. */
-static int plain_query(const json_t *body, const char *dflt_order, ad_mlflow_err_t *e)
-{
-    const char *filter = json_string_value(json_object_get(body, "filter"));
-    json_t *order = json_object_get(body, "order_by");
-    if (filter != NULL && filter[0] != '\0') {
-        return ad_mlflow_fail(e, 400, BAD_VALUE,
-                              "agentd does not evaluate search filters ('%s'): search without one",
-                              filter);
-    }
-    size_t i;
-    json_t *o;
-    json_array_foreach(order, i, o)
-    {
-        const char *s = json_string_value(o);
-        if (s == NULL || (strcmp(s, dflt_order) != 0 && strcmp(s, dflt_order + 11) != 0)) {
-            return ad_mlflow_fail(e, 400, BAD_VALUE,
-                                  "agentd orders by %s only (order_by '%s' is not supported)",
-                                  dflt_order, s != NULL ? s : "");
-        }
-    }
-    return 0;
-}
+/* The order of a search: a row's key (a time, or a text), descending or not. */
+typedef struct {
+    const char *key;
+    bool text, desc;
+} order_t;
 
 static int64_t ms_of(const json_t *o, const char *key)
 {
@@ -74,7 +58,50 @@ static int64_t ms_of(const json_t *o, const char *key)
     return s != NULL && ad_time_parse(s, &ms) == 0 ? ms : 0;
 }
 
-/* The page [off, off + max) of all, with next_page_token when more. */
+/* The filter (none: agentd evaluates none) and order_by (one column of
+ * those below, ASC or DESC; none: MLflow's default) of body. */
+static int query_of(const json_t *body, bool runs, order_t *o, ad_mlflow_err_t *e)
+{
+    static const struct {
+        const char *col, *key;
+        bool text, runs;
+    } cols[] = {{"start_time", "startedAt", false, true},
+                {"end_time", "endedAt", false, true},
+                {"last_update_time", "updatedAt", false, false},
+                {"creation_time", "createdAt", false, false},
+                {"name", "name", true, false}};
+    const char *filter = json_string_value(json_object_get(body, "filter"));
+    json_t *order = json_object_get(body, "order_by");
+    if (filter != NULL && filter[0] != '\0') {
+        return ad_mlflow_fail(e, 400, BAD_VALUE,
+                              "agentd does not evaluate search filters ('%s'): search without one",
+                              filter);
+    }
+    *o = (order_t){.key = runs ? "startedAt" : "updatedAt", .desc = true};
+    const char *s = json_string_value(json_array_get(order, 0));
+    if (json_array_size(order) == 0) {
+        return 0;
+    }
+    if (json_array_size(order) > 1 || s == NULL) {
+        return ad_mlflow_fail(e, 400, BAD_VALUE, "agentd orders by one column (order_by)");
+    }
+    const char *c = strncmp(s, "attributes.", 11) == 0 ? s + 11 : s;
+    size_t n = strcspn(c, " ");
+    const char *dir = c + n + strspn(c + n, " ");
+    for (size_t i = 0; i < AD_ARRAY_LEN(cols); i++) {
+        if (cols[i].runs == runs && strlen(cols[i].col) == n && strncmp(c, cols[i].col, n) == 0 &&
+            (*dir == '\0' || strcasecmp(dir, "ASC") == 0 || strcasecmp(dir, "DESC") == 0)) {
+            *o = (order_t){
+                .key = cols[i].key, .text = cols[i].text, .desc = strcasecmp(dir, "DESC") == 0};
+            return 0;
+        }
+    }
+    return ad_mlflow_fail(e, 400, BAD_VALUE, "order_by '%s' is not supported: %s, ASC or DESC", s,
+                          runs ? "start_time or end_time"
+                               : "name, creation_time or last_update_time");
+}
+
+/* The page [off, off + max) of all (taken), with next_page_token when more. */
 static json_t *page(json_t *all, const char *key, int64_t max, int64_t off,
                     json_t *(*shape)(ad_store_t *, const json_t *), ad_store_t *st)
 {
@@ -110,23 +137,42 @@ static json_t *run_shape(ad_store_t *st, const json_t *run)
     return out;
 }
 
-/* Newest first (MLflow's default orders of both searches). */
-static int newest_first(const void *a, const void *b)
+/* The order a sort runs by: qsort's comparator has no context argument
+ * (qsort_r is not standard), and sorts run on the loop thread only. */
+static const order_t *sort_order;
+
+/* By the order, then by id (a stable page). */
+static int by_order(const void *a, const void *b)
 {
+    const order_t *o = sort_order;
     const json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-    int64_t tx = ms_of(x, "startedAt") ? ms_of(x, "startedAt") : ms_of(x, "createdAt");
-    int64_t ty = ms_of(y, "startedAt") ? ms_of(y, "startedAt") : ms_of(y, "createdAt");
-    return tx < ty ? 1 : tx > ty ? -1 : 0;
+    int c;
+    if (o->text) {
+        const char *sx = json_string_value(json_object_get(x, o->key));
+        const char *sy = json_string_value(json_object_get(y, o->key));
+        c = strcmp(sx != NULL ? sx : "", sy != NULL ? sy : "");
+    } else {
+        int64_t tx = ms_of(x, o->key), ty = ms_of(y, o->key);
+        c = tx < ty ? -1 : tx > ty ? 1 : 0;
+    }
+    if (c == 0) {
+        const char *ix = json_string_value(json_object_get(x, "id"));
+        const char *iy = json_string_value(json_object_get(y, "id"));
+        return strcmp(ix != NULL ? ix : "", iy != NULL ? iy : "");
+    }
+    return o->desc ? -c : c;
 }
 
-static json_t *sorted(json_t *list)
+/* list (taken) in order o, a new array. */
+static json_t *sorted(json_t *list, order_t *o)
 {
     size_t n = json_array_size(list);
     json_t **v = ad_xcalloc(n + 1, sizeof(*v));
     for (size_t i = 0; i < n; i++) {
         v[i] = json_incref(json_array_get(list, i));
     }
-    qsort(v, n, sizeof(*v), newest_first);
+    sort_order = o;
+    qsort(v, n, sizeof(*v), by_order);
     json_t *out = json_array();
     for (size_t i = 0; i < n; i++) {
         json_array_append_new(out, v[i]);
@@ -162,12 +208,11 @@ int ad_mlflow_search(ad_store_t *st, const char *org, bool runs, const json_t *b
                      ad_mlflow_err_t *e)
 {
     int64_t max, off;
+    order_t o;
     json_t *exps = NULL, *ids = json_object_get(body, "experiment_ids");
     const char *view =
         json_string_value(json_object_get(body, runs ? "run_view_type" : "view_type"));
-    if (page_of(body, 1000, &max, &off, e) != 0 ||
-        plain_query(body, runs ? "attributes.start_time DESC" : "attributes.creation_time DESC",
-                    e) != 0) {
+    if (page_of(body, 1000, &max, &off, e) != 0 || query_of(body, runs, &o, e) != 0) {
         return AD_EINVAL;
     }
     if (ids != NULL && !json_is_array(ids)) {
@@ -180,7 +225,7 @@ int ad_mlflow_search(ad_store_t *st, const char *org, bool runs, const json_t *b
         json_array_clear(exps);
     }
     if (!runs) {
-        *out = page(sorted(exps), "experiments", max, off, exp_shape, st);
+        *out = page(sorted(exps, &o), "experiments", max, off, exp_shape, st);
         return 0;
     }
     json_t *all = json_array();
@@ -196,7 +241,7 @@ int ad_mlflow_search(ad_store_t *st, const char *org, bool runs, const json_t *b
         json_decref(list);
     }
     json_decref(exps);
-    *out = page(sorted(all), "runs", max, off, run_shape, st);
+    *out = page(sorted(all, &o), "runs", max, off, run_shape, st);
     return 0;
 }
 

@@ -229,9 +229,18 @@ test('reading back as MLflow\'s client and UI do: experiments/search, runs/searc
   const rp = await api(d, 'POST', `${M}/runs/search`, { experiment_ids: [e1, e2], max_results: 2 }, as);
   assert.equal(rp.body.runs.length, 2);
   assert.equal((await api(d, 'POST', `${M}/runs/search`, { experiment_ids: [e1, e2], page_token: rp.body.next_page_token }, as)).body.runs[0].info.run_name, 'r0');
+  // one column of order, either way
+  const asc = await api(d, 'POST', `${M}/runs/search`, { experiment_ids: [e1, e2], order_by: ['start_time ASC'] }, as);
+  assert.deepEqual(asc.body.runs.map((r) => r.info.run_name), ['r0', 'r1', 'r2']);
+  const byName = await api(d, 'POST', `${M}/experiments/search`, { order_by: ['name DESC'] }, as);
+  assert.deepEqual(byName.body.experiments.map((x) => x.name), ['e2', 'e1']);
+  const made = await api(d, 'POST', `${M}/experiments/search`, { order_by: ['attributes.creation_time ASC'] }, as);
+  assert.deepEqual(made.body.experiments.map((x) => x.name), ['e1', 'e2']);
   // what agentd cannot evaluate is refused, not ignored
   mlErr(await api(d, 'POST', `${M}/runs/search`, { experiment_ids: [e1], filter: 'metrics.loss < 1' }, as), 400, 'INVALID_PARAMETER_VALUE');
   mlErr(await api(d, 'POST', `${M}/runs/search`, { experiment_ids: [e1], order_by: ['metrics.loss'] }, as), 400, 'INVALID_PARAMETER_VALUE');
+  mlErr(await api(d, 'POST', `${M}/runs/search`, { experiment_ids: [e1], order_by: ['start_time SIDEWAYS'] }, as), 400, 'INVALID_PARAMETER_VALUE');
+  mlErr(await api(d, 'POST', `${M}/experiments/search`, { order_by: ['start_time'] }, as), 400, 'INVALID_PARAMETER_VALUE');
   mlErr(await api(d, 'POST', `${M}/runs/search`, { max_results: 0 }, as), 400, 'INVALID_PARAMETER_VALUE');
 
   // the whole history, in order, in MLflow's Metric shape
