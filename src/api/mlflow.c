@@ -16,6 +16,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static void __attribute__((format(printf, 4, 5)))
 ad_mf_error(ad_req_t *r, int status, const char *code, const char *fmt, ...)
@@ -121,34 +122,57 @@ static void exp_create_h(ad_req_t *r, void *ud)
     }
     bool wt_seen =
         sees(app, r, AD_STORE_ROW_WORKTREE, ad_mlflow_tag_worktree(json_object_get(body, "tags")));
-    if (ad_mlflow_exp_args(app->store, org_of(r), body, wt_seen, &args, &e) != 0) {
+    if (ad_mlflow_exp_args(app->store, app->cfg->data_dir, org_of(r), body, wt_seen, &args, &e) !=
+        0) {
         ad_mf_fail(r, &e);
     } else {
-        ad_api_write(app, r, ad_store_op_agent_insert, args, exp_made);
+        ad_api_write(app, r, ad_store_op_mlflow_exp_insert, args, exp_made);
     }
     json_decref(body);
 }
 
-static void exp_by_name_h(ad_req_t *r, void *ud)
-{
-    ad_app_t *app = ud;
-    const char *name = ad_req_query(r, "experiment_name");
-    json_t *out = NULL;
-    ad_mlflow_err_t e;
-    int rc =
-        ad_mlflow_exp_find(app->store, org_of(r), NULL, name != NULL ? name : "", false, &out, &e);
-    answer(r, rc, out, &e);
-}
-
+/* experiments/get (by id) and get-by-name (experiment_name). */
 static void exp_get_h(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    const char *id = ad_req_query(r, "experiment_id");
+    const char *id = ad_req_query(r, "experiment_id"), *name = ad_req_query(r, "experiment_name");
     json_t *out = NULL;
     ad_mlflow_err_t e;
-    int rc = ad_mlflow_exp_find(app->store, org_of(r), id, NULL,
+    bool by_name = strstr(ad_req_path(r), "by-name") != NULL;
+    int rc = ad_mlflow_exp_find(app->store, org_of(r), by_name ? NULL : id,
+                                by_name ? (name != NULL ? name : "") : NULL,
                                 sees(app, r, AD_STORE_ROW_AGENT, id), &out, &e);
     answer(r, rc, out, &e);
+}
+
+/* experiments/search and runs/search; metrics/get-history. */
+static void search_h(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *body = ad_mf_body(r), *out = NULL;
+    ad_mlflow_err_t e;
+    if (body != NULL) {
+        bool runs = strstr(ad_req_path(r), "/runs/") != NULL;
+        int rc = ad_mlflow_search(app->store, org_of(r), runs, body, &out, &e);
+        answer(r, rc, out, &e);
+    }
+    json_decref(body);
+}
+
+static void history_done(void *ud, int rc, json_t *out, const ad_mlflow_err_t *e)
+{
+    answer(ud, rc, out, e);
+}
+
+static void history_h(ad_req_t *r, void *ud)
+{
+    ad_app_t *app = ud;
+    json_t *run = ad_mf_run(app, r, ad_req_query(r, "run_id"));
+    if (run != NULL) {
+        ad_mlflow_history(app->store, json_string_value(json_object_get(run, "id")),
+                          ad_api_query_get, r, history_done, r);
+    }
+    json_decref(run);
 }
 
 /* ---- runs --------------------------------------------------------------------------------- */
@@ -182,11 +206,11 @@ static void run_create_h(ad_req_t *r, void *ud)
         return;
     }
     const char *exp = json_string_value(json_object_get(body, "experiment_id"));
-    if (ad_mlflow_run_args(app->store, org_of(r), body, sees(app, r, AD_STORE_ROW_AGENT, exp),
-                           &args, &e) != 0) {
+    if (ad_mlflow_run_args(app->store, app->cfg->data_dir, org_of(r), body,
+                           sees(app, r, AD_STORE_ROW_AGENT, exp), &args, &e) != 0) {
         ad_mf_fail(r, &e);
     } else {
-        ad_api_write(app, r, ad_store_op_external_run, args, run_made);
+        ad_api_write(app, r, ad_store_op_mlflow_run_insert, args, run_made);
     }
     json_decref(body);
 }
@@ -236,8 +260,12 @@ void ad_api_mlflow_register(ad_app_t *app)
     ad_server_route(s, "POST", "/api/2.0/mlflow/experiments/create", AD_ACCESS_WRITE, exp_create_h,
                     app);
     ad_server_route(s, "GET", "/api/2.0/mlflow/experiments/get", AD_ACCESS_READ, exp_get_h, app);
-    ad_server_route(s, "GET", "/api/2.0/mlflow/experiments/get-by-name", AD_ACCESS_READ,
-                    exp_by_name_h, app);
+    ad_server_route(s, "GET", "/api/2.0/mlflow/experiments/get-by-name", AD_ACCESS_READ, exp_get_h,
+                    app);
+    ad_server_route(s, "POST", "/api/2.0/mlflow/experiments/search", AD_ACCESS_READ, search_h, app);
+    ad_server_route(s, "POST", "/api/2.0/mlflow/runs/search", AD_ACCESS_READ, search_h, app);
+    ad_server_route(s, "GET", "/api/2.0/mlflow/metrics/get-history", AD_ACCESS_READ, history_h,
+                    app);
     ad_server_route(s, "POST", "/api/2.0/mlflow/runs/create", AD_ACCESS_WRITE, run_create_h, app);
     ad_server_route(s, "POST", "/api/2.0/mlflow/runs/update", AD_ACCESS_WRITE, run_update_h, app);
     ad_server_route(s, "GET", "/api/2.0/mlflow/runs/get", AD_ACCESS_READ, run_get_h, app);

@@ -23,6 +23,9 @@ typedef struct {
     char *hold_dir; /* the holder's directory, removed once the end is stored */
     bool remote;    /* on a worker node: the node forgets the run once its end is stored */
     ad_store_run_end_t e;
+    char org_id[AD_ID_MAX];
+    char *fresh_prompt; /* its Claude session was gone: start a fresh one (resume.c) */
+    char lost_sid[AD_RUN_SID_MAX];
 } end_ctx_t;
 
 static void on_end_done(int rc, json_t *result, void *ud)
@@ -67,6 +70,11 @@ static void on_end_done(int rc, json_t *result, void *ud)
     if (rc == 0) {
         ad_run_config_remove(c->r, c->run_id);
     }
+    if (c->fresh_prompt != NULL && rc == 0) {
+        ad_run_fresh_session(c->r, c->agent_id, c->org_id, c->lost_sid, c->fresh_prompt);
+    } else {
+        free(c->fresh_prompt);
+    }
     free(c);
 }
 
@@ -86,6 +94,7 @@ static void store_end(void *ud, bool cancelled)
         free(w);
     }
     free(c->hold_dir); /* kept: the next daemon takes the run up from it */
+    free(c->fresh_prompt);
     free(c);
 }
 
@@ -410,6 +419,8 @@ void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     run->hold_dir = NULL;
     c->remote = run->node_id[0] != '\0';
     c->e = e;
+    snprintf(c->org_id, sizeof(c->org_id), "%s", run->org_id);
+    c->fresh_prompt = run->stop_since == 0 ? ad_run_session_lost(run, c->lost_sid) : NULL;
     ad_run_after_stored(r, store_end, c);
     while (run->taps != NULL) {
         ad_runner_tap_t *t = run->taps;

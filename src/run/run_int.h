@@ -198,6 +198,7 @@ typedef struct ad_run {
     char cli_version[64];          /* "" until the CLI's version is known */
     char prompt_msg_id[AD_ID_MAX]; /* the first prompt's message, or "" */
     bool fork_pending;             /* resumed with --fork-session, new id not yet seen */
+    char *resume_prompt; /* Claude with --resume: its first prompt ("" none), for resume.c */
     /* Permission prompts and denials (approvals.c; owned, NULL until the
      * run's first prompt) and how many prompts wait now. */
     ad_run_appr_t *appr;
@@ -353,6 +354,14 @@ void ad_run_call_cb(ad_runner_cb cb, void *ud, int rc, json_t *result, const cha
  * ad_run_set_status, which says why. */
 void ad_run_agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
                          ad_runner_cb cb, void *ud);
+/* resume.c: a Claude run the CLI could not resume (its session is gone):
+ * the lost id into sid and its first prompt (taken from the run), else
+ * NULL; then, once the run's end is stored, the agent starts a fresh
+ * session with that prompt (taken), the transcript saying so. */
+#define AD_RUN_SID_MAX 128
+char *ad_run_session_lost(ad_run_t *run, char sid[AD_RUN_SID_MAX]);
+void ad_run_fresh_session(ad_runner_t *r, const char *agent_id, const char *org_id, const char *sid,
+                          char *prompt);
 /* THE one way a live run changes its agent's status (issue #33): status
  * with why (code, text and ref: the protocol event that caused it, with
  * its id, e.g. code "turn_ended", ref the result message's id), written

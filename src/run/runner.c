@@ -280,6 +280,7 @@ void ad_run_free(ad_run_t *run)
     ad_run_pending_free(run);
     ad_buf_cleanup(&run->replay);
     free(run->last_text);
+    free(run->resume_prompt);
     ad_buf_cleanup(&run->live[0]);
     ad_buf_cleanup(&run->live[1]);
     ad_buf_cleanup(&run->out[0]);

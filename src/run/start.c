@@ -80,6 +80,10 @@ static void spec_from_state(start_t *s)
     s->perms = str_array(json_object_get(s->agent, "permissions"), &spec->npermissions);
     spec->permissions = s->perms;
     spec->session_id = json_string_value(json_object_get(s->agent, "sessionId"));
+    const char *gone = json_string_value(json_object_get(s->state, "sessionGone"));
+    if (spec->session_id != NULL && gone != NULL && strcmp(spec->session_id, gone) == 0) {
+        spec->session_id = NULL; /* the CLI lost it: a fresh session (resume.c) */
+    }
     /* A fork's first run: its session id is still the parent's (see
      * ad_store_op_agent_fork); on_session_rec clears the flag once the
      * CLI says the new id. */
@@ -1132,6 +1136,9 @@ static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, b
         return rc == AD_ESTATE ? AD_ESTATE : AD_EINVAL;
     }
     pd->prompt = prompt != NULL ? ad_xstrdup(prompt) : NULL;
+    if (s->spec.executor == AD_EXEC_CLAUDE && s->spec.session_id != NULL) {
+        run->resume_prompt = ad_xstrdup(prompt != NULL ? prompt : "");
+    }
     pd->prompt_id_out = prompt_id_out;
     pd->cb = cb;
     pd->ud = ud;

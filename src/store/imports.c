@@ -119,12 +119,32 @@ int ad_store_mlflow_experiment(ad_store_t *st, const char *org, const char *name
     return ad_store_one_json(db, s, NULL, NULL, out);
 }
 
-int ad_store_org_first_worktree(ad_store_t *st, const char *org, char out[AD_ID_MAX])
+static json_t *exp_row(ad_db_stmt_t *s)
+{
+    return ad_store_row_json(s, NULL, NULL);
+}
+
+int ad_store_mlflow_experiments(ad_store_t *st, const char *org, json_t **out)
 {
     ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(
+        db, "SELECT id, name, created_at, updated_at FROM agents WHERE org_id = ?1 AND deleted_at "
+            "IS NULL AND CAST(json_extract(state, '$.mlflowExperiment') AS TEXT) IN ('1', 'true') "
+            "ORDER BY created_at, id LIMIT 10000");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, org);
+    return ad_store_all_rows(db, s, exp_row, out);
+}
+
+/* The main worktree of org's oldest workspace still there. */
+static int first_worktree(ad_db_t *db, const char *org, char out[AD_ID_MAX])
+{
     ad_db_stmt_t *s = ad_store_stmt(db, "SELECT w.id FROM worktrees w JOIN workspaces ws ON ws.id "
                                         "= w.workspace_id WHERE ws.org_id = ?1 AND w.is_main = 1 "
-                                        "ORDER BY ws.created_at, ws.id LIMIT 1");
+                                        "AND ws.removed_at IS NULL ORDER BY ws.created_at, ws.id "
+                                        "LIMIT 1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -135,6 +155,46 @@ int ad_store_org_first_worktree(ad_store_t *st, const char *org, char out[AD_ID_
     }
     ad_db_reset(s);
     return step == AD_DB_ROW ? 0 : step == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, step);
+}
+
+int ad_store_org_first_worktree(ad_store_t *st, const char *org, char out[AD_ID_MAX])
+{
+    return first_worktree(ad_store_rdb(st), org, out);
+}
+
+/* args.home, when there: the org's experiments workspace, made (or
+ * brought back) unless the org has a worktree by now; agent (args itself,
+ * or the new agent's args) goes to the org's first worktree then. */
+static int mlflow_home(ad_store_tx_t *tx, json_t *args, json_t *agent)
+{
+    json_t *home = json_object_get(args, "home"), *r = NULL;
+    const char *org = ad_args_str(home, "orgId");
+    char wt[AD_ID_MAX];
+    if (home == NULL || agent == NULL || org == NULL) {
+        return 0;
+    }
+    int rc = first_worktree(tx->db, org, wt);
+    if (rc == AD_ENOENT) {
+        rc = ad_store_op_workspace_git_create(tx, home, &r);
+        json_decref(r);
+        rc = rc != 0 ? rc : first_worktree(tx->db, org, wt);
+    }
+    if (rc == 0) {
+        json_object_set_new(agent, "worktreeId", json_string(wt));
+    }
+    return rc;
+}
+
+int ad_store_op_mlflow_exp_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
+{
+    int rc = mlflow_home(tx, args, args);
+    return rc != 0 ? rc : ad_store_op_agent_insert(tx, args, result);
+}
+
+int ad_store_op_mlflow_run_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
+{
+    int rc = mlflow_home(tx, args, json_object_get(args, "agent"));
+    return rc != 0 ? rc : ad_store_op_external_run(tx, args, result);
 }
 
 int ad_store_run_source(ad_store_t *st, const char *run_id, char *out, size_t outsz)

@@ -1601,8 +1601,19 @@ int ad_store_op_external_run_update(ad_store_tx_t *tx, json_t *args, json_t **re
 /* The MLflow experiment (an agent whose state has mlflowExperiment) of
  * org named name: {id, name, createdAt, updatedAt}, or AD_ENOENT. Loop. */
 int ad_store_mlflow_experiment(ad_store_t *st, const char *org, const char *name, json_t **out);
-/* The main worktree of org's oldest workspace: 0 or AD_ENOENT. Loop. */
+/* org's MLflow experiments [{id, name, createdAt, updatedAt}] (at most
+ * 10000) by creation. Loop. */
+int ad_store_mlflow_experiments(ad_store_t *st, const char *org, json_t **out);
+/* The main worktree of org's oldest workspace (not removed): 0 or
+ * AD_ENOENT. Loop. */
 int ad_store_org_first_worktree(ad_store_t *st, const char *org, char out[AD_ID_MAX]);
+/* ad_store_op_agent_insert and ad_store_op_external_run for the MLflow
+ * surface: args.home {id, name, path, orgId, worktreeId, branch, now} (or
+ * none) is the org's experiments workspace (ad_store_op_workspace_git_create's
+ * args), made when the org has no worktree yet; the new agent (args, or
+ * args.agent) goes to the org's first worktree then. */
+int ad_store_op_mlflow_exp_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
+int ad_store_op_mlflow_run_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* The run's source ("" for a run agentd started): 0 or AD_ENOENT. Loop. */
 int ad_store_run_source(ad_store_t *st, const char *run_id, char *out, size_t outsz);
 /* An import {id, orgId, kind, path, runId, follow, status, error, state,

@@ -11,9 +11,13 @@
  */
 #include "train/train_int.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #define NOT_FOUND "RESOURCE_DOES_NOT_EXIST"
 #define BAD_VALUE "INVALID_PARAMETER_VALUE"
@@ -69,10 +73,50 @@ static json_t *exp_args(const char *id, const char *wt, const char *name)
                      "state", "command", "mlflowExperiment", true);
 }
 
+/* An empty git repository at path (made, with its parents, when missing):
+ * what a workspace needs, with nothing in it. 0 or an errno. */
+static int empty_repo(const char *path)
+{
+    static const char *const dirs[] = {
+        "", "/.git", "/.git/objects", "/.git/refs", "/.git/refs/heads", "/.git/refs/tags"};
+    static const char head[] = "ref: refs/heads/main\n";
+    static const char config[] = "[core]\n\trepositoryformatversion = 0\n\tbare = false\n";
+    char p[4200];
+    for (size_t i = 0; i < AD_ARRAY_LEN(dirs); i++) {
+        snprintf(p, sizeof(p), "%s%s", path, dirs[i]);
+        if (i == 0) { /* <data>/experiments first */
+            *strrchr(p, '/') = '\0';
+            if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+                return errno;
+            }
+            snprintf(p, sizeof(p), "%s", path);
+        }
+        if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+            return errno;
+        }
+    }
+    snprintf(p, sizeof(p), "%s/.git", path);
+    int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) {
+        return errno;
+    }
+    struct stat st;
+    int rc = fstatat(fd, "HEAD", &st, AT_SYMLINK_NOFOLLOW) == 0
+                 ? 0
+                 : ad_replace_at(fd, "HEAD", head, sizeof(head) - 1, 0600, NULL);
+    if (rc == 0 && fstatat(fd, "config", &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        rc = ad_replace_at(fd, "config", config, sizeof(config) - 1, 0600, NULL);
+    }
+    close(fd);
+    return rc;
+}
+
 /* Where a new experiment goes: wt (the tag's, seen by the caller or not),
- * or the organisation's first workspace. */
-static int exp_worktree(ad_store_t *st, const char *org, const char *wt, bool wt_seen,
-                        char out[AD_ID_MAX], ad_mlflow_err_t *e)
+ * or the organisation's first workspace; with none, one agentd makes for
+ * experiments (args "home": an empty repository in the data dir, made as
+ * the agent is when the org still has no workspace then). */
+static int exp_worktree(ad_store_t *st, const char *data_dir, const char *org, const char *wt,
+                        bool wt_seen, json_t *args, char out[AD_ID_MAX], ad_mlflow_err_t *e)
 {
     if (wt != NULL) {
         if (!wt_seen) {
@@ -81,18 +125,30 @@ static int exp_worktree(ad_store_t *st, const char *org, const char *wt, bool wt
         snprintf(out, AD_ID_MAX, "%s", wt);
         return 0;
     }
-    if (ad_store_org_first_worktree(st, org, out) != 0) {
-        return ad_mlflow_fail(
-            e, 400, "INVALID_STATE",
-            "agentd has no workspace to keep experiments in: add one, or name a worktree "
-            "with the tag agentd.worktreeId");
+    if (ad_store_org_first_worktree(st, org, out) == 0) {
+        return 0;
     }
+    char path[4096], ws[AD_ID_MAX];
+    int n = snprintf(path, sizeof(path), "%s/experiments/%s", data_dir, org);
+    int rc = n > 0 && (size_t)n < sizeof(path) ? empty_repo(path) : ENAMETOOLONG;
+    if (rc != 0) {
+        return ad_mlflow_fail(e, 500, "INTERNAL_ERROR",
+                              "cannot make a workspace for experiments at %s: %s", path,
+                              strerror(rc));
+    }
+    ad_id_new("ws", ws);
+    ad_id_new("wt", out);
+    json_object_set_new(args, "home",
+                        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I}", "id", ws, "name",
+                                  "Experiments", "path", path, "orgId", org, "worktreeId", out,
+                                  "branch", "main", "now", (json_int_t)ad_wall_ms()));
     return 0;
 }
 
-int ad_mlflow_exp_args(ad_store_t *st, const char *org, const json_t *body, bool wt_seen,
-                       json_t **args, ad_mlflow_err_t *e)
+int ad_mlflow_exp_args(ad_store_t *st, const char *data_dir, const char *org, const json_t *body,
+                       bool wt_seen, json_t **args, ad_mlflow_err_t *e)
 {
+    json_t *home = json_object();
     const char *name = json_string_value(json_object_get(body, "name"));
     json_t *old = NULL;
     char wt[AD_ID_MAX], id[AD_ID_MAX];
@@ -103,11 +159,14 @@ int ad_mlflow_exp_args(ad_store_t *st, const char *org, const json_t *body, bool
     } else if (ad_store_mlflow_experiment(st, org, name, &old) == 0) {
         rc = ad_mlflow_fail(e, 400, "RESOURCE_ALREADY_EXISTS", "Experiment '%s' already exists.",
                             name);
-    } else if ((rc = exp_worktree(st, org, ad_mlflow_tag_worktree(json_object_get(body, "tags")),
-                                  wt_seen, wt, e)) == 0) {
+    } else if ((rc = exp_worktree(st, data_dir, org,
+                                  ad_mlflow_tag_worktree(json_object_get(body, "tags")), wt_seen,
+                                  home, wt, e)) == 0) {
         ad_id_new("ag", id);
         *args = exp_args(id, wt, name);
+        json_object_update(*args, home);
     }
+    json_decref(home);
     json_decref(old);
     return rc;
 }
@@ -164,8 +223,8 @@ int ad_mlflow_run_answer(ad_store_t *st, const char *run_id, bool info_only, jso
 
 /* The experiment (agent) a new run goes to: the body's, or the default
  * one, found or (args "agent") made. */
-static int run_experiment(ad_store_t *st, const char *org, const char *exp, bool exp_seen,
-                          json_t *args, char agent_id[AD_ID_MAX], ad_mlflow_err_t *e)
+static int run_experiment(ad_store_t *st, const char *data_dir, const char *org, const char *exp,
+                          bool exp_seen, json_t *args, char agent_id[AD_ID_MAX], ad_mlflow_err_t *e)
 {
     json_t *agent = NULL;
     char wt[AD_ID_MAX];
@@ -173,7 +232,7 @@ static int run_experiment(ad_store_t *st, const char *org, const char *exp, bool
     if (exp == NULL || strcmp(exp, "0") == 0) { /* the default experiment, made when first used */
         if (ad_store_mlflow_experiment(st, org, "Default", &agent) == 0) {
             snprintf(agent_id, AD_ID_MAX, "%s", json_string_value(json_object_get(agent, "id")));
-        } else if ((rc = exp_worktree(st, org, NULL, false, wt, e)) == 0) {
+        } else if ((rc = exp_worktree(st, data_dir, org, NULL, false, args, wt, e)) == 0) {
             ad_id_new("ag", agent_id);
             json_object_set_new(args, "agent", exp_args(agent_id, wt, "Default"));
         }
@@ -186,8 +245,8 @@ static int run_experiment(ad_store_t *st, const char *org, const char *exp, bool
     return rc;
 }
 
-int ad_mlflow_run_args(ad_store_t *st, const char *org, const json_t *body, bool exp_seen,
-                       json_t **out, ad_mlflow_err_t *e)
+int ad_mlflow_run_args(ad_store_t *st, const char *data_dir, const char *org, const json_t *body,
+                       bool exp_seen, json_t **out, ad_mlflow_err_t *e)
 {
     json_t *tags = json_object(), *args = NULL;
     const char *name = json_string_value(json_object_get(body, "run_name"));
@@ -196,8 +255,9 @@ int ad_mlflow_run_args(ad_store_t *st, const char *org, const json_t *body, bool
     int rc = ad_mlflow_params(json_object_get(body, "tags"), "tags", 100, tags, e);
     if (rc == 0) {
         args = json_object();
-        rc = run_experiment(st, org, json_string_value(json_object_get(body, "experiment_id")),
-                            exp_seen, args, agent_id, e);
+        rc = run_experiment(st, data_dir, org,
+                            json_string_value(json_object_get(body, "experiment_id")), exp_seen,
+                            args, agent_id, e);
     }
     if (rc != 0) {
         json_decref(args);

@@ -180,8 +180,8 @@ int ad_mlflow_run_get(ad_store_t *st, const char *run_id, const char *org, json_
 const char *ad_mlflow_tag_worktree(const json_t *tags);
 /* experiments/create's body {name, tags?} as the agent insert's args (in
  * the tag's worktree when wt_seen, the caller seeing it, else org's first). */
-int ad_mlflow_exp_args(ad_store_t *st, const char *org, const json_t *body, bool wt_seen,
-                       json_t **args, ad_mlflow_err_t *e);
+int ad_mlflow_exp_args(ad_store_t *st, const char *data_dir, const char *org, const json_t *body,
+                       bool wt_seen, json_t **args, ad_mlflow_err_t *e);
 /* {experiment} by name (experiments/get-by-name), else by id (seen: the
  * caller sees that agent; "0" is the default experiment). */
 int ad_mlflow_exp_find(ad_store_t *st, const char *org, const char *id, const char *name, bool seen,
@@ -192,10 +192,23 @@ int ad_mlflow_run_answer(ad_store_t *st, const char *run_id, bool info_only, jso
 /* runs/create's body as ad_store_op_external_run's args (exp_seen: the
  * caller sees its experiment_id; the default experiment is made in the
  * same write when first used). */
-int ad_mlflow_run_args(ad_store_t *st, const char *org, const json_t *body, bool exp_seen,
-                       json_t **out, ad_mlflow_err_t *e);
+int ad_mlflow_run_args(ad_store_t *st, const char *data_dir, const char *org, const json_t *body,
+                       bool exp_seen, json_t **out, ad_mlflow_err_t *e);
 /* runs/update's body as ad_store_op_external_run_update's args. */
 int ad_mlflow_update_args(const json_t *run, const json_t *body, json_t **out, ad_mlflow_err_t *e);
+/* ---- its read routes (mlflowread.c) ----
+ * experiments/search (runs false) or runs/search's body: {experiments}
+ * or {runs} of org newest first, a page (max_results, page_token) at a
+ * time with next_page_token when more; a filter or another order is
+ * refused. */
+int ad_mlflow_search(ad_store_t *st, const char *org, bool runs, const json_t *body, json_t **out,
+                     ad_mlflow_err_t *e);
+/* metrics/get-history of run_id (checked by the caller): the query's
+ * metric_key, max_results, page_token read through get; then done(ud, 0,
+ * {metrics, next_page_token?}, _) or done(ud, AD_EINVAL, NULL, e), once. */
+typedef void (*ad_mlflow_history_fn)(void *ud, int rc, json_t *out, const ad_mlflow_err_t *e);
+void ad_mlflow_history(ad_store_t *st, const char *run_id, ad_store_query_fn get, void *gud,
+                       ad_mlflow_history_fn done, void *ud);
 /* Logs to run (ad_mlflow_run_get's row): params (a changed value is
  * refused) and tags as a patch of its config, then points (taken: all to
  * t's rules, the finite ones stored); then done(ud, NULL), or done(ud, e)

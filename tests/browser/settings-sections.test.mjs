@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The training seed's Settings and first run (issue #40): Settings in its
-// sections (General, Synthetic Eye, Discovery, Training, Advanced), each at
+// sections (General, Services: the seed's Synthetic Eye, Discovery, Training, Advanced), each at
 // its own address; the environment picker kept across a reload and naming
 // a discovery job; the first-run flow on a daemon without a workspace:
 // the requirements check, then a first workspace, and not shown again.
@@ -50,14 +50,14 @@ test('Settings in the seed\'s sections, each at its own address', async () => {
   const { page } = b;
   await page.goto(d.url + '/#/settings');
   const nav = page.getByRole('navigation', { name: 'Settings sections' });
-  await waitText(nav, /General[\s\S]*Synthetic Eye[\s\S]*Discovery[\s\S]*Training[\s\S]*Advanced/, 'the five sections in order');
+  await waitText(nav, /General[\s\S]*Services[\s\S]*Discovery[\s\S]*Training[\s\S]*Advanced/, 'the five sections in order');
   // General: the form with the general settings, not the thresholds
   await page.locator('input[name=max_context_warning]').waitFor();
   assert.equal(await page.locator('#set-health_gpu_temp_c').count(), 0);
-  await nav.getByRole('link', { name: /Synthetic Eye/ }).click();
+  await nav.getByRole('link', { name: /Services/ }).click();
   await page.getByRole('region', { name: 'Services' }).waitFor();
   await page.locator('#set-health_service_fps_min').waitFor();
-  assert.match(page.url(), /#\/settings\/synthetic-eye$/);
+  assert.match(page.url(), /#\/settings\/services$/);
   await nav.getByRole('link', { name: /Discovery/ }).click();
   await page.getByRole('region', { name: 'Jobs' }).waitFor();
   await nav.getByRole('link', { name: /Training/ }).click();
@@ -85,7 +85,8 @@ test('the environment picker: a new environment chosen, kept across a reload, na
   const { page } = b;
   await page.goto(d.url + '/#/settings/general');
   const env = page.getByRole('region', { name: 'Environment' });
-  assert.equal(await env.locator('select[name=environment]').inputValue(), 'megabonk');
+  // none at first: the seed's game is no default for every user (issue #74)
+  assert.equal(await env.locator('select[name=environment]').inputValue(), '');
   await env.locator('input[name=new-environment]').fill('../bad name');
   await env.getByRole('button', { name: 'Add and use' }).click();
   await env.getByRole('alert').waitFor();

@@ -154,6 +154,118 @@ test('tokens as every route: none is refused, read cannot log, another organisat
   mlErr(await api(d, 'GET', `${M}/runs/get?run_id=${runId}`, undefined, asB), 404, 'RESOURCE_DOES_NOT_EXIST');
   mlErr(await api(d, 'POST', `${M}/runs/log-batch`, { run_id: runId, metrics: [] }, asB), 404, 'RESOURCE_DOES_NOT_EXIST');
   mlErr(await api(d, 'GET', `${M}/experiments/get-by-name?experiment_name=Default`, undefined, asB), 404, 'RESOURCE_DOES_NOT_EXIST');
-  // org B has no workspace: its experiments have nowhere to go
-  mlErr(await api(d, 'POST', `${M}/experiments/create`, { name: 'b-exp' }, asB), 400, 'INVALID_STATE');
+  // org B has no workspace: agentd makes one for its experiments (below)
+});
+
+test('a fresh organisation with no workspace: MLflow code logs at once, agentd makes the workspace it needs', async () => {
+  const org = await api(d, 'POST', '/api/orgs', { name: 'mlflow fresh' });
+  const t = await api(d, 'POST', '/api/tokens', { name: 'fresh', scope: 'write', orgId: org.body.id });
+  const as = { authorization: `Bearer ${t.body.token}` };
+  assert.deepEqual((await api(d, 'GET', '/api/workspaces', undefined, as)).body.workspaces, []);
+  // mlflow.start_run() with no experiment set: the default experiment, on first use
+  const cr = await api(d, 'POST', `${M}/runs/create`, { start_time: Date.now() }, as);
+  assert.equal(cr.status, 200, cr.text);
+  const c = await api(d, 'POST', `${M}/experiments/create`, { name: 'fresh-exp' }, as);
+  assert.equal(c.status, 200, c.text);
+  const wss = (await api(d, 'GET', '/api/workspaces', undefined, as)).body.workspaces;
+  assert.equal(wss.length, 1, 'one workspace for both experiments');
+  assert.equal(wss[0].name, 'Experiments');
+  const exp = (await api(d, 'GET', `/api/agents/${c.body.experiment_id}`, undefined, as)).body;
+  const def = (await api(d, 'GET', `/api/agents/${cr.body.run.info.experiment_id}`, undefined, as)).body;
+  assert.equal(exp.worktreeId, def.worktreeId);
+  // its worktree is a repository git can read (the dashboard's worktree page asks)
+  const st = await api(d, 'GET', `/api/worktrees/${exp.worktreeId}/status`, undefined, as);
+  assert.equal(st.status, 200, st.text);
+  // the organisation's own
+  assert.equal(wss[0].orgId, org.body.id);
+});
+
+test('reading back as MLflow\'s client and UI do: experiments/search, runs/search, metrics/get-history, runs/get', async () => {
+  const org = await api(d, 'POST', '/api/orgs', { name: 'mlflow reader' });
+  const t = await api(d, 'POST', '/api/tokens', { name: 'reader', scope: 'write', orgId: org.body.id });
+  const as = { authorization: `Bearer ${t.body.token}` };
+  const e1 = (await api(d, 'POST', `${M}/experiments/create`, { name: 'e1' }, as)).body.experiment_id;
+  const e2 = (await api(d, 'POST', `${M}/experiments/create`, { name: 'e2' }, as)).body.experiment_id;
+  const runs = [];
+  for (let i = 0; i < 3; i++) {
+    const cr = await api(d, 'POST', `${M}/runs/create`, { experiment_id: i < 2 ? e1 : e2, start_time: 1700000000000 + i * 1000,
+      run_name: `r${i}` }, as);
+    assert.equal(cr.status, 200, cr.text);
+    runs.push(cr.body.run.info.run_id);
+  }
+  // 3000 points of one metric: more than a page of the store's export
+  const start = 1700000000000;
+  for (let b = 0; b < 4; b++) {
+    const metrics = Array.from({ length: 750 }, (_, k) => ({ key: 'loss', value: 1 / (b * 750 + k + 1), timestamp: start + b * 750 + k,
+      step: b * 750 + k }));
+    if (b < 3) metrics.push({ key: 'acc', value: b / 10, timestamp: start + b, step: b });
+    const r = await api(d, 'POST', `${M}/runs/log-batch`, { run_id: runs[0], metrics, params: b ? [] : [{ key: 'lr', value: '0.01' }] }, as);
+    assert.equal(r.status, 200, r.text);
+  }
+
+  const es = await api(d, 'POST', `${M}/experiments/search`, { max_results: 1000 }, as);
+  assert.equal(es.status, 200, es.text);
+  assert.deepEqual(es.body.experiments.map((x) => x.name).sort(), ['e1', 'e2']);
+  for (const x of es.body.experiments) {
+    assert.deepEqual(Object.keys(x).sort(), ['artifact_location', 'creation_time', 'experiment_id', 'last_update_time', 'lifecycle_stage', 'name', 'tags']);
+  }
+  const p1 = await api(d, 'POST', `${M}/experiments/search`, { max_results: 1 }, as);
+  assert.equal(p1.body.experiments.length, 1);
+  const p2 = await api(d, 'POST', `${M}/experiments/search`, { max_results: 1, page_token: p1.body.next_page_token }, as);
+  assert.equal(p2.body.experiments.length, 1);
+  assert.equal(p2.body.next_page_token, undefined);
+  assert.notEqual(p1.body.experiments[0].experiment_id, p2.body.experiments[0].experiment_id);
+
+  const rs = await api(d, 'POST', `${M}/runs/search`, { experiment_ids: [e1], filter: '', max_results: 1000,
+    order_by: ['attributes.start_time DESC'] }, as);
+  assert.equal(rs.status, 200, rs.text);
+  assert.deepEqual(rs.body.runs.map((r) => r.info.run_name), ['r1', 'r0'], 'e1\'s runs, newest first');
+  const r0 = rs.body.runs[1];
+  assert.equal(r0.info.experiment_id, e1);
+  assert.deepEqual(r0.data.params, [{ key: 'lr', value: '0.01' }]);
+  const latest = Object.fromEntries(r0.data.metrics.map((m) => [m.key, m]));
+  assert.deepEqual([latest.loss.value, latest.loss.step], [1 / 3000, 2999]);
+  assert.equal((await api(d, 'POST', `${M}/runs/search`, { experiment_ids: [e1, e2] }, as)).body.runs.length, 3);
+  const rp = await api(d, 'POST', `${M}/runs/search`, { experiment_ids: [e1, e2], max_results: 2 }, as);
+  assert.equal(rp.body.runs.length, 2);
+  assert.equal((await api(d, 'POST', `${M}/runs/search`, { experiment_ids: [e1, e2], page_token: rp.body.next_page_token }, as)).body.runs[0].info.run_name, 'r0');
+  // one column of order, either way
+  const asc = await api(d, 'POST', `${M}/runs/search`, { experiment_ids: [e1, e2], order_by: ['start_time ASC'] }, as);
+  assert.deepEqual(asc.body.runs.map((r) => r.info.run_name), ['r0', 'r1', 'r2']);
+  const byName = await api(d, 'POST', `${M}/experiments/search`, { order_by: ['name DESC'] }, as);
+  assert.deepEqual(byName.body.experiments.map((x) => x.name), ['e2', 'e1']);
+  const made = await api(d, 'POST', `${M}/experiments/search`, { order_by: ['attributes.creation_time ASC'] }, as);
+  assert.deepEqual(made.body.experiments.map((x) => x.name), ['e1', 'e2']);
+  // what agentd cannot evaluate is refused, not ignored
+  mlErr(await api(d, 'POST', `${M}/runs/search`, { experiment_ids: [e1], filter: 'metrics.loss < 1' }, as), 400, 'INVALID_PARAMETER_VALUE');
+  mlErr(await api(d, 'POST', `${M}/runs/search`, { experiment_ids: [e1], order_by: ['metrics.loss'] }, as), 400, 'INVALID_PARAMETER_VALUE');
+  mlErr(await api(d, 'POST', `${M}/runs/search`, { experiment_ids: [e1], order_by: ['start_time SIDEWAYS'] }, as), 400, 'INVALID_PARAMETER_VALUE');
+  mlErr(await api(d, 'POST', `${M}/experiments/search`, { order_by: ['start_time'] }, as), 400, 'INVALID_PARAMETER_VALUE');
+  mlErr(await api(d, 'POST', `${M}/runs/search`, { max_results: 0 }, as), 400, 'INVALID_PARAMETER_VALUE');
+
+  // the whole history, in order, in MLflow's Metric shape
+  const h = await api(d, 'GET', `${M}/metrics/get-history?run_id=${runs[0]}&metric_key=loss`, undefined, as);
+  assert.equal(h.status, 200, h.text);
+  assert.equal(h.body.metrics.length, 3000);
+  assert.deepEqual(h.body.metrics[0], { key: 'loss', value: 1, timestamp: start, step: 0 });
+  assert.deepEqual(h.body.metrics.map((m) => m.step), Array.from({ length: 3000 }, (_, i) => i));
+  assert.equal(h.body.metrics[2999].timestamp, start + 2999);
+  const hp = await api(d, 'GET', `${M}/metrics/get-history?run_id=${runs[0]}&metric_key=loss&max_results=1000&page_token=2500`, undefined, as);
+  assert.deepEqual(hp.body.metrics.map((m) => m.step), Array.from({ length: 500 }, (_, i) => 2500 + i));
+  assert.equal(hp.body.next_page_token, undefined);
+  const hq = await api(d, 'GET', `${M}/metrics/get-history?run_id=${runs[0]}&metric_key=loss&max_results=10`, undefined, as);
+  assert.equal(hq.body.next_page_token, '10');
+  assert.deepEqual((await api(d, 'GET', `${M}/metrics/get-history?run_id=${runs[0]}&metric_key=acc`, undefined, as)).body.metrics.map((m) => m.value), [0, 0.1, 0.2]);
+  assert.deepEqual((await api(d, 'GET', `${M}/metrics/get-history?run_id=${runs[1]}&metric_key=loss`, undefined, as)).body.metrics, []);
+  mlErr(await api(d, 'GET', `${M}/metrics/get-history?run_id=${runs[0]}`, undefined, as), 400, 'INVALID_PARAMETER_VALUE');
+  const o2 = await api(d, 'POST', '/api/orgs', { name: 'mlflow other' });
+  const t2 = await api(d, 'POST', '/api/tokens', { name: 'other', scope: 'read', orgId: o2.body.id });
+  const other = { authorization: `Bearer ${t2.body.token}` };
+  mlErr(await api(d, 'GET', `${M}/metrics/get-history?run_id=${runs[0]}&metric_key=loss`, undefined, other), 404, 'RESOURCE_DOES_NOT_EXIST');
+  assert.deepEqual((await api(d, 'POST', `${M}/runs/search`, { experiment_ids: [e1] }, other)).body.runs, []);
+  assert.deepEqual((await api(d, 'POST', `${M}/experiments/search`, {}, other)).body.experiments, []);
+  // runs/get: each metric's latest over its whole history
+  const g = await api(d, 'GET', `${M}/runs/get?run_id=${runs[0]}`, undefined, as);
+  const gm = Object.fromEntries(g.body.run.data.metrics.map((m) => [m.key, m]));
+  assert.deepEqual(gm.loss, { key: 'loss', value: 1 / 3000, timestamp: start + 2999, step: 2999 });
 });

@@ -165,3 +165,67 @@ test('claude with a systemPrompt: the model request carries it', { skip }, async
     sb.cleanup();
   }
 });
+
+// Issue #74: the CLI's session file is gone (deleted, or the home moved):
+// `--resume <id>` fails at once with "No conversation found with session
+// ID". Before, every later start failed the same way; now agentd starts a
+// fresh session with the same prompt and the transcript says so.
+test('claude whose CLI session is gone: a fresh session, said in the transcript', { skip }, async () => {
+  const fs = require('fs');
+  const path = require('path');
+  const mock = await start();
+  const sb = makeSandbox();
+  const d = await daemon.start({ needUrl: true, args: ['--claude-bin', CLAUDE_BIN, '--stop-grace-ms', '3000'] });
+  try {
+    const id = (await (await claudeAgents(d, sb, mock.url))()).id;
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'please remember a word' })).status, 200);
+    const first = await until(async () => {
+      const a = (await api(d, 'GET', `/api/agents/${id}`)).body;
+      return a.status === 'waiting' ? a : null;
+    }, 'the end of the first turn');
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/stop?wait=true`)).body.status, 'stopped');
+    // the CLI's record of that session goes away
+    const gone = [];
+    const walk = (dir) => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const p = path.join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (e.name.includes(first.sessionId)) { fs.rmSync(p); gone.push(p); }
+      }
+    };
+    walk(sb.home);
+    assert.ok(gone.length > 0, 'the session file was found under the CLI home');
+
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'say hi' })).status, 200);
+    const fresh = await until(async () => {
+      const a = (await api(d, 'GET', `/api/agents/${id}`)).body;
+      return a.status === 'waiting' && a.sessionId !== first.sessionId ? a : null;
+    }, 'a fresh session waiting for input');
+    assert.match(fresh.sessionId, /^[0-9a-f-]{36}$/);
+    // newest first: in the order they were said, the note, then the prompt and its answer
+    const msgs = await until(async () => {
+      const all = (await messages(d, id)).reverse();
+      return all.some((m) => m.role === 'assistant' && m.content.includes('Hello from the mock.')) ? all : null;
+    }, 'the fresh session\'s answer');
+    const note = msgs.findIndex((m) => m.role === 'system' && m.content.includes(`could not resume session ${first.sessionId}`));
+    assert.ok(note >= 0, JSON.stringify(msgs.map((m) => [m.role, m.content])));
+    const said = msgs.slice(note + 1).map((m) => `${m.role}:${m.content}`);
+    assert.ok(said.indexOf('user:say hi') >= 0 && said.findIndex((x) => x.includes('Hello from the mock.')) > said.indexOf('user:say hi'),
+      JSON.stringify(said));
+    // one failed run (the refused resume), then the fresh one
+    const rs = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs;
+    assert.equal(rs.length, 3);
+    assert.equal(rs[1].status, 'failed');
+    // and a later stop and start resumes the fresh session as usual
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/stop?wait=true`)).body.status, 'stopped');
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'what word was it?' })).status, 200);
+    await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.status === 'waiting', 'the resumed turn');
+    assert.equal((await api(d, 'GET', `/api/agents/${id}`)).body.sessionId, fresh.sessionId);
+    assert.equal((await messages(d, id)).filter((m) => m.role === 'system' && m.content.includes('could not resume')).length, 1);
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/stop?force=true&wait=true`)).body.status, 'stopped');
+  } finally {
+    await d.cleanup();
+    await mock.close();
+    sb.cleanup();
+  }
+});

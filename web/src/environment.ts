@@ -1,14 +1,14 @@
 // The environment picker of the training seed: which environment (a game,
-// a simulator: "megabonk") discovery and training are for. Like the seed's
-// persisted app store it is this browser's choice, kept in localStorage
-// with the names used before; a discovery job started from the dashboard
-// is named after it (the root socket's start_discovery takes the same
-// name as `environment`).
+// a simulator) discovery and training are for. Like the seed's persisted
+// app store it is this browser's choice, kept in localStorage with the
+// names used before; a discovery job started from the dashboard is named
+// after it (the root socket's start_discovery takes the same name as
+// `environment`). None at first: the seed's own game ("megabonk") is no
+// default for every user (issue #74); its client names it in each call.
 import { signal } from '@preact/signals';
 
 const KEY = 'agentd.environment';
 const LIST = 'agentd.environments';
-export const ENV_DEFAULT = 'megabonk'; // the seed's initial environment
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 function read<T>(key: string, def: T): T {
@@ -31,9 +31,10 @@ function clean(list: unknown): string[] {
   return out;
 }
 
-const initial = read<unknown>(KEY, ENV_DEFAULT);
-export const environment = signal<string>(typeof initial === 'string' && !envNameError(initial) ? initial : ENV_DEFAULT);
-export const environments = signal<string[]>(clean([ENV_DEFAULT, ...clean(read<unknown>(LIST, [])), environment.value]));
+const initial = read<unknown>(KEY, '');
+/** '' until one is chosen. */
+export const environment = signal<string>(typeof initial === 'string' && !envNameError(initial) ? initial : '');
+export const environments = signal<string[]>(clean([...clean(read<unknown>(LIST, [])), environment.value]));
 
 /** Chooses name (added to the list when new); false when it is no name. */
 export function setEnvironment(name: string): boolean {

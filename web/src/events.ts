@@ -38,7 +38,9 @@ export interface Model {
 }
 
 export type Effect =
-  | { kind: 'toast'; level: 'info' | 'success' | 'warn' | 'error'; title: string; body?: string; agentId?: string; runId?: string }
+  | { kind: 'toast'; level: 'info' | 'success' | 'warn' | 'error'; title: string; body?: string; agentId?: string; runId?: string; key?: string }
+  /** the toast of that key goes: what it asked for is done (an approval decided) */
+  | { kind: 'dismissToast'; key: string; prefix?: boolean }
   | { kind: 'notify'; title: string; body: string; agentId?: string }
   | { kind: 'reloadTree' }
   | { kind: 'reloadUsage' }
@@ -177,6 +179,22 @@ function agentName(model: Model, id: string | undefined): string {
   return (id && model.agents[id]?.name) || id || 'agent';
 }
 
+// A tool event in agentd's shape or in the seed's own, which a program may
+// print as is (tool_id, tool, exit_code, duration in seconds, agent_id):
+// both read alike (issue #74: the seed's read "tool failed in 2.0 s / agent").
+function toolEvent(p: any) {
+  const num = (...vs: unknown[]) => vs.find((v): v is number => typeof v === 'number');
+  const secs = num(p.duration);
+  return {
+    toolId: str(p.toolId ?? p.tool_id),
+    name: str(p.name ?? p.tool ?? p.tool_name),
+    exitCode: num(p.exitCode, p.exit_code),
+    durationMs: num(p.durationMs, p.duration_ms) ?? (secs !== undefined ? secs * 1000 : undefined),
+    agentId: (p.agentId ?? p.agent_id) as string | undefined,
+    runId: (p.runId ?? p.run_id) as string | undefined,
+  };
+}
+
 function str(v: unknown): string {
   return typeof v === 'string' ? v : v == null ? '' : String(v);
 }
@@ -242,9 +260,15 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
         if (keys.length > MAX_TOOLS) delete denied[keys[0]];
         m = { ...m, denied };
       }
+      // Its toast lasts while it waits: decided (here, in another tab, by
+      // the CLI or the API), expired or closed, the toast goes (issue #74).
+      // (approval_updated without an id: every pending one of the run ended)
+      const key = id && a.id ? `approval:${id}:${str(a.id)}` : undefined;
+      if (id && ev.type !== 'approval_requested' && str(a.status || 'decided') !== 'pending')
+        effects.push({ kind: 'dismissToast', key: key || `approval:${id}:`, prefix: !key });
       if (id && ev.type === 'approval_requested') {
         const name = m.agents[id]?.name || 'An agent';
-        effects.push({ kind: 'toast', level: 'warn', title: `${name} needs approval`, body: str(a.toolName), agentId: id });
+        effects.push({ kind: 'toast', level: 'warn', title: `${name} needs approval`, body: str(a.toolName), agentId: id, key });
         effects.push({ kind: 'notify', title: `${name} needs approval`, body: `${str(a.toolName)} is waiting for Allow or Deny.`, agentId: id });
       }
       break;
@@ -335,14 +359,15 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
       break;
     }
     case 'tool_start': {
-      const toolId = str(p.toolId);
+      const te = toolEvent(p);
+      const toolId = te.toolId;
       if (!toolId) break;
       const call: ToolCall = {
         toolId,
-        name: str(p.name) || 'tool',
+        name: te.name || 'tool',
         params: p.params,
-        agentId: p.agentId,
-        runId: p.runId,
+        agentId: te.agentId,
+        runId: te.runId,
         status: 'running',
         startSeq: ev.seq,
       };
@@ -356,32 +381,34 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
       break;
     }
     case 'tool_progress': {
-      const toolId = str(p.toolId);
+      const toolId = toolEvent(p).toolId;
       const t = m.tools[toolId];
       if (t) m = { ...m, tools: { ...m.tools, [toolId]: { ...t, progress: str(p.message) } } };
       break;
     }
     case 'tool_end': {
-      const toolId = str(p.toolId);
+      const te = toolEvent(p);
+      const toolId = te.toolId;
       const t = m.tools[toolId];
       const status = str(p.status) || 'done';
-      if (t) m = { ...m, tools: { ...m.tools, [toolId]: { ...t, status, durationMs: p.durationMs, exitCode: p.exitCode } } };
+      if (t) m = { ...m, tools: { ...m.tools, [toolId]: { ...t, status, durationMs: te.durationMs, exitCode: te.exitCode } } };
       // denied: by approval_decided, or said by tool_end itself (the CLI hears
       // the answer before the decision is stored, so tool_end may come first)
       const denied = !!m.denied?.[toolId] || p.denied === true;
       if (denied && m.tools[toolId]) m = { ...m, tools: { ...m.tools, [toolId]: { ...m.tools[toolId], status: 'denied' } } };
       // A call the user denied ends as an error for the CLI; for the user it
       // is their own answer: no red toast.
-      const failed = !denied && (status === 'error' || status === 'failed' || (typeof p.exitCode === 'number' && p.exitCode !== 0));
-      const dur = typeof p.durationMs === 'number' ? ` in ${formatDuration(p.durationMs)}` : '';
+      const failed = !denied && (status === 'error' || status === 'failed' || (typeof te.exitCode === 'number' && te.exitCode !== 0));
+      const dur = typeof te.durationMs === 'number' ? ` in ${formatDuration(te.durationMs)}` : '';
       // Toasts are for what needs the user: a failed tool, not every call.
       if (failed) {
+        const agentId = t?.agentId || te.agentId;
         effects.push({
           kind: 'toast',
           level: 'error',
-          title: `${t?.name || 'tool'} failed${dur}`,
-          body: agentName(m, t?.agentId),
-          agentId: t?.agentId,
+          title: `${t?.name || te.name || 'A tool'} failed${dur}`,
+          body: agentName(m, agentId),
+          agentId,
         });
       }
       break;

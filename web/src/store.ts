@@ -38,6 +38,8 @@ export interface Toast {
   agentId?: string;
   /** a run's toast (an alert firing) opens the run's page */
   runId?: string;
+  /** what it is about (an approval's `approval:<id>`): dismissed by that key */
+  key?: string;
 }
 
 export const conn = signal<ConnState>({ status: 'connecting', attempt: 0 });
@@ -81,14 +83,18 @@ export const agentList = computed(() =>
 // ---- toasts ---------------------------------------------------------------
 
 let toastSeq = 0;
-export function toast(level: Toast['level'], title: string, body?: string, agentId?: string, runId?: string) {
-  const t: Toast = { id: ++toastSeq, level, title, body, agentId, runId };
+export function toast(level: Toast['level'], title: string, body?: string, agentId?: string, runId?: string, key?: string) {
+  const t: Toast = { id: ++toastSeq, level, title, body, agentId, runId, key };
   const list = [...toasts.value, t];
   toasts.value = list.length > 5 ? list.slice(list.length - 5) : list;
   setTimeout(() => dismissToast(t.id), level === 'error' ? 9000 : 5000);
 }
 export function dismissToast(id: number) {
   toasts.value = toasts.value.filter((t) => t.id !== id);
+}
+export function dismissToastKey(key: string, prefix = false) {
+  const hit = (t: Toast) => !!t.key && (prefix ? t.key.startsWith(key) : t.key === key);
+  if (toasts.value.some(hit)) toasts.value = toasts.value.filter((t) => !hit(t));
 }
 export function toastError(what: string, e: unknown) {
   toast('error', what, e instanceof Error ? e.message : String(e));
@@ -170,7 +176,10 @@ function debounce(key: string, ms: number, f: () => void) {
 function runEffect(e: Effect) {
   switch (e.kind) {
     case 'toast':
-      toast(e.level, e.title, e.body, e.agentId, e.runId);
+      toast(e.level, e.title, e.body, e.agentId, e.runId, e.key);
+      break;
+    case 'dismissToast':
+      dismissToastKey(e.key, e.prefix);
       break;
     case 'notify':
       notify(e.title, e.body, e.agentId);

@@ -380,6 +380,35 @@ describe('reduce', () => {
     expect(toasts.map((e) => [e.title, e.level])).toEqual([['pytest failed in 700 ms', 'error']]);
   });
 
+  it("the seed's own tool events (tool_id, tool, exit_code, duration in s) read as agentd's (issue #74)", () => {
+    const start = { ...emptyModel(), agents: { ag_1: { ...agent, name: 'Scout' } as any } };
+    const { m, effects } = run(
+      [
+        ev(1, 'tool_start', { tool_id: 'x1', tool: 'web_search', params: { q: 'a' }, agent_id: 'ag_1', run_id: 'run_1', agentId: 'ag_1', runId: 'run_1' }),
+        ev(2, 'tool_end', { tool_id: 'x1', duration: 2, durationMs: 2000, status: 'error', exit_code: 1, agentId: 'ag_1', runId: 'run_1' }),
+      ],
+      start,
+    );
+    expect(m.tools.x1).toMatchObject({ name: 'web_search', status: 'error', exitCode: 1, durationMs: 2000, agentId: 'ag_1' });
+    const toasts = effects.filter((e) => e.kind === 'toast') as any[];
+    expect(toasts.map((e) => [e.title, e.body, e.agentId])).toEqual([['web_search failed in 2.0 s', 'Scout', 'ag_1']]);
+    // a tool_end with no tool_start seen still names the tool and the agent
+    const alone = run([ev(3, 'tool_end', { tool_id: 'x2', tool: 'fetch', duration: 1.5, status: 'failed', agent_id: 'ag_1' })], start);
+    expect((alone.effects.filter((e) => e.kind === 'toast') as any[]).map((e) => [e.title, e.body])).toEqual([['fetch failed in 1.5 s', 'Scout']]);
+  });
+
+  it('an approval toast is dismissed once the approval is decided, here or anywhere (issue #74)', () => {
+    const start = { ...emptyModel(), agents: { ag_1: { ...agent, name: 'Coder' } as any } };
+    const asked = run([ev(1, 'approval_requested', { approval: { id: 'ap_1', agentId: 'ag_1', runId: 'run_1', toolName: 'Bash', status: 'pending' } })], start);
+    const toast = asked.effects.find((e) => e.kind === 'toast') as any;
+    expect(toast.key).toBe('approval:ag_1:ap_1');
+    const decided = run([ev(2, 'approval_decided', { approval: { id: 'ap_1', agentId: 'ag_1', status: 'allowed', decision: 'allow' } })], start);
+    expect(decided.effects.filter((e) => e.kind === 'dismissToast')).toEqual([{ kind: 'dismissToast', key: 'approval:ag_1:ap_1', prefix: false }]);
+    // the run ended: every pending one of the agent goes
+    const closed = run([ev(3, 'approval_updated', { agentId: 'ag_1', runId: 'run_1', status: 'expired' })], start);
+    expect(closed.effects.filter((e) => e.kind === 'dismissToast')).toEqual([{ kind: 'dismissToast', key: 'approval:ag_1:', prefix: true }]);
+  });
+
   it('merges a state patch into the agent state', () => {
     const start = { ...emptyModel(), agents: { ag_1: { ...agent, state: { command: ['x'], step: 1 } } as any } };
     const { m } = run([ev(1, 'agent_update', { id: 'ag_1', state: { step: 3, loss: 0.5 } })], start);

@@ -22,7 +22,8 @@ describe('approval events', () => {
     expect(r.effects.some((e) => e.kind === 'toast' && /needs approval/.test(e.title))).toBe(true);
     const r2 = reduce(r.model, { seq: 6, type: 'approval_decided', payload: { approval: { id: 'ap1', agentId: 'ag1' } } } as any);
     expect(r2.model.agents.ag1.approvalsRev).toBe(6);
-    expect(r2.effects.length).toBe(0);
+    // its only effect: the request's toast goes (issue #74)
+    expect(r2.effects).toEqual([{ kind: 'dismissToast', key: 'approval:ag1:ap1', prefix: false }]);
     // The agent's `waiting` for an approval is not also "waiting for input".
     const r3 = reduce(r2.model, { seq: 7, type: 'agent_status', payload: { agentId: 'ag1', status: 'waiting', reason: 'approval' } } as any);
     expect(r3.effects.some((e) => e.kind === 'toast')).toBe(false);

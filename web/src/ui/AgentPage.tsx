@@ -14,6 +14,7 @@ import { useEscBackToGrid, useOpenAgent } from './useAgent';
 import { DiffTab } from './DiffTab';
 import { AgentHeader } from './AgentHeader';
 import { ApprovalCards, Composer, RunsTab } from './AgentWork';
+import { QuietRun } from './QuietRun';
 
 const TerminalView = lazy(() => import('./Terminal'));
 
@@ -82,10 +83,9 @@ export function AgentPage({ id }: { id: string }) {
           <div class="convo">
             {err.value && !t?.loaded && <ErrorState message={err.value} onRetry={() => void loadTranscript(id).catch((e) => (err.value = errText(e)))} />}
             {!err.value && !t?.loaded && <Spinner label="Loading transcript…" />}
-            {t?.loaded && t.messages.length === 0 && t.live.length === 0 && (
-              <Empty title="No messages yet">
-                {agent.status === 'running' ? 'Waiting for the agent’s first words…' : 'Start the agent with a prompt to begin.'}
-              </Empty>
+            {t?.loaded && t.messages.length === 0 && t.live.length === 0 && agent.status === 'running' && <QuietRun agent={agent} />}
+            {t?.loaded && t.messages.length === 0 && t.live.length === 0 && agent.status !== 'running' && (
+              <Empty title="No messages yet">Start the agent with a prompt to begin.</Empty>
             )}
             {t?.loaded && (t.messages.length > 0 || t.live.length > 0) && (
               <Transcript

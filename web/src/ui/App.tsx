@@ -217,6 +217,24 @@ function DaemonDown({ attempt, nextInMs }: { attempt: number; nextInMs: number }
 export function App() {
   const r = route.value;
   const navOpen = useSignal(false);
+  // The phone's drawer closes on any navigation, and on Escape (before the
+  // page's own Escape, e.g. back to the grid), its ☰ taking the focus back
+  // (issue #74).
+  const where = JSON.stringify(r);
+  useEffect(() => {
+    navOpen.value = false;
+  }, [where]);
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== 'Escape' || !navOpen.value) return;
+      e.preventDefault();
+      e.stopPropagation();
+      navOpen.value = false;
+      document.querySelector<HTMLElement>('.topbar .menu')?.focus();
+    };
+    document.addEventListener('keydown', onKey, true);
+    return () => document.removeEventListener('keydown', onKey, true);
+  }, []);
   if (auth.value.state === 'out') return <Login />;
   if (auth.value.state === 'checking') return <Spinner label="Connecting to agentd…" />;
   if (daemonDown.value) return <DaemonDown attempt={daemonDown.value.attempt} nextInMs={daemonDown.value.nextInMs} />;

@@ -82,8 +82,8 @@ export function DiscoveryPanel({ onStarted }: { onStarted: () => void }) {
             Save program
           </button>
         )}
-        <button type="button" class="btn btn-sm btn-primary" disabled={busy.value || !set} onClick={() => void discover()}>
-          Discover {environment.value}
+        <button type="button" class="btn btn-sm btn-primary" disabled={busy.value || !set || !environment.value} onClick={() => void discover()}>
+          {environment.value ? `Discover ${environment.value}` : 'Discover (choose an environment in General)'}
         </button>
       </form>
       <p class="muted small">What runs when a discovery names only its environment, as the training dashboard's does. {owner ? '' : 'The owner sets it.'}</p>

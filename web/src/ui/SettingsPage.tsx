@@ -1,7 +1,7 @@
 // Settings of the Store issue, validated like the server validates them
 // (types and ranges); the server's own refusal is shown too. In the
-// training seed's sections (SettingsSections.tsx): General, Synthetic Eye
-// (services and their thresholds), Discovery (jobs), Training
+// training seed's sections (SettingsSections.tsx): General, Services
+// (the seed's Synthetic Eye: services and their thresholds), Discovery (jobs), Training
 // (hyper-parameter configs) and Advanced (keys, tokens, health thresholds,
 // the system and its requirements).
 import { useSignal } from '@preact/signals';
@@ -13,6 +13,7 @@ import { browserPermission, notificationsBlocked, notificationsOn, switchNotific
 import { applyTheme, auth, setSettings, settings, settingsLoaded, toast } from '../store';
 import { errText, ErrorState, Spinner } from './common';
 import { Credentials } from './Credentials';
+import { ForgeHosts } from './ForgeHosts';
 import { RequirementsPanel } from './HealthPage';
 import { TokensPanel } from './Tokens';
 import { ConfigEditor } from './ConfigEditor';
@@ -95,7 +96,7 @@ export function SettingsPage({ section }: { section?: string }) {
         <div class="settings-body" data-section={sec}>
           <h2 class="settings-section-title">{SECTIONS.find((x) => x.id === sec)!.label}</h2>
           {sec === 'general' && <EnvironmentPicker />}
-          {sec === 'synthetic-eye' && <ServicesPanel t={health.value?.thresholds || {}} />}
+          {sec === 'services' && <ServicesPanel t={health.value?.thresholds || {}} />}
           {sec === 'discovery' && <JobsPanel discovery />}
           {sec === 'training' && <ConfigEditor />}
           {SETTINGS.some((s) => SECTION_OF(s.key) === sec) && (
@@ -186,6 +187,7 @@ export function SettingsPage({ section }: { section?: string }) {
               <Credentials provider="anthropic" />
               <Credentials provider="openai" />
               {auth.value.who?.scope === 'admin' && auth.value.who.authRequired && <TokensPanel />}
+              {auth.value.who?.scope === 'admin' || !auth.value.who?.authRequired ? <ForgeHosts /> : null}
               {health.value && <SystemPanel h={health.value} />}
               {auth.value.who?.scope === 'admin' || !auth.value.who?.authRequired ? <RequirementsPanel /> : null}
             </>

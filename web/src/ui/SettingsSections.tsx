@@ -1,6 +1,8 @@
 // The sections of Settings, as the training seed's Settings tab has them:
-// General, Synthetic Eye, Discovery, Training and Advanced, each at
-// #/settings/<id> so a link or a reload opens the same one. Which setting
+// General, Services (the seed's "Synthetic Eye", its address
+// #/settings/synthetic-eye kept as another name: its game's words are no
+// default for every user, issue #74), Discovery, Training and Advanced,
+// each at #/settings/<id> so a link or a reload opens the same one. Which setting
 // key shows in which section is SECTION_OF; the panels each section adds
 // are SettingsPage's.
 import { useSignal } from '@preact/signals';
@@ -8,7 +10,7 @@ import { environment, environments, envNameError, setEnvironment } from '../envi
 
 export const SECTIONS = [
   { id: 'general', label: 'General', icon: '⚙' },
-  { id: 'synthetic-eye', label: 'Synthetic Eye', icon: '◉' },
+  { id: 'services', label: 'Services', icon: '◉' },
   { id: 'discovery', label: 'Discovery', icon: '⌕' },
   { id: 'training', label: 'Training', icon: '▲' },
   { id: 'advanced', label: 'Advanced', icon: '⚒' },
@@ -16,12 +18,13 @@ export const SECTIONS = [
 export type SectionId = (typeof SECTIONS)[number]['id'];
 
 export function sectionOf(id: string | undefined): SectionId {
+  if (id === 'synthetic-eye') return 'services'; // the seed's name of it
   return SECTIONS.find((s) => s.id === id)?.id ?? 'general';
 }
 
 /** The section a setting key is shown in. */
 export function SECTION_OF(key: string): SectionId {
-  if (key === 'health_service_fps_min' || key === 'health_service_latency_ms') return 'synthetic-eye';
+  if (key === 'health_service_fps_min' || key === 'health_service_latency_ms') return 'services';
   if (key.startsWith('health_')) return 'advanced';
   return 'general';
 }
@@ -62,6 +65,11 @@ export function EnvironmentPicker() {
           <span class="setting-label">Current environment</span>
         </label>
         <select id="env-pick" name="environment" value={environment.value} onChange={(e) => setEnvironment(e.currentTarget.value)}>
+          {environment.value === '' && (
+            <option value="" disabled>
+              None yet: add one below
+            </option>
+          )}
           {environments.value.map((n) => (
             <option key={n} value={n}>
               {n}

@@ -2,7 +2,7 @@
 // AgentHeader.tsx, AgentWork.tsx): the open agent loaded and followed, Esc
 // back to the grid, the actions of its header (one at a time, the agent the
 // server answers taken in), the approvals waiting and the composer.
-import { computed, useSignal } from '@preact/signals';
+import { computed, signal, useSignal, type Signal } from '@preact/signals';
 import { useEffect, useLayoutEffect, useMemo } from 'preact/hooks';
 import { api } from '../api';
 import { inputBlockedReason } from '../input';
@@ -110,8 +110,18 @@ export function useApprovals(agent: Agent) {
 // The composer's text and send: refused while the agent takes no input
 // (reason), past a usage limit only once confirmed; the sent message shown
 // at once (its message_created event merges into it). focus: called after.
+// What is typed to each agent, kept per agent while the dashboard is open:
+// a half-typed message stays with its agent when another agent's page opens
+// (issue #74: it followed you, and Enter sent it to the wrong agent).
+const drafts = new Map<string, Signal<string>>();
+function draftOf(agentId: string): Signal<string> {
+  let s = drafts.get(agentId);
+  if (!s) drafts.set(agentId, (s = signal('')));
+  return s;
+}
+
 export function useComposer(agent: Agent, focus: () => void) {
-  const text = useSignal('');
+  const text = draftOf(agent.id);
   const sending = useSignal(false);
   const reason = inputBlockedReason(agent);
   const send = async () => {

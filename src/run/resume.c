@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A Claude agent whose CLI session is gone (issue #74): a run started with
+ * --resume <id> that the CLI refuses ("No conversation found with session
+ * ID: <id>", in its result's errors and on stderr, exit 1: the session
+ * file was deleted, or the agent's home moved) would fail the same way on
+ * every start. Once such a run's end is stored, the agent's state records
+ * the lost id (state.sessionGone, so start.c resumes nothing while the
+ * stored id is that one), the transcript says so, and a new run starts a
+ * fresh session with the same first prompt. The fresh run's own session
+ * id replaces the lost one as soon as the CLI reports it.
+ */
+#include "run/run_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define GONE "No conversation found with session ID: "
+
+char *ad_run_session_lost(ad_run_t *run, char sid[AD_RUN_SID_MAX])
+{
+    const char *at = strstr(run->reason, GONE);
+    if (run->exec != AD_EXEC_CLAUDE || run->resume_prompt == NULL || at == NULL) {
+        return NULL;
+    }
+    at += strlen(GONE);
+    size_t n = strcspn(at, " ;\n");
+    if (n == 0 || n >= AD_RUN_SID_MAX) {
+        return NULL;
+    }
+    memcpy(sid, at, n);
+    sid[n] = '\0';
+    char *prompt = run->resume_prompt;
+    run->resume_prompt = NULL;
+    return prompt;
+}
+
+typedef struct {
+    ad_runner_t *r;
+    char agent_id[AD_ID_MAX];
+    char org_id[AD_ID_MAX];
+    char *prompt; /* owned; "" for none */
+    json_t *note; /* the transcript's message body, kept while it is written */
+} fresh_t;
+
+static void fresh_free(fresh_t *f)
+{
+    json_decref(f->note);
+    free(f->prompt);
+    free(f);
+}
+
+/* After the note: the fresh run (no --resume now that sessionGone names
+ * the stored id). */
+static void noted(int rc, const char *json, size_t len, void *ud)
+{
+    AD_UNUSED(json);
+    AD_UNUSED(len);
+    fresh_t *f = ud;
+    char err[256] = "";
+    if (rc == 0) {
+        rc = ad_runner_start(f->r, f->agent_id, f->prompt[0] != '\0' ? f->prompt : NULL, NULL, NULL,
+                             err, sizeof(err));
+    }
+    if (rc != 0) {
+        ad_log(AD_LOG_WARN, "runner", "fresh session not started agent=%s error=%s %s", f->agent_id,
+               ad_strerror(rc), err);
+    }
+    fresh_free(f);
+}
+
+static void marked(int rc, json_t *result, void *ud)
+{
+    fresh_t *f = ud;
+    json_decref(result);
+    ad_field_err_t e;
+    if (rc != 0 || ad_store_message_record(f->r->store, f->r->bus, f->note, f->agent_id, f->org_id,
+                                           noted, f, &e) != 0) {
+        ad_log(AD_LOG_WARN, "runner", "lost session not recorded agent=%s error=%s", f->agent_id,
+               ad_strerror(rc != 0 ? rc : AD_EINVAL));
+        fresh_free(f);
+    }
+}
+
+void ad_run_fresh_session(ad_runner_t *r, const char *agent_id, const char *org_id, const char *sid,
+                          char *prompt)
+{
+    fresh_t *f = ad_xcalloc(1, sizeof(*f));
+    f->r = r;
+    snprintf(f->agent_id, sizeof(f->agent_id), "%s", agent_id);
+    snprintf(f->org_id, sizeof(f->org_id), "%s", org_id);
+    f->prompt = prompt;
+    char text[AD_RUN_SID_MAX + 200];
+    snprintf(text, sizeof(text),
+             "Claude Code could not resume session %s (the CLI has no such conversation): "
+             "starting a new session",
+             sid);
+    f->note = json_pack("{s:s, s:s}", "role", "system", "content", text);
+    ad_log(AD_LOG_INFO, "runner", "session gone, starting a new one agent=%s session=%s", agent_id,
+           sid);
+    ad_store_agent_runtime_t u = {.now = ad_wall_ms(),
+                                  .status = AD_AGENT_STATUS_KEEP,
+                                  .context_level = -1,
+                                  .state_patch = json_pack("{s:s}", "sessionGone", sid)};
+    snprintf(u.id, sizeof(u.id), "%s", agent_id);
+    ad_store_agent_runtime(r->store, &u, marked, f);
+}
