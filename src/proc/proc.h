@@ -126,6 +126,9 @@ typedef struct {
      * net_sock: the proxy's unix socket, outside. net_bridge: the bridge's
      * host-service listeners, ",PORT=ADDR:PORT..." ("" or NULL: none). */
     const char *net_allow, *net_sock, *net_bridge;
+    /* The proxy at net_sock is served already (an agent's, for its ACP
+     * terminals): only the bridge runs, inside. */
+    bool net_shared;
     /* bwrap --die-with-parent (set by the spawn for die_with_daemon). */
     bool die_with_parent;
 } ad_proc_sandbox_t;

@@ -183,6 +183,8 @@ int ad_proc_sandbox_argv(const ad_procs_t *s, const ad_proc_sandbox_t *sb, const
             snprintf(err, errsz, "no agentd-hold for the agent's network proxy");
             return AD_EIO;
         }
+    }
+    if (helper[0] != '\0' && !sb->net_shared) {
         ad_proc_holder_argv(out, self, true, "--net-proxy");
         char pol[8192];
         snprintf(pol, sizeof(pol), "%s", sb->net_allow);
