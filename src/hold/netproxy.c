@@ -36,6 +36,8 @@
 #endif
 #include "hold/net_int.h"
 
+#include "core/core.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <ifaddrs.h>
@@ -463,8 +465,9 @@ static void proxy_conn(int c, void *ud)
 int ad_hold_net_proxy(int argc, char **argv)
 {
     char **cmd = ad_net_command_of(argc, argv);
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    if (cmd == NULL || strlen(argv[0]) >= sizeof(a.sun_path)) {
+    struct sockaddr_un a;
+    int dirfd = -1; /* a SOCK longer than sun_path: its folder's, kept while listening */
+    if (cmd == NULL || ad_unix_addr(argv[0], &a, &dirfd) != 0) {
         fprintf(stderr, "usage: agentd hold --net-proxy SOCK POLICY -- CMD...\n");
         return 2;
     }
@@ -472,7 +475,6 @@ int ad_hold_net_proxy(int argc, char **argv)
     for (const char *p = policy; *p != '\0'; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
         internet = internet || (p[0] == '*' && (p[1] == ',' || p[1] == '\0'));
     }
-    snprintf(a.sun_path, sizeof(a.sun_path), "%s", argv[0]);
     unlink(argv[0]);
     int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(l, 64) != 0) {

@@ -282,10 +282,8 @@ static int net_allow(ad_proc_box_t *x, const ad_proc_box_in_t *in, char *err, si
     if (!sub_dir(in->data_dir, "proxy", dir, sizeof(dir)) ||
         (size_t)snprintf(x->net_sock, sizeof(x->net_sock), "%s/%s", dir, in->agent_id) >=
             sizeof(x->net_sock)) {
-        snprintf(err, errsz,
-                 "cannot make the agent's network proxy socket in %s (a unix socket path "
-                 "is at most 107 bytes): %s",
-                 dir, strerror(errno));
+        snprintf(err, errsz, "cannot make the agent's network proxy socket in %s: %s", dir,
+                 strerror(errno));
         return AD_EIO;
     }
     x->sb.net_allow = x->net_allow;

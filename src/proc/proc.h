@@ -267,7 +267,7 @@ typedef struct {
     char exe[4096];        /* the CLI's real program (its symlinks resolved), "" for commands */
     char net_allow[4096];  /* the proxy's policy (ad_proc_sandbox_t.net_allow) */
     char net_bridge[1024]; /* the bridge's host services (ad_proc_sandbox_t.net_bridge) */
-    char net_sock[108];    /* and the proxy's socket <data-dir>/proxy/<agent> */
+    char net_sock[4096];   /* and the proxy's socket <data-dir>/proxy/<agent> */
 } ad_proc_box_t;
 
 /* Builds in's sandbox into x. AD_EPERM when it may not run here (not the
