@@ -315,6 +315,9 @@ static const opt_t options[] = {
     {ENV_ONLY, "AGENTD_TEST_SERIES_SPLIT", T_ENV, 0, 0, "POINTS", "2000000", 0, 0,
      "test builds: a bucketed read of this many points or more splits its runs among reader "
      "threads, so tests split small reads"},
+    {ENV_ONLY, "AGENTD_TEST_NET_PUBLIC", T_ENV, 0, 0, "ADDR:PORT,...", "", 0, 0,
+     "test builds: listeners the agents' proxy takes for the internet (ADDR:* any port), "
+     "since a test machine has no address that is not its own"},
 #endif
 };
 

@@ -11,6 +11,11 @@
 
 #include "hold/hold.h"
 
+#define AD_NET_UNUSED(x) ((void)(x))
+
+/* One accepted connection's handler (its own thread; the caller closes fd). */
+typedef void (*ad_net_conn_fn)(int fd, void *ud);
+
 /* Writes n bytes at p on the socket fd (MSG_NOSIGNAL); false when the
  * peer is gone. */
 bool ad_net_send_all(int fd, const char *p, size_t n);
@@ -23,6 +28,6 @@ char **ad_net_command_of(int argc, char **argv);
  * its exit status. The bridge passes proxy_url: cmd gets its proxy
  * variables set to it and its default SIGINT and SIGTERM back (the proxy:
  * NULL). */
-int ad_net_serve(int l, char **cmd, void (*conn)(int fd), const char *proxy_url);
+int ad_net_serve(int l, char **cmd, ad_net_conn_fn conn, const char *proxy_url);
 
 #endif

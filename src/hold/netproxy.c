@@ -1,15 +1,30 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * An agent's network allow-list (issue #31), the half outside its sandbox:
+ * An agent's network (issues #31 and #73), the half outside its sandbox:
  *
- *   agentd hold --net-proxy SOCK ALLOW -- CMD...   listens on the unix
+ *   agentd hold --net-proxy SOCK POLICY -- CMD...   listens on the unix
  *       socket SOCK, runs CMD (bwrap and the agent, with the bridge of
  *       netserve.c inside) and serves until it ends, with its exit status.
  *       A connection is one proxy request: CONNECT host:port, or a
- *       plain-HTTP request in absolute form (http://host[:port]/...). Only
- *       hosts on ALLOW (comma-separated "host" for ports 80 and 443, or
- *       "host:port") are connected to; the rest get 403 and a line on
- *       stderr (the agent's transcript).
+ *       plain-HTTP request in absolute form (http://host[:port]/...).
+ *       POLICY is comma-separated entries:
+ *         *              the internet: any host whose address is not this
+ *                        host's (network "on", the default)
+ *         host, host:port  an allow-list entry ("host" for ports 80 and
+ *                        443), an address not this host's either
+ *         =ADDR:PORT     a host service an admin opened (an IP literal,
+ *                        [v6] bracketed): reached even though it is this
+ *                        host's
+ *       The rest get 403 and a line on stderr (the agent's transcript).
+ *
+ * "This host's" (host_addr): loopback, unspecified, link-local, multicast
+ * and broadcast, every address of every interface of this machine, and
+ * the whole network of an interface whose address is private (RFC 1918,
+ * 100.64/10, fc00::/7: a docker bridge, the LAN the host sits on). The
+ * name is resolved here, once, and the address checked is the address
+ * connected to: a name that resolves to 127.0.0.1 (DNS rebinding) is
+ * refused like 127.0.0.1. The agent's own unix and abstract sockets are
+ * another matter: its network namespace holds none of the host's.
  *
  * Timeouts bound the request head. Names are resolved here, outside: the
  * agent never sees an address it was not allowed. getaddrinfo is why this
@@ -21,7 +36,11 @@
 #endif
 #include "hold/net_int.h"
 
+#include "core/core.h"
+
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -41,7 +60,8 @@
 #define HEAD_MAX 8192
 #define HEAD_TIMEOUT_SEC 30
 
-static const char *allow_list; /* the proxy's ALLOW */
+static const char *policy; /* the proxy's POLICY */
+static bool internet;      /* it holds "*" */
 
 static void write_all(int fd, const char *s)
 {
@@ -51,10 +71,10 @@ static void write_all(int fd, const char *s)
 /* Whether host:port is on the allow list. */
 static bool allowed(const char *host, const char *port)
 {
-    for (const char *p = allow_list; *p != '\0';) {
+    for (const char *p = policy; *p != '\0';) {
         size_t n = strcspn(p, ",");
         char e[300];
-        if (n > 0 && n < sizeof(e)) {
+        if (n > 0 && n < sizeof(e) && p[0] != '*' && p[0] != '=' && p[0] != '~') {
             memcpy(e, p, n);
             e[n] = '\0';
             char *colon;
@@ -119,7 +139,144 @@ static bool split_hostport(const char *s, size_t n, char *host, size_t hsz, char
     return true;
 }
 
-static int dial(const char *host, const char *port)
+/* An address as one family: v4 (a v4-mapped v6 one too) or v6, into
+ * v4 (host order) or v6; false for another family. */
+static bool addr_of(const struct sockaddr *sa, bool *is4, uint32_t *v4, struct in6_addr *v6)
+{
+    if (sa->sa_family == AF_INET) {
+        *is4 = true;
+        *v4 = ntohl(((const struct sockaddr_in *)sa)->sin_addr.s_addr);
+        return true;
+    }
+    if (sa->sa_family != AF_INET6) {
+        return false;
+    }
+    *v6 = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+    *is4 = IN6_IS_ADDR_V4MAPPED(v6);
+    if (*is4) {
+        memcpy(v4, &v6->s6_addr[12], 4);
+        *v4 = ntohl(*v4);
+    }
+    return true;
+}
+
+static bool in4(uint32_t a, uint32_t net, int bits)
+{
+    return bits == 0 || (a >> (32 - bits)) == (net >> (32 - bits));
+}
+
+static bool private4(uint32_t a)
+{
+    return in4(a, 0x0a000000u, 8) || in4(a, 0xac100000u, 12) || in4(a, 0xc0a80000u, 16) ||
+           in4(a, 0x64400000u, 10);
+}
+
+/* Whether a and b agree under mask (16 bytes each). */
+static bool same_net6(const uint8_t *a, const uint8_t *b, const uint8_t *mask)
+{
+    for (int i = 0; i < 16; i++) {
+        if ((a[i] & mask[i]) != (b[i] & mask[i])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Whether the address is this host's (see the top): what, when it is. */
+static bool host_addr(const struct sockaddr *sa, const char **what)
+{
+    bool is4;
+    uint32_t v4 = 0;
+    struct in6_addr v6;
+    if (!addr_of(sa, &is4, &v4, &v6)) {
+        *what = "not an internet address";
+        return true;
+    }
+    if (is4) {
+        *what = in4(v4, 0x7f000000u, 8)    ? "loopback"
+                : in4(v4, 0, 8)            ? "this host (0.0.0.0/8)"
+                : in4(v4, 0xa9fe0000u, 16) ? "link-local"
+                : in4(v4, 0xe0000000u, 3)  ? "multicast or broadcast"
+                                           : NULL;
+    } else {
+        static const uint8_t zero[16];
+        *what = IN6_IS_ADDR_LOOPBACK(&v6)                                  ? "loopback"
+                : memcmp(v6.s6_addr, zero, 12) == 0                        ? "this host (::/96)"
+                : IN6_IS_ADDR_LINKLOCAL(&v6) || IN6_IS_ADDR_SITELOCAL(&v6) ? "link-local"
+                : IN6_IS_ADDR_MULTICAST(&v6)                               ? "multicast"
+                                                                           : NULL;
+    }
+    if (*what != NULL) {
+        return true;
+    }
+    struct ifaddrs *ifs = NULL;
+    if (getifaddrs(&ifs) != 0) {
+        *what = "of a host whose addresses could not be read";
+        return true; /* refused: nothing says it is not the host's */
+    }
+    for (struct ifaddrs *i = ifs; i != NULL && *what == NULL; i = i->ifa_next) {
+        bool i4;
+        uint32_t a4 = 0, m4 = 0;
+        struct in6_addr a6, m6;
+        if (i->ifa_addr == NULL || !addr_of(i->ifa_addr, &i4, &a4, &a6) || i4 != is4) {
+            continue;
+        }
+        bool has_mask = i->ifa_netmask != NULL && addr_of(i->ifa_netmask, &i4, &m4, &m6);
+        if (is4) {
+            if (a4 == v4) {
+                *what = "an address of this host";
+            } else if (has_mask && private4(a4) && (a4 & m4) == (v4 & m4)) {
+                *what = "on a private network of this host";
+            }
+        } else if (memcmp(&a6, &v6, sizeof(v6)) == 0) {
+            *what = "an address of this host";
+        } else if (has_mask && (a6.s6_addr[0] & 0xfe) == 0xfc &&
+                   same_net6(a6.s6_addr, v6.s6_addr, m6.s6_addr)) {
+            *what = "on a private network of this host";
+        }
+    }
+    freeifaddrs(ifs);
+    return *what != NULL;
+}
+
+/* Whether sa:port is named by an entry of the policy with prefix mark
+ * ('=' a host service; '~' a test build's stand-in for the internet). */
+static bool named(const struct sockaddr *sa, const char *port, char mark)
+{
+    char want[INET6_ADDRSTRLEN + 16], a[INET6_ADDRSTRLEN];
+    bool is4;
+    uint32_t v4 = 0;
+    struct in6_addr v6;
+    if (!addr_of(sa, &is4, &v4, &v6)) {
+        return false;
+    }
+    if (is4) {
+        struct in_addr x = {.s_addr = htonl(v4)};
+        inet_ntop(AF_INET, &x, a, sizeof(a));
+        snprintf(want, sizeof(want), "%c%s:%s", mark, a, port);
+    } else {
+        inet_ntop(AF_INET6, &v6, a, sizeof(a));
+        snprintf(want, sizeof(want), "%c[%s]:%s", mark, a, port);
+    }
+    size_t wl = strlen(want), al = wl - strlen(port); /* up to and with the ':' */
+    for (const char *p = policy; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        if ((n == wl && strncasecmp(p, want, n) == 0) ||
+            (mark == '~' && n == al + 1 && strncasecmp(p, want, al) == 0 && p[al] == '*')) {
+            return true; /* (a test build's stand-in may name any port: ADDR:*) */
+        }
+        p += n + (p[n] == ',');
+    }
+    return false;
+}
+
+/* Connects to host:port: its addresses resolved once, each taken only
+ * when it is a host service, or (by_name: the internet or the allow list
+ * let the name through) not this host's. -1 with why (a refusal, for
+ * the agent) or with why "" (nothing answered). A name the policy does
+ * not let through is not even looked up: only an IP literal may be a
+ * host service. */
+static int dial(const char *host, const char *port, bool by_name, char *why, size_t whysz)
 {
     char h[300];
     size_t hl = strlen(host);
@@ -128,12 +285,35 @@ static int dial(const char *host, const char *port)
     } else {
         snprintf(h, sizeof(h), "%s", host);
     }
-    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res = NULL;
+    why[0] = '\0';
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = by_name ? 0 : AI_NUMERICHOST},
+                    *res = NULL;
     if (getaddrinfo(h, port, &hints, &res) != 0) {
+        if (!by_name) {
+            snprintf(why, whysz, "%s:%s is not in this agent's network allow list", host, port);
+        }
         return -1;
     }
     int fd = -1;
     for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
+        const char *what = NULL;
+        bool ok = named(ai->ai_addr, port, '=');
+#ifdef AD_TEST_BUILD
+        ok = ok || (by_name && named(ai->ai_addr, port, '~'));
+#endif
+        if (!ok && !by_name) {
+            snprintf(why, whysz, "%s:%s is not in this agent's network allow list", host, port);
+            continue;
+        }
+        if (!ok && host_addr(ai->ai_addr, &what)) {
+            char a[INET6_ADDRSTRLEN] = "?";
+            getnameinfo(ai->ai_addr, ai->ai_addrlen, a, sizeof(a), NULL, 0, NI_NUMERICHOST);
+            snprintf(why, whysz,
+                     "%s:%s is %s (%s): an agent's network reaches the internet, not this "
+                     "host; an admin opens a host service with sandbox.hostServices",
+                     host, port, a, what);
+            continue;
+        }
         fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
         if (fd >= 0 && connect(fd, ai->ai_addr, ai->ai_addrlen) != 0) {
             close(fd);
@@ -141,12 +321,69 @@ static int dial(const char *host, const char *port)
         }
     }
     freeaddrinfo(res);
+    if (fd >= 0) {
+        why[0] = '\0';
+    }
     return fd;
 }
 
-/* One proxy request on c: the head read (bounded), checked, answered. */
-static void proxy_conn(int c)
+/* Whether the header line at p (n bytes) is name (case aside). */
+static bool header_is(const char *p, size_t n, const char *name)
 {
+    size_t l = strlen(name);
+    return n > l && p[l] == ':' && strncasecmp(p, name, l) == 0;
+}
+
+/* A plain-HTTP request (head_len bytes of head, then len - head_len of its
+ * body) to the origin server u as an origin server takes it: the request
+ * line's absolute URL made a path (http://h:p/x?y -> /x?y), and one
+ * request per connection (its Connection, Proxy-Connection and Keep-Alive
+ * headers replaced by "Connection: close"), so a later request on the
+ * agent's connection cannot ride on this one in absolute form. after_scheme
+ * points past "http://" in head. */
+static bool send_origin_form(int u, const char *head, size_t head_len, size_t len,
+                             const char *after_scheme)
+{
+    const char *line_end = strstr(head, "\r\n");
+    const char *sp2 = memchr(after_scheme, ' ', (size_t)(line_end - after_scheme));
+    if (line_end == NULL || sp2 == NULL) {
+        return false;
+    }
+    const char *path = after_scheme + strcspn(after_scheme, "/? ");
+    if (path > sp2) {
+        path = sp2;
+    }
+    char out[HEAD_MAX + 64];
+    size_t o = 0;
+    size_t ml = (size_t)(strchr(head, ' ') - head) + 1; /* "METHOD " */
+    memcpy(out, head, ml);
+    o = ml;
+    if (path == sp2 || *path == '?') {
+        out[o++] = '/';
+    }
+    memcpy(out + o, path, (size_t)(line_end + 2 - path)); /* path " HTTP/1.1\r\n" */
+    o += (size_t)(line_end + 2 - path);
+    for (const char *p = line_end + 2; p < head + head_len - 2;) {
+        const char *e = strstr(p, "\r\n");
+        size_t n = (size_t)(e - p);
+        if (!header_is(p, n, "connection") && !header_is(p, n, "proxy-connection") &&
+            !header_is(p, n, "keep-alive") && o + n + 2 < sizeof(out) - 24) {
+            memcpy(out + o, p, n + 2);
+            o += n + 2;
+        }
+        p = e + 2;
+    }
+    static const char close_hdr[] = "Connection: close\r\n\r\n";
+    memcpy(out + o, close_hdr, sizeof(close_hdr) - 1);
+    o += sizeof(close_hdr) - 1;
+    return ad_net_send_all(u, out, o) &&
+           (len == head_len || ad_net_send_all(u, head + head_len, len - head_len));
+}
+
+/* One proxy request on c: the head read (bounded), checked, answered. */
+static void proxy_conn(int c, void *ud)
+{
+    AD_NET_UNUSED(ud);
     struct timeval tv = {.tv_sec = HEAD_TIMEOUT_SEC};
     setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     char head[HEAD_MAX + 1];
@@ -191,18 +428,20 @@ static void proxy_conn(int c)
                      "request is CONNECT host:port or an http:// URL\n");
         return;
     }
-    if (!allowed(host, port)) {
-        fprintf(stderr, "agentd network: refused %s %s:%s (not in the agent's allow list)\n",
-                method, host, port);
-        char msg[512];
+    char why[600];
+    int u = dial(host, port, internet || allowed(host, port), why, sizeof(why));
+    if (u < 0 && why[0] != '\0') {
+        bool listed = strstr(why, "allow list") != NULL;
+        fprintf(stderr, "agentd network: refused %s %s:%s (%s)\n", method, host, port,
+                listed ? "not in the agent's allow list" : why);
+        char msg[1024];
         snprintf(msg, sizeof(msg),
                  "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
-                 "agentd: %s:%s is not in this agent's network allow list\n",
-                 host, port);
+                 "agentd: %s\n",
+                 why);
         write_all(c, msg);
         return;
     }
-    int u = dial(host, port);
     if (u < 0) {
         write_all(c, "HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n");
         return;
@@ -215,7 +454,7 @@ static void proxy_conn(int c)
             close(u);
             return;
         }
-    } else if (!ad_net_send_all(u, head, len)) { /* the request as it came, absolute form */
+    } else if (!send_origin_form(u, head, head_len, len, tgt + 7)) {
         close(u);
         return;
     }
@@ -226,13 +465,16 @@ static void proxy_conn(int c)
 int ad_hold_net_proxy(int argc, char **argv)
 {
     char **cmd = ad_net_command_of(argc, argv);
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    if (cmd == NULL || strlen(argv[0]) >= sizeof(a.sun_path)) {
-        fprintf(stderr, "usage: agentd hold --net-proxy SOCK ALLOW -- CMD...\n");
+    struct sockaddr_un a;
+    int dirfd = -1; /* a SOCK longer than sun_path: its folder's, kept while listening */
+    if (cmd == NULL || ad_unix_addr(argv[0], &a, &dirfd) != 0) {
+        fprintf(stderr, "usage: agentd hold --net-proxy SOCK POLICY -- CMD...\n");
         return 2;
     }
-    allow_list = argv[1];
-    snprintf(a.sun_path, sizeof(a.sun_path), "%s", argv[0]);
+    policy = argv[1];
+    for (const char *p = policy; *p != '\0'; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+        internet = internet || (p[0] == '*' && (p[1] == ',' || p[1] == '\0'));
+    }
     unlink(argv[0]);
     int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(l, 64) != 0) {

@@ -5,10 +5,16 @@
  * of its own with loopback only and reaches the hosts an admin allowed
  * through an HTTP proxy outside (netproxy.c, `agentd hold --net-proxy`):
  *
- *   --net-bridge SOCK PORT -- CMD...   inside the sandbox (agentd-hold):
- *       listens on 127.0.0.1:PORT of the agent's namespace, forwards each
- *       connection to SOCK (the proxy's socket bound in), and runs CMD
- *       with HTTP(S)_PROXY set to http://127.0.0.1:PORT.
+ *   --net-bridge SOCK PORT[,LPORT=ADDR:APORT...] -- CMD...   inside the
+ *       sandbox (agentd-hold): listens on 127.0.0.1:PORT of the agent's
+ *       namespace, forwards each connection to SOCK (the proxy's socket
+ *       bound in), and runs CMD with HTTP(S)_PROXY set to
+ *       http://127.0.0.1:PORT. Each LPORT=ADDR:APORT is a host service an
+ *       admin opened (sandbox.hostServices): a listener on the agent's
+ *       loopback at LPORT (::1 for a v6 ADDR) whose connections are
+ *       tunnelled to ADDR:APORT by a CONNECT through the proxy, so a
+ *       client that knows no proxy (psql, redis-cli) reaches it as if it
+ *       were local.
  *
  * A thread per connection (at most MAX_CONNS at once), blocking I/O.
  * Sockets are written with MSG_NOSIGNAL: a peer gone must not SIGPIPE the
@@ -39,10 +45,24 @@
 #include <unistd.h>
 
 #define MAX_CONNS 64
+#define MAX_SERVICES 16 /* as a policy's hostServices (src/run/spec.c) */
 
 static atomic_int nconns;
-static const char *bridge_to;      /* the bridge's SOCK */
-static void (*serve_conn)(int fd); /* one connection's handler */
+static const char *bridge_to; /* the bridge's SOCK */
+
+/* One listener: its connections go to conn(fd, ud). */
+typedef struct {
+    int l;
+    ad_net_conn_fn conn;
+    void *ud;
+} listener_t;
+
+/* One accepted connection, for its thread. */
+typedef struct {
+    int fd;
+    ad_net_conn_fn conn;
+    void *ud;
+} accepted_t;
 
 bool ad_net_send_all(int fd, const char *p, size_t n)
 {
@@ -95,31 +115,80 @@ void ad_net_splice(int a, int b)
     }
 }
 
-static void bridge_conn(int c)
+/* A connection to the proxy's socket, or -1. */
+static int proxy_socket(void)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
     snprintf(a.sun_path, sizeof(a.sun_path), "%s", bridge_to);
     int u = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (u >= 0 && connect(u, (struct sockaddr *)&a, sizeof(a)) == 0) {
-        ad_net_splice(c, u);
+    if (u >= 0 && connect(u, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        close(u);
+        u = -1;
     }
+    return u;
+}
+
+static void bridge_conn(int c, void *ud)
+{
+    AD_NET_UNUSED(ud);
+    int u = proxy_socket();
     if (u >= 0) {
+        ad_net_splice(c, u);
         close(u);
     }
 }
 
+/* A host service's connection: CONNECT target (ud, "ADDR:PORT") through
+ * the proxy, its answer's head read up to the blank line (what follows it
+ * is the service's already), then both ways as they come. */
+static void service_conn(int c, void *ud)
+{
+    const char *target = ud;
+    int u = proxy_socket();
+    if (u < 0) {
+        return;
+    }
+    char req[256], head[1024];
+    int n = snprintf(req, sizeof(req), "CONNECT %s HTTP/1.1\r\nHost: %s\r\n\r\n", target, target);
+    size_t len = 0;
+    const char *end = NULL;
+    if (n > 0 && (size_t)n < sizeof(req) && ad_net_send_all(u, req, (size_t)n)) {
+        while (end == NULL && len < sizeof(head) - 1) {
+            ssize_t r = read(u, head + len, sizeof(head) - 1 - len);
+            if (r < 0 && errno == EINTR) {
+                continue;
+            }
+            if (r <= 0) {
+                break;
+            }
+            len += (size_t)r;
+            head[len] = '\0';
+            end = strstr(head, "\r\n\r\n");
+        }
+    }
+    if (end != NULL && strncmp(head, "HTTP/1.1 200", 12) == 0) {
+        size_t rest = len - (size_t)(end + 4 - head);
+        if (rest == 0 || ad_net_send_all(c, end + 4, rest)) {
+            ad_net_splice(c, u);
+        }
+    }
+    close(u);
+}
+
 static void *conn_thread(void *arg)
 {
-    int c = (int)(intptr_t)arg;
-    serve_conn(c);
-    close(c);
+    accepted_t a = *(accepted_t *)arg;
+    free(arg);
+    a.conn(a.fd, a.ud);
+    close(a.fd);
     atomic_fetch_sub(&nconns, 1);
     return NULL;
 }
 
 static void *accept_thread(void *arg)
 {
-    int l = (int)(intptr_t)arg;
+    const listener_t *ls = arg;
+    int l = ls->l;
     for (;;) {
         int c = accept4(l, NULL, NULL, SOCK_CLOEXEC);
         if (c < 0) {
@@ -136,18 +205,37 @@ static void *accept_thread(void *arg)
         pthread_attr_init(&at);
         pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
         pthread_attr_setstacksize(&at, 128 * 1024);
-        if (atomic_fetch_add(&nconns, 1) >= MAX_CONNS ||
-            pthread_create(&t, &at, conn_thread, (void *)(intptr_t)c) != 0) {
+        accepted_t *a = malloc(sizeof(*a));
+        if (a != NULL) {
+            *a = (accepted_t){.fd = c, .conn = ls->conn, .ud = ls->ud};
+        }
+        if (atomic_fetch_add(&nconns, 1) >= MAX_CONNS || a == NULL ||
+            pthread_create(&t, &at, conn_thread, a) != 0) {
             atomic_fetch_sub(&nconns, 1);
+            free(a);
             close(c);
         }
         pthread_attr_destroy(&at);
     }
 }
 
-int ad_net_serve(int l, char **cmd, void (*conn)(int), const char *proxy_url)
+/* Starts serving l (a listening socket) with conn at a thread of its
+ * own; false when no thread could be made. ls must outlive it. */
+static bool serve_listener(listener_t *ls)
 {
-    serve_conn = conn;
+    pthread_t t;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    bool ok = pthread_create(&t, &at, accept_thread, ls) == 0;
+    pthread_attr_destroy(&at);
+    return ok;
+}
+
+int ad_net_serve(int l, char **cmd, ad_net_conn_fn conn, const char *proxy_url)
+{
+    static listener_t main_l;
+    main_l = (listener_t){.l = l, .conn = conn};
     pid_t pid = fork();
     if (pid < 0) {
         perror("agentd network: fork");
@@ -169,8 +257,7 @@ int ad_net_serve(int l, char **cmd, void (*conn)(int), const char *proxy_url)
         fprintf(stderr, "agentd network: cannot run %s: %s\n", cmd[0], strerror(errno));
         _exit(127);
     }
-    pthread_t t;
-    if (pthread_create(&t, NULL, accept_thread, (void *)(intptr_t)l) != 0) {
+    if (!serve_listener(&main_l)) {
         kill(pid, SIGKILL);
     }
     int st = 0;
@@ -187,31 +274,98 @@ char **ad_net_command_of(int argc, char **argv)
     return argc >= 4 && strcmp(argv[2], "--") == 0 ? argv + 3 : NULL;
 }
 
+/* A listening socket on the agent's loopback (::1 when v6) at port, or -1
+ * (why on stderr). */
+static int listen_loopback(unsigned long port, bool v6)
+{
+    struct sockaddr_in in = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in6 in6 = {
+        .sin6_family = AF_INET6, .sin6_port = htons((uint16_t)port), .sin6_addr = in6addr_loopback};
+    int one = 1;
+    int l = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (l >= 0) {
+        setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    }
+    if (l < 0 ||
+        bind(l, v6 ? (struct sockaddr *)&in6 : (struct sockaddr *)&in,
+             v6 ? sizeof(in6) : sizeof(in)) != 0 ||
+        listen(l, 64) != 0) {
+        fprintf(stderr, "agentd network: cannot listen on %s:%lu: %s\n", v6 ? "[::1]" : "127.0.0.1",
+                port, strerror(errno));
+        if (l >= 0) {
+            close(l);
+        }
+        return -1;
+    }
+    return l;
+}
+
+/* A port number 1..65535 from s (n bytes), or 0. */
+static unsigned long port_of(const char *s, size_t n)
+{
+    unsigned long v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9' || v > 65535) {
+            return 0;
+        }
+        v = v * 10 + (unsigned long)(s[i] - '0');
+    }
+    return n > 0 && v <= 65535 ? v : 0;
+}
+
+/* The host services of the bridge's SPEC (after its first ','): a
+ * listener each at LPORT for ADDR:APORT. One that cannot listen (a port
+ * under 1024, taken) is said on stderr and left out: the proxy still
+ * reaches it by its address. */
+static void serve_services(const char *spec)
+{
+    static listener_t ls[MAX_SERVICES];
+    static char targets[MAX_SERVICES][80];
+    size_t k = 0;
+    for (const char *p = spec; *p != '\0' && k < MAX_SERVICES;) {
+        size_t n = strcspn(p, ",");
+        const char *eq = memchr(p, '=', n);
+        unsigned long lport = eq != NULL ? port_of(p, (size_t)(eq - p)) : 0;
+        size_t tl = eq != NULL ? n - (size_t)(eq + 1 - p) : 0;
+        if (lport != 0 && tl > 0 && tl < sizeof(targets[k])) {
+            memcpy(targets[k], eq + 1, tl);
+            targets[k][tl] = '\0';
+            int l = listen_loopback(lport, targets[k][0] == '[');
+            if (l >= 0) {
+                ls[k] = (listener_t){.l = l, .conn = service_conn, .ud = targets[k]};
+                if (!serve_listener(&ls[k])) {
+                    close(l);
+                }
+                k++;
+            }
+        }
+        p += n + (p[n] == ',');
+    }
+}
+
 int ad_hold_net_bridge(int argc, char **argv)
 {
     char **cmd = ad_net_command_of(argc, argv);
-    char *end = NULL;
-    unsigned long port = cmd != NULL ? strtoul(argv[1], &end, 10) : 0;
-    if (cmd == NULL || end == NULL || *end != '\0' || port == 0 || port > 65535) {
-        fprintf(stderr, "usage: agentd-hold --net-bridge SOCK PORT -- CMD...\n");
+    const char *spec = cmd != NULL ? argv[1] : "";
+    size_t pl = strcspn(spec, ",");
+    unsigned long port = port_of(spec, pl);
+    if (cmd == NULL || port == 0) {
+        fprintf(stderr,
+                "usage: agentd-hold --net-bridge SOCK PORT[,LPORT=ADDR:APORT...] -- CMD...\n");
         return 2;
     }
     bridge_to = argv[0];
     /* the agent's stop signals are its own: this one waits for its end */
     signal(SIGINT, SIG_IGN);
     signal(SIGTERM, SIG_IGN);
-    struct sockaddr_in in = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int one = 1;
-    int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (l >= 0) {
-        setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-    }
-    if (l < 0 || bind(l, (struct sockaddr *)&in, sizeof(in)) != 0 || listen(l, 64) != 0) {
-        fprintf(stderr, "agentd network: cannot listen on 127.0.0.1:%lu: %s\n", port,
-                strerror(errno));
+    int l = listen_loopback(port, false);
+    if (l < 0) {
         return 1;
+    }
+    if (spec[pl] == ',') {
+        serve_services(spec + pl + 1);
     }
     char url[64];
     snprintf(url, sizeof(url), "http://127.0.0.1:%lu", port);

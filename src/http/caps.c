@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Caps that hold before (and apart from) authentication: open TCP
- * connections per remote address; open connections, WebSockets and
+ * connections without a credential yet, per remote address and in all
+ * (past those, on probation: see ad_http_caps_conn_open; a connection that
+ * shows a credential leaves them at its first request, so a flood without
+ * one shuts no token holder out); open connections, WebSockets and
  * request-body bytes per credential (by the guard's name for it); and giving freed heap back to the
  * system after a burst. The unix socket's own connection budget is conn.c's, the server-wide send
  * bound write.c's (ad_conn_pressure); failed logins are src/auth's (limits.c). Every lookup here is
@@ -27,8 +30,11 @@
 typedef struct ad_cap_peer {
     struct ad_cap_peer *next;
     char addr[48];
-    size_t conns;
+    size_t conns;    /* all its connections (what keeps the entry) */
+    size_t pending;  /* without a credential yet, within the caps */
+    size_t prob;     /* on probation: past them */
     size_t buffered; /* request-body bytes its requests hold */
+    ad_conn_t *prob_head, *prob_tail;
 } cap_peer_t;
 
 /* Per credential, by the name the guard gives it (ad_guard_t.key: a token
@@ -51,6 +57,10 @@ struct ad_caps {
     cap_cred_t *creds[CAPS_BUCKETS];
     size_t ncreds;
     unsigned sweep_tick;
+    size_t npending, nprob;           /* connections without a credential yet */
+    ad_conn_t *prob_head, *prob_tail; /* on probation, oldest first */
+    uint64_t evicted, evicted_logged; /* probation connections closed for newer ones */
+    uint64_t evict_log_ms;
 };
 
 static struct ad_caps *caps_of(ad_server_t *s)
@@ -104,12 +114,65 @@ static void peer_release(ad_server_t *s, cap_peer_t *p)
     free(p);
 }
 
-bool ad_http_caps_conn_open(ad_conn_t *c)
+/* ---- connections without a credential: pending, on probation ------------------------- */
+
+static void prob_unlink(struct ad_caps *k, ad_conn_t *c)
+{
+    cap_peer_t *p = c->cap_peer;
+    *(c->prob_prev != NULL ? &c->prob_prev->prob_next : &k->prob_head) = c->prob_next;
+    *(c->prob_next != NULL ? &c->prob_next->prob_prev : &k->prob_tail) = c->prob_prev;
+    *(c->pprob_prev != NULL ? &c->pprob_prev->pprob_next : &p->prob_head) = c->pprob_next;
+    *(c->pprob_next != NULL ? &c->pprob_next->pprob_prev : &p->prob_tail) = c->pprob_prev;
+    c->prob_prev = c->prob_next = c->pprob_prev = c->pprob_next = NULL;
+    c->probation = false;
+    k->nprob--;
+    p->prob--;
+}
+
+/* c no longer counts as without a credential (it has one, or is gone). */
+static void pending_end(ad_conn_t *c)
+{
+    if (!c->pending) {
+        return;
+    }
+    struct ad_caps *k = c->srv->caps;
+    if (c->probation) {
+        prob_unlink(k, c);
+    } else {
+        k->npending--;
+        c->cap_peer->pending--;
+    }
+    c->pending = false;
+}
+
+/* The oldest on probation gives way to c: closed (a flood of connections
+ * that never show a credential keeps only its newest; one that does
+ * leaves probation at its first request). Logged at most once a second. */
+static void evict(ad_server_t *s, ad_conn_t *old)
+{
+    struct ad_caps *k = s->caps;
+    prob_unlink(k, old);
+    old->pending = false;
+    k->evicted++;
+    uint64_t now = uv_now(s->loop);
+    if (k->evict_log_ms == 0 || now - k->evict_log_ms >= 1000) {
+        ad_log(AD_LOG_WARN, "http",
+               "connection closed reason=%s peer=%s closed=%llu (connections without a "
+               "credential past the cap: the oldest go)",
+               old->prob_global ? "max-connections" : "max-connections-per-address", old->peer,
+               (unsigned long long)(k->evicted - k->evicted_logged));
+        k->evict_log_ms = now > 0 ? now : 1;
+        k->evicted_logged = k->evicted;
+    }
+    ad_conn_abort(old);
+}
+
+void ad_http_caps_conn_open(ad_conn_t *c)
 {
     ad_server_t *s = c->srv;
     read_peer(c);
     if (c->peer[0] == '\0') {
-        return true; /* nothing to count it under (it is about to fail anyway) */
+        return; /* nothing to count it under (it is about to fail anyway) */
     }
     struct ad_caps *k = caps_of(s);
     size_t h = str_hash(c->peer);
@@ -123,11 +186,49 @@ bool ad_http_caps_conn_open(ad_conn_t *c)
         p->next = k->peers[h];
         k->peers[h] = p;
     }
-    if (p->conns >= s->cfg->max_connections_per_address) {
-        return false; /* p has conns > 0 (the option's minimum is 1): kept */
-    }
     p->conns++;
     c->cap_peer = p;
+    c->pending = true;
+    uint64_t per = s->cfg->max_connections_per_address, all = s->cfg->max_connections;
+    if (p->pending < per && k->npending < all) {
+        p->pending++;
+        k->npending++;
+        return;
+    }
+    /* on probation, as many as pending at most, the oldest giving way */
+    c->prob_global = p->pending < per;
+    if (p->prob >= per) {
+        evict(s, p->prob_head);
+    } else if (k->nprob >= all) {
+        evict(s, k->prob_head);
+    }
+    c->probation = true;
+    c->prob_prev = k->prob_tail;
+    *(k->prob_tail != NULL ? &k->prob_tail->prob_next : &k->prob_head) = c;
+    k->prob_tail = c;
+    c->pprob_prev = p->prob_tail;
+    *(p->prob_tail != NULL ? &p->prob_tail->pprob_next : &p->prob_head) = c;
+    p->prob_tail = c;
+    k->nprob++;
+    p->prob++;
+}
+
+bool ad_http_caps_probation_refused(ad_req_t *r)
+{
+    ad_conn_t *c = r->conn;
+    if (c == NULL || !c->probation) {
+        return false;
+    }
+    r->keep_alive = false;
+    if (c->prob_global) {
+        ad_log(AD_LOG_WARN, "http", "connection refused reason=max-connections peer=%s", c->peer);
+        ad_res_error(r, 503, "UNAVAILABLE", NULL, "too many connections");
+    } else {
+        ad_log(AD_LOG_WARN, "http", "connection refused reason=max-connections-per-address peer=%s",
+               c->peer);
+        ad_res_header(r, "Retry-After", "1");
+        ad_res_error(r, 429, "RATE_LIMITED", NULL, "too many connections from this address");
+    }
     return true;
 }
 
@@ -138,6 +239,7 @@ void ad_http_caps_conn_close(ad_conn_t *c)
     if (p == NULL) {
         return;
     }
+    pending_end(c);
     c->cap_peer = NULL;
     p->conns--;
     peer_release(c->srv, p);
@@ -263,6 +365,9 @@ bool ad_http_caps_conn_cred(ad_conn_t *c, const void *auth)
     }
     w->conns++;
     c->cap_cred = w;
+    if (c->cap_peer != NULL) {
+        pending_end(c); /* counted under its credential from now on */
+    }
     if (old != NULL) { /* a keep-alive connection that changed credentials */
         old->conns--;
         cred_release(s, old);

@@ -447,24 +447,6 @@ static void refused_closed(uv_handle_t *h)
     free(h);
 }
 
-/* An address past its connection cap: one 429 if the socket takes it at
- * once, then the connection goes. */
-static void refuse_address(ad_conn_t *c)
-{
-    if (c->tls == NULL) {
-        static const char busy[] =
-            "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\n"
-            "Retry-After: 1\r\nContent-Length: 97\r\nConnection: close\r\n\r\n"
-            "{\"error\":{\"code\":\"RATE_LIMITED\",\"message\":\"too many connections from "
-            "this address\",\"details\":{}}}";
-        uv_buf_t b = uv_buf_init((char *)busy, sizeof(busy) - 1);
-        uv_try_write(&c->h.stream, &b, 1);
-    }
-    ad_log(AD_LOG_WARN, "http", "connection refused reason=max-connections-per-address peer=%s",
-           c->peer);
-    ad_conn_abort(c);
-}
-
 /* A unix-socket client acts as the owner: only a process of agentd's own
  * user may be one. The socket's mode (0600) says so already when agentd
  * made it; a socket a service manager handed over may have been made
@@ -494,9 +476,11 @@ void ad_http_on_connection(uv_stream_t *server, int status)
         return;
     }
     bool pipe = server == (uv_stream_t *)&s->pipe;
-    /* The unix socket has its own budget: TCP clients cannot use it up. */
-    bool full = pipe ? s->nunix >= s->cfg->max_unix_connections
-                     : s->nconns - s->nunix >= s->cfg->max_connections;
+    /* The unix socket has its own budget: TCP clients cannot use it up.
+     * TCP connections are counted by caps.c: those without a credential
+     * have their caps (the oldest past them go), those with one never
+     * wait for them. */
+    bool full = pipe && s->nunix >= s->cfg->max_unix_connections;
     if (full || s->closing) {
         /* Refused, cheaply and without touching the others: one 503 if the
          * socket takes it right away, then close. */
@@ -530,10 +514,7 @@ void ad_http_on_connection(uv_stream_t *server, int status)
         return;
     }
     if (!pipe) {
-        if (!ad_http_caps_conn_open(c)) {
-            refuse_address(c);
-            return;
-        }
+        ad_http_caps_conn_open(c);
         uv_tcp_nodelay(&c->h.tcp, 1);
         if (s->tls != NULL && ad_conn_tls_start(c, s->tls) != 0) {
             ad_conn_abort(c);

@@ -210,6 +210,13 @@ struct ad_conn {
     /* its credential's counts (caps.c): as a connection, from its first
      * request with a credential; as a WebSocket, from the upgrade */
     struct ad_cap_cred *cap_cred, *ws_cred;
+    /* Not yet counted under a credential (caps.c): pending within the caps
+     * for those (per address, server-wide); past them, on probation: its
+     * first request must carry a valid credential, and the oldest on
+     * probation gives way to a newer one. */
+    bool pending, probation, prob_global;
+    ad_conn_t *prob_prev, *prob_next;   /* the server's probation list, oldest first */
+    ad_conn_t *pprob_prev, *pprob_next; /* its address's */
 };
 
 struct ad_server {
@@ -405,8 +412,16 @@ void ad_http_route_request(ad_server_t *s, ad_req_t *r);
 /* ---- caps (caps.c) ------------------------------------------------------------------
  * Counted per connection, never per request. */
 /* Reads a TCP connection's peer address into c->peer and counts it under
- * that address: false when the address is at its cap (c is not counted). */
-bool ad_http_caps_conn_open(ad_conn_t *c);
+ * that address, as pending (no credential yet) or, past
+ * cfg->max_connections_per_address pending from its address or
+ * cfg->max_connections pending in all, on probation (the oldest on
+ * probation closed when as many are). Connections that carry a credential
+ * are never counted here, so a flood without one cannot shut them out. */
+void ad_http_caps_conn_open(ad_conn_t *c);
+/* r came on a connection on probation and carries no credential (after
+ * ad_http_caps_conn_cred): answered 429 (its address's cap) or 503 (the
+ * server's), the connection closing; true then. */
+bool ad_http_caps_probation_refused(ad_req_t *r);
 /* c is gone: uncounts it (and its WebSocket, if it was one). */
 void ad_http_caps_conn_close(ad_conn_t *c);
 /* n more body bytes for r from c's address: false past

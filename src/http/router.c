@@ -358,6 +358,10 @@ void ad_http_route_request(ad_server_t *s, ad_req_t *r)
     const ad_route_t *found =
         r->route != NULL ? r->route : ad_http_find_route(s, r, allow, sizeof(allow), &alen);
     r->route = found;
+    /* a connection past the caps for those without a credential: this
+     * request shows one, or the connection ends with its answer */
+    bool ka = r->keep_alive, prob = r->conn != NULL && r->conn->probation;
+    r->keep_alive = ka && !prob;
     if (s->guard != NULL && s->guard->check != NULL &&
         !s->guard->check(s->guard_ud, r, found != NULL ? found->access : AD_ACCESS_PUBLIC)) {
         return; /* refused, answered by the guard */
@@ -369,6 +373,10 @@ void ad_http_route_request(ad_server_t *s, ad_req_t *r)
                      "this token has too many connections open (--max-connections-per-token)");
         return;
     }
+    if (ad_http_caps_probation_refused(r)) {
+        return;
+    }
+    r->keep_alive = ka;
     int64_t retry = 0;
     if (r->body.len > 0 && !r->conn->is_pipe &&
         !ad_http_caps_body_take(s, r->auth, r->body.len, &retry)) {

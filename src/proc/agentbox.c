@@ -209,34 +209,52 @@ static void daemon_paths(ad_proc_box_t *x, const char *data_dir, const char *lis
     }
 }
 
-/* network {allow: [...]}: the list for the proxy (src/hold/netproxy.c)
- * and its socket, <data-dir>/proxy/<agent> (0700 folder; the sandbox sees
- * it at /run/agentd-proxy.sock only). */
+/* The network through agentd's proxy (src/hold/netproxy.c): its policy
+ * ("*" for network "on", an allow-list's hosts, "=ADDR:PORT" for each
+ * host service) and the bridge's host-service listeners, and the proxy's
+ * socket, <data-dir>/proxy/<agent> (0700 folder; the sandbox sees it at
+ * /run/agentd-proxy.sock only). Network "off" without host services has
+ * no proxy: the loopback alone. */
 static int net_allow(ad_proc_box_t *x, const ad_proc_box_in_t *in, char *err, size_t errsz)
 {
-    size_t off = 0;
-    for (size_t i = 0; i < in->nallow; i++) {
-        const char *h = in->allow[i];
-        if (h == NULL || h[0] == '\0' || strchr(h, ',') != NULL ||
-            off + strlen(h) + 2 >= sizeof(x->net_allow)) {
-            snprintf(err, errsz, "sandbox network allow list: entry %zu is not a host[:port]", i);
+    size_t off = 0, boff = 0;
+    if (in->network && in->nallow == 0) {
+        off = (size_t)snprintf(x->net_allow, sizeof(x->net_allow), "*");
+    }
+    for (size_t i = 0; i < in->nallow + in->nservices; i++) {
+        bool svc = i >= in->nallow;
+        const char *h = svc ? in->services[i - in->nallow] : in->allow[i];
+        const char *colon = h != NULL ? strrchr(h, ':') : NULL;
+        if (h == NULL || h[0] == '\0' || h[0] == '*' || h[0] == '=' || h[0] == '~' ||
+            strchr(h, ',') != NULL || strchr(h, '=') != NULL || (svc && colon == NULL) ||
+            off + strlen(h) + 3 >= sizeof(x->net_allow) ||
+            (svc && boff + strlen(h) + 10 >= sizeof(x->net_bridge))) {
+            snprintf(err, errsz, "sandbox network %s: entry %zu is not a %s",
+                     svc ? "hostServices" : "allow list", svc ? i - in->nallow : i,
+                     svc ? "ADDR:PORT" : "host[:port]");
             return AD_EINVAL;
         }
-        off += (size_t)snprintf(x->net_allow + off, sizeof(x->net_allow) - off, "%s%s",
-                                off > 0 ? "," : "", h);
+        off += (size_t)snprintf(x->net_allow + off, sizeof(x->net_allow) - off, "%s%s%s",
+                                off > 0 ? "," : "", svc ? "=" : "", h);
+        if (svc) {
+            boff += (size_t)snprintf(x->net_bridge + boff, sizeof(x->net_bridge) - boff, ",%s=%s",
+                                     colon + 1, h);
+        }
+    }
+    if (off == 0) {
+        return 0;
     }
     char dir[PATH_MAX];
     if (!sub_dir(in->data_dir, "proxy", dir, sizeof(dir)) ||
         (size_t)snprintf(x->net_sock, sizeof(x->net_sock), "%s/%s", dir, in->agent_id) >=
             sizeof(x->net_sock)) {
-        snprintf(err, errsz,
-                 "cannot make the agent's network proxy socket in %s (a unix socket path "
-                 "is at most 107 bytes): %s",
-                 dir, strerror(errno));
+        snprintf(err, errsz, "cannot make the agent's network proxy socket in %s: %s", dir,
+                 strerror(errno));
         return AD_EIO;
     }
     x->sb.net_allow = x->net_allow;
     x->sb.net_sock = x->net_sock;
+    x->sb.net_bridge = x->net_bridge;
     return 0;
 }
 
@@ -411,12 +429,10 @@ int ad_proc_box(const ad_procs_t *s, const ad_proc_box_in_t *in, ad_proc_box_t *
         x->none = true;
         return 0;
     }
-    x->sb.network = in->network && in->nallow == 0;
-    if (in->nallow > 0) {
-        int rc = net_allow(x, in, err, errsz);
-        if (rc != 0) {
-            return rc;
-        }
+    x->sb.network = false; /* a namespace of its own, whatever the policy */
+    int rc = net_allow(x, in, err, errsz);
+    if (rc != 0) {
+        return rc;
     }
     /* the admin's paths, checked again at start (a stored agent may
      * predate a move of the data dir) */

@@ -118,13 +118,19 @@ typedef struct {
 typedef struct {
     const ad_proc_bind_t *binds;
     size_t nbinds;
-    bool network; /* share agentd's network; false: loopback only */
-    /* An allow-list (network false): the tree runs under agentd-hold
-     * --net-proxy net_sock net_allow outside, and the program under
-     * --net-bridge inside, with HTTP(S)_PROXY=http://127.0.0.1:3128
-     * (src/hold/netproxy.c). net_allow: comma-separated host or host:port;
-     * NULL: none. net_sock: the proxy's unix socket, outside. */
-    const char *net_allow, *net_sock;
+    bool network; /* share agentd's network; false: a namespace of its own */
+    /* Its network through agentd's proxy (network false): the tree runs
+     * under agentd-hold --net-proxy net_sock net_allow outside, and the
+     * program under --net-bridge inside, with
+     * HTTP(S)_PROXY=http://127.0.0.1:3128 (src/hold/netproxy.c).
+     * net_allow: the proxy's policy, comma-separated ("*" the internet,
+     * host or host:port, "=ADDR:PORT" a host service); NULL: none.
+     * net_sock: the proxy's unix socket, outside. net_bridge: the bridge's
+     * host-service listeners, ",PORT=ADDR:PORT..." ("" or NULL: none). */
+    const char *net_allow, *net_sock, *net_bridge;
+    /* The proxy at net_sock is served already (an agent's, for its ACP
+     * terminals): only the bridge runs, inside. */
+    bool net_shared;
     /* bwrap --die-with-parent (set by the spawn for die_with_daemon). */
     bool die_with_parent;
 } ad_proc_sandbox_t;
@@ -239,9 +245,14 @@ typedef struct {
     const char *cli;          /* "claude", "codex", "gemini" (its config for owners), or NULL */
     bool owners;              /* an agent of the owner's organisation */
     bool unconfined;          /* the policy is "none" */
-    bool network;             /* network "on" */
+    bool network;             /* network "on": the internet through agentd's proxy */
     const char *const *allow; /* network {allow}: nallow host[:port] (network off but them) */
     size_t nallow;
+    /* sandbox.hostServices: nservices "ADDR:PORT" of this host (an IP
+     * literal, [v6] bracketed; checked by src/run/spec.c) the agent
+     * reaches whatever its network, at 127.0.0.1:PORT inside too */
+    const char *const *services;
+    size_t nservices;
     const ad_proc_box_path_t *paths; /* an admin's paths (ad_proc_box_path_ok at build) */
     size_t npaths;
     const char *sandbox_paths; /* --sandbox-paths, comma-separated, read-only; may be NULL */
@@ -262,11 +273,12 @@ typedef struct {
     ad_proc_bind_t binds[AD_PROC_BOX_BINDS];
     char *strs[2 * AD_PROC_BOX_BINDS];
     size_t nstrs;
-    bool full;            /* a bind did not fit: the start is refused */
-    const char *home;     /* HOME inside, NULL when none */
-    char exe[4096];       /* the CLI's real program (its symlinks resolved), "" for commands */
-    char net_allow[4096]; /* network {allow}: the list, comma-separated */
-    char net_sock[108];   /* and the proxy's socket <data-dir>/proxy/<agent> */
+    bool full;             /* a bind did not fit: the start is refused */
+    const char *home;      /* HOME inside, NULL when none */
+    char exe[4096];        /* the CLI's real program (its symlinks resolved), "" for commands */
+    char net_allow[4096];  /* the proxy's policy (ad_proc_sandbox_t.net_allow) */
+    char net_bridge[1024]; /* the bridge's host services (ad_proc_sandbox_t.net_bridge) */
+    char net_sock[4096];   /* and the proxy's socket <data-dir>/proxy/<agent> */
 } ad_proc_box_t;
 
 /* Builds in's sandbox into x. AD_EPERM when it may not run here (not the

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The agent sandbox: bubblewrap (bwrap) runs the agent in new user, mount,
- * pid, ipc and uts namespaces (and a network one when the network is off)
+ * pid, ipc and uts namespaces (and a network one unless the caller shares
+ * agentd's: an agent's reaches out through agentd's proxy only)
  * whose root holds only what the caller lists, the system read-only and
  * a fresh /tmp, /proc and /dev. Mounts, not permissions, keep agentd's
  * files out of reach: an agent of a root daemon is uid 0 outside too, and
@@ -185,8 +186,23 @@ int ad_proc_sandbox_argv(const ad_procs_t *s, const ad_proc_sandbox_t *sb, const
             snprintf(err, errsz, "no agentd-hold for the agent's network proxy");
             return AD_EIO;
         }
+    }
+    if (helper[0] != '\0' && !sb->net_shared) {
         ad_proc_holder_argv(out, self, true, "--net-proxy");
-        add3(out, sb->net_sock, sb->net_allow, NULL);
+        char pol[8192];
+        snprintf(pol, sizeof(pol), "%s", sb->net_allow);
+#ifdef AD_TEST_BUILD
+        /* AGENTD_TEST_NET_PUBLIC=ADDR:PORT,...: listeners of the test's that
+         * the proxy takes for the internet (a test machine has no other) */
+        const char *pub = getenv("AGENTD_TEST_NET_PUBLIC");
+        for (const char *p = pub != NULL ? pub : ""; *p != '\0';) {
+            size_t n = strcspn(p, ",");
+            size_t l = strlen(pol);
+            snprintf(pol + l, sizeof(pol) - l, ",~%.*s", (int)n, p);
+            p += n + (p[n] == ',');
+        }
+#endif
+        add3(out, sb->net_sock, pol, NULL);
         add(out, "--");
     }
     head(s->sbx.bwrap, sb, out);
@@ -203,7 +219,10 @@ int ad_proc_sandbox_argv(const ad_procs_t *s, const ad_proc_sandbox_t *sb, const
     add(out, "--");
     if (helper[0] != '\0') {
         ad_proc_holder_argv(out, helper, sub, "--net-bridge");
-        add3(out, NET_SOCK_IN, NET_PORT_IN, NULL);
+        char spec[1100];
+        snprintf(spec, sizeof(spec), "%s%s", NET_PORT_IN,
+                 sb->net_bridge != NULL ? sb->net_bridge : "");
+        add3(out, NET_SOCK_IN, spec, NULL);
         add(out, "--");
     }
     add(out, file);

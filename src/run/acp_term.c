@@ -45,10 +45,15 @@ void ad_run_term_env_keep(ad_run_t *run, ad_run_sbx_t *sbx, const char *const *e
     t->sbx = *sbx; /* taken: its strings and policy are the terminal env's now */
     memset(sbx, 0, sizeof(*sbx));
     t->sbx.box.sb.binds = t->sbx.box.binds;
-    /* a network allow-list's proxy serves the agent's own tree: its
-     * terminals get the loopback only */
-    t->sbx.box.sb.net_allow = NULL;
-    t->sbx.box.sb.net_sock = NULL;
+    /* the agent's proxy (its network "on", an allow-list, host services)
+     * serves its terminals too: each runs its own bridge to it */
+    ad_proc_sandbox_t *sb = &t->sbx.box.sb;
+    sb->net_shared = true;
+    if (sb->net_allow != NULL) { /* into the copy, as binds above */
+        sb->net_allow = t->sbx.box.net_allow;
+        sb->net_sock = t->sbx.box.net_sock;
+        sb->net_bridge = t->sbx.box.net_bridge;
+    }
     t->sandboxed = !t->sbx.box.none && t->sbx.box.home != NULL;
     size_t n = 0;
     while (env != NULL && env[n] != NULL) {

@@ -308,13 +308,16 @@ bool ad_run_env_unsafe(const char *name);
 /* env maps names to strings; an unsafe name only with allow_unsafe. */
 int ad_run_env_check(const json_t *env, bool allow_unsafe, char *why, size_t whysz);
 /* A sandbox policy object {network: "on"|"off"|{allow: [host[:port]]},
- * paths: ["/ro", {path, write}]} (ad_run_sandbox_path_ok for each path). */
+ * paths: ["/ro", {path, write}], hostServices: ["ADDR:PORT"]}
+ * (ad_run_sandbox_path_ok for each path; each service an IP literal as
+ * inet_ntop writes it, a port not 3128, no port twice). */
 int ad_run_sandbox_check(const ad_config_t *cfg, const json_t *sb, char *why, size_t whysz);
 /* Whether a caller (owner: the daemon's owner; org_id: its organisation)
  * may set the sandbox policy sb, once an admin scope is checked: "none"
  * only the owner, and never as a workspace's (workspace: sb is a
- * workspace's default); paths only the owner's organisation, since they
- * show this machine's files; then ad_run_sandbox_check. 0, AD_EINVAL (a
+ * workspace's default); paths and hostServices only the owner's
+ * organisation, since they show this machine's files and services; then
+ * ad_run_sandbox_check. 0, AD_EINVAL (a
  * 422 on "sandbox") or AD_EPERM (a 403), with why. */
 int ad_run_sandbox_allowed(const ad_config_t *cfg, const json_t *sb, bool workspace, bool owner,
                            const char *org_id, char *why, size_t whysz);

@@ -4,8 +4,11 @@
  * src/proc runs it): state.sandbox is absent (the default: sandboxed,
  * network on), "none" (unconfined; only the owner may set it), or
  * {network: "on"|"off"|{allow: [host[:port]]}, paths: ["/ro/path",
- * {"path": "/rw/path", "write": true}]}. A workspace's sandbox {network,
- * paths} (an admin's) fills what the agent's leaves out
+ * {"path": "/rw/path", "write": true}], hostServices: ["ADDR:PORT"]}.
+ * Network "on" is the internet through agentd's proxy, never the host;
+ * hostServices opens named services of the host (the owner's
+ * organisation's admins). A workspace's sandbox {network, paths,
+ * hostServices} (an admin's) fills what the agent's leaves out
  * (ad_run_sandbox_effective).
  */
 #ifndef _GNU_SOURCE
@@ -46,6 +49,13 @@ json_t *ad_run_sandbox_effective(json_t *agent_pol, json_t *ws_pol)
                             json_string(a != NULL   ? "agent"
                                         : w != NULL ? "workspace"
                                                     : "default"));
+    }
+    /* shown only when set: agents without it read as before */
+    json_t *a = json_object_get(agent_pol, "hostServices"),
+           *w = json_object_get(ws_pol, "hostServices");
+    if (a != NULL || w != NULL) {
+        json_object_set(out, "hostServices", a != NULL ? a : w);
+        json_object_set_new(from, "hostServices", json_string(a != NULL ? "agent" : "workspace"));
     }
     json_object_set_new(out, "from", from);
     return out;
@@ -150,6 +160,34 @@ static int git_root(ad_runner_t *r, json_t *agent, const char *agent_id, const c
     return rc;
 }
 
+/* hostServices of a policy into in (borrowed from pol, into svc, which
+ * holds max). */
+static int host_services(json_t *pol, ad_proc_box_in_t *in, const char **svc, size_t max, char *err,
+                         size_t errsz)
+{
+    json_t *list = json_object_get(pol, "hostServices");
+    if (list == NULL) {
+        return 0;
+    }
+    if (!json_is_array(list) || json_array_size(list) > max) {
+        snprintf(err, errsz, "sandbox hostServices: at most %zu ADDR:PORT entries", max);
+        return AD_EINVAL;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(list, i, v)
+    {
+        svc[i] = json_string_value(v);
+        if (svc[i] == NULL) {
+            snprintf(err, errsz, "sandbox hostServices: entry %zu is not ADDR:PORT", i);
+            return AD_EINVAL;
+        }
+    }
+    in->services = svc;
+    in->nservices = json_array_size(list);
+    return 0;
+}
+
 int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_executor_t ex,
                    bool read_only, const char *wt, const char *exe, const char *const *argv,
                    const char *agent_path, ad_run_sbx_t *x, char *err, size_t errsz)
@@ -208,8 +246,10 @@ int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_execu
         .home = getenv("HOME"),
         .own_home = json_string_value(
             json_object_get(json_object_get(json_object_get(agent, "state"), "env"), "HOME"))};
-    const char *allow[AD_RUN_SBX_ALLOW];
+    const char *allow[AD_RUN_SBX_ALLOW], *svc[AD_RUN_SBX_ALLOW];
     int rc = in.unconfined ? 0 : network(pol, &in, allow, AD_ARRAY_LEN(allow), err, errsz);
+    rc =
+        rc != 0 || in.unconfined ? rc : host_services(pol, &in, svc, AD_ARRAY_LEN(svc), err, errsz);
     rc = rc != 0 ? rc : ad_proc_box(r->procs, &in, &x->box, err, errsz);
     free(t);
     return rc;

@@ -11,6 +11,7 @@
  */
 #include "run/run.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,6 +121,55 @@ static int allow_check(const json_t *net, char *why, size_t whysz)
     return 0;
 }
 
+/* hostServices ["127.0.0.1:5432", "[::1]:6379"]: at most 16 services of
+ * this host, each an IP literal as inet_ntop writes it (the proxy
+ * compares them as text) and a port; ports distinct (each is also a
+ * listener on the agent's loopback) and not the proxy's own, 3128. */
+static int services_check(const json_t *v, char *why, size_t whysz)
+{
+    if (!json_is_array(v) || json_array_size(v) > 16) {
+        snprintf(why, whysz, "hostServices must be a list of at most 16 \"ADDR:PORT\"");
+        return AD_EINVAL;
+    }
+    unsigned long ports[16];
+    size_t i;
+    json_t *e;
+    json_array_foreach(v, i, e)
+    {
+        const char *s = json_string_value(e);
+        const char *colon = s != NULL ? strrchr(s, ':') : NULL;
+        char addr[64], back[INET6_ADDRSTRLEN];
+        unsigned char bin[16];
+        bool v6 = s != NULL && s[0] == '[';
+        size_t al = colon != NULL ? (size_t)(colon - s) : 0;
+        bool ok =
+            colon != NULL && al > (v6 ? 2u : 0u) && al < sizeof(addr) && (!v6 || colon[-1] == ']');
+        if (ok) {
+            memcpy(addr, s + v6, al - (v6 ? 2 : 0));
+            addr[al - (v6 ? 2 : 0)] = '\0';
+            ok = inet_pton(v6 ? AF_INET6 : AF_INET, addr, bin) == 1 &&
+                 inet_ntop(v6 ? AF_INET6 : AF_INET, bin, back, sizeof(back)) != NULL &&
+                 strcmp(back, addr) == 0;
+        }
+        char *end = NULL;
+        unsigned long port = ok ? strtoul(colon + 1, &end, 10) : 0;
+        ok = ok && colon[1] >= '1' && colon[1] <= '9' && end != NULL && *end == '\0' &&
+             port <= 65535 && port != 3128;
+        for (size_t j = 0; ok && j < i; j++) {
+            ok = ports[j] != port;
+        }
+        if (!ok) {
+            snprintf(why, whysz,
+                     "each hostServices entry is ADDR:PORT with ADDR an IP address as written "
+                     "by inet_ntop (127.0.0.1, [::1]) and PORT 1-65535, not 3128, each port "
+                     "once");
+            return AD_EINVAL;
+        }
+        ports[i] = port;
+    }
+    return 0;
+}
+
 static int paths_check(const ad_config_t *cfg, const json_t *v, char *why, size_t whysz)
 {
     if (!json_is_array(v) || json_array_size(v) > 16) {
@@ -168,8 +218,12 @@ int ad_run_sandbox_check(const ad_config_t *cfg, const json_t *sb, char *why, si
             if (paths_check(cfg, v, why, whysz) != 0) {
                 return AD_EINVAL;
             }
+        } else if (strcmp(k, "hostServices") == 0) {
+            if (services_check(v, why, whysz) != 0) {
+                return AD_EINVAL;
+            }
         } else {
-            snprintf(why, whysz, "takes network and paths only");
+            snprintf(why, whysz, "takes network, paths and hostServices only");
             return AD_EINVAL;
         }
     }
@@ -226,6 +280,15 @@ int ad_run_sandbox_allowed(const ad_config_t *cfg, const json_t *sb, bool worksp
         snprintf(why, whysz,
                  "only the owner's organisation may show an agent paths beyond its "
                  "worktree (sandbox.paths): they are this machine's files");
+        return AD_EPERM;
+    }
+    /* Host services are this machine's too (its Redis holds every
+     * organisation's events). */
+    if (json_array_size(json_object_get(sb, "hostServices")) > 0 && !owner &&
+        strcmp(org_id, AD_ORG_DEFAULT) != 0) {
+        snprintf(why, whysz,
+                 "only the owner's organisation may open this host's services to an agent "
+                 "(sandbox.hostServices)");
         return AD_EPERM;
     }
     return 0;

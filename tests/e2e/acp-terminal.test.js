@@ -140,6 +140,16 @@ test('acp terminals and client-request permissions', async (t) => {
       assert.equal(fs.readFileSync(path.join(repo, 'made-by-terminal.txt'), 'utf8'), 'in\n');
     });
 
+    await t.test('its network is the agent\'s: out through the agent\'s proxy, never straight to the host', async () => {
+      // (this file's daemon takes 127.0.0.1 for the internet: lib/daemon.js)
+      const port = new URL(d.url).port;
+      const via = await term(d, auto, { command: `curl -sf -p --max-time 10 http://127.0.0.1:${port}/healthz && echo " PROXY=$HTTPS_PROXY"` });
+      assert.equal(via.exit.exitCode, 0, JSON.stringify(via));
+      assert.match(via.output, /"ok".* PROXY=http:\/\/127\.0\.0\.1:\d+/);
+      const direct = await term(d, auto, { command: `curl -sf --noproxy '*' --max-time 5 http://127.0.0.1:${port}/healthz` });
+      assert.notEqual(direct.exit.exitCode, 0, JSON.stringify(direct));
+    });
+
     await t.test('bad params get a clear error', async () => {
       assert.match((await term(d, auto, { command: '' })).error, /command must be a non-empty string/);
       assert.match((await term(d, auto, { command: 'true', env: [{ name: 'A=B', value: 'x' }] })).error, /env entries/);

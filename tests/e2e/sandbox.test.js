@@ -63,6 +63,11 @@ async function runScript(d, headers, wt, script, extra = {}) {
   return { id, out };
 }
 
+// PROXIED on / off: agentd's /healthz reached through the agent's proxy
+// (HTTPS_PROXY, set when its network is "on"; these tests' daemons take
+// 127.0.0.1 for the internet, lib/daemon.js).
+const proxied = (port) => `if [ -n "$HTTPS_PROXY" ] && curl -sf -p --max-time 10 http://127.0.0.1:${port}/healthz >/dev/null; then echo "PROXIED on"; else echo "PROXIED off"; fi`;
+
 // `check NAME CMD`: prints DENIED NAME when CMD fails, LEAK NAME when it works.
 const CHECK = 'check() { if sh -c "$2" >/dev/null 2>&1; then echo "LEAK $1"; else echo "DENIED $1"; fi; }\n';
 
@@ -101,6 +106,7 @@ test('an org admin\'s command agent cannot reach agentd\'s files, sockets, spool
       'echo "worktree text" > mine.txt && echo "READ $(cat mine.txt)"',
       'printf "#!/bin/sh\\necho ran-in-worktree\\n" > t.sh && chmod +x t.sh && ./t.sh',
       `node -e "const s=require('net').connect(${port},'127.0.0.1');s.on('connect',()=>{console.log('NET on');process.exit(0)});s.on('error',()=>{console.log('NET off');process.exit(0)})"`,
+      proxied(port),
       'echo "ENV AGENTD_TOKEN=${AGENTD_TOKEN-unset} LD_PRELOAD=${LD_PRELOAD-unset} MAKEFLAGS=${MAKEFLAGS-unset} JDK=${JDK_JAVA_OPTIONS-unset}"',
       'echo DONE',
     ].join('\n');
@@ -115,8 +121,10 @@ test('an org admin\'s command agent cannot reach agentd\'s files, sockets, spool
     assert.match(out, /^READ worktree text$/m, out);
     assert.match(out, /^ran-in-worktree$/m, out);
     assert.equal(fs.readFileSync(path.join(bws.wtPath, 'mine.txt'), 'utf8'), 'worktree text\n');
-    // the network is on by default (the CLI needs its API)
-    assert.match(out, /^NET on$/m, out);
+    // the network is on by default (the CLI needs its API), through agentd's
+    // proxy only: the host's loopback is not the agent's (sandbox-net.test.js)
+    assert.match(out, /^NET off$/m, out);
+    assert.match(out, /^PROXIED on$/m, out);
     // nothing of agentd's environment
     assert.match(out, /^ENV AGENTD_TOKEN=unset LD_PRELOAD=unset MAKEFLAGS=unset JDK=unset$/m, out);
     assert.match(d.stderr, /AGENTD_TOKEN is not read any more/);
@@ -213,8 +221,9 @@ test('sandbox policy: network off, extra paths, and "none" only for the owner', 
   }
 });
 
-// A node one-liner that prints NET on / NET off for a TCP connection to port.
-const netProbe = (port) => `node -e "const s=require('net').connect(${port},'127.0.0.1');s.on('connect',()=>{console.log('NET on');process.exit(0)});s.on('error',()=>{console.log('NET off');process.exit(0)})"`;
+// NET on / NET off: whether the agent's network reaches port (through its
+// proxy: a direct connection never leaves its namespace).
+const netProbe = (port) => proxied(port).replace(/PROXIED/g, 'NET');
 
 test('a workspace\'s sandbox: its admin cuts the network of all its agents, an agent\'s own policy overrides, and the audit names old and new', async () => {
   const d = await daemon.start({ needUrl: true });

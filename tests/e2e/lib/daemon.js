@@ -297,6 +297,14 @@ function keepDb(opts, dataDir, exited) {
   }
 }
 
+// An agent's network is the internet through agentd's proxy, never this
+// host (issue #73); a test machine has no other host, and the mock APIs the
+// CLIs talk to listen on its loopback. A test build's proxy takes what
+// AGENTD_TEST_NET_PUBLIC names for the internet: here all of 127.0.0.1, so
+// a test's agents reach its mocks through the proxy as a user's reach their
+// API. sandbox-net.test.js sets its own, narrower, to show the host refused.
+const NET_TEST_ENV = { AGENTD_TEST_NET_PUBLIC: '127.0.0.1:*' };
+
 // Starts `agentd serve`. Resolves with a handle once the daemon says it is
 // ready; rejects if it exits first or takes longer than opts.timeout.
 function start(opts = {}) {
@@ -323,7 +331,7 @@ function startOn(opts, dataDir) {
   // their real keyring (tests that want one start their own bus and say so).
   const { DBUS_SESSION_BUS_ADDRESS: _bus, ...inherited } = process.env;
   const proc = spawn(opts.bin || BIN, args, {
-    env: { ...inherited, ...(opts.env || {}) },
+    env: { ...NET_TEST_ENV, ...inherited, ...(opts.env || {}) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const d = { proc, dataDir, url: null, stdout: '', stderr: '', exited: null };
@@ -415,4 +423,5 @@ function tokenFor(url) {
   return tokens.get(url.replace(/\/$/, '')) || null;
 }
 
-module.exports = { BIN, PG_MODE, dbRows, start, run, runAsync, tmpDir, tmpRepo, tokenFor, endHolders, endHoldersGone, lockLetGo };
+module.exports = {
+  NET_TEST_ENV, BIN, PG_MODE, dbRows, start, run, runAsync, tmpDir, tmpRepo, tokenFor, endHolders, endHoldersGone, lockLetGo };

@@ -42,7 +42,7 @@ function startNode(url, opts = {}) {
     '--token-file', tokenFile, '--name', opts.name || 'n1'];
   if (opts.labels) args.push('--labels', opts.labels);
   if (opts.args) args.push(...opts.args);
-  const proc = spawn(daemon.BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...(opts.env || {}) } });
+  const proc = spawn(daemon.BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...daemon.NET_TEST_ENV, ...process.env, ...(opts.env || {}) } });
   const n = { proc, dataDir, tokenFile, stdout: '', stderr: '', exited: null, name: opts.name || 'n1' };
   running.add(n);
   n.exit = new Promise((resolve) => proc.on('exit', async (code, signal) => {
