@@ -132,6 +132,9 @@ async function fixture(d) {
   r = await call(d, 'POST', '/api/alert-rules', { name: 'a-rule', kind: 'nan', series: 'loss', action: 'none' }, d.authHeaders);
   assert.equal(r.status, 201, JSON.stringify(r.body));
   f.alertRule = r.body.id;
+  r = await call(d, 'POST', '/api/users', { username: 'a-user', password: 'a-password-1', role: 'read' }, d.authHeaders);
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  f.user = r.body.id;
   f.read = await makeToken(d, { name: 'reader', scope: 'read' });
   f.write = await makeToken(d, { name: 'writer', scope: 'write' });
   f.admin = await makeToken(d, { name: 'a-admin', scope: 'admin' });
@@ -150,7 +153,7 @@ function fill(pattern, f) {
     ['/api/tokens/', f.admin.id], ['/api/jobs/', f.job],
     ['/api/services/', f.service], ['/api/chats/', f.chat], ['/api/projects/', f.project],
     ['/api/approvals/', f.approval], ['/api/config-schemas/', f.schema], ['/api/configs/', f.config],
-    ['/api/workflows/', f.workflow], ['/api/alert-rules/', f.alertRule],
+    ['/api/workflows/', f.workflow], ['/api/alert-rules/', f.alertRule], ['/api/users/', f.user],
     // an import reads a file and a sweep starts runs: none made here (their
     // org rules: imports.test.js, sweeps.test.js)
     ['/api/imports/', 'imp_none', false], ['/api/sweeps/', 'swp_none', false],
