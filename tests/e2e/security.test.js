@@ -210,11 +210,11 @@ test('every route declares its access; only login and health are public (and the
     else assert.ok(SCOPES.includes(r.access), `${key}: ${r.access}`);
     // Starting programs (the requirements check runs --version), tokens,
     // orgs, audit and settings changes are admin.
-    if (/\/start$|\/message$|\/push$|^\/api\/tokens|^\/api\/orgs|^\/api\/audit|terminal$|^\/api\/requirements/.test(r.pattern) ||
+    if (/\/start$|\/message$|\/push$|^\/api\/tokens|^\/api\/users|^\/api\/orgs|^\/api\/audit|terminal$|^\/api\/requirements/.test(r.pattern) ||
         key === 'PATCH /api/settings') {
       assert.equal(r.access, 'admin', key);
     }
-    if (r.method === 'GET' && r.access !== 'public' && r.access !== 'node' && !/tokens|orgs|audit|terminal|requirements/.test(r.pattern)) {
+    if (r.method === 'GET' && r.access !== 'public' && r.access !== 'node' && !/tokens|users|orgs|audit|terminal|requirements/.test(r.pattern)) {
       assert.equal(r.access, 'read', key);
     }
   }
