@@ -5,6 +5,7 @@
 import { computed, useSignal } from '@preact/signals';
 import { useEffect, useLayoutEffect, useMemo } from 'preact/hooks';
 import { api } from '../api';
+import { useSavedDraft } from '../autosave';
 import { inputBlockedReason } from '../input';
 import { withLimitConfirm } from '../limits';
 import { fromGrid, go } from '../router';
@@ -112,6 +113,7 @@ export function useApprovals(agent: Agent) {
 // at once (its message_created event merges into it). focus: called after.
 export function useComposer(agent: Agent, focus: () => void) {
   const text = useSignal('');
+  useSavedDraft(text, `agent:${agent.id}`); // auto_save (autosave.ts)
   const sending = useSignal(false);
   const reason = inputBlockedReason(agent);
   const send = async () => {
