@@ -125,7 +125,7 @@ void ad_auth_tokens_revoked(ad_auth_t *a, const json_t *ids);
 /* One of a->closing's holds let go: the last frees a. */
 void ad_auth_release(ad_auth_t *a);
 
-/* users.c: the account changes; cb gets (rc, the account's JSON or NULL).
+/* users.c: the account changes; cb is called with rc and the account's JSON (or NULL).
  * create and password hash on the pool: AD_EAGAIN when it is busy (then
  * cb is not called). end: disable, or remove; role "" removes org's. */
 int ad_auth_user_create(ad_auth_t *a, const char *username, const char *password,

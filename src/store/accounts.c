@@ -278,8 +278,7 @@ static int account_write(ad_store_tx_t *tx, const void *in, json_t **result)
         rc = exec1(tx, "UPDATE accounts SET disabled_at = ?2 WHERE id = ?1 AND disabled_at IS NULL",
                    op, true);
         rc = rc != 0 ? rc : revoke_roles(tx, op->row.id, NULL, op->now, revoked);
-        rc = rc != 0 ? rc
-                     : exec1(tx, "DELETE FROM account_roles WHERE account_id = ?1", op, false);
+        rc = rc != 0 ? rc : exec1(tx, "DELETE FROM account_roles WHERE account_id = ?1", op, false);
         rc = rc == AD_ENOENT ? 0 : rc; /* it had no role */
         break;
     case AD_ACCOUNT_OP_DELETE:
