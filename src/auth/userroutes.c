@@ -84,6 +84,24 @@ static bool load(ad_auth_t *a, ad_req_t *r, ad_store_account_t *acct)
     return true;
 }
 
+/* Whether who may change the account as a whole (its password, disabled,
+ * removed): the owner, or an org admin when every role it has is in that
+ * org. Else answers 403: an admin of org A setting the password of an
+ * account the owner also gave a role in org B would sign in to B. */
+static bool whole(ad_req_t *r, const ad_store_account_t *acct)
+{
+    const ad_principal_t *who = who_of(r);
+    for (size_t i = 0; !who->owner && i < acct->nroles; i++) {
+        if (strcmp(acct->roles[i].org_id, who->org_id) != 0) {
+            ad_res_error(r, 403, "FORBIDDEN", NULL,
+                         "the account has a role in another organisation: only the owner "
+                         "changes it");
+            return false;
+        }
+    }
+    return true;
+}
+
 /* The org a body or path names for who: its own, or the owner's choice. */
 static bool org_of(ad_auth_t *a, ad_req_t *r, const char *want, char org[AD_ID_MAX])
 {
@@ -164,7 +182,7 @@ static void users_patch(ad_req_t *r, void *ud)
         invalid(r, &e);
     } else if (pw != NULL && ad_auth_password_check(pw, &e) != 0) {
         invalid(r, &e);
-    } else {
+    } else if (whole(r, &acct)) {
         ad_req_set_data(r, (void *)(intptr_t)200);
         if (dis != NULL) {
             ad_auth_user_end(a, acct.id, false, answered, r);
@@ -182,7 +200,7 @@ static void users_delete(ad_req_t *r, void *ud)
 {
     ad_auth_t *a = ud;
     ad_store_account_t acct;
-    if (load(a, r, &acct)) {
+    if (load(a, r, &acct) && whole(r, &acct)) {
         ad_req_set_data(r, (void *)(intptr_t)204);
         ad_auth_user_end(a, acct.id, true, answered, r);
     }

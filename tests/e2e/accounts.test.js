@@ -170,6 +170,17 @@ test('another org\'s admin cannot see or touch this org\'s accounts, nor give ro
   // B's admin sees only B's role of bert
   r = await call('GET', '/api/users', undefined, b);
   assert.deepEqual(r.body.users[0].roles, [{ orgId: orgB, role: 'admin' }]);
+  // and may no longer set his password (it would sign in to org_default with it),
+  // disable or remove him: the owner's now; B's own role stays B's to change
+  for (const [m, body] of [['PATCH', { password: 'b admin knows it' }], ['PATCH', { disabled: true }], ['DELETE']]) {
+    r = await call(m, '/api/users/bert', body, b);
+    assert.equal(r.status, 403, `${m}: ${JSON.stringify(r.body)}`);
+  }
+  assert.equal((await signIn('bert', 'b admin knows it', { orgId: 'org_default' })).status, 401);
+  assert.equal((await signIn('bert', PW, { orgId: 'org_default' })).status, 200);
+  r = await call('PUT', `/api/users/bert/roles/${orgB}`, { role: 'write' }, b);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.deepEqual(r.body.roles, [{ orgId: orgB, role: 'write' }]);
 });
 
 test('agentd user add|ls|passwd|rm over the unix socket; the password from stdin only', async () => {
