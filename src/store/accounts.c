@@ -73,8 +73,8 @@ int ad_store_account_list(ad_store_t *st, const char *org, json_t **out)
     ad_db_t *db = ad_store_rdb(st);
     bool all = org == NULL || org[0] == '\0';
     ad_db_stmt_t *s = ad_store_stmt(
-        db, all ? "SELECT id FROM accounts ORDER BY username LIMIT 10000"
-                : "SELECT id FROM accounts WHERE org_id = ?1 ORDER BY username LIMIT 10000");
+        db, all ? "SELECT id FROM accounts ORDER BY username LIMIT 1000"
+                : "SELECT id FROM accounts WHERE org_id = ?1 ORDER BY username LIMIT 1000");
     if (s == NULL) {
         return AD_EINTERNAL;
     }

@@ -784,7 +784,7 @@ int ad_store_account_get(ad_store_t *st, const char *id_or_username, ad_store_ac
 /* {id, username, orgId, createdAt, disabledAt?, disabled, roles [{orgId,
  * role}]} (never the hash), roles cut to org's (NULL: all). New ref. */
 json_t *ad_store_account_json(const ad_store_account_t *a, const char *org);
-/* Those of home org (NULL or "": every account), by username. */
+/* Those of home org (NULL or "": every account), by username, at most 1000. */
 int ad_store_account_list(ad_store_t *st, const char *org, json_t **out);
 typedef enum {
     AD_ACCOUNT_OP_CREATE,   /* row */
