@@ -8,7 +8,7 @@ CC ?= cc
 
 # libcurl is installed for the LLM client to come but not linked: the daemon
 # does not use it, and its dependencies alone cost ~3.6 MB of resident memory.
-PKGS := libuv sqlite3 jansson libgit2 openssl yaml-0.1 hiredis
+PKGS := libuv sqlite3 jansson libgit2 openssl yaml-0.1 hiredis libargon2
 # Recursive (=) on purpose: evaluated when a recipe runs, after `make deps`.
 # libpq: its header only; src/store/pg.c loads libpq.so.5 when `agentd db`
 # runs (linked, it and what it brings would cost every daemon ~3.6 MB).

@@ -35,14 +35,27 @@ static void logged_in(int rc, json_t *result, void *ud)
     ad_res_json(r, 200, json_pack("{s:O}", "principal", json_object_get(result, "principal")));
 }
 
-/* A session for a token or a one-time code (code != NULL). */
-static void login_with(ad_app_t *app, ad_req_t *r, const char *token, const char *code)
+/* A password's sign-in, checked on the thread pool: a wrong one is 401. */
+static void pw_checked(int rc, json_t *result, void *ud)
+{
+    if (rc == AD_EPERM) {
+        ad_res_error(ud, 401, "UNAUTHORIZED", NULL, "the username or password is not right");
+    } else {
+        logged_in(rc, result, ud);
+    }
+}
+
+/* A session for a token, a one-time code or a username and password. */
+static void login_with(ad_app_t *app, ad_req_t *r, const char *token, const char *code,
+                       const char *user, const char *pw, const char *org)
 {
     char peer[48];
     ad_req_peer(r, peer, sizeof(peer));
     int64_t retry = 0;
-    int rc = code != NULL ? ad_auth_login_with_code(app->auth, code, peer, &retry, logged_in, r)
-                          : ad_auth_login(app->auth, token, peer, &retry, logged_in, r);
+    int rc = user != NULL
+                 ? ad_auth_login_password(app->auth, user, pw, org, peer, &retry, pw_checked, r)
+             : code != NULL ? ad_auth_login_with_code(app->auth, code, peer, &retry, logged_in, r)
+                            : ad_auth_login(app->auth, token, peer, &retry, logged_in, r);
     if (rc == 0) {
         return;
     }
@@ -50,7 +63,7 @@ static void login_with(ad_app_t *app, ad_req_t *r, const char *token, const char
         char ra[24];
         snprintf(ra, sizeof(ra), "%lld", (long long)retry);
         ad_res_header(r, "Retry-After", ra);
-        ad_res_error(r, 429, "RATE_LIMITED", NULL, "too many bad tokens; retry in %s s", ra);
+        ad_res_error(r, 429, "RATE_LIMITED", NULL, "too many bad sign-ins; retry in %s s", ra);
     } else if (rc == AD_EPERM) {
         ad_res_error(r, 401, "UNAUTHORIZED", NULL,
                      code != NULL ? "the login code is not valid (used, expired or unknown: run "
@@ -73,13 +86,17 @@ static void login_json(ad_req_t *r, void *ud)
     if (body == NULL) {
         return;
     }
-    const char *token = NULL, *code = NULL;
+    const char *token = NULL, *code = NULL, *user = NULL, *pw = NULL, *org = NULL;
     if (ad_api_str(r, body, "token", false, 512, &token) == 0 &&
-        ad_api_str(r, body, "code", false, 128, &code) == 0) {
-        if ((token == NULL) == (code == NULL)) {
-            ad_api_invalid(r, "token", "send either token or code");
+        ad_api_str(r, body, "code", false, 128, &code) == 0 &&
+        ad_api_str(r, body, "username", false, AD_AUTH_USERNAME_MAX, &user) == 0 &&
+        ad_api_str(r, body, "password", false, AD_AUTH_PASSWORD_MAX, &pw) == 0 &&
+        ad_api_str(r, body, "orgId", false, AD_ID_MAX - 1, &org) == 0) {
+        if ((token != NULL) + (code != NULL) + (user != NULL) != 1 ||
+            (user == NULL) != (pw == NULL)) {
+            ad_api_invalid(r, "token", "send either token, code, or username and password");
         } else {
-            login_with(ud, r, token, code);
+            login_with(ud, r, token, code, user, pw, org);
         }
     }
     json_decref(body);
@@ -314,4 +331,5 @@ void ad_api_auth_register(ad_app_t *app)
     ad_server_route(s, "GET", "/api/orgs", AD_ACCESS_ADMIN, org_list, app);
     ad_server_route(s, "POST", "/api/orgs", AD_ACCESS_ADMIN, org_create, app);
     ad_server_route(s, "GET", "/api/audit", AD_ACCESS_ADMIN, audit_list, app);
+    ad_auth_users_routes(app->auth, s);
 }

@@ -218,7 +218,7 @@ static bool tok_live(const ad_tok_t *t, int64_t now)
  * fill); a read that fails leaves what was known. On SQLite this process
  * is the only writer and its rows are the truth. */
 #define TOK_REREAD_MS 1000
-static ad_tok_t *tok_current(ad_auth_t *a, const char *id)
+ad_tok_t *ad_auth_tok_current(ad_auth_t *a, const char *id)
 {
     ad_tok_t *t = tok_find(a, id);
     if (strcmp(ad_store_backend(a->store), "postgres") != 0) {
@@ -264,7 +264,7 @@ const ad_principal_t *ad_auth_token_lookup(ad_auth_t *a, const char *token, ad_t
     char id[AD_ID_MAX];
     memcpy(id, token, (size_t)(dot - token));
     id[dot - token] = '\0';
-    ad_tok_t *t = tok_current(a, id);
+    ad_tok_t *t = ad_auth_tok_current(a, id);
     if (t == NULL || !tok_live(t, ad_wall_ms())) {
         return NULL;
     }
@@ -427,6 +427,25 @@ static void on_token_revoked(int rc, json_t *result, void *ud)
     free(c);
 }
 
+void ad_auth_tokens_revoked(ad_auth_t *a, const json_t *ids)
+{
+    size_t i;
+    json_t *id;
+    json_array_foreach(ids, i, id)
+    {
+        ad_tok_t *t = tok_find(a, json_string_value(id));
+        if (t != NULL && t->row.revoked_at == 0) {
+            t->row.revoked_at = ad_wall_ms();
+        }
+        if (t != NULL) {
+            sessions_drop_token(a, t);
+        }
+    }
+    if (json_array_size(ids) > 0) {
+        changed(a);
+    }
+}
+
 bool ad_auth_credential_live(ad_auth_t *a, const ad_auth_cred_t *cred)
 {
     int64_t now = ad_wall_ms();
@@ -555,7 +574,7 @@ static void on_session_stored(int rc, json_t *result, void *ud)
 }
 
 /* Makes a session for tok (NULL: the owner). */
-static int session_new(ad_auth_t *a, ad_tok_t *tok, ad_auth_cb cb, void *ud)
+int ad_auth_session_new(ad_auth_t *a, ad_tok_t *tok, ad_auth_cb cb, void *ud)
 {
     login_t *c = ad_xcalloc(1, sizeof(*c));
     c->a = a;
@@ -589,7 +608,7 @@ int ad_auth_login(ad_auth_t *a, const char *token, const char *peer, int64_t *re
         return AD_EPERM; /* a node's token signs nobody in (docs/nodes.md) */
     }
     if (who != NULL) {
-        return session_new(a, tok, cb, ud);
+        return ad_auth_session_new(a, tok, cb, ud);
     }
     if (ad_auth_bad_locked(a, peer, token, retry_after)) {
         return AD_EAGAIN;
@@ -635,7 +654,7 @@ int ad_auth_login_with_code(ad_auth_t *a, const char *code, const char *peer, in
             ad_code_t *c = &a->codes[i];
             if (c->expires_at > now && ad_consttime_eq(h, c->hash, 64)) {
                 memset(c, 0, sizeof(*c)); /* once */
-                return session_new(a, NULL, cb, ud);
+                return ad_auth_session_new(a, NULL, cb, ud);
             }
         }
     }
@@ -897,7 +916,7 @@ static void auth_free(ad_auth_t *a)
     free(a);
 }
 
-static void release(ad_auth_t *a)
+void ad_auth_release(ad_auth_t *a)
 {
     if (--a->closing == 0) {
         auth_free(a);
@@ -906,13 +925,14 @@ static void release(ad_auth_t *a)
 
 static void on_closed(uv_handle_t *h)
 {
-    release(h->data);
+    ad_auth_release(h->data);
 }
 
 void ad_auth_store_done(ad_auth_t *a)
 {
     if (a != NULL) {
         ad_auth_noise_close(a);
+        a->store_gone = true;
     }
 }
 
@@ -923,13 +943,14 @@ void ad_auth_close(ad_auth_t *a)
     }
     ad_auth_delayed_flush(a);
     ad_auth_noise_close(a);
-    a->closing = 1; /* ours, until both timers are closed */
+    a->store_gone = true;
+    a->closing = 1 + (int)a->pw_busy; /* ours, until both timers and the hashes are done */
     ad_auth_watch_close(a, on_closed);
     if (a->trim_open) {
         a->closing++;
         uv_close((uv_handle_t *)&a->trim_timer, on_closed);
     }
-    release(a);
+    ad_auth_release(a);
 }
 
 int ad_auth_token_spec(const json_t *body, ad_auth_token_spec_t *t, ad_field_err_t *e)

@@ -215,6 +215,29 @@ int ad_auth_login(ad_auth_t *a, const char *token, const char *peer, int64_t *re
  * expired (counted against peer), AD_EAGAIN while peer is locked out. */
 int ad_auth_login_with_code(ad_auth_t *a, const char *code, const char *peer, int64_t *retry_after,
                             ad_auth_cb cb, void *ud);
+/* ---- user accounts (users.c, userroutes.c) ------------------------------------------
+ * A username and an argon2id password hash, a home org, and per org a role
+ * (read, write or admin: the token scopes) backed by a token of the
+ * account's own (docs/security.md, "User accounts"). */
+#define AD_AUTH_USERNAME_MAX 32
+#define AD_AUTH_PASSWORD_MIN 8
+#define AD_AUTH_PASSWORD_MAX 256
+/* Sign-in by password: a session of the account's token for org (NULL or
+ * "": the default org's role, else its first). Returns 0 and cb later:
+ * rc 0 with what ad_auth_login gives, or AD_EPERM (a wrong username or
+ * password, a disabled account, no role in org: all alike, counted against
+ * peer's network and the username); AD_EAGAIN while either is locked out
+ * or too many hashes are under way (*retry_after in s); or a read error.
+ * The password is hashed on the thread pool and wiped. */
+int ad_auth_login_password(ad_auth_t *a, const char *username, const char *password,
+                           const char *org, const char *peer, int64_t *retry_after, ad_auth_cb cb,
+                           void *ud);
+/* 0, or AD_EINVAL with e (a-z 0-9 . _ -, 1-32; a string of 8-256 bytes). */
+int ad_auth_username_check(const char *u, ad_field_err_t *e);
+int ad_auth_password_check(const json_t *v, ad_field_err_t *e);
+/* GET/POST /api/users, PATCH/DELETE /api/users/:id, PUT/DELETE
+ * /api/users/:id/roles/:org (admin; an org admin its own org's only). */
+void ad_auth_users_routes(ad_auth_t *a, ad_server_t *s);
 /* Ends the session of r's cookie, if any. */
 void ad_auth_logout(ad_auth_t *a, const ad_req_t *r);
 /* {name, orgId, scope, owner, authRequired} of p. New reference. */

@@ -102,6 +102,8 @@ struct ad_auth {
     ad_code_t codes[AD_AUTH_CODES_MAX];
     struct ad_jwt *jwt; /* NULL: JWTs are not accepted (jwt.c) */
     int closing;        /* handles still closing (ad_auth_close) */
+    unsigned pw_busy;   /* password hashes on the thread pool (users.c) */
+    bool store_gone;    /* ad_auth_store_done: a hash's end writes nothing */
 };
 
 /* auth.c */
@@ -112,6 +114,27 @@ const ad_principal_t *ad_auth_token_lookup(ad_auth_t *a, const char *token, ad_t
 const ad_principal_t *ad_auth_session_lookup(ad_auth_t *a, const char *cookie, ad_tok_t **tok);
 /* The session cookie's value from r's Cookie header, into out. */
 bool ad_auth_cookie(const ad_req_t *r, char *out, size_t outsz);
+
+/* For users.c: a token's row as the database has it now (NULL: none);
+ * a session for tok (NULL: the owner), cb as ad_auth_login's; tokens the
+ * store revoked (ids, a JSON array): forgotten here, their sessions and
+ * channels ended. */
+ad_tok_t *ad_auth_tok_current(ad_auth_t *a, const char *id);
+int ad_auth_session_new(ad_auth_t *a, ad_tok_t *tok, ad_auth_cb cb, void *ud);
+void ad_auth_tokens_revoked(ad_auth_t *a, const json_t *ids);
+/* One of a->closing's holds let go: the last frees a. */
+void ad_auth_release(ad_auth_t *a);
+
+/* users.c: the account changes; cb is called with rc and the account's JSON (or NULL).
+ * create and password hash on the pool: AD_EAGAIN when it is busy (then
+ * cb is not called). end: disable, or remove; role "" removes org's. */
+int ad_auth_user_create(ad_auth_t *a, const char *username, const char *password,
+                        const char *home_org, const char *role, ad_auth_cb cb, void *ud);
+int ad_auth_user_password(ad_auth_t *a, const char *id, const char *password, ad_auth_cb cb,
+                          void *ud);
+void ad_auth_user_end(ad_auth_t *a, const char *id, bool remove, ad_auth_cb cb, void *ud);
+void ad_auth_user_role(ad_auth_t *a, const ad_store_account_t *acct, const char *org,
+                       const char *role, ad_auth_cb cb, void *ud);
 
 /* When cred stops signing in by itself (wall ms), 0 for never. */
 int64_t ad_auth_credential_expiry(ad_auth_t *a, const ad_auth_cred_t *cred);

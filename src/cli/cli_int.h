@@ -180,6 +180,8 @@ int ad_cli_rm(ad_cli_t *c, int argc, char **argv);
 int ad_cli_approvals(ad_cli_t *c, int argc, char **argv);
 int ad_cli_approve(ad_cli_t *c, int argc, char **argv);
 int ad_cli_token(ad_cli_t *c, int argc, char **argv);
+/* user.c: user, the accounts that sign in with a password */
+int ad_cli_user(ad_cli_t *c, int argc, char **argv);
 /* agentd db migrate|copy: PostgreSQL (db.c, issue #39). */
 int ad_cli_db(ad_cli_t *c, int argc, char **argv);
 int ad_cli_node(ad_cli_t *c, int argc, char **argv);    /* node.c */

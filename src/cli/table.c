@@ -156,6 +156,23 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --rate N        requests per minute it may make (0: the default)\n"
      "  --json          the daemon's JSON\n",
      "access"},
+    {"user", ad_cli_user, "add ls passwd disable rm role",
+     "user accounts that sign in with a password",
+     "Usage: agentd user add NAME [--role read|write|admin] [--org ID] [--json]\n"
+     "       agentd user ls [--json]\n"
+     "       agentd user passwd NAME\n"
+     "       agentd user disable NAME\n"
+     "       agentd user rm NAME\n"
+     "       agentd user role NAME ORG read|write|admin|none [--json]\n"
+     "Accounts sign in to the dashboard with a username and a password (kept\n"
+     "as an argon2id hash), with a role per organisation (a token scope). The\n"
+     "password is read from standard input (no echo on a terminal), never\n"
+     "from the command line. Disabling or removing an account, or changing a\n"
+     "role, ends its sessions at once.\n"
+     "  --role R   its role in --org (default: none yet)\n"
+     "  --org ID   its home organisation, whose admins manage it\n"
+     "  --json     the daemon's JSON\n",
+     "access"},
     {"credits", ad_cli_credits, "grant show", "an organisation's credits, or grant it some",
      "Usage: agentd credits [show] [ORG] [--json]\n"
      "       agentd credits grant ORG AMOUNT [--note TEXT] [--json]\n"

@@ -26,6 +26,10 @@
  *   start_discovery {command, name?, environment?, cwd?}, or {environment}
  *                   alone (the discovery_command setting's program)
  *                                                 POST /api/jobs kind discovery (admin)
+ *   start_autonomous_discovery {environment}      the seed's own name: the same,
+ *                   the setting's program only    (admin)
+ *   get_discovery_status {}                       GET /api/jobs: the newest
+ *                   discovery job as discovery_progress, or {status: idle} (read)
  * A success answers agent_update {id, status (the seed's idle, training,
  * paused or stopped), agentStatus (agentd's)} or discovery_progress {job};
  * a refusal answers error {code, message, command, status (the REST
@@ -273,17 +277,49 @@ static void cmd_discovery(const ad_live_parts_t *parts, ad_live_chan_t *lv, cons
     json_decref(made);
 }
 
+/* The seed's get_discovery_status(): discovery_progress with the caller's
+ * org's newest discovery job (of its last 200 jobs), or {status: idle}. */
+static void cmd_discovery_status(const ad_live_parts_t *parts, ad_live_chan_t *lv, const char *type)
+{
+    json_t *list = NULL;
+    ad_field_err_t e;
+    int rc = ad_jobs_list(parts->jobs, parts->store, ad_principal_filter(ad_live_who(lv)), "200",
+                          &list, &e);
+    if (rc != 0) {
+        root_fail(lv, type, rc, NULL);
+        return;
+    }
+    size_t i;
+    json_t *job, *found = NULL;
+    json_array_foreach(json_object_get(list, "jobs"), i, job)
+    {
+        const char *kind = json_string_value(json_object_get(job, "kind"));
+        if (found == NULL && kind != NULL && strcmp(kind, "discovery") == 0) {
+            found = job;
+        }
+    }
+    ad_live_notice(lv, "discovery_progress",
+                   found != NULL ? json_incref(found) : json_pack("{s:s}", "status", "idle"));
+    json_decref(list);
+}
+
 bool ad_live_seed_command(ad_live_chan_t *lv, const char *type, json_t *payload,
                           const ad_live_parts_t *parts)
 {
+    /* kind 0: an agent's action; 1: a discovery; 2: the seed's own
+     * start_autonomous_discovery(environment), {environment} alone; 3: its
+     * get_discovery_status() */
     static const struct {
         const char *type;
         ad_scope_t scope;
-    } cmds[] = {{"start_training", AD_SCOPE_ADMIN},
-                {"pause_training", AD_SCOPE_WRITE},
-                {"resume_training", AD_SCOPE_WRITE},
-                {"stop_training", AD_SCOPE_WRITE},
-                {"start_discovery", AD_SCOPE_ADMIN}};
+        int kind;
+    } cmds[] = {{"start_training", AD_SCOPE_ADMIN, 0},
+                {"pause_training", AD_SCOPE_WRITE, 0},
+                {"resume_training", AD_SCOPE_WRITE, 0},
+                {"stop_training", AD_SCOPE_WRITE, 0},
+                {"start_discovery", AD_SCOPE_ADMIN, 1},
+                {"start_autonomous_discovery", AD_SCOPE_ADMIN, 2},
+                {"get_discovery_status", AD_SCOPE_READ, 3}};
     size_t i = 0;
     while (i < AD_ARRAY_LEN(cmds) && strcmp(cmds[i].type, type) != 0) {
         i++;
@@ -301,12 +337,19 @@ bool ad_live_seed_command(ad_live_chan_t *lv, const char *type, json_t *payload,
         root_error(lv, type, 403, "FORBIDDEN", why);
         return true;
     }
-    bool discovery = cmds[i].scope == AD_SCOPE_ADMIN && type[6] == 'd';
-    if ((discovery ? parts->jobs == NULL : parts->runner == NULL) || parts->store == NULL) {
+    int kind = cmds[i].kind;
+    if ((kind > 0 ? parts->jobs == NULL : parts->runner == NULL) || parts->store == NULL) {
         root_error(lv, type, 503, "UNAVAILABLE", "not available on this daemon");
+    } else if (kind == 3) {
+        cmd_discovery_status(parts, lv, type);
     } else if (payload == NULL) {
         root_error(lv, type, 422, "VALIDATION_ERROR", "payload must be an object");
-    } else if (discovery) {
+    } else if (kind == 2 && (json_object_get(payload, "command") != NULL ||
+                             !json_is_string(json_object_get(payload, "environment")))) {
+        root_error(lv, type, 422, "VALIDATION_ERROR",
+                   "start_autonomous_discovery takes {environment} only: the program is the "
+                   "discovery_command setting's");
+    } else if (kind > 0) {
         cmd_discovery(parts, lv, type, payload);
     } else {
         cmd_agent_action(parts, lv, type, payload);

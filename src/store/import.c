@@ -105,8 +105,8 @@ static bool usage_ok(sqlite3_stmt *row)
  * changes nothing the owner did not set here. */
 static bool seed_setting(const unsigned char *key)
 {
-    static const char *const keys[] = {"theme", "notifications", "default_mode", "confirm_delete",
-                                       "max_context_warning"};
+    static const char *const keys[] = {"theme",          "notifications",       "default_mode",
+                                       "confirm_delete", "max_context_warning", "auto_save"};
     for (size_t i = 0; key != NULL && i < AD_ARRAY_LEN(keys); i++) {
         if (strcmp((const char *)key, keys[i]) == 0) {
             return true;

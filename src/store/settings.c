@@ -30,6 +30,7 @@ static const setting_def_t defs[] = {
     {"notifications", K_BOOL, NULL, 0, 0, false},
     {"default_mode", K_STRING, "must be one of auto,plan,regular", 0, 0, false},
     {"confirm_delete", K_BOOL, NULL, 0, 0, false},
+    {"auto_save", K_BOOL, NULL, 0, 0, false}, /* the dashboard's drafts (migration 2911) */
     {"max_context_warning", K_NUMBER, NULL, 0, 100, true},
     {"daily_token_limit", K_NUMBER, NULL, 0, 1e15, true},
     {"monthly_token_limit", K_NUMBER, NULL, 0, 1e15, true},

@@ -762,6 +762,54 @@ void ad_store_token_insert(ad_store_t *st, const ad_store_token_t *t, ad_store_r
 void ad_store_token_revoke(ad_store_t *st, const char *id, int64_t now, ad_store_result_cb cb,
                            void *ud);
 
+/* ---- user accounts (accounts.c, migration 2905) ----------------------------------
+ * A username, an argon2id hash (src/auth's), a home org (whose admins
+ * manage it), and per org a role (read, write, admin: a token scope)
+ * backed by an API token of its own. Reads: loop thread, indexed. */
+#define AD_STORE_ACCOUNT_ROLES 16
+typedef struct {
+    char org_id[AD_ID_MAX];
+    char role[8];
+    char token_id[AD_ID_MAX];
+} ad_store_account_role_t;
+typedef struct {
+    char id[AD_ID_MAX];
+    char username[40];
+    char org_id[AD_ID_MAX];
+    char pw_hash[160]; /* argon2id's encoded form */
+    int64_t created_at;
+    int64_t disabled_at; /* 0: enabled */
+    size_t nroles;
+    ad_store_account_role_t roles[AD_STORE_ACCOUNT_ROLES];
+} ad_store_account_t;
+/* The account with this username or id and its roles: 0, AD_ENOENT. */
+int ad_store_account_get(ad_store_t *st, const char *id_or_username, ad_store_account_t *out);
+/* {id, username, orgId, createdAt, disabledAt?, disabled, roles [{orgId,
+ * role}]} (never the hash), roles cut to org's (NULL: all). New ref. */
+json_t *ad_store_account_json(const ad_store_account_t *a, const char *org);
+/* Those of home org (NULL or "": every account), by username, at most 1000. */
+int ad_store_account_list(ad_store_t *st, const char *org, json_t **out);
+typedef enum {
+    AD_ACCOUNT_OP_CREATE,   /* row */
+    AD_ACCOUNT_OP_PASSWORD, /* row.id, row.pw_hash */
+    AD_ACCOUNT_OP_DISABLE,  /* row.id: its role tokens revoked */
+    AD_ACCOUNT_OP_DELETE,   /* row.id: the same, and the row goes */
+    AD_ACCOUNT_OP_ROLE,     /* row.id, org_id, role ("": removed), token_id */
+} ad_store_account_kind_t;
+typedef struct {
+    ad_store_account_kind_t kind;
+    ad_store_account_t row;
+    char org_id[AD_ID_MAX];
+    char role[8];
+    char token_id[AD_ID_MAX];
+    int64_t now;
+} ad_store_account_op_t;
+/* cb gets {revoked: [token ids]} (their sessions deleted in the same
+ * transaction); AD_EEXIST for a username taken, AD_ENOENT for no such
+ * (or, for a role, a disabled) account. */
+void ad_store_account_write(ad_store_t *st, const ad_store_account_op_t *op, ad_store_result_cb cb,
+                            void *ud);
+
 typedef struct {
     char id_hash[65];         /* hex SHA-256 of the cookie value */
     char token_id[AD_ID_MAX]; /* "": the owner's session */

@@ -17,7 +17,7 @@ test('settings have typed defaults', async () => {
   const r = await d.req('GET', '/api/settings');
   assert.equal(r.status, 200);
   assert.equal(r.body.theme, 'system');
-  assert.equal(r.body.auto_save, undefined); // the dead setting is gone (issue #32)
+  assert.equal(r.body.auto_save, true); // the seed's default: drafts kept as you type (issue #74)
   assert.equal(r.body.notifications, true);
   assert.equal(r.body.default_mode, 'regular');
   assert.equal(r.body.confirm_delete, true);
@@ -30,7 +30,7 @@ test('settings patch: typed, partial, unknown keys ignored', async () => {
   assert.equal(r.body.theme, 'dark');
   assert.equal(r.body.notifications, false);
   assert.equal(r.body.max_context_warning, 65);
-  assert.equal(r.body.auto_save, undefined);
+  assert.equal(r.body.auto_save, false);
   assert.equal(r.body.whatever, undefined);
   const g = await d.req('GET', '/api/settings');
   assert.deepEqual(g.body, r.body);

@@ -140,6 +140,9 @@ async function fixture(d) {
   r = await call(d, 'POST', '/api/alert-rules', { name: 'a-rule', kind: 'nan', series: 'loss', action: 'none' }, d.authHeaders);
   assert.equal(r.status, 201, JSON.stringify(r.body));
   f.alertRule = r.body.id;
+  r = await call(d, 'POST', '/api/users', { username: 'a-user', password: 'a-password-1', role: 'read' }, d.authHeaders);
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  f.user = r.body.id;
   f.read = await makeToken(d, { name: 'reader', scope: 'read' });
   f.write = await makeToken(d, { name: 'writer', scope: 'write' });
   f.admin = await makeToken(d, { name: 'a-admin', scope: 'admin' });
@@ -158,7 +161,7 @@ function fill(pattern, f) {
     ['/api/tokens/', f.admin.id], ['/api/jobs/', f.job],
     ['/api/services/', f.service], ['/api/chats/', f.chat], ['/api/projects/', f.project],
     ['/api/approvals/', f.approval], ['/api/config-schemas/', f.schema], ['/api/configs/', f.config],
-    ['/api/workflows/', f.workflow], ['/api/alert-rules/', f.alertRule],
+    ['/api/workflows/', f.workflow], ['/api/alert-rules/', f.alertRule], ['/api/users/', f.user],
     // an import reads a file and a sweep starts runs: none made here (their
     // org rules: imports.test.js, sweeps.test.js)
     ['/api/imports/', 'imp_none', false], ['/api/sweeps/', 'swp_none', false],
@@ -215,11 +218,11 @@ test('every route declares its access; only login and health are public (and the
     else assert.ok(SCOPES.includes(r.access), `${key}: ${r.access}`);
     // Starting programs (the requirements check runs --version), tokens,
     // orgs, audit and settings changes are admin.
-    if (/\/start$|\/message$|\/push$|^\/api\/tokens|^\/api\/orgs|^\/api\/audit|terminal$|^\/api\/requirements/.test(r.pattern) ||
+    if (/\/start$|\/message$|\/push$|^\/api\/tokens|^\/api\/users|^\/api\/orgs|^\/api\/audit|terminal$|^\/api\/requirements/.test(r.pattern) ||
         key === 'PATCH /api/settings') {
       assert.equal(r.access, 'admin', key);
     }
-    if (r.method === 'GET' && r.access !== 'public' && r.access !== 'node' && !/tokens|orgs|audit|terminal|requirements/.test(r.pattern)) {
+    if (r.method === 'GET' && r.access !== 'public' && r.access !== 'node' && !/tokens|users|orgs|audit|terminal|requirements/.test(r.pattern)) {
       assert.equal(r.access, 'read', key);
     }
   }

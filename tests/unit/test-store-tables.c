@@ -560,7 +560,7 @@ static void settings_typed_with_defaults(void **state)
     json_t *s = NULL;
     assert_int_equal(ad_store_settings_get(f->st, &s), 0);
     assert_string_equal(sget(s, NULL, "theme"), "system");
-    assert_null(json_object_get(s, "auto_save")); /* dropped by migration 2321 */
+    assert_true(json_is_true(json_object_get(s, "auto_save"))); /* back, with a meaning: 2911 */
     assert_true(json_is_true(json_object_get(s, "notifications")));
     assert_true(json_is_true(json_object_get(s, "confirm_delete")));
     assert_string_equal(sget(s, NULL, "default_mode"), "regular");

@@ -571,6 +571,7 @@ export const api = {
   whoami: () => request<Principal>('GET', '/api/auth/whoami'),
   login: (token: string) => request<{ principal: Principal }>('POST', '/api/auth/login', { token }),
   loginCode: (code: string) => request<{ principal: Principal }>('POST', '/api/auth/login', { code }),
+  loginPassword: (username: string, password: string) => request<{ principal: Principal }>('POST', '/api/auth/login', { username, password }),
   logout: () => request('POST', '/api/auth/logout'),
   tokens: async () => listOf<ApiToken>(await request('GET', '/api/tokens'), 'tokens'),
   createToken: (body: { name: string; scope: string; expiresInSeconds?: number }) => request<ApiToken & { token: string }>('POST', '/api/tokens', body),

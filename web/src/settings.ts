@@ -22,6 +22,13 @@ export const SETTINGS: SettingSpec[] = [
   { key: 'default_mode', label: 'Default mode', type: 'enum', options: ['regular', 'plan', 'auto'], def: 'regular', help: 'Mode of new agents.' },
   { key: 'confirm_delete', label: 'Confirm deletes', type: 'boolean', def: true, help: 'Ask before deleting agents and worktrees.' },
   {
+    key: 'auto_save',
+    label: 'Auto-save drafts',
+    type: 'boolean',
+    def: true,
+    help: 'Keep half-typed messages and the sidebar layout in this browser as you type, so a reload loses nothing. Off wipes them.',
+  },
+  {
     key: 'max_context_warning',
     label: 'Context warning (%)',
     type: 'number',

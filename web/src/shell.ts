@@ -48,8 +48,12 @@ export function loadCollapsed(s: Store | null = storage()): boolean {
 /** Whether the wide screen's sidebar is folded away. */
 export const sidebarCollapsed = signal(loadCollapsed());
 
+/** Whether the layout is kept in this browser (auto_save: autosave.ts). */
+export const layoutKept = { on: true };
+
 export function setCollapsed(v: boolean, s: Store | null = storage()) {
   sidebarCollapsed.value = v;
+  if (!layoutKept.on) return;
   try {
     s?.setItem(COLLAPSED_KEY, v ? '1' : '0');
   } catch {

@@ -581,6 +581,13 @@ export async function signIn(token: string) {
   boot();
 }
 
+// A user account's sign-in (issue #74): the same session cookie.
+export async function signInWithPassword(username: string, password: string) {
+  const r = await api.loginPassword(username, password);
+  auth.value = { state: 'in', who: r.principal };
+  boot();
+}
+
 export async function signOut() {
   try {
     await api.logout();

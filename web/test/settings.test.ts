@@ -8,6 +8,7 @@ describe('settings', () => {
       notifications: true,
       default_mode: 'regular',
       confirm_delete: true,
+      auto_save: true,
       max_context_warning: 80,
       daily_token_limit: 0,
       monthly_token_limit: 0,

@@ -18,6 +18,7 @@ import { DefinitionOptions, useDefinitions } from './useDefinitions';
 import { Credentials } from './Credentials';
 import { Bubble } from './ChatBubble';
 import { ago, Empty, errText, ErrorState, fmtCost, Spinner } from './common';
+import { useSavedDraft } from '../autosave';
 
 export type { Chat, ChatMessage };
 
@@ -28,6 +29,7 @@ const MODELS = ['claude-sonnet-4-5', 'claude-opus-4-1', 'claude-haiku-4-5'];
 function ChatView({ id, onChanged }: { id: string; onChanged: () => void }) {
   const { chat, msgs, err, notice, hasMore, older, streaming, load, loadOlder: fetchOlder, send: post, stop: stopIt } = useChat(id, onChanged);
   const draft = useSignal('');
+  useSavedDraft(draft, `chat:${id}`); // auto_save (autosave.ts)
   const sending = useSignal(false);
   const saving = useSignal(false);
   // Save to project (the workbench seed): a project keeping this conversation,

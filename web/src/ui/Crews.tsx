@@ -15,6 +15,7 @@ import { agentList, auth, runsTick, toast } from '../store';
 import type { Envelope } from '../types';
 import { ago, Empty, errText, ErrorState, fmtCost, fmtInt, Spinner } from './common';
 import { CrewGraph, useTopics } from './CrewGraph';
+import { CrewSpotlight } from './CrewSpotlight';
 
 // ---- stat cards ---------------------------------------------------------------
 
@@ -272,6 +273,8 @@ export default function Crews({ id }: { id?: string }) {
     return () => clearTimeout(t);
   }, [spent]);
   const open = (crews.value || []).find((c) => c.id === id) || null;
+  // the open crew, else the first busy one: its agents in turn (CrewSpotlight)
+  const active = open || (crews.value || []).find((c) => c.status === 'busy') || null;
   const members = new Map<string, number>();
   for (const a of agentList.value) if (a.crewId && !a.deletedAt) members.set(a.crewId, (members.get(a.crewId) || 0) + 1);
   return (
@@ -284,6 +287,7 @@ export default function Crews({ id }: { id?: string }) {
       </div>
       <StatCards stats={stats.value} err={statsErr.value} onRetry={() => void loadStats()} />
       <Ledger tokens={tokens.value} rentals={rentals.value} onChange={() => void loadStats()} />
+      {active && <CrewSpotlight crew={active} />}
       <div class="crews-body">
         <section class="panel glass crew-list" aria-label="Crews">
           <h2>Crews</h2>

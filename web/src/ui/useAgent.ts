@@ -5,6 +5,7 @@
 import { computed, signal, useSignal, type Signal } from '@preact/signals';
 import { useEffect, useLayoutEffect, useMemo } from 'preact/hooks';
 import { api } from '../api';
+import { useSavedDraft } from '../autosave';
 import { inputBlockedReason } from '../input';
 import { withLimitConfirm } from '../limits';
 import { fromGrid, go } from '../router';
@@ -122,6 +123,7 @@ function draftOf(agentId: string): Signal<string> {
 
 export function useComposer(agent: Agent, focus: () => void) {
   const text = draftOf(agent.id);
+  useSavedDraft(text, `agent:${agent.id}`); // auto_save (autosave.ts)
   const sending = useSignal(false);
   const reason = inputBlockedReason(agent);
   const send = async () => {
