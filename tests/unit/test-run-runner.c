@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
@@ -62,6 +63,28 @@ uint64_t ad_bus_publish(ad_bus_t *bus, const char *type, const char *const *topi
         ev.type[ev.n] = ad_xstrdup(type);
         ev.payload[ev.n] = json_incref(payload);
         ev.topic0[ev.n] = ad_xstrdup(ntopics > 0 ? topics[0] : "");
+        ev.n++;
+    }
+    return ev.n;
+}
+
+/* The store's message record publishes its text this way (msgrecord.c):
+ * recorded as ad_bus_publish does, its first pair as the topic. */
+uint64_t ad_bus_publish_text_to(ad_bus_t *bus, const char *type, const char *payload, size_t len,
+                                ...)
+{
+    AD_UNUSED(bus);
+    va_list ap;
+    va_start(ap, len);
+    const char *key = va_arg(ap, const char *);
+    const char *val = key != NULL ? va_arg(ap, const char *) : NULL;
+    va_end(ap);
+    if (ev.n < MAX_EVENTS) {
+        char topic[256];
+        snprintf(topic, sizeof(topic), "%s:%s", key != NULL ? key : "", val != NULL ? val : "");
+        ev.type[ev.n] = ad_xstrdup(type);
+        ev.payload[ev.n] = json_loadb(payload, len, 0, NULL);
+        ev.topic0[ev.n] = ad_xstrdup(key != NULL ? topic : "");
         ev.n++;
     }
     return ev.n;
@@ -331,6 +354,11 @@ static int setup(void **state)
     f->cfg.hold_agents = false; /* plain children: the holder path is tests/e2e/hold.test.js */
     snprintf(f->dir, sizeof(f->dir), "/tmp/agentd-runner-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
+    /* a worktree agentd made is a git repository: the start checks its
+     * .git against the workspace row (issue #73's trust root) */
+    char init[PATH_MAX + 64];
+    snprintf(init, sizeof(init), "git init -q '%s' >/dev/null 2>&1", f->dir);
+    assert_int_equal(system(init), 0);
     uv_loop_init(&f->loop);
     store_fx_pg_empty();
     open_all(f);
