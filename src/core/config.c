@@ -315,6 +315,9 @@ static const opt_t options[] = {
     {ENV_ONLY, "AGENTD_TEST_SERIES_SPLIT", T_ENV, 0, 0, "POINTS", "2000000", 0, 0,
      "test builds: a bucketed read of this many points or more splits its runs among reader "
      "threads, so tests split small reads"},
+    {ENV_ONLY, "AGENTD_TEST_LOGS_PAGE", T_ENV, 0, 0, "N", "100", 0, 0,
+     "test builds: agentd logs reads the stored transcript N messages a page (1 to 200), so "
+     "tests walk many pages"},
 #endif
 };
 
