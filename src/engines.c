@@ -28,7 +28,9 @@
  *       key source: before the chats, which are handed them;
  *   13. the definitions folders' watcher (src/defs), 14. the chats
  *       (src/chat);
- *   15. the MCP server (src/mcp).
+ *   15. the MCP server (src/mcp);
+ *   16. the server's database checks: a route that needs the database
+ *       answers 503 while it is away, 500 DATA_DAMAGED while it is damaged.
  *
  * Stopped (ad_engines_stop), before the store closes and the runner is
  * freed, since they write through the one and act on the other: the
@@ -56,6 +58,7 @@
 #include "monitor/monitor.h"
 #include "psync/psync.h"
 #include "run/run.h"
+#include "store/dbcheck.h"
 #include "svc/svc.h"
 #include "train/train.h"
 #include "wtree/wtree.h"
@@ -96,6 +99,23 @@ static void make_training(ad_app_t *app)
                                           train_publish, sweep_gpus, app);
     }
 }
+
+/* PostgreSQL away (issue #39): the store says so and why. */
+static bool db_down(void *ud, char *reason, size_t n)
+{
+    ad_app_t *app = ud;
+    return app->store != NULL && ad_store_db_down(app->store, reason, n);
+}
+
+/* A damaged SQLite database (issue #78): what and what to do. */
+static bool db_damaged(void *ud, char *reason, size_t n)
+{
+    AD_UNUSED(ud);
+    return ad_store_damaged(reason, n);
+}
+
+/* Routes that answer without the database: they report on it. */
+static const char *const db_exempt[] = {"/api/health", "/metrics", NULL};
 
 void ad_engines_open(ad_app_t *app)
 {
@@ -147,6 +167,9 @@ void ad_engines_open(ad_app_t *app)
     app->defwatch = ad_defwatch_start(app->loop, app->store, app->bus, app->cfg->data_dir);
     app->chat = ad_chat_new(app->loop, app->store, app->bus, app->creds);
     app->mcp = ad_mcp_new(app->loop, app->server, app->bus, app->store, app->auth);
+    /* the server answers 503 or 500 for the database away or damaged */
+    ad_server_set_down(app->server, db_down, app, db_exempt);
+    ad_server_set_damaged(app->server, db_damaged, app);
 }
 
 /* The alert engine, no longer the sampler's. */

@@ -10,11 +10,9 @@
 #include "run/run.h"
 #include "api/workbench.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #define EXECUTORS "claude,codex,gemini,command,acp"
-#define STATUSES "running,waiting,error,finished,idle,paused,stopped"
 
 /* For writes whose result is {agent, workspaceId}: publish, answer. */
 static void answer_agent(ad_app_t *app, ad_req_t *r, int rc, json_t *result, int status)
@@ -70,73 +68,40 @@ typedef struct {
     const char *seed_status;
 } list_out_t;
 
-/* A row of the list as it goes out: a stop under way reads "stopping"
- * (ad_runner_agent_live's change), and the seeds' status filter. */
+/* A row of the list as it goes out: as it is live (a stop under way), and
+ * the seeds' status filter. */
 static void list_row(void *ud, const char *id, const char *status, ad_store_agent_out_t *o)
 {
     list_out_t *lo = ud;
-    int64_t since;
-    bool force;
-    if (lo->runner != NULL && ad_runner_stopping(lo->runner, id, &since, &force)) {
-        char ts[AD_TIME_MAX];
-        ad_time_format(since, ts);
-        status = "stopping";
-        snprintf(o->status, sizeof(o->status), "%s", status);
-        snprintf(o->tail, sizeof(o->tail), ",\"stopping\":{\"since\":\"%s\",\"force\":%s}", ts,
-                 force ? "true" : "false");
-    }
-    if (lo->seed_status != NULL &&
-        (status == NULL || strcmp(ad_live_seed_status(status), lo->seed_status) != 0)) {
-        o->skip = true;
-    }
+    status = ad_runner_row_live(lo->runner, id, status, o);
+    o->skip = lo->seed_status != NULL &&
+              (status == NULL || strcmp(ad_live_seed_status(status), lo->seed_status) != 0);
 }
 
 static void list(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    const char *wt = ad_req_query(r, "worktreeId");
-    const char *status = ad_req_query(r, "status");
-    bool include = false;
-    if (ad_api_query_bool(r, "includeDeleted", false, &include) != 0) {
-        return;
-    }
-    if (wt != NULL && wt[0] == '\0') {
-        wt = NULL;
-    }
-    if (status != NULL && status[0] == '\0') {
-        status = NULL;
-    }
-    const char *seed_status = NULL;
+    const char *status = ad_req_query(r, "status"), *seed_status = NULL;
+    ad_store_agent_query_t q = {.org = ad_principal_filter(ad_api_who(r))};
+    ad_field_err_t e;
+    status = status != NULL && status[0] != '\0' ? status : NULL;
     if (ad_api_seed_status_filter(r, &status, &seed_status) != 0) {
         return;
     }
-    if (status != NULL && !ad_field_choice(STATUSES, status)) {
-        ad_api_invalid(r, "status", "must be one of " STATUSES);
+    if (ad_store_agent_list_parse(&q, status, ad_api_query_get, r, &e) != 0) {
+        ad_api_invalid_err(r, &e);
         return;
     }
-    if (wt != NULL && !ad_api_visible(app, r, AD_STORE_ROW_WORKTREE, wt, NULL)) {
-        return;
-    }
-    bool paged = false;
-    int64_t limit = 0;
-    const char *cursor = ad_req_query(r, "cursor");
-    if (ad_api_query_int(r, "limit", 1, AD_AGENT_LIST_MAX, &paged, &limit) != 0) {
-        return;
-    }
-    if (cursor != NULL && cursor[0] == '\0') {
-        cursor = NULL;
-    }
-    if ((paged || cursor != NULL) && wt != NULL) {
-        ad_api_invalid(r, paged ? "limit" : "cursor",
-                       "pages the list of every agent, not a worktree's");
+    if (q.worktree_id != NULL &&
+        !ad_api_visible(app, r, AD_STORE_ROW_WORKTREE, q.worktree_id, NULL)) {
         return;
     }
     if (ad_req_dialect(r)) { /* a dialect rewrites the tree: it gets one */
         json_t *out = NULL;
-        int rc = ad_store_agent_list(app->store, wt, status, include,
-                                     ad_principal_filter(ad_api_who(r)), &out);
+        int rc = ad_store_agent_list(app->store, q.worktree_id, q.status, q.include_deleted, q.org,
+                                     &out);
         if (rc != 0) {
-            ad_api_fail(r, rc, "worktree", wt);
+            ad_api_fail(r, rc, "worktree", q.worktree_id);
             return;
         }
         /* a stop under way reads "stopping" */
@@ -147,18 +112,12 @@ static void list(ad_req_t *r, void *ud)
     }
     /* Written row by row, no json_t: 10,000 agents were 250,000 of them. */
     list_out_t lo = {.runner = app->runner, .seed_status = seed_status};
-    ad_store_agent_query_t q = {.worktree_id = wt,
-                                .status = status,
-                                .org = ad_principal_filter(ad_api_who(r)),
-                                .cursor = cursor,
-                                .include_deleted = include,
-                                .limit = paged ? limit : 0};
     ad_buf_t b;
     ad_buf_init(&b, LIST_TEXT_MAX);
     int rc = ad_store_agent_list_text(app->store, &q, list_row, &lo, &b);
     if (rc != 0) {
         ad_buf_cleanup(&b);
-        ad_api_fail(r, rc, "worktree", wt);
+        ad_api_fail(r, rc, "worktree", q.worktree_id);
         return;
     }
     ad_res_send_buf(r, 200, "application/json", &b);

@@ -9,32 +9,12 @@
  */
 #include "api/api_int.h"
 #include "api/workbench.h"
-#include "store/dbcheck.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-/* PostgreSQL away (issue #39): the store says so and why. */
-static bool db_down(void *ud, char *reason, size_t n)
-{
-    ad_app_t *app = ud;
-    return app->store != NULL && ad_store_db_down(app->store, reason, n);
-}
-
-/* A damaged SQLite database (issue #78): what and what to do. */
-static bool db_damaged(void *ud, char *reason, size_t n)
-{
-    AD_UNUSED(ud);
-    return ad_store_damaged(reason, n);
-}
-
-/* Routes that answer without the database: they report on it. */
-static const char *const db_exempt[] = {"/api/health", "/metrics", NULL};
-
 void ad_api_register(ad_app_t *app)
 {
-    ad_server_set_down(app->server, db_down, app, db_exempt);
-    ad_server_set_damaged(app->server, db_damaged, app);
     ad_api_workspaces_register(app);
     ad_api_worktrees_register(app);
     ad_api_review_register(app);

@@ -11,44 +11,12 @@
 
 #include <string.h>
 
-/* The database (issue #39): up or not and why, its round trip, its
- * connections and errors, and the writes waiting for it. */
-static json_t *database(ad_store_t *st)
-{
-    ad_store_db_t d;
-    ad_store_db(st, &d);
-    ad_store_stats_t s;
-    ad_store_stats(st, &s);
-    json_t *o =
-        json_pack("{s:s, s:b, s:{s:I, s:I, s:I}, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}}",
-                  "backend", d.backend, "up", d.up, "connections", "kept", (json_int_t)d.conns,
-                  "idle", (json_int_t)d.pool_idle, "reading", (json_int_t)d.pool_busy, "errors",
-                  (json_int_t)d.errors, "reconnects", (json_int_t)d.reconnects, "outages",
-                  (json_int_t)d.outages, "writes", "queued", (json_int_t)s.waiting, "queuedBytes",
-                  (json_int_t)s.waiting_bytes, "refused", (json_int_t)s.refused, "rerun",
-                  (json_int_t)s.reruns, "foundApplied", (json_int_t)s.found_applied);
-    if (o == NULL) {
-        return json_object();
-    }
-    if (d.rtt_sec >= 0) {
-        json_object_set_new(o, "pingMs", json_real(d.rtt_sec * 1000.0));
-    }
-    if (!d.up) {
-        json_object_set_new(o, "error", json_string(d.reason));
-        json_object_set_new(o, "downSinceMs", json_integer(d.down_since_ms));
-    }
-    ad_store_health_json(o, strcmp(d.backend, "sqlite") == 0); /* issue #78 */
-    return o;
-}
-
 static void get(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     json_t *out = ad_monitor_status(app->monitor, ad_principal_filter(ad_api_who(r)));
     if (json_is_object(out) && app->store != NULL) {
-        json_t *db = database(app->store);
-        json_object_set_new(out, "database", db);
-        ad_store_health_status(out, db);
+        ad_store_health_db(app->store, out);
     }
     ad_res_json(r, 200, out);
 }

@@ -14,6 +14,8 @@
 #include "api/api_int.h"
 #include "hparam/hparam.h"
 
+#include <string.h>
+
 /* 422 from a check of src/hparam, naming its field. Returns -1. */
 static int hp_invalid(ad_req_t *r, const ad_hparam_err_t *e)
 {
@@ -213,22 +215,22 @@ static json_t *config_schema(ad_app_t *app, ad_req_t *r, json_t *c)
     return s;
 }
 
-static void config_patch(ad_req_t *r, void *ud)
+/* PATCH, reset and preset: the body checked, the schema read (409 when
+ * it is gone), the values made by src/hparam, stored. */
+static void config_edit(ad_req_t *r, ad_app_t *app, const char *how)
 {
-    ad_app_t *app = ud;
-    json_t *body = NULL, *c = NULL, *s = NULL;
+    json_t *body = NULL, *c = NULL, *s = NULL, *v = NULL;
     const char *name = NULL;
     ad_hparam_err_t e;
-    if ((c = config_row(app, r)) == NULL || (body = ad_req_json(r)) == NULL) {
+    if ((c = config_row(app, r)) == NULL ||
+        (strcmp(how, "reset") != 0 && (body = ad_req_json(r)) == NULL)) {
         json_decref(c);
         return;
     }
-    if (ad_hparam_config_name(body, false, &name, &e) != 0) {
+    if (ad_hparam_edit_check(body, how, &name, &e) != 0) {
         hp_invalid(r, &e);
     } else if ((s = config_schema(app, r, c)) != NULL) {
-        json_t *v =
-            ad_hparam_values(s, json_object_get(c, "values"), json_object_get(body, "values"), &e);
-        if (v == NULL) {
+        if ((v = ad_hparam_edit(s, c, body, how, &e)) == NULL) {
             hp_invalid(r, &e);
         } else {
             config_store(app, r, c, name, v);
@@ -239,37 +241,19 @@ static void config_patch(ad_req_t *r, void *ud)
     json_decref(c);
 }
 
+static void config_patch(ad_req_t *r, void *ud)
+{
+    config_edit(r, ud, "patch");
+}
+
 static void config_reset(ad_req_t *r, void *ud)
 {
-    ad_app_t *app = ud;
-    json_t *c = config_row(app, r), *s = NULL;
-    if (c != NULL && (s = config_schema(app, r, c)) != NULL) {
-        config_store(app, r, c, NULL, ad_hparam_defaults(s));
-    }
-    json_decref(s);
-    json_decref(c);
+    config_edit(r, ud, "reset");
 }
 
 static void config_preset(ad_req_t *r, void *ud)
 {
-    ad_app_t *app = ud;
-    json_t *body = NULL, *c = NULL, *s = NULL, *v = NULL;
-    const char *preset = NULL;
-    if ((c = config_row(app, r)) == NULL || (body = ad_req_json(r)) == NULL) {
-        json_decref(c);
-        return;
-    }
-    if (ad_api_str(r, body, "preset", true, AD_HPARAM_NAME_MAX, &preset) == 0 &&
-        (s = config_schema(app, r, c)) != NULL) {
-        if ((v = ad_hparam_preset(s, preset)) == NULL) {
-            ad_api_invalid(r, "preset", "is not a preset of the schema");
-        } else {
-            config_store(app, r, c, NULL, v);
-        }
-    }
-    json_decref(s);
-    json_decref(body);
-    json_decref(c);
+    config_edit(r, ud, "preset");
 }
 
 static void config_deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)

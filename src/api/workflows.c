@@ -10,32 +10,20 @@
  * Its routes are listed in docs/api.md, the file's shape in
  * docs/workbench.md.
  */
-#include "agent/agent.h"
 #include "api/workbench.h"
 #include "flow/flow.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
-/* ---- create: the steps' agents built one by one (a definition is read
- * on the pool), then everything written at once ---------------------------------- */
+/* ---- create: the steps' agents made one by one by src/flow (a definition
+ * is read on the pool), then everything written at once ---------------------------- */
 
 typedef struct {
     ad_app_t *app;
     ad_req_t *req;
-    json_t *body; /* the request's */
-    json_t *args; /* the store's: {id, orgId, crewId, name, spec, state, now, agents} */
-    char org[AD_ID_MAX];
-    const char *wt;
-    size_t next; /* the step whose agent is built next */
+    char org[AD_ID_MAX], wt[AD_ID_MAX];
 } mk_t;
-
-static void mk_free(mk_t *k)
-{
-    json_decref(k->body);
-    json_decref(k->args);
-    free(k);
-}
 
 static void inserted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 {
@@ -54,70 +42,40 @@ static void inserted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
     json_decref(wf); /* result is ad_api_write's */
 }
 
-static void build_next(mk_t *k);
-
-/* The agent of step k->next from its body (definition applied): checked
- * as POST /api/agents does, as the caller. */
-static bool add_agent(mk_t *k, json_t *agent_body, const char *def_name)
+/* A step's agent, checked as POST /api/agents does, as the caller. */
+static json_t *mk_agent(void *ud, json_t *body, const char *def_name)
 {
-    json_t *a = ad_api_agent_args(k->app, k->req, agent_body, k->wt, k->org, def_name);
-    if (a == NULL) {
-        return false;
-    }
-    ad_flow_add_agent(k->args, k->body, k->next++, a);
-    return true;
+    mk_t *k = ud;
+    return ad_api_agent_args(k->app, k->req, body, k->wt, k->org, def_name);
 }
 
-static void def_found(ad_app_t *app, ad_req_t *r, json_t *def, void *ud)
+static void mk_def_found(ad_app_t *app, ad_req_t *r, json_t *def, void *ud)
 {
     AD_UNUSED(app);
-    mk_t *k = ud;
-    json_t *step = json_array_get(json_object_get(k->body, "steps"), k->next);
-    json_t *agent = ad_flow_step_agent(k->args, k->body, k->next);
-    const char *def_name = ad_api_jstr(step, "definition");
-    if (def == NULL || json_object_get(def, "error") != NULL) {
-        char field[48];
-        snprintf(field, sizeof(field), "steps[%zu].definition", k->next);
-        ad_api_invalid(r, field,
-                       def == NULL ? "no such definition" : "the definition has an error");
-    } else {
-        ad_agent_def_apply(agent, def);
-        if (add_agent(k, agent, def_name)) {
-            json_decref(agent);
-            build_next(k);
-            return;
-        }
-    }
-    json_decref(agent);
-    mk_free(k);
+    AD_UNUSED(r);
+    ad_flow_build_def(ud, def);
 }
 
-static void build_next(mk_t *k)
+static int mk_find_def(void *ud, ad_flow_build_t *b, const char *name)
 {
-    json_t *steps = json_object_get(k->body, "steps");
-    while (k->next < json_array_size(steps)) {
-        json_t *step = json_array_get(steps, k->next);
-        const char *def = ad_api_jstr(step, "definition");
-        if (def != NULL) {
-            if (ad_api_def_find(k->app, k->req, def, def_found, k) != 0) {
-                ad_res_error(k->req, 500, "INTERNAL", NULL, "cannot read the definitions");
-                mk_free(k);
-            }
-            return; /* on in def_found */
-        }
-        json_t *agent = ad_flow_step_agent(k->args, k->body, k->next);
-        bool ok = add_agent(k, agent, NULL);
-        json_decref(agent);
-        if (!ok) {
-            mk_free(k);
-            return;
-        }
-    }
-    json_t *args = k->args;
-    k->args = NULL;
-    ad_api_write(k->app, k->req, ad_store_op_workflow_insert, args, inserted);
-    mk_free(k);
+    mk_t *k = ud;
+    return ad_api_def_find(k->app, k->req, name, mk_def_found, b);
 }
+
+static void mk_done(void *ud, json_t *args, const char *field, const char *why)
+{
+    mk_t *k = ud;
+    if (args != NULL) {
+        ad_api_write(k->app, k->req, ad_store_op_workflow_insert, args, inserted);
+    } else if (field != NULL) {
+        ad_api_invalid(k->req, field, why);
+    } else if (why != NULL) {
+        ad_res_error(k->req, 500, "INTERNAL", NULL, "%s", why);
+    }
+    free(k);
+}
+
+static const ad_flow_build_ops_t mk_ops = {mk_agent, mk_find_def, mk_done};
 
 static void wf_create(ad_req_t *r, void *ud)
 {
@@ -136,11 +94,10 @@ static void wf_create(ad_req_t *r, void *ud)
         ad_res_error_code(r, vrc, json_pack("{s:s}", "field", "worktreeId"), "worktree not found");
     } else {
         mk_t *k = ad_xcalloc(1, sizeof(*k));
-        *k = (mk_t){.app = app, .req = r, .body = json_incref(body)};
+        *k = (mk_t){.app = app, .req = r};
         snprintf(k->org, sizeof(k->org), "%s", org);
-        k->wt = ad_api_jstr(body, "worktreeId");
-        k->args = ad_flow_insert_args(body, org);
-        build_next(k);
+        snprintf(k->wt, sizeof(k->wt), "%s", ad_api_jstr(body, "worktreeId"));
+        ad_flow_build(body, org, &mk_ops, k);
     }
     json_decref(body);
 }

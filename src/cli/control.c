@@ -209,6 +209,63 @@ static bool ask_hard(const char *id, const char *given)
     return fgets(line, sizeof(line), stdin) != NULL && (line[0] == 'y' || line[0] == 'Y');
 }
 
+/* Whether the agent row a has a live process: a status of one, or a pid. */
+static bool agent_runs(json_t *a)
+{
+    static const char *live[] = {"running", "waiting", "paused", "stopping"};
+    const char *st = ad_cli_str(a, "status", "");
+    for (size_t i = 0; i < AD_ARRAY_LEN(live); i++) {
+        if (strcmp(st, live[i]) == 0) {
+            return true;
+        }
+    }
+    return json_integer_value(json_object_get(a, "pid")) > 0;
+}
+
+/* rm (archive) of an agent that runs stops it: on a terminal, says what
+ * runs and asks; elsewhere refuses (exit 2) unless --yes said so. 0 to go
+ * on, else the exit code after saying why. */
+static int ask_archive(ad_cli_t *c, const char *id, const char *given)
+{
+    char path[400], enc[200];
+    int rc = 0;
+    ad_cli_url_encode(id, enc, sizeof(enc));
+    snprintf(path, sizeof(path), "/api/agents/%s", enc);
+    json_t *a = ad_cli_call(c, "GET", path, NULL, &rc);
+    if (a == NULL) {
+        return rc;
+    }
+    json_t *what = json_object_get(a, "agent") != NULL ? json_object_get(a, "agent") : a;
+    char runs[200] = "";
+    if (agent_runs(what)) {
+        long long pid = (long long)json_integer_value(json_object_get(what, "pid"));
+        snprintf(runs, sizeof(runs), "%s", ad_cli_str(what, "status", "?"));
+        if (pid > 0) {
+            snprintf(runs + strlen(runs), sizeof(runs) - strlen(runs), ", pid %lld", pid);
+        }
+    }
+    json_decref(a);
+    if (runs[0] == '\0') {
+        return 0;
+    }
+    if (!isatty(STDIN_FILENO)) {
+        fprintf(stderr,
+                "%s: agent %s (%s) runs (%s): archiving it stops it; nothing done (--yes "
+                "archives it anyway)\n",
+                c->prog, given, id, runs);
+        return 2;
+    }
+    fprintf(stderr,
+            "Agent %s (%s) runs (%s). Stop it and archive it (its transcript, runs and "
+            "metrics stay)? [y/N] ",
+            given, id, runs);
+    char line[16];
+    if (fgets(line, sizeof(line), stdin) != NULL && (line[0] == 'y' || line[0] == 'Y')) {
+        return 0;
+    }
+    return ad_cli_fail(c, "not archived");
+}
+
 int ad_cli_rm(ad_cli_t *c, int argc, char **argv)
 {
     bool hard = false, yes = false;
@@ -221,7 +278,7 @@ int ad_cli_rm(ad_cli_t *c, int argc, char **argv)
         return rc;
     }
     if (npos != 1) {
-        return ad_cli_usage(c, "usage: agentd rm [--hard [--yes]] ID|NAME");
+        return ad_cli_usage(c, "usage: agentd rm [--hard] [--yes] ID|NAME");
     }
     char path[512], enc[200], id[200];
     if ((rc = ad_cli_resolve(c, AD_CLI_AGENT, pos[0], id, sizeof(id))) != 0) {
@@ -229,6 +286,9 @@ int ad_cli_rm(ad_cli_t *c, int argc, char **argv)
     }
     if (hard && !yes && !ask_hard(id, pos[0])) {
         return ad_cli_fail(c, "not deleted");
+    }
+    if (!hard && !yes && (rc = ask_archive(c, id, pos[0])) != 0) {
+        return rc;
     }
     ad_cli_url_encode(id, enc, sizeof(enc));
     snprintf(path, sizeof(path), "/api/agents/%s?archive=%s", enc, hard ? "false" : "true");

@@ -99,12 +99,13 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --json         the new agent as JSON\n",
      "agents"},
     {"rm", ad_cli_rm, NULL, "archive an agent (--hard: delete it)",
-     "Usage: agentd rm [--hard [--yes]] AGENT [--json]\n"
+     "Usage: agentd rm [--hard] [--yes] AGENT [--json]\n"
      "Archive an agent: its transcript, runs and metrics stay (the dashboard's\n"
-     "Restore brings it back); a running one is stopped.\n"
+     "Restore brings it back). A running one is stopped: on a terminal it says\n"
+     "so and asks first; elsewhere it is refused (exit 2) without --yes.\n"
      "  --hard  delete it with its transcript, runs and metrics for good; refused\n"
      "          while it runs; on a terminal it asks first\n"
-     "  --yes   --hard without asking\n"
+     "  --yes   do it without asking (--hard, or stopping a running agent)\n"
      "  --json  the daemon's answer as JSON\n",
      "agents"},
     {"approvals", ad_cli_approvals, NULL, "an agent's tool calls waiting for approval",

@@ -135,38 +135,66 @@ static void print_message(json_t *m)
 
 /* ---- the stored transcript ---------------------------------------------------- */
 
-/* The agent's messages, oldest first (pages come newest first: collect,
- * bounded, then walk back). NULL after printing why (*rc). */
-static json_t *load_history(ad_cli_t *c, const char *id, int *rc)
+/* Messages a page (the API's limit=, at most 200). A test build reads
+ * AGENTD_TEST_LOGS_PAGE instead, so a test walks many pages cheaply. */
+static int page_size(void)
 {
-    char enc[200], path[1024], cursor[256] = "";
-    json_t *all = json_array();
-    ad_cli_url_encode(id, enc, sizeof(enc));
-    for (int page = 0; page < 200; page++) {
-        if (cursor[0] != '\0') {
-            char cenc[600];
-            ad_cli_url_encode(cursor, cenc, sizeof(cenc));
-            snprintf(path, sizeof(path), "/api/agents/%s/messages?limit=100&before=%s", enc, cenc);
-        } else {
-            snprintf(path, sizeof(path), "/api/agents/%s/messages?limit=100", enc);
-        }
-        json_t *j = ad_cli_call(c, "GET", path, NULL, rc);
-        if (j == NULL) {
-            json_decref(all);
+#ifdef AD_TEST_BUILD
+    const char *v = getenv("AGENTD_TEST_LOGS_PAGE");
+    char *end = NULL;
+    long n = v != NULL ? strtol(v, &end, 10) : 0;
+    if (v != NULL && end != v && *end == '\0' && n >= 1 && n <= 200) {
+        return (int)n;
+    }
+#endif
+    return 100;
+}
+
+/* The page of the agent's messages (enc: its id, URL-encoded) before
+ * cursor ("": the newest), newest first: the answer, or NULL after
+ * printing why (*rc). */
+static json_t *get_page(ad_cli_t *c, const char *enc, const char *cursor, int *rc)
+{
+    char path[1024], cenc[768] = "";
+    if (strlen(cursor) * 3 >= sizeof(cenc)) {
+        *rc = ad_cli_fail(c, "the daemon's page cursor is too long");
+        return NULL;
+    }
+    ad_cli_url_encode(cursor, cenc, sizeof(cenc));
+    snprintf(path, sizeof(path), "/api/agents/%s/messages?limit=%d%s%s", enc, page_size(),
+             cursor[0] != '\0' ? "&before=" : "", cenc);
+    return ad_cli_call(c, "GET", path, NULL, rc);
+}
+
+/* The cursor of the page after page (older), or NULL on the last. */
+static const char *next_cursor(json_t *page)
+{
+    const char *next = ad_cli_str(page, "nextCursor", NULL);
+    return json_is_true(json_object_get(page, "hasMore")) ? next : NULL;
+}
+
+/* Walks every page, newest first, keeping only their cursors (cursors[i]
+ * reads page i + 1) and the newest page (*first): the oldest page, or NULL
+ * after printing why (*rc). Memory is a cursor a page, not the messages. */
+static json_t *walk_pages(ad_cli_t *c, const char *enc, json_t *cursors, json_t **first, int *rc)
+{
+    json_t *page = get_page(c, enc, "", rc);
+    *first = json_incref(page);
+    const char *next;
+    while (page != NULL && (next = next_cursor(page)) != NULL) {
+        size_t n = json_array_size(cursors);
+        if (json_array_size(json_object_get(page, "messages")) == 0 ||
+            (n > 0 && strcmp(next, json_string_value(json_array_get(cursors, n - 1))) == 0)) {
+            *rc = ad_cli_fail(c, "the daemon's pages of messages do not end");
+            json_decref(page);
             return NULL;
         }
-        json_array_extend(all, json_object_get(j, "messages"));
-        const char *next = ad_cli_str(j, "nextCursor", NULL);
-        bool more = json_is_true(json_object_get(j, "hasMore")) && next != NULL;
-        if (more) {
-            snprintf(cursor, sizeof(cursor), "%s", next);
-        }
-        json_decref(j);
-        if (!more) {
-            break;
-        }
+        json_array_append_new(cursors, json_string(next));
+        json_t *older = get_page(c, enc, next, rc);
+        json_decref(page);
+        page = older;
     }
-    return all;
+    return page;
 }
 
 /* A time from the API (ms since the epoch, or text) as "YYYY-MM-DD
@@ -241,31 +269,54 @@ static void run_change(json_t *runs, json_t *m, char *cur, size_t cursz)
     json_decref(unknown);
 }
 
-int ad_cli_print_history(ad_cli_t *c, const char *id)
+/* A page's messages, oldest first: a run's header before its first. */
+static void print_page(ad_cli_t *c, json_t *page, json_t *runs, char *cur, size_t cursz)
 {
-    int rc = 0;
-    json_t *all = load_history(c, id, &rc);
-    json_t *runs = all != NULL && !c->json ? load_runs(c, id, &rc) : NULL;
-    if (all == NULL || (runs == NULL && !c->json)) {
-        json_decref(all);
-        return rc;
-    }
-    char cur[128] = "";
+    json_t *all = json_object_get(page, "messages");
     for (size_t i = json_array_size(all); i > 0; i--) {
         json_t *m = json_array_get(all, i - 1);
-        if (!c->json) {
-            run_change(runs, m, cur, sizeof(cur));
-        }
         if (c->json) {
             char *line = json_dumps(m, JSON_COMPACT);
             puts(line != NULL ? line : "{}");
             free(line);
         } else {
+            run_change(runs, m, cur, cursz);
             print_message(m);
         }
     }
-    json_decref(all);
+}
+
+/* Every page, oldest first: the pages are walked newest first keeping
+ * their cursors, then read again from the oldest, one at a time, so a
+ * transcript of any length prints whole without being held. */
+int ad_cli_print_history(ad_cli_t *c, const char *id)
+{
+    int rc = 0;
+    char enc[200], cur[128] = "";
+    ad_cli_url_encode(id, enc, sizeof(enc));
+    json_t *cursors = json_array(), *first = NULL, *runs = NULL;
+    json_t *page = walk_pages(c, enc, cursors, &first, &rc);
+    if (page != NULL && !c->json) {
+        runs = load_runs(c, id, &rc);
+    }
+    if (page != NULL && (runs != NULL || c->json)) {
+        print_page(c, page, runs, cur, sizeof(cur));
+        size_t n = json_array_size(cursors);
+        for (size_t j = n; rc == 0 && j-- > 1;) { /* pages n - 1 .. 1 */
+            json_decref(page);
+            page = get_page(c, enc, json_string_value(json_array_get(cursors, j - 1)), &rc);
+            if (page != NULL) {
+                print_page(c, page, runs, cur, sizeof(cur));
+            }
+        }
+        if (rc == 0 && n > 0) {
+            print_page(c, first, runs, cur, sizeof(cur));
+        }
+    }
+    json_decref(page);
+    json_decref(first);
+    json_decref(cursors);
     json_decref(runs);
     fflush(stdout);
-    return 0;
+    return rc;
 }

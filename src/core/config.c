@@ -318,6 +318,9 @@ static const opt_t options[] = {
     {ENV_ONLY, "AGENTD_TEST_NET_PUBLIC", T_ENV, 0, 0, "ADDR:PORT,...", "", 0, 0,
      "test builds: listeners the agents' proxy takes for the internet (ADDR:* any port), "
      "since a test machine has no address that is not its own"},
+    {ENV_ONLY, "AGENTD_TEST_LOGS_PAGE", T_ENV, 0, 0, "N", "100", 0, 0,
+     "test builds: agentd logs reads the stored transcript N messages a page (1 to 200), so "
+     "tests walk many pages"},
 #endif
 };
 

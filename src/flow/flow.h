@@ -56,6 +56,28 @@ json_t *ad_flow_step_agent(const json_t *args, const json_t *body, size_t index)
 /* The agent insert's args of step index (taken) into args: in the
  * workflow's crew, the step's agentId. */
 void ad_flow_add_agent(json_t *args, const json_t *body, size_t index, json_t *agent);
+
+/* ---- a new workflow's agents, step by step (build.c) ----------------------------
+ * ad_flow_build makes the agents of body (checked by ad_flow_body_check) in
+ * org, in step order, through ops with ud: */
+typedef struct ad_flow_build ad_flow_build_t;
+typedef struct {
+    /* The store's insert args of an agent body (borrowed) made from the
+     * definition def_name (NULL: none): a new reference, or NULL when it
+     * is refused (the caller has said why). */
+    json_t *(*agent)(void *ud, json_t *body, const char *def_name);
+    /* Reads the definition called name; ad_flow_build_def(b, def) follows.
+     * 0, or -1 when the definitions cannot be read. */
+    int (*find_def)(void *ud, ad_flow_build_t *b, const char *name);
+    /* The end, once: args, the workflow's insert args whole (taken); or
+     * NULL with field and why naming a step's definition that is missing or
+     * has an error ("steps[2].definition"), with why alone when the
+     * definitions could not be read, or with neither when agent() refused. */
+    void (*done)(void *ud, json_t *args, const char *field, const char *why);
+} ad_flow_build_ops_t;
+void ad_flow_build(json_t *body, const char *org, const ad_flow_build_ops_t *ops, void *ud);
+/* The definition find_def read (borrowed; NULL: there is none). */
+void ad_flow_build_def(ad_flow_build_t *b, json_t *def);
 /* The prompt of step rendered (a new string, or NULL past
  * AD_FLOW_PROMPT_MAX) with input and the outputs in state {steps: {id:
  * {output}}}. The template was checked by ad_flow_check. */

@@ -86,6 +86,16 @@ int ad_hparam_config_name(const json_t *body, bool required, const char **name,
 json_t *ad_hparam_config_args(const char *org, const char *name, const char *schema_id,
                               json_t *values, int64_t now);
 json_t *ad_hparam_config_update_args(const char *id, const char *name, json_t *values, int64_t now);
+/* A change of a config (its row) under its schema, how "patch" (body
+ * {name?, values?}: values laid over the config's), "reset" (the
+ * defaults; body NULL) or "preset" (body {preset}: that preset's). The
+ * body's own fields are checked first (*name: a patch's new name, or
+ * NULL): 0, or AD_EINVAL with err set; then the new values: a new
+ * reference, or NULL with err set ("values.<field>", "preset"). */
+int ad_hparam_edit_check(const json_t *body, const char *how, const char **name,
+                         ad_hparam_err_t *err);
+json_t *ad_hparam_edit(json_t *schema, json_t *config, const json_t *body, const char *how,
+                       ad_hparam_err_t *err);
 
 /* The values as command-line flags "--name=value" in the schema's field
  * order (floats in the shortest form that reads back the same, bools as

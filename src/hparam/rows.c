@@ -60,3 +60,39 @@ json_t *ad_hparam_config_update_args(const char *id, const char *name, json_t *v
     json_object_set_new(args, "values", values);
     return args;
 }
+
+int ad_hparam_edit_check(const json_t *body, const char *how, const char **name,
+                         ad_hparam_err_t *err)
+{
+    ad_field_err_t e;
+    const char *preset = NULL;
+    *name = NULL;
+    if (strcmp(how, "patch") == 0) {
+        return ad_hparam_config_name(body, false, name, err);
+    }
+    if (strcmp(how, "preset") == 0 &&
+        ad_field_str(body, "preset", true, AD_HPARAM_NAME_MAX, &preset, &e) != 0) {
+        snprintf(err->field, sizeof(err->field), "%s", e.field);
+        snprintf(err->reason, sizeof(err->reason), "%s", e.why);
+        return AD_EINVAL;
+    }
+    return 0;
+}
+
+json_t *ad_hparam_edit(json_t *schema, json_t *config, const json_t *body, const char *how,
+                       ad_hparam_err_t *err)
+{
+    if (strcmp(how, "patch") == 0) {
+        return ad_hparam_values(schema, json_object_get(config, "values"),
+                                json_object_get(body, "values"), err);
+    }
+    if (strcmp(how, "reset") == 0) {
+        return ad_hparam_defaults(schema);
+    }
+    json_t *v = ad_hparam_preset(schema, json_string_value(json_object_get(body, "preset")));
+    if (v == NULL) {
+        snprintf(err->field, sizeof(err->field), "preset");
+        snprintf(err->reason, sizeof(err->reason), "is not a preset of the schema");
+    }
+    return v;
+}

@@ -6,6 +6,7 @@
  */
 #include "run/run_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -250,6 +251,22 @@ void ad_runner_agents_live(const ad_runner_t *r, json_t *agents)
     {
         ad_runner_agent_live(r, a);
     }
+}
+
+const char *ad_runner_row_live(const ad_runner_t *r, const char *agent_id, const char *status,
+                               ad_store_agent_out_t *o)
+{
+    int64_t since;
+    bool force;
+    if (r == NULL || !ad_runner_stopping(r, agent_id, &since, &force)) {
+        return status;
+    }
+    char ts[AD_TIME_MAX];
+    ad_time_format(since, ts);
+    snprintf(o->status, sizeof(o->status), "stopping");
+    snprintf(o->tail, sizeof(o->tail), ",\"stopping\":{\"since\":\"%s\",\"force\":%s}", ts,
+             force ? "true" : "false");
+    return "stopping";
 }
 
 void ad_runner_agent_live(const ad_runner_t *r, json_t *agent)

@@ -122,6 +122,11 @@ bool ad_runner_stopping(const ad_runner_t *r, const char *agent_id, int64_t *sin
 void ad_runner_agent_live(const ad_runner_t *r, json_t *agent);
 /* The same for each row of the array agents (a list's). */
 void ad_runner_agents_live(const ad_runner_t *r, json_t *agents);
+/* The same for a row of the list written as text (ad_store_agent_list_text's
+ * fn): o's status and tail set while its stop is under way. Returns the
+ * status the row reads (status, or "stopping"). */
+const char *ad_runner_row_live(const ad_runner_t *r, const char *agent_id, const char *status,
+                               ad_store_agent_out_t *o);
 /* Once what the store has queued (a stop's mark) is committed: cb(agent,
  * ud) with agent_id's row as it is live (ad_runner_agent_live; {id} when
  * it cannot be read), a new reference that cb takes (crewops.c). */

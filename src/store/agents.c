@@ -478,6 +478,35 @@ int ad_store_op_agent_reorder(ad_store_tx_t *tx, json_t *args, json_t **result)
     return 0;
 }
 
+int ad_store_agent_list_parse(ad_store_agent_query_t *q, const char *status,
+                              const char *(*get)(void *ud, const char *key), void *ud,
+                              ad_field_err_t *e)
+{
+    static const char statuses[] = "running,waiting,error,finished,idle,paused,stopped";
+    const char *wt = get(ud, "worktreeId"), *cursor = get(ud, "cursor");
+    bool paged = false;
+    q->worktree_id = wt != NULL && wt[0] != '\0' ? wt : NULL;
+    q->status = status != NULL && status[0] != '\0' ? status : NULL;
+    q->cursor = cursor != NULL && cursor[0] != '\0' ? cursor : NULL;
+    q->limit = 0;
+    if (ad_field_query_bool(get(ud, "includeDeleted"), "includeDeleted", false, &q->include_deleted,
+                            e) != 0) {
+        return AD_EINVAL;
+    }
+    if (q->status != NULL && !ad_field_choice(statuses, q->status)) {
+        return ad_field_fail(e, "status", "must be one of %s", statuses);
+    }
+    if (ad_field_query_int(get(ud, "limit"), "limit", 1, AD_AGENT_LIST_MAX, &paged, &q->limit, e) !=
+        0) {
+        return AD_EINVAL;
+    }
+    if ((paged || q->cursor != NULL) && q->worktree_id != NULL) {
+        return ad_field_fail(e, paged ? "limit" : "cursor",
+                             "pages the list of every agent, not a worktree's");
+    }
+    return 0;
+}
+
 int ad_store_agent_list_text(ad_store_t *st, const ad_store_agent_query_t *q,
                              ad_store_agent_out_fn fn, void *ud, ad_buf_t *out)
 {

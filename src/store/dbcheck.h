@@ -56,6 +56,11 @@ size_t ad_store_repairs(ad_store_repair_t out[AD_STORE_REPAIRS_MAX]);
  * (dbhealth.c). Loop thread. */
 void ad_store_health_json(json_t *db, bool sqlite);
 void ad_store_health_status(json_t *out, json_t *db);
+/* Health (out) gets its database object: up or not and why, its round
+ * trip, connections, errors and queued writes, then the above. Loop
+ * thread. */
+struct ad_store;
+void ad_store_health_db(struct ad_store *st, json_t *out);
 
 /* One table's verdict: problem NULL when it reads whole. */
 typedef void (*ad_store_check_cb)(const char *table, const char *problem, void *ud);

@@ -283,6 +283,15 @@ typedef void (*ad_store_agent_out_fn)(void *ud, const char *id, const char *stat
  * an error. Loop thread (the store's read connection). */
 int ad_store_agent_list_text(ad_store_t *st, const ad_store_agent_query_t *q,
                              ad_store_agent_out_fn fn, void *ud, ad_buf_t *out);
+/* GET /api/agents' query read through get (ad_store_query_fn) into q:
+ * worktreeId=, includeDeleted=, limit= (1 to AD_AGENT_LIST_MAX: pages the
+ * list of every agent, as cursor= does: neither goes with worktreeId) and
+ * the status given (the caller's: a dialect may have taken it; else one of
+ * the stored statuses); "" is absent. Strings stay get's. 0, or AD_EINVAL
+ * with e. */
+int ad_store_agent_list_parse(ad_store_agent_query_t *q, const char *status,
+                              const char *(*get)(void *ud, const char *key), void *ud,
+                              ad_field_err_t *e);
 /* How many agents (archived ones not counted) of org ("": every org) have
  * each status, read on the thread pool: cb gets {status: count} (owned) on
  * the loop thread. For /metrics. */

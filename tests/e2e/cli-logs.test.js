@@ -225,3 +225,33 @@ test('logs -f renders tool events of a command agent: one short line of input, t
   assert.ok(lines.includes('✗ Eval (exit 2)'), r.stdout);
   assert.ok(lines.includes('done'), r.stdout);
 });
+
+// The stored transcript is printed whole, however many pages it takes:
+// `agentd logs` stopped after 200 pages (20,000 messages) and exited 0
+// with the oldest part missing. A test build reads 1 message a page here
+// (AGENTD_TEST_LOGS_PAGE), so 230 messages are 230 pages.
+test('logs prints a transcript of more than 200 pages whole, oldest first', async (t) => {
+  const d = await startApi();
+  t.after(() => d.cleanup());
+  const ws = await d.req('POST', '/api/workspaces', { path: tmpRepo('logs-', d.dataDir) });
+  const made = run(['--data-dir', d.dataDir, 'new', '--worktree', ws.body.worktrees[0].id, '--name', 'long', '--json', '--', process.execPath, FAKE, 'echo']);
+  assert.equal(made.status, 0, made.stderr);
+  const id = JSON.parse(made.stdout).id;
+  const N = 230;
+  for (let i = 0; i < N; i++) {
+    const r = await d.req('POST', `/api/agents/${id}/messages`, { content: `m${i}` });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+  }
+  const env = { AGENTD_TEST_LOGS_PAGE: '1' };
+  const json = run(['--data-dir', d.dataDir, 'logs', 'long', '--json'], { env, timeout: 180000 });
+  assert.equal(json.status, 0, json.stderr);
+  const got = json.stdout.trim().split('\n').map((l) => JSON.parse(l).content);
+  assert.deepEqual(got, Array.from({ length: N }, (_, i) => `m${i}`));
+
+  const text = run(['--data-dir', d.dataDir, 'logs', 'long'], { env, timeout: 180000 });
+  assert.equal(text.status, 0, text.stderr);
+  const lines = text.stdout.trim().split('\n');
+  assert.equal(lines.length, N, text.stdout.slice(0, 400));
+  assert.equal(lines[0], '> m0');
+  assert.equal(lines[N - 1], `> m${N - 1}`);
+});

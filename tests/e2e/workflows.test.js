@@ -135,6 +135,9 @@ test('a bad workflow is refused naming the field, and nothing is made', async ()
     await bad({ steps: [{ id: 'a', prompt: 'x' }] }, 'steps[0].agent');
     await bad({ steps: [{ ...ok, agent: { executor: 'nope' } }] }, 'executor');
     await bad({ steps: [ok], budgetUsd: -1 }, 'budgetUsd');
+    // a step's definition read on the way (src/flow/build.c): none by that name
+    await bad({ steps: [ok, { id: 'b', prompt: 'x', definition: 'nobody' }] }, 'steps[1].definition');
+    assert.deepEqual((await api(d, 'GET', '/api/agents')).body.agents, [], 'no step agent made');
     const w = await api(d, 'POST', '/api/workflows', { name: 'w', worktreeId: 'wt_nope', steps: [ok] });
     assert.equal(w.status, 404);
     const writer = (await api(d, 'POST', '/api/tokens', { name: 'w', scope: 'write' })).body.token;

@@ -164,3 +164,46 @@ test('on a terminal wt rm and rm --hard ask first, and no changes nothing', asyn
   assert.ok(!fs.existsSync(wt.path));
   await assertKept(d, trained, series);
 });
+
+// `agentd rm` (archive) stops a running agent: it no longer does so
+// unasked. Off a terminal it refuses (exit 2, naming what runs) unless
+// --yes; on a terminal it names what runs and asks, and no is no. The
+// defect it stops: rm archived and stopped a running agent without a word.
+test('agentd rm of a running agent asks on a terminal, refuses elsewhere (exit 2) without --yes', async (t) => {
+  const { d, trained, live } = await setup(t);
+  const cli = (...args) => run(['--data-dir', d.dataDir, ...args], { input: '' });
+  const archived = async (id) => Boolean((await d.req('GET', `/api/agents/${id}`)).body.deletedAt);
+
+  let r = cli('rm', 'live');
+  assert.equal(r.status, 2, r.stdout + r.stderr);
+  assert.match(r.stderr, new RegExp(`agent live \\(${live.id}\\) runs \\(running, pid ${live.pid}\\): archiving it stops it; nothing done \\(--yes archives it anyway\\)`));
+  assert.equal(r.stdout, '');
+  assert.equal(await archived(live.id), false);
+  process.kill(live.pid, 0);
+
+  // One that does not run is archived at once, without a question.
+  r = cli('rm', 'trained');
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, `${trained.id} archived\n`);
+
+  if (spawnSync('script', ['--version']).status === 0) {
+    const onTty = (answer, ...args) => {
+      const cmd = [BIN, '--data-dir', d.dataDir, ...args].map((a) => `'${a}'`).join(' ');
+      return spawnSync('script', ['-qec', cmd, '/dev/null'], { input: `${answer}\n`, encoding: 'utf8', timeout: 20000 });
+    };
+    r = onTty('n', 'rm', 'live');
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(r.stdout, new RegExp(`Agent live \\(${live.id}\\) runs \\(running, pid ${live.pid}\\)\\. Stop it and archive it \\(its transcript, runs and metrics stay\\)\\? \\[y/N\\]`));
+    assert.match(r.stdout, /not archived/);
+    assert.equal(await archived(live.id), false);
+    process.kill(live.pid, 0);
+  }
+
+  r = cli('rm', '--yes', 'live');
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout, `${live.id} archived\n`);
+  assert.equal(await archived(live.id), true);
+  await until(() => {
+    try { process.kill(live.pid, 0); return false; } catch (e) { return e.code === 'ESRCH'; }
+  }, 'the archived agent\'s process to end');
+});
