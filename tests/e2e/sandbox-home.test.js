@@ -141,6 +141,17 @@ test('~/.ssh, ~/.aws and the data dir stay out of sight, even with the toolchain
     r = await runCommand(d, wt, ['cat', `${home}/.ssh/id_rsa`]);
     assert.equal(r.start.status, 422, r.start.text);
     assert.match(r.start.body.error.message || r.start.text, /\.ssh\/id_rsa is outside the agent's sandbox .*--sandbox-paths/, r.start.text);
+    // no run was made, yet the transcript and the agent's statusReason say why
+    const note = await until(async () => {
+      const m = await call(d, 'GET', `/api/agents/${r.id}/messages?limit=200`);
+      return (m.body.messages || []).find((x) => x.role === 'system' && /\.ssh\/id_rsa is outside the agent's sandbox/.test(x.content)) || null;
+    }, 'the refusal in the transcript', 10000);
+    assert.match(note.content, /did not start.*--sandbox-paths/, note.content);
+    const refused = await call(d, 'GET', `/api/agents/${r.id}`);
+    assert.equal(refused.body.statusReason?.code, 'start_refused', JSON.stringify(refused.body));
+    assert.match(refused.body.statusReason.text, /id_rsa is outside the agent's sandbox/, JSON.stringify(refused.body));
+    const logs = daemon.run(['--data-dir', d.dataDir, 'logs', r.id], { timeout: 30000 });
+    assert.match(logs.stdout, /did not start.*id_rsa is outside the agent's sandbox/, logs.stdout + logs.stderr);
     // a program found only while it runs (a script calls it): the run's
     // reason says where to look, not a bare exit 127
     fs.mkdirSync(path.join(home, 'private'));
