@@ -270,6 +270,55 @@ test('agentd sandbox check runs a command as an agent would and says what the sa
   }
 });
 
+test('agentd sandbox check --worktree/--agent checks in that worktree (read-only), not an empty scratch one', async () => {
+  const home = makeHome();
+  const d = await homeDaemon(home);
+  try {
+    const { dir, wt } = await worktree(d);
+    fs.mkdirSync(path.join(dir, 'tools'));
+    fs.writeFileSync(path.join(dir, 'tools/run.sh'), '#!/bin/sh\necho "tools ran in $(pwd)"; touch written-by-check 2>/dev/null || echo READ-ONLY\n', { mode: 0o755 });
+    const cli = (...args) => daemon.run(['--data-dir', d.dataDir, 'sandbox', 'check', ...args], { timeout: 60000 });
+    // the scratch worktree has no tools/run.sh
+    let r = cli('--', './tools/run.sh');
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /not found \(a relative path is taken against the worktree\)/, r.stdout);
+    // the worktree by id, and by name
+    const row = (await call(d, 'GET', `/api/worktrees/${wt}`)).body;
+    for (const want of [wt, row.name]) {
+      r = cli('--worktree', want, '--', './tools/run.sh');
+      assert.equal(r.status, 0, `--worktree ${want}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`program: +${dir}/(\\./)?tools/run\\.sh`), r.stdout);
+      assert.match(r.stdout, new RegExp(`tools ran in ${dir}`), r.stdout);
+      assert.match(r.stdout, /READ-ONLY/, r.stdout);
+    }
+    assert.equal(fs.existsSync(path.join(dir, 'written-by-check')), false, 'a check wrote into the worktree');
+    // a ~/.local/bin program resolves the same way there
+    r = cli('--json', '--worktree', wt, '--', 'mytool');
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal(JSON.parse(r.stdout).program, `${home}/.local/bin/mytool`);
+    // --agent: that agent's worktree
+    const a = await call(d, 'POST', '/api/agents', { worktreeId: wt, name: 'checker', executor: 'command', command: ['true'] });
+    assert.equal(a.status, 201, a.text);
+    r = cli('--agent', 'checker', '--', './tools/run.sh');
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`tools ran in ${dir}`), r.stdout);
+    // usage: --worktree needs a command; an unknown worktree is said
+    r = cli('--worktree', wt);
+    assert.equal(r.status, 2, r.stdout + r.stderr);
+    r = cli('--worktree', 'no-such-worktree', '--', 'true');
+    assert.notEqual(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stderr + r.stdout, /no-such-worktree/);
+    // another organisation's admin cannot check in the owner's worktree (404, as if absent)
+    let o = await call(d, 'POST', '/api/orgs', { name: 'org b' });
+    o = await call(d, 'POST', '/api/tokens', { name: 'b-admin', scope: 'admin', orgId: o.body.id });
+    const b = await request(d.url, 'POST', '/api/requirements/sandbox', { command: ['./tools/run.sh'], worktreeId: wt }, { authorization: `Bearer ${o.body.token}` });
+    assert.equal(b.status, 404, b.text);
+    assert.doesNotMatch(b.text, /tools ran/);
+  } finally {
+    await d.cleanup();
+  }
+});
+
 test('/api/requirements tries each agent CLI inside the sandbox, not only on agentd\'s PATH', async () => {
   const home = makeHome();
   // a "claude" that runs for agentd but leans on a folder no sandbox shows,
