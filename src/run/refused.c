@@ -16,16 +16,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void on_note(int rc, const char *json, size_t len, void *ud)
+/* The note: its own message row, of no run. */
+typedef struct {
+    ad_store_message_t m;
+    char id[AD_ID_MAX];
+    char agent_id[AD_ID_MAX];
+    char *text;
+} note_t;
+
+static void on_note(int rc, void *ud)
 {
-    AD_UNUSED(json);
-    AD_UNUSED(len);
-    char *agent_id = ud;
+    note_t *n = ud;
     if (rc != 0) {
-        ad_log(AD_LOG_WARN, "runner", "refused start's note not stored agent=%s error=%s", agent_id,
-               ad_strerror(rc));
+        ad_log(AD_LOG_WARN, "runner", "refused start's note not stored agent=%s error=%s",
+               n->agent_id, ad_strerror(rc));
     }
-    free(agent_id);
+    free(n->text);
+    free(n);
 }
 
 typedef struct {
@@ -59,21 +66,27 @@ void ad_run_start_refused(ad_runner_t *r, json_t *agent, const char *agent_id, c
     char text[1200];
     snprintf(text, sizeof(text), "agentd did not start the agent: %s",
              why != NULL && why[0] != '\0' ? why : "its start was refused");
-    /* the transcript: a system message of no run (its writes keep their
-     * order: the note is stored before the status below) */
-    json_t *body = json_pack("{s:s, s:s}", "role", "system", "content", text);
-    ad_field_err_t e;
-    char *id = ad_xstrdup(agent_id);
-    if (ad_store_message_record(r->store, r->bus, body, agent_id, org, on_note, id, &e) != 0) {
-        free(id);
-    }
-    json_decref(body);
-    /* the agent: status error, why in statusReason (and state.statusReason,
-     * the older string, as a run's end sets it) */
     refused_t *c = ad_xcalloc(1, sizeof(*c));
     c->r = r;
     snprintf(c->agent_id, sizeof(c->agent_id), "%s", agent_id);
     ad_run_topics_init(&c->topics, agent_id, NULL, ws, org, NULL);
+    /* the transcript: a system message of no run (the writer keeps their
+     * order: the note is stored before the status below) */
+    note_t *n = ad_xcalloc(1, sizeof(*n));
+    ad_id_new("msg", n->id);
+    snprintf(n->agent_id, sizeof(n->agent_id), "%s", agent_id);
+    n->text = ad_xstrdup(text);
+    n->m = (ad_store_message_t){.id = n->id,
+                                .agent_id = n->agent_id,
+                                .role = "system",
+                                .content = n->text,
+                                .is_complete = true,
+                                .now = ad_wall_ms()};
+    json_t *ev = ad_store_message_json(&n->m);
+    ad_store_messages_insert(r->store, &n->m, 1, on_note, n);
+    ad_run_publish(r, &c->topics, "message_created", json_pack("{s:o}", "message", ev));
+    /* the agent: status error, why in statusReason (and state.statusReason,
+     * the older string, as a run's end sets it) */
     ad_store_agent_runtime_t u = {.context_level = -1, .status = AD_AGENT_STATUS_ERROR};
     snprintf(u.id, sizeof(u.id), "%s", agent_id);
     u.now = ad_wall_ms();
