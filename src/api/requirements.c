@@ -33,16 +33,19 @@ static void get(ad_req_t *r, void *ud)
     }
 }
 
-/* POST /api/requirements/sandbox {command: [program, args…], orgId?}: the
- * command tried in a sandbox as the org's agents run (src/monitor/sbxcheck.c). */
+/* POST /api/requirements/sandbox {command: [program, args…], orgId?,
+ * worktreeId?}: the command tried in a sandbox as the org's agents run
+ * (src/monitor/sbxcheck.c), in that worktree (its org's; another's is 404). */
 static void sandbox_check(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     json_t *body = ad_req_json(r);
     char org[AD_ID_MAX];
-    const char *why = NULL;
-    if (body != NULL && ad_api_org_for(app, r, body, org) == 0) {
-        int rc = ad_monitor_sandbox_check(app->monitor, json_object_get(body, "command"), org,
+    const char *why = NULL, *wt = NULL;
+    if (body != NULL && ad_api_org_for(app, r, body, org) == 0 &&
+        ad_api_str(r, body, "worktreeId", false, AD_ID_MAX - 1, &wt) == 0 &&
+        (wt == NULL || ad_api_visible(app, r, AD_STORE_ROW_WORKTREE, wt, org))) {
+        int rc = ad_monitor_sandbox_check(app->monitor, json_object_get(body, "command"), wt, org,
                                           checked, r, &why);
         if (rc == AD_EINVAL) {
             ad_api_invalid(r, "command", why);

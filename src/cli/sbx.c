@@ -5,8 +5,11 @@
  * resolved on the agent's PATH, its toolchain shown, the agent's env), and
  * this prints what it resolved to, what the sandbox showed, whether it
  * started and what it printed; without a command, each agent CLI's line of
- * GET /api/requirements (does it start in the sandbox). Exit 0 when it
- * ran and exited 0 (every CLI found starts), 1 otherwise.
+ * GET /api/requirements (does it start in the sandbox). --worktree NAME|ID
+ * (or --agent NAME|ID: that agent's worktree) checks in that worktree
+ * instead of an empty scratch one, as its agents run: a relative program
+ * is found in it, as its organisation's agents see the machine. Exit 0
+ * when it ran and exited 0 (every CLI found starts), 1 otherwise.
  */
 #include "cli/cli.h"
 #include "cli/cli_int.h"
@@ -29,13 +32,50 @@ static void print_indented(const char *text)
     }
 }
 
-static int command(ad_cli_t *c, int argc, char **argv)
+/* The worktree id --worktree or --agent names, into id ("" for neither):
+ * 0, or the exit code after saying why. */
+static int worktree_of(ad_cli_t *c, const char *wt, const char *agent, char *id, size_t idsz)
+{
+    id[0] = '\0';
+    if (wt != NULL && agent != NULL) {
+        fprintf(stderr, "%s: give --worktree or --agent, not both\n", c->prog);
+        return 2;
+    }
+    if (wt != NULL) {
+        return ad_cli_resolve(c, AD_CLI_WORKTREE, wt, id, idsz);
+    }
+    if (agent == NULL) {
+        return 0;
+    }
+    char aid[128], url[200];
+    int rc = ad_cli_resolve(c, AD_CLI_AGENT, agent, aid, sizeof(aid));
+    if (rc != 0) {
+        return rc;
+    }
+    snprintf(url, sizeof(url), "/api/agents/%s", aid);
+    json_t *a = ad_cli_call(c, "GET", url, NULL, &rc);
+    if (a == NULL) {
+        return rc;
+    }
+    snprintf(id, idsz, "%s", str(a, "worktreeId"));
+    json_decref(a);
+    if (id[0] == '\0') {
+        fprintf(stderr, "%s: agent %s has no worktree to check in\n", c->prog, agent);
+        return 1;
+    }
+    return 0;
+}
+
+static int command(ad_cli_t *c, int argc, char **argv, const char *wt_id)
 {
     json_t *cmd = json_array();
     for (int i = c->rest; i < argc; i++) {
         json_array_append_new(cmd, json_string(argv[i]));
     }
     json_t *body = json_pack("{s:o}", "command", cmd);
+    if (wt_id[0] != '\0') {
+        json_object_set_new(body, "worktreeId", json_string(wt_id));
+    }
     int rc = 0;
     json_t *j = ad_cli_call(c, "POST", "/api/requirements/sandbox", body, &rc);
     json_decref(body);
@@ -83,15 +123,27 @@ static int command(ad_cli_t *c, int argc, char **argv)
 
 static int check(ad_cli_t *c, int argc, char **argv)
 {
-    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json}};
+    const char *wt = NULL, *agent = NULL;
+    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json},
+                             {"--worktree", true, &wt, NULL},
+                             {"--agent", true, &agent, NULL}};
     c->allow_rest = true;
     const char *pos[1];
     int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 0, &npos);
     if (rc != 0) {
         return rc;
     }
+    if ((wt != NULL || agent != NULL) && c->rest >= argc) {
+        fprintf(stderr,
+                "%s: --worktree and --agent check a COMMAND: agentd sandbox check "
+                "--worktree NAME -- COMMAND\n",
+                c->prog);
+        return 2;
+    }
     if (c->rest < argc) {
-        return command(c, argc, argv);
+        char id[128];
+        rc = worktree_of(c, wt, agent, id, sizeof(id));
+        return rc != 0 ? rc : command(c, argc, argv, id);
     }
     json_t *j = ad_cli_call(c, "GET", "/api/requirements?refresh=true", NULL, &rc);
     if (j == NULL) {
@@ -130,7 +182,9 @@ static int check(ad_cli_t *c, int argc, char **argv)
 int ad_cli_sandbox(ad_cli_t *c, int argc, char **argv)
 {
     static const ad_cli_sub_t subs[] = {{"check", check}};
-    return ad_cli_subcommand(c, "sandbox", subs, AD_ARRAY_LEN(subs), NULL,
-                             "usage: agentd sandbox check [-- COMMAND...] (agentd sandbox --help)",
-                             argc, argv);
+    return ad_cli_subcommand(
+        c, "sandbox", subs, AD_ARRAY_LEN(subs), NULL,
+        "usage: agentd sandbox check [--worktree WT | --agent AGENT] [-- COMMAND...] "
+        "(agentd sandbox --help)",
+        argc, argv);
 }

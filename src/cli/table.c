@@ -408,7 +408,8 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "a damaged table, a running daemon).\n",
      "daemon"},
     {"sandbox", ad_cli_sandbox, "check", "try a command in an agent's sandbox, as an agent runs it",
-     "Usage: agentd sandbox check [--json] [-- COMMAND [ARG]...]\n"
+     "Usage: agentd sandbox check [--json] [--worktree WT | --agent AGENT]\n"
+     "                            [-- COMMAND [ARG]...]\n"
      "Ask the daemon to run COMMAND in an agent's sandbox the way an agent of the\n"
      "owner's organisation runs it: found on the agent's PATH (agentd's, with the\n"
      "home's toolchain folders such as ~/.local/bin and ~/.pyenv/shims in front),\n"
@@ -419,7 +420,11 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "agent CLI found (claude, codex, gemini) starts in the sandbox (its\n"
      "--version).\n"
      "Exit 0 when it ran and exited 0 (each CLI found starts), else 1.\n"
-     "  --json  the daemon's JSON\n",
+     "  --json             the daemon's JSON\n"
+     "  --worktree WT      check COMMAND in that worktree (name or id), read-only,\n"
+     "                     as its organisation's agents run: ./tools/run.sh is\n"
+     "                     found in it\n"
+     "  --agent AGENT      the same in that agent's worktree\n",
      "agents"},
     {"version", ad_cli_version, NULL, "this agentd's version, the daemon's and its holders'",
      "Usage: agentd version [--json]\n"

@@ -128,10 +128,11 @@ int ad_monitor_requirements(ad_monitor_t *m, bool refresh, json_t **kept, ad_mon
 
 /* `agentd sandbox check -- COMMAND`: command (a JSON array of strings)
  * tried on the pool in a sandbox as an agent of org (NULL: the owner's)
- * runs it; cb(answer, ud) on the loop (see sbxcheck.c). 0, AD_EINVAL with
- * *why (a bad command), AD_EIO (cb not called). */
-int ad_monitor_sandbox_check(ad_monitor_t *m, const json_t *command, const char *org,
-                             ad_monitor_req_cb cb, void *ud, const char **why);
+ * runs it, in the worktree wt_id (its folder from the row, shown
+ * read-only; the caller checked it is org's) or NULL for a scratch one; cb(answer, ud) on the loop
+ * (see sbxcheck.c). 0, AD_EINVAL with *why (a bad command), AD_EIO (cb not called). */
+int ad_monitor_sandbox_check(ad_monitor_t *m, const json_t *command, const char *wt_id,
+                             const char *org, ad_monitor_req_cb cb, void *ud, const char **why);
 
 /* How many GPUs the last sample shows (NVML), or 0 with why (no sample
  * yet, NVML's reason). For the sweeps' trials. */

@@ -32,7 +32,8 @@ typedef struct {
     char data_dir[4096];
     char sandbox_paths[4096];
     char home[4096];
-    char *path; /* the agent's PATH (owned) */
+    char wt[4096]; /* a worktree of agentd's to check in, "" for a scratch one */
+    char *path;    /* the agent's PATH (owned) */
 } ad_monitor_box_t;
 void ad_monitor_box_inputs(const ad_monitor_t *m, const char *org, ad_monitor_box_t *b);
 void ad_monitor_box_cleanup(ad_monitor_box_t *b);

@@ -58,6 +58,7 @@ json_t *ad_monitor_box_run(const ad_monitor_box_t *b, const char *cli, const cha
                            .owners = b->owners,
                            .network = true,
                            .sandbox_paths = b->sandbox_paths,
+                           .wt = b->wt[0] == '/' ? b->wt : NULL,
                            .path = b->path,
                            .home = b->home[0] == '/' ? b->home : NULL};
     ad_proc_check_t *c = ad_xcalloc(1, sizeof(*c));
@@ -161,8 +162,8 @@ static void one_after(uv_work_t *w, int status)
     }
 }
 
-int ad_monitor_sandbox_check(ad_monitor_t *m, const json_t *command, const char *org,
-                             ad_monitor_req_cb cb, void *ud, const char **why)
+int ad_monitor_sandbox_check(ad_monitor_t *m, const json_t *command, const char *wt_id,
+                             const char *org, ad_monitor_req_cb cb, void *ud, const char **why)
 {
     size_t n = json_array_size(command);
     if (n == 0 || n > CHECK_ARGS_MAX) {
@@ -176,12 +177,22 @@ int ad_monitor_sandbox_check(ad_monitor_t *m, const json_t *command, const char 
             return AD_EINVAL;
         }
     }
+    /* a worktree's folder from agentd's row (never from a file in it) */
+    json_t *row = NULL;
+    if (wt_id != NULL &&
+        (*m->o.store == NULL || ad_store_worktree_get(*m->o.store, wt_id, &row) != 0)) {
+        *why = "cannot read the worktree";
+        return AD_EIO;
+    }
+    const char *wt = json_string_value(json_object_get(row, "path"));
     one_t *o = ad_xcalloc(1, sizeof(*o));
     *o = (one_t){.m = m, .cb = cb, .ud = ud};
     for (size_t i = 0; i < n; i++) {
         o->argv[i] = ad_xstrdup(json_string_value(json_array_get(command, i)));
     }
     ad_monitor_box_inputs(m, org, &o->box);
+    snprintf(o->box.wt, sizeof(o->box.wt), "%s", wt != NULL ? wt : "");
+    json_decref(row);
     o->work.data = o;
     if (uv_queue_work(m->o.loop, &o->work, one_work, one_after) != 0) {
         for (size_t i = 0; i < n; i++) {

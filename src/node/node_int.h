@@ -402,12 +402,16 @@ void ad_worker_spawn(worker_t *w, wrun_t *r, json_t *msg, const char *cwd);
 void ad_worker_frame_up(worker_t *w, hconn_t *c, const unsigned char *f, size_t flen);
 /* nodebox.c */
 /* The run's sandbox (box, cleaned up by the caller either way) from the
- * spawn msg's policy, for cwd on this node; argv0 the program. 0, or
- * AD_EPERM / AD_EINVAL / AD_EIO with err. */
+ * spawn msg's policy, for cwd on this node; argv the spawn's (NULL: none).
+ * A command's program as found here (toolbox.c: ~, relative to cwd, the
+ * agent's PATH) into prog, "" when not. 0, or AD_EPERM / AD_EINVAL /
+ * AD_EIO with err. */
 int ad_worker_box(worker_t *w, const wrun_t *r, const char *agent_id, json_t *msg, const char *cwd,
-                  const char *argv0, ad_proc_box_t *box, char *err, size_t errsz);
-/* env (borrowed entries) with the sandbox's HOME and TMPDIR in place of
- * the plane's; owned vector (free() it, not its entries). */
+                  const char *const *argv, char prog[4096], ad_proc_box_t *box, char *err,
+                  size_t errsz);
+/* env (borrowed entries) after the node's agent PATH (toolbox.c), with
+ * the sandbox's HOME and TMPDIR in place of the plane's; owned vector
+ * (free() it, not its entries). */
 const char **ad_worker_box_env(const char **env, const ad_proc_box_t *box);
 /* nodegit.c */
 /* A spawn that names a worktree: its repository fetched from the plane

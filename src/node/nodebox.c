@@ -8,6 +8,14 @@
  * folder) read-write, its own data dir covered, its own homes/<agent> at
  * /home/agent, its own --sandbox-paths. No path of the plane's is taken:
  * an admin's sandbox paths name the plane's files and do not go.
+ *
+ * The program is found as on a control plane (src/proc/toolbox.c), with
+ * the node's own PATH and home: a command's ~ against the node user's
+ * home, a relative path against the run's worktree, a bare name on the
+ * agent's PATH (the node's, the home's toolchain folders in front), and
+ * for the owner's organisation's agents the toolchain tree it needs and
+ * the paths its arguments name shown read-only; the run's PATH is that
+ * agent PATH unless its own env says one.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -23,9 +31,12 @@
 #define ALLOW_MAX 32 /* as a policy's network {allow} (src/run/spec.c) */
 
 int ad_worker_box(worker_t *w, const wrun_t *r, const char *agent_id, json_t *msg, const char *cwd,
-                  const char *argv0, ad_proc_box_t *box, char *err, size_t errsz)
+                  const char *const *argv, char prog[4096], ad_proc_box_t *box, char *err,
+                  size_t errsz)
 {
     memset(box, 0, sizeof(*box));
+    prog[0] = '\0';
+    const char *argv0 = argv != NULL ? argv[0] : NULL;
     /* the run's git folder is the node's mirror of its workspace (the
      * node's own record, nodegit.c), the worktree's .git and commondir
      * checked against it (issue #73): never what they say */
@@ -71,9 +82,18 @@ int ad_worker_box(worker_t *w, const wrun_t *r, const char *agent_id, json_t *ms
         strcmp(cli, "gemini") != 0) {
         cli = NULL;
     }
+    /* found as its user's shell here would (toolbox.c): a CLI's program on
+     * the agent's PATH, a command's ~, relative path or bare name */
+    const char *home = getenv("HOME");
+    char *path = ad_proc_agent_path(getenv("PATH"), home);
     char exe[4096];
-    bool found = json_is_true(json_object_get(p, "program")) && argv0 != NULL &&
-                 ad_path_which_in(argv0, getenv("PATH"), cwd, exe, sizeof(exe)) == 0;
+    bool cli_prog = json_is_true(json_object_get(p, "program"));
+    bool found =
+        cli_prog && argv0 != NULL && ad_path_which_in(argv0, path, cwd, exe, sizeof(exe)) == 0;
+    if (!cli_prog && argv0 != NULL && cwd != NULL &&
+        ad_proc_resolve(argv0, path, cwd, home, exe, sizeof(exe)) == 0) {
+        snprintf(prog, 4096, "%s", exe);
+    }
     ad_proc_box_in_t in = {.data_dir = w->cfg->data_dir,
                            .agent_id = agent_id,
                            .wt = cwd,
@@ -86,9 +106,14 @@ int ad_worker_box(worker_t *w, const wrun_t *r, const char *agent_id, json_t *ms
                            .network = !json_is_false(json_object_get(p, "network")),
                            .allow = n > 0 ? allow : NULL,
                            .nallow = n,
-                           .sandbox_paths = w->cfg->sandbox_paths};
+                           .sandbox_paths = w->cfg->sandbox_paths,
+                           .program = found || prog[0] != '\0' ? exe : NULL,
+                           .argv = cli_prog ? NULL : argv,
+                           .path = path,
+                           .home = home};
     int rc = ad_proc_box(w->procs, &in, box, err, errsz);
     free(t);
+    free(path);
     return rc;
 }
 
@@ -98,8 +123,16 @@ const char **ad_worker_box_env(const char **env, const ad_proc_box_t *box)
     while (env[n] != NULL) {
         n++;
     }
-    const char **v = ad_xcalloc(n + 3, sizeof(char *));
+    /* the agent's PATH first (the env's own, later, wins), in the vector's
+     * own block: one free() */
+    char *path = ad_proc_agent_path(getenv("PATH"), getenv("HOME"));
+    size_t plen = strlen(path) + sizeof("PATH=");
+    const char **v = ad_xcalloc(1, (n + 4) * sizeof(char *) + plen);
+    char *pe = (char *)(v + n + 4);
+    snprintf(pe, plen, "PATH=%s", path);
+    free(path);
     size_t k = 0;
+    v[k++] = pe;
     bool boxed = !box->none && box->home != NULL;
     for (size_t i = 0; i < n; i++) {
         if (!boxed || (strncmp(env[i], "HOME=", 5) != 0 && strncmp(env[i], "TMPDIR=", 7) != 0)) {

@@ -762,7 +762,10 @@ void ad_worker_git_msg(worker_t *w, const char *t, json_t *msg)
     } else if (strcmp(t, "git_ready") == 0 && r->spawn != NULL && r->ready == NULL) {
         r->ready = json_incref(msg);
         if (json_is_true(json_object_get(msg, "empty")) && r->in->next == 0) {
-            ad_xfer_in_end(r->in); /* no chunk comes */
+            /* no chunk comes: the end (no write under way) proceeds at once,
+             * and a spawn that fails there frees r */
+            ad_xfer_in_end(r->in);
+            return;
         }
         proceed(w, r);
     } else if (strcmp(t, "git_error") == 0 && r->spawn != NULL) {

@@ -167,9 +167,9 @@ static void create(worker_t *w, wrun_t *r, json_int_t id, json_t *msg)
     json_t *spawn = json_pack("{s:o?}", "sandbox", pol);
     const char *agent = json_string_value(json_object_get(msg, "agent"));
     ad_proc_box_t box;
-    char err[512] = "";
-    int rc = ad_worker_box(w, r, ad_node_id_ok(agent) ? agent : r->id, spawn, r->cwd, NULL, &box,
-                           err, sizeof(err));
+    char err[512] = "", prog[4096];
+    int rc = ad_worker_box(w, r, ad_node_id_ok(agent) ? agent : r->id, spawn, r->cwd, NULL, prog,
+                           &box, err, sizeof(err));
     json_decref(spawn);
     char term[AD_TERM_ID_MAX];
     if (rc == 0) {

@@ -379,13 +379,16 @@ static int spawn_boxed(worker_t *w, wrun_t *r, json_t *msg, const char **argv, c
 {
     const char *agent = json_string_value(json_object_get(msg, "agent"));
     ad_proc_box_t box;
-    int rc = ad_worker_box(w, r, ad_node_id_ok(agent) ? agent : r->id, msg, cwd, argv[0], &box, err,
-                           errsz);
+    char prog[4096];
+    int rc = ad_worker_box(w, r, ad_node_id_ok(agent) ? agent : r->id, msg, cwd, argv, prog, &box,
+                           err, errsz);
     if (rc != 0) {
         ad_proc_box_cleanup(&box);
         return rc;
     }
-    if (!box.none && box.exe[0] != '\0') {
+    if (prog[0] != '\0') {
+        argv[0] = prog; /* a command's program as its user's shell here finds it */
+    } else if (!box.none && box.exe[0] != '\0') {
         argv[0] = box.exe; /* the CLI's real program, whose folder the box shows */
     }
     json_int_t rows = json_integer_value(json_object_get(msg, "rows"));

@@ -4,8 +4,9 @@
  * /api/requirements for each agent CLI, POST /api/requirements/sandbox for
  * `agentd sandbox check -- COMMAND`): resolved on the agent's PATH, its
  * toolchain shown (toolbox.c), started under bwrap with the agent's
- * environment (HOME=/home/agent, the agent's PATH) in an empty scratch
- * worktree (read-only: a check leaves nothing behind),
+ * environment (HOME=/home/agent, the agent's PATH) in the worktree given,
+ * or else an empty scratch one (read-only either way: a check leaves
+ * nothing behind; a relative program is found in it),
  * its first output kept, ended after a bound. Blocking: call it on the
  * thread pool.
  */
@@ -20,6 +21,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -87,6 +89,14 @@ static int run_bounded(char *const argv[], char *const env[], int timeout_ms, ch
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
+/* The scratch worktree removed, when the check made one. */
+static void scratch_done(const ad_proc_box_in_t *in, const char *scratch)
+{
+    if (in->wt == NULL) {
+        rmdir(scratch);
+    }
+}
+
 void ad_proc_box_check(const ad_procs_t *s, const ad_proc_box_in_t *in0, const char *const *argv,
                        int timeout_ms, ad_proc_check_t *out)
 {
@@ -98,12 +108,19 @@ void ad_proc_box_check(const ad_procs_t *s, const ad_proc_box_in_t *in0, const c
         return;
     }
     out->sandboxed = true;
-    char wt[] = "/tmp/agentd-sandbox-check-XXXXXX";
-    if (mkdtemp(wt) == NULL) {
+    char scratch[] = "/tmp/agentd-sandbox-check-XXXXXX";
+    struct stat st;
+    if (in0->wt != NULL && (stat(in0->wt, &st) != 0 || !S_ISDIR(st.st_mode))) {
+        snprintf(out->error, sizeof(out->error), "the worktree's folder %s is not here: %s",
+                 in0->wt, stat(in0->wt, &st) != 0 ? strerror(errno) : "not a folder");
+        return;
+    }
+    if (in0->wt == NULL && mkdtemp(scratch) == NULL) {
         snprintf(out->error, sizeof(out->error), "cannot make a scratch worktree: %s",
                  strerror(errno));
         return;
     }
+    const char *wt = in0->wt != NULL ? in0->wt : scratch;
     ad_proc_box_in_t in = *in0;
     in.wt = wt;
     in.read_only = true; /* a check leaves nothing behind in it */
@@ -120,7 +137,7 @@ void ad_proc_box_check(const ad_procs_t *s, const ad_proc_box_in_t *in0, const c
                  named             ? ""
                  : in.path != NULL ? in.path
                                    : "");
-        rmdir(wt);
+        scratch_done(in0, scratch);
         return;
     }
     in.program = out->program;
@@ -128,7 +145,7 @@ void ad_proc_box_check(const ad_procs_t *s, const ad_proc_box_in_t *in0, const c
     in.argv = in.cli != NULL ? NULL : argv;
     rc = ad_proc_box(s, &in, &out->box, out->error, sizeof(out->error));
     if (rc != 0) {
-        rmdir(wt);
+        scratch_done(in0, scratch);
         return;
     }
     size_t n = 0;
@@ -156,7 +173,5 @@ void ad_proc_box_check(const ad_procs_t *s, const ad_proc_box_in_t *in0, const c
         }
         ad_argv_free(&a);
     }
-    char left[64];
-    snprintf(left, sizeof(left), "%s", wt);
-    rmdir(left);
+    scratch_done(in0, scratch);
 }

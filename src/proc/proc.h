@@ -338,8 +338,9 @@ typedef struct {
     char error[1024];   /* why it did not run, or did not end in time */
 } ad_proc_check_t;
 
-/* Runs argv in the sandbox in builds (in.wt: a scratch folder made here;
- * in.cli set: argv[0] is that CLI; else a command, whose arguments' paths
+/* Runs argv in the sandbox in builds (in.wt: a worktree of agentd's, shown
+ * read-only, its relative programs found in it; NULL: an empty scratch
+ * folder made here; in.cli set: argv[0] is that CLI; else a command, whose arguments' paths
  * are shown) with the agent's environment, for at most timeout_ms.
  * Blocking: the thread pool's. */
 void ad_proc_box_check(const ad_procs_t *s, const ad_proc_box_in_t *in, const char *const *argv,

@@ -1093,10 +1093,12 @@ static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, b
     char node_id[AD_ID_MAX] = "";
     bool gpu = false;
     rc = rc != 0 ? rc : placement(r, s, node_id, &gpu, err, errsz);
-    if (rc == 0 && node_id[0] != '\0') {
-        rc = remote_sandbox(r, s, node_id, err, errsz); /* the node builds it */
-    } else if (rc == 0) {
-        rc = sandbox(r, agent_id, s, err, errsz);
+    if (rc == 0) {
+        rc = node_id[0] != '\0' ? remote_sandbox(r, s, node_id, err, errsz) /* the node builds it */
+                                : sandbox(r, agent_id, s, err, errsz);
+        if (rc != 0) { /* no run: the agent's transcript and statusReason say why */
+            ad_run_start_refused(r, s->agent, agent_id, s->ws, err);
+        }
     }
     if (rc != 0) {
         pending_release(pd);

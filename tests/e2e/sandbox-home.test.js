@@ -141,6 +141,17 @@ test('~/.ssh, ~/.aws and the data dir stay out of sight, even with the toolchain
     r = await runCommand(d, wt, ['cat', `${home}/.ssh/id_rsa`]);
     assert.equal(r.start.status, 422, r.start.text);
     assert.match(r.start.body.error.message || r.start.text, /\.ssh\/id_rsa is outside the agent's sandbox .*--sandbox-paths/, r.start.text);
+    // no run was made, yet the transcript and the agent's statusReason say why
+    const note = await until(async () => {
+      const m = await call(d, 'GET', `/api/agents/${r.id}/messages?limit=200`);
+      return (m.body.messages || []).find((x) => x.role === 'system' && /\.ssh\/id_rsa is outside the agent's sandbox/.test(x.content)) || null;
+    }, 'the refusal in the transcript', 10000);
+    assert.match(note.content, /did not start.*--sandbox-paths/, note.content);
+    const refused = await call(d, 'GET', `/api/agents/${r.id}`);
+    assert.equal(refused.body.statusReason?.code, 'start_refused', JSON.stringify(refused.body));
+    assert.match(refused.body.statusReason.text, /id_rsa is outside the agent's sandbox/, JSON.stringify(refused.body));
+    const logs = daemon.run(['--data-dir', d.dataDir, 'logs', r.id], { timeout: 30000 });
+    assert.match(logs.stdout, /did not start.*id_rsa is outside the agent's sandbox/, logs.stdout + logs.stderr);
     // a program found only while it runs (a script calls it): the run's
     // reason says where to look, not a bare exit 127
     fs.mkdirSync(path.join(home, 'private'));
@@ -254,6 +265,55 @@ test('agentd sandbox check runs a command as an agent would and says what the sa
     assert.equal(r.status, 1, r.stdout + r.stderr);
     assert.match(r.stdout, /error: +.*\.ssh\/id_rsa is outside the agent's sandbox .*--sandbox-paths/, r.stdout);
     assert.doesNotMatch(r.stdout, /SECRET/, r.stdout);
+  } finally {
+    await d.cleanup();
+  }
+});
+
+test('agentd sandbox check --worktree/--agent checks in that worktree (read-only), not an empty scratch one', async () => {
+  const home = makeHome();
+  const d = await homeDaemon(home);
+  try {
+    const { dir, wt } = await worktree(d);
+    fs.mkdirSync(path.join(dir, 'tools'));
+    fs.writeFileSync(path.join(dir, 'tools/run.sh'), '#!/bin/sh\necho "tools ran in $(pwd)"; touch written-by-check 2>/dev/null || echo READ-ONLY\n', { mode: 0o755 });
+    const cli = (...args) => daemon.run(['--data-dir', d.dataDir, 'sandbox', 'check', ...args], { timeout: 60000 });
+    // the scratch worktree has no tools/run.sh
+    let r = cli('--', './tools/run.sh');
+    assert.equal(r.status, 1, r.stdout + r.stderr);
+    assert.match(r.stdout, /not found \(a relative path is taken against the worktree\)/, r.stdout);
+    // the worktree by id, and by name
+    const row = (await call(d, 'GET', `/api/worktrees/${wt}`)).body;
+    for (const want of [wt, row.name]) {
+      r = cli('--worktree', want, '--', './tools/run.sh');
+      assert.equal(r.status, 0, `--worktree ${want}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stdout, new RegExp(`program: +${dir}/(\\./)?tools/run\\.sh`), r.stdout);
+      assert.match(r.stdout, new RegExp(`tools ran in ${dir}`), r.stdout);
+      assert.match(r.stdout, /READ-ONLY/, r.stdout);
+    }
+    assert.equal(fs.existsSync(path.join(dir, 'written-by-check')), false, 'a check wrote into the worktree');
+    // a ~/.local/bin program resolves the same way there
+    r = cli('--json', '--worktree', wt, '--', 'mytool');
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.equal(JSON.parse(r.stdout).program, `${home}/.local/bin/mytool`);
+    // --agent: that agent's worktree
+    const a = await call(d, 'POST', '/api/agents', { worktreeId: wt, name: 'checker', executor: 'command', command: ['true'] });
+    assert.equal(a.status, 201, a.text);
+    r = cli('--agent', 'checker', '--', './tools/run.sh');
+    assert.equal(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stdout, new RegExp(`tools ran in ${dir}`), r.stdout);
+    // usage: --worktree needs a command; an unknown worktree is said
+    r = cli('--worktree', wt);
+    assert.equal(r.status, 2, r.stdout + r.stderr);
+    r = cli('--worktree', 'no-such-worktree', '--', 'true');
+    assert.notEqual(r.status, 0, r.stdout + r.stderr);
+    assert.match(r.stderr + r.stdout, /no-such-worktree/);
+    // another organisation's admin cannot check in the owner's worktree (404, as if absent)
+    let o = await call(d, 'POST', '/api/orgs', { name: 'org b' });
+    o = await call(d, 'POST', '/api/tokens', { name: 'b-admin', scope: 'admin', orgId: o.body.id });
+    const b = await request(d.url, 'POST', '/api/requirements/sandbox', { command: ['./tools/run.sh'], worktreeId: wt }, { authorization: `Bearer ${o.body.token}` });
+    assert.equal(b.status, 404, b.text);
+    assert.doesNotMatch(b.text, /tools ran/);
   } finally {
     await d.cleanup();
   }

@@ -90,6 +90,22 @@ async function auditRows(d, re) {
   return r.body.entries.filter((e) => re.test(e.detail || ''));
 }
 
+// A refused start made no run, yet the agent's transcript and its
+// statusReason (what the dashboard and `agentd logs` show) say why.
+async function refusalShown(d, headers, id, re) {
+  const note = await until(async () => {
+    const r = await call(d, 'GET', `/api/agents/${id}/messages?limit=200`, undefined, headers);
+    assert.equal(r.status, 200, r.text);
+    return (r.body.messages || []).find((m) => m.role === 'system' && re.test(m.content)) || null;
+  }, 'the refusal in the transcript', 10000);
+  assert.match(note.content, /did not start/, note.content);
+  const a = await call(d, 'GET', `/api/agents/${id}`, undefined, headers);
+  assert.equal(a.status, 200, a.text);
+  assert.equal(a.body.statusReason?.code, 'start_refused', JSON.stringify(a.body.statusReason));
+  assert.match(a.body.statusReason.text, re, a.body.statusReason.text);
+  assert.equal(a.body.status, 'error', a.text);
+}
+
 // The second start of a worktree an agent redirected: refused, saying why,
 // and the folder it named never shown.
 async function secondStartRefused(d, b, wtId, victim) {
@@ -108,6 +124,7 @@ async function secondStartRefused(d, b, wtId, victim) {
   assert.match(r.body.error.message, /tampered/);
   assert.match(r.body.error.message, /\.git|commondir/);
   await until(async () => (await auditRows(d, /start refused/)).length > 0 || null, 'the audit row', 10000);
+  await refusalShown(d, b.admin, id, /tampered.*(\.git|commondir)/);
 }
 
 test('a command agent that rewrites .git does not choose its next sandbox\'s mounts', async () => {
