@@ -456,37 +456,3 @@ void ad_proc_sandbox_plain(const ad_procs_t *s, const char *cwd, ad_proc_bind_t 
     }
     *out = (ad_proc_sandbox_t){.binds = binds, .nbinds = n, .network = true};
 }
-
-char *ad_proc_sandbox_shell(const ad_procs_t *s, const char *cwd, const char *cmd)
-{
-    ad_proc_bind_t binds[2];
-    ad_proc_sandbox_t sb;
-    ad_proc_sandbox_plain(s, cwd, binds, &sb);
-    const char *argv[] = {"sh", "-c", cmd, NULL};
-    ad_argv_t a;
-    char err[64];
-    if (ad_proc_sandbox_argv(s, &sb, "/bin/sh", argv, cwd, &a, err, sizeof(err)) != 0) {
-        return NULL;
-    }
-    ad_buf_t out;
-    ad_buf_init(&out, 1u << 20); /* a setup command is far shorter */
-    int rc = ad_buf_append(&out, "exec", 4);
-    for (size_t i = 0; i < a.n && rc == 0; i++) {
-        rc = ad_buf_append(&out, " '", 2);
-        for (const char *p = a.v[i]; *p != '\0' && rc == 0; p++) {
-            rc = *p == '\'' ? ad_buf_append(&out, "'\\''", 4) : ad_buf_append(&out, p, 1);
-        }
-        rc = rc == 0 ? ad_buf_append(&out, "'", 1) : rc;
-    }
-    if (rc != 0) {
-        ad_argv_free(&a);
-        ad_buf_cleanup(&out);
-        return NULL;
-    }
-    ad_argv_free(&a);
-    char *line = ad_xmalloc(out.len + 1);
-    memcpy(line, out.data, out.len);
-    line[out.len] = '\0';
-    ad_buf_cleanup(&out);
-    return line;
-}

@@ -536,9 +536,10 @@ static void start(service_t *s)
                         .ud = s};
     s->error[0] = '\0';
     /* Another organisation's service is contained like its agents (issue
-     * #31); without a sandbox it does not start. */
-    ad_proc_bind_t binds[2];
-    ad_proc_sandbox_t sb;
+     * #31); without a sandbox it does not start. Its network is its own,
+     * the internet through agentd's proxy (issue #73): nothing of the
+     * host's, and its ports are on its own loopback only. */
+    ad_proc_plain_t *box = ad_xcalloc(1, sizeof(*box));
     int rc = 0;
     bool remote = row_node(s)[0] != '\0';
     bool was_waiting = strcmp(s->status, "waiting") == 0;
@@ -554,11 +555,14 @@ static void start(service_t *s)
                      why);
             rc = AD_EPERM;
         }
-        ad_proc_sandbox_plain(s->ss->procs, cwd, binds, &sb);
-        o.sandbox = &sb;
+        rc = rc != 0 ? rc
+                     : ad_proc_sandbox_plain_net(s->ss->procs, cwd, s->id, NULL, box, s->error,
+                                                 sizeof(s->error));
+        o.sandbox = &box->sb;
     }
     rc = rc != 0 || remote ? rc
                            : ad_proc_spawn(s->ss->procs, &o, &s->proc, s->error, sizeof(s->error));
+    free(box);
     for (size_t i = 0; i < n; i++) {
         free(owned[i]);
     }
