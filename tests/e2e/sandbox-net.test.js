@@ -30,7 +30,7 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
-const { request, until } = require('./lib/api');
+const { request, until, orgRoots } = require('./lib/api');
 const { freePort, startRedis } = require('./lib/redis');
 
 const call = (d, method, url, body, headers = d.authHeaders) => request(d.url, method, url, body, headers);
@@ -44,6 +44,7 @@ async function token(d, name, scope, orgId) {
 async function orgB(d) {
   const r = await call(d, 'POST', '/api/orgs', { name: 'org b' });
   assert.equal(r.status, 201, r.text);
+  await orgRoots(d, r.body.id); // its admin registers repositories under these only
   return { org: r.body.id, headers: await token(d, 'b-admin', 'admin', r.body.id) };
 }
 
