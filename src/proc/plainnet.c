@@ -7,8 +7,10 @@
  * ad_proc_sandbox_argv puts around bwrap when sb.net_allow is set: the
  * internet ("*"), an allow list's hosts, and "=ADDR:PORT" for each host
  * service an admin opened, which the bridge inside also listens for on
- * the program's loopback at the same port. Without any of them (network
- * "off") there is no proxy: the loopback alone.
+ * the program's loopback at the same port, and "^PORT" for a service's
+ * port published on the host's loopback (the proxy listens there, the
+ * bridge takes each connection to the service's own loopback). Without
+ * any of them (network "off") there is no proxy: the loopback alone.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -35,8 +37,9 @@ int ad_proc_net_fill(const char *data_dir, const char *id, const ad_proc_net_t *
         const char *h = svc ? net->services[i - net->nallow] : net->allow[i];
         const char *colon = h != NULL ? strrchr(h, ':') : NULL;
         if (h == NULL || h[0] == '\0' || h[0] == '*' || h[0] == '=' || h[0] == '~' ||
-            strchr(h, ',') != NULL || strchr(h, '=') != NULL || (svc && colon == NULL) ||
-            off + strlen(h) + 3 >= allowsz || (svc && boff + strlen(h) + 10 >= bridgesz)) {
+            strchr(h, ',') != NULL || strchr(h, '=') != NULL || strchr(h, '^') != NULL ||
+            (svc && colon == NULL) || off + strlen(h) + 3 >= allowsz ||
+            (svc && boff + strlen(h) + 10 >= bridgesz)) {
             snprintf(err, errsz, "sandbox network %s: entry %zu is not a %s",
                      svc ? "hostServices" : "allow list", svc ? i - net->nallow : i,
                      svc ? "ADDR:PORT" : "host[:port]");
@@ -47,6 +50,11 @@ int ad_proc_net_fill(const char *data_dir, const char *id, const ad_proc_net_t *
         if (svc) {
             boff += (size_t)snprintf(bridge + boff, bridgesz - boff, ",%s=%s", colon + 1, h);
         }
+    }
+    if (net->publish > 0 && net->publish <= 65535 && off + 8 < allowsz && boff + 8 < bridgesz) {
+        off +=
+            (size_t)snprintf(allow + off, allowsz - off, "%s^%u", off > 0 ? "," : "", net->publish);
+        boff += (size_t)snprintf(bridge + boff, bridgesz - boff, ",^%u", net->publish);
     }
     if (off == 0) {
         return 0;

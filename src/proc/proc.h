@@ -231,6 +231,9 @@ typedef struct {
     size_t nallow;
     const char *const *services;
     size_t nservices;
+    /* 1..65535: the program's 127.0.0.1:publish is published on the
+     * host's 127.0.0.1:publish through the proxy (a service's; 0: none) */
+    unsigned publish;
 } ad_proc_net_t;
 
 /* A stored sandbox policy's network (a workspace's {network, hostServices},

@@ -209,6 +209,11 @@ int ad_proc_sandbox_argv(const ad_procs_t *s, const ad_proc_sandbox_t *sb, const
     if (helper[0] != '\0') {
         add3(out, "--ro-bind", helper, helper);
         add3(out, "--bind", sb->net_sock, NET_SOCK_IN);
+        if (strchr(sb->net_allow, '^') != NULL && !sb->net_shared) { /* published ports' */
+            char pub[PATH_MAX + 8];
+            snprintf(pub, sizeof(pub), "%s.pub", sb->net_sock);
+            add3(out, "--bind", pub, NET_SOCK_IN ".pub");
+        }
     }
     if (cwd != NULL) {
         add3(out, "--chdir", cwd, NULL);

@@ -171,14 +171,29 @@ test('a setup command of another org cannot reach the Redis; a host service the 
   }
 });
 
-test('a service of another org reaches no Redis and no agentd port on the host, and the internet through the proxy', async () => {
+// GET http://127.0.0.1:port/path from the host: its body, or the error's code.
+const get = (port, p) => new Promise((resolve) => {
+  const req = http.get({ host: '127.0.0.1', port, path: p, agent: false }, (res) => {
+    let b = '';
+    res.on('data', (c) => { b += c; });
+    res.on('end', () => resolve(b));
+  });
+  req.on('error', (err) => resolve(err.code));
+  req.setTimeout(5000, () => { req.destroy(); resolve('timeout'); });
+});
+
+test('a service of another org reaches no Redis and no agentd port on the host, the internet through the proxy, and the host reaches the port its probe names only', async () => {
   const e = await setupEnv();
   const { d } = e;
   try {
     const b = await orgB(d);
     const bws = await workspace(d, b.headers);
+    const P = await freePort(), Q = await freePort();
+    // it serves P (its probe's) and Q on its loopback, and tries the host
+    const serve = `node -e "for (const p of [${P}, ${Q}]) require('http').createServer((q,s)=>s.end('svc-'+p+' '+q.url)).listen(p,'127.0.0.1')"`;
     const r = await call(d, 'POST', '/api/services', { name: 'net-svc', cwd: bws.wtPath,
-      command: ['sh', '-c', `{ ${attack(e.redisPort, e.agentdPort, e.webPort)}\n} > svc.txt 2>&1; sleep 60`] }, b.headers);
+      probe: { type: 'http', url: `http://127.0.0.1:${P}/health`, intervalMs: 200, timeoutMs: 2000 },
+      command: ['sh', '-c', `{ ${attack(e.redisPort, e.agentdPort, e.webPort)}\n} > svc.txt 2>&1; exec ${serve}`] }, b.headers);
     assert.equal(r.status, 201, r.text);
     const out = await until(() => {
       let text = '';
@@ -186,9 +201,63 @@ test('a service of another org reaches no Redis and no agentd port on the host, 
       return /ATTACK-END/.test(text) ? text : null;
     }, 'the service\'s output', 60000);
     assertContained(out);
+    // agentd's probe and the host reach P, published from the host's
+    // loopback into the service's; not Q
+    await until(async () => {
+      const s = (await call(d, 'GET', `/api/services/${r.body.id}`, undefined, b.headers)).body;
+      return s.runtime && s.runtime.health && s.runtime.health.status === 'healthy';
+    }, 'the service to be healthy', 60000);
+    assert.equal(await get(P, '/from-host'), `svc-${P} /from-host`);
+    assert.equal(await get(Q, '/from-host'), 'ECONNREFUSED');
+    // removed, its port on the host goes with it
+    const st = await call(d, 'DELETE', `/api/services/${r.body.id}`, undefined, b.headers);
+    assert.ok(st.status >= 200 && st.status < 300, st.text);
+    await until(async () => (await get(P, '/')) === 'ECONNREFUSED', 'the published port to close');
   } finally {
     await d.cleanup();
     e.redis.kill('SIGKILL');
     e.web.close();
+  }
+});
+
+test('a service of another org cannot turn its published port into a host socket', async () => {
+  const e = await setupEnv();
+  const { d } = e;
+  // a unix socket of the host's (agentd's own is one: its data dir is covered inside)
+  const hostSock = path.join(daemon.tmpDir('agentd-netjobs-sock-'), 'host.sock');
+  const hostSrv = net.createServer((s) => { hostSrv.hits++; s.on('error', () => {}); s.end('host-socket\n'); });
+  hostSrv.hits = 0;
+  await new Promise((r) => hostSrv.listen(hostSock, r));
+  try {
+    const b = await orgB(d);
+    const bws = await workspace(d, b.headers);
+    const P = await freePort();
+    const pub = `/run/agentd-proxy.sock.pub/${P}`;
+    const r = await call(d, 'POST', '/api/services', { name: 'link-svc', cwd: bws.wtPath,
+      probe: { type: 'tcp', host: '127.0.0.1', port: P, intervalMs: 200, timeoutMs: 1000 },
+      command: ['sh', '-c', `ls -l ${pub} > link.txt 2>&1; rm -f ${pub} && ln -s ${hostSock} ${pub} && echo LINKED >> link.txt; exec sleep 60`] }, b.headers);
+    assert.equal(r.status, 201, r.text);
+    const said = await until(() => {
+      let text = '';
+      try { text = fs.readFileSync(path.join(bws.wtPath, 'link.txt'), 'utf8'); } catch (_) { /* not yet */ }
+      return /LINKED/.test(text) ? text : null;
+    }, 'the service to link its socket', 60000);
+    assert.match(said, /^s/, said); // it was the bridge's socket
+    // the host connects to the published port: nothing reaches the host socket
+    const answer = await new Promise((resolve) => {
+      const s = net.connect(P, '127.0.0.1');
+      let got = '';
+      s.on('data', (c) => { got += c; });
+      s.on('close', () => resolve(got));
+      s.on('error', () => resolve('error'));
+      s.setTimeout(5000, () => { s.destroy(); resolve('timeout'); });
+    });
+    assert.doesNotMatch(answer, /host-socket/);
+    assert.equal(hostSrv.hits, 0, 'the published port reached a host socket');
+  } finally {
+    await d.cleanup();
+    e.redis.kill('SIGKILL');
+    e.web.close();
+    hostSrv.close();
   }
 });
