@@ -173,19 +173,25 @@ static int start_cmd(ad_probe_t *p, json_t *argv, char *err, size_t errsz)
     }
     a[n < PROBE_ARGV_MAX ? n : PROBE_ARGV_MAX] = NULL;
     ad_proc_opts_t o = {.argv = a, .polite = AD_PROC_POLITE_NONE, .on_exit = on_cmd_exit, .ud = p};
-    ad_proc_bind_t binds[2];
-    ad_proc_sandbox_t sb;
-    if (p->sandboxed) {
-        if (!ad_procs_sandbox(p->procs, NULL)) {
-            snprintf(err, errsz,
-                     "another organisation's probe runs only in a sandbox, and "
-                     "this machine has none");
-            return AD_EPERM;
-        }
-        ad_proc_sandbox_plain(p->procs, NULL, binds, &sb);
-        o.sandbox = &sb;
+    if (!p->sandboxed) {
+        return ad_proc_spawn(p->procs, &o, &p->proc, err, errsz);
     }
-    return ad_proc_spawn(p->procs, &o, &p->proc, err, errsz);
+    if (!ad_procs_sandbox(p->procs, NULL)) {
+        snprintf(err, errsz,
+                 "another organisation's probe runs only in a sandbox, and "
+                 "this machine has none");
+        return AD_EPERM;
+    }
+    /* a network of its own as its service's (issue #73), with a proxy
+     * socket of its own */
+    char id[AD_ID_MAX];
+    ad_proc_plain_t *box = ad_xcalloc(1, sizeof(*box));
+    int rc = ad_id_new("probe", id);
+    rc = rc != 0 ? rc : ad_proc_sandbox_plain_net(p->procs, NULL, id, NULL, box, err, errsz);
+    o.sandbox = &box->sb;
+    rc = rc != 0 ? rc : ad_proc_spawn(p->procs, &o, &p->proc, err, errsz);
+    free(box);
+    return rc;
 }
 
 /* "http://host:port/path" into host, port and the request. */

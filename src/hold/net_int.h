@@ -21,6 +21,20 @@ typedef void (*ad_net_conn_fn)(int fd, void *ud);
 bool ad_net_send_all(int fd, const char *p, size_t n);
 /* Copies both ways between sockets a and b until both ends have said all. */
 void ad_net_splice(int a, int b);
+/* A listening socket on the namespace's loopback (::1 when v6) at port,
+ * or -1 (why on stderr). */
+int ad_net_listen_loopback(unsigned long port, bool v6);
+/* Serves one more listener l with conn(fd, ud), a thread per connection,
+ * beside ad_net_serve's (at most 16); false when it cannot. */
+bool ad_net_listen_more(int l, ad_net_conn_fn conn, void *ud);
+/* A published port (POLICY's "^PORT", the bridge's ",^PORT"; a service's,
+ * issue #73): the proxy listens on the host's 127.0.0.1:PORT and sends
+ * each connection to the unix socket SOCK AD_NET_PUB_DIR "/PORT", where
+ * the bridge, inside, takes it to 127.0.0.1:PORT of the program's own
+ * namespace. The folder is the proxy's (made before the sandbox, which
+ * binds it in beside SOCK). */
+#define AD_NET_PUB_DIR ".pub"
+#define AD_NET_MAX_PUBLISH 4
 /* argv after --net-proxy / --net-bridge, "A B -- CMD...": CMD, or NULL. */
 char **ad_net_command_of(int argc, char **argv);
 /* Runs cmd (a fork: listening sockets are close-on-exec) and serves

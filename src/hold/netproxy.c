@@ -15,6 +15,8 @@
  *         =ADDR:PORT     a host service an admin opened (an IP literal,
  *                        [v6] bracketed): reached even though it is this
  *                        host's
+ *         ^PORT          a port of the program's published on the host's
+ *                        127.0.0.1 (a service's): net_int.h
  *       The rest get 403 and a line on stderr (the agent's transcript).
  *
  * "This host's" (host_addr): loopback, unspecified, link-local, multicast
@@ -40,6 +42,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -53,6 +56,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -74,7 +78,7 @@ static bool allowed(const char *host, const char *port)
     for (const char *p = policy; *p != '\0';) {
         size_t n = strcspn(p, ",");
         char e[300];
-        if (n > 0 && n < sizeof(e) && p[0] != '*' && p[0] != '=' && p[0] != '~') {
+        if (n > 0 && n < sizeof(e) && p[0] != '*' && p[0] != '=' && p[0] != '~' && p[0] != '^') {
             memcpy(e, p, n);
             e[n] = '\0';
             char *colon;
@@ -462,6 +466,88 @@ static void proxy_conn(int c, void *ud)
     close(u);
 }
 
+/* The published ports' folder, SOCK.pub, and their ports (POLICY's
+ * ^PORT entries). */
+static char pub_dir[4200];
+static char pub_ports[AD_NET_MAX_PUBLISH][24];
+static size_t npub;
+static bool pub_made;
+
+/* A connection to a published port on the host's loopback: to the
+ * bridge's socket for it inside (net_int.h), both ways. The folder's
+ * entries are the program's to make: the socket is opened without
+ * following a link (one to a socket of the host's would send the host's
+ * connection there) and connected to by its descriptor. */
+static void publish_conn(int c, void *ud)
+{
+    char path[4300];
+    snprintf(path, sizeof(path), "%s/%s", pub_dir, (const char *)ud);
+    int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) {
+        return;
+    }
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof(a.sun_path), "/proc/self/fd/%d", fd);
+    int u = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)
+                ? socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)
+                : -1;
+    if (u >= 0 && connect(u, (struct sockaddr *)&a, sizeof(a)) == 0) {
+        ad_net_splice(c, u);
+    }
+    if (u >= 0) {
+        close(u);
+    }
+    close(fd);
+}
+
+/* POLICY's ^PORT entries: the folder made (the sandbox binds it in) and a
+ * listener on the host's 127.0.0.1:PORT each (1024 and up: this may be
+ * root, the program never is). One that cannot listen (the
+ * port taken) is said on stderr and left out: the program runs. */
+static void publish(const char *sock)
+{
+    snprintf(pub_dir, sizeof(pub_dir), "%s" AD_NET_PUB_DIR, sock);
+    for (const char *p = policy; *p != '\0'; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+        size_t n = strcspn(p, ",");
+        char *end = NULL;
+        if (p[0] != '^') {
+            continue;
+        }
+        /* the sandbox binds it in whenever POLICY names one */
+        if (!pub_made && mkdir(pub_dir, 0700) != 0 && errno != EEXIST) {
+            fprintf(stderr, "agentd network: cannot make %s: %s\n", pub_dir, strerror(errno));
+            return;
+        }
+        pub_made = true;
+        unsigned long port = strtoul(p + 1, &end, 10);
+        if (port < 1024 || port > 65535 || end != p + n || npub >= AD_NET_MAX_PUBLISH) {
+            fprintf(stderr, "agentd network: port %.*s is not published (1024 to 65535 only)\n",
+                    (int)(n - 1), p + 1);
+            continue;
+        }
+        snprintf(pub_ports[npub], sizeof(pub_ports[npub]), "%lu", port);
+        int l = ad_net_listen_loopback(port, false);
+        if (l >= 0 && !ad_net_listen_more(l, publish_conn, pub_ports[npub])) {
+            close(l);
+        }
+        npub++;
+    }
+}
+
+/* The published ports' sockets and folder, at the end. */
+static void unpublish(void)
+{
+    for (size_t i = 0; i < npub; i++) {
+        char path[4300];
+        snprintf(path, sizeof(path), "%s/%s", pub_dir, pub_ports[i]);
+        unlink(path);
+    }
+    if (pub_made) {
+        rmdir(pub_dir);
+    }
+}
+
 int ad_hold_net_proxy(int argc, char **argv)
 {
     char **cmd = ad_net_command_of(argc, argv);
@@ -481,7 +567,9 @@ int ad_hold_net_proxy(int argc, char **argv)
         fprintf(stderr, "agentd network: cannot listen on %s: %s\n", argv[0], strerror(errno));
         return 1;
     }
+    publish(argv[0]);
     int rc = ad_net_serve(l, cmd, proxy_conn, NULL);
     unlink(argv[0]);
+    unpublish();
     return rc;
 }

@@ -14,7 +14,9 @@
  *       loopback at LPORT (::1 for a v6 ADDR) whose connections are
  *       tunnelled to ADDR:APORT by a CONNECT through the proxy, so a
  *       client that knows no proxy (psql, redis-cli) reaches it as if it
- *       were local.
+ *       were local. Each ^PORT is a port published on the host (a
+ *       service's): a unix listener SOCK.pub/PORT whose connections go to
+ *       127.0.0.1:PORT here (net_int.h).
  *
  * A thread per connection (at most MAX_CONNS at once), blocking I/O.
  * Sockets are written with MSG_NOSIGNAL: a peer gone must not SIGPIPE the
@@ -232,6 +234,17 @@ static bool serve_listener(listener_t *ls)
     return ok;
 }
 
+bool ad_net_listen_more(int l, ad_net_conn_fn conn, void *ud)
+{
+    static listener_t more[MAX_SERVICES];
+    static size_t nmore;
+    if (nmore >= MAX_SERVICES) {
+        return false;
+    }
+    more[nmore] = (listener_t){.l = l, .conn = conn, .ud = ud};
+    return serve_listener(&more[nmore++]);
+}
+
 int ad_net_serve(int l, char **cmd, ad_net_conn_fn conn, const char *proxy_url)
 {
     static listener_t main_l;
@@ -274,9 +287,7 @@ char **ad_net_command_of(int argc, char **argv)
     return argc >= 4 && strcmp(argv[2], "--") == 0 ? argv + 3 : NULL;
 }
 
-/* A listening socket on the agent's loopback (::1 when v6) at port, or -1
- * (why on stderr). */
-static int listen_loopback(unsigned long port, bool v6)
+int ad_net_listen_loopback(unsigned long port, bool v6)
 {
     struct sockaddr_in in = {.sin_family = AF_INET,
                              .sin_port = htons((uint16_t)port),
@@ -315,10 +326,56 @@ static unsigned long port_of(const char *s, size_t n)
     return n > 0 && v <= 65535 ? v : 0;
 }
 
+/* A published port's connection (ud: the port, a number's text), come
+ * from the host's loopback through the proxy: to 127.0.0.1:PORT of this
+ * namespace, the program's listener. */
+static void publish_conn(int c, void *ud)
+{
+    unsigned long port = strtoul(ud, NULL, 10);
+    struct sockaddr_in in = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    int u = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (u >= 0 && connect(u, (struct sockaddr *)&in, sizeof(in)) == 0) {
+        ad_net_splice(c, u);
+    }
+    if (u >= 0) {
+        close(u);
+    }
+}
+
+/* "^PORT" of the bridge's SPEC: a unix listener SOCK.pub/PORT (the
+ * folder the proxy made and the sandbox binds in) for the proxy's
+ * listener on the host's 127.0.0.1:PORT. */
+static void serve_published(const char *p, size_t n)
+{
+    static char ports[AD_NET_MAX_PUBLISH][24];
+    static size_t k;
+    unsigned long port = port_of(p + 1, n - 1);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (port == 0 || k >= AD_NET_MAX_PUBLISH ||
+        (size_t)snprintf(a.sun_path, sizeof(a.sun_path), "%s" AD_NET_PUB_DIR "/%lu", bridge_to,
+                         port) >= sizeof(a.sun_path)) {
+        return;
+    }
+    snprintf(ports[k], sizeof(ports[k]), "%lu", port);
+    unlink(a.sun_path);
+    int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(l, 64) != 0 ||
+        !ad_net_listen_more(l, publish_conn, ports[k])) {
+        fprintf(stderr, "agentd network: cannot publish port %lu: %s\n", port, strerror(errno));
+        if (l >= 0) {
+            close(l);
+        }
+        return;
+    }
+    k++;
+}
+
 /* The host services of the bridge's SPEC (after its first ','): a
  * listener each at LPORT for ADDR:APORT. One that cannot listen (a port
  * under 1024, taken) is said on stderr and left out: the proxy still
- * reaches it by its address. */
+ * reaches it by its address. And its published ports (^PORT). */
 static void serve_services(const char *spec)
 {
     static listener_t ls[MAX_SERVICES];
@@ -326,13 +383,18 @@ static void serve_services(const char *spec)
     size_t k = 0;
     for (const char *p = spec; *p != '\0' && k < MAX_SERVICES;) {
         size_t n = strcspn(p, ",");
+        if (p[0] == '^') {
+            serve_published(p, n);
+            p += n + (p[n] == ',');
+            continue;
+        }
         const char *eq = memchr(p, '=', n);
         unsigned long lport = eq != NULL ? port_of(p, (size_t)(eq - p)) : 0;
         size_t tl = eq != NULL ? n - (size_t)(eq + 1 - p) : 0;
         if (lport != 0 && tl > 0 && tl < sizeof(targets[k])) {
             memcpy(targets[k], eq + 1, tl);
             targets[k][tl] = '\0';
-            int l = listen_loopback(lport, targets[k][0] == '[');
+            int l = ad_net_listen_loopback(lport, targets[k][0] == '[');
             if (l >= 0) {
                 ls[k] = (listener_t){.l = l, .conn = service_conn, .ud = targets[k]};
                 if (!serve_listener(&ls[k])) {
@@ -353,14 +415,15 @@ int ad_hold_net_bridge(int argc, char **argv)
     unsigned long port = port_of(spec, pl);
     if (cmd == NULL || port == 0) {
         fprintf(stderr,
-                "usage: agentd-hold --net-bridge SOCK PORT[,LPORT=ADDR:APORT...] -- CMD...\n");
+                "usage: agentd-hold --net-bridge SOCK PORT[,LPORT=ADDR:APORT...][,^PORT...] -- "
+                "CMD...\n");
         return 2;
     }
     bridge_to = argv[0];
     /* the agent's stop signals are its own: this one waits for its end */
     signal(SIGINT, SIG_IGN);
     signal(SIGTERM, SIG_IGN);
-    int l = listen_loopback(port, false);
+    int l = ad_net_listen_loopback(port, false);
     if (l < 0) {
         return 1;
     }

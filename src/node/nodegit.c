@@ -225,7 +225,7 @@ static void setup_then_start(worker_t *w, wrun_t *r)
     }
     char *wrapped = NULL;
     if (!json_is_true(json_object_get(json_object_get(r->spawn, "sandbox"), "owners"))) {
-        wrapped = ad_proc_sandbox_shell(w->procs, r->wt_path, cmd);
+        wrapped = ad_proc_sandbox_shell(w->procs, r->wt_path, cmd, NULL);
         cmd = wrapped != NULL ? wrapped
                               : "echo 'agentd: setup commands of an organisation other than "
                                 "the owner'\''s run only in a sandbox, and this node has none' "

@@ -217,45 +217,14 @@ static void daemon_paths(ad_proc_box_t *x, const char *data_dir, const char *lis
  * no proxy: the loopback alone. */
 static int net_allow(ad_proc_box_t *x, const ad_proc_box_in_t *in, char *err, size_t errsz)
 {
-    size_t off = 0, boff = 0;
-    if (in->network && in->nallow == 0) {
-        off = (size_t)snprintf(x->net_allow, sizeof(x->net_allow), "*");
-    }
-    for (size_t i = 0; i < in->nallow + in->nservices; i++) {
-        bool svc = i >= in->nallow;
-        const char *h = svc ? in->services[i - in->nallow] : in->allow[i];
-        const char *colon = h != NULL ? strrchr(h, ':') : NULL;
-        if (h == NULL || h[0] == '\0' || h[0] == '*' || h[0] == '=' || h[0] == '~' ||
-            strchr(h, ',') != NULL || strchr(h, '=') != NULL || (svc && colon == NULL) ||
-            off + strlen(h) + 3 >= sizeof(x->net_allow) ||
-            (svc && boff + strlen(h) + 10 >= sizeof(x->net_bridge))) {
-            snprintf(err, errsz, "sandbox network %s: entry %zu is not a %s",
-                     svc ? "hostServices" : "allow list", svc ? i - in->nallow : i,
-                     svc ? "ADDR:PORT" : "host[:port]");
-            return AD_EINVAL;
-        }
-        off += (size_t)snprintf(x->net_allow + off, sizeof(x->net_allow) - off, "%s%s%s",
-                                off > 0 ? "," : "", svc ? "=" : "", h);
-        if (svc) {
-            boff += (size_t)snprintf(x->net_bridge + boff, sizeof(x->net_bridge) - boff, ",%s=%s",
-                                     colon + 1, h);
-        }
-    }
-    if (off == 0) {
-        return 0;
-    }
-    char dir[PATH_MAX];
-    if (!sub_dir(in->data_dir, "proxy", dir, sizeof(dir)) ||
-        (size_t)snprintf(x->net_sock, sizeof(x->net_sock), "%s/%s", dir, in->agent_id) >=
-            sizeof(x->net_sock)) {
-        snprintf(err, errsz, "cannot make the agent's network proxy socket in %s: %s", dir,
-                 strerror(errno));
-        return AD_EIO;
-    }
-    x->sb.net_allow = x->net_allow;
-    x->sb.net_sock = x->net_sock;
-    x->sb.net_bridge = x->net_bridge;
-    return 0;
+    ad_proc_net_t net = {.network = in->network,
+                         .allow = in->allow,
+                         .nallow = in->nallow,
+                         .services = in->services,
+                         .nservices = in->nservices};
+    return ad_proc_net_fill(in->data_dir, in->agent_id, &net, x->net_allow, sizeof(x->net_allow),
+                            x->net_bridge, sizeof(x->net_bridge), x->net_sock, sizeof(x->net_sock),
+                            &x->sb, err, errsz);
 }
 
 /* The worktree, its git folder and the paths an admin gave, the data dir

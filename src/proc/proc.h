@@ -212,16 +212,67 @@ const char *ad_procs_containment(const ad_procs_t *s);
  * outcome): enable false turns it off. Until called there is none.
  * data_dir (copied) is what ad_proc_sandbox_plain covers. */
 void ad_procs_sandbox_init(ad_procs_t *s, bool enable, const char *data_dir);
-/* The sandbox of an organisation's plain program (a job, a service): its
- * cwd read-write (NULL: none), the system read-only, network on, and the
+/* The sandbox of an organisation's plain program: its cwd read-write
+ * (NULL: none), the system read-only, the host's network, and the
  * data_dir given to ad_procs_sandbox_init covered. binds holds 2; out
- * points into it and at cwd (both borrowed for the spawn). */
+ * points into it and at cwd (both borrowed for the spawn). Jobs,
+ * services, probes and setup commands take ad_proc_sandbox_plain_net. */
 void ad_proc_sandbox_plain(const ad_procs_t *s, const char *cwd, ad_proc_bind_t binds[2],
                            ad_proc_sandbox_t *out);
+
+/* A sandboxed program's network (issue #73; all borrowed): a namespace of
+ * its own whatever it is, with the internet through agentd's proxy
+ * (network true, no allow list), only the allow list's hosts (nallow > 0)
+ * or its loopback alone (network false), and nservices host services
+ * "ADDR:PORT" opened as an agent's sandbox.hostServices. */
+typedef struct {
+    bool network;
+    const char *const *allow;
+    size_t nallow;
+    const char *const *services;
+    size_t nservices;
+    /* 1..65535: the program's 127.0.0.1:publish is published on the
+     * host's 127.0.0.1:publish through the proxy (a service's; 0: none) */
+    unsigned publish;
+} ad_proc_net_t;
+
+/* A stored sandbox policy's network (a workspace's {network, hostServices},
+ * checked when stored; NULL or absent: network "on") into net, its allow
+ * list into allow (amax) and its host services into svc (smax), borrowed
+ * from pol. */
+void ad_proc_net_of(const json_t *pol, ad_proc_net_t *net, const char **allow, size_t amax,
+                    const char **svc, size_t smax);
+/* The proxy's policy for net into allow (the proxy's POLICY), the
+ * bridge's host-service listeners into bridge and the proxy's socket
+ * <data_dir>/proxy/<id> into sock, and sb pointed at them (net_allow,
+ * net_sock, net_bridge); sb untouched when net needs no proxy (the
+ * loopback alone). 0, AD_EINVAL (an entry refused) or AD_EIO, err says
+ * why (plainnet.c). */
+int ad_proc_net_fill(const char *data_dir, const char *id, const ad_proc_net_t *net, char *allow,
+                     size_t allowsz, char *bridge, size_t bridgesz, char *sock, size_t socksz,
+                     ad_proc_sandbox_t *sb, char *err, size_t errsz);
+
+/* An organisation's plain program in a sandbox (a job, a service, its
+ * probe): sb is what the spawn takes, pointing into the rest. */
+typedef struct {
+    ad_proc_sandbox_t sb;
+    ad_proc_bind_t binds[2];
+    char net_allow[4096], net_bridge[1024], net_sock[4096];
+} ad_proc_plain_t;
+
+/* ad_proc_sandbox_plain of cwd with net's network instead of the host's
+ * (net NULL: the internet through the proxy, nothing of the host's); id
+ * names the proxy's socket (one per running program: a job's or a
+ * service's id). 0, or an AD_E* code with err. */
+int ad_proc_sandbox_plain_net(const ad_procs_t *s, const char *cwd, const char *id,
+                              const ad_proc_net_t *net, ad_proc_plain_t *x, char *err,
+                              size_t errsz);
 /* The shell command line (for /bin/sh -c) that runs cmd with sh in the
- * plain sandbox of cwd: an organisation's worktree setup command. Owned
- * (free()); NULL when there is no sandbox here. */
-char *ad_proc_sandbox_shell(const ad_procs_t *s, const char *cwd, const char *cmd);
+ * plain sandbox of cwd with net's network (NULL: the internet through the
+ * proxy): an organisation's worktree setup command. Owned (free()); NULL
+ * when there is no sandbox here. */
+char *ad_proc_sandbox_shell(const ad_procs_t *s, const char *cwd, const char *cmd,
+                            const ad_proc_net_t *net);
 /* ---- an agent's sandbox (agentbox.c) ------------------------------------------------ */
 
 #define AD_PROC_BOX_BINDS 96

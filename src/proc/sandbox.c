@@ -209,6 +209,11 @@ int ad_proc_sandbox_argv(const ad_procs_t *s, const ad_proc_sandbox_t *sb, const
     if (helper[0] != '\0') {
         add3(out, "--ro-bind", helper, helper);
         add3(out, "--bind", sb->net_sock, NET_SOCK_IN);
+        if (strchr(sb->net_allow, '^') != NULL && !sb->net_shared) { /* published ports' */
+            char pub[PATH_MAX + 8];
+            snprintf(pub, sizeof(pub), "%s.pub", sb->net_sock);
+            add3(out, "--bind", pub, NET_SOCK_IN ".pub");
+        }
     }
     if (cwd != NULL) {
         add3(out, "--chdir", cwd, NULL);
@@ -455,38 +460,4 @@ void ad_proc_sandbox_plain(const ad_procs_t *s, const char *cwd, ad_proc_bind_t 
             (ad_proc_bind_t){.kind = AD_PROC_BIND_HIDE, .src = NULL, .dst = s->sbx.data_dir};
     }
     *out = (ad_proc_sandbox_t){.binds = binds, .nbinds = n, .network = true};
-}
-
-char *ad_proc_sandbox_shell(const ad_procs_t *s, const char *cwd, const char *cmd)
-{
-    ad_proc_bind_t binds[2];
-    ad_proc_sandbox_t sb;
-    ad_proc_sandbox_plain(s, cwd, binds, &sb);
-    const char *argv[] = {"sh", "-c", cmd, NULL};
-    ad_argv_t a;
-    char err[64];
-    if (ad_proc_sandbox_argv(s, &sb, "/bin/sh", argv, cwd, &a, err, sizeof(err)) != 0) {
-        return NULL;
-    }
-    ad_buf_t out;
-    ad_buf_init(&out, 1u << 20); /* a setup command is far shorter */
-    int rc = ad_buf_append(&out, "exec", 4);
-    for (size_t i = 0; i < a.n && rc == 0; i++) {
-        rc = ad_buf_append(&out, " '", 2);
-        for (const char *p = a.v[i]; *p != '\0' && rc == 0; p++) {
-            rc = *p == '\'' ? ad_buf_append(&out, "'\\''", 4) : ad_buf_append(&out, p, 1);
-        }
-        rc = rc == 0 ? ad_buf_append(&out, "'", 1) : rc;
-    }
-    if (rc != 0) {
-        ad_argv_free(&a);
-        ad_buf_cleanup(&out);
-        return NULL;
-    }
-    ad_argv_free(&a);
-    char *line = ad_xmalloc(out.len + 1);
-    memcpy(line, out.data, out.len);
-    line[out.len] = '\0';
-    ad_buf_cleanup(&out);
-    return line;
 }

@@ -352,9 +352,10 @@ int ad_jobs_start(ad_jobs_t *js, const ad_job_spec_t *spec, ad_jobs_cb cb, void 
                         .ud = j,
                         .cgroup_name = j->id};
     /* Another organisation's job is contained like its agents (issue #31):
-     * it could read the owner token otherwise. */
-    ad_proc_bind_t binds[2];
-    ad_proc_sandbox_t sb;
+     * it could read the owner token otherwise; and it has a network of its
+     * own, the internet through agentd's proxy, as theirs (issue #73): the
+     * host's Redis, PostgreSQL and agentd's port are not in it. */
+    ad_proc_plain_t *box = ad_xcalloc(1, sizeof(*box));
     int rc = 0;
     bool remote = spec->node_id != NULL && spec->node_id[0] != '\0';
     if (remote) {
@@ -368,10 +369,13 @@ int ad_jobs_start(ad_jobs_t *js, const ad_job_spec_t *spec, ad_jobs_cb cb, void 
                      why);
             rc = AD_EPERM;
         }
-        ad_proc_sandbox_plain(js->procs, o.cwd, binds, &sb);
-        o.sandbox = &sb;
+        rc = rc != 0
+                 ? rc
+                 : ad_proc_sandbox_plain_net(js->procs, o.cwd, j->id, spec->net, box, err, errsz);
+        o.sandbox = &box->sb;
     }
     rc = rc != 0 || remote ? rc : ad_proc_spawn(js->procs, &o, &j->proc, err, errsz);
+    free(box);
     if (rc != 0) {
         uv_close((uv_handle_t *)&j->timer, on_timer_closed); /* frees j */
         return rc;

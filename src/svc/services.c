@@ -514,6 +514,36 @@ static int start_on_node(service_t *s, const char *const *argv, const char *env0
     return rc;
 }
 
+/* The port another organisation's service is reached at from the host:
+ * the one its tcp or http probe names on 127.0.0.1 (or localhost), else
+ * 0 (docs/security.md). Not one under 1024: the proxy that listens for it
+ * is agentd's user, root maybe, and the service could not bind one on
+ * the host itself. */
+static unsigned published_port(const json_t *probe)
+{
+    const char *type = json_string_value(json_object_get(probe, "type"));
+    if (type != NULL && strcmp(type, "tcp") == 0) {
+        const char *host = json_string_value(json_object_get(probe, "host"));
+        json_int_t port = json_integer_value(json_object_get(probe, "port"));
+        return host != NULL && strcmp(host, "127.0.0.1") == 0 && port >= 1024 && port <= 65535
+                   ? (unsigned)port
+                   : 0;
+    }
+    const char *url = type != NULL && strcmp(type, "http") == 0
+                          ? json_string_value(json_object_get(probe, "url"))
+                          : NULL;
+    static const char *const hosts[] = {"http://127.0.0.1:", "http://localhost:"};
+    for (size_t i = 0; url != NULL && i < AD_ARRAY_LEN(hosts); i++) {
+        size_t n = strlen(hosts[i]);
+        char *end = NULL;
+        unsigned long port = strncmp(url, hosts[i], n) == 0 ? strtoul(url + n, &end, 10) : 0;
+        if (port >= 1024 && port <= 65535 && end != NULL && (*end == '/' || *end == '\0')) {
+            return (unsigned)port;
+        }
+    }
+    return 0;
+}
+
 static void start(service_t *s)
 {
     json_t *cfg = json_object_get(s->row, "config");
@@ -536,9 +566,13 @@ static void start(service_t *s)
                         .ud = s};
     s->error[0] = '\0';
     /* Another organisation's service is contained like its agents (issue
-     * #31); without a sandbox it does not start. */
-    ad_proc_bind_t binds[2];
-    ad_proc_sandbox_t sb;
+     * #31); without a sandbox it does not start. Its network is its own,
+     * the internet through agentd's proxy (issue #73): nothing of the
+     * host's; the port its probe names is published on the host's
+     * loopback, the rest are its own loopback's only. */
+    ad_proc_plain_t *box = ad_xcalloc(1, sizeof(*box));
+    ad_proc_net_t net = {.network = true,
+                         .publish = published_port(json_object_get(s->row, "probe"))};
     int rc = 0;
     bool remote = row_node(s)[0] != '\0';
     bool was_waiting = strcmp(s->status, "waiting") == 0;
@@ -554,11 +588,14 @@ static void start(service_t *s)
                      why);
             rc = AD_EPERM;
         }
-        ad_proc_sandbox_plain(s->ss->procs, cwd, binds, &sb);
-        o.sandbox = &sb;
+        rc = rc != 0 ? rc
+                     : ad_proc_sandbox_plain_net(s->ss->procs, cwd, s->id, &net, box, s->error,
+                                                 sizeof(s->error));
+        o.sandbox = &box->sb;
     }
     rc = rc != 0 || remote ? rc
                            : ad_proc_spawn(s->ss->procs, &o, &s->proc, s->error, sizeof(s->error));
+    free(box);
     for (size_t i = 0; i < n; i++) {
         free(owned[i]);
     }

@@ -54,6 +54,9 @@ typedef struct {
      * under a holder, in the node's work/<jobId> and its sandbox
      * (docs/nodes.md). */
     const char *node_id;
+    /* Another organisation's job's network here (NULL: the internet
+     * through agentd's proxy, nothing of the host's). */
+    const ad_proc_net_t *net;
 } ad_job_spec_t;
 /* Starts a job. Synchronous refusals return the code and call nothing:
  * AD_ENOENT / AD_EPERM (no such program or cwd), AD_EINVAL (err says why),

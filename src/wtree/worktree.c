@@ -91,13 +91,17 @@ static void run_setup(ad_wtree_ctx_t *c)
                        .command = ad_wtree_jstr(c->setup, "setupCommand"),
                        .timeout_ms = SETUP_TIMEOUT_MS};
     /* Another organisation's setup command runs in the sandbox its agents
-     * get (issue #31): the new worktree, the system, nothing of agentd's;
-     * where there is none it does not run. */
+     * get (issue #31): the new worktree, the system, nothing of agentd's,
+     * and the network of the workspace's agents (issue #73); where there
+     * is none it does not run. */
     const char *org = ad_wtree_jstr(c->wt, "orgId");
     char *wrapped = NULL;
     if (a.command != NULL && a.command[0] != '\0' && org != NULL &&
         strcmp(org, AD_ORG_DEFAULT) != 0 && c->W->procs != NULL) {
-        wrapped = ad_proc_sandbox_shell(c->W->procs, a.path, a.command);
+        const char *allow[32], *svc[16];
+        ad_proc_net_t net;
+        ad_proc_net_of(json_object_get(c->ws, "sandbox"), &net, allow, 32, svc, 16);
+        wrapped = ad_proc_sandbox_shell(c->W->procs, a.path, a.command, &net);
         a.command = wrapped != NULL ? wrapped
                                     : "echo 'agentd: setup commands of an organisation other than "
                                       "the owner'\''s run only in a sandbox, and this machine "

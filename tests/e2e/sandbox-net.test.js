@@ -44,7 +44,7 @@ async function token(d, name, scope, orgId) {
 async function orgB(d) {
   const r = await call(d, 'POST', '/api/orgs', { name: 'org b' });
   assert.equal(r.status, 201, r.text);
-  await orgRoots(d, r.body.id);
+  await orgRoots(d, r.body.id); // its admin registers repositories under these only
   return { org: r.body.id, headers: await token(d, 'b-admin', 'admin', r.body.id) };
 }
 

@@ -82,7 +82,7 @@ static void off_says_so(void **state)
     ad_procs_sandbox_init(f->s, false, f->data);
     assert_false(ad_procs_sandbox(f->s, &why));
     assert_non_null(strstr(why, "--sandbox off"));
-    assert_null(ad_proc_sandbox_shell(f->s, f->dir, "true"));
+    assert_null(ad_proc_sandbox_shell(f->s, f->dir, "true", NULL));
 }
 
 static void plain_sandbox_shows_its_cwd_not_the_data_dir(void **state)
@@ -94,10 +94,14 @@ static void plain_sandbox_shows_its_cwd_not_the_data_dir(void **state)
         skip(); /* why says it: no bwrap or no user namespaces here */
     }
     assert_non_null(strstr(why, "bubblewrap"));
+    /* network "off": no proxy (its half outside is agentd's own binary,
+     * which this test is not; tests/e2e/sandbox-net-jobs.test.js runs it) */
+    const ad_proc_net_t off = {.network = false};
     char *line = ad_proc_sandbox_shell(
         f->s, f->dir,
         "cat data/owner-token || echo NO-TOKEN; echo made > made.txt && echo WROTE; "
-        "echo \"quotes 'single' and \\\"double\\\" \\$HOME\"; ls /proc | grep -c '^[0-9]'");
+        "echo \"quotes 'single' and \\\"double\\\" \\$HOME\"; ls /proc | grep -c '^[0-9]'",
+        &off);
     assert_non_null(line);
     char out[4096];
     int rc = sh(f->dir, line, out, sizeof(out));
