@@ -258,6 +258,9 @@ int ad_net_serve(int l, char **cmd, ad_net_conn_fn conn, const char *proxy_url)
         if (proxy_url != NULL) { /* the bridge */
             signal(SIGINT, SIG_DFL);
             signal(SIGTERM, SIG_DFL);
+            signal(SIGUSR1, SIG_DFL);
+            signal(SIGUSR2, SIG_DFL);
+            signal(SIGHUP, SIG_DFL);
             static const char *const vars[] = {"HTTPS_PROXY", "HTTP_PROXY", "https_proxy",
                                                "http_proxy",  "ALL_PROXY",  "all_proxy"};
             for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
@@ -420,9 +423,14 @@ int ad_hold_net_bridge(int argc, char **argv)
         return 2;
     }
     bridge_to = argv[0];
-    /* the agent's stop signals are its own: this one waits for its end */
+    /* the agent's stop signals are its own, and so are those an alert
+     * sends a run (USR1, USR2, HUP: a training program's checkpoint): this
+     * one waits for its end (it was killed by them, and the run with it) */
     signal(SIGINT, SIG_IGN);
     signal(SIGTERM, SIG_IGN);
+    signal(SIGUSR1, SIG_IGN);
+    signal(SIGUSR2, SIG_IGN);
+    signal(SIGHUP, SIG_IGN);
     int l = ad_net_listen_loopback(port, false);
     if (l < 0) {
         return 1;
