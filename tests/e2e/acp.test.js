@@ -305,25 +305,30 @@ test('acp executor: the agent outlives a daemon killed with -9, and takes the ne
   }
 });
 
-test('acp executor: agentd\'s data dir inside the worktree is not served', async () => {
-  const repo = daemon.tmpRepo('agentd-acp-datadir-');
-  const dataDir = path.join(repo, 'agentd-data');
-  fs.mkdirSync(dataDir);
-  const d = await daemon.start({ dataDir, args: ['--stop-grace-ms', '3000'] });
+test('acp executor: agentd\'s data dir, inside the worktree or linked from it, is not served', async () => {
+  // a repository holding the data dir is no workspace at all (issue #73)
+  const holder = daemon.tmpRepo('agentd-acp-datadir-');
+  const d = await daemon.start({ dataDir: path.join(holder, 'agentd-data'), args: ['--stop-grace-ms', '3000'] });
   try {
+    const refused = await api(d, 'POST', '/api/workspaces', { path: holder });
+    assert.equal(refused.status, 403, JSON.stringify(refused.body));
+    assert.match(refused.body.error.message, /data dir/);
+    // a link to it, made after the repository was registered, leads nowhere
+    const repo = daemon.tmpRepo('agentd-acp-datalink-');
     const ws = await api(d, 'POST', '/api/workspaces', { path: repo });
     assert.equal(ws.status, 201, JSON.stringify(ws.body));
+    fs.symlinkSync(d.dataDir, path.join(ws.body.worktrees[0].path || repo, 'agentd-data'));
     // auto: nothing is asked, the data dir is refused all the same
     const ag = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'acp', mode: 'auto', command: [process.execPath, ACP] });
     assert.equal(ag.status, 201, JSON.stringify(ag.body));
     const id = ag.body.id;
-    assert.ok(fs.existsSync(path.join(dataDir, 'owner-token')));
+    assert.ok(fs.existsSync(path.join(d.dataDir, 'owner-token')));
     assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'read agentd-data/owner-token' })).status, 200);
     assert.equal(await said(d, id, 'read'), 'read error: path is outside the worktree');
     await waiting(d, id);
     await send(d, id, 'write agentd-data/planted x');
     assert.equal(await said(d, id, 'write'), 'write error: path is outside the worktree');
-    assert.ok(!fs.existsSync(path.join(dataDir, 'planted')));
+    assert.ok(!fs.existsSync(path.join(d.dataDir, 'planted')));
   } finally {
     await d.cleanup();
   }
