@@ -261,7 +261,8 @@ doclinks:
 	@node scripts/doclinks.mjs
 	@node scripts/decisions-index.mjs --check
 
-# Rewrites the index of docs/DECISIONS.md from its sections and entries.
+# Rewrites the index of the decisions (docs/internals/README.md) from the sections
+# and entries of docs/DECISIONS.md and docs/internals/*.md.
 decisions-index:
 	@node scripts/decisions-index.mjs
 
