@@ -268,7 +268,7 @@ decisions-index:
 
 # The subsystems must stay layers: no link cycle between them. And src/api
 # stays HTTP only (issue #30): no file of it over 500 lines, and at most
-# 8,000 lines in all (docs/DECISIONS.md, "What is left in src/api").
+# 8,000 lines in all (docs/internals/api.md, "What is left in src/api").
 layers: $(LIB_OBJ) $(GIT_BE_OBJ) $(TLS_BE_OBJ)
 	@sh scripts/layers.sh $(O)/obj/src
 	@sh scripts/api-size.sh 500 8000
