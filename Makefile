@@ -261,13 +261,14 @@ doclinks:
 	@node scripts/doclinks.mjs
 	@node scripts/decisions-index.mjs --check
 
-# Rewrites the index of docs/DECISIONS.md from its sections and entries.
+# Rewrites the index of the decisions (docs/internals/README.md) from the sections
+# and entries of docs/DECISIONS.md and docs/internals/*.md.
 decisions-index:
 	@node scripts/decisions-index.mjs
 
 # The subsystems must stay layers: no link cycle between them. And src/api
 # stays HTTP only (issue #30): no file of it over 500 lines, and at most
-# 8,000 lines in all (docs/DECISIONS.md, "What is left in src/api").
+# 8,000 lines in all (docs/internals/api.md, "What is left in src/api").
 layers: $(LIB_OBJ) $(GIT_BE_OBJ) $(TLS_BE_OBJ)
 	@sh scripts/layers.sh $(O)/obj/src
 	@sh scripts/api-size.sh 500 8000

@@ -16,7 +16,7 @@ for f in src/api/*.c src/api/*.h; do
 done
 total=$(cat src/api/*.c src/api/*.h | wc -l)
 if [ -n "$max_total" ] && [ "$total" -gt "$max_total" ]; then
-    echo "api-size: src/api has $total lines, over $max_total: move validation, shaping and engines into their subsystems (docs/DECISIONS.md, \"What is left in src/api\")" >&2
+    echo "api-size: src/api has $total lines, over $max_total: move validation, shaping and engines into their subsystems (docs/internals/api.md, \"What is left in src/api\")" >&2
     bad=1
 fi
 [ "$bad" -eq 0 ] || exit 1

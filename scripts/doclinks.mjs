@@ -23,7 +23,7 @@
 //  - paths git ignores (build output such as bench/results/, tests/artifacts/);
 //  - fenced code blocks (commands and examples);
 //  - a path struck through, ~~`src/agent/runner.c`~~: a file that is gone, named
-//    on purpose (a move in DECISIONS.md).
+//    on purpose (a move recorded in docs/DECISIONS.md or docs/internals/).
 //
 // And the route index: every route the daemon registers
 // (ad_server_route*() with a literal path, in src/ outside test-only files)

@@ -178,7 +178,7 @@ static int build_claude(const ad_agent_spec_t *spec, bool as_root, ad_strv_t *ar
     }
     if (spec->mode == AD_MODE_REGULAR) {
         /* Permission prompts come to agentd on stdout and the user's
-         * answer goes back on stdin (docs/DECISIONS.md, approvals). */
+         * answer goes back on stdin (docs/internals/run.md, approvals). */
         ad_strv_push(argv, "--permission-prompt-tool");
         ad_strv_push(argv, "stdio");
     } else if (spec->mode == AD_MODE_PLAN) {

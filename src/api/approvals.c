@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Approvals over REST (docs/DECISIONS.md "Approvals over the CLI's own
+ * Approvals over REST (docs/internals/run.md "Approvals over the CLI's own
  * stdio"): GET /api/agents/:id/approvals?pending=true lists an agent's
  * permission prompts, POST /api/approvals/:id {decision: allow | deny |
  * allow_always} decides one: the answer goes to the running CLI first

@@ -326,7 +326,7 @@ void ad_spawn_job_free(ad_spawn_job_t *j)
 
 /* A holder without a process record (a worker node's, src/node): its job
  * run by a spawner thread while the calling loop waits for it (a node's
- * loop only relays its runs' frames; docs/DECISIONS.md). envp and sa are
+ * loop only relays its runs' frames; docs/internals/cluster.md). envp and sa are
  * taken, f's ends too: the daemon's end of the holder's socket goes to
  * *fd. */
 static int spawn_raw(ad_procs_t *s, const ad_proc_opts_t *o, fds_t *f, char **envp,

@@ -5,7 +5,7 @@
  * agentd stores an approval, publishes approval_requested and sets the
  * agent `waiting`; a user's decision (ad_runner_approval_answer) goes back
  * through the run's approver. Claude's (--permission-prompt-tool stdio,
- * docs/DECISIONS.md "Approvals over the CLI's own stdio") is the first: the
+ * docs/internals/run.md "Approvals over the CLI's own stdio") is the first: the
  * CLI writes a control_request can_use_tool on stdout and waits, the answer
  * is a control_response line on the run's stdin. Only the process agentd
  * started reads that pipe, so no other party can answer for the user.

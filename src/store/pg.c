@@ -9,7 +9,7 @@
  * printed, so its password is not either. libpq is loaded when a db
  * command first needs it (dlopen, like agentd-git.so): linked, it and the
  * libraries it brings (Kerberos, LDAP, GnuTLS, SASL) would cost every
- * daemon ~3.6 MB resident for commands it never runs (docs/DECISIONS.md).
+ * daemon ~3.6 MB resident for commands it never runs (docs/internals/store.md).
  */
 #include "store/store_int.h"
 #include "store/pq.h"

@@ -116,20 +116,23 @@ test('a variable read with getenv() that the option table or docs/operations.md 
   assert.match(ok.stdout, /the settings/);
 });
 
-test('the DECISIONS index is written from the sections and entries, marks included, and checked', (t) => {
+test('the index of the decisions is written from DECISIONS.md and docs/internals/, marks included, and checked', (t) => {
   const fs = require('node:fs');
   const os = require('node:os');
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'decisions-'));
   t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
-  fs.mkdirSync(path.join(dir, 'docs'));
-  const file = path.join(dir, 'docs', 'DECISIONS.md');
+  fs.mkdirSync(path.join(dir, 'docs', 'internals'), { recursive: true });
+  fs.writeFileSync(path.join(dir, 'docs', 'DECISIONS.md'), '# Decisions\n\nIntro.\n\n## Boundaries\n- **Layers.** Below only.\n');
   fs.writeFileSync(
-    file,
-    '# Decisions\n\nIntro.\n\n## Index\n\n- [Old](#old)\n\n## Storage (src/store)\n' +
+    path.join(dir, 'docs', 'internals', 'store.md'),
+    '# store\n\nThe contract.\n\n## Storage (src/store)\n' +
       '- **Rows, not files.** Because. *Superseded by\n  [Files](#files-issue-9)*: now files.\n' +
       '- **Two commits.** *Superseded in part by [Files](#files-issue-9).*\n' +
       '- A plain entry without a bold title goes on here\n\n## Files (issue #9)\n- **Files, not rows.** Since.\n',
   );
+  fs.writeFileSync(path.join(dir, 'docs', 'internals', 'svc.md'), '# svc\n\nThe contract only.\n');
+  const readme = path.join(dir, 'docs', 'internals', 'README.md');
+  fs.writeFileSync(readme, '# Internals\n\nPages.\n\n## Index\n\n- [Old](old.md)\n');
   const index = path.join(root, 'scripts', 'decisions-index.mjs');
   const env = { ...process.env, DOCLINKS_ROOT: dir };
   const stale = spawnSync(process.execPath, [index, '--check'], { encoding: 'utf8', env, timeout: 30000 });
@@ -137,17 +140,34 @@ test('the DECISIONS index is written from the sections and entries, marks includ
   assert.match(stale.stderr, /out of date; run make decisions-index/);
   const w = spawnSync(process.execPath, [index], { encoding: 'utf8', env, timeout: 30000 });
   assert.equal(w.status, 0, w.stderr);
-  const text = fs.readFileSync(file, 'utf8');
-  assert.ok(
-    text.includes(
-      '## Index\n\n- [Storage (src/store)](#storage-srcstore)\n  - Rows, not files (superseded)\n' +
-        '  - Two commits (superseded in part)\n  - A plain entry without a bold title goes …\n' +
-        '- [Files (issue #9)](#files-issue-9)\n  - Files, not rows\n\n## Storage (src/store)\n',
-    ),
-    text,
+  assert.equal(
+    fs.readFileSync(readme, 'utf8'),
+    '# Internals\n\nPages.\n\n## Index\n\n' +
+      '### [Decisions](../DECISIONS.md)\n\n- [Boundaries](../DECISIONS.md#boundaries)\n  - Layers\n\n' +
+      '### [store](store.md)\n\n- [Storage (src/store)](store.md#storage-srcstore)\n  - Rows, not files (superseded)\n' +
+      '  - Two commits (superseded in part)\n  - A plain entry without a bold title goes …\n' +
+      '- [Files (issue #9)](store.md#files-issue-9)\n  - Files, not rows\n\n' +
+      '### [svc](svc.md)\n\nNo sections yet: the page is its contract.\n',
   );
   const ok = spawnSync(process.execPath, [index, '--check'], { encoding: 'utf8', env, timeout: 30000 });
   assert.equal(ok.status, 0, ok.stderr);
+  // A section added to a page makes the index stale again.
+  fs.appendFileSync(path.join(dir, 'docs', 'internals', 'svc.md'), '\n## Jobs\n- **One row a job.** Why.\n');
+  const again = spawnSync(process.execPath, [index, '--check'], { encoding: 'utf8', env, timeout: 30000 });
+  assert.equal(again.status, 1);
+});
+
+test('docs/DECISIONS.md keeps only what is cross-cutting, and every folder of src/ has its page in docs/internals/', () => {
+  const fs = require('node:fs');
+  const lines = fs.readFileSync(path.join(root, 'docs', 'DECISIONS.md'), 'utf8').split('\n').length - 1;
+  assert.ok(lines <= 1500, `docs/DECISIONS.md has ${lines} lines; a subsystem's decisions go to docs/internals/<subsystem>.md`);
+  const table = fs.readFileSync(path.join(root, 'docs', 'internals', 'README.md'), 'utf8');
+  const rows = [...table.matchAll(/^\| \[([a-z]+\.md)\]\(\1\) \| (.+) \|$/gm)];
+  for (const [, page] of rows) assert.ok(fs.existsSync(path.join(root, 'docs', 'internals', page)), `docs/internals/${page} exists`);
+  const listed = rows.map((r) => r[2]).join(' ');
+  for (const d of fs.readdirSync(path.join(root, 'src'), { withFileTypes: true }).filter((e) => e.isDirectory())) {
+    assert.ok(listed.includes(`\`src/${d.name}\``), `src/${d.name} has its page in the table of docs/internals/README.md`);
+  }
 });
 
 test('the README stays a front page: at most 300 lines, make run and make check first, every doc linked', () => {
@@ -161,5 +181,5 @@ test('the README stays a front page: at most 300 lines, make run and make check 
   for (const f of fs.readdirSync(path.join(root, 'docs')).filter((n) => n.endsWith('.md'))) {
     assert.ok(text.includes(`(docs/${f})`), `README.md links docs/${f}`);
   }
-  for (const f of ['CONTRIBUTING.md', 'bench/README.md']) assert.ok(text.includes(`(${f})`), `README.md links ${f}`);
+  for (const f of ['CONTRIBUTING.md', 'bench/README.md', 'bench/HISTORY.md', 'docs/internals/README.md']) assert.ok(text.includes(`(${f})`), `README.md links ${f}`);
 });

@@ -5,7 +5,7 @@
 // by the tool events of crew:<id> (both on the page's one /ws): agents as nodes
 // around the crew, each tool call a badge on its agent (running, progress,
 // done, failed in red) and the crew-agent edge animated while a tool runs
-// (CrewGraph.tsx). Layout: d3-force (see docs/DECISIONS.md for why), run to
+// (CrewGraph.tsx). Layout: d3-force (see docs/internals/cluster.md for why), run to
 // rest off screen, drawn as SVG by Preact. Only failed tools toast (events.ts).
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
