@@ -434,7 +434,12 @@ static const char *door_refusal(const char *head, size_t head_len, const char *m
     for (const char *p = strstr(head, "\r\n") + 2; p < head + head_len - 2;) {
         const char *e = strstr(p, "\r\n");
         size_t n = (size_t)(e - p);
-        if (p[0] == ' ' || p[0] == '\t' || header_is(p, n, "transfer-encoding")) {
+        const char *colon = memchr(p, ':', n);
+        if (colon == NULL || colon == p || memchr(p, ' ', (size_t)(colon - p)) != NULL ||
+            memchr(p, '\t', (size_t)(colon - p)) != NULL) {
+            return "a plain request head (NAME: value lines, no folding)";
+        }
+        if (header_is(p, n, "transfer-encoding")) {
             return "a body sized by one Content-Length, nothing else";
         }
         if (header_is(p, n, "content-length")) {

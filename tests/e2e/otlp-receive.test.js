@@ -210,6 +210,7 @@ function doorProbe() {
     pipelined: [otlp, post('/v1/traces') + head('GET /api/agents', '')],
     chunked: [otlp, head('POST /v1/traces', 'transfer-encoding: chunked\r\n') + `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`],
     twoLengths: [otlp, head('POST /v1/traces', `content-length: ${body.length}\r\ncontent-length: 0\r\n`) + body],
+    spacedName: [otlp, head('POST /v1/traces', `content-length : 0\r\ncontent-length: ${body.length}\r\n`) + body],
     bareLf: [otlp, head('POST /v1/traces', `content-length: ${body.length}\nx: y\r\n`) + body],
     agentsViaProxy: [proxy, head(`GET http://127.0.0.1:${otlp}/api/agents`, '')],
     connect: [proxy, `CONNECT 127.0.0.1:${otlp} HTTP/1.1\r\nHost: 127.0.0.1:${otlp}\r\n\r\n`],
@@ -249,7 +250,7 @@ test('a sandboxed run\'s telemetry door opens agentd\'s OTLP routes and nothing 
     }
     // one request a connection: the second (agentd's API) never reaches agentd
     assert.deepEqual(r.pipelined, { status: '200', answers: 1 }, JSON.stringify(r));
-    for (const k of ['agents', 'postAgents', 'ws', 'query', 'chunked', 'twoLengths', 'bareLf', 'agentsViaProxy', 'connect']) {
+    for (const k of ['agents', 'postAgents', 'ws', 'query', 'chunked', 'twoLengths', 'spacedName', 'bareLf', 'agentsViaProxy', 'connect']) {
       assert.deepEqual(r[k], { status: '403', answers: 1 }, `${k}: ${JSON.stringify(r)}`);
     }
   } finally {
