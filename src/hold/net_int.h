@@ -40,8 +40,8 @@ char **ad_net_command_of(int argc, char **argv);
 /* Runs cmd (a fork: listening sockets are close-on-exec) and serves
  * listener l with conn, a thread per connection, until cmd ends; returns
  * its exit status. The bridge passes proxy_url: cmd gets its proxy
- * variables set to it and its default SIGINT and SIGTERM back (the proxy:
- * NULL). */
+ * variables set to it ("": none) and its default SIGINT and SIGTERM
+ * back (the proxy: NULL). */
 int ad_net_serve(int l, char **cmd, ad_net_conn_fn conn, const char *proxy_url);
 
 #endif

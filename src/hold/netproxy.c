@@ -17,6 +17,8 @@
  *                        host's
  *         ^PORT          a port of the program's published on the host's
  *                        127.0.0.1 (a service's): net_int.h
+ *         @ADDR:PORT     agentd's own OTLP receiver (a run's telemetry):
+ *                        the door below, never a CONNECT
  *       The rest get 403 and a line on stderr (the agent's transcript).
  *
  * "This host's" (host_addr): loopback, unspecified, link-local, multicast
@@ -43,6 +45,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <ifaddrs.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -78,7 +81,8 @@ static bool allowed(const char *host, const char *port)
     for (const char *p = policy; *p != '\0';) {
         size_t n = strcspn(p, ",");
         char e[300];
-        if (n > 0 && n < sizeof(e) && p[0] != '*' && p[0] != '=' && p[0] != '~' && p[0] != '^') {
+        if (n > 0 && n < sizeof(e) && p[0] != '*' && p[0] != '=' && p[0] != '~' && p[0] != '^' &&
+            p[0] != '@') {
             memcpy(e, p, n);
             e[n] = '\0';
             char *colon;
@@ -384,6 +388,133 @@ static bool send_origin_form(int u, const char *head, size_t head_len, size_t le
            (len == head_len || ad_net_send_all(u, head + head_len, len - head_len));
 }
 
+/* The door to agentd's OTLP receiver (POLICY's "@ADDR:PORT", issue #73):
+ * a request in origin form (the bridge's @PORT listener, which stands at
+ * the port of the run's OTEL_EXPORTER_OTLP_ENDPOINT) or in absolute form
+ * to ADDR:PORT goes to agentd only when it is POST /v1/traces, /v1/metrics
+ * or /v1/logs (no query), its head plain (CRLF lines, no folding), its
+ * body sized by one Content-Length (no Transfer-Encoding), and then alone:
+ * "Connection: close" and not a byte past its body, so nothing else of
+ * agentd's (its API, /ws, a second request) is reached through it. The
+ * run's x-agentd-run credential is still what agentd checks. */
+static const char *door; /* after the '@', up to the next ',' */
+static size_t door_len;
+
+static bool door_named(const char *host, const char *port)
+{
+    char hp[320];
+    int n = snprintf(hp, sizeof(hp), "%s:%s", host, port);
+    return door_len > 0 && n > 0 && (size_t)n == door_len && strncmp(hp, door, door_len) == 0;
+}
+
+/* Why the request (head_len bytes, method, path up to path_end) may not
+ * pass the door, or NULL; *cl its body's length. */
+static const char *door_refusal(const char *head, size_t head_len, const char *method,
+                                const char *path, const char *path_end, unsigned long long *cl)
+{
+    static const char *const routes[] = {"/v1/traces", "/v1/metrics", "/v1/logs"};
+    size_t pl = (size_t)(path_end - path);
+    bool route = false;
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        route = route || (strlen(routes[i]) == pl && memcmp(path, routes[i], pl) == 0);
+    }
+    if (strcmp(method, "POST") != 0 || !route) {
+        return "agentd's OpenTelemetry door opens POST /v1/traces, /v1/metrics and /v1/logs only";
+    }
+    if (memchr(head, '\0', head_len) != NULL || strncmp(path_end, " HTTP/1.1\r\n", 11) != 0) {
+        return "an HTTP/1.1 request";
+    }
+    for (size_t i = 0; i < head_len; i++) {
+        if ((head[i] == '\n' && (i == 0 || head[i - 1] != '\r')) ||
+            (head[i] == '\r' && head[i + 1] != '\n')) {
+            return "a bare CR or LF in the request head";
+        }
+    }
+    *cl = ULLONG_MAX;
+    for (const char *p = strstr(head, "\r\n") + 2; p < head + head_len - 2;) {
+        const char *e = strstr(p, "\r\n");
+        size_t n = (size_t)(e - p);
+        const char *colon = memchr(p, ':', n);
+        if (colon == NULL || colon == p || memchr(p, ' ', (size_t)(colon - p)) != NULL ||
+            memchr(p, '\t', (size_t)(colon - p)) != NULL) {
+            return "a plain request head (NAME: value lines, no folding)";
+        }
+        if (header_is(p, n, "transfer-encoding")) {
+            return "a body sized by one Content-Length, nothing else";
+        }
+        if (header_is(p, n, "content-length")) {
+            const char *v = p + 15;
+            v += strspn(v, " \t");
+            size_t d = strspn(v, "0123456789");
+            const char *rest = v + d;
+            rest += strspn(rest, " \t");
+            if (*cl != ULLONG_MAX || d == 0 || d > 10 || rest != e) {
+                return "a body sized by one Content-Length, nothing else";
+            }
+            *cl = strtoull(v, NULL, 10);
+        }
+        p = e + 2;
+    }
+    return *cl == ULLONG_MAX ? "a body sized by one Content-Length, nothing else" : NULL;
+}
+
+/* A connection to the door's ADDR:PORT, or -1. */
+static int door_dial(void)
+{
+    char host[300], port[8];
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST}, *res = NULL;
+    if (!split_hostport(door, door_len, host, sizeof(host), port, "80") ||
+        getaddrinfo(host, port, &hints, &res) != 0) {
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) != 0) {
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    return fd;
+}
+
+/* One request through the door (see above): after_scheme as for
+ * send_origin_form (the path itself, for one in origin form). */
+static void door_conn(int c, const char *head, size_t head_len, size_t len, const char *method,
+                      const char *path, const char *path_end, const char *after_scheme)
+{
+    unsigned long long cl = 0;
+    const char *why = door_refusal(head, head_len, method, path, path_end, &cl);
+    if (why != NULL) {
+        fprintf(stderr, "agentd network: refused %s %.*s to agentd (%s)\n", method,
+                (int)(path_end - path > 200 ? 200 : path_end - path), path, why);
+        char msg[512];
+        snprintf(msg, sizeof(msg),
+                 "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
+                 "agentd: %s\n",
+                 why);
+        write_all(c, msg);
+        return;
+    }
+    int u = door_dial();
+    if (u < 0) {
+        write_all(c, "HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n");
+        return;
+    }
+    size_t have = len - head_len < cl ? len - head_len : (size_t)cl;
+    bool ok = send_origin_form(u, head, head_len, head_len + have, after_scheme);
+    char buf[16384];
+    for (unsigned long long left = cl - have; ok && left > 0;) {
+        ssize_t n = read(c, buf, left < sizeof(buf) ? (size_t)left : sizeof(buf));
+        ok = n > 0 && ad_net_send_all(u, buf, (size_t)n);
+        left -= ok ? (unsigned long long)n : 0;
+    }
+    /* agentd's answer back; nothing more of the agent's goes to agentd */
+    for (ssize_t n = 1; ok && n > 0;) {
+        n = read(u, buf, sizeof(buf));
+        ok = n <= 0 || ad_net_send_all(c, buf, (size_t)n);
+    }
+    close(u);
+}
+
 /* One proxy request on c: the head read (bounded), checked, answered. */
 static void proxy_conn(int c, void *ud)
 {
@@ -426,6 +557,13 @@ static void proxy_conn(int c, void *ud)
             }
             ok = split_hostport(h, hl, host, sizeof(host), port, "80");
         }
+    }
+    if (sp2 != NULL && door_len > 0 && !connect_m &&
+        (tgt[0] == '/' || (ok && door_named(host, port)))) {
+        const char *path = tgt[0] == '/' ? tgt : tgt + 7 + strcspn(tgt + 7, "/? ");
+        door_conn(c, head, head_len, len, method, path < sp2 ? path : sp2, sp2,
+                  tgt[0] == '/' ? tgt : tgt + 7);
+        return;
     }
     if (!ok) {
         write_all(c, "HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\nagentd: a proxy "
@@ -560,6 +698,10 @@ int ad_hold_net_proxy(int argc, char **argv)
     policy = argv[1];
     for (const char *p = policy; *p != '\0'; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
         internet = internet || (p[0] == '*' && (p[1] == ',' || p[1] == '\0'));
+        if (p[0] == '@') {
+            door = p + 1;
+            door_len = strcspn(door, ",");
+        }
     }
     unlink(argv[0]);
     int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);

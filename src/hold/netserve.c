@@ -16,7 +16,11 @@
  *       client that knows no proxy (psql, redis-cli) reaches it as if it
  *       were local. Each ^PORT is a port published on the host (a
  *       service's): a unix listener SOCK.pub/PORT whose connections go to
- *       127.0.0.1:PORT here (net_int.h).
+ *       127.0.0.1:PORT here (net_int.h). An @PORT is agentd's own
+ *       OTLP receiver (a run's telemetry): a listener at 127.0.0.1:PORT
+ *       whose connections go to the proxy as they come, where only an
+ *       OTLP POST gets through (netproxy.c's door); a "-" says it is all
+ *       there is (network "off"): CMD gets no proxy variables.
  *
  * A thread per connection (at most MAX_CONNS at once), blocking I/O.
  * Sockets are written with MSG_NOSIGNAL: a peer gone must not SIGPIPE the
@@ -261,6 +265,8 @@ int ad_net_serve(int l, char **cmd, ad_net_conn_fn conn, const char *proxy_url)
             signal(SIGUSR1, SIG_DFL);
             signal(SIGUSR2, SIG_DFL);
             signal(SIGHUP, SIG_DFL);
+        }
+        if (proxy_url != NULL && proxy_url[0] != '\0') {
             static const char *const vars[] = {"HTTPS_PROXY", "HTTP_PROXY", "https_proxy",
                                                "http_proxy",  "ALL_PROXY",  "all_proxy"};
             for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
@@ -386,6 +392,15 @@ static void serve_services(const char *spec)
     size_t k = 0;
     for (const char *p = spec; *p != '\0' && k < MAX_SERVICES;) {
         size_t n = strcspn(p, ",");
+        if (p[0] == '@') { /* agentd's OTLP receiver: the proxy's door */
+            unsigned long dport = port_of(p + 1, n - 1);
+            int l = dport != 0 ? ad_net_listen_loopback(dport, false) : -1;
+            if (l >= 0 && !ad_net_listen_more(l, bridge_conn, NULL)) {
+                close(l);
+            }
+            p += n + (p[n] == ',');
+            continue;
+        }
         if (p[0] == '^') {
             serve_published(p, n);
             p += n + (p[n] == ',');
@@ -417,9 +432,10 @@ int ad_hold_net_bridge(int argc, char **argv)
     size_t pl = strcspn(spec, ",");
     unsigned long port = port_of(spec, pl);
     if (cmd == NULL || port == 0) {
-        fprintf(stderr,
-                "usage: agentd-hold --net-bridge SOCK PORT[,LPORT=ADDR:APORT...][,^PORT...] -- "
-                "CMD...\n");
+        fprintf(
+            stderr,
+            "usage: agentd-hold --net-bridge SOCK PORT[,LPORT=ADDR:APORT...][,^PORT...][,@PORT] -- "
+            "CMD...\n");
         return 2;
     }
     bridge_to = argv[0];
@@ -438,7 +454,14 @@ int ad_hold_net_bridge(int argc, char **argv)
     if (spec[pl] == ',') {
         serve_services(spec + pl + 1);
     }
-    char url[64];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%lu", port);
+    /* ",-": the telemetry door alone (network "off"), no proxy to tell of */
+    bool door_only = false;
+    for (const char *p = spec + pl; *p == ','; p += 1 + strcspn(p + 1, ",")) {
+        door_only = door_only || (p[1] == '-' && (p[2] == ',' || p[2] == '\0'));
+    }
+    char url[64] = "";
+    if (!door_only) {
+        snprintf(url, sizeof(url), "http://127.0.0.1:%lu", port);
+    }
     return ad_net_serve(l, cmd, bridge_conn, url);
 }

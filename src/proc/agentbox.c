@@ -221,7 +221,8 @@ static int net_allow(ad_proc_box_t *x, const ad_proc_box_in_t *in, char *err, si
                          .allow = in->allow,
                          .nallow = in->nallow,
                          .services = in->services,
-                         .nservices = in->nservices};
+                         .nservices = in->nservices,
+                         .otlp = in->otlp};
     return ad_proc_net_fill(in->data_dir, in->agent_id, &net, x->net_allow, sizeof(x->net_allow),
                             x->net_bridge, sizeof(x->net_bridge), x->net_sock, sizeof(x->net_sock),
                             &x->sb, err, errsz);

@@ -9,8 +9,11 @@
  * service an admin opened, which the bridge inside also listens for on
  * the program's loopback at the same port, and "^PORT" for a service's
  * port published on the host's loopback (the proxy listens there, the
- * bridge takes each connection to the service's own loopback). Without
- * any of them (network "off") there is no proxy: the loopback alone.
+ * bridge takes each connection to the service's own loopback), and
+ * "@127.0.0.1:PORT" for agentd's own OTLP receiver (a run's telemetry:
+ * the bridge listens at PORT, the proxy lets its three POST routes
+ * through). Without any of them (network "off") there is no proxy: the
+ * loopback alone.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -38,7 +41,7 @@ int ad_proc_net_fill(const char *data_dir, const char *id, const ad_proc_net_t *
         const char *colon = h != NULL ? strrchr(h, ':') : NULL;
         if (h == NULL || h[0] == '\0' || h[0] == '*' || h[0] == '=' || h[0] == '~' ||
             strchr(h, ',') != NULL || strchr(h, '=') != NULL || strchr(h, '^') != NULL ||
-            (svc && colon == NULL) || off + strlen(h) + 3 >= allowsz ||
+            strchr(h, '@') != NULL || (svc && colon == NULL) || off + strlen(h) + 3 >= allowsz ||
             (svc && boff + strlen(h) + 10 >= bridgesz)) {
             snprintf(err, errsz, "sandbox network %s: entry %zu is not a %s",
                      svc ? "hostServices" : "allow list", svc ? i - net->nallow : i,
@@ -55,6 +58,17 @@ int ad_proc_net_fill(const char *data_dir, const char *id, const ad_proc_net_t *
         off +=
             (size_t)snprintf(allow + off, allowsz - off, "%s^%u", off > 0 ? "," : "", net->publish);
         boff += (size_t)snprintf(bridge + boff, bridgesz - boff, ",^%u", net->publish);
+    }
+    /* agentd's OTLP receiver: "@127.0.0.1:PORT" to the proxy, ",@PORT" to
+     * the bridge (the door of netproxy.c: its three POST routes only) */
+    const char *oport = net->otlp != NULL ? net->otlp + 10 : NULL;
+    if (oport != NULL && strncmp(net->otlp, "127.0.0.1:", 10) == 0 && oport[0] != '\0' &&
+        strlen(oport) <= 5 && strspn(oport, "0123456789") == strlen(oport) && off + 20 < allowsz &&
+        boff + 8 < bridgesz) {
+        /* ",-" when it is all there is (network "off"): no proxy variables */
+        boff +=
+            (size_t)snprintf(bridge + boff, bridgesz - boff, ",@%s%s", oport, off == 0 ? ",-" : "");
+        off += (size_t)snprintf(allow + off, allowsz - off, "%s@%s", off > 0 ? "," : "", net->otlp);
     }
     if (off == 0) {
         return 0;

@@ -234,6 +234,11 @@ typedef struct {
     /* 1..65535: the program's 127.0.0.1:publish is published on the
      * host's 127.0.0.1:publish through the proxy (a service's; 0: none) */
     unsigned publish;
+    /* "127.0.0.1:PORT": agentd's own OpenTelemetry receiver, which a run
+     * sends its telemetry to: the bridge listens at PORT inside and the
+     * proxy forwards there only POST /v1/traces, /v1/metrics or /v1/logs
+     * (its "@ADDR:PORT", netproxy.c); NULL: none */
+    const char *otlp;
 } ad_proc_net_t;
 
 /* A stored sandbox policy's network (a workspace's {network, hostServices},
@@ -304,6 +309,7 @@ typedef struct {
      * reaches whatever its network, at 127.0.0.1:PORT inside too */
     const char *const *services;
     size_t nservices;
+    const char *otlp; /* agentd's OTLP receiver "127.0.0.1:PORT" (ad_proc_net_t), or NULL */
     const ad_proc_box_path_t *paths; /* an admin's paths (ad_proc_box_path_ok at build) */
     size_t npaths;
     const char *sandbox_paths; /* --sandbox-paths, comma-separated, read-only; may be NULL */

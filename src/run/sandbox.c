@@ -245,7 +245,12 @@ int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_execu
         .path = agent_path,
         .home = getenv("HOME"),
         .own_home = json_string_value(
-            json_object_get(json_object_get(json_object_get(agent, "state"), "env"), "HOME"))};
+            json_object_get(json_object_get(json_object_get(agent, "state"), "env"), "HOME")),
+        /* agentd's own OTLP receiver, which add_telemetry (start.c) sends the
+         * run's telemetry to: a door to its routes only (netproxy.c) */
+        .otlp = r->otlp_endpoint != NULL && strncmp(r->otlp_endpoint, "http://", 7) == 0
+                    ? r->otlp_endpoint + 7
+                    : NULL};
     const char *allow[AD_RUN_SBX_ALLOW], *svc[AD_RUN_SBX_ALLOW];
     int rc = in.unconfined ? 0 : network(pol, &in, allow, AD_ARRAY_LEN(allow), err, errsz);
     rc =

@@ -183,3 +183,78 @@ fetch(e.OTEL_EXPORTER_OTLP_ENDPOINT+'/v1/traces',{method:'POST',headers:{'conten
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// A sandboxed run reaches agentd's OTLP receiver through a door of its
+// network namespace (issue #73), and through it nothing else of agentd's:
+// no other route or method, no query, no second request on the
+// connection, no body agentd could size differently, no CONNECT. The
+// probe runs inside the sandbox and says what each attempt was answered.
+function doorProbe() {
+  const net = require('node:net');
+  const e = process.env;
+  const [hk, hv] = e.OTEL_EXPORTER_OTLP_HEADERS.split('=');
+  const otlp = Number(new URL(e.OTEL_EXPORTER_OTLP_ENDPOINT).port);
+  const proxy = Number(new URL(e.HTTP_PROXY).port);
+  const body = '{"resourceSpans":[]}';
+  const head = (line, extra = `content-length: ${body.length}\r\n`) =>
+    `${line} HTTP/1.1\r\nHost: 127.0.0.1:${otlp}\r\ncontent-type: application/json\r\n${hk}: ${hv}\r\n${extra}\r\n`;
+  const post = (t) => head(`POST ${t}`) + body;
+  const cases = {
+    traces: [otlp, post('/v1/traces')],
+    metrics: [otlp, head('POST /v1/metrics', 'content-length: 22\r\n') + '{"resourceMetrics":[]}'],
+    viaProxy: [proxy, post(`http://127.0.0.1:${otlp}/v1/traces`)],
+    agents: [otlp, head('GET /api/agents', '')],
+    postAgents: [otlp, post('/api/agents')],
+    ws: [otlp, head('GET /ws', 'upgrade: websocket\r\nconnection: upgrade\r\n')],
+    query: [otlp, post('/v1/traces?x=1')],
+    pipelined: [otlp, post('/v1/traces') + head('GET /api/agents', '')],
+    chunked: [otlp, head('POST /v1/traces', 'transfer-encoding: chunked\r\n') + `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`],
+    twoLengths: [otlp, head('POST /v1/traces', `content-length: ${body.length}\r\ncontent-length: 0\r\n`) + body],
+    spacedName: [otlp, head('POST /v1/traces', `content-length : 0\r\ncontent-length: ${body.length}\r\n`) + body],
+    bareLf: [otlp, head('POST /v1/traces', `content-length: ${body.length}\nx: y\r\n`) + body],
+    agentsViaProxy: [proxy, head(`GET http://127.0.0.1:${otlp}/api/agents`, '')],
+    connect: [proxy, `CONNECT 127.0.0.1:${otlp} HTTP/1.1\r\nHost: 127.0.0.1:${otlp}\r\n\r\n`],
+  };
+  const ask = (port, data) => new Promise((resolve) => {
+    let out = '';
+    const s = net.connect(port, '127.0.0.1', () => s.write(data));
+    s.on('data', (b) => { out += b; });
+    s.on('error', (x) => resolve(`error ${x.code}`));
+    s.on('close', () => resolve(out));
+    s.setTimeout(20000, () => s.destroy());
+  });
+  (async () => {
+    const said = {};
+    for (const [k, [port, data]] of Object.entries(cases)) {
+      const out = await ask(port, data);
+      said[k] = { status: (out.match(/^HTTP\/1\.1 (\d+)/) || [null, out.slice(0, 80)])[1], answers: (out.match(/HTTP\/1\.[01] \d{3}/g) || []).length };
+    }
+    require('node:fs').writeFileSync(process.argv[1], JSON.stringify(said));
+  })();
+}
+
+test('a sandboxed run\'s telemetry door opens agentd\'s OTLP routes and nothing else', async () => {
+  // the internet as a user's: no test listener of 127.0.0.1 stands in for it
+  const { d, dir, wt } = await startWithWorktree({ env: { AGENTD_TEST_NET_PUBLIC: '192.0.2.1:1' } });
+  const said = path.join(dir, 'door-probe');
+  try {
+    const id = await commandAgent(d, wt, [process.execPath, '-e', `(${doorProbe.toString()})()`, said]);
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+    const r = JSON.parse(await until(async () => (fs.existsSync(said) ? fs.readFileSync(said, 'utf8') : null), 'the probe\'s answers', 60000).catch(async (x) => {
+      const m = (await api(d, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages.map((y) => y.content).join('\n');
+      throw new Error(`${x.message}: ${m}`);
+    }));
+    // the run's telemetry gets through, straight or through its proxy
+    for (const k of ['traces', 'metrics', 'viaProxy']) {
+      assert.deepEqual(r[k], { status: '200', answers: 1 }, `${k}: ${JSON.stringify(r)}`);
+    }
+    // one request a connection: the second (agentd's API) never reaches agentd
+    assert.deepEqual(r.pipelined, { status: '200', answers: 1 }, JSON.stringify(r));
+    for (const k of ['agents', 'postAgents', 'ws', 'query', 'chunked', 'twoLengths', 'spacedName', 'bareLf', 'agentsViaProxy', 'connect']) {
+      assert.deepEqual(r[k], { status: '403', answers: 1 }, `${k}: ${JSON.stringify(r)}`);
+    }
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -3,7 +3,8 @@
 // the default policy (network "on") an agent of another organisation goes
 // after what listens on the host: a Redis on 127.0.0.1 (every org's events),
 // a PostgreSQL (here a plain TCP listener standing in for one), agentd's own
-// port, the host's address, a host unix socket (abstract: no mount hides
+// port (at its own port inside, agentd's telemetry door answers its API
+// 403: otlp-receive.test.js), the host's address, a host unix socket (abstract: no mount hides
 // it, only a network namespace does), and the names that resolve to
 // loopback through agentd's proxy; every one fails, /proc/net/unix lists
 // none of the host's sockets, and the agent still reaches the internet
@@ -129,7 +130,9 @@ test('default network: an agent of another org reaches no Redis, PostgreSQL, age
       'echo "PROXYVAR $HTTPS_PROXY $HTTP_PROXY $https_proxy $http_proxy"',
       // straight at the host's services
       `if redis-cli -h 127.0.0.1 -p ${redisPort} ping 2>/dev/null | grep -q PONG; then echo "REDIS reached"; else echo "REDIS refused"; fi`,
-      tcp('redis', redisPort), tcp('pg', pg.address().port), tcp('agentd', port),
+      tcp('redis', redisPort), tcp('pg', pg.address().port),
+      // agentd's port inside is its telemetry door: its API is not behind it
+      `curl -s --noproxy '*' --max-time 5 -o /dev/null -w "AGENTD-DIRECT %{http_code}\\n" http://127.0.0.1:${port}/api/agents`,
       ...(eth ? [tcp('pg-eth', pg.address().port, eth)] : []),
       unix('host-abstract', abstract),
       `if grep -q '${abstract}' /proc/net/unix; then echo "PROCNET lists-host"; else echo "PROCNET own"; fi`,
@@ -149,9 +152,10 @@ test('default network: an agent of another org reaches no Redis, PostgreSQL, age
     const { id, out } = await runScript(d, b.headers, bws.wt, script);
     assert.match(out, /^PROXYVAR (http:\/\/127\.0\.0\.1:\d+ ?){4}$/m, out);
     assert.match(out, /^REDIS refused$/m, out);
-    for (const what of ['redis', 'pg', 'agentd', ...(eth ? ['pg-eth'] : [])]) {
+    for (const what of ['redis', 'pg', ...(eth ? ['pg-eth'] : [])]) {
       assert.match(out, new RegExp(`^TCP ${what} off$`, 'm'), `${what} reached directly:\n${out}`);
     }
+    assert.match(out, /^AGENTD-DIRECT 403$/m, out);
     assert.match(out, /^UNIX host-abstract off$/m, out);
     assert.match(out, /^PROCNET own$/m, out);
     for (const what of ['redis', 'agentd', 'localhost', 'v6', 'numeric', 'zero', ...(eth ? ['eth'] : [])]) {
