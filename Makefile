@@ -242,7 +242,9 @@ $(O)/tests/%: tests/unit/%.c $(EXE_OBJ) $(O)/libagentd.a $(O)/libagentd-git.a $(
 deps:
 	@sh scripts/deps.sh
 
+# First: every subsystem of src/ has a unit test file (tests/unit/coverage.sh).
 unit: $(UNIT_BIN)
+	@sh tests/unit/coverage.sh
 	@sh tests/unit/run.sh $(UNIT_BIN)
 
 # The store's unit tests again with its tables in a throwaway PostgreSQL
