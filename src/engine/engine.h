@@ -4,7 +4,7 @@
  * (issue #79). The app (ad_app_t) holds the core parts main.c makes (loop,
  * configuration, server, store, auth, bus, runner, supervisor, ...) and one
  * typed slot per engine state; an engine is an optional subsystem that
- * exports one ad_engine_t (src/<sub>/engine.c), whose hooks make its state
+ * exports one ad_engine_t (src/<sub>/plugin.c), whose hooks make its state
  * from the core parts into its slots and close it again. src/engines.c is
  * the ordered table of those structs; the loop over a table is here.
  *
@@ -105,12 +105,12 @@ struct ad_app {
     struct ad_plane *plane;     /* worker nodes (src/node/node.h) */
     struct ad_cluster *cluster; /* --redis-url (src/cluster/cluster.h), or NULL */
     struct ad_planes *planes;   /* this control plane among those of its database, or NULL */
-    struct ad_otel *otel; /* spans and OTLP from runs (src/otel), set after listen; or NULL */
-    uint64_t started_ms;  /* wall clock when the daemon started */
-    ad_engines_t engines; /* the table src/engines.c opened */
+    struct ad_otel *otel;       /* spans and OTLP from runs (src/otel), set after listen; or NULL */
+    uint64_t started_ms;        /* wall clock when the daemon started */
+    ad_engines_t engines;       /* the table src/engines.c opened */
 
     /* The engines' slots: each written only by its engine's hooks
-     * (src/<sub>/engine.c); NULL when not made, or once closed. */
+     * (src/<sub>/plugin.c); NULL when not made, or once closed. */
     struct ad_wtree *wtree;           /* workspaces' and worktrees' git work (src/wtree) */
     struct ad_monitor *monitor;       /* the health sampler's feed (src/monitor) */
     struct ad_health *health;         /* the host sampler, the monitor's (src/health) */

@@ -43,8 +43,8 @@ static int open_train(ad_app_t *app)
     app->train = ad_train_new(&o);
     app->imports = ad_train_imports_new(app->loop, app->store, app->train, train_publish, app);
     /* the alert engine's points feed the sweeps (src/train sets its tap) */
-    app->sweeps = ad_train_sweeps_new(app->loop, app->store, app->runner, app->train,
-                                      train_publish, sweep_gpus, app);
+    app->sweeps = ad_train_sweeps_new(app->loop, app->store, app->runner, app->train, train_publish,
+                                      sweep_gpus, app);
     return 0;
 }
 
