@@ -30,8 +30,9 @@ static void answer(int rc, json_t *counts, void *ud)
     ad_buf_t b;
     ad_buf_init(&b, METRICS_MAX);
     int w = ad_monitor_scrape(sc->app->monitor, sc->app->server, rc == 0 ? counts : NULL, &b);
-    w = w ? w
-          : ad_engines_metrics(sc->app, &b, sc->org); /* the health sampler's gauges among them */
+    if (w == 0) {
+        w = ad_engines_metrics(sc->app, &b, sc->org); /* the health sampler's gauges among them */
+    }
     json_decref(counts);
     if (w != 0) {
         ad_res_error(sc->req, 500, "INTERNAL", NULL, "metrics larger than %u bytes", METRICS_MAX);

@@ -37,9 +37,10 @@ struct ad_server;
 typedef struct ad_monitor ad_monitor_t;
 
 /* The parts the monitor reads, each through the owner's own pointer
- * (main.c's ad_app_t fields): a part made later (the services, the Redis
- * link) or gone at close (the store, the runner, the nodes) is seen as it
- * is at each use, NULL included. Borrowed; they outlive the monitor. */
+ * (the slots of ad_app_t, src/engine/engine.h): a part made later (the
+ * services, the alert engine, the Redis link) or gone at close (the store,
+ * the runner, the nodes) is seen as it is at each use, NULL included.
+ * Borrowed; they outlive the monitor. */
 typedef struct {
     uv_loop_t *loop;
     const ad_config_t *cfg;
