@@ -174,6 +174,9 @@ const ad_health_thresholds_t *ad_health_thresholds(const ad_health_t *h);
 void ad_health_thresholds_from(ad_health_thresholds_t *t, const json_t *settings);
 /* The last sample, or NULL before the first. Borrowed until the next. */
 const ad_health_sample_t *ad_health_current(const ad_health_t *h);
+/* How many GPUs the last sample of h (NULL: none) shows (NVML), or 0 with
+ * why (no sample yet, NVML's reason). For the sweeps' trials. */
+int ad_health_gpus(const ad_health_t *h, char *why, size_t whysz);
 uint64_t ad_health_interval_ms(const ad_health_t *h);
 /* Samples taken, and the thread time they cost in total (ns). */
 void ad_health_cost(const ad_health_t *h, uint64_t *samples, uint64_t *ns);

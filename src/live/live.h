@@ -47,7 +47,7 @@ typedef enum {
 struct ad_store;
 struct ad_runner;
 struct ad_jobs;
-typedef struct {
+typedef struct ad_live_parts {
     struct ad_store *store;
     struct ad_runner *runner;
     struct ad_jobs *jobs;
@@ -190,5 +190,9 @@ void ad_live_terminal_open(ad_ws_t *ws, struct ad_runner *runner, ad_auth_t *aut
                            const ad_auth_cred_t *cred, const char *agent_id);
 void ad_live_terminal_message(ad_ws_t *ws, const char *data, size_t len, bool binary);
 void ad_live_terminal_close(ad_ws_t *ws);
+
+/* The subsystem as an engine of the daemon (plugin.c; src/engine/engine.h;
+ * src/engines.c opens it). */
+extern const struct ad_engine ad_live_engine;
 
 #endif

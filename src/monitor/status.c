@@ -164,18 +164,3 @@ json_t *ad_monitor_status(const ad_monitor_t *m, const char *org)
     }
     return out;
 }
-
-int ad_monitor_gpus(const ad_monitor_t *m, char *why, size_t whysz)
-{
-    const ad_health_sample_t *s =
-        m != NULL && m->health != NULL ? ad_health_current(m->health) : NULL;
-    if (s == NULL) {
-        snprintf(why, whysz, "no health sample yet (--health-interval-ms 0?)");
-        return 0;
-    }
-    if (!s->gpu_available || s->ngpu == 0) {
-        snprintf(why, whysz, "%s", s->gpu_reason[0] ? s->gpu_reason : "no GPU");
-        return 0;
-    }
-    return (int)s->ngpu;
-}

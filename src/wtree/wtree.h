@@ -251,4 +251,8 @@ void ad_wtree_publish_order(ad_wtree_t *W, json_t *worktrees);
 void ad_wtree_publish_ws(ad_wtree_t *W, json_t *ws);
 void ad_wtree_publish_ws_deleted(ad_wtree_t *W, json_t *result);
 
+/* The subsystem as an engine of the daemon (plugin.c; src/engine/engine.h;
+ * src/engines.c opens it). */
+extern const struct ad_engine ad_wtree_engine;
+
 #endif
