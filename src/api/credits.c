@@ -9,6 +9,7 @@
  * figures come from src/store/credits.c.
  */
 #include "api/api_int.h"
+#include "compat/compat.h"
 
 /* The org whose credits r asks about: a token's own; the owner's ?orgId=
  * (id or name), else the default org. NULL after answering 404. */
@@ -109,7 +110,7 @@ static void seed_rentals_get(ad_req_t *r, void *ud)
 {
     json_t *out = ad_api_rentals_json(ud, r);
     if (out != NULL) {
-        ad_res_json(r, 200, ad_json_snake(out));
+        ad_res_json(r, 200, ad_compat_snake(out));
         json_decref(out);
     }
 }

@@ -356,13 +356,6 @@ struct json_t *ad_json_load_nonfinite(const char *text, size_t len);
 /* A number's value, or NaN / +-Inf for the strings above: false for
  * anything else. */
 bool ad_json_number_ext(const struct json_t *v, double *out);
-/* A camelCase key in snake_case ("exitCode" -> "exit_code"), cut to fit
- * out. Any thread. */
-void ad_json_snake_key(const char *key, char *out, size_t outsz);
-/* The seeds' shape of an event payload: every key in snake_case, plus
- * `duration` in seconds from durationMs and `tool` from name. Returns a new
- * object (the caller's); the values are shared with payload. */
-struct json_t *ad_json_seed_payload(struct json_t *payload);
 /* j as one line of a line-delimited JSON protocol: json_dumps(j, flags)
  * with "\n" added, malloc'd (the caller frees), *len its length without
  * the NUL; NULL when j cannot be dumped. Any thread. */
@@ -370,9 +363,6 @@ char *ad_json_line(const struct json_t *j, size_t flags, size_t *len);
 /* A JSON string of bytes that may not be UTF-8 (repaired). New
  * reference. Any thread. */
 struct json_t *ad_json_text(const char *s, size_t n);
-/* A deep copy of v with every object key in snake_case (the seeds' REST
- * dialect). New reference. Any thread. */
-struct json_t *ad_json_snake(struct json_t *v);
 
 /* ---- fields of a JSON object, checked (field.c) ----------------------------
  * What a subsystem checks in an object it is given (a request's body, a

@@ -7,6 +7,7 @@
  * GPUs' state to the alert engine.
  */
 #include "monitor/monitor_int.h"
+#include "compat/compat.h"
 #include "proc/proc.h"
 #include "run/run.h"
 #include "store/store.h"
@@ -144,7 +145,7 @@ static void on_sample(const ad_health_sample_t *s, void *ud)
         return;
     }
     m->event_ms = now;
-    json_t *p = ad_health_event_json(s);
+    json_t *p = ad_compat_health_event(s);
     const char *topic = "system";
     ad_bus_publish(m->o.bus, "system_health", &topic, 1, p);
     json_decref(p);

@@ -129,7 +129,8 @@ typedef struct {
     json_t *body;     /* {name, branch?, createBranch?, base?} checked by the caller */
     const char *path; /* where it goes (ad_git_worktree_default_path) */
     json_t *setup;    /* what runs in it after: ad_wtree_setup_for (taken) */
-    bool seed;        /* asked on /seed/api: a branch that exists nowhere is made */
+    bool make_branch; /* a branch that exists nowhere, asked for without
+                       * createBranch or base, is made from HEAD (not a 404) */
 } ad_wtree_create_t;
 /* The setup a new worktree of ws gets: its files, and its command only once
  * approved; a command nobody approved yet is left out and named
