@@ -15,6 +15,7 @@
 #include <uv.h>
 
 #include "bus/bus.h"
+#include "core/config.h"
 #include "core/core.h"
 #include "http/http.h"
 #include "live/live.h"
