@@ -55,7 +55,7 @@ measure() {
         }
         FNR == 1 {
             if (prev != "") print "file", prev, lines, (prev ~ /\.h$/ ? max_h : max_c)
-            prev = FILENAME; lines = 0; start = 0; n = 0
+            prev = FILENAME; lines = 0; start = 0
         }
         { lines++; text[FNR] = $0 }
         /^\{[ \t]*$/ {

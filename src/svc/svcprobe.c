@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A service's probe (docs/services.md): every probe.intervalMs while its
- * process runs, where it runs (here through src/health's probes; on its
- * worker node a command probe as one more run there, a connect by the node
- * itself), its health and latency published when they change. Loop thread.
+ * A service's probe: every probe.intervalMs while its process runs, where
+ * it runs (here through src/health's probes; on its worker node a command
+ * probe as one more run there, a connect by the node itself); its health
+ * and latency kept, published when its health changes. Loop thread.
  */
 #include "svc/svc_int.h"
 
