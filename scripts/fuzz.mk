@@ -29,7 +29,7 @@ FUZZ_SRC := \
 	$(addprefix src/store/,$(addsuffix .c,approvals db_pg distover dists evlog migrate open pg pgsql pgtrig read runs seriesroll spans status stmt testhooks writer)) \
 	$(addprefix src/tls/,$(addsuffix .c,front)) \
 	$(addprefix src/tsdb/,$(addsuffix .c,codec hist roll tfevents)) \
-	$(addprefix src/ws/,$(addsuffix .c,deflate testroutes ws))
+	$(addprefix src/ws/,$(addsuffix .c,deflate handshake testroutes ws wsmsg))
 
 $(O)/libfuzz.a: $(FUZZ_SRC:%.c=$(O)/obj/%.o) $(GEN_OBJ)
 	@rm -f $@

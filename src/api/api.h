@@ -14,6 +14,7 @@
 #define AD_API_H
 
 #include "bus/bus.h"
+#include "core/config.h"
 #include "core/core.h"
 #include "engine/engine.h"
 #include "http/http.h"

@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include "bus/bus.h"
+#include "core/config.h"
 #include "core/core.h"
 #include "health/health.h"
 

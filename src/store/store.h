@@ -22,6 +22,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/config.h"
 #include "core/core.h"
 
 struct ad_bus; /* src/bus: events a stored batch publishes */

@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "bus/bus.h"
+#include "core/config.h"
 #include "core/core.h"
 #include "node/node.h"
 #include "proc/proc.h"

@@ -19,6 +19,7 @@
 #define AD_TRAIN_H
 
 #include "auth/auth.h"
+#include "core/config.h"
 #include "core/core.h"
 #include "run/run.h"
 #include "store/store.h"

@@ -30,6 +30,7 @@
 
 #include "auth/auth.h"
 #include "bus/bus.h"
+#include "core/config.h"
 #include "core/core.h"
 #include "git/git.h"
 #include "store/store.h"
