@@ -106,8 +106,7 @@ static void on_run_closed(uv_handle_t *h)
 void ad_run_release(ad_run_t *run)
 {
     ad_runner_t *r = run->r;
-    ad_run_stop_later_cancel(run);
-    ad_run_acp_terms_end(run);
+    ad_run_feat_release(run); /* timers, children (feature.h) */
     ad_run_unlink(r, run);
     if (run->flush_init) {
         uv_close((uv_handle_t *)&run->flush, on_run_closed);
@@ -178,7 +177,7 @@ static void end_status(const ad_run_t *run, const ad_proc_exit_t *ex, ad_store_r
         status = AD_RUN_LOST;
         agent_status = AD_AGENT_STATUS_ERROR;
         snprintf(e->reason, sizeof(e->reason), "lost: %s",
-                 run->node_lost[0] != '\0' ? run->node_lost
+                 ad_run_node_lost(run)[0] != '\0' ? ad_run_node_lost(run)
                  : ex->holder_gone
                      ? "its holder (agentd-hold) was killed or died before the agent ended"
                      : "the process could not be reaped");
@@ -245,12 +244,12 @@ static void note_lost(ad_run_t *run, const ad_proc_exit_t *ex, const char *reaso
     snprintf(r->lost[i].reason, sizeof(r->lost[i].reason), "%s", reason);
     r->lost[i].at_ms = ad_wall_ms();
     char text[900];
-    if (run->node_lost[0] != '\0') {
+    if (ad_run_node_lost(run)[0] != '\0') {
         snprintf(text, sizeof(text),
                  "[agentd: this run is lost: %s. agentd no longer hears from the agent: what it "
                  "printed after this is not recorded and its end is unknown. Check the node, then "
                  "start the agent again to go on.]",
-                 run->node_lost);
+                 ad_run_node_lost(run));
     } else if (ex->holder_gone) {
         snprintf(text, sizeof(text),
                  "[agentd: this run is lost: its holder (agentd-hold, the process that keeps the "
@@ -335,7 +334,7 @@ static void drain_parser(ad_run_t *run)
     ad_parser_finish(run->parser, uv_now(run->r->loop), &run->recs);
     ad_run_handle_recs(run);
     ad_run_flush_live(run);
-    ad_run_flush_metrics(run);
+    ad_run_feat_flush(run, true);
     ad_usage_t pending;
     ad_parser_pending_usage(run->parser, &pending);
     run->usage.input_tokens += pending.input_tokens;
@@ -390,7 +389,7 @@ void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     ad_runner_t *r = run->r;
     run->proc = NULL;
     drain_parser(run);
-    ad_run_approvals_end(run);
+    ad_run_feat_exit(run, ex);
     ad_store_run_end_t e;
     memset(&e, 0, sizeof(e));
     end_status(run, ex, &e);
@@ -422,11 +421,5 @@ void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     snprintf(c->org_id, sizeof(c->org_id), "%s", run->org_id);
     c->fresh_prompt = run->stop_since == 0 ? ad_run_session_lost(run, c->lost_sid) : NULL;
     ad_run_after_stored(r, store_end, c);
-    while (run->taps != NULL) {
-        ad_runner_tap_t *t = run->taps;
-        run->taps = t->next;
-        t->cb(NULL, 0, t->ud);
-        free(t);
-    }
     ad_run_release(run);
 }

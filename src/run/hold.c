@@ -138,15 +138,7 @@ json_t *ad_runner_run_live(const ad_runner_t *r, const char *run_id)
                                        : json_null();
         json_t *live = json_pack("{s:o, s:o}", "stalled", stalled, "holderLog",
                                  log ? ad_json_text(text, strlen(text)) : json_null());
-        if (run->node_id[0] != '\0') { /* on a worker node (issue #34) */
-            char name[64] = "", at[AD_TIME_MAX];
-            ad_plane_run_node(r->plane, run->run_id, name, sizeof(name), NULL);
-            ad_time_format(run->unreachable_since, at);
-            json_object_set_new(live, "unreachable", json_boolean(run->unreachable));
-            json_object_set_new(live, "node",
-                                json_pack("{s:s, s:s, s:s?}", "id", run->node_id, "name", name,
-                                          "unreachableSince", run->unreachable ? at : NULL));
-        }
+        ad_run_node_live(run, live); /* on a worker node (feat_node.c) */
         return live;
     }
     return NULL;
