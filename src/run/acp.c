@@ -15,7 +15,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* O_PATH */
 #endif
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -88,8 +88,8 @@ void ad_run_acp_fault(ad_run_t *run, const ad_rec_t *rec)
 {
     const char *why = rec->text != NULL ? rec->text : "ACP agent broke the protocol";
     ad_log(AD_LOG_WARN, "runner", "acp fault agent=%s: %s", run->agent_id, why);
-    run->had_error = true;
-    snprintf(run->reason, sizeof(run->reason), "%s", why);
+    run->turn.had_error = true;
+    snprintf(run->turn.reason, sizeof(run->turn.reason), "%s", why);
     ad_rec_t note = {.type = AD_REC_MESSAGE, .role = AD_ROLE_SYSTEM, .is_complete = true};
     json_t *ev = ad_run_queue_message(run, "system", why, strlen(why), &note, NULL);
     ad_run_publish(run->r, &run->topics, "message_created", json_pack("{s:o}", "message", ev));

@@ -18,7 +18,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* O_PATH */
 #endif
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <errno.h>
 #include <fcntl.h>

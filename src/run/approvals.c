@@ -12,7 +12,7 @@
  *
  * Threads: loop thread only.
  */
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -247,7 +247,9 @@ static const ad_run_approver_t *approver_of(const ad_run_t *run)
     if (a != NULL && a->approver != NULL) {
         return a->approver;
     }
-    return run->exec == AD_EXEC_ACP ? &acp_approver : run->rpc ? &codex_approver : &claude_approver;
+    return run->how.exec == AD_EXEC_ACP ? &acp_approver
+           : run->how.rpc               ? &codex_approver
+                                        : &claude_approver;
 }
 
 /* ---- the executor-neutral record ------------------------------------------------ */

@@ -6,7 +6,7 @@
  * while the writer is behind, and the stuck queue that hands a batch the
  * store refused for space to it again (a full disk, PostgreSQL away).
  */
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -107,7 +107,7 @@ static void batch_lost(inflight_t *f, int rc)
            f->agent_id, f->run_id, f->batch.n, ad_strerror(rc));
     ad_run_t *run = batch_run(f);
     if (run != NULL) {
-        run->lost_rows += f->batch.n;
+        run->msgs.lost_rows += f->batch.n;
     }
     batch_free(f, rc);
 }
@@ -143,8 +143,8 @@ static void set_store_stall(ad_runner_t *r, bool on)
         if (run->proc != NULL) {
             ad_proc_held_hold_back(run->proc, on);
         }
-        if (run->store_stalled != on) {
-            run->store_stalled = on;
+        if (run->stall.store != on) {
+            run->stall.store = on;
             ad_run_stall_update(run);
         }
     }
@@ -223,8 +223,8 @@ static void stuck_push(ad_runner_t *r, inflight_t *f)
         set_store_stall(r, true);
     }
     ad_run_t *run = batch_run(f);
-    if (run != NULL && !run->store_stalled) { /* a run started meanwhile */
-        run->store_stalled = true;
+    if (run != NULL && !run->stall.store) { /* a run started meanwhile */
+        run->stall.store = true;
         if (run->proc != NULL) {
             ad_proc_held_hold_back(run->proc, true);
         }
@@ -292,18 +292,18 @@ static void on_batch_done(int rc, void *ud)
  * (assistant text, tools) are kept. */
 static void shed_output(ad_run_t *run)
 {
-    ad_run_batch_t *b = &run->batch;
-    if (run->dropped == 0) {
+    ad_run_batch_t *b = &run->msgs.batch;
+    if (run->msgs.dropped == 0) {
         ad_log(AD_LOG_WARN, "runner", "writer behind, not storing some output agent=%s",
                run->agent_id);
     }
-    size_t keep = 0, first = run->line_first;
+    size_t keep = 0, first = run->held.line_first;
     for (size_t i = 0; i < b->n; i++) {
         if (b->v[i].output) {
             b->bytes -= b->v[i].bytes;
             msg_cleanup(&b->v[i]);
-            run->dropped++;
-            run->line_first -= i < first ? 1 : 0;
+            run->msgs.dropped++;
+            run->held.line_first -= i < first ? 1 : 0;
         } else {
             b->v[keep++] = b->v[i];
         }
@@ -315,11 +315,11 @@ static void shed_output(ad_run_t *run)
  * batch). */
 static void split_batch(ad_run_t *run, size_t n, ad_run_batch_t *out)
 {
-    ad_run_batch_t *b = &run->batch;
+    ad_run_batch_t *b = &run->msgs.batch;
     if (n == b->n) {
         *out = *b;
         memset(b, 0, sizeof(*b));
-        run->line_first = 0;
+        run->held.line_first = 0;
         return;
     }
     memset(out, 0, sizeof(*out));
@@ -332,13 +332,13 @@ static void split_batch(ad_run_t *run, size_t n, ad_run_batch_t *out)
     memmove(b->v, b->v + n, (b->n - n) * sizeof(*b->v));
     b->n -= n;
     b->bytes -= out->bytes;
-    run->line_first -= n;
+    run->held.line_first -= n;
 }
 
 void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx)
 {
     ad_runner_t *r = run->r;
-    if (done == NULL && r->inflight_bytes + run->batch.bytes > AD_RUN_INFLIGHT_BYTES) {
+    if (done == NULL && r->inflight_bytes + run->msgs.batch.bytes > AD_RUN_INFLIGHT_BYTES) {
         /* A held run's output waits in its spool instead (resumed below
          * once the writer has caught up): nothing is lost. */
         if (run->proc != NULL && ad_proc_held_hold_back(run->proc, true)) {
@@ -348,7 +348,8 @@ void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx)
         }
     }
     /* The rows of the line being handled wait for its end (hold.c). */
-    size_t n = run->in_line && run->line_first < run->batch.n ? run->line_first : run->batch.n;
+    size_t n = run->held.in_line && run->held.line_first < run->msgs.batch.n ? run->held.line_first
+                                                                             : run->msgs.batch.n;
     if (n == 0) {
         if (done != NULL) {
             done(0, ctx);

@@ -9,12 +9,12 @@
  * The codexapp feature (feature.h): owns the timer of a stop that waits
  * for an interrupted turn (its state, allocated at the first stop);
  * hooks: input (the thread opened), attach (the thread taken up again),
- * release (the timer goes). run->rpc (core: how the run talks) says
+ * release (the timer goes). run->how.rpc (core: how the run talks) says
  * whether a run is an app-server's.
  *
  * Threads: loop thread only.
  */
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +56,7 @@ static void codex_open_of(const ad_run_t *run, const ad_run_start_t *s, ad_codex
  * prompt (may be NULL) queued as the first turn once the thread is open. */
 static void codexapp_input(ad_run_t *run, const ad_run_start_t *s, const char *prompt)
 {
-    if (!run->rpc) {
+    if (!run->how.rpc) {
         return;
     }
     ad_codex_open_t open;
@@ -142,7 +142,7 @@ bool ad_run_interrupt_first(ad_run_t *run)
 /* A run taken up: its app-server lives on, on the agent's thread. */
 static void codexapp_attach(ad_run_t *run, ad_run_start_t *s)
 {
-    if (run->rpc) {
+    if (run->how.rpc) {
         ad_codex_open_t co;
         codex_open_of(run, s, &co);
         ad_codex_app_attach(run->parser, s->spec.session_id, &co);

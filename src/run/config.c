@@ -5,7 +5,7 @@
  * argv, and the record stored on the run row. On a node the node writes
  * the file. The file goes once the run's end is stored.
  */
-#include "run/run_int.h"
+#include "run/features.h"
 #include "hparam/hparam.h"
 
 #include <errno.h>

@@ -10,7 +10,7 @@
  * for their result, oldest first; a call past AD_RUN_OPEN_CALLS keeps
  * two rows. Hooks: record (AD_REC_TOOL_START, AD_REC_TOOL_END).
  */
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <string.h>
 

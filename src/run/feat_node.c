@@ -13,7 +13,7 @@
  * run is) says whether a run is on a node.
  * Hooks: started (the node's CLI version), attach (the folder), free.
  */
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -7,7 +7,7 @@
  * Owns: no state per run (the runner's endpoint and token source, set by
  * ad_runner_set_telemetry). Hooks: launch (the environment).
  */
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <stdlib.h>
 #include <string.h>

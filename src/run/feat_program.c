@@ -13,7 +13,7 @@
  * and distributions read this loop turn, and the tool_start times by id.
  * Hooks: record (AD_REC_EVENT), flush (the points to the store), free.
  */
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The terminal feature (issue #79): a run in a terminal (state.terminal,
- * run->pty) has its raw output kept for viewers: the last
+ * run->how.pty) has its raw output kept for viewers: the last
  * AD_RUN_REPLAY_BYTES for one that attaches later, and the live bytes to
  * every viewer attached now (ad_runner_tap, `agentd logs` on a terminal,
  * the dashboard's terminal).
@@ -10,7 +10,7 @@
  * the replay buffer and the viewers. Hooks: exit (each viewer is told the
  * end), free (viewers left are dropped untold: the runner closes).
  */
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <stdlib.h>
 
@@ -60,7 +60,7 @@ int ad_runner_tap(ad_runner_t *r, const char *agent_id, ad_runner_raw_cb cb, voi
     if (run == NULL || run->proc == NULL) {
         return AD_ENOENT;
     }
-    if (!run->pty) {
+    if (!run->how.pty) {
         return AD_ESTATE;
     }
     tty_t *tty = tty_of(run);

@@ -4,7 +4,7 @@
  * says what each hook is for and when it is called). A hook is called
  * for every feature that sets it, in the order of the table.
  */
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <stdlib.h>
 

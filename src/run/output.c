@@ -7,7 +7,7 @@
  * viewers (taps). What a record means is the parser's business; SQL is the
  * store's.
  */
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -46,7 +46,8 @@ static void on_flush_timer(uv_timer_t *t);
 /* The timer for the plain output's tick (out_due). */
 static void arm_out(ad_run_t *run, uint64_t now)
 {
-    uv_timer_start(&run->flush, on_flush_timer, run->out_due > now ? run->out_due - now : 1, 0);
+    uv_timer_start(&run->msgs.flush, on_flush_timer,
+                   run->msgs.out_due > now ? run->msgs.out_due - now : 1, 0);
 }
 
 /* Messages go to the writer; plain output once its tick has come (the
@@ -55,15 +56,15 @@ static void on_flush_timer(uv_timer_t *t)
 {
     ad_run_t *run = t->data;
     uint64_t now = uv_now(run->r->loop);
-    if (now >= run->out_due) {
+    if (now >= run->msgs.out_due) {
         flush_output(run, 0);
         flush_output(run, 1);
     }
     ad_run_flush_batch(run, NULL, NULL);
-    if (run->out[0].len > 0 || run->out[1].len > 0) {
+    if (run->msgs.out[0].len > 0 || run->msgs.out[1].len > 0) {
         arm_out(run, now);
-    } else if (run->batch.n == 0) {
-        uv_timer_stop(&run->flush); /* the output's own message armed it: stored already */
+    } else if (run->msgs.batch.n == 0) {
+        uv_timer_stop(&run->msgs.flush); /* the output's own message armed it: stored already */
     }
 }
 
@@ -73,9 +74,9 @@ static void arm_flush(ad_run_t *run)
 {
     uint64_t now = uv_now(run->r->loop);
     uint64_t due = next_tick(now, AD_RUN_FLUSH_MS, 0);
-    if (run->flush_init && (!uv_is_active((uv_handle_t *)&run->flush) ||
-                            uv_timer_get_due_in(&run->flush) > due - now)) {
-        uv_timer_start(&run->flush, on_flush_timer, due - now, 0);
+    if (run->msgs.flush_init && (!uv_is_active((uv_handle_t *)&run->msgs.flush) ||
+                                 uv_timer_get_due_in(&run->msgs.flush) > due - now)) {
+        uv_timer_start(&run->msgs.flush, on_flush_timer, due - now, 0);
     }
 }
 
@@ -123,7 +124,7 @@ static json_t *queue_message(ad_run_t *run, const char *id, int64_t at, const ch
                              const char *text, size_t len, const ad_rec_t *rec,
                              char id_out[AD_ID_MAX], bool event)
 {
-    ad_run_batch_t *b = &run->batch;
+    ad_run_batch_t *b = &run->msgs.batch;
     if (b->n == b->cap) {
         b->cap = b->cap ? b->cap * 2 : 16;
         b->v = ad_xrealloc(b->v, b->cap * sizeof(*b->v));
@@ -152,18 +153,18 @@ static json_t *queue_message(ad_run_t *run, const char *id, int64_t at, const ch
         m->tool_output = repaired(rec->tool_output, strlen(rec->tool_output));
     }
     m->output = rec == NULL && strcmp(role, "user") != 0;
-    if (run->msg_off > 0) {
-        m->hold[run->msg_stream] = (int64_t)run->msg_off;
+    if (run->held.msg_off > 0) {
+        m->hold[run->held.msg_stream] = (int64_t)run->held.msg_off;
     }
     m->bytes = strlen(m->content) + (m->tool_output ? strlen(m->tool_output) : 0) + 256;
     json_t *ev = event ? message_event(run, m, rec) : NULL;
-    memcpy(run->said_id, m->id, AD_ID_MAX);
+    memcpy(run->turn.said_id, m->id, AD_ID_MAX);
     if (id_out != NULL) {
         memcpy(id_out, m->id, AD_ID_MAX);
     }
     b->n++;
     b->bytes += m->bytes;
-    if (!run->in_line && (b->n >= AD_RUN_BATCH_MAX || b->bytes >= AD_RUN_BATCH_BYTES)) {
+    if (!run->held.in_line && (b->n >= AD_RUN_BATCH_MAX || b->bytes >= AD_RUN_BATCH_BYTES)) {
         ad_run_flush_batch(run, NULL, NULL);
     } else {
         arm_flush(run);
@@ -182,7 +183,7 @@ json_t *ad_run_queue_message_as(ad_run_t *run, const char *id, int64_t at, const
 
 static void flush_output(ad_run_t *run, int i)
 {
-    ad_buf_t *b = &run->out[i];
+    ad_buf_t *b = &run->msgs.out[i];
     if (b->len == 0) {
         return;
     }
@@ -191,13 +192,13 @@ static void flush_output(ad_run_t *run, int i)
         n--;
     }
     /* live output already went out as agent_output: no event for its row */
-    int stream = run->msg_stream;
-    uint64_t off = run->msg_off;
-    run->msg_stream = i;
-    run->msg_off = run->out_end[i];
+    int stream = run->held.msg_stream;
+    uint64_t off = run->held.msg_off;
+    run->held.msg_stream = i;
+    run->held.msg_off = run->msgs.out_end[i];
     queue_message(run, NULL, 0, i == 0 ? "assistant" : "system", b->data, n, NULL, NULL, false);
-    run->msg_stream = stream;
-    run->msg_off = off;
+    run->held.msg_stream = stream;
+    run->held.msg_off = off;
     if (b->cap > 2 * AD_RUN_OUT_FLUSH_BYTES) {
         ad_buf_cleanup(b);
     } else {
@@ -207,9 +208,9 @@ static void flush_output(ad_run_t *run, int i)
 
 static void add_output(ad_run_t *run, int i, const char *line, size_t len)
 {
-    ad_buf_t *b = &run->out[i];
-    if (run->out[0].len == 0 && run->out[1].len == 0) {
-        run->out_due = next_tick(uv_now(run->r->loop), AD_RUN_OUT_FLUSH_MS, out_phase(run));
+    ad_buf_t *b = &run->msgs.out[i];
+    if (run->msgs.out[0].len == 0 && run->msgs.out[1].len == 0) {
+        run->msgs.out_due = next_tick(uv_now(run->r->loop), AD_RUN_OUT_FLUSH_MS, out_phase(run));
     }
     if (b->len + len + 1 > AD_RUN_OUT_FLUSH_BYTES && b->len > 0) {
         flush_output(run, i);
@@ -219,12 +220,13 @@ static void add_output(ad_run_t *run, int i, const char *line, size_t len)
         ad_buf_truncate(b, mark); /* a line is kept whole or not at all */
     }
     if (run->proc != NULL) {
-        run->out_end[i] = ad_proc_line_end(run->proc, i == 0 ? AD_PROC_STDOUT : AD_PROC_STDERR);
+        run->msgs.out_end[i] =
+            ad_proc_line_end(run->proc, i == 0 ? AD_PROC_STDOUT : AD_PROC_STDERR);
     }
     if (b->len >= AD_RUN_OUT_FLUSH_BYTES) {
         flush_output(run, i);
     }
-    if (run->flush_init && !uv_is_active((uv_handle_t *)&run->flush)) {
+    if (run->msgs.flush_init && !uv_is_active((uv_handle_t *)&run->msgs.flush)) {
         arm_out(run, uv_now(run->r->loop));
     }
 }
@@ -250,30 +252,30 @@ static void publish_output(ad_run_t *run, const char *stream, const char *text, 
 void ad_run_flush_live(ad_run_t *run)
 {
     ad_run_feat_flush(run, false);
-    if (!run->live_dirty) {
+    if (!run->live.dirty) {
         return;
     }
-    run->live_dirty = false;
+    run->live.dirty = false;
     ad_bus_t *bus = run->r->bus;
     bool behind =
         bus != NULL && (ad_bus_seq(bus) - ad_bus_persisted_seq(bus) > AD_RUN_LIVE_BACKLOG_MAX ||
                         ad_bus_unpersisted_bytes(bus) > AD_RUN_LIVE_BACKLOG_BYTES);
     for (int i = 0; i < 2; i++) {
-        ad_buf_t *b = &run->live[i];
+        ad_buf_t *b = &run->live.buf[i];
         if (b->len == 0) {
             continue;
         }
         if (behind) {
-            run->live_dropped += b->len;
+            run->live.dropped += b->len;
         } else {
-            if (run->live_dropped > 0) {
+            if (run->live.dropped > 0) {
                 char note[160];
                 snprintf(note, sizeof(note),
                          "[agentd: %llu bytes of output were not streamed live (the event log was "
                          "behind); see the stored messages]",
-                         (unsigned long long)run->live_dropped);
+                         (unsigned long long)run->live.dropped);
                 publish_output(run, "system", note, strlen(note), true);
-                run->live_dropped = 0;
+                run->live.dropped = 0;
             }
             publish_output(run, i == 0 ? "stdout" : "stderr", b->data, b->len - 1, true);
         }
@@ -322,7 +324,7 @@ void ad_run_want_check(ad_run_t *run)
  * stderr); the line keeps its own agent_output when it comes alone. */
 static void live_output(ad_run_t *run, int i, const char *line, size_t len)
 {
-    ad_buf_t *b = &run->live[i];
+    ad_buf_t *b = &run->live.buf[i];
     if (b->len > 0 && b->len + len + 1 > AD_RUN_LIVE_BYTES) {
         ad_run_flush_live(run);
     }
@@ -330,7 +332,7 @@ static void live_output(ad_run_t *run, int i, const char *line, size_t len)
     if (ad_buf_append(b, line, len) != 0 || ad_buf_putc(b, '\n') != 0) {
         ad_buf_truncate(b, mark); /* a line is kept whole or not at all */
     }
-    run->live_dirty = true;
+    run->live.dirty = true;
     ad_run_want_check(run);
 }
 
@@ -340,12 +342,13 @@ static void live_output(ad_run_t *run, int i, const char *line, size_t len)
  * and the agent waits for input when its process is still alive. */
 static void on_result(ad_run_t *run, const ad_rec_t *rec)
 {
-    run->usage.input_tokens += rec->usage.input_tokens;
-    run->usage.output_tokens += rec->usage.output_tokens;
-    run->usage.cache_creation_tokens += rec->usage.cache_creation_tokens;
-    run->usage.cache_read_tokens += rec->usage.cache_read_tokens;
-    run->cost = rec->total_cost_usd >= 0 ? rec->total_cost_usd : run->cost + rec->cost_usd;
-    run->turns += rec->num_turns;
+    run->turn.usage.input_tokens += rec->usage.input_tokens;
+    run->turn.usage.output_tokens += rec->usage.output_tokens;
+    run->turn.usage.cache_creation_tokens += rec->usage.cache_creation_tokens;
+    run->turn.usage.cache_read_tokens += rec->usage.cache_read_tokens;
+    run->turn.cost =
+        rec->total_cost_usd >= 0 ? rec->total_cost_usd : run->turn.cost + rec->cost_usd;
+    run->turn.count += rec->num_turns;
     ad_usage_rec_t u = {
         .model = rec->model != NULL ? rec->model : ad_parser_model(run->parser),
         .input_tokens = rec->usage.input_tokens,
@@ -358,46 +361,46 @@ static void on_result(ad_run_t *run, const ad_rec_t *rec)
     ad_store_usage_record(run->r->store, &u, NULL, NULL);
     /* the run's row grows turn by turn, not only at its end */
     ad_store_run_usage_t ru = {
-        .input_tokens = run->usage.input_tokens,
-        .output_tokens = run->usage.output_tokens,
-        .cache_read_tokens = run->usage.cache_read_tokens,
-        .cache_write_tokens = run->usage.cache_creation_tokens,
-        .cost_usd = run->cost,
-        .num_turns = run->turns,
+        .input_tokens = run->turn.usage.input_tokens,
+        .output_tokens = run->turn.usage.output_tokens,
+        .cache_read_tokens = run->turn.usage.cache_read_tokens,
+        .cache_write_tokens = run->turn.usage.cache_creation_tokens,
+        .cost_usd = run->turn.cost,
+        .num_turns = run->turn.count,
     };
     memcpy(ru.id, run->run_id, AD_ID_MAX);
     ad_store_run_usage(run->r->store, &ru, NULL, NULL);
-    run->had_error = rec->is_error;
-    snprintf(run->reason, sizeof(run->reason), "%s",
+    run->turn.had_error = rec->is_error;
+    snprintf(run->turn.reason, sizeof(run->turn.reason), "%s",
              !rec->is_error      ? ""
              : rec->text != NULL ? rec->text
                                  : "the agent reported an error");
     /* One-shot CLIs exit right after their turn: the run's end sets the
      * status (a `waiting` in between would invite a message they cannot
      * take). */
-    if (run->rpc && run->stop_since != 0 && !ad_codex_app_busy(run->parser)) {
+    if (run->how.rpc && run->stop.since != 0 && !ad_codex_app_busy(run->parser)) {
         ad_proc_stop(run->proc, false); /* the interrupted turn has ended (control.c) */
         return;
     }
-    if (ad_proc_alive(run->proc) && !run->one_shot &&
-        !(run->rpc && ad_codex_app_busy(run->parser))) {
+    if (ad_proc_alive(run->proc) && !run->how.one_shot &&
+        !(run->how.rpc && ad_codex_app_busy(run->parser))) {
         ad_store_agent_runtime_t upd = {.context_level = -1};
         /* an ACP agent goes on with the message that waited for this turn */
-        bool more = run->exec == AD_EXEC_ACP && ad_acp_busy(run->parser);
+        bool more = run->how.exec == AD_EXEC_ACP && ad_acp_busy(run->parser);
         ad_agent_status_t st = rec->is_error ? AD_AGENT_STATUS_ERROR
                                : more        ? AD_AGENT_STATUS_RUNNING
                                              : AD_AGENT_STATUS_WAITING;
-        const char *ref = run->said_id[0] != '\0' ? run->said_id : "(no message)";
+        const char *ref = run->turn.said_id[0] != '\0' ? run->turn.said_id : "(no message)";
         ad_store_status_reason_t why;
         if (rec->is_error) { /* why, as a run's end says it (the process lives on) */
-            upd.state_patch = json_pack("{s:s}", "statusReason", run->reason);
-            ad_status_reason_set(&why, "turn_failed", run->said_id, "result event %s: %s", ref,
-                                 run->reason);
+            upd.state_patch = json_pack("{s:s}", "statusReason", run->turn.reason);
+            ad_status_reason_set(&why, "turn_failed", run->turn.said_id, "result event %s: %s", ref,
+                                 run->turn.reason);
         } else if (more) {
-            ad_status_reason_set(&why, "turn_started", run->said_id,
+            ad_status_reason_set(&why, "turn_started", run->turn.said_id,
                                  "result event %s: the next waiting message goes on", ref);
         } else {
-            ad_status_reason_set(&why, "turn_ended", run->said_id,
+            ad_status_reason_set(&why, "turn_ended", run->turn.said_id,
                                  "result event %s: the turn ended, the agent waits for your "
                                  "next message",
                                  ref);
@@ -423,10 +426,10 @@ static void on_message_rec(ad_run_t *run, const ad_rec_t *rec)
         ad_run_call_opened(run, rec->tool_id, made, now);
     }
     if (rec->role == AD_ROLE_ASSISTANT && !rec->is_error) {
-        free(run->last_text);
-        run->last_text = ad_xstrdup(text);
-        memcpy(run->last_id, made, AD_ID_MAX);
-        run->last_at = now;
+        free(run->turn.last_text);
+        run->turn.last_text = ad_xstrdup(text);
+        memcpy(run->turn.last_id, made, AD_ID_MAX);
+        run->turn.last_at = now;
     }
     ad_run_publish(run->r, &run->topics, result ? "message_updated" : "message_created",
                    json_pack("{s:o}", "message", ev));
@@ -436,17 +439,18 @@ static void on_message_rec(ad_run_t *run, const ad_rec_t *rec)
  * came from: that message is written again with them. */
 static void on_tokens_rec(ad_run_t *run, const ad_rec_t *rec)
 {
-    if (run->last_text == NULL) {
+    if (run->turn.last_text == NULL) {
         return;
     }
     ad_rec_t r = {.type = AD_REC_MESSAGE,
                   .role = AD_ROLE_ASSISTANT,
                   .token_count = rec->token_count,
                   .is_complete = true};
-    json_t *ev = ad_run_queue_message_as(run, run->last_id, run->last_at, "assistant",
-                                         run->last_text, strlen(run->last_text), &r, NULL);
-    free(run->last_text);
-    run->last_text = NULL;
+    json_t *ev =
+        ad_run_queue_message_as(run, run->turn.last_id, run->turn.last_at, "assistant",
+                                run->turn.last_text, strlen(run->turn.last_text), &r, NULL);
+    free(run->turn.last_text);
+    run->turn.last_text = NULL;
     ad_run_publish(run->r, &run->topics, "message_updated", json_pack("{s:o}", "message", ev));
 }
 
@@ -554,12 +558,12 @@ static void remember_err(ad_run_t *run, const char *line, size_t len)
         return;
     }
     len -= skip;
-    size_t n = len < sizeof(run->last_err) - 1 ? len : sizeof(run->last_err) - 1;
+    size_t n = len < sizeof(run->turn.last_err) - 1 ? len : sizeof(run->turn.last_err) - 1;
     while (n > 0 && n < len && ((unsigned char)line[skip + n] & 0xC0) == 0x80) {
         n--; /* not in the middle of a UTF-8 character */
     }
-    memcpy(run->last_err, line + skip, n);
-    run->last_err[n] = '\0';
+    memcpy(run->turn.last_err, line + skip, n);
+    run->turn.last_err[n] = '\0';
 }
 
 void ad_run_on_line(ad_proc_t *p, ad_proc_stream_t stream, const char *line, size_t len,

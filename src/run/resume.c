@@ -15,7 +15,7 @@
  * fork's first run still waits for its own session id (issue #14).
  * Hooks: open (the fork flag), started (the prompt), free.
  */
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,9 +40,9 @@ bool ad_run_fork_seen(ad_run_t *run)
 
 char *ad_run_session_lost(ad_run_t *run, char sid[AD_RUN_SID_MAX])
 {
-    const char *at = strstr(run->reason, GONE);
+    const char *at = strstr(run->turn.reason, GONE);
     resume_t *rs = ad_run_ctx_peek(run, AD_RUN_FEAT_RESUME);
-    if (run->exec != AD_EXEC_CLAUDE || rs == NULL || rs->prompt == NULL || at == NULL) {
+    if (run->how.exec != AD_EXEC_CLAUDE || rs == NULL || rs->prompt == NULL || at == NULL) {
         return NULL;
     }
     at += strlen(GONE);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to src/run: a run's state, the runner, and the functions its
- * files share (runner.c: life cycle, events and agent updates; start.c;
- * output.c: parser records, live output and stored messages; exit.c;
- * control.c: stop, pause, input).
+ * Private to src/run: a run's core state, the runner, and the functions
+ * the core's files share (runner.c: life cycle, events and agent updates;
+ * start.c; output.c: parser records, live output and queued messages;
+ * batch.c: messages to the writer; exit.c; control.c: stop, pause,
+ * input). What only some runs need is a run feature's (feature.h: the
+ * interface and the hooks; features.h: what the features export).
  *
  * Threads: loop thread only.
  */
@@ -132,87 +134,122 @@ typedef struct ad_run_pending ad_run_pending_t;
 /* A permission prompt's request id at most (approvals.c). */
 #define AD_RUN_REQUEST_ID_MAX 128
 
-typedef struct ad_run {
-    ad_runner_t *r;
-    void *ctx[AD_RUN_FEATURES]; /* each feature's state (feature.h), NULL until used */
-    /* Non-NULL while its process is starting (a spawner thread forks it):
-     * the run row is written, and what waits for the process (the first
-     * prompt, messages, a stop) goes to it, once it runs. */
-    ad_run_pending_t *pending;
-    struct ad_run *next;
-    /* the runner's index by agent id (a chain per bucket, newest first, as
-     * in runs) and the runs whose live output or points wait for the
-     * turn's check (output.c); on_check: in that list */
-    struct ad_run *hnext, *check_next;
-    bool on_check;
-    char agent_id[AD_ID_MAX];
-    char run_id[AD_ID_MAX];
-    char crew_id[AD_ID_MAX]; /* "" when the agent is in no crew */
-    char org_id[AD_ID_MAX];
-    ad_run_topics_t topics;
+/* How a run talks to its process, from its launch. */
+typedef struct {
     ad_executor_t exec;
     bool stdin_json; /* claude stream-json input */
     bool accepts_input;
-    bool one_shot;                 /* codex exec/gemini: the run is one turn */
-    bool rpc;                      /* codex app-server: JSON-RPC through the parser */
-    char prompt_msg_id[AD_ID_MAX]; /* the first prompt's message, or "" */
-    ad_parser_t *parser;
-    ad_recs_t recs;
-    char *cwd; /* the worktree (owned): ACP's fs requests are served below it */
-    ad_proc_t *proc;
-    uint64_t started_ns;
+    bool one_shot;  /* codex exec/gemini: the run is one turn */
+    bool rpc;       /* codex app-server: JSON-RPC through the parser */
+    bool pty;       /* in a terminal (feat_tty.c keeps its raw output) */
+    bool sandboxed; /* runs in an agent sandbox here (an exit 127 says where to look) */
+} ad_run_how_t;
+
+/* What the run's turns said and cost (output.c), for its end (exit.c). */
+typedef struct {
     ad_usage_t usage;
     double cost;
-    int64_t turns;
+    int64_t count; /* turns */
     bool had_error;
     char reason[256];
     /* The last non-blank stderr line (cut to fit): why a process that
      * reported no error of its own exited non-zero, for the run's reason. */
     char last_err[200];
-    ad_buf_t out[2];      /* pending output text: stdout, stderr */
-    ad_run_batch_t batch; /* messages not yet handed to the writer */
-    uint64_t dropped;     /* output messages not stored: the writer was behind */
-    uv_timer_t flush;
-    bool flush_init;
-    ad_run_waiter_t *stop_waiters;
-    int64_t stop_since; /* wall ms of the first stop asked, 0: none (issue #32) */
-    bool stop_force;    /* a force stop was asked */
-    bool pty;
-    bool sandboxed;   /* runs in an agent sandbox here (an exit 127 says where to look) */
-    ad_buf_t live[2]; /* plain output read this loop iteration */
-    bool live_dirty;
-    uint64_t live_dropped; /* bytes not streamed live */
+    char said_id[AD_ID_MAX]; /* the newest message queued: a status's ref */
     /* The last assistant message, until its API message's real token
      * count comes (AD_REC_TOKENS) and it is written again with it. */
     char last_id[AD_ID_MAX];
     int64_t last_at;
-    char said_id[AD_ID_MAX]; /* the newest message queued: a status's ref */
-    char *last_text;         /* owned; NULL when none is waiting */
-    /* Held runs (issue #15, hold.c): messages carry the spool offset past
-     * the output they cover; one stdout line's messages go to the writer
-     * together (line_first: the batch's first message of the line being
-     * handled), so a stored offset never covers half a line's rows. */
-    char *hold_dir;          /* owned; NULL: not held */
-    char node_id[AD_ID_MAX]; /* its worker node ("": here; feat_node.c) */
-    bool in_line;
-    size_t line_first;
-    /* Status changes made while a line is handled wait for the line's
-     * rows (runner.c): a client that sees `waiting` finds the answer. */
-    struct ad_run_held_update *held_updates;
-    size_t nheld_updates;
+    char *last_text; /* owned; NULL when none is waiting */
+} ad_run_turn_t;
+
+/* The run's messages on their way to the store (output.c, batch.c). */
+typedef struct {
+    ad_buf_t out[2];     /* pending output text: stdout, stderr */
     uint64_t out_end[2]; /* spool offset past the last line in out[i] */
     /* Loop time (ms) out[] is stored at: the run's next tick after its
      * first byte, shared with other runs (output.c, next_tick). */
     uint64_t out_due;
+    ad_run_batch_t batch; /* messages not yet handed to the writer */
+    uint64_t dropped;     /* output messages not stored: the writer was behind */
+    uint64_t lost_rows;   /* messages the store refused for good */
+    uv_timer_t flush;
+    bool flush_init;
+} ad_run_msgs_t;
+
+/* Plain output read this loop iteration, for the bus (output.c). */
+typedef struct {
+    ad_buf_t buf[2]; /* stdout, stderr */
+    bool dirty;
+    uint64_t dropped; /* bytes not streamed live */
+} ad_run_live_t;
+
+/* A stop asked (control.c): who waits for the end, since when (wall ms,
+ * 0: none, issue #32), and whether it was forced. */
+typedef struct {
+    ad_run_waiter_t *waiters;
+    int64_t since;
+    bool force;
+} ad_run_stop_t;
+
+/* Held runs (issue #15, hold.c): messages carry the spool offset past
+ * the output they cover; one stdout line's messages go to the writer
+ * together (line_first: the batch's first message of the line being
+ * handled), so a stored offset never covers half a line's rows. */
+typedef struct {
+    char *dir; /* the holder's directory (owned); NULL: not held */
+    bool in_line;
+    size_t line_first;
     int msg_stream; /* the offset the next queued message carries */
     uint64_t msg_off;
-    /* A full disk (issue #41): the holder cannot spool (hold_stalled, with
-     * its reason) or the store cannot write (store_stalled); stalled is
-     * what was last published (run_stalled / run_resumed). */
-    bool hold_stalled, store_stalled, stalled;
-    char stall_reason[64];
-    int64_t stalled_at; /* ms since the epoch */
-    uint64_t lost_rows; /* messages the store refused for good */
+    /* Status changes made while a line is handled wait for the line's
+     * rows (runner.c): a client that sees `waiting` finds the answer. */
+    struct ad_run_held_update *updates;
+    size_t nupdates;
+} ad_run_held_t;
+
+/* A full disk (issue #41): the holder cannot spool (hold, with its
+ * reason) or the store cannot write (store); on is what was last
+ * published (run_stalled / run_resumed). */
+typedef struct {
+    bool hold, store, on;
+    char reason[64];
+    int64_t at; /* ms since the epoch */
+} ad_run_stall_t;
+
+/* A run: its identity, process, parser, topics and what every run needs;
+ * what only some runs need is a feature's state (ctx, feature.h). */
+typedef struct ad_run {
+    ad_runner_t *r;
+    char agent_id[AD_ID_MAX];
+    char run_id[AD_ID_MAX];
+    char crew_id[AD_ID_MAX]; /* "" when the agent is in no crew */
+    char org_id[AD_ID_MAX];
+    char node_id[AD_ID_MAX]; /* its worker node ("": here; feat_node.c) */
+    char *cwd;               /* the worktree (owned): ACP's fs requests are served below it */
+    ad_run_topics_t topics;
+    ad_run_how_t how;
+    /* Non-NULL while its process is starting (a spawner thread forks it):
+     * the run row is written, and what waits for the process (the first
+     * prompt, messages, a stop) goes to it, once it runs. */
+    ad_run_pending_t *pending;
+    ad_proc_t *proc;
+    uint64_t started_ns;
+    char prompt_msg_id[AD_ID_MAX]; /* the first prompt's message, or "" */
+    ad_parser_t *parser;
+    ad_recs_t recs;
+    ad_run_turn_t turn;
+    ad_run_msgs_t msgs;
+    ad_run_live_t live;
+    ad_run_held_t held;
+    ad_run_stall_t stall;
+    ad_run_stop_t stop;
+    void *ctx[AD_RUN_FEATURES]; /* each feature's state (feature.h), NULL until used */
+    /* the runner's list, its index by agent id (a chain per bucket, newest
+     * first, as in runs) and the runs whose live output or points wait for
+     * the turn's check (output.c); on_check: in that list */
+    struct ad_run *next, *hnext, *check_next;
+    bool on_check;
 } ad_run_t;
 
 struct ad_runner {
@@ -343,11 +380,6 @@ void ad_run_batch_cleanup(ad_run_batch_t *b);
 void ad_run_stall_update(ad_run_t *run);
 /* The supervisor's stall callback (hold.c). */
 void ad_run_on_stall(ad_proc_t *p, bool stalled, const char *reason, void *ud);
-/* feat_calls.c: a tool call's message, remembered until its result comes;
- * and taken off when it comes (true: its message's id and time in id, at). */
-void ad_run_call_opened(ad_run_t *run, const char *tool_id, const char *msg_id, int64_t at);
-bool ad_run_call_closed(ad_run_t *run, const char *tool_id, char id[AD_ID_MAX], int64_t *at);
-
 /* ---- output.c: plain output, live and stored ------------------------------------ */
 /* Coalesced output and queued messages to the writer, in order. */
 void ad_run_flush_all(ad_run_t *run);
@@ -388,113 +420,13 @@ int ad_run_pending_message(ad_run_t *run, const char *content, ad_runner_cb cb, 
 /* What a start still held when its runner closes (no callback). */
 void ad_run_pending_free(ad_run_t *run);
 
-/* ---- codexapp.c: codex app-server runs ---------------------------------------- */
-/* Stop's first step: turn/interrupt of the turn in progress; the process
- * is stopped when the turn has ended (output.c) or after the stop grace.
- * False when no turn runs (the caller stops it now). */
-bool ad_run_interrupt_first(ad_run_t *run);
-
-/* ---- version.c ----------------------------------------------------------------- */
+/* ---- commit.c ----------------------------------------------------------------- */
 /* Reads HEAD of the worktree at path (borrowed) on the thread pool and
  * stores it on run_id as the commit it started from (commit.c). Best
  * effort. Loop thread. */
 void ad_run_note_commit(ad_runner_t *r, const char *run_id, const char *path);
 /* The runner is going: HEAD reads still in flight answer into nothing. */
 void ad_run_commits_detach(ad_runner_t *r);
-
-/* Runs `argv0 --version` (cwd, env and sandbox as the run's; borrowed) beside the
- * run and keeps what it prints on the run (ad_run_version_set), or on its
- * row when the run has ended first. */
-void ad_run_probe_version(ad_run_t *run, const char *argv0, const char *cwd, const char *const *env,
-                          const ad_proc_sandbox_t *sandbox);
-/* The run's CLI version is known (a parsed version, or "" when none could
- * be read): stored on the run row, logged, and a version agentd was not
- * tested with is said in the transcript (a system message). Once per run. */
-void ad_run_version_set(ad_run_t *run, const char *version);
-
-/* ---- approvals.c --------------------------------------------------------------- */
-/* One approvals API across executors (issue #33). The pending-approval
- * record (the approvals feature's state), the stored row, approval_requested /
- * approval_updated, GET /api/agents/:id/approvals, POST /api/approvals/:id,
- * the card, `agentd approve` and the "Allow always" rule store (the agent's
- * permissions, src/api/approvals.c) are the same for every executor; only
- * the reply to the agent is the executor's. An executor plugs in by:
- *  1. an ad_run_approver_t: approvals.c picks Claude's control protocol
- *     (the first user), ACP's or the Codex app-server's by the run's
- *     executor; ad_run_approver_set at the run's start overrides it;
- *  2. calling ad_run_approval_request when its protocol asks permission
- *     (ACP session/request_permission, Codex app-server
- *     item/commandExecution/requestApproval, …) with the request's own id,
- *     and ad_run_approval_withdrawn when the agent takes the request back;
- *  3. answering in answer(): allow / deny / allow always to the protocol's
- *     reply (ACP: the offered option of that kind; Codex: accept / decline /
- *     acceptForSession).
- * The agent reads `waiting` (code approval_requested, ref the approval id)
- * while one is pending and `running` (approval_answered) once all are. */
-typedef struct ad_run_approver {
-    /* Writes the decision for the protocol's request_id to the agent; tool
-     * and input are the approval's as stored (input borrowed, may be NULL).
-     * 0, or an AD_E* code (the approval stays pending). */
-    int (*answer)(ad_run_t *run, const char *request_id, ad_approval_decision_t d, const char *tool,
-                  json_t *input);
-    /* Denies request_id without asking the user (too many pending). */
-    void (*refuse)(ad_run_t *run, const char *request_id);
-} ad_run_approver_t;
-/* A permission request of the agent's protocol. Borrowed by the call. */
-typedef struct {
-    const char *request_id;  /* the protocol's id, < 128 bytes */
-    const char *tool_name;   /* what it wants to run ("Bash", "edit", …) */
-    const char *tool_use_id; /* or NULL */
-    json_t *input;           /* what it would run with (an object), or NULL */
-    const char *description; /* or NULL */
-} ad_run_approval_req_t;
-/* Stores and publishes a new approval for req and sets the agent waiting;
- * a request already pending is ignored. */
-void ad_run_approval_request(ad_run_t *run, const ad_run_approval_req_t *req);
-/* The agent took request_id back: the approval is closed as cancelled. */
-void ad_run_approval_withdrawn(ad_run_t *run, const char *request_id);
-/* How many of the run's prompts wait for an answer now. */
-size_t ad_run_approvals_pending(const ad_run_t *run);
-/* The run's approver (at its start; NULL: its executor's). */
-void ad_run_approver_set(ad_run_t *run, const ad_run_approver_t *approver);
-/* Whether the user denied the call tool_id (one of the run's last
- * AD_RUN_APPROVALS_MAX denials). */
-bool ad_run_tool_denied(const ad_run_t *run, const char *tool_id);
-/* The ACP feature's state (acp.c, acp_term.c): the run's live terminals
- * (src/proc's set, NULL until the first), and what they run with (the
- * agent's sandbox, env and limits; NULL: none can run). On a node:
- * {agent, env, sandbox} as its spawn had them, sent with each
- * terminal/create (NULL: none). */
-typedef struct {
-    ad_terms_t *terms;
-    ad_run_term_env_t *term_env;
-    json_t *node_term;
-} ad_run_acp_t;
-
-/* ---- acp.c: the runner's side of an ACP run ----------------------------------------- */
-/* The protocol begun (the initialize request written) once the process is
- * up; prompt is the first message (NULL: none). */
-void ad_run_acp_begin(ad_run_t *run, const ad_agent_spec_t *spec, const char *prompt);
-/* The protocol taken up on a run a previous daemon started; in_turn: the
- * agent was not waiting for input. */
-void ad_run_acp_resume(ad_run_t *run, const ad_agent_spec_t *spec, bool in_turn);
-/* Carries out the records of a user's decision (ad_acp_decide): answers
- * written to the agent, held requests served, notices published. */
-void ad_run_acp_apply(ad_run_t *run, const ad_recs_t *recs);
-/* An AD_REC_REQUEST served (fs below the worktree, terminals) and answered. */
-void ad_run_acp_request(ad_run_t *run, const ad_rec_t *rec);
-/* Whether the file or folder open at fd is agentd's data dir or inside it
- * (never served, even in a worktree that holds it). */
-bool ad_run_acp_in_data_dir(const ad_run_t *run, int fd);
-/* A line of agentd's in the run's live output (stream "system"). */
-void ad_run_acp_say(ad_run_t *run, const char *text);
-/* An AD_REC_FAULT: the run's error with the reason, the agent ended. */
-void ad_run_acp_fault(ad_run_t *run, const ad_rec_t *rec);
-/* A user message as a prompt (now, or after the turn that runs). 0,
- * AD_ETOOBIG (too many wait), AD_EINVAL, or ad_proc_write's error. */
-int ad_run_acp_prompt(ad_run_t *run, const char *content);
-/* session/cancel for the turn that runs, if one does. */
-void ad_run_acp_cancel(ad_run_t *run);
 
 /* ---- start.c: a run on a worker node (issue #34) ------------------------------- */
 /* The run run_id of agent_id on node_id, left running by a previous
@@ -537,31 +469,6 @@ void ad_run_line_end(ad_run_t *run);
 /* The status changes held while the line was handled, written after its
  * rows (runner.c; called by ad_run_line_end). */
 void ad_run_held_updates_flush(ad_run_t *run);
-
-/* ---- feat_node.c: a run on a worker node (issue #34) ---------------------------- */
-/* Where the agent runs (state.node or state.placement): node_id gets the
- * node, or "" for here; *gpu: the run takes a GPU. AD_EINVAL or AD_ESTATE
- * with err. */
-int ad_run_node_place(ad_runner_t *r, const ad_run_start_t *s, char node_id[AD_ID_MAX], bool *gpu,
-                      char *err, size_t errsz);
-/* The sandbox policy node_id builds for the run (s->remote_sandbox, and
- * s->sbx as it reads here). AD_EPERM, AD_EINVAL or AD_EIO with err. */
-int ad_run_node_sandbox(ad_runner_t *r, ad_run_start_t *s, const char *node_id, char *err,
-                        size_t errsz);
-/* The run's process on node_id (the plane's relay; s->remote_config goes
- * with the spawn). 0 or the code of what failed, with err. */
-int ad_run_node_spawn(ad_runner_t *r, ad_run_t *run, const ad_proc_opts_t *o, const char *node_id,
-                      bool gpu, const ad_run_start_t *s, char *err, size_t errsz);
-/* The folder as the agent sees it: on a node its folder there, else cwd. */
-const char *ad_run_agent_cwd(const ad_run_t *run);
-/* Why the plane gave the run up ("" when it did not). */
-const char *ad_run_node_lost(const ad_run_t *run);
-/* The node's part of ad_runner_run_live (nothing for a run here). */
-void ad_run_node_live(const ad_run_t *run, json_t *live);
-
-/* start.c: the environment of s (s->env: the executor's, state.env, a
- * stored API key; NULL-terminated). */
-void ad_run_start_env(ad_runner_t *r, ad_run_start_t *s);
 
 /* ---- config.c, sandbox.c: a start's config and sandbox ---------------------------- */
 /* The config's file and AGENTD_CONFIG, its flags on a command's argv, and
@@ -609,22 +516,5 @@ void ad_run_start_refused(ad_runner_t *r, json_t *agent, const char *agent_id, c
                           const char *why);
 /* Shows path (a file agentd made for the run) read-only in x. */
 void ad_run_sandbox_show(ad_run_sbx_t *x, const char *path);
-
-/* ---- acp_term.c: ACP terminals ------------------------------------------------------- */
-/* A terminal/… request (AD_REC_REQUEST, allowed already) served and answered. */
-void ad_run_acp_terminal(ad_run_t *run, const ad_rec_t *rec);
-/* The run is let go: its terminals are killed (each frees itself once it
- * has exited). */
-void ad_run_acp_terms_end(ad_run_t *run);
-/* What the run's terminals run with: the agent's sandbox (taken from sbx,
- * which is left empty), a copy of its env (NULL-terminated) and limits. */
-void ad_run_term_env_keep(ad_run_t *run, ad_run_sbx_t *sbx, const char *const *env,
-                          const ad_proc_limits_t *limits);
-void ad_run_term_env_free(ad_run_term_env_t *t);
-/* The ACP feature's free hook: terminals, their env. */
-void ad_run_acp_free(ad_run_t *run, void *ctx);
-/* An ACP run on a node: what its terminals run with there (s's env and
- * sandbox policy), sent with each terminal/create. */
-void ad_run_node_term_keep(ad_run_t *run, const ad_run_start_t *s);
 
 #endif

@@ -5,7 +5,7 @@
  * publishing its events, changing its agent row). Starting is start.c's,
  * output output.c's, exit exit.c's, stop/pause/input control.c's.
  */
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -210,11 +210,11 @@ static void agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_st
     /* Writes keep the order of the output: what the agent said before this
      * change is stored before it (a client that sees `waiting` finds the
      * answer). The rows of a held run's line wait for its end. */
-    if (run->in_line && run->nheld_updates < HELD_UPDATES_MAX) {
-        if (run->held_updates == NULL) {
-            run->held_updates = ad_xcalloc(HELD_UPDATES_MAX, sizeof(*run->held_updates));
+    if (run->held.in_line && run->held.nupdates < HELD_UPDATES_MAX) {
+        if (run->held.updates == NULL) {
+            run->held.updates = ad_xcalloc(HELD_UPDATES_MAX, sizeof(*run->held.updates));
         }
-        run->held_updates[run->nheld_updates++] =
+        run->held.updates[run->held.nupdates++] =
             (struct ad_run_held_update){.u = *u, .status = status, .cb = cb, .ud = ud};
         u->state_patch = NULL; /* taken with the copy */
         return;
@@ -238,10 +238,10 @@ static void agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_st
 
 void ad_run_held_updates_flush(ad_run_t *run)
 {
-    size_t n = run->nheld_updates;
-    run->nheld_updates = 0;
+    size_t n = run->held.nupdates;
+    run->held.nupdates = 0;
     for (size_t i = 0; i < n; i++) {
-        struct ad_run_held_update *h = &run->held_updates[i];
+        struct ad_run_held_update *h = &run->held.updates[i];
         agent_update(run, &h->u, h->status, h->cb, h->ud);
     }
 }
@@ -279,22 +279,22 @@ void ad_run_free(ad_run_t *run)
 {
     ad_run_pending_free(run);
     ad_run_feat_free(run);
-    free(run->last_text);
-    ad_buf_cleanup(&run->live[0]);
-    ad_buf_cleanup(&run->live[1]);
-    ad_buf_cleanup(&run->out[0]);
-    ad_buf_cleanup(&run->out[1]);
-    ad_run_batch_cleanup(&run->batch);
+    free(run->turn.last_text);
+    ad_buf_cleanup(&run->live.buf[0]);
+    ad_buf_cleanup(&run->live.buf[1]);
+    ad_buf_cleanup(&run->msgs.out[0]);
+    ad_buf_cleanup(&run->msgs.out[1]);
+    ad_run_batch_cleanup(&run->msgs.batch);
     ad_recs_cleanup(&run->recs);
     ad_parser_free(run->parser);
     free(run->cwd);
-    for (size_t i = 0; i < run->nheld_updates; i++) { /* never written: the daemon closes */
-        json_decref(run->held_updates[i].u.state_patch);
-        ad_run_call_cb(run->held_updates[i].cb, run->held_updates[i].ud, AD_ESTATE, NULL,
+    for (size_t i = 0; i < run->held.nupdates; i++) { /* never written: the daemon closes */
+        json_decref(run->held.updates[i].u.state_patch);
+        ad_run_call_cb(run->held.updates[i].cb, run->held.updates[i].ud, AD_ESTATE, NULL,
                        "the daemon is closing");
     }
-    free(run->held_updates);
-    free(run->hold_dir);
+    free(run->held.updates);
+    free(run->held.dir);
     free(run);
 }
 
@@ -525,11 +525,11 @@ void ad_runner_free(ad_runner_t *r)
      * start reconciles them as lost). */
     while (r->runs != NULL) {
         ad_run_t *run = r->runs;
-        for (ad_run_waiter_t *w = run->stop_waiters, *next; w != NULL; w = next) {
+        for (ad_run_waiter_t *w = run->stop.waiters, *next; w != NULL; w = next) {
             next = w->next;
             free(w);
         }
-        run->stop_waiters = NULL;
+        run->stop.waiters = NULL;
         ad_run_release(run);
     }
     ad_run_stuck_free(r);

@@ -5,7 +5,7 @@
  * prompt is queued, and the run row is written before any of its
  * messages. Building the launch is src/agent's, spawning src/proc's.
  */
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -222,7 +222,7 @@ static ad_run_t *run_new(ad_runner_t *r, const char *agent_id, const start_t *s)
 {
     ad_run_t *run = ad_xcalloc(1, sizeof(*run));
     run->r = r;
-    run->flush.data = run;
+    run->msgs.flush.data = run;
     snprintf(run->agent_id, sizeof(run->agent_id), "%s", agent_id);
     ad_id_new("run", run->run_id);
     const char *crew = json_string_value(json_object_get(s->agent, "crewId"));
@@ -231,21 +231,21 @@ static ad_run_t *run_new(ad_runner_t *r, const char *agent_id, const start_t *s)
     snprintf(run->org_id, sizeof(run->org_id), "%s", org != NULL ? org : "");
     ad_run_topics_init(&run->topics, agent_id, run->run_id, s->ws,
                        json_string_value(json_object_get(s->agent, "orgId")), run->crew_id);
-    run->exec = s->spec.executor;
-    run->stdin_json = s->spec.executor == AD_EXEC_CLAUDE;
-    run->one_shot = s->launch.one_shot;
-    run->rpc = s->launch.rpc;
+    run->how.exec = s->spec.executor;
+    run->how.stdin_json = s->spec.executor == AD_EXEC_CLAUDE;
+    run->how.one_shot = s->launch.one_shot;
+    run->how.rpc = s->launch.rpc;
     run->parser = ad_parser_new(s->spec.executor);
     run->cwd = ad_xstrdup(s->path);
     ad_parser_set_model(run->parser, s->spec.model);
     ad_parser_set_prices(run->parser, json_object_get(s->settings, "model_prices"));
     ad_recs_init(&run->recs);
     size_t line_max = (size_t)r->cfg->max_line_bytes;
-    ad_buf_init(&run->out[0], AD_RUN_OUT_FLUSH_BYTES + AD_PARSER_OUTPUT_MAX + 64);
-    ad_buf_init(&run->out[1], AD_RUN_OUT_FLUSH_BYTES + line_max + 64);
-    ad_buf_init(&run->live[0], AD_RUN_LIVE_BYTES + AD_PARSER_OUTPUT_MAX + 64);
-    ad_buf_init(&run->live[1], AD_RUN_LIVE_BYTES + line_max + 64);
-    run->pty = json_is_true(json_object_get(s->state, "terminal"));
+    ad_buf_init(&run->msgs.out[0], AD_RUN_OUT_FLUSH_BYTES + AD_PARSER_OUTPUT_MAX + 64);
+    ad_buf_init(&run->msgs.out[1], AD_RUN_OUT_FLUSH_BYTES + line_max + 64);
+    ad_buf_init(&run->live.buf[0], AD_RUN_LIVE_BYTES + AD_PARSER_OUTPUT_MAX + 64);
+    ad_buf_init(&run->live.buf[1], AD_RUN_LIVE_BYTES + line_max + 64);
+    run->how.pty = json_is_true(json_object_get(s->state, "terminal"));
     ad_run_feat_open(run, s);
     return run;
 }
@@ -259,10 +259,10 @@ static void proc_opts(const ad_runner_t *r, ad_run_t *run, start_t *s, ad_proc_o
     ad_run_sandbox_argv(s);
     o->argv = (const char *const *)s->argv;
     o->sandbox = s->sbx.box.none || s->sbx.box.home == NULL ? NULL : &s->sbx.box.sb;
-    run->sandboxed = o->sandbox != NULL;
+    run->how.sandboxed = o->sandbox != NULL;
     o->cwd = s->path;
     o->env = (const char *const *)s->env;
-    o->pty = run->pty;
+    o->pty = run->how.pty;
     /* Codex and Gemini end at once on SIGINT (their stdin is closed
      * already); Claude Code ends its turn on it (then stdin closes). */
     /* An ACP agent was sent session/cancel (control.c) and ends when its
@@ -270,7 +270,7 @@ static void proc_opts(const ad_runner_t *r, ad_run_t *run, start_t *s, ad_proc_o
     o->polite = ex == AD_EXEC_COMMAND  ? AD_PROC_POLITE_SIGINT
                 : ex == AD_EXEC_CLAUDE ? AD_PROC_POLITE_SIGINT_CLOSE
                 : ex == AD_EXEC_ACP    ? AD_PROC_POLITE_CLOSE_STDIN
-                : run->rpc             ? AD_PROC_POLITE_CLOSE_STDIN /* after turn/interrupt */
+                : run->how.rpc         ? AD_PROC_POLITE_CLOSE_STDIN /* after turn/interrupt */
                                        : AD_PROC_POLITE_SIGINT;
     const char *stop_with = json_string_value(json_object_get(s->state, "stopWith"));
     if (stop_with != NULL) {
@@ -287,10 +287,10 @@ static void proc_opts(const ad_runner_t *r, ad_run_t *run, start_t *s, ad_proc_o
     o->on_stall = ad_run_on_stall;
     o->ud = run;
     o->cgroup_name = run->run_id;
-    if (run->hold_dir == NULL) {
-        run->hold_dir = ad_run_hold_path(r, run->run_id); /* hold.c; NULL: not held */
+    if (run->held.dir == NULL) {
+        run->held.dir = ad_run_hold_path(r, run->run_id); /* hold.c; NULL: not held */
     }
-    o->hold_dir = run->hold_dir;
+    o->hold_dir = run->held.dir;
     o->hold_wait_sec = (uint32_t)r->cfg->hold_wait_sec;
     json_t *lim = json_object_get(s->state, "limits");
     json_int_t mb = json_integer_value(json_object_get(lim, "memoryMb"));
@@ -303,12 +303,12 @@ static void proc_opts(const ad_runner_t *r, ad_run_t *run, start_t *s, ad_proc_o
 /* The process is up: its input, and the first prompt as a message. */
 static void first_input(ad_run_t *run, const start_t *s, const char *prompt)
 {
-    run->accepts_input = s->launch.interactive || s->spec.executor == AD_EXEC_COMMAND;
+    run->how.accepts_input = s->launch.interactive || s->spec.executor == AD_EXEC_COMMAND;
     if (s->launch.stdin_data != NULL && s->launch.stdin_len > 0) {
         ad_proc_write(run->proc, s->launch.stdin_data, s->launch.stdin_len);
     }
     ad_run_feat_input(run, s, prompt); /* the protocol's first lines (feature.h) */
-    if (!run->accepts_input) {
+    if (!run->how.accepts_input) {
         ad_proc_close_stdin(run->proc);
     }
     if (prompt == NULL || prompt[0] == '\0') {
@@ -476,9 +476,9 @@ static void started(ad_run_t *run, ad_run_pending_t *pd)
 {
     ad_runner_t *r = run->r;
     start_t *s = &pd->s;
-    uv_timer_init(r->loop, &run->flush);
-    run->flush.data = run;
-    run->flush_init = true;
+    uv_timer_init(r->loop, &run->msgs.flush);
+    run->msgs.flush.data = run;
+    run->msgs.flush_init = true;
     run->started_ns = ad_mono_ns();
     /* Its events wait for run_started (the run row's commit); the prompt
      * waits in the batch until the run row is queued. */
@@ -493,8 +493,8 @@ static void started(ad_run_t *run, ad_run_pending_t *pd)
            ad_executor_name(s->spec.executor), (double)(ad_mono_ns() - pd->t0) / 1e6);
     record_start(run, pd->wall0, s->config, pd->cb, pd->ud);
     s->config = NULL;           /* the store's now */
-    if (run->stop_since != 0) { /* asked while it started: the process stops now (src/proc) */
-        ad_store_run_stop_mark(r->store, run->run_id, run->stop_since, run->stop_force);
+    if (run->stop.since != 0) { /* asked while it started: the process stops now (src/proc) */
+        ad_store_run_stop_mark(r->store, run->run_id, run->stop.since, run->stop.force);
     }
     ad_run_feat_started(run, s);
     /* messages sent meanwhile, in order, after the first prompt */
@@ -524,15 +524,15 @@ static void start_failed(ad_run_t *run, ad_run_pending_t *pd, int rc, const char
     for (pending_msg_t *m = pd->msgs; m != NULL; m = m->next) {
         ad_run_call_cb(m->cb, m->ud, AD_ESTATE, NULL, msg);
     }
-    for (ad_run_waiter_t *w = run->stop_waiters, *next; w != NULL; w = next) {
+    for (ad_run_waiter_t *w = run->stop.waiters, *next; w != NULL; w = next) {
         next = w->next;
         ad_run_call_cb(w->cb, w->ud, AD_ESTATE, NULL, msg);
         free(w);
     }
-    run->stop_waiters = NULL;
+    run->stop.waiters = NULL;
     const char *was = json_string_value(json_object_get(pd->s.agent, "status"));
-    if (run->stop_since != 0 && was != NULL) { /* it read "stopping": it is what it was */
-        run->stop_since = 0;
+    if (run->stop.since != 0 && was != NULL) { /* it read "stopping": it is what it was */
+        run->stop.since = 0;
         ad_run_publish_status(r, &run->topics, run->agent_id, was, NULL,
                               json_object_get(pd->s.agent, "statusReason"));
     }
@@ -603,8 +603,8 @@ static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, b
         /* A node's start does not block the loop (the spawn is a message on
          * its link, the process a relay's socket pair): it runs at once
          * here, and a failure on the node ends it as an exit does. */
-        free(run->hold_dir); /* its holder is on the node */
-        run->hold_dir = NULL;
+        free(run->held.dir); /* its holder is on the node */
+        run->held.dir = NULL;
         rc = ad_run_node_spawn(r, run, &o, node_id, gpu, s, err, errsz);
     } else {
         o.on_start = on_proc_start;
@@ -622,6 +622,7 @@ static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, b
         return rc == AD_ESTATE ? AD_ESTATE : AD_EINVAL;
     }
     pd->prompt = prompt != NULL ? ad_xstrdup(prompt) : NULL;
+    s->spec.prompt = pd->prompt; /* the caller's goes: the hooks read this one */
     pd->prompt_id_out = prompt_id_out;
     pd->cb = cb;
     pd->ud = ud;
@@ -717,11 +718,11 @@ int ad_run_attach(ad_runner_t *r, const char *agent_id, const char *run_id, int6
     ad_run_t *run = run_new(r, agent_id, &s);
     snprintf(run->run_id, sizeof(run->run_id), "%s", run_id);
     ad_run_topics_init(&run->topics, agent_id, run->run_id, s.ws, run->org_id, run->crew_id);
-    run->pty = at->pty;
-    run->hold_dir = ad_xstrdup(dir);
+    run->how.pty = at->pty;
+    run->held.dir = ad_xstrdup(dir);
     ad_proc_opts_t o;
     proc_opts(r, run, &s, &o);
-    o.on_data = run->pty ? ad_run_on_data : NULL;
+    o.on_data = run->how.pty ? ad_run_on_data : NULL;
     rc = ad_proc_attach(r->procs, &o, at, &run->proc, err, errsz);
     if (rc != 0) {
         ad_run_free(run);
@@ -748,14 +749,14 @@ int ad_run_attach(ad_runner_t *r, const char *agent_id, const char *run_id, int6
  * pending approvals; then it is one of the runner's. */
 static void attach_finish(ad_runner_t *r, ad_run_t *run, start_t *s, int64_t started_at)
 {
-    uv_timer_init(r->loop, &run->flush);
-    run->flush.data = run;
-    run->flush_init = true;
+    uv_timer_init(r->loop, &run->msgs.flush);
+    run->msgs.flush.data = run;
+    run->msgs.flush_init = true;
     int64_t age_ms = ad_wall_ms() - started_at;
     uint64_t now = ad_mono_ns();
     uint64_t age_ns = age_ms > 0 ? (uint64_t)age_ms * 1000000u : 0;
     run->started_ns = age_ns < now ? now - age_ns : now;
-    run->accepts_input = s->launch.interactive || s->spec.executor == AD_EXEC_COMMAND;
+    run->how.accepts_input = s->launch.interactive || s->spec.executor == AD_EXEC_COMMAND;
     ad_run_feat_attach(run, s);
     ad_run_link(r, run);
 }
@@ -779,12 +780,13 @@ int ad_run_attach_remote(ad_runner_t *r, const char *agent_id, const char *run_i
     ad_run_topics_init(&run->topics, agent_id, run->run_id, s.ws, run->org_id, run->crew_id);
     ad_proc_opts_t o;
     proc_opts(r, run, &s, &o);
-    free(run->hold_dir);
-    run->hold_dir = NULL;
+    free(run->held.dir);
+    run->held.dir = NULL;
     int64_t out = 0, errs = 0;
     ad_store_run_hold_offsets(r->store, run_id, &out, &errs);
-    ad_proc_resume_t at = {.pty = run->pty, .out_off = (uint64_t)out, .err_off = (uint64_t)errs};
-    o.on_data = run->pty ? ad_run_on_data : NULL;
+    ad_proc_resume_t at = {
+        .pty = run->how.pty, .out_off = (uint64_t)out, .err_off = (uint64_t)errs};
+    o.on_data = run->how.pty ? ad_run_on_data : NULL;
     int fd = -1;
     rc = ad_plane_run_open(r->plane, node_id, run_id, NULL, &fd, err, errsz);
     if (rc == 0) {

@@ -6,7 +6,7 @@
  * tested with (src/agent/version.c) is said in the transcript, and the run
  * goes on. The probe owns itself: it may outlive its run.
  */
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -88,21 +88,21 @@ void ad_run_version_set(ad_run_t *run, const char *version)
     }
     snprintf(v->cli_version, sizeof(v->cli_version), "%s", version[0] != '\0' ? version : "?");
     store_version(run->r, run->run_id, version);
-    if (run->exec == AD_EXEC_CODEX && version[0] != '\0') {
+    if (run->how.exec == AD_EXEC_CODEX && version[0] != '\0') {
         /* the next start picks app-server or exec --json by it */
         ad_store_agent_runtime_t u = {.context_level = -1};
         u.state_patch = json_pack("{s:s}", "codexVersion", version);
         ad_run_agent_update(run, &u, AD_AGENT_STATUS_KEEP, NULL, NULL);
     }
-    if (ad_cli_version_known(run->exec, version, NULL, 0)) {
+    if (ad_cli_version_known(run->how.exec, version, NULL, 0)) {
         ad_log(AD_LOG_INFO, "runner", "cli version agent=%s run=%s executor=%s version=%s",
-               run->agent_id, run->run_id, ad_executor_name(run->exec), version);
+               run->agent_id, run->run_id, ad_executor_name(run->how.exec), version);
         return;
     }
     char text[512];
-    ad_cli_version_warning(run->exec, version, text, sizeof(text));
+    ad_cli_version_warning(run->how.exec, version, text, sizeof(text));
     ad_log(AD_LOG_WARN, "runner", "untested cli version agent=%s run=%s executor=%s version=%s",
-           run->agent_id, run->run_id, ad_executor_name(run->exec),
+           run->agent_id, run->run_id, ad_executor_name(run->how.exec),
            version[0] != '\0' ? version : "?");
     ad_rec_t note;
     memset(&note, 0, sizeof(note));
@@ -176,7 +176,7 @@ void ad_run_probe_version(ad_run_t *run, const char *argv0, const char *cwd, con
     ad_run_topics_copy(&p->topics, &run->topics);
     memcpy(p->agent_id, run->agent_id, AD_ID_MAX);
     memcpy(p->run_id, run->run_id, AD_ID_MAX);
-    p->exec = run->exec;
+    p->exec = run->how.exec;
     uv_timer_init(run->r->loop, &p->timer);
     p->timer.data = p;
     const char *argv[] = {argv0, "--version", NULL};
