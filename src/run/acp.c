@@ -15,7 +15,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* O_PATH */
 #endif
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -39,7 +39,7 @@ static void setup_of(ad_run_t *run, const ad_agent_spec_t *spec, const char *pro
                      ad_acp_setup_t *s)
 {
     memset(s, 0, sizeof(*s));
-    s->cwd = run->agent_cwd != NULL ? run->agent_cwd : run->cwd;
+    s->cwd = ad_run_agent_cwd(run);
     s->session_id = spec->session_id;
     s->prompt = prompt;
     s->mode = spec->mode;
@@ -88,8 +88,8 @@ void ad_run_acp_fault(ad_run_t *run, const ad_rec_t *rec)
 {
     const char *why = rec->text != NULL ? rec->text : "ACP agent broke the protocol";
     ad_log(AD_LOG_WARN, "runner", "acp fault agent=%s: %s", run->agent_id, why);
-    run->had_error = true;
-    snprintf(run->reason, sizeof(run->reason), "%s", why);
+    run->turn.had_error = true;
+    snprintf(run->turn.reason, sizeof(run->turn.reason), "%s", why);
     ad_rec_t note = {.type = AD_REC_MESSAGE, .role = AD_ROLE_SYSTEM, .is_complete = true};
     json_t *ev = ad_run_queue_message(run, "system", why, strlen(why), &note, NULL);
     ad_run_publish(run->r, &run->topics, "message_created", json_pack("{s:o}", "message", ev));
@@ -272,3 +272,98 @@ void ad_run_acp_apply(ad_run_t *run, const ad_recs_t *recs)
         }
     }
 }
+
+/* ---- the ACP feature's hooks (feature.h; its state is acp_term.c's) ------------------ */
+
+static void acp_input(ad_run_t *run, const ad_run_start_t *s, const char *prompt)
+{
+    if (s->spec.executor == AD_EXEC_ACP) {
+        ad_run_acp_begin(run, &s->spec, prompt);
+    }
+}
+
+static void acp_started(ad_run_t *run, ad_run_start_t *s)
+{
+    if (s->spec.executor == AD_EXEC_ACP && run->node_id[0] == '\0') {
+        /* its terminals run as it does */
+        ad_run_term_env_keep(run, &s->sbx, s->env, &s->limits);
+    } else if (s->spec.executor == AD_EXEC_ACP) {
+        ad_run_node_term_keep(run, s); /* as it does, on its node */
+    }
+}
+
+/* An ACP run's terminals run in its sandbox, which a restarted daemon
+ * builds again as the start did (none can run when it cannot be built). */
+static void term_env_again(ad_runner_t *r, ad_run_t *run, const char *agent_id, ad_run_start_t *s)
+{
+    char err[512];
+    ad_run_sandbox_cleanup(&s->sbx);
+    if (ad_run_start_sandbox(r, agent_id, s, err, sizeof(err)) != 0) {
+        ad_log(AD_LOG_WARN, "runner", "no terminals for a run taken up agent=%s why=\"%s\"",
+               agent_id, err);
+        return;
+    }
+    ad_run_start_env(r, s);
+    ad_run_term_env_keep(run, &s->sbx, s->env, &s->limits);
+}
+
+/* An ACP run on a node taken up: what its terminals run with, built again
+ * as the start built it (none can run when it cannot be). */
+static void node_term_again(ad_runner_t *r, ad_run_t *run, ad_run_start_t *s)
+{
+    char err[512];
+    json_decref(s->remote_sandbox);
+    s->remote_sandbox = NULL;
+    if (ad_run_node_sandbox(r, s, run->node_id, err, sizeof(err)) != 0) {
+        ad_log(AD_LOG_WARN, "runner", "no terminals for a run taken up agent=%s why=\"%s\"",
+               run->agent_id, err);
+        return;
+    }
+    ad_run_start_env(r, s);
+    ad_run_node_term_keep(run, s);
+}
+
+/* A run taken up: what its terminals run with, built again, and the
+ * protocol where it was: a turn is under way unless it ended (waiting on
+ * an approval is waiting inside the turn: its prompt's answer comes after
+ * it). */
+static void acp_attach(ad_run_t *run, ad_run_start_t *s)
+{
+    if (s->spec.executor != AD_EXEC_ACP) {
+        return;
+    }
+    if (run->node_id[0] == '\0') {
+        term_env_again(run->r, run, run->agent_id, s);
+    } else {
+        node_term_again(run->r, run, s);
+    }
+    const char *st = json_string_value(json_object_get(s->agent, "status"));
+    ad_run_acp_resume(run, &s->spec,
+                      st == NULL || strcmp(st, "waiting") != 0 ||
+                          ad_run_approvals_pending(run) > 0);
+}
+
+/* The agent's requests (fs, terminals) and a broken protocol. */
+static bool acp_record(ad_run_t *run, const ad_rec_t *rec)
+{
+    if (rec->type == AD_REC_REQUEST) {
+        ad_run_acp_request(run, rec);
+        return true;
+    }
+    if (rec->type == AD_REC_FAULT) {
+        ad_run_acp_fault(run, rec);
+        return true;
+    }
+    return false;
+}
+
+const ad_run_feature_t ad_run_feat_acp = {
+    .name = "acp",
+    .ctx_size = sizeof(ad_run_acp_t),
+    .input = acp_input,
+    .started = acp_started,
+    .attach = acp_attach,
+    .record = acp_record,
+    .release = ad_run_acp_terms_end,
+    .free = ad_run_acp_free,
+};

@@ -10,7 +10,7 @@
  * refused). src/proc's terminal set (termset.c) runs them and keeps their
  * output. A run on a node: the request goes to its node, which runs it
  * there the same way (src/node/nodeterm.c), with what this plane kept of
- * the spawn (run->node_term: the agent's env and sandbox policy); nothing
+ * the spawn (the ACP state's node_term: the agent's env and sandbox policy); nothing
  * runs here. The run's end kills them all.
  *
  * Threads: loop thread only.
@@ -18,7 +18,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* O_PATH */
 #endif
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -64,8 +64,9 @@ void ad_run_term_env_keep(ad_run_t *run, ad_run_sbx_t *sbx, const char *const *e
         t->env[i] = ad_xstrdup(env[i]);
     }
     t->limits = limits != NULL ? *limits : (ad_proc_limits_t){0};
-    ad_run_term_env_free(run->term_env);
-    run->term_env = t;
+    ad_run_acp_t *acp = ad_run_ctx(run, AD_RUN_FEAT_ACP);
+    ad_run_term_env_free(acp->term_env);
+    acp->term_env = t;
 }
 
 void ad_run_term_env_free(ad_run_term_env_t *t)
@@ -102,8 +103,19 @@ static void on_answer(void *ud, const char *req, json_t *result, const char *err
 
 void ad_run_acp_terms_end(ad_run_t *run)
 {
-    ad_terms_free(run->terms);
-    run->terms = NULL;
+    ad_run_acp_t *acp = ad_run_ctx_peek(run, AD_RUN_FEAT_ACP);
+    if (acp != NULL) {
+        ad_terms_free(acp->terms);
+        acp->terms = NULL;
+    }
+}
+
+void ad_run_acp_free(ad_run_t *run, void *ctx)
+{
+    ad_run_acp_t *acp = ctx;
+    ad_run_acp_terms_end(run); /* (at its end, mostly: its release) */
+    ad_run_term_env_free(acp->term_env);
+    json_decref(acp->node_term);
 }
 
 /* The folder below the worktree a terminal runs in, checked to stay
@@ -141,7 +153,8 @@ static void say_started(ad_run_t *run, const char *id, const json_t *params)
 
 static void create(ad_run_t *run, const ad_rec_t *rec)
 {
-    ad_run_term_env_t *te = run->term_env;
+    ad_run_acp_t *acp = ad_run_ctx(run, AD_RUN_FEAT_ACP);
+    ad_run_term_env_t *te = acp->term_env;
     if (te == NULL) {
         answer(run, rec->tool_id, NULL, "agentd cannot run terminals for this run");
         return;
@@ -152,8 +165,8 @@ static void create(ad_run_t *run, const ad_rec_t *rec)
         answer(run, rec->tool_id, NULL, why);
         return;
     }
-    if (run->terms == NULL) {
-        run->terms = ad_terms_new(run->r->procs, on_answer, run);
+    if (acp->terms == NULL) {
+        acp->terms = ad_terms_new(run->r->procs, on_answer, run);
     }
     ad_terms_how_t how = {.cwd = cwd,
                           .env = (const char *const *)te->env,
@@ -161,7 +174,7 @@ static void create(ad_run_t *run, const ad_rec_t *rec)
                           .sandbox = te->sandboxed ? &te->sbx.box.sb : NULL,
                           .who = run->agent_id};
     char id[AD_TERM_ID_MAX], err[256];
-    if (ad_terms_create(run->terms, rec->json, &how, id, err, sizeof(err)) != 0) {
+    if (ad_terms_create(acp->terms, rec->json, &how, id, err, sizeof(err)) != 0) {
         answer(run, rec->tool_id, NULL, err);
         return;
     }
@@ -198,7 +211,8 @@ static void remote(ad_run_t *run, const ad_rec_t *rec)
 {
     const char *m = rec->subtype + strlen("terminal/");
     bool make = strcmp(m, "create") == 0;
-    if (make && run->node_term == NULL) {
+    const ad_run_acp_t *acp = ad_run_ctx_peek(run, AD_RUN_FEAT_ACP);
+    if (make && (acp == NULL || acp->node_term == NULL)) {
         answer(run, rec->tool_id, NULL, "agentd cannot run terminals for this run");
         return;
     }
@@ -212,7 +226,7 @@ static void remote(ad_run_t *run, const ad_rec_t *rec)
         c->params = json_incref(rec->json);
         json_object_set(q, "params", rec->json);
         json_object_set_new(q, "cwd", json_string(rec->text)); /* below its folder there */
-        json_object_update(q, run->node_term);                 /* agent, env, sandbox */
+        json_object_update(q, acp->node_term);                 /* agent, env, sandbox */
     } else {
         json_object_set_new(q, "terminal", json_string(rec->text));
     }
@@ -222,13 +236,28 @@ static void remote(ad_run_t *run, const ad_rec_t *rec)
 
 void ad_run_acp_terminal(ad_run_t *run, const ad_rec_t *rec)
 {
+    const ad_run_acp_t *acp = ad_run_ctx_peek(run, AD_RUN_FEAT_ACP);
     if (run->node_id[0] != '\0' && run->r->plane != NULL) {
         remote(run, rec); /* its terminals are on its node, as its files are */
     } else if (strcmp(rec->subtype, "terminal/create") == 0) {
         create(run, rec);
-    } else if (run->terms == NULL) {
+    } else if (acp == NULL || acp->terms == NULL) {
         answer(run, rec->tool_id, NULL, "no such terminal");
     } else {
-        ad_terms_call(run->terms, rec->subtype + strlen("terminal/"), rec->text, rec->tool_id);
+        ad_terms_call(acp->terms, rec->subtype + strlen("terminal/"), rec->text, rec->tool_id);
     }
+}
+
+/* An ACP run on a node: what its terminals run with there, sent with each
+ * terminal/create (acp_term.c): the spawn's agent, env and sandbox policy. */
+void ad_run_node_term_keep(ad_run_t *run, const ad_run_start_t *s)
+{
+    json_t *env = json_array();
+    for (size_t i = 0; s->env != NULL && s->env[i] != NULL; i++) {
+        json_array_append_new(env, json_string(s->env[i]));
+    }
+    ad_run_acp_t *acp = ad_run_ctx(run, AD_RUN_FEAT_ACP);
+    json_decref(acp->node_term);
+    acp->node_term = json_pack("{s:s, s:o, s:O?}", "agent", run->agent_id, "env", env, "sandbox",
+                               s->remote_sandbox);
 }

@@ -12,10 +12,55 @@
  *
  * Threads: loop thread only.
  */
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+/* A permission prompt the CLI waits on: agentd's approval id, the CLI's
+ * request id and the call it is about ("" when none). */
+typedef struct {
+    char id[AD_ID_MAX];
+    char request_id[AD_RUN_REQUEST_ID_MAX];
+    char tool_use_id[AD_RUN_REQUEST_ID_MAX];
+} approval_t;
+
+/* The approvals feature's state of a run (feature.h): its prompts, at
+ * most AD_RUN_APPROVALS_MAX at once, and the last calls the user denied
+ * (by tool id): their tool_end says denied, so a client that sees it
+ * before approval_decided (the CLI is answered before the decision is
+ * stored) does not read a failure. Allocated at the run's first prompt:
+ * most runs (a command, an agent allowed everything) have none, and these
+ * 13 KB inside every run were a quarter of agentd's memory per agent
+ * (issue #38, F1). */
+typedef struct {
+    approval_t v[AD_RUN_APPROVALS_MAX];
+    size_t n; /* pending now */
+    char denied[AD_RUN_APPROVALS_MAX][AD_RUN_REQUEST_ID_MAX];
+    unsigned ndenied;                  /* entries written, the next at % max */
+    const ad_run_approver_t *approver; /* NULL: the executor's (approver_of) */
+} appr_t;
+
+static appr_t *appr_peek(const ad_run_t *run)
+{
+    return ad_run_ctx_peek(run, AD_RUN_FEAT_APPROVALS);
+}
+
+static size_t npending(const ad_run_t *run)
+{
+    const appr_t *a = appr_peek(run);
+    return a != NULL ? a->n : 0;
+}
+
+size_t ad_run_approvals_pending(const ad_run_t *run)
+{
+    return npending(run);
+}
+
+void ad_run_approver_set(ad_run_t *run, const ad_run_approver_t *approver)
+{
+    ((appr_t *)ad_run_ctx(run, AD_RUN_FEAT_APPROVALS))->approver = approver;
+}
 
 typedef struct {
     ad_runner_t *r;
@@ -57,24 +102,24 @@ static void close_approvals(ad_run_t *run, const char *request_id, const char *s
 
 static void forget(ad_run_t *run, size_t i)
 {
-    run->appr->v[i] = run->appr->v[run->napprovals - 1];
-    run->napprovals--;
+    appr_t *a = appr_peek(run);
+    a->v[i] = a->v[a->n - 1];
+    a->n--;
 }
 
 /* The next prompt's slot (the run's first allocates them all); the
  * caller has checked there is room. */
-static ad_run_approval_t *add_slot(ad_run_t *run)
+static approval_t *add_slot(ad_run_t *run)
 {
-    if (run->appr == NULL) {
-        run->appr = ad_xcalloc(1, sizeof(*run->appr));
-    }
-    return &run->appr->v[run->napprovals++];
+    appr_t *a = ad_run_ctx(run, AD_RUN_FEAT_APPROVALS);
+    return &a->v[a->n++];
 }
 
 static int find_request(const ad_run_t *run, const char *request_id)
 {
-    for (size_t i = 0; i < run->napprovals; i++) {
-        if (strcmp(run->appr->v[i].request_id, request_id) == 0) {
+    const appr_t *a = appr_peek(run);
+    for (size_t i = 0; a != NULL && i < a->n; i++) {
+        if (strcmp(a->v[i].request_id, request_id) == 0) {
             return (int)i;
         }
     }
@@ -198,10 +243,13 @@ static const ad_run_approver_t acp_approver = {acp_answer, acp_refuse};
 /* The run's own approver, else its executor's. */
 static const ad_run_approver_t *approver_of(const ad_run_t *run)
 {
-    if (run->approver != NULL) {
-        return run->approver;
+    const appr_t *a = appr_peek(run);
+    if (a != NULL && a->approver != NULL) {
+        return a->approver;
     }
-    return run->exec == AD_EXEC_ACP ? &acp_approver : run->rpc ? &codex_approver : &claude_approver;
+    return run->how.exec == AD_EXEC_ACP ? &acp_approver
+           : run->how.rpc               ? &codex_approver
+                                        : &claude_approver;
 }
 
 /* ---- the executor-neutral record ------------------------------------------------ */
@@ -230,13 +278,13 @@ void ad_run_approval_request(ad_run_t *run, const ad_run_approval_req_t *req)
         find_request(run, req->request_id) >= 0) {
         return;
     }
-    if (run->napprovals >= AD_RUN_APPROVALS_MAX) {
+    if (npending(run) >= AD_RUN_APPROVALS_MAX) {
         refuse_request(run, req->request_id);
         return;
     }
     char id[AD_ID_MAX];
     ad_id_new("ap", id);
-    ad_run_approval_t *slot = add_slot(run);
+    approval_t *slot = add_slot(run);
     snprintf(slot->id, sizeof(slot->id), "%s", id);
     snprintf(slot->request_id, sizeof(slot->request_id), "%s", req->request_id);
     snprintf(slot->tool_use_id, sizeof(slot->tool_use_id), "%s",
@@ -260,25 +308,33 @@ void ad_run_approval_request(ad_run_t *run, const ad_run_approval_req_t *req)
     ad_run_set_status(run, NULL, AD_AGENT_STATUS_WAITING, &why, NULL, NULL);
 }
 
-/* Claude's can_use_tool control_request (parsed in src/agent/claude.c). */
-void ad_run_on_approval_rec(ad_run_t *run, const ad_rec_t *rec)
+/* An AD_REC_APPROVAL, Claude's can_use_tool control_request (parsed in
+ * src/agent/claude.c): a new approval, or a withdrawn one cancelled. */
+static bool approvals_record(ad_run_t *run, const ad_rec_t *rec)
 {
+    if (rec->type != AD_REC_APPROVAL) {
+        return false;
+    }
     if (rec->subtype == NULL) {
-        return;
+        return true;
     }
     if (rec->is_error) { /* withdrawn by the CLI */
         ad_run_approval_withdrawn(run, rec->subtype);
-        return;
+        return true;
     }
     ad_run_approval_request(run, &(ad_run_approval_req_t){.request_id = rec->subtype,
                                                           .tool_name = rec->tool_name,
                                                           .tool_use_id = rec->tool_id,
                                                           .input = rec->json,
                                                           .description = rec->text});
+    return true;
 }
 
-void ad_run_approvals_restore(ad_run_t *run)
+/* A run taken up after a restart: the approvals it still waits on (stored
+ * pending, with the CLI's request ids) can be answered again. */
+static void approvals_attach(ad_run_t *run, ad_run_start_t *s)
 {
+    AD_UNUSED(s);
     json_t *rows = NULL;
     if (ad_store_approval_pending_of_run(run->r->store, run->run_id, &rows) != 0) {
         ad_log(AD_LOG_WARN, "runner", "pending approvals not read run=%s", run->run_id);
@@ -291,11 +347,11 @@ void ad_run_approvals_restore(ad_run_t *run)
         const char *id = json_string_value(json_object_get(a, "id"));
         const char *rid = json_string_value(json_object_get(a, "requestId"));
         if (id == NULL || rid == NULL || strlen(id) >= AD_ID_MAX ||
-            strlen(rid) >= AD_RUN_REQUEST_ID_MAX || run->napprovals == AD_RUN_APPROVALS_MAX ||
+            strlen(rid) >= AD_RUN_REQUEST_ID_MAX || npending(run) == AD_RUN_APPROVALS_MAX ||
             find_request(run, rid) >= 0) {
             continue;
         }
-        ad_run_approval_t *slot = add_slot(run);
+        approval_t *slot = add_slot(run);
         snprintf(slot->id, sizeof(slot->id), "%s", id);
         snprintf(slot->request_id, sizeof(slot->request_id), "%s", rid);
         const char *tu = json_string_value(json_object_get(a, "toolUseId"));
@@ -306,7 +362,7 @@ void ad_run_approvals_restore(ad_run_t *run)
 
 bool ad_run_tool_denied(const ad_run_t *run, const char *tool_id)
 {
-    const ad_run_appr_t *a = run->appr;
+    const appr_t *a = appr_peek(run);
     unsigned n = a == NULL                           ? 0
                  : a->ndenied < AD_RUN_APPROVALS_MAX ? a->ndenied
                                                      : AD_RUN_APPROVALS_MAX;
@@ -318,10 +374,13 @@ bool ad_run_tool_denied(const ad_run_t *run, const char *tool_id)
     return false;
 }
 
-void ad_run_approvals_end(ad_run_t *run)
+/* The run has ended: its pending approvals are expired. */
+static void approvals_exit(ad_run_t *run, const ad_proc_exit_t *ex)
 {
-    if (run->napprovals > 0) {
-        run->napprovals = 0;
+    AD_UNUSED(ex);
+    appr_t *a = appr_peek(run);
+    if (a != NULL && a->n > 0) {
+        a->n = 0;
         close_approvals(run, NULL, "expired");
     }
 }
@@ -333,14 +392,14 @@ int ad_runner_approval_answer(ad_runner_t *r, const char *agent_id, const char *
     if (run == NULL || run->proc == NULL || !ad_proc_alive(run->proc)) {
         return AD_ENOENT;
     }
+    appr_t *a = appr_peek(run);
     size_t i = 0;
-    while (i < run->napprovals && strcmp(run->appr->v[i].id, approval_id) != 0) {
+    while (a != NULL && i < a->n && strcmp(a->v[i].id, approval_id) != 0) {
         i++;
     }
-    if (i == run->napprovals) {
+    if (a == NULL || i == a->n) {
         return AD_ENOENT;
     }
-    ad_run_appr_t *a = run->appr;
     int rc = approver_of(run)->answer(run, a->v[i].request_id, d, tool, input);
     if (rc != 0) {
         return rc;
@@ -350,7 +409,7 @@ int ad_runner_approval_answer(ad_runner_t *r, const char *agent_id, const char *
         memcpy(slot, a->v[i].tool_use_id, sizeof(a->denied[0]));
     }
     forget(run, i);
-    if (run->napprovals == 0) {
+    if (a->n == 0) {
         ad_store_status_reason_t why;
         ad_status_reason_set(&why, "approval_answered", approval_id, "approval %s answered: %s",
                              approval_id,
@@ -423,3 +482,11 @@ void ad_run_approval_publish(ad_bus_t *bus, json_t *decided)
                       json_string_value(json_object_get(decided, "orgId")), NULL);
     json_decref(ev);
 }
+
+const ad_run_feature_t ad_run_feat_approvals = {
+    .name = "approvals",
+    .ctx_size = sizeof(appr_t),
+    .attach = approvals_attach,
+    .record = approvals_record,
+    .exit = approvals_exit,
+};

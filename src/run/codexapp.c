@@ -6,14 +6,27 @@
  * the rest of the run (messages, approvals, the turn's end) goes through
  * the same paths as every executor's.
  *
+ * The codexapp feature (feature.h): owns the timer of a stop that waits
+ * for an interrupted turn (its state, allocated at the first stop);
+ * hooks: input (the thread opened), attach (the thread taken up again),
+ * release (the timer goes). run->how.rpc (core: how the run talks) says
+ * whether a run is an app-server's.
+ *
  * Threads: loop thread only.
  */
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-void ad_run_codex_open(const ad_agent_spec_t *spec, const char *worktree, bool outer_sandbox,
+typedef struct {
+    void *stop_later; /* the stop after an interrupt (stop_later_t), or NULL */
+} codexapp_t;
+
+/* What the app-server is told of the agent when its thread opens: spec's
+ * mode, session, fork, model and instructions, the worktree, whether
+ * agentd's sandbox confines it, and what its permissions let run unasked. */
+static void codex_open(const ad_agent_spec_t *spec, const char *worktree, bool outer_sandbox,
                        ad_codex_open_t *o)
 {
     memset(o, 0, sizeof(*o));
@@ -32,8 +45,23 @@ void ad_run_codex_open(const ad_agent_spec_t *spec, const char *worktree, bool o
     }
 }
 
-void ad_run_rpc_open(ad_run_t *run, const ad_codex_open_t *o, const char *prompt)
+/* What codex app-server is told of the agent: its folder as it sees it
+ * (on a node, the node's). */
+static void codex_open_of(const ad_run_t *run, const ad_run_start_t *s, ad_codex_open_t *o)
 {
+    codex_open(&s->spec, ad_run_agent_cwd(run), !s->sbx.box.none && s->sbx.box.home != NULL, o);
+}
+
+/* The first lines (initialize, the thread) on the run's stdin, and the
+ * prompt (may be NULL) queued as the first turn once the thread is open. */
+static void codexapp_input(ad_run_t *run, const ad_run_start_t *s, const char *prompt)
+{
+    if (!run->how.rpc) {
+        return;
+    }
+    ad_codex_open_t open;
+    codex_open_of(run, s, &open);
+    const ad_codex_open_t *o = &open;
     size_t len = 0;
     char *lines = ad_codex_app_open(run->parser, o, &len);
     if (lines == NULL || ad_proc_write(run->proc, lines, len) != 0) {
@@ -64,8 +92,9 @@ static void on_stop_later(uv_timer_t *t)
 {
     stop_later_t *s = t->data;
     ad_run_t *run = ad_run_find(s->r, s->agent_id);
-    if (run != NULL && strcmp(run->run_id, s->run_id) == 0) {
-        run->stop_later = NULL;
+    codexapp_t *c = run != NULL ? ad_run_ctx_peek(run, AD_RUN_FEAT_CODEXAPP) : NULL;
+    if (c != NULL && strcmp(run->run_id, s->run_id) == 0) {
+        c->stop_later = NULL;
         if (run->proc != NULL) {
             ad_proc_stop(run->proc, false);
         }
@@ -73,11 +102,13 @@ static void on_stop_later(uv_timer_t *t)
     uv_close((uv_handle_t *)t, on_stop_later_closed);
 }
 
-void ad_run_stop_later_cancel(ad_run_t *run)
+/* The run is released: its stop timer, if any, goes with it. */
+static void codexapp_release(ad_run_t *run)
 {
-    stop_later_t *s = run->stop_later;
+    codexapp_t *c = ad_run_ctx_peek(run, AD_RUN_FEAT_CODEXAPP);
+    stop_later_t *s = c != NULL ? c->stop_later : NULL;
     if (s != NULL) {
-        run->stop_later = NULL;
+        c->stop_later = NULL;
         uv_timer_stop(&s->t);
         uv_close((uv_handle_t *)&s->t, on_stop_later_closed);
     }
@@ -92,7 +123,8 @@ bool ad_run_interrupt_first(ad_run_t *run)
     if (!sent) {
         return false;
     }
-    if (run->stop_later != NULL) {
+    codexapp_t *c = ad_run_ctx(run, AD_RUN_FEAT_CODEXAPP);
+    if (c->stop_later != NULL) {
         return true; /* one is under way */
     }
     stop_later_t *s = ad_xcalloc(1, sizeof(*s));
@@ -103,6 +135,24 @@ bool ad_run_interrupt_first(ad_run_t *run)
     s->t.data = s;
     uint64_t grace = run->r->cfg->stop_grace_ms > 0 ? (uint64_t)run->r->cfg->stop_grace_ms : 1;
     uv_timer_start(&s->t, on_stop_later, grace, 0);
-    run->stop_later = s;
+    c->stop_later = s;
     return true;
 }
+
+/* A run taken up: its app-server lives on, on the agent's thread. */
+static void codexapp_attach(ad_run_t *run, ad_run_start_t *s)
+{
+    if (run->how.rpc) {
+        ad_codex_open_t co;
+        codex_open_of(run, s, &co);
+        ad_codex_app_attach(run->parser, s->spec.session_id, &co);
+    }
+}
+
+const ad_run_feature_t ad_run_feat_codexapp = {
+    .name = "codexapp",
+    .ctx_size = sizeof(codexapp_t),
+    .input = codexapp_input,
+    .attach = codexapp_attach,
+    .release = codexapp_release,
+};

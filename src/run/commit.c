@@ -6,7 +6,7 @@
  * after the branch has moved on. Best effort: a worktree with no commit, or
  * a git error, leaves it unset (logged).
  */
-#include "run/run_int.h"
+#include "run/features.h"
 #include "git/git.h"
 
 #include <stdio.h>

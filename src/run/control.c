@@ -4,7 +4,7 @@
  * exit.c), pause and resume, a user message to the agent's input, and a
  * terminal agent's size and raw input. Signals and pipes are src/proc's.
  */
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,20 +43,20 @@ int ad_runner_stop(ad_runner_t *r, const char *agent_id, bool force, ad_runner_c
     ad_run_waiter_t *w = ad_xcalloc(1, sizeof(*w));
     w->cb = cb;
     w->ud = ud;
-    w->next = run->stop_waiters;
-    run->stop_waiters = w;
+    w->next = run->stop.waiters;
+    run->stop.waiters = w;
     ad_log(AD_LOG_INFO, "runner", "stopping agent=%s force=%d starting=%d", agent_id, force,
            run->pending != NULL);
     if (run->pending != NULL) {
         /* Still starting: once it runs, its row is written, then the stop
          * is kept with it and the process stopped (start.c, src/proc). */
-        bool first = run->stop_since == 0;
-        run->stop_since = first ? ad_wall_ms() : run->stop_since;
-        if (first || (force && !run->stop_force)) {
+        bool first = run->stop.since == 0;
+        run->stop.since = first ? ad_wall_ms() : run->stop.since;
+        if (first || (force && !run->stop.force)) {
             json_t *why = json_pack("{s:s, s:s, s:I, s:s}", "code", "stop_requested", "text",
                                     force ? "stop requested (force: SIGKILL)" : "stop requested",
                                     "at", (json_int_t)ad_wall_ms(), "ref", run->run_id);
-            run->stop_force = run->stop_force || force;
+            run->stop.force = run->stop.force || force;
             ad_run_publish_status(r, &run->topics, agent_id, "stopping", force ? "force" : NULL,
                                   why);
             json_decref(why);
@@ -64,15 +64,15 @@ int ad_runner_stop(ad_runner_t *r, const char *agent_id, bool force, ad_runner_c
         ad_proc_stop(run->proc, force);
         return 0;
     }
-    if (run->exec == AD_EXEC_ACP && run->stop_since == 0) {
+    if (run->how.exec == AD_EXEC_ACP && run->stop.since == 0) {
         ad_run_acp_cancel(run); /* the turn ends first, as the protocol asks */
     }
-    bool first = run->stop_since == 0;
+    bool first = run->stop.since == 0;
     if (first) {
-        run->stop_since = ad_wall_ms();
+        run->stop.since = ad_wall_ms();
     }
-    bool escalated = force && !run->stop_force;
-    run->stop_force = run->stop_force || force;
+    bool escalated = force && !run->stop.force;
+    run->stop.force = run->stop.force || force;
     if (first || escalated) {
         json_t *why = json_pack("{s:s, s:s, s:I, s:s}", "code", "stop_requested", "text",
                                 force ? "stop requested (force: SIGKILL)" : "stop requested", "at",
@@ -80,11 +80,11 @@ int ad_runner_stop(ad_runner_t *r, const char *agent_id, bool force, ad_runner_c
         ad_run_publish_status(r, &run->topics, agent_id, "stopping", force ? "force" : NULL, why);
         json_decref(why);
         /* kept with the run: a daemon restarted meanwhile carries it on */
-        ad_store_run_stop_mark(r->store, run->run_id, run->stop_since, run->stop_force);
+        ad_store_run_stop_mark(r->store, run->run_id, run->stop.since, run->stop.force);
     }
     /* codex app-server: turn/interrupt first (the turn ends as such), then
      * stdin closes and the usual escalation follows */
-    if (!(first && !force && run->rpc && ad_run_interrupt_first(run))) {
+    if (!(first && !force && run->how.rpc && ad_run_interrupt_first(run))) {
         ad_proc_stop(run->proc, force);
     }
     return 0;
@@ -93,11 +93,11 @@ int ad_runner_stop(ad_runner_t *r, const char *agent_id, bool force, ad_runner_c
 bool ad_runner_stopping(const ad_runner_t *r, const char *agent_id, int64_t *since, bool *force)
 {
     const ad_run_t *run = ad_run_find(r, agent_id);
-    if (run == NULL || run->proc == NULL || run->stop_since == 0) {
+    if (run == NULL || run->proc == NULL || run->stop.since == 0) {
         return false;
     }
-    *since = run->stop_since;
-    *force = run->stop_force;
+    *since = run->stop.since;
+    *force = run->stop.force;
     return true;
 }
 
@@ -151,7 +151,7 @@ static void on_message_done(int rc, void *ud)
  * the text and a newline otherwise. */
 static int write_input(ad_run_t *run, const char *content)
 {
-    if (run->rpc) { /* codex app-server: turn/start, or turn/steer mid-turn */
+    if (run->how.rpc) { /* codex app-server: turn/start, or turn/steer mid-turn */
         char *line = NULL;
         size_t len = 0;
         int rc = ad_codex_app_input(run->parser, content, &line, &len);
@@ -159,10 +159,10 @@ static int write_input(ad_run_t *run, const char *content)
         free(line);
         return rc;
     }
-    if (run->exec == AD_EXEC_ACP) {
+    if (run->how.exec == AD_EXEC_ACP) {
         return ad_run_acp_prompt(run, content);
     }
-    if (run->stdin_json) {
+    if (run->how.stdin_json) {
         size_t len = 0;
         char *line = ad_claude_user_line(content, &len);
         int rc = line != NULL ? ad_proc_write(run->proc, line, len) : AD_EINVAL;
@@ -192,20 +192,20 @@ int ad_runner_message(ad_runner_t *r, const char *agent_id, const char *content,
          * new run that resumes the session. */
         return ad_run_start_followup(r, agent_id, content, cb, ud, err, errsz);
     }
-    if (run == NULL && any->pending != NULL && !any->one_shot) {
+    if (run == NULL && any->pending != NULL && !any->how.one_shot) {
         return ad_run_pending_message(any, content, cb, ud); /* written once it runs */
     }
     if (run == NULL && any->pending != NULL) {
         run = any; /* a one-turn run: busy, below */
     }
-    if (run != NULL && run->one_shot) {
+    if (run != NULL && run->how.one_shot) {
         snprintf(err, errsz,
                  "agent %s is busy with a turn: %s takes the next message once this one has "
                  "ended",
-                 agent_id, ad_executor_name(run->exec));
+                 agent_id, ad_executor_name(run->how.exec));
         return AD_ESTATE;
     }
-    if (run == NULL || !run->accepts_input) {
+    if (run == NULL || !run->how.accepts_input) {
         snprintf(err, errsz, "agent %s is not running or cannot take input", agent_id);
         return AD_ESTATE;
     }

@@ -8,7 +8,7 @@
  * row with what a live run adds, and an agent read once its stop's mark is
  * kept. Loop thread.
  */
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -13,7 +13,7 @@
  *
  * Ownership: obj is borrowed; what is kept and published is new.
  */
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <stdio.h>
 #include <string.h>

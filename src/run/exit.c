@@ -5,7 +5,7 @@
  * agent_status published, stop requests answered, and the run freed.
  * Reaping is src/proc's.
  */
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -106,11 +106,10 @@ static void on_run_closed(uv_handle_t *h)
 void ad_run_release(ad_run_t *run)
 {
     ad_runner_t *r = run->r;
-    ad_run_stop_later_cancel(run);
-    ad_run_acp_terms_end(run);
+    ad_run_feat_release(run); /* timers, children (feature.h) */
     ad_run_unlink(r, run);
-    if (run->flush_init) {
-        uv_close((uv_handle_t *)&run->flush, on_run_closed);
+    if (run->msgs.flush_init) {
+        uv_close((uv_handle_t *)&run->msgs.flush, on_run_closed);
     } else {
         ad_run_free(run);
     }
@@ -121,7 +120,7 @@ void ad_run_release(ad_run_t *run)
  * good, or gone from its holder's spool. */
 static bool lost_output(const ad_run_t *run, const ad_proc_exit_t *ex)
 {
-    return run->dropped > 0 || run->lost_rows > 0 || ex->gap_bytes > 0;
+    return run->msgs.dropped > 0 || run->msgs.lost_rows > 0 || ex->gap_bytes > 0;
 }
 
 /* "SIGKILL" for a signal a person knows by name, else "signal N". */
@@ -157,8 +156,9 @@ static void end_why(const ad_run_t *run, const ad_proc_exit_t *ex, ad_store_run_
         ad_status_reason_set(&e->why, "lost", id, "run %s %s", id, e->reason);
     } else if (e->status == AD_RUN_STOPPED) {
         ad_status_reason_set(&e->why, "stopped", id, "run %s stopped by the user", id);
-    } else if (run->had_error && !ex->oom_killed) {
-        ad_status_reason_set(&e->why, "turn_failed", run->said_id, "run %s: %s", id, e->reason);
+    } else if (run->turn.had_error && !ex->oom_killed) {
+        ad_status_reason_set(&e->why, "turn_failed", run->turn.said_id, "run %s: %s", id,
+                             e->reason);
     } else if (ex->term_signal > 0) {
         ad_status_reason_set(&e->why, "killed", id, "process exited %d (%s)%s%s",
                              128 + ex->term_signal, sigabbrev(ex->term_signal),
@@ -178,19 +178,19 @@ static void end_status(const ad_run_t *run, const ad_proc_exit_t *ex, ad_store_r
         status = AD_RUN_LOST;
         agent_status = AD_AGENT_STATUS_ERROR;
         snprintf(e->reason, sizeof(e->reason), "lost: %s",
-                 run->node_lost[0] != '\0' ? run->node_lost
+                 ad_run_node_lost(run)[0] != '\0' ? ad_run_node_lost(run)
                  : ex->holder_gone
                      ? "its holder (agentd-hold) was killed or died before the agent ended"
                      : "the process could not be reaped");
     } else if (ex->stop_requested) {
         status = AD_RUN_STOPPED;
         agent_status = AD_AGENT_STATUS_STOPPED;
-    } else if (ex->exit_code == 0 && !run->had_error && lost_output(run, ex)) {
+    } else if (ex->exit_code == 0 && !run->turn.had_error && lost_output(run, ex)) {
         /* It did its work, but some of what it printed is not kept. */
         status = AD_RUN_DEGRADED;
         agent_status = AD_AGENT_STATUS_FINISHED;
         snprintf(e->reason, sizeof(e->reason), "degraded: some of its output was not stored");
-    } else if (ex->exit_code == 0 && !run->had_error) {
+    } else if (ex->exit_code == 0 && !run->turn.had_error) {
         status = AD_RUN_SUCCEEDED;
         agent_status = AD_AGENT_STATUS_FINISHED;
     } else {
@@ -199,12 +199,12 @@ static void end_status(const ad_run_t *run, const ad_proc_exit_t *ex, ad_store_r
         if (ex->oom_killed) {
             snprintf(e->reason, sizeof(e->reason),
                      "killed for memory: the agent passed its memory limit (state.limits)");
-        } else if (run->had_error) {
-            snprintf(e->reason, sizeof(e->reason), "%s", run->reason);
+        } else if (run->turn.had_error) {
+            snprintf(e->reason, sizeof(e->reason), "%s", run->turn.reason);
         } else if (ex->term_signal > 0) {
             snprintf(e->reason, sizeof(e->reason), "killed by signal %d (%s)", ex->term_signal,
                      strsignal(ex->term_signal));
-        } else if (run->last_err[0] != '\0' && run->sandboxed &&
+        } else if (run->turn.last_err[0] != '\0' && run->how.sandboxed &&
                    (ex->exit_code == 126 || ex->exit_code == 127)) {
             /* a program it ran was not found: most often one the sandbox
              * does not show (issue #74) */
@@ -212,10 +212,10 @@ static void end_status(const ad_run_t *run, const ad_proc_exit_t *ex, ad_store_r
                      "exited with code %d: %.80s (a path it needs may be outside the agent's "
                      "sandbox: add it with --sandbox-paths or the agent's sandbox paths; "
                      "`agentd sandbox check` shows it)",
-                     ex->exit_code, run->last_err);
-        } else if (run->last_err[0] != '\0') {
+                     ex->exit_code, run->turn.last_err);
+        } else if (run->turn.last_err[0] != '\0') {
             snprintf(e->reason, sizeof(e->reason), "exited with code %d: %s", ex->exit_code,
-                     run->last_err);
+                     run->turn.last_err);
         } else {
             snprintf(e->reason, sizeof(e->reason), "exited with code %d", ex->exit_code);
         }
@@ -245,12 +245,12 @@ static void note_lost(ad_run_t *run, const ad_proc_exit_t *ex, const char *reaso
     snprintf(r->lost[i].reason, sizeof(r->lost[i].reason), "%s", reason);
     r->lost[i].at_ms = ad_wall_ms();
     char text[900];
-    if (run->node_lost[0] != '\0') {
+    if (ad_run_node_lost(run)[0] != '\0') {
         snprintf(text, sizeof(text),
                  "[agentd: this run is lost: %s. agentd no longer hears from the agent: what it "
                  "printed after this is not recorded and its end is unknown. Check the node, then "
                  "start the agent again to go on.]",
-                 run->node_lost);
+                 ad_run_node_lost(run));
     } else if (ex->holder_gone) {
         snprintf(text, sizeof(text),
                  "[agentd: this run is lost: its holder (agentd-hold, the process that keeps the "
@@ -297,13 +297,13 @@ json_t *ad_runner_lost(const ad_runner_t *r, const char *org)
 static void note_dropped(ad_run_t *run, const ad_proc_exit_t *ex)
 {
     char text[200];
-    if (run->lost_rows > 0) {
+    if (run->msgs.lost_rows > 0) {
         ad_log(AD_LOG_WARN, "runner", "messages the store refused agent=%s count=%llu",
-               run->agent_id, (unsigned long long)run->lost_rows);
+               run->agent_id, (unsigned long long)run->msgs.lost_rows);
         snprintf(text, sizeof(text),
                  "[agentd: %llu messages of this run could not be stored (the database refused "
                  "them)]",
-                 (unsigned long long)run->lost_rows);
+                 (unsigned long long)run->msgs.lost_rows);
         note(run, text);
     }
     if (ex->gap_bytes > 0) {
@@ -315,16 +315,16 @@ static void note_dropped(ad_run_t *run, const ad_proc_exit_t *ex)
                  (unsigned long long)ex->gap_bytes);
         note(run, text);
     }
-    if (run->dropped == 0) {
+    if (run->msgs.dropped == 0) {
         ad_run_flush_batch(run, NULL, NULL);
         return;
     }
     ad_log(AD_LOG_WARN, "runner", "output messages not stored agent=%s count=%llu", run->agent_id,
-           (unsigned long long)run->dropped);
+           (unsigned long long)run->msgs.dropped);
     snprintf(text, sizeof(text),
              "[agentd: %llu blocks of output were shown live but not stored: the database "
              "could not keep up]",
-             (unsigned long long)run->dropped);
+             (unsigned long long)run->msgs.dropped);
     note(run, text);
     ad_run_flush_batch(run, NULL, NULL);
 }
@@ -335,13 +335,13 @@ static void drain_parser(ad_run_t *run)
     ad_parser_finish(run->parser, uv_now(run->r->loop), &run->recs);
     ad_run_handle_recs(run);
     ad_run_flush_live(run);
-    ad_run_flush_metrics(run);
+    ad_run_feat_flush(run, true);
     ad_usage_t pending;
     ad_parser_pending_usage(run->parser, &pending);
-    run->usage.input_tokens += pending.input_tokens;
-    run->usage.output_tokens += pending.output_tokens;
-    run->usage.cache_creation_tokens += pending.cache_creation_tokens;
-    run->usage.cache_read_tokens += pending.cache_read_tokens;
+    run->turn.usage.input_tokens += pending.input_tokens;
+    run->turn.usage.output_tokens += pending.output_tokens;
+    run->turn.usage.cache_creation_tokens += pending.cache_creation_tokens;
+    run->turn.usage.cache_read_tokens += pending.cache_read_tokens;
     ad_run_flush_all(run);
 }
 
@@ -375,12 +375,12 @@ static void end_record(ad_run_t *run, const ad_proc_exit_t *ex, ad_store_run_end
     e->has_exit_code = ex->exit_code >= 0;
     e->exit_code = ex->exit_code;
     e->signal = ex->term_signal > 0 ? ex->term_signal : 0;
-    e->input_tokens = run->usage.input_tokens;
-    e->output_tokens = run->usage.output_tokens;
-    e->cache_read_tokens = run->usage.cache_read_tokens;
-    e->cache_write_tokens = run->usage.cache_creation_tokens;
-    e->cost_usd = run->cost;
-    e->num_turns = run->turns;
+    e->input_tokens = run->turn.usage.input_tokens;
+    e->output_tokens = run->turn.usage.output_tokens;
+    e->cache_read_tokens = run->turn.usage.cache_read_tokens;
+    e->cache_write_tokens = run->turn.usage.cache_creation_tokens;
+    e->cost_usd = run->turn.cost;
+    e->num_turns = run->turn.count;
 }
 
 void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
@@ -390,7 +390,7 @@ void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     ad_runner_t *r = run->r;
     run->proc = NULL;
     drain_parser(run);
-    ad_run_approvals_end(run);
+    ad_run_feat_exit(run, ex);
     ad_store_run_end_t e;
     memset(&e, 0, sizeof(e));
     end_status(run, ex, &e);
@@ -413,20 +413,14 @@ void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     snprintf(c->reason, sizeof(c->reason), "%s", e.reason);
     c->code = ex->exit_code;
     c->sig = ex->term_signal;
-    c->waiters = run->stop_waiters;
-    run->stop_waiters = NULL;
-    c->hold_dir = run->hold_dir;
-    run->hold_dir = NULL;
+    c->waiters = run->stop.waiters;
+    run->stop.waiters = NULL;
+    c->hold_dir = run->held.dir;
+    run->held.dir = NULL;
     c->remote = run->node_id[0] != '\0';
     c->e = e;
     snprintf(c->org_id, sizeof(c->org_id), "%s", run->org_id);
-    c->fresh_prompt = run->stop_since == 0 ? ad_run_session_lost(run, c->lost_sid) : NULL;
+    c->fresh_prompt = run->stop.since == 0 ? ad_run_session_lost(run, c->lost_sid) : NULL;
     ad_run_after_stored(r, store_end, c);
-    while (run->taps != NULL) {
-        ad_runner_tap_t *t = run->taps;
-        run->taps = t->next;
-        t->cb(NULL, 0, t->ud);
-        free(t);
-    }
     ad_run_release(run);
 }

@@ -16,7 +16,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <dirent.h>
 #include <signal.h>
@@ -70,35 +70,35 @@ void ad_run_hold_done(char *dir, int rc)
 
 void ad_run_stall_update(ad_run_t *run)
 {
-    bool now = run->hold_stalled || run->store_stalled;
-    if (now == run->stalled) {
+    bool now = run->stall.hold || run->stall.store;
+    if (now == run->stall.on) {
         return;
     }
-    run->stalled = now;
+    run->stall.on = now;
     if (now) {
-        if (!run->hold_stalled) {
-            snprintf(run->stall_reason, sizeof(run->stall_reason), "%s",
+        if (!run->stall.hold) {
+            snprintf(run->stall.reason, sizeof(run->stall.reason), "%s",
                      run->r->stuck_rc == AD_EUNAVAIL ? "database unreachable" : "disk full");
         }
-        run->stalled_at = (int64_t)ad_wall_ms();
+        run->stall.at = (int64_t)ad_wall_ms();
         ad_log(AD_LOG_WARN, "runner", "run stalled agent=%s run=%s reason=\"%s\"", run->agent_id,
-               run->run_id, run->stall_reason);
+               run->run_id, run->stall.reason);
         ad_run_publish(run->r, &run->topics, "run_stalled",
                        json_pack("{s:s, s:s, s:s, s:I}", "agentId", run->agent_id, "runId",
-                                 run->run_id, "reason", run->stall_reason, "since",
-                                 (json_int_t)run->stalled_at));
+                                 run->run_id, "reason", run->stall.reason, "since",
+                                 (json_int_t)run->stall.at));
         return;
     }
-    int64_t ms = (int64_t)ad_wall_ms() - run->stalled_at;
+    int64_t ms = (int64_t)ad_wall_ms() - run->stall.at;
     ad_log(AD_LOG_INFO, "runner", "run resumed agent=%s run=%s stalled_ms=%lld", run->agent_id,
            run->run_id, (long long)ms);
     /* The transcript says so too (issue #78), between two lines: a note
      * inside a held line would carry that line's spool offset. */
-    if (!run->in_line) {
+    if (!run->held.in_line) {
         char text[512];
         bool held = run->proc != NULL && ad_proc_held(run->proc);
         snprintf(text, sizeof(text), "[agentd: this run was stalled for %lld s (%s). %s]",
-                 (long long)((ms > 0 ? ms : 0) / 1000), run->stall_reason,
+                 (long long)((ms > 0 ? ms : 0) / 1000), run->stall.reason,
                  held ? "Its output waited in its holder's spool and the agent waited on its "
                         "writes: nothing was lost, and it went on by itself."
                       : "Its output waited for the database; if any could not be kept, the "
@@ -117,9 +117,9 @@ void ad_run_on_stall(ad_proc_t *p, bool stalled, const char *reason, void *ud)
 {
     AD_UNUSED(p);
     ad_run_t *run = ud;
-    run->hold_stalled = stalled;
+    run->stall.hold = stalled;
     if (stalled) {
-        snprintf(run->stall_reason, sizeof(run->stall_reason), "%s",
+        snprintf(run->stall.reason, sizeof(run->stall.reason), "%s",
                  reason != NULL && reason[0] != '\0' ? reason : "disk full");
     }
     ad_run_stall_update(run);
@@ -132,21 +132,13 @@ json_t *ad_runner_run_live(const ad_runner_t *r, const char *run_id)
             continue;
         }
         char text[4096];
-        bool log = run->hold_dir != NULL && ad_hold_log_read(run->hold_dir, text, sizeof(text)) > 0;
-        json_t *stalled = run->stalled ? json_pack("{s:s, s:I}", "reason", run->stall_reason,
-                                                   "since", (json_int_t)run->stalled_at)
-                                       : json_null();
+        bool log = run->held.dir != NULL && ad_hold_log_read(run->held.dir, text, sizeof(text)) > 0;
+        json_t *stalled = run->stall.on ? json_pack("{s:s, s:I}", "reason", run->stall.reason,
+                                                    "since", (json_int_t)run->stall.at)
+                                        : json_null();
         json_t *live = json_pack("{s:o, s:o}", "stalled", stalled, "holderLog",
                                  log ? ad_json_text(text, strlen(text)) : json_null());
-        if (run->node_id[0] != '\0') { /* on a worker node (issue #34) */
-            char name[64] = "", at[AD_TIME_MAX];
-            ad_plane_run_node(r->plane, run->run_id, name, sizeof(name), NULL);
-            ad_time_format(run->unreachable_since, at);
-            json_object_set_new(live, "unreachable", json_boolean(run->unreachable));
-            json_object_set_new(live, "node",
-                                json_pack("{s:s, s:s, s:s?}", "id", run->node_id, "name", name,
-                                          "unreachableSince", run->unreachable ? at : NULL));
-        }
+        ad_run_node_live(run, live); /* on a worker node (feat_node.c) */
         return live;
     }
     return NULL;
@@ -156,12 +148,12 @@ json_t *ad_runner_stalled(const ad_runner_t *r, const char *org)
 {
     json_t *out = json_array();
     for (const ad_run_t *run = r->runs; run != NULL; run = run->next) {
-        if (!run->stalled || (org != NULL && org[0] != '\0' && strcmp(run->org_id, org) != 0)) {
+        if (!run->stall.on || (org != NULL && org[0] != '\0' && strcmp(run->org_id, org) != 0)) {
             continue;
         }
         json_array_append_new(out, json_pack("{s:s, s:s, s:s, s:I}", "agentId", run->agent_id,
-                                             "runId", run->run_id, "reason", run->stall_reason,
-                                             "since", (json_int_t)run->stalled_at));
+                                             "runId", run->run_id, "reason", run->stall.reason,
+                                             "since", (json_int_t)run->stall.at));
     }
     return out;
 }
@@ -171,22 +163,23 @@ void ad_run_line_begin(ad_run_t *run, ad_proc_stream_t stream)
     if (run->proc == NULL || !ad_proc_held(run->proc)) {
         return;
     }
-    run->in_line = true;
-    run->line_first = run->batch.n;
-    run->msg_stream = stream == AD_PROC_STDERR ? 1 : 0;
-    run->msg_off = ad_proc_line_end(run->proc, stream);
+    run->held.in_line = true;
+    run->held.line_first = run->msgs.batch.n;
+    run->held.msg_stream = stream == AD_PROC_STDERR ? 1 : 0;
+    run->held.msg_off = ad_proc_line_end(run->proc, stream);
 }
 
 void ad_run_line_end(ad_run_t *run)
 {
-    if (!run->in_line) {
+    if (!run->held.in_line) {
         return;
     }
-    run->in_line = false;
-    run->msg_off = 0;
-    if (run->nheld_updates > 0) {
+    run->held.in_line = false;
+    run->held.msg_off = 0;
+    if (run->held.nupdates > 0) {
         ad_run_held_updates_flush(run); /* the line's rows first, then them */
-    } else if (run->batch.n >= AD_RUN_BATCH_MAX || run->batch.bytes >= AD_RUN_BATCH_BYTES) {
+    } else if (run->msgs.batch.n >= AD_RUN_BATCH_MAX ||
+               run->msgs.batch.bytes >= AD_RUN_BATCH_BYTES) {
         ad_run_flush_batch(run, NULL, NULL);
     }
 }
@@ -220,8 +213,8 @@ static void stop_again(ad_runner_t *r, const char *agent_id, const char *run_id)
     force = force || ad_wall_ms() - since > 2 * grace;
     ad_log(AD_LOG_INFO, "runner", "the stop asked before the restart goes on agent=%s force=%d",
            agent_id, force);
-    run->stop_since = since;
-    run->stop_force = force;
+    run->stop.since = since;
+    run->stop.force = force;
     ad_proc_stop(run->proc, force);
 }
 

@@ -11,7 +11,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -9,8 +9,13 @@
  * stored id is that one), the transcript says so, and a new run starts a
  * fresh session with the same first prompt. The fresh run's own session
  * id replaces the lost one as soon as the CLI reports it.
+ *
+ * The resume feature (feature.h) owns, per run: the first prompt of a
+ * Claude run started with --resume (for the fresh start), and whether a
+ * fork's first run still waits for its own session id (issue #14).
+ * Hooks: open (the fork flag), started (the prompt), free.
  */
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,10 +23,26 @@
 
 #define GONE "No conversation found with session ID: "
 
+typedef struct {
+    char *prompt;      /* Claude with --resume: its first prompt ("" none), or NULL */
+    bool fork_pending; /* resumed with --fork-session, new id not yet seen */
+} resume_t;
+
+bool ad_run_fork_seen(ad_run_t *run)
+{
+    resume_t *rs = ad_run_ctx_peek(run, AD_RUN_FEAT_RESUME);
+    bool was = rs != NULL && rs->fork_pending;
+    if (was) {
+        rs->fork_pending = false;
+    }
+    return was;
+}
+
 char *ad_run_session_lost(ad_run_t *run, char sid[AD_RUN_SID_MAX])
 {
-    const char *at = strstr(run->reason, GONE);
-    if (run->exec != AD_EXEC_CLAUDE || run->resume_prompt == NULL || at == NULL) {
+    const char *at = strstr(run->turn.reason, GONE);
+    resume_t *rs = ad_run_ctx_peek(run, AD_RUN_FEAT_RESUME);
+    if (run->how.exec != AD_EXEC_CLAUDE || rs == NULL || rs->prompt == NULL || at == NULL) {
         return NULL;
     }
     at += strlen(GONE);
@@ -31,8 +52,8 @@ char *ad_run_session_lost(ad_run_t *run, char sid[AD_RUN_SID_MAX])
     }
     memcpy(sid, at, n);
     sid[n] = '\0';
-    char *prompt = run->resume_prompt;
-    run->resume_prompt = NULL;
+    char *prompt = rs->prompt;
+    rs->prompt = NULL;
     return prompt;
 }
 
@@ -106,3 +127,37 @@ void ad_run_fresh_session(ad_runner_t *r, const char *agent_id, const char *org_
     snprintf(u.id, sizeof(u.id), "%s", agent_id);
     ad_store_agent_runtime(r->store, &u, marked, f);
 }
+
+/* A fork's first run: its session id is still the parent's until the CLI
+ * says the new one (output.c, ad_run_fork_seen). */
+static void resume_open(ad_run_t *run, const ad_run_start_t *s)
+{
+    if (s->spec.fork_session) {
+        ((resume_t *)ad_run_ctx(run, AD_RUN_FEAT_RESUME))->fork_pending = true;
+    }
+}
+
+/* A Claude run that resumes a session keeps its first prompt, for a fresh
+ * session should the CLI have lost that one. */
+static void resume_started(ad_run_t *run, ad_run_start_t *s)
+{
+    if (s->spec.executor == AD_EXEC_CLAUDE && s->spec.session_id != NULL) {
+        resume_t *rs = ad_run_ctx(run, AD_RUN_FEAT_RESUME);
+        free(rs->prompt);
+        rs->prompt = ad_xstrdup(s->spec.prompt != NULL ? s->spec.prompt : "");
+    }
+}
+
+static void resume_free(ad_run_t *run, void *ctx)
+{
+    AD_UNUSED(run);
+    free(((resume_t *)ctx)->prompt);
+}
+
+const ad_run_feature_t ad_run_feat_resume = {
+    .name = "resume",
+    .ctx_size = sizeof(resume_t),
+    .open = resume_open,
+    .started = resume_started,
+    .free = resume_free,
+};

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to src/run: a run's state, the runner, and the functions its
- * files share (runner.c: life cycle, events and agent updates; start.c;
- * output.c: parser records, live output and stored messages; exit.c;
- * control.c: stop, pause, input).
+ * Private to src/run: a run's core state, the runner, and the functions
+ * the core's files share (runner.c: life cycle, events and agent updates;
+ * start.c; output.c: parser records, live output and queued messages;
+ * batch.c: messages to the writer; exit.c; control.c: stop, pause,
+ * input). What only some runs need is a run feature's (feature.h: the
+ * interface and the hooks; features.h: what the features export).
  *
  * Threads: loop thread only.
  */
@@ -13,6 +15,7 @@
 #include "agent/agent.h"
 #include "run/run.h"
 #include "node/node.h"
+#include "run/feature.h"
 
 #define AD_RUN_OUT_FLUSH_BYTES (64 * 1024) /* coalesced output becomes a message */
 #define AD_RUN_FLUSH_MS 100
@@ -55,7 +58,7 @@
 /* Tool calls of a run awaiting their result at once (parallel calls). */
 #define AD_RUN_OPEN_CALLS 16
 /* A batch the store refused for space is handed to it again after this,
- * doubling up to the max (output.c's stuck queue). */
+ * doubling up to the max (batch.c's stuck queue). */
 #define AD_RUN_RETRY_MIN_MS 100
 #define AD_RUN_RETRY_MAX_MS 2000
 
@@ -128,160 +131,125 @@ typedef struct ad_run_waiter {
  * messages sent to the agent meanwhile. */
 typedef struct ad_run_pending ad_run_pending_t;
 
-/* A permission prompt the CLI waits on (approvals.c): agentd's approval
- * id, the CLI's request id and the call it is about ("" when none). */
+/* A permission prompt's request id at most (approvals.c). */
 #define AD_RUN_REQUEST_ID_MAX 128
-typedef struct {
-    char id[AD_ID_MAX];
-    char request_id[AD_RUN_REQUEST_ID_MAX];
-    char tool_use_id[AD_RUN_REQUEST_ID_MAX];
-} ad_run_approval_t;
 
-/* A run's prompts, at most AD_RUN_APPROVALS_MAX at once, and the last
- * calls the user denied (by tool id): their tool_end says denied, so a
- * client that sees it before approval_decided (the CLI is answered before
- * the decision is stored) does not read a failure. Allocated at the run's
- * first prompt: most runs (a command, an agent allowed everything) have
- * none, and these 13 KB inside every run were a quarter of agentd's
- * memory per agent (issue #38, F1). */
+/* How a run talks to its process, from its launch. */
 typedef struct {
-    ad_run_approval_t v[AD_RUN_APPROVALS_MAX];
-    char denied[AD_RUN_APPROVALS_MAX][AD_RUN_REQUEST_ID_MAX];
-    unsigned ndenied; /* entries written, the next at % max */
-} ad_run_appr_t;
-
-/* A run's tool calls in flight (output.c), allocated at its first call:
- * a plain command has none (4.5 KB inside every run before, issue #38). */
-typedef struct {
-    /* A program's tool_start times by toolId, so its tool_end gets a
-     * duration when it gives none (the oldest let go past 32). */
-    struct {
-        char id[64];
-        uint64_t at_ms;
-    } starts[32];
-    unsigned nstarts;
-    /* Tool calls waiting for their result: the result is stored as the
-     * call's message (same id and time), so a call is one row. Oldest
-     * first; a call past the bound keeps two rows. */
-    struct {
-        char tool_id[96];
-        char msg_id[AD_ID_MAX];
-        int64_t at;
-    } open[AD_RUN_OPEN_CALLS];
-    size_t nopen;
-} ad_run_calls_t;
-
-typedef struct ad_run {
-    ad_runner_t *r;
-    /* Non-NULL while its process is starting (a spawner thread forks it):
-     * the run row is written, and what waits for the process (the first
-     * prompt, messages, a stop) goes to it, once it runs. */
-    ad_run_pending_t *pending;
-    struct ad_run *next;
-    /* the runner's index by agent id (a chain per bucket, newest first, as
-     * in runs) and the runs whose live output or points wait for the
-     * turn's check (output.c); on_check: in that list */
-    struct ad_run *hnext, *check_next;
-    bool on_check;
-    char agent_id[AD_ID_MAX];
-    char run_id[AD_ID_MAX];
-    char crew_id[AD_ID_MAX]; /* "" when the agent is in no crew */
-    ad_run_calls_t *calls;   /* tool calls in flight (owned; NULL until the first) */
-    char org_id[AD_ID_MAX];
-    ad_run_topics_t topics;
     ad_executor_t exec;
     bool stdin_json; /* claude stream-json input */
     bool accepts_input;
-    bool one_shot;                 /* codex exec/gemini: the run is one turn */
-    bool rpc;                      /* codex app-server: JSON-RPC through the parser */
-    void *stop_later;              /* codexapp.c's timer for a stop after an interrupt */
-    char cli_version[64];          /* "" until the CLI's version is known */
-    char prompt_msg_id[AD_ID_MAX]; /* the first prompt's message, or "" */
-    bool fork_pending;             /* resumed with --fork-session, new id not yet seen */
-    char *resume_prompt; /* Claude with --resume: its first prompt ("" none), for resume.c */
-    /* Permission prompts and denials (approvals.c; owned, NULL until the
-     * run's first prompt) and how many prompts wait now. */
-    ad_run_appr_t *appr;
-    size_t napprovals;
-    const struct ad_run_approver *approver; /* NULL: Claude's control protocol */
-    ad_parser_t *parser;
-    ad_recs_t recs;
-    char *cwd; /* the worktree (owned): ACP's fs requests are served below it */
-    /* the folder as the agent sees it (owned; NULL: cwd): on a worker node,
-     * its folder there (ad_plane_agent_cwd), told as its ACP session's and
-     * codex app-server's cwd */
-    char *agent_cwd;
-    /* ACP terminals (acp_term.c): the live ones (src/proc's set, NULL
-     * until the first), and what they run with (the agent's sandbox, env
-     * and limits; NULL: none can run). On a node: {agent, env, sandbox}
-     * as its spawn had them, sent with each terminal/create (NULL: none). */
-    ad_terms_t *terms;
-    ad_run_term_env_t *term_env;
-    json_t *node_term;
-    ad_proc_t *proc;
-    uint64_t started_ns;
+    bool one_shot;  /* codex exec/gemini: the run is one turn */
+    bool rpc;       /* codex app-server: JSON-RPC through the parser */
+    bool pty;       /* in a terminal (feat_tty.c keeps its raw output) */
+    bool sandboxed; /* runs in an agent sandbox here (an exit 127 says where to look) */
+} ad_run_how_t;
+
+/* What the run's turns said and cost (output.c), for its end (exit.c). */
+typedef struct {
     ad_usage_t usage;
     double cost;
-    int64_t turns;
+    int64_t count; /* turns */
     bool had_error;
     char reason[256];
     /* The last non-blank stderr line (cut to fit): why a process that
      * reported no error of its own exited non-zero, for the run's reason. */
     char last_err[200];
-    ad_buf_t out[2];      /* pending output text: stdout, stderr */
-    ad_run_batch_t batch; /* messages not yet handed to the writer */
-    uint64_t dropped;     /* output messages not stored: the writer was behind */
-    uv_timer_t flush;
-    bool flush_init;
-    ad_run_waiter_t *stop_waiters;
-    int64_t stop_since; /* wall ms of the first stop asked, 0: none (issue #32) */
-    bool stop_force;    /* a force stop was asked */
-    bool pty;
-    bool sandboxed;   /* runs in an agent sandbox here (an exit 127 says where to look) */
-    ad_buf_t live[2]; /* plain output read this loop iteration */
-    bool live_dirty;
-    json_t *metric_points; /* metric points read this loop iteration (issue #16) */
-    json_t *metric_dists;  /* histograms and counts read with them (checked) */
-    uint64_t live_dropped; /* bytes not streamed live */
-    ad_buf_t replay;       /* the last raw terminal output, for new viewers */
-    ad_runner_tap_t *taps;
+    char said_id[AD_ID_MAX]; /* the newest message queued: a status's ref */
     /* The last assistant message, until its API message's real token
      * count comes (AD_REC_TOKENS) and it is written again with it. */
     char last_id[AD_ID_MAX];
     int64_t last_at;
-    char said_id[AD_ID_MAX]; /* the newest message queued: a status's ref */
-    char *last_text;         /* owned; NULL when none is waiting */
-    /* Held runs (issue #15, hold.c): messages carry the spool offset past
-     * the output they cover; one stdout line's messages go to the writer
-     * together (line_first: the batch's first message of the line being
-     * handled), so a stored offset never covers half a line's rows. */
-    char *hold_dir; /* owned; NULL: not held */
-    /* On a worker node (issue #34, src/node): its id ("": here), whether its
-     * node is unreachable now (since: wall ms), and why its run is lost
-     * when the plane gives it up (the agent's reason then). */
-    char node_id[AD_ID_MAX];
-    bool unreachable;
-    int64_t unreachable_since;
-    char node_lost[200];
-    bool in_line;
-    size_t line_first;
-    /* Status changes made while a line is handled wait for the line's
-     * rows (runner.c): a client that sees `waiting` finds the answer. */
-    struct ad_run_held_update *held_updates;
-    size_t nheld_updates;
+    char *last_text; /* owned; NULL when none is waiting */
+} ad_run_turn_t;
+
+/* The run's messages on their way to the store (output.c, batch.c). */
+typedef struct {
+    ad_buf_t out[2];     /* pending output text: stdout, stderr */
     uint64_t out_end[2]; /* spool offset past the last line in out[i] */
     /* Loop time (ms) out[] is stored at: the run's next tick after its
      * first byte, shared with other runs (output.c, next_tick). */
     uint64_t out_due;
+    ad_run_batch_t batch; /* messages not yet handed to the writer */
+    uint64_t dropped;     /* output messages not stored: the writer was behind */
+    uint64_t lost_rows;   /* messages the store refused for good */
+    uv_timer_t flush;
+    bool flush_init;
+} ad_run_msgs_t;
+
+/* Plain output read this loop iteration, for the bus (output.c). */
+typedef struct {
+    ad_buf_t buf[2]; /* stdout, stderr */
+    bool dirty;
+    uint64_t dropped; /* bytes not streamed live */
+} ad_run_live_t;
+
+/* A stop asked (control.c): who waits for the end, since when (wall ms,
+ * 0: none, issue #32), and whether it was forced. */
+typedef struct {
+    ad_run_waiter_t *waiters;
+    int64_t since;
+    bool force;
+} ad_run_stop_t;
+
+/* Held runs (issue #15, hold.c): messages carry the spool offset past
+ * the output they cover; one stdout line's messages go to the writer
+ * together (line_first: the batch's first message of the line being
+ * handled), so a stored offset never covers half a line's rows. */
+typedef struct {
+    char *dir; /* the holder's directory (owned); NULL: not held */
+    bool in_line;
+    size_t line_first;
     int msg_stream; /* the offset the next queued message carries */
     uint64_t msg_off;
-    /* A full disk (issue #41): the holder cannot spool (hold_stalled, with
-     * its reason) or the store cannot write (store_stalled); stalled is
-     * what was last published (run_stalled / run_resumed). */
-    bool hold_stalled, store_stalled, stalled;
-    char stall_reason[64];
-    int64_t stalled_at; /* ms since the epoch */
-    uint64_t lost_rows; /* messages the store refused for good */
+    /* Status changes made while a line is handled wait for the line's
+     * rows (runner.c): a client that sees `waiting` finds the answer. */
+    struct ad_run_held_update *updates;
+    size_t nupdates;
+} ad_run_held_t;
+
+/* A full disk (issue #41): the holder cannot spool (hold, with its
+ * reason) or the store cannot write (store); on is what was last
+ * published (run_stalled / run_resumed). */
+typedef struct {
+    bool hold, store, on;
+    char reason[64];
+    int64_t at; /* ms since the epoch */
+} ad_run_stall_t;
+
+/* A run: its identity, process, parser, topics and what every run needs;
+ * what only some runs need is a feature's state (ctx, feature.h). */
+typedef struct ad_run {
+    ad_runner_t *r;
+    char agent_id[AD_ID_MAX];
+    char run_id[AD_ID_MAX];
+    char crew_id[AD_ID_MAX]; /* "" when the agent is in no crew */
+    char org_id[AD_ID_MAX];
+    char node_id[AD_ID_MAX]; /* its worker node ("": here; feat_node.c) */
+    char *cwd;               /* the worktree (owned): ACP's fs requests are served below it */
+    ad_run_topics_t topics;
+    ad_run_how_t how;
+    /* Non-NULL while its process is starting (a spawner thread forks it):
+     * the run row is written, and what waits for the process (the first
+     * prompt, messages, a stop) goes to it, once it runs. */
+    ad_run_pending_t *pending;
+    ad_proc_t *proc;
+    uint64_t started_ns;
+    char prompt_msg_id[AD_ID_MAX]; /* the first prompt's message, or "" */
+    ad_parser_t *parser;
+    ad_recs_t recs;
+    ad_run_turn_t turn;
+    ad_run_msgs_t msgs;
+    ad_run_live_t live;
+    ad_run_held_t held;
+    ad_run_stall_t stall;
+    ad_run_stop_t stop;
+    void *ctx[AD_RUN_FEATURES]; /* each feature's state (feature.h), NULL until used */
+    /* the runner's list, its index by agent id (a chain per bucket, newest
+     * first, as in runs) and the runs whose live output or points wait for
+     * the turn's check (output.c); on_check: in that list */
+    struct ad_run *next, *hnext, *check_next;
+    bool on_check;
 } ad_run_t;
 
 struct ad_runner {
@@ -311,7 +279,7 @@ struct ad_runner {
     ad_plane_t *plane; /* worker nodes (ad_runner_set_plane), or NULL */
     json_t *orphans;   /* agent processes an older agentd left without a holder */
     /* Batches the store refused for space, and what waits behind them
-     * (output.c); batch_seq numbers the batches in the order they were made. */
+     * (batch.c); batch_seq numbers the batches in the order they were made. */
     ad_run_stuck_t *stuck;
     uint64_t batch_seq;
     uv_timer_t retry;
@@ -360,6 +328,8 @@ void ad_run_agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_st
  * session with that prompt (taken), the transcript saying so. */
 #define AD_RUN_SID_MAX 128
 char *ad_run_session_lost(ad_run_t *run, char sid[AD_RUN_SID_MAX]);
+/* A fork's first run has its own session now: true once (resume.c). */
+bool ad_run_fork_seen(ad_run_t *run);
 void ad_run_fresh_session(ad_runner_t *r, const char *agent_id, const char *org_id, const char *sid,
                           char *prompt);
 /* THE one way a live run changes its agent's status (issue #33): status
@@ -393,6 +363,7 @@ json_t *ad_run_queue_message(ad_run_t *run, const char *role, const char *text, 
 json_t *ad_run_queue_message_as(ad_run_t *run, const char *id, int64_t at, const char *role,
                                 const char *text, size_t len, const ad_rec_t *rec,
                                 char id_out[AD_ID_MAX]);
+/* ---- batch.c: stored messages to the writer ----------------------------------- */
 /* Calls fn(ud, false) once every batch made so far is stored: now, unless
  * some wait for space (a run's end is stored after its output). */
 void ad_run_after_stored(ad_runner_t *r, ad_run_after_fn fn, void *ud);
@@ -401,30 +372,32 @@ void ad_run_on_retry(uv_timer_t *t);
 /* At the runner's end: drops what waits (a holder keeps the unacknowledged
  * lines; calls get cancelled = true). */
 void ad_run_stuck_free(ad_runner_t *r);
+/* Hands the queued messages to the writer; with done, the batch is written
+ * on its own and done(rc, ctx) follows its commit. */
+void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx);
+void ad_run_batch_cleanup(ad_run_batch_t *b);
 /* Publishes run_stalled / run_resumed when the run's stall changed (hold.c). */
 void ad_run_stall_update(ad_run_t *run);
 /* The supervisor's stall callback (hold.c). */
 void ad_run_on_stall(ad_proc_t *p, bool stalled, const char *reason, void *ud);
-/* Hands the queued messages to the writer; with done, the batch is written
- * on its own and done(rc, ctx) follows its commit. */
-void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx);
+/* ---- output.c: plain output, live and stored ------------------------------------ */
 /* Coalesced output and queued messages to the writer, in order. */
 void ad_run_flush_all(ad_run_t *run);
 /* Plain output read this loop iteration to the bus. */
 void ad_run_flush_live(ad_run_t *run);
-/* Hands every metric point the run holds to the store (at its end). */
-void ad_run_flush_metrics(ad_run_t *run);
+/* run has live output or points for this turn's check. */
+void ad_run_want_check(ad_run_t *run);
 /* Queues a checked histogram or counts for the store with the run's
- * metric points (output.c). */
+ * metric points (feat_program.c). */
 void ad_run_keep_dist(ad_run_t *run, json_t *d);
 /* A command agent's `histogram` / `counts` line (dists.c): checked, kept
  * and published as distribution_update; a refused one becomes a system
  * line of the run's live output saying why. */
 void ad_run_on_dist(ad_run_t *run, const char *type, json_t *obj);
-void ad_run_batch_cleanup(ad_run_batch_t *b);
 /* The supervisor's callbacks (src/proc) for a run's output. */
 void ad_run_on_line(ad_proc_t *p, ad_proc_stream_t stream, const char *line, size_t len,
                     bool truncated, void *ud);
+/* A terminal's raw bytes (feat_tty.c). */
 void ad_run_on_data(ad_proc_t *p, ad_proc_stream_t stream, const char *data, size_t len, void *ud);
 /* Handles the parser records collected in run->recs. */
 void ad_run_handle_recs(ad_run_t *run);
@@ -447,115 +420,13 @@ int ad_run_pending_message(ad_run_t *run, const char *content, ad_runner_cb cb, 
 /* What a start still held when its runner closes (no callback). */
 void ad_run_pending_free(ad_run_t *run);
 
-/* ---- codexapp.c: codex app-server runs ---------------------------------------- */
-/* What the app-server is told of the agent when its thread opens: spec's
- * mode, session, fork, model and instructions, the worktree, whether
- * agentd's sandbox confines it, and what its permissions let run unasked. */
-void ad_run_codex_open(const ad_agent_spec_t *spec, const char *worktree, bool outer_sandbox,
-                       ad_codex_open_t *o);
-/* The first lines (initialize, the thread) on the run's stdin, and the
- * prompt (may be NULL) queued as the first turn once the thread is open. */
-void ad_run_rpc_open(ad_run_t *run, const ad_codex_open_t *o, const char *prompt);
-/* Stop's first step: turn/interrupt of the turn in progress; the process
- * is stopped when the turn has ended (output.c) or after the stop grace.
- * False when no turn runs (the caller stops it now). */
-bool ad_run_interrupt_first(ad_run_t *run);
-/* The run is released: its stop timer, if any, goes with it. */
-void ad_run_stop_later_cancel(ad_run_t *run);
-
-/* ---- version.c ----------------------------------------------------------------- */
+/* ---- commit.c ----------------------------------------------------------------- */
 /* Reads HEAD of the worktree at path (borrowed) on the thread pool and
  * stores it on run_id as the commit it started from (commit.c). Best
  * effort. Loop thread. */
 void ad_run_note_commit(ad_runner_t *r, const char *run_id, const char *path);
 /* The runner is going: HEAD reads still in flight answer into nothing. */
 void ad_run_commits_detach(ad_runner_t *r);
-
-/* Runs `argv0 --version` (cwd, env and sandbox as the run's; borrowed) beside the
- * run and keeps what it prints on the run (ad_run_version_set), or on its
- * row when the run has ended first. */
-void ad_run_probe_version(ad_run_t *run, const char *argv0, const char *cwd, const char *const *env,
-                          const ad_proc_sandbox_t *sandbox);
-/* The run's CLI version is known (a parsed version, or "" when none could
- * be read): stored on the run row, logged, and a version agentd was not
- * tested with is said in the transcript (a system message). Once per run. */
-void ad_run_version_set(ad_run_t *run, const char *version);
-
-/* ---- approvals.c --------------------------------------------------------------- */
-/* One approvals API across executors (issue #33). The pending-approval
- * record (run->appr), the stored row, approval_requested /
- * approval_updated, GET /api/agents/:id/approvals, POST /api/approvals/:id,
- * the card, `agentd approve` and the "Allow always" rule store (the agent's
- * permissions, src/api/approvals.c) are the same for every executor; only
- * the reply to the agent is the executor's. An executor plugs in by:
- *  1. setting run->approver to its static ad_run_approver_t at the run's
- *     start (NULL is Claude's control protocol, the first user);
- *  2. calling ad_run_approval_request when its protocol asks permission
- *     (ACP session/request_permission, Codex app-server
- *     item/commandExecution/requestApproval, …) with the request's own id,
- *     and ad_run_approval_withdrawn when the agent takes the request back;
- *  3. answering in answer(): allow / deny / allow always to the protocol's
- *     reply (ACP: the offered option of that kind; Codex: accept / decline /
- *     acceptForSession).
- * The agent reads `waiting` (code approval_requested, ref the approval id)
- * while one is pending and `running` (approval_answered) once all are. */
-typedef struct ad_run_approver {
-    /* Writes the decision for the protocol's request_id to the agent; tool
-     * and input are the approval's as stored (input borrowed, may be NULL).
-     * 0, or an AD_E* code (the approval stays pending). */
-    int (*answer)(ad_run_t *run, const char *request_id, ad_approval_decision_t d, const char *tool,
-                  json_t *input);
-    /* Denies request_id without asking the user (too many pending). */
-    void (*refuse)(ad_run_t *run, const char *request_id);
-} ad_run_approver_t;
-/* A permission request of the agent's protocol. Borrowed by the call. */
-typedef struct {
-    const char *request_id;  /* the protocol's id, < 128 bytes */
-    const char *tool_name;   /* what it wants to run ("Bash", "edit", …) */
-    const char *tool_use_id; /* or NULL */
-    json_t *input;           /* what it would run with (an object), or NULL */
-    const char *description; /* or NULL */
-} ad_run_approval_req_t;
-/* Stores and publishes a new approval for req and sets the agent waiting;
- * a request already pending is ignored. */
-void ad_run_approval_request(ad_run_t *run, const ad_run_approval_req_t *req);
-/* The agent took request_id back: the approval is closed as cancelled. */
-void ad_run_approval_withdrawn(ad_run_t *run, const char *request_id);
-/* An AD_REC_APPROVAL: a new approval stored and published (approval_requested),
- * the agent `waiting`; or a withdrawn one marked cancelled. */
-void ad_run_on_approval_rec(ad_run_t *run, const ad_rec_t *rec);
-/* The run has ended: its pending approvals are expired. */
-void ad_run_approvals_end(ad_run_t *run);
-/* Whether the user denied the call tool_id (one of the run's last
- * AD_RUN_APPROVALS_MAX denials). */
-bool ad_run_tool_denied(const ad_run_t *run, const char *tool_id);
-/* A run taken up after a restart: the approvals it still waits on (stored
- * pending, with the CLI's request ids) can be answered again. */
-void ad_run_approvals_restore(ad_run_t *run);
-/* ---- acp.c: the runner's side of an ACP run ----------------------------------------- */
-/* The protocol begun (the initialize request written) once the process is
- * up; prompt is the first message (NULL: none). */
-void ad_run_acp_begin(ad_run_t *run, const ad_agent_spec_t *spec, const char *prompt);
-/* The protocol taken up on a run a previous daemon started; in_turn: the
- * agent was not waiting for input. */
-void ad_run_acp_resume(ad_run_t *run, const ad_agent_spec_t *spec, bool in_turn);
-/* Carries out the records of a user's decision (ad_acp_decide): answers
- * written to the agent, held requests served, notices published. */
-void ad_run_acp_apply(ad_run_t *run, const ad_recs_t *recs);
-/* An AD_REC_REQUEST served (fs below the worktree, terminals) and answered. */
-void ad_run_acp_request(ad_run_t *run, const ad_rec_t *rec);
-/* Whether the file or folder open at fd is agentd's data dir or inside it
- * (never served, even in a worktree that holds it). */
-bool ad_run_acp_in_data_dir(const ad_run_t *run, int fd);
-/* A line of agentd's in the run's live output (stream "system"). */
-void ad_run_acp_say(ad_run_t *run, const char *text);
-/* An AD_REC_FAULT: the run's error with the reason, the agent ended. */
-void ad_run_acp_fault(ad_run_t *run, const ad_rec_t *rec);
-/* A user message as a prompt (now, or after the turn that runs). 0,
- * AD_ETOOBIG (too many wait), AD_EINVAL, or ad_proc_write's error. */
-int ad_run_acp_prompt(ad_run_t *run, const char *content);
-/* session/cancel for the turn that runs, if one does. */
-void ad_run_acp_cancel(ad_run_t *run);
 
 /* ---- start.c: a run on a worker node (issue #34) ------------------------------- */
 /* The run run_id of agent_id on node_id, left running by a previous
@@ -599,6 +470,21 @@ void ad_run_line_end(ad_run_t *run);
  * rows (runner.c; called by ad_run_line_end). */
 void ad_run_held_updates_flush(ad_run_t *run);
 
+/* ---- config.c, sandbox.c: a start's config and sandbox ---------------------------- */
+/* The config's file and AGENTD_CONFIG, its flags on a command's argv, and
+ * the record to store on the run (remote: the node writes the file). */
+int ad_run_config_apply(const ad_runner_t *r, ad_run_start_t *s, const char *run_id,
+                        const ad_run_config_t *cfg, bool remote, char *err, size_t errsz);
+/* Whose CLI's config the sandbox shows, and whether the worktree is
+ * read-only in it. */
+ad_executor_t ad_run_box_kind(const ad_run_start_t *s, bool *read_only);
+/* The agent's sandbox here (s->sbx), from its row. */
+int ad_run_start_sandbox(ad_runner_t *r, const char *agent_id, ad_run_start_t *s, char *err,
+                         size_t errsz);
+/* s->argv: the launch's, the real program first (and codex's own sandbox
+ * off inside agentd's). */
+void ad_run_sandbox_argv(ad_run_start_t *s);
+
 /* ---- exit.c ------------------------------------------------------------------- */
 void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud);
 /* Takes the run off the runner's list and frees it once its timer closed. */
@@ -606,12 +492,6 @@ void ad_run_release(ad_run_t *run);
 
 /* ---- sandbox.c: what an agent's sandbox shows ----------------------------------------- */
 
-#define AD_RUN_SBX_ALLOW 32 /* network {allow} entries at most */
-
-typedef struct {
-    ad_proc_box_t box;
-    json_t *policy; /* the effective policy (ad_run_sandbox_of), owned */
-} ad_run_sbx_t;
 /* "claude", "codex" or "gemini" for their executors, else NULL. */
 const char *ad_run_sandbox_cli(ad_executor_t ex);
 
@@ -636,17 +516,5 @@ void ad_run_start_refused(ad_runner_t *r, json_t *agent, const char *agent_id, c
                           const char *why);
 /* Shows path (a file agentd made for the run) read-only in x. */
 void ad_run_sandbox_show(ad_run_sbx_t *x, const char *path);
-
-/* ---- acp_term.c: ACP terminals ------------------------------------------------------- */
-/* A terminal/… request (AD_REC_REQUEST, allowed already) served and answered. */
-void ad_run_acp_terminal(ad_run_t *run, const ad_rec_t *rec);
-/* The run is let go: its terminals are killed (each frees itself once it
- * has exited). */
-void ad_run_acp_terms_end(ad_run_t *run);
-/* What the run's terminals run with: the agent's sandbox (taken from sbx,
- * which is left empty), a copy of its env (NULL-terminated) and limits. */
-void ad_run_term_env_keep(ad_run_t *run, ad_run_sbx_t *sbx, const char *const *env,
-                          const ad_proc_limits_t *limits);
-void ad_run_term_env_free(ad_run_term_env_t *t);
 
 #endif

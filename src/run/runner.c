@@ -5,7 +5,7 @@
  * publishing its events, changing its agent row). Starting is start.c's,
  * output output.c's, exit exit.c's, stop/pause/input control.c's.
  */
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -210,11 +210,11 @@ static void agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_st
     /* Writes keep the order of the output: what the agent said before this
      * change is stored before it (a client that sees `waiting` finds the
      * answer). The rows of a held run's line wait for its end. */
-    if (run->in_line && run->nheld_updates < HELD_UPDATES_MAX) {
-        if (run->held_updates == NULL) {
-            run->held_updates = ad_xcalloc(HELD_UPDATES_MAX, sizeof(*run->held_updates));
+    if (run->held.in_line && run->held.nupdates < HELD_UPDATES_MAX) {
+        if (run->held.updates == NULL) {
+            run->held.updates = ad_xcalloc(HELD_UPDATES_MAX, sizeof(*run->held.updates));
         }
-        run->held_updates[run->nheld_updates++] =
+        run->held.updates[run->held.nupdates++] =
             (struct ad_run_held_update){.u = *u, .status = status, .cb = cb, .ud = ud};
         u->state_patch = NULL; /* taken with the copy */
         return;
@@ -238,10 +238,10 @@ static void agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_st
 
 void ad_run_held_updates_flush(ad_run_t *run)
 {
-    size_t n = run->nheld_updates;
-    run->nheld_updates = 0;
+    size_t n = run->held.nupdates;
+    run->held.nupdates = 0;
     for (size_t i = 0; i < n; i++) {
-        struct ad_run_held_update *h = &run->held_updates[i];
+        struct ad_run_held_update *h = &run->held.updates[i];
         agent_update(run, &h->u, h->status, h->cb, h->ud);
     }
 }
@@ -278,32 +278,23 @@ void ad_run_set_status(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_stat
 void ad_run_free(ad_run_t *run)
 {
     ad_run_pending_free(run);
-    ad_buf_cleanup(&run->replay);
-    free(run->last_text);
-    free(run->resume_prompt);
-    ad_buf_cleanup(&run->live[0]);
-    ad_buf_cleanup(&run->live[1]);
-    ad_buf_cleanup(&run->out[0]);
-    ad_buf_cleanup(&run->out[1]);
-    ad_run_batch_cleanup(&run->batch);
+    ad_run_feat_free(run);
+    free(run->turn.last_text);
+    ad_buf_cleanup(&run->live.buf[0]);
+    ad_buf_cleanup(&run->live.buf[1]);
+    ad_buf_cleanup(&run->msgs.out[0]);
+    ad_buf_cleanup(&run->msgs.out[1]);
+    ad_run_batch_cleanup(&run->msgs.batch);
     ad_recs_cleanup(&run->recs);
     ad_parser_free(run->parser);
     free(run->cwd);
-    free(run->agent_cwd);
-    ad_run_acp_terms_end(run); /* (at its end, mostly: exit.c) */
-    ad_run_term_env_free(run->term_env);
-    json_decref(run->node_term);
-    for (size_t i = 0; i < run->nheld_updates; i++) { /* never written: the daemon closes */
-        json_decref(run->held_updates[i].u.state_patch);
-        ad_run_call_cb(run->held_updates[i].cb, run->held_updates[i].ud, AD_ESTATE, NULL,
+    for (size_t i = 0; i < run->held.nupdates; i++) { /* never written: the daemon closes */
+        json_decref(run->held.updates[i].u.state_patch);
+        ad_run_call_cb(run->held.updates[i].cb, run->held.updates[i].ud, AD_ESTATE, NULL,
                        "the daemon is closing");
     }
-    free(run->held_updates);
-    free(run->hold_dir);
-    free(run->appr);
-    free(run->calls);
-    json_decref(run->metric_points);
-    json_decref(run->metric_dists);
+    free(run->held.updates);
+    free(run->held.dir);
     free(run);
 }
 
@@ -469,68 +460,6 @@ int ad_runner_take_up(ad_runner_t *r, const char *run_id, char *err, size_t errs
     return on_node ? rc : ad_run_take_held(r, run_id, err, errsz);
 }
 
-/* The plane's word on a run's node (src/node): unreachable (its agent
- * keeps its status: it runs on, unseen) or back, published on the run's
- * topics. */
-static void on_reachable(void *ud, const char *run_id, bool reachable, int64_t since,
-                         const char *node)
-{
-    ad_run_t *run = ad_run_find_by_run(ud, run_id);
-    if (run == NULL || run->unreachable == !reachable) {
-        return;
-    }
-    run->unreachable = !reachable;
-    run->unreachable_since = since;
-    char at[AD_TIME_MAX];
-    ad_time_format(since, at);
-    if (!reachable) {
-        ad_run_publish(run->r, &run->topics, "run_unreachable",
-                       json_pack("{s:s, s:s, s:s, s:s, s:s}", "agentId", run->agent_id, "runId",
-                                 run->run_id, "nodeId", run->node_id, "node", node, "since", at));
-    } else {
-        int64_t ms = ad_wall_ms() - since;
-        ad_run_publish(run->r, &run->topics, "run_reachable",
-                       json_pack("{s:s, s:s, s:s, s:s, s:I}", "agentId", run->agent_id, "runId",
-                                 run->run_id, "nodeId", run->node_id, "node", node, "unreachableMs",
-                                 (json_int_t)(ms > 0 ? ms : 0)));
-    }
-}
-
-static void on_node_lost(void *ud, const char *run_id, const char *why)
-{
-    ad_run_t *run = ad_run_find_by_run(ud, run_id);
-    if (run != NULL) {
-        snprintf(run->node_lost, sizeof(run->node_lost), "%s", why);
-    }
-}
-
-bool ad_runner_remote_at(const ad_runner_t *r, const char *path, char run_id[AD_ID_MAX], char *node,
-                         size_t nodesz)
-{
-    for (const ad_run_t *run = r->runs; run != NULL && path != NULL; run = run->next) {
-        if (run->node_id[0] == '\0' || run->proc == NULL || run->cwd == NULL ||
-            strcmp(run->cwd, path) != 0) {
-            continue;
-        }
-        if (run_id != NULL) {
-            snprintf(run_id, AD_ID_MAX, "%s", run->run_id);
-        }
-        if (node != NULL) {
-            node[0] = '\0';
-            ad_plane_run_node(r->plane, run->run_id, node, nodesz, NULL);
-        }
-        return true;
-    }
-    return false;
-}
-
-void ad_runner_set_plane(ad_runner_t *r, struct ad_plane *plane)
-{
-    r->plane = plane;
-    ad_plane_hooks_t h = {.reachable = on_reachable, .lost = on_node_lost, .ud = r};
-    ad_plane_set_hooks(plane, &h);
-}
-
 void ad_runner_reconcile(ad_runner_t *r, ad_runner_cb cb, void *ud)
 {
     rec_ctx_t *c = ad_xcalloc(1, sizeof(*c));
@@ -596,16 +525,11 @@ void ad_runner_free(ad_runner_t *r)
      * start reconciles them as lost). */
     while (r->runs != NULL) {
         ad_run_t *run = r->runs;
-        for (ad_run_waiter_t *w = run->stop_waiters, *next; w != NULL; w = next) {
+        for (ad_run_waiter_t *w = run->stop.waiters, *next; w != NULL; w = next) {
             next = w->next;
             free(w);
         }
-        run->stop_waiters = NULL;
-        while (run->taps != NULL) {
-            ad_runner_tap_t *t = run->taps;
-            run->taps = t->next;
-            free(t);
-        }
+        run->stop.waiters = NULL;
         ad_run_release(run);
     }
     ad_run_stuck_free(r);

@@ -14,7 +14,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -263,4 +263,74 @@ int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_execu
 void ad_run_sandbox_show(ad_run_sbx_t *x, const char *path)
 {
     ad_proc_box_show(&x->box, path);
+}
+
+/* ---- a start's sandbox and the argv that runs in it (start.c) ------------------- */
+
+/* Whose CLI's config the sandbox shows (an ACP preset is its CLI's), and
+ * whether the worktree is read-only in it: codex (and codex-acp) run
+ * commands without a sandbox of their own in agentd's, so in plan mode
+ * the worktree is shown read-only. */
+ad_executor_t ad_run_box_kind(const ad_run_start_t *s, bool *read_only)
+{
+    ad_executor_t ex = s->spec.executor;
+    const char *acp = s->spec.acp_agent != NULL ? s->spec.acp_agent : "";
+    *read_only = (ex == AD_EXEC_CODEX || (ex == AD_EXEC_ACP && strcmp(acp, "codex-acp") == 0)) &&
+                 s->spec.mode == AD_MODE_PLAN;
+    if (ex == AD_EXEC_ACP && acp[0] != '\0') {
+        ex = strcmp(acp, "gemini") == 0            ? AD_EXEC_GEMINI
+             : strcmp(acp, "claude-code-acp") == 0 ? AD_EXEC_CLAUDE
+                                                   : AD_EXEC_CODEX;
+    }
+    return ex;
+}
+
+/* The agent's sandbox (sandbox.c), and the argv that runs in it: a CLI
+ * by its real program, whose folder is what the sandbox shows of it. */
+int ad_run_start_sandbox(ad_runner_t *r, const char *agent_id, ad_run_start_t *s, char *err,
+                         size_t errsz)
+{
+    char exe[4096];
+    const char *argv0 = s->launch.argv[0];
+    const char *path = s->agent_path != NULL ? s->agent_path : getenv("PATH");
+    bool found = argv0 != NULL && ad_path_which_in(argv0, path, s->path, exe, sizeof(exe)) == 0;
+    bool read_only;
+    ad_executor_t ex = ad_run_box_kind(s, &read_only);
+    return ad_run_sandbox(r, s->agent, agent_id, ex, read_only, s->path, found ? exe : NULL,
+                          (const char *const *)s->launch.argv, path, &s->sbx, err, errsz);
+}
+
+/* The launch's argv (as apply_config left it), the real program first. */
+void ad_run_sandbox_argv(ad_run_start_t *s)
+{
+    free(s->argv);
+    s->argv = ad_xcalloc(s->launch.argc + 3, sizeof(char *));
+    for (size_t i = 0; i < s->launch.argc; i++) {
+        s->argv[i] = s->launch.argv[i];
+    }
+    if (!s->sbx.box.none && s->sbx.box.exe[0] != '\0') {
+        s->argv[0] = s->sbx.box.exe;
+    }
+    /* Codex sandboxes its commands with bwrap of its own, which cannot
+     * mount a /proc inside ours: in agentd's sandbox (the worktree
+     * writable, or read-only in plan mode: the same bounds) it runs them
+     * directly. */
+    /* The same for Zed's codex-acp (Codex's own config flag). */
+    const char *acp = s->spec.acp_agent != NULL ? s->spec.acp_agent : "";
+    if (!s->sbx.box.none && s->spec.executor == AD_EXEC_ACP && strcmp(acp, "codex-acp") == 0) {
+        s->argv[s->launch.argc] = "-c";
+        s->argv[s->launch.argc + 1] = "sandbox_mode=\"danger-full-access\"";
+    }
+    if (!s->sbx.box.none && s->spec.executor == AD_EXEC_CODEX) {
+        size_t j = 0;
+        for (size_t i = 0; i < s->launch.argc; i++) {
+            if (strcmp(s->launch.argv[i], "--sandbox") == 0 && i + 1 < s->launch.argc) {
+                s->argv[j++] = "--dangerously-bypass-approvals-and-sandbox";
+                i++;
+                continue;
+            }
+            s->argv[j++] = s->argv[i];
+        }
+        s->argv[j] = NULL;
+    }
 }

@@ -5,8 +5,7 @@
  * prompt is queued, and the run row is written before any of its
  * messages. Building the launch is src/agent's, spawning src/proc's.
  */
-#include "run/run_int.h"
-#include "hparam/hparam.h"
+#include "run/features.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,27 +14,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CONFIG_FLAGS_MAX AD_HPARAM_FIELDS_MAX
-
-/* What a start needs, gathered from the agent's row. Owns what it holds. */
-typedef struct {
-    json_t *agent;
-    json_t *settings;
-    json_t *state; /* borrowed from agent */
-    char ws[AD_ID_MAX];
-    char path[4096];
-    ad_agent_spec_t spec;
-    const char **perms, **cmd, **env;
-    ad_launch_t launch;
-    ad_proc_limits_t limits; /* state.limits {memoryMb, cpuPercent} */
-    char *config;            /* the run's config record as JSON text, or NULL */
-    json_t *remote_config;   /* on a node: the config's values, for the node to write */
-    json_t *remote_sandbox;  /* on a node: the policy its node builds the sandbox from */
-    ad_run_sbx_t sbx;        /* what its sandbox shows */
-    const char **argv;       /* the launch's argv, the CLI's real program first */
-    char *agent_path;        /* the agent's PATH (ad_proc_agent_path); NULL on a node */
-    char prog[4096];         /* a command's program as its user's shell finds it */
-} start_t;
+/* What a start needs (feature.h: the hooks read it too). */
+typedef ad_run_start_t start_t;
 
 static void start_cleanup(start_t *s)
 {
@@ -202,7 +182,7 @@ static void add_key(ad_runner_t *r, start_t *s, size_t *nenv)
 
 /* The environment: the executor's, then state.env, then a stored API key
  * (NULL-terminated). */
-static void build_env(ad_runner_t *r, start_t *s)
+void ad_run_start_env(ad_runner_t *r, start_t *s)
 {
     json_t *senv = json_object_get(s->state, "env");
     size_t nenv = 0;
@@ -238,230 +218,11 @@ static void build_env(ad_runner_t *r, start_t *s)
     add_key(r, s, &nenv);
 }
 
-void ad_runner_set_telemetry(ad_runner_t *r, const char *endpoint, ad_runner_token_fn fn, void *ud)
-{
-    free(r->otlp_endpoint);
-    r->otlp_endpoint = endpoint != NULL ? ad_xstrdup(endpoint) : NULL;
-    r->token_fn = fn;
-    r->token_ud = ud;
-}
-
-/* name=value into the environment, unless the agent's state.env says name. */
-static void env_add(start_t *s, size_t *nenv, const char *name, const char *value)
-{
-    if (json_object_get(json_object_get(s->state, "env"), name) != NULL) {
-        return;
-    }
-    size_t len = strlen(name) + strlen(value) + 2;
-    char *e = ad_xmalloc(len);
-    snprintf(e, len, "%s=%s", name, value);
-    s->env[(*nenv)++] = e;
-}
-
-/* The run's W3C trace context (src/otel names the same ids), so a CLI that
- * reads TRACEPARENT puts its spans under the run, and where its
- * telemetry goes: agentd's receiver, with the run's own credential. A
- * Claude run is asked to send traces (its enhanced telemetry, which is
- * what reads TRACEPARENT), metrics and logs, as OTLP/HTTP JSON. */
-static void add_telemetry(const ad_runner_t *r, start_t *s, const char *run_id)
-{
-    if (r->otlp_endpoint == NULL && r->cfg->otlp_endpoint[0] == '\0') {
-        return;
-    }
-    size_t nenv = 0;
-    while (s->env[nenv] != NULL) {
-        nenv++;
-    }
-    char trace[33], span[17], tp[64];
-    ad_trace_ids(run_id, NULL, trace, span);
-    snprintf(tp, sizeof(tp), "00-%s-%s-01", trace, span);
-    env_add(s, &nenv, "TRACEPARENT", tp);
-    if (r->otlp_endpoint == NULL || r->token_fn == NULL) {
-        return;
-    }
-    char token[160], header[200];
-    r->token_fn(r->token_ud, run_id, token, sizeof(token));
-    snprintf(header, sizeof(header), "x-agentd-run=%s", token);
-    env_add(s, &nenv, "OTEL_EXPORTER_OTLP_ENDPOINT", r->otlp_endpoint);
-    env_add(s, &nenv, "OTEL_EXPORTER_OTLP_PROTOCOL", "http/json");
-    env_add(s, &nenv, "OTEL_EXPORTER_OTLP_HEADERS", header);
-    if (s->spec.executor == AD_EXEC_CLAUDE) {
-        env_add(s, &nenv, "CLAUDE_CODE_ENABLE_TELEMETRY", "1");
-        env_add(s, &nenv, "CLAUDE_CODE_ENHANCED_TELEMETRY_BETA", "1");
-        env_add(s, &nenv, "OTEL_TRACES_EXPORTER", "otlp");
-        env_add(s, &nenv, "OTEL_METRICS_EXPORTER", "otlp");
-        env_add(s, &nenv, "OTEL_LOGS_EXPORTER", "otlp");
-        env_add(s, &nenv, "OTEL_TRACES_EXPORT_INTERVAL", "1000");
-    }
-}
-
-/* Whose CLI's config the sandbox shows (an ACP preset is its CLI's), and
- * whether the worktree is read-only in it: codex (and codex-acp) run
- * commands without a sandbox of their own in agentd's, so in plan mode
- * the worktree is shown read-only. */
-static ad_executor_t box_kind(const start_t *s, bool *read_only)
-{
-    ad_executor_t ex = s->spec.executor;
-    const char *acp = s->spec.acp_agent != NULL ? s->spec.acp_agent : "";
-    *read_only = (ex == AD_EXEC_CODEX || (ex == AD_EXEC_ACP && strcmp(acp, "codex-acp") == 0)) &&
-                 s->spec.mode == AD_MODE_PLAN;
-    if (ex == AD_EXEC_ACP && acp[0] != '\0') {
-        ex = strcmp(acp, "gemini") == 0            ? AD_EXEC_GEMINI
-             : strcmp(acp, "claude-code-acp") == 0 ? AD_EXEC_CLAUDE
-                                                   : AD_EXEC_CODEX;
-    }
-    return ex;
-}
-
-/* The agent's sandbox (sandbox.c), and the argv that runs in it: a CLI
- * by its real program, whose folder is what the sandbox shows of it. */
-static int sandbox(ad_runner_t *r, const char *agent_id, start_t *s, char *err, size_t errsz)
-{
-    char exe[4096];
-    const char *argv0 = s->launch.argv[0];
-    const char *path = s->agent_path != NULL ? s->agent_path : getenv("PATH");
-    bool found = argv0 != NULL && ad_path_which_in(argv0, path, s->path, exe, sizeof(exe)) == 0;
-    bool read_only;
-    ad_executor_t ex = box_kind(s, &read_only);
-    return ad_run_sandbox(r, s->agent, agent_id, ex, read_only, s->path, found ? exe : NULL,
-                          (const char *const *)s->launch.argv, path, &s->sbx, err, errsz);
-}
-
-/* The launch's argv (as apply_config left it), the real program first. */
-static void sandbox_argv(start_t *s)
-{
-    free(s->argv);
-    s->argv = ad_xcalloc(s->launch.argc + 3, sizeof(char *));
-    for (size_t i = 0; i < s->launch.argc; i++) {
-        s->argv[i] = s->launch.argv[i];
-    }
-    if (!s->sbx.box.none && s->sbx.box.exe[0] != '\0') {
-        s->argv[0] = s->sbx.box.exe;
-    }
-    /* Codex sandboxes its commands with bwrap of its own, which cannot
-     * mount a /proc inside ours: in agentd's sandbox (the worktree
-     * writable, or read-only in plan mode: the same bounds) it runs them
-     * directly. */
-    /* The same for Zed's codex-acp (Codex's own config flag). */
-    const char *acp = s->spec.acp_agent != NULL ? s->spec.acp_agent : "";
-    if (!s->sbx.box.none && s->spec.executor == AD_EXEC_ACP && strcmp(acp, "codex-acp") == 0) {
-        s->argv[s->launch.argc] = "-c";
-        s->argv[s->launch.argc + 1] = "sandbox_mode=\"danger-full-access\"";
-    }
-    if (!s->sbx.box.none && s->spec.executor == AD_EXEC_CODEX) {
-        size_t j = 0;
-        for (size_t i = 0; i < s->launch.argc; i++) {
-            if (strcmp(s->launch.argv[i], "--sandbox") == 0 && i + 1 < s->launch.argc) {
-                s->argv[j++] = "--dangerously-bypass-approvals-and-sandbox";
-                i++;
-                continue;
-            }
-            s->argv[j++] = s->argv[i];
-        }
-        s->argv[j] = NULL;
-    }
-}
-
-/* ---- a hyper-parameter config handed to the run (issue #16) ------------------------ */
-
-void ad_run_config_remove(const ad_runner_t *r, const char *run_id)
-{
-    char dir[4200], file[4300];
-    if (r->cfg->data_dir[0] == '\0') {
-        return;
-    }
-    snprintf(dir, sizeof(dir), "%s/runs/%s", r->cfg->data_dir, run_id);
-    snprintf(file, sizeof(file), "%s/config.json", dir);
-    if (unlink(file) == 0 || errno != ENOENT) {
-        rmdir(dir);
-    }
-}
-
-/* <data-dir>/runs/<runId>/config.json, mode 0600 in a 0700 directory,
- * holding the values as one JSON object (removed when the run has ended:
- * ad_run_config_remove). */
-static int write_config(const ad_runner_t *r, const char *run_id, json_t *values, char *path,
-                        size_t pathsz, char *err, size_t errsz)
-{
-    char dir[4096];
-    int n = snprintf(dir, sizeof(dir), "%s/runs", r->cfg->data_dir);
-    if (r->cfg->data_dir[0] == '\0' || n < 0 || (size_t)n >= sizeof(dir) - AD_ID_MAX - 16) {
-        snprintf(err, errsz, "agentd has no data dir to write the run's config to");
-        return AD_EINVAL;
-    }
-    if ((mkdir(dir, 0700) != 0 && errno != EEXIST) ||
-        (snprintf(dir + n, sizeof(dir) - (size_t)n, "/%s", run_id) > 0 && mkdir(dir, 0700) != 0)) {
-        snprintf(err, errsz, "cannot make %s: %s", dir, strerror(errno));
-        return AD_EIO;
-    }
-    snprintf(path, pathsz, "%s/config.json", dir);
-    char *txt = json_dumps(values, JSON_COMPACT);
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    size_t len = txt != NULL ? strlen(txt) : 0;
-    bool ok =
-        fd >= 0 && txt != NULL && write(fd, txt, len) == (ssize_t)len && write(fd, "\n", 1) == 1;
-    int e = errno;
-    if (fd >= 0) {
-        ok = close(fd) == 0 && ok;
-    }
-    free(txt);
-    if (!ok) {
-        snprintf(err, errsz, "cannot write %s: %s", path, strerror(e));
-        return AD_EIO;
-    }
-    return 0;
-}
-
-/* A config's flags on a command's argv, and its record for the run row. */
-static int config_flags(start_t *s, const ad_run_config_t *cfg, json_t *values)
-{
-    if (cfg->flags) {
-        ad_launch_t *l = &s->launch;
-        l->argv = ad_xrealloc(l->argv, (l->argc + CONFIG_FLAGS_MAX + 1) * sizeof(char *));
-        l->argc += ad_hparam_flags(cfg->schema, values, l->argv + l->argc, CONFIG_FLAGS_MAX);
-        l->argv[l->argc] = NULL;
-    }
-    s->config = json_dumps(cfg->record, JSON_COMPACT);
-    return 0;
-}
-
-/* The config's file and AGENTD_CONFIG, its flags on a command's argv, and
- * the record to store on the run. On a node (remote) the node writes the
- * file: its values go in the spawn. */
-static int apply_config(const ad_runner_t *r, start_t *s, const char *run_id,
-                        const ad_run_config_t *cfg, bool remote, char *err, size_t errsz)
-{
-    if (cfg->flags && s->spec.executor != AD_EXEC_COMMAND) {
-        snprintf(err, errsz, "configFlags works with command agents only");
-        return AD_EINVAL;
-    }
-    json_t *values = json_object_get(cfg->record, "values");
-    if (remote) { /* the node writes the file where its agent runs (spawn_msg) */
-        s->remote_config = json_incref(values);
-        return config_flags(s, cfg, values);
-    }
-    char path[4200];
-    int rc = write_config(r, run_id, values, path, sizeof(path), err, errsz);
-    if (rc != 0) {
-        return rc;
-    }
-    size_t nenv = 0;
-    while (s->env[nenv] != NULL) {
-        nenv++;
-    }
-    size_t len = strlen(path) + sizeof("AGENTD_CONFIG=");
-    char *e = ad_xmalloc(len);
-    snprintf(e, len, "AGENTD_CONFIG=%s", path);
-    s->env[nenv] = e;
-    ad_run_sandbox_show(&s->sbx, path);
-    return config_flags(s, cfg, values);
-}
-
 static ad_run_t *run_new(ad_runner_t *r, const char *agent_id, const start_t *s)
 {
     ad_run_t *run = ad_xcalloc(1, sizeof(*run));
     run->r = r;
-    run->flush.data = run;
+    run->msgs.flush.data = run;
     snprintf(run->agent_id, sizeof(run->agent_id), "%s", agent_id);
     ad_id_new("run", run->run_id);
     const char *crew = json_string_value(json_object_get(s->agent, "crewId"));
@@ -470,23 +231,22 @@ static ad_run_t *run_new(ad_runner_t *r, const char *agent_id, const start_t *s)
     snprintf(run->org_id, sizeof(run->org_id), "%s", org != NULL ? org : "");
     ad_run_topics_init(&run->topics, agent_id, run->run_id, s->ws,
                        json_string_value(json_object_get(s->agent, "orgId")), run->crew_id);
-    run->exec = s->spec.executor;
-    run->stdin_json = s->spec.executor == AD_EXEC_CLAUDE;
-    run->fork_pending = s->spec.fork_session;
-    run->one_shot = s->launch.one_shot;
-    run->rpc = s->launch.rpc;
+    run->how.exec = s->spec.executor;
+    run->how.stdin_json = s->spec.executor == AD_EXEC_CLAUDE;
+    run->how.one_shot = s->launch.one_shot;
+    run->how.rpc = s->launch.rpc;
     run->parser = ad_parser_new(s->spec.executor);
     run->cwd = ad_xstrdup(s->path);
     ad_parser_set_model(run->parser, s->spec.model);
     ad_parser_set_prices(run->parser, json_object_get(s->settings, "model_prices"));
     ad_recs_init(&run->recs);
     size_t line_max = (size_t)r->cfg->max_line_bytes;
-    ad_buf_init(&run->out[0], AD_RUN_OUT_FLUSH_BYTES + AD_PARSER_OUTPUT_MAX + 64);
-    ad_buf_init(&run->out[1], AD_RUN_OUT_FLUSH_BYTES + line_max + 64);
-    ad_buf_init(&run->live[0], AD_RUN_LIVE_BYTES + AD_PARSER_OUTPUT_MAX + 64);
-    ad_buf_init(&run->live[1], AD_RUN_LIVE_BYTES + line_max + 64);
-    ad_buf_init(&run->replay, AD_RUN_REPLAY_BYTES);
-    run->pty = json_is_true(json_object_get(s->state, "terminal"));
+    ad_buf_init(&run->msgs.out[0], AD_RUN_OUT_FLUSH_BYTES + AD_PARSER_OUTPUT_MAX + 64);
+    ad_buf_init(&run->msgs.out[1], AD_RUN_OUT_FLUSH_BYTES + line_max + 64);
+    ad_buf_init(&run->live.buf[0], AD_RUN_LIVE_BYTES + AD_PARSER_OUTPUT_MAX + 64);
+    ad_buf_init(&run->live.buf[1], AD_RUN_LIVE_BYTES + line_max + 64);
+    run->how.pty = json_is_true(json_object_get(s->state, "terminal"));
+    ad_run_feat_open(run, s);
     return run;
 }
 
@@ -496,13 +256,13 @@ static void proc_opts(const ad_runner_t *r, ad_run_t *run, start_t *s, ad_proc_o
 {
     memset(o, 0, sizeof(*o));
     ad_executor_t ex = s->spec.executor;
-    sandbox_argv(s);
+    ad_run_sandbox_argv(s);
     o->argv = (const char *const *)s->argv;
     o->sandbox = s->sbx.box.none || s->sbx.box.home == NULL ? NULL : &s->sbx.box.sb;
-    run->sandboxed = o->sandbox != NULL;
+    run->how.sandboxed = o->sandbox != NULL;
     o->cwd = s->path;
     o->env = (const char *const *)s->env;
-    o->pty = run->pty;
+    o->pty = run->how.pty;
     /* Codex and Gemini end at once on SIGINT (their stdin is closed
      * already); Claude Code ends its turn on it (then stdin closes). */
     /* An ACP agent was sent session/cancel (control.c) and ends when its
@@ -510,7 +270,7 @@ static void proc_opts(const ad_runner_t *r, ad_run_t *run, start_t *s, ad_proc_o
     o->polite = ex == AD_EXEC_COMMAND  ? AD_PROC_POLITE_SIGINT
                 : ex == AD_EXEC_CLAUDE ? AD_PROC_POLITE_SIGINT_CLOSE
                 : ex == AD_EXEC_ACP    ? AD_PROC_POLITE_CLOSE_STDIN
-                : run->rpc             ? AD_PROC_POLITE_CLOSE_STDIN /* after turn/interrupt */
+                : run->how.rpc         ? AD_PROC_POLITE_CLOSE_STDIN /* after turn/interrupt */
                                        : AD_PROC_POLITE_SIGINT;
     const char *stop_with = json_string_value(json_object_get(s->state, "stopWith"));
     if (stop_with != NULL) {
@@ -527,10 +287,10 @@ static void proc_opts(const ad_runner_t *r, ad_run_t *run, start_t *s, ad_proc_o
     o->on_stall = ad_run_on_stall;
     o->ud = run;
     o->cgroup_name = run->run_id;
-    if (run->hold_dir == NULL) {
-        run->hold_dir = ad_run_hold_path(r, run->run_id); /* hold.c; NULL: not held */
+    if (run->held.dir == NULL) {
+        run->held.dir = ad_run_hold_path(r, run->run_id); /* hold.c; NULL: not held */
     }
-    o->hold_dir = run->hold_dir;
+    o->hold_dir = run->held.dir;
     o->hold_wait_sec = (uint32_t)r->cfg->hold_wait_sec;
     json_t *lim = json_object_get(s->state, "limits");
     json_int_t mb = json_integer_value(json_object_get(lim, "memoryMb"));
@@ -540,44 +300,15 @@ static void proc_opts(const ad_runner_t *r, ad_run_t *run, start_t *s, ad_proc_o
     o->limits = &s->limits; /* lives as long as the start */
 }
 
-/* What codex app-server is told of the agent (codexapp.c): its folder as
- * it sees it (on a node, the node's). */
-static void codex_open(const ad_run_t *run, const start_t *s, ad_codex_open_t *o)
-{
-    ad_run_codex_open(&s->spec, run->agent_cwd != NULL ? run->agent_cwd : s->path,
-                      !s->sbx.box.none && s->sbx.box.home != NULL, o);
-}
-
-/* A run on a node: the folder its agent works in there, when the node has
- * said where its folders are (else the agent is told this plane's path,
- * as before nodes said it). */
-static void node_cwd(ad_runner_t *r, ad_run_t *run, const start_t *s)
-{
-    const char *wt = json_string_value(json_object_get(s->agent, "worktreeId"));
-    char path[4200];
-    if (r->plane != NULL && run->node_id[0] != '\0' && run->agent_cwd == NULL &&
-        ad_plane_agent_cwd(r->plane, run->node_id, s->ws[0] != '\0' ? wt : NULL, run->agent_id,
-                           path, sizeof(path))) {
-        run->agent_cwd = ad_xstrdup(path);
-    }
-}
-
 /* The process is up: its input, and the first prompt as a message. */
 static void first_input(ad_run_t *run, const start_t *s, const char *prompt)
 {
-    run->accepts_input = s->launch.interactive || s->spec.executor == AD_EXEC_COMMAND;
+    run->how.accepts_input = s->launch.interactive || s->spec.executor == AD_EXEC_COMMAND;
     if (s->launch.stdin_data != NULL && s->launch.stdin_len > 0) {
         ad_proc_write(run->proc, s->launch.stdin_data, s->launch.stdin_len);
     }
-    if (run->rpc) {
-        ad_codex_open_t o;
-        codex_open(run, s, &o);
-        ad_run_rpc_open(run, &o, prompt);
-    }
-    if (s->spec.executor == AD_EXEC_ACP) {
-        ad_run_acp_begin(run, &s->spec, prompt);
-    }
-    if (!run->accepts_input) {
+    ad_run_feat_input(run, s, prompt); /* the protocol's first lines (feature.h) */
+    if (!run->how.accepts_input) {
         ad_proc_close_stdin(run->proc);
     }
     if (prompt == NULL || prompt[0] == '\0') {
@@ -686,238 +417,6 @@ static void record_start(ad_run_t *run, int64_t started_ms, char *config, ad_run
     ad_run_flush_batch(run, NULL, NULL);
 }
 
-/* ---- on a worker node (issue #34, src/node) ----------------------------------------- */
-
-/* The CLI an executor needs on a node (NULL: a command's own program). */
-static const char *exec_cli(const start_t *s)
-{
-    switch (s->spec.executor) {
-    case AD_EXEC_CLAUDE:
-        return "claude";
-    case AD_EXEC_CODEX:
-        return "codex";
-    case AD_EXEC_GEMINI:
-        return "gemini";
-    default:
-        return NULL;
-    }
-}
-
-/* Why no node fits, node by node, into err ("n1: why; n2: why"). */
-static void no_fit(json_t *reasons, const char *lead, char *err, size_t errsz)
-{
-    size_t off = (size_t)snprintf(err, errsz, "%s", lead);
-    size_t i;
-    json_t *x;
-    json_array_foreach(reasons, i, x)
-    {
-        int n = snprintf(err + off, off < errsz ? errsz - off : 0, "%s%s: %s", i ? "; " : ": ",
-                         json_string_value(json_object_get(x, "node")),
-                         json_string_value(json_object_get(x, "why")));
-        off += n > 0 ? (size_t)n : 0;
-    }
-    if (json_array_size(reasons) == 0 && off < errsz) {
-        snprintf(err + off, errsz - off, ": no node has joined this organisation");
-    }
-}
-
-/* Where the agent runs: its state.node names a node of its org (by name
- * or id), or its state.placement asks for one that fits ({labels, gpu,
- * memoryMb}, and its CLI installed); node_id gets it, or "" for here.
- * AD_EINVAL (no such node, or none that could run it) or AD_ESTATE (the
- * node is not connected, or none can take it now), with err. *gpu: the
- * run takes a GPU. */
-static int placement(ad_runner_t *r, const start_t *s, char node_id[AD_ID_MAX], bool *gpu,
-                     char *err, size_t errsz)
-{
-    node_id[0] = '\0';
-    const char *name = json_string_value(json_object_get(s->state, "node"));
-    json_t *want = json_object_get(s->state, "placement");
-    *gpu = json_is_true(json_object_get(want, "gpu"));
-    if ((name == NULL || name[0] == '\0') && !json_is_object(want)) {
-        return 0;
-    }
-    const char *org = json_string_value(json_object_get(s->agent, "orgId"));
-    org = org != NULL ? org : AD_ORG_DEFAULT;
-    if (r->plane == NULL) {
-        snprintf(err, errsz, "this agentd has no worker nodes");
-        return AD_EINVAL;
-    }
-    if (name == NULL || name[0] == '\0') {
-        json_t *reasons = NULL;
-        int rc = ad_plane_place(r->plane, org, want, exec_cli(s), s->ws, node_id, &reasons);
-        if (rc != 0) {
-            no_fit(reasons, rc == AD_ESTATE ? "no node can take it now" : "no node fits", err,
-                   errsz);
-        }
-        json_decref(reasons);
-        return rc == AD_ESTATE ? AD_ESTATE : rc != 0 ? AD_EINVAL : 0;
-    }
-    bool connected = false;
-    if (ad_plane_find(r->plane, org, name, node_id, &connected) != 0) {
-        snprintf(err, errsz, "no node named %s in the agent's organisation", name);
-        return AD_EINVAL;
-    }
-    if (!connected) {
-        snprintf(err, errsz, "node %s is not connected", name);
-        return AD_ESTATE;
-    }
-    return 0;
-}
-
-/* The sandbox of a run on node_id: the policy the control plane computes
- * (the agent's over its workspace's), which the node builds for its own
- * worktree and data dir (src/node/worker.c). Its paths are this
- * machine's, so they do not go; the network, the CLI (its config, for the
- * owner's agents) and plan mode's read-only worktree do. s->sbx reads as a
- * sandbox with a home (HOME, TMPDIR, codex's own sandbox off) unless the
- * run is unconfined there. AD_EPERM when the node has no sandbox and the
- * agent is not the owner's organisation's. */
-static int remote_sandbox(ad_runner_t *r, start_t *s, const char *node_id, char *err, size_t errsz)
-{
-    json_t *own = json_object_get(s->state, "sandbox");
-    if (own != NULL && !json_is_object(own) &&
-        !(json_is_string(own) && strcmp(json_string_value(own), "none") == 0)) {
-        snprintf(err, errsz, "state.sandbox must be \"none\" or {network, paths}");
-        return AD_EINVAL;
-    }
-    json_t *pol = ad_run_sandbox_of(r->store, s->agent);
-    if (pol == NULL) {
-        snprintf(err, errsz, "cannot read the sandbox policy of the agent's workspace");
-        return AD_EIO;
-    }
-    const char *org = json_string_value(json_object_get(s->agent, "orgId"));
-    bool owners = org == NULL || strcmp(org, AD_ORG_DEFAULT) == 0;
-    bool none = json_is_string(pol) && strcmp(json_string_value(pol), "none") == 0;
-    json_t *node = ad_plane_node(r->plane, node_id);
-    json_t *caps = json_object_get(node, "caps");
-    bool has = json_is_true(json_object_get(caps, "sandbox"));
-    int rc = 0;
-    if (!none && !has && !owners) {
-        const char *why = json_string_value(json_object_get(caps, "sandboxWhy"));
-        snprintf(err, errsz,
-                 "agents of an organisation other than the owner's run only in a sandbox, and "
-                 "node %s has none (%s)",
-                 json_string_value(json_object_get(node, "name")), why != NULL ? why : "unknown");
-        rc = AD_EPERM;
-    }
-    json_t *net = json_object_get(pol, "network");
-    json_t *allow = json_object_get(net, "allow");
-    bool read_only;
-    ad_executor_t ex = box_kind(s, &read_only);
-    s->remote_sandbox = json_pack(
-        "{s:b, s:b, s:b, s:s?, s:b, s:b, s:O?}", "none", none, "owners", owners, "network",
-        !(json_is_string(net) && strcmp(json_string_value(net), "off") == 0) && allow == NULL,
-        "cli", ad_run_sandbox_cli(ex), "readOnly", read_only, "program", ex != AD_EXEC_COMMAND,
-        "allow", allow);
-    s->sbx.box.none = none || !has;
-    s->sbx.box.home = s->sbx.box.none ? NULL : "/home/agent";
-    json_decref(node);
-    json_decref(pol);
-    return rc;
-}
-
-/* The spawn a node is asked for: the launch's argv and environment, the
- * terminal, how long its holder waits for a control plane. Its own
- * working directory is the node's (docs/nodes.md). */
-static json_t *spawn_msg(const ad_runner_t *r, const ad_run_t *run, const ad_proc_opts_t *o,
-                         bool gpu, json_t *config, const start_t *s)
-{
-    json_t *argv = json_array(), *env = json_array();
-    for (size_t i = 0; o->argv[i] != NULL; i++) {
-        json_array_append_new(argv, json_string(o->argv[i]));
-    }
-    for (size_t i = 0; o->env != NULL && o->env[i] != NULL; i++) {
-        json_array_append_new(env, json_string(o->env[i]));
-    }
-    json_t *m = json_pack("{s:s, s:o, s:o, s:b, s:i, s:i, s:I, s:b, s:O?, s:O?}", "agent",
-                          run->agent_id, "argv", argv, "env", env, "pty", o->pty, "rows", 24,
-                          "cols", 80, "holdWaitSec", (json_int_t)r->cfg->hold_wait_sec, "gpu", gpu,
-                          "config", config, "sandbox", s->remote_sandbox);
-    const char *wt_id = json_string_value(json_object_get(s->agent, "worktreeId"));
-    const char *ws_id = s->ws;
-    if (wt_id != NULL && wt_id[0] != '\0' && ws_id != NULL && ws_id[0] != '\0') {
-        /* the node works in a worktree of its own mirror (docs/nodes.md) */
-        json_object_set_new(m, "worktree",
-                            json_pack("{s:s, s:s}", "id", wt_id, "workspace", ws_id));
-    }
-    return m;
-}
-
-/* A one-turn CLI's version on a node: the one the node found on its PATH
- * (its `--version`, read once as the node started; caps.clis), not probed
- * per run as locally (docs/nodes.md). */
-static void remote_version(ad_runner_t *r, ad_run_t *run, const start_t *s)
-{
-    const char *cli = exec_cli(s);
-    json_t *node = cli != NULL ? ad_plane_node(r->plane, run->node_id) : NULL;
-    const char *line = json_string_value(json_object_get(
-        json_object_get(json_object_get(json_object_get(node, "caps"), "clis"), cli), "version"));
-    char version[64] = "";
-    if (line != NULL) {
-        (void)ad_cli_version_parse(line, version, sizeof(version));
-    }
-    json_decref(node);
-    if (cli != NULL) {
-        ad_run_version_set(run, version);
-    }
-}
-
-/* An ACP run on a node: what its terminals run with there, sent with each
- * terminal/create (acp_term.c): the spawn's agent, env and sandbox policy. */
-static void node_term_keep(ad_run_t *run, const start_t *s)
-{
-    json_t *env = json_array();
-    for (size_t i = 0; s->env != NULL && s->env[i] != NULL; i++) {
-        json_array_append_new(env, json_string(s->env[i]));
-    }
-    json_decref(run->node_term);
-    run->node_term = json_pack("{s:s, s:o, s:O?}", "agent", run->agent_id, "env", env, "sandbox",
-                               s->remote_sandbox);
-}
-
-/* The workspace's setup files and its setup command, once approved, go
- * with a node's new worktree of it, as locally: the node runs the command
- * in its sandbox and says how it went (docs/nodes.md). */
-static void worktree_setup(ad_runner_t *r, const char *run_id, const char *ws_id)
-{
-    json_t *ws = NULL;
-    if (ad_store_git_workspace_get(r->store, ws_id, &ws) == 0) {
-        bool approved = json_is_true(json_object_get(ws, "isSetupCommandApproved"));
-        ad_plane_run_setup(r->plane, run_id, json_string_value(json_object_get(ws, "path")),
-                           json_object_get(ws, "setupFiles"),
-                           approved ? json_string_value(json_object_get(ws, "setupCommand"))
-                                    : NULL);
-    }
-    json_decref(ws);
-}
-
-/* The run's process on node_id: the plane's relay, an ordinary held
- * process on its socket pair (src/proc, ad_proc_attach_fd). */
-static int spawn_remote(ad_runner_t *r, ad_run_t *run, const ad_proc_opts_t *o, const char *node_id,
-                        bool gpu, json_t *config, const start_t *s, char *err, size_t errsz)
-{
-    int fd = -1;
-    const char *wt = json_string_value(json_object_get(s->agent, "worktreeId"));
-    int rc = ad_plane_run_open(r->plane, node_id, run->run_id, spawn_msg(r, run, o, gpu, config, s),
-                               &fd, err, errsz);
-    if (rc != 0) {
-        return rc;
-    }
-    ad_proc_resume_t at = {.pty = o->pty};
-    rc = ad_proc_attach_fd(r->procs, o, &at, fd, &run->proc);
-    if (rc != 0) {
-        ad_plane_run_done(r->plane, run->run_id);
-        snprintf(err, errsz, "shutting down");
-        return rc;
-    }
-    snprintf(run->node_id, sizeof(run->node_id), "%s", node_id);
-    node_cwd(r, run, s);
-    ad_plane_run_worktree(r->plane, run->run_id, wt, s->ws, s->path);
-    worktree_setup(r, run->run_id, s->ws);
-    return 0;
-}
-
 /* A message sent while the process starts. */
 typedef struct pending_msg {
     struct pending_msg *next;
@@ -977,9 +476,9 @@ static void started(ad_run_t *run, ad_run_pending_t *pd)
 {
     ad_runner_t *r = run->r;
     start_t *s = &pd->s;
-    uv_timer_init(r->loop, &run->flush);
-    run->flush.data = run;
-    run->flush_init = true;
+    uv_timer_init(r->loop, &run->msgs.flush);
+    run->msgs.flush.data = run;
+    run->msgs.flush_init = true;
     run->started_ns = ad_mono_ns();
     /* Its events wait for run_started (the run row's commit); the prompt
      * waits in the batch until the run row is queued. */
@@ -994,25 +493,10 @@ static void started(ad_run_t *run, ad_run_pending_t *pd)
            ad_executor_name(s->spec.executor), (double)(ad_mono_ns() - pd->t0) / 1e6);
     record_start(run, pd->wall0, s->config, pd->cb, pd->ud);
     s->config = NULL;           /* the store's now */
-    if (run->stop_since != 0) { /* asked while it started: the process stops now (src/proc) */
-        ad_store_run_stop_mark(r->store, run->run_id, run->stop_since, run->stop_force);
+    if (run->stop.since != 0) { /* asked while it started: the process stops now (src/proc) */
+        ad_store_run_stop_mark(r->store, run->run_id, run->stop.since, run->stop.force);
     }
-    if (s->launch.probe_version && run->node_id[0] == '\0') { /* (a node's CLI: not here) */
-        /* in the agent's sandbox too: its env is the agent's */
-        ad_proc_sandbox_t probe = s->sbx.box.sb; /* without the agent's network proxy */
-        probe.net_allow = NULL;
-        ad_run_probe_version(run, s->argv[0], s->path, (const char *const *)s->env,
-                             s->sbx.box.none || s->sbx.box.home == NULL ? NULL : &probe);
-    }
-    if (s->launch.probe_version && run->node_id[0] != '\0') {
-        remote_version(r, run, s);
-    }
-    if (s->spec.executor == AD_EXEC_ACP && run->node_id[0] == '\0') {
-        /* its terminals run as it does */
-        ad_run_term_env_keep(run, &s->sbx, s->env, &s->limits);
-    } else if (s->spec.executor == AD_EXEC_ACP) {
-        node_term_keep(run, s); /* as it does, on its node */
-    }
+    ad_run_feat_started(run, s);
     /* messages sent meanwhile, in order, after the first prompt */
     for (pending_msg_t *m = pd->msgs; m != NULL; m = m->next) {
         char err[256] = "";
@@ -1040,15 +524,15 @@ static void start_failed(ad_run_t *run, ad_run_pending_t *pd, int rc, const char
     for (pending_msg_t *m = pd->msgs; m != NULL; m = m->next) {
         ad_run_call_cb(m->cb, m->ud, AD_ESTATE, NULL, msg);
     }
-    for (ad_run_waiter_t *w = run->stop_waiters, *next; w != NULL; w = next) {
+    for (ad_run_waiter_t *w = run->stop.waiters, *next; w != NULL; w = next) {
         next = w->next;
         ad_run_call_cb(w->cb, w->ud, AD_ESTATE, NULL, msg);
         free(w);
     }
-    run->stop_waiters = NULL;
+    run->stop.waiters = NULL;
     const char *was = json_string_value(json_object_get(pd->s.agent, "status"));
-    if (run->stop_since != 0 && was != NULL) { /* it read "stopping": it is what it was */
-        run->stop_since = 0;
+    if (run->stop.since != 0 && was != NULL) { /* it read "stopping": it is what it was */
+        run->stop.since = 0;
         ad_run_publish_status(r, &run->topics, run->agent_id, was, NULL,
                               json_object_get(pd->s.agent, "statusReason"));
     }
@@ -1092,10 +576,10 @@ static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, b
     int rc = load(r, agent_id, prompt, followup, s, err, errsz);
     char node_id[AD_ID_MAX] = "";
     bool gpu = false;
-    rc = rc != 0 ? rc : placement(r, s, node_id, &gpu, err, errsz);
+    rc = rc != 0 ? rc : ad_run_node_place(r, s, node_id, &gpu, err, errsz);
     if (rc == 0) {
-        rc = node_id[0] != '\0' ? remote_sandbox(r, s, node_id, err, errsz) /* the node builds it */
-                                : sandbox(r, agent_id, s, err, errsz);
+        rc = node_id[0] != '\0' ? ad_run_node_sandbox(r, s, node_id, err, errsz) /* its node's */
+                                : ad_run_start_sandbox(r, agent_id, s, err, errsz);
         if (rc != 0) { /* no run: the agent's transcript and statusReason say why */
             ad_run_start_refused(r, s->agent, agent_id, s->ws, err);
         }
@@ -1104,11 +588,11 @@ static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, b
         pending_release(pd);
         return rc;
     }
-    build_env(r, s);
+    ad_run_start_env(r, s);
     ad_run_t *run = run_new(r, agent_id, s);
-    add_telemetry(r, s, run->run_id);
+    ad_run_feat_launch(run, s); /* the features' environment (feature.h) */
     if (cfg != NULL &&
-        (rc = apply_config(r, s, run->run_id, cfg, node_id[0] != '\0', err, errsz)) != 0) {
+        (rc = ad_run_config_apply(r, s, run->run_id, cfg, node_id[0] != '\0', err, errsz)) != 0) {
         ad_run_free(run);
         pending_release(pd);
         return rc;
@@ -1119,9 +603,9 @@ static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, b
         /* A node's start does not block the loop (the spawn is a message on
          * its link, the process a relay's socket pair): it runs at once
          * here, and a failure on the node ends it as an exit does. */
-        free(run->hold_dir); /* its holder is on the node */
-        run->hold_dir = NULL;
-        rc = spawn_remote(r, run, &o, node_id, gpu, s->remote_config, s, err, errsz);
+        free(run->held.dir); /* its holder is on the node */
+        run->held.dir = NULL;
+        rc = ad_run_node_spawn(r, run, &o, node_id, gpu, s, err, errsz);
     } else {
         o.on_start = on_proc_start;
         rc = ad_proc_spawn(r->procs, &o, &run->proc, err, errsz);
@@ -1138,9 +622,7 @@ static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, b
         return rc == AD_ESTATE ? AD_ESTATE : AD_EINVAL;
     }
     pd->prompt = prompt != NULL ? ad_xstrdup(prompt) : NULL;
-    if (s->spec.executor == AD_EXEC_CLAUDE && s->spec.session_id != NULL) {
-        run->resume_prompt = ad_xstrdup(prompt != NULL ? prompt : "");
-    }
+    s->spec.prompt = pd->prompt; /* the caller's goes: the hooks read this one */
     pd->prompt_id_out = prompt_id_out;
     pd->cb = cb;
     pd->ud = ud;
@@ -1218,38 +700,7 @@ int ad_run_start_followup(ad_runner_t *r, const char *agent_id, const char *cont
 
 /* ---- taking a held run up again (issue #15; the rest is hold.c's) ------------------- */
 
-/* An ACP run's terminals run in its sandbox, which a restarted daemon
- * builds again as the start did (none can run when it cannot be built). */
-static void term_env_again(ad_runner_t *r, ad_run_t *run, const char *agent_id, start_t *s)
-{
-    char err[512];
-    ad_run_sandbox_cleanup(&s->sbx);
-    if (sandbox(r, agent_id, s, err, sizeof(err)) != 0) {
-        ad_log(AD_LOG_WARN, "runner", "no terminals for a run taken up agent=%s why=\"%s\"",
-               agent_id, err);
-        return;
-    }
-    build_env(r, s);
-    ad_run_term_env_keep(run, &s->sbx, s->env, &s->limits);
-}
-
-static void attach_finish(ad_runner_t *r, ad_run_t *run, const start_t *s, int64_t started_at);
-
-/* An ACP run on a node taken up: what its terminals run with, built again
- * as the start built it (none can run when it cannot be). */
-static void node_term_again(ad_runner_t *r, ad_run_t *run, start_t *s)
-{
-    char err[512];
-    json_decref(s->remote_sandbox);
-    s->remote_sandbox = NULL;
-    if (remote_sandbox(r, s, run->node_id, err, sizeof(err)) != 0) {
-        ad_log(AD_LOG_WARN, "runner", "no terminals for a run taken up agent=%s why=\"%s\"",
-               run->agent_id, err);
-        return;
-    }
-    build_env(r, s);
-    node_term_keep(run, s);
-}
+static void attach_finish(ad_runner_t *r, ad_run_t *run, start_t *s, int64_t started_at);
 
 int ad_run_attach(ad_runner_t *r, const char *agent_id, const char *run_id, int64_t started_at,
                   const char *dir, const ad_proc_resume_t *at, ad_agent_status_t *status, char *err,
@@ -1267,19 +718,16 @@ int ad_run_attach(ad_runner_t *r, const char *agent_id, const char *run_id, int6
     ad_run_t *run = run_new(r, agent_id, &s);
     snprintf(run->run_id, sizeof(run->run_id), "%s", run_id);
     ad_run_topics_init(&run->topics, agent_id, run->run_id, s.ws, run->org_id, run->crew_id);
-    run->pty = at->pty;
-    run->hold_dir = ad_xstrdup(dir);
+    run->how.pty = at->pty;
+    run->held.dir = ad_xstrdup(dir);
     ad_proc_opts_t o;
     proc_opts(r, run, &s, &o);
-    o.on_data = run->pty ? ad_run_on_data : NULL;
+    o.on_data = run->how.pty ? ad_run_on_data : NULL;
     rc = ad_proc_attach(r->procs, &o, at, &run->proc, err, errsz);
     if (rc != 0) {
         ad_run_free(run);
         start_cleanup(&s);
         return rc;
-    }
-    if (s.spec.executor == AD_EXEC_ACP) {
-        term_env_again(r, run, agent_id, &s);
     }
     /* the row load() read: the caller keeps this status without a second read */
     const char *st = json_string_value(json_object_get(s.agent, "status"));
@@ -1299,30 +747,17 @@ int ad_run_attach(ad_runner_t *r, const char *agent_id, const char *run_id, int6
 /* What a run taken up (here or on a node) needs besides its process: its
  * timer and age, input, the protocol state of codex and ACP agents, its
  * pending approvals; then it is one of the runner's. */
-static void attach_finish(ad_runner_t *r, ad_run_t *run, const start_t *s, int64_t started_at)
+static void attach_finish(ad_runner_t *r, ad_run_t *run, start_t *s, int64_t started_at)
 {
-    uv_timer_init(r->loop, &run->flush);
-    run->flush.data = run;
-    run->flush_init = true;
+    uv_timer_init(r->loop, &run->msgs.flush);
+    run->msgs.flush.data = run;
+    run->msgs.flush_init = true;
     int64_t age_ms = ad_wall_ms() - started_at;
     uint64_t now = ad_mono_ns();
     uint64_t age_ns = age_ms > 0 ? (uint64_t)age_ms * 1000000u : 0;
     run->started_ns = age_ns < now ? now - age_ns : now;
-    run->accepts_input = s->launch.interactive || s->spec.executor == AD_EXEC_COMMAND;
-    node_cwd(r, run, s); /* (a node not back yet: this plane's path) */
-    if (run->rpc) {      /* its app-server lives on, on the agent's thread */
-        ad_codex_open_t co;
-        codex_open(run, s, &co);
-        ad_codex_app_attach(run->parser, s->spec.session_id, &co);
-    }
-    ad_run_approvals_restore(run);
-    if (s->spec.executor == AD_EXEC_ACP) {
-        /* a turn is under way unless it ended: waiting on an approval is
-         * waiting inside the turn (its prompt's answer comes after it) */
-        const char *st = json_string_value(json_object_get(s->agent, "status"));
-        ad_run_acp_resume(run, &s->spec,
-                          st == NULL || strcmp(st, "waiting") != 0 || run->napprovals > 0);
-    }
+    run->how.accepts_input = s->launch.interactive || s->spec.executor == AD_EXEC_COMMAND;
+    ad_run_feat_attach(run, s);
     ad_run_link(r, run);
 }
 
@@ -1345,12 +780,13 @@ int ad_run_attach_remote(ad_runner_t *r, const char *agent_id, const char *run_i
     ad_run_topics_init(&run->topics, agent_id, run->run_id, s.ws, run->org_id, run->crew_id);
     ad_proc_opts_t o;
     proc_opts(r, run, &s, &o);
-    free(run->hold_dir);
-    run->hold_dir = NULL;
+    free(run->held.dir);
+    run->held.dir = NULL;
     int64_t out = 0, errs = 0;
     ad_store_run_hold_offsets(r->store, run_id, &out, &errs);
-    ad_proc_resume_t at = {.pty = run->pty, .out_off = (uint64_t)out, .err_off = (uint64_t)errs};
-    o.on_data = run->pty ? ad_run_on_data : NULL;
+    ad_proc_resume_t at = {
+        .pty = run->how.pty, .out_off = (uint64_t)out, .err_off = (uint64_t)errs};
+    o.on_data = run->how.pty ? ad_run_on_data : NULL;
     int fd = -1;
     rc = ad_plane_run_open(r->plane, node_id, run_id, NULL, &fd, err, errsz);
     if (rc == 0) {
@@ -1363,9 +799,6 @@ int ad_run_attach_remote(ad_runner_t *r, const char *agent_id, const char *run_i
     }
     ad_plane_run_worktree(r->plane, run_id,
                           json_string_value(json_object_get(s.agent, "worktreeId")), s.ws, s.path);
-    if (s.spec.executor == AD_EXEC_ACP) {
-        node_term_again(r, run, &s);
-    }
     attach_finish(r, run, &s, started_at);
     ad_log(AD_LOG_INFO, "runner",
            "run on a node taken up, waiting for its node agent=%s run=%s "

@@ -6,7 +6,7 @@
  * tested with (src/agent/version.c) is said in the transcript, and the run
  * goes on. The probe owns itself: it may outlive its run.
  */
-#include "run/run_int.h"
+#include "run/features.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -74,28 +74,35 @@ static void store_version(ad_runner_t *r, const char *run_id, const char *versio
     ad_store_run_cli_version(r->store, &v, NULL, NULL);
 }
 
+/* The version feature's state of a run: its CLI's version, "" until
+ * known ("?" when none could be read). */
+typedef struct {
+    char cli_version[64];
+} version_t;
+
 void ad_run_version_set(ad_run_t *run, const char *version)
 {
-    if (run->cli_version[0] != '\0') {
+    version_t *v = ad_run_ctx(run, AD_RUN_FEAT_VERSION);
+    if (v->cli_version[0] != '\0') {
         return;
     }
-    snprintf(run->cli_version, sizeof(run->cli_version), "%s", version[0] != '\0' ? version : "?");
+    snprintf(v->cli_version, sizeof(v->cli_version), "%s", version[0] != '\0' ? version : "?");
     store_version(run->r, run->run_id, version);
-    if (run->exec == AD_EXEC_CODEX && version[0] != '\0') {
+    if (run->how.exec == AD_EXEC_CODEX && version[0] != '\0') {
         /* the next start picks app-server or exec --json by it */
         ad_store_agent_runtime_t u = {.context_level = -1};
         u.state_patch = json_pack("{s:s}", "codexVersion", version);
         ad_run_agent_update(run, &u, AD_AGENT_STATUS_KEEP, NULL, NULL);
     }
-    if (ad_cli_version_known(run->exec, version, NULL, 0)) {
+    if (ad_cli_version_known(run->how.exec, version, NULL, 0)) {
         ad_log(AD_LOG_INFO, "runner", "cli version agent=%s run=%s executor=%s version=%s",
-               run->agent_id, run->run_id, ad_executor_name(run->exec), version);
+               run->agent_id, run->run_id, ad_executor_name(run->how.exec), version);
         return;
     }
     char text[512];
-    ad_cli_version_warning(run->exec, version, text, sizeof(text));
+    ad_cli_version_warning(run->how.exec, version, text, sizeof(text));
     ad_log(AD_LOG_WARN, "runner", "untested cli version agent=%s run=%s executor=%s version=%s",
-           run->agent_id, run->run_id, ad_executor_name(run->exec),
+           run->agent_id, run->run_id, ad_executor_name(run->how.exec),
            version[0] != '\0' ? version : "?");
     ad_rec_t note;
     memset(&note, 0, sizeof(note));
@@ -169,7 +176,7 @@ void ad_run_probe_version(ad_run_t *run, const char *argv0, const char *cwd, con
     ad_run_topics_copy(&p->topics, &run->topics);
     memcpy(p->agent_id, run->agent_id, AD_ID_MAX);
     memcpy(p->run_id, run->run_id, AD_ID_MAX);
-    p->exec = run->exec;
+    p->exec = run->how.exec;
     uv_timer_init(run->r->loop, &p->timer);
     p->timer.data = p;
     const char *argv[] = {argv0, "--version", NULL};
@@ -194,3 +201,33 @@ void ad_run_probe_version(ad_run_t *run, const char *argv0, const char *cwd, con
     ad_proc_close_stdin(p->proc);
     uv_timer_start(&p->timer, on_probe_timeout, PROBE_TIMEOUT_MS, 0);
 }
+
+/* The process is up: a one-turn CLI's version read beside it, in the
+ * agent's sandbox too (its env is the agent's). A node's CLI is not here:
+ * the node feature tells its version. */
+static void version_started(ad_run_t *run, ad_run_start_t *s)
+{
+    if (!s->launch.probe_version || run->node_id[0] != '\0') {
+        return;
+    }
+    ad_proc_sandbox_t probe = s->sbx.box.sb; /* without the agent's network proxy */
+    probe.net_allow = NULL;
+    ad_run_probe_version(run, s->argv[0], s->path, (const char *const *)s->env,
+                         s->sbx.box.none || s->sbx.box.home == NULL ? NULL : &probe);
+}
+
+/* The CLI says its version in its init line (Claude Code): not asked. */
+static bool version_record(ad_run_t *run, const ad_rec_t *rec)
+{
+    if (rec->type == AD_REC_SESSION && rec->version != NULL) {
+        ad_run_version_set(run, rec->version);
+    }
+    return false; /* the session is the core's too */
+}
+
+const ad_run_feature_t ad_run_feat_version = {
+    .name = "version",
+    .ctx_size = sizeof(version_t),
+    .started = version_started,
+    .record = version_record,
+};
