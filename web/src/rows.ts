@@ -91,7 +91,7 @@ export interface WorkspaceRow {
   createdAt: string; // RFC 3339
   updatedAt: string; // RFC 3339
   orgId: string;
-  sandbox?: unknown | null; // its sandbox policy, when one is set
+  sandbox?: unknown; // its sandbox policy, when one is set
   worktreeCount?: number | null;
   agentCount?: number | null;
   worktrees?: WorktreeRow[] | null;
@@ -131,14 +131,14 @@ export interface AgentRow {
   parentAgentId?: string | null;
   executor: Executor;
   crewId: string | null;
-  state: unknown | null; // the executor's settings and live state
+  state: unknown; // the executor's settings and live state
   worktreeVanishedAt?: string | null; // RFC 3339
   orgId: string;
   statusReason: StatusReasonRow | null;
   costUsd: number;
   totalTokens: number;
   stopping?: StoppingRow | null;
-  sandboxEffective?: unknown | null; // GET /api/agents/:id only
+  sandboxEffective?: unknown; // GET /api/agents/:id only
 }
 
 /** The commit a run started from. */
@@ -173,7 +173,7 @@ export interface RunRow {
   costUsd: number;
   numTurns: number | null;
   cliVersion: string | null;
-  config: unknown | null; // its hyper-parameter config
+  config: unknown; // its hyper-parameter config
   phase: RunPhase | null; // while it runs
   name: string;
   color: string;

@@ -1,7 +1,12 @@
 // Shapes of the REST resources and live events (docs/api.md, docs/events.md).
-// Fields the server may omit are optional; the UI never assumes more.
+// Fields the server may omit are optional; the UI never assumes more. The
+// words of the statuses and the rows' wire shapes are generated from
+// schema/rows.def (./rows.ts).
+// A word the server may add later is kept as it comes: `| (string & {})`
+// takes any string and still offers the known words to the editor.
+import type { AgentStatus as AgentStatusWord, ApprovalStatus, MessageRole, RunRow, SortMode, StatusReasonRow } from './rows';
 
-export type AgentStatus = 'running' | 'waiting' | 'error' | 'finished' | 'stopped' | 'idle' | 'paused' | 'stopping' | string;
+export type AgentStatus = AgentStatusWord | (string & {});
 
 export interface Workspace {
   id: string;
@@ -19,19 +24,14 @@ export interface Worktree {
   isMain?: boolean;
   displayOrder?: number;
   // How its agents are listed: free (dragged order), status or name.
-  sortMode?: 'free' | 'status' | 'name';
+  sortMode?: SortMode;
   baseBranch?: string;
   createdAt?: string;
 }
 
 // Why an agent has its status (issue #33): the protocol event that caused
 // the change, with its id (docs/api.md).
-export interface StatusReason {
-  code: string;
-  text: string;
-  at: number; // ms since the epoch
-  ref?: string | null;
-}
+export type StatusReason = StatusReasonRow;
 
 export interface Agent {
   id: string;
@@ -82,7 +82,7 @@ export interface Approval {
   toolUseId?: string;
   input: Record<string, unknown>;
   description?: string;
-  status: 'pending' | 'allowed' | 'denied' | 'cancelled' | 'expired' | string;
+  status: ApprovalStatus | (string & {});
   decision?: string | null;
   createdAt: string;
   decidedAt?: string | null;
@@ -92,7 +92,7 @@ export interface Message {
   id: string;
   agentId: string;
   runId?: string | null;
-  role: 'user' | 'assistant' | 'system' | 'tool' | string;
+  role: MessageRole | (string & {});
   content: string;
   tokenCount?: number | null;
   toolName?: string | null;
@@ -103,23 +103,9 @@ export interface Message {
   createdAt: string;
 }
 
-export interface Run {
-  id: string;
-  agentId: string;
-  startedAt?: string;
-  endedAt?: string | null;
-  status: string;
-  /** While running: 'working' on a turn, 'waiting' for input, 'paused'. */
-  phase?: 'working' | 'waiting' | 'paused' | null;
-  exitCode?: number | null;
-  signal?: string | number | null;
-  durationMs?: number | null;
-  inputTokens?: number;
-  outputTokens?: number;
-  cacheTokens?: number;
-  costUsd?: number;
-  numTurns?: number;
-}
+// A run (GET /api/runs/:id, run_started, run_ended): the wire row, every
+// field but its id, agent and status read as one the answer may lack.
+export type Run = Pick<RunRow, 'id' | 'agentId' | 'status'> & Partial<Omit<RunRow, 'id' | 'agentId' | 'status'>>;
 
 export interface Envelope {
   seq: number;
