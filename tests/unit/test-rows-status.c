@@ -52,12 +52,24 @@ static void ended_runs_are_counted_in_the_schemas_order(void **state)
     assert_int_equal(AD_RUN_SUCCEEDED, AD_ROW_RUN_STATUS_SUCCEEDED);
 }
 
+/* The closed sets other subsystems check fields against are the schema's
+ * words, in its order (the 422 answers list them so). */
+static void field_choices_are_the_schemas(void **state)
+{
+    AD_UNUSED(state);
+    assert_string_equal(AD_RUN_MODES, AD_ROW_AGENT_MODE_CHOICES);
+    assert_string_equal(AD_ROW_EXECUTOR_CHOICES, "claude,codex,gemini,command,acp");
+    assert_string_equal(AD_ROW_SORT_MODE_CHOICES, "free,status,name");
+    assert_string_equal(AD_ROW_TOKEN_SCOPE_CHOICES, "read,write,admin,node");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(store_run_statuses_are_the_schemas),
         cmocka_unit_test(store_agent_statuses_are_the_schemas),
         cmocka_unit_test(ended_runs_are_counted_in_the_schemas_order),
+        cmocka_unit_test(field_choices_are_the_schemas),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -31,8 +31,8 @@ export const RunPhaseValues: readonly RunPhase[] = ['working', 'waiting', 'pause
 export type Executor = 'claude' | 'codex' | 'gemini' | 'command' | 'acp';
 export const ExecutorValues: readonly Executor[] = ['claude', 'codex', 'gemini', 'command', 'acp'];
 
-export type AgentMode = 'regular' | 'plan' | 'auto';
-export const AgentModeValues: readonly AgentMode[] = ['regular', 'plan', 'auto'];
+export type AgentMode = 'auto' | 'plan' | 'regular';
+export const AgentModeValues: readonly AgentMode[] = ['auto', 'plan', 'regular'];
 
 export type SortMode = 'free' | 'status' | 'name';
 export const SortModeValues: readonly SortMode[] = ['free', 'status', 'name'];
@@ -42,6 +42,10 @@ export const MessageRoleValues: readonly MessageRole[] = ['user', 'assistant', '
 
 export type TokenScope = 'read' | 'write' | 'admin' | 'node';
 export const TokenScopeValues: readonly TokenScope[] = ['read', 'write', 'admin', 'node'];
+
+/** A decision on an approval (POST /api/approvals/:id). */
+export type ApprovalDecision = 'allow' | 'deny' | 'allow_always';
+export const ApprovalDecisionValues: readonly ApprovalDecision[] = ['allow', 'deny', 'allow_always'];
 
 export type MetricDirection = 'min' | 'max';
 export const MetricDirectionValues: readonly MetricDirection[] = ['min', 'max'];
@@ -216,7 +220,7 @@ export interface ApprovalRow {
   input: unknown;
   description?: string | null;
   status: ApprovalStatus;
-  decision: string | null; // allow, deny, allow_always
+  decision: ApprovalDecision | null;
   decidedBy?: string | null;
   createdAt: string; // RFC 3339
   decidedAt: string | null; // RFC 3339
