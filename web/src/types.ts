@@ -4,55 +4,37 @@
 // schema/rows.def (./rows.ts).
 // A word the server may add later is kept as it comes: `| (string & {})`
 // takes any string and still offers the known words to the editor.
-import type { AgentStatus as AgentStatusWord, ApprovalStatus, MessageRole, RunRow, SortMode, StatusReasonRow } from './rows';
+import type {
+  AgentRow,
+  AgentStatus as AgentStatusWord,
+  ApprovalRow,
+  ApprovalStatus,
+  MessageRole,
+  RunRow,
+  StatusReasonRow,
+  WorkspaceRow,
+  WorktreeRow,
+} from './rows';
 
 export type AgentStatus = AgentStatusWord | (string & {});
 
-export interface Workspace {
-  id: string;
-  name: string;
-  path: string;
-  createdAt?: string;
-}
+// A wire row whose fields but K the UI reads as ones an answer may lack
+// (a list, an event or an older agentd may leave them out).
+type Lacking<T, K extends keyof T> = Pick<T, K> & Partial<Omit<T, K>>;
 
-export interface Worktree {
-  id: string;
-  workspaceId: string;
-  name: string;
-  branch?: string;
-  path?: string;
-  isMain?: boolean;
-  displayOrder?: number;
-  // How its agents are listed: free (dragged order), status or name.
-  sortMode?: SortMode;
-  baseBranch?: string;
-  createdAt?: string;
-}
+export type Workspace = Lacking<WorkspaceRow, 'id' | 'name' | 'path'>;
+
+// sortMode: how its agents are listed, free (dragged order), status or name.
+export type Worktree = Lacking<WorktreeRow, 'id' | 'workspaceId' | 'name'>;
 
 // Why an agent has its status (issue #33): the protocol event that caused
 // the change, with its id (docs/api.md).
 export type StatusReason = StatusReasonRow;
 
-export interface Agent {
-  id: string;
-  worktreeId: string;
-  name: string;
+// The wire row (its status a word the server may add later, its state the
+// executor's own object), and what only the dashboard keeps.
+export interface Agent extends Lacking<Omit<AgentRow, 'status' | 'state'>, 'id' | 'worktreeId' | 'name'> {
   status: AgentStatus;
-  statusReason?: StatusReason | null;
-  contextLevel?: number;
-  mode?: string;
-  permissions?: string[];
-  displayOrder?: number;
-  pid?: number | null;
-  sessionId?: string | null;
-  createdAt?: string;
-  updatedAt?: string;
-  startedAt?: string | null;
-  stoppedAt?: string | null;
-  deletedAt?: string | null;
-  parentAgentId?: string | null;
-  executor?: string;
-  crewId?: string | null;
   state?: Record<string, unknown> | null;
   terminal?: boolean;
   reason?: string | null;
@@ -61,31 +43,16 @@ export interface Agent {
   // Why its run cannot go on for now ("disk full"): run_stalled until
   // run_resumed or the run's end (client-side only).
   stalled?: string | null;
-  // A stop under way (the server keeps it: a reload still shows it).
-  stopping?: { since: string; force: boolean };
-  // What the agent's runs cost so far (the server sums them; run_ended and
-  // a turn's end bring the new total).
-  costUsd?: number;
-  totalTokens?: number;
   // The seq of the last approval event for this agent (client-side only):
   // the approval card reloads when it changes.
   approvalsRev?: number;
 }
 
 // A tool call waiting for (or given) the user's permission.
-export interface Approval {
-  id: string;
-  agentId: string;
-  runId: string;
-  orgId?: string;
-  toolName: string;
-  toolUseId?: string;
-  input: Record<string, unknown>;
-  description?: string;
+export interface Approval extends Lacking<Omit<ApprovalRow, 'status' | 'input' | 'decision'>, 'id' | 'agentId' | 'runId' | 'toolName' | 'createdAt'> {
   status: ApprovalStatus | (string & {});
-  decision?: string | null;
-  createdAt: string;
-  decidedAt?: string | null;
+  input: Record<string, unknown>;
+  decision?: string | null; // allow, deny, allow_always
 }
 
 export interface Message {
@@ -103,9 +70,8 @@ export interface Message {
   createdAt: string;
 }
 
-// A run (GET /api/runs/:id, run_started, run_ended): the wire row, every
-// field but its id, agent and status read as one the answer may lack.
-export type Run = Pick<RunRow, 'id' | 'agentId' | 'status'> & Partial<Omit<RunRow, 'id' | 'agentId' | 'status'>>;
+// A run (GET /api/runs/:id, run_started, run_ended).
+export type Run = Lacking<RunRow, 'id' | 'agentId' | 'status'>;
 
 export interface Envelope {
   seq: number;
