@@ -134,9 +134,10 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 # Generated sources register themselves in GEN_OBJ from these fragments, read
 # in this order: web.mk builds the dashboard and sets ASSET_DIR/ASSET_STAMP,
 # assets.mk embeds ASSET_DIR (default: a placeholder page), migrations.mk
-# embeds the SQL migrations, version.mk the version (`git describe`).
+# embeds the SQL migrations, version.mk the version (`git describe`), rows.mk
+# the typed rows (schema/rows.def).
 GEN_OBJ :=
--include scripts/web.mk scripts/assets.mk scripts/migrations.mk scripts/version.mk
+-include scripts/web.mk scripts/assets.mk scripts/migrations.mk scripts/version.mk scripts/rows.mk
 # fuzz.mk: libFuzzer harnesses (`make fuzz`, and `fuzz-smoke` in `make check`).
 -include scripts/fuzz.mk
 # package.mk: the manual pages and completion scripts (share), the Debian
@@ -447,6 +448,7 @@ check: deps
 	$(MAKE) format-check
 	$(MAKE) doclinks
 	$(MAKE) budgets
+	$(MAKE) rows-check
 	$(MAKE) BUILD=check lint
 	$(MAKE) -j$(JOBS) BUILD=check build-all
 	rm -rf $(FAILURES)

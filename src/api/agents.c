@@ -10,10 +10,11 @@
 #include "compat/compat.h"
 #include "run/run.h"
 #include "api/workbench.h"
+#include "rows.h"
 
 #include <string.h>
 
-#define EXECUTORS "claude,codex,gemini,command,acp"
+#define EXECUTORS AD_ROW_EXECUTOR_CHOICES
 
 /* For writes whose result is {agent, workspaceId}: publish, answer. */
 static void answer_agent(ad_app_t *app, ad_req_t *r, int rc, json_t *result, int status)

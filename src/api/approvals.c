@@ -11,6 +11,7 @@
  */
 #include "run/run.h"
 #include "api/api_int.h"
+#include "rows.h"
 
 static void list(ad_req_t *r, void *ud)
 {
@@ -91,7 +92,7 @@ static void decide(ad_req_t *r, void *ud)
     json_t *body = ad_req_json(r);
     const char *decision = NULL;
     if (body != NULL &&
-        ad_api_enum(r, body, "decision", true, "allow,deny,allow_always", &decision) == 0 &&
+        ad_api_enum(r, body, "decision", true, AD_ROW_APPROVAL_DECISION_CHOICES, &decision) == 0 &&
         decision_scope_ok(app, r, a, decision)) {
         answer(app, r, a, decision);
     }

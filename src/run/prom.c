@@ -5,6 +5,7 @@
  * runs, and the runs stalled on a full disk.
  */
 #include "run/run.h"
+#include "rows.h"
 
 int ad_runner_prom(const ad_runner_t *runner, ad_buf_t *b)
 {
@@ -13,10 +14,10 @@ int ad_runner_prom(const ad_runner_t *runner, ad_buf_t *b)
         ad_runner_stats(runner, &rs);
     }
     int rc = ad_prom_family(b, "agentd_runs_ended_total", "counter", "Runs ended, by status");
-    static const char *st[] = {"succeeded", "failed", "stopped", "lost", "degraded"};
-    for (size_t i = 0; i < 5 && rc == 0; i++) {
-        rc = ad_prom_sample(b, "agentd_runs_ended_total", (double)rs.ended[i], "status", st[i],
-                            NULL);
+    /* ended[] counts from succeeded on, in the schema's order */
+    for (size_t i = 0; i < AD_ROW_RUN_STATUS_COUNT - AD_ROW_RUN_STATUS_SUCCEEDED && rc == 0; i++) {
+        rc = ad_prom_sample(b, "agentd_runs_ended_total", (double)rs.ended[i], "status",
+                            ad_row_run_status_names[AD_ROW_RUN_STATUS_SUCCEEDED + i], NULL);
     }
     rc = rc ? rc
             : ad_prom_family(b, "agentd_run_duration_seconds", "histogram", "How long runs lasted");

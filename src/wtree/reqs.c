@@ -8,6 +8,7 @@
  * src/api answers 422 on the field named.
  */
 #include "wtree/wtree.h"
+#include "rows.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -166,7 +167,7 @@ int ad_wtree_update_args(const char *id, const json_t *body, int64_t now, json_t
     if (ad_field_str(body, "name", false, 200, &s, e) != 0 ||
         ad_field_str(body, "branch", false, 250, &s, e) != 0 ||
         ad_field_str(body, "baseBranch", false, 250, &s, e) != 0 ||
-        ad_field_enum(body, "sortMode", false, "free,status,name", &mode, e) != 0 ||
+        ad_field_enum(body, "sortMode", false, AD_ROW_SORT_MODE_CHOICES, &mode, e) != 0 ||
         ad_field_int(body, "displayOrder", false, -1000000000, 1000000000, &order, &has_order, e) !=
             0 ||
         git_name(body, "name", 200, ad_git_worktree_name_valid, args, e) != 0 ||

@@ -1,6 +1,7 @@
 // REST client: JSON in and out, the server's error shape
 // {"error":{"code","message","details"}} turned into an ApiError the UI can
 // show as is, and tolerant unwrapping of list answers ({agents:[…]} or […]).
+import type { RunRow } from './rows';
 import type { Agent, Approval, Message, Run, Workspace, Worktree } from './types';
 import type { ChatMessage } from './workbench';
 import type { Trace } from './trace';
@@ -600,7 +601,7 @@ export const api = {
     request('GET', `/api/runs/${enc(id)}/metrics/${enc(name)}?buckets=${buckets}${query(q)}`),
   // a run's display name, colour, tags, notes and group (issue #35); null puts one back to its default
   patchRun: (id: string, body: Record<string, unknown>) => request('PATCH', `/api/runs/${enc(id)}`, body),
-  run: (id: string) => request('GET', `/api/runs/${enc(id)}`),
+  run: (id: string) => request<RunRow>('GET', `/api/runs/${enc(id)}`),
   // a run's messages oldest first (its log), and the health history over its span
   runMessages: (id: string, limit: number, after: string | null) =>
     request('GET', `/api/runs/${enc(id)}/messages?limit=${limit}${after ? `&after=${enc(after)}` : ''}`),

@@ -443,7 +443,7 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
   return { model: m, effects, applied: true };
 }
 
-function isDenied(a: any): boolean {
+function isDenied(a: Pick<Approval, 'decision' | 'status'>): boolean {
   return a.decision === 'deny' || a.status === 'denied';
 }
 

@@ -5,10 +5,11 @@
 // worktrees follow their displayOrder under the main one. A drop sends the
 // whole new order (POST /api/agents/reorder, /api/worktrees/reorder), so a
 // reload shows what the user left.
+import { SortModeValues } from './rows';
 import type { Agent, Worktree } from './types';
 
-export type SortMode = 'free' | 'status' | 'name';
-export const SORT_MODES: SortMode[] = ['free', 'status', 'name'];
+export type { SortMode } from './rows';
+export const SORT_MODES = SortModeValues;
 
 const STATUS_RANK: Record<string, number> = { running: 0, waiting: 1, error: 2, idle: 3, paused: 4 };
 const rank = (s: string) => STATUS_RANK[s] ?? 5;

@@ -7,7 +7,7 @@
 // points, and may now belong in it).
 import type { Envelope } from './types';
 
-export interface RunRow {
+export interface RunTableRow {
   id: string;
   agentId: string;
   agentName?: string;
@@ -56,7 +56,7 @@ export function listQuery(f: RunFilter, limit = LIST_LIMIT, offset = 0, metrics 
   return q.toString();
 }
 
-export type RunChange = { rows: RunRow[]; reload: boolean };
+export type RunChange = { rows: RunTableRow[]; reload: boolean };
 
 const IDENTITY = ['name', 'color', 'tags', 'notes', 'group'] as const;
 
@@ -64,7 +64,7 @@ const IDENTITY = ['name', 'color', 'tags', 'notes', 'group'] as const;
 // they name; an event about a run not in the list asks for a reload when
 // that run may now match (any run_started or run_ended; a metrics_update of
 // a run the list has not tried lately: tried(id) says it has).
-export function applyRunEvent(rows: RunRow[], ev: Envelope, tried: (id: string) => boolean): RunChange {
+export function applyRunEvent(rows: RunTableRow[], ev: Envelope, tried: (id: string) => boolean): RunChange {
   const p = ev.payload && typeof ev.payload === 'object' ? ev.payload : {};
   const run = p.run && typeof p.run === 'object' ? p.run : ev.type === 'run_update' ? p : null;
   const id: string = (run && typeof run.id === 'string' && run.id) || (typeof p.runId === 'string' ? p.runId : '');
@@ -84,7 +84,7 @@ export function applyRunEvent(rows: RunRow[], ev: Envelope, tried: (id: string) 
   }
   if (!run) return { rows, reload: false };
   const cur = rows[at];
-  const patch: Partial<RunRow> = {};
+  const patch: Partial<RunTableRow> = {};
   if (typeof run.status === 'string') patch.status = run.status;
   if (run.endedAt !== undefined) patch.endedAt = run.endedAt;
   if (run.durationMs !== undefined) patch.durationMs = run.durationMs;
@@ -95,7 +95,7 @@ export function applyRunEvent(rows: RunRow[], ev: Envelope, tried: (id: string) 
 }
 
 // The runs picked to draw by default: the most recent ones with metrics.
-export function defaultPicks(rows: RunRow[], n = 5): string[] {
+export function defaultPicks(rows: RunTableRow[], n = 5): string[] {
   return rows
     .filter((r) => r.lastMetricAt)
     .slice(0, n)

@@ -1,58 +1,40 @@
 // Shapes of the REST resources and live events (docs/api.md, docs/events.md).
-// Fields the server may omit are optional; the UI never assumes more.
+// Fields the server may omit are optional; the UI never assumes more. The
+// words of the statuses and the rows' wire shapes are generated from
+// schema/rows.def (./rows.ts).
+// A word the server may add later is kept as it comes: `| (string & {})`
+// takes any string and still offers the known words to the editor.
+import type {
+  AgentRow,
+  AgentStatus as AgentStatusWord,
+  ApprovalRow,
+  ApprovalStatus,
+  MessageRole,
+  RunRow,
+  StatusReasonRow,
+  WorkspaceRow,
+  WorktreeRow,
+} from './rows';
 
-export type AgentStatus = 'running' | 'waiting' | 'error' | 'finished' | 'stopped' | 'idle' | 'paused' | 'stopping' | string;
+export type AgentStatus = AgentStatusWord | (string & {});
 
-export interface Workspace {
-  id: string;
-  name: string;
-  path: string;
-  createdAt?: string;
-}
+// A wire row whose fields but K the UI reads as ones an answer may lack
+// (a list, an event or an older agentd may leave them out).
+type Lacking<T, K extends keyof T> = Pick<T, K> & Partial<Omit<T, K>>;
 
-export interface Worktree {
-  id: string;
-  workspaceId: string;
-  name: string;
-  branch?: string;
-  path?: string;
-  isMain?: boolean;
-  displayOrder?: number;
-  // How its agents are listed: free (dragged order), status or name.
-  sortMode?: 'free' | 'status' | 'name';
-  baseBranch?: string;
-  createdAt?: string;
-}
+export type Workspace = Lacking<WorkspaceRow, 'id' | 'name' | 'path'>;
+
+// sortMode: how its agents are listed, free (dragged order), status or name.
+export type Worktree = Lacking<WorktreeRow, 'id' | 'workspaceId' | 'name'>;
 
 // Why an agent has its status (issue #33): the protocol event that caused
 // the change, with its id (docs/api.md).
-export interface StatusReason {
-  code: string;
-  text: string;
-  at: number; // ms since the epoch
-  ref?: string | null;
-}
+export type StatusReason = StatusReasonRow;
 
-export interface Agent {
-  id: string;
-  worktreeId: string;
-  name: string;
+// The wire row (its status a word the server may add later, its state the
+// executor's own object), and what only the dashboard keeps.
+export interface Agent extends Lacking<Omit<AgentRow, 'status' | 'state'>, 'id' | 'worktreeId' | 'name'> {
   status: AgentStatus;
-  statusReason?: StatusReason | null;
-  contextLevel?: number;
-  mode?: string;
-  permissions?: string[];
-  displayOrder?: number;
-  pid?: number | null;
-  sessionId?: string | null;
-  createdAt?: string;
-  updatedAt?: string;
-  startedAt?: string | null;
-  stoppedAt?: string | null;
-  deletedAt?: string | null;
-  parentAgentId?: string | null;
-  executor?: string;
-  crewId?: string | null;
   state?: Record<string, unknown> | null;
   terminal?: boolean;
   reason?: string | null;
@@ -61,38 +43,23 @@ export interface Agent {
   // Why its run cannot go on for now ("disk full"): run_stalled until
   // run_resumed or the run's end (client-side only).
   stalled?: string | null;
-  // A stop under way (the server keeps it: a reload still shows it).
-  stopping?: { since: string; force: boolean };
-  // What the agent's runs cost so far (the server sums them; run_ended and
-  // a turn's end bring the new total).
-  costUsd?: number;
-  totalTokens?: number;
   // The seq of the last approval event for this agent (client-side only):
   // the approval card reloads when it changes.
   approvalsRev?: number;
 }
 
 // A tool call waiting for (or given) the user's permission.
-export interface Approval {
-  id: string;
-  agentId: string;
-  runId: string;
-  orgId?: string;
-  toolName: string;
-  toolUseId?: string;
+export interface Approval extends Lacking<Omit<ApprovalRow, 'status' | 'input' | 'decision'>, 'id' | 'agentId' | 'runId' | 'toolName' | 'createdAt'> {
+  status: ApprovalStatus | (string & {});
   input: Record<string, unknown>;
-  description?: string;
-  status: 'pending' | 'allowed' | 'denied' | 'cancelled' | 'expired' | string;
-  decision?: string | null;
-  createdAt: string;
-  decidedAt?: string | null;
+  decision?: string | null; // allow, deny, allow_always
 }
 
 export interface Message {
   id: string;
   agentId: string;
   runId?: string | null;
-  role: 'user' | 'assistant' | 'system' | 'tool' | string;
+  role: MessageRole | (string & {});
   content: string;
   tokenCount?: number | null;
   toolName?: string | null;
@@ -103,23 +70,8 @@ export interface Message {
   createdAt: string;
 }
 
-export interface Run {
-  id: string;
-  agentId: string;
-  startedAt?: string;
-  endedAt?: string | null;
-  status: string;
-  /** While running: 'working' on a turn, 'waiting' for input, 'paused'. */
-  phase?: 'working' | 'waiting' | 'paused' | null;
-  exitCode?: number | null;
-  signal?: string | number | null;
-  durationMs?: number | null;
-  inputTokens?: number;
-  outputTokens?: number;
-  cacheTokens?: number;
-  costUsd?: number;
-  numTurns?: number;
-}
+// A run (GET /api/runs/:id, run_started, run_ended).
+export type Run = Lacking<RunRow, 'id' | 'agentId' | 'status'>;
 
 export interface Envelope {
   seq: number;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultPanels, gridGroup, metricsByRecency, relativeGrid, sanitizeLayout } from '../src/panels';
-import { applyRunEvent, defaultPicks, listQuery, emptyFilter, parseTags, type RunRow } from '../src/runlist';
+import { applyRunEvent, defaultPicks, listQuery, emptyFilter, parseTags, type RunTableRow } from '../src/runlist';
 import { valueAt } from '../src/ui/chartkit';
 import { buildAxes, columns, etaSquared, importance, inBrushes, Raster, spearman } from '../src/parcoords';
 
@@ -69,7 +69,7 @@ describe('valueAt', () => {
 });
 
 describe('the live runs list', () => {
-  const row = (id: string, status = 'running'): RunRow => ({
+  const row = (id: string, status = 'running'): RunTableRow => ({
     id,
     agentId: 'ag',
     name: id,

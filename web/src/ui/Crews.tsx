@@ -326,7 +326,7 @@ export default function Crews({ id }: { id?: string }) {
           <h2>Recent runs</h2>
           <table class="table">
             <tbody>
-              {stats.value.recentRuns.map((r: any) => (
+              {stats.value.recentRuns.map((r) => (
                 <tr key={r.id}>
                   <td>
                     <a href={`#/agents/${r.agentId}`}>{r.agentName || r.agentId}</a>

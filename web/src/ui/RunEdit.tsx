@@ -5,10 +5,10 @@
 // (422) is shown under the field it names.
 import { useSignal } from '@preact/signals';
 import { api, ApiError } from '../api';
-import { parseTags, type RunRow } from '../runlist';
+import { parseTags, type RunTableRow } from '../runlist';
 import { FormFooter, Modal } from './common';
 
-export function RunEdit({ run, onClose, onSaved }: { run: RunRow; onClose: () => void; onSaved?: (r: RunRow) => void }) {
+export function RunEdit({ run, onClose, onSaved }: { run: RunTableRow; onClose: () => void; onSaved?: (r: RunTableRow) => void }) {
   const f = useSignal({
     name: run.name || '',
     color: /^#[0-9a-fA-F]{6}$/.test(run.color) ? run.color : '#4f9cff',
@@ -34,7 +34,7 @@ export function RunEdit({ run, onClose, onSaved }: { run: RunRow; onClose: () =>
     busy.value = true;
     err.value = null;
     try {
-      const r = (await api.patchRun(run.id, body)) as RunRow;
+      const r = (await api.patchRun(run.id, body)) as RunTableRow;
       onSaved?.(r);
       onClose();
     } catch (x) {

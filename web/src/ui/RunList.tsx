@@ -9,14 +9,15 @@
 import { useSignal, type Signal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
 import { api } from '../api';
-import { applyRunEvent, emptyFilter, listQuery, type RunFilter, type RunRow } from '../runlist';
+import { RunStatusValues } from '../rows';
+import { applyRunEvent, emptyFilter, listQuery, type RunFilter, type RunTableRow } from '../runlist';
 import { agentList, onRunEvent, workspaces } from '../store';
 import type { Envelope } from '../types';
 import { errText } from './common';
 import { RunCells } from './RunCells';
 import { RunEdit } from './RunEdit';
 
-const STATUSES = ['', 'running', 'succeeded', 'failed', 'stopped', 'lost', 'degraded'];
+const STATUSES = ['', ...RunStatusValues];
 const RELOAD_MS = 400;
 // a run outside the list whose points keep coming asks for a reload at most
 // this often (the first may have read the list before its points were in)
@@ -32,7 +33,7 @@ export function RunList({
   colors,
   onToggle,
 }: {
-  rows: Signal<RunRow[] | null>;
+  rows: Signal<RunTableRow[] | null>;
   total: Signal<number>;
   filter: Signal<RunFilter>;
   picked: string[];
@@ -43,7 +44,7 @@ export function RunList({
   onToggle: (id: string) => void;
 }) {
   const err = useSignal<string | null>(null);
-  const editing = useSignal<RunRow | null>(null);
+  const editing = useSignal<RunTableRow | null>(null);
   const form = useSignal({ tag: filter.value.tag, config: filter.value.config });
   const tried = useRef(new Map<string, number>());
   const gen = useRef(0);
@@ -61,7 +62,7 @@ export function RunList({
       .then((d: any) => {
         if (g !== gen.current) return;
         err.value = null;
-        let list = (d.runs || []) as RunRow[];
+        let list = (d.runs || []) as RunTableRow[];
         for (const ev of since.current) list = applyRunEvent(list, ev, () => true).rows;
         since.current = [];
         rows.value = list;

@@ -13,7 +13,9 @@ import 'uplot/dist/uPlot.min.css';
 import { api, listOf } from '../api';
 import { fmtCell } from '../hparams';
 import { newPanel, type Panel as PanelT, type SeriesInfo } from '../panels';
-import type { RunRow } from '../runlist';
+import type { RunTableRow } from '../runlist';
+import type { Message } from '../types';
+import type { RunCommitRow, RunRow } from '../rows';
 import { model, onRunEvent } from '../store';
 import { axis, chartTheme, hoverPlugin } from './chartkit';
 import { Badge, Empty, ErrorState, errText, Spinner } from './common';
@@ -31,7 +33,7 @@ type Sys = { t: number[]; series: Record<string, (number | null)[]>; run?: { ser
 // What the health history answers for the run's span: the samples on disk
 // when the server keeps them (source "disk", with the run's own use), else
 // the in-memory rings, cut to the run's span.
-async function systemOf(run: any): Promise<Sys | null> {
+async function systemOf(run: RunRow): Promise<Sys | null> {
   const from = Date.parse(run.startedAt);
   const to = run.endedAt ? Date.parse(run.endedAt) : Date.now();
   const d: any = await api.runHealth(run.id, SYS_BUCKETS);
@@ -119,7 +121,7 @@ function SystemChart({ sys }: { sys: Sys }) {
   );
 }
 
-function Commit({ c }: { c: any }) {
+function Commit({ c }: { c: RunCommitRow | null }) {
   if (!c) return <p class="muted">No commit recorded for this run.</p>;
   return (
     <div class="run-commit" data-testid="run-commit">
@@ -141,7 +143,7 @@ function Commit({ c }: { c: any }) {
 }
 
 function Log({ runId, live }: { runId: string; live: number }) {
-  const msgs = useSignal<any[] | null>(null);
+  const msgs = useSignal<Message[] | null>(null);
   const more = useSignal<string | null>(null);
   const err = useSignal<string | null>(null);
   const load = (after: string | null) =>
@@ -149,7 +151,7 @@ function Log({ runId, live }: { runId: string; live: number }) {
       .runMessages(runId, LOG_PAGE, after)
       .then((d: any) => {
         err.value = null;
-        const list = listOf<any>(d, 'messages');
+        const list = listOf<Message>(d, 'messages');
         if (after === null) msgs.value = list;
         else {
           const have = new Set((msgs.value || []).map((m) => m.id));
@@ -288,7 +290,7 @@ export default function RunPage({ id }: { id: string }) {
     // the message that started it: the run's first prompt
     api
       .runMessages(id, 5, null)
-      .then((d: any) => (started.value = listOf<any>(d, 'messages').find((m) => m.role === 'user')?.content ?? null))
+      .then((d: any) => (started.value = listOf<Message>(d, 'messages').find((m) => m.role === 'user')?.content ?? null))
       .catch(() => undefined);
   }, [id]);
   // live: the run's events bring its new status, name and points
@@ -441,7 +443,7 @@ export default function RunPage({ id }: { id: string }) {
         <h2>Files</h2>
         <Files worktreeId={agent?.worktreeId} commit={r.commit} live={live.value} />
       </section>
-      {editing.value && <RunEdit run={r as RunRow} onClose={() => (editing.value = false)} onSaved={(x) => (run.value = { ...r, ...x })} />}
+      {editing.value && <RunEdit run={r as RunTableRow} onClose={() => (editing.value = false)} onSaved={(x) => (run.value = { ...r, ...x })} />}
     </div>
   );
 }

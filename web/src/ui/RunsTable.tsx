@@ -7,6 +7,7 @@
 import { useSignal } from '@preact/signals';
 import { useEffect, useRef } from 'preact/hooks';
 import { api } from '../api';
+import { RunStatusValues } from '../rows';
 import { newest } from '../newest';
 import { configColumns, fmtCell, fmtNum, metricNames, nextSort, tableQuery, type TableQuery } from '../hparams';
 import { agentList, runsTick, workspaces } from '../store';
@@ -14,7 +15,7 @@ import { Empty, errText } from './common';
 import { RunCells } from './RunCells';
 
 const PAGE = 50;
-const STATUSES = ['', 'running', 'succeeded', 'failed', 'stopped', 'lost', 'degraded'];
+const STATUSES = ['', ...RunStatusValues];
 
 function cell(v: unknown) {
   if (v === null || v === undefined) return '–';

@@ -22,7 +22,7 @@ import {
   type Panel as PanelT,
   type SeriesInfo,
 } from '../panels';
-import { defaultPicks, emptyFilter, type RunFilter, type RunRow } from '../runlist';
+import { defaultPicks, emptyFilter, type RunFilter, type RunTableRow } from '../runlist';
 import { runColors } from '../series';
 import { metricsTick, runsTick } from '../store';
 import { cachedRead } from '../readcache';
@@ -45,13 +45,13 @@ type SaveState = { state: 'default' | 'saved' | 'saving' | 'local' | 'error'; me
 // of the list share one (runColors over the whole list, so a run keeps its
 // colour from panel to panel and in the list); a run the list does not
 // hold by its id, in the palette's colour for its place.
-export function colorsOf(rows: RunRow[] | null): Map<string, string> {
+export function colorsOf(rows: RunTableRow[] | null): Map<string, string> {
   const list = rows || [];
   const colors = runColors(list);
   return new Map(list.map((r, i) => [r.id, colors[i]]));
 }
 
-export function identsOf(ids: string[], rows: RunRow[] | null, colors: Map<string, string>): RunIdent[] {
+export function identsOf(ids: string[], rows: RunTableRow[] | null, colors: Map<string, string>): RunIdent[] {
   const by = new Map((rows || []).map((r) => [r.id, r]));
   const missing = runColors(ids.map(() => ({})));
   return ids.map((id, i) => {
@@ -62,7 +62,7 @@ export function identsOf(ids: string[], rows: RunRow[] | null, colors: Map<strin
 
 export default function Training() {
   const filter = useSignal<RunFilter>(emptyFilter());
-  const rows = useSignal<RunRow[] | null>(null);
+  const rows = useSignal<RunTableRow[] | null>(null);
   const total = useSignal(0);
   const picked = useSignal<string[]>([]);
   const userPicked = useRef(false);
