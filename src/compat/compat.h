@@ -85,8 +85,8 @@ void ad_compat_manager_filter_agents(json_t *agents, const char *seed_status);
  * type is one; then topic holds agentd's topic (agent:<id> or
  * workspace:<id>, cut to topicsz: the caller checks it) and *unsubscribe
  * says which, or *why (static; else NULL) says the id is missing. */
-bool ad_compat_manager_subscription(const char *type, json_t *payload, char *topic,
-                                    size_t topicsz, bool *unsubscribe, const char **why);
+bool ad_compat_manager_subscription(const char *type, json_t *payload, char *topic, size_t topicsz,
+                                    bool *unsubscribe, const char **why);
 
 /* ---- seed 002, the workbench (workbench.c) --------------------------------------- */
 /* The text of each answer so far on one /ws?compat=seed connection; the
@@ -164,8 +164,7 @@ int ad_compat_training_discovery(ad_compat_cmd_t *cmd, json_t *payload, json_t *
 json_t *ad_compat_training_agent_update(json_t *agent);
 /* A refused command's error payload {code, message, command, status (the
  * REST status)}. New ref. */
-json_t *ad_compat_training_error(const char *type, int status, const char *code,
-                                 const char *msg);
+json_t *ad_compat_training_error(const char *type, int status, const char *code, const char *msg);
 /* get_discovery_status's answer when there is no discovery job. New ref. */
 json_t *ad_compat_training_idle(void);
 

@@ -120,8 +120,8 @@ void ad_compat_manager_filter_agents(json_t *agents, const char *seed_status)
     }
 }
 
-bool ad_compat_manager_subscription(const char *type, json_t *payload, char *topic,
-                                    size_t topicsz, bool *unsubscribe, const char **why)
+bool ad_compat_manager_subscription(const char *type, json_t *payload, char *topic, size_t topicsz,
+                                    bool *unsubscribe, const char **why)
 {
     bool agent = strcmp(type, "subscribe:agent") == 0 || strcmp(type, "unsubscribe:agent") == 0;
     if (!agent && strcmp(type, "subscribe:workspace") != 0) {

@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/config.h"
 #include "core/core.h"
 
 struct ad_server;

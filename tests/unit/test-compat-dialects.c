@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "compat/compat.h"
+#include "core/core.h"
 
 static json_t *parse(const char *s)
 {
@@ -65,9 +66,10 @@ static void crews_redis_both_ways(void **state)
 
     json_t *payload = parse("{\"crewId\":\"c1\",\"durationMs\":2000}");
     char *out = ad_compat_crews_to_redis("n1", "tool_end", "o1", payload);
-    assert_string_equal(out, "{\"origin\":\"n1\",\"type\":\"tool_end\",\"org\":\"o1\",\"crew_id\":"
-                             "\"c1\",\"duration_ms\":2000,\"duration\":2.0,\"payload\":{\"crew_id\":"
-                             "\"c1\",\"duration_ms\":2000,\"duration\":2.0}}");
+    assert_string_equal(out,
+                        "{\"origin\":\"n1\",\"type\":\"tool_end\",\"org\":\"o1\",\"crew_id\":"
+                        "\"c1\",\"duration_ms\":2000,\"duration\":2.0,\"payload\":{\"crew_id\":"
+                        "\"c1\",\"duration_ms\":2000,\"duration\":2.0}}");
     free(out);
     json_decref(payload);
 }
@@ -100,10 +102,10 @@ static void manager_words(void **state)
     bool unsub = true;
     const char *why = "x";
     json_t *sub = parse("{\"agentId\":\"ag1\"}");
-    assert_false(ad_compat_manager_subscription("subscribe", sub, topic, sizeof(topic), &unsub,
-                                                &why));
-    assert_true(ad_compat_manager_subscription("subscribe:agent", sub, topic, sizeof(topic),
-                                               &unsub, &why));
+    assert_false(
+        ad_compat_manager_subscription("subscribe", sub, topic, sizeof(topic), &unsub, &why));
+    assert_true(
+        ad_compat_manager_subscription("subscribe:agent", sub, topic, sizeof(topic), &unsub, &why));
     assert_null(why);
     assert_false(unsub);
     assert_string_equal(topic, "agent:ag1");
@@ -201,6 +203,46 @@ static void training_commands(void **state)
     json_decref(e);
 }
 
+static void manager_and_crews_full_map(void **state)
+{
+    (void)state;
+    static const char *const map[][2] = {
+        {"running", "running"}, {"waiting", "waiting"},  {"error", "error"},
+        {"paused", "waiting"},  {"stopping", "running"}, {"starting", "running"},
+        {"idle", "finished"},   {"stopped", "finished"}, {"finished", "finished"},
+    };
+    for (size_t i = 0; i < AD_ARRAY_LEN(map); i++) {
+        assert_string_equal(ad_compat_manager_status(map[i][0]), map[i][1]);
+    }
+
+    json_t *agents =
+        json_loads("[{\"id\":\"a\",\"status\":\"paused\"},{\"id\":\"b\",\"status\":"
+                   "\"running\"},{\"id\":\"c\",\"status\":\"waiting\"},{\"id\":\"d\"}]",
+                   0, NULL);
+    ad_compat_manager_filter_agents(agents, NULL);
+    assert_int_equal(json_array_size(agents), 4);
+    ad_compat_manager_filter_agents(agents, "waiting");
+    assert_int_equal(json_array_size(agents), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(agents, 0), "id")), "a");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(agents, 1), "id")), "c");
+    json_decref(agents);
+
+    json_t *env = json_loads("{\"type\":\"agent_exit\",\"seq\":5,\"payload\":{\"agentId\":\"ag\","
+                             "\"exitCode\":1,\"seq\":9}}",
+                             0, NULL);
+    assert_true(ad_compat_crews_envelope(env));
+    json_t *p = json_object_get(env, "payload");
+    assert_string_equal(json_string_value(json_object_get(p, "agent_id")), "ag");
+    assert_null(json_object_get(p, "agentId"));
+    assert_string_equal(json_string_value(json_object_get(env, "agent_id")), "ag");
+    assert_int_equal(json_integer_value(json_object_get(env, "exit_code")), 1);
+    assert_int_equal(json_integer_value(json_object_get(env, "seq")), 5); /* never shadowed */
+    json_decref(env);
+    env = json_loads("{\"type\":\"x\",\"payload\":[1]}", 0, NULL);
+    assert_false(ad_compat_crews_envelope(env));
+    json_decref(env);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -209,6 +251,7 @@ int main(void)
         cmocka_unit_test(manager_words),
         cmocka_unit_test(training_health_figures),
         cmocka_unit_test(training_commands),
+        cmocka_unit_test(manager_and_crews_full_map),
     };
     return cmocka_run_group_tests_name("compat", tests, NULL, NULL);
 }

@@ -4,8 +4,8 @@
  * filter.c's choice per channel kind (a run channel's own events and the
  * one that ends it, never another run's exit; signals on the mission
  * socket; a crew's tool events; the root socket's four types; an SSE
- * stream's ?types= list matched whole), the ?types= list's own check, and
- * the seed dialect's status words, agent filter and envelope. Events come
+ * stream's ?types= list matched whole) and the ?types= list's own check
+ * (the seed dialect's words are test-compat-dialects.c's). Events come
  * from a real bus without a loop (delivered at once); the sockets
  * themselves are the e2e suite's.
  */
@@ -166,53 +166,12 @@ static void sse_types(void **state)
     assert_int_equal(ad_live_set_types(NULL, many), 0); /* 32 */
 }
 
-static void seed_dialect(void **state)
-{
-    (void)state;
-    static const char *const map[][2] = {
-        {"running", "running"}, {"waiting", "waiting"},  {"error", "error"},
-        {"paused", "waiting"},  {"stopping", "running"}, {"starting", "running"},
-        {"idle", "finished"},   {"stopped", "finished"}, {"finished", "finished"},
-    };
-    for (size_t i = 0; i < AD_ARRAY_LEN(map); i++) {
-        assert_string_equal(ad_live_seed_status(map[i][0]), map[i][1]);
-    }
-
-    json_t *agents =
-        json_loads("[{\"id\":\"a\",\"status\":\"paused\"},{\"id\":\"b\",\"status\":"
-                   "\"running\"},{\"id\":\"c\",\"status\":\"waiting\"},{\"id\":\"d\"}]",
-                   0, NULL);
-    ad_live_seed_filter_agents(agents, NULL);
-    assert_int_equal(json_array_size(agents), 4);
-    ad_live_seed_filter_agents(agents, "waiting");
-    assert_int_equal(json_array_size(agents), 2);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(agents, 0), "id")), "a");
-    assert_string_equal(json_string_value(json_object_get(json_array_get(agents, 1), "id")), "c");
-    json_decref(agents);
-
-    json_t *env = json_loads("{\"type\":\"agent_exit\",\"seq\":5,\"payload\":{\"agentId\":\"ag\","
-                             "\"exitCode\":1,\"seq\":9}}",
-                             0, NULL);
-    assert_true(ad_live_seed_envelope(env));
-    json_t *p = json_object_get(env, "payload");
-    assert_string_equal(json_string_value(json_object_get(p, "agent_id")), "ag");
-    assert_null(json_object_get(p, "agentId"));
-    assert_string_equal(json_string_value(json_object_get(env, "agent_id")), "ag");
-    assert_int_equal(json_integer_value(json_object_get(env, "exit_code")), 1);
-    assert_int_equal(json_integer_value(json_object_get(env, "seq")), 5); /* never shadowed */
-    json_decref(env);
-    env = json_loads("{\"type\":\"x\",\"payload\":[1]}", 0, NULL);
-    assert_false(ad_live_seed_envelope(env));
-    json_decref(env);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(run_channel),
         cmocka_unit_test(seed_sockets),
         cmocka_unit_test(sse_types),
-        cmocka_unit_test(seed_dialect),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -132,7 +132,8 @@ static void refused_reads(void **state)
     assert_null(ad_monitor_recent(m, "1h", &rc, &why));
     assert_int_equal(rc, AD_ESTATE);
     char gwhy[128] = "";
-    assert_int_equal(ad_health_gpus(ad_monitor_health(m), gwhy, sizeof(gwhy)), 0); /* no sample yet */
+    assert_int_equal(ad_health_gpus(ad_monitor_health(m), gwhy, sizeof(gwhy)),
+                     0); /* no sample yet */
     assert_true(gwhy[0] != '\0');
 
     ad_monitor_free(m);
