@@ -159,7 +159,12 @@ test('an inherited unix socket made wider than 0600 still lets only agentd\'s us
   const stopFile = path.join(dataDir, 'stop');
   const port = await freePort();
   const sa = activate({ port, sock, dataDir, stopFile }, t, [open]);
-  await until(() => fs.existsSync(sock), 'listening');
+  // listening, not only bound: the file is there from bind(), and a
+  // connect before listen() is refused
+  await until(() => new Promise((resolve) => {
+    const c = net.connect(sock, () => { c.destroy(); resolve(true); });
+    c.on('error', () => resolve(false));
+  }), 'listening');
   fs.chmodSync(sock, 0o777);
   const first = await once({ socketPath: sock, path: '/api/agents' });
   assert.equal(first.status, 200, `the first request: ${JSON.stringify(first)}; the log: ${sa.log}`);
