@@ -11,6 +11,7 @@
  */
 #include "run/run.h"
 #include "api/api_int.h"
+#include "tables/approvals.h"
 
 static void list(ad_req_t *r, void *ud)
 {

@@ -6,6 +6,7 @@
  * per-request checks are guard.c's, the throttles limits.c's.
  */
 #include "auth/auth_int.h"
+#include "tables/settings.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -13,6 +13,7 @@
  * the closing flag through a reference count.
  */
 #include "cluster/cluster.h"
+#include "tables/planes.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -13,6 +13,7 @@
  * Threads: loop thread only.
  */
 #include "run/run_int.h"
+#include "tables/approvals.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,6 +8,9 @@
  * store's.
  */
 #include "run/run_int.h"
+#include "tables/series.h"
+#include "tables/stats.h"
+#include "tables/usage.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -15,6 +15,8 @@
 #define _GNU_SOURCE
 #endif
 #include "run/run_int.h"
+#include "tables/accounts.h"
+#include "tables/workspaces.h"
 
 #include <stdlib.h>
 #include <string.h>

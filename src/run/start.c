@@ -7,6 +7,8 @@
  */
 #include "run/run_int.h"
 #include "hparam/hparam.h"
+#include "tables/gitrows.h"
+#include "tables/settings.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -7,7 +7,8 @@
  * tokens it had and deletes their sessions in the same transaction, and
  * answers {revoked: [token ids]} so src/auth forgets them at once.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/accounts.h"
 
 #include <stdio.h>
 #include <stdlib.h>

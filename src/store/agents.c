@@ -4,7 +4,9 @@
  * (soft delete), restore, fork and reorder. Starting and stopping agents is
  * the agent subsystem's; ad_store_agent_check_startable() is its guard.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/agents.h"
+#include "tables/tables_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -586,4 +588,17 @@ int ad_store_agent_list_text(ad_store_t *st, const ad_store_agent_query_t *q,
         err = err ? err : ad_json_string(out, last, strlen(last));
     }
     return err ? err : ad_buf_putc(out, '}');
+}
+
+int ad_store_agents_prom(ad_buf_t *b, const json_t *counts)
+{
+    int rc = ad_prom_family(b, "agentd_agents", "gauge", "Agents by status (archived not counted)");
+    static const char *st[] = {"running", "waiting", "error",  "finished",
+                               "idle",    "paused",  "stopped"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(st) && rc == 0; i++) {
+        json_t *v = json_object_get(counts, st[i]);
+        rc = ad_prom_sample(b, "agentd_agents", v ? (double)json_integer_value(v) : 0, "status",
+                            st[i], NULL);
+    }
+    return rc;
 }

@@ -6,7 +6,8 @@
  * is known). Reads on the loop thread (indexed, bounded); writes through
  * the writer.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/alerts.h"
 
 #include <stdio.h>
 #include <stdlib.h>

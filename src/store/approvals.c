@@ -7,7 +7,9 @@
  * decision, decidedBy, createdAt, decidedAt. The CLI's request id stays in
  * the row and never goes out (the runner keeps it for the answer).
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/approvals.h"
+#include "tables/tables_int.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -4,7 +4,15 @@
  * (hashes only) and the audit log. What a token may do, and checking one,
  * is src/auth's; this file keeps the rows.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/accounts.h"
+#include "tables/agents.h"
+#include "tables/auth.h"
+#include "tables/crews.h"
+#include "tables/jobs.h"
+#include "tables/runs.h"
+#include "tables/services.h"
+#include "tables/workspaces.h"
 
 #include <stdio.h>
 #include <stdlib.h>

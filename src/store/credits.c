@@ -8,7 +8,9 @@
  * Threads: reads on the loop thread (the read connection: a few rows per
  * day and per running run, never a scan of runs); the grant on the writer.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/credits.h"
+#include "tables/stats.h"
 
 #include <math.h>
 

@@ -5,7 +5,9 @@
  * waiting or paused; offline otherwise, an idle agent, one that never ran,
  * included). Publishing status changes is src/api/crews.c's.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/auth.h"
+#include "tables/crews.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,7 +7,8 @@
  * (src/core's table.c and pdf.c). The route is src/api's export.c. Any
  * thread.
  */
-#include "store/store.h"
+#include "store/table.h"
+#include "tables/stats.h"
 
 #include <stdio.h>
 #include <string.h>

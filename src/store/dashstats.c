@@ -8,7 +8,10 @@
  *
  * Threads: loop thread (the read connection).
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/crews.h"
+#include "tables/settings.h"
+#include "tables/stats.h"
 
 #include <string.h>
 #include <time.h>

@@ -9,7 +9,9 @@
  *
  * Ownership: q->out is set here and is the caller's.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/dists.h"
+#include "tables/tables_int.h"
 #include "tsdb/tsdb.h"
 
 #include <stdlib.h>

@@ -4,7 +4,9 @@
  * and its window, size and bins, from a request's query. Pure: any thread;
  * src/api answers 422 on the field named.
  */
-#include "store/store.h"
+#include "store/table.h"
+#include "tables/dists.h"
+#include "tables/series.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -14,7 +14,10 @@
  * Ownership: ad_store_dist_check returns a new object (the caller's);
  * query results (q->out) are the caller's once done runs.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/dists.h"
+#include "tables/series.h"
+#include "tables/tables_int.h"
 #include "tsdb/tsdb.h"
 
 #include <math.h>

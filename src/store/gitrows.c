@@ -6,7 +6,10 @@
  * the per-workspace setup and per-worktree setup outcome. The git work
  * itself is src/git's; this file only keeps rows.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/gitrows.h"
+#include "tables/tables_int.h"
+#include "tables/workspaces.h"
 
 #include <string.h>
 

@@ -9,7 +9,8 @@
  * Ownership: a put copies the chunks' bytes into its job; a read hands
  * each row's bytes to the caller's callback for the call only.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/health.h"
 
 #include <stdlib.h>
 #include <string.h>

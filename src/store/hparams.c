@@ -5,7 +5,8 @@
  * layer (src/api/hparams.c) before anything is written here.
  */
 #include "bus/bus.h"
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/hparams.h"
 #include "hparam/hparam.h"
 
 #include <stdlib.h>

@@ -10,7 +10,9 @@
  * changes nothing) or skipped (its parent was not imported, its id is not
  * one agentd takes, or it breaks a rule of agentd's schema).
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/import.h"
+#include "tables/tables_int.h"
 
 #include <string.h>
 #include <sys/stat.h>

@@ -6,7 +6,10 @@
  * import rows with where each has read to. Reads on the loop thread;
  * writes through the writer.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/agents.h"
+#include "tables/gitrows.h"
+#include "tables/imports.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -5,7 +5,9 @@
  * a previous daemon left running are marked lost. Typed writes only: what
  * goes in is the supervisor's, never a REST body.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/auth.h"
+#include "tables/jobs.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,7 +7,8 @@
  * written here.
  */
 #include "bus/bus.h"
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/layouts.h"
 
 #include <stdio.h>
 

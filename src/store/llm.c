@@ -6,7 +6,9 @@
  * tables), and the metadata of provider credentials. The keys are not
  * here (src/api/creds.c keeps them in 0600 files).
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/llm.h"
+#include "tables/usage.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,8 @@
  * an MCP host started as one; its row keeps the org it is bound to and,
  * once it ended, its status and tool result. The protocol is src/mcp's.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/mcptasks.h"
 
 #include <string.h>
 

@@ -4,7 +4,8 @@
  * agentd made of a worktree's branch, so the worktree reads merged after a
  * squash and its removal needs no force. The git work is src/git's.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/gitrows.h"
 
 #include <string.h>
 

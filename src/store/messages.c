@@ -5,7 +5,9 @@
  * message of a page, so messages that arrive meanwhile (always newer) never
  * shift later pages: no message is skipped or repeated.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/messages.h"
+#include "tables/tables_int.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -7,7 +7,8 @@
  * highest). Series lists carry the answer as direction and best; the runs
  * table's best column uses it for a metric named without :min or :max.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/tables_int.h"
 #include "tsdb/tsdb.h"
 
 #include <string.h>

@@ -7,7 +7,8 @@
  * loop. Also the page size of a message read.
  */
 #include "bus/bus.h"
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/messages.h"
 
 #include <stdio.h>
 #include <stdlib.h>

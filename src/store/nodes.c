@@ -6,7 +6,8 @@
  * typed writes; reads are on the loop's read connection (a handful of
  * rows, by index). What a node is and may do is src/node's.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/nodes.h"
 
 #include <string.h>
 

@@ -10,7 +10,9 @@
  * keep their clocks within a second of each other (NTP), well inside the
  * lease. What a lease means to a run is src/run's and src/cluster's.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/planes.h"
+#include "tables/tables_int.h"
 
 #include <stdlib.h>
 #include <string.h>

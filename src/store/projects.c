@@ -5,7 +5,8 @@
  * transaction); a whole project is read on the thread pool. What a valid
  * path or size is, is the REST layer's (src/api/projects.c).
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/llm.h"
 
 #include <stdlib.h>
 #include <string.h>

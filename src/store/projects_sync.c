@@ -5,7 +5,8 @@
  * (by primary key, or the partial index of synced projects, at most 100);
  * writes on the writer.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/llm.h"
 
 #include <string.h>
 

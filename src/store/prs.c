@@ -4,7 +4,8 @@
  * where it was opened and its last known state. The forge work is
  * src/forge's, the routes src/api/pr.c's.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/gitrows.h"
 
 #include <string.h>
 

@@ -7,7 +7,9 @@
  * query, src/api answers what does not parse.
  */
 #include "hparam/hparam.h"
-#include "store/store.h"
+#include "store/table.h"
+#include "tables/runs.h"
+#include "tables/runtable.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -7,7 +7,10 @@
  * Written by the runner (src/run) with typed structs; REST reads go
  * through here.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/messages.h"
+#include "tables/runs.h"
+#include "tables/tables_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,7 +4,8 @@
  * runs.stop_force): written when a stop is asked or escalated, read when
  * a restarted daemon takes the run up from its holder, so the stop goes on.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/runs.h"
 
 #include <string.h>
 

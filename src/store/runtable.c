@@ -7,7 +7,10 @@
  * in as the JSON path '$.values.<field>'), so nothing a client sends is
  * ever SQL text. Pages are bounded (1-500 rows); total counts all matches.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/runs.h"
+#include "tables/runtable.h"
+#include "tables/tables_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>

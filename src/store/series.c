@@ -11,7 +11,9 @@
  * Ownership: batch args are the caller's (borrowed by the job until its
  * completion); query results (q->out) are the caller's once done runs.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/series.h"
+#include "tables/tables_int.h"
 #include "tsdb/tsdb.h"
 
 #include <math.h>
@@ -1197,10 +1199,8 @@ static int run_ident(ad_db_t *db, const char *run_id, char *name, size_t namesz,
 typedef struct {
     ad_store_series_q_t *q;
     ad_store_done_cb done;
-    char *path; /* copies: a pool read may outlive ad_store_close() */
-    char *url;  /* PostgreSQL's (issue #39), or NULL: the SQLite file */
-    bool full;
-    int busy_ms;
+    /* the store's connection, copied: a pool read may outlive ad_store_close() */
+    ad_store_conn_spec_t conn;
 } query_job_t;
 
 /* One run's part of the answer: its buckets and its entry of runs (built
@@ -1226,9 +1226,7 @@ static void read_runs(reader_t *r)
     int rc = 0;
     if (db == NULL) {
         char err[256];
-        rc = r->j->url != NULL ? ad_db_pg_open(r->j->url, &db, err, sizeof(err))
-                               : ad_store_conn_open(r->j->path, false, r->j->full, r->j->busy_ms,
-                                                    &db, err, sizeof(err));
+        rc = ad_store_conn_spec_open(&r->j->conn, &db, err, sizeof(err));
         if (rc != 0) {
             ad_log(AD_LOG_ERROR, "store", "%s", err);
         }
@@ -1351,8 +1349,7 @@ static void query_done(int rc, void *ctx)
     query_job_t *j = ctx;
     ad_store_done_cb done = j->done;
     ad_store_series_q_t *q = j->q;
-    free(j->path);
-    free(j->url);
+    ad_store_conn_spec_free(&j->conn);
     free(j);
     if (done != NULL) {
         done(rc, q);
@@ -1364,10 +1361,7 @@ void ad_store_series_query(ad_store_t *st, ad_store_series_q_t *q, ad_store_done
     query_job_t *j = ad_xcalloc(1, sizeof(*j));
     j->q = q;
     j->done = done;
-    j->path = ad_xstrdup(st->path);
-    j->url = st->url != NULL ? ad_xstrdup(st->url) : NULL;
-    j->full = st->durability_full;
-    j->busy_ms = st->busy_ms;
+    ad_store_conn_spec(st, &j->conn);
     ad_store_read_async(st, query_fn, query_done, j);
 }
 

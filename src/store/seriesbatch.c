@@ -9,7 +9,9 @@
  * (ad_store_series_post).
  */
 #include "bus/bus.h"
-#include "store/store.h"
+#include "store/table.h"
+#include "tables/dists.h"
+#include "tables/series.h"
 
 #include <stdarg.h>
 #include <stdio.h>

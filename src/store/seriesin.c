@@ -5,7 +5,8 @@
  * buckets, runs) and of an export, and a one-run answer made flat.
  * Pure: any thread; src/api answers 422 for what is refused.
  */
-#include "store/store.h"
+#include "store/table.h"
+#include "tables/series.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -24,7 +24,9 @@
  *
  * Ownership: the job's context is this file's (freed by its last done).
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/series.h"
+#include "tables/tables_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -414,14 +416,6 @@ static int rolls_job(ad_store_tx_t *tx, void *ctx)
     return backfill_step_end(db, j, rc, nb, seen < ROLL_JOB_CHUNKS, SQL_DONE);
 }
 
-static bool stopping(ad_store_t *st)
-{
-    uv_mutex_lock(&st->lock);
-    bool s = st->stopping;
-    uv_mutex_unlock(&st->lock);
-    return s;
-}
-
 static void backfill_done(int rc, void *ctx)
 {
     backfill_t *j = ctx;
@@ -429,7 +423,7 @@ static void backfill_done(int rc, void *ctx)
         j->total_chunks += j->built;
         j->total_series += j->series_done;
     }
-    if (rc != 0 || !j->more || stopping(j->st)) {
+    if (rc != 0 || !j->more || ad_store_stopping(j->st)) {
         if (rc != 0) {
             ad_log(AD_LOG_WARN, "store", "%s stopped err=%s (%s)", j->what, ad_strerror(rc),
                    j->fallback);
@@ -522,7 +516,7 @@ static const char SQL_ANY[] = "SELECT 1 FROM metric_series WHERE rolled = 0 LIMI
 static void backfill_start(ad_store_t *st, const char *any_sql, ad_store_job_fn step,
                            const char *what, const char *fallback)
 {
-    ad_db_stmt_t *s = ad_store_stmt(st->rdb, any_sql);
+    ad_db_stmt_t *s = ad_store_stmt(ad_store_rdb(st), any_sql);
     bool any = s != NULL && ad_db_step(s) == AD_DB_ROW;
     if (s != NULL) {
         ad_db_reset(s);

@@ -4,7 +4,8 @@
  * REST body passes through, so the writes are JSON ops; the REST layer
  * checks the config against the schema before anything is queued.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/services.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -4,7 +4,8 @@
  * trigger, with the session's data and a context snapshot. Read here, on
  * the loop thread (one agent's rows by index, newest first, bounded).
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/agents.h"
 
 #include <string.h>
 

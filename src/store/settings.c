@@ -5,7 +5,9 @@
  * before anything is written, so a bad value changes nothing.
  */
 #include "bus/bus.h"
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/settings.h"
+#include "tables/tables_int.h"
 
 #include <math.h>
 #include <string.h>

@@ -5,7 +5,8 @@
  * a bound per run (the spans past it are dropped and counted). Making and
  * receiving them is src/otel's.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/spans.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -8,7 +8,10 @@
  * Threads: reads on the loop thread (the read connection); the tool
  * latency write on the writer.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/auth.h"
+#include "tables/stats.h"
+#include "tables/tables_int.h"
 
 #include <pthread.h>
 #include <stdio.h>

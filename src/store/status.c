@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* Why an agent has its status (issue #33, migration 2470): the reason a
  * write hands the store, and the agent's status history. */
-#include "store/store.h"
+#include "store/table.h"
+#include "tables/runs.h"
+#include "tables/tables_int.h"
 #include "store/store_int.h"
 
 #include <stdarg.h>

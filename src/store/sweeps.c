@@ -4,7 +4,8 @@
  * written whole by the engine (src/train/sweep.c) on every change. Reads on
  * the loop thread; writes through the writer.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/sweeps.h"
 
 #include <stdio.h>
 #include <stdlib.h>

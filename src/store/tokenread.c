@@ -5,7 +5,8 @@
  * through another plane is read here, not taken from what this process
  * loaded at its start (src/auth keeps the rows it read, and reads again).
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/auth.h"
 
 #include <string.h>
 

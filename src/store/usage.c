@@ -6,7 +6,8 @@
  * tokens are counted apart.
  */
 #include "bus/bus.h"
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/usage.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -5,7 +5,8 @@
  * request's usage reported by a client, and the words of a reached limit.
  * Pure: any thread.
  */
-#include "store/store.h"
+#include "store/table.h"
+#include "tables/usage.h"
 
 #include <stdio.h>
 #include <string.h>

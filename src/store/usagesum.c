@@ -5,7 +5,9 @@
  * the daily and monthly limits from the settings with what is left. Reads
  * on the loop; what a request asks is checked by src/api/usage.c.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/settings.h"
+#include "tables/usage.h"
 
 #include <stdio.h>
 #include <string.h>

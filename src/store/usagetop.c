@@ -19,7 +19,8 @@
  * Threads: the loop thread (the read connection). Everything allocated here
  * is freed before return.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/usage.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -4,7 +4,9 @@
  * crew and one agent per step; its state written whole as the engine
  * (src/flow) moves it; reads on the loop thread.
  */
-#include "store/store_int.h"
+#include "store/table.h"
+#include "tables/agents.h"
+#include "tables/workflows.h"
 
 #include <stdio.h>
 #include <stdlib.h>

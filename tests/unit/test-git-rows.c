@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "tables/agents.h"
+#include "tables/gitrows.h"
 #include "store/store_int.h"
 #include "store_fixture.h"
 

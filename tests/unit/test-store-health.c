@@ -15,6 +15,7 @@
 
 #include "health/health.h"
 #include "store_fixture.h"
+#include "tables/health.h"
 
 STORE_FX_SETUP(setup, "hstore")
 

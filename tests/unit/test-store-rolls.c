@@ -55,6 +55,7 @@ static void reopen(store_fx_t *f)
     if (ad_store_open(&f->loop, &o, &f->st, err, sizeof(err)) != 0) {
         fail_msg("store open failed: %s", err);
     }
+    ad_store_rolls_start(f->st); /* as the daemon does (main.c) */
 }
 
 typedef struct {

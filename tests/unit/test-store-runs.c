@@ -11,7 +11,15 @@
 #include <unistd.h>
 
 #include "store/store.h"
-#include "store/store_int.h" /* ad_sql_leases_ended */
+#include "tables/agents.h"
+#include "tables/messages.h"
+#include "tables/planes.h"
+#include "tables/runs.h"
+#include "tables/stats.h"
+#include "tables/tables_int.h" /* ad_sql_leases_ended */
+#include "tables/usage.h"
+#include "tables/workspaces.h"
+#include "store/store_int.h"
 #include "store_fixture.h"
 
 typedef struct {
