@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The health history on disk (src/store/health.c, src/health/disk.c):
+ * The health history on disk (src/tables/health.c, src/health/disk.c):
  * chunks packed from samples, stored, read back into buckets, and trimmed
  * by age and bytes.
  */

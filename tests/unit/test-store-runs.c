@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests for the store's typed run writes (src/store/runs.c): each write is
+/* Tests for the store's typed run writes (src/tables/runs.c): each write is
  * read back through the store's reads and compared field by field. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -289,7 +289,7 @@ static void an_end_written_again_counts_once(void **state)
     json_decref(u);
 }
 
-/* GET /api/usage/agents's rows (src/store/usagetop.c): each agent's period
+/* GET /api/usage/agents's rows (src/tables/usagetop.c): each agent's period
  * rows and running runs summed, costliest first, ties by name, at most 500
  * of the caller's organisation. 600 agents: ten with costs of their own,
  * the rest tied, so the 500th falls in the tie and names decide; every

@@ -4,7 +4,6 @@
 #include "store/table.h"
 #include "tables/runs.h"
 #include "tables/tables_int.h"
-#include "store/store_int.h"
 
 #include <stdarg.h>
 #include <stdio.h>

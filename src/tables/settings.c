@@ -16,7 +16,7 @@
  * by its user before the store sees it (model_prices: src/agent/price.c).
  * K_ARGV: a program and its arguments, [] for none (stored as JSON text).
  * K_DIRS: {metric name: "min" | "max"}, which way each metric improves
- * (src/store/metricdir.c), stored as JSON text. */
+ * (src/tables/metricdir.c), stored as JSON text. */
 typedef enum { K_STRING, K_BOOL, K_NUMBER, K_JSON, K_ARGV, K_DIRS } kind_t;
 
 typedef struct {
@@ -44,7 +44,7 @@ static const setting_def_t defs[] = {
     {"workspace_roots", K_JSON, NULL, 0, 0, false},   /* {orgId: [folders]}: src/api/settings.c */
     {"forge_hosts", K_JSON, NULL, 0, 0, false},       /* {prefix: {kind, apiBase}}: src/forge */
     {"discovery_command", K_ARGV, NULL, 0, 0, false}, /* src/svc/jobs.c */
-    {"metric_directions", K_DIRS, NULL, 0, 0, false}, /* src/store/metricdir.c */
+    {"metric_directions", K_DIRS, NULL, 0, 0, false}, /* src/tables/metricdir.c */
     {"health_gpu_util_pct", K_NUMBER, NULL, 1, 100, false},
     {"health_gpu_temp_c", K_NUMBER, NULL, 1, 150, false},
     {"health_gpu_power_w", K_NUMBER, NULL, 1, 10000, false},
