@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tables: training-metric series (series.c, seriesin.c, seriesbatch.c, seriesroll.c, metricdir.c).
- * One family of src/tables, over the store's engine (store/store.h);
- * docs/internals/tables.md.
+ * tables: training-metric series (series.c, seriesread.c, seriesexport.c, seriesin.c,
+ * seriesbatch.c, seriesroll.c, metricdir.c). One family of src/tables, over the store's engine
+ * (store/store.h); docs/internals/tables.md.
  */
 #ifndef AD_TABLES_SERIES_H
 #define AD_TABLES_SERIES_H

@@ -127,6 +127,12 @@ int ad_store_dists_span(ad_db_t *db, const ad_store_dist_q_t *q, int64_t from, i
 ad_db_stmt_t *ad_store_dists_rows(ad_db_t *db, const ad_store_dist_q_t *q, int64_t from,
                                   int64_t to);
 
+/* A run's display name and colour (issue #35; AD_RUN_NAME_SQL,
+ * AD_RUN_COLOR_SQL) into name and color ("" for a run that is gone): 0 or
+ * an error. Any thread that owns db. (seriesread.c) */
+int ad_store_run_ident(ad_db_t *db, const char *run_id, char *name, size_t namesz, char *color,
+                       size_t colorsz);
+
 /* ---- which way a metric improves (metricdir.c) ------------------------------------ */
 /* The metric_directions setting ({name: "min" | "max"}), or NULL. */
 json_t *ad_store_metric_dirs(ad_db_t *db);
