@@ -30,7 +30,7 @@ FUZZ_SRC := \
 	$(addprefix src/tables/,$(addsuffix .c,approvals distover dists runs seriesroll spans status)) \
 	$(addprefix src/tls/,$(addsuffix .c,front)) \
 	$(addprefix src/tsdb/,$(addsuffix .c,codec hist roll tfevents)) \
-	$(addprefix src/ws/,$(addsuffix .c,deflate testroutes ws))
+	$(addprefix src/ws/,$(addsuffix .c,deflate handshake testroutes ws wsmsg))
 
 $(O)/libfuzz.a: $(FUZZ_SRC:%.c=$(O)/obj/%.o) $(GEN_OBJ)
 	@rm -f $@

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Prints which subsystem links against which (from nm over the objects of
 # build/<mode>/obj/src/<subsystem>/) and fails when they form a cycle: the
-# subsystems must stay layers (CONTRIBUTING.md, "Layers"). Usage: scripts/layers.sh OBJDIR
+# subsystems must stay layers (CONTRIBUTING.md, "Layers"). Then checks who
+# uses src/compat (the rule at the end). Usage: scripts/layers.sh OBJDIR
 set -eu
 obj=${1:?usage: layers.sh build/<mode>/obj/src}
 tmp=$(mktemp -d)
@@ -39,3 +40,38 @@ if ! tsort "$tmp/edges" >/dev/null 2>"$tmp/cycle"; then
     exit 1
 fi
 echo "layers: no cycle"
+
+# The compatibility edge (docs/internals/compat.md, issue #79): the seeds'
+# dialects are translated in src/compat, which only the edges that choose
+# a client's dialect may use (by link or by #include), and which itself
+# uses only what is below all of them.
+compat_users="api live cluster monitor"
+compat_uses="core bus health"
+in_list() { case " $2 " in *" $1 "*) return 0 ;; esac; return 1; }
+bad=0
+while read -r user provider; do
+    if [ "$provider" = compat ] && ! in_list "$user" "$compat_users"; then
+        echo "layers: $user links against compat (only: $compat_users)" >&2
+        bad=1
+    fi
+    if [ "$user" = compat ] && ! in_list "$provider" "$compat_uses"; then
+        echo "layers: compat links against $provider (only: $compat_uses)" >&2
+        bad=1
+    fi
+done <"$tmp/edges"
+for f in src/*.c src/*/*.c src/*/*.h; do
+    [ -f "$f" ] || continue
+    sub=${f#src/}
+    case $sub in */*) sub=${sub%%/*} ;; *) sub=main ;; esac
+    for inc in $(sed -n 's|^#include "\([a-z0-9_]*\)/.*|\1|p' "$f" | sort -u); do
+        if [ "$inc" = compat ] && [ "$sub" != compat ] && ! in_list "$sub" "$compat_users"; then
+            echo "layers: $f includes compat (only: $compat_users)" >&2
+            bad=1
+        elif [ "$sub" = compat ] && [ "$inc" != compat ] && ! in_list "$inc" "$compat_uses"; then
+            echo "layers: $f includes $inc (compat uses only: $compat_uses)" >&2
+            bad=1
+        fi
+    done
+done
+[ "$bad" -eq 0 ] || exit 1
+echo "layers: compat used by $compat_users only, and uses $compat_uses only"

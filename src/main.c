@@ -493,6 +493,59 @@ static int serve(daemon_t *d)
     return rc != 0 || d->start_failed ? 1 : 0;
 }
 
+/* `agentd serve`: its options after the command (over the global ones),
+ * the inherited listeners, the configuration checked and the token read;
+ * then the daemon runs until it stops. */
+static int serve_main(daemon_t *d, int cargc, char **cargv)
+{
+    char err[512];
+    int rest = 0;
+    int rc = ad_config_parse_args(&d->cfg, cargc, cargv, &rest, err, sizeof(err));
+    if (rc == 1 || rc == 2) {
+        if (rc == 1) {
+            ad_cli_print_serve_usage(stdout);
+        } else {
+            printf("agentd %s\n", AD_VERSION);
+        }
+        return 0;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "agentd serve: %s (see 'agentd serve --help')\n", err);
+        return EXIT_USAGE;
+    }
+    if (rest < cargc) {
+        fprintf(stderr, "agentd serve: unexpected argument '%s' (see 'agentd serve --help')\n",
+                cargv[rest]);
+        return EXIT_USAGE;
+    }
+    if (getenv("AGENTD_TOKEN") != NULL) {
+        fprintf(stderr, "agentd serve: AGENTD_TOKEN is not read any more (an environment is "
+                        "inherited and shown to too much): put the token in a file of mode "
+                        "0600 and pass --token-file\n");
+    }
+    /* Socket activation: the listeners a service manager handed over
+     * decide where agentd listens (so --auth none's loopback rule and
+     * the allowed hosts see the real address). */
+    if (ad_listen_fds_take(&d->inherited, err, sizeof(err)) != 0) {
+        fprintf(stderr, "agentd serve: %s\n", err);
+        return 1;
+    }
+    if (d->inherited.tcp_fd >= 0) {
+        snprintf(d->cfg.listen_host, sizeof(d->cfg.listen_host), "%s", d->inherited.host);
+        d->cfg.listen_port = d->inherited.port;
+    }
+    if (ad_config_check(&d->cfg, err, sizeof(err)) != 0 ||
+        ad_config_token_load(&d->cfg, err, sizeof(err)) != 0 ||
+        ad_config_otlp_headers_load(&d->cfg, err, sizeof(err)) != 0) {
+        fprintf(stderr, "agentd serve: %s\n", err);
+        return EXIT_USAGE;
+    }
+    ad_log_set_level(d->cfg.log_level);
+    ad_log_set_format(d->cfg.log_format);
+    ad_ws_deflate_allow(d->cfg.ws_deflate);
+    return serve(d);
+}
+
 int main(int argc, char **argv)
 {
     static daemon_t d;
@@ -540,50 +593,7 @@ int main(int argc, char **argv)
     char **cargv = argv + cmd_index + 1;
 
     if (strcmp(cmd, "serve") == 0) {
-        rc = ad_config_parse_args(&d.cfg, cargc, cargv, &rest, err, sizeof(err));
-        if (rc == 1 || rc == 2) {
-            if (rc == 1) {
-                ad_cli_print_serve_usage(stdout);
-            } else {
-                printf("agentd %s\n", AD_VERSION);
-            }
-            return 0;
-        }
-        if (rc != 0) {
-            fprintf(stderr, "agentd serve: %s (see 'agentd serve --help')\n", err);
-            return EXIT_USAGE;
-        }
-        if (rest < cargc) {
-            fprintf(stderr, "agentd serve: unexpected argument '%s' (see 'agentd serve --help')\n",
-                    cargv[rest]);
-            return EXIT_USAGE;
-        }
-        if (getenv("AGENTD_TOKEN") != NULL) {
-            fprintf(stderr, "agentd serve: AGENTD_TOKEN is not read any more (an environment is "
-                            "inherited and shown to too much): put the token in a file of mode "
-                            "0600 and pass --token-file\n");
-        }
-        /* Socket activation: the listeners a service manager handed over
-         * decide where agentd listens (so --auth none's loopback rule and
-         * the allowed hosts see the real address). */
-        if (ad_listen_fds_take(&d.inherited, err, sizeof(err)) != 0) {
-            fprintf(stderr, "agentd serve: %s\n", err);
-            return 1;
-        }
-        if (d.inherited.tcp_fd >= 0) {
-            snprintf(d.cfg.listen_host, sizeof(d.cfg.listen_host), "%s", d.inherited.host);
-            d.cfg.listen_port = d.inherited.port;
-        }
-        if (ad_config_check(&d.cfg, err, sizeof(err)) != 0 ||
-            ad_config_token_load(&d.cfg, err, sizeof(err)) != 0 ||
-            ad_config_otlp_headers_load(&d.cfg, err, sizeof(err)) != 0) {
-            fprintf(stderr, "agentd serve: %s\n", err);
-            return EXIT_USAGE;
-        }
-        ad_log_set_level(d.cfg.log_level);
-        ad_log_set_format(d.cfg.log_format);
-        ad_ws_deflate_allow(d.cfg.ws_deflate);
-        return serve(&d);
+        return serve_main(&d, cargc, cargv);
     }
     if (strcmp(cmd, "node") == 0 &&
         !(cargc >= 1 && (strcmp(cargv[0], "ls") == 0 || strcmp(cargv[0], "--help") == 0))) {

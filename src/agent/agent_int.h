@@ -9,6 +9,8 @@
 #define AD_AGENT_INT_H
 
 #include "agent/agent.h"
+#include "agent/price.h"
+#include "agent/rpc.h"
 
 /* Bounds on per-run state fed by the agent's output. */
 #define AD_PARSER_MAX_TOOLS 1024     /* open tool calls remembered */

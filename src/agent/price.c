@@ -9,6 +9,7 @@
  * before anyone sets one. A model in neither says so once per run.
  */
 #include "agent/agent_int.h"
+#include "agent/price.h"
 
 #include <math.h>
 #include <stdlib.h>

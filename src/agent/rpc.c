@@ -7,6 +7,7 @@
  * and error members; anything else is AD_RPC_INVALID with a reason.
  */
 #include "agent/agent_int.h"
+#include "agent/rpc.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,6 +7,7 @@
  * worktree's and its workspace's topics. start/stop/message are runs.c's.
  */
 #include "agent/agent.h"
+#include "compat/compat.h"
 #include "run/run.h"
 #include "api/workbench.h"
 
@@ -74,8 +75,7 @@ static void list_row(void *ud, const char *id, const char *status, ad_store_agen
 {
     list_out_t *lo = ud;
     status = ad_runner_row_live(lo->runner, id, status, o);
-    o->skip = lo->seed_status != NULL &&
-              (status == NULL || strcmp(ad_live_seed_status(status), lo->seed_status) != 0);
+    o->skip = !ad_compat_manager_shown(status, lo->seed_status);
 }
 
 static void list(ad_req_t *r, void *ud)
@@ -106,7 +106,7 @@ static void list(ad_req_t *r, void *ud)
         }
         /* a stop under way reads "stopping" */
         ad_runner_agents_live(app->runner, json_object_get(out, "agents"));
-        ad_live_seed_filter_agents(json_object_get(out, "agents"), seed_status);
+        ad_compat_manager_filter_agents(json_object_get(out, "agents"), seed_status);
         ad_res_json(r, 200, out);
         return;
     }

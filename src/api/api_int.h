@@ -100,7 +100,7 @@ void ad_api_answer_text(ad_req_t *r, int rc, ad_buf_t *b, const char *what, cons
 
 /* seed.c: under /seed/api a GET /agents status filter is in the seed's
  * enum: *status becomes NULL (the store filters nothing) and
- * *seed_status the seed's word for ad_live_seed_filter_agents (which cuts
+ * *seed_status the seed's word for ad_compat_manager_filter_agents (which cuts
  * the list); -1 after answering 422. Elsewhere nothing changes. */
 int ad_api_seed_status_filter(ad_req_t *r, const char **status, const char **seed_status);
 

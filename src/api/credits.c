@@ -10,6 +10,7 @@
  */
 #include "api/api_int.h"
 #include "tables/credits.h"
+#include "compat/compat.h"
 
 /* The org whose credits r asks about: a token's own; the owner's ?orgId=
  * (id or name), else the default org. NULL after answering 404. */
@@ -110,7 +111,7 @@ static void seed_rentals_get(ad_req_t *r, void *ud)
 {
     json_t *out = ad_api_rentals_json(ud, r);
     if (out != NULL) {
-        ad_res_json(r, 200, ad_json_snake(out));
+        ad_res_json(r, 200, ad_compat_snake(out));
         json_decref(out);
     }
 }

@@ -9,6 +9,7 @@
 #include "api/api_int.h"
 #include "tables/credits.h"
 #include "tables/stats.h"
+#include "compat/compat.h"
 
 /* ---- GET /api/runs -------------------------------------------------------------------- */
 
@@ -75,7 +76,7 @@ static void figures(ad_req_t *r, json_t *(*get)(ad_app_t *, ad_req_t *), ad_app_
 {
     json_t *out = get(app, r);
     if (out != NULL) {
-        ad_res_json(r, 200, snake ? ad_json_snake(out) : json_incref(out));
+        ad_res_json(r, 200, snake ? ad_compat_snake(out) : json_incref(out));
         json_decref(out);
     }
 }

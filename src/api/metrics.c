@@ -6,9 +6,10 @@
  * runs, tokens and cost) and the host and GPU gauges of the last health
  * sample. It shows how busy agentd is, so it takes a read token unless
  * --metrics-public; per-agent series are the caller's organisation's.
- * The text is src/monitor's (ad_monitor_scrape puts each part's figures
- * together); this file checks who asks, reads the agents' counts for the
- * caller's organisation and answers.
+ * The text is src/monitor's (ad_monitor_scrape puts each core part's
+ * figures together), then the engines' (each one's metrics hook, in the
+ * table's order: src/engine); this file checks who asks, reads the agents'
+ * counts for the caller's organisation and answers.
  */
 #include "api/api_int.h"
 #include "monitor/monitor.h"
@@ -28,8 +29,10 @@ static void answer(int rc, json_t *counts, void *ud)
     scrape_t *sc = ud;
     ad_buf_t b;
     ad_buf_init(&b, METRICS_MAX);
-    int w =
-        ad_monitor_scrape(sc->app->monitor, sc->app->server, rc == 0 ? counts : NULL, sc->org, &b);
+    int w = ad_monitor_scrape(sc->app->monitor, sc->app->server, rc == 0 ? counts : NULL, &b);
+    if (w == 0) {
+        w = ad_engines_metrics(sc->app, &b, sc->org); /* the health sampler's gauges among them */
+    }
     json_decref(counts);
     if (w != 0) {
         ad_res_error(sc->req, 500, "INTERNAL", NULL, "metrics larger than %u bytes", METRICS_MAX);

@@ -4,6 +4,7 @@
  * that are checked whole first (422 naming the field, nothing changed).
  */
 #include "agent/agent.h"
+#include "agent/price.h"
 #include "api/api_int.h"
 #include "forge/forge.h"
 #include "monitor/monitor.h"

@@ -59,7 +59,9 @@ static void wt_create(ad_req_t *req, void *ud)
                               .body = body,
                               .path = path,
                               .setup = ad_wtree_setup_for(app->wtree, ws, approve),
-                              .seed = ad_req_dialect(req)};
+                              /* the Claude Manager seed's client names a new
+                               * branch without createBranch (docs/internals/compat.md) */
+                              .make_branch = ad_req_dialect(req)};
     ad_wtree_create(app->wtree, &spec, ad_api_wtree_201, req);
 out:
     json_decref(ws);

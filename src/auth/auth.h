@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/config.h"
 #include "core/core.h"
 #include "http/http.h"
 #include "store/store.h"

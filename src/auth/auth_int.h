@@ -107,7 +107,7 @@ struct ad_auth {
     bool store_gone;    /* ad_auth_store_done: a hash's end writes nothing */
 };
 
-/* auth.c */
+/* auth.c (tokens) and sessions.c (sessions, cookies) */
 /* The principal a credential stands for (the owner token, an API token or
  * a session cookie), or NULL. A token that is unknown, revoked or expired
  * gives NULL. */
@@ -125,6 +125,14 @@ int ad_auth_session_new(ad_auth_t *a, ad_tok_t *tok, ad_auth_cb cb, void *ud);
 void ad_auth_tokens_revoked(ad_auth_t *a, const json_t *ids);
 /* One of a->closing's holds let go: the last frees a. */
 void ad_auth_release(ad_auth_t *a);
+/* Whether t is neither revoked nor expired at now; after a token or a
+ * session changed (watched channels checked again, on_change told). */
+bool ad_auth_tok_live(const ad_tok_t *t, int64_t now);
+void ad_auth_changed(ad_auth_t *a);
+
+/* sessions.c: a session kept in memory (a loaded row or a new one) for tok
+ * (NULL: the owner). */
+ad_sess_t *ad_auth_sess_add(ad_auth_t *a, const char *id_hash, int64_t expires_at, ad_tok_t *tok);
 
 /* users.c: the account changes; cb is called with rc and the account's JSON (or NULL).
  * create and password hash on the pool: AD_EAGAIN when it is busy (then

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/config.h"
 #include "core/core.h"
 
 typedef struct ad_bus ad_bus_t;

@@ -11,6 +11,7 @@
 #include "chat/chat.h"
 
 #include "agent/agent.h"
+#include "agent/price.h"
 #include "store/store.h"
 #include "tables/llm.h"
 #include "tables/settings.h"

@@ -174,4 +174,8 @@ void ad_chat_spec_def(json_t *args, const json_t *def);
  * from def or static. */
 const char *ad_chat_def_model(const json_t *def);
 
+/* The subsystem as an engine of the daemon (plugin.c; src/engine/engine.h;
+ * src/engines.c opens it). */
+extern const struct ad_engine ad_chat_engine;
+
 #endif

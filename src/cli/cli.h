@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
+#include "core/config.h"
 #include "core/core.h"
 
 /* The Commands section of `agentd --help`, from the command table (the

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
+#include "core/config.h"
 #include "core/core.h"
 
 #include <jansson.h>

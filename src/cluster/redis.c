@@ -10,6 +10,7 @@
  * connect) callback, where our pointer to it is cleared.
  */
 #include "cluster/cluster.h"
+#include "compat/compat.h"
 
 #include <hiredis/adapters/libuv.h>
 #include <hiredis/async.h>
@@ -168,63 +169,6 @@ static void refuse(ad_cluster_t *c, const char *channel, const char *why)
            channel, why, (unsigned long long)c->refused);
 }
 
-/* key in camelCase (tool_id: toolId); keys without '_' are kept. */
-static void camel_key(const char *key, char *out, size_t outsz)
-{
-    size_t o = 0;
-    bool up = false;
-    for (const char *k = key; *k != '\0' && o + 1 < outsz; k++) {
-        if (*k == '_' && o > 0) {
-            up = true;
-            continue;
-        }
-        out[o++] = up && *k >= 'a' && *k <= 'z' ? (char)(*k - 'a' + 'A') : *k;
-        up = false;
-    }
-    out[o] = '\0';
-}
-
-/* The event's payload in agentd's camelCase (new reference): the message's
- * payload object, or the message itself when it is flat (the crews seed
- * publishes {type, crew_id, tool_id, ...} with no payload); the seed's
- * duration in seconds becomes durationMs. NULL when there is nothing. */
-static json_t *payload_of(json_t *m)
-{
-    json_t *src = json_object_get(m, "payload");
-    bool flat = src == NULL;
-    if (flat) {
-        src = m;
-    } else if (!json_is_object(src)) {
-        return NULL;
-    }
-    json_t *p = json_object();
-    const char *k;
-    json_t *v;
-    json_object_foreach(src, k, v)
-    {
-        if (flat && (strcmp(k, "type") == 0 || strcmp(k, "origin") == 0 || strcmp(k, "org") == 0 ||
-                     strcmp(k, "at") == 0 || strcmp(k, "n") == 0)) {
-            continue;
-        }
-        char ck[128];
-        camel_key(k, ck, sizeof(ck));
-        if (json_object_get(p, ck) == NULL || strcmp(ck, k) == 0) {
-            json_object_set(p, ck, v);
-        }
-    }
-    json_t *secs = json_object_get(p, "duration");
-    if (json_object_get(p, "durationMs") == NULL && json_is_number(secs) &&
-        json_number_value(secs) >= 0 && json_number_value(secs) < 1e9) {
-        json_object_set_new(p, "durationMs",
-                            json_integer((json_int_t)(json_number_value(secs) * 1000.0 + 0.5)));
-    }
-    if (json_object_size(p) == 0) {
-        json_decref(p);
-        return NULL;
-    }
-    return p;
-}
-
 /* A message on channel ("graph:{crew}" or "mission:{crew}") onto the bus. */
 static void inject(ad_cluster_t *c, const char *channel, const char *data, size_t len)
 {
@@ -242,8 +186,9 @@ static void inject(ad_cluster_t *c, const char *channel, const char *data, size_
                       : type == NULL                      ? "no type"
                       : !crew_event_type(type) ? "not a crew event (tool_start, tool_progress, "
                                                  "tool_end, signal)"
-                      : (payload = payload_of(m)) == NULL ? "no payload and no fields"
-                                                          : NULL;
+                      : (payload = ad_compat_crews_from_redis(m)) == NULL
+                          ? "no payload and no fields"
+                          : NULL;
     if (why != NULL) {
         refuse(c, channel, why);
         json_decref(m);
@@ -443,30 +388,12 @@ static void connect_both(ad_cluster_t *c)
 /* ---- what goes out ------------------------------------------------------------------- */
 
 /* What goes out, in the crews seed's snake_case (its Python side reads
- * Redis): {origin, type, org?, payload {crew_id, tool_id, duration (s),
- * duration_ms, exit_code, tool, ...}} with the payload's keys also at the
- * top, as /ws/graph sends them. Malloc'd, or NULL. */
+ * Redis; src/compat). Malloc'd, or NULL. */
 static char *seed_message(ad_cluster_t *c, const char *type, const char *org, const char *payload,
                           size_t plen)
 {
     json_t *src = json_loadb(payload, plen, 0, NULL);
-    if (!json_is_object(src)) {
-        json_decref(src);
-        return NULL;
-    }
-    json_t *p = ad_json_seed_payload(src);
-    const char *k;
-    json_t *v;
-    json_t *m = json_pack("{s:s, s:s, s:s?}", "origin", c->node, "type", type, "org", org);
-    json_object_foreach(p, k, v)
-    {
-        if (json_object_get(m, k) == NULL && strcmp(k, "payload") != 0) {
-            json_object_set(m, k, v);
-        }
-    }
-    json_object_set_new(m, "payload", p);
-    char *text = json_dumps(m, JSON_COMPACT);
-    json_decref(m);
+    char *text = json_is_object(src) ? ad_compat_crews_to_redis(c->node, type, org, src) : NULL;
     json_decref(src);
     return text;
 }

@@ -7,6 +7,7 @@
  * table also lists, for --help, the few variables read with getenv() where
  * they are used (T_ENV: no flag, not set here).
  */
+#include "config.h"
 #include "core.h"
 
 #include <errno.h>

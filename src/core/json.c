@@ -127,44 +127,6 @@ int ad_json_string(ad_buf_t *b, const char *s, size_t n)
     return rc ? rc : ad_buf_putc(b, '"');
 }
 
-void ad_json_snake_key(const char *key, char *out, size_t outsz)
-{
-    size_t n = 0;
-    for (; *key != '\0' && n + 2 < outsz; key++) {
-        if (*key >= 'A' && *key <= 'Z') {
-            out[n++] = '_';
-            out[n++] = (char)(*key - 'A' + 'a');
-        } else {
-            out[n++] = *key;
-        }
-    }
-    if (outsz > 0) {
-        out[n] = '\0';
-    }
-}
-
-json_t *ad_json_seed_payload(json_t *payload)
-{
-    json_t *p = json_object();
-    const char *k;
-    json_t *v;
-    json_object_foreach(payload, k, v)
-    {
-        char sk[128];
-        ad_json_snake_key(k, sk, sizeof(sk));
-        json_object_set(p, sk, v);
-    }
-    json_t *ms = json_object_get(payload, "durationMs");
-    if (json_is_integer(ms)) {
-        json_object_set_new(p, "duration", json_real((double)json_integer_value(ms) / 1000.0));
-    }
-    json_t *name = json_object_get(payload, "name");
-    if (json_is_string(name) && json_object_get(p, "tool") == NULL) {
-        json_object_set(p, "tool", name);
-    }
-    return p;
-}
-
 char *ad_json_line(const json_t *j, size_t flags, size_t *len)
 {
     char *text = json_dumps(j, flags);
@@ -179,33 +141,6 @@ char *ad_json_line(const json_t *j, size_t flags, size_t *len)
     free(text);
     *len = n + 1;
     return out;
-}
-
-json_t *ad_json_snake(json_t *v)
-{
-    if (json_is_array(v)) {
-        json_t *a = json_array();
-        size_t i;
-        json_t *x;
-        json_array_foreach(v, i, x)
-        {
-            json_array_append_new(a, ad_json_snake(x));
-        }
-        return a;
-    }
-    if (!json_is_object(v)) {
-        return json_incref(v);
-    }
-    json_t *o = json_object();
-    const char *k;
-    json_t *x;
-    json_object_foreach(v, k, x)
-    {
-        char sk[128];
-        ad_json_snake_key(k, sk, sizeof(sk));
-        json_object_set_new(o, sk, ad_json_snake(x));
-    }
-    return o;
 }
 
 /* ---- non-finite numbers ------------------------------------------------------------ */

@@ -116,4 +116,8 @@ typedef void (*ad_creds_saved_cb)(int rc, bool in_key, json_t *result, void *ud)
 int ad_creds_save(ad_creds_t *c, struct ad_store *st, json_t *args, const char *key,
                   ad_creds_saved_cb cb, void *ud);
 
+/* The subsystem as an engine of the daemon (plugin.c; src/engine/engine.h;
+ * src/engines.c opens it). */
+extern const struct ad_engine ad_creds_engine;
+
 #endif

@@ -61,4 +61,8 @@ json_t *ad_defs_listing(json_t *defs, const char *q, const char *cat);
  * New reference. */
 json_t *ad_defs_select(json_t *defs, const char *prompt);
 
+/* The subsystem as an engine of the daemon (plugin.c; src/engine/engine.h;
+ * src/engines.c opens it). */
+extern const struct ad_engine ad_defs_engine;
+
 #endif

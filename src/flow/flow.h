@@ -135,4 +135,8 @@ void ad_flow_crew_save(ad_flow_crews_t *w, ad_bus_t *bus, ad_store_t *st, const 
 /* Stops watching; the memory goes in the timer's close callback. NULL ok. */
 void ad_flow_crews_close(ad_flow_crews_t *w);
 
+/* The subsystem as an engine of the daemon (plugin.c; src/engine/engine.h;
+ * src/engines.c opens it). */
+extern const struct ad_engine ad_flow_engine;
+
 #endif

@@ -173,6 +173,47 @@ int ad_gitx_run(const char *dir, char *const argv[], char *const envp[], uint64_
     return 0;
 }
 
+/* Copies each of files (checked: relative, no "..") from src_path into
+ * wt_path, its folders made; names it in copied, or in missing when it is
+ * not a regular file below src_path. 0, or an error in e. */
+static int copy_files(const char *src_path, const char *wt_path, json_t *files, json_t *copied,
+                      json_t *missing, ad_git_err_t *e)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(files, i, v)
+    {
+        const char *rel = json_string_value(v);
+        char dst[PATH_MAX];
+        struct stat st;
+        int n2 = snprintf(dst, sizeof(dst), "%s/%s", wt_path, rel);
+        /* Opened below the repository: a symlink (of the file or of a
+         * folder on its way) that leads out of it is as good as missing,
+         * so a repository cannot have agentd copy ~/.ssh into a worktree. */
+        int in = n2 < 0 || (size_t)n2 >= sizeof(dst)
+                     ? -1
+                     : ad_open_beneath(src_path, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+        if (in < 0 || fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
+            if (in >= 0) {
+                close(in);
+            }
+            json_array_append_new(missing, json_string(rel));
+            continue;
+        }
+        if (mkdirs_below(wt_path, rel) != 0) {
+            close(in);
+            return ad_gitx_fail(e, AD_EIO, "io", "cannot copy %s into %s: %s", rel, wt_path,
+                                strerror(errno));
+        }
+        if (copy_file(in, dst, st.st_mode) != 0) {
+            return ad_gitx_fail(e, AD_EIO, "io", "cannot copy %s into %s: %s", rel, wt_path,
+                                strerror(errno));
+        }
+        json_array_append_new(copied, json_string(rel));
+    }
+    return 0;
+}
+
 int ad_git_worktree_setup(const char *src_path, const char *wt_path, json_t *files,
                           const char *command, uint64_t timeout_ms, json_t **out, ad_git_err_t *e)
 {
@@ -201,37 +242,9 @@ int ad_git_worktree_setup(const char *src_path, const char *wt_path, json_t *fil
             goto out;
         }
     }
-    json_array_foreach(files, i, v)
-    {
-        const char *rel = json_string_value(v);
-        char dst[PATH_MAX];
-        struct stat st;
-        int n2 = snprintf(dst, sizeof(dst), "%s/%s", wt_path, rel);
-        /* Opened below the repository: a symlink (of the file or of a
-         * folder on its way) that leads out of it is as good as missing,
-         * so a repository cannot have agentd copy ~/.ssh into a worktree. */
-        int in = n2 < 0 || (size_t)n2 >= sizeof(dst)
-                     ? -1
-                     : ad_open_beneath(src_path, rel, O_RDONLY | O_NONBLOCK | O_NOCTTY);
-        if (in < 0 || fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
-            if (in >= 0) {
-                close(in);
-            }
-            json_array_append_new(missing, json_string(rel));
-            continue;
-        }
-        if (mkdirs_below(wt_path, rel) != 0) {
-            close(in);
-            rc = ad_gitx_fail(e, AD_EIO, "io", "cannot copy %s into %s: %s", rel, wt_path,
-                              strerror(errno));
-            goto out;
-        }
-        if (copy_file(in, dst, st.st_mode) != 0) {
-            rc = ad_gitx_fail(e, AD_EIO, "io", "cannot copy %s into %s: %s", rel, wt_path,
-                              strerror(errno));
-            goto out;
-        }
-        json_array_append_new(copied, json_string(rel));
+    rc = copy_files(src_path, wt_path, files, copied, missing, e);
+    if (rc != 0) {
+        goto out;
     }
     json_t *exit_code = json_null();
     json_t *signal_no = json_null();

@@ -70,8 +70,8 @@ typedef struct {
 } ad_health_agent_t;
 
 /* A running service's state and the figures it reports (src/svc), for the
- * score and the seed's syntheticEye block. No names: the event that
- * carries them goes to every organisation. */
+ * score and the system_health payload's syntheticEye block (src/compat).
+ * No names: the event that carries them goes to every organisation. */
 typedef struct {
     bool health_known, healthy;
     bool has_fps, has_latency, has_pcie;
@@ -174,6 +174,9 @@ const ad_health_thresholds_t *ad_health_thresholds(const ad_health_t *h);
 void ad_health_thresholds_from(ad_health_thresholds_t *t, const json_t *settings);
 /* The last sample, or NULL before the first. Borrowed until the next. */
 const ad_health_sample_t *ad_health_current(const ad_health_t *h);
+/* How many GPUs the last sample of h (NULL: none) shows (NVML), or 0 with
+ * why (no sample yet, NVML's reason). For the sweeps' trials. */
+int ad_health_gpus(const ad_health_t *h, char *why, size_t whysz);
 uint64_t ad_health_interval_ms(const ad_health_t *h);
 /* Samples taken, and the thread time they cost in total (ns). */
 void ad_health_cost(const ad_health_t *h, uint64_t *samples, uint64_t *ns);
@@ -191,17 +194,10 @@ bool ad_health_gpu_throttled(const ad_health_sample_t *s, char *why, size_t whys
  * name) and no pid. New reference. */
 json_t *ad_health_agent_json(const ad_health_agent_t *g);
 /* The full view for GET /api/health: cpu, memory, disk, gpu, score,
- * reasons, thresholds and the agents of org ("" every org). New ref. */
+ * reasons, thresholds and the agents of org ("" every org); its summary
+ * (the system_health payload) is src/compat's. New ref. */
 json_t *ad_health_sample_json(const ad_health_sample_t *s, const ad_health_thresholds_t *t,
                               const char *org);
-/* The seed's system_health payload: gpu {utilization, temperature,
- * vramUsed, vramTotal, powerDraw} (GB and W, as the seed's client shows
- * them; {available:false, reason} without a GPU), cpu {utilization,
- * temperature, ramUsed, ramTotal}, syntheticEye {fps, latency,
- * pcieBandwidth, status} (the first running service that reports fps;
- * null without one), overallScore, reasons. No agent data: the event goes
- * to every organisation. New ref. */
-json_t *ad_health_event_json(const ad_health_sample_t *s);
 
 /* ---- history ------------------------------------------------------------------
  * A range is "<n><s|m|h|d>" or a number of seconds, from 10 s to 7 days,

@@ -1,16 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * JSON views of a sample: the full one GET /api/health answers (bytes,
- * °C, W, percent), and the seed's system_health event payload (GB and W,
- * as the seed's client shows them). What is unknown is null, never 0.
+ * °C, W, percent; its summary, the system_health payload, is src/compat's).
+ * What is unknown is null, never 0.
  * Also the thresholds the settings name (health_*).
  */
 #include "health/health_int.h"
 
 #include <stddef.h>
 #include <string.h>
-
-#define GB (1024.0 * 1024.0 * 1024.0)
 
 static json_t *opt_real(bool has, double v)
 {
@@ -140,59 +138,10 @@ json_t *ad_health_sample_json(const ad_health_sample_t *s, const ad_health_thres
                                            "free", (json_int_t)s->disk_free, "used",
                                            (json_int_t)(s->disk_total - s->disk_free))
                                : json_null();
-    return json_pack("{s:I, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "sampledAt",
+    return json_pack("{s:I, s:i, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "sampledAt",
                      (json_int_t)s->ts_ms, "score", s->score, "reasons", reasons_json(s),
                      "thresholds", thresholds_json(t), "cpu", cpu_json(s), "memory", memory_json(s),
-                     "disk", disk, "gpu", gpus_json(s, org), "agents", agents_json(s, org),
-                     "summary", ad_health_event_json(s));
-}
-
-/* The seed's gpu block: the first device, or {available:false, reason}. */
-static json_t *event_gpu(const ad_health_sample_t *s)
-{
-    if (!s->gpu_available || s->ngpu == 0) {
-        return json_pack("{s:b, s:s}", "available", 0, "reason", s->gpu_reason);
-    }
-    const ad_health_gpu_t *g = &s->gpus[0];
-    return json_pack("{s:b, s:s, s:o, s:o, s:o, s:o, s:o}", "available", 1, "name", g->name,
-                     "utilization", opt_real(g->has_util, g->util_pct), "temperature",
-                     opt_real(g->has_temp, g->temp_c), "vramUsed",
-                     opt_real(g->has_mem, (double)g->mem_used / GB), "vramTotal",
-                     opt_real(g->has_mem, (double)g->mem_total / GB), "powerDraw",
-                     opt_real(g->has_power, g->power_w));
-}
-
-/* The seed's syntheticEye block: the first service that reports fps. */
-static json_t *event_eye(const ad_health_sample_t *s)
-{
-    for (size_t i = 0; i < s->nservices; i++) {
-        const ad_health_service_t *v = &s->services[i];
-        if (!v->has_fps) {
-            continue;
-        }
-        return json_pack("{s:f, s:o, s:o, s:s}", "fps", v->fps, "latency",
-                         opt_real(v->has_latency, v->latency_ms), "pcieBandwidth",
-                         opt_real(v->has_pcie, v->pcie_gbps), "status",
-                         !v->health_known ? "unknown"
-                         : v->healthy     ? "healthy"
-                                          : "unhealthy");
-    }
-    return json_null();
-}
-
-json_t *ad_health_event_json(const ad_health_sample_t *s)
-{
-    json_t *cpu = json_pack("{s:o, s:o, s:o, s:o}", "utilization", opt_real(s->has_cpu, s->cpu_pct),
-                            "temperature", opt_real(s->has_cpu_temp, s->cpu_temp_c), "ramUsed",
-                            opt_real(s->has_mem, (double)(s->mem_total - s->mem_available) / GB),
-                            "ramTotal", opt_real(s->has_mem, (double)s->mem_total / GB));
-    json_t *codes = json_array();
-    for (size_t i = 0; i < s->nreasons; i++) {
-        json_array_append_new(codes, json_string(s->reasons[i].message));
-    }
-    return json_pack("{s:I, s:o, s:o, s:o, s:i, s:o}", "ts", (json_int_t)s->ts_ms, "gpu",
-                     event_gpu(s), "cpu", cpu, "syntheticEye", event_eye(s), "overallScore",
-                     s->score, "reasons", codes);
+                     "disk", disk, "gpu", gpus_json(s, org), "agents", agents_json(s, org));
 }
 
 void ad_health_thresholds_from(ad_health_thresholds_t *t, const json_t *settings)

@@ -252,6 +252,20 @@ const ad_health_sample_t *ad_health_current(const ad_health_t *h)
     return h->have_cur ? h->cur : NULL;
 }
 
+int ad_health_gpus(const ad_health_t *h, char *why, size_t whysz)
+{
+    const ad_health_sample_t *s = h != NULL ? ad_health_current(h) : NULL;
+    if (s == NULL) {
+        snprintf(why, whysz, "no health sample yet (--health-interval-ms 0?)");
+        return 0;
+    }
+    if (!s->gpu_available || s->ngpu == 0) {
+        snprintf(why, whysz, "%s", s->gpu_reason[0] ? s->gpu_reason : "no GPU");
+        return 0;
+    }
+    return (int)s->ngpu;
+}
+
 uint64_t ad_health_interval_ms(const ad_health_t *h)
 {
     return h->interval_ms;

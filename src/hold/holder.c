@@ -10,13 +10,13 @@
  * errors go to <dir>/log (bounded). No heap but the input queue, no
  * SQLite, no threads. The supervisor (src/proc/spawn.c) forks it, it has
  * already forked the agent, and the daemon side of the wire is
- * src/proc/held.c.
+ * src/proc/held.c. Its start (the spools, the socket, live or replay) is
+ * holdstart.c's.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "core/core.h"
-#include "hold/hold.h"
+#include "hold/holder_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,69 +42,8 @@
 #define KEEP_MAX 4096
 #define INQ_MAX (8u << 20)
 #define DRAIN_MS 2000
-#define DEF_WAIT_SEC 86400
 #define RETRY_MIN_MS 50
 #define RETRY_MAX_MS 2000
-
-typedef struct {
-    int fd;         /* the agent's output, -1 after its end */
-    int spool;      /* the spool file, read and appended */
-    uint64_t end;   /* bytes in the spool */
-    uint64_t sent;  /* next offset for the attached daemon */
-    uint64_t freed; /* the spool's disk below this is given back (ACK) */
-    bool eof, eof_sent;
-    /* Read from the agent, not yet in the spool (a refused write): while
-     * there is any (plen bytes of pend[i], outside this struct so that its
-     * pages are only touched on a full disk), the agent's output is not
-     * read. */
-    size_t plen;
-    /* The last klen bytes before end are in kept[i], not yet in the file:
-     * the daemon was sent them as they came (see on_output). */
-    size_t klen;
-} hstream_t;
-
-/* What the loop watches, one epoll slot each (the event carries the slot).
- * With a pty the agent's input and output are one fd, so W_OUT also waits
- * for room to write input and W_IN is not used. */
-enum { W_SIG, W_LISTEN, W_CONN, W_OUT, W_ERR, W_IN, W_N };
-
-typedef struct {
-    int fd; /* -1: nothing watched */
-    uint32_t ev;
-    bool always; /* a file epoll refuses (EPERM): always ready, as poll has it */
-} watch_t;
-
-typedef struct {
-    char dir[4096];
-    pid_t agent;
-    bool pty, replay, quit;
-    hstream_t s[2];
-    int in_fd; /* the agent's stdin (pipe mode); with a pty, s[0].fd */
-    bool in_close;
-    char *inq;
-    size_t inq_len, inq_cap;
-    int conn, lsock, sfd;
-    bool attached, exit_sent, hello_sent;
-    /* pty: next scrollback offset to send, up to scroll_end (s[0].sent at the
-     * attach: what the daemon stored already; later bytes go as DATA only) */
-    uint64_t scroll, scroll_end;
-    size_t rlen, woff, wlen;
-    int rr; /* which stream is sent first next time */
-    bool exited;
-    int status;
-    int64_t exit_ms;
-    int64_t wait_ms;
-    /* A full disk: the spool refused a write. stall_sent: what the attached
-     * daemon was last told (STALL or RESUME). */
-    bool stalled, stall_sent;
-    int stall_errno;
-    int64_t stall_ms, retry_at;
-    int retry_ms;
-    int64_t drain_from; /* the output's drain bound counts from here */
-    int logfd;
-    int ep;         /* the epoll set: fds stay in it between rounds */
-    watch_t w[W_N]; /* what it holds, changed only when the wish changes */
-} holder_t;
 
 static unsigned char rbuf[AD_HOLD_HDR + AD_HOLD_MAX_PAYLOAD];
 /* The frame being sent. The agent's output is read into its payload when
@@ -116,7 +55,7 @@ static char obuf[CHUNK];
 static char pend[2][CHUNK + KEEP_MAX];
 static char kept[2][KEEP_MAX];
 
-static int64_t now_ms(void)
+int64_t ad_holder_now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -135,10 +74,7 @@ static uint64_t get_u64(const unsigned char *p)
     return v;
 }
 
-/* One line in <dir>/log: the holder's stderr is /dev/null. The file
- * starts over once past AD_HOLD_LOG_MAX, so it stays bounded. */
-static void hlog(const holder_t *h, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void hlog(const holder_t *h, const char *fmt, ...)
+void ad_holder_log(const holder_t *h, const char *fmt, ...)
 {
     if (h->logfd < 0) {
         return;
@@ -164,20 +100,8 @@ static void hlog(const holder_t *h, const char *fmt, ...)
     (void)ad_write_all(h->logfd, line, n);
 }
 
-static void open_log(holder_t *h)
-{
-    char path[4200];
-    snprintf(path, sizeof(path), "%s/log", h->dir);
-    h->logfd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-    /* Its blocks are taken now: what it has to say is mostly that the disk
-     * is full, when a new block could not be had. */
-    if (h->logfd >= 0) {
-        (void)fallocate(h->logfd, FALLOC_FL_KEEP_SIZE, 0, AD_HOLD_LOG_MAX);
-    }
-}
-
 /* Writes a small file whole, through a temporary name and a rename. */
-static void write_file(const holder_t *h, const char *name, const char *text)
+void ad_holder_write_file(const holder_t *h, const char *name, const char *text)
 {
     char tmp[4200], path[4200];
     snprintf(tmp, sizeof(tmp), "%s/%s.tmp", h->dir, name);
@@ -262,12 +186,12 @@ static void agent_exited(holder_t *h, int status)
 {
     h->exited = true;
     h->status = status;
-    h->exit_ms = h->drain_from = now_ms();
+    h->exit_ms = h->drain_from = ad_holder_now_ms();
     /* The tree ends with its leader, as under the daemon (src/proc). */
     kill(-h->agent, SIGKILL);
     char text[32];
     snprintf(text, sizeof(text), "%d\n", status);
-    write_file(h, "exit", text);
+    ad_holder_write_file(h, "exit", text);
 }
 
 static void on_signals(holder_t *h)
@@ -338,13 +262,14 @@ static void stall(holder_t *h, hstream_t *st, const char *rest, size_t n)
     memmove(pend[st - h->s] + st->plen, rest, n);
     st->plen += n;
     h->retry_ms = RETRY_MIN_MS;
-    h->retry_at = now_ms() + h->retry_ms;
+    h->retry_at = ad_holder_now_ms() + h->retry_ms;
     if (!h->stalled) {
         h->stalled = true;
         h->stall_errno = e;
-        h->stall_ms = now_ms();
-        hlog(h, "spool write failed: %s; not reading the agent's output until it can be stored",
-             strerror(e));
+        h->stall_ms = ad_holder_now_ms();
+        ad_holder_log(
+            h, "spool write failed: %s; not reading the agent's output until it can be stored",
+            strerror(e));
     }
 }
 
@@ -433,7 +358,7 @@ static void on_output(holder_t *h, hstream_t *st)
  * once both streams' are in, else the next try waits longer. */
 static void retry_spool(holder_t *h)
 {
-    if (!h->stalled || now_ms() < h->retry_at) {
+    if (!h->stalled || ad_holder_now_ms() < h->retry_at) {
         return;
     }
     bool clear = true;
@@ -452,13 +377,13 @@ static void retry_spool(holder_t *h)
     }
     if (!clear) {
         h->retry_ms = h->retry_ms * 2 > RETRY_MAX_MS ? RETRY_MAX_MS : h->retry_ms * 2;
-        h->retry_at = now_ms() + h->retry_ms;
+        h->retry_at = ad_holder_now_ms() + h->retry_ms;
         return;
     }
     h->stalled = false;
-    h->drain_from = now_ms();
-    hlog(h, "spool writable again after %lld ms; reading the agent's output",
-         (long long)(now_ms() - h->stall_ms));
+    h->drain_from = ad_holder_now_ms();
+    ad_holder_log(h, "spool writable again after %lld ms; reading the agent's output",
+                  (long long)(ad_holder_now_ms() - h->stall_ms));
 }
 
 static void on_stdin_ready(holder_t *h)
@@ -740,33 +665,6 @@ static void on_accept(holder_t *h)
     h->conn = fd;
 }
 
-static int listen_on(const holder_t *h)
-{
-    struct sockaddr_un a;
-    int dirfd;
-    char path[4200];
-    snprintf(path, sizeof(path), "%s/s", h->dir);
-    if (ad_unix_addr(path, &a, &dirfd) != 0) {
-        fprintf(stderr, "agentd hold: cannot open %s: %s\n", h->dir, strerror(errno));
-        return -1;
-    }
-    unlink(a.sun_path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    mode_t old = umask(077);
-    if (fd >= 0 && (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(fd, 4) != 0)) {
-        close(fd);
-        fd = -1;
-    }
-    umask(old);
-    if (fd >= 0) {
-        chmod(a.sun_path, 0600);
-    }
-    if (dirfd >= 0) {
-        close(dirfd);
-    }
-    return fd;
-}
-
 /* ---- the loop -------------------------------------------------------------------- */
 
 /* How long poll may sleep: forever, but for the bounded waits after the
@@ -775,15 +673,15 @@ static int poll_timeout(const holder_t *h)
 {
     int retry = -1;
     if (h->stalled) {
-        int64_t r = h->retry_at - now_ms();
+        int64_t r = h->retry_at - ad_holder_now_ms();
         retry = r <= 0 ? 0 : (int)r;
     }
     if (!h->exited) {
         return retry;
     }
-    int64_t t = now_ms() - h->exit_ms;
-    int64_t left =
-        (!h->s[0].eof || !h->s[1].eof) ? DRAIN_MS - (now_ms() - h->drain_from) : h->wait_ms - t;
+    int64_t t = ad_holder_now_ms() - h->exit_ms;
+    int64_t left = (!h->s[0].eof || !h->s[1].eof) ? DRAIN_MS - (ad_holder_now_ms() - h->drain_from)
+                                                  : h->wait_ms - t;
     int wait = left <= 0 ? 0 : left > 3600000 ? 3600000 : (int)left;
     return retry >= 0 && retry < wait ? retry : wait;
 }
@@ -794,10 +692,10 @@ static bool finished(holder_t *h)
     if (!h->exited) {
         return false;
     }
-    int64_t t = now_ms() - h->exit_ms;
+    int64_t t = ad_holder_now_ms() - h->exit_ms;
     /* Not while output waits for the disk: the drain counts from when it
      * was stored (drain_from). */
-    if (!h->stalled && now_ms() - h->drain_from >= DRAIN_MS) {
+    if (!h->stalled && ad_holder_now_ms() - h->drain_from >= DRAIN_MS) {
         for (int i = 0; i < 2; i++) {
             if (!h->s[i].eof) {
                 stream_end(h, &h->s[i]); /* a grandchild keeps it open: give up */
@@ -864,132 +762,16 @@ static void one_round(holder_t *h)
     }
 }
 
-static int open_spool(const holder_t *h, int i, bool create)
+void ad_holder_loop(holder_t *h)
 {
-    char path[4200];
-    snprintf(path, sizeof(path), "%s/%s", h->dir, i == 0 ? "out" : "err");
-    return open(path, O_RDWR | O_APPEND | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
-}
-
-static int signal_fd(void)
-{
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGINT);
-    sigprocmask(SIG_SETMASK, &set, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    signal(SIGHUP, SIG_IGN);
-    signal(SIGXFSZ, SIG_IGN); /* a file size limit is a refused write (EFBIG), not an end */
-    return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-}
-
-static void set_nonblock(int fd)
-{
-    if (fd >= 0) {
-        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-        fcntl(fd, F_SETFD, FD_CLOEXEC);
+    while (!finished(h)) {
+        one_round(h);
     }
-}
-
-/* A live holder: the agent forked already, its ends on fds 4-6. */
-static int setup_live(holder_t *h, char **argv, int argc)
-{
-    h->agent = (pid_t)strtol(argv[1], NULL, 10);
-    h->pty = strcmp(argv[2], "1") == 0;
-    h->wait_ms = (argc > 3 ? strtol(argv[3], NULL, 10) : DEF_WAIT_SEC) * 1000LL;
-    if (h->agent <= 0 || h->wait_ms <= 0) {
-        return -1;
-    }
-    h->s[0].fd = 4;
-    h->s[1].fd = h->pty ? -1 : 5;
-    h->s[1].eof = h->pty;
-    h->in_fd = h->pty ? -1 : 6;
-    for (int fd = 4; fd <= 6; fd++) {
-        set_nonblock(fcntl(fd, F_GETFD) >= 0 ? fd : -1);
-    }
+    spool_all_kept(h);
     for (int i = 0; i < 2; i++) {
-        h->s[i].spool = open_spool(h, i, true);
-        if (h->s[i].spool < 0) {
-            return -1;
+        if (h->s[i].plen > 0) {
+            ad_holder_log(h, "ended with %zu bytes of %s not stored (the disk stayed full)",
+                          h->s[i].plen, i == 0 ? "stdout" : "stderr");
         }
     }
-    h->lsock = listen_on(h);
-    uint64_t start = 0;
-    ad_hold_proc_start(getpid(), &start);
-    char text[128];
-    snprintf(text, sizeof(text), "%ld %llu %ld %d\n", (long)getpid(), (unsigned long long)start,
-             (long)h->agent, h->pty ? 1 : 0);
-    write_file(h, "info", text);
-    return 0;
-}
-
-/* A replay holder: the spool and exit a dead holder left, no agent. */
-static int setup_replay(holder_t *h)
-{
-    h->replay = true;
-    h->exited = true;
-    h->exit_ms = h->drain_from = now_ms();
-    h->wait_ms = 60000;                 /* the daemon asks at once */
-    h->status = AD_HOLD_STATUS_UNKNOWN; /* no exit file: the agent's end is not known */
-    ad_hold_exit_read(h->dir, &h->status);
-    for (int i = 0; i < 2; i++) {
-        h->s[i].fd = -1;
-        h->s[i].eof = true;
-        h->s[i].spool = open_spool(h, i, false);
-        struct stat st;
-        h->s[i].end =
-            h->s[i].spool >= 0 && fstat(h->s[i].spool, &st) == 0 ? (uint64_t)st.st_size : 0;
-    }
-    h->in_fd = -1;
-    h->lsock = -1;
-    return 0;
-}
-
-int ad_hold_main(int argc, char **argv)
-{
-    static holder_t h;
-    if (argc >= 1 && strcmp(argv[0], "--net-bridge") == 0) { /* netserve.c */
-        return ad_hold_net_bridge(argc - 1, argv + 1);
-    }
-    if (argc >= 1 && strcmp(argv[0], "--reap") == 0) { /* reap.c */
-        return ad_hold_reap(argc - 1, argv + 1);
-    }
-    bool replay = argc >= 2 && strcmp(argv[0], "--replay") == 0;
-    if (!replay && argc < 3) {
-        fprintf(stderr, "usage: agentd hold DIR AGENT_PID PTY [WAIT_SEC] | --replay DIR\n");
-        return 2;
-    }
-    for (int k = 0; k < W_N; k++) {
-        h.w[k].fd = -1;
-    }
-    h.ep = epoll_create1(EPOLL_CLOEXEC);
-    h.conn = 3;
-    set_nonblock(3);
-    snprintf(h.dir, sizeof(h.dir), "%s", replay ? argv[1] : argv[0]);
-    open_log(&h);
-    if (h.logfd >= 0 && dup2(h.logfd, 2) < 0) {
-        h.logfd = -1;
-    }
-    h.sfd = signal_fd();
-    int rc = replay ? setup_replay(&h) : setup_live(&h, argv, argc);
-    if (rc != 0 || h.sfd < 0 || h.ep < 0) {
-        hlog(&h, "cannot set up in %s: %s", h.dir, strerror(errno));
-        if (!replay && h.agent > 0) {
-            kill(-h.agent, SIGKILL);
-        }
-        return 1;
-    }
-    while (!finished(&h)) {
-        one_round(&h);
-    }
-    spool_all_kept(&h);
-    for (int i = 0; i < 2; i++) {
-        if (h.s[i].plen > 0) {
-            hlog(&h, "ended with %zu bytes of %s not stored (the disk stayed full)", h.s[i].plen,
-                 i == 0 ? "stdout" : "stderr");
-        }
-    }
-    return 0;
 }

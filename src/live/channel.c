@@ -165,20 +165,20 @@ static ad_wsmsg_t *rewritten_msg(ad_live_t *L, live_msgcache_t *cache, const ad_
     return m;
 }
 
-/* The seed's dialect of a frame: seed.c. */
+/* The crews seed's dialect of a frame (src/compat). */
 static ad_wsmsg_t *seed_msg(ad_live_t *L, const ad_bus_event_t *ev)
 {
-    return rewritten_msg(L, &L->seed_frames, ev, ad_live_seed_envelope);
+    return rewritten_msg(L, &L->seed_frames, ev, ad_compat_crews_envelope);
 }
 
-/* The root socket's health payload in the seed's fields. */
+/* The root socket's health payload in the training seed's fields (src/compat). */
 static bool rewrite_health(json_t *env)
 {
     json_t *payload = json_object_get(env, "payload");
     if (!json_is_object(payload)) {
         return false;
     }
-    ad_live_seed_health(payload);
+    ad_compat_training_health(payload);
     return true;
 }
 
@@ -220,7 +220,7 @@ void ad_live_notice_ex(ad_live_chan_t *ch, const char *type, json_t *payload, bo
 {
     json_t *m = json_pack("{s:s, s:o}", "type", type, "payload", payload ? payload : json_object());
     if (ch->kind == AD_LIVE_MISSION || ch->kind == AD_LIVE_GRAPH || ch->kind == AD_LIVE_RUN) {
-        ad_live_seed_envelope(m);
+        ad_compat_crews_envelope(m);
     }
     char *s = json_dumps(m, JSON_COMPACT);
     json_decref(m);
@@ -283,7 +283,7 @@ static int live_deliver(void *ud, const ad_bus_event_t *ev)
         return AD_ETOOBIG;
     }
     int rc;
-    char *compat = lv->compat_seed ? ad_live_seed_compat_text(&lv->acc, ev) : NULL;
+    char *compat = lv->compat_seed ? ad_compat_workbench_text(&lv->acc, ev) : NULL;
     if (compat != NULL) {
         size_t clen = strlen(compat);
         rc = !ws_fits(lv, clen) ? AD_ETOOBIG : ad_ws_send_text(lv->ws, compat, clen);
@@ -491,7 +491,7 @@ ad_live_chan_t *ad_live_sse_open(ad_live_t *L, ad_req_t *r)
 
 void ad_live_chan_free(ad_live_chan_t *ch)
 {
-    ad_live_seed_acc_free(&ch->acc);
+    ad_compat_acc_free(&ch->acc);
     ad_live_pending_drop(ch);
     ad_auth_unwatch(ch->watch);
     unlink_channel(ch);

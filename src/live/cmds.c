@@ -1,10 +1,20 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The seed's commands on its root socket "/" (ad_live_seed_command, asked
- * by proto.c before the /ws protocol): each maps to the action of the REST route of
- * the same name, through the same subsystem (src/run's runner, src/svc's
- * jobs), with that route's scope and org rule, and its outcome is answered
- * on the socket. The routes that open the socket are src/api/live.c's.
+ * The training seed's commands on its root socket "/" (ad_live_seed_command,
+ * asked by proto.c before the /ws protocol): src/compat parses each into
+ * agentd's request (docs/internals/compat.md has the table); here it is run
+ * as the REST route of the same action runs it, through the same subsystem
+ * (src/run's runner, src/svc's jobs), with that route's scope and org rule
+ * (a read token starts nothing; another org's agent is as good as none),
+ * and its outcome answered on the socket in the seed's shape (src/compat):
+ *   start                  POST /api/agents/:id/start  (admin)
+ *   pause, resume, stop    POST /api/agents/:id/...    (write)
+ *   discovery              POST /api/jobs kind discovery (admin)
+ *   discovery status       GET /api/jobs, the newest discovery job (read)
+ * A success answers agent_update or discovery_progress; a refusal answers
+ * error {code, message, command, status (the REST status)}. The upgrade
+ * itself is refused cross-origin like /ws; the routes that open the socket
+ * are src/api/live.c's.
  */
 #include "live/live_int.h"
 #include "run/run.h"
@@ -17,32 +27,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- the seed's commands on "/" -------------------------------------------------------
- * The seed's WebSocketManager.send(type, payload) sends {type, payload}.
- * On "/" these map to the REST actions, with the same scope and the same
- * org rule as their routes (a read token starts nothing; another org's
- * agent is as good as none):
- *   start_training  {agentId|id, initialPrompt?}  POST /api/agents/:id/start  (admin)
- *   pause_training  {agentId|id}                  POST /api/agents/:id/pause  (write)
- *   resume_training {agentId|id}                  POST /api/agents/:id/resume (write)
- *   stop_training   {agentId|id, force?}          POST /api/agents/:id/stop   (write)
- *   start_discovery {command, name?, environment?, cwd?}, or {environment}
- *                   alone (the discovery_command setting's program)
- *                                                 POST /api/jobs kind discovery (admin)
- *   start_autonomous_discovery {environment}      the seed's own name: the same,
- *                   the setting's program only    (admin)
- *   get_discovery_status {}                       GET /api/jobs: the newest
- *                   discovery job as discovery_progress, or {status: idle} (read)
- * A success answers agent_update {id, status (the seed's idle, training,
- * paused or stopped), agentStatus (agentd's)} or discovery_progress {job};
- * a refusal answers error {code, message, command, status (the REST
- * status)}. The upgrade itself is refused cross-origin like /ws. */
 static void root_error(ad_live_chan_t *lv, const char *cmd, int status, const char *code,
                        const char *msg)
 {
-    ad_live_notice(lv, "error",
-                   json_pack("{s:s, s:s, s:s, s:i}", "code", code, "message", msg, "command", cmd,
-                             "status", status));
+    ad_live_notice(lv, "error", ad_compat_training_error(cmd, status, code, msg));
 }
 
 /* An AD_E* code answered as its REST status would be; msg NULL: the code's. */
@@ -51,20 +39,6 @@ static void root_fail(ad_live_chan_t *lv, const char *type, int rc, const char *
     const char *code = NULL;
     int status = ad_http_status_of(rc, &code);
     root_error(lv, type, status, code, msg != NULL ? msg : ad_strerror(rc));
-}
-
-static const char *seed_status(const char *st)
-{
-    if (st == NULL) {
-        return "idle";
-    }
-    if (strcmp(st, "running") == 0 || strcmp(st, "waiting") == 0) {
-        return "training";
-    }
-    if (strcmp(st, "paused") == 0 || strcmp(st, "idle") == 0) {
-        return st;
-    }
-    return "stopped"; /* stopped, finished, error */
 }
 
 /* A pending command of lv, or NULL after answering 429. */
@@ -87,10 +61,7 @@ static void cmd_agent_done(int rc, json_t *result, const char *msg, void *ud)
         } else {
             json_t *agent = json_object_get(result, "agent");
             agent = agent != NULL ? agent : result;
-            const char *st = json_string_value(json_object_get(agent, "status"));
-            ad_live_notice(lv, "agent_update",
-                           json_pack("{s:O, s:s, s:s?}", "id", json_object_get(agent, "id"),
-                                     "status", seed_status(st), "agentStatus", st));
+            ad_live_notice(lv, "agent_update", ad_compat_training_agent_update(agent));
         }
     }
 }
@@ -108,72 +79,64 @@ static void cmd_job_done(int rc, json_t *job, void *ud)
     }
 }
 
-/* The agent a command names, visible to the caller: its id, or NULL after
- * answering. */
-static const char *cmd_agent(const ad_live_parts_t *parts, ad_live_chan_t *lv, const char *type,
-                             json_t *payload, char org[AD_ID_MAX])
+/* Whether the caller sees cmd's agent; else false after answering. */
+static bool cmd_agent(const ad_live_parts_t *parts, ad_live_chan_t *lv, const char *type,
+                      const ad_compat_cmd_t *cmd)
 {
-    const char *id = json_string_value(json_object_get(payload, "agentId"));
-    if (id == NULL) {
-        id = json_string_value(json_object_get(payload, "id"));
-    }
-    if (id == NULL || id[0] == '\0' || strlen(id) >= AD_ID_MAX) {
-        root_error(lv, type, 422, "VALIDATION_ERROR", "payload.agentId is required");
-        return NULL;
-    }
-    int rc = ad_store_row_org(parts->store, AD_STORE_ROW_AGENT, id, org);
+    char org[AD_ID_MAX];
+    int rc = ad_store_row_org(parts->store, AD_STORE_ROW_AGENT, cmd->agent_id, org);
     if (rc == 0 && !ad_principal_sees(ad_live_who(lv), org)) {
         rc = AD_ENOENT; /* another org's agent is as good as none */
     }
     if (rc != 0) {
         root_fail(lv, type, rc, rc == AD_ENOENT ? "agent not found" : NULL);
-        return NULL;
+        return false;
     }
-    return id;
+    return true;
+}
+
+/* Whether a start may go on: no hyper-parameter config, the usage limit
+ * not reached (or forced); else false after answering. */
+static bool start_allowed(const ad_live_parts_t *parts, ad_live_chan_t *lv, const char *type,
+                          const ad_compat_cmd_t *cmd)
+{
+    if (cmd->prompt_why != NULL) {
+        root_error(lv, type, 422, "VALIDATION_ERROR", cmd->prompt_why);
+        return false;
+    }
+    /* A hyper-parameter config is checked against its schema by the
+     * REST route; this socket does not take one. */
+    json_t *agent = NULL;
+    bool configured = cmd->has_config;
+    if (!configured && ad_store_agent_get(parts->store, cmd->agent_id, &agent) == 0) {
+        configured = json_is_string(json_object_get(json_object_get(agent, "state"), "configId"));
+    }
+    json_decref(agent);
+    if (configured) {
+        root_error(lv, type, 422, "VALIDATION_ERROR",
+                   "a run with a hyper-parameter config starts with POST "
+                   "/api/agents/:id/start");
+        return false;
+    }
+    const char *period =
+        cmd->force ? NULL : ad_store_usage_reached(parts->store, (int64_t)ad_wall_ms());
+    if (period != NULL) {
+        char why[128];
+        snprintf(why, sizeof(why), "the %s usage limit is reached; send force: true to go past it",
+                 period);
+        root_error(lv, type, 429, "USAGE_LIMIT", why);
+        return false;
+    }
+    return true;
 }
 
 static void cmd_agent_action(const ad_live_parts_t *parts, ad_live_chan_t *lv, const char *type,
-                             json_t *payload)
+                             const ad_compat_cmd_t *cmd)
 {
-    bool start = strcmp(type, "start_training") == 0;
-    char org[AD_ID_MAX];
-    const char *id = cmd_agent(parts, lv, type, payload, org);
-    if (id == NULL) {
+    bool start = cmd->kind == AD_COMPAT_CMD_START;
+    const char *id = cmd->agent_id;
+    if (!cmd_agent(parts, lv, type, cmd) || (start && !start_allowed(parts, lv, type, cmd))) {
         return;
-    }
-    const char *prompt = NULL;
-    if (start) {
-        json_t *p = json_object_get(payload, "initialPrompt");
-        if (p != NULL && !json_is_string(p)) {
-            root_error(lv, type, 422, "VALIDATION_ERROR", "payload.initialPrompt must be a string");
-            return;
-        }
-        prompt = json_string_value(p);
-        /* A hyper-parameter config is checked against its schema by the
-         * REST route; this socket does not take one. */
-        json_t *agent = NULL;
-        bool configured = json_object_get(payload, "configId") != NULL;
-        if (!configured && ad_store_agent_get(parts->store, id, &agent) == 0) {
-            configured =
-                json_is_string(json_object_get(json_object_get(agent, "state"), "configId"));
-        }
-        json_decref(agent);
-        if (configured) {
-            root_error(lv, type, 422, "VALIDATION_ERROR",
-                       "a run with a hyper-parameter config starts with POST "
-                       "/api/agents/:id/start");
-            return;
-        }
-        const char *period = json_is_true(json_object_get(payload, "force"))
-                                 ? NULL
-                                 : ad_store_usage_reached(parts->store, (int64_t)ad_wall_ms());
-        if (period != NULL) {
-            char why[128];
-            snprintf(why, sizeof(why),
-                     "the %s usage limit is reached; send force: true to go past it", period);
-            root_error(lv, type, 429, "USAGE_LIMIT", why);
-            return;
-        }
     }
     ad_live_pending_t *c = cmd_new(lv, type);
     if (c == NULL) {
@@ -182,17 +145,16 @@ static void cmd_agent_action(const ad_live_parts_t *parts, ad_live_chan_t *lv, c
     char err[512] = "";
     int rc;
     if (start) {
-        rc = ad_runner_start_cfg(parts->runner, id, prompt, NULL, cmd_agent_done, c, err,
+        rc = ad_runner_start_cfg(parts->runner, id, cmd->prompt, NULL, cmd_agent_done, c, err,
                                  sizeof(err));
-    } else if (strcmp(type, "stop_training") == 0) {
-        rc = ad_runner_stop(parts->runner, id, json_is_true(json_object_get(payload, "force")),
-                            cmd_agent_done, c);
+    } else if (cmd->kind == AD_COMPAT_CMD_STOP) {
+        rc = ad_runner_stop(parts->runner, id, cmd->force, cmd_agent_done, c);
         if (rc != 0) {
             rc = AD_ESTATE;
             snprintf(err, sizeof(err), "agent %s is not running", id);
         }
     } else {
-        bool pause = strcmp(type, "pause_training") == 0;
+        bool pause = cmd->kind == AD_COMPAT_CMD_PAUSE;
         rc = pause ? ad_runner_pause(parts->runner, id, cmd_agent_done, c)
                    : ad_runner_resume(parts->runner, id, cmd_agent_done, c);
         if (rc == AD_ENOENT) {
@@ -209,47 +171,42 @@ static void cmd_agent_action(const ad_live_parts_t *parts, ad_live_chan_t *lv, c
     }
 }
 
-#define JOB_ARGV_MAX 256
+#define JOB_ARGV_MAX 256 /* a discovery's program and its arguments */
 
-/* Starts a discovery job running command (a program and its arguments). */
-static void discovery_start(const ad_live_parts_t *parts, ad_live_chan_t *lv, const char *type,
-                            json_t *payload, json_t *command)
+/* Starts a discovery job running command (a program and its arguments:
+ * the payload's, or the discovery_command setting's for its environment). */
+static void cmd_discovery(const ad_live_parts_t *parts, ad_live_chan_t *lv, const char *type,
+                          json_t *payload, ad_compat_cmd_t *cmd)
 {
-    size_t n = json_array_size(command);
-    if (n == 0 || n > JOB_ARGV_MAX) {
-        root_error(lv, type, 422, "VALIDATION_ERROR",
-                   "payload.command must be a program and its arguments (1 to 256 strings)");
-        return;
-    }
-    const char *argv[JOB_ARGV_MAX + 1];
-    for (size_t i = 0; i < n; i++) {
-        argv[i] = json_string_value(json_array_get(command, i));
-        if (argv[i] == NULL || strlen(argv[i]) > 8192) {
-            root_error(lv, type, 422, "VALIDATION_ERROR", "payload.command holds strings only");
+    json_t *made = NULL;
+    if (cmd->command == NULL && cmd->environment != NULL) {
+        const char *why = NULL;
+        made = ad_jobs_discovery_command(parts->store, cmd->environment, &why);
+        if (made == NULL) {
+            root_error(lv, type, 422, "VALIDATION_ERROR", why);
             return;
         }
     }
-    argv[n] = NULL;
-    const char *name = json_string_value(json_object_get(payload, "name"));
-    if (name == NULL) {
-        name = json_string_value(json_object_get(payload, "environment"));
-    }
-    const char *cwd = json_string_value(json_object_get(payload, "cwd"));
-    if (name == NULL || name[0] == '\0' || strlen(name) > 127 ||
-        (cwd != NULL && (cwd[0] != '/' || strlen(cwd) > 1023))) {
-        root_error(lv, type, 422, "VALIDATION_ERROR",
-                   "payload.name (or environment) is required; cwd must be an absolute path");
+    const char *argv[JOB_ARGV_MAX + 1];
+    const char *why = NULL;
+    if (ad_compat_training_discovery(cmd, payload, made != NULL ? made : cmd->command, argv,
+                                     AD_ARRAY_LEN(argv), &why) != 0) {
+        root_error(lv, type, 422, "VALIDATION_ERROR", why);
+        json_decref(made);
         return;
     }
     char org[AD_ID_MAX];
     snprintf(org, sizeof(org), "%s", ad_principal_org_for(ad_live_who(lv), NULL));
     ad_live_pending_t *c = cmd_new(lv, type);
     if (c == NULL) {
+        json_decref(made);
         return;
     }
-    ad_job_spec_t spec = {.name = name, .kind = "discovery", .org = org, .cwd = cwd, .argv = argv};
+    ad_job_spec_t spec = {
+        .name = cmd->name, .kind = "discovery", .org = org, .cwd = cmd->cwd, .argv = argv};
     char err[256] = "";
     int rc = ad_jobs_start(parts->jobs, &spec, cmd_job_done, c, err, sizeof(err));
+    json_decref(made);
     if (rc != 0) {
         ad_live_pending_end(c, NULL);
         bool bad = rc == AD_ENOENT || rc == AD_EPERM || rc == AD_EINVAL;
@@ -259,29 +216,8 @@ static void discovery_start(const ad_live_parts_t *parts, ad_live_chan_t *lv, co
     }
 }
 
-static void cmd_discovery(const ad_live_parts_t *parts, ad_live_chan_t *lv, const char *type,
-                          json_t *payload)
-{
-    json_t *command = json_object_get(payload, "command");
-    const char *env = json_string_value(json_object_get(payload, "environment"));
-    if (command != NULL || env == NULL) {
-        discovery_start(parts, lv, type, payload, command);
-        return;
-    }
-    /* the seed's start_autonomous_discovery(environment): the program is
-     * the discovery_command setting's */
-    const char *why = NULL;
-    json_t *made = ad_jobs_discovery_command(parts->store, env, &why);
-    if (made == NULL) {
-        root_error(lv, type, 422, "VALIDATION_ERROR", why);
-        return;
-    }
-    discovery_start(parts, lv, type, payload, made);
-    json_decref(made);
-}
-
-/* The seed's get_discovery_status(): discovery_progress with the caller's
- * org's newest discovery job (of its last 200 jobs), or {status: idle}. */
+/* get_discovery_status: discovery_progress with the caller's org's newest
+ * discovery job (of its last 200 jobs), or the seed's idle. */
 static void cmd_discovery_status(const ad_live_parts_t *parts, ad_live_chan_t *lv, const char *type)
 {
     json_t *list = NULL;
@@ -302,60 +238,54 @@ static void cmd_discovery_status(const ad_live_parts_t *parts, ad_live_chan_t *l
         }
     }
     ad_live_notice(lv, "discovery_progress",
-                   found != NULL ? json_incref(found) : json_pack("{s:s}", "status", "idle"));
+                   found != NULL ? json_incref(found) : ad_compat_training_idle());
     json_decref(list);
+}
+
+/* The scope of the REST route that does what kind does. */
+static ad_scope_t cmd_scope(ad_compat_cmd_kind_t kind)
+{
+    switch (kind) {
+    case AD_COMPAT_CMD_START:
+    case AD_COMPAT_CMD_DISCOVERY:
+        return AD_SCOPE_ADMIN;
+    case AD_COMPAT_CMD_DISCOVERY_STATUS:
+        return AD_SCOPE_READ;
+    default:
+        return AD_SCOPE_WRITE;
+    }
 }
 
 bool ad_live_seed_command(ad_live_chan_t *lv, const char *type, json_t *payload,
                           const ad_live_parts_t *parts)
 {
-    /* kind 0: an agent's action; 1: a discovery; 2: the seed's own
-     * start_autonomous_discovery(environment), {environment} alone; 3: its
-     * get_discovery_status() */
-    static const struct {
-        const char *type;
-        ad_scope_t scope;
-        int kind;
-    } cmds[] = {{"start_training", AD_SCOPE_ADMIN, 0},
-                {"pause_training", AD_SCOPE_WRITE, 0},
-                {"resume_training", AD_SCOPE_WRITE, 0},
-                {"stop_training", AD_SCOPE_WRITE, 0},
-                {"start_discovery", AD_SCOPE_ADMIN, 1},
-                {"start_autonomous_discovery", AD_SCOPE_ADMIN, 2},
-                {"get_discovery_status", AD_SCOPE_READ, 3}};
-    size_t i = 0;
-    while (i < AD_ARRAY_LEN(cmds) && strcmp(cmds[i].type, type) != 0) {
-        i++;
-    }
-    if (i == AD_ARRAY_LEN(cmds)) {
+    ad_compat_cmd_kind_t kind;
+    if (!ad_compat_training_command(type, &kind)) {
         return false;
     }
     if (!ad_live_authorized(lv)) {
         return true; /* closed with 4401 */
     }
-    if (!ad_principal_can(ad_live_who(lv), cmds[i].scope)) {
+    ad_scope_t scope = cmd_scope(kind);
+    if (!ad_principal_can(ad_live_who(lv), scope)) {
         char why[96];
-        snprintf(why, sizeof(why), "%s needs a token of scope %s", type,
-                 ad_scope_name(cmds[i].scope));
+        snprintf(why, sizeof(why), "%s needs a token of scope %s", type, ad_scope_name(scope));
         root_error(lv, type, 403, "FORBIDDEN", why);
         return true;
     }
-    int kind = cmds[i].kind;
-    if ((kind > 0 ? parts->jobs == NULL : parts->runner == NULL) || parts->store == NULL) {
+    bool jobs = kind == AD_COMPAT_CMD_DISCOVERY || kind == AD_COMPAT_CMD_DISCOVERY_STATUS;
+    ad_compat_cmd_t cmd;
+    const char *why = NULL;
+    if ((jobs ? parts->jobs == NULL : parts->runner == NULL) || parts->store == NULL) {
         root_error(lv, type, 503, "UNAVAILABLE", "not available on this daemon");
-    } else if (kind == 3) {
+    } else if (kind == AD_COMPAT_CMD_DISCOVERY_STATUS) {
         cmd_discovery_status(parts, lv, type);
-    } else if (payload == NULL) {
-        root_error(lv, type, 422, "VALIDATION_ERROR", "payload must be an object");
-    } else if (kind == 2 && (json_object_get(payload, "command") != NULL ||
-                             !json_is_string(json_object_get(payload, "environment")))) {
-        root_error(lv, type, 422, "VALIDATION_ERROR",
-                   "start_autonomous_discovery takes {environment} only: the program is the "
-                   "discovery_command setting's");
-    } else if (kind > 0) {
-        cmd_discovery(parts, lv, type, payload);
+    } else if (ad_compat_training_parse(type, payload, &cmd, &why) != 0) {
+        root_error(lv, type, 422, "VALIDATION_ERROR", why);
+    } else if (kind == AD_COMPAT_CMD_DISCOVERY) {
+        cmd_discovery(parts, lv, type, payload, &cmd);
     } else {
-        cmd_agent_action(parts, lv, type, payload);
+        cmd_agent_action(parts, lv, type, &cmd);
     }
     return true;
 }

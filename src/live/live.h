@@ -3,8 +3,9 @@
  * live: the live channels, WebSocket or Server-Sent Events connections that
  * stream bus events to a client. Each channel is one bus subscriber; the bus
  * does the matching, replay and backpressure, this subsystem does the wire
- * format: frames shared by every socket that gets the same seq, the seeds'
- * dialects, the notices (overflow, gap, replay_truncated), the /ws protocol
+ * format: frames shared by every socket that gets the same seq, which of
+ * the seeds' dialects a channel speaks (the translation is src/compat's),
+ * the notices (overflow, gap, replay_truncated), the /ws protocol
  * (subscribe, unsubscribe, ping and the seed aliases), the mission
  * heartbeat, closing a channel whose credential has ended, what a channel
  * opened on each live route may watch (the run's or crew's org) and the
@@ -47,7 +48,7 @@ typedef enum {
 struct ad_store;
 struct ad_runner;
 struct ad_jobs;
-typedef struct {
+typedef struct ad_live_parts {
     struct ad_store *store;
     struct ad_runner *runner;
     struct ad_jobs *jobs;
@@ -155,32 +156,6 @@ ad_live_pending_t *ad_live_pending_new(ad_live_chan_t *ch, const char *type);
  * when still open to answer, else NULL. */
 ad_live_chan_t *ad_live_pending_end(ad_live_pending_t *p, char type[AD_LIVE_TYPE_MAX]);
 
-/* ---- the seeds' dialects (seed.c) ---------------------------------------------------- */
-/* env {type, payload, ...} in the seed's snake_case, in place; false when it
- * has no payload object to translate. */
-bool ad_live_seed_envelope(json_t *env);
-/* A system_health payload with every figure the seed's panel reads (0 and
- * <key>Available: false where agentd has null), in place. */
-void ad_live_seed_health(json_t *payload);
-/* An agent status in the Claude Manager seed's strict enum (running,
- * waiting, error, finished): paused is waiting; idle and stopped finished. */
-const char *ad_live_seed_status(const char *st);
-/* An answer (body, of route, a 2xx's object) of /api/... put in the
- * Claude Manager seed's words for /seed/api/... (seedrest.c): agents'
- * statuses in its enum (agentdStatus beside), a worktree's git status
- * lists and counts, workspaces' worktree_count and agent_count. */
-void ad_live_seed_answer(const char *route, json_t *body);
-/* Removes from agents those the seed's client would not show under
- * seed_status (one of its enum; NULL: none removed). */
-void ad_live_seed_filter_agents(json_t *agents, const char *seed_status);
-/* The text of each answer so far on one /ws?compat=seed connection; the
- * connection owns the list (*head) and frees it with ad_live_seed_acc_free. */
-typedef struct ad_live_seed_acc ad_live_seed_acc_t;
-/* ev in the workbench seed's stream form (a new string, the caller frees
- * it), or NULL: send ev as it is. Updates *head's accumulated text. */
-char *ad_live_seed_compat_text(ad_live_seed_acc_t **head, const ad_bus_event_t *ev);
-void ad_live_seed_acc_free(ad_live_seed_acc_t **head);
-
 /* ---- a terminal agent's socket (terminal.c) ---------------------------------------
  * /ws/agents/:id/terminal once its opener was allowed: ws attached to
  * agent_id's terminal through the runner (4404 when it is not running,
@@ -190,5 +165,9 @@ void ad_live_terminal_open(ad_ws_t *ws, struct ad_runner *runner, ad_auth_t *aut
                            const ad_auth_cred_t *cred, const char *agent_id);
 void ad_live_terminal_message(ad_ws_t *ws, const char *data, size_t len, bool binary);
 void ad_live_terminal_close(ad_ws_t *ws);
+
+/* The subsystem as an engine of the daemon (plugin.c; src/engine/engine.h;
+ * src/engines.c opens it). */
+extern const struct ad_engine ad_live_engine;
 
 #endif

@@ -8,6 +8,7 @@
 #ifndef AD_LIVE_INT_H
 #define AD_LIVE_INT_H
 
+#include "compat/compat.h"
 #include "live/live.h"
 
 struct ad_live_chan {
@@ -30,7 +31,7 @@ struct ad_live_chan {
     ad_auth_watch_t *watch;      /* ... at once when it ends (src/auth) */
     ad_live_pending_t *cmds;     /* the seed's commands still pending (root only) */
     bool compat_seed;            /* /ws?compat=seed: the workbench seed's stream events */
-    ad_live_seed_acc_t *acc;     /* ... with the text of each answer so far */
+    ad_compat_acc_t *acc;        /* ... with the text of each answer so far */
     /* /ws: the agent whose page the client says it shows, visible and
      * focused ("": none); presence.c */
     char presence[AD_ID_MAX];

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The /ws protocol of a live channel: {type, payload} messages subscribe,
- * unsubscribe and ping, the seed's aliases (subscribe:agent,
- * unsubscribe:agent, subscribe:workspace), ?since= on the channels without
+ * unsubscribe and ping, the Claude Manager seed's subscriptions
+ * (subscribe:agent, unsubscribe:agent, subscribe:workspace, parsed by
+ * src/compat into topics), ?since= on the channels without
  * subscribe, and the root channel's commands waiting for their answer
  * (cmds.c runs them).
  */
@@ -115,8 +116,9 @@ void ad_live_ws_message(ad_ws_t *ws, const char *data, size_t len, bool binary, 
     }
     const char *topics[MSG_TOPICS_MAX];
     char one[AD_BUS_TOPIC_MAX + 1];
-    bool has_since = false;
+    bool has_since = false, unsub = false;
     uint64_t since = 0;
+    const char *why = NULL;
     if (type == NULL) {
         ad_live_error(lv, "UNKNOWN_TYPE", "message has no type");
     } else if (lv->kind == AD_LIVE_ROOT && lv->L != NULL && lv->L->parts != NULL &&
@@ -141,22 +143,15 @@ void ad_live_ws_message(ad_ws_t *ws, const char *data, size_t len, bool binary, 
         } else if (take_since(lv, payload, &has_since, &since) == 0) {
             do_subscribe(lv, topics, (size_t)n, has_since, since, "subscribed");
         }
-    } else if (strcmp(type, "subscribe:agent") == 0 || strcmp(type, "unsubscribe:agent") == 0 ||
-               strcmp(type, "subscribe:workspace") == 0) {
-        bool agent = strstr(type, ":agent") != NULL;
-        const char *key = agent ? "agentId" : "workspaceId";
-        const char *id = json_string_value(json_object_get(payload, key));
-        if (id == NULL || id[0] == '\0') {
-            char why[64];
-            snprintf(why, sizeof(why), "payload.%s is required", key);
+    } else if (ad_compat_manager_subscription(type, payload, one, sizeof(one), &unsub, &why)) {
+        if (why != NULL) {
             ad_live_error(lv, "VALIDATION_ERROR", why);
             goto out;
         }
-        snprintf(one, sizeof(one), "%s:%s", agent ? "agent" : "workspace", id);
         topics[0] = one;
         if (!ad_bus_topic_valid(one)) {
             ad_live_error(lv, "INVALID_TOPIC", "the id makes an invalid topic");
-        } else if (type[0] == 'u') {
+        } else if (unsub) {
             ad_bus_unsubscribe(lv->sub, topics, 1);
             ad_live_notice(lv, "unsubscribed", json_pack("{s:[s]}", "topics", one));
         } else if (take_since(lv, payload, &has_since, &since) == 0) {

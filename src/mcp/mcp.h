@@ -40,4 +40,8 @@ void ad_mcp_post(ad_mcp_t *m, ad_req_t *r);
 void ad_mcp_get(ad_mcp_t *m, ad_req_t *r);
 void ad_mcp_delete(ad_mcp_t *m, ad_req_t *r);
 
+/* The subsystem as an engine of the daemon (plugin.c; src/engine/engine.h;
+ * src/engines.c opens it). */
+extern const struct ad_engine ad_mcp_engine;
+
 #endif

@@ -7,6 +7,7 @@
  * GPUs' state to the alert engine.
  */
 #include "monitor/monitor_int.h"
+#include "compat/compat.h"
 #include "proc/proc.h"
 #include "run/run.h"
 #include "store/store.h"
@@ -130,10 +131,11 @@ static void on_sample(const ad_health_sample_t *s, void *ud)
         ad_health_pend_add(m->pend, s, remote, n, put_chunk, m);
         free(remote);
     }
-    if (m->train != NULL) {
+    struct ad_train *train = m->o.train != NULL ? *m->o.train : NULL;
+    if (train != NULL) {
         char why[256];
         bool throttled = ad_health_gpu_throttled(s, why, sizeof(why));
-        ad_train_gpu(m->train, throttled, why);
+        ad_train_gpu(train, throttled, why);
     }
     uint64_t every = m->o.cfg->health_event_interval_ms;
     if (every == 0 || m->o.bus == NULL) {
@@ -145,7 +147,7 @@ static void on_sample(const ad_health_sample_t *s, void *ud)
         return;
     }
     m->event_ms = now;
-    json_t *p = ad_health_event_json(s);
+    json_t *p = ad_compat_health_event(s);
     const char *topic = "system";
     ad_bus_publish(m->o.bus, "system_health", &topic, 1, p);
     json_decref(p);
@@ -191,13 +193,6 @@ ad_health_t *ad_monitor_health(const ad_monitor_t *m)
     return m != NULL ? m->health : NULL;
 }
 
-void ad_monitor_set_train(ad_monitor_t *m, struct ad_train *train)
-{
-    if (m != NULL) {
-        m->train = train;
-    }
-}
-
 void ad_monitor_free(ad_monitor_t *m)
 {
     if (m == NULL) {
@@ -207,7 +202,6 @@ void ad_monitor_free(ad_monitor_t *m)
     m->health = NULL;
     ad_health_pend_free(m->pend);
     m->pend = NULL;
-    m->train = NULL;
     json_decref(m->requirements);
     m->requirements = NULL;
     if (m->reads > 0) {

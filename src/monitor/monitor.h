@@ -21,6 +21,7 @@
 #include <uv.h>
 
 #include "bus/bus.h"
+#include "core/config.h"
 #include "core/core.h"
 #include "health/health.h"
 
@@ -37,9 +38,10 @@ struct ad_server;
 typedef struct ad_monitor ad_monitor_t;
 
 /* The parts the monitor reads, each through the owner's own pointer
- * (main.c's ad_app_t fields): a part made later (the services, the Redis
- * link) or gone at close (the store, the runner, the nodes) is seen as it
- * is at each use, NULL included. Borrowed; they outlive the monitor. */
+ * (the slots of ad_app_t, src/engine/engine.h): a part made later (the
+ * services, the alert engine, the Redis link) or gone at close (the store,
+ * the runner, the nodes) is seen as it is at each use, NULL included.
+ * Borrowed; they outlive the monitor. */
 typedef struct {
     uv_loop_t *loop;
     const ad_config_t *cfg;
@@ -51,7 +53,8 @@ typedef struct {
     struct ad_plane *const *plane;
     struct ad_planes *const *planes; /* control planes on one database (src/cluster) */
     struct ad_services *const *services;
-    uint64_t started_ms; /* wall clock when the daemon started */
+    struct ad_train *const *train; /* told when the GPUs throttle (may be NULL) */
+    uint64_t started_ms;           /* wall clock when the daemon started */
 } ad_monitor_opts_t;
 
 /* Starts the sampler (--health-interval-ms; 0: no sampling) with the
@@ -59,8 +62,6 @@ typedef struct {
 ad_monitor_t *ad_monitor_new(const ad_monitor_opts_t *o);
 /* The sampler itself (for /metrics, the requirements, the sweeps' GPUs). */
 ad_health_t *ad_monitor_health(const ad_monitor_t *m);
-/* The alert engine told when the GPUs throttle (NULL: none). */
-void ad_monitor_set_train(ad_monitor_t *m, struct ad_train *train);
 /* New thresholds from the settings object (borrowed). */
 void ad_monitor_apply_settings(ad_monitor_t *m, const json_t *settings);
 /* The records not yet on disk to the store's writer (before it closes). */
@@ -82,13 +83,15 @@ size_t ad_monitor_remote(const ad_monitor_t *m, ad_health_agent_t *out, size_t m
  * runs on worker nodes among them) as Prometheus families into b
  * (ad_health_prom_all). m may be NULL (no remote runs). 0 or AD_ETOOBIG. */
 int ad_monitor_prom(const ad_monitor_t *m, const ad_health_t *h, ad_buf_t *b, const char *org);
-/* GET /metrics' whole text into b (scrape.c): the daemon's own lines (its
+/* GET /metrics' text but the engines' into b (scrape.c): the daemon's own lines (its
  * version, start, server is the HTTP server's figures, the WebSocket's and
  * the processes alive), agents by status (agent_counts, the store's
  * ad_store_agent_status_counts; NULL: none), the bus, the store, the
- * runner, the nodes, then ad_monitor_prom's with org. 0 or AD_ETOOBIG. */
+ * runner, the nodes, the control planes and the Redis link. The engines'
+ * families follow it (ad_engines_metrics: the monitor's own hook writes
+ * ad_monitor_prom's for the caller's org). 0 or AD_ETOOBIG. */
 int ad_monitor_scrape(const ad_monitor_t *m, const struct ad_server *server,
-                      const json_t *agent_counts, const char *org, ad_buf_t *b);
+                      const json_t *agent_counts, ad_buf_t *b);
 
 /* A read of the history kept on disk, bucketed. from/to: ms since the
  * epoch (has_*: given); with run_id (not "") the range defaults to the
@@ -134,8 +137,8 @@ int ad_monitor_requirements(ad_monitor_t *m, bool refresh, json_t **kept, ad_mon
 int ad_monitor_sandbox_check(ad_monitor_t *m, const json_t *command, const char *wt_id,
                              const char *org, ad_monitor_req_cb cb, void *ud, const char **why);
 
-/* How many GPUs the last sample shows (NVML), or 0 with why (no sample
- * yet, NVML's reason). For the sweeps' trials. */
-int ad_monitor_gpus(const ad_monitor_t *m, char *why, size_t whysz);
+/* The subsystem as an engine of the daemon (plugin.c; src/engine/engine.h;
+ * src/engines.c opens it). */
+extern const struct ad_engine ad_monitor_engine;
 
 #endif

@@ -15,7 +15,6 @@ struct ad_monitor {
     ad_health_pend_t *pend;  /* records not yet on disk (NULL without a store) */
     uint64_t puts;           /* host chunks stored (the history is trimmed every tenth) */
     uint64_t event_ms;       /* the last system_health event (monotonic ms) */
-    struct ad_train *train;  /* told when the GPUs throttle, or NULL */
     json_t *requirements;    /* the last requirements check, kept a minute */
     int64_t requirements_ms; /* when it was made (wall clock) */
     size_t reads; /* history reads and checks under way: the last one frees a closed monitor */

@@ -3,10 +3,12 @@
  * GET /metrics' text (monitor.h, ad_monitor_scrape): the daemon's own
  * lines (its version and start, the HTTP server's, the WebSocket's and
  * the supervisor's figures), then each part's families in turn: agents by
- * status, the bus, the store, the runner, the nodes, and the host and GPU
- * gauges of the last health sample. Each part writes its own figures
- * (src/core/prom.c's format); this file puts them together. Moved from
- * src/api/metrics.c, which reads the request and answers.
+ * status, the bus, the store, the runner, the nodes. The engines' families
+ * follow (src/engine's metrics hooks: the host and GPU gauges of the last
+ * health sample are the monitor's, src/monitor/plugin.c). Each part writes
+ * its own figures (src/core/prom.c's format); this file puts them
+ * together. Moved from src/api/metrics.c, which reads the request and
+ * answers.
  */
 #include "cluster/cluster.h"
 #include "http/http.h"
@@ -33,7 +35,7 @@ static int daemon_part(const ad_monitor_t *m, const ad_server_t *server, ad_buf_
 }
 
 int ad_monitor_scrape(const ad_monitor_t *m, const ad_server_t *server, const json_t *agent_counts,
-                      const char *org, ad_buf_t *b)
+                      ad_buf_t *b)
 {
     int rc = daemon_part(m, server, b);
     rc = rc ? rc : ad_store_agents_prom(b, agent_counts);
@@ -42,6 +44,5 @@ int ad_monitor_scrape(const ad_monitor_t *m, const ad_server_t *server, const js
     rc = rc ? rc : ad_runner_prom(*m->o.runner, b);
     rc = rc ? rc : ad_plane_prom(*m->o.plane, b);
     rc = rc ? rc : ad_planes_prom(*m->o.planes, b);
-    rc = rc ? rc : ad_cluster_prom(*m->o.cluster, b);
-    return rc ? rc : ad_monitor_prom(m, ad_monitor_health(m), b, org);
+    return rc ? rc : ad_cluster_prom(*m->o.cluster, b);
 }

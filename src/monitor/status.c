@@ -8,6 +8,7 @@
  * organisation's own).
  */
 #include "monitor/monitor_int.h"
+#include "compat/compat.h"
 #include "cluster/cluster.h"
 #include "node/node.h"
 #include "proc/proc.h"
@@ -156,6 +157,7 @@ json_t *ad_monitor_status(const ad_monitor_t *m, const char *org)
         json_integer(m->health != NULL ? (json_int_t)ad_health_interval_ms(m->health) : 0));
     if (s != NULL) {
         json_t *h = ad_health_sample_json(s, ad_health_thresholds(m->health), org);
+        json_object_set_new(h, "summary", ad_compat_health_event(s));
         json_object_update(out, h);
         json_decref(h);
         remote_agents(m, json_object_get(out, "agents"), org);
@@ -163,19 +165,4 @@ json_t *ad_monitor_status(const ad_monitor_t *m, const char *org)
         json_object_set_new(out, "sampledAt", json_null());
     }
     return out;
-}
-
-int ad_monitor_gpus(const ad_monitor_t *m, char *why, size_t whysz)
-{
-    const ad_health_sample_t *s =
-        m != NULL && m->health != NULL ? ad_health_current(m->health) : NULL;
-    if (s == NULL) {
-        snprintf(why, whysz, "no health sample yet (--health-interval-ms 0?)");
-        return 0;
-    }
-    if (!s->gpu_available || s->ngpu == 0) {
-        snprintf(why, whysz, "%s", s->gpu_reason[0] ? s->gpu_reason : "no GPU");
-        return 0;
-    }
-    return (int)s->ngpu;
 }

@@ -34,6 +34,7 @@
 #include "bus/bus.h"
 #include "git/git.h"
 #include "health/health.h"
+#include "core/config.h"
 #include "core/core.h"
 #include "store/store.h"
 #include "ws/ws.h"

@@ -352,7 +352,7 @@ struct worker {
     ad_health_t *health; /* the host's figures, sampled as the control plane samples its own */
     uv_work_t clis_work;
     json_t *clis; /* {claude: {path, version}, …}: read on the pool at start and each renewal */
-    struct clis *clis_last; /* owned: what the last probe found (worker.c) */
+    struct clis *clis_last; /* owned: what the last probe found (nodecaps.c) */
     json_t *repos;          /* the workspaces it has a mirror of (ids): placement prefers it */
     json_t *bases; /* {worktree id: the commit its worktree here is at, as the plane has it} */
     bool clis_busy;
@@ -379,6 +379,16 @@ bool ad_node_id_ok(const char *s);
 void ad_worker_run_save(worker_t *w, const wrun_t *r);
 void ad_worker_run_load(worker_t *w, wrun_t *r);
 void ad_worker_run_unsave(worker_t *w, const char *run);
+/* nodeargs.c: `agentd node`'s arguments into w (and cfg's data dir):
+ * true to go on, or false and the exit code (usage said on stderr). */
+bool ad_worker_args(worker_t *w, ad_config_t *cfg, int argc, char **argv, int *code);
+/* nodecaps.c: probes the agent CLIs again on the pool (unless a probe is at
+ * work); the node's capabilities and its runs' figures, new references;
+ * the runs' agents as health measures them (ad_health_opts_t.targets). */
+void ad_worker_clis_probe(worker_t *w);
+json_t *ad_worker_caps(const worker_t *w);
+json_t *ad_worker_run_figures(const worker_t *w);
+size_t ad_worker_run_targets(ad_health_target_t *out, size_t max, void *ud);
 /* worker.c */
 wrun_t *ad_worker_run_find(worker_t *w, const char *id);
 wrun_t *ad_worker_run_add(worker_t *w, const char *id);

@@ -92,41 +92,20 @@ int ad_node_allow_host(ad_node_allow_t *a, const char *host)
     return 0;
 }
 
-int ad_node_plane_url(const ad_node_allow_t *a, const char *url, char *out, size_t outsz, char *why,
-                      size_t whysz)
+/* The authority of a URL, its alen bytes at p: host[hlen] (an IPv6 one
+ * without its brackets, *v6 then) and the port, which it must name. No
+ * userinfo. 0, or AD_EINVAL with why. */
+static int split_authority(const char *p, size_t alen, const char **hostp, size_t *hlenp, bool *v6,
+                           unsigned long *portp, char *why, size_t whysz)
 {
-    size_t len = url != NULL ? strlen(url) : 0;
-    if (len == 0 || len > AD_NODE_URL_MAX) {
-        snprintf(why, whysz, "empty, or longer than %d characters", AD_NODE_URL_MAX);
-        return AD_EINVAL;
-    }
-    for (size_t i = 0; i < len; i++) {
-        if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f || url[i] == '\\') {
-            snprintf(why, whysz, "a space, control, backslash or non-ASCII character");
-            return AD_EINVAL;
-        }
-    }
-    bool tls;
-    const char *p;
-    if (strncasecmp(url, "http://", 7) == 0) {
-        tls = false;
-        p = url + 7;
-    } else if (strncasecmp(url, "https://", 8) == 0) {
-        tls = true;
-        p = url + 8;
-    } else {
-        snprintf(why, whysz, "not an http:// or https:// URL");
-        return AD_EINVAL;
-    }
-    size_t alen = strcspn(p, "/?#");
     if (memchr(p, '@', alen) != NULL) {
         snprintf(why, whysz, "it has userinfo (user@)");
         return AD_EINVAL;
     }
     const char *host = p, *colon;
     size_t hlen;
-    bool v6 = p[0] == '[';
-    if (v6) {
+    *v6 = p[0] == '[';
+    if (*v6) {
         const char *rb = memchr(p, ']', alen);
         if (rb == NULL) {
             snprintf(why, whysz, "an IPv6 host without its ]");
@@ -164,6 +143,47 @@ int ad_node_plane_url(const ad_node_allow_t *a, const char *url, char *out, size
         snprintf(why, whysz, "no port, or not one of 1 to 65535");
         return AD_EINVAL;
     }
+    *hostp = host;
+    *hlenp = hlen;
+    *portp = port;
+    return 0;
+}
+
+int ad_node_plane_url(const ad_node_allow_t *a, const char *url, char *out, size_t outsz, char *why,
+                      size_t whysz)
+{
+    size_t len = url != NULL ? strlen(url) : 0;
+    if (len == 0 || len > AD_NODE_URL_MAX) {
+        snprintf(why, whysz, "empty, or longer than %d characters", AD_NODE_URL_MAX);
+        return AD_EINVAL;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if ((unsigned char)url[i] <= 0x20 || (unsigned char)url[i] >= 0x7f || url[i] == '\\') {
+            snprintf(why, whysz, "a space, control, backslash or non-ASCII character");
+            return AD_EINVAL;
+        }
+    }
+    bool tls;
+    const char *p;
+    if (strncasecmp(url, "http://", 7) == 0) {
+        tls = false;
+        p = url + 7;
+    } else if (strncasecmp(url, "https://", 8) == 0) {
+        tls = true;
+        p = url + 8;
+    } else {
+        snprintf(why, whysz, "not an http:// or https:// URL");
+        return AD_EINVAL;
+    }
+    size_t alen = strcspn(p, "/?#");
+    const char *host;
+    size_t hlen;
+    bool v6;
+    unsigned long port;
+    if (split_authority(p, alen, &host, &hlen, &v6, &port, why, whysz) != 0) {
+        return AD_EINVAL;
+    }
+    const char *pend = p + alen;
     const char *path = pend;
     size_t plen = strlen(path);
     if (strpbrk(path, "?#") != NULL) {

@@ -27,7 +27,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #define BACKOFF_MIN_MS 100
@@ -44,7 +43,6 @@
 #define EXIT_REFUSED 3
 
 static void link_connect(worker_t *w);
-static worker_t *container_of_clis(uv_work_t *req);
 static void on_retry(uv_timer_t *t);
 
 /* ---- the holders ------------------------------------------------------------------ */
@@ -506,195 +504,6 @@ static void on_forget(worker_t *w, json_t *msg, bool end)
     ad_worker_run_free(w, r);
 }
 
-/* ---- capabilities ------------------------------------------------------------------------ */
-
-/* The agent CLIs on the node's PATH and their versions, as
- * /api/requirements finds them (each `--version` bounded by 5 s): on the
- * pool, at start and again at each renewal. A CLI whose file is the one
- * probed last (its path, device, inode, size and modification time, the
- * link followed) keeps that version; only one installed, upgraded or gone
- * since is asked again, so the node says a new version a renewal after it. */
-typedef struct {
-    char path[4096];
-    char version[128];
-    bool found;
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    int64_t mtime_ns;
-} cli_t;
-typedef struct clis {
-    cli_t c[3];
-} clis_t;
-static const char *const cli_names[] = {"claude", "codex", "gemini"};
-
-static void clis_read(uv_work_t *req)
-{
-    clis_t *all = req->data; /* comes with what the last probe found */
-    for (size_t i = 0; i < AD_ARRAY_LEN(cli_names); i++) {
-        cli_t *c = &all->c[i], was = *c;
-        struct stat st;
-        c->found =
-            ad_path_which_in(cli_names[i], getenv("PATH"), NULL, c->path, sizeof(c->path)) == 0 &&
-            stat(c->path, &st) == 0;
-        if (!c->found) {
-            c->version[0] = '\0';
-            continue;
-        }
-        c->dev = st.st_dev;
-        c->ino = st.st_ino;
-        c->size = st.st_size;
-        c->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-        if (was.found && was.version[0] != '\0' && strcmp(was.path, c->path) == 0 &&
-            was.dev == c->dev && was.ino == c->ino && was.size == c->size &&
-            was.mtime_ns == c->mtime_ns) {
-            continue; /* the same file: the same version */
-        }
-        if (ad_health_program_version(c->path, c->version, sizeof(c->version)) != 0) {
-            c->version[0] = '\0';
-        }
-    }
-}
-
-static void clis_done(uv_work_t *req, int status)
-{
-    worker_t *w = container_of_clis(req);
-    clis_t *all = req->data;
-    json_t *o = json_object();
-    for (size_t i = 0; status == 0 && i < AD_ARRAY_LEN(cli_names); i++) {
-        const cli_t *c = &all->c[i];
-        if (c->found) {
-            json_object_set_new(o, cli_names[i],
-                                json_pack("{s:s, s:s}", "path", c->path, "version", c->version));
-        }
-    }
-    if (w->clis != NULL && !json_equal(w->clis, o)) {
-        char *now = json_dumps(o, JSON_COMPACT);
-        ad_log(AD_LOG_INFO, "node", "agent CLIs changed clis=%s", now != NULL ? now : "?");
-        free(now);
-    }
-    json_decref(w->clis);
-    w->clis = o;
-    w->clis_busy = false;
-    if (status == 0) {
-        free(w->clis_last);
-        w->clis_last = all;
-    } else {
-        free(all);
-    }
-}
-
-/* Asks again (on the pool), unless a probe is at work. */
-static void clis_probe(worker_t *w)
-{
-    if (w->clis_busy || w->stopping) {
-        return;
-    }
-    clis_t *all = ad_xcalloc(1, sizeof(*all));
-    if (w->clis_last != NULL) {
-        *all = *w->clis_last;
-    }
-    w->clis_work.data = all;
-    w->clis_busy = uv_queue_work(w->loop, &w->clis_work, clis_read, clis_done) == 0;
-    if (!w->clis_busy) {
-        free(all);
-    }
-}
-
-/* What the node offers: the health sampler's last figures (CPU, memory,
- * the data dir's disk, GPUs through NVML) and the agent CLIs. */
-static json_t *caps(const worker_t *w)
-{
-    const ad_health_sample_t *s = w->health != NULL ? ad_health_current(w->health) : NULL;
-    json_t *gpus = json_array();
-    json_t *clis = w->clis != NULL ? json_incref(w->clis) : json_object();
-    json_t *o = json_pack("{s:I, s:s, s:o}", "cpus", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
-                          "agentdVersion", AD_VERSION, "clis", clis);
-    if (w->cfg->data_dir[0] == '/') { /* where its runs' folders are (ad_plane_agent_cwd) */
-        json_object_set_new(o, "dataDir", json_string(w->cfg->data_dir));
-    }
-    struct utsname u;
-    if (uname(&u) == 0) {
-        json_object_set_new(o, "os", json_string(u.sysname));
-        json_object_set_new(o, "arch", json_string(u.machine));
-    }
-    if (s != NULL && s->has_cpu) {
-        json_object_set_new(o, "cpuPct", json_real(s->cpu_pct));
-    }
-    if (s != NULL && s->has_load) {
-        json_object_set_new(o, "load1", json_real(s->load[0]));
-    }
-    if (s != NULL && s->has_mem) {
-        json_object_set_new(o, "memTotal", json_integer((json_int_t)s->mem_total));
-        json_object_set_new(o, "memAvailable", json_integer((json_int_t)s->mem_available));
-    }
-    if (s != NULL && s->has_disk) {
-        json_object_set_new(o, "diskTotal", json_integer((json_int_t)s->disk_total));
-        json_object_set_new(o, "diskFree", json_integer((json_int_t)s->disk_free));
-    }
-    for (unsigned i = 0; s != NULL && s->gpu_available && i < s->ngpu; i++) {
-        const ad_health_gpu_t *g = &s->gpus[i];
-        json_t *j = json_pack("{s:i, s:s}", "index", (int)i, "name", g->name);
-        if (g->has_mem) {
-            json_object_set_new(j, "memTotal", json_integer((json_int_t)g->mem_total));
-            json_object_set_new(j, "memUsed", json_integer((json_int_t)g->mem_used));
-        }
-        if (g->has_util) {
-            json_object_set_new(j, "utilPct", json_real(g->util_pct));
-        }
-        json_array_append_new(gpus, j);
-    }
-    json_object_set_new(o, "gpus", gpus);
-    json_object_set(o, "repos", w->repos != NULL ? w->repos : json_array());
-    const char *why = NULL;
-    json_object_set_new(o, "sandbox", json_boolean(ad_procs_sandbox(w->procs, &why)));
-    json_object_set_new(o, "sandboxWhy", json_string(why != NULL ? why : ""));
-    return o;
-}
-
-/* The runs' agents, measured by their sessions (a node's runs are in
- * cgroups when it can, but measured as trees: what it reports is the same). */
-static size_t run_targets(ad_health_target_t *out, size_t max, void *ud)
-{
-    worker_t *w = ud;
-    size_t n = 0;
-    for (wrun_t *r = w->runs; r != NULL && n < max; r = r->next) {
-        if (r->agent_pid <= 0) {
-            ad_hold_info_t info;
-            if (ad_hold_info_read(r->dir, &info) != 0) {
-                continue; /* (a replay, or not started yet) */
-            }
-            r->agent_pid = info.agent;
-        }
-        memset(&out[n], 0, sizeof(out[n]));
-        snprintf(out[n].agent_id, sizeof(out[n].agent_id), "%s", r->agent_id);
-        snprintf(out[n].run_id, sizeof(out[n].run_id), "%s", r->id);
-        out[n].pid = r->agent_pid;
-        n++;
-    }
-    return n;
-}
-
-/* What the runs use now, from the last sample: [{run, pid, cpuPercent,
- * rssBytes, gpuMemoryBytes, processes}], said with each renewal (the pid
- * also tells a restarted plane, which took the run up, what "spawned" told
- * the one before). */
-static json_t *run_figures(const worker_t *w)
-{
-    const ad_health_sample_t *s = w->health != NULL ? ad_health_current(w->health) : NULL;
-    json_t *a = json_array();
-    for (size_t i = 0; s != NULL && i < s->nagents; i++) {
-        const ad_health_agent_t *g = &s->agents[i];
-        json_array_append_new(a, json_pack("{s:s, s:I, s:o, s:I, s:I, s:I}", "run", g->run_id,
-                                           "pid", (json_int_t)g->pid, "cpuPercent",
-                                           g->has_cpu ? json_real(g->cpu_pct) : json_null(),
-                                           "rssBytes", (json_int_t)g->rss_bytes, "gpuMemoryBytes",
-                                           (json_int_t)g->gpu_mem_bytes, "processes",
-                                           (json_int_t)g->nprocs));
-    }
-    return a;
-}
-
 /* ---- the link ------------------------------------------------------------------------------ */
 
 static void on_renew(uv_timer_t *t)
@@ -710,10 +519,10 @@ static void on_renew(uv_timer_t *t)
         ad_wsc_close(w->link, 0, "silent");
         return;
     }
-    ad_worker_send(
-        w, json_pack("{s:s, s:o, s:o}", "t", "renew", "caps", caps(w), "runs", run_figures(w)));
+    ad_worker_send(w, json_pack("{s:s, s:o, s:o}", "t", "renew", "caps", ad_worker_caps(w), "runs",
+                                ad_worker_run_figures(w)));
     ad_worker_git_tick(w);
-    clis_probe(w); /* what the next renewal says */
+    ad_worker_clis_probe(w); /* what the next renewal says */
 }
 
 static void send_hello(worker_t *w)
@@ -723,8 +532,8 @@ static void send_hello(worker_t *w)
         json_array_append_new(runs, json_string(r->id));
     }
     ad_worker_send(w, json_pack("{s:s, s:s, s:O, s:s, s:o, s:o}", "t", "hello", "name", w->name,
-                                "labels", w->labels, "version", AD_VERSION, "caps", caps(w), "runs",
-                                runs));
+                                "labels", w->labels, "version", AD_VERSION, "caps",
+                                ad_worker_caps(w), "runs", runs));
 }
 
 static void on_link_open(ad_wsc_t *c, void *ud)
@@ -883,11 +692,6 @@ static void on_link_close(ad_wsc_t *c, int code, const char *reason, void *ud)
 
 static const ad_wsc_handler_t link_handler = {on_link_open, on_link_message, on_link_close};
 
-static worker_t *container_of_clis(uv_work_t *req)
-{
-    return (worker_t *)((char *)req - offsetof(worker_t, clis_work));
-}
-
 static void on_retry(uv_timer_t *t)
 {
     link_connect(t->data);
@@ -954,147 +758,13 @@ static void scan_holders(worker_t *w)
     }
 }
 
-/* "k=v,k2=v2" as an object; NULL when malformed. */
-static json_t *parse_labels(const char *s)
-{
-    json_t *o = json_object();
-    char buf[2048];
-    if (s == NULL || s[0] == '\0') {
-        return o;
-    }
-    if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf)) {
-        json_decref(o);
-        return NULL;
-    }
-    char *save = NULL;
-    for (char *kv = strtok_r(buf, ",", &save); kv != NULL; kv = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(kv, '=');
-        if (eq == NULL || eq == kv) {
-            json_decref(o);
-            return NULL;
-        }
-        *eq = '\0';
-        json_object_set_new(o, kv, json_string(eq + 1));
-    }
-    return o;
-}
-
-static int read_token_file(const char *path, char *out, size_t outsz)
-{
-    FILE *f = fopen(path, "re");
-    if (f == NULL) {
-        return -1;
-    }
-    size_t n = fread(out, 1, outsz - 1, f);
-    fclose(f);
-    out[n] = '\0';
-    out[strcspn(out, "\r\n")] = '\0';
-    return out[0] != '\0' ? 0 : -1;
-}
-
-static int usage(void)
-{
-    fprintf(stderr,
-            "usage: agentd node --join URL[,URL...] (--token T | --token-file F) [--name N] "
-            "[--labels k=v,...] [--data-dir D] [--planes-allow HOST[,HOST...]]\n");
-    return 2;
-}
-
 int ad_node_main(ad_config_t *cfg, int argc, char **argv)
 {
     static worker_t w;
-    const char *join = NULL, *token = NULL, *token_file = NULL, *name = NULL, *labels = NULL,
-               *data_dir = NULL, *planes_allow = NULL;
-    for (int i = 0; i < argc; i++) {
-        const char **dst = strcmp(argv[i], "--join") == 0           ? &join
-                           : strcmp(argv[i], "--data-dir") == 0     ? &data_dir
-                           : strcmp(argv[i], "--token") == 0        ? &token
-                           : strcmp(argv[i], "--token-file") == 0   ? &token_file
-                           : strcmp(argv[i], "--name") == 0         ? &name
-                           : strcmp(argv[i], "--labels") == 0       ? &labels
-                           : strcmp(argv[i], "--planes-allow") == 0 ? &planes_allow
-                                                                    : NULL;
-        if (strcmp(argv[i], "--help") == 0) {
-            usage();
-            return 0;
-        }
-        if (dst == NULL || i + 1 >= argc) {
-            return usage();
-        }
-        *dst = argv[++i];
+    int code = 0;
+    if (!ad_worker_args(&w, cfg, argc, argv, &code)) {
+        return code;
     }
-    const uint16_t probe = 1;
-    if (*(const unsigned char *)&probe != 1) {
-        fprintf(stderr, "agentd node: a big-endian machine cannot be a node (docs/nodes.md)\n");
-        return 1;
-    }
-    if (data_dir != NULL && snprintf(cfg->data_dir, sizeof(cfg->data_dir), "%s", data_dir) >=
-                                (int)sizeof(cfg->data_dir)) {
-        fprintf(stderr, "agentd node: --data-dir is too long\n");
-        return 2;
-    }
-    w.cfg = cfg;
-    w.labels = parse_labels(labels);
-    if (join == NULL || (token == NULL && token_file == NULL) || w.labels == NULL) {
-        return usage();
-    }
-    if (token_file != NULL && read_token_file(token_file, w.token, sizeof(w.token)) != 0) {
-        fprintf(stderr, "agentd node: cannot read a token from %s\n", token_file);
-        return 2;
-    }
-    if (token != NULL) {
-        snprintf(w.token, sizeof(w.token), "%s", token);
-    }
-    char host[64] = "node";
-    gethostname(host, sizeof(host) - 1);
-    snprintf(w.name, sizeof(w.name), "%s", name != NULL ? name : host);
-    for (const char *j = join; *j != '\0';) {
-        size_t jl = strcspn(j, ",");
-        const char *next = j[jl] == ',' ? j + jl + 1 : j + jl;
-        while (jl > 0 && j[jl - 1] == '/') {
-            jl--;
-        }
-        if (w.nurls == AD_NODE_JOIN_MAX || jl == 0 || jl > 2000) {
-            fprintf(stderr, "agentd node: --join takes 1 to %d URLs, comma-separated\n",
-                    AD_NODE_JOIN_MAX);
-            return 2;
-        }
-        char *u = w.urls[w.nurls++];
-        snprintf(u, sizeof(w.urls[0]), "%.*s/api/nodes/link", (int)jl, j);
-        bool tls;
-        char h[256], port[8], path[1024];
-        if (ad_wsc_parse_url(u, &tls, h, sizeof(h), port, sizeof(port), path, sizeof(path)) != 0) {
-            fprintf(stderr, "agentd node: --join needs http(s):// or ws(s):// URLs\n");
-            return 2;
-        }
-        /* what the planes may send: this scheme and host (planeurl.c; a
-         * host it would refuse is dialled as given, never learned) */
-        (void)ad_node_allow_host(&w.allow, h);
-        w.allow.https = w.allow.https || tls;
-        w.allow.http = w.allow.http || !tls;
-        j = next;
-    }
-    if (w.nurls == 0) {
-        return usage();
-    }
-    w.njoin = w.nurls;
-    for (const char *a = planes_allow; a != NULL && *a != '\0';) {
-        size_t al = strcspn(a, ",");
-        char h[300];
-        if (al == 0 || al >= sizeof(h)) {
-            fprintf(stderr, "agentd node: --planes-allow takes host names, comma-separated\n");
-            return 2;
-        }
-        snprintf(h, sizeof(h), "%.*s", (int)al, a);
-        int rc = ad_node_allow_host(&w.allow, h);
-        if (rc != 0) {
-            fprintf(stderr, "agentd node: --planes-allow %s: %s\n", h,
-                    rc == AD_ETOOBIG ? "too many hosts" : "not a host name or address");
-            return 2;
-        }
-        a = a[al] == ',' ? a + al + 1 : a + al;
-    }
-    snprintf(w.url, sizeof(w.url), "%s", w.urls[0]);
     char err[512];
     ad_pidlock_t lock;
     if (cfg->data_dir[0] == '\0' || ad_dir_create(cfg->data_dir, err, sizeof(err)) != 0 ||
@@ -1115,10 +785,10 @@ int ad_node_main(ad_config_t *cfg, int argc, char **argv)
     ad_health_opts_t ho = {.data_dir = cfg->data_dir,
                            .nvml_lib = cfg->nvml_lib,
                            .interval_ms = 2000,
-                           .targets = run_targets,
+                           .targets = ad_worker_run_targets,
                            .ud = &w};
     w.health = ad_health_new(w.loop, &ho);
-    clis_probe(&w);
+    ad_worker_clis_probe(&w);
     w.backoff_ms = BACKOFF_MIN_MS;
     uv_timer_init(w.loop, &w.renew);
     uv_timer_init(w.loop, &w.retry);

@@ -110,4 +110,8 @@ json_t *ad_project_files_args(const char *id, const json_t *changes);
 int ad_project_message_files(ad_store_t *st, const char *chat_id, const char *msg_id, json_t **out,
                              ad_field_err_t *e);
 
+/* The subsystem as an engine of the daemon (plugin.c; src/engine/engine.h;
+ * src/engines.c opens it). */
+extern const struct ad_engine ad_psync_engine;
+
 #endif

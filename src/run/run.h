@@ -37,6 +37,7 @@
 #include <uv.h>
 
 #include "bus/bus.h"
+#include "core/config.h"
 #include "core/core.h"
 #include "proc/proc.h"
 #include "store/store.h"

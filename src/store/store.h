@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "core/config.h"
 #include "core/core.h"
 
 struct ad_bus; /* src/bus: what the table families publish */

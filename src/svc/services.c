@@ -4,7 +4,7 @@
  * its stored row (argv with {key} replaced by config values, the config
  * as JSON in SERVICE_CONFIG), restarted by its policy with a backoff that
  * doubles from 500 ms to 30 s (and starts again once a run lasted 10 s),
- * probed every probe.intervalMs while it runs, and reports its own
+ * probed every probe.intervalMs while it runs (svcprobe.c), and reports its own
  * figures with {"type":"metrics", …numbers} lines. Every change of state
  * is published as service_update on service:<id> and its org's topic.
  * A service placed on a worker node (its row's nodeId, docs/nodes.md) runs
@@ -25,52 +25,9 @@
 #define BACKOFF_MIN_MS 500
 #define BACKOFF_MAX_MS 30000
 #define STABLE_MS 10000
-#define PROBE_DEFAULT_MS 5000
 #define ENV_MAX 8192
 #define SERVICE_OUTPUT_MAX (16 * 1024)
 #define NODE_TICK_MS 500
-
-typedef struct service {
-    struct service *next, *prev;
-    ad_services_t *ss;
-    char id[AD_ID_MAX], org[AD_ID_MAX];
-    json_t *row;    /* the stored row it runs from (owned) */
-    json_t *config; /* the config its process started with (owned), or NULL */
-    ad_proc_t *proc;
-    const char *status; /* stopped, running, stopping, backoff, failed */
-    bool want_up, restart_after_stop, removed, probing;
-    unsigned restarts;
-    uint64_t backoff_ms, started_ms;
-    bool has_exit;
-    int last_code, last_signal;
-    int64_t last_exit_at;
-    const char *health; /* unknown, healthy, unhealthy */
-    double latency_ms;
-    char probe_error[128];
-    int64_t checked_at;
-    json_t *figures;
-    ad_buf_t output;    /* its last plain lines (not metrics), stdout and stderr */
-    int64_t started_at; /* wall ms of the running process's start, 0 when down */
-    char error[256];
-    uv_timer_t backoff, probe;
-    int handles; /* timers not yet closed (after removal) */
-    /* On a worker node: the node its process runs on and that run's id
-     * ("" while none runs), its unreachable state as last published. */
-    char node_id[AD_ID_MAX], run_id[AD_ID_MAX];
-    bool unreachable;
-    uint64_t seen[2]; /* its holder's spool offsets read, per stream (acked) */
-} service_t;
-
-struct ad_services {
-    uv_loop_t *loop;
-    const ad_config_t *cfg;
-    ad_store_t *store;
-    ad_bus_t *bus;
-    ad_procs_t *procs;
-    ad_plane_t *plane; /* worker nodes (NULL: none) */
-    service_t *list;
-    uv_timer_t tick; /* node services: starts that wait, reachability */
-};
 
 static void start(service_t *s);
 
@@ -126,7 +83,7 @@ static json_t *runtime(const service_t *s)
     return rt;
 }
 
-static void publish(service_t *s)
+void ad_svc_publish(service_t *s)
 {
     char t0[96], t1[96];
     snprintf(t0, sizeof(t0), "service:%s", s->id);
@@ -141,144 +98,7 @@ static void publish(service_t *s)
 static void set_status(service_t *s, const char *status)
 {
     s->status = status;
-    publish(s);
-}
-
-/* ---- probes -------------------------------------------------------------------- */
-
-static void free_maybe(service_t *s);
-
-static void on_probed(bool ok, double ms, const char *error, void *ud)
-{
-    service_t *s = ud;
-    s->probing = false;
-    if (s->removed) {
-        free_maybe(s); /* it waited for this probe */
-        return;
-    }
-    const char *was = s->health;
-    s->health = ok ? "healthy" : "unhealthy";
-    s->latency_ms = ms;
-    s->checked_at = ad_wall_ms();
-    snprintf(s->probe_error, sizeof(s->probe_error), "%s", error != NULL ? error : "");
-    if (was != s->health) {
-        publish(s);
-    }
-}
-
-/* ---- a command probe on the service's node ---- */
-
-typedef struct {
-    ad_services_t *ss;
-    char run_id[AD_ID_MAX];
-    ad_proc_t *proc;
-    uv_timer_t timer;
-    uint64_t t0;
-    bool reported;
-    ad_probe_cb cb;
-    void *ud;
-} rprobe_t;
-
-static void rprobe_closed(uv_handle_t *h)
-{
-    free(h->data);
-}
-
-static void rprobe_report(rprobe_t *rp, bool ok, const char *error)
-{
-    if (!rp->reported) {
-        rp->reported = true;
-        rp->cb(ok, (double)(uv_now(rp->ss->loop) - rp->t0), error, rp->ud);
-    }
-}
-
-static void rprobe_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
-{
-    AD_UNUSED(p);
-    rprobe_t *rp = ud;
-    char why[160];
-    snprintf(why, sizeof(why), "%s",
-             ex->start_error != NULL ? ex->start_error : "the probe command failed on the node");
-    if (ex->exit_code > 0) {
-        snprintf(why, sizeof(why), "the probe command exited %d on the node", ex->exit_code);
-    }
-    rp->proc = NULL;
-    ad_plane_run_done(rp->ss->plane, rp->run_id);
-    rprobe_report(rp, ex->exit_code == 0, ex->exit_code == 0 ? NULL : why);
-    uv_close((uv_handle_t *)&rp->timer, rprobe_closed);
-}
-
-static void rprobe_timeout(uv_timer_t *t)
-{
-    rprobe_t *rp = t->data;
-    rprobe_report(rp, false, "timed out");
-    if (rp->proc != NULL) {
-        ad_proc_stop(rp->proc, true); /* its exit frees it */
-    }
-}
-
-static int spawn_on_node(ad_services_t *ss, const char *org, const char *svc_id, const char *node,
-                         json_t *argv, const char *env0, const ad_proc_opts_t *o,
-                         char run_id[AD_ID_MAX], ad_proc_t **out, char *err, size_t errsz);
-
-/* probe.command on the node of s, as one more run there (in the service's
- * work folder, its sandbox): exit 0 is healthy. Reports through cb once. */
-static void probe_on_node(service_t *s, json_t *probe, ad_probe_cb cb, void *ud)
-{
-    rprobe_t *rp = ad_xcalloc(1, sizeof(*rp));
-    rp->ss = s->ss;
-    rp->cb = cb;
-    rp->ud = ud;
-    rp->t0 = uv_now(s->ss->loop);
-    uv_timer_init(s->ss->loop, &rp->timer);
-    rp->timer.data = rp;
-    ad_proc_opts_t o = {.polite = AD_PROC_POLITE_NONE, .on_exit = rprobe_exit, .ud = rp};
-    char err[256] = "";
-    if (spawn_on_node(s->ss, s->org, s->id, s->node_id, json_object_get(probe, "command"), NULL, &o,
-                      rp->run_id, &rp->proc, err, sizeof(err)) != 0) {
-        rprobe_report(rp, false, err);
-        uv_close((uv_handle_t *)&rp->timer, rprobe_closed);
-        return;
-    }
-    json_t *to = json_object_get(probe, "timeoutMs");
-    uv_timer_start(&rp->timer, rprobe_timeout,
-                   json_is_integer(to) ? (uint64_t)json_integer_value(to) : 10000, 0);
-}
-
-/* The probe, where the service runs: on its node, a command as one more
- * run there, a connect by the node itself. */
-static void probe_run(service_t *s, json_t *probe, ad_probe_cb cb, void *ud)
-{
-    const char *type = json_string_value(json_object_get(probe, "type"));
-    if (s->node_id[0] != '\0' && type != NULL && strcmp(type, "command") == 0) {
-        probe_on_node(s, probe, cb, ud);
-    } else if (s->node_id[0] != '\0') {
-        ad_plane_probe(s->ss->plane, s->run_id, probe, cb, ud);
-    } else {
-        ad_probe_run(s->ss->loop, s->ss->procs, probe, strcmp(s->org, AD_ORG_DEFAULT) != 0, cb, ud);
-    }
-}
-
-static void on_probe_tick(uv_timer_t *t)
-{
-    service_t *s = t->data;
-    json_t *probe = json_object_get(s->row, "probe");
-    if (s->probing || s->proc == NULL || !json_is_object(probe) || s->unreachable) {
-        return;
-    }
-    s->probing = true;
-    probe_run(s, probe, on_probed, s);
-}
-
-static void probe_start(service_t *s)
-{
-    json_t *probe = json_object_get(s->row, "probe");
-    if (!json_is_object(probe)) {
-        return;
-    }
-    json_t *iv = json_object_get(probe, "intervalMs");
-    uint64_t every = json_is_integer(iv) ? (uint64_t)json_integer_value(iv) : PROBE_DEFAULT_MS;
-    uv_timer_start(&s->probe, on_probe_tick, every, every);
+    ad_svc_publish(s);
 }
 
 /* ---- process -------------------------------------------------------------------- */
@@ -368,7 +188,7 @@ static void on_exit_cb(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
         s->unreachable = false;
     }
     if (s->removed) {
-        free_maybe(s);
+        ad_svc_free_maybe(s);
         return;
     }
     if (s->restart_after_stop) {
@@ -386,7 +206,7 @@ static void on_start_cb(ad_proc_t *p, int rc, const char *err, void *ud)
 {
     service_t *s = ud;
     if (rc == 0) {
-        publish(s);
+        ad_svc_publish(s);
         return;
     }
     ad_proc_exit_t ex = {.exit_code = 127, .start_error = err != NULL ? err : "could not start"};
@@ -434,7 +254,7 @@ static size_t build_argv(json_t *cmd, json_t *cfg, const char **argv, char **own
  * variable; the relayed process into *out with o's callbacks. 0; AD_ESTATE
  * when the node is not connected (a start waits for it), another code
  * with err. */
-static int spawn_on_node(ad_services_t *ss, const char *org, const char *svc_id, const char *node,
+int ad_svc_spawn_on_node(ad_services_t *ss, const char *org, const char *svc_id, const char *node,
                          json_t *argv, const char *env0, const ad_proc_opts_t *o,
                          char run_id[AD_ID_MAX], ad_proc_t **out, char *err, size_t errsz)
 {
@@ -503,8 +323,8 @@ static int start_on_node(service_t *s, const char *const *argv, const char *env0
         json_array_append_new(a, json_string(argv[i]));
     }
     const char *node = row_node(s);
-    int rc = spawn_on_node(s->ss, s->org, s->id, node, a, env0, o, s->run_id, &s->proc, s->error,
-                           sizeof(s->error));
+    int rc = ad_svc_spawn_on_node(s->ss, s->org, s->id, node, a, env0, o, s->run_id, &s->proc,
+                                  s->error, sizeof(s->error));
     json_decref(a);
     if (rc == 0) {
         snprintf(s->node_id, sizeof(s->node_id), "%s", node);
@@ -617,7 +437,7 @@ static void start(service_t *s)
     s->started_ms = uv_now(s->ss->loop);
     s->started_at = ad_wall_ms();
     s->health = "unknown";
-    probe_start(s);
+    ad_svc_probe_start(s);
     ad_log(AD_LOG_INFO, "services", "service starting id=%s node=%s", s->id,
            s->node_id[0] != '\0' ? s->node_id : "-");
     set_status(s, "running");
@@ -652,7 +472,7 @@ static bool take_up(service_t *s, const char *run)
     s->config = json_deep_copy(json_object_get(s->row, "config"));
     s->started_ms = uv_now(ss->loop);
     s->started_at = ad_wall_ms();
-    probe_start(s);
+    ad_svc_probe_start(s);
     ad_log(AD_LOG_INFO, "services", "service taken up on its node id=%s run=%s", s->id, run);
     set_status(s, "running");
     return true;
@@ -674,7 +494,7 @@ static void on_timer_closed(uv_handle_t *h)
 
 /* A removed service goes once its process has exited and no probe is
  * out (a probe's callback still points at it). */
-static void free_maybe(service_t *s)
+void ad_svc_free_maybe(service_t *s)
 {
     if (!s->removed || s->proc != NULL || s->probing || s->handles != 2) {
         return;
@@ -753,7 +573,7 @@ void ad_services_apply(ad_services_t *ss, json_t *row)
     } else if (!enabled && s->want_up) {
         ad_services_stop(ss, id);
     } else {
-        publish(s); /* a changed name, probe or config (pendingRestart) */
+        ad_svc_publish(s); /* a changed name, probe or config (pendingRestart) */
     }
 }
 
@@ -807,7 +627,7 @@ void ad_services_remove(ad_services_t *ss, const json_t *row)
         if (s->proc != NULL) {
             ad_proc_stop(s->proc, false);
         }
-        free_maybe(s);
+        ad_svc_free_maybe(s);
     }
     ad_bus_publish_to(ss->bus, "service_update", (json_t *)row, "service", id, "org",
                       json_string_value(json_object_get(row, "orgId")), NULL);
@@ -840,7 +660,7 @@ int ad_services_test(ad_services_t *ss, const char *id, ad_services_test_cb cb, 
         free(t);
         return 0;
     }
-    probe_run(s, probe, on_tested, t);
+    ad_svc_probe_run(s, probe, on_tested, t);
     return 0;
 }
 
@@ -893,7 +713,7 @@ static void on_node_tick(uv_timer_t *t)
                 s->unreachable = away;
                 ad_log(AD_LOG_INFO, "services", "service's node %s id=%s",
                        away ? "unreachable" : "back", s->id);
-                publish(s);
+                ad_svc_publish(s);
             }
         }
     }
@@ -983,8 +803,8 @@ void ad_services_free(ad_services_t *ss)
         service_t *s = ss->list;
         unlink_service(ss, s);
         s->removed = true;
-        s->proc = NULL; /* the supervisor has shut down: no exit will come */
-        free_maybe(s);  /* or when its probe reports */
+        s->proc = NULL;       /* the supervisor has shut down: no exit will come */
+        ad_svc_free_maybe(s); /* or when its probe reports */
     }
     uv_close((uv_handle_t *)&ss->tick, on_tick_closed);
 }

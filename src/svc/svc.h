@@ -23,6 +23,7 @@
 #include <uv.h>
 
 #include "bus/bus.h"
+#include "core/config.h"
 #include "core/core.h"
 #include "node/node.h"
 #include "proc/proc.h"
@@ -214,5 +215,9 @@ int ad_svc_spec_patch(const json_t *body, const json_t *row, json_t *args, ad_fi
  * the start) holds it; NULL otherwise. 0, or AD_EINVAL with e. */
 int ad_svc_job_spec(ad_store_t *store, const json_t *body, ad_job_spec_t *spec, const char **argv,
                     size_t argv_max, json_t **made, ad_field_err_t *e);
+
+/* The subsystem as an engine of the daemon (plugin.c; src/engine/engine.h;
+ * src/engines.c opens it). */
+extern const struct ad_engine ad_svc_engine;
 
 #endif

@@ -190,6 +190,51 @@ size_t ad_train_sweep_grid_size(json_t *spec, json_t *schema)
     return n;
 }
 
+/* Each of params is a field of schema given as {values: [...]} or
+ * {min?, max?}, whose values (or both ends) the schema takes. */
+static int check_params(json_t *params, json_t *schema, err_t *e)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach(params, k, v)
+    {
+        char f[160];
+        snprintf(f, sizeof(f), "params.%.64s", k);
+        json_t *sf = field_of(schema, k);
+        if (sf == NULL) {
+            return bad(e, f, "is not a field of the schema");
+        }
+        const char *t = type_of(sf);
+        json_t *vals = json_object_get(v, "values");
+        if (!json_is_object(v) ||
+            (vals != NULL && (!json_is_array(vals) || json_array_size(vals) == 0 ||
+                              json_array_size(vals) > 1000))) {
+            return bad(e, f, "must be {values: [1 to 1000 values]} or {min?, max?}");
+        }
+        if (vals == NULL && (strcmp(t, "string") == 0)) {
+            return bad(e, f, "a string field needs values");
+        }
+        /* every value, or both ends, must be one the schema takes */
+        json_t *probe = vals != NULL ? json_incref(vals) : grid_values(sf, v, 2);
+        size_t i;
+        json_t *x;
+        json_array_foreach(probe, i, x)
+        {
+            ad_hparam_err_t herr;
+            json_t *patch = json_pack("{s:O}", k, x);
+            json_t *ok = ad_hparam_values(schema, NULL, patch, &herr);
+            json_decref(patch);
+            if (ok == NULL) {
+                json_decref(probe);
+                return bad(e, f, herr.reason);
+            }
+            json_decref(ok);
+        }
+        json_decref(probe);
+    }
+    return 0;
+}
+
 int ad_train_sweep_check(json_t *in, json_t *schema, json_t **out, char *field, size_t fieldsz,
                          char *why, size_t whysz)
 {
@@ -236,41 +281,8 @@ int ad_train_sweep_check(json_t *in, json_t *schema, json_t **out, char *field, 
     if (!json_is_object(params) || json_object_size(params) == 0) {
         return bad(&e, "params", "is required: {field: {values: [...]} or {min?, max?}}");
     }
-    json_object_foreach(params, k, v)
-    {
-        char f[160];
-        snprintf(f, sizeof(f), "params.%.64s", k);
-        json_t *sf = field_of(schema, k);
-        if (sf == NULL) {
-            return bad(&e, f, "is not a field of the schema");
-        }
-        const char *t = type_of(sf);
-        json_t *vals = json_object_get(v, "values");
-        if (!json_is_object(v) ||
-            (vals != NULL && (!json_is_array(vals) || json_array_size(vals) == 0 ||
-                              json_array_size(vals) > 1000))) {
-            return bad(&e, f, "must be {values: [1 to 1000 values]} or {min?, max?}");
-        }
-        if (vals == NULL && (strcmp(t, "string") == 0)) {
-            return bad(&e, f, "a string field needs values");
-        }
-        /* every value, or both ends, must be one the schema takes */
-        json_t *probe = vals != NULL ? json_incref(vals) : grid_values(sf, v, 2);
-        size_t i;
-        json_t *x;
-        json_array_foreach(probe, i, x)
-        {
-            ad_hparam_err_t herr;
-            json_t *patch = json_pack("{s:O}", k, x);
-            json_t *ok = ad_hparam_values(schema, NULL, patch, &herr);
-            json_decref(patch);
-            if (ok == NULL) {
-                json_decref(probe);
-                return bad(&e, f, herr.reason);
-            }
-            json_decref(ok);
-        }
-        json_decref(probe);
+    if (check_params(params, schema, &e) != 0) {
+        return AD_EINVAL;
     }
     int64_t parallel, budget, max_steps, grid_points, seed;
     if (int_in(in, "parallel", 1, 32, 1, &parallel, &e) != 0 ||

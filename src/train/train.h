@@ -19,6 +19,7 @@
 #define AD_TRAIN_H
 
 #include "auth/auth.h"
+#include "core/config.h"
 #include "core/core.h"
 #include "run/run.h"
 #include "store/store.h"
@@ -266,5 +267,9 @@ void ad_train_set_tap(ad_train_t *t, ad_train_tap_fn fn, void *ud);
 
 /* Counters: points looked at, firings. */
 void ad_train_stats(const ad_train_t *t, uint64_t *points, uint64_t *firings);
+
+/* The subsystem as an engine of the daemon (plugin.c; src/engine/engine.h;
+ * src/engines.c opens it). */
+extern const struct ad_engine ad_train_engine;
 
 #endif

@@ -8,7 +8,7 @@
  * unmasking and UTF-8 check were a fifth of a publishing server's CPU);
  * anything else goes to wslay from that frame on.
  * Data messages bypass wslay's queue (which mallocs and copies each message
- * per connection): an ad_wsmsg_t holds one pre-framed server frame that any
+ * per connection): an ad_wsmsg_t (wsmsg.c) holds one pre-framed server frame that any
  * number of connections write by reference. Control frames wslay produces
  * go on the connection's write queue as soon as wslay makes them, so frames
  * leave in the order they were queued (the server writes each connection's
@@ -20,7 +20,7 @@
  * a frame boundary with no fragmented message open, nothing is queued and
  * no Close is under way (ws_track_t follows the frame headers for that).
  *
- * permessage-deflate (deflate.c) is negotiated at the upgrade; a message
+ * permessage-deflate (deflate.c) is negotiated at the upgrade (handshake.c); a message
  * keeps its compressed frame beside the plain one, and compressed input
  * comes through wslay (RSV1) to be inflated before the handler sees it.
  */
@@ -31,7 +31,6 @@
 #include <strings.h>
 #include <wslay/wslay.h>
 
-#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 /* How long we wait for the peer's Close after sending ours. */
 #define WS_CLOSE_TIMEOUT_MS 5000
 /* A peer that is not reading gets this long to take what is queued before
@@ -41,242 +40,9 @@
  * overflow notice): they reach a slow reader instead of being dropped. */
 #define WS_RESERVE_BYTES 4096
 
-typedef struct ad_ws_route {
-    ad_ws_handler_t handler;
-    void *ud;
-    size_t nprotocols;
-    char *protocols[];
-} ad_ws_route_t;
-
-typedef struct {
-    char *name;
-    char *value;
-} ws_kv_t;
-
-/* Where the input stands between frames: a header being read (have bytes
- * of it), payload bytes still to come, a data message with more fragments
- * to come. Follows the headers only; wslay checks everything else. */
-typedef struct {
-    uint8_t hdr[14];
-    uint8_t have;
-    uint64_t left;
-    bool frag;
-} ws_track_t;
-
-struct ad_ws {
-    ad_conn_t *conn;
-    wslay_event_context_ptr ctx; /* NULL while idle (see above) */
-    ws_track_t track;
-    const ad_ws_route_t *route;
-    const char *in; /* input being handed to wslay */
-    size_t in_len;
-    ad_buf_t ctl; /* frames wslay wrote, flushed after each wslay call */
-    char *protocol;
-    ws_kv_t *kv; /* path params first, then query pairs */
-    unsigned nparams, nkv;
-    void *data;
-    uint64_t last_rx;
-    uint64_t last_ping;
-    bool in_recv;
-    bool closing;
-    /* ws_on_read is under way: a close it causes (a failed flush inside
-     * pump ends the connection at once) frees the socket only when it
-     * returns, so nothing it does after reads freed memory */
-    bool reading;
-    bool free_pending;
-    uint64_t close_waited; /* ms spent waiting for the peer after our Close */
-    /* wslay may hold control frames (set when it reads input or we queue a
-     * ping or Close): data writes check for them only then, not per frame */
-    bool ctl_maybe;
-    uint8_t deflate_bits; /* permessage-deflate's window (9..15); 0: off */
-    /* The start of a frame fast_frames() will read once the rest arrives
-     * (a read that ended mid-frame); NULL when none (see ws_read) */
-    uint8_t *carry;
-    size_t carry_len, carry_cap;
-};
-
-struct ad_wsmsg {
-    unsigned refs;
-    int deflated_bits;         /* the window bits deflated was made for (0: not tried) */
-    struct ad_wsmsg *deflated; /* its permessage-deflate form (NULL: does not pay) */
-    size_t flen;               /* frame length: header + payload */
-    size_t hlen;               /* header length */
-    bool frames;               /* several messages' frames (ad_wsmsg_frames_new) */
-    int frames_bits;           /* ... as a connection compressing with these sends them */
-    size_t cap;                /* ... and the room for them in buf */
-    unsigned char *frame;
-    unsigned char buf[]; /* 10 bytes of header room, then the payload */
-};
-
-/* ---- shared messages -------------------------------------------------------- */
-
-/* The length of a frame's header for a payload of len bytes. */
-static size_t header_len(size_t len)
-{
-    return len < 126 ? 2 : len < 65536 ? 4 : 10;
-}
-
-/* A frame's header for a payload of len bytes into h: its length. Server
- * frames are not masked. */
-static size_t frame_header(unsigned char h[10], size_t len, bool binary)
-{
-    size_t hlen = header_len(len);
-    h[0] = 0x80 | (binary ? 0x2 : 0x1);
-    if (hlen == 2) {
-        h[1] = (unsigned char)len;
-    } else if (hlen == 4) {
-        h[1] = 126;
-        h[2] = (unsigned char)(len >> 8);
-        h[3] = (unsigned char)len;
-    } else {
-        h[1] = 127;
-        for (int i = 0; i < 8; i++) {
-            h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
-        }
-    }
-    return hlen;
-}
-
-size_t ad_ws_text_frame_len(size_t len)
-{
-    return header_len(len) + len;
-}
-
-ad_wsmsg_t *ad_wsmsg_new(const void *data, size_t len, bool binary)
-{
-    ad_wsmsg_t *m = ad_xmalloc(sizeof(*m) + 10 + len + 1);
-    m->refs = 1;
-    m->deflated_bits = 0;
-    m->deflated = NULL;
-    m->frames = false;
-    m->frames_bits = 0;
-    m->cap = 0;
-    unsigned char *payload = m->buf + 10;
-    if (len > 0) {
-        memcpy(payload, data, len);
-    }
-    payload[len] = '\0';
-    unsigned char h[10];
-    size_t hlen = frame_header(h, len, binary);
-    m->frame = payload - hlen;
-    memcpy(m->frame, h, hlen);
-    m->hlen = hlen;
-    m->flen = hlen + len;
-    return m;
-}
-
-ad_wsmsg_t *ad_wsmsg_frames_new(size_t total, int bits)
-{
-    ad_wsmsg_t *m = ad_xmalloc(sizeof(*m) + total);
-    m->refs = 1;
-    m->deflated_bits = 0;
-    m->deflated = NULL;
-    m->frames = true;
-    m->frames_bits = bits;
-    m->cap = total;
-    m->frame = m->buf;
-    m->hlen = 0;
-    m->flen = 0;
-    return m;
-}
-
-int ad_wsmsg_frames_add_text(ad_wsmsg_t *m, const char *data, size_t len)
-{
-    if (!m->frames || m->frames_bits != 0) {
-        return AD_EINVAL;
-    }
-    if (m->cap - m->flen < ad_ws_text_frame_len(len)) {
-        return AD_ETOOBIG;
-    }
-    unsigned char *p = m->buf + m->flen;
-    size_t hlen = frame_header(p, len, false);
-    memcpy(p + hlen, data, len);
-    m->flen += hlen + len;
-    return 0;
-}
-
-/* m as a connection compressing with bits sends it (0: m itself). A new
- * reference. */
-static ad_wsmsg_t *form_for(ad_wsmsg_t *m, int bits)
-{
-    return bits != 0 && !m->frames ? ad_ws_deflated(m, bits) : ad_wsmsg_ref(m);
-}
-
-size_t ad_wsmsg_frame_len(ad_wsmsg_t *m, int bits)
-{
-    ad_wsmsg_t *f = form_for(m, bits);
-    size_t n = f->flen;
-    ad_wsmsg_unref(f);
-    return n;
-}
-
-int ad_wsmsg_frames_add(ad_wsmsg_t *run, ad_wsmsg_t *m)
-{
-    if (!run->frames || m->frames) {
-        return AD_EINVAL;
-    }
-    ad_wsmsg_t *f = form_for(m, run->frames_bits);
-    int rc = AD_ETOOBIG;
-    if (run->cap - run->flen >= f->flen) {
-        memcpy(run->buf + run->flen, f->frame, f->flen);
-        run->flen += f->flen;
-        rc = 0;
-    }
-    ad_wsmsg_unref(f);
-    return rc;
-}
-
-ad_wsmsg_t *ad_wsmsg_ref(ad_wsmsg_t *m)
-{
-    m->refs++;
-    return m;
-}
-
-void ad_wsmsg_unref(ad_wsmsg_t *m)
-{
-    if (m != NULL && --m->refs == 0) {
-        ad_wsmsg_unref(m->deflated);
-        free(m);
-    }
-}
-
-bool ad_wsmsg_binary(const ad_wsmsg_t *m)
-{
-    return (m->frame[0] & 0x0f) == 0x2;
-}
-
-void ad_wsmsg_set_rsv1(ad_wsmsg_t *m)
-{
-    m->frame[0] |= 0x40;
-}
-
-bool ad_wsmsg_kept(const ad_wsmsg_t *m, int bits, ad_wsmsg_t **d)
-{
-    *d = m->deflated;
-    return m->deflated_bits == bits;
-}
-
-void ad_wsmsg_keep(ad_wsmsg_t *m, int bits, ad_wsmsg_t *d)
-{
-    if (m->deflated_bits != 0) {
-        ad_wsmsg_unref(d); /* m keeps another size's: d was a one-off */
-        return;
-    }
-    m->deflated_bits = bits;
-    m->deflated = d;
-}
-
 static void wsmsg_release(void *m)
 {
     ad_wsmsg_unref(m);
-}
-
-const char *ad_wsmsg_data(const ad_wsmsg_t *m, size_t *len)
-{
-    if (len != NULL) {
-        *len = m->flen - m->hlen;
-    }
-    return (const char *)m->frame + m->hlen;
 }
 
 /* ---- wslay glue --------------------------------------------------------------- */
@@ -837,6 +603,25 @@ static void ws_tick(void *ud)
     }
 }
 
+/* The handshake is answered (handshake.c): the connection is the
+ * WebSocket's now, counted and ticked. */
+void ad_ws_start(ad_ws_t *ws, ad_req_t *r)
+{
+    /* can_take_over held, so this succeeds; bytes the client sent after
+     * its request reach ws_on_read once this handler returns */
+    ad_conn_t *c = ad_req_take_over(r, 101, NULL, &ws_ops, ws);
+    ws->conn = c;
+    ws_open_now++;
+    ws_opened++;
+    const ad_config_t *cfg = ad_conn_config(c);
+    uint64_t now = uv_now(ad_conn_loop(c));
+    ws->last_rx = now;
+    ws->last_ping = now;
+    uint64_t period = cfg->ws_ping_interval_ms < cfg->ws_idle_timeout_ms ? cfg->ws_ping_interval_ms
+                                                                         : cfg->ws_idle_timeout_ms;
+    ad_conn_timer(c, period, period, ws_tick);
+}
+
 /* ---- public API ------------------------------------------------------------------ */
 
 static int send_msg(ad_ws_t *ws, ad_wsmsg_t *m, size_t reserve)
@@ -848,7 +633,7 @@ static int send_msg(ad_ws_t *ws, ad_wsmsg_t *m, size_t reserve)
         return AD_EINVAL; /* frames made for another compression */
     }
     /* the connection's form of m: compressed when it negotiated it */
-    m = form_for(m, ws->deflate_bits);
+    m = ad_wsmsg_form_for(m, ws->deflate_bits);
     size_t bound = ad_conn_config(ws->conn)->ws_send_queue_bytes + reserve;
     int rc = 0;
     if (ad_conn_queued(ws->conn) + m->flen > bound) {
@@ -981,216 +766,4 @@ void ad_ws_set_data(ad_ws_t *ws, void *data)
 void *ad_ws_data(const ad_ws_t *ws)
 {
     return ws->data;
-}
-
-/* ---- handshake -------------------------------------------------------------------- */
-
-int ad_ws_accept_key(const char *key, char out[29])
-{
-    size_t kl = strlen(key);
-    uint8_t raw[18];
-    /* The key is base64 of 16 random bytes (RFC 6455 §4.1). */
-    if (kl != 24 || ad_base64_decode(key, kl, raw, sizeof(raw)) != 16) {
-        return AD_EINVAL;
-    }
-    char buf[24 + sizeof(WS_GUID)];
-    memcpy(buf, key, 24);
-    memcpy(buf + 24, WS_GUID, sizeof(WS_GUID));
-    uint8_t sha[20];
-    ad_sha1(buf, 24 + sizeof(WS_GUID) - 1, sha);
-    ad_base64_encode(sha, sizeof(sha), out, 29);
-    return 0;
-}
-
-static const char *pick_protocol(const ad_ws_route_t *rt, const char *offered, char *out,
-                                 size_t outsz)
-{
-    if (offered == NULL || rt->nprotocols == 0) {
-        return NULL;
-    }
-    /* One value that is none of the route's on a route that takes "bearer":
-     * the credential itself (new WebSocket(url, token)). A browser fails a
-     * handshake whose answer names no protocol it offered, so it is named
-     * back; the guard has decided on it already. Tokens are 32 characters
-     * or more; shorter values are protocol names. */
-    const char *one = offered + strspn(offered, " \t");
-    size_t onelen = strcspn(one, ", \t");
-    bool single = onelen > 0 && one[onelen + strspn(one + onelen, " \t")] == '\0';
-    bool bearer = false;
-    for (size_t i = 0; i < rt->nprotocols; i++) {
-        bearer = bearer || strcmp(rt->protocols[i], "bearer") == 0;
-    }
-    if (single && bearer && onelen >= 32 && onelen < outsz) {
-        memcpy(out, one, onelen);
-        out[onelen] = '\0';
-        return out;
-    }
-    const char *p = offered;
-    while (*p != '\0') {
-        while (*p == ' ' || *p == '\t' || *p == ',') {
-            p++;
-        }
-        size_t n = strcspn(p, ", \t");
-        for (size_t i = 0; i < rt->nprotocols; i++) {
-            if (strlen(rt->protocols[i]) == n && memcmp(rt->protocols[i], p, n) == 0 && n < outsz) {
-                memcpy(out, p, n);
-                out[n] = '\0';
-                return out;
-            }
-        }
-        p += n;
-    }
-    return NULL;
-}
-
-/* Checks the upgrade request's headers; answers 426/400 itself. Returns
- * true when the handshake may go on, with the accept key in accept. */
-static bool handshake_ok(ad_req_t *r, char accept[29])
-{
-    const char *upgrade = ad_req_header(r, "upgrade");
-    const char *connection = ad_req_header(r, "connection");
-    if (!ad_http_has_token(upgrade, "websocket") || !ad_http_has_token(connection, "upgrade") ||
-        !ad_req_is_upgrade(r)) {
-        ad_res_header(r, "Upgrade", "websocket");
-        ad_res_header(r, "Sec-WebSocket-Version", "13");
-        ad_res_error(r, 426, "UPGRADE_REQUIRED", NULL, "this endpoint speaks WebSocket only");
-        return false;
-    }
-    const char *version = ad_req_header(r, "sec-websocket-version");
-    if (version == NULL || strcmp(version, "13") != 0) {
-        ad_res_header(r, "Sec-WebSocket-Version", "13");
-        ad_res_error(r, 426, "UPGRADE_REQUIRED", NULL, "unsupported WebSocket version");
-        return false;
-    }
-    const char *key = ad_req_header(r, "sec-websocket-key");
-    if (key == NULL || ad_ws_accept_key(key, accept) != 0) {
-        ad_res_error(r, 400, "BAD_REQUEST", NULL, "missing or invalid Sec-WebSocket-Key");
-        return false;
-    }
-    if (!ad_req_can_take_over(r)) {
-        ad_res_error(r, 503, "UNAVAILABLE", NULL, "cannot upgrade this connection now");
-        return false;
-    }
-    return true;
-}
-
-/* Keeps the path params and query pairs: the request is gone after the 101. */
-static void keep_params(ad_ws_t *ws, ad_req_t *r)
-{
-    const char *name;
-    const char *value;
-    unsigned np = 0;
-    unsigned nq = 0;
-    while (ad_req_param_at(r, np, &name, &value)) {
-        np++;
-    }
-    while (ad_req_query_at(r, nq, &name, &value)) {
-        nq++;
-    }
-    ws->nparams = np;
-    ws->nkv = np + nq;
-    ws->kv = ad_xcalloc(ws->nkv ? ws->nkv : 1, sizeof(ws_kv_t));
-    for (unsigned i = 0; i < np; i++) {
-        ad_req_param_at(r, i, &name, &value);
-        ws->kv[i].name = ad_xstrdup(name);
-        ws->kv[i].value = ad_xstrdup(value);
-    }
-    for (unsigned i = 0; i < nq; i++) {
-        ad_req_query_at(r, i, &name, &value);
-        ws->kv[np + i].name = ad_xstrdup(name);
-        ws->kv[np + i].value = ad_xstrdup(value);
-    }
-}
-
-static void ws_upgrade(ad_req_t *r, void *ud)
-{
-    const ad_ws_route_t *rt = ud;
-    char accept[29];
-    if (!handshake_ok(r, accept)) {
-        return;
-    }
-    ad_ws_t *ws = ad_xcalloc(1, sizeof(*ws));
-    ws->route = rt; /* the wslay context comes with the first input */
-    ad_buf_init(&ws->ctl, 64 * 1024);
-    char proto[4200]; /* a token named back (pick_protocol): a JWT can be long */
-    const char *sel =
-        pick_protocol(rt, ad_req_header(r, "sec-websocket-protocol"), proto, sizeof(proto));
-    if (sel != NULL) {
-        ws->protocol = ad_xstrdup(sel);
-    }
-    keep_params(ws, r);
-    char ext[160];
-    int bits =
-        ad_ws_deflate_negotiate(ad_req_header(r, "sec-websocket-extensions"), ext, sizeof(ext));
-    if (bits > 0) {
-        ws->deflate_bits = (uint8_t)bits;
-        ad_res_header(r, "Sec-WebSocket-Extensions", ext);
-    }
-    ad_res_header(r, "Upgrade", "websocket");
-    ad_res_header(r, "Connection", "Upgrade");
-    ad_res_header(r, "Sec-WebSocket-Accept", accept);
-    if (ws->protocol != NULL) {
-        ad_res_header(r, "Sec-WebSocket-Protocol", ws->protocol);
-    }
-    /* can_take_over held, so this succeeds; bytes the client sent after
-     * its request reach ws_on_read once this handler returns */
-    ad_conn_t *c = ad_req_take_over(r, 101, NULL, &ws_ops, ws);
-    ws->conn = c;
-    ws_open_now++;
-    ws_opened++;
-    const ad_config_t *cfg = ad_conn_config(c);
-    uint64_t now = uv_now(ad_conn_loop(c));
-    ws->last_rx = now;
-    ws->last_ping = now;
-    uint64_t period = cfg->ws_ping_interval_ms < cfg->ws_idle_timeout_ms ? cfg->ws_ping_interval_ms
-                                                                         : cfg->ws_idle_timeout_ms;
-    ad_conn_timer(c, period, period, ws_tick);
-    if (rt->handler.on_open != NULL) {
-        rt->handler.on_open(ws, r, rt->ud);
-    }
-}
-
-static ad_ws_route_t *ws_route_new(const char *const *protocols, const ad_ws_handler_t *handler,
-                                   void *ud)
-{
-    size_t n = 0;
-    while (protocols != NULL && protocols[n] != NULL) {
-        n++;
-    }
-    ad_ws_route_t *rt = ad_xcalloc(1, sizeof(*rt) + n * sizeof(char *) + 1);
-    rt->handler = *handler;
-    rt->ud = ud;
-    rt->nprotocols = n;
-    /* Protocol names live as long as the route: copy them into one block
-     * owned by the route list. */
-    size_t total = 0;
-    for (size_t i = 0; i < n; i++) {
-        total += strlen(protocols[i]) + 1;
-    }
-    rt = ad_xrealloc(rt, sizeof(*rt) + n * sizeof(char *) + total + 1);
-    char *p = (char *)&rt->protocols[n];
-    for (size_t i = 0; i < n; i++) {
-        size_t l = strlen(protocols[i]) + 1;
-        memcpy(p, protocols[i], l);
-        rt->protocols[i] = p;
-        p += l;
-    }
-    return rt;
-}
-
-void ad_server_route_ws(ad_server_t *s, const char *pattern, ad_access_t access,
-                        const char *const *protocols, const ad_ws_handler_t *handler, void *ud)
-{
-    ad_ws_route_t *rt = ws_route_new(protocols, handler, ud);
-    ad_server_route(s, "GET", pattern, access, ws_upgrade, rt);
-    ad_server_own(s, rt);
-}
-
-void ad_server_route_ws_shared(ad_server_t *s, const char *pattern, ad_access_t access,
-                               const char *const *protocols, const ad_ws_handler_t *handler,
-                               void *ud)
-{
-    ad_ws_route_t *rt = ws_route_new(protocols, handler, ud);
-    ad_server_route_upgrade(s, pattern, "websocket", access, ws_upgrade, rt);
-    ad_server_own(s, rt);
 }

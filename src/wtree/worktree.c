@@ -153,15 +153,15 @@ static void inserted(int rc, json_t *result, void *ud)
 
 static void added(const ad_git_result_t *res, void *ud);
 
-/* On /seed/api (src/api/seed.c), a branch that exists nowhere, asked for
- * without createBranch or base as the Claude Manager seed's client does for
- * a new worktree: made from HEAD, as if createBranch had been true. /api
- * keeps the 404 (a typo in a branch name makes no branch) and so does an
- * explicit createBranch: false. True when the add was queued again. */
+/* With make_branch (the Claude Manager seed's dialect asks it, src/api), a
+ * branch that exists nowhere, asked for without createBranch or base: made
+ * from HEAD, as if createBranch had been true. Without it the 404 stays (a
+ * typo in a branch name makes no branch), and so it does with an explicit
+ * createBranch: false. True when the add was queued again. */
 static bool retry_new_branch(ad_wtree_ctx_t *c, const ad_git_result_t *res)
 {
     char path[PATH_MAX];
-    if (res->rc == 0 || c->retried || c->W->closed || c->cb == NULL || !c->seed ||
+    if (res->rc == 0 || c->retried || c->W->closed || c->cb == NULL || !c->make_branch ||
         strcmp(res->err.reason, "unknown_branch") != 0 ||
         json_object_get(c->body, "createBranch") != NULL ||
         json_object_get(c->body, "base") != NULL) {
@@ -232,7 +232,7 @@ void ad_wtree_create(ad_wtree_t *W, const ad_wtree_create_t *spec, ad_wtree_cb c
     c->ws = json_incref(spec->ws);
     c->body = json_incref(spec->body);
     c->setup = spec->setup;
-    c->seed = spec->seed;
+    c->make_branch = spec->make_branch;
     const char *name = ad_wtree_jstr(c->body, "name");
     const char *branch = ad_wtree_jstr(c->body, "branch");
     json_t *create = json_object_get(c->body, "createBranch");

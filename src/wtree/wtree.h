@@ -30,6 +30,7 @@
 
 #include "auth/auth.h"
 #include "bus/bus.h"
+#include "core/config.h"
 #include "core/core.h"
 #include "git/git.h"
 #include "store/store.h"
@@ -129,7 +130,8 @@ typedef struct {
     json_t *body;     /* {name, branch?, createBranch?, base?} checked by the caller */
     const char *path; /* where it goes (ad_git_worktree_default_path) */
     json_t *setup;    /* what runs in it after: ad_wtree_setup_for (taken) */
-    bool seed;        /* asked on /seed/api: a branch that exists nowhere is made */
+    bool make_branch; /* a branch that exists nowhere, asked for without
+                       * createBranch or base, is made from HEAD (not a 404) */
 } ad_wtree_create_t;
 /* The setup a new worktree of ws gets: its files, and its command only once
  * approved; a command nobody approved yet is left out and named
@@ -250,5 +252,9 @@ void ad_wtree_publish_row(ad_wtree_t *W, json_t *wt);
 void ad_wtree_publish_order(ad_wtree_t *W, json_t *worktrees);
 void ad_wtree_publish_ws(ad_wtree_t *W, json_t *ws);
 void ad_wtree_publish_ws_deleted(ad_wtree_t *W, json_t *result);
+
+/* The subsystem as an engine of the daemon (plugin.c; src/engine/engine.h;
+ * src/engines.c opens it). */
+extern const struct ad_engine ad_wtree_engine;
 
 #endif

@@ -37,7 +37,7 @@ typedef struct {
     size_t stopping;    /* agents whose stop has not completed yet */
     int stop_rc;        /* the first failed stop, or 0 */
     bool retried;       /* a worktree add tried again with a new branch */
-    bool seed;          /* asked on /seed/api */
+    bool make_branch;   /* a missing branch is made (ad_wtree_create_t) */
     bool node_read;     /* review: this step is asked of the run's node */
 } ad_wtree_ctx_t;
 

@@ -66,6 +66,9 @@ async function runScript(d, headers, wt, script, extra = {}) {
 // PROXIED on / off: agentd's /healthz reached through the agent's proxy
 // (HTTPS_PROXY, set when its network is "on"; these tests' daemons take
 // 127.0.0.1 for the internet, lib/daemon.js).
+// NET on when agentd's API answers at its own port straight from inside
+// (no proxy); there only the telemetry door listens, which answers 403.
+const apiProbe = (port) => `node -e "require('http').get({host:'127.0.0.1',port:${port},path:'/healthz'},(r)=>{console.log(r.statusCode===200?'NET on':'NET off');process.exit(0)}).on('error',()=>{console.log('NET off');process.exit(0)})"`;
 const proxied = (port) => `if [ -n "$HTTPS_PROXY" ] && curl -sf -p --max-time 10 http://127.0.0.1:${port}/healthz >/dev/null; then echo "PROXIED on"; else echo "PROXIED off"; fi`;
 
 // `check NAME CMD`: prints DENIED NAME when CMD fails, LEAK NAME when it works.
@@ -105,7 +108,7 @@ test('an org admin\'s command agent cannot reach agentd\'s files, sockets, spool
       `check etc-shadow "grep -q root /etc/shadow"`,
       'echo "worktree text" > mine.txt && echo "READ $(cat mine.txt)"',
       'printf "#!/bin/sh\\necho ran-in-worktree\\n" > t.sh && chmod +x t.sh && ./t.sh',
-      `node -e "const s=require('net').connect(${port},'127.0.0.1');s.on('connect',()=>{console.log('NET on');process.exit(0)});s.on('error',()=>{console.log('NET off');process.exit(0)})"`,
+      apiProbe(port),
       proxied(port),
       'echo "ENV AGENTD_TOKEN=${AGENTD_TOKEN-unset} LD_PRELOAD=${LD_PRELOAD-unset} MAKEFLAGS=${MAKEFLAGS-unset} JDK=${JDK_JAVA_OPTIONS-unset}"',
       'echo DONE',
@@ -188,7 +191,7 @@ test('sandbox policy: network off, extra paths, and "none" only for the owner', 
     // network off: the daemon's own port is out of reach; a read-only path is readable, not writable
     const port = new URL(d.url).port;
     const script = [
-      `node -e "const s=require('net').connect(${port},'127.0.0.1');s.on('connect',()=>{console.log('NET on');process.exit(0)});s.on('error',()=>{console.log('NET off');process.exit(0)})"`,
+      apiProbe(port),
       `echo "SHARED $(cat '${shared}/data.txt')"`,
       `if echo x > '${shared}/new.txt' 2>/dev/null; then echo "SHARED writable"; else echo "SHARED read-only"; fi`,
       'echo DONE',

@@ -80,7 +80,10 @@ test('an agent under an older agentd\'s holder goes on under this agentd; agentd
     fs.rmSync(dataDir, { recursive: true, force: true });
     fs.rmSync(bin, { recursive: true, force: true });
   });
-  const id = await commandAgent(d, wt, COUNTER);
+  // unconfined: the old agentd ran its agents in the host's network, and
+  // the old holder beside this agentd knows no --net-bridge (a real
+  // upgrade keeps the old agentd's own sandbox for the agents it started)
+  const id = await commandAgent(d, wt, COUNTER, { sandbox: 'none' });
   const started = await api(d, 'POST', `/api/agents/${id}/start`, {});
   assert.equal(started.status, 200, JSON.stringify(started.body));
   await until(async () => (await counters(d, id)) >= 10, 'output stored under the old holder');

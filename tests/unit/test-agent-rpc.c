@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "agent/agent.h"
+#include "agent/rpc.h"
 
 static ad_rpc_kind_t parse(const ad_rpc_t *r, const char *line, ad_rpc_msg_t *m)
 {
