@@ -272,9 +272,12 @@ decisions-index:
 # The subsystems must stay layers: no link cycle between them. And src/api
 # stays HTTP only (issue #30): no file of it over 500 lines, and at most
 # 8,000 lines in all (docs/internals/api.md, "What is left in src/api").
+# And src/store stays the engine (issue #79): store.h at most 400 lines,
+# src/store at most 10,000 in all, no file of it over 900 (docs/internals/store.md).
 layers: $(LIB_OBJ) $(GIT_BE_OBJ) $(TLS_BE_OBJ)
 	@sh scripts/layers.sh $(O)/obj/src
 	@sh scripts/api-size.sh 500 8000
+	@sh scripts/store-size.sh 400 10000 900
 
 # The size budgets (issue #79; CONTRIBUTING.md, "Size budgets"): no C file
 # of src/ over 900 lines, no header over 600, no function over 100, but for

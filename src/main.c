@@ -19,6 +19,8 @@
 #include "otel/otel.h"
 #include "proc/proc.h"
 #include "store/store.h"
+#include "tables/crews.h"
+#include "tables/series.h"
 #include "ws/ws.h"
 
 #include <malloc.h>
@@ -181,6 +183,7 @@ static int open_state(daemon_t *d)
         ad_pidlock_release(&d->lock);
         return 1;
     }
+    ad_store_rolls_start(d->store); /* series stored before the rollup tier */
     if (ad_auth_open(d->loop, &d->cfg, d->store, &d->auth, err, sizeof(err)) != 0) {
         fprintf(stderr, "agentd: %s\n", err);
         ad_store_close(d->store);

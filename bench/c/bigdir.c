@@ -21,6 +21,7 @@
  */
 #define _GNU_SOURCE /* nftw FTW_DEPTH */
 #include "store/store.h"
+#include "tables/series.h"
 #include "store/store_int.h"
 
 #include <ftw.h>

@@ -24,6 +24,7 @@
  * minutes to store, a read well under a second).
  */
 #include "store/store.h"
+#include "tables/series.h"
 #include "train/train.h"
 
 #include <math.h>

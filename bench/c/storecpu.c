@@ -17,6 +17,8 @@
  * builds' bytes).
  */
 #include "store/store.h"
+#include "tables/agents.h"
+#include "tables/usage.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -8,6 +8,7 @@
  */
 #include "api/api_int.h"
 #include "train/train.h"
+#include "tables/alerts.h"
 
 #include <stdio.h>
 

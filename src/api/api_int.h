@@ -20,6 +20,7 @@
 #include "live/live.h"
 #include "wtree/wtree.h"
 #include "store/store.h"
+#include "tables/auth.h"
 #include "train/train.h"
 
 /* ---- who is asking ------------------------------------------------------------ */

@@ -12,6 +12,7 @@
 #include "run/run.h"
 #include "api/api_int.h"
 #include "rows.h"
+#include "tables/approvals.h"
 
 static void list(ad_req_t *r, void *ud)
 {

@@ -9,6 +9,7 @@
  */
 #include "api/api_int.h"
 #include "auth/auth.h"
+#include "tables/accounts.h"
 
 #include <stdio.h>
 #include <string.h>

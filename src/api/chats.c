@@ -11,6 +11,7 @@
 #include "api/workbench.h"
 #include "chat/chat.h"
 #include "creds/creds.h"
+#include "tables/llm.h"
 
 #include <stdio.h>
 

@@ -9,6 +9,7 @@
  * figures come from src/store/credits.c.
  */
 #include "api/api_int.h"
+#include "tables/credits.h"
 #include "compat/compat.h"
 
 /* The org whose credits r asks about: a token's own; the owner's ?orgId=

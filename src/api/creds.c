@@ -13,6 +13,7 @@
 #include "api/workbench.h"
 #include "chat/chat.h"
 #include "creds/creds.h"
+#include "tables/llm.h"
 
 #include <stdio.h>
 

@@ -9,6 +9,7 @@
 #include "api/api_int.h"
 #include "flow/flow.h"
 #include "run/run.h"
+#include "tables/crews.h"
 
 json_t *ad_api_crew_load(ad_app_t *app, ad_req_t *r)
 {

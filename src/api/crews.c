@@ -6,6 +6,7 @@
  */
 #include "api/api_int.h"
 #include "flow/flow.h"
+#include "tables/crews.h"
 
 #define CREWS_MAX 1000
 

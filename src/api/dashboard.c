@@ -7,6 +7,8 @@
  * Everything is of the caller's organisation (every org for the owner).
  */
 #include "api/api_int.h"
+#include "tables/credits.h"
+#include "tables/stats.h"
 #include "compat/compat.h"
 
 /* ---- GET /api/runs -------------------------------------------------------------------- */

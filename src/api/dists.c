@@ -11,6 +11,7 @@
  * `counts` lines (src/run/dists.c).
  */
 #include "api/api_int.h"
+#include "tables/dists.h"
 
 #include <stdlib.h>
 

@@ -9,6 +9,7 @@
  * only, as the JSON routes.
  */
 #include "api/api_int.h"
+#include "tables/stats.h"
 
 #include <string.h>
 

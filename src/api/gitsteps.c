@@ -8,6 +8,7 @@
 #include "api/api_int.h"
 #include "node/node.h"
 #include "run/run.h"
+#include "tables/gitrows.h"
 
 void ad_api_wtree_reply(ad_req_t *r, const ad_wtree_out_t *o, int ok, const char *ref_field,
                         bool ws_create)

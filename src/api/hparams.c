@@ -13,6 +13,7 @@
  */
 #include "api/api_int.h"
 #include "hparam/hparam.h"
+#include "tables/hparams.h"
 
 #include <string.h>
 

@@ -6,6 +6,7 @@
  * daemon's machine. `agentd import PATH` calls it over the unix socket.
  */
 #include "api/api_int.h"
+#include "tables/import.h"
 
 static void imported(int rc, json_t *result, void *ud)
 {

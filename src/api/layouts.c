@@ -14,6 +14,7 @@
  */
 #include "api/api_int.h"
 #include "hparam/hparam.h"
+#include "tables/layouts.h"
 
 /* The organisation and scope of r's layout, or false after answering. */
 static bool scope_of(ad_app_t *app, ad_req_t *r, char org[AD_ID_MAX], const char **scope)

@@ -7,6 +7,7 @@
  * subsystem's /api/agents/:id/message.
  */
 #include "api/api_int.h"
+#include "tables/messages.h"
 
 /* limit= (1-200, default 50): 0, or -1 after a 422. */
 static int page_limit(ad_req_t *r, int *limit)

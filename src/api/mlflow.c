@@ -12,6 +12,7 @@
  */
 #include "api/api_int.h"
 #include "train/train.h"
+#include "tables/imports.h"
 
 #include <stdarg.h>
 #include <stdio.h>

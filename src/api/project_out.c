@@ -12,6 +12,8 @@
  */
 #include "api/workbench.h"
 #include "psync/psync.h"
+#include "tables/gitrows.h"
+#include "tables/llm.h"
 
 #include <stdio.h>
 #include <string.h>

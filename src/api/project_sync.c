@@ -10,6 +10,7 @@
  */
 #include "api/workbench.h"
 #include "psync/psync.h"
+#include "tables/llm.h"
 
 static void sync_set(int rc, json_t *view, void *ud)
 {

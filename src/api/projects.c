@@ -13,6 +13,7 @@
  */
 #include "api/workbench.h"
 #include "psync/psync.h"
+#include "tables/llm.h"
 
 /* The project of :id, visible to the caller (new reference), or NULL after
  * answering 404. */

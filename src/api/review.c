@@ -14,6 +14,7 @@
  * here.
  */
 #include "api/api_int.h"
+#include "tables/gitrows.h"
 
 /* A 422 for what src/wtree refused: a ref (no base to default to, or not
  * a valid ref) or another field. Returns -1. */

@@ -9,6 +9,7 @@
  */
 #include "run/run.h"
 #include "api/api_int.h"
+#include "tables/runs.h"
 
 #include <string.h>
 

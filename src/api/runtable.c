@@ -23,6 +23,7 @@
  * answers it as a 422.
  */
 #include "api/api_int.h"
+#include "tables/runtable.h"
 
 #include <stdlib.h>
 

@@ -10,6 +10,7 @@
  */
 #include "api/api_int.h"
 #include "train/train.h"
+#include "tables/series.h"
 
 #include <stdlib.h>
 

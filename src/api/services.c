@@ -10,6 +10,7 @@
  */
 #include "api/api_int.h"
 #include "svc/svc.h"
+#include "tables/services.h"
 
 static json_t *view(ad_app_t *app, json_t *row)
 {

@@ -8,6 +8,7 @@
 #include "api/api_int.h"
 #include "forge/forge.h"
 #include "monitor/monitor.h"
+#include "tables/settings.h"
 
 static void get(ad_req_t *r, void *ud)
 {

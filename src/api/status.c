@@ -3,6 +3,7 @@
  * the agent's recent changes of status with their reasons, newest first.
  * The current one is the agent's statusReason (src/store/status.c). */
 #include "api/api_int.h"
+#include "tables/runs.h"
 
 #include <stdlib.h>
 

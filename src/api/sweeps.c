@@ -8,6 +8,7 @@
  */
 #include "api/api_int.h"
 #include "train/train.h"
+#include "tables/sweeps.h"
 
 static void made(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 {

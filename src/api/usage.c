@@ -7,6 +7,7 @@
  * the store (src/store/usagesum.c); this file checks the request.
  */
 #include "api/api_int.h"
+#include "tables/usage.h"
 
 /* Usage is the daemon's own accounts' (machine-wide, no org column): it
  * belongs to the default organisation. Another org's token gets 404, as

@@ -12,6 +12,7 @@
  */
 #include "api/workbench.h"
 #include "flow/flow.h"
+#include "tables/workflows.h"
 
 #include <stdio.h>
 #include <stdlib.h>

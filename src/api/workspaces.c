@@ -15,6 +15,7 @@
  * (workspace.c). No git and no SQL here.
  */
 #include "api/api_int.h"
+#include "tables/workspaces.h"
 
 static void list(ad_req_t *r, void *ud)
 {

@@ -14,6 +14,7 @@
  */
 #include "api/api_int.h"
 #include "run/run.h"
+#include "tables/workspaces.h"
 
 static void list(ad_req_t *r, void *ud)
 {

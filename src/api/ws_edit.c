@@ -7,6 +7,8 @@
  * in src/wtree (workspace.c); no git and no SQL here.
  */
 #include "api/api_int.h"
+#include "tables/gitrows.h"
+#include "tables/workspaces.h"
 
 /* ---- POST /api/workspaces/:id/refresh ---------------------------------------------- */
 

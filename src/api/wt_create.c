@@ -9,6 +9,7 @@
  * them. Split from worktrees.c by route group; no git and no SQL here.
  */
 #include "api/api_int.h"
+#include "tables/gitrows.h"
 
 #include <limits.h>
 

@@ -7,6 +7,7 @@
  * throttles limits.c's.
  */
 #include "auth/auth_int.h"
+#include "tables/settings.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -24,6 +24,7 @@
 #include "core/core.h"
 #include "http/http.h"
 #include "store/store.h"
+#include "tables/auth.h"
 
 typedef enum {
     /* A worker node (issue #34, docs/nodes.md): outside the order below.

@@ -9,6 +9,7 @@
 #define AD_AUTH_INT_H
 
 #include "auth/auth.h"
+#include "tables/accounts.h"
 
 #define AD_AUTH_HOSTS_MAX 32
 #define AD_AUTH_ORIGINS_MAX 32

@@ -13,6 +13,9 @@
 #include "agent/agent.h"
 #include "agent/price.h"
 #include "store/store.h"
+#include "tables/llm.h"
+#include "tables/settings.h"
+#include "tables/usage.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,6 +9,7 @@
  */
 #include "chat/chat.h"
 #include "store/store.h"
+#include "tables/llm.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -6,13 +6,14 @@
  * it runs), and after each heartbeat a sweep that takes the runs on nodes
  * whose lease lapsed, and the held runs of other planes on this machine
  * the runner names (--takeover-dirs), and hands each to the runner (hooks). The rows are
- * src/store/planes.c's.
+ * src/tables/planes.c's.
  *
  * Ownership: the planes object owns its timer; its memory goes in the
  * timer's close callback, and a store answer that comes after close sees
  * the closing flag through a reference count.
  */
 #include "cluster/cluster.h"
+#include "tables/planes.h"
 
 #include <errno.h>
 #include <fcntl.h>

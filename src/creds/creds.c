@@ -12,6 +12,8 @@
 
 #include "creds/keyring.h"
 #include "store/store.h"
+#include "tables/auth.h"
+#include "tables/llm.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -7,6 +7,7 @@
  */
 #include "creds/creds.h"
 #include "store/store.h"
+#include "tables/llm.h"
 
 int ad_creds_list(ad_creds_t *c, ad_store_t *st, const char *org, json_t **rows)
 {

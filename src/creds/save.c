@@ -7,6 +7,7 @@
  */
 #include "creds/creds.h"
 #include "store/store.h"
+#include "tables/llm.h"
 
 #include <stdlib.h>
 #include <string.h>

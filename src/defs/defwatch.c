@@ -21,6 +21,7 @@
 #include "defs/defs.h"
 
 #include "store/store.h"
+#include "tables/workspaces.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -10,6 +10,7 @@
 #include "defs/defs.h"
 #include "llm/llm.h"
 #include "store/store.h"
+#include "tables/workspaces.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,6 +7,7 @@
  * signal {crewId, status} on crew:<id> and its org when one changes.
  */
 #include "flow/flow.h"
+#include "tables/crews.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -7,6 +7,8 @@
  * read before its start was stored.
  */
 #include "flow/flow.h"
+#include "tables/messages.h"
+#include "tables/workflows.h"
 
 #include <stdlib.h>
 #include <string.h>

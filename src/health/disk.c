@@ -3,7 +3,7 @@
  * The health history on disk (issue #35), the health side: each sample's
  * records gathered into chunks (the host's and each measured run's) until
  * a chunk period is over, then handed out to be stored (the wiring hands
- * them to the store's writer, src/store/health.c keeps the blobs); and the
+ * them to the store's writer, src/tables/health.c keeps the blobs); and the
  * stored chunks read back into buckets of a time range (mean and max, so a
  * spike shorter than a bucket still shows). The records are packed in this
  * machine's byte order: the database is this machine's own.

@@ -3,7 +3,7 @@
  * The training workspace's panel layouts (hparam.h, issue #35): a layout
  * as a request body gives it, checked field by field and rebuilt from what
  * it may hold, so what is stored is always a layout the dashboard can draw.
- * Rows are the store's (src/store/layouts.c), routes src/api/layouts.c.
+ * Rows are the store's (src/tables/layouts.c), routes src/api/layouts.c.
  */
 #include "hparam/hparam.h"
 #include "core/core.h"

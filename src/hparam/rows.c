@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What the REST routes of config schemas and configs hand the store
- * (src/store/hparams.c's insert and update ops): a request's body checked
+ * (src/tables/hparams.c's insert and update ops): a request's body checked
  * (a schema by hparam.c, a config's name here) and made into the op's
  * args, with a new id. Pure: any thread; src/api answers 422 on the field
  * err names.

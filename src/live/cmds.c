@@ -19,6 +19,9 @@
 #include "live/live_int.h"
 #include "run/run.h"
 #include "store/store.h"
+#include "tables/agents.h"
+#include "tables/auth.h"
+#include "tables/usage.h"
 #include "svc/svc.h"
 
 #include <stdlib.h>

@@ -8,6 +8,9 @@
  */
 #include "live/live_int.h"
 #include "store/store.h"
+#include "tables/auth.h"
+#include "tables/crews.h"
+#include "tables/runs.h"
 
 #include <stdlib.h>
 #include <string.h>

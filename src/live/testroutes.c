@@ -9,6 +9,9 @@
  */
 #include "live/live_int.h"
 #include "store/store.h"
+#include "tables/approvals.h"
+#include "tables/auth.h"
+#include "tables/runs.h"
 
 #ifdef AD_TEST_BUILD
 #include <stdlib.h>

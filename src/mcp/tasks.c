@@ -14,6 +14,10 @@
  * (notifications/tasks) and the tasks/result calls that wait for it.
  */
 #include "mcp/mcp_int.h"
+#include "tables/agents.h"
+#include "tables/mcptasks.h"
+#include "tables/messages.h"
+#include "tables/runs.h"
 
 #include <stdio.h>
 #include <stdlib.h>

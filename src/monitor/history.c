@@ -7,6 +7,8 @@
  */
 #include "monitor/monitor_int.h"
 #include "store/store.h"
+#include "tables/health.h"
+#include "tables/runs.h"
 
 #include <stdio.h>
 #include <stdlib.h>

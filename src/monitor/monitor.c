@@ -11,6 +11,8 @@
 #include "proc/proc.h"
 #include "run/run.h"
 #include "store/store.h"
+#include "tables/health.h"
+#include "tables/settings.h"
 #include "svc/svc.h"
 #include "train/train.h"
 

@@ -11,6 +11,8 @@
 #include "monitor/monitor_int.h"
 #include "proc/proc.h"
 #include "store/store.h"
+#include "tables/auth.h"
+#include "tables/workspaces.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -17,6 +17,7 @@
 #include "proc/proc.h"
 #include "run/run.h"
 #include "store/store.h"
+#include "tables/agents.h"
 #include "ws/ws.h"
 
 static int daemon_part(const ad_monitor_t *m, const ad_server_t *server, ad_buf_t *b)

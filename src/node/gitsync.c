@@ -12,6 +12,8 @@
 #include "node/node_int.h"
 
 #include "git/git.h"
+#include "tables/gitrows.h"
+#include "tables/workspaces.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -13,6 +13,10 @@
 
 #include "cluster/cluster.h"
 #include "hold/hold.h"
+#include "tables/accounts.h"
+#include "tables/nodes.h"
+#include "tables/planes.h"
+#include "tables/runs.h"
 
 #include <stdarg.h>
 #include <stdlib.h>

@@ -8,6 +8,7 @@
  */
 #include "llm/llm.h"
 #include "otel/otel_int.h"
+#include "tables/spans.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -11,6 +11,8 @@
  * whose credential came with them, whatever trace they say they are of.
  */
 #include "otel/otel_int.h"
+#include "tables/runs.h"
+#include "tables/spans.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -8,6 +8,7 @@
  */
 #include "psync/psync.h"
 #include "llm/llm.h"
+#include "tables/llm.h"
 
 #include <stdio.h>
 #include <stdlib.h>

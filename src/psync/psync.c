@@ -8,6 +8,7 @@
  */
 #include "psync/psync.h"
 #include "llm/llm.h"
+#include "tables/llm.h"
 
 #include <limits.h>
 #include <stdlib.h>

@@ -10,6 +10,7 @@
 #include "psync/psync.h"
 #include "llm/llm.h"
 #include "wtree/wtree.h"
+#include "tables/llm.h"
 
 #include <string.h>
 

@@ -13,6 +13,8 @@
 #include "agent/agent.h"
 #include "hparam/hparam.h"
 #include "run/run.h"
+#include "tables/hparams.h"
+#include "tables/runs.h"
 
 #include <stdio.h>
 #include <stdlib.h>

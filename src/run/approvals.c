@@ -13,6 +13,8 @@
  * Threads: loop thread only.
  */
 #include "run/features.h"
+#include "run/run_int.h"
+#include "tables/approvals.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -14,6 +14,8 @@
  * Ownership: obj is borrowed; what is kept and published is new.
  */
 #include "run/features.h"
+#include "run/run_int.h"
+#include "tables/dists.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -11,6 +11,7 @@
  * two rows. Hooks: record (AD_REC_TOOL_START, AD_REC_TOOL_END).
  */
 #include "run/features.h"
+#include "tables/stats.h"
 
 #include <string.h>
 

@@ -14,6 +14,7 @@
  * Hooks: started (the node's CLI version), attach (the folder), free.
  */
 #include "run/features.h"
+#include "tables/gitrows.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -14,6 +14,8 @@
  * Hooks: record (AD_REC_EVENT), flush (the points to the store), free.
  */
 #include "run/features.h"
+#include "tables/series.h"
+#include "tables/stats.h"
 
 #include <math.h>
 #include <stdlib.h>

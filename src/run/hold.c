@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "hold/hold.h"
+#include "tables/planes.h"
 
 char *ad_run_hold_path(const ad_runner_t *r, const char *run_id)
 {

@@ -8,6 +8,10 @@
  * store's.
  */
 #include "run/features.h"
+#include "run/run_int.h"
+#include "tables/series.h"
+#include "tables/stats.h"
+#include "tables/usage.h"
 
 #include <stdlib.h>
 #include <string.h>

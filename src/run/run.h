@@ -41,6 +41,7 @@
 #include "core/core.h"
 #include "proc/proc.h"
 #include "store/store.h"
+#include "tables/agents.h"
 
 typedef struct ad_runner ad_runner_t;
 

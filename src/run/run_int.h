@@ -16,6 +16,7 @@
 #include "run/run.h"
 #include "node/node.h"
 #include "run/feature.h"
+#include "tables/runs.h"
 
 #define AD_RUN_OUT_FLUSH_BYTES (64 * 1024) /* coalesced output becomes a message */
 #define AD_RUN_FLUSH_MS 100

@@ -6,6 +6,9 @@
  * output output.c's, exit exit.c's, stop/pause/input control.c's.
  */
 #include "run/features.h"
+#include "run/run_int.h"
+#include "tables/nodes.h"
+#include "tables/planes.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -15,6 +15,9 @@
 #define _GNU_SOURCE
 #endif
 #include "run/features.h"
+#include "run/run_int.h"
+#include "tables/accounts.h"
+#include "tables/workspaces.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -10,6 +10,8 @@
  * as root is refused.
  */
 #include "run/run.h"
+#include "tables/auth.h"
+#include "tables/settings.h"
 
 #include <arpa/inet.h>
 #include <stdio.h>

@@ -6,6 +6,10 @@
  * messages. Building the launch is src/agent's, spawning src/proc's.
  */
 #include "run/features.h"
+#include "run/run_int.h"
+#include "hparam/hparam.h"
+#include "tables/gitrows.h"
+#include "tables/settings.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -218,7 +218,6 @@ static int open_pg(ad_store_t *st, ad_store_t **out, char *err, size_t errsz)
     }
     st->tx.db = st->wdb;
     ad_store_writer_start(st);
-    ad_store_rolls_start(st);
     ad_log(AD_LOG_INFO, "store", "opened backend=postgres");
     *out = st;
     return 0;
@@ -302,7 +301,6 @@ int ad_store_open(uv_loop_t *loop, const ad_store_opts_t *opts, ad_store_t **out
     }
     st->tx.db = st->wdb;
     ad_store_writer_start(st);
-    ad_store_rolls_start(st); /* series stored before the rollup tier */
     ad_store_check_start(st); /* the pages read through, at low priority */
     ad_log(AD_LOG_INFO, "store", "opened path=%s synchronous=%s", st->path,
            st->durability_full ? "full" : "normal");

@@ -538,6 +538,116 @@ static int put_copy(copy_t *cp, ad_buf_t *b)
     return e;
 }
 
+/* The most columns a copied table may have. */
+#define COPY_COLS_MAX 128
+
+/* The COPY statement (into copy) and the SELECT reading its rows (into sel)
+ * of table t: its SQLite columns, by name, each found among the target's
+ * (cols: column_name, data_type); bytea[i] is whether column i is bytea
+ * there, *ncols how many there are. */
+static int copy_columns(copy_t *cp, const char *t, const PGresult *cols, ad_buf_t *sel,
+                        ad_buf_t *copy, bool bytea[COPY_COLS_MAX], int *ncols)
+{
+    sqlite3_stmt *info = NULL;
+    int e = 0;
+    char *tid = pq.PQescapeIdentifier(cp->pg, t, strlen(t));
+    e = ad_buf_printf(copy, "COPY %s (", tid != NULL ? tid : "?");
+    e = e == 0 ? ad_buf_puts(sel, "SELECT ") : e;
+    if (e == 0 && sqlite3_prepare_v2(cp->db, "SELECT name FROM pragma_table_info(?) ORDER BY cid",
+                                     -1, &info, NULL) != SQLITE_OK) {
+        e = sqlite_fail(cp, "reading columns");
+    }
+    if (info != NULL) {
+        sqlite3_bind_text(info, 1, t, -1, SQLITE_STATIC);
+    }
+    while (e == 0 && info != NULL && sqlite3_step(info) == SQLITE_ROW) {
+        const char *c = (const char *)sqlite3_column_text(info, 0);
+        int k = 0;
+        while (c != NULL && k < pq.PQntuples(cols) && strcmp(pq.PQgetvalue(cols, k, 0), c) != 0) {
+            k++;
+        }
+        if (*ncols == COPY_COLS_MAX) {
+            snprintf(cp->err, cp->errsz, "table %s has more than %zu columns", t,
+                     (size_t)COPY_COLS_MAX);
+            e = AD_ESTATE;
+            break;
+        }
+        if (c == NULL || k == pq.PQntuples(cols)) {
+            snprintf(cp->err, cp->errsz, "the target's table %s has no column %s", t,
+                     c != NULL ? c : "?");
+            e = AD_ESTATE;
+            break;
+        }
+        bytea[*ncols] = strcmp(pq.PQgetvalue(cols, k, 1), "bytea") == 0;
+        char *cid = pq.PQescapeIdentifier(cp->pg, c, strlen(c));
+        e = ad_buf_printf(copy, "%s%s", *ncols > 0 ? ", " : "", cid != NULL ? cid : "?");
+        pq.PQfreemem(cid);
+        /* SQLite's quoting of a name taken from its own schema */
+        char *q = sqlite3_mprintf("%s\"%w\"", *ncols > 0 ? ", " : "", c);
+        e = e == 0 ? ad_buf_puts(sel, q) : e;
+        sqlite3_free(q);
+        (*ncols)++;
+    }
+    sqlite3_finalize(info);
+    char *q = sqlite3_mprintf(" FROM \"%w\"", t);
+    e = e == 0 ? ad_buf_puts(sel, q) : e;
+    sqlite3_free(q);
+    e = e == 0 ? ad_buf_puts(copy, ") FROM STDIN") : e;
+    pq.PQfreemem(tid);
+    return e;
+}
+
+/* Runs the COPY statement copy and streams into it the rows of table t that
+ * rows reads, a line of ncols values each (bytea: copy_columns'); *from
+ * counts them. */
+static int copy_rows(copy_t *cp, const char *t, sqlite3_stmt *rows, const char *copy, int ncols,
+                     const bool *bytea, int64_t *from)
+{
+    ad_buf_t line;
+    ad_buf_init(&line, 1u << 30);
+    int e = 0;
+    PGresult *r = pq.PQexec(cp->pg, copy);
+    if (pq.PQresultStatus(r) != PGRES_COPY_IN) {
+        conn_msg(cp->pg, cp->err, cp->errsz, "starting COPY");
+        e = AD_EIO;
+    }
+    pq.PQclear(r);
+    bool copying = e == 0;
+    int step = SQLITE_DONE;
+    while (e == 0 && (step = sqlite3_step(rows)) == SQLITE_ROW) {
+        for (int i = 0; e == 0 && i < ncols; i++) {
+            e = i > 0 ? ad_buf_putc(&line, '\t') : 0;
+            e = e == 0 ? put_value(cp, rows, i, bytea[i], &line, t, sqlite3_column_name(rows, i))
+                       : e;
+        }
+        e = e == 0 ? ad_buf_putc(&line, '\n') : e;
+        (*from)++;
+        if (e == 0 && line.len >= COPY_FLUSH) {
+            e = put_copy(cp, &line);
+        }
+    }
+    if (e == 0 && step != SQLITE_DONE) {
+        e = sqlite_fail(cp, "reading rows");
+    }
+    if (copying) {
+        if (e == 0 && line.len > 0) {
+            e = put_copy(cp, &line);
+        }
+        pq.PQputCopyEnd(cp->pg, e == 0 ? NULL : "agentd: copy abandoned");
+        while ((r = pq.PQgetResult(cp->pg)) != NULL) {
+            if (e == 0 && pq.PQresultStatus(r) != PGRES_COMMAND_OK) {
+                char what[200];
+                snprintf(what, sizeof(what), "copying table %s", t);
+                conn_msg(cp->pg, cp->err, cp->errsz, what);
+                e = AD_EIO;
+            }
+            pq.PQclear(r);
+        }
+    }
+    ad_buf_cleanup(&line);
+    return e;
+}
+
 /* Copies table t: its SQLite columns, by name, into the same PostgreSQL
  * columns. Sets *from to the rows read. */
 static int copy_table(copy_t *cp, const char *t, int64_t *from)
@@ -556,110 +666,25 @@ static int copy_table(copy_t *cp, const char *t, int64_t *from)
         pq.PQclear(cols);
         return AD_ESTATE;
     }
-    sqlite3_stmt *info = NULL;
-    ad_buf_t sel, copy, line;
+    ad_buf_t sel, copy;
     ad_buf_init(&sel, 1u << 16);
     ad_buf_init(&copy, 1u << 16);
-    ad_buf_init(&line, 1u << 30);
-    int e = 0;
     int ncols = 0;
-    bool bytea[128];
-    char *tid = pq.PQescapeIdentifier(cp->pg, t, strlen(t));
-    e = ad_buf_printf(&copy, "COPY %s (", tid != NULL ? tid : "?");
-    e = e == 0 ? ad_buf_puts(&sel, "SELECT ") : e;
-    if (e == 0 && sqlite3_prepare_v2(cp->db, "SELECT name FROM pragma_table_info(?) ORDER BY cid",
-                                     -1, &info, NULL) != SQLITE_OK) {
-        e = sqlite_fail(cp, "reading columns");
-    }
-    if (info != NULL) {
-        sqlite3_bind_text(info, 1, t, -1, SQLITE_STATIC);
-    }
-    while (e == 0 && info != NULL && sqlite3_step(info) == SQLITE_ROW) {
-        const char *c = (const char *)sqlite3_column_text(info, 0);
-        int k = 0;
-        while (c != NULL && k < pq.PQntuples(cols) && strcmp(pq.PQgetvalue(cols, k, 0), c) != 0) {
-            k++;
-        }
-        if (ncols == (int)AD_ARRAY_LEN(bytea)) {
-            snprintf(cp->err, cp->errsz, "table %s has more than %zu columns", t,
-                     AD_ARRAY_LEN(bytea));
-            e = AD_ESTATE;
-            break;
-        }
-        if (c == NULL || k == pq.PQntuples(cols)) {
-            snprintf(cp->err, cp->errsz, "the target's table %s has no column %s", t,
-                     c != NULL ? c : "?");
-            e = AD_ESTATE;
-            break;
-        }
-        bytea[ncols] = strcmp(pq.PQgetvalue(cols, k, 1), "bytea") == 0;
-        char *cid = pq.PQescapeIdentifier(cp->pg, c, strlen(c));
-        e = ad_buf_printf(&copy, "%s%s", ncols > 0 ? ", " : "", cid != NULL ? cid : "?");
-        pq.PQfreemem(cid);
-        /* SQLite's quoting of a name taken from its own schema */
-        char *q = sqlite3_mprintf("%s\"%w\"", ncols > 0 ? ", " : "", c);
-        e = e == 0 ? ad_buf_puts(&sel, q) : e;
-        sqlite3_free(q);
-        ncols++;
-    }
-    sqlite3_finalize(info);
-    char *q = sqlite3_mprintf(" FROM \"%w\"", t);
-    e = e == 0 ? ad_buf_puts(&sel, q) : e;
-    sqlite3_free(q);
-    e = e == 0 ? ad_buf_puts(&copy, ") FROM STDIN") : e;
-    pq.PQfreemem(tid);
+    bool bytea[COPY_COLS_MAX];
+    int e = copy_columns(cp, t, cols, &sel, &copy, bytea, &ncols);
     sqlite3_stmt *rows = NULL;
     if (e == 0 && sqlite3_prepare_v2(cp->db, sel.data, -1, &rows, NULL) != SQLITE_OK) {
         e = sqlite_fail(cp, "reading a table");
     }
     if (e == 0) {
-        PGresult *r = pq.PQexec(cp->pg, copy.data);
-        if (pq.PQresultStatus(r) != PGRES_COPY_IN) {
-            conn_msg(cp->pg, cp->err, cp->errsz, "starting COPY");
-            e = AD_EIO;
-        }
-        pq.PQclear(r);
-    }
-    bool copying = e == 0;
-    int step = SQLITE_DONE;
-    while (e == 0 && (step = sqlite3_step(rows)) == SQLITE_ROW) {
-        for (int i = 0; e == 0 && i < ncols; i++) {
-            e = i > 0 ? ad_buf_putc(&line, '\t') : 0;
-            e = e == 0 ? put_value(cp, rows, i, bytea[i], &line, t, sqlite3_column_name(rows, i))
-                       : e;
-        }
-        e = e == 0 ? ad_buf_putc(&line, '\n') : e;
-        (*from)++;
-        if (e == 0 && line.len >= COPY_FLUSH) {
-            e = put_copy(cp, &line);
-        }
-    }
-    if (e == 0 && step != SQLITE_DONE) {
-        e = sqlite_fail(cp, "reading rows");
+        e = copy_rows(cp, t, rows, copy.data, ncols, bytea, from);
     }
     if (e == AD_ETOOBIG) {
         snprintf(cp->err, cp->errsz, "table %s: a row is larger than 1 GiB", t);
     }
-    if (copying) {
-        if (e == 0 && line.len > 0) {
-            e = put_copy(cp, &line);
-        }
-        pq.PQputCopyEnd(cp->pg, e == 0 ? NULL : "agentd: copy abandoned");
-        PGresult *r;
-        while ((r = pq.PQgetResult(cp->pg)) != NULL) {
-            if (e == 0 && pq.PQresultStatus(r) != PGRES_COMMAND_OK) {
-                char what[200];
-                snprintf(what, sizeof(what), "copying table %s", t);
-                conn_msg(cp->pg, cp->err, cp->errsz, what);
-                e = AD_EIO;
-            }
-            pq.PQclear(r);
-        }
-    }
     sqlite3_finalize(rows);
     ad_buf_cleanup(&sel);
     ad_buf_cleanup(&copy);
-    ad_buf_cleanup(&line);
     pq.PQclear(cols);
     return e;
 }

@@ -100,16 +100,3 @@ int ad_store_prom(ad_store_t *store, ad_buf_t *b)
                                 NULL);
     return rc;
 }
-
-int ad_store_agents_prom(ad_buf_t *b, const json_t *counts)
-{
-    int rc = ad_prom_family(b, "agentd_agents", "gauge", "Agents by status (archived not counted)");
-    static const char *st[] = {"running", "waiting", "error",  "finished",
-                               "idle",    "paused",  "stopped"};
-    for (size_t i = 0; i < AD_ARRAY_LEN(st) && rc == 0; i++) {
-        json_t *v = json_object_get(counts, st[i]);
-        rc = ad_prom_sample(b, "agentd_agents", v ? (double)json_integer_value(v) : 0, "status",
-                            st[i], NULL);
-    }
-    return rc;
-}

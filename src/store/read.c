@@ -149,6 +149,28 @@ void ad_store_read_async(ad_store_t *st, ad_store_read_fn fn, ad_store_done_cb d
     uv_queue_work(st->loop, &r->work, read_work, read_after);
 }
 
+void ad_store_conn_spec(const ad_store_t *st, ad_store_conn_spec_t *out)
+{
+    out->path = ad_xstrdup(st->path);
+    out->url = st->url != NULL ? ad_xstrdup(st->url) : NULL;
+    out->full = st->durability_full;
+    out->busy_ms = st->busy_ms;
+}
+
+int ad_store_conn_spec_open(const ad_store_conn_spec_t *c, ad_db_t **out, char *err, size_t errsz)
+{
+    return c->url != NULL
+               ? ad_db_pg_open(c->url, out, err, errsz)
+               : ad_store_conn_open(c->path, false, c->full, c->busy_ms, out, err, errsz);
+}
+
+void ad_store_conn_spec_free(ad_store_conn_spec_t *c)
+{
+    free(c->path);
+    free(c->url);
+    c->path = c->url = NULL;
+}
+
 ad_db_t *ad_store_rdb(ad_store_t *st)
 {
     AD_ASSERT_LOOP();

@@ -504,21 +504,3 @@ int ad_store_step_done(ad_db_t *db, ad_db_stmt_t *s)
     ad_db_reset(s);
     return err;
 }
-
-int ad_store_workspace_of(ad_db_t *db, const char *worktree_id, char out[AD_ID_MAX])
-{
-    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT workspace_id FROM worktrees WHERE id = ?1");
-    if (s == NULL) {
-        return AD_EINTERNAL;
-    }
-    ad_store_bind_text(s, 1, worktree_id);
-    int rc = ad_db_step(s);
-    int e = 0;
-    if (rc == AD_DB_ROW) {
-        snprintf(out, AD_ID_MAX, "%s", (const char *)ad_db_column_text(s, 0));
-    } else {
-        e = rc == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, rc);
-    }
-    ad_db_reset(s);
-    return e;
-}

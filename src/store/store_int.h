@@ -1,26 +1,19 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Private to src/store (and its unit tests): the database side that store.h
- * hides (over db.h's statement layer: SQLite or PostgreSQL). The transaction jobs run in, the
- * statement cache and error mapping, the read connections, row-to-JSON helpers, and the embedded
- * migrations (generated from src/store/migrations/NNNN_name.sql by
- * scripts/migrations.mk) with their runner.
+ * Private to src/store (and its unit tests): the engine's own parts. The
+ * store handle and its writer, the event log, the page checksums, the
+ * embedded migrations (generated from src/store/migrations/NNNN_name.sql
+ * by scripts/migrations.mk) with their runner, and PostgreSQL's
+ * translation. What the table families use of the engine is
+ * store/table.h, which this includes.
  */
 #ifndef AD_STORE_INT_H
 #define AD_STORE_INT_H
 
-#include "store/db.h"
 #include <stddef.h>
 #include <uv.h>
 
-#include "store/store.h"
-#include "tsdb/tsdb.h"
-
-/* What a job's ad_store_tx_t is: the writer's connection, inside the
- * group's transaction. */
-struct ad_store_tx {
-    ad_db_t *db;
-};
+#include "store/table.h"
 
 /* ---- the store (open.c; the writer's part in writer.c) ----------------------- */
 struct ad_store_job; /* a queued job (writer.c) */
@@ -75,42 +68,6 @@ struct ad_store {
 void ad_store_writer_start(ad_store_t *st);
 void ad_store_writer_stop(ad_store_t *st);
 void ad_store_writer_close(ad_store_t *st, uv_close_cb on_closed);
-
-/* Typed writes (writer.c): in[0..insz) is copied into the job; fn runs on
- * the writer with the copy (and may run twice, see ad_store_job_fn), then
- * cleanup(copy) (may be NULL) and cb(rc, result, ud) on the loop. */
-typedef int (*ad_store_typed_fn)(ad_store_tx_t *tx, const void *in, json_t **result);
-void ad_store_typed_write(ad_store_t *st, ad_store_typed_fn fn, const void *in, size_t insz,
-                          void (*cleanup)(void *in), ad_store_result_cb cb, void *ud);
-
-/* seriesroll.c (migration 2740): puts chunk row seq's rollup into its
- * rollup row (row seq / AD_ROLL_BLOCK, read, changed and written back;
- * nothing for an empty rollup), writer thread; the segments of a rollup
- * row's blob (pointing into it) in seq order, how many, or -1 for a blob
- * that is not one; and the job chain that builds the rows of series stored
- * before 2740, started by ad_store_open once the writer runs (loop thread;
- * nothing queued when no series waits). */
-#define AD_ROLL_BLOCK 6
-typedef struct {
-    int64_t seq;
-    const uint8_t *data;
-    size_t len;
-} ad_roll_seg_t;
-int ad_store_roll_put(ad_db_t *db, const char *run_id, const char *name, int64_t seq,
-                      const tsdb_rolls_t *r);
-int ad_store_roll_segs(const void *blob, size_t len, int64_t blk, ad_roll_seg_t *out);
-void ad_store_rolls_start(ad_store_t *st);
-/* The chunk tier (migration 2840): row seq / AD_SUM_BLOCK of metric_sums
- * holds each chunk's total (tsdb_totals_encode, the place in the row
- * seq % AD_SUM_BLOCK), put by ad_store_roll_put with the chunk's rollup.
- * ad_store_rolls_start also starts the job that builds the rows of series
- * rolled before 2840 (summed = 0). */
-#define AD_SUM_BLOCK 32
-
-/* settings.c: whether value (as a settings row stores it, of type string,
- * number, boolean or json) is one agentd's rules take for key; a key
- * agentd does not know passes (nothing takes it). Any thread. */
-bool ad_store_setting_ok(const char *key, const char *type, const char *value);
 
 /* ---- the event log (evlog.c) -------------------------------------------------
  * The bus's events on disk: append-only segment files in one folder, each
@@ -196,32 +153,6 @@ int64_t ad_evlog_parse(const void *data, size_t n, bool check_crc, ad_evlog_rec_
 int ad_store_test_hooks(ad_store_t *st, char *err, size_t errsz);
 #endif
 
-/* ---- statements and errors (stmt.c) -------------------------------------------
- * One cache of prepared statements per connection, keyed by the address of
- * the SQL text: pass string literals only (never text built at run time).
- * The statement comes back reset with its bindings cleared; reset it
- * (ad_db_reset) when done so a read does not hold its snapshot. NULL on a
- * prepare error (logged). Use it on the thread that owns db.
- */
-ad_db_stmt_t *ad_store_stmt(ad_db_t *db, const char *sql);
-/* A SQLite connection as the layer's (owned: closed by ad_store_conn_close,
- * which finalizes its cached statements and closes it, either backend). */
-ad_db_t *ad_db_wrap_sqlite(sqlite3 *sq);
-/* Frees a wrapper (its cached statements too) and hands the SQLite
- * connection back, open. */
-sqlite3 *ad_db_unwrap(ad_db_t *db);
-void ad_store_conn_close(ad_db_t *db);
-/* Translates a SQLite result code (extended codes understood) into an AD_E*
- * code, logging the library's message for unexpected ones:
- * NOTFOUND-like AD_DB_DONE is not an error (returns 0);
- * UNIQUE/PRIMARY KEY -> AD_EEXIST, CHECK/FOREIGN KEY/NOT NULL ->
- * AD_ECONSTRAINT, FULL -> AD_EFULL, BUSY/LOCKED -> AD_EBUSY, CORRUPT/NOTADB
- * -> AD_ECORRUPT, IOERR -> AD_EIO, NOMEM -> AD_ENOMEM, PostgreSQL's
- * AD_DB_UNAVAIL -> AD_EUNAVAIL, else AD_EINTERNAL. */
-int ad_store_rc(ad_db_t *db, int rc);
-/* Runs a one-statement write through the cache: binds nothing. */
-int ad_store_exec(ad_db_t *db, const char *sql);
-
 /* ---- page checksums (cksum.c, issue #78) ------------------------------------ */
 /* The bytes a page reserves for its sum: a database whose header says so
  * is summed on write and checked on read. */
@@ -243,76 +174,6 @@ void ad_cksum_set_verify(bool on);
 int ad_store_pages_summed(ad_db_t *db, const char *path, char *err, size_t errsz);
 void ad_store_check_start(ad_store_t *st);
 void ad_store_check_stop(ad_store_t *st);
-
-/* ---- connections (open.c, read.c) -------------------------------------------- */
-/* Opens one connection with the daemon's pragmas (writer: creates the file,
- * WAL; else query_only), registered with a statement cache. */
-int ad_store_conn_open(const char *path, bool writer, bool full, int busy_ms, ad_db_t **out,
-                       char *err, size_t errsz);
-/* Runs sql (no parameters, may be several statements) with sqlite3_exec,
- * with a message naming path and what in err on failure. */
-int ad_store_exec_raw(ad_db_t *db, const char *sql, char *err, size_t errsz, const char *path,
-                      const char *what);
-/* A connection of the store's backend: the SQLite file (as
- * ad_store_conn_open) or a PostgreSQL connection to st->url. */
-int ad_store_conn_open_st(const ad_store_t *st, bool writer, ad_db_t **out, char *err,
-                          size_t errsz);
-/* The read connection, for bounded indexed reads on the loop thread. */
-ad_db_t *ad_store_rdb(ad_store_t *st);
-/* PostgreSQL's idle pool: connections waiting and out on a read. Any thread. */
-void ad_store_pool_counts(size_t *idle, size_t *busy);
-/* Heavier reads on the libuv thread pool, on a read connection of their own.
- * fn runs on a pool thread; done runs on the loop with fn's return code. */
-typedef int (*ad_store_read_fn)(ad_db_t *db, void *ctx);
-void ad_store_read_async(ad_store_t *st, ad_store_read_fn fn, ad_store_done_cb done, void *ctx);
-
-/* ---- rows as JSON (stmt.c) -------------------------------------------------------
- * Turns the current row of stmt into a JSON object with camelCase keys:
- * snake_case columns become camelCase, columns ending in "_at" (integer
- * milliseconds) become RFC 3339 strings, "is_*" become booleans, columns
- * named in json_cols (comma-separated) are parsed JSON, and NULL columns are
- * left out unless named in null_cols (then they are JSON null). */
-json_t *ad_store_row_json(ad_db_stmt_t *stmt, const char *json_cols, const char *null_cols);
-/* One column's value given as JSON text instead of the row's (col, json;
- * json NULL: none), and members appended at the end of the object (tail,
- * ",\"k\":v..." or NULL), for a caller that changes a row as it goes out. */
-typedef struct {
-    int col;
-    const char *json;
-    const char *tail;
-} ad_store_row_over_t;
-/* What ad_store_row_text writes for each column of a statement, worked out
- * once for all its rows: the key (camelCase, quoted, with its comma and
- * colon) and how the value is written. */
-#define AD_ROW_PLAN_COLS 64
-typedef struct {
-    char key[72];
-    size_t keylen;
-    bool is_at, is_bool, is_json, keep_null;
-} ad_store_row_col_t;
-typedef struct {
-    int n;
-    ad_store_row_col_t col[AD_ROW_PLAN_COLS];
-} ad_store_row_plan_t;
-/* The plan of stmt's columns for json_cols and null_cols (as
- * ad_store_row_json takes them; a statement of more than AD_ROW_PLAN_COLS
- * columns is cut there). */
-void ad_store_row_plan(ad_db_stmt_t *stmt, const char *json_cols, const char *null_cols,
-                       ad_store_row_plan_t *plan);
-/* The current row of stmt as JSON text appended to out, byte for byte what
- * json_dumps(ad_store_row_json(stmt, json_cols, null_cols), JSON_COMPACT)
- * writes for the plan's json_cols and null_cols (with over's changes as
- * json_object_set would make them; over may be NULL), without a json_t for
- * any value. 0 or AD_ETOOBIG (out is then cut anywhere). Any thread that
- * owns stmt. */
-int ad_store_row_text(ad_db_stmt_t *stmt, const ad_store_row_plan_t *plan,
-                      const ad_store_row_over_t *over, ad_buf_t *out);
-/* For the forms that keep a tree: after a text writer's rc, *out is b's JSON
- * text read back (AD_EINTERNAL if it does not read). b is cleaned up here. */
-int ad_store_text_tree(int rc, ad_buf_t *b, json_t **out);
-/* Reads on the thread owning db: the workspace (with setup columns) and,
- * when worktrees is not NULL, its worktree rows. */
-int ad_store_git_workspace_read(ad_db_t *db, const char *id, json_t **ws, json_t **worktrees);
 
 typedef struct {
     int version;      /* the number the file name starts with */
@@ -369,116 +230,5 @@ typedef struct {
 const ad_store_pg_trigger_t *ad_store_pg_trigger(const char *migration, const char *name);
 /* Appends t's CREATE FUNCTION and CREATE TRIGGER. */
 int ad_store_pg_trigger_sql(const ad_store_pg_trigger_t *t, ad_buf_t *out);
-
-/* Binds text (NULL binds NULL) / a JSON value as text (NULL or json null
- * binds NULL). */
-int ad_store_bind_text(ad_db_stmt_t *s, int idx, const char *v);
-int ad_store_bind_json(ad_db_stmt_t *s, int idx, json_t *v);
-/* r as the JSON text of agents.status_reason {code, text, at, ref}, or NULL
- * when r is NULL or has no code (status.c). */
-int ad_store_bind_reason(ad_db_stmt_t *s, int idx, const ad_store_status_reason_t *r, int64_t at);
-/* Steps a statement that returns no rows and resets it: 0 or the mapped
- * error. Any thread that owns db. */
-int ad_store_step_done(ad_db_t *db, ad_db_stmt_t *s);
-/* The workspace id of a worktree into out: 0, AD_ENOENT or a mapped error.
- * Any thread that owns db. */
-int ad_store_workspace_of(ad_db_t *db, const char *worktree_id, char out[AD_ID_MAX]);
-
-/* Helpers for ops reading args. */
-const char *ad_args_str(json_t *args, const char *key);
-int64_t ad_args_int(json_t *args, const char *key, int64_t def);
-
-/* Reads one row of stmt (already bound) as JSON: 0, AD_ENOENT, or an error.
- * Resets stmt. */
-int ad_store_one_json(ad_db_t *db, ad_db_stmt_t *stmt, const char *json_cols, const char *null_cols,
-                      json_t **out);
-/* A row as JSON in a table's own shape (a new reference). */
-typedef json_t *(*ad_store_row_fn)(ad_db_stmt_t *s);
-/* One row of s (already bound) through row: 0, AD_ENOENT or an error.
- * Resets s. */
-int ad_store_one_row(ad_db_t *db, ad_db_stmt_t *s, ad_store_row_fn row, json_t **out);
-/* Every row of s (already bound) through row, as a new array in *out (set
- * only on success). Resets s. */
-int ad_store_all_rows(ad_db_t *db, ad_db_stmt_t *s, ad_store_row_fn row, json_t **out);
-
-/* Records a held run's spool offsets (hold_out, hold_err of a message just
- * stored; 0 for none) in run_hold, keeping the largest of each (migration
- * 2850), inside the caller's transaction: where ad_store_run_hold_offsets
- * reads them. A NULL run_id or two zeros write nothing. Writer thread. */
-int ad_store_run_hold_note(ad_db_t *db, const char *run_id, int64_t out, int64_t err);
-
-#define AD_AGENT_COLS                                                                              \
-    "id, worktree_id, name, status, context_level, mode, permissions, display_order, pid, "        \
-    "session_id, created_at, updated_at, started_at, stopped_at, deleted_at, parent_agent_id, "    \
-    "executor, crew_id, state, worktree_vanished_at, org_id, status_reason, " AD_AGENT_COST_COLS
-/* What an agent's runs cost so far (costUsd, totalTokens = input + output):
- * its row of agent_totals, which the run triggers keep (migration 2830), so
- * every agent row the store hands out (lists, reads, the rows events carry)
- * has its total for one key lookup, however many runs it has. */
-#define AD_AGENT_COST_COLS                                                                         \
-    "COALESCE((SELECT t.cost_usd FROM agent_totals t WHERE t.agent_id = agents.id), 0.0) AS "      \
-    "cost_usd, COALESCE((SELECT t.total_tokens FROM agent_totals t WHERE t.agent_id = "            \
-    "agents.id), 0) AS total_tokens"
-#define AD_AGENT_JSON "permissions,state,status_reason"
-#define AD_AGENT_NULLS "crew_id,state,status_reason"
-
-/* A run's display name and colour (issue #35, migration 2350) as SQL over
- * the runs row aliased R: the name set by PATCH, else "<agent name> · <config
- * name> #<the run's number among its agent's runs>" (run_no, kept by the
- * runs_number trigger, migration 2830); the colour set, else one of ten
- * palette colours picked from the start time and id (its last two characters,
- * counted from length(): PostgreSQL's substr has no negative start, and
- * takes an INT, which the statement layer leaves as it is). */
-#define AD_RUN_NAME_SQL(R)                                                                         \
-    "coalesce(" R ".name, (SELECT an.name FROM agents an WHERE an.id = " R ".agent_id) || "        \
-    "coalesce(' \u00b7 ' || json_extract(" R ".config, '$.name'), '') || ' #' || " R ".run_no)"
-#define AD_RUN_COLOR_SQL(R)                                                                        \
-    "coalesce(" R ".color, substr('#4e79a7#f28e2b#e15759#76b7b2#59a14f#edc948#b07aa1#ff9da7"       \
-    "#9c755f#17becf', CAST(1 + 7 * ((" R ".started_at + unicode(substr(" R ".id, length(" R        \
-    ".id), 1)) + unicode(substr(" R ".id, length(" R ".id) - 1, 1))) % 10) AS INT), 7))"
-
-/* The heartbeat's statement that lets go of the plane's leases of ended
- * runs (?1 the plane; planes.c). Its plan must look each lease's run up,
- * never list the runs: tests/unit/test-store-runs.c checks it. */
-extern const char ad_sql_leases_ended[];
-/* The runs list's cursor condition (?: started_at, started_at, id; stats.c):
- * its plan must be one index range, never a sort of every earlier run
- * (tests/unit/test-store-runs.c). */
-extern const char ad_sql_runs_before[];
-/* The agents list's page after a cursor (?2-?4 the filters, ?5 the cursor's
- * agent, ?6 the limit; agents.c): its plan must start at the cursor in
- * agents_by_created, never walk the index from the first agent
- * (tests/unit/test-store-runs.c). */
-extern const char ad_sql_agents_after[];
-
-/* Pending approvals of runs no longer running to expired (start-up, after
- * the runs no holder kept are lost; a run taken up again still waits on
- * its own). Writer thread. (approvals.c) */
-int ad_store_approvals_expire_all(ad_db_t *db, int64_t now);
-
-/* ---- distributions (dists.c, distover.c) ------------------------------------------ */
-/* Writes args.dists (checked by ad_store_dist_check) in the caller's
- * transaction; *stored how many. */
-int ad_store_dists_put(ad_db_t *db, json_t *args, size_t *stored);
-/* The over-time read (distover.c). */
-int ad_store_dists_over_time(ad_db_t *db, ad_store_dist_q_t *q);
-/* How many steps [from, to] holds (span[0]), its first and last step, and
- * its histograms' outer edges: 0 or AD_ENOENT. */
-int ad_store_dists_span(ad_db_t *db, const ad_store_dist_q_t *q, int64_t from, int64_t to,
-                        int64_t span[3], double *lo, double *hi);
-/* A statement over the rows of [from, to] (step, t, total, data),
- * ascending; the caller steps and resets it. */
-ad_db_stmt_t *ad_store_dists_rows(ad_db_t *db, const ad_store_dist_q_t *q, int64_t from,
-                                  int64_t to);
-
-/* ---- which way a metric improves (metricdir.c) ------------------------------------ */
-/* The metric_directions setting ({name: "min" | "max"}), or NULL. */
-json_t *ad_store_metric_dirs(ad_db_t *db);
-/* Whether name is best at its lowest: dirs (may be NULL) first, else its
- * name's words (tsdb_lower_is_better). */
-bool ad_store_metric_lower(json_t *dirs, const char *name);
-/* Sets direction ("min" | "max") and best (minValue or maxValue) on each
- * series of a list. */
-void ad_store_series_best(ad_db_t *db, json_t *series);
 
 #endif

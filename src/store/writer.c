@@ -730,3 +730,11 @@ void ad_store_writer_close(ad_store_t *st, uv_close_cb on_closed)
     uv_close((uv_handle_t *)&st->wake_check, on_closed);
     uv_close((uv_handle_t *)&st->wake_prepare, on_closed);
 }
+
+bool ad_store_stopping(ad_store_t *st)
+{
+    uv_mutex_lock(&st->lock);
+    bool s = st->stopping;
+    uv_mutex_unlock(&st->lock);
+    return s;
+}

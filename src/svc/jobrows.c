@@ -7,6 +7,8 @@
  * thread.
  */
 #include "svc/svc.h"
+#include "tables/jobs.h"
+#include "tables/services.h"
 
 #include <stdlib.h>
 

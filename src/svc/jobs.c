@@ -7,6 +7,8 @@
  * end is committed and its timer closed.
  */
 #include "svc/svc_int.h"
+#include "tables/jobs.h"
+#include "tables/settings.h"
 
 #include <ctype.h>
 #include <math.h>

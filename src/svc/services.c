@@ -15,6 +15,7 @@
  * shows its node unreachable while the relay says so.
  */
 #include "svc/svc_int.h"
+#include "tables/services.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -17,6 +17,8 @@
  */
 #include "llm/llm.h"
 #include "train/train.h"
+#include "tables/alerts.h"
+#include "tables/runs.h"
 
 #include <math.h>
 #include <signal.h>

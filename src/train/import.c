@@ -11,6 +11,9 @@
  * until it is stopped or, for an MLflow run, its meta.yaml says it ended.
  */
 #include "train/train_int.h"
+#include "tables/imports.h"
+#include "tables/runs.h"
+#include "tables/series.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -9,6 +9,7 @@
  * caller may name is the handler's check.
  */
 #include "train/train_int.h"
+#include "tables/runs.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,6 +9,7 @@
  * mlflowTags (mlflow.runName also its name). Pure: any thread.
  */
 #include "store/store.h"
+#include "tables/series.h"
 #include "train/train_int.h"
 
 #include <math.h>

@@ -10,6 +10,9 @@
  * is refused with MLflow's error rather than ignored. Loop thread.
  */
 #include "train/train_int.h"
+#include "tables/imports.h"
+#include "tables/runs.h"
+#include "tables/series.h"
 
 #include <stdio.h>
 #include <stdlib.h>

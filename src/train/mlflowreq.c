@@ -10,6 +10,9 @@
  * (the finite ones). Errors are MLflow's (ad_mlflow_err_t). Loop thread.
  */
 #include "train/train_int.h"
+#include "tables/imports.h"
+#include "tables/runs.h"
+#include "tables/series.h"
 
 #include <errno.h>
 #include <fcntl.h>

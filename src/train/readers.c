@@ -11,6 +11,8 @@
  * writing it), never an error.
  */
 #include "store/store.h"
+#include "tables/dists.h"
+#include "tables/series.h"
 #include "train/train_int.h"
 #include "tsdb/tsdb.h"
 

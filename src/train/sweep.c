@@ -18,6 +18,10 @@
  */
 #include "hparam/hparam.h"
 #include "train/train.h"
+#include "tables/hparams.h"
+#include "tables/runs.h"
+#include "tables/series.h"
+#include "tables/sweeps.h"
 
 #include <math.h>
 #include <stdio.h>

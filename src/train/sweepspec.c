@@ -13,6 +13,7 @@
  */
 #include "hparam/hparam.h"
 #include "train/train.h"
+#include "tables/hparams.h"
 
 #include <math.h>
 #include <stdio.h>

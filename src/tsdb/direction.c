@@ -7,7 +7,7 @@
  * a known quantity decides ("error_rate" is an error, "success_rate" a
  * success). A name with none of them counts as higher-is-better, as the
  * runs table always did. The user's setting (metric_directions, read by
- * src/store/metricdir.c) comes before this rule.
+ * src/tables/metricdir.c) comes before this rule.
  */
 #include "tsdb/tsdb.h"
 

@@ -5,7 +5,7 @@
  * Gorilla: steps and times as delta-of-deltas (one bit when the spacing
  * holds), values as the XOR with the previous value (one bit when it
  * repeats, else only the bits that differ). Pure code: no I/O, no SQLite;
- * the rows that hold chunks are src/store/series.c's.
+ * the rows that hold chunks are src/tables/series.c's.
  *
  * Not to be confused with src/api/metrics.c (the Prometheus /metrics
  * endpoint about the daemon itself) or src/health (the host sampler's
@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 /* A chunk row is closed at TSDB_CHUNK_MAX points or TSDB_CHUNK_BYTES of
- * encoding and names (its run id and series name: src/store/series.c),
+ * encoding and names (its run id and series name: src/tables/series.c),
  * whichever comes first. It is decoded whole, or answered by its row's
  * summary or total when it falls in one bucket or is at most half a bucket
  * wide; one row fills a 4 KiB SQLite page (its other columns take ~100
@@ -185,7 +185,7 @@ tsdb_roll_t tsdb_rolls_total(const tsdb_rolls_t *r);
 size_t tsdb_rolls_encode(const tsdb_rolls_t *r, uint8_t *buf);
 int tsdb_rolls_decode(const uint8_t *buf, size_t len, tsdb_rolls_t *r);
 
-/* A row of chunk totals (the chunk tier, src/store/seriesroll.c): n runs
+/* A row of chunk totals (the chunk tier, src/tables/seriesroll.c): n runs
  * (n at most 255), each a whole chunk's, and each one's place (ascending).
  * Encode writes at most TSDB_TOTALS_BYTES(n) into buf and returns the
  * bytes; decode fills e and place (room for max) and returns n, or -1 for

@@ -10,6 +10,8 @@
 #include "wtree/wtree_int.h"
 #include "creds/creds.h"
 #include "forge/forge.h"
+#include "tables/gitrows.h"
+#include "tables/settings.h"
 
 #include <stdio.h>
 #include <stdlib.h>

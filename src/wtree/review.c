@@ -8,6 +8,9 @@
  * caller (src/api/review.c).
  */
 #include "wtree/wtree_int.h"
+#include "tables/gitrows.h"
+#include "tables/llm.h"
+#include "tables/workspaces.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -8,6 +8,8 @@
  * audit, whoever asked: someone changed what agentd wrote.
  */
 #include "wtree/wtree_int.h"
+#include "tables/accounts.h"
+#include "tables/workspaces.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -6,6 +6,9 @@
  * follow what git lists, each change published.
  */
 #include "wtree/wtree_int.h"
+#include "tables/gitrows.h"
+#include "tables/settings.h"
+#include "tables/workspaces.h"
 
 #include <limits.h>
 #include <stdlib.h>

@@ -10,6 +10,8 @@
 #include "wtree/wtree_int.h"
 #include "proc/proc.h"
 #include "run/run.h"
+#include "tables/gitrows.h"
+#include "tables/workspaces.h"
 
 #include <limits.h>
 #include <stdlib.h>

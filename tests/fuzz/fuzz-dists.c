@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "store/store.h"
+#include "tables/dists.h"
 #include "tsdb/tsdb.h"
 
 static void added(json_t *d)

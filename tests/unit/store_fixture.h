@@ -21,6 +21,7 @@
 
 #include "core/core.h"
 #include "store/store.h"
+#include "tables/series.h"
 #include "store/store_int.h"
 
 /* Not every test file uses every helper. */
@@ -104,6 +105,7 @@ static store_fx_t *store_fx_new(const char *tag, bool open)
         if (ad_store_open(&f->loop, &o, &f->st, err, sizeof(err)) != 0) {
             fail_msg("store open failed: %s", err);
         }
+        ad_store_rolls_start(f->st); /* as the daemon does (main.c) */
     }
     return f;
 }

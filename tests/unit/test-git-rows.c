@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests for the store side of git worktrees (src/store/gitrows.c): creating
+/* Tests for the store side of git worktrees (src/tables/gitrows.c): creating
  * a workspace with git's worktrees, reconciling rows on refresh (vanished
  * worktrees with agents kept and flagged, others removed, new ones added,
  * branches followed) and the setup columns. */
@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "tables/agents.h"
+#include "tables/gitrows.h"
 #include "store/store_int.h"
 #include "store_fixture.h"
 

@@ -14,6 +14,7 @@
 #include "rows.h"
 #include "run/run.h"
 #include "store/store.h"
+#include "tables/runs.h"
 
 static void store_run_statuses_are_the_schemas(void **state)
 {

@@ -22,6 +22,7 @@
 #include "run/run_int.h" /* ad_run_take_held: take_up without a plane */
 #include "bus/bus.h"
 #include "store/store.h"
+#include "tables/runs.h"
 #include "store/store_int.h"
 #include "store_fixture.h"
 

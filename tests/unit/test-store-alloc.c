@@ -17,6 +17,9 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "tables/crews.h"
+#include "tables/settings.h"
+#include "tables/workspaces.h"
 #include "store/store_int.h"
 #include "alloc_fixture.h"
 

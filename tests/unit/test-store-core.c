@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "tables/workspaces.h"
 #include "store/store_int.h"
 #include "store_fixture.h"
 

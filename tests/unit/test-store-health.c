@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The health history on disk (src/store/health.c, src/health/disk.c):
+ * The health history on disk (src/tables/health.c, src/health/disk.c):
  * chunks packed from samples, stored, read back into buckets, and trimmed
  * by age and bytes.
  */
@@ -15,6 +15,7 @@
 
 #include "health/health.h"
 #include "store_fixture.h"
+#include "tables/health.h"
 
 STORE_FX_SETUP(setup, "hstore")
 

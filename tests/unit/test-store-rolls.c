@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The rollup rows of training metrics (src/store/seriesroll.c, migration
+ * The rollup rows of training metrics (src/tables/seriesroll.c, migration
  * 2740): a series stored before them (no rows, rolled = 0, no ranges) gets
  * them from the job chain the store starts when it opens, over several
  * jobs, and then reads as a series written with them does; a chunk that
@@ -55,6 +55,7 @@ static void reopen(store_fx_t *f)
     if (ad_store_open(&f->loop, &o, &f->st, err, sizeof(err)) != 0) {
         fail_msg("store open failed: %s", err);
     }
+    ad_store_rolls_start(f->st); /* as the daemon does (main.c) */
 }
 
 typedef struct {

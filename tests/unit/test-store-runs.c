@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests for the store's typed run writes (src/store/runs.c): each write is
+/* Tests for the store's typed run writes (src/tables/runs.c): each write is
  * read back through the store's reads and compared field by field. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -11,7 +11,15 @@
 #include <unistd.h>
 
 #include "store/store.h"
-#include "store/store_int.h" /* ad_sql_leases_ended */
+#include "tables/agents.h"
+#include "tables/messages.h"
+#include "tables/planes.h"
+#include "tables/runs.h"
+#include "tables/stats.h"
+#include "tables/tables_int.h" /* ad_sql_leases_ended */
+#include "tables/usage.h"
+#include "tables/workspaces.h"
+#include "store/store_int.h"
 #include "store_fixture.h"
 
 typedef struct {
@@ -281,7 +289,7 @@ static void an_end_written_again_counts_once(void **state)
     json_decref(u);
 }
 
-/* GET /api/usage/agents's rows (src/store/usagetop.c): each agent's period
+/* GET /api/usage/agents's rows (src/tables/usagetop.c): each agent's period
  * rows and running runs summed, costliest first, ties by name, at most 500
  * of the caller's organisation. 600 agents: ten with costs of their own,
  * the rest tied, so the 500th falls in the tie and names decide; every

@@ -11,6 +11,12 @@
 #include <unistd.h>
 
 #include "store/store.h"
+#include "tables/agents.h"
+#include "tables/approvals.h"
+#include "tables/messages.h"
+#include "tables/settings.h"
+#include "tables/usage.h"
+#include "tables/workspaces.h"
 #include "store/store_int.h"
 #include "store_fixture.h"
 

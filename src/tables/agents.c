@@ -1,0 +1,604 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Agents: the rows, their listing orders (a worktree's sortMode), archive
+ * (soft delete), restore, fork and reorder. Starting and stopping agents is
+ * the agent subsystem's; ad_store_agent_check_startable() is its guard.
+ */
+#include "store/table.h"
+#include "tables/agents.h"
+#include "tables/tables_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char SQL_AG_GET[] = "SELECT " AD_AGENT_COLS " FROM agents WHERE id = ?1";
+
+#define AG_FILTER                                                                                  \
+    "(?2 IS NULL OR status = ?2) AND (?3 OR deleted_at IS NULL) AND (?4 = '' OR org_id = ?4)"
+#define STATUS_RANK                                                                                \
+    "CASE status WHEN 'running' THEN 0 WHEN 'waiting' THEN 1 WHEN 'error' THEN 2 WHEN 'idle' "     \
+    "THEN 3 WHEN 'paused' THEN 4 ELSE 5 END"
+
+static const char SQL_AG_LIST_ALL[] =
+    "SELECT " AD_AGENT_COLS " FROM agents WHERE " AG_FILTER " ORDER BY created_at, id LIMIT 10000";
+static const char SQL_AG_LIST_FREE[] =
+    "SELECT " AD_AGENT_COLS " FROM agents WHERE worktree_id = ?1 AND " AG_FILTER
+    " ORDER BY display_order, created_at, id LIMIT 10000";
+static const char SQL_AG_LIST_STATUS[] =
+    "SELECT " AD_AGENT_COLS " FROM agents WHERE worktree_id = ?1 AND " AG_FILTER
+    " ORDER BY " STATUS_RANK ", display_order, created_at, id LIMIT 10000";
+static const char SQL_AG_LIST_NAME[] =
+    "SELECT " AD_AGENT_COLS " FROM agents WHERE worktree_id = ?1 AND " AG_FILTER
+    " ORDER BY lower(name), created_at, id LIMIT 10000"; /* NOCASE is SQLite's */
+
+/* The list written as text (ad_store_agent_list_text): the same columns,
+ * the cost from one join instead of two lookups a row, and a page after a
+ * cursor by the (created_at, id) index (migration 2860). */
+#define AG_TEXT_COLS                                                                               \
+    "id, worktree_id, name, status, context_level, mode, permissions, display_order, pid, "        \
+    "session_id, created_at, updated_at, started_at, stopped_at, deleted_at, parent_agent_id, "    \
+    "executor, crew_id, state, worktree_vanished_at, org_id, status_reason, "                      \
+    "COALESCE(t.cost_usd, 0.0) AS cost_usd, COALESCE(t.total_tokens, 0) AS total_tokens"
+#define AG_TEXT_FROM " FROM agents LEFT JOIN agent_totals t ON t.agent_id = agents.id"
+/* The first page and a page after a cursor (?5) are two statements: with
+ * "?5 IS NULL OR (created_at, id) > …" SQLite could not start at the
+ * cursor and walked the index from the first agent (0.7 ms half-way through
+ * 10,000; bench/README, F2). The first page keeps ?5 (NULL) so both bind
+ * alike; the cast types it for PostgreSQL. */
+static const char SQL_AG_TEXT_PAGE[] = "SELECT " AG_TEXT_COLS AG_TEXT_FROM " WHERE " AG_FILTER
+                                       " AND CAST(?5 AS TEXT) IS NULL ORDER BY created_at, id "
+                                       "LIMIT ?6";
+const char ad_sql_agents_after[] =
+    "SELECT " AG_TEXT_COLS AG_TEXT_FROM " WHERE " AG_FILTER
+    " AND (created_at, id) > (SELECT c.created_at, c.id FROM agents c WHERE c.id = ?5) "
+    "ORDER BY created_at, id LIMIT ?6";
+static const char SQL_AG_TEXT_FREE[] =
+    "SELECT " AG_TEXT_COLS AG_TEXT_FROM " WHERE worktree_id = ?1 AND " AG_FILTER
+    " ORDER BY display_order, created_at, id LIMIT ?6";
+static const char SQL_AG_TEXT_STATUS[] =
+    "SELECT " AG_TEXT_COLS AG_TEXT_FROM " WHERE worktree_id = ?1 AND " AG_FILTER
+    " ORDER BY " STATUS_RANK ", display_order, created_at, id LIMIT ?6";
+static const char SQL_AG_TEXT_NAME[] =
+    "SELECT " AG_TEXT_COLS AG_TEXT_FROM " WHERE worktree_id = ?1 AND " AG_FILTER
+    " ORDER BY lower(name), created_at, id LIMIT ?6";
+
+/* ---- counts by status, on the pool ------------------------------------------------- */
+
+typedef struct {
+    char org[AD_ID_MAX];
+    json_t *out;
+    ad_store_result_cb cb;
+    void *ud;
+} counts_t;
+
+static int counts_read(ad_db_t *db, void *ctx)
+{
+    counts_t *c = ctx;
+    ad_db_stmt_t *s = NULL;
+    int rc = ad_db_prepare_v2(db,
+                              "SELECT status, count(*) FROM agents WHERE deleted_at IS NULL "
+                              "AND (?1 = '' OR org_id = ?1) GROUP BY status",
+                              -1, &s, NULL);
+    if (rc != AD_DB_OK) {
+        return ad_store_rc(db, rc);
+    }
+    ad_db_bind_text(s, 1, c->org, -1, AD_DB_STATIC);
+    c->out = json_object();
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
+        json_object_set_new(c->out, (const char *)ad_db_column_text(s, 0),
+                            json_integer(ad_db_column_int64(s, 1)));
+    }
+    ad_db_finalize(s);
+    return rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
+}
+
+static void counts_done(int rc, void *ctx)
+{
+    counts_t *c = ctx;
+    c->cb(rc, c->out, c->ud);
+    free(c);
+}
+
+void ad_store_agent_status_counts(ad_store_t *st, const char *org, ad_store_result_cb cb, void *ud)
+{
+    counts_t *c = ad_xcalloc(1, sizeof(*c));
+    snprintf(c->org, sizeof(c->org), "%s", org != NULL ? org : "");
+    c->cb = cb;
+    c->ud = ud;
+    ad_store_read_async(st, counts_read, counts_done, c);
+}
+
+static int agent_read(ad_db_t *db, const char *id, json_t **out)
+{
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_AG_GET);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_db_bind_text(s, 1, id, -1, AD_DB_TRANSIENT);
+    return ad_store_one_json(db, s, AD_AGENT_JSON, AD_AGENT_NULLS, out);
+}
+
+int ad_store_agent_get(ad_store_t *st, const char *id, json_t **out)
+{
+    return agent_read(ad_store_rdb(st), id, out);
+}
+
+/* A worktree's sortMode as 0 free, 1 status, 2 name into *mode: 0,
+ * AD_ENOENT or an error. */
+static int sort_mode_of(ad_db_t *db, const char *worktree_id, int *mode)
+{
+    ad_db_stmt_t *m = ad_store_stmt(db, "SELECT sort_mode FROM worktrees WHERE id = ?1");
+    if (m == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_db_bind_text(m, 1, worktree_id, -1, AD_DB_TRANSIENT);
+    int rc = ad_db_step(m);
+    if (rc != AD_DB_ROW) {
+        ad_db_reset(m);
+        return rc == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+    }
+    const char *name = (const char *)ad_db_column_text(m, 0);
+    *mode = strcmp(name, "status") == 0 ? 1 : strcmp(name, "name") == 0 ? 2 : 0;
+    ad_db_reset(m);
+    return 0;
+}
+
+int ad_store_agent_list(ad_store_t *st, const char *worktree_id, const char *status,
+                        bool include_deleted, const char *org, json_t **out)
+{
+    ad_db_t *db = ad_store_rdb(st);
+    const char *sql = SQL_AG_LIST_ALL;
+    if (worktree_id != NULL) {
+        int mode = 0;
+        int rc = sort_mode_of(db, worktree_id, &mode);
+        if (rc != 0) {
+            return rc;
+        }
+        sql = mode == 1 ? SQL_AG_LIST_STATUS : mode == 2 ? SQL_AG_LIST_NAME : SQL_AG_LIST_FREE;
+    }
+    ad_db_stmt_t *s = ad_store_stmt(db, sql);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    if (worktree_id != NULL) {
+        ad_db_bind_text(s, 1, worktree_id, -1, AD_DB_TRANSIENT);
+    }
+    ad_store_bind_text(s, 2, status);
+    ad_db_bind_int(s, 3, include_deleted ? 1 : 0);
+    ad_store_bind_text(s, 4, org != NULL ? org : "");
+    json_t *arr = json_array();
+    int rc;
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
+        json_array_append_new(arr, ad_store_row_json(s, AD_AGENT_JSON, AD_AGENT_NULLS));
+    }
+    ad_db_reset(s);
+    if (rc != AD_DB_DONE) {
+        json_decref(arr);
+        return ad_store_rc(db, rc);
+    }
+    *out = json_pack("{s:o}", "agents", arr);
+    return 0;
+}
+
+int ad_store_agent_check_startable(ad_store_t *st, const char *id)
+{
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT deleted_at IS NOT NULL, status FROM agents "
+                                        "WHERE id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_db_bind_text(s, 1, id, -1, AD_DB_TRANSIENT);
+    int rc = ad_db_step(s);
+    int e = 0;
+    if (rc == AD_DB_ROW) {
+        const char *status = (const char *)ad_db_column_text(s, 1);
+        if (ad_db_column_int(s, 0) != 0 || strcmp(status, "running") == 0) {
+            e = AD_ESTATE;
+        }
+    } else {
+        e = rc == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+    }
+    ad_db_reset(s);
+    return e;
+}
+
+/* ---- writes (writer thread) ------------------------------------------------- */
+
+/* result = {agent, workspaceId} for agent id. */
+static int agent_result(ad_db_t *db, const char *id, json_t **result)
+{
+    json_t *a = NULL;
+    int e = agent_read(db, id, &a);
+    if (e != 0) {
+        return e;
+    }
+    char ws[AD_ID_MAX] = "";
+    e = ad_store_workspace_of(db, json_string_value(json_object_get(a, "worktreeId")), ws);
+    if (e != 0) {
+        json_decref(a);
+        return e;
+    }
+    *result = json_pack("{s:o, s:s}", "agent", a, "workspaceId", ws);
+    return 0;
+}
+
+int ad_store_op_agent_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
+{
+    ad_db_t *db = tx->db;
+    const char *wt = ad_args_str(args, "worktreeId");
+    char ws[AD_ID_MAX];
+    int e = ad_store_workspace_of(db, wt, ws);
+    if (e != 0) {
+        return e;
+    }
+    ad_db_stmt_t *s = ad_store_stmt(
+        db, "INSERT INTO agents (id, worktree_id, name, executor, status, mode, permissions, "
+            "display_order, session_id, parent_agent_id, crew_id, created_at, updated_at, state, "
+            "org_id) VALUES (?1, ?2, ?3, ?4, COALESCE(?5, 'idle'), ?6, ?7, (SELECT "
+            "COALESCE(MAX(display_order) + 1, 0) FROM agents WHERE worktree_id = ?2), ?8, ?9, "
+            "?10, ?11, ?11, ?12, (SELECT org_id FROM worktrees WHERE id = ?2))");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, ad_args_str(args, "id"));
+    ad_store_bind_text(s, 2, wt);
+    ad_store_bind_text(s, 3, ad_args_str(args, "name"));
+    ad_store_bind_text(s, 4, ad_args_str(args, "executor"));
+    ad_store_bind_text(s, 5, ad_args_str(args, "status"));
+    ad_store_bind_text(s, 6, ad_args_str(args, "mode"));
+    ad_store_bind_json(s, 7, json_object_get(args, "permissions"));
+    ad_store_bind_text(s, 8, ad_args_str(args, "sessionId"));
+    ad_store_bind_text(s, 9, ad_args_str(args, "parentAgentId"));
+    ad_store_bind_text(s, 10, ad_args_str(args, "crewId"));
+    ad_db_bind_int64(s, 11, ad_args_int(args, "now", 0));
+    ad_store_bind_json(s, 12, json_object_get(args, "state")); /* command agents' argv */
+    e = ad_store_step_done(db, s);
+    if (e != 0) {
+        return e;
+    }
+    return agent_result(db, ad_args_str(args, "id"), result);
+}
+
+int ad_store_op_agent_update(ad_store_tx_t *tx, json_t *args, json_t **result)
+{
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(
+        db,
+        "UPDATE agents SET name = COALESCE(?2, name), mode = COALESCE(?3, mode), "
+        "permissions = COALESCE(?4, permissions), display_order = COALESCE(?5, "
+        "display_order), crew_id = CASE WHEN ?6 <> 0 THEN ?7 ELSE crew_id END, updated_at = ?8, "
+        "state = CASE WHEN ?9 IS NULL AND ?10 IS NULL THEN state "
+        "WHEN ?10 IS NULL THEN json_set(COALESCE(state, '{}'), '$.env', json(?9)) "
+        "WHEN ?9 IS NULL THEN json_set(COALESCE(state, '{}'), '$.command', json(?10)) "
+        "ELSE json_set(COALESCE(state, '{}'), '$.env', json(?9), '$.command', json(?10)) END "
+        "WHERE id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, ad_args_str(args, "id"));
+    ad_store_bind_text(s, 2, ad_args_str(args, "name"));
+    ad_store_bind_text(s, 3, ad_args_str(args, "mode"));
+    ad_store_bind_json(s, 4, json_object_get(args, "permissions"));
+    json_t *order = json_object_get(args, "displayOrder");
+    if (json_is_integer(order)) {
+        ad_db_bind_int64(s, 5, json_integer_value(order));
+    }
+    json_t *crew = json_object_get(args, "crewId");
+    ad_db_bind_int(s, 6, crew != NULL ? 1 : 0);
+    ad_store_bind_text(s, 7, json_string_value(crew));
+    ad_db_bind_int64(s, 8, ad_args_int(args, "now", 0));
+    ad_store_bind_json(s, 9, json_object_get(args, "env")); /* admin's: src/api/agents.c */
+    ad_store_bind_json(s, 10, json_object_get(args, "command"));
+    int e = ad_store_step_done(db, s);
+    if (e == 0 && ad_db_changes(db) == 0) {
+        e = AD_ENOENT;
+    }
+    json_t *sb = json_object_get(args, "sandbox"); /* admin's; null: the workspace's */
+    if (e == 0 && sb != NULL) {
+        s = ad_store_stmt(db, json_is_null(sb)
+                                  ? "UPDATE agents SET state = json_remove(COALESCE(state, '{}'), "
+                                    "'$.sandbox') WHERE id = ?1"
+                                  : "UPDATE agents SET state = json_set(COALESCE(state, '{}'), "
+                                    "'$.sandbox', json(?2)) WHERE id = ?1");
+        if (s == NULL) {
+            return AD_EINTERNAL;
+        }
+        ad_store_bind_text(s, 1, ad_args_str(args, "id"));
+        if (!json_is_null(sb)) {
+            ad_store_bind_json(s, 2, sb);
+        }
+        e = ad_store_step_done(db, s);
+    }
+    if (e != 0) {
+        return e;
+    }
+    return agent_result(db, ad_args_str(args, "id"), result);
+}
+
+int ad_store_op_agent_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
+{
+    ad_db_t *db = tx->db;
+    const char *id = ad_args_str(args, "id");
+    int64_t now = ad_args_int(args, "now", 0);
+    if (json_is_true(json_object_get(args, "archive"))) {
+        ad_db_stmt_t *s = ad_store_stmt(db, "UPDATE agents SET deleted_at = COALESCE(deleted_at, "
+                                            "?2), updated_at = ?2 WHERE id = ?1");
+        if (s == NULL) {
+            return AD_EINTERNAL;
+        }
+        ad_store_bind_text(s, 1, id);
+        ad_db_bind_int64(s, 2, now);
+        int e = ad_store_step_done(db, s);
+        if (e == 0 && ad_db_changes(db) == 0) {
+            e = AD_ENOENT;
+        }
+        return e != 0 ? e : agent_result(db, id, result);
+    }
+    int e = agent_result(db, id, result);
+    if (e != 0) {
+        return e;
+    }
+    json_t *a = json_object_get(*result, "agent");
+    if (strcmp(json_string_value(json_object_get(a, "status")), "running") == 0) {
+        return AD_ESTATE;
+    }
+    ad_db_stmt_t *s = ad_store_stmt(db, "DELETE FROM agents WHERE id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, id);
+    return ad_store_step_done(db, s);
+}
+
+int ad_store_op_agent_restore(ad_store_tx_t *tx, json_t *args, json_t **result)
+{
+    ad_db_t *db = tx->db;
+    /* An agent of a removed worktree (or workspace) stays archived: it
+     * would come back where nothing shows it and nothing can run it. */
+    ad_db_stmt_t *s = ad_store_stmt(
+        db, "SELECT t.removed_at IS NOT NULL OR w.removed_at IS NOT NULL FROM agents a JOIN "
+            "worktrees t ON t.id = a.worktree_id JOIN workspaces w ON w.id = t.workspace_id "
+            "WHERE a.id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, ad_args_str(args, "id"));
+    int rc = ad_db_step(s);
+    bool gone = rc == AD_DB_ROW && ad_db_column_int(s, 0) != 0;
+    ad_db_reset(s);
+    if (gone) {
+        return AD_ESTATE;
+    }
+    s = ad_store_stmt(db, "UPDATE agents SET deleted_at = NULL, updated_at = ?2 WHERE id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, ad_args_str(args, "id"));
+    ad_db_bind_int64(s, 2, ad_args_int(args, "now", 0));
+    int e = ad_store_step_done(db, s);
+    if (e == 0 && ad_db_changes(db) == 0) {
+        e = AD_ENOENT;
+    }
+    return e != 0 ? e : agent_result(db, ad_args_str(args, "id"), result);
+}
+
+/* The fork's state: the parent's (a command agent keeps its command, env
+ * and stop step), and for an agent with a session forkSession, so its
+ * first run resumes the parent's session into a new one (--fork-session)
+ * and never appends to the parent's session file. New reference. */
+static json_t *fork_state(const json_t *src)
+{
+    json_t *st = json_object_get(src, "state");
+    json_t *out = json_is_object(st) ? json_deep_copy(st) : json_object();
+    json_object_del(out, "statusReason");
+    json_object_del(out, "forkSession");
+    const char *sid = json_string_value(json_object_get(src, "sessionId"));
+    if (sid != NULL && sid[0] != '\0') {
+        json_object_set_new(out, "forkSession", json_true());
+    }
+    return out;
+}
+
+int ad_store_op_agent_fork(ad_store_tx_t *tx, json_t *args, json_t **result)
+{
+    ad_db_t *db = tx->db;
+    json_t *src = NULL;
+    int e = agent_read(db, ad_args_str(args, "id"), &src);
+    if (e != 0) {
+        return e;
+    }
+    const char *name = ad_args_str(args, "name");
+    char defname[512];
+    if (name == NULL) {
+        snprintf(defname, sizeof(defname), "%s (fork)",
+                 json_string_value(json_object_get(src, "name")));
+        name = defname;
+    }
+    json_t *wt = json_object_get(args, "worktreeId"); /* absent or null: the parent's */
+    if (!json_is_string(wt)) {
+        wt = NULL;
+    }
+    json_t *ins =
+        json_pack("{s:s?, s:O, s:s, s:O, s:s, s:O, s:O, s:O?, s:s?, s:O?, s:I, s:o}", "id",
+                  ad_args_str(args, "newId"), "worktreeId",
+                  wt != NULL ? wt : json_object_get(src, "worktreeId"), "name", name, "executor",
+                  json_object_get(src, "executor"), "status", "idle", "mode",
+                  json_object_get(src, "mode"), "permissions", json_object_get(src, "permissions"),
+                  "sessionId", json_object_get(src, "sessionId"), "parentAgentId",
+                  ad_args_str(args, "id"), "crewId", json_object_get(src, "crewId"), "now",
+                  (json_int_t)ad_args_int(args, "now", 0), "state", fork_state(src));
+    json_decref(src);
+    if (ins == NULL) {
+        return AD_EINTERNAL;
+    }
+    e = ad_store_op_agent_insert(tx, ins, result);
+    json_decref(ins);
+    return e;
+}
+
+int ad_store_op_agent_reorder(ad_store_tx_t *tx, json_t *args, json_t **result)
+{
+    ad_db_t *db = tx->db;
+    const char *wt = ad_args_str(args, "worktreeId");
+    char ws[AD_ID_MAX];
+    int e = ad_store_workspace_of(db, wt, ws);
+    if (e != 0) {
+        return e;
+    }
+    ad_db_stmt_t *s = ad_store_stmt(db, "UPDATE agents SET display_order = ?3, updated_at = ?4 "
+                                        "WHERE id = ?1 AND worktree_id = ?2");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    size_t i;
+    json_t *v;
+    json_t *out = json_array();
+    json_array_foreach(json_object_get(args, "ids"), i, v)
+    {
+        ad_store_bind_text(s, 1, json_string_value(v));
+        ad_store_bind_text(s, 2, wt);
+        ad_db_bind_int64(s, 3, (int64_t)i);
+        ad_db_bind_int64(s, 4, ad_args_int(args, "now", 0));
+        e = ad_store_step_done(db, s);
+        if (e == 0 && ad_db_changes(db) == 0) {
+            e = AD_EINVAL;
+        }
+        json_t *a = NULL;
+        if (e == 0) {
+            e = agent_read(db, json_string_value(v), &a);
+        }
+        if (e != 0) {
+            json_decref(out);
+            *result = json_pack("{s:O}", "id", v);
+            return e;
+        }
+        json_array_append_new(out, a);
+    }
+    *result = json_pack("{s:o, s:s}", "agents", out, "workspaceId", ws);
+    return 0;
+}
+
+int ad_store_agent_list_parse(ad_store_agent_query_t *q, const char *status,
+                              const char *(*get)(void *ud, const char *key), void *ud,
+                              ad_field_err_t *e)
+{
+    static const char statuses[] = "running,waiting,error,finished,idle,paused,stopped";
+    const char *wt = get(ud, "worktreeId"), *cursor = get(ud, "cursor");
+    bool paged = false;
+    q->worktree_id = wt != NULL && wt[0] != '\0' ? wt : NULL;
+    q->status = status != NULL && status[0] != '\0' ? status : NULL;
+    q->cursor = cursor != NULL && cursor[0] != '\0' ? cursor : NULL;
+    q->limit = 0;
+    if (ad_field_query_bool(get(ud, "includeDeleted"), "includeDeleted", false, &q->include_deleted,
+                            e) != 0) {
+        return AD_EINVAL;
+    }
+    if (q->status != NULL && !ad_field_choice(statuses, q->status)) {
+        return ad_field_fail(e, "status", "must be one of %s", statuses);
+    }
+    if (ad_field_query_int(get(ud, "limit"), "limit", 1, AD_AGENT_LIST_MAX, &paged, &q->limit, e) !=
+        0) {
+        return AD_EINVAL;
+    }
+    if ((paged || q->cursor != NULL) && q->worktree_id != NULL) {
+        return ad_field_fail(e, paged ? "limit" : "cursor",
+                             "pages the list of every agent, not a worktree's");
+    }
+    return 0;
+}
+
+int ad_store_agent_list_text(ad_store_t *st, const ad_store_agent_query_t *q,
+                             ad_store_agent_out_fn fn, void *ud, ad_buf_t *out)
+{
+    ad_db_t *db = ad_store_rdb(st);
+    const char *sql = q->cursor != NULL ? ad_sql_agents_after : SQL_AG_TEXT_PAGE;
+    if (q->worktree_id != NULL) {
+        int mode = 0;
+        int rc = sort_mode_of(db, q->worktree_id, &mode);
+        if (rc != 0) {
+            return rc;
+        }
+        sql = mode == 1 ? SQL_AG_TEXT_STATUS : mode == 2 ? SQL_AG_TEXT_NAME : SQL_AG_TEXT_FREE;
+    }
+    ad_db_stmt_t *s = ad_store_stmt(db, sql);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    int64_t limit = q->limit > 0 && q->limit < AD_AGENT_LIST_MAX ? q->limit : AD_AGENT_LIST_MAX;
+    if (q->worktree_id != NULL) {
+        ad_db_bind_text(s, 1, q->worktree_id, -1, AD_DB_TRANSIENT);
+    }
+    ad_store_bind_text(s, 2, q->status);
+    ad_db_bind_int(s, 3, q->include_deleted ? 1 : 0);
+    ad_store_bind_text(s, 4, q->org != NULL ? q->org : "");
+    if (q->worktree_id == NULL) {
+        ad_store_bind_text(s, 5, q->cursor);
+    }
+    ad_db_bind_int64(s, 6, limit);
+    /* worked out at the first row: PostgreSQL names a result's columns
+     * only once the statement has run */
+    ad_store_row_plan_t plan = {.n = -1};
+    /* about 420 bytes a row: one allocation for most lists, not a dozen */
+    int err = ad_buf_reserve(out, (size_t)(limit < 2500 ? limit : 2500) * 512);
+    err = err ? err : ad_buf_puts(out, "{\"agents\":[");
+    int64_t n = 0;
+    char last[AD_ID_MAX] = "";
+    bool first = true;
+    int rc = AD_DB_DONE;
+    while (err == 0 && (rc = ad_db_step(s)) == AD_DB_ROW) {
+        if (plan.n < 0) {
+            ad_store_row_plan(s, AD_AGENT_JSON, AD_AGENT_NULLS, &plan);
+        }
+        const char *id = (const char *)ad_db_column_text(s, 0);
+        id = id != NULL ? id : "";
+        n++;
+        if (q->limit > 0) { /* a page's cursor: not a copy a row of 10,000 */
+            snprintf(last, sizeof(last), "%s", id);
+        }
+        ad_store_agent_out_t o = {.skip = false};
+        if (fn != NULL) {
+            fn(ud, id, (const char *)ad_db_column_text(s, 3), &o);
+        }
+        if (o.skip) {
+            continue;
+        }
+        char status[64] = "";
+        ad_store_row_over_t over = {.col = 3, .tail = o.tail[0] != '\0' ? o.tail : NULL};
+        if (o.status[0] != '\0') {
+            snprintf(status, sizeof(status), "\"%s\"", o.status);
+            over.json = status;
+        }
+        err = first ? 0 : ad_buf_putc(out, ',');
+        err = err ? err : ad_store_row_text(s, &plan, &over, out);
+        first = false;
+    }
+    ad_db_reset(s);
+    if (err != 0) {
+        return err;
+    }
+    if (rc != AD_DB_DONE) {
+        return ad_store_rc(db, rc);
+    }
+    err = ad_buf_putc(out, ']');
+    /* a full page may have more after it; the unpaged form stays as it was */
+    if (err == 0 && q->limit > 0 && n == limit && q->worktree_id == NULL) {
+        err = ad_buf_puts(out, ",\"nextCursor\":");
+        err = err ? err : ad_json_string(out, last, strlen(last));
+    }
+    return err ? err : ad_buf_putc(out, '}');
+}
+
+int ad_store_agents_prom(ad_buf_t *b, const json_t *counts)
+{
+    int rc = ad_prom_family(b, "agentd_agents", "gauge", "Agents by status (archived not counted)");
+    static const char *st[] = {"running", "waiting", "error",  "finished",
+                               "idle",    "paused",  "stopped"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(st) && rc == 0; i++) {
+        json_t *v = json_object_get(counts, st[i]);
+        rc = ad_prom_sample(b, "agentd_agents", v ? (double)json_integer_value(v) : 0, "status",
+                            st[i], NULL);
+    }
+    return rc;
+}
