@@ -253,7 +253,7 @@ unit: $(UNIT_BIN)
 # SQLite's file itself skips there, saying why (STORE_FX_SQLITE_ONLY). Not
 # here: test-store-alloc (a killed writer's SQLite file checked whole) and
 # test-store-evlog (the event log's files; its one table case is SQLite's).
-UNIT_PG_BIN := $(addprefix $(O)/tests/,test-store-runs test-store-tables test-store-health \
+UNIT_PG_BIN := $(addprefix $(O)/tests/,test-store-runs test-tables-families test-store-health \
 	test-store-core test-store-rolls test-git-rows test-run-runner)
 unit-pg: $(UNIT_PG_BIN)
 	@sh tests/unit/with-pg.sh sh tests/unit/run.sh $(UNIT_PG_BIN)

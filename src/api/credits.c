@@ -6,7 +6,7 @@
  * figures /api/dashboard/tokens/stats adds (ad_store_credits_json), and
  * GET /api/dashboard/rentals/stats with the seed's /dashboard/rentals/stats
  * (agent time per org; the control plane is the only node today). The
- * figures come from src/store/credits.c.
+ * figures come from src/tables/credits.c.
  */
 #include "api/api_int.h"
 #include "tables/credits.h"

@@ -2,12 +2,12 @@
 /*
  * Distributions of runs over REST (issue #16): histograms (reward
  * distributions) and counts (action distributions), one per run, name and
- * step, kept in the store's metric_dists (src/store/dists.c).
+ * step, kept in the store's metric_dists (src/tables/dists.c).
  * Its routes are listed in docs/api.md, their bodies and answers in
  * docs/training.md.
  * They are written by the metric batch (POST /api/runs/:id/metrics with
  * histograms: [...] and counts: [...], scalars.c; checked by the store,
- * src/store/seriesbatch.c) and by a command agent's `histogram` and
+ * src/tables/seriesbatch.c) and by a command agent's `histogram` and
  * `counts` lines (src/run/dists.c).
  */
 #include "api/api_int.h"

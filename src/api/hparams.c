@@ -2,7 +2,7 @@
 /*
  * Hyper-parameter config schemas and configs over REST (issue #16). What a
  * schema or a value may be is src/hparam's; rows are the store's
- * (src/store/hparams.c). The built-in schemas (PPO) belong to every
+ * (src/tables/hparams.c). The built-in schemas (PPO) belong to every
  * organisation and cannot be changed; a user's schema cannot be changed
  * either (a config's values stay valid), only deleted while no config
  * uses it.

@@ -2,7 +2,7 @@
 /*
  * POST /api/import {path, orgId?} (issue #40): an existing Claude Manager
  * install's database (claude-manager.db) brought into agentd, every row
- * counted (src/store/import.c). The owner alone: it reads a file of the
+ * counted (src/tables/import.c). The owner alone: it reads a file of the
  * daemon's machine. `agentd import PATH` calls it over the unix socket.
  */
 #include "api/api_int.h"

@@ -9,7 +9,7 @@
  * Without workspaceId the layout is the one of every workspace's runs. One
  * per organisation and scope: the workspace's organisation, or the
  * caller's. What a layout may hold is src/hparam's (layout.c); rows are the
- * store's (src/store/layouts.c). A change publishes layout_update to the
+ * store's (src/tables/layouts.c). A change publishes layout_update to the
  * organisation.
  */
 #include "api/api_int.h"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * /api/projects: a conversation's messages and the files it produced,
- * saved together (src/store/projects.c). A PUT replaces them in one
+ * saved together (src/tables/projects.c). A PUT replaces them in one
  * transaction, as the seed's save_project; a PATCH of files creates,
  * changes and deletes by path, all or none. Paths are relative, without
  * "." or ".." segments, backslashes or control characters; sizes are

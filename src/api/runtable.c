@@ -4,7 +4,7 @@
  * caller's organisation, or of one agent or workspace, with the config it
  * was started with, the final and best value of chosen metrics (from the
  * series summaries), its duration and status; sorted and filtered by the
- * store (src/store/runtable.c).
+ * store (src/tables/runtable.c).
  *   agentId=, workspaceId=      the scope (404 when not visible)
  *   metrics=reward,loss:min     at most 8; ":min" when lower is better
  *                               (best is then the minimum, else the maximum)
@@ -19,7 +19,7 @@
  * A KEY is startedAt, duration, status, agent, a config field (bare, or
  * config.<field>), or <metric>.final|best|min|max (the metric is added to
  * metrics= when it is not there). The words are read by the store
- * (src/store/rtquery.c), which names what does not parse; this file
+ * (src/tables/rtquery.c), which names what does not parse; this file
  * answers it as a 422.
  */
 #include "api/api_int.h"

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Training-metric series over REST (issue #16): what runs report, kept in
- * the store's metric_chunks (src/store/series.c, encoded by src/tsdb).
+ * the store's metric_chunks (src/tables/series.c, encoded by src/tsdb).
  * Not the daemon's own Prometheus /metrics (metrics.c) nor the health
  * sampler's history (health.c).
  * Its routes are listed in docs/api.md, their bodies and answers in

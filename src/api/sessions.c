@@ -2,7 +2,7 @@
 /*
  * GET /api/agents/:id/sessions (issue #40, the Claude Manager seed's
  * agent_sessions): the agent's sessions, one per ended run, newest first,
- * each with its session data and context snapshot (src/store/sessions.c;
+ * each with its session data and context snapshot (src/tables/sessions.c;
  * written by migration 2431's trigger).
  */
 #include "api/api_int.h"

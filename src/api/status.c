@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Why an agent has its status (issue #33): GET /api/agents/:id/status-history,
  * the agent's recent changes of status with their reasons, newest first.
- * The current one is the agent's statusReason (src/store/status.c). */
+ * The current one is the agent's statusReason (src/tables/status.c). */
 #include "api/api_int.h"
 #include "tables/runs.h"
 

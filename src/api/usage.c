@@ -4,7 +4,7 @@
  * history (one entry per day, zeros included), today, the limits from
  * settings with what is left, and recording one request's usage (for
  * clients and executors that report their own). The figures are made by
- * the store (src/store/usagesum.c); this file checks the request.
+ * the store (src/tables/usagesum.c); this file checks the request.
  */
 #include "api/api_int.h"
 #include "tables/usage.h"

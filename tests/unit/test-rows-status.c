@@ -2,7 +2,7 @@
 /* The statuses have one definition, schema/rows.def (issue #79). Until the
  * store's families take the generated rows, src/store keeps its typed
  * writes' enums (ad_run_status_t, ad_agent_status_t) and their names
- * (src/store/runs.c): this test holds them to the schema's words, in the
+ * (src/tables/runs.c): this test holds them to the schema's words, in the
  * schema's order, so neither can drift from the other. */
 #include <setjmp.h>
 #include <stdarg.h>

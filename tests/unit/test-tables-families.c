@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* Tests for the store's table families: workspaces and worktrees, agents
+/* Tests for the table families (src/tables): workspaces and worktrees, agents
  * (orders, archive, fork, reorder), message pagination, settings and usage. */
 #include <setjmp.h>
 #include <stdarg.h>
