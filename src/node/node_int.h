@@ -68,6 +68,11 @@ typedef struct ad_relay {
     uint64_t scroll; /* the scrollback asked for by held.c's first ATTACH */
     bool have_pos;   /* held.c's ATTACH has come */
     bool first_sent; /* an ATTACH went to a node (later ones ask no scrollback) */
+    /* The spawn sent to the node (owned), kept until the node says
+     * "spawned" or "spawn_failed": a link that closed with it in flight
+     * leaves a node that never heard of the run, and its hello then lists
+     * no holder for it; sync_runs sends it again instead of losing it. */
+    json_t *spawn;
     bool attached;   /* an ATTACH went out on the node's current link */
     bool resync;     /* frames dropped for backpressure: ATTACH again once drained */
     size_t wq;       /* bytes queued into the socket pair */

@@ -355,7 +355,18 @@ static void sync_runs(ad_plane_link_t *l, json_t *runs)
         {
             listed = listed || (json_is_string(v) && strcmp(json_string_value(v), r->run_id) == 0);
         }
-        if (listed || !r->first_sent) {
+        if (!listed && r->spawn != NULL) {
+            /* its spawn went out on a link that closed before the node read
+             * it (the node would list it from the moment it did): again,
+             * before the ATTACH that link_up sends */
+            ad_log(AD_LOG_INFO, "node", "spawn sent again run=%s node=%s", r->run_id, n->name);
+            ad_plane_send_text(n, json_incref(r->spawn));
+            ad_relay_link_up(r);
+        } else if (listed || !r->first_sent) {
+            if (listed) { /* its "spawned" may have gone with the old link */
+                json_decref(r->spawn);
+                r->spawn = NULL;
+            }
             ad_relay_link_up(r); /* (not sent yet: the spawn is on its way) */
         } else {
             ad_relay_lose(r, "the node has no holder for it (its data dir lost it)");
@@ -570,6 +581,10 @@ static void on_text(ad_plane_link_t *l, const char *data, size_t len)
         const char *run = json_string_value(json_object_get(msg, "run"));
         const char *err = json_string_value(json_object_get(msg, "error"));
         ad_relay_t *r = own_run(l, run);
+        if (r != NULL) {
+            json_decref(r->spawn); /* answered: never sent again */
+            r->spawn = NULL;
+        }
         if (r != NULL && t[0] == 's') {
             ad_relay_spawn_failed(r, err != NULL ? err : "unknown error");
         } else if (r != NULL) {
@@ -578,6 +593,10 @@ static void on_text(ad_plane_link_t *l, const char *data, size_t len)
     } else if (strcmp(t, "spawned") == 0) {
         ad_relay_t *r = own_run(l, json_string_value(json_object_get(msg, "run")));
         json_int_t pid = json_integer_value(json_object_get(msg, "pid"));
+        if (r != NULL) {
+            json_decref(r->spawn); /* the node holds it: a hello lists it from now */
+            r->spawn = NULL;
+        }
         if (r != NULL && pid > 0 && pid <= (1 << 22)) {
             r->pid = (long)pid; /* shown, never acted on */
         }

@@ -33,6 +33,7 @@ int ad_plane_run_open(ad_plane_t *p, const char *node_id, const char *run_id, js
         r->gpu = json_is_true(json_object_get(spawn, "gpu"));
         json_object_set_new(spawn, "t", json_string("spawn"));
         json_object_set_new(spawn, "run", json_string(run_id));
+        r->spawn = json_incref(spawn);
         ad_plane_send_text(n, spawn);
         r->first_sent = true; /* its holder exists once the spawn is done: no scrollback */
     }

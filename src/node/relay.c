@@ -339,6 +339,8 @@ void ad_relay_free(ad_relay_t *r)
     r->setup_src = NULL;
     json_decref(r->figures);
     r->figures = NULL;
+    json_decref(r->spawn);
+    r->spawn = NULL;
     json_decref(r->setup_files);
     r->setup_files = NULL;
     free(r->setup_cmd);

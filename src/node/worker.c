@@ -544,6 +544,24 @@ static void on_link_open(ad_wsc_t *c, void *ud)
     send_hello(w);
 }
 
+/* Test builds: AGENTD_TEST_NODE_DROP_SPAWN=N drops the first N spawns
+ * and closes the link each time, as a link that died with a spawn in
+ * flight would (tests/e2e/nodes-flap.test.js). Release builds: never. */
+static bool drop_spawn(worker_t *w)
+{
+    AD_UNUSED(w);
+#ifdef AD_TEST_BUILD
+    static int dropped;
+    const char *n = getenv("AGENTD_TEST_NODE_DROP_SPAWN");
+    if (n != NULL && dropped < atoi(n)) {
+        dropped++;
+        ad_log(AD_LOG_WARN, "node", "test: a spawn lost with its link");
+        return true;
+    }
+#endif
+    return false;
+}
+
 static void on_text(worker_t *w, const char *data, size_t len)
 {
     json_t *msg = json_loadb(data, len, 0, NULL);
@@ -569,6 +587,8 @@ static void on_text(worker_t *w, const char *data, size_t len)
         ad_worker_learn(w, json_object_get(msg, "planes"));
     } else if (strcmp(t, "planes") == 0) {
         ad_worker_learn(w, json_object_get(msg, "planes"));
+    } else if (strcmp(t, "spawn") == 0 && drop_spawn(w)) {
+        ad_wsc_close(w->link, 0, "test: the spawn lost with its link");
     } else if (strcmp(t, "spawn") == 0) {
         on_spawn(w, msg);
     } else if (strcmp(t, "done") == 0 || strcmp(t, "end") == 0) {

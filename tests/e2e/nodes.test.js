@@ -183,6 +183,30 @@ test('over TLS: a node joins an https control plane whose certificate it trusts,
   }
 });
 
+// A link that closes with a spawn in flight (the node never read it): the
+// node's hello after it lists no holder for the run, and the plane sends
+// the spawn again instead of losing the run (the node here drops its first
+// spawn and its link, as the flap in CI did).
+test('a spawn lost with its link is sent again when the node is back', async () => {
+  const repo = daemon.tmpRepo('agentd-flap-');
+  const fs = require('node:fs');
+  const t = await nodeToken(d, 'flappy');
+  const n = await startNode(d.url, { token: t.token, name: 'flappy', env: { AGENTD_TEST_NODE_DROP_SPAWN: '1' } });
+  try {
+    const ws = await api(d, 'POST', '/api/workspaces', { path: repo, name: 'flap' });
+    const a = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'command', command: ['sh', '-c', 'echo up; sleep 600'], node: 'flappy' });
+    assert.equal((await api(d, 'POST', `/api/agents/${a.body.id}/start`, {})).status, 200);
+    await until(async () => (await api(d, 'GET', `/api/agents/${a.body.id}/messages?limit=20`)).body.messages.some((m) => m.content.includes('up')), 'its output, after the link came back');
+    const run = (await api(d, 'GET', `/api/agents/${a.body.id}/runs`)).body.runs[0];
+    assert.equal(run.status, 'running');
+    assert.match(n.stderr, /spawn lost with its link/);
+    assert.equal((await api(d, 'POST', `/api/agents/${a.body.id}/stop`, {})).status < 300, true);
+  } finally {
+    await n.cleanup();
+    fs.rmSync(repo, { recursive: true, force: true });
+  }
+});
+
 test('a node away past the grace: its run is lost, with the reason; a revoked node\'s at once', async () => {
   const repo = daemon.tmpRepo('agentd-grace-');
   const fs = require('node:fs');
