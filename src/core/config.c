@@ -313,6 +313,9 @@ static const opt_t options[] = {
     {ENV_ONLY, "AGENTD_TEST_HOLDER_EXE", T_ENV, 0, 0, "PATH", "", 0, 0,
      "test builds: the holder program a held spawn runs (one that is not there: a holder "
      "that cannot start)"},
+    {ENV_ONLY, "AGENTD_TEST_NODE_DROP_SPAWN", T_ENV, 0, 0, "N", "", 0, 0,
+     "test builds: a node drops its first N spawns with its link, as a link that died with "
+     "a spawn in flight"},
     {ENV_ONLY, "AGENTD_TEST_SERIES_SPLIT", T_ENV, 0, 0, "POINTS", "2000000", 0, 0,
      "test builds: a bucketed read of this many points or more splits its runs among reader "
      "threads, so tests split small reads"},

@@ -73,9 +73,9 @@ typedef struct ad_relay {
      * leaves a node that never heard of the run, and its hello then lists
      * no holder for it; sync_runs sends it again instead of losing it. */
     json_t *spawn;
-    bool attached;   /* an ATTACH went out on the node's current link */
-    bool resync;     /* frames dropped for backpressure: ATTACH again once drained */
-    size_t wq;       /* bytes queued into the socket pair */
+    bool attached; /* an ATTACH went out on the node's current link */
+    bool resync;   /* frames dropped for backpressure: ATTACH again once drained */
+    size_t wq;     /* bytes queued into the socket pair */
     bool unreachable;
     bool gpu; /* it asked for a GPU (placement counts the node's taken ones) */
     long pid; /* its process's pid on the node, as the node said (0: not known) */

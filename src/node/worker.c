@@ -553,7 +553,7 @@ static bool drop_spawn(worker_t *w)
 #ifdef AD_TEST_BUILD
     static int dropped;
     const char *n = getenv("AGENTD_TEST_NODE_DROP_SPAWN");
-    if (n != NULL && dropped < atoi(n)) {
+    if (n != NULL && dropped < (int)strtoul(n, NULL, 10)) {
         dropped++;
         ad_log(AD_LOG_WARN, "node", "test: a spawn lost with its link");
         return true;
