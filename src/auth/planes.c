@@ -36,9 +36,9 @@
 
 struct ad_auth_sync {
     uv_timer_t timer;
-    bool busy;                  /* a read is out: out is the pool's */
-    bool closed;                /* the timer closed: the read's end frees nothing else */
-    uint64_t owner_beat_ms;     /* when the owner row was last written (monotonic) */
+    bool busy;                    /* a read is out: out is the pool's */
+    bool closed;                  /* the timer closed: the read's end frees nothing else */
+    uint64_t owner_beat_ms;       /* when the owner row was last written (monotonic) */
     int64_t applied[APPLIED_MAX]; /* change ids applied, a ring */
     size_t napplied;
     ad_store_auth_sync_t out;
@@ -94,8 +94,7 @@ static bool owners_apply(ad_auth_t *a, const ad_store_auth_sync_t *s)
     ad_owner_peer_t peers[AD_AUTH_OWNERS_MAX];
     size_t n = 0;
     for (size_t i = 0; i < s->nowners && n < AD_AUTH_OWNERS_MAX; i++) {
-        if (strcmp(s->owners[i].plane_id, plane_key(a)) == 0 ||
-            strlen(s->owners[i].hash) != 64) {
+        if (strcmp(s->owners[i].plane_id, plane_key(a)) == 0 || strlen(s->owners[i].hash) != 64) {
             continue;
         }
         memcpy(peers[n].hash, s->owners[i].hash, sizeof(peers[n].hash));

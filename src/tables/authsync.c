@@ -150,7 +150,8 @@ static int owner_put(ad_store_tx_t *tx, const void *in, json_t **result)
     ad_store_bind_text(s, 2, o->hash);
     ad_db_bind_int64(s, 3, o->now);
     int rc = ad_store_step_done(tx->db, s);
-    return rc != 0 ? rc : ad_store_auth_change_note(tx->db, AD_AUTH_CHANGE_OWNER, o->plane_id, o->now);
+    return rc != 0 ? rc
+                   : ad_store_auth_change_note(tx->db, AD_AUTH_CHANGE_OWNER, o->plane_id, o->now);
 }
 
 void ad_store_auth_owner_put(ad_store_t *st, const char *plane_id, const char *hash, int64_t now)
@@ -178,8 +179,9 @@ static int code_put(ad_store_tx_t *tx, const void *in, json_t **result)
     }
     ad_db_bind_int64(s, 1, c->expires_at - 24 * 3600 * 1000);
     int rc = ad_store_step_done(tx->db, s);
-    s = rc == 0 ? ad_store_stmt(tx->db, "INSERT INTO login_codes (hash, expires_at) VALUES (?1, ?2)")
-                : NULL;
+    s = rc == 0
+            ? ad_store_stmt(tx->db, "INSERT INTO login_codes (hash, expires_at) VALUES (?1, ?2)")
+            : NULL;
     if (s == NULL) {
         return rc != 0 ? rc : AD_EINTERNAL;
     }
