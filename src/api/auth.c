@@ -26,6 +26,12 @@ static void set_cookie(ad_req_t *r, const char *value, int64_t max_age)
 static void logged_in(int rc, json_t *result, void *ud)
 {
     ad_req_t *r = ud;
+    if (rc == AD_EPERM) { /* a login code read from the database: unknown, used or expired */
+        ad_res_error(r, 401, "UNAUTHORIZED", NULL,
+                     "the login code is not valid (used, expired or unknown: run `agentd login` "
+                     "for a new one)");
+        return;
+    }
     if (rc != 0) {
         ad_api_fail(r, rc, "session", NULL);
         return;

@@ -256,7 +256,7 @@ const ad_principal_t *ad_auth_token_lookup(ad_auth_t *a, const char *token, ad_t
     }
     char h[65];
     ad_sha256_hex(token, len, h);
-    if (ad_consttime_eq(h, a->owner_hash, 64)) {
+    if (ad_auth_owner_bind_for(a, h) != NULL) { /* this plane's, or a peer's (planes.c) */
         return &a->owner;
     }
     const char *dot = strchr(token, '.');
@@ -370,9 +370,9 @@ json_t *ad_auth_token_list(const ad_auth_t *a, const char *org)
     return arr;
 }
 
-const char *ad_auth_token_org(const ad_auth_t *a, const char *id)
+const char *ad_auth_token_org(ad_auth_t *a, const char *id)
 {
-    const ad_tok_t *t = tok_find(a, id);
+    const ad_tok_t *t = ad_auth_tok_current(a, id); /* one made through another plane too */
     return t != NULL ? t->row.org_id : NULL;
 }
 
@@ -429,6 +429,22 @@ static void on_token_revoked(int rc, json_t *result, void *ud)
     free(c);
 }
 
+bool ad_auth_tok_put(ad_auth_t *a, const ad_store_token_t *row, bool *added)
+{
+    int64_t now = ad_wall_ms();
+    ad_tok_t *t = tok_find(a, row->id);
+    *added = t == NULL;
+    if (t == NULL) {
+        tok_add(a, row)->read_ms = ad_mono_ms();
+        return false;
+    }
+    bool was = ad_auth_tok_live(t, now);
+    t->row = *row;
+    tok_principal(t);
+    t->read_ms = ad_mono_ms();
+    return was && !ad_auth_tok_live(t, now);
+}
+
 void ad_auth_tokens_revoked(ad_auth_t *a, const json_t *ids)
 {
     size_t i;
@@ -456,7 +472,7 @@ bool ad_auth_credential_live(ad_auth_t *a, const ad_auth_cred_t *cred)
     }
     if (cred->kind == 1) {
         if (strncmp(cred->key, "owner:", 6) == 0) {
-            return strcmp(cred->key, a->owner_bind) == 0; /* until it is rotated */
+            return ad_auth_owner_bind_live(a, cred->key); /* until it is rotated */
         }
         ad_tok_t *t = tok_find(a, cred->key);
         return t != NULL && ad_auth_tok_live(t, now);
@@ -464,7 +480,9 @@ bool ad_auth_credential_live(ad_auth_t *a, const ad_auth_cred_t *cred)
     if (cred->kind == 2) {
         for (ad_sess_t *x = a->sessions; x != NULL; x = x->next) {
             if (ad_consttime_eq(cred->key, x->id_hash, 64)) {
-                return x->expires_at > now && (x->tok == NULL || ad_auth_tok_live(x->tok, now));
+                return x->expires_at > now &&
+                       (x->tok != NULL ? ad_auth_tok_live(x->tok, now)
+                                       : ad_auth_owner_bind_live(a, x->bind));
             }
         }
         return false;
@@ -515,11 +533,12 @@ void ad_auth_token_drop(void *auth, const char *id)
 
 /* ---- rotating the owner token -------------------------------------------------------- */
 
-static void owner_sessions_drop(ad_auth_t *a)
+/* The sessions of this plane's owner token (bind), as it is rotated. */
+static void owner_sessions_drop(ad_auth_t *a, const char *bind)
 {
     for (ad_sess_t **pp = &a->sessions; *pp != NULL;) {
         ad_sess_t *x = *pp;
-        if (x->tok == NULL) {
+        if (x->tok == NULL && strcmp(x->bind, bind) == 0) {
             *pp = x->next;
             ad_store_session_delete(a->store, x->id_hash, NULL, NULL);
             free(x);
@@ -542,9 +561,12 @@ int ad_auth_owner_rotate(ad_auth_t *a, ad_auth_cb cb, void *ud, char *err, size_
     if (rc != 0) {
         return rc;
     }
+    char old_bind[40];
+    memcpy(old_bind, a->owner_bind, sizeof(old_bind));
     owner_set(a);
     memset(a->codes, 0, sizeof(a->codes)); /* codes were the old owner's */
-    owner_sessions_drop(a);
+    owner_sessions_drop(a, old_bind);
+    ad_auth_planes_owner_changed(a); /* the other planes let the old one go */
     ad_log(AD_LOG_INFO, "auth", "owner token rotated: its sessions and channels end");
     json_t *out = json_pack("{s:s}", "token", a->owner_token);
     cb(0, out, ud);
@@ -575,8 +597,11 @@ static int load_rows(ad_auth_t *a, char *err, size_t errsz)
         const char *tid = sess[i].token_id;
         bool owner = strncmp(tid, "owner:", 6) == 0;
         ad_tok_t *t = !owner && tid[0] != '\0' ? tok_find(a, tid) : NULL;
+        bool shared = strcmp(ad_store_backend(a->store), "postgres") == 0;
         if ((owner && strcmp(tid, a->owner_bind) == 0) || t != NULL) {
-            ad_auth_sess_add(a, sess[i].id_hash, sess[i].expires_at, t);
+            ad_auth_sess_add(a, sess[i].id_hash, sess[i].expires_at, t, owner ? tid : NULL);
+        } else if (owner && shared) {
+            /* another plane's owner token's, maybe: read when it is used */
         } else if (owner || tid[0] == '\0') {
             ad_store_session_delete(a->store, sess[i].id_hash, NULL, NULL);
         }
@@ -656,6 +681,7 @@ int ad_auth_open(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *store, ad_
         ad_auth_close(a);
         return rc;
     }
+    ad_auth_planes_open(a);
     uv_timer_init(loop, &a->trim_timer);
     a->trim_timer.data = a;
     a->trim_open = true;
@@ -696,6 +722,7 @@ static void auth_free(ad_auth_t *a)
         free(x);
     }
     memset(a->owner_token, 0, sizeof(a->owner_token));
+    free(a->sync);
     ad_auth_jwt_free(a);
     free(a);
 }
@@ -730,6 +757,7 @@ void ad_auth_close(ad_auth_t *a)
     a->store_gone = true;
     a->closing = 1 + (int)a->pw_busy; /* ours, until both timers and the hashes are done */
     ad_auth_watch_close(a, on_closed);
+    ad_auth_planes_close(a);
     if (a->trim_open) {
         a->closing++;
         uv_close((uv_handle_t *)&a->trim_timer, on_closed);

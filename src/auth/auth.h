@@ -161,7 +161,7 @@ int ad_auth_token_create(ad_auth_t *a, const char *name, const char *org_id, ad_
  * of org (NULL or "": every org). New reference. */
 json_t *ad_auth_token_list(const ad_auth_t *a, const char *org);
 /* The token's org, or NULL when there is no such token. */
-const char *ad_auth_token_org(const ad_auth_t *a, const char *id);
+const char *ad_auth_token_org(ad_auth_t *a, const char *id);
 /* Revokes a token (and its sessions); AD_ENOENT for an unknown or revoked
  * one. cb (may be NULL) gets NULL on success. */
 void ad_auth_token_revoke(ad_auth_t *a, const char *id, ad_auth_cb cb, void *ud);

@@ -10,6 +10,7 @@
 
 #include "auth/auth.h"
 #include "tables/accounts.h"
+#include "tables/auth.h"
 
 #define AD_AUTH_HOSTS_MAX 32
 #define AD_AUTH_ORIGINS_MAX 32
@@ -41,7 +42,14 @@ typedef struct ad_sess {
     int64_t expires_at;
     const ad_principal_t *who; /* the owner's, or a token's (live ones only) */
     ad_tok_t *tok;             /* NULL for the owner */
+    char bind[40];             /* the owner's: the owner token it came from ("owner:…") */
 } ad_sess_t;
+
+/* Another control plane's owner token on the same database (planes.c). */
+typedef struct {
+    char hash[65];
+    char bind[40];
+} ad_owner_peer_t;
 
 /* A channel's credential, watched (watch.c). */
 struct ad_auth_watch {
@@ -100,7 +108,13 @@ struct ad_auth {
     uv_timer_t expiry_timer;         /* at the soonest expiry of a watched credential */
     int64_t expiry_soonest;          /* when it is set for (wall ms; 0: stopped) */
     bool expiry_open;
-    ad_code_t codes[AD_AUTH_CODES_MAX];
+    ad_code_t codes[AD_AUTH_CODES_MAX]; /* one plane's (SQLite); else the store's */
+    /* Several control planes on one PostgreSQL database (planes.c): the
+     * others' owner tokens, and the reading of what they changed (NULL:
+     * this plane is alone with its database). */
+    ad_owner_peer_t owner_peers[AD_AUTH_OWNERS_MAX];
+    size_t nowner_peers;
+    struct ad_auth_sync *sync;
     struct ad_jwt *jwt; /* NULL: JWTs are not accepted (jwt.c) */
     int closing;        /* handles still closing (ad_auth_close) */
     unsigned pw_busy;   /* password hashes on the thread pool (users.c) */
@@ -131,8 +145,30 @@ bool ad_auth_tok_live(const ad_tok_t *t, int64_t now);
 void ad_auth_changed(ad_auth_t *a);
 
 /* sessions.c: a session kept in memory (a loaded row or a new one) for tok
- * (NULL: the owner). */
-ad_sess_t *ad_auth_sess_add(ad_auth_t *a, const char *id_hash, int64_t expires_at, ad_tok_t *tok);
+ * (NULL: the owner, bound to the owner token bind). Forget: the session
+ * with that id hash, ended elsewhere (true when there was one). */
+ad_sess_t *ad_auth_sess_add(ad_auth_t *a, const char *id_hash, int64_t expires_at, ad_tok_t *tok,
+                            const char *bind);
+bool ad_auth_sess_forget(ad_auth_t *a, const char *id_hash);
+
+/* auth.c: a token's row as another plane left it (planes.c): added, or in
+ * place of what was known; *added when it was new here; true when it was
+ * live here and is not any more (revoked or expired). */
+bool ad_auth_tok_put(ad_auth_t *a, const ad_store_token_t *row, bool *added);
+
+/* planes.c: several control planes on one PostgreSQL database (issue #77).
+ * open: this plane's owner token published and the reading of the others'
+ * changes started (nothing on SQLite); owner_changed: after a rotation;
+ * close: the timer closed and a read that is out waited for (each a hold
+ * on a->closing).
+ * bind_for: the bind of the owner token whose hash is hash (this plane's
+ * or a live peer's), or NULL; bind_live: whether an owner session or
+ * channel bound to bind still signs in. */
+void ad_auth_planes_open(ad_auth_t *a);
+void ad_auth_planes_owner_changed(ad_auth_t *a);
+void ad_auth_planes_close(ad_auth_t *a);
+const char *ad_auth_owner_bind_for(const ad_auth_t *a, const char *hash);
+bool ad_auth_owner_bind_live(const ad_auth_t *a, const char *bind);
 
 /* users.c: the account changes; cb is called with rc and the account's JSON (or NULL).
  * create and password hash on the pool: AD_EAGAIN when it is busy (then

@@ -68,6 +68,10 @@ typedef struct {
     int64_t created_at;
     int64_t expires_at;
 } ad_store_session_t;
+/* One live session by its id hash, on the loop's read connection (a
+ * session made through another control plane, authsync.c): 0, AD_ENOENT
+ * (none, or expired) or a read error. */
+int ad_store_session_get(ad_store_t *st, const char *id_hash, int64_t now, ad_store_session_t *out);
 /* Sessions not expired at now (*out owned: free()). */
 int ad_store_sessions_load(ad_store_t *st, int64_t now, ad_store_session_t **out, size_t *n);
 void ad_store_session_insert(ad_store_t *st, const ad_store_session_t *x, ad_store_result_cb cb,

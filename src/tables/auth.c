@@ -12,6 +12,7 @@
 #include "tables/jobs.h"
 #include "tables/runs.h"
 #include "tables/services.h"
+#include "tables/tables_int.h"
 #include "tables/workspaces.h"
 
 #include <stdio.h>
@@ -218,6 +219,9 @@ static int token_insert(ad_store_tx_t *tx, const void *in, json_t **result)
         ad_db_bind_null(s, 8);
     }
     int rc = ad_store_step_done(tx->db, s);
+    if (rc == 0) { /* the other control planes list it */
+        rc = ad_store_auth_change_note(tx->db, AD_AUTH_CHANGE_TOKEN, t->id, t->created_at);
+    }
     return rc == AD_ECONSTRAINT ? AD_ENOENT : rc; /* the org is gone */
 }
 
@@ -255,6 +259,9 @@ static int token_revoke(ad_store_tx_t *tx, const void *in, json_t **result)
         }
         ad_store_bind_text(s, 1, r->id);
         rc = ad_store_step_done(tx->db, s);
+    }
+    if (rc == 0) { /* the other control planes end its sessions and channels */
+        rc = ad_store_auth_change_note(tx->db, AD_AUTH_CHANGE_TOKEN, r->id, r->now);
     }
     return rc;
 }
@@ -344,7 +351,12 @@ static int session_delete(ad_store_tx_t *tx, const void *in, json_t **result)
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, x->id_hash);
-    return ad_store_step_done(tx->db, s);
+    int rc = ad_store_step_done(tx->db, s);
+    if (rc == 0 && ad_db_changes(tx->db) > 0) { /* a logout ends it on every plane */
+        rc = ad_store_auth_change_note(tx->db, AD_AUTH_CHANGE_SESSION_END, x->id_hash,
+                                       x->created_at);
+    }
+    return rc;
 }
 
 void ad_store_session_delete(ad_store_t *st, const char *id_hash, ad_store_result_cb cb, void *ud)
@@ -352,6 +364,7 @@ void ad_store_session_delete(ad_store_t *st, const char *id_hash, ad_store_resul
     ad_store_session_t x;
     memset(&x, 0, sizeof(x));
     snprintf(x.id_hash, sizeof(x.id_hash), "%s", id_hash);
+    x.created_at = ad_wall_ms(); /* when it ended (session_delete's change row) */
     ad_store_typed_write(st, session_delete, &x, sizeof(x), NULL, cb, ud);
 }
 

@@ -64,4 +64,43 @@ void ad_store_token_insert(ad_store_t *st, const ad_store_token_t *t, ad_store_r
 void ad_store_token_revoke(ad_store_t *st, const char *id, int64_t now, ad_store_result_cb cb,
                            void *ud);
 
+/* ---- across control planes (authsync.c, migration 3000, issue #77) --------------------
+ * What the other control planes on one PostgreSQL database changed in
+ * tokens, sessions and owner tokens, for src/auth/planes.c; and the
+ * one-time login codes any plane redeems.
+ */
+#define AD_AUTH_CHANGE_TOKEN "token"             /* made or revoked: its row again */
+#define AD_AUTH_CHANGE_SESSION_END "session_end" /* key: the session's id hash */
+#define AD_AUTH_CHANGE_OWNER "owner"             /* key: the plane whose owner token changed */
+#define AD_AUTH_SYNC_MAX 256
+#define AD_AUTH_OWNERS_MAX 16
+typedef struct {
+    int64_t id;
+    char kind[16];
+    char key[72];
+} ad_store_auth_change_t;
+typedef struct {
+    char plane_id[AD_ID_MAX];
+    char hash[65]; /* hex SHA-256 of the plane's owner token */
+} ad_store_auth_owner_t;
+typedef struct {
+    ad_store_auth_change_t changes[AD_AUTH_SYNC_MAX]; /* at or after since, oldest first */
+    size_t nchanges;
+    ad_store_token_t tokens[AD_AUTH_SYNC_MAX]; /* the rows the token changes name */
+    size_t ntokens;
+    ad_store_auth_owner_t owners[AD_AUTH_OWNERS_MAX]; /* updated at or after owners_since */
+    size_t nowners;
+} ad_store_auth_sync_t;
+/* Reads into *out (the caller's until done) on the thread pool; done(rc,
+ * ctx) on the loop. */
+void ad_store_auth_sync(ad_store_t *st, int64_t since, int64_t owners_since,
+                        ad_store_auth_sync_t *out, ad_store_done_cb done, void *ctx);
+/* Sets this plane's owner token hash (and notes the change). */
+void ad_store_auth_owner_put(ad_store_t *st, const char *plane_id, const char *hash, int64_t now);
+/* A login code's hash, valid until expires_at; taken once: cb gets 0, or
+ * AD_ENOENT for a code unknown, used or expired. */
+void ad_store_login_code_put(ad_store_t *st, const char *hash, int64_t expires_at);
+void ad_store_login_code_take(ad_store_t *st, const char *hash, int64_t now, ad_store_result_cb cb,
+                              void *ud);
+
 #endif

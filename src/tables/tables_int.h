@@ -16,6 +16,7 @@
 #include "tsdb/tsdb.h"
 #include "tables/dists.h"
 #include "tables/runs.h"
+#include "tables/auth.h"
 
 /* seriesroll.c (migration 2740): puts chunk row seq's rollup into its
  * rollup row (row seq / AD_ROLL_BLOCK, read, changed and written back;
@@ -52,6 +53,14 @@ int ad_store_git_workspace_read(ad_db_t *db, const char *id, json_t **ws, json_t
 /* r as the JSON text of agents.status_reason {code, text, at, ref}, or NULL
  * when r is NULL or has no code (status.c). */
 int ad_store_bind_reason(ad_db_stmt_t *s, int idx, const ad_store_status_reason_t *r, int64_t at);
+
+/* One API token's row by id on db's thread (tokenread.c): 0, AD_ENOENT or
+ * a read error. */
+int ad_store_token_read(ad_db_t *db, const char *id, ad_store_token_t *t);
+/* Notes a change of accounts for the other control planes (authsync.c,
+ * kind one of AD_AUTH_CHANGE_*), in the caller's transaction; rows older
+ * than an hour go. */
+int ad_store_auth_change_note(ad_db_t *db, const char *kind, const char *key, int64_t at);
 
 /* The workspace id of a worktree into out: 0, AD_ENOENT or a mapped error.
  * Any thread that owns db. */

@@ -7,12 +7,17 @@
  */
 #include "store/table.h"
 #include "tables/auth.h"
+#include "tables/tables_int.h"
 
 #include <string.h>
 
 int ad_store_token_get(ad_store_t *st, const char *id, ad_store_token_t *t)
 {
-    ad_db_t *db = ad_store_rdb(st);
+    return ad_store_token_read(ad_store_rdb(st), id, t);
+}
+
+int ad_store_token_read(ad_db_t *db, const char *id, ad_store_token_t *t)
+{
     ad_db_stmt_t *s = ad_store_stmt(db, "SELECT id, name, org_id, scope, secret_hash, "
                                         "rate_per_minute, created_at, COALESCE(expires_at, 0), "
                                         "COALESCE(revoked_at, 0) FROM api_tokens WHERE id = ?1");
