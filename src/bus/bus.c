@@ -123,6 +123,19 @@ uint64_t ad_bus_seq(const ad_bus_t *bus)
     return bus ? bus->visible : 0;
 }
 
+void ad_bus_on_remote_gap(ad_bus_t *bus, ad_bus_gap_fn fn, void *ud)
+{
+    bus->remote_gap = fn;
+    bus->remote_gap_ud = ud;
+}
+
+void ad_bus_remote_gap(ad_bus_t *bus, uint64_t from, uint64_t to, const char *why)
+{
+    if (bus != NULL && bus->remote_gap != NULL) {
+        bus->remote_gap(bus->remote_gap_ud, from, to, why);
+    }
+}
+
 uint64_t ad_bus_persisted_seq(const ad_bus_t *bus)
 {
     return bus->persisted_seq;

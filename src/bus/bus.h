@@ -58,6 +58,15 @@ uint64_t ad_bus_publish_text_to(ad_bus_t *bus, const char *type, const char *pay
  * client may resume from. A seq that has left the process is never handed
  * out again, not even after a crash (see ad_bus_store_ops_t.reserve). */
 uint64_t ad_bus_seq(const ad_bus_t *bus);
+
+/* Events from elsewhere may be missing (issue #77): the link to the other
+ * control planes (src/cluster) was down from local seq from to to, and
+ * what they published meanwhile never came. The one listener (src/live:
+ * a `gap` notice to every client, who reloads from the store) is told;
+ * why is a word ("redis"). Loop thread. */
+typedef void (*ad_bus_gap_fn)(void *ud, uint64_t from, uint64_t to, const char *why);
+void ad_bus_on_remote_gap(ad_bus_t *bus, ad_bus_gap_fn fn, void *ud);
+void ad_bus_remote_gap(ad_bus_t *bus, uint64_t from, uint64_t to, const char *why);
 /* The oldest seq a replay can still deliver (ring or event log); the
  * next seq when nothing is retained. */
 uint64_t ad_bus_oldest_seq(const ad_bus_t *bus);

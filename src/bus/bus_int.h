@@ -210,6 +210,8 @@ struct ad_bus_sub {
 };
 
 struct ad_bus {
+    ad_bus_gap_fn remote_gap; /* ad_bus_on_remote_gap's listener, or NULL */
+    void *remote_gap_ud;
     uv_loop_t *loop;
     const ad_config_t *cfg;
     uint64_t seq;      /* the last seq assigned */

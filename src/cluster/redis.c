@@ -42,8 +42,13 @@ struct ad_cluster {
     ad_cluster_org_fn org_of;
     void *org_ud;
     uint64_t sent, received, dropped, refused;
-    uint8_t key[32];                    /* signs and checks every message (buskey.c) */
-    uint64_t seq;                       /* messages signed */
+    uint8_t key[32]; /* signs and checks every message (buskey.c) */
+    uint64_t seq;    /* messages signed */
+    /* The subscriber went down after it had been up: what the other planes
+     * published from local seq gap_from on never came; told to the bus as
+     * a remote gap once it is subscribed again. */
+    bool gap_open;
+    uint64_t gap_from;
     ad_cluster_seen_t seen[SEEN_SLOTS]; /* macs taken within the skew */
 };
 
@@ -136,6 +141,16 @@ static void on_connect(const redisAsyncContext *ac, int status)
     schedule_retry(c);
 }
 
+/* The subscriber is down (it was up): the other planes' events are missed
+ * from now until it is back. */
+static void gap_begin(ad_cluster_t *c)
+{
+    if (c->psub_up && !c->gap_open && !c->closing) {
+        c->gap_open = true;
+        c->gap_from = ad_bus_seq(c->bus) + 1;
+    }
+}
+
 static void on_disconnect(const redisAsyncContext *ac, int status)
 {
     ad_cluster_t *c = ac->data;
@@ -143,6 +158,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
         c->pub = NULL;
         c->pub_up = false;
     } else if (ac == c->psub) {
+        gap_begin(c);
         c->psub = NULL;
         c->psub_up = false;
     }
@@ -300,6 +316,10 @@ static void on_pmessage(redisAsyncContext *ac, void *reply, void *ud)
         }
         c->psub_up = true; /* one answer per pattern */
         c->backoff_ms = 0;
+        if (c->gap_open) { /* back: the clients reload what they missed from the store */
+            c->gap_open = false;
+            ad_bus_remote_gap(c->bus, c->gap_from, ad_bus_seq(c->bus), "redis");
+        }
         return;
     }
     if (strcmp(kind->str, "pmessage") == 0 && r->elements == 4 &&

@@ -563,6 +563,29 @@ static void on_heartbeat(uv_timer_t *t)
     }
 }
 
+/* The other planes' events from..to may never have come (the bus's
+ * remote gap): every client of agentd's own protocol (/ws, a run's
+ * socket, SSE) is told as for a gap in history, with why, and reloads
+ * what it shows from the store; the seed's channels have no such word. */
+static void remote_gap(void *ud, uint64_t from, uint64_t to, const char *why)
+{
+    ad_live_t *L = ud;
+    size_t told = 0;
+    for (ad_live_chan_t *ch = L->channels; ch != NULL; ch = ch->next) {
+        if (!ch->done &&
+            (ch->kind == AD_LIVE_WS || ch->kind == AD_LIVE_RUN || ch->kind == AD_LIVE_SSE)) {
+            ad_live_notice(ch, "gap",
+                           json_pack("{s:I, s:I, s:s}", "from", (json_int_t)from, "to",
+                                     (json_int_t)to, "reason", why));
+            told++;
+        }
+    }
+    ad_log(AD_LOG_WARN, "live",
+           "events from other planes may be missing from=%llu to=%llu "
+           "why=%s clients=%zu",
+           (unsigned long long)from, (unsigned long long)to, why, told);
+}
+
 ad_live_t *ad_live_new(uv_loop_t *loop, ad_bus_t *bus, ad_auth_t *auth, size_t send_bound,
                        uint64_t heartbeat_ms, const ad_live_parts_t *parts)
 {
@@ -574,6 +597,7 @@ ad_live_t *ad_live_new(uv_loop_t *loop, ad_bus_t *bus, ad_auth_t *auth, size_t s
     if (auth != NULL) {
         ad_auth_on_change(auth, recheck_credentials, L);
     }
+    ad_bus_on_remote_gap(bus, remote_gap, L);
     uv_timer_init(loop, &L->heartbeat);
     L->heartbeat.data = L;
     uv_timer_start(&L->heartbeat, on_heartbeat, heartbeat_ms, heartbeat_ms);
@@ -594,6 +618,7 @@ void ad_live_close(ad_live_t *L)
     if (L->auth != NULL) {
         ad_auth_on_change(L->auth, NULL, NULL);
     }
+    ad_bus_on_remote_gap(L->bus, NULL, NULL);
 #ifdef AD_TEST_BUILD
     ad_live_test_close(L);
 #endif

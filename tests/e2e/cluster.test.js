@@ -85,6 +85,9 @@ test('two nodes share crew events through Redis, and survive Redis going away', 
   publishRaw(port, `graph:${crew.id}`, JSON.stringify({ type: 'agent_update', payload: {} }), key);
 
   // Redis goes away mid-run: node A still delivers its own events.
+  const wsB = await Live.open(b, '/ws');
+  wsB.send('subscribe', { topics: [`crew:${crew.id}`] });
+  await wsB.next('subscribed');
   redis.kill('SIGKILL');
   await until(async () => !(await connected(a)), 'node A to notice');
   const pub = (type, toolId) => json(a, 'POST', '/test/publish',
@@ -98,6 +101,11 @@ test('two nodes share crew events through Redis, and survive Redis going away', 
   await pub('tool_end', 'after');
   await onB.until(() => onB.events.some((e) => e.tool_id === 'after'), 10000, 'events shared again');
   assert.ok(!onB.events.some((e) => e.tool_id === 'offline'), 'pub/sub keeps nothing: what passed while down stays local');
+  // ...and B's clients are told so: a gap, to reload from the store (issue #77).
+  const gap = await wsB.next('gap');
+  assert.equal(gap.payload.reason, 'redis');
+  assert.ok(gap.payload.from <= gap.payload.to + 1, JSON.stringify(gap.payload));
+  wsB.close();
   onA.close();
   onB.close();
   missionB.close();
