@@ -191,6 +191,9 @@ int ad_plane_send_text(ad_node_live_t *n, json_t *msg);
 /* Sends a holder frame for run at epoch on the node's link. */
 int ad_plane_send_frame(ad_node_live_t *n, const char *run, uint32_t epoch,
                         const unsigned char *frame, size_t flen);
+/* planemove.c: after sync_runs, the node told to dial the plane whose live
+ * lease holds every run it lists (and none of this plane's), if one does. */
+void ad_plane_move_if_elsewhere(ad_plane_link_t *l, const json_t *runs);
 /* The link broke the rules: closed (code), with an audit row saying why. */
 void ad_plane_link_refuse(ad_plane_link_t *l, int code, const char *target, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -331,6 +334,11 @@ int ad_node_plane_url(const ad_node_allow_t *a, const char *url, char *out, size
 /* The URLs a plane sent (a JSON array): those allowed take the places after
  * --join's, in their order; refusals are logged once each. */
 void ad_worker_learn(worker_t *w, json_t *list);
+/* A plane's `moved` {plane, url}: this node's runs are another plane's
+ * (planemove.c). An allowed URL becomes the link's (among the learned
+ * ones) and the link closes to dial it at once; a refused one is logged,
+ * and the node stays. */
+void ad_worker_moved(worker_t *w, json_t *msg);
 
 struct worker {
     uv_loop_t *loop;

@@ -438,6 +438,7 @@ static void on_joined(int rc, json_t *row, void *ud)
                 publish_node(p, n, "connected");
             }
             sync_runs(l, runs);
+            ad_plane_move_if_elsewhere(l, runs);
         }
     }
     json_decref(runs);

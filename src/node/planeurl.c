@@ -362,3 +362,39 @@ void ad_worker_learn(worker_t *w, json_t *list)
         }
     }
 }
+
+void ad_worker_moved(worker_t *w, json_t *msg)
+{
+    const char *url = json_string_value(json_object_get(msg, "url"));
+    const char *plane = json_string_value(json_object_get(msg, "plane"));
+    char dial[AD_NODE_DIAL_MAX], why[160], safe[128];
+    log_safe(url != NULL ? url : "(not a string)", safe, sizeof(safe));
+    if (ad_node_plane_url(&w->allow, url, dial, sizeof(dial), why, sizeof(why)) != 0) {
+        ad_log(AD_LOG_ERROR, "node",
+               "the control plane says this node's runs are another plane's, whose URL this node "
+               "may not dial: staying url=\"%s\" why=\"%s\"",
+               safe, why);
+        return;
+    }
+    size_t at = w->nurls;
+    for (size_t j = 0; j < w->nurls; j++) {
+        at = strcmp(w->urls[j], dial) == 0 ? j : at;
+    }
+    if (at == w->nurls) { /* not learned yet: in the last learned place, or a new one */
+        at = w->nurls < AD_NODE_JOIN_MAX ? w->nurls++ : AD_NODE_JOIN_MAX - 1;
+        if (at < w->njoin) {
+            ad_log(AD_LOG_ERROR, "node", "no room to learn url=%s: staying", dial);
+            return;
+        }
+        memcpy(w->urls[at], dial, strlen(dial) + 1);
+    }
+    w->cur = at;
+    snprintf(w->url, sizeof(w->url), "%s", w->urls[at]);
+    ad_log(AD_LOG_INFO, "node",
+           "moving to the control plane that owns this node's runs plane=%s "
+           "url=%s",
+           plane != NULL && ad_node_id_ok(plane) ? plane : "?", w->url);
+    if (w->link != NULL) {
+        ad_wsc_close(w->link, 1000, "moving to the plane that owns its runs");
+    }
+}

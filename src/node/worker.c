@@ -587,6 +587,9 @@ static void on_text(worker_t *w, const char *data, size_t len)
         ad_worker_learn(w, json_object_get(msg, "planes"));
     } else if (strcmp(t, "planes") == 0) {
         ad_worker_learn(w, json_object_get(msg, "planes"));
+    } else if (strcmp(t, "moved") == 0) {
+        w->backoff_ms = BACKOFF_MIN_MS; /* the owner is up: dial it at once */
+        ad_worker_moved(w, msg);
     } else if (strcmp(t, "spawn") == 0 && drop_spawn(w)) {
         ad_wsc_close(w->link, 0, "test: the spawn lost with its link");
     } else if (strcmp(t, "spawn") == 0) {

@@ -375,3 +375,71 @@ test('a held run of a dead plane is taken over by a plane on the same machine; t
   const ag2 = (await api(b, 'GET', `/api/agents/${id2}`)).body;
   assert.match(ag2.statusReason?.text || '', /plane_b could not take run .* over from its holder/, JSON.stringify(ag2.statusReason));
 });
+
+// A node restarted after a failover (issue #77): its --join plane A is up
+// again but no longer holds its run, which plane B took over. A tells it
+// to move (`moved`: the plane whose live lease holds every run it lists),
+// the node dials B, and the run ends under B with every value once.
+test('a node restarted after a failover dials its --join plane and is sent to the plane that owns its runs', { skip: missing || false, timeout: 300000 }, async (t) => {
+  const pg = await startPostgres();
+  const dbUrl = pg.createDb('moved');
+  const port = await freePort();
+  const redis = await startRedis(port);
+  const token = crypto.randomBytes(24).toString('hex');
+  const tokenFile = path.join(daemon.tmpDir('agentd-token-'), 'owner');
+  fs.writeFileSync(tokenFile, token, { mode: 0o600 });
+  const redisKey = keyFile(path.dirname(tokenFile));
+  const portA = await freePort();
+  const dirA = daemon.tmpDir('agentd-plane-a-');
+  const start = async (id, more = {}) => {
+    const d = await daemon.start({
+      needUrl: true, ...more,
+      env: { AGENTD_DATABASE_URL: dbUrl },
+      args: ['--redis-url', `redis://127.0.0.1:${port}`, '--redis-key-file', redisKey, '--plane-id', id,
+        '--token-file', tokenFile, '--stop-grace-ms', '300'],
+    });
+    d.token = token;
+    d.authHeaders = { authorization: `Bearer ${token}` };
+    return d;
+  };
+  let a = await start('plane_a', { dataDir: dirA, listen: `127.0.0.1:${portA}` });
+  const b = await start('plane_b');
+  let node = null;
+  const repo = daemon.tmpRepo('agentd-wt-');
+  t.after(async () => {
+    if (node) await node.cleanup();
+    await a.cleanup();
+    await b.cleanup();
+    redis.kill('SIGKILL');
+    pg.stop();
+    fs.rmSync(repo, { recursive: true, force: true });
+    fs.rmSync(dirA, { recursive: true, force: true });
+    fs.rmSync(path.dirname(tokenFile), { recursive: true, force: true });
+  });
+  await until(async () => (await planes(a))?.planes?.length === 2, 'plane A to list both planes');
+  const ws = await api(a, 'POST', '/api/workspaces', { path: repo, name: 'w' });
+  assert.equal(ws.status, 201, JSON.stringify(ws.body));
+  const nt = await nodeToken(a, 'n1');
+  const nodeOpts = { token: nt.token, name: 'n1', env: NODE_ENV, args: ['--planes-allow', '127.0.0.1'] };
+  node = await startNode(a.url, nodeOpts);
+  await until(() => node.stderr.includes(`learned" url=${b.url}/api/nodes/link`), 'n1 to learn B\'s address');
+  const id = await commandAgent(a, ws.body.worktrees[0].id, COUNTER, { node: 'n1' });
+  assert.equal((await api(a, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+  await until(async () => (await counters(a, id)).length >= 20, 'the first counters through plane A');
+  const run = (await api(a, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
+
+  // kill -9 of A: B takes the run over and the node moves to B.
+  await until(async () => (await planes(a)).planes.find((p) => p.id === 'plane_a')?.runs >= 1, 'A to hold the lease');
+  await a.stop('SIGKILL');
+  await until(async () => (await planes(b)).planes.find((p) => p.id === 'plane_b')?.runs >= 1, 'B to own the run', 20000);
+  await until(async () => (await nodeNamed(b, 'n1'))?.state === 'connected', 'n1 on plane B');
+
+  // A back on its address; the node restarted, dialling only A.
+  a = await start('plane_a', { dataDir: dirA, listen: `127.0.0.1:${portA}` });
+  await node.kill();
+  node = await startNode(a.url, { ...nodeOpts, dataDir: node.dataDir });
+  await until(() => node.stderr.includes('moving to the control plane that owns this node\'s runs'),
+    'A to send n1 to B').catch((e) => { throw new Error(`${e.message}; its log:\n${node.stderr}`); });
+  await until(async () => (await nodeNamed(b, 'n1'))?.state === 'connected', 'n1 back on plane B');
+  await endsWithEachValueOnce(b, id, run.id, 'across a node restart after a failover');
+});
