@@ -140,6 +140,12 @@ static void on_signal(uv_signal_t *h, int signum)
     ad_git_shutdown(); /* ends running worktree setup commands */
     if (d->cfg.keep_agents) {
         ad_procs_keep_held(d->procs); /* their holders keep them for the next agentd */
+    } else if (d->planes != NULL && ad_planes_others_live(d->planes) > 0) {
+        /* other control planes go on (issue #77): the runs on nodes are
+         * theirs to take over once this plane's leases lapse */
+        ad_log(AD_LOG_INFO, "main", "other control planes are up: runs on nodes are left to them");
+        ad_procs_keep_remote(d->procs);
+        ad_planes_leave(d->planes);
     }
     /* Agents get the grace to end first, while the API still answers. */
     ad_procs_shutdown(d->procs, d->cfg.shutdown_grace_ms, on_procs_stopped, d);

@@ -133,5 +133,11 @@ int ad_planes_prom(ad_planes_t *p, ad_buf_t *b);
 /* Stops the heartbeat (leases then lapse unless renewed by a new start).
  * NULL is fine. */
 void ad_planes_close(ad_planes_t *p);
+/* How many other control planes were heard from within a lease. */
+size_t ad_planes_others_live(ad_planes_t *p);
+/* This plane stops while others go on (issue #77): no more heartbeats (its
+ * run leases lapse, and the others take its runs on nodes), and its row
+ * says it is gone, so nodes are not sent to it. */
+void ad_planes_leave(ad_planes_t *p);
 
 #endif

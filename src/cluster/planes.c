@@ -31,6 +31,7 @@ struct ad_planes {
     uv_timer_t timer;
     unsigned refs; /* the timer, and each store call out */
     bool closing, beating;
+    bool leaving; /* ad_planes_leave: no more heartbeats */
     uint64_t beats, beat_failures, taken, take_failures;
 };
 
@@ -157,7 +158,7 @@ static void on_beat(int rc, json_t *result, void *ud)
 
 static void beat(ad_planes_t *p)
 {
-    if (p->beating || p->closing) {
+    if (p->beating || p->closing || p->leaving) {
         return; /* the last one is still on the writer: one at a time */
     }
     json_t *ids = p->hooks.runs != NULL ? p->hooks.runs(p->hooks.ud) : NULL;
@@ -273,4 +274,30 @@ void ad_planes_close(ad_planes_t *p)
     }
     p->closing = true;
     uv_close((uv_handle_t *)&p->timer, on_timer_closed);
+}
+
+size_t ad_planes_others_live(ad_planes_t *p)
+{
+    json_t *live = NULL;
+    size_t n = 0;
+    if (p == NULL ||
+        ad_store_planes_list(p->store, ad_wall_ms() - AD_PLANES_LEASE_MS, &live) != 0) {
+        return 0;
+    }
+    size_t i;
+    json_t *v;
+    json_array_foreach(live, i, v)
+    {
+        n += strcmp(json_string_value(json_object_get(v, "id")) ?: "", p->id) != 0;
+    }
+    json_decref(live);
+    return n;
+}
+
+void ad_planes_leave(ad_planes_t *p)
+{
+    if (p != NULL && !p->leaving) {
+        p->leaving = true;
+        ad_store_plane_leave(p->store, p->id);
+    }
 }

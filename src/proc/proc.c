@@ -232,6 +232,11 @@ void ad_procs_keep_held(ad_procs_t *s)
     s->keep_held = true;
 }
 
+void ad_procs_keep_remote(ad_procs_t *s)
+{
+    s->keep_remote = true;
+}
+
 /* ---- free ----------------------------------------------------------------- */
 
 static void on_sig_closed(uv_handle_t *h)

@@ -484,6 +484,10 @@ bool ad_proc_remote(const ad_proc_t *p);
 /* Held processes are left running (not stopped, not killed) by
  * ad_procs_shutdown() and ad_procs_free() from now on: `--keep-agents`. */
 void ad_procs_keep_held(ad_procs_t *s);
+/* The same for the processes on worker nodes only (ad_proc_remote): a
+ * control plane that stops while other planes go on leaves its nodes'
+ * agents to them (issue #77). Call before ad_procs_shutdown. */
+void ad_procs_keep_remote(ad_procs_t *s);
 /* True when p runs under a holder. */
 bool ad_proc_held(const ad_proc_t *p);
 /* A held process's holder: its pid (0 when not known), and its agentd

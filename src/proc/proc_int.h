@@ -240,8 +240,9 @@ struct ad_procs {
     size_t unreaped; /* not waited for yet */
     size_t mem;      /* ad_proc_t not freed yet */
     bool shutting_down, freeing, sig_closed, sweep_closed;
-    bool keep_held; /* --keep-agents: held processes stay */
-    size_t kept;    /* held processes left running by the shutdown */
+    bool keep_held;   /* --keep-agents: held processes stay */
+    bool keep_remote; /* other control planes go on: the nodes' processes stay */
+    size_t kept;      /* held processes left running by the shutdown */
     uint64_t shutdown_grace_ms;
     ad_spawner_t sp;
     bool async_closed;

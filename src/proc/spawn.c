@@ -485,13 +485,14 @@ void ad_proc_spawned(ad_procs_t *s, ad_spawn_job_t *j, bool callbacks)
     if (p->on_start != NULL) {
         p->on_start(p, 0, NULL, p->ud);
     }
-    if (s->shutting_down && !p->exited && !(s->keep_held && p->held)) {
+    if (s->shutting_down && !p->exited && !(s->keep_held && p->held) &&
+        !(s->keep_remote && p->remote)) {
         p->start_stop = p->start_stop > 0 ? p->start_stop : s->shutdown_grace_ms == 0 ? 2 : 1;
         uint64_t half = s->shutdown_grace_ms / 2;
         p->term_grace_ms = p->term_grace_ms > half ? half : p->term_grace_ms;
         p->kill_grace_ms = s->shutdown_grace_ms - p->term_grace_ms;
-    } else if (s->shutting_down && p->held && !p->kept) {
-        p->kept = true; /* --keep-agents: its holder keeps it */
+    } else if (s->shutting_down && (p->held || p->remote) && !p->kept) {
+        p->kept = true; /* --keep-agents, or other planes go on: its holder keeps it */
         s->kept++;
     }
     if (p->start_stop > 0 && !p->exited) {

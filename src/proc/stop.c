@@ -149,9 +149,10 @@ void ad_procs_shutdown(ad_procs_t *s, uint64_t grace_ms, void (*done)(void *ud),
     s->shutdown_grace_ms = grace_ms;
     s->done = done;
     s->done_ud = ud;
-    for (ad_proc_t *p = s->head; p != NULL && s->keep_held; p = p->next) {
+    for (ad_proc_t *p = s->head; p != NULL && (s->keep_held || s->keep_remote); p = p->next) {
         /* one still starting is kept, or stopped, once it runs (spawn.c) */
-        if (p->held && !p->finished && !p->kept && !p->starting) {
+        bool keep = (s->keep_held && p->held) || (s->keep_remote && p->remote);
+        if (keep && !p->finished && !p->kept && !p->starting) {
             p->kept = true; /* --keep-agents: its holder keeps it */
             s->kept++;
         }

@@ -317,3 +317,26 @@ int ad_store_runs_leased_elsewhere(ad_store_t *st, const char *plane_id, int64_t
     *out = a;
     return 0;
 }
+
+typedef struct {
+    char id[AD_ID_MAX];
+} leave_t;
+
+static int plane_leave(ad_store_tx_t *tx, const void *in, json_t **result)
+{
+    AD_UNUSED(result);
+    const leave_t *l = in;
+    ad_db_stmt_t *s = ad_store_stmt(tx->db, "UPDATE planes SET heartbeat_at = 0 WHERE id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, l->id);
+    return ad_store_step_done(tx->db, s);
+}
+
+void ad_store_plane_leave(ad_store_t *st, const char *id)
+{
+    leave_t l;
+    snprintf(l.id, sizeof(l.id), "%s", id);
+    ad_store_typed_write(st, plane_leave, &l, sizeof(l), NULL, NULL, NULL);
+}

@@ -28,6 +28,10 @@ typedef struct {
  * alone), the leases of its runs that ended let go. Loop thread. */
 void ad_store_plane_beat(ad_store_t *st, const ad_store_plane_beat_t *in, ad_store_result_cb cb,
                          void *ud);
+/* The plane stops (issue #77): its row is no longer live (heartbeat 0), so
+ * nodes are not sent to it; its leases lapse as its heartbeats stop.
+ * Loop thread. */
+void ad_store_plane_leave(ad_store_t *st, const char *id);
 /* Takes the leases of the running runs on nodes whose lease lapsed (or that
  * have none and started more than lease_ms ago), and of the running runs
  * here among held[0..nheld) (borrowed; copied) under the same rule: cb gets

@@ -442,4 +442,15 @@ test('a node restarted after a failover dials its --join plane and is sent to th
     'A to send n1 to B').catch((e) => { throw new Error(`${e.message}; its log:\n${node.stderr}`); });
   await until(async () => (await nodeNamed(b, 'n1'))?.state === 'connected', 'n1 back on plane B');
   await endsWithEachValueOnce(b, id, run.id, 'across a node restart after a failover');
+
+  // SIGTERM of B while A is up: B leaves its node's agents to A (they are not
+  // stopped), and A takes the run over once B's lease lapses.
+  const id2 = await commandAgent(b, ws.body.worktrees[0].id, COUNTER, { node: 'n1' });
+  assert.equal((await api(b, 'POST', `/api/agents/${id2}/start`, {})).status, 200);
+  await until(async () => (await counters(b, id2)).length >= 20, 'the first counters through plane B');
+  const run2 = (await api(b, 'GET', `/api/agents/${id2}/runs`)).body.runs[0];
+  await b.stop('SIGTERM');
+  assert.match(b.stderr, /other control planes are up: runs on nodes are left to them/);
+  await until(async () => (await planes(a)).planes.find((p) => p.id === 'plane_a')?.runs >= 1, 'A to take the run', 30000);
+  await endsWithEachValueOnce(a, id2, run2.id, 'across SIGTERM of the owning plane');
 });
