@@ -32,6 +32,10 @@ struct ad_planes {
     unsigned refs; /* the timer, and each store call out */
     bool closing, beating;
     bool leaving; /* ad_planes_leave: no more heartbeats */
+    /* Since when (monotonic ms) every heartbeat has been stored; 0 after a
+     * failure, until the next one is. */
+    uint64_t db_up_since;
+    uint64_t beat_sent; /* when the heartbeat on the writer was sent (monotonic ms) */
     uint64_t beats, beat_failures, taken, take_failures;
 };
 
@@ -134,14 +138,27 @@ static void on_beat(int rc, json_t *result, void *ud)
     ad_planes_t *p = ud;
     json_decref(result);
     p->beating = false;
+    uint64_t now = ad_mono_ms();
     if (rc != 0) {
         p->beat_failures++;
+        p->db_up_since = 0;
         ad_log(AD_LOG_WARN, "planes", "heartbeat not stored plane=%s err=%s", p->id,
                ad_strerror(rc));
     } else {
         p->beats++;
+        /* a heartbeat the writer held (the database away: it keeps the
+         * writes until it is back) counts as an outage that ended now */
+        if (p->db_up_since == 0 || now - p->beat_sent > AD_PLANES_LEASE_MS / 3) {
+            p->db_up_since = now;
+        }
     }
-    if (rc == 0 && !p->closing) {
+    /* Leases freeze while the database is away (issue #77): after an outage
+     * every plane's leases read lapsed, though nobody could renew them. A
+     * plane takes a run over only once its own heartbeats have been stored
+     * for a whole lease, which gave every owner that same lease to renew
+     * its own: an outage moves no run, a dead plane's runs still move. */
+    bool steady = p->db_up_since != 0 && now - p->db_up_since >= AD_PLANES_LEASE_MS;
+    if (rc == 0 && !p->closing && steady) {
         json_t *held = p->hooks.held != NULL ? p->hooks.held(p->hooks.ud) : NULL;
         size_t n = json_array_size(held);
         const char **ids = ad_xcalloc(n + 1, sizeof(char *));
@@ -175,6 +192,7 @@ static void beat(ad_planes_t *p)
                                .runs = runs,
                                .nruns = n};
     p->beating = true;
+    p->beat_sent = ad_mono_ms();
     p->refs++;
     ad_store_plane_beat(p->store, &b, on_beat, p);
     free(runs);

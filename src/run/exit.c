@@ -28,9 +28,34 @@ typedef struct {
     char lost_sid[AD_RUN_SID_MAX];
 } end_ctx_t;
 
+/* The run had ended already (its end is final): nothing is published
+ * again; whoever waits is told, and what was held for it goes. */
+static void end_was_final(end_ctx_t *c)
+{
+    ad_log(AD_LOG_INFO, "runner", "run already ended: its end stays as stored agent=%s run=%s",
+           c->agent_id, c->run_id);
+    for (ad_run_waiter_t *w = c->waiters, *next; w != NULL; w = next) {
+        next = w->next;
+        ad_run_call_cb(w->cb, w->ud, AD_ESTATE, NULL, "the run had already ended");
+        free(w);
+    }
+    ad_run_hold_done(c->hold_dir, 0);
+    if (c->remote && c->r->plane != NULL) {
+        ad_plane_run_done(c->r->plane, c->run_id);
+    }
+    ad_run_config_remove(c->r, c->run_id);
+    free(c->fresh_prompt);
+    free(c);
+}
+
 static void on_end_done(int rc, json_t *result, void *ud)
 {
     end_ctx_t *c = ud;
+    if (rc == AD_ESTATE) {
+        json_decref(result);
+        end_was_final(c);
+        return;
+    }
     if (rc != 0) {
         ad_log(AD_LOG_ERROR, "runner", "recording run end failed agent=%s error=%s", c->agent_id,
                ad_strerror(rc));

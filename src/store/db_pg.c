@@ -247,6 +247,11 @@ int ad_db_pg_ping(ad_db_t *db, double *sec)
     pthread_mutex_lock(&state_lock);
     state.rtt_sec = *sec;
     pthread_mutex_unlock(&state_lock);
+    /* The server answers: up, even when the state went down after the
+     * writer had reconnected (an idle reader's stale connection failing
+     * after an outage said "down" again, and with the writer's own one fine
+     * nothing said "up": every read answered 503 until the next outage) */
+    state_up(false);
     return 0;
 }
 

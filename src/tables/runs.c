@@ -199,7 +199,8 @@ static int run_end_row(ad_db_t *db, const ad_store_run_end_t *a)
     ad_db_stmt_t *s = ad_store_stmt(
         db, "UPDATE runs SET ended_at = ?, status = ?, exit_code = ?, signal = ?, "
             "duration_ms = ?, input_tokens = ?, output_tokens = ?, cache_read_tokens = ?, "
-            "cache_write_tokens = ?, cost_usd = ?, num_turns = ? WHERE id = ?");
+            "cache_write_tokens = ?, cost_usd = ?, num_turns = ? WHERE id = ? AND status IN "
+            "('running', 'lost')");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -215,7 +216,12 @@ static int run_end_row(ad_db_t *db, const ad_store_run_end_t *a)
     ad_db_bind_double(s, 10, a->cost_usd);
     ad_db_bind_int64(s, 11, a->num_turns);
     ad_store_bind_text(s, 12, a->id);
-    return ad_store_step_done(db, s);
+    int rc = ad_store_step_done(db, s);
+    /* A run that ended is final (issue #77): a second end (a plane that lost
+     * the run's lease during a database outage, a node's late word) changes
+     * nothing. Only `lost`, a verdict made without the process, gives way
+     * to the real end when it comes. */
+    return rc == 0 && ad_db_changes(db) == 0 ? AD_ESTATE : rc;
 }
 
 static int run_end(ad_store_tx_t *tx, const void *in, json_t **result)

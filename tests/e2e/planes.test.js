@@ -454,3 +454,65 @@ test('a node restarted after a failover dials its --join plane and is sent to th
   await until(async () => (await planes(a)).planes.find((p) => p.id === 'plane_a')?.runs >= 1, 'A to take the run', 30000);
   await endsWithEachValueOnce(a, id2, run2.id, 'across SIGTERM of the owning plane');
 });
+
+// A database outage longer than a lease (issue #77): every lease reads
+// lapsed when it ends, though nobody could renew one. Leases freeze
+// instead: the other plane takes nothing over, the owner keeps its run,
+// and the run ends under it with every value once.
+test('a database outage longer than a lease moves no run to the other plane', { skip: missing || false, timeout: 300000 }, async (t) => {
+  const pg = await startPostgres();
+  const dbUrl = pg.createDb('frozen');
+  const port = await freePort();
+  const redis = await startRedis(port);
+  const token = crypto.randomBytes(24).toString('hex');
+  const tokenFile = path.join(daemon.tmpDir('agentd-token-'), 'owner');
+  fs.writeFileSync(tokenFile, token, { mode: 0o600 });
+  const redisKey = keyFile(path.dirname(tokenFile));
+  const start = async (id) => {
+    const d = await daemon.start({
+      needUrl: true,
+      env: { AGENTD_DATABASE_URL: dbUrl },
+      args: ['--redis-url', `redis://127.0.0.1:${port}`, '--redis-key-file', redisKey, '--plane-id', id,
+        '--token-file', tokenFile, '--stop-grace-ms', '300'],
+    });
+    d.token = token;
+    d.authHeaders = { authorization: `Bearer ${token}` };
+    return d;
+  };
+  const a = await start('plane_a');
+  const b = await start('plane_b');
+  let node = null;
+  const repo = daemon.tmpRepo('agentd-wt-');
+  t.after(async () => {
+    if (node) await node.cleanup();
+    await a.cleanup();
+    await b.cleanup();
+    redis.kill('SIGKILL');
+    pg.stop();
+    fs.rmSync(repo, { recursive: true, force: true });
+    fs.rmSync(path.dirname(tokenFile), { recursive: true, force: true });
+  });
+  await until(async () => (await planes(a))?.planes?.length === 2, 'plane A to list both planes');
+  const ws = await api(a, 'POST', '/api/workspaces', { path: repo, name: 'w' });
+  const nt = await nodeToken(a, 'n1');
+  node = await startNode(a.url, { token: nt.token, name: 'n1', env: NODE_ENV, args: ['--planes-allow', '127.0.0.1'] });
+  await until(async () => (await nodeNamed(a, 'n1'))?.state === 'connected', 'n1 on plane A');
+  const id = await commandAgent(a, ws.body.worktrees[0].id, COUNTER, { node: 'n1' });
+  assert.equal((await api(a, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+  await until(async () => (await counters(a, id)).length >= 20, 'the first counters through plane A');
+  const run = (await api(a, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
+  await until(async () => (await planes(a)).planes.find((p) => p.id === 'plane_a')?.runs >= 1, 'A to hold the lease');
+
+  // The database away until the run's stored lease has lapsed (one more
+  // heartbeat may have renewed it after the read: 2 s more).
+  const expires = Number(pg.psql('frozen', `SELECT expires_at FROM run_leases WHERE run_id = '${run.id}'`)[0][0]);
+  pg.halt();
+  await until(() => Date.now() > expires + 2500, 'the run\'s stored lease to lapse', 60000);
+  await pg.resume();
+  await endsWithEachValueOnce(a, id, run.id, 'across a database outage').catch((e) => {
+    throw new Error(`${e.message}; lease: ${JSON.stringify(pg.psql('frozen', `SELECT plane_id, expires_at FROM run_leases WHERE run_id = '${run.id}'`))}, `
+      + `run: ${JSON.stringify(pg.psql('frozen', `SELECT status FROM runs WHERE id = '${run.id}'`))}; `
+      + `A:\n${a.stderr.split('\n').slice(-40).join('\n')}\nnode:\n${node.stderr.split('\n').slice(-15).join('\n')}`);
+  });
+  assert.ok(!b.stderr.includes('run lease taken over'), `B took a run over after the outage:\n${b.stderr.split('\n').filter((l) => l.includes('lease')).join('\n')}`);
+});

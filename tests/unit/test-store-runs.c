@@ -275,6 +275,20 @@ static void an_end_written_again_counts_once(void **state)
     e.input_tokens = 30;
     e.cost_usd = 2.0;
     assert_int_equal(end_sync(f, &e, NULL), 0);
+    /* ...and an end is final: a later one (a plane that lost the run's lease
+     * in a database outage) changes nothing (issue #77) */
+    ad_store_run_end_t late = e;
+    late.status = AD_RUN_LOST;
+    late.agent_status = AD_AGENT_STATUS_ERROR;
+    late.input_tokens = 99;
+    assert_int_equal(end_sync(f, &late, NULL), AD_ESTATE);
+    json_t *kept = run_row(f, run);
+    assert_string_equal(sget(kept, "status"), "succeeded");
+    assert_int_equal(iget(kept, "inputTokens"), 30);
+    json_decref(kept);
+    json_t *ag = agent_row(f, f->ag);
+    assert_string_equal(sget(ag, "status"), "finished");
+    json_decref(ag);
     json_t *u = NULL;
     assert_int_equal(ad_store_usage_agents(f->s->st, "daily", now, "", &u), 0);
     json_t *row = json_array_get(json_object_get(u, "agents"), 0);
