@@ -208,3 +208,25 @@ test('a deleted agent\'s messages leave the index', async () => {
   assert.deepEqual(left.results.map((x) => x.agentId), [a.id]);
   assert.equal((await search('goes')).results.filter((x) => x.agentId === gone.id).length, 0);
 });
+
+test('agentd search: hits as lines, names resolved, --json, errors', async () => {
+  const a = await makeAgent(d, wt.id, { name: 'cli-searcher' });
+  const m = await post(a.id, { content: 'the okapi ran \u001b[31mred\u001b[0m across the field' });
+  const cli = (...args) => daemon.runAsync(['--data-dir', d.dataDir, 'search', ...args]);
+  const r = await cli('okapi', '--agent', 'cli-searcher');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, new RegExp(`cli-searcher\\s+message\\s+${m.id}`));
+  assert.match(r.stdout, /the okapi ran/);
+  assert.ok(!r.stdout.includes('\u001b'), JSON.stringify(r.stdout)); // the content's escapes are blanks
+  const j = await cli('okapi', '--json', '--limit', '1');
+  assert.equal(j.status, 0, j.stderr);
+  assert.equal(JSON.parse(j.stdout).results[0].messageId, m.id);
+  const none = await cli('nosuchwordatall');
+  assert.equal(none.status, 0);
+  assert.match(none.stdout, /no messages match/);
+  const bad = await cli('okapi', '--limit', '0');
+  assert.equal(bad.status, 1);
+  assert.match(bad.stderr, /limit/);
+  assert.equal((await cli('okapi', '--agent', 'no-such-agent')).status, 1);
+  assert.equal((await cli()).status, 2);
+});
