@@ -103,21 +103,37 @@ int ad_search_req(const char *q, const char *agent, const char *worktree, const 
 
 /* ---- the read ---------------------------------------------------------------------- */
 
-/* The page of hits: one more than the limit, to know whether more follow.
- * Columns: rowid (SQLite's; PostgreSQL's is the id again), id, agent_id,
- * agent's name, worktree_id, run_id, role, tool_name, created_at, rank. */
+/* What every step filters on: the org, the agent, the worktree, since. */
+#define FILTERS                                                                                    \
+    "(?2 = '' OR a.org_id = ?2) AND (?3 = '' OR m.agent_id = ?3) AND (?4 = '' OR "                 \
+    "a.worktree_id = ?4) AND m.created_at >= ?5"
+/* The window: the AD_SEARCH_WINDOW-th newest match that passes the
+ * filters (?6: its offset), its rowid on SQLite, its time on PostgreSQL;
+ * no row when fewer match. Newest first is the order both indexes give
+ * cheaply (an FTS5 doclist is in rowid order), ranking is not: BM25 reads
+ * each match's sizes, 6 s for a word in 980,000 messages of 1M. */
+static const char bound_sqlite[] =
+    "SELECT f.rowid FROM search_fts AS f JOIN messages AS m ON m.rowid = f.rowid JOIN agents AS "
+    "a ON a.id = m.agent_id WHERE f.search_fts MATCH ?1 AND " FILTERS " ORDER BY f.rowid DESC "
+    "LIMIT 1 OFFSET ?6";
+static const char bound_pg[] =
+    "SELECT m.created_at FROM messages AS m JOIN agents AS a ON a.id = m.agent_id WHERE "
+    "m.search_tsv @@ plainto_tsquery('simple', ?1) AND " FILTERS " ORDER BY m.created_at DESC "
+    "LIMIT 1 OFFSET ?6";
+/* The page of hits within the window (?8: its bound), one more than the
+ * limit, to know whether more follow. Columns: rowid (SQLite's;
+ * PostgreSQL's is the id again), id, agent_id, agent's name, worktree_id,
+ * run_id, role, tool_name, created_at, rank. */
 static const char hits_sqlite[] =
     "SELECT m.rowid, m.id, m.agent_id, a.name, a.worktree_id, m.run_id, m.role, m.tool_name, "
     "m.created_at, -f.rank FROM search_fts AS f JOIN messages AS m ON m.rowid = f.rowid "
-    "JOIN agents AS a ON a.id = m.agent_id WHERE f.search_fts MATCH ?1 AND (?2 = '' OR "
-    "a.org_id = ?2) AND (?3 = '' OR m.agent_id = ?3) AND (?4 = '' OR a.worktree_id = ?4) AND "
-    "m.created_at >= ?5 ORDER BY f.rank, m.created_at DESC, m.id LIMIT ?6 OFFSET ?7";
+    "JOIN agents AS a ON a.id = m.agent_id WHERE f.search_fts MATCH ?1 AND f.rowid >= ?8 "
+    "AND " FILTERS " ORDER BY f.rank, m.created_at DESC, m.id LIMIT ?6 OFFSET ?7";
 static const char hits_pg[] =
     "SELECT m.id, m.id, m.agent_id, a.name, a.worktree_id, m.run_id, m.role, m.tool_name, "
     "m.created_at, ts_rank(m.search_tsv, plainto_tsquery('simple', ?1)) AS score "
     "FROM messages AS m JOIN agents AS a ON a.id = m.agent_id WHERE m.search_tsv @@ "
-    "plainto_tsquery('simple', ?1) AND (?2 = '' OR a.org_id = ?2) AND (?3 = '' OR m.agent_id = "
-    "?3) AND (?4 = '' OR a.worktree_id = ?4) AND m.created_at >= ?5 ORDER BY score DESC, "
+    "plainto_tsquery('simple', ?1) AND m.created_at >= ?8 AND " FILTERS " ORDER BY score DESC, "
     "m.created_at DESC, m.id LIMIT ?6 OFFSET ?7";
 /* One hit's snippets: the text's, the call's, the output's (each with the
  * markers around its matches, none when that part does not match). */
@@ -126,24 +142,19 @@ static const char snip_sqlite[] =
     "snippet(search_fts, 1, char(1), char(2), '…', " SNIPPET_TOKENS "), "
     "snippet(search_fts, 2, char(1), char(2), '…', " SNIPPET_TOKENS ") FROM search_fts "
     "WHERE search_fts MATCH ?1 AND rowid = ?2";
-#define PG_HEADLINE(text)                                                                          \
-    "ts_headline('simple', translate(left(" text ", 32768), chr(1) || chr(2), '  '), q.q, "        \
-    "'StartSel=' || chr(1) || ', StopSel=' || chr(2) || ', MaxWords=24, MinWords=8, ShortWord=0, " \
-    "MaxFragments=1, FragmentDelimiter=\"…\"')"
-#define PG_HAS(text) "(to_tsvector('simple', left(" text ", 32768)) @@ q.q)"
-static const char snip_pg[] = "SELECT CASE WHEN " PG_HAS("m.content") " THEN " PG_HEADLINE(
-    "m.content") " ELSE '' END, "
-                 "CASE WHEN " PG_HAS("coalesce(m.tool_name, '') || ' ' || coalesce(m.tool_input, "
-                                     "'')") " THEN " PG_HEADLINE("coalesce(m.tool_name, '') || ' ' "
-                                                                 "|| coalesce(m.tool_input, '')") " ELSE '' END, CASE WHEN " PG_HAS(
-                     "coalesce(m.tool_output, '')") " THEN " PG_HEADLINE("coalesce(m.tool_output, "
-                                                                         "'')") " ELSE '' END FROM "
-                                                                                "messages AS m, "
-                                                                                "(SELECT "
-                                                                                "plainto_tsquery('"
-                                                                                "simple', ?1) AS "
-                                                                                "q) AS q "
-                                                                                "WHERE m.id = ?2";
+/* PostgreSQL's: the three texts read once (bounded, markers as blanks),
+ * each headlined when it matches. */
+static const char snip_pg[] =
+    "SELECT CASE WHEN to_tsvector('simple', t.b) @@ q.q THEN ts_headline('simple', t.b, q.q, "
+    "f.f) ELSE '' END, CASE WHEN to_tsvector('simple', t.c) @@ q.q THEN ts_headline('simple', "
+    "t.c, q.q, f.f) ELSE '' END, CASE WHEN to_tsvector('simple', t.o) @@ q.q THEN "
+    "ts_headline('simple', t.o, q.q, f.f) ELSE '' END FROM (SELECT translate(left(content, "
+    "32768), chr(1) || chr(2), '  ') AS b, translate(left(coalesce(tool_name, '') || ' ' || "
+    "coalesce(tool_input, ''), 32768), chr(1) || chr(2), '  ') AS c, "
+    "translate(left(coalesce(tool_output, ''), 32768), chr(1) || chr(2), '  ') AS o FROM "
+    "messages WHERE id = ?2) AS t, (SELECT plainto_tsquery('simple', ?1) AS q) AS q, (SELECT "
+    "'StartSel=' || chr(1) || ', StopSel=' || chr(2) || ', MaxWords=24, MinWords=8, "
+    "ShortWord=0, MaxFragments=1, FragmentDelimiter=\"…\"' AS f) AS f";
 
 typedef struct {
     ad_search_req_t req;
@@ -243,31 +254,65 @@ static json_t *hit_json(ad_db_stmt_t *h)
     return o;
 }
 
+/* Binds the query and the filters, ?1 to ?5. */
+static void bind_filters(ad_db_stmt_t *s, const ad_search_req_t *r, bool pg)
+{
+    ad_db_bind_text(s, 1, pg ? r->words : r->match, -1, AD_DB_STATIC);
+    ad_db_bind_text(s, 2, r->org, -1, AD_DB_STATIC);
+    ad_db_bind_text(s, 3, r->agent, -1, AD_DB_STATIC);
+    ad_db_bind_text(s, 4, r->worktree, -1, AD_DB_STATIC);
+    ad_db_bind_int64(s, 5, r->since);
+}
+
+/* The window's bound into *bound (0: every match is in it). */
+static int window_bound(ad_db_t *db, const ad_search_req_t *r, bool pg, int64_t *bound)
+{
+    ad_db_stmt_t *s = NULL;
+    int rc = ad_db_prepare_v2(db, pg ? bound_pg : bound_sqlite, -1, &s, NULL);
+    if (rc != AD_DB_OK) {
+        ad_db_finalize(s);
+        int e = ad_store_rc(db, rc);
+        return e != 0 ? e : AD_EINTERNAL;
+    }
+    bind_filters(s, r, pg);
+    /* the page must fit: a deep offset widens the window */
+    int64_t window = AD_SEARCH_WINDOW;
+    if (window < (int64_t)r->offset + r->limit + 1) {
+        window = (int64_t)r->offset + r->limit + 1;
+    }
+    ad_db_bind_int64(s, 6, window - 1);
+    rc = ad_db_step(s);
+    *bound = rc == AD_DB_ROW ? ad_db_column_int64(s, 0) : 0;
+    ad_db_finalize(s);
+    return rc == AD_DB_ROW || rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
+}
+
 static int search_read(ad_db_t *db, void *ctx)
 {
     search_t *q = ctx;
     const ad_search_req_t *r = &q->req;
     bool pg = ad_db_is_pg(db);
+    int64_t bound = 0;
+    int e = window_bound(db, r, pg, &bound);
+    if (e != 0) {
+        return e;
+    }
     ad_db_stmt_t *h = NULL, *s = NULL;
     int rc = ad_db_prepare_v2(db, pg ? hits_pg : hits_sqlite, -1, &h, NULL);
     if (rc == AD_DB_OK) {
         rc = ad_db_prepare_v2(db, pg ? snip_pg : snip_sqlite, -1, &s, NULL);
     }
     if (rc != AD_DB_OK) {
-        int e = ad_store_rc(db, rc);
+        e = ad_store_rc(db, rc);
         ad_db_finalize(h);
         ad_db_finalize(s);
         return e != 0 ? e : AD_EINTERNAL;
     }
-    ad_db_bind_text(h, 1, pg ? r->words : r->match, -1, AD_DB_STATIC);
-    ad_db_bind_text(h, 2, r->org, -1, AD_DB_STATIC);
-    ad_db_bind_text(h, 3, r->agent, -1, AD_DB_STATIC);
-    ad_db_bind_text(h, 4, r->worktree, -1, AD_DB_STATIC);
-    ad_db_bind_int64(h, 5, r->since);
+    bind_filters(h, r, pg);
     ad_db_bind_int64(h, 6, r->limit + 1);
     ad_db_bind_int64(h, 7, r->offset);
+    ad_db_bind_int64(h, 8, bound);
     json_t *results = json_array();
-    int e = 0;
     bool more = false;
     while (e == 0 && (rc = ad_db_step(h)) == AD_DB_ROW) {
         if ((int)json_array_size(results) == r->limit) {

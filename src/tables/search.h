@@ -23,6 +23,9 @@
 #define AD_SEARCH_LIMIT_DEFAULT 20
 #define AD_SEARCH_LIMIT_MAX 100
 #define AD_SEARCH_OFFSET_MAX 10000
+/* The matches ranked: the newest this many that pass the filters (more for
+ * a deeper page). Fewer matches: all of them, exactly. */
+#define AD_SEARCH_WINDOW 2000
 
 /* A search, checked. match is FTS5's query (each word a quoted string:
  * no operator of the input reaches FTS5) and words the same words with
@@ -52,7 +55,8 @@ int ad_search_req(const char *q, const char *agent, const char *worktree, const 
  * agentName, worktreeId, runId, role, kind (message, tool_call or
  * tool_output), toolName, snippet (plain text), highlights ([[start, end],
  * ...] of the snippet, in UTF-16 code units, end exclusive), createdAt,
- * rank (higher is better)}, best first; nextOffset is null at the end.
+ * rank (higher is better)}, best first among the window's (above);
+ * nextOffset is null at the end.
  * The result is borrowed for the call. */
 void ad_store_search(ad_store_t *st, const ad_search_req_t *req, ad_store_result_cb cb, void *ud);
 
