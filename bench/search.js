@@ -18,6 +18,7 @@ const path = require('node:path');
 const http = require('node:http');
 const { execFileSync } = require('node:child_process');
 const agentd = require('./lib/agentd');
+const sys = require('./lib/sys');
 
 const ROOT = agentd.ROOT;
 const GEN = path.join(ROOT, 'build', 'release', 'bench', 'searchgen');
@@ -54,9 +55,13 @@ function get(port, p, token) {
   });
 }
 
-async function band(port, token, name, words, n) {
+// n searches of words (round robin), one at a time: p50/p99 of the time
+// to the answer, and the server's CPU a search (which other load on the
+// machine does not inflate).
+async function band(port, token, name, words, n, pid) {
   const times = [];
   let hits = 0;
+  const cpu0 = pid ? sys.cpuSeconds(pid) : 0;
   for (let i = 0; i < n; i++) {
     const q = words[i % words.length];
     const r = await get(port, `/api/search?q=${encodeURIComponent(q)}&limit=20`, token);
@@ -64,7 +69,8 @@ async function band(port, token, name, words, n) {
     hits += JSON.parse(r.body).results.length;
     times.push(r.ms);
   }
-  return { name, n, p50: pct(times, 0.5), p99: pct(times, 0.99), meanHits: hits / n };
+  const cpuMs = pid ? ((sys.cpuSeconds(pid) - cpu0) * 1000) / n : null;
+  return { name, n, p50: pct(times, 0.5), p99: pct(times, 0.99), meanHits: hits / n, cpuMs };
 }
 
 async function main() {
@@ -102,13 +108,16 @@ async function main() {
     ];
     for (const [name, words] of bands) {
       await band(h.port, TOKEN, name, words, 5); // warm the cache
-      rows.push(await band(h.port, TOKEN, `owner: ${name}`, words, queries));
-      rows.push(await band(h.port, tok, `org token: ${name}`, words, queries));
+      rows.push(await band(h.port, TOKEN, `owner: ${name}`, words, queries, h.pid));
+      rows.push(await band(h.port, tok, `org token: ${name}`, words, queries, h.pid));
     }
     console.log(`\nS4: GET /api/search on ${messages.toLocaleString()} messages, one request at a time, ${queries} each (ms)`);
-    console.log('| query | p50 | p99 | hits per answer |');
-    console.log('|---|---|---|---|');
-    for (const r of rows) console.log(`| ${r.name} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.meanHits.toFixed(1)} |`);
+    console.log(`(load average at the end: ${os.loadavg().map((x) => x.toFixed(1)).join(' ')} on ${os.cpus().length} cores)`);
+    console.log('| query | p50 | p99 | server CPU a search | hits per answer |');
+    console.log('|---|---|---|---|---|');
+    for (const r of rows) {
+      console.log(`| ${r.name} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.cpuMs == null ? 'n/a' : r.cpuMs.toFixed(2)} | ${r.meanHits.toFixed(1)} |`);
+    }
     if (gen.seconds) {
       console.log(`\nbackfill (migration 2950 on the ${messages.toLocaleString()} messages of an older data dir): `
         + `${gen.seconds.backfill.toFixed(1)} s; the rows themselves took ${gen.seconds.rows.toFixed(1)} s to insert; `

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rows.h"
 #include "store/store.h"
 #include "tables/agents.h"
 #include "tables/messages.h"
@@ -177,6 +178,13 @@ static void a_tool_call_written_over_is_found_by_its_output(void **state)
     h = json_array_get(hits, 0);
     assert_string_equal(json_string_value(json_object_get(h, "kind")), "tool_output");
     assert_string_equal(json_string_value(json_object_get(h, "messageId")), id);
+    /* the hit is the row schema/rows.def names (the dashboard's type) */
+    ad_row_search_hit_t row = {0};
+    char err[256];
+    assert_int_equal(ad_row_search_hit_decode(h, &row, err, sizeof(err)), 0);
+    assert_int_equal(row.kind, AD_ROW_SEARCH_KIND_TOOL_OUTPUT);
+    assert_int_equal(row.created_at, 2000); /* the call's time, kept */
+    ad_row_search_hit_cleanup(&row);
     const char *snip = json_string_value(json_object_get(h, "snippet"));
     json_t *range = json_array_get(json_object_get(h, "highlights"), 0);
     size_t s = (size_t)json_integer_value(json_array_get(range, 0));

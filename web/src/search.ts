@@ -2,20 +2,11 @@
 // plain and matching parts by the ranges the daemon gives (UTF-16 offsets,
 // end exclusive). The parts are text: the dashboard renders them as text
 // nodes and <mark>s, never as HTML, so nothing in a message can inject markup.
+import type { SearchHitRow } from './rows';
 
-export interface SearchHit {
-  messageId: string;
-  agentId: string;
-  agentName: string;
-  worktreeId: string;
-  runId: string | null;
-  role: string;
-  kind: 'message' | 'tool_call' | 'tool_output';
-  toolName: string | null;
-  snippet: string;
+/** A hit as schema/rows.def has it, its highlights read as ranges. */
+export interface SearchHit extends Omit<SearchHitRow, 'highlights'> {
   highlights: [number, number][];
-  createdAt: string;
-  rank: number;
 }
 
 export interface SearchAnswer {
