@@ -3,7 +3,8 @@
 // the header's box, typed words list the hits with the matching words
 // marked and a message's HTML shown as text (nothing injected), and Enter
 // opens the agent's transcript at the hit, older pages loaded until it is
-// there, the message scrolled to and marked.
+// there, the message scrolled to and marked. The command palette (Ctrl+K)
+// goes to a page, an agent by name, or a search hit.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { apiOk, makeRepo, postMany, shot, until } from './lib/harness.mjs';
@@ -57,4 +58,48 @@ test('the search box finds a word and opens the transcript at it', async () => {
   // a word no message holds
   await page.locator('.searchbox-input').fill('nosuchwordanywhere');
   await waitText(page.locator('.search-panel'), /No messages match/, 'the empty answer');
+});
+
+test('the command palette goes to a page, an agent, or a message', async () => {
+  const { page } = b;
+  const ws = await apiOk(d.url, 'POST', '/api/workspaces', { path: makeRepo() });
+  const agent = await apiOk(d.url, 'POST', '/api/agents', { worktreeId: ws.worktrees[0].id, name: 'palette-agent', executor: 'command', command: ['true'] });
+  const hit = await apiOk(d.url, 'POST', `/api/agents/${agent.id}/messages`, { role: 'user', content: 'where is the marmoset config' });
+  await page.goto(`${d.url}/#/`);
+  await page.reload();
+  await page.locator('.searchbox-input').waitFor();
+  const palette = page.getByRole('dialog', { name: 'Command palette' });
+  // Ctrl+K, then typing once its box has the focus
+  const openPalette = async () => {
+    await page.keyboard.press('Control+k');
+    await palette.waitFor();
+    await until(async () => page.evaluate(() => document.activeElement?.classList.contains('palette-input')), 'the palette\'s box to have the focus');
+  };
+  // a page
+  await openPalette();
+  await page.keyboard.type('health');
+  await waitText(palette.locator('.palette-item.active'), /Health/, 'the Health page first');
+  await page.keyboard.press('Enter');
+  await until(async () => (await page.evaluate(() => location.hash)) === '#/health', 'the Health page');
+  assert.equal(await palette.count(), 0);
+  // an agent by name
+  await openPalette();
+  await page.keyboard.type('palette-ag');
+  await waitText(palette.locator('.palette-item.active'), /palette-agent/, 'the agent');
+  await page.keyboard.press('Enter');
+  await until(async () => (await page.evaluate(() => location.hash)) === `#/agents/${agent.id}`, 'the agent page');
+  // a message: the hit, marked, opens the transcript at it
+  await openPalette();
+  await page.keyboard.type('marmoset');
+  const item = palette.locator(`.palette-item[data-message="${hit.id}"]`);
+  await waitText(item, /where is the marmoset config/, 'the search hit in the palette');
+  assert.deepEqual(await item.locator('mark').allInnerTexts(), ['marmoset']);
+  await shot(page, 'search-palette');
+  await item.click();
+  await until(async () => (await page.evaluate(() => location.hash)) === `#/agents/${agent.id}/m/${hit.id}`, 'the link');
+  await waitText(page.locator('.transcript .row-focus'), /marmoset/, 'the message marked');
+  // Esc closes it
+  await openPalette();
+  await page.keyboard.press('Escape');
+  await until(async () => (await palette.count()) === 0, 'the palette to close');
 });

@@ -10,7 +10,7 @@ import { agentList, askAgain, auth, conn, daemonDown, dismissToast, loadError, l
 import { AgentBadge, ConfirmHost, Empty, ErrorState, fmtCost, fmtInt, Spinner } from './common';
 import { Home } from './Home';
 import { Login } from './Login';
-import { SearchBox } from './SearchBox';
+import { PaletteHost, SearchBox } from './SearchBox';
 import { Sidebar } from './Sidebar';
 
 function ConnIndicator() {
@@ -326,6 +326,7 @@ export function App() {
         )}
       </main>
       <ConfirmHost />
+      <PaletteHost />
       <div class="toasts" aria-live="polite" aria-relevant="additions">
         {toasts.value.map((t) => (
           <div key={t.id} class={`toast glass toast-${t.level}`} role={t.level === 'error' ? 'alert' : 'status'}>

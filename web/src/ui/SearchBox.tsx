@@ -1,12 +1,35 @@
 // The header's search box (issue #76): words typed here search every
 // transcript the caller can see (GET /api/search). The box is small and in
 // the first load; the results panel (SearchPanel.tsx) loads with the first
-// query. "/" anywhere outside a text field focuses it.
+// query. "/" anywhere outside a text field focuses it. PaletteHost holds
+// Ctrl+K / ⌘K, which opens the command palette (CommandPalette.tsx, loaded
+// when first opened).
 import { useSignal } from '@preact/signals';
 import { lazy, Suspense } from 'preact/compat';
 import { useEffect, useRef } from 'preact/hooks';
 
 const SearchPanel = lazy(() => import('./SearchPanel'));
+const CommandPalette = lazy(() => import('./CommandPalette'));
+
+export function PaletteHost() {
+  const open = useSignal(false);
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === 'k') {
+        e.preventDefault();
+        open.value = !open.value;
+      }
+    };
+    document.addEventListener('keydown', onKey);
+    return () => document.removeEventListener('keydown', onKey);
+  }, []);
+  if (!open.value) return null;
+  return (
+    <Suspense fallback={null}>
+      <CommandPalette onClose={() => (open.value = false)} />
+    </Suspense>
+  );
+}
 
 export function SearchBox() {
   const q = useSignal('');
