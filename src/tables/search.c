@@ -190,7 +190,10 @@ static void put_snippet(json_t *o, const char *s)
             u16 += *p >= 0xf0 ? 2 : 1;
         }
     }
-    json_object_set_new(o, "snippet", json_stringn(text.data != NULL ? text.data : "", text.len));
+    /* the stored text is UTF-8 and a snippet is cut at words; were it not,
+     * the hit keeps an empty snippet rather than losing the key */
+    json_t *str = json_stringn(text.data != NULL ? text.data : "", text.len);
+    json_object_set_new(o, "snippet", str != NULL ? str : json_string(""));
     json_object_set_new(o, "highlights", ranges);
     ad_buf_cleanup(&text);
 }
@@ -321,7 +324,7 @@ static int search_read(ad_db_t *db, void *ctx)
         }
         json_t *o = hit_json(h);
         bool tool = ad_db_column_type(h, 7) != AD_DB_NULL;
-        e = add_snippet(db, s, pg ? r->words : r->match, o, ad_db_column_int64(h, 0),
+        e = add_snippet(db, s, pg ? r->words : r->match, o, pg ? 0 : ad_db_column_int64(h, 0),
                         json_string_value(json_object_get(o, "messageId")), tool);
         json_array_append_new(results, o);
     }
