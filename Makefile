@@ -254,7 +254,8 @@ unit: $(UNIT_BIN)
 # here: test-store-alloc (a killed writer's SQLite file checked whole) and
 # test-store-evlog (the event log's files; its one table case is SQLite's).
 UNIT_PG_BIN := $(addprefix $(O)/tests/,test-store-runs test-tables-families test-store-health \
-	test-store-core test-store-rolls test-git-rows test-run-runner)
+	test-store-core test-store-rolls test-git-rows test-run-runner \
+	test-tables-search)
 unit-pg: $(UNIT_PG_BIN)
 	@sh tests/unit/with-pg.sh sh tests/unit/run.sh $(UNIT_PG_BIN)
 
@@ -504,6 +505,12 @@ bench-series: $(O)/bench/series_bench
 # Row F2 (issue #38): the grown data dir's generator, linked against the
 # library (bench/bigdir.js builds and runs it; bench/README.md, F2).
 $(O)/bench/bigdir: bench/c/bigdir.c $(O)/libagentd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS_ALL) $(EXE_LDFLAGS_ALL) -o $@ $< $(O)/libagentd.a $(PKG_LIBS)
+
+# Row S4 (issue #76): a data dir of 1M messages for search, linked against
+# the library (bench/search.js builds and runs it; bench/README.md, S4).
+$(O)/bench/searchgen: bench/c/searchgen.c $(O)/libagentd.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS_ALL) $(EXE_LDFLAGS_ALL) -o $@ $< $(O)/libagentd.a $(PKG_LIBS)
 

@@ -95,13 +95,16 @@ static void put_literal(FILE *out, const char *s)
 
 /* The objects' text: tables first (an index, view or trigger needs its
  * table), each kind in the order it was made. SQLite's own (sqlite_%, and
- * automatic indexes, which have no text) and schema_migrations (made
- * before any migration) are left out. */
+ * automatic indexes, which have no text), schema_migrations (made before
+ * any migration) and a virtual table's shadow tables (its CREATE VIRTUAL
+ * TABLE makes them: search's FTS5 index, issue #76) are left out. */
 static void put_schema(sqlite3 *db, FILE *out)
 {
     sqlite3_stmt *s = prepare(db,
                               "SELECT sql FROM sqlite_schema WHERE sql IS NOT NULL AND name NOT "
                               "LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> 'schema_migrations' "
+                              "AND name NOT IN (SELECT name FROM pragma_table_list WHERE type = "
+                              "'shadow') "
                               "ORDER BY type <> 'table', type <> 'index', type <> 'view', rowid",
                               "reading the schema");
     while (sqlite3_step(s) == SQLITE_ROW) {
@@ -111,20 +114,25 @@ static void put_schema(sqlite3 *db, FILE *out)
 }
 
 /* The rows the migrations inserted (settings' defaults, the default org),
- * as INSERTs of SQLite's quote() of each value. */
+ * as INSERTs of SQLite's quote() of each value. A virtual table's rows are
+ * its shadow tables', which its CREATE made with their first rows: those
+ * are written over (INSERT OR REPLACE), so an FTS5 index's settings (its
+ * rank) come out as the migrations left them. */
 static void put_rows(sqlite3 *db, FILE *out)
 {
     sqlite3_stmt *t = prepare(db,
-                              "SELECT s.name, l.wr FROM sqlite_schema AS s JOIN pragma_table_list "
-                              "AS l ON l.name = s.name AND l.schema = 'main' WHERE s.type = "
-                              "'table' AND s.name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND "
+                              "SELECT s.name, l.wr, l.type = 'shadow' FROM sqlite_schema AS s "
+                              "JOIN pragma_table_list AS l ON l.name = s.name AND l.schema = "
+                              "'main' WHERE s.type = 'table' AND l.type <> 'virtual' AND s.name "
+                              "NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND "
                               "s.name <> 'schema_migrations' ORDER BY s.rowid",
                               "listing the tables");
     while (sqlite3_step(t) == SQLITE_ROW) {
         const char *table = (const char *)sqlite3_column_text(t, 0);
         /* SELECT 'INSERT INTO "t" VALUES(' || quote(c1) || ',' || ... || ')' FROM "t" */
         sqlite3_str *q = sqlite3_str_new(db);
-        sqlite3_str_appendf(q, "SELECT 'INSERT INTO \"%w\" VALUES('", table);
+        sqlite3_str_appendf(q, "SELECT 'INSERT%s INTO \"%w\" VALUES('",
+                            sqlite3_column_int(t, 2) ? " OR REPLACE" : "", table);
         char *cols = sqlite3_mprintf("SELECT name FROM pragma_table_info(%Q) ORDER BY cid", table);
         sqlite3_stmt *c = prepare(db, cols, "reading the columns");
         int k = 0;

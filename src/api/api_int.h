@@ -250,6 +250,8 @@ void ad_api_seed_register(ad_app_t *app);
 void ad_api_crews_register(ad_app_t *app);
 /* auth.c: /login, /api/auth/..., /api/tokens, /api/orgs, /api/audit. */
 void ad_api_auth_register(ad_app_t *app);
+/* search.c: GET /api/search (issue #76). */
+void ad_api_search_register(ad_app_t *app);
 /* ---- git work (gitsteps.c), shared by workspaces.c and worktrees.c -------------
  * A git request runs in src/wtree (app->wtree): the handler reads the
  * request, checks who may ask, hands the rows and arguments over and

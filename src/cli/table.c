@@ -65,6 +65,20 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "resuming the session).\n"
      "  --json  the daemon's answer as JSON\n",
      "agents"},
+    {"search", ad_cli_search, NULL, "search every transcript: messages, tool calls, outputs",
+     "Usage: agentd search QUERY [--agent A] [--worktree W] [--since T] [--limit N]\n"
+     "                     [--offset N] [--json]\n"
+     "Search the messages, tool calls and tool outputs of every agent you can see,\n"
+     "best match first: each hit's time, agent, kind (message, tool_call or\n"
+     "tool_output) and message id, then its snippet with the matching words in\n"
+     "bold. QUERY is words (all must match; quotes and operators are words too).\n"
+     "  --agent A     only this agent's (its id or name)\n"
+     "  --worktree W  only this worktree's agents' (its id or name)\n"
+     "  --since T     only messages from T on (RFC 3339, or milliseconds)\n"
+     "  --limit N     at most N hits (1-100, default 20)\n"
+     "  --offset N    skip the first N (the line 'more: --offset N' says where)\n"
+     "  --json        the daemon's JSON\n",
+     "agents"},
     {"logs", ad_cli_logs, NULL, "print an agent's transcript; -f follows it live",
      "Usage: agentd logs [-f [--until idle|end]] AGENT [--json]\n"
      "Print an agent's transcript: '> ' user messages, assistant text,\n"

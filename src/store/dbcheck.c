@@ -226,8 +226,10 @@ static int list_tables(sqlite3 *db, tables_t *t, char *err, size_t errsz)
 {
     sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(db,
+                                /* a virtual table's pages are its shadow tables' */
                                 "SELECT name FROM sqlite_schema WHERE type = 'table' AND name "
-                                "NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+                                "NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT IN (SELECT name "
+                                "FROM pragma_table_list WHERE type = 'virtual') ORDER BY name",
                                 -1, &s, NULL);
     size_t cap = 0;
     t->n = 0;

@@ -365,8 +365,8 @@ static int read_source(copy_t *cp)
         return AD_ESTATE;
     }
     if (sqlite3_prepare_v2(cp->db,
-                           "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE "
-                           "'sqlite_%' AND name <> 'schema_migrations' ORDER BY name",
+                           "SELECT name FROM pragma_table_list WHERE type = 'table' AND name "
+                           "NOT LIKE 'sqlite_%' AND name <> 'schema_migrations' ORDER BY name",
                            -1, &s, NULL) != SQLITE_OK) {
         return sqlite_fail(cp, "listing tables");
     }

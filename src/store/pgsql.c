@@ -16,7 +16,8 @@
  *  - CREATE TRIGGER: its PL/pgSQL version, written in pgtrig.c (a trigger
  *    without one is refused); DROP TRIGGER names the trigger's table;
  *  - the migrations that widen a CHECK by editing SQLite's stored schema
- *    (writable_schema) are replaced whole, in overrides[] below.
+ *    (writable_schema), and search's FTS5 index, are replaced whole, in
+ *    overrides[] below.
  * Ownership: the caller's buffer receives the text; nothing is kept.
  */
 #include "store/store_int.h"
@@ -106,6 +107,16 @@ static const struct {
      "ALTER TABLE agents DROP CONSTRAINT agents_executor_check;\n"
      "ALTER TABLE agents ADD CONSTRAINT agents_executor_check CHECK (executor IN ('claude', "
      "'codex', 'gemini', 'command', 'acp'));\n"},
+    /* search (issue #76): FTS5 is SQLite's; PostgreSQL's full-text search is
+     * a generated tsvector column (the same three texts and bounds, weighted
+     * A, B, C for the bm25 weights) under a GIN index (src/tables/search.c) */
+    {"2950_search.sql",
+     "ALTER TABLE messages ADD COLUMN search_tsv tsvector GENERATED ALWAYS AS ("
+     "setweight(to_tsvector('simple', left(content, 32768)), 'A') || "
+     "setweight(to_tsvector('simple', left(coalesce(tool_name, '') || ' ' || "
+     "coalesce(tool_input, ''), 32768)), 'B') || "
+     "setweight(to_tsvector('simple', left(coalesce(tool_output, ''), 32768)), 'C')) STORED;\n"
+     "CREATE INDEX messages_search ON messages USING GIN (search_tsv);\n"},
 };
 
 /* Word rewrites, longest first where one starts another. */

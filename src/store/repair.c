@@ -24,6 +24,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -332,7 +333,9 @@ static int read_schema(rp_t *r, obj_t **out, size_t *n)
     *n = 0;
     int rc = sqlite3_prepare_v2(r->src,
                                 "SELECT type, name, sql FROM sqlite_schema WHERE sql IS NOT "
-                                "NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY CASE "
+                                "NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name NOT IN "
+                                "(SELECT name FROM pragma_table_list WHERE type = 'shadow') "
+                                "ORDER BY CASE "
                                 "type WHEN 'table' THEN 0 WHEN 'index' THEN 1 WHEN 'view' THEN 2 "
                                 "ELSE 3 END, rowid",
                                 -1, &s, NULL);
@@ -391,6 +394,11 @@ static int copy_table(rp_t *r, const char *table, ad_store_repair_cb fn, void *u
     return 0;
 }
 
+static bool is_virtual(const obj_t *o)
+{
+    return strcmp(o->type, "table") == 0 && strncasecmp(o->sql, "CREATE VIRTUAL", 14) == 0;
+}
+
 static int copy_all(rp_t *r, ad_store_repair_cb fn, void *ud)
 {
     int reserve = AD_CKSUM_RESERVE;
@@ -407,13 +415,23 @@ static int copy_all(rp_t *r, ad_store_repair_cb fn, void *ud)
         }
     }
     for (size_t i = 0; e == 0 && i < n; i++) {
-        if (strcmp(objs[i].type, "table") == 0) {
+        if (strcmp(objs[i].type, "table") == 0 && !is_virtual(&objs[i])) {
             e = copy_table(r, objs[i].name, fn, ud);
         }
     }
     for (size_t i = 0; e == 0 && i < n; i++) { /* indexes built from the rows, then the rest */
         if (strcmp(objs[i].type, "table") != 0) {
             e = exec(r, objs[i].sql, objs[i].name);
+        }
+    }
+    /* a virtual table (search's FTS5 index, issue #76) is made from the rows
+     * copied, never copied: its shadow tables were left out above */
+    for (size_t i = 0; e == 0 && i < n; i++) {
+        if (is_virtual(&objs[i]) && strstr(objs[i].sql, "fts5") != NULL) {
+            char *sql = sqlite3_mprintf("INSERT INTO \"%w\"(\"%w\") VALUES ('rebuild')",
+                                        objs[i].name, objs[i].name);
+            e = exec(r, sql, objs[i].name);
+            sqlite3_free(sql);
         }
     }
     if (e == 0) {

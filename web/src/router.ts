@@ -1,4 +1,5 @@
-// Hash routes: #/ (home), #/agents, #/agents/:id, #/crews, #/crews/:id,
+// Hash routes: #/ (home), #/agents, #/agents/:id (#/agents/:id/m/:messageId: its transcript at
+// that message, a search hit's link), #/crews, #/crews/:id,
 // #/grid, #/analytics, #/runs/:id (a run's page), #/health, #/nodes, #/settings[/:section], #/chats[/:id], #/projects[/:id],
 // #/definitions[/:name].
 // Hash routing keeps every page a static file for the daemon to serve.
@@ -8,7 +9,7 @@ export type Route =
   | { page: 'home' }
   | { page: 'agents' }
   | { page: 'grid' }
-  | { page: 'agent'; id: string }
+  | { page: 'agent'; id: string; message?: string }
   | { page: 'crews'; id?: string }
   | { page: 'chats'; id?: string }
   | { page: 'projects'; id?: string }
@@ -21,6 +22,7 @@ export type Route =
 
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/').filter(Boolean).map(decodeURIComponent);
+  if (parts[0] === 'agents' && parts[1] && parts[2] === 'm' && parts[3]) return { page: 'agent', id: parts[1], message: parts[3] };
   if (parts[0] === 'agents' && parts[1]) return { page: 'agent', id: parts[1] };
   if (parts[0] === 'agents') return { page: 'agents' };
   if (parts[0] === 'grid') return { page: 'grid' };

@@ -50,6 +50,10 @@ export const ApprovalDecisionValues: readonly ApprovalDecision[] = ['allow', 'de
 export type MetricDirection = 'min' | 'max';
 export const MetricDirectionValues: readonly MetricDirection[] = ['min', 'max'];
 
+/** What a search hit matched (GET /api/search, issue #76). */
+export type SearchKind = 'message' | 'tool_call' | 'tool_output';
+export const SearchKindValues: readonly SearchKind[] = ['message', 'tool_call', 'tool_output'];
+
 /** An organisation (GET /api/orgs). */
 export interface OrgRow {
   id: string;
@@ -204,6 +208,25 @@ export interface MessageRow {
   isComplete: boolean;
   isError: boolean;
   createdAt: string; // RFC 3339
+}
+
+/**
+ * A search hit (GET /api/search, issue #76): a message and where in it the
+ * words matched.
+ */
+export interface SearchHitRow {
+  messageId: string;
+  agentId: string;
+  agentName: string;
+  worktreeId: string;
+  runId: string | null;
+  role: MessageRole;
+  kind: SearchKind;
+  toolName: string | null;
+  snippet: string; // plain text, never markup
+  highlights: unknown; // [[start, end], ...] of snippet, UTF-16 units
+  createdAt: string; // RFC 3339
+  rank: number; // higher is better
 }
 
 /**

@@ -24,13 +24,13 @@ export function isTerminalAgent(a: Agent): boolean {
   return !!(a.terminal || (a.state && (a.state as any).terminal));
 }
 
-export function AgentPage({ id }: { id: string }) {
+export function AgentPage({ id, message }: { id: string; message?: string }) {
   const { agent, transcript: t, err, notFound } = useOpenAgent(id);
   // null: the default, the terminal for a terminal agent (a shell), else the transcript.
   const tabSel = useSignal<Tab | null>(null);
   useEffect(() => {
-    tabSel.value = null;
-  }, [id]);
+    tabSel.value = message ? 'transcript' : null; // a search hit opens the transcript at it
+  }, [id, message]);
   useEscBackToGrid(id);
   // Its page is open: what it did is seen (a turn done stops counting as new).
   useEffect(() => {
@@ -93,6 +93,7 @@ export function AgentPage({ id }: { id: string }) {
                 pending={pendingApprovals.value[id]}
                 onLoadOlder={() => loadOlder(id).catch((e) => toastError('Could not load older messages', e))}
                 onFollow={(atEnd) => followTranscript(id, atEnd)}
+                focus={message}
               />
             )}
             <ApprovalCards agent={agent} />

@@ -10,6 +10,7 @@ import { agentList, askAgain, auth, conn, daemonDown, dismissToast, loadError, l
 import { AgentBadge, ConfirmHost, Empty, ErrorState, fmtCost, fmtInt, Spinner } from './common';
 import { Home } from './Home';
 import { Login } from './Login';
+import { PaletteHost, SearchBox } from './SearchBox';
 import { Sidebar } from './Sidebar';
 
 function ConnIndicator() {
@@ -259,6 +260,7 @@ export function App() {
           agentd
         </a>
         <PageNav current={pageOf(r)} />
+        <SearchBox />
         <WhoAmI />
         <ConnIndicator />
       </header>
@@ -274,7 +276,7 @@ export function App() {
         )}
         {r.page === 'agent' && (
           <Suspense fallback={<Spinner />}>
-            <AgentPage id={r.id} />
+            <AgentPage id={r.id} message={r.message} />
           </Suspense>
         )}
         {r.page === 'crews' && (
@@ -324,6 +326,7 @@ export function App() {
         )}
       </main>
       <ConfirmHost />
+      <PaletteHost />
       <div class="toasts" aria-live="polite" aria-relevant="additions">
         {toasts.value.map((t) => (
           <div key={t.id} class={`toast glass toast-${t.level}`} role={t.level === 'error' ? 'alert' : 'status'}>

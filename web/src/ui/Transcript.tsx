@@ -14,6 +14,8 @@ import { fmtInt, fmtTime } from './common';
 import { computeOffsets, pruneHeights, visibleRange } from '../virtual';
 
 const ESTIMATE = 64;
+// Pages of older messages loaded at most to find a focused message.
+const FOCUS_PAGES = 40;
 
 function pretty(v: unknown): string {
   if (v === undefined || v === null) return '';
@@ -132,11 +134,15 @@ export function Transcript({
   onLoadOlder,
   onFollow,
   pending = [],
+  focus,
 }: {
   t: T | undefined;
   onLoadOlder: () => Promise<void>;
   onFollow?: (atEnd: boolean) => void;
   pending?: readonly Approval[];
+  /** A message to scroll to and mark (a search hit's link): older pages are
+   * loaded until it is there, at most FOCUS_PAGES of them. */
+  focus?: string;
 }) {
   const scroller = useRef<HTMLDivElement>(null);
   const heights = useRef(new Map<string, number>());
@@ -212,6 +218,30 @@ export function Transcript({
     return () => r?.disconnect();
   }, []);
 
+  // The focused message: its row once loaded, scrolled to and marked.
+  const focused = useSignal<string | null>(null);
+  const focusPages = useRef(0);
+  useEffect(() => {
+    focusPages.current = 0;
+    focused.value = null;
+  }, [focus]);
+  useLayoutEffect(() => {
+    if (!focus || focused.value === focus) return;
+    const i = rows.findIndex((r) => (r.kind === 'message' ? r.msg.id === focus : r.kind === 'tool' ? r.call.id === focus || r.result?.id === focus : false));
+    const el = scroller.current;
+    if (i >= 0 && el) {
+      focused.value = focus;
+      atBottom.current = false;
+      onFollow?.(false);
+      el.scrollTop = Math.max(0, offsets[i] - 80);
+      setView({ top: el.scrollTop, height: el.clientHeight });
+    } else if (i < 0 && t?.hasMore && !loadingOlder.current && focusPages.current < FOCUS_PAGES) {
+      focusPages.current++;
+      loadingOlder.current = true;
+      onLoadOlder().finally(() => (loadingOlder.current = false));
+    }
+  }, [focus, rows, offsets]);
+
   const onScroll = () => {
     const el = scroller.current;
     if (!el) return; // a scroll event that comes after the transcript left the page
@@ -238,7 +268,7 @@ export function Transcript({
       <div
         key={r.key}
         data-key={r.key}
-        class="row"
+        class={`row${focused.value && (r.kind === 'message' ? r.msg.id : r.kind === 'tool' ? r.call.id : '') === focused.value ? ' row-focus' : ''}`}
         style={{ transform: `translateY(${offsets[i]}px)` }}
         ref={(el) => {
           if (el && ro && !observed.current.has(el)) {
