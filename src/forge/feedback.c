@@ -19,7 +19,7 @@
 #include <string.h>
 
 #define LOG_READ_MAX (8 * 1024 * 1024) /* a log's bytes read at most; the tail is kept */
-#define TEXT_MAX (16 * 1024)            /* a comment's or summary's bytes kept */
+#define TEXT_MAX (16 * 1024)           /* a comment's or summary's bytes kept */
 
 static const char *jstr(json_t *o, const char *k)
 {
@@ -224,8 +224,8 @@ static bool recent(ad_forge_job_t *j, json_t *c)
     return j->req.since == NULL || t == NULL || strncmp(t, j->req.since, 19) >= 0;
 }
 
-static void read_comments(ad_forge_job_t *j, const char *url, const char *prefix,
-                          const char *kind, json_t *out)
+static void read_comments(ad_forge_job_t *j, const char *url, const char *prefix, const char *kind,
+                          json_t *out)
 {
     json_t *a = get_ok(j, url);
     size_t i;
@@ -238,7 +238,8 @@ static void read_comments(ad_forge_job_t *j, const char *url, const char *prefix
         char fid[64];
         snprintf(fid, sizeof(fid), "%s:%lld", prefix,
                  (long long)json_integer_value(json_object_get(v, "id")));
-        json_t *user = json_object_get(v, j->req.target.kind == AD_FORGE_GITLAB ? "author" : "user");
+        json_t *user =
+            json_object_get(v, j->req.target.kind == AD_FORGE_GITLAB ? "author" : "user");
         const char *who = jstr(user, j->req.target.kind == AD_FORGE_GITLAB ? "username" : "login");
         json_t *line = json_object_get(v, "line");
         if (!json_is_integer(line)) {

@@ -12,7 +12,7 @@
 #define STR(x) STR_(x)
 
 #define LOOP_COLS                                                                                  \
-    "worktree_id, org_id, agent_id, enabled, checks, reviews, max_turns, turns, status, "         \
+    "worktree_id, org_id, agent_id, enabled, checks, reviews, max_turns, turns, status, "          \
     "reason_code, reason_text, last_poll_at, created_at, updated_at"
 #define ITEM_COLS                                                                                  \
     "id, kind, forge_id, name, url, message, message_id, run_id, turn, outcome, created_at, "      \
@@ -29,16 +29,16 @@ static json_t *loop_row(ad_db_stmt_t *s)
     json_t *o = ad_store_row_json(s, NULL, NULL);
     static const char *bools[] = {"enabled", "checks", "reviews"};
     for (size_t i = 0; i < AD_ARRAY_LEN(bools); i++) {
-        json_object_set_new(
-            o, bools[i], json_boolean(json_integer_value(json_object_get(o, bools[i])) != 0));
+        json_object_set_new(o, bools[i],
+                            json_boolean(json_integer_value(json_object_get(o, bools[i])) != 0));
     }
     json_object_del(o, "reasonCode");
     json_object_del(o, "reasonText");
     const char *code = col_text(s, 9), *text = col_text(s, 10);
-    json_object_set_new(o, "statusReason",
-                        code != NULL ? json_pack("{s:s, s:s}", "code", code, "text",
-                                                 text != NULL ? text : "")
-                                     : json_null());
+    json_object_set_new(
+        o, "statusReason",
+        code != NULL ? json_pack("{s:s, s:s}", "code", code, "text", text != NULL ? text : "")
+                     : json_null());
     return o;
 }
 
