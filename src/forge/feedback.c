@@ -26,19 +26,24 @@ static const char *jstr(json_t *o, const char *k)
     return json_string_value(json_object_get(o, k));
 }
 
-/* GET url's JSON answer when it is a 200, else NULL. */
+/* GET url's JSON answer when it is a 200, else NULL and the read fails
+ * (j->sub_rc): checks half read could look passed. */
 static json_t *get_ok(ad_forge_job_t *j, const char *url)
 {
     json_t *a = NULL;
-    if (ad_forgex_call(j, "GET", url, NULL, &a) != 200) {
+    long status = ad_forgex_call(j, "GET", url, NULL, &a);
+    if (status != 200) {
+        if (j->sub_rc == 0) {
+            j->sub_rc = ad_forgex_failed(j, status, a);
+        }
         json_decref(a);
         return NULL;
     }
     return a;
 }
 
-/* text[0..n) as valid UTF-8 without the token, as a new JSON string. */
-static json_t *clean_text(ad_forge_job_t *j, const char *text, size_t n)
+/* text[0..n) as valid UTF-8 without secret (may be ""), as a new JSON string. */
+static json_t *clean(const char *secret, const char *text, size_t n)
 {
     ad_buf_t b;
     ad_buf_init(&b, n * 3 + 16);
@@ -47,13 +52,18 @@ static json_t *clean_text(ad_forge_job_t *j, const char *text, size_t n)
         return json_string("");
     }
     char *at;
-    size_t tl = strlen(j->token);
-    while (tl > 0 && (at = strstr(b.data, j->token)) != NULL) {
+    size_t tl = strlen(secret);
+    while (tl > 0 && (at = strstr(b.data, secret)) != NULL) {
         memset(at, '*', tl);
     }
     json_t *s = json_string(b.data);
     ad_buf_cleanup(&b);
     return s != NULL ? s : json_string("");
+}
+
+static json_t *clean_text(ad_forge_job_t *j, const char *text, size_t n)
+{
+    return clean(j->token, text, n);
 }
 
 /* A bounded copy of a forge's text (a comment, a summary). */
@@ -63,9 +73,7 @@ static json_t *short_text(ad_forge_job_t *j, const char *s)
     return clean_text(j, s != NULL ? s : "", n < TEXT_MAX ? n : TEXT_MAX);
 }
 
-/* The tail of a log: its last AD_FORGE_LOG_LINES lines within
- * AD_FORGE_LOG_MAX bytes, with a note when that is not all of it. */
-static json_t *log_tail(ad_forge_job_t *j, const char *log, size_t n)
+json_t *ad_forge_log_tail(const char *log, size_t n, const char *secret)
 {
     size_t lines = 0, start = n;
     while (start > 0 && n - start < AD_FORGE_LOG_MAX) {
@@ -82,7 +90,7 @@ static json_t *log_tail(ad_forge_job_t *j, const char *log, size_t n)
     for (size_t i = 0; i < n; i++) {
         total += log[i] == '\n';
     }
-    json_t *tail = clean_text(j, log + start, n - start);
+    json_t *tail = clean(secret, log + start, n - start);
     if (start == 0) {
         return tail;
     }
@@ -114,7 +122,7 @@ static json_t *job_log(ad_forge_job_t *j, const char *root, json_int_t id)
     }
     json_t *out = NULL;
     if (st == 200 && b.len > 0) {
-        out = log_tail(j, b.data, b.len);
+        out = ad_forge_log_tail(b.data, b.len, j->token);
     }
     ad_buf_cleanup(&b);
     return out;
@@ -224,6 +232,17 @@ static bool recent(ad_forge_job_t *j, json_t *c)
     return j->req.since == NULL || t == NULL || strncmp(t, j->req.since, 19) >= 0;
 }
 
+/* GitHub says how a comment's author stands to the repository: only its
+ * owner, members and collaborators direct the agent (on a public
+ * repository anyone may comment). Forges that do not say are trusted as
+ * their own access control has it. */
+static bool trusted(json_t *c)
+{
+    const char *a = jstr(c, "author_association");
+    return a == NULL || strcmp(a, "OWNER") == 0 || strcmp(a, "MEMBER") == 0 ||
+           strcmp(a, "COLLABORATOR") == 0;
+}
+
 static void read_comments(ad_forge_job_t *j, const char *url, const char *prefix, const char *kind,
                           json_t *out)
 {
@@ -232,8 +251,8 @@ static void read_comments(ad_forge_job_t *j, const char *url, const char *prefix
     json_t *v;
     json_array_foreach(a, i, v)
     {
-        if (json_is_true(json_object_get(v, "system")) || !recent(j, v)) {
-            continue; /* GitLab's notes of events */
+        if (json_is_true(json_object_get(v, "system")) || !recent(j, v) || !trusted(v)) {
+            continue; /* GitLab's notes of events; a stranger's words */
         }
         char fid[64];
         snprintf(fid, sizeof(fid), "%s:%lld", prefix,
@@ -305,6 +324,12 @@ int ad_forgex_feedback(ad_forge_job_t *j)
         }
     }
     all_comments(j, root, comments);
+    if (j->sub_rc != 0) {
+        json_decref(pr);
+        json_decref(items);
+        json_decref(comments);
+        return j->sub_rc;
+    }
     j->out = json_pack("{s:o, s:{s:s, s:o}, s:o}", "pr", pr, "checks", "state",
                        ad_forgex_overall(items), "items", items, "comments", comments);
     return 0;

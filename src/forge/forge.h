@@ -102,6 +102,12 @@ int ad_forge_queue(uv_loop_t *loop, const ad_forge_req_t *r, ad_forge_cb cb, voi
 #define AD_FORGE_LOG_MAX (12 * 1024)
 #define AD_FORGE_LOGS_MAX 3
 
+/* The tail of a log (log[0..n)): its last AD_FORGE_LOG_LINES lines within
+ * AD_FORGE_LOG_MAX bytes, cut at a line, as valid UTF-8 with secret (may
+ * be "") masked, after a first line "[log trimmed: ...]" when that is not
+ * all of it. A new JSON string. Any thread. */
+json_t *ad_forge_log_tail(const char *log, size_t n, const char *secret);
+
 typedef struct {
     ad_forge_target_t target;
     const char *token; /* copied */
@@ -114,8 +120,10 @@ typedef struct {
  * ("run:<id>" or "status:<id>"), name, state, url?, detail?, log?}]},
  * comments [{forgeId ("review:<id>", "comment:<id>" or "note:<id>"), kind
  * (review|comment), author, body, path?, line?, url?, createdAt?}]}; else
- * as ad_forge_cb. retry_after_s > 0: the forge's rate limit asks to wait
- * that long before the next call. */
+ * as ad_forge_cb, also when one of the lists could not be read (a read
+ * in part is no read: checks half read could look passed). retry_after_s
+ * > 0: the forge's rate limit asks to wait that long before the next
+ * call. */
 typedef void (*ad_forge_feedback_cb)(int rc, json_t *out, const char *msg, int http_status,
                                      long retry_after_s, void *ud);
 int ad_forge_feedback(uv_loop_t *loop, const ad_forge_feedback_req_t *r, ad_forge_feedback_cb cb,

@@ -22,6 +22,7 @@ typedef struct {
     ad_fetch_meta_t meta; /* the last answer's headers */
     long retry_after_s;   /* the forge's rate limit said wait (0: not) */
     json_t *known;        /* feedback: forge ids answered already (owned) */
+    int sub_rc;           /* feedback: the first list read that failed (0: none) */
     ad_forge_feedback_cb fcb;
 } ad_forge_job_t;
 

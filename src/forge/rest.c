@@ -94,11 +94,14 @@ long ad_forgex_call_raw(ad_forge_job_t *j, const char *method, const char *url, 
         snprintf(j->msg, sizeof(j->msg), "cannot reach the forge: %s", err);
         status = -1;
     } else if (status == 429 || (status == 403 && j->meta.ratelimit_remaining == 0)) {
-        long wait = j->meta.retry_after_s;
-        if (wait < 0 && j->meta.ratelimit_reset > 0) {
+        /* Retry-After, else until X-RateLimit-Reset (at least 1 s), else a minute */
+        long wait = 60;
+        if (j->meta.retry_after_s >= 0) {
+            wait = j->meta.retry_after_s;
+        } else if (j->meta.ratelimit_reset > 0) {
             wait = j->meta.ratelimit_reset - (long)(ad_wall_ms() / 1000);
         }
-        j->retry_after_s = wait > 0 ? wait : 60;
+        j->retry_after_s = wait > 0 ? wait : 1;
     }
     memset(auth, 0, sizeof(auth));
     free(text);

@@ -118,11 +118,10 @@ bool ad_prloop_agent_busy(ad_prloop_t *L, const char *agent_id, bool *gone)
             json_is_string(json_object_get(a, "deletedAt"));
     const char *st = jstr(a, "status");
     const char *code = jstr(json_object_get(a, "statusReason"), "code");
-    bool busy = !*gone && st != NULL &&
-                (strcmp(st, "running") == 0 || strcmp(st, "stopping") == 0 ||
-                 strcmp(st, "paused") == 0 ||
-                 (strcmp(st, "waiting") == 0 && code != NULL &&
-                  strcmp(code, "approval_requested") == 0));
+    bool busy =
+        !*gone && st != NULL &&
+        (strcmp(st, "running") == 0 || strcmp(st, "stopping") == 0 || strcmp(st, "paused") == 0 ||
+         (strcmp(st, "waiting") == 0 && code != NULL && strcmp(code, "approval_requested") == 0));
     /* a row that says running for a run no longer live is not a turn */
     if (busy && strcmp(st, "paused") != 0 && !ad_runner_is_running(L->runner, agent_id)) {
         busy = false;
@@ -141,7 +140,9 @@ typedef struct {
 
 static int64_t clamp_backoff(ad_prloop_t *L, int64_t b)
 {
-    return b < L->poll_ms ? L->poll_ms : b > AD_PRLOOP_BACKOFF_MAX_MS ? AD_PRLOOP_BACKOFF_MAX_MS : b;
+    return b < L->poll_ms                 ? L->poll_ms
+           : b > AD_PRLOOP_BACKOFF_MAX_MS ? AD_PRLOOP_BACKOFF_MAX_MS
+                                          : b;
 }
 
 /* The forge could not say: wait longer each time (or as its limit says). */
@@ -172,8 +173,8 @@ static void decide(ad_prloop_t *L, ad_prloop_ent_t *e, json_t *row, json_t *out)
     if (state != NULL && strcmp(state, "open") != 0) {
         bool merged = strcmp(state, "merged") == 0;
         ad_prloop_set(L, row, "closed", merged ? "pr_merged" : "pr_closed",
-                      merged ? "the pull request was merged" : "the pull request was closed", -1,
-                      0, NULL, NULL, NULL);
+                      merged ? "the pull request was merged" : "the pull request was closed", -1, 0,
+                      NULL, NULL, NULL);
         return;
     }
     const char *kind = NULL;
@@ -190,8 +191,8 @@ static void decide(ad_prloop_t *L, ad_prloop_ent_t *e, json_t *row, json_t *out)
         } else if (turns >= max) {
             char text[600];
             snprintf(text, sizeof(text),
-                     "the agent's turn limit (%lld) is reached; not sent: %s %s",
-                     (long long)max, strcmp(kind, "check") == 0 ? "the failed check" : "a comment of",
+                     "the agent's turn limit (%lld) is reached; not sent: %s %s", (long long)max,
+                     strcmp(kind, "check") == 0 ? "the failed check" : "a comment of",
                      strcmp(kind, "check") == 0 ? jstr(cand, "name") : jstr(cand, "author"));
             ad_prloop_set(L, row, "limit", "turn_limit", text, -1, 0, NULL, NULL, NULL);
         } else {
@@ -211,8 +212,7 @@ static void decide(ad_prloop_t *L, ad_prloop_ent_t *e, json_t *row, json_t *out)
     if (code == NULL || strcmp(code, "forge_error") == 0 || strcmp(code, "rate_limited") == 0 ||
         strcmp(code, "no_token") == 0) {
         ad_prloop_set(L, row, "watching", "watching",
-                      "watching the pull request's checks and comments", -1, -1, NULL, NULL,
-                      NULL);
+                      "watching the pull request's checks and comments", -1, -1, NULL, NULL, NULL);
     }
 }
 
@@ -258,8 +258,8 @@ static void poll_forge(ad_prloop_t *L, ad_prloop_ent_t *e, json_t *row)
     json_t *pr = NULL;
     const char *wt = jstr(row, "worktreeId");
     if (ad_store_worktree_pr(L->store, wt, &pr) != 0) {
-        ad_prloop_set(L, row, "error", "no_pr", "no pull request is recorded for this worktree",
-                      -1, 0, NULL, NULL, NULL);
+        ad_prloop_set(L, row, "error", "no_pr", "no pull request is recorded for this worktree", -1,
+                      0, NULL, NULL, NULL);
         return;
     }
     const char *forge = jstr(pr, "forge");
@@ -347,12 +347,17 @@ static void tick(uv_timer_t *t)
     L->n = k;
 }
 
-/* AGENTD_TEST_PR_LOOP_MS: the tick and the forge's interval in tests. */
+/* AGENTD_TEST_PR_LOOP_MS (test builds only): the tick and the forge's
+ * interval in tests. */
 static int64_t test_interval(void)
 {
+#ifdef AD_TEST_BUILD
     const char *v = getenv("AGENTD_TEST_PR_LOOP_MS");
     long ms = v != NULL ? strtol(v, NULL, 10) : 0;
     return ms >= 20 && ms <= 60000 ? ms : 0;
+#else
+    return 0;
+#endif
 }
 
 ad_prloop_t *ad_prloop_new(uv_loop_t *loop, struct ad_store *store, struct ad_bus *bus,

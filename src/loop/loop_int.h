@@ -52,6 +52,10 @@ bool ad_prloop_agent_busy(ad_prloop_t *L, const char *agent_id, bool *gone);
 /* What the forge asks now (an item of out's checks or comments not yet
  * sent), or NULL. *kind "check" or "review". Borrowed from out. */
 json_t *ad_prloop_pick(ad_prloop_t *L, json_t *row, json_t *out, const char **kind);
+/* The message for cand (an item of a forge read's checks, kind "check",
+ * or comments, "review") of pull request pr: at most
+ * AD_PRLOOP_MESSAGE_MAX bytes, cut on a character with a note. Owned. */
+char *ad_prloop_message(json_t *pr, json_t *cand, const char *kind);
 /* Records cand, then sends it to the loop's agent (e busy until done). */
 void ad_prloop_send(ad_prloop_t *L, ad_prloop_ent_t *e, json_t *row, json_t *pr, json_t *cand,
                     const char *kind);

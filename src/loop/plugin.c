@@ -27,6 +27,5 @@ static void close_prloop(ad_app_t *app)
     app->prloop = NULL;
 }
 
-const ad_engine_t ad_loop_engine = {.name = "loop", .open = open_prloop,
-                                   .stop = stop_prloop,
-                                   .close = close_prloop};
+const ad_engine_t ad_loop_engine = {
+    .name = "loop", .open = open_prloop, .stop = stop_prloop, .close = close_prloop};

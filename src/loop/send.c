@@ -50,11 +50,10 @@ json_t *ad_prloop_pick(ad_prloop_t *L, json_t *row, json_t *out, const char **ki
     return NULL;
 }
 
-/* The message for cand, at most AD_PRLOOP_MESSAGE_MAX bytes. */
-static char *message_of(json_t *pr, json_t *cand, const char *kind)
+char *ad_prloop_message(json_t *pr, json_t *cand, const char *kind)
 {
-    ad_buf_t b;
-    ad_buf_init(&b, AD_PRLOOP_MESSAGE_MAX);
+    ad_buf_t b; /* room for what a forge read holds; cut to the bound below */
+    ad_buf_init(&b, AD_PRLOOP_MESSAGE_MAX * 4);
     long long n = (long long)json_integer_value(json_object_get(pr, "number"));
     const char *url = jstr(cand, "url");
     int rc;
@@ -91,8 +90,9 @@ static char *message_of(json_t *pr, json_t *cand, const char *kind)
                                    "branch.\n");
         }
     }
-    if (rc != 0) { /* too long: cut on a character, and say so (room is left) */
-        b.len = ad_utf8_valid_prefix(b.data, b.len > 200 ? b.len - 200 : b.len);
+    if (rc != 0 || b.len > AD_PRLOOP_MESSAGE_MAX) { /* cut on a character, saying so */
+        b.len = ad_utf8_valid_prefix(
+            b.data, b.len < AD_PRLOOP_MESSAGE_MAX - 100 ? b.len : AD_PRLOOP_MESSAGE_MAX - 100);
         rc = ad_buf_printf(&b, "\n[cut: the message was longer than %d bytes]\n",
                            AD_PRLOOP_MESSAGE_MAX);
     }
@@ -125,8 +125,7 @@ static void item_set(ad_prloop_t *L, const char *id, const char *outcome, const 
                      const char *run_id)
 {
     json_t *args = json_pack("{s:s, s:s, s:s?, s:s?, s:I}", "id", id, "outcome", outcome,
-                             "messageId", msg_id, "runId", run_id, "now",
-                             (json_int_t)ad_wall_ms());
+                             "messageId", msg_id, "runId", run_id, "now", (json_int_t)ad_wall_ms());
     ad_store_write(L->store, ad_store_op_prloop_item_set, args, NULL, NULL);
 }
 
@@ -263,14 +262,14 @@ void ad_prloop_send(ad_prloop_t *L, ad_prloop_ent_t *e, json_t *row, json_t *pr,
     snprintf(s->agent, sizeof(s->agent), "%s", jstr(row, "agentId"));
     ad_id_new("fbk", s->id);
     s->row = json_incref(row);
-    s->text = message_of(pr, cand, kind);
+    s->text = ad_prloop_message(pr, cand, kind);
     s->turn = (int)json_integer_value(json_object_get(row, "turns")) + 1;
     const char *name = strcmp(kind, "check") == 0 ? jstr(cand, "name") : jstr(cand, "author");
-    json_t *args = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s, s:i, s:s, s:I}", "id", s->id,
-                             "worktreeId", s->wt, "kind", kind, "forgeId", jstr(cand, "forgeId"),
-                             "name", name != NULL ? name : "?", "url", jstr(cand, "url"),
-                             "message", s->text, "turn", s->turn, "outcome", "sending", "now",
-                             (json_int_t)ad_wall_ms());
+    json_t *args =
+        json_pack("{s:s, s:s, s:s, s:s, s:s, s:s?, s:s, s:i, s:s, s:I}", "id", s->id, "worktreeId",
+                  s->wt, "kind", kind, "forgeId", jstr(cand, "forgeId"), "name",
+                  name != NULL ? name : "?", "url", jstr(cand, "url"), "message", s->text, "turn",
+                  s->turn, "outcome", "sending", "now", (json_int_t)ad_wall_ms());
     e->busy = true;
     ad_prloop_hold(L);
     ad_store_write(L->store, ad_store_op_prloop_item_add, args, item_added, s);

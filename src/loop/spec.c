@@ -128,11 +128,10 @@ int ad_prloop_enable(ad_prloop_t *L, json_t *wt, json_t *body, ad_prloop_cb cb, 
     snprintf(q->wt, sizeof(q->wt), "%s", jstr(wt, "id"));
     q->cb = cb;
     q->ud = ud;
-    json_t *args =
-        json_pack("{s:s, s:s?, s:s?, s:I, s:b, s:b, s:s, s:I}", "worktreeId", q->wt, "orgId",
-                  jstr(wt, "orgId"), "agentId", jstr(agent, "id"), "maxTurns",
-                  (json_int_t)spec.max_turns, "checks", spec.checks, "reviews", spec.reviews,
-                  "status", "watching", "now", (json_int_t)ad_wall_ms());
+    json_t *args = json_pack("{s:s, s:s?, s:s?, s:I, s:b, s:b, s:s, s:I}", "worktreeId", q->wt,
+                             "orgId", jstr(wt, "orgId"), "agentId", jstr(agent, "id"), "maxTurns",
+                             (json_int_t)spec.max_turns, "checks", spec.checks, "reviews",
+                             spec.reviews, "status", "watching", "now", (json_int_t)ad_wall_ms());
     json_decref(agent);
     ad_prloop_hold(L);
     ad_store_write(L->store, ad_store_op_prloop_put, args, put_saved, q);
