@@ -260,13 +260,15 @@ static void read_comments(ad_forge_job_t *j, const char *url, const char *prefix
         json_t *user =
             json_object_get(v, j->req.target.kind == AD_FORGE_GITLAB ? "author" : "user");
         const char *who = jstr(user, j->req.target.kind == AD_FORGE_GITLAB ? "username" : "login");
-        json_t *line = json_object_get(v, "line");
+        json_t *pos = json_object_get(v, "position"); /* GitLab's DiffNote */
+        json_t *line = json_object_get(pos != NULL ? pos : v, pos != NULL ? "new_line" : "line");
         if (!json_is_integer(line)) {
             line = json_object_get(v, "original_line");
         }
+        const char *path = pos != NULL ? jstr(pos, "new_path") : jstr(v, "path");
         json_t *c = json_pack("{s:s, s:s, s:s, s:o, s:s?, s:O?, s:s?, s:s?}", "forgeId", fid,
                               "kind", kind, "author", who != NULL ? who : "someone", "body",
-                              short_text(j, jstr(v, "body")), "path", jstr(v, "path"), "line",
+                              short_text(j, jstr(v, "body")), "path", path, "line",
                               json_is_integer(line) ? line : NULL, "url", jstr(v, "html_url"),
                               "createdAt", jstr(v, "created_at"));
         if (c != NULL) {

@@ -207,12 +207,16 @@ static void decide(ad_prloop_t *L, ad_prloop_ent_t *e, json_t *row, json_t *out)
                       NULL, NULL, NULL);
         return;
     }
-    json_t *reason = json_object_get(row, "statusReason");
-    const char *code = jstr(reason, "code");
-    if (code == NULL || strcmp(code, "forge_error") == 0 || strcmp(code, "rate_limited") == 0 ||
-        strcmp(code, "no_token") == 0) {
-        ad_prloop_set(L, row, "watching", "watching",
-                      "watching the pull request's checks and comments", -1, -1, NULL, NULL, NULL);
+    /* nothing to send: say why once (when the reason changes, not at every read) */
+    bool stale = json_is_true(json_object_get(row, "checks")) && checks != NULL &&
+                 strcmp(checks, "failure") == 0;
+    const char *want = stale ? "waiting_push" : "watching";
+    const char *code = jstr(json_object_get(row, "statusReason"), "code");
+    if (code == NULL || (strcmp(code, want) != 0 && (stale || strcmp(code, "answered") != 0))) {
+        ad_prloop_set(L, row, "watching", want,
+                      stale ? "the checks sent to the agent still fail; waiting for a new push"
+                            : "watching the pull request's checks and comments",
+                      -1, -1, NULL, NULL, NULL);
     }
 }
 
@@ -374,6 +378,7 @@ ad_prloop_t *ad_prloop_new(uv_loop_t *loop, struct ad_store *store, struct ad_bu
     L->tick_ms = t > 0 ? t : AD_PRLOOP_TICK_MS;
     uv_timer_init(loop, &L->timer);
     L->timer.data = L;
+    L->refs = 1; /* the timer's, let go when its handle has closed */
     uv_timer_start(&L->timer, tick, (uint64_t)L->tick_ms, (uint64_t)L->tick_ms);
     return L;
 }
@@ -383,9 +388,13 @@ static void timer_closed(uv_handle_t *h)
     (void)ad_prloop_release(h->data);
 }
 
+/* From here on a callback does nothing but let go of what it holds: no
+ * store write or message follows a stop (the store closes, the runner
+ * goes). */
 void ad_prloop_stop(ad_prloop_t *L)
 {
     if (L != NULL) {
+        L->closing = true;
         uv_timer_stop(&L->timer);
     }
 }
@@ -395,8 +404,6 @@ void ad_prloop_close(ad_prloop_t *L)
     if (L == NULL) {
         return;
     }
-    L->closing = true;
-    ad_prloop_hold(L);
-    uv_timer_stop(&L->timer);
+    ad_prloop_stop(L);
     uv_close((uv_handle_t *)&L->timer, timer_closed);
 }

@@ -16,7 +16,8 @@
  * Statuses: watching (reading the forge), answering (an item was sent, the
  * agent's turn runs), passed, closed, limit, off, error (the agent could
  * not take the message). statusReason {code, text} says why in words;
- * codes: watching, forge_error, rate_limited, no_token, check_failed,
+ * codes: watching, waiting_push (the failures sent still fail), forge_error,
+ * rate_limited, no_token, check_failed,
  * review_comment, answered, checks_passed, pr_merged, pr_closed,
  * turn_limit, stopped, send_failed, agent_gone, no_pr.
  *

@@ -25,8 +25,8 @@ struct ad_prloop {
     int64_t poll_ms, tick_ms;
     ad_prloop_ent_t ents[AD_PRLOOP_ACTIVE_MAX];
     size_t n;
-    unsigned refs; /* callbacks still to come, and the timer's close */
-    bool closing;
+    unsigned refs; /* callbacks still to come, and the timer (until its close) */
+    bool closing;  /* stopped: callbacks only let go */
 };
 
 /* loop.c */

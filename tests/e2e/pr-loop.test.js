@@ -25,7 +25,7 @@ const skip = claudeMissingReason() || false;
 let anthropic;
 mockPerFile(test, (m) => (anthropic = m));
 
-async function setup(t) {
+async function setup(t, kind = 'github') {
   const { root, repo } = makeRepo();
   const forge = path.join(root, 'forge');
   const bare = path.join(forge, 'acme', 'widgets.git');
@@ -33,7 +33,9 @@ async function setup(t) {
   git(root, 'init', '-q', '--bare', bare);
   git(repo, 'remote', 'add', 'origin', bare);
   git(repo, 'push', '-q', 'origin', 'main');
-  const m = await github.start({ token: TOKEN, repos: ['acme/widgets'] });
+  const m = kind === 'gitlab'
+    ? await require('../fixtures/mock-gitlab').start({ token: TOKEN, projects: ['acme/widgets'] })
+    : await github.start({ token: TOKEN, repos: ['acme/widgets'] });
   t.after(() => m.close());
   const env0 = { AGENTD_TEST_PR_LOOP_MS: '150', AGENTD_CLAUDE_BIN: CLAUDE_BIN };
   const d = await startApi({ env: env0 });
@@ -57,8 +59,9 @@ async function setup(t) {
   fs.writeFileSync(path.join(wt.path, 'f.txt'), 'feature\n');
   git(wt.path, 'add', 'f.txt');
   git(wt.path, 'commit', '-qm', 'feature');
-  assert.equal((await req('PATCH', '/api/settings', { forge_hosts: { [forge + '/']: { kind: 'github', apiBase: m.url } } })).status, 200);
-  assert.equal((await req('PUT', '/api/credentials/github', { apiKey: TOKEN })).status, 200);
+  const apiBase = kind === 'gitlab' ? `${m.url}/api/v4` : m.url;
+  assert.equal((await req('PATCH', '/api/settings', { forge_hosts: { [forge + '/']: { kind, apiBase } } })).status, 200);
+  assert.equal((await req('PUT', `/api/credentials/${kind}`, { apiKey: TOKEN })).status, 200);
   const home = fs.mkdtempSync(path.join(os.tmpdir(), 'agentd-loop-home-'));
   t.after(() => fs.rmSync(home, { recursive: true, force: true }));
   const env = claudeEnv(anthropic ? anthropic.url : 'http://127.0.0.1:9', home);
@@ -284,4 +287,26 @@ test('the loop is its org\'s: checked input, scopes, and another org sees nothin
   assert.match(c.stdout, /^loop: off, turn 0 of 3, .*turned off by a user/);
   c = await cli('pr', 'loop', 'feat', '--off', '--agent', agent.id);
   assert.equal(c.status, 2);
+});
+
+test('GitLab: a failed pipeline status and a merge request note go to the agent', { skip }, async (t) => {
+  const { d, m, req, wt, agent, url } = await setup(t, 'gitlab');
+  await openPr(req, wt);
+  const sha = m.mrs[0].sha;
+  m.statuses[sha] = [{ id: 71, name: 'test', status: 'failed', target_url: `${m.url}/acme/widgets/-/jobs/71`, description: 'rspec: 2 failures' }];
+  const r = await req('PUT', url, { agentId: agent.id });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const sent = await until(async () => (await userMessages(d, agent.id)).find((c) => c.includes('"test" failed')), 'the failed status as a message', 60000);
+  assert.match(sent, /rspec: 2 failures/);
+  await loopWhen(req, url, (l) => l.items.length === 1 && l.items[0].outcome === 'answered', 'the status answered');
+  m.addNote(1, { username: 'bot', body: 'added 1 commit', system: true });
+  m.addNote(1, { username: 'maria', body: 'Use a constant here', path: 'f.txt', line: 1 });
+  const note = await until(async () => (await userMessages(d, agent.id)).find((c) => c.includes('maria commented')), 'the note as a message', 60000);
+  assert.match(note, /maria commented on pull request #1 on f\.txt:1/);
+  const loop = await loopWhen(req, url, (l) => l.items.length === 2 && l.items[0].outcome === 'answered', 'the note answered');
+  assert.equal(loop.items[0].forgeId.startsWith('note:'), true);
+  assert.equal(loop.items[1].forgeId, 'status:71');
+  assert.ok(!(await userMessages(d, agent.id)).some((c) => c.includes('added 1 commit')));
+  m.statuses[sha][0].status = 'success';
+  await loopWhen(req, url, (l) => l.status === 'passed', 'the loop to end');
 });

@@ -44,7 +44,8 @@ static void put_body_is_checked(void **state)
         {"{\"agentId\":\"ag_01m8k8ygcyfkf802qtxk5b897x\",\"maxTurns\":101}", "maxTurns"},
         {"{\"agentId\":\"ag_01m8k8ygcyfkf802qtxk5b897x\",\"maxTurns\":\"3\"}", "maxTurns"},
         {"{\"agentId\":\"ag_01m8k8ygcyfkf802qtxk5b897x\",\"checks\":\"yes\"}", "checks"},
-        {"{\"agentId\":\"ag_01m8k8ygcyfkf802qtxk5b897x\",\"checks\":false,\"reviews\":false}", "checks"},
+        {"{\"agentId\":\"ag_01m8k8ygcyfkf802qtxk5b897x\",\"checks\":false,\"reviews\":false}",
+         "checks"},
         {"[1]", "body"},
     };
     for (size_t i = 0; i < AD_ARRAY_LEN(bad); i++) {
@@ -52,8 +53,10 @@ static void put_body_is_checked(void **state)
         assert_int_equal(check(bad[i].body, &s, &e), AD_EINVAL);
         assert_string_equal(e.field, bad[i].field);
     }
-    assert_int_equal(check("{\"agentId\":\"ag_01m8k8ygcyfkf802qtxk5b897x\",\"maxTurns\":100,\"reviews\":false}", &s, &e),
-                     0);
+    assert_int_equal(
+        check("{\"agentId\":\"ag_01m8k8ygcyfkf802qtxk5b897x\",\"maxTurns\":100,\"reviews\":false}",
+              &s, &e),
+        0);
     assert_int_equal(s.max_turns, 100);
     assert_false(s.reviews);
 }

@@ -76,7 +76,8 @@ export function PrLoopPanel({ worktreeId, agentId }: { worktreeId: string; agent
     <div class="pr-loop panel" role="region" aria-label="Feedback loop">
       <div class="pr-loop-bar">
         <label class="pr-loop-toggle">
-          <input type="checkbox" checked={on} disabled={busy.value || !who} onChange={() => void toggle()} />
+          {/* while the change is asked for, the box shows what was asked */}
+          <input type="checkbox" checked={busy.value ? !on : on} disabled={busy.value || !who} onChange={() => void toggle()} />
           Send failed checks and review comments to the agent
         </label>
         {!on && (
