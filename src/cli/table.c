@@ -261,8 +261,12 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --draft    open it as a draft\n"
      "loop shows the pull request's feedback loop; with --agent it turns it on:\n"
      "the agent gets each failed check (with its log) and review comment as its\n"
-     "next message, until the checks pass or --max-turns (5) is reached; --off\n"
-     "turns it off.\n"
+     "next message, until the checks pass or its turn limit is reached.\n"
+     "  --agent A       loop: turn it on for agent A, of this worktree\n"
+     "  --max-turns N   loop: the agent's turn limit (1 to 100, 5)\n"
+     "  --no-checks     loop: leave failed checks out\n"
+     "  --no-reviews    loop: leave review comments out\n"
+     "  --off           loop: turn it off\n"
      "  --json     the daemon's JSON\n",
      "worktrees"},
     {"workflow", ad_cli_workflow, "run ls show stop", "run a multi-agent workflow as a crew",
