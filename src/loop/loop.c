@@ -11,6 +11,7 @@
 #include "store/store.h"
 #include "tables/agents.h"
 #include "tables/gitrows.h"
+#include "tables/usage.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,6 +164,24 @@ static void poll_failed(ad_prloop_t *L, ad_prloop_ent_t *e, json_t *row, int rc,
     ad_prloop_set(L, row, "watching", code, text, -1, -1, NULL, NULL, NULL);
 }
 
+/* Whether a usage limit stops messages now, as POST /api/agents/:id/message
+ * refuses them (429), with its words in text. */
+static bool usage_reached(ad_prloop_t *L, char *text, size_t textsz)
+{
+    json_t *all = NULL, *details = NULL;
+    char msg[256];
+    if (ad_store_usage_limits(L->store, ad_wall_ms(), &all) != 0) {
+        return false; /* a limit that cannot be read stops nobody, as there */
+    }
+    const char *period = ad_usage_reached(all, false, msg, sizeof(msg), &details);
+    if (period != NULL) {
+        snprintf(text, textsz, "%s; the loop sends nothing until it is raised", msg);
+    }
+    json_decref(details);
+    json_decref(all);
+    return period != NULL;
+}
+
 /* What a successful read decides for the loop of row. */
 static void decide(ad_prloop_t *L, ad_prloop_ent_t *e, json_t *row, json_t *out)
 {
@@ -183,13 +202,16 @@ static void decide(ad_prloop_t *L, ad_prloop_ent_t *e, json_t *row, json_t *out)
     json_int_t max = json_integer_value(json_object_get(row, "maxTurns"));
     if (cand != NULL) {
         bool gone = false;
+        char text[600];
         if (ad_prloop_agent_busy(L, jstr(row, "agentId"), &gone)) {
             e->next_ms = ad_wall_ms() + L->tick_ms; /* someone else's turn: soon again */
         } else if (gone) {
             ad_prloop_set(L, row, "error", "agent_gone", "the loop's agent is gone", -1, 0, NULL,
                           NULL, NULL);
+        } else if (usage_reached(L, text, sizeof(text))) {
+            e->next_ms = ad_wall_ms() + L->poll_ms; /* as the message route refuses it */
+            ad_prloop_set(L, row, "watching", "usage_limit", text, -1, -1, NULL, NULL, NULL);
         } else if (turns >= max) {
-            char text[600];
             snprintf(text, sizeof(text),
                      "the agent's turn limit (%lld) is reached; not sent: %s %s", (long long)max,
                      strcmp(kind, "check") == 0 ? "the failed check" : "a comment of",

@@ -17,7 +17,8 @@
  * agent's turn runs), passed, closed, limit, off, error (the agent could
  * not take the message). statusReason {code, text} says why in words;
  * codes: watching, waiting_push (the failures sent still fail), forge_error,
- * rate_limited, no_token, check_failed,
+ * rate_limited, no_token, usage_limit (a usage limit is reached: nothing is
+ * sent, as the message route refuses), check_failed,
  * review_comment, answered, checks_passed, pr_merged, pr_closed,
  * turn_limit, stopped, send_failed, agent_gone, no_pr.
  *

@@ -287,6 +287,18 @@ test('the loop is its org\'s: checked input, scopes, and another org sees nothin
   assert.match(c.stdout, /^loop: off, turn 0 of 3, .*turned off by a user/);
   c = await cli('pr', 'loop', 'feat', '--off', '--agent', agent.id);
   assert.equal(c.status, 2);
+
+  // A usage limit reached: the loop sends nothing, as the message route
+  // refuses a message then, and says why.
+  assert.equal((await req('PATCH', '/api/settings', { daily_token_limit: 10 })).status, 200);
+  assert.equal((await req('POST', '/api/usage', { inputTokens: 100, outputTokens: 0 })).status, 201);
+  m.addCheckRun(m.pulls[0].sha, { name: 'lint', conclusion: 'failure', summary: 'bad style' });
+  assert.equal((await req('PUT', url, { agentId: agent.id })).status, 200);
+  const held = await loopWhen(req, url, (x) => x.statusReason && x.statusReason.code === 'usage_limit', 'the usage limit to hold the loop');
+  assert.match(held.statusReason.text, /limit/);
+  assert.equal(held.status, 'watching');
+  assert.equal(held.items.length, 0);
+  assert.equal(held.turns, 0);
 });
 
 test('GitLab: a failed pipeline status and a merge request note go to the agent', { skip }, async (t) => {
