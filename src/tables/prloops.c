@@ -13,7 +13,7 @@
 
 #define LOOP_COLS                                                                                  \
     "worktree_id, org_id, agent_id, enabled, checks, reviews, max_turns, turns, status, "          \
-    "reason_code, reason_text, last_poll_at, created_at, updated_at"
+    "reason_code, reason_text, created_at, updated_at"
 #define ITEM_COLS                                                                                  \
     "id, kind, forge_id, name, url, message, message_id, run_id, turn, outcome, created_at, "      \
     "updated_at"
@@ -92,13 +92,12 @@ int ad_store_op_prloop_state(ad_store_tx_t *tx, json_t *args, json_t **result)
     ad_db_t *db = tx->db;
     ad_db_stmt_t *s = ad_store_stmt(
         db, "UPDATE pr_loops SET status = ?2, reason_code = ?3, reason_text = ?4, turns = "
-            "COALESCE(?5, turns), enabled = COALESCE(?6, enabled), last_poll_at = COALESCE(?7, "
-            "last_poll_at), updated_at = ?8 WHERE worktree_id = ?1");
+            "COALESCE(?5, turns), enabled = COALESCE(?6, enabled), updated_at = ?7 WHERE "
+            "worktree_id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     json_t *turns = json_object_get(args, "turns"), *en = json_object_get(args, "enabled");
-    json_t *poll = json_object_get(args, "lastPollAt");
     ad_store_bind_text(s, 1, ad_args_str(args, "worktreeId"));
     ad_store_bind_text(s, 2, ad_args_str(args, "status"));
     ad_store_bind_text(s, 3, ad_args_str(args, "reasonCode"));
@@ -113,12 +112,7 @@ int ad_store_op_prloop_state(ad_store_tx_t *tx, json_t *args, json_t **result)
     } else {
         ad_db_bind_null(s, 6);
     }
-    if (json_is_integer(poll)) {
-        ad_db_bind_int64(s, 7, json_integer_value(poll));
-    } else {
-        ad_db_bind_null(s, 7);
-    }
-    ad_db_bind_int64(s, 8, ad_args_int(args, "now", 0));
+    ad_db_bind_int64(s, 7, ad_args_int(args, "now", 0));
     int e = ad_store_step_done(db, s);
     return e != 0 ? e : answer_loop(db, ad_args_str(args, "worktreeId"), result);
 }

@@ -8,7 +8,7 @@
  *
  * A loop as JSON: {worktreeId, orgId, agentId, enabled, checks, reviews,
  * maxTurns, turns, status, statusReason ({code, text}, or null),
- * lastPollAt?, createdAt, updatedAt}. An item: {id, kind (check|review),
+ * createdAt, updatedAt}. An item: {id, kind (check|review),
  * forgeId, name (the check's, or the comment's author), url?, message (the
  * text sent), messageId?, runId?, turn, outcome, createdAt, updatedAt}.
  *
@@ -32,8 +32,8 @@
  * reason cleared (the items it sent stay). result {loop}. */
 int ad_store_op_prloop_put(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {worktreeId, status, reasonCode?, reasonText?, turns?, enabled?,
- * lastPollAt?, now}: where the loop stands (absent turns/enabled/lastPollAt
- * keep theirs; absent reasonCode clears the reason). result {loop}, or
+ * now}: where the loop stands (absent turns/enabled keep theirs; absent
+ * reasonCode clears the reason). result {loop}, or
  * AD_ENOENT when there is no loop. */
 int ad_store_op_prloop_state(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id, worktreeId, kind, forgeId, name, url?, message, turn, outcome,

@@ -14,7 +14,6 @@ CREATE TABLE pr_loops (
     status TEXT NOT NULL,
     reason_code TEXT,
     reason_text TEXT,
-    last_poll_at INTEGER,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL
 );
