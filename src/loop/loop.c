@@ -136,7 +136,6 @@ bool ad_prloop_agent_busy(ad_prloop_t *L, const char *agent_id, bool *gone)
 typedef struct {
     ad_prloop_t *L;
     char wt[AD_ID_MAX];
-    json_t *row;
 } poll_t;
 
 static int64_t clamp_backoff(ad_prloop_t *L, int64_t b)
@@ -210,7 +209,10 @@ static void decide(ad_prloop_t *L, ad_prloop_ent_t *e, json_t *row, json_t *out)
                           NULL, NULL);
         } else if (usage_reached(L, text, sizeof(text))) {
             e->next_ms = ad_wall_ms() + L->poll_ms; /* as the message route refuses it */
-            ad_prloop_set(L, row, "watching", "usage_limit", text, -1, -1, NULL, NULL, NULL);
+            const char *was = jstr(json_object_get(row, "statusReason"), "code");
+            if (was == NULL || strcmp(was, "usage_limit") != 0) {
+                ad_prloop_set(L, row, "watching", "usage_limit", text, -1, -1, NULL, NULL, NULL);
+            }
         } else if (turns >= max) {
             snprintf(text, sizeof(text),
                      "the agent's turn limit (%lld) is reached; not sent: %s %s", (long long)max,
@@ -250,16 +252,21 @@ static void polled(int rc, json_t *out, const char *msg, int http_status, long r
     ad_prloop_t *L = p->L;
     if (!ad_prloop_release(L)) {
         ad_prloop_ent_t *e = ad_prloop_ent(L, p->wt, false);
+        json_t *row = NULL; /* as it is now: turned off or changed meanwhile? */
         if (e != NULL) {
             e->busy = false;
+        }
+        if (e != NULL && ad_store_prloop_get(L->store, p->wt, &row) == 0 &&
+            json_is_true(json_object_get(row, "enabled")) &&
+            strcmp(jstr(row, "status") ? jstr(row, "status") : "", "watching") == 0) {
             if (rc != 0) {
-                poll_failed(L, e, p->row, rc, msg != NULL ? msg : "", retry_after_s);
+                poll_failed(L, e, row, rc, msg != NULL ? msg : "", retry_after_s);
             } else {
-                decide(L, e, p->row, out);
+                decide(L, e, row, out);
             }
         }
+        json_decref(row);
     }
-    json_decref(p->row);
     free(p);
 }
 
@@ -302,7 +309,6 @@ static void poll_forge(ad_prloop_t *L, ad_prloop_ent_t *e, json_t *row)
     poll_t *p = ad_xcalloc(1, sizeof(*p));
     p->L = L;
     snprintf(p->wt, sizeof(p->wt), "%s", wt);
-    p->row = json_incref(row);
     json_t *known = known_ids(L, wt);
     ad_forge_feedback_req_t r = {.token = tok,
                                  .number = (long)json_integer_value(json_object_get(pr, "number")),
@@ -315,7 +321,6 @@ static void poll_forge(ad_prloop_t *L, ad_prloop_ent_t *e, json_t *row)
         L->refs--;
         e->busy = false;
         poll_failed(L, e, row, AD_EIO, err, 0);
-        json_decref(p->row);
         free(p);
     }
     json_decref(known);
