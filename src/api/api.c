@@ -19,6 +19,7 @@ void ad_api_register(ad_app_t *app)
     ad_api_worktrees_register(app);
     ad_api_review_register(app);
     ad_api_pr_register(app);
+    ad_api_prloop_register(app);
     ad_api_agents_register(app);
     ad_api_messages_register(app);
     ad_api_settings_register(app);

@@ -133,6 +133,8 @@ void ad_api_wt_git_register(ad_app_t *app);
 void ad_api_review_register(ad_app_t *app);
 /* pr.c: /api/worktrees/:id/pr */
 void ad_api_pr_register(ad_app_t *app);
+/* prloop.c: /api/worktrees/:id/pr/loop (issue #75) */
+void ad_api_prloop_register(ad_app_t *app);
 /* GET /api/worktrees/:id/diff?against=: the review against a base. */
 void ad_api_wt_review(ad_req_t *req, ad_app_t *app);
 void ad_api_agents_register(ad_app_t *app);

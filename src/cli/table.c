@@ -260,9 +260,11 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --message T    the commit message (merge and squash)\n"
      "  --json         the daemon's JSON\n",
      "worktrees"},
-    {"pr", ad_cli_pr, "create status", "open a worktree's pull request, or show it and its checks",
+    {"pr", ad_cli_pr, "create status loop",
+     "open a worktree's pull request, or show it and its checks",
      "Usage: agentd pr create WT --title TITLE [--body TEXT] [--draft] [--json]\n"
      "       agentd pr status WT [--json]\n"
+     "       agentd pr loop WT [--agent A [--max-turns N] [--no-checks] [--no-reviews] | --off]\n"
      "create pushes the worktree's branch and opens a pull request into its base\n"
      "branch on the forge its remote points at (GitHub, GitLab, Gitea/Forgejo),\n"
      "with the token stored as credential github, gitlab or gitea; an open one\n"
@@ -271,6 +273,14 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --title T  the pull request's title (required)\n"
      "  --body T   its description\n"
      "  --draft    open it as a draft\n"
+     "loop shows the pull request's feedback loop; with --agent it turns it on:\n"
+     "the agent gets each failed check (with its log) and review comment as its\n"
+     "next message, until the checks pass or its turn limit is reached.\n"
+     "  --agent A       loop: turn it on for agent A, of this worktree\n"
+     "  --max-turns N   loop: the agent's turn limit (1 to 100, 5)\n"
+     "  --no-checks     loop: leave failed checks out\n"
+     "  --no-reviews    loop: leave review comments out\n"
+     "  --off           loop: turn it off\n"
      "  --json     the daemon's JSON\n",
      "worktrees"},
     {"workflow", ad_cli_workflow, "run ls show stop", "run a multi-agent workflow as a crew",

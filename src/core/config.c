@@ -325,6 +325,9 @@ static const opt_t options[] = {
     {ENV_ONLY, "AGENTD_TEST_LOGS_PAGE", T_ENV, 0, 0, "N", "100", 0, 0,
      "test builds: agentd logs reads the stored transcript N messages a page (1 to 200), so "
      "tests walk many pages"},
+    {ENV_ONLY, "AGENTD_TEST_PR_LOOP_MS", T_ENV, 0, 0, "MS", "", 0, 0,
+     "test builds: the feedback loops' tick and forge interval (20 to 60000; default 1 s and "
+     "60 s), so tests need not wait a minute"},
 #endif
 };
 

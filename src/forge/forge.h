@@ -58,7 +58,7 @@ int ad_forge_resolve(const char *remote_url, json_t *hosts, ad_forge_target_t *o
 /* The target a stored PR row names ({forge, apiBase, owner, repo}). */
 void ad_forge_target_of(json_t *row, ad_forge_target_t *out);
 
-typedef enum { AD_FORGE_OP_CREATE, AD_FORGE_OP_STATUS } ad_forge_op_t;
+typedef enum { AD_FORGE_OP_CREATE, AD_FORGE_OP_STATUS, AD_FORGE_OP_FEEDBACK } ad_forge_op_t;
 
 typedef struct {
     ad_forge_op_t op;
@@ -67,8 +67,9 @@ typedef struct {
     /* create */
     const char *title, *body, *head, *base;
     bool draft;
-    /* status */
+    /* status, feedback */
     long number;
+    const char *since; /* feedback */
 } ad_forge_req_t;
 
 /* The outcome on the loop: rc 0 and pr {forge, number, url, state
@@ -85,5 +86,47 @@ typedef void (*ad_forge_cb)(int rc, json_t *pr, const char *msg, int http_status
  * missing) with a reason in err and no callback. */
 int ad_forge_queue(uv_loop_t *loop, const ad_forge_req_t *r, ad_forge_cb cb, void *ud, char *err,
                    size_t errsz);
+
+/* ---- feedback (feedback.c; issue #75) -------------------------------------------------
+ * What a pull request asks of its author now: its state, its checks with
+ * the forge's own ids and, for a failed one, why (a GitHub Actions job's
+ * log, trimmed to its last AD_FORGE_LOG_LINES lines and AD_FORGE_LOG_MAX
+ * bytes with a note that it was; else the check's own summary), and the
+ * review and conversation comments made since a time. GitHub in full;
+ * Gitea: statuses and conversation comments; GitLab: pipeline statuses and
+ * the merge request's notes (system notes left out). A log is read only
+ * for a failure whose id is not in known, at most AD_FORGE_LOGS_MAX a
+ * call. A log's redirect (GitHub answers 302 to a pre-signed URL) is
+ * followed once, without the token; the token is scrubbed from any text. */
+#define AD_FORGE_LOG_LINES 150
+#define AD_FORGE_LOG_MAX (12 * 1024)
+#define AD_FORGE_LOGS_MAX 3
+
+/* The tail of a log (log[0..n)): its last AD_FORGE_LOG_LINES lines within
+ * AD_FORGE_LOG_MAX bytes, cut at a line, as valid UTF-8 with secret (may
+ * be "") masked, after a first line "[log trimmed: ...]" when that is not
+ * all of it. A new JSON string. Any thread. */
+json_t *ad_forge_log_tail(const char *log, size_t n, const char *secret);
+
+typedef struct {
+    ad_forge_target_t target;
+    const char *token; /* copied */
+    long number;
+    const char *since; /* RFC 3339: comments updated from then on; copied, may be NULL */
+    json_t *known;     /* forge ids ("run:1", ...) answered already; copied, may be NULL */
+} ad_forge_feedback_req_t;
+
+/* rc 0 and out {pr (as ad_forge_cb's), checks {state, items [{forgeId
+ * ("run:<id>" or "status:<id>"), name, state, url?, detail?, log?}]},
+ * comments [{forgeId ("review:<id>", "comment:<id>" or "note:<id>"), kind
+ * (review|comment), author, body, path?, line?, url?, createdAt?}]}; else
+ * as ad_forge_cb, also when one of the lists could not be read (a read
+ * in part is no read: checks half read could look passed). retry_after_s
+ * > 0: the forge's rate limit asks to wait that long before the next
+ * call. */
+typedef void (*ad_forge_feedback_cb)(int rc, json_t *out, const char *msg, int http_status,
+                                     long retry_after_s, void *ud);
+int ad_forge_feedback(uv_loop_t *loop, const ad_forge_feedback_req_t *r, ad_forge_feedback_cb cb,
+                      void *ud, char *err, size_t errsz);
 
 #endif

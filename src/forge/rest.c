@@ -62,10 +62,12 @@ static void forge_message(ad_forge_job_t *j, json_t *answer, long status)
     }
 }
 
-/* One request; its JSON answer into *out (NULL when none parsed). The
- * HTTP status, or -1 when the forge could not be reached. */
-long ad_forgex_call(ad_forge_job_t *j, const char *method, const char *url, json_t *body,
-                    json_t **out)
+/* One request, its answer's body into b (at most b's cap), with the
+ * token (auth) or without (a pre-signed URL a redirect named). The HTTP
+ * status, or -1 when the forge could not be reached (j->msg says why).
+ * The rate limit the forge says goes into j->retry_after_s. */
+long ad_forgex_call_raw(ad_forge_job_t *j, const char *method, const char *url, json_t *body,
+                        bool auth_on, ad_buf_t *b)
 {
     const ad_forge_target_t *t = &j->req.target;
     char auth[AD_FORGE_TOKEN_MAX + 40];
@@ -75,27 +77,49 @@ long ad_forgex_call(ad_forge_job_t *j, const char *method, const char *url, json
         snprintf(auth, sizeof(auth), "Authorization: %s %s",
                  t->kind == AD_FORGE_GITHUB ? "Bearer" : "token", j->token);
     }
-    const char *headers[] = {auth,
-                             "Accept: application/json",
-                             "Content-Type: application/json",
-                             "User-Agent: agentd",
-                             "X-GitHub-Api-Version: 2022-11-28",
-                             NULL};
+    /* without the token, the header list starts after it */
+    const char *all[] = {auth,
+                         "Accept: application/json",
+                         "Content-Type: application/json",
+                         "User-Agent: agentd",
+                         "X-GitHub-Api-Version: 2022-11-28",
+                         NULL};
+    const char *const *headers = auth_on ? all : all + 1;
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
-    ad_fetch_t f = {.method = method, .url = url, .headers = headers, .body = text};
-    ad_buf_t b;
-    ad_buf_init(&b, ANSWER_MAX);
+    ad_fetch_t f = {
+        .method = method, .url = url, .headers = headers, .body = text, .meta = &j->meta};
     long status = 0;
     char err[256];
-    *out = NULL;
-    if (ad_llm_fetch(&f, &status, &b, err, sizeof(err)) != 0) {
+    if (ad_llm_fetch(&f, &status, b, err, sizeof(err)) != 0) {
         snprintf(j->msg, sizeof(j->msg), "cannot reach the forge: %s", err);
         status = -1;
-    } else if (b.len > 0) {
-        *out = json_loadb(b.data, b.len, 0, NULL);
+    } else if (status == 429 || (status == 403 && j->meta.ratelimit_remaining == 0)) {
+        /* Retry-After, else until X-RateLimit-Reset (at least 1 s), else a minute */
+        long wait = 60;
+        if (j->meta.retry_after_s >= 0) {
+            wait = j->meta.retry_after_s;
+        } else if (j->meta.ratelimit_reset > 0) {
+            wait = j->meta.ratelimit_reset - (long)(ad_wall_ms() / 1000);
+        }
+        j->retry_after_s = wait > 0 ? wait : 1;
     }
     memset(auth, 0, sizeof(auth));
     free(text);
+    return status;
+}
+
+/* One request; its JSON answer into *out (NULL when none parsed). The
+ * HTTP status, or -1 when the forge could not be reached. */
+long ad_forgex_call(ad_forge_job_t *j, const char *method, const char *url, json_t *body,
+                    json_t **out)
+{
+    ad_buf_t b;
+    ad_buf_init(&b, ANSWER_MAX);
+    *out = NULL;
+    long status = ad_forgex_call_raw(j, method, url, body, true, &b);
+    if (status >= 0 && b.len > 0) {
+        *out = json_loadb(b.data, b.len, 0, NULL);
+    }
     ad_buf_cleanup(&b);
     return status;
 }

@@ -11,7 +11,7 @@
 #include <string.h>
 
 /* One check's state in four words. */
-static const char *check_state(const char *status, const char *conclusion)
+const char *ad_forgex_check_state(const char *status, const char *conclusion)
 {
     if (status != NULL && strcmp(status, "completed") != 0) {
         return "pending"; /* queued, in_progress */
@@ -60,7 +60,7 @@ static void read_checks(ad_forge_job_t *j, const char *root, const char *sha, js
         json_array_foreach(a, i, v)
         {
             add_item(items, json_string_value(json_object_get(v, "name")),
-                     check_state(NULL, json_string_value(json_object_get(v, "status"))),
+                     ad_forgex_check_state(NULL, json_string_value(json_object_get(v, "status"))),
                      json_string_value(json_object_get(v, "target_url")));
         }
         json_decref(a);
@@ -71,7 +71,7 @@ static void read_checks(ad_forge_job_t *j, const char *root, const char *sha, js
     json_array_foreach(json_object_get(a, "statuses"), i, v)
     {
         add_item(items, json_string_value(json_object_get(v, "context")),
-                 check_state(NULL, json_string_value(json_object_get(v, "state"))),
+                 ad_forgex_check_state(NULL, json_string_value(json_object_get(v, "state"))),
                  json_string_value(json_object_get(v, "target_url")));
     }
     json_decref(a);
@@ -83,15 +83,15 @@ static void read_checks(ad_forge_job_t *j, const char *root, const char *sha, js
     json_array_foreach(json_object_get(a, "check_runs"), i, v)
     {
         add_item(items, json_string_value(json_object_get(v, "name")),
-                 check_state(json_string_value(json_object_get(v, "status")),
-                             json_string_value(json_object_get(v, "conclusion"))),
+                 ad_forgex_check_state(json_string_value(json_object_get(v, "status")),
+                                       json_string_value(json_object_get(v, "conclusion"))),
                  json_string_value(json_object_get(v, "html_url")));
     }
     json_decref(a);
 }
 
 /* failure if any failed, else pending if any runs, else success; none. */
-static const char *overall(json_t *items)
+const char *ad_forgex_overall(json_t *items)
 {
     const char *st = json_array_size(items) > 0 ? "success" : "none";
     size_t i;
@@ -131,7 +131,7 @@ int ad_forgex_status(ad_forge_job_t *j)
         read_checks(j, root, sha, items);
     }
     json_object_set_new(j->out, "checks",
-                        json_pack("{s:s, s:o}", "state", overall(items), "items", items));
+                        json_pack("{s:s, s:o}", "state", ad_forgex_overall(items), "items", items));
     return 0;
 }
 
@@ -140,7 +140,9 @@ int ad_forgex_status(ad_forge_job_t *j)
 static void work(uv_work_t *w)
 {
     ad_forge_job_t *j = w->data;
-    j->rc = j->req.op == AD_FORGE_OP_CREATE ? ad_forgex_create(j) : ad_forgex_status(j);
+    j->rc = j->req.op == AD_FORGE_OP_CREATE     ? ad_forgex_create(j)
+            : j->req.op == AD_FORGE_OP_FEEDBACK ? ad_forgex_feedback(j)
+                                                : ad_forgex_status(j);
     if (j->rc == 0 && j->out == NULL) {
         j->rc = AD_EINTERNAL;
         snprintf(j->msg, sizeof(j->msg), "the forge's answer was not understood");
@@ -154,12 +156,18 @@ static void after(uv_work_t *w, int status)
         j->rc = AD_ECLOSED;
     }
     memset(j->token, 0, sizeof(j->token));
-    j->cb(j->rc, j->rc == 0 ? j->out : NULL, j->msg, j->http_status, j->ud);
+    if (j->fcb != NULL) {
+        j->fcb(j->rc, j->rc == 0 ? j->out : NULL, j->msg, j->http_status, j->retry_after_s, j->ud);
+    } else {
+        j->cb(j->rc, j->rc == 0 ? j->out : NULL, j->msg, j->http_status, j->ud);
+    }
     json_decref(j->out);
+    json_decref(j->known);
     free(j->title);
     free(j->body);
     free(j->head);
     free(j->base);
+    free(j->since);
     free(j);
 }
 
@@ -168,8 +176,9 @@ static char *dup_or_empty(const char *s)
     return ad_xstrdup(s != NULL ? s : "");
 }
 
-int ad_forge_queue(uv_loop_t *loop, const ad_forge_req_t *r, ad_forge_cb cb, void *ud, char *err,
-                   size_t errsz)
+/* The job of r (copied) on the pool; cb or fcb gets its outcome. */
+static int queue_job(uv_loop_t *loop, const ad_forge_req_t *r, json_t *known, ad_forge_cb cb,
+                     ad_forge_feedback_cb fcb, void *ud, char *err, size_t errsz)
 {
     if (!ad_llm_fetch_ready(err, errsz)) {
         return AD_EIO;
@@ -186,7 +195,10 @@ int ad_forge_queue(uv_loop_t *loop, const ad_forge_req_t *r, ad_forge_cb cb, voi
     j->req.body = j->body = dup_or_empty(r->body);
     j->req.head = j->head = dup_or_empty(r->head);
     j->req.base = j->base = dup_or_empty(r->base);
+    j->req.since = j->since = r->since != NULL ? ad_xstrdup(r->since) : NULL;
+    j->known = known != NULL ? json_deep_copy(known) : NULL;
     j->cb = cb;
+    j->fcb = fcb;
     j->ud = ud;
     j->work.data = j;
     if (uv_queue_work(loop, &j->work, work, after) != 0) {
@@ -195,9 +207,28 @@ int ad_forge_queue(uv_loop_t *loop, const ad_forge_req_t *r, ad_forge_cb cb, voi
         free(j->body);
         free(j->head);
         free(j->base);
+        free(j->since);
+        json_decref(j->known);
         free(j);
         snprintf(err, errsz, "cannot queue the request");
         return AD_EIO;
     }
     return 0;
+}
+
+int ad_forge_queue(uv_loop_t *loop, const ad_forge_req_t *r, ad_forge_cb cb, void *ud, char *err,
+                   size_t errsz)
+{
+    return queue_job(loop, r, NULL, cb, NULL, ud, err, errsz);
+}
+
+int ad_forge_feedback(uv_loop_t *loop, const ad_forge_feedback_req_t *fr, ad_forge_feedback_cb cb,
+                      void *ud, char *err, size_t errsz)
+{
+    ad_forge_req_t r = {.op = AD_FORGE_OP_FEEDBACK,
+                        .target = fr->target,
+                        .token = fr->token,
+                        .number = fr->number,
+                        .since = fr->since};
+    return queue_job(loop, &r, fr->known, NULL, cb, ud, err, errsz);
 }

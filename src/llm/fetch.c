@@ -11,7 +11,9 @@
 #include "llm/llm.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 bool ad_llm_fetch_ready(char *err, size_t errsz)
 {
@@ -23,6 +25,41 @@ static size_t on_write(char *p, size_t size, size_t n, void *ud)
     ad_buf_t *b = ud;
     size_t len = size * n;
     return ad_buf_append(b, p, len) == 0 ? len : 0; /* over the cap: curl stops */
+}
+
+/* One answer header line: the few ad_fetch_meta_t keeps. */
+static size_t on_header(char *p, size_t size, size_t n, void *ud)
+{
+    ad_fetch_meta_t *m = ud;
+    size_t len = size * n;
+    static const char *const names[] = {
+        "location:", "retry-after:", "x-ratelimit-remaining:", "x-ratelimit-reset:"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(names); i++) {
+        size_t nl = strlen(names[i]);
+        if (len <= nl || strncasecmp(p, names[i], nl) != 0) {
+            continue;
+        }
+        const char *v = p + nl;
+        size_t vl = len - nl;
+        while (vl > 0 && (*v == ' ' || *v == '\t')) {
+            v++;
+            vl--;
+        }
+        while (vl > 0 && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' ')) {
+            vl--;
+        }
+        if (i == 0) {
+            snprintf(m->location, sizeof(m->location), "%.*s", (int)vl, v);
+        } else {
+            char num[32];
+            snprintf(num, sizeof(num), "%.*s", (int)(vl < 31 ? vl : 31), v);
+            long x = strtol(num, NULL, 10);
+            *(i == 1   ? &m->retry_after_s
+              : i == 2 ? &m->ratelimit_remaining
+                       : &m->ratelimit_reset) = x;
+        }
+    }
+    return len;
 }
 
 int ad_llm_fetch(const ad_fetch_t *f, long *status, ad_buf_t *out, char *err, size_t errsz)
@@ -59,6 +96,12 @@ int ad_llm_fetch(const ad_fetch_t *f, long *status, ad_buf_t *out, char *err, si
     c->easy_setopt(e, CURLOPT_TIMEOUT_MS, f->timeout_ms > 0 ? f->timeout_ms : 30000L);
     c->easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
     c->easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (f->meta != NULL) {
+        memset(f->meta, 0, sizeof(*f->meta));
+        f->meta->retry_after_s = f->meta->ratelimit_remaining = f->meta->ratelimit_reset = -1;
+        c->easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+        c->easy_setopt(e, CURLOPT_HEADERDATA, f->meta);
+    }
     if (f->resolve != NULL) {
         /* the address the caller checked, so a second lookup cannot differ */
         pin = c->slist_append(NULL, f->resolve);

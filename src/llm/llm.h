@@ -298,6 +298,17 @@ size_t ad_llm_active(const ad_llm_t *c);
 /* ---- one plain HTTP request (fetch.c) ------------------------------------- */
 /* For REST APIs other than the models' (src/forge). Never follows a
  * redirect; http and https only. */
+/* What a caller may read of the answer's headers (ad_fetch_t.meta): the
+ * Location of a redirect (not followed; the caller decides, without its
+ * credentials), and the rate limit a forge says (Retry-After in seconds,
+ * X-RateLimit-Remaining, X-RateLimit-Reset in epoch seconds; -1 when not
+ * said). Only these headers are read; none carries a request's secret. */
+typedef struct {
+    char location[1024];
+    long retry_after_s;
+    long ratelimit_remaining;
+    long ratelimit_reset;
+} ad_fetch_meta_t;
 typedef struct {
     const char *method;         /* GET, POST */
     const char *url;            /* borrowed */
@@ -305,6 +316,7 @@ typedef struct {
     const char *body;           /* JSON text or NULL; borrowed */
     long timeout_ms;            /* 0: 30 s */
     const char *resolve;        /* "host:port:address": connect there only (checked), or NULL */
+    ad_fetch_meta_t *meta;      /* filled when not NULL */
 } ad_fetch_t;
 
 /* Loads libcurl; loop thread, before the first ad_llm_fetch. False with a

@@ -54,6 +54,34 @@ export interface PullRequest {
   refreshError?: string;
 }
 
+/** What a pull request's feedback loop sent its agent (issue #75). */
+export interface PrLoopItem {
+  id: string;
+  kind: 'check' | 'review';
+  forgeId: string;
+  name: string; // the check's, or the comment's author
+  url?: string;
+  message: string;
+  messageId?: string;
+  runId?: string;
+  turn: number;
+  outcome: string; // sending, sent, answered, agent_error, unsent
+  createdAt: string;
+}
+/** A worktree's feedback loop (GET /api/worktrees/:id/pr/loop). */
+export interface PrLoop {
+  worktreeId: string;
+  agentId: string;
+  enabled: boolean;
+  checks: boolean;
+  reviews: boolean;
+  maxTurns: number;
+  turns: number;
+  status: 'watching' | 'answering' | 'passed' | 'closed' | 'limit' | 'off' | 'error';
+  statusReason: { code: string; text: string } | null;
+  items: PrLoopItem[];
+}
+
 /** A chat with Claude (GET /api/chats/:id), with its newest messages. */
 export interface Chat {
   id: string;
@@ -514,6 +542,10 @@ export const api = {
   // The worktree's pull request: opened on its remote's forge (admin), and read back with its checks.
   openPullRequest: (id: string, body: { title: string; body?: string; draft?: boolean }) => request<PullRequest>('POST', `/api/worktrees/${enc(id)}/pr`, body),
   pullRequest: (id: string) => request<PullRequest>('GET', `/api/worktrees/${enc(id)}/pr`),
+  prLoop: (id: string) => request<PrLoop>('GET', `/api/worktrees/${enc(id)}/pr/loop`),
+  setPrLoop: (id: string, body: { agentId: string; maxTurns?: number; checks?: boolean; reviews?: boolean }) =>
+    request<PrLoop>('PUT', `/api/worktrees/${enc(id)}/pr/loop`, body),
+  stopPrLoop: (id: string) => request<PrLoop>('DELETE', `/api/worktrees/${enc(id)}/pr/loop`),
   agents: async (includeDeleted = false) => listOf<Agent>(await request('GET', '/api/agents' + (includeDeleted ? '?includeDeleted=true' : '')), 'agents'),
   agent: async (id: string) => objOf<Agent>(await request('GET', `/api/agents/${enc(id)}`), 'agent'),
   createAgent: async (body: Record<string, unknown>) => objOf<Agent>(await request('POST', '/api/agents', body), 'agent'),

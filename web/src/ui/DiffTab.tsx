@@ -17,6 +17,7 @@ import { go } from '../router';
 import { ago, errText } from './common';
 import { DiffBody, ReviewSummary } from './DiffBody';
 import { CommitDialog, MergeDialog, PrDialog, PrLine, TokenDialog } from './DiffDialogs';
+import { PrLoopPanel } from './PrLoop';
 import { useDiffTab } from './useDiffTab';
 
 export function DiffTab({ worktreeId, agentId }: { worktreeId: string; agentId?: string }) {
@@ -151,6 +152,7 @@ export function DiffTab({ worktreeId, agentId }: { worktreeId: string; agentId?:
         </div>
       )}
       {pr.value && <PrLine pr={pr.value} />}
+      {pr.value && <PrLoopPanel worktreeId={worktreeId} agentId={agentId} />}
       {review.value && <ReviewSummary r={review.value} />}
       {review.value?.merged?.merged && !wt?.isMain && (
         <div class="panel" role="status">
