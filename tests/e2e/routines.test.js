@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: MIT
+// Routines (issue #75, docs/routines.md): saved agents that run themselves.
+// An interval routine fires on its own and its runs are listed, newest
+// first, each an agent named after it; a webhook routine starts a run only
+// for a delivery signed with its secret (GitHub's X-Hub-Signature-256), and
+// the body reaches the run as the file AGENTD_TRIGGER_PAYLOAD names and in
+// its prompt; forge events filter deliveries; limits refuse a fire with a
+// recorded reason; a fire missed while agentd was down is handled as the
+// routine chose; another org's routine is a 404.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const fs = require('node:fs');
+const daemon = require('./lib/daemon');
+const { api, until, startWithWorktree, allMessages } = require('./lib/api');
+
+const sh = (script) => ({ executor: 'command', command: ['sh', '-c', script] });
+
+function sign(secret, body) {
+  return `sha256=${crypto.createHmac('sha256', secret).update(body).digest('hex')}`;
+}
+
+// A delivery to the hook, with no credentials but its signature.
+async function deliver(d, id, body, headers = {}) {
+  const res = await fetch(`${d.url}/api/hooks/${id}`, {
+    method: 'POST', body, headers: { 'content-type': 'application/json', ...headers },
+  });
+  const text = await res.text();
+  let json = null;
+  try { json = JSON.parse(text); } catch { json = text; }
+  return { status: res.status, body: json };
+}
+
+async function runs(d, id) {
+  const r = await api(d, 'GET', `/api/routines/${id}/runs`);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body.runs;
+}
+
+// The routine's run (by id) once it has ended (not queued, starting, running).
+async function ended(d, routine, runId, what) {
+  return until(async () => {
+    const r = (await runs(d, routine)).find((x) => x.id === runId);
+    return r && !['queued', 'starting', 'running'].includes(r.status) ? r : null;
+  }, what);
+}
+
+async function said(d, agentId) {
+  return (await allMessages(d, agentId)).filter((m) => m.role === 'assistant').map((m) => m.content).join('\n');
+}
+
+test('an interval routine fires on its own, twice; its runs are listed newest first', async () => {
+  const { d, dir, wt } = await startWithWorktree();
+  try {
+    const r = await api(d, 'POST', '/api/routines', {
+      name: 'ticker', worktreeId: wt, agent: sh('echo "tick $AGENTD_ROUTINE_RUN_ID"'), trigger: { every: '2s' },
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.equal(r.body.secret, undefined, 'no secret for an interval routine');
+    assert.ok(r.body.nextFireAt, JSON.stringify(r.body));
+    const id = r.body.id;
+    const two = await until(async () => {
+      const list = (await runs(d, id)).filter((x) => x.status === 'succeeded');
+      return list.length >= 2 ? list : null;
+    }, 'two runs of the interval routine to succeed');
+    const all = await runs(d, id);
+    for (let i = 1; i < all.length; i++) assert.ok(all[i - 1].createdAt >= all[i].createdAt, 'newest first');
+    assert.equal(two[0].source, 'interval');
+    const agent = (await api(d, 'GET', `/api/agents/${two[0].agentId}`)).body;
+    assert.match(agent.name, /^ticker /);
+    assert.equal(agent.worktreeId, wt);
+    assert.match(await said(d, two[0].agentId), new RegExp(`tick ${two[0].id}`));
+    // listed, readable, and stopped by a PATCH
+    assert.deepEqual((await api(d, 'GET', '/api/routines')).body.routines.map((x) => x.id), [id]);
+    const p = await api(d, 'PATCH', `/api/routines/${id}`, { enabled: false });
+    assert.equal(p.status, 200, JSON.stringify(p.body));
+    assert.equal(p.body.enabled, false);
+    assert.equal(p.body.nextFireAt, null);
+    // the audit names who made it
+    const audit = (await api(d, 'GET', '/api/audit?limit=200')).body;
+    const rows = audit.entries || audit.audit || audit.rows || [];
+    assert.ok(JSON.stringify(rows).includes(`routine ${id} (every) made`), JSON.stringify(rows).slice(0, 2000));
+    assert.equal((await api(d, 'DELETE', `/api/routines/${id}`)).status, 200);
+    assert.equal((await api(d, 'GET', `/api/routines/${id}`)).status, 404);
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a webhook: a good signature starts a run with the payload, a bad one is 401 and starts nothing', async () => {
+  const { d, dir, wt } = await startWithWorktree();
+  try {
+    const r = await api(d, 'POST', '/api/routines', {
+      name: 'hooked', worktreeId: wt, trigger: { webhook: true },
+      agent: { ...sh('read prompt; echo "prompt: $prompt"; echo "file: $(cat "$AGENTD_TRIGGER_PAYLOAD")"'), prompt: 'look' },
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const { id, secret, hookPath } = r.body;
+    assert.ok(secret && secret.length >= 32, 'the secret, shown once');
+    assert.equal(hookPath, `/api/hooks/${id}`);
+    assert.equal((await api(d, 'GET', `/api/routines/${id}`)).body.secret, undefined, 'never shown again');
+
+    const body = JSON.stringify({ action: 'opened', number: 7, title: 'héllo' });
+    // unsigned, badly signed, signed with another secret, for an unknown routine: 401, nothing started
+    assert.equal((await deliver(d, id, body)).status, 401);
+    assert.equal((await deliver(d, id, body, { 'x-hub-signature-256': 'sha256=' + '0'.repeat(64) })).status, 401);
+    assert.equal((await deliver(d, id, body, { 'x-hub-signature-256': sign('not the secret', body) })).status, 401);
+    assert.equal((await deliver(d, id, body, { 'x-hub-signature-256': sign(secret, body + ' ') })).status, 401);
+    assert.equal((await deliver(d, 'rt_nope', body, { 'x-hub-signature-256': sign(secret, body) })).status, 401);
+    assert.deepEqual(await runs(d, id), []);
+
+    const ok = await deliver(d, id, body, { 'x-hub-signature-256': sign(secret, body) });
+    assert.equal(ok.status, 202, JSON.stringify(ok.body));
+    assert.equal(ok.body.source, 'webhook');
+    const run = await ended(d, id, ok.body.id, 'the webhook run to end');
+    assert.equal(run.status, 'succeeded', JSON.stringify(run));
+    const out = await said(d, run.agentId);
+    assert.match(out, /prompt: look/);
+    assert.ok(out.includes(`file: ${body}`), out);
+
+    // rotated: the old secret no longer signs
+    const rot = await api(d, 'PATCH', `/api/routines/${id}`, { rotateSecret: true });
+    assert.equal(rot.status, 200, JSON.stringify(rot.body));
+    assert.notEqual(rot.body.secret, secret);
+    assert.equal((await deliver(d, id, body, { 'x-hub-signature-256': sign(secret, body) })).status, 401);
+    assert.equal((await deliver(d, id, body, { 'x-hub-signature-256': sign(rot.body.secret, body) })).status, 202);
+    // GitLab's shared token
+    assert.equal((await deliver(d, id, body, { 'x-gitlab-token': rot.body.secret })).status, 202);
+    assert.equal((await deliver(d, id, body, { 'x-gitlab-token': secret })).status, 401);
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('forge events: only the deliveries the routine lists start a run', async () => {
+  const { d, dir, wt } = await startWithWorktree();
+  try {
+    const r = await api(d, 'POST', '/api/routines', {
+      name: 'ci-fixer', worktreeId: wt, agent: sh('cat "$AGENTD_TRIGGER_PAYLOAD"'),
+      trigger: { webhook: true, events: ['pull_request.opened', 'check_run.failed', 'issues.labeled'] },
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const { id, secret } = r.body;
+    const send = (event, payload) => {
+      const body = JSON.stringify(payload);
+      return deliver(d, id, body, { 'x-github-event': event, 'x-hub-signature-256': sign(secret, body) });
+    };
+    assert.equal((await send('ping', { zen: 'hi' })).status, 200);
+    let x = await send('pull_request', { action: 'closed' });
+    assert.equal(x.status, 202);
+    assert.equal(x.body.ignored, true);
+    x = await send('check_run', { action: 'completed', check_run: { conclusion: 'success' } });
+    assert.equal(x.body.ignored, true);
+    assert.deepEqual(await runs(d, id), []);
+    x = await send('check_run', { action: 'completed', check_run: { conclusion: 'failure', name: 'unit' } });
+    assert.equal(x.status, 202, JSON.stringify(x.body));
+    assert.equal(x.body.source, 'event');
+    const run = await ended(d, id, x.body.id, 'the check-run routine to end');
+    assert.equal(run.status, 'succeeded', JSON.stringify(run));
+    assert.match(await said(d, run.agentId), /"conclusion":"failure"/);
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('limits refuse a fire with its reason; bad bodies are 422; another org sees nothing', async () => {
+  const { d, dir, wt } = await startWithWorktree();
+  try {
+    const bad = [
+      [{ name: 'x', worktreeId: wt, trigger: { every: '10 minutes' } }, 'trigger.every'],
+      [{ name: 'x', worktreeId: wt, trigger: { cron: '61 * * * *' } }, 'trigger.cron'],
+      [{ name: 'x', worktreeId: wt, trigger: { cron: '0 3 * * *', tz: 'Mars/Olympus' } }, 'trigger.tz'],
+      [{ name: 'x', worktreeId: wt, trigger: { cron: '0 3 * * *', tz: '../../etc/passwd' } }, 'trigger.tz'],
+      [{ name: 'x', worktreeId: wt, trigger: { every: '1h', webhook: true } }, 'trigger'],
+      [{ name: 'x', trigger: { every: '1h' } }, 'worktreeId'],
+      [{ name: 'x', worktreeId: wt, trigger: { every: '1h' }, limits: { concurrent: 0 } }, 'limits.concurrent'],
+      [{ name: 'x', worktreeId: wt, trigger: { every: '1h' }, agent: { executor: 'nope' } }, 'executor'],
+    ];
+    for (const [body, field] of bad) {
+      const r = await api(d, 'POST', '/api/routines', body);
+      assert.equal(r.status, 422, `${JSON.stringify(body)}: ${JSON.stringify(r.body)}`);
+      assert.equal(r.body.error.details.field, field, JSON.stringify(r.body));
+    }
+    assert.deepEqual((await api(d, 'GET', '/api/routines')).body.routines, []);
+
+    // one run a day: the second fire is skipped, saying why
+    const r = await api(d, 'POST', '/api/routines', {
+      name: 'once-a-day', worktreeId: wt, agent: sh('echo ok'), trigger: { webhook: true }, limits: { runsPerDay: 1 },
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const id = r.body.id;
+    const first = await api(d, 'POST', `/api/routines/${id}/run`, {});
+    assert.equal(first.status, 202, JSON.stringify(first.body));
+    assert.equal(first.body.source, 'manual');
+    const second = await api(d, 'POST', `/api/routines/${id}/run`, {});
+    assert.equal(second.body.status, 'skipped');
+    assert.match(second.body.reason, /1 runs a day/);
+    assert.equal((await ended(d, id, first.body.id, 'the manual run')).status, 'succeeded');
+
+    // a read token may look, not fire; another org's token sees a 404
+    const reader = (await api(d, 'POST', '/api/tokens', { name: 'r', scope: 'read' })).body.token;
+    const rh = { authorization: `Bearer ${reader}` };
+    assert.equal((await api(d, 'GET', `/api/routines/${id}`, undefined, rh)).status, 200);
+    assert.equal((await api(d, 'POST', `/api/routines/${id}/run`, {}, rh)).status, 403);
+    const org = await api(d, 'POST', '/api/orgs', { name: 'routines b' });
+    const tok = await api(d, 'POST', '/api/tokens', { name: 'b', scope: 'admin', orgId: org.body.id });
+    const b = { authorization: `Bearer ${tok.body.token}` };
+    assert.equal((await api(d, 'GET', `/api/routines/${id}`, undefined, b)).status, 404);
+    assert.equal((await api(d, 'GET', `/api/routines/${id}/runs`, undefined, b)).status, 404);
+    assert.equal((await api(d, 'POST', `/api/routines/${id}/run`, {}, b)).status, 404);
+    assert.equal((await api(d, 'PATCH', `/api/routines/${id}`, { name: 'y' }, b)).status, 404);
+    assert.equal((await api(d, 'DELETE', `/api/routines/${id}`, undefined, b)).status, 404);
+    assert.deepEqual((await api(d, 'GET', '/api/routines', undefined, b)).body.routines, []);
+    const other = await api(d, 'POST', '/api/routines', { name: 'x', worktreeId: wt, trigger: { every: '1h' } }, b);
+    assert.equal(other.status, 404, JSON.stringify(other.body));
+    assert.equal((await runs(d, id)).length, 2, 'nothing more ran');
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a fresh worktree per run from a base branch', async () => {
+  const { d, dir } = await startWithWorktree();
+  try {
+    const ws = (await api(d, 'GET', '/api/workspaces')).body.workspaces[0];
+    const r = await api(d, 'POST', '/api/routines', {
+      name: 'fresh', workspaceId: ws.id, baseBranch: 'main', agent: sh('git rev-parse --abbrev-ref HEAD'), trigger: { webhook: true },
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const fire = await api(d, 'POST', `/api/routines/${r.body.id}/run`, {});
+    const run = await ended(d, r.body.id, fire.body.id, 'the fresh-worktree run');
+    assert.equal(run.status, 'succeeded', JSON.stringify(run));
+    const wt = (await api(d, 'GET', `/api/worktrees/${run.worktreeId}`)).body;
+    assert.match(wt.branch, /^routine-/);
+    assert.match(await said(d, run.agentId), /^routine-/m);
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('fires missed while agentd was down: skip, once or all, as each routine chose', async () => {
+  const dataDir = daemon.tmpDir();
+  const repo = daemon.tmpRepo('agentd-wt-');
+  let d = await daemon.start({ dataDir, needUrl: true });
+  try {
+    const ws = await api(d, 'POST', '/api/workspaces', { path: repo, name: 'w' });
+    const wt = ws.body.worktrees[0].id;
+    const ids = {};
+    for (const missed of ['skip', 'once', 'all']) {
+      const r = await api(d, 'POST', '/api/routines', {
+        name: `m-${missed}`, worktreeId: wt, agent: sh('echo ran'), trigger: { every: '1h' }, missed, limits: { concurrent: 10 },
+      });
+      assert.equal(r.status, 201, JSON.stringify(r.body));
+      ids[missed] = r.body.id;
+    }
+    await d.stop();
+    // back three and a half hours later (the test build's clock moved on):
+    // three fires were missed
+    d = await daemon.start({ dataDir, needUrl: true, env: { AGENTD_TEST_ROUTINE_SHIFT_MS: String(3.5 * 3600 * 1000) } });
+    const settled = async (id, n) => until(async () => {
+      const list = await runs(d, id);
+      return list.length >= n && list.every((x) => !['queued', 'starting', 'running'].includes(x.status)) ? list : null;
+    }, `the missed fires of ${id}`);
+    const skip = await settled(ids.skip, 1);
+    assert.equal(skip.length, 1, JSON.stringify(skip));
+    assert.equal(skip[0].status, 'skipped');
+    assert.match(skip[0].reason, /missed: 3 fire/);
+    const once = await settled(ids.once, 1);
+    assert.equal(once.length, 1, JSON.stringify(once));
+    assert.equal(once[0].status, 'succeeded');
+    const all = await settled(ids.all, 3);
+    assert.equal(all.length, 3, JSON.stringify(all));
+    assert.ok(all.every((x) => x.status === 'succeeded'), JSON.stringify(all));
+    // each moved to its next fire, an hour after the last missed one
+    for (const id of Object.values(ids)) {
+      const r = (await api(d, 'GET', `/api/routines/${id}`)).body;
+      assert.ok(Date.parse(r.nextFireAt) > Date.now() + 3.5 * 3600 * 1000, JSON.stringify(r));
+    }
+  } finally {
+    await d.cleanup();
+    fs.rmSync(repo, { recursive: true, force: true });
+  }
+});
