@@ -288,3 +288,43 @@ test('fires missed while agentd was down: skip, once or all, as each routine cho
     fs.rmSync(repo, { recursive: true, force: true });
   }
 });
+
+test('agentd routine ls|new|run|runs|rm', async () => {
+  const { d, dir } = await startWithWorktree();
+  const cli = (...args) => daemon.runAsync(['--data-dir', d.dataDir, 'routine', ...args], { timeout: 60000 });
+  try {
+    let r = await cli('new', 'nightly', '--worktree', 'main', '--cron', '0 3 * * 1-5', '--tz', 'Europe/Paris',
+      '--runs-per-day', '2', '--', 'sh', '-c', 'echo from-cli');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /nightly\s+on\s+cron 0 3 \* \* 1-5 Europe\/Paris/);
+    r = await cli('new', 'hook', '--worktree', 'main', '--webhook', '--json', '--', 'true');
+    assert.equal(r.status, 0, r.stderr);
+    const hook = JSON.parse(r.stdout);
+    assert.ok(hook.secret, r.stdout);
+    r = await cli('new', 'bad', '--worktree', 'main', '--every', 'often', '--', 'true');
+    assert.equal(r.status, 1, r.stdout);
+    assert.match(r.stderr, /trigger\.every/);
+    r = await cli('ls');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /nightly/);
+    assert.match(r.stdout, /hook\s+on\s+webhook/);
+    r = await cli('run', 'nightly');
+    assert.equal(r.status, 0, r.stderr);
+    const runId = r.stdout.split(/\s+/)[0];
+    assert.match(runId, /^rtr_/);
+    const rt = (await api(d, 'GET', '/api/routines')).body.routines.find((x) => x.name === 'nightly');
+    const run = await ended(d, rt.id, runId, 'the CLI run');
+    assert.equal(run.status, 'succeeded');
+    assert.match(await said(d, run.agentId), /from-cli/);
+    r = await cli('runs', 'nightly');
+    assert.match(r.stdout, new RegExp(`${runId}\\s+manual\\s+succeeded`));
+    r = await cli('rm', 'nightly');
+    assert.equal(r.status, 0, r.stderr);
+    r = await cli('run', 'nightly');
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /no routine named nightly/);
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
