@@ -322,6 +322,9 @@ static const opt_t options[] = {
     {ENV_ONLY, "AGENTD_TEST_LOGS_PAGE", T_ENV, 0, 0, "N", "100", 0, 0,
      "test builds: agentd logs reads the stored transcript N messages a page (1 to 200), so "
      "tests walk many pages"},
+    {ENV_ONLY, "AGENTD_TEST_ROUTINE_SHIFT_MS", T_ENV, 0, 0, "MS", "0", 0, 0,
+     "test builds: the routine scheduler's clock moved on by MS, so a test restarts hours "
+     "later without waiting"},
 #endif
 };
 
