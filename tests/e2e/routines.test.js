@@ -328,3 +328,33 @@ test('agentd routine ls|new|run|runs|rm', async () => {
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('an overlapping fire: queued once behind the running run, then started when it ends; more are skipped', async () => {
+  const { d, dir, wt } = await startWithWorktree({ args: ['--stop-grace-ms', '300'] });
+  try {
+    const r = await api(d, 'POST', '/api/routines', {
+      name: 'slow', worktreeId: wt, agent: sh('echo started; sleep 600'), trigger: { webhook: true }, missed: 'once',
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const id = r.body.id;
+    const first = (await api(d, 'POST', `/api/routines/${id}/run`, {})).body;
+    assert.equal(first.status, 'starting', JSON.stringify(first));
+    const second = (await api(d, 'POST', `/api/routines/${id}/run`, {})).body;
+    assert.equal(second.status, 'queued', JSON.stringify(second));
+    const third = (await api(d, 'POST', `/api/routines/${id}/run`, {})).body;
+    assert.equal(third.status, 'skipped', JSON.stringify(third));
+    assert.match(third.reason, /overlap/);
+    const running = await until(async () => (await runs(d, id)).find((x) => x.id === first.id && x.status === 'running'), 'the first run running');
+    // its agent stopped: the run ends stopped, and the queued one starts
+    assert.equal((await api(d, 'POST', `/api/agents/${running.agentId}/stop?wait=true`)).status, 200);
+    const ended1 = await ended(d, id, first.id, 'the first run to end');
+    assert.equal(ended1.status, 'stopped', JSON.stringify(ended1));
+    const next = await until(async () => (await runs(d, id)).find((x) => x.id === second.id && x.status === 'running'), 'the queued run to start');
+    assert.notEqual(next.agentId, running.agentId);
+    assert.equal((await api(d, 'POST', `/api/agents/${next.agentId}/stop?wait=true`)).status, 200);
+    await ended(d, id, second.id, 'the second run to end');
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
