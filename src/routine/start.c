@@ -12,6 +12,7 @@
  * agent, or failed with the answer that refused it.
  */
 #include "routine/routine_int.h"
+#include "tables/auth.h"
 #include "tables/routines.h"
 
 #include <errno.h>
@@ -236,11 +237,11 @@ static int git_dir_of(const char *wt_path, char *out, size_t outsz)
 /* <git dir>/agentd-payloads/<run>.json, 0600: the delivery's body. */
 static int write_payload(go_t *g, const char *wt_path)
 {
-    char dir[4150];
-    if (git_dir_of(wt_path, dir, sizeof(dir) - 20) != 0) {
+    char git[4100], dir[4150];
+    if (git_dir_of(wt_path, git, sizeof(git)) != 0) {
         return AD_ENOENT;
     }
-    strcat(dir, "/agentd-payloads");
+    snprintf(dir, sizeof(dir), "%s/agentd-payloads", git);
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         return AD_EIO;
     }
@@ -274,12 +275,36 @@ static void in_worktree(ad_routines_t *e, int status, json_t *answer, void *ud)
     json_decref(answer);
 }
 
+/* Why the routine's maker may no longer start it (its token revoked or
+ * expired), into why; false when it may. A routine made by the owner or a
+ * session has no token to lose. */
+static bool maker_gone(ad_routines_t *e, const json_t *routine, char *why, size_t whysz)
+{
+    const char *by = str(routine, "createdBy");
+    const char *tok = by != NULL ? strstr(by, " tok_") : NULL;
+    ad_store_token_t t;
+    if (tok == NULL || ad_store_token_get(e->st, tok + 1, &t) != 0) {
+        return false;
+    }
+    if (t.revoked_at != 0 || (t.expires_at != 0 && t.expires_at <= ad_wall_ms())) {
+        snprintf(why, whysz, "its maker's token %s was %s", t.id,
+                 t.revoked_at != 0 ? "revoked" : "expired");
+        return true;
+    }
+    return false;
+}
+
 void ad_routines_start(ad_routines_t *e, const json_t *routine, const json_t *run)
 {
     go_t *g = ad_xcalloc(1, sizeof(*g));
     g->routine = json_incref((json_t *)routine);
     g->run = json_incref((json_t *)run);
     ad_routines_who(routine, &g->who);
+    char why[160];
+    if (maker_gone(e, routine, why, sizeof(why))) {
+        go_end(e, g, "failed", why);
+        return;
+    }
     if (ad_store_routine_run_payload(e->st, str(run, "id"), &g->payload) != 0) {
         go_end(e, g, "failed", "cannot read the run's payload");
         return;

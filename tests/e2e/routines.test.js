@@ -95,7 +95,7 @@ test('a webhook: a good signature starts a run with the payload, a bad one is 40
   try {
     const r = await api(d, 'POST', '/api/routines', {
       name: 'hooked', worktreeId: wt, trigger: { webhook: true },
-      agent: { ...sh('read prompt; echo "prompt: $prompt"; echo "file: $(cat "$AGENTD_TRIGGER_PAYLOAD")"'), prompt: 'look' },
+      agent: { ...sh('for i in 1 2 3 4 5; do read l; echo "p$i: $l"; done; echo "file: $(cat "$AGENTD_TRIGGER_PAYLOAD")"'), prompt: 'look' },
     });
     assert.equal(r.status, 201, JSON.stringify(r.body));
     const { id, secret, hookPath } = r.body;
@@ -118,7 +118,9 @@ test('a webhook: a good signature starts a run with the payload, a bad one is 40
     const run = await ended(d, id, ok.body.id, 'the webhook run to end');
     assert.equal(run.status, 'succeeded', JSON.stringify(run));
     const out = await said(d, run.agentId);
-    assert.match(out, /prompt: look/);
+    assert.match(out, /p1: look/);
+    assert.match(out, /p3: The trigger's payload \(the file \$AGENTD_TRIGGER_PAYLOAD, \/.*agentd-payloads\/rtr_/);
+    assert.ok(out.includes(`p5: ${body}`), `the payload quoted into the prompt: ${out}`);
     assert.ok(out.includes(`file: ${body}`), out);
 
     // rotated: the old secret no longer signs
@@ -353,6 +355,28 @@ test('an overlapping fire: queued once behind the running run, then started when
     assert.notEqual(next.agentId, running.agentId);
     assert.equal((await api(d, 'POST', `/api/agents/${next.agentId}/stop?wait=true`)).status, 200);
     await ended(d, id, second.id, 'the second run to end');
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a routine made with a token stops running once that token is revoked', async () => {
+  const { d, dir, wt } = await startWithWorktree();
+  try {
+    const tok = await api(d, 'POST', '/api/tokens', { name: 'maker', scope: 'admin' });
+    const h = { authorization: `Bearer ${tok.body.token}` };
+    const r = await api(d, 'POST', '/api/routines', { name: 'made', worktreeId: wt, agent: sh('echo ok'), trigger: { webhook: true } }, h);
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    assert.match(r.body.createdBy, new RegExp(`maker ${tok.body.id}`));
+    const ok = (await api(d, 'POST', `/api/routines/${r.body.id}/run`, {})).body;
+    assert.equal((await ended(d, r.body.id, ok.id, 'the run while the token lives')).status, 'succeeded');
+    assert.equal(Math.floor((await api(d, 'DELETE', `/api/tokens/${tok.body.id}`)).status / 100), 2);
+    const after = (await api(d, 'POST', `/api/routines/${r.body.id}/run`, {})).body;
+    const run = await ended(d, r.body.id, after.id, 'the run after the revocation');
+    assert.equal(run.status, 'failed', JSON.stringify(run));
+    assert.match(run.reason, /maker's token .* was revoked/);
+    assert.equal(run.agentId, '', 'no agent was made');
   } finally {
     await d.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });
