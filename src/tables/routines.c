@@ -324,6 +324,22 @@ static int run_insert(ad_db_t *db, const json_t *args, const json_t *f, const ch
     return rc;
 }
 
+/* A routine's history is its newest AD_ROUTINE_RUNS_KEPT runs: older ones
+ * that have ended go (with their payloads). */
+static int trim_runs(ad_db_t *db, const char *routine)
+{
+    ad_db_stmt_t *s = ad_store_stmt(
+        db, "DELETE FROM routine_runs WHERE routine_id = ?1 AND status NOT IN ('queued', "
+            "'starting', 'running') AND created_at < (SELECT created_at FROM routine_runs WHERE "
+            "routine_id = ?1 ORDER BY created_at DESC LIMIT 1 OFFSET ?2)");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, routine);
+    ad_db_bind_int64(s, 2, AD_ROUTINE_RUNS_KEPT);
+    return ad_store_step_done(db, s);
+}
+
 int ad_store_op_routine_fire(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
     const char *routine = str(args, "routineId");
@@ -354,6 +370,7 @@ int ad_store_op_routine_fire(ad_store_tx_t *tx, json_t *args, json_t **result)
             break;
         }
     }
+    rc = rc == 0 ? trim_runs(tx->db, routine) : rc;
     if (rc != 0) {
         json_decref(runs);
         return rc;

@@ -26,6 +26,7 @@
 
 #define AD_ROUTINES_LIST_MAX 500
 #define AD_ROUTINE_SECRET_MAX 128
+#define AD_ROUTINE_RUNS_KEPT 1000 /* a routine's history: its newest runs */
 
 /* One routine: 0, AD_ENOENT or an error. */
 int ad_store_routine_get(ad_store_t *st, const char *id, json_t **out);
@@ -63,7 +64,8 @@ int ad_store_op_routine_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
  * costPerDayUsd it is skipped with the reason; with concurrent runs
  * already queued, starting or running, it is skipped (overlap skip, or
  * once with one queued already) or queued; else it is starting on
- * planeId. result {claimed: true, runs: [run]}. */
+ * planeId. Ended runs past the newest AD_ROUTINE_RUNS_KEPT go. result
+ * {claimed: true, runs: [run]}. */
 int ad_store_op_routine_fire(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id, from: [status...], status, reason?, agentId?, worktreeId?,
  * costUsd?, planeId?, now}: the run moves only from one of from; result
