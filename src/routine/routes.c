@@ -325,9 +325,15 @@ static int patch_args(ad_app_t *app, ad_req_t *r, json_t *cur, json_t *body, jso
     if (webhook && secret[0] == '\0') {
         json_object_del(args, "secret"); /* kept */
     }
-    json_object_set_new(
-        args, "nextFireAt",
-        json_integer(enabled ? ad_routine_next_fire(trigger, NULL, ad_wall_ms()) : 0));
+    /* the schedule moves only when the trigger changes or it is switched on
+     * or off: a renamed interval routine keeps its phase */
+    bool same = json_equal(trigger, json_object_get(cur, "trigger")) &&
+                enabled == json_is_true(json_object_get(cur, "enabled"));
+    if (!same) {
+        json_object_set_new(
+            args, "nextFireAt",
+            json_integer(enabled ? ad_routine_next_fire(trigger, NULL, ad_wall_ms()) : 0));
+    }
     rc = 0;
 out:
     json_decref(m);

@@ -213,6 +213,13 @@ static int check_agent(const json_t *b, json_t *spec, ad_field_err_t *e)
         json_object_set_new(spec, "prompt", json_string(prompt));
     }
     json_object_del(a, "prompt");
+    json_t *sb = json_object_get(a, "sandbox");
+    if (json_is_string(sb) && strcmp(json_string_value(sb), "none") == 0) {
+        json_decref(a);
+        return ad_field_fail(e, "agent.sandbox",
+                             "cannot be none: a routine's runs act as the "
+                             "routine, not as the owner");
+    }
     if (json_object_get(a, "worktreeId") != NULL || json_object_get(a, "name") != NULL) {
         json_decref(a);
         return ad_field_fail(e, "agent",

@@ -74,6 +74,16 @@ test('an interval routine fires on its own, twice; its runs are listed newest fi
     assert.match(await said(d, two[0].agentId), new RegExp(`tick ${two[0].id}`));
     // listed, readable, and stopped by a PATCH
     assert.deepEqual((await api(d, 'GET', '/api/routines')).body.routines.map((x) => x.id), [id]);
+    // a rename keeps the schedule, a new trigger moves it; pausing ends it
+    const hourly = (await api(d, 'POST', '/api/routines', { name: 'hourly', worktreeId: wt, agent: sh('true'), trigger: { every: '1h' } })).body;
+    const renamed = await api(d, 'PATCH', `/api/routines/${hourly.id}`, { name: 'hourly2' });
+    assert.equal(renamed.status, 200, JSON.stringify(renamed.body));
+    assert.equal(renamed.body.name, 'hourly2');
+    assert.equal(renamed.body.nextFireAt, hourly.nextFireAt);
+    const moved = (await api(d, 'PATCH', `/api/routines/${hourly.id}`, { trigger: { every: '2h' } })).body;
+    assert.ok(Date.parse(moved.nextFireAt) > Date.parse(hourly.nextFireAt) + 3000 * 1000, JSON.stringify(moved));
+    assert.equal((await api(d, 'PATCH', `/api/routines/${hourly.id}`, { nope: 1 })).status, 422);
+    assert.equal((await api(d, 'DELETE', `/api/routines/${hourly.id}`)).status, 200);
     const p = await api(d, 'PATCH', `/api/routines/${id}`, { enabled: false });
     assert.equal(p.status, 200, JSON.stringify(p.body));
     assert.equal(p.body.enabled, false);

@@ -123,7 +123,7 @@ static void a_repeated_hour_fires_a_named_hour_once_and_every_hour_twice(void **
     assert_int_equal(next_in("30 2 * * *", PARIS, utc(2026, 10, 24, 12, 0)), first);
     assert_int_equal(next_in("30 2 * * *", PARIS, first), utc(2026, 10, 26, 1, 30));
     /* every half hour, every hour: both passes */
-        assert_int_equal(next_in("*/30 * * * *", PARIS, first), utc(2026, 10, 25, 1, 0));
+    assert_int_equal(next_in("*/30 * * * *", PARIS, first), utc(2026, 10, 25, 1, 0));
     assert_int_equal(next_in("*/30 * * * *", PARIS, utc(2026, 10, 25, 1, 0)),
                      utc(2026, 10, 25, 1, 30));
     assert_int_equal(next_in("*/30 * * * *", PARIS, utc(2026, 10, 25, 1, 30)),
@@ -189,6 +189,7 @@ static void a_routine_body_is_checked(void **state)
         {"limits", "{\"other\": 1}", "limits"},
         {"missed", "\"sometimes\"", "missed"},
         {"agent", "{\"worktreeId\": \"wt_2\"}", "agent"},
+        {"agent", "{\"sandbox\": \"none\"}", "agent.sandbox"},
         {"workspaceId", "\"ws_1\"", "worktreeId"},
         {"name", "\"  \"", "name"},
     };
