@@ -61,6 +61,9 @@ void ad_routines_arm(ad_routines_t *e);
  * worktree when it wants a fresh one, its agent, the start; the run row
  * follows. Both borrowed. */
 void ad_routines_start(ad_routines_t *e, const json_t *routine, const json_t *run);
+/* The run's payload file (in its worktree's git folder) removed: the run
+ * (a row) has ended. */
+void ad_routines_payload_drop(ad_routines_t *e, const json_t *run);
 /* Follows the open runs from now on (the watch timer runs while any is). */
 void ad_routines_watch(ad_routines_t *e);
 /* Writes a run's change (args of ad_store_op_routine_run_set, taken) and

@@ -14,6 +14,7 @@
 #include "routine/routine_int.h"
 #include "tables/auth.h"
 #include "tables/routines.h"
+#include "tables/workspaces.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -108,6 +109,9 @@ static void go_end(ad_routines_t *e, go_t *g, const char *status, const char *wh
     }
     if (g->wt[0] != '\0') {
         json_object_set_new(args, "worktreeId", json_string(g->wt));
+    }
+    if (strcmp(status, "running") != 0 && g->payload_path[0] != '\0') {
+        unlink(g->payload_path); /* no run to read it */
     }
     ad_routines_run_set(e, args, NULL, NULL);
     go_free(g);
@@ -242,6 +246,8 @@ static int write_payload(go_t *g, const char *wt_path)
         return AD_ENOENT;
     }
     snprintf(dir, sizeof(dir), "%s/agentd-payloads", git);
+    /* the runs of this worktree that have ended took theirs along
+     * (ad_routines_payload_drop), so the folder holds the open runs' */
     if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
         return AD_EIO;
     }
@@ -254,6 +260,22 @@ static int write_payload(go_t *g, const char *wt_path)
     int rc = ad_write_all(fd, g->payload, n) == n ? 0 : AD_EIO;
     close(fd);
     return rc;
+}
+
+void ad_routines_payload_drop(ad_routines_t *e, const json_t *run)
+{
+    const char *wt = str(run, "worktreeId"), *id = str(run, "id");
+    json_t *row = NULL;
+    char git[4100], path[4200];
+    if (wt == NULL || wt[0] == '\0' || id == NULL || ad_store_worktree_get(e->st, wt, &row) != 0) {
+        return;
+    }
+    const char *wt_path = str(row, "path");
+    if (wt_path != NULL && git_dir_of(wt_path, git, sizeof(git)) == 0) {
+        snprintf(path, sizeof(path), "%s/agentd-payloads/%.40s.json", git, id);
+        unlink(path); /* none there: a run without a payload */
+    }
+    json_decref(row);
 }
 
 /* The worktree (an answer of its create or read): the payload written in

@@ -87,6 +87,7 @@ static void stop_agent(ad_routines_t *e, const json_t *run)
 static void end_run(ad_routines_t *e, const json_t *run, const char *status, const char *why,
                     double cost)
 {
+    ad_routines_payload_drop(e, run);
     ad_routines_run_set(e,
                         json_pack("{s:s, s:[s], s:s, s:s, s:f, s:I}", "id", str(run, "id"), "from",
                                   "running", "status", status, "reason", why, "costUsd", cost,

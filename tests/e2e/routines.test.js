@@ -132,6 +132,10 @@ test('a webhook: a good signature starts a run with the payload, a bad one is 40
     assert.match(out, /p3: The trigger's payload \(the file \$AGENTD_TRIGGER_PAYLOAD, \/.*agentd-payloads\/rtr_/);
     assert.ok(out.includes(`p5: ${body}`), `the payload quoted into the prompt: ${out}`);
     assert.ok(out.includes(`file: ${body}`), out);
+    // the file went with the run's end
+    const file = /\$AGENTD_TRIGGER_PAYLOAD, (\/\S+\.json)\)/.exec(out)[1];
+    assert.match(file, new RegExp(`/agentd-payloads/${run.id}\\.json$`));
+    assert.equal(fs.existsSync(file), false, file);
 
     // rotated: the old secret no longer signs
     const rot = await api(d, 'PATCH', `/api/routines/${id}`, { rotateSecret: true });
