@@ -328,6 +328,7 @@ E2E_NOT_PG := $(addprefix tests/e2e/,claude-stop.test.js claude-turns.test.js \
 	codex-app-schema.test.js cli-help.test.js doclinks.test.js budgets.test.js docs-generated.test.js \
 	package.test.js install.test.js pg-copy.test.js pg-down.test.js pg-serve.test.js planes.test.js \
 	db-damage.test.js health-now.test.js \
+	routines-planes.test.js \
 	$(addsuffix .test.js,http http-limits http-sse http-static ws ws-server tls-lazy \
 	seed-003-deflate bus-backpressure))
 E2E_PG_ALL := $(filter-out $(E2E_NOT_PG),$(E2E_PAR))
