@@ -82,10 +82,14 @@ test('a routine on two control planes fires once a fire', { skip: missing || fal
   assert.equal(new Set(times).size, times.length, `a fire ran twice: ${JSON.stringify(list)}`);
   const planesUsed = new Set(list.map((x) => x.planeId));
   for (const p of planesUsed) assert.ok(['plane_a', 'plane_b'].includes(p), p);
-  // each run made one agent: as many agents named after it as runs
+  // once every run has ended, each made one agent: as many agents named after it as runs
+  const settled = await until(async () => {
+    const all = (await api(a, 'GET', `/api/routines/${id}/runs`)).body.runs;
+    return all.every((x) => !['queued', 'starting', 'running'].includes(x.status)) ? all : null;
+  }, 'every run to end');
   const agents = (await api(a, 'GET', '/api/agents?limit=500')).body.agents.filter((x) => x.name.startsWith('both '));
-  const settled = (await api(a, 'GET', `/api/routines/${id}/runs`)).body.runs.filter((x) => x.agentId);
-  assert.equal(agents.length, settled.length, 'one agent a run');
+  assert.equal(agents.length, settled.filter((x) => x.agentId).length, 'one agent a run');
+  assert.equal(new Set(settled.map((x) => x.fireAt)).size, settled.length, 'no fire ran twice');
   // B's client saw the runs live, also those plane A fired (over Redis)
   await live.until(() => live.events.some((e) => e.type === 'routine_run' && e.payload?.routineId === id
     && e.payload?.status === 'succeeded'), 30000, 'B\'s client to see a run end');
