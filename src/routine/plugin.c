@@ -88,18 +88,32 @@ static int open_routines(ad_app_t *app)
     return 0;
 }
 
+/* Before the store closes: no fire, run step or write starts from now on
+ * (a step still out ends without writing; its run is left starting, and a
+ * plane's watch fails it later). */
+static void stop_routines(ad_app_t *app)
+{
+    ad_routines_t *e = app->routines;
+    if (e == NULL) {
+        return;
+    }
+    e->closed = true;
+    uv_timer_stop(&e->timer);
+    uv_timer_stop(&e->watch);
+    if (e->sub != NULL) {
+        ad_bus_sub_free(e->sub);
+        e->sub = NULL;
+    }
+}
+
 static void close_routines(ad_app_t *app)
 {
     ad_routines_t *e = app->routines;
     if (e == NULL) {
         return;
     }
+    stop_routines(app);
     app->routines = NULL;
-    e->closed = true;
-    if (e->sub != NULL) {
-        ad_bus_sub_free(e->sub);
-        e->sub = NULL;
-    }
     uv_close((uv_handle_t *)&e->timer, handle_closed);
     uv_close((uv_handle_t *)&e->watch, handle_closed);
 }
@@ -113,5 +127,6 @@ void ad_routines_set_agent_check(ad_routines_t *e, ad_routine_agent_check_fn fn)
 
 const ad_engine_t ad_routine_engine = {.name = "routine",
                                        .open = open_routines,
+                                       .stop = stop_routines,
                                        .close = close_routines,
                                        .routes = ad_routines_routes};

@@ -67,7 +67,8 @@ void ad_routines_payload_drop(ad_routines_t *e, const json_t *run);
 /* Follows the open runs from now on (the watch timer runs while any is). */
 void ad_routines_watch(ad_routines_t *e);
 /* Writes a run's change (args of ad_store_op_routine_run_set, taken) and
- * publishes the run when it changed; cb (may be NULL) gets whether it did. */
+ * publishes the run when it changed; cb (may be NULL) gets whether it did
+ * (false, with no run, once the engine is stopping: nothing is written). */
 typedef void (*ad_routines_set_cb)(ad_routines_t *e, bool changed, json_t *run, void *ud);
 void ad_routines_run_set(ad_routines_t *e, json_t *args, ad_routines_set_cb cb, void *ud);
 /* routine_run with the run (borrowed) on routine:<id> and org:<org>. */
@@ -78,7 +79,8 @@ void ad_routines_publish(ad_routines_t *e, const char *id);
 /* The routine's principal: its org, admin, named routine:<id>. */
 void ad_routines_who(const json_t *routine, ad_principal_t *who);
 /* A REST call as who (borrowed until cb): method, target, body (taken,
- * may be NULL); cb(status, answer (new, cb's; {} when not JSON), ud). */
+ * may be NULL); cb(status, answer (new, cb's; {} when not JSON), ud);
+ * 503 at once once the engine is stopping. */
 typedef void (*ad_routines_call_cb)(ad_routines_t *e, int status, json_t *answer, void *ud);
 void ad_routines_call(ad_routines_t *e, const ad_principal_t *who, const char *method,
                       const char *target, json_t *body, ad_routines_call_cb cb, void *ud);

@@ -65,6 +65,11 @@ static void called(int status, const char *body, size_t len, void *ud)
 void ad_routines_call(ad_routines_t *e, const ad_principal_t *who, const char *method,
                       const char *target, json_t *body, ad_routines_call_cb cb, void *ud)
 {
+    if (e->closed) { /* stopping: no request starts (cb ends the step, writing nothing) */
+        json_decref(body);
+        cb(e, 503, json_object(), ud);
+        return;
+    }
     call_t *c = ad_xcalloc(1, sizeof(*c));
     *c = (call_t){.e = e, .who = *who, .cb = cb, .ud = ud};
     c->body = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;

@@ -47,8 +47,8 @@ static void written(int rc, json_t *result, void *ud)
     } else if (changed && !e->closed) {
         ad_routines_publish_run(e, run);
     }
-    if (s->cb != NULL && !e->closed) {
-        s->cb(e, changed, run, s->ud);
+    if (s->cb != NULL) { /* also once stopping: it lets go of what it holds */
+        s->cb(e, changed && !e->closed, run, s->ud);
     }
     json_decref(result);
     free(s);
@@ -57,6 +57,13 @@ static void written(int rc, json_t *result, void *ud)
 
 void ad_routines_run_set(ad_routines_t *e, json_t *args, ad_routines_set_cb cb, void *ud)
 {
+    if (e->closed) { /* stopping: the store may be closing */
+        json_decref(args);
+        if (cb != NULL) {
+            cb(e, false, NULL, ud);
+        }
+        return;
+    }
     setx_t *s = ad_xcalloc(1, sizeof(*s));
     *s = (setx_t){.e = e, .cb = cb, .ud = ud};
     e->out++;

@@ -396,3 +396,19 @@ test('a routine made with a token stops running once that token is revoked', asy
     fs.rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('agentd stops cleanly while a routine fires every second', async () => {
+  const { d, dir, wt } = await startWithWorktree({ args: ['--stop-grace-ms', '300'] });
+  try {
+    const r = await api(d, 'POST', '/api/routines', {
+      name: 'busy', worktreeId: wt, agent: sh('sleep 30'), trigger: { every: '1s' }, limits: { concurrent: 5 },
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    await until(async () => (await runs(d, r.body.id)).filter((x) => x.status === 'running').length >= 2, 'two runs going');
+  } finally {
+    const exit = await d.stop();
+    assert.equal(exit.code, 0, JSON.stringify(exit));
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
