@@ -14,7 +14,7 @@ const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const daemon = require('./lib/daemon');
-const { api, until, startWithWorktree, allMessages } = require('./lib/api');
+const { api, until, startWithWorktree, allMessages, testRun } = require('./lib/api');
 
 const sh = (script) => ({ executor: 'command', command: ['sh', '-c', script] });
 
@@ -408,6 +408,38 @@ test('agentd stops cleanly while a routine fires every second', async () => {
   } finally {
     const exit = await d.stop();
     assert.equal(exit.code, 0, JSON.stringify(exit));
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('cost limits: a run past its cost a run is stopped over_budget; past the cost a day, a fire is skipped', async () => {
+  const { d, dir, wt } = await startWithWorktree({ args: ['--stop-grace-ms', '300'] });
+  try {
+    const r = await api(d, 'POST', '/api/routines', {
+      name: 'costly', worktreeId: wt, agent: sh('sleep 60'), trigger: { webhook: true },
+      limits: { costPerRunUsd: 0.5, costPerDayUsd: 0.8 },
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const id = r.body.id;
+    const going = async (runId) => until(async () => (await runs(d, id)).find((x) => x.id === runId && x.status === 'running'), 'the run going');
+    const first = (await api(d, 'POST', `/api/routines/${id}/run`, {})).body;
+    const a = await going(first.id);
+    await testRun(d, a.agentId, 'succeeded', { costUsd: 0.6 }); // its agent spent 0.60 USD
+    const over = await ended(d, id, first.id, 'the first run past its cost');
+    assert.equal(over.status, 'over_budget', JSON.stringify(over));
+    assert.match(over.reason, /0\.6000 USD passed the limit of 0\.5000/);
+    await until(async () => (await api(d, 'GET', `/api/agents/${a.agentId}`)).body.status !== 'running', 'its agent stopped');
+
+    const second = (await api(d, 'POST', `/api/routines/${id}/run`, {})).body;
+    const b = await going(second.id);
+    await testRun(d, b.agentId, 'succeeded', { costUsd: 0.3 });
+    await until(async () => (await runs(d, id)).find((x) => x.id === second.id && x.costUsd >= 0.3), 'the second run\'s cost seen');
+    const third = (await api(d, 'POST', `/api/routines/${id}/run`, {})).body;
+    assert.equal(third.status, 'skipped', JSON.stringify(third));
+    assert.match(third.reason, /limit of 0\.80 USD a day is reached \(0\.90 spent\)/);
+    await api(d, 'POST', `/api/agents/${b.agentId}/stop?wait=true`);
+  } finally {
     await d.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });
   }
