@@ -92,6 +92,9 @@ test('an interval routine fires on its own, twice; its runs are listed newest fi
     const audit = (await api(d, 'GET', '/api/audit?limit=200')).body;
     const rows = audit.entries || audit.audit || audit.rows || [];
     assert.ok(JSON.stringify(rows).includes(`routine ${id} (every) made`), JSON.stringify(rows).slice(0, 2000));
+    // and its runs' requests are the routine's own: its agents made as routine:<id>
+    assert.ok(rows.some((x) => JSON.stringify(x).includes(`routine:${id}`) && JSON.stringify(x).includes('/api/agents')),
+      JSON.stringify(rows.filter((x) => JSON.stringify(x).includes('routine'))).slice(0, 2000));
     assert.equal((await api(d, 'DELETE', `/api/routines/${id}`)).status, 200);
     assert.equal((await api(d, 'GET', `/api/routines/${id}`)).status, 404);
   } finally {
