@@ -281,7 +281,8 @@ static const char *judge(const json_t *limits, const char *overlap, const counts
         return "skipped";
     }
     if (conc > 0 && c->open >= conc) {
-        if (strcmp(overlap, "all") == 0 || (strcmp(overlap, "once") == 0 && c->queued == 0)) {
+        if ((strcmp(overlap, "all") == 0 && c->queued < AD_ROUTINE_QUEUED_MAX) ||
+            (strcmp(overlap, "once") == 0 && c->queued == 0)) {
             snprintf(why, whysz, "queued: %lld run(s) still running", (long long)(c->open));
             return "queued";
         }

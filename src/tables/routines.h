@@ -27,6 +27,7 @@
 #define AD_ROUTINES_LIST_MAX 500
 #define AD_ROUTINE_SECRET_MAX 128
 #define AD_ROUTINE_RUNS_KEPT 1000 /* a routine's history: its newest runs */
+#define AD_ROUTINE_QUEUED_MAX 100 /* runs waiting behind running ones (missed: all) */
 
 /* One routine: 0, AD_ENOENT or an error. */
 int ad_store_routine_get(ad_store_t *st, const char *id, json_t **out);
@@ -62,8 +63,9 @@ int ad_store_op_routine_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
  * is then held to the limits, counted over the routine's runs of the last
  * 24 hours with those inserted before it: past runsPerDay or
  * costPerDayUsd it is skipped with the reason; with concurrent runs
- * already queued, starting or running, it is skipped (overlap skip, or
- * once with one queued already) or queued; else it is starting on
+ * already queued, starting or running, it is skipped (overlap skip, once
+ * with one queued already, all with AD_ROUTINE_QUEUED_MAX) or queued;
+ * else it is starting on
  * planeId. Ended runs past the newest AD_ROUTINE_RUNS_KEPT go. result
  * {claimed: true, runs: [run]}. */
 int ad_store_op_routine_fire(ad_store_tx_t *tx, json_t *args, json_t **result);
