@@ -256,6 +256,7 @@ unit: $(UNIT_BIN)
 UNIT_PG_BIN := $(addprefix $(O)/tests/,test-store-runs test-tables-families test-store-health \
 	test-store-core test-store-rolls test-git-rows test-run-runner \
 	test-tables-search)
+UNIT_PG_BIN += $(O)/tests/test-tables-routines
 unit-pg: $(UNIT_PG_BIN)
 	@sh tests/unit/with-pg.sh sh tests/unit/run.sh $(UNIT_PG_BIN)
 
@@ -329,6 +330,7 @@ E2E_NOT_PG := $(addprefix tests/e2e/,claude-stop.test.js claude-turns.test.js \
 	codex-app-schema.test.js cli-help.test.js doclinks.test.js budgets.test.js docs-generated.test.js \
 	package.test.js install.test.js pg-copy.test.js pg-down.test.js pg-serve.test.js planes.test.js \
 	db-damage.test.js health-now.test.js \
+	routines-planes.test.js \
 	$(addsuffix .test.js,http http-limits http-sse http-static ws ws-server tls-lazy \
 	seed-003-deflate bus-backpressure))
 E2E_PG_ALL := $(filter-out $(E2E_NOT_PG),$(E2E_PAR))

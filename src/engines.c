@@ -33,7 +33,11 @@
  *   11. loop: the pull requests' feedback loops (issue #75), after the
  *       provider keys (a forge's token) and the runner; stopped before the
  *       store closes (its timer).
- *   12. mcp: the MCP server, closed first (its streams end).
+ *   12. mcp: the MCP server, closed right after the routines (its streams
+ *       end).
+ *   13. routine: routines (issue #75), with the store, the bus and the
+ *       server (its runs are REST calls in-process); closed first, so no
+ *       fire starts a run while the others close.
  * Then the server's database checks (core: the server and the store): a
  * route that needs the database answers 503 while it is away, 500
  * DATA_DAMAGED while it is damaged.
@@ -56,6 +60,7 @@
 #include "mcp/mcp.h"
 #include "monitor/monitor.h"
 #include "psync/psync.h"
+#include "routine/routine.h"
 #include "store/dbcheck.h"
 #include "svc/svc.h"
 #include "train/train.h"
@@ -65,6 +70,7 @@ static const ad_engine_t *const table[] = {
     &ad_wtree_engine, &ad_monitor_engine, &ad_train_engine, &ad_psync_engine,
     &ad_flow_engine,  &ad_svc_engine,     &ad_live_engine,  &ad_creds_engine,
     &ad_defs_engine,  &ad_chat_engine,    &ad_loop_engine,  &ad_mcp_engine,
+    &ad_routine_engine,
 };
 _Static_assert(AD_ARRAY_LEN(table) <= AD_ENGINES_MAX, "raise AD_ENGINES_MAX");
 

@@ -37,6 +37,7 @@ void ad_api_register(ad_app_t *app)
     ad_api_project_sync_register(app);
     ad_api_crew_ops_register(app);
     ad_api_workflows_register(app);
+    ad_api_routines_register(app);
     ad_api_metrics_register(app);
     ad_api_requirements_register(app);
     ad_api_jobs_register(app);

@@ -203,6 +203,7 @@ json_t *ad_api_token_stats(ad_app_t *app, ad_req_t *r);
 json_t *ad_api_rentals_json(ad_app_t *app, ad_req_t *r);
 void ad_api_crew_ops_register(ad_app_t *app);
 void ad_api_workflows_register(ad_app_t *app); /* workflows.c */
+void ad_api_routines_register(ad_app_t *app);  /* routines.c: routines and /api/hooks/:id */
 /* The row of r's :id read by get, visible to the caller (new reference; the
  * row carries orgId), or NULL after answering: 404 naming what (another
  * org's row is as good as none), or the store's error. */

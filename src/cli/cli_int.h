@@ -203,6 +203,8 @@ int ad_cli_mcp(ad_cli_t *c, int argc, char **argv);
 int ad_cli_acp(ad_cli_t *c, int argc, char **argv);
 /* workflow.c */
 int ad_cli_workflow(ad_cli_t *c, int argc, char **argv);
+/* routine.c */
+int ad_cli_routine(ad_cli_t *c, int argc, char **argv);
 int ad_cli_fork(ad_cli_t *c, int argc, char **argv);
 int ad_cli_diff(ad_cli_t *c, int argc, char **argv);
 int ad_cli_commit(ad_cli_t *c, int argc, char **argv);

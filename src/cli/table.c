@@ -296,6 +296,41 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --wait         wait for the end; exit 1 unless it succeeded\n"
      "  --json         the daemon's JSON\n",
      "worktrees"},
+    {"routine", ad_cli_routine, "ls new run runs rm",
+     "agents that run themselves: on a schedule or a webhook",
+     "Usage: agentd routine ls [--json]\n"
+     "       agentd routine new NAME (--worktree WT | --workspace WS [--base BRANCH])\n"
+     "                          (--every 1h | --cron EXPR [--tz ZONE] | --webhook [--events "
+     "LIST])\n"
+     "                          [--prompt TEXT] [--executor E] [--missed skip|once|all]\n"
+     "                          [--runs-per-day N] [--concurrent N] [--cost-per-run USD]\n"
+     "                          [--cost-per-day USD] [--paused] [--file FILE] [-- COMMAND...]\n"
+     "       agentd routine run|runs|rm ROUTINE [--json]\n"
+     "A routine is a saved agent and a trigger: every N s, m, h or d; a cron\n"
+     "expression (five fields) in a time zone; or a webhook signed with the\n"
+     "routine's secret (printed once by new), which GitHub, GitLab or Gitea can\n"
+     "call. Each fire makes an agent named after it in the worktree (or a fresh\n"
+     "worktree from BRANCH) and starts it with the prompt; a command after --\n"
+     "makes it a command agent. run fires it now; runs lists its runs, newest\n"
+     "first, with why a fire was skipped. ROUTINE: an id or a name.\n"
+     "  --worktree WT    the worktree its runs work in\n"
+     "  --workspace WS   a fresh worktree per run in WS, from --base BRANCH\n"
+     "  --base BRANCH    (default main)\n"
+     "  --every P        10s, 15m, 1h, 2d\n"
+     "  --cron EXPR      min hour day month weekday, as \"0 3 * * 1-5\"\n"
+     "  --tz ZONE        the cron's zone (Europe/Paris; default UTC)\n"
+     "  --webhook        fired by POST /api/hooks/ID, signed with its secret\n"
+     "  --events LIST    a webhook for these forge events only: pull_request.opened,\n"
+     "                   check_run.failed, issues.labeled ...\n"
+     "  --prompt TEXT    what the agent starts with (a webhook's body is quoted under it)\n"
+     "  --runs-per-day N, --concurrent N (default 1), --cost-per-run USD,\n"
+     "  --cost-per-day USD   the limits: a fire past one is skipped with the reason\n"
+     "  --paused         made switched off\n"
+     "  --missed M       fires missed while agentd was down, or overlapping a run:\n"
+     "                   skip, once (the default: one run for them) or all\n"
+     "  --file FILE      the body as JSON (docs/routines.md); the flags add to it\n"
+     "  --json           the daemon's JSON\n",
+     "agents"},
     {"diff", ad_cli_diff, NULL, "a worktree's changes, or its work against the base",
      "Usage: agentd diff WT [FILE] [--against REF] [--working] [--json]\n"
      "What a worktree's branch would bring to its base: ahead/behind, the\n"

@@ -328,6 +328,9 @@ static const opt_t options[] = {
     {ENV_ONLY, "AGENTD_TEST_PR_LOOP_MS", T_ENV, 0, 0, "MS", "", 0, 0,
      "test builds: the feedback loops' tick and forge interval (20 to 60000; default 1 s and "
      "60 s), so tests need not wait a minute"},
+    {ENV_ONLY, "AGENTD_TEST_ROUTINE_SHIFT_MS", T_ENV, 0, 0, "MS", "0", 0, 0,
+     "test builds: the routine scheduler's clock moved on by MS, so a test restarts hours "
+     "later without waiting"},
 #endif
 };
 

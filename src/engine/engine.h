@@ -52,6 +52,7 @@ struct ad_defwatch;
 struct ad_chat;
 struct ad_mcp;
 struct ad_prloop;
+struct ad_routines;
 
 typedef struct ad_app ad_app_t;
 
@@ -131,6 +132,7 @@ struct ad_app {
     struct ad_chat *chat;             /* streamed chats (src/chat) */
     struct ad_mcp *mcp;               /* the MCP server (src/mcp) */
     struct ad_prloop *prloop;         /* pull requests' feedback loops (src/loop) */
+    struct ad_routines *routines;     /* routines: the scheduler and its runs (src/routine) */
 };
 
 /* Opens list[0..n) in order into app->engines (n at most AD_ENGINES_MAX):

@@ -53,6 +53,21 @@ static bool is_agentd(const char *entry, size_t nlen)
     return nlen >= 7 && memcmp(entry, "AGENTD_", 7) == 0;
 }
 
+/* The AGENTD_ names an agent's own environment may still set: its
+ * hyper-parameter config, and what a routine's run is told (issue #75,
+ * docs/routines.md): data for the agent, nothing agentd reads. */
+static bool given_through(const char *entry, size_t nlen)
+{
+    static const char *const names[] = {"AGENTD_CONFIG", "AGENTD_TRIGGER_PAYLOAD",
+                                        "AGENTD_ROUTINE_ID", "AGENTD_ROUTINE_RUN_ID"};
+    for (size_t i = 0; i < AD_ARRAY_LEN(names); i++) {
+        if (strlen(names[i]) == nlen && memcmp(entry, names[i], nlen) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
 /* Index of the entry named like `entry` in env[0..n), or n. */
 static size_t find(char **env, size_t n, const char *entry, size_t nlen)
 {
@@ -91,7 +106,7 @@ int ad_proc_env_build(const char *const *extra, bool pty, char ***out, char *err
             ad_proc_env_free(env);
             return AD_EINVAL;
         }
-        if (is_agentd(e, nl) && !(nl == 13 && memcmp(e, "AGENTD_CONFIG", 13) == 0)) {
+        if (is_agentd(e, nl) && !given_through(e, nl)) {
             ad_log(AD_LOG_WARN, "proc", "not passing agentd variable to child name=%.*s", (int)nl,
                    e);
             continue;

@@ -1,7 +1,7 @@
 // REST client: JSON in and out, the server's error shape
 // {"error":{"code","message","details"}} turned into an ApiError the UI can
 // show as is, and tolerant unwrapping of list answers ({agents:[…]} or […]).
-import type { RunRow } from './rows';
+import type { RoutineRow, RoutineRunRow, RunRow } from './rows';
 import type { Agent, Approval, Message, Run, Workspace, Worktree } from './types';
 import type { ChatMessage } from './workbench';
 import type { Trace } from './trace';
@@ -610,6 +610,12 @@ export const api = {
   createToken: (body: { name: string; scope: string; expiresInSeconds?: number }) => request<ApiToken & { token: string }>('POST', '/api/tokens', body),
   revokeToken: (id: string) => request('DELETE', `/api/tokens/${enc(id)}`),
   nodes: async () => listOf<WorkerNode>(await request('GET', '/api/nodes'), 'nodes'),
+  routines: async () => listOf<RoutineRow>(await request('GET', '/api/routines'), 'routines'),
+  createRoutine: (body: Record<string, unknown>) => request<RoutineRow>('POST', '/api/routines', body),
+  patchRoutine: (id: string, body: Record<string, unknown>) => request<RoutineRow>('PATCH', `/api/routines/${enc(id)}`, body),
+  deleteRoutine: (id: string) => request('DELETE', `/api/routines/${enc(id)}`),
+  routineRuns: async (id: string) => listOf<RoutineRunRow>(await request('GET', `/api/routines/${enc(id)}/runs`), 'runs'),
+  runRoutine: (id: string) => request<RoutineRunRow>('POST', `/api/routines/${enc(id)}/run`, {}),
   revokeNode: (id: string) => request('DELETE', `/api/nodes/${enc(id)}`),
   approveSetup: (worktreeId: string) => request('POST', `/api/worktrees/${enc(worktreeId)}/setup`, { approve: true }),
   patchSettings: (body: Record<string, unknown>) => request('PATCH', '/api/settings', body),

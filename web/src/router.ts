@@ -1,6 +1,6 @@
 // Hash routes: #/ (home), #/agents, #/agents/:id (#/agents/:id/m/:messageId: its transcript at
 // that message, a search hit's link), #/crews, #/crews/:id,
-// #/grid, #/analytics, #/runs/:id (a run's page), #/health, #/nodes, #/settings[/:section], #/chats[/:id], #/projects[/:id],
+// #/grid, #/analytics, #/runs/:id (a run's page), #/health, #/nodes, #/routines[/:id], #/settings[/:section], #/chats[/:id], #/projects[/:id],
 // #/definitions[/:name].
 // Hash routing keeps every page a static file for the daemon to serve.
 import { signal } from '@preact/signals';
@@ -18,6 +18,7 @@ export type Route =
   | { page: 'run'; id: string }
   | { page: 'health' }
   | { page: 'nodes' }
+  | { page: 'routines'; id?: string }
   | { page: 'settings'; id?: string };
 
 export function parseRoute(hash: string): Route {
@@ -34,6 +35,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'runs' && parts[1]) return { page: 'run', id: parts[1] };
   if (parts[0] === 'health') return { page: 'health' };
   if (parts[0] === 'nodes') return { page: 'nodes' };
+  if (parts[0] === 'routines') return parts[1] ? { page: 'routines', id: parts[1] } : { page: 'routines' };
   if (parts[0] === 'settings') return parts[1] ? { page: 'settings', id: parts[1] } : { page: 'settings' };
   return { page: 'home' };
 }

@@ -54,6 +54,21 @@ export const MetricDirectionValues: readonly MetricDirection[] = ['min', 'max'];
 export type SearchKind = 'message' | 'tool_call' | 'tool_output';
 export const SearchKindValues: readonly SearchKind[] = ['message', 'tool_call', 'tool_output'];
 
+/**
+ * What became of a routine's fire: skipped with its reason (a limit, a missed
+ * fire, an overlap), queued behind a run still going, or the run's state.
+ */
+export type RoutineState = 'queued' | 'starting' | 'running' | 'succeeded' | 'failed' | 'stopped' | 'over_budget' | 'skipped';
+export const RoutineStateValues: readonly RoutineState[] = ['queued', 'starting', 'running', 'succeeded', 'failed', 'stopped', 'over_budget', 'skipped'];
+
+/** What fired it. */
+export type RoutineSource = 'interval' | 'cron' | 'webhook' | 'event' | 'manual';
+export const RoutineSourceValues: readonly RoutineSource[] = ['interval', 'cron', 'webhook', 'event', 'manual'];
+
+/** What happens to fires missed while no control plane ran, or overlapping a run. */
+export type RoutineMissed = 'skip' | 'once' | 'all';
+export const RoutineMissedValues: readonly RoutineMissed[] = ['skip', 'once', 'all'];
+
 /** An organisation (GET /api/orgs). */
 export interface OrgRow {
   id: string;
@@ -280,4 +295,43 @@ export interface EventRow {
   topic: string;
   type: string;
   payload: unknown;
+}
+
+/** A routine (GET /api/routines[/:id]): a saved agent and its trigger. */
+export interface RoutineRow {
+  id: string;
+  orgId: string;
+  name: string;
+  enabled: boolean;
+  worktreeId?: string | null; // its worktree; or, for a fresh one per run:
+  workspaceId?: string | null;
+  baseBranch?: string | null;
+  agent: unknown; // the agent's body, as POST /api/agents takes it
+  prompt?: string | null;
+  trigger: unknown; // {every} | {cron, tz} | {webhook: true, events?}
+  missed: RoutineMissed;
+  limits: unknown; // {concurrent, runsPerDay?, costPerRunUsd?, costPerDayUsd?}
+  nextFireAt: string | null; // RFC 3339
+  createdBy: string;
+  createdAt: string; // RFC 3339
+  updatedAt: string; // RFC 3339
+  secret?: string | null; // answered once: when made, and when rotated
+  hookPath?: string | null;
+}
+
+/** One fire of a routine (GET /api/routines/:id/runs, newest first). */
+export interface RoutineRunRow {
+  id: string;
+  routineId: string;
+  orgId: string;
+  source: RoutineSource;
+  fireAt: string; // RFC 3339
+  status: RoutineState;
+  reason: string;
+  agentId: string;
+  worktreeId: string;
+  planeId: string;
+  costUsd: number;
+  createdAt: string; // RFC 3339
+  updatedAt: string; // RFC 3339
 }

@@ -22,6 +22,8 @@ describe('the frame', () => {
       '#/analytics',
       '#/health',
       '#/nodes',
+      '#/routines',
+      '#/routines/rt_1',
       '#/settings',
     ])
       expect(keys.has(pageOf(parseRoute(h))), h).toBe(true);
@@ -29,6 +31,7 @@ describe('the frame', () => {
     expect(pageOf(parseRoute('#/projects'))).toBe('chats');
     expect(parseRoute('#/runs/run_abc')).toEqual({ page: 'run', id: 'run_abc' });
     expect(pageOf(parseRoute('#/runs/run_abc'))).toBe('analytics');
+    expect(parseRoute('#/routines/rt_1')).toEqual({ page: 'routines', id: 'rt_1' });
     for (const p of PAGES) expect(pageOf(parseRoute(p.href))).toBe(p.key);
   });
 

@@ -59,6 +59,8 @@ const HealthPage = lazy(() => import('./HealthPage').then((m) => ({ default: m.H
 const SettingsPage = lazy(() => import('./SettingsPage').then((m) => ({ default: m.SettingsPage })));
 // The Nodes page (issue #34) loads when first opened.
 const NodesPage = lazy(() => import('./Nodes'));
+// The Routines page (issue #75) loads when first opened.
+const RoutinesPage = lazy(() => import('./Routines'));
 // The Crews page and its graph library load when first opened.
 const CrewsPage = lazy(() => import('./Crews'));
 // The Chats page (issue #18) too.
@@ -317,6 +319,11 @@ export function App() {
         {r.page === 'nodes' && (
           <Suspense fallback={<Spinner label="Loading nodes…" />}>
             <NodesPage />
+          </Suspense>
+        )}
+        {r.page === 'routines' && (
+          <Suspense fallback={<Spinner label="Loading routines…" />}>
+            <RoutinesPage id={r.id} />
           </Suspense>
         )}
         {r.page === 'settings' && (
