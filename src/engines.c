@@ -30,7 +30,9 @@
  *      source: before the chats, which borrow them, so closed after them.
  *   9. defs: the definitions folders' watcher.
  *   10. chat: the chats.
- *   11. mcp: the MCP server, closed first (its streams end).
+ *   11. mcp: the MCP server.
+ *   12. push: Web Push (store, bus), closed first (its deliveries on the
+ *       pool end).
  * Then the server's database checks (core: the server and the store): a
  * route that needs the database answers 503 while it is away, 500
  * DATA_DAMAGED while it is damaged.
@@ -52,6 +54,7 @@
 #include "mcp/mcp.h"
 #include "monitor/monitor.h"
 #include "psync/psync.h"
+#include "push/push.h"
 #include "store/dbcheck.h"
 #include "svc/svc.h"
 #include "train/train.h"
@@ -60,7 +63,7 @@
 static const ad_engine_t *const table[] = {
     &ad_wtree_engine, &ad_monitor_engine, &ad_train_engine, &ad_psync_engine,
     &ad_flow_engine,  &ad_svc_engine,     &ad_live_engine,  &ad_creds_engine,
-    &ad_defs_engine,  &ad_chat_engine,    &ad_mcp_engine,
+    &ad_defs_engine,  &ad_chat_engine,    &ad_mcp_engine,   &ad_push_engine,
 };
 _Static_assert(AD_ARRAY_LEN(table) <= AD_ENGINES_MAX, "raise AD_ENGINES_MAX");
 
