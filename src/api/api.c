@@ -44,7 +44,6 @@ void ad_api_register(ad_app_t *app)
     ad_api_runs_register(app);
     ad_api_status_register(app);
     ad_api_approvals_register(app);
-    ad_api_push_register(app);
     ad_api_scalars_register(app);
     ad_api_hparams_register(app);
     ad_api_runtable_register(app);

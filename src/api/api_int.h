@@ -228,7 +228,6 @@ void ad_api_usage_register(ad_app_t *app);
  * set; starting an agent and sending a message check it. */
 bool ad_api_usage_refused(ad_app_t *app, ad_req_t *r, bool force);
 void ad_api_approvals_register(ad_app_t *app); /* approvals.c */
-void ad_api_push_register(ad_app_t *app);      /* push.c */
 void ad_api_scalars_register(ad_app_t *app);   /* scalars.c: training-metric series */
 void ad_api_dists_register(ad_app_t *app);     /* dists.c: histograms and counts of runs */
 /* ?key= as a whole number in [min, max] into *out (*has set): 0 when

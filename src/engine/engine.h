@@ -66,8 +66,8 @@ typedef struct ad_app ad_app_t;
  *          runs, before the store closes and the runner is freed.
  * close:   lets go of the rest and sets its slots back to NULL (a late
  *          callback that finds a slot NULL does nothing).
- * routes:  registers the engine's routes on app->server (none does yet:
- *          their handlers are src/api's, docs/internals/engines.md).
+ * routes:  registers the engine's routes on app->server (push's only:
+ *          the others' handlers are src/api's, docs/internals/engines.md).
  * metrics: appends the engine's families to GET /metrics' text for org
  *          ("" every org's); 0 or the buffer's error.
  * A subsystem's header declares its one engine without this header:

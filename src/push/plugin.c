@@ -3,7 +3,8 @@
  * Web Push as an engine (src/engine, issue #76): made with the store and
  * the bus, stopped before the store closes (no more events, no store
  * writes, no retries), closed after the server (deliveries in flight end
- * on the pool). Its routes are src/api's (src/api/push.c).
+ * on the pool). Its routes are its own (routes.c): the first engine to
+ * register routes through the hook, which keeps src/api within its size.
  */
 #include "engine/engine.h"
 #include "push/push_int.h"
@@ -55,4 +56,5 @@ const ad_engine_t ad_push_engine = {.name = "push",
                                     .open = open_push,
                                     .stop = stop_push,
                                     .close = close_push,
+                                    .routes = ad_push_routes,
                                     .metrics = push_metrics};

@@ -2,7 +2,7 @@
 /*
  * push: Web Push to the dashboard installed as an app (issue #76,
  * docs/push.md). A browser subscribes through the REST routes
- * (src/api/push.c; rows: src/tables/push.h); this engine follows the bus
+ * (src/push/routes.c; rows: src/tables/push.h); this engine follows the bus
  * and sends an approval request, a turn that waits for the user, a failed
  * run and a goal met to the subscriptions of the event's org, as Web Push
  * messages: RFC 8030 delivery, the payload encrypted as RFC 8291

@@ -50,4 +50,8 @@ void ad_push_watch(ad_push_t *p);
  * each subscription's copy then carries its action token. msg borrowed. */
 void ad_push_send(ad_push_t *p, const char *org, json_t *msg, const char *approval_id);
 
+/* The REST routes (routes.c), on app->server: the engine's routes hook. */
+struct ad_app;
+void ad_push_routes(struct ad_app *app);
+
 #endif

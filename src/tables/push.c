@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Web Push subscriptions (migration 2980, issue #76): the rows src/push
- * sends to and the REST routes (src/api/push.c) make and delete. What an
+ * sends to and the REST routes (src/push/routes.c) make and delete. What an
  * endpoint or key may be is checked by src/push before anything is
  * written here.
  */

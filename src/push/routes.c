@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Web Push over REST (issue #76, docs/push.md): the VAPID public key a
+ * push: its REST routes (issue #76, docs/push.md), registered by the
+ * engine's routes hook (plugin.c), so src/api stays within its size
+ * budget and these handlers sit beside what they call: the VAPID public key a
  * browser subscribes with, the caller's own subscriptions (made, listed,
  * deleted: per device, per user), and the action a notification's Allow
  * or Deny calls. That one needs no session: its action token (made by
@@ -9,28 +11,68 @@
  * far as the subscription's user still may (the token that user signed in
  * with still live, with its scope; its org the approval's).
  */
-#include "api/api_int.h"
-#include "push/push.h"
-#include "rows.h"
+#include "auth/auth.h"
+#include "engine/engine.h"
+#include "http/http.h"
+#include "push/push_int.h"
 #include "run/run.h"
 #include "tables/approvals.h"
 #include "tables/push.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+static void invalid(ad_req_t *r, const ad_field_err_t *e)
+{
+    ad_res_error(r, 422, "VALIDATION_ERROR",
+                 json_pack("{s:s, s:s}", "field", e->field, "reason", e->why), "%s %s", e->field,
+                 e->why);
+}
+
+static void fail(ad_req_t *r, int rc, const char *what)
+{
+    char msg[256];
+    ad_err_about(rc, what, msg, sizeof(msg));
+    ad_res_error_code(r, rc, NULL, "%s", msg);
+}
+
+/* A write whose outcome answers r. */
+typedef void (*done_fn)(ad_app_t *app, ad_req_t *r, int rc, json_t *result);
+typedef struct {
+    ad_app_t *app;
+    ad_req_t *req;
+    done_fn done;
+} write_t;
+
+static void on_written(int rc, json_t *result, void *ud)
+{
+    write_t *w = ud;
+    w->done(w->app, w->req, rc, result);
+    json_decref(result);
+    free(w);
+}
+
+static void write_then(ad_app_t *app, ad_req_t *r, ad_store_op_fn op, json_t *args, done_fn done)
+{
+    write_t *w = ad_xmalloc(sizeof(*w));
+    *w = (write_t){.app = app, .req = r, .done = done};
+    ad_store_write(app->store, op, args, on_written, w);
+}
 
 /* The user a subscription belongs to: the owner, or the API token the
  * caller signed in with (a dashboard session is its token's). */
 static bool user_of(ad_app_t *app, ad_req_t *r, char user[AD_ID_MAX], const char **org)
 {
-    const ad_principal_t *who = ad_api_who(r);
+    const ad_principal_t *who = ad_auth_principal(r);
     ad_store_token_t t;
-    if (who->owner) {
+    if (who != NULL && who->owner) {
         snprintf(user, AD_ID_MAX, "owner");
         *org = "";
         return true;
     }
-    if (who->token_id[0] == '\0' || ad_store_token_get(app->store, who->token_id, &t) != 0) {
+    if (who == NULL || who->token_id[0] == '\0' ||
+        ad_store_token_get(app->store, who->token_id, &t) != 0) {
         ad_res_error(r, 403, "FORBIDDEN", NULL,
                      "push subscriptions are made by a dashboard session or an API token");
         return false;
@@ -74,7 +116,7 @@ static void list(ad_req_t *r, void *ud)
     }
     int rc = ad_store_push_list(app->store, org, user, &rows);
     if (rc != 0) {
-        ad_api_fail(r, rc, "push subscriptions", NULL);
+        fail(r, rc, "push subscriptions");
         return;
     }
     ad_res_json(r, 200, json_pack("{s:o}", "subscriptions", rows));
@@ -88,7 +130,7 @@ static void stored(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
                      "at most %d push subscriptions per user: delete one first",
                      AD_PUSH_SUBS_PER_USER);
     } else if (rc != 0) {
-        ad_api_fail(r, rc, "push subscription", NULL);
+        fail(r, rc, "push subscription");
     } else {
         ad_res_json(r, 201, json_incref(result));
     }
@@ -113,7 +155,7 @@ static void subscribe(ad_req_t *r, void *ud)
     }
     if (ad_push_sub_check(body, app->cfg->push_insecure_loopback, &endpoint, &p256dh, &auth, &e) !=
         0) {
-        ad_api_invalid_err(r, &e);
+        invalid(r, &e);
         json_decref(body);
         return;
     }
@@ -122,7 +164,7 @@ static void subscribe(ad_req_t *r, void *ud)
                              "userId", user, "endpoint", endpoint, "p256dh", p256dh, "auth", auth,
                              "now", (json_int_t)ad_wall_ms());
     json_decref(body);
-    ad_api_write(app, r, ad_store_op_push_put, args, stored);
+    write_then(app, r, ad_store_op_push_put, args, stored);
 }
 
 static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
@@ -130,7 +172,7 @@ static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
     AD_UNUSED(app);
     AD_UNUSED(result);
     if (rc != 0) {
-        ad_api_fail(r, rc, "push subscription", NULL);
+        fail(r, rc, "push subscription");
         return;
     }
     ad_res_send(r, 204, NULL, NULL, 0);
@@ -150,13 +192,13 @@ static void unsubscribe(ad_req_t *r, void *ud)
         return;
     }
     if (ad_field_str(body, "endpoint", true, 1024, &endpoint, &e) != 0) {
-        ad_api_invalid_err(r, &e);
+        invalid(r, &e);
         json_decref(body);
         return;
     }
     json_t *args = json_pack("{s:s, s:s, s:s}", "orgId", org, "userId", user, "endpoint", endpoint);
     json_decref(body);
-    ad_api_write(app, r, ad_store_op_push_delete, args, deleted);
+    write_then(app, r, ad_store_op_push_delete, args, deleted);
 }
 
 /* ---- the notification's action ---------------------------------------------------- */
@@ -202,7 +244,7 @@ static bool user_may(ad_app_t *app, ad_req_t *r, json_t *sub, json_t *a, const c
 static void decided(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 {
     if (rc != 0) {
-        ad_api_fail(r, rc, "approval", NULL);
+        fail(r, rc, "approval");
         return;
     }
     ad_run_approval_publish(app->bus, result);
@@ -231,8 +273,8 @@ static void act_on(ad_app_t *app, ad_req_t *r, const char *token, const char *de
         } else {
             char by[80];
             snprintf(by, sizeof(by), "push:%s", json_string_value(json_object_get(sub, "userId")));
-            ad_api_write(app, r, ad_store_op_approval_decide,
-                         ad_run_approval_args(a, decision, by, (int64_t)ad_wall_ms()), decided);
+            write_then(app, r, ad_store_op_approval_decide,
+                       ad_run_approval_args(a, decision, by, (int64_t)ad_wall_ms()), decided);
         }
     }
     json_decref(a);
@@ -253,16 +295,16 @@ static void action(ad_req_t *r, void *ud)
     }
     if (ad_field_str(body, "token", true, AD_PUSH_TOKEN_MAX, &token, &e) != 0 ||
         ad_field_enum(body, "action", true, "allow,deny", &decision, &e) != 0) {
-        ad_api_invalid_err(r, &e);
+        invalid(r, &e);
     } else {
         act_on(app, r, token, decision);
     }
     json_decref(body);
 }
 
-void ad_api_push_register(ad_app_t *app)
+void ad_push_routes(ad_app_t *app)
 {
-    if (app->store == NULL || app->runner == NULL) {
+    if (app->push == NULL || app->runner == NULL) {
         return;
     }
     ad_server_t *s = app->server;
