@@ -7,8 +7,8 @@
 // published and decrypts the body with the subscription's own private key
 // and auth secret (RFC 8291), so a push it keeps is one a browser would
 // read. Also: another org's events never reach a subscription, the
-// endpoint rules, the bound per user, a 410 deletes the subscription and
-// a 5xx is tried again.
+// endpoint rules, the bound per user, a 410 deletes the subscription, a
+// 5xx is tried again, and an agent on a worker node is pushed too.
 'use strict';
 
 const test = require('node:test');
@@ -21,6 +21,7 @@ const pushService = require('../fixtures/push-service');
 const { start: startAnthropic } = require('../fixtures/mock-anthropic');
 const { CLAUDE_BIN, claudeMissingReason, makeSandbox } = require('../fixtures/claude-run');
 const { claudeAgents } = require('./lib/agents');
+const { nodeToken, startNode, nodeNamed } = require('./lib/nodes');
 
 const bearer = (t) => ({ authorization: `Bearer ${t}` });
 
@@ -179,8 +180,10 @@ test('subscriptions: https only, keys checked, bounded per user, own rows only; 
     // the owner's: one answered 410 (gone), one 500 then 503 (retried, then taken)
     const gone = await subscribe(d, ps, d.token);
     const flaky = await subscribe(d, ps, d.token);
+    const dead = await subscribe(d, ps, d.token);
     ps.answer(gone.id, [410]);
     ps.answer(flaky.id, [500, 503]);
+    ps.answer(dead.id, [503, 503, 503, 503, 503]);
     const { wt } = await makeWorkspace(d);
     const ag = await api(d, 'POST', '/api/agents', { worktreeId: wt.id, name: 'failing', executor: 'command', command: ['sh', '-c', 'exit 3'] });
     assert.equal(ag.status, 201, ag.text);
@@ -189,17 +192,51 @@ test('subscriptions: https only, keys checked, bounded per user, own rows only; 
     assert.equal(m.payload.title, 'failing: its run failed');
     assert.equal(m.payload.body, 'The run ended with exit code 3.');
     assert.equal(ps.hits[flaky.id], 3, 'two failures, then the push');
-    await until(async () => {
-      const list = (await api(d, 'GET', '/api/push/subscriptions')).body.subscriptions;
-      return list.length === 1 && list[0].id === flaky.rowId && list[0].lastOkAt;
-    }, 'the gone subscription deleted, the flaky one marked delivered');
+    const list = await until(async () => {
+      const l = (await api(d, 'GET', '/api/push/subscriptions')).body.subscriptions;
+      const byId = Object.fromEntries(l.map((x) => [x.id, x]));
+      return l.length === 2 && byId[flaky.rowId]?.lastOkAt && byId[dead.rowId]?.lastFailAt ? byId : null;
+    }, 'the gone subscription deleted, the flaky one delivered, the dead one given up');
     assert.equal(ps.hits[gone.id], 1);
+    // bounded: four tries in all, then given up (the row is kept, with why)
+    assert.equal(ps.hits[dead.id], 4);
+    assert.equal(list[dead.rowId].lastError, 'the push service answered 503');
     const metrics = await api(d, 'GET', '/metrics');
     assert.match(metrics.text, /agentd_push_gone_total 1/);
-    assert.match(metrics.text, /agentd_push_retried_total 2/);
+    assert.match(metrics.text, /agentd_push_retried_total 5/);
+    assert.match(metrics.text, /agentd_push_failed_total 1/);
     assert.deepEqual(ps.errors, []);
   } finally {
     await d.cleanup();
     await ps.close();
+  }
+});
+
+test('an agent on a worker node is pushed as one on the plane: its failed run reaches the phone', async () => {
+  const ps = await pushService.start();
+  const d = await startApi({ args: ['--push-insecure-loopback', '--stop-grace-ms', '300'] });
+  const nodeDir = daemon.tmpDir('agentd-push-node-');
+  let n = null;
+  try {
+    ps.vapidKey = (await api(d, 'GET', '/api/push/vapid-public-key')).body.publicKey;
+    const sub = await subscribe(d, ps, d.token);
+    const t = await nodeToken(d, 'far');
+    n = await startNode(d.url, { token: t.token, name: 'far', dataDir: nodeDir, env: { PATH: '/usr/bin:/bin' } });
+    await until(async () => (await nodeNamed(d, 'far'))?.state === 'connected', 'the node connected');
+    const { wt } = await makeWorkspace(d);
+    const ag = await api(d, 'POST', '/api/agents', { worktreeId: wt.id, name: 'remote', executor: 'command', command: ['sh', '-c', 'exit 7'], node: 'far' });
+    assert.equal(ag.status, 201, ag.text);
+    assert.equal((await api(d, 'POST', `/api/agents/${ag.body.id}/start`, {})).status, 200);
+    const [m] = await pushes(ps, sub, 'run_failed');
+    assert.equal(m.payload.title, 'remote: its run failed');
+    assert.equal(m.payload.body, 'The run ended with exit code 7.');
+    const runs = (await api(d, 'GET', `/api/agents/${ag.body.id}/runs`)).body.runs;
+    assert.equal(runs[0].nodeId, (await nodeNamed(d, 'far')).id, 'the run was on the node');
+    assert.deepEqual(ps.errors, []);
+  } finally {
+    if (n) await n.cleanup();
+    await d.cleanup();
+    await ps.close();
+    fs.rmSync(nodeDir, { recursive: true, force: true, maxRetries: 10 });
   }
 });
