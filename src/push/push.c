@@ -245,12 +245,13 @@ void ad_push_send(ad_push_t *p, const char *org, json_t *msg, const char *approv
 {
     char err[300];
     json_t *subs = NULL;
-    if (ad_push_key(p, err, sizeof(err)) == NULL ||
-        ad_store_push_targets(p->store, org, &subs) != 0) {
+    /* nobody subscribed: nothing is loaded (no OpenSSL, no libcurl) */
+    if (ad_store_push_targets(p->store, org, &subs) != 0 || json_array_size(subs) == 0 ||
+        ad_push_key(p, err, sizeof(err)) == NULL) {
+        json_decref(subs);
         return;
     }
-    if (json_array_size(subs) > 0 && !p->fetch_ok &&
-        !(p->fetch_ok = ad_llm_fetch_ready(err, sizeof(err)))) {
+    if (!p->fetch_ok && !(p->fetch_ok = ad_llm_fetch_ready(err, sizeof(err)))) {
         ad_log(AD_LOG_WARN, "push", "cannot send pushes error=\"%s\"", err);
         json_decref(subs);
         return;

@@ -19,6 +19,7 @@
 
 #define TITLE_MAX 80
 #define BODY_MAX 160
+#define RECENT_MS 60000 /* a goal met this recently is pushed from agent_update */
 
 /* The event's org, from its "org:<id>" topic: false when it has none. */
 static bool org_of(const ad_bus_event_t *ev, char org[AD_ID_MAX])
@@ -110,11 +111,18 @@ static void status(ad_push_t *p, const char *org, const char *agent, const char 
     bool waits = st != NULL && strcmp(st, "waiting") == 0 &&
                  (reason == NULL || strcmp(reason, "approval") != 0) &&
                  (code == NULL || strcmp(code, "approval_requested") != 0);
+    int64_t at_ms = 0;
     if (agent == NULL || (!goal && !waits)) {
         return;
     }
+    /* an agent_update carries the agent's reason as it stands: a goal met
+     * long ago (an edit since) is not news */
+    if (goal && st == NULL &&
+        (at == NULL || ad_time_parse(at, &at_ms) != 0 || ad_wall_ms() - at_ms > RECENT_MS)) {
+        return;
+    }
     snprintf(key, sizeof(key), "%s:%s:%s", goal ? "goal" : "wait", agent, at != NULL ? at : "");
-    if (seen(p, key)) {
+    if (at != NULL && seen(p, key)) {
         return;
     }
     agent_name(p, agent, name, sizeof(name));
