@@ -98,6 +98,30 @@ static void approval(ad_push_t *p, const char *org, json_t *pl)
     json_decref(m);
 }
 
+/* A decided approval: its notification, on every device, is replaced by
+ * one that says so (same tag, no actions), so no stale Allow stays on a
+ * lock screen. */
+static void decided(ad_push_t *p, const char *org, json_t *pl)
+{
+    json_t *a = json_object_get(pl, "approval");
+    const char *id = json_string_value(json_object_get(a, "id"));
+    const char *agent = json_string_value(json_object_get(a, "agentId"));
+    const char *tool = json_string_value(json_object_get(a, "toolName"));
+    const char *status = json_string_value(json_object_get(a, "status"));
+    if (id == NULL || status == NULL) {
+        return;
+    }
+    char name[64], t[48], title[160], tag[AD_ID_MAX + 16];
+    agent_name(p, agent, name, sizeof(name));
+    ad_push_scrub(tool != NULL ? tool : "a tool", 40, t, sizeof(t));
+    snprintf(title, sizeof(title), "%s: %s %s", name, t, status);
+    snprintf(tag, sizeof(tag), "approval:%s", id);
+    json_t *m = message("approval_decided", title, "Nothing more to do here.", tag, agent);
+    json_object_set_new(m, "approvalId", json_string(id));
+    ad_push_send(p, org, m, NULL);
+    json_decref(m);
+}
+
 /* An agent's statusReason that is worth a push: a goal met, or a turn
  * that waits for the user (not one that waits on an approval: that has
  * its own push). */
@@ -176,11 +200,13 @@ static int on_event(void *ud, const ad_bus_event_t *ev)
     ad_push_t *p = ud;
     const char *type = ad_bus_event_type(ev);
     bool ap = strcmp(type, "approval_requested") == 0;
+    bool dec = strcmp(type, "approval_decided") == 0;
     bool st = strcmp(type, "agent_status") == 0;
     bool up = strcmp(type, "agent_update") == 0;
     bool end = strcmp(type, "run_ended") == 0;
     char org[AD_ID_MAX];
-    if ((!ap && !st && !up && !end) || p->stopped || ad_bus_event_remote(ev) || !org_of(ev, org)) {
+    if ((!ap && !dec && !st && !up && !end) || p->stopped || ad_bus_event_remote(ev) ||
+        !org_of(ev, org)) {
         return 0;
     }
     size_t len = 0;
@@ -188,6 +214,8 @@ static int on_event(void *ud, const ad_bus_event_t *ev)
     json_t *pl = json_loadb(text, len, 0, NULL);
     if (ap) {
         approval(p, org, pl);
+    } else if (dec) {
+        decided(p, org, pl);
     } else if (st) {
         status(p, org, json_string_value(json_object_get(pl, "agentId")),
                json_string_value(json_object_get(pl, "status")),

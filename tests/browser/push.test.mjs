@@ -24,7 +24,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
-import { api, daemon, launch, makeRepo, until } from './lib/harness.mjs';
+import { api, daemon, launch, makeRepo, until, WAIT_MS } from './lib/harness.mjs';
 
 const require = createRequire(import.meta.url);
 const { start } = require('../fixtures/mock-anthropic.js');
@@ -78,7 +78,8 @@ test('the switch subscribes; a push shows Allow and Deny; Allow decides the appr
   }, sub);
   await page.goto('about:blank'); // a new document, so the script above runs in it
   await page.goto(`${d.url}/#/settings/general`);
-  await page.waitForFunction(() => navigator.serviceWorker.controller !== null);
+  // the worker's install fetches the shell first: on a loaded machine that took over 15 s once
+  await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: WAIT_MS });
   const sw = await until(() => ctx.serviceWorkers()[0], 'the service worker');
   const toggle = page.locator('#set-push');
   await toggle.waitFor();

@@ -110,6 +110,12 @@ test('an approval is pushed encrypted and VAPID-signed; Allow from the notificat
     assert.equal(ok.body.approval.status, 'allowed');
     assert.match(ok.body.approval.decidedBy, /^push:tok/);
     await until(() => fs.existsSync(path.join(sb.cwd, 'out.txt')), 'the allowed command to run');
+    // every device's notification of it is replaced by one without actions
+    const [done] = await pushes(ps, writer, 'approval_decided');
+    assert.equal(done.payload.tag, `approval:${ap.id}`);
+    assert.equal(done.payload.title, 'pusher: Bash allowed');
+    assert.equal(done.payload.actions, undefined);
+    assert.equal(done.payload.actionToken, undefined);
     // once: the same token again is refused
     const again = await act({ token: t, action: 'deny' });
     assert.equal(again.status, 409, again.text);

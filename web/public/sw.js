@@ -105,6 +105,7 @@ function showPush(m) {
     icon: '/icon.svg',
     badge: '/icon.svg',
     requireInteraction: m.kind === 'approval',
+    silent: m.kind === 'approval_decided', // it replaces the approval's, quietly
     actions,
     data: { url: m.url || '/', kind: m.kind, approvalId: m.approvalId, actionToken: m.actionToken },
   });
