@@ -15,9 +15,12 @@
 static const char SQL_LIST[] = "SELECT " LIST_COLS " FROM push_subscriptions "
                                "WHERE org_id = ?1 AND user_id = ?2 ORDER BY created_at, id";
 static const char SQL_ONE[] = "SELECT " LIST_COLS " FROM push_subscriptions WHERE id = ?1";
+/* a subscription whose user's token is revoked or expired gets nothing */
 static const char SQL_TARGETS[] =
-    "SELECT id, org_id, user_id, endpoint, p256dh, auth FROM push_subscriptions "
-    "WHERE org_id = ?1 OR org_id = '' ORDER BY id LIMIT 1000";
+    "SELECT s.id, s.org_id, s.user_id, s.endpoint, s.p256dh, s.auth FROM push_subscriptions s "
+    "LEFT JOIN api_tokens t ON t.id = s.user_id WHERE (s.org_id = ?1 OR s.org_id = '') AND "
+    "(s.user_id = 'owner' OR (t.id IS NOT NULL AND COALESCE(t.revoked_at, 0) = 0 AND "
+    "(COALESCE(t.expires_at, 0) = 0 OR t.expires_at > ?2))) ORDER BY s.id LIMIT 1000";
 static const char SQL_GET[] = "SELECT id, org_id, user_id, endpoint, p256dh, auth, created_at "
                               "FROM push_subscriptions WHERE id = ?1";
 static const char SQL_COUNT[] = "SELECT count(*) FROM push_subscriptions WHERE org_id = ?1 AND "
@@ -66,7 +69,25 @@ int ad_store_push_list(ad_store_t *st, const char *org, const char *user, json_t
 
 int ad_store_push_targets(ad_store_t *st, const char *org, json_t **out)
 {
-    return all_of(ad_store_rdb(st), SQL_TARGETS, org, NULL, out);
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_TARGETS);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, org);
+    ad_db_bind_int64(s, 2, ad_wall_ms());
+    json_t *rows = json_array();
+    int rc;
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
+        json_array_append_new(rows, ad_store_row_json(s, NULL, NULL));
+    }
+    ad_db_reset(s);
+    if (rc != AD_DB_DONE) {
+        json_decref(rows);
+        return ad_store_rc(db, rc);
+    }
+    *out = rows;
+    return 0;
 }
 
 int ad_store_push_get(ad_store_t *st, const char *id, json_t **out)

@@ -28,8 +28,9 @@
  * createdAt, lastOkAt?, lastFailAt?, lastError?}]. Loop thread. */
 int ad_store_push_list(ad_store_t *st, const char *org, const char *user, json_t **out);
 /* What an event of org is sent to: [{id, orgId, userId, endpoint, p256dh,
- * auth}] of org's users and the owner's (orgId ""), at most
- * AD_PUSH_TARGETS_MAX. Loop thread. */
+ * auth}] of org's users whose token still signs in (not revoked, not
+ * expired) and the owner's (orgId ""), at most AD_PUSH_TARGETS_MAX. Loop
+ * thread. */
 int ad_store_push_targets(ad_store_t *st, const char *org, json_t **out);
 /* One subscription with its keys ({id, orgId, userId, endpoint, p256dh,
  * auth, createdAt}): 0, AD_ENOENT. Loop thread. */

@@ -65,7 +65,8 @@ test('an approval is pushed encrypted and VAPID-signed; Allow from the notificat
     // an admin and a writer of the default org, and an admin of another org, each subscribed
     const phone = await token(d, 'phone', 'admin');
     const mine = await subscribe(d, ps, phone);
-    const writer = await subscribe(d, ps, await token(d, 'writer', 'write'));
+    const w2 = await api(d, 'POST', '/api/tokens', { name: 'writer', scope: 'write' });
+    const writer = await subscribe(d, ps, w2.body.token);
     const orgB = await api(d, 'POST', '/api/orgs', { name: 'push other org' });
     assert.equal(orgB.status, 201, orgB.text);
     const theirs = await subscribe(d, ps, await token(d, 'other', 'admin', orgB.body.id));
@@ -104,6 +105,12 @@ test('an approval is pushed encrypted and VAPID-signed; Allow from the notificat
     assert.equal(refused.status, 403, refused.text);
     assert.match(refused.body.error.message, /admin is needed/);
 
+    // once the writer's token is revoked, its device's token decides nothing
+    assert.equal((await api(d, 'DELETE', `/api/tokens/${w2.body.id}`)).status < 300, true);
+    const revoked = await act({ token: wmsg.payload.actionToken, action: 'deny' });
+    assert.equal(revoked.status, 403, revoked.text);
+    assert.match(revoked.body.error.message, /can no longer sign in/);
+
     // Allow, with no credential at all: the approval is decided and the turn goes on
     const ok = await act({ token: t, action: 'allow' });
     assert.equal(ok.status, 200, ok.text);
@@ -111,7 +118,7 @@ test('an approval is pushed encrypted and VAPID-signed; Allow from the notificat
     assert.match(ok.body.approval.decidedBy, /^push:tok/);
     await until(() => fs.existsSync(path.join(sb.cwd, 'out.txt')), 'the allowed command to run');
     // every device's notification of it is replaced by one without actions
-    const [done] = await pushes(ps, writer, 'approval_decided');
+    const [done] = await pushes(ps, mine, 'approval_decided');
     assert.equal(done.payload.tag, `approval:${ap.id}`);
     assert.equal(done.payload.title, 'pusher: Bash allowed');
     assert.equal(done.payload.actions, undefined);
@@ -125,6 +132,8 @@ test('an approval is pushed encrypted and VAPID-signed; Allow from the notificat
     assert.equal(wait.payload.title, 'pusher needs you');
     assert.equal(wait.payload.actionToken, undefined);
 
+    // the revoked writer's device got nothing after its revocation
+    assert.equal(ps.received.filter((m) => m.subId === writer.id && m.payload.kind !== 'approval').length, 0);
     // the other org's subscription got nothing of this org's
     assert.equal(ps.hits[theirs.id], undefined, 'another org\'s events never reach its subscription');
     assert.deepEqual(ps.errors, []);
