@@ -31,8 +31,10 @@ static void close_push(ad_app_t *app)
 
 static int push_metrics(const ad_app_t *app, ad_buf_t *b, const char *org)
 {
-    AD_UNUSED(org);
     ad_push_stats_t s;
+    if (org != NULL && org[0] != '\0') {
+        return 0; /* every org's pushes together: the owner's figures only */
+    }
     ad_push_stats(app->push, &s);
     int rc = ad_prom_counter(b, "agentd_push_sent_total", "Web Push messages a push service took",
                              (double)s.sent);
