@@ -233,6 +233,12 @@ static const opt_t options[] = {
      "or private (comma-separated; by default a webhook reaches public addresses only)"},
     {"nvml-lib", "AGENTD_NVML_LIB", STR(nvml_lib), "PATH", "", 0, 0,
      "NVIDIA management library to load for GPU figures (default: libnvidia-ml.so.1)"},
+    {"push-subject", "AGENTD_PUSH_SUBJECT", STR(push_subject), "URI", "mailto:agentd@localhost", 0,
+     0, "the contact push services are given with each Web Push (VAPID's sub: mailto: or https:)"},
+    {"push-insecure-loopback", "AGENTD_PUSH_INSECURE_LOOPBACK", BOOL(push_insecure_loopback),
+     "BOOL", "false", 0, 0,
+     "take Web Push endpoints on http://127.0.0.1 (a local push service for tests; by default "
+     "an endpoint must be https)"},
     {"metrics-public", "AGENTD_METRICS_PUBLIC", BOOL(metrics_public), "BOOL", "false", 0, 0,
      "serve /metrics without a token (it shows how busy agentd is)"},
     {"hold-agents", "AGENTD_HOLD_AGENTS", BOOL(hold_agents), "BOOL", "true", 0, 0,

@@ -112,6 +112,9 @@ typedef struct {
     /* worker nodes (issue #34, src/node) */
     uint64_t node_lease_ms; /* a node's lease; it renews every third of it */
     uint64_t node_grace_ms; /* unreachable this long: its runs are lost */
+    /* Web Push (issue #76, src/push) */
+    char push_subject[256];      /* the VAPID sub claim: a mailto: or https: contact */
+    bool push_insecure_loopback; /* endpoints on http://127.0.0.1 taken (tests) */
 } ad_config_t;
 
 /* Fills cfg with defaults, then the environment. Returns 0 or AD_EINVAL with

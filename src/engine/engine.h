@@ -53,6 +53,7 @@ struct ad_chat;
 struct ad_mcp;
 struct ad_prloop;
 struct ad_routines;
+struct ad_push;
 
 typedef struct ad_app ad_app_t;
 
@@ -67,8 +68,8 @@ typedef struct ad_app ad_app_t;
  *          runs, before the store closes and the runner is freed.
  * close:   lets go of the rest and sets its slots back to NULL (a late
  *          callback that finds a slot NULL does nothing).
- * routes:  registers the engine's routes on app->server (none does yet:
- *          their handlers are src/api's, docs/internals/engines.md).
+ * routes:  registers the engine's routes on app->server (push's only:
+ *          the others' handlers are src/api's, docs/internals/engines.md).
  * metrics: appends the engine's families to GET /metrics' text for org
  *          ("" every org's); 0 or the buffer's error.
  * A subsystem's header declares its one engine without this header:
@@ -133,6 +134,7 @@ struct ad_app {
     struct ad_mcp *mcp;               /* the MCP server (src/mcp) */
     struct ad_prloop *prloop;         /* pull requests' feedback loops (src/loop) */
     struct ad_routines *routines;     /* routines: the scheduler and its runs (src/routine) */
+    struct ad_push *push;             /* Web Push to the dashboard app (src/push) */
 };
 
 /* Opens list[0..n) in order into app->engines (n at most AD_ENGINES_MAX):

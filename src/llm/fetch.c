@@ -88,7 +88,8 @@ int ad_llm_fetch(const ad_fetch_t *f, long *status, ad_buf_t *out, char *err, si
     c->easy_setopt(e, CURLOPT_CUSTOMREQUEST, f->method);
     if (f->body != NULL) {
         c->easy_setopt(e, CURLOPT_POSTFIELDS, f->body);
-        c->easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(f->body));
+        c->easy_setopt(e, CURLOPT_POSTFIELDSIZE,
+                       (long)(f->body_len > 0 ? f->body_len : strlen(f->body)));
     }
     c->easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
     c->easy_setopt(e, CURLOPT_WRITEDATA, out);

@@ -314,6 +314,7 @@ typedef struct {
     const char *url;            /* borrowed */
     const char *const *headers; /* "Name: value", NULL-terminated; borrowed */
     const char *body;           /* JSON text or NULL; borrowed */
+    size_t body_len;            /* 0: strlen(body); else body's bytes (binary: src/push) */
     long timeout_ms;            /* 0: 30 s */
     const char *resolve;        /* "host:port:address": connect there only (checked), or NULL */
     ad_fetch_meta_t *meta;      /* filled when not NULL */

@@ -89,6 +89,36 @@ int ad_tls_key_load(const uint8_t *pem, size_t len, ad_tls_key_t **out, ad_tls_a
     return rc != 0 ? rc : be->key_load(pem, len, out, alg, err, errsz);
 }
 
+/* Web Push's crypto: each call loads the library (it keeps no object). */
+int ad_tls_p256_new(uint8_t priv[AD_TLS_P256_PRIV], uint8_t pub[AD_TLS_P256_PUB], char *err,
+                    size_t errsz)
+{
+    int rc = ad_tls_load(err, errsz);
+    return rc != 0 ? rc : be->p256_new(priv, pub, err, errsz);
+}
+
+int ad_tls_p256_ecdh(const uint8_t priv[AD_TLS_P256_PRIV], const uint8_t pub[AD_TLS_P256_PUB],
+                     const uint8_t peer[AD_TLS_P256_PUB], uint8_t secret[32], char *err,
+                     size_t errsz)
+{
+    int rc = ad_tls_load(err, errsz);
+    return rc != 0 ? rc : be->p256_ecdh(priv, pub, peer, secret, err, errsz);
+}
+
+int ad_tls_es256_sign(const uint8_t priv[AD_TLS_P256_PRIV], const uint8_t pub[AD_TLS_P256_PUB],
+                      const void *msg, size_t mlen, uint8_t sig[64], char *err, size_t errsz)
+{
+    int rc = ad_tls_load(err, errsz);
+    return rc != 0 ? rc : be->es256_sign(priv, pub, msg, mlen, sig, err, errsz);
+}
+
+int ad_tls_aes128gcm_seal(const uint8_t key[16], const uint8_t iv[12], const void *in, size_t len,
+                          uint8_t *out, char *err, size_t errsz)
+{
+    int rc = ad_tls_load(err, errsz);
+    return rc != 0 ? rc : be->aes128gcm_seal(key, iv, in, len, out, err, errsz);
+}
+
 /* ---- the rest: a context, session or key exists, so the library is loaded ---- */
 
 void ad_tls_ctx_free(ad_tls_ctx_t *ctx)

@@ -373,6 +373,10 @@ __attribute__((visibility("default"))) const ad_tls_backend_t *ad_tls_backend(vo
         .key_load = key_load,
         .key_verify = key_verify,
         .key_free = key_free,
+        .p256_new = ad_tlsx_p256_new,
+        .p256_ecdh = ad_tlsx_p256_ecdh,
+        .es256_sign = ad_tlsx_es256_sign,
+        .aes128gcm_seal = ad_tlsx_aes128gcm_seal,
     };
     return &table;
 }

@@ -100,4 +100,28 @@ bool ad_tls_key_verify(const ad_tls_key_t *key, const void *msg, size_t mlen, co
                        size_t slen);
 void ad_tls_key_free(ad_tls_key_t *key);
 
+/* ---- Web Push: P-256, ES256 signing, AES-128-GCM (issue #76, src/push) ------ */
+/* Keys are raw bytes: a private key is its 32-byte scalar, a public key
+ * the uncompressed point 0x04||X||Y (65 bytes), as RFC 8291 and RFC 8292
+ * carry them. Each call loads the library: 0, AD_EINVAL (a point not on
+ * the curve, a scalar out of range), AD_EIO (OpenSSL failed), AD_EINTERNAL
+ * (no library), with a line in err. Any thread (no state is kept). */
+#define AD_TLS_P256_PRIV 32
+#define AD_TLS_P256_PUB 65
+/* A new key pair from OpenSSL's random generator. */
+int ad_tls_p256_new(uint8_t priv[AD_TLS_P256_PRIV], uint8_t pub[AD_TLS_P256_PUB], char *err,
+                    size_t errsz);
+/* ECDH: the shared secret (the X coordinate, 32 bytes) of our pair
+ * priv/pub and the peer's public key. */
+int ad_tls_p256_ecdh(const uint8_t priv[AD_TLS_P256_PRIV], const uint8_t pub[AD_TLS_P256_PUB],
+                     const uint8_t peer[AD_TLS_P256_PUB], uint8_t secret[32], char *err,
+                     size_t errsz);
+/* ES256: msg signed with SHA-256 under priv/pub, as JWS's r||s (64 bytes). */
+int ad_tls_es256_sign(const uint8_t priv[AD_TLS_P256_PRIV], const uint8_t pub[AD_TLS_P256_PUB],
+                      const void *msg, size_t mlen, uint8_t sig[64], char *err, size_t errsz);
+/* AES-128-GCM of in[0..len) under key and the 12-byte iv, no associated
+ * data: out gets the ciphertext (len bytes) and the 16-byte tag after it. */
+int ad_tls_aes128gcm_seal(const uint8_t key[16], const uint8_t iv[12], const void *in, size_t len,
+                          uint8_t *out, char *err, size_t errsz);
+
 #endif

@@ -11,7 +11,7 @@
 
 /* Raised when the table changes shape: a library from another build
  * beside agentd is refused rather than called wrongly. */
-#define AD_TLS_ABI 1
+#define AD_TLS_ABI 2
 
 /* The library's table: tls.h's functions, which front.c forwards to. */
 typedef struct {
@@ -35,7 +35,25 @@ typedef struct {
     bool (*key_verify)(const ad_tls_key_t *key, const void *msg, size_t mlen, const uint8_t *sig,
                        size_t slen);
     void (*key_free)(ad_tls_key_t *key);
+    /* Web Push (ABI 2) */
+    int (*p256_new)(uint8_t *priv, uint8_t *pub, char *err, size_t errsz);
+    int (*p256_ecdh)(const uint8_t *priv, const uint8_t *pub, const uint8_t *peer, uint8_t *secret,
+                     char *err, size_t errsz);
+    int (*es256_sign)(const uint8_t *priv, const uint8_t *pub, const void *msg, size_t mlen,
+                      uint8_t *sig, char *err, size_t errsz);
+    int (*aes128gcm_seal)(const uint8_t *key, const uint8_t *iv, const void *in, size_t len,
+                          uint8_t *out, char *err, size_t errsz);
 } ad_tls_backend_t;
+
+/* Web Push's crypto (p256.c), the table's entries: tls.h says what each
+ * does. */
+int ad_tlsx_p256_new(uint8_t *priv, uint8_t *pub, char *err, size_t errsz);
+int ad_tlsx_p256_ecdh(const uint8_t *priv, const uint8_t *pub, const uint8_t *peer, uint8_t *secret,
+                      char *err, size_t errsz);
+int ad_tlsx_es256_sign(const uint8_t *priv, const uint8_t *pub, const void *msg, size_t mlen,
+                       uint8_t *sig, char *err, size_t errsz);
+int ad_tlsx_aes128gcm_seal(const uint8_t *key, const uint8_t *iv, const void *in, size_t len,
+                           uint8_t *out, char *err, size_t errsz);
 
 /* The library's table (openssl.c): its one exported symbol. front.c
  * refers to it weakly, so it is defined only where the library's objects

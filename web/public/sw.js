@@ -68,3 +68,98 @@ self.addEventListener('fetch', (e) => {
     ),
   );
 });
+
+// ---- Web Push (issue #76, docs/push.md) ----------------------------------
+// The daemon's pushes arrive encrypted for this browser's subscription; the
+// browser hands the payload over decrypted: {kind, title, body, tag, url,
+// agentId?, approvalId?, actionToken?, actions?}. An approval's notification
+// has Allow and Deny: they decide it through POST /api/push/actions with the
+// action token the push carried (one approval, while it waits, until it
+// expires), so a tap on a lock screen needs no session cookie.
+
+// waitUntil throws for an event the page made itself (the browser test's);
+// the work goes on all the same.
+function keep(e, p) {
+  try {
+    e.waitUntil(p);
+  } catch {
+    /* an untrusted event */
+  }
+  return p;
+}
+
+function pushMessage(data) {
+  if (!data) return { title: 'agentd', body: '' };
+  try {
+    return data.json();
+  } catch {
+    return { title: 'agentd', body: data.text() };
+  }
+}
+
+function showPush(m) {
+  const actions = Array.isArray(m.actions) && m.actionToken ? m.actions.slice(0, 2) : [];
+  return self.registration.showNotification(String(m.title || 'agentd'), {
+    body: String(m.body || ''),
+    tag: m.tag || undefined,
+    icon: '/icon.svg',
+    badge: '/icon.svg',
+    requireInteraction: m.kind === 'approval',
+    silent: m.kind === 'approval_decided', // it replaces the approval's, quietly
+    actions,
+    data: { url: m.url || '/', kind: m.kind, approvalId: m.approvalId, actionToken: m.actionToken },
+  });
+}
+
+self.addEventListener('push', (e) => {
+  keep(e, showPush(pushMessage(e.data)));
+});
+
+// Focuses a window of the dashboard on url, or opens one.
+async function openPage(url) {
+  const wins = await self.clients.matchAll({ type: 'window', includeUncontrolled: true });
+  const mine = wins.find((w) => new URL(w.url).origin === location.origin);
+  if (mine) {
+    await mine.focus();
+    if ('navigate' in mine) await mine.navigate(url);
+    return;
+  }
+  await self.clients.openWindow(url);
+}
+
+// Allow or Deny from the notification: the answer is a notification too.
+async function decide(d, action) {
+  let res;
+  try {
+    res = await fetch('/api/push/actions', {
+      method: 'POST',
+      credentials: 'omit',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json' },
+      body: JSON.stringify({ token: d.actionToken, action }),
+    });
+  } catch {
+    res = null;
+  }
+  if (res && res.ok) return;
+  let why = 'agentd could not be reached.';
+  if (res) {
+    const body = await res.json().catch(() => null);
+    why = (body && body.error && body.error.message) || `agentd answered ${res.status}.`;
+  }
+  await self.registration.showNotification(action === 'allow' ? 'Not allowed' : 'Not denied', {
+    body: `${why} Open agentd to decide.`,
+    tag: d.approvalId ? `approval:${d.approvalId}` : undefined,
+    icon: '/icon.svg',
+    data: { url: d.url || '/' },
+  });
+}
+
+self.addEventListener('notificationclick', (e) => {
+  const d = (e.notification && e.notification.data) || {};
+  e.notification.close();
+  if ((e.action === 'allow' || e.action === 'deny') && d.actionToken) {
+    keep(e, decide(d, e.action));
+    return;
+  }
+  keep(e, openPage(d.url || '/'));
+});

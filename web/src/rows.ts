@@ -264,6 +264,19 @@ export interface ApprovalRow {
   decidedAt: string | null; // RFC 3339
 }
 
+/**
+ * One of the caller's Web Push subscriptions (GET /api/push/subscriptions,
+ * docs/push.md); its keys never go out.
+ */
+export interface PushSubscriptionRow {
+  id: string;
+  endpoint: string;
+  createdAt: string; // RFC 3339
+  lastOkAt?: string | null; // RFC 3339
+  lastFailAt?: string | null; // RFC 3339
+  lastError?: string | null;
+}
+
 /** One metric point (POST /api/runs/:id/metrics, metrics_update events). */
 export interface SeriesPointRow {
   name: string;

@@ -16,6 +16,7 @@ import { Credentials } from './Credentials';
 import { ForgeHosts } from './ForgeHosts';
 import { RequirementsPanel } from './HealthPage';
 import { TokensPanel } from './Tokens';
+import { PushSetting } from './PushSetting';
 import { ConfigEditor } from './ConfigEditor';
 import { JobsPanel } from './Jobs';
 import { ServicesPanel } from './Services';
@@ -148,6 +149,7 @@ export function SettingsPage({ section }: { section?: string }) {
                 </div>
               ))}
               {sec === 'general' && <NotificationsSetting />}
+              {sec === 'general' && <PushSetting />}
               {sec === 'general' && (
                 <div class="setting">
                   <label for="set-sound">
