@@ -40,6 +40,13 @@ static void patch(ad_req_t *r, void *ud)
             0) {
         goto out;
     }
+    if ((json_object_get(args, "node") != NULL || json_object_get(args, "placement") != NULL) &&
+        app->runner != NULL && ad_runner_is_running(app->runner, ad_req_param(r, "id"))) {
+        /* its run stays where it is: the place changes while it is stopped */
+        ad_res_error_code(r, AD_ESTATE, NULL,
+                          "the agent is running; stop it before changing where it runs");
+        goto out;
+    }
     json_t *cur = NULL;
     bool refused =
         ad_api_jstr(args, "mode") != NULL &&
@@ -150,10 +157,24 @@ static void fork_agent(ad_req_t *r, void *ud)
         ad_api_invalid(r, "worktreeId", "must be a worktree of the agent's organisation");
         goto out;
     }
+    /* node or placement: where the fork runs (admin, as at create; issue #77) */
+    json_t *place = json_object();
+    ad_field_err_t e;
+    if ((json_object_get(body, "node") != NULL || json_object_get(body, "placement") != NULL) &&
+        !ad_api_require(r, AD_SCOPE_ADMIN, "choosing the node an agent runs on")) {
+        json_decref(place);
+        goto out;
+    }
+    if (ad_run_spec_place(body, place, &e) != 0) {
+        ad_api_invalid_err(r, &e);
+        json_decref(place);
+        goto out;
+    }
     char id[AD_ID_MAX];
     ad_id_new("ag", id);
-    json_t *args = json_pack("{s:s, s:s, s:s?, s:s?, s:I}", "id", ad_req_param(r, "id"), "newId",
-                             id, "name", name, "worktreeId", wt, "now", (json_int_t)ad_wall_ms());
+    json_t *args =
+        json_pack("{s:s, s:s, s:s?, s:s?, s:I, s:o}", "id", ad_req_param(r, "id"), "newId", id,
+                  "name", name, "worktreeId", wt, "now", (json_int_t)ad_wall_ms(), "place", place);
     ad_api_write(app, r, ad_store_op_agent_fork, args, ad_api_agent_done_201);
 out:
     json_decref(body);

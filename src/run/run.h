@@ -107,6 +107,26 @@ typedef struct {
 int ad_runner_start_cfg(ad_runner_t *r, const char *agent_id, const char *prompt,
                         const ad_run_config_t *cfg, ad_runner_cb cb, void *ud, char *err,
                         size_t errsz);
+/* ---- the queue of starts waiting for a node (queue.c, issue #77) -------------
+ * A start asked with queue (or of an agent whose placement says queue:
+ * true) that no node can take now (its node away, cordoned or full; no
+ * fitting node with room) waits instead of failing: stored (it survives a
+ * restart), the agent's statusReason {code: "queued", text: why}, and cb
+ * gets {agent, queued: true, queue: item} once stored (AD_EEXIST: queued
+ * already). It starts by itself, FIFO per organisation, when a node has
+ * room (a tick each second; one control plane takes it, a compare-and-set
+ * in the store). who: the caller, for the item (copied). */
+typedef struct {
+    bool queue;
+    const char *who;
+} ad_run_queue_ask_t;
+int ad_runner_start_q(ad_runner_t *r, const char *agent_id, const char *prompt,
+                      const ad_run_config_t *cfg, const ad_run_queue_ask_t *q, ad_runner_cb cb,
+                      void *ud, char *err, size_t errsz);
+/* Takes agent_id's queued start out (DELETE, or a stop of an agent not
+ * running): cb gets {agent} (statusReason "queue_cancelled") or
+ * AD_ENOENT when none waits. */
+void ad_runner_queue_cancel(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void *ud);
 /* Stops the agent's run (force: SIGKILL now; codex app-server: the turn in
  * progress is interrupted first, and the polite step follows its end or
  * the stop grace). Returns AD_ENOENT when the
@@ -368,8 +388,14 @@ int ad_run_spec_state(const ad_config_t *cfg, const json_t *body, const char *ex
 #define AD_RUN_MODES "auto,plan,regular"
 int ad_run_spec_common(const json_t *body, json_t *args, size_t *bad_perm, ad_field_err_t *e);
 /* A PATCH's command and env, checked as at create, into args; state and
- * executor cannot be changed. 0, or AD_EINVAL with e. */
+ * executor cannot be changed. 0, or AD_EINVAL with e. Its node and
+ * placement too (ad_run_spec_place). */
 int ad_run_spec_patch(const json_t *body, json_t *args, ad_field_err_t *e);
+/* Where an agent runs, from a PATCH's or a fork's body (issue #77): node
+ * (a name or id) or placement, either null for here, checked as at create,
+ * into args "node" and "placement" (the other one null when one is set;
+ * the store sets or removes them in state). 0, or AD_EINVAL with e. */
+int ad_run_spec_place(const json_t *body, json_t *args, ad_field_err_t *e);
 
 /* A PATCH of a run's own fields {name?, color? (#rrggbb), tags?, notes?,
  * group?}, each null to reset it, into set; any other key is refused. 0,
