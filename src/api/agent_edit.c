@@ -98,6 +98,7 @@ static void del(ad_req_t *r, void *ud)
         /* An archived agent does not keep running out of sight: its run is
          * stopped gracefully (the run records it). */
         ad_runner_stop(app->runner, ad_req_param(r, "id"), false, NULL, NULL);
+        ad_runner_queue_cancel(app->runner, ad_req_param(r, "id"), false, NULL, NULL); /* #77 */
     }
     json_t *args = json_pack("{s:s, s:b, s:I}", "id", ad_req_param(r, "id"), "archive", archive,
                              "now", (json_int_t)ad_wall_ms());
@@ -158,15 +159,11 @@ static void fork_agent(ad_req_t *r, void *ud)
         goto out;
     }
     /* node or placement: where the fork runs (admin, as at create; issue #77) */
+    const char *need = ad_run_spec_admin_need(body, NULL);
     json_t *place = json_object();
     ad_field_err_t e;
-    if ((json_object_get(body, "node") != NULL || json_object_get(body, "placement") != NULL) &&
-        !ad_api_require(r, AD_SCOPE_ADMIN, "choosing the node an agent runs on")) {
-        json_decref(place);
-        goto out;
-    }
-    if (ad_run_spec_place(body, place, &e) != 0) {
-        ad_api_invalid_err(r, &e);
+    if ((need != NULL && !ad_api_require(r, AD_SCOPE_ADMIN, need)) ||
+        (ad_run_spec_place(body, place, &e) != 0 && ad_api_invalid_err(r, &e))) {
         json_decref(place);
         goto out;
     }

@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Agent runs over REST: POST /api/agents/:id/start {initialPrompt?,
- * configId?, configFlags?, queue?} (a hyper-parameter config, src/api/hparams.c;
- * queue: wait for a worker node with room, issue #77),
+ * configId?, configFlags?, queue?} (a hparam config, src/api/hparams.c; #77's queue),
  * /stop?force=, /pause, /resume, /message {content}; GET
  * /api/agents/:id/runs?limit=, GET /api/runs/:id and PATCH /api/runs/:id
  * {name?, color?, tags?, notes?, group?} (issue #35). The work is the
@@ -25,20 +24,9 @@ static void on_agent_done(int rc, json_t *result, const char *msg, void *ud)
         return;
     }
     json_t *agent = json_object_get(result, "agent");
-    ad_res_json(r, 200, json_incref(agent != NULL ? agent : result));
-}
-
-/* A start's answer: 200 {agent}, or 202 {agent, queued, queue} when it
- * waits for a node (issue #77). */
-static void on_start_done(int rc, json_t *result, const char *msg, void *ud)
-{
-    ad_req_t *r = ud;
-    if (rc == 0 && json_is_true(json_object_get(result, "queued"))) {
-        ad_req_set_note(r, "start queued");
-        ad_res_json(r, 202, json_incref(result));
-        return;
-    }
-    on_agent_done(rc, result, msg, ud);
+    /* a start that waits for a node (issue #77): 202 {agent, queued, queue} */
+    bool queued = json_is_true(json_object_get(result, "queued"));
+    ad_res_json(r, queued ? 202 : 200, json_incref(agent != NULL && !queued ? agent : result));
 }
 
 static void on_result_done(int rc, json_t *result, const char *msg, void *ud)
@@ -96,19 +84,11 @@ static void start(ad_req_t *r, void *ud)
         json_decref(body);
         return;
     }
-    bool queue = false, has_queue = false;
-    if (ad_api_bool(r, body, "queue", &queue, &has_queue) != 0) {
-        json_decref(cfg.record);
-        json_decref(cfg.schema);
-        json_decref(body);
-        return;
-    }
     char err[512] = "";
     /* queue: wait for a node with room rather than answer 409 (issue #77) */
-    const ad_principal_t *who = ad_api_who(r);
-    ad_run_queue_ask_t q = {.queue = queue, .who = who != NULL ? who->name : NULL};
+    ad_run_queue_ask_t q = {json_is_true(json_object_get(body, "queue")), ad_api_who(r)->name};
     int rc = ad_runner_start_q(app->runner, id, prompt, cfg.record != NULL ? &cfg : NULL, &q,
-                               on_start_done, r, err, sizeof(err));
+                               on_agent_done, r, err, sizeof(err));
     if (rc != 0) {
         refuse(r, rc, id, err);
     }
@@ -121,24 +101,6 @@ static void start(ad_req_t *r, void *ud)
 static void answer_stopping(json_t *agent, void *ud)
 {
     ad_res_json(ud, 202, agent);
-}
-
-/* A stop of an agent not running: 200 {agent} when it cancelled its
- * queued start, else 409 as before. */
-static void on_stop_queued(int rc, json_t *result, const char *msg, void *ud)
-{
-    AD_UNUSED(msg);
-    ad_req_t *r = ud;
-    const char *id = ad_req_param(r, "id");
-    if (rc == AD_ENOENT) {
-        ad_res_error(r, 409, "CONFLICT", json_pack("{s:s}", "id", id), "agent %s is not running",
-                     id);
-        return;
-    }
-    if (rc == 0) {
-        ad_req_set_note(r, "queued start cancelled");
-    }
-    on_agent_done(rc, result, msg, ud);
 }
 
 /* POST /api/agents/:id/stop?force=&wait=: answers at once, 202 with the
@@ -164,7 +126,7 @@ static void stop(ad_req_t *r, void *ud)
     if (ad_runner_stop(app->runner, id, force, wait ? on_agent_done : NULL, wait ? r : NULL) != 0) {
         /* Not running: a queued start is cancelled (issue #77); else
          * nothing was done, and the answer says so. */
-        ad_runner_queue_cancel(app->runner, id, on_stop_queued, r);
+        ad_runner_queue_cancel(app->runner, id, true, on_agent_done, r);
         return;
     }
     if (wait) {

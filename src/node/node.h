@@ -150,6 +150,11 @@ int ad_plane_node_room(ad_plane_t *p, const char *id, char *why, size_t whysz);
  * AD_ENOENT for an unknown or revoked node. */
 void ad_plane_set(ad_plane_t *p, const char *id, const ad_store_node_set_t *set,
                   ad_store_result_cb cb, void *ud);
+/* A PATCH's body {cordoned?, maxRuns?: 0..100000|null, labels?: {k: v}|null}
+ * into set (its labels JSON text allocated: the caller frees it): 0, or
+ * AD_EINVAL with e (an unknown key, a bad value; at most 32 labels, names
+ * of letters, digits, . _ -, values strings up to 128 bytes). */
+int ad_node_set_check(const json_t *body, ad_store_node_set_t *set, ad_field_err_t *e);
 /* The node of org that fits want (as above), holds workspace ws's
  * repository already (caps.repos; ws may be NULL) and is least busy: its id.
  * AD_EINVAL when none could run it, AD_ESTATE when some could but none

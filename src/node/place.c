@@ -214,3 +214,55 @@ void ad_plane_set(ad_plane_t *p, const char *id, const ad_store_node_set_t *set,
     c->ud = ud;
     ad_store_node_set(p->store, id, set, on_set, c);
 }
+
+/* A label's name: 1 to 63 letters, digits, . _ - (as a node's own). */
+static bool label_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    bool ok = n > 0 && n <= 63;
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+             (s[i] >= '0' && s[i] <= '9') || strchr("-_.", s[i]) != NULL;
+    }
+    return ok;
+}
+
+int ad_node_set_check(const json_t *body, ad_store_node_set_t *set, ad_field_err_t *e)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)body, k, v)
+    {
+        if (strcmp(k, "cordoned") != 0 && strcmp(k, "maxRuns") != 0 && strcmp(k, "labels") != 0) {
+            return ad_field_fail(e, k, "is not a node setting (cordoned, maxRuns, labels)");
+        }
+    }
+    json_t *max = json_object_get(body, "maxRuns");
+    set->max_runs = -1;
+    if (ad_field_bool(body, "cordoned", &set->cordoned, &set->has_cordoned, e) != 0 ||
+        (max != NULL && !json_is_null(max) &&
+         ad_field_int(body, "maxRuns", false, 0, 100000, &set->max_runs, NULL, e) != 0)) {
+        return AD_EINVAL;
+    }
+    set->has_max_runs = max != NULL;
+    set->has_draining = set->has_cordoned && !set->cordoned; /* uncordoned: not draining */
+    json_t *labels = json_object_get(body, "labels");
+    set->has_labels = labels != NULL;
+    if (labels == NULL || json_is_null(labels)) {
+        return 0; /* null: the node's own again */
+    }
+    if (!json_is_object(labels) || json_object_size(labels) > 32) {
+        return ad_field_fail(e, "labels", "must be an object of at most 32 strings, or null");
+    }
+    json_object_foreach(labels, k, v)
+    {
+        if (!label_name_ok(k) || !json_is_string(v) || json_string_length(v) > 128) {
+            return ad_field_fail(e, "labels",
+                                 "label %.64s: names are letters, digits, . _ -, values strings "
+                                 "up to 128 bytes",
+                                 k);
+        }
+    }
+    set->labels = json_dumps(labels, JSON_COMPACT | JSON_SORT_KEYS);
+    return 0;
+}

@@ -415,9 +415,10 @@ int ad_run_start_config(ad_store_t *st, const json_t *body, const char *agent_id
                         ad_run_config_t *cfg, ad_field_err_t *e)
 {
     const char *cid = NULL;
-    bool flags = false, has_flags = false;
+    bool flags = false, has_flags = false, queue = false;
     if (ad_field_str(body, "configId", false, AD_ID_MAX - 1, &cid, e) != 0 ||
-        ad_field_bool(body, "configFlags", &flags, &has_flags, e) != 0) {
+        ad_field_bool(body, "configFlags", &flags, &has_flags, e) != 0 ||
+        ad_field_bool(body, "queue", &queue, NULL, e) != 0) { /* issue #77 */
         return AD_EINVAL;
     }
     json_t *agent = NULL;

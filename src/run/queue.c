@@ -36,7 +36,7 @@ typedef struct {
     ad_run_topics_t topics;
     char agent_id[AD_ID_MAX];
     json_t *item; /* the stored item (queued), for the answer */
-    bool cancel;
+    bool cancel, stop;
 } note_t;
 
 /* The agent's statusReason is stored: published, and the caller answered. */
@@ -48,9 +48,9 @@ static void on_reason(int rc, json_t *result, void *ud)
         ad_run_publish_status(c->r, &c->topics, c->agent_id,
                               json_string_value(json_object_get(agent, "status")), NULL,
                               json_object_get(agent, "statusReason"));
-        json_t *answer = c->cancel ? json_pack("{s:O}", "agent", agent)
-                                   : json_pack("{s:O, s:b, s:O}", "agent", agent, "queued", 1,
-                                               "queue", c->item);
+        json_t *answer =
+            c->cancel ? json_pack("{s:O}", "agent", agent)
+                      : json_pack("{s:O, s:b, s:O}", "agent", agent, "queued", 1, "queue", c->item);
         ad_run_call_cb(c->cb, c->ud, 0, answer, NULL);
         json_decref(answer);
     } else {
@@ -95,8 +95,8 @@ int ad_run_queue_add(ad_runner_t *r, json_t *agent, const char *agent_id, const 
                      ad_runner_cb cb, void *ud)
 {
     const char *org = json_string_value(json_object_get(agent, "orgId"));
-    ad_store_queue_item_t it = {.prompt = (char *)prompt, .reasons = (char *)why,
-                                .now = ad_wall_ms()};
+    ad_store_queue_item_t it = {
+        .prompt = (char *)prompt, .reasons = (char *)why, .now = ad_wall_ms()};
     snprintf(it.agent_id, sizeof(it.agent_id), "%s", agent_id);
     snprintf(it.org_id, sizeof(it.org_id), "%s", org != NULL ? org : AD_ORG_DEFAULT);
     snprintf(it.node_id, sizeof(it.node_id), "%s", node_id != NULL ? node_id : "");
@@ -115,7 +115,10 @@ static void on_cancelled(int rc, json_t *item, void *ud)
 {
     note_t *c = ud;
     if (rc != 0) {
-        ad_run_call_cb(c->cb, c->ud, rc, NULL, "the agent has no queued start");
+        char msg[120];
+        snprintf(msg, sizeof(msg),
+                 c->stop ? "agent %s is not running" : "agent %s has no queued start", c->agent_id);
+        ad_run_call_cb(c->cb, c->ud, rc == AD_ENOENT && c->stop ? AD_ESTATE : rc, NULL, msg);
         json_decref(item);
         free(c);
         return;
@@ -127,9 +130,11 @@ static void on_cancelled(int rc, json_t *item, void *ud)
     set_reason(c, "queue_cancelled", "queued start cancelled");
 }
 
-void ad_runner_queue_cancel(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void *ud)
+void ad_runner_queue_cancel(ad_runner_t *r, const char *agent_id, bool stop, ad_runner_cb cb,
+                            void *ud)
 {
     note_t *c = ad_xcalloc(1, sizeof(*c));
+    c->stop = stop;
     c->r = r;
     c->cb = cb;
     c->ud = ud;
@@ -265,4 +270,17 @@ void ad_run_queue_close(ad_runner_t *r, uv_close_cb done)
     r->queue_items = NULL;
     uv_timer_stop(&r->queue_tick);
     uv_close((uv_handle_t *)&r->queue_tick, done);
+}
+
+int ad_runner_queue_list(ad_runner_t *r, const char *org, json_t **out)
+{
+    int rc = ad_store_queue_list(r->store, org, 1000, out);
+    size_t i;
+    json_t *it;
+    json_array_foreach(rc == 0 ? *out : NULL, i, it)
+    {
+        json_object_del(it, "claimedUntil");
+        json_object_del(it, "prompt"); /* the agent's to show, not the queue's */
+    }
+    return rc;
 }

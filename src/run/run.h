@@ -124,9 +124,14 @@ int ad_runner_start_q(ad_runner_t *r, const char *agent_id, const char *prompt,
                       const ad_run_config_t *cfg, const ad_run_queue_ask_t *q, ad_runner_cb cb,
                       void *ud, char *err, size_t errsz);
 /* Takes agent_id's queued start out (DELETE, or a stop of an agent not
- * running): cb gets {agent} (statusReason "queue_cancelled") or
- * AD_ENOENT when none waits. */
-void ad_runner_queue_cancel(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void *ud);
+ * running): cb gets {agent} (statusReason "queue_cancelled"), or when none
+ * waits AD_ENOENT (stop: AD_ESTATE "agent … is not running", the stop's
+ * answer as before). */
+void ad_runner_queue_cancel(ad_runner_t *r, const char *agent_id, bool stop, ad_runner_cb cb,
+                            void *ud);
+/* The queue of org ("": all), oldest first, at most 1,000 items, as GET
+ * /api/nodes/queue answers it (new reference). Loop thread. */
+int ad_runner_queue_list(ad_runner_t *r, const char *org, json_t **out);
 /* Stops the agent's run (force: SIGKILL now; codex app-server: the turn in
  * progress is interrupted first, and the polite step follows its end or
  * the stop grace). Returns AD_ENOENT when the
@@ -417,8 +422,9 @@ int ad_run_config_load(ad_store_t *st, const char *config_id, const char *org, j
 
 /* A start's config: configId and configFlags of body (a start's), else
  * the agent's state.configId and state.configFlags (a default config for
- * every start), loaded into cfg (record and schema new, NULL for none).
- * 0, or AD_EINVAL with e. Loop thread (store reads). */
+ * every start), loaded into cfg (record and schema new, NULL for none);
+ * the start's queue checked too (a boolean). 0, or AD_EINVAL with e. Loop
+ * thread (store reads). */
 int ad_run_start_config(ad_store_t *st, const json_t *body, const char *agent_id, const char *org,
                         ad_run_config_t *cfg, ad_field_err_t *e);
 

@@ -21,16 +21,14 @@ static json_t *item_row(ad_db_stmt_t *s)
 {
     char at[AD_TIME_MAX];
     ad_time_format(ad_db_column_int64(s, 5), at);
-    return json_pack("{s:s, s:s?, s:s, s:s?, s:s?, s:s, s:s, s:s, s:s?, s:I}", "agentId",
-                     (const char *)ad_db_column_text(s, 0), "agentName",
-                     (const char *)ad_db_column_text(s, 9), "orgId",
-                     (const char *)ad_db_column_text(s, 1), "nodeId",
-                     (const char *)ad_db_column_text(s, 2), "prompt",
-                     (const char *)ad_db_column_text(s, 3), "reasons",
-                     (const char *)ad_db_column_text(s, 4), "queuedAt", at, "queuedBy",
-                     (const char *)ad_db_column_text(s, 6), "claimedBy",
-                     (const char *)ad_db_column_text(s, 7), "claimedUntil",
-                     (json_int_t)ad_db_column_int64(s, 8));
+    return json_pack(
+        "{s:s, s:s?, s:s, s:s?, s:s?, s:s, s:s, s:s, s:s?, s:I}", "agentId",
+        (const char *)ad_db_column_text(s, 0), "agentName", (const char *)ad_db_column_text(s, 9),
+        "orgId", (const char *)ad_db_column_text(s, 1), "nodeId",
+        (const char *)ad_db_column_text(s, 2), "prompt", (const char *)ad_db_column_text(s, 3),
+        "reasons", (const char *)ad_db_column_text(s, 4), "queuedAt", at, "queuedBy",
+        (const char *)ad_db_column_text(s, 6), "claimedBy", (const char *)ad_db_column_text(s, 7),
+        "claimedUntil", (json_int_t)ad_db_column_int64(s, 8));
 }
 
 #define ITEM_BY_AGENT "SELECT " QUEUE_COLS QUEUE_FROM " WHERE q.agent_id = ?1"

@@ -6,7 +6,7 @@
 // new and reads drained once the node is empty; maxRuns 1 makes a second
 // start queue (202, statusReason queued, GET /api/nodes/queue) and start by
 // itself when the first ends; a queued start survives a restart of the
-// control plane; stop and DELETE cancel one; another organisation sees none
+// control plane; a stop or a DELETE of the agent cancels one; another organisation sees none
 // of it (404) and a non-admin token gets 403. The agent's node can be changed
 // while it is stopped (PATCH), and a fork can be placed.
 'use strict';
@@ -100,6 +100,7 @@ test('cordon: placement goes elsewhere, an explicit placement is refused with th
     const s = await api(d, 'POST', `/api/agents/${id}/start`, {});
     assert.equal(s.status, 200, JSON.stringify(s.body));
     assert.equal((await runs(id))[0].nodeId, (await nodeNamed(d, 'opb')).id);
+    await ended(id);
   }
   // named: 409 saying why
   const id = await commandAgent(d, wt, ['true'], { node: 'opa' });
@@ -120,6 +121,7 @@ test('cordon: placement goes elsewhere, an explicit placement is refused with th
   assert.equal((await nodeNamed(d, 'opa')).cordoned, false);
   const s3 = await api(d, 'POST', `/api/agents/${id}/start`, {});
   assert.equal(s3.status, 200, JSON.stringify(s3.body));
+  await ended(id);
   // the audit says who did what
   const audit = (await api(d, 'GET', '/api/audit?limit=200')).body;
   const rows = audit.entries || audit.audit || audit.rows || audit;
@@ -187,7 +189,7 @@ test('maxRuns 1: a second start queues, and starts by itself when the first ends
   assert.equal((await nodeNamed(d, 'opa')).maxRuns, null);
 });
 
-test('a stop or DELETE cancels a queued start', async () => {
+test('a stop or a DELETE of the agent cancels a queued start', async () => {
   await post('opb', 'cordon');
   const a = await commandAgent(d, wt, ['true'], { node: 'opb' });
   const b = await commandAgent(d, wt, ['true'], { node: 'opb' });
@@ -199,10 +201,10 @@ test('a stop or DELETE cancels a queued start', async () => {
   const st = await api(d, 'POST', `/api/agents/${a}/stop`);
   assert.equal(st.status, 200, JSON.stringify(st.body));
   assert.equal(st.body.statusReason.code, 'queue_cancelled');
-  const del = await api(d, 'DELETE', `/api/nodes/queue/${b}`);
+  assert.equal((await api(d, 'POST', `/api/agents/${a}/stop`)).status, 409, 'nothing left to stop');
+  const del = await api(d, 'DELETE', `/api/agents/${b}`); // archived: its queued start goes
   assert.equal(del.status, 200, JSON.stringify(del.body));
-  assert.equal((await api(d, 'DELETE', `/api/nodes/queue/${b}`)).status, 404);
-  assert.deepEqual((await api(d, 'GET', '/api/nodes/queue')).body.queue, []);
+  await until(async () => (await api(d, 'GET', '/api/nodes/queue')).body.queue.length === 0, 'the archived agent\'s start out of the queue');
   await post('opb', 'uncordon');
   // nothing starts once cancelled: a later start of another agent shows the tick ran
   const c = await commandAgent(d, wt, WAITS, { node: 'opb' });
@@ -225,6 +227,7 @@ test('labels set from the control plane override the node\'s own, and placement 
   const s = await api(d, 'POST', `/api/agents/${id}/start`, {});
   assert.equal(s.status, 200, JSON.stringify(s.body));
   assert.equal((await runs(id))[0].nodeId, n.id);
+  await ended(id);
   const bad = await api(d, 'PATCH', `/api/nodes/${n.id}`, { labels: { 'no spaces': 'x' } });
   assert.equal(bad.status, 422, JSON.stringify(bad.body));
   const bad2 = await api(d, 'PATCH', `/api/nodes/${n.id}`, { maxRuns: -1 });
@@ -258,6 +261,7 @@ test('an agent\'s node can be changed while it is stopped, and a fork can be pla
   assert.equal(f.body.state.placement, undefined);
   assert.equal((await api(d, 'POST', `/api/agents/${f.body.id}/start`, {})).status, 200);
   assert.equal((await runs(f.body.id))[0].nodeId, (await nodeNamed(d, 'opa')).id);
+  await ended(f.body.id);
   const home = await api(d, 'PATCH', `/api/agents/${id}`, { node: null, placement: null });
   assert.equal(home.status, 200, JSON.stringify(home.body));
   assert.equal(home.body.state.node, undefined);
@@ -287,7 +291,7 @@ test('another organisation cannot see, drain or change your nodes (404); a non-a
   const id = await commandAgent(d, wt, ['true'], { node: 'opb' });
   assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, { queue: true })).status, 202);
   assert.deepEqual((await api(d, 'GET', '/api/nodes/queue', undefined, other)).body.queue, []);
-  assert.equal((await api(d, 'DELETE', `/api/nodes/queue/${id}`, undefined, other)).status, 404);
+  assert.equal((await api(d, 'POST', `/api/agents/${id}/stop`, undefined, other)).status, 404);
   assert.equal((await api(d, 'GET', '/api/nodes/queue')).body.queue.length, 1);
   // a write token of ours: 403, and nothing changed
   const wtok = await api(d, 'POST', '/api/tokens', { name: 'ops-writer', scope: 'write' });
@@ -300,7 +304,7 @@ test('another organisation cannot see, drain or change your nodes (404); a non-a
   const still = await nodeNamed(d, 'opa');
   assert.equal(still.cordoned, false);
   assert.equal(still.maxRuns, null);
-  assert.equal((await api(d, 'DELETE', `/api/nodes/queue/${id}`)).status, 200);
+  assert.equal((await api(d, 'POST', `/api/agents/${id}/stop`)).status, 200);
   await post('opb', 'uncordon');
 });
 

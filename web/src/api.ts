@@ -602,7 +602,8 @@ export const api = {
   nodeAction: (id: string, what: 'drain' | 'cordon' | 'uncordon') => request('POST', `/api/nodes/${enc(id)}/${what}`),
   setNode: (id: string, body: { maxRuns?: number | null; labels?: Record<string, string> | null }) => request('PATCH', `/api/nodes/${enc(id)}`, body),
   nodeQueue: async () => listOf<QueuedStart>(await request('GET', '/api/nodes/queue'), 'queue'),
-  cancelQueued: (agentId: string) => request('DELETE', `/api/nodes/queue/${enc(agentId)}`),
+  /** A stop of an agent that is not running cancels its queued start. */
+  cancelQueued: (agentId: string) => request('POST', `/api/agents/${enc(agentId)}/stop`),
   approveSetup: (worktreeId: string) => request('POST', `/api/worktrees/${enc(worktreeId)}/setup`, { approve: true }),
   patchSettings: (body: Record<string, unknown>) => request('PATCH', '/api/settings', body),
   usageToday: () => request('GET', '/api/usage/today'),
