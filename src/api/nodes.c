@@ -186,11 +186,10 @@ void ad_api_nodes_register(ad_app_t *app)
         ad_server_route(app->server, "GET", "/api/nodes/queue", AD_ACCESS_READ, queue_list, app);
     }
     ad_server_route(app->server, "PATCH", "/api/nodes/:id", AD_ACCESS_ADMIN, node_patch, app);
-    static const char *const marks[] = {"/api/nodes/:id/drain", "/api/nodes/:id/cordon",
-                                        "/api/nodes/:id/uncordon"};
-    for (size_t i = 0; i < AD_ARRAY_LEN(marks); i++) {
-        ad_server_route(app->server, "POST", marks[i], AD_ACCESS_ADMIN, node_mark, app);
-    }
+    ad_server_route(app->server, "POST", "/api/nodes/:id/drain", AD_ACCESS_ADMIN, node_mark, app);
+    ad_server_route(app->server, "POST", "/api/nodes/:id/cordon", AD_ACCESS_ADMIN, node_mark, app);
+    ad_server_route(app->server, "POST", "/api/nodes/:id/uncordon", AD_ACCESS_ADMIN, node_mark,
+                    app);
     ad_server_route(app->server, "GET", "/api/nodes/:id", AD_ACCESS_READ, node_get, app);
     ad_server_route(app->server, "DELETE", "/api/nodes/:id", AD_ACCESS_ADMIN, node_delete, app);
 }
