@@ -52,11 +52,13 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --json          the new agent as JSON\n",
      "agents"},
     {"start", ad_cli_start, NULL, "start an agent, optionally with a first prompt",
-     "Usage: agentd start AGENT [PROMPT] [--config CFG [--config-flags]] [--json]\n"
+     "Usage: agentd start AGENT [PROMPT] [--config CFG [--config-flags]] [--queue] [--json]\n"
      "Start an agent, optionally with a first prompt.\n"
      "  --config CFG     a hyper-parameter config: its values in the JSON file\n"
      "                   named by AGENTD_CONFIG\n"
      "  --config-flags   also as --name=value flags (command agents)\n"
+     "  --queue          when no worker node can take it now, wait in the queue\n"
+     "                   and start when one has room (docs/nodes.md)\n"
      "  --json           the agent as JSON\n",
      "agents"},
     {"send", ad_cli_send, NULL, "send a message to a running agent",

@@ -179,6 +179,10 @@ test('maxRuns 1: a second start queues, and starts by itself when the first ends
   assert.deepEqual(list.map((x) => x.agentId), [second]);
   assert.equal((await nodeNamed(d, 'opa')).queued, 1);
   assert.equal((await runs(second)).length, 0, 'not started while the node is full');
+  // the CLI says so too, and lists the queue
+  const ls = daemon.run(['--data-dir', d.dataDir, 'node', 'queue']);
+  assert.equal(ls.status, 0, ls.stderr);
+  assert.match(ls.stdout, new RegExp(`${second}.*it runs 1 of 1`));
   await finish(first);
   await until(async () => (await runs(second))[0]?.status === 'running', 'the queued start to start by itself');
   assert.equal((await runs(second))[0].nodeId, (await nodeNamed(d, 'opa')).id);
@@ -311,8 +315,9 @@ test('another organisation cannot see, drain or change your nodes (404); a non-a
 test('a queued start survives a restart of the control plane, and starts once its node has room', async () => {
   await post('opb', 'cordon');
   const id = await commandAgent(d, wt, WAITS, { node: 'opb' });
-  const q = await api(d, 'POST', `/api/agents/${id}/start`, { queue: true });
-  assert.equal(q.status, 202, JSON.stringify(q.body));
+  const q = daemon.run(['--data-dir', d.dataDir, 'start', id, '--queue']);
+  assert.equal(q.status, 0, q.stderr);
+  assert.match(q.stdout, /queued: node opb takes no new run now: it is cordoned/);
   await d.stop('SIGTERM');
   const d2 = await startApi({ dataDir: planeDir, args: planeArgs });
   Object.assign(d, { url: d2.url, proc: d2.proc, exit: d2.exit, stop: d2.stop, cleanup: d2.cleanup, req: d2.req, exited: null });
