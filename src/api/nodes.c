@@ -116,7 +116,9 @@ static void node_mark(ad_req_t *r, void *ud)
     json_t *n = node_of(ud, r);
     const char *end = strrchr(ad_req_path(r), '/');
     bool drain = strcmp(end, "/drain") == 0, cordon = drain || strcmp(end, "/cordon") == 0;
-    if (n != NULL) {
+    if (n != NULL && !cordon && strcmp(end, "/uncordon") != 0) {
+        ad_api_fail(r, AD_ENOENT, "route", NULL); /* none but the three routes lead here */
+    } else if (n != NULL) {
         char note[160];
         snprintf(note, sizeof(note), "%sed node %s", end + 1, ad_api_jstr(n, "name"));
         ad_req_set_note(r, note);
