@@ -2,7 +2,8 @@
 // The operator's tools on the Nodes page (issue #77): a real `agentd node`
 // joins; Cordon makes its row read cordoned (and placement refuses it),
 // Uncordon undoes it; Capacity sets its maxRuns; a start queued while it is
-// cordoned shows in the Queue table and Cancel takes it out; Drain makes an
+// cordoned shows in the Queue table and Cancel takes it out, as does one made
+// by New task's "any node that fits, waiting for room"; Drain makes an
 // idle node read drained. Every click is checked against the API.
 import assert from 'node:assert/strict';
 import path from 'node:path';
@@ -49,6 +50,27 @@ test('the Nodes page drains, cordons, uncordons, sets the capacity and cancels a
     await item.getByRole('button', { name: 'Cancel' }).click();
     await page.locator('.nodes-queue-empty').waitFor();
     assert.deepEqual((await api(d.url, 'GET', '/api/nodes/queue')).data.queue, []);
+
+    // New task, "any node that fits, waiting for room": created, and queued
+    await page.goto(d.url + '/#/agents');
+    await page.getByRole('button', { name: '✚ New task' }).click();
+    const dlg = page.getByRole('dialog', { name: 'New task' });
+    await dlg.locator('textarea[name=prompt]').fill('wait for room');
+    await dlg.locator('select[name=executor]').selectOption('command');
+    await dlg.locator('input[name=command]').fill('true');
+    await until(async () => (await dlg.locator('select[name=node] option').allInnerTexts()).some((x) => /box1 \(connected, cordoned\)/.test(x)), 'box1 offered, cordoned');
+    await dlg.locator('select[name=node]').selectOption('*q');
+    await dlg.getByRole('button', { name: 'Create and start' }).click();
+    await page.waitForURL(/#\/agents\/ag_/);
+    const queuedId = decodeURIComponent(page.url().split('#/agents/')[1]);
+    const a = (await api(d.url, 'GET', `/api/agents/${queuedId}`)).data;
+    assert.deepEqual(a.state.placement, { queue: true });
+    assert.equal(a.statusReason?.code, 'queued', JSON.stringify(a.statusReason));
+    await page.goto(d.url + '/#/nodes');
+    const uiItem = page.locator(`table.nodes-queue tr[data-agent="${queuedId}"]`);
+    await waitText(uiItem, /box1: it is cordoned/, 'the dialog\'s start in the queue');
+    await uiItem.getByRole('button', { name: 'Cancel' }).click();
+    await page.locator('.nodes-queue-empty').waitFor();
 
     await row.getByRole('button', { name: 'Uncordon' }).click();
     await waitAttr(row, 'data-schedule', 'ready', 'box1 ready again');

@@ -41,9 +41,11 @@ export function agentNode(a: Pick<Agent, 'state'>): string | null {
   return null;
 }
 
-/** The node choice ('' here, '*' any that fits, else a node's name) as agent fields. */
+/** The node choice ('' here, '*' any that fits, '*q' the same and its starts wait in the
+ * queue for room (issue #77), else a node's name) as agent fields. */
 export function nodeFields(choice: string): Record<string, unknown> {
   if (choice === '*') return { placement: {} };
+  if (choice === '*q') return { placement: { queue: true } };
   if (choice) return { node: choice };
   return {};
 }

@@ -42,6 +42,7 @@ describe('worker nodes', () => {
     expect(agentNode({ state: { placement: {} } })).toBe('any node');
     expect(nodeFields('')).toEqual({});
     expect(nodeFields('*')).toEqual({ placement: {} });
+    expect(nodeFields('*q')).toEqual({ placement: { queue: true } });
     expect(nodeFields('gpu1')).toEqual({ node: 'gpu1' });
   });
 });
