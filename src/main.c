@@ -601,8 +601,14 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "serve") == 0) {
         return serve_main(&d, cargc, cargv);
     }
-    if (strcmp(cmd, "node") == 0 &&
-        !(cargc >= 1 && (strcmp(cargv[0], "ls") == 0 || strcmp(cargv[0], "--help") == 0))) {
+    /* agentd node ls|queue|drain|cordon|uncordon|set are the CLI's (issue #77) */
+    static const char *const node_cli[] = {"ls",       "queue", "drain", "cordon",
+                                           "uncordon", "set",   "--help"};
+    bool node_client = false;
+    for (size_t i = 0; cargc >= 1 && i < AD_ARRAY_LEN(node_cli); i++) {
+        node_client = node_client || strcmp(cargv[0], node_cli[i]) == 0;
+    }
+    if (strcmp(cmd, "node") == 0 && !node_client) {
         ad_log_set_level(d.cfg.log_level);
         return ad_node_main(&d.cfg, cargc, cargv); /* the worker's role (src/node) */
     }

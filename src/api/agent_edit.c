@@ -40,6 +40,13 @@ static void patch(ad_req_t *r, void *ud)
             0) {
         goto out;
     }
+    if ((json_object_get(args, "node") != NULL || json_object_get(args, "placement") != NULL) &&
+        app->runner != NULL && ad_runner_is_running(app->runner, ad_req_param(r, "id"))) {
+        /* its run stays where it is: the place changes while it is stopped */
+        ad_res_error_code(r, AD_ESTATE, NULL,
+                          "the agent is running; stop it before changing where it runs");
+        goto out;
+    }
     json_t *cur = NULL;
     bool refused =
         ad_api_jstr(args, "mode") != NULL &&
@@ -91,6 +98,7 @@ static void del(ad_req_t *r, void *ud)
         /* An archived agent does not keep running out of sight: its run is
          * stopped gracefully (the run records it). */
         ad_runner_stop(app->runner, ad_req_param(r, "id"), false, NULL, NULL);
+        ad_runner_queue_cancel(app->runner, ad_req_param(r, "id"), false, NULL, NULL); /* #77 */
     }
     json_t *args = json_pack("{s:s, s:b, s:I}", "id", ad_req_param(r, "id"), "archive", archive,
                              "now", (json_int_t)ad_wall_ms());
@@ -150,10 +158,20 @@ static void fork_agent(ad_req_t *r, void *ud)
         ad_api_invalid(r, "worktreeId", "must be a worktree of the agent's organisation");
         goto out;
     }
+    /* node or placement: where the fork runs (admin, as at create; issue #77) */
+    const char *need = ad_run_spec_admin_need(body, NULL);
+    json_t *place = json_object();
+    ad_field_err_t e;
+    if ((need != NULL && !ad_api_require(r, AD_SCOPE_ADMIN, need)) ||
+        (ad_run_spec_place(body, place, &e) != 0 && ad_api_invalid_err(r, &e))) {
+        json_decref(place);
+        goto out;
+    }
     char id[AD_ID_MAX];
     ad_id_new("ag", id);
-    json_t *args = json_pack("{s:s, s:s, s:s?, s:s?, s:I}", "id", ad_req_param(r, "id"), "newId",
-                             id, "name", name, "worktreeId", wt, "now", (json_int_t)ad_wall_ms());
+    json_t *args =
+        json_pack("{s:s, s:s, s:s?, s:s?, s:I, s:o}", "id", ad_req_param(r, "id"), "newId", id,
+                  "name", name, "worktreeId", wt, "now", (json_int_t)ad_wall_ms(), "place", place);
     ad_api_write(app, r, ad_store_op_agent_fork, args, ad_api_agent_done_201);
 out:
     json_decref(body);

@@ -119,8 +119,8 @@ int ad_api_agent_run_fields(ad_app_t *app, ad_req_t *r, json_t *body, const char
  * reorder or move an agent, nothing more. false after answering 403. */
 bool ad_api_agent_patch_scope_ok(ad_req_t *r, json_t *body)
 {
-    static const char *const guarded[] = {"permissions", "mode",     "env",    "command",
-                                          "state",       "executor", "sandbox"};
+    static const char *const guarded[] = {"permissions", "mode",    "env",  "command",  "state",
+                                          "executor",    "sandbox", "node", "placement"};
     for (size_t i = 0; i < AD_ARRAY_LEN(guarded); i++) {
         if (json_object_get(body, guarded[i]) != NULL) {
             char what[80];

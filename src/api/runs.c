@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Agent runs over REST: POST /api/agents/:id/start {initialPrompt?,
- * configId?, configFlags?} (a hyper-parameter config, src/api/hparams.c),
+ * configId?, configFlags?, queue?} (a hparam config, src/api/hparams.c; #77's queue),
  * /stop?force=, /pause, /resume, /message {content}; GET
  * /api/agents/:id/runs?limit=, GET /api/runs/:id and PATCH /api/runs/:id
  * {name?, color?, tags?, notes?, group?} (issue #35). The work is the
@@ -24,7 +24,9 @@ static void on_agent_done(int rc, json_t *result, const char *msg, void *ud)
         return;
     }
     json_t *agent = json_object_get(result, "agent");
-    ad_res_json(r, 200, json_incref(agent != NULL ? agent : result));
+    /* a start that waits for a node (issue #77): 202 {agent, queued, queue} */
+    bool queued = json_is_true(json_object_get(result, "queued"));
+    ad_res_json(r, queued ? 202 : 200, json_incref(agent != NULL && !queued ? agent : result));
 }
 
 static void on_result_done(int rc, json_t *result, const char *msg, void *ud)
@@ -83,8 +85,10 @@ static void start(ad_req_t *r, void *ud)
         return;
     }
     char err[512] = "";
-    int rc = ad_runner_start_cfg(app->runner, id, prompt, cfg.record != NULL ? &cfg : NULL,
-                                 on_agent_done, r, err, sizeof(err));
+    /* queue: wait for a node with room rather than answer 409 (issue #77) */
+    ad_run_queue_ask_t q = {json_is_true(json_object_get(body, "queue")), ad_api_who(r)->name};
+    int rc = ad_runner_start_q(app->runner, id, prompt, cfg.record != NULL ? &cfg : NULL, &q,
+                               on_agent_done, r, err, sizeof(err));
     if (rc != 0) {
         refuse(r, rc, id, err);
     }
@@ -120,9 +124,9 @@ static void stop(ad_req_t *r, void *ud)
      * from the stop's answer, as agentd answered before `stopping`. */
     wait = wait || ad_req_dialect(r);
     if (ad_runner_stop(app->runner, id, force, wait ? on_agent_done : NULL, wait ? r : NULL) != 0) {
-        /* Not running: nothing was done, and the answer says so. */
-        ad_res_error(r, 409, "CONFLICT", json_pack("{s:s}", "id", id), "agent %s is not running",
-                     id);
+        /* Not running: a queued start is cancelled (issue #77); else
+         * nothing was done, and the answer says so. */
+        ad_runner_queue_cancel(app->runner, id, true, on_agent_done, r);
         return;
     }
     if (wait) {

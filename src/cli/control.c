@@ -34,6 +34,9 @@ static int agent_post(ad_cli_t *c, const char *id, const char *action, const cha
     }
     if (c->json) {
         ad_cli_print_json(j);
+    } else if (json_is_true(json_object_get(j, "queued"))) { /* issue #77 */
+        json_t *why = json_object_get(json_object_get(j, "agent"), "statusReason");
+        printf("%s %s\n", id, ad_cli_str(why, "text", "queued"));
     } else {
         json_t *a = json_object_get(j, "agent") ? json_object_get(j, "agent") : j;
         const char *status = ad_cli_str(a, "status", NULL);
@@ -50,10 +53,11 @@ static int agent_post(ad_cli_t *c, const char *id, const char *action, const cha
 int ad_cli_start(ad_cli_t *c, int argc, char **argv)
 {
     const char *config = NULL;
-    bool config_flags = false;
+    bool config_flags = false, queue = false;
     ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json},
                              {"--config", true, &config, NULL},
-                             {"--config-flags", false, NULL, &config_flags}};
+                             {"--config-flags", false, NULL, &config_flags},
+                             {"--queue", false, NULL, &queue}};
     const char *pos[2];
     int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 2, &npos);
     if (rc != 0) {
@@ -69,6 +73,9 @@ int ad_cli_start(ad_cli_t *c, int argc, char **argv)
     if (config != NULL) { /* a hyper-parameter config (issue #16) */
         json_object_set_new(body, "configId", json_string(config));
         json_object_set_new(body, "configFlags", json_boolean(config_flags));
+    }
+    if (queue) { /* wait for a worker node with room (issue #77) */
+        json_object_set_new(body, "queue", json_true());
     }
     rc = agent_post(c, pos[0], "start", "", body, "started");
     json_decref(body);

@@ -52,11 +52,13 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --json          the new agent as JSON\n",
      "agents"},
     {"start", ad_cli_start, NULL, "start an agent, optionally with a first prompt",
-     "Usage: agentd start AGENT [PROMPT] [--config CFG [--config-flags]] [--json]\n"
+     "Usage: agentd start AGENT [PROMPT] [--config CFG [--config-flags]] [--queue] [--json]\n"
      "Start an agent, optionally with a first prompt.\n"
      "  --config CFG     a hyper-parameter config: its values in the JSON file\n"
      "                   named by AGENTD_CONFIG\n"
      "  --config-flags   also as --name=value flags (command agents)\n"
+     "  --queue          when no worker node can take it now, wait in the queue\n"
+     "                   and start when one has room (docs/nodes.md)\n"
      "  --json           the agent as JSON\n",
      "agents"},
     {"send", ad_cli_send, NULL, "send a message to a running agent",
@@ -135,15 +137,21 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --always  allow it, and the same tool from now on, for this agent\n"
      "  --json    the decided approval as JSON\n",
      "agents"},
-    {"node", ad_cli_node, "ls", "run a worker node (--join), or list the nodes",
+    {"node", ad_cli_node, "ls queue drain cordon uncordon set",
+     "run a worker node (--join), or list and manage the nodes",
      "Usage: agentd node --join URL[,URL...] (--token T | --token-file F) [--name N]\n"
      "                   [--labels k=v,...] [--data-dir D] [--planes-allow H,...]\n"
-     "       agentd node ls [--json]\n"
+     "       agentd node ls|queue [--json]\n"
+     "       agentd node drain|cordon|uncordon NAME [--json]\n"
+     "       agentd node set NAME [--max-runs N|none] [--label k=v,... | --clear-labels]\n"
      "Run this machine as a worker node of the control plane at URL: one outbound\n"
      "WebSocket, authenticated with a token of scope node (agentd token create\n"
      "NAME --scope node); runs placed on it run here under holders and survive\n"
      "restarts and network cuts of either side (docs/nodes.md). Or list the\n"
-     "nodes that joined this control plane: name, state, runs, last seen.\n"
+     "nodes that joined this control plane: name, state, schedule, runs, queued\n"
+     "starts, last seen; drain one (no new work, what runs finishes), cordon or\n"
+     "uncordon it, bound its runs or set its labels (admin; docs/nodes.md,\n"
+     "\"Draining, cordoning, capacity and queues\"); list the starts queued.\n"
      "  --data-dir D      the node's own data dir (its holders and working folders)\n"
      "  --join URL,...    the control planes (http(s):// or ws(s)://), up to 8,\n"
      "                    dialled in turn\n"
@@ -154,7 +162,10 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --token-file F    read the node token from F (mode 0600)\n"
      "  --name N          this node's name, unique in its org (default: host name)\n"
      "  --labels k=v,...  labels a placement may ask for\n"
-     "  --json            (ls) the daemon's JSON\n",
+     "  --max-runs N      (set) the most runs at once; none: no bound\n"
+     "  --label k=v,...   (set) labels that replace the node's own (--labels too)\n"
+     "  --clear-labels    (set) the node's own labels again\n"
+     "  --json            (ls, queue, drain, ...) the daemon's JSON\n",
      "agents"},
     {"token", ad_cli_token, "create ls revoke rotate-owner", "make, list or revoke API tokens",
      "Usage: agentd token create NAME [--scope read|write|admin|node] [--org ID]\n"

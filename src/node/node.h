@@ -37,6 +37,7 @@
 #include "core/config.h"
 #include "core/core.h"
 #include "store/store.h"
+#include "tables/nodes.h"
 #include "ws/ws.h"
 
 /* The link's close when another connection with the node's token took its
@@ -137,6 +138,23 @@ int ad_plane_find(ad_plane_t *p, const char *org, const char *name, char id[AD_I
  * connected, its GPUs or memory taken). Pure. */
 bool ad_node_fits(const json_t *node, const json_t *want, const char *cli, int gpus_busy,
                   bool *busy, char *why, size_t whysz);
+/* Whether node (a row as above) may take a new run: 0, or why not (it is
+ * cordoned or draining: AD_ESTATE; it runs maxRuns: AD_EBUSY), e.g. "it is
+ * cordoned", "it runs 4 of 4". Pure. ad_plane_node_room: the same of node
+ * id as it stands now (AD_ENOENT: unknown). */
+int ad_node_room(const json_t *node, char *why, size_t whysz);
+int ad_plane_node_room(ad_plane_t *p, const char *id, char *why, size_t whysz);
+/* The operator's settings of node id (cordoned, draining, maxRuns, labels;
+ * tables/nodes.h), stored so every control plane sees them, then
+ * node_updated {node} published; cb(rc, node with its live state, ud),
+ * AD_ENOENT for an unknown or revoked node. */
+void ad_plane_set(ad_plane_t *p, const char *id, const ad_store_node_set_t *set,
+                  ad_store_result_cb cb, void *ud);
+/* A PATCH's body {cordoned?, maxRuns?: 0..100000|null, labels?: {k: v}|null}
+ * into set (its labels JSON text allocated: the caller frees it): 0, or
+ * AD_EINVAL with e (an unknown key, a bad value; at most 32 labels, names
+ * of letters, digits, . _ -, values strings up to 128 bytes). */
+int ad_node_set_check(const json_t *body, ad_store_node_set_t *set, ad_field_err_t *e);
 /* The node of org that fits want (as above), holds workspace ws's
  * repository already (caps.repos; ws may be NULL) and is least busy: its id.
  * AD_EINVAL when none could run it, AD_ESTATE when some could but none

@@ -4,13 +4,33 @@
  * fits what an agent asks for (its labels, a free GPU, free memory, its
  * CLI installed), the least busy of those that can take it now; and, when
  * none can, why not, node by node. ad_node_fits is pure (tested through
- * the API); ad_plane_place reads the nodes with their live state.
+ * the API); ad_plane_place reads the nodes with their live state. A node
+ * cordoned or draining, or running its maxRuns, takes nothing new (issue
+ * #77: ad_node_room); the operator sets those (ad_plane_set).
  */
 #include "node/node_int.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define MIB (1024.0 * 1024.0)
+
+int ad_node_room(const json_t *node, char *why, size_t whysz)
+{
+    if (json_is_true(json_object_get(node, "cordoned"))) {
+        snprintf(why, whysz, "it is %s",
+                 json_is_true(json_object_get(node, "draining")) ? "draining" : "cordoned");
+        return AD_ESTATE;
+    }
+    json_t *max = json_object_get(node, "maxRuns");
+    json_int_t runs = json_integer_value(json_object_get(node, "runs"));
+    if (json_is_integer(max) && runs >= json_integer_value(max)) {
+        snprintf(why, whysz, "it runs %lld of %lld", (long long)runs,
+                 (long long)json_integer_value(max));
+        return AD_EBUSY;
+    }
+    return 0;
+}
 
 bool ad_node_fits(const json_t *node, const json_t *want, const char *cli, int gpus_busy,
                   bool *busy, char *why, size_t whysz)
@@ -51,6 +71,9 @@ bool ad_node_fits(const json_t *node, const json_t *want, const char *cli, int g
     if (state == NULL || strcmp(state, "connected") != 0) {
         snprintf(why, whysz, "it is %s", state != NULL ? state : "not connected");
         return false;
+    }
+    if (ad_node_room(node, why, whysz) != 0) {
+        return false; /* cordoned, draining, or as many runs as it may have */
     }
     if (json_is_true(json_object_get(want, "gpu")) && gpus_busy >= ngpu) {
         snprintf(why, whysz, "its %d GPU%s taken by other runs", ngpu, ngpu == 1 ? " is" : "s are");
@@ -140,4 +163,106 @@ int ad_plane_place(ad_plane_t *p, const char *org, const json_t *want, const cha
     }
     *reasons = why;
     return any_could ? AD_ESTATE : AD_EINVAL;
+}
+
+int ad_plane_node_room(ad_plane_t *p, const char *id, char *why, size_t whysz)
+{
+    json_t *n = ad_plane_node(p, id);
+    int rc = n != NULL ? ad_node_room(n, why, whysz) : AD_ENOENT;
+    json_decref(n);
+    return rc;
+}
+
+/* ---- the operator's settings (issue #77) ------------------------------------------------ */
+
+typedef struct {
+    ad_plane_t *p;
+    ad_store_result_cb cb;
+    void *ud;
+} set_t;
+
+/* Stored: node_updated {node} on its organisation's topic (the Nodes
+ * page), then the caller's answer. */
+static void on_set(int rc, json_t *row, void *ud)
+{
+    set_t *c = ud;
+    if (rc == 0) {
+        json_t *live = ad_plane_node(c->p, json_string_value(json_object_get(row, "id")));
+        char topic[AD_ID_MAX + 8];
+        snprintf(topic, sizeof(topic), "org:%s", json_string_value(json_object_get(row, "orgId")));
+        const char *topics[] = {topic};
+        if (live != NULL) {
+            json_t *ev = json_pack("{s:O}", "node", live);
+            ad_bus_publish(c->p->bus, "node_updated", topics, 1, ev);
+            json_decref(ev);
+            json_decref(row);
+            row = live;
+        }
+        c->cb(rc, row, c->ud);
+    } else {
+        c->cb(rc, NULL, c->ud);
+    }
+    free(c);
+}
+
+void ad_plane_set(ad_plane_t *p, const char *id, const ad_store_node_set_t *set,
+                  ad_store_result_cb cb, void *ud)
+{
+    set_t *c = ad_xcalloc(1, sizeof(*c));
+    c->p = p;
+    c->cb = cb;
+    c->ud = ud;
+    ad_store_node_set(p->store, id, set, on_set, c);
+}
+
+/* A label's name: 1 to 63 letters, digits, . _ - (as a node's own). */
+static bool label_name_ok(const char *s)
+{
+    size_t n = strlen(s);
+    bool ok = n > 0 && n <= 63;
+    for (size_t i = 0; ok && i < n; i++) {
+        ok = (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+             (s[i] >= '0' && s[i] <= '9') || strchr("-_.", s[i]) != NULL;
+    }
+    return ok;
+}
+
+int ad_node_set_check(const json_t *body, ad_store_node_set_t *set, ad_field_err_t *e)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)body, k, v)
+    {
+        if (strcmp(k, "cordoned") != 0 && strcmp(k, "maxRuns") != 0 && strcmp(k, "labels") != 0) {
+            return ad_field_fail(e, k, "is not a node setting (cordoned, maxRuns, labels)");
+        }
+    }
+    json_t *max = json_object_get(body, "maxRuns");
+    set->max_runs = -1;
+    if (ad_field_bool(body, "cordoned", &set->cordoned, &set->has_cordoned, e) != 0 ||
+        (max != NULL && !json_is_null(max) &&
+         ad_field_int(body, "maxRuns", false, 0, 100000, &set->max_runs, NULL, e) != 0)) {
+        return AD_EINVAL;
+    }
+    set->has_max_runs = max != NULL;
+    set->has_draining = set->has_cordoned && !set->cordoned; /* uncordoned: not draining */
+    json_t *labels = json_object_get(body, "labels");
+    set->has_labels = labels != NULL;
+    if (labels == NULL || json_is_null(labels)) {
+        return 0; /* null: the node's own again */
+    }
+    if (!json_is_object(labels) || json_object_size(labels) > 32) {
+        return ad_field_fail(e, "labels", "must be an object of at most 32 strings, or null");
+    }
+    json_object_foreach(labels, k, v)
+    {
+        if (!label_name_ok(k) || !json_is_string(v) || json_string_length(v) > 128) {
+            return ad_field_fail(e, "labels",
+                                 "label %.64s: names are letters, digits, . _ -, values strings "
+                                 "up to 128 bytes",
+                                 k);
+        }
+    }
+    set->labels = json_dumps(labels, JSON_COMPACT | JSON_SORT_KEYS);
+    return 0;
 }

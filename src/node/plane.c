@@ -662,6 +662,13 @@ static json_t *with_live(ad_plane_t *p, json_t *row)
     for (ad_relay_t *r = p->relays; r != NULL; r = r->next) {
         runs += strcmp(r->node_id, id) == 0 && r->pipe_open;
     }
+    int64_t stored = 0, queued = 0; /* every plane's runs on it, and its queue */
+    (void)ad_store_node_running(p->store, id, &stored);
+    (void)ad_store_queue_for_node(p->store, id, &queued);
+    runs = stored > runs ? (json_int_t)stored : runs;
+    json_object_set_new(row, "drained",
+                        json_boolean(json_is_true(json_object_get(row, "draining")) && runs == 0));
+    json_object_set_new(row, "queued", json_integer((json_int_t)queued));
     bool connected = n != NULL && n->link != NULL;
     const char *state = json_object_get(row, "revokedAt") != NULL ? "revoked"
                         : n != NULL && n->unreachable             ? "unreachable"

@@ -256,6 +256,39 @@ int ad_run_spec_patch(const json_t *body, json_t *args, ad_field_err_t *e)
     if (env != NULL) {
         json_object_set(args, "env", env);
     }
+    return ad_run_spec_place(body, args, e);
+}
+
+int ad_run_spec_place(const json_t *body, json_t *args, ad_field_err_t *e)
+{
+    json_t *node = json_object_get(body, "node");
+    json_t *place = json_object_get(body, "placement");
+    /* null is "here"; the values checked as at create */
+    json_t *check = json_object();
+    if (node != NULL && !json_is_null(node)) {
+        json_object_set(check, "node", node);
+    }
+    if (place != NULL && !json_is_null(place)) {
+        json_object_set(check, "placement", place);
+    }
+    int rc = place_check(check, e);
+    json_decref(check);
+    if (rc != 0) {
+        return rc;
+    }
+    /* one of them at most: naming a node drops a placement, and back */
+    if (node != NULL) {
+        json_object_set(args, "node", node);
+        if (!json_is_null(node) && place == NULL) {
+            json_object_set_new(args, "placement", json_null());
+        }
+    }
+    if (place != NULL) {
+        json_object_set(args, "placement", place);
+        if (!json_is_null(place) && node == NULL) {
+            json_object_set_new(args, "node", json_null());
+        }
+    }
     return 0;
 }
 
@@ -382,9 +415,10 @@ int ad_run_start_config(ad_store_t *st, const json_t *body, const char *agent_id
                         ad_run_config_t *cfg, ad_field_err_t *e)
 {
     const char *cid = NULL;
-    bool flags = false, has_flags = false;
+    bool flags = false, has_flags = false, queue = false;
     if (ad_field_str(body, "configId", false, AD_ID_MAX - 1, &cid, e) != 0 ||
-        ad_field_bool(body, "configFlags", &flags, &has_flags, e) != 0) {
+        ad_field_bool(body, "configFlags", &flags, &has_flags, e) != 0 ||
+        ad_field_bool(body, "queue", &queue, NULL, e) != 0) { /* issue #77 */
         return AD_EINVAL;
     }
     json_t *agent = NULL;

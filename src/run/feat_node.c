@@ -157,6 +157,11 @@ int ad_run_node_place(ad_runner_t *r, const ad_run_start_t *s, char node_id[AD_I
         snprintf(err, errsz, "node %s is not connected", name);
         return AD_ESTATE;
     }
+    char why[160];
+    if (ad_plane_node_room(r->plane, node_id, why, sizeof(why)) != 0) {
+        snprintf(err, errsz, "node %s takes no new run now: %s", name, why);
+        return AD_ESTATE; /* cordoned, draining, or full (issue #77) */
+    }
     return 0;
 }
 

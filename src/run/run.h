@@ -107,6 +107,31 @@ typedef struct {
 int ad_runner_start_cfg(ad_runner_t *r, const char *agent_id, const char *prompt,
                         const ad_run_config_t *cfg, ad_runner_cb cb, void *ud, char *err,
                         size_t errsz);
+/* ---- the queue of starts waiting for a node (queue.c, issue #77) -------------
+ * A start asked with queue (or of an agent whose placement says queue:
+ * true) that no node can take now (its node away, cordoned or full; no
+ * fitting node with room) waits instead of failing: stored (it survives a
+ * restart), the agent's statusReason {code: "queued", text: why}, and cb
+ * gets {agent, queued: true, queue: item} once stored (AD_EEXIST: queued
+ * already). It starts by itself, FIFO per organisation, when a node has
+ * room (a tick each second; one control plane takes it, a compare-and-set
+ * in the store). who: the caller, for the item (copied). */
+typedef struct {
+    bool queue;
+    const char *who;
+} ad_run_queue_ask_t;
+int ad_runner_start_q(ad_runner_t *r, const char *agent_id, const char *prompt,
+                      const ad_run_config_t *cfg, const ad_run_queue_ask_t *q, ad_runner_cb cb,
+                      void *ud, char *err, size_t errsz);
+/* Takes agent_id's queued start out (DELETE, or a stop of an agent not
+ * running): cb gets {agent} (statusReason "queue_cancelled"), or when none
+ * waits AD_ENOENT (stop: AD_ESTATE "agent … is not running", the stop's
+ * answer as before). */
+void ad_runner_queue_cancel(ad_runner_t *r, const char *agent_id, bool stop, ad_runner_cb cb,
+                            void *ud);
+/* The queue of org ("": all), oldest first, at most 1,000 items, as GET
+ * /api/nodes/queue answers it (new reference). Loop thread. */
+int ad_runner_queue_list(ad_runner_t *r, const char *org, json_t **out);
 /* Stops the agent's run (force: SIGKILL now; codex app-server: the turn in
  * progress is interrupted first, and the polite step follows its end or
  * the stop grace). Returns AD_ENOENT when the
@@ -368,8 +393,14 @@ int ad_run_spec_state(const ad_config_t *cfg, const json_t *body, const char *ex
 #define AD_RUN_MODES "auto,plan,regular"
 int ad_run_spec_common(const json_t *body, json_t *args, size_t *bad_perm, ad_field_err_t *e);
 /* A PATCH's command and env, checked as at create, into args; state and
- * executor cannot be changed. 0, or AD_EINVAL with e. */
+ * executor cannot be changed. 0, or AD_EINVAL with e. Its node and
+ * placement too (ad_run_spec_place). */
 int ad_run_spec_patch(const json_t *body, json_t *args, ad_field_err_t *e);
+/* Where an agent runs, from a PATCH's or a fork's body (issue #77): node
+ * (a name or id) or placement, either null for here, checked as at create,
+ * into args "node" and "placement" (the other one null when one is set;
+ * the store sets or removes them in state). 0, or AD_EINVAL with e. */
+int ad_run_spec_place(const json_t *body, json_t *args, ad_field_err_t *e);
 
 /* A PATCH of a run's own fields {name?, color? (#rrggbb), tags?, notes?,
  * group?}, each null to reset it, into set; any other key is refused. 0,
@@ -391,8 +422,9 @@ int ad_run_config_load(ad_store_t *st, const char *config_id, const char *org, j
 
 /* A start's config: configId and configFlags of body (a start's), else
  * the agent's state.configId and state.configFlags (a default config for
- * every start), loaded into cfg (record and schema new, NULL for none).
- * 0, or AD_EINVAL with e. Loop thread (store reads). */
+ * every start), loaded into cfg (record and schema new, NULL for none);
+ * the start's queue checked too (a boolean). 0, or AD_EINVAL with e. Loop
+ * thread (store reads). */
 int ad_run_start_config(ad_store_t *st, const json_t *body, const char *agent_id, const char *org,
                         ad_run_config_t *cfg, ad_field_err_t *e);
 

@@ -288,7 +288,11 @@ struct ad_runner {
     int stuck_rc;  /* what the first stuck batch failed with: the runs' stall reason */
     bool retrying; /* the first stuck batch is at the writer */
     bool closing;
-    int open_handles; /* check and retry, until both are closed */
+    int open_handles; /* check, retry and queue, until all are closed */
+    /* the queue's tick (queue.c): each second while nodes may join */
+    uv_timer_t queue_tick;
+    json_t *queue_items; /* the tick's list, while it walks it (NULL: idle) */
+    size_t queue_next;   /* the next item of it to look at */
     /* The last runs lost (exit.c; health's runs.lost), oldest overwritten */
     struct {
         char agent_id[AD_ID_MAX], run_id[AD_ID_MAX], org[AD_ID_MAX];
@@ -513,6 +517,19 @@ void ad_run_sandbox_cleanup(ad_run_sbx_t *x);
  * agent's transcript as a system message and becomes its statusReason
  * (code "start_refused", status error). agent is its row, ws its
  * workspace id (may be NULL or ""). Loop thread. */
+/* The queue (queue.c): a start queued (agent borrowed; node_id the node it
+ * names, "" for its placement's; why: what placement said), answered
+ * through cb; 0 or AD_EEXIST/store errors (cb not called). The tick's
+ * timer started (ad_runner_set_plane) and closed (ad_runner_free). */
+int ad_run_queue_add(ad_runner_t *r, json_t *agent, const char *agent_id, const char *ws,
+                     const char *prompt, const char *node_id, const char *why, const char *who,
+                     ad_runner_cb cb, void *ud);
+void ad_run_queue_init(ad_runner_t *r);
+void ad_run_queue_close(ad_runner_t *r, uv_close_cb done);
+/* Whether agent_id could be placed now: 0 (a node has room, or it runs
+ * here), AD_EAGAIN (not now: err says why), AD_EINVAL (never, or the
+ * agent can no longer start: err says why). start.c. */
+int ad_run_place_now(ad_runner_t *r, const char *agent_id, char *err, size_t errsz);
 void ad_run_start_refused(ad_runner_t *r, json_t *agent, const char *agent_id, const char *ws,
                           const char *why);
 /* Shows path (a file agentd made for the run) read-only in x. */

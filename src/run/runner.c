@@ -497,7 +497,8 @@ ad_runner_t *ad_runner_new(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *
     uv_timer_init(loop, &r->retry);
     r->retry.data = r;
     r->retry_ms = AD_RUN_RETRY_MIN_MS;
-    r->open_handles = 2;
+    r->open_handles = 3;
+    ad_run_queue_init(r);
     return r;
 }
 
@@ -539,6 +540,7 @@ void ad_runner_free(ad_runner_t *r)
     ad_run_commits_detach(r);
     uv_close((uv_handle_t *)&r->check, on_runner_closed);
     uv_close((uv_handle_t *)&r->retry, on_runner_closed);
+    ad_run_queue_close(r, on_runner_closed);
 }
 
 bool ad_runner_is_running(const ad_runner_t *r, const char *agent_id)

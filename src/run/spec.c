@@ -390,7 +390,7 @@ bool ad_run_node_name_ok(const char *s)
 int ad_run_placement_check(const json_t *p, char *why, size_t whysz)
 {
     if (!json_is_object(p)) {
-        snprintf(why, whysz, "must be an object {labels, gpu, memoryMb}");
+        snprintf(why, whysz, "must be an object {labels, gpu, memoryMb, queue}");
         return AD_EINVAL;
     }
     const char *k;
@@ -415,9 +415,9 @@ int ad_run_placement_check(const json_t *p, char *why, size_t whysz)
                     return AD_EINVAL;
                 }
             }
-        } else if (strcmp(k, "gpu") == 0) {
+        } else if (strcmp(k, "gpu") == 0 || strcmp(k, "queue") == 0) {
             if (!json_is_boolean(v)) {
-                snprintf(why, whysz, "gpu must be true or false");
+                snprintf(why, whysz, "%s must be true or false", k);
                 return AD_EINVAL;
             }
         } else if (strcmp(k, "memoryMb") == 0) {
@@ -427,7 +427,8 @@ int ad_run_placement_check(const json_t *p, char *why, size_t whysz)
                 return AD_EINVAL;
             }
         } else {
-            snprintf(why, whysz, "%.64s is not a placement field (labels, gpu, memoryMb)", k);
+            snprintf(why, whysz, "%.64s is not a placement field (labels, gpu, memoryMb, queue)",
+                     k);
             return AD_EINVAL;
         }
     }

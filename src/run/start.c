@@ -566,7 +566,7 @@ static void on_proc_start(ad_proc_t *p, int rc, const char *err, void *ud)
  * The loop goes on meanwhile: the spawn is a spawner thread's (src/proc). */
 static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, bool followup,
                      const ad_run_config_t *cfg, ad_runner_cb cb, void *ud, char *prompt_id_out,
-                     char *err, size_t errsz)
+                     char *err, size_t errsz, const ad_run_queue_ask_t *q)
 {
     if (ad_run_find(r, agent_id) != NULL) {
         snprintf(err, errsz, "agent %s is already running", agent_id);
@@ -581,6 +581,16 @@ static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, b
     char node_id[AD_ID_MAX] = "";
     bool gpu = false;
     rc = rc != 0 ? rc : ad_run_node_place(r, s, node_id, &gpu, err, errsz);
+    json_t *want = json_object_get(s->state, "placement");
+    /* not now, or (asking for any node that fits) none fits yet: a node
+     * that fits may join */
+    bool waits = rc == AD_ESTATE || (rc == AD_EINVAL && json_is_object(want) && r->plane != NULL);
+    if (waits && q != NULL && (q->queue || json_is_true(json_object_get(want, "queue")))) {
+        /* no node can take it now: it waits in the queue (queue.c) */
+        rc = ad_run_queue_add(r, s->agent, agent_id, s->ws, prompt, node_id, err, q->who, cb, ud);
+        pending_release(pd);
+        return rc;
+    }
     if (rc == 0) {
         rc = node_id[0] != '\0' ? ad_run_node_sandbox(r, s, node_id, err, errsz) /* its node's */
                                 : ad_run_start_sandbox(r, agent_id, s, err, errsz);
@@ -650,7 +660,7 @@ int ad_runner_start(ad_runner_t *r, const char *agent_id, const char *prompt, ad
         errsz = sizeof(dummy);
     }
     err[0] = '\0';
-    return start_run(r, agent_id, prompt, false, NULL, cb, ud, NULL, err, errsz);
+    return start_run(r, agent_id, prompt, false, NULL, cb, ud, NULL, err, errsz, NULL);
 }
 
 int ad_runner_start_cfg(ad_runner_t *r, const char *agent_id, const char *prompt,
@@ -664,7 +674,33 @@ int ad_runner_start_cfg(ad_runner_t *r, const char *agent_id, const char *prompt
         errsz = sizeof(dummy);
     }
     err[0] = '\0';
-    return start_run(r, agent_id, prompt, false, cfg, cb, ud, NULL, err, errsz);
+    return start_run(r, agent_id, prompt, false, cfg, cb, ud, NULL, err, errsz, NULL);
+}
+
+int ad_runner_start_q(ad_runner_t *r, const char *agent_id, const char *prompt,
+                      const ad_run_config_t *cfg, const ad_run_queue_ask_t *q, ad_runner_cb cb,
+                      void *ud, char *err, size_t errsz)
+{
+    AD_ASSERT_LOOP();
+    err[0] = '\0';
+    return start_run(r, agent_id, prompt, false, cfg, cb, ud, NULL, err, errsz, q);
+}
+
+int ad_run_place_now(ad_runner_t *r, const char *agent_id, char *err, size_t errsz)
+{
+    start_t s;
+    memset(&s, 0, sizeof(s));
+    int rc = load(r, agent_id, "-", false, &s, err, errsz);
+    if (rc != 0) {
+        start_cleanup(&s);
+        return AD_EINVAL; /* gone, archived, or no longer startable */
+    }
+    char node_id[AD_ID_MAX];
+    bool gpu = false;
+    rc = ad_run_node_place(r, &s, node_id, &gpu, err, errsz);
+    bool any = json_is_object(json_object_get(s.state, "placement")) && r->plane != NULL;
+    start_cleanup(&s);
+    return rc == AD_ESTATE || (rc == AD_EINVAL && any) ? AD_EAGAIN : rc;
 }
 
 /* A follow-up message to a one-shot CLI: answered as a message is. */
@@ -694,8 +730,8 @@ int ad_run_start_followup(ad_runner_t *r, const char *agent_id, const char *cont
     followup_t *f = ad_xcalloc(1, sizeof(*f));
     f->cb = cb;
     f->ud = ud;
-    int rc =
-        start_run(r, agent_id, content, true, NULL, on_followup_started, f, f->msg_id, err, errsz);
+    int rc = start_run(r, agent_id, content, true, NULL, on_followup_started, f, f->msg_id, err,
+                       errsz, NULL);
     if (rc != 0) {
         free(f);
     }

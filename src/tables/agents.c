@@ -261,6 +261,36 @@ int ad_store_op_agent_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
     return agent_result(db, ad_args_str(args, "id"), result);
 }
 
+/* Where the agent runs (issue #77: a PATCH may change it while the agent
+ * is stopped): state.node or state.placement set from args, or removed
+ * when args says null; left alone when args has no such key. */
+static int state_key(ad_db_t *db, json_t *args, const char *key)
+{
+    json_t *v = json_object_get(args, key);
+    if (v == NULL) {
+        return 0;
+    }
+    bool node = strcmp(key, "node") == 0;
+    ad_db_stmt_t *s =
+        json_is_null(v)
+            ? ad_store_stmt(db, node ? "UPDATE agents SET state = json_remove(COALESCE(state, "
+                                       "'{}'), '$.node') WHERE id = ?1"
+                                     : "UPDATE agents SET state = json_remove(COALESCE(state, "
+                                       "'{}'), '$.placement') WHERE id = ?1")
+            : ad_store_stmt(db, node ? "UPDATE agents SET state = json_set(COALESCE(state, '{}'), "
+                                       "'$.node', json(?2)) WHERE id = ?1"
+                                     : "UPDATE agents SET state = json_set(COALESCE(state, '{}'), "
+                                       "'$.placement', json(?2)) WHERE id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, ad_args_str(args, "id"));
+    if (!json_is_null(v)) {
+        ad_store_bind_json(s, 2, v);
+    }
+    return ad_store_step_done(db, s);
+}
+
 int ad_store_op_agent_update(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
     ad_db_t *db = tx->db;
@@ -311,6 +341,8 @@ int ad_store_op_agent_update(ad_store_tx_t *tx, json_t *args, json_t **result)
         }
         e = ad_store_step_done(db, s);
     }
+    e = e != 0 ? e : state_key(db, args, "node");
+    e = e != 0 ? e : state_key(db, args, "placement");
     if (e != 0) {
         return e;
     }
@@ -388,12 +420,23 @@ int ad_store_op_agent_restore(ad_store_tx_t *tx, json_t *args, json_t **result)
  * and stop step), and for an agent with a session forkSession, so its
  * first run resumes the parent's session into a new one (--fork-session)
  * and never appends to the parent's session file. New reference. */
-static json_t *fork_state(const json_t *src)
+static json_t *fork_state(const json_t *src, const json_t *place)
 {
     json_t *st = json_object_get(src, "state");
     json_t *out = json_is_object(st) ? json_deep_copy(st) : json_object();
     json_object_del(out, "statusReason");
     json_object_del(out, "forkSession");
+    /* where the fork runs, when the request said (issue #77): null removes */
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)place, k, v)
+    {
+        if (json_is_null(v)) {
+            json_object_del(out, k);
+        } else {
+            json_object_set(out, k, v);
+        }
+    }
     const char *sid = json_string_value(json_object_get(src, "sessionId"));
     if (sid != NULL && sid[0] != '\0') {
         json_object_set_new(out, "forkSession", json_true());
@@ -420,15 +463,15 @@ int ad_store_op_agent_fork(ad_store_tx_t *tx, json_t *args, json_t **result)
     if (!json_is_string(wt)) {
         wt = NULL;
     }
-    json_t *ins =
-        json_pack("{s:s?, s:O, s:s, s:O, s:s, s:O, s:O, s:O?, s:s?, s:O?, s:I, s:o}", "id",
-                  ad_args_str(args, "newId"), "worktreeId",
-                  wt != NULL ? wt : json_object_get(src, "worktreeId"), "name", name, "executor",
-                  json_object_get(src, "executor"), "status", "idle", "mode",
-                  json_object_get(src, "mode"), "permissions", json_object_get(src, "permissions"),
-                  "sessionId", json_object_get(src, "sessionId"), "parentAgentId",
-                  ad_args_str(args, "id"), "crewId", json_object_get(src, "crewId"), "now",
-                  (json_int_t)ad_args_int(args, "now", 0), "state", fork_state(src));
+    json_t *ins = json_pack(
+        "{s:s?, s:O, s:s, s:O, s:s, s:O, s:O, s:O?, s:s?, s:O?, s:I, s:o}", "id",
+        ad_args_str(args, "newId"), "worktreeId",
+        wt != NULL ? wt : json_object_get(src, "worktreeId"), "name", name, "executor",
+        json_object_get(src, "executor"), "status", "idle", "mode", json_object_get(src, "mode"),
+        "permissions", json_object_get(src, "permissions"), "sessionId",
+        json_object_get(src, "sessionId"), "parentAgentId", ad_args_str(args, "id"), "crewId",
+        json_object_get(src, "crewId"), "now", (json_int_t)ad_args_int(args, "now", 0), "state",
+        fork_state(src, json_object_get(args, "place")));
     json_decref(src);
     if (ins == NULL) {
         return AD_EINTERNAL;

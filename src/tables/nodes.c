@@ -12,7 +12,8 @@
 #include <string.h>
 
 #define NODE_COLS                                                                                  \
-    "id, org_id, name, labels, caps, created_at, last_seen_at, COALESCE(revoked_at, 0), token_id"
+    "id, org_id, name, labels, caps, created_at, last_seen_at, COALESCE(revoked_at, 0), "          \
+    "token_id, cordoned, draining, max_runs, labels_set"
 
 /* A JSON column as a value ({} when empty or not JSON). */
 static json_t *obj_col(ad_db_stmt_t *s, int i)
@@ -41,6 +42,19 @@ static json_t *node_row(ad_db_stmt_t *s)
         ad_time_format(revoked, rev);
         json_object_set_new(row, "revokedAt", json_string(rev));
     }
+    /* the operator's (issue #77): labels set here override the node's */
+    bool set = ad_db_column_type(s, 12) != AD_DB_NULL;
+    json_object_set_new(row, "nodeLabels", json_deep_copy(json_object_get(row, "labels")));
+    if (set) {
+        json_object_set_new(row, "labels", obj_col(s, 12));
+    }
+    json_object_set_new(row, "labelsSet", json_boolean(set));
+    json_object_set_new(row, "cordoned", json_boolean(ad_db_column_int64(s, 9) != 0));
+    json_object_set_new(row, "draining", json_boolean(ad_db_column_int64(s, 10) != 0));
+    json_object_set_new(row, "maxRuns",
+                        ad_db_column_type(s, 11) == AD_DB_NULL
+                            ? json_null()
+                            : json_integer(ad_db_column_int64(s, 11)));
     return row;
 }
 
@@ -178,6 +192,82 @@ void ad_store_node_seen(ad_store_t *st, const char *id, const char *caps, int64_
     seen_t x = {.now = now, .caps = caps != NULL ? ad_xstrdup(caps) : NULL};
     snprintf(x.id, sizeof(x.id), "%s", id);
     ad_store_typed_write(st, node_seen, &x, sizeof(x), seen_cleanup, NULL, NULL);
+}
+
+/* ---- the operator's settings (issue #77) ---------------------------------------- */
+
+typedef struct {
+    ad_store_node_set_t set;
+    char id[AD_ID_MAX];
+} set_job_t;
+
+static int node_set(ad_store_tx_t *tx, const void *in, json_t **result)
+{
+    const set_job_t *x = in;
+    const ad_store_node_set_t *v = &x->set;
+    ad_db_stmt_t *s =
+        ad_store_stmt(tx->db, "UPDATE nodes SET "
+                              "cordoned = CASE WHEN ?2 <> 0 THEN ?3 ELSE cordoned END, "
+                              "draining = CASE WHEN ?4 <> 0 THEN ?5 ELSE draining END, "
+                              "max_runs = CASE WHEN ?6 <> 0 THEN ?7 ELSE max_runs END, "
+                              "labels_set = CASE WHEN ?8 <> 0 THEN ?9 ELSE labels_set END "
+                              "WHERE id = ?1 AND revoked_at IS NULL");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, x->id);
+    ad_db_bind_int(s, 2, v->has_cordoned);
+    ad_db_bind_int(s, 3, v->cordoned);
+    ad_db_bind_int(s, 4, v->has_draining);
+    ad_db_bind_int(s, 5, v->draining);
+    ad_db_bind_int(s, 6, v->has_max_runs);
+    if (v->max_runs >= 0) {
+        ad_db_bind_int64(s, 7, v->max_runs);
+    } else {
+        ad_db_bind_null(s, 7);
+    }
+    ad_db_bind_int(s, 8, v->has_labels);
+    ad_store_bind_text(s, 9, v->labels); /* NULL: the node's own again */
+    int rc = ad_store_step_done(tx->db, s);
+    if (rc == 0 && ad_db_changes(tx->db) == 0) {
+        return AD_ENOENT;
+    }
+    if (rc == 0) {
+        *result = node_by(tx->db, BY_ID, x->id, NULL, &rc);
+    }
+    return rc;
+}
+
+static void set_cleanup(void *in)
+{
+    free(((set_job_t *)in)->set.labels);
+}
+
+void ad_store_node_set(ad_store_t *st, const char *id, const ad_store_node_set_t *set,
+                       ad_store_result_cb cb, void *ud)
+{
+    set_job_t x = {.set = *set};
+    x.set.labels = set->labels != NULL ? ad_xstrdup(set->labels) : NULL;
+    snprintf(x.id, sizeof(x.id), "%s", id);
+    ad_store_typed_write(st, node_set, &x, sizeof(x), set_cleanup, cb, ud);
+}
+
+int ad_store_node_running(ad_store_t *st, const char *id, int64_t *n)
+{
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT COUNT(*) FROM runs WHERE node_id = ?1 AND "
+                                        "node_id IS NOT NULL AND status = 'running'");
+    *n = 0;
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, id);
+    int step = ad_db_step(s);
+    if (step == AD_DB_ROW) {
+        *n = ad_db_column_int64(s, 0);
+    }
+    ad_db_reset(s);
+    return step == AD_DB_ROW ? 0 : ad_store_rc(db, step);
 }
 
 static int node_revoke(ad_store_tx_t *tx, const void *in, json_t **result)

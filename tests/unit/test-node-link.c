@@ -142,6 +142,62 @@ static void placement_says_why_a_node_does_not_fit(void **state)
     json_decref(node);
 }
 
+/* The operator's tools (issue #77): a cordoned, draining or full node takes
+ * nothing new, and says so; a PATCH body is checked before it is stored. */
+static void a_cordoned_or_full_node_takes_nothing_new(void **state)
+{
+    (void)state;
+    json_t *node = json_pack("{s:s, s:{}, s:{s:I, s:I}, s:i, s:b, s:n}", "state", "connected",
+                             "labels", "caps", "memTotal", (json_int_t)(8ll << 30), "memAvailable",
+                             (json_int_t)(8ll << 30), "runs", 4, "cordoned", 0, "maxRuns");
+    char why[200];
+    bool busy;
+    json_t *want = json_object();
+    assert_int_equal(ad_node_room(node, why, sizeof(why)), 0);
+    assert_true(ad_node_fits(node, want, NULL, 0, &busy, why, sizeof(why)));
+    json_object_set_new(node, "maxRuns", json_integer(4));
+    assert_int_equal(ad_node_room(node, why, sizeof(why)), AD_EBUSY);
+    assert_false(ad_node_fits(node, want, NULL, 0, &busy, why, sizeof(why)));
+    assert_true(busy); /* a run that ends makes room: it waits, not fails */
+    assert_string_equal(why, "it runs 4 of 4");
+    json_object_set_new(node, "cordoned", json_true());
+    assert_false(ad_node_fits(node, want, NULL, 0, &busy, why, sizeof(why)));
+    assert_string_equal(why, "it is cordoned");
+    json_object_set_new(node, "draining", json_true());
+    assert_int_equal(ad_node_room(node, why, sizeof(why)), AD_ESTATE);
+    assert_string_equal(why, "it is draining");
+    json_decref(want);
+    json_decref(node);
+
+    ad_field_err_t e;
+    ad_store_node_set_t set = {0};
+    json_t *body =
+        json_pack("{s:b, s:i, s:{s:s}}", "cordoned", 0, "maxRuns", 3, "labels", "zone", "eu");
+    assert_int_equal(ad_node_set_check(body, &set, &e), 0);
+    assert_true(set.has_cordoned && !set.cordoned && set.has_draining && !set.draining);
+    assert_true(set.has_max_runs);
+    assert_int_equal(set.max_runs, 3);
+    assert_string_equal(set.labels, "{\"zone\":\"eu\"}");
+    free(set.labels);
+    json_decref(body);
+    const char *bad[] = {"{\"draining\":true}",    "{\"maxRuns\":-1}",
+                         "{\"maxRuns\":\"4\"}",    "{\"labels\":{\"a b\":\"x\"}}",
+                         "{\"labels\":{\"a\":1}}", "{\"labels\":[]}",
+                         "{\"cordoned\":\"yes\"}"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        ad_store_node_set_t s2 = {0};
+        body = json_loads(bad[i], 0, NULL);
+        assert_int_equal(ad_node_set_check(body, &s2, &e), AD_EINVAL);
+        assert_null(s2.labels);
+        json_decref(body);
+    }
+    ad_store_node_set_t s3 = {0};
+    body = json_pack("{s:n, s:n}", "maxRuns", "labels");
+    assert_int_equal(ad_node_set_check(body, &s3, &e), 0);
+    assert_true(s3.has_max_runs && s3.max_runs == -1 && s3.has_labels && s3.labels == NULL);
+    json_decref(body);
+}
+
 /* What the plane asks of a node is answered only by that node: the same
  * id from another node takes nothing, an unknown id nothing, and an
  * expiry with all takes every one left (ask.c, for git, probes and files). */
@@ -319,6 +375,7 @@ int main(void)
         cmocka_unit_test(malformed_messages_are_refused),
         cmocka_unit_test(each_direction_takes_its_own_types),
         cmocka_unit_test(placement_says_why_a_node_does_not_fit),
+        cmocka_unit_test(a_cordoned_or_full_node_takes_nothing_new),
         cmocka_unit_test(an_answer_counts_only_from_the_node_asked),
         cmocka_unit_test(a_plane_url_is_dialled_only_when_allowed),
         cmocka_unit_test(a_node_learns_at_most_eight_urls_after_its_own),

@@ -259,6 +259,26 @@ export interface WorkerNode {
   createdAt: string;
   revokedAt?: string;
   unreachableSince?: string;
+  /** The operator's settings (issue #77, docs/nodes.md). */
+  cordoned?: boolean;
+  draining?: boolean;
+  drained?: boolean;
+  maxRuns?: number | null;
+  queued?: number;
+  nodeLabels?: Record<string, string>;
+  labelsSet?: boolean;
+}
+
+/** A start waiting for a node with room (GET /api/nodes/queue). */
+export interface QueuedStart {
+  agentId: string;
+  agentName?: string;
+  orgId: string;
+  nodeId?: string;
+  reasons: string;
+  queuedAt: string;
+  queuedBy: string;
+  claimedBy?: string;
 }
 
 /** One step's state in a workflow (docs/workbench.md). */
@@ -617,6 +637,11 @@ export const api = {
   routineRuns: async (id: string) => listOf<RoutineRunRow>(await request('GET', `/api/routines/${enc(id)}/runs`), 'runs'),
   runRoutine: (id: string) => request<RoutineRunRow>('POST', `/api/routines/${enc(id)}/run`, {}),
   revokeNode: (id: string) => request('DELETE', `/api/nodes/${enc(id)}`),
+  nodeAction: (id: string, what: 'drain' | 'cordon' | 'uncordon') => request('POST', `/api/nodes/${enc(id)}/${what}`),
+  setNode: (id: string, body: { maxRuns?: number | null; labels?: Record<string, string> | null }) => request('PATCH', `/api/nodes/${enc(id)}`, body),
+  nodeQueue: async () => listOf<QueuedStart>(await request('GET', '/api/nodes/queue'), 'queue'),
+  /** A stop of an agent that is not running cancels its queued start. */
+  cancelQueued: (agentId: string) => request('POST', `/api/agents/${enc(agentId)}/stop`),
   approveSetup: (worktreeId: string) => request('POST', `/api/worktrees/${enc(worktreeId)}/setup`, { approve: true }),
   patchSettings: (body: Record<string, unknown>) => request('PATCH', '/api/settings', body),
   usageToday: () => request('GET', '/api/usage/today'),

@@ -41,9 +41,24 @@ export function agentNode(a: Pick<Agent, 'state'>): string | null {
   return null;
 }
 
-/** The node choice ('' here, '*' any that fits, else a node's name) as agent fields. */
+/** The node choice ('' here, '*' any that fits, '*q' the same and its starts wait in the
+ * queue for room (issue #77), else a node's name) as agent fields. */
 export function nodeFields(choice: string): Record<string, unknown> {
   if (choice === '*') return { placement: {} };
+  if (choice === '*q') return { placement: { queue: true } };
   if (choice) return { node: choice };
   return {};
+}
+
+/** What a node takes now (issue #77): drained, draining, cordoned or ready. */
+export function nodeSchedule(n: Pick<WorkerNode, 'cordoned' | 'draining' | 'drained'>): 'drained' | 'draining' | 'cordoned' | 'ready' {
+  if (n.drained) return 'drained';
+  if (n.draining) return 'draining';
+  if (n.cordoned) return 'cordoned';
+  return 'ready';
+}
+
+/** Its runs against its capacity: "2 / 4", or "2" without a bound. */
+export function nodeCapacity(n: Pick<WorkerNode, 'runs' | 'maxRuns'>): string {
+  return typeof n.maxRuns === 'number' ? `${n.runs} / ${n.maxRuns}` : String(n.runs);
 }

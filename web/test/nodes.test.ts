@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { agentNode, nodeFields, nodeFigures } from '../src/nodes';
+import { agentNode, nodeCapacity, nodeFields, nodeFigures, nodeSchedule } from '../src/nodes';
 import type { WorkerNode } from '../src/api';
 
 const node = (caps: WorkerNode['caps']): WorkerNode => ({
@@ -42,6 +42,21 @@ describe('worker nodes', () => {
     expect(agentNode({ state: { placement: {} } })).toBe('any node');
     expect(nodeFields('')).toEqual({});
     expect(nodeFields('*')).toEqual({ placement: {} });
+    expect(nodeFields('*q')).toEqual({ placement: { queue: true } });
     expect(nodeFields('gpu1')).toEqual({ node: 'gpu1' });
+  });
+});
+
+describe("the operator's tools (issue #77)", () => {
+  it("names a node's schedule, draining and drained before cordoned", () => {
+    expect(nodeSchedule({})).toBe('ready');
+    expect(nodeSchedule({ cordoned: true })).toBe('cordoned');
+    expect(nodeSchedule({ cordoned: true, draining: true })).toBe('draining');
+    expect(nodeSchedule({ cordoned: true, draining: true, drained: true })).toBe('drained');
+  });
+  it('shows runs against the capacity, or the runs alone without one', () => {
+    expect(nodeCapacity({ runs: 2, maxRuns: 4 })).toBe('2 / 4');
+    expect(nodeCapacity({ runs: 2, maxRuns: null })).toBe('2');
+    expect(nodeCapacity({ runs: 0 })).toBe('0');
   });
 });

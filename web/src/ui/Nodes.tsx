@@ -1,22 +1,26 @@
 // The Nodes page (issue #34, docs/nodes.md): every worker node of the
 // caller's organisation with its state, capabilities (CPU, memory, disk,
 // GPUs, agent CLIs), health figures, runs, labels and when it was last
-// seen; admins revoke one (its link drops at once). Read again every few
-// seconds while open: a node's figures change with its renewals.
+// seen; admins revoke one (its link drops at once). The operator's tools
+// (issue #77): each node's schedule (ready, cordoned, draining, drained),
+// its runs against its capacity and the starts queued for it, with admin
+// buttons to drain, cordon, uncordon and set its capacity; and the queue of
+// starts waiting for a node, each cancellable. Read again every few seconds
+// while open: a node's figures change with its renewals.
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
-import { api, type WorkerNode } from '../api';
+import { api, type QueuedStart, type WorkerNode } from '../api';
 import { auth, toast } from '../store';
-import { nodeFigures } from '../nodes';
+import { nodeCapacity, nodeFigures, nodeSchedule } from '../nodes';
 import { ago, Empty, ErrorState, errText, Spinner } from './common';
 
 export default function Nodes() {
   const list = useSignal<WorkerNode[] | null>(null);
+  const queue = useSignal<QueuedStart[]>([]);
   const err = useSignal<string | null>(null);
   const load = () =>
-    api
-      .nodes()
-      .then((n) => ((list.value = n), (err.value = null)))
+    Promise.all([api.nodes(), api.nodeQueue().catch(() => [] as QueuedStart[])])
+      .then(([n, q]) => ((list.value = n), (queue.value = q), (err.value = null)))
       .catch((e) => (err.value = errText(e)));
   useEffect(() => {
     void load();
@@ -30,6 +34,42 @@ export default function Nodes() {
     try {
       await api.revokeNode(n.id);
       toast('success', 'Node revoked', n.name);
+      await load();
+    } catch (e) {
+      err.value = errText(e);
+    }
+  };
+
+  const act = async (n: WorkerNode, what: 'drain' | 'cordon' | 'uncordon') => {
+    if (what === 'drain' && !confirm(`Drain node "${n.name}"? It takes no new work; what runs there finishes.`)) return;
+    try {
+      await api.nodeAction(n.id, what);
+      toast('success', `Node ${what === 'drain' ? 'draining' : what === 'cordon' ? 'cordoned' : 'uncordoned'}`, n.name);
+      await load();
+    } catch (e) {
+      err.value = errText(e);
+    }
+  };
+  const capacity = async (n: WorkerNode) => {
+    const text = prompt(`The most runs "${n.name}" may have at once (empty: no bound):`, typeof n.maxRuns === 'number' ? String(n.maxRuns) : '');
+    if (text === null) return;
+    const max = text.trim() === '' ? null : Number(text.trim());
+    if (max !== null && (!Number.isInteger(max) || max < 0)) {
+      err.value = 'The capacity is a whole number of runs, 0 or more, or empty for no bound.';
+      return;
+    }
+    try {
+      await api.setNode(n.id, { maxRuns: max });
+      toast('success', 'Capacity set', `${n.name}: ${max === null ? 'no bound' : max}`);
+      await load();
+    } catch (e) {
+      err.value = errText(e);
+    }
+  };
+  const cancel = async (q: QueuedStart) => {
+    try {
+      await api.cancelQueued(q.agentId);
+      toast('success', 'Queued start cancelled', q.agentName || q.agentId);
       await load();
     } catch (e) {
       err.value = errText(e);
@@ -52,9 +92,11 @@ export default function Nodes() {
             <tr>
               <th>Node</th>
               <th>State</th>
+              <th>Schedule</th>
               <th>Capabilities</th>
               <th>Health</th>
               <th class="num">Agents</th>
+              <th class="num">Queued</th>
               <th>Last seen</th>
               <th />
             </tr>
@@ -62,13 +104,14 @@ export default function Nodes() {
           <tbody>
             {list.value.map((n) => {
               const f = nodeFigures(n);
+              const sched = nodeSchedule(n);
               return (
-                <tr key={n.id} data-node={n.name} data-state={n.state}>
+                <tr key={n.id} data-node={n.name} data-state={n.state} data-schedule={sched}>
                   <td title={n.id}>
                     <strong>{n.name}</strong>
                     <div class="node-labels">
                       {Object.entries(n.labels).map(([k, v]) => (
-                        <span key={k} class="chip">
+                        <span key={k} class="chip" title={n.labelsSet ? 'set from the control plane' : undefined}>
                           {k}={v}
                         </span>
                       ))}
@@ -83,20 +126,77 @@ export default function Nodes() {
                       {n.state}
                     </span>
                   </td>
+                  <td class="node-schedule">
+                    <span class={`chip node-sched-${sched}`}>{sched}</span>
+                  </td>
                   <td class="node-caps">{f.caps}</td>
                   <td class="node-health">{f.health}</td>
-                  <td class="num node-runs">{n.runs}</td>
+                  <td class="num node-runs" title={typeof n.maxRuns === 'number' ? 'runs / capacity' : 'no capacity set'}>
+                    {nodeCapacity(n)}
+                  </td>
+                  <td class="num node-queued">{n.queued ?? 0}</td>
                   <td>{ago(n.lastSeenAt)}</td>
-                  <td>
+                  <td class="node-actions">
                     {admin && n.state !== 'revoked' && (
-                      <button type="button" class="btn btn-sm" onClick={() => void revoke(n)}>
-                        Revoke
-                      </button>
+                      <>
+                        {!n.draining && (
+                          <button type="button" class="btn btn-sm" onClick={() => void act(n, 'drain')}>
+                            Drain
+                          </button>
+                        )}
+                        {!n.cordoned && (
+                          <button type="button" class="btn btn-sm" onClick={() => void act(n, 'cordon')}>
+                            Cordon
+                          </button>
+                        )}
+                        {n.cordoned && (
+                          <button type="button" class="btn btn-sm" onClick={() => void act(n, 'uncordon')}>
+                            Uncordon
+                          </button>
+                        )}
+                        <button type="button" class="btn btn-sm" onClick={() => void capacity(n)}>
+                          Capacity
+                        </button>
+                        <button type="button" class="btn btn-sm" onClick={() => void revoke(n)}>
+                          Revoke
+                        </button>
+                      </>
                     )}
                   </td>
                 </tr>
               );
             })}
+          </tbody>
+        </table>
+      )}
+      <h2>Queue</h2>
+      {queue.value.length === 0 ? (
+        <p class="muted nodes-queue-empty">No start is waiting for a node. A start asked with “queue” waits here for a node with room.</p>
+      ) : (
+        <table class="table nodes-queue" aria-label="Queued starts">
+          <thead>
+            <tr>
+              <th>Agent</th>
+              <th>Waiting since</th>
+              <th>Why</th>
+              <th />
+            </tr>
+          </thead>
+          <tbody>
+            {queue.value.map((q) => (
+              <tr key={q.agentId} data-agent={q.agentId}>
+                <td>
+                  <a href={`#/agents/${q.agentId}`}>{q.agentName || q.agentId}</a>
+                </td>
+                <td>{ago(q.queuedAt)}</td>
+                <td class="node-queue-why">{q.reasons}</td>
+                <td>
+                  <button type="button" class="btn btn-sm" onClick={() => void cancel(q)}>
+                    Cancel
+                  </button>
+                </td>
+              </tr>
+            ))}
           </tbody>
         </table>
       )}

@@ -78,9 +78,11 @@ export function NodeField({ value, onChange, any = true }: { value: string; onCh
       <select name="node" value={value} onChange={(e) => onChange(e.currentTarget.value)}>
         <option value="">This machine</option>
         {any && <option value="*">Any node that fits</option>}
+        {any && <option value="*q">Any node that fits, waiting for room</option>}
         {nodes.value.map((n) => (
           <option key={n.id} value={n.name}>
-            {n.name} ({n.state})
+            {n.name} ({n.state}
+            {n.cordoned ? `, ${n.draining ? 'draining' : 'cordoned'}` : ''})
           </option>
         ))}
       </select>
