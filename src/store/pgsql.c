@@ -106,6 +106,10 @@ static const struct {
      "ALTER TABLE agents DROP CONSTRAINT agents_executor_check;\n"
      "ALTER TABLE agents ADD CONSTRAINT agents_executor_check CHECK (executor IN ('claude', "
      "'codex', 'gemini', 'command', 'acp'));\n"},
+    {"2930_agent_suspended.sql",
+     "ALTER TABLE agents DROP CONSTRAINT agents_status_check;\n"
+     "ALTER TABLE agents ADD CONSTRAINT agents_status_check CHECK (status IN ('running', "
+     "'waiting', 'error', 'finished', 'idle', 'paused', 'stopped', 'suspended'));\n"},
 };
 
 /* Word rewrites, longest first where one starts another. */
