@@ -112,6 +112,22 @@ int ad_cli_stop(ad_cli_t *c, int argc, char **argv)
     return agent_post(c, pos[0], "stop", q, NULL, no_wait ? "stopping" : "stopped");
 }
 
+/* agentd resume AGENT: an agent suspended on a usage limit resumes now
+ * (issue #75), a paused one goes on. */
+int ad_cli_resume(ad_cli_t *c, int argc, char **argv)
+{
+    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json}};
+    const char *pos[1];
+    int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    if (npos != 1) {
+        return ad_cli_usage(c, "usage: agentd resume ID|NAME");
+    }
+    return agent_post(c, pos[0], "resume", "", NULL, "running");
+}
+
 /* A command that takes --json and one id: 0 with the id in pos[0], else
  * the exit code after saying how to call it (usage_text). */
 int ad_cli_one_id(ad_cli_t *c, int argc, char **argv, const char *usage_text, const char **pos)

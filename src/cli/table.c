@@ -90,6 +90,13 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --no-wait  return as soon as the daemon says stopping\n"
      "  --json     the agent as JSON\n",
      "agents"},
+    {"resume", ad_cli_resume, NULL, "resume an agent suspended on a usage limit (or paused)",
+     "Usage: agentd resume AGENT [--json]\n"
+     "An agent suspended on a rate or usage limit resumes now instead of at\n"
+     "the reset (`agentd ls` says until when): a new run of its session with\n"
+     "the message \"continue\". A paused agent goes on (SIGCONT).\n"
+     "  --json  the agent as JSON\n",
+     "agents"},
     {"fork", ad_cli_fork, NULL, "copy an agent (its conversation too) as a new agent",
      "Usage: agentd fork AGENT [--name N] [--worktree WT] [--json]\n"
      "Make a new agent from AGENT: its settings, and its conversation for\n"
