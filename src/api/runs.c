@@ -144,6 +144,11 @@ static void stop(ad_req_t *r, void *ud)
      * from the stop's answer, as agentd answered before `stopping`. */
     wait = wait || ad_req_dialect(r);
     if (ad_runner_stop(app->runner, id, force, wait ? on_agent_done : NULL, wait ? r : NULL) != 0) {
+        /* Suspended on a usage limit, or between a goal's turns: it would
+         * run again by itself; now it does not (issue #75). */
+        if (ad_runner_halt(app->runner, id, on_agent_done, r) == 0) {
+            return;
+        }
         /* Not running: nothing was done, and the answer says so. */
         ad_res_error(r, 409, "CONFLICT", json_pack("{s:s}", "id", id), "agent %s is not running",
                      id);

@@ -109,6 +109,8 @@ static void take_out(goal_t **p)
     g->out = true;
     if (!g->checking) {
         goal_free(g);
+    } else if (g->terms != NULL) { /* its check is killed; its end frees it */
+        ad_terms_call(g->terms, "kill", g->term, "kill");
     }
 }
 

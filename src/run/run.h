@@ -168,6 +168,12 @@ void ad_runner_goal_clear(ad_runner_t *r, const char *agent_id);
  * 0, cb gets {agent} once the run row is committed. Loop thread. */
 int ad_runner_unsuspend(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void *ud, char *err,
                         size_t errsz);
+/* A stop of an agent with no run that would run again by itself: one
+ * suspended on a usage limit, or between the turns of a goal (its check
+ * running). Its suspension and goal end, it reads `stopped`. AD_ENOENT
+ * (nothing done) when it is neither, or has a run (ad_runner_stop's). On
+ * 0, cb gets {agent} once stored. Loop thread. */
+int ad_runner_halt(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void *ud);
 /* Answers a permission prompt of the agent's live run (src/run/approvals.c):
  * writes the decision for approval_id to the CLI's stdin, and the agent is
  * `running` again once no prompt is left. tool and input (borrowed) are the

@@ -221,6 +221,60 @@ int ad_runner_unsuspend(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, v
     return resume(r, p, true, cb, ud, err, errsz);
 }
 
+typedef struct {
+    ad_runner_t *r;
+    char agent_id[AD_ID_MAX];
+    ad_runner_cb cb;
+    void *ud;
+} halt_t;
+
+static void on_halted(int rc, json_t *result, void *ud)
+{
+    halt_t *c = ud;
+    json_t *agent = json_object_get(result, "agent");
+    if (rc == 0 && agent != NULL) {
+        ad_run_topics_t t;
+        ad_run_topics_init(&t, c->agent_id, NULL, NULL,
+                           json_string_value(json_object_get(agent, "orgId")), NULL);
+        ad_run_publish_status(c->r, &t, c->agent_id, "stopped", NULL,
+                              json_object_get(agent, "statusReason"));
+    }
+    ad_run_call_cb(c->cb, c->ud, rc, result, rc != 0 ? ad_strerror(rc) : NULL);
+    json_decref(result);
+    free(c);
+}
+
+int ad_runner_halt(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void *ud)
+{
+    AD_ASSERT_LOOP();
+    susp_t **p = slot_of(r, agent_id);
+    bool suspended = p != NULL && *p != NULL;
+    bool goal = ad_run_goal_active(r, agent_id);
+    if ((!suspended && !goal) || ad_run_find(r, agent_id) != NULL) {
+        return AD_ENOENT;
+    }
+    if (suspended) {
+        unlink_one(p);
+    }
+    if (goal) {
+        ad_run_goal_stopped(r, agent_id); /* its check, if one runs, is let go */
+    }
+    ad_store_agent_runtime_t u = {.context_level = -1, .status = AD_AGENT_STATUS_STOPPED};
+    snprintf(u.id, sizeof(u.id), "%s", agent_id);
+    u.now = ad_wall_ms();
+    ad_status_reason_set(&u.why, "stopped", NULL, "stopped by the user%s",
+                         suspended ? " while suspended on a usage limit"
+                                   : " between a goal's turns");
+    u.state_patch = json_pack("{s:n}", "suspended");
+    halt_t *c = ad_xcalloc(1, sizeof(*c));
+    c->r = r;
+    snprintf(c->agent_id, sizeof(c->agent_id), "%s", agent_id);
+    c->cb = cb;
+    c->ud = ud;
+    ad_store_agent_runtime(r->store, &u, on_halted, c);
+    return 0;
+}
+
 /* ---- the table ------------------------------------------------------------------- */
 
 static void arm(ad_runner_t *r, const char *agent_id, const char *org, int64_t resume_at)

@@ -108,6 +108,35 @@ test('a goal that is never met ends goal_failed at maxTurns', async () => {
   }
 });
 
+test('a stop between a goal\'s turns ends the goal: no next turn', async () => {
+  const { d, dir, wt } = await startWithWorktree();
+  try {
+    const id = await commandAgent(d, wt, APPEND);
+    const s = await api(d, 'POST', `/api/agents/${id}/start`, {
+      initialPrompt: 'go',
+      goal: { check: ['sh', '-c', 'touch checking; sleep 30; exit 1'], prompt: 'Again.', maxTurns: 3 },
+    });
+    assert.equal(s.status, 200, JSON.stringify(s.body));
+    // the run has ended and its check runs: no run to stop, but a goal
+    await until(() => fs.existsSync(path.join(dir, 'checking')), 'the check running');
+    await until(async () => (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs.every((r) => r.status !== 'running'), 'the first run ended');
+    const st = await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
+    assert.equal(st.status, 200, JSON.stringify(st.body));
+    assert.equal(st.body.status, 'stopped');
+    const a = await until(async () => {
+      const x = await agent(d, id);
+      return x.state.goal && x.state.goal.status === 'stopped' ? x : null;
+    }, 'the goal stopped');
+    assert.equal(a.status, 'stopped');
+    assert.equal(a.statusReason.code, 'stopped');
+    // nothing left to stop
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/stop`)).status, 409);
+    assert.equal((await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs.length, 1);
+  } finally {
+    await d.cleanup();
+  }
+});
+
 test('hostile goals are refused and start nothing', async () => {
   const { d, wt } = await startWithWorktree();
   try {

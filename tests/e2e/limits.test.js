@@ -129,8 +129,9 @@ test('a usage limit suspends the agent; it resumes itself at the reset, across a
 });
 
 test('an API key\'s 429 suspends the agent; POST /resume resumes it at once', { skip, timeout: 120000 }, async () => {
-  const rule = { match: 'limit me', times: 1, reply: { error: { status: 429, type: 'rate_limit_error', message: 'Number of request tokens has exceeded your per-minute rate limit' } } };
-  const mock = await startMock({ rules: [rule, { reply: { text: 'Hello from the mock.' } }] });
+  const err = { status: 429, type: 'rate_limit_error', message: 'Number of request tokens has exceeded your per-minute rate limit' };
+  const rules = [{ match: 'limit me', times: 1, reply: { error: err } }, { match: 'limit again', times: 1, reply: { error: err } }];
+  const mock = await startMock({ rules: [...rules, { reply: { text: 'Hello from the mock.' } }] });
   const sb = makeSandbox();
   const d = await daemon.start({ needUrl: true, args: ['--claude-bin', CLAUDE_BIN] });
   try {
@@ -158,7 +159,17 @@ test('an API key\'s 429 suspends the agent; POST /resume resumes it at once', { 
     assert.equal((await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs.length, 2);
     // once resumed, a second /resume has nothing to resume
     assert.equal((await api(d, 'POST', `/api/agents/${id}/resume`)).status, 409);
-    await api(d, 'POST', `/api/agents/${id}/stop?force=true&wait=true`);
+    // suspended again, then stopped: it no longer resumes
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content: 'limit again' })).status, 200);
+    await statusOf(d, id, 'suspended', 30000);
+    const st = await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
+    assert.equal(st.status, 200, JSON.stringify(st.body));
+    assert.equal(st.body.status, 'stopped');
+    assert.equal(st.body.resumeAt, undefined);
+    const stopped = await agent(d, id);
+    assert.equal(stopped.status, 'stopped');
+    assert.equal(stopped.state.suspended, null);
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/resume`)).status, 409);
   } finally {
     await d.cleanup();
     await mock.close();
