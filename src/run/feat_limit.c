@@ -15,7 +15,8 @@
  *
  * The reset is, first found first: the reset the hit's text names, the
  * newest notice's, else AD_RUN_LIMIT_WAIT_MS from now (an API key's 429
- * through Claude Code says no time once its retries are spent).
+ * through Claude Code says no time once its retries are spent); never
+ * sooner than AD_RUN_LIMIT_MIN_MS from the run's end.
  *
  * State: whether the run hit a limit, the reset. Hooks: open (a new run
  * of the agent takes it out of the suspended table), record, line_end.
@@ -26,6 +27,7 @@
 #include <string.h>
 
 #define AD_RUN_LIMIT_WAIT_MS (5 * 60 * 1000) /* no reset said: five minutes */
+#define AD_RUN_LIMIT_MIN_MS 5000             /* the shortest wait */
 
 typedef struct {
     bool hit;
@@ -88,9 +90,13 @@ void ad_run_limit_end(ad_run_t *run, const ad_proc_exit_t *ex, ad_store_run_end_
         return; /* a stop, a lost run or an OOM kill say so themselves */
     }
     int64_t now = ad_wall_ms();
-    int64_t reset = l->reset_ms > now  ? l->reset_ms
+    int64_t reset = l->reset_ms != 0   ? l->reset_ms
                     : l->hint_ms > now ? l->hint_ms
                                        : now + AD_RUN_LIMIT_WAIT_MS;
+    /* a reset that passed while the CLI ended (Codex's "try again in
+     * 0.2s"), or one very near: not sooner than AD_RUN_LIMIT_MIN_MS, so a
+     * limit that holds does not make a run a second */
+    reset = reset > now + AD_RUN_LIMIT_MIN_MS ? reset : now + AD_RUN_LIMIT_MIN_MS;
     int64_t at = ad_run_resume_time(reset, now);
     char ts[AD_TIME_MAX];
     ad_time_format(at, ts);
