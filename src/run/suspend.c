@@ -189,6 +189,15 @@ static int resume(ad_runner_t *r, susp_t **p, bool by_user, ad_runner_cb cb, voi
         if (!by_user) {
             audit(r, c->org, c->agent_id, 409, "resume at the reset refused");
         }
+        /* no longer suspended (nothing would resume it): error, saying why */
+        ad_store_agent_runtime_t f = {.context_level = -1, .status = AD_AGENT_STATUS_ERROR};
+        snprintf(f.id, sizeof(f.id), "%s", c->agent_id);
+        f.now = ad_wall_ms();
+        ad_status_reason_set(&f.why, "resume_refused", NULL,
+                             "the resume after a usage limit "
+                             "did not start: %.200s",
+                             err);
+        ad_store_agent_runtime(r->store, &f, NULL, NULL);
         free(c);
     }
     return rc;
