@@ -52,18 +52,25 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --json          the new agent as JSON\n",
      "agents"},
     {"start", ad_cli_start, NULL, "start an agent, optionally with a first prompt",
-     "Usage: agentd start AGENT [PROMPT] [--config CFG [--config-flags]] [--json]\n"
+     "Usage: agentd start AGENT [PROMPT] [--config CFG [--config-flags]]\n"
+     "       [--goal CMD [--goal-prompt TEXT] [--max-turns N] [--max-cost USD]] [--json]\n"
      "Start an agent, optionally with a first prompt.\n"
      "  --config CFG     a hyper-parameter config: its values in the JSON file\n"
      "                   named by AGENTD_CONFIG\n"
      "  --config-flags   also as --name=value flags (command agents)\n"
+     "  --goal CMD       a goal: after each turn CMD (a shell line) runs in the\n"
+     "                   worktree; until it exits 0 the agent gets --goal-prompt\n"
+     "                   and its output, at most --max-turns turns (10) and\n"
+     "                   --max-cost dollars (`agentd send` takes them too)\n"
      "  --json           the agent as JSON\n",
      "agents"},
     {"send", ad_cli_send, NULL, "send a message to a running agent",
-     "Usage: agentd send AGENT MESSAGE [--json]\n"
+     "Usage: agentd send AGENT MESSAGE [--goal CMD ...] [--json]\n"
      "Send a message to a running agent (codex and gemini: the next turn,\n"
      "resuming the session).\n"
-     "  --json  the daemon's answer as JSON\n",
+     "  --goal CMD  a goal from this turn on, as `agentd start` takes it\n"
+     "              (--goal-prompt, --max-turns, --max-cost)\n"
+     "  --json      the daemon's answer as JSON\n",
      "agents"},
     {"logs", ad_cli_logs, NULL, "print an agent's transcript; -f follows it live",
      "Usage: agentd logs [-f [--until idle|end]] AGENT [--json]\n"

@@ -84,6 +84,27 @@ test('a command agent meets its goal on the second turn', async () => {
   }
 });
 
+test('agentd start --goal: the CLI sets a goal (a shell line), and says what the daemon refuses', async () => {
+  const { d, dir, wt } = await startWithWorktree();
+  try {
+    const id = await commandAgent(d, wt, APPEND);
+    const bad = daemon.run(['--data-dir', d.dataDir, 'start', id, 'first', '--goal', 'true', '--max-turns', 'lots']);
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr + bad.stdout, /goal\.maxTurns/);
+    assert.equal((await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs.length, 0);
+    const r = daemon.run(['--data-dir', d.dataDir, 'start', id, 'first', '--goal', 'test "$(wc -l < log.txt)" -ge 2', '--max-turns', '3']);
+    assert.equal(r.status, 0, r.stderr);
+    const met = await reasonIn(d, id, ['goal_met', 'goal_failed']);
+    assert.equal(met.statusReason.code, 'goal_met', JSON.stringify(met.statusReason));
+    assert.deepEqual(met.state.goal.check, ['sh', '-c', 'test "$(wc -l < log.txt)" -ge 2']);
+    assert.equal(met.state.goal.maxTurns, 3);
+    const lines = fs.readFileSync(path.join(dir, 'log.txt'), 'utf8').split('\n').filter(Boolean);
+    assert.equal(lines[1], 'The goal\'s check still fails (its output is below): keep going.');
+  } finally {
+    await d.cleanup();
+  }
+});
+
 test('a goal that is never met ends goal_failed at maxTurns', async () => {
   const { d, wt } = await startWithWorktree();
   try {
