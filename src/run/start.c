@@ -150,7 +150,9 @@ static int load(ad_runner_t *r, const char *agent_id, const char *prompt, bool f
 int ad_run_check_prepare(ad_runner_t *r, const char *agent_id, ad_run_start_t *s, char *err,
                          size_t errsz)
 {
-    int rc = load(r, agent_id, NULL, false, s, err, errsz);
+    /* a prompt, as a CLI that runs one turn needs one to build its launch
+     * (never spawned: only its environment and sandbox are used) */
+    int rc = load(r, agent_id, "check", false, s, err, errsz);
     if (rc == 0 && s->spec.remote) {
         snprintf(err, errsz, "a goal's check does not run for an agent on a node");
         rc = AD_EINVAL;

@@ -18,6 +18,8 @@ const { api, until, startWithWorktree, commandAgent, assertError } = require('./
 const { claudeAgents } = require('./lib/agents');
 const { start: startMock } = require('../fixtures/mock-anthropic');
 const { CLAUDE_BIN, claudeMissingReason, makeSandbox } = require('../fixtures/claude-run');
+const cliRun = require('../fixtures/cli-run');
+const { start: startGemini } = require('../fixtures/mock-gemini');
 
 async function messages(d, id) {
   return (await api(d, 'GET', `/api/agents/${id}/messages?limit=200`)).body.messages;
@@ -233,6 +235,40 @@ test('claude meets its goal on the second turn', { skip }, async () => {
     const checks = msgs.filter((m) => m.role === 'system' && m.content.startsWith('goal check'));
     assert.equal(checks.length, 2, JSON.stringify(checks));
     await api(d, 'POST', `/api/agents/${id}/stop?force=true&wait=true`);
+  } finally {
+    await d.cleanup();
+    await mock.close();
+    sb.cleanup();
+  }
+});
+
+// Gemini runs one turn per process: the check runs after the run's end, and
+// the next turn is a new run that resumes the session.
+test('gemini meets its goal on the second turn, a run a turn', { skip: cliRun.geminiMissingReason() || false }, async () => {
+  const mock = await startGemini();
+  const sb = cliRun.makeSandbox();
+  const d = await daemon.start({ needUrl: true, args: ['--gemini-bin', cliRun.GEMINI_BIN] });
+  const repo = daemon.tmpRepo('agentd-goal-gemini-');
+  try {
+    const ws = await api(d, 'POST', '/api/workspaces', { path: repo });
+    assert.equal(ws.status, 201, JSON.stringify(ws.body));
+    const ag = await api(d, 'POST', '/api/agents', {
+      worktreeId: ws.body.worktrees[0].id, executor: 'gemini', mode: 'auto', baseUrl: mock.url,
+      env: { GEMINI_API_KEY: 'dummy', HOME: sb.home }, allowUnsafeEnv: true,
+    });
+    assert.equal(ag.status, 201, JSON.stringify(ag.body));
+    const id = ag.body.id;
+    const s = await api(d, 'POST', `/api/agents/${id}/start`, {
+      initialPrompt: 'say hi',
+      goal: { check: ['test', '-f', 'out.txt'], prompt: 'Not yet: please make a file.', maxTurns: 3 },
+    });
+    assert.equal(s.status, 200, JSON.stringify(s.body));
+    const met = await reasonIn(d, id, ['goal_met', 'goal_failed'], 90000);
+    assert.equal(met.statusReason.code, 'goal_met', JSON.stringify(met.statusReason));
+    assert.match(met.statusReason.text, /after turn 2 of 3/);
+    assert.equal(fs.readFileSync(path.join(repo, 'out.txt'), 'utf8'), 'hello\n');
+    const rs = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs;
+    assert.equal(rs.length, 2);
   } finally {
     await d.cleanup();
     await mock.close();
