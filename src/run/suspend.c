@@ -93,9 +93,15 @@ int64_t ad_run_suspended_until(const ad_runner_t *r, const char *agent_id)
 void ad_run_suspend_drop(ad_runner_t *r, const char *agent_id)
 {
     susp_t **p = slot_of(r, agent_id);
-    if (p != NULL && *p != NULL) {
-        unlink_one(p);
+    if (p == NULL || *p == NULL) {
+        return;
     }
+    unlink_one(p);
+    ad_store_agent_runtime_t u = {.context_level = -1}; /* state.suspended goes too */
+    snprintf(u.id, sizeof(u.id), "%s", agent_id);
+    u.now = ad_wall_ms();
+    u.state_patch = json_pack("{s:n}", "suspended");
+    ad_store_agent_runtime(r->store, &u, NULL, NULL);
 }
 
 /* A uniform random number in [0, n]. */

@@ -130,7 +130,7 @@ test('a usage limit suspends the agent; it resumes itself at the reset, across a
 
 test('an API key\'s 429 suspends the agent; POST /resume resumes it at once', { skip, timeout: 120000 }, async () => {
   const err = { status: 429, type: 'rate_limit_error', message: 'Number of request tokens has exceeded your per-minute rate limit' };
-  const rules = [{ match: 'limit me', times: 1, reply: { error: err } }, { match: 'limit again', times: 1, reply: { error: err } }];
+  const rules = ['limit me', 'limit again', 'limit third'].map((match) => ({ match, times: 1, reply: { error: err } }));
   const mock = await startMock({ rules: [...rules, { reply: { text: 'Hello from the mock.' } }] });
   const sb = makeSandbox();
   const d = await daemon.start({ needUrl: true, args: ['--claude-bin', CLAUDE_BIN] });
@@ -170,6 +170,15 @@ test('an API key\'s 429 suspends the agent; POST /resume resumes it at once', { 
     assert.equal(stopped.status, 'stopped');
     assert.equal(stopped.state.suspended, null);
     assert.equal((await api(d, 'POST', `/api/agents/${id}/resume`)).status, 409);
+    // suspended, then started by the user: no longer suspended, no timer left
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'limit third' })).status, 200);
+    await statusOf(d, id, 'suspended', 30000);
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'say hi' })).status, 200);
+    const again = await statusOf(d, id, 'waiting', 30000);
+    assert.equal(again.resumeAt, undefined);
+    assert.equal(again.state.suspended, null);
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/resume`)).status, 409);
+    await api(d, 'POST', `/api/agents/${id}/stop?force=true&wait=true`);
   } finally {
     await d.cleanup();
     await mock.close();
