@@ -572,4 +572,22 @@ bool ad_acp_decide(ad_parser_t *p, const char *request_id, ad_acp_decision_t d, 
 char *ad_acp_reply(ad_parser_t *p, const char *id_json, json_t *result, int64_t code,
                    const char *message, size_t *len);
 
+/* ---- rate and usage limits (limit.c, issue #75) ------------------------------------- */
+
+typedef enum {
+    AD_LIMIT_NONE = 0,
+    AD_LIMIT_HINT, /* a notice that says when a limit resets (the turn may still end well) */
+    AD_LIMIT_HIT,  /* the turn ended on a rate or usage limit */
+} ad_limit_t;
+/* Whether rec says the agent met a limit: a failed RESULT with
+ * api_error_status 429 or a limit's words in its text (HIT); Claude's
+ * rate_limit_event "rejected" or an api_retry after a 429 (HINT). reset_ms
+ * gets when it may go on (ms since the epoch; 0: not said). Any thread. */
+ad_limit_t ad_limit_of(const ad_rec_t *rec, int64_t now_ms, int64_t *reset_ms);
+/* Whether text reads as a CLI's rate or usage limit message. */
+bool ad_limit_text(const char *text);
+/* The reset time text names ("…|1700000000", "try again in 30s", "resets
+ * 3pm (UTC)"), in ms since the epoch, or 0. */
+int64_t ad_limit_reset(const char *text, int64_t now_ms);
+
 #endif

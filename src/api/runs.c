@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Agent runs over REST: POST /api/agents/:id/start {initialPrompt?,
- * configId?, configFlags?, queue?} (a hparam config, src/api/hparams.c; #77's queue),
- * /stop?force=, /pause, /resume, /message {content}; GET
+ * configId?, configFlags?, queue?, goal?} (a hyper-parameter config,
+ * src/api/hparams.c; #77's queue; a goal, src/run/goal.c), /stop?force=,
+ * /pause, /resume (a paused agent, or one suspended on a usage limit),
+ * /message {content, goal?}; GET
  * /api/agents/:id/runs?limit=, GET /api/runs/:id and PATCH /api/runs/:id
  * {name?, color?, tags?, notes?, group?} (issue #35). The work is the
  * runner's (src/run/run.h); answers come after its commits.
@@ -56,6 +58,22 @@ static bool forced(ad_req_t *r, json_t *body)
     return json_is_true(json_object_get(body, "force")) || (q != NULL && strcmp(q, "true") == 0);
 }
 
+/* body.goal checked into *goal (NULL when absent): -1 after answering 422. */
+static int goal_of(ad_req_t *r, json_t *body, json_t **goal)
+{
+    *goal = NULL;
+    json_t *g = json_object_get(body, "goal");
+    ad_field_err_t e;
+    if (g == NULL || json_is_null(g)) {
+        return 0;
+    }
+    if (ad_run_goal_parse(g, goal, &e) != 0) {
+        ad_api_invalid_err(r, &e);
+        return -1;
+    }
+    return 0;
+}
+
 static void start(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
@@ -73,9 +91,12 @@ static void start(ad_req_t *r, void *ud)
     ad_run_config_t cfg = {0};
     ad_field_err_t e;
     int bad = 0;
+    json_t *goal = NULL;
     if (ad_api_str(r, body, "initialPrompt", false, PROMPT_MAX, &prompt) != 0 ||
+        goal_of(r, body, &goal) != 0 ||
         (bad = ad_run_start_config(app->store, body, id, org, &cfg, &e)) != 0 ||
         ad_api_usage_refused(app, r, forced(r, body))) {
+        json_decref(goal);
         if (bad != 0) {
             ad_api_invalid_err(r, &e);
         }
@@ -91,7 +112,10 @@ static void start(ad_req_t *r, void *ud)
                                on_agent_done, r, err, sizeof(err));
     if (rc != 0) {
         refuse(r, rc, id, err);
+    } else if (goal != NULL) { /* checked from its first turn's end on */
+        ad_runner_goal_set(app->runner, id, org, goal);
     }
+    json_decref(goal);
     json_decref(cfg.record);
     json_decref(cfg.schema);
     json_decref(body);
@@ -124,6 +148,11 @@ static void stop(ad_req_t *r, void *ud)
      * from the stop's answer, as agentd answered before `stopping`. */
     wait = wait || ad_req_dialect(r);
     if (ad_runner_stop(app->runner, id, force, wait ? on_agent_done : NULL, wait ? r : NULL) != 0) {
+        /* Suspended on a usage limit, or between a goal's turns: it would
+         * run again by itself; now it does not (issue #75). */
+        if (ad_runner_halt(app->runner, id, on_agent_done, r) == 0) {
+            return;
+        }
         /* Not running: a queued start is cancelled (issue #77); else
          * nothing was done, and the answer says so. */
         ad_runner_queue_cancel(app->runner, id, true, on_agent_done, r);
@@ -167,16 +196,31 @@ static void pause_h(ad_req_t *r, void *ud)
     pause_resume(r, ud, true);
 }
 
+/* POST /api/agents/:id/resume: an agent suspended on a usage limit
+ * resumes now (what its timer would do at the reset, so a write token may
+ * ask it); a paused one gets SIGCONT. */
 static void resume_h(ad_req_t *r, void *ud)
 {
-    pause_resume(r, ud, false);
+    ad_app_t *app = ud;
+    const char *id = ad_req_param(r, "id");
+    if (!ad_api_visible(app, r, AD_STORE_ROW_AGENT, id, NULL)) {
+        return;
+    }
+    char err[512] = "";
+    int rc = ad_runner_unsuspend(app->runner, id, on_agent_done, r, err, sizeof(err));
+    if (rc == AD_ENOENT) {
+        pause_resume(r, ud, false);
+    } else if (rc != 0) {
+        refuse(r, rc, id, err);
+    }
 }
 
 static void message(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
-    if (!ad_api_visible(app, r, AD_STORE_ROW_AGENT, id, NULL)) {
+    char org[AD_ID_MAX];
+    if (!ad_api_visible(app, r, AD_STORE_ROW_AGENT, id, org)) {
         return;
     }
     json_t *body = ad_req_json(r);
@@ -184,13 +228,19 @@ static void message(ad_req_t *r, void *ud)
         return;
     }
     const char *content = NULL;
+    json_t *goal = NULL;
     if (ad_api_str(r, body, "content", true, PROMPT_MAX, &content) != 0 ||
-        ad_api_usage_refused(app, r, forced(r, body))) {
+        goal_of(r, body, &goal) != 0 || ad_api_usage_refused(app, r, forced(r, body))) {
+        json_decref(goal);
         json_decref(body);
         return;
     }
     char err[512] = "";
     int rc = ad_runner_message(app->runner, id, content, on_result_done, r, err, sizeof(err));
+    if (rc == 0 && goal != NULL) { /* checked from this turn's end on */
+        ad_runner_goal_set(app->runner, id, org, goal);
+    }
+    json_decref(goal);
     if (rc == AD_ESTATE) {
         json_t *a = NULL;
         if (ad_store_agent_get(app->store, id, &a) != 0) {

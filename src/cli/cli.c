@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #define RESPONSE_MAX (64u << 20)
 
@@ -183,6 +184,28 @@ static const char *agent_node(json_t *a)
     return node != NULL ? node : json_is_object(json_object_get(st, "placement")) ? "any" : "";
 }
 
+/* What the row adds after its cost (issue #75): until when a suspended
+ * agent waits ("suspended until 14:05", local time), or the turn of a goal
+ * under way ("goal turn 2 of 5"); "" for none. */
+static void agent_note(json_t *a, char *out, size_t outsz)
+{
+    int64_t at = 0;
+    json_t *goal = json_object_get(json_object_get(a, "state"), "goal");
+    out[0] = '\0';
+    if (strcmp(str_of(a, "status", ""), "suspended") == 0 &&
+        ad_time_parse(str_of(a, "resumeAt", ""), &at) == 0) {
+        time_t t = (time_t)(at / 1000);
+        struct tm tm;
+        localtime_r(&t, &tm);
+        snprintf(out, outsz, "  suspended until %02d:%02d", tm.tm_hour, tm.tm_min);
+    } else if (strcmp(str_of(goal, "status", ""), "active") == 0) {
+        json_int_t turn = json_integer_value(json_object_get(goal, "turn"));
+        json_int_t max = json_integer_value(json_object_get(goal, "maxTurns"));
+        snprintf(out, outsz, "  goal turn %lld of %lld", (long long)(turn < max ? turn + 1 : max),
+                 (long long)max);
+    }
+}
+
 static void print_agents_table(cli_t *c, json_t *agents)
 {
     json_t *wts = worktree_names(c);
@@ -219,7 +242,9 @@ static void print_agents_table(cli_t *c, json_t *agents)
             const char *nd = agent_node(a);
             printf("%-*s ", nodew, nd[0] != '\0' ? nd : "-");
         }
-        printf("$%.2f\n", json_is_number(cost) ? json_number_value(cost) : 0.0);
+        char note[64];
+        agent_note(a, note, sizeof(note));
+        printf("$%.2f%s\n", json_is_number(cost) ? json_number_value(cost) : 0.0, note);
     }
     json_decref(wts);
 }

@@ -50,14 +50,50 @@ static int agent_post(ad_cli_t *c, const char *id, const char *action, const cha
     return 0;
 }
 
+/* A goal's flags (issue #75): --goal CMD (a shell line, the check),
+ * --goal-prompt, --max-turns, --max-cost. */
+typedef struct {
+    const char *check, *prompt, *turns, *cost;
+} goal_flags_t;
+
+#define GOAL_PROMPT_DEFAULT "The goal's check still fails (its output is below): keep going."
+
+/* The goal into body when --goal was given; the numbers are the daemon's
+ * to check (422 names the field). */
+static void goal_into(json_t *body, const goal_flags_t *g)
+{
+    if (g->check == NULL) {
+        return;
+    }
+    char *end = NULL;
+    json_t *goal = json_pack("{s:[s,s,s], s:s}", "check", "sh", "-c", g->check, "prompt",
+                             g->prompt != NULL ? g->prompt : GOAL_PROMPT_DEFAULT);
+    long long turns = g->turns != NULL ? strtoll(g->turns, &end, 10) : 10;
+    json_object_set_new(goal, "maxTurns",
+                        g->turns == NULL || (end != g->turns && *end == '\0')
+                            ? json_integer(turns)
+                            : json_string(g->turns));
+    if (g->cost != NULL) {
+        double usd = strtod(g->cost, &end);
+        json_object_set_new(goal, "maxCost",
+                            end != g->cost && *end == '\0' ? json_real(usd) : json_string(g->cost));
+    }
+    json_object_set_new(body, "goal", goal);
+}
+
 int ad_cli_start(ad_cli_t *c, int argc, char **argv)
 {
     const char *config = NULL;
     bool config_flags = false, queue = false;
+    goal_flags_t g = {0};
     ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json},
                              {"--config", true, &config, NULL},
                              {"--config-flags", false, NULL, &config_flags},
-                             {"--queue", false, NULL, &queue}};
+                             {"--queue", false, NULL, &queue},
+                             {"--goal", true, &g.check, NULL},
+                             {"--goal-prompt", true, &g.prompt, NULL},
+                             {"--max-turns", true, &g.turns, NULL},
+                             {"--max-cost", true, &g.cost, NULL}};
     const char *pos[2];
     int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 2, &npos);
     if (rc != 0) {
@@ -67,6 +103,7 @@ int ad_cli_start(ad_cli_t *c, int argc, char **argv)
         return ad_cli_usage(c, "usage: agentd start ID|NAME [PROMPT]");
     }
     json_t *body = json_object();
+    goal_into(body, &g);
     if (npos == 2) {
         json_object_set_new(body, "initialPrompt", json_string(pos[1]));
     }
@@ -84,7 +121,12 @@ int ad_cli_start(ad_cli_t *c, int argc, char **argv)
 
 int ad_cli_send(ad_cli_t *c, int argc, char **argv)
 {
-    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json}};
+    goal_flags_t g = {0};
+    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json},
+                             {"--goal", true, &g.check, NULL},
+                             {"--goal-prompt", true, &g.prompt, NULL},
+                             {"--max-turns", true, &g.turns, NULL},
+                             {"--max-cost", true, &g.cost, NULL}};
     const char *pos[2];
     int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 2, &npos);
     if (rc != 0) {
@@ -94,6 +136,7 @@ int ad_cli_send(ad_cli_t *c, int argc, char **argv)
         return ad_cli_usage(c, "usage: agentd send ID|NAME MESSAGE");
     }
     json_t *body = json_pack("{s:s}", "content", pos[1]);
+    goal_into(body, &g);
     rc = agent_post(c, pos[0], "message", "", body, "sent");
     json_decref(body);
     return rc;
@@ -117,6 +160,22 @@ int ad_cli_stop(ad_cli_t *c, int argc, char **argv)
     const char *q =
         force ? (no_wait ? "?force=true" : "?force=true&wait=true") : (no_wait ? "" : "?wait=true");
     return agent_post(c, pos[0], "stop", q, NULL, no_wait ? "stopping" : "stopped");
+}
+
+/* agentd resume AGENT: an agent suspended on a usage limit resumes now
+ * (issue #75), a paused one goes on. */
+int ad_cli_resume(ad_cli_t *c, int argc, char **argv)
+{
+    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json}};
+    const char *pos[1];
+    int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
+    if (rc != 0) {
+        return rc;
+    }
+    if (npos != 1) {
+        return ad_cli_usage(c, "usage: agentd resume ID|NAME");
+    }
+    return agent_post(c, pos[0], "resume", "", NULL, "running");
 }
 
 /* A command that takes --json and one id: 0 with the id in pos[0], else

@@ -52,20 +52,27 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --json          the new agent as JSON\n",
      "agents"},
     {"start", ad_cli_start, NULL, "start an agent, optionally with a first prompt",
-     "Usage: agentd start AGENT [PROMPT] [--config CFG [--config-flags]] [--queue] [--json]\n"
+     "Usage: agentd start AGENT [PROMPT] [--config CFG [--config-flags]] [--queue]\n"
+     "       [--goal CMD [--goal-prompt TEXT] [--max-turns N] [--max-cost USD]] [--json]\n"
      "Start an agent, optionally with a first prompt.\n"
      "  --config CFG     a hyper-parameter config: its values in the JSON file\n"
      "                   named by AGENTD_CONFIG\n"
      "  --config-flags   also as --name=value flags (command agents)\n"
      "  --queue          when no worker node can take it now, wait in the queue\n"
      "                   and start when one has room (docs/nodes.md)\n"
+     "  --goal CMD       a goal: after each turn CMD (a shell line) runs in the\n"
+     "                   worktree; until it exits 0 the agent gets --goal-prompt\n"
+     "                   and its output, at most --max-turns turns (10) and\n"
+     "                   --max-cost dollars (`agentd send` takes them too)\n"
      "  --json           the agent as JSON\n",
      "agents"},
     {"send", ad_cli_send, NULL, "send a message to a running agent",
-     "Usage: agentd send AGENT MESSAGE [--json]\n"
+     "Usage: agentd send AGENT MESSAGE [--goal CMD ...] [--json]\n"
      "Send a message to a running agent (codex and gemini: the next turn,\n"
      "resuming the session).\n"
-     "  --json  the daemon's answer as JSON\n",
+     "  --goal CMD  a goal from this turn on, as `agentd start` takes it\n"
+     "              (--goal-prompt, --max-turns, --max-cost)\n"
+     "  --json      the daemon's answer as JSON\n",
      "agents"},
     {"search", ad_cli_search, NULL, "search every transcript: messages, tool calls, outputs",
      "Usage: agentd search QUERY [--agent A] [--worktree W] [--since T] [--limit N]\n"
@@ -105,6 +112,13 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --force    SIGKILL at once (also escalates a stop already under way)\n"
      "  --no-wait  return as soon as the daemon says stopping\n"
      "  --json     the agent as JSON\n",
+     "agents"},
+    {"resume", ad_cli_resume, NULL, "resume an agent suspended on a usage limit (or paused)",
+     "Usage: agentd resume AGENT [--json]\n"
+     "An agent suspended on a rate or usage limit resumes now instead of at\n"
+     "the reset (`agentd ls` says until when): a new run of its session with\n"
+     "the message \"continue\". A paused agent goes on (SIGCONT).\n"
+     "  --json  the agent as JSON\n",
      "agents"},
     {"fork", ad_cli_fork, NULL, "copy an agent (its conversation too) as a new agent",
      "Usage: agentd fork AGENT [--name N] [--worktree WT] [--json]\n"

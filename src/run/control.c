@@ -258,6 +258,9 @@ const char *ad_runner_row_live(const ad_runner_t *r, const char *agent_id, const
 {
     int64_t since;
     bool force;
+    if (r != NULL && strcmp(status, "suspended") == 0) {
+        ad_run_suspend_tail(r, agent_id, o); /* resumeAt (suspend.c) */
+    }
     if (r == NULL || !ad_runner_stopping(r, agent_id, &since, &force)) {
         return status;
     }
@@ -274,6 +277,9 @@ void ad_runner_agent_live(const ad_runner_t *r, json_t *agent)
     int64_t since;
     bool force;
     const char *id = json_string_value(json_object_get(agent, "id"));
+    if (r != NULL && id != NULL) {
+        ad_run_suspend_live(r, id, agent); /* resumeAt (suspend.c) */
+    }
     if (r == NULL || id == NULL || !ad_runner_stopping(r, id, &since, &force)) {
         return;
     }

@@ -419,6 +419,7 @@ void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     ad_store_run_end_t e;
     memset(&e, 0, sizeof(e));
     end_status(run, ex, &e);
+    ad_run_limit_end(run, ex, &e); /* a usage limit: suspended (feat_limit.c) */
     if (e.status == AD_RUN_LOST) {
         note_lost(run, ex, e.reason);
     }

@@ -19,6 +19,8 @@ const ad_run_feature_t *const ad_run_features[AD_RUN_FEATURES] = {
     [AD_RUN_FEAT_APPROVALS] = &ad_run_feat_approvals,
     [AD_RUN_FEAT_ACP] = &ad_run_feat_acp,
     [AD_RUN_FEAT_TTY] = &ad_run_feat_tty,
+    [AD_RUN_FEAT_LIMIT] = &ad_run_feat_limit,
+    [AD_RUN_FEAT_GOAL] = &ad_run_feat_goal,
 };
 
 void *ad_run_ctx(ad_run_t *run, ad_run_feat_t id)

@@ -58,6 +58,8 @@ typedef enum {
     AD_RUN_FEAT_APPROVALS, /* approvals.c: permission prompts, any executor's */
     AD_RUN_FEAT_ACP,       /* acp.c, acp_term.c: the ACP protocol, requests, terminals */
     AD_RUN_FEAT_TTY,       /* feat_tty.c: a terminal run's raw output for its viewers */
+    AD_RUN_FEAT_LIMIT,     /* feat_limit.c: a rate or usage limit suspends the agent */
+    AD_RUN_FEAT_GOAL,      /* feat_goal.c: a goal's check after each turn */
     AD_RUN_FEATURES
 } ad_run_feat_t;
 
@@ -138,5 +140,7 @@ extern const ad_run_feature_t ad_run_feat_codexapp;
 extern const ad_run_feature_t ad_run_feat_approvals;
 extern const ad_run_feature_t ad_run_feat_acp;
 extern const ad_run_feature_t ad_run_feat_tty;
+extern const ad_run_feature_t ad_run_feat_limit;
+extern const ad_run_feature_t ad_run_feat_goal;
 
 #endif

@@ -160,4 +160,54 @@ void ad_run_acp_free(ad_run_t *run, void *ctx);
  * sandbox policy), sent with each terminal/create. */
 void ad_run_node_term_keep(ad_run_t *run, const ad_run_start_t *s);
 
+/* ---- feat_limit.c, suspend.c: usage limits (issue #75) -------------------------- */
+/* Whether the run's CLI hit a rate or usage limit (its turn's end). */
+bool ad_run_limit_hit(const ad_run_t *run);
+/* At the run's end (exit.c, after its status is known): a run that hit a
+ * limit makes its agent suspended (e's agent status and reasons) and arms
+ * the resume. */
+void ad_run_limit_end(ad_run_t *run, const ad_proc_exit_t *ex, ad_store_run_end_t *e);
+/* When a limit that resets at reset_ms lets the agent go on: the reset plus
+ * a random spread of up to 10 % of the wait, at most 60 s. */
+int64_t ad_run_resume_time(int64_t reset_ms, int64_t now_ms);
+/* The agent is suspended until resume_at: state.suspended {resumeAt, since,
+ * reason, runId} stored, and its timer armed (a second call re-arms). */
+void ad_run_suspend_arm(ad_runner_t *r, const char *agent_id, const char *org, int64_t resume_at,
+                        const char *run_id, const char *why);
+/* When the agent resumes itself (ms since the epoch), or 0 when it is not
+ * suspended. */
+int64_t ad_run_suspended_until(const ad_runner_t *r, const char *agent_id);
+/* The agent is no longer suspended (it runs again): its timer goes. */
+void ad_run_suspend_drop(ad_runner_t *r, const char *agent_id);
+/* At start-up: the agents stored `suspended` are armed again. */
+void ad_run_suspends_rearm(ad_runner_t *r);
+void ad_run_suspends_free(ad_runner_t *r);
+/* resumeAt on an agent row as it goes out (json, or the list's text tail). */
+void ad_run_suspend_live(const ad_runner_t *r, const char *agent_id, json_t *agent);
+void ad_run_suspend_tail(const ad_runner_t *r, const char *agent_id, ad_store_agent_out_t *o);
+/* An audit row of agentd's own doing (token "agentd", remote "local"). */
+void ad_run_audit(ad_runner_t *r, const char *org, const char *agent_id, const char *method,
+                  const char *route, int status, const char *detail);
+
+/* ---- goal.c, feat_goal.c: goals (issue #75) -------------------------------------------- */
+/* A turn of the agent has ended (its result, or a one-turn run's exit):
+ * when it has a goal, its check runs and decides what comes next. failed:
+ * the turn failed (the goal ends, failed, saying why). */
+void ad_run_goal_turn_ended(ad_runner_t *r, const char *agent_id, double cost, const char *failed);
+/* The agent's run was stopped by the user: its goal ends (stopped). */
+void ad_run_goal_stopped(ad_runner_t *r, const char *agent_id);
+/* Whether the agent has a goal under way. */
+bool ad_run_goal_active(const ad_runner_t *r, const char *agent_id);
+/* A run taken up (or started) with state.goal active while the runner has
+ * none: the goal is the runner's again (a restarted daemon). */
+void ad_run_goal_restore(ad_runner_t *r, const char *agent_id, const char *org, const json_t *g);
+void ad_run_goals_free(ad_runner_t *r);
+
+/* ---- start.c: what a goal's check runs with ------------------------------------------ */
+/* s filled as a start of agent_id would be (its worktree, environment,
+ * sandbox) without a launch; clean up with ad_run_start_cleanup either way. */
+int ad_run_check_prepare(ad_runner_t *r, const char *agent_id, ad_run_start_t *s, char *err,
+                         size_t errsz);
+void ad_run_start_cleanup(ad_run_start_t *s);
+
 #endif

@@ -386,6 +386,9 @@ static void on_result(ad_run_t *run, const ad_rec_t *rec)
         ad_proc_stop(run->proc, false); /* the interrupted turn has ended (control.c) */
         return;
     }
+    if (rec->is_error && ad_run_limit_hit(run)) {
+        return; /* a usage limit: its end suspends the agent (feat_limit.c) */
+    }
     if (ad_proc_alive(run->proc) && !run->how.one_shot &&
         !(run->how.rpc && ad_codex_app_busy(run->parser))) {
         ad_store_agent_runtime_t upd = {.context_level = -1};

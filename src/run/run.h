@@ -177,6 +177,28 @@ int ad_runner_resume(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void
  * (after the run row, with agent, for a new run). */
 int ad_runner_message(ad_runner_t *r, const char *agent_id, const char *content, ad_runner_cb cb,
                       void *ud, char *err, size_t errsz);
+/* Goals (issue #75, src/run/goal.c): goal {check: [argv], prompt, maxTurns,
+ * maxCost?, timeoutSec?} of a start or message checked into *out (a new
+ * object, defaults filled in): 0, or AD_EINVAL with e. */
+int ad_run_goal_parse(const json_t *in, json_t **out, ad_field_err_t *e);
+/* The agent's goal from now on (spec: a parsed goal, copied), replacing
+ * any; stored in state.goal. Its turns are counted from the next turn's
+ * end. Loop thread. */
+void ad_runner_goal_set(ad_runner_t *r, const char *agent_id, const char *org, const json_t *spec);
+/* The agent has no goal (a start or message that carried one was refused). */
+void ad_runner_goal_clear(ad_runner_t *r, const char *agent_id);
+/* Usage limits (issue #75, src/run/suspend.c): resumes a suspended agent
+ * now (a run of its session with the message "continue"). AD_ENOENT when
+ * it is not suspended; else ad_runner_start's codes, err saying why. On
+ * 0, cb gets {agent} once the run row is committed. Loop thread. */
+int ad_runner_unsuspend(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void *ud, char *err,
+                        size_t errsz);
+/* A stop of an agent with no run that would run again by itself: one
+ * suspended on a usage limit, or between the turns of a goal (its check
+ * running). Its suspension and goal end, it reads `stopped`. AD_ENOENT
+ * (nothing done) when it is neither, or has a run (ad_runner_stop's). On
+ * 0, cb gets {agent} once stored. Loop thread. */
+int ad_runner_halt(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void *ud);
 /* Answers a permission prompt of the agent's live run (src/run/approvals.c):
  * writes the decision for approval_id to the CLI's stdin, and the agent is
  * `running` again once no prompt is left. tool and input (borrowed) are the

@@ -300,6 +300,8 @@ struct ad_runner {
         int64_t at_ms;
     } lost[8];
     unsigned nlost;
+    struct ad_run_suspends *suspends; /* agents suspended on a usage limit (suspend.c) */
+    struct ad_run_goals *goals;       /* agents' goals (goal.c) */
 };
 
 /* ---- runner.c ----------------------------------------------------------------- */

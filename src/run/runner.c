@@ -102,9 +102,12 @@ void ad_run_publish_status(ad_runner_t *r, const ad_run_topics_t *t, const char 
             reason = force ? "force" : NULL;
         }
     }
-    ad_run_publish(r, t, "agent_status",
-                   json_pack("{s:s, s:s, s:s?, s:O?}", "agentId", agent_id, "status", status,
-                             "reason", reason, "statusReason", why));
+    json_t *ev = json_pack("{s:s, s:s, s:s?, s:O?}", "agentId", agent_id, "status", status,
+                           "reason", reason, "statusReason", why);
+    if (strcmp(status, "suspended") == 0) {
+        ad_run_suspend_live(r, agent_id, ev); /* resumeAt (suspend.c) */
+    }
+    ad_run_publish(r, t, "agent_status", ev);
 }
 
 /* FNV-1a of the agent id: its bucket in r->index. */
@@ -334,6 +337,7 @@ static void on_reconciled(int rc, json_t *result, void *ud)
             ad_log(AD_LOG_WARN, "runner", "marked runs lost count=%zu", n);
         }
         ad_run_find_orphans(c->r, json_object_get(result, "runs")); /* hold.c */
+        ad_run_suspends_rearm(c->r); /* agents suspended on a usage limit (suspend.c) */
     }
     ad_run_call_cb(c->cb, c->ud, rc, result, rc != 0 ? ad_strerror(rc) : NULL);
     json_decref(result);
@@ -538,6 +542,8 @@ void ad_runner_free(ad_runner_t *r)
     }
     ad_run_stuck_free(r);
     ad_run_commits_detach(r);
+    ad_run_suspends_free(r); /* suspend.c, goal.c */
+    ad_run_goals_free(r);
     uv_close((uv_handle_t *)&r->check, on_runner_closed);
     uv_close((uv_handle_t *)&r->retry, on_runner_closed);
     ad_run_queue_close(r, on_runner_closed);

@@ -147,6 +147,28 @@ static int load(ad_runner_t *r, const char *agent_id, const char *prompt, bool f
     return 0;
 }
 
+int ad_run_check_prepare(ad_runner_t *r, const char *agent_id, ad_run_start_t *s, char *err,
+                         size_t errsz)
+{
+    /* a prompt, as a CLI that runs one turn needs one to build its launch
+     * (never spawned: only its environment and sandbox are used) */
+    int rc = load(r, agent_id, "check", false, s, err, errsz);
+    if (rc == 0 && s->spec.remote) {
+        snprintf(err, errsz, "a goal's check does not run for an agent on a node");
+        rc = AD_EINVAL;
+    }
+    rc = rc != 0 ? rc : ad_run_start_sandbox(r, agent_id, s, err, errsz);
+    if (rc == 0) {
+        ad_run_start_env(r, s);
+    }
+    return rc;
+}
+
+void ad_run_start_cleanup(ad_run_start_t *s)
+{
+    start_cleanup(s);
+}
+
 /* Whether entry "NAME=…" is in env[0..n). */
 static bool env_has(const char **env, size_t n, const char *name)
 {

@@ -107,6 +107,10 @@ static const struct {
      "ALTER TABLE agents DROP CONSTRAINT agents_executor_check;\n"
      "ALTER TABLE agents ADD CONSTRAINT agents_executor_check CHECK (executor IN ('claude', "
      "'codex', 'gemini', 'command', 'acp'));\n"},
+    {"2930_agent_suspended.sql",
+     "ALTER TABLE agents DROP CONSTRAINT agents_status_check;\n"
+     "ALTER TABLE agents ADD CONSTRAINT agents_status_check CHECK (status IN ('running', "
+     "'waiting', 'error', 'finished', 'idle', 'paused', 'stopped', 'suspended'));\n"},
     /* search (issue #76): FTS5 is SQLite's; PostgreSQL's full-text search is
      * a generated tsvector column (the same three texts and bounds, weighted
      * A, B, C for the bm25 weights) under a GIN index (src/tables/search.c) */

@@ -527,7 +527,7 @@ int ad_store_agent_list_parse(ad_store_agent_query_t *q, const char *status,
                               const char *(*get)(void *ud, const char *key), void *ud,
                               ad_field_err_t *e)
 {
-    static const char statuses[] = "running,waiting,error,finished,idle,paused,stopped";
+    static const char statuses[] = "running,waiting,error,finished,idle,paused,stopped,suspended";
     const char *wt = get(ud, "worktreeId"), *cursor = get(ud, "cursor");
     bool paged = false;
     q->worktree_id = wt != NULL && wt[0] != '\0' ? wt : NULL;
@@ -636,8 +636,8 @@ int ad_store_agent_list_text(ad_store_t *st, const ad_store_agent_query_t *q,
 int ad_store_agents_prom(ad_buf_t *b, const json_t *counts)
 {
     int rc = ad_prom_family(b, "agentd_agents", "gauge", "Agents by status (archived not counted)");
-    static const char *st[] = {"running", "waiting", "error",  "finished",
-                               "idle",    "paused",  "stopped"};
+    static const char *st[] = {"running", "waiting", "error",   "finished",
+                               "idle",    "paused",  "stopped", "suspended"};
     for (size_t i = 0; i < AD_ARRAY_LEN(st) && rc == 0; i++) {
         json_t *v = json_object_get(counts, st[i]);
         rc = ad_prom_sample(b, "agentd_agents", v ? (double)json_integer_value(v) : 0, "status",

@@ -37,10 +37,15 @@ static const char *const run_status_names[] = {
 };
 
 static const char *const agent_status_names[] = {
-    [AD_AGENT_STATUS_KEEP] = NULL,           [AD_AGENT_STATUS_RUNNING] = "running",
-    [AD_AGENT_STATUS_WAITING] = "waiting",   [AD_AGENT_STATUS_ERROR] = "error",
-    [AD_AGENT_STATUS_FINISHED] = "finished", [AD_AGENT_STATUS_IDLE] = "idle",
-    [AD_AGENT_STATUS_STOPPED] = "stopped",   [AD_AGENT_STATUS_PAUSED] = "paused",
+    [AD_AGENT_STATUS_KEEP] = NULL,
+    [AD_AGENT_STATUS_RUNNING] = "running",
+    [AD_AGENT_STATUS_WAITING] = "waiting",
+    [AD_AGENT_STATUS_ERROR] = "error",
+    [AD_AGENT_STATUS_FINISHED] = "finished",
+    [AD_AGENT_STATUS_IDLE] = "idle",
+    [AD_AGENT_STATUS_STOPPED] = "stopped",
+    [AD_AGENT_STATUS_PAUSED] = "paused",
+    [AD_AGENT_STATUS_SUSPENDED] = "suspended",
 };
 
 const char *ad_run_status_name(ad_run_status_t s)

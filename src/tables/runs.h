@@ -44,6 +44,8 @@ typedef enum {
     AD_AGENT_STATUS_IDLE,
     AD_AGENT_STATUS_PAUSED,
     AD_AGENT_STATUS_STOPPED, /* the user stopped its run */
+    /* a usage limit: it resumes itself (issue #75) */
+    AD_AGENT_STATUS_SUSPENDED,
 } ad_agent_status_t;
 /* The column and wire names ("succeeded", "waiting", …): static strings;
  * NULL for AD_AGENT_STATUS_KEEP or a value out of range. Any thread. */

@@ -205,12 +205,25 @@ test('codex app-server under agentd', { skip }, async (t) => {
       await api(d, 'POST', `/api/agents/${f.body.id}/stop?wait=true`);
     });
 
-    await t.test('an API error fails the turn with its reason; the next message goes on', async () => {
+    await t.test('a rate limit suspends the agent; it resumes the thread at the reset; the next message goes on', async () => {
+      const n = (await runs(d, id)).length;
       assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content: 'please rate limit me' })).status, 200);
-      await statusIs(d, id, 'error');
-      const a = await agent(d, id);
-      assert.match(a.state.statusReason || '', /rate limit/i, JSON.stringify(a.state));
-      assert.equal((await runs(d, id))[0].status, 'running', 'the process lives on after a failed turn');
+      // "try again in 0.2s": suspended (issue #75), then a new process on
+      // the same thread with "continue"
+      await until(async () => {
+        const m = await messages(d, id); // newest first
+        const i = m.findIndex((x) => x.role === 'user' && x.content === 'continue');
+        return i > 0 && m.slice(0, i).some((x) => x.role === 'assistant') ? m : null;
+      }, 'the resumed turn', 60000);
+      await statusIs(d, id, 'waiting');
+      const hist = (await api(d, 'GET', `/api/agents/${id}/status-history?limit=50`)).body.entries;
+      const susp = hist.find((e) => e.status === 'suspended');
+      assert.ok(susp, JSON.stringify(hist.slice(0, 8)));
+      assert.equal(susp.code, 'usage_limit');
+      assert.match(susp.text, /rate limit/i);
+      const rs = await runs(d, id);
+      assert.equal(rs.length, n + 1, 'the resume is a new run');
+      assert.equal(rs[1].status, 'failed');
       assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content: 'what word now?' })).status, 200);
       await until(async () => (await messages(d, id))[0].content === 'The word was banana.', 'the next turn');
       await statusIs(d, id, 'waiting');

@@ -160,14 +160,21 @@ test('codex under agentd', { skip }, async (t) => {
       assert.ok(!ps.includes('sleep 31.7'), 'the command was stopped with the run');
     });
 
-    await t.test('an API error in the middle of a turn fails the run with the reason', async () => {
+    await t.test('a rate limit in the middle of a turn fails the run; the agent resumes itself at the reset', async () => {
       const s = await api(d, 'POST', `/api/agents/${id}/message`, { content: 'please fail after a command' });
       assert.equal(s.status, 200);
-      const run = await runEnded(d, id, 5);
-      assert.equal(run.status, 'failed');
-      const a = await agent(d, id);
-      assert.equal(a.status, 'error');
-      assert.match(a.state.statusReason, /rate limit exceeded/);
+      // "try again in 0.1s": suspended, not error (issue #75), then a run
+      // that resumes the session with "continue"
+      const resumed = await runEnded(d, id, 6);
+      assert.equal(resumed.status, 'succeeded');
+      const limited = (await runs(d, id))[1];
+      assert.equal(limited.status, 'failed');
+      const hist = (await api(d, 'GET', `/api/agents/${id}/status-history?limit=50`)).body.entries;
+      const susp = hist.find((e) => e.status === 'suspended');
+      assert.ok(susp, JSON.stringify(hist.slice(0, 8)));
+      assert.equal(susp.code, 'usage_limit');
+      assert.match(susp.text, /rate limit exceeded/);
+      assert.ok((await messages(d, id)).some((m) => m.role === 'user' && m.content === 'continue'));
       assert.ok(fs.existsSync(path.join(repo, 'part.txt')), 'the command before the error ran');
     });
 

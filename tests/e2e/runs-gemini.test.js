@@ -3,8 +3,8 @@
 // agentd against the mock Gemini API: a prompt and its streamed answer, a
 // file written and a shell command run in the worktree, usage and cost per
 // model, a follow-up message that resumes the same session, a message
-// refused while a turn runs, stop while busy, a rate limit after a tool
-// call, and the approval mode each agent mode gives.
+// refused while a turn runs, stop while busy, a quota after a tool call (the
+// agent suspended, issue #75), and the approval mode each agent mode gives.
 'use strict';
 
 const test = require('node:test');
@@ -124,14 +124,23 @@ test('gemini under agentd', { skip }, async (t) => {
       assert.ok(!ps.includes('sleep 32.3'), 'the command was stopped with the run');
     });
 
-    await t.test('a rate limit after a tool call fails the run with the reason', async () => {
+    await t.test('a quota after a tool call fails the run and suspends the agent; a stop ends that', async () => {
       assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content: 'please fail after a tool' })).status, 200);
       const run = await runEnded(d, id, 3);
       assert.equal(run.status, 'failed');
-      const a = await agent(d, id);
-      assert.equal(a.status, 'error');
+      // suspended, not error (issue #75); the quota says no time: the default wait
+      const a = await until(async () => {
+        const x = await agent(d, id);
+        return x.status === 'suspended' ? x : null;
+      }, 'suspended');
+      assert.equal(a.statusReason.code, 'usage_limit');
       assert.match(a.state.statusReason, /exceeded your current quota/);
+      const wait = Date.parse(a.resumeAt) - Date.now();
+      assert.ok(wait > 4 * 60000 && wait < 6 * 60000, a.resumeAt);
       assert.equal(fs.readFileSync(path.join(repo, 'part.txt'), 'utf8'), 'part\n');
+      const st = await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
+      assert.equal(st.status, 200, JSON.stringify(st.body));
+      assert.equal((await agent(d, id)).status, 'stopped');
     });
 
     await t.test('modes: plan reads only, auto runs shell commands', async () => {

@@ -162,7 +162,7 @@ const EXECUTORS = [
     cases: ['kill-agent', 'kill-holder', 'kill-agentd', 'lid', 'approval-restart', 'cli-error', 'message-mid-turn'],
     // the API fails the turn mid-stream (no retries): the app-server lives
     // on, the turn is failed with the API's words
-    fail: { code: 'turn_failed', text: /rate limit/i, said: /rate limit/i },
+    fail: { code: 'turn_failed', text: /server had an error/i, said: /server had an error/i },
     allowed: /^Asked\.$/,
     async setup() {
       const mock = kept(await codexMock());
@@ -198,12 +198,13 @@ const EXECUTORS = [
     name: 'gemini',
     skip: geminiMissingReason(),
     cases: ['kill-agent', 'kill-holder', 'kill-agentd', 'lid', 'approval-restart', 'cli-error', 'message-mid-turn'],
-    // a quota the CLI does not retry ("limit: 0"): the prompt's answer is
-    // an error, the process lives on
-    fail: { code: 'turn_failed', text: /turn failed: .*quota/i, said: /quota/i },
+    // a request the API refuses (a 400 the CLI does not retry; a quota
+    // would suspend the agent, issue #75): the prompt's answer is an error,
+    // the process lives on
+    fail: { code: 'turn_failed', text: /turn failed: .*invalid argument/i, said: /invalid argument/i },
     allowed: /^I ran the command\.$/,
     async setup() {
-      const mock = kept(await startGemini({ rules: geminiRules() }));
+      const mock = kept(await startGemini({ rules: [{ match: 'fail the request', reply: { error: { status: 400, message: 'Request contains an invalid argument.' } } }, ...geminiRules()] }));
       const sb = cliSandbox();
       const args = [...SLOW_OK, '--gemini-bin', GEMINI_BIN, '--stop-grace-ms', '1000'];
       const { d, dir, wt } = await startWithWorktree({ args, timeout: START_MS });
@@ -217,7 +218,7 @@ const EXECUTORS = [
           assert.equal(r.status, 201, JSON.stringify(r.body));
           return r.body.id;
         },
-        prompt: (mode) => ({ work: 'think slowly', tool: 'sleep please', ask: 'please run a command', fail: 'please rate limit me' })[mode],
+        prompt: (mode) => ({ work: 'think slowly', tool: 'sleep please', ask: 'please run a command', fail: 'please fail the request' })[mode],
         failedAt: () => lastErrorAt(mock),
         async toolRunning(dd, id) {
           await until(async () => (await api(dd, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages
@@ -240,7 +241,7 @@ const EXECUTORS = [
     cases: ['kill-agent', 'kill-holder', 'kill-agentd', 'lid', 'approval-restart', 'cli-error', 'message-mid-turn'],
     // the API fails the turn mid-stream (no retries): the prompt's answer
     // is an error with the API's words, the adapter lives on
-    fail: { code: 'turn_failed', text: /rate limit/i, said: /rate limit/i },
+    fail: { code: 'turn_failed', text: /server had an error/i, said: /server had an error/i },
     allowed: /^Asked\.$/,
     async setup() {
       const mock = kept(await codexMock());
@@ -326,7 +327,12 @@ const EXECUTORS = [
 // that needs approval ('ask'), then the default rules.
 function codexMock() {
   return startOpenAI({
-    rules: [{ match: 'ask to write', reply: { tool: { command: 'echo asked > asked.txt' }, then: { text: 'Asked.' } } }, ...openaiRules()],
+    rules: [
+      { match: 'ask to write', reply: { tool: { command: 'echo asked > asked.txt' }, then: { text: 'Asked.' } } },
+      // an API error that is not a rate limit (a rate limit suspends the agent, issue #75)
+      { match: 'fail the turn', reply: { failed: { code: 'server_error', message: 'The server had an error while processing your request.' }, text: 'Partial' } },
+      ...openaiRules(),
+    ],
   });
 }
 
@@ -341,7 +347,7 @@ function codexAgent(mode, mock, env) {
 }
 
 function codexPrompt(mode) {
-  return { work: 'think slowly', tool: 'sleep please', ask: 'please ask to write', fail: 'please rate limit me' }[mode];
+  return { work: 'think slowly', tool: 'sleep please', ask: 'please ask to write', fail: 'please fail the turn' }[mode];
 }
 
 // The time a mock API last answered an error (a row's failedAt).

@@ -29,7 +29,8 @@ static void store_run_statuses_are_the_schemas(void **state)
 }
 
 /* The store's agent statuses are the schema's but one: KEEP (0) is "leave
- * it", and "stopping" is shown, never stored. */
+ * it", and "stopping" is shown, never stored; "suspended" (issue #75), after
+ * it in the schema, is the store's last. */
 static void store_agent_statuses_are_the_schemas(void **state)
 {
     AD_UNUSED(state);
@@ -39,7 +40,10 @@ static void store_agent_statuses_are_the_schemas(void **state)
         assert_non_null(name);
         assert_string_equal(name, ad_row_agent_status_names[i]);
     }
-    assert_null(ad_agent_status_name((ad_agent_status_t)(AD_ROW_AGENT_STATUS_STOPPING + 1)));
+    assert_string_equal(ad_agent_status_name(AD_AGENT_STATUS_SUSPENDED),
+                        ad_row_agent_status_names[AD_ROW_AGENT_STATUS_SUSPENDED]);
+    assert_int_equal(AD_ROW_AGENT_STATUS_SUSPENDED + 1, AD_ROW_AGENT_STATUS_COUNT);
+    assert_null(ad_agent_status_name((ad_agent_status_t)(AD_AGENT_STATUS_SUSPENDED + 1)));
 }
 
 /* The runner's count of ended runs is kept in the schema's order from

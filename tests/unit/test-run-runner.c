@@ -19,7 +19,8 @@
 #include <unistd.h>
 
 #include "run/run.h"
-#include "run/run_int.h" /* ad_run_take_held: take_up without a plane */
+#include "run/run_int.h"  /* ad_run_take_held: take_up without a plane */
+#include "run/features.h" /* ad_run_resume_time */
 #include "bus/bus.h"
 #include "store/store.h"
 #include "tables/runs.h"
@@ -873,6 +874,24 @@ static void takeover_trusts_only_private_run_folders(void **state)
     free(st);
 }
 
+/* A suspended agent resumes at the reset plus a spread of at most 10 % of
+ * the wait and 60 s (issue #75, src/run/suspend.c), never before it. */
+static void resume_time_is_the_reset_plus_a_bounded_spread(void **state)
+{
+    AD_UNUSED(state);
+    const int64_t now = 1795942800000LL;
+    bool spread = false;
+    for (int i = 0; i < 200; i++) {
+        int64_t t = ad_run_resume_time(now + 100000, now); /* 100 s: up to 10 s more */
+        assert_true(t >= now + 100000 && t <= now + 110000);
+        spread = spread || t != now + 100000;
+        t = ad_run_resume_time(now + 3600000, now); /* an hour: up to 60 s more */
+        assert_true(t >= now + 3600000 && t <= now + 3660000);
+    }
+    assert_true(spread);                                        /* not all in one millisecond */
+    assert_int_equal(ad_run_resume_time(now - 5000, now), now); /* a reset passed: now */
+}
+
 int main(void)
 {
     if (realpath("tests/fixtures/fake-agent.js", fake_agent) == NULL) {
@@ -895,6 +914,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(restart_marks_running_runs_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(many_start_stop_cycles, setup, teardown),
         cmocka_unit_test_setup_teardown(takeover_trusts_only_private_run_folders, setup, teardown),
+        cmocka_unit_test(resume_time_is_the_reset_plus_a_bounded_spread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -234,6 +234,8 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
       // reason null (not left out) so the stored state's reason of an
       // earlier wait is not read again (attention.ts, waitReason).
       const fields: Partial<Agent> = { status: p.status, reason: p.reason ?? null };
+      // suspended: until when (issue #75); any other status: no longer
+      fields.resumeAt = typeof p.resumeAt === 'string' ? p.resumeAt : undefined;
       if (p.statusReason && typeof p.statusReason === 'object') fields.statusReason = p.statusReason;
       if (p.status === 'waiting' && (!before || before.status !== 'waiting' || before.reason !== fields.reason)) fields.waitingSince = ev.ts || undefined;
       m = withAgent(m, id, fields);
@@ -245,7 +247,11 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
         effects.push({ kind: 'reloadRuns', agentId: id });
         // a turn's end stores the run's usage so far: the agent's total moved
         if (p.status === 'waiting' || p.status === 'error') effects.push({ kind: 'reloadAgent', agentId: id });
+        else if (p.status === 'suspended') effects.push({ kind: 'reloadAgent', agentId: id });
       }
+      // a goal's progress is in its state (issue #75), whatever the status
+      if (String(p.statusReason?.code || '').startsWith('goal_') && p.status !== 'waiting' && p.status !== 'error')
+        effects.push({ kind: 'reloadAgent', agentId: id });
       break;
     }
     case 'approval_requested':

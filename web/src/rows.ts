@@ -11,10 +11,11 @@ export const RunStatusValues: readonly RunStatus[] = ['running', 'succeeded', 'f
 
 /**
  * An agent's status as shown; stopping while a stop is under way (the
- * stored statuses are the others, in src/store/store.h's order).
+ * stored statuses are the others, in src/store/store.h's order); suspended:
+ * a usage limit, until resumeAt (issue #75).
  */
-export type AgentStatus = 'running' | 'waiting' | 'error' | 'finished' | 'idle' | 'paused' | 'stopped' | 'stopping';
-export const AgentStatusValues: readonly AgentStatus[] = ['running', 'waiting', 'error', 'finished', 'idle', 'paused', 'stopped', 'stopping'];
+export type AgentStatus = 'running' | 'waiting' | 'error' | 'finished' | 'idle' | 'paused' | 'stopped' | 'stopping' | 'suspended';
+export const AgentStatusValues: readonly AgentStatus[] = ['running', 'waiting', 'error', 'finished', 'idle', 'paused', 'stopped', 'stopping', 'suspended'];
 
 /** What became of a tool call's request for permission. */
 export type ApprovalStatus = 'pending' | 'allowed' | 'denied' | 'cancelled' | 'expired';
@@ -162,6 +163,7 @@ export interface AgentRow {
   totalTokens: number;
   stopping?: StoppingRow | null;
   sandboxEffective?: unknown; // GET /api/agents/:id only
+  resumeAt?: string | null; // RFC 3339; suspended: when it resumes itself (issue #75)
 }
 
 /** The commit a run started from. */

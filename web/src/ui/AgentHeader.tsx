@@ -151,6 +151,11 @@ export function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeNam
             ▶ Resume
           </button>
         )}
+        {s === 'suspended' && (
+          <button class="btn" disabled={!!busy.value} onClick={() => act('Resume', () => api.resume(agent.id))} title="Resume now, not at the limit's reset">
+            ▶ Resume now
+          </button>
+        )}
         <button class="btn" disabled={!!busy.value} onClick={() => (forking.value = true)}>
           Fork
         </button>

@@ -20,6 +20,8 @@ const STATUS_LABEL: Record<string, string> = {
   error: 'Error',
   finished: 'Finished',
   paused: 'Paused',
+  // Hit a rate or usage limit: resumes itself at resumeAt (issue #75).
+  suspended: 'Suspended',
   idle: 'Idle',
   archived: 'Archived',
   succeeded: 'Succeeded',
@@ -45,13 +47,42 @@ export function Badge({ status, small }: { status: string; small?: boolean }) {
 
 // An agent's status badge: Waiting only when it needs the user (an
 // approval, a question); a turn done says so, with a dot until it is seen.
+/** HH:MM of an RFC 3339 time, in the browser's time zone. */
+export function clockTime(iso: string): string {
+  const d = new Date(iso);
+  return `${String(d.getHours()).padStart(2, '0')}:${String(d.getMinutes()).padStart(2, '0')}`;
+}
+
+/** What the badge adds (issue #75): until when a suspended agent waits, or the turn of its goal under way. */
+export function agentNote(a: Agent): { text: string; title: string; kind: string } | null {
+  if (a.status === 'suspended' && a.resumeAt) {
+    return {
+      text: `until ${clockTime(a.resumeAt)}`,
+      title: `Hit a usage limit; resumes itself at ${new Date(a.resumeAt).toLocaleString()}`,
+      kind: 'suspended',
+    };
+  }
+  const g = (a.state as any)?.goal;
+  if (g && g.status === 'active' && Number(g.maxTurns) > 0) {
+    const turn = Math.min(Number(g.turn || 0) + 1, Number(g.maxTurns));
+    return { text: `goal turn ${turn} of ${g.maxTurns}`, title: `Runs until ${(g.check || []).join(' ')} exits 0`, kind: 'goal' };
+  }
+  return null;
+}
+
 export function AgentBadge({ a, small }: { a: Agent; small?: boolean }) {
   const s = badgeStatus(a);
   const unseen = s === 'turn' && isUnseen(a, seenMarks.value);
   const node = agentNode(a);
+  const note = agentNote(a);
   return (
     <span class={`agent-badge${unseen ? ' unseen' : ''}`} data-attention={needsYou(a) ? 'needs-you' : unseen ? 'unseen' : s === 'turn' ? 'seen' : undefined}>
       <Badge status={s} small={small} />
+      {note && (
+        <span class="agent-note" data-note={note.kind} title={note.title}>
+          {note.text}
+        </span>
+      )}
       {node && (
         <span class="node-badge" data-node={node} title={`Runs on worker node ${node}`}>
           {node}
