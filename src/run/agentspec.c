@@ -12,6 +12,7 @@
  */
 #include "agent/agent.h"
 #include "hparam/hparam.h"
+#include "rows.h"
 #include "run/run.h"
 #include "tables/hparams.h"
 #include "tables/runs.h"
@@ -412,7 +413,7 @@ int ad_run_spec_common(const json_t *body, json_t *args, size_t *bad_perm, ad_fi
     json_t *perms = NULL;
     *bad_perm = SIZE_MAX;
     if (ad_field_str(body, "name", false, 200, &name, e) != 0 ||
-        ad_field_enum(body, "mode", false, AD_RUN_MODES, &mode, e) != 0 ||
+        ad_field_enum(body, "mode", false, AD_ROW_AGENT_MODE_CHOICES, &mode, e) != 0 ||
         ad_field_str_array(body, "permissions", false, 64, 128, &perms, e) != 0) {
         return AD_EINVAL;
     }

@@ -307,7 +307,7 @@ void ad_run_approval_request(ad_run_t *run, const ad_run_approval_req_t *req)
     ad_store_status_reason_t why;
     ad_status_reason_set(&why, "approval_requested", id, "approval %s requested: %s", id,
                          req->tool_name);
-    ad_run_set_status(run, NULL, AD_AGENT_STATUS_WAITING, &why, NULL, NULL);
+    ad_run_set_status(run, NULL, AD_ROW_AGENT_STATUS_WAITING, &why, NULL, NULL);
 }
 
 /* An AD_REC_APPROVAL, Claude's can_use_tool control_request (parsed in
@@ -418,7 +418,7 @@ int ad_runner_approval_answer(ad_runner_t *r, const char *agent_id, const char *
                              d == AD_APPROVAL_DENY           ? "deny"
                              : d == AD_APPROVAL_ALLOW_ALWAYS ? "allow always"
                                                              : "allow");
-        ad_run_set_status(run, NULL, AD_AGENT_STATUS_RUNNING, &why, NULL, NULL);
+        ad_run_set_status(run, NULL, AD_ROW_AGENT_STATUS_RUNNING, &why, NULL, NULL);
     }
     return 0;
 }

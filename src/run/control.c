@@ -111,7 +111,7 @@ int ad_runner_pause(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void 
     if (rc == 0) {
         ad_store_status_reason_t why;
         ad_status_reason_set(&why, "paused", run->run_id, "paused by the user (SIGSTOP)");
-        ad_run_set_status(run, NULL, AD_AGENT_STATUS_PAUSED, &why, cb, ud);
+        ad_run_set_status(run, NULL, AD_ROW_AGENT_STATUS_PAUSED, &why, cb, ud);
     }
     return rc;
 }
@@ -126,7 +126,7 @@ int ad_runner_resume(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void
     if (rc == 0) {
         ad_store_status_reason_t why;
         ad_status_reason_set(&why, "resumed", run->run_id, "resumed by the user (SIGCONT)");
-        ad_run_set_status(run, NULL, AD_AGENT_STATUS_RUNNING, &why, cb, ud);
+        ad_run_set_status(run, NULL, AD_ROW_AGENT_STATUS_RUNNING, &why, cb, ud);
     }
     return rc;
 }
@@ -227,7 +227,7 @@ int ad_runner_message(ad_runner_t *r, const char *agent_id, const char *content,
                          c->id);
     /* the message alone, so its completion is its own */
     ad_run_flush_batch(run, on_message_done, c);
-    ad_run_set_status(run, NULL, AD_AGENT_STATUS_RUNNING, &why, NULL, NULL);
+    ad_run_set_status(run, NULL, AD_ROW_AGENT_STATUS_RUNNING, &why, NULL, NULL);
     return 0;
 }
 

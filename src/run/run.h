@@ -253,7 +253,7 @@ bool ad_runner_remote_at(const ad_runner_t *r, const char *path, char run_id[AD_
 #define AD_RUN_DURATION_BUCKETS 9
 extern const double ad_run_duration_bounds[AD_RUN_DURATION_BUCKETS];
 typedef struct {
-    uint64_t ended[5]; /* succeeded, failed, stopped, lost, degraded (ad_run_status_t order) */
+    uint64_t ended[5]; /* succeeded, failed, stopped, lost, degraded (ad_row_run_status_t order) */
     uint64_t duration_counts[AD_RUN_DURATION_BUCKETS + 1];
     double duration_sum_sec;
     uint64_t input_tokens, output_tokens, cache_read_tokens, cache_write_tokens;
@@ -361,11 +361,10 @@ const char *ad_run_spec_admin_need(const json_t *body, const char *executor);
 int ad_run_spec_state(const ad_config_t *cfg, const json_t *body, const char *executor,
                       json_t **state, ad_field_err_t *e);
 /* What an agent's create and update share: name (1 to 200 bytes), mode
- * (AD_RUN_MODES), permissions (at most 64 entries of src/agent's
+ * (AD_ROW_AGENT_MODE_CHOICES, the schema's), permissions (at most 64 entries of src/agent's
  * ad_permission_check) and crewId (a string or null), into args. 0, or
  * AD_EINVAL with e; a refused permission's index in *bad_perm (else
  * SIZE_MAX). Whether the crew is one of the agent's org is the caller's. */
-#define AD_RUN_MODES "auto,plan,regular"
 int ad_run_spec_common(const json_t *body, json_t *args, size_t *bad_perm, ad_field_err_t *e);
 /* A PATCH's command and env, checked as at create, into args; state and
  * executor cannot be changed. 0, or AD_EINVAL with e. */

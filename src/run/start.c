@@ -707,8 +707,8 @@ int ad_run_start_followup(ad_runner_t *r, const char *agent_id, const char *cont
 static void attach_finish(ad_runner_t *r, ad_run_t *run, start_t *s, int64_t started_at);
 
 int ad_run_attach(ad_runner_t *r, const char *agent_id, const char *run_id, int64_t started_at,
-                  const char *dir, const ad_proc_resume_t *at, ad_agent_status_t *status, char *err,
-                  size_t errsz)
+                  const char *dir, const ad_proc_resume_t *at, ad_row_agent_status_t *status,
+                  char *err, size_t errsz)
 {
     start_t s;
     memset(&s, 0, sizeof(s));
@@ -735,11 +735,9 @@ int ad_run_attach(ad_runner_t *r, const char *agent_id, const char *run_id, int6
     }
     /* the row load() read: the caller keeps this status without a second read */
     const char *st = json_string_value(json_object_get(s.agent, "status"));
-    *status = AD_AGENT_STATUS_RUNNING;
-    for (ad_agent_status_t i = AD_AGENT_STATUS_RUNNING; i <= AD_AGENT_STATUS_STOPPED; i++) {
-        if (st != NULL && strcmp(st, ad_agent_status_name(i)) == 0) {
-            *status = i;
-        }
+    if (st == NULL || ad_row_agent_status_parse(st, status) != 0 ||
+        *status == AD_ROW_AGENT_STATUS_STOPPING) {
+        *status = AD_ROW_AGENT_STATUS_RUNNING;
     }
     attach_finish(r, run, &s, started_at);
     ad_log(AD_LOG_INFO, "runner", "run taken up agent=%s run=%s pid=%ld replay=%d", agent_id,

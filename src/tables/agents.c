@@ -5,6 +5,7 @@
  * the agent subsystem's; ad_store_agent_check_startable() is its guard.
  */
 #include "store/table.h"
+#include "rows.h"
 #include "tables/agents.h"
 #include "tables/tables_int.h"
 
@@ -480,11 +481,27 @@ int ad_store_op_agent_reorder(ad_store_tx_t *tx, json_t *args, json_t **result)
     return 0;
 }
 
+/* The statuses an agent's row holds: the schema's but "stopping" (shown
+ * while a stop is under way, never stored), which is its last word. */
+_Static_assert(AD_ROW_AGENT_STATUS_STOPPING == AD_ROW_AGENT_STATUS_COUNT - 1,
+               "stopping must stay agent_status's last word in schema/rows.def");
+static void stored_statuses(char *out, size_t n)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; i < AD_ROW_AGENT_STATUS_STOPPING && len < n; i++) {
+        int w =
+            snprintf(out + len, n - len, "%s%s", i > 0 ? "," : "", ad_row_agent_status_names[i]);
+        len += w > 0 ? (size_t)w : 0;
+    }
+}
+
 int ad_store_agent_list_parse(ad_store_agent_query_t *q, const char *status,
                               const char *(*get)(void *ud, const char *key), void *ud,
                               ad_field_err_t *e)
 {
-    static const char statuses[] = "running,waiting,error,finished,idle,paused,stopped";
+    char statuses[128];
+    stored_statuses(statuses, sizeof(statuses));
     const char *wt = get(ud, "worktreeId"), *cursor = get(ud, "cursor");
     bool paged = false;
     q->worktree_id = wt != NULL && wt[0] != '\0' ? wt : NULL;
@@ -593,12 +610,12 @@ int ad_store_agent_list_text(ad_store_t *st, const ad_store_agent_query_t *q,
 int ad_store_agents_prom(ad_buf_t *b, const json_t *counts)
 {
     int rc = ad_prom_family(b, "agentd_agents", "gauge", "Agents by status (archived not counted)");
-    static const char *st[] = {"running", "waiting", "error",  "finished",
-                               "idle",    "paused",  "stopped"};
-    for (size_t i = 0; i < AD_ARRAY_LEN(st) && rc == 0; i++) {
-        json_t *v = json_object_get(counts, st[i]);
-        rc = ad_prom_sample(b, "agentd_agents", v ? (double)json_integer_value(v) : 0, "status",
-                            st[i], NULL);
+    /* the stored statuses: the schema's but stopping, its last */
+    for (int i = 0; i < AD_ROW_AGENT_STATUS_STOPPING && rc == 0; i++) {
+        const char *st = ad_row_agent_status_names[i];
+        json_t *v = json_object_get(counts, st);
+        rc = ad_prom_sample(b, "agentd_agents", v ? (double)json_integer_value(v) : 0, "status", st,
+                            NULL);
     }
     return rc;
 }

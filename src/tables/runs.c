@@ -31,30 +31,6 @@
     "ended_at,exit_code,signal,duration_ms,cli_version,config,phase,notes,group,commit,node_id"
 #define RUN_JSON "config,tags,commit"
 
-static const char *const run_status_names[] = {
-    [AD_RUN_RUNNING] = "running", [AD_RUN_SUCCEEDED] = "succeeded", [AD_RUN_FAILED] = "failed",
-    [AD_RUN_STOPPED] = "stopped", [AD_RUN_LOST] = "lost",           [AD_RUN_DEGRADED] = "degraded",
-};
-
-static const char *const agent_status_names[] = {
-    [AD_AGENT_STATUS_KEEP] = NULL,           [AD_AGENT_STATUS_RUNNING] = "running",
-    [AD_AGENT_STATUS_WAITING] = "waiting",   [AD_AGENT_STATUS_ERROR] = "error",
-    [AD_AGENT_STATUS_FINISHED] = "finished", [AD_AGENT_STATUS_IDLE] = "idle",
-    [AD_AGENT_STATUS_STOPPED] = "stopped",   [AD_AGENT_STATUS_PAUSED] = "paused",
-};
-
-const char *ad_run_status_name(ad_run_status_t s)
-{
-    size_t n = sizeof(run_status_names) / sizeof(run_status_names[0]);
-    return (size_t)s < n ? run_status_names[s] : NULL;
-}
-
-const char *ad_agent_status_name(ad_agent_status_t s)
-{
-    size_t n = sizeof(agent_status_names) / sizeof(agent_status_names[0]);
-    return (size_t)s < n ? agent_status_names[s] : NULL;
-}
-
 static int agent_json(ad_db_t *db, const char *id, json_t **out)
 {
     ad_db_stmt_t *s = ad_store_stmt(db, "SELECT " AD_AGENT_COLS " FROM agents WHERE id = ?");
@@ -204,7 +180,7 @@ static int run_end_row(ad_db_t *db, const ad_store_run_end_t *a)
         return AD_EINTERNAL;
     }
     ad_db_bind_int64(s, 1, a->now);
-    ad_store_bind_text(s, 2, ad_run_status_name(a->status));
+    ad_store_bind_text(s, 2, ad_row_run_status_name(a->status));
     bind_int_or_null(s, 3, a->has_exit_code, a->exit_code);
     bind_int_or_null(s, 4, a->signal > 0, a->signal);
     ad_db_bind_int64(s, 5, a->duration_ms);
@@ -222,9 +198,10 @@ static int run_end(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     const ad_store_run_end_t *a = in;
     ad_db_t *db = tx->db;
-    const char *agent_status = ad_agent_status_name(a->agent_status);
-    if (a->status == AD_RUN_RUNNING || ad_run_status_name(a->status) == NULL ||
-        agent_status == NULL) {
+    const char *agent_status = ad_row_agent_status_name(a->agent_status);
+    if (a->status == AD_ROW_RUN_STATUS_RUNNING || ad_row_run_status_name(a->status) == NULL ||
+        agent_status == NULL || a->agent_status == AD_ROW_AGENT_STATUS_RUNNING ||
+        a->agent_status == AD_ROW_AGENT_STATUS_STOPPING) {
         return AD_EINVAL;
     }
     int rc = run_end_row(db, a);
@@ -291,7 +268,7 @@ static int agent_runtime(ad_store_tx_t *tx, const void *in, json_t **result)
         json_decref(state);
         return AD_EINTERNAL;
     }
-    ad_store_bind_text(s, 1, ad_agent_status_name(a->status));
+    ad_store_bind_text(s, 1, a->set_status ? ad_row_agent_status_name(a->status) : NULL);
     ad_store_bind_text(s, 2, a->session_id[0] != '\0' ? a->session_id : NULL);
     bind_int_or_null(s, 3, a->context_level >= 0, a->context_level);
     ad_store_bind_json(s, 4, state);
