@@ -31,16 +31,6 @@
     "ended_at,exit_code,signal,duration_ms,cli_version,config,phase,notes,group,commit,node_id"
 #define RUN_JSON "config,tags,commit"
 
-static int agent_json(ad_db_t *db, const char *id, json_t **out)
-{
-    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT " AD_AGENT_COLS " FROM agents WHERE id = ?");
-    if (s == NULL) {
-        return AD_EINTERNAL;
-    }
-    ad_store_bind_text(s, 1, id);
-    return ad_store_one_json(db, s, AD_AGENT_JSON, AD_AGENT_NULLS, out);
-}
-
 static int run_json(ad_db_t *db, const char *id, json_t **out)
 {
     ad_db_stmt_t *s = ad_store_stmt(db, "SELECT " RUN_COLS " FROM runs WHERE id = ?");
@@ -57,7 +47,7 @@ static int run_and_agent(ad_db_t *db, const char *run_id, const char *agent_id, 
     json_t *run = NULL, *agent = NULL;
     int rc = run_json(db, run_id, &run);
     if (rc == 0) {
-        rc = agent_json(db, agent_id, &agent);
+        rc = ad_agent_json_read(db, agent_id, &agent);
     }
     if (rc == 0) {
         *result = json_pack("{s:o, s:o}", "run", run, "agent", agent);
@@ -238,7 +228,7 @@ void ad_store_run_end(ad_store_t *st, const ad_store_run_end_t *e, ad_store_resu
 static int merged_state(ad_db_t *db, const char *id, json_t *patch, json_t **out)
 {
     json_t *agent = NULL;
-    int rc = agent_json(db, id, &agent);
+    int rc = ad_agent_json_read(db, id, &agent);
     if (rc != 0) {
         return rc;
     }
@@ -284,7 +274,7 @@ static int agent_runtime(ad_store_tx_t *tx, const void *in, json_t **result)
         return AD_ENOENT;
     }
     json_t *agent = NULL;
-    rc = agent_json(db, a->id, &agent);
+    rc = ad_agent_json_read(db, a->id, &agent);
     if (rc == 0) {
         *result = json_pack("{s:o}", "agent", agent);
     }
@@ -483,7 +473,8 @@ static int orphans_to_error(ad_db_t *db, int64_t now)
         ad_store_stmt(db, "UPDATE agents SET status = 'error', pid = NULL, "
                           "updated_at = ?1, status_reason = json_object('code', "
                           "'lost', 'text', 'agentd restarted and found no run of "
-                          "this agent', 'at', ?1) WHERE status IN ('running', 'waiting', "
+                          "this agent', 'at', ?1, 'ref', NULL) WHERE status IN ('running', "
+                          "'waiting', "
                           "'paused') AND id NOT IN (SELECT agent_id FROM runs "
                           "WHERE status = 'running')");
     if (s == NULL) {
@@ -510,7 +501,7 @@ static int runs_reconcile(ad_store_tx_t *tx, const void *in, json_t **result)
         }
         rc = lose_run(db, a, &lost[i]);
         json_t *agent = NULL;
-        if (rc == 0 && agent_json(db, lost[i].agent_id, &agent) == 0) {
+        if (rc == 0 && ad_agent_json_read(db, lost[i].agent_id, &agent) == 0) {
             json_array_append_new(agents, agent);
         }
         json_t *run = json_pack("{s:s, s:s, s:I}", "id", lost[i].id, "agentId", lost[i].agent_id,
@@ -693,7 +684,7 @@ int ad_store_runs_agent_get(ad_store_t *st, const char *id, json_t **agent,
                             char workspace_id[AD_ID_MAX], char *path, size_t pathsz)
 {
     ad_db_t *db = ad_store_rdb(st);
-    int rc = agent_json(db, id, agent);
+    int rc = ad_agent_json_read(db, id, agent);
     if (rc != 0) {
         return rc;
     }
