@@ -337,9 +337,8 @@ static void acp_attach(ad_run_t *run, ad_run_start_t *s)
     } else {
         node_term_again(run->r, run, s);
     }
-    const char *st = json_string_value(json_object_get(s->agent, "status"));
     ad_run_acp_resume(run, &s->spec,
-                      st == NULL || strcmp(st, "waiting") != 0 ||
+                      s->agent.status != AD_ROW_AGENT_STATUS_WAITING ||
                           ad_run_approvals_pending(run) > 0);
 }
 

@@ -388,9 +388,9 @@ int ad_run_start_config(ad_store_t *st, const json_t *body, const char *agent_id
         ad_field_bool(body, "configFlags", &flags, &has_flags, e) != 0) {
         return AD_EINVAL;
     }
-    json_t *agent = NULL;
-    if (cid == NULL && ad_store_agent_get(st, agent_id, &agent) == 0) {
-        json_t *state = json_object_get(agent, "state");
+    ad_row_agent_t agent = {0};
+    if (cid == NULL && ad_store_agent_row(st, agent_id, &agent) == 0) {
+        json_t *state = agent.state;
         cid = json_string_value(json_object_get(state, "configId"));
         if (!has_flags) {
             flags = json_is_true(json_object_get(state, "configFlags"));
@@ -403,7 +403,7 @@ int ad_run_start_config(ad_store_t *st, const json_t *body, const char *agent_id
         cfg->flags = flags;
         rc = ad_run_config_load(st, cid, org, &cfg->record, &cfg->schema, e);
     }
-    json_decref(agent);
+    ad_row_agent_cleanup(&agent);
     return rc;
 }
 

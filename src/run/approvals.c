@@ -459,11 +459,11 @@ json_t *ad_run_approval_args(const json_t *a, const char *decision, const char *
 
 static bool ad_run_approval_allowed(ad_store_t *st, const json_t *a)
 {
-    json_t *agent = NULL;
+    ad_row_agent_t agent = {0};
     const char *agent_id = jstr(a, "agentId");
-    bool ok = agent_id != NULL && ad_store_agent_get(st, agent_id, &agent) == 0 &&
-              ad_permissions_allow(json_object_get(agent, "permissions"), jstr(a, "toolName"));
-    json_decref(agent);
+    bool ok = agent_id != NULL && ad_store_agent_row(st, agent_id, &agent) == 0 &&
+              ad_permissions_allow(agent.permissions, jstr(a, "toolName"));
+    ad_row_agent_cleanup(&agent);
     return ok;
 }
 

@@ -269,6 +269,21 @@ const char *ad_runner_row_live(const ad_runner_t *r, const char *agent_id, const
     return "stopping";
 }
 
+void ad_runner_agent_row_live(const ad_runner_t *r, ad_row_agent_t *agent)
+{
+    int64_t since;
+    bool force;
+    if (r == NULL || agent->id == NULL || !ad_runner_stopping(r, agent->id, &since, &force)) {
+        return;
+    }
+    agent->status = AD_ROW_AGENT_STATUS_STOPPING;
+    if (agent->stopping == NULL) {
+        agent->stopping = ad_xcalloc(1, sizeof(*agent->stopping));
+    }
+    agent->stopping->since = since;
+    agent->stopping->force = force;
+}
+
 void ad_runner_agent_live(const ad_runner_t *r, json_t *agent)
 {
     int64_t since;

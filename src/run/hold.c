@@ -489,16 +489,15 @@ void ad_run_find_orphans(ad_runner_t *r, json_t *runs)
                "agent process left running by an agentd without holders, not supervised: "
                "stop it by hand pid=%lld run=%s agent=%s",
                (long long)pid, run_id, agent_id);
-        json_t *agent = NULL;
+        ad_row_agent_t agent = {0};
         char ws[AD_ID_MAX], path[8];
-        const char *org = NULL;
-        if (agent_id != NULL &&
-            ad_store_runs_agent_get(r->store, agent_id, &agent, ws, path, sizeof(path)) == 0) {
-            org = json_string_value(json_object_get(agent, "orgId"));
+        if (agent_id != NULL) {
+            ad_store_runs_agent_get(r->store, agent_id, &agent, ws, path, sizeof(path));
         }
-        json_array_append_new(r->orphans, json_pack("{s:s?, s:s?, s:s?, s:I}", "runId", run_id,
-                                                    "agentId", agent_id, "orgId", org, "pid", pid));
-        json_decref(agent);
+        json_array_append_new(r->orphans,
+                              json_pack("{s:s?, s:s?, s:s?, s:I}", "runId", run_id, "agentId",
+                                        agent_id, "orgId", agent.org_id, "pid", pid));
+        ad_row_agent_cleanup(&agent);
     }
 }
 

@@ -55,13 +55,13 @@ static void on_status(int rc, json_t *result, void *ud)
     free(c);
 }
 
-void ad_run_start_refused(ad_runner_t *r, json_t *agent, const char *agent_id, const char *ws,
-                          const char *why)
+void ad_run_start_refused(ad_runner_t *r, const ad_row_agent_t *agent, const char *agent_id,
+                          const char *ws, const char *why)
 {
     if (agent == NULL || agent_id == NULL || strlen(agent_id) >= AD_ID_MAX) {
         return;
     }
-    const char *org = json_string_value(json_object_get(agent, "orgId"));
+    const char *org = agent->org_id;
     org = org != NULL ? org : AD_ORG_DEFAULT;
     char text[1200];
     snprintf(text, sizeof(text), "agentd did not start the agent: %s",

@@ -122,6 +122,9 @@ bool ad_runner_stopping(const ad_runner_t *r, const char *agent_id, int64_t *sin
  * status "stopping" and stopping {since (RFC 3339), force}. r may be NULL.
  * Loop thread. */
 void ad_runner_agent_live(const ad_runner_t *r, json_t *agent);
+/* The same for a typed row (ad_store_agent_row's): status
+ * AD_ROW_AGENT_STATUS_STOPPING and its stopping set. */
+void ad_runner_agent_row_live(const ad_runner_t *r, ad_row_agent_t *agent);
 /* The same for each row of the array agents (a list's). */
 void ad_runner_agents_live(const ad_runner_t *r, json_t *agents);
 /* The same for a row of the list written as text (ad_store_agent_list_text's
@@ -302,9 +305,9 @@ bool ad_run_sandbox_path_ok(const ad_config_t *cfg, const char *path, char *why,
  * "workspace" or "default"). A new reference. */
 json_t *ad_run_sandbox_effective(json_t *agent_pol, json_t *ws_pol);
 /* The same for a stored agent (its row, with worktreeId), its workspace
- * read from st (loop thread). NULL when the store could not say (a start
+ * read from st (loop thread); agent is borrowed. NULL when the store could not say (a start
  * is refused then: a policy not read could be a narrower one). */
-json_t *ad_run_sandbox_of(ad_store_t *st, json_t *agent);
+json_t *ad_run_sandbox_of(ad_store_t *st, const ad_row_agent_t *agent);
 
 /* ---- an agent's run settings, checked before they are stored (spec.c) ----------
  * Each returns 0, or AD_EINVAL with why saying what is wrong (the REST

@@ -504,16 +504,17 @@ const char *ad_run_sandbox_cli(ad_executor_t ex);
 /* argv: a command's (the paths its arguments name are shown), NULL for a
  * CLI; agent_path: the agent's PATH (ad_proc_agent_path), which a
  * script's `#!/usr/bin/env NAME` is found on. */
-int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_executor_t ex,
-                   bool read_only, const char *wt, const char *exe, const char *const *argv,
-                   const char *agent_path, ad_run_sbx_t *x, char *err, size_t errsz);
+int ad_run_sandbox(ad_runner_t *r, const ad_row_agent_t *agent, const char *agent_id,
+                   ad_executor_t ex, bool read_only, const char *wt, const char *exe,
+                   const char *const *argv, const char *agent_path, ad_run_sbx_t *x, char *err,
+                   size_t errsz);
 void ad_run_sandbox_cleanup(ad_run_sbx_t *x);
 /* A start refused before it made a run (refused.c): why goes into the
  * agent's transcript as a system message and becomes its statusReason
  * (code "start_refused", status error). agent is its row, ws its
  * workspace id (may be NULL or ""). Loop thread. */
-void ad_run_start_refused(ad_runner_t *r, json_t *agent, const char *agent_id, const char *ws,
-                          const char *why);
+void ad_run_start_refused(ad_runner_t *r, const ad_row_agent_t *agent, const char *agent_id,
+                          const char *ws, const char *why);
 /* Shows path (a file agentd made for the run) read-only in x. */
 void ad_run_sandbox_show(ad_run_sbx_t *x, const char *path);
 

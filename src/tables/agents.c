@@ -246,7 +246,7 @@ int ad_store_agent_insert(ad_store_tx_t *tx, const ad_store_agent_new_t *a, json
 }
 
 /* args as ad_store_agent_insert's fields; a word not the schema's (the
- * callers checked them) is AD_EINVAL. */
+ * callers checked them) is AD_ECONSTRAINT, as the columns' CHECKs said. */
 int ad_store_op_agent_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
     ad_store_agent_new_t a = {
@@ -265,12 +265,30 @@ int ad_store_op_agent_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
     if (ad_row_executor_parse(ad_args_str(args, "executor"), &a.executor) != 0 ||
         ad_row_agent_mode_parse(ad_args_str(args, "mode"), &a.mode) != 0 ||
         (a.has_status && ad_row_agent_status_parse(status, &a.status) != 0)) {
-        return AD_EINVAL;
+        return AD_ECONSTRAINT; /* as the columns' CHECKs answered it */
     }
     return ad_store_agent_insert(tx, &a, result);
 }
 
-int ad_store_op_agent_update(ad_store_tx_t *tx, json_t *args, json_t **result)
+/* state.sandbox set (NULL: removed, the workspace's then applies). */
+static int set_sandbox(ad_db_t *db, const char *id, json_t *sandbox)
+{
+    ad_db_stmt_t *s =
+        ad_store_stmt(db, sandbox == NULL ? "UPDATE agents SET state = json_remove(COALESCE("
+                                            "state, '{}'), '$.sandbox') WHERE id = ?1"
+                                          : "UPDATE agents SET state = json_set(COALESCE(state, "
+                                            "'{}'), '$.sandbox', json(?2)) WHERE id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, id);
+    if (sandbox != NULL) {
+        ad_store_bind_json(s, 2, sandbox);
+    }
+    return ad_store_step_done(db, s);
+}
+
+int ad_store_agent_update(ad_store_tx_t *tx, const ad_store_agent_change_t *c, json_t **result)
 {
     ad_db_t *db = tx->db;
     ad_db_stmt_t *s = ad_store_stmt(
@@ -286,44 +304,53 @@ int ad_store_op_agent_update(ad_store_tx_t *tx, json_t *args, json_t **result)
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    ad_store_bind_text(s, 1, ad_args_str(args, "id"));
-    ad_store_bind_text(s, 2, ad_args_str(args, "name"));
-    ad_store_bind_text(s, 3, ad_args_str(args, "mode"));
-    ad_store_bind_json(s, 4, json_object_get(args, "permissions"));
-    json_t *order = json_object_get(args, "displayOrder");
-    if (json_is_integer(order)) {
-        ad_db_bind_int64(s, 5, json_integer_value(order));
+    ad_store_bind_text(s, 1, c->id);
+    ad_store_bind_text(s, 2, c->name);
+    ad_store_bind_text(s, 3, c->has_mode ? ad_row_agent_mode_name(c->mode) : NULL);
+    ad_store_bind_json(s, 4, c->permissions);
+    if (c->has_display_order) {
+        ad_db_bind_int64(s, 5, c->display_order);
     }
-    json_t *crew = json_object_get(args, "crewId");
-    ad_db_bind_int(s, 6, crew != NULL ? 1 : 0);
-    ad_store_bind_text(s, 7, json_string_value(crew));
-    ad_db_bind_int64(s, 8, ad_args_int(args, "now", 0));
-    ad_store_bind_json(s, 9, json_object_get(args, "env")); /* admin's: src/api/agents.c */
-    ad_store_bind_json(s, 10, json_object_get(args, "command"));
+    ad_db_bind_int(s, 6, c->set_crew ? 1 : 0);
+    ad_store_bind_text(s, 7, c->crew_id);
+    ad_db_bind_int64(s, 8, c->now);
+    ad_store_bind_json(s, 9, c->env); /* admin's: src/api/agents.c */
+    ad_store_bind_json(s, 10, c->command);
     int e = ad_store_step_done(db, s);
     if (e == 0 && ad_db_changes(db) == 0) {
         e = AD_ENOENT;
     }
-    json_t *sb = json_object_get(args, "sandbox"); /* admin's; null: the workspace's */
-    if (e == 0 && sb != NULL) {
-        s = ad_store_stmt(db, json_is_null(sb)
-                                  ? "UPDATE agents SET state = json_remove(COALESCE(state, '{}'), "
-                                    "'$.sandbox') WHERE id = ?1"
-                                  : "UPDATE agents SET state = json_set(COALESCE(state, '{}'), "
-                                    "'$.sandbox', json(?2)) WHERE id = ?1");
-        if (s == NULL) {
-            return AD_EINTERNAL;
-        }
-        ad_store_bind_text(s, 1, ad_args_str(args, "id"));
-        if (!json_is_null(sb)) {
-            ad_store_bind_json(s, 2, sb);
-        }
-        e = ad_store_step_done(db, s);
+    if (e == 0 && c->set_sandbox) { /* admin's */
+        e = set_sandbox(db, c->id, c->sandbox);
     }
-    if (e != 0) {
-        return e;
+    return e != 0 ? e : agent_result(db, c->id, result);
+}
+
+int ad_store_op_agent_update(ad_store_tx_t *tx, json_t *args, json_t **result)
+{
+    json_t *order = json_object_get(args, "displayOrder");
+    json_t *crew = json_object_get(args, "crewId");
+    json_t *sandbox = json_object_get(args, "sandbox");
+    const char *mode = ad_args_str(args, "mode");
+    ad_store_agent_change_t c = {
+        .id = ad_args_str(args, "id"),
+        .now = ad_args_int(args, "now", 0),
+        .name = ad_args_str(args, "name"),
+        .has_mode = mode != NULL,
+        .permissions = json_object_get(args, "permissions"),
+        .has_display_order = json_is_integer(order),
+        .display_order = json_is_integer(order) ? json_integer_value(order) : 0,
+        .set_crew = crew != NULL,
+        .crew_id = json_string_value(crew),
+        .env = json_object_get(args, "env"),
+        .command = json_object_get(args, "command"),
+        .set_sandbox = sandbox != NULL,
+        .sandbox = json_is_null(sandbox) ? NULL : sandbox,
+    };
+    if (c.has_mode && ad_row_agent_mode_parse(mode, &c.mode) != 0) {
+        return AD_ECONSTRAINT; /* as the column's CHECK answered it */
     }
-    return agent_result(db, ad_args_str(args, "id"), result);
+    return ad_store_agent_update(tx, &c, result);
 }
 
 int ad_store_op_agent_delete(ad_store_tx_t *tx, json_t *args, json_t **result)

@@ -108,11 +108,31 @@ int ad_store_agent_insert(ad_store_tx_t *tx, const ad_store_agent_new_t *a, json
 /* The same as a queued op (ad_store_write), its fields as JSON args {id,
  * worktreeId, name, mode, permissions, executor, crewId?, now, status?,
  * parentAgentId?, sessionId?, state?}: the form the API's and the
- * importers' writes queue. A word not the schema's is AD_EINVAL. */
+ * importers' writes queue. A word not the schema's is AD_ECONSTRAINT (as
+ * the columns' CHECKs answered). */
 int ad_store_op_agent_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
-/* args {id, now, name?, mode?, permissions?, displayOrder?, crewId? (null
- * clears), env?, command?, sandbox? (state.sandbox; null clears)} result
- * {agent, workspaceId}. */
+/* A change of an agent, inside a write (writer thread); what is left unset
+ * stays as it is. AD_ENOENT for an unknown id. result {agent, workspaceId}.
+ * Everything is borrowed for the call. */
+typedef struct {
+    const char *id;
+    int64_t now;
+    const char *name; /* NULL: unchanged */
+    bool has_mode;
+    ad_row_agent_mode_t mode;
+    json_t *permissions; /* NULL: unchanged */
+    bool has_display_order;
+    int64_t display_order;
+    bool set_crew; /* the crew is crew_id (NULL: none) */
+    const char *crew_id;
+    json_t *env, *command; /* state.env, state.command (admin's); NULL: unchanged */
+    bool set_sandbox;      /* state.sandbox is sandbox (NULL: removed, the workspace's) */
+    json_t *sandbox;
+} ad_store_agent_change_t;
+int ad_store_agent_update(ad_store_tx_t *tx, const ad_store_agent_change_t *c, json_t **result);
+/* The same as a queued op, args {id, now, name?, mode?, permissions?,
+ * displayOrder?, crewId? (null clears), env?, command?, sandbox? (null
+ * clears)}: the form the API's PATCH queues. */
 int ad_store_op_agent_update(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id, now, archive}: archive sets deletedAt; otherwise the row and its
  * messages go (AD_ESTATE while running). result {agent, workspaceId}. */

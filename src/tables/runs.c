@@ -680,21 +680,19 @@ int ad_store_run_list(ad_store_t *st, const char *agent_id, int limit, json_t **
     return 0;
 }
 
-int ad_store_runs_agent_get(ad_store_t *st, const char *id, json_t **agent,
+int ad_store_runs_agent_get(ad_store_t *st, const char *id, ad_row_agent_t *agent,
                             char workspace_id[AD_ID_MAX], char *path, size_t pathsz)
 {
     ad_db_t *db = ad_store_rdb(st);
-    int rc = ad_agent_json_read(db, id, agent);
+    int rc = ad_agent_row_read(db, id, agent);
     if (rc != 0) {
         return rc;
     }
     ad_db_stmt_t *s = ad_store_stmt(db, "SELECT workspace_id, path FROM worktrees WHERE id = ?");
     if (s == NULL) {
-        json_decref(*agent);
-        *agent = NULL;
         return AD_EINTERNAL;
     }
-    ad_store_bind_text(s, 1, json_string_value(json_object_get(*agent, "worktreeId")));
+    ad_store_bind_text(s, 1, agent->worktree_id);
     workspace_id[0] = '\0';
     if (pathsz > 0) {
         path[0] = '\0';

@@ -54,9 +54,10 @@ int ad_store_run_get(ad_store_t *st, const char *id, json_t **out);
 void ad_store_run_patch(ad_store_t *st, json_t *args, ad_store_result_cb cb, void *ud);
 /* {runs:[…]} of one agent, newest first, at most limit (1-1000; else 100). */
 int ad_store_run_list(ad_store_t *st, const char *agent_id, int limit, json_t **out);
-/* The agent (any, archived too), its worktree's workspace id and path
+/* The agent (any, archived too) into *agent (zeroed first; the caller
+ * cleans it up, whatever the answer), its worktree's workspace id and path
  * ("" when the worktree is gone). 0 or AD_ENOENT. Loop thread. */
-int ad_store_runs_agent_get(ad_store_t *st, const char *id, json_t **agent,
+int ad_store_runs_agent_get(ad_store_t *st, const char *id, ad_row_agent_t *agent,
                             char workspace_id[AD_ID_MAX], char *path, size_t pathsz);
 /* A run begins: a 'running' run row; the agent becomes running with pid and
  * startedAt, its state.statusReason cleared. AD_ENOENT for an unknown

@@ -57,8 +57,8 @@ static void add_run(fixture_t *f, const char *id, double cost_usd)
 {
     char run[AD_ID_MAX];
     ad_id_new("run", run);
-    ad_store_test_run_t x = {.duration_ms = 10, .input_tokens = 5, .output_tokens = 7,
-                             .cost_usd = cost_usd};
+    ad_store_test_run_t x = {
+        .duration_ms = 10, .input_tokens = 5, .output_tokens = 7, .cost_usd = cost_usd};
     store_wait_t w = {0};
     ad_store_test_run_insert(f->st, run, id, "succeeded", &x, on_done, &w);
     store_fx_wait(f, &w);
@@ -150,9 +150,9 @@ static void the_list_text_is_the_codecs_byte_for_byte(void **state)
     assert_int_equal(
         store_fx_write(f, ad_store_op_agent_insert,
                        json_pack("{s:s, s:s, s:s, s:s, s:[s], s:s, s:s, s:I}", "id", id,
-                                 "worktreeId", wt, "name", "src", "mode", "regular",
-                                 "permissions", "read", "executor", "claude", "sessionId", "s-9",
-                                 "now", (json_int_t)1500),
+                                 "worktreeId", wt, "name", "src", "mode", "regular", "permissions",
+                                 "read", "executor", "claude", "sessionId", "s-9", "now",
+                                 (json_int_t)1500),
                        NULL),
         0);
     json_t *r = NULL;
@@ -167,10 +167,8 @@ static void the_list_text_is_the_codecs_byte_for_byte(void **state)
     assert_string_equal(json_string_value(json_object_get(fa, "name")), "src (fork)");
     assert_true(json_is_true(json_object_get(json_object_get(fa, "state"), "forkSession")));
     json_decref(r);
-    ad_store_agent_runtime_t u = {.now = 1700,
-                                  .set_status = true,
-                                  .status = AD_ROW_AGENT_STATUS_ERROR,
-                                  .context_level = -1};
+    ad_store_agent_runtime_t u = {
+        .now = 1700, .set_status = true, .status = AD_ROW_AGENT_STATUS_ERROR, .context_level = -1};
     snprintf(u.id, sizeof(u.id), "%s", id);
     ad_status_reason_set(&u.why, "turn_failed", NULL, "a \"quoted\" reason");
     assert_int_equal(runtime_sync(f, &u), 0);
