@@ -254,7 +254,8 @@ unit: $(UNIT_BIN)
 # here: test-store-alloc (a killed writer's SQLite file checked whole) and
 # test-store-evlog (the event log's files; its one table case is SQLite's).
 UNIT_PG_BIN := $(addprefix $(O)/tests/,test-store-runs test-tables-families test-store-health \
-	test-store-core test-store-rolls test-git-rows test-run-runner)
+	test-store-core test-store-rolls test-git-rows test-run-runner \
+	test-tables-agentrow)
 unit-pg: $(UNIT_PG_BIN)
 	@sh tests/unit/with-pg.sh sh tests/unit/run.sh $(UNIT_PG_BIN)
 
