@@ -255,7 +255,7 @@ unit: $(UNIT_BIN)
 # test-store-evlog (the event log's files; its one table case is SQLite's).
 UNIT_PG_BIN := $(addprefix $(O)/tests/,test-store-runs test-tables-families test-store-health \
 	test-store-core test-store-rolls test-git-rows test-run-runner \
-	test-tables-search)
+	test-tables-search test-tables-agentrow)
 UNIT_PG_BIN += $(O)/tests/test-tables-routines
 unit-pg: $(UNIT_PG_BIN)
 	@sh tests/unit/with-pg.sh sh tests/unit/run.sh $(UNIT_PG_BIN)

@@ -126,7 +126,9 @@ function header(s) {
  * ad_row_R_encode() (a new object with the wire names: a field unset is
  * null, or left out when it is opt), ad_row_R_decode() (0, or AD_EINVAL with
  * err naming the field: "runs[2].status: unknown value \\"x\\"") and
- * ad_row_R_cleanup() (frees what it owns and zeroes it). Any thread. */
+ * ad_row_R_cleanup() (frees what it owns and zeroes it); AD_ROW_R_FIELDS, its
+ * number of fields (a family that fills one holds it in a _Static_assert, so
+ * a field added to the schema stops the build there). Any thread. */
 #ifndef AD_ROWS_H
 #define AD_ROWS_H
 
@@ -165,6 +167,8 @@ function header(s) {
       if (hasFlag(f)) h += `    bool has_${f.c};\n`;
     }
     h += `} ${ctype(r.name)};\n`;
+    h += `/* its fields in the schema (a store family that maps columns to it holds this) */\n`;
+    h += `#define AD_ROW_${upper(r.name)}_FIELDS ${r.fields.length}\n`;
     h += `json_t *ad_row_${r.name}_encode(const ${ctype(r.name)} *r);\n`;
     h += `int ad_row_${r.name}_decode(const json_t *j, ${ctype(r.name)} *out, char *err, size_t errsz);\n`;
     h += `void ad_row_${r.name}_cleanup(${ctype(r.name)} *r);\n\n`;
@@ -453,7 +457,7 @@ function rowCode(r) {
       const body = `json_t *a = json_array();\n        for (size_t i = 0; i < r->n_${f.c}; i++) {\n            json_array_append_new(a, ad_row_${f.type}_encode(&${x}[i]));\n        }\n        json_object_set_new(o, ${k}, a);`;
       if (f.opt) enc += `    if (${set}) {\n        ${body}\n    }\n`;
       else enc += `    {\n        ${body}\n    }\n`;
-    } else if (f.opt) {
+    } else if (f.opt && !f.nullable) {
       enc += `    if (${set}) {\n        json_object_set_new(o, ${k}, ${val});\n    }\n`;
     } else if (f.nullable && set) {
       enc += `    json_object_set_new(o, ${k}, ${set} ? ${val} : json_null());\n`;

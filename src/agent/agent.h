@@ -20,30 +20,38 @@
 
 #include "core/config.h"
 #include "core/core.h"
+#include "rows.h"
 
 /* ---- executors and modes ------------------------------------------------ */
 
-typedef enum {
-    AD_EXEC_CLAUDE = 0,
-    AD_EXEC_CODEX,
-    AD_EXEC_GEMINI,
-    AD_EXEC_COMMAND,
-    AD_EXEC_ACP, /* any Agent Client Protocol agent (acp.c) */
-} ad_executor_t;
+/* The executor is the schema's (schema/rows.def, enum executor): an agent
+ * row's executor is one of these as it is, in the same order. */
+typedef ad_row_executor_t ad_executor_t;
+#define AD_EXEC_CLAUDE AD_ROW_EXECUTOR_CLAUDE
+#define AD_EXEC_CODEX AD_ROW_EXECUTOR_CODEX
+#define AD_EXEC_GEMINI AD_ROW_EXECUTOR_GEMINI
+#define AD_EXEC_COMMAND AD_ROW_EXECUTOR_COMMAND
+#define AD_EXEC_ACP AD_ROW_EXECUTOR_ACP /* any Agent Client Protocol agent (acp.c) */
 
+/* The schema's agent_mode, in an order of its own: a spec zeroed is
+ * regular, never auto. The words are the schema's (ad_agent_mode_of maps a
+ * row's). */
 typedef enum {
     AD_MODE_REGULAR = 0, /* the CLI's default permission handling */
     AD_MODE_PLAN,        /* read-only planning */
     AD_MODE_AUTO,        /* no permission prompts at all */
 } ad_agent_mode_t;
 
-/* "claude", "codex", "gemini", "command", "acp" <-> enum. parse returns 0 or
- * AD_EINVAL for an unknown name. name() returns a static string. */
+/* "claude", "codex", "gemini", "command", "acp" <-> enum (the schema's
+ * table). parse returns 0 or AD_EINVAL for an unknown name. name() returns a
+ * static string ("unknown" out of range). */
 int ad_executor_parse(const char *name, ad_executor_t *out);
 const char *ad_executor_name(ad_executor_t e);
 /* "regular", "plan", "auto" <-> enum (NULL or "" parses as regular). */
 int ad_agent_mode_parse(const char *name, ad_agent_mode_t *out);
 const char *ad_agent_mode_name(ad_agent_mode_t m);
+/* A row's mode (ad_row_agent_t.mode) as the spec's. */
+ad_agent_mode_t ad_agent_mode_of(ad_row_agent_mode_t m);
 
 /* The executable configured for an executor: cfg->claude_bin etc. (flags
  * --claude-bin/--codex-bin/--gemini-bin, AGENTD_CLAUDE_BIN/...). NULL for

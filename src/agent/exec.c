@@ -14,43 +14,54 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const exec_names[] = {"claude", "codex", "gemini", "command", "acp"};
-static const char *const mode_names[] = {"regular", "plan", "auto"};
-
 int ad_executor_parse(const char *name, ad_executor_t *out)
 {
-    for (size_t i = 0; name != NULL && i < AD_ARRAY_LEN(exec_names); i++) {
-        if (strcmp(name, exec_names[i]) == 0) {
-            *out = (ad_executor_t)i;
-            return 0;
-        }
-    }
-    return AD_EINVAL;
+    return ad_row_executor_parse(name, out);
 }
 
 const char *ad_executor_name(ad_executor_t e)
 {
-    return (unsigned)e < AD_ARRAY_LEN(exec_names) ? exec_names[e] : "unknown";
+    const char *n = ad_row_executor_name(e);
+    return n != NULL ? n : "unknown";
+}
+
+ad_agent_mode_t ad_agent_mode_of(ad_row_agent_mode_t m)
+{
+    switch (m) {
+    case AD_ROW_AGENT_MODE_AUTO:
+        return AD_MODE_AUTO;
+    case AD_ROW_AGENT_MODE_PLAN:
+        return AD_MODE_PLAN;
+    default:
+        return AD_MODE_REGULAR;
+    }
 }
 
 int ad_agent_mode_parse(const char *name, ad_agent_mode_t *out)
 {
+    ad_row_agent_mode_t m;
     if (name == NULL || name[0] == '\0') {
         *out = AD_MODE_REGULAR;
         return 0;
     }
-    for (size_t i = 0; i < AD_ARRAY_LEN(mode_names); i++) {
-        if (strcmp(name, mode_names[i]) == 0) {
-            *out = (ad_agent_mode_t)i;
-            return 0;
-        }
+    if (ad_row_agent_mode_parse(name, &m) != 0) {
+        return AD_EINVAL;
     }
-    return AD_EINVAL;
+    *out = ad_agent_mode_of(m);
+    return 0;
 }
 
 const char *ad_agent_mode_name(ad_agent_mode_t m)
 {
-    return (unsigned)m < AD_ARRAY_LEN(mode_names) ? mode_names[m] : "unknown";
+    switch (m) {
+    case AD_MODE_REGULAR:
+        return ad_row_agent_mode_name(AD_ROW_AGENT_MODE_REGULAR);
+    case AD_MODE_PLAN:
+        return ad_row_agent_mode_name(AD_ROW_AGENT_MODE_PLAN);
+    case AD_MODE_AUTO:
+        return ad_row_agent_mode_name(AD_ROW_AGENT_MODE_AUTO);
+    }
+    return "unknown";
 }
 
 const char *ad_executor_bin(const ad_config_t *cfg, ad_executor_t e)

@@ -47,12 +47,12 @@ static void patch(ad_req_t *r, void *ud)
                           "the agent is running; stop it before changing where it runs");
         goto out;
     }
-    json_t *cur = NULL;
-    bool refused =
-        ad_api_jstr(args, "mode") != NULL &&
-        ad_store_agent_get(app->store, ad_req_param(r, "id"), &cur) == 0 &&
-        ad_api_agent_root_auto(app, r, ad_api_jstr(args, "mode"), ad_api_jstr(cur, "executor"));
-    json_decref(cur);
+    ad_row_agent_t cur = {0};
+    bool refused = ad_api_jstr(args, "mode") != NULL &&
+                   ad_store_agent_row(app->store, ad_req_param(r, "id"), &cur) == 0 &&
+                   ad_api_agent_root_auto(app, r, ad_api_jstr(args, "mode"),
+                                          ad_row_executor_name(cur.executor));
+    ad_row_agent_cleanup(&cur);
     if (refused) {
         goto out;
     }

@@ -146,12 +146,11 @@ int ad_api_agent_patch_state(ad_app_t *app, ad_req_t *r, json_t *body, json_t *a
         return -1;
     }
     if (sb != NULL) {
-        json_t *cur = NULL;
-        if (ad_store_agent_get(app->store, ad_req_param(r, "id"), &cur) == 0) {
-            ad_api_sandbox_note(r, "agent sandbox",
-                                json_object_get(json_object_get(cur, "state"), "sandbox"), sb);
+        ad_row_agent_t cur;
+        if (ad_store_agent_row(app->store, ad_req_param(r, "id"), &cur) == 0) {
+            ad_api_sandbox_note(r, "agent sandbox", json_object_get(cur.state, "sandbox"), sb);
         }
-        json_decref(cur);
+        ad_row_agent_cleanup(&cur);
         json_object_set(args, "sandbox", sb);
     }
     return 0;

@@ -124,19 +124,31 @@ static void list(ad_req_t *r, void *ud)
     ad_res_send_buf(r, 200, "application/json", &b);
 }
 
+/* The agent as its typed row: as it is live (a stop under way), with the
+ * sandbox it gets; the answer is the codec's JSON of it. Another org's
+ * agent is a 404. */
 static void get(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    json_t *a = ad_api_row_load(app, r, ad_store_agent_get, "agent");
-    if (a == NULL) {
+    const char *id = ad_req_param(r, "id");
+    if (!ad_api_need_store(app, r)) {
         return;
     }
-    ad_runner_agent_live(app->runner, a);
-    json_t *eff = ad_run_sandbox_of(app->store, a);
-    if (eff != NULL) {
-        json_object_set_new(a, "sandboxEffective", eff);
+    ad_row_agent_t a = {0};
+    int rc =
+        id != NULL && strlen(id) < AD_ID_MAX ? ad_store_agent_row(app->store, id, &a) : AD_ENOENT;
+    if (rc == 0 && !ad_principal_sees(ad_api_who(r), a.org_id)) {
+        rc = AD_ENOENT;
     }
-    ad_res_json(r, 200, a);
+    if (rc != 0) {
+        ad_row_agent_cleanup(&a);
+        ad_api_fail(r, rc, "agent", id);
+        return;
+    }
+    ad_runner_agent_row_live(app->runner, &a);
+    a.sandbox_effective = ad_run_sandbox_of(app->store, &a); /* NULL: not read, left out */
+    ad_res_json(r, 200, ad_row_agent_encode(&a));
+    ad_row_agent_cleanup(&a);
 }
 
 static void create_body(ad_app_t *app, ad_req_t *r, json_t *body, const char *def_name);

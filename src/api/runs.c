@@ -175,12 +175,13 @@ static void pause_resume(ad_req_t *r, ad_app_t *app, bool pause)
     int rc = pause ? ad_runner_pause(app->runner, id, on_agent_done, r)
                    : ad_runner_resume(app->runner, id, on_agent_done, r);
     if (rc == AD_ENOENT) {
-        json_t *a = NULL;
-        if (ad_store_agent_get(app->store, id, &a) != 0) {
+        ad_row_agent_t a;
+        int grc = ad_store_agent_row(app->store, id, &a);
+        ad_row_agent_cleanup(&a);
+        if (grc != 0) {
             ad_api_fail(r, AD_ENOENT, "agent", id);
             return;
         }
-        json_decref(a);
         ad_res_error_code(r, AD_ESTATE, NULL, "agent %s is not running", id);
     } else if (rc == AD_ESTATE) {
         ad_res_error_code(r, rc, NULL, "agent %s is %s", id,
@@ -242,11 +243,12 @@ static void message(ad_req_t *r, void *ud)
     }
     json_decref(goal);
     if (rc == AD_ESTATE) {
-        json_t *a = NULL;
-        if (ad_store_agent_get(app->store, id, &a) != 0) {
+        ad_row_agent_t a;
+        int grc = ad_store_agent_row(app->store, id, &a);
+        ad_row_agent_cleanup(&a);
+        if (grc != 0) {
             ad_api_fail(r, AD_ENOENT, "agent", id);
         } else {
-            json_decref(a);
             ad_res_error_code(r, rc, NULL, "%s", err);
         }
     } else if (rc != 0) {

@@ -7,6 +7,7 @@
  * throttles limits.c's.
  */
 #include "auth/auth_int.h"
+#include "rows.h"
 #include "tables/settings.h"
 
 #include <errno.h>
@@ -21,15 +22,15 @@
 
 const char *ad_scope_name(ad_scope_t s)
 {
-    switch (s) {
+    switch (s) { /* the words are the schema's (schema/rows.def, token_scope) */
     case AD_SCOPE_READ:
-        return "read";
+        return ad_row_token_scope_name(AD_ROW_TOKEN_SCOPE_READ);
     case AD_SCOPE_WRITE:
-        return "write";
+        return ad_row_token_scope_name(AD_ROW_TOKEN_SCOPE_WRITE);
     case AD_SCOPE_ADMIN:
-        return "admin";
+        return ad_row_token_scope_name(AD_ROW_TOKEN_SCOPE_ADMIN);
     case AD_SCOPE_NODE:
-        return "node";
+        return ad_row_token_scope_name(AD_ROW_TOKEN_SCOPE_NODE);
     default:
         return "none";
     }
@@ -49,7 +50,7 @@ int ad_scope_parse(const char *s, ad_scope_t *out)
 
 int ad_scope_parse_token(const char *s, ad_scope_t *out)
 {
-    if (s != NULL && strcmp(s, "node") == 0) {
+    if (s != NULL && strcmp(s, ad_row_token_scope_name(AD_ROW_TOKEN_SCOPE_NODE)) == 0) {
         *out = AD_SCOPE_NODE;
         return 0;
     }
@@ -772,7 +773,7 @@ int ad_auth_token_spec(const json_t *body, ad_auth_token_spec_t *t, ad_field_err
     memset(t, 0, sizeof(*t));
     t->scope = AD_SCOPE_READ;
     if (ad_field_str(body, "name", true, 63, &t->name, e) != 0 ||
-        ad_field_enum(body, "scope", true, "read,write,admin,node", &scope, e) != 0 ||
+        ad_field_enum(body, "scope", true, AD_ROW_TOKEN_SCOPE_CHOICES, &scope, e) != 0 ||
         ad_field_int(body, "expiresInSeconds", false, 1, INT64_C(100) * 365 * 86400, &expires_in,
                      NULL, e) != 0 ||
         ad_field_int(body, "ratePerMinute", false, 0, 100000000, &t->rate, NULL, e) != 0) {

@@ -103,8 +103,9 @@ static json_t *output_of(ad_flow_t *f, const char *agent_id)
 static bool watch_step(ad_flow_t *f, json_t *x, double *total)
 {
     const char *agent_id = str(x, "agentId");
-    json_t *a = NULL;
-    if (agent_id == NULL || ad_store_agent_get(f->st, agent_id, &a) != 0) {
+    ad_row_agent_t a = {0};
+    if (agent_id == NULL || ad_store_agent_row(f->st, agent_id, &a) != 0) {
+        ad_row_agent_cleanup(&a);
         json_object_set_new(x, "status", json_string("failed"));
         json_object_set_new(x, "error", json_string("the step's agent is gone"));
         return true;
@@ -114,16 +115,17 @@ static bool watch_step(ad_flow_t *f, json_t *x, double *total)
         json_object_set_new(x, "costUsd", json_real(cost));
         *total += cost;
     }
-    const char *status = str(a, "status");
-    json_t *why = json_object_get(a, "statusReason");
-    const char *code = str(why, "code");
+    const ad_row_status_reason_t *why = a.status_reason;
     const char *next = NULL;
-    if (strcmp(status, "finished") == 0 ||
-        (strcmp(status, "waiting") == 0 && code != NULL && strcmp(code, "turn_ended") == 0)) {
+    if (a.status == AD_ROW_AGENT_STATUS_FINISHED ||
+        (a.status == AD_ROW_AGENT_STATUS_WAITING && why != NULL && why->code != NULL &&
+         strcmp(why->code, "turn_ended") == 0)) {
         next = "succeeded";
-    } else if (strcmp(status, "error") == 0 || strcmp(status, "stopped") == 0) {
-        next = strcmp(status, "error") == 0 ? "failed" : "stopped";
-        json_object_set_new(x, "error", json_string(str(why, "text") ? str(why, "text") : status));
+    } else if (a.status == AD_ROW_AGENT_STATUS_ERROR || a.status == AD_ROW_AGENT_STATUS_STOPPED) {
+        next = a.status == AD_ROW_AGENT_STATUS_ERROR ? "failed" : "stopped";
+        const char *text = why != NULL ? why->text : NULL;
+        json_object_set_new(x, "error",
+                            json_string(text != NULL ? text : ad_row_agent_status_name(a.status)));
     }
     if (next != NULL) {
         json_object_set_new(x, "status", json_string(next));
@@ -133,7 +135,7 @@ static bool watch_step(ad_flow_t *f, json_t *x, double *total)
             ad_runner_stop(f->runner, agent_id, false, NULL, NULL); /* its turn is over */
         }
     }
-    json_decref(a);
+    ad_row_agent_cleanup(&a);
     return next != NULL;
 }
 

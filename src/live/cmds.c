@@ -106,12 +106,12 @@ static bool start_allowed(const ad_live_parts_t *parts, ad_live_chan_t *lv, cons
     }
     /* A hyper-parameter config is checked against its schema by the
      * REST route; this socket does not take one. */
-    json_t *agent = NULL;
+    ad_row_agent_t agent = {0};
     bool configured = cmd->has_config;
-    if (!configured && ad_store_agent_get(parts->store, cmd->agent_id, &agent) == 0) {
-        configured = json_is_string(json_object_get(json_object_get(agent, "state"), "configId"));
+    if (!configured && ad_store_agent_row(parts->store, cmd->agent_id, &agent) == 0) {
+        configured = json_is_string(json_object_get(agent.state, "configId"));
     }
-    json_decref(agent);
+    ad_row_agent_cleanup(&agent);
     if (configured) {
         root_error(lv, type, 422, "VALIDATION_ERROR",
                    "a run with a hyper-parameter config starts with POST "

@@ -41,21 +41,20 @@ static bool terminal(const json_t *row)
 /* A working task's message: what its agent waits on, if anything. */
 static json_t *live_message(ad_mcp_t *m, const json_t *row)
 {
-    json_t *agent = NULL;
+    ad_row_agent_t agent = {0};
     json_t *msg = NULL;
-    if (ad_store_agent_get(m->store, str(row, "agentId"), &agent) == 0) {
-        json_t *why = json_object_get(agent, "statusReason");
-        const char *code = str(why, "code");
-        if (code != NULL && strcmp(code, "approval_requested") == 0 &&
-            strcmp(str(agent, "status") != NULL ? str(agent, "status") : "", "waiting") == 0) {
+    const char *agent_id = str(row, "agentId");
+    if (agent_id != NULL && ad_store_agent_row(m->store, agent_id, &agent) == 0) {
+        const ad_row_status_reason_t *why = agent.status_reason;
+        if (why != NULL && why->code != NULL && strcmp(why->code, "approval_requested") == 0 &&
+            agent.status == AD_ROW_AGENT_STATUS_WAITING) {
             char text[600];
             snprintf(text, sizeof(text), "waiting for a decision (decide_approval %s): %s",
-                     str(why, "ref") != NULL ? str(why, "ref") : "",
-                     str(why, "text") != NULL ? str(why, "text") : "");
+                     why->ref != NULL ? why->ref : "", why->text != NULL ? why->text : "");
             msg = json_string(text);
         }
     }
-    json_decref(agent);
+    ad_row_agent_cleanup(&agent);
     return msg;
 }
 

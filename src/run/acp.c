@@ -95,7 +95,7 @@ void ad_run_acp_fault(ad_run_t *run, const ad_rec_t *rec)
     ad_run_publish(run->r, &run->topics, "message_created", json_pack("{s:o}", "message", ev));
     ad_store_status_reason_t reason;
     ad_status_reason_set(&reason, "protocol_error", run->run_id, "ACP protocol error: %s", why);
-    ad_run_set_status(run, NULL, AD_AGENT_STATUS_ERROR, &reason, NULL, NULL);
+    ad_run_set_status(run, NULL, AD_ROW_AGENT_STATUS_ERROR, &reason, NULL, NULL);
     /* Nothing it says is believed any more: its input closes and it is
      * ended (the run fails with the reason above, not as stopped). */
     if (run->proc != NULL && ad_proc_alive(run->proc)) {
@@ -337,9 +337,8 @@ static void acp_attach(ad_run_t *run, ad_run_start_t *s)
     } else {
         node_term_again(run->r, run, s);
     }
-    const char *st = json_string_value(json_object_get(s->agent, "status"));
     ad_run_acp_resume(run, &s->spec,
-                      st == NULL || strcmp(st, "waiting") != 0 ||
+                      s->agent.status != AD_ROW_AGENT_STATUS_WAITING ||
                           ad_run_approvals_pending(run) > 0);
 }
 

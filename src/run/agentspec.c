@@ -12,6 +12,7 @@
  */
 #include "agent/agent.h"
 #include "hparam/hparam.h"
+#include "rows.h"
 #include "run/run.h"
 #include "tables/hparams.h"
 #include "tables/runs.h"
@@ -421,9 +422,9 @@ int ad_run_start_config(ad_store_t *st, const json_t *body, const char *agent_id
         ad_field_bool(body, "queue", &queue, NULL, e) != 0) { /* issue #77 */
         return AD_EINVAL;
     }
-    json_t *agent = NULL;
-    if (cid == NULL && ad_store_agent_get(st, agent_id, &agent) == 0) {
-        json_t *state = json_object_get(agent, "state");
+    ad_row_agent_t agent = {0};
+    if (cid == NULL && ad_store_agent_row(st, agent_id, &agent) == 0) {
+        json_t *state = agent.state;
         cid = json_string_value(json_object_get(state, "configId"));
         if (!has_flags) {
             flags = json_is_true(json_object_get(state, "configFlags"));
@@ -436,7 +437,7 @@ int ad_run_start_config(ad_store_t *st, const json_t *body, const char *agent_id
         cfg->flags = flags;
         rc = ad_run_config_load(st, cid, org, &cfg->record, &cfg->schema, e);
     }
-    json_decref(agent);
+    ad_row_agent_cleanup(&agent);
     return rc;
 }
 
@@ -446,7 +447,7 @@ int ad_run_spec_common(const json_t *body, json_t *args, size_t *bad_perm, ad_fi
     json_t *perms = NULL;
     *bad_perm = SIZE_MAX;
     if (ad_field_str(body, "name", false, 200, &name, e) != 0 ||
-        ad_field_enum(body, "mode", false, AD_RUN_MODES, &mode, e) != 0 ||
+        ad_field_enum(body, "mode", false, AD_ROW_AGENT_MODE_CHOICES, &mode, e) != 0 ||
         ad_field_str_array(body, "permissions", false, 64, 128, &perms, e) != 0) {
         return AD_EINVAL;
     }

@@ -307,7 +307,7 @@ void ad_run_approval_request(ad_run_t *run, const ad_run_approval_req_t *req)
     ad_store_status_reason_t why;
     ad_status_reason_set(&why, "approval_requested", id, "approval %s requested: %s", id,
                          req->tool_name);
-    ad_run_set_status(run, NULL, AD_AGENT_STATUS_WAITING, &why, NULL, NULL);
+    ad_run_set_status(run, NULL, AD_ROW_AGENT_STATUS_WAITING, &why, NULL, NULL);
 }
 
 /* An AD_REC_APPROVAL, Claude's can_use_tool control_request (parsed in
@@ -418,7 +418,7 @@ int ad_runner_approval_answer(ad_runner_t *r, const char *agent_id, const char *
                              d == AD_APPROVAL_DENY           ? "deny"
                              : d == AD_APPROVAL_ALLOW_ALWAYS ? "allow always"
                                                              : "allow");
-        ad_run_set_status(run, NULL, AD_AGENT_STATUS_RUNNING, &why, NULL, NULL);
+        ad_run_set_status(run, NULL, AD_ROW_AGENT_STATUS_RUNNING, &why, NULL, NULL);
     }
     return 0;
 }
@@ -459,11 +459,11 @@ json_t *ad_run_approval_args(const json_t *a, const char *decision, const char *
 
 static bool ad_run_approval_allowed(ad_store_t *st, const json_t *a)
 {
-    json_t *agent = NULL;
+    ad_row_agent_t agent = {0};
     const char *agent_id = jstr(a, "agentId");
-    bool ok = agent_id != NULL && ad_store_agent_get(st, agent_id, &agent) == 0 &&
-              ad_permissions_allow(json_object_get(agent, "permissions"), jstr(a, "toolName"));
-    json_decref(agent);
+    bool ok = agent_id != NULL && ad_store_agent_row(st, agent_id, &agent) == 0 &&
+              ad_permissions_allow(agent.permissions, jstr(a, "toolName"));
+    ad_row_agent_cleanup(&agent);
     return ok;
 }
 

@@ -111,7 +111,7 @@ int ad_runner_pause(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void 
     if (rc == 0) {
         ad_store_status_reason_t why;
         ad_status_reason_set(&why, "paused", run->run_id, "paused by the user (SIGSTOP)");
-        ad_run_set_status(run, NULL, AD_AGENT_STATUS_PAUSED, &why, cb, ud);
+        ad_run_set_status(run, NULL, AD_ROW_AGENT_STATUS_PAUSED, &why, cb, ud);
     }
     return rc;
 }
@@ -126,7 +126,7 @@ int ad_runner_resume(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void
     if (rc == 0) {
         ad_store_status_reason_t why;
         ad_status_reason_set(&why, "resumed", run->run_id, "resumed by the user (SIGCONT)");
-        ad_run_set_status(run, NULL, AD_AGENT_STATUS_RUNNING, &why, cb, ud);
+        ad_run_set_status(run, NULL, AD_ROW_AGENT_STATUS_RUNNING, &why, cb, ud);
     }
     return rc;
 }
@@ -227,7 +227,7 @@ int ad_runner_message(ad_runner_t *r, const char *agent_id, const char *content,
                          c->id);
     /* the message alone, so its completion is its own */
     ad_run_flush_batch(run, on_message_done, c);
-    ad_run_set_status(run, NULL, AD_AGENT_STATUS_RUNNING, &why, NULL, NULL);
+    ad_run_set_status(run, NULL, AD_ROW_AGENT_STATUS_RUNNING, &why, NULL, NULL);
     return 0;
 }
 
@@ -270,6 +270,21 @@ const char *ad_runner_row_live(const ad_runner_t *r, const char *agent_id, const
     snprintf(o->tail, sizeof(o->tail), ",\"stopping\":{\"since\":\"%s\",\"force\":%s}", ts,
              force ? "true" : "false");
     return "stopping";
+}
+
+void ad_runner_agent_row_live(const ad_runner_t *r, ad_row_agent_t *agent)
+{
+    int64_t since;
+    bool force;
+    if (r == NULL || agent->id == NULL || !ad_runner_stopping(r, agent->id, &since, &force)) {
+        return;
+    }
+    agent->status = AD_ROW_AGENT_STATUS_STOPPING;
+    if (agent->stopping == NULL) {
+        agent->stopping = ad_xcalloc(1, sizeof(*agent->stopping));
+    }
+    agent->stopping->since = since;
+    agent->stopping->force = force;
 }
 
 void ad_runner_agent_live(const ad_runner_t *r, json_t *agent)

@@ -177,9 +177,9 @@ static const char *sigabbrev(int sig)
 static void end_why(const ad_run_t *run, const ad_proc_exit_t *ex, ad_store_run_end_t *e)
 {
     const char *id = run->run_id;
-    if (e->status == AD_RUN_LOST) {
+    if (e->status == AD_ROW_RUN_STATUS_LOST) {
         ad_status_reason_set(&e->why, "lost", id, "run %s %s", id, e->reason);
-    } else if (e->status == AD_RUN_STOPPED) {
+    } else if (e->status == AD_ROW_RUN_STATUS_STOPPED) {
         ad_status_reason_set(&e->why, "stopped", id, "run %s stopped by the user", id);
     } else if (run->turn.had_error && !ex->oom_killed) {
         ad_status_reason_set(&e->why, "turn_failed", run->turn.said_id, "run %s: %s", id,
@@ -197,30 +197,30 @@ static void end_why(const ad_run_t *run, const ad_proc_exit_t *ex, ad_store_run_
 /* The run's and the agent's status, and the reason, from how it ended. */
 static void end_status(const ad_run_t *run, const ad_proc_exit_t *ex, ad_store_run_end_t *e)
 {
-    ad_run_status_t status;
-    ad_agent_status_t agent_status;
+    ad_row_run_status_t status;
+    ad_row_agent_status_t agent_status;
     if (ex->lost) {
-        status = AD_RUN_LOST;
-        agent_status = AD_AGENT_STATUS_ERROR;
+        status = AD_ROW_RUN_STATUS_LOST;
+        agent_status = AD_ROW_AGENT_STATUS_ERROR;
         snprintf(e->reason, sizeof(e->reason), "lost: %s",
                  ad_run_node_lost(run)[0] != '\0' ? ad_run_node_lost(run)
                  : ex->holder_gone
                      ? "its holder (agentd-hold) was killed or died before the agent ended"
                      : "the process could not be reaped");
     } else if (ex->stop_requested) {
-        status = AD_RUN_STOPPED;
-        agent_status = AD_AGENT_STATUS_STOPPED;
+        status = AD_ROW_RUN_STATUS_STOPPED;
+        agent_status = AD_ROW_AGENT_STATUS_STOPPED;
     } else if (ex->exit_code == 0 && !run->turn.had_error && lost_output(run, ex)) {
         /* It did its work, but some of what it printed is not kept. */
-        status = AD_RUN_DEGRADED;
-        agent_status = AD_AGENT_STATUS_FINISHED;
+        status = AD_ROW_RUN_STATUS_DEGRADED;
+        agent_status = AD_ROW_AGENT_STATUS_FINISHED;
         snprintf(e->reason, sizeof(e->reason), "degraded: some of its output was not stored");
     } else if (ex->exit_code == 0 && !run->turn.had_error) {
-        status = AD_RUN_SUCCEEDED;
-        agent_status = AD_AGENT_STATUS_FINISHED;
+        status = AD_ROW_RUN_STATUS_SUCCEEDED;
+        agent_status = AD_ROW_AGENT_STATUS_FINISHED;
     } else {
-        status = AD_RUN_FAILED;
-        agent_status = AD_AGENT_STATUS_ERROR;
+        status = AD_ROW_RUN_STATUS_FAILED;
+        agent_status = AD_ROW_AGENT_STATUS_ERROR;
         if (ex->oom_killed) {
             snprintf(e->reason, sizeof(e->reason),
                      "killed for memory: the agent passed its memory limit (state.limits)");
@@ -374,8 +374,8 @@ static void drain_parser(ad_run_t *run)
 static void count_end(ad_runner_t *r, const ad_store_run_end_t *e)
 {
     ad_runner_stats_t *st = &r->stats;
-    if (e->status >= AD_RUN_SUCCEEDED && e->status <= AD_RUN_DEGRADED) {
-        st->ended[e->status - AD_RUN_SUCCEEDED]++;
+    if (e->status >= AD_ROW_RUN_STATUS_SUCCEEDED && e->status <= AD_ROW_RUN_STATUS_DEGRADED) {
+        st->ended[e->status - AD_ROW_RUN_STATUS_SUCCEEDED]++;
     }
     double sec = (double)e->duration_ms / 1000.0;
     size_t b = 0;
@@ -420,14 +420,14 @@ void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     memset(&e, 0, sizeof(e));
     end_status(run, ex, &e);
     ad_run_limit_end(run, ex, &e); /* a usage limit: suspended (feat_limit.c) */
-    if (e.status == AD_RUN_LOST) {
+    if (e.status == AD_ROW_RUN_STATUS_LOST) {
         note_lost(run, ex, e.reason);
     }
     note_dropped(run, ex);
     end_record(run, ex, &e);
     count_end(r, &e);
     ad_log(AD_LOG_INFO, "runner", "run ended agent=%s run=%s status=%s code=%d signal=%d",
-           run->agent_id, run->run_id, ad_run_status_name(e.status), ex->exit_code,
+           run->agent_id, run->run_id, ad_row_run_status_name(e.status), ex->exit_code,
            ex->term_signal);
 
     end_ctx_t *c = ad_xcalloc(1, sizeof(*c));
@@ -435,7 +435,7 @@ void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     ad_run_topics_copy(&c->topics, &run->topics);
     snprintf(c->agent_id, sizeof(c->agent_id), "%s", run->agent_id);
     snprintf(c->run_id, sizeof(c->run_id), "%s", run->run_id);
-    c->agent_status = ad_agent_status_name(e.agent_status);
+    c->agent_status = ad_row_agent_status_name(e.agent_status);
     snprintf(c->reason, sizeof(c->reason), "%s", e.reason);
     c->code = ex->exit_code;
     c->sig = ex->term_signal;

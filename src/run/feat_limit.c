@@ -100,7 +100,7 @@ void ad_run_limit_end(ad_run_t *run, const ad_proc_exit_t *ex, ad_store_run_end_
     int64_t at = ad_run_resume_time(reset, now);
     char ts[AD_TIME_MAX];
     ad_time_format(at, ts);
-    e->agent_status = AD_AGENT_STATUS_SUSPENDED;
+    e->agent_status = AD_ROW_AGENT_STATUS_SUSPENDED;
     snprintf(e->reason, sizeof(e->reason), "suspended until %s: %.180s", ts, l->why);
     ad_status_reason_set(&e->why, "usage_limit", run->run_id, "suspended until %s: %.180s", ts,
                          l->why);

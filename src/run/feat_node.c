@@ -74,7 +74,7 @@ void ad_run_node_live(const ad_run_t *run, json_t *live)
 static void node_cwd(ad_run_t *run, const ad_run_start_t *s)
 {
     ad_runner_t *r = run->r;
-    const char *wt = json_string_value(json_object_get(s->agent, "worktreeId"));
+    const char *wt = s->agent.worktree_id;
     char path[4200];
     if (r->plane != NULL && run->node_id[0] != '\0' && no_agent_cwd(run) &&
         ad_plane_agent_cwd(r->plane, run->node_id, s->ws[0] != '\0' ? wt : NULL, run->agent_id,
@@ -132,7 +132,7 @@ int ad_run_node_place(ad_runner_t *r, const ad_run_start_t *s, char node_id[AD_I
     if ((name == NULL || name[0] == '\0') && !json_is_object(want)) {
         return 0;
     }
-    const char *org = json_string_value(json_object_get(s->agent, "orgId"));
+    const char *org = s->agent.org_id;
     org = org != NULL ? org : AD_ORG_DEFAULT;
     if (r->plane == NULL) {
         snprintf(err, errsz, "this agentd has no worker nodes");
@@ -182,12 +182,12 @@ int ad_run_node_sandbox(ad_runner_t *r, ad_run_start_t *s, const char *node_id, 
         snprintf(err, errsz, "state.sandbox must be \"none\" or {network, paths}");
         return AD_EINVAL;
     }
-    json_t *pol = ad_run_sandbox_of(r->store, s->agent);
+    json_t *pol = ad_run_sandbox_of(r->store, &s->agent);
     if (pol == NULL) {
         snprintf(err, errsz, "cannot read the sandbox policy of the agent's workspace");
         return AD_EIO;
     }
-    const char *org = json_string_value(json_object_get(s->agent, "orgId"));
+    const char *org = s->agent.org_id;
     bool owners = org == NULL || strcmp(org, AD_ORG_DEFAULT) == 0;
     bool none = json_is_string(pol) && strcmp(json_string_value(pol), "none") == 0;
     json_t *node = ad_plane_node(r->plane, node_id);
@@ -235,7 +235,7 @@ static json_t *spawn_msg(const ad_runner_t *r, const ad_run_t *run, const ad_pro
                           run->agent_id, "argv", argv, "env", env, "pty", o->pty, "rows", 24,
                           "cols", 80, "holdWaitSec", (json_int_t)r->cfg->hold_wait_sec, "gpu", gpu,
                           "config", config, "sandbox", s->remote_sandbox);
-    const char *wt_id = json_string_value(json_object_get(s->agent, "worktreeId"));
+    const char *wt_id = s->agent.worktree_id;
     const char *ws_id = s->ws;
     if (wt_id != NULL && wt_id[0] != '\0' && ws_id != NULL && ws_id[0] != '\0') {
         /* the node works in a worktree of its own mirror (docs/nodes.md) */
@@ -287,7 +287,7 @@ int ad_run_node_spawn(ad_runner_t *r, ad_run_t *run, const ad_proc_opts_t *o, co
                       bool gpu, const ad_run_start_t *s, char *err, size_t errsz)
 {
     int fd = -1;
-    const char *wt = json_string_value(json_object_get(s->agent, "worktreeId"));
+    const char *wt = s->agent.worktree_id;
     int rc = ad_plane_run_open(r->plane, node_id, run->run_id,
                                spawn_msg(r, run, o, gpu, s->remote_config, s), &fd, err, errsz);
     if (rc != 0) {

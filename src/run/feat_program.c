@@ -298,7 +298,7 @@ static bool program_record(ad_run_t *run, const ad_rec_t *rec)
         ad_run_publish(run->r, &run->topics, "agent_update", ev);
         training_points(run, patch);
         ad_store_agent_runtime_t u = {.context_level = -1, .state_patch = patch};
-        ad_run_agent_update(run, &u, AD_AGENT_STATUS_KEEP, NULL, NULL);
+        ad_run_agent_update(run, &u, NULL, NULL);
         return true;
     }
     /* tool_start / tool_progress / tool_end: as given, with who sent it */

@@ -74,9 +74,9 @@ typedef struct {
 /* What a start needs, gathered from the agent's row (start.c). Owns what
  * it holds; hooks read it, and launch may add to env. */
 typedef struct {
-    json_t *agent;
+    ad_row_agent_t agent; /* its row (schema/rows.def), owned */
     json_t *settings;
-    json_t *state; /* borrowed from agent */
+    json_t *state; /* borrowed from agent (agent.state) */
     char ws[AD_ID_MAX];
     char path[4096];
     ad_agent_spec_t spec;

@@ -222,7 +222,7 @@ static void stop_again(ad_runner_t *r, const char *agent_id, const char *run_id)
 /* The agent keeps the status it had (st, its row's when taken up), with a
  * reason that says the daemon restarted and took its run up again. */
 static void note_reattached(ad_runner_t *r, const char *agent_id, const char *run_id,
-                            ad_agent_status_t st)
+                            ad_row_agent_status_t st)
 {
     ad_run_t *run = ad_run_find(r, agent_id);
     if (run == NULL) {
@@ -271,7 +271,7 @@ static bool reattach_one(ad_runner_t *r, const char *run_id, const char *dir)
                            .out_off = (uint64_t)out,
                            .err_off = (uint64_t)err};
     char why[512];
-    ad_agent_status_t st = AD_AGENT_STATUS_RUNNING;
+    ad_row_agent_status_t st = AD_ROW_AGENT_STATUS_RUNNING;
     if (ad_run_attach(r, agent_id, run_id, started, dir, &at, &st, why, sizeof(why)) != 0) {
         ad_log(AD_LOG_WARN, "runner", "could not take up a held run run=%s why=\"%s\"", run_id,
                why);
@@ -415,8 +415,9 @@ int ad_run_take_held(ad_runner_t *r, const char *run_id, char *err, size_t errsz
         if (!reattach_one(r, run_id, dir)) {
             /* its holder was ended (reattach_one): the run is over, and no
              * plane will take it up now that its folder is gone */
-            ad_store_run_end_t e = {
-                .status = AD_RUN_LOST, .agent_status = AD_AGENT_STATUS_ERROR, .now = ad_wall_ms()};
+            ad_store_run_end_t e = {.status = AD_ROW_RUN_STATUS_LOST,
+                                    .agent_status = AD_ROW_AGENT_STATUS_ERROR,
+                                    .now = ad_wall_ms()};
             e.duration_ms = e.now > started ? e.now - started : 0;
             snprintf(e.id, sizeof(e.id), "%s", run_id);
             snprintf(e.agent_id, sizeof(e.agent_id), "%s", agent_id);
@@ -434,7 +435,7 @@ int ad_run_take_held(ad_runner_t *r, const char *run_id, char *err, size_t errsz
             ad_status_reason_set(&why, "taken_over", run_id,
                                  "control plane %s took run %s over from its holder in %s",
                                  r->cfg->plane_id, run_id, data);
-            ad_run_set_status(taken, NULL, AD_AGENT_STATUS_RUNNING, &why, NULL, NULL);
+            ad_run_set_status(taken, NULL, AD_ROW_AGENT_STATUS_RUNNING, &why, NULL, NULL);
         }
         ad_log(AD_LOG_INFO, "runner", "took a held run over run=%s dir=%s", run_id, dir);
         return 0;
@@ -488,16 +489,15 @@ void ad_run_find_orphans(ad_runner_t *r, json_t *runs)
                "agent process left running by an agentd without holders, not supervised: "
                "stop it by hand pid=%lld run=%s agent=%s",
                (long long)pid, run_id, agent_id);
-        json_t *agent = NULL;
+        ad_row_agent_t agent = {0};
         char ws[AD_ID_MAX], path[8];
-        const char *org = NULL;
-        if (agent_id != NULL &&
-            ad_store_runs_agent_get(r->store, agent_id, &agent, ws, path, sizeof(path)) == 0) {
-            org = json_string_value(json_object_get(agent, "orgId"));
+        if (agent_id != NULL) {
+            ad_store_runs_agent_get(r->store, agent_id, &agent, ws, path, sizeof(path));
         }
-        json_array_append_new(r->orphans, json_pack("{s:s?, s:s?, s:s?, s:I}", "runId", run_id,
-                                                    "agentId", agent_id, "orgId", org, "pid", pid));
-        json_decref(agent);
+        json_array_append_new(r->orphans,
+                              json_pack("{s:s?, s:s?, s:s?, s:I}", "runId", run_id, "agentId",
+                                        agent_id, "orgId", agent.org_id, "pid", pid));
+        ad_row_agent_cleanup(&agent);
     }
 }
 

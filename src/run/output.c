@@ -394,9 +394,9 @@ static void on_result(ad_run_t *run, const ad_rec_t *rec)
         ad_store_agent_runtime_t upd = {.context_level = -1};
         /* an ACP agent goes on with the message that waited for this turn */
         bool more = run->how.exec == AD_EXEC_ACP && ad_acp_busy(run->parser);
-        ad_agent_status_t st = rec->is_error ? AD_AGENT_STATUS_ERROR
-                               : more        ? AD_AGENT_STATUS_RUNNING
-                                             : AD_AGENT_STATUS_WAITING;
+        ad_row_agent_status_t st = rec->is_error ? AD_ROW_AGENT_STATUS_ERROR
+                                   : more        ? AD_ROW_AGENT_STATUS_RUNNING
+                                                 : AD_ROW_AGENT_STATUS_WAITING;
         const char *ref = run->turn.said_id[0] != '\0' ? run->turn.said_id : "(no message)";
         ad_store_status_reason_t why;
         if (rec->is_error) { /* why, as a run's end says it (the process lives on) */
@@ -478,7 +478,7 @@ static void on_session_rec(ad_run_t *run, const ad_rec_t *rec)
         return;
     }
     snprintf(u.session_id, sizeof(u.session_id), "%s", rec->session_id);
-    ad_run_agent_update(run, &u, AD_AGENT_STATUS_KEEP, NULL, NULL);
+    ad_run_agent_update(run, &u, NULL, NULL);
 }
 
 static void on_rec(ad_run_t *run, const ad_rec_t *rec)
@@ -518,7 +518,7 @@ static void on_rec(ad_run_t *run, const ad_rec_t *rec)
         ad_run_publish(run->r, &run->topics, "agent_context",
                        json_pack("{s:s, s:i}", "agentId", run->agent_id, "level", rec->level));
         ad_store_agent_runtime_t u = {.context_level = rec->level};
-        ad_run_agent_update(run, &u, AD_AGENT_STATUS_KEEP, NULL, NULL);
+        ad_run_agent_update(run, &u, NULL, NULL);
         break;
     }
     case AD_REC_TOKENS:

@@ -64,7 +64,7 @@ static void on_reason(int rc, json_t *result, void *ud)
 /* Sets the agent's statusReason (code, text) and answers c's caller. */
 static void set_reason(note_t *c, const char *code, const char *text)
 {
-    ad_store_agent_runtime_t u = {.context_level = -1, .status = AD_AGENT_STATUS_KEEP};
+    ad_store_agent_runtime_t u = {.context_level = -1};
     snprintf(u.id, sizeof(u.id), "%s", c->agent_id);
     u.now = ad_wall_ms();
     ad_status_reason_set(&u.why, code, NULL, "%s", text);
@@ -90,11 +90,11 @@ static void on_added(int rc, json_t *item, void *ud)
     set_reason(c, "queued", text);
 }
 
-int ad_run_queue_add(ad_runner_t *r, json_t *agent, const char *agent_id, const char *ws,
-                     const char *prompt, const char *node_id, const char *why, const char *who,
-                     ad_runner_cb cb, void *ud)
+int ad_run_queue_add(ad_runner_t *r, const ad_row_agent_t *agent, const char *agent_id,
+                     const char *ws, const char *prompt, const char *node_id, const char *why,
+                     const char *who, ad_runner_cb cb, void *ud)
 {
-    const char *org = json_string_value(json_object_get(agent, "orgId"));
+    const char *org = agent->org_id;
     ad_store_queue_item_t it = {
         .prompt = (char *)prompt, .reasons = (char *)why, .now = ad_wall_ms()};
     snprintf(it.agent_id, sizeof(it.agent_id), "%s", agent_id);
@@ -152,11 +152,11 @@ static void drop(ad_runner_t *r, const char *agent_id, const char *why)
 {
     ad_log(AD_LOG_WARN, "runner", "queued start dropped agent=%s why=\"%s\"", agent_id, why);
     ad_store_queue_del(r->store, agent_id, NULL, NULL);
-    json_t *agent = NULL;
-    if (ad_store_agent_get(r->store, agent_id, &agent) == 0) {
-        ad_run_start_refused(r, agent, agent_id, NULL, why);
+    ad_row_agent_t agent = {0};
+    if (ad_store_agent_row(r->store, agent_id, &agent) == 0) {
+        ad_run_start_refused(r, &agent, agent_id, NULL, why);
     }
-    json_decref(agent);
+    ad_row_agent_cleanup(&agent);
 }
 
 static void on_queued_started(int rc, json_t *result, const char *msg, void *ud)

@@ -55,13 +55,13 @@ static void on_status(int rc, json_t *result, void *ud)
     free(c);
 }
 
-void ad_run_start_refused(ad_runner_t *r, json_t *agent, const char *agent_id, const char *ws,
-                          const char *why)
+void ad_run_start_refused(ad_runner_t *r, const ad_row_agent_t *agent, const char *agent_id,
+                          const char *ws, const char *why)
 {
     if (agent == NULL || agent_id == NULL || strlen(agent_id) >= AD_ID_MAX) {
         return;
     }
-    const char *org = json_string_value(json_object_get(agent, "orgId"));
+    const char *org = agent->org_id;
     org = org != NULL ? org : AD_ORG_DEFAULT;
     char text[1200];
     snprintf(text, sizeof(text), "agentd did not start the agent: %s",
@@ -87,7 +87,8 @@ void ad_run_start_refused(ad_runner_t *r, json_t *agent, const char *agent_id, c
     ad_run_publish(r, &c->topics, "message_created", json_pack("{s:o}", "message", ev));
     /* the agent: status error, why in statusReason (and state.statusReason,
      * the older string, as a run's end sets it) */
-    ad_store_agent_runtime_t u = {.context_level = -1, .status = AD_AGENT_STATUS_ERROR};
+    ad_store_agent_runtime_t u = {
+        .context_level = -1, .set_status = true, .status = AD_ROW_AGENT_STATUS_ERROR};
     snprintf(u.id, sizeof(u.id), "%s", agent_id);
     u.now = ad_wall_ms();
     ad_status_reason_set(&u.why, "start_refused", NULL, "start refused: %s",

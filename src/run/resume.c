@@ -121,7 +121,6 @@ void ad_run_fresh_session(ad_runner_t *r, const char *agent_id, const char *org_
     ad_log(AD_LOG_INFO, "runner", "session gone, starting a new one agent=%s session=%s", agent_id,
            sid);
     ad_store_agent_runtime_t u = {.now = ad_wall_ms(),
-                                  .status = AD_AGENT_STATUS_KEEP,
                                   .context_level = -1,
                                   .state_patch = json_pack("{s:s}", "sessionGone", sid)};
     snprintf(u.id, sizeof(u.id), "%s", agent_id);

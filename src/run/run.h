@@ -147,6 +147,9 @@ bool ad_runner_stopping(const ad_runner_t *r, const char *agent_id, int64_t *sin
  * status "stopping" and stopping {since (RFC 3339), force}. r may be NULL.
  * Loop thread. */
 void ad_runner_agent_live(const ad_runner_t *r, json_t *agent);
+/* The same for a typed row (ad_store_agent_row's): status
+ * AD_ROW_AGENT_STATUS_STOPPING and its stopping set. */
+void ad_runner_agent_row_live(const ad_runner_t *r, ad_row_agent_t *agent);
 /* The same for each row of the array agents (a list's). */
 void ad_runner_agents_live(const ad_runner_t *r, json_t *agents);
 /* The same for a row of the list written as text (ad_store_agent_list_text's
@@ -300,7 +303,7 @@ bool ad_runner_remote_at(const ad_runner_t *r, const char *path, char run_id[AD_
 #define AD_RUN_DURATION_BUCKETS 9
 extern const double ad_run_duration_bounds[AD_RUN_DURATION_BUCKETS];
 typedef struct {
-    uint64_t ended[5]; /* succeeded, failed, stopped, lost, degraded (ad_run_status_t order) */
+    uint64_t ended[5]; /* succeeded, failed, stopped, lost, degraded (ad_row_run_status_t order) */
     uint64_t duration_counts[AD_RUN_DURATION_BUCKETS + 1];
     double duration_sum_sec;
     uint64_t input_tokens, output_tokens, cache_read_tokens, cache_write_tokens;
@@ -349,9 +352,9 @@ bool ad_run_sandbox_path_ok(const ad_config_t *cfg, const char *path, char *why,
  * "workspace" or "default"). A new reference. */
 json_t *ad_run_sandbox_effective(json_t *agent_pol, json_t *ws_pol);
 /* The same for a stored agent (its row, with worktreeId), its workspace
- * read from st (loop thread). NULL when the store could not say (a start
+ * read from st (loop thread); agent is borrowed. NULL when the store could not say (a start
  * is refused then: a policy not read could be a narrower one). */
-json_t *ad_run_sandbox_of(ad_store_t *st, json_t *agent);
+json_t *ad_run_sandbox_of(ad_store_t *st, const ad_row_agent_t *agent);
 
 /* ---- an agent's run settings, checked before they are stored (spec.c) ----------
  * Each returns 0, or AD_EINVAL with why saying what is wrong (the REST
@@ -408,11 +411,10 @@ const char *ad_run_spec_admin_need(const json_t *body, const char *executor);
 int ad_run_spec_state(const ad_config_t *cfg, const json_t *body, const char *executor,
                       json_t **state, ad_field_err_t *e);
 /* What an agent's create and update share: name (1 to 200 bytes), mode
- * (AD_RUN_MODES), permissions (at most 64 entries of src/agent's
+ * (AD_ROW_AGENT_MODE_CHOICES, the schema's), permissions (at most 64 entries of src/agent's
  * ad_permission_check) and crewId (a string or null), into args. 0, or
  * AD_EINVAL with e; a refused permission's index in *bad_perm (else
  * SIZE_MAX). Whether the crew is one of the agent's org is the caller's. */
-#define AD_RUN_MODES "auto,plan,regular"
 int ad_run_spec_common(const json_t *body, json_t *args, size_t *bad_perm, ad_field_err_t *e);
 /* A PATCH's command and env, checked as at create, into args; state and
  * executor cannot be changed. 0, or AD_EINVAL with e. Its node and

@@ -324,11 +324,10 @@ void ad_run_publish_status(ad_runner_t *r, const ad_run_topics_t *t, const char 
                            const char *status, const char *reason, json_t *why);
 void ad_run_call_cb(ad_runner_cb cb, void *ud, int rc, json_t *result, const char *msg);
 /* Queues a change of the agent row after what the run has said so far;
- * u->id, u->now and u->status are filled here, u->state_patch is taken.
- * status must be AD_AGENT_STATUS_KEEP: a change of status goes through
- * ad_run_set_status, which says why. */
-void ad_run_agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
-                         ad_runner_cb cb, void *ud);
+ * u->id and u->now are filled here, u->state_patch is taken. The status
+ * stays as it is: a change of status goes through ad_run_set_status, which
+ * says why. */
+void ad_run_agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_runner_cb cb, void *ud);
 /* resume.c: a Claude run the CLI could not resume (its session is gone):
  * the lost id into sid and its first prompt (taken from the run), else
  * NULL; then, once the run's end is stored, the agent starts a fresh
@@ -355,7 +354,7 @@ void ad_run_fresh_session(ad_runner_t *r, const char *agent_id, const char *org_
  * A run's start and end and the daemon's restart set theirs in the store
  * calls (ad_store_run_start_t.why, ad_store_run_end_t.why, reconcile).
  * Loop thread. */
-void ad_run_set_status(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
+void ad_run_set_status(ad_run_t *run, ad_store_agent_runtime_t *u, ad_row_agent_status_t status,
                        const ad_store_status_reason_t *why, ad_runner_cb cb, void *ud);
 /* Frees what a run owns (its handles are closed or never opened). */
 void ad_run_free(ad_run_t *run);
@@ -448,8 +447,8 @@ int ad_run_attach_remote(ad_runner_t *r, const char *agent_id, const char *run_i
  * row has (what it keeps). 0, or the code of what failed (err says why);
  * nothing is left behind on failure. */
 int ad_run_attach(ad_runner_t *r, const char *agent_id, const char *run_id, int64_t started_at,
-                  const char *dir, const ad_proc_resume_t *at, ad_agent_status_t *status, char *err,
-                  size_t errsz);
+                  const char *dir, const ad_proc_resume_t *at, ad_row_agent_status_t *status,
+                  char *err, size_t errsz);
 
 /* ---- hold.c ------------------------------------------------------------------- */
 /* The holder directory of run_id (owned: free()), or NULL when agents are
@@ -511,9 +510,10 @@ const char *ad_run_sandbox_cli(ad_executor_t ex);
 /* argv: a command's (the paths its arguments name are shown), NULL for a
  * CLI; agent_path: the agent's PATH (ad_proc_agent_path), which a
  * script's `#!/usr/bin/env NAME` is found on. */
-int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_executor_t ex,
-                   bool read_only, const char *wt, const char *exe, const char *const *argv,
-                   const char *agent_path, ad_run_sbx_t *x, char *err, size_t errsz);
+int ad_run_sandbox(ad_runner_t *r, const ad_row_agent_t *agent, const char *agent_id,
+                   ad_executor_t ex, bool read_only, const char *wt, const char *exe,
+                   const char *const *argv, const char *agent_path, ad_run_sbx_t *x, char *err,
+                   size_t errsz);
 void ad_run_sandbox_cleanup(ad_run_sbx_t *x);
 /* A start refused before it made a run (refused.c): why goes into the
  * agent's transcript as a system message and becomes its statusReason
@@ -523,17 +523,17 @@ void ad_run_sandbox_cleanup(ad_run_sbx_t *x);
  * names, "" for its placement's; why: what placement said), answered
  * through cb; 0 or AD_EEXIST/store errors (cb not called). The tick's
  * timer started (ad_runner_set_plane) and closed (ad_runner_free). */
-int ad_run_queue_add(ad_runner_t *r, json_t *agent, const char *agent_id, const char *ws,
-                     const char *prompt, const char *node_id, const char *why, const char *who,
-                     ad_runner_cb cb, void *ud);
+int ad_run_queue_add(ad_runner_t *r, const ad_row_agent_t *agent, const char *agent_id,
+                     const char *ws, const char *prompt, const char *node_id, const char *why,
+                     const char *who, ad_runner_cb cb, void *ud);
 void ad_run_queue_init(ad_runner_t *r);
 void ad_run_queue_close(ad_runner_t *r, uv_close_cb done);
 /* Whether agent_id could be placed now: 0 (a node has room, or it runs
  * here), AD_EAGAIN (not now: err says why), AD_EINVAL (never, or the
  * agent can no longer start: err says why). start.c. */
 int ad_run_place_now(ad_runner_t *r, const char *agent_id, char *err, size_t errsz);
-void ad_run_start_refused(ad_runner_t *r, json_t *agent, const char *agent_id, const char *ws,
-                          const char *why);
+void ad_run_start_refused(ad_runner_t *r, const ad_row_agent_t *agent, const char *agent_id,
+                          const char *ws, const char *why);
 /* Shows path (a file agentd made for the run) read-only in x. */
 void ad_run_sandbox_show(ad_run_sbx_t *x, const char *path);
 

@@ -204,14 +204,12 @@ static void on_update_done(int rc, json_t *result, void *ud)
  * the line's rows are (they are handed over together at its end). */
 struct ad_run_held_update {
     ad_store_agent_runtime_t u;
-    ad_agent_status_t status;
     ad_runner_cb cb;
     void *ud;
 };
 #define HELD_UPDATES_MAX 8
 
-static void agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
-                         ad_runner_cb cb, void *ud)
+static void agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_runner_cb cb, void *ud)
 {
     /* Writes keep the order of the output: what the agent said before this
      * change is stored before it (a client that sees `waiting` finds the
@@ -221,7 +219,7 @@ static void agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_st
             run->held.updates = ad_xcalloc(HELD_UPDATES_MAX, sizeof(*run->held.updates));
         }
         run->held.updates[run->held.nupdates++] =
-            (struct ad_run_held_update){.u = *u, .status = status, .cb = cb, .ud = ud};
+            (struct ad_run_held_update){.u = *u, .cb = cb, .ud = ud};
         u->state_patch = NULL; /* taken with the copy */
         return;
     }
@@ -232,11 +230,10 @@ static void agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_st
     c->ud = ud;
     ad_run_topics_copy(&c->topics, &run->topics);
     snprintf(c->agent_id, sizeof(c->agent_id), "%s", run->agent_id);
-    c->status = ad_agent_status_name(status);
+    c->status = u->set_status ? ad_row_agent_status_name(u->status) : NULL;
     c->reason = strcmp(u->why.code, "approval_requested") == 0 ? "approval"
                 : strcmp(u->why.code, "protocol_error") == 0   ? "protocol_error"
                                                                : NULL;
-    u->status = status;
     snprintf(u->id, sizeof(u->id), "%s", run->agent_id);
     u->now = ad_wall_ms();
     ad_store_agent_runtime(run->r->store, u, on_update_done, c);
@@ -248,24 +245,18 @@ void ad_run_held_updates_flush(ad_run_t *run)
     run->held.nupdates = 0;
     for (size_t i = 0; i < n; i++) {
         struct ad_run_held_update *h = &run->held.updates[i];
-        agent_update(run, &h->u, h->status, h->cb, h->ud);
+        agent_update(run, &h->u, h->cb, h->ud);
     }
 }
 
-void ad_run_agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
-                         ad_runner_cb cb, void *ud)
+void ad_run_agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_runner_cb cb, void *ud)
 {
-    if (status != AD_AGENT_STATUS_KEEP) { /* a caller that forgot why: say so */
-        ad_store_status_reason_t why;
-        ad_status_reason_set(&why, "unexplained", run->run_id, "status set with no reason given");
-        ad_run_set_status(run, u, status, &why, cb, ud);
-        return;
-    }
+    u->set_status = false;
     memset(&u->why, 0, sizeof(u->why));
-    agent_update(run, u, status, cb, ud);
+    agent_update(run, u, cb, ud);
 }
 
-void ad_run_set_status(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_status_t status,
+void ad_run_set_status(ad_run_t *run, ad_store_agent_runtime_t *u, ad_row_agent_status_t status,
                        const ad_store_status_reason_t *why, ad_runner_cb cb, void *ud)
 {
     ad_store_agent_runtime_t none = {.context_level = -1};
@@ -278,7 +269,9 @@ void ad_run_set_status(ad_run_t *run, ad_store_agent_runtime_t *u, ad_agent_stat
         ad_status_reason_set(&u->why, "unexplained", run->run_id,
                              "status set with no reason given");
     }
-    agent_update(run, u, status, cb, ud);
+    u->set_status = true;
+    u->status = status;
+    agent_update(run, u, cb, ud);
 }
 
 void ad_run_free(ad_run_t *run)
@@ -457,7 +450,7 @@ int ad_runner_take_up(ad_runner_t *r, const char *run_id, char *err, size_t errs
             ad_store_status_reason_t why;
             ad_status_reason_set(&why, "taken_over", run_id, "control plane %s took run %s over",
                                  r->cfg->plane_id, run_id);
-            ad_run_set_status(run, NULL, AD_AGENT_STATUS_RUNNING, &why, NULL, NULL);
+            ad_run_set_status(run, NULL, AD_ROW_AGENT_STATUS_RUNNING, &why, NULL, NULL);
         }
         break;
     }

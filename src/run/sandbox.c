@@ -64,10 +64,10 @@ json_t *ad_run_sandbox_effective(json_t *agent_pol, json_t *ws_pol)
     return out;
 }
 
-json_t *ad_run_sandbox_of(ad_store_t *st, json_t *agent)
+json_t *ad_run_sandbox_of(ad_store_t *st, const ad_row_agent_t *agent)
 {
-    json_t *pol = json_object_get(json_object_get(agent, "state"), "sandbox");
-    const char *wt = json_string_value(json_object_get(agent, "worktreeId"));
+    json_t *pol = json_object_get(agent->state, "sandbox");
+    const char *wt = agent->worktree_id;
     json_t *ws = NULL; /* {sandbox}: one read, where the agent's page asks often */
     int rc = wt != NULL ? ad_store_worktree_sandbox(st, wt, &ws) : AD_ENOENT;
     if (rc != 0 && rc != AD_ENOENT) {
@@ -121,11 +121,11 @@ static int network(json_t *pol, ad_proc_box_in_t *in, const char **allow, size_t
  * its worktree's .git and commondir checked against them (issue #73):
  * 0 with t (t->common "" when the agent has no worktree), or AD_EPERM
  * with err, and a row of the audit. */
-static int git_root(ad_runner_t *r, json_t *agent, const char *agent_id, const char *wt,
-                    ad_git_trust_t *t, char *err, size_t errsz)
+static int git_root(ad_runner_t *r, const ad_row_agent_t *agent, const char *agent_id,
+                    const char *wt, ad_git_trust_t *t, char *err, size_t errsz)
 {
     memset(t, 0, sizeof(*t));
-    const char *wt_id = json_string_value(json_object_get(agent, "worktreeId"));
+    const char *wt_id = agent->worktree_id;
     json_t *row = NULL, *ws = NULL;
     if (wt_id == NULL || ad_store_worktree_get(r->store, wt_id, &row) != 0) {
         return 0; /* a working folder, no git: nothing of git is shown */
@@ -147,7 +147,7 @@ static int git_root(ad_runner_t *r, json_t *agent, const char *agent_id, const c
         memset(&a, 0, sizeof(a));
         a.ts = ad_wall_ms();
         snprintf(a.token_name, sizeof(a.token_name), "agentd");
-        const char *org = json_string_value(json_object_get(agent, "orgId"));
+        const char *org = agent->org_id;
         snprintf(a.org_id, sizeof(a.org_id), "%s", org != NULL ? org : "");
         snprintf(a.method, sizeof(a.method), "START");
         snprintf(a.route, sizeof(a.route), "/api/agents/:id/start");
@@ -191,12 +191,13 @@ static int host_services(json_t *pol, ad_proc_box_in_t *in, const char **svc, si
     return 0;
 }
 
-int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_executor_t ex,
-                   bool read_only, const char *wt, const char *exe, const char *const *argv,
-                   const char *agent_path, ad_run_sbx_t *x, char *err, size_t errsz)
+int ad_run_sandbox(ad_runner_t *r, const ad_row_agent_t *agent, const char *agent_id,
+                   ad_executor_t ex, bool read_only, const char *wt, const char *exe,
+                   const char *const *argv, const char *agent_path, ad_run_sbx_t *x, char *err,
+                   size_t errsz)
 {
     memset(x, 0, sizeof(*x));
-    json_t *pol = json_object_get(json_object_get(agent, "state"), "sandbox");
+    json_t *pol = json_object_get(agent->state, "sandbox");
     if (pol != NULL && !json_is_object(pol) &&
         !(json_is_string(pol) && strcmp(json_string_value(pol), "none") == 0)) {
         snprintf(err, errsz, "state.sandbox must be \"none\" or {network, paths}");
@@ -214,7 +215,7 @@ int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_execu
         free(t);
         return trc;
     }
-    const char *org = json_string_value(json_object_get(agent, "orgId"));
+    const char *org = agent->org_id;
     json_t *paths = json_object_get(pol, "paths");
     size_t np = json_array_size(paths);
     if (np > AD_PROC_BOX_BINDS) {
@@ -247,8 +248,8 @@ int ad_run_sandbox(ad_runner_t *r, json_t *agent, const char *agent_id, ad_execu
         .argv = ex == AD_EXEC_COMMAND ? argv : NULL,
         .path = agent_path,
         .home = getenv("HOME"),
-        .own_home = json_string_value(
-            json_object_get(json_object_get(json_object_get(agent, "state"), "env"), "HOME")),
+        .own_home =
+            json_string_value(json_object_get(json_object_get(agent->state, "env"), "HOME")),
         /* agentd's own OTLP receiver, which add_telemetry (start.c) sends the
          * run's telemetry to: a door to its routes only (netproxy.c) */
         .otlp = r->otlp_endpoint != NULL && strncmp(r->otlp_endpoint, "http://", 7) == 0
@@ -299,7 +300,7 @@ int ad_run_start_sandbox(ad_runner_t *r, const char *agent_id, ad_run_start_t *s
     bool found = argv0 != NULL && ad_path_which_in(argv0, path, s->path, exe, sizeof(exe)) == 0;
     bool read_only;
     ad_executor_t ex = ad_run_box_kind(s, &read_only);
-    return ad_run_sandbox(r, s->agent, agent_id, ex, read_only, s->path, found ? exe : NULL,
+    return ad_run_sandbox(r, &s->agent, agent_id, ex, read_only, s->path, found ? exe : NULL,
                           (const char *const *)s->launch.argv, path, &s->sbx, err, errsz);
 }
 

@@ -9,6 +9,7 @@
  * agent gets when the request leaves a field out, and whether auto mode
  * as root is refused.
  */
+#include "rows.h"
 #include "run/run.h"
 #include "tables/auth.h"
 #include "tables/settings.h"
@@ -342,8 +343,8 @@ void ad_run_agent_defaults(ad_store_t *st, json_t *args)
         const char *m = "regular";
         if (ad_store_settings_get(st, &s) == 0) {
             const char *v = json_string_value(json_object_get(s, "default_mode"));
-            if (v != NULL &&
-                (strcmp(v, "auto") == 0 || strcmp(v, "plan") == 0 || strcmp(v, "regular") == 0)) {
+            ad_row_agent_mode_t known;
+            if (ad_row_agent_mode_parse(v, &known) == 0) {
                 m = v;
             }
         }

@@ -39,7 +39,7 @@ static void start_cleanup(start_t *s)
     free(s->config);
     json_decref(s->remote_config);
     json_decref(s->remote_sandbox);
-    json_decref(s->agent);
+    ad_row_agent_cleanup(&s->agent);
     json_decref(s->settings);
 }
 
@@ -61,9 +61,9 @@ static const char **str_array(json_t *a, size_t *n)
 static void spec_from_state(start_t *s)
 {
     ad_agent_spec_t *spec = &s->spec;
-    s->perms = str_array(json_object_get(s->agent, "permissions"), &spec->npermissions);
+    s->perms = str_array(s->agent.permissions, &spec->npermissions);
     spec->permissions = s->perms;
-    spec->session_id = json_string_value(json_object_get(s->agent, "sessionId"));
+    spec->session_id = s->agent.session_id;
     const char *gone = json_string_value(json_object_get(s->state, "sessionGone"));
     if (spec->session_id != NULL && gone != NULL && strcmp(spec->session_id, gone) == 0) {
         spec->session_id = NULL; /* the CLI lost it: a fresh session (resume.c) */
@@ -99,19 +99,14 @@ static int load(ad_runner_t *r, const char *agent_id, const char *prompt, bool f
         snprintf(err, errsz, "agent %s not found", agent_id);
         return rc;
     }
-    if (json_object_get(s->agent, "deletedAt") != NULL) {
+    if (s->agent.has_deleted_at) {
         snprintf(err, errsz, "agent %s is archived; restore it first", agent_id);
         return AD_ESTATE;
     }
     ad_agent_spec_t *spec = &s->spec;
-    if (ad_executor_parse(json_string_value(json_object_get(s->agent, "executor")),
-                          &spec->executor) != 0 ||
-        ad_agent_mode_parse(json_string_value(json_object_get(s->agent, "mode")), &spec->mode) !=
-            0) {
-        snprintf(err, errsz, "agent %s has an unknown executor or mode", agent_id);
-        return AD_EINVAL;
-    }
-    s->state = json_object_get(s->agent, "state");
+    spec->executor = s->agent.executor; /* the schema's words: the row read them */
+    spec->mode = ad_agent_mode_of(s->agent.mode);
+    s->state = s->agent.state;
     if (ad_store_settings_get(r->store, &s->settings) != 0) {
         s->settings = NULL;
     }
@@ -194,7 +189,7 @@ static void add_key(ad_runner_t *r, start_t *s, size_t *nenv)
     if (r->key_fn == NULL || var == NULL || env_has(s->env, *nenv, var)) {
         return;
     }
-    const char *org = json_string_value(json_object_get(s->agent, "orgId"));
+    const char *org = s->agent.org_id;
     const char *key = r->key_fn(r->key_ud, org != NULL ? org : AD_ORG_DEFAULT,
                                 anthropic ? "anthropic" : "openai");
     if (key == NULL || key[0] == '\0') {
@@ -251,12 +246,11 @@ static ad_run_t *run_new(ad_runner_t *r, const char *agent_id, const start_t *s)
     run->msgs.flush.data = run;
     snprintf(run->agent_id, sizeof(run->agent_id), "%s", agent_id);
     ad_id_new("run", run->run_id);
-    const char *crew = json_string_value(json_object_get(s->agent, "crewId"));
+    const char *crew = s->agent.crew_id;
     snprintf(run->crew_id, sizeof(run->crew_id), "%s", crew != NULL ? crew : "");
-    const char *org = json_string_value(json_object_get(s->agent, "orgId"));
+    const char *org = s->agent.org_id;
     snprintf(run->org_id, sizeof(run->org_id), "%s", org != NULL ? org : "");
-    ad_run_topics_init(&run->topics, agent_id, run->run_id, s->ws,
-                       json_string_value(json_object_get(s->agent, "orgId")), run->crew_id);
+    ad_run_topics_init(&run->topics, agent_id, run->run_id, s->ws, s->agent.org_id, run->crew_id);
     run->how.exec = s->spec.executor;
     run->how.stdin_json = s->spec.executor == AD_EXEC_CLAUDE;
     run->how.one_shot = s->launch.one_shot;
@@ -556,11 +550,13 @@ static void start_failed(ad_run_t *run, ad_run_pending_t *pd, int rc, const char
         free(w);
     }
     run->stop.waiters = NULL;
-    const char *was = json_string_value(json_object_get(pd->s.agent, "status"));
+    const char *was = ad_row_agent_status_name(pd->s.agent.status);
     if (run->stop.since != 0 && was != NULL) { /* it read "stopping": it is what it was */
         run->stop.since = 0;
-        ad_run_publish_status(r, &run->topics, run->agent_id, was, NULL,
-                              json_object_get(pd->s.agent, "statusReason"));
+        const ad_row_status_reason_t *was_why = pd->s.agent.status_reason;
+        json_t *wj = was_why != NULL ? ad_row_status_reason_encode(was_why) : NULL;
+        ad_run_publish_status(r, &run->topics, run->agent_id, was, NULL, wj);
+        json_decref(wj);
     }
     /* 422 as a refusal at once would be (the agent cannot start as
      * configured: its program did not exec), 409 while agentd closes */
@@ -609,7 +605,7 @@ static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, b
     bool waits = rc == AD_ESTATE || (rc == AD_EINVAL && json_is_object(want) && r->plane != NULL);
     if (waits && q != NULL && (q->queue || json_is_true(json_object_get(want, "queue")))) {
         /* no node can take it now: it waits in the queue (queue.c) */
-        rc = ad_run_queue_add(r, s->agent, agent_id, s->ws, prompt, node_id, err, q->who, cb, ud);
+        rc = ad_run_queue_add(r, &s->agent, agent_id, s->ws, prompt, node_id, err, q->who, cb, ud);
         pending_release(pd);
         return rc;
     }
@@ -617,7 +613,7 @@ static int start_run(ad_runner_t *r, const char *agent_id, const char *prompt, b
         rc = node_id[0] != '\0' ? ad_run_node_sandbox(r, s, node_id, err, errsz) /* its node's */
                                 : ad_run_start_sandbox(r, agent_id, s, err, errsz);
         if (rc != 0) { /* no run: the agent's transcript and statusReason say why */
-            ad_run_start_refused(r, s->agent, agent_id, s->ws, err);
+            ad_run_start_refused(r, &s->agent, agent_id, s->ws, err);
         }
     }
     if (rc != 0) {
@@ -765,8 +761,8 @@ int ad_run_start_followup(ad_runner_t *r, const char *agent_id, const char *cont
 static void attach_finish(ad_runner_t *r, ad_run_t *run, start_t *s, int64_t started_at);
 
 int ad_run_attach(ad_runner_t *r, const char *agent_id, const char *run_id, int64_t started_at,
-                  const char *dir, const ad_proc_resume_t *at, ad_agent_status_t *status, char *err,
-                  size_t errsz)
+                  const char *dir, const ad_proc_resume_t *at, ad_row_agent_status_t *status,
+                  char *err, size_t errsz)
 {
     start_t s;
     memset(&s, 0, sizeof(s));
@@ -792,13 +788,8 @@ int ad_run_attach(ad_runner_t *r, const char *agent_id, const char *run_id, int6
         return rc;
     }
     /* the row load() read: the caller keeps this status without a second read */
-    const char *st = json_string_value(json_object_get(s.agent, "status"));
-    *status = AD_AGENT_STATUS_RUNNING;
-    for (ad_agent_status_t i = AD_AGENT_STATUS_RUNNING; i <= AD_AGENT_STATUS_STOPPED; i++) {
-        if (st != NULL && strcmp(st, ad_agent_status_name(i)) == 0) {
-            *status = i;
-        }
-    }
+    *status = s.agent.status != AD_ROW_AGENT_STATUS_STOPPING ? s.agent.status
+                                                             : AD_ROW_AGENT_STATUS_RUNNING;
     attach_finish(r, run, &s, started_at);
     ad_log(AD_LOG_INFO, "runner", "run taken up agent=%s run=%s pid=%ld replay=%d", agent_id,
            run_id, (long)at->agent, at->replay);
@@ -859,8 +850,7 @@ int ad_run_attach_remote(ad_runner_t *r, const char *agent_id, const char *run_i
         start_cleanup(&s);
         return rc;
     }
-    ad_plane_run_worktree(r->plane, run_id,
-                          json_string_value(json_object_get(s.agent, "worktreeId")), s.ws, s.path);
+    ad_plane_run_worktree(r->plane, run_id, s.agent.worktree_id, s.ws, s.path);
     attach_finish(r, run, &s, started_at);
     ad_log(AD_LOG_INFO, "runner",
            "run on a node taken up, waiting for its node agent=%s run=%s "

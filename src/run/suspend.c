@@ -196,7 +196,8 @@ static int resume(ad_runner_t *r, susp_t **p, bool by_user, ad_runner_cb cb, voi
             audit(r, c->org, c->agent_id, 409, "resume at the reset refused");
         }
         /* no longer suspended (nothing would resume it): error, saying why */
-        ad_store_agent_runtime_t f = {.context_level = -1, .status = AD_AGENT_STATUS_ERROR};
+        ad_store_agent_runtime_t f = {
+            .context_level = -1, .set_status = true, .status = AD_ROW_AGENT_STATUS_ERROR};
         snprintf(f.id, sizeof(f.id), "%s", c->agent_id);
         f.now = ad_wall_ms();
         ad_status_reason_set(&f.why, "resume_refused", NULL,
@@ -274,7 +275,8 @@ int ad_runner_halt(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void *
     if (goal) {
         ad_run_goal_stopped(r, agent_id); /* its check, if one runs, is let go */
     }
-    ad_store_agent_runtime_t u = {.context_level = -1, .status = AD_AGENT_STATUS_STOPPED};
+    ad_store_agent_runtime_t u = {
+        .context_level = -1, .set_status = true, .status = AD_ROW_AGENT_STATUS_STOPPED};
     snprintf(u.id, sizeof(u.id), "%s", agent_id);
     u.now = ad_wall_ms();
     ad_status_reason_set(&u.why, "stopped", NULL, "stopped by the user%s",

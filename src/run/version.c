@@ -92,7 +92,7 @@ void ad_run_version_set(ad_run_t *run, const char *version)
         /* the next start picks app-server or exec --json by it */
         ad_store_agent_runtime_t u = {.context_level = -1};
         u.state_patch = json_pack("{s:s}", "codexVersion", version);
-        ad_run_agent_update(run, &u, AD_AGENT_STATUS_KEEP, NULL, NULL);
+        ad_run_agent_update(run, &u, NULL, NULL);
     }
     if (ad_cli_version_known(run->how.exec, version, NULL, 0)) {
         ad_log(AD_LOG_INFO, "runner", "cli version agent=%s run=%s executor=%s version=%s",

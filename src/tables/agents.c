@@ -5,14 +5,13 @@
  * the agent subsystem's; ad_store_agent_check_startable() is its guard.
  */
 #include "store/table.h"
+#include "rows.h"
 #include "tables/agents.h"
 #include "tables/tables_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static const char SQL_AG_GET[] = "SELECT " AD_AGENT_COLS " FROM agents WHERE id = ?1";
 
 #define AG_FILTER                                                                                  \
     "(?2 IS NULL OR status = ?2) AND (?3 OR deleted_at IS NULL) AND (?4 = '' OR org_id = ?4)"
@@ -109,21 +108,6 @@ void ad_store_agent_status_counts(ad_store_t *st, const char *org, ad_store_resu
     ad_store_read_async(st, counts_read, counts_done, c);
 }
 
-static int agent_read(ad_db_t *db, const char *id, json_t **out)
-{
-    ad_db_stmt_t *s = ad_store_stmt(db, SQL_AG_GET);
-    if (s == NULL) {
-        return AD_EINTERNAL;
-    }
-    ad_db_bind_text(s, 1, id, -1, AD_DB_TRANSIENT);
-    return ad_store_one_json(db, s, AD_AGENT_JSON, AD_AGENT_NULLS, out);
-}
-
-int ad_store_agent_get(ad_store_t *st, const char *id, json_t **out)
-{
-    return agent_read(ad_store_rdb(st), id, out);
-}
-
 /* A worktree's sortMode as 0 free, 1 status, 2 name into *mode: 0,
  * AD_ENOENT or an error. */
 static int sort_mode_of(ad_db_t *db, const char *worktree_id, int *mode)
@@ -168,14 +152,19 @@ int ad_store_agent_list(ad_store_t *st, const char *worktree_id, const char *sta
     ad_db_bind_int(s, 3, include_deleted ? 1 : 0);
     ad_store_bind_text(s, 4, org != NULL ? org : "");
     json_t *arr = json_array();
-    int rc;
-    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
-        json_array_append_new(arr, ad_store_row_json(s, AD_AGENT_JSON, AD_AGENT_NULLS));
+    int rc = AD_DB_DONE, e = 0;
+    while (e == 0 && (rc = ad_db_step(s)) == AD_DB_ROW) {
+        ad_row_agent_t a;
+        e = ad_agent_from_stmt(s, &a);
+        if (e == 0) {
+            json_array_append_new(arr, ad_row_agent_encode(&a));
+        }
+        ad_row_agent_cleanup(&a);
     }
     ad_db_reset(s);
-    if (rc != AD_DB_DONE) {
+    if (e != 0 || rc != AD_DB_DONE) {
         json_decref(arr);
-        return ad_store_rc(db, rc);
+        return e != 0 ? e : ad_store_rc(db, rc);
     }
     *out = json_pack("{s:o}", "agents", arr);
     return 0;
@@ -209,27 +198,22 @@ int ad_store_agent_check_startable(ad_store_t *st, const char *id)
 /* result = {agent, workspaceId} for agent id. */
 static int agent_result(ad_db_t *db, const char *id, json_t **result)
 {
-    json_t *a = NULL;
-    int e = agent_read(db, id, &a);
-    if (e != 0) {
-        return e;
-    }
+    ad_row_agent_t a;
+    int e = ad_agent_row_read(db, id, &a);
     char ws[AD_ID_MAX] = "";
-    e = ad_store_workspace_of(db, json_string_value(json_object_get(a, "worktreeId")), ws);
-    if (e != 0) {
-        json_decref(a);
-        return e;
+    e = e != 0 ? e : ad_store_workspace_of(db, a.worktree_id, ws);
+    if (e == 0) {
+        *result = json_pack("{s:o, s:s}", "agent", ad_row_agent_encode(&a), "workspaceId", ws);
     }
-    *result = json_pack("{s:o, s:s}", "agent", a, "workspaceId", ws);
-    return 0;
+    ad_row_agent_cleanup(&a);
+    return e;
 }
 
-int ad_store_op_agent_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
+int ad_store_agent_insert(ad_store_tx_t *tx, const ad_store_agent_new_t *a, json_t **result)
 {
     ad_db_t *db = tx->db;
-    const char *wt = ad_args_str(args, "worktreeId");
     char ws[AD_ID_MAX];
-    int e = ad_store_workspace_of(db, wt, ws);
+    int e = ad_store_workspace_of(db, a->worktree_id, ws);
     if (e != 0) {
         return e;
     }
@@ -242,31 +226,30 @@ int ad_store_op_agent_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    ad_store_bind_text(s, 1, ad_args_str(args, "id"));
-    ad_store_bind_text(s, 2, wt);
-    ad_store_bind_text(s, 3, ad_args_str(args, "name"));
-    ad_store_bind_text(s, 4, ad_args_str(args, "executor"));
-    ad_store_bind_text(s, 5, ad_args_str(args, "status"));
-    ad_store_bind_text(s, 6, ad_args_str(args, "mode"));
-    ad_store_bind_json(s, 7, json_object_get(args, "permissions"));
-    ad_store_bind_text(s, 8, ad_args_str(args, "sessionId"));
-    ad_store_bind_text(s, 9, ad_args_str(args, "parentAgentId"));
-    ad_store_bind_text(s, 10, ad_args_str(args, "crewId"));
-    ad_db_bind_int64(s, 11, ad_args_int(args, "now", 0));
-    ad_store_bind_json(s, 12, json_object_get(args, "state")); /* command agents' argv */
+    ad_store_bind_text(s, 1, a->id);
+    ad_store_bind_text(s, 2, a->worktree_id);
+    ad_store_bind_text(s, 3, a->name);
+    ad_store_bind_text(s, 4, ad_row_executor_name(a->executor));
+    ad_store_bind_text(s, 5, a->has_status ? ad_row_agent_status_name(a->status) : NULL);
+    ad_store_bind_text(s, 6, ad_row_agent_mode_name(a->mode));
+    ad_store_bind_json(s, 7, a->permissions);
+    ad_store_bind_text(s, 8, a->session_id);
+    ad_store_bind_text(s, 9, a->parent_agent_id);
+    ad_store_bind_text(s, 10, a->crew_id);
+    ad_db_bind_int64(s, 11, a->now);
+    ad_store_bind_json(s, 12, a->state); /* command agents' argv */
     e = ad_store_step_done(db, s);
     if (e != 0) {
         return e;
     }
-    return agent_result(db, ad_args_str(args, "id"), result);
+    return agent_result(db, a->id, result);
 }
 
 /* Where the agent runs (issue #77: a PATCH may change it while the agent
- * is stopped): state.node or state.placement set from args, or removed
- * when args says null; left alone when args has no such key. */
-static int state_key(ad_db_t *db, json_t *args, const char *key)
+ * is stopped): state.node or state.placement set to v, or removed when v is
+ * JSON null; left alone when v is NULL. */
+static int state_key(ad_db_t *db, const char *id, const char *key, json_t *v)
 {
-    json_t *v = json_object_get(args, key);
     if (v == NULL) {
         return 0;
     }
@@ -284,14 +267,57 @@ static int state_key(ad_db_t *db, json_t *args, const char *key)
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    ad_store_bind_text(s, 1, ad_args_str(args, "id"));
+    ad_store_bind_text(s, 1, id);
     if (!json_is_null(v)) {
         ad_store_bind_json(s, 2, v);
     }
     return ad_store_step_done(db, s);
 }
 
-int ad_store_op_agent_update(ad_store_tx_t *tx, json_t *args, json_t **result)
+/* args as ad_store_agent_insert's fields; a word not the schema's (the
+ * callers checked them) is AD_ECONSTRAINT, as the columns' CHECKs said. */
+int ad_store_op_agent_insert(ad_store_tx_t *tx, json_t *args, json_t **result)
+{
+    ad_store_agent_new_t a = {
+        .id = ad_args_str(args, "id"),
+        .worktree_id = ad_args_str(args, "worktreeId"),
+        .name = ad_args_str(args, "name"),
+        .permissions = json_object_get(args, "permissions"),
+        .session_id = ad_args_str(args, "sessionId"),
+        .parent_agent_id = ad_args_str(args, "parentAgentId"),
+        .crew_id = ad_args_str(args, "crewId"),
+        .state = json_object_get(args, "state"),
+        .now = ad_args_int(args, "now", 0),
+    };
+    const char *status = ad_args_str(args, "status");
+    a.has_status = status != NULL;
+    if (ad_row_executor_parse(ad_args_str(args, "executor"), &a.executor) != 0 ||
+        ad_row_agent_mode_parse(ad_args_str(args, "mode"), &a.mode) != 0 ||
+        (a.has_status && ad_row_agent_status_parse(status, &a.status) != 0)) {
+        return AD_ECONSTRAINT; /* as the columns' CHECKs answered it */
+    }
+    return ad_store_agent_insert(tx, &a, result);
+}
+
+/* state.sandbox set (NULL: removed, the workspace's then applies). */
+static int set_sandbox(ad_db_t *db, const char *id, json_t *sandbox)
+{
+    ad_db_stmt_t *s =
+        ad_store_stmt(db, sandbox == NULL ? "UPDATE agents SET state = json_remove(COALESCE("
+                                            "state, '{}'), '$.sandbox') WHERE id = ?1"
+                                          : "UPDATE agents SET state = json_set(COALESCE(state, "
+                                            "'{}'), '$.sandbox', json(?2)) WHERE id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, id);
+    if (sandbox != NULL) {
+        ad_store_bind_json(s, 2, sandbox);
+    }
+    return ad_store_step_done(db, s);
+}
+
+int ad_store_agent_update(ad_store_tx_t *tx, const ad_store_agent_change_t *c, json_t **result)
 {
     ad_db_t *db = tx->db;
     ad_db_stmt_t *s = ad_store_stmt(
@@ -307,46 +333,57 @@ int ad_store_op_agent_update(ad_store_tx_t *tx, json_t *args, json_t **result)
     if (s == NULL) {
         return AD_EINTERNAL;
     }
-    ad_store_bind_text(s, 1, ad_args_str(args, "id"));
-    ad_store_bind_text(s, 2, ad_args_str(args, "name"));
-    ad_store_bind_text(s, 3, ad_args_str(args, "mode"));
-    ad_store_bind_json(s, 4, json_object_get(args, "permissions"));
-    json_t *order = json_object_get(args, "displayOrder");
-    if (json_is_integer(order)) {
-        ad_db_bind_int64(s, 5, json_integer_value(order));
+    ad_store_bind_text(s, 1, c->id);
+    ad_store_bind_text(s, 2, c->name);
+    ad_store_bind_text(s, 3, c->has_mode ? ad_row_agent_mode_name(c->mode) : NULL);
+    ad_store_bind_json(s, 4, c->permissions);
+    if (c->has_display_order) {
+        ad_db_bind_int64(s, 5, c->display_order);
     }
-    json_t *crew = json_object_get(args, "crewId");
-    ad_db_bind_int(s, 6, crew != NULL ? 1 : 0);
-    ad_store_bind_text(s, 7, json_string_value(crew));
-    ad_db_bind_int64(s, 8, ad_args_int(args, "now", 0));
-    ad_store_bind_json(s, 9, json_object_get(args, "env")); /* admin's: src/api/agents.c */
-    ad_store_bind_json(s, 10, json_object_get(args, "command"));
+    ad_db_bind_int(s, 6, c->set_crew ? 1 : 0);
+    ad_store_bind_text(s, 7, c->crew_id);
+    ad_db_bind_int64(s, 8, c->now);
+    ad_store_bind_json(s, 9, c->env); /* admin's: src/api/agents.c */
+    ad_store_bind_json(s, 10, c->command);
     int e = ad_store_step_done(db, s);
     if (e == 0 && ad_db_changes(db) == 0) {
         e = AD_ENOENT;
     }
-    json_t *sb = json_object_get(args, "sandbox"); /* admin's; null: the workspace's */
-    if (e == 0 && sb != NULL) {
-        s = ad_store_stmt(db, json_is_null(sb)
-                                  ? "UPDATE agents SET state = json_remove(COALESCE(state, '{}'), "
-                                    "'$.sandbox') WHERE id = ?1"
-                                  : "UPDATE agents SET state = json_set(COALESCE(state, '{}'), "
-                                    "'$.sandbox', json(?2)) WHERE id = ?1");
-        if (s == NULL) {
-            return AD_EINTERNAL;
-        }
-        ad_store_bind_text(s, 1, ad_args_str(args, "id"));
-        if (!json_is_null(sb)) {
-            ad_store_bind_json(s, 2, sb);
-        }
-        e = ad_store_step_done(db, s);
+    if (e == 0 && c->set_sandbox) { /* admin's */
+        e = set_sandbox(db, c->id, c->sandbox);
     }
-    e = e != 0 ? e : state_key(db, args, "node");
-    e = e != 0 ? e : state_key(db, args, "placement");
-    if (e != 0) {
-        return e;
+    e = e != 0 ? e : state_key(db, c->id, "node", c->node);
+    e = e != 0 ? e : state_key(db, c->id, "placement", c->placement);
+    return e != 0 ? e : agent_result(db, c->id, result);
+}
+
+int ad_store_op_agent_update(ad_store_tx_t *tx, json_t *args, json_t **result)
+{
+    json_t *order = json_object_get(args, "displayOrder");
+    json_t *crew = json_object_get(args, "crewId");
+    json_t *sandbox = json_object_get(args, "sandbox");
+    const char *mode = ad_args_str(args, "mode");
+    ad_store_agent_change_t c = {
+        .id = ad_args_str(args, "id"),
+        .now = ad_args_int(args, "now", 0),
+        .name = ad_args_str(args, "name"),
+        .has_mode = mode != NULL,
+        .permissions = json_object_get(args, "permissions"),
+        .has_display_order = json_is_integer(order),
+        .display_order = json_is_integer(order) ? json_integer_value(order) : 0,
+        .set_crew = crew != NULL,
+        .crew_id = json_string_value(crew),
+        .env = json_object_get(args, "env"),
+        .command = json_object_get(args, "command"),
+        .set_sandbox = sandbox != NULL,
+        .sandbox = json_is_null(sandbox) ? NULL : sandbox,
+        .node = json_object_get(args, "node"),
+        .placement = json_object_get(args, "placement"),
+    };
+    if (c.has_mode && ad_row_agent_mode_parse(mode, &c.mode) != 0) {
+        return AD_ECONSTRAINT; /* as the column's CHECK answered it */
     }
-    return agent_result(db, ad_args_str(args, "id"), result);
+    return ad_store_agent_update(tx, &c, result);
 }
 
 int ad_store_op_agent_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
@@ -372,9 +409,12 @@ int ad_store_op_agent_delete(ad_store_tx_t *tx, json_t *args, json_t **result)
     if (e != 0) {
         return e;
     }
-    json_t *a = json_object_get(*result, "agent");
-    if (strcmp(json_string_value(json_object_get(a, "status")), "running") == 0) {
-        return AD_ESTATE;
+    ad_row_agent_t a;
+    e = ad_agent_row_read(db, id, &a);
+    bool running = e == 0 && a.status == AD_ROW_AGENT_STATUS_RUNNING;
+    ad_row_agent_cleanup(&a);
+    if (e != 0 || running) {
+        return e != 0 ? e : AD_ESTATE;
     }
     ad_db_stmt_t *s = ad_store_stmt(db, "DELETE FROM agents WHERE id = ?1");
     if (s == NULL) {
@@ -420,10 +460,9 @@ int ad_store_op_agent_restore(ad_store_tx_t *tx, json_t *args, json_t **result)
  * and stop step), and for an agent with a session forkSession, so its
  * first run resumes the parent's session into a new one (--fork-session)
  * and never appends to the parent's session file. New reference. */
-static json_t *fork_state(const json_t *src, const json_t *place)
+static json_t *fork_state(const ad_row_agent_t *src, const json_t *place)
 {
-    json_t *st = json_object_get(src, "state");
-    json_t *out = json_is_object(st) ? json_deep_copy(st) : json_object();
+    json_t *out = json_is_object(src->state) ? json_deep_copy(src->state) : json_object();
     json_object_del(out, "statusReason");
     json_object_del(out, "forkSession");
     /* where the fork runs, when the request said (issue #77): null removes */
@@ -437,8 +476,7 @@ static json_t *fork_state(const json_t *src, const json_t *place)
             json_object_set(out, k, v);
         }
     }
-    const char *sid = json_string_value(json_object_get(src, "sessionId"));
-    if (sid != NULL && sid[0] != '\0') {
+    if (src->session_id != NULL && src->session_id[0] != '\0') {
         json_object_set_new(out, "forkSession", json_true());
     }
     return out;
@@ -447,37 +485,37 @@ static json_t *fork_state(const json_t *src, const json_t *place)
 int ad_store_op_agent_fork(ad_store_tx_t *tx, json_t *args, json_t **result)
 {
     ad_db_t *db = tx->db;
-    json_t *src = NULL;
-    int e = agent_read(db, ad_args_str(args, "id"), &src);
+    ad_row_agent_t src;
+    int e = ad_agent_row_read(db, ad_args_str(args, "id"), &src);
     if (e != 0) {
+        ad_row_agent_cleanup(&src);
         return e;
     }
     const char *name = ad_args_str(args, "name");
     char defname[512];
     if (name == NULL) {
-        snprintf(defname, sizeof(defname), "%s (fork)",
-                 json_string_value(json_object_get(src, "name")));
+        snprintf(defname, sizeof(defname), "%s (fork)", src.name != NULL ? src.name : "");
         name = defname;
     }
-    json_t *wt = json_object_get(args, "worktreeId"); /* absent or null: the parent's */
-    if (!json_is_string(wt)) {
-        wt = NULL;
-    }
-    json_t *ins = json_pack(
-        "{s:s?, s:O, s:s, s:O, s:s, s:O, s:O, s:O?, s:s?, s:O?, s:I, s:o}", "id",
-        ad_args_str(args, "newId"), "worktreeId",
-        wt != NULL ? wt : json_object_get(src, "worktreeId"), "name", name, "executor",
-        json_object_get(src, "executor"), "status", "idle", "mode", json_object_get(src, "mode"),
-        "permissions", json_object_get(src, "permissions"), "sessionId",
-        json_object_get(src, "sessionId"), "parentAgentId", ad_args_str(args, "id"), "crewId",
-        json_object_get(src, "crewId"), "now", (json_int_t)ad_args_int(args, "now", 0), "state",
-        fork_state(src, json_object_get(args, "place")));
-    json_decref(src);
-    if (ins == NULL) {
-        return AD_EINTERNAL;
-    }
-    e = ad_store_op_agent_insert(tx, ins, result);
-    json_decref(ins);
+    const char *wt = ad_args_str(args, "worktreeId"); /* absent or null: the parent's */
+    ad_store_agent_new_t ins = {
+        .id = ad_args_str(args, "newId"),
+        .worktree_id = wt != NULL ? wt : src.worktree_id,
+        .name = name,
+        .executor = src.executor,
+        .mode = src.mode,
+        .has_status = true,
+        .status = AD_ROW_AGENT_STATUS_IDLE,
+        .permissions = src.permissions,
+        .session_id = src.session_id,
+        .parent_agent_id = src.id,
+        .crew_id = src.crew_id,
+        .state = fork_state(&src, json_object_get(args, "place")),
+        .now = ad_args_int(args, "now", 0),
+    };
+    e = ad_store_agent_insert(tx, &ins, result);
+    json_decref(ins.state);
+    ad_row_agent_cleanup(&src);
     return e;
 }
 
@@ -510,7 +548,7 @@ int ad_store_op_agent_reorder(ad_store_tx_t *tx, json_t *args, json_t **result)
         }
         json_t *a = NULL;
         if (e == 0) {
-            e = agent_read(db, json_string_value(v), &a);
+            e = ad_agent_json_read(db, json_string_value(v), &a);
         }
         if (e != 0) {
             json_decref(out);
@@ -523,11 +561,27 @@ int ad_store_op_agent_reorder(ad_store_tx_t *tx, json_t *args, json_t **result)
     return 0;
 }
 
+/* The statuses an agent's row holds: the schema's but "stopping" (shown
+ * while a stop is under way, never stored), which is its last word. */
+_Static_assert(AD_ROW_AGENT_STATUS_STOPPING == AD_ROW_AGENT_STATUS_COUNT - 1,
+               "stopping must stay agent_status's last word in schema/rows.def");
+static void stored_statuses(char *out, size_t n)
+{
+    size_t len = 0;
+    out[0] = '\0';
+    for (int i = 0; i < AD_ROW_AGENT_STATUS_STOPPING && len < n; i++) {
+        int w =
+            snprintf(out + len, n - len, "%s%s", i > 0 ? "," : "", ad_row_agent_status_names[i]);
+        len += w > 0 ? (size_t)w : 0;
+    }
+}
+
 int ad_store_agent_list_parse(ad_store_agent_query_t *q, const char *status,
                               const char *(*get)(void *ud, const char *key), void *ud,
                               ad_field_err_t *e)
 {
-    static const char statuses[] = "running,waiting,error,finished,idle,paused,stopped,suspended";
+    char statuses[128];
+    stored_statuses(statuses, sizeof(statuses));
     const char *wt = get(ud, "worktreeId"), *cursor = get(ud, "cursor");
     bool paged = false;
     q->worktree_id = wt != NULL && wt[0] != '\0' ? wt : NULL;
@@ -636,12 +690,12 @@ int ad_store_agent_list_text(ad_store_t *st, const ad_store_agent_query_t *q,
 int ad_store_agents_prom(ad_buf_t *b, const json_t *counts)
 {
     int rc = ad_prom_family(b, "agentd_agents", "gauge", "Agents by status (archived not counted)");
-    static const char *st[] = {"running", "waiting", "error",   "finished",
-                               "idle",    "paused",  "stopped", "suspended"};
-    for (size_t i = 0; i < AD_ARRAY_LEN(st) && rc == 0; i++) {
-        json_t *v = json_object_get(counts, st[i]);
-        rc = ad_prom_sample(b, "agentd_agents", v ? (double)json_integer_value(v) : 0, "status",
-                            st[i], NULL);
+    /* the stored statuses: the schema's but stopping, its last */
+    for (int i = 0; i < AD_ROW_AGENT_STATUS_STOPPING && rc == 0; i++) {
+        const char *st = ad_row_agent_status_names[i];
+        json_t *v = json_object_get(counts, st);
+        rc = ad_prom_sample(b, "agentd_agents", v ? (double)json_integer_value(v) : 0, "status", st,
+                            NULL);
     }
     return rc;
 }

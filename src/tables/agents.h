@@ -12,14 +12,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rows.h"
 #include "store/store.h"
 
-/* ---- agents (agents.c) ----------------------------------------------------------
- * The agent object: id, worktreeId, name, status, contextLevel, mode,
- * permissions, displayOrder, pid?, sessionId?, createdAt, updatedAt,
- * startedAt?, stoppedAt?, deletedAt?, parentAgentId?, executor, crewId,
- * state. Results of agent ops also carry workspaceId for event topics.
+/* ---- agents (agents.c, agentrow.c) -----------------------------------------------
+ * The agent is schema/rows.def's row agent, ad_row_agent_t (build/<mode>/gen/
+ * rows.h); its JSON, wherever the store hands one out (reads, lists, the
+ * results of the ops below, which also carry workspaceId for event topics),
+ * is ad_row_agent_encode's of it. docs/internals/rows.md: adding a field.
  */
+/* The agent id into *out (zeroed first; the caller frees it with
+ * ad_row_agent_cleanup, whatever the answer): 0 or AD_ENOENT. Loop thread
+ * (the store's read connection). */
+int ad_store_agent_row(ad_store_t *st, const char *id, ad_row_agent_t *out);
+/* The same as its JSON (ad_row_agent_encode), for the callers that answer or
+ * patch JSON. */
 int ad_store_agent_get(ad_store_t *st, const char *id, json_t **out);
 /* Filters may be NULL (org "": every org). The list follows the worktree's sortMode when
  * worktree_id is given (free: displayOrder; status; name). {agents:[…]} */
@@ -81,13 +88,54 @@ int ad_store_worktree_workspace(ad_store_t *st, const char *worktree_id, char ou
  * or null}, owned; AD_ENOENT when the worktree or its workspace is gone. */
 int ad_store_worktree_sandbox(ad_store_t *st, const char *worktree_id, json_t **out);
 
-/* args {id, worktreeId, name, mode, permissions, executor, crewId?, now,
- * status?, parentAgentId?, sessionId?, state?}: displayOrder = last + 1 in the
- * worktree. AD_ENOENT when the worktree is unknown. result {agent, workspaceId}. */
+/* A new agent, inside a write (writer thread): displayOrder = last + 1 in the
+ * worktree. AD_ENOENT when the worktree is unknown. result {agent,
+ * workspaceId}. Everything is borrowed for the call. */
+typedef struct {
+    const char *id, *worktree_id, *name;
+    ad_row_executor_t executor;
+    ad_row_agent_mode_t mode;
+    bool has_status; /* false: idle */
+    ad_row_agent_status_t status;
+    json_t *permissions;         /* an array of strings */
+    const char *session_id;      /* NULL: none */
+    const char *parent_agent_id; /* NULL: none */
+    const char *crew_id;         /* NULL: none */
+    json_t *state;               /* NULL: none */
+    int64_t now;
+} ad_store_agent_new_t;
+int ad_store_agent_insert(ad_store_tx_t *tx, const ad_store_agent_new_t *a, json_t **result);
+/* The same as a queued op (ad_store_write), its fields as JSON args {id,
+ * worktreeId, name, mode, permissions, executor, crewId?, now, status?,
+ * parentAgentId?, sessionId?, state?}: the form the API's and the
+ * importers' writes queue. A word not the schema's is AD_ECONSTRAINT (as
+ * the columns' CHECKs answered). */
 int ad_store_op_agent_insert(ad_store_tx_t *tx, json_t *args, json_t **result);
-/* args {id, now, name?, mode?, permissions?, displayOrder?, crewId? (null
- * clears), env?, command?, sandbox? (state.sandbox; null clears)} result
- * {agent, workspaceId}. */
+/* A change of an agent, inside a write (writer thread); what is left unset
+ * stays as it is. AD_ENOENT for an unknown id. result {agent, workspaceId}.
+ * Everything is borrowed for the call. */
+typedef struct {
+    const char *id;
+    int64_t now;
+    const char *name; /* NULL: unchanged */
+    bool has_mode;
+    ad_row_agent_mode_t mode;
+    json_t *permissions; /* NULL: unchanged */
+    bool has_display_order;
+    int64_t display_order;
+    bool set_crew; /* the crew is crew_id (NULL: none) */
+    const char *crew_id;
+    json_t *env, *command; /* state.env, state.command (admin's); NULL: unchanged */
+    bool set_sandbox;      /* state.sandbox is sandbox (NULL: removed, the workspace's) */
+    json_t *sandbox;
+    /* where it runs (issue #77): state.node and state.placement set to
+     * these, removed by JSON null, left alone by NULL */
+    json_t *node, *placement;
+} ad_store_agent_change_t;
+int ad_store_agent_update(ad_store_tx_t *tx, const ad_store_agent_change_t *c, json_t **result);
+/* The same as a queued op, args {id, now, name?, mode?, permissions?,
+ * displayOrder?, crewId? (null clears), env?, command?, sandbox? (null
+ * clears)}: the form the API's PATCH queues. */
 int ad_store_op_agent_update(ad_store_tx_t *tx, json_t *args, json_t **result);
 /* args {id, now, archive}: archive sets deletedAt; otherwise the row and its
  * messages go (AD_ESTATE while running). result {agent, workspaceId}. */

@@ -150,8 +150,8 @@ static int one_metric(ad_store_rt_query_t *q, const char *s, size_t len)
 static int one_status(ad_store_rt_query_t *q, const char *s, size_t len)
 {
     bool found = false;
-    for (int st = AD_RUN_RUNNING; st <= AD_RUN_DEGRADED; st++) {
-        const char *name = ad_run_status_name((ad_run_status_t)st);
+    for (int st = AD_ROW_RUN_STATUS_RUNNING; st <= AD_ROW_RUN_STATUS_DEGRADED; st++) {
+        const char *name = ad_row_run_status_name((ad_row_run_status_t)st);
         if (strlen(name) == len && strncmp(s, name, len) == 0) {
             q->statuses |= 1u << st;
             found = true;

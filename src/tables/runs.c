@@ -31,45 +31,6 @@
     "ended_at,exit_code,signal,duration_ms,cli_version,config,phase,notes,group,commit,node_id"
 #define RUN_JSON "config,tags,commit"
 
-static const char *const run_status_names[] = {
-    [AD_RUN_RUNNING] = "running", [AD_RUN_SUCCEEDED] = "succeeded", [AD_RUN_FAILED] = "failed",
-    [AD_RUN_STOPPED] = "stopped", [AD_RUN_LOST] = "lost",           [AD_RUN_DEGRADED] = "degraded",
-};
-
-static const char *const agent_status_names[] = {
-    [AD_AGENT_STATUS_KEEP] = NULL,
-    [AD_AGENT_STATUS_RUNNING] = "running",
-    [AD_AGENT_STATUS_WAITING] = "waiting",
-    [AD_AGENT_STATUS_ERROR] = "error",
-    [AD_AGENT_STATUS_FINISHED] = "finished",
-    [AD_AGENT_STATUS_IDLE] = "idle",
-    [AD_AGENT_STATUS_STOPPED] = "stopped",
-    [AD_AGENT_STATUS_PAUSED] = "paused",
-    [AD_AGENT_STATUS_SUSPENDED] = "suspended",
-};
-
-const char *ad_run_status_name(ad_run_status_t s)
-{
-    size_t n = sizeof(run_status_names) / sizeof(run_status_names[0]);
-    return (size_t)s < n ? run_status_names[s] : NULL;
-}
-
-const char *ad_agent_status_name(ad_agent_status_t s)
-{
-    size_t n = sizeof(agent_status_names) / sizeof(agent_status_names[0]);
-    return (size_t)s < n ? agent_status_names[s] : NULL;
-}
-
-static int agent_json(ad_db_t *db, const char *id, json_t **out)
-{
-    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT " AD_AGENT_COLS " FROM agents WHERE id = ?");
-    if (s == NULL) {
-        return AD_EINTERNAL;
-    }
-    ad_store_bind_text(s, 1, id);
-    return ad_store_one_json(db, s, AD_AGENT_JSON, AD_AGENT_NULLS, out);
-}
-
 static int run_json(ad_db_t *db, const char *id, json_t **out)
 {
     ad_db_stmt_t *s = ad_store_stmt(db, "SELECT " RUN_COLS " FROM runs WHERE id = ?");
@@ -86,7 +47,7 @@ static int run_and_agent(ad_db_t *db, const char *run_id, const char *agent_id, 
     json_t *run = NULL, *agent = NULL;
     int rc = run_json(db, run_id, &run);
     if (rc == 0) {
-        rc = agent_json(db, agent_id, &agent);
+        rc = ad_agent_json_read(db, agent_id, &agent);
     }
     if (rc == 0) {
         *result = json_pack("{s:o, s:o}", "run", run, "agent", agent);
@@ -210,7 +171,7 @@ static int run_end_row(ad_db_t *db, const ad_store_run_end_t *a)
         return AD_EINTERNAL;
     }
     ad_db_bind_int64(s, 1, a->now);
-    ad_store_bind_text(s, 2, ad_run_status_name(a->status));
+    ad_store_bind_text(s, 2, ad_row_run_status_name(a->status));
     bind_int_or_null(s, 3, a->has_exit_code, a->exit_code);
     bind_int_or_null(s, 4, a->signal > 0, a->signal);
     ad_db_bind_int64(s, 5, a->duration_ms);
@@ -233,9 +194,10 @@ static int run_end(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     const ad_store_run_end_t *a = in;
     ad_db_t *db = tx->db;
-    const char *agent_status = ad_agent_status_name(a->agent_status);
-    if (a->status == AD_RUN_RUNNING || ad_run_status_name(a->status) == NULL ||
-        agent_status == NULL) {
+    const char *agent_status = ad_row_agent_status_name(a->agent_status);
+    if (a->status == AD_ROW_RUN_STATUS_RUNNING || ad_row_run_status_name(a->status) == NULL ||
+        agent_status == NULL || a->agent_status == AD_ROW_AGENT_STATUS_RUNNING ||
+        a->agent_status == AD_ROW_AGENT_STATUS_STOPPING) {
         return AD_EINVAL;
     }
     int rc = run_end_row(db, a);
@@ -272,7 +234,7 @@ void ad_store_run_end(ad_store_t *st, const ad_store_run_end_t *e, ad_store_resu
 static int merged_state(ad_db_t *db, const char *id, json_t *patch, json_t **out)
 {
     json_t *agent = NULL;
-    int rc = agent_json(db, id, &agent);
+    int rc = ad_agent_json_read(db, id, &agent);
     if (rc != 0) {
         return rc;
     }
@@ -302,7 +264,7 @@ static int agent_runtime(ad_store_tx_t *tx, const void *in, json_t **result)
         json_decref(state);
         return AD_EINTERNAL;
     }
-    ad_store_bind_text(s, 1, ad_agent_status_name(a->status));
+    ad_store_bind_text(s, 1, a->set_status ? ad_row_agent_status_name(a->status) : NULL);
     ad_store_bind_text(s, 2, a->session_id[0] != '\0' ? a->session_id : NULL);
     bind_int_or_null(s, 3, a->context_level >= 0, a->context_level);
     ad_store_bind_json(s, 4, state);
@@ -318,7 +280,7 @@ static int agent_runtime(ad_store_tx_t *tx, const void *in, json_t **result)
         return AD_ENOENT;
     }
     json_t *agent = NULL;
-    rc = agent_json(db, a->id, &agent);
+    rc = ad_agent_json_read(db, a->id, &agent);
     if (rc == 0) {
         *result = json_pack("{s:o}", "agent", agent);
     }
@@ -517,7 +479,8 @@ static int orphans_to_error(ad_db_t *db, int64_t now)
         ad_store_stmt(db, "UPDATE agents SET status = 'error', pid = NULL, "
                           "updated_at = ?1, status_reason = json_object('code', "
                           "'lost', 'text', 'agentd restarted and found no run of "
-                          "this agent', 'at', ?1) WHERE status IN ('running', 'waiting', "
+                          "this agent', 'at', ?1, 'ref', NULL) WHERE status IN ('running', "
+                          "'waiting', "
                           "'paused') AND id NOT IN (SELECT agent_id FROM runs "
                           "WHERE status = 'running')");
     if (s == NULL) {
@@ -544,7 +507,7 @@ static int runs_reconcile(ad_store_tx_t *tx, const void *in, json_t **result)
         }
         rc = lose_run(db, a, &lost[i]);
         json_t *agent = NULL;
-        if (rc == 0 && agent_json(db, lost[i].agent_id, &agent) == 0) {
+        if (rc == 0 && ad_agent_json_read(db, lost[i].agent_id, &agent) == 0) {
             json_array_append_new(agents, agent);
         }
         json_t *run = json_pack("{s:s, s:s, s:I}", "id", lost[i].id, "agentId", lost[i].agent_id,
@@ -723,21 +686,19 @@ int ad_store_run_list(ad_store_t *st, const char *agent_id, int limit, json_t **
     return 0;
 }
 
-int ad_store_runs_agent_get(ad_store_t *st, const char *id, json_t **agent,
+int ad_store_runs_agent_get(ad_store_t *st, const char *id, ad_row_agent_t *agent,
                             char workspace_id[AD_ID_MAX], char *path, size_t pathsz)
 {
     ad_db_t *db = ad_store_rdb(st);
-    int rc = agent_json(db, id, agent);
+    int rc = ad_agent_row_read(db, id, agent);
     if (rc != 0) {
         return rc;
     }
     ad_db_stmt_t *s = ad_store_stmt(db, "SELECT workspace_id, path FROM worktrees WHERE id = ?");
     if (s == NULL) {
-        json_decref(*agent);
-        *agent = NULL;
         return AD_EINTERNAL;
     }
-    ad_store_bind_text(s, 1, json_string_value(json_object_get(*agent, "worktreeId")));
+    ad_store_bind_text(s, 1, agent->worktree_id);
     workspace_id[0] = '\0';
     if (pathsz > 0) {
         path[0] = '\0';

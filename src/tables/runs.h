@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rows.h"
 #include "store/store.h"
 #include "tables/messages.h"
 
@@ -23,34 +24,9 @@
  * numTurns (null where not known yet), name, color, tags, notes, group
  * (issue #35: name and color have defaults; see AD_RUN_NAME_SQL).
  */
-/* Statuses are enums in the typed writes, so a misspelt one does not
- * compile. */
-typedef enum {
-    AD_RUN_RUNNING = 0,
-    AD_RUN_SUCCEEDED,
-    AD_RUN_FAILED,
-    AD_RUN_STOPPED,
-    AD_RUN_LOST,
-    AD_RUN_DEGRADED,
-} ad_run_status_t;
-/* What a run makes of its agent. AD_AGENT_STATUS_KEEP (0) leaves the stored
- * status as it is. */
-typedef enum {
-    AD_AGENT_STATUS_KEEP = 0,
-    AD_AGENT_STATUS_RUNNING,
-    AD_AGENT_STATUS_WAITING,
-    AD_AGENT_STATUS_ERROR,
-    AD_AGENT_STATUS_FINISHED,
-    AD_AGENT_STATUS_IDLE,
-    AD_AGENT_STATUS_PAUSED,
-    AD_AGENT_STATUS_STOPPED, /* the user stopped its run */
-    /* a usage limit: it resumes itself (issue #75) */
-    AD_AGENT_STATUS_SUSPENDED,
-} ad_agent_status_t;
-/* The column and wire names ("succeeded", "waiting", …): static strings;
- * NULL for AD_AGENT_STATUS_KEEP or a value out of range. Any thread. */
-const char *ad_run_status_name(ad_run_status_t s);
-const char *ad_agent_status_name(ad_agent_status_t s);
+/* Statuses are the schema's enums (schema/rows.def, build/<mode>/gen/rows.h:
+ * ad_row_run_status_t, ad_row_agent_status_t and their one string table,
+ * ad_row_*_name() and ad_row_*_parse()), so a misspelt one does not compile. */
 /* Why an agent has its status (issue #33): stored as agents.status_reason
  * {code, text, at, ref} with every change of status, and kept in the
  * agent's status history (migration 2470). code is a short word
@@ -78,9 +54,10 @@ int ad_store_run_get(ad_store_t *st, const char *id, json_t **out);
 void ad_store_run_patch(ad_store_t *st, json_t *args, ad_store_result_cb cb, void *ud);
 /* {runs:[…]} of one agent, newest first, at most limit (1-1000; else 100). */
 int ad_store_run_list(ad_store_t *st, const char *agent_id, int limit, json_t **out);
-/* The agent (any, archived too), its worktree's workspace id and path
+/* The agent (any, archived too) into *agent (zeroed first; the caller
+ * cleans it up, whatever the answer), its worktree's workspace id and path
  * ("" when the worktree is gone). 0 or AD_ENOENT. Loop thread. */
-int ad_store_runs_agent_get(ad_store_t *st, const char *id, json_t **agent,
+int ad_store_runs_agent_get(ad_store_t *st, const char *id, ad_row_agent_t *agent,
                             char workspace_id[AD_ID_MAX], char *path, size_t pathsz);
 /* A run begins: a 'running' run row; the agent becomes running with pid and
  * startedAt, its state.statusReason cleared. AD_ENOENT for an unknown
@@ -121,15 +98,16 @@ void ad_store_run_usage(ad_store_t *st, const ad_store_run_usage_t *u, ad_store_
 
 /* A run ends: its status, exit, duration and usage; the agent gets
  * agent_status, no pid, stoppedAt, and state.statusReason = reason when one
- * is given. cb gets {run, agent}; AD_EINVAL for status AD_RUN_RUNNING or
- * agent_status AD_AGENT_STATUS_KEEP (nothing is written). Loop thread. */
+ * is given. cb gets {run, agent}; AD_EINVAL for status AD_ROW_RUN_STATUS_RUNNING, or
+ * an agent_status that is running or stopping (an ended run leaves its agent
+ * in a stored status that is not running; nothing is written). Loop thread. */
 typedef struct {
     char id[AD_ID_MAX];
     char agent_id[AD_ID_MAX];
-    ad_run_status_t status;         /* how it ended: not AD_RUN_RUNNING */
-    ad_agent_status_t agent_status; /* what the agent becomes: not KEEP */
-    char reason[256];               /* "": none (state.statusReason, the old string) */
-    ad_store_status_reason_t why;   /* the agent's new statusReason */
+    ad_row_run_status_t status;         /* how it ended: not AD_ROW_RUN_STATUS_RUNNING */
+    ad_row_agent_status_t agent_status; /* what the agent becomes: not running, stopping */
+    char reason[256];                   /* "": none (state.statusReason, the old string) */
+    ad_store_status_reason_t why;       /* the agent's new statusReason */
     int64_t now;
     int64_t duration_ms;
     bool has_exit_code;
@@ -147,7 +125,8 @@ void ad_store_run_end(ad_store_t *st, const ad_store_run_end_t *e, ad_store_resu
 typedef struct {
     char id[AD_ID_MAX];
     int64_t now;
-    ad_agent_status_t status;     /* AD_AGENT_STATUS_KEEP: unchanged */
+    bool set_status;              /* false: the status stays as it is */
+    ad_row_agent_status_t status; /* the new one, when set_status */
     ad_store_status_reason_t why; /* code "": statusReason unchanged */
     char session_id[256];         /* "": unchanged */
     int context_level;            /* < 0: unchanged */

@@ -164,9 +164,9 @@ static void from_where(sqlb_t *b, const ad_store_rt_query_t *q)
     }
     if (q->statuses != 0) {
         put(b, " AND r.status IN ('_'");
-        for (int s = AD_RUN_RUNNING; s <= AD_RUN_DEGRADED; s++) {
+        for (int s = AD_ROW_RUN_STATUS_RUNNING; s <= AD_ROW_RUN_STATUS_DEGRADED; s++) {
             if (q->statuses & (1u << s)) {
-                put(b, ", '%s'", ad_run_status_name((ad_run_status_t)s));
+                put(b, ", '%s'", ad_row_run_status_name((ad_row_run_status_t)s));
             }
         }
         put(b, ")");

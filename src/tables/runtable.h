@@ -52,7 +52,7 @@ typedef struct {
     const char *tag;          /* NULL: any; else runs with this tag */
     const char *group;        /* NULL: any; else runs of this group */
     int has_metrics;          /* 0 any; 1 runs with points or distributions; -1 without */
-    unsigned statuses;        /* bit (1 << ad_run_status_t); 0: any */
+    unsigned statuses;        /* bit (1 << ad_row_run_status_t); 0: any */
     size_t nmetrics;
     struct {
         char name[128];

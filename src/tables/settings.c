@@ -5,6 +5,7 @@
  * before anything is written, so a bad value changes nothing.
  */
 #include "bus/bus.h"
+#include "rows.h"
 #include "store/table.h"
 #include "tables/settings.h"
 #include "tables/tables_int.h"
@@ -30,7 +31,7 @@ typedef struct {
 static const setting_def_t defs[] = {
     {"theme", K_STRING, "must be one of system,light,dark", 0, 0, false},
     {"notifications", K_BOOL, NULL, 0, 0, false},
-    {"default_mode", K_STRING, "must be one of auto,plan,regular", 0, 0, false},
+    {"default_mode", K_STRING, "must be one of " AD_ROW_AGENT_MODE_CHOICES, 0, 0, false},
     {"confirm_delete", K_BOOL, NULL, 0, 0, false},
     {"auto_save", K_BOOL, NULL, 0, 0, false}, /* the dashboard's drafts (migration 2911) */
     {"max_context_warning", K_NUMBER, NULL, 0, 100, true},

@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "rows.h"
 #include "store/table.h"
 #include "tsdb/tsdb.h"
 #include "tables/dists.h"
@@ -72,6 +73,10 @@ int ad_store_workspace_of(ad_db_t *db, const char *worktree_id, char out[AD_ID_M
  * reads them. A NULL run_id or two zeros write nothing. Writer thread. */
 int ad_store_run_hold_note(ad_db_t *db, const char *run_id, int64_t out, int64_t err);
 
+/* The agent row's columns (schema/rows.def, row agent), in the order
+ * ad_agent_from_stmt() (agentrow.c) reads them: a column added here is a
+ * line there, and the _Static_assert beside it counts them against the
+ * schema's fields (AD_ROW_AGENT_FIELDS). */
 #define AD_AGENT_COLS                                                                              \
     "id, worktree_id, name, status, context_level, mode, permissions, display_order, pid, "        \
     "session_id, created_at, updated_at, started_at, stopped_at, deleted_at, parent_agent_id, "    \
@@ -86,6 +91,15 @@ int ad_store_run_hold_note(ad_db_t *db, const char *run_id, int64_t out, int64_t
     "agents.id), 0) AS total_tokens"
 #define AD_AGENT_JSON "permissions,state,status_reason"
 #define AD_AGENT_NULLS "crew_id,state,status_reason"
+/* agentrow.c: the current row of a statement of AD_AGENT_COLS (the list
+ * text's AG_TEXT_COLS are the same columns) into *out (zeroed first; the
+ * caller cleans it up with ad_row_agent_cleanup). 0, or AD_EINTERNAL for a
+ * word the schema does not know (the columns' CHECKs keep them out). */
+int ad_agent_from_stmt(ad_db_stmt_t *s, ad_row_agent_t *out);
+/* The agent id as a row (0, AD_ENOENT or an error) or as its JSON, made by
+ * ad_row_agent_encode (a new reference). Any thread that owns db. */
+int ad_agent_row_read(ad_db_t *db, const char *id, ad_row_agent_t *out);
+int ad_agent_json_read(ad_db_t *db, const char *id, json_t **out);
 
 /* A run's display name and colour (issue #35, migration 2350) as SQL over
  * the runs row aliased R: the name set by PATCH, else "<agent name> · <config

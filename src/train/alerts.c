@@ -261,15 +261,12 @@ static run_state_t *run_get(ad_train_t *t, const char *agent_id, const char *run
         json_decref(run);
         agent_id = s->agent_id;
     }
-    json_t *agent = NULL;
+    ad_row_agent_t agent = {0};
     if (agent_id != NULL && agent_id[0] != '\0' &&
-        ad_store_agent_get(t->store, agent_id, &agent) == 0) {
-        const char *wt = json_string_value(json_object_get(agent, "worktreeId"));
-        if (wt != NULL) {
-            ad_store_worktree_workspace(t->store, wt, s->ws);
-        }
+        ad_store_agent_row(t->store, agent_id, &agent) == 0 && agent.worktree_id != NULL) {
+        ad_store_worktree_workspace(t->store, agent.worktree_id, s->ws);
     }
-    json_decref(agent);
+    ad_row_agent_cleanup(&agent);
     s->next = t->runs;
     t->runs = s;
     return s;

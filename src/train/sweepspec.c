@@ -471,10 +471,11 @@ int ad_train_sweep_args(ad_store_t *st, json_t *body, const char *filter, const 
 {
     const char *agent_id = json_string_value(json_object_get(body, "agentId"));
     const char *schema_id = json_string_value(json_object_get(body, "schemaId"));
-    json_t *agent = NULL, *schema = NULL, *spec = NULL;
+    ad_row_agent_t agent = {0};
+    json_t *schema = NULL, *spec = NULL;
     int rc = AD_EINVAL;
-    if (ad_store_agent_get(st, agent_id, &agent) != 0 ||
-        strcmp(json_string_value(json_object_get(agent, "executor")), "command") != 0) {
+    if (ad_store_agent_row(st, agent_id, &agent) != 0 ||
+        agent.executor != AD_ROW_EXECUTOR_COMMAND) {
         snprintf(field, fieldsz, "agentId");
         snprintf(why, whysz, "must be a command agent");
     } else if ((schema = ad_store_cfg_schema_for(st, schema_id, filter, NULL)) == NULL) {
@@ -490,6 +491,6 @@ int ad_train_sweep_args(ad_store_t *st, json_t *body, const char *filter, const 
         rc = 0;
     }
     json_decref(schema);
-    json_decref(agent);
+    ad_row_agent_cleanup(&agent);
     return rc;
 }

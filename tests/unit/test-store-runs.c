@@ -134,20 +134,19 @@ static int runtime_sync(fixture_t *f, const ad_store_agent_runtime_t *in)
 static void status_names_match_the_schema(void **state)
 {
     (void)state;
-    assert_string_equal(ad_run_status_name(AD_RUN_RUNNING), "running");
-    assert_string_equal(ad_run_status_name(AD_RUN_SUCCEEDED), "succeeded");
-    assert_string_equal(ad_run_status_name(AD_RUN_FAILED), "failed");
-    assert_string_equal(ad_run_status_name(AD_RUN_STOPPED), "stopped");
-    assert_string_equal(ad_run_status_name(AD_RUN_LOST), "lost");
-    assert_null(ad_run_status_name((ad_run_status_t)99));
-    assert_null(ad_agent_status_name(AD_AGENT_STATUS_KEEP));
-    assert_string_equal(ad_agent_status_name(AD_AGENT_STATUS_RUNNING), "running");
-    assert_string_equal(ad_agent_status_name(AD_AGENT_STATUS_WAITING), "waiting");
-    assert_string_equal(ad_agent_status_name(AD_AGENT_STATUS_ERROR), "error");
-    assert_string_equal(ad_agent_status_name(AD_AGENT_STATUS_FINISHED), "finished");
-    assert_string_equal(ad_agent_status_name(AD_AGENT_STATUS_IDLE), "idle");
-    assert_string_equal(ad_agent_status_name(AD_AGENT_STATUS_PAUSED), "paused");
-    assert_null(ad_agent_status_name((ad_agent_status_t)99));
+    assert_string_equal(ad_row_run_status_name(AD_ROW_RUN_STATUS_RUNNING), "running");
+    assert_string_equal(ad_row_run_status_name(AD_ROW_RUN_STATUS_SUCCEEDED), "succeeded");
+    assert_string_equal(ad_row_run_status_name(AD_ROW_RUN_STATUS_FAILED), "failed");
+    assert_string_equal(ad_row_run_status_name(AD_ROW_RUN_STATUS_STOPPED), "stopped");
+    assert_string_equal(ad_row_run_status_name(AD_ROW_RUN_STATUS_LOST), "lost");
+    assert_null(ad_row_run_status_name((ad_row_run_status_t)99));
+    assert_string_equal(ad_row_agent_status_name(AD_ROW_AGENT_STATUS_RUNNING), "running");
+    assert_string_equal(ad_row_agent_status_name(AD_ROW_AGENT_STATUS_WAITING), "waiting");
+    assert_string_equal(ad_row_agent_status_name(AD_ROW_AGENT_STATUS_ERROR), "error");
+    assert_string_equal(ad_row_agent_status_name(AD_ROW_AGENT_STATUS_FINISHED), "finished");
+    assert_string_equal(ad_row_agent_status_name(AD_ROW_AGENT_STATUS_IDLE), "idle");
+    assert_string_equal(ad_row_agent_status_name(AD_ROW_AGENT_STATUS_PAUSED), "paused");
+    assert_null(ad_row_agent_status_name((ad_row_agent_status_t)99));
 }
 
 static void run_start_and_end_read_back(void **state)
@@ -174,8 +173,8 @@ static void run_start_and_end_read_back(void **state)
     json_decref(a);
 
     ad_store_run_end_t e = {.now = 7500,
-                            .status = AD_RUN_FAILED,
-                            .agent_status = AD_AGENT_STATUS_ERROR,
+                            .status = AD_ROW_RUN_STATUS_FAILED,
+                            .agent_status = AD_ROW_AGENT_STATUS_ERROR,
                             .has_exit_code = true,
                             .exit_code = 3,
                             .signal = 0,
@@ -229,8 +228,8 @@ static void run_start_and_end_read_back(void **state)
     assert_null(json_object_get(a, "pid"));
     json_decref(a);
     ad_store_run_end_t e2 = {.now = 9000,
-                             .status = AD_RUN_STOPPED,
-                             .agent_status = AD_AGENT_STATUS_FINISHED,
+                             .status = AD_ROW_RUN_STATUS_STOPPED,
+                             .agent_status = AD_ROW_AGENT_STATUS_FINISHED,
                              .has_exit_code = false,
                              .signal = 9};
     snprintf(e2.id, sizeof(e2.id), "%s", run2);
@@ -262,24 +261,24 @@ static void an_end_written_again_counts_once(void **state)
     snprintf(s.agent_id, sizeof(s.agent_id), "%s", f->ag);
     assert_int_equal(start_sync(f, &s, NULL), 0);
     ad_store_run_end_t e = {.now = now,
-                            .status = AD_RUN_LOST,
-                            .agent_status = AD_AGENT_STATUS_ERROR,
+                            .status = AD_ROW_RUN_STATUS_LOST,
+                            .agent_status = AD_ROW_AGENT_STATUS_ERROR,
                             .input_tokens = 10,
                             .cost_usd = 1.0};
     snprintf(e.id, sizeof(e.id), "%s", run);
     snprintf(e.agent_id, sizeof(e.agent_id), "%s", f->ag);
     assert_int_equal(end_sync(f, &e, NULL), 0);
     e.now = now + 1;
-    e.status = AD_RUN_SUCCEEDED;
-    e.agent_status = AD_AGENT_STATUS_FINISHED;
+    e.status = AD_ROW_RUN_STATUS_SUCCEEDED;
+    e.agent_status = AD_ROW_AGENT_STATUS_FINISHED;
     e.input_tokens = 30;
     e.cost_usd = 2.0;
     assert_int_equal(end_sync(f, &e, NULL), 0);
     /* ...and an end is final: a later one (a plane that lost the run's lease
      * in a database outage) changes nothing (issue #77) */
     ad_store_run_end_t late = e;
-    late.status = AD_RUN_LOST;
-    late.agent_status = AD_AGENT_STATUS_ERROR;
+    late.status = AD_ROW_RUN_STATUS_LOST;
+    late.agent_status = AD_ROW_AGENT_STATUS_ERROR;
     late.input_tokens = 99;
     assert_int_equal(end_sync(f, &late, NULL), AD_ESTATE);
     json_t *kept = run_row(f, run);
@@ -463,13 +462,16 @@ static void run_writes_refuse_bad_input(void **state)
     assert_int_equal(start_sync(f, &s, NULL), AD_ENOENT);
     snprintf(s.agent_id, sizeof(s.agent_id), "%s", f->ag);
     assert_int_equal(start_sync(f, &s, NULL), 0);
-    ad_store_run_end_t e = {
-        .now = 2, .status = AD_RUN_RUNNING, .agent_status = AD_AGENT_STATUS_FINISHED};
+    ad_store_run_end_t e = {.now = 2,
+                            .status = AD_ROW_RUN_STATUS_RUNNING,
+                            .agent_status = AD_ROW_AGENT_STATUS_FINISHED};
     snprintf(e.id, sizeof(e.id), "%s", run);
     snprintf(e.agent_id, sizeof(e.agent_id), "%s", f->ag);
     assert_int_equal(end_sync(f, &e, NULL), AD_EINVAL);
-    e.status = AD_RUN_SUCCEEDED;
-    e.agent_status = AD_AGENT_STATUS_KEEP;
+    e.status = AD_ROW_RUN_STATUS_SUCCEEDED;
+    e.agent_status = AD_ROW_AGENT_STATUS_RUNNING; /* an ended run's agent is not running */
+    assert_int_equal(end_sync(f, &e, NULL), AD_EINVAL);
+    e.agent_status = AD_ROW_AGENT_STATUS_STOPPING; /* shown, never stored */
     assert_int_equal(end_sync(f, &e, NULL), AD_EINVAL);
     /* nothing changed */
     json_t *r = run_row(f, run);
@@ -484,7 +486,8 @@ static void agent_runtime_changes_only_what_is_set(void **state)
     fixture_t *f = *state;
     ad_store_agent_runtime_t rt = {
         .now = 6000,
-        .status = AD_AGENT_STATUS_WAITING,
+        .set_status = true,
+        .status = AD_ROW_AGENT_STATUS_WAITING,
         .session_id = "sess-1",
         .context_level = 42,
         .state_patch = json_pack("{s:i, s:s}", "epoch", 1, "phase", "warmup")}; /* taken */
@@ -520,8 +523,10 @@ static void agent_runtime_changes_only_what_is_set(void **state)
 static void status_reasons_and_their_history(void **state)
 {
     fixture_t *f = *state;
-    ad_store_agent_runtime_t rt = {
-        .now = 6000, .status = AD_AGENT_STATUS_WAITING, .context_level = -1};
+    ad_store_agent_runtime_t rt = {.now = 6000,
+                                   .set_status = true,
+                                   .status = AD_ROW_AGENT_STATUS_WAITING,
+                                   .context_level = -1};
     snprintf(rt.id, sizeof(rt.id), "%s", f->ag);
     ad_status_reason_set(&rt.why, "approval_requested", "ap_1", "approval %s requested", "ap_1");
     assert_int_equal(runtime_sync(f, &rt), 0);
@@ -533,8 +538,10 @@ static void status_reasons_and_their_history(void **state)
     assert_int_equal(iget(why, "at"), 6000);
     json_decref(a);
 
-    ad_store_agent_runtime_t bare = {
-        .now = 7000, .status = AD_AGENT_STATUS_RUNNING, .context_level = -1};
+    ad_store_agent_runtime_t bare = {.now = 7000,
+                                     .set_status = true,
+                                     .status = AD_ROW_AGENT_STATUS_RUNNING,
+                                     .context_level = -1};
     snprintf(bare.id, sizeof(bare.id), "%s", f->ag);
     assert_int_equal(runtime_sync(f, &bare), 0);
     a = agent_row(f, f->ag);
@@ -768,8 +775,10 @@ static void reconcile_marks_left_runs_lost(void **state)
                           "name", "b", "mode", "regular", "permissions", "executor", "claude",
                           "now", (json_int_t)1000)),
         0);
-    ad_store_agent_runtime_t rt = {
-        .now = 1100, .status = AD_AGENT_STATUS_WAITING, .context_level = -1};
+    ad_store_agent_runtime_t rt = {.now = 1100,
+                                   .set_status = true,
+                                   .status = AD_ROW_AGENT_STATUS_WAITING,
+                                   .context_level = -1};
     snprintf(rt.id, sizeof(rt.id), "%s", other);
     assert_int_equal(runtime_sync(f, &rt), 0);
 

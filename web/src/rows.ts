@@ -10,12 +10,12 @@ export type RunStatus = 'running' | 'succeeded' | 'failed' | 'stopped' | 'lost' 
 export const RunStatusValues: readonly RunStatus[] = ['running', 'succeeded', 'failed', 'stopped', 'lost', 'degraded'];
 
 /**
- * An agent's status as shown; stopping while a stop is under way (the
- * stored statuses are the others, in src/store/store.h's order); suspended:
- * a usage limit, until resumeAt (issue #75).
+ * An agent's status as shown; suspended: a usage limit, until resumeAt
+ * (issue #75); stopping while a stop is under way, last: shown, never
+ * stored (the stored statuses are the others, in this order).
  */
-export type AgentStatus = 'running' | 'waiting' | 'error' | 'finished' | 'idle' | 'paused' | 'stopped' | 'stopping' | 'suspended';
-export const AgentStatusValues: readonly AgentStatus[] = ['running', 'waiting', 'error', 'finished', 'idle', 'paused', 'stopped', 'stopping', 'suspended'];
+export type AgentStatus = 'running' | 'waiting' | 'error' | 'finished' | 'idle' | 'paused' | 'stopped' | 'suspended' | 'stopping';
+export const AgentStatusValues: readonly AgentStatus[] = ['running', 'waiting', 'error', 'finished', 'idle', 'paused', 'stopped', 'suspended', 'stopping'];
 
 /** What became of a tool call's request for permission. */
 export type ApprovalStatus = 'pending' | 'allowed' | 'denied' | 'cancelled' | 'expired';
