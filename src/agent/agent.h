@@ -581,7 +581,6 @@ char *ad_acp_reply(ad_parser_t *p, const char *id_json, json_t *result, int64_t 
                    const char *message, size_t *len);
 
 /* ---- rate and usage limits (limit.c, issue #75) ------------------------------------- */
-
 typedef enum {
     AD_LIMIT_NONE = 0,
     AD_LIMIT_HINT, /* a notice that says when a limit resets (the turn may still end well) */
@@ -594,8 +593,8 @@ typedef enum {
 ad_limit_t ad_limit_of(const ad_rec_t *rec, int64_t now_ms, int64_t *reset_ms);
 /* Whether text reads as a CLI's rate or usage limit message. */
 bool ad_limit_text(const char *text);
-/* The reset time text names ("…|1700000000", "try again in 30s", "resets
- * 3pm (UTC)"), in ms since the epoch, or 0. */
+/* The reset text names ("…|1700000000", "try again in 30s", "resets 3pm"), ms since the epoch, or
+ * 0. */
 int64_t ad_limit_reset(const char *text, int64_t now_ms);
 
 #endif
