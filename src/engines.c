@@ -31,6 +31,8 @@
  *   9. defs: the definitions folders' watcher.
  *   10. chat: the chats.
  *   11. mcp: the MCP server, closed first (its streams end).
+ *   12. sessions: the CLIs' own sessions (issue #76); it uses only the
+ *      bus and the pool, so its place is free: last, closed before mcp.
  * Then the server's database checks (core: the server and the store): a
  * route that needs the database answers 503 while it is away, 500
  * DATA_DAMAGED while it is damaged.
@@ -52,6 +54,7 @@
 #include "mcp/mcp.h"
 #include "monitor/monitor.h"
 #include "psync/psync.h"
+#include "sessions/sessions.h"
 #include "store/dbcheck.h"
 #include "svc/svc.h"
 #include "train/train.h"
@@ -60,7 +63,7 @@
 static const ad_engine_t *const table[] = {
     &ad_wtree_engine, &ad_monitor_engine, &ad_train_engine, &ad_psync_engine,
     &ad_flow_engine,  &ad_svc_engine,     &ad_live_engine,  &ad_creds_engine,
-    &ad_defs_engine,  &ad_chat_engine,    &ad_mcp_engine,
+    &ad_defs_engine,  &ad_chat_engine,    &ad_mcp_engine,   &ad_sessions_engine,
 };
 _Static_assert(AD_ARRAY_LEN(table) <= AD_ENGINES_MAX, "raise AD_ENGINES_MAX");
 

@@ -51,6 +51,7 @@ struct ad_creds;
 struct ad_defwatch;
 struct ad_chat;
 struct ad_mcp;
+struct ad_sessions;
 
 typedef struct ad_app ad_app_t;
 
@@ -129,6 +130,7 @@ struct ad_app {
     struct ad_defwatch *defwatch;     /* definitions folders watched (src/defs) */
     struct ad_chat *chat;             /* streamed chats (src/chat) */
     struct ad_mcp *mcp;               /* the MCP server (src/mcp) */
+    struct ad_sessions *sessions;     /* the CLIs' own sessions on this machine (src/sessions) */
 };
 
 /* Opens list[0..n) in order into app->engines (n at most AD_ENGINES_MAX):

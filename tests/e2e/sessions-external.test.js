@@ -1,0 +1,179 @@
+// SPDX-License-Identifier: MIT
+// The CLIs' own sessions on this machine (issue #76, docs/sessions.md): a
+// session the real Claude Code CLI made outside agentd (in the HOME the
+// daemon has too) is listed with its folder, branch and messages, adopted
+// with its history (its folder registered on the way), and its next start
+// resumes it (the mock sees the earlier messages); a session whose file is
+// still being appended is live and shows its new messages; another org sees
+// nothing and cannot adopt; hostile files and ids are skipped or refused.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const daemon = require('./lib/daemon');
+const { startApi, until } = require('./lib/api');
+const { Live } = require('./lib/live');
+const { start: startMock } = require('../fixtures/mock-anthropic');
+const { CLAUDE_BIN, claudeMissingReason, claudeEnv, runClaude } = require('../fixtures/claude-run');
+
+const skip = claudeMissingReason() || false;
+
+const projectDir = (home, cwd) => path.join(home, '.claude', 'projects', cwd.replace(/[^A-Za-z0-9]/g, '-'));
+
+function line(type, text, cwd, sessionId, extra = {}) {
+  const message = type === 'user' ? { role: 'user', content: text }
+    : { id: `msg_${Math.random().toString(36).slice(2)}`, type: 'message', role: 'assistant', model: 'm', content: [{ type: 'text', text }] };
+  return JSON.stringify({ parentUuid: null, isSidechain: false, type, cwd, sessionId, gitBranch: 'main', message, uuid: `u${Math.random()}`, timestamp: new Date().toISOString(), ...extra }) + '\n';
+}
+
+async function listed(d, id, headers) {
+  const r = await d.req('GET', '/api/sessions/external', undefined, headers);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return r.body.sessions.find((s) => s.sessionId === id);
+}
+
+test('a session of the real Claude CLI is listed, adopted with its history, and resumed', { skip }, async (t) => {
+  const mock = await startMock();
+  const home = daemon.tmpDir('agentd-sess-home-');
+  const repo = daemon.tmpRepo('agentd-sess-repo-');
+  const d = await startApi({ env: { HOME: home }, args: ['--claude-bin', CLAUDE_BIN] });
+  t.after(async () => { await d.cleanup(); await mock.close(); });
+
+  const first = await runClaude({ mockUrl: mock.url, home, cwd: repo, messages: ['remember this word'] });
+  assert.equal(first.code, 0, first.stderr);
+  const sid = first.results[0].session_id;
+
+  // Listed with what its file says; live while just written, then ended.
+  const s = await until(async () => {
+    const x = await listed(d, sid);
+    return x && !x.live ? x : null;
+  }, 'the session listed as ended', 60000);
+  assert.equal(s.tool, 'claude');
+  assert.equal(s.cwd, repo);
+  assert.equal(s.gitBranch, 'main');
+  assert.equal(s.firstMessage, 'remember this word');
+  assert.match(s.lastMessage, /banana/);
+  assert.ok(Date.parse(s.lastActivity) > 0 && Date.parse(s.startedAt) > 0);
+
+  // Adopted: no workspace is at its folder, so it is registered (the owner may).
+  const env = claudeEnv(mock.url, home);
+  delete env.PATH;
+  delete env.HOME;
+  const r = await d.req('POST', '/api/sessions/external/adopt', {
+    tool: 'claude', sessionId: sid, env, allowUnsafeEnv: true, permissions: ['read', 'write', 'execute'],
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  const ag = r.body;
+  assert.equal(ag.sessionId, sid);
+  assert.equal(ag.executor, 'claude');
+  assert.equal(ag.name, 'remember this word');
+  const wt = (await d.req('GET', `/api/worktrees/${ag.worktreeId}`)).body;
+  assert.equal(wt.path, repo);
+  const msgs = (await d.req('GET', `/api/agents/${ag.id}/messages?limit=200`)).body.messages.reverse();
+  assert.deepEqual(msgs.map((m) => [m.role, m.content]).slice(0, 2),
+    [['user', 'remember this word'], ['assistant', 'I will remember the word banana.']]);
+
+  // Adopting it again, or into another worktree, is refused.
+  const other = daemon.tmpRepo('agentd-sess-other-');
+  const ows = await d.req('POST', '/api/workspaces', { path: other });
+  const elsewhere = await d.req('POST', '/api/sessions/external/adopt', { tool: 'claude', sessionId: sid, worktreeId: ows.body.worktrees[0].id });
+  assert.equal(elsewhere.status, 409, JSON.stringify(elsewhere.body));
+
+  // Its next start resumes the session: the API sees the earlier messages.
+  const before = mock.agentRequests().length;
+  const st = await d.req('POST', `/api/agents/${ag.id}/start`, { initialPrompt: 'and again?' });
+  assert.equal(st.status, 200, JSON.stringify(st.body));
+  const req = await until(() => mock.agentRequests().slice(before)
+    .find((q) => JSON.stringify(q.body.messages).includes('and again?')), 'the resumed turn to reach the API', 90000);
+  const users = JSON.stringify(req.body.messages);
+  assert.match(users, /remember this word/, 'the resumed run carries the earlier conversation');
+  assert.match(users, /I will remember the word banana/);
+  const runs = (await d.req('GET', `/api/agents/${ag.id}/runs`)).body.runs;
+  assert.equal(runs.length, 1);
+  await d.req('POST', `/api/agents/${ag.id}/stop`, {});
+  const after = (await d.req('GET', `/api/agents/${ag.id}`)).body;
+  assert.equal(after.sessionId, sid);
+});
+
+test('a live outside session shows new lines; another org sees nothing; hostile files are skipped', async (t) => {
+  const home = daemon.tmpDir('agentd-sess-home-');
+  const repo = daemon.tmpRepo('agentd-sess-repo-');
+  const d = await startApi({ env: { HOME: home } });
+  t.after(() => d.cleanup());
+  const dir = projectDir(home, repo);
+  fs.mkdirSync(dir, { recursive: true });
+  const sid = '11111111-2222-4333-8444-555555555555';
+  const file = path.join(dir, `${sid}.jsonl`);
+  fs.writeFileSync(file, line('user', 'first question', repo, sid) + line('assistant', 'first answer', repo, sid));
+
+  // Hostile neighbours: a huge line, invalid JSON, a symlink out of ~/.claude,
+  // a fifo, a name that is no session id.
+  const bad = '22222222-2222-4333-8444-555555555555';
+  fs.writeFileSync(path.join(dir, `${bad}.jsonl`), '{"type":"user","message":{"content":"' + 'x'.repeat(3 << 20) + '"}}\n{not json\n' + line('user', 'after the junk', repo, bad));
+  const secret = path.join(daemon.tmpDir('agentd-sess-secret-'), 'secret.jsonl');
+  fs.writeFileSync(secret, line('user', 'SECRET OUTSIDE', repo, 'x'));
+  const linked = '33333333-2222-4333-8444-555555555555';
+  fs.symlinkSync(secret, path.join(dir, `${linked}.jsonl`));
+  fs.symlinkSync(path.dirname(secret), path.join(home, '.claude', 'projects', '-linked-dir'));
+  require('node:child_process').execFileSync('mkfifo', [path.join(dir, '44444444-2222-4333-8444-555555555555.jsonl')]);
+  fs.writeFileSync(path.join(dir, '..%2f..%2fetc.jsonl'), line('user', 'odd name', repo, 'odd'));
+
+  const s = await listed(d, sid);
+  assert.ok(s, 'the session is listed');
+  assert.equal(s.live, true, 'just written: live');
+  assert.equal(s.firstMessage, 'first question');
+  const all = (await d.req('GET', '/api/sessions/external')).body.sessions;
+  assert.ok(!JSON.stringify(all).includes('SECRET'), 'nothing read through a symlink');
+  assert.deepEqual(all.map((x) => x.sessionId).sort(), [sid, bad].sort());
+  const junk = all.find((x) => x.sessionId === bad);
+  assert.equal(junk.firstMessage, 'after the junk', 'the huge line and the bad JSON are skipped');
+  for (const id of [linked, '44444444-2222-4333-8444-555555555555']) {
+    assert.equal((await d.req('GET', `/api/sessions/external/claude/${id}`)).status, 404, id);
+  }
+
+  // Live: a line appended shows in the read-only view and the list, and an
+  // event is published on "sessions".
+  const live = await Live.open(d);
+  t.after(() => live.close());
+  live.send('subscribe', { topics: ['sessions'] });
+  await live.next('subscribed');
+  const one = await d.req('GET', `/api/sessions/external/claude/${sid}`);
+  assert.equal(one.status, 200, JSON.stringify(one.body));
+  assert.deepEqual(one.body.messages.map((m) => m.content), ['first question', 'first answer']);
+  fs.appendFileSync(file, line('user', 'a new question', repo, sid));
+  await until(async () => {
+    const x = await d.req('GET', `/api/sessions/external/claude/${sid}`);
+    return x.body.messages.some((m) => m.content === 'a new question');
+  }, 'the appended message in the read-only view');
+  await until(async () => (await listed(d, sid))?.lastMessage === 'a new question', 'the list to follow');
+  await live.until(() => live.events.some((e) => e.type === 'external_session' &&
+    e.payload.session.sessionId === sid && e.payload.session.lastMessage === 'a new question'), 30000, 'an external_session event');
+  // A live session is not adopted.
+  const refused = await d.req('POST', '/api/sessions/external/adopt', { tool: 'claude', sessionId: sid });
+  assert.equal(refused.status, 409, JSON.stringify(refused.body));
+
+  // Another org: an empty list, reads and adoptions 404.
+  const org = (await d.req('POST', '/api/orgs', { name: 'sess-other' })).body;
+  const tok = (await d.req('POST', '/api/tokens', { name: 'sess other', scope: 'admin', orgId: org.id })).body;
+  const h = { authorization: `Bearer ${tok.token}` };
+  const theirs = await d.req('GET', '/api/sessions/external', undefined, h);
+  assert.equal(theirs.status, 200);
+  assert.deepEqual(theirs.body.sessions, []);
+  assert.equal((await d.req('GET', `/api/sessions/external/claude/${sid}`, undefined, h)).status, 404);
+  assert.equal((await d.req('POST', '/api/sessions/external/adopt', { tool: 'claude', sessionId: sid }, h)).status, 404);
+
+  // Ids that are paths, unknown tools: 422, and nothing is made.
+  for (const id of ['../../etc/passwd', '..', 'a/b', '-rf', 'x'.repeat(100), '']) {
+    const r = await d.req('POST', '/api/sessions/external/adopt', { tool: 'claude', sessionId: id });
+    assert.ok(r.status === 422 || r.status === 400, `${id}: ${r.status} ${JSON.stringify(r.body)}`);
+  }
+  assert.equal((await d.req('POST', '/api/sessions/external/adopt', { tool: 'vim', sessionId: sid })).status, 422);
+  for (const p of ['..%2f..%2fetc', '..', '%2e%2e']) {
+    const r = await d.req('GET', `/api/sessions/external/claude/${p}`);
+    assert.ok([404, 422].includes(r.status), `${p}: ${r.status}`);
+  }
+  assert.equal((await d.req('POST', '/api/sessions/external/adopt', { tool: 'claude', sessionId: '99999999-2222-4333-8444-555555555555' })).status, 404);
+  assert.deepEqual((await d.req('GET', '/api/agents')).body.agents, []);
+});
