@@ -189,6 +189,8 @@ int ad_cli_node(ad_cli_t *c, int argc, char **argv);    /* node.c */
 int ad_cli_credits(ad_cli_t *c, int argc, char **argv); /* credits.c */
 int ad_cli_import(ad_cli_t *c, int argc, char **argv);  /* import.c */
 int ad_cli_login(ad_cli_t *c, int argc, char **argv);
+/* sessions.c */
+int ad_cli_sessions(ad_cli_t *c, int argc, char **argv);
 int ad_cli_logs(ad_cli_t *c, int argc, char **argv);
 int ad_cli_ws(ad_cli_t *c, int argc, char **argv);
 int ad_cli_wt(ad_cli_t *c, int argc, char **argv);
