@@ -14,6 +14,7 @@
 #include "run/run.h"
 #include "sessions/sessions.h"
 #include "tables/auth.h"
+#include "tables/extsess.h"
 #include "tables/workspaces.h"
 #include "wtree/wtree.h"
 
@@ -30,9 +31,42 @@ static void not_found(ad_req_t *r)
     ad_res_error(r, 404, "NOT_FOUND", NULL, "session not found");
 }
 
+/* A list on its way: the agents holding sessions, then the scan. */
+typedef struct {
+    ad_app_t *app;
+    ad_req_t *r;
+    json_t *held; /* {sessionId: agentId}, owned */
+} list_t;
+
+/* Each session an agent of the caller's holds (adopted, or made by
+ * agentd's own runs) shows it as agentId. */
 static void listed(int rc, json_t *out, void *ud)
 {
-    ad_api_answer(ud, rc, out, "sessions", NULL);
+    list_t *l = ud;
+    size_t i;
+    json_t *s;
+    json_array_foreach(json_object_get(out, "sessions"), i, s)
+    {
+        json_t *agent = json_object_get(l->held, ad_api_jstr(s, "sessionId"));
+        json_object_set(s, "agentId", agent != NULL ? agent : json_null());
+    }
+    ad_api_answer(l->r, rc, out, "sessions", NULL);
+    json_decref(l->held);
+    free(l);
+}
+
+static void held_read(int rc, json_t *held, void *ud)
+{
+    list_t *l = ud;
+    ad_app_t *app = l->app;
+    if (rc != 0 || app->sessions == NULL) {
+        json_decref(held);
+        ad_api_fail(l->r, rc != 0 ? rc : AD_ECLOSED, "sessions", NULL);
+        free(l);
+        return;
+    }
+    l->held = held;
+    ad_sessions_list(app->sessions, listed, l);
 }
 
 static void list(ad_req_t *r, void *ud)
@@ -42,7 +76,10 @@ static void list(ad_req_t *r, void *ud)
         ad_res_json(r, 200, json_pack("{s:[]}", "sessions"));
         return;
     }
-    ad_sessions_list(app->sessions, listed, r);
+    list_t *l = ad_xcalloc(1, sizeof(*l));
+    l->app = app;
+    l->r = r;
+    ad_store_session_agents(app->store, ad_principal_filter(ad_api_who(r)), held_read, l);
 }
 
 static void read_done(int rc, json_t *out, void *ud)
@@ -205,12 +242,55 @@ static void register_folder(adopt_t *a)
     json_decref(ws);
 }
 
+/* The worktree at the session's folder, registered when none is. */
+static void place(adopt_t *a)
+{
+    const char *wt = ad_api_jstr(a->body, "worktreeId");
+    json_t *list = NULL;
+    int rc = ad_store_worktree_list(a->app->store, NULL, a->org, &list);
+    const char *found = rc == 0 ? worktree_at(list, cwd_of(a)) : NULL;
+    char id[AD_ID_MAX] = "";
+    snprintf(id, sizeof(id), "%s", found != NULL ? found : "");
+    json_decref(list);
+    if (rc != 0) {
+        ad_api_fail(a->r, rc, "worktrees", NULL);
+    } else if (wt != NULL && strcmp(wt, id) != 0) {
+        elsewhere(a->r, cwd_of(a));
+    } else if (id[0] != '\0') {
+        adopt_into(a, id);
+        return;
+    } else {
+        register_folder(a);
+        return;
+    }
+    adopt_free(a);
+}
+
+/* A session an agent holds already is not adopted again. */
+static void held_checked(int rc, json_t *held, void *ud)
+{
+    adopt_t *a = ud;
+    const char *sid = ad_api_jstr(json_object_get(a->session, "session"), "sessionId");
+    const char *agent = rc == 0 ? ad_api_jstr(held, sid) : NULL;
+    if (rc != 0) {
+        ad_api_fail(a->r, rc, "agents", NULL);
+    } else if (agent != NULL) {
+        ad_res_error(a->r, 409, "ALREADY_ADOPTED", json_pack("{s:s}", "agentId", agent),
+                     "agent %s already holds this session", agent);
+    } else {
+        json_decref(held);
+        place(a);
+        return;
+    }
+    json_decref(held);
+    adopt_free(a);
+}
+
 static void session_read(int rc, json_t *out, void *ud)
 {
     adopt_t *a = ud;
     a->session = out;
     json_t *s = json_object_get(out, "session");
-    const char *wt = ad_api_jstr(a->body, "worktreeId");
     if (rc != 0 || s == NULL) {
         rc == AD_ENOENT ? not_found(a->r) : ad_api_fail(a->r, rc, "session", NULL);
     } else if (json_is_true(json_object_get(s, "live"))) {
@@ -220,23 +300,8 @@ static void session_read(int rc, json_t *out, void *ud)
     } else if (cwd_of(a) == NULL) {
         ad_res_error(a->r, 409, "CONFLICT", NULL, "the session names no folder it ran in");
     } else {
-        json_t *list = NULL;
-        int lrc = ad_store_worktree_list(a->app->store, NULL, a->org, &list);
-        const char *found = lrc == 0 ? worktree_at(list, cwd_of(a)) : NULL;
-        char id[AD_ID_MAX] = "";
-        snprintf(id, sizeof(id), "%s", found != NULL ? found : "");
-        json_decref(list);
-        if (lrc != 0) {
-            ad_api_fail(a->r, lrc, "worktrees", NULL);
-        } else if (wt != NULL && strcmp(wt, id) != 0) {
-            elsewhere(a->r, cwd_of(a));
-        } else if (id[0] != '\0') {
-            adopt_into(a, id);
-            return;
-        } else {
-            register_folder(a);
-            return;
-        }
+        ad_store_session_agents(a->app->store, a->org, held_checked, a);
+        return;
     }
     adopt_free(a);
 }

@@ -75,11 +75,12 @@ test('a session of the real Claude CLI is listed, adopted with its history, and 
   assert.deepEqual(msgs.map((m) => [m.role, m.content]).slice(0, 2),
     [['user', 'remember this word'], ['assistant', 'I will remember the word banana.']]);
 
-  // Adopting it again, or into another worktree, is refused.
-  const other = daemon.tmpRepo('agentd-sess-other-');
-  const ows = await d.req('POST', '/api/workspaces', { path: other });
-  const elsewhere = await d.req('POST', '/api/sessions/external/adopt', { tool: 'claude', sessionId: sid, worktreeId: ows.body.worktrees[0].id });
-  assert.equal(elsewhere.status, 409, JSON.stringify(elsewhere.body));
+  // The list names its agent now, and it is not adopted twice.
+  assert.equal((await listed(d, sid)).agentId, ag.id);
+  const again = await d.req('POST', '/api/sessions/external/adopt', { tool: 'claude', sessionId: sid });
+  assert.equal(again.status, 409, JSON.stringify(again.body));
+  assert.equal(again.body.error.code, 'ALREADY_ADOPTED');
+  assert.equal(again.body.error.details.agentId, ag.id);
 
   // Its next start resumes the session: the API sees the earlier messages.
   const before = mock.agentRequests().length;
@@ -154,6 +155,25 @@ test('a live outside session shows new lines; another org sees nothing; hostile 
   const refused = await d.req('POST', '/api/sessions/external/adopt', { tool: 'claude', sessionId: sid });
   assert.equal(refused.status, 409, JSON.stringify(refused.body));
 
+  // Ended (its file no longer written): adopted, but not into a worktree of
+  // another folder, and not registered where the caller may not.
+  const ended = '55555555-2222-4333-8444-555555555555';
+  const endedFile = path.join(dir, `${ended}.jsonl`);
+  fs.writeFileSync(endedFile, line('user', 'old work', repo, ended));
+  const old = new Date(Date.now() - 3600e3);
+  fs.utimesSync(endedFile, old, old);
+  const other = daemon.tmpRepo('agentd-sess-other-');
+  const ows = await d.req('POST', '/api/workspaces', { path: other });
+  const elsewhere = await d.req('POST', '/api/sessions/external/adopt', { tool: 'claude', sessionId: ended, worktreeId: ows.body.worktrees[0].id });
+  assert.equal(elsewhere.status, 409, JSON.stringify(elsewhere.body));
+  assert.equal(elsewhere.body.error.details.cwd, repo);
+  const writer = (await d.req('POST', '/api/tokens', { name: 'sess writer', scope: 'write' })).body;
+  const w = { authorization: `Bearer ${writer.token}` };
+  const notAllowed = await d.req('POST', '/api/sessions/external/adopt', { tool: 'claude', sessionId: ended }, w);
+  assert.equal(notAllowed.status, 409, JSON.stringify(notAllowed.body));
+  assert.equal(notAllowed.body.error.details.needed, 'workspace_roots');
+  assert.equal((await d.req('GET', '/api/workspaces')).body.workspaces.length, 1, 'nothing registered');
+
   // Another org: an empty list, reads and adoptions 404.
   const org = (await d.req('POST', '/api/orgs', { name: 'sess-other' })).body;
   const tok = (await d.req('POST', '/api/tokens', { name: 'sess other', scope: 'admin', orgId: org.id })).body;
@@ -175,5 +195,5 @@ test('a live outside session shows new lines; another org sees nothing; hostile 
     assert.ok([404, 422].includes(r.status), `${p}: ${r.status}`);
   }
   assert.equal((await d.req('POST', '/api/sessions/external/adopt', { tool: 'claude', sessionId: '99999999-2222-4333-8444-555555555555' })).status, 404);
-  assert.deepEqual((await d.req('GET', '/api/agents')).body.agents, []);
+  assert.deepEqual((await d.req('GET', '/api/agents')).body.agents, [], 'no agent was made');
 });
