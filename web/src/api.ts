@@ -5,6 +5,7 @@ import type { RunRow } from './rows';
 import type { Agent, Approval, Message, Run, Workspace, Worktree } from './types';
 import type { ChatMessage } from './workbench';
 import type { Trace } from './trace';
+import type { ExternalMessage, ExternalSession } from './sessions';
 
 /** GET /api/usage/agents: each agent's use in the current period. */
 export interface UsageByAgent {
@@ -578,6 +579,11 @@ export const api = {
   createToken: (body: { name: string; scope: string; expiresInSeconds?: number }) => request<ApiToken & { token: string }>('POST', '/api/tokens', body),
   revokeToken: (id: string) => request('DELETE', `/api/tokens/${enc(id)}`),
   nodes: async () => listOf<WorkerNode>(await request('GET', '/api/nodes'), 'nodes'),
+  // The CLIs' own sessions on this machine (docs/sessions.md).
+  externalSessions: async () => listOf<ExternalSession>(await request('GET', '/api/sessions/external'), 'sessions'),
+  externalSession: (tool: string, id: string) =>
+    request<{ session: ExternalSession; messages: ExternalMessage[] }>('GET', `/api/sessions/external/${enc(tool)}/${enc(id)}`),
+  adoptSession: (tool: string, sessionId: string) => request<Agent>('POST', '/api/sessions/external/adopt', { tool, sessionId }),
   revokeNode: (id: string) => request('DELETE', `/api/nodes/${enc(id)}`),
   approveSetup: (worktreeId: string) => request('POST', `/api/worktrees/${enc(worktreeId)}/setup`, { approve: true }),
   patchSettings: (body: Record<string, unknown>) => request('PATCH', '/api/settings', body),

@@ -1,5 +1,5 @@
 // Hash routes: #/ (home), #/agents, #/agents/:id, #/crews, #/crews/:id,
-// #/grid, #/analytics, #/runs/:id (a run's page), #/health, #/nodes, #/settings[/:section], #/chats[/:id], #/projects[/:id],
+// #/grid, #/analytics, #/runs/:id (a run's page), #/health, #/nodes, #/sessions, #/settings[/:section], #/chats[/:id], #/projects[/:id],
 // #/definitions[/:name].
 // Hash routing keeps every page a static file for the daemon to serve.
 import { signal } from '@preact/signals';
@@ -17,6 +17,7 @@ export type Route =
   | { page: 'run'; id: string }
   | { page: 'health' }
   | { page: 'nodes' }
+  | { page: 'sessions' }
   | { page: 'settings'; id?: string };
 
 export function parseRoute(hash: string): Route {
@@ -32,6 +33,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'runs' && parts[1]) return { page: 'run', id: parts[1] };
   if (parts[0] === 'health') return { page: 'health' };
   if (parts[0] === 'nodes') return { page: 'nodes' };
+  if (parts[0] === 'sessions') return { page: 'sessions' };
   if (parts[0] === 'settings') return parts[1] ? { page: 'settings', id: parts[1] } : { page: 'settings' };
   return { page: 'home' };
 }

@@ -14,6 +14,7 @@ export const PAGES: { key: string; label: string; href: string }[] = [
   { key: 'analytics', label: 'Analytics', href: '#/analytics' },
   { key: 'health', label: 'Health', href: '#/health' },
   { key: 'nodes', label: 'Nodes', href: '#/nodes' },
+  { key: 'sessions', label: 'Sessions', href: '#/sessions' },
   { key: 'settings', label: 'Settings', href: '#/settings' },
 ];
 

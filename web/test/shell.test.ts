@@ -22,6 +22,7 @@ describe('the frame', () => {
       '#/analytics',
       '#/health',
       '#/nodes',
+      '#/sessions',
       '#/settings',
     ])
       expect(keys.has(pageOf(parseRoute(h))), h).toBe(true);

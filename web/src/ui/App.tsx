@@ -58,6 +58,8 @@ const HealthPage = lazy(() => import('./HealthPage').then((m) => ({ default: m.H
 const SettingsPage = lazy(() => import('./SettingsPage').then((m) => ({ default: m.SettingsPage })));
 // The Nodes page (issue #34) loads when first opened.
 const NodesPage = lazy(() => import('./Nodes'));
+// The Sessions page (issue #76) loads when first opened.
+const SessionsPage = lazy(() => import('./Sessions'));
 // The Crews page and its graph library load when first opened.
 const CrewsPage = lazy(() => import('./Crews'));
 // The Chats page (issue #18) too.
@@ -315,6 +317,11 @@ export function App() {
         {r.page === 'nodes' && (
           <Suspense fallback={<Spinner label="Loading nodes…" />}>
             <NodesPage />
+          </Suspense>
+        )}
+        {r.page === 'sessions' && (
+          <Suspense fallback={<Spinner label="Looking for sessions…" />}>
+            <SessionsPage />
           </Suspense>
         )}
         {r.page === 'settings' && (
