@@ -72,3 +72,10 @@ int ad_sessions_op_adopt(ad_store_tx_t *tx, json_t *args, json_t **result)
     json_object_set_new(*result, "imported", json_integer((json_int_t)json_array_size(msgs)));
     return 0;
 }
+
+json_t *ad_sessions_adopt_args(json_t *agent, const json_t *data)
+{
+    json_t *s = json_object_get(data, "session");
+    json_object_set(agent, "sessionId", json_object_get(s, "sessionId"));
+    return json_pack("{s:o, s:O}", "agent", agent, "messages", json_object_get(data, "messages"));
+}

@@ -11,7 +11,9 @@
 
 static int open_sessions(ad_app_t *app)
 {
-    app->sessions = ad_sessions_new(app->loop, app->bus, getenv("HOME"));
+    if (app->store != NULL) {
+        app->sessions = ad_sessions_new(app->loop, app->bus, app->store, getenv("HOME"));
+    }
     return 0;
 }
 

@@ -20,9 +20,11 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "auth/auth.h"
 #include "bus/bus.h"
 #include "core/core.h"
 #include "store/store.h"
+#include "wtree/wtree.h"
 
 typedef struct ad_sessions ad_sessions_t;
 
@@ -45,22 +47,48 @@ int ad_sessions_tool_check(const char *tool, ad_field_err_t *e);
 int ad_sessions_id_check(const char *id, ad_field_err_t *e);
 
 /* The engine's state over home (the daemon user's HOME, copied; NULL or
- * "": no sessions are found). Closed by ad_sessions_close. */
-ad_sessions_t *ad_sessions_new(uv_loop_t *loop, ad_bus_t *bus, const char *home);
+ * "": no sessions are found); bus and store borrowed. Closed by
+ * ad_sessions_close. */
+ad_sessions_t *ad_sessions_new(uv_loop_t *loop, ad_bus_t *bus, ad_store_t *store, const char *home);
 void ad_sessions_close(ad_sessions_t *S);
 extern const struct ad_engine ad_sessions_engine;
+
+/* Whether who sees this machine's sessions (S made, and who of the
+ * owner's organisation: they are the daemon user's files). */
+bool ad_sessions_sees(const ad_sessions_t *S, const ad_principal_t *who);
 
 /* cb(rc, out, ud): out owned by the callee, NULL on error. */
 typedef void (*ad_sessions_cb)(int rc, json_t *out, void *ud);
 /* {sessions: [{tool, sessionId, cwd, gitBranch, startedAt, lastActivity,
- * firstMessage, lastMessage, size, live}]}, newest first, from a fresh
- * scan (on the pool; the poll starts with the first call). */
-void ad_sessions_list(ad_sessions_t *S, ad_sessions_cb cb, void *ud);
+ * firstMessage, lastMessage, size, live, agentId}]}, newest first, from a
+ * fresh scan (on the pool; the poll starts with the first call); agentId
+ * is the agent of org ("": any) that holds the session, or null
+ * (prep.c). */
+void ad_sessions_list(ad_sessions_t *S, const char *org, ad_sessions_cb cb, void *ud);
 /* One session: {session, messages: [{role, content, toolName?,
  * toolInput?, toolOutput?, isError, createdAt}]} (the last
  * AD_SESS_MESSAGES_MAX, oldest first); AD_ENOENT when it is not found. */
 void ad_sessions_read(ad_sessions_t *S, const char *tool, const char *id, ad_sessions_cb cb,
                       void *ud);
+
+/* prep.c: an adoption's checks, for who, of the request body {tool,
+ * sessionId, worktreeId?, and an agent's fields} (borrowed: it must stay
+ * until cb): the fields (AD_EINVAL with e: nothing queued, no cb), the
+ * worktree visible to who (AD_ENOENT), then the session read (AD_ENOENT:
+ * none), not live (AD_ESTATE, code SESSION_LIVE), held by no agent of
+ * who's org (AD_EEXIST, code ALREADY_ADOPTED, details.agentId), and the
+ * worktree at its folder: the one asked for when it is that one (else
+ * AD_ESTATE, details.cwd), the org's own, or the folder registered
+ * through W under the workspaces' rules (AD_ESTATE, details.needed
+ * "workspace_roots", when who may not; W's errors as they are). On success
+ * body has executor (the tool) and a name (the first message, unless it
+ * had one), and cb(ud, out) gets out->data {session, messages, worktreeId,
+ * orgId}; else the error as src/wtree gives its own. */
+int ad_sessions_adoption(ad_sessions_t *S, ad_wtree_t *W, const ad_principal_t *who, json_t *body,
+                         ad_wtree_cb cb, void *ud, ad_field_err_t *e);
+/* adopt.c: the write's args {agent, messages} from the agent's insert
+ * args (taken) and the adoption's data (borrowed): the session id set. */
+json_t *ad_sessions_adopt_args(json_t *agent, const json_t *data);
 
 /* adopt.c, writer thread: args {agent: the agent's insert args (ad_store_op_agent_insert),
  * messages: what ad_sessions_read gave}; the agent and its messages in one

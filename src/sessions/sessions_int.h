@@ -71,6 +71,12 @@ void sess_msgs_line(void *m, const char *line, size_t len); /* a sess_line_fn */
 /* The messages as a JSON array (new reference); m is freed. */
 json_t *sess_msgs_take(sess_msgs_t *m);
 
+/* ---- watch.c ---------------------------------------------------------------------- */
+/* The scan's list {sessions: […]} (ad_sessions_list without the agents
+ * that hold them). Loop thread. */
+void sess_list_scan(ad_sessions_t *S, ad_sessions_cb cb, void *ud);
+ad_store_t *sess_store(const ad_sessions_t *S);
+
 /* ---- live.c ---------------------------------------------------------------------- */
 /* Sets live on each of v[0..n) written in the last AD_SESS_LIVE_MS or
  * held open by a process (a bounded /proc/<pid>/fd walk, done only when

@@ -28,6 +28,7 @@ typedef struct waiter {
 struct ad_sessions {
     uv_loop_t *loop;
     ad_bus_t *bus;
+    ad_store_t *store;
     char *home;
     uv_timer_t poll;
     bool polling, closed, scanning, scanned;
@@ -85,14 +86,20 @@ int ad_sessions_id_check(const char *id, ad_field_err_t *e)
     return 0;
 }
 
-ad_sessions_t *ad_sessions_new(uv_loop_t *loop, ad_bus_t *bus, const char *home)
+ad_sessions_t *ad_sessions_new(uv_loop_t *loop, ad_bus_t *bus, ad_store_t *store, const char *home)
 {
     ad_sessions_t *S = ad_xcalloc(1, sizeof(*S));
     S->loop = loop;
     S->bus = bus;
+    S->store = store;
     S->home = ad_xstrdup(home != NULL ? home : "");
     S->refs = 1;
     return S;
+}
+
+ad_store_t *sess_store(const ad_sessions_t *S)
+{
+    return S->store;
 }
 
 static void unref(ad_sessions_t *S)
@@ -224,7 +231,7 @@ static void interest(ad_sessions_t *S)
     }
 }
 
-void ad_sessions_list(ad_sessions_t *S, ad_sessions_cb cb, void *ud)
+void sess_list_scan(ad_sessions_t *S, ad_sessions_cb cb, void *ud)
 {
     interest(S);
     waiter_t *w = ad_xcalloc(1, sizeof(*w));
