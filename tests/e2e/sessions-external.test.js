@@ -17,6 +17,8 @@ const { startApi, until } = require('./lib/api');
 const { Live } = require('./lib/live');
 const { start: startMock } = require('../fixtures/mock-anthropic');
 const { CLAUDE_BIN, claudeMissingReason, claudeEnv, runClaude } = require('../fixtures/claude-run');
+const { CODEX_BIN, codexMissingReason, runCodex } = require('../fixtures/cli-run');
+const { start: startOpenAi } = require('../fixtures/mock-openai');
 
 const skip = claudeMissingReason() || false;
 
@@ -196,4 +198,46 @@ test('a live outside session shows new lines; another org sees nothing; hostile 
   }
   assert.equal((await d.req('POST', '/api/sessions/external/adopt', { tool: 'claude', sessionId: '99999999-2222-4333-8444-555555555555' })).status, 404);
   assert.deepEqual((await d.req('GET', '/api/agents')).body.agents, [], 'no agent was made');
+});
+
+test('a session of the real Codex CLI is listed and adopted, and its next start resumes the thread', { skip: codexMissingReason() || false }, async (t) => {
+  const mock = await startOpenAi();
+  const home = daemon.tmpDir('agentd-sess-home-');
+  const repo = daemon.tmpRepo('agentd-sess-codex-');
+  const nodeModules = path.dirname(path.dirname(CODEX_BIN));
+  const d = await startApi({ env: { HOME: home }, args: ['--codex-bin', CODEX_BIN, '--stop-grace-ms', '3000', '--sandbox-paths', nodeModules] });
+  t.after(async () => { await d.cleanup(); await mock.close(); });
+  fs.mkdirSync(path.join(home, '.codex'));
+  const first = await runCodex({ mockUrl: mock.url, home, cwd: repo, prompt: 'remember this word' });
+  assert.equal(first.code, 0, first.stderr);
+  const sid = first.lines.find((l) => l.type === 'thread.started').thread_id;
+
+  const s = await until(async () => {
+    const x = await listed(d, sid);
+    return x && !x.live ? x : null;
+  }, 'the codex session listed as ended', 60000);
+  assert.equal(s.tool, 'codex');
+  assert.equal(s.cwd, repo);
+  assert.equal(s.gitBranch, 'main');
+  assert.equal(s.firstMessage, 'remember this word', 'the environment context is not the first message');
+  assert.match(s.lastMessage, /banana/);
+
+  const r = await d.req('POST', '/api/sessions/external/adopt', {
+    tool: 'codex', sessionId: sid, mode: 'auto', model: 'gpt-5.5', baseUrl: `${mock.url}/v1`,
+    codexConfig: { 'model_providers.agentd.request_max_retries': 0, 'model_providers.agentd.stream_max_retries': 0 },
+    env: { OPENAI_API_KEY: 'dummy' }, allowUnsafeEnv: true,
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.equal(r.body.executor, 'codex');
+  assert.equal(r.body.sessionId, sid);
+  const msgs = (await d.req('GET', `/api/agents/${r.body.id}/messages?limit=200`)).body.messages.reverse();
+  assert.deepEqual(msgs.map((m) => [m.role, m.content]), [['user', 'remember this word'], ['assistant', 'I will remember the word banana.']]);
+
+  const before = mock.modelRequests().length;
+  const st = await d.req('POST', `/api/agents/${r.body.id}/start`, { initialPrompt: 'and again?' });
+  assert.equal(st.status, 200, JSON.stringify(st.body));
+  const req = await until(() => mock.modelRequests().slice(before)
+    .find((q) => JSON.stringify(q.body.input).includes('and again?')), 'the resumed turn to reach the API', 90000);
+  assert.match(JSON.stringify(req.body.input), /remember this word/, 'the resumed thread carries the earlier turn');
+  await d.req('POST', `/api/agents/${r.body.id}/stop`, {});
 });
