@@ -56,8 +56,9 @@ static void listed(int rc, json_t *out, void *ud)
 static void held_read(int rc, json_t *held, void *ud)
 {
     list_t *l = ud;
-    if (rc != 0) {
-        l->cb(rc, NULL, l->ud);
+    if (sess_release(l->S) || rc != 0) {
+        json_decref(held);
+        l->cb(rc != 0 ? rc : AD_ECLOSED, NULL, l->ud);
         free(l);
         return;
     }
@@ -71,6 +72,7 @@ void ad_sessions_list(ad_sessions_t *S, const char *org, ad_sessions_cb cb, void
     l->S = S;
     l->cb = cb;
     l->ud = ud;
+    sess_hold(S);
     ad_store_session_agents(sess_store(S), org, held_read, l);
 }
 
@@ -170,6 +172,10 @@ static void found(adopt_t *a, const char *wt)
 static void registered(void *ud, const ad_wtree_out_t *o)
 {
     adopt_t *a = ud;
+    if (sess_release(a->S)) {
+        end(a, AD_ECLOSED, NULL, NULL, "agentd is closing");
+        return;
+    }
     if (o->rc != 0) {
         a->cb(a->ud, o); /* the registration's own error */
         json_decref(a->read);
@@ -211,6 +217,7 @@ static void place(adopt_t *a)
         const char *slash = strrchr(cwd_of(a), '/');
         json_t *ws = json_pack("{s:s, s:s}", "path", cwd_of(a), "name",
                                slash != NULL && slash[1] ? slash + 1 : cwd_of(a));
+        sess_hold(a->S);
         ad_wtree_ws_create(a->W, &a->who, a->org, ws, registered, a);
         json_decref(ws);
     }
@@ -222,7 +229,9 @@ static void held_checked(int rc, json_t *held, void *ud)
     adopt_t *a = ud;
     const char *agent =
         rc == 0 ? jstr(held, jstr(json_object_get(a->read, "session"), "sessionId")) : NULL;
-    if (rc != 0) {
+    if (sess_release(a->S)) {
+        end(a, AD_ECLOSED, NULL, NULL, "agentd is closing");
+    } else if (rc != 0) {
         end(a, rc, NULL, NULL, "cannot read the agents");
     } else if (agent != NULL) {
         end(a, AD_EEXIST, "ALREADY_ADOPTED", json_pack("{s:s}", "agentId", agent),
@@ -247,6 +256,7 @@ static void session_read(int rc, json_t *out, void *ud)
     } else if (cwd_of(a) == NULL) {
         end(a, AD_ESTATE, "CONFLICT", NULL, "the session names no folder it ran in");
     } else {
+        sess_hold(a->S);
         ad_store_session_agents(sess_store(a->S), a->org, held_checked, a);
     }
 }

@@ -76,6 +76,11 @@ json_t *sess_msgs_take(sess_msgs_t *m);
  * that hold them). Loop thread. */
 void sess_list_scan(ad_sessions_t *S, ad_sessions_cb cb, void *ud);
 ad_store_t *sess_store(const ad_sessions_t *S);
+/* A step that waits on another subsystem holds S (sess_hold) and lets go
+ * when it comes back (sess_release: true when S was closed meanwhile, and
+ * may be gone now: the step then ends with AD_ECLOSED). */
+void sess_hold(ad_sessions_t *S);
+bool sess_release(ad_sessions_t *S);
 
 /* ---- live.c ---------------------------------------------------------------------- */
 /* Sets live on each of v[0..n) written in the last AD_SESS_LIVE_MS or

@@ -111,6 +111,18 @@ static void unref(ad_sessions_t *S)
     }
 }
 
+void sess_hold(ad_sessions_t *S)
+{
+    S->refs++;
+}
+
+bool sess_release(ad_sessions_t *S)
+{
+    bool closed = S->closed;
+    unref(S);
+    return closed;
+}
+
 static void timer_closed(uv_handle_t *h)
 {
     unref(h->data);

@@ -198,6 +198,26 @@ test('a live outside session shows new lines; another org sees nothing; hostile 
   }
   assert.equal((await d.req('POST', '/api/sessions/external/adopt', { tool: 'claude', sessionId: '99999999-2222-4333-8444-555555555555' })).status, 404);
   assert.deepEqual((await d.req('GET', '/api/agents')).body.agents, [], 'no agent was made');
+
+  // The command line over the unix socket (the owner): the table, a refused
+  // id, and an adoption that registers the session's folder.
+  const cli = (...a) => daemon.run(['--data-dir', d.dataDir, 'sessions', ...a]);
+  const table = cli();
+  assert.equal(table.status, 0, table.stderr);
+  assert.match(table.stdout, new RegExp(`claude +${ended}`));
+  assert.match(table.stdout, /old work/);
+  const badId = cli('adopt', 'claude', '../../etc/passwd');
+  assert.notEqual(badId.status, 0);
+  assert.match(badId.stderr, /sessionId/);
+  const made = cli('adopt', 'claude', ended, '--name', 'from the cli');
+  assert.equal(made.status, 0, made.stderr);
+  const agId = made.stdout.trim();
+  assert.match(agId, /^ag_/);
+  const ag = (await d.req('GET', `/api/agents/${agId}`)).body;
+  assert.equal(ag.name, 'from the cli');
+  assert.equal(ag.sessionId, ended);
+  assert.equal((await listed(d, ended)).agentId, agId);
+  assert.equal(JSON.parse(cli('ls', '--json').stdout).sessions.find((x) => x.sessionId === ended).agentId, agId);
 });
 
 test('a session of the real Codex CLI is listed and adopted, and its next start resumes the thread', { skip: codexMissingReason() || false }, async (t) => {
