@@ -3,8 +3,9 @@
  * Whether a session is still being written outside agentd: its file
  * changed in the last AD_SESS_LIVE_MS, or a process holds it open (the
  * CLIs append and close, so the time is what usually tells; an fd held
- * open is the other sign). The /proc walk is bounded (processes and fds
- * a process) and done only when some file changed in the last 10 minutes.
+ * open is the other sign). The /proc walk is bounded (processes, fds a
+ * process and in all) and done only when some file changed in the last 10
+ * minutes but not in the last seconds (those are live by their time).
  */
 #include "sessions/sessions_int.h"
 
@@ -17,7 +18,8 @@
 
 #define RECENT_MS (10 * 60 * 1000)
 #define PIDS_MAX 4096
-#define FDS_MAX 512
+#define FDS_MAX 512         /* a process's fds looked at */
+#define FDS_TOTAL_MAX 65536 /* all processes' together, a walk */
 
 static bool all_digits(const char *s)
 {
@@ -33,7 +35,8 @@ static bool all_digits(const char *s)
 }
 
 /* The open files of process pid matched against the recent sessions. */
-static void proc_fds(int procfd, const char *pid, sess_info_t *v, size_t n, int64_t since)
+static void proc_fds(int procfd, const char *pid, sess_info_t *v, size_t n, int64_t since,
+                     int *budget)
 {
     char fdpath[300];
     snprintf(fdpath, sizeof(fdpath), "%s/fd", pid);
@@ -47,7 +50,7 @@ static void proc_fds(int procfd, const char *pid, sess_info_t *v, size_t n, int6
     }
     struct dirent *e;
     int fds = 0;
-    while ((e = readdir(d)) != NULL && fds++ < FDS_MAX) {
+    while ((e = readdir(d)) != NULL && fds++ < FDS_MAX && (*budget)-- > 0) {
         struct stat st;
         if (!all_digits(e->d_name) || fstatat(dfd, e->d_name, &st, 0) != 0 ||
             !S_ISREG(st.st_mode)) {
@@ -65,22 +68,23 @@ static void proc_fds(int procfd, const char *pid, sess_info_t *v, size_t n, int6
 
 void sess_live_mark(sess_info_t *v, size_t n, int64_t now_ms)
 {
+    /* only a file changed lately but not in the last seconds needs the walk */
     bool recent = false;
     for (size_t i = 0; i < n; i++) {
         v[i].open_elsewhere = false;
-        recent |= v[i].mtime_ms >= now_ms - RECENT_MS;
+        recent |= v[i].mtime_ms >= now_ms - RECENT_MS && v[i].mtime_ms < now_ms - AD_SESS_LIVE_MS;
     }
     if (recent) {
         int procfd = open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
         DIR *d = procfd >= 0 ? fdopendir(dup(procfd)) : NULL;
         struct dirent *e;
-        int pids = 0;
+        int pids = 0, budget = FDS_TOTAL_MAX;
         char self[32];
         snprintf(self, sizeof(self), "%d", (int)getpid());
-        while (d != NULL && (e = readdir(d)) != NULL && pids < PIDS_MAX) {
+        while (d != NULL && (e = readdir(d)) != NULL && pids < PIDS_MAX && budget > 0) {
             if (all_digits(e->d_name) && strcmp(e->d_name, self) != 0) {
                 pids++;
-                proc_fds(procfd, e->d_name, v, n, now_ms - RECENT_MS);
+                proc_fds(procfd, e->d_name, v, n, now_ms - RECENT_MS, &budget);
             }
         }
         if (d != NULL) {

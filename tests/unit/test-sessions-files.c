@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "sessions/sessions_int.h"
@@ -307,6 +309,48 @@ static void lines(void **state)
     close(fd);
 }
 
+/* Live: written in the last seconds, or held open by another process. */
+static void live_files(void **state)
+{
+    (void)state;
+    put(".claude/projects/-work-proj/held.jsonl", USER("held", ""));
+    put(".claude/projects/-work-proj/idle.jsonl", USER("idle", ""));
+    char held[PATH_MAX + 128], idle[PATH_MAX + 128];
+    snprintf(held, sizeof(held), "%s/.claude/projects/-work-proj/held.jsonl", home);
+    snprintf(idle, sizeof(idle), "%s/.claude/projects/-work-proj/idle.jsonl", home);
+    struct timespec old[2] = {{.tv_sec = time(NULL) - 300}, {.tv_sec = time(NULL) - 300}};
+    assert_int_equal(utimensat(AT_FDCWD, held, old, 0), 0);
+    assert_int_equal(utimensat(AT_FDCWD, idle, old, 0), 0);
+    int p[2], ready[2];
+    assert_int_equal(pipe(p), 0);
+    assert_int_equal(pipe(ready), 0);
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child == 0) { /* holds the file open until the pipe closes */
+        int fd = open(held, O_RDONLY);
+        char c;
+        close(p[1]);
+        (void)!write(ready[1], "r", 1);
+        (void)!read(p[0], &c, 1);
+        close(fd);
+        _exit(0);
+    }
+    close(p[0]);
+    close(ready[1]);
+    char c;
+    assert_int_equal(read(ready[0], &c, 1), 1); /* the child has it open */
+    close(ready[0]);
+    sess_info_t v[2] = {0};
+    assert_int_equal(sess_find(home, SESS_CLAUDE, "held", &v[0]), 0);
+    assert_int_equal(sess_find(home, SESS_CLAUDE, "idle", &v[1]), 0);
+    assert_true(v[0].live);
+    assert_false(v[1].live);
+    close(p[1]);
+    waitpid(child, NULL, 0);
+    sess_info_clear(&v[0]);
+    sess_info_clear(&v[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -316,6 +360,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(codex_files, setup, teardown),
         cmocka_unit_test_setup_teardown(head_and_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(lines, setup, teardown),
+        cmocka_unit_test_setup_teardown(live_files, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
