@@ -7,7 +7,9 @@
  * the messages are made by the claude output parser (src/agent), which
  * reads the same message objects from stream-json. Codex: session_meta
  * {id, cwd, git.branch} and response_item messages (input_text,
- * output_text). Any other line, or one that does not parse, is skipped.
+ * output_text). Gemini CLI: a chat's header {sessionId, startTime} and its
+ * user and gemini messages. Any other line, or one that does not parse, is
+ * skipped.
  */
 #include "sessions/sessions_int.h"
 
@@ -61,7 +63,8 @@ static bool injected(const char *text)
 {
     return strncmp(text, "<environment_context>", 21) == 0 ||
            strncmp(text, "<user_instructions>", 19) == 0 ||
-           strncmp(text, "<system-reminder>", 17) == 0 || strncmp(text, "# AGENTS.md", 11) == 0;
+           strncmp(text, "<system-reminder>", 17) == 0 || strncmp(text, "# AGENTS.md", 11) == 0 ||
+           strncmp(text, "<session_context>", 17) == 0;
 }
 
 static void preview(sess_info_t *s, const char *role, const char *text, const char *ts)
@@ -144,14 +147,43 @@ static void codex_summary(sess_info_t *s, const json_t *o)
     }
 }
 
+/* Gemini's records: a header {sessionId, startTime}, then messages {type:
+ * user or gemini, content: text or [{text}], timestamp}; "$set" lines
+ * (the CLI's own updates) are skipped. The role, or NULL. */
+static const char *gemini_role(const json_t *o)
+{
+    const char *type = jstr(o, "type");
+    return type == NULL                  ? NULL
+           : strcmp(type, "user") == 0   ? "user"
+           : strcmp(type, "gemini") == 0 ? "assistant"
+                                         : NULL;
+}
+
+static const char *gemini_text(const json_t *o)
+{
+    json_t *c = json_object_get(o, "content");
+    return json_is_string(c) ? json_string_value(c) : jstr(json_array_get(c, 0), "text");
+}
+
+static void gemini_summary(sess_info_t *s, const json_t *o)
+{
+    const char *role = gemini_role(o);
+    note_time(s, jstr(o, "startTime"));
+    if (role != NULL) {
+        preview(s, role, gemini_text(o), jstr(o, "timestamp"));
+    }
+}
+
 void sess_summary_line(sess_info_t *s, const char *line, size_t len)
 {
     json_t *o = json_loadb(line, len, 0, NULL);
     if (json_is_object(o)) {
         if (s->tool == SESS_CLAUDE) {
             claude_summary(s, o);
-        } else {
+        } else if (s->tool == SESS_CODEX) {
             codex_summary(s, o);
+        } else {
+            gemini_summary(s, o);
         }
     }
     json_decref(o);
@@ -271,6 +303,15 @@ static void codex_messages(sess_msgs_t *m, const json_t *o)
                       "isComplete", 1, "isError", 0, "createdAt", jstr(o, "timestamp")));
 }
 
+static void gemini_messages(sess_msgs_t *m, const json_t *o)
+{
+    const char *role = gemini_role(o), *text = gemini_text(o);
+    if (role != NULL && text != NULL && !injected(text)) {
+        push(m, json_pack("{s:s, s:o, s:b, s:b, s:s?}", "role", role, "content", cut_json(text),
+                          "isComplete", 1, "isError", 0, "createdAt", jstr(o, "timestamp")));
+    }
+}
+
 void sess_msgs_line(void *ud, const char *line, size_t len)
 {
     sess_msgs_t *m = ud;
@@ -280,8 +321,10 @@ void sess_msgs_line(void *ud, const char *line, size_t len)
             if (claude_turn(o)) {
                 claude_messages(m, o, line, len);
             }
-        } else {
+        } else if (m->tool == SESS_CODEX) {
             codex_messages(m, o);
+        } else {
+            gemini_messages(m, o);
         }
     }
     json_decref(o);

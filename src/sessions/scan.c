@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Finding the session files (thread pool): Claude Code's
- * <home>/.claude/projects/<folder>/<id>.jsonl and Codex's
- * <home>/.codex/sessions/YYYY/MM/DD/rollout-<time>-<id>.jsonl. The CLI's
+ * <home>/.claude/projects/<folder>/<id>.jsonl, Codex's
+ * <home>/.codex/sessions/YYYY/MM/DD/rollout-<time>-<id>.jsonl and Gemini
+ * CLI's <home>/.gemini/tmp/<project>/chats/session-<id>.jsonl (its folder
+ * in <project>/.project_root). The CLI's
  * folder is opened beneath home, and below it only real folders and
  * regular files are taken (a symlink is never followed, whatever it points
  * at), at most AD_SESS_FILES_MAX a CLI; each listed file's summary comes
@@ -18,7 +20,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const roots[SESS_TOOLS] = {".claude/projects", ".codex/sessions"};
+static const char *const roots[SESS_TOOLS] = {".claude/projects", ".codex/sessions", ".gemini/tmp"};
+/* The folders between the CLI's folder and its files: <folder>/, YYYY/MM/DD/,
+ * <project>/chats/. */
+static const int depths[SESS_TOOLS] = {1, 3, 2};
 
 int sess_root_open(const char *home, sess_tool_t tool)
 {
@@ -74,7 +79,13 @@ static bool id_of(sess_tool_t tool, const char *name, char id[AD_SESS_ID_MAX])
     }
     n -= 6;
     const char *start = name;
-    if (tool == SESS_CODEX) {
+    if (tool == SESS_GEMINI) { /* session-<time>-<id8>.jsonl: the stem after "session-" */
+        if (strncmp(name, "session-", 8) != 0) {
+            return false;
+        }
+        start = name + 8;
+        n -= 8;
+    } else if (tool == SESS_CODEX) {
         if (strncmp(name, "rollout-", 8) != 0 || n < 8 + 36) {
             return false;
         }
@@ -161,6 +172,33 @@ static void summary_line(void *ud, const char *line, size_t len)
     sess_summary_line(ud, line, len);
 }
 
+/* Gemini's folder: <project>/.project_root beside <project>/chats, the
+ * path in one line (no link followed, at most a path's length). */
+static void project_root(const char *home, sess_info_t *s)
+{
+    char rel[sizeof(s->rel)];
+    const char *slash = strchr(s->rel, '/');
+    if (slash == NULL || (size_t)snprintf(rel, sizeof(rel), "%.*s/.project_root",
+                                          (int)(slash - s->rel), s->rel) >= sizeof(rel)) {
+        return;
+    }
+    int fd = sess_file_open(home, SESS_GEMINI, rel);
+    if (fd < 0) {
+        return;
+    }
+    char buf[sizeof(s->cwd)];
+    ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+    close(fd);
+    if (n <= 0) {
+        return;
+    }
+    buf[n] = '\0';
+    buf[strcspn(buf, "\r\n")] = '\0';
+    if (buf[0] == '/' && ad_utf8_valid(buf, strlen(buf))) {
+        memcpy(s->cwd, buf, strlen(buf) + 1);
+    }
+}
+
 /* s's summary from the last scan's entry, or from its file's head and tail. */
 static void summarize(const char *home, sess_info_t *s, const sess_info_t *prev, size_t n_prev)
 {
@@ -173,6 +211,9 @@ static void summarize(const char *home, sess_info_t *s, const sess_info_t *prev,
             s->last = p->last != NULL ? ad_xstrdup(p->last) : NULL;
             return;
         }
+    }
+    if (s->tool == SESS_GEMINI) {
+        project_root(home, s);
     }
     int fd = sess_file_open(home, s->tool, s->rel);
     if (fd < 0) {
@@ -194,7 +235,7 @@ void sess_scan(const char *home, const sess_info_t *prev, size_t n_prev, sess_in
     for (int t = 0; t < SESS_TOOLS; t++) {
         int root = sess_root_open(home, (sess_tool_t)t);
         if (root >= 0) {
-            walk(&f, (sess_tool_t)t, root, "", t == SESS_CLAUDE ? 1 : 3, f.n);
+            walk(&f, (sess_tool_t)t, root, "", depths[t], f.n);
         }
     }
     if (f.n > 0) {
@@ -216,7 +257,7 @@ int sess_find(const char *home, sess_tool_t tool, const char *id, sess_info_t *o
     found_t f = {0};
     int root = sess_root_open(home, tool);
     if (root >= 0) {
-        walk(&f, tool, root, "", tool == SESS_CLAUDE ? 1 : 3, 0);
+        walk(&f, tool, root, "", depths[tool], 0);
     }
     int rc = AD_ENOENT;
     for (size_t i = 0; i < f.n; i++) {

@@ -2,8 +2,9 @@
 /*
  * sessions: the agent CLIs' own sessions on this machine, found where the
  * CLIs keep them in the daemon user's HOME (issue #76, docs/sessions.md):
- * Claude Code's ~/.claude/projects/<folder>/<id>.jsonl and Codex's
- * ~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl. Their files are untrusted
+ * Claude Code's ~/.claude/projects/<folder>/<id>.jsonl, Codex's
+ * ~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl and Gemini CLI's
+ * ~/.gemini/tmp/<project>/chats/session-*.jsonl (shown, not adopted). Their files are untrusted
  * input: opened with no link followed beneath the CLI's own folder, read
  * in bounded windows (files, bytes, line length), any line that is not
  * what is expected skipped. The engine (plugin.c) keeps the last scan,
@@ -40,7 +41,7 @@ typedef struct ad_sessions ad_sessions_t;
 #define AD_SESS_LIVE_MS 10000         /* written this recently: live */
 #define AD_SESS_ID_MAX 64
 
-/* "claude" or "codex": 0, or AD_EINVAL. */
+/* "claude", "codex" or "gemini": 0, or AD_EINVAL. */
 int ad_sessions_tool_check(const char *tool, ad_field_err_t *e);
 /* A session id as the CLIs make them (letters, digits and '-', at most
  * AD_SESS_ID_MAX - 1): 0, or AD_EINVAL with e naming sessionId. */

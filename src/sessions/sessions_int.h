@@ -10,9 +10,9 @@
 
 #include "sessions/sessions.h"
 
-typedef enum { SESS_CLAUDE = 0, SESS_CODEX, SESS_TOOLS } sess_tool_t;
+typedef enum { SESS_CLAUDE = 0, SESS_CODEX, SESS_GEMINI, SESS_TOOLS } sess_tool_t;
 
-/* "claude", "codex". */
+/* "claude", "codex", "gemini". */
 const char *sess_tool_name(sess_tool_t t);
 int sess_tool_parse(const char *s, sess_tool_t *out);
 

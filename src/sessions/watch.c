@@ -41,7 +41,7 @@ struct ad_sessions {
     size_t n_next;
 };
 
-static const char *const names[SESS_TOOLS] = {"claude", "codex"};
+static const char *const names[SESS_TOOLS] = {"claude", "codex", "gemini"};
 
 const char *sess_tool_name(sess_tool_t t)
 {
@@ -63,7 +63,8 @@ int ad_sessions_tool_check(const char *tool, ad_field_err_t *e)
 {
     sess_tool_t t;
     if (sess_tool_parse(tool, &t) != 0) {
-        return e != NULL ? ad_field_fail(e, "tool", "must be one of claude, codex") : AD_EINVAL;
+        return e != NULL ? ad_field_fail(e, "tool", "must be one of claude, codex, gemini")
+                         : AD_EINVAL;
     }
     return 0;
 }

@@ -17,7 +17,7 @@ const { startApi, until } = require('./lib/api');
 const { Live } = require('./lib/live');
 const { start: startMock } = require('../fixtures/mock-anthropic');
 const { CLAUDE_BIN, claudeMissingReason, claudeEnv, runClaude } = require('../fixtures/claude-run');
-const { CODEX_BIN, codexMissingReason, runCodex } = require('../fixtures/cli-run');
+const { CODEX_BIN, codexMissingReason, geminiMissingReason, makeSandbox, runCodex, runGemini } = require('../fixtures/cli-run');
 const { start: startOpenAi } = require('../fixtures/mock-openai');
 
 const skip = claudeMissingReason() || false;
@@ -260,4 +260,26 @@ test('a session of the real Codex CLI is listed and adopted, and its next start 
     .find((q) => JSON.stringify(q.body.input).includes('and again?')), 'the resumed turn to reach the API', 90000);
   assert.match(JSON.stringify(req.body.input), /remember this word/, 'the resumed thread carries the earlier turn');
   await d.req('POST', `/api/agents/${r.body.id}/stop`, {});
+});
+
+test('a chat of the real Gemini CLI is listed and shown, and its adoption refused with why', { skip: geminiMissingReason() || false }, async (t) => {
+  const mock = await require('../fixtures/mock-gemini').start();
+  const sb = makeSandbox();
+  const d = await startApi({ env: { HOME: sb.home } });
+  t.after(async () => { await d.cleanup(); await mock.close(); sb.cleanup(); });
+  const r = await runGemini({ mockUrl: mock.url, home: sb.home, cwd: sb.cwd, prompt: 'remember this word' });
+  assert.equal(r.code, 0, r.stderr);
+  const s = await until(async () => {
+    const all = (await d.req('GET', '/api/sessions/external')).body.sessions;
+    return all.find((x) => x.tool === 'gemini' && !x.live);
+  }, 'the gemini chat listed as ended', 60000);
+  assert.equal(s.cwd, sb.cwd);
+  assert.equal(s.firstMessage, 'remember this word', 'the session context is not the first message');
+  assert.match(s.lastMessage, /banana/);
+  const one = await d.req('GET', `/api/sessions/external/gemini/${s.sessionId}`);
+  assert.equal(one.status, 200, JSON.stringify(one.body));
+  assert.deepEqual(one.body.messages.map((m) => m.role), ['user', 'assistant']);
+  const a = await d.req('POST', '/api/sessions/external/adopt', { tool: 'gemini', sessionId: s.sessionId });
+  assert.equal(a.status, 422, JSON.stringify(a.body));
+  assert.equal(a.body.error.details.field, 'tool');
 });

@@ -94,7 +94,8 @@ static void ids(void **state)
     longid[AD_SESS_ID_MAX] = '\0';
     assert_int_equal(ad_sessions_id_check(longid, NULL), AD_EINVAL);
     assert_int_equal(ad_sessions_tool_check("claude", NULL), 0);
-    assert_int_equal(ad_sessions_tool_check("gemini", NULL), AD_EINVAL);
+    assert_int_equal(ad_sessions_tool_check("gemini", NULL), 0);
+    assert_int_equal(ad_sessions_tool_check("vim", NULL), AD_EINVAL);
 }
 
 /* A scan keeps the good sessions and nothing through a link, a FIFO or a
@@ -243,6 +244,50 @@ static void codex_files(void **state)
     json_decref(msgs);
 }
 
+/* Gemini: the folder from .project_root, the injected context left out,
+ * and a chat whose .project_root is a link has no folder. */
+static void gemini_files(void **state)
+{
+    (void)state;
+    mk(".gemini");
+    mk(".gemini/tmp");
+    mk(".gemini/tmp/proj");
+    mk(".gemini/tmp/proj/chats");
+    put(".gemini/tmp/proj/.project_root", "/work/g");
+    put(".gemini/tmp/proj/chats/session-2026-11-29T09-36-b675a584.jsonl",
+        "{\"sessionId\":\"b675a584-45f4\",\"startTime\":\"2026-11-29T09:36:19.989Z\","
+        "\"kind\":\"main\"}\n"
+        "{\"$set\":{\"messages\":[{\"type\":\"user\",\"content\":[{\"text\":\"x\"}]}]}}\n"
+        "{\"type\":\"user\",\"content\":[{\"text\":\"<session_context>\\nctx\"}]}\n"
+        "{\"type\":\"user\",\"timestamp\":\"2026-11-29T09:36:20.201Z\",\"content\":[{"
+        "\"text\":\"remember this word\"}]}\n"
+        "{\"type\":\"gemini\",\"content\":\"banana\"}\n");
+    sess_info_t s = {0};
+    assert_int_equal(sess_find(home, SESS_GEMINI, "2026-11-29T09-36-b675a584", &s), 0);
+    assert_string_equal(s.cwd, "/work/g");
+    assert_string_equal(s.first, "remember this word");
+    assert_string_equal(s.last, "banana");
+    json_t *j = sess_info_json(&s);
+    assert_string_equal(json_string_value(json_object_get(j, "tool")), "gemini");
+    json_decref(j);
+    sess_info_clear(&s);
+    json_t *msgs = NULL;
+    read_all(SESS_GEMINI, "proj/chats/session-2026-11-29T09-36-b675a584.jsonl", &msgs);
+    assert_int_equal(json_array_size(msgs), 2);
+    json_decref(msgs);
+
+    mk(".gemini/tmp/linked");
+    mk(".gemini/tmp/linked/chats");
+    char target[PATH_MAX + 64], link[PATH_MAX + 128];
+    snprintf(target, sizeof(target), "%s/.gemini/tmp/proj/.project_root", home);
+    snprintf(link, sizeof(link), "%s/.gemini/tmp/linked/.project_root", home);
+    assert_int_equal(symlink(target, link), 0);
+    put(".gemini/tmp/linked/chats/session-x.jsonl", "{\"type\":\"user\",\"content\":\"hi\"}\n");
+    assert_int_equal(sess_find(home, SESS_GEMINI, "x", &s), 0);
+    assert_string_equal(s.cwd, "");
+    sess_info_clear(&s);
+}
+
 /* A long file: the first message from its head, the last from its tail,
  * nothing in between read for the listing. */
 static void head_and_tail(void **state)
@@ -358,6 +403,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(scan_hostile, setup, teardown),
         cmocka_unit_test_setup_teardown(claude_messages, setup, teardown),
         cmocka_unit_test_setup_teardown(codex_files, setup, teardown),
+        cmocka_unit_test_setup_teardown(gemini_files, setup, teardown),
         cmocka_unit_test_setup_teardown(head_and_tail, setup, teardown),
         cmocka_unit_test_setup_teardown(lines, setup, teardown),
         cmocka_unit_test_setup_teardown(live_files, setup, teardown),

@@ -2,7 +2,7 @@
 // list as the page keeps it, kept newest first as external_session events
 // (topic "sessions") bring a session that is new or changed.
 export type ExternalSession = {
-  tool: 'claude' | 'codex';
+  tool: 'claude' | 'codex' | 'gemini';
   sessionId: string;
   cwd: string | null;
   gitBranch: string | null;
@@ -35,6 +35,9 @@ export function upsertSession(list: ExternalSession[], s: ExternalSession): Exte
   next.push({ ...s, agentId: s.agentId ?? old?.agentId ?? null });
   return next.sort((a, b) => Date.parse(b.lastActivity) - Date.parse(a.lastActivity));
 }
+
+/** Whether agentd can adopt a session of this tool (Gemini's are shown only). */
+export const adoptable = (s: ExternalSession) => s.tool !== 'gemini';
 
 /** The last part of a folder, for a narrow column. */
 export function folderName(cwd: string | null): string {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { folderName, upsertSession, type ExternalSession } from '../src/sessions';
+import { adoptable, folderName, upsertSession, type ExternalSession } from '../src/sessions';
 
 const s = (id: string, at: string, extra: Partial<ExternalSession> = {}): ExternalSession => ({
   tool: 'claude',
@@ -30,5 +30,7 @@ describe('outside sessions', () => {
     expect(folderName('/home/u/proj')).toBe('proj');
     expect(folderName(null)).toBe('—');
     expect(folderName('/')).toBe('/');
+    expect(adoptable(s('a', '2026-11-29T12:00:00Z'))).toBe(true);
+    expect(adoptable(s('g', '2026-11-29T12:00:00Z', { tool: 'gemini' }))).toBe(false);
   });
 });

@@ -1,5 +1,5 @@
-// The Sessions page (issue #76, docs/sessions.md): the sessions Claude Code
-// and Codex keep on this machine outside agentd, newest first, with their
+// The Sessions page (issue #76, docs/sessions.md): the sessions Claude Code,
+// Codex and Gemini CLI keep on this machine outside agentd, newest first, with their
 // folder, branch, first and last message and whether a process still writes
 // them; live as external_session events (topic "sessions") arrive. A row
 // opens the session read-only (its messages, read again as it changes while
@@ -10,7 +10,7 @@ import { useEffect } from 'preact/hooks';
 import { api } from '../api';
 import { liveTopic } from '../livetopic';
 import { go } from '../router';
-import { folderName, sessionKey, upsertSession, type ExternalMessage, type ExternalSession } from '../sessions';
+import { adoptable, folderName, sessionKey, upsertSession, type ExternalMessage, type ExternalSession } from '../sessions';
 import { toast } from '../store';
 import { ago, Empty, ErrorState, errText, Spinner } from './common';
 
@@ -84,7 +84,8 @@ export default function Sessions() {
     <section class="page sessions-page" aria-label="Sessions">
       <h1>Sessions on this machine</h1>
       <p class="muted">
-        Claude Code's and Codex's own sessions, started outside agentd. Adopt one to carry it on here: its history comes along and its next start resumes it.
+        Claude Code's, Codex's and Gemini CLI's own sessions, started outside agentd. Adopt one to carry it on here: its history comes along and its next start
+        resumes it.
       </p>
       {err.value && (
         <div class="form-error" role="alert">
@@ -93,7 +94,7 @@ export default function Sessions() {
       )}
       {list.value.length === 0 ? (
         <Empty title="No session found">
-          agentd reads <code>~/.claude/projects</code> and <code>~/.codex/sessions</code> of the user it runs as.
+          agentd reads <code>~/.claude/projects</code>, <code>~/.codex/sessions</code> and <code>~/.gemini/tmp</code> of the user it runs as.
         </Empty>
       ) : (
         <table class="table ext-sessions">
@@ -129,6 +130,10 @@ export default function Sessions() {
                       <a class="btn btn-sm" href={`#/agents/${encodeURIComponent(s.agentId)}`}>
                         Open agent
                       </a>
+                    ) : !adoptable(s) ? (
+                      <span class="muted" title="an agent's gemini would not find this chat to resume">
+                        view only
+                      </span>
                     ) : (
                       <button
                         type="button"
