@@ -13,7 +13,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
-const { startApi, until } = require('./lib/api');
+const { orgRoots, startApi, until } = require('./lib/api');
 const { Live } = require('./lib/live');
 const { start: startMock } = require('../fixtures/mock-anthropic');
 const { CLAUDE_BIN, claudeMissingReason, claudeEnv, runClaude } = require('../fixtures/claude-run');
@@ -198,6 +198,24 @@ test('a live outside session shows new lines; another org sees nothing; hostile 
   }
   assert.equal((await d.req('POST', '/api/sessions/external/adopt', { tool: 'claude', sessionId: '99999999-2222-4333-8444-555555555555' })).status, 404);
   assert.deepEqual((await d.req('GET', '/api/agents')).body.agents, [], 'no agent was made');
+
+  // Under one of the org's workspace_roots a write token registers the
+  // folder itself, as POST /api/workspaces lets it.
+  const rootsDir = daemon.tmpDir('agentd-sess-roots-');
+  const rooted = fs.realpathSync(daemon.tmpRepo('agentd-sess-rooted-', rootsDir));
+  const rootedId = '66666666-2222-4333-8444-555555555555';
+  const rootedDir = projectDir(home, rooted);
+  fs.mkdirSync(rootedDir, { recursive: true });
+  const rootedFile = path.join(rootedDir, `${rootedId}.jsonl`);
+  fs.writeFileSync(rootedFile, line('user', 'rooted work', rooted, rootedId));
+  fs.utimesSync(rootedFile, old, old);
+  await orgRoots(d, 'org_default', [fs.realpathSync(rootsDir)]);
+  const byWriter = await d.req('POST', '/api/sessions/external/adopt', { tool: 'claude', sessionId: rootedId }, w);
+  assert.equal(byWriter.status, 201, JSON.stringify(byWriter.body));
+  const rootedWt = (await d.req('GET', `/api/worktrees/${byWriter.body.worktreeId}`)).body;
+  assert.equal(rootedWt.path, rooted);
+  const unasked = await d.req('POST', '/api/sessions/external/adopt', { tool: 'claude', sessionId: ended, mode: 'auto' }, w);
+  assert.equal(unasked.status, 403, 'auto mode is an admin\'s, as at create');
 
   // The command line over the unix socket (the owner): the table, a refused
   // id, and an adoption that registers the session's folder.
