@@ -63,4 +63,11 @@ test('the Sessions page lists, follows and adopts the CLIs\' own sessions', asyn
   assert.deepEqual(wss.map((w) => w.path), [repo]);
   await page.goto(d.url + '/#/sessions');
   await endedRow.getByRole('link', { name: 'Open agent' }).waitFor();
+
+  // At phone width the table scrolls in its box; the page does not overflow.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await endedRow.waitFor();
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page overflows by ${overflow}px`);
+  await page.setViewportSize({ width: 1280, height: 720 });
 });

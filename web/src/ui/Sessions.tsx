@@ -97,67 +97,69 @@ export default function Sessions() {
           agentd reads <code>~/.claude/projects</code>, <code>~/.codex/sessions</code> and <code>~/.gemini/tmp</code> of the user it runs as.
         </Empty>
       ) : (
-        <table class="table ext-sessions">
-          <thead>
-            <tr>
-              <th>Tool</th>
-              <th>Folder</th>
-              <th>Branch</th>
-              <th>Conversation</th>
-              <th>Last activity</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {list.value.map((s) => {
-              const key = sessionKey(s);
-              return [
-                <tr key={key} data-session={s.sessionId} data-live={s.live ? 'yes' : 'no'} class={open.value === key ? 'selected' : ''}>
-                  <td>{s.tool}</td>
-                  <td title={s.cwd ?? ''}>{folderName(s.cwd)}</td>
-                  <td>{s.gitBranch ?? '—'}</td>
-                  <td>
-                    <button type="button" class="ext-open" aria-expanded={open.value === key} onClick={() => (open.value = open.value === key ? null : key)}>
-                      {s.firstMessage || s.sessionId}
-                    </button>
-                    {s.lastMessage && s.lastMessage !== s.firstMessage && <div class="muted ext-last">{s.lastMessage}</div>}
-                  </td>
-                  <td>
-                    {s.live && <span class="chip ext-live">live</span>} {ago(s.lastActivity)}
-                  </td>
-                  <td>
-                    {s.agentId ? (
-                      <a class="btn btn-sm" href={`#/agents/${encodeURIComponent(s.agentId)}`}>
-                        Open agent
-                      </a>
-                    ) : !adoptable(s) ? (
-                      <span class="muted" title="an agent's gemini would not find this chat to resume">
-                        view only
-                      </span>
-                    ) : (
-                      <button
-                        type="button"
-                        class="btn btn-sm"
-                        disabled={s.live || busy.value === key}
-                        title={s.live ? 'still being written outside agentd: adopt it once it ends' : undefined}
-                        onClick={() => void adopt(s)}
-                      >
-                        Adopt
+        <div class="ext-scroll">
+          <table class="table ext-sessions">
+            <thead>
+              <tr>
+                <th>Tool</th>
+                <th>Folder</th>
+                <th>Branch</th>
+                <th>Conversation</th>
+                <th>Last activity</th>
+                <th />
+              </tr>
+            </thead>
+            <tbody>
+              {list.value.map((s) => {
+                const key = sessionKey(s);
+                return [
+                  <tr key={key} data-session={s.sessionId} data-live={s.live ? 'yes' : 'no'} class={open.value === key ? 'selected' : ''}>
+                    <td>{s.tool}</td>
+                    <td title={s.cwd ?? ''}>{folderName(s.cwd)}</td>
+                    <td>{s.gitBranch ?? '—'}</td>
+                    <td>
+                      <button type="button" class="ext-open" aria-expanded={open.value === key} onClick={() => (open.value = open.value === key ? null : key)}>
+                        {s.firstMessage || s.sessionId}
                       </button>
-                    )}
-                  </td>
-                </tr>,
-                open.value === key && (
-                  <tr key={key + '/messages'} class="ext-detail">
-                    <td colSpan={6}>
-                      <Messages s={s} version={version.value} />
+                      {s.lastMessage && s.lastMessage !== s.firstMessage && <div class="muted ext-last">{s.lastMessage}</div>}
                     </td>
-                  </tr>
-                ),
-              ];
-            })}
-          </tbody>
-        </table>
+                    <td>
+                      {s.live && <span class="chip ext-live">live</span>} {ago(s.lastActivity)}
+                    </td>
+                    <td>
+                      {s.agentId ? (
+                        <a class="btn btn-sm" href={`#/agents/${encodeURIComponent(s.agentId)}`}>
+                          Open agent
+                        </a>
+                      ) : !adoptable(s) ? (
+                        <span class="muted" title="an agent's gemini would not find this chat to resume">
+                          view only
+                        </span>
+                      ) : (
+                        <button
+                          type="button"
+                          class="btn btn-sm"
+                          disabled={s.live || busy.value === key}
+                          title={s.live ? 'still being written outside agentd: adopt it once it ends' : undefined}
+                          onClick={() => void adopt(s)}
+                        >
+                          Adopt
+                        </button>
+                      )}
+                    </td>
+                  </tr>,
+                  open.value === key && (
+                    <tr key={key + '/messages'} class="ext-detail">
+                      <td colSpan={6}>
+                        <Messages s={s} version={version.value} />
+                      </td>
+                    </tr>
+                  ),
+                ];
+              })}
+            </tbody>
+          </table>
+        </div>
       )}
     </section>
   );
