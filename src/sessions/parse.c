@@ -107,10 +107,7 @@ static void claude_summary(sess_info_t *s, const json_t *o)
     if (!claude_turn(o)) {
         return;
     }
-    const char *cwd = jstr(o, "cwd");
-    if (cwd != NULL && cwd[0] == '/') {
-        copy_str(s->cwd, sizeof(s->cwd), cwd);
-    }
+    sess_set_cwd(s, jstr(o, "cwd"));
     copy_str(s->branch, sizeof(s->branch), jstr(o, "gitBranch"));
     note_time(s, jstr(o, "timestamp"));
     json_t *msg = json_object_get(o, "message");
@@ -126,10 +123,7 @@ static void codex_summary(sess_info_t *s, const json_t *o)
         return;
     }
     if (strcmp(type, "session_meta") == 0) {
-        const char *cwd = jstr(p, "cwd");
-        if (cwd != NULL && cwd[0] == '/') {
-            copy_str(s->cwd, sizeof(s->cwd), cwd);
-        }
+        sess_set_cwd(s, jstr(p, "cwd"));
         copy_str(s->branch, sizeof(s->branch), jstr(json_object_get(p, "git"), "branch"));
         note_time(s, jstr(p, "timestamp"));
         return;

@@ -14,6 +14,7 @@
 #include "sessions/sessions_int.h"
 
 #include <dirent.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,9 +52,18 @@ int sess_file_open(const char *home, sess_tool_t tool, const char *rel)
 
 void sess_info_clear(sess_info_t *s)
 {
+    free(s->cwd);
     free(s->first);
     free(s->last);
-    s->first = s->last = NULL;
+    s->cwd = s->first = s->last = NULL;
+}
+
+void sess_set_cwd(sess_info_t *s, const char *path)
+{
+    if (path != NULL && path[0] == '/' && strlen(path) < PATH_MAX) {
+        free(s->cwd);
+        s->cwd = ad_xstrdup(path);
+    }
 }
 
 void sess_infos_free(sess_info_t *v, size_t n)
@@ -186,7 +196,7 @@ static void project_root(const char *home, sess_info_t *s)
     if (fd < 0) {
         return;
     }
-    char buf[sizeof(s->cwd)];
+    char buf[PATH_MAX];
     ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
     close(fd);
     if (n <= 0) {
@@ -194,8 +204,8 @@ static void project_root(const char *home, sess_info_t *s)
     }
     buf[n] = '\0';
     buf[strcspn(buf, "\r\n")] = '\0';
-    if (buf[0] == '/' && ad_utf8_valid(buf, strlen(buf))) {
-        memcpy(s->cwd, buf, strlen(buf) + 1);
+    if (ad_utf8_valid(buf, strlen(buf))) {
+        sess_set_cwd(s, buf);
     }
 }
 
@@ -207,6 +217,7 @@ static void summarize(const char *home, sess_info_t *s, const sess_info_t *prev,
         if (p->tool == s->tool && p->size == s->size && p->mtime_ms == s->mtime_ms &&
             strcmp(p->rel, s->rel) == 0) {
             *s = *p;
+            s->cwd = p->cwd != NULL ? ad_xstrdup(p->cwd) : NULL;
             s->first = p->first != NULL ? ad_xstrdup(p->first) : NULL;
             s->last = p->last != NULL ? ad_xstrdup(p->last) : NULL;
             return;
@@ -280,10 +291,9 @@ json_t *sess_info_json(const sess_info_t *s)
     int64_t last_ms = s->mtime_ms > s->last_ms ? s->mtime_ms : s->last_ms;
     ad_time_format(last_ms, last);
     ad_time_format(s->started_ms, started);
-    return json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s, s:s?, s:s?, s:I, s:b}", "tool",
-                     sess_tool_name(s->tool), "sessionId", s->id, "cwd", s->cwd[0] ? s->cwd : NULL,
-                     "gitBranch", s->branch[0] ? s->branch : NULL, "startedAt",
-                     s->started_ms > 0 ? started : NULL, "lastActivity", last, "firstMessage",
-                     s->first, "lastMessage", s->last, "size", (json_int_t)s->size, "live",
-                     s->live);
+    return json_pack(
+        "{s:s, s:s, s:s?, s:s?, s:s?, s:s, s:s?, s:s?, s:I, s:b}", "tool", sess_tool_name(s->tool),
+        "sessionId", s->id, "cwd", s->cwd, "gitBranch", s->branch[0] ? s->branch : NULL,
+        "startedAt", s->started_ms > 0 ? started : NULL, "lastActivity", last, "firstMessage",
+        s->first, "lastMessage", s->last, "size", (json_int_t)s->size, "live", s->live);
 }

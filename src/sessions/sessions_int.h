@@ -21,8 +21,8 @@ typedef struct {
     sess_tool_t tool;
     char id[AD_SESS_ID_MAX];
     char rel[512]; /* below the CLI's folder: "<project>/<id>.jsonl", "2026/11/29/rollout-…" */
-    char cwd[4096];
     char branch[256];
+    char *cwd;          /* owned: the folder it ran in (absolute), or NULL */
     char *first, *last; /* owned previews, or NULL */
     int64_t started_ms, last_ms, mtime_ms, size;
     uint64_t dev, ino;
@@ -30,6 +30,8 @@ typedef struct {
 } sess_info_t;
 
 void sess_info_clear(sess_info_t *s);
+/* s's folder set to path (absolute, at most PATH_MAX; else left). */
+void sess_set_cwd(sess_info_t *s, const char *path);
 /* The listing's object of s (new reference). */
 json_t *sess_info_json(const sess_info_t *s);
 

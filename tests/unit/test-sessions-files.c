@@ -284,7 +284,7 @@ static void gemini_files(void **state)
     assert_int_equal(symlink(target, link), 0);
     put(".gemini/tmp/linked/chats/session-x.jsonl", "{\"type\":\"user\",\"content\":\"hi\"}\n");
     assert_int_equal(sess_find(home, SESS_GEMINI, "x", &s), 0);
-    assert_string_equal(s.cwd, "");
+    assert_null(s.cwd);
     sess_info_clear(&s);
 }
 
