@@ -38,8 +38,10 @@
  *   13. routine: routines (issue #75), with the store, the bus and the
  *       server (its runs are REST calls in-process); closed right after
  *       push, so no fire starts a run while the others close.
- *   14. push: Web Push (store, bus), closed first (its deliveries on the
- *       pool end).
+ *   14. push: Web Push (store, bus), closed right after the sessions (its
+ *       deliveries on the pool end).
+ *   15. sessions: the CLIs' own sessions (issue #76); it uses only the
+ *       bus and the pool, so its place is free: last, closed first.
  * Then the server's database checks (core: the server and the store): a
  * route that needs the database answers 503 while it is away, 500
  * DATA_DAMAGED while it is damaged.
@@ -64,6 +66,7 @@
 #include "psync/psync.h"
 #include "routine/routine.h"
 #include "push/push.h"
+#include "sessions/sessions.h"
 #include "store/dbcheck.h"
 #include "svc/svc.h"
 #include "train/train.h"
@@ -72,7 +75,7 @@
 static const ad_engine_t *const table[] = {
     &ad_wtree_engine, &ad_monitor_engine, &ad_train_engine,   &ad_psync_engine, &ad_flow_engine,
     &ad_svc_engine,   &ad_live_engine,    &ad_creds_engine,   &ad_defs_engine,  &ad_chat_engine,
-    &ad_loop_engine,  &ad_mcp_engine,     &ad_routine_engine, &ad_push_engine,
+    &ad_loop_engine,  &ad_mcp_engine,     &ad_routine_engine, &ad_push_engine,  &ad_sessions_engine,
 };
 _Static_assert(AD_ARRAY_LEN(table) <= AD_ENGINES_MAX, "raise AD_ENGINES_MAX");
 

@@ -62,6 +62,7 @@ void ad_api_register(ad_app_t *app)
     ad_api_mcp_register(app);
     ad_api_otlp_register(app);
     ad_api_search_register(app);
+    ad_api_external_register(app);
 }
 
 /* ---- who is asking ------------------------------------------------------------ */

@@ -191,6 +191,7 @@ void ad_api_dashboard_register(ad_app_t *app);
 void ad_api_credits_register(ad_app_t *app);
 void ad_api_export_register(ad_app_t *app);
 void ad_api_sessions_register(ad_app_t *app);
+void ad_api_external_register(ad_app_t *app); /* external.c, issue #76 */
 void ad_api_import_register(ad_app_t *app);
 void ad_api_project_sync_register(ad_app_t *app);
 /* dashboard.c: the figures of GET /api/dashboard/stats and

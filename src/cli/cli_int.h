@@ -190,6 +190,8 @@ int ad_cli_node(ad_cli_t *c, int argc, char **argv);    /* node.c */
 int ad_cli_credits(ad_cli_t *c, int argc, char **argv); /* credits.c */
 int ad_cli_import(ad_cli_t *c, int argc, char **argv);  /* import.c */
 int ad_cli_login(ad_cli_t *c, int argc, char **argv);
+/* sessions.c */
+int ad_cli_sessions(ad_cli_t *c, int argc, char **argv);
 int ad_cli_logs(ad_cli_t *c, int argc, char **argv);
 /* search.c: search (issue #76) */
 int ad_cli_search(ad_cli_t *c, int argc, char **argv);

@@ -51,6 +51,24 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --node N        run it on worker node N (any: any node that fits)\n"
      "  --json          the new agent as JSON\n",
      "agents"},
+    {"sessions", ad_cli_sessions, "ls adopt",
+     "the CLIs' own sessions on this machine, or adopt one as an agent",
+     "Usage: agentd sessions [ls] [--json]\n"
+     "       agentd sessions adopt claude|codex SESSION-ID [--worktree WT] [--name N]\n"
+     "                             [--mode M] [--json]\n"
+     "List the sessions Claude Code, Codex and Gemini CLI keep in the daemon\n"
+     "user's HOME (~/.claude/projects, ~/.codex/sessions, ~/.gemini/tmp), newest\n"
+     "first: the tool, the session id, whether a process still writes it, its\n"
+     "last activity, git branch, folder and first message. Or adopt one (Claude\n"
+     "Code's or Codex's; Gemini's are shown only): an agent in the worktree\n"
+     "it ran in (its folder registered as a workspace when none is), its\n"
+     "messages imported, its session resumed at the agent's next start. A\n"
+     "session still being written is refused until it ends.\n"
+     "  --worktree WT  the worktree (id or name); it must be the session's folder\n"
+     "  --name N       the agent's name (default: the first message)\n"
+     "  --mode M       regular (asks before tools), plan or auto\n"
+     "  --json         the daemon's JSON\n",
+     "agents"},
     {"start", ad_cli_start, NULL, "start an agent, optionally with a first prompt",
      "Usage: agentd start AGENT [PROMPT] [--config CFG [--config-flags]] [--queue]\n"
      "       [--goal CMD [--goal-prompt TEXT] [--max-turns N] [--max-cost USD]] [--json]\n"

@@ -54,6 +54,7 @@ struct ad_mcp;
 struct ad_prloop;
 struct ad_routines;
 struct ad_push;
+struct ad_sessions;
 
 typedef struct ad_app ad_app_t;
 
@@ -135,6 +136,7 @@ struct ad_app {
     struct ad_prloop *prloop;         /* pull requests' feedback loops (src/loop) */
     struct ad_routines *routines;     /* routines: the scheduler and its runs (src/routine) */
     struct ad_push *push;             /* Web Push to the dashboard app (src/push) */
+    struct ad_sessions *sessions;     /* the CLIs' own sessions on this machine (src/sessions) */
 };
 
 /* Opens list[0..n) in order into app->engines (n at most AD_ENGINES_MAX):

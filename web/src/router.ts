@@ -1,6 +1,6 @@
 // Hash routes: #/ (home), #/agents, #/agents/:id (#/agents/:id/m/:messageId: its transcript at
 // that message, a search hit's link), #/crews, #/crews/:id,
-// #/grid, #/analytics, #/runs/:id (a run's page), #/health, #/nodes, #/routines[/:id], #/settings[/:section], #/chats[/:id], #/projects[/:id],
+// #/grid, #/analytics, #/runs/:id (a run's page), #/health, #/nodes, #/routines[/:id], #/sessions, #/settings[/:section], #/chats[/:id], #/projects[/:id],
 // #/definitions[/:name].
 // Hash routing keeps every page a static file for the daemon to serve.
 import { signal } from '@preact/signals';
@@ -19,6 +19,7 @@ export type Route =
   | { page: 'health' }
   | { page: 'nodes' }
   | { page: 'routines'; id?: string }
+  | { page: 'sessions' }
   | { page: 'settings'; id?: string };
 
 export function parseRoute(hash: string): Route {
@@ -36,6 +37,7 @@ export function parseRoute(hash: string): Route {
   if (parts[0] === 'health') return { page: 'health' };
   if (parts[0] === 'nodes') return { page: 'nodes' };
   if (parts[0] === 'routines') return parts[1] ? { page: 'routines', id: parts[1] } : { page: 'routines' };
+  if (parts[0] === 'sessions') return { page: 'sessions' };
   if (parts[0] === 'settings') return parts[1] ? { page: 'settings', id: parts[1] } : { page: 'settings' };
   return { page: 'home' };
 }

@@ -15,6 +15,7 @@ export const PAGES: { key: string; label: string; href: string }[] = [
   { key: 'health', label: 'Health', href: '#/health' },
   { key: 'nodes', label: 'Nodes', href: '#/nodes' },
   { key: 'routines', label: 'Routines', href: '#/routines' },
+  { key: 'sessions', label: 'Sessions', href: '#/sessions' },
   { key: 'settings', label: 'Settings', href: '#/settings' },
 ];
 

@@ -24,6 +24,7 @@ describe('the frame', () => {
       '#/nodes',
       '#/routines',
       '#/routines/rt_1',
+      '#/sessions',
       '#/settings',
     ])
       expect(keys.has(pageOf(parseRoute(h))), h).toBe(true);

@@ -61,6 +61,8 @@ const SettingsPage = lazy(() => import('./SettingsPage').then((m) => ({ default:
 const NodesPage = lazy(() => import('./Nodes'));
 // The Routines page (issue #75) loads when first opened.
 const RoutinesPage = lazy(() => import('./Routines'));
+// The Sessions page (issue #76) loads when first opened.
+const SessionsPage = lazy(() => import('./Sessions'));
 // The Crews page and its graph library load when first opened.
 const CrewsPage = lazy(() => import('./Crews'));
 // The Chats page (issue #18) too.
@@ -324,6 +326,11 @@ export function App() {
         {r.page === 'routines' && (
           <Suspense fallback={<Spinner label="Loading routines…" />}>
             <RoutinesPage id={r.id} />
+          </Suspense>
+        )}
+        {r.page === 'sessions' && (
+          <Suspense fallback={<Spinner label="Looking for sessions…" />}>
+            <SessionsPage />
           </Suspense>
         )}
         {r.page === 'settings' && (

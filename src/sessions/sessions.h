@@ -1,0 +1,99 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sessions: the agent CLIs' own sessions on this machine, found where the
+ * CLIs keep them in the daemon user's HOME (issue #76, docs/sessions.md):
+ * Claude Code's ~/.claude/projects/<folder>/<id>.jsonl, Codex's
+ * ~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl and Gemini CLI's
+ * ~/.gemini/tmp/<project>/chats/session-*.jsonl (shown, not adopted). Their files are untrusted
+ * input: opened with no link followed beneath the CLI's own folder, read
+ * in bounded windows (files, bytes, line length), any line that is not
+ * what is expected skipped. The engine (plugin.c) keeps the last scan,
+ * polls it every 2 s once somebody has asked, and publishes what changed
+ * as external_session {session} on the topics "sessions" and
+ * "org:org_default" (they are the owner's files). adopt.c's write makes an
+ * agent of a session with its transcript. Loop thread unless said.
+ */
+#ifndef AD_SESSIONS_H
+#define AD_SESSIONS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "auth/auth.h"
+#include "bus/bus.h"
+#include "core/core.h"
+#include "store/store.h"
+#include "wtree/wtree.h"
+
+typedef struct ad_sessions ad_sessions_t;
+
+/* The bounds of a reading (scan.c, read.c). */
+#define AD_SESS_FILES_MAX 2000        /* files looked at in a scan, each CLI */
+#define AD_SESS_LIST_MAX 500          /* sessions listed, newest first */
+#define AD_SESS_LINE_MAX (1u << 20)   /* a longer line is skipped */
+#define AD_SESS_WINDOW (128u << 10)   /* the head and the tail read for a listing */
+#define AD_SESS_READ_MAX (64u << 20)  /* the last bytes of a file a read takes */
+#define AD_SESS_MESSAGES_MAX 5000     /* the last messages a read keeps */
+#define AD_SESS_TEXT_MAX (256u << 10) /* a message's text is cut there */
+#define AD_SESS_PREVIEW_MAX 400       /* firstMessage, lastMessage */
+#define AD_SESS_LIVE_MS 10000         /* written this recently: live */
+#define AD_SESS_ID_MAX 64
+
+/* "claude", "codex" or "gemini": 0, or AD_EINVAL. */
+int ad_sessions_tool_check(const char *tool, ad_field_err_t *e);
+/* A session id as the CLIs make them (letters, digits and '-', at most
+ * AD_SESS_ID_MAX - 1): 0, or AD_EINVAL with e naming sessionId. */
+int ad_sessions_id_check(const char *id, ad_field_err_t *e);
+
+/* The engine's state over home (the daemon user's HOME, copied; NULL or
+ * "": no sessions are found); bus and store borrowed. Closed by
+ * ad_sessions_close. */
+ad_sessions_t *ad_sessions_new(uv_loop_t *loop, ad_bus_t *bus, ad_store_t *store, const char *home);
+void ad_sessions_close(ad_sessions_t *S);
+extern const struct ad_engine ad_sessions_engine;
+
+/* Whether who sees this machine's sessions (S made, and who of the
+ * owner's organisation: they are the daemon user's files). */
+bool ad_sessions_sees(const ad_sessions_t *S, const ad_principal_t *who);
+
+/* cb(rc, out, ud): out owned by the callee, NULL on error. */
+typedef void (*ad_sessions_cb)(int rc, json_t *out, void *ud);
+/* {sessions: [{tool, sessionId, cwd, gitBranch, startedAt, lastActivity,
+ * firstMessage, lastMessage, size, live, agentId}]}, newest first, from a
+ * fresh scan (on the pool; the poll starts with the first call); agentId
+ * is the agent of org ("": any) that holds the session, or null
+ * (prep.c). */
+void ad_sessions_list(ad_sessions_t *S, const char *org, ad_sessions_cb cb, void *ud);
+/* One session: {session, messages: [{role, content, toolName?,
+ * toolInput?, toolOutput?, isError, createdAt}]} (the last
+ * AD_SESS_MESSAGES_MAX, oldest first); AD_ENOENT when it is not found. */
+void ad_sessions_read(ad_sessions_t *S, const char *tool, const char *id, ad_sessions_cb cb,
+                      void *ud);
+
+/* prep.c: an adoption's checks, for who, of the request body {tool,
+ * sessionId, worktreeId?, and an agent's fields} (borrowed: it must stay
+ * until cb): the fields (AD_EINVAL with e: nothing queued, no cb), the
+ * worktree visible to who (AD_ENOENT), then the session read (AD_ENOENT:
+ * none), not live (AD_ESTATE, code SESSION_LIVE), held by no agent of
+ * who's org (AD_EEXIST, code ALREADY_ADOPTED, details.agentId), and the
+ * worktree at its folder: the one asked for when it is that one (else
+ * AD_ESTATE, details.cwd), the org's own, or the folder registered
+ * through W under the workspaces' rules (AD_ESTATE, details.needed
+ * "workspace_roots", when who may not; W's errors as they are). On success
+ * body has executor (the tool) and a name (the first message, unless it
+ * had one), and cb(ud, out) gets out->data {session, messages, worktreeId,
+ * orgId}; else the error as src/wtree gives its own. */
+int ad_sessions_adoption(ad_sessions_t *S, ad_wtree_t *W, const ad_principal_t *who, json_t *body,
+                         ad_wtree_cb cb, void *ud, ad_field_err_t *e);
+/* adopt.c: the write's args {agent, messages} from the agent's insert
+ * args (taken) and the adoption's data (borrowed): the session id set. */
+json_t *ad_sessions_adopt_args(json_t *agent, const json_t *data);
+
+/* adopt.c, writer thread: args {agent: the agent's insert args (ad_store_op_agent_insert),
+ * messages: what ad_sessions_read gave}; the agent and its messages in one
+ * transaction. result {agent, workspaceId, imported}. */
+int ad_sessions_op_adopt(ad_store_tx_t *tx, json_t *args, json_t **result);
+
+#endif

@@ -1,0 +1,36 @@
+import { describe, expect, it } from 'vitest';
+import { adoptable, folderName, upsertSession, type ExternalSession } from '../src/sessions';
+
+const s = (id: string, at: string, extra: Partial<ExternalSession> = {}): ExternalSession => ({
+  tool: 'claude',
+  sessionId: id,
+  cwd: '/home/u/proj',
+  gitBranch: 'main',
+  startedAt: at,
+  lastActivity: at,
+  firstMessage: 'hi',
+  lastMessage: 'hi',
+  size: 10,
+  live: false,
+  ...extra,
+});
+
+describe('outside sessions', () => {
+  it('an event puts a session in its place, newest first, keeping the agent that holds it', () => {
+    const list = [s('a', '2026-11-29T10:00:00Z', { agentId: 'ag_1' }), s('b', '2026-11-29T09:00:00Z')];
+    const next = upsertSession(list, s('b', '2026-11-29T11:00:00Z', { live: true }));
+    expect(next.map((x) => x.sessionId)).toEqual(['b', 'a']);
+    expect(next[0].live).toBe(true);
+    const again = upsertSession(next, s('a', '2026-11-29T12:00:00Z'));
+    expect(again[0].agentId).toBe('ag_1');
+    expect(again).toHaveLength(2);
+    expect(upsertSession([], s('c', '2026-11-29T12:00:00Z'))).toHaveLength(1);
+  });
+  it('shows a folder by its last part', () => {
+    expect(folderName('/home/u/proj')).toBe('proj');
+    expect(folderName(null)).toBe('—');
+    expect(folderName('/')).toBe('/');
+    expect(adoptable(s('a', '2026-11-29T12:00:00Z'))).toBe(true);
+    expect(adoptable(s('g', '2026-11-29T12:00:00Z', { tool: 'gemini' }))).toBe(false);
+  });
+});
