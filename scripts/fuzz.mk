@@ -27,7 +27,7 @@ FUZZ_SRC := \
 	$(addprefix src/node/,$(addsuffix .c,link)) \
 	$(addprefix src/otel/,$(addsuffix .c,export recv spans)) \
 	$(addprefix src/store/,$(addsuffix .c,cksum db_pg db_pgstmt dbcheck evlog evlogopen evlogread migrate open pg pgsql pgtrig read stmt testhooks writer)) \
-	$(addprefix src/tables/,$(addsuffix .c,approvals distover dists runs seriesroll spans status)) \
+	$(addprefix src/tables/,$(addsuffix .c,agentrow approvals distover dists runs seriesroll spans status)) \
 	$(addprefix src/tls/,$(addsuffix .c,front)) \
 	$(addprefix src/tsdb/,$(addsuffix .c,codec hist roll tfevents)) \
 	$(addprefix src/ws/,$(addsuffix .c,deflate handshake testroutes ws wsmsg))

@@ -79,9 +79,11 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --queue          when no worker node can take it now, wait in the queue\n"
      "                   and start when one has room (docs/nodes.md)\n"
      "  --goal CMD       a goal: after each turn CMD (a shell line) runs in the\n"
-     "                   worktree; until it exits 0 the agent gets --goal-prompt\n"
-     "                   and its output, at most --max-turns turns (10) and\n"
-     "                   --max-cost dollars (`agentd send` takes them too)\n"
+     "                   worktree, until it exits 0 (`agentd send` takes these too)\n"
+     "  --goal-prompt T  what the agent is sent, with the check's output, while\n"
+     "                   the goal is not met\n"
+     "  --max-turns N    the goal's turns at most (10)\n"
+     "  --max-cost USD   the goal's cost at most, in dollars\n"
      "  --json           the agent as JSON\n",
      "agents"},
     {"send", ad_cli_send, NULL, "send a message to a running agent",

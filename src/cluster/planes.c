@@ -158,7 +158,7 @@ static void on_beat(int rc, json_t *result, void *ud)
      * for a whole lease, which gave every owner that same lease to renew
      * its own: an outage moves no run, a dead plane's runs still move. */
     bool steady = p->db_up_since != 0 && now - p->db_up_since >= AD_PLANES_LEASE_MS;
-    if (rc == 0 && !p->closing && steady) {
+    if (rc == 0 && !p->closing && !p->leaving && steady) {
         json_t *held = p->hooks.held != NULL ? p->hooks.held(p->hooks.ud) : NULL;
         size_t n = json_array_size(held);
         const char **ids = ad_xcalloc(n + 1, sizeof(char *));
@@ -315,6 +315,7 @@ size_t ad_planes_others_live(ad_planes_t *p)
 void ad_planes_leave(ad_planes_t *p)
 {
     if (p != NULL && !p->leaving) {
+        beat(p); /* the runs it started since the last one get their lease */
         p->leaving = true;
         ad_store_plane_leave(p->store, p->id);
     }

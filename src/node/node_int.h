@@ -350,6 +350,11 @@ struct worker {
      * (planeurl.c), at most AD_NODE_JOIN_MAX in all. */
     char urls[AD_NODE_JOIN_MAX][AD_NODE_DIAL_MAX];
     size_t nurls, cur, njoin;
+    /* the URL whose link last failed before a welcome, and when (monotonic
+     * ms): a `moved` there within a lease is not followed (a plane just
+     * killed still reads live for a lease, planemove.c) */
+    char failed_url[AD_NODE_DIAL_MAX];
+    uint64_t failed_ms;
     ad_node_allow_t allow;
     uint64_t refused[AD_NODE_REFUSED_MAX]; /* refusals logged (hashes, a ring) */
     size_t nrefused;

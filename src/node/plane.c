@@ -332,8 +332,19 @@ static bool leased_elsewhere(ad_plane_t *p, const char *run_id)
 {
     char owner[AD_ID_MAX];
     int64_t exp = 0;
-    return p->cfg->plane_id[0] != '\0' && ad_store_run_lease(p->store, run_id, owner, &exp) == 0 &&
-           strcmp(owner, p->cfg->plane_id) != 0;
+    if (p->cfg->plane_id[0] == '\0') {
+        return false;
+    }
+    if (ad_store_run_lease(p->store, run_id, owner, &exp) == 0) {
+        return strcmp(owner, p->cfg->plane_id) != 0;
+    }
+    /* no lease yet: a plane that stopped before its next heartbeat leased
+     * a run it had just started (issue #77); running, it is the takeover's */
+    json_t *row = NULL;
+    bool running = ad_store_run_get(p->store, run_id, &row) == 0 &&
+                   strcmp(json_string_value(json_object_get(row, "status")) ?: "", "running") == 0;
+    json_decref(row);
+    return running;
 }
 
 /* The runs a node says it holds: the ones with a relay here get an ATTACH,

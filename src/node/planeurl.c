@@ -376,6 +376,11 @@ void ad_worker_moved(worker_t *w, json_t *msg)
                safe, why);
         return;
     }
+    if (strcmp(dial, w->failed_url) == 0 && ad_mono_ms() - w->failed_ms < w->lease_ms) {
+        ad_log(AD_LOG_INFO, "node", "not moving to a control plane whose link just failed url=%s",
+               dial); /* it went; the plane here takes the runs when their lease lapses */
+        return;
+    }
     size_t at = w->nurls;
     for (size_t j = 0; j < w->nurls; j++) {
         at = strcmp(w->urls[j], dial) == 0 ? j : at;

@@ -698,6 +698,10 @@ static void on_link_close(ad_wsc_t *c, int code, const char *reason, void *ud)
     }
     bool was_up = w->link_welcomed;
     w->link_welcomed = false;
+    if (!was_up) {
+        snprintf(w->failed_url, sizeof(w->failed_url), "%s", w->url);
+        w->failed_ms = ad_mono_ms();
+    }
     if (!was_up && w->nurls > 1) {
         /* this control plane cannot be reached: the next one (its runs
          * are taken over by a survivor, docs/operations.md) */
@@ -730,6 +734,8 @@ static void link_connect(worker_t *w)
                     sizeof(err)) != 0) {
         ad_log(AD_LOG_WARN, "node", "cannot open the link: %s", err);
         w->link = NULL;
+        snprintf(w->failed_url, sizeof(w->failed_url), "%s", w->url);
+        w->failed_ms = ad_mono_ms();
         if (w->nurls > 1) {
             w->cur = (w->cur + 1) % w->nurls;
             snprintf(w->url, sizeof(w->url), "%s", w->urls[w->cur]);

@@ -276,6 +276,11 @@ void ad_runner_agent_row_live(const ad_runner_t *r, ad_row_agent_t *agent)
 {
     int64_t since;
     bool force;
+    int64_t at = r != NULL && agent->id != NULL ? ad_run_suspended_until(r, agent->id) : 0;
+    if (at != 0) { /* resumeAt (suspend.c) */
+        agent->resume_at = at;
+        agent->has_resume_at = true;
+    }
     if (r == NULL || agent->id == NULL || !ad_runner_stopping(r, agent->id, &since, &force)) {
         return;
     }

@@ -170,7 +170,12 @@ function fill(pattern, f) {
     // a provider names no row: every org has its own credential under it
     ['/api/credentials/', 'anthropic', false], ['/api/definitions/', 'general', false],
     // an org's credits: the owner's to grant (403 to any token; seed-003-credits)
-    ['/api/orgs/', 'org_default', false]];
+    ['/api/orgs/', 'org_default', false],
+    // routines, push subscriptions and the CLIs' own sessions: none made
+    // here (their org rules: routines.test.js, push.test.js,
+    // sessions-external.test.js)
+    ['/api/routines/', 'rt_none', false], ['/api/push/subscriptions/', 'ps_none', false],
+    ['/api/sessions/external/', 'claude', false]];
   if (!/:\w+/.test(pattern)) return { path: pattern, owned: false };
   const hit = ids.find(([prefix]) => pattern.startsWith(prefix));
   if (!hit) return null;
@@ -180,7 +185,10 @@ function fill(pattern, f) {
 const PUBLIC = new Set(['GET /healthz', 'POST /api/auth/login', 'POST /api/auth/logout']);
 // The OTLP receiver takes no token: a run's own credential, checked by its
 // handler (401 without it, below; the rest in otlp-receive.test.js).
-const RUN_CREDENTIAL = new Set(['POST /v1/traces', 'POST /v1/metrics', 'POST /v1/logs']);
+const RUN_CREDENTIAL = new Set(['POST /v1/traces', 'POST /v1/metrics', 'POST /v1/logs',
+  // a routine's webhook takes its own signature (routines.test.js), a push
+  // notification's Allow/Deny its one-use action token (push.test.js)
+  'POST /api/hooks/:id', 'POST /api/push/actions']);
 // An upgrade-only route (the seed's socket on /) is a WebSocket too: a plain
 // GET on its path is the public page, tested below.
 const isWs = (route) => route.method === 'GET' && (/^\/ws(\/|$)/.test(route.pattern) || route.upgrade === 'websocket');
@@ -207,10 +215,15 @@ test('every route declares its access; only login and health are public (and the
     const key = `${r.method} ${r.pattern}`;
     if (RUN_CREDENTIAL.has(key)) {
       assert.equal(r.access, 'public', key);
-      const res = await call(d, r.method, r.pattern, {});
-      assert.equal(res.status, 401, `${key} without a run's credential`);
-      const tok = await call(d, r.method, r.pattern, {}, bearer(d.token));
-      assert.equal(tok.status, 401, `${key} with the owner token: not a run's credential`);
+      // (the push action's body is its credential: a token that is not one
+      // is refused 403, as every action token that does not hold: push.test.js)
+      const push = key === 'POST /api/push/actions';
+      const body = push ? { token: 'not-a-token', action: 'allow' } : {};
+      const want = push ? 403 : 401;
+      const res = await call(d, r.method, r.pattern, body);
+      assert.equal(res.status, want, `${key} without its own credential`);
+      const tok = await call(d, r.method, r.pattern, body, bearer(d.token));
+      assert.equal(tok.status, want, `${key} with the owner token: not its own credential`);
       continue;
     }
     if (r.access === 'public') assert.ok(PUBLIC.has(key), `${key} is public`);
