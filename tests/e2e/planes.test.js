@@ -376,22 +376,20 @@ test('a held run of a dead plane is taken over by a plane on the same machine; t
   assert.match(ag2.statusReason?.text || '', /plane_b could not take run .* over from its holder/, JSON.stringify(ag2.statusReason));
 });
 
-// A node restarted after a failover (issue #77): its --join plane A is up
-// again but no longer holds its run, which plane B took over. A tells it
-// to move (`moved`: the plane whose live lease holds every run it lists),
-// the node dials B, and the run ends under B with every value once.
-test('a node restarted after a failover dials its --join plane and is sent to the plane that owns its runs', { skip: missing || false, timeout: 300000 }, async (t) => {
+// Two planes on one new database and one Redis, sharing an owner token,
+// plane A on a fixed address and data dir (it may be started again there):
+// {pg, start(id, more), dirA, portA}; everything made is removed after t.
+async function twoPlanes(t, db) {
   const pg = await startPostgres();
-  const dbUrl = pg.createDb('moved');
+  const dbUrl = pg.createDb(db);
   const port = await freePort();
   const redis = await startRedis(port);
   const token = crypto.randomBytes(24).toString('hex');
   const tokenFile = path.join(daemon.tmpDir('agentd-token-'), 'owner');
   fs.writeFileSync(tokenFile, token, { mode: 0o600 });
   const redisKey = keyFile(path.dirname(tokenFile));
-  const portA = await freePort();
-  const dirA = daemon.tmpDir('agentd-plane-a-');
-  const start = async (id, more = {}) => {
+  const c = { pg, dirA: daemon.tmpDir('agentd-plane-a-'), portA: await freePort(), made: [] };
+  c.start = async (id, more = {}) => {
     const d = await daemon.start({
       needUrl: true, ...more,
       env: { AGENTD_DATABASE_URL: dbUrl },
@@ -400,28 +398,35 @@ test('a node restarted after a failover dials its --join plane and is sent to th
     });
     d.token = token;
     d.authHeaders = { authorization: `Bearer ${token}` };
+    c.made.push(d);
     return d;
   };
-  let a = await start('plane_a', { dataDir: dirA, listen: `127.0.0.1:${portA}` });
-  const b = await start('plane_b');
-  let node = null;
-  const repo = daemon.tmpRepo('agentd-wt-');
+  c.repo = daemon.tmpRepo('agentd-wt-');
   t.after(async () => {
-    if (node) await node.cleanup();
-    await a.cleanup();
-    await b.cleanup();
+    if (c.node) await c.node.cleanup();
+    for (const d of c.made) await d.cleanup();
     redis.kill('SIGKILL');
     pg.stop();
-    fs.rmSync(repo, { recursive: true, force: true });
-    fs.rmSync(dirA, { recursive: true, force: true });
-    fs.rmSync(path.dirname(tokenFile), { recursive: true, force: true });
+    for (const dir of [c.repo, c.dirA, path.dirname(tokenFile)]) fs.rmSync(dir, { recursive: true, force: true });
   });
+  return c;
+}
+
+// A node restarted after a failover (issue #77): its --join plane A is up
+// again but no longer holds its run, which plane B took over. A tells it
+// to move (`moved`: the plane whose live lease holds every run it lists),
+// the node dials B, and the run ends under B with every value once.
+test('a node restarted after a failover dials its --join plane and is sent to the plane that owns its runs', { skip: missing || false, timeout: 300000 }, async (t) => {
+  const c = await twoPlanes(t, 'moved');
+  let a = await c.start('plane_a', { dataDir: c.dirA, listen: `127.0.0.1:${c.portA}` });
+  const b = await c.start('plane_b');
+  const repo = c.repo;
   await until(async () => (await planes(a))?.planes?.length === 2, 'plane A to list both planes');
   const ws = await api(a, 'POST', '/api/workspaces', { path: repo, name: 'w' });
   assert.equal(ws.status, 201, JSON.stringify(ws.body));
   const nt = await nodeToken(a, 'n1');
   const nodeOpts = { token: nt.token, name: 'n1', env: NODE_ENV, args: ['--planes-allow', '127.0.0.1'] };
-  node = await startNode(a.url, nodeOpts);
+  let node = c.node = await startNode(a.url, nodeOpts);
   await until(() => node.stderr.includes(`learned" url=${b.url}/api/nodes/link`), 'n1 to learn B\'s address');
   const id = await commandAgent(a, ws.body.worktrees[0].id, COUNTER, { node: 'n1' });
   assert.equal((await api(a, 'POST', `/api/agents/${id}/start`, {})).status, 200);
@@ -435,9 +440,9 @@ test('a node restarted after a failover dials its --join plane and is sent to th
   await until(async () => (await nodeNamed(b, 'n1'))?.state === 'connected', 'n1 on plane B');
 
   // A back on its address; the node restarted, dialling only A.
-  a = await start('plane_a', { dataDir: dirA, listen: `127.0.0.1:${portA}` });
+  a = await c.start('plane_a', { dataDir: c.dirA, listen: `127.0.0.1:${c.portA}` });
   await node.kill();
-  node = await startNode(a.url, { ...nodeOpts, dataDir: node.dataDir });
+  node = c.node = await startNode(a.url, { ...nodeOpts, dataDir: node.dataDir });
   await until(() => node.stderr.includes('moving to the control plane that owns this node\'s runs'),
     'A to send n1 to B').catch((e) => { throw new Error(`${e.message}; its log:\n${node.stderr}`); });
   await until(async () => (await nodeNamed(b, 'n1'))?.state === 'connected', 'n1 back on plane B');
@@ -460,42 +465,15 @@ test('a node restarted after a failover dials its --join plane and is sent to th
 // instead: the other plane takes nothing over, the owner keeps its run,
 // and the run ends under it with every value once.
 test('a database outage longer than a lease moves no run to the other plane', { skip: missing || false, timeout: 300000 }, async (t) => {
-  const pg = await startPostgres();
-  const dbUrl = pg.createDb('frozen');
-  const port = await freePort();
-  const redis = await startRedis(port);
-  const token = crypto.randomBytes(24).toString('hex');
-  const tokenFile = path.join(daemon.tmpDir('agentd-token-'), 'owner');
-  fs.writeFileSync(tokenFile, token, { mode: 0o600 });
-  const redisKey = keyFile(path.dirname(tokenFile));
-  const start = async (id) => {
-    const d = await daemon.start({
-      needUrl: true,
-      env: { AGENTD_DATABASE_URL: dbUrl },
-      args: ['--redis-url', `redis://127.0.0.1:${port}`, '--redis-key-file', redisKey, '--plane-id', id,
-        '--token-file', tokenFile, '--stop-grace-ms', '300'],
-    });
-    d.token = token;
-    d.authHeaders = { authorization: `Bearer ${token}` };
-    return d;
-  };
-  const a = await start('plane_a');
-  const b = await start('plane_b');
-  let node = null;
-  const repo = daemon.tmpRepo('agentd-wt-');
-  t.after(async () => {
-    if (node) await node.cleanup();
-    await a.cleanup();
-    await b.cleanup();
-    redis.kill('SIGKILL');
-    pg.stop();
-    fs.rmSync(repo, { recursive: true, force: true });
-    fs.rmSync(path.dirname(tokenFile), { recursive: true, force: true });
-  });
+  const c = await twoPlanes(t, 'frozen');
+  const pg = c.pg;
+  const a = await c.start('plane_a');
+  const b = await c.start('plane_b');
+  const repo = c.repo;
   await until(async () => (await planes(a))?.planes?.length === 2, 'plane A to list both planes');
   const ws = await api(a, 'POST', '/api/workspaces', { path: repo, name: 'w' });
   const nt = await nodeToken(a, 'n1');
-  node = await startNode(a.url, { token: nt.token, name: 'n1', env: NODE_ENV, args: ['--planes-allow', '127.0.0.1'] });
+  const node = c.node = await startNode(a.url, { token: nt.token, name: 'n1', env: NODE_ENV, args: ['--planes-allow', '127.0.0.1'] });
   await until(async () => (await nodeNamed(a, 'n1'))?.state === 'connected', 'n1 on plane A');
   const id = await commandAgent(a, ws.body.worktrees[0].id, COUNTER, { node: 'n1' });
   assert.equal((await api(a, 'POST', `/api/agents/${id}/start`, {})).status, 200);
