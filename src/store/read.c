@@ -97,6 +97,7 @@ static void read_work(uv_work_t *w)
         return;
     }
     ad_db_t *db = r->url != NULL ? pool_take(r->url) : NULL;
+    bool pooled = db != NULL;
     char err[512];
     if (db == NULL) {
         r->rc = r->url != NULL ? ad_db_pg_open(r->url, &db, err, sizeof(err))
@@ -111,6 +112,20 @@ static void read_work(uv_work_t *w)
         pool_busy_add(1);
     }
     r->rc = r->fn(db, r->ctx);
+    if (r->url != NULL && pooled && ad_db_pg_lost(db)) {
+        /* A pooled connection the server closed while it waited (the server
+         * restarted): the read goes once more on a new one, instead of a 503
+         * after the database is back. */
+        ad_store_conn_close(db);
+        db = NULL;
+        if (ad_db_pg_open(r->url, &db, err, sizeof(err)) == 0) {
+            r->rc = r->fn(db, r->ctx);
+        } else {
+            r->rc = AD_EUNAVAIL;
+            pool_busy_add(-1);
+            return;
+        }
+    }
     if (r->url != NULL) {
         pool_busy_add(-1);
     }
