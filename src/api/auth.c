@@ -12,6 +12,7 @@
 #include "tables/accounts.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* ---- sessions ------------------------------------------------------------------- */
@@ -109,6 +110,24 @@ static void login_json(ad_req_t *r, void *ud)
     json_decref(body);
 }
 
+typedef struct {
+    ad_req_t *r;
+    json_t *body; /* {code, url, expiresIn} */
+} code_answer_t;
+
+static void code_stored(int rc, void *ud)
+{
+    code_answer_t *c = ud;
+    if (rc != 0) {
+        ad_api_fail(c->r, rc, "login code", NULL);
+        json_decref(c->body);
+    } else {
+        ad_res_header(c->r, "Cache-Control", "no-store");
+        ad_res_json(c->r, 201, c->body);
+    }
+    free(c);
+}
+
 /* POST /api/auth/login-code: a one-time login code for the owner, and the
  * URL that carries it in its fragment (`agentd login` asks over the unix
  * socket and prints it). */
@@ -128,11 +147,14 @@ static void login_code(ad_req_t *r, void *ud)
     char url[512];
     ad_auth_login_url(app->cfg, app->server != NULL ? ad_server_port(app->server) : 0, code, url,
                       sizeof(url));
-    ad_res_header(r, "Cache-Control", "no-store");
-    ad_res_json(r, 201,
-                json_pack("{s:s, s:s, s:I}", "code", code, "url", url, "expiresIn",
-                          (json_int_t)expires_in));
+    code_answer_t *c = ad_xcalloc(1, sizeof(*c));
+    c->r = r;
+    c->body =
+        json_pack("{s:s, s:s, s:I}", "code", code, "url", url, "expiresIn", (json_int_t)expires_in);
     memset(code, 0, sizeof(code));
+    /* answered once the code is stored: with several planes on one database
+     * (src/auth/planes.c) another plane takes it from there at once */
+    ad_store_flush(app->store, code_stored, c);
 }
 
 static void rotated(int rc, json_t *result, void *ud)
