@@ -79,6 +79,10 @@ test('the switch subscribes; a push shows Allow and Deny; Allow decides the appr
   await page.goto('about:blank'); // a new document, so the script above runs in it
   await page.goto(`${d.url}/#/settings/general`);
   // the worker's install fetches the shell first: on a loaded machine that took over 15 s once
+  // once the worker is active, a page it did not claim (its navigation raced
+  // the claim, under load in a fresh-clone check) is its after a reload
+  await page.waitForFunction(() => navigator.serviceWorker.ready.then(() => true), null, { timeout: WAIT_MS });
+  if (!(await page.evaluate(() => navigator.serviceWorker.controller !== null))) await page.reload();
   await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: WAIT_MS });
   const sw = await until(() => ctx.serviceWorkers()[0], 'the service worker');
   const toggle = page.locator('#set-push');
