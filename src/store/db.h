@@ -126,6 +126,12 @@ int ad_db_pg_autocommit(ad_db_t *db);
  * new connection). The statements cached on the connection are prepared
  * again on the new one at their next use. */
 bool ad_db_pg_lost(ad_db_t *db);
+/* Whether an idle connection is gone without anyone having used it yet: the
+ * server closed it (a restart) and its socket says so. Checked before an
+ * idle connection is handed out, so a read after an outage does not fail on
+ * it (and say the database is down when it is not). Does not block; false
+ * on SQLite. */
+bool ad_db_pg_stale(ad_db_t *db);
 /* A new connection in place of a lost one: 0, or AD_EUNAVAIL (the reason
  * in the process's database state below). Blocks for a login, at most the
  * URL's connect_timeout (10 s unless it says). */

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 /* ---- errors ------------------------------------------------------------------- */
@@ -74,6 +75,15 @@ static int code_of(const char *st)
 
 static pthread_mutex_t state_lock = PTHREAD_MUTEX_INITIALIZER;
 static ad_db_pg_state_t state = {.rtt_sec = -1};
+static uint64_t recoveries; /* under state_lock: times the state went up again */
+
+static uint64_t state_recoveries(void)
+{
+    pthread_mutex_lock(&state_lock);
+    uint64_t n = recoveries;
+    pthread_mutex_unlock(&state_lock);
+    return n;
+}
 
 static void state_down(const char *why)
 {
@@ -93,6 +103,7 @@ static void state_up(bool reconnected)
 {
     pthread_mutex_lock(&state_lock);
     if (state.down) {
+        recoveries++;
         ad_log(AD_LOG_INFO, "store", "PostgreSQL reachable again after %lld ms",
                (long long)(ad_wall_ms() - state.down_since_ms));
     }
@@ -100,6 +111,18 @@ static void state_up(bool reconnected)
     state.down_since_ms = 0;
     state.reconnects += reconnected;
     pthread_mutex_unlock(&state_lock);
+}
+
+/* p lost its connection: the database is down, unless p's connection was
+ * made before the server was last seen back (a leftover of that outage,
+ * idle since: its failure says nothing of the server now, and reads must
+ * not answer 503 because of it). */
+static void conn_lost(struct ad_db_pg *p, const char *why)
+{
+    p->lost = true;
+    if (p->since == state_recoveries()) {
+        state_down(why);
+    }
 }
 
 void ad_db_pg_state(ad_db_pg_state_t *out)
@@ -149,8 +172,7 @@ bool ad_db_pg_usable(ad_db_t *db)
 {
     struct ad_db_pg *p = db->pg;
     if (!p->lost && (p->c == NULL || ad_pq.PQstatus(p->c) != CONNECTION_OK)) {
-        p->lost = true;
-        state_down("the connection to PostgreSQL was lost");
+        conn_lost(p, "the connection to PostgreSQL was lost");
     }
     return !p->lost;
 }
@@ -166,9 +188,8 @@ int ad_db_pg_fail(ad_db_t *db, const PGresult *r)
     snprintf(p->msg, sizeof(p->msg), "%s", m != NULL && *m != '\0' ? m : "?");
     p->msg[strcspn(p->msg, "\n")] = '\0';
     if (ad_db_pg_conn_gone(p->c, r)) {
-        p->lost = true;
         ad_store_pg_scrub(p->msg, p->url);
-        state_down(p->msg);
+        conn_lost(p, p->msg);
         p->err = AD_DB_UNAVAIL;
     } else {
         p->err = code_of(ad_pq.PQresultErrorField(r, PG_DIAG_SQLSTATE));
@@ -198,8 +219,27 @@ int ad_db_pg_open(const char *url, ad_db_t **out, char *err, size_t errsz)
     db->pg->c = c;
     db->pg->url = ad_xstrdup(url);
     state_up(false);
+    db->pg->since = state_recoveries();
     *out = db;
     return 0;
+}
+
+bool ad_db_pg_stale(ad_db_t *db)
+{
+    if (db == NULL || db->kind != AD_DB_PG) {
+        return false;
+    }
+    struct ad_db_pg *p = db->pg;
+    if (p->lost || p->c == NULL) {
+        return true;
+    }
+    /* An idle connection has nothing to read: readable means the server
+     * closed it (EOF) or sent its last word (57P01 and an EOF). */
+    struct pollfd pfd = {.fd = ad_pq.PQsocket(p->c), .events = POLLIN};
+    if (pfd.fd < 0 || poll(&pfd, 1, 0) <= 0) {
+        return pfd.fd < 0;
+    }
+    return ad_pq.PQconsumeInput(p->c) == 0 || ad_pq.PQstatus(p->c) != CONNECTION_OK;
 }
 
 bool ad_db_pg_lost(ad_db_t *db)
@@ -228,6 +268,7 @@ int ad_db_pg_reconnect(ad_db_t *db)
     p->msg[0] = '\0';
     p->err = 0;
     state_up(true);
+    p->since = state_recoveries();
     return 0;
 }
 

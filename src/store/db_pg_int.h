@@ -27,6 +27,7 @@ struct ad_db_pg {
     char *url;    /* to connect again (never logged) */
     unsigned gen; /* connections made: a statement prepared on an older one is not there */
     bool lost;
+    uint64_t since; /* the process's recoveries when it connected (conn_lost) */
     int64_t changes;
     int err;
     char msg[512];

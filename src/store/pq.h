@@ -17,6 +17,7 @@
     X(PQcmdTuples)                                                                                 \
     X(PQconnectdbParams)                                                                           \
     X(PQconnectionNeedsPassword)                                                                   \
+    X(PQconsumeInput)                                                                              \
     X(PQconninfoFree)                                                                              \
     X(PQconninfoParse)                                                                             \
     X(PQerrorMessage)                                                                              \

@@ -97,6 +97,10 @@ static void read_work(uv_work_t *w)
         return;
     }
     ad_db_t *db = r->url != NULL ? pool_take(r->url) : NULL;
+    while (db != NULL && ad_db_pg_stale(db)) {
+        ad_store_conn_close(db); /* closed by the server while idle */
+        db = pool_take(r->url);
+    }
     bool pooled = db != NULL;
     char err[512];
     if (db == NULL) {
@@ -192,7 +196,12 @@ ad_db_t *ad_store_rdb(ad_store_t *st)
     /* PostgreSQL: a lost reader is made again once the writer has seen the
      * server back (a login on the loop, fast then), at most every 500 ms;
      * until then its reads fail at once with AD_EUNAVAIL. */
-    if (st->url != NULL && ad_db_pg_lost(st->rdb) && !ad_db_pg_down()) {
+    if (st->url != NULL && !ad_db_pg_down() && ad_db_pg_stale(st->rdb) && !ad_db_pg_lost(st->rdb)) {
+        /* closed by the server while idle (it restarted): made again now,
+         * not after a read failed on it */
+        st->rdb_tried_ns = ad_mono_ns();
+        AD_DISCARD(ad_db_pg_reconnect(st->rdb));
+    } else if (st->url != NULL && ad_db_pg_lost(st->rdb) && !ad_db_pg_down()) {
         uint64_t now = ad_mono_ns();
         if (now - st->rdb_tried_ns > 500000000ull) {
             st->rdb_tried_ns = now;
