@@ -11,6 +11,10 @@
  * data dir it hides), and, for a prompt, quoted into it. The run row follows: running with its
  * agent, or failed with the answer that refused it.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* O_PATH */
+#endif
+#include "git/git.h"
 #include "routine/routine_int.h"
 #include "tables/auth.h"
 #include "tables/routines.h"
@@ -214,50 +218,66 @@ static void make_agent(ad_routines_t *e, go_t *g)
     ad_routines_call(e, &g->who, "POST", "/api/agents", body, made_agent, g);
 }
 
-/* The worktree's own git folder (its .git, or the folder a linked
- * worktree's .git file names), into out: where the payload goes, since the
- * agent's sandbox shows it at the same path (the data dir it hides). */
-static int git_dir_of(const char *wt_path, char *out, size_t outsz)
+/* The worktree's own git folder as agentd's rows give it (the trust root,
+ * ad_git_trust_check: never what the worktree's .git file says, which the
+ * agent may have rewritten), its path into gitdir; the fd of its
+ * agentd-payloads folder (made when make), opened without following a
+ * link, or -1. The payload goes there since the agent's sandbox shows the
+ * git folder at the same path (the data dir it hides). */
+static int payload_dir(ad_routines_t *e, const char *ws_id, const char *wt_path, bool make,
+                       char *gitdir, size_t gsz)
 {
-    char p[4200];
-    snprintf(p, sizeof(p), "%s/.git", wt_path);
-    struct stat sb;
-    if (lstat(p, &sb) != 0) {
-        return AD_ENOENT;
+    json_t *ws = NULL;
+    if (ws_id == NULL || wt_path == NULL || ad_store_workspace_get(e->st, ws_id, &ws) != 0) {
+        return -1;
     }
-    if (S_ISDIR(sb.st_mode)) {
-        snprintf(out, outsz, "%.4000s", p);
-        return 0;
+    ad_git_trust_t *t = ad_xcalloc(1, sizeof(*t));
+    char why[512];
+    int rc = ad_git_trust_check(str(ws, "path"), false, wt_path, t, why, sizeof(why));
+    json_decref(ws);
+    int root = -1, git = -1, dir = -1;
+    if (rc != 0) {
+        ad_log(AD_LOG_WARN, "routine", "no payload in %s: %s", wt_path, why);
+        goto out;
     }
-    FILE *f = S_ISREG(sb.st_mode) ? fopen(p, "r") : NULL;
-    char line[4200] = "";
-    bool ok = f != NULL && fgets(line, sizeof(line), f) != NULL;
-    if (f != NULL) {
-        fclose(f);
+    snprintf(gitdir, gsz, "%.4000s", t->gitdir);
+    size_t n = strlen(t->common);
+    root = open(t->common, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    git = root < 0 ? -1
+          : t->gitdir[n] == '\0'
+              ? dup(root)
+              : ad_openat_beneath(root, t->gitdir + n + 1, O_PATH | O_DIRECTORY | O_NOFOLLOW);
+    if (git >= 0 && make && mkdirat(git, "agentd-payloads", 0700) != 0 && errno != EEXIST) {
+        goto out;
     }
-    line[strcspn(line, "\r\n")] = '\0';
-    if (!ok || strncmp(line, "gitdir: ", 8) != 0 || line[8] != '/') {
-        return AD_EINVAL;
+    dir = git < 0 ? -1
+                  : openat(git, "agentd-payloads", O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+out:
+    if (root >= 0) {
+        close(root);
     }
-    snprintf(out, outsz, "%.4000s", line + 8);
-    return 0;
+    if (git >= 0) {
+        close(git);
+    }
+    free(t);
+    return dir;
 }
 
 /* <git dir>/agentd-payloads/<run>.json, 0600: the delivery's body. */
-static int write_payload(go_t *g, const char *wt_path)
+static int write_payload(ad_routines_t *e, go_t *g, const char *ws_id, const char *wt_path)
 {
-    char git[4100], dir[4150];
-    if (git_dir_of(wt_path, git, sizeof(git)) != 0) {
-        return AD_ENOENT;
-    }
-    snprintf(dir, sizeof(dir), "%s/agentd-payloads", git);
+    char git[4100];
     /* the runs of this worktree that have ended took theirs along
      * (ad_routines_payload_drop), so the folder holds the open runs' */
-    if (mkdir(dir, 0700) != 0 && errno != EEXIST) {
-        return AD_EIO;
+    int dir = payload_dir(e, ws_id, wt_path, true, git, sizeof(git));
+    if (dir < 0) {
+        return AD_ENOENT;
     }
-    snprintf(g->payload_path, sizeof(g->payload_path), "%s/%.40s.json", dir, str(g->run, "id"));
-    int fd = open(g->payload_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    char name[64];
+    snprintf(name, sizeof(name), "%.40s.json", str(g->run, "id"));
+    snprintf(g->payload_path, sizeof(g->payload_path), "%s/agentd-payloads/%s", git, name);
+    int fd = openat(dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    close(dir);
     if (fd < 0) {
         return AD_EIO;
     }
@@ -271,14 +291,15 @@ void ad_routines_payload_drop(ad_routines_t *e, const json_t *run)
 {
     const char *wt = str(run, "worktreeId"), *id = str(run, "id");
     json_t *row = NULL;
-    char git[4100], path[4200];
+    char git[4100], name[64];
     if (wt == NULL || wt[0] == '\0' || id == NULL || ad_store_worktree_get(e->st, wt, &row) != 0) {
         return;
     }
-    const char *wt_path = str(row, "path");
-    if (wt_path != NULL && git_dir_of(wt_path, git, sizeof(git)) == 0) {
-        snprintf(path, sizeof(path), "%s/agentd-payloads/%.40s.json", git, id);
-        unlink(path); /* none there: a run without a payload */
+    int dir = payload_dir(e, str(row, "workspaceId"), str(row, "path"), false, git, sizeof(git));
+    if (dir >= 0) {
+        snprintf(name, sizeof(name), "%.40s.json", id);
+        unlinkat(dir, name, 0); /* none there: a run without a payload */
+        close(dir);
     }
     json_decref(row);
 }
@@ -293,7 +314,7 @@ static void in_worktree(ad_routines_t *e, int status, json_t *answer, void *ud)
         refused(e, g, "worktree", status, answer);
     } else {
         snprintf(g->wt, sizeof(g->wt), "%s", id);
-        if (g->payload != NULL && write_payload(g, path) != 0) {
+        if (g->payload != NULL && write_payload(e, g, str(answer, "workspaceId"), path) != 0) {
             go_end(e, g, "failed", "cannot write the payload's file in the worktree's git folder");
         } else {
             make_agent(e, g);

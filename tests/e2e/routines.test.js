@@ -13,6 +13,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
+const path = require('node:path');
 const daemon = require('./lib/daemon');
 const { api, until, startWithWorktree, allMessages, testRun } = require('./lib/api');
 
@@ -152,6 +153,32 @@ test('a webhook: a good signature starts a run with the payload, a bad one is 40
   } finally {
     await d.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a webhook run in a worktree whose .git file an agent rewrote writes no payload where it points', async () => {
+  const { d, dir, wt } = await startWithWorktree();
+  const elsewhere = fs.mkdtempSync(path.join(dir, '..', 'agentd-elsewhere-'));
+  try {
+    const main = (await api(d, 'GET', '/api/worktrees')).body.worktrees.find((w) => w.id === wt);
+    const alt = await api(d, 'POST', '/api/worktrees', { workspaceId: main.workspaceId, name: 'alt', branch: 'alt', createBranch: true, base: main.branch });
+    assert.equal(alt.status, 201, JSON.stringify(alt.body));
+    const r = await api(d, 'POST', '/api/routines', {
+      name: 'hooked', worktreeId: alt.body.id, trigger: { webhook: true }, agent: { ...sh('cat "$AGENTD_TRIGGER_PAYLOAD"'), prompt: 'look' },
+    });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    // what an agent in that worktree may write: its .git file, naming another folder
+    fs.writeFileSync(path.join(alt.body.path, '.git'), `gitdir: ${elsewhere}\n`);
+    const body = JSON.stringify({ action: 'opened' });
+    const ok = await deliver(d, r.body.id, body, { 'x-hub-signature-256': sign(r.body.secret, body) });
+    assert.equal(ok.status, 202, JSON.stringify(ok.body));
+    const run = await ended(d, r.body.id, ok.body.id, 'the webhook run to end');
+    assert.equal(run.status, 'failed', JSON.stringify(run));
+    assert.deepEqual(fs.readdirSync(elsewhere), [], 'nothing written where the rewritten .git file points');
+  } finally {
+    await d.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+    fs.rmSync(elsewhere, { recursive: true, force: true });
   }
 });
 
