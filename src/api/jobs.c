@@ -47,8 +47,9 @@ static void start_job(ad_app_t *app, ad_req_t *r, json_t *body)
         return;
     }
     if (spec.node != NULL && !connected) {
-        ad_res_error(r, 409, "CONFLICT", json_pack("{s:s}", "node", spec.node),
-                     "node %s is not connected", spec.node);
+        char why[2300];
+        ad_plane_not_here(app->plane, node_id, spec.node, why, sizeof(why));
+        ad_res_error(r, 409, "CONFLICT", json_pack("{s:s}", "node", spec.node), "%s", why);
         json_decref(made);
         return;
     }

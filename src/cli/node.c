@@ -28,8 +28,8 @@ static int node_ls(ad_cli_t *c, int argc, char **argv)
     if (j == NULL) {
         return rc;
     }
-    printf("%-30s %-20s %-12s %-9s %-9s %-6s %-24s %s\n", "ID", "NAME", "STATE", "SCHEDULE", "RUNS",
-           "QUEUED", "LAST SEEN", "LABELS");
+    printf("%-30s %-20s %-12s %-9s %-9s %-6s %-24s %-30s %s\n", "ID", "NAME", "STATE", "SCHEDULE",
+           "RUNS", "QUEUED", "LAST SEEN", "PLANE", "LABELS");
     size_t i;
     json_t *n;
     json_array_foreach(json_object_get(j, "nodes"), i, n)
@@ -54,10 +54,15 @@ static int node_ls(ad_cli_t *c, int argc, char **argv)
             snprintf(runs, sizeof(runs), "%lld",
                      (long long)json_integer_value(json_object_get(n, "runs")));
         }
-        printf("%-30s %-20s %-12s %-9s %-9s %-6lld %-24s %s\n", ad_cli_str(n, "id", "?"),
+        /* the plane holding its link: this one, another (its id), or none */
+        json_t *pl = json_object_get(n, "plane");
+        const char *plane = !json_is_object(pl)                         ? "-"
+                            : json_is_true(json_object_get(pl, "here")) ? "here"
+                                                                        : ad_cli_str(pl, "id", "?");
+        printf("%-30s %-20s %-12s %-9s %-9s %-6lld %-24s %-30s %s\n", ad_cli_str(n, "id", "?"),
                ad_cli_str(n, "name", ""), ad_cli_str(n, "state", ""), sched_word(n), runs,
                (long long)json_integer_value(json_object_get(n, "queued")),
-               ad_cli_str(n, "lastSeenAt", ""), labels);
+               ad_cli_str(n, "lastSeenAt", ""), plane, labels);
     }
     json_decref(j);
     return 0;

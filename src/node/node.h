@@ -143,6 +143,14 @@ bool ad_node_fits(const json_t *node, const json_t *want, const char *cli, int g
  * cordoned", "it runs 4 of 4". Pure. ad_plane_node_room: the same of node
  * id as it stands now (AD_ENOENT: unknown). */
 int ad_node_room(const json_t *node, char *why, size_t whysz);
+/* Whether node (a row as ad_plane_node gives it) is linked to another
+ * control plane than this one (issue #77): then work for it goes through
+ * that plane, and why says which (its id and URL). */
+bool ad_node_linked_elsewhere(const json_t *node, char *why, size_t whysz);
+/* Why node id (named name) cannot take work through this plane, when
+ * ad_plane_find said it is not connected here: "node NAME is not connected",
+ * or that it is linked to another plane (which one). */
+void ad_plane_not_here(ad_plane_t *p, const char *id, const char *name, char *err, size_t errsz);
 int ad_plane_node_room(ad_plane_t *p, const char *id, char *why, size_t whysz);
 /* The operator's settings of node id (cordoned, draining, maxRuns, labels;
  * tables/nodes.h), stored so every control plane sees them, then

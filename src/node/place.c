@@ -15,6 +15,31 @@
 
 #define MIB (1024.0 * 1024.0)
 
+bool ad_node_linked_elsewhere(const json_t *node, char *why, size_t whysz)
+{
+    const json_t *pl = json_object_get(node, "plane");
+    if (!json_is_false(json_object_get(pl, "here"))) {
+        return false;
+    }
+    const char *url = json_string_value(json_object_get(pl, "url"));
+    snprintf(why, whysz, "it is linked to control plane %s%s%s%s, not this one: ask that plane",
+             json_string_value(json_object_get(pl, "id")) ?: "?", url != NULL ? " (" : "",
+             url != NULL ? url : "", url != NULL ? ")" : "");
+    return true;
+}
+
+void ad_plane_not_here(ad_plane_t *p, const char *id, const char *name, char *err, size_t errsz)
+{
+    json_t *n = ad_plane_node(p, id);
+    char why[2200]; /* a plane URL (AD_NODE_URL_MAX) and the words */
+    if (n != NULL && ad_node_linked_elsewhere(n, why, sizeof(why))) {
+        snprintf(err, errsz, "node %s: %s", name, why);
+    } else {
+        snprintf(err, errsz, "node %s is not connected", name);
+    }
+    json_decref(n);
+}
+
 int ad_node_room(const json_t *node, char *why, size_t whysz)
 {
     if (json_is_true(json_object_get(node, "cordoned"))) {
@@ -70,6 +95,9 @@ bool ad_node_fits(const json_t *node, const json_t *want, const char *cli, int g
     *busy = true;
     if (state == NULL || strcmp(state, "connected") != 0) {
         snprintf(why, whysz, "it is %s", state != NULL ? state : "not connected");
+        return false;
+    }
+    if (ad_node_linked_elsewhere(node, why, whysz)) {
         return false;
     }
     if (ad_node_room(node, why, whysz) != 0) {

@@ -477,6 +477,7 @@ static void on_hello(ad_plane_link_t *l, json_t *msg)
     snprintf(j.org_id, sizeof(j.org_id), "%s", l->org_id);
     snprintf(j.name, sizeof(j.name), "%s", name);
     snprintf(j.token_id, sizeof(j.token_id), "%s", l->token_id);
+    snprintf(j.plane_id, sizeof(j.plane_id), "%.40s", l->p->cfg->plane_id);
     l->joining = true;
     l->hello_runs = runs != NULL ? json_incref(runs) : json_array();
     note_data_dir(caps, l->data_dir, sizeof(l->data_dir));
@@ -498,7 +499,7 @@ static void on_renew(ad_plane_link_t *l, json_t *msg)
     n->renewed_ms = ad_mono_ms();
     note_data_dir(caps, n->data_dir, sizeof(n->data_dir));
     set_reachable(l->p, n, true);
-    ad_store_node_seen(l->p->store, n->id, caps_text, ad_wall_ms());
+    ad_store_node_seen(l->p->store, n->id, l->p->cfg->plane_id, caps_text, ad_wall_ms());
     size_t i;
     json_t *f;
     json_array_foreach(json_object_get(msg, "runs"), i, f)
@@ -662,7 +663,55 @@ void ad_plane_link_closed(ad_plane_link_t *l)
 
 /* ---- the API's calls ---------------------------------------------------------------------- */
 
-static json_t *with_live(ad_plane_t *p, json_t *row)
+/* {id, url, here} of the plane id among the live ones (url null when it is
+ * not there), new. */
+static json_t *plane_of(const json_t *live, const char *id, bool here)
+{
+    size_t i;
+    json_t *x, *url = json_null();
+    json_array_foreach(live, i, x)
+    {
+        const char *xid = json_string_value(json_object_get(x, "id"));
+        if (xid != NULL && strcmp(xid, id) == 0 && json_is_string(json_object_get(x, "url"))) {
+            url = json_object_get(x, "url");
+        }
+    }
+    return json_pack("{s:s, s:O, s:b}", "id", id, "url", url, "here", here);
+}
+
+/* The plane ({id, url, here: false}) a node not linked here is linked to:
+ * its row's planeId, a live plane, and the node renewed lately; or NULL:
+ * then it is offline for every plane. */
+static json_t *linked_elsewhere(ad_plane_t *p, const json_t *row, const json_t *live)
+{
+    const char *plane = json_string_value(json_object_get(row, "planeId"));
+    int64_t seen = 0;
+    if (plane == NULL || strcmp(plane, p->cfg->plane_id) == 0 ||
+        ad_time_parse(json_string_value(json_object_get(row, "lastSeenAt")), &seen) != 0 ||
+        ad_wall_ms() - seen > (int64_t)lease_ms(p)) {
+        return NULL;
+    }
+    json_t *o = plane_of(live, plane, false);
+    if (json_is_null(json_object_get(o, "url"))) {
+        json_decref(o); /* not a live plane: it went with its links */
+        return NULL;
+    }
+    return o;
+}
+
+/* The live planes (src/cluster's rows), for linked_elsewhere; a new
+ * reference, an empty array when they cannot be read or there is one. */
+static json_t *live_planes(ad_plane_t *p)
+{
+    json_t *rows = NULL;
+    if (p->cfg->plane_id[0] == '\0' ||
+        ad_store_planes_list(p->store, ad_wall_ms() - AD_PLANES_LEASE_MS, &rows) != 0) {
+        return json_array();
+    }
+    return rows;
+}
+
+static json_t *with_live(ad_plane_t *p, json_t *row, const json_t *live)
 {
     const char *id = json_string_value(json_object_get(row, "id"));
     ad_node_live_t *n = NULL;
@@ -681,10 +730,18 @@ static json_t *with_live(ad_plane_t *p, json_t *row)
                         json_boolean(json_is_true(json_object_get(row, "draining")) && runs == 0));
     json_object_set_new(row, "queued", json_integer((json_int_t)queued));
     bool connected = n != NULL && n->link != NULL;
+    json_t *via = connected ? NULL : linked_elsewhere(p, row, live);
     const char *state = json_object_get(row, "revokedAt") != NULL ? "revoked"
                         : n != NULL && n->unreachable             ? "unreachable"
-                        : connected                               ? "connected"
+                        : connected || via != NULL                ? "connected"
                                                                   : "offline";
+    /* which plane holds its link: this one, another live one, or none */
+    json_object_set_new(row, "plane",
+                        connected && p->cfg->plane_id[0] != '\0'
+                            ? plane_of(live, p->cfg->plane_id, true)
+                        : via != NULL ? via
+                                      : json_null());
+    connected = connected || via != NULL;
     json_object_del(row, "tokenId");
     json_object_set_new(row, "state", json_string(state));
     json_object_set_new(row, "connected", json_boolean(connected));
@@ -705,17 +762,25 @@ json_t *ad_plane_nodes(ad_plane_t *p, const char *org)
     }
     size_t i;
     json_t *row;
+    json_t *live = live_planes(p);
     json_array_foreach(rows, i, row)
     {
-        with_live(p, row);
+        with_live(p, row, live);
     }
+    json_decref(live);
     return rows;
 }
 
 json_t *ad_plane_node(ad_plane_t *p, const char *id)
 {
     json_t *row = NULL;
-    return ad_store_node_get(p->store, id, &row) == 0 ? with_live(p, row) : NULL;
+    if (ad_store_node_get(p->store, id, &row) != 0) {
+        return NULL;
+    }
+    json_t *live = live_planes(p);
+    with_live(p, row, live);
+    json_decref(live);
+    return row;
 }
 
 int ad_plane_find(ad_plane_t *p, const char *org, const char *name, char id[AD_ID_MAX],
@@ -772,7 +837,9 @@ static void on_revoked(int rc, json_t *row, void *ud)
             publish_node(c->p, n, "revoked");
             ad_log(AD_LOG_INFO, "node", "node revoked node=%s", n->name);
         }
-        row = with_live(c->p, row);
+        json_t *live = live_planes(c->p);
+        row = with_live(c->p, row, live);
+        json_decref(live);
     }
     c->cb(rc, row, c->ud);
     free(c);

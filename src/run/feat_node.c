@@ -154,7 +154,7 @@ int ad_run_node_place(ad_runner_t *r, const ad_run_start_t *s, char node_id[AD_I
         return AD_EINVAL;
     }
     if (!connected) {
-        snprintf(err, errsz, "node %s is not connected", name);
+        ad_plane_not_here(r->plane, node_id, name, err, errsz);
         return AD_ESTATE;
     }
     char why[160];

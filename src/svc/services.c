@@ -283,6 +283,8 @@ int ad_svc_spawn_on_node(ad_services_t *ss, const char *org, const char *svc_id,
     } else if (strcmp(state, "connected") != 0) {
         snprintf(err, errsz, "node %s is not connected: the service starts when it connects", name);
         rc = AD_ESTATE;
+    } else if (ad_node_linked_elsewhere(n, err, errsz)) {
+        rc = AD_ESTATE;
     }
     json_decref(n);
     if (rc != 0) {

@@ -13,7 +13,7 @@
 
 #define NODE_COLS                                                                                  \
     "id, org_id, name, labels, caps, created_at, last_seen_at, COALESCE(revoked_at, 0), "          \
-    "token_id, cordoned, draining, max_runs, labels_set"
+    "token_id, cordoned, draining, max_runs, labels_set, plane_id"
 
 /* A JSON column as a value ({} when empty or not JSON). */
 static json_t *obj_col(ad_db_stmt_t *s, int i)
@@ -49,6 +49,9 @@ static json_t *node_row(ad_db_stmt_t *s)
         json_object_set_new(row, "labels", obj_col(s, 12));
     }
     json_object_set_new(row, "labelsSet", json_boolean(set));
+    const char *plane = (const char *)ad_db_column_text(s, 13);
+    json_object_set_new(row, "planeId",
+                        plane != NULL && plane[0] != '\0' ? json_string(plane) : json_null());
     json_object_set_new(row, "cordoned", json_boolean(ad_db_column_int64(s, 9) != 0));
     json_object_set_new(row, "draining", json_boolean(ad_db_column_int64(s, 10) != 0));
     json_object_set_new(row, "maxRuns",
@@ -119,9 +122,9 @@ static int node_join(ad_store_tx_t *tx, const void *in, json_t **result)
     }
     ad_db_stmt_t *s = ad_store_stmt(
         tx->db, "INSERT INTO nodes (id, org_id, name, token_id, labels, caps, created_at, "
-                "last_seen_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7) "
+                "last_seen_at, plane_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, ?8) "
                 "ON CONFLICT (id) DO UPDATE SET token_id = ?4, labels = ?5, caps = ?6, "
-                "last_seen_at = ?7, revoked_at = NULL");
+                "last_seen_at = ?7, plane_id = ?8, revoked_at = NULL");
     if (s == NULL) {
         json_decref(mine);
         return AD_EINTERNAL;
@@ -133,6 +136,7 @@ static int node_join(ad_store_tx_t *tx, const void *in, json_t **result)
     ad_store_bind_text(s, 5, j->labels);
     ad_store_bind_text(s, 6, j->caps);
     ad_db_bind_int64(s, 7, j->now);
+    ad_store_bind_text(s, 8, j->plane_id[0] != '\0' ? j->plane_id : NULL);
     rc = ad_store_step_done(tx->db, s);
     char nid[AD_ID_MAX];
     snprintf(nid, sizeof(nid), "%s", id);
@@ -161,7 +165,7 @@ void ad_store_node_join(ad_store_t *st, const ad_store_node_join_t *j, ad_store_
 }
 
 typedef struct {
-    char id[AD_ID_MAX];
+    char id[AD_ID_MAX], plane_id[AD_ID_MAX];
     char *caps;
     int64_t now;
 } seen_t;
@@ -171,14 +175,15 @@ static int node_seen(ad_store_tx_t *tx, const void *in, json_t **result)
     AD_UNUSED(result);
     const seen_t *x = in;
     ad_db_stmt_t *s =
-        ad_store_stmt(tx->db, "UPDATE nodes SET caps = COALESCE(?2, caps), last_seen_at = ?3 "
-                              "WHERE id = ?1");
+        ad_store_stmt(tx->db, "UPDATE nodes SET caps = COALESCE(?2, caps), last_seen_at = ?3, "
+                              "plane_id = COALESCE(?4, plane_id) WHERE id = ?1");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, x->id);
     ad_store_bind_text(s, 2, x->caps);
     ad_db_bind_int64(s, 3, x->now);
+    ad_store_bind_text(s, 4, x->plane_id[0] != '\0' ? x->plane_id : NULL);
     return ad_store_step_done(tx->db, s);
 }
 
@@ -187,10 +192,12 @@ static void seen_cleanup(void *in)
     free(((seen_t *)in)->caps);
 }
 
-void ad_store_node_seen(ad_store_t *st, const char *id, const char *caps, int64_t now)
+void ad_store_node_seen(ad_store_t *st, const char *id, const char *plane_id, const char *caps,
+                        int64_t now)
 {
     seen_t x = {.now = now, .caps = caps != NULL ? ad_xstrdup(caps) : NULL};
     snprintf(x.id, sizeof(x.id), "%s", id);
+    snprintf(x.plane_id, sizeof(x.plane_id), "%s", plane_id != NULL ? plane_id : "");
     ad_store_typed_write(st, node_seen, &x, sizeof(x), seen_cleanup, NULL, NULL);
 }
 

@@ -16,13 +16,15 @@
 
 /* ---- worker nodes (nodes.c, migration 2750, issue #34) ------------------------------
  * A node: {id, orgId, name, labels, caps, createdAt, lastSeenAt, revokedAt?,
- * tokenId, and the operator's settings below}. */
+ * tokenId, planeId (the control plane it last joined or renewed through,
+ * migration 3040; null before), and the operator's settings below}. */
 typedef struct {
     char id[AD_ID_MAX]; /* for a new row */
     char org_id[AD_ID_MAX];
     char name[64];
     char token_id[AD_ID_MAX];
-    char *labels, *caps; /* JSON text, borrowed (copied by the call) */
+    char plane_id[AD_ID_MAX]; /* the plane it links to ("": none said) */
+    char *labels, *caps;      /* JSON text, borrowed (copied by the call) */
     int64_t now;
 } ad_store_node_join_t;
 /* A node joins (or comes back): its row by its token, made or updated
@@ -32,9 +34,11 @@ typedef struct {
  * A revoked node's name is taken over by a new token. Loop thread. */
 void ad_store_node_join(ad_store_t *st, const ad_store_node_join_t *j, ad_store_result_cb cb,
                         void *ud);
-/* A renewal: caps (JSON text, borrowed; NULL: unchanged) and the time
- * last seen. Queued; nothing is answered. Loop thread. */
-void ad_store_node_seen(ad_store_t *st, const char *id, const char *caps, int64_t now);
+/* A renewal through plane_id ("": none said): caps (JSON text, borrowed;
+ * NULL: unchanged) and the time last seen. Queued; nothing is answered.
+ * Loop thread. */
+void ad_store_node_seen(ad_store_t *st, const char *id, const char *plane_id, const char *caps,
+                        int64_t now);
 /* Marks the node revoked; cb gets its row, or AD_ENOENT (unknown, or
  * revoked already). Loop thread. */
 void ad_store_node_revoke(ad_store_t *st, const char *id, int64_t now, ad_store_result_cb cb,

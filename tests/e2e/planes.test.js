@@ -242,6 +242,16 @@ test('two control planes on one database: live events across, a run taken over a
   const nt = await nodeToken(a, 'n1');
   node = await startNode(a.url, { token: nt.token, name: 'n1', env: NODE_ENV, args: ['--planes-allow', '127.0.0.1'] });
   await until(async () => (await nodeNamed(a, 'n1'))?.state === 'connected', 'n1 on plane A');
+  assert.deepEqual((await nodeNamed(a, 'n1')).plane, { id: 'plane_a', url: a.url, here: true });
+  // B, which does not hold its link, says it is up and where (issue #77), not offline;
+  // work for it through B is refused naming the plane that holds it
+  const n1OnB = await until(async () => { const x = await nodeNamed(b, 'n1'); return x?.state === 'connected' && x; },
+    'plane B to list n1 connected through plane A');
+  assert.deepEqual(n1OnB.plane, { id: 'plane_a', url: a.url, here: false });
+  const viaB = await commandAgent(b, wt, ['true'], { node: 'n1' });
+  const refusedB = await api(b, 'POST', `/api/agents/${viaB}/start`, {});
+  assert.equal(refusedB.status, 409, JSON.stringify(refusedB.body));
+  assert.match(JSON.stringify(refusedB.body), /linked to control plane plane_a/);
   await until(() => node.stderr.includes(`learned" url=${b.url}/api/nodes/link`), 'n1 to learn B\'s address')
     .catch((e) => { throw new Error(`${e.message}; its log:\n${node.stderr}`); });
   assert.ok(!node.stderr.includes(`learned" url=${a.url}/`), 'its own --join URL is not learned again');

@@ -268,6 +268,9 @@ export interface WorkerNode {
   queued?: number;
   nodeLabels?: Record<string, string>;
   labelsSet?: boolean;
+  /** The control plane holding its link (issue #77): `here` when it is the one asked. */
+  plane?: { id: string; url: string | null; here: boolean } | null;
+  planeId?: string | null;
 }
 
 /** A start waiting for a node with room (GET /api/nodes/queue). */

@@ -125,6 +125,11 @@ export default function Nodes() {
                       <span class="dot" aria-hidden="true" />
                       {n.state}
                     </span>
+                    {n.plane && !n.plane.here && (
+                      <div class="node-plane" title={n.plane.url ?? n.plane.id}>
+                        via {n.plane.url ? new URL(n.plane.url).host : n.plane.id}
+                      </div>
+                    )}
                   </td>
                   <td class="node-schedule">
                     <span class={`chip node-sched-${sched}`}>{sched}</span>
