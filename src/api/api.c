@@ -9,6 +9,8 @@
  */
 #include "api/api_int.h"
 #include "api/workbench.h"
+#include "cluster/cluster.h"
+#include "node/node.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +106,24 @@ bool ad_api_visible(ad_app_t *app, ad_req_t *r, ad_store_row_t kind, const char 
         ad_api_fail(r, rc, ad_store_row_kind_name(kind), id);
         return false;
     }
+    return true;
+}
+
+bool ad_api_forwarded(ad_app_t *app, ad_req_t *r, const char *agent_id, bool starting)
+{
+    ad_store_plane_ref_t to;
+    if (app->planes == NULL ||
+        !(ad_planes_agent_owner(app->planes, agent_id, &to) ||
+          (starting && app->plane != NULL &&
+           ad_plane_agent_node_elsewhere(app->plane, agent_id, &to)))) {
+        return false;
+    }
+    if (ad_planes_was_forwarded(r)) { /* sent here, yet not ours: never a second run */
+        ad_res_error(r, 409, "OWNED_ELSEWHERE", json_pack("{s:s}", "plane", to.id),
+                     "control plane %s holds this agent's work", to.id);
+        return true;
+    }
+    ad_planes_forward(app->planes, r, &to);
     return true;
 }
 

@@ -50,6 +50,10 @@ bool ad_api_require_owner(ad_req_t *r, const char *what);
 bool ad_api_visible(ad_app_t *app, ad_req_t *r, ad_store_row_t kind, const char *id,
                     char org_out[AD_ID_MAX]);
 /* The same without answering is src/auth's ad_auth_row_org. */
+/* Whether r went on to the control plane that owns agent_id's work (issue
+ * #77, src/cluster/forward.c): the plane holding its running run, or for a
+ * start the plane holding its node's link; r is then answered from there. */
+bool ad_api_forwarded(ad_app_t *app, ad_req_t *r, const char *agent_id, bool starting);
 
 /* ---- input --------------------------------------------------------------
  * Each returns 0 (the value is in *out, or the field is absent and *out is

@@ -90,6 +90,10 @@ static void decide(ad_req_t *r, void *ud)
     if (a == NULL) {
         return;
     }
+    if (ad_api_forwarded(app, r, json_string_value(json_object_get(a, "agentId")), false)) {
+        json_decref(a); /* its run is another plane's: decided there (issue #77) */
+        return;
+    }
     json_t *body = ad_req_json(r);
     const char *decision = NULL;
     if (body != NULL &&

@@ -79,7 +79,8 @@ static void start(ad_req_t *r, void *ud)
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
     char org[AD_ID_MAX];
-    if (!ad_api_visible(app, r, AD_STORE_ROW_AGENT, id, org)) {
+    if (!ad_api_visible(app, r, AD_STORE_ROW_AGENT, id, org) ||
+        ad_api_forwarded(app, r, id, true)) {
         return;
     }
     bool failed = false;
@@ -136,7 +137,8 @@ static void stop(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
-    if (!ad_api_visible(app, r, AD_STORE_ROW_AGENT, id, NULL)) {
+    if (!ad_api_visible(app, r, AD_STORE_ROW_AGENT, id, NULL) ||
+        ad_api_forwarded(app, r, id, false)) {
         return;
     }
     bool force = false, wait = false;
@@ -169,7 +171,8 @@ static void stop(ad_req_t *r, void *ud)
 static void pause_resume(ad_req_t *r, ad_app_t *app, bool pause)
 {
     const char *id = ad_req_param(r, "id");
-    if (!ad_api_visible(app, r, AD_STORE_ROW_AGENT, id, NULL)) {
+    if (!ad_api_visible(app, r, AD_STORE_ROW_AGENT, id, NULL) ||
+        ad_api_forwarded(app, r, id, false)) {
         return;
     }
     int rc = pause ? ad_runner_pause(app->runner, id, on_agent_done, r)
@@ -204,7 +207,8 @@ static void resume_h(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
-    if (!ad_api_visible(app, r, AD_STORE_ROW_AGENT, id, NULL)) {
+    if (!ad_api_visible(app, r, AD_STORE_ROW_AGENT, id, NULL) ||
+        ad_api_forwarded(app, r, id, false)) {
         return;
     }
     char err[512] = "";
@@ -221,7 +225,8 @@ static void message(ad_req_t *r, void *ud)
     ad_app_t *app = ud;
     const char *id = ad_req_param(r, "id");
     char org[AD_ID_MAX];
-    if (!ad_api_visible(app, r, AD_STORE_ROW_AGENT, id, org)) {
+    if (!ad_api_visible(app, r, AD_STORE_ROW_AGENT, id, org) ||
+        ad_api_forwarded(app, r, id, false)) {
         return;
     }
     json_t *body = ad_req_json(r);

@@ -37,6 +37,7 @@
 #include "bus/bus.h"
 #include "core/core.h"
 #include "store/store.h"
+#include "tables/planes.h"
 
 typedef struct ad_cluster ad_cluster_t;
 
@@ -139,5 +140,27 @@ size_t ad_planes_others_live(ad_planes_t *p);
  * run leases lapse, and the others take its runs on nodes), and its row
  * says it is gone, so nodes are not sent to it. */
 void ad_planes_leave(ad_planes_t *p);
+/* Its loop and store (borrowed). */
+uv_loop_t *ad_planes_loop(const ad_planes_t *p);
+ad_store_t *ad_planes_store(const ad_planes_t *p);
+
+/* ---- a request sent on to the plane that owns its work (forward.c, issue #77) ----
+ * An agent's run is held by one plane (its lease), a node's link by one
+ * plane: a start, stop, message, pause, resume or approval that reaches
+ * another plane is sent on to the owner as it came (method, path and
+ * query, body, the caller's credential; the accounts are every plane's)
+ * and answered with the owner's answer (502 PLANE_UNREACHABLE when it
+ * cannot be reached). A request sent on carries AD_PLANES_FORWARDED_HEADER
+ * and is never sent on again; one with no credential is not sent (409
+ * OWNED_ELSEWHERE naming the plane). Loop thread. */
+#define AD_PLANES_FORWARDED_HEADER "x-agentd-forwarded-by"
+struct ad_req;
+/* Whether r came sent on by another plane. */
+bool ad_planes_was_forwarded(const struct ad_req *r);
+/* The live plane, not this one, whose lease holds agent_id's running run:
+ * true with it in *to. p NULL: false. */
+bool ad_planes_agent_owner(ad_planes_t *p, const char *agent_id, ad_store_plane_ref_t *to);
+/* Sends r on to `to`; r is answered with its answer. */
+void ad_planes_forward(ad_planes_t *p, struct ad_req *r, const ad_store_plane_ref_t *to);
 
 #endif

@@ -320,3 +320,13 @@ void ad_planes_leave(ad_planes_t *p)
         ad_store_plane_leave(p->store, p->id);
     }
 }
+
+uv_loop_t *ad_planes_loop(const ad_planes_t *p)
+{
+    return p->loop;
+}
+
+ad_store_t *ad_planes_store(const ad_planes_t *p)
+{
+    return p->store;
+}

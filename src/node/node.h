@@ -37,6 +37,7 @@
 #include "core/config.h"
 #include "core/core.h"
 #include "store/store.h"
+#include "tables/planes.h"
 #include "tables/nodes.h"
 #include "ws/ws.h"
 
@@ -151,6 +152,10 @@ bool ad_node_linked_elsewhere(const json_t *node, char *why, size_t whysz);
  * ad_plane_find said it is not connected here: "node NAME is not connected",
  * or that it is linked to another plane (which one). */
 void ad_plane_not_here(ad_plane_t *p, const char *id, const char *name, char *err, size_t errsz);
+/* The live plane, not this one, that holds the link of the node agent_id is
+ * placed on by name (its state.node): true with it in *to, so its start is
+ * sent there (src/cluster's forward.c). */
+bool ad_plane_agent_node_elsewhere(ad_plane_t *p, const char *agent_id, ad_store_plane_ref_t *to);
 int ad_plane_node_room(ad_plane_t *p, const char *id, char *why, size_t whysz);
 /* The operator's settings of node id (cordoned, draining, maxRuns, labels;
  * tables/nodes.h), stored so every control plane sees them, then

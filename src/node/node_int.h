@@ -184,6 +184,10 @@ struct ad_plane {
 };
 
 /* plane.c */
+/* How long a node's lease lasts (--node-lease-ms, default 6 s). */
+uint64_t ad_plane_lease_ms(const ad_plane_t *p);
+/* nodelist.c: row (a stored node's, owned) with its live state; returned. */
+json_t *ad_plane_node_row(ad_plane_t *p, json_t *row);
 /* The node entry of id (made when new, from the store's row). */
 ad_node_live_t *ad_plane_node_live(ad_plane_t *p, const char *id);
 /* Sends text on the node's link, if it is up: 0 or AD_ECLOSED. */

@@ -9,6 +9,7 @@
  * #77: ad_node_room); the operator sets those (ad_plane_set).
  */
 #include "node/node_int.h"
+#include "tables/agents.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,33 @@ void ad_plane_not_here(ad_plane_t *p, const char *id, const char *name, char *er
         snprintf(err, errsz, "node %s is not connected", name);
     }
     json_decref(n);
+}
+
+bool ad_plane_agent_node_elsewhere(ad_plane_t *p, const char *agent_id, ad_store_plane_ref_t *to)
+{
+    ad_row_agent_t a;
+    bool elsewhere = false;
+    char id[AD_ID_MAX];
+    bool here = false;
+    const char *name = NULL;
+    if (ad_store_agent_row(p->store, agent_id, &a) == 0) {
+        name = json_string_value(json_object_get(a.state, "node"));
+    }
+    if (name != NULL && name[0] != '\0' &&
+        ad_plane_find(p, a.org_id != NULL ? a.org_id : AD_ORG_DEFAULT, name, id, &here) == 0 &&
+        !here) {
+        json_t *n = ad_plane_node(p, id);
+        const json_t *pl = json_object_get(n, "plane");
+        const char *url = json_string_value(json_object_get(pl, "url"));
+        if (json_is_false(json_object_get(pl, "here")) && url != NULL) {
+            snprintf(to->id, sizeof(to->id), "%s", json_string_value(json_object_get(pl, "id")));
+            snprintf(to->url, sizeof(to->url), "%s", url);
+            elsewhere = true;
+        }
+        json_decref(n);
+    }
+    ad_row_agent_cleanup(&a);
+    return elsewhere;
 }
 
 int ad_node_room(const json_t *node, char *why, size_t whysz)

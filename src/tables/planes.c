@@ -283,6 +283,55 @@ int ad_store_run_lease(ad_store_t *st, const char *run_id, char plane_id[AD_ID_M
     return rc;
 }
 
+/* One row (plane id, url) of s into *out: 0, AD_ENOENT or the store's code. */
+static int plane_ref_row(ad_db_t *db, ad_db_stmt_t *s, ad_store_plane_ref_t *out)
+{
+    int step = ad_db_step(s);
+    int rc = AD_ENOENT;
+    if (step == AD_DB_ROW) {
+        snprintf(out->id, sizeof(out->id), "%s", (const char *)ad_db_column_text(s, 0) ?: "");
+        snprintf(out->url, sizeof(out->url), "%s", (const char *)ad_db_column_text(s, 1) ?: "");
+        rc = 0;
+    } else if (step != AD_DB_DONE) {
+        rc = ad_store_rc(db, step);
+    }
+    ad_db_reset(s);
+    return rc;
+}
+
+int ad_store_agent_run_plane(ad_store_t *st, const char *self, const char *agent_id, int64_t now_ms,
+                             int64_t live_since_ms, ad_store_plane_ref_t *out)
+{
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(
+        db, "SELECT l.plane_id, p.url FROM runs r JOIN run_leases l ON l.run_id = r.id "
+            "JOIN planes p ON p.id = l.plane_id WHERE r.agent_id = ?1 AND r.status = 'running' "
+            "AND l.plane_id <> ?2 AND l.expires_at >= ?3 AND p.heartbeat_at >= ?4 "
+            "ORDER BY r.started_at DESC LIMIT 1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, agent_id);
+    ad_store_bind_text(s, 2, self);
+    ad_db_bind_int64(s, 3, now_ms);
+    ad_db_bind_int64(s, 4, live_since_ms);
+    return plane_ref_row(db, s, out);
+}
+
+int ad_store_plane_live(ad_store_t *st, const char *plane_id, int64_t live_since_ms,
+                        ad_store_plane_ref_t *out)
+{
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s =
+        ad_store_stmt(db, "SELECT id, url FROM planes WHERE id = ?1 AND heartbeat_at >= ?2");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, plane_id);
+    ad_db_bind_int64(s, 2, live_since_ms);
+    return plane_ref_row(db, s, out);
+}
+
 bool ad_store_run_leased_elsewhere(ad_store_t *st, const char *plane_id, const char *run_id,
                                    int64_t now_ms)
 {

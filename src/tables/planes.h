@@ -52,5 +52,19 @@ bool ad_store_run_leased_elsewhere(ad_store_t *st, const char *plane_id, const c
 /* The runs under live leases of other planes: [run_id...] (new reference). */
 int ad_store_runs_leased_elsewhere(ad_store_t *st, const char *plane_id, int64_t now_ms,
                                    json_t **out);
+/* A control plane as a request is sent to it (issue #77). */
+typedef struct {
+    char id[AD_ID_MAX];
+    char url[512];
+} ad_store_plane_ref_t;
+/* The plane other than self whose live lease (at now_ms) holds agent_id's
+ * running run, that plane heard from since live_since_ms: 0 and *out, or
+ * AD_ENOENT. Loop thread. */
+int ad_store_agent_run_plane(ad_store_t *st, const char *self, const char *agent_id, int64_t now_ms,
+                             int64_t live_since_ms, ad_store_plane_ref_t *out);
+/* The plane plane_id heard from since live_since_ms, into *out: 0, or
+ * AD_ENOENT. Loop thread. */
+int ad_store_plane_live(ad_store_t *st, const char *plane_id, int64_t live_since_ms,
+                        ad_store_plane_ref_t *out);
 
 #endif
