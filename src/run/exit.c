@@ -25,6 +25,7 @@ typedef struct {
     ad_store_run_end_t e;
     char org_id[AD_ID_MAX];
     char *fresh_prompt; /* its Claude session was gone: start a fresh one (resume.c) */
+    bool reschedule;    /* a lost node's run: placed again once its end is stored */
     char lost_sid[AD_RUN_SID_MAX];
 } end_ctx_t;
 
@@ -99,6 +100,9 @@ static void on_end_done(int rc, json_t *result, void *ud)
         ad_run_fresh_session(c->r, c->agent_id, c->org_id, c->lost_sid, c->fresh_prompt);
     } else {
         free(c->fresh_prompt);
+    }
+    if (c->reschedule && rc == 0) {
+        ad_run_node_reschedule(c->r, c->agent_id);
     }
     free(c);
 }
@@ -273,8 +277,9 @@ static void note_lost(ad_run_t *run, const ad_proc_exit_t *ex, const char *reaso
     if (ad_run_node_lost(run)[0] != '\0') {
         snprintf(text, sizeof(text),
                  "[agentd: this run is lost: %s. agentd no longer hears from the agent: what it "
-                 "printed after this is not recorded and its end is unknown. Check the node, then "
-                 "start the agent again to go on.]",
+                 "printed after this is not recorded and its end is unknown. An agent placed by "
+                 "its placement is started again on another node that fits; one pinned to this "
+                 "node waits: check the node, then start it again to go on.]",
                  ad_run_node_lost(run));
     } else if (ex->holder_gone) {
         snprintf(text, sizeof(text),
@@ -447,6 +452,8 @@ void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     c->e = e;
     snprintf(c->org_id, sizeof(c->org_id), "%s", run->org_id);
     c->fresh_prompt = run->stop.since == 0 ? ad_run_session_lost(run, c->lost_sid) : NULL;
+    c->reschedule =
+        e.status == AD_ROW_RUN_STATUS_LOST && run->stop.since == 0 && ad_run_node_reschedules(run);
     ad_run_after_stored(r, store_end, c);
     ad_run_release(run);
 }

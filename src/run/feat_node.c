@@ -344,6 +344,50 @@ static void on_node_lost(void *ud, const char *run_id, const char *why)
     }
 }
 
+/* ---- a lost node's runs placed again (issue #77) ---------------------------------------- */
+
+static void rescheduled(int rc, json_t *result, const char *msg, void *ud)
+{
+    char *agent_id = ud;
+    bool queued = json_is_true(json_object_get(result, "queued"));
+    if (rc != 0) {
+        ad_log(AD_LOG_WARN, "runner", "a lost run could not be placed again agent=%s error=\"%s\"",
+               agent_id, msg != NULL ? msg : ad_strerror(rc));
+    } else {
+        ad_log(AD_LOG_INFO, "runner", "a lost run placed again agent=%s %s", agent_id,
+               queued ? "queued: waiting for a node with room" : "started");
+    }
+    free(agent_id);
+}
+
+bool ad_run_node_reschedules(const ad_run_t *run)
+{
+    return run->node_id[0] != '\0' && ad_run_node_lost(run)[0] != '\0';
+}
+
+void ad_run_node_reschedule(ad_runner_t *r, const char *agent_id)
+{
+    ad_row_agent_t a;
+    bool placed = false;
+    if (ad_store_agent_row(r->store, agent_id, &a) == 0) {
+        const char *node = json_string_value(json_object_get(a.state, "node"));
+        placed = json_is_object(json_object_get(a.state, "placement")) &&
+                 (node == NULL || node[0] == '\0') &&
+                 !json_is_false(json_object_get(a.state, "reschedule")) && a.deleted_at == 0;
+    }
+    ad_row_agent_cleanup(&a);
+    if (!placed) {
+        return; /* pinned to its node, or told not to: it waits for a person */
+    }
+    char err[512] = "";
+    ad_run_queue_ask_t q = {true, "reschedule"};
+    char *ud = ad_xstrdup(agent_id);
+    int rc = ad_runner_start_q(r, agent_id, NULL, NULL, &q, rescheduled, ud, err, sizeof(err));
+    if (rc != 0) {
+        rescheduled(rc, NULL, err, ud);
+    }
+}
+
 bool ad_runner_remote_at(const ad_runner_t *r, const char *path, char run_id[AD_ID_MAX], char *node,
                          size_t nodesz)
 {

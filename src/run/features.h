@@ -136,6 +136,13 @@ int ad_run_node_spawn(ad_runner_t *r, ad_run_t *run, const ad_proc_opts_t *o, co
 const char *ad_run_agent_cwd(const ad_run_t *run);
 /* Why the plane gave the run up ("" when it did not). */
 const char *ad_run_node_lost(const ad_run_t *run);
+/* A lost node's run (issue #77): whether it is one the plane gave up, and,
+ * once its end is stored, its agent started again through the queue when
+ * it is placed by state.placement (not pinned to its node by state.node,
+ * nor state.reschedule false): on a node that fits and has room, its
+ * session resumed where the executor can (a start resumes sessionId). */
+bool ad_run_node_reschedules(const ad_run_t *run);
+void ad_run_node_reschedule(ad_runner_t *r, const char *agent_id);
 /* The node's part of ad_runner_run_live (nothing for a run here). */
 void ad_run_node_live(const ad_run_t *run, json_t *live);
 
