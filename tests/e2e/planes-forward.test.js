@@ -104,3 +104,32 @@ test('a plane that does not hold an agent\'s run sends its requests on to the on
   const runsOf = (await api(a, 'GET', `/api/agents/${id}/runs`)).body.runs;
   assert.equal(runsOf.length, 1, `one run, on A: ${JSON.stringify(runsOf)}`);
 });
+
+// A node linked to plane A, revoked through plane B: A closes its link within
+// the auth change log's second (the node's token is revoked with it), the
+// node stops (it was told its token ended), and both planes list it revoked.
+test('a node revoked through the plane that does not hold its link is cut off by the one that does', { skip: missing || false, timeout: 180000 }, async (t) => {
+  const { nodeToken, startNode, nodeNamed } = require('./lib/nodes');
+  const pg = await startPostgres();
+  const dbUrl = pg.createDb('forwardnode');
+  const start = (id) => daemon.start({ needUrl: true, env: { AGENTD_DATABASE_URL: dbUrl }, args: ['--plane-id', id] });
+  const a = await start('plane_a');
+  const b = await start('plane_b');
+  let node = null;
+  t.after(async () => {
+    if (node) await node.cleanup();
+    await a.cleanup();
+    await b.cleanup();
+    pg.stop();
+  });
+  const nt = await nodeToken(a, 'n1');
+  node = await startNode(a.url, { token: nt.token, name: 'n1', env: { PATH: '/usr/bin:/bin' } });
+  const onB = await until(async () => { const x = await nodeNamed(b, 'n1'); return x?.state === 'connected' && x; }, 'B to list n1 connected through A');
+  const del = await api(b, 'DELETE', `/api/nodes/${onB.id}`);
+  assert.equal(del.status, 204, JSON.stringify(del.body));
+  const exited = await node.exit;
+  assert.notEqual(exited.code, 0, `the node stops, told its token ended: ${node.stderr}`);
+  assert.match(node.stderr, /revoked|token has ended/);
+  await until(async () => (await nodeNamed(a, 'n1'))?.state === 'revoked', 'A to list n1 revoked');
+  assert.equal((await nodeNamed(b, 'n1')).state, 'revoked');
+});
