@@ -19,7 +19,6 @@ void ad_api_register(ad_app_t *app)
     ad_api_worktrees_register(app);
     ad_api_review_register(app);
     ad_api_pr_register(app);
-    ad_api_prloop_register(app);
     ad_api_agents_register(app);
     ad_api_messages_register(app);
     ad_api_settings_register(app);
@@ -61,7 +60,6 @@ void ad_api_register(ad_app_t *app)
     ad_api_chats_register(app);
     ad_api_mcp_register(app);
     ad_api_otlp_register(app);
-    ad_api_search_register(app);
     ad_api_external_register(app);
 }
 

@@ -50,6 +50,7 @@ typedef ad_route_row_get_fn ad_api_row_get_fn;
 #define ad_api_write ad_route_write
 typedef ad_route_done_fn ad_api_done_fn;
 #define ad_api_jstr ad_jstr
+#define ad_api_load_worktree ad_route_worktree
 /* agents.c: a sandbox policy of a request (admin's): "none" (the owner's;
  * never a workspace's) or {network: "on"|"off", paths: ["/ro", {"path":
  * "/rw", "write": true}]}; a path that shows the data dir is refused for
@@ -102,8 +103,6 @@ void ad_api_wt_git_register(ad_app_t *app);
 void ad_api_review_register(ad_app_t *app);
 /* pr.c: /api/worktrees/:id/pr */
 void ad_api_pr_register(ad_app_t *app);
-/* prloop.c: /api/worktrees/:id/pr/loop (issue #75) */
-void ad_api_prloop_register(ad_app_t *app);
 /* GET /api/worktrees/:id/diff?against=: the review against a base. */
 void ad_api_wt_review(ad_req_t *req, ad_app_t *app);
 void ad_api_agents_register(ad_app_t *app);
@@ -211,8 +210,6 @@ void ad_api_seed_register(ad_app_t *app);
 void ad_api_crews_register(ad_app_t *app);
 /* auth.c: /login, /api/auth/..., /api/tokens, /api/orgs, /api/audit. */
 void ad_api_auth_register(ad_app_t *app);
-/* search.c: GET /api/search (issue #76). */
-void ad_api_search_register(ad_app_t *app);
 /* ---- git work (gitsteps.c), shared by workspaces.c and worktrees.c -------------
  * A git request runs in src/wtree (app->wtree): the handler reads the
  * request, checks who may ask, hands the rows and arguments over and
@@ -227,8 +224,6 @@ void ad_api_wtree_reply(ad_req_t *r, const ad_wtree_out_t *o, int ok, const char
 /* ad_wtree_cb's (ud the request) answering 200 and 201. */
 void ad_api_wtree_200(void *ud, const ad_wtree_out_t *o);
 void ad_api_wtree_201(void *ud, const ad_wtree_out_t *o);
-/* The worktree row of :id, or NULL after answering 404 (or the error). */
-json_t *ad_api_load_worktree(ad_app_t *app, ad_req_t *req);
 /* Checks setupFiles / setupCommand in body (src/wtree; a command needs
  * admin); answers 403 or 422 itself. */
 bool ad_api_setup_valid(ad_req_t *req, json_t *body);

@@ -6,6 +6,7 @@
  * routes; here, one layer below both, each has one copy.
  */
 #include "auth/route.h"
+#include "tables/gitrows.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,26 @@ json_t *ad_route_row_load(ad_app_t *app, ad_req_t *r, ad_route_row_get_fn get, c
         return NULL;
     }
     return row;
+}
+
+json_t *ad_route_worktree(ad_app_t *app, ad_req_t *r)
+{
+    const char *id = ad_req_param(r, "id");
+    json_t *wt = NULL;
+    int rc = ad_store_git_worktree_get(app->store, id, &wt);
+    if (rc == 0 && !ad_principal_sees(ad_route_who(r), ad_jstr(wt, "orgId"))) {
+        json_decref(wt);
+        rc = AD_ENOENT; /* another org's worktree is as good as none */
+    }
+    if (rc == AD_ENOENT) {
+        ad_res_error(r, 404, "NOT_FOUND", NULL, "no worktree %s", id);
+        return NULL;
+    }
+    if (rc != 0) {
+        ad_res_error_code(r, rc, NULL, "cannot read worktree %s", id);
+        return NULL;
+    }
+    return wt;
 }
 
 /* ---- input ------------------------------------------------------------------------ */

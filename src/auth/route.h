@@ -47,6 +47,9 @@ bool ad_route_visible(ad_app_t *app, ad_req_t *r, ad_store_row_t kind, const cha
  * (another org's row too), or the read's error. */
 typedef int (*ad_route_row_get_fn)(struct ad_store *st, const char *id, json_t **out);
 json_t *ad_route_row_load(ad_app_t *app, ad_req_t *r, ad_route_row_get_fn get, const char *what);
+/* The worktree row of r's :id (new), or NULL after answering 404 "no
+ * worktree <id>" (another org's too) or the read's error. */
+json_t *ad_route_worktree(ad_app_t *app, ad_req_t *r);
 
 /* ---- input: 0 (the value in *out, or the field absent and *out left alone),
  * or -1 after answering 422 ---------------------------------------------------------- */
