@@ -42,6 +42,8 @@
  *       deliveries on the pool end).
  *   15. sessions: the CLIs' own sessions (issue #76); it uses only the
  *       bus and the pool, so its place is free: last, closed first.
+ *   16. search: GET /api/search (issue #76), an engine of routes only
+ *       (it opens nothing): after the others, like any routes hook.
  * Then the server's database checks (core: the server and the store): a
  * route that needs the database answers 503 while it is away, 500
  * DATA_DAMAGED while it is damaged.
@@ -65,6 +67,7 @@
 #include "monitor/monitor.h"
 #include "psync/psync.h"
 #include "routine/routine.h"
+#include "search/search.h"
 #include "push/push.h"
 #include "sessions/sessions.h"
 #include "store/dbcheck.h"
@@ -73,9 +76,10 @@
 #include "wtree/wtree.h"
 
 static const ad_engine_t *const table[] = {
-    &ad_wtree_engine, &ad_monitor_engine, &ad_train_engine,   &ad_psync_engine, &ad_flow_engine,
-    &ad_svc_engine,   &ad_live_engine,    &ad_creds_engine,   &ad_defs_engine,  &ad_chat_engine,
-    &ad_loop_engine,  &ad_mcp_engine,     &ad_routine_engine, &ad_push_engine,  &ad_sessions_engine,
+    &ad_wtree_engine,   &ad_monitor_engine, &ad_train_engine,    &ad_psync_engine,
+    &ad_flow_engine,    &ad_svc_engine,     &ad_live_engine,     &ad_creds_engine,
+    &ad_defs_engine,    &ad_chat_engine,    &ad_loop_engine,     &ad_mcp_engine,
+    &ad_routine_engine, &ad_push_engine,    &ad_sessions_engine, &ad_search_engine,
 };
 _Static_assert(AD_ARRAY_LEN(table) <= AD_ENGINES_MAX, "raise AD_ENGINES_MAX");
 

@@ -20,6 +20,8 @@
  * seconds each part took, and the bytes on disk.
  */
 #define _GNU_SOURCE /* nftw FTW_DEPTH */
+#define GEN_NAME "bigdir"
+#include "gen.h"
 #include "store/store.h"
 #include "tables/series.h"
 #include "store/store_int.h"
@@ -41,22 +43,6 @@
 typedef struct {
     int64_t agents, runs, messages, points, evlog_bytes;
 } sizes_t;
-
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint64_t rnd(void)
-{
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* agentd's id shape (src/core/id.c): 48 bits of ms, 80 more, 26
  * characters of base32 from the top; here the 80 are a counter, so ids
@@ -112,36 +98,6 @@ static const char *text(int len, int *outlen)
     }
     *outlen = len;
     return filler + rnd() % (sizeof(filler) - 4100);
-}
-
-static int exec(sqlite3 *db, const char *sql)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        fprintf(stderr, "bigdir: %s: %s\n", sql, msg != NULL ? msg : "?");
-        sqlite3_free(msg);
-        return -1;
-    }
-    return 0;
-}
-
-static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
-        fprintf(stderr, "bigdir: %s: %s\n", sql, sqlite3_errmsg(db));
-        exit(1);
-    }
-    return s;
-}
-
-static void step(sqlite3 *db, sqlite3_stmt *s)
-{
-    if (sqlite3_step(s) != SQLITE_DONE) {
-        fprintf(stderr, "bigdir: insert: %s\n", sqlite3_errmsg(db));
-        exit(1);
-    }
-    sqlite3_reset(s);
 }
 
 /* Rows so far in this transaction: commit and begin every TX_ROWS. */
@@ -560,18 +516,12 @@ int main(int argc, char **argv)
     snprintf(sig, sizeof(sig), "agents=%lld runs=%lld messages=%lld points=%lld evlog=%lld",
              (long long)z.agents, (long long)z.runs, (long long)z.messages, (long long)z.points,
              (long long)z.evlog_bytes);
-    FILE *f = fopen(done_path, "r");
-    if (f != NULL) {
-        char have[256] = "";
-        bool same = fgets(have, sizeof(have), f) != NULL && strncmp(have, sig, strlen(sig)) == 0;
-        fclose(f);
-        if (same) {
-            printf("{\"dir\":\"%s\",\"reused\":true,\"agents\":%lld,\"runs\":%lld,"
-                   "\"messages\":%lld,\"points\":%lld,\"evlogBytes\":%lld,\"bytes\":%lld}\n",
-                   dir, (long long)z.agents, (long long)z.runs, (long long)z.messages,
-                   (long long)z.points, (long long)z.evlog_bytes, (long long)du(dir));
-            return 0;
-        }
+    if (done_same(done_path, sig)) {
+        printf("{\"dir\":\"%s\",\"reused\":true,\"agents\":%lld,\"runs\":%lld,"
+               "\"messages\":%lld,\"points\":%lld,\"evlogBytes\":%lld,\"bytes\":%lld}\n",
+               dir, (long long)z.agents, (long long)z.runs, (long long)z.messages,
+               (long long)z.points, (long long)z.evlog_bytes, (long long)du(dir));
+        return 0;
     }
     if (access(db_path, F_OK) == 0) {
         fprintf(stderr, "bigdir: %s holds a data dir of other sizes; remove it first\n", dir);
@@ -615,11 +565,7 @@ int main(int argc, char **argv)
         exec(db, "PRAGMA wal_checkpoint(TRUNCATE)");
         sqlite3_close(db);
         umask(077);
-        f = fopen(done_path, "w");
-        if (f != NULL) {
-            fprintf(f, "%s\n", sig);
-            fclose(f);
-        }
+        done_write(done_path, sig);
     }
     printf("{\"dir\":\"%s\",\"reused\":false,\"ok\":%s,\"agents\":%lld,\"runs\":%lld,"
            "\"messages\":%lld,\"points\":%lld,\"evlogBytes\":%lld,\"bytes\":%lld,"

@@ -18,6 +18,8 @@
  * reused. Prints one JSON line: sizes, seconds (migrations, rows, backfill)
  * and bytes on disk.
  */
+#define GEN_NAME "searchgen"
+#include "gen.h"
 #include "store/store.h"
 #include "store/store_int.h"
 
@@ -33,22 +35,6 @@
 #define VOCAB 20000
 #define AGENTS_PER_ORG 100
 #define TX_ROWS 100000
-
-static uint64_t seed = 0x9e3779b97f4a7c15ULL;
-static uint64_t rnd(void)
-{
-    seed ^= seed << 13;
-    seed ^= seed >> 7;
-    seed ^= seed << 17;
-    return seed;
-}
-
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 /* The word of rank r (1-based): its number in base 26 as letters after a
  * "q", so no two ranks share a word and none is an English word. */
@@ -100,36 +86,6 @@ static int text(char *out, size_t cap, int words)
     }
     out[n] = '\0';
     return (int)n;
-}
-
-static int exec(sqlite3 *db, const char *sql)
-{
-    char *msg = NULL;
-    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-        fprintf(stderr, "searchgen: %s: %s\n", sql, msg != NULL ? msg : "?");
-        sqlite3_free(msg);
-        return -1;
-    }
-    return 0;
-}
-
-static sqlite3_stmt *prep(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK) {
-        fprintf(stderr, "searchgen: %s: %s\n", sql, sqlite3_errmsg(db));
-        exit(1);
-    }
-    return s;
-}
-
-static void step(sqlite3 *db, sqlite3_stmt *s)
-{
-    if (sqlite3_step(s) != SQLITE_DONE) {
-        fprintf(stderr, "searchgen: insert: %s\n", sqlite3_errmsg(db));
-        exit(1);
-    }
-    sqlite3_reset(s);
 }
 
 static int fill(const char *path, int64_t n, int64_t t0)
@@ -241,16 +197,10 @@ int main(int argc, char **argv)
     snprintf(db_path, sizeof(db_path), "%s/agentd.db", dir);
     snprintf(done_path, sizeof(done_path), "%s/searchgen.done", dir);
     snprintf(sig, sizeof(sig), "messages=%lld", (long long)n);
-    FILE *f = fopen(done_path, "r");
-    if (f != NULL) {
-        char have[64] = "";
-        bool same = fgets(have, sizeof(have), f) != NULL && strncmp(have, sig, strlen(sig)) == 0;
-        fclose(f);
-        if (same) {
-            printf("{\"dir\":\"%s\",\"reused\":true,\"messages\":%lld,\"bytes\":%lld}\n", dir,
-                   (long long)n, file_bytes(db_path));
-            return 0;
-        }
+    if (done_same(done_path, sig)) {
+        printf("{\"dir\":\"%s\",\"reused\":true,\"messages\":%lld,\"bytes\":%lld}\n", dir,
+               (long long)n, file_bytes(db_path));
+        return 0;
     }
     if ((mkdir(dir, 0700) != 0 && access(dir, W_OK) != 0) || access(db_path, F_OK) == 0) {
         fprintf(stderr, "searchgen: %s must be a new or empty folder\n", dir);
@@ -276,11 +226,7 @@ int main(int argc, char **argv)
     }
     double t_fill = now_s() - t;
     uv_loop_close(&loop);
-    f = fopen(done_path, "w");
-    if (f != NULL) {
-        fprintf(f, "%s\n", sig);
-        fclose(f);
-    }
+    done_write(done_path, sig);
     printf("{\"dir\":\"%s\",\"reused\":false,\"messages\":%lld,\"bytesBefore\":%lld,"
            "\"bytes\":%lld,\"seconds\":{\"migrations\":%.2f,\"rows\":%.2f,\"backfill\":%.2f}}\n",
            dir, (long long)n, before, file_bytes(db_path), t_mig, t_rows, t_fill);

@@ -15,6 +15,7 @@
 
 #include "api/api.h"
 #include "auth/auth.h"
+#include "auth/route.h"
 #include "git/git.h"
 #include "health/health.h"
 #include "live/live.h"
@@ -24,12 +25,32 @@
 #include "train/train.h"
 
 /* ---- who is asking ------------------------------------------------------------ */
-/* The principal of r (src/auth). Never NULL: a request that reached a
- * non-public route has one; elsewhere a principal that sees nothing and may
- * do nothing stands in. */
-const ad_principal_t *ad_api_who(const ad_req_t *r);
-/* Answers 403 and returns false unless r's principal has scope. */
-bool ad_api_require(ad_req_t *r, ad_scope_t scope, const char *what);
+/* The route helpers (src/auth/route.h, which says what each does) under
+ * src/api's names. */
+#define ad_api_who ad_route_who
+#define ad_api_require ad_route_require
+#define ad_api_require_owner ad_route_require_owner
+#define ad_api_need_store ad_route_need_store
+#define ad_api_visible ad_route_visible
+#define ad_api_row_load ad_route_row_load
+typedef ad_route_row_get_fn ad_api_row_get_fn;
+#define ad_api_invalid ad_route_invalid
+#define ad_api_invalid_err ad_route_invalid_err
+#define ad_api_str ad_route_str
+#define ad_api_enum ad_route_enum
+#define ad_api_int ad_route_int
+#define ad_api_bool ad_route_bool
+#define ad_api_str_array ad_route_str_array
+#define ad_api_query_bool ad_route_query_bool
+#define ad_api_query_int ad_route_query_int
+#define ad_api_fail ad_route_fail
+#define ad_api_list ad_route_list
+#define ad_api_answer ad_route_answer
+#define ad_api_answer_row ad_route_answer_row
+#define ad_api_write ad_route_write
+typedef ad_route_done_fn ad_api_done_fn;
+#define ad_api_jstr ad_jstr
+#define ad_api_load_worktree ad_route_worktree
 /* agents.c: a sandbox policy of a request (admin's): "none" (the owner's;
  * never a workspace's) or {network: "on"|"off", paths: ["/ro", {"path":
  * "/rw", "write": true}]}; a path that shows the data dir is refused for
@@ -38,65 +59,15 @@ int ad_api_sandbox_ok(ad_app_t *app, ad_req_t *r, json_t *sb, bool workspace);
 /* The audit's words for a change of a sandbox policy: "<what>: old -> new"
  * (each compact JSON, or "default" when unset), set on r. */
 void ad_api_sandbox_note(ad_req_t *r, const char *what, json_t *old, json_t *now);
-/* Answers 403 "only the owner <what>" and returns false unless r's
- * principal is the daemon's owner (daemon-wide things: settings, orgs). */
-bool ad_api_require_owner(ad_req_t *r, const char *what);
 
-/* Whether the row of kind (the store's AD_STORE_ROW_*) with id exists and
- * r's principal may see it;
- * when not, answers 404 (or the read's error) itself: a row of another org
- * is answered exactly like a missing one. org_out (may be NULL) gets the
- * row's org. */
-bool ad_api_visible(ad_app_t *app, ad_req_t *r, ad_store_row_t kind, const char *id,
-                    char org_out[AD_ID_MAX]);
-/* The same without answering is src/auth's ad_auth_row_org. */
 /* Whether r went on to the control plane that owns agent_id's work (issue
  * #77, src/cluster/forward.c): the plane holding its running run, or for a
  * start the plane holding its node's link; r is then answered from there. */
 bool ad_api_forwarded(ad_app_t *app, ad_req_t *r, const char *agent_id, bool starting);
 
-/* ---- input --------------------------------------------------------------
- * Each returns 0 (the value is in *out, or the field is absent and *out is
- * left alone), or -1 after answering 422 VALIDATION_ERROR with details
- * {field, reason}. The handler then just returns.
- */
-int ad_api_str(ad_req_t *r, json_t *body, const char *key, bool required, size_t maxlen,
-               const char **out);
-/* choices: comma-separated allowed values. */
-int ad_api_enum(ad_req_t *r, json_t *body, const char *key, bool required, const char *choices,
-                const char **out);
-int ad_api_int(ad_req_t *r, json_t *body, const char *key, bool required, int64_t min, int64_t max,
-               int64_t *out, bool *present);
-int ad_api_bool(ad_req_t *r, json_t *body, const char *key, bool *out, bool *present);
-/* An array of at most max strings of at most maxlen bytes each. */
-int ad_api_str_array(ad_req_t *r, json_t *body, const char *key, bool required, size_t max,
-                     size_t maxlen, json_t **out);
-/* Answers 422 for field with reason. Returns -1. */
-int ad_api_invalid(ad_req_t *r, const char *field, const char *reason);
-/* Answers 422 for the field a subsystem's check named (core.h). Returns -1. */
-int ad_api_invalid_err(ad_req_t *r, const ad_field_err_t *e);
 /* ad_req_query(r, key) as a subsystem's query reader (ad_store_query_fn). */
 const char *ad_api_query_get(void *r, const char *key);
-/* Query flag: absent -> def; true/1 and false/0; else 422 (returns -1). */
-int ad_api_query_bool(ad_req_t *r, const char *key, bool def, bool *out);
-
-/* ---- writes ----------------------------------------------------------------
- * Queues op(args) on the store's writer and calls done on the loop after
- * the commit, with the request still open. args is stolen. If the client
- * has gone, done still runs (to publish events); answering is then a no-op.
- * done's result is borrowed (the write's own reference is dropped after).
- */
-typedef void (*ad_api_done_fn)(ad_app_t *app, ad_req_t *r, int rc, json_t *result);
-void ad_api_write(ad_app_t *app, ad_req_t *r, ad_store_op_fn op, json_t *args, ad_api_done_fn done);
-/* Answers an AD_E* code as an API error with a message about what. */
-void ad_api_fail(ad_req_t *r, int rc, const char *what, const char *id);
-/* A list read (rc, rows taken) answered: 200 {key: rows}, or rc as
- * ad_api_fail(what). */
-void ad_api_list(ad_req_t *r, int rc, json_t *rows, const char *key, const char *what);
-/* A read (rc, out taken) answered: 200 with out, or rc as
- * ad_api_fail(what, id). */
-void ad_api_answer(ad_req_t *r, int rc, json_t *out, const char *what, const char *id);
-/* The same for an answer written as JSON text: b's bytes sent as they are
+/* ad_api_answer for an answer written as JSON text: b's bytes sent as they are
  * (taken, not copied: b is left empty), or, for a request in a dialect
  * (which rewrites the tree), read back and answered as a tree. The caller
  * still cleans b up. */
@@ -137,8 +108,6 @@ void ad_api_wt_git_register(ad_app_t *app);
 void ad_api_review_register(ad_app_t *app);
 /* pr.c: /api/worktrees/:id/pr */
 void ad_api_pr_register(ad_app_t *app);
-/* prloop.c: /api/worktrees/:id/pr/loop (issue #75) */
-void ad_api_prloop_register(ad_app_t *app);
 /* GET /api/worktrees/:id/diff?against=: the review against a base. */
 void ad_api_wt_review(ad_req_t *req, ad_app_t *app);
 void ad_api_agents_register(ad_app_t *app);
@@ -209,14 +178,6 @@ json_t *ad_api_rentals_json(ad_app_t *app, ad_req_t *r);
 void ad_api_crew_ops_register(ad_app_t *app);
 void ad_api_workflows_register(ad_app_t *app); /* workflows.c */
 void ad_api_routines_register(ad_app_t *app);  /* routines.c: routines and /api/hooks/:id */
-/* The row of r's :id read by get, visible to the caller (new reference; the
- * row carries orgId), or NULL after answering: 404 naming what (another
- * org's row is as good as none), or the store's error. */
-typedef int (*ad_api_row_get_fn)(struct ad_store *st, const char *id, json_t **out);
-json_t *ad_api_row_load(ad_app_t *app, ad_req_t *r, ad_api_row_get_fn get, const char *what);
-/* A GET of one row: 200 with row (stolen), or nothing when it is NULL (a
- * load that answered already). */
-void ad_api_answer_row(ad_req_t *r, json_t *row);
 /* The crew of r's :id, as ad_api_row_load. (crew_ops.c) */
 json_t *ad_api_crew_load(ad_app_t *app, ad_req_t *r);
 /* requirements.c: GET /api/requirements (admin: it runs --version). */
@@ -238,12 +199,8 @@ bool ad_api_usage_refused(ad_app_t *app, ad_req_t *r, bool force);
 void ad_api_approvals_register(ad_app_t *app); /* approvals.c */
 void ad_api_scalars_register(ad_app_t *app);   /* scalars.c: training-metric series */
 void ad_api_dists_register(ad_app_t *app);     /* dists.c: histograms and counts of runs */
-/* ?key= as a whole number in [min, max] into *out (*has set): 0 when
- * absent or good, else -1 after a 422 naming it (scalars.c). */
-int ad_api_query_int(ad_req_t *r, const char *key, int64_t min, int64_t max, bool *has,
-                     int64_t *out);
-void ad_api_runs_register(ad_app_t *app);   /* runs.c: start/stop/message/... */
-void ad_api_status_register(ad_app_t *app); /* status.c: an agent's status history */
+void ad_api_runs_register(ad_app_t *app);      /* runs.c: start/stop/message/... */
+void ad_api_status_register(ad_app_t *app);    /* status.c: an agent's status history */
 /* hparams.c: /api/config-schemas and /api/configs (issue #16). */
 void ad_api_hparams_register(ad_app_t *app);
 /* runtable.c: GET /api/training/runs, the runs table. */
@@ -258,8 +215,6 @@ void ad_api_seed_register(ad_app_t *app);
 void ad_api_crews_register(ad_app_t *app);
 /* auth.c: /login, /api/auth/..., /api/tokens, /api/orgs, /api/audit. */
 void ad_api_auth_register(ad_app_t *app);
-/* search.c: GET /api/search (issue #76). */
-void ad_api_search_register(ad_app_t *app);
 /* ---- git work (gitsteps.c), shared by workspaces.c and worktrees.c -------------
  * A git request runs in src/wtree (app->wtree): the handler reads the
  * request, checks who may ask, hands the rows and arguments over and
@@ -274,12 +229,6 @@ void ad_api_wtree_reply(ad_req_t *r, const ad_wtree_out_t *o, int ok, const char
 /* ad_wtree_cb's (ud the request) answering 200 and 201. */
 void ad_api_wtree_200(void *ud, const ad_wtree_out_t *o);
 void ad_api_wtree_201(void *ud, const ad_wtree_out_t *o);
-/* The string at key of o, or NULL. Borrowed. */
-const char *ad_api_jstr(json_t *o, const char *key);
-/* False (and 503 answered) when the store is not open. */
-bool ad_api_need_store(ad_app_t *app, ad_req_t *req);
-/* The worktree row of :id, or NULL after answering 404 (or the error). */
-json_t *ad_api_load_worktree(ad_app_t *app, ad_req_t *req);
 /* Checks setupFiles / setupCommand in body (src/wtree; a command needs
  * admin); answers 403 or 422 itself. */
 bool ad_api_setup_valid(ad_req_t *req, json_t *body);

@@ -41,27 +41,6 @@ void ad_api_wtree_201(void *ud, const ad_wtree_out_t *o)
     ad_api_wtree_reply(ud, o, 201, NULL, false);
 }
 
-/* Reads the worktree row of :id, answering 404 itself when there is none. */
-json_t *ad_api_load_worktree(ad_app_t *app, ad_req_t *req)
-{
-    const char *id = ad_req_param(req, "id");
-    json_t *wt = NULL;
-    int rc = ad_store_git_worktree_get(app->store, id, &wt);
-    if (rc == 0 && !ad_principal_sees(ad_api_who(req), ad_api_jstr(wt, "orgId"))) {
-        json_decref(wt);
-        rc = AD_ENOENT; /* another org's worktree is as good as none */
-    }
-    if (rc == AD_ENOENT) {
-        ad_res_error(req, 404, "NOT_FOUND", NULL, "no worktree %s", id);
-        return NULL;
-    }
-    if (rc != 0) {
-        ad_res_error_code(req, rc, NULL, "cannot read worktree %s", id);
-        return NULL;
-    }
-    return wt;
-}
-
 bool ad_api_setup_valid(ad_req_t *req, json_t *body)
 {
     char msg[200];

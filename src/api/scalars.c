@@ -16,15 +16,6 @@
 
 /* ---- query parameters ------------------------------------------------------------- */
 
-int ad_api_query_int(ad_req_t *r, const char *key, int64_t min, int64_t max, bool *has,
-                     int64_t *out)
-{
-    ad_field_err_t e;
-    return ad_field_query_int(ad_req_query(r, key), key, min, max, has, out, &e) != 0
-               ? ad_api_invalid_err(r, &e)
-               : 0;
-}
-
 /* x, from, to, buckets and range of a bucketed read into q. */
 static int q_read(ad_req_t *r, ad_store_series_q_t *q)
 {

@@ -357,6 +357,9 @@ struct json_t *ad_json_load_nonfinite(const char *text, size_t len);
 /* A number's value, or NaN / +-Inf for the strings above: false for
  * anything else. */
 bool ad_json_number_ext(const struct json_t *v, double *out);
+/* The string at key of object o, or NULL (o NULL or not an object, key
+ * absent or not a string). Borrowed from o. */
+const char *ad_jstr(const struct json_t *o, const char *key);
 /* j as one line of a line-delimited JSON protocol: json_dumps(j, flags)
  * with "\n" added, malloc'd (the caller frees), *len its length without
  * the NUL; NULL when j cannot be dumped. Any thread. */

@@ -201,6 +201,11 @@ json_t *ad_json_load_nonfinite(const char *text, size_t len)
     return out;
 }
 
+const char *ad_jstr(const json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
+
 bool ad_json_number_ext(const json_t *v, double *out)
 {
     if (json_is_number(v)) {

@@ -62,5 +62,9 @@ void ad_prloop_send(ad_prloop_t *L, ad_prloop_ent_t *e, json_t *row, json_t *pr,
 /* The agent's turn after the last item ended: its outcome stored, the
  * loop back to watching and read again at once. */
 void ad_prloop_turn_ended(ad_prloop_t *L, ad_prloop_ent_t *e, json_t *row);
+/* routes.c: /api/worktrees/:id/pr/loop on app->server (the engine's
+ * routes hook). */
+struct ad_app;
+void ad_prloop_routes(struct ad_app *app);
 
 #endif

@@ -2,10 +2,11 @@
 /*
  * Feedback loops as an engine (src/engine): made when the store is open
  * and the runner runs, after the provider keys (the forge's token is the
- * org's credential); closed before them (src/engines.c).
+ * org's credential); closed before them (src/engines.c). Its routes are
+ * its own (routes.c), registered by the routes hook.
  */
 #include "engine/engine.h"
-#include "loop/loop.h"
+#include "loop/loop_int.h"
 
 static int open_prloop(ad_app_t *app)
 {
@@ -27,5 +28,8 @@ static void close_prloop(ad_app_t *app)
     app->prloop = NULL;
 }
 
-const ad_engine_t ad_loop_engine = {
-    .name = "loop", .open = open_prloop, .stop = stop_prloop, .close = close_prloop};
+const ad_engine_t ad_loop_engine = {.name = "loop",
+                                    .open = open_prloop,
+                                    .stop = stop_prloop,
+                                    .close = close_prloop,
+                                    .routes = ad_prloop_routes};

@@ -11,7 +11,7 @@
  * far as the subscription's user still may (the token that user signed in
  * with still live, with its scope; its org the approval's).
  */
-#include "auth/auth.h"
+#include "auth/route.h"
 #include "engine/engine.h"
 #include "http/http.h"
 #include "push/push_int.h"
@@ -23,56 +23,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void invalid(ad_req_t *r, const ad_field_err_t *e)
-{
-    ad_res_error(r, 422, "VALIDATION_ERROR",
-                 json_pack("{s:s, s:s}", "field", e->field, "reason", e->why), "%s %s", e->field,
-                 e->why);
-}
-
-static void fail(ad_req_t *r, int rc, const char *what)
-{
-    char msg[256];
-    ad_err_about(rc, what, msg, sizeof(msg));
-    ad_res_error_code(r, rc, NULL, "%s", msg);
-}
-
-/* A write whose outcome answers r. */
-typedef void (*done_fn)(ad_app_t *app, ad_req_t *r, int rc, json_t *result);
-typedef struct {
-    ad_app_t *app;
-    ad_req_t *req;
-    done_fn done;
-} write_t;
-
-static void on_written(int rc, json_t *result, void *ud)
-{
-    write_t *w = ud;
-    w->done(w->app, w->req, rc, result);
-    json_decref(result);
-    free(w);
-}
-
-static void write_then(ad_app_t *app, ad_req_t *r, ad_store_op_fn op, json_t *args, done_fn done)
-{
-    write_t *w = ad_xmalloc(sizeof(*w));
-    *w = (write_t){.app = app, .req = r, .done = done};
-    ad_store_write(app->store, op, args, on_written, w);
-}
-
 /* The user a subscription belongs to: the owner, or the API token the
  * caller signed in with (a dashboard session is its token's). */
 static bool user_of(ad_app_t *app, ad_req_t *r, char user[AD_ID_MAX], const char **org)
 {
-    const ad_principal_t *who = ad_auth_principal(r);
+    const ad_principal_t *who = ad_route_who(r);
     ad_store_token_t t;
-    if (who != NULL && who->owner) {
+    if (who->owner) {
         snprintf(user, AD_ID_MAX, "owner");
         *org = "";
         return true;
     }
-    if (who == NULL || who->token_id[0] == '\0' ||
-        ad_store_token_get(app->store, who->token_id, &t) != 0) {
+    if (who->token_id[0] == '\0' || ad_store_token_get(app->store, who->token_id, &t) != 0) {
         ad_res_error(r, 403, "FORBIDDEN", NULL,
                      "push subscriptions are made by a dashboard session or an API token");
         return false;
@@ -116,7 +78,7 @@ static void list(ad_req_t *r, void *ud)
     }
     int rc = ad_store_push_list(app->store, org, user, &rows);
     if (rc != 0) {
-        fail(r, rc, "push subscriptions");
+        ad_route_fail(r, rc, "push subscriptions", NULL);
         return;
     }
     ad_res_json(r, 200, json_pack("{s:o}", "subscriptions", rows));
@@ -130,7 +92,7 @@ static void stored(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
                      "at most %d push subscriptions per user: delete one first",
                      AD_PUSH_SUBS_PER_USER);
     } else if (rc != 0) {
-        fail(r, rc, "push subscription");
+        ad_route_fail(r, rc, "push subscription", NULL);
     } else {
         ad_res_json(r, 201, json_incref(result));
     }
@@ -155,7 +117,7 @@ static void subscribe(ad_req_t *r, void *ud)
     }
     if (ad_push_sub_check(body, app->cfg->push_insecure_loopback, &endpoint, &p256dh, &auth, &e) !=
         0) {
-        invalid(r, &e);
+        ad_route_invalid_err(r, &e);
         json_decref(body);
         return;
     }
@@ -164,7 +126,7 @@ static void subscribe(ad_req_t *r, void *ud)
                              "userId", user, "endpoint", endpoint, "p256dh", p256dh, "auth", auth,
                              "now", (json_int_t)ad_wall_ms());
     json_decref(body);
-    write_then(app, r, ad_store_op_push_put, args, stored);
+    ad_route_write(app, r, ad_store_op_push_put, args, stored);
 }
 
 static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
@@ -172,7 +134,7 @@ static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
     AD_UNUSED(app);
     AD_UNUSED(result);
     if (rc != 0) {
-        fail(r, rc, "push subscription");
+        ad_route_fail(r, rc, "push subscription", NULL);
         return;
     }
     ad_res_send(r, 204, NULL, NULL, 0);
@@ -192,13 +154,13 @@ static void unsubscribe(ad_req_t *r, void *ud)
         return;
     }
     if (ad_field_str(body, "endpoint", true, 1024, &endpoint, &e) != 0) {
-        invalid(r, &e);
+        ad_route_invalid_err(r, &e);
         json_decref(body);
         return;
     }
     json_t *args = json_pack("{s:s, s:s, s:s}", "orgId", org, "userId", user, "endpoint", endpoint);
     json_decref(body);
-    write_then(app, r, ad_store_op_push_delete, args, deleted);
+    ad_route_write(app, r, ad_store_op_push_delete, args, deleted);
 }
 
 /* ---- the notification's action ---------------------------------------------------- */
@@ -244,7 +206,7 @@ static bool user_may(ad_app_t *app, ad_req_t *r, json_t *sub, json_t *a, const c
 static void decided(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 {
     if (rc != 0) {
-        fail(r, rc, "approval");
+        ad_route_fail(r, rc, "approval", NULL);
         return;
     }
     ad_run_approval_publish(app->bus, result);
@@ -273,8 +235,8 @@ static void act_on(ad_app_t *app, ad_req_t *r, const char *token, const char *de
         } else {
             char by[80];
             snprintf(by, sizeof(by), "push:%s", json_string_value(json_object_get(sub, "userId")));
-            write_then(app, r, ad_store_op_approval_decide,
-                       ad_run_approval_args(a, decision, by, (int64_t)ad_wall_ms()), decided);
+            ad_route_write(app, r, ad_store_op_approval_decide,
+                           ad_run_approval_args(a, decision, by, (int64_t)ad_wall_ms()), decided);
         }
     }
     json_decref(a);
@@ -295,7 +257,7 @@ static void action(ad_req_t *r, void *ud)
     }
     if (ad_field_str(body, "token", true, AD_PUSH_TOKEN_MAX, &token, &e) != 0 ||
         ad_field_enum(body, "action", true, "allow,deny", &decision, &e) != 0) {
-        invalid(r, &e);
+        ad_route_invalid_err(r, &e);
     } else {
         act_on(app, r, token, decision);
     }

@@ -16,6 +16,7 @@
  * {run} on routine:<id> and the org's topic. HTTP only: the rows are
  * src/tables/routines.c's, the runs the engine's.
  */
+#include "auth/route.h"
 #include "engine/engine.h"
 #include "routine/routine_int.h"
 #include "tables/auth.h"
@@ -27,19 +28,7 @@
 
 #define RUNS_LIMIT_MAX 500
 
-/* ---- the answers and checks every route here shares ------------------------------------ */
-
-static const char *jstr(const json_t *o, const char *key)
-{
-    return json_string_value(json_object_get(o, key));
-}
-
-static const ad_principal_t *who(const ad_req_t *r)
-{
-    static const ad_principal_t nobody = {.org_id = "-"}; /* sees nothing, may do nothing */
-    const ad_principal_t *p = ad_auth_principal(r);
-    return p != NULL ? p : &nobody;
-}
+/* ---- the checks every route here shares (the rest are src/auth/route.h's) ---------- */
 
 /* Who made a routine, for its row: the name and the token's id. */
 static void made_by(const ad_principal_t *p, char *out, size_t outsz)
@@ -51,105 +40,10 @@ static void made_by(const ad_principal_t *p, char *out, size_t outsz)
     }
 }
 
-static void fail(ad_req_t *r, int rc, const char *what, const char *id)
-{
-    char msg[256];
-    ad_err_about(rc, what, msg, sizeof(msg));
-    ad_res_error_code(r, rc, rc == AD_ENOENT && id != NULL ? json_pack("{s:s}", "id", id) : NULL,
-                      "%s", msg);
-}
-
-static int invalid(ad_req_t *r, const char *field, const char *reason)
-{
-    ad_res_error(r, 422, "VALIDATION_ERROR",
-                 json_pack("{s:s, s:s}", "field", field, "reason", reason), "%s %s", field, reason);
-    return -1;
-}
-
-static int invalid_err(ad_req_t *r, const ad_field_err_t *e)
-{
-    return invalid(r, e->field, e->why);
-}
-
-static int field_bool(ad_req_t *r, json_t *body, const char *key, bool *out)
-{
-    ad_field_err_t e;
-    return ad_field_bool(body, key, out, NULL, &e) != 0 ? invalid_err(r, &e) : 0;
-}
-
-static int query_int(ad_req_t *r, const char *key, int64_t min, int64_t max, bool *has,
-                     int64_t *out)
-{
-    ad_field_err_t e;
-    return ad_field_query_int(ad_req_query(r, key), key, min, max, has, out, &e) != 0
-               ? invalid_err(r, &e)
-               : 0;
-}
-
-static void list_answer(ad_req_t *r, int rc, json_t *rows, const char *key, const char *what)
-{
-    if (rc != 0) {
-        json_decref(rows);
-        fail(r, rc, what, NULL);
-    } else {
-        ad_res_json(r, 200, json_pack("{s:o}", key, rows));
-    }
-}
-
-static void answer_row(ad_req_t *r, json_t *row)
-{
-    if (row != NULL) {
-        ad_res_json(r, 200, row);
-    }
-}
-
-/* The routine of :id, if the caller may see it (another org's is a 404,
- * as a missing one): new, or NULL after answering. */
-static json_t *row_load(ad_app_t *app, ad_req_t *r)
-{
-    const char *id = ad_req_param(r, "id");
-    json_t *row = NULL;
-    int rc = id != NULL && strlen(id) < AD_ID_MAX ? ad_store_routine_get(app->store, id, &row)
-                                                  : AD_ENOENT;
-    if (rc == 0 && !ad_principal_sees(who(r), jstr(row, "orgId"))) {
-        rc = AD_ENOENT;
-    }
-    if (rc != 0) {
-        json_decref(row);
-        fail(r, rc, "routine", id);
-        return NULL;
-    }
-    return row;
-}
-
-/* op(args) written, then done (app, r, rc, result borrowed): the answer
- * after the commit. */
-typedef void (*done_fn)(ad_app_t *app, ad_req_t *r, int rc, json_t *result);
-typedef struct {
-    ad_app_t *app;
-    ad_req_t *r;
-    done_fn done;
-} write_t;
-
-static void written(int rc, json_t *result, void *ud)
-{
-    write_t *w = ud;
-    w->done(w->app, w->r, rc, result);
-    json_decref(result);
-    free(w);
-}
-
-static void write_then(ad_app_t *app, ad_req_t *r, ad_store_op_fn op, json_t *args, done_fn done)
-{
-    write_t *w = ad_xmalloc(sizeof(*w));
-    *w = (write_t){.app = app, .r = r, .done = done};
-    ad_store_write(app->store, op, args, written, w);
-}
-
 static void publish(ad_app_t *app, json_t *routine)
 {
-    ad_bus_publish_to(app->bus, "routine_update", routine, "routine", jstr(routine, "id"), "org",
-                      jstr(routine, "orgId"), "routines", "", NULL);
+    ad_bus_publish_to(app->bus, "routine_update", routine, "routine", ad_jstr(routine, "id"), "org",
+                      ad_jstr(routine, "orgId"), "routines", "", NULL);
     ad_routines_changed(app->routines);
 }
 
@@ -157,9 +51,9 @@ static void publish(ad_app_t *app, json_t *routine)
  * it: 0, or -1 after answering 404 on that field. */
 static int where_org(ad_app_t *app, ad_req_t *r, const json_t *spec, char org[AD_ID_MAX])
 {
-    const char *wt = jstr((json_t *)spec, "worktreeId");
-    const char *ws = jstr((json_t *)spec, "workspaceId");
-    int rc = ad_auth_row_org(app->store, who(r),
+    const char *wt = ad_jstr(spec, "worktreeId");
+    const char *ws = ad_jstr(spec, "workspaceId");
+    int rc = ad_auth_row_org(app->store, ad_route_who(r),
                              wt != NULL ? AD_STORE_ROW_WORKTREE : AD_STORE_ROW_WORKSPACE,
                              wt != NULL ? wt : ws, org);
     if (rc != 0) {
@@ -181,7 +75,7 @@ static bool agent_ok(ad_app_t *app, ad_req_t *r, const json_t *spec, const char 
         ad_res_error(r, 503, "UNAVAILABLE", NULL, "routines are not ready");
         return false;
     }
-    const char *wt = jstr(spec, "worktreeId");
+    const char *wt = ad_jstr(spec, "worktreeId");
     return e->agent_check(app, r, json_object_get(spec, "agent"), wt != NULL ? wt : "", org);
 }
 
@@ -192,7 +86,7 @@ static json_t *with_secret(json_t *routine, const char *secret)
     json_t *out = json_deep_copy(routine);
     if (secret != NULL && secret[0] != '\0') {
         char path[128];
-        snprintf(path, sizeof(path), "/api/hooks/%s", jstr(routine, "id"));
+        snprintf(path, sizeof(path), "/api/hooks/%s", ad_jstr(routine, "id"));
         json_object_set_new(out, "secret", json_string(secret));
         json_object_set_new(out, "hookPath", json_string(path));
     }
@@ -206,13 +100,13 @@ static json_t *with_secret(json_t *routine, const char *secret)
 static void saved(ad_app_t *app, ad_req_t *r, int rc, json_t *result, int status)
 {
     if (rc != 0) {
-        fail(r, rc, "routine", ad_req_param(r, "id"));
+        ad_route_fail(r, rc, "routine", ad_req_param(r, "id"));
         return;
     }
     json_t *row = json_deep_copy(result);
     json_object_del(row, "secret");
     publish(app, row);
-    ad_res_json(r, status, with_secret(row, jstr(result, "secret")));
+    ad_res_json(r, status, with_secret(row, ad_jstr(result, "secret")));
     json_decref(row);
 }
 
@@ -237,11 +131,11 @@ static void rt_create(ad_req_t *r, void *ud)
         return;
     }
     if (ad_routine_spec(body, NULL, &spec, &e) != 0) {
-        invalid_err(r, &e);
-    } else if (field_bool(r, body, "enabled", &enabled) == 0 && where_org(app, r, spec, org) == 0 &&
-               agent_ok(app, r, spec, org)) {
+        ad_route_invalid_err(r, &e);
+    } else if (ad_route_bool(r, body, "enabled", &enabled, NULL) == 0 &&
+               where_org(app, r, spec, org) == 0 && agent_ok(app, r, spec, org)) {
         json_t *trigger = json_object_get(spec, "trigger");
-        const ad_principal_t *p = who(r);
+        const ad_principal_t *p = ad_route_who(r);
         char by[160];
         made_by(p, by, sizeof(by));
         if (strcmp(ad_routine_kind(trigger), "webhook") == 0 && ad_secret_new(secret) != 0) {
@@ -252,7 +146,7 @@ static void rt_create(ad_req_t *r, void *ud)
         int64_t now = ad_wall_ms();
         json_t *args =
             json_pack("{s:s, s:s, s:s, s:O, s:s, s:I, s:s, s:I}", "id", id, "orgId", org, "name",
-                      jstr(body, "name"), "spec", spec, "secret", secret, "nextFireAt",
+                      ad_jstr(body, "name"), "spec", spec, "secret", secret, "nextFireAt",
                       (json_int_t)(enabled ? ad_routine_next_fire(trigger, NULL, now) : 0),
                       "createdBy", by, "now", (json_int_t)now);
         if (!enabled) {
@@ -261,7 +155,7 @@ static void rt_create(ad_req_t *r, void *ud)
         char note[200];
         snprintf(note, sizeof(note), "routine %s (%s) made", id, ad_routine_kind(trigger));
         ad_req_set_note(r, note);
-        write_then(app, r, ad_store_op_routine_insert, args, created);
+        ad_route_write(app, r, ad_store_op_routine_insert, args, created);
     }
 out:
     json_decref(spec);
@@ -274,13 +168,13 @@ static void rt_list(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
     json_t *all = NULL;
-    int rc = ad_store_routine_list(app->store, ad_principal_filter(who(r)), &all);
-    list_answer(r, rc, all, "routines", "routines");
+    int rc = ad_store_routine_list(app->store, ad_principal_filter(ad_route_who(r)), &all);
+    ad_route_list(r, rc, all, "routines", "routines");
 }
 
 static void rt_get(ad_req_t *r, void *ud)
 {
-    answer_row(r, row_load(ud, r));
+    ad_route_answer_row(r, ad_route_row_load(ud, r, ad_store_routine_get, "routine"));
 }
 
 /* PATCH's args into args from the merged spec, or -1 after answering. */
@@ -291,20 +185,20 @@ static int patch_args(ad_app_t *app, ad_req_t *r, json_t *cur, json_t *body, jso
     char org[AD_ID_MAX], secret[AD_SECRET_MAX] = "";
     bool enabled = json_is_true(json_object_get(cur, "enabled")), rotate = false;
     int rc = -1;
-    if (field_bool(r, body, "enabled", &enabled) != 0 ||
-        field_bool(r, body, "rotateSecret", &rotate) != 0) {
+    if (ad_route_bool(r, body, "enabled", &enabled, NULL) != 0 ||
+        ad_route_bool(r, body, "rotateSecret", &rotate, NULL) != 0) {
         goto out;
     }
     if (ad_routine_patch_merge(cur, body, &m, &e) != 0 ||
         ad_routine_spec(m, NULL, &spec, &e) != 0) {
-        invalid_err(r, &e);
+        ad_route_invalid_err(r, &e);
         goto out;
     }
     if (where_org(app, r, spec, org) != 0 || !agent_ok(app, r, spec, org)) {
         goto out;
     }
-    if (strcmp(org, jstr(cur, "orgId")) != 0) {
-        invalid(r, "worktreeId", "is in another organisation than the routine");
+    if (strcmp(org, ad_jstr(cur, "orgId")) != 0) {
+        ad_route_invalid(r, "worktreeId", "is in another organisation than the routine");
         goto out;
     }
     json_t *trigger = json_object_get(spec, "trigger");
@@ -315,10 +209,10 @@ static int patch_args(ad_app_t *app, ad_req_t *r, json_t *cur, json_t *body, jso
         goto out;
     }
     if (rotate && !webhook) {
-        invalid(r, "rotateSecret", "only a webhook routine has a secret");
+        ad_route_invalid(r, "rotateSecret", "only a webhook routine has a secret");
         goto out;
     }
-    json_object_set_new(args, "name", json_string(jstr(m, "name")));
+    json_object_set_new(args, "name", json_string(ad_jstr(m, "name")));
     json_object_set(args, "spec", spec);
     json_object_set_new(args, "enabled", json_boolean(enabled));
     json_object_set_new(args, "secret", json_string(webhook ? secret : ""));
@@ -344,17 +238,17 @@ out:
 static void rt_patch(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    json_t *cur = row_load(app, r);
+    json_t *cur = ad_route_row_load(app, r, ad_store_routine_get, "routine");
     json_t *body = cur != NULL ? ad_req_json(r) : NULL;
     if (body != NULL) {
         json_t *args =
-            json_pack("{s:s, s:I}", "id", jstr(cur, "id"), "now", (json_int_t)ad_wall_ms());
+            json_pack("{s:s, s:I}", "id", ad_jstr(cur, "id"), "now", (json_int_t)ad_wall_ms());
         if (patch_args(app, r, cur, body, args) == 0) {
             char note[200];
-            snprintf(note, sizeof(note), "routine %s changed%s", jstr(cur, "id"),
+            snprintf(note, sizeof(note), "routine %s changed%s", ad_jstr(cur, "id"),
                      json_is_true(json_object_get(body, "rotateSecret")) ? ", secret rotated" : "");
             ad_req_set_note(r, note);
-            write_then(app, r, ad_store_op_routine_update, args, updated);
+            ad_route_write(app, r, ad_store_op_routine_update, args, updated);
         } else {
             json_decref(args);
         }
@@ -366,11 +260,11 @@ static void rt_patch(ad_req_t *r, void *ud)
 static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 {
     if (rc != 0) {
-        fail(r, rc, "routine", ad_req_param(r, "id"));
+        ad_route_fail(r, rc, "routine", ad_req_param(r, "id"));
         return;
     }
-    ad_bus_publish_to(app->bus, "routine_deleted", result, "routine", jstr(result, "id"), "org",
-                      jstr(result, "orgId"), "routines", "", NULL);
+    ad_bus_publish_to(app->bus, "routine_deleted", result, "routine", ad_jstr(result, "id"), "org",
+                      ad_jstr(result, "orgId"), "routines", "", NULL);
     ad_routines_changed(app->routines);
     ad_res_json(r, 200, json_incref(result));
 }
@@ -378,14 +272,15 @@ static void deleted(ad_app_t *app, ad_req_t *r, int rc, json_t *result)
 static void rt_delete(ad_req_t *r, void *ud)
 {
     ad_app_t *app = ud;
-    json_t *cur = row_load(app, r);
+    json_t *cur = ad_route_row_load(app, r, ad_store_routine_get, "routine");
     if (cur != NULL) {
         char note[200];
-        snprintf(note, sizeof(note), "routine %s removed", jstr(cur, "id"));
+        snprintf(note, sizeof(note), "routine %s removed", ad_jstr(cur, "id"));
         ad_req_set_note(r, note);
-        write_then(app, r, ad_store_op_routine_delete,
-                   json_pack("{s:s, s:s}", "id", jstr(cur, "id"), "orgId", jstr(cur, "orgId")),
-                   deleted);
+        ad_route_write(
+            app, r, ad_store_op_routine_delete,
+            json_pack("{s:s, s:s}", "id", ad_jstr(cur, "id"), "orgId", ad_jstr(cur, "orgId")),
+            deleted);
     }
     json_decref(cur);
 }
@@ -397,14 +292,14 @@ static void rt_runs(ad_req_t *r, void *ud)
     ad_app_t *app = ud;
     int64_t limit = 100;
     bool has = false;
-    if (query_int(r, "limit", 1, RUNS_LIMIT_MAX, &has, &limit) != 0) {
+    if (ad_route_query_int(r, "limit", 1, RUNS_LIMIT_MAX, &has, &limit) != 0) {
         return;
     }
-    json_t *cur = row_load(app, r);
+    json_t *cur = ad_route_row_load(app, r, ad_store_routine_get, "routine");
     if (cur != NULL) {
         json_t *runs = NULL;
-        int rc = ad_store_routine_runs(app->store, jstr(cur, "id"), (int)limit, &runs);
-        list_answer(r, rc, runs, "runs", "routine runs");
+        int rc = ad_store_routine_runs(app->store, ad_jstr(cur, "id"), (int)limit, &runs);
+        ad_route_list(r, rc, runs, "runs", "routine runs");
         json_decref(cur);
     }
 }
@@ -413,7 +308,7 @@ static void fired(int rc, json_t *run, void *ud)
 {
     ad_req_t *r = ud;
     if (rc != 0) {
-        fail(r, rc, "routine", NULL);
+        ad_route_fail(r, rc, "routine", NULL);
     } else {
         ad_res_json(r, 202, run);
     }
@@ -425,17 +320,17 @@ static void rt_run(ad_req_t *r, void *ud)
     ad_app_t *app = ud;
     bool failed = false;
     json_t *body = ad_req_json_optional(r, &failed);
-    json_t *cur = failed ? NULL : row_load(app, r);
+    json_t *cur = failed ? NULL : ad_route_row_load(app, r, ad_store_routine_get, "routine");
     if (cur != NULL) {
         json_t *p = json_object_get(body, "payload");
         char *payload = p != NULL ? json_dumps(p, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
         if (payload != NULL && strlen(payload) > AD_ROUTINE_PAYLOAD_MAX) {
-            invalid(r, "payload", "is too long");
+            ad_route_invalid(r, "payload", "is too long");
         } else if (app->routines == NULL) {
             ad_res_error(r, 503, "UNAVAILABLE", NULL, "routines do not run here");
         } else {
             char note[200];
-            snprintf(note, sizeof(note), "routine %s fired by hand", jstr(cur, "id"));
+            snprintf(note, sizeof(note), "routine %s fired by hand", ad_jstr(cur, "id"));
             ad_req_set_note(r, note);
             ad_routines_fire(app->routines, cur, "manual", payload, fired, r);
         }
@@ -479,7 +374,7 @@ static void hook(ad_req_t *r, void *ud)
         ad_res_error(r, 401, "UNAUTHORIZED", NULL, "%s", why);
         break;
     case AD_HOOK_BAD_BODY:
-        invalid(r, "body", "must be UTF-8 text of at most 1 MiB");
+        ad_route_invalid(r, "body", "must be UTF-8 text of at most 1 MiB");
         break;
     case AD_HOOK_PAUSED:
         ad_res_error(r, 409, "CONFLICT", NULL, "the routine is paused");

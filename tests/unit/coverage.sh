@@ -7,8 +7,9 @@
 # subsystems together, add it here and say so in its docs/internals page.
 # Run from the repository's top folder.
 
-# Logic-free subsystems, one "name: reason" a line. None today.
+# Logic-free subsystems, one "name: reason" a line.
 LOGIC_FREE='
+search: its one route: the query checked and read by src/tables/search.c (test-tables-search.c), the org of its filters by src/auth/route.c; e2e search.test.js
 '
 
 # Whether subsystem $1 has a test file.

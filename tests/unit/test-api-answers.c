@@ -1,11 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The REST layer's own answers (src/api/api.c, issue #79's test for
- * src/api): a field a handler reads answered 422 VALIDATION_ERROR with
- * {field, reason} in core's words, a query flag or number refused the
- * same way, scope and owner checks answered 403 with the caller's scope,
- * a failed read answered with the code's status (404 naming the id), a
- * list and a row answered 200. Driven as in-process calls
+ * The REST layer's own answers (src/auth/route.c's helpers under src/api's
+ * names, api_int.h; issue #79's test for src/api): a field a handler reads answered 422
+ * VALIDATION_ERROR with {field, reason} in core's words, a query flag or number refused the same
+ * way, scope and owner checks answered 403 with the caller's scope, a failed read answered with the
+ * code's status (404 naming the id), a list and a row answered 200. Driven as in-process calls
  * (ad_server_call) on routes whose handlers are these helpers, with the
  * caller's principal as the request's auth; the resource routes
  * themselves are the e2e suite's.

@@ -5,10 +5,13 @@
  * reviews?} (ADMIN, as /api/agents/:id/message: it sends the agent
  * messages and spends the org's forge token) turns it on; GET (READ) shows
  * it with the items it sent; DELETE (WRITE, as a stop) turns it off.
- * Another org's worktree is a 404, as a missing one.
+ * Another org's worktree is a 404, as a missing one. Registered by the
+ * engine's routes hook (plugin.c), as routine's and push's are: src/api
+ * stays within its size budget and the handlers sit beside what they call.
  */
-#include "api/api_int.h"
-#include "loop/loop.h"
+#include "auth/route.h"
+#include "engine/engine.h"
+#include "loop/loop_int.h"
 
 static void loop_answer(int rc, json_t *view, const char *msg, void *ud)
 {
@@ -26,14 +29,14 @@ static void loop_answer(int rc, json_t *view, const char *msg, void *ud)
 /* The worktree of :id when the loops run here, else NULL (answered). */
 static json_t *loop_wt(ad_app_t *app, ad_req_t *req)
 {
-    if (!ad_api_need_store(app, req)) {
+    if (!ad_route_need_store(app, req)) {
         return NULL;
     }
     if (app->prloop == NULL) {
         ad_res_error(req, 503, "UNAVAILABLE", NULL, "feedback loops do not run here");
         return NULL;
     }
-    return ad_api_load_worktree(app, req);
+    return ad_route_worktree(app, req);
 }
 
 static void loop_put(ad_req_t *req, void *ud)
@@ -48,7 +51,7 @@ static void loop_put(ad_req_t *req, void *ud)
     ad_req_set_note(req, "feedback loop on");
     int rc = ad_prloop_enable(app->prloop, wt, body, loop_answer, req, &e);
     if (rc == AD_EINVAL) {
-        ad_api_invalid_err(req, &e);
+        ad_route_invalid_err(req, &e);
     } else if (rc == AD_ESTATE) {
         ad_res_error(req, 409, "CONFLICT", json_pack("{s:s}", "reason", "no_pr"),
                      "no pull request was opened for this worktree");
@@ -62,7 +65,7 @@ static void loop_get(ad_req_t *req, void *ud)
     ad_app_t *app = ud;
     json_t *wt = loop_wt(app, req), *view = NULL;
     if (wt != NULL) {
-        int rc = ad_prloop_view(app->prloop, ad_api_jstr(wt, "id"), &view);
+        int rc = ad_prloop_view(app->prloop, ad_jstr(wt, "id"), &view);
         loop_answer(rc, view, NULL, req);
         json_decref(view);
         json_decref(wt);
@@ -80,7 +83,7 @@ static void loop_delete(ad_req_t *req, void *ud)
     }
 }
 
-void ad_api_prloop_register(ad_app_t *app)
+void ad_prloop_routes(ad_app_t *app)
 {
     ad_server_t *s = app->server;
     ad_server_route(s, "PUT", "/api/worktrees/:id/pr/loop", AD_ACCESS_ADMIN, loop_put, app);
