@@ -244,13 +244,17 @@ void ad_run_flush_all(ad_run_t *run)
 
 /* ---- plain output, live ----------------------------------------------------------- */
 
+/* at: the spool offset past text's lines (a held run's), else 0 */
 static void publish_output(ad_run_t *run, const char *stream, const char *text, size_t len,
-                           bool complete)
+                           bool complete, uint64_t at)
 {
-    ad_run_publish(run->r, &run->topics, "agent_output",
-                   json_pack("{s:s, s:s, s:s, s:o, s:b}", "agentId", run->agent_id, "runId",
-                             run->run_id, "stream", stream, "content", ad_json_text(text, len),
-                             "isComplete", complete));
+    json_t *p =
+        json_pack("{s:s, s:s, s:s, s:o, s:b}", "agentId", run->agent_id, "runId", run->run_id,
+                  "stream", stream, "content", ad_json_text(text, len), "isComplete", complete);
+    if (at > 0) {
+        json_object_set_new(p, "at", json_integer((json_int_t)at));
+    }
+    ad_run_publish(run->r, &run->topics, "agent_output", p);
 }
 
 void ad_run_flush_live(ad_run_t *run)
@@ -278,10 +282,11 @@ void ad_run_flush_live(ad_run_t *run)
                          "[agentd: %llu bytes of output were not streamed live (the event log was "
                          "behind); see the stored messages]",
                          (unsigned long long)run->live.dropped);
-                publish_output(run, "system", note, strlen(note), true);
+                publish_output(run, "system", note, strlen(note), true, 0);
                 run->live.dropped = 0;
             }
-            publish_output(run, i == 0 ? "stdout" : "stderr", b->data, b->len - 1, true);
+            publish_output(run, i == 0 ? "stdout" : "stderr", b->data, b->len - 1, true,
+                           run->live.end[i]);
         }
         if (b->cap > 2 * AD_RUN_LIVE_BYTES) {
             ad_buf_cleanup(b);
@@ -329,6 +334,12 @@ void ad_run_want_check(ad_run_t *run)
 static void live_output(ad_run_t *run, int i, const char *line, size_t len)
 {
     ad_buf_t *b = &run->live.buf[i];
+    uint64_t end = run->proc != NULL && ad_proc_held(run->proc)
+                       ? ad_proc_line_end(run->proc, i == 0 ? AD_PROC_STDOUT : AD_PROC_STDERR)
+                       : 0;
+    if (end > 0 && end <= run->live.streamed[i]) {
+        return; /* the plane that ran it before streamed this line (seen.c) */
+    }
     if (b->len > 0 && b->len + len + 1 > AD_RUN_LIVE_BYTES) {
         ad_run_flush_live(run);
     }
@@ -336,6 +347,7 @@ static void live_output(ad_run_t *run, int i, const char *line, size_t len)
     if (ad_buf_append(b, line, len) != 0 || ad_buf_putc(b, '\n') != 0) {
         ad_buf_truncate(b, mark); /* a line is kept whole or not at all */
     }
+    run->live.end[i] = end;
     run->live.dirty = true;
     ad_run_want_check(run);
 }
@@ -497,7 +509,7 @@ static void on_rec(ad_run_t *run, const ad_rec_t *rec)
         break;
     case AD_REC_DELTA:
         if (rec->text != NULL) {
-            publish_output(run, "stdout", text, strlen(text), false);
+            publish_output(run, "stdout", text, strlen(text), false, 0);
         }
         break;
     case AD_REC_SESSION:
@@ -511,7 +523,7 @@ static void on_rec(ad_run_t *run, const ad_rec_t *rec)
         break;
     case AD_REC_NOTICE:
         if (rec->text != NULL) {
-            publish_output(run, "system", text, strlen(text), true);
+            publish_output(run, "system", text, strlen(text), true, 0);
         }
         break;
     case AD_REC_CONTEXT: {

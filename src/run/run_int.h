@@ -183,6 +183,10 @@ typedef struct {
     ad_buf_t buf[2]; /* stdout, stderr */
     bool dirty;
     uint64_t dropped; /* bytes not streamed live */
+    /* held runs: the spool offset past buf[i]'s lines (agent_output's
+     * `at`), and, for a run taken over from another plane, the offset up
+     * to which that plane streamed it already (seen.c): not again */
+    uint64_t end[2], streamed[2];
 } ad_run_live_t;
 
 /* A stop asked (control.c): who waits for the end, since when (wall ms,
@@ -253,6 +257,15 @@ typedef struct ad_run {
     bool on_check;
 } ad_run_t;
 
+/* seen.c: the output other planes streamed already, by run (issue #77). */
+typedef struct ad_run_seen ad_run_seen_t;
+/* Subscribes to the events that come over Redis; NULL when it cannot. */
+ad_run_seen_t *ad_run_seen_start(ad_bus_t *bus);
+void ad_run_seen_free(ad_run_seen_t *s);
+/* The spool offset of stream (0 stdout, 1 stderr) of run_id another plane
+ * streamed up to (0: none seen). s may be NULL. */
+uint64_t ad_run_seen_at(ad_run_seen_t *s, const char *run_id, int stream);
+
 struct ad_runner {
     uv_loop_t *loop;
     const ad_config_t *cfg;
@@ -277,8 +290,9 @@ struct ad_runner {
     ad_run_t *check_runs; /* the runs it flushes (on_check) */
     bool held_back;       /* some held run was held back for the writer */
     ad_runner_stats_t stats;
-    ad_plane_t *plane; /* worker nodes (ad_runner_set_plane), or NULL */
-    json_t *orphans;   /* agent processes an older agentd left without a holder */
+    ad_plane_t *plane;   /* worker nodes (ad_runner_set_plane), or NULL */
+    ad_run_seen_t *seen; /* with Redis: what other planes streamed (seen.c), or NULL */
+    json_t *orphans;     /* agent processes an older agentd left without a holder */
     /* Batches the store refused for space, and what waits behind them
      * (batch.c); batch_seq numbers the batches in the order they were made. */
     ad_run_stuck_t *stuck;

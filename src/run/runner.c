@@ -496,6 +496,9 @@ ad_runner_t *ad_runner_new(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *
     r->retry_ms = AD_RUN_RETRY_MIN_MS;
     r->open_handles = 3;
     ad_run_queue_init(r);
+    if (bus != NULL && cfg->redis_url[0] != '\0') {
+        r->seen = ad_run_seen_start(bus); /* only planes on Redis see others' output */
+    }
     return r;
 }
 
@@ -534,6 +537,8 @@ void ad_runner_free(ad_runner_t *r)
         ad_run_release(run);
     }
     ad_run_stuck_free(r);
+    ad_run_seen_free(r->seen);
+    r->seen = NULL;
     ad_run_commits_detach(r);
     ad_run_suspends_free(r); /* suspend.c, goal.c */
     ad_run_goals_free(r);

@@ -810,6 +810,9 @@ static void attach_finish(ad_runner_t *r, ad_run_t *run, start_t *s, int64_t sta
     uint64_t age_ns = age_ms > 0 ? (uint64_t)age_ms * 1000000u : 0;
     run->started_ns = age_ns < now ? now - age_ns : now;
     run->how.accepts_input = s->launch.interactive || s->spec.executor == AD_EXEC_COMMAND;
+    /* taken over from another plane: what it streamed is not streamed again */
+    run->live.streamed[0] = ad_run_seen_at(r->seen, run->run_id, 0);
+    run->live.streamed[1] = ad_run_seen_at(r->seen, run->run_id, 1);
     ad_run_feat_attach(run, s);
     ad_run_link(r, run);
 }

@@ -244,14 +244,15 @@ test('two control planes on one database: live events across, a run taken over a
   await until(async () => (await nodeNamed(a, 'n1'))?.state === 'connected', 'n1 on plane A');
   assert.deepEqual((await nodeNamed(a, 'n1')).plane, { id: 'plane_a', url: a.url, here: true });
   // B, which does not hold its link, says it is up and where (issue #77), not offline;
-  // work for it through B is refused naming the plane that holds it
+  // a start for it through B is sent on to A and runs there
   const n1OnB = await until(async () => { const x = await nodeNamed(b, 'n1'); return x?.state === 'connected' && x; },
     'plane B to list n1 connected through plane A');
   assert.deepEqual(n1OnB.plane, { id: 'plane_a', url: a.url, here: false });
-  const viaB = await commandAgent(b, wt, ['true'], { node: 'n1' });
-  const refusedB = await api(b, 'POST', `/api/agents/${viaB}/start`, {});
-  assert.equal(refusedB.status, 409, JSON.stringify(refusedB.body));
-  assert.match(JSON.stringify(refusedB.body), /linked to control plane plane_a/);
+  const viaB = await commandAgent(b, wt, ['sh', '-c', 'echo placed-through-b'], { node: 'n1' });
+  const sentOn = await api(b, 'POST', `/api/agents/${viaB}/start`, {});
+  assert.equal(sentOn.status, 200, JSON.stringify(sentOn.body));
+  await until(async () => (await api(a, 'GET', `/api/agents/${viaB}/runs`)).body.runs?.[0]?.status === 'succeeded',
+    'the start sent on through B to end on n1');
   await until(() => node.stderr.includes(`learned" url=${b.url}/api/nodes/link`), 'n1 to learn B\'s address')
     .catch((e) => { throw new Error(`${e.message}; its log:\n${node.stderr}`); });
   assert.ok(!node.stderr.includes(`learned" url=${a.url}/`), 'its own --join URL is not learned again');
@@ -270,6 +271,14 @@ test('two control planes on one database: live events across, a run taken over a
   await until(async () => (await planes(a)).planes.find((p) => p.id === 'plane_a')?.runs >= 1,
     'plane A to hold the run\'s lease');
 
+  // B's client follows the run live across the takeover: each line once,
+  // never again under B's seqs when B reads the spool from what A had stored
+  // (issue #77, src/run/seen.c)
+  const followB = await Live.open(b, '/ws');
+  followB.send('subscribe', { topics: [`agent:${id}`] });
+  await followB.next('subscribed');
+  await followB.until(() => followB.events.some((e) => e.type === 'agent_output'), 30000, 'B\'s client to see A\'s run\'s output');
+
   // kill -9 of the owner: B takes the run over within 10 s.
   const killedAt = Date.now();
   await a.stop('SIGKILL');
@@ -284,6 +293,11 @@ test('two control planes on one database: live events across, a run taken over a
 
   // The run ends under B with every value stored exactly once.
   await endsWithEachValueOnce(b, id, run.id, 'across kill -9 of the owning plane');
+  const streamed = followB.events.filter((e) => e.type === 'agent_output' && e.payload.runId === run.id)
+    .flatMap((e) => e.payload.content.split('\n')).filter((l) => l.startsWith('n='));
+  const twice = streamed.filter((l, i) => streamed.indexOf(l) !== i);
+  assert.deepEqual(twice, [], `lines B's client got twice across the takeover (of ${streamed.length})`);
+  followB.ws.close();
   // the hostile rows were sent again by B (its welcome): still never dialled, logged once
   assert.equal(trap.dialled, 0, 'no refused URL was ever dialled');
   assert.equal(node.stderr.split('\n').filter((l) => l.includes('control plane URLs refused')).length, 1,
