@@ -305,12 +305,57 @@ typedef struct {
     void *ctx;
 } msgs_job_t;
 
+/* The offsets run_hold had for a run before this batch wrote to it. */
+typedef struct {
+    const char *run_id;
+    int64_t out, err;
+} held_base_t;
+
+#define HELD_BASES 8
+
+/* Whether m is held output stored already: its spool offset at or below
+ * what run_hold had for its run before this batch. A plane that lost a run
+ * while the database was away writes the run's tail when it comes back,
+ * after the plane that took the run over stored it from the spool (issue
+ * #77): each offset is stored once, whichever plane comes first. Runs past
+ * HELD_BASES in one batch are not checked (batches are a run's). */
+static bool held_stored(ad_db_t *db, held_base_t *base, size_t *nbase, const ad_store_message_t *m)
+{
+    if (m->run_id == NULL || (m->hold_out <= 0 && m->hold_err <= 0)) {
+        return false;
+    }
+    held_base_t *b = NULL;
+    for (size_t i = 0; i < *nbase && b == NULL; i++) {
+        b = strcmp(base[i].run_id, m->run_id) == 0 ? &base[i] : NULL;
+    }
+    if (b == NULL && *nbase < HELD_BASES) {
+        b = &base[(*nbase)++];
+        *b = (held_base_t){.run_id = m->run_id};
+        ad_db_stmt_t *s =
+            ad_store_stmt(db, "SELECT hold_out, hold_err FROM run_hold WHERE run_id = ?");
+        if (s != NULL) {
+            ad_store_bind_text(s, 1, m->run_id);
+            if (ad_db_step(s) == AD_DB_ROW) {
+                b->out = ad_db_column_int64(s, 0);
+                b->err = ad_db_column_int64(s, 1);
+            }
+            ad_db_reset(s);
+        }
+    }
+    return b != NULL && (m->hold_out > 0 ? m->hold_out <= b->out : m->hold_err <= b->err);
+}
+
 static int messages_insert(ad_store_tx_t *tx, void *ctx)
 {
     msgs_job_t *j = ctx;
     ad_db_t *db = tx->db;
+    held_base_t base[HELD_BASES];
+    size_t nbase = 0;
     for (size_t i = 0; i < j->n; i++) {
         const ad_store_message_t *m = &j->msgs[i];
+        if (held_stored(db, base, &nbase, m)) {
+            continue; /* stored by the plane that took the run over */
+        }
         /* A message written again (a tool call's result, same id as the
          * call) replaces the agent's row but keeps when it was made. The
          * row's columns are named (messages.): PostgreSQL finds them

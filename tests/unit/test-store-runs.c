@@ -755,6 +755,44 @@ static void hold_offsets_are_the_largest_stored(void **state)
     assert_int_equal(ad_store_run_hold_offsets(f->s->st, run, &out, &err), 0);
     assert_int_equal(out, 400);
     assert_int_equal(err, 40);
+
+    /* held output stored already (issue #77: a plane that lost the run
+     * writes its tail late, after the one that took it over stored it):
+     * at or below the run's offset, not stored again; past it, stored */
+    char late[2][AD_ID_MAX];
+    ad_id_new("msg", late[0]);
+    ad_id_new("msg", late[1]);
+    ad_store_message_t tail[2] = {
+        {.id = late[0],
+         .agent_id = f->ag,
+         .run_id = run,
+         .role = "assistant",
+         .content = "stored by the other plane",
+         .is_complete = true,
+         .now = 4000,
+         .hold_out = 400},
+        {.id = late[1],
+         .agent_id = f->ag,
+         .run_id = run,
+         .role = "assistant",
+         .content = "new",
+         .is_complete = true,
+         .now = 4001,
+         .hold_out = 480},
+    };
+    store_wait_t w4 = {0};
+    ad_store_messages_insert(f->s->st, tail, 2, on_done, &w4);
+    store_fx_wait(f->s, &w4);
+    assert_int_equal(w4.rc, 0);
+    json_t *page = NULL;
+    assert_int_equal(ad_store_message_page(f->s->st, f->ag, 100, NULL, &page), 0);
+    char *text = json_dumps(page, JSON_COMPACT);
+    assert_null(strstr(text, "stored by the other plane"));
+    assert_non_null(strstr(text, "\"new\""));
+    free(text);
+    json_decref(page);
+    assert_int_equal(ad_store_run_hold_offsets(f->s->st, run, &out, &err), 0);
+    assert_int_equal(out, 480);
 }
 
 static void reconcile_marks_left_runs_lost(void **state)
