@@ -613,6 +613,50 @@ const char *ad_cli_str(json_t *o, const char *key, const char *dflt)
     return str_of(o, key, dflt);
 }
 
+/* j (taken) as the command's output: printed whole with --json, else by
+ * show; rc passed through, and nothing printed unless it is 0. */
+static int shown(const ad_cli_t *c, json_t *j, int rc, ad_cli_show_fn show)
+{
+    if (rc == 0 && c->json) {
+        ad_cli_print_json(j);
+    } else if (rc == 0 && show != NULL) {
+        show(j);
+    }
+    json_decref(j);
+    return rc;
+}
+
+int ad_cli_call_show(ad_cli_t *c, const char *method, const char *path, json_t *body,
+                     ad_cli_show_fn show)
+{
+    int rc;
+    json_t *j = ad_cli_call(c, method, path, body, &rc);
+    json_decref(body);
+    return j != NULL ? shown(c, j, rc, show) : rc;
+}
+
+int ad_cli_call_any_show(ad_cli_t *c, const char *method, const char *path, json_t *body,
+                         ad_cli_show_fn show)
+{
+    int rc;
+    long status = 0;
+    json_t *j = ad_cli_call_any(c, method, path, body, &status, &rc);
+    json_decref(body);
+    return j != NULL ? shown(c, j, ad_cli_answered(c, j, status), show) : rc;
+}
+
+void ad_cli_show_id(json_t *j)
+{
+    printf("%s\n", ad_cli_str(j, "id", "?"));
+}
+
+void ad_cli_set_str(json_t *o, const char *key, const char *v)
+{
+    if (v != NULL) {
+        json_object_set_new(o, key, json_string(v));
+    }
+}
+
 void ad_cli_url_encode(const char *s, char *out, size_t outsz)
 {
     url_encode(s, out, outsz);

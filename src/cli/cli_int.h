@@ -139,6 +139,21 @@ void ad_cli_print_json(json_t *j);
 json_t *ad_cli_list(ad_cli_t *c, int argc, char **argv, const char *path, int *rc);
 /* The string at key of o, or dflt. Borrowed. */
 const char *ad_cli_str(json_t *o, const char *key, const char *dflt);
+/* How a command shows a daemon's answer without --json (j borrowed). */
+typedef void (*ad_cli_show_fn)(json_t *j);
+/* A request that must answer 2xx (ad_cli_call), its answer printed whole
+ * with --json, else shown by show (NULL: nothing). body is taken (may be
+ * NULL). 0, or the exit code after the failure was said. */
+int ad_cli_call_show(ad_cli_t *c, const char *method, const char *path, json_t *body,
+                     ad_cli_show_fn show);
+/* The same through ad_cli_call_any: a status other than 2xx is said as
+ * ad_cli_answered says it. */
+int ad_cli_call_any_show(ad_cli_t *c, const char *method, const char *path, json_t *body,
+                         ad_cli_show_fn show);
+/* ad_cli_show_fn: the answer's id on a line. */
+void ad_cli_show_id(json_t *j);
+/* Sets key of o to the string v, unless v is NULL (an option not given). */
+void ad_cli_set_str(json_t *o, const char *key, const char *v);
 /* Percent-encodes s for a path segment or query value. */
 void ad_cli_url_encode(const char *s, char *out, size_t outsz);
 

@@ -25,6 +25,14 @@ static int pr_path(ad_cli_t *c, const char *want, char *out, size_t outsz)
     return 0;
 }
 
+static void show_opened(json_t *j)
+{
+    printf("%s #%lld %s (%s into %s)\n",
+           json_is_true(json_object_get(j, "existing")) ? "already open:" : "opened",
+           (long long)json_integer_value(json_object_get(j, "number")), ad_cli_str(j, "url", "?"),
+           ad_cli_str(j, "head", "?"), ad_cli_str(j, "base", "?"));
+}
+
 static int pr_create(ad_cli_t *c, int argc, char **argv)
 {
     const char *title = NULL, *text = NULL;
@@ -35,7 +43,6 @@ static int pr_create(ad_cli_t *c, int argc, char **argv)
                              {"--draft", false, NULL, &draft}};
     const char *pos[1];
     char path[400];
-    long status = 0;
     int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
     if (rc != 0) {
         return rc;
@@ -47,25 +54,27 @@ static int pr_create(ad_cli_t *c, int argc, char **argv)
         return rc;
     }
     json_t *body = json_pack("{s:s, s:b}", "title", title, "draft", draft);
-    if (text != NULL) {
-        json_object_set_new(body, "body", json_string(text));
+    ad_cli_set_str(body, "body", text);
+    return ad_cli_call_any_show(c, "POST", path, body, show_opened);
+}
+
+/* The pull request and its checks. */
+static void show_status(json_t *j)
+{
+    json_t *checks = json_object_get(j, "checks");
+    printf("#%lld %s%s %s\n  %s\n", (long long)json_integer_value(json_object_get(j, "number")),
+           ad_cli_str(j, "state", "?"), json_is_true(json_object_get(j, "draft")) ? " (draft)" : "",
+           ad_cli_str(j, "url", "?"), ad_cli_str(j, "title", ""));
+    printf("checks: %s\n", ad_cli_str(checks, "state", "unknown"));
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(checks, "items"), i, it)
+    {
+        printf("  %-8s %s\n", ad_cli_str(it, "state", "?"), ad_cli_str(it, "name", "?"));
     }
-    json_t *j = ad_cli_call_any(c, "POST", path, body, &status, &rc);
-    json_decref(body);
-    if (j == NULL) {
-        return rc;
+    if (json_object_get(j, "refreshError") != NULL) {
+        printf("(last known state: %s)\n", ad_cli_str(j, "refreshError", ""));
     }
-    rc = ad_cli_answered(c, j, status);
-    if (rc == 0 && c->json) {
-        ad_cli_print_json(j);
-    } else if (rc == 0) {
-        printf("%s #%lld %s (%s into %s)\n",
-               json_is_true(json_object_get(j, "existing")) ? "already open:" : "opened",
-               (long long)json_integer_value(json_object_get(j, "number")),
-               ad_cli_str(j, "url", "?"), ad_cli_str(j, "head", "?"), ad_cli_str(j, "base", "?"));
-    }
-    json_decref(j);
-    return rc;
 }
 
 static int pr_status(ad_cli_t *c, int argc, char **argv)
@@ -73,7 +82,6 @@ static int pr_status(ad_cli_t *c, int argc, char **argv)
     ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json}};
     const char *pos[1];
     char path[400];
-    long status = 0;
     int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
     if (rc != 0) {
         return rc;
@@ -84,32 +92,7 @@ static int pr_status(ad_cli_t *c, int argc, char **argv)
     if ((rc = pr_path(c, pos[0], path, sizeof(path))) != 0) {
         return rc;
     }
-    json_t *j = ad_cli_call_any(c, "GET", path, NULL, &status, &rc);
-    if (j == NULL) {
-        return rc;
-    }
-    rc = ad_cli_answered(c, j, status);
-    if (rc == 0 && c->json) {
-        ad_cli_print_json(j);
-    } else if (rc == 0) {
-        json_t *checks = json_object_get(j, "checks");
-        printf("#%lld %s%s %s\n  %s\n", (long long)json_integer_value(json_object_get(j, "number")),
-               ad_cli_str(j, "state", "?"),
-               json_is_true(json_object_get(j, "draft")) ? " (draft)" : "",
-               ad_cli_str(j, "url", "?"), ad_cli_str(j, "title", ""));
-        printf("checks: %s\n", ad_cli_str(checks, "state", "unknown"));
-        size_t i;
-        json_t *it;
-        json_array_foreach(json_object_get(checks, "items"), i, it)
-        {
-            printf("  %-8s %s\n", ad_cli_str(it, "state", "?"), ad_cli_str(it, "name", "?"));
-        }
-        if (json_object_get(j, "refreshError") != NULL) {
-            printf("(last known state: %s)\n", ad_cli_str(j, "refreshError", ""));
-        }
-    }
-    json_decref(j);
-    return rc;
+    return ad_cli_call_any_show(c, "GET", path, NULL, show_status);
 }
 
 /* The loop in a few lines: where it stands, and what it sent. */
@@ -141,7 +124,6 @@ static int pr_loop(ad_cli_t *c, int argc, char **argv)
         {"--no-reviews", false, NULL, &no_reviews}, {"--off", false, NULL, &off}};
     const char *pos[1];
     char path[400], id[200];
-    long status = 0;
     int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
     if (rc != 0) {
         return rc;
@@ -163,23 +145,11 @@ static int pr_loop(ad_cli_t *c, int argc, char **argv)
             json_object_set_new(body, "maxTurns", json_integer(strtoll(turns, NULL, 10)));
         }
     }
-    json_t *j = ad_cli_call_any(c,
+    return ad_cli_call_any_show(c,
                                 off             ? "DELETE"
                                 : agent != NULL ? "PUT"
                                                 : "GET",
-                                path, body, &status, &rc);
-    json_decref(body);
-    if (j == NULL) {
-        return rc;
-    }
-    rc = ad_cli_answered(c, j, status);
-    if (rc == 0 && c->json) {
-        ad_cli_print_json(j);
-    } else if (rc == 0) {
-        loop_print(j);
-    }
-    json_decref(j);
-    return rc;
+                                path, body, loop_print);
 }
 
 int ad_cli_pr(ad_cli_t *c, int argc, char **argv)

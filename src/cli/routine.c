@@ -78,21 +78,16 @@ static void print_run(json_t *x)
 
 static int rt_ls(ad_cli_t *c, int argc, char **argv)
 {
-    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json}};
-    int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), NULL, 0, &npos);
-    json_t *j = rc == 0 ? ad_cli_call(c, "GET", "/api/routines", NULL, &rc) : NULL;
+    int rc;
+    json_t *j = ad_cli_list(c, argc, argv, "/api/routines", &rc);
     if (j == NULL) {
         return rc;
     }
-    if (c->json) {
-        ad_cli_print_json(j);
-    } else {
-        size_t i;
-        json_t *r;
-        json_array_foreach(json_object_get(j, "routines"), i, r)
-        {
-            print_routine(r);
-        }
+    size_t i;
+    json_t *r;
+    json_array_foreach(json_object_get(j, "routines"), i, r)
+    {
+        print_routine(r);
     }
     json_decref(j);
     return 0;
@@ -208,6 +203,17 @@ static json_t *new_body(ad_cli_t *c, const new_opts_t *o, const char *name, int 
     return b;
 }
 
+/* A new routine, and a webhook's secret, shown once. */
+static void show_made(json_t *j)
+{
+    print_routine(j);
+    if (ad_cli_str(j, "secret", NULL) != NULL) {
+        printf("webhook: POST %s (the daemon's address)\nsecret:  %s  (shown once: sign "
+               "deliveries with it, X-Hub-Signature-256)\n",
+               ad_cli_str(j, "hookPath", ""), ad_cli_str(j, "secret", ""));
+    }
+}
+
 static int rt_new(ad_cli_t *c, int argc, char **argv)
 {
     new_opts_t o = {0};
@@ -243,25 +249,22 @@ static int rt_new(ad_cli_t *c, int argc, char **argv)
     if (body == NULL) {
         return rc;
     }
-    long status = 0;
-    json_t *j = ad_cli_call_any(c, "POST", "/api/routines", body, &status, &rc);
-    json_decref(body);
-    if (j == NULL) {
-        return rc;
+    return ad_cli_call_any_show(c, "POST", "/api/routines", body, show_made);
+}
+
+static void show_runs(json_t *j)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(json_object_get(j, "runs"), i, x)
+    {
+        print_run(x);
     }
-    rc = ad_cli_answered(c, j, status);
-    if (rc == 0 && c->json) {
-        ad_cli_print_json(j);
-    } else if (rc == 0) {
-        print_routine(j);
-        if (ad_cli_str(j, "secret", NULL) != NULL) {
-            printf("webhook: POST %s (the daemon's address)\nsecret:  %s  (shown once: sign "
-                   "deliveries with it, X-Hub-Signature-256)\n",
-                   ad_cli_str(j, "hookPath", ""), ad_cli_str(j, "secret", ""));
-        }
-    }
-    json_decref(j);
-    return rc;
+}
+
+static void show_removed(json_t *j)
+{
+    printf("removed %s\n", ad_cli_str(j, "id", "?"));
 }
 
 /* run, runs and rm: one routine by id or name. */
@@ -284,34 +287,14 @@ static int one(ad_cli_t *c, int argc, char **argv, const char *verb)
     }
     bool run = strcmp(verb, "run") == 0, runs = strcmp(verb, "runs") == 0;
     snprintf(path, sizeof(path), "/api/routines/%s%s", id, run ? "/run" : runs ? "/runs" : "");
-    long status = 0;
-    json_t *none = run ? json_object() : NULL;
-    json_t *j = ad_cli_call_any(c,
+    return ad_cli_call_any_show(c,
                                 run    ? "POST"
                                 : runs ? "GET"
                                        : "DELETE",
-                                path, none, &status, &rc);
-    json_decref(none);
-    if (j == NULL) {
-        return rc;
-    }
-    rc = ad_cli_answered(c, j, status);
-    if (rc == 0 && c->json) {
-        ad_cli_print_json(j);
-    } else if (rc == 0 && run) {
-        print_run(j);
-    } else if (rc == 0 && runs) {
-        size_t i;
-        json_t *x;
-        json_array_foreach(json_object_get(j, "runs"), i, x)
-        {
-            print_run(x);
-        }
-    } else if (rc == 0) {
-        printf("removed %s\n", id);
-    }
-    json_decref(j);
-    return rc;
+                                path, run ? json_object() : NULL,
+                                run    ? print_run
+                                : runs ? show_runs
+                                       : show_removed);
 }
 
 static int rt_run(ad_cli_t *c, int argc, char **argv)

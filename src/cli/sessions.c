@@ -22,20 +22,10 @@ static void one_line(const char *s, int n)
 
 static int sessions_ls(ad_cli_t *c, int argc, char **argv)
 {
-    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json}};
-    const char *pos[1];
-    int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 0, &npos);
-    if (rc != 0) {
-        return rc;
-    }
-    json_t *j = ad_cli_call(c, "GET", "/api/sessions/external", NULL, &rc);
+    int rc;
+    json_t *j = ad_cli_list(c, argc, argv, "/api/sessions/external", &rc);
     if (j == NULL) {
         return rc;
-    }
-    if (c->json) {
-        ad_cli_print_json(j);
-        json_decref(j);
-        return 0;
     }
     printf("%-6s %-36s %-4s %-24s %-14s %s\n", "TOOL", "SESSION", "LIVE", "LAST ACTIVITY", "BRANCH",
            "FOLDER / FIRST MESSAGE");
@@ -72,33 +62,16 @@ static int sessions_adopt(ad_cli_t *c, int argc, char **argv)
         return ad_cli_usage(c, "usage: agentd sessions adopt claude|codex SESSION-ID [--worktree "
                                "WT] [--name N] [--mode M] [--json]");
     }
-    json_t *body = json_pack("{s:s, s:s}", "tool", pos[0], "sessionId", pos[1]);
-    if (worktree != NULL) {
-        char wt[200];
-        if ((rc = ad_cli_resolve(c, AD_CLI_WORKTREE, worktree, wt, sizeof(wt))) != 0) {
-            json_decref(body);
-            return rc;
-        }
-        json_object_set_new(body, "worktreeId", json_string(wt));
-    }
-    if (name != NULL) {
-        json_object_set_new(body, "name", json_string(name));
-    }
-    if (mode != NULL) {
-        json_object_set_new(body, "mode", json_string(mode));
-    }
-    json_t *j = ad_cli_call(c, "POST", "/api/sessions/external/adopt", body, &rc);
-    json_decref(body);
-    if (j == NULL) {
+    char wt[200];
+    if (worktree != NULL &&
+        (rc = ad_cli_resolve(c, AD_CLI_WORKTREE, worktree, wt, sizeof(wt))) != 0) {
         return rc;
     }
-    if (c->json) {
-        ad_cli_print_json(j);
-    } else {
-        printf("%s\n", ad_cli_str(j, "id", "?"));
-    }
-    json_decref(j);
-    return 0;
+    json_t *body = json_pack("{s:s, s:s}", "tool", pos[0], "sessionId", pos[1]);
+    ad_cli_set_str(body, "worktreeId", worktree != NULL ? wt : NULL);
+    ad_cli_set_str(body, "name", name);
+    ad_cli_set_str(body, "mode", mode);
+    return ad_cli_call_show(c, "POST", "/api/sessions/external/adopt", body, ad_cli_show_id);
 }
 
 int ad_cli_sessions(ad_cli_t *c, int argc, char **argv)

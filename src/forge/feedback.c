@@ -303,25 +303,17 @@ static void all_comments(ad_forge_job_t *j, const char *root, json_t *out)
 
 int ad_forgex_feedback(ad_forge_job_t *j)
 {
-    const ad_forge_target_t *t = &j->req.target;
-    char root[2100], url[2200];
-    ad_forgex_root(t, root, sizeof(root));
-    snprintf(url, sizeof(url), "%s/%s/%ld", root,
-             t->kind == AD_FORGE_GITLAB ? "merge_requests" : "pulls", j->req.number);
-    json_t *answer = NULL;
-    long status = ad_forgex_call(j, "GET", url, NULL, &answer);
-    if (status != 200) {
-        int rc = ad_forgex_failed(j, status, answer);
-        json_decref(answer);
+    char root[2100];
+    json_t *pr = NULL;
+    const char *sha = NULL;
+    int rc = ad_forgex_pr_read(j, root, sizeof(root), &pr, &sha);
+    if (rc != 0) {
         return rc;
     }
-    json_t *pr = ad_forgex_normalize(t, answer);
-    json_decref(answer);
     json_t *items = json_array(), *comments = json_array();
-    const char *sha = jstr(pr, "headSha");
-    if (sha != NULL && strspn(sha, "0123456789abcdef") == strlen(sha) && strlen(sha) <= 64) {
+    if (sha != NULL) {
         read_statuses(j, root, sha, items);
-        if (t->kind == AD_FORGE_GITHUB) {
+        if (j->req.target.kind == AD_FORGE_GITHUB) {
             read_check_runs(j, root, sha, items);
         }
     }

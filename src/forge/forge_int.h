@@ -41,5 +41,10 @@ long ad_forgex_call_raw(ad_forge_job_t *j, const char *method, const char *url, 
 const char *ad_forgex_check_state(const char *status, const char *conclusion);
 const char *ad_forgex_overall(json_t *items);
 void ad_forgex_root(const ad_forge_target_t *t, char *out, size_t outsz);
+/* status.c: j's pull request read and normalized into *pr (new; j->out
+ * for a status), root the target's API root, *sha its head commit when
+ * it looks like one (hex, at most 64), else NULL (borrowed from *pr).
+ * 0, or an rc with j->msg and *pr untouched. */
+int ad_forgex_pr_read(ad_forge_job_t *j, char *root, size_t rootsz, json_t **pr, const char **sha);
 
 #endif

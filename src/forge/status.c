@@ -109,11 +109,11 @@ const char *ad_forgex_overall(json_t *items)
     return st;
 }
 
-int ad_forgex_status(ad_forge_job_t *j)
+int ad_forgex_pr_read(ad_forge_job_t *j, char *root, size_t rootsz, json_t **pr, const char **sha)
 {
     const ad_forge_target_t *t = &j->req.target;
-    char root[2100], url[2200];
-    ad_forgex_root(t, root, sizeof(root));
+    char url[2200];
+    ad_forgex_root(t, root, rootsz);
     snprintf(url, sizeof(url), "%s/%s/%ld", root,
              t->kind == AD_FORGE_GITLAB ? "merge_requests" : "pulls", j->req.number);
     json_t *answer = NULL;
@@ -123,11 +123,25 @@ int ad_forgex_status(ad_forge_job_t *j)
         json_decref(answer);
         return rc;
     }
-    j->out = ad_forgex_normalize(t, answer);
+    *pr = ad_forgex_normalize(t, answer);
     json_decref(answer);
+    *sha = json_string_value(json_object_get(*pr, "headSha"));
+    if (*sha != NULL && (strspn(*sha, "0123456789abcdef") != strlen(*sha) || strlen(*sha) > 64)) {
+        *sha = NULL;
+    }
+    return 0;
+}
+
+int ad_forgex_status(ad_forge_job_t *j)
+{
+    char root[2100];
+    const char *sha = NULL;
+    int rc = ad_forgex_pr_read(j, root, sizeof(root), &j->out, &sha);
+    if (rc != 0) {
+        return rc;
+    }
     json_t *items = json_array();
-    const char *sha = json_string_value(json_object_get(j->out, "headSha"));
-    if (sha != NULL && strspn(sha, "0123456789abcdef") == strlen(sha) && strlen(sha) <= 64) {
+    if (sha != NULL) {
         read_checks(j, root, sha, items);
     }
     json_object_set_new(j->out, "checks",

@@ -62,50 +62,67 @@ static const char SQL_AG_TEXT_NAME[] =
     "SELECT " AG_TEXT_COLS AG_TEXT_FROM " WHERE worktree_id = ?1 AND " AG_FILTER
     " ORDER BY lower(name), created_at, id LIMIT ?6";
 
-/* ---- counts by status, on the pool ------------------------------------------------- */
+/* ---- an org's pairs on the pool: counts by status, extsess.c's sessions
+ * ------------------------------------------------- */
 
 typedef struct {
+    const char *sql; /* static */
     char org[AD_ID_MAX];
+    int64_t limit;
+    bool ints;
     json_t *out;
     ad_store_result_cb cb;
     void *ud;
-} counts_t;
+} pairs_t;
 
-static int counts_read(ad_db_t *db, void *ctx)
+static int pairs_read(ad_db_t *db, void *ctx)
 {
-    counts_t *c = ctx;
+    pairs_t *p = ctx;
     ad_db_stmt_t *s = NULL;
-    int rc = ad_db_prepare_v2(db,
-                              "SELECT status, count(*) FROM agents WHERE deleted_at IS NULL "
-                              "AND (?1 = '' OR org_id = ?1) GROUP BY status",
-                              -1, &s, NULL);
+    int rc = ad_db_prepare_v2(db, p->sql, -1, &s, NULL);
     if (rc != AD_DB_OK) {
         return ad_store_rc(db, rc);
     }
-    ad_db_bind_text(s, 1, c->org, -1, AD_DB_STATIC);
-    c->out = json_object();
+    ad_db_bind_text(s, 1, p->org, -1, AD_DB_STATIC);
+    if (p->limit > 0) {
+        ad_db_bind_int64(s, 2, p->limit);
+    }
+    p->out = json_object();
     while ((rc = ad_db_step(s)) == AD_DB_ROW) {
-        json_object_set_new(c->out, (const char *)ad_db_column_text(s, 0),
-                            json_integer(ad_db_column_int64(s, 1)));
+        json_object_set_new(p->out, (const char *)ad_db_column_text(s, 0),
+                            p->ints ? json_integer(ad_db_column_int64(s, 1))
+                                    : json_string((const char *)ad_db_column_text(s, 1)));
     }
     ad_db_finalize(s);
     return rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
 }
 
-static void counts_done(int rc, void *ctx)
+static void pairs_done(int rc, void *ctx)
 {
-    counts_t *c = ctx;
-    c->cb(rc, c->out, c->ud);
-    free(c);
+    pairs_t *p = ctx;
+    if (rc != 0) {
+        json_decref(p->out);
+        p->out = NULL;
+    }
+    p->cb(rc, p->out, p->ud);
+    free(p);
+}
+
+void ad_store_org_pairs(ad_store_t *st, const char *sql, const char *org, int64_t limit, bool ints,
+                        ad_store_result_cb cb, void *ud)
+{
+    pairs_t *p = ad_xcalloc(1, sizeof(*p));
+    *p = (pairs_t){.sql = sql, .limit = limit, .ints = ints, .cb = cb, .ud = ud};
+    snprintf(p->org, sizeof(p->org), "%s", org != NULL ? org : "");
+    ad_store_read_async(st, pairs_read, pairs_done, p);
 }
 
 void ad_store_agent_status_counts(ad_store_t *st, const char *org, ad_store_result_cb cb, void *ud)
 {
-    counts_t *c = ad_xcalloc(1, sizeof(*c));
-    snprintf(c->org, sizeof(c->org), "%s", org != NULL ? org : "");
-    c->cb = cb;
-    c->ud = ud;
-    ad_store_read_async(st, counts_read, counts_done, c);
+    ad_store_org_pairs(st,
+                       "SELECT status, count(*) FROM agents WHERE deleted_at IS NULL "
+                       "AND (?1 = '' OR org_id = ?1) GROUP BY status",
+                       org, 0, true, cb, ud);
 }
 
 /* A worktree's sortMode as 0 free, 1 status, 2 name into *mode: 0,

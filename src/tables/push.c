@@ -38,16 +38,10 @@ static const char SQL_OK[] = "UPDATE push_subscriptions SET last_ok_at = ?2 WHER
 static const char SQL_FAIL[] =
     "UPDATE push_subscriptions SET last_fail_at = ?2, last_error = ?3 WHERE id = ?1";
 
-static int all_of(ad_db_t *db, const char *sql, const char *a, const char *b, json_t **out)
+/* The rows of s, bound by the caller, as an array into *out: 0 or the
+ * read's error. */
+static int rows_of(ad_db_t *db, ad_db_stmt_t *s, json_t **out)
 {
-    ad_db_stmt_t *s = ad_store_stmt(db, sql);
-    if (s == NULL) {
-        return AD_EINTERNAL;
-    }
-    ad_store_bind_text(s, 1, a);
-    if (b != NULL) {
-        ad_store_bind_text(s, 2, b);
-    }
     json_t *rows = json_array();
     int rc;
     while ((rc = ad_db_step(s)) == AD_DB_ROW) {
@@ -64,7 +58,14 @@ static int all_of(ad_db_t *db, const char *sql, const char *a, const char *b, js
 
 int ad_store_push_list(ad_store_t *st, const char *org, const char *user, json_t **out)
 {
-    return all_of(ad_store_rdb(st), SQL_LIST, org, user, out);
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_LIST);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, org);
+    ad_store_bind_text(s, 2, user);
+    return rows_of(db, s, out);
 }
 
 int ad_store_push_targets(ad_store_t *st, const char *org, json_t **out)
@@ -76,18 +77,7 @@ int ad_store_push_targets(ad_store_t *st, const char *org, json_t **out)
     }
     ad_store_bind_text(s, 1, org);
     ad_db_bind_int64(s, 2, ad_wall_ms());
-    json_t *rows = json_array();
-    int rc;
-    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
-        json_array_append_new(rows, ad_store_row_json(s, NULL, NULL));
-    }
-    ad_db_reset(s);
-    if (rc != AD_DB_DONE) {
-        json_decref(rows);
-        return ad_store_rc(db, rc);
-    }
-    *out = rows;
-    return 0;
+    return rows_of(db, s, out);
 }
 
 int ad_store_push_get(ad_store_t *st, const char *id, json_t **out)

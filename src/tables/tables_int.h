@@ -55,6 +55,13 @@ int ad_store_git_workspace_read(ad_db_t *db, const char *id, json_t **ws, json_t
  * when r is NULL or has no code (status.c). */
 int ad_store_bind_reason(ad_db_stmt_t *s, int idx, const ad_store_status_reason_t *r, int64_t at);
 
+/* An org's pairs read on the pool (agents.c): sql (static), with ?1 the
+ * org ("" or NULL: every org) and ?2 limit (bound when > 0), gives rows of
+ * (key text, value); cb gets {key: value} (an integer when ints, else a
+ * string), or NULL and the read's error. */
+void ad_store_org_pairs(ad_store_t *st, const char *sql, const char *org, int64_t limit, bool ints,
+                        ad_store_result_cb cb, void *ud);
+
 /* One API token's row by id on db's thread (tokenread.c): 0, AD_ENOENT or
  * a read error. */
 int ad_store_token_read(ad_db_t *db, const char *id, ad_store_token_t *t);

@@ -5,14 +5,11 @@
 // turn and run, and the loop shows it has ended once the check passes; the
 // token is nowhere on the page.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import { apiOk, capabilities, git, makeRepo, shot, tmpDir } from './lib/harness.mjs';
+import { forgeWorktree } from './lib/forge.mjs';
+import { apiOk, capabilities, shot } from './lib/harness.mjs';
 import { session, waitText } from './lib/session.mjs';
 
-const github = createRequire(import.meta.url)('../fixtures/mock-github.js');
 const TOKEN = 'ghp_BrowserL00pToken0123456789';
 
 let d;
@@ -28,22 +25,9 @@ const ok = (method, p, body) => apiOk(d.url, method, p, body);
 test('the feedback loop panel turns the loop on, lists what it sent and shows its end', async (t) => {
   if (!caps.store) return t.skip('the store REST routes are not in this build');
   const { page } = b;
-  const m = await github.start({ token: TOKEN, repos: ['acme/widgets'] });
-  t.after(() => m.close());
-  const forge = fs.realpathSync(tmpDir('agentd-forge-'));
-  const bare = path.join(forge, 'acme', 'widgets.git');
-  fs.mkdirSync(path.dirname(bare), { recursive: true });
-  git(forge, 'init', '-q', '--bare', bare);
-  const repo = makeRepo();
-  git(repo, 'remote', 'add', 'origin', bare);
-  await ok('PATCH', '/api/settings', { forge_hosts: { [forge + '/']: { kind: 'github', apiBase: m.url } } });
-  await ok('PUT', '/api/credentials/github', { apiKey: TOKEN });
-  const ws = await ok('POST', '/api/workspaces', { path: repo, name: 'loop-repo' });
-  const wt = await ok('POST', '/api/worktrees', { workspaceId: ws.id, name: 'gadget', createBranch: true });
-  fs.writeFileSync(path.join(wt.path, 'gadget.js'), 'export const gadget = 1;\n');
-  await ok('POST', `/api/worktrees/${wt.id}/commit`, { message: 'add the gadget', all: true });
-  const a = await ok('POST', '/api/agents', { worktreeId: wt.id, name: 'Gadgeteer', executor: 'command', command: ['true'] });
-  const agentId = (a.agent || a).id;
+  const { m, wt, agentId } = await forgeWorktree(t, d.url, {
+    token: TOKEN, mockToken: TOKEN, name: 'gadget', agent: 'Gadgeteer', repoName: 'loop-repo',
+  });
   await ok('POST', `/api/worktrees/${wt.id}/pr`, { title: 'Add the gadget' });
   const run = m.addCheckRun(m.pulls[0].sha, { name: 'unit tests', conclusion: 'failure', log: 'ok 1\nnot ok 2 - gadget is 2\n', summary: '1 failed' });
 

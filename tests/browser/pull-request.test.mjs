@@ -5,14 +5,11 @@
 // token when none is stored, opens the pull request, and shows its state and
 // its checks; the token is nowhere on the page.
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { createRequire } from 'node:module';
 import { test } from 'node:test';
-import { apiOk, capabilities, git, makeRepo, shot, tmpDir } from './lib/harness.mjs';
+import { forgeWorktree } from './lib/forge.mjs';
+import { capabilities, git, shot } from './lib/harness.mjs';
 import { session, waitText } from './lib/session.mjs';
 
-const github = createRequire(import.meta.url)('../fixtures/mock-github.js');
 const TOKEN = 'ghp_BrowserToken0123456789';
 
 let d;
@@ -20,27 +17,14 @@ let caps;
 let b;
 session((s) => ({ d, b } = s), { launchIf: async (x) => (caps = await capabilities(x.url)).store });
 
-const ok = (method, p, body) => apiOk(d.url, method, p, body);
-
 test('Pull request… opens one on the forge, asking for the token once, and shows its checks', async (t) => {
   if (!caps.store) return t.skip('the store REST routes are not in this build');
   const { page } = b;
-  const m = await github.start({ token: TOKEN, repos: ['acme/widgets'] });
-  t.after(() => m.close());
-  const forge = fs.realpathSync(tmpDir('agentd-forge-'));
-  const bare = path.join(forge, 'acme', 'widgets.git');
-  fs.mkdirSync(path.dirname(bare), { recursive: true });
-  git(forge, 'init', '-q', '--bare', bare);
-  const repo = makeRepo();
-  git(repo, 'remote', 'add', 'origin', bare);
-  await ok('PATCH', '/api/settings', { forge_hosts: { [forge + '/']: { kind: 'github', apiBase: m.url } } });
-  const ws = await ok('POST', '/api/workspaces', { path: repo, name: 'pr-repo' });
-  const wt = await ok('POST', '/api/worktrees', { workspaceId: ws.id, name: 'widget', createBranch: true });
-  fs.writeFileSync(path.join(wt.path, 'widget.js'), 'export const widget = 1;\n');
-  await ok('POST', `/api/worktrees/${wt.id}/commit`, { message: 'add the widget', all: true });
-  const a = await ok('POST', '/api/agents', { worktreeId: wt.id, name: 'Widgeteer', executor: 'command', command: ['true'] });
+  const { m, bare, wt, agentId } = await forgeWorktree(t, d.url, {
+    mockToken: TOKEN, name: 'widget', agent: 'Widgeteer', repoName: 'pr-repo',
+  });
 
-  await page.goto(`${d.url}/#/agents/${(a.agent || a).id}`);
+  await page.goto(`${d.url}/#/agents/${agentId}`);
   await page.getByRole('tab', { name: 'Diff' }).click();
   await page.getByRole('button', { name: 'Pull request…' }).click();
   const dlg = page.getByRole('dialog', { name: 'Open a pull request' });

@@ -106,6 +106,25 @@ static void get_list(ad_req_t *r, void *ud)
     ad_api_list(r, rc, json_pack("[{s:s}]", "id", "a"), "agents", "agents");
 }
 
+/* The rows there are: "row_1" of org_1, "row_2" of org_2. */
+static int fake_get(struct ad_store *st, const char *id, json_t **out)
+{
+    (void)st;
+    if (strcmp(id, "row_1") == 0 || strcmp(id, "row_2") == 0) {
+        *out = json_pack("{s:s, s:s}", "id", id, "orgId", id[4] == '1' ? "org_1" : "org_2");
+        return 0;
+    }
+    return AD_ENOENT;
+}
+
+static ad_app_t app;      /* only .store is read, and only to be non-NULL */
+static ad_app_t no_store; /* .store NULL */
+
+static void get_row(ad_req_t *r, void *ud)
+{
+    ad_route_answer_row(r, ad_route_row_load(ud, r, fake_get, "thing"));
+}
+
 /* ---- the calls ------------------------------------------------------------------ */
 
 static const ad_principal_t reader = {.name = "reader", .org_id = "org_1", .scope = AD_SCOPE_READ};
@@ -278,6 +297,65 @@ static void reads(void **state)
     json_decref(o);
 }
 
+/* The answer is 404 NOT_FOUND naming id, and the message names "thing". */
+static void missing(answer_t *a, const char *id)
+{
+    json_t *err = json_object_get(a->body, "error");
+    assert_int_equal(a->status, 404);
+    assert_string_equal(ad_jstr(err, "code"), "NOT_FOUND");
+    assert_string_equal(ad_jstr(json_object_get(err, "details"), "id"), id);
+    assert_non_null(strstr(ad_jstr(err, "message"), "thing"));
+    json_decref(a->body);
+}
+
+static void rows_by_org(void **state)
+{
+    (void)state;
+    answer_t a;
+    call("GET", "/t/row/row_1", NULL, &reader, &a);
+    assert_int_equal(a.status, 200);
+    assert_string_equal(ad_jstr(a.body, "id"), "row_1");
+    json_decref(a.body);
+
+    /* another org's row reads as one that does not exist */
+    call("GET", "/t/row/row_2", NULL, &reader, &a);
+    missing(&a, "row_2");
+    call("GET", "/t/row/row_9", NULL, &reader, &a);
+    missing(&a, "row_9");
+
+    /* the owner sees every org's */
+    call("GET", "/t/row/row_2", NULL, &owner, &a);
+    assert_int_equal(a.status, 200);
+    json_decref(a.body);
+
+    /* an id longer than any id is missing, unread */
+    char target[200];
+    snprintf(target, sizeof(target), "/t/row/%0*d", AD_ID_MAX + 4, 1);
+    call("GET", target, NULL, &owner, &a);
+    assert_int_equal(a.status, 404);
+    json_decref(a.body);
+
+    call("GET", "/t/nostore/row_1", NULL, &owner, &a);
+    assert_int_equal(a.status, 503);
+    assert_string_equal(ad_jstr(json_object_get(a.body, "error"), "code"), "UNAVAILABLE");
+    json_decref(a.body);
+}
+
+static void jstr(void **state)
+{
+    (void)state;
+    json_t *o = json_pack("{s:s, s:i, s:n}", "s", "x", "n", 1, "z");
+    assert_string_equal(ad_jstr(o, "s"), "x");
+    assert_null(ad_jstr(o, "n"));
+    assert_null(ad_jstr(o, "z"));
+    assert_null(ad_jstr(o, "missing"));
+    assert_null(ad_jstr(NULL, "s"));
+    json_t *arr = json_pack("[s]", "s");
+    assert_null(ad_jstr(arr, "s"));
+    json_decref(arr);
+    json_decref(o);
+}
+
 static int setup(void **state)
 {
     (void)state;
@@ -293,6 +371,9 @@ static int setup(void **state)
     ad_server_route(srv, "GET", "/t/owner", AD_ACCESS_READ, get_owner, NULL);
     ad_server_route(srv, "GET", "/t/read/:rc", AD_ACCESS_READ, get_read, NULL);
     ad_server_route(srv, "GET", "/t/list", AD_ACCESS_READ, get_list, NULL);
+    app.store = (struct ad_store *)&app; /* never dereferenced: fake_get ignores it */
+    ad_server_route(srv, "GET", "/t/row/:id", AD_ACCESS_READ, get_row, &app);
+    ad_server_route(srv, "GET", "/t/nostore/:id", AD_ACCESS_READ, get_row, &no_store);
     return 0;
 }
 
@@ -310,10 +391,8 @@ static int teardown(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(fields),
-        cmocka_unit_test(query),
-        cmocka_unit_test(who_may),
-        cmocka_unit_test(reads),
+        cmocka_unit_test(fields), cmocka_unit_test(query),       cmocka_unit_test(who_may),
+        cmocka_unit_test(reads),  cmocka_unit_test(rows_by_org), cmocka_unit_test(jstr),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

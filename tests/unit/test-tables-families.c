@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Tests for the table families (src/tables): workspaces and worktrees, agents
- * (orders, archive, fork, reorder), message pagination, settings and usage. */
+ * (orders, archive, fork, reorder), an org's pairs read on the pool (counts
+ * by status, sessions' agents), message pagination, settings and usage. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,12 +14,14 @@
 #include "store/store.h"
 #include "tables/agents.h"
 #include "tables/approvals.h"
+#include "tables/extsess.h"
 #include "tables/messages.h"
 #include "tables/settings.h"
 #include "tables/usage.h"
 #include "tables/workspaces.h"
 #include "store/store_int.h"
 #include "store_fixture.h"
+#include "tables/tables_int.h"
 
 typedef store_fx_t fixture_t;
 STORE_FX_SETUP(setup, "tables")
@@ -303,6 +306,67 @@ static void agents_lifecycle(void **state)
     assert_int_equal(ad_store_agent_get(f->st, fk, &g), 0);
     assert_null(json_object_get(g, "parentAgentId"));
     json_decref(g);
+}
+
+/* ad_store_org_pairs through its two readers: integers and strings, the
+ * org filter ("" every org), the limit. */
+static void org_pairs_on_the_pool(void **state)
+{
+    fixture_t *f = *state;
+    char ws[AD_ID_MAX], wt[AD_ID_MAX], a1[AD_ID_MAX], a2[AD_ID_MAX], sql[200];
+    make_workspace(f, "/srv/pairs", ws, wt);
+    make_agent(f, wt, "one", a1);
+    make_agent(f, wt, "two", a2);
+    snprintf(sql, sizeof(sql), "UPDATE agents SET session_id = 'sess-1' WHERE id = '%s'", a1);
+    store_fx_exec(f, sql);
+
+    store_wait_t w = {0};
+    ad_store_agent_status_counts(f->st, "", store_fx_on_result, &w);
+    store_fx_wait(f, &w);
+    assert_int_equal(w.rc, 0);
+    json_int_t n = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach(w.result, k, v)
+    {
+        assert_true(json_is_integer(v));
+        n += json_integer_value(v);
+    }
+    assert_int_equal(n, 2);
+    json_decref(w.result);
+
+    w = (store_wait_t){0};
+    ad_store_agent_status_counts(f->st, "org_elsewhere", store_fx_on_result, &w);
+    store_fx_wait(f, &w);
+    assert_int_equal(w.rc, 0);
+    assert_int_equal(json_object_size(w.result), 0);
+    json_decref(w.result);
+
+    w = (store_wait_t){0};
+    ad_store_session_agents(f->st, NULL, store_fx_on_result, &w);
+    store_fx_wait(f, &w);
+    assert_int_equal(w.rc, 0);
+    assert_int_equal(json_object_size(w.result), 1);
+    assert_string_equal(sget(w.result, NULL, "sess-1"), a1);
+    json_decref(w.result);
+
+    w = (store_wait_t){0};
+    ad_store_org_pairs(f->st,
+                       "SELECT id, name FROM agents WHERE (?1 = '' OR org_id = ?1) "
+                       "ORDER BY name LIMIT ?2",
+                       "", 1, false, store_fx_on_result, &w);
+    store_fx_wait(f, &w);
+    assert_int_equal(w.rc, 0);
+    assert_int_equal(json_object_size(w.result), 1);
+    assert_string_equal(sget(w.result, NULL, a1), "one");
+    json_decref(w.result);
+
+    w = (store_wait_t){0};
+    ad_store_org_pairs(f->st, "SELECT nope FROM nowhere WHERE ?1 = ''", "", 0, true,
+                       store_fx_on_result, &w);
+    store_fx_wait(f, &w);
+    assert_int_not_equal(w.rc, 0);
+    assert_null(w.result);
 }
 
 static void insert_message(fixture_t *f, const char *agent, int64_t now, char id[AD_ID_MAX])
@@ -782,6 +846,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(workspaces_and_worktrees, setup, store_fx_teardown),
         cmocka_unit_test_setup_teardown(agents_lifecycle, setup, store_fx_teardown),
+        cmocka_unit_test_setup_teardown(org_pairs_on_the_pool, setup, store_fx_teardown),
         cmocka_unit_test_setup_teardown(a_page_of_big_messages_ends_early_and_goes_on, setup,
                                         store_fx_teardown),
         cmocka_unit_test_setup_teardown(messages_paginate_without_skips_or_repeats, setup,
