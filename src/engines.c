@@ -42,6 +42,10 @@
  *       deliveries on the pool end).
  *   15. sessions: the CLIs' own sessions (issue #76); it uses only the
  *       bus and the pool, so its place is free: last, closed first.
+ *   16. move: live agents moved between the control plane and nodes
+ *       (issue #76), with the store, the runner, the plane and wtree (a
+ *       worktree's work committed before it goes): after all of them,
+ *       closed first (a move under way answers when its step returns).
  * Then the server's database checks (core: the server and the store): a
  * route that needs the database answers 503 while it is away, 500
  * DATA_DAMAGED while it is damaged.
@@ -63,6 +67,7 @@
 #include "loop/loop.h"
 #include "mcp/mcp.h"
 #include "monitor/monitor.h"
+#include "move/move.h"
 #include "psync/psync.h"
 #include "routine/routine.h"
 #include "push/push.h"
@@ -73,9 +78,10 @@
 #include "wtree/wtree.h"
 
 static const ad_engine_t *const table[] = {
-    &ad_wtree_engine, &ad_monitor_engine, &ad_train_engine,   &ad_psync_engine, &ad_flow_engine,
-    &ad_svc_engine,   &ad_live_engine,    &ad_creds_engine,   &ad_defs_engine,  &ad_chat_engine,
-    &ad_loop_engine,  &ad_mcp_engine,     &ad_routine_engine, &ad_push_engine,  &ad_sessions_engine,
+    &ad_wtree_engine,   &ad_monitor_engine, &ad_train_engine,    &ad_psync_engine,
+    &ad_flow_engine,    &ad_svc_engine,     &ad_live_engine,     &ad_creds_engine,
+    &ad_defs_engine,    &ad_chat_engine,    &ad_loop_engine,     &ad_mcp_engine,
+    &ad_routine_engine, &ad_push_engine,    &ad_sessions_engine, &ad_move_engine,
 };
 _Static_assert(AD_ARRAY_LEN(table) <= AD_ENGINES_MAX, "raise AD_ENGINES_MAX");
 
