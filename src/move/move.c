@@ -33,19 +33,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NAME_MAX_LEN 128
-
-struct ad_move {
-    ad_move_t *next;
-    ad_mover_t *m; /* NULL once the engine closed */
-    ad_req_t *req;
-    char agent_id[AD_ID_MAX];
-    char from[AD_ID_MAX], to[AD_ID_MAX]; /* node ids, "" the control plane */
-    char from_name[NAME_MAX_LEN], to_name[NAME_MAX_LEN];
-    char wt_id[AD_ID_MAX];
-    bool running; /* it ran when asked: started again there */
-};
-
 /* ---- the moves under way ---------------------------------------------------------------- */
 
 static ad_move_t *find(ad_mover_t *m, const char *agent_id)
@@ -96,6 +83,25 @@ static void fail(ad_move_t *v, int rc, const char *reason, const char *prefix, c
            v->to[0] != '\0' ? v->to_name : "control plane", prefix, what);
     ad_res_error_code(v->req, rc, json_pack("{s:s, s:s}", "reason", reason, "agentId", v->agent_id),
                       "%s%s", prefix, what);
+    finish(v);
+}
+
+/* A step after the stop failed: the agent goes on where it was (its place
+ * is not changed before its work and session have gone), and the answer
+ * says so. */
+static void fail_after_stop(ad_move_t *v, int rc, const char *reason, const char *prefix,
+                            const char *what)
+{
+    char err[300] = "";
+    bool again =
+        v->running && v->m != NULL &&
+        ad_runner_start(v->m->app->runner, v->agent_id, NULL, NULL, NULL, err, sizeof(err)) == 0;
+    ad_log(AD_LOG_WARN, "move", "move failed after the stop agent=%s err=\"%s%s\" restarted=%d",
+           v->agent_id, prefix, what, again);
+    ad_res_error_code(v->req, rc,
+                      json_pack("{s:s, s:s, s:b}", "reason", reason, "agentId", v->agent_id,
+                                "restartedWhereItWas", again),
+                      "%s%s%s", prefix, what, again ? "; it goes on where it was" : "");
     finish(v);
 }
 
@@ -178,6 +184,32 @@ static void place(ad_move_t *v)
     ad_store_write(app->store, ad_store_op_agent_update, args, placed, v);
 }
 
+static void session_done(ad_move_t *v, int rc, const char *why)
+{
+    if (v->m == NULL) {
+        ad_res_error(v->req, 503, "UNAVAILABLE", NULL, "agentd is closing");
+        free(v);
+        return;
+    }
+    if (rc != 0) {
+        fail_after_stop(v, rc, "session_not_carried",
+                        "its Claude session did not go: ", why != NULL ? why : ad_strerror(rc));
+        return;
+    }
+    place(v);
+}
+
+/* The work is where it goes: the session next (a Claude agent), then the
+ * place. */
+static void work_carried(ad_move_t *v)
+{
+    if (v->claude) {
+        ad_move_session(v, session_done);
+    } else {
+        place(v);
+    }
+}
+
 static void committed(void *ud, const ad_wtree_out_t *out)
 {
     ad_move_t *v = ud;
@@ -190,12 +222,12 @@ static void committed(void *ud, const ad_wtree_out_t *out)
                    strcmp(out->git->err.reason, "nothing_to_commit") == 0;
     if (out->rc != 0 && !nothing) {
         const char *why = out->git != NULL ? out->git->err.msg : out->msg;
-        fail(v, out->rc, "carry_failed",
-             "stopped, but its uncommitted work could not be committed to carry it: ",
-             why != NULL ? why : ad_strerror(out->rc));
+        fail_after_stop(v, out->rc, "carry_failed",
+                        "its uncommitted work could not be committed to carry it: ",
+                        why != NULL ? why : ad_strerror(out->rc));
         return;
     }
-    place(v);
+    work_carried(v);
 }
 
 /* Going out to a node: the worktree's uncommitted work committed first. */
@@ -206,7 +238,7 @@ static void carry(ad_move_t *v)
     if (v->from[0] != '\0' || v->to[0] == '\0' || v->wt_id[0] == '\0' || app->wtree == NULL ||
         ad_store_worktree_get(app->store, v->wt_id, &wt) != 0) {
         json_decref(wt);
-        place(v);
+        work_carried(v);
         return;
     }
     char msg[320];
@@ -216,12 +248,28 @@ static void carry(ad_move_t *v)
     ad_git_args_t a;
     ad_wtree_req_err_t err;
     if (ad_wtree_req_write(AD_GIT_OP_COMMIT, wt, body, &a, &err) != 0) {
-        fail(v, AD_EINVAL, "carry_failed", "its work could not be committed: ", err.e.why);
+        fail_after_stop(v, AD_EINVAL, "carry_failed",
+                        "its work could not be committed: ", err.e.why);
     } else {
         ad_wtree_write(app->wtree, wt, "commit", AD_GIT_OP_COMMIT, &a, committed, v);
     }
     json_decref(body);
     json_decref(wt);
+}
+
+static void stopped(int rc, json_t *result, const char *msg, void *ud);
+
+/* Stopped now, at the executor's safe point (a command's stopWith; a
+ * Claude Code between turns). */
+static void stop_now(ad_move_t *v)
+{
+    int rc = ad_runner_stop(v->m->app->runner, v->agent_id, false, stopped, v);
+    if (rc == AD_ENOENT) { /* it ended meanwhile: placed for its next start */
+        v->running = false;
+        carry(v);
+    } else if (rc != 0) {
+        fail(v, rc, "stop_failed", "it did not stop: ", ad_strerror(rc));
+    }
 }
 
 static void stopped(int rc, json_t *result, const char *msg, void *ud)
@@ -267,19 +315,30 @@ static void where_now(ad_app_t *app, const ad_row_agent_t *a, const char *org, a
 }
 
 /* Whether the executor can go on elsewhere: a command starts again in its
- * carried worktree; a Claude Code resumes its session from the session
- * file, which this version does not carry yet. */
-static bool executor_ok(ad_req_t *r, const ad_row_agent_t *a)
+ * carried worktree; a Claude Code resumes its session from its session
+ * file, carried (session.c), unless the file is somewhere agentd does not
+ * arrange (CLAUDE_CONFIG_DIR in its environment). */
+static bool executor_ok(ad_req_t *r, const ad_row_agent_t *a, ad_move_t *v)
 {
+    json_t *env = json_object_get(a->state, "env");
+    const char *why = NULL;
     if (a->executor == AD_ROW_EXECUTOR_COMMAND) {
         return true;
     }
+    if (a->executor == AD_ROW_EXECUTOR_CLAUDE &&
+        json_object_get(env, "CLAUDE_CONFIG_DIR") == NULL) {
+        v->claude = true;
+        return true;
+    }
+    why = a->executor == AD_ROW_EXECUTOR_CLAUDE
+              ? "its environment names CLAUDE_CONFIG_DIR, so agentd does not know where its "
+                "session file is"
+              : "only command and Claude Code agents move";
     ad_res_error(r, 422, "EXECUTOR_CANNOT_RESUME",
                  json_pack("{s:s, s:s}", "reason", "executor_cannot_resume", "executor",
                            ad_row_executor_name(a->executor)),
-                 "a %s agent cannot resume its session on another machine yet: only command "
-                 "agents move",
-                 ad_row_executor_name(a->executor));
+                 "a %s agent cannot resume its session on another machine: %s",
+                 ad_row_executor_name(a->executor), why);
     return false;
 }
 
@@ -397,12 +456,14 @@ void ad_move_route(ad_req_t *r, void *ud)
     snprintf(v->agent_id, sizeof(v->agent_id), "%s", id);
     snprintf(v->wt_id, sizeof(v->wt_id), "%s", a.worktree_id != NULL ? a.worktree_id : "");
     where_now(app, &a, org, v);
-    if (!executor_ok(r, &a) || !target_ok(app, r, &a, org, v) || !agent_ok(m, r, &a, v)) {
+    if (!executor_ok(r, &a, v) || !target_ok(app, r, &a, org, v) || !agent_ok(m, r, &a, v)) {
         ad_row_agent_cleanup(&a);
         free(v);
         return;
     }
+    bool mid_turn = v->claude && v->running && a.status == AD_ROW_AGENT_STATUS_RUNNING;
     ad_row_agent_cleanup(&a);
+    snprintf(v->org, sizeof(v->org), "%s", org);
     v->m = m;
     v->req = r;
     v->next = m->moves;
@@ -411,14 +472,50 @@ void ad_move_route(ad_req_t *r, void *ud)
            v->from[0] != '\0' ? v->from_name : "control plane",
            v->to[0] != '\0' ? v->to_name : "control plane", v->running);
     if (!v->running) {
-        place(v);
-        return;
+        carry(v);
+    } else if (mid_turn) { /* its turn ends first (the tick) */
+        v->wait_end = (int64_t)ad_mono_ms() + AD_MOVE_TURN_WAIT_MS;
+    } else {
+        stop_now(v);
     }
-    int rc = ad_runner_stop(app->runner, id, false, stopped, v);
-    if (rc == AD_ENOENT) { /* it ended meanwhile: placed for its next start */
-        v->running = false;
-        place(v);
-    } else if (rc != 0) {
-        fail(v, rc, "stop_failed", "it did not stop: ", ad_strerror(rc));
+}
+
+/* A Claude agent's turn is over when it waits for a message (not on an
+ * approval: that turn goes on once answered). */
+static bool turn_over(ad_mover_t *m, ad_move_t *v, bool *gone)
+{
+    *gone = !ad_runner_is_running(m->app->runner, v->agent_id);
+    ad_row_agent_t a = {0};
+    bool over = false;
+    if (!*gone && ad_store_agent_row(m->app->store, v->agent_id, &a) == 0) {
+        const char *code = a.status_reason != NULL ? a.status_reason->code : NULL;
+        over = a.status != AD_ROW_AGENT_STATUS_RUNNING &&
+               !(code != NULL && strcmp(code, "approval_requested") == 0);
+    }
+    ad_row_agent_cleanup(&a);
+    return over;
+}
+
+void ad_move_tick(uv_timer_t *t)
+{
+    ad_mover_t *m = t->data;
+    int64_t now = (int64_t)ad_mono_ms();
+    for (ad_move_t *v = m->moves, *next; v != NULL; v = next) {
+        next = v->next;
+        if (v->wait_end == 0) {
+            continue;
+        }
+        bool gone = false;
+        if (turn_over(m, v, &gone)) {
+            v->wait_end = 0;
+            stop_now(v);
+        } else if (gone) { /* it ended meanwhile: placed for its next start */
+            v->wait_end = 0;
+            v->running = false;
+            carry(v);
+        } else if (now >= v->wait_end) {
+            fail(v, AD_ESTATE, "turn_running", "",
+                 "the agent's turn did not end in 10 minutes: move it between turns");
+        }
     }
 }

@@ -16,8 +16,9 @@
  * a node that cannot take the agent (409/422) or an agent waiting on an
  * approval (409).
  *
- * Parts: move.c (the route and the steps), plugin.c (the engine: its
- * routes hook). Ownership: the engine is the app's; a move under way
+ * Parts: move.c (the route and the steps), session.c (a Claude agent's
+ * session file carried), plugin.c (the engine: its routes hook, the tick
+ * that waits for a Claude agent's turn to end). Ownership: the engine is the app's; a move under way
  * holds its request until the agent runs where it was sent (or the step
  * that failed answers). Threads: loop thread only.
  */

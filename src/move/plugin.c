@@ -10,6 +10,7 @@
 #include "move/move_int.h"
 
 #include <stdlib.h>
+#include <uv.h>
 
 static int open_mover(ad_app_t *app)
 {
@@ -18,8 +19,17 @@ static int open_mover(ad_app_t *app)
     }
     ad_mover_t *m = ad_xcalloc(1, sizeof(*m));
     m->app = app;
+    uv_timer_init(app->loop, &m->tick);
+    m->tick.data = m;
+    uv_timer_start(&m->tick, ad_move_tick, 200, 200);
+    uv_unref((uv_handle_t *)&m->tick);
     app->mover = m;
     return 0;
+}
+
+static void tick_closed(uv_handle_t *h)
+{
+    free(h->data);
 }
 
 static void routes(ad_app_t *app)
@@ -37,7 +47,8 @@ static void close_mover(ad_app_t *app)
         return;
     }
     ad_move_detach_all(m);
-    free(m);
+    uv_timer_stop(&m->tick);
+    uv_close((uv_handle_t *)&m->tick, tick_closed); /* m goes with it */
     app->mover = NULL;
 }
 

@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Claude Code's session files, found and put in place for a live move of
+ * an agent between machines (issue #76, src/move; proc.h). The folder is
+ * the one the run's own arrangement gives the CLI (agentbox.c binds the
+ * agent's home, clicfg.c the user's projects/<worktree> folder for the
+ * owner's agents; env.c lets state.env's HOME override agentd's), so the
+ * file put there is the one `claude --resume <id>` reads. A session id is
+ * checked to be one (never a path), the file is read and written with no
+ * link followed at its name or its folder, and bounded. Any thread.
+ */
+#include "proc/claudesess.h"
+#include "proc/proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static bool is_dir(const char *p)
+{
+    struct stat st;
+    return p != NULL && stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+bool ad_proc_claude_sid_ok(const char *sid)
+{
+    size_t n = sid != NULL ? strlen(sid) : 0;
+    if (n == 0 || n > 64) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = sid[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* An agent's id: letters, digits and '_' (a folder's name, never a path). */
+static bool id_ok(const char *id)
+{
+    size_t n = id != NULL ? strlen(id) : 0;
+    if (n == 0 || n >= AD_ID_MAX) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = id[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '_')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The worktree's path as getcwd() will say it there: its real path, or
+ * its parent's real path and its last part when it is not made yet. */
+static void real_wt(const char *wt, char *out, size_t outsz)
+{
+    char real[PATH_MAX];
+    if (realpath(wt, real) != NULL) {
+        snprintf(out, outsz, "%s", real);
+        return;
+    }
+    char parent[PATH_MAX];
+    snprintf(parent, sizeof(parent), "%s", wt);
+    char *slash = strrchr(parent, '/');
+    if (slash != NULL && slash != parent) {
+        *slash = '\0';
+        if (realpath(parent, real) != NULL) {
+            snprintf(out, outsz, "%.2048s/%.1024s", real, slash + 1);
+            return;
+        }
+    }
+    snprintf(out, outsz, "%s", wt);
+}
+
+int ad_proc_claude_projects(const ad_proc_claude_where_t *w, char *out, size_t outsz)
+{
+    if (w->wt == NULL || w->wt[0] != '/' || !id_ok(w->agent_id)) {
+        return AD_EINVAL;
+    }
+    char cfg[PATH_MAX];
+    bool own = w->own_home != NULL && w->own_home[0] == '/' && (!w->boxed || w->owners);
+    char user_cfg[PATH_MAX] = "";
+    if (w->user_home != NULL && w->user_home[0] == '/') {
+        snprintf(user_cfg, sizeof(user_cfg), "%.*s/.claude", PATH_MAX - 16, w->user_home);
+    }
+    if (own) {
+        snprintf(cfg, sizeof(cfg), "%.*s/.claude", PATH_MAX - 16, w->own_home);
+    } else if (user_cfg[0] != '\0' && (!w->boxed || (w->owners && is_dir(user_cfg)))) {
+        snprintf(cfg, sizeof(cfg), "%s", user_cfg);
+    } else if (w->data_dir != NULL && w->data_dir[0] != '\0') {
+        snprintf(cfg, sizeof(cfg), "%.*s/homes/%s/.claude", PATH_MAX - 200, w->data_dir,
+                 w->agent_id);
+    } else {
+        return AD_EINVAL;
+    }
+    char real[PATH_MAX], name[PATH_MAX / 2];
+    real_wt(w->wt, real, sizeof(real));
+    ad_proc_claude_project_name(real, name, sizeof(name));
+    if ((size_t)snprintf(out, outsz, "%s/projects/%s", cfg, name) >= outsz) {
+        return AD_EINVAL;
+    }
+    return 0;
+}
+
+static int open_dir(const char *dir)
+{
+    return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+}
+
+int ad_proc_claude_session_read(const char *dir, const char *sid, char **out, size_t *len)
+{
+    *out = NULL;
+    *len = 0;
+    if (!ad_proc_claude_sid_ok(sid)) {
+        return EINVAL;
+    }
+    char name[80];
+    snprintf(name, sizeof(name), "%s.jsonl", sid);
+    int dfd = open_dir(dir);
+    if (dfd < 0) {
+        return errno;
+    }
+    int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int err = fd < 0 ? errno : 0;
+    close(dfd);
+    struct stat st;
+    if (err == 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        err = EINVAL;
+    } else if (err == 0 && (uint64_t)st.st_size > AD_PROC_CLAUDE_SESSION_MAX) {
+        err = EFBIG;
+    }
+    if (err != 0) {
+        if (fd >= 0) {
+            close(fd);
+        }
+        return err;
+    }
+    size_t n = (size_t)st.st_size;
+    char *buf = ad_xmalloc(n + 1);
+    size_t got = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            break;
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    buf[got] = '\0';
+    *out = buf;
+    *len = got;
+    return 0;
+}
+
+/* dir made (0700, each missing part), its last part never a link. */
+static int make_dir(const char *dir)
+{
+    char p[PATH_MAX];
+    if (dir[0] != '/' || (size_t)snprintf(p, sizeof(p), "%s", dir) >= sizeof(p)) {
+        return EINVAL;
+    }
+    for (char *s = p + 1; *s != '\0'; s++) {
+        if (*s == '/') {
+            *s = '\0';
+            if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+                return errno;
+            }
+            *s = '/';
+        }
+    }
+    if (mkdir(p, 0700) != 0 && errno != EEXIST) {
+        return errno;
+    }
+    return 0;
+}
+
+int ad_proc_claude_session_write(const char *dir, const char *sid, const char *data, size_t len)
+{
+    if (!ad_proc_claude_sid_ok(sid) || len > AD_PROC_CLAUDE_SESSION_MAX) {
+        return EINVAL;
+    }
+    int err = make_dir(dir);
+    if (err != 0) {
+        return err;
+    }
+    int dfd = open_dir(dir);
+    if (dfd < 0) {
+        return errno;
+    }
+    char name[80];
+    snprintf(name, sizeof(name), "%s.jsonl", sid);
+    err = ad_replace_at(dfd, name, data, len, 0600, NULL);
+    close(dfd);
+    return err;
+}

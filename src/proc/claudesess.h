@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Claude Code's session files on this machine (claudesess.c, issue #76):
+ * where the CLI keeps an agent's sessions as its runs are arranged here,
+ * and a session file read or put there for a live move of the agent
+ * (src/move, src/node/nodesess.c). Part of src/proc's interface beside
+ * proc.h. Any thread.
+ */
+#ifndef AD_PROC_CLAUDESESS_H
+#define AD_PROC_CLAUDESESS_H
+
+#include "core/core.h"
+
+/* ---- Claude Code's session files (claudesess.c, issue #76) ------------------------------
+ * Where Claude Code keeps the sessions of an agent's runs on this machine,
+ * as its run is arranged here (agentbox.c, clicfg.c): <its config
+ * folder>/projects/<the worktree's name>, the config folder being the
+ * agent's own HOME (state.env, control plane only) when it has one, else
+ * the user's ~/.claude for an unsandboxed run or an owner's agent whose
+ * user has one, else <data_dir>/homes/<agent>/.claude. */
+typedef struct {
+    const char *data_dir;  /* agentd's (or the node's) data dir */
+    const char *agent_id;  /* its letters checked: an id, never a path */
+    const char *wt;        /* the folder the CLI runs in (need not exist yet) */
+    const char *user_home; /* this machine's user's HOME, or NULL */
+    const char *own_home;  /* the agent's state.env HOME, or NULL */
+    bool boxed;            /* it runs in agentd's sandbox */
+    bool owners;           /* an agent of the owner's organisation */
+} ad_proc_claude_where_t;
+/* The CLI's name for a project folder: the path with every character but
+ * A-Z a-z 0-9 made '-'. */
+void ad_proc_claude_project_name(const char *wt, char *out, size_t outsz);
+/* The projects folder of w into out: 0, or AD_EINVAL (an agent id or a
+ * path that does not fit). Any thread. */
+int ad_proc_claude_projects(const ad_proc_claude_where_t *w, char *out, size_t outsz);
+/* A session id Claude Code makes (a UUID: letters, digits and '-', 1 to
+ * 64): never a path. */
+bool ad_proc_claude_sid_ok(const char *sid);
+/* The most a session file moved between machines may be. */
+#define AD_PROC_CLAUDE_SESSION_MAX (512u * 1024u)
+/* Session sid's file in dir (dir/<sid>.jsonl, no link followed) read into
+ * *out (owned, *len bytes): 0, ENOENT, EFBIG past the bound, or an errno. */
+int ad_proc_claude_session_read(const char *dir, const char *sid, char **out, size_t *len);
+/* Written as dir/<sid>.jsonl (0600, whole or not at all; dir made 0700
+ * when missing, its last part never a link): 0 or an errno. */
+int ad_proc_claude_session_write(const char *dir, const char *sid, const char *data, size_t len);
+
+#endif
