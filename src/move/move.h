@@ -5,7 +5,7 @@
  * /api/agents/:id/move {node} (a node's name or id, or null for the
  * control plane): the agent is stopped at a safe point (its executor's
  * polite stop, as POST .../stop does: a command gets its stopWith, a
- * Claude Code its stdin closed at the end of its turn), its worktree's
+ * Claude Code is stopped between turns), its worktree's
  * work carried (committed and uncommitted: the node's own push at the
  * run's end brings it home; going out, what the control plane's worktree
  * has uncommitted is committed first, since a node is sent a bundle of
@@ -18,9 +18,10 @@
  *
  * Parts: move.c (the route and the steps), session.c (a Claude agent's
  * session file carried), plugin.c (the engine: its routes hook, the tick
- * that waits for a Claude agent's turn to end). Ownership: the engine is the app's; a move under way
- * holds its request until the agent runs where it was sent (or the step
- * that failed answers). Threads: loop thread only.
+ * that waits for a Claude agent's turn to end). Ownership: the engine is
+ * the app's; a move under way holds its request until the agent runs
+ * where it was sent (or the step that failed answers). Threads: loop
+ * thread only.
  */
 #ifndef AD_MOVE_H
 #define AD_MOVE_H

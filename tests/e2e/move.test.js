@@ -92,15 +92,22 @@ test('a command agent moved control plane -> node -> control plane while it runs
     await grows(id, 20, 'counters on the control plane again');
     assert.match(git(wt.path, 'log', '--format=%s', '-5').stdout, /left uncommitted on node box1/, 'its work came home');
 
+    // and out again: the node's worktree from its first visit moves on to
+    // what the control plane has now (the count went on here meanwhile)
+    const again = await api(d, 'POST', `/api/agents/${id}/move`, { node: 'box1' });
+    assert.equal(again.status, 200, JSON.stringify(again.body));
+    await grows(id, 20, 'counters from the node again');
+
     const st = await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
     assert.equal(st.status, 200, JSON.stringify(st.body));
     const values = await counters(id);
-    assertOnce(values, 'across two moves');
+    assertOnce(values, 'across three moves');
     assert.equal(Number(fs.readFileSync(path.join(wt.path, 'count'), 'utf8')), values.length, 'the count in the worktree is the last value + 1');
     const notes = (await allMessages(d, id)).filter((m) => m.role === 'system' && m.content.startsWith('moved '));
     assert.deepEqual(notes.map((m) => m.content), [
       'moved from the control plane to node box1; it goes on there',
-      'moved from node box1 to the control plane; it goes on there']);
+      'moved from node box1 to the control plane; it goes on there',
+      'moved from the control plane to node box1; it goes on there']);
   });
 });
 
