@@ -33,6 +33,7 @@ typedef struct {
     ad_move_step_fn done;
     char sid[80];
     char here[4200]; /* the folder on the control plane */
+    size_t trusted;  /* its first bytes no agent can change */
     bool owners, none;
 } sess_t;
 
@@ -63,7 +64,7 @@ static void deliver(sess_t *s, const char *data, size_t len)
         return;
     }
     if (v->to[0] == '\0') {
-        int err = ad_proc_claude_session_write(s->here, s->sid, data, len);
+        int err = ad_proc_claude_session_write(s->here, s->trusted, s->sid, data, len);
         char why[300];
         snprintf(why, sizeof(why), "cannot write it in %.200s: %s", s->here, strerror(err));
         sess_end(s, err == 0 ? 0 : AD_EIO, err == 0 ? NULL : why);
@@ -112,7 +113,8 @@ static int here_dir(ad_app_t *app, const ad_row_agent_t *a, sess_t *s)
         .own_home = json_string_value(json_object_get(json_object_get(a->state, "env"), "HOME")),
         .boxed = !s->none && ad_procs_sandbox(app->procs, NULL),
         .owners = s->owners};
-    int rc = path != NULL ? ad_proc_claude_projects(&w, s->here, sizeof(s->here)) : AD_EINVAL;
+    int rc = path != NULL ? ad_proc_claude_projects(&w, s->here, sizeof(s->here), &s->trusted)
+                          : AD_EINVAL;
     json_decref(wt);
     return rc == 0 ? 0 : -1;
 }
@@ -159,7 +161,7 @@ void ad_move_session(ad_move_t *v, ad_move_step_fn done)
     }
     char *data = NULL;
     size_t len = 0;
-    int err = ad_proc_claude_session_read(s->here, s->sid, &data, &len);
+    int err = ad_proc_claude_session_read(s->here, s->trusted, s->sid, &data, &len);
     if (err != 0) {
         char why[400];
         snprintf(why, sizeof(why), "its session file %.200s/%s.jsonl: %s", s->here, s->sid,

@@ -132,7 +132,7 @@ static void sess_answer(worker_t *w, json_int_t id, const char *data, size_t len
 
 /* The folder the CLI keeps the agent's sessions in here, as the node's
  * runs are arranged (nodebox.c): 0, or EINVAL. */
-static int sess_dir(worker_t *w, json_t *msg, char *dir, size_t dirsz)
+static int sess_dir(worker_t *w, json_t *msg, char *dir, size_t dirsz, size_t *trusted)
 {
     const char *agent = json_string_value(json_object_get(msg, "agent"));
     const char *wt = json_string_value(json_object_get(msg, "worktree"));
@@ -154,7 +154,7 @@ static int sess_dir(worker_t *w, json_t *msg, char *dir, size_t dirsz)
                                     .boxed = !json_is_true(json_object_get(msg, "none")) &&
                                              ad_procs_sandbox(w->procs, NULL),
                                     .owners = json_is_true(json_object_get(msg, "owners"))};
-    return ad_proc_claude_projects(&where, dir, dirsz) == 0 ? 0 : EINVAL;
+    return ad_proc_claude_projects(&where, dir, dirsz, trusted) == 0 ? 0 : EINVAL;
 }
 
 void ad_worker_session(worker_t *w, json_t *msg)
@@ -168,7 +168,9 @@ void ad_worker_session(worker_t *w, json_t *msg)
     }
     json_int_t qid = json_integer_value(id);
     char dir[4200];
-    if (op == NULL || !ad_proc_claude_sid_ok(sid) || sess_dir(w, msg, dir, sizeof(dir)) != 0 ||
+    size_t trusted = 0;
+    if (op == NULL || !ad_proc_claude_sid_ok(sid) ||
+        sess_dir(w, msg, dir, sizeof(dir), &trusted) != 0 ||
         (strcmp(op, "get") != 0 && !(strcmp(op, "put") == 0 && json_is_string(data)))) {
         sess_answer(w, qid, NULL, 0, EINVAL);
         return;
@@ -176,7 +178,7 @@ void ad_worker_session(worker_t *w, json_t *msg)
     if (op[0] == 'g') {
         char *buf = NULL;
         size_t len = 0;
-        int err = ad_proc_claude_session_read(dir, sid, &buf, &len);
+        int err = ad_proc_claude_session_read(dir, trusted, sid, &buf, &len);
         sess_answer(w, qid, buf, len, err);
         free(buf);
         return;
@@ -188,8 +190,9 @@ void ad_worker_session(worker_t *w, json_t *msg)
     }
     uint8_t *buf = ad_xmalloc(cap);
     int len = ad_base64_decode(json_string_value(data), json_string_length(data), buf, cap);
-    int err =
-        len < 0 ? EINVAL : ad_proc_claude_session_write(dir, sid, (const char *)buf, (size_t)len);
+    int err = len < 0
+                  ? EINVAL
+                  : ad_proc_claude_session_write(dir, trusted, sid, (const char *)buf, (size_t)len);
     free(buf);
     if (err == 0) {
         ad_log(AD_LOG_INFO, "node", "session file put for a move sid=%s dir=%s", sid, dir);

@@ -82,12 +82,14 @@ static void real_wt(const char *wt, char *out, size_t outsz)
     snprintf(out, outsz, "%s", wt);
 }
 
-int ad_proc_claude_projects(const ad_proc_claude_where_t *w, char *out, size_t outsz)
+int ad_proc_claude_projects(const ad_proc_claude_where_t *w, char *out, size_t outsz,
+                            size_t *trusted)
 {
     if (w->wt == NULL || w->wt[0] != '/' || !id_ok(w->agent_id)) {
         return AD_EINVAL;
     }
     char cfg[PATH_MAX];
+    size_t root = 0; /* the part no agent can change: its root */
     bool own = w->own_home != NULL && w->own_home[0] == '/' && (!w->boxed || w->owners);
     char user_cfg[PATH_MAX] = "";
     if (w->user_home != NULL && w->user_home[0] == '/') {
@@ -95,29 +97,78 @@ int ad_proc_claude_projects(const ad_proc_claude_where_t *w, char *out, size_t o
     }
     if (own) {
         snprintf(cfg, sizeof(cfg), "%.*s/.claude", PATH_MAX - 16, w->own_home);
+        root = strlen(cfg) - strlen("/.claude");
     } else if (user_cfg[0] != '\0' && (!w->boxed || (w->owners && is_dir(user_cfg)))) {
+        /* the agent is shown only projects/<its worktree> of it */
         snprintf(cfg, sizeof(cfg), "%s", user_cfg);
+        root = strlen(cfg);
     } else if (w->data_dir != NULL && w->data_dir[0] != '\0') {
         snprintf(cfg, sizeof(cfg), "%.*s/homes/%s/.claude", PATH_MAX - 200, w->data_dir,
                  w->agent_id);
+        root = strlen(w->data_dir) + strlen("/homes");
     } else {
         return AD_EINVAL;
     }
     char real[PATH_MAX], name[PATH_MAX / 2];
     real_wt(w->wt, real, sizeof(real));
     ad_proc_claude_project_name(real, name, sizeof(name));
-    if ((size_t)snprintf(out, outsz, "%s/projects/%s", cfg, name) >= outsz) {
+    if (name[0] == '\0' || (size_t)snprintf(out, outsz, "%s/projects/%s", cfg, name) >= outsz) {
         return AD_EINVAL;
     }
+    *trusted = root;
     return 0;
 }
 
-static int open_dir(const char *dir)
+/* The folder dir opened: its first trusted bytes (a root no agent can
+ * change) as they are, each part after that with no link followed (an
+ * agent may write in its home: a link there must not lead a move's file
+ * elsewhere), made 0700 when missing and make is set. A descriptor, or -1
+ * with errno. */
+static int open_dir(const char *dir, size_t trusted, bool make)
 {
-    return open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+    char p[PATH_MAX];
+    if (dir[0] != '/' || trusted == 0 || trusted > strlen(dir) ||
+        (size_t)snprintf(p, sizeof(p), "%s", dir) >= sizeof(p)) {
+        errno = EINVAL;
+        return -1;
+    }
+    p[trusted] = '\0';
+    if (make && mkdir(p, 0700) != 0 && errno != EEXIST) {
+        return -1;
+    }
+    int fd = open(p, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    char *part = dir[trusted] == '/' ? p + trusted + 1 : p + trusted;
+    snprintf(p, sizeof(p), "%s", dir);
+    while (fd >= 0 && *part != '\0') {
+        char *end = strchr(part, '/');
+        if (end != NULL) {
+            *end = '\0';
+        }
+        if (part[0] != '\0') {
+            if (strcmp(part, ".") == 0 || strcmp(part, "..") == 0) {
+                close(fd);
+                errno = EINVAL;
+                return -1;
+            }
+            if (make && mkdirat(fd, part, 0700) != 0 && errno != EEXIST) {
+                int err = errno;
+                close(fd);
+                errno = err;
+                return -1;
+            }
+            int next = openat(fd, part, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+            int err = errno;
+            close(fd);
+            errno = err;
+            fd = next;
+        }
+        part = end != NULL ? end + 1 : part + strlen(part);
+    }
+    return fd;
 }
 
-int ad_proc_claude_session_read(const char *dir, const char *sid, char **out, size_t *len)
+int ad_proc_claude_session_read(const char *dir, size_t trusted, const char *sid, char **out,
+                                size_t *len)
 {
     *out = NULL;
     *len = 0;
@@ -126,7 +177,7 @@ int ad_proc_claude_session_read(const char *dir, const char *sid, char **out, si
     }
     char name[80];
     snprintf(name, sizeof(name), "%s.jsonl", sid);
-    int dfd = open_dir(dir);
+    int dfd = open_dir(dir, trusted, false);
     if (dfd < 0) {
         return errno;
     }
@@ -165,44 +216,19 @@ int ad_proc_claude_session_read(const char *dir, const char *sid, char **out, si
     return 0;
 }
 
-/* dir made (0700, each missing part), its last part never a link. */
-static int make_dir(const char *dir)
-{
-    char p[PATH_MAX];
-    if (dir[0] != '/' || (size_t)snprintf(p, sizeof(p), "%s", dir) >= sizeof(p)) {
-        return EINVAL;
-    }
-    for (char *s = p + 1; *s != '\0'; s++) {
-        if (*s == '/') {
-            *s = '\0';
-            if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-                return errno;
-            }
-            *s = '/';
-        }
-    }
-    if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-        return errno;
-    }
-    return 0;
-}
-
-int ad_proc_claude_session_write(const char *dir, const char *sid, const char *data, size_t len)
+int ad_proc_claude_session_write(const char *dir, size_t trusted, const char *sid, const char *data,
+                                 size_t len)
 {
     if (!ad_proc_claude_sid_ok(sid) || len > AD_PROC_CLAUDE_SESSION_MAX) {
         return EINVAL;
     }
-    int err = make_dir(dir);
-    if (err != 0) {
-        return err;
-    }
-    int dfd = open_dir(dir);
+    int dfd = open_dir(dir, trusted, true);
     if (dfd < 0) {
         return errno;
     }
     char name[80];
     snprintf(name, sizeof(name), "%s.jsonl", sid);
-    err = ad_replace_at(dfd, name, data, len, 0600, NULL);
+    int err = ad_replace_at(dfd, name, data, len, 0600, NULL);
     close(dfd);
     return err;
 }

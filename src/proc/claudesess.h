@@ -30,19 +30,26 @@ typedef struct {
 /* The CLI's name for a project folder: the path with every character but
  * A-Z a-z 0-9 made '-'. */
 void ad_proc_claude_project_name(const char *wt, char *out, size_t outsz);
-/* The projects folder of w into out: 0, or AD_EINVAL (an agent id or a
- * path that does not fit). Any thread. */
-int ad_proc_claude_projects(const ad_proc_claude_where_t *w, char *out, size_t outsz);
+/* The projects folder of w into out, and in *trusted how many of its
+ * first bytes are a root no agent can change (its own HOME, the user's
+ * ~/.claude, the data dir's homes/): what follows may be the agent's and
+ * is walked with no link followed. 0, or AD_EINVAL (an agent id or a path
+ * that does not fit). Any thread. */
+int ad_proc_claude_projects(const ad_proc_claude_where_t *w, char *out, size_t outsz,
+                            size_t *trusted);
 /* A session id Claude Code makes (a UUID: letters, digits and '-', 1 to
  * 64): never a path. */
 bool ad_proc_claude_sid_ok(const char *sid);
 /* The most a session file moved between machines may be. */
 #define AD_PROC_CLAUDE_SESSION_MAX (512u * 1024u)
-/* Session sid's file in dir (dir/<sid>.jsonl, no link followed) read into
- * *out (owned, *len bytes): 0, ENOENT, EFBIG past the bound, or an errno. */
-int ad_proc_claude_session_read(const char *dir, const char *sid, char **out, size_t *len);
-/* Written as dir/<sid>.jsonl (0600, whole or not at all; dir made 0700
- * when missing, its last part never a link): 0 or an errno. */
-int ad_proc_claude_session_write(const char *dir, const char *sid, const char *data, size_t len);
+/* Session sid's file in dir (dir/<sid>.jsonl; no link followed at it or
+ * at any part of dir past its trusted first bytes) read into *out (owned,
+ * *len bytes): 0, ENOENT, EFBIG past the bound, or an errno. */
+int ad_proc_claude_session_read(const char *dir, size_t trusted, const char *sid, char **out,
+                                size_t *len);
+/* Written as dir/<sid>.jsonl (0600, whole or not at all; dir's missing
+ * parts made 0700, none past its trusted bytes a link): 0 or an errno. */
+int ad_proc_claude_session_write(const char *dir, size_t trusted, const char *sid, const char *data,
+                                 size_t len);
 
 #endif

@@ -21,6 +21,10 @@ const { nodeToken, startNode, nodeNamed } = require('./lib/nodes');
 
 const skip = claudeMissingReason() || false;
 const RULES = [
+  {
+    match: 'make a file',
+    reply: { tool: { name: 'Bash', input: { command: 'echo hello > out.txt', description: 'Write out.txt' } }, then: { text: 'I wrote hello to out.txt.' } },
+  },
   { match: 'remember', reply: { text: 'I will remember the word banana.' } },
   { match: 'slow turn', reply: { text: 'Done slowly.', delayMs: 2500 } },
   { match: 'what word', reply: { text: 'The word was banana.' } },
@@ -108,6 +112,15 @@ test('a Claude agent moved control plane -> node -> control plane resumes its se
       for (const t1 of ['I will remember the word banana.', 'Done slowly.', 'The word was banana.', 'Hello from the mock.']) {
         assert.equal(texts.filter((x) => x === t1).length, 1, `${t1} once: ${JSON.stringify(texts)}`);
       }
+      // waiting on an approval: refused, nothing moves
+      assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content: 'please make a file' })).status, 200);
+      const ap = await until(async () => (await api(d, 'GET', `/api/agents/${id}/approvals?pending=true`)).body.approvals?.[0], 'the approval', 90000);
+      const refused = await api(d, 'POST', `/api/agents/${id}/move`, { node: 'cbox' });
+      assert.equal(refused.status, 409, JSON.stringify(refused.body));
+      assert.equal(refused.body.error.details.reason, 'approval_pending');
+      assert.equal((await api(d, 'POST', `/api/approvals/${ap.id}`, { decision: 'deny' })).status, 200);
+      assert.equal((await api(d, 'GET', `/api/agents/${id}`)).body.state.node, undefined, 'still here');
+
       const notes = (await allMessages(d, id)).filter((m) => m.role === 'system' && m.content.startsWith('moved ')).map((m) => m.content);
       assert.deepEqual(notes, ['moved from the control plane to node cbox; it goes on there', 'moved from node cbox to the control plane; it goes on there']);
     });
