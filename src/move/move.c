@@ -409,6 +409,15 @@ out:
     return ok;
 }
 
+/* Whether node id's link is up now. */
+static bool node_linked(ad_app_t *app, const char *id)
+{
+    json_t *n = app->plane != NULL ? ad_plane_node(app->plane, id) : NULL;
+    bool up = json_is_true(json_object_get(n, "connected"));
+    json_decref(n);
+    return up;
+}
+
 /* The agent itself: not stopping, not waiting on an approval, not moving. */
 static bool agent_ok(ad_mover_t *m, ad_req_t *r, const ad_row_agent_t *a, const ad_move_t *v)
 {
@@ -425,6 +434,10 @@ static bool agent_ok(ad_mover_t *m, ad_req_t *r, const ad_row_agent_t *a, const 
         why = "the agent waits on an approval: answer it first, then move it";
     } else if (strcmp(v->from, v->to) == 0) {
         reason = "same_place", why = "the agent is there already";
+    } else if (v->running && v->from[0] != '\0' && !node_linked(m->app, v->from)) {
+        reason = "node_away",
+        why = "the node the agent runs on is not connected: its work and session cannot leave it "
+              "now";
     }
     if (reason == NULL) {
         return true;

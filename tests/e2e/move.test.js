@@ -168,3 +168,16 @@ test('a stopped agent is placed for its next start; refusals say why and change 
   assert.equal((await api(d, 'POST', '/api/agents/agt_nope/move', { node: null })).status, 404);
   assert.equal((await api(d, 'GET', `/api/agents/${id}`)).body.state?.node, undefined, 'nothing changed');
 });
+
+test('an agent on a node that is away does not move: its work and session are there', async () => {
+  await connected('box1');
+  const id = await commandAgent(d, wt.id, ['sh', '-c', 'while true; do echo tick; sleep 0.05; done'], { node: 'box1' });
+  assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+  await until(async () => (await allMessages(d, id)).some((m) => m.role === 'assistant' && m.content.includes('tick')), 'ticks from the node');
+  await n.kill(); // its holder keeps the agent; the link is gone
+  await until(async () => (await nodeNamed(d, 'box1'))?.connected === false, 'the link gone');
+  const r = await api(d, 'POST', `/api/agents/${id}/move`, { node: null });
+  assert.equal(r.status, 409, JSON.stringify(r.body));
+  assert.equal(r.body.error.details.reason, 'node_away');
+  assert.equal((await api(d, 'GET', `/api/agents/${id}`)).body.state.node, 'box1', 'nothing changed');
+});
