@@ -133,11 +133,8 @@ static void started(int rc, json_t *result, const char *msg, void *ud)
 static void noted_and_start(ad_move_t *v)
 {
     char text[400];
-    snprintf(text, sizeof(text), "moved from %s%s to %s%s%s",
-             v->from[0] != '\0' ? "node " : "the control plane",
-             v->from[0] != '\0' ? v->from_name : "",
-             v->to[0] != '\0' ? "node " : "the control plane", v->to[0] != '\0' ? v->to_name : "",
-             v->running ? "; it goes on there" : "; it runs there from its next start");
+    ad_move_note_text(v->from[0] != '\0' ? v->from_name : NULL,
+                      v->to[0] != '\0' ? v->to_name : NULL, v->running, text, sizeof(text));
     ad_app_t *app = v->m->app;
     ad_runner_moved_note(app->runner, v->agent_id, text, moved_json(v));
     if (!v->running) {
@@ -422,23 +419,16 @@ static bool node_linked(ad_app_t *app, const char *id)
 static bool agent_ok(ad_mover_t *m, ad_req_t *r, const ad_row_agent_t *a, const ad_move_t *v)
 {
     const char *code = a->status_reason != NULL ? a->status_reason->code : NULL;
-    const char *reason = NULL, *why = NULL;
-    if (find(m, a->id) != NULL) {
-        reason = "moving", why = "the agent is being moved already";
-    } else if (a->has_deleted_at) {
-        reason = "archived", why = "the agent is archived";
-    } else if (ad_runner_stopping(m->app->runner, a->id, NULL, NULL)) {
-        reason = "stopping", why = "the agent is stopping";
-    } else if (v->running && code != NULL && strcmp(code, "approval_requested") == 0) {
-        reason = "approval_pending",
-        why = "the agent waits on an approval: answer it first, then move it";
-    } else if (strcmp(v->from, v->to) == 0) {
-        reason = "same_place", why = "the agent is there already";
-    } else if (v->running && v->from[0] != '\0' && !node_linked(m->app, v->from)) {
-        reason = "node_away",
-        why = "the node the agent runs on is not connected: its work and session cannot leave it "
-              "now";
-    }
+    ad_move_state_t st = {.moving = find(m, a->id) != NULL,
+                          .archived = a->has_deleted_at,
+                          .stopping = ad_runner_stopping(m->app->runner, a->id, NULL, NULL),
+                          .running = v->running,
+                          .approval = code != NULL && strcmp(code, "approval_requested") == 0,
+                          .from = v->from,
+                          .to = v->to,
+                          .from_linked = v->from[0] == '\0' || node_linked(m->app, v->from)};
+    const char *why = NULL;
+    const char *reason = ad_move_refusal(&st, &why);
     if (reason == NULL) {
         return true;
     }

@@ -41,6 +41,22 @@ struct ad_move {
     int64_t wait_end; /* waiting for its turn to end until (monotonic ms), or 0 */
 };
 
+/* rules.c: why an agent cannot move now (409): its reason code, *why in
+ * words; NULL when it may. Pure. */
+typedef struct {
+    bool moving, archived, stopping;
+    bool running;     /* it has a live run */
+    bool approval;    /* it waits on an approval */
+    const char *from; /* node ids, "" the control plane */
+    const char *to;
+    bool from_linked; /* from's link is up */
+} ad_move_state_t;
+const char *ad_move_refusal(const ad_move_state_t *s, const char **why);
+/* The transcript's note: "moved from node a to the control plane; it goes
+ * on there" (a name NULL: the control plane). Pure. */
+void ad_move_note_text(const char *from_name, const char *to_name, bool running, char *out,
+                       size_t outsz);
+
 /* session.c: the agent's Claude session file carried from v->from to
  * v->to (its stored sessionId; none: nothing to carry); then done(v, 0,
  * NULL), or done(v, rc, why) when it could not be. */
