@@ -35,6 +35,10 @@ typedef struct {
     char here[4200]; /* the folder on the control plane */
     size_t trusted;  /* its first bytes no agent can change */
     bool owners, none;
+    char *buf; /* the file, as read so far (owned) */
+    size_t len, cap;
+    size_t sent; /* to a node: what it has of it */
+    size_t part; /* the part in flight */
 } sess_t;
 
 static void sess_end(sess_t *s, int rc, const char *why)
@@ -44,19 +48,55 @@ static void sess_end(sess_t *s, int rc, const char *why)
     if (rc == 0) {
         v->carried = true;
     }
+    free(s->buf);
     free(s);
     done(v, rc, why);
 }
 
-static void put_done(int rc, const char *data, size_t len, const char *why, void *ud)
+static ad_plane_sess_req_t req_of(const sess_t *s)
 {
-    AD_UNUSED(data);
-    AD_UNUSED(len);
-    sess_end(ud, rc, why);
+    return (ad_plane_sess_req_t){.agent_id = s->v->agent_id,
+                                 .wt_id = s->v->wt_id,
+                                 .sid = s->sid,
+                                 .owners = s->owners,
+                                 .none = s->none};
 }
 
-/* The file, read where it was: written where it goes. */
-static void deliver(sess_t *s, const char *data, size_t len)
+static void put_next(sess_t *s);
+
+static void put_done(int rc, const char *data, size_t len, uint64_t size, const char *why, void *ud)
+{
+    sess_t *s = ud;
+    AD_UNUSED(data);
+    AD_UNUSED(len);
+    AD_UNUSED(size);
+    if (rc != 0 || s->v->m == NULL) {
+        sess_end(s, rc != 0 ? rc : AD_ECLOSED, rc != 0 ? why : "agentd is closing");
+        return;
+    }
+    s->sent += s->part;
+    if (s->sent >= s->len) {
+        sess_end(s, 0, NULL);
+    } else {
+        put_next(s);
+    }
+}
+
+/* The next part to the node it goes to; the last one puts it in place. */
+static void put_next(sess_t *s)
+{
+    size_t left = s->len - s->sent;
+    s->part = left < AD_PROC_CLAUDE_CHUNK ? left : AD_PROC_CLAUDE_CHUNK;
+    ad_plane_sess_req_t req = req_of(s);
+    req.offset = s->sent;
+    req.data = s->buf + s->sent;
+    req.len = s->part;
+    req.final = s->sent + s->part == s->len;
+    ad_plane_claude_session(s->v->m->app->plane, s->v->to, &req, put_done, s);
+}
+
+/* The file, read where it was (s->buf): written where it goes. */
+static void deliver(sess_t *s)
 {
     ad_move_t *v = s->v;
     if (v->m == NULL) {
@@ -64,33 +104,42 @@ static void deliver(sess_t *s, const char *data, size_t len)
         return;
     }
     if (v->to[0] == '\0') {
-        int err = ad_proc_claude_session_write(s->here, s->trusted, s->sid, data, len);
+        int err = ad_proc_claude_session_write(s->here, s->trusted, s->sid, s->buf, s->len);
         char why[300];
         snprintf(why, sizeof(why), "cannot write it in %.200s: %s", s->here, strerror(err));
         sess_end(s, err == 0 ? 0 : AD_EIO, err == 0 ? NULL : why);
         return;
     }
-    ad_plane_sess_req_t req = {.agent_id = v->agent_id,
-                               .wt_id = v->wt_id,
-                               .sid = s->sid,
-                               .owners = s->owners,
-                               .none = s->none,
-                               .data = data,
-                               .len = len};
-    ad_plane_claude_session(v->m->app->plane, v->to, &req, put_done, s);
+    s->sent = 0;
+    put_next(s);
 }
 
-static void got(int rc, const char *data, size_t len, const char *why, void *ud)
+static void got(int rc, const char *data, size_t len, uint64_t size, const char *why, void *ud)
 {
     sess_t *s = ud;
-    if (rc != 0) {
-        char msg[300];
+    char msg[300];
+    if (rc == 0 && (size > AD_PROC_CLAUDE_SESSION_MAX || s->len + len > size)) {
+        rc = AD_EIO, why = "its parts do not add up";
+    }
+    if (rc != 0 || s->v->m == NULL) {
         snprintf(msg, sizeof(msg), "its session file was not read on node %s: %s", s->v->from_name,
-                 why != NULL ? why : ad_strerror(rc));
-        sess_end(s, rc, msg);
+                 rc != 0 ? (why != NULL ? why : ad_strerror(rc)) : "closing");
+        sess_end(s, rc != 0 ? rc : AD_ECLOSED, msg);
         return;
     }
-    deliver(s, data, len);
+    if (s->cap < size + 1) {
+        s->cap = (size_t)size + 1;
+        s->buf = ad_xrealloc(s->buf, s->cap);
+    }
+    memcpy(s->buf + s->len, data, len);
+    s->len += len;
+    if (len == 0 || s->len >= size) {
+        deliver(s);
+        return;
+    }
+    ad_plane_sess_req_t req = req_of(s);
+    req.offset = s->len;
+    ad_plane_claude_session(s->v->m->app->plane, s->v->from, &req, got, s);
 }
 
 /* The folder the CLI keeps the agent's sessions in on the control plane
@@ -151,24 +200,17 @@ void ad_move_session(ad_move_t *v, ad_move_step_fn done)
         return;
     }
     if (v->from[0] != '\0') {
-        ad_plane_sess_req_t req = {.agent_id = v->agent_id,
-                                   .wt_id = v->wt_id,
-                                   .sid = s->sid,
-                                   .owners = s->owners,
-                                   .none = s->none};
+        ad_plane_sess_req_t req = req_of(s);
         ad_plane_claude_session(app->plane, v->from, &req, got, s);
         return;
     }
-    char *data = NULL;
-    size_t len = 0;
-    int err = ad_proc_claude_session_read(s->here, s->trusted, s->sid, &data, &len);
+    int err = ad_proc_claude_session_read(s->here, s->trusted, s->sid, &s->buf, &s->len);
     if (err != 0) {
         char why[400];
         snprintf(why, sizeof(why), "its session file %.200s/%s.jsonl: %s", s->here, s->sid,
-                 err == EFBIG ? "too large to move (at most 512 KiB)" : strerror(err));
+                 err == EFBIG ? "too large to move (at most 64 MiB)" : strerror(err));
         sess_end(s, err == ENOENT ? AD_ENOENT : AD_EIO, why);
         return;
     }
-    deliver(s, data, len);
-    free(data);
+    deliver(s);
 }

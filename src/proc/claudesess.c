@@ -167,40 +167,57 @@ static int open_dir(const char *dir, size_t trusted, bool make)
     return fd;
 }
 
-int ad_proc_claude_session_read(const char *dir, size_t trusted, const char *sid, char **out,
-                                size_t *len)
+/* The session's file (its folder walked as open_dir does), opened for
+ * reading: a descriptor and its size, or -1 with *err. */
+static int open_session(const char *dir, size_t trusted, const char *sid, uint64_t *size, int *err)
 {
-    *out = NULL;
-    *len = 0;
-    if (!ad_proc_claude_sid_ok(sid)) {
-        return EINVAL;
-    }
     char name[80];
+    *err = 0;
+    if (!ad_proc_claude_sid_ok(sid)) {
+        *err = EINVAL;
+        return -1;
+    }
     snprintf(name, sizeof(name), "%s.jsonl", sid);
     int dfd = open_dir(dir, trusted, false);
     if (dfd < 0) {
-        return errno;
+        *err = errno;
+        return -1;
     }
     int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    int err = fd < 0 ? errno : 0;
+    *err = fd < 0 ? errno : 0;
     close(dfd);
     struct stat st;
-    if (err == 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
-        err = EINVAL;
-    } else if (err == 0 && (uint64_t)st.st_size > AD_PROC_CLAUDE_SESSION_MAX) {
-        err = EFBIG;
+    if (*err == 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))) {
+        *err = EINVAL;
+    } else if (*err == 0 && (uint64_t)st.st_size > AD_PROC_CLAUDE_SESSION_MAX) {
+        *err = EFBIG;
     }
-    if (err != 0) {
+    if (*err != 0) {
         if (fd >= 0) {
             close(fd);
         }
+        return -1;
+    }
+    *size = (uint64_t)st.st_size;
+    return fd;
+}
+
+int ad_proc_claude_session_read_at(const char *dir, size_t trusted, const char *sid,
+                                   uint64_t offset, size_t max, char **out, size_t *len,
+                                   uint64_t *size)
+{
+    *out = NULL;
+    *len = 0;
+    int err = 0;
+    int fd = open_session(dir, trusted, sid, size, &err);
+    if (fd < 0) {
         return err;
     }
-    size_t n = (size_t)st.st_size;
+    size_t n = offset >= *size ? 0 : (size_t)(*size - offset < max ? *size - offset : max);
     char *buf = ad_xmalloc(n + 1);
     size_t got = 0;
     while (got < n) {
-        ssize_t r = read(fd, buf + got, n - got);
+        ssize_t r = pread(fd, buf + got, n - got, (off_t)(offset + got));
         if (r < 0 && errno == EINTR) {
             continue;
         }
@@ -214,6 +231,64 @@ int ad_proc_claude_session_read(const char *dir, size_t trusted, const char *sid
     *out = buf;
     *len = got;
     return 0;
+}
+
+int ad_proc_claude_session_read(const char *dir, size_t trusted, const char *sid, char **out,
+                                size_t *len)
+{
+    uint64_t size = 0;
+    return ad_proc_claude_session_read_at(dir, trusted, sid, 0, AD_PROC_CLAUDE_SESSION_MAX, out,
+                                          len, &size);
+}
+
+int ad_proc_claude_session_put(const char *dir, size_t trusted, const char *sid, uint64_t offset,
+                               const char *data, size_t len, bool final)
+{
+    if (!ad_proc_claude_sid_ok(sid) || offset > AD_PROC_CLAUDE_SESSION_MAX ||
+        len > AD_PROC_CLAUDE_SESSION_MAX - offset) {
+        return EINVAL;
+    }
+    int dfd = open_dir(dir, trusted, true);
+    if (dfd < 0) {
+        return errno;
+    }
+    char part[96], name[80];
+    snprintf(part, sizeof(part), ".%s.jsonl.agentd-part", sid);
+    snprintf(name, sizeof(name), "%s.jsonl", sid);
+    /* the first part makes it anew; each next one must follow the last */
+    int flags = O_WRONLY | O_CLOEXEC | O_NOFOLLOW | (offset == 0 ? O_CREAT | O_TRUNC : 0);
+    int fd = openat(dfd, part, flags, 0600);
+    int err = fd < 0 ? (errno == ENOENT ? EINVAL : errno) : 0; /* no first part: out of order */
+    struct stat st;
+    if (err == 0 &&
+        (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != offset)) {
+        err = EINVAL;
+    }
+    for (size_t put = 0; err == 0 && put < len;) {
+        ssize_t w = pwrite(fd, data + put, len - put, (off_t)(offset + put));
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            err = w < 0 ? errno : EIO;
+            break;
+        }
+        put += (size_t)w;
+    }
+    if (err == 0 && final && fsync(fd) != 0) {
+        err = errno;
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (err == 0 && final && renameat(dfd, part, dfd, name) != 0) {
+        err = errno;
+    }
+    if (err != 0) {
+        unlinkat(dfd, part, 0);
+    }
+    close(dfd);
+    return err;
 }
 
 int ad_proc_claude_session_write(const char *dir, size_t trusted, const char *sid, const char *data,

@@ -40,13 +40,27 @@ int ad_proc_claude_projects(const ad_proc_claude_where_t *w, char *out, size_t o
 /* A session id Claude Code makes (a UUID: letters, digits and '-', 1 to
  * 64): never a path. */
 bool ad_proc_claude_sid_ok(const char *sid);
-/* The most a session file moved between machines may be. */
-#define AD_PROC_CLAUDE_SESSION_MAX (512u * 1024u)
+/* The most a session file moved between machines may be, and the most of
+ * it one message between a node and its plane carries (in base64, 512
+ * KiB: well under the plane's WebSocket message bound). */
+#define AD_PROC_CLAUDE_SESSION_MAX (64u << 20)
+#define AD_PROC_CLAUDE_CHUNK (384u * 1024u)
 /* Session sid's file in dir (dir/<sid>.jsonl; no link followed at it or
  * at any part of dir past its trusted first bytes) read into *out (owned,
  * *len bytes): 0, ENOENT, EFBIG past the bound, or an errno. */
 int ad_proc_claude_session_read(const char *dir, size_t trusted, const char *sid, char **out,
                                 size_t *len);
+/* The part of it at offset, at most max bytes, into *out (owned, *len
+ * bytes; none past its end), and its *size: the same codes. */
+int ad_proc_claude_session_read_at(const char *dir, size_t trusted, const char *sid,
+                                   uint64_t offset, size_t max, char **out, size_t *len,
+                                   uint64_t *size);
+/* Part of it written at offset (0: anew; else right after the last part)
+ * into a hidden file beside it, which the final part renames into place,
+ * so the CLI never reads half a file; the folder as for a write. 0 or an
+ * errno (EINVAL for a part out of order); on an error the parts go. */
+int ad_proc_claude_session_put(const char *dir, size_t trusted, const char *sid, uint64_t offset,
+                               const char *data, size_t len, bool final);
 /* Written as dir/<sid>.jsonl (0600, whole or not at all; dir's missing
  * parts made 0700, none past its trusted bytes a link): 0 or an errno. */
 int ad_proc_claude_session_write(const char *dir, size_t trusted, const char *sid, const char *data,

@@ -26,6 +26,8 @@ const RULES = [
     reply: { tool: { name: 'Bash', input: { command: 'echo hello > out.txt', description: 'Write out.txt' } }, then: { text: 'I wrote hello to out.txt.' } },
   },
   { match: 'remember', reply: { text: 'I will remember the word banana.' } },
+  // a session file past one part of the link (384 KiB): it goes in parts
+  { match: 'long answer', reply: { text: `long:${'0123456789abcdef'.repeat(28 * 1024)}` } },
   { match: 'slow turn', reply: { text: 'Done slowly.', delayMs: 2500 } },
   { match: 'what word', reply: { text: 'The word was banana.' } },
   { reply: { text: 'Hello from the mock.' } },
@@ -69,6 +71,11 @@ test('a Claude agent moved control plane -> node -> control plane resumes its se
       const planeFile = fs.readdirSync(path.join(home, '.claude', 'projects')).map((p) => path.join(home, '.claude', 'projects', p, `${sid}.jsonl`)).find((f) => fs.existsSync(f));
       assert.ok(planeFile, 'the session file on the control plane');
 
+      assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content: 'a long answer please' })).status, 200);
+      await until(async () => (await said()).some((t1) => t1.startsWith('long:')), 'the long answer', 90000);
+      await waiting('the long turn ended');
+      assert.ok(fs.statSync(planeFile).size > 400 * 1024, `a session file of more than one part: ${fs.statSync(planeFile).size}`);
+
       // mid-turn: the move waits for the turn to end, then goes
       assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content: 'a slow turn please' })).status, 200);
       await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.status === 'running', 'the slow turn under way');
@@ -85,6 +92,8 @@ test('a Claude agent moved control plane -> node -> control plane resumes its se
       const proj = `${nodeWt}/${wt.body.id}`.replace(/[^A-Za-z0-9]/g, '-');
       const nodeFile = path.join(n.dataDir, 'homes', id, '.claude', 'projects', proj, `${sid}.jsonl`);
       assert.ok(fs.existsSync(nodeFile), `the session file on the node: ${nodeFile}`);
+      const sent = fs.readFileSync(planeFile);
+      assert.ok(fs.readFileSync(nodeFile).subarray(0, sent.length).equals(sent), 'the node has the file as it was, byte for byte');
 
       // the next message continues the conversation on the node
       assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content: 'what word was it?' })).status, 200);
@@ -101,6 +110,7 @@ test('a Claude agent moved control plane -> node -> control plane resumes its se
       assert.equal(back.body.agent.state.node, undefined);
       assert.ok(!(await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0].nodeId, 'the run is here');
       assert.match(fs.readFileSync(planeFile, 'utf8'), /The word was banana\./, 'the node\'s turn is in the file here');
+      assert.ok(fs.readFileSync(planeFile).equals(fs.readFileSync(nodeFile)), 'the file came home whole, in parts');
       assert.equal((await api(d, 'POST', `/api/agents/${id}/message`, { content: 'and again?' })).status, 200);
       await until(async () => (await said()).includes('Hello from the mock.'), 'the answer back here', 90000);
       const home2 = mock.agentRequests().slice(-1)[0];

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <stdint.h>
 #include <unistd.h>
 
 #include "proc/claudesess.h"
@@ -189,12 +190,44 @@ static void files_go_whole_and_follow_no_link(void **state)
     free(b);
 }
 
+static void parts_go_in_order_and_in_place_at_the_end(void **state)
+{
+    (void)state;
+    char dir[256], p[512];
+    snprintf(dir, sizeof(dir), "%s/h3/.claude/projects/-y", root);
+    size_t t = strlen(root);
+    assert_int_equal(ad_proc_claude_session_put(dir, t, "s-7", 0, "abc", 3, false), 0);
+    snprintf(p, sizeof(p), "%s/s-7.jsonl", dir);
+    assert_int_not_equal(access(p, F_OK), 0); /* not there before the last part */
+    /* a part out of order is refused, and the parts go */
+    assert_int_equal(ad_proc_claude_session_put(dir, t, "s-7", 5, "x", 1, false), EINVAL);
+    assert_int_equal(ad_proc_claude_session_put(dir, t, "s-7", 3, "def", 3, true), EINVAL);
+    /* again, in order */
+    assert_int_equal(ad_proc_claude_session_put(dir, t, "s-7", 0, "abc", 3, false), 0);
+    assert_int_equal(ad_proc_claude_session_put(dir, t, "s-7", 3, "def", 3, true), 0);
+    char *got = NULL;
+    size_t len = 0;
+    uint64_t size = 0;
+    assert_int_equal(ad_proc_claude_session_read_at(dir, t, "s-7", 2, 3, &got, &len, &size), 0);
+    assert_int_equal(size, 6);
+    assert_int_equal(len, 3);
+    assert_memory_equal(got, "cde", 3);
+    free(got);
+    assert_int_equal(ad_proc_claude_session_read_at(dir, t, "s-7", 9, 3, &got, &len, &size), 0);
+    assert_int_equal(len, 0);
+    free(got);
+    /* no part is left beside it */
+    snprintf(p, sizeof(p), "%s/.s-7.jsonl.agentd-part", dir);
+    assert_int_not_equal(access(p, F_OK), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(session_ids_are_never_paths),
         cmocka_unit_test_setup_teardown(the_folder_is_the_one_the_run_gets, setup, teardown),
         cmocka_unit_test_setup_teardown(files_go_whole_and_follow_no_link, setup, teardown),
+        cmocka_unit_test_setup_teardown(parts_go_in_order_and_in_place_at_the_end, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
