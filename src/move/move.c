@@ -415,6 +415,25 @@ static bool node_linked(ad_app_t *app, const char *id)
     return up;
 }
 
+/* Whether a start of agent id waits in its org's node queue. */
+static bool queued(ad_app_t *app, const char *org, const char *id)
+{
+    json_t *q = NULL;
+    bool found = false;
+    if (ad_runner_queue_list(app->runner, org, &q) == 0) {
+        size_t i;
+        json_t *item;
+        json_array_foreach(json_object_get(q, "queue") != NULL ? json_object_get(q, "queue") : q, i,
+                           item)
+        {
+            const char *a = json_string_value(json_object_get(item, "agentId"));
+            found = found || (a != NULL && strcmp(a, id) == 0);
+        }
+    }
+    json_decref(q);
+    return found;
+}
+
 /* The agent itself: not stopping, not waiting on an approval, not moving. */
 static bool agent_ok(ad_mover_t *m, ad_req_t *r, const ad_row_agent_t *a, const ad_move_t *v)
 {
@@ -422,6 +441,8 @@ static bool agent_ok(ad_mover_t *m, ad_req_t *r, const ad_row_agent_t *a, const 
     ad_move_state_t st = {.moving = find(m, a->id) != NULL,
                           .archived = a->has_deleted_at,
                           .stopping = ad_runner_stopping(m->app->runner, a->id, NULL, NULL),
+                          .queued = !v->running &&
+                                    queued(m->app, a->org_id != NULL ? a->org_id : "", a->id),
                           .running = v->running,
                           .approval = code != NULL && strcmp(code, "approval_requested") == 0,
                           .from = v->from,

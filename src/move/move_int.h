@@ -45,6 +45,7 @@ struct ad_move {
  * words; NULL when it may. Pure. */
 typedef struct {
     bool moving, archived, stopping;
+    bool queued;      /* a start of it waits in the node queue */
     bool running;     /* it has a live run */
     bool approval;    /* it waits on an approval */
     const char *from; /* node ids, "" the control plane */

@@ -18,6 +18,9 @@ const char *ad_move_refusal(const ad_move_state_t *s, const char **why)
         reason = "archived", *why = "the agent is archived";
     } else if (s->stopping) {
         reason = "stopping", *why = "the agent is stopping";
+    } else if (s->queued) {
+        reason = "queued", *why = "the agent has a start queued for a node: cancel it (stop the "
+                                  "agent) first, then move it";
     } else if (s->running && s->approval) {
         reason = "approval_pending",
         *why = "the agent waits on an approval: answer it first, then move it";

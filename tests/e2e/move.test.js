@@ -139,6 +139,14 @@ test('a stopped agent is placed for its next start; refusals say why and change 
   const cord = await api(d, 'POST', url, { node: 'box1' });
   assert.equal(cord.status, 409, JSON.stringify(cord.body));
   assert.match(cord.body.error.message, /cordoned/);
+  // a start queued for the node (it is cordoned): the queue goes first
+  const q = await commandAgent(d, wt.id, ['sh', '-c', 'echo hi'], { node: 'box1' });
+  const qs = await api(d, 'POST', `/api/agents/${q}/start`, { queue: true });
+  assert.equal(qs.status, 202, JSON.stringify(qs.body));
+  const qm = await api(d, 'POST', `/api/agents/${q}/move`, { node: null });
+  assert.equal(qm.status, 409, JSON.stringify(qm.body));
+  assert.equal(qm.body.error.details.reason, 'queued');
+  assert.equal((await api(d, 'POST', `/api/agents/${q}/stop`)).status, 200, 'the queued start cancelled');
   assert.equal((await api(d, 'POST', `/api/nodes/${box.id}/uncordon`)).status, 200);
   assert.equal((await api(d, 'GET', `/api/agents/${id}`)).body.state?.node, undefined, 'nothing changed');
   // the CLI: agentd move

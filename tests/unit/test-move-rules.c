@@ -2,7 +2,8 @@
 /*
  * Tests for what a live move decides by itself (src/move/rules.c, issue
  * #76): the refusals in their order (a move under way, archived,
- * stopping, an approval pending, already there, its node away), and the
+ * stopping, a start queued, an approval pending, already there, its node
+ * away), and the
  * transcript's note.
  */
 #include <setjmp.h>
@@ -23,6 +24,8 @@ static void refusals_in_order(void **state)
     s.approval = true;
     assert_string_equal(ad_move_refusal(&s, &why), "approval_pending");
     assert_non_null(strstr(why, "approval"));
+    s.queued = true;
+    assert_string_equal(ad_move_refusal(&s, &why), "queued");
     s.stopping = true;
     assert_string_equal(ad_move_refusal(&s, &why), "stopping");
     s.archived = true;
