@@ -65,6 +65,9 @@ void ad_move_detach_all(ad_mover_t *m)
         ad_move_t *v = m->moves;
         m->moves = v->next;
         v->m = NULL;
+        if (v->wait_end != 0) { /* no step of its is under way: nothing comes back */
+            free(v);
+        }
     }
 }
 
@@ -159,16 +162,25 @@ static void noted_and_start(ad_move_t *v)
 static void placed(int rc, json_t *result, void *ud)
 {
     ad_move_t *v = ud;
-    json_decref(result);
     if (v->m == NULL) {
+        json_decref(result);
         ad_res_error(v->req, 503, "UNAVAILABLE", NULL, "agentd is closing");
         free(v);
         return;
     }
     if (rc != 0) {
+        json_decref(result);
         fail(v, rc, "store", "the agent's place was not stored: ", ad_strerror(rc));
         return;
     }
+    /* agent_update, as a PATCH of its place says it: the dashboard's row
+     * shows where it runs */
+    json_t *a = json_object_get(result, "agent");
+    if (a != NULL) {
+        ad_run_agent_publish(v->m->app->bus, a, a,
+                             json_string_value(json_object_get(result, "workspaceId")));
+    }
+    json_decref(result);
     noted_and_start(v);
 }
 
