@@ -27,6 +27,7 @@
 #include "run/run.h"
 #include "tables/agents.h"
 #include "tables/workspaces.h"
+#include "git/git.h"
 #include "wtree/wtree.h"
 
 #include <stdio.h>
@@ -470,6 +471,64 @@ static bool agent_ok(ad_mover_t *m, ad_req_t *r, const ad_row_agent_t *a, const 
     return false;
 }
 
+/* Running, checked: stopped now, or once its turn has ended (the tick). */
+static void go_on(ad_move_t *v)
+{
+    if (v->mid_turn) {
+        v->wait_end = (int64_t)ad_mono_ms() + AD_MOVE_TURN_WAIT_MS;
+    } else {
+        stop_now(v);
+    }
+}
+
+static void home_checked(const ad_git_result_t *res, void *ud)
+{
+    ad_move_t *v = ud;
+    if (v->m == NULL) {
+        ad_res_error(v->req, 503, "UNAVAILABLE", NULL, "agentd is closing");
+        free(v);
+        return;
+    }
+    if (res->rc == 0 && !json_is_true(json_object_get(res->data, "isClean"))) {
+        fail(v, AD_ESTATE, "worktree_changed", "",
+             "the control plane's copy of the agent's worktree has changes of its own, so its "
+             "work on the node would wait for review instead of landing on it: commit or "
+             "discard them first");
+        return;
+    }
+    if (res->rc != 0) {
+        ad_log(AD_LOG_WARN, "move", "the worktree here was not read agent=%s err=\"%s\"",
+               v->agent_id, res->err.msg);
+    }
+    go_on(v);
+}
+
+/* Leaving a node: its work comes home at the run's end and lands on the
+ * control plane's copy of the worktree only when that copy has nothing of
+ * its own (docs/nodes.md); so that copy is read first (here, never the
+ * node's, as a route's status would be while the run is there). */
+static void check_home(ad_move_t *v)
+{
+    ad_app_t *app = v->m->app;
+    json_t *wt = NULL, *ws = NULL;
+    if (v->wt_id[0] == '\0' || ad_store_worktree_get(app->store, v->wt_id, &wt) != 0 ||
+        ad_store_workspace_get(app->store, json_string_value(json_object_get(wt, "workspaceId")),
+                               &ws) != 0) {
+        json_decref(wt);
+        json_decref(ws);
+        go_on(v);
+        return;
+    }
+    ad_git_args_t a = {.path = json_string_value(json_object_get(wt, "path")),
+                       .trust_repo = json_string_value(json_object_get(ws, "path"))};
+    if (a.path == NULL || a.trust_repo == NULL ||
+        ad_git_queue(app->loop, AD_GIT_OP_STATUS, &a, home_checked, v) != 0) {
+        go_on(v);
+    }
+    json_decref(wt);
+    json_decref(ws);
+}
+
 void ad_move_route(ad_req_t *r, void *ud)
 {
     ad_mover_t *m = ud;
@@ -497,7 +556,7 @@ void ad_move_route(ad_req_t *r, void *ud)
         free(v);
         return;
     }
-    bool mid_turn = v->claude && v->running && a.status == AD_ROW_AGENT_STATUS_RUNNING;
+    v->mid_turn = v->claude && v->running && a.status == AD_ROW_AGENT_STATUS_RUNNING;
     ad_row_agent_cleanup(&a);
     snprintf(v->org, sizeof(v->org), "%s", org);
     v->m = m;
@@ -509,10 +568,10 @@ void ad_move_route(ad_req_t *r, void *ud)
            v->to[0] != '\0' ? v->to_name : "control plane", v->running);
     if (!v->running) {
         carry(v);
-    } else if (mid_turn) { /* its turn ends first (the tick) */
-        v->wait_end = (int64_t)ad_mono_ms() + AD_MOVE_TURN_WAIT_MS;
+    } else if (v->from[0] != '\0') {
+        check_home(v);
     } else {
-        stop_now(v);
+        go_on(v);
     }
 }
 

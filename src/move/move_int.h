@@ -38,6 +38,7 @@ struct ad_move {
     bool running;     /* it ran when asked: started again there */
     bool claude;      /* its session file goes with it (session.c) */
     bool carried;     /* session.c: the session went (for the answer) */
+    bool mid_turn;    /* a Claude agent in a turn: stopped once it ends */
     int64_t wait_end; /* waiting for its turn to end until (monotonic ms), or 0 */
 };
 

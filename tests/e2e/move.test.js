@@ -149,6 +149,18 @@ test('a stopped agent is placed for its next start; refusals say why and change 
   assert.equal((await api(d, 'POST', `/api/agents/${q}/stop`)).status, 200, 'the queued start cancelled');
   assert.equal((await api(d, 'POST', `/api/nodes/${box.id}/uncordon`)).status, 200);
   assert.equal((await api(d, 'GET', `/api/agents/${id}`)).body.state?.node, undefined, 'nothing changed');
+  // leaving a node while the control plane's copy of the worktree has
+  // changes of its own: the node's work would not land on it
+  const onNode = await commandAgent(d, wt.id, ['sh', '-c', 'while true; do echo up; sleep 0.05; done'], { node: 'box1' });
+  assert.equal((await api(d, 'POST', `/api/agents/${onNode}/start`, {})).status, 200);
+  fs.writeFileSync(path.join(wt.path, 'edited-here.txt'), 'mine\n');
+  const dirty = await api(d, 'POST', `/api/agents/${onNode}/move`, { node: null });
+  assert.equal(dirty.status, 409, JSON.stringify(dirty.body));
+  assert.equal(dirty.body.error.details.reason, 'worktree_changed');
+  assert.equal((await api(d, 'GET', `/api/agents/${onNode}`)).body.status, 'running', 'it runs on, untouched');
+  fs.rmSync(path.join(wt.path, 'edited-here.txt'));
+  assert.equal((await api(d, 'POST', `/api/agents/${onNode}/stop?wait=true`)).status, 200);
+
   // the CLI: agentd move
   const bad = daemon.run(['--data-dir', d.dataDir, 'move', id, '--node', 'nowhere']);
   assert.equal(bad.status, 1, bad.stdout + bad.stderr);
