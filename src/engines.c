@@ -44,6 +44,10 @@
  *       bus and the pool, so its place is free: last, closed first.
  *   16. search: GET /api/search (issue #76), an engine of routes only
  *       (it opens nothing): after the others, like any routes hook.
+ *   17. move: live agents moved between the control plane and nodes
+ *       (issue #76), with the store, the runner, the plane and wtree (a
+ *       worktree's work committed before it goes): after all of them,
+ *       closed first (a move under way answers when its step returns).
  * Then the server's database checks (core: the server and the store): a
  * route that needs the database answers 503 while it is away, 500
  * DATA_DAMAGED while it is damaged.
@@ -65,6 +69,7 @@
 #include "loop/loop.h"
 #include "mcp/mcp.h"
 #include "monitor/monitor.h"
+#include "move/move.h"
 #include "psync/psync.h"
 #include "routine/routine.h"
 #include "search/search.h"
@@ -80,6 +85,7 @@ static const ad_engine_t *const table[] = {
     &ad_flow_engine,    &ad_svc_engine,     &ad_live_engine,     &ad_creds_engine,
     &ad_defs_engine,    &ad_chat_engine,    &ad_loop_engine,     &ad_mcp_engine,
     &ad_routine_engine, &ad_push_engine,    &ad_sessions_engine, &ad_search_engine,
+    &ad_move_engine,
 };
 _Static_assert(AD_ARRAY_LEN(table) <= AD_ENGINES_MAX, "raise AD_ENGINES_MAX");
 

@@ -193,6 +193,7 @@ int ad_cli_start(ad_cli_t *c, int argc, char **argv);
 int ad_cli_send(ad_cli_t *c, int argc, char **argv);
 int ad_cli_stop(ad_cli_t *c, int argc, char **argv);
 int ad_cli_resume(ad_cli_t *c, int argc, char **argv);
+int ad_cli_move(ad_cli_t *c, int argc, char **argv);
 int ad_cli_rm(ad_cli_t *c, int argc, char **argv);
 int ad_cli_approvals(ad_cli_t *c, int argc, char **argv);
 int ad_cli_approve(ad_cli_t *c, int argc, char **argv);

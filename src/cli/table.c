@@ -133,6 +133,17 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --no-wait  return as soon as the daemon says stopping\n"
      "  --json     the agent as JSON\n",
      "agents"},
+    {"move", ad_cli_move, NULL, "move a live agent to a worker node or the control plane",
+     "Usage: agentd move AGENT (--node NAME | --plane) [--json]\n"
+     "Move an agent to another machine while it runs (admin): stopped at a safe\n"
+     "point, its worktree's work carried, started again there in the same\n"
+     "transcript (docs/nodes.md, \"Moving a live agent\"). A stopped agent is\n"
+     "placed there for its next start. Refused, with the reason, when the node\n"
+     "cannot take it or its executor cannot resume there.\n"
+     "  --node NAME  the worker node (its name or id)\n"
+     "  --plane      the control plane\n"
+     "  --json       the daemon's answer {agent, moved}\n",
+     "agents"},
     {"resume", ad_cli_resume, NULL, "resume an agent suspended on a usage limit (or paused)",
      "Usage: agentd resume AGENT [--json]\n"
      "An agent suspended on a rate or usage limit resumes now instead of at\n"

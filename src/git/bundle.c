@@ -280,12 +280,30 @@ static int node_worktree(const ad_git_args_t *a, json_t **out, ad_git_err_t *e)
                  ? git(&t, a->repo_path, add, &b, e)
                  : ad_gitx_fail(e, AD_ENOENT, "not_a_repository", "%s is gone", a->repo_path);
     }
+    bool ff = false;
+    if (rc == 0 && !created) {
+        /* one an earlier run made moves on to what the control plane has
+         * now, when that only moves it on: its work came home at that
+         * run's end (committed there), and the plane's commits since (a
+         * moved agent's, issue #76) come after it; one with work of its
+         * own, or gone elsewhere, stays as it is */
+        const char *merge[] = {"merge", "--ff-only", "--quiet", a->base, NULL};
+        ad_git_trust_t t;
+        ad_git_err_t e2;
+        char why2[200];
+        ad_git_err_init(&e2);
+        ad_buf_reset(&b);
+        ff = ad_git_trust_check(a->repo_path, true, a->path, &t, why2, sizeof(why2)) == 0 &&
+             git(&t, a->path, merge, &b, &e2) == 0;
+        ad_git_err_cleanup(&e2);
+    }
     ad_buf_cleanup(&b);
     if (rc == 0) {
         rc = rev(a->path, "HEAD", head, sizeof(head), NULL, 0, e);
     }
     if (rc == 0) {
-        *out = json_pack("{s:s, s:s, s:b}", "path", a->path, "head", head, "created", created);
+        *out = json_pack("{s:s, s:s, s:b, s:b}", "path", a->path, "head", head, "created", created,
+                         "fastForwarded", ff);
     }
     return rc;
 }

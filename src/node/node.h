@@ -214,6 +214,28 @@ int ad_plane_git_rpc(ad_plane_t *p, const char *run_id, ad_git_op_t op, const ad
  * dir (not connected since this plane started). */
 bool ad_plane_agent_cwd(ad_plane_t *p, const char *node_id, const char *wt_id, const char *agent_id,
                         char *out, size_t outsz);
+/* A Claude Code session file for a live move (nodesess.c, issue #76), a
+ * part at a time: agent's session sid (its worktree wt_id, "" none) read
+ * on node_id from offset (data NULL: at most AD_PROC_CLAUDE_CHUNK bytes,
+ * and the file's size), or data (len bytes, at most a chunk) written
+ * there at offset (0: anew; final: the last part, the file then put in
+ * place whole); owners and none say how its runs are arranged there (the
+ * owner's organisation; sandbox "none"). cb once, on the loop (maybe
+ * before this returns): rc 0 with the part read (borrowed; NULL for a
+ * write) and the file's size, or AD_ENOENT (no such file there) or AD_EIO
+ * with why. Always 0. */
+typedef struct {
+    const char *agent_id, *wt_id, *sid;
+    bool owners, none;
+    uint64_t offset;
+    const char *data;
+    size_t len;
+    bool final;
+} ad_plane_sess_req_t;
+typedef void (*ad_plane_sess_cb)(int rc, const char *data, size_t len, uint64_t size,
+                                 const char *why, void *ud);
+int ad_plane_claude_session(ad_plane_t *p, const char *node_id, const ad_plane_sess_req_t *req,
+                            ad_plane_sess_cb cb, void *ud);
 /* An ACP agent's file request, for its node (nodefs.c): path relative to
  * its worktree (checked by name by the caller); content (content_len
  * bytes) to write, or NULL to read lines [line, line + limit). */

@@ -147,6 +147,13 @@ typedef struct {
     void *ud;
 } ad_term_rpc_t;
 
+/* A Claude session file asked of a node, or sent to it (nodesess.c). */
+typedef struct {
+    ad_node_ask_t ask;
+    ad_plane_sess_cb cb;
+    void *ud;
+} ad_sess_rpc_t;
+
 /* A service's probe asked of a node (probes.c). */
 typedef struct {
     ad_node_ask_t ask;
@@ -170,6 +177,7 @@ struct ad_plane {
     ad_node_ask_t *probes;    /* probes.c */
     ad_node_ask_t *fs_rpcs;   /* nodefs.c */
     ad_node_ask_t *term_rpcs; /* nodeterm.c */
+    ad_node_ask_t *sess_rpcs; /* nodesess.c */
     /* The last held processes whose end was stored, with their nodes (a
      * ring): a frame of theirs still in flight is late, not another
      * node's. A run's row says so too; a job's does not name its node. */
@@ -239,6 +247,10 @@ void ad_plane_probe_expire(ad_plane_t *p, bool all);
  * expiry, as the probes'. */
 void ad_plane_fs_done(ad_plane_t *p, ad_node_live_t *n, json_t *msg);
 void ad_plane_fs_expire(ad_plane_t *p, bool all);
+/* nodesess.c: a node's answer to a session file request (session_done),
+ * and the tick's expiry, as the probes'. */
+void ad_plane_sess_done(ad_plane_t *p, ad_node_live_t *n, json_t *msg);
+void ad_plane_sess_expire(ad_plane_t *p, bool all);
 /* nodeterm.c: a node's answer to a terminal request (term_done), and the
  * tick's (all: the plane's end) failing of those its node left or let
  * lapse. */
@@ -423,6 +435,9 @@ void ad_worker_probe(worker_t *w, json_t *msg);
 /* nodefs.c: the plane's file request {id, run, op, path, …} for an ACP
  * agent of this node, served beneath its run's folder, answered fs_done. */
 void ad_worker_fs(worker_t *w, json_t *msg);
+/* nodesess.c: the plane's session file request {id, op, agent, worktree,
+ * sid, owners, none, data?} for a move, answered session_done. */
+void ad_worker_session(worker_t *w, json_t *msg);
 /* nodeterm.c: the plane's terminal request {id, run, op, …} for an ACP
  * agent of this node, run on the run's terminals here, answered term_done. */
 void ad_worker_term(worker_t *w, json_t *msg);

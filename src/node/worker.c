@@ -602,6 +602,8 @@ static void on_text(worker_t *w, const char *data, size_t len)
         ad_worker_probe(w, msg);
     } else if (strcmp(t, "fs") == 0) {
         ad_worker_fs(w, msg);
+    } else if (strcmp(t, "session") == 0) {
+        ad_worker_session(w, msg);
     } else if (strcmp(t, "term") == 0) {
         ad_worker_term(w, msg);
     }

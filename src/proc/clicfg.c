@@ -18,6 +18,7 @@
  *   - ~/.claude.json as a copy made at each start (its account and
  *     onboarding state, MCP servers), which the agent changes for itself.
  */
+#include "proc/claudesess.h"
 #include "proc/proc_int.h"
 
 #include <errno.h>
@@ -31,8 +32,8 @@
 #define CLAUDE_JSON_MAX (64u << 20)
 
 /* The CLI's name for a project folder: the path with every character but
- * A-Z a-z 0-9 made '-'. */
-static void project_name(const char *wt, char *out, size_t outsz)
+ * A-Z a-z 0-9 made '-' (proc.h). */
+void ad_proc_claude_project_name(const char *wt, char *out, size_t outsz)
 {
     size_t o = 0;
     for (const char *p = wt; *p != '\0' && o + 1 < outsz; p++) {
@@ -149,10 +150,10 @@ size_t ad_proc_cli_config(const char *cli, const char *home, const char *agent_h
     /* the CLI names it after its working folder as getcwd() has it */
     struct stat st;
     char proj[PATH_MAX], name[PATH_MAX / 2], real[PATH_MAX];
-    project_name(wt != NULL && realpath(wt, real) != NULL ? real
-                 : wt != NULL                             ? wt
-                                                          : "",
-                 name, sizeof(name));
+    ad_proc_claude_project_name(wt != NULL && realpath(wt, real) != NULL ? real
+                                : wt != NULL                             ? wt
+                                                                         : "",
+                                name, sizeof(name));
     if (l->project && n < max && name[0] != '\0' &&
         (size_t)snprintf(proj, sizeof(proj), "%s/projects", user) < sizeof(proj) &&
         lstat(user, &st) == 0 && S_ISDIR(st.st_mode) &&

@@ -315,6 +315,12 @@ void ad_runner_stats(const ad_runner_t *r, ad_runner_stats_t *out);
 int ad_runner_prom(const ad_runner_t *runner, ad_buf_t *b);
 /* True while agent_id has a live process. */
 bool ad_runner_is_running(const ad_runner_t *r, const char *agent_id);
+/* A live move (issue #76, src/move; move.c): whether agent_id has a live
+ * run, and its node's id into node_id ("" here). */
+bool ad_runner_agent_node(const ad_runner_t *r, const char *agent_id, char node_id[AD_ID_MAX]);
+/* The move's note in agent_id's transcript (a system message, no run) and
+ * agent_moved {agentId, ...moved} on its topics (moved taken). */
+void ad_runner_moved_note(ad_runner_t *r, const char *agent_id, const char *text, json_t *moved);
 /* Every agent of crew (a crew row; st's agents of its org, archived ones
  * left out) started with prompt when it is not running (start), or
  * stopped (force) when it is: *out {crewId, started|stopping: [ids],
