@@ -13,6 +13,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const daemon = require('./lib/daemon');
+const { runAsync } = require('./lib/daemon');
 const mockAnthropic = require('../fixtures/mock-anthropic');
 const { CLAUDE_BIN, claudeMissingReason, makeSandbox } = require('../fixtures/claude-run');
 const { api, until, claudeAgents, agent, messages, watch, seen } = require('./lib/agents');
@@ -110,6 +111,9 @@ test('one-line summaries: off by default, made after a turn, cached, costed, org
     const list = (await api(d, 'GET', '/api/agents')).body;
     const listed = (list.agents || list).find((x) => x.id === id);
     assert.deepEqual(listed.summary, a.summary);
+    const ls = await runAsync(['--data-dir', d.dataDir, 'ls']);
+    assert.equal(ls.status, 0, ls.stderr);
+    assert.match(ls.stdout, new RegExp(`\n {31}\u21b3 ${LINE}\n`), ls.stdout);
     await live.until(() => seen(live, 'agent_summary').length > 0, 10000, 'agent_summary');
     assert.deepEqual(seen(live, 'agent_summary')[0], { agentId: id, orgId: a.orgId, summary: a.summary });
     const today = (await api(d, 'GET', '/api/usage/today')).body;
