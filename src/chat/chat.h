@@ -211,8 +211,9 @@ extern const char ad_chat_summary_system[];
 /* The transcript's bound, and the longest line kept (bytes). */
 #define AD_CHAT_SUMMARY_INPUT_MAX (12 * 1024)
 #define AD_CHAT_SUMMARY_LINE_MAX 200
-/* The user message for msgs (a message page, newest first: GET
- * /api/agents/:id/messages' rows): the agent's last turn, from its newest
+/* The user message for msgs (an agent's messages, newest first, as
+ * ad_store_agent_summary_input or GET /api/agents/:id/messages give
+ * them): the agent's last turn, from its newest
  * message back to the user message that started it (at most 40 messages,
  * each cut, AD_CHAT_SUMMARY_INPUT_MAX bytes in all, newest kept), one line
  * per message between <transcript> tags, with control characters, '<'

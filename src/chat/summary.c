@@ -19,7 +19,6 @@
 #include "chat/chat.h"
 
 #include "store/store.h"
-#include "tables/messages.h"
 #include "tables/settings.h"
 #include "tables/summaries.h"
 
@@ -249,20 +248,19 @@ static int run(ad_chat_sum_t *s, job_t *j)
     if (!settings_of(s, j->model, sizeof(j->model), provider, sizeof(provider))) {
         return AD_ENOENT; /* turned off meanwhile */
     }
-    json_t *page = NULL;
-    if (ad_store_message_page(s->st, j->agent, SUM_PAGE, NULL, &page) != 0) {
+    json_t *msgs = NULL;
+    if (ad_store_agent_summary_input(s->st, j->agent, SUM_PAGE, &msgs) != 0) {
         return AD_EIO;
     }
-    json_t *msgs = json_object_get(page, "messages");
     if (j->ref[0] != '\0' && !page_has(msgs, j->ref) && ++j->tries < SUM_TRIES_MAX) {
-        json_decref(page); /* the turn's result is not stored yet */
+        json_decref(msgs); /* the turn's result is not stored yet */
         j->due = (int64_t)ad_wall_ms() + SUM_DELAY_MS;
         return 1;
     }
     ad_buf_t tx;
     ad_buf_init(&tx, AD_CHAT_SUMMARY_INPUT_MAX);
     int rc = ad_chat_summary_transcript(msgs, &tx, j->turn);
-    json_decref(page);
+    json_decref(msgs);
     if (rc == 0 && ad_store_agent_summary_turn(s->st, j->agent, stored) == 0 &&
         strcmp(stored, j->turn) == 0) {
         rc = AD_EEXIST; /* this turn has its line: not asked again */

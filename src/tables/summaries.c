@@ -23,6 +23,11 @@ static const char SQL_SET[] =
     "input_tokens = agent_summaries.input_tokens + excluded.input_tokens, "
     "output_tokens = agent_summaries.output_tokens + excluded.output_tokens, "
     "cost_usd = agent_summaries.cost_usd + excluded.cost_usd";
+/* literal lengths: PostgreSQL then has no parameter type to guess */
+static const char SQL_INPUT[] =
+    "SELECT id, role, substr(content, 1, 2000) AS content, tool_name, substr(tool_input, 1, "
+    "500) AS tool_input, substr(tool_output, 1, 500) AS tool_output FROM messages WHERE "
+    "agent_id = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2";
 static const char SQL_ORG[] = "SELECT summary_org FROM agent_summaries WHERE agent_id = ?1";
 
 int ad_store_agent_summary_turn(ad_store_t *st, const char *agent,
@@ -42,6 +47,29 @@ int ad_store_agent_summary_turn(ad_store_t *st, const char *agent,
     }
     ad_db_reset(s);
     return rc == AD_DB_ROW || rc == AD_DB_DONE ? 0 : ad_store_rc(db, rc);
+}
+
+int ad_store_agent_summary_input(ad_store_t *st, const char *agent, int limit, json_t **out)
+{
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_INPUT);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, agent);
+    ad_db_bind_int(s, 2, limit > 0 && limit <= 100 ? limit : 100);
+    json_t *rows = json_array();
+    int rc;
+    while ((rc = ad_db_step(s)) == AD_DB_ROW) {
+        json_array_append_new(rows, ad_store_row_json(s, NULL, NULL));
+    }
+    ad_db_reset(s);
+    if (rc != AD_DB_DONE) {
+        json_decref(rows);
+        return ad_store_rc(db, rc);
+    }
+    *out = rows;
+    return 0;
 }
 
 static int org_of(ad_db_t *db, const char *agent, char org[AD_ID_MAX])

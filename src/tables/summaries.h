@@ -29,6 +29,12 @@
  * a read error. Loop thread. */
 int ad_store_agent_summary_turn(ad_store_t *st, const char *agent,
                                 char turn[AD_SUMMARY_TURN_MAX + 1]);
+/* The newest limit (at most 100) messages of agent, newest first, as the
+ * summary's transcript reads them: [{id, role, content, toolName?,
+ * toolInput?, toolOutput?}] with content cut at 2,000 characters and the
+ * tool's input and output at 500 (a tool's output may be megabytes: the
+ * loop never reads more). 0 or a read error. Loop thread. */
+int ad_store_agent_summary_input(ad_store_t *st, const char *agent, int limit, json_t **out);
 /* args {agentId, text, turn, model, inputTokens, outputTokens,
  * cacheReadTokens?, cacheWriteTokens?, costUsd, now}: the agent's line
  * replaced (its org taken from the agent's row), its request, tokens and

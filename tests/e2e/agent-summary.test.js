@@ -106,6 +106,7 @@ test('one-line summaries: off by default, made after a turn, cached, costed, org
     assert.match(prompt, /Hello from the mock\./);
     assert.ok(!prompt.includes('please remember a word'), 'only the last turn is sent');
     assert.ok(!JSON.stringify(q.body).includes(SECRET), 'a secret in the transcript is masked');
+    assert.ok(prompt.length < 16 * 1024, `the transcript is bounded: ${prompt.length} bytes`);
 
     // The list, the event, the cost.
     const list = (await api(d, 'GET', '/api/agents')).body;
