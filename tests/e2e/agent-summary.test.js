@@ -180,3 +180,41 @@ test('one-line summaries: off by default, made after a turn, cached, costed, org
     sb.cleanup();
   }
 });
+
+// The same through an OpenAI-compatible server (Chat Completions, the mock's
+// exact wire format): the provider's stored key and base URL, its usage costed.
+test('one-line summaries through an OpenAI-compatible provider', { skip }, async () => {
+  const mockOpenAI = require('../fixtures/mock-openai');
+  const OKEY = 'sk-openai-summary-e2e-0123456789';
+  const agentMock = await mockAnthropic.start();
+  const sumMock = await mockOpenAI.start({ rules: [{ match: '<transcript>', reply: { text: 'Said hello; waiting for the next task' } }] });
+  const sb = makeSandbox();
+  const d = await daemon.start({ needUrl: true, args: ['--claude-bin', CLAUDE_BIN] });
+  try {
+    let r = await api(d, 'PUT', '/api/credentials/openai', { apiKey: OKEY, baseUrl: `${sumMock.url}/v1` });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    r = await api(d, 'PATCH', '/api/settings', { summary_model: 'gpt-4o-mini', summary_provider: 'openai' });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const id = (await (await claudeAgents(d, sb, agentMock.url))()).id;
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'say hi' })).status, 200);
+    const a = await until(async () => {
+      const x = await agent(d, id);
+      return x.summary ? x : null;
+    }, 'the summary');
+    assert.equal(a.summary.text, 'Said hello; waiting for the next task');
+    const reqs = sumMock.requests.filter((q) => q.path === '/v1/chat/completions');
+    assert.equal(reqs.length, 1);
+    assert.equal(reqs[0].headers.authorization, `Bearer ${OKEY}`);
+    assert.equal(reqs[0].body.model, 'gpt-4o-mini');
+    assert.equal(reqs[0].body.messages[0].role, 'system');
+    assert.match(reqs[0].body.messages[1].content, /<transcript>\nuser: say hi\n/);
+    const mu = (await api(d, 'GET', '/api/usage/today')).body.modelUsage;
+    assert.ok(Object.keys(mu).some((m) => m.startsWith('gpt-4o-mini') && mu[m].requestCount === 1), JSON.stringify(mu));
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/stop?force=true&wait=true`)).body.status, 'stopped');
+  } finally {
+    await d.cleanup();
+    await agentMock.close();
+    await sumMock.close();
+    sb.cleanup();
+  }
+});
