@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "chat/chat.h"
@@ -128,8 +129,9 @@ static void the_line(void **state)
     assert_string_equal(out, "");
     /* cut on a character, never inside one */
     char long_text[1000] = "";
+    size_t n = 0;
     for (int i = 0; i < 150; i++) {
-        strcat(long_text, "é ");
+        n += (size_t)snprintf(long_text + n, sizeof(long_text) - n, "é ");
     }
     ad_chat_summary_clean(long_text, out, sizeof(out));
     assert_true(strlen(out) <= AD_CHAT_SUMMARY_LINE_MAX + 3);
