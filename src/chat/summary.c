@@ -248,6 +248,10 @@ static int run(ad_chat_sum_t *s, job_t *j)
     if (!settings_of(s, j->model, sizeof(j->model), provider, sizeof(provider))) {
         return AD_ENOENT; /* turned off meanwhile */
     }
+    /* the key is the agent's own org's, as its row says (not the event's word) */
+    if (ad_store_agent_summary_org(s->st, j->agent, j->org) != 0) {
+        return AD_ENOENT; /* gone or archived */
+    }
     json_t *msgs = NULL;
     if (ad_store_agent_summary_input(s->st, j->agent, SUM_PAGE, &msgs) != 0) {
         return AD_EIO;

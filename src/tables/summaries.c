@@ -72,6 +72,23 @@ int ad_store_agent_summary_input(ad_store_t *st, const char *agent, int limit, j
     return 0;
 }
 
+int ad_store_agent_summary_org(ad_store_t *st, const char *agent, char org[AD_ID_MAX])
+{
+    ad_db_t *db = ad_store_rdb(st);
+    org[0] = '\0';
+    ad_db_stmt_t *s =
+        ad_store_stmt(db, "SELECT org_id FROM agents WHERE id = ?1 AND deleted_at IS NULL");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, agent);
+    int rc = ad_db_step(s);
+    const unsigned char *t = rc == AD_DB_ROW ? ad_db_column_text(s, 0) : NULL;
+    snprintf(org, AD_ID_MAX, "%s", t != NULL ? (const char *)t : "");
+    ad_db_reset(s);
+    return rc == AD_DB_ROW ? 0 : rc == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, rc);
+}
+
 static int org_of(ad_db_t *db, const char *agent, char org[AD_ID_MAX])
 {
     ad_db_stmt_t *s = ad_store_stmt(db, SQL_ORG);

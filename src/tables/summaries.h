@@ -35,6 +35,9 @@ int ad_store_agent_summary_turn(ad_store_t *st, const char *agent,
  * tool's input and output at 500 (a tool's output may be megabytes: the
  * loop never reads more). 0 or a read error. Loop thread. */
 int ad_store_agent_summary_input(ad_store_t *st, const char *agent, int limit, json_t **out);
+/* The organisation of agent (not archived) into org: 0, AD_ENOENT or a
+ * read error. Loop thread. */
+int ad_store_agent_summary_org(ad_store_t *st, const char *agent, char org[AD_ID_MAX]);
 /* args {agentId, text, turn, model, inputTokens, outputTokens,
  * cacheReadTokens?, cacheWriteTokens?, costUsd, now}: the agent's line
  * replaced (its org taken from the agent's row), its request, tokens and
