@@ -6,6 +6,7 @@
 #include "agent/agent.h"
 #include "agent/price.h"
 #include "api/api_int.h"
+#include "chat/chat.h"
 #include "forge/forge.h"
 #include "monitor/monitor.h"
 #include "tables/settings.h"
@@ -78,6 +79,14 @@ static void patch(ad_req_t *r, void *ud)
     json_t *forges = json_object_get(body, "forge_hosts");
     if (forges != NULL && ad_forge_hosts_validate(forges, &why) != 0) {
         ad_api_invalid(r, "forge_hosts", why);
+        json_decref(body);
+        return;
+    }
+    json_t *sm = json_object_get(body, "summary_model");
+    if (json_is_string(sm) && !ad_chat_summary_model_ok(json_string_value(sm))) {
+        ad_api_invalid(r, "summary_model",
+                       "must be \"\" (off) or a model name: 1 to 128 letters, digits and . _ : / "
+                       "@ -, starting with a letter or digit");
         json_decref(body);
         return;
     }

@@ -66,6 +66,7 @@ struct ad_chat {
     stream_t *qhead; /* streams waiting for their rate limit, oldest first */
     uv_timer_t *qtimer;
     ad_rl_t *rl;
+    ad_chat_sum_t *sum; /* agents' one-line summaries (summary.c) */
     bool closing;
 };
 
@@ -225,7 +226,7 @@ static void on_header(void *ud, const char *name, const char *value)
     ad_rl_header(limits(s->chat_engine), s->rl_key, name, value, ad_wall_ms());
 }
 
-static double cost_of(ad_chat_t *c, const char *model, const ad_llm_usage_t *u)
+double ad_chat_cost(ad_chat_t *c, const char *model, const ad_llm_usage_t *u)
 {
     json_t *settings = NULL;
     ad_price_t p;
@@ -309,7 +310,7 @@ static void on_end(void *ud, const ad_llm_result_t *res)
     bool stopped = res->rc == AD_ECLOSED || (res->rc != 0 && s->truncated);
     const char *status = res->rc == 0 ? "complete" : stopped ? "stopped" : "error";
     const char *model = res->stream->model[0] ? res->stream->model : s->model;
-    double cost = cost_of(c, model, &res->stream->usage);
+    double cost = ad_chat_cost(c, model, &res->stream->usage);
     json_t *usage = usage_json(&res->stream->usage, cost);
     const char *text = s->text.data != NULL ? s->text.data : "";
     if (res->rc == 0 || stopped) {
@@ -775,6 +776,7 @@ ad_chat_t *ad_chat_new(uv_loop_t *loop, struct ad_store *store, ad_bus_t *bus, a
     if (store != NULL) {
         ad_store_write(store, ad_store_op_chats_reconcile,
                        json_pack("{s:I}", "now", (json_int_t)ad_wall_ms()), reconciled, NULL);
+        c->sum = ad_chat_sum_new(c, loop, store, bus, creds);
     }
     return c;
 }
@@ -790,6 +792,8 @@ void ad_chat_free(ad_chat_t *c)
         return;
     }
     c->closing = true;
+    ad_chat_sum_free(c->sum); /* its requests cancelled before the client goes */
+    c->sum = NULL;
     ad_llm_free(c->llm); /* ends every stream: on_end frees them unsaved */
     c->llm = NULL;
     while (c->streams != NULL) {
@@ -811,4 +815,19 @@ json_t *ad_chat_limits_of(ad_chat_t *c, const char *org)
     }
     return json_pack("{s:o, s:I}", "limits", ad_chat_limits(c, prefix), "queueMax",
                      (json_int_t)ad_chat_queue_max());
+}
+
+void ad_chat_summaries_stop(ad_chat_t *c)
+{
+    if (c != NULL) {
+        ad_chat_sum_stop(c->sum);
+    }
+}
+
+void ad_chat_summary_stats(const ad_chat_t *c, ad_chat_sum_stats_t *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (c != NULL) {
+        ad_chat_sum_stats(c->sum, out);
+    }
 }

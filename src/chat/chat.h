@@ -174,6 +174,62 @@ void ad_chat_spec_def(json_t *args, const json_t *def);
  * from def or static. */
 const char *ad_chat_def_model(const json_t *def);
 
+/* What a request of model with usage u cost in USD (the model_prices
+ * setting, else the built-in list prices; 0 when neither knows it). */
+double ad_chat_cost(ad_chat_t *c, const char *model, const ad_llm_usage_t *u);
+
+/* ---- agents' one-line summaries (summary.c, sumtext.c; issue #76) -----------------
+ * Made by the engine when the summary_model setting names a model: after an
+ * agent's turn ends, or when it starts waiting for an approval or an
+ * answer, the model is asked (the agent's org's key for summary_provider)
+ * for one line from the transcript of the turn; the line is stored with its
+ * cost (tables/summaries.h) and published as agent_summary {agentId, orgId,
+ * summary {text, at, turn}} on agent:<id> and the org's topic. A turn
+ * already summarized is not asked again; a failing model is logged and
+ * changes nothing else. Owned by the engine (ad_chat_new, when it has a
+ * store); stopped by ad_chat_summaries_stop, before the store closes. */
+/* Counts since the start (GET /metrics: agentd_agent_summaries_total). */
+typedef struct {
+    uint64_t made;    /* lines stored */
+    uint64_t cached;  /* a turn that had its line already: not asked */
+    uint64_t failed;  /* the model failed (down, 429, 5xx, a stall) or answered no line */
+    uint64_t skipped; /* no key for the org, too many waiting, a read failed */
+} ad_chat_sum_stats_t;
+typedef struct ad_chat_sum ad_chat_sum_t;
+ad_chat_sum_t *ad_chat_sum_new(ad_chat_t *c, uv_loop_t *loop, struct ad_store *st, ad_bus_t *bus,
+                               ad_creds_t *creds);
+/* No event is taken and no request asked after this; those under way are
+ * cancelled (a write under way still completes). */
+void ad_chat_sum_stop(ad_chat_sum_t *s);
+void ad_chat_sum_free(ad_chat_sum_t *s);
+void ad_chat_sum_stats(const ad_chat_sum_t *s, ad_chat_sum_stats_t *out);
+/* The engine's summaries stopped (the engine's stop hook). */
+void ad_chat_summaries_stop(ad_chat_t *c);
+void ad_chat_summary_stats(const ad_chat_t *c, ad_chat_sum_stats_t *out);
+/* The summary model's instructions (the system prompt). */
+extern const char ad_chat_summary_system[];
+/* The transcript's bound, and the longest line kept (bytes). */
+#define AD_CHAT_SUMMARY_INPUT_MAX (12 * 1024)
+#define AD_CHAT_SUMMARY_LINE_MAX 200
+/* The user message for msgs (an agent's messages, newest first, as
+ * ad_store_agent_summary_input or GET /api/agents/:id/messages give
+ * them): the agent's last turn, from its newest
+ * message back to the user message that started it (at most 40 messages,
+ * each cut, AD_CHAT_SUMMARY_INPUT_MAX bytes in all, newest kept), one line
+ * per message between <transcript> tags, with control characters, '<'
+ * and '>' replaced and anything that looks like a secret masked. turn: the
+ * newest message's id. 0 (appended to out), AD_ENOENT (no message) or
+ * out's error. Any thread. */
+int ad_chat_summary_transcript(const json_t *msgs, ad_buf_t *out, char turn[AD_ID_MAX]);
+/* The model's answer made into the stored line: its first line with text,
+ * list marks and quotes taken off, control characters gone, secrets
+ * masked, at most AD_CHAT_SUMMARY_LINE_MAX bytes (whole characters, "…"
+ * when cut). "" when it has no text. outsz: at least 8. Any thread. */
+void ad_chat_summary_clean(const char *answer, char *out, size_t outsz);
+/* Whether m may be the summary_model setting: "" (off) or 1 to 128 bytes
+ * of letters, digits and . _ : / @ -, starting with a letter or digit. */
+bool ad_chat_summary_model_ok(const char *m);
+
 /* The subsystem as an engine of the daemon (plugin.c; src/engine/engine.h;
  * src/engines.c opens it). */
 extern const struct ad_engine ad_chat_engine;

@@ -245,6 +245,13 @@ static void print_agents_table(cli_t *c, json_t *agents)
         char note[64];
         agent_note(a, note, sizeof(note));
         printf("$%.2f%s\n", json_is_number(cost) ? json_number_value(cost) : 0.0, note);
+        /* its one-line summary (issue #76), under its name; terminal controls taken out */
+        const char *line = str_of(json_object_get(a, "summary"), "text", "");
+        if (line[0] != '\0') {
+            char *clean = ad_cli_term_clean(line, false);
+            printf("%-30s \u21b3 %s\n", "", clean != NULL ? clean : "");
+            free(clean);
+        }
     }
     json_decref(wts);
 }

@@ -10,8 +10,9 @@
  *   - read-write, what keeps the CLI signed in and its sessions where the
  *     user finds them: Claude's .credentials.json (a token refresh is
  *     written back) and projects/<the worktree's folder name>, codex's
- *     auth.json and sessions, gemini's oauth_creds.json and
- *     google_accounts.json;
+ *     auth.json and sessions, gemini's oauth_creds.json,
+ *     google_accounts.json and tmp/<the worktree's name> when the user's
+ *     registry has one (gemcfg.c);
  *   - read-only, the user's settings, instructions, agents, commands,
  *     skills, plugins, extensions and rules (those there), so the agent
  *     works as the user's CLI does and cannot change them;
@@ -150,10 +151,13 @@ size_t ad_proc_cli_config(const char *cli, const char *home, const char *agent_h
     /* the CLI names it after its working folder as getcwd() has it */
     struct stat st;
     char proj[PATH_MAX], name[PATH_MAX / 2], real[PATH_MAX];
-    ad_proc_claude_project_name(wt != NULL && realpath(wt, real) != NULL ? real
-                                : wt != NULL                             ? wt
-                                                                         : "",
-                                name, sizeof(name));
+    const char *wtp = wt != NULL && realpath(wt, real) != NULL ? real : wt;
+    ad_proc_claude_project_name(wtp != NULL ? wtp : "", name, sizeof(name));
+    /* Gemini CLI's chats of the worktree's folder, when the user has some (gemcfg.c) */
+    if (strcmp(l->cli, "gemini") == 0 && n < max &&
+        ad_proc_gemini_project(user, mine, wtp, &out[n])) {
+        n++;
+    }
     if (l->project && n < max && name[0] != '\0' &&
         (size_t)snprintf(proj, sizeof(proj), "%s/projects", user) < sizeof(proj) &&
         lstat(user, &st) == 0 && S_ISDIR(st.st_mode) &&

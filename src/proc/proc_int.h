@@ -357,5 +357,12 @@ typedef struct {
  * plugins and the like (those that exist). Returns how many. */
 size_t ad_proc_cli_config(const char *cli, const char *home, const char *agent_home, const char *wt,
                           ad_proc_cfg_bind_t *out, size_t max);
+/* gemcfg.c: Gemini CLI's chats folder of wt (a real path) in the user's
+ * ~/.gemini (user), when the user's registry (projects.json) names one:
+ * *out binds it read-write at the same place in the agent's home, and the
+ * agent's registry (in mine, its .gemini) is made to name it too. False
+ * when the user has none (nothing is written then). */
+bool ad_proc_gemini_project(const char *user, const char *mine, const char *wt,
+                            ad_proc_cfg_bind_t *out);
 
 #endif

@@ -159,9 +159,23 @@ static const char *gemini_text(const json_t *o)
     return json_is_string(c) ? json_string_value(c) : jstr(json_array_get(c, 0), "text");
 }
 
+/* Whether stem (a chat file's "<time>-<id8>") ends with the first 8
+ * characters of id: the file is that chat's. */
+static bool gemini_id_of_stem(const char *stem, const char *id)
+{
+    size_t n = strlen(stem);
+    return n > 9 && strlen(id) > 8 && stem[n - 9] == '-' && memcmp(stem + n - 8, id, 8) == 0;
+}
+
 static void gemini_summary(sess_info_t *s, const json_t *o)
 {
     const char *role = gemini_role(o);
+    /* the header's sessionId is what --resume takes: it names the session
+     * when the file's name agrees with it */
+    const char *sid = jstr(o, "sessionId");
+    if (sid != NULL && ad_sessions_id_check(sid, NULL) == 0 && gemini_id_of_stem(s->id, sid)) {
+        snprintf(s->id, sizeof(s->id), "%s", sid);
+    }
     note_time(s, jstr(o, "startTime"));
     if (role != NULL) {
         preview(s, role, gemini_text(o), jstr(o, "timestamp"));

@@ -271,11 +271,6 @@ int ad_sessions_adoption(ad_sessions_t *S, ad_wtree_t *W, const ad_principal_t *
         ad_sessions_tool_check(tool, e) != 0 || ad_sessions_id_check(id, e) != 0) {
         return AD_EINVAL;
     }
-    if (strcmp(tool, "gemini") == 0) { /* its agents' homes do not hold the user's chats */
-        return ad_field_fail(e, "tool",
-                             "Gemini CLI's chats are shown, not adopted: an agent's gemini "
-                             "would not find the chat to resume");
-    }
     adopt_t *a = ad_xcalloc(1, sizeof(*a));
     a->S = S;
     a->W = W;

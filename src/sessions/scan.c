@@ -263,6 +263,19 @@ void sess_scan(const char *home, const sess_info_t *prev, size_t n_prev, sess_in
     *n = f.n;
 }
 
+/* Whether a file whose name gives stem may be session id: the same, or
+ * for Gemini a chat's id (its header's, parse.c) whose first 8 characters
+ * end the name ("<time>-<id8>"); the header decides after the read. */
+static bool id_matches(sess_tool_t tool, const char *stem, const char *id)
+{
+    size_t n = strlen(stem);
+    if (strcmp(stem, id) == 0) {
+        return true;
+    }
+    return tool == SESS_GEMINI && n > 9 && strlen(id) > 8 && stem[n - 9] == '-' &&
+           memcmp(stem + n - 8, id, 8) == 0;
+}
+
 int sess_find(const char *home, sess_tool_t tool, const char *id, sess_info_t *out)
 {
     found_t f = {0};
@@ -271,9 +284,11 @@ int sess_find(const char *home, sess_tool_t tool, const char *id, sess_info_t *o
         walk(&f, tool, root, "", depths[tool], 0);
     }
     int rc = AD_ENOENT;
+    bool by_name = false; /* the file's own name is id */
     for (size_t i = 0; i < f.n; i++) {
-        if (strcmp(f.v[i].id, id) == 0 && (rc != 0 || f.v[i].mtime_ms > out->mtime_ms)) {
+        if (id_matches(tool, f.v[i].id, id) && (rc != 0 || f.v[i].mtime_ms > out->mtime_ms)) {
             *out = f.v[i];
+            by_name = strcmp(f.v[i].id, id) == 0;
             rc = 0;
         }
     }
@@ -281,6 +296,10 @@ int sess_find(const char *home, sess_tool_t tool, const char *id, sess_info_t *o
     if (rc == 0) {
         summarize(home, out, NULL, 0);
         sess_live_mark(out, 1, ad_wall_ms());
+        if (!by_name && strcmp(out->id, id) != 0) { /* a chat's header names another session */
+            sess_info_clear(out);
+            rc = AD_ENOENT;
+        }
     }
     return rc;
 }

@@ -4,14 +4,13 @@
  * CLIs keep them in the daemon user's HOME (issue #76, docs/sessions.md):
  * Claude Code's ~/.claude/projects/<folder>/<id>.jsonl, Codex's
  * ~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl and Gemini CLI's
- * ~/.gemini/tmp/<project>/chats/session-*.jsonl (shown, not adopted). Their files are untrusted
- * input: opened with no link followed beneath the CLI's own folder, read
- * in bounded windows (files, bytes, line length), any line that is not
- * what is expected skipped. The engine (plugin.c) keeps the last scan,
- * polls it every 2 s once somebody has asked, and publishes what changed
- * as external_session {session} on the topics "sessions" and
- * "org:org_default" (they are the owner's files). adopt.c's write makes an
- * agent of a session with its transcript. Loop thread unless said.
+ * ~/.gemini/tmp/<project>/chats/session-*.jsonl (its id the header's sessionId). Their files are
+ * untrusted input: opened with no link followed beneath the CLI's own folder, read in bounded
+ * windows (files, bytes, line length), any line that is not what is expected skipped. The engine
+ * (plugin.c) keeps the last scan, polls it every 2 s once somebody has asked, and publishes what
+ * changed as external_session {session} on the topics "sessions" and "org:org_default" (they are
+ * the owner's files). adopt.c's write makes an agent of a session with its transcript. Loop thread
+ * unless said.
  */
 #ifndef AD_SESSIONS_H
 #define AD_SESSIONS_H

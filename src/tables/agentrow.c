@@ -39,6 +39,7 @@ enum {
     C_STATUS_REASON,
     C_COST_USD,
     C_TOTAL_TOKENS,
+    C_SUMMARY,
     AGENT_COLS /* the columns read */
 };
 /* The row's fields no column holds: stopping (the runner's, while a stop is
@@ -102,6 +103,26 @@ static ad_row_status_reason_t *col_reason(ad_db_stmt_t *s, int i)
     return r;
 }
 
+/* agent_summaries.summary {text, at, turn} (migration 3010), or NULL. */
+static ad_row_agent_summary_t *col_summary(ad_db_stmt_t *s, int i)
+{
+    json_t *j = col_json(s, i);
+    if (j == NULL || json_is_null(j)) {
+        json_decref(j);
+        return NULL;
+    }
+    ad_row_agent_summary_t *m = ad_xcalloc(1, sizeof(*m));
+    char err[128];
+    if (ad_row_agent_summary_decode(j, m, err, sizeof(err)) != 0) {
+        ad_log(AD_LOG_WARN, "store", "agent summary does not read: %s", err);
+        ad_row_agent_summary_cleanup(m);
+        free(m);
+        m = NULL;
+    }
+    json_decref(j);
+    return m;
+}
+
 int ad_agent_from_stmt(ad_db_stmt_t *s, ad_row_agent_t *out)
 {
     memset(out, 0, sizeof(*out));
@@ -137,6 +158,7 @@ int ad_agent_from_stmt(ad_db_stmt_t *s, ad_row_agent_t *out)
     out->status_reason = col_reason(s, C_STATUS_REASON);
     out->cost_usd = ad_db_column_double(s, C_COST_USD);
     out->total_tokens = ad_db_column_int64(s, C_TOTAL_TOKENS);
+    out->summary = col_summary(s, C_SUMMARY);
     return 0;
 }
 

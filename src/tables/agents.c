@@ -38,8 +38,11 @@ static const char SQL_AG_LIST_NAME[] =
     "id, worktree_id, name, status, context_level, mode, permissions, display_order, pid, "        \
     "session_id, created_at, updated_at, started_at, stopped_at, deleted_at, parent_agent_id, "    \
     "executor, crew_id, state, worktree_vanished_at, org_id, status_reason, "                      \
-    "COALESCE(t.cost_usd, 0.0) AS cost_usd, COALESCE(t.total_tokens, 0) AS total_tokens"
-#define AG_TEXT_FROM " FROM agents LEFT JOIN agent_totals t ON t.agent_id = agents.id"
+    "COALESCE(t.cost_usd, 0.0) AS cost_usd, COALESCE(t.total_tokens, 0) AS total_tokens, "         \
+    "m.summary AS summary"
+#define AG_TEXT_FROM                                                                               \
+    " FROM agents LEFT JOIN agent_totals t ON t.agent_id = agents.id LEFT JOIN agent_summaries m " \
+    "ON m.agent_id = agents.id"
 /* The first page and a page after a cursor (?5) are two statements: with
  * "?5 IS NULL OR (created_at, id) > …" SQLite could not start at the
  * cursor and walked the index from the first agent (0.7 ms half-way through

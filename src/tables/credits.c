@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Credits and agent time (migration 2430): the owner's grants to an
- * organisation, its balance (granted, less the cost of ended runs, less
+ * organisation, its balance (granted, less the cost of ended runs and of
+ * its agents' one-line summaries, less
  * what running ones have cost so far), and agent time per organisation,
  * agent and node from the daily aggregates the run triggers keep.
  *
@@ -96,6 +97,14 @@ int ad_store_credit_totals(ad_store_t *st, const char *org, ad_store_credits_t *
     if (rc == 0) {
         rc = scalar(db, "SELECT COALESCE(SUM(cost_usd), 0) FROM run_stats WHERE org_id = ?1", org,
                     0, &out->spent);
+    }
+    if (rc == 0) { /* agents' one-line summaries (summaries.c, migration 3010) */
+        double lines = 0;
+        rc = scalar(db,
+                    "SELECT COALESCE(SUM(cost_usd), 0) FROM agent_summaries WHERE "
+                    "summary_org = ?1",
+                    org, 0, &lines);
+        out->spent += lines;
     }
     if (rc == 0) {
         rc = scalar(db,

@@ -55,6 +55,8 @@ static const setting_def_t defs[] = {
     {"health_disk_used_pct", K_NUMBER, NULL, 1, 100, false},
     {"health_service_fps_min", K_NUMBER, NULL, 0, 1000000, false},
     {"health_service_latency_ms", K_NUMBER, NULL, 0.001, 1000000, false},
+    {"summary_model", K_STRING, NULL, 0, 0, false}, /* agents' one-line summaries: src/chat */
+    {"summary_provider", K_STRING, "must be one of anthropic,openai", 0, 0, false},
 };
 
 static bool choice_ok(const char *choices, const char *v)

@@ -87,7 +87,8 @@ int ad_store_run_hold_note(ad_db_t *db, const char *run_id, int64_t out, int64_t
 #define AD_AGENT_COLS                                                                              \
     "id, worktree_id, name, status, context_level, mode, permissions, display_order, pid, "        \
     "session_id, created_at, updated_at, started_at, stopped_at, deleted_at, parent_agent_id, "    \
-    "executor, crew_id, state, worktree_vanished_at, org_id, status_reason, " AD_AGENT_COST_COLS
+    "executor, crew_id, state, worktree_vanished_at, org_id, status_reason, " AD_AGENT_COST_COLS   \
+    ", " AD_AGENT_SUMMARY_COLS
 /* What an agent's runs cost so far (costUsd, totalTokens = input + output):
  * its row of agent_totals, which the run triggers keep (migration 2830), so
  * every agent row the store hands out (lists, reads, the rows events carry)
@@ -96,7 +97,11 @@ int ad_store_run_hold_note(ad_db_t *db, const char *run_id, int64_t out, int64_t
     "COALESCE((SELECT t.cost_usd FROM agent_totals t WHERE t.agent_id = agents.id), 0.0) AS "      \
     "cost_usd, COALESCE((SELECT t.total_tokens FROM agent_totals t WHERE t.agent_id = "            \
     "agents.id), 0) AS total_tokens"
-#define AD_AGENT_JSON "permissions,state,status_reason"
+/* Its one-line summary {text, at, turn} (issue #76, migration 3010), from
+ * its row of agent_summaries (NULL when it has none). */
+#define AD_AGENT_SUMMARY_COLS                                                                      \
+    "(SELECT m.summary FROM agent_summaries m WHERE m.agent_id = agents.id) AS summary"
+#define AD_AGENT_JSON "permissions,state,status_reason,summary"
 #define AD_AGENT_NULLS "crew_id,state,status_reason"
 /* agentrow.c: the current row of a statement of AD_AGENT_COLS (the list
  * text's AG_TEXT_COLS are the same columns) into *out (zeroed first; the

@@ -3,11 +3,16 @@
 // shows in its sidebar row and moves live when a run ends; Analytics has
 // usage by agent and by model with today first and a period switch; the
 // chime (off by default, a Settings switch kept by this browser) sounds
-// once as an agent starts waiting.
+// once as an agent starts waiting. An agent's one-line summary (issue #76)
+// shows in its sidebar row, the Agents page and its header, live.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { api, makeRepo, shot, until } from './lib/harness.mjs';
 import { session, waitText } from './lib/session.mjs';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const mockAnthropic = require('../fixtures/mock-anthropic.js');
 
 let d;
 let b;
@@ -110,4 +115,53 @@ test('the chime: off by default, on from Settings, once as an agent starts waiti
   assert.equal(await sw.isChecked(), true);
   await sw.uncheck();
   assert.equal(await page.evaluate(() => localStorage.getItem('agentd.sound')), 'off');
+});
+
+test("an agent's one-line summary: in its sidebar row, on the Agents page and in its header, live", async () => {
+  const { page } = b;
+  const KEY = 'sk-ant-api03-browser-summary-0123456789';
+  const LINE = 'Wrote the release notes; waiting for your review';
+  const mock = await mockAnthropic.start({ direct: true, apiKey: KEY, rules: [{ match: '<transcript>', reply: { text: LINE } }] });
+  try {
+    assert.equal((await api(d.url, 'PUT', '/api/credentials/anthropic', { apiKey: KEY, baseUrl: mock.url })).status, 200);
+    assert.equal((await api(d.url, 'PATCH', '/api/settings', { summary_model: 'claude-haiku-4-5' })).status, 200);
+    const ws = (await api(d.url, 'POST', '/api/workspaces', { path: makeRepo() })).data;
+    const r = await api(d.url, 'POST', '/api/agents', { worktreeId: ws.worktrees[0].id, name: 'notes writer', executor: 'command', command: ['true'] });
+    assert.equal(r.status, 201, JSON.stringify(r.data));
+    const { id, orgId } = r.data;
+    await page.goto(`${d.url}/#/agents`);
+    const side = page.locator('.agent-link', { hasText: 'notes writer' });
+    await side.waitFor();
+    assert.equal(await side.getByTestId('agent-summary').count(), 0, 'no line before a turn');
+    // A turn: its transcript, then the agent waits (its agent_status).
+    let m = await api(d.url, 'POST', `/api/agents/${id}/messages`, { role: 'user', content: 'write the release notes' });
+    assert.equal(m.status, 201, JSON.stringify(m.data));
+    m = await api(d.url, 'POST', `/api/agents/${id}/messages`, { role: 'assistant', content: 'Done, please review NOTES.md' });
+    assert.equal(m.status, 201, JSON.stringify(m.data));
+    const p = await api(d.url, 'POST', '/test/publish', {
+      type: 'agent_status', topics: [`agent:${id}`, `org:${orgId}`],
+      payload: { agentId: id, status: 'waiting', statusReason: { code: 'turn_ended', ref: m.data.id, text: 'turn ended', at: Date.now() } },
+    });
+    assert.equal(p.status, 200, JSON.stringify(p.data));
+    // Live, without a reload: the sidebar row, the Agents page's row.
+    await waitText(side.getByTestId('agent-summary'), new RegExp(LINE), 'the line in the sidebar row');
+    const row = page.locator('.page table tbody tr', { hasText: 'notes writer' });
+    await waitText(row.getByTestId('agent-summary'), new RegExp(LINE), 'the line on the Agents page');
+    // drawn inside its row and its sidebar entry, not somewhere else on the page
+    for (const [box, inner] of [
+      [await row.boundingBox(), await row.getByTestId('agent-summary').boundingBox()],
+      [await side.boundingBox(), await side.getByTestId('agent-summary').boundingBox()],
+    ]) {
+      assert.ok(inner.y >= box.y && inner.y + inner.height <= box.y + box.height + 1, JSON.stringify({ box, inner }));
+      assert.ok(inner.x >= box.x && inner.width > 0, JSON.stringify({ box, inner }));
+    }
+    await shot(page, 'agent-summary-list');
+    await page.goto(`${d.url}/#/agents/${id}`);
+    await waitText(page.locator('.agent-head').getByTestId('agent-summary'), new RegExp(LINE), 'the line in the agent header');
+    await page.goto(`${d.url}/#/grid`);
+    await waitText(page.locator('.tile', { hasText: 'notes writer' }).getByTestId('agent-summary'), new RegExp(LINE), "the line on the agent's tile");
+  } finally {
+    await api(d.url, 'PATCH', '/api/settings', { summary_model: '' });
+    await mock.close();
+  }
 });

@@ -17,7 +17,7 @@ const { orgRoots, startApi, until } = require('./lib/api');
 const { Live } = require('./lib/live');
 const { start: startMock } = require('../fixtures/mock-anthropic');
 const { CLAUDE_BIN, claudeMissingReason, claudeEnv, runClaude } = require('../fixtures/claude-run');
-const { CODEX_BIN, codexMissingReason, geminiMissingReason, makeSandbox, runCodex, runGemini } = require('../fixtures/cli-run');
+const { CODEX_BIN, GEMINI_BIN, codexMissingReason, geminiMissingReason, makeSandbox, runCodex, runGemini } = require('../fixtures/cli-run');
 const { start: startOpenAi } = require('../fixtures/mock-openai');
 
 const skip = claudeMissingReason() || false;
@@ -280,10 +280,11 @@ test('a session of the real Codex CLI is listed and adopted, and its next start 
   await d.req('POST', `/api/agents/${r.body.id}/stop`, {});
 });
 
-test('a chat of the real Gemini CLI is listed and shown, and its adoption refused with why', { skip: geminiMissingReason() || false }, async (t) => {
+test('a chat of the real Gemini CLI is listed, shown and adopted, and its next start resumes it', { skip: geminiMissingReason() || false }, async (t) => {
   const mock = await require('../fixtures/mock-gemini').start();
   const sb = makeSandbox();
-  const d = await startApi({ env: { HOME: sb.home } });
+  const nodeModules = path.dirname(path.dirname(GEMINI_BIN));
+  const d = await startApi({ env: { HOME: sb.home }, args: ['--gemini-bin', GEMINI_BIN, '--stop-grace-ms', '3000', '--sandbox-paths', nodeModules] });
   t.after(async () => { await d.cleanup(); await mock.close(); sb.cleanup(); });
   const r = await runGemini({ mockUrl: mock.url, home: sb.home, cwd: sb.cwd, prompt: 'remember this word' });
   assert.equal(r.code, 0, r.stderr);
@@ -297,7 +298,31 @@ test('a chat of the real Gemini CLI is listed and shown, and its adoption refuse
   const one = await d.req('GET', `/api/sessions/external/gemini/${s.sessionId}`);
   assert.equal(one.status, 200, JSON.stringify(one.body));
   assert.deepEqual(one.body.messages.map((m) => m.role), ['user', 'assistant']);
-  const a = await d.req('POST', '/api/sessions/external/adopt', { tool: 'gemini', sessionId: s.sessionId });
-  assert.equal(a.status, 422, JSON.stringify(a.body));
-  assert.equal(a.body.error.details.field, 'tool');
+
+  // Adopted: the agent works in the chat's folder, with its transcript.
+  const a = await d.req('POST', '/api/sessions/external/adopt', {
+    tool: 'gemini', sessionId: s.sessionId, mode: 'regular', baseUrl: mock.url,
+    env: { GEMINI_API_KEY: 'dummy' }, allowUnsafeEnv: true,
+  });
+  assert.equal(a.status, 201, JSON.stringify(a.body));
+  assert.equal(a.body.executor, 'gemini');
+  assert.equal(a.body.sessionId, s.sessionId);
+  const msgs = (await d.req('GET', `/api/agents/${a.body.id}/messages?limit=200`)).body.messages.reverse();
+  assert.deepEqual(msgs.map((m) => m.role), ['user', 'assistant']);
+  assert.equal(msgs[0].content, 'remember this word');
+  assert.equal((await d.req('POST', '/api/sessions/external/adopt', { tool: 'gemini', sessionId: s.sessionId })).status, 409);
+
+  // Its next start resumes the chat (its own home shows the user's chats of
+  // that folder): the model sees the earlier turn.
+  const before = mock.requests.length;
+  const st = await d.req('POST', `/api/agents/${a.body.id}/start`, { initialPrompt: 'what word was it?' });
+  assert.equal(st.status, 200, JSON.stringify(st.body));
+  const req = await until(() => mock.requests.slice(before)
+    .find((q) => q.rpc === 'streamGenerateContent' && JSON.stringify(q.body).includes('what word was it?')), 'the resumed turn to reach the API', 90000);
+  assert.match(JSON.stringify(req.body.contents), /remember this word/, 'the resumed chat carries the earlier turn');
+  await until(async () => (await d.req('GET', `/api/agents/${a.body.id}`)).body.status !== 'running', 'the run to end', 90000);
+  // the user's chat file has the new turn (one chat, not a new one)
+  const chats = fs.readdirSync(path.join(sb.home, '.gemini', 'tmp', path.basename(sb.cwd).toLowerCase(), 'chats'));
+  assert.equal(chats.length, 1, JSON.stringify(chats));
+  assert.match(fs.readFileSync(path.join(sb.home, '.gemini', 'tmp', path.basename(sb.cwd).toLowerCase(), 'chats', chats[0]), 'utf8'), /what word was it/);
 });

@@ -263,13 +263,30 @@ static void gemini_files(void **state)
         "\"text\":\"remember this word\"}]}\n"
         "{\"type\":\"gemini\",\"content\":\"banana\"}\n");
     sess_info_t s = {0};
-    assert_int_equal(sess_find(home, SESS_GEMINI, "2026-11-29T09-36-b675a584", &s), 0);
+    /* its id is the header's (what --resume takes), found by it or by the file's name */
+    assert_int_equal(sess_find(home, SESS_GEMINI, "b675a584-45f4", &s), 0);
+    assert_string_equal(s.id, "b675a584-45f4");
     assert_string_equal(s.cwd, "/work/g");
     assert_string_equal(s.first, "remember this word");
     assert_string_equal(s.last, "banana");
     json_t *j = sess_info_json(&s);
     assert_string_equal(json_string_value(json_object_get(j, "tool")), "gemini");
+    assert_string_equal(json_string_value(json_object_get(j, "sessionId")), "b675a584-45f4");
     json_decref(j);
+    sess_info_clear(&s);
+    assert_int_equal(sess_find(home, SESS_GEMINI, "2026-11-29T09-36-b675a584", &s), 0);
+    assert_string_equal(s.id, "b675a584-45f4");
+    sess_info_clear(&s);
+    /* an id that only shares the name's 8 characters is no session */
+    assert_int_equal(sess_find(home, SESS_GEMINI, "b675a584-ffff", &s), AD_ENOENT);
+    /* a header that names another session than the file's name: the name stays its id */
+    put(".gemini/tmp/proj/chats/session-2026-11-29T10-00-aaaaaaaa.jsonl",
+        "{\"sessionId\":\"bbbbbbbb-0000\",\"startTime\":\"2026-11-29T10:00:00.000Z\"}\n"
+        "{\"type\":\"user\",\"content\":\"hi\"}\n");
+    assert_int_equal(sess_find(home, SESS_GEMINI, "bbbbbbbb-0000", &s), AD_ENOENT);
+    assert_int_equal(sess_find(home, SESS_GEMINI, "aaaaaaaa-0000", &s), AD_ENOENT);
+    assert_int_equal(sess_find(home, SESS_GEMINI, "2026-11-29T10-00-aaaaaaaa", &s), 0);
+    assert_string_equal(s.id, "2026-11-29T10-00-aaaaaaaa");
     sess_info_clear(&s);
     json_t *msgs = NULL;
     read_all(SESS_GEMINI, "proj/chats/session-2026-11-29T09-36-b675a584.jsonl", &msgs);

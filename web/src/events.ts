@@ -254,6 +254,14 @@ export function reduce(model: Model, ev: Envelope): ReduceResult {
         effects.push({ kind: 'reloadAgent', agentId: id });
       break;
     }
+    case 'agent_summary': {
+      // its one-line summary (issue #76): what it is doing, what it needs
+      const id = str(p.agentId);
+      const sm = p.summary;
+      if (!id || !m.agents[id] || !sm || typeof sm !== 'object' || typeof sm.text !== 'string') break;
+      m = withAgent(m, id, { summary: { text: sm.text, at: str(sm.at), turn: str(sm.turn) } });
+      break;
+    }
     case 'approval_requested':
     case 'approval_decided':
     case 'approval_updated': {

@@ -129,6 +129,16 @@ export interface StatusReasonRow {
   ref?: string | null; // the message, approval or run that caused it
 }
 
+/**
+ * An agent's one-line summary (issue #76): what it is doing, what it needs,
+ * written by the workbench's model after a turn (the summary_model setting).
+ */
+export interface AgentSummaryRow {
+  text: string;
+  at: string; // RFC 3339
+  turn: string; // the newest message the model read
+}
+
 /** A stop under way (POST /api/agents/:id/stop answers 202 with it). */
 export interface StoppingRow {
   since: string; // RFC 3339
@@ -164,6 +174,7 @@ export interface AgentRow {
   stopping?: StoppingRow | null;
   sandboxEffective?: unknown; // GET /api/agents/:id only
   resumeAt?: string | null; // RFC 3339; suspended: when it resumes itself (issue #75)
+  summary?: AgentSummaryRow | null; // its one-line summary, once one was made (issue #76)
 }
 
 /** The commit a run started from. */

@@ -36,8 +36,8 @@ export function upsertSession(list: ExternalSession[], s: ExternalSession): Exte
   return next.sort((a, b) => Date.parse(b.lastActivity) - Date.parse(a.lastActivity));
 }
 
-/** Whether agentd can adopt a session of this tool (Gemini's are shown only). */
-export const adoptable = (s: ExternalSession) => s.tool !== 'gemini';
+/** Whether agentd can adopt a session of this tool (all three since Gemini's chats resume, issue #76). */
+export const adoptable = (s: ExternalSession) => s.tool === 'claude' || s.tool === 'codex' || s.tool === 'gemini';
 
 /** The last part of a folder, for a narrow column. */
 export function folderName(cwd: string | null): string {

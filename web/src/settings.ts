@@ -7,7 +7,8 @@ export type SettingValue = string | number | boolean;
 export interface SettingSpec {
   key: string;
   label: string;
-  type: 'enum' | 'boolean' | 'number';
+  type: 'enum' | 'boolean' | 'number' | 'text';
+  pattern?: RegExp; // text: what the value must match ('' always passes)
   options?: string[];
   min?: number;
   max?: number;
@@ -93,6 +94,22 @@ export const SETTINGS: SettingSpec[] = [
     def: 2,
     help: 'A service reporting a higher latency lowers the score.',
   },
+  {
+    key: 'summary_model',
+    label: 'Agent summaries: model',
+    type: 'text',
+    pattern: /^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,127}$/,
+    def: '',
+    help: 'The model that writes each agent’s one-line summary after its turns, with each organisation’s own key (empty: off). Its tokens and cost count in usage and credits.',
+  },
+  {
+    key: 'summary_provider',
+    label: 'Agent summaries: provider',
+    type: 'enum',
+    options: ['anthropic', 'openai'],
+    def: 'anthropic',
+    help: 'Whose API the summary model is (the stored key of that provider is used).',
+  },
 ];
 
 export type Settings = Record<string, SettingValue>;
@@ -135,6 +152,12 @@ export function coerce(spec: SettingSpec, v: unknown): { ok: true; value: Settin
     case 'enum':
       if (typeof v === 'string' && spec.options!.includes(v)) return { ok: true, value: v };
       return { ok: false, error: `${spec.label} must be one of ${spec.options!.join(', ')}` };
+    case 'text': {
+      if (typeof v !== 'string') return { ok: false, error: `${spec.label} must be text` };
+      const t = v.trim();
+      if (t !== '' && spec.pattern && !spec.pattern.test(t)) return { ok: false, error: `${spec.label}: letters, digits and . _ : / @ - only` };
+      return { ok: true, value: t };
+    }
     case 'number': {
       const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
       if (!Number.isFinite(n)) return { ok: false, error: `${spec.label} must be a number` };

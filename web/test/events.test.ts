@@ -93,6 +93,15 @@ describe('reduce', () => {
     expect(m2.agents.ag_1.statusReason).toEqual(why);
   });
 
+  it("puts agent_summary's line on its agent, and nothing for an unknown agent or a bad payload (issue #76)", () => {
+    const sm = { text: 'Waiting for your OK to push', at: '2026-11-29T12:00:00.000Z', turn: 'msg_9' };
+    const { m } = run([ev(1, 'agent_summary', { agentId: 'ag_1', orgId: 'org_default', summary: sm })]);
+    expect(m.agents.ag_1.summary).toEqual(sm);
+    const { m: m2 } = run([ev(2, 'agent_summary', { agentId: 'ag_1', summary: { text: 42 } }), ev(3, 'agent_summary', { agentId: 'ag_2', summary: sm })], m);
+    expect(m2.agents.ag_1.summary).toEqual(sm);
+    expect(m2.agents.ag_2).toBeUndefined();
+  });
+
   it('refuses malformed envelopes without throwing', () => {
     const base = { ...emptyModel(), agents: { ag_1: agent as any } };
     for (const bad of [null, {}, { seq: 'x', type: 'a' }, { seq: NaN, type: 'a' }, { seq: 1 }] as any[]) {

@@ -31,6 +31,7 @@ describe('outside sessions', () => {
     expect(folderName(null)).toBe('—');
     expect(folderName('/')).toBe('/');
     expect(adoptable(s('a', '2026-11-29T12:00:00Z'))).toBe(true);
-    expect(adoptable(s('g', '2026-11-29T12:00:00Z', { tool: 'gemini' }))).toBe(false);
+    expect(adoptable(s('g', '2026-11-29T12:00:00Z', { tool: 'gemini' }))).toBe(true);
+    expect(adoptable(s('x', '2026-11-29T12:00:00Z', { tool: 'other' as any }))).toBe(false);
   });
 });

@@ -23,6 +23,8 @@ describe('settings', () => {
       health_disk_used_pct: 90,
       health_service_fps_min: 400,
       health_service_latency_ms: 2,
+      summary_model: '',
+      summary_provider: 'anthropic',
     });
   });
   it('reads every shape the server may answer with', () => {
@@ -41,6 +43,11 @@ describe('settings', () => {
     expect(validate(cur, { daily_cost_limit: '2.5' }).values).toEqual({ daily_cost_limit: 2.5 });
     expect(validate(cur, { daily_token_limit: '2.5' }).errors.daily_token_limit).toMatch(/whole/);
     expect(validate(cur, { monthly_cost_limit: '-1' }).errors.monthly_cost_limit).toMatch(/between/);
+    // the agents' summary model (issue #76): off when empty, a model name else
+    expect(validate(cur, { summary_model: ' claude-haiku-4-5 ' }).values).toEqual({ summary_model: 'claude-haiku-4-5' });
+    expect(validate(cur, { summary_model: 'no spaces; please' }).errors.summary_model).toMatch(/letters, digits/);
+    expect(validate({ ...cur, summary_model: 'x' }, { summary_model: '' }).values).toEqual({ summary_model: '' });
+    expect(validate(cur, { summary_provider: 'gemini' }).errors.summary_provider).toMatch(/one of/);
     expect(validate(cur, { max_context_warning: '90', theme: 'system', notifications: false })).toEqual({
       values: { max_context_warning: 90, notifications: false },
       errors: {},

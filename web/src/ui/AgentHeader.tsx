@@ -7,7 +7,7 @@ import { api } from '../api';
 import { go } from '../router';
 import { loadTree, model, settings, toast } from '../store';
 import type { Agent } from '../types';
-import { AgentBadge, ago, Badge, Modal } from './common';
+import { AgentBadge, AgentSummary, ago, Badge, Modal } from './common';
 import { useAgentAction } from './useAgent';
 import { ForkDialog, PermissionsDialog, StartDialog } from './AgentDialogs';
 
@@ -82,6 +82,7 @@ export function AgentHeader({ agent, worktreeName }: { agent: Agent; worktreeNam
           {agent.statusReason.text}
         </p>
       )}
+      <AgentSummary a={agent} cls="head" />
       {agent.parentAgentId && <ForkedFrom agent={agent} />}
       <dl class="facts">
         <div>

@@ -7,7 +7,7 @@ import { useEffect } from 'preact/hooks';
 import { PAGES, pageOf, setCollapsed, sidebarCollapsed } from '../shell';
 import { route } from '../router';
 import { agentList, askAgain, auth, conn, daemonDown, dismissToast, loadError, loadTree, signOut, socket, toasts, workspaces, worktrees } from '../store';
-import { AgentBadge, ConfirmHost, Empty, ErrorState, fmtCost, fmtInt, Spinner } from './common';
+import { AgentBadge, AgentSummary, ConfirmHost, Empty, ErrorState, fmtCost, fmtInt, Spinner } from './common';
 import { Home } from './Home';
 import { Login } from './Login';
 import { PaletteHost, SearchBox } from './SearchBox';
@@ -123,6 +123,7 @@ function AgentsPage() {
                 <tr key={a.id}>
                   <td>
                     <a href={`#/agents/${a.id}`}>{a.name}</a>
+                    <AgentSummary a={a} cls="row" />
                   </td>
                   <td>
                     <AgentBadge a={a} small />

@@ -13,7 +13,7 @@ import { agentList, forgetTiles, model, seedTiles, toastError, worktrees } from 
 import { decisionKey, gridColumns, gridMove, tailLines, typingIn } from '../tasks';
 import type { Transcript } from '../events';
 import type { Agent, Approval } from '../types';
-import { AgentBadge, AgentCost, Empty, Modal } from './common';
+import { AgentBadge, AgentCost, AgentSummary, Empty, Modal } from './common';
 
 const MAX_TILES = 24; // tiles whose stored messages are read at once
 
@@ -69,6 +69,7 @@ function Tile({ a, n, selected, pending, onPick }: { a: Agent; n: number; select
           </>
         )}
       </div>
+      <AgentSummary a={a} cls="tile" />
       {approval && (
         <div class="tile-approval" role="status">
           ⚠ Needs approval{pending > 1 ? ` (${pending})` : ''}

@@ -8,7 +8,7 @@ import type { Agent, Run } from '../types';
 import { formatDuration } from '../events';
 import { isUnseen, needsYou, seenMarks } from '../attention';
 import { runningSub, runShownStatus } from '../overview';
-import { AgentBadge, ago, Empty, ErrorState, fmtCost, fmtInt, Spinner } from './common';
+import { AgentBadge, AgentSummary, ago, Empty, ErrorState, fmtCost, fmtInt, Spinner } from './common';
 
 export function usageFigures(u: any): { tokens: number | null; cost: number | null; requests: number | null } {
   if (!u || u.error) return { tokens: null, cost: null, requests: null };
@@ -50,6 +50,7 @@ function AgentMini({ list, empty }: { list: Agent[]; empty: string }) {
       {list.slice(0, 6).map((a) => (
         <li key={a.id}>
           <a href={`#/agents/${a.id}`}>{a.name}</a> <AgentBadge a={a} small />
+          <AgentSummary a={a} cls="mini" />
         </li>
       ))}
     </ul>

@@ -132,7 +132,7 @@ export default function Sessions() {
                           Open agent
                         </a>
                       ) : !adoptable(s) ? (
-                        <span class="muted" title="an agent's gemini would not find this chat to resume">
+                        <span class="muted" title="agentd does not adopt this tool's sessions">
                           view only
                         </span>
                       ) : (

@@ -141,6 +141,19 @@ export function SettingsPage({ section }: { section?: string }) {
                       aria-describedby={errors.value[s.key] ? `err-${s.key}` : undefined}
                     />
                   )}
+                  {s.type === 'text' && (
+                    <input
+                      id={`set-${s.key}`}
+                      name={s.key}
+                      type="text"
+                      spellcheck={false}
+                      placeholder="off"
+                      value={String(form.value[s.key] ?? '')}
+                      onInput={(e) => set(s.key, e.currentTarget.value)}
+                      aria-invalid={!!errors.value[s.key]}
+                      aria-describedby={errors.value[s.key] ? `err-${s.key}` : undefined}
+                    />
+                  )}
                   {errors.value[s.key] && (
                     <div class="field-error" id={`err-${s.key}`} role="alert">
                       {errors.value[s.key]}

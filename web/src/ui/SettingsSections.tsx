@@ -25,7 +25,7 @@ export function sectionOf(id: string | undefined): SectionId {
 /** The section a setting key is shown in. */
 export function SECTION_OF(key: string): SectionId {
   if (key === 'health_service_fps_min' || key === 'health_service_latency_ms') return 'services';
-  if (key.startsWith('health_')) return 'advanced';
+  if (key.startsWith('health_') || key.startsWith('summary_')) return 'advanced';
   return 'general';
 }
 

@@ -8,7 +8,7 @@ import { route } from '../router';
 import { setCollapsed } from '../shell';
 import { loadError, loadTree, workspaces } from '../store';
 import type { Agent } from '../types';
-import { AgentBadge, AgentCost, Spinner } from './common';
+import { AgentBadge, AgentCost, AgentSummary, Spinner } from './common';
 import { AddWorkspace, DeleteWorktree, NewAgent, NewWorktree } from './SidebarDialogs';
 import { dragRow, SortModeSelect } from './Reorder';
 import { counts, useSidebar } from './useSidebar';
@@ -51,7 +51,10 @@ function AgentRow({ a, current, onNavigate, drag }: { a: Agent; current: string 
         aria-current={current === a.id ? 'page' : undefined}
         onClick={onNavigate}
       >
-        <span class="agent-name">{a.name}</span>
+        <span class="agent-main">
+          <span class="agent-name">{a.name}</span>
+          <AgentSummary a={a} cls="side" />
+        </span>
         <AgentCost a={a} />
         <AgentBadge a={a} small />
       </a>

@@ -70,6 +70,19 @@ export function agentNote(a: Agent): { text: string; title: string; kind: string
   return null;
 }
 
+// An agent's one-line summary (issue #76): what it is doing, what it needs,
+// written by the workbench's model after its last turn; nothing without one.
+export function AgentSummary({ a, cls }: { a: Agent; cls?: string }) {
+  const sm = a.summary;
+  if (!sm || !sm.text) return null;
+  const at = sm.at ? new Date(sm.at).toLocaleString() : '';
+  return (
+    <span class={`agent-summary${cls ? ` agent-summary-${cls}` : ''}`} data-testid="agent-summary" title={`${sm.text}${at ? ` · ${at}` : ''}`}>
+      {sm.text}
+    </span>
+  );
+}
+
 export function AgentBadge({ a, small }: { a: Agent; small?: boolean }) {
   const s = badgeStatus(a);
   const unseen = s === 'turn' && isUnseen(a, seenMarks.value);
