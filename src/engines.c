@@ -42,6 +42,10 @@
  *       deliveries on the pool end).
  *   15. sessions: the CLIs' own sessions (issue #76); it uses only the
  *       bus and the pool, so its place is free: last, closed first.
+ *   16. fleet: registration tokens, node events and the autoscaling hook
+ *       (issue #77), with the worker plane, the store, the server and the
+ *       supervisor (the hook's process): all core, so after the others;
+ *       stopped with them (its hook killed), closed first.
  * Then the server's database checks (core: the server and the store): a
  * route that needs the database answers 503 while it is away, 500
  * DATA_DAMAGED while it is damaged.
@@ -58,6 +62,7 @@
 #include "chat/chat.h"
 #include "creds/creds.h"
 #include "defs/defs.h"
+#include "fleet/fleet.h"
 #include "flow/flow.h"
 #include "live/live.h"
 #include "loop/loop.h"
@@ -73,9 +78,10 @@
 #include "wtree/wtree.h"
 
 static const ad_engine_t *const table[] = {
-    &ad_wtree_engine, &ad_monitor_engine, &ad_train_engine,   &ad_psync_engine, &ad_flow_engine,
-    &ad_svc_engine,   &ad_live_engine,    &ad_creds_engine,   &ad_defs_engine,  &ad_chat_engine,
-    &ad_loop_engine,  &ad_mcp_engine,     &ad_routine_engine, &ad_push_engine,  &ad_sessions_engine,
+    &ad_wtree_engine,   &ad_monitor_engine, &ad_train_engine,    &ad_psync_engine,
+    &ad_flow_engine,    &ad_svc_engine,     &ad_live_engine,     &ad_creds_engine,
+    &ad_defs_engine,    &ad_chat_engine,    &ad_loop_engine,     &ad_mcp_engine,
+    &ad_routine_engine, &ad_push_engine,    &ad_sessions_engine, &ad_fleet_engine,
 };
 _Static_assert(AD_ARRAY_LEN(table) <= AD_ENGINES_MAX, "raise AD_ENGINES_MAX");
 

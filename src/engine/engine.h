@@ -55,6 +55,7 @@ struct ad_prloop;
 struct ad_routines;
 struct ad_push;
 struct ad_sessions;
+struct ad_fleet;
 
 typedef struct ad_app ad_app_t;
 
@@ -137,6 +138,7 @@ struct ad_app {
     struct ad_routines *routines;     /* routines: the scheduler and its runs (src/routine) */
     struct ad_push *push;             /* Web Push to the dashboard app (src/push) */
     struct ad_sessions *sessions;     /* the CLIs' own sessions on this machine (src/sessions) */
+    struct ad_fleet *fleet; /* registration tokens, node events, autoscaling (src/fleet) */
 };
 
 /* Opens list[0..n) in order into app->engines (n at most AD_ENGINES_MAX):

@@ -141,9 +141,9 @@ static void metrics_in_order_of_open_engines(void **state)
 static void the_daemons_table_is_in_its_documented_order(void **state)
 {
     AD_UNUSED(state);
-    static const char *const want[] = {"wtree", "monitor", "train",   "psync", "flow",
-                                       "svc",   "live",    "creds",   "defs",  "chat",
-                                       "loop",  "mcp",     "routine", "push",  "sessions"};
+    static const char *const want[] = {"wtree",   "monitor", "train",    "psync", "flow", "svc",
+                                       "live",    "creds",   "defs",     "chat",  "loop", "mcp",
+                                       "routine", "push",    "sessions", "fleet"};
     assert_int_equal(AD_ARRAY_LEN(table), AD_ARRAY_LEN(want));
     for (size_t i = 0; i < AD_ARRAY_LEN(want); i++) {
         assert_string_equal(table[i]->name, want[i]);
