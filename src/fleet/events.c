@@ -24,9 +24,11 @@ static void events_list(ad_req_t *r, void *ud)
     }
     json_decref(n);
     int64_t limit = 50, before = 0;
+    bool has_limit = false, has_before = false;
     ad_field_err_t e;
-    if (ad_field_query_int(ad_req_query(r, "limit"), "limit", 1, 500, NULL, &limit, &e) != 0 ||
-        ad_field_query_int(ad_req_query(r, "before"), "before", 1, INT64_MAX, NULL, &before,
+    if (ad_field_query_int(ad_req_query(r, "limit"), "limit", 1, 500, &has_limit, &limit, &e) !=
+            0 ||
+        ad_field_query_int(ad_req_query(r, "before"), "before", 1, INT64_MAX, &has_before, &before,
                            &e) != 0) {
         ad_fleet_invalid(r, &e);
         return;
@@ -39,12 +41,12 @@ static void events_list(ad_req_t *r, void *ud)
     }
     size_t count = json_array_size(rows);
     json_t *last = count == (size_t)limit ? json_array_get(rows, count - 1) : NULL;
-    ad_res_json(r, 200, json_pack("{s:o, s:O?}", "events", rows, "next",
-                                  last != NULL ? json_object_get(last, "id") : NULL));
+    ad_res_json(r, 200,
+                json_pack("{s:o, s:O?}", "events", rows, "next",
+                          last != NULL ? json_object_get(last, "id") : NULL));
 }
 
 void ad_fleet_events_routes(ad_fleet_t *f)
 {
-    ad_server_route(f->app->server, "GET", "/api/nodes/:id/events", AD_ACCESS_READ, events_list,
-                    f);
+    ad_server_route(f->app->server, "GET", "/api/nodes/:id/events", AD_ACCESS_READ, events_list, f);
 }

@@ -282,6 +282,15 @@ export interface QueuedStart {
   claimedBy?: string;
 }
 
+/** One event of a node's history (GET /api/nodes/:id/events, docs/nodes.md). */
+export interface NodeEvent {
+  id: number;
+  nodeId: string;
+  at: string;
+  kind: string;
+  detail: Record<string, unknown>;
+}
+
 /** One step's state in a workflow (docs/workbench.md). */
 export interface WorkflowStep {
   agentId?: string;
@@ -646,6 +655,7 @@ export const api = {
   nodeAction: (id: string, what: 'drain' | 'cordon' | 'uncordon') => request('POST', `/api/nodes/${enc(id)}/${what}`),
   setNode: (id: string, body: { maxRuns?: number | null; labels?: Record<string, string> | null }) => request('PATCH', `/api/nodes/${enc(id)}`, body),
   nodeQueue: async () => listOf<QueuedStart>(await request('GET', '/api/nodes/queue'), 'queue'),
+  nodeEvents: async (id: string, limit = 20) => listOf<NodeEvent>(await request('GET', `/api/nodes/${enc(id)}/events?limit=${limit}`), 'events'),
   /** A stop of an agent that is not running cancels its queued start. */
   cancelQueued: (agentId: string) => request('POST', `/api/agents/${enc(agentId)}/stop`),
   approveSetup: (worktreeId: string) => request('POST', `/api/worktrees/${enc(worktreeId)}/setup`, { approve: true }),
