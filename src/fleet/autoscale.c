@@ -25,7 +25,8 @@
 
 #define ARGV_MAX 64
 #define ENV_MAX 64
-#define PLANES_LIVE_MS 6000 /* a plane heard from within its lease (src/cluster) */
+#define PLANES_LIVE_MS 6000
+#define RUNS_KEPT 10 /* a plane heard from within its lease (src/cluster) */
 
 struct ad_autoscale {
     ad_fleet_t *f; /* NULL once stopped */
@@ -42,7 +43,7 @@ struct ad_autoscale {
     bool timed_out;
     ad_buf_t out;
     json_t *input; /* what the running one was given */
-    json_t *last;  /* lastRun */
+    json_t *runs;  /* the last RUNS_KEPT runs, newest first */
 };
 
 static void env_clear_run(ad_autoscale_t *a)
@@ -64,7 +65,7 @@ static void as_free(ad_autoscale_t *a)
     }
     ad_buf_cleanup(&a->out);
     json_decref(a->input);
-    json_decref(a->last);
+    json_decref(a->runs);
     free(a);
 }
 
@@ -170,10 +171,13 @@ static void finished(ad_autoscale_t *a, int code, int sig, const char *error)
     ad_time_format(a->started_wall, at);
     const char *text = a->out.data != NULL ? a->out.data : "";
     json_t *out = json_stringn(text, ad_utf8_valid_prefix(text, a->out.len));
-    json_decref(a->last);
-    a->last = json_pack("{s:s, s:i, s:i, s:I, s:b, s:s?, s:o, s:O?}", "at", at, "exitCode", code,
-                        "signal", sig, "durationMs", (json_int_t)ms, "timedOut", a->timed_out,
-                        "error", error, "output", out, "input", a->input);
+    json_t *run = json_pack("{s:s, s:i, s:i, s:I, s:b, s:s?, s:o, s:O?}", "at", at, "exitCode",
+                            code, "signal", sig, "durationMs", (json_int_t)ms, "timedOut",
+                            a->timed_out, "error", error, "output", out, "input", a->input);
+    json_array_insert_new(a->runs, 0, run);
+    while (json_array_size(a->runs) > RUNS_KEPT) {
+        json_array_remove(a->runs, RUNS_KEPT);
+    }
     ad_log(code == 0 ? AD_LOG_INFO : AD_LOG_WARN, "fleet",
            "autoscaling hook ended exit=%d signal=%d ms=%lld timed_out=%d%s%s output=\"%.*s\"",
            code, sig, (long long)ms, a->timed_out, error != NULL ? " error=" : "",
@@ -188,7 +192,8 @@ static void finished(ad_autoscale_t *a, int code, int sig, const char *error)
                  (long long)json_integer_value(json_object_get(a->input, "queueDepth")),
                  (long long)json_integer_value(json_object_get(a->input, "idleNodes")), code,
                  a->timed_out ? " (timed out)" : "", (long long)ms,
-                 (int)(a->out.len < 600 ? a->out.len : 600), a->out.data != NULL ? a->out.data : "");
+                 (int)(a->out.len < 600 ? a->out.len : 600),
+                 a->out.data != NULL ? a->out.data : "");
         ad_fleet_audit(a->f, "agentd", "", "", "HOOK", "/api/nodes/autoscale", "", code, detail);
     }
     ad_buf_reset(&a->out);
@@ -245,6 +250,7 @@ static void start(ad_autoscale_t *a, json_t *input)
                         .env = (const char *const *)a->env,
                         .cwd = a->app->cfg->data_dir,
                         .polite = AD_PROC_POLITE_NONE,
+                        .leave_tree = true, /* the nodes it starts outlive it */
                         .max_line_bytes = AD_FLEET_OUT_MAX,
                         .on_line = on_line,
                         .on_exit = on_exit_cb,
@@ -315,17 +321,17 @@ static json_t *situation(ad_autoscale_t *a)
             brief,
             json_pack("{s:O?, s:O?, s:O?, s:O?, s:b, s:b, s:I, s:O?, s:O?}", "id",
                       json_object_get(n, "id"), "name", json_object_get(n, "name"), "orgId",
-                      json_object_get(n, "orgId"), "state", json_object_get(n, "state"),
-                      "cordoned", cordoned, "draining",
-                      json_is_true(json_object_get(n, "draining")), "runs", runs, "maxRuns",
-                      json_object_get(n, "maxRuns"), "labels", json_object_get(n, "labels")));
+                      json_object_get(n, "orgId"), "state", json_object_get(n, "state"), "cordoned",
+                      cordoned, "draining", json_is_true(json_object_get(n, "draining")), "runs",
+                      runs, "maxRuns", json_object_get(n, "maxRuns"), "labels",
+                      json_object_get(n, "labels")));
     }
     json_decref(nodes);
     size_t depth = json_array_size(queue);
-    const char *reason = depth > 0                ? "queue"
-                         : idle < a->min_warm     ? "below_warm"
-                         : idle > a->min_warm     ? "above_warm"
-                                                  : NULL;
+    const char *reason = depth > 0            ? "queue"
+                         : idle < a->min_warm ? "below_warm"
+                         : idle > a->min_warm ? "above_warm"
+                                              : NULL;
     if (reason == NULL) {
         json_decref(queue);
         json_decref(brief);
@@ -378,6 +384,7 @@ int ad_autoscale_open(ad_fleet_t *f, const char *path, char *why, size_t whysz)
     a->f = f;
     a->app = f->app;
     ad_buf_init(&a->out, AD_FLEET_OUT_MAX + 2);
+    a->runs = json_array();
     if (read_file(a, j, why, whysz) != 0) {
         json_decref(j);
         as_free(a);
@@ -425,11 +432,11 @@ static void autoscale_get(ad_req_t *r, void *ud)
         json_array_append_new(env, json_stringn(a->env[i], strcspn(a->env[i], "=")));
     }
     ad_res_json(r, 200,
-                json_pack("{s:b, s:o, s:o, s:I, s:I, s:I, s:b, s:O?}", "configured", true, "argv",
-                          argv, "envNames", env, "minWarmIdle", (json_int_t)a->min_warm,
+                json_pack("{s:b, s:o, s:o, s:I, s:I, s:I, s:b, s:O?, s:O}", "configured", true,
+                          "argv", argv, "envNames", env, "minWarmIdle", (json_int_t)a->min_warm,
                           "intervalSeconds", (json_int_t)(a->interval_ms / 1000), "timeoutSeconds",
-                          (json_int_t)(a->timeout_ms / 1000), "running", a->proc != NULL,
-                          "lastRun", a->last));
+                          (json_int_t)(a->timeout_ms / 1000), "running", a->proc != NULL, "lastRun",
+                          json_array_get(a->runs, 0), "runs", a->runs));
 }
 
 void ad_autoscale_routes(ad_fleet_t *f)

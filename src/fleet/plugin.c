@@ -30,8 +30,9 @@ void ad_fleet_fail(ad_req_t *r, int rc, const char *what, const char *id)
 
 void ad_fleet_invalid(ad_req_t *r, const ad_field_err_t *e)
 {
-    ad_res_error(r, 422, "VALIDATION_ERROR", json_pack("{s:s, s:s}", "field", e->field, "reason", e->why),
-                 "%s %s", e->field, e->why);
+    ad_res_error(r, 422, "VALIDATION_ERROR",
+                 json_pack("{s:s, s:s}", "field", e->field, "reason", e->why), "%s %s", e->field,
+                 e->why);
 }
 
 void ad_fleet_audit(ad_fleet_t *f, const char *who, const char *remote, const char *org,

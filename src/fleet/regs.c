@@ -26,7 +26,8 @@ static void reg_made(int rc, json_t *row, void *ud)
     if (rc != 0) {
         ad_fleet_fail(m->r, rc, "registration token", NULL);
     } else {
-        ad_res_json(m->r, 201, json_pack("{s:s, s:O}", "token", m->token, "registrationToken", row));
+        ad_res_json(m->r, 201,
+                    json_pack("{s:s, s:O}", "token", m->token, "registrationToken", row));
     }
     json_decref(row);
     memset(m->token, 0, sizeof(m->token));
@@ -41,10 +42,11 @@ static int reg_body(ad_req_t *r, json_t *body, ad_store_nodereg_t *reg)
     json_t *v;
     json_object_foreach(body, k, v)
     {
-        if (strcmp(k, "ttlSeconds") != 0 && strcmp(k, "maxUses") != 0 &&
-            strcmp(k, "labels") != 0 && strcmp(k, "orgId") != 0) {
-            ad_field_fail(&e, k, "is not a field of a registration token (ttlSeconds, maxUses, "
-                                 "labels, orgId)");
+        if (strcmp(k, "ttlSeconds") != 0 && strcmp(k, "maxUses") != 0 && strcmp(k, "labels") != 0 &&
+            strcmp(k, "orgId") != 0) {
+            ad_field_fail(&e, k,
+                          "is not a field of a registration token (ttlSeconds, maxUses, "
+                          "labels, orgId)");
             ad_fleet_invalid(r, &e);
             return -1;
         }
@@ -157,6 +159,6 @@ void ad_fleet_regs_routes(ad_fleet_t *f)
     ad_server_t *s = f->app->server;
     ad_server_route(s, "POST", "/api/nodes/registration-tokens", AD_ACCESS_ADMIN, reg_create, f);
     ad_server_route(s, "GET", "/api/nodes/registration-tokens", AD_ACCESS_ADMIN, reg_list, f);
-    ad_server_route(s, "DELETE", "/api/nodes/registration-tokens/:id", AD_ACCESS_ADMIN,
-                    reg_revoke, f);
+    ad_server_route(s, "DELETE", "/api/nodes/registration-tokens/:id", AD_ACCESS_ADMIN, reg_revoke,
+                    f);
 }

@@ -66,7 +66,8 @@ static void refuse(trade_t *t, const char *reason)
     char detail[256];
     snprintf(detail, sizeof(detail), "registration refused (%s) token %s name %s", reason,
              t->id[0] != '\0' ? t->id : "-", t->name);
-    ad_fleet_audit(t->f, "anonymous", t->remote, t->org, t->is_ws ? "GET" : "POST", ROUTE, t->id, 401, detail);
+    ad_fleet_audit(t->f, "anonymous", t->remote, t->org, t->is_ws ? "GET" : "POST", ROUTE, t->id,
+                   401, detail);
     ad_log(AD_LOG_WARN, "fleet", "registration refused reason=%s token=%s name=%s remote=%s",
            reason, t->id[0] != '\0' ? t->id : "-", t->name, t->remote);
     if (t->r != NULL) {
@@ -234,9 +235,8 @@ static bool name_ok(const char *s)
 static void trade_start(trade_t *t, const char *auth_header, const char *name)
 {
     snprintf(t->name, sizeof(t->name), "%s", name_ok(name) ? name : "");
-    const char *tok = auth_header != NULL && strncasecmp(auth_header, "bearer ", 7) == 0
-                          ? auth_header + 7
-                          : NULL;
+    const char *tok =
+        auth_header != NULL && strncasecmp(auth_header, "bearer ", 7) == 0 ? auth_header + 7 : NULL;
     const char *dot = tok != NULL ? strchr(tok, '.') : NULL;
     size_t idlen = dot != NULL ? (size_t)(dot - tok) : 0;
     if (idlen > 0 && idlen < sizeof(t->id)) {
