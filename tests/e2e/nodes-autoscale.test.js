@@ -107,8 +107,8 @@ test('a queued start makes the hook start a real node; the run then runs on it',
   assert.match(out, /agentd vars: 0/);
   assert.equal(first.input.reason, 'queue');
   assert.equal(first.input.queue[0].agentId, id);
-  const audit = JSON.stringify((await api(d, 'GET', '/api/audit?limit=500')).body);
-  assert.match(audit, /autoscaling hook .*hook\.sh \(queue, queue 1, idle 0\): exit 0/);
+  await until(async () => /autoscaling hook .*hook\.sh \(queue, queue 1, idle 0\): exit 0/
+    .test(JSON.stringify((await api(d, 'GET', '/api/audit?limit=500')).body)), 'the hook\'s run audited');
   assert.match(d.stderr, /autoscaling hook ended" exit=0/);
   // once the queue is empty and the node idles past minWarmIdle 0, it is told so
   await until(async () => (await api(d, 'GET', '/api/nodes/autoscale')).body.lastRun?.input?.reason === 'above_warm', 'an above_warm run');

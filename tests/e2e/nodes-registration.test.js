@@ -91,8 +91,7 @@ test('a node trades a fresh registration token for its own key, and restarts wit
   n = await node({ name: 'reg1', dataDir });
   await until(async () => (await nodeNamed(d, 'reg1'))?.state === 'connected', 'reg1 back');
   assert.match(n.stderr + n.stdout, /joined/);
-  const ev = await events(nd.id);
-  assert.ok(ev.filter((e) => e.kind === 'linked').length >= 2, JSON.stringify(ev));
+  await until(async () => (await events(nd.id)).filter((e) => e.kind === 'linked').length >= 2, 'linked twice');
 
   // the used token is refused, with why, and the refusal is audited
   const again = await trade(made.token, 'reg2');
@@ -100,9 +99,10 @@ test('a node trades a fresh registration token for its own key, and restarts wit
   assert.equal(again.body.error.code, 'REGISTRATION_REFUSED');
   assert.equal(again.body.error.details.reason, 'used');
   assert.match(again.body.error.message, /used/);
-  const audit = await api(d, 'GET', '/api/audit?limit=500');
-  const text = JSON.stringify(audit.body);
-  assert.match(text, /registration refused \(used\)/);
+  const text = await until(async () => {
+    const t = JSON.stringify((await api(d, 'GET', '/api/audit?limit=500')).body);
+    return /registration refused \(used\)/.test(t) && t;
+  }, 'the refusal audited');
   assert.ok(!text.includes(secret), 'the audit never holds the secret');
   assert.ok(!d.stderr.includes(secret), 'nor the log');
 
@@ -156,7 +156,7 @@ test('revoking a registered node revokes its key: restarted, it is refused', asy
   await n.exit;
   const again = await startNode(d.url, { name: 'rev1', dataDir, env: NODE_ENV, wait: false });
   assert.equal((await again.exit).code, 3, again.stderr);
-  assert.ok((await events(nd.id)).some((e) => e.kind === 'revoked'));
+  await until(async () => (await events(nd.id)).some((e) => e.kind === 'revoked'), 'its revoked event');
 });
 
 test('only an admin of the organisation makes, lists or revokes them; another organisation\'s are 404', async () => {
