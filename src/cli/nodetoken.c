@@ -62,12 +62,9 @@ static int put_labels(json_t *body, const char *text)
 static int token_create(ad_cli_t *c, int argc, char **argv)
 {
     const char *ttl = NULL, *uses = NULL, *labels = NULL, *org = NULL;
-    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json},
-                             {"--ttl", true, &ttl, NULL},
-                             {"--max-uses", true, &uses, NULL},
-                             {"--label", true, &labels, NULL},
-                             {"--labels", true, &labels, NULL},
-                             {"--org", true, &org, NULL}};
+    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json}, {"--ttl", true, &ttl, NULL},
+                             {"--max-uses", true, &uses, NULL}, {"--label", true, &labels, NULL},
+                             {"--labels", true, &labels, NULL}, {"--org", true, &org, NULL}};
     static const char usage[] = "usage: agentd node token create [--ttl 10m] [--max-uses N] "
                                 "[--label k=v[,k=v...]] [--org ID] [--json]";
     int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), NULL, 0, &npos);

@@ -92,7 +92,6 @@ const char *ad_plane_close_why(int code)
     case AD_NODE_CLOSE_REPLACED:
         return "replaced by a new connection of the node";
     default:
-        return code >= 4400 && code < 4500 ? "refused by the control plane"
-                                           : "the link closed";
+        return code >= 4400 && code < 4500 ? "refused by the control plane" : "the link closed";
     }
 }

@@ -55,10 +55,10 @@ static bool key_load(worker_t *w)
 /* Writes the key (a new file, 0600, renamed over the old): 0 or -1. */
 static int key_save(worker_t *w, json_t *msg)
 {
-    json_t *keep = json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?}", "key", json_object_get(msg, "key"),
-                             "tokenId", json_object_get(msg, "tokenId"), "nodeId",
-                             json_object_get(msg, "nodeId"), "name", json_object_get(msg, "name"),
-                             "orgId", json_object_get(msg, "orgId"));
+    json_t *keep =
+        json_pack("{s:O?, s:O?, s:O?, s:O?, s:O?}", "key", json_object_get(msg, "key"), "tokenId",
+                  json_object_get(msg, "tokenId"), "nodeId", json_object_get(msg, "nodeId"), "name",
+                  json_object_get(msg, "name"), "orgId", json_object_get(msg, "orgId"));
     char *text = json_dumps(keep, JSON_COMPACT);
     json_decref(keep);
     char tmp[4200], path[4200];
@@ -101,12 +101,12 @@ static void on_message(ad_wsc_t *c, const char *data, size_t len, bool binary, v
     json_t *msg = binary ? NULL : json_loadb(data, len, 0, NULL);
     const char *t = json_string_value(json_object_get(msg, "t"));
     const char *key = json_string_value(json_object_get(msg, "key"));
-    if (t != NULL && strcmp(t, "registered") == 0 && key != NULL && strlen(key) < sizeof(w->token)) {
+    if (t != NULL && strcmp(t, "registered") == 0 && key != NULL &&
+        strlen(key) < sizeof(w->token)) {
         if (key_save(w, msg) != 0) {
             fprintf(stderr, "agentd node: cannot keep the node key in %s: %s\n", w->cfg->data_dir,
                     strerror(errno));
-            ad_log(AD_LOG_ERROR, "node", "cannot write the node key file dir=%s",
-                   w->cfg->data_dir);
+            ad_log(AD_LOG_ERROR, "node", "cannot write the node key file dir=%s", w->cfg->data_dir);
         }
         snprintf(w->token, sizeof(w->token), "%s", key);
         memset(w->reg_token, 0, sizeof(w->reg_token)); /* it is used up */

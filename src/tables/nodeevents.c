@@ -63,8 +63,7 @@ static json_t *event_row(ad_db_stmt_t *s)
     }
     return json_pack("{s:I, s:s, s:s, s:s, s:o}", "id", (json_int_t)ad_db_column_int64(s, 0),
                      "nodeId", (const char *)ad_db_column_text(s, 1), "at", at, "kind",
-                     (const char *)ad_db_column_text(s, 3), "detail",
-                     detail);
+                     (const char *)ad_db_column_text(s, 3), "detail", detail);
 }
 
 int ad_store_node_events(ad_store_t *st, const char *node_id, int limit, int64_t before,

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #define REG_COLS                                                                                   \
-    "id, org_id, labels, max_uses, uses, expires_at, created_at, created_by, revoked_at, "      \
+    "id, org_id, labels, max_uses, uses, expires_at, created_at, created_by, revoked_at, "         \
     "last_used_at"
 
 static const char *reg_state(json_int_t max, json_int_t uses, int64_t exp, bool revoked,
