@@ -43,10 +43,7 @@ typedef struct {
 static void trade_free(trade_t *t)
 {
     json_decref(t->reg);
-    if (t->key != NULL) {
-        json_object_del(t->key, "token");
-        json_decref(t->key);
-    }
+    json_decref(t->key);
     if (t->ws != NULL) {
         ad_ws_set_data(t->ws, NULL);
     }
@@ -176,8 +173,7 @@ static void joined(int rc, json_t *row, void *ud)
 static void key_made(int rc, json_t *key, void *ud)
 {
     trade_t *t = ud;
-    if (rc != 0 || key == NULL) {
-        json_decref(key);
+    if (rc != 0 || key == NULL) { /* (key is borrowed) */
         fail(t, rc != 0 ? rc : AD_EINTERNAL, "node key");
         return;
     }

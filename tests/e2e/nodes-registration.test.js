@@ -182,3 +182,26 @@ test('only an admin of the organisation makes, lists or revokes them; another or
     assert.equal(r.body.error.details.field, field);
   }
 });
+
+test('agentd node token create|ls|revoke', async () => {
+  const made = daemon.run(['--data-dir', d.dataDir, 'node', 'token', 'create', '--ttl', '10m', '--max-uses', '2', '--label', 'pool=cli']);
+  assert.equal(made.status, 0, made.stderr);
+  const tok = made.stdout.trim();
+  assert.match(tok, /^nrt_[0-9a-z]{26}\.[A-Za-z0-9_-]{43}$/);
+  assert.match(made.stderr, /2 use\(s\), expires/);
+  const id = tok.split('.')[0];
+  const row = (await api(d, 'GET', '/api/nodes/registration-tokens')).body.registrationTokens.find((t) => t.id === id);
+  assert.equal(row.maxUses, 2);
+  assert.deepEqual(row.labels, { pool: 'cli' });
+  const exp = Date.parse(row.expiresAt) - Date.parse(row.createdAt);
+  assert.equal(exp, 600000);
+  const ls = daemon.run(['--data-dir', d.dataDir, 'node', 'token', 'ls']);
+  assert.equal(ls.status, 0, ls.stderr);
+  assert.match(ls.stdout, new RegExp(`${id}\\s+active\\s+0/2`));
+  assert.ok(!ls.stdout.includes(tok.split('.')[1]), 'ls never prints the secret');
+  const rv = daemon.run(['--data-dir', d.dataDir, 'node', 'token', 'revoke', id]);
+  assert.equal(rv.status, 0, rv.stderr);
+  assert.match(daemon.run(['--data-dir', d.dataDir, 'node', 'token', 'ls']).stdout, new RegExp(`${id}\\s+revoked`));
+  const bad = daemon.run(['--data-dir', d.dataDir, 'node', 'token', 'create', '--ttl', 'soon']);
+  assert.equal(bad.status, 2);
+});
