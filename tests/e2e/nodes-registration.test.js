@@ -14,7 +14,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
 const { api, until, startApi, request } = require('./lib/api');
-const { startNode, nodeNamed } = require('./lib/nodes');
+const { startNode, nodeNamed, proxy } = require('./lib/nodes');
 
 const NODE_ENV = { PATH: '/usr/bin:/bin' };
 let d;
@@ -204,4 +204,18 @@ test('agentd node token create|ls|revoke', async () => {
   assert.match(daemon.run(['--data-dir', d.dataDir, 'node', 'token', 'ls']).stdout, new RegExp(`${id}\\s+revoked`));
   const bad = daemon.run(['--data-dir', d.dataDir, 'node', 'token', 'create', '--ttl', 'soon']);
   assert.equal(bad.status, 2);
+});
+
+test('a node whose plane cannot be reached yet keeps trying, then registers', async () => {
+  const made = await regToken({});
+  const p = await proxy(d.url);
+  cleanups.push(() => p.close());
+  p.set('cut');
+  const n = await startNode(p.url, { registration: made.token, name: 'late1', dataDir: dir(), env: NODE_ENV, wait: false });
+  cleanups.push(() => n.stop());
+  await until(async () => (n.stderr.match(/registration: no answer/g) || []).length >= 2, 'a refused connection tried again');
+  assert.equal(n.exited, null, 'it did not give up');
+  p.set('pass');
+  await until(async () => (await nodeNamed(d, 'late1'))?.state === 'connected', 'late1 registered and linked');
+  assert.ok(fs.existsSync(path.join(n.dataDir, 'node-key.json')));
 });
