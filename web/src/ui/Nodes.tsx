@@ -6,7 +6,8 @@
 // its runs against its capacity and the starts queued for it, with admin
 // buttons to drain, cordon, uncordon and set its capacity; and the queue of
 // starts waiting for a node, each cancellable; a node's recent events
-// (NodeEvents.tsx) under its row. Read again every few seconds
+// (NodeEvents.tsx) under its row; for admins, registration tokens
+// (RegTokens.tsx). Read again every few seconds
 // while open: a node's figures change with its renewals.
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
@@ -15,6 +16,7 @@ import { auth, toast } from '../store';
 import { nodeCapacity, nodeFigures, nodeSchedule } from '../nodes';
 import { ago, Empty, ErrorState, errText, Spinner } from './common';
 import NodeEvents from './NodeEvents';
+import RegTokens from './RegTokens';
 
 export default function Nodes() {
   const list = useSignal<WorkerNode[] | null>(null);
@@ -218,6 +220,7 @@ export default function Nodes() {
           </tbody>
         </table>
       )}
+      {admin && <RegTokens />}
       {err.value && (
         <div class="form-error" role="alert">
           {err.value}
