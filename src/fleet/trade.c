@@ -257,9 +257,18 @@ static void trade_start(trade_t *t, const char *auth_header, const char *name)
         trade_free(t);
         return;
     }
-    char hash[65];
+    char hash[65], why[16];
     ad_sha256_hex(dot + 1, strlen(dot + 1), hash);
-    ad_store_nodereg_use(t->f->app->store, t->id, hash, ad_wall_ms(), used, t);
+    /* judged on the read connection first: a token that will be refused
+     * costs no write (the use itself is judged again in its write) */
+    int rc = ad_store_nodereg_check(t->f->app->store, t->id, hash, ad_wall_ms(), why);
+    if (rc == AD_EPERM) {
+        refuse(t, why);
+    } else if (rc != 0) {
+        fail(t, rc, "registration token");
+    } else {
+        ad_store_nodereg_use(t->f->app->store, t->id, hash, ad_wall_ms(), used, t);
+    }
 }
 
 static void register_post(ad_req_t *r, void *ud)

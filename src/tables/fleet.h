@@ -39,6 +39,13 @@ void ad_store_nodereg_add(ad_store_t *st, const ad_store_nodereg_t *r, ad_store_
  * taken once. Loop thread. */
 void ad_store_nodereg_use(ad_store_t *st, const char *id, const char *hash, int64_t now,
                           ad_store_result_cb cb, void *ud);
+/* The same judgement read only (the read connection, by its primary key):
+ * 0 when a use could be taken now, else AD_EPERM and why (unknown,
+ * revoked, expired, used; 16 bytes), or the store's error. A public
+ * route asks this first, so a token that will be refused costs no write.
+ * Loop thread. */
+int ad_store_nodereg_check(ad_store_t *st, const char *id, const char *hash, int64_t now,
+                           char why[16]);
 /* Revokes it: cb gets the row, or AD_ENOENT (none in org; org "" any). */
 void ad_store_nodereg_revoke(ad_store_t *st, const char *id, const char *org, int64_t now,
                              ad_store_result_cb cb, void *ud);

@@ -104,22 +104,43 @@ static int refused(json_t **result, const char *why, json_t *row)
     return AD_EPERM;
 }
 
+/* Why a use of the row (hash the stored one) is refused at now, or NULL. */
+static const char *judge(int rc, json_t *row, const char *stored, const char *hash)
+{
+    if (rc == AD_ENOENT || (rc == 0 && (strlen(stored) != 64 || strlen(hash) != 64 ||
+                                        !ad_consttime_eq(stored, hash, 64)))) {
+        return "unknown";
+    }
+    const char *state = rc == 0 ? json_string_value(json_object_get(row, "state")) : NULL;
+    return state != NULL && strcmp(state, "active") != 0 ? state : NULL;
+}
+
+int ad_store_nodereg_check(ad_store_t *st, const char *id, const char *hash, int64_t now,
+                           char why[16])
+{
+    json_t *row = NULL;
+    char stored[65] = "";
+    int rc = reg_get(ad_store_rdb(st), id, now, &row, stored);
+    const char *no = judge(rc, row, stored, hash);
+    snprintf(why, 16, "%s", no != NULL ? no : "");
+    json_decref(row);
+    return no != NULL ? AD_EPERM : rc;
+}
+
 static int reg_use(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     const use_t *u = in;
     json_t *row = NULL;
     char hash[65] = "";
     int rc = reg_get(tx->db, u->id, u->now, &row, hash);
-    if (rc == AD_ENOENT || (rc == 0 && (strlen(hash) != 64 || strlen(u->hash) != 64 ||
-                                        !ad_consttime_eq(hash, u->hash, 64)))) {
-        return refused(result, "unknown", row);
+    const char *no = judge(rc, row, hash, u->hash);
+    if (no != NULL) {
+        char why[16];
+        snprintf(why, sizeof(why), "%s", no); /* (no may be the row's) */
+        return refused(result, why, row);
     }
     if (rc != 0) {
         return rc;
-    }
-    const char *state = json_string_value(json_object_get(row, "state"));
-    if (strcmp(state, "active") != 0) {
-        return refused(result, state, row);
     }
     json_decref(row);
     ad_db_stmt_t *s = ad_store_stmt(

@@ -69,7 +69,15 @@ static void a_token_is_used_once_and_only_with_its_secret(void **state)
     assert_string_equal(why, "unknown"); /* a wrong secret reads as no token */
     assert_int_equal(use(f, "nrt_none", hash_a, 2000, why), AD_EPERM);
     assert_string_equal(why, "unknown");
+    /* the read-only judgement agrees, and writes nothing */
+    assert_int_equal(ad_store_nodereg_check(f->st, "nrt_one", hash_b, 2000, why), AD_EPERM);
+    assert_string_equal(why, "unknown");
+    assert_int_equal(ad_store_nodereg_check(f->st, "nrt_one", hash_a, 2000, why), 0);
+    assert_int_equal(ad_store_nodereg_check(f->st, "nrt_one", hash_a, 6000, why), AD_EPERM);
+    assert_string_equal(why, "expired");
     assert_int_equal(use(f, "nrt_one", hash_a, 2000, why), 0);
+    assert_int_equal(ad_store_nodereg_check(f->st, "nrt_one", hash_a, 2000, why), AD_EPERM);
+    assert_string_equal(why, "used");
     assert_int_equal(use(f, "nrt_one", hash_a, 2001, why), AD_EPERM);
     assert_string_equal(why, "used");
 
