@@ -12,7 +12,8 @@
  * by src/proc (PATH, HOME, LANG, … and the file's env, never AGENTD_*).
  * Past timeoutSeconds its tree is killed. Its exit and output (the first
  * AD_FLEET_OUT_MAX bytes) are logged, audited and shown by GET
- * /api/nodes/autoscale (admin); its process tree ends with it (src/proc):
+ * /api/nodes/autoscale (the owner's: it sees every organisation); its
+ * process tree ends with it (src/proc):
  * a hook starts nodes through something that outlives it.
  */
 #include "fleet/fleet_int.h"
@@ -420,6 +421,11 @@ static void autoscale_get(ad_req_t *r, void *ud)
 {
     ad_fleet_t *f = ud;
     ad_autoscale_t *a = f->as;
+    if (!ad_fleet_who(r)->owner) { /* its runs' input names every org's nodes and queue */
+        ad_res_error(r, 403, "FORBIDDEN", NULL,
+                     "only the owner reads the autoscaling hook (it sees every organisation)");
+        return;
+    }
     if (a == NULL) {
         ad_res_json(r, 200, json_pack("{s:b}", "configured", false));
         return;

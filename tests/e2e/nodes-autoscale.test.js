@@ -127,9 +127,12 @@ test('below minWarmIdle the hook is asked for warm nodes; past its timeout it is
   assert.ok(b.durationMs < 20000, String(b.durationMs));
   // rate-limited: one run an hour, so no second one started
   assert.equal((await api(d, 'GET', '/api/nodes/autoscale')).body.running, false);
-  // a write token may not read it
-  const w = await api(d, 'POST', '/api/tokens', { name: 'as-write', scope: 'write' });
-  assert.equal((await api(d, 'GET', '/api/nodes/autoscale', undefined, { authorization: `Bearer ${w.body.token}` })).status, 403);
+  // a write token may not read it, nor an admin token (the hook sees every organisation)
+  for (const scope of ['write', 'admin']) {
+    const w = await api(d, 'POST', '/api/tokens', { name: `as-${scope}`, scope });
+    const r = await api(d, 'GET', '/api/nodes/autoscale', undefined, { authorization: `Bearer ${w.body.token}` });
+    assert.equal(r.status, 403, scope);
+  }
 });
 
 test('a hook file that does not read leaves the hook off, said in the log', async (t) => {
