@@ -257,6 +257,7 @@ UNIT_PG_BIN := $(addprefix $(O)/tests/,test-store-runs test-tables-families test
 	test-store-core test-store-rolls test-git-rows test-run-runner \
 	test-tables-search test-tables-agentrow)
 UNIT_PG_BIN += $(O)/tests/test-tables-routines
+UNIT_PG_BIN += $(O)/tests/test-fleet-store
 unit-pg: $(UNIT_PG_BIN)
 	@sh tests/unit/with-pg.sh sh tests/unit/run.sh $(UNIT_PG_BIN)
 

@@ -48,6 +48,10 @@
  *       (issue #76), with the store, the runner, the plane and wtree (a
  *       worktree's work committed before it goes): after all of them,
  *       closed first (a move under way answers when its step returns).
+ *   18. fleet: registration tokens, node events and the autoscaling hook
+ *       (issue #77), with the worker plane, the store, the server and the
+ *       supervisor (the hook's process): all core, so after the others;
+ *       stopped with them (its hook killed), closed first.
  * Then the server's database checks (core: the server and the store): a
  * route that needs the database answers 503 while it is away, 500
  * DATA_DAMAGED while it is damaged.
@@ -64,6 +68,7 @@
 #include "chat/chat.h"
 #include "creds/creds.h"
 #include "defs/defs.h"
+#include "fleet/fleet.h"
 #include "flow/flow.h"
 #include "live/live.h"
 #include "loop/loop.h"
@@ -85,7 +90,7 @@ static const ad_engine_t *const table[] = {
     &ad_flow_engine,    &ad_svc_engine,     &ad_live_engine,     &ad_creds_engine,
     &ad_defs_engine,    &ad_chat_engine,    &ad_loop_engine,     &ad_mcp_engine,
     &ad_routine_engine, &ad_push_engine,    &ad_sessions_engine, &ad_search_engine,
-    &ad_move_engine,
+    &ad_move_engine,    &ad_fleet_engine,
 };
 _Static_assert(AD_ARRAY_LEN(table) <= AD_ENGINES_MAX, "raise AD_ENGINES_MAX");
 

@@ -602,8 +602,8 @@ int main(int argc, char **argv)
         return serve_main(&d, cargc, cargv);
     }
     /* agentd node ls|queue|drain|cordon|uncordon|set are the CLI's (issue #77) */
-    static const char *const node_cli[] = {"ls",       "queue", "drain", "cordon",
-                                           "uncordon", "set",   "--help"};
+    static const char *const node_cli[] = {"ls",  "queue",  "drain", "cordon", "uncordon",
+                                           "set", "events", "token", "--help"};
     bool node_client = false;
     for (size_t i = 0; cargc >= 1 && i < AD_ARRAY_LEN(node_cli); i++) {
         node_client = node_client || strcmp(cargv[0], node_cli[i]) == 0;

@@ -167,9 +167,8 @@ static void link_message(ad_ws_t *ws, const char *data, size_t len, bool binary,
 
 static void link_close(ad_ws_t *ws, int code, void *ud)
 {
-    AD_UNUSED(code);
     AD_UNUSED(ud);
-    ad_plane_ws_closed(ws);
+    ad_plane_ws_closed(ws, code);
 }
 
 static const ad_ws_handler_t link_handler = {link_open, link_message, link_close};

@@ -202,9 +202,10 @@ int ad_cli_token(ad_cli_t *c, int argc, char **argv);
 int ad_cli_user(ad_cli_t *c, int argc, char **argv);
 /* agentd db migrate|copy: PostgreSQL (db.c, issue #39). */
 int ad_cli_db(ad_cli_t *c, int argc, char **argv);
-int ad_cli_node(ad_cli_t *c, int argc, char **argv);    /* node.c */
-int ad_cli_credits(ad_cli_t *c, int argc, char **argv); /* credits.c */
-int ad_cli_import(ad_cli_t *c, int argc, char **argv);  /* import.c */
+int ad_cli_node(ad_cli_t *c, int argc, char **argv);       /* node.c */
+int ad_cli_node_token(ad_cli_t *c, int argc, char **argv); /* nodetoken.c */
+int ad_cli_credits(ad_cli_t *c, int argc, char **argv);    /* credits.c */
+int ad_cli_import(ad_cli_t *c, int argc, char **argv);     /* import.c */
 int ad_cli_login(ad_cli_t *c, int argc, char **argv);
 /* sessions.c */
 int ad_cli_sessions(ad_cli_t *c, int argc, char **argv);

@@ -244,14 +244,59 @@ static int node_queue(ad_cli_t *c, int argc, char **argv)
     return 0;
 }
 
+/* agentd node events NAME [--limit N]: its history, newest first. */
+static int node_events(ad_cli_t *c, int argc, char **argv)
+{
+    const char *limit = "50";
+    ad_cli_flag_t flags[] = {{"--json", false, NULL, &c->json}, {"--limit", true, &limit, NULL}};
+    const char *pos[1];
+    int npos, rc = ad_cli_parse(c, argc, argv, flags, AD_ARRAY_LEN(flags), pos, 1, &npos);
+    char id[128], path[320];
+    long n = strtol(limit, NULL, 10);
+    if (rc != 0 || npos != 1 || n < 1 || n > 500) {
+        return rc != 0 ? rc
+                       : ad_cli_usage(c, "usage: agentd node events NAME [--limit 1-500] [--json]");
+    }
+    if ((rc = node_id(c, pos[0], id, sizeof(id))) != 0) {
+        return rc;
+    }
+    snprintf(path, sizeof(path), "/api/nodes/%s/events?limit=%ld", id, n);
+    json_t *j = ad_cli_call(c, "GET", path, NULL, &rc);
+    if (j == NULL) {
+        return rc;
+    }
+    if (c->json) {
+        ad_cli_print_json(j);
+        json_decref(j);
+        return 0;
+    }
+    printf("%-24s %-18s %s\n", "AT", "EVENT", "DETAIL");
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(j, "events"), i, e)
+    {
+        json_t *d = json_deep_copy(json_object_get(e, "detail"));
+        json_object_del(d, "plane");
+        char *text = json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS);
+        printf("%-24s %-18s %s\n", ad_cli_str(e, "at", ""), ad_cli_str(e, "kind", ""),
+               text != NULL && strcmp(text, "{}") != 0 ? text : "");
+        free(text);
+        json_decref(d);
+    }
+    json_decref(j);
+    return 0;
+}
+
 int ad_cli_node(ad_cli_t *c, int argc, char **argv)
 {
     static const ad_cli_sub_t subs[] = {{"ls", node_ls},         {"drain", node_drain},
                                         {"cordon", node_cordon}, {"uncordon", node_uncordon},
-                                        {"set", node_set},       {"queue", node_queue}};
+                                        {"set", node_set},       {"queue", node_queue},
+                                        {"events", node_events}, {"token", ad_cli_node_token}};
     return ad_cli_subcommand(c, "node", subs, AD_ARRAY_LEN(subs), NULL,
                              "usage: agentd node ls|queue [--json] | agentd node "
                              "drain|cordon|uncordon NAME | agentd node set NAME --max-runs N "
-                             "--label k=v | agentd node --join URL ...",
+                             "--label k=v | agentd node events NAME | agentd node token "
+                             "create|ls|revoke | agentd node --join URL ...",
                              argc, argv);
 }

@@ -182,13 +182,17 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --always  allow it, and the same tool from now on, for this agent\n"
      "  --json    the decided approval as JSON\n",
      "agents"},
-    {"node", ad_cli_node, "ls queue drain cordon uncordon set",
+    {"node", ad_cli_node, "ls queue drain cordon uncordon set events token",
      "run a worker node (--join), or list and manage the nodes",
-     "Usage: agentd node --join URL[,URL...] (--token T | --token-file F) [--name N]\n"
+     "Usage: agentd node --join URL[,URL...] (--token T | --token-file F |\n"
+     "                   --registration-token-file F) [--name N]\n"
      "                   [--labels k=v,...] [--data-dir D] [--planes-allow H,...]\n"
      "       agentd node ls|queue [--json]\n"
      "       agentd node drain|cordon|uncordon NAME [--json]\n"
      "       agentd node set NAME [--max-runs N|none] [--label k=v,... | --clear-labels]\n"
+     "       agentd node events NAME [--limit N] [--json]\n"
+     "       agentd node token create [--ttl 10m] [--max-uses N] [--label k=v,...]\n"
+     "       agentd node token ls|revoke ID\n"
      "Run this machine as a worker node of the control plane at URL: one outbound\n"
      "WebSocket, authenticated with a token of scope node (agentd token create\n"
      "NAME --scope node); runs placed on it run here under holders and survive\n"
@@ -196,7 +200,9 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "nodes that joined this control plane: name, state, schedule, runs, queued\n"
      "starts, last seen; drain one (no new work, what runs finishes), cordon or\n"
      "uncordon it, bound its runs or set its labels (admin; docs/nodes.md,\n"
-     "\"Draining, cordoning, capacity and queues\"); list the starts queued.\n"
+     "\"Draining, cordoning, capacity and queues\"); list the starts queued;\n"
+     "show a node's history; make the short-lived registration tokens a new\n"
+     "node trades, once, for a key of its own (\"Registration tokens\").\n"
      "  --data-dir D      the node's own data dir (its holders and working folders)\n"
      "  --join URL,...    the control planes (http(s):// or ws(s)://), up to 8,\n"
      "                    dialled in turn\n"
@@ -205,6 +211,12 @@ const ad_cli_cmd_t ad_cli_cmds[] = {
      "  --token T         a node token (seen by every user of the machine: prefer\n"
      "                    --token-file)\n"
      "  --token-file F    read the node token from F (mode 0600)\n"
+     "  --registration-token-file F  a registration token, traded at the first\n"
+     "                    start for this node's key (kept in its data dir, 0600)\n"
+     "  --registration-token T  the same on the command line\n"
+     "  --ttl D           (token create) how long it may be used: 600, 10m, 2h, 7d\n"
+     "  --max-uses N      (token create) nodes that may trade it (default 1)\n"
+     "  --limit N         (events) at most N, newest first (default 50)\n"
      "  --name N          this node's name, unique in its org (default: host name)\n"
      "  --labels k=v,...  labels a placement may ask for\n"
      "  --max-runs N      (set) the most runs at once; none: no bound\n"

@@ -254,6 +254,10 @@ static const opt_t options[] = {
      "unreachable (docs/nodes.md)"},
     {"node-grace-ms", "AGENTD_NODE_GRACE_MS", U64(node_grace_ms), "MS", "600000", 0, 604800000,
      "how long a worker node may stay unreachable before its runs are lost"},
+    {"node-autoscale", "AGENTD_NODE_AUTOSCALE", STR(node_autoscale), "FILE", "", 0, 0,
+     "a JSON file naming the autoscaling hook: {argv, minWarmIdle, intervalSeconds, "
+     "timeoutSeconds, env}; run when starts wait in the queue or idle nodes are not "
+     "minWarmIdle (docs/operations.md)"},
     /* Environment only (T_ENV): each is read by the code that uses it, which
      * falls back to the default shown when the value is missing or out of
      * range. Keep def in step with that code. */
@@ -337,6 +341,9 @@ static const opt_t options[] = {
     {ENV_ONLY, "AGENTD_TEST_ROUTINE_SHIFT_MS", T_ENV, 0, 0, "MS", "0", 0, 0,
      "test builds: the routine scheduler's clock moved on by MS, so a test restarts hours "
      "later without waiting"},
+    {ENV_ONLY, "AGENTD_TEST_NODE_EVENTS_KEEP", T_ENV, 0, 0, "N", "1000", 0, 0,
+     "test builds: each worker node keeps its newest N events (docs/nodes.md), so tests see "
+     "the oldest pruned"},
 #endif
 };
 

@@ -110,8 +110,9 @@ typedef struct {
     bool keep_agents;       /* a clean shutdown leaves held agents running */
     uint64_t hold_wait_sec; /* a holder waits this long for a daemon after the exit */
     /* worker nodes (issue #34, src/node) */
-    uint64_t node_lease_ms; /* a node's lease; it renews every third of it */
-    uint64_t node_grace_ms; /* unreachable this long: its runs are lost */
+    uint64_t node_lease_ms;    /* a node's lease; it renews every third of it */
+    uint64_t node_grace_ms;    /* unreachable this long: its runs are lost */
+    char node_autoscale[1024]; /* the autoscaling hook's JSON file ("": none; src/fleet) */
     /* Web Push (issue #76, src/push) */
     char push_subject[256];      /* the VAPID sub claim: a mailto: or https: contact */
     bool push_insecure_loopback; /* endpoints on http://127.0.0.1 taken (tests) */

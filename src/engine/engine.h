@@ -56,6 +56,7 @@ struct ad_routines;
 struct ad_push;
 struct ad_sessions;
 struct ad_mover;
+struct ad_fleet;
 
 typedef struct ad_app ad_app_t;
 
@@ -139,6 +140,7 @@ struct ad_app {
     struct ad_push *push;             /* Web Push to the dashboard app (src/push) */
     struct ad_sessions *sessions;     /* the CLIs' own sessions on this machine (src/sessions) */
     struct ad_mover *mover;           /* live agents moved between machines (src/move) */
+    struct ad_fleet *fleet; /* registration tokens, node events, autoscaling (src/fleet) */
 };
 
 /* Opens list[0..n) in order into app->engines (n at most AD_ENGINES_MAX):

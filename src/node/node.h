@@ -101,8 +101,8 @@ void ad_plane_set_hooks(ad_plane_t *p, const ad_plane_hooks_t *h);
 ad_plane_link_t *ad_plane_link_open(ad_plane_t *p, ad_ws_t *ws, const char *token_id,
                                     const char *org_id);
 void ad_plane_link_message(ad_plane_link_t *l, const char *data, size_t len, bool binary);
-/* The socket is gone (the link is freed here). */
-void ad_plane_link_closed(ad_plane_link_t *l);
+/* The socket is gone with close code (the link is freed here). */
+void ad_plane_link_closed(ad_plane_link_t *l, int code);
 
 /* ---- the link's socket (wslink.c) -----------------------------------------------
  * /api/nodes/link, once src/api/nodes.c has checked the upgrade's
@@ -113,7 +113,7 @@ void ad_plane_link_closed(ad_plane_link_t *l);
 void ad_plane_ws_open(ad_plane_t *p, ad_auth_t *auth, ad_ws_t *ws, const ad_auth_cred_t *cred,
                       const char *token_id, const char *org_id);
 void ad_plane_ws_message(ad_ws_t *ws, const char *data, size_t len, bool binary);
-void ad_plane_ws_closed(ad_ws_t *ws);
+void ad_plane_ws_closed(ad_ws_t *ws, int code);
 
 /* Nodes with their live state: [{…the row, state: connected | unreachable
  * | offline | revoked, connected, runs}] of org ("": all); new reference.
@@ -163,6 +163,12 @@ int ad_plane_node_room(ad_plane_t *p, const char *id, char *why, size_t whysz);
  * AD_ENOENT for an unknown or revoked node. */
 void ad_plane_set(ad_plane_t *p, const char *id, const ad_store_node_set_t *set,
                   ad_store_result_cb cb, void *ud);
+/* A node's event history (nodehist.c, issue #77): kind (linked, unlinked,
+ * drained, run_placed, key_traded, ...) with detail (stolen; NULL: {}; this
+ * plane's id added) stored for node id of org (NULL: its live entry's) and
+ * published as node_event {event} on the org's topic. */
+void ad_plane_event(ad_plane_t *p, const char *node_id, const char *org, const char *kind,
+                    json_t *detail);
 /* A PATCH's body {cordoned?, maxRuns?: 0..100000|null, labels?: {k: v}|null}
  * into set (its labels JSON text allocated: the caller frees it): 0, or
  * AD_EINVAL with e (an unknown key, a bad value; at most 32 labels, names

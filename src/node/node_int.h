@@ -191,6 +191,11 @@ struct ad_plane {
     uint64_t plane_urls_ms;
 };
 
+/* nodehist.c: the events of a change of the operator's settings (row: the
+ * node as set); why a link closed with code, in words. */
+void ad_plane_event_set(ad_plane_t *p, json_t *row, const ad_store_node_set_t *set);
+const char *ad_plane_close_why(int code);
+
 /* plane.c */
 /* How long a node's lease lasts (--node-lease-ms, default 6 s). */
 uint64_t ad_plane_lease_ms(const ad_plane_t *p);
@@ -380,6 +385,10 @@ struct worker {
     unsigned replaced;
     uint64_t welcomed_ms; /* when the link now was welcomed (monotonic) */
     char token[512];
+    /* a registration token to trade for the node's key (nodereg.c; "":
+     * none), the trade's socket while it is under way */
+    char reg_token[160];
+    ad_wsc_t *reg;
     char name[64];
     json_t *labels;
     ad_procs_t *procs;
@@ -413,6 +422,18 @@ bool ad_node_id_ok(const char *s);
 void ad_worker_run_save(worker_t *w, const wrun_t *r);
 void ad_worker_run_load(worker_t *w, wrun_t *r);
 void ad_worker_run_unsave(worker_t *w, const char *run);
+/* nodereg.c (issue #77): the node's credential. --token wins; else its key
+ * in <data>/node-key.json (0600, kept from a trade); else the registration
+ * token is traded for one at the first control plane that answers
+ * (/api/nodes/register, a WebSocket): the key is saved, then the link
+ * opens (ad_worker_connect). 0: w->token is set, link now; 1: a trade is
+ * under way; -1: nothing to link with (said on stderr). key_stop closes a
+ * trade under way (the node stops). */
+int ad_worker_key(worker_t *w);
+void ad_worker_key_stop(worker_t *w);
+/* worker.c: opens the link; stops the node with exit code. */
+void ad_worker_connect(worker_t *w);
+void ad_worker_stop(worker_t *w, int code);
 /* nodeargs.c: `agentd node`'s arguments into w (and cfg's data dir):
  * true to go on, or false and the exit code (usage said on stderr). */
 bool ad_worker_args(worker_t *w, ad_config_t *cfg, int argc, char **argv, int *code);

@@ -52,9 +52,9 @@ static int read_token_file(const char *path, char *out, size_t outsz)
 
 static int usage(void)
 {
-    fprintf(stderr,
-            "usage: agentd node --join URL[,URL...] (--token T | --token-file F) [--name N] "
-            "[--labels k=v,...] [--data-dir D] [--planes-allow HOST[,HOST...]]\n");
+    fprintf(stderr, "usage: agentd node --join URL[,URL...] (--token T | --token-file F | "
+                    "--registration-token T | --registration-token-file F) [--name N] "
+                    "[--labels k=v,...] [--data-dir D] [--planes-allow HOST[,HOST...]]\n");
     return 2;
 }
 
@@ -116,16 +116,18 @@ static int parse_planes_allow(worker_t *w, const char *planes_allow)
 bool ad_worker_args(worker_t *w, ad_config_t *cfg, int argc, char **argv, int *code)
 {
     const char *join = NULL, *token = NULL, *token_file = NULL, *name = NULL, *labels = NULL,
-               *data_dir = NULL, *planes_allow = NULL;
+               *data_dir = NULL, *planes_allow = NULL, *reg = NULL, *reg_file = NULL;
     for (int i = 0; i < argc; i++) {
-        const char **dst = strcmp(argv[i], "--join") == 0           ? &join
-                           : strcmp(argv[i], "--data-dir") == 0     ? &data_dir
-                           : strcmp(argv[i], "--token") == 0        ? &token
-                           : strcmp(argv[i], "--token-file") == 0   ? &token_file
-                           : strcmp(argv[i], "--name") == 0         ? &name
-                           : strcmp(argv[i], "--labels") == 0       ? &labels
-                           : strcmp(argv[i], "--planes-allow") == 0 ? &planes_allow
-                                                                    : NULL;
+        const char **dst = strcmp(argv[i], "--join") == 0                      ? &join
+                           : strcmp(argv[i], "--data-dir") == 0                ? &data_dir
+                           : strcmp(argv[i], "--token") == 0                   ? &token
+                           : strcmp(argv[i], "--token-file") == 0              ? &token_file
+                           : strcmp(argv[i], "--name") == 0                    ? &name
+                           : strcmp(argv[i], "--labels") == 0                  ? &labels
+                           : strcmp(argv[i], "--planes-allow") == 0            ? &planes_allow
+                           : strcmp(argv[i], "--registration-token") == 0      ? &reg
+                           : strcmp(argv[i], "--registration-token-file") == 0 ? &reg_file
+                                                                               : NULL;
         if (strcmp(argv[i], "--help") == 0) {
             usage();
             *code = 0;
@@ -151,9 +153,17 @@ bool ad_worker_args(worker_t *w, ad_config_t *cfg, int argc, char **argv, int *c
     }
     w->cfg = cfg;
     w->labels = parse_labels(labels);
-    if (join == NULL || (token == NULL && token_file == NULL) || w->labels == NULL) {
+    if (join == NULL || w->labels == NULL) {
         *code = usage();
         return false;
+    }
+    if (reg_file != NULL && read_token_file(reg_file, w->reg_token, sizeof(w->reg_token)) != 0) {
+        fprintf(stderr, "agentd node: cannot read a registration token from %s\n", reg_file);
+        *code = 2;
+        return false;
+    }
+    if (reg != NULL) {
+        snprintf(w->reg_token, sizeof(w->reg_token), "%s", reg);
     }
     if (token_file != NULL && read_token_file(token_file, w->token, sizeof(w->token)) != 0) {
         fprintf(stderr, "agentd node: cannot read a token from %s\n", token_file);

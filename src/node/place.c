@@ -235,6 +235,7 @@ typedef struct {
     ad_plane_t *p;
     ad_store_result_cb cb;
     void *ud;
+    ad_store_node_set_t what; /* its flags, for the node's events (labels NULL) */
 } set_t;
 
 /* Stored: node_updated {node} on its organisation's topic (the Nodes
@@ -243,6 +244,7 @@ static void on_set(int rc, json_t *row, void *ud)
 {
     set_t *c = ud;
     if (rc == 0) {
+        ad_plane_event_set(c->p, row, &c->what);
         json_t *live = ad_plane_node(c->p, json_string_value(json_object_get(row, "id")));
         char topic[AD_ID_MAX + 8];
         snprintf(topic, sizeof(topic), "org:%s", json_string_value(json_object_get(row, "orgId")));
@@ -268,6 +270,8 @@ void ad_plane_set(ad_plane_t *p, const char *id, const ad_store_node_set_t *set,
     c->p = p;
     c->cb = cb;
     c->ud = ud;
+    c->what = *set;
+    c->what.labels = NULL;
     ad_store_node_set(p->store, id, set, on_set, c);
 }
 

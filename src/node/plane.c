@@ -438,6 +438,7 @@ static void on_joined(int rc, json_t *row, void *ud)
             n->renewed_ms = ad_mono_ms();
             l->node = n;
             ad_log(AD_LOG_INFO, "node", "node joined node=%s id=%s", n->name, n->id);
+            ad_plane_event(p, n->id, n->org, "linked", NULL);
             /* the live planes' addresses: the node may dial them when this
              * plane goes (issue #39; the node's rules, planeurl.c) */
             ad_plane_send_text(n, json_pack("{s:s, s:s, s:I, s:I, s:O}", "t", "welcome", "nodeId",
@@ -646,13 +647,15 @@ void ad_plane_link_message(ad_plane_link_t *l, const char *data, size_t len, boo
     }
 }
 
-void ad_plane_link_closed(ad_plane_link_t *l)
+void ad_plane_link_closed(ad_plane_link_t *l, int code)
 {
     l->closed = true;
     ad_node_live_t *n = l->node;
     if (n != NULL && n->link == l) {
         n->link = NULL;
         ad_log(AD_LOG_INFO, "node", "node link closed node=%s", n->name);
+        ad_plane_event(l->p, n->id, n->org, "unlinked",
+                       json_pack("{s:s, s:i}", "reason", ad_plane_close_why(code), "code", code));
         for (ad_relay_t *r = l->p->relays; r != NULL; r = r->next) {
             if (strcmp(r->node_id, n->id) == 0) {
                 ad_relay_link_down(r);
@@ -693,6 +696,7 @@ static void on_revoked(int rc, json_t *row, void *ud)
                 ad_ws_close(n->link->ws, 4403, "node revoked");
             }
             publish_node(c->p, n, "revoked");
+            ad_plane_event(c->p, n->id, n->org, "revoked", NULL);
             ad_log(AD_LOG_INFO, "node", "node revoked node=%s", n->name);
         }
         row = ad_plane_node_row(c->p, row);

@@ -84,4 +84,6 @@ void ad_plane_move_if_elsewhere(ad_plane_link_t *l, const json_t *runs)
            l->node->name, owner, url);
     ad_plane_send_text(l->node,
                        json_pack("{s:s, s:s, s:s}", "t", "moved", "plane", owner, "url", url));
+    ad_plane_event(p, l->node->id, l->node->org, "moved",
+                   json_pack("{s:s, s:s}", "to", owner, "url", url));
 }

@@ -35,6 +35,7 @@ int ad_plane_run_open(ad_plane_t *p, const char *node_id, const char *run_id, js
         json_object_set_new(spawn, "run", json_string(run_id));
         r->spawn = json_incref(spawn);
         ad_plane_send_text(n, spawn);
+        ad_plane_event(p, n->id, n->org, "run_placed", json_pack("{s:s}", "runId", run_id));
         r->first_sent = true; /* its holder exists once the spawn is done: no scrollback */
     }
     return 0;
@@ -50,6 +51,7 @@ void ad_plane_run_done(ad_plane_t *p, const char *run_id)
     snprintf(p->done[slot].id, sizeof(p->done[slot].id), "%s", run_id);
     snprintf(p->done[slot].node_id, sizeof(p->done[slot].node_id), "%s", r->node_id);
     ad_node_live_t *n = ad_plane_node_live(p, r->node_id);
+    ad_plane_event(p, r->node_id, NULL, "run_ended", json_pack("{s:s}", "runId", run_id));
     if (n != NULL) { /* else the node hears "end" when it says hello */
         ad_plane_send_text(n, json_pack("{s:s, s:s}", "t", "done", "run", run_id));
     }

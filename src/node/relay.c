@@ -317,6 +317,8 @@ void ad_relay_lose(ad_relay_t *r, const char *why)
         return;
     }
     ad_log(AD_LOG_WARN, "node", "run lost run=%s node=%s why=\"%s\"", r->run_id, r->node_id, why);
+    ad_plane_event(r->p, r->node_id, NULL, "run_lost",
+                   json_pack("{s:s, s:s}", "runId", r->run_id, "reason", why));
     if (r->p->hooks.lost != NULL) {
         r->p->hooks.lost(r->p->hooks.ud, r->run_id, why);
     }

@@ -746,11 +746,22 @@ static void link_connect(worker_t *w)
     }
 }
 
+void ad_worker_connect(worker_t *w)
+{
+    link_connect(w);
+}
+
 /* ---- the process --------------------------------------------------------------------------- */
+
+void ad_worker_stop(worker_t *w, int code)
+{
+    stop_loop(w, code);
+}
 
 static void stop_loop(worker_t *w, int code)
 {
     w->stopping = true;
+    ad_worker_key_stop(w);
     w->exit_code = code;
     if (w->link != NULL) {
         ad_wsc_close(w->link, 1001, "node stopping");
@@ -834,8 +845,15 @@ int ad_node_main(ad_config_t *cfg, int argc, char **argv)
     scan_holders(&w);
     ad_log(AD_LOG_INFO, "node", "starting node=%s join=%s holders=%s", w.name, w.url,
            w.runs != NULL ? "some" : "none");
-    link_connect(&w);
-    uv_run(w.loop, UV_RUN_DEFAULT);
+    int key = ad_worker_key(&w); /* its key, or a trade first (nodereg.c) */
+    if (key == 0) {
+        link_connect(&w);
+    }
+    if (key >= 0) {
+        uv_run(w.loop, UV_RUN_DEFAULT);
+    } else {
+        w.exit_code = 2;
+    }
     while (w.runs != NULL) {
         wrun_t *r = w.runs;
         w.runs = r->next;
@@ -858,6 +876,7 @@ int ad_node_main(ad_config_t *cfg, int argc, char **argv)
     uv_loop_close(w.loop);
     json_decref(w.labels);
     memset(w.token, 0, sizeof(w.token));
+    memset(w.reg_token, 0, sizeof(w.reg_token));
     ad_pidlock_release(&lock);
     return w.exit_code;
 }

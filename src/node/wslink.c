@@ -44,13 +44,13 @@ void ad_plane_ws_message(ad_ws_t *ws, const char *data, size_t len, bool binary)
     }
 }
 
-void ad_plane_ws_closed(ad_ws_t *ws)
+void ad_plane_ws_closed(ad_ws_t *ws, int code)
 {
     ws_link_t *c = ad_ws_data(ws);
     if (c == NULL) {
         return;
     }
-    ad_plane_link_closed(c->link);
+    ad_plane_link_closed(c->link, code);
     ad_auth_unwatch(c->watch);
     free(c);
     ad_ws_set_data(ws, NULL);

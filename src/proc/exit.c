@@ -36,8 +36,11 @@ void ad_proc_record_status(ad_proc_t *p, int status)
     p->ex.oom_killed = u.oom_killed;
     /* The tree ends with its leader: a background job, a daemon that left
      * the group (setsid) when there is a cgroup, members that ignored
-     * SIGTERM. */
-    ad_proc_kill_tree(p);
+     * SIGTERM; but for a helper whose children are meant to outlive it
+     * (leave_tree: the autoscaling hook's nodes). */
+    if (!p->leave_tree) {
+        ad_proc_kill_tree(p);
+    }
     ad_log(AD_LOG_DEBUG, "proc", "exited pid=%ld code=%d signal=%d", (long)p->pid, p->ex.exit_code,
            p->ex.term_signal);
 }

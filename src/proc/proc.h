@@ -175,6 +175,10 @@ typedef struct {
      * (PR_SET_PDEATHSIG; in the sandbox, bwrap --die-with-parent too): a
      * helper of a run (an ACP terminal) must not outlive its supervisor. */
     bool die_with_daemon;
+    /* Not held: what it starts may outlive it (the autoscaling hook's
+     * nodes, src/fleet): no cgroup of its own, and its end does not end its
+     * process group; a stop still signals the group. */
+    bool leave_tree;
 } ad_proc_opts_t;
 
 /* Where a held process's output is taken up again (ad_proc_attach). */

@@ -102,6 +102,7 @@ struct ad_proc {
     /* held (src/hold): out.pipe is the holder's socket, out/err keep the
      * streams' lines and ends; nothing else of the agent is ours. */
     bool held, kept;
+    bool leave_tree;   /* its end leaves its tree alone (ad_proc_opts_t) */
     bool remote;       /* on a worker node: the holder socket is a relay's (src/node) */
     pid_t hold_pid;    /* the holder: forked by us, or from its info file; 0 unknown */
     ad_buf_t hbuf;     /* frames not yet whole */
@@ -180,8 +181,9 @@ typedef struct ad_spawn_job {
      * them once the child has them. */
     int fd_in, fd_out, fd_err;
     int h_in, h_out, h_err, hs;
-    /* its cgroup, made by the thread */
+    /* its cgroup, made by the thread (none when no_cgroup) */
     char cg_name[160];
+    bool no_cgroup;
     ad_proc_limits_t limits;
     /* held: the holder's program and arguments (its directory is made by
      * the thread); hold false: a plain child */

@@ -145,6 +145,7 @@ ad_proc_t *ad_proc_alloc(ad_procs_t *s, const ad_proc_opts_t *o, pid_t pid, cons
     p->cgroup = ad_xstrdup(cgroup != NULL ? cgroup : "");
     p->pid = pid;
     p->pty = o->pty;
+    p->leave_tree = o->leave_tree && o->hold_dir == NULL;
     p->ex.pid = pid;
     p->polite = o->polite;
     p->term_grace_ms = o->term_grace_ms ? o->term_grace_ms : AD_PROC_DEF_GRACE_MS;
@@ -272,6 +273,7 @@ static ad_spawn_job_t *job_new(ad_procs_t *s, const ad_proc_opts_t *o, fds_t *f,
         reaped(j);
     }
     j->cwd = o->cwd != NULL ? ad_xstrdup(o->cwd) : NULL;
+    j->no_cgroup = o->leave_tree && o->hold_dir == NULL;
     if (o->cgroup_name != NULL && o->cgroup_name[0] != '\0' &&
         strchr(o->cgroup_name, '/') == NULL && o->cgroup_name[0] != '.') {
         snprintf(j->cg_name, sizeof(j->cg_name), "%s", o->cgroup_name);

@@ -351,7 +351,7 @@ static void run_job(ad_procs_t *s, spawner_arg_t *sa, ad_spawn_job_t *j)
     child_arg_t c = {.j = j, .rep = -1, .cgfd = -1, .ap = {-1, -1}, .agent_stack = sa->stack[1]};
     int rp[2] = {-1, -1};
     j->rc = j->held ? hold_dir(j) : 0;
-    if (j->rc == 0) {
+    if (j->rc == 0 && !j->no_cgroup) {
         j->rc = ad_cgroup_create(&s->cg, j->cg_name, &j->limits, j->cgroup, sizeof(j->cgroup),
                                  &c.cgfd, j->err, sizeof(j->err));
     }

@@ -350,7 +350,11 @@ static void handshake_input(ad_wsc_t *c, const char *data, size_t len)
     wslay_event_config_set_max_recv_msg_length(c->ctx, c->max_msg);
     c->stage = 2;
     size_t rest = c->hs.len - head;
-    char *tail = rest > 0 ? ad_xstrndup(c->hs.data + head, rest) : NULL;
+    /* frames that came with the answer: bytes, NULs included (not a string) */
+    char *tail = rest > 0 ? ad_xmalloc(rest) : NULL;
+    if (tail != NULL) {
+        memcpy(tail, c->hs.data + head, rest);
+    }
     ad_buf_cleanup(&c->hs);
     if (c->h.on_open != NULL) {
         c->h.on_open(c, c->ud);

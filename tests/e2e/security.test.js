@@ -188,7 +188,9 @@ const PUBLIC = new Set(['GET /healthz', 'POST /api/auth/login', 'POST /api/auth/
 const RUN_CREDENTIAL = new Set(['POST /v1/traces', 'POST /v1/metrics', 'POST /v1/logs',
   // a routine's webhook takes its own signature (routines.test.js), a push
   // notification's Allow/Deny its one-use action token (push.test.js)
-  'POST /api/hooks/:id', 'POST /api/push/actions']);
+  'POST /api/hooks/:id', 'POST /api/push/actions',
+  // a node's registration takes a registration token (nodes-registration.test.js)
+  'POST /api/nodes/register', 'GET /api/nodes/register']);
 // An upgrade-only route (the seed's socket on /) is a WebSocket too: a plain
 // GET on its path is the public page, tested below.
 const isWs = (route) => route.method === 'GET' && (/^\/ws(\/|$)/.test(route.pattern) || route.upgrade === 'websocket');
@@ -215,6 +217,11 @@ test('every route declares its access; only login and health are public (and the
     const key = `${r.method} ${r.pattern}`;
     if (RUN_CREDENTIAL.has(key)) {
       assert.equal(r.access, 'public', key);
+      if (key === 'GET /api/nodes/register') { /* a WebSocket: refused on the socket */
+        const w = await wsTry(d, r.pattern, { refused: true });
+        assert.equal(w.code, 4401, `${key} without its own credential: ${JSON.stringify(w)}`);
+        continue;
+      }
       // (the push action's body is its credential: a token that is not one
       // is refused 403, as every action token that does not hold: push.test.js)
       const push = key === 'POST /api/push/actions';
@@ -235,7 +242,8 @@ test('every route declares its access; only login and health are public (and the
         key === 'PATCH /api/settings') {
       assert.equal(r.access, 'admin', key);
     }
-    if (r.method === 'GET' && r.access !== 'public' && r.access !== 'node' && !/tokens|users|orgs|audit|terminal|requirements/.test(r.pattern)) {
+    // (the autoscaling hook's state is admin: its argv and its output are a program's)
+    if (r.method === 'GET' && r.access !== 'public' && r.access !== 'node' && !/tokens|users|orgs|audit|terminal|requirements|autoscale/.test(r.pattern)) {
       assert.equal(r.access, 'read', key);
     }
   }

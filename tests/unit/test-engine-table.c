@@ -143,7 +143,7 @@ static void the_daemons_table_is_in_its_documented_order(void **state)
     AD_UNUSED(state);
     static const char *const want[] = {"wtree",   "monitor", "train",    "psync",  "flow", "svc",
                                        "live",    "creds",   "defs",     "chat",   "loop", "mcp",
-                                       "routine", "push",    "sessions", "search", "move"};
+                                       "routine", "push",    "sessions", "search", "move", "fleet"};
     assert_int_equal(AD_ARRAY_LEN(table), AD_ARRAY_LEN(want));
     for (size_t i = 0; i < AD_ARRAY_LEN(want); i++) {
         assert_string_equal(table[i]->name, want[i]);

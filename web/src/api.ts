@@ -285,6 +285,28 @@ export interface QueuedStart {
   claimedBy?: string;
 }
 
+/** One event of a node's history (GET /api/nodes/:id/events, docs/nodes.md). */
+export interface NodeEvent {
+  id: number;
+  nodeId: string;
+  at: string;
+  kind: string;
+  detail: Record<string, unknown>;
+}
+
+/** A registration token a node trades for its own key (docs/nodes.md). */
+export interface RegistrationToken {
+  id: string;
+  orgId: string;
+  labels?: Record<string, string> | null;
+  maxUses: number;
+  uses: number;
+  expiresAt: string;
+  createdAt: string;
+  createdBy: string;
+  state: 'active' | 'expired' | 'used' | 'revoked';
+}
+
 /** One step's state in a workflow (docs/workbench.md). */
 export interface WorkflowStep {
   agentId?: string;
@@ -649,6 +671,12 @@ export const api = {
   nodeAction: (id: string, what: 'drain' | 'cordon' | 'uncordon') => request('POST', `/api/nodes/${enc(id)}/${what}`),
   setNode: (id: string, body: { maxRuns?: number | null; labels?: Record<string, string> | null }) => request('PATCH', `/api/nodes/${enc(id)}`, body),
   nodeQueue: async () => listOf<QueuedStart>(await request('GET', '/api/nodes/queue'), 'queue'),
+  registrationTokens: async () => listOf<RegistrationToken>(await request('GET', '/api/nodes/registration-tokens'), 'registrationTokens'),
+  /** The token's text is in the answer this once. */
+  makeRegistrationToken: (body: { ttlSeconds: number; maxUses?: number }) =>
+    request<{ token: string; registrationToken: RegistrationToken }>('POST', '/api/nodes/registration-tokens', body),
+  revokeRegistrationToken: (id: string) => request('DELETE', `/api/nodes/registration-tokens/${enc(id)}`),
+  nodeEvents: async (id: string, limit = 20) => listOf<NodeEvent>(await request('GET', `/api/nodes/${enc(id)}/events?limit=${limit}`), 'events'),
   /** A stop of an agent that is not running cancels its queued start. */
   cancelQueued: (agentId: string) => request('POST', `/api/agents/${enc(agentId)}/stop`),
   approveSetup: (worktreeId: string) => request('POST', `/api/worktrees/${enc(worktreeId)}/setup`, { approve: true }),

@@ -34,12 +34,19 @@ async function nodeToken(d, name = 'node') {
 function startNode(url, opts = {}) {
   const dataDir = opts.dataDir || daemon.tmpDir('agentd-node-');
   const tokenFile = path.join(dataDir, '..', `${path.basename(dataDir)}.token`);
-  fs.writeFileSync(tokenFile, opts.token + '\n', { mode: 0o600 });
+  // opts.token: a node token (--token-file); opts.registration: a
+  // registration token it trades for its key (--registration-token-file);
+  // neither: its key from an earlier trade, in its data dir (issue #77)
+  const cred = [];
+  if (opts.token !== undefined || opts.registration !== undefined) {
+    fs.writeFileSync(tokenFile, (opts.token ?? opts.registration) + '\n', { mode: 0o600 });
+    cred.push(opts.token !== undefined ? '--token-file' : '--registration-token-file', tokenFile);
+  }
   // its agents run sandboxed, as a daemon's: the test fixtures readable
   // (a test's own --sandbox-paths comes later and wins)
   const args = ['--data-dir', dataDir, '--sandbox-paths', path.resolve(__dirname, '..', '..', 'fixtures'),
     ...(opts.globalArgs || []), 'node', '--join', url,
-    '--token-file', tokenFile, '--name', opts.name || 'n1'];
+    ...cred, '--name', opts.name || 'n1'];
   if (opts.labels) args.push('--labels', opts.labels);
   if (opts.args) args.push(...opts.args);
   const proc = spawn(daemon.BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...daemon.NET_TEST_ENV, ...process.env, ...(opts.env || {}) } });

@@ -5,7 +5,9 @@
 // (issue #77): each node's schedule (ready, cordoned, draining, drained),
 // its runs against its capacity and the starts queued for it, with admin
 // buttons to drain, cordon, uncordon and set its capacity; and the queue of
-// starts waiting for a node, each cancellable. Read again every few seconds
+// starts waiting for a node, each cancellable; a node's recent events
+// (NodeEvents.tsx) under its row; for admins, registration tokens
+// (RegTokens.tsx). Read again every few seconds
 // while open: a node's figures change with its renewals.
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
@@ -13,11 +15,14 @@ import { api, type QueuedStart, type WorkerNode } from '../api';
 import { auth, toast } from '../store';
 import { nodeCapacity, nodeFigures, nodeSchedule } from '../nodes';
 import { ago, Empty, ErrorState, errText, Spinner } from './common';
+import NodeEvents from './NodeEvents';
+import RegTokens from './RegTokens';
 
 export default function Nodes() {
   const list = useSignal<WorkerNode[] | null>(null);
   const queue = useSignal<QueuedStart[]>([]);
   const err = useSignal<string | null>(null);
+  const opened = useSignal<string | null>(null); /* the node whose events show */
   const load = () =>
     Promise.all([api.nodes(), api.nodeQueue().catch(() => [] as QueuedStart[])])
       .then(([n, q]) => ((list.value = n), (queue.value = q), (err.value = null)))
@@ -105,7 +110,7 @@ export default function Nodes() {
             {list.value.map((n) => {
               const f = nodeFigures(n);
               const sched = nodeSchedule(n);
-              return (
+              return [
                 <tr key={n.id} data-node={n.name} data-state={n.state} data-schedule={sched}>
                   <td title={n.id}>
                     <strong>{n.name}</strong>
@@ -142,6 +147,14 @@ export default function Nodes() {
                   <td class="num node-queued">{n.queued ?? 0}</td>
                   <td>{ago(n.lastSeenAt)}</td>
                   <td class="node-actions">
+                    <button
+                      type="button"
+                      class="btn btn-sm"
+                      aria-expanded={opened.value === n.id}
+                      onClick={() => (opened.value = opened.value === n.id ? null : n.id)}
+                    >
+                      Events
+                    </button>
                     {admin && n.state !== 'revoked' && (
                       <>
                         {!n.draining && (
@@ -168,8 +181,15 @@ export default function Nodes() {
                       </>
                     )}
                   </td>
-                </tr>
-              );
+                </tr>,
+                opened.value === n.id && (
+                  <tr key={`${n.id}-events`} class="node-events-row" data-events-of={n.name}>
+                    <td colSpan={9}>
+                      <NodeEvents id={n.id} />
+                    </td>
+                  </tr>
+                ),
+              ];
             })}
           </tbody>
         </table>
@@ -205,6 +225,7 @@ export default function Nodes() {
           </tbody>
         </table>
       )}
+      {admin && <RegTokens />}
       {err.value && (
         <div class="form-error" role="alert">
           {err.value}
