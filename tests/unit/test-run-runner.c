@@ -112,6 +112,34 @@ size_t ad_bus_unpersisted_bytes(const ad_bus_t *bus)
     return 0;
 }
 
+/* The runner follows other planes' output only with Redis (src/run/seen.c):
+ * never here, but linked. */
+ad_bus_sub_t *ad_bus_sub_new(ad_bus_t *bus, const ad_bus_sub_ops_t *ops, void *ud,
+                             size_t queue_limit)
+{
+    AD_UNUSED(bus);
+    AD_UNUSED(ops);
+    AD_UNUSED(ud);
+    AD_UNUSED(queue_limit);
+    return NULL;
+}
+
+int ad_bus_subscribe(ad_bus_sub_t *sub, const char *const *topics, size_t n, bool has_since,
+                     uint64_t since)
+{
+    AD_UNUSED(sub);
+    AD_UNUSED(topics);
+    AD_UNUSED(n);
+    AD_UNUSED(has_since);
+    AD_UNUSED(since);
+    return AD_EINVAL;
+}
+
+void ad_bus_sub_free(ad_bus_sub_t *sub)
+{
+    AD_UNUSED(sub);
+}
+
 void ad_bus_deliver_turn(ad_bus_t *bus)
 {
     AD_UNUSED(bus); /* events are recorded as they are published */
