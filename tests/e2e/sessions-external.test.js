@@ -321,8 +321,12 @@ test('a chat of the real Gemini CLI is listed, shown and adopted, and its next s
     .find((q) => q.rpc === 'streamGenerateContent' && JSON.stringify(q.body).includes('what word was it?')), 'the resumed turn to reach the API', 90000);
   assert.match(JSON.stringify(req.body.contents), /remember this word/, 'the resumed chat carries the earlier turn');
   await until(async () => (await d.req('GET', `/api/agents/${a.body.id}`)).body.status !== 'running', 'the run to end', 90000);
-  // the user's chat file has the new turn (one chat, not a new one)
-  const chats = fs.readdirSync(path.join(sb.home, '.gemini', 'tmp', path.basename(sb.cwd).toLowerCase(), 'chats'));
-  assert.equal(chats.length, 1, JSON.stringify(chats));
-  assert.match(fs.readFileSync(path.join(sb.home, '.gemini', 'tmp', path.basename(sb.cwd).toLowerCase(), 'chats', chats[0]), 'utf8'), /what word was it/);
+  // the user's chat has the new turn (the same chat, not a new one: the CLI
+  // names its file by the minute it writes in and the chat's short id, so a
+  // resume in a later minute is a second file of the same chat)
+  const dir = path.join(sb.home, '.gemini', 'tmp', path.basename(sb.cwd).toLowerCase(), 'chats');
+  const chats = fs.readdirSync(dir).sort();
+  const shortId = (f) => f.replace(/\.jsonl?$/, '').split('-').pop();
+  assert.deepEqual([...new Set(chats.map(shortId))], [shortId(chats[0])], `one chat: ${JSON.stringify(chats)}`);
+  assert.match(fs.readFileSync(path.join(dir, chats[chats.length - 1]), 'utf8'), /what word was it/);
 });
