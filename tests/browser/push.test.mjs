@@ -84,7 +84,9 @@ test('the switch subscribes; a push shows Allow and Deny; Allow decides the appr
   await page.waitForFunction(() => navigator.serviceWorker.ready.then(() => true), null, { timeout: WAIT_MS });
   if (!(await page.evaluate(() => navigator.serviceWorker.controller !== null))) await page.reload();
   await page.waitForFunction(() => navigator.serviceWorker.controller !== null, null, { timeout: WAIT_MS });
-  const sw = await until(() => ctx.serviceWorkers()[0], 'the service worker');
+  await until(() => ctx.serviceWorkers()[0], 'the service worker');
+  // the worker as it runs now: Chromium may stop an idle one and start it again
+  const sw = () => ctx.serviceWorkers().at(-1);
   const toggle = page.locator('#set-push');
   await toggle.waitFor();
   assert.equal(await toggle.isChecked(), false);
@@ -109,18 +111,21 @@ test('the switch subscribes; a push shows Allow and Deny; Allow decides the appr
   assert.equal((await api(d.url, 'POST', `/api/agents/${ag.data.id}/start`, { initialPrompt: 'please make a file' })).status, 200);
   const msg = await until(() => ps.received.find((m) => m.payload.kind === 'approval'), `the approval's push (errors: ${JSON.stringify(ps.errors)})`);
 
-  // the push reaches the service worker, which shows the notification
-  await sw.evaluate((text) => self.dispatchEvent(new PushEvent('push', { data: text })), msg.text);
+  // the push reaches the service worker, which shows the notification (given
+  // again while none is shown: under load a worker Chromium stopped and
+  // started again between two evaluations missed it once; the tag keeps one)
   const shown = await until(async () => {
-    const list = await sw.evaluate(async () =>
-      (await self.registration.getNotifications()).map((n) => ({ title: n.title, body: n.body, tag: n.tag, actions: n.actions.map((a) => a.action) })),
-    );
+    const list = await sw().evaluate(async (text) => {
+      const now = await self.registration.getNotifications();
+      if (now.length === 0) self.dispatchEvent(new PushEvent('push', { data: text }));
+      return now.map((n) => ({ title: n.title, body: n.body, tag: n.tag, actions: n.actions.map((a) => a.action) }));
+    }, msg.text);
     return list.length ? list : null;
   }, 'the notification');
   assert.deepEqual(shown, [{ title: 'Phone asks to use Bash', body: 'Write out.txt', tag: `approval:${msg.payload.approvalId}`, actions: ['allow', 'deny'] }]);
 
   // Allow, from the notification
-  await sw.evaluate(async () => {
+  await sw().evaluate(async () => {
     const [n] = await self.registration.getNotifications();
     self.dispatchEvent(new NotificationEvent('notificationclick', { notification: n, action: 'allow' }));
   });
@@ -129,7 +134,7 @@ test('the switch subscribes; a push shows Allow and Deny; Allow decides the appr
     return r.data.approvals[0] && r.data.approvals[0].status === 'allowed';
   }, 'the approval allowed from the notification');
   await until(() => fs.existsSync(path.join(repo, 'out.txt')), 'the command run');
-  assert.deepEqual(await sw.evaluate(async () => (await self.registration.getNotifications()).length), 0, 'the notification closed');
+  assert.deepEqual(await sw().evaluate(async () => (await self.registration.getNotifications()).length), 0, 'the notification closed');
 
   // and the switch off deletes the subscription
   await toggle.uncheck();
