@@ -93,7 +93,10 @@ test('an approval is pushed encrypted and VAPID-signed; Allow from the notificat
     // the token is worthless altered, or with another action
     const act = (body) => request(d.url, 'POST', '/api/push/actions', body);
     const t = p.actionToken;
-    const flipped = t.slice(0, -2) + (t.endsWith('A') ? 'B' : 'A') + t.slice(-1);
+    // (the character replaced is the one looked at: comparing the last one left
+    // the token as it was whenever its second-to-last already was the 'A')
+    const flipped = t.slice(0, -2) + (t.at(-2) === 'A' ? 'B' : 'A') + t.slice(-1);
+    assert.notEqual(flipped, t);
     assert.equal((await act({ token: flipped, action: 'allow' })).status, 403);
     assert.equal((await act({ token: t.replace(ap.id, 'ap_other'), action: 'allow' })).status, 403);
     assert.equal((await act({ token: t, action: 'allow_always' })).status, 422);
