@@ -6,7 +6,7 @@
 # (user+sys of everything make ran before serve, from /proc/<make>/stat's
 # cutime+cstime) and the load average before and after, since on a shared
 # machine the wall time is the machine's as much as the build's.
-# Usage: bench/devloop.sh [REPO]   (default: this checkout's committed HEAD)
+# Usage: bench/devloop.sh [REPO [REV]]   (default: this checkout, its committed HEAD)
 # The compiler is DEVLOOP_CC (default `cc`: no ccache, the honest figure);
 # DEVLOOP_CC="ccache cc" measures a warm cache instead.
 set -eu
@@ -22,6 +22,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
 
 git clone -q "$repo" "$tmp/src"
+if [ -n "${2:-}" ]; then git -C "$tmp/src" checkout -q "$2"; fi
 rev=$(git -C "$tmp/src" rev-parse --short HEAD)
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
 t0=$(date +%s.%N)
