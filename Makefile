@@ -9,15 +9,19 @@ CC ?= cc
 # libcurl is installed for the LLM client to come but not linked: the daemon
 # does not use it, and its dependencies alone cost ~3.6 MB of resident memory.
 PKGS := libuv sqlite3 jansson libgit2 openssl yaml-0.1 hiredis libargon2
-# Recursive (=) on purpose: evaluated when a recipe runs, after `make deps`.
+# Recursive (=) on purpose: evaluated when a recipe first uses it, after
+# `make deps`, and then kept (the $(eval) makes it a simple variable): run
+# for each of the ~520 compiles, pkg-config was 8 s of make's own serial
+# time in a fresh clone's `make run` (issue #80, bench/README.md, DL1).
 # libpq: its header only; src/store/pg.c loads libpq.so.5 when `agentd db`
 # runs (linked, it and what it brings would cost every daemon ~3.6 MB).
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) libpq)
+PKG_CFLAGS = $(eval PKG_CFLAGS := $$(shell pkg-config --cflags $$(PKGS) libpq))$(PKG_CFLAGS)
 # libgit2 is linked into agentd-git.so only (src/git/front.c loads it),
 # OpenSSL into agentd-tls.so only (src/tls/front.c loads it).
-PKG_LIBS = $(shell pkg-config --libs $(filter-out libgit2 openssl,$(PKGS))) -lhttp_parser -lwslay -lpthread -ldl -lutil -lm
-GIT_LIBS = $(shell pkg-config --libs libgit2 jansson)
-TLS_LIBS = $(shell pkg-config --libs openssl)
+PKG_LIBS = $(eval PKG_LIBS := $$(shell pkg-config --libs $$(filter-out libgit2 openssl,$$(PKGS))) \
+	-lhttp_parser -lwslay -lpthread -ldl -lutil -lm)$(PKG_LIBS)
+GIT_LIBS = $(eval GIT_LIBS := $$(shell pkg-config --libs libgit2 jansson))$(GIT_LIBS)
+TLS_LIBS = $(eval TLS_LIBS := $$(shell pkg-config --libs openssl))$(TLS_LIBS)
 
 # agentd-tray is built when libsystemd's headers are there (Debian:
 # libsystemd-dev, in scripts/deps.sh).
@@ -469,9 +473,12 @@ test:
 	$(MAKE) BUILD=test e2e
 
 # make run [PORT=8765] [DATA=~/.local/share/agentd] [ARGS="--keep-agents ..."]:
-# the build in parallel (JOBS, default nproc), then agentd serve.
+# the build in parallel (JOBS, default nproc), then agentd serve. Only what
+# serve runs: not the tray helper nor the manual pages and completions
+# (`make` builds those; bench/README.md, DL1, measures this loop).
+RUN_NEEDS := $(addprefix build/release/,agentd agentd-hold agentd-git.so agentd-tls.so)
 run: deps
-	$(MAKE) -j$(JOBS) BUILD=release all
+	$(MAKE) -j$(JOBS) BUILD=release $(RUN_NEEDS)
 	build/release/agentd serve $(if $(PORT),--listen=127.0.0.1:$(PORT)) $(if $(DATA),--data-dir=$(DATA)) $(ARGS)
 
 FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)

@@ -4,7 +4,7 @@
 // one run (server pinned to core 1, generator to core 0, CPU from /proc),
 // prints one table of ratios and writes bench/results/latest.json. A
 // scenario whose agentd side or peer is missing prints "n/a (reason)".
-// Usage: node bench/driver.js [--quick] [--only H1,F2,E1,W2,...,M1,M2,HD1,SP1,D1,N,RP1,F1,B1]
+// Usage: node bench/driver.js [--quick] [--only H1,F2,E1,W2,...,M1,M2,HD1,SP1,D1,N,RP1,RT1,RT2,F1,B1]
 'use strict';
 
 const fs = require('node:fs');
@@ -1550,6 +1550,28 @@ async function rp1() {
   budget('RP1', `time until every checking reader (${r.checked}) had the whole log`, r.seconds, null, { unit: 's' });
 }
 
+// ---- RT1, RT2: routines (issue #80), bench/routines.js ------------------------------------------
+// RT1: a signed webhook delivery → the routine run's process exec'd (sandbox
+// on, the default); RT2: the daemon's CPU idle with 10,000 routines
+// scheduled against none, in the same run. Absolute figures: no peer.
+async function rt() {
+  const only = ['RT1', 'RT2'].filter(want);
+  const env = { ...process.env, RT_ONLY: only.length === 1 ? only[0] : '' };
+  const r = await jsonChild('RT', 'routines.js', 15, env);
+  out.scenarios.RT = r;
+  if (!r) return;
+  if (r.RT1) {
+    const a = r.RT1;
+    budget('RT1', `a signed webhook → the routine run's process exec'd, p99 ms (${a.fires} deliveries, sandbox on; goal 50)`, a.execP99, 50,
+      { unit: 'ms', note: `p50 ${a.execP50.toFixed(1)} ms, max ${a.execMax.toFixed(1)} ms; the 202 p50 ${a.answerP50.toFixed(1)} / p99 ${a.answerP99.toFixed(1)} ms` });
+  }
+  if (r.RT2) {
+    const b = r.RT2;
+    budget('RT2', `${b.routines.toLocaleString('en')} routines scheduled, idle: % of a core over ${b.windowS} s (goal 0.5)`, b.loadedPct, 0.5,
+      { unit: '%', note: `no routine: ${b.idlePct.toFixed(3)} % the same way; made in ${b.madeS.toFixed(0)} s` });
+  }
+}
+
 // bench/browser.mjs in a child (ESM, its own Chromium and agentd), its
 // figures read back from --json: the goals as budgets, the main thread's
 // CPU per view as a ratio to the bare xterm.js page of the same run.
@@ -1671,9 +1693,10 @@ async function main() {
   const loadWarn = os.loadavg()[0] > 1.5 ? `load average ${os.loadavg()[0].toFixed(2)} at start: other work shares the cores, figures are noisy` : null;
   if (loadWarn) { out.meta.warning = loadWarn; log(loadWarn); }
   await probes();
-  const steps = [['H1', h1], ['H2', h2], ['F2', f2], ['H3', h3], ['E1', e1], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['M4', m4], ['HD1', hd1], ['SP1', sp1], ['S', startup], ['M1', m1], ['M2', m2], ['D1', n1], ['N', nodes], ['RP1', rp1], ['F1', f1], ['B1', b1]];
+  const steps = [['H1', h1], ['H2', h2], ['F2', f2], ['H3', h3], ['E1', e1], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['M4', m4], ['HD1', hd1], ['SP1', sp1], ['S', startup], ['M1', m1], ['M2', m2], ['D1', n1], ['N', nodes], ['RP1', rp1], ['RT', rt], ['F1', f1], ['B1', b1]];
   for (const [id, fn] of steps) {
-    if (!want(id) && !(id === 'S' && want('S1')) && !(id === 'N' && ['N1', 'N2', 'N3'].some(want))) continue;
+    if (!want(id) && !(id === 'S' && want('S1')) && !(id === 'N' && ['N1', 'N2', 'N3'].some(want))
+      && !(id === 'RT' && ['RT1', 'RT2'].some(want))) continue;
     log(`${id} ...`);
     try { await fn(); } catch (e) { na(id, `harness error: ${e.stack.split('\n').slice(0, 2).join(' ')}`); }
   }
