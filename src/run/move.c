@@ -26,24 +26,6 @@ bool ad_runner_agent_node(const ad_runner_t *r, const char *agent_id, char node_
     return true;
 }
 
-typedef struct {
-    ad_store_message_t m;
-    char id[AD_ID_MAX];
-    char agent_id[AD_ID_MAX];
-    char *text;
-} note_t;
-
-static void on_note(int rc, void *ud)
-{
-    note_t *n = ud;
-    if (rc != 0) {
-        ad_log(AD_LOG_WARN, "runner", "move note not stored agent=%s error=%s", n->agent_id,
-               ad_strerror(rc));
-    }
-    free(n->text);
-    free(n);
-}
-
 void ad_runner_moved_note(ad_runner_t *r, const char *agent_id, const char *text, json_t *moved)
 {
     ad_row_agent_t a = {0};
@@ -59,19 +41,7 @@ void ad_runner_moved_note(ad_runner_t *r, const char *agent_id, const char *text
     ad_run_topics_t t;
     ad_run_topics_init(&t, agent_id, NULL, ws[0] != '\0' ? ws : NULL,
                        a.org_id != NULL ? a.org_id : AD_ORG_DEFAULT, a.crew_id);
-    note_t *n = ad_xcalloc(1, sizeof(*n));
-    ad_id_new("msg", n->id);
-    snprintf(n->agent_id, sizeof(n->agent_id), "%s", agent_id);
-    n->text = ad_xstrdup(text);
-    n->m = (ad_store_message_t){.id = n->id,
-                                .agent_id = n->agent_id,
-                                .role = "system",
-                                .content = n->text,
-                                .is_complete = true,
-                                .now = ad_wall_ms()};
-    json_t *ev = ad_store_message_json(&n->m);
-    ad_store_messages_insert(r->store, &n->m, 1, on_note, n);
-    ad_run_publish(r, &t, "message_created", json_pack("{s:o}", "message", ev));
+    ad_run_note_system(r, &t, agent_id, text);
     json_object_set_new(moved, "agentId", json_string(agent_id));
     ad_run_publish(r, &t, "agent_moved", moved);
     ad_row_agent_cleanup(&a);

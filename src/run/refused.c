@@ -28,11 +28,29 @@ static void on_note(int rc, void *ud)
 {
     note_t *n = ud;
     if (rc != 0) {
-        ad_log(AD_LOG_WARN, "runner", "refused start's note not stored agent=%s error=%s",
-               n->agent_id, ad_strerror(rc));
+        ad_log(AD_LOG_WARN, "runner", "a note of no run not stored agent=%s error=%s", n->agent_id,
+               ad_strerror(rc));
     }
     free(n->text);
     free(n);
+}
+
+void ad_run_note_system(ad_runner_t *r, const ad_run_topics_t *t, const char *agent_id,
+                        const char *text)
+{
+    note_t *n = ad_xcalloc(1, sizeof(*n));
+    ad_id_new("msg", n->id);
+    snprintf(n->agent_id, sizeof(n->agent_id), "%s", agent_id);
+    n->text = ad_xstrdup(text);
+    n->m = (ad_store_message_t){.id = n->id,
+                                .agent_id = n->agent_id,
+                                .role = "system",
+                                .content = n->text,
+                                .is_complete = true,
+                                .now = ad_wall_ms()};
+    json_t *ev = ad_store_message_json(&n->m);
+    ad_store_messages_insert(r->store, &n->m, 1, on_note, n);
+    ad_run_publish(r, t, "message_created", json_pack("{s:o}", "message", ev));
 }
 
 typedef struct {
@@ -72,19 +90,7 @@ void ad_run_start_refused(ad_runner_t *r, const ad_row_agent_t *agent, const cha
     ad_run_topics_init(&c->topics, agent_id, NULL, ws, org, NULL);
     /* the transcript: a system message of no run (the writer keeps their
      * order: the note is stored before the status below) */
-    note_t *n = ad_xcalloc(1, sizeof(*n));
-    ad_id_new("msg", n->id);
-    snprintf(n->agent_id, sizeof(n->agent_id), "%s", agent_id);
-    n->text = ad_xstrdup(text);
-    n->m = (ad_store_message_t){.id = n->id,
-                                .agent_id = n->agent_id,
-                                .role = "system",
-                                .content = n->text,
-                                .is_complete = true,
-                                .now = ad_wall_ms()};
-    json_t *ev = ad_store_message_json(&n->m);
-    ad_store_messages_insert(r->store, &n->m, 1, on_note, n);
-    ad_run_publish(r, &c->topics, "message_created", json_pack("{s:o}", "message", ev));
+    ad_run_note_system(r, &c->topics, agent_id, text);
     /* the agent: status error, why in statusReason (and state.statusReason,
      * the older string, as a run's end sets it) */
     ad_store_agent_runtime_t u = {
