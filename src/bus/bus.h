@@ -107,6 +107,9 @@ const char *ad_bus_event_topic(const ad_bus_event_t *ev, size_t i);
  * event (writes, notifies, triggers) skips these: their origin plane acts
  * on them itself; one that only forwards to clients keeps them. */
 bool ad_bus_event_remote(const ad_bus_event_t *ev);
+/* The event's organisation, from its "org:<id>" topic, into org
+ * (AD_ID_MAX bytes): false when it has none. */
+bool ad_bus_event_org(const ad_bus_event_t *ev, char org[AD_ID_MAX]);
 /* The payload JSON text (a slice of the envelope; not NUL-terminated). */
 const char *ad_bus_event_payload_text(const ad_bus_event_t *ev, size_t *len);
 int64_t ad_bus_event_ts_ms(const ad_bus_event_t *ev);

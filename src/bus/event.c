@@ -166,6 +166,18 @@ const char *ad_bus_event_topic(const ad_bus_event_t *ev, size_t i)
     return i < ev->ntopics ? ev->topics[i] : NULL;
 }
 
+bool ad_bus_event_org(const ad_bus_event_t *ev, char org[AD_ID_MAX])
+{
+    for (size_t i = 0; i < ev->ntopics; i++) {
+        const char *t = ev->topics[i];
+        if (strncmp(t, "org:", 4) == 0 && t[4] != '\0' && strlen(t + 4) < AD_ID_MAX) {
+            snprintf(org, AD_ID_MAX, "%s", t + 4);
+            return true;
+        }
+    }
+    return false;
+}
+
 bool ad_bus_event_remote(const ad_bus_event_t *ev)
 {
     for (size_t i = 0; i < ev->ntopics; i++) {

@@ -308,19 +308,6 @@ static void arm(ad_chat_sum_t *s)
     uv_timer_start(s->timer, on_timer, (uint64_t)(soonest > now ? soonest - now : 0), 0);
 }
 
-/* The event's org, from its "org:<id>" topic: false when it has none. */
-static bool org_of(const ad_bus_event_t *ev, char org[AD_ID_MAX])
-{
-    for (size_t i = 0; i < ad_bus_event_ntopics(ev); i++) {
-        const char *t = ad_bus_event_topic(ev, i);
-        if (strncmp(t, "org:", 4) == 0 && t[4] != '\0' && strlen(t + 4) < AD_ID_MAX) {
-            snprintf(org, AD_ID_MAX, "%s", t + 4);
-            return true;
-        }
-    }
-    return false;
-}
-
 /* An agent's turn ended or it waits for somebody: its job (re)started. */
 static void wanted(ad_chat_sum_t *s, const char *org, const char *agent, const json_t *why)
 {
@@ -365,7 +352,7 @@ static int on_event(void *ud, const ad_bus_event_t *ev)
     ad_chat_sum_t *s = ud;
     char org[AD_ID_MAX];
     if (s->stopped || strcmp(ad_bus_event_type(ev), "agent_status") != 0 ||
-        ad_bus_event_remote(ev) || !org_of(ev, org)) {
+        ad_bus_event_remote(ev) || !ad_bus_event_org(ev, org)) {
         return 0; /* another plane's agent: that plane summarizes it */
     }
     size_t len = 0;

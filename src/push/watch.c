@@ -21,19 +21,6 @@
 #define BODY_MAX 160
 #define RECENT_MS 60000 /* a goal met this recently is pushed from agent_update */
 
-/* The event's org, from its "org:<id>" topic: false when it has none. */
-static bool org_of(const ad_bus_event_t *ev, char org[AD_ID_MAX])
-{
-    for (size_t i = 0; i < ad_bus_event_ntopics(ev); i++) {
-        const char *t = ad_bus_event_topic(ev, i);
-        if (strncmp(t, "org:", 4) == 0 && t[4] != '\0' && strlen(t + 4) < AD_ID_MAX) {
-            snprintf(org, AD_ID_MAX, "%s", t + 4);
-            return true;
-        }
-    }
-    return false;
-}
-
 /* Whether key was pushed lately; remembers it. */
 static bool seen(ad_push_t *p, const char *key)
 {
@@ -206,7 +193,7 @@ static int on_event(void *ud, const ad_bus_event_t *ev)
     bool end = strcmp(type, "run_ended") == 0;
     char org[AD_ID_MAX];
     if ((!ap && !dec && !st && !up && !end) || p->stopped || ad_bus_event_remote(ev) ||
-        !org_of(ev, org)) {
+        !ad_bus_event_org(ev, org)) {
         return 0;
     }
     size_t len = 0;
