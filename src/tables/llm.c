@@ -379,14 +379,8 @@ int ad_store_op_chat_turn_end(ad_store_tx_t *tx, json_t *args, json_t **result)
     ad_db_t *db = tx->db;
     const char *id = ad_args_str(args, "messageId");
     int64_t now = ad_args_int(args, "now", 0);
-    ad_usage_rec_t u = {.model = ad_args_str(args, "model"),
-                        .input_tokens = ad_args_int(args, "inputTokens", 0),
-                        .output_tokens = ad_args_int(args, "outputTokens", 0),
-                        .cache_read_tokens = ad_args_int(args, "cacheReadTokens", 0),
-                        .cache_write_tokens = ad_args_int(args, "cacheWriteTokens", 0),
-                        .cost_usd = json_number_value(json_object_get(args, "costUsd")),
-                        .error = strcmp(ad_args_str(args, "status"), "error") == 0,
-                        .at_ms = now};
+    ad_usage_rec_t u = ad_usage_rec_of_args(args, now);
+    u.error = strcmp(ad_args_str(args, "status"), "error") == 0;
     ad_db_stmt_t *s = ad_store_stmt(db, SQL_LMSG_END);
     if (s == NULL) {
         return AD_EINTERNAL;

@@ -108,13 +108,7 @@ int ad_store_op_agent_summary_set(ad_store_tx_t *tx, json_t *args, json_t **resu
     ad_db_t *db = tx->db;
     const char *agent = ad_args_str(args, "agentId");
     int64_t now = ad_args_int(args, "now", 0);
-    ad_usage_rec_t u = {.model = ad_args_str(args, "model"),
-                        .input_tokens = ad_args_int(args, "inputTokens", 0),
-                        .output_tokens = ad_args_int(args, "outputTokens", 0),
-                        .cache_read_tokens = ad_args_int(args, "cacheReadTokens", 0),
-                        .cache_write_tokens = ad_args_int(args, "cacheWriteTokens", 0),
-                        .cost_usd = json_number_value(json_object_get(args, "costUsd")),
-                        .at_ms = now};
+    ad_usage_rec_t u = ad_usage_rec_of_args(args, now);
     char ts[AD_TIME_MAX];
     ad_time_format(now, ts);
     json_t *summary = json_pack("{s:s, s:s, s:s}", "text", ad_args_str(args, "text"), "at", ts,

@@ -70,6 +70,17 @@ static void add_model(json_t *mu, const ad_usage_rec_t *rec, const char *model)
     json_object_set_new(m, "costUsd", json_real(cur + rec->cost_usd));
 }
 
+ad_usage_rec_t ad_usage_rec_of_args(json_t *args, int64_t now)
+{
+    return (ad_usage_rec_t){.model = ad_args_str(args, "model"),
+                            .input_tokens = ad_args_int(args, "inputTokens", 0),
+                            .output_tokens = ad_args_int(args, "outputTokens", 0),
+                            .cache_read_tokens = ad_args_int(args, "cacheReadTokens", 0),
+                            .cache_write_tokens = ad_args_int(args, "cacheWriteTokens", 0),
+                            .cost_usd = json_number_value(json_object_get(args, "costUsd")),
+                            .at_ms = now};
+}
+
 int ad_store_usage_apply(ad_store_tx_t *tx, const ad_usage_rec_t *rec)
 {
     ad_db_t *db = tx->db;

@@ -26,6 +26,10 @@ typedef struct {
     int64_t at_ms; /* when the request happened; 0 = now */
 } ad_usage_rec_t;
 
+/* One LLM request's usage as a write's args carry it (model, inputTokens,
+ * outputTokens, cacheReadTokens, cacheWriteTokens, costUsd; borrowed from
+ * args), at now. */
+ad_usage_rec_t ad_usage_rec_of_args(json_t *args, int64_t now);
 /* Job body: adds one request's usage to its daily, weekly (ISO week, keyed
  * by its Monday) and monthly rows, all three or none. Writer thread. */
 int ad_store_usage_apply(ad_store_tx_t *tx, const ad_usage_rec_t *rec);
