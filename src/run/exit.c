@@ -449,6 +449,7 @@ void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     c->hold_dir = run->held.dir;
     run->held.dir = NULL;
     c->remote = run->node_id[0] != '\0';
+    snprintf(e.plane_id, sizeof(e.plane_id), "%.*s", (int)sizeof(e.plane_id) - 1, r->cfg->plane_id);
     c->e = e;
     snprintf(c->org_id, sizeof(c->org_id), "%s", run->org_id);
     c->fresh_prompt = run->stop.since == 0 ? ad_run_session_lost(run, c->lost_sid) : NULL;

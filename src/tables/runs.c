@@ -160,13 +160,19 @@ void ad_store_run_usage(ad_store_t *st, const ad_store_run_usage_t *u, ad_store_
     ad_store_typed_write(st, run_usage, u, sizeof(*u), NULL, cb, ud);
 }
 
+#define RUN_END_SQL                                                                                \
+    "UPDATE runs SET ended_at = ?, status = ?, exit_code = ?, signal = ?, "                        \
+    "duration_ms = ?, input_tokens = ?, output_tokens = ?, cache_read_tokens = ?, "                \
+    "cache_write_tokens = ?, cost_usd = ?, num_turns = ? WHERE id = ? AND status IN "              \
+    "('running', 'lost')"
+
 static int run_end_row(ad_db_t *db, const ad_store_run_end_t *a)
 {
+    bool fenced = a->plane_id[0] != '\0';
     ad_db_stmt_t *s = ad_store_stmt(
-        db, "UPDATE runs SET ended_at = ?, status = ?, exit_code = ?, signal = ?, "
-            "duration_ms = ?, input_tokens = ?, output_tokens = ?, cache_read_tokens = ?, "
-            "cache_write_tokens = ?, cost_usd = ?, num_turns = ? WHERE id = ? AND status IN "
-            "('running', 'lost')");
+        db, fenced ? RUN_END_SQL " AND NOT EXISTS (SELECT 1 FROM run_leases l WHERE l.run_id = ? "
+                                 "AND l.plane_id <> ? AND l.expires_at >= ?)"
+                   : RUN_END_SQL);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -182,11 +188,17 @@ static int run_end_row(ad_db_t *db, const ad_store_run_end_t *a)
     ad_db_bind_double(s, 10, a->cost_usd);
     ad_db_bind_int64(s, 11, a->num_turns);
     ad_store_bind_text(s, 12, a->id);
+    if (fenced) {
+        ad_store_bind_text(s, 13, a->id);
+        ad_store_bind_text(s, 14, a->plane_id);
+        ad_db_bind_int64(s, 15, a->now);
+    }
     int rc = ad_store_step_done(db, s);
     /* A run that ended is final (issue #77): a second end (a plane that lost
      * the run's lease during a database outage, a node's late word) changes
      * nothing. Only `lost`, a verdict made without the process, gives way
-     * to the real end when it comes. */
+     * to the real end when it comes. Nor does the end of a plane whose run
+     * another plane holds now (fenced). */
     return rc == 0 && ad_db_changes(db) == 0 ? AD_ESTATE : rc;
 }
 

@@ -116,6 +116,10 @@ typedef struct {
     int64_t input_tokens, output_tokens, cache_read_tokens, cache_write_tokens;
     double cost_usd;
     int64_t num_turns;
+    /* the control plane ending it ("": none said): a live lease of another
+     * plane on the run refuses the end (AD_ESTATE, nothing written; issue
+     * #77: a plane that lost a run's lease ends nothing of it) */
+    char plane_id[AD_ID_MAX];
 } ad_store_run_end_t;
 void ad_store_run_end(ad_store_t *st, const ad_store_run_end_t *e, ad_store_result_cb cb, void *ud);
 

@@ -869,6 +869,39 @@ static void sqlite_plan(fixture_t *f, const char *sql, char *plan, size_t size)
  * them by looking each lease's run up, never by listing every ended run
  * (SQLite's plan; with a million runs that list cost an idle daemon 19 % of a
  * core). */
+/* issue #77: a plane whose run another plane holds now (its live lease)
+ * ends nothing of it; the holder does. */
+static void an_end_from_a_plane_that_lost_the_lease_is_refused(void **state)
+{
+    fixture_t *f = *state;
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO runs (id, agent_id, started_at, status) VALUES ('run_fenced', '%s', "
+             "1000, 'running')",
+             f->ag);
+    store_fx_exec(f->s, sql);
+    store_fx_exec(f->s, "INSERT INTO run_leases (run_id, plane_id, expires_at) VALUES "
+                        "('run_fenced', 'pl_b', 9000000000000)");
+    ad_store_run_end_t e = {.status = AD_ROW_RUN_STATUS_LOST,
+                            .agent_status = AD_ROW_AGENT_STATUS_ERROR,
+                            .now = 5000,
+                            .plane_id = "pl_a"};
+    snprintf(e.id, sizeof(e.id), "run_fenced");
+    snprintf(e.agent_id, sizeof(e.agent_id), "%s", f->ag);
+    assert_int_equal(end_sync(f, &e, NULL), AD_ESTATE);
+    assert_int_equal(
+        store_fx_int(f->s,
+                     "SELECT count(*) FROM runs WHERE id = 'run_fenced' AND status = 'running'"),
+        1);
+    snprintf(e.plane_id, sizeof(e.plane_id), "pl_b");
+    e.status = AD_ROW_RUN_STATUS_SUCCEEDED;
+    e.agent_status = AD_ROW_AGENT_STATUS_FINISHED;
+    assert_int_equal(end_sync(f, &e, NULL), 0);
+    assert_int_equal(store_fx_int(f->s, "SELECT count(*) FROM runs WHERE id = 'run_fenced' AND "
+                                        "status = 'succeeded'"),
+                     1);
+}
+
 static void a_beat_lets_go_of_the_leases_of_ended_runs(void **state)
 {
     fixture_t *f = *state;
@@ -1021,6 +1054,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(the_runs_cursor_pages_every_run_once_with_a_range, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(a_beat_lets_go_of_the_leases_of_ended_runs, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(an_end_from_a_plane_that_lost_the_lease_is_refused, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
