@@ -100,8 +100,11 @@ test('a plain shell in a worktree: type echo hi and see hi', async (t) => {
   await page.locator('.term').click();
   await page.keyboard.type('echo hi\r');
   await until(async () => /^hi\s*$/m.test(await screen(page)), 'hi on its own line');
-  // Said once: the holder sends a terminal's bytes once (not again as scrollback).
-  assert.equal((await screen(page)).match(/echo hi/g).length, 1, await screen(page));
+  // Said once at most: the holder sends a terminal's bytes once (not again as
+  // scrollback). (Keys typed before the shell read them may not be echoed at
+  // all: a fresh-clone check saw "hi" with no "echo hi" line.)
+  const said = await screen(page);
+  assert.ok((said.match(/echo hi/g) || []).length <= 1, said);
   await shot(page, 'shell-in-worktree');
   await api(d.url, 'POST', `/api/agents/${id}/stop?force=true&wait=true`);
 });
