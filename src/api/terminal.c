@@ -10,9 +10,12 @@
  * without credentials or scope, and 4401 the moment its credential is
  * revoked, signed out or expires. Detaching leaves the agent running.
  * The channel itself is src/live/terminal.c's; this file checks who may
- * open it.
+ * open it. An agent whose run another control plane holds (issue #77) has
+ * its terminal there: the socket is sent on to that plane (src/cluster's
+ * wsfwd.c), so typing works whichever plane the page came from.
  */
 #include "api/api_int.h"
+#include "cluster/cluster.h"
 #include "ws/ws.h"
 
 static void on_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
@@ -30,6 +33,11 @@ static void on_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
         ad_ws_close(ws, code, reason);
         return;
     }
+    ad_store_plane_ref_t to;
+    if (app->planes != NULL && ad_planes_agent_owner(app->planes, id, &to)) {
+        ad_planes_ws_forward(app->planes, ws, upgrade, &to, app->auth);
+        return;
+    }
     ad_auth_cred_t cred;
     ad_auth_credential(upgrade, &cred);
     ad_live_terminal_open(ws, app->runner, app->auth, &cred, id);
@@ -38,14 +46,18 @@ static void on_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
 static void on_message(ad_ws_t *ws, const char *data, size_t len, bool binary, void *ud)
 {
     AD_UNUSED(ud);
-    ad_live_terminal_message(ws, data, len, binary);
+    if (!ad_planes_ws_message(ws, data, len, binary)) {
+        ad_live_terminal_message(ws, data, len, binary);
+    }
 }
 
 static void on_close(ad_ws_t *ws, int code, void *ud)
 {
     AD_UNUSED(code);
     AD_UNUSED(ud);
-    ad_live_terminal_close(ws);
+    if (!ad_planes_ws_closed(ws)) {
+        ad_live_terminal_close(ws);
+    }
 }
 
 static const ad_ws_handler_t handler = {on_open, on_message, on_close};

@@ -90,6 +90,13 @@ const ad_principal_t *ad_auth_principal(const ad_req_t *r);
  * code to use (4401: no or bad credentials; 4403: the token's scope does
  * not allow the route) and a reason. */
 int ad_auth_ws_refusal(const ad_req_t *r, const char **reason);
+/* The credential r presents, as a control plane sends it on to the one
+ * that holds the work (issue #77): its token (Authorization: Bearer, an
+ * upgrade's Sec-WebSocket-Protocol or ?token=) into token, else its
+ * session cookie's value into session (token ""); false when it presents
+ * neither, or one too long for the buffer. The caller wipes both. */
+bool ad_auth_presented(const ad_req_t *r, char *token, size_t tokensz, char *session,
+                       size_t sessionsz);
 /* Whether r's Origin, if it has one, is ours (its scheme and Host) or
  * listed in --cors-origins. */
 bool ad_auth_origin_ok(const ad_auth_t *a, const ad_req_t *r);

@@ -173,6 +173,17 @@ static bool presented_token(const ad_req_t *r, char *out, size_t outsz)
     return q != NULL && q[0] != '\0' && snprintf(out, outsz, "%s", q) < (int)outsz;
 }
 
+bool ad_auth_presented(const ad_req_t *r, char *token, size_t tokensz, char *session,
+                       size_t sessionsz)
+{
+    token[0] = session[0] = '\0';
+    if (presented_token(r, token, tokensz)) {
+        return token[0] != '\0';
+    }
+    token[0] = '\0';
+    return ad_auth_cookie(r, session, sessionsz) && session[0] != '\0';
+}
+
 void ad_auth_credential(const ad_req_t *r, ad_auth_cred_t *out)
 {
     char token[AD_AUTH_PRESENTED_MAX];

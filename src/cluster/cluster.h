@@ -163,4 +163,38 @@ bool ad_planes_agent_owner(ad_planes_t *p, const char *agent_id, ad_store_plane_
 /* Sends r on to `to`; r is answered with its answer. */
 void ad_planes_forward(ad_planes_t *p, struct ad_req *r, const ad_store_plane_ref_t *to);
 
+/* The same for a request whose credential is its body (a Web Push action
+ * token, src/push, checked here first): sent on with no header
+ * credential; one sent on already is 409 OWNED_ELSEWHERE. */
+void ad_planes_forward_bearing(ad_planes_t *p, struct ad_req *r, const ad_store_plane_ref_t *to);
+/* Whether url may carry a caller's credential: http(s), a host, no
+ * userinfo, no space or control character. */
+bool ad_planes_url_ok(const char *url);
+/* r's path and query at base, the query's token left out (it goes as a
+ * header): a new string, or NULL when too long. */
+char *ad_planes_ws_url(const struct ad_req *r, const char *base);
+/* "agentd_session[_PORT]=value" as the plane at url reads a dashboard
+ * session from a request whose Host its client wrote: port_always (src/ws's
+ * client names the port always) or as libcurl (the scheme's own port left
+ * out). 0, AD_EINVAL (a URL or value it cannot use) or AD_ETOOBIG. */
+int ad_planes_session_cookie(const char *url, bool port_always, const char *value, char *out,
+                             size_t outsz);
+
+/* ---- a WebSocket sent on to the plane that holds its work (wsfwd.c, issue #77) ----
+ * An agent's terminal opened on a plane whose run another plane holds: the
+ * caller's socket ws is joined to one opened at `to` (same path, the
+ * caller's credential as the owner reads it, AD_PLANES_FORWARDED_HEADER),
+ * every message sent across both ways, and either side's close closing
+ * the other with its code (docs/nodes.md). An upgrade sent on already, or
+ * one without a credential, is closed 4409 naming the plane. The
+ * credential is watched (auth may be NULL): ended, both close 4401. The
+ * route's handler hands the socket's messages and its close here first:
+ * both say whether ws was a forward's. Loop thread. */
+struct ad_ws;
+struct ad_auth;
+void ad_planes_ws_forward(ad_planes_t *p, struct ad_ws *ws, struct ad_req *upgrade,
+                          const ad_store_plane_ref_t *to, struct ad_auth *auth);
+bool ad_planes_ws_message(struct ad_ws *ws, const char *data, size_t len, bool binary);
+bool ad_planes_ws_closed(struct ad_ws *ws);
+
 #endif

@@ -19,9 +19,11 @@
  * Threads: the decision and the answer on the loop thread; the request
  * itself on the libuv pool (a blocking libcurl call).
  */
+#include "auth/auth.h"
 #include "cluster/cluster.h"
 #include "http/http.h"
 #include "llm/llm.h"
+#include "ws/ws.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -59,8 +61,9 @@ static int encode(ad_buf_t *b, const char *s, bool path)
     return rc;
 }
 
-/* The owner's URL for r: base, r's path and its query, re-encoded. */
-static char *target_url(const ad_req_t *r, const char *base)
+/* The owner's URL for r: base, r's path and its query (but skip, when
+ * not NULL), re-encoded. */
+static char *target_url(const ad_req_t *r, const char *base, const char *skip)
 {
     ad_buf_t b;
     ad_buf_init(&b, 16384);
@@ -71,8 +74,12 @@ static char *target_url(const ad_req_t *r, const char *base)
     int rc = ad_buf_append(&b, base, bl);
     rc = rc != 0 ? rc : encode(&b, ad_req_path(r), true);
     const char *name, *value;
+    unsigned n = 0;
     for (unsigned i = 0; rc == 0 && ad_req_query_at(r, i, &name, &value); i++) {
-        rc = ad_buf_putc(&b, i == 0 ? '?' : '&');
+        if (skip != NULL && strcmp(name, skip) == 0) {
+            continue;
+        }
+        rc = ad_buf_putc(&b, n++ == 0 ? '?' : '&');
         rc = rc != 0 ? rc : encode(&b, name, false);
         rc = rc != 0 ? rc : ad_buf_putc(&b, '=');
         rc = rc != 0 ? rc : encode(&b, value != NULL ? value : "", false);
@@ -171,22 +178,30 @@ static void copy_header(fwd_t *f, size_t *n, const ad_req_t *r, const char *name
     }
 }
 
-void ad_planes_forward(ad_planes_t *p, ad_req_t *r, const ad_store_plane_ref_t *to)
+/* r's dashboard session as a header line of f, under the cookie name the
+ * plane at url reads it by (libcurl names the port in Host unless it is
+ * the scheme's own). */
+static void add_session_cookie(fwd_t *f, size_t *n, const ad_req_t *r, const char *url)
 {
-    char err[256] = "";
-    bool credential =
-        ad_req_header(r, "authorization") != NULL || ad_req_header(r, "cookie") != NULL;
-    if (!credential || !url_ok(to->url) || !ad_llm_fetch_ready(err, sizeof(err))) {
-        ad_res_error(r, 409, "OWNED_ELSEWHERE",
-                     json_pack("{s:s, s:s}", "plane", to->id, "url", to->url),
-                     "control plane %s (%s) holds this work: ask that plane%s%s", to->id, to->url,
-                     err[0] != '\0' ? " (" : "", err[0] != '\0' ? err : "");
-        return;
+    char token[4200], session[256], cookie[300];
+    if (ad_auth_presented(r, token, sizeof(token), session, sizeof(session)) &&
+        session[0] != '\0' &&
+        ad_planes_session_cookie(url, false, session, cookie, sizeof(cookie)) == 0) {
+        add_header(f, n, "Cookie", cookie);
     }
+    memset(token, 0, sizeof(token));
+    memset(session, 0, sizeof(session));
+    memset(cookie, 0, sizeof(cookie));
+}
+
+/* r sent on to `to` as it came (its credential was checked by the
+ * caller); answered with the owner's answer. */
+static void send_on(ad_planes_t *p, ad_req_t *r, const ad_store_plane_ref_t *to)
+{
     fwd_t *f = ad_xcalloc(1, sizeof(*f));
     f->r = r;
     snprintf(f->plane, sizeof(f->plane), "%s", to->id);
-    f->url = target_url(r, to->url);
+    f->url = target_url(r, to->url, NULL);
     f->method = ad_xstrdup(ad_req_method(r));
     size_t len = 0;
     const char *body = ad_req_body(r, &len);
@@ -197,7 +212,7 @@ void ad_planes_forward(ad_planes_t *p, ad_req_t *r, const ad_store_plane_ref_t *
     f->body_len = len;
     size_t n = 0;
     copy_header(f, &n, r, "authorization");
-    copy_header(f, &n, r, "cookie");
+    add_session_cookie(f, &n, r, to->url);
     copy_header(f, &n, r, "content-type");
     add_header(f, &n, "X-Agentd-Forwarded-By", ad_planes_self(p));
     f->hdr[n] = NULL;
@@ -213,4 +228,60 @@ void ad_planes_forward(ad_planes_t *p, ad_req_t *r, const ad_store_plane_ref_t *
            f->method, ad_req_path(r));
     f->work.data = f;
     uv_queue_work(ad_planes_loop(p), &f->work, fwd_work, fwd_after);
+}
+
+void ad_planes_forward(ad_planes_t *p, ad_req_t *r, const ad_store_plane_ref_t *to)
+{
+    char err[256] = "";
+    bool credential =
+        ad_req_header(r, "authorization") != NULL || ad_req_header(r, "cookie") != NULL;
+    if (!credential || !url_ok(to->url) || !ad_llm_fetch_ready(err, sizeof(err))) {
+        ad_res_error(r, 409, "OWNED_ELSEWHERE",
+                     json_pack("{s:s, s:s}", "plane", to->id, "url", to->url),
+                     "control plane %s (%s) holds this work: ask that plane%s%s", to->id, to->url,
+                     err[0] != '\0' ? " (" : "", err[0] != '\0' ? err : "");
+        return;
+    }
+    send_on(p, r, to);
+}
+
+/* ---- for a socket sent on (wsfwd.c) and a request whose credential is its body ---- */
+
+bool ad_planes_url_ok(const char *url)
+{
+    return url != NULL && url_ok(url);
+}
+
+char *ad_planes_ws_url(const ad_req_t *r, const char *base)
+{
+    return target_url(r, base, "token"); /* the token goes as a header, never in a URL */
+}
+
+int ad_planes_session_cookie(const char *url, bool port_always, const char *value, char *out,
+                             size_t outsz)
+{
+    bool tls = false;
+    char host[256], port[8], path[1024];
+    if (value == NULL || value[0] == '\0' || strpbrk(value, ";, \r\n") != NULL ||
+        ad_wsc_parse_url(url, &tls, host, sizeof(host), port, sizeof(port), path, sizeof(path)) !=
+            0) {
+        return AD_EINVAL;
+    }
+    bool named = port_always || strcmp(port, tls ? "443" : "80") != 0;
+    int n = snprintf(out, outsz, "%s%s%s=%s", AD_AUTH_COOKIE, named ? "_" : "", named ? port : "",
+                     value);
+    return n > 0 && (size_t)n < outsz ? 0 : AD_ETOOBIG;
+}
+
+void ad_planes_forward_bearing(ad_planes_t *p, ad_req_t *r, const ad_store_plane_ref_t *to)
+{
+    char err[256] = "";
+    if (ad_planes_was_forwarded(r) || !url_ok(to->url) || !ad_llm_fetch_ready(err, sizeof(err))) {
+        ad_res_error(r, 409, "OWNED_ELSEWHERE",
+                     json_pack("{s:s, s:s}", "plane", to->id, "url", to->url),
+                     "control plane %s (%s) holds this work: ask that plane%s%s", to->id, to->url,
+                     err[0] != '\0' ? " (" : "", err[0] != '\0' ? err : "");
+        return;
+    }
+    send_on(p, r, to);
 }

@@ -36,7 +36,7 @@ struct ad_wsc {
     ad_wsc_handler_t h;
     void *ud;
     char host[256], port[8], path[1024];
-    char bearer[512];
+    char head[2560]; /* the upgrade's own header lines, each ending CRLF */
     char key[25];
     bool tls;
     ad_tls_t *ssl; /* the TLS session (wss), or NULL */
@@ -279,12 +279,12 @@ static void send_upgrade(ad_wsc_t *c)
     ad_base64_encode(raw, sizeof(raw), c->key, sizeof(c->key));
     memcpy(&c->rnd, raw, sizeof(c->rnd));
     c->rnd |= 1;
-    char req[2048];
+    char req[4096];
     int n = snprintf(req, sizeof(req),
                      "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: "
                      "Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
-                     "Authorization: Bearer %s\r\nUser-Agent: agentd-node/%s\r\n\r\n",
-                     c->path, c->host, c->port, c->key, c->bearer, AD_VERSION);
+                     "%s\r\n",
+                     c->path, c->host, c->port, c->key, c->head);
     c->stage = 1;
     if (n > 0 && (size_t)n < sizeof(req)) {
         send_plain(c, req, (size_t)n);
@@ -546,7 +546,7 @@ static void free_wsc(ad_wsc_t *c)
     ad_tls_free(c->ssl);
     ad_buf_cleanup(&c->hs);
     ad_buf_cleanup(&c->out);
-    memset(c->bearer, 0, sizeof(c->bearer));
+    memset(c->head, 0, sizeof(c->head));
     free(c);
 }
 
@@ -573,8 +573,10 @@ static void finish(ad_wsc_t *c, int code, const char *reason)
     } /* else on_resolved frees it */
 }
 
-int ad_wsc_open(uv_loop_t *loop, const char *url, const char *bearer, size_t max_msg,
-                const ad_wsc_handler_t *h, void *ud, ad_wsc_t **out, char *err, size_t errsz)
+/* c, made for url with the header block head (copied): 0 and *out, or
+ * an error with err and nothing made. */
+static int open_with(uv_loop_t *loop, const char *url, const char *head, size_t max_msg,
+                     const ad_wsc_handler_t *h, void *ud, ad_wsc_t **out, char *err, size_t errsz)
 {
     AD_ASSERT_LOOP();
     ad_wsc_t *c = ad_xcalloc(1, sizeof(*c));
@@ -586,17 +588,14 @@ int ad_wsc_open(uv_loop_t *loop, const char *url, const char *bearer, size_t max
     ad_buf_init(&c->out, max_msg + 64 * 1024);
     int rc = ad_wsc_parse_url(url, &c->tls, c->host, sizeof(c->host), c->port, sizeof(c->port),
                               c->path, sizeof(c->path));
-    if (rc != 0 || strlen(bearer) >= sizeof(c->bearer) || strpbrk(bearer, "\r\n") != NULL) {
-        snprintf(err, errsz,
-                 rc != 0 ? "not a ws://, wss://, http:// or https:// URL: %s"
-                         : "the token is not one line of at most 511 bytes%s",
-                 rc != 0 ? url : "");
+    if (rc != 0) {
+        snprintf(err, errsz, "not a ws://, wss://, http:// or https:// URL: %s", url);
         ad_buf_cleanup(&c->hs);
         ad_buf_cleanup(&c->out);
         free(c);
         return AD_EINVAL;
     }
-    snprintf(c->bearer, sizeof(c->bearer), "%s", bearer);
+    snprintf(c->head, sizeof(c->head), "%s", head);
     if (c->tls && (rc = tls_setup(c, err, errsz)) != 0) {
         free_wsc(c);
         return rc;
@@ -614,6 +613,46 @@ int ad_wsc_open(uv_loop_t *loop, const char *url, const char *bearer, size_t max
     c->resolving = true;
     *out = c;
     return 0;
+}
+
+int ad_wsc_open(uv_loop_t *loop, const char *url, const char *bearer, size_t max_msg,
+                const ad_wsc_handler_t *h, void *ud, ad_wsc_t **out, char *err, size_t errsz)
+{
+    char head[1024];
+    if (strlen(bearer) >= 512 || strpbrk(bearer, "\r\n") != NULL) {
+        snprintf(err, errsz, "the token is not one line of at most 511 bytes");
+        return AD_EINVAL;
+    }
+    snprintf(head, sizeof(head), "Authorization: Bearer %s\r\nUser-Agent: agentd-node/%s\r\n",
+             bearer, AD_VERSION);
+    int rc = open_with(loop, url, head, max_msg, h, ud, out, err, errsz);
+    memset(head, 0, sizeof(head));
+    return rc;
+}
+
+int ad_wsc_open_headers(uv_loop_t *loop, const char *url, const char *const *headers,
+                        size_t max_msg, const ad_wsc_handler_t *h, void *ud, ad_wsc_t **out,
+                        char *err, size_t errsz)
+{
+    ad_buf_t head;
+    ad_buf_init(&head, 2400);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && headers[i] != NULL; i++) {
+        rc = strpbrk(headers[i], "\r\n") != NULL || strchr(headers[i], ':') == NULL
+                 ? AD_EINVAL
+                 : ad_buf_printf(&head, "%s\r\n", headers[i]);
+    }
+    rc = rc != 0 ? rc : ad_buf_printf(&head, "User-Agent: agentd-plane/%s\r\n", AD_VERSION);
+    if (rc != 0) {
+        snprintf(err, errsz, "the upgrade's headers are not lines of at most 2,400 bytes in all");
+    } else {
+        rc = open_with(loop, url, head.data, max_msg, h, ud, out, err, errsz);
+    }
+    if (head.data != NULL) {
+        memset(head.data, 0, head.cap);
+    }
+    ad_buf_cleanup(&head);
+    return rc;
 }
 
 int ad_wsc_send(ad_wsc_t *c, const void *data, size_t len, bool binary)

@@ -137,6 +137,13 @@ typedef struct {
  * err; then nothing is called. h is copied, ud borrowed. */
 int ad_wsc_open(uv_loop_t *loop, const char *url, const char *bearer, size_t max_msg,
                 const ad_wsc_handler_t *h, void *ud, ad_wsc_t **out, char *err, size_t errsz);
+/* The same with the caller's header lines ("Name: value", one line each,
+ * NULL-terminated; at most 2,400 bytes in all) in place of the bearer: a
+ * control plane's WebSocket sent on to the plane that holds its work
+ * (src/cluster, issue #77). AD_EINVAL for a header that is not one line. */
+int ad_wsc_open_headers(uv_loop_t *loop, const char *url, const char *const *headers,
+                        size_t max_msg, const ad_wsc_handler_t *h, void *ud, ad_wsc_t **out,
+                        char *err, size_t errsz);
 /* Queues a message (copied): 0, or AD_ECLOSED when not open. */
 int ad_wsc_send(ad_wsc_t *c, const void *data, size_t len, bool binary);
 /* Bytes handed to the socket and not yet written. */
