@@ -40,23 +40,99 @@ typedef struct delivery {
     char err[256];
 } delivery_t;
 
+/* The key's offer stored (the first offer of any plane wins): the one
+ * stored is the key; the requests that waited run again. */
+static void offered(int rc, json_t *result, void *ud)
+{
+    ad_push_t *p = ud;
+    const char *text = json_string_value(json_object_get(result, "secret"));
+    p->offering = false;
+    if (rc == 0 && text != NULL && ad_push_key_parse(text, &p->key) == 0) {
+        p->key_ok = true;
+    } else {
+        memset(&p->key, 0, sizeof(p->key));
+        ad_log(AD_LOG_WARN, "push", "the VAPID key could not be stored err=%s",
+               ad_strerror(rc != 0 ? rc : AD_EINVAL));
+    }
+    if (result != NULL && text != NULL) {
+        memset((char *)text, 0, strlen(text)); /* jansson's copy of the secret */
+    }
+    json_decref(result);
+    if (p->closing) {
+        if (p->queued == 0) {
+            free(p);
+        }
+        return;
+    }
+    size_t n = p->nwaiters;
+    ad_push_waiter_t w[AD_PUSH_KEY_WAITERS];
+    memcpy(w, p->waiters, n * sizeof(w[0]));
+    p->nwaiters = 0;
+    for (size_t i = 0; i < n; i++) {
+        w[i].fn(w[i].r, w[i].ud);
+    }
+}
+
+/* This plane's key (its file's, made when missing) offered to the
+ * database. 0, or the file's error with err. */
+static int offer(ad_push_t *p, char *err, size_t errsz)
+{
+    ad_push_key_t mine;
+    char text[200];
+    int rc = ad_push_key_load(p->cfg->data_dir, &mine, err, errsz);
+    if (rc != 0) {
+        return rc;
+    }
+    ad_push_key_text(&mine, text, sizeof(text));
+    memset(&mine, 0, sizeof(mine));
+    p->offering = true;
+    ad_store_write(p->store, ad_store_op_push_vapid_offer,
+                   json_pack("{s:s, s:I}", "secret", text, "now", (json_int_t)ad_wall_ms()),
+                   offered, p);
+    memset(text, 0, sizeof(text));
+    return 0;
+}
+
 const ad_push_key_t *ad_push_key(ad_push_t *p, char *err, size_t errsz)
 {
     if (p == NULL) {
         snprintf(err, errsz, "push is not running");
         return NULL;
     }
-    if (!p->key_ok) {
-        char why[300];
-        int rc = ad_push_key_load(p->cfg->data_dir, &p->key, why, sizeof(why));
-        if (rc != 0) {
-            snprintf(err, errsz, "%s", why);
-            ad_log(AD_LOG_WARN, "push", "no VAPID key error=\"%s\"", why);
-            return NULL;
-        }
-        p->key_ok = true;
+    if (p->key_ok) {
+        return &p->key;
     }
-    return &p->key;
+    char text[256], why[300];
+    int rc = ad_store_push_vapid_get(p->store, text, sizeof(text));
+    if (rc == 0 && ad_push_key_parse(text, &p->key) == 0) {
+        p->key_ok = true;
+    } else if (rc == 0) {
+        snprintf(err, errsz, "the database's VAPID key is damaged");
+    } else if (rc != AD_ENOENT) {
+        snprintf(err, errsz, "the VAPID key could not be read: %s", ad_strerror(rc));
+    } else if (!p->offering && !p->stopped && (rc = offer(p, why, sizeof(why))) != 0) {
+        snprintf(err, errsz, "%s", why);
+        ad_log(AD_LOG_WARN, "push", "no VAPID key error=\"%s\"", why);
+    } else {
+        snprintf(err, errsz, "the VAPID key is being stored");
+    }
+    memset(text, 0, sizeof(text));
+    return p->key_ok ? &p->key : NULL;
+}
+
+bool ad_push_key_pending(const ad_push_t *p)
+{
+    return p != NULL && p->offering;
+}
+
+void ad_push_key_later(ad_push_t *p, ad_req_t *r, ad_handler_cb fn, void *ud)
+{
+    if (p->nwaiters >= AD_PUSH_KEY_WAITERS) {
+        ad_res_header(r, "Retry-After", "1");
+        ad_res_error(r, 503, "UNAVAILABLE", NULL, "the VAPID key is being stored: retry");
+        return;
+    }
+    p->waiters[p->nwaiters++] = (ad_push_waiter_t){.r = r, .fn = fn, .ud = ud};
 }
 
 void ad_push_stats(const ad_push_t *p, ad_push_stats_t *out)
@@ -83,7 +159,7 @@ static void on_closed(uv_handle_t *h)
     ad_buf_cleanup(&d->body);
     free(d->payload);
     free(d);
-    if (p->queued == 0 && p->closing) {
+    if (p->queued == 0 && p->closing && !p->offering) {
         free(p);
     }
 }
@@ -307,7 +383,11 @@ void ad_push_close(ad_push_t *p)
     ad_push_stop(p);
     p->closing = true;
     memset(&p->key, 0, sizeof(p->key));
-    if (p->queued == 0) {
+    for (size_t i = 0; i < p->nwaiters; i++) {
+        ad_res_error(p->waiters[i].r, 503, "UNAVAILABLE", NULL, "agentd is stopping");
+    }
+    p->nwaiters = 0;
+    if (p->queued == 0 && !p->offering) {
         free(p);
         return;
     }

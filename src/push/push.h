@@ -17,8 +17,11 @@
  * also checks the subscription still exists, its user may decide, and the
  * approval still waits (so a token decides once).
  *
- * The VAPID key is <data-dir>/push-vapid.key (0600), made on the first
- * use: a daemon nobody subscribes to never loads OpenSSL for it.
+ * The VAPID key is the database's (table push_keys, issue #77), one for
+ * every control plane of it: the first plane to need one offers its
+ * <data-dir>/push-vapid.key (0600, made on the first use: a daemon nobody
+ * subscribes to never loads OpenSSL for it), and every plane signs with
+ * the one stored.
  *
  * Ownership: ad_push_t is the engine's (app->push). Threads: loop thread,
  * except the crypto and encoding helpers (any thread).
@@ -47,6 +50,11 @@ typedef struct {
  * 0, or AD_EIO / AD_EINTERNAL (no TLS library) / AD_EINVAL (a damaged
  * file) with a line in err. Any thread. */
 int ad_push_key_load(const char *data_dir, ad_push_key_t *out, char *err, size_t errsz);
+/* The key as text, "v1 <priv>.<pub>" in base64url (the file's line and
+ * the database's row, issue #77), into out (200 bytes hold it), and back:
+ * 0 or AD_EINVAL. The text is the private key: never logged or answered. */
+void ad_push_key_text(const ad_push_key_t *k, char *out, size_t outsz);
+int ad_push_key_parse(const char *text, ad_push_key_t *k);
 /* base64url without padding of in[0..len), NUL-terminated: its length, or
  * 0 when out is too small. */
 size_t ad_push_b64url(const uint8_t *in, size_t len, char *out, size_t outsz);
@@ -100,9 +108,13 @@ void ad_push_scrub(const char *s, size_t max, char *out, size_t outsz);
 
 /* ---- the engine (push.c) ------------------------------------------------------------- */
 typedef struct ad_push ad_push_t;
-/* The VAPID key, loaded on the first call: NULL with err when it cannot
- * be (no TLS library, an unwritable data dir). */
+/* The VAPID key, read from the database on the first call: NULL with err
+ * when it cannot be (no TLS library, an unwritable data dir), or while
+ * this plane's offer is being stored (ad_push_key_pending says so). */
 const ad_push_key_t *ad_push_key(ad_push_t *p, char *err, size_t errsz);
+/* Whether the key is being stored: a route that needs it calls
+ * ad_push_key_later to be run again once it is. */
+bool ad_push_key_pending(const ad_push_t *p);
 /* Counters since start, for /metrics and the tests. */
 typedef struct {
     uint64_t sent, failed, retried, gone, dropped;

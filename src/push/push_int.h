@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "core/config.h"
+#include "http/http.h"
 #include "push/push.h"
 
 struct ad_bus;
@@ -20,6 +21,15 @@ struct delivery;
 /* Event keys remembered so one change told twice (agent_status and
  * agent_update) is pushed once. */
 #define AD_PUSH_RECENT 64
+/* Requests waiting for the VAPID key's offer to be stored, at most. */
+#define AD_PUSH_KEY_WAITERS 32
+
+/* A request run again once the key is stored (ad_push_key_later). */
+typedef struct {
+    ad_req_t *r;
+    ad_handler_cb fn;
+    void *ud;
+} ad_push_waiter_t;
 
 struct ad_push {
     uv_loop_t *loop;
@@ -29,6 +39,9 @@ struct ad_push {
     struct ad_bus_sub *sub; /* every org's events (watch.c) */
     ad_push_key_t key;      /* valid once key_ok */
     bool key_ok, fetch_ok;
+    bool offering; /* this plane's key offered to the database, not answered yet */
+    ad_push_waiter_t waiters[AD_PUSH_KEY_WAITERS];
+    size_t nwaiters;
     bool stopped; /* no store writes, no retries */
     bool closing; /* freed when the last delivery is */
     struct delivery *queue;
@@ -44,6 +57,9 @@ ad_push_t *ad_push_new(uv_loop_t *loop, const ad_config_t *cfg, struct ad_store 
 void ad_push_stop(ad_push_t *p);
 /* Ends the deliveries; p is freed once the last has ended. */
 void ad_push_close(ad_push_t *p);
+/* Runs fn(r, ud) again once the key being stored is (or its store
+ * failed); answers 503 itself when too many wait. */
+void ad_push_key_later(ad_push_t *p, ad_req_t *r, ad_handler_cb fn, void *ud);
 /* Subscribes p to the bus (watch.c). */
 void ad_push_watch(ad_push_t *p);
 /* Sends msg to org's subscriptions (push.c); approval_id: an approval's,

@@ -9,9 +9,13 @@
  * src/push, carried only inside the encrypted push) decides the one
  * approval it names, while it is pending, until it expires, and only as
  * far as the subscription's user still may (the token that user signed in
- * with still live, with its scope; its org the approval's).
+ * with still live, with its scope; its org the approval's). An approval
+ * whose run another control plane holds is sent on to that plane once the
+ * token checked out here (issue #77): the notification posts to the plane
+ * its page came from, whichever holds the run.
  */
 #include "auth/route.h"
+#include "cluster/cluster.h"
 #include "engine/engine.h"
 #include "http/http.h"
 #include "push/push_int.h"
@@ -58,6 +62,10 @@ static void public_key(ad_req_t *r, void *ud)
     ad_app_t *app = ud;
     char err[300];
     const ad_push_key_t *k = running(app, r) ? ad_push_key(app->push, err, sizeof(err)) : NULL;
+    if (app->push != NULL && k == NULL && ad_push_key_pending(app->push)) {
+        ad_push_key_later(app->push, r, public_key, app); /* the first key, being stored */
+        return;
+    }
     if (app->push != NULL && k == NULL) {
         ad_res_error(r, 503, "UNAVAILABLE", NULL, "no VAPID key: %s", err);
         return;
@@ -108,7 +116,11 @@ static void subscribe(ad_req_t *r, void *ud)
         return;
     }
     if (ad_push_key(app->push, err, sizeof(err)) == NULL) {
-        ad_res_error(r, 503, "UNAVAILABLE", NULL, "no VAPID key: %s", err);
+        if (ad_push_key_pending(app->push)) {
+            ad_push_key_later(app->push, r, subscribe, app);
+        } else {
+            ad_res_error(r, 503, "UNAVAILABLE", NULL, "no VAPID key: %s", err);
+        }
         return;
     }
     json_t *body = ad_req_json(r);
@@ -227,7 +239,14 @@ static void act_on(ad_app_t *app, ad_req_t *r, const char *token, const char *de
         ad_res_error(r, 404, "NOT_FOUND", NULL, "approval %s not found", ap_id);
     } else if (user_may(app, r, sub, a, decision)) {
         const char *status = json_string_value(json_object_get(a, "status"));
-        if (ad_runner_approval_decide(app->runner, a, decision) != 0) {
+        ad_store_plane_ref_t to;
+        if (app->planes != NULL &&
+            ad_planes_agent_owner(app->planes, json_string_value(json_object_get(a, "agentId")),
+                                  &to)) {
+            /* its run is another plane's: decided there, where the token
+             * is checked again (every plane signs with one key, issue #77) */
+            ad_planes_forward_bearing(app->planes, r, &to);
+        } else if (ad_runner_approval_decide(app->runner, a, decision) != 0) {
             ad_res_error(r, 409, "CONFLICT",
                          json_pack("{s:s, s:s?}", "id", ap_id, "status", status),
                          "approval %s is %s: its run no longer waits for a decision", ap_id,

@@ -67,7 +67,7 @@ static void derive(ad_push_key_t *k)
 }
 
 /* "v1 <priv>.<pub>\n" in base64url. */
-static int parse(const char *text, ad_push_key_t *k)
+int ad_push_key_parse(const char *text, ad_push_key_t *k)
 {
     char a[64], b[100];
     if (sscanf(text, "v1 %63[A-Za-z0-9_-].%99[A-Za-z0-9_-]", a, b) != 2 ||
@@ -128,12 +128,21 @@ int ad_push_key_load(const char *data_dir, ad_push_key_t *out, char *err, size_t
                  (unsigned)(st.st_mode & 0777));
         return AD_EINVAL;
     }
-    int rc = n > 0 ? parse(text, out) : AD_EINVAL;
+    int rc = n > 0 ? ad_push_key_parse(text, out) : AD_EINVAL;
     memset(text, 0, sizeof(text));
     if (rc != 0) {
         snprintf(err, errsz, "%s is not a VAPID key file (move it away to make a new one)", path);
     }
     return rc;
+}
+
+void ad_push_key_text(const ad_push_key_t *k, char *out, size_t outsz)
+{
+    char a[64], b[100];
+    ad_push_b64url(k->priv, sizeof(k->priv), a, sizeof(a));
+    ad_push_b64url(k->pub, sizeof(k->pub), b, sizeof(b));
+    snprintf(out, outsz, "v1 %s.%s", a, b);
+    memset(a, 0, sizeof(a));
 }
 
 int ad_push_origin(const char *url, char *out, size_t outsz)

@@ -189,3 +189,53 @@ int ad_store_op_push_mark(ad_store_tx_t *tx, json_t *args, json_t **result)
     }
     return ad_store_step_done(db, s);
 }
+
+/* ---- the VAPID key ---------------------------------------------------------------- */
+
+static const char SQL_VAPID[] = "SELECT secret FROM push_keys WHERE name = 'vapid'";
+static const char SQL_VAPID_OFFER[] =
+    "INSERT INTO push_keys(name, secret, created_at) VALUES('vapid', ?1, ?2) "
+    "ON CONFLICT(name) DO NOTHING";
+
+/* The stored key's text into out (db: the loop's or the writer's). */
+static int vapid_read(ad_db_t *db, char *out, size_t outsz)
+{
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_VAPID);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    int rc = ad_db_step(s);
+    const unsigned char *t = rc == AD_DB_ROW ? ad_db_column_text(s, 0) : NULL;
+    int e = rc == AD_DB_ROW    ? (t != NULL && strlen((const char *)t) < outsz ? 0 : AD_EINVAL)
+            : rc == AD_DB_DONE ? AD_ENOENT
+                               : ad_store_rc(db, rc);
+    if (e == 0) {
+        snprintf(out, outsz, "%s", (const char *)t);
+    }
+    ad_db_reset(s);
+    return e;
+}
+
+int ad_store_push_vapid_get(ad_store_t *st, char *out, size_t outsz)
+{
+    return vapid_read(ad_store_rdb(st), out, outsz);
+}
+
+int ad_store_op_push_vapid_offer(ad_store_tx_t *tx, json_t *args, json_t **result)
+{
+    ad_db_t *db = tx->db;
+    ad_db_stmt_t *s = ad_store_stmt(db, SQL_VAPID_OFFER);
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, ad_args_str(args, "secret"));
+    ad_db_bind_int64(s, 2, ad_args_int(args, "now", 0));
+    int rc = ad_store_step_done(db, s);
+    char text[256];
+    if (rc != 0 || (rc = vapid_read(db, text, sizeof(text))) != 0) {
+        return rc;
+    }
+    *result = json_pack("{s:s}", "secret", text);
+    memset(text, 0, sizeof(text));
+    return 0;
+}

@@ -47,4 +47,13 @@ int ad_store_op_push_delete(ad_store_tx_t *tx, json_t *args, json_t **result);
  * is no error). */
 int ad_store_op_push_mark(ad_store_tx_t *tx, json_t *args, json_t **result);
 
+/* ---- the VAPID key every plane signs with (migration 3070, issue #77) ---- */
+/* The stored key's text ("v1 <priv>.<pub>", src/push's) into out: 0,
+ * AD_ENOENT when none is stored yet. Loop thread. The text is secret:
+ * never logged, never answered. */
+int ad_store_push_vapid_get(ad_store_t *st, char *out, size_t outsz);
+/* args {secret, now}: stores the key unless one is stored already; result
+ * {secret}: the one stored (the first offer wins). */
+int ad_store_op_push_vapid_offer(ad_store_tx_t *tx, json_t *args, json_t **result);
+
 #endif
