@@ -5,11 +5,13 @@
 // plane A (its run's lease). Its terminal opened through plane B is sent
 // on to A: what is typed runs in A's shell and the screen comes back, with
 // B's owner token and with a dashboard session made through B (as a
-// browser on B's page sends it). A's end closes B's socket with its code,
-// a revocation closes it with 4401, and the viewer leaving closes A's.
+// browser on B's page sends it; a stop sent on with that session too).
+// A's end closes B's socket with its code, a revocation closes it with
+// 4401, and the viewer leaving closes A's.
 // The attacker's read: no credential is 4401 and nothing is sent on,
 // another org's token 4404, another origin 403, an upgrade that says it
-// was sent on already 4409.
+// was sent on already 4409. And a terminal agent on a worker node linked to
+// A, its terminal opened through B, types into the node.
 // Skipped (saying why) without PostgreSQL 15.
 'use strict';
 
@@ -144,4 +146,47 @@ test('a terminal opened on the plane that does not hold the run types into the o
   assert.equal(stop.headers.get('x-agentd-answered-by'), 'plane_a');
   assert.equal((await t1.closed).code, 1000);
   await until(async () => (await api(a, 'GET', `/api/agents/${id}/runs`)).body.runs[0].status !== 'running', 'the shell to end on A');
+});
+
+// A terminal agent on a worker node linked to plane A, its terminal opened
+// through plane B: B sends the socket on to A, A reaches the node's pty.
+test('a terminal of an agent on a node linked to the other plane types into the node', { skip: missing || false, timeout: 240000 }, async (t) => {
+  const { nodeToken, startNode, nodeNamed } = require('./lib/nodes');
+  const pg = await startPostgres();
+  const dbUrl = pg.createDb('fwdtermnode');
+  const start = (id) => daemon.start({ needUrl: true, env: { AGENTD_DATABASE_URL: dbUrl }, args: ['--plane-id', id, '--stop-grace-ms', '3000'] });
+  const a = await start('plane_a');
+  const b = await start('plane_b');
+  const repo = daemon.tmpRepo('agentd-fwdtermnode-');
+  let node = null;
+  let term = null;
+  t.after(async () => {
+    if (term) term.ws.terminate();
+    if (node) await node.cleanup();
+    await a.cleanup();
+    await b.cleanup();
+    pg.stop();
+    fs.rmSync(repo, { recursive: true, force: true });
+  });
+  const nt = await nodeToken(a, 'n1');
+  node = await startNode(a.url, { token: nt.token, name: 'n1', env: { PATH: '/usr/bin:/bin' } });
+  await until(async () => (await nodeNamed(b, 'n1'))?.state === 'connected', 'B to list n1 connected through A');
+  const ws = await api(a, 'POST', '/api/workspaces', { path: repo });
+  assert.equal(ws.status, 201, JSON.stringify(ws.body));
+  const id = await commandAgent(a, ws.body.worktrees[0].id,
+    ['sh', '-c', 'echo ready; while read l; do case "$l" in size) stty size;; quit) exit 0;; *) echo "got:$l";; esac; done'],
+    { node: 'n1', terminal: true });
+  assert.equal((await api(a, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+  await until(async () => (await api(a, 'GET', '/api/health')).body.plane?.planes?.find((p) => p.id === 'plane_a')?.runs >= 1,
+    'plane A to hold the run\'s lease');
+
+  term = terminal(b, id, { protocols: ['bearer', b.token] });
+  assert.equal(await term.opened, true);
+  await until(() => term.text().includes('ready'), 'the replayed screen, from the node through A');
+  term.ws.send(JSON.stringify({ type: 'resize', rows: 41, cols: 101 }));
+  await typed(term, 'size', '41 101');
+  await typed(term, 'hello', 'got:hello');
+  term.ws.send(Buffer.from('quit\n'), { binary: true });
+  assert.equal((await term.closed).code, 1000);
+  await until(async () => (await api(a, 'GET', `/api/agents/${id}`)).body.status === 'finished', 'the exit on the node');
 });
