@@ -36,7 +36,7 @@ struct ad_wsc {
     ad_wsc_handler_t h;
     void *ud;
     char host[256], port[8], path[1024];
-    char head[2560]; /* the upgrade's own header lines, each ending CRLF */
+    char head[5120]; /* the upgrade's own header lines, each ending CRLF */
     char key[25];
     bool tls;
     ad_tls_t *ssl; /* the TLS session (wss), or NULL */
@@ -279,7 +279,7 @@ static void send_upgrade(ad_wsc_t *c)
     ad_base64_encode(raw, sizeof(raw), c->key, sizeof(c->key));
     memcpy(&c->rnd, raw, sizeof(c->rnd));
     c->rnd |= 1;
-    char req[4096];
+    char req[6656];
     int n = snprintf(req, sizeof(req),
                      "GET %s HTTP/1.1\r\nHost: %s:%s\r\nUpgrade: websocket\r\nConnection: "
                      "Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n"
@@ -635,7 +635,7 @@ int ad_wsc_open_headers(uv_loop_t *loop, const char *url, const char *const *hea
                         char *err, size_t errsz)
 {
     ad_buf_t head;
-    ad_buf_init(&head, 2400);
+    ad_buf_init(&head, 4800);
     int rc = 0;
     for (size_t i = 0; rc == 0 && headers[i] != NULL; i++) {
         rc = strpbrk(headers[i], "\r\n") != NULL || strchr(headers[i], ':') == NULL
@@ -644,7 +644,7 @@ int ad_wsc_open_headers(uv_loop_t *loop, const char *url, const char *const *hea
     }
     rc = rc != 0 ? rc : ad_buf_printf(&head, "User-Agent: agentd-plane/%s\r\n", AD_VERSION);
     if (rc != 0) {
-        snprintf(err, errsz, "the upgrade's headers are not lines of at most 2,400 bytes in all");
+        snprintf(err, errsz, "the upgrade's headers are not lines of at most 4,800 bytes in all");
     } else {
         rc = open_with(loop, url, head.data, max_msg, h, ud, out, err, errsz);
     }

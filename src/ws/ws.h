@@ -138,7 +138,7 @@ typedef struct {
 int ad_wsc_open(uv_loop_t *loop, const char *url, const char *bearer, size_t max_msg,
                 const ad_wsc_handler_t *h, void *ud, ad_wsc_t **out, char *err, size_t errsz);
 /* The same with the caller's header lines ("Name: value", one line each,
- * NULL-terminated; at most 2,400 bytes in all) in place of the bearer: a
+ * NULL-terminated; at most 4,800 bytes in all) in place of the bearer: a
  * control plane's WebSocket sent on to the plane that holds its work
  * (src/cluster, issue #77). AD_EINVAL for a header that is not one line. */
 int ad_wsc_open_headers(uv_loop_t *loop, const char *url, const char *const *headers,
