@@ -11,7 +11,8 @@
 // The attacker's read: no credential is 4401 and nothing is sent on,
 // another org's token 4404, another origin 403, an upgrade that says it
 // was sent on already 4409. And a terminal agent on a worker node linked to
-// A, its terminal opened through B, types into the node.
+// A, its terminal opened through B, types into the node; B stopping with
+// it open closes both ends.
 // Skipped (saying why) without PostgreSQL 15.
 'use strict';
 
@@ -186,7 +187,17 @@ test('a terminal of an agent on a node linked to the other plane types into the 
   term.ws.send(JSON.stringify({ type: 'resize', rows: 41, cols: 101 }));
   await typed(term, 'size', '41 101');
   await typed(term, 'hello', 'got:hello');
-  term.ws.send(Buffer.from('quit\n'), { binary: true });
-  assert.equal((await term.closed).code, 1000);
+
+  // B stopping with the socket open: the viewer is told (1001), B exits
+  // cleanly, and A's socket of it closes; the agent runs on.
+  const viaA = terminal(a, id, { protocols: ['bearer', a.token] });
+  assert.equal(await viaA.opened, true);
+  const before = await wsOpen(a);
+  assert.equal((await b.stop()).code, 0);
+  assert.equal((await term.closed).code, 1001);
+  await until(async () => (await wsOpen(a)) === before - 1, `A's socket of B's forward to close (${before} open)`);
+  await typed(viaA, 'still', 'got:still');
+  viaA.ws.send(Buffer.from('quit\n'), { binary: true });
+  assert.equal((await viaA.closed).code, 1000);
   await until(async () => (await api(a, 'GET', `/api/agents/${id}`)).body.status === 'finished', 'the exit on the node');
 });
