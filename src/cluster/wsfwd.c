@@ -18,15 +18,21 @@
  * address names. It is watched here as well: revoked, signed out or
  * expired, both sides close with 4401.
  *
- * Bounded: a message either way (FWD_MSG_MAX), what the caller sends
- * before the owner answers (FWD_EARLY_MAX), what waits to be written to
- * the owner (FWD_QUEUE_MAX) and to the caller (src/ws's send queue): past
- * any of them both sides close with 1008, as a local terminal lets go of
- * a viewer that cannot keep up (the agent runs on).
+ * Backpressure: past FWD_HIGH bytes waiting to be written to the caller,
+ * this plane stops reading from the owner (TCP pushes back on it) until
+ * they are down to FWD_LOW (looked at every FWD_DRAIN_MS meanwhile), so a
+ * burst waits in the owner's queue rather than here. Bounded: a message
+ * either way (FWD_MSG_MAX), what the caller sends before the owner answers
+ * (FWD_EARLY_MAX), what waits to be written to the owner (FWD_QUEUE_MAX)
+ * and to the caller (src/ws's send queue): past any of them both sides
+ * close with 1008, as a local terminal lets go of a viewer that cannot
+ * keep up (the agent runs on; the owner does the same when its queue to
+ * this plane fills while reading is paused).
  *
  * Ownership: each forward is this file's, in a list (loop thread only),
  * from ad_planes_ws_forward until the caller's socket closes
- * (ad_planes_ws_closed). The caller's socket's data is left alone.
+ * (ad_planes_ws_closed; freed once its timer has closed). The caller's
+ * socket's data is left alone.
  */
 #include "auth/auth.h"
 #include "cluster/cluster.h"
@@ -39,6 +45,9 @@
 #define FWD_EARLY_MAX (64u * 1024)
 #define FWD_QUEUE_MAX (1u << 20)
 #define FWD_TOKEN_MAX 4200
+#define FWD_HIGH (256u * 1024)
+#define FWD_LOW (64u * 1024)
+#define FWD_DRAIN_MS 20
 
 typedef struct wsfwd {
     struct wsfwd *next, *prev;
@@ -47,6 +56,8 @@ typedef struct wsfwd {
     bool open;      /* up is open */
     ad_buf_t early; /* messages before up opened: a byte (binary), 4 (length), the bytes */
     ad_auth_watch_t *watch;
+    uv_timer_t drain; /* while reading from the owner is paused */
+    bool paused;
     char plane[AD_ID_MAX];
 } wsfwd_t;
 
@@ -95,15 +106,31 @@ static void up_open(ad_wsc_t *c, void *ud)
     ad_buf_cleanup(&f->early);
 }
 
+/* The caller's queue looked at again while reading is paused. */
+static void on_drain(uv_timer_t *t)
+{
+    wsfwd_t *f = t->data;
+    if (f->up == NULL || ad_ws_queued_bytes(f->ws) <= FWD_LOW) {
+        uv_timer_stop(&f->drain);
+        f->paused = false;
+        if (f->up != NULL) {
+            ad_wsc_pause(f->up, false);
+        }
+    }
+}
+
 static void up_message(ad_wsc_t *c, const char *data, size_t len, bool binary, void *ud)
 {
-    AD_UNUSED(c);
     wsfwd_t *f = ud;
     ad_wsmsg_t *m = ad_wsmsg_new(data, len, binary);
     int rc = ad_ws_send_msg(f->ws, m);
     ad_wsmsg_unref(m);
     if (rc == AD_ETOOBIG) {
         end_both(f, 1008, "terminal output queue full");
+    } else if (rc == 0 && !f->paused && ad_ws_queued_bytes(f->ws) > FWD_HIGH) {
+        f->paused = true; /* the owner waits until the caller has read */
+        ad_wsc_pause(c, true);
+        uv_timer_start(&f->drain, on_drain, FWD_DRAIN_MS, FWD_DRAIN_MS);
     }
 }
 
@@ -149,6 +176,11 @@ static void up_close(ad_wsc_t *c, int code, const char *reason, void *ud)
 }
 
 static const ad_wsc_handler_t up_handler = {up_open, up_message, up_close};
+
+static void drain_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
 
 /* ---- the caller's side ------------------------------------------------------------- */
 
@@ -198,6 +230,8 @@ void ad_planes_ws_forward(ad_planes_t *p, ad_ws_t *ws, ad_req_t *upgrade,
     }
     wsfwd_t *f = ad_xcalloc(1, sizeof(*f));
     f->ws = ws;
+    uv_timer_init(ad_planes_loop(p), &f->drain);
+    f->drain.data = f;
     snprintf(f->plane, sizeof(f->plane), "%s", to->id);
     ad_buf_init(&f->early, FWD_EARLY_MAX);
     int rc = ad_wsc_open_headers(ad_planes_loop(p), url, lines, FWD_MSG_MAX, &up_handler, f, &f->up,
@@ -207,7 +241,7 @@ void ad_planes_ws_forward(ad_planes_t *p, ad_ws_t *ws, ad_req_t *upgrade,
     if (rc != 0) {
         ad_log(AD_LOG_WARN, "planes", "a socket could not be sent on to plane %s: %s", to->id, err);
         ad_buf_cleanup(&f->early);
-        free(f);
+        uv_close((uv_handle_t *)&f->drain, drain_closed);
         ad_ws_close(ws, 1011, "the control plane holding this agent could not be reached");
         return;
     }
@@ -273,6 +307,6 @@ bool ad_planes_ws_closed(ad_ws_t *ws)
     }
     ad_auth_unwatch(f->watch);
     ad_buf_cleanup(&f->early);
-    free(f);
+    uv_close((uv_handle_t *)&f->drain, drain_closed);
     return true;
 }

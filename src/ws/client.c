@@ -672,6 +672,18 @@ int ad_wsc_send(ad_wsc_t *c, const void *data, size_t len, bool binary)
     return c->stage == 2 ? 0 : AD_ECLOSED;
 }
 
+void ad_wsc_pause(ad_wsc_t *c, bool paused)
+{
+    if (c->stage != 2 || c->closing || !c->tcp_init) {
+        return;
+    }
+    if (paused) {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    } else {
+        uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, on_read);
+    }
+}
+
 size_t ad_wsc_queued(const ad_wsc_t *c)
 {
     return c->queued;

@@ -146,6 +146,10 @@ int ad_wsc_open_headers(uv_loop_t *loop, const char *url, const char *const *hea
                         char *err, size_t errsz);
 /* Queues a message (copied): 0, or AD_ECLOSED when not open. */
 int ad_wsc_send(ad_wsc_t *c, const void *data, size_t len, bool binary);
+/* Stops reading from the server (paused), or reads again: a caller that
+ * cannot pass messages on as fast as they come pushes back on the
+ * server this way. Nothing before the connection is open. */
+void ad_wsc_pause(ad_wsc_t *c, bool paused);
 /* Bytes handed to the socket and not yet written. */
 size_t ad_wsc_queued(const ad_wsc_t *c);
 /* Sends a Close with code (0: none, the socket just goes) and ends the

@@ -201,3 +201,54 @@ test('a terminal of an agent on a node linked to the other plane types into the 
   assert.equal((await viaA.closed).code, 1000);
   await until(async () => (await api(a, 'GET', `/api/agents/${id}`)).body.status === 'finished', 'the exit on the node');
 });
+
+// Backpressure: a viewer on B that stops reading while A's shell writes
+// 16 MB. B's own send queue holds 512 KiB at most (--ws-send-queue-bytes):
+// B stops reading from A past 256 KiB waiting, so the burst waits in A's
+// queue (64 MiB here) and the viewer, reading again, gets all of it
+// instead of being let go with 1008.
+test('a viewer that stops reading pushes back on the owner instead of being let go', { skip: missing || false, timeout: 240000 }, async (t) => {
+  const pg = await startPostgres();
+  const dbUrl = pg.createDb('fwdtermbp');
+  const start = (id, queue) => daemon.start({ needUrl: true, env: { AGENTD_DATABASE_URL: dbUrl },
+    args: ['--plane-id', id, '--stop-grace-ms', '3000', '--ws-send-queue-bytes', String(queue)] });
+  const a = await start('plane_a', 64 << 20);
+  const b = await start('plane_b', 512 << 10);
+  const repo = daemon.tmpRepo('agentd-fwdtermbp-');
+  let term = null;
+  t.after(async () => {
+    if (term) term.ws.terminate();
+    await a.cleanup();
+    await b.cleanup();
+    pg.stop();
+    fs.rmSync(repo, { recursive: true, force: true });
+  });
+  const ws = await api(a, 'POST', '/api/workspaces', { path: repo });
+  assert.equal(ws.status, 201, JSON.stringify(ws.body));
+  const id = await commandAgent(a, ws.body.worktrees[0].id,
+    ['sh', '-c', 'echo ready; read x; head -c 16000000 /dev/zero | tr "\\0" a | fold -w 4000; echo; echo burst-done; read y'],
+    { terminal: true });
+  assert.equal((await api(a, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+  await until(async () => (await api(a, 'GET', '/api/health')).body.plane?.planes?.find((p) => p.id === 'plane_a')?.runs >= 1,
+    'plane A to hold the run\'s lease');
+
+  term = terminal(b, id, { protocols: ['bearer', b.token] });
+  assert.equal(await term.opened, true);
+  await until(() => term.text().includes('ready'), 'the screen');
+  let bytes = 0;
+  term.ws.on('message', (data) => { bytes += data.length; });
+  term.ws._socket.pause(); // the viewer stops reading
+  term.ws.send(Buffer.from('go\n'), { binary: true });
+  await until(async () => {
+    const r = await api(a, 'GET', `/api/agents/${id}/messages?limit=5`);
+    return r.body.messages.some((m) => m.content.includes('burst-done'));
+  }, 'A\'s shell to have written the whole burst', 120000);
+  let code = null;
+  term.closed.then((c) => { code = c.code; });
+  term.ws._socket.resume();
+  await until(() => term.text().includes('burst-done') || code !== null, 'the burst to reach the viewer', 120000);
+  assert.equal(code, null, 'the viewer was not let go');
+  assert.ok(bytes >= 16000000, `${bytes} bytes of the burst`);
+  term.ws.send(Buffer.from('end\n'), { binary: true });
+  assert.equal((await term.closed).code, 1000);
+});
