@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define QUEUE_MAX 512
 #define BACKOFF_MS 1000
@@ -362,6 +363,17 @@ ad_push_t *ad_push_new(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *stor
     p->store = store;
     p->bus = bus;
     ad_push_watch(p);
+    /* a key file from before the key was the database's (issue #77): offered
+     * now (reading it needs no OpenSSL), so the first push after an upgrade
+     * finds the key stored and its devices keep working */
+    char path[4200], text[256], err[300];
+    snprintf(path, sizeof(path), "%s/%s", cfg->data_dir, AD_PUSH_KEY_FILE);
+    if (access(path, F_OK) == 0 &&
+        ad_store_push_vapid_get(store, text, sizeof(text)) == AD_ENOENT &&
+        offer(p, err, sizeof(err)) != 0) {
+        ad_log(AD_LOG_WARN, "push", "the VAPID key file was not offered error=\"%s\"", err);
+    }
+    memset(text, 0, sizeof(text));
     return p;
 }
 

@@ -46,6 +46,8 @@ typedef struct {
     char pub_b64[90];       /* pub as base64url: the applicationServerKey */
 } ad_push_key_t;
 
+/* A plane's own key file in its data dir (the key it offers the database). */
+#define AD_PUSH_KEY_FILE "push-vapid.key"
 /* The key of data_dir's push-vapid.key, made (mode 0600) when missing.
  * 0, or AD_EIO / AD_EINTERNAL (no TLS library) / AD_EINVAL (a damaged
  * file) with a line in err. Any thread. */

@@ -15,8 +15,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define KEY_FILE "push-vapid.key"
-
 size_t ad_push_b64url(const uint8_t *in, size_t len, char *out, size_t outsz)
 {
     size_t n = ad_base64_encode(in, len, out, outsz);
@@ -110,7 +108,7 @@ static int make(const char *path, ad_push_key_t *k, char *err, size_t errsz)
 int ad_push_key_load(const char *data_dir, ad_push_key_t *out, char *err, size_t errsz)
 {
     char path[4200], text[256] = "";
-    snprintf(path, sizeof(path), "%s/%s", data_dir, KEY_FILE);
+    snprintf(path, sizeof(path), "%s/%s", data_dir, AD_PUSH_KEY_FILE);
     memset(out, 0, sizeof(*out));
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0 && errno == ENOENT) {

@@ -148,3 +148,34 @@ test('an approval of plane A\'s agent is pushed once to a phone subscribed throu
     assert.ok(!subs.text.includes(priv) && !ka.text.includes(priv) && !kb.text.includes(priv), 'not in an answer');
   }
 });
+
+// A plane upgraded with a key file from before (its devices subscribed
+// with that key): it offers the file at its start, so the key the
+// database keeps, and every plane's, is that one.
+test('a key file from before the database kept the key becomes every plane\'s key', { skip: missing || false, timeout: 120000 }, async (t) => {
+  const pg = await startPostgres();
+  const dbUrl = pg.createDb('fwdpushold');
+  const dir = daemon.tmpDir('agentd-oldkey-');
+  const { privateKey } = require('node:crypto').generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const jwk = privateKey.export({ format: 'jwk' });
+  const pub = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x, 'base64url'), Buffer.from(jwk.y, 'base64url')]).toString('base64url');
+  fs.writeFileSync(path.join(dir, 'push-vapid.key'), `v1 ${jwk.d}.${pub}\n`, { mode: 0o600 });
+  const start = (id, extra = {}) => daemon.start({ needUrl: true, env: { AGENTD_DATABASE_URL: dbUrl }, args: ['--plane-id', id, '--push-insecure-loopback'], ...extra });
+  const a = await start('plane_a', { dataDir: dir });
+  const b = await start('plane_b');
+  t.after(async () => {
+    await a.cleanup();
+    await b.cleanup();
+    pg.stop();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  // A offered its file at its start (the row is there before anyone asked
+  // A); B asks first, and gets A's old key.
+  await until(() => pg.psql('fwdpushold', "SELECT count(*) FROM push_keys")[0][0] === '1', 'the key stored');
+  const kb = await raw(b, 'GET', '/api/push/vapid-public-key', undefined, { authorization: `Bearer ${b.token}` });
+  assert.equal(kb.status, 200, kb.text);
+  assert.equal(kb.body.publicKey, pub);
+  const ka = await raw(a, 'GET', '/api/push/vapid-public-key', undefined, { authorization: `Bearer ${a.token}` });
+  assert.equal(ka.body.publicKey, pub);
+  assert.ok(!a.stderr.includes(jwk.d) && !b.stderr.includes(jwk.d), 'the private key in no log line');
+});
