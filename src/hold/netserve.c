@@ -3,7 +3,8 @@
  * An agent's network allow-list (issue #31), the part both halves share
  * and the half inside the sandbox. The agent runs in a network namespace
  * of its own with loopback only and reaches the hosts an admin allowed
- * through an HTTP proxy outside (netproxy.c, `agentd hold --net-proxy`):
+ * through an HTTP proxy outside (netproxy.c, served by the shared
+ * `agentd hold --net-proxyd`):
  *
  *   --net-bridge SOCK PORT[,LPORT=ADDR:APORT...] -- CMD...   inside the
  *       sandbox (agentd-hold): listens on 127.0.0.1:PORT of the agent's
@@ -34,6 +35,7 @@
 #include "hold/net_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -121,7 +123,9 @@ void ad_net_splice(int a, int b)
     }
 }
 
-/* A connection to the proxy's socket, or -1. */
+/* A connection to the proxy's socket, or -1. It starts with the hello
+ * (net_int.h): the program's stderr (this one's) goes with it, where the
+ * shared proxy writes why it refused a request. */
 static int proxy_socket(void)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -129,7 +133,29 @@ static int proxy_socket(void)
     int u = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (u >= 0 && connect(u, (struct sockaddr *)&a, sizeof(a)) != 0) {
         close(u);
-        u = -1;
+        return -1;
+    }
+    char b = AD_NET_HELLO;
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } c;
+    memset(&c, 0, sizeof(c));
+    struct iovec iov = {.iov_base = &b, .iov_len = 1};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    int err_fd = 2;
+    if (fcntl(err_fd, F_GETFD) >= 0) {
+        m.msg_control = c.buf;
+        m.msg_controllen = sizeof(c.buf);
+        struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+        h->cmsg_level = SOL_SOCKET;
+        h->cmsg_type = SCM_RIGHTS;
+        h->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(h), &err_fd, sizeof(int));
+    }
+    if (u >= 0 && sendmsg(u, &m, MSG_NOSIGNAL) != 1) {
+        close(u);
+        return -1;
     }
     return u;
 }

@@ -323,8 +323,15 @@ int ad_proc_held_send(ad_proc_t *p, unsigned type, const void *data, size_t len)
  * (*sub). */
 void ad_proc_holder_exe(char *exe, size_t n, bool *sub);
 /* held.c: adds the start of a holder's command line to a: exe, "hold"
- * when sub (see above), then mode (--reap, --net-proxy, --net-bridge). */
+ * when sub (see above), then mode (--reap, --net-register, --net-bridge). */
 void ad_proc_holder_argv(ad_argv_t *a, const char *exe, bool sub, const char *mode);
+/* netd.c: the shared network proxy of proxy_dir (<data-dir>/proxy) is up
+ * and watched by a thread of the daemon (started when it is not, bounded
+ * wait). 0, or AD_EIO with err. Any thread. */
+int ad_proc_netd_ensure(const char *proxy_dir, char *err, size_t errsz);
+/* netd.c: at the daemon's start, the proxy back for registrations left
+ * in <data_dir>/proxy (agents kept across a restart), not waited for. */
+void ad_proc_netd_resume(const char *data_dir);
 /* Signals p's process group (held: through its holder). */
 int ad_proc_kill_group(ad_proc_t *p, int signum);
 
