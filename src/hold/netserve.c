@@ -23,6 +23,12 @@
  *       OTLP POST gets through (netproxy.c's door); a "-" says it is all
  *       there is (network "off"): CMD gets no proxy variables.
  *
+ * The bridge is the sandbox's pid 1 (bwrap --as-pid-1: no reaper of
+ * bwrap's beside it, issue #80): it reaps every process that comes to it
+ * and ends when CMD does, which ends the namespace and all in it, as
+ * bwrap's reaper did. It ignores the stop signals (the program gets them)
+ * and, being pid 1, any other signal it has no handler for.
+ *
  * A thread per connection (at most MAX_CONNS at once), blocking I/O.
  * Sockets are written with MSG_NOSIGNAL: a peer gone must not SIGPIPE the
  * wrapper (its end would end the run while the agent lives on), and
@@ -308,8 +314,17 @@ int ad_net_serve(int l, char **cmd, ad_net_conn_fn conn, const char *proxy_url)
     if (!serve_listener(&main_l)) {
         kill(pid, SIGKILL);
     }
+    /* Any child: the bridge is the sandbox's pid 1 (bwrap --as-pid-1,
+     * issue #80), which the program's orphans come to; each is reaped as
+     * it ends, and the wait is over when cmd's is. */
     int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    for (;;) {
+        int s = 0;
+        pid_t w = waitpid(-1, &s, 0);
+        if (w == pid || (w < 0 && errno != EINTR)) {
+            st = w == pid ? s : st;
+            break;
+        }
     }
     if (WIFEXITED(st)) {
         return WEXITSTATUS(st);
