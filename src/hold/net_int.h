@@ -44,13 +44,13 @@ bool ad_net_listen_more(int l, ad_net_conn_fn conn, void *ud);
 #define AD_NET_SOCK "s"
 /* One program's policy in the shared proxy (netproxyd.c), read-only once
  * made: POLICY (see netproxy.c), owned; what ad_net_pol_parse reads from
- * it; dir, the program's folder <data-dir>/proxy/ID. */
+ * it; dir, the program's folder <data-dir>/proxy/ID, owned. */
 typedef struct {
     char *policy;
     bool internet;    /* it holds "*" */
     const char *door; /* after its '@' (agentd's OTLP receiver), door_len bytes; NULL: none */
     size_t door_len;
-    char dir[4096];
+    char *dir;
 } ad_net_pol_t;
 /* Sets pol's internet and door from its policy. */
 void ad_net_pol_parse(ad_net_pol_t *pol);

@@ -100,6 +100,7 @@ static void unref(agent_t *a)
 {
     if (atomic_fetch_sub(&a->refs, 1) == 1) {
         free(a->pol.policy);
+        free(a->pol.dir);
         free(a);
     }
 }
@@ -322,12 +323,17 @@ static const char *add(const char *id, pid_t pid, int pidfd, uint64_t start, con
         return "too many sandboxed programs";
     }
     agent_t *a = calloc(1, sizeof(*a));
-    if (a == NULL || (a->pol.policy = strdup(policy)) == NULL) {
+    size_t dl = strlen(dir) + 1 + strlen(id) + 1;
+    if (a == NULL || (a->pol.policy = strdup(policy)) == NULL ||
+        (a->pol.dir = malloc(dl)) == NULL) {
+        if (a != NULL) {
+            free(a->pol.policy);
+        }
         free(a);
         return "out of memory";
     }
+    snprintf(a->pol.dir, dl, "%s/%s", dir, id);
     snprintf(a->id, sizeof(a->id), "%s", id);
-    snprintf(a->pol.dir, sizeof(a->pol.dir), "%s/%s", dir, id);
     ad_net_pol_parse(&a->pol);
     a->pid = pid;
     a->start = start;
@@ -350,6 +356,7 @@ static const char *add(const char *id, pid_t pid, int pidfd, uint64_t start, con
             close(dirfd);
         }
         free(a->pol.policy);
+        free(a->pol.dir);
         free(a);
         remove_files(id, NULL, 0);
         return "cannot make the program's proxy socket";
