@@ -214,6 +214,11 @@ static bool id_ok(const char *id)
 static void watch(watch_t *w, watch_kind_t kind, agent_t *a, int fd, unsigned idx)
 {
     *w = (watch_t){.kind = kind, .a = a, .fd = fd, .idx = idx};
+    /* a listener does not block: a connection gone before its accept must
+     * not stop the loop */
+    if (kind == W_CTL || kind == W_AGENT || kind == W_PUB) {
+        fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+    }
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = w};
     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
 }
@@ -540,6 +545,7 @@ int ad_hold_net_proxyd(int argc, char **argv)
             watch_t *w = ev[i].data.ptr;
             if (w->kind == W_CTL) {
                 on_ctl(w->fd);
+                break; /* a registration may have replaced one the rest of ev names */
             } else if (w->kind == W_DAEMON) {
                 char b[64];
                 if (read(w->fd, b, sizeof(b)) <= 0) { /* the daemon is gone */

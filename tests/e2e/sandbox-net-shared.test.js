@@ -5,7 +5,8 @@
 // running beside an agent Y that an admin opened a host service to cannot
 // reach that service, by the proxy or by naming Y, and Y still can. The
 // proxy killed with -9 comes back (agentd starts another, which takes up
-// the live registrations: the sandboxes see the new sockets), and it
+// the live registrations: the sandboxes see the new sockets, and removes
+// one whose process is gone), and it
 // outlives a daemon stopped with --keep-agents: the agent reaches the
 // internet while no agentd runs. A program's folder at the proxy goes
 // with its sandbox.
@@ -17,6 +18,7 @@ const fs = require('node:fs');
 const http = require('node:http');
 const net = require('node:net');
 const path = require('node:path');
+const { spawnSync } = require('node:child_process');
 const daemon = require('./lib/daemon');
 const { request, until, orgRoots } = require('./lib/api');
 
@@ -169,8 +171,13 @@ test('the shared proxy killed with -9 comes back for running agents, and outlive
     await outputUntil(d, id, bHeaders, /^WEB-one internet-page \/one$/m, 'the first fetch');
     const [first] = proxyPids(dataDir);
     assert.ok(first, 'no shared proxy runs');
+    // a registration whose process is gone: the next proxy removes it
+    const stale = path.join(dataDir, 'proxy', 'ag_stale');
+    fs.mkdirSync(stale);
+    fs.writeFileSync(`${stale}.reg`, `${spawnSync('true').pid} 1\n*\n`);
     process.kill(first, 'SIGKILL');
     await until(() => { const p = proxyPids(dataDir); return p.length === 1 && p[0] !== first; }, 'agentd to start another proxy');
+    await until(() => !fs.existsSync(stale) && !fs.existsSync(`${stale}.reg`), 'the stale registration to be removed');
     fs.writeFileSync(k1, '');
     let out = await outputUntil(d, id, bHeaders, /^TWO DONE$/m, 'the fetch after the proxy came back');
     assert.match(out, /^WEB-two internet-page \/two$/m, out);
