@@ -23,10 +23,13 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #define REG_TIMEOUT_SEC 10
+#define CONNECT_TRIES 2000 /* 10 s in all */
+#define CONNECT_WAIT_MS 5
 
 /* The proxy's answer to "R ID\nPOLICY\n" on ctl: NULL when it serves it,
  * else why not (into why). */
@@ -38,9 +41,26 @@ static const char *reg(const char *ctl, const char *id, const char *policy, char
         snprintf(why, whysz, "%.300s: %s", ctl, strerror(errno));
         return why;
     }
-    int c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    /* the proxy may be starting (the daemon's thread starts it and does
+     * not wait, src/proc/netd.c): tried again, bounded */
+    int c = -1;
     struct timeval tv = {.tv_sec = REG_TIMEOUT_SEC};
-    if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) != 0) {
+    for (int i = 0; i < CONNECT_TRIES; i++) {
+        c = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) == 0) {
+            break;
+        }
+        int e = errno;
+        close(c);
+        c = -1;
+        errno = e;
+        if (e != ENOENT && e != ECONNREFUSED) {
+            break;
+        }
+        struct timespec ts = {.tv_nsec = CONNECT_WAIT_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    if (c < 0) {
         snprintf(why, whysz, "the network proxy does not answer on %.300s: %s", ctl,
                  strerror(errno));
         if (c >= 0) {

@@ -8,7 +8,9 @@
  * control socket, which tells the proxy a daemon is there, and watches its
  * pid: when it goes, the thread starts another at once (then waiting
  * 0.1 s, doubling to 5 s, while starts keep failing), which takes up the
- * live registrations again. The proxy is started detached (its own
+ * live registrations again. Nothing on the loop waits for it: a program's
+ * registration (src/hold/netreg.c, in its own process) waits for the
+ * proxy to answer, bounded. The proxy is started detached (its own
  * session, not the daemon's child) so it outlives the daemon as holders
  * do: agents kept across a restart keep their network meanwhile.
  */
@@ -24,6 +26,8 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -34,17 +38,12 @@
 #include <unistd.h>
 
 #define READY_TIMEOUT_MS 5000
-#define ENSURE_WAIT_MS 6000
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static char pdir[PATH_MAX]; /* <data-dir>/proxy, watched; "" before */
 static bool started;        /* the thread runs */
-static bool up;             /* it holds a connection */
-static unsigned tries;      /* failed starts since the last connection */
-static char why_down[512];  /* why it is not up */
 
 /* A connection on the proxy's control socket that says "D" (a daemon is
  * here) and was answered, and the proxy's pid; -1 when none answers. */
@@ -143,23 +142,14 @@ static void *watch_main(void *arg)
     unsigned backoff = BACKOFF_MIN_MS;
     for (;;) {
         pid_t pid = 0;
-        char w[sizeof(why_down)] = "";
+        char w[512] = "";
         int c = connect_ctl(&pid);
         if (c < 0 && spawn(w, sizeof(w))) {
             c = connect_ctl(&pid);
         }
-        pthread_mutex_lock(&mu);
-        up = c >= 0;
-        tries = up ? 0 : tries + 1;
-        snprintf(why_down, sizeof(why_down), "%s", w);
-        if (!up && why_down[0] == '\0') {
-            snprintf(why_down, sizeof(why_down), "the network proxy does not answer on %.300s/ctl",
-                     pdir);
-        }
-        pthread_cond_broadcast(&cv);
-        pthread_mutex_unlock(&mu);
         if (c < 0) {
-            ad_log(AD_LOG_WARN, "proc", "network proxy down why=\"%s\"", w);
+            ad_log(AD_LOG_WARN, "proc", "network proxy down why=\"%s\"",
+                   w[0] != '\0' ? w : "it does not answer on its control socket");
             struct timespec ts = {.tv_sec = backoff / 1000,
                                   .tv_nsec = (long)(backoff % 1000) * 1000000};
             nanosleep(&ts, NULL);
@@ -175,10 +165,6 @@ static void *watch_main(void *arg)
         if (pidfd >= 0) {
             close(pidfd);
         }
-        pthread_mutex_lock(&mu);
-        up = false;
-        why_down[0] = '\0';
-        pthread_mutex_unlock(&mu);
         ad_log(AD_LOG_WARN, "proc", "network proxy ended pid=%ld: starting another", (long)pid);
     }
     return NULL;
@@ -208,30 +194,76 @@ static bool start_locked(const char *proxy_dir)
 int ad_proc_netd_ensure(const char *proxy_dir, char *err, size_t errsz)
 {
     pthread_mutex_lock(&mu);
-    if (!start_locked(proxy_dir)) {
-        pthread_mutex_unlock(&mu);
+    bool ok = start_locked(proxy_dir);
+    pthread_mutex_unlock(&mu);
+    if (!ok) {
         snprintf(err, errsz, "the network proxy serves %s, not %s", pdir, proxy_dir);
         return AD_EIO;
     }
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += ENSURE_WAIT_MS / 1000;
-    unsigned seen = tries;
-    /* until it is up, or one more start failed, bounded */
-    while (!up && tries == seen && pthread_cond_timedwait(&cv, &mu, &dl) == 0) {
-    }
-    int rc = up ? 0 : AD_EIO;
-    if (!up) {
-        snprintf(err, errsz, "%s", why_down[0] != '\0' ? why_down : "the network proxy is not up");
-    }
-    pthread_mutex_unlock(&mu);
-    return rc;
+    return 0;
 }
 
-void ad_proc_netd_resume(const char *data_dir)
+/* ---- at the sandbox's set-up ---------------------------------------------------------- */
+
+static atomic_bool as_pid1;
+
+/* Whether bwrap says 0.4 or later on --version (--as-pid-1 came in 0.4):
+ * with it, the bridge is the sandbox's pid 1 and bwrap starts no reaper
+ * process of its own (131-151 kB of Pss an agent, issue #80). */
+static bool as_pid1_check(const char *bwrap)
+{
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        return false;
+    }
+    char *argv[] = {(char *)bwrap, "--version", NULL};
+    pid_t pid = fork();
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        int nul = open("/dev/null", O_RDWR);
+        dup2(nul, 0);
+        dup2(p[1], 1);
+        dup2(nul, 2);
+        char *env[] = {"PATH=" AD_DEFAULT_PATH, NULL};
+        execve(argv[0], argv, env);
+        _exit(127);
+    }
+    close(p[1]);
+    char buf[64] = "";
+    size_t len = 0;
+    ssize_t n;
+    struct pollfd q = {.fd = p[0], .events = POLLIN};
+    while (pid > 0 && len < sizeof(buf) - 1 && poll(&q, 1, READY_TIMEOUT_MS) == 1 &&
+           (n = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0) {
+        len += (size_t)n;
+    }
+    close(p[0]);
+    int st;
+    if (pid > 0) {
+        ad_child_wait(pid, &st);
+    }
+    buf[len] = '\0';
+    unsigned major = 0, minor = 0;
+    return sscanf(buf, "bubblewrap %u.%u", &major, &minor) == 2 && (major > 0 || minor >= 4);
+}
+
+bool ad_proc_net_as_pid1(void)
+{
+    return atomic_load(&as_pid1);
+}
+
+typedef struct {
+    char data_dir[PATH_MAX], bwrap[PATH_MAX];
+} net_init_t;
+
+/* The registrations a daemon before this one left in <data_dir>/proxy:
+ * their proxy back (the watch thread), not waited for. */
+static void resume(const char *data_dir)
 {
     char dir[PATH_MAX];
-    if (data_dir == NULL || data_dir[0] != '/' ||
+    if (data_dir[0] != '/' ||
         (size_t)snprintf(dir, sizeof(dir), "%s/proxy", data_dir) >= sizeof(dir)) {
         return;
     }
@@ -245,9 +277,37 @@ void ad_proc_netd_resume(const char *data_dir)
     if (d != NULL) {
         closedir(d);
     }
-    if (left) { /* registrations from before: their proxy back, not waited for */
+    if (left) {
         pthread_mutex_lock(&mu);
         (void)start_locked(dir);
         pthread_mutex_unlock(&mu);
     }
+}
+
+static void *init_main(void *arg)
+{
+    net_init_t *in = arg;
+    resume(in->data_dir);
+    atomic_store(&as_pid1, as_pid1_check(in->bwrap));
+    free(in);
+    return NULL;
+}
+
+void ad_proc_net_init(const char *data_dir, const char *bwrap)
+{
+    net_init_t *in = ad_xcalloc(1, sizeof(*in));
+    snprintf(in->data_dir, sizeof(in->data_dir), "%s", data_dir != NULL ? data_dir : "");
+    snprintf(in->bwrap, sizeof(in->bwrap), "%s", bwrap);
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* the loop's watchers take the signals */
+    if (pthread_create(&t, &at, init_main, in) != 0) {
+        free(in); /* no --as-pid-1: bwrap's reaper stays, as before */
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    pthread_attr_destroy(&at);
 }

@@ -164,57 +164,6 @@ static void head(const char *bwrap, const ad_proc_sandbox_t *sb, ad_argv_t *a)
     }
 }
 
-/* Whether this bwrap knows --as-pid-1 (0.4 and later; checked once, by
- * its --version): with it, the bridge is the sandbox's pid 1 and bwrap
- * starts no reaper process of its own (131 kB of Pss an agent, issue #80). */
-static bool as_pid1_check(const char *bwrap)
-{
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) {
-        return false;
-    }
-    char *argv[] = {(char *)bwrap, "--version", NULL};
-    pid_t pid = fork();
-    if (pid == 0) {
-        int nul = open("/dev/null", O_RDWR);
-        dup2(nul, 0);
-        dup2(p[1], 1);
-        dup2(nul, 2);
-        char *env[] = {"PATH=" AD_DEFAULT_PATH, NULL};
-        execve(argv[0], argv, env);
-        _exit(127);
-    }
-    close(p[1]);
-    char buf[64] = "";
-    size_t len = 0;
-    ssize_t n;
-    struct pollfd q = {.fd = p[0], .events = POLLIN};
-    while (pid > 0 && len < sizeof(buf) - 1 && poll(&q, 1, PROBE_TIMEOUT_MS) == 1 &&
-           (n = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0) {
-        len += (size_t)n;
-    }
-    close(p[0]);
-    int st;
-    if (pid > 0) {
-        ad_child_wait(pid, &st);
-    }
-    buf[len] = '\0';
-    unsigned major = 0, minor = 0;
-    return sscanf(buf, "bubblewrap %u.%u", &major, &minor) == 2 && (major > 0 || minor >= 4);
-}
-static bool as_pid1_ok(const char *bwrap)
-{
-    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-    static int known = -1; /* under mu: -1 not yet checked */
-    pthread_mutex_lock(&mu);
-    if (known < 0) {
-        known = as_pid1_check(bwrap) ? 1 : 0;
-    }
-    bool ok = known == 1;
-    pthread_mutex_unlock(&mu);
-    return ok;
-}
-
 /* The registration with the shared proxy before bwrap (issue #80):
  * `agentd-hold --net-register FOLDER POLICY --` (src/hold/netreg.c),
  * FOLDER being sb->net_sock, <data-dir>/proxy/<id>; the proxy made sure
@@ -229,7 +178,7 @@ static int net_register(const ad_proc_sandbox_t *sb, const char *helper, bool su
         return AD_EIO;
     }
     snprintf(pdir, sizeof(pdir), "%.*s", (int)(slash - sb->net_sock), sb->net_sock);
-    if (ad_proc_netd_ensure(pdir, err, errsz) != 0) {
+    if (ad_proc_netd_ensure(pdir, err, errsz) != 0) { /* not waited for: netreg.c waits */
         return AD_EIO;
     }
     ad_proc_holder_argv(out, helper, sub, "--net-register");
@@ -282,7 +231,7 @@ int ad_proc_sandbox_argv(const ad_procs_t *s, const ad_proc_sandbox_t *sb, const
     }
     head(s->sbx.bwrap, sb, out);
     if (helper[0] != '\0') {
-        if (as_pid1_ok(s->sbx.bwrap)) { /* the bridge is pid 1 (netserve.c): no reaper beside it */
+        if (ad_proc_net_as_pid1()) { /* the bridge is pid 1 (netserve.c): no reaper beside it */
             add(out, "--as-pid-1");
         }
         add3(out, "--ro-bind", helper, helper);
@@ -500,7 +449,7 @@ void ad_procs_sandbox_init(ad_procs_t *s, bool enable, const char *data_dir)
     add(&p->argv, "--default-signal=INT,TERM,USR1,USR2,HUP");
     add(&p->argv, "--");
     add(&p->argv, "/bin/true");
-    ad_proc_netd_resume(data_dir); /* agents kept across a restart: their proxy */
+    ad_proc_net_init(data_dir, x->bwrap); /* netd.c: --as-pid-1, and a proxy left */
     pthread_mutex_init(&p->mu, NULL);
     /* the thread takes no signal: the loop's watchers get them */
     sigset_t all, old;
