@@ -86,12 +86,20 @@ static void note_line(int note, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(line, sizeof(line), fmt, ap);
     va_end(ap);
-    struct pollfd p = {.fd = note, .events = POLLOUT};
-    if (note < 0 || n <= 0 || poll(&p, 1, NOTE_WAIT_MS) != 1 || (p.revents & POLLOUT) == 0) {
+    size_t len = n > 0 && (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+    if (note < 0 || n <= 0) {
         return;
     }
-    size_t len = (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
-    ssize_t w = write(note, line, len);
+    /* a socket: never waited on (its reader may never read); a pipe or a
+     * terminal: written once it has room for a line (a pipe takes up to
+     * PIPE_BUF bytes whole then), waited for at most NOTE_WAIT_MS */
+    ssize_t w = send(note, line, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    struct pollfd p = {.fd = note, .events = POLLOUT};
+    if (w >= 0 || errno != ENOTSOCK || poll(&p, 1, NOTE_WAIT_MS) != 1 ||
+        (p.revents & POLLOUT) == 0) {
+        return;
+    }
+    w = write(note, line, len);
     (void)w;
 }
 
