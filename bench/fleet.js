@@ -15,8 +15,10 @@
 // after a kill -9 (restart → a line printed after the restart from every
 // agent on a subscriber). bench/README.md, "F1", says what is counted.
 // agentd runs as installed, its agents in bubblewrap (issue #80): each
-// program's network proxy, bubblewrap and bridge count as the server's
-// side with its holder; F1_SANDBOX=off measures without them.
+// program's bubblewrap and bridge count as the server's side with its
+// holder, and so does the data dir's one network proxy (`agentd hold
+// --net-proxyd`, shared by every program since issue #80); F1_SANDBOX=off
+// measures without them.
 'use strict';
 
 const fs = require('node:fs');
@@ -52,6 +54,17 @@ function memOf(pids) {
     } catch (_) { /* gone */ }
   }
   return m;
+}
+// The shared network proxies of a data dir (`agentd hold --net-proxyd
+// <data-dir>/proxy`): outside every holder's tree, one for all programs.
+function proxiesOf(dataDir) {
+  const want = `--net-proxyd\0${path.join(dataDir, 'proxy')}\0`;
+  const pids = [];
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try { if (fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').includes(want)) pids.push(Number(p)); } catch (_) { /* gone */ }
+  }
+  return pids;
 }
 // The holders of a data dir and their agents, from hold/<run>/info.
 function holdersOf(dataDir) {
@@ -174,10 +187,11 @@ async function agentdSide(ctx) {
     const holders = holdersOf(dataDir).map((x) => x.holder);
     res.holders = holders.length;
     // With the sandbox each program runs under more of agentd's processes:
-    // the network proxy (agentd itself), bubblewrap's two and the bridge
-    // inside (agentd-hold). They are the server's side too; the program
-    // (linegen) is not.
-    const sandboxPids = [];
+    // bubblewrap's two and the bridge inside (agentd-hold), and all share
+    // the data dir's network proxy (agentd itself). They are the server's
+    // side too; the program (linegen) is not.
+    const proxies = proxiesOf(dataDir);
+    const sandboxPids = [...proxies];
     for (const hp of holders) for (const p of sys.tree(hp)) if (p !== hp && commOf(p) !== 'linegen') sandboxPids.push(p);
     res.sandboxProcs = sandboxPids.length;
     const serverPids = () => [h.pid, ...holders, ...sandboxPids];
@@ -188,7 +202,7 @@ async function agentdSide(ctx) {
     res.steady.sandboxMem = memOf(sandboxPids);
     res.steady.sandboxByComm = {};
     for (const p of sandboxPids) {
-      const k = commOf(p) || '?';
+      const k = proxies.includes(p) ? 'net-proxyd' : commOf(p) || '?';
       const m = memOf([p]);
       const acc = res.steady.sandboxByComm[k] = res.steady.sandboxByComm[k] || { n: 0, pssKb: 0, rssKb: 0, anonKb: 0, cpuS: 0 };
       acc.n++; acc.pssKb += m.pssKb; acc.rssKb += m.rssKb; acc.anonKb += m.anonKb; acc.cpuS += cpuOf([p]);
@@ -343,7 +357,7 @@ async function f1(ctx) {
   }
   const a = res.agentd, t = res.tmux;
   const tag = QUICK ? ` (QUICK: ${N} agents)` : ` (${N} agents)`;
-  const sbx = c.sandbox ? ' + sandbox (proxy, bwrap, bridge)' : ' (--sandbox off)';
+  const sbx = c.sandbox ? ' + sandbox (bwrap, bridge, the shared proxy)' : ' (--sandbox off)';
   ratio('F1', `server CPU over the window: agentd + holders${sbx} ÷ tmux server${tag}`, a?.steady?.serverCpuS, t?.steady?.serverCpuS, { higherIsBetter: false, budget: 0.5 });
   ratio('F1', `server memory (Pss): agentd + holders${sbx} ÷ tmux server${tag}`, a?.steady?.mem.pssKb, t?.steady?.mem.pssKb, { higherIsBetter: false, budget: 0.5, unit: 'kB' });
   budget('F1', `line → each of ${c.readers} /ws readers, p99 ms${tag}`, a?.steady?.p99Ms, 10, { unit: 'ms' });

@@ -558,8 +558,8 @@ int main(int argc, char **argv)
     char err[512];
     /* A holder (src/hold) is exec'd by the supervisor before anything of
      * the daemon's is set up: it reads no configuration. */
-    if (argc >= 3 && strcmp(argv[1], "hold") == 0 && strcmp(argv[2], "--net-proxy") == 0) {
-        return ad_hold_net_proxy(argc - 3, argv + 3); /* not in agentd-hold: see hold.h */
+    if (argc >= 3 && strcmp(argv[1], "hold") == 0 && strcmp(argv[2], "--net-proxyd") == 0) {
+        return ad_hold_net_proxyd(argc - 3, argv + 3); /* not in agentd-hold: see hold.h */
     }
     if (argc >= 2 && strcmp(argv[1], "hold") == 0) {
         return ad_hold_main(argc - 2, argv + 2);

@@ -109,12 +109,16 @@ static inline uint32_t ad_hold_len(const unsigned char h[AD_HOLD_HDR])
  * `agentd hold --replay DIR` serves a dead holder's spool and exit file
  * on fd 3 (no agent). Returns the process exit status. */
 int ad_hold_main(int argc, char **argv);
-/* An agent's network allow-list: `agentd hold --net-proxy SOCK ALLOW --
- * CMD...` outside its sandbox (netproxy.c; agentd itself dispatches it,
- * src/main.c: it resolves names, which the static agentd-hold cannot) and
- * `--net-bridge SOCK PORT -- CMD...` inside (netserve.c, from
- * ad_hold_main); argv after the flag. Return the exit status of CMD. */
-int ad_hold_net_proxy(int argc, char **argv);
+/* A sandboxed program's network (issue #80): one proxy per data dir,
+ * `agentd hold --net-proxyd <data-dir>/proxy` (netproxyd.c; agentd itself
+ * dispatches it, src/main.c: it resolves names, which the static
+ * agentd-hold cannot), `--net-register FOLDER POLICY -- CMD...` around
+ * bwrap, outside (netreg.c: the program's socket served, then CMD
+ * exec'd), and `--net-bridge SOCK PORT -- CMD...` inside (netserve.c),
+ * both from ad_hold_main; argv after the flag. Return an exit status
+ * (the bridge: CMD's). */
+int ad_hold_net_proxyd(int argc, char **argv);
+int ad_hold_net_register(int argc, char **argv);
 int ad_hold_net_bridge(int argc, char **argv);
 /* reap.c: `--reap FILE ARGV0 ARGS...` runs FILE and exits as it did, and
  * kills everything below it when it ends or when agentd does (a child

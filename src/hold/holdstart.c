@@ -155,6 +155,9 @@ int ad_hold_main(int argc, char **argv)
     if (argc >= 1 && strcmp(argv[0], "--net-bridge") == 0) { /* netserve.c */
         return ad_hold_net_bridge(argc - 1, argv + 1);
     }
+    if (argc >= 1 && strcmp(argv[0], "--net-register") == 0) { /* netreg.c */
+        return ad_hold_net_register(argc - 1, argv + 1);
+    }
     if (argc >= 1 && strcmp(argv[0], "--reap") == 0) { /* reap.c */
         return ad_hold_reap(argc - 1, argv + 1);
     }

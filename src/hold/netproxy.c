@@ -2,9 +2,9 @@
 /*
  * An agent's network (issues #31 and #73), the half outside its sandbox:
  *
- *   agentd hold --net-proxy SOCK POLICY -- CMD...   listens on the unix
- *       socket SOCK, runs CMD (bwrap and the agent, with the bridge of
- *       netserve.c inside) and serves until it ends, with its exit status.
+ *   One program's proxy requests, served by the shared proxy (netproxyd.c,
+ *       `agentd hold --net-proxyd`) on the program's own socket, with the
+ *       POLICY its registration gave (never anything the program sends).
  *       A connection is one proxy request: CONNECT host:port, or a
  *       plain-HTTP request in absolute form (http://host[:port]/...).
  *       POLICY is comma-separated entries:
@@ -19,7 +19,8 @@
  *                        127.0.0.1 (a service's): net_int.h
  *         @ADDR:PORT     agentd's own OTLP receiver (a run's telemetry):
  *                        the door below, never a CONNECT
- *       The rest get 403 and a line on stderr (the agent's transcript).
+ *       The rest get 403 and a line on the program's stderr (its
+ *       transcript), which its bridge sends with each connection.
  *
  * "This host's" (host_addr): loopback, unspecified, link-local, multicast
  * and broadcast, every address of every interface of this machine, and
@@ -52,7 +53,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,18 +68,60 @@
 #define HEAD_MAX 8192
 #define HEAD_TIMEOUT_SEC 30
 
-static const char *policy; /* the proxy's POLICY */
-static bool internet;      /* it holds "*" */
+#define NOTE_WAIT_MS 100
 
 static void write_all(int fd, const char *s)
 {
     (void)ad_net_send_all(fd, s, strlen(s));
 }
 
-/* Whether host:port is on the allow list. */
-static bool allowed(const char *host, const char *port)
+/* A line on the program's stderr (note, from its bridge; -1: none). The
+ * fd is the program's, which may never read it: a line it has no room
+ * for within NOTE_WAIT_MS is left out. */
+static void note_line(int note, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note_line(int note, const char *fmt, ...)
 {
-    for (const char *p = policy; *p != '\0';) {
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    size_t len = n > 0 && (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1;
+    if (note < 0 || n <= 0) {
+        return;
+    }
+    /* a socket: never waited on (its reader may never read); a pipe or a
+     * terminal: written once it has room for a line (a pipe takes up to
+     * PIPE_BUF bytes whole then), waited for at most NOTE_WAIT_MS */
+    ssize_t w = send(note, line, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+    struct pollfd p = {.fd = note, .events = POLLOUT};
+    if (w >= 0 || errno != ENOTSOCK || poll(&p, 1, NOTE_WAIT_MS) != 1 ||
+        (p.revents & POLLOUT) == 0) {
+        return;
+    }
+    w = write(note, line, len);
+    (void)w;
+}
+
+void ad_net_pol_parse(ad_net_pol_t *pol)
+{
+    pol->internet = false;
+    pol->door = NULL;
+    pol->door_len = 0;
+    for (const char *p = pol->policy; *p != '\0';
+         p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
+        pol->internet = pol->internet || (p[0] == '*' && (p[1] == ',' || p[1] == '\0'));
+        if (p[0] == '@') {
+            pol->door = p + 1;
+            pol->door_len = strcspn(pol->door, ",");
+        }
+    }
+}
+
+/* Whether host:port is on the allow list. */
+static bool allowed(const ad_net_pol_t *pol, const char *host, const char *port)
+{
+    for (const char *p = pol->policy; *p != '\0';) {
         size_t n = strcspn(p, ",");
         char e[300];
         if (n > 0 && n < sizeof(e) && p[0] != '*' && p[0] != '=' && p[0] != '~' && p[0] != '^' &&
@@ -249,7 +292,7 @@ static bool host_addr(const struct sockaddr *sa, const char **what)
 
 /* Whether sa:port is named by an entry of the policy with prefix mark
  * ('=' a host service; '~' a test build's stand-in for the internet). */
-static bool named(const struct sockaddr *sa, const char *port, char mark)
+static bool named(const ad_net_pol_t *pol, const struct sockaddr *sa, const char *port, char mark)
 {
     char want[INET6_ADDRSTRLEN + 16], a[INET6_ADDRSTRLEN];
     bool is4;
@@ -267,7 +310,7 @@ static bool named(const struct sockaddr *sa, const char *port, char mark)
         snprintf(want, sizeof(want), "%c[%s]:%s", mark, a, port);
     }
     size_t wl = strlen(want), al = wl - strlen(port); /* up to and with the ':' */
-    for (const char *p = policy; *p != '\0';) {
+    for (const char *p = pol->policy; *p != '\0';) {
         size_t n = strcspn(p, ",");
         if ((n == wl && strncasecmp(p, want, n) == 0) ||
             (mark == '~' && n == al + 1 && strncasecmp(p, want, al) == 0 && p[al] == '*')) {
@@ -284,7 +327,8 @@ static bool named(const struct sockaddr *sa, const char *port, char mark)
  * the agent) or with why "" (nothing answered). A name the policy does
  * not let through is not even looked up: only an IP literal may be a
  * host service. */
-static int dial(const char *host, const char *port, bool by_name, char *why, size_t whysz)
+static int dial(const ad_net_pol_t *pol, const char *host, const char *port, bool by_name,
+                char *why, size_t whysz)
 {
     char h[300];
     size_t hl = strlen(host);
@@ -305,9 +349,9 @@ static int dial(const char *host, const char *port, bool by_name, char *why, siz
     int fd = -1;
     for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next) {
         const char *what = NULL;
-        bool ok = named(ai->ai_addr, port, '=');
+        bool ok = named(pol, ai->ai_addr, port, '=');
 #ifdef AD_TEST_BUILD
-        ok = ok || (by_name && named(ai->ai_addr, port, '~'));
+        ok = ok || (by_name && named(pol, ai->ai_addr, port, '~'));
 #endif
         if (!ok && !by_name) {
             snprintf(why, whysz, "%s:%s is not in this agent's network allow list", host, port);
@@ -397,14 +441,12 @@ static bool send_origin_form(int u, const char *head, size_t head_len, size_t le
  * "Connection: close" and not a byte past its body, so nothing else of
  * agentd's (its API, /ws, a second request) is reached through it. The
  * run's x-agentd-run credential is still what agentd checks. */
-static const char *door; /* after the '@', up to the next ',' */
-static size_t door_len;
-
-static bool door_named(const char *host, const char *port)
+static bool door_named(const ad_net_pol_t *pol, const char *host, const char *port)
 {
     char hp[320];
     int n = snprintf(hp, sizeof(hp), "%s:%s", host, port);
-    return door_len > 0 && n > 0 && (size_t)n == door_len && strncmp(hp, door, door_len) == 0;
+    return pol->door_len > 0 && n > 0 && (size_t)n == pol->door_len &&
+           strncmp(hp, pol->door, pol->door_len) == 0;
 }
 
 /* Why the request (head_len bytes, method, path up to path_end) may not
@@ -459,11 +501,11 @@ static const char *door_refusal(const char *head, size_t head_len, const char *m
 }
 
 /* A connection to the door's ADDR:PORT, or -1. */
-static int door_dial(void)
+static int door_dial(const ad_net_pol_t *pol)
 {
     char host[300], port[8];
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST}, *res = NULL;
-    if (!split_hostport(door, door_len, host, sizeof(host), port, "80") ||
+    if (!split_hostport(pol->door, pol->door_len, host, sizeof(host), port, "80") ||
         getaddrinfo(host, port, &hints, &res) != 0) {
         return -1;
     }
@@ -478,14 +520,15 @@ static int door_dial(void)
 
 /* One request through the door (see above): after_scheme as for
  * send_origin_form (the path itself, for one in origin form). */
-static void door_conn(int c, const char *head, size_t head_len, size_t len, const char *method,
-                      const char *path, const char *path_end, const char *after_scheme)
+static void door_conn(const ad_net_pol_t *pol, int note, int c, const char *head, size_t head_len,
+                      size_t len, const char *method, const char *path, const char *path_end,
+                      const char *after_scheme)
 {
     unsigned long long cl = 0;
     const char *why = door_refusal(head, head_len, method, path, path_end, &cl);
     if (why != NULL) {
-        fprintf(stderr, "agentd network: refused %s %.*s to agentd (%s)\n", method,
-                (int)(path_end - path > 200 ? 200 : path_end - path), path, why);
+        note_line(note, "agentd network: refused %s %.*s to agentd (%s)\n", method,
+                  (int)(path_end - path > 200 ? 200 : path_end - path), path, why);
         char msg[512];
         snprintf(msg, sizeof(msg),
                  "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
@@ -494,7 +537,7 @@ static void door_conn(int c, const char *head, size_t head_len, size_t len, cons
         write_all(c, msg);
         return;
     }
-    int u = door_dial();
+    int u = door_dial(pol);
     if (u < 0) {
         write_all(c, "HTTP/1.1 502 Bad Gateway\r\nConnection: close\r\n\r\n");
         return;
@@ -516,14 +559,15 @@ static void door_conn(int c, const char *head, size_t head_len, size_t len, cons
 }
 
 /* One proxy request on c: the head read (bounded), checked, answered. */
-static void proxy_conn(int c, void *ud)
+void ad_net_proxy_conn(int c, const ad_net_pol_t *pol, int note, const char *pre, size_t npre)
 {
-    AD_NET_UNUSED(ud);
     struct timeval tv = {.tv_sec = HEAD_TIMEOUT_SEC};
     setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     char head[HEAD_MAX + 1];
-    size_t len = 0;
-    char *end = NULL;
+    size_t len = npre < HEAD_MAX ? npre : HEAD_MAX;
+    memcpy(head, pre, len);
+    head[len] = '\0';
+    char *end = strstr(head, "\r\n\r\n");
     while (end == NULL && len < HEAD_MAX) {
         ssize_t n = read(c, head + len, HEAD_MAX - len);
         if (n <= 0) {
@@ -558,10 +602,10 @@ static void proxy_conn(int c, void *ud)
             ok = split_hostport(h, hl, host, sizeof(host), port, "80");
         }
     }
-    if (sp2 != NULL && door_len > 0 && !connect_m &&
-        (tgt[0] == '/' || (ok && door_named(host, port)))) {
+    if (sp2 != NULL && pol->door_len > 0 && !connect_m &&
+        (tgt[0] == '/' || (ok && door_named(pol, host, port)))) {
         const char *path = tgt[0] == '/' ? tgt : tgt + 7 + strcspn(tgt + 7, "/? ");
-        door_conn(c, head, head_len, len, method, path < sp2 ? path : sp2, sp2,
+        door_conn(pol, note, c, head, head_len, len, method, path < sp2 ? path : sp2, sp2,
                   tgt[0] == '/' ? tgt : tgt + 7);
         return;
     }
@@ -571,11 +615,11 @@ static void proxy_conn(int c, void *ud)
         return;
     }
     char why[600];
-    int u = dial(host, port, internet || allowed(host, port), why, sizeof(why));
+    int u = dial(pol, host, port, pol->internet || allowed(pol, host, port), why, sizeof(why));
     if (u < 0 && why[0] != '\0') {
         bool listed = strstr(why, "allow list") != NULL;
-        fprintf(stderr, "agentd network: refused %s %s:%s (%s)\n", method, host, port,
-                listed ? "not in the agent's allow list" : why);
+        note_line(note, "agentd network: refused %s %s:%s (%s)\n", method, host, port,
+                  listed ? "not in the agent's allow list" : why);
         char msg[1024];
         snprintf(msg, sizeof(msg),
                  "HTTP/1.1 403 Forbidden\r\nContent-Type: text/plain\r\nConnection: close\r\n\r\n"
@@ -604,22 +648,15 @@ static void proxy_conn(int c, void *ud)
     close(u);
 }
 
-/* The published ports' folder, SOCK.pub, and their ports (POLICY's
- * ^PORT entries). */
-static char pub_dir[4200];
-static char pub_ports[AD_NET_MAX_PUBLISH][24];
-static size_t npub;
-static bool pub_made;
-
 /* A connection to a published port on the host's loopback: to the
  * bridge's socket for it inside (net_int.h), both ways. The folder's
  * entries are the program's to make: the socket is opened without
  * following a link (one to a socket of the host's would send the host's
  * connection there) and connected to by its descriptor. */
-static void publish_conn(int c, void *ud)
+void ad_net_publish_conn(int c, const ad_net_pol_t *pol, const char *port)
 {
     char path[4300];
-    snprintf(path, sizeof(path), "%s/%s", pub_dir, (const char *)ud);
+    snprintf(path, sizeof(path), "%s/" AD_NET_SOCK AD_NET_PUB_DIR "/%s", pol->dir, port);
     int fd = open(path, O_PATH | O_NOFOLLOW | O_CLOEXEC);
     struct stat st;
     if (fd < 0) {
@@ -637,81 +674,4 @@ static void publish_conn(int c, void *ud)
         close(u);
     }
     close(fd);
-}
-
-/* POLICY's ^PORT entries: the folder made (the sandbox binds it in) and a
- * listener on the host's 127.0.0.1:PORT each (1024 and up: this may be
- * root, the program never is). One that cannot listen (the
- * port taken) is said on stderr and left out: the program runs. */
-static void publish(const char *sock)
-{
-    snprintf(pub_dir, sizeof(pub_dir), "%s" AD_NET_PUB_DIR, sock);
-    for (const char *p = policy; *p != '\0'; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
-        size_t n = strcspn(p, ",");
-        char *end = NULL;
-        if (p[0] != '^') {
-            continue;
-        }
-        /* the sandbox binds it in whenever POLICY names one */
-        if (!pub_made && mkdir(pub_dir, 0700) != 0 && errno != EEXIST) {
-            fprintf(stderr, "agentd network: cannot make %s: %s\n", pub_dir, strerror(errno));
-            return;
-        }
-        pub_made = true;
-        unsigned long port = strtoul(p + 1, &end, 10);
-        if (port < 1024 || port > 65535 || end != p + n || npub >= AD_NET_MAX_PUBLISH) {
-            fprintf(stderr, "agentd network: port %.*s is not published (1024 to 65535 only)\n",
-                    (int)(n - 1), p + 1);
-            continue;
-        }
-        snprintf(pub_ports[npub], sizeof(pub_ports[npub]), "%lu", port);
-        int l = ad_net_listen_loopback(port, false);
-        if (l >= 0 && !ad_net_listen_more(l, publish_conn, pub_ports[npub])) {
-            close(l);
-        }
-        npub++;
-    }
-}
-
-/* The published ports' sockets and folder, at the end. */
-static void unpublish(void)
-{
-    for (size_t i = 0; i < npub; i++) {
-        char path[4300];
-        snprintf(path, sizeof(path), "%s/%s", pub_dir, pub_ports[i]);
-        unlink(path);
-    }
-    if (pub_made) {
-        rmdir(pub_dir);
-    }
-}
-
-int ad_hold_net_proxy(int argc, char **argv)
-{
-    char **cmd = ad_net_command_of(argc, argv);
-    struct sockaddr_un a;
-    int dirfd = -1; /* a SOCK longer than sun_path: its folder's, kept while listening */
-    if (cmd == NULL || ad_unix_addr(argv[0], &a, &dirfd) != 0) {
-        fprintf(stderr, "usage: agentd hold --net-proxy SOCK POLICY -- CMD...\n");
-        return 2;
-    }
-    policy = argv[1];
-    for (const char *p = policy; *p != '\0'; p += strcspn(p, ",") + (p[strcspn(p, ",")] == ',')) {
-        internet = internet || (p[0] == '*' && (p[1] == ',' || p[1] == '\0'));
-        if (p[0] == '@') {
-            door = p + 1;
-            door_len = strcspn(door, ",");
-        }
-    }
-    unlink(argv[0]);
-    int l = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(l, 64) != 0) {
-        fprintf(stderr, "agentd network: cannot listen on %s: %s\n", argv[0], strerror(errno));
-        return 1;
-    }
-    publish(argv[0]);
-    int rc = ad_net_serve(l, cmd, proxy_conn, NULL);
-    unlink(argv[0]);
-    unpublish();
-    return rc;
 }

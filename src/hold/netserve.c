@@ -3,7 +3,8 @@
  * An agent's network allow-list (issue #31), the part both halves share
  * and the half inside the sandbox. The agent runs in a network namespace
  * of its own with loopback only and reaches the hosts an admin allowed
- * through an HTTP proxy outside (netproxy.c, `agentd hold --net-proxy`):
+ * through an HTTP proxy outside (netproxy.c, served by the shared
+ * `agentd hold --net-proxyd`):
  *
  *   --net-bridge SOCK PORT[,LPORT=ADDR:APORT...] -- CMD...   inside the
  *       sandbox (agentd-hold): listens on 127.0.0.1:PORT of the agent's
@@ -22,6 +23,12 @@
  *       OTLP POST gets through (netproxy.c's door); a "-" says it is all
  *       there is (network "off"): CMD gets no proxy variables.
  *
+ * The bridge is the sandbox's pid 1 (bwrap --as-pid-1: no reaper of
+ * bwrap's beside it, issue #80): it reaps every process that comes to it
+ * and ends when CMD does, which ends the namespace and all in it, as
+ * bwrap's reaper did. It ignores the stop signals (the program gets them)
+ * and, being pid 1, any other signal it has no handler for.
+ *
  * A thread per connection (at most MAX_CONNS at once), blocking I/O.
  * Sockets are written with MSG_NOSIGNAL: a peer gone must not SIGPIPE the
  * wrapper (its end would end the run while the agent lives on), and
@@ -34,6 +41,7 @@
 #include "hold/net_int.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -121,7 +129,9 @@ void ad_net_splice(int a, int b)
     }
 }
 
-/* A connection to the proxy's socket, or -1. */
+/* A connection to the proxy's socket, or -1. It starts with the hello
+ * (net_int.h): the program's stderr (this one's) goes with it, where the
+ * shared proxy writes why it refused a request. */
 static int proxy_socket(void)
 {
     struct sockaddr_un a = {.sun_family = AF_UNIX};
@@ -129,7 +139,29 @@ static int proxy_socket(void)
     int u = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (u >= 0 && connect(u, (struct sockaddr *)&a, sizeof(a)) != 0) {
         close(u);
-        u = -1;
+        return -1;
+    }
+    char b = AD_NET_HELLO;
+    union {
+        struct cmsghdr h;
+        char buf[CMSG_SPACE(sizeof(int))];
+    } c;
+    memset(&c, 0, sizeof(c));
+    struct iovec iov = {.iov_base = &b, .iov_len = 1};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+    int err_fd = 2;
+    if (fcntl(err_fd, F_GETFD) >= 0) {
+        m.msg_control = c.buf;
+        m.msg_controllen = sizeof(c.buf);
+        struct cmsghdr *h = CMSG_FIRSTHDR(&m);
+        h->cmsg_level = SOL_SOCKET;
+        h->cmsg_type = SCM_RIGHTS;
+        h->cmsg_len = CMSG_LEN(sizeof(int));
+        memcpy(CMSG_DATA(h), &err_fd, sizeof(int));
+    }
+    if (u >= 0 && sendmsg(u, &m, MSG_NOSIGNAL) != 1) {
+        close(u);
+        return -1;
     }
     return u;
 }
@@ -282,8 +314,17 @@ int ad_net_serve(int l, char **cmd, ad_net_conn_fn conn, const char *proxy_url)
     if (!serve_listener(&main_l)) {
         kill(pid, SIGKILL);
     }
+    /* Any child: the bridge is the sandbox's pid 1 (bwrap --as-pid-1,
+     * issue #80), which the program's orphans come to; each is reaped as
+     * it ends, and the wait is over when cmd's is. */
     int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    for (;;) {
+        int s = 0;
+        pid_t w = waitpid(-1, &s, 0);
+        if (w == pid || (w < 0 && errno != EINTR)) {
+            st = w == pid ? s : st;
+            break;
+        }
     }
     if (WIFEXITED(st)) {
         return WEXITSTATUS(st);

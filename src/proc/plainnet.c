@@ -3,8 +3,9 @@
  * A sandboxed program's network (issue #73): an agent's, and an
  * organisation's plain programs' (jobs, services, their command probes,
  * worktree setup commands). Each runs in a network namespace of its own;
- * what it reaches goes through agentd's proxy (src/hold/netproxy.c), which
- * ad_proc_sandbox_argv puts around bwrap when sb.net_allow is set: the
+ * what it reaches goes through agentd's proxy (src/hold/netproxy.c, one
+ * process for the data dir: netproxyd.c), where ad_proc_sandbox_argv
+ * registers the program before bwrap when sb.net_allow is set: the
  * internet ("*"), an allow list's hosts, and "=ADDR:PORT" for each host
  * service an admin opened, which the bridge inside also listens for on
  * the program's loopback at the same port, and "^PORT" for a service's
@@ -73,8 +74,10 @@ int ad_proc_net_fill(const char *data_dir, const char *id, const ad_proc_net_t *
     if (off == 0) {
         return 0;
     }
-    /* <data-dir>/proxy, 0700: the sandbox sees its socket at
-     * /run/agentd-proxy.sock only */
+    /* <data-dir>/proxy, 0700: the sandbox sees the program's own folder
+     * <data-dir>/proxy/<id> (its socket, made by the shared proxy when the
+     * program is registered, src/hold/netproxyd.c) at /run/agentd-proxy
+     * only */
     char dir[PATH_MAX];
     if (data_dir == NULL || data_dir[0] != '/' || id == NULL || id[0] == '\0' ||
         strchr(id, '/') != NULL ||

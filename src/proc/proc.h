@@ -119,17 +119,19 @@ typedef struct {
     const ad_proc_bind_t *binds;
     size_t nbinds;
     bool network; /* share agentd's network; false: a namespace of its own */
-    /* Its network through agentd's proxy (network false): the tree runs
-     * under agentd-hold --net-proxy net_sock net_allow outside, and the
-     * program under --net-bridge inside, with
-     * HTTP(S)_PROXY=http://127.0.0.1:3128 (src/hold/netproxy.c).
+    /* Its network through agentd's proxy (network false): the tree is
+     * registered with the data dir's shared proxy by agentd-hold
+     * --net-register net_sock net_allow outside (which then execs bwrap),
+     * and the program runs under --net-bridge inside, with
+     * HTTP(S)_PROXY=http://127.0.0.1:3128 (src/hold/netproxyd.c).
      * net_allow: the proxy's policy, comma-separated ("*" the internet,
      * host or host:port, "=ADDR:PORT" a host service); NULL: none.
-     * net_sock: the proxy's unix socket, outside. net_bridge: the bridge's
+     * net_sock: the program's folder at the proxy, <data-dir>/proxy/<id>
+     * (its socket inside, bound in at /run/agentd-proxy). net_bridge: the bridge's
      * host-service listeners, ",PORT=ADDR:PORT..." ("" or NULL: none). */
     const char *net_allow, *net_sock, *net_bridge;
-    /* The proxy at net_sock is served already (an agent's, for its ACP
-     * terminals): only the bridge runs, inside. */
+    /* The program at net_sock is registered already (an agent's, for its
+     * ACP terminals): only the bridge runs, inside. */
     bool net_shared;
     /* bwrap --die-with-parent (set by the spawn for die_with_daemon). */
     bool die_with_parent;
@@ -252,8 +254,8 @@ typedef struct {
 void ad_proc_net_of(const json_t *pol, ad_proc_net_t *net, const char **allow, size_t amax,
                     const char **svc, size_t smax);
 /* The proxy's policy for net into allow (the proxy's POLICY), the
- * bridge's host-service listeners into bridge and the proxy's socket
- * <data_dir>/proxy/<id> into sock, and sb pointed at them (net_allow,
+ * bridge's host-service listeners into bridge and the program's folder at
+ * the proxy, <data_dir>/proxy/<id>, into sock, and sb pointed at them (net_allow,
  * net_sock, net_bridge); sb untouched when net needs no proxy (the
  * loopback alone). 0, AD_EINVAL (an entry refused) or AD_EIO, err says
  * why (plainnet.c). */
@@ -339,7 +341,7 @@ typedef struct {
     char exe[4096];        /* the CLI's real program (its symlinks resolved), "" for commands */
     char net_allow[4096];  /* the proxy's policy (ad_proc_sandbox_t.net_allow) */
     char net_bridge[1024]; /* the bridge's host services (ad_proc_sandbox_t.net_bridge) */
-    char net_sock[4096];   /* and the proxy's socket <data-dir>/proxy/<agent> */
+    char net_sock[4096];   /* and its folder at the proxy, <data-dir>/proxy/<agent> */
 } ad_proc_box_t;
 
 /* Builds in's sandbox into x. AD_EPERM when it may not run here (not the

@@ -323,8 +323,21 @@ int ad_proc_held_send(ad_proc_t *p, unsigned type, const void *data, size_t len)
  * (*sub). */
 void ad_proc_holder_exe(char *exe, size_t n, bool *sub);
 /* held.c: adds the start of a holder's command line to a: exe, "hold"
- * when sub (see above), then mode (--reap, --net-proxy, --net-bridge). */
+ * when sub (see above), then mode (--reap, --net-register, --net-bridge). */
 void ad_proc_holder_argv(ad_argv_t *a, const char *exe, bool sub, const char *mode);
+/* netd.c: the shared network proxy of proxy_dir (<data-dir>/proxy) is
+ * watched by a thread of the daemon, which starts it when it is not up;
+ * never waited for here (the loop calls it: the registration, netreg.c,
+ * waits for the proxy, bounded). 0, or AD_EIO with err (another data dir
+ * watched already). Any thread. */
+int ad_proc_netd_ensure(const char *proxy_dir, char *err, size_t errsz);
+/* netd.c: at the sandbox's set-up (ad_procs_sandbox_init), at a thread of
+ * its own: whether bwrap knows --as-pid-1, and the proxy back for
+ * registrations left in <data_dir>/proxy (agents kept across a restart).
+ * Not waited for. */
+void ad_proc_net_init(const char *data_dir, const char *bwrap);
+/* netd.c: bwrap --as-pid-1 may be used (false until known). Any thread. */
+bool ad_proc_net_as_pid1(void);
 /* Signals p's process group (held: through its holder). */
 int ad_proc_kill_group(ad_proc_t *p, int signum);
 

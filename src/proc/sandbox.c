@@ -36,8 +36,9 @@
 #include <unistd.h>
 
 #define ENV_BIN "/usr/bin/env"
-#define NET_SOCK_IN "/run/agentd-proxy.sock" /* the proxy's socket, inside */
-#define NET_PORT_IN "3128"                   /* the bridge's, on the agent's loopback */
+#define NET_DIR_IN "/run/agentd-proxy" /* the program's proxy folder, inside */
+#define NET_SOCK_IN NET_DIR_IN "/s"    /* its socket (src/hold/net_int.h) */
+#define NET_PORT_IN "3128"             /* the bridge's, on the agent's loopback */
 #define PROBE_TIMEOUT_MS 5000
 
 void ad_argv_add(ad_argv_t *a, const char *s)
@@ -163,6 +164,42 @@ static void head(const char *bwrap, const ad_proc_sandbox_t *sb, ad_argv_t *a)
     }
 }
 
+/* The registration with the shared proxy before bwrap (issue #80):
+ * `agentd-hold --net-register FOLDER POLICY --` (src/hold/netreg.c),
+ * FOLDER being sb->net_sock, <data-dir>/proxy/<id>; the proxy made sure
+ * of first. */
+static int net_register(const ad_proc_sandbox_t *sb, const char *helper, bool sub, ad_argv_t *out,
+                        char *err, size_t errsz)
+{
+    char pdir[PATH_MAX];
+    const char *slash = strrchr(sb->net_sock, '/');
+    if (slash == NULL || (size_t)(slash - sb->net_sock) >= sizeof(pdir)) {
+        snprintf(err, errsz, "no folder for the network proxy");
+        return AD_EIO;
+    }
+    snprintf(pdir, sizeof(pdir), "%.*s", (int)(slash - sb->net_sock), sb->net_sock);
+    if (ad_proc_netd_ensure(pdir, err, errsz) != 0) { /* not waited for: netreg.c waits */
+        return AD_EIO;
+    }
+    ad_proc_holder_argv(out, helper, sub, "--net-register");
+    char pol[8192];
+    snprintf(pol, sizeof(pol), "%s", sb->net_allow);
+#ifdef AD_TEST_BUILD
+    /* AGENTD_TEST_NET_PUBLIC=ADDR:PORT,...: listeners of the test's that
+     * the proxy takes for the internet (a test machine has no other) */
+    const char *pub = getenv("AGENTD_TEST_NET_PUBLIC");
+    for (const char *p = pub != NULL ? pub : ""; *p != '\0';) {
+        size_t n = strcspn(p, ",");
+        size_t l = strlen(pol);
+        snprintf(pol + l, sizeof(pol) - l, ",~%.*s", (int)n, p);
+        p += n + (p[n] == ',');
+    }
+#endif
+    add3(out, sb->net_sock, pol, NULL);
+    add(out, "--");
+    return 0;
+}
+
 int ad_proc_sandbox_argv(const ad_procs_t *s, const ad_proc_sandbox_t *sb, const char *file,
                          const char *const *argv, const char *cwd, ad_argv_t *out, char *err,
                          size_t errsz)
@@ -172,46 +209,38 @@ int ad_proc_sandbox_argv(const ad_procs_t *s, const ad_proc_sandbox_t *sb, const
         snprintf(err, errsz, "no agent sandbox here: %s", s->sbx.why);
         return AD_EPERM;
     }
-    /* The bridge inside is the holder's binary (bound in); the proxy
-     * outside is agentd itself, which can resolve names (src/hold/hold.h).
-     * Both by their real paths: a held agent is exec'd by its holder, whose
+    /* The bridge inside and the registration outside are the holder's
+     * binary; the proxy is agentd's, one for the data dir (netd.c). By
+     * real paths: a held agent is exec'd by its holder, whose
      * /proc/self/exe is not agentd. */
-    char helper[PATH_MAX] = "", self[PATH_MAX];
+    char helper[PATH_MAX] = "";
     bool sub = false;
     if (sb != NULL && sb->net_allow != NULL) {
         char exe[PATH_MAX];
         ad_proc_holder_exe(exe, sizeof(exe), &sub);
-        if (sb->net_sock == NULL || realpath(exe, helper) == NULL ||
-            realpath("/proc/self/exe", self) == NULL) {
+        if (sb->net_sock == NULL || realpath(exe, helper) == NULL) {
             snprintf(err, errsz, "no agentd-hold for the agent's network proxy");
             return AD_EIO;
         }
     }
     if (helper[0] != '\0' && !sb->net_shared) {
-        ad_proc_holder_argv(out, self, true, "--net-proxy");
-        char pol[8192];
-        snprintf(pol, sizeof(pol), "%s", sb->net_allow);
-#ifdef AD_TEST_BUILD
-        /* AGENTD_TEST_NET_PUBLIC=ADDR:PORT,...: listeners of the test's that
-         * the proxy takes for the internet (a test machine has no other) */
-        const char *pub = getenv("AGENTD_TEST_NET_PUBLIC");
-        for (const char *p = pub != NULL ? pub : ""; *p != '\0';) {
-            size_t n = strcspn(p, ",");
-            size_t l = strlen(pol);
-            snprintf(pol + l, sizeof(pol) - l, ",~%.*s", (int)n, p);
-            p += n + (p[n] == ',');
+        int rc = net_register(sb, helper, sub, out, err, errsz);
+        if (rc != 0) {
+            return rc;
         }
-#endif
-        add3(out, sb->net_sock, pol, NULL);
-        add(out, "--");
     }
     head(s->sbx.bwrap, sb, out);
     if (helper[0] != '\0') {
+        if (ad_proc_net_as_pid1()) { /* the bridge is pid 1 (netserve.c): no reaper beside it */
+            add(out, "--as-pid-1");
+        }
         add3(out, "--ro-bind", helper, helper);
-        add3(out, "--bind", sb->net_sock, NET_SOCK_IN);
+        /* the folder, not the socket: a proxy started again makes a new
+         * socket in it, which the sandbox then sees */
+        add3(out, "--ro-bind", sb->net_sock, NET_DIR_IN);
         if (strchr(sb->net_allow, '^') != NULL && !sb->net_shared) { /* published ports' */
             char pub[PATH_MAX + 8];
-            snprintf(pub, sizeof(pub), "%s.pub", sb->net_sock);
+            snprintf(pub, sizeof(pub), "%s/s.pub", sb->net_sock);
             add3(out, "--bind", pub, NET_SOCK_IN ".pub");
         }
     }
@@ -420,6 +449,7 @@ void ad_procs_sandbox_init(ad_procs_t *s, bool enable, const char *data_dir)
     add(&p->argv, "--default-signal=INT,TERM,USR1,USR2,HUP");
     add(&p->argv, "--");
     add(&p->argv, "/bin/true");
+    ad_proc_net_init(data_dir, x->bwrap); /* netd.c: --as-pid-1, and a proxy left */
     pthread_mutex_init(&p->mu, NULL);
     /* the thread takes no signal: the loop's watchers get them */
     sigset_t all, old;

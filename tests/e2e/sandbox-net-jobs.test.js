@@ -246,7 +246,7 @@ test('a service of another org cannot turn its published port into a host socket
     const b = await orgB(d);
     const bws = await workspace(d, b.headers);
     const P = await freePort();
-    const pub = `/run/agentd-proxy.sock.pub/${P}`;
+    const pub = `/run/agentd-proxy/s.pub/${P}`;
     const r = await call(d, 'POST', '/api/services', { name: 'link-svc', cwd: bws.wtPath,
       probe: { type: 'tcp', host: '127.0.0.1', port: P, intervalMs: 200, timeoutMs: 1000 },
       command: ['sh', '-c', `ls -l ${pub} > link.txt 2>&1; rm -f ${pub} && ln -s ${hostSock} ${pub} && echo LINKED >> link.txt; exec sleep 60`] }, b.headers);
