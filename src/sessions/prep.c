@@ -268,7 +268,7 @@ int ad_sessions_adoption(ad_sessions_t *S, ad_wtree_t *W, const ad_principal_t *
     if (ad_field_str(body, "tool", true, 16, &tool, e) != 0 ||
         ad_field_str(body, "sessionId", true, 256, &id, e) != 0 ||
         ad_field_str(body, "worktreeId", false, AD_ID_MAX - 1, &wt, e) != 0 ||
-        ad_sessions_tool_check(tool, e) != 0 || ad_sessions_id_check(id, e) != 0) {
+        ad_sess_tool_check(tool, e) != 0 || ad_sess_id_check(id, e) != 0) {
         return AD_EINVAL;
     }
     adopt_t *a = ad_xcalloc(1, sizeof(*a));

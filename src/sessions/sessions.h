@@ -1,12 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sessions: the agent CLIs' own sessions on this machine, found where the
- * CLIs keep them in the daemon user's HOME (issue #76, docs/sessions.md):
- * Claude Code's ~/.claude/projects/<folder>/<id>.jsonl, Codex's
- * ~/.codex/sessions/YYYY/MM/DD/rollout-*.jsonl and Gemini CLI's
- * ~/.gemini/tmp/<project>/chats/session-*.jsonl (its id the header's sessionId). Their files are
- * untrusted input: opened with no link followed beneath the CLI's own folder, read in bounded
- * windows (files, bytes, line length), any line that is not what is expected skipped. The engine
+ * sessions: the agent CLIs' own sessions on this machine and on the
+ * organisation's nodes (issue #76, docs/sessions.md), found where the CLIs
+ * keep them in the daemon user's HOME (and the node user's), read by
+ * src/sessfile as untrusted input. The engine
  * (plugin.c) keeps the last scan, polls it every 2 s once somebody has asked, and publishes what
  * changed as external_session {session} on the topics "sessions" and "org:org_default" (they are
  * the owner's files). adopt.c's write makes an agent of a session with its transcript. Loop thread
@@ -23,28 +20,11 @@
 #include "auth/auth.h"
 #include "bus/bus.h"
 #include "core/core.h"
+#include "sessfile/sessfile.h"
 #include "store/store.h"
 #include "wtree/wtree.h"
 
 typedef struct ad_sessions ad_sessions_t;
-
-/* The bounds of a reading (scan.c, read.c). */
-#define AD_SESS_FILES_MAX 2000        /* files looked at in a scan, each CLI */
-#define AD_SESS_LIST_MAX 500          /* sessions listed, newest first */
-#define AD_SESS_LINE_MAX (1u << 20)   /* a longer line is skipped */
-#define AD_SESS_WINDOW (128u << 10)   /* the head and the tail read for a listing */
-#define AD_SESS_READ_MAX (64u << 20)  /* the last bytes of a file a read takes */
-#define AD_SESS_MESSAGES_MAX 5000     /* the last messages a read keeps */
-#define AD_SESS_TEXT_MAX (256u << 10) /* a message's text is cut there */
-#define AD_SESS_PREVIEW_MAX 400       /* firstMessage, lastMessage */
-#define AD_SESS_LIVE_MS 10000         /* written this recently: live */
-#define AD_SESS_ID_MAX 64
-
-/* "claude", "codex" or "gemini": 0, or AD_EINVAL. */
-int ad_sessions_tool_check(const char *tool, ad_field_err_t *e);
-/* A session id as the CLIs make them (letters, digits and '-', at most
- * AD_SESS_ID_MAX - 1): 0, or AD_EINVAL with e naming sessionId. */
-int ad_sessions_id_check(const char *id, ad_field_err_t *e);
 
 /* The engine's state over home (the daemon user's HOME, copied; NULL or
  * "": no sessions are found); bus and store borrowed. Closed by
