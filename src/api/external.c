@@ -33,7 +33,7 @@ static void get(ad_req_t *r, void *ud)
     const char *tool = ad_req_param(r, "tool"), *id = ad_req_param(r, "id");
     if (!ad_sessions_sees(app->sessions, ad_api_who(r))) {
         ad_api_fail(r, AD_ENOENT, "session", NULL);
-    } else if (ad_sessions_tool_check(tool, &e) != 0 || ad_sessions_id_check(id, &e) != 0) {
+    } else if (ad_sess_tool_check(tool, &e) != 0 || ad_sess_id_check(id, &e) != 0) {
         ad_api_invalid_err(r, &e);
     } else {
         ad_sessions_read(app->sessions, tool, id, answered, r);
