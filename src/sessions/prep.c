@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The steps around a scan and a read that the routes need (loop thread):
- * the list with the agent that holds each session (tables/extsess.h), and
- * an adoption's checks in order: the session read, not live, not held
+ * An adoption of a session of this machine (loop thread; a node's is
+ * nodes.c's, the list list.c's): its checks in order: the session read, not live, not held
  * already, and the worktree it ran in, found among the org's or its
  * folder registered through src/wtree under the workspaces' rules. Each
  * ends once through its callback; the agent itself is the caller's to make
@@ -27,53 +26,6 @@ static const char *jstr(const json_t *o, const char *key)
 bool ad_sessions_sees(const ad_sessions_t *S, const ad_principal_t *who)
 {
     return S != NULL && ad_principal_sees(who, AD_ORG_DEFAULT);
-}
-
-/* ---- the list ---------------------------------------------------------------------- */
-
-typedef struct {
-    ad_sessions_t *S;
-    json_t *held; /* {sessionId: agentId}, owned */
-    ad_sessions_cb cb;
-    void *ud;
-} list_t;
-
-static void listed(int rc, json_t *out, void *ud)
-{
-    list_t *l = ud;
-    size_t i;
-    json_t *s;
-    json_array_foreach(json_object_get(out, "sessions"), i, s)
-    {
-        json_t *agent = json_object_get(l->held, jstr(s, "sessionId"));
-        json_object_set(s, "agentId", agent != NULL ? agent : json_null());
-    }
-    l->cb(rc, out, l->ud);
-    json_decref(l->held);
-    free(l);
-}
-
-static void held_read(int rc, json_t *held, void *ud)
-{
-    list_t *l = ud;
-    if (sess_release(l->S) || rc != 0) {
-        json_decref(held);
-        l->cb(rc != 0 ? rc : AD_ECLOSED, NULL, l->ud);
-        free(l);
-        return;
-    }
-    l->held = held;
-    sess_list_scan(l->S, listed, l);
-}
-
-void ad_sessions_list(ad_sessions_t *S, const char *org, ad_sessions_cb cb, void *ud)
-{
-    list_t *l = ad_xcalloc(1, sizeof(*l));
-    l->S = S;
-    l->cb = cb;
-    l->ud = ud;
-    sess_hold(S);
-    ad_store_session_agents(sess_store(S), org, held_read, l);
 }
 
 /* ---- an adoption ------------------------------------------------------------------- */
@@ -138,13 +90,10 @@ static const char *worktree_at(const json_t *list, const char *path)
     return NULL;
 }
 
-/* The agent's executor, and a name from the session's first message (on
- * one line) unless the body has one. */
-static void agent_fields(adopt_t *a)
+void sess_agent_fields(json_t *body, const json_t *s)
 {
-    json_t *s = json_object_get(a->read, "session");
-    json_object_set(a->body, "executor", json_object_get(s, "tool"));
-    if (json_object_get(a->body, "name") != NULL) {
+    json_object_set(body, "executor", json_object_get(s, "tool"));
+    if (json_object_get(body, "name") != NULL) {
         return;
     }
     const char *first = jstr(s, "firstMessage");
@@ -158,14 +107,14 @@ static void agent_fields(adopt_t *a)
     } else {
         snprintf(name, sizeof(name), "%s %.8s", jstr(s, "tool"), jstr(s, "sessionId"));
     }
-    json_object_set_new(a->body, "name", json_string(name));
+    json_object_set_new(body, "name", json_string(name));
 }
 
 static void found(adopt_t *a, const char *wt)
 {
     json_object_set_new(a->read, "worktreeId", json_string(wt));
     json_object_set_new(a->read, "orgId", json_string(a->org));
-    agent_fields(a);
+    sess_agent_fields(a->body, json_object_get(a->read, "session"));
     end(a, 0, NULL, NULL, NULL);
 }
 

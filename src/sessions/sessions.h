@@ -25,6 +25,7 @@
 #include "wtree/wtree.h"
 
 typedef struct ad_sessions ad_sessions_t;
+struct ad_plane; /* src/node/node.h */
 
 /* The engine's state over home (the daemon user's HOME, copied; NULL or
  * "": no sessions are found); bus and store borrowed. Closed by
@@ -40,11 +41,45 @@ bool ad_sessions_sees(const ad_sessions_t *S, const ad_principal_t *who);
 /* cb(rc, out, ud): out owned by the callee, NULL on error. */
 typedef void (*ad_sessions_cb)(int rc, json_t *out, void *ud);
 /* {sessions: [{tool, sessionId, cwd, gitBranch, startedAt, lastActivity,
- * firstMessage, lastMessage, size, live, agentId}]}, newest first, from a
- * fresh scan (on the pool; the poll starts with the first call); agentId
- * is the agent of org ("": any) that holds the session, or null
- * (prep.c). */
-void ad_sessions_list(ad_sessions_t *S, const char *org, ad_sessions_cb cb, void *ud);
+ * firstMessage, lastMessage, size, live, agentId, node}], nodes: [{id,
+ * name, state, listed, sessions?, truncated?, error?}]}, newest first:
+ * this machine's from a fresh scan (local: the caller sees them; the poll
+ * starts with the first call; node null) and those of each connected node
+ * of org ("": every org's) asked over its link (list.c; node {id, name});
+ * agentId is the agent of org that holds the session, or null. node (a
+ * node's name or id, NULL or "": all) lists that node's only. 0, or
+ * AD_ENOENT for a node org does not have (cb not called). */
+int ad_sessions_list(ad_sessions_t *S, const char *org, bool local, const char *node,
+                     ad_sessions_cb cb, void *ud);
+/* nodes.c: one session of node (a name or id of org's) read over its link:
+ * {session (with node), messages, dropped (older messages left out)}.
+ * 0, or AD_ENOENT / AD_EINVAL (cb not called); cb gets AD_ENOENT when the
+ * node has no such session, AD_EIO when it failed. */
+int ad_sessions_node_read(ad_sessions_t *S, const char *org, const char *node, const char *tool,
+                          const char *id, ad_sessions_cb cb, void *ud);
+/* nodes.c: an adoption on a node (body {tool, sessionId, node, worktreeId?,
+ * and an agent's fields}, borrowed until cb): as ad_sessions_adoption, but
+ * Claude Code only (AD_EINVAL, tool), the node of who's organisation
+ * (AD_ENOENT, field node) connected here (AD_ESTATE, code NODE_AWAY), the
+ * session read from it, and the worktree the one asked for or the one
+ * whose copy on the node the session ran in (else AD_ESTATE, code
+ * WORKTREE_NEEDED). On success body has executor, name and node (the
+ * node's name: the agent is pinned there) and out->data {session,
+ * messages, worktreeId, orgId, node {id, name}}. */
+int ad_sessions_node_adoption(ad_sessions_t *S, const ad_principal_t *who, json_t *body,
+                              ad_wtree_cb cb, void *ud, ad_field_err_t *e);
+/* nodes.c: the session file sid copied, on node_id, to where agent_id's
+ * runs in worktree wt_id look for it there (owners: an agent of the
+ * owner's organisation; none: its sandbox is "none"). cb(0, NULL) once
+ * placed, else an error with {message} (the node's words). */
+typedef struct {
+    const char *node_id, *sid, *agent_id, *wt_id;
+    bool owners, none;
+} ad_sessions_place_t;
+void ad_sessions_node_place(ad_sessions_t *S, const ad_sessions_place_t *pl, ad_sessions_cb cb,
+                            void *ud);
+/* plugin.c: the plane through which nodes are asked (borrowed). */
+void ad_sessions_set_plane(ad_sessions_t *S, struct ad_plane *p);
 /* One session: {session, messages: [{role, content, toolName?,
  * toolInput?, toolOutput?, isError, createdAt}]} (the last
  * AD_SESS_MESSAGES_MAX, oldest first); AD_ENOENT when it is not found. */

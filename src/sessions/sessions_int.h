@@ -18,5 +18,22 @@ ad_store_t *sess_store(const ad_sessions_t *S);
  * may be gone now: the step then ends with AD_ECLOSED). */
 void sess_hold(ad_sessions_t *S);
 bool sess_release(ad_sessions_t *S);
+/* Whether S was closed; the plane its nodes are asked through (NULL: none). */
+bool sess_closed(const ad_sessions_t *S);
+struct ad_plane *sess_plane(const ad_sessions_t *S);
+
+/* ---- prep.c ----------------------------------------------------------------------- */
+/* An adopted agent's executor (session s's tool), and a name from its first
+ * message (on one line) unless body has one. */
+void sess_agent_fields(json_t *body, const json_t *s);
+
+/* ---- nodecheck.c ------------------------------------------------------------------ */
+/* A node's session object (borrowed) rebuilt with only the listing's
+ * fields, each checked and bounded, and node {id, name}: a new reference,
+ * or NULL when it is not a session. */
+json_t *sess_node_session(const json_t *in, const char *node_id, const char *node_name);
+/* A node's messages (borrowed) rebuilt the same way, the unknown dropped,
+ * at most AD_SESS_MESSAGES_MAX: a new array. */
+json_t *sess_node_messages(const json_t *in);
 
 #endif

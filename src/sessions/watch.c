@@ -29,6 +29,7 @@ struct ad_sessions {
     uv_loop_t *loop;
     ad_bus_t *bus;
     ad_store_t *store;
+    struct ad_plane *plane; /* borrowed: nodes are asked through it */
     char *home;
     uv_timer_t poll;
     bool polling, closed, scanning, scanned;
@@ -55,6 +56,21 @@ ad_sessions_t *ad_sessions_new(uv_loop_t *loop, ad_bus_t *bus, ad_store_t *store
 ad_store_t *sess_store(const ad_sessions_t *S)
 {
     return S->store;
+}
+
+bool sess_closed(const ad_sessions_t *S)
+{
+    return S->closed;
+}
+
+struct ad_plane *sess_plane(const ad_sessions_t *S)
+{
+    return S->plane;
+}
+
+void ad_sessions_set_plane(ad_sessions_t *S, struct ad_plane *p)
+{
+    S->plane = p;
 }
 
 static void unref(ad_sessions_t *S)

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+// The CLIs' own sessions on a worker node (issue #76, docs/sessions.md
+// "Sessions on nodes"): a session the real Claude Code CLI made in the node
+// user's home (a temporary one, against the mock Anthropic API) is listed
+// on the control plane with its node, read over the link, adopted as an
+// agent pinned to that node with its transcript imported, and its next
+// start resumes it on the node (the mock sees the earlier conversation).
+// Another organisation sees none of it and cannot adopt through the node;
+// refusals are clear 4xx answers; a node that goes away lists nothing.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const daemon = require('./lib/daemon');
+const { start: startMock } = require('../fixtures/mock-anthropic');
+const { CLAUDE_BIN, claudeMissingReason, claudeEnv, runClaude } = require('../fixtures/claude-run');
+const { api, until, allMessages } = require('./lib/api');
+const { nodeToken, startNode, nodeNamed } = require('./lib/nodes');
+
+const skip = claudeMissingReason() || false;
+
+async function listed(d, sid, headers, query = '') {
+  const r = await api(d, 'GET', `/api/sessions/external${query}`, undefined, headers);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return { s: r.body.sessions.find((x) => x.sessionId === sid), body: r.body };
+}
+
+test('a Claude session on a node is listed with its node, adopted there and resumed there', { skip }, async () => {
+  const mock = await startMock();
+  const repo = daemon.tmpRepo('agentd-nsess-repo-');
+  const proj = fs.realpathSync(daemon.tmpRepo('agentd-nsess-proj-')); // a folder on the node
+  const d = await daemon.start({ needUrl: true, args: ['--claude-bin', CLAUDE_BIN, '--node-lease-ms', '1500'] });
+  let n = null;
+  try {
+    const ws = await api(d, 'POST', '/api/workspaces', { path: repo, name: 'nsess' });
+    assert.equal(ws.status, 201, JSON.stringify(ws.body));
+    const wt = await api(d, 'POST', '/api/worktrees', { workspaceId: ws.body.id, name: 'nsess', branch: 'nsess', createBranch: true, base: 'main' });
+    assert.equal(wt.status, 201, JSON.stringify(wt.body));
+    const t = await nodeToken(d, 'sbox');
+    n = await startNode(d.url, { token: t.token, name: 'sbox', env: { PATH: `${path.dirname(CLAUDE_BIN)}:${path.dirname(process.execPath)}:/usr/bin:/bin` } });
+    assert.ok(n.home && !n.home.startsWith(require('node:os').homedir() + '/.'), 'the node has a home of its own');
+    const box = await until(async () => (await nodeNamed(d, 'sbox'))?.caps?.clis?.claude && nodeNamed(d, 'sbox'), 'the node has found claude');
+
+    // The real CLI, run by the node's user in a folder of the node's.
+    const first = await runClaude({ mockUrl: mock.url, home: n.home, cwd: proj, messages: ['remember this word'] });
+    assert.equal(first.code, 0, first.stderr);
+    const sid = first.results[0].session_id;
+
+    // Listed on the control plane with its node, ended.
+    const s = await until(async () => {
+      const x = (await listed(d, sid)).s;
+      return x && !x.live ? x : null;
+    }, 'the node session listed as ended', 60000);
+    assert.deepEqual(s.node, { id: box.id, name: 'sbox' });
+    assert.equal(s.tool, 'claude');
+    assert.equal(s.cwd, proj);
+    assert.equal(s.firstMessage, 'remember this word');
+    assert.match(s.lastMessage, /banana/);
+    assert.equal(s.agentId, null);
+    const only = await listed(d, sid, undefined, '?node=sbox');
+    assert.ok(only.s, 'listed under ?node=');
+    assert.ok(only.body.sessions.every((x) => x.node && x.node.id === box.id), 'only that node\'s');
+    assert.deepEqual(only.body.nodes.map((x) => [x.name, x.listed]), [['sbox', true]]);
+    assert.equal((await api(d, 'GET', '/api/sessions/external?node=nowhere')).status, 404);
+
+    // Read over the link, read-only.
+    const read = await api(d, 'GET', `/api/sessions/external/claude/${sid}?node=sbox`);
+    assert.equal(read.status, 200, JSON.stringify(read.body));
+    assert.deepEqual(read.body.messages.map((m) => [m.role, m.content]).slice(0, 2),
+      [['user', 'remember this word'], ['assistant', 'I will remember the word banana.']]);
+    assert.equal((await api(d, 'GET', `/api/sessions/external/claude/99999999-2222-4333-8444-555555555555?node=sbox`)).status, 404);
+
+    // Another organisation: none of the node's sessions, and the node is not its own.
+    const org = (await api(d, 'POST', '/api/orgs', { name: 'nsess-other' })).body;
+    const tok = (await api(d, 'POST', '/api/tokens', { name: 'nsess other', scope: 'admin', orgId: org.id })).body;
+    const h = { authorization: `Bearer ${tok.token}` };
+    const theirs = await listed(d, sid, h);
+    assert.equal(theirs.s, undefined, 'another org does not see the node\'s session');
+    assert.deepEqual(theirs.body.nodes, []);
+    assert.equal((await api(d, 'GET', `/api/sessions/external/claude/${sid}?node=sbox`, undefined, h)).status, 404);
+    const foreign = await api(d, 'POST', '/api/sessions/external/adopt', { tool: 'claude', sessionId: sid, node: 'sbox' }, h);
+    assert.equal(foreign.status, 404, JSON.stringify(foreign.body));
+    assert.equal(foreign.body.error.details.field, 'node');
+
+    // Refusals, each a clear 4xx, and nothing made.
+    const env = claudeEnv(mock.url, n.home);
+    delete env.PATH;
+    delete env.HOME;
+    const body = { tool: 'claude', sessionId: sid, node: 'sbox', env, allowUnsafeEnv: true, permissions: ['read', 'write', 'execute'] };
+    const noWt = await api(d, 'POST', '/api/sessions/external/adopt', body);
+    assert.equal(noWt.status, 409, JSON.stringify(noWt.body));
+    assert.equal(noWt.body.error.code, 'WORKTREE_NEEDED');
+    assert.equal(noWt.body.error.details.cwd, proj);
+    assert.equal((await api(d, 'POST', '/api/sessions/external/adopt', { ...body, node: 'nowhere', worktreeId: wt.body.id })).status, 404);
+    assert.equal((await api(d, 'POST', '/api/sessions/external/adopt', { ...body, worktreeId: 'wt_nope' })).status, 404);
+    assert.equal((await api(d, 'POST', '/api/sessions/external/adopt', { ...body, tool: 'codex', worktreeId: wt.body.id })).status, 422);
+    assert.equal((await api(d, 'POST', '/api/sessions/external/adopt', { ...body, sessionId: '../../etc/passwd', worktreeId: wt.body.id })).status, 422);
+    const unknown = await api(d, 'POST', '/api/sessions/external/adopt', { ...body, sessionId: '99999999-2222-4333-8444-555555555555', worktreeId: wt.body.id });
+    assert.equal(unknown.status, 404, JSON.stringify(unknown.body));
+    assert.deepEqual((await api(d, 'GET', '/api/agents')).body.agents, [], 'no agent was made');
+
+    // Adopted into the worktree, pinned to the node, its transcript imported.
+    const r = await api(d, 'POST', '/api/sessions/external/adopt', { ...body, worktreeId: wt.body.id });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const ag = r.body;
+    assert.equal(ag.sessionId, sid);
+    assert.equal(ag.state.node, 'sbox');
+    assert.equal(ag.worktreeId, wt.body.id);
+    assert.equal(ag.name, 'remember this word');
+    const msgs = await allMessages(d, ag.id);
+    assert.deepEqual(msgs.map((m) => [m.role, m.content]).slice(0, 2),
+      [['user', 'remember this word'], ['assistant', 'I will remember the word banana.']]);
+    assert.equal((await listed(d, sid)).s.agentId, ag.id);
+    const again = await api(d, 'POST', '/api/sessions/external/adopt', { ...body, worktreeId: wt.body.id });
+    assert.equal(again.status, 409, JSON.stringify(again.body));
+    assert.equal(again.body.error.code, 'ALREADY_ADOPTED');
+
+    // The file is where the agent's runs on the node look for it.
+    const nodeWt = path.join(fs.realpathSync(n.dataDir), 'worktrees', wt.body.id);
+    const placed = path.join(n.home, '.claude', 'projects', nodeWt.replace(/[^A-Za-z0-9]/g, '-'), `${sid}.jsonl`);
+    assert.ok(fs.existsSync(placed), `the session file placed on the node: ${placed}`);
+
+    // Its next start runs on the node and resumes the session there.
+    const before = mock.agentRequests().length;
+    const st = await api(d, 'POST', `/api/agents/${ag.id}/start`, { initialPrompt: 'what word was it?' });
+    assert.equal(st.status, 200, JSON.stringify(st.body));
+    const req = await until(() => mock.agentRequests().slice(before)
+      .find((q) => JSON.stringify(q.body.messages).includes('what word was it?')), 'the resumed turn to reach the API', 90000);
+    const sent = JSON.stringify(req.body.messages);
+    assert.match(sent, /remember this word/, 'the resumed run carries the earlier conversation');
+    assert.match(sent, /I will remember the word banana/);
+    const runs = (await api(d, 'GET', `/api/agents/${ag.id}/runs`)).body.runs;
+    assert.equal(runs[0].nodeId, box.id, 'the run is on the node');
+    await until(async () => (await api(d, 'GET', `/api/agents/${ag.id}`)).body.status === 'waiting', 'the turn ended', 90000);
+    assert.equal((await api(d, 'GET', `/api/agents/${ag.id}`)).body.sessionId, sid, 'the same session');
+    assert.match(fs.readFileSync(placed, 'utf8'), /what word was it\?/, 'the node\'s CLI went on in that file');
+    await api(d, 'POST', `/api/agents/${ag.id}/stop`, {});
+
+    // A node that goes away lists nothing, says so, and takes no adoption.
+    await n.stop();
+    const gone = await until(async () => {
+      const x = await listed(d, sid);
+      const e = x.body.nodes.find((y) => y.name === 'sbox');
+      return e && !e.listed ? x : null;
+    }, 'the node listed as away');
+    assert.equal(gone.s, undefined, 'its sessions are absent');
+    assert.ok(gone.body.nodes.find((y) => y.name === 'sbox').error);
+    const away = await api(d, 'POST', '/api/sessions/external/adopt', { ...body, worktreeId: wt.body.id });
+    assert.equal(away.status, 409, JSON.stringify(away.body));
+    assert.equal(away.body.error.code, 'NODE_AWAY');
+  } finally {
+    if (n) await n.cleanup();
+    await d.cleanup();
+    await mock.close();
+  }
+});
