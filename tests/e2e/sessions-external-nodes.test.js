@@ -64,6 +64,14 @@ test('a Claude session on a node is listed with its node, adopted there and resu
     assert.ok(only.body.sessions.every((x) => x.node && x.node.id === box.id), 'only that node\'s');
     assert.deepEqual(only.body.nodes.map((x) => [x.name, x.listed]), [['sbox', true]]);
     assert.equal((await api(d, 'GET', '/api/sessions/external?node=nowhere')).status, 404);
+    // the CLI says where each one is
+    const cli = (...a) => daemon.run(['--data-dir', d.dataDir, 'sessions', ...a]);
+    const table = cli('ls');
+    assert.equal(table.status, 0, table.stderr);
+    assert.match(table.stdout.split('\n')[0], /\bNODE\b/);
+    assert.ok(table.stdout.split('\n').some((l) => l.includes(sid) && /\bsbox\b/.test(l)), table.stdout);
+    const byNode = JSON.parse(cli('ls', '--node', 'sbox', '--json').stdout);
+    assert.equal(byNode.sessions.find((x) => x.sessionId === sid).node.name, 'sbox');
 
     // Read over the link, read-only.
     const read = await api(d, 'GET', `/api/sessions/external/claude/${sid}?node=sbox`);
