@@ -1,34 +1,46 @@
-// The Sessions page's list (issue #76): a node's session is keyed apart from
-// this machine's with the same id, and only a node's Claude sessions offer Adopt.
 import { describe, expect, it } from 'vitest';
-import { adoptable, sessionKey, upsertSession, type ExternalSession } from '../src/sessions';
+import { adoptable, folderName, sessionKey, upsertSession, type ExternalSession } from '../src/sessions';
 
-const s = (over: Partial<ExternalSession>): ExternalSession => ({
+const s = (id: string, at: string, extra: Partial<ExternalSession> = {}): ExternalSession => ({
   tool: 'claude',
-  sessionId: 'abc',
-  cwd: '/w',
-  gitBranch: null,
-  startedAt: null,
-  lastActivity: '2026-11-29T10:00:00.000Z',
+  sessionId: id,
+  cwd: '/home/u/proj',
+  gitBranch: 'main',
+  startedAt: at,
+  lastActivity: at,
   firstMessage: 'hi',
-  lastMessage: null,
-  size: 1,
+  lastMessage: 'hi',
+  size: 10,
   live: false,
-  ...over,
+  ...extra,
 });
 
-describe('sessions of nodes', () => {
-  it('keys a node session apart from this machine one with the same id', () => {
-    const here = s({});
-    const there = s({ node: { id: 'nd_1', name: 'box' } });
-    expect(sessionKey(here)).not.toEqual(sessionKey(there));
-    const list = upsertSession([there], { ...here, lastActivity: '2026-11-29T11:00:00.000Z' });
-    expect(list.map((x) => x.node?.name ?? 'here')).toEqual(['here', 'box']);
+describe('outside sessions', () => {
+  it('an event puts a session in its place, newest first, keeping the agent that holds it', () => {
+    const list = [s('a', '2026-11-29T10:00:00Z', { agentId: 'ag_1' }), s('b', '2026-11-29T09:00:00Z')];
+    const next = upsertSession(list, s('b', '2026-11-29T11:00:00Z', { live: true }));
+    expect(next.map((x) => x.sessionId)).toEqual(['b', 'a']);
+    expect(next[0].live).toBe(true);
+    const again = upsertSession(next, s('a', '2026-11-29T12:00:00Z'));
+    expect(again[0].agentId).toBe('ag_1');
+    expect(again).toHaveLength(2);
+    expect(upsertSession([], s('c', '2026-11-29T12:00:00Z'))).toHaveLength(1);
   });
-
-  it('offers Adopt for a node Claude session only', () => {
-    expect(adoptable(s({ node: { id: 'nd_1', name: 'box' } }))).toBe(true);
-    expect(adoptable(s({ tool: 'codex', node: { id: 'nd_1', name: 'box' } }))).toBe(false);
-    expect(adoptable(s({ tool: 'codex' }))).toBe(true);
+  it('shows a folder by its last part', () => {
+    expect(folderName('/home/u/proj')).toBe('proj');
+    expect(folderName(null)).toBe('—');
+    expect(folderName('/')).toBe('/');
+    expect(adoptable(s('a', '2026-11-29T12:00:00Z'))).toBe(true);
+    expect(adoptable(s('g', '2026-11-29T12:00:00Z', { tool: 'gemini' }))).toBe(true);
+    expect(adoptable(s('x', '2026-11-29T12:00:00Z', { tool: 'other' as any }))).toBe(false);
+  });
+  it('keys a node session apart from this machine one with the same id, and adopts only Claude on a node', () => {
+    const here = s('a', '2026-11-29T10:00:00Z');
+    const there = s('a', '2026-11-29T09:00:00Z', { node: { id: 'nd_1', name: 'box' } });
+    expect(sessionKey(here)).not.toEqual(sessionKey(there));
+    const list = upsertSession([there], s('a', '2026-11-29T11:00:00Z'));
+    expect(list.map((x) => x.node?.name ?? 'here')).toEqual(['here', 'box']);
+    expect(adoptable(there)).toBe(true);
+    expect(adoptable(s('c', '2026-11-29T12:00:00Z', { tool: 'codex', node: { id: 'nd_1', name: 'box' } }))).toBe(false);
   });
 });
