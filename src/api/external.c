@@ -139,6 +139,9 @@ static void adopt(ad_req_t *r, void *ud)
     bool on_node = json_object_get(body, "node") != NULL;
     if (app->sessions == NULL || (!on_node && !ad_sessions_sees(app->sessions, ad_api_who(r)))) {
         ad_api_fail(r, AD_ENOENT, "session", NULL);
+    } else if (on_node &&
+               !ad_api_require(r, AD_SCOPE_ADMIN, "choosing the node an agent runs on")) {
+        /* answered 403 before the node is asked anything, as POST /api/agents {node} */
     } else if (!ad_run_spec_unasked(body) ||
                ad_api_require(r, AD_SCOPE_ADMIN, "an agent that may run tools unasked")) {
         int rc =

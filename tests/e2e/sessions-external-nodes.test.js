@@ -107,6 +107,10 @@ test('a Claude session on a node is listed with its node, adopted there and resu
     assert.equal((await api(d, 'POST', '/api/sessions/external/adopt', { ...body, sessionId: '../../etc/passwd', worktreeId: wt.body.id })).status, 422);
     const unknown = await api(d, 'POST', '/api/sessions/external/adopt', { ...body, sessionId: '99999999-2222-4333-8444-555555555555', worktreeId: wt.body.id });
     assert.equal(unknown.status, 404, JSON.stringify(unknown.body));
+    const writer = (await api(d, 'POST', '/api/tokens', { name: 'nsess writer', scope: 'write' })).body;
+    const byWriter = await api(d, 'POST', '/api/sessions/external/adopt', { tool: 'claude', sessionId: sid, node: 'sbox', worktreeId: wt.body.id },
+      { authorization: `Bearer ${writer.token}` });
+    assert.equal(byWriter.status, 403, 'choosing the node an agent runs on is an admin\'s');
     assert.deepEqual((await api(d, 'GET', '/api/agents')).body.agents, [], 'no agent was made');
 
     // Adopted into the worktree, pinned to the node, its transcript imported.
