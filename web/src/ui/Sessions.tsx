@@ -57,18 +57,22 @@ export default function Sessions() {
   const load = () =>
     api
       .externalSessions()
-      .then((r) => ((list.value = r.sessions), (nodes.value = r.nodes), (err.value = null)))
+      .then((r) => {
+        list.value = r.sessions;
+        nodes.value = r.nodes;
+        err.value = null;
+        /* a node's session is adopted into one of the worktrees: offered beside it */
+        if (r.sessions.some((x) => x.node))
+          void api
+            .worktrees()
+            .then((w) => (worktrees.value = w))
+            .catch(() => undefined);
+      })
       .catch((e) => (err.value = errText(e)));
   useEffect(() => {
     void load();
-    void api
-      .worktrees()
-      .then((w) => (worktrees.value = w))
-      .catch(() => undefined);
-    /* a node's sessions come with the list only: read again while the page is open */
-    const poll = setInterval(() => {
-      if (nodes.value.length > 0) void load();
-    }, 5000);
+    /* a node's sessions come with the list only (and a node may join): read again while the page is open */
+    const poll = setInterval(() => void load(), 5000);
     const off = liveTopic(
       ['sessions'],
       (type, p) => {
