@@ -134,7 +134,9 @@ static void end(adopt_t *a, int rc, const char *code, json_t *details, const cha
 }
 
 /* The org's worktree whose copy on the node is the folder the session ran
- * in, into wt; false when there is none. */
+ * in, into wt; false when there is none. The copy's folder is the one the
+ * node makes (<its data dir>/worktrees/<id>, as ad_plane_agent_cwd says;
+ * the agent id it takes is only for a run without a worktree, unused here). */
 static bool worktree_there(adopt_t *a, const char *cwd, char wt[AD_ID_MAX])
 {
     const char *slash = cwd != NULL ? strrchr(cwd, '/') : NULL;

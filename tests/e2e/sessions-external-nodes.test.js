@@ -21,6 +21,11 @@ const { nodeToken, startNode, nodeNamed } = require('./lib/nodes');
 
 const skip = claudeMissingReason() || false;
 
+function line(type, text, cwd, sessionId) {
+  const message = type === 'user' ? { role: 'user', content: text } : { id: 'msg_1', type: 'message', role: 'assistant', model: 'm', content: [{ type: 'text', text }] };
+  return JSON.stringify({ parentUuid: null, isSidechain: false, type, cwd, sessionId, message, uuid: `u${Math.random()}`, timestamp: new Date().toISOString() }) + '\n';
+}
+
 async function listed(d, sid, headers, query = '') {
   const r = await api(d, 'GET', `/api/sessions/external${query}`, undefined, headers);
   assert.equal(r.status, 200, JSON.stringify(r.body));
@@ -149,6 +154,20 @@ test('a Claude session on a node is listed with its node, adopted there and resu
     assert.equal((await api(d, 'GET', `/api/agents/${ag.id}`)).body.sessionId, sid, 'the same session');
     assert.match(fs.readFileSync(placed, 'utf8'), /what word was it\?/, 'the node\'s CLI went on in that file');
     await api(d, 'POST', `/api/agents/${ag.id}/stop`, {});
+
+    // A session that ran in the node's copy of a worktree is adopted into that
+    // worktree without naming it.
+    const sid2 = '77777777-2222-4333-8444-555555555555';
+    const inCopy = path.join(n.home, '.claude', 'projects', path.join(n.dataDir, 'worktrees', wt.body.id).replace(/[^A-Za-z0-9]/g, '-'));
+    fs.mkdirSync(inCopy, { recursive: true });
+    const copyFile = path.join(inCopy, `${sid2}.jsonl`);
+    fs.writeFileSync(copyFile, line('user', 'check the copy', path.join(n.dataDir, 'worktrees', wt.body.id), sid2));
+    const old = new Date(Date.now() - 3600e3);
+    fs.utimesSync(copyFile, old, old);
+    const derived = await api(d, 'POST', '/api/sessions/external/adopt', { tool: 'claude', sessionId: sid2, node: 'sbox' });
+    assert.equal(derived.status, 201, JSON.stringify(derived.body));
+    assert.equal(derived.body.worktreeId, wt.body.id, 'the worktree whose copy it ran in');
+    assert.equal(derived.body.state.node, 'sbox');
 
     // A node that goes away lists nothing, says so, and takes no adoption.
     await n.stop();
