@@ -103,35 +103,7 @@ int ad_sessions_node_read(ad_sessions_t *S, const char *org, const char *node, c
 
 /* ---- an adoption ------------------------------------------------------------------ */
 
-typedef struct {
-    ad_sessions_t *S;
-    json_t *body; /* the caller's, borrowed */
-    ad_principal_t who;
-    char org[AD_ID_MAX], want[AD_ID_MAX];
-    char node[AD_ID_MAX], name[64];
-    json_t *read; /* {session, messages, dropped}, owned */
-    ad_wtree_cb cb;
-    void *ud;
-} adopt_t;
-
-static void end(adopt_t *a, int rc, const char *code, json_t *details, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static void end(adopt_t *a, int rc, const char *code, json_t *details, const char *fmt, ...)
-{
-    char msg[768] = "";
-    if (fmt != NULL) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-    }
-    ad_wtree_out_t o = {.rc = rc, .msg = msg, .details = details, .code = code};
-    o.data = rc == 0 ? a->read : NULL;
-    a->cb(a->ud, &o);
-    json_decref(details);
-    json_decref(a->read);
-    free(a);
-}
+typedef sess_adopt_t adopt_t;
 
 /* The org's worktree whose copy on the node is the folder the session ran
  * in, into wt; false when there is none. The copy's folder is the one the
@@ -157,42 +129,39 @@ static void placed_on(adopt_t *a)
     if (a->want[0] != '\0') {
         snprintf(wt, sizeof(wt), "%s", a->want);
     } else if (!worktree_there(a, jstr(s, "cwd"), wt)) {
-        end(a, AD_ESTATE, "WORKTREE_NEEDED",
+        sess_adopt_end(
+            a, AD_ESTATE, "WORKTREE_NEEDED",
             json_pack("{s:s, s:s?, s:s, s:s}", "field", "worktreeId", "cwd", jstr(s, "cwd"), "node",
-                      a->name, "needed", "worktreeId"),
+                      a->node_name, "needed", "worktreeId"),
             "the session ran in %s on node %s, which is none of agentd's worktrees there: name "
             "the worktree (worktreeId) of its repository; the agent works in that worktree's "
             "copy on the node and resumes the session there",
-            jstr(s, "cwd") != NULL ? jstr(s, "cwd") : "a folder it does not name", a->name);
+            jstr(s, "cwd") != NULL ? jstr(s, "cwd") : "a folder it does not name", a->node_name);
         return;
     }
     json_object_set_new(a->read, "worktreeId", json_string(wt));
     json_object_set_new(a->read, "orgId", json_string(a->org));
-    json_object_set_new(a->read, "node", json_pack("{s:s, s:s}", "id", a->node, "name", a->name));
+    json_object_set_new(a->read, "node",
+                        json_pack("{s:s, s:s}", "id", a->node, "name", a->node_name));
     sess_agent_fields(a->body, s);
-    json_object_set_new(a->body, "node", json_string(a->name)); /* state.node: a pinned agent */
-    end(a, 0, NULL, NULL, NULL);
+    json_object_set_new(a->body, "node",
+                        json_string(a->node_name)); /* state.node: a pinned agent */
+    sess_adopt_end(a, 0, NULL, NULL, NULL);
 }
 
 static void held_checked(int rc, json_t *held, void *ud)
 {
     adopt_t *a = ud;
-    const char *agent =
-        rc == 0 ? jstr(held, jstr(json_object_get(a->read, "session"), "sessionId")) : NULL;
-    if (sess_release(a->S)) {
-        end(a, AD_ECLOSED, NULL, NULL, "agentd is closing");
-    } else if (rc != 0) {
-        end(a, rc, NULL, NULL, "cannot read the agents");
-    } else if (agent != NULL) {
-        end(a, AD_EEXIST, "ALREADY_ADOPTED", json_pack("{s:s}", "agentId", agent),
-            "agent %s already holds this session", agent);
-    } else if (json_is_true(json_object_get(json_object_get(a->read, "session"), "live"))) {
-        end(a, AD_ESTATE, "SESSION_LIVE", NULL,
-            "the session is still being written on node %s: adopt it once it ends", a->name);
+    if (sess_adopt_held(a, rc, held)) {
+        return;
+    }
+    if (json_is_true(json_object_get(json_object_get(a->read, "session"), "live"))) {
+        sess_adopt_end(a, AD_ESTATE, "SESSION_LIVE", NULL,
+                       "the session is still being written on node %s: adopt it once it ends",
+                       a->node_name);
     } else {
         placed_on(a);
     }
-    json_decref(held);
 }
 
 static void session_read(int rc, json_t *out, void *ud)
@@ -201,11 +170,12 @@ static void session_read(int rc, json_t *out, void *ud)
     a->read = out;
     json_t *s = json_object_get(out, "session");
     if (rc != 0 || s == NULL) {
-        end(a, rc == AD_ENOENT || rc == 0 ? AD_ENOENT : AD_EAGAIN,
-            rc == AD_ENOENT || rc == 0 ? NULL : "NODE_FAILED", json_pack("{s:s}", "node", a->name),
-            rc == AD_ENOENT || rc == 0 ? "session not found on node %s"
-                                       : "node %s could not read the session: ask again",
-            a->name);
+        sess_adopt_end(a, rc == AD_ENOENT || rc == 0 ? AD_ENOENT : AD_EAGAIN,
+                       rc == AD_ENOENT || rc == 0 ? NULL : "NODE_FAILED",
+                       json_pack("{s:s}", "node", a->node_name),
+                       rc == AD_ENOENT || rc == 0 ? "session not found on node %s"
+                                                  : "node %s could not read the session: ask again",
+                       a->node_name);
     } else { /* held first, then live: an adopted session's copy there is written by it */
         sess_hold(a->S);
         ad_store_session_agents(sess_store(a->S), a->org, held_checked, a);
@@ -237,16 +207,18 @@ int ad_sessions_node_adoption(ad_sessions_t *S, const ad_principal_t *who, json_
     snprintf(a->org, sizeof(a->org), "%s", ad_principal_org_for(who, NULL));
     snprintf(a->want, sizeof(a->want), "%s", wt != NULL ? wt : "");
     char why[300];
-    int rc = node_of(S, a->org, node, a->node, a->name, why, sizeof(why));
+    int rc = node_of(S, a->org, node, a->node, a->node_name, why, sizeof(why));
     if (rc == AD_ENOENT) {
-        end(a, AD_ENOENT, NULL, json_pack("{s:s}", "field", "node"), "node not found");
+        sess_adopt_end(a, AD_ENOENT, NULL, json_pack("{s:s}", "field", "node"), "node not found");
     } else if (rc != 0) {
-        end(a, AD_ESTATE, "NODE_AWAY", json_pack("{s:s}", "node", a->name), "%s", why);
+        sess_adopt_end(a, AD_ESTATE, "NODE_AWAY", json_pack("{s:s}", "node", a->node_name), "%s",
+                       why);
     } else if (wt != NULL &&
                ad_auth_row_org(sess_store(S), who, AD_STORE_ROW_WORKTREE, wt, NULL) != 0) {
-        end(a, AD_ENOENT, NULL, json_pack("{s:s}", "field", "worktreeId"), "worktree not found");
+        sess_adopt_end(a, AD_ENOENT, NULL, json_pack("{s:s}", "field", "worktreeId"),
+                       "worktree not found");
     } else if (ad_sessions_node_read(S, a->org, a->node, tool, id, session_read, a) != 0) {
-        end(a, AD_ENOENT, NULL, json_pack("{s:s}", "field", "node"), "node not found");
+        sess_adopt_end(a, AD_ENOENT, NULL, json_pack("{s:s}", "field", "node"), "node not found");
     }
     return 0;
 }

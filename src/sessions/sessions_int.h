@@ -23,6 +23,27 @@ bool sess_closed(const ad_sessions_t *S);
 struct ad_plane *sess_plane(const ad_sessions_t *S);
 
 /* ---- prep.c ----------------------------------------------------------------------- */
+/* An adoption under way (prep.c: this machine's; nodes.c: a node's). */
+typedef struct {
+    ad_sessions_t *S;
+    ad_wtree_t *W; /* this machine's: folders are registered through it */
+    json_t *body;  /* the caller's, borrowed */
+    ad_principal_t who;
+    char org[AD_ID_MAX];
+    char want[AD_ID_MAX];                /* the worktree asked for, "" any */
+    char node[AD_ID_MAX], node_name[64]; /* a node's: the node */
+    json_t *read;                        /* {session, messages}, owned */
+    ad_wtree_cb cb;
+    void *ud;
+} sess_adopt_t;
+/* Ends a (freed) through its callback with rc and code, details (taken)
+ * and the message, or with its read when rc is 0. */
+void sess_adopt_end(sess_adopt_t *a, int rc, const char *code, json_t *details, const char *fmt,
+                    ...) __attribute__((format(printf, 5, 6)));
+/* The agents that hold sessions (held, taken; rc its read's) against a's
+ * session, a released (sess_hold before the read): true when that ended a
+ * (S closed, the read failed, ALREADY_ADOPTED). */
+bool sess_adopt_held(sess_adopt_t *a, int rc, json_t *held);
 /* An adopted agent's executor (session s's tool), and a name from its first
  * message (on one line) unless body has one. */
 void sess_agent_fields(json_t *body, const json_t *s);
