@@ -19,6 +19,25 @@ static void answered(int rc, json_t *out, void *ud)
     ad_api_answer(ud, rc, out, "session", NULL);
 }
 
+/* A node's session read: its refusal in the node's words ({message, code?}). */
+static void node_answered(int rc, json_t *out, void *ud)
+{
+    const char *msg = ad_api_jstr(out, "message"), *code = ad_api_jstr(out, "code");
+    if (rc == 0 || rc == AD_ECLOSED) {
+        answered(rc, out, ud);
+        return;
+    }
+    ad_res_error(ud,
+                 rc == AD_ENOENT   ? 404
+                 : rc == AD_ESTATE ? 409
+                                   : 502,
+                 code != NULL      ? code
+                 : rc == AD_ENOENT ? "NOT_FOUND"
+                                   : "NODE_FAILED",
+                 NULL, "%s", msg != NULL ? msg : "the node could not read the session");
+    json_decref(out);
+}
+
 /* This machine's sessions (the owner's org), and those of the caller's
  * organisation's nodes; ?node= one node's. */
 static void list(ad_req_t *r, void *ud)
@@ -44,7 +63,7 @@ static void get(ad_req_t *r, void *ud)
         ad_api_invalid_err(r, &e);
     } else if (node != NULL && app->sessions != NULL) {
         if (ad_sessions_node_read(app->sessions, ad_principal_org_for(ad_api_who(r), NULL), node,
-                                  tool, id, answered, r) != 0) {
+                                  tool, id, node_answered, r) != 0) {
             ad_res_error(r, 404, "NOT_FOUND", json_pack("{s:s}", "field", "node"),
                          "node not found");
         }

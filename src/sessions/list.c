@@ -128,6 +128,24 @@ static void node_answered(int rc, json_t *answer, const char *why, void *ud)
     step_done(l);
 }
 
+/* Why node row (its state) is not asked for its sessions, or NULL. */
+static const char *why_not(const json_t *row, const char *state, size_t asked)
+{
+    if (asked >= NODES_MAX) {
+        return "more nodes than one list asks";
+    }
+    if (strcmp(state, "connected") != 0) {
+        return "the node is not connected";
+    }
+    if (!json_is_true(json_object_get(json_object_get(row, "plane"), "here"))) {
+        return "the node is linked to another control plane: ask that one";
+    }
+    if (!json_is_true(json_object_get(json_object_get(row, "caps"), "sessions"))) {
+        return "the node's agentd is older: it does not list its sessions";
+    }
+    return NULL;
+}
+
 /* Each node of the org (or the one asked for) asked, or said why not. */
 static void ask_nodes(list_t *l)
 {
@@ -138,7 +156,6 @@ static void ask_nodes(list_t *l)
     json_array_foreach(rows, i, row)
     {
         const char *id = jstr(row, "id"), *name = jstr(row, "name"), *state = jstr(row, "state");
-        bool here = json_is_true(json_object_get(json_object_get(row, "plane"), "here"));
         if (id == NULL || name == NULL || state == NULL || strcmp(state, "revoked") == 0 ||
             (l->node[0] != '\0' && strcmp(l->node, id) != 0)) {
             continue;
@@ -146,13 +163,9 @@ static void ask_nodes(list_t *l)
         json_t *entry =
             json_pack("{s:s, s:s, s:s, s:b}", "id", id, "name", name, "state", state, "listed", 0);
         json_array_append_new(l->nodes, entry);
-        if (strcmp(state, "connected") != 0 || !here || asked >= NODES_MAX) {
-            json_object_set_new(entry, "error",
-                                json_string(asked >= NODES_MAX ? "more nodes than one list asks"
-                                            : strcmp(state, "connected") != 0
-                                                ? "the node is not connected"
-                                                : "the node is linked to another "
-                                                  "control plane: ask that one"));
+        const char *why = why_not(row, state, asked);
+        if (why != NULL) {
+            json_object_set_new(entry, "error", json_string(why));
             continue;
         }
         ask_t *q = ad_xcalloc(1, sizeof(*q));

@@ -29,24 +29,38 @@ static const char *jstr(const json_t *o, const char *key)
 }
 
 /* The node of org named name (a name or an id): its id and name. 0,
- * AD_ENOENT, or AD_ESTATE when it is not connected here (why says so). */
+ * AD_ENOENT, or AD_ESTATE when it is not connected here or too old to be
+ * asked (why and *code say which). */
 static int node_of(ad_sessions_t *S, const char *org, const char *name, char id[AD_ID_MAX],
-                   char nm[64], char *why, size_t whysz)
+                   char nm[64], char *why, size_t whysz, const char **code)
 {
     ad_plane_t *p = sess_plane(S);
     bool connected = false;
+    *code = "NODE_AWAY";
     if (p == NULL || ad_plane_find(p, org, name, id, &connected) != 0) {
         snprintf(why, whysz, "node not found");
         return AD_ENOENT;
     }
     json_t *row = ad_plane_node(p, id);
     snprintf(nm, 64, "%s", jstr(row, "name") != NULL ? jstr(row, "name") : id);
+    bool asks = json_is_true(json_object_get(json_object_get(row, "caps"), "sessions"));
     json_decref(row);
     if (!connected) {
         ad_plane_not_here(p, id, nm, why, whysz);
         return AD_ESTATE;
     }
+    if (!asks) { /* it would ignore the request: refused now, not after its time */
+        *code = "NODE_OUTDATED";
+        snprintf(why, whysz, "node %s runs an older agentd, which does not read its sessions", nm);
+        return AD_ESTATE;
+    }
     return 0;
+}
+
+/* The error object a callback gets: {message, code?}. */
+static json_t *why_of(const char *why, const char *code)
+{
+    return json_pack("{s:s, s:s?}", "message", why != NULL ? why : "failed", "code", code);
 }
 
 /* ---- one session read ------------------------------------------------------------ */
@@ -67,9 +81,9 @@ static void node_read(int rc, json_t *answer, const char *why, void *ud)
         json_decref(s);
         q->cb(AD_ECLOSED, NULL, q->ud);
     } else if (s == NULL) {
-        ad_log(AD_LOG_INFO, "sessions", "node read failed node=%s why=%s", q->name,
-               why != NULL ? why : "not a session");
-        q->cb(rc == AD_ENOENT || rc == 0 ? AD_ENOENT : AD_EIO, NULL, q->ud);
+        char msg[300];
+        snprintf(msg, sizeof(msg), "%s", rc == 0 ? "the node's answer was not a session" : why);
+        q->cb(rc == AD_ENOENT ? AD_ENOENT : AD_EIO, why_of(msg, NULL), q->ud);
     } else {
         json_t *dropped = json_object_get(answer, "dropped");
         q->cb(0,
@@ -86,10 +100,16 @@ int ad_sessions_node_read(ad_sessions_t *S, const char *org, const char *node, c
 {
     read_t *q = ad_xcalloc(1, sizeof(*q));
     char why[300];
-    int rc = node_of(S, org, node, q->id, q->name, why, sizeof(why));
-    if (rc != 0 || ad_sess_tool_check(tool, NULL) != 0 || ad_sess_id_check(id, NULL) != 0) {
+    const char *code;
+    int rc = node_of(S, org, node, q->id, q->name, why, sizeof(why), &code);
+    if (rc == AD_ENOENT || ad_sess_tool_check(tool, NULL) != 0 || ad_sess_id_check(id, NULL) != 0) {
         free(q);
-        return rc != 0 ? rc : AD_EINVAL;
+        return rc == AD_ENOENT ? rc : AD_EINVAL;
+    }
+    if (rc != 0) {
+        free(q);
+        cb(rc, why_of(why, code), ud);
+        return 0;
     }
     q->S = S;
     q->cb = cb;
@@ -173,9 +193,10 @@ static void session_read(int rc, json_t *out, void *ud)
         sess_adopt_end(a, rc == AD_ENOENT || rc == 0 ? AD_ENOENT : AD_EAGAIN,
                        rc == AD_ENOENT || rc == 0 ? NULL : "NODE_FAILED",
                        json_pack("{s:s}", "node", a->node_name),
-                       rc == AD_ENOENT || rc == 0 ? "session not found on node %s"
-                                                  : "node %s could not read the session: ask again",
-                       a->node_name);
+                       rc == AD_ENOENT || rc == 0 ? "session not found on node %s%s%s"
+                                                  : "node %s could not read the session%s%s",
+                       a->node_name, jstr(out, "message") != NULL ? ": " : "",
+                       jstr(out, "message") != NULL ? jstr(out, "message") : "");
     } else { /* held first, then live: an adopted session's copy there is written by it */
         sess_hold(a->S);
         ad_store_session_agents(sess_store(a->S), a->org, held_checked, a);
@@ -207,12 +228,12 @@ int ad_sessions_node_adoption(ad_sessions_t *S, const ad_principal_t *who, json_
     snprintf(a->org, sizeof(a->org), "%s", ad_principal_org_for(who, NULL));
     snprintf(a->want, sizeof(a->want), "%s", wt != NULL ? wt : "");
     char why[300];
-    int rc = node_of(S, a->org, node, a->node, a->node_name, why, sizeof(why));
+    const char *code;
+    int rc = node_of(S, a->org, node, a->node, a->node_name, why, sizeof(why), &code);
     if (rc == AD_ENOENT) {
         sess_adopt_end(a, AD_ENOENT, NULL, json_pack("{s:s}", "field", "node"), "node not found");
     } else if (rc != 0) {
-        sess_adopt_end(a, AD_ESTATE, "NODE_AWAY", json_pack("{s:s}", "node", a->node_name), "%s",
-                       why);
+        sess_adopt_end(a, AD_ESTATE, code, json_pack("{s:s}", "node", a->node_name), "%s", why);
     } else if (wt != NULL &&
                ad_auth_row_org(sess_store(S), who, AD_STORE_ROW_WORKTREE, wt, NULL) != 0) {
         sess_adopt_end(a, AD_ENOENT, NULL, json_pack("{s:s}", "field", "worktreeId"),

@@ -53,8 +53,11 @@ int ad_sessions_list(ad_sessions_t *S, const char *org, bool local, const char *
                      ad_sessions_cb cb, void *ud);
 /* nodes.c: one session of node (a name or id of org's) read over its link:
  * {session (with node), messages, dropped (older messages left out)}.
- * 0, or AD_ENOENT / AD_EINVAL (cb not called); cb gets AD_ENOENT when the
- * node has no such session, AD_EIO when it failed. */
+ * 0, or AD_ENOENT (no such node) / AD_EINVAL (cb not called); else cb gets
+ * the read, or an error with {message, code?}: AD_ESTATE when the node is
+ * not connected here (code NODE_AWAY) or too old to be asked
+ * (NODE_OUTDATED), AD_ENOENT when it has no such session, AD_EIO when it
+ * failed or did not answer. */
 int ad_sessions_node_read(ad_sessions_t *S, const char *org, const char *node, const char *tool,
                           const char *id, ad_sessions_cb cb, void *ud);
 /* nodes.c: an adoption on a node (body {tool, sessionId, node, worktreeId?,

@@ -17,7 +17,7 @@ const daemon = require('./lib/daemon');
 const { start: startMock } = require('../fixtures/mock-anthropic');
 const { CLAUDE_BIN, claudeMissingReason, claudeEnv, runClaude } = require('../fixtures/claude-run');
 const { api, until, allMessages } = require('./lib/api');
-const { nodeToken, startNode, nodeNamed } = require('./lib/nodes');
+const { nodeToken, startNode, nodeNamed, rogueNode } = require('./lib/nodes');
 
 const skip = claudeMissingReason() || false;
 
@@ -181,6 +181,24 @@ test('a Claude session on a node is listed with its node, adopted there and resu
     const away = await api(d, 'POST', '/api/sessions/external/adopt', { ...body, worktreeId: wt.body.id });
     assert.equal(away.status, 409, JSON.stringify(away.body));
     assert.equal(away.body.error.code, 'NODE_AWAY');
+    const awayRead = await api(d, 'GET', `/api/sessions/external/claude/${sid}?node=sbox`);
+    assert.equal(awayRead.status, 409, JSON.stringify(awayRead.body));
+    assert.equal(awayRead.body.error.code, 'NODE_AWAY');
+
+    // A node whose agentd does not say it reads sessions (an older one) is
+    // not asked: the list says so at once instead of waiting for it.
+    const rogue = await rogueNode(d, 'oldbox');
+    try {
+      const old1 = await listed(d, sid);
+      const entry = old1.body.nodes.find((y) => y.name === 'oldbox');
+      assert.equal(entry.listed, false);
+      assert.match(entry.error, /older/);
+      const oldRead = await api(d, 'GET', `/api/sessions/external/claude/${sid}?node=oldbox`);
+      assert.equal(oldRead.status, 409, JSON.stringify(oldRead.body));
+      assert.equal(oldRead.body.error.code, 'NODE_OUTDATED');
+    } finally {
+      rogue.ws.close();
+    }
   } finally {
     if (n) await n.cleanup();
     await d.cleanup();
