@@ -27,7 +27,7 @@ typedef struct {
     json_t *held;         /* {sessionId: agentId} */
     json_t *sessions, *nodes;
     int pending;
-    ad_sessions_cb cb;
+    ad_wtree_cb cb;
     void *ud;
 } list_t;
 
@@ -74,12 +74,11 @@ static void step_done(list_t *l)
     if (--l->pending > 0) {
         return;
     }
-    if (sess_release(l->S)) {
-        l->cb(AD_ECLOSED, NULL, l->ud);
-    } else {
-        l->cb(0, json_pack("{s:o, s:O}", "sessions", sorted(l->sessions), "nodes", l->nodes),
-              l->ud);
-    }
+    bool closed = sess_release(l->S);
+    json_t *out = json_pack("{s:o, s:O}", "sessions", sorted(l->sessions), "nodes", l->nodes);
+    ad_wtree_out_t o = {.rc = closed ? AD_ECLOSED : 0, .msg = "agentd is closing", .data = out};
+    l->cb(l->ud, &o);
+    json_decref(out);
     json_decref(l->held);
     json_decref(l->sessions);
     json_decref(l->nodes);
@@ -213,16 +212,24 @@ static void held_read(int rc, json_t *held, void *ud)
     }
 }
 
-int ad_sessions_list(ad_sessions_t *S, const char *org, bool local, const char *node,
-                     ad_sessions_cb cb, void *ud)
+void ad_sessions_list(ad_sessions_t *S, const char *org, bool local, const char *node,
+                      ad_wtree_cb cb, void *ud)
 {
     char node_id[AD_ID_MAX] = "";
-    if (node != NULL && node[0] != '\0') {
-        bool connected;
-        if (sess_plane(S) == NULL ||
-            ad_plane_find(sess_plane(S), org, node, node_id, &connected) != 0) {
-            return AD_ENOENT;
-        }
+    bool connected;
+    if (S == NULL || (node != NULL && node[0] != '\0' &&
+                      (sess_plane(S) == NULL ||
+                       ad_plane_find(sess_plane(S), org, node, node_id, &connected) != 0))) {
+        json_t *none = json_pack("{s:[], s:[]}", "sessions", "nodes");
+        json_t *field = json_pack("{s:s}", "field", "node");
+        ad_wtree_out_t o = {.rc = S == NULL ? 0 : AD_ENOENT,
+                            .msg = "node not found",
+                            .details = field,
+                            .data = none};
+        cb(ud, &o);
+        json_decref(none);
+        json_decref(field);
+        return;
     }
     list_t *l = ad_xcalloc(1, sizeof(*l));
     l->S = S;
@@ -236,5 +243,4 @@ int ad_sessions_list(ad_sessions_t *S, const char *org, bool local, const char *
     l->ud = ud;
     sess_hold(S);
     ad_store_session_agents(sess_store(S), org, held_read, l);
-    return 0;
 }

@@ -15,6 +15,7 @@
 #include "sessions/sessions_int.h"
 
 #include "node/node.h"
+#include "run/run.h"
 #include "tables/auth.h"
 #include "tables/extsess.h"
 
@@ -95,8 +96,10 @@ static void node_read(int rc, json_t *answer, const char *why, void *ud)
     free(q);
 }
 
-int ad_sessions_node_read(ad_sessions_t *S, const char *org, const char *node, const char *tool,
-                          const char *id, ad_sessions_cb cb, void *ud)
+/* The read: 0, or AD_ENOENT (no such node) / AD_EINVAL (cb not called);
+ * else cb(0, read) or cb(rc, {message, code?}). */
+static int node_read_start(ad_sessions_t *S, const char *org, const char *node, const char *tool,
+                           const char *id, ad_sessions_cb cb, void *ud)
 {
     read_t *q = ad_xcalloc(1, sizeof(*q));
     char why[300];
@@ -119,6 +122,45 @@ int ad_sessions_node_read(ad_sessions_t *S, const char *org, const char *node, c
                           json_pack("{s:s, s:s, s:s}", "op", "read", "tool", tool, "sid", id),
                           node_read, q);
     return 0;
+}
+
+typedef struct {
+    ad_wtree_cb cb;
+    void *ud;
+} reply_t;
+
+/* A read's end in the words of src/wtree's answers: the node's refusal
+ * with its code; a node that failed is worth asking again (503). */
+static void read_replied(int rc, json_t *out, void *ud)
+{
+    reply_t *q = ud;
+    const char *code = jstr(out, "code"), *msg = jstr(out, "message");
+    ad_wtree_out_t o = {.rc = rc == AD_EIO ? AD_EAGAIN : rc,
+                        .msg = msg != NULL       ? msg
+                               : rc == AD_ENOENT ? "session not found"
+                                                 : "",
+                        .code = code != NULL   ? code
+                                : rc == AD_EIO ? "NODE_FAILED"
+                                               : NULL,
+                        .data = rc == 0 ? out : NULL};
+    q->cb(q->ud, &o);
+    json_decref(out);
+    free(q);
+}
+
+void ad_sessions_get(ad_sessions_t *S, const char *org, const char *node, const char *tool,
+                     const char *id, ad_wtree_cb cb, void *ud)
+{
+    reply_t *q = ad_xcalloc(1, sizeof(*q));
+    *q = (reply_t){cb, ud};
+    if (S != NULL && node == NULL) { /* this machine's */
+        ad_sessions_read(S, tool, id, read_replied, q);
+        return;
+    }
+    int rc = S != NULL ? node_read_start(S, org, node, tool, id, read_replied, q) : AD_ENOENT;
+    if (rc != 0) {
+        read_replied(rc, why_of(rc == AD_ENOENT ? "node not found" : "not a session id", NULL), q);
+    }
 }
 
 /* ---- an adoption ------------------------------------------------------------------ */
@@ -238,7 +280,7 @@ int ad_sessions_node_adoption(ad_sessions_t *S, const ad_principal_t *who, json_
                ad_auth_row_org(sess_store(S), who, AD_STORE_ROW_WORKTREE, wt, NULL) != 0) {
         sess_adopt_end(a, AD_ENOENT, NULL, json_pack("{s:s}", "field", "worktreeId"),
                        "worktree not found");
-    } else if (ad_sessions_node_read(S, a->org, a->node, tool, id, session_read, a) != 0) {
+    } else if (node_read_start(S, a->org, a->node, tool, id, session_read, a) != 0) {
         sess_adopt_end(a, AD_ENOENT, NULL, json_pack("{s:s}", "field", "node"), "node not found");
     }
     return 0;
@@ -248,7 +290,8 @@ int ad_sessions_node_adoption(ad_sessions_t *S, const ad_principal_t *who, json_
 
 typedef struct {
     ad_sessions_t *S;
-    ad_sessions_cb cb;
+    json_t *args; /* the caller's, borrowed: the answer's data */
+    ad_wtree_cb cb;
     void *ud;
 } place_t;
 
@@ -257,24 +300,37 @@ static void placed(int rc, json_t *answer, const char *why, void *ud)
     place_t *q = ud;
     AD_UNUSED(answer);
     bool closed = sess_release(q->S);
-    json_t *err = rc == 0 ? NULL
-                          : json_pack("{s:s}", "message",
-                                      why != NULL ? why : "the node could not place the session");
-    q->cb(closed ? AD_ECLOSED : rc, err, q->ud);
+    char msg[400];
+    snprintf(msg, sizeof(msg), "the session could not be placed on the node: %s",
+             why != NULL ? why : ad_strerror(rc));
+    ad_wtree_out_t o = {.rc = closed    ? AD_ECLOSED
+                              : rc == 0 ? 0
+                                        : AD_EAGAIN,
+                        .msg = msg,
+                        .code = rc == 0 ? NULL : "NODE_FAILED",
+                        .data = q->args};
+    q->cb(q->ud, &o);
     free(q);
 }
 
-void ad_sessions_node_place(ad_sessions_t *S, const ad_sessions_place_t *pl, ad_sessions_cb cb,
+void ad_sessions_node_place(ad_sessions_t *S, const json_t *data, json_t *args, ad_wtree_cb cb,
                             void *ud)
 {
+    json_t *agent = json_object_get(args, "agent");
+    ad_row_agent_t row = {.org_id = (char *)jstr(data, "orgId"),
+                          .worktree_id = (char *)jstr(data, "worktreeId"),
+                          .state = json_object_get(agent, "state")};
+    json_t *pol = ad_run_sandbox_of(sess_store(S), &row); /* where its runs look, as a run's */
+    bool none = json_is_string(pol) && strcmp(json_string_value(pol), "none") == 0;
+    json_decref(pol);
     place_t *q = ad_xcalloc(1, sizeof(*q));
-    q->S = S;
-    q->cb = cb;
-    q->ud = ud;
+    *q = (place_t){S, args, cb, ud};
     sess_hold(S);
-    ad_plane_ext_sessions(sess_plane(S), pl->node_id,
-                          json_pack("{s:s, s:s, s:s, s:s, s:s, s:b, s:b}", "op", "place", "tool",
-                                    "claude", "sid", pl->sid, "agent", pl->agent_id, "worktree",
-                                    pl->wt_id, "owners", pl->owners, "none", pl->none),
-                          placed, q);
+    ad_plane_ext_sessions(
+        sess_plane(S), jstr(json_object_get(data, "node"), "id"),
+        json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:b, s:b}", "op", "place", "tool", "claude", "sid",
+                  jstr(json_object_get(data, "session"), "sessionId"), "agent", jstr(agent, "id"),
+                  "worktree", row.worktree_id, "owners",
+                  row.org_id != NULL && strcmp(row.org_id, AD_ORG_DEFAULT) == 0, "none", none),
+        placed, q);
 }

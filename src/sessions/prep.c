@@ -213,6 +213,9 @@ int ad_sessions_adoption(ad_sessions_t *S, ad_wtree_t *W, const ad_principal_t *
                          ad_wtree_cb cb, void *ud, ad_field_err_t *e)
 {
     const char *tool = NULL, *id = NULL, *wt = NULL;
+    if (json_object_get(body, "node") != NULL) { /* a session kept on a node (nodes.c) */
+        return ad_sessions_node_adoption(S, who, body, cb, ud, e);
+    }
     if (ad_field_str(body, "tool", true, 16, &tool, e) != 0 ||
         ad_field_str(body, "sessionId", true, 256, &id, e) != 0 ||
         ad_field_str(body, "worktreeId", false, AD_ID_MAX - 1, &wt, e) != 0 ||

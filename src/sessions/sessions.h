@@ -40,26 +40,28 @@ bool ad_sessions_sees(const ad_sessions_t *S, const ad_principal_t *who);
 
 /* cb(rc, out, ud): out owned by the callee, NULL on error. */
 typedef void (*ad_sessions_cb)(int rc, json_t *out, void *ud);
-/* {sessions: [{tool, sessionId, cwd, gitBranch, startedAt, lastActivity,
- * firstMessage, lastMessage, size, live, agentId, node}], nodes: [{id,
- * name, state, listed, sessions?, truncated?, error?}]}, newest first:
- * this machine's from a fresh scan (local: the caller sees them; the poll
- * starts with the first call; node null) and those of each connected node
- * of org ("": every org's) asked over its link (list.c; node {id, name});
- * agentId is the agent of org that holds the session, or null. node (a
- * node's name or id, NULL or "": all) lists that node's only. 0, or
- * AD_ENOENT for a node org does not have (cb not called). */
-int ad_sessions_list(ad_sessions_t *S, const char *org, bool local, const char *node,
-                     ad_sessions_cb cb, void *ud);
-/* nodes.c: one session of node (a name or id of org's) read over its link:
- * {session (with node), messages, dropped (older messages left out)}.
- * 0, or AD_ENOENT (no such node) / AD_EINVAL (cb not called); else cb gets
- * the read, or an error with {message, code?}: AD_ESTATE when the node is
- * not connected here (code NODE_AWAY) or too old to be asked
- * (NODE_OUTDATED), AD_ENOENT when it has no such session, AD_EIO when it
- * failed or did not answer. */
-int ad_sessions_node_read(ad_sessions_t *S, const char *org, const char *node, const char *tool,
-                          const char *id, ad_sessions_cb cb, void *ud);
+/* list.c: out->data {sessions: [{tool, sessionId, cwd, gitBranch,
+ * startedAt, lastActivity, firstMessage, lastMessage, size, live, agentId,
+ * node}], nodes: [{id, name, state, listed, sessions?, truncated?,
+ * error?}]}, newest first: this machine's from a fresh scan (local: the
+ * caller sees them; the poll starts with the first call; node null) and
+ * those of each connected node of org ("": every org's) asked over its
+ * link (node {id, name}); agentId is the agent of org that holds the
+ * session, or null. node (a node's name or id, NULL or "": all) lists that
+ * node's only: AD_ENOENT (details.field node) for one org does not have.
+ * S NULL: an empty list. cb once. */
+void ad_sessions_list(ad_sessions_t *S, const char *org, bool local, const char *node,
+                      ad_wtree_cb cb, void *ud);
+/* nodes.c: one session, for a route: this machine's (node NULL: as
+ * ad_sessions_read; the caller decides who sees them) or one of node's (a
+ * name or id of org's), read over its link. cb gets out->data {session
+ * (with node), messages (, dropped: a node's older messages left out)}, or
+ * the refusal: AD_ENOENT (no such node or session; S NULL), AD_ESTATE
+ * with code NODE_AWAY (not connected here) or NODE_OUTDATED (too old to
+ * be asked), AD_EAGAIN with NODE_FAILED (it failed or did not answer),
+ * AD_EINVAL (not a tool or id). */
+void ad_sessions_get(ad_sessions_t *S, const char *org, const char *node, const char *tool,
+                     const char *id, ad_wtree_cb cb, void *ud);
 /* nodes.c: an adoption on a node (body {tool, sessionId, node, worktreeId?,
  * and an agent's fields}, borrowed until cb): as ad_sessions_adoption, but
  * Claude Code only (AD_EINVAL, tool), the node of who's organisation
@@ -71,15 +73,13 @@ int ad_sessions_node_read(ad_sessions_t *S, const char *org, const char *node, c
  * messages, worktreeId, orgId, node {id, name}}. */
 int ad_sessions_node_adoption(ad_sessions_t *S, const ad_principal_t *who, json_t *body,
                               ad_wtree_cb cb, void *ud, ad_field_err_t *e);
-/* nodes.c: the session file sid copied, on node_id, to where agent_id's
- * runs in worktree wt_id look for it there (owners: an agent of the
- * owner's organisation; none: its sandbox is "none"). cb(0, NULL) once
- * placed, else an error with {message} (the node's words). */
-typedef struct {
-    const char *node_id, *sid, *agent_id, *wt_id;
-    bool owners, none;
-} ad_sessions_place_t;
-void ad_sessions_node_place(ad_sessions_t *S, const ad_sessions_place_t *pl, ad_sessions_cb cb,
+/* nodes.c: a node adoption's session file (data: the adoption's
+ * out->data, borrowed) copied on its node to where the new agent's runs
+ * there look for it (args: the write's args, ad_sessions_adopt_args',
+ * borrowed until cb: the folder follows the agent's id, organisation and
+ * sandbox). cb once: rc 0 with out->data args, or AD_EAGAIN code
+ * NODE_FAILED with the node's words (AD_ECLOSED: agentd is closing). */
+void ad_sessions_node_place(ad_sessions_t *S, const json_t *data, json_t *args, ad_wtree_cb cb,
                             void *ud);
 /* plugin.c: the plane through which nodes are asked (borrowed). */
 void ad_sessions_set_plane(ad_sessions_t *S, struct ad_plane *p);
@@ -90,7 +90,8 @@ void ad_sessions_read(ad_sessions_t *S, const char *tool, const char *id, ad_ses
                       void *ud);
 
 /* prep.c: an adoption's checks, for who, of the request body {tool,
- * sessionId, worktreeId?, and an agent's fields} (borrowed: it must stay
+ * sessionId, worktreeId?, and an agent's fields} (one with node: a node's,
+ * ad_sessions_node_adoption) (borrowed: it must stay
  * until cb): the fields (AD_EINVAL with e: nothing queued, no cb), the
  * worktree visible to who (AD_ENOENT), then the session read (AD_ENOENT:
  * none), not live (AD_ESTATE, code SESSION_LIVE), held by no agent of
