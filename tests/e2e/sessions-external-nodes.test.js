@@ -6,7 +6,8 @@
 // agent pinned to that node with its transcript imported, and its next
 // start resumes it on the node (the mock sees the earlier conversation).
 // Another organisation sees none of it and cannot adopt through the node;
-// refusals are clear 4xx answers; a node that goes away lists nothing.
+// refusals are clear 4xx answers; a node that goes away lists nothing; a
+// node's junk answers are dropped field by field.
 'use strict';
 
 const test = require('node:test');
@@ -203,5 +204,47 @@ test('a Claude session on a node is listed with its node, adopted there and resu
     if (n) await n.cleanup();
     await d.cleanup();
     await mock.close();
+  }
+});
+
+test('what a node says of its sessions is taken only in the listing\'s shapes', async () => {
+  const d = await daemon.start({ needUrl: true });
+  const WebSocket = require('./lib/ws');
+  let ws = null;
+  try {
+    // A node of the test's own making, saying it answers ext_sessions, and answering with junk.
+    const t = await nodeToken(d, 'liar');
+    ws = new WebSocket(d.url.replace('http', 'ws') + '/api/nodes/link', { headers: { authorization: `Bearer ${t.token}` } });
+    await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
+    const good = { tool: 'claude', sessionId: '88888888-2222-4333-8444-555555555555', cwd: '/srv/p', lastActivity: '2026-11-29T10:00:00.000Z', size: 5, live: false, firstMessage: 'fine', secret: 'dropped' };
+    const asked = [];
+    ws.on('message', (m) => {
+      const msg = JSON.parse(String(m));
+      if (msg.t !== 'ext_sessions') return;
+      asked.push(msg.op);
+      const sessions = msg.op === 'list' ? [good,
+        { ...good, sessionId: '../../etc/passwd' }, { ...good, sessionId: '99999999-2222-4333-8444-555555555555', cwd: 'relative/path' },
+        { ...good, sessionId: '77777777-2222-4333-8444-555555555555', tool: 'vim' }, { ...good, sessionId: '66666666-2222-4333-8444-555555555555', lastActivity: 'yesterday' },
+        'not an object', 42] : undefined;
+      const answer = msg.op === 'list' ? { sessions }
+        : { session: good, messages: [{ role: 'user', content: 'hello', x: 1 }, { role: 'root', content: 'no' }, { role: 'assistant', content: 7 }] };
+      ws.send(JSON.stringify({ t: 'ext_sessions_done', id: msg.id, ...answer }));
+    });
+    const welcomed = new Promise((resolve) => ws.on('message', (m) => { if (String(m).includes('welcome')) resolve(); }));
+    ws.send(JSON.stringify({ t: 'hello', name: 'liar', labels: {}, caps: { sessions: true }, runs: [] }));
+    await welcomed;
+
+    const r = await api(d, 'GET', '/api/sessions/external?node=liar');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(asked, ['list']);
+    assert.deepEqual(r.body.sessions.map((x) => x.sessionId), [good.sessionId], 'only the well-formed session');
+    assert.equal(r.body.sessions[0].secret, undefined, 'an unknown field is dropped');
+    assert.equal(r.body.sessions[0].node.name, 'liar');
+    const read = await api(d, 'GET', `/api/sessions/external/claude/${good.sessionId}?node=liar`);
+    assert.equal(read.status, 200, JSON.stringify(read.body));
+    assert.deepEqual(read.body.messages.map((m) => [m.role, m.content, m.x]), [['user', 'hello', undefined]]);
+  } finally {
+    if (ws) ws.close();
+    await d.cleanup();
   }
 });
