@@ -4,6 +4,7 @@
 #                              runtime is installed (make check runs this)
 # Seeds come from tests/fuzz/corpus/<name>/; findings go to build/fuzz/.
 FUZZ_NAMES := http ws ws-deflate agent-parser cli-response llm-stream hparam dists evlog otlp tfevents node-link
+FUZZ_NAMES += sessfile
 FUZZ_TIME ?= 60
 # Harnesses run this many at a time (scripts/fuzz-run.sh), one per core.
 FUZZ_JOBS ?= $(shell nproc 2>/dev/null || echo 2)
@@ -26,6 +27,8 @@ FUZZ_SRC := \
 	$(addprefix src/llm/,$(addsuffix .c,anthropic curl defs fetch files openai sse tar tools)) \
 	$(addprefix src/node/,$(addsuffix .c,link)) \
 	$(addprefix src/otel/,$(addsuffix .c,export recv spans)) \
+	$(addprefix src/sessfile/,$(addsuffix .c,lines live names parse scan)) \
+	$(addprefix src/sessions/,$(addsuffix .c,nodecheck)) \
 	$(addprefix src/store/,$(addsuffix .c,cksum db_pg db_pgstmt dbcheck evlog evlogopen evlogread migrate open pg pgsql pgtrig read stmt testhooks writer)) \
 	$(addprefix src/tables/,$(addsuffix .c,agentrow approvals distover dists runs seriesroll spans status)) \
 	$(addprefix src/tls/,$(addsuffix .c,front)) \

@@ -14,7 +14,9 @@
  *   probes.c  a service's probe asked of its node, and the answer;
  *   nodefs.c  an ACP agent's file requests served on its node;
  *   ask.c     what the plane asks of a node and waits for (git, probes,
- *             files): answered only by the node asked, failed when it goes.
+ *             files): answered only by the node asked, failed when it goes;
+ *   nodeext.c the CLIs' own sessions in a node user's HOME, listed, read
+ *             and placed for an adoption (src/sessfile reads them).
  * What runs and agents are stays src/run's: the plane knows runs only by
  * id and node; the runner tells it a run's start and end, and hears of
  * reachability through a hook.
@@ -242,6 +244,19 @@ typedef void (*ad_plane_sess_cb)(int rc, const char *data, size_t len, uint64_t 
                                  const char *why, void *ud);
 int ad_plane_claude_session(ad_plane_t *p, const char *node_id, const ad_plane_sess_req_t *req,
                             ad_plane_sess_cb cb, void *ud);
+/* The CLIs' own sessions in node_id's user's HOME (nodeext.c, issue #76):
+ * req (taken) {op: "list"} answers {sessions: [...], truncated}; {op:
+ * "read", tool, sid} {session, messages, dropped} (the newest messages
+ * that fit 640 KiB, each text at most 32 KiB); {op: "place", tool:
+ * "claude", sid, agent, worktree, owners, none} copies the session file
+ * to where agent's runs on that node will look for it ({placed: true}).
+ * cb once, on the loop (maybe before this returns): rc 0 with the node's
+ * answer (borrowed, unchecked: the caller checks what it takes), or
+ * AD_ESTATE (not connected), AD_ENOENT (not there), AD_EIO, AD_ECLOSED or
+ * AD_ETIMEDOUT with why. Always 0. */
+typedef void (*ad_plane_ext_cb)(int rc, json_t *answer, const char *why, void *ud);
+int ad_plane_ext_sessions(ad_plane_t *p, const char *node_id, json_t *req, ad_plane_ext_cb cb,
+                          void *ud);
 /* An ACP agent's file request, for its node (nodefs.c): path relative to
  * its worktree (checked by name by the caller); content (content_len
  * bytes) to write, or NULL to read lines [line, line + limit). */

@@ -178,6 +178,7 @@ struct ad_plane {
     ad_node_ask_t *fs_rpcs;   /* nodefs.c */
     ad_node_ask_t *term_rpcs; /* nodeterm.c */
     ad_node_ask_t *sess_rpcs; /* nodesess.c */
+    ad_node_ask_t *ext_rpcs;  /* nodeext.c */
     /* The last held processes whose end was stored, with their nodes (a
      * ring): a frame of theirs still in flight is late, not another
      * node's. A run's row says so too; a job's does not name its node. */
@@ -256,6 +257,10 @@ void ad_plane_fs_expire(ad_plane_t *p, bool all);
  * and the tick's expiry, as the probes'. */
 void ad_plane_sess_done(ad_plane_t *p, ad_node_live_t *n, json_t *msg);
 void ad_plane_sess_expire(ad_plane_t *p, bool all);
+/* nodeext.c: a node's answer about its user's CLI sessions
+ * (ext_sessions_done), and the tick's expiry, as the probes'. */
+void ad_plane_ext_done(ad_plane_t *p, ad_node_live_t *n, json_t *msg);
+void ad_plane_ext_expire(ad_plane_t *p, bool all);
 /* nodeterm.c: a node's answer to a terminal request (term_done), and the
  * tick's (all: the plane's end) failing of those its node left or let
  * lapse. */
@@ -409,6 +414,7 @@ struct worker {
     wrun_t *runs;
     bool stopping, paused;
     int exit_code;
+    struct wext *ext; /* nodeext.c: its user's CLI sessions (NULL until asked) */
 };
 
 /* An id as agentd makes them (letters, digits, '_'), short enough to be
@@ -459,6 +465,16 @@ void ad_worker_fs(worker_t *w, json_t *msg);
 /* nodesess.c: the plane's session file request {id, op, agent, worktree,
  * sid, owners, none, data?} for a move, answered session_done. */
 void ad_worker_session(worker_t *w, json_t *msg);
+/* nodesess.c: the folder the CLI keeps an agent's sessions in here, as the
+ * node's runs are arranged (nodebox.c), from msg's agent, worktree, owners
+ * and none (ids, never paths): 0, or EINVAL. */
+int ad_worker_claude_dir(worker_t *w, json_t *msg, char *dir, size_t dirsz, size_t *trusted);
+/* nodeext.c: the plane's ext_sessions {id, op: list | read | place, …}:
+ * this node user's CLI sessions listed, one read, or one placed for an
+ * adopted agent, on the pool; answered ext_sessions_done. ext_free: what
+ * it keeps (the last scan), at the node's end. */
+void ad_worker_ext_sessions(worker_t *w, json_t *msg);
+void ad_worker_ext_free(worker_t *w);
 /* nodeterm.c: the plane's terminal request {id, run, op, …} for an ACP
  * agent of this node, run on the run's terminals here, answered term_done. */
 void ad_worker_term(worker_t *w, json_t *msg);

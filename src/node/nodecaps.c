@@ -128,6 +128,9 @@ json_t *ad_worker_caps(const worker_t *w)
     json_t *clis = w->clis != NULL ? json_incref(w->clis) : json_object();
     json_t *o = json_pack("{s:I, s:s, s:o}", "cpus", (json_int_t)sysconf(_SC_NPROCESSORS_ONLN),
                           "agentdVersion", AD_VERSION, "clis", clis);
+    /* it answers ext_sessions (nodeext.c): an older node is not asked, so a
+     * list does not wait out a request it would ignore */
+    json_object_set_new(o, "sessions", json_true());
     if (w->cfg->data_dir[0] == '/') { /* where its runs' folders are (ad_plane_agent_cwd) */
         json_object_set_new(o, "dataDir", json_string(w->cfg->data_dir));
     }

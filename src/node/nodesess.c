@@ -139,9 +139,7 @@ static void sess_answer(worker_t *w, json_int_t id, const char *data, size_t len
     ad_worker_send(w, m);
 }
 
-/* The folder the CLI keeps the agent's sessions in here, as the node's
- * runs are arranged (nodebox.c): 0, or EINVAL. */
-static int sess_dir(worker_t *w, json_t *msg, char *dir, size_t dirsz, size_t *trusted)
+int ad_worker_claude_dir(worker_t *w, json_t *msg, char *dir, size_t dirsz, size_t *trusted)
 {
     const char *agent = json_string_value(json_object_get(msg, "agent"));
     const char *wt = json_string_value(json_object_get(msg, "worktree"));
@@ -182,7 +180,7 @@ void ad_worker_session(worker_t *w, json_t *msg)
     size_t trusted = 0;
     if (op == NULL || !ad_proc_claude_sid_ok(sid) || offset < 0 ||
         offset > (json_int_t)AD_PROC_CLAUDE_SESSION_MAX ||
-        sess_dir(w, msg, dir, sizeof(dir), &trusted) != 0 ||
+        ad_worker_claude_dir(w, msg, dir, sizeof(dir), &trusted) != 0 ||
         (strcmp(op, "get") != 0 && !(strcmp(op, "put") == 0 && json_is_string(data)))) {
         sess_answer(w, qid, NULL, 0, 0, EINVAL);
         return;

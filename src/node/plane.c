@@ -257,6 +257,7 @@ static void on_tick(uv_timer_t *t)
     ad_plane_probe_expire(p, false);
     ad_plane_fs_expire(p, false);
     ad_plane_sess_expire(p, false);
+    ad_plane_ext_expire(p, false);
     ad_plane_term_expire(p, false);
     planes_tick(p, now);
     for (ad_node_live_t *n = p->nodes; n != NULL; n = n->next) {
@@ -588,6 +589,8 @@ static void on_text(ad_plane_link_t *l, const char *data, size_t len)
         ad_plane_fs_done(l->p, l->node, msg);
     } else if (strcmp(t, "session_done") == 0) {
         ad_plane_sess_done(l->p, l->node, msg);
+    } else if (strcmp(t, "ext_sessions_done") == 0) {
+        ad_plane_ext_done(l->p, l->node, msg);
     } else if (strcmp(t, "term_done") == 0) {
         ad_plane_term_done(l->p, l->node, msg);
     } else if (strcmp(t, "reattach") == 0) {
@@ -794,6 +797,7 @@ void ad_plane_free(ad_plane_t *p)
     ad_plane_probe_expire(p, true);
     ad_plane_fs_expire(p, true);
     ad_plane_sess_expire(p, true);
+    ad_plane_ext_expire(p, true);
     ad_plane_term_expire(p, true);
     for (ad_node_live_t *n = p->nodes; n != NULL; n = n->next) {
         if (n->link != NULL) {

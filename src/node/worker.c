@@ -604,6 +604,8 @@ static void on_text(worker_t *w, const char *data, size_t len)
         ad_worker_fs(w, msg);
     } else if (strcmp(t, "session") == 0) {
         ad_worker_session(w, msg);
+    } else if (strcmp(t, "ext_sessions") == 0) {
+        ad_worker_ext_sessions(w, msg);
     } else if (strcmp(t, "term") == 0) {
         ad_worker_term(w, msg);
     }
@@ -870,6 +872,7 @@ int ad_node_main(ad_config_t *cfg, int argc, char **argv)
     ad_health_close(w.health);
     uv_run(w.loop, UV_RUN_DEFAULT); /* (the CLI probe, if still at work, comes back here) */
     json_decref(w.clis);
+    ad_worker_ext_free(&w);
     free(w.clis_last);
     json_decref(w.repos);
     json_decref(w.bases);

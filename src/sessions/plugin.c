@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The outside sessions as an engine (src/engine): made over the daemon
- * user's HOME, as the CLIs find it. Its routes are src/api's
- * (src/api/external.c).
+ * user's HOME, as the CLIs find it, and the plane its nodes are asked
+ * through. Its routes are src/api's (src/api/external.c).
  */
 #include "engine/engine.h"
 #include "sessions/sessions.h"
@@ -13,6 +13,7 @@ static int open_sessions(ad_app_t *app)
 {
     if (app->store != NULL) {
         app->sessions = ad_sessions_new(app->loop, app->bus, app->store, getenv("HOME"));
+        ad_sessions_set_plane(app->sessions, app->plane);
     }
     return 0;
 }

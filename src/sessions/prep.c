@@ -1,8 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The steps around a scan and a read that the routes need (loop thread):
- * the list with the agent that holds each session (tables/extsess.h), and
- * an adoption's checks in order: the session read, not live, not held
+ * An adoption of a session of this machine (loop thread; a node's is
+ * nodes.c's, the list list.c's): its checks in order: the session read, not live, not held
  * already, and the worktree it ran in, found among the org's or its
  * folder registered through src/wtree under the workspaces' rules. Each
  * ends once through its callback; the agent itself is the caller's to make
@@ -29,99 +28,22 @@ bool ad_sessions_sees(const ad_sessions_t *S, const ad_principal_t *who)
     return S != NULL && ad_principal_sees(who, AD_ORG_DEFAULT);
 }
 
-/* ---- the list ---------------------------------------------------------------------- */
-
-typedef struct {
-    ad_sessions_t *S;
-    json_t *held; /* {sessionId: agentId}, owned */
-    ad_sessions_cb cb;
-    void *ud;
-} list_t;
-
-static void listed(int rc, json_t *out, void *ud)
-{
-    list_t *l = ud;
-    size_t i;
-    json_t *s;
-    json_array_foreach(json_object_get(out, "sessions"), i, s)
-    {
-        json_t *agent = json_object_get(l->held, jstr(s, "sessionId"));
-        json_object_set(s, "agentId", agent != NULL ? agent : json_null());
-    }
-    l->cb(rc, out, l->ud);
-    json_decref(l->held);
-    free(l);
-}
-
-static void held_read(int rc, json_t *held, void *ud)
-{
-    list_t *l = ud;
-    if (sess_release(l->S) || rc != 0) {
-        json_decref(held);
-        l->cb(rc != 0 ? rc : AD_ECLOSED, NULL, l->ud);
-        free(l);
-        return;
-    }
-    l->held = held;
-    sess_list_scan(l->S, listed, l);
-}
-
-void ad_sessions_list(ad_sessions_t *S, const char *org, ad_sessions_cb cb, void *ud)
-{
-    list_t *l = ad_xcalloc(1, sizeof(*l));
-    l->S = S;
-    l->cb = cb;
-    l->ud = ud;
-    sess_hold(S);
-    ad_store_session_agents(sess_store(S), org, held_read, l);
-}
-
 /* ---- an adoption ------------------------------------------------------------------- */
 
-typedef struct {
-    ad_sessions_t *S;
-    ad_wtree_t *W;
-    json_t *body; /* the caller's, borrowed */
-    ad_principal_t who;
-    char org[AD_ID_MAX];
-    char want[AD_ID_MAX]; /* the worktree asked for, "" any */
-    json_t *read;         /* {session, messages}, owned */
-    ad_wtree_cb cb;
-    void *ud;
-} adopt_t;
+typedef sess_adopt_t adopt_t;
 
 static const char *cwd_of(const adopt_t *a)
 {
     return jstr(json_object_get(a->read, "session"), "cwd");
 }
 
-/* Ends the adoption with rc (and code, details (taken) and the message),
- * or with the data when rc is 0. */
-static void end(adopt_t *a, int rc, const char *code, json_t *details, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
-static void end(adopt_t *a, int rc, const char *code, json_t *details, const char *fmt, ...)
-{
-    char msg[768] = "";
-    if (fmt != NULL) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, sizeof(msg), fmt, ap);
-        va_end(ap);
-    }
-    ad_wtree_out_t o = {.rc = rc, .msg = msg, .details = details, .code = code};
-    o.data = rc == 0 ? a->read : NULL;
-    a->cb(a->ud, &o);
-    json_decref(details);
-    json_decref(a->read);
-    free(a);
-}
-
 static void elsewhere(adopt_t *a)
 {
-    end(a, AD_ESTATE, "CONFLICT", json_pack("{s:s, s:s}", "field", "worktreeId", "cwd", cwd_of(a)),
-        "the session ran in %s, which is not this worktree's folder: its CLI resumes a "
-        "session only in the folder it ran in",
-        cwd_of(a));
+    sess_adopt_end(a, AD_ESTATE, "CONFLICT",
+                   json_pack("{s:s, s:s}", "field", "worktreeId", "cwd", cwd_of(a)),
+                   "the session ran in %s, which is not this worktree's folder: its CLI resumes a "
+                   "session only in the folder it ran in",
+                   cwd_of(a));
 }
 
 /* The org's live worktree at path in a list {worktrees}, or NULL. */
@@ -138,13 +60,28 @@ static const char *worktree_at(const json_t *list, const char *path)
     return NULL;
 }
 
-/* The agent's executor, and a name from the session's first message (on
- * one line) unless the body has one. */
-static void agent_fields(adopt_t *a)
+void sess_adopt_end(sess_adopt_t *a, int rc, const char *code, json_t *details, const char *fmt,
+                    ...)
 {
-    json_t *s = json_object_get(a->read, "session");
-    json_object_set(a->body, "executor", json_object_get(s, "tool"));
-    if (json_object_get(a->body, "name") != NULL) {
+    char msg[768] = "";
+    if (fmt != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof(msg), fmt, ap);
+        va_end(ap);
+    }
+    ad_wtree_out_t o = {.rc = rc, .msg = msg, .details = details, .code = code};
+    o.data = rc == 0 ? a->read : NULL;
+    a->cb(a->ud, &o);
+    json_decref(details);
+    json_decref(a->read);
+    free(a);
+}
+
+void sess_agent_fields(json_t *body, const json_t *s)
+{
+    json_object_set(body, "executor", json_object_get(s, "tool"));
+    if (json_object_get(body, "name") != NULL) {
         return;
     }
     const char *first = jstr(s, "firstMessage");
@@ -158,22 +95,22 @@ static void agent_fields(adopt_t *a)
     } else {
         snprintf(name, sizeof(name), "%s %.8s", jstr(s, "tool"), jstr(s, "sessionId"));
     }
-    json_object_set_new(a->body, "name", json_string(name));
+    json_object_set_new(body, "name", json_string(name));
 }
 
 static void found(adopt_t *a, const char *wt)
 {
     json_object_set_new(a->read, "worktreeId", json_string(wt));
     json_object_set_new(a->read, "orgId", json_string(a->org));
-    agent_fields(a);
-    end(a, 0, NULL, NULL, NULL);
+    sess_agent_fields(a->body, json_object_get(a->read, "session"));
+    sess_adopt_end(a, 0, NULL, NULL, NULL);
 }
 
 static void registered(void *ud, const ad_wtree_out_t *o)
 {
     adopt_t *a = ud;
     if (sess_release(a->S)) {
-        end(a, AD_ECLOSED, NULL, NULL, "agentd is closing");
+        sess_adopt_end(a, AD_ECLOSED, NULL, NULL, "agentd is closing");
         return;
     }
     if (o->rc != 0) {
@@ -200,13 +137,14 @@ static void place(adopt_t *a)
     snprintf(id, sizeof(id), "%s", at != NULL ? at : "");
     json_decref(list);
     if (rc != 0) {
-        end(a, rc, NULL, NULL, "cannot read the worktrees");
+        sess_adopt_end(a, rc, NULL, NULL, "cannot read the worktrees");
     } else if (a->want[0] != '\0' && strcmp(a->want, id) != 0) {
         elsewhere(a);
     } else if (id[0] != '\0') {
         found(a, id);
     } else if (a->W == NULL || !ad_wtree_path_allowed(a->W, &a->who, a->org, cwd_of(a))) {
-        end(a, AD_ESTATE, "CONFLICT",
+        sess_adopt_end(
+            a, AD_ESTATE, "CONFLICT",
             json_pack("{s:s, s:s, s:s}", "field", "worktreeId", "cwd", cwd_of(a), "needed",
                       "workspace_roots"),
             "the session's folder %s is no registered worktree, and you may not register it "
@@ -223,23 +161,32 @@ static void place(adopt_t *a)
     }
 }
 
+bool sess_adopt_held(sess_adopt_t *a, int rc, json_t *held)
+{
+    const char *agent =
+        rc == 0 ? jstr(held, jstr(json_object_get(a->read, "session"), "sessionId")) : NULL;
+    bool ended = true;
+    if (sess_release(a->S)) {
+        sess_adopt_end(a, AD_ECLOSED, NULL, NULL, "agentd is closing");
+    } else if (rc != 0) {
+        sess_adopt_end(a, rc, NULL, NULL, "cannot read the agents");
+    } else if (agent != NULL) {
+        sess_adopt_end(a, AD_EEXIST, "ALREADY_ADOPTED", json_pack("{s:s}", "agentId", agent),
+                       "agent %s already holds this session", agent);
+    } else {
+        ended = false;
+    }
+    json_decref(held);
+    return ended;
+}
+
 /* A session an agent holds already is not adopted again. */
 static void held_checked(int rc, json_t *held, void *ud)
 {
     adopt_t *a = ud;
-    const char *agent =
-        rc == 0 ? jstr(held, jstr(json_object_get(a->read, "session"), "sessionId")) : NULL;
-    if (sess_release(a->S)) {
-        end(a, AD_ECLOSED, NULL, NULL, "agentd is closing");
-    } else if (rc != 0) {
-        end(a, rc, NULL, NULL, "cannot read the agents");
-    } else if (agent != NULL) {
-        end(a, AD_EEXIST, "ALREADY_ADOPTED", json_pack("{s:s}", "agentId", agent),
-            "agent %s already holds this session", agent);
-    } else {
+    if (!sess_adopt_held(a, rc, held)) {
         place(a);
     }
-    json_decref(held);
 }
 
 static void session_read(int rc, json_t *out, void *ud)
@@ -248,13 +195,14 @@ static void session_read(int rc, json_t *out, void *ud)
     a->read = out;
     json_t *s = json_object_get(out, "session");
     if (rc != 0 || s == NULL) {
-        end(a, rc != 0 ? rc : AD_ENOENT, NULL, NULL, "session not found");
+        sess_adopt_end(a, rc != 0 ? rc : AD_ENOENT, NULL, NULL, "session not found");
     } else if (json_is_true(json_object_get(s, "live"))) {
-        end(a, AD_ESTATE, "SESSION_LIVE", NULL,
+        sess_adopt_end(
+            a, AD_ESTATE, "SESSION_LIVE", NULL,
             "the session is still being written outside agentd: it can be watched read-only, "
             "and adopted once it ends");
     } else if (cwd_of(a) == NULL) {
-        end(a, AD_ESTATE, "CONFLICT", NULL, "the session names no folder it ran in");
+        sess_adopt_end(a, AD_ESTATE, "CONFLICT", NULL, "the session names no folder it ran in");
     } else {
         sess_hold(a->S);
         ad_store_session_agents(sess_store(a->S), a->org, held_checked, a);
@@ -265,10 +213,13 @@ int ad_sessions_adoption(ad_sessions_t *S, ad_wtree_t *W, const ad_principal_t *
                          ad_wtree_cb cb, void *ud, ad_field_err_t *e)
 {
     const char *tool = NULL, *id = NULL, *wt = NULL;
+    if (json_object_get(body, "node") != NULL) { /* a session kept on a node (nodes.c) */
+        return ad_sessions_node_adoption(S, who, body, cb, ud, e);
+    }
     if (ad_field_str(body, "tool", true, 16, &tool, e) != 0 ||
         ad_field_str(body, "sessionId", true, 256, &id, e) != 0 ||
         ad_field_str(body, "worktreeId", false, AD_ID_MAX - 1, &wt, e) != 0 ||
-        ad_sessions_tool_check(tool, e) != 0 || ad_sessions_id_check(id, e) != 0) {
+        ad_sess_tool_check(tool, e) != 0 || ad_sess_id_check(id, e) != 0) {
         return AD_EINVAL;
     }
     adopt_t *a = ad_xcalloc(1, sizeof(*a));
@@ -281,7 +232,8 @@ int ad_sessions_adoption(ad_sessions_t *S, ad_wtree_t *W, const ad_principal_t *
     a->cb = cb;
     a->ud = ud;
     if (wt != NULL && ad_auth_row_org(sess_store(S), who, AD_STORE_ROW_WORKTREE, wt, NULL) != 0) {
-        end(a, AD_ENOENT, NULL, json_pack("{s:s}", "field", "worktreeId"), "worktree not found");
+        sess_adopt_end(a, AD_ENOENT, NULL, json_pack("{s:s}", "field", "worktreeId"),
+                       "worktree not found");
         return 0;
     }
     ad_sessions_read(S, tool, id, session_read, a);

@@ -1,77 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What the files of src/sessions share: a session as a scan found it
- * (scan.c), the line readers of each CLI's records (parse.c), a file read
- * line by line in a bounded window (lines.c) and whether a process still
- * writes it (live.c). Everything here runs on the thread pool unless said.
+ * What the files of src/sessions share: the engine's state as watch.c
+ * keeps it (the files themselves are src/sessfile's).
  */
 #ifndef AD_SESSIONS_INT_H
 #define AD_SESSIONS_INT_H
 
 #include "sessions/sessions.h"
-
-typedef enum { SESS_CLAUDE = 0, SESS_CODEX, SESS_GEMINI, SESS_TOOLS } sess_tool_t;
-
-/* "claude", "codex", "gemini". */
-const char *sess_tool_name(sess_tool_t t);
-int sess_tool_parse(const char *s, sess_tool_t *out);
-
-/* A session file and what its head and tail say. */
-typedef struct {
-    sess_tool_t tool;
-    char id[AD_SESS_ID_MAX];
-    char rel[512]; /* below the CLI's folder: "<project>/<id>.jsonl", "2026/11/29/rollout-…" */
-    char branch[256];
-    char *cwd;          /* owned: the folder it ran in (absolute), or NULL */
-    char *first, *last; /* owned previews, or NULL */
-    int64_t started_ms, last_ms, mtime_ms, size;
-    uint64_t dev, ino;
-    bool live, open_elsewhere;
-} sess_info_t;
-
-void sess_info_clear(sess_info_t *s);
-/* s's folder set to path (absolute, at most PATH_MAX; else left). */
-void sess_set_cwd(sess_info_t *s, const char *path);
-/* The listing's object of s (new reference). */
-json_t *sess_info_json(const sess_info_t *s);
-
-/* ---- scan.c ---------------------------------------------------------------------- */
-/* The CLI's folder under home ("<home>/.claude/projects",
- * "<home>/.codex/sessions") opened with no link followed on the way: a
- * directory fd, or -1. */
-int sess_root_open(const char *home, sess_tool_t tool);
-/* Every session file under home, newest first, at most
- * AD_SESS_LIST_MAX; an entry of prev (n_prev, the last scan's) whose
- * file has the same size and time is reused without a read. *out owned
- * (sess_infos_free). */
-void sess_scan(const char *home, const sess_info_t *prev, size_t n_prev, sess_info_t **out,
-               size_t *n);
-void sess_infos_free(sess_info_t *v, size_t n);
-/* The newest file of session id of tool, summarized, into *out: 0 or
- * AD_ENOENT. */
-int sess_find(const char *home, sess_tool_t tool, const char *id, sess_info_t *out);
-/* The file rel below the CLI's folder opened for reading, no link
- * followed beneath it, a regular file: an fd, or -1. */
-int sess_file_open(const char *home, sess_tool_t tool, const char *rel);
-
-/* ---- lines.c --------------------------------------------------------------------- */
-typedef void (*sess_line_fn)(void *ud, const char *line, size_t len);
-/* The whole lines of fd between byte from and to, each passed to fn
- * without its '\n' (lines over AD_SESS_LINE_MAX skipped, and the first
- * one when from > 0: it may be cut). 0, or AD_EIO. */
-int sess_lines(int fd, int64_t from, int64_t to, sess_line_fn fn, void *ud);
-
-/* ---- parse.c --------------------------------------------------------------------- */
-/* One line of a session file into s's summary: cwd, branch, start,
- * first and last message. */
-void sess_summary_line(sess_info_t *s, const char *line, size_t len);
-/* Messages read from a session's lines, in order, the last
- * AD_SESS_MESSAGES_MAX kept. */
-typedef struct sess_msgs sess_msgs_t;
-sess_msgs_t *sess_msgs_new(sess_tool_t tool);
-void sess_msgs_line(void *m, const char *line, size_t len); /* a sess_line_fn */
-/* The messages as a JSON array (new reference); m is freed. */
-json_t *sess_msgs_take(sess_msgs_t *m);
 
 /* ---- watch.c ---------------------------------------------------------------------- */
 /* The scan's list {sessions: […]} (ad_sessions_list without the agents
@@ -83,11 +18,43 @@ ad_store_t *sess_store(const ad_sessions_t *S);
  * may be gone now: the step then ends with AD_ECLOSED). */
 void sess_hold(ad_sessions_t *S);
 bool sess_release(ad_sessions_t *S);
+/* Whether S was closed; the plane its nodes are asked through (NULL: none). */
+bool sess_closed(const ad_sessions_t *S);
+struct ad_plane *sess_plane(const ad_sessions_t *S);
 
-/* ---- live.c ---------------------------------------------------------------------- */
-/* Sets live on each of v[0..n) written in the last AD_SESS_LIVE_MS or
- * held open by a process (a bounded /proc/<pid>/fd walk, done only when
- * one was written in the last 10 minutes). */
-void sess_live_mark(sess_info_t *v, size_t n, int64_t now_ms);
+/* ---- prep.c ----------------------------------------------------------------------- */
+/* An adoption under way (prep.c: this machine's; nodes.c: a node's). */
+typedef struct {
+    ad_sessions_t *S;
+    ad_wtree_t *W; /* this machine's: folders are registered through it */
+    json_t *body;  /* the caller's, borrowed */
+    ad_principal_t who;
+    char org[AD_ID_MAX];
+    char want[AD_ID_MAX];                /* the worktree asked for, "" any */
+    char node[AD_ID_MAX], node_name[64]; /* a node's: the node */
+    json_t *read;                        /* {session, messages}, owned */
+    ad_wtree_cb cb;
+    void *ud;
+} sess_adopt_t;
+/* Ends a (freed) through its callback with rc and code, details (taken)
+ * and the message, or with its read when rc is 0. */
+void sess_adopt_end(sess_adopt_t *a, int rc, const char *code, json_t *details, const char *fmt,
+                    ...) __attribute__((format(printf, 5, 6)));
+/* The agents that hold sessions (held, taken; rc its read's) against a's
+ * session, a released (sess_hold before the read): true when that ended a
+ * (S closed, the read failed, ALREADY_ADOPTED). */
+bool sess_adopt_held(sess_adopt_t *a, int rc, json_t *held);
+/* An adopted agent's executor (session s's tool), and a name from its first
+ * message (on one line) unless body has one. */
+void sess_agent_fields(json_t *body, const json_t *s);
+
+/* ---- nodecheck.c ------------------------------------------------------------------ */
+/* A node's session object (borrowed) rebuilt with only the listing's
+ * fields, each checked and bounded, and node {id, name}: a new reference,
+ * or NULL when it is not a session. */
+json_t *sess_node_session(const json_t *in, const char *node_id, const char *node_name);
+/* A node's messages (borrowed) rebuilt the same way, the unknown dropped,
+ * at most AD_SESS_MESSAGES_MAX: a new array. */
+json_t *sess_node_messages(const json_t *in);
 
 #endif

@@ -29,63 +29,18 @@ struct ad_sessions {
     uv_loop_t *loop;
     ad_bus_t *bus;
     ad_store_t *store;
+    struct ad_plane *plane; /* borrowed: nodes are asked through it */
     char *home;
     uv_timer_t poll;
     bool polling, closed, scanning, scanned;
-    int refs;           /* the state, the timer's handle and each job in flight */
-    sess_info_t *cache; /* the last scan's, newest first */
+    int refs;              /* the state, the timer's handle and each job in flight */
+    ad_sess_info_t *cache; /* the last scan's, newest first */
     size_t n;
     waiter_t *waiters; /* lists waiting for the scan under way */
     uv_work_t work;
-    sess_info_t *next; /* the scan under way's result */
+    ad_sess_info_t *next; /* the scan under way's result */
     size_t n_next;
 };
-
-static const char *const names[SESS_TOOLS] = {"claude", "codex", "gemini"};
-
-const char *sess_tool_name(sess_tool_t t)
-{
-    return names[t];
-}
-
-int sess_tool_parse(const char *s, sess_tool_t *out)
-{
-    for (int t = 0; t < SESS_TOOLS; t++) {
-        if (s != NULL && strcmp(s, names[t]) == 0) {
-            *out = (sess_tool_t)t;
-            return 0;
-        }
-    }
-    return AD_EINVAL;
-}
-
-int ad_sessions_tool_check(const char *tool, ad_field_err_t *e)
-{
-    sess_tool_t t;
-    if (sess_tool_parse(tool, &t) != 0) {
-        return e != NULL ? ad_field_fail(e, "tool", "must be one of claude, codex, gemini")
-                         : AD_EINVAL;
-    }
-    return 0;
-}
-
-int ad_sessions_id_check(const char *id, ad_field_err_t *e)
-{
-    size_t n = id != NULL ? strlen(id) : 0;
-    bool ok = n > 0 && n < AD_SESS_ID_MAX && id[0] != '-';
-    for (size_t i = 0; ok && i < n; i++) {
-        char c = id[i];
-        ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
-    }
-    if (!ok) {
-        return e != NULL ? ad_field_fail(e, "sessionId",
-                                         "must be a session id: letters, digits and '-', at "
-                                         "most %d characters",
-                                         AD_SESS_ID_MAX - 1)
-                         : AD_EINVAL;
-    }
-    return 0;
-}
 
 ad_sessions_t *ad_sessions_new(uv_loop_t *loop, ad_bus_t *bus, ad_store_t *store, const char *home)
 {
@@ -103,10 +58,25 @@ ad_store_t *sess_store(const ad_sessions_t *S)
     return S->store;
 }
 
+bool sess_closed(const ad_sessions_t *S)
+{
+    return S->closed;
+}
+
+struct ad_plane *sess_plane(const ad_sessions_t *S)
+{
+    return S->plane;
+}
+
+void ad_sessions_set_plane(ad_sessions_t *S, struct ad_plane *p)
+{
+    S->plane = p;
+}
+
 static void unref(ad_sessions_t *S)
 {
     if (--S->refs == 0) {
-        sess_infos_free(S->cache, S->n);
+        ad_sess_infos_free(S->cache, S->n);
         free(S->home);
         free(S);
     }
@@ -146,19 +116,19 @@ void ad_sessions_close(ad_sessions_t *S)
 static void scan_work(uv_work_t *w)
 {
     ad_sessions_t *S = w->data;
-    sess_scan(S->home, S->cache, S->n, &S->next, &S->n_next);
+    ad_sess_scan(S->home, S->cache, S->n, &S->next, &S->n_next);
 }
 
-static json_t *list_json(const sess_info_t *v, size_t n)
+static json_t *list_json(const ad_sess_info_t *v, size_t n)
 {
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
-        json_array_append_new(arr, sess_info_json(&v[i]));
+        json_array_append_new(arr, ad_sess_info_json(&v[i]));
     }
     return json_pack("{s:o}", "sessions", arr);
 }
 
-static bool changed(const sess_info_t *s, const sess_info_t *old, size_t n_old)
+static bool changed(const ad_sess_info_t *s, const ad_sess_info_t *old, size_t n_old)
 {
     for (size_t i = 0; i < n_old; i++) {
         if (old[i].tool == s->tool && strcmp(old[i].rel, s->rel) == 0) {
@@ -174,7 +144,7 @@ static void publish_changes(ad_sessions_t *S)
     int sent = 0;
     for (size_t i = 0; i < S->n_next && sent < PUBLISH_MAX; i++) {
         if (changed(&S->next[i], S->cache, S->n)) {
-            json_t *p = json_pack("{s:o}", "session", sess_info_json(&S->next[i]));
+            json_t *p = json_pack("{s:o}", "session", ad_sess_info_json(&S->next[i]));
             ad_bus_publish_to(S->bus, "external_session", p, "sessions", "", "org", AD_ORG_DEFAULT,
                               NULL);
             json_decref(p);
@@ -191,7 +161,7 @@ static void scan_done(uv_work_t *w, int status)
     if (!S->closed && S->scanned && S->bus != NULL) {
         publish_changes(S);
     }
-    sess_infos_free(S->cache, S->n);
+    ad_sess_infos_free(S->cache, S->n);
     S->cache = S->next;
     S->n = S->n_next;
     S->next = NULL;
@@ -265,7 +235,7 @@ void sess_list_scan(ad_sessions_t *S, ad_sessions_cb cb, void *ud)
 typedef struct {
     uv_work_t work;
     ad_sessions_t *S;
-    sess_tool_t tool;
+    ad_sess_tool_t tool;
     char id[AD_SESS_ID_MAX];
     ad_sessions_cb cb;
     void *ud;
@@ -276,20 +246,7 @@ typedef struct {
 static void read_work(uv_work_t *w)
 {
     read_job_t *j = w->data;
-    sess_info_t s = {0};
-    j->rc = sess_find(j->S->home, j->tool, j->id, &s);
-    int fd = j->rc == 0 ? sess_file_open(j->S->home, j->tool, s.rel) : -1;
-    if (fd < 0) {
-        j->rc = AD_ENOENT;
-        sess_info_clear(&s);
-        return;
-    }
-    sess_msgs_t *m = sess_msgs_new(j->tool);
-    int64_t from = s.size > (int64_t)AD_SESS_READ_MAX ? s.size - (int64_t)AD_SESS_READ_MAX : 0;
-    sess_lines(fd, from, s.size, sess_msgs_line, m);
-    close(fd);
-    j->out = json_pack("{s:o, s:o}", "session", sess_info_json(&s), "messages", sess_msgs_take(m));
-    sess_info_clear(&s);
+    j->rc = ad_sess_read(j->S->home, ad_sess_tool_name(j->tool), j->id, &j->out);
 }
 
 static void read_done(uv_work_t *w, int status)
@@ -310,7 +267,7 @@ void ad_sessions_read(ad_sessions_t *S, const char *tool, const char *id, ad_ses
                       void *ud)
 {
     read_job_t *j = ad_xcalloc(1, sizeof(*j));
-    if (sess_tool_parse(tool, &j->tool) != 0 || ad_sessions_id_check(id, NULL) != 0) {
+    if (ad_sess_tool_parse(tool, &j->tool) != 0 || ad_sess_id_check(id, NULL) != 0) {
         free(j);
         cb(AD_EINVAL, NULL, ud);
         return;

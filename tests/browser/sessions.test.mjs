@@ -4,13 +4,18 @@
 // message; a live one (its file just written) cannot be adopted, opens
 // read-only and shows a line appended to its file without a reload; Adopt
 // on an ended one makes an agent of it (its folder registered) and opens
-// it, its history there.
+// it, its history there. A session kept on a node is listed with its node
+// and adopted there, into the worktree chosen beside its Adopt.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { test } from 'node:test';
+import { createRequire } from 'node:module';
 import { api, makeRepo, shot, tmpDir } from './lib/harness.mjs';
 import { session, waitText } from './lib/session.mjs';
+
+const require = createRequire(import.meta.url);
+const { startNode } = require('../e2e/lib/nodes.js');
 
 let d;
 let b;
@@ -70,4 +75,44 @@ test('the Sessions page lists, follows and adopts the CLIs\' own sessions', asyn
   const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
   assert.ok(overflow <= 0, `the page overflows by ${overflow}px`);
   await page.setViewportSize({ width: 1280, height: 720 });
+});
+
+test('a node\'s session shows its node, and Adopt places the agent on that node', async () => {
+  const repo = makeRepo();
+  const ws = await api(d.url, 'POST', '/api/workspaces', { path: repo, name: 'nodesess' });
+  assert.equal(ws.status, 201, JSON.stringify(ws.data));
+  const wt = (await api(d.url, 'GET', `/api/worktrees?workspaceId=${ws.data.id}`)).data.worktrees[0];
+  const t = await api(d.url, 'POST', '/api/tokens', { name: 'sbox', scope: 'node' });
+  const node = await startNode(d.url, { token: t.data.token, name: 'sbox', env: { PATH: `${path.dirname(process.execPath)}:/usr/bin:/bin` } });
+  try {
+    const cwd = '/srv/node-project';
+    const sid = 'cccccccc-1111-4222-8333-444444444444';
+    const dir = path.join(node.home, '.claude', 'projects', cwd.replace(/[^A-Za-z0-9]/g, '-'));
+    fs.mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, `${sid}.jsonl`);
+    fs.writeFileSync(file, line('user', 'tune the node cache', cwd, sid) + line('assistant', 'The cache is tuned.', cwd, sid));
+    const old = new Date(Date.now() - 3600e3);
+    fs.utimesSync(file, old, old);
+
+    const { page } = b;
+    await page.goto(d.url + '/#/sessions');
+    const row = page.locator(`tr[data-session="${sid}"]`);
+    await waitText(row, /tune the node cache/, 'the node\'s session listed');
+    assert.equal(await row.getAttribute('data-node'), 'sbox');
+    assert.match(await row.locator('.ext-node').innerText(), /sbox/);
+    await row.locator('.ext-open').click();
+    await waitText(page.getByRole('list', { name: "The session's messages" }), /The cache is tuned\./, 'read over the link');
+
+    await row.locator('select.ext-into').selectOption(wt.id);
+    await row.getByRole('button', { name: 'Adopt' }).click();
+    await page.waitForURL(/#\/agents\/ag_/);
+    const id = decodeURIComponent(page.url().split('#/agents/')[1]);
+    const ag = (await api(d.url, 'GET', `/api/agents/${id}`)).data;
+    assert.equal(ag.sessionId, sid);
+    assert.equal(ag.state.node, 'sbox');
+    assert.equal(ag.worktreeId, wt.id);
+    await waitText(page.locator('main'), /The cache is tuned\./, 'the adopted history on the agent page');
+  } finally {
+    await node.cleanup();
+  }
 });

@@ -488,7 +488,7 @@ async function runToDone(id, headers = {}) {
 test('the agent sandbox on a node: its worktree writable; the node\'s data dir, token file and home out of reach; the plane\'s policy (network off, "none") holds there', async () => {
   const g = nodes[0];
   const mark = `agentd-e2e-${process.pid}-${Date.now()}`;
-  const home = require('node:os').homedir();
+  const home = g.n.home; // the node user's (lib/nodes.js: a temporary one)
   const outside = [`${g.dataDir}/${mark}`, `${home}/${mark}`];
   const script = CHECK + [
     'echo inside > inside-box.txt && echo "IN $(cat inside-box.txt)"',

@@ -5,7 +5,7 @@ import type { RoutineRow, RoutineRunRow, RunRow } from './rows';
 import type { Agent, Approval, Message, Run, Workspace, Worktree } from './types';
 import type { ChatMessage } from './workbench';
 import type { Trace } from './trace';
-import type { ExternalMessage, ExternalSession } from './sessions';
+import type { ExternalMessage, ExternalSession, SessionNode } from './sessions';
 
 /** GET /api/usage/agents: each agent's use in the current period. */
 export interface UsageByAgent {
@@ -663,10 +663,17 @@ export const api = {
   routineRuns: async (id: string) => listOf<RoutineRunRow>(await request('GET', `/api/routines/${enc(id)}/runs`), 'runs'),
   runRoutine: (id: string) => request<RoutineRunRow>('POST', `/api/routines/${enc(id)}/run`, {}),
   // The CLIs' own sessions on this machine (docs/sessions.md).
-  externalSessions: async () => listOf<ExternalSession>(await request('GET', '/api/sessions/external'), 'sessions'),
-  externalSession: (tool: string, id: string) =>
-    request<{ session: ExternalSession; messages: ExternalMessage[] }>('GET', `/api/sessions/external/${enc(tool)}/${enc(id)}`),
-  adoptSession: (tool: string, sessionId: string) => request<Agent>('POST', '/api/sessions/external/adopt', { tool, sessionId }),
+  externalSessions: async () => {
+    const r = await request<{ sessions: ExternalSession[]; nodes?: SessionNode[] }>('GET', '/api/sessions/external');
+    return { sessions: r.sessions ?? [], nodes: r.nodes ?? [] };
+  },
+  externalSession: (tool: string, id: string, node?: string) =>
+    request<{ session: ExternalSession; messages: ExternalMessage[] }>(
+      'GET',
+      `/api/sessions/external/${enc(tool)}/${enc(id)}` + (node ? `?node=${enc(node)}` : ''),
+    ),
+  adoptSession: (tool: string, sessionId: string, node?: string, worktreeId?: string) =>
+    request<Agent>('POST', '/api/sessions/external/adopt', { tool, sessionId, ...(node ? { node } : {}), ...(worktreeId ? { worktreeId } : {}) }),
   revokeNode: (id: string) => request('DELETE', `/api/nodes/${enc(id)}`),
   nodeAction: (id: string, what: 'drain' | 'cordon' | 'uncordon') => request('POST', `/api/nodes/${enc(id)}/${what}`),
   setNode: (id: string, body: { maxRuns?: number | null; labels?: Record<string, string> | null }) => request('PATCH', `/api/nodes/${enc(id)}`, body),

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { adoptable, folderName, upsertSession, type ExternalSession } from '../src/sessions';
+import { adoptable, folderName, sessionKey, upsertSession, type ExternalSession } from '../src/sessions';
 
 const s = (id: string, at: string, extra: Partial<ExternalSession> = {}): ExternalSession => ({
   tool: 'claude',
@@ -33,5 +33,14 @@ describe('outside sessions', () => {
     expect(adoptable(s('a', '2026-11-29T12:00:00Z'))).toBe(true);
     expect(adoptable(s('g', '2026-11-29T12:00:00Z', { tool: 'gemini' }))).toBe(true);
     expect(adoptable(s('x', '2026-11-29T12:00:00Z', { tool: 'other' as any }))).toBe(false);
+  });
+  it('keys a node session apart from this machine one with the same id, and adopts only Claude on a node', () => {
+    const here = s('a', '2026-11-29T10:00:00Z');
+    const there = s('a', '2026-11-29T09:00:00Z', { node: { id: 'nd_1', name: 'box' } });
+    expect(sessionKey(here)).not.toEqual(sessionKey(there));
+    const list = upsertSession([there], s('a', '2026-11-29T11:00:00Z'));
+    expect(list.map((x) => x.node?.name ?? 'here')).toEqual(['here', 'box']);
+    expect(adoptable(there)).toBe(true);
+    expect(adoptable(s('c', '2026-11-29T12:00:00Z', { tool: 'codex', node: { id: 'nd_1', name: 'box' } }))).toBe(false);
   });
 });

@@ -28,7 +28,8 @@ async function nodeToken(d, name = 'node') {
 }
 
 // Starts `agentd node --join url`. opts: name, labels ('k=v,...'),
-// dataDir, token (the secret), args. Resolves once it says it joined, unless
+// dataDir, token (the secret), args, env (env.HOME: the node user's home;
+// a temporary one, n.home, removed by n.cleanup, unless given). Resolves once it says it joined, unless
 // opts.wait is false. n.stop(signal), n.kill() (SIGKILL), n.exit (a promise
 // of {code, signal}).
 function startNode(url, opts = {}) {
@@ -49,8 +50,13 @@ function startNode(url, opts = {}) {
     ...cred, '--name', opts.name || 'n1'];
   if (opts.labels) args.push('--labels', opts.labels);
   if (opts.args) args.push(...opts.args);
-  const proc = spawn(daemon.BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...daemon.NET_TEST_ENV, ...process.env, ...(opts.env || {}) } });
-  const n = { proc, dataDir, tokenFile, stdout: '', stderr: '', exited: null, name: opts.name || 'n1' };
+  // the node's user has a home of its own (a temporary one unless the test
+  // gives one), so the CLIs its agents run write their sessions there and
+  // never into the test machine's ~/.claude
+  const home = opts.env?.HOME ?? daemon.tmpDir('agentd-node-home-');
+  const env = { ...daemon.NET_TEST_ENV, ...process.env, ...(opts.env || {}), HOME: home };
+  const proc = spawn(daemon.BIN, args, { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const n = { proc, dataDir, tokenFile, home, stdout: '', stderr: '', exited: null, name: opts.name || 'n1' };
   running.add(n);
   n.exit = new Promise((resolve) => proc.on('exit', async (code, signal) => {
     running.delete(n);
@@ -74,6 +80,7 @@ function startNode(url, opts = {}) {
     await n.stop();
     await daemon.endHoldersGone(dataDir);
     if (!opts.dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+    if (opts.env?.HOME === undefined) fs.rmSync(home, { recursive: true, force: true });
     fs.rmSync(tokenFile, { force: true });
   };
   if (opts.wait === false) return Promise.resolve(n);

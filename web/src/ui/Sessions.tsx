@@ -1,16 +1,19 @@
 // The Sessions page (issue #76, docs/sessions.md): the sessions Claude Code,
-// Codex and Gemini CLI keep on this machine outside agentd, newest first, with their
-// folder, branch, first and last message and whether a process still writes
-// them; live as external_session events (topic "sessions") arrive. A row
-// opens the session read-only (its messages, read again as it changes while
-// live); Adopt makes an agent of an ended one and opens it. A session an
-// agent holds links to that agent.
+// Codex and Gemini CLI keep on this machine and on the organisation's nodes
+// outside agentd, newest first, with their node, folder, branch, first and
+// last message and whether a process still writes them; this machine's live
+// as external_session events (topic "sessions") arrive, the nodes' read again
+// every few seconds. A row opens the session read-only (its messages, read
+// again as it changes while live); Adopt makes an agent of an ended one and
+// opens it (a node's into the worktree chosen beside it, pinned to its node).
+// A session an agent holds links to that agent.
 import { useSignal } from '@preact/signals';
 import { useEffect } from 'preact/hooks';
 import { api } from '../api';
 import { liveTopic } from '../livetopic';
 import { go } from '../router';
-import { adoptable, folderName, sessionKey, upsertSession, type ExternalMessage, type ExternalSession } from '../sessions';
+import { adoptable, folderName, sessionKey, upsertSession, type ExternalMessage, type ExternalSession, type SessionNode } from '../sessions';
+import type { Worktree } from '../types';
 import { toast } from '../store';
 import { ago, Empty, ErrorState, errText, Spinner } from './common';
 
@@ -19,10 +22,10 @@ function Messages({ s, version }: { s: ExternalSession; version: number }) {
   const err = useSignal<string | null>(null);
   useEffect(() => {
     api
-      .externalSession(s.tool, s.sessionId)
+      .externalSession(s.tool, s.sessionId, s.node?.id)
       .then((r) => ((msgs.value = r.messages), (err.value = null)))
       .catch((e) => (err.value = errText(e)));
-  }, [s.tool, s.sessionId, version]);
+  }, [s.tool, s.sessionId, s.node?.id, version]);
   if (err.value)
     return (
       <div class="form-error" role="alert">
@@ -48,14 +51,29 @@ export default function Sessions() {
   const open = useSignal<string | null>(null);
   const version = useSignal(0);
   const busy = useSignal<string | null>(null);
+  const nodes = useSignal<SessionNode[]>([]);
+  const worktrees = useSignal<Worktree[]>([]);
+  const into = useSignal<Record<string, string>>({}); /* a node session's worktree, by key */
   const load = () =>
     api
       .externalSessions()
-      .then((l) => ((list.value = l), (err.value = null)))
+      .then((r) => {
+        list.value = r.sessions;
+        nodes.value = r.nodes;
+        err.value = null;
+        /* a node's session is adopted into one of the worktrees: offered beside it */
+        if (r.sessions.some((x) => x.node))
+          void api
+            .worktrees()
+            .then((w) => (worktrees.value = w))
+            .catch(() => undefined);
+      })
       .catch((e) => (err.value = errText(e)));
   useEffect(() => {
     void load();
-    return liveTopic(
+    /* a node's sessions come with the list only (and a node may join): read again while the page is open */
+    const poll = setInterval(() => void load(), 5000);
+    const off = liveTopic(
       ['sessions'],
       (type, p) => {
         if (type !== 'external_session' || !p?.session || !list.value) return;
@@ -64,11 +82,12 @@ export default function Sessions() {
       },
       () => void load(),
     );
+    return () => (clearInterval(poll), off());
   }, []);
   const adopt = async (s: ExternalSession) => {
     busy.value = sessionKey(s);
     try {
-      const ag = await api.adoptSession(s.tool, s.sessionId);
+      const ag = await api.adoptSession(s.tool, s.sessionId, s.node?.id, s.node ? into.value[sessionKey(s)] : undefined);
       toast('success', 'Session adopted', ag.name);
       go(`/agents/${ag.id}`);
     } catch (e) {
@@ -82,11 +101,18 @@ export default function Sessions() {
   if (!list.value) return <Spinner label="Looking for sessions…" />;
   return (
     <section class="page sessions-page" aria-label="Sessions">
-      <h1>Sessions on this machine</h1>
+      <h1>Sessions on this machine and its nodes</h1>
       <p class="muted">
         Claude Code's, Codex's and Gemini CLI's own sessions, started outside agentd. Adopt one to carry it on here: its history comes along and its next start
-        resumes it.
+        resumes it (a node's, on that node, in the worktree you choose).
       </p>
+      {nodes.value
+        .filter((n) => !n.listed)
+        .map((n) => (
+          <p key={n.id} class="muted ext-node-away" data-node={n.name}>
+            Node {n.name}: not listed ({n.error ?? n.state})
+          </p>
+        ))}
       {err.value && (
         <div class="form-error" role="alert">
           {err.value}
@@ -102,6 +128,7 @@ export default function Sessions() {
             <thead>
               <tr>
                 <th>Tool</th>
+                <th>Node</th>
                 <th>Folder</th>
                 <th>Branch</th>
                 <th>Conversation</th>
@@ -113,8 +140,15 @@ export default function Sessions() {
               {list.value.map((s) => {
                 const key = sessionKey(s);
                 return [
-                  <tr key={key} data-session={s.sessionId} data-live={s.live ? 'yes' : 'no'} class={open.value === key ? 'selected' : ''}>
+                  <tr
+                    key={key}
+                    data-session={s.sessionId}
+                    data-node={s.node?.name ?? ''}
+                    data-live={s.live ? 'yes' : 'no'}
+                    class={open.value === key ? 'selected' : ''}
+                  >
                     <td>{s.tool}</td>
+                    <td class="ext-node">{s.node ? s.node.name : <span class="muted">this machine</span>}</td>
                     <td title={s.cwd ?? ''}>{folderName(s.cwd)}</td>
                     <td>{s.gitBranch ?? '—'}</td>
                     <td>
@@ -136,21 +170,38 @@ export default function Sessions() {
                           view only
                         </span>
                       ) : (
-                        <button
-                          type="button"
-                          class="btn btn-sm"
-                          disabled={s.live || busy.value === key}
-                          title={s.live ? 'still being written outside agentd: adopt it once it ends' : undefined}
-                          onClick={() => void adopt(s)}
-                        >
-                          Adopt
-                        </button>
+                        <>
+                          {s.node && (
+                            <select
+                              class="ext-into"
+                              aria-label="The worktree to adopt it into"
+                              value={into.value[key] ?? ''}
+                              onChange={(e) => (into.value = { ...into.value, [key]: (e.target as HTMLSelectElement).value })}
+                            >
+                              <option value="">its worktree on the node</option>
+                              {worktrees.value.map((w) => (
+                                <option key={w.id} value={w.id}>
+                                  {w.name}
+                                </option>
+                              ))}
+                            </select>
+                          )}
+                          <button
+                            type="button"
+                            class="btn btn-sm"
+                            disabled={s.live || busy.value === key}
+                            title={s.live ? 'still being written outside agentd: adopt it once it ends' : undefined}
+                            onClick={() => void adopt(s)}
+                          >
+                            Adopt
+                          </button>
+                        </>
                       )}
                     </td>
                   </tr>,
                   open.value === key && (
                     <tr key={key + '/messages'} class="ext-detail">
-                      <td colSpan={6}>
+                      <td colSpan={7}>
                         <Messages s={s} version={version.value} />
                       </td>
                     </tr>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The CLIs' session files as src/sessions reads them (issue #76): ids, the
+ * The CLIs' session files as src/sessfile reads them (issue #76): ids, the
  * scan of a HOME with hostile neighbours (a huge line, bad JSON, a
  * symlinked file and folder, a FIFO, a name that is no id), Claude's and
  * Codex's records into a summary and messages (sidechain, meta and
@@ -22,7 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sessions/sessions_int.h"
+#include "sessfile/sessfile.h"
 
 static char home[PATH_MAX];
 
@@ -81,21 +81,21 @@ static int teardown(void **state)
 static void ids(void **state)
 {
     (void)state;
-    assert_int_equal(ad_sessions_id_check("b76a10ee-ee41-48df-ace1-f5a772f246b2", NULL), 0);
-    assert_int_equal(ad_sessions_id_check("abc", NULL), 0);
+    assert_int_equal(ad_sess_id_check("b76a10ee-ee41-48df-ace1-f5a772f246b2", NULL), 0);
+    assert_int_equal(ad_sess_id_check("abc", NULL), 0);
     const char *bad[] = {"", "..", "../../etc/passwd", "a/b", "-rf", "a b", "a.jsonl", "é", NULL};
     for (int i = 0; bad[i] != NULL; i++) {
         ad_field_err_t e = {0};
-        assert_int_equal(ad_sessions_id_check(bad[i], &e), AD_EINVAL);
+        assert_int_equal(ad_sess_id_check(bad[i], &e), AD_EINVAL);
         assert_string_equal(e.field, "sessionId");
     }
     char longid[AD_SESS_ID_MAX + 1];
     memset(longid, 'a', AD_SESS_ID_MAX);
     longid[AD_SESS_ID_MAX] = '\0';
-    assert_int_equal(ad_sessions_id_check(longid, NULL), AD_EINVAL);
-    assert_int_equal(ad_sessions_tool_check("claude", NULL), 0);
-    assert_int_equal(ad_sessions_tool_check("gemini", NULL), 0);
-    assert_int_equal(ad_sessions_tool_check("vim", NULL), AD_EINVAL);
+    assert_int_equal(ad_sess_id_check(longid, NULL), AD_EINVAL);
+    assert_int_equal(ad_sess_tool_check("claude", NULL), 0);
+    assert_int_equal(ad_sess_tool_check("gemini", NULL), 0);
+    assert_int_equal(ad_sess_tool_check("vim", NULL), AD_EINVAL);
 }
 
 /* A scan keeps the good sessions and nothing through a link, a FIFO or a
@@ -128,12 +128,12 @@ static void scan_hostile(void **state)
     put(".claude/projects/-work-proj/no%2fid.jsonl", USER("odd", ""));
     put(".claude/projects/-work-proj/notes.txt", USER("odd", ""));
 
-    sess_info_t *v = NULL;
+    ad_sess_info_t *v = NULL;
     size_t n = 0;
-    sess_scan(home, NULL, 0, &v, &n);
+    ad_sess_scan(home, NULL, 0, &v, &n);
     assert_int_equal(n, 2);
-    sess_info_t *good = strcmp(v[0].id, "good") == 0 ? &v[0] : &v[1];
-    sess_info_t *junk = good == &v[0] ? &v[1] : &v[0];
+    ad_sess_info_t *good = strcmp(v[0].id, "good") == 0 ? &v[0] : &v[1];
+    ad_sess_info_t *junk = good == &v[0] ? &v[1] : &v[0];
     assert_string_equal(junk->id, "junk");
     assert_string_equal(junk->first, "after the junk");
     assert_string_equal(good->cwd, CWD);
@@ -141,40 +141,40 @@ static void scan_hostile(void **state)
     assert_string_equal(good->first, "first question");
     assert_string_equal(good->last, "an answer");
     assert_true(good->live); /* just written */
-    json_t *j = sess_info_json(good);
+    json_t *j = ad_sess_info_json(good);
     assert_string_equal(json_string_value(json_object_get(j, "startedAt")),
                         "2026-11-29T10:00:00.000Z");
     json_decref(j);
 
     /* a second scan reuses what did not change */
-    sess_info_t *w = NULL;
+    ad_sess_info_t *w = NULL;
     size_t m = 0;
-    sess_scan(home, v, n, &w, &m);
+    ad_sess_scan(home, v, n, &w, &m);
     assert_int_equal(m, 2);
     assert_string_equal(w[0].first, v[0].first);
-    sess_infos_free(w, m);
-    sess_infos_free(v, n);
+    ad_sess_infos_free(w, m);
+    ad_sess_infos_free(v, n);
 
-    sess_info_t one = {0};
-    assert_int_equal(sess_find(home, SESS_CLAUDE, "linked", &one), AD_ENOENT);
-    assert_int_equal(sess_find(home, SESS_CLAUDE, "fifo", &one), AD_ENOENT);
-    assert_int_equal(sess_find(home, SESS_CLAUDE, "good", &one), 0);
+    ad_sess_info_t one = {0};
+    assert_int_equal(ad_sess_find(home, AD_SESS_CLAUDE, "linked", &one), AD_ENOENT);
+    assert_int_equal(ad_sess_find(home, AD_SESS_CLAUDE, "fifo", &one), AD_ENOENT);
+    assert_int_equal(ad_sess_find(home, AD_SESS_CLAUDE, "good", &one), 0);
     assert_string_equal(one.first, "first question");
-    sess_info_clear(&one);
+    ad_sess_info_clear(&one);
     /* a HOME that is no absolute path: nothing */
-    assert_int_equal(sess_root_open("relative", SESS_CLAUDE), -1);
+    assert_int_equal(ad_sess_root_open("relative", AD_SESS_CLAUDE), -1);
 }
 
-static void read_all(sess_tool_t tool, const char *rel, json_t **out)
+static void read_all(ad_sess_tool_t tool, const char *rel, json_t **out)
 {
-    int fd = sess_file_open(home, tool, rel);
+    int fd = ad_sess_file_open(home, tool, rel);
     assert_true(fd >= 0);
-    sess_msgs_t *m = sess_msgs_new(tool);
+    ad_sess_msgs_t *m = ad_sess_msgs_new(tool);
     struct stat st;
     assert_int_equal(fstat(fd, &st), 0);
-    assert_int_equal(sess_lines(fd, 0, st.st_size, sess_msgs_line, m), 0);
+    assert_int_equal(ad_sess_lines(fd, 0, st.st_size, ad_sess_msgs_line, m), 0);
     close(fd);
-    *out = sess_msgs_take(m);
+    *out = ad_sess_msgs_take(m);
 }
 
 /* Claude's messages: a tool call answered by its result is one message. */
@@ -193,7 +193,7 @@ static void claude_messages(void **state)
                                                                      "{\"type\":\"text\",\"text\":"
                                                                      "\"One file.\"}"));
     json_t *msgs = NULL;
-    read_all(SESS_CLAUDE, "-work-proj/tools.jsonl", &msgs);
+    read_all(AD_SESS_CLAUDE, "-work-proj/tools.jsonl", &msgs);
     assert_int_equal(json_array_size(msgs), 4);
     const char *roles[] = {"user", "assistant", "tool", "assistant"};
     for (size_t i = 0; i < 4; i++) {
@@ -231,15 +231,16 @@ static void codex_files(void **state)
         "{\"type\":\"event_msg\",\"payload\":{\"type\":\"agent_message\",\"message\":\"x\"}}\n"
         "{\"type\":\"response_item\",\"payload\":{\"type\":\"message\",\"role\":\"assistant\","
         "\"content\":[{\"type\":\"output_text\",\"text\":\"banana\"}]}}\n");
-    sess_info_t s = {0};
-    assert_int_equal(sess_find(home, SESS_CODEX, "01a226a9-733a-7e71-9b0d-f880bc3e9dcc", &s), 0);
+    ad_sess_info_t s = {0};
+    assert_int_equal(ad_sess_find(home, AD_SESS_CODEX, "01a226a9-733a-7e71-9b0d-f880bc3e9dcc", &s),
+                     0);
     assert_string_equal(s.cwd, "/work/c");
     assert_string_equal(s.branch, "main");
     assert_string_equal(s.first, "remember this word");
     assert_string_equal(s.last, "banana");
-    sess_info_clear(&s);
+    ad_sess_info_clear(&s);
     json_t *msgs = NULL;
-    read_all(SESS_CODEX, rel, &msgs);
+    read_all(AD_SESS_CODEX, rel, &msgs);
     assert_int_equal(json_array_size(msgs), 2);
     json_decref(msgs);
 }
@@ -262,34 +263,34 @@ static void gemini_files(void **state)
         "{\"type\":\"user\",\"timestamp\":\"2026-11-29T09:36:20.201Z\",\"content\":[{"
         "\"text\":\"remember this word\"}]}\n"
         "{\"type\":\"gemini\",\"content\":\"banana\"}\n");
-    sess_info_t s = {0};
+    ad_sess_info_t s = {0};
     /* its id is the header's (what --resume takes), found by it or by the file's name */
-    assert_int_equal(sess_find(home, SESS_GEMINI, "b675a584-45f4", &s), 0);
+    assert_int_equal(ad_sess_find(home, AD_SESS_GEMINI, "b675a584-45f4", &s), 0);
     assert_string_equal(s.id, "b675a584-45f4");
     assert_string_equal(s.cwd, "/work/g");
     assert_string_equal(s.first, "remember this word");
     assert_string_equal(s.last, "banana");
-    json_t *j = sess_info_json(&s);
+    json_t *j = ad_sess_info_json(&s);
     assert_string_equal(json_string_value(json_object_get(j, "tool")), "gemini");
     assert_string_equal(json_string_value(json_object_get(j, "sessionId")), "b675a584-45f4");
     json_decref(j);
-    sess_info_clear(&s);
-    assert_int_equal(sess_find(home, SESS_GEMINI, "2026-11-29T09-36-b675a584", &s), 0);
+    ad_sess_info_clear(&s);
+    assert_int_equal(ad_sess_find(home, AD_SESS_GEMINI, "2026-11-29T09-36-b675a584", &s), 0);
     assert_string_equal(s.id, "b675a584-45f4");
-    sess_info_clear(&s);
+    ad_sess_info_clear(&s);
     /* an id that only shares the name's 8 characters is no session */
-    assert_int_equal(sess_find(home, SESS_GEMINI, "b675a584-ffff", &s), AD_ENOENT);
+    assert_int_equal(ad_sess_find(home, AD_SESS_GEMINI, "b675a584-ffff", &s), AD_ENOENT);
     /* a header that names another session than the file's name: the name stays its id */
     put(".gemini/tmp/proj/chats/session-2026-11-29T10-00-aaaaaaaa.jsonl",
         "{\"sessionId\":\"bbbbbbbb-0000\",\"startTime\":\"2026-11-29T10:00:00.000Z\"}\n"
         "{\"type\":\"user\",\"content\":\"hi\"}\n");
-    assert_int_equal(sess_find(home, SESS_GEMINI, "bbbbbbbb-0000", &s), AD_ENOENT);
-    assert_int_equal(sess_find(home, SESS_GEMINI, "aaaaaaaa-0000", &s), AD_ENOENT);
-    assert_int_equal(sess_find(home, SESS_GEMINI, "2026-11-29T10-00-aaaaaaaa", &s), 0);
+    assert_int_equal(ad_sess_find(home, AD_SESS_GEMINI, "bbbbbbbb-0000", &s), AD_ENOENT);
+    assert_int_equal(ad_sess_find(home, AD_SESS_GEMINI, "aaaaaaaa-0000", &s), AD_ENOENT);
+    assert_int_equal(ad_sess_find(home, AD_SESS_GEMINI, "2026-11-29T10-00-aaaaaaaa", &s), 0);
     assert_string_equal(s.id, "2026-11-29T10-00-aaaaaaaa");
-    sess_info_clear(&s);
+    ad_sess_info_clear(&s);
     json_t *msgs = NULL;
-    read_all(SESS_GEMINI, "proj/chats/session-2026-11-29T09-36-b675a584.jsonl", &msgs);
+    read_all(AD_SESS_GEMINI, "proj/chats/session-2026-11-29T09-36-b675a584.jsonl", &msgs);
     assert_int_equal(json_array_size(msgs), 2);
     json_decref(msgs);
 
@@ -300,9 +301,9 @@ static void gemini_files(void **state)
     snprintf(link, sizeof(link), "%s/.gemini/tmp/linked/.project_root", home);
     assert_int_equal(symlink(target, link), 0);
     put(".gemini/tmp/linked/chats/session-x.jsonl", "{\"type\":\"user\",\"content\":\"hi\"}\n");
-    assert_int_equal(sess_find(home, SESS_GEMINI, "x", &s), 0);
+    assert_int_equal(ad_sess_find(home, AD_SESS_GEMINI, "x", &s), 0);
     assert_null(s.cwd);
-    sess_info_clear(&s);
+    ad_sess_info_clear(&s);
 }
 
 /* A long file: the first message from its head, the last from its tail,
@@ -320,12 +321,12 @@ static void head_and_tail(void **state)
     }
     fputs(USER("the end", ""), f);
     fclose(f);
-    sess_info_t s = {0};
-    assert_int_equal(sess_find(home, SESS_CLAUDE, "long", &s), 0);
+    ad_sess_info_t s = {0};
+    assert_int_equal(ad_sess_find(home, AD_SESS_CLAUDE, "long", &s), 0);
     assert_true(s.size > 4 * (int64_t)AD_SESS_WINDOW);
     assert_string_equal(s.first, "the start");
     assert_string_equal(s.last, "the end");
-    sess_info_clear(&s);
+    ad_sess_info_clear(&s);
 }
 
 typedef struct {
@@ -362,11 +363,11 @@ static void lines(void **state)
     struct stat st;
     assert_int_equal(fstat(fd, &st), 0);
     count_t c = {0};
-    assert_int_equal(sess_lines(fd, 0, st.st_size, count_line, &c), 0);
+    assert_int_equal(ad_sess_lines(fd, 0, st.st_size, count_line, &c), 0);
     assert_int_equal(c.n, 3); /* one, two, three */
     assert_int_equal(c.last, 5);
     c = (count_t){0};
-    assert_int_equal(sess_lines(fd, 2, st.st_size, count_line, &c), 0);
+    assert_int_equal(ad_sess_lines(fd, 2, st.st_size, count_line, &c), 0);
     assert_int_equal(c.n, 2); /* "ne" and the long line skipped */
     close(fd);
 }
@@ -402,15 +403,15 @@ static void live_files(void **state)
     char c;
     assert_int_equal(read(ready[0], &c, 1), 1); /* the child has it open */
     close(ready[0]);
-    sess_info_t v[2] = {0};
-    assert_int_equal(sess_find(home, SESS_CLAUDE, "held", &v[0]), 0);
-    assert_int_equal(sess_find(home, SESS_CLAUDE, "idle", &v[1]), 0);
+    ad_sess_info_t v[2] = {0};
+    assert_int_equal(ad_sess_find(home, AD_SESS_CLAUDE, "held", &v[0]), 0);
+    assert_int_equal(ad_sess_find(home, AD_SESS_CLAUDE, "idle", &v[1]), 0);
     assert_true(v[0].live);
     assert_false(v[1].live);
     close(p[1]);
     waitpid(child, NULL, 0);
-    sess_info_clear(&v[0]);
-    sess_info_clear(&v[1]);
+    ad_sess_info_clear(&v[0]);
+    ad_sess_info_clear(&v[1]);
 }
 
 int main(void)

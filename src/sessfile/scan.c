@@ -11,7 +11,7 @@
  * from its head and tail (AD_SESS_WINDOW each), or from the last scan when
  * its size and time did not change.
  */
-#include "sessions/sessions_int.h"
+#include "sessfile/sessfile.h"
 
 #include <dirent.h>
 #include <limits.h>
@@ -21,12 +21,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static const char *const roots[SESS_TOOLS] = {".claude/projects", ".codex/sessions", ".gemini/tmp"};
+static const char *const roots[AD_SESS_TOOLS] = {".claude/projects", ".codex/sessions",
+                                                 ".gemini/tmp"};
 /* The folders between the CLI's folder and its files: <folder>/, YYYY/MM/DD/,
  * <project>/chats/. */
-static const int depths[SESS_TOOLS] = {1, 3, 2};
+static const int depths[AD_SESS_TOOLS] = {1, 3, 2};
 
-int sess_root_open(const char *home, sess_tool_t tool)
+int ad_sess_root_open(const char *home, ad_sess_tool_t tool)
 {
     if (home == NULL || home[0] != '/') {
         return -1;
@@ -34,9 +35,9 @@ int sess_root_open(const char *home, sess_tool_t tool)
     return ad_open_beneath(home, roots[tool], O_RDONLY | O_DIRECTORY | O_NOFOLLOW);
 }
 
-int sess_file_open(const char *home, sess_tool_t tool, const char *rel)
+int ad_sess_file_open(const char *home, ad_sess_tool_t tool, const char *rel)
 {
-    int root = sess_root_open(home, tool);
+    int root = ad_sess_root_open(home, tool);
     if (root < 0) {
         return -1;
     }
@@ -50,7 +51,7 @@ int sess_file_open(const char *home, sess_tool_t tool, const char *rel)
     return fd;
 }
 
-void sess_info_clear(sess_info_t *s)
+void ad_sess_info_clear(ad_sess_info_t *s)
 {
     free(s->cwd);
     free(s->first);
@@ -58,7 +59,7 @@ void sess_info_clear(sess_info_t *s)
     s->cwd = s->first = s->last = NULL;
 }
 
-void sess_set_cwd(sess_info_t *s, const char *path)
+void ad_sess_set_cwd(ad_sess_info_t *s, const char *path)
 {
     if (path != NULL && path[0] == '/' && strlen(path) < PATH_MAX) {
         free(s->cwd);
@@ -66,22 +67,22 @@ void sess_set_cwd(sess_info_t *s, const char *path)
     }
 }
 
-void sess_infos_free(sess_info_t *v, size_t n)
+void ad_sess_infos_free(ad_sess_info_t *v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        sess_info_clear(&v[i]);
+        ad_sess_info_clear(&v[i]);
     }
     free(v);
 }
 
 typedef struct {
-    sess_info_t *v;
+    ad_sess_info_t *v;
     size_t n, cap;
 } found_t;
 
 /* A file name's session id: Claude's "<id>.jsonl", Codex's
  * "rollout-<time>-<uuid>.jsonl" (the uuid, 36 characters). */
-static bool id_of(sess_tool_t tool, const char *name, char id[AD_SESS_ID_MAX])
+static bool id_of(ad_sess_tool_t tool, const char *name, char id[AD_SESS_ID_MAX])
 {
     size_t n = strlen(name);
     if (n <= 6 || strcmp(name + n - 6, ".jsonl") != 0) {
@@ -89,13 +90,13 @@ static bool id_of(sess_tool_t tool, const char *name, char id[AD_SESS_ID_MAX])
     }
     n -= 6;
     const char *start = name;
-    if (tool == SESS_GEMINI) { /* session-<time>-<id8>.jsonl: the stem after "session-" */
+    if (tool == AD_SESS_GEMINI) { /* session-<time>-<id8>.jsonl: the stem after "session-" */
         if (strncmp(name, "session-", 8) != 0) {
             return false;
         }
         start = name + 8;
         n -= 8;
-    } else if (tool == SESS_CODEX) {
+    } else if (tool == AD_SESS_CODEX) {
         if (strncmp(name, "rollout-", 8) != 0 || n < 8 + 36) {
             return false;
         }
@@ -107,18 +108,18 @@ static bool id_of(sess_tool_t tool, const char *name, char id[AD_SESS_ID_MAX])
     }
     memcpy(id, start, n);
     id[n] = '\0';
-    return ad_sessions_id_check(id, NULL) == 0;
+    return ad_sess_id_check(id, NULL) == 0;
 }
 
-static void add_file(found_t *f, sess_tool_t tool, int dfd, const char *dir, const char *name)
+static void add_file(found_t *f, ad_sess_tool_t tool, int dfd, const char *dir, const char *name)
 {
     char id[AD_SESS_ID_MAX];
     struct stat st;
-    if (f->n >= AD_SESS_FILES_MAX * SESS_TOOLS || !id_of(tool, name, id) ||
+    if (f->n >= AD_SESS_FILES_MAX * AD_SESS_TOOLS || !id_of(tool, name, id) ||
         fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) {
         return;
     }
-    sess_info_t s = {.tool = tool, .size = st.st_size, .dev = st.st_dev, .ino = st.st_ino};
+    ad_sess_info_t s = {.tool = tool, .size = st.st_size, .dev = st.st_dev, .ino = st.st_ino};
     s.mtime_ms = (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
     memcpy(s.id, id, sizeof(id));
     if ((size_t)snprintf(s.rel, sizeof(s.rel), "%s/%s", dir, name) >= sizeof(s.rel)) {
@@ -144,7 +145,7 @@ static int subdir(int dfd, const char *name)
 
 /* The files of folder dfd (path rel below the root), and depth more
  * levels of folders below it (Codex's YYYY/MM/DD). Takes dfd. */
-static void walk(found_t *f, sess_tool_t tool, int dfd, const char *rel, int depth, size_t start)
+static void walk(found_t *f, ad_sess_tool_t tool, int dfd, const char *rel, int depth, size_t start)
 {
     DIR *d = fdopendir(dfd);
     if (d == NULL) {
@@ -173,18 +174,18 @@ static void walk(found_t *f, sess_tool_t tool, int dfd, const char *rel, int dep
 
 static int newest_first(const void *a, const void *b)
 {
-    const sess_info_t *x = a, *y = b;
+    const ad_sess_info_t *x = a, *y = b;
     return x->mtime_ms < y->mtime_ms ? 1 : x->mtime_ms > y->mtime_ms ? -1 : 0;
 }
 
 static void summary_line(void *ud, const char *line, size_t len)
 {
-    sess_summary_line(ud, line, len);
+    ad_sess_summary_line(ud, line, len);
 }
 
 /* Gemini's folder: <project>/.project_root beside <project>/chats, the
  * path in one line (no link followed, at most a path's length). */
-static void project_root(const char *home, sess_info_t *s)
+static void project_root(const char *home, ad_sess_info_t *s)
 {
     char rel[sizeof(s->rel)];
     const char *slash = strchr(s->rel, '/');
@@ -192,7 +193,7 @@ static void project_root(const char *home, sess_info_t *s)
                                           (int)(slash - s->rel), s->rel) >= sizeof(rel)) {
         return;
     }
-    int fd = sess_file_open(home, SESS_GEMINI, rel);
+    int fd = ad_sess_file_open(home, AD_SESS_GEMINI, rel);
     if (fd < 0) {
         return;
     }
@@ -205,15 +206,16 @@ static void project_root(const char *home, sess_info_t *s)
     buf[n] = '\0';
     buf[strcspn(buf, "\r\n")] = '\0';
     if (ad_utf8_valid(buf, strlen(buf))) {
-        sess_set_cwd(s, buf);
+        ad_sess_set_cwd(s, buf);
     }
 }
 
 /* s's summary from the last scan's entry, or from its file's head and tail. */
-static void summarize(const char *home, sess_info_t *s, const sess_info_t *prev, size_t n_prev)
+static void summarize(const char *home, ad_sess_info_t *s, const ad_sess_info_t *prev,
+                      size_t n_prev)
 {
     for (size_t i = 0; i < n_prev; i++) {
-        const sess_info_t *p = &prev[i];
+        const ad_sess_info_t *p = &prev[i];
         if (p->tool == s->tool && p->size == s->size && p->mtime_ms == s->mtime_ms &&
             strcmp(p->rel, s->rel) == 0) {
             *s = *p;
@@ -223,30 +225,30 @@ static void summarize(const char *home, sess_info_t *s, const sess_info_t *prev,
             return;
         }
     }
-    if (s->tool == SESS_GEMINI) {
+    if (s->tool == AD_SESS_GEMINI) {
         project_root(home, s);
     }
-    int fd = sess_file_open(home, s->tool, s->rel);
+    int fd = ad_sess_file_open(home, s->tool, s->rel);
     if (fd < 0) {
         return;
     }
     int64_t head_end = s->size < (int64_t)AD_SESS_WINDOW ? s->size : (int64_t)AD_SESS_WINDOW;
-    sess_lines(fd, 0, head_end, summary_line, s);
+    ad_sess_lines(fd, 0, head_end, summary_line, s);
     if (s->size > head_end) {
         int64_t from = s->size - (int64_t)AD_SESS_WINDOW;
-        sess_lines(fd, from > head_end ? from : head_end, s->size, summary_line, s);
+        ad_sess_lines(fd, from > head_end ? from : head_end, s->size, summary_line, s);
     }
     close(fd);
 }
 
-void sess_scan(const char *home, const sess_info_t *prev, size_t n_prev, sess_info_t **out,
-               size_t *n)
+void ad_sess_scan(const char *home, const ad_sess_info_t *prev, size_t n_prev, ad_sess_info_t **out,
+                  size_t *n)
 {
     found_t f = {0};
-    for (int t = 0; t < SESS_TOOLS; t++) {
-        int root = sess_root_open(home, (sess_tool_t)t);
+    for (int t = 0; t < AD_SESS_TOOLS; t++) {
+        int root = ad_sess_root_open(home, (ad_sess_tool_t)t);
         if (root >= 0) {
-            walk(&f, (sess_tool_t)t, root, "", depths[t], f.n);
+            walk(&f, (ad_sess_tool_t)t, root, "", depths[t], f.n);
         }
     }
     if (f.n > 0) {
@@ -258,7 +260,7 @@ void sess_scan(const char *home, const sess_info_t *prev, size_t n_prev, sess_in
     for (size_t i = 0; i < f.n; i++) {
         summarize(home, &f.v[i], prev, n_prev);
     }
-    sess_live_mark(f.v, f.n, ad_wall_ms());
+    ad_sess_live_mark(f.v, f.n, ad_wall_ms());
     *out = f.v;
     *n = f.n;
 }
@@ -266,20 +268,20 @@ void sess_scan(const char *home, const sess_info_t *prev, size_t n_prev, sess_in
 /* Whether a file whose name gives stem may be session id: the same, or
  * for Gemini a chat's id (its header's, parse.c) whose first 8 characters
  * end the name ("<time>-<id8>"); the header decides after the read. */
-static bool id_matches(sess_tool_t tool, const char *stem, const char *id)
+static bool id_matches(ad_sess_tool_t tool, const char *stem, const char *id)
 {
     size_t n = strlen(stem);
     if (strcmp(stem, id) == 0) {
         return true;
     }
-    return tool == SESS_GEMINI && n > 9 && strlen(id) > 8 && stem[n - 9] == '-' &&
+    return tool == AD_SESS_GEMINI && n > 9 && strlen(id) > 8 && stem[n - 9] == '-' &&
            memcmp(stem + n - 8, id, 8) == 0;
 }
 
-int sess_find(const char *home, sess_tool_t tool, const char *id, sess_info_t *out)
+int ad_sess_find(const char *home, ad_sess_tool_t tool, const char *id, ad_sess_info_t *out)
 {
     found_t f = {0};
-    int root = sess_root_open(home, tool);
+    int root = ad_sess_root_open(home, tool);
     if (root >= 0) {
         walk(&f, tool, root, "", depths[tool], 0);
     }
@@ -295,24 +297,25 @@ int sess_find(const char *home, sess_tool_t tool, const char *id, sess_info_t *o
     free(f.v);
     if (rc == 0) {
         summarize(home, out, NULL, 0);
-        sess_live_mark(out, 1, ad_wall_ms());
+        ad_sess_live_mark(out, 1, ad_wall_ms());
         if (!by_name && strcmp(out->id, id) != 0) { /* a chat's header names another session */
-            sess_info_clear(out);
+            ad_sess_info_clear(out);
             rc = AD_ENOENT;
         }
     }
     return rc;
 }
 
-json_t *sess_info_json(const sess_info_t *s)
+json_t *ad_sess_info_json(const ad_sess_info_t *s)
 {
     char started[AD_TIME_MAX], last[AD_TIME_MAX];
     int64_t last_ms = s->mtime_ms > s->last_ms ? s->mtime_ms : s->last_ms;
     ad_time_format(last_ms, last);
     ad_time_format(s->started_ms, started);
-    return json_pack(
-        "{s:s, s:s, s:s?, s:s?, s:s?, s:s, s:s?, s:s?, s:I, s:b}", "tool", sess_tool_name(s->tool),
-        "sessionId", s->id, "cwd", s->cwd, "gitBranch", s->branch[0] ? s->branch : NULL,
-        "startedAt", s->started_ms > 0 ? started : NULL, "lastActivity", last, "firstMessage",
-        s->first, "lastMessage", s->last, "size", (json_int_t)s->size, "live", s->live);
+    return json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:s, s:s?, s:s?, s:I, s:b}", "tool",
+                     ad_sess_tool_name(s->tool), "sessionId", s->id, "cwd", s->cwd, "gitBranch",
+                     s->branch[0] ? s->branch : NULL, "startedAt",
+                     s->started_ms > 0 ? started : NULL, "lastActivity", last, "firstMessage",
+                     s->first, "lastMessage", s->last, "size", (json_int_t)s->size, "live",
+                     s->live);
 }

@@ -4,7 +4,7 @@
  * a line longer than AD_SESS_LINE_MAX is skipped whole (never held), so a
  * hostile file costs at most one chunk and one line of memory.
  */
-#include "sessions/sessions_int.h"
+#include "sessfile/sessfile.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -17,7 +17,7 @@ typedef struct {
     char *line;
     size_t len;
     bool skipping; /* inside a line that is too long, or the cut first one */
-    sess_line_fn fn;
+    ad_sess_line_fn fn;
     void *ud;
 } acc_t;
 
@@ -41,7 +41,7 @@ static void take(acc_t *a, const char *p, size_t n, bool ends)
     }
 }
 
-int sess_lines(int fd, int64_t from, int64_t to, sess_line_fn fn, void *ud)
+int ad_sess_lines(int fd, int64_t from, int64_t to, ad_sess_line_fn fn, void *ud)
 {
     acc_t a = {.line = ad_xmalloc(AD_SESS_LINE_MAX), .skipping = from > 0, .fn = fn, .ud = ud};
     char *buf = ad_xmalloc(CHUNK);

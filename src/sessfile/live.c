@@ -7,7 +7,7 @@
  * process and in all) and done only when some file changed in the last 10
  * minutes but not in the last seconds (those are live by their time).
  */
-#include "sessions/sessions_int.h"
+#include "sessfile/sessfile.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -35,7 +35,7 @@ static bool all_digits(const char *s)
 }
 
 /* The open files of process pid matched against the recent sessions. */
-static void proc_fds(int procfd, const char *pid, sess_info_t *v, size_t n, int64_t since,
+static void proc_fds(int procfd, const char *pid, ad_sess_info_t *v, size_t n, int64_t since,
                      int *budget)
 {
     char fdpath[300];
@@ -66,7 +66,7 @@ static void proc_fds(int procfd, const char *pid, sess_info_t *v, size_t n, int6
     closedir(d);
 }
 
-void sess_live_mark(sess_info_t *v, size_t n, int64_t now_ms)
+void ad_sess_live_mark(ad_sess_info_t *v, size_t n, int64_t now_ms)
 {
     /* only a file changed lately but not in the last seconds needs the walk */
     bool recent = false;

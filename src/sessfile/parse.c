@@ -11,7 +11,7 @@
  * user and gemini messages. Any other line, or one that does not parse, is
  * skipped.
  */
-#include "sessions/sessions_int.h"
+#include "sessfile/sessfile.h"
 
 #include "agent/agent.h"
 
@@ -67,7 +67,7 @@ static bool injected(const char *text)
            strncmp(text, "<session_context>", 17) == 0;
 }
 
-static void preview(sess_info_t *s, const char *role, const char *text, const char *ts)
+static void preview(ad_sess_info_t *s, const char *role, const char *text, const char *ts)
 {
     if (text == NULL || text[0] == '\0' || injected(text)) {
         return;
@@ -83,7 +83,7 @@ static void preview(sess_info_t *s, const char *role, const char *text, const ch
     }
 }
 
-static void note_time(sess_info_t *s, const char *ts)
+static void note_time(ad_sess_info_t *s, const char *ts)
 {
     int64_t ms;
     if (ts != NULL && ad_time_parse(ts, &ms) == 0 && (s->started_ms == 0 || ms < s->started_ms)) {
@@ -102,12 +102,12 @@ static bool claude_turn(const json_t *o)
            json_is_object(json_object_get(o, "message"));
 }
 
-static void claude_summary(sess_info_t *s, const json_t *o)
+static void claude_summary(ad_sess_info_t *s, const json_t *o)
 {
     if (!claude_turn(o)) {
         return;
     }
-    sess_set_cwd(s, jstr(o, "cwd"));
+    ad_sess_set_cwd(s, jstr(o, "cwd"));
     copy_str(s->branch, sizeof(s->branch), jstr(o, "gitBranch"));
     note_time(s, jstr(o, "timestamp"));
     json_t *msg = json_object_get(o, "message");
@@ -115,7 +115,7 @@ static void claude_summary(sess_info_t *s, const json_t *o)
             jstr(o, "timestamp"));
 }
 
-static void codex_summary(sess_info_t *s, const json_t *o)
+static void codex_summary(ad_sess_info_t *s, const json_t *o)
 {
     const char *type = jstr(o, "type");
     json_t *p = json_object_get(o, "payload");
@@ -123,7 +123,7 @@ static void codex_summary(sess_info_t *s, const json_t *o)
         return;
     }
     if (strcmp(type, "session_meta") == 0) {
-        sess_set_cwd(s, jstr(p, "cwd"));
+        ad_sess_set_cwd(s, jstr(p, "cwd"));
         copy_str(s->branch, sizeof(s->branch), jstr(json_object_get(p, "git"), "branch"));
         note_time(s, jstr(p, "timestamp"));
         return;
@@ -167,13 +167,13 @@ static bool gemini_id_of_stem(const char *stem, const char *id)
     return n > 9 && strlen(id) > 8 && stem[n - 9] == '-' && memcmp(stem + n - 8, id, 8) == 0;
 }
 
-static void gemini_summary(sess_info_t *s, const json_t *o)
+static void gemini_summary(ad_sess_info_t *s, const json_t *o)
 {
     const char *role = gemini_role(o);
     /* the header's sessionId is what --resume takes: it names the session
      * when the file's name agrees with it */
     const char *sid = jstr(o, "sessionId");
-    if (sid != NULL && ad_sessions_id_check(sid, NULL) == 0 && gemini_id_of_stem(s->id, sid)) {
+    if (sid != NULL && ad_sess_id_check(sid, NULL) == 0 && gemini_id_of_stem(s->id, sid)) {
         snprintf(s->id, sizeof(s->id), "%s", sid);
     }
     note_time(s, jstr(o, "startTime"));
@@ -182,13 +182,13 @@ static void gemini_summary(sess_info_t *s, const json_t *o)
     }
 }
 
-void sess_summary_line(sess_info_t *s, const char *line, size_t len)
+void ad_sess_summary_line(ad_sess_info_t *s, const char *line, size_t len)
 {
     json_t *o = json_loadb(line, len, 0, NULL);
     if (json_is_object(o)) {
-        if (s->tool == SESS_CLAUDE) {
+        if (s->tool == AD_SESS_CLAUDE) {
             claude_summary(s, o);
-        } else if (s->tool == SESS_CODEX) {
+        } else if (s->tool == AD_SESS_CODEX) {
             codex_summary(s, o);
         } else {
             gemini_summary(s, o);
@@ -199,19 +199,19 @@ void sess_summary_line(sess_info_t *s, const char *line, size_t len)
 
 /* ---- messages --------------------------------------------------------------------- */
 
-struct sess_msgs {
-    sess_tool_t tool;
+struct ad_sess_msgs {
+    ad_sess_tool_t tool;
     ad_parser_t *parser; /* Claude: the output parser reads the records */
     ad_recs_t recs;
     json_t *list; /* at most 2 x AD_SESS_MESSAGES_MAX, cut at the end */
 };
 
-sess_msgs_t *sess_msgs_new(sess_tool_t tool)
+ad_sess_msgs_t *ad_sess_msgs_new(ad_sess_tool_t tool)
 {
-    sess_msgs_t *m = ad_xcalloc(1, sizeof(*m));
+    ad_sess_msgs_t *m = ad_xcalloc(1, sizeof(*m));
     m->tool = tool;
     m->list = json_array();
-    if (tool == SESS_CLAUDE) {
+    if (tool == AD_SESS_CLAUDE) {
         m->parser = ad_parser_new(AD_EXEC_CLAUDE);
     }
     ad_recs_init(&m->recs);
@@ -226,7 +226,7 @@ static json_t *cut_json(const char *s)
     return j != NULL ? j : json_string("");
 }
 
-static void push(sess_msgs_t *m, json_t *msg)
+static void push(ad_sess_msgs_t *m, json_t *msg)
 {
     if (json_array_size(m->list) >= 2 * AD_SESS_MESSAGES_MAX) {
         /* keep the last half: the newest messages are the ones wanted */
@@ -241,7 +241,7 @@ static void push(sess_msgs_t *m, json_t *msg)
 }
 
 /* A tool call's result written over the call it answers (the last few). */
-static bool tool_result_over_call(sess_msgs_t *m, const ad_rec_t *r, json_t *msg)
+static bool tool_result_over_call(ad_sess_msgs_t *m, const ad_rec_t *r, json_t *msg)
 {
     size_t n = json_array_size(m->list);
     for (size_t k = 0; k < 64 && k < n; k++) {
@@ -256,7 +256,7 @@ static bool tool_result_over_call(sess_msgs_t *m, const ad_rec_t *r, json_t *msg
     return false;
 }
 
-static void claude_messages(sess_msgs_t *m, const json_t *o, const char *line, size_t len)
+static void claude_messages(ad_sess_msgs_t *m, const json_t *o, const char *line, size_t len)
 {
     ad_recs_clear(&m->recs);
     ad_parser_feed(m->parser, line, len, 0, &m->recs);
@@ -290,7 +290,7 @@ static void claude_messages(sess_msgs_t *m, const json_t *o, const char *line, s
     }
 }
 
-static void codex_messages(sess_msgs_t *m, const json_t *o)
+static void codex_messages(ad_sess_msgs_t *m, const json_t *o)
 {
     json_t *p = json_object_get(o, "payload");
     const char *type = jstr(o, "type"), *role = jstr(p, "role");
@@ -311,7 +311,7 @@ static void codex_messages(sess_msgs_t *m, const json_t *o)
                       "isComplete", 1, "isError", 0, "createdAt", jstr(o, "timestamp")));
 }
 
-static void gemini_messages(sess_msgs_t *m, const json_t *o)
+static void gemini_messages(ad_sess_msgs_t *m, const json_t *o)
 {
     const char *role = gemini_role(o), *text = gemini_text(o);
     if (role != NULL && text != NULL && !injected(text)) {
@@ -320,16 +320,16 @@ static void gemini_messages(sess_msgs_t *m, const json_t *o)
     }
 }
 
-void sess_msgs_line(void *ud, const char *line, size_t len)
+void ad_sess_msgs_line(void *ud, const char *line, size_t len)
 {
-    sess_msgs_t *m = ud;
+    ad_sess_msgs_t *m = ud;
     json_t *o = json_loadb(line, len, 0, NULL);
     if (json_is_object(o)) {
-        if (m->tool == SESS_CLAUDE) {
+        if (m->tool == AD_SESS_CLAUDE) {
             if (claude_turn(o)) {
                 claude_messages(m, o, line, len);
             }
-        } else if (m->tool == SESS_CODEX) {
+        } else if (m->tool == AD_SESS_CODEX) {
             codex_messages(m, o);
         } else {
             gemini_messages(m, o);
@@ -338,7 +338,7 @@ void sess_msgs_line(void *ud, const char *line, size_t len)
     json_decref(o);
 }
 
-json_t *sess_msgs_take(sess_msgs_t *m)
+json_t *ad_sess_msgs_take(ad_sess_msgs_t *m)
 {
     json_t *out = m->list;
     size_t n = json_array_size(out);

@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: MIT
+// The CLIs' own sessions on a worker node (issue #76, docs/sessions.md
+// "Sessions on nodes"): a session the real Claude Code CLI made in the node
+// user's home (a temporary one, against the mock Anthropic API) is listed
+// on the control plane with its node, read over the link, adopted as an
+// agent pinned to that node with its transcript imported, and its next
+// start resumes it on the node (the mock sees the earlier conversation).
+// Another organisation sees none of it and cannot adopt through the node;
+// refusals are clear 4xx answers; a node that goes away lists nothing; a
+// node's junk answers are dropped field by field.
+'use strict';
+
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const daemon = require('./lib/daemon');
+const { start: startMock } = require('../fixtures/mock-anthropic');
+const { CLAUDE_BIN, claudeMissingReason, claudeEnv, runClaude } = require('../fixtures/claude-run');
+const { api, until, allMessages } = require('./lib/api');
+const { nodeToken, startNode, nodeNamed, rogueNode } = require('./lib/nodes');
+
+const skip = claudeMissingReason() || false;
+
+function line(type, text, cwd, sessionId) {
+  const message = type === 'user' ? { role: 'user', content: text } : { id: 'msg_1', type: 'message', role: 'assistant', model: 'm', content: [{ type: 'text', text }] };
+  return JSON.stringify({ parentUuid: null, isSidechain: false, type, cwd, sessionId, message, uuid: `u${Math.random()}`, timestamp: new Date().toISOString() }) + '\n';
+}
+
+async function listed(d, sid, headers, query = '') {
+  const r = await api(d, 'GET', `/api/sessions/external${query}`, undefined, headers);
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return { s: r.body.sessions.find((x) => x.sessionId === sid), body: r.body };
+}
+
+test('a Claude session on a node is listed with its node, adopted there and resumed there', { skip }, async () => {
+  const mock = await startMock();
+  const repo = daemon.tmpRepo('agentd-nsess-repo-');
+  const proj = fs.realpathSync(daemon.tmpRepo('agentd-nsess-proj-')); // a folder on the node
+  const d = await daemon.start({ needUrl: true, args: ['--claude-bin', CLAUDE_BIN, '--node-lease-ms', '1500'] });
+  let n = null;
+  try {
+    const ws = await api(d, 'POST', '/api/workspaces', { path: repo, name: 'nsess' });
+    assert.equal(ws.status, 201, JSON.stringify(ws.body));
+    const wt = await api(d, 'POST', '/api/worktrees', { workspaceId: ws.body.id, name: 'nsess', branch: 'nsess', createBranch: true, base: 'main' });
+    assert.equal(wt.status, 201, JSON.stringify(wt.body));
+    const t = await nodeToken(d, 'sbox');
+    n = await startNode(d.url, { token: t.token, name: 'sbox', env: { PATH: `${path.dirname(CLAUDE_BIN)}:${path.dirname(process.execPath)}:/usr/bin:/bin` } });
+    assert.ok(n.home && !n.home.startsWith(require('node:os').homedir() + '/.'), 'the node has a home of its own');
+    const box = await until(async () => (await nodeNamed(d, 'sbox'))?.caps?.clis?.claude && nodeNamed(d, 'sbox'), 'the node has found claude');
+
+    // The real CLI, run by the node's user in a folder of the node's.
+    const first = await runClaude({ mockUrl: mock.url, home: n.home, cwd: proj, messages: ['remember this word'] });
+    assert.equal(first.code, 0, first.stderr);
+    const sid = first.results[0].session_id;
+
+    // Listed on the control plane with its node, ended.
+    const s = await until(async () => {
+      const x = (await listed(d, sid)).s;
+      return x && !x.live ? x : null;
+    }, 'the node session listed as ended', 60000);
+    assert.deepEqual(s.node, { id: box.id, name: 'sbox' });
+    assert.equal(s.tool, 'claude');
+    assert.equal(s.cwd, proj);
+    assert.equal(s.firstMessage, 'remember this word');
+    assert.match(s.lastMessage, /banana/);
+    assert.equal(s.agentId, null);
+    const only = await listed(d, sid, undefined, '?node=sbox');
+    assert.ok(only.s, 'listed under ?node=');
+    assert.ok(only.body.sessions.every((x) => x.node && x.node.id === box.id), 'only that node\'s');
+    assert.deepEqual(only.body.nodes.map((x) => [x.name, x.listed]), [['sbox', true]]);
+    assert.equal((await api(d, 'GET', '/api/sessions/external?node=nowhere')).status, 404);
+    // the CLI says where each one is
+    const cli = (...a) => daemon.run(['--data-dir', d.dataDir, 'sessions', ...a]);
+    const table = cli('ls');
+    assert.equal(table.status, 0, table.stderr);
+    assert.match(table.stdout.split('\n')[0], /\bNODE\b/);
+    assert.ok(table.stdout.split('\n').some((l) => l.includes(sid) && /\bsbox\b/.test(l)), table.stdout);
+    const byNode = JSON.parse(cli('ls', '--node', 'sbox', '--json').stdout);
+    assert.equal(byNode.sessions.find((x) => x.sessionId === sid).node.name, 'sbox');
+
+    // Read over the link, read-only.
+    const read = await api(d, 'GET', `/api/sessions/external/claude/${sid}?node=sbox`);
+    assert.equal(read.status, 200, JSON.stringify(read.body));
+    assert.deepEqual(read.body.messages.map((m) => [m.role, m.content]).slice(0, 2),
+      [['user', 'remember this word'], ['assistant', 'I will remember the word banana.']]);
+    assert.equal((await api(d, 'GET', `/api/sessions/external/claude/99999999-2222-4333-8444-555555555555?node=sbox`)).status, 404);
+
+    // Another organisation: none of the node's sessions, and the node is not its own.
+    const org = (await api(d, 'POST', '/api/orgs', { name: 'nsess-other' })).body;
+    const tok = (await api(d, 'POST', '/api/tokens', { name: 'nsess other', scope: 'admin', orgId: org.id })).body;
+    const h = { authorization: `Bearer ${tok.token}` };
+    const theirs = await listed(d, sid, h);
+    assert.equal(theirs.s, undefined, 'another org does not see the node\'s session');
+    assert.deepEqual(theirs.body.nodes, []);
+    assert.equal((await api(d, 'GET', `/api/sessions/external/claude/${sid}?node=sbox`, undefined, h)).status, 404);
+    const foreign = await api(d, 'POST', '/api/sessions/external/adopt', { tool: 'claude', sessionId: sid, node: 'sbox' }, h);
+    assert.equal(foreign.status, 404, JSON.stringify(foreign.body));
+    assert.equal(foreign.body.error.details.field, 'node');
+
+    // Refusals, each a clear 4xx, and nothing made.
+    const env = claudeEnv(mock.url, n.home);
+    delete env.PATH;
+    delete env.HOME;
+    const body = { tool: 'claude', sessionId: sid, node: 'sbox', env, allowUnsafeEnv: true, permissions: ['read', 'write', 'execute'] };
+    const noWt = await api(d, 'POST', '/api/sessions/external/adopt', body);
+    assert.equal(noWt.status, 409, JSON.stringify(noWt.body));
+    assert.equal(noWt.body.error.code, 'WORKTREE_NEEDED');
+    assert.equal(noWt.body.error.details.cwd, proj);
+    assert.equal((await api(d, 'POST', '/api/sessions/external/adopt', { ...body, node: 'nowhere', worktreeId: wt.body.id })).status, 404);
+    assert.equal((await api(d, 'POST', '/api/sessions/external/adopt', { ...body, worktreeId: 'wt_nope' })).status, 404);
+    assert.equal((await api(d, 'POST', '/api/sessions/external/adopt', { ...body, tool: 'codex', worktreeId: wt.body.id })).status, 422);
+    assert.equal((await api(d, 'POST', '/api/sessions/external/adopt', { ...body, sessionId: '../../etc/passwd', worktreeId: wt.body.id })).status, 422);
+    const unknown = await api(d, 'POST', '/api/sessions/external/adopt', { ...body, sessionId: '99999999-2222-4333-8444-555555555555', worktreeId: wt.body.id });
+    assert.equal(unknown.status, 404, JSON.stringify(unknown.body));
+    const writer = (await api(d, 'POST', '/api/tokens', { name: 'nsess writer', scope: 'write' })).body;
+    const byWriter = await api(d, 'POST', '/api/sessions/external/adopt', { tool: 'claude', sessionId: sid, node: 'sbox', worktreeId: wt.body.id },
+      { authorization: `Bearer ${writer.token}` });
+    assert.equal(byWriter.status, 403, 'choosing the node an agent runs on is an admin\'s');
+    assert.deepEqual((await api(d, 'GET', '/api/agents')).body.agents, [], 'no agent was made');
+
+    // Adopted into the worktree, pinned to the node, its transcript imported.
+    const r = await api(d, 'POST', '/api/sessions/external/adopt', { ...body, worktreeId: wt.body.id });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+    const ag = r.body;
+    assert.equal(ag.sessionId, sid);
+    assert.equal(ag.state.node, 'sbox');
+    assert.equal(ag.worktreeId, wt.body.id);
+    assert.equal(ag.name, 'remember this word');
+    const msgs = await allMessages(d, ag.id);
+    assert.deepEqual(msgs.map((m) => [m.role, m.content]).slice(0, 2),
+      [['user', 'remember this word'], ['assistant', 'I will remember the word banana.']]);
+    assert.equal((await listed(d, sid)).s.agentId, ag.id);
+    const again = await api(d, 'POST', '/api/sessions/external/adopt', { ...body, worktreeId: wt.body.id });
+    assert.equal(again.status, 409, JSON.stringify(again.body));
+    assert.equal(again.body.error.code, 'ALREADY_ADOPTED');
+
+    // The file is where the agent's runs on the node look for it.
+    const nodeWt = path.join(fs.realpathSync(n.dataDir), 'worktrees', wt.body.id);
+    const placed = path.join(n.home, '.claude', 'projects', nodeWt.replace(/[^A-Za-z0-9]/g, '-'), `${sid}.jsonl`);
+    assert.ok(fs.existsSync(placed), `the session file placed on the node: ${placed}`);
+
+    // Its next start runs on the node and resumes the session there.
+    const before = mock.agentRequests().length;
+    const st = await api(d, 'POST', `/api/agents/${ag.id}/start`, { initialPrompt: 'what word was it?' });
+    assert.equal(st.status, 200, JSON.stringify(st.body));
+    const req = await until(() => mock.agentRequests().slice(before)
+      .find((q) => JSON.stringify(q.body.messages).includes('what word was it?')), 'the resumed turn to reach the API', 90000);
+    const sent = JSON.stringify(req.body.messages);
+    assert.match(sent, /remember this word/, 'the resumed run carries the earlier conversation');
+    assert.match(sent, /I will remember the word banana/);
+    const runs = (await api(d, 'GET', `/api/agents/${ag.id}/runs`)).body.runs;
+    assert.equal(runs[0].nodeId, box.id, 'the run is on the node');
+    await until(async () => (await api(d, 'GET', `/api/agents/${ag.id}`)).body.status === 'waiting', 'the turn ended', 90000);
+    assert.equal((await api(d, 'GET', `/api/agents/${ag.id}`)).body.sessionId, sid, 'the same session');
+    assert.match(fs.readFileSync(placed, 'utf8'), /what word was it\?/, 'the node\'s CLI went on in that file');
+    await api(d, 'POST', `/api/agents/${ag.id}/stop`, {});
+
+    // A session that ran in the node's copy of a worktree is adopted into that
+    // worktree without naming it.
+    const sid2 = '77777777-2222-4333-8444-555555555555';
+    const inCopy = path.join(n.home, '.claude', 'projects', path.join(n.dataDir, 'worktrees', wt.body.id).replace(/[^A-Za-z0-9]/g, '-'));
+    fs.mkdirSync(inCopy, { recursive: true });
+    const copyFile = path.join(inCopy, `${sid2}.jsonl`);
+    fs.writeFileSync(copyFile, line('user', 'check the copy', path.join(n.dataDir, 'worktrees', wt.body.id), sid2));
+    const old = new Date(Date.now() - 3600e3);
+    fs.utimesSync(copyFile, old, old);
+    const derived = await api(d, 'POST', '/api/sessions/external/adopt', { tool: 'claude', sessionId: sid2, node: 'sbox' });
+    assert.equal(derived.status, 201, JSON.stringify(derived.body));
+    assert.equal(derived.body.worktreeId, wt.body.id, 'the worktree whose copy it ran in');
+    assert.equal(derived.body.state.node, 'sbox');
+
+    // A node that goes away lists nothing, says so, and takes no adoption.
+    await n.stop();
+    const gone = await until(async () => {
+      const x = await listed(d, sid);
+      const e = x.body.nodes.find((y) => y.name === 'sbox');
+      return e && !e.listed ? x : null;
+    }, 'the node listed as away');
+    assert.equal(gone.s, undefined, 'its sessions are absent');
+    assert.ok(gone.body.nodes.find((y) => y.name === 'sbox').error);
+    const away = await api(d, 'POST', '/api/sessions/external/adopt', { ...body, worktreeId: wt.body.id });
+    assert.equal(away.status, 409, JSON.stringify(away.body));
+    assert.equal(away.body.error.code, 'NODE_AWAY');
+    const awayRead = await api(d, 'GET', `/api/sessions/external/claude/${sid}?node=sbox`);
+    assert.equal(awayRead.status, 409, JSON.stringify(awayRead.body));
+    assert.equal(awayRead.body.error.code, 'NODE_AWAY');
+
+    // A node whose agentd does not say it reads sessions (an older one) is
+    // not asked: the list says so at once instead of waiting for it.
+    const rogue = await rogueNode(d, 'oldbox');
+    try {
+      const old1 = await listed(d, sid);
+      const entry = old1.body.nodes.find((y) => y.name === 'oldbox');
+      assert.equal(entry.listed, false);
+      assert.match(entry.error, /older/);
+      const oldRead = await api(d, 'GET', `/api/sessions/external/claude/${sid}?node=oldbox`);
+      assert.equal(oldRead.status, 409, JSON.stringify(oldRead.body));
+      assert.equal(oldRead.body.error.code, 'NODE_OUTDATED');
+    } finally {
+      rogue.ws.close();
+    }
+  } finally {
+    if (n) await n.cleanup();
+    await d.cleanup();
+    await mock.close();
+  }
+});
+
+test('what a node says of its sessions is taken only in the listing\'s shapes', async () => {
+  const d = await daemon.start({ needUrl: true });
+  const WebSocket = require('./lib/ws');
+  let ws = null;
+  try {
+    // A node of the test's own making, saying it answers ext_sessions, and answering with junk.
+    const t = await nodeToken(d, 'liar');
+    ws = new WebSocket(d.url.replace('http', 'ws') + '/api/nodes/link', { headers: { authorization: `Bearer ${t.token}` } });
+    await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
+    const good = { tool: 'claude', sessionId: '88888888-2222-4333-8444-555555555555', cwd: '/srv/p', lastActivity: '2026-11-29T10:00:00.000Z', size: 5, live: false, firstMessage: 'fine', secret: 'dropped' };
+    const asked = [];
+    ws.on('message', (m) => {
+      const msg = JSON.parse(String(m));
+      if (msg.t !== 'ext_sessions') return;
+      asked.push(msg.op);
+      const sessions = msg.op === 'list' ? [good,
+        { ...good, sessionId: '../../etc/passwd' }, { ...good, sessionId: '99999999-2222-4333-8444-555555555555', cwd: 'relative/path' },
+        { ...good, sessionId: '77777777-2222-4333-8444-555555555555', tool: 'vim' }, { ...good, sessionId: '66666666-2222-4333-8444-555555555555', lastActivity: 'yesterday' },
+        'not an object', 42] : undefined;
+      const answer = msg.op === 'list' ? { sessions }
+        : { session: good, messages: [{ role: 'user', content: 'hello', x: 1 }, { role: 'root', content: 'no' }, { role: 'assistant', content: 7 }] };
+      ws.send(JSON.stringify({ t: 'ext_sessions_done', id: msg.id, ...answer }));
+    });
+    const welcomed = new Promise((resolve) => ws.on('message', (m) => { if (String(m).includes('welcome')) resolve(); }));
+    ws.send(JSON.stringify({ t: 'hello', name: 'liar', labels: {}, caps: { sessions: true }, runs: [] }));
+    await welcomed;
+
+    const r = await api(d, 'GET', '/api/sessions/external?node=liar');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    assert.deepEqual(asked, ['list']);
+    assert.deepEqual(r.body.sessions.map((x) => x.sessionId), [good.sessionId], 'only the well-formed session');
+    assert.equal(r.body.sessions[0].secret, undefined, 'an unknown field is dropped');
+    assert.equal(r.body.sessions[0].node.name, 'liar');
+    const read = await api(d, 'GET', `/api/sessions/external/claude/${good.sessionId}?node=liar`);
+    assert.equal(read.status, 200, JSON.stringify(read.body));
+    assert.deepEqual(read.body.messages.map((m) => [m.role, m.content, m.x]), [['user', 'hello', undefined]]);
+  } finally {
+    if (ws) ws.close();
+    await d.cleanup();
+  }
+});
