@@ -73,11 +73,6 @@ bool ad_api_forwarded(ad_app_t *app, ad_req_t *r, const char *agent_id, bool sta
                                   ad_plane_agent_node_elsewhere(app->plane, agent_id, &to)))) {
         return false;
     }
-    if (ad_planes_was_forwarded(r)) { /* sent here, yet not ours: never a second run */
-        ad_res_error(r, 409, "OWNED_ELSEWHERE", json_pack("{s:s}", "plane", to.id),
-                     "control plane %s holds this agent's work", to.id);
-        return true;
-    }
     ad_planes_forward(app->planes, r, &to);
     return true;
 }

@@ -10,9 +10,7 @@
  * without credentials or scope, and 4401 the moment its credential is
  * revoked, signed out or expires. Detaching leaves the agent running.
  * The channel itself is src/live/terminal.c's; this file checks who may
- * open it. An agent whose run another control plane holds (issue #77) has
- * its terminal there: the socket is sent on to that plane (src/cluster's
- * wsfwd.c), so typing works whichever plane the page came from.
+ * open it, or sends it on to the plane holding the agent's run (wsfwd.c).
  */
 #include "api/api_int.h"
 #include "cluster/cluster.h"
@@ -33,9 +31,7 @@ static void on_open(ad_ws_t *ws, ad_req_t *upgrade, void *ud)
         ad_ws_close(ws, code, reason);
         return;
     }
-    ad_store_plane_ref_t to;
-    if (app->planes != NULL && ad_planes_agent_owner(app->planes, id, &to)) {
-        ad_planes_ws_forward(app->planes, ws, upgrade, &to, app->auth);
+    if (ad_planes_ws_take(app->planes, ws, upgrade, id, app->auth)) {
         return;
     }
     ad_auth_cred_t cred;

@@ -160,7 +160,9 @@ bool ad_planes_was_forwarded(const struct ad_req *r);
 /* The live plane, not this one, whose lease holds agent_id's running run:
  * true with it in *to. p NULL: false. */
 bool ad_planes_agent_owner(ad_planes_t *p, const char *agent_id, ad_store_plane_ref_t *to);
-/* Sends r on to `to`; r is answered with its answer. */
+/* Sends r on to `to`; r is answered with its answer, or 409 OWNED_ELSEWHERE
+ * when it came sent on already (never a second run), has no credential or
+ * `to` cannot be reached. */
 void ad_planes_forward(ad_planes_t *p, struct ad_req *r, const ad_store_plane_ref_t *to);
 
 /* The same for a request whose credential is its body (a Web Push action
@@ -181,7 +183,8 @@ int ad_planes_session_cookie(const char *url, bool port_always, const char *valu
                              size_t outsz);
 
 /* ---- a WebSocket sent on to the plane that holds its work (wsfwd.c, issue #77) ----
- * An agent's terminal opened on a plane whose run another plane holds: the
+ * An agent's terminal opened on a plane whose run another live plane holds
+ * (ad_planes_agent_owner; p NULL or none: false, nothing done): the
  * caller's socket ws is joined to one opened at `to` (same path, the
  * caller's credential as the owner reads it, AD_PLANES_FORWARDED_HEADER),
  * every message sent across both ways, and either side's close closing
@@ -192,8 +195,8 @@ int ad_planes_session_cookie(const char *url, bool port_always, const char *valu
  * both say whether ws was a forward's. Loop thread. */
 struct ad_ws;
 struct ad_auth;
-void ad_planes_ws_forward(ad_planes_t *p, struct ad_ws *ws, struct ad_req *upgrade,
-                          const ad_store_plane_ref_t *to, struct ad_auth *auth);
+bool ad_planes_ws_take(ad_planes_t *p, struct ad_ws *ws, struct ad_req *upgrade,
+                       const char *agent_id, struct ad_auth *auth);
 bool ad_planes_ws_message(struct ad_ws *ws, const char *data, size_t len, bool binary);
 bool ad_planes_ws_closed(struct ad_ws *ws);
 

@@ -230,12 +230,17 @@ static void send_on(ad_planes_t *p, ad_req_t *r, const ad_store_plane_ref_t *to)
     uv_queue_work(ad_planes_loop(p), &f->work, fwd_work, fwd_after);
 }
 
-void ad_planes_forward(ad_planes_t *p, ad_req_t *r, const ad_store_plane_ref_t *to)
+/* Sends r on to `to` unless it came sent on already (never a second run),
+ * has no credential where one is needed, or `to` cannot be reached: then
+ * 409 naming the plane. */
+static void forward_or_409(ad_planes_t *p, ad_req_t *r, const ad_store_plane_ref_t *to,
+                           bool needs_credential)
 {
     char err[256] = "";
     bool credential =
         ad_req_header(r, "authorization") != NULL || ad_req_header(r, "cookie") != NULL;
-    if (!credential || !url_ok(to->url) || !ad_llm_fetch_ready(err, sizeof(err))) {
+    if (ad_planes_was_forwarded(r) || (needs_credential && !credential) || !url_ok(to->url) ||
+        !ad_llm_fetch_ready(err, sizeof(err))) {
         ad_res_error(r, 409, "OWNED_ELSEWHERE",
                      json_pack("{s:s, s:s}", "plane", to->id, "url", to->url),
                      "control plane %s (%s) holds this work: ask that plane%s%s", to->id, to->url,
@@ -243,6 +248,11 @@ void ad_planes_forward(ad_planes_t *p, ad_req_t *r, const ad_store_plane_ref_t *
         return;
     }
     send_on(p, r, to);
+}
+
+void ad_planes_forward(ad_planes_t *p, ad_req_t *r, const ad_store_plane_ref_t *to)
+{
+    forward_or_409(p, r, to, true);
 }
 
 /* ---- for a socket sent on (wsfwd.c) and a request whose credential is its body ---- */
@@ -275,13 +285,5 @@ int ad_planes_session_cookie(const char *url, bool port_always, const char *valu
 
 void ad_planes_forward_bearing(ad_planes_t *p, ad_req_t *r, const ad_store_plane_ref_t *to)
 {
-    char err[256] = "";
-    if (ad_planes_was_forwarded(r) || !url_ok(to->url) || !ad_llm_fetch_ready(err, sizeof(err))) {
-        ad_res_error(r, 409, "OWNED_ELSEWHERE",
-                     json_pack("{s:s, s:s}", "plane", to->id, "url", to->url),
-                     "control plane %s (%s) holds this work: ask that plane%s%s", to->id, to->url,
-                     err[0] != '\0' ? " (" : "", err[0] != '\0' ? err : "");
-        return;
-    }
-    send_on(p, r, to);
+    forward_or_409(p, r, to, false);
 }

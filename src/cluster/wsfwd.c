@@ -30,7 +30,7 @@
  * this plane fills while reading is paused).
  *
  * Ownership: each forward is this file's, in a list (loop thread only),
- * from ad_planes_ws_forward until the caller's socket closes
+ * from ad_planes_ws_take until the caller's socket closes
  * (ad_planes_ws_closed; freed once its timer has closed). The caller's
  * socket's data is left alone.
  */
@@ -213,8 +213,8 @@ static bool headers_for(ad_planes_t *p, ad_req_t *upgrade, const char *url, char
     return ok && at + 1 < storesz;
 }
 
-void ad_planes_ws_forward(ad_planes_t *p, ad_ws_t *ws, ad_req_t *upgrade,
-                          const ad_store_plane_ref_t *to, ad_auth_t *auth)
+static void ws_forward(ad_planes_t *p, ad_ws_t *ws, ad_req_t *upgrade,
+                       const ad_store_plane_ref_t *to, ad_auth_t *auth)
 {
     char reason[160], err[256] = "", store[FWD_TOKEN_MAX + 400];
     const char *lines[4];
@@ -257,6 +257,17 @@ void ad_planes_ws_forward(ad_planes_t *p, ad_ws_t *ws, ad_req_t *upgrade,
     }
     ad_log(AD_LOG_INFO, "planes", "socket sent on to the owning plane plane=%s %s", to->id,
            ad_req_path(upgrade));
+}
+
+bool ad_planes_ws_take(ad_planes_t *p, ad_ws_t *ws, ad_req_t *upgrade, const char *agent_id,
+                       ad_auth_t *auth)
+{
+    ad_store_plane_ref_t to;
+    if (p == NULL || !ad_planes_agent_owner(p, agent_id, &to)) {
+        return false;
+    }
+    ws_forward(p, ws, upgrade, &to, auth);
+    return true;
 }
 
 bool ad_planes_ws_message(ad_ws_t *ws, const char *data, size_t len, bool binary)
