@@ -451,6 +451,10 @@ void ad_worker_spawn(worker_t *w, wrun_t *r, json_t *msg, const char *cwd)
     const char *agent = json_string_value(json_object_get(msg, "agent"));
     snprintf(r->agent_id, sizeof(r->agent_id), "%s",
              agent != NULL && ad_node_id_ok(agent) ? agent : "");
+    json_int_t lease = json_integer_value(json_object_get(msg, "lease"));
+    if (lease > (json_int_t)r->lease && lease <= UINT32_MAX) {
+        r->lease = (uint32_t)lease;
+    }
     ad_worker_run_save(w, r); /* what a restart of this node needs of it (runrec.c) */
     ad_log(AD_LOG_INFO, "node", "run started run=%s pid=%ld", r->id, (long)agent_pid);
     ad_worker_send(w, json_pack("{s:s, s:s, s:I}", "t", "spawned", "run", r->id, "pid",
@@ -485,12 +489,42 @@ static void on_spawn(worker_t *w, json_t *msg)
     ad_worker_spawn(w, ad_worker_run_add(w, run), msg, cwd);
 }
 
+/* Whether a plane's message for r under lease epoch lease may be acted
+ * on (issue #77): a lower epoch than r has seen comes from a plane that
+ * lost the run. It is refused and that plane told (`fenced` with the epoch
+ * seen), so it lets the run go; a higher one is kept (and saved). */
+static bool lease_ok(worker_t *w, wrun_t *r, json_int_t lease, const char *what)
+{
+    uint32_t was = r->lease;
+    uint32_t got = lease > 0 && lease <= UINT32_MAX ? (uint32_t)lease : 0;
+    if (!ad_link_lease_ok(&r->lease, got)) {
+        ad_log(AD_LOG_WARN, "node",
+               "refused a message of a control plane that lost the run run=%s what=%s "
+               "lease=%u seen=%u",
+               r->id, what, got, r->lease);
+        ad_worker_send(w, json_pack("{s:s, s:s, s:I}", "t", "fenced", "run", r->id, "lease",
+                                    (json_int_t)r->lease));
+        return false;
+    }
+    if (r->lease > was && was > 0) {
+        ad_log(AD_LOG_INFO, "node", "run has a new owner run=%s lease=%u", r->id, r->lease);
+    }
+    if (r->lease > was) {
+        ad_worker_run_save(w, r);
+    }
+    return true;
+}
+
 /* The plane is done with the run (its end stored), or never knew it. */
 static void on_forget(worker_t *w, json_t *msg, bool end)
 {
     const char *id = json_string_value(json_object_get(msg, "run"));
     wrun_t *r = id != NULL ? ad_worker_run_find(w, id) : NULL;
     if (r == NULL) {
+        return;
+    }
+    json_t *lease = json_object_get(msg, "lease");
+    if (lease != NULL && !lease_ok(w, r, json_integer_value(lease), end ? "end" : "done")) {
         return;
     }
     ad_hold_info_t info;
@@ -527,13 +561,16 @@ static void on_renew(uv_timer_t *t)
 
 static void send_hello(worker_t *w)
 {
-    json_t *runs = json_array();
+    json_t *runs = json_array(), *leases = json_object();
     for (wrun_t *r = w->runs; r != NULL; r = r->next) {
         json_array_append_new(runs, json_string(r->id));
+        if (r->lease > 0) { /* the plane that holds an older one learns it lost the run */
+            json_object_set_new(leases, r->id, json_integer(r->lease));
+        }
     }
-    ad_worker_send(w, json_pack("{s:s, s:s, s:O, s:s, s:o, s:o}", "t", "hello", "name", w->name,
-                                "labels", w->labels, "version", AD_VERSION, "caps",
-                                ad_worker_caps(w), "runs", runs));
+    ad_worker_send(w, json_pack("{s:s, s:s, s:O, s:s, s:o, s:o, s:o}", "t", "hello", "name",
+                                w->name, "labels", w->labels, "version", AD_VERSION, "caps",
+                                ad_worker_caps(w), "runs", runs, "leases", leases));
 }
 
 static void on_link_open(ad_wsc_t *c, void *ud)
@@ -620,16 +657,20 @@ static void on_link_message(ad_wsc_t *c, const char *data, size_t len, bool bina
         return;
     }
     char run[AD_LINK_RUN_MAX + 1];
-    uint32_t epoch;
+    uint32_t epoch, lease;
     const unsigned char *f;
     size_t flen;
-    if (ad_link_parse((const unsigned char *)data, len, run, &epoch, &f, &flen) != 0 ||
+    if (ad_link_parse_lease((const unsigned char *)data, len, run, &epoch, &lease, &f, &flen) !=
+            0 ||
         !ad_link_frame_down_ok(f[4], flen - AD_HOLD_HDR)) {
         ad_log(AD_LOG_WARN, "node", "a malformed frame from the control plane, reconnecting");
         ad_wsc_close(w->link, 1002, "malformed frame");
         return;
     }
     wrun_t *r = ad_worker_run_find(w, run);
+    if (r != NULL && !lease_ok(w, r, lease, "frame")) {
+        return; /* input, a signal, a resize or an attach of a plane that lost the run */
+    }
     if (r == NULL && f[4] == AD_HOLD_ATTACH) {
         ad_worker_send(w, json_pack("{s:s, s:s}", "t", "lost", "run", run));
         return;
