@@ -490,6 +490,11 @@ void ad_worker_term(worker_t *w, json_t *msg);
  * kept for the ATTACH (and what waited for it); spawn_failed on failure,
  * and r freed. */
 void ad_worker_spawn(worker_t *w, wrun_t *r, json_t *msg, const char *cwd);
+/* nodefence.c: whether a plane's message for r (what: "frame", "done",
+ * "end") under lease epoch lease may be acted on: false when it is lower
+ * than r has seen (refused, the plane told `fenced`); a higher one is kept
+ * and saved. */
+bool ad_worker_lease_ok(worker_t *w, wrun_t *r, json_int_t lease, const char *what);
 /* A holder frame up to the plane, under the connection's epoch. */
 void ad_worker_frame_up(worker_t *w, hconn_t *c, const unsigned char *f, size_t flen);
 /* nodebox.c */

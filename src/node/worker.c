@@ -489,32 +489,6 @@ static void on_spawn(worker_t *w, json_t *msg)
     ad_worker_spawn(w, ad_worker_run_add(w, run), msg, cwd);
 }
 
-/* Whether a plane's message for r under lease epoch lease may be acted
- * on (issue #77): a lower epoch than r has seen comes from a plane that
- * lost the run. It is refused and that plane told (`fenced` with the epoch
- * seen), so it lets the run go; a higher one is kept (and saved). */
-static bool lease_ok(worker_t *w, wrun_t *r, json_int_t lease, const char *what)
-{
-    uint32_t was = r->lease;
-    uint32_t got = lease > 0 && lease <= UINT32_MAX ? (uint32_t)lease : 0;
-    if (!ad_link_lease_ok(&r->lease, got)) {
-        ad_log(AD_LOG_WARN, "node",
-               "refused a message of a control plane that lost the run run=%s what=%s "
-               "lease=%u seen=%u",
-               r->id, what, got, r->lease);
-        ad_worker_send(w, json_pack("{s:s, s:s, s:I}", "t", "fenced", "run", r->id, "lease",
-                                    (json_int_t)r->lease));
-        return false;
-    }
-    if (r->lease > was && was > 0) {
-        ad_log(AD_LOG_INFO, "node", "run has a new owner run=%s lease=%u", r->id, r->lease);
-    }
-    if (r->lease > was) {
-        ad_worker_run_save(w, r);
-    }
-    return true;
-}
-
 /* The plane is done with the run (its end stored), or never knew it. */
 static void on_forget(worker_t *w, json_t *msg, bool end)
 {
@@ -524,7 +498,8 @@ static void on_forget(worker_t *w, json_t *msg, bool end)
         return;
     }
     json_t *lease = json_object_get(msg, "lease");
-    if (lease != NULL && !lease_ok(w, r, json_integer_value(lease), end ? "end" : "done")) {
+    if (lease != NULL &&
+        !ad_worker_lease_ok(w, r, json_integer_value(lease), end ? "end" : "done")) {
         return;
     }
     ad_hold_info_t info;
@@ -668,7 +643,7 @@ static void on_link_message(ad_wsc_t *c, const char *data, size_t len, bool bina
         return;
     }
     wrun_t *r = ad_worker_run_find(w, run);
-    if (r != NULL && !lease_ok(w, r, lease, "frame")) {
+    if (r != NULL && !ad_worker_lease_ok(w, r, lease, "frame")) {
         return; /* input, a signal, a resize or an attach of a plane that lost the run */
     }
     if (r == NULL && f[4] == AD_HOLD_ATTACH) {
