@@ -306,13 +306,23 @@ static int agent_runtime(ad_store_tx_t *tx, const void *in, json_t **result)
             return rc;
         }
     }
+#define AGENT_RUNTIME_SQL                                                                          \
+    "UPDATE agents SET status = COALESCE(?, status), session_id = COALESCE(?, session_id), "       \
+    "context_level = COALESCE(?, context_level), state = COALESCE(?, state), "                     \
+    "updated_at = ?, status_reason = COALESCE(?, status_reason) WHERE id = ?"
+    bool fenced = a->run_id[0] != '\0' && a->plane_id[0] != '\0';
     ad_db_stmt_t *s = ad_store_stmt(
-        db, "UPDATE agents SET status = COALESCE(?, status), session_id = COALESCE(?, session_id), "
-            "context_level = COALESCE(?, context_level), state = COALESCE(?, state), "
-            "updated_at = ?, status_reason = COALESCE(?, status_reason) WHERE id = ?");
+        db, fenced ? AGENT_RUNTIME_SQL " AND NOT EXISTS (SELECT 1 FROM run_leases l WHERE "
+                                       "l.run_id = ? AND l.plane_id <> ? AND l.expires_at >= ?)"
+                   : AGENT_RUNTIME_SQL);
     if (s == NULL) {
         json_decref(state);
         return AD_EINTERNAL;
+    }
+    if (fenced) {
+        ad_store_bind_text(s, 8, a->run_id);
+        ad_store_bind_text(s, 9, a->plane_id);
+        ad_db_bind_int64(s, 10, ad_wall_ms());
     }
     ad_store_bind_text(s, 1, a->set_status ? ad_row_agent_status_name(a->status) : NULL);
     ad_store_bind_text(s, 2, a->session_id[0] != '\0' ? a->session_id : NULL);
@@ -326,10 +336,13 @@ static int agent_runtime(ad_store_tx_t *tx, const void *in, json_t **result)
     if (rc != 0) {
         return rc;
     }
-    if (ad_db_changes(db) == 0) {
-        return AD_ENOENT;
-    }
     json_t *agent = NULL;
+    if (ad_db_changes(db) == 0) {
+        /* an unknown agent, or (fenced) the run is another plane's now */
+        rc = fenced ? ad_agent_json_read(db, a->id, &agent) : AD_ENOENT;
+        json_decref(agent);
+        return rc == 0 ? AD_ESTATE : rc;
+    }
     rc = ad_agent_json_read(db, a->id, &agent);
     if (rc == 0) {
         *result = json_pack("{s:o}", "agent", agent);

@@ -144,6 +144,11 @@ typedef struct {
     char session_id[256];         /* "": unchanged */
     int context_level;            /* < 0: unchanged */
     json_t *state_patch;
+    /* the live run making the change and the control plane writing it (""
+     * both: none said): nothing is written while another plane holds a
+     * live lease on that run (AD_ESTATE; issue #77) */
+    char run_id[AD_ID_MAX];
+    char plane_id[AD_ID_MAX];
 } ad_store_agent_runtime_t;
 void ad_store_agent_runtime(ad_store_t *st, const ad_store_agent_runtime_t *u,
                             ad_store_result_cb cb, void *ud);

@@ -1026,6 +1026,23 @@ static void a_beat_finds_the_runs_another_plane_took(void **state)
     ad_store_run_usage(f->s->st, &u, store_fx_on_result, &w);
     store_fx_wait(f->s, &w);
     assert_int_equal(store_fx_int(f->s, "SELECT input_tokens FROM runs WHERE id = 'run_taken'"), 7);
+
+    /* and so is the agent's status written for that run */
+    ad_store_agent_runtime_t rt = {.now = 6000,
+                                   .set_status = true,
+                                   .status = AD_ROW_AGENT_STATUS_WAITING,
+                                   .context_level = -1,
+                                   .run_id = "run_taken",
+                                   .plane_id = "pl_a"};
+    snprintf(rt.id, sizeof(rt.id), "%s", f->ag);
+    assert_int_equal(runtime_sync(f, &rt), AD_ESTATE);
+    char sql2[256];
+    snprintf(sql2, sizeof(sql2),
+             "SELECT count(*) FROM agents WHERE id = '%s' AND status = 'waiting'", f->ag);
+    assert_int_equal(store_fx_int(f->s, sql2), 0);
+    snprintf(rt.plane_id, sizeof(rt.plane_id), "pl_b");
+    assert_int_equal(runtime_sync(f, &rt), 0);
+    assert_int_equal(store_fx_int(f->s, sql2), 1);
 }
 
 static void a_started_run_has_its_lease_at_once(void **state)
