@@ -402,10 +402,13 @@ static void sync_runs(ad_plane_link_t *l, json_t *runs, json_t *leases)
         if (id != NULL && (r == NULL || strcmp(r->node_id, n->id) != 0) &&
             !leased_elsewhere(p, id)) {
             /* under the run's last lease epoch, which outlives the lease:
-             * a node that has seen a newer one keeps the run */
-            ad_store_run_epoch(p->store, id, &lease);
-            ad_plane_send_text(
-                n, json_pack("{s:s, s:s, s:I}", "t", "end", "run", id, "lease", (json_int_t)lease));
+             * a node that has seen a newer one keeps the run (a job's or a
+             * service's held process has no run row, nor an epoch) */
+            json_t *end = json_pack("{s:s, s:s}", "t", "end", "run", id);
+            if (ad_store_run_epoch(p->store, id, &lease) == 0) {
+                json_object_set_new(end, "lease", json_integer(lease));
+            }
+            ad_plane_send_text(n, end);
         }
     }
 }
