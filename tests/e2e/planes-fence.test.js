@@ -104,3 +104,77 @@ test('a plane frozen while another took its run over lets the run go at once, an
   const got = (await lines(b, id)).split('\n').filter((l) => l.startsWith('got='));
   assert.deepEqual(got, ['got=one', 'got=two'], 'each line once');
 });
+
+// A plane that missed a takeover and takes the run back (issue #77): plane A
+// (reached through a proxy, its advertised address) is frozen and cut off
+// from the node; the node goes to B, which takes the run over (epoch 2) and
+// attaches it; B dies and its lease lapses; A goes on, still running the run
+// as far as it knows, and its first sweep takes the lapsed lease (epoch 3):
+// its relay is attached again under epoch 3 (not the 1 it had, which the node
+// would refuse), and the run goes on there, input and stop included, each
+// line once.
+test('a plane that missed a takeover and takes the run back attaches its node under the new epoch', { skip: missing || false, timeout: 240000 }, async (t) => {
+  const { proxy } = require('./lib/nodes');
+  const pg = await startPostgres();
+  const dbUrl = pg.createDb('fencehello');
+  const pA = await proxy('http://127.0.0.1:1');
+  const start = (id, extra = []) => daemon.start({
+    needUrl: true, env: { AGENTD_DATABASE_URL: dbUrl },
+    args: ['--plane-id', id, '--node-lease-ms', '1500', '--stop-grace-ms', '2000', ...extra],
+  });
+  const a = await start('plane_a', ['--advertise-url', pA.url]);
+  pA.retarget(a.url);
+  const b = await start('plane_b');
+  const repo = daemon.tmpRepo('agentd-fence-');
+  let node = null;
+  t.after(async () => {
+    try { a.proc.kill('SIGCONT'); } catch (_) { /* gone */ }
+    if (node) await node.cleanup();
+    await a.cleanup();
+    await b.cleanup();
+    await pA.close();
+    pg.stop();
+    fs.rmSync(repo, { recursive: true, force: true });
+  });
+  await until(async () => (await api(a, 'GET', '/api/health')).body.plane?.planes?.length === 2, 'A to list both planes');
+  const ws = await api(a, 'POST', '/api/workspaces', { path: repo });
+  const nt = await nodeToken(a, 'n1');
+  node = await startNode(pA.url, { token: nt.token, name: 'n1', env: { PATH: '/usr/bin:/bin' }, args: ['--planes-allow', '127.0.0.1'] });
+  await until(() => node.stderr.includes(`learned" url=${b.url}/api/nodes/link`), 'n1 to learn B\'s address');
+  const id = await commandAgent(a, ws.body.worktrees[0].id, READER, { node: 'n1' });
+  assert.equal((await api(a, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+  await until(async () => (await lines(a, id)).includes('ready'), 'the agent to start on n1 through A');
+  const run = (await api(a, 'GET', `/api/agents/${id}/runs`)).body.runs[0];
+  const epoch = () => Number(pg.psql('fencehello', `SELECT lease_epoch FROM runs WHERE id = '${run.id}'`)[0][0]);
+
+  // A frozen and cut off from the node: the node goes to B, which takes the
+  // run over and attaches it under epoch 2.
+  a.proc.kill('SIGSTOP');
+  pA.set('cut');
+  await until(() => epoch() === 2, 'B to take the run over', 40000);
+  await until(() => node.stderr.includes(`msg="run has a new owner" run=${run.id} lease=2`), 'the node to hear epoch 2', 30000)
+    .catch((e) => { throw new Error(`${e.message}; node:\n${node.stderr.slice(-3000)}`); });
+  assert.equal((await api(b, 'POST', `/api/agents/${id}/message`, { content: 'one' })).status, 200);
+  await until(async () => (await lines(b, id)).includes('got=one'), 'input through B');
+
+  // B dies; once its lease has lapsed, A goes on and the node comes back to it.
+  await b.stop('SIGKILL');
+  const lapsed = () => Number(pg.psql('fencehello', `SELECT count(*) FROM run_leases WHERE run_id = '${run.id}' AND expires_at < ${Date.now()}`)[0][0]) === 1;
+  await until(() => lapsed(), 'B\'s lease to lapse', 20000);
+  pA.set('pass');
+  a.proc.kill('SIGCONT');
+  await until(() => epoch() === 3, 'A to take the run back', 40000);
+  await until(() => a.stderr.includes(`msg="run taken over again, new lease epoch" run=${run.id} lease=3`), 'A\'s relay under epoch 3', 30000)
+    .catch((e) => { throw new Error(`${e.message}; A:\n${a.stderr.slice(-4000)}\nnode:\n${node.stderr.slice(-2000)}`); });
+  await until(() => node.stderr.includes(`msg="run has a new owner" run=${run.id} lease=3`), 'the node to hear epoch 3', 30000);
+  assert.equal((await api(a, 'POST', `/api/agents/${id}/message`, { content: 'two' })).status, 200);
+  await until(async () => (await lines(a, id)).includes('got=two'), 'input through A after its takeover');
+  assert.ok([200, 202].includes((await api(a, 'POST', `/api/agents/${id}/stop?wait=true`)).status));
+  const ended = await until(async () => {
+    const r = (await api(a, 'GET', `/api/agents/${id}/runs`)).body.runs.find((x) => x.id === run.id);
+    return r && r.status !== 'running' ? r : null;
+  }, 'the run to end under A');
+  assert.equal(ended.status, 'stopped', JSON.stringify(ended));
+  const got = (await lines(a, id)).split('\n').filter((l) => l.startsWith('got='));
+  assert.deepEqual(got, ['got=one', 'got=two'], 'each line once');
+});
