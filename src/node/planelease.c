@@ -51,12 +51,32 @@ static void let_go(ad_relay_t *r, const char *how, json_int_t seen)
     json_decref(runs);
 }
 
+/* The node has seen epoch seen of r's run, above r's: whether this plane
+ * took the run back since (its own lease, under an epoch at least that),
+ * r then carrying the stored epoch on. Else the run is another plane's. */
+static bool taken_back(ad_relay_t *r, json_int_t seen)
+{
+    ad_plane_t *p = r->p;
+    char owner[AD_ID_MAX];
+    int64_t expires = 0;
+    uint32_t stored = ad_plane_lease_stored(p, r->run_id);
+    if ((json_int_t)stored < seen ||
+        ad_store_run_lease(p->store, r->run_id, owner, &expires) != 0 ||
+        strcmp(owner, p->cfg->plane_id) != 0) {
+        return false;
+    }
+    ad_log(AD_LOG_INFO, "node", "run taken back by this plane, new lease epoch run=%s lease=%u",
+           r->run_id, stored);
+    r->lease = stored;
+    return true;
+}
+
 bool ad_plane_lease_behind(ad_relay_t *r, json_t *leases)
 {
     json_t *v = json_object_get(leases, r->run_id);
     json_int_t seen = json_is_integer(v) ? json_integer_value(v) : 0;
-    if (seen <= (json_int_t)r->lease) {
-        return false;
+    if (seen <= (json_int_t)r->lease || taken_back(r, seen)) {
+        return false; /* (attached by the caller, under r's epoch) */
     }
     let_go(r, "hello", seen);
     return true;
@@ -66,6 +86,10 @@ void ad_plane_fenced(ad_relay_t *r, json_int_t lease)
 {
     if (lease <= (json_int_t)r->lease) {
         return; /* not newer than ours: a confused node, nothing to do */
+    }
+    if (taken_back(r, lease)) {
+        ad_relay_link_up(r); /* attached again under the stored epoch */
+        return;
     }
     let_go(r, "fenced", lease);
 }
