@@ -208,7 +208,9 @@ uint64_t ad_plane_lease_ms(const ad_plane_t *p);
 json_t *ad_plane_node_row(ad_plane_t *p, json_t *row);
 /* The node entry of id (made when new, from the store's row). */
 ad_node_live_t *ad_plane_node_live(ad_plane_t *p, const char *id);
-/* Sends text on the node's link, if it is up: 0 or AD_ECLOSED. */
+/* Sends text on the node's link, if it is up: 0 or AD_ECLOSED. A message
+ * naming a run of this plane's on that node gets its lease epoch ("lease")
+ * when it has none. */
 int ad_plane_send_text(ad_node_live_t *n, json_t *msg);
 /* Sends a holder frame for run at epoch, under the run's lease epoch
  * lease, on the node's link. */

@@ -92,6 +92,13 @@ static void publish_node(ad_plane_t *p, const ad_node_live_t *n, const char *sta
 int ad_plane_send_text(ad_node_live_t *n, json_t *msg)
 {
     int rc = AD_ECLOSED;
+    /* a message for one of its runs carries the run's lease epoch (issue
+     * #77): the node refuses it from a plane that lost the run */
+    const char *run = json_string_value(json_object_get(msg, "run"));
+    ad_relay_t *r = run != NULL && n->link != NULL ? ad_relay_find(n->link->p, run) : NULL;
+    if (r != NULL && strcmp(r->node_id, n->id) == 0 && json_object_get(msg, "lease") == NULL) {
+        json_object_set_new(msg, "lease", json_integer(r->lease));
+    }
     if (n->link != NULL && !n->link->closed) {
         char *t = json_dumps(msg, JSON_COMPACT);
         rc = t != NULL ? ad_ws_send_text(n->link->ws, t, strlen(t)) : AD_EINVAL;

@@ -497,11 +497,6 @@ static void on_forget(worker_t *w, json_t *msg, bool end)
     if (r == NULL) {
         return;
     }
-    json_t *lease = json_object_get(msg, "lease");
-    if (lease != NULL &&
-        !ad_worker_lease_ok(w, r, json_integer_value(lease), end ? "end" : "done")) {
-        return;
-    }
     ad_hold_info_t info;
     if (end && ad_hold_info_read(r->dir, &info) == 0 && ad_hold_alive(&info)) {
         ad_log(AD_LOG_WARN, "node", "ending a run the control plane does not know run=%s", id);
@@ -578,7 +573,11 @@ static void on_text(worker_t *w, const char *data, size_t len)
 {
     json_t *msg = json_loadb(data, len, 0, NULL);
     const char *t = json_string_value(json_object_get(msg, "t"));
-    if (t == NULL) {
+    /* for a run under a lower lease epoch than seen (issue #77): refused */
+    json_t *fence = json_object_get(msg, "lease");
+    const char *run = json_string_value(json_object_get(msg, "run"));
+    wrun_t *r = fence != NULL && run != NULL ? ad_worker_run_find(w, run) : NULL;
+    if (t == NULL || (r != NULL && !ad_worker_lease_ok(w, r, json_integer_value(fence), t))) {
         json_decref(msg);
         return;
     }

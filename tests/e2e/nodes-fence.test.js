@@ -7,13 +7,16 @@
 // under epoch 1, then speaks as the new owner (epoch 2) and as the old one
 // (epoch 1): the old owner's input and stop never reach the agent and it is
 // told `fenced` with the epoch the node has seen; the new owner's do; a
-// `done` of the old owner does not make the node forget the run; and the
+// `done` of the old owner does not make the node forget the run, nor its file
+// request write a file (any message naming the run is checked); and the
 // node's hello after a reconnect names the epoch it has seen.
 'use strict';
 
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
 const http = require('node:http');
+const path = require('node:path');
 const { WebSocketServer } = require('ws');
 const { startNode } = require('./lib/nodes');
 const { until } = require('./lib/api');
@@ -124,7 +127,8 @@ test('a node refuses the messages of a control plane that lost the run, and says
   plane.send(signal(15, 1, 2));
   plane.send({ t: 'done', run: RUN, lease: 1 });
   plane.send({ t: 'end', run: RUN, lease: 1 });
-  await until(() => plane.fenced().length >= 4, 'four fenced answers');
+  plane.send({ t: 'fs', id: 7, run: RUN, lease: 1, op: 'write', path: 'stale.txt', content: 'stale\n' });
+  await until(() => plane.fenced().length >= 5, 'five fenced answers');
   for (const f of plane.fenced()) assert.deepEqual({ run: f.run, lease: f.lease }, { run: RUN, lease: 2 });
   assert.match(node.stderr, /msg="refused a message of a control plane that lost the run" run=run_fence1 what=frame lease=1 seen=2/);
 
@@ -134,6 +138,12 @@ test('a node refuses the messages of a control plane that lost the run, and says
   await until(() => plane.out.includes('got=three'), 'input under epoch 2 after the refusals');
   assert.ok(!plane.out.includes('got=stale'), `the old owner's input reached the agent:\n${plane.out}`);
   assert.deepEqual(plane.exits, [], 'the old owner\'s stop ended the agent');
+  // its file write was not done either; the owner's is
+  plane.send({ t: 'fs', id: 8, run: RUN, lease: 2, op: 'write', path: 'owner.txt', content: 'owner\n' });
+  await until(() => plane.texts.some((x) => x.t === 'fs_done' && x.id === 8), 'the owner\'s file write');
+  assert.ok(!plane.texts.some((x) => x.t === 'fs_done' && x.id === 7), 'the old owner\'s file request was answered');
+  assert.ok(fs.existsSync(path.join(node.dataDir, 'work', 'ag_fence', 'owner.txt')));
+  assert.ok(!fs.existsSync(path.join(node.dataDir, 'work', 'ag_fence', 'stale.txt')), 'the old owner\'s file was written');
 
   // A reconnect: the hello names the epoch the node has seen of the run.
   plane.ws.terminate();
