@@ -6,6 +6,7 @@
  * Reaping is src/proc's.
  */
 #include "run/features.h"
+#include "tables/planes.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -437,7 +438,12 @@ void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     ad_run_t *run = ud;
     ad_runner_t *r = run->r;
     run->proc = NULL;
-    if (ad_run_node_dropped(run)) {
+    /* let go: the plane said so (feat_node.c), or the run is lost here (its
+     * holder or node gone) because another plane took it over meanwhile,
+     * whose live lease the store shows: it goes on there (issue #77) */
+    if (ad_run_node_dropped(run) ||
+        (ex->lost && r->cfg->plane_id[0] != '\0' &&
+         ad_store_run_leased_elsewhere(r->store, r->cfg->plane_id, run->run_id, ad_wall_ms()))) {
         let_go(run);
         return;
     }
