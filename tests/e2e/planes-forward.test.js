@@ -70,7 +70,10 @@ test('a plane that does not hold an agent\'s run sends its requests on to the on
     'plane A to hold the run\'s lease');
   await until(async () => (await agent(b, id)).status === 'waiting', 'the agent waiting for its next turn');
 
-  // A message through B: sent on to A (B's owner token is the owner on A too), answered there.
+  // A message through B: sent on to A (B's owner token is the owner on A too,
+  // once A has read it from the accounts' change log), answered there.
+  await until(async () => (await raw(a, 'GET', `/api/agents/${id}`, undefined, { authorization: `Bearer ${b.token}` })).status === 200,
+    'A to take B\'s owner token');
   const msg = await raw(b, 'POST', `/api/agents/${id}/message`, { content: 'echo through b' }, { authorization: `Bearer ${b.token}` });
   assert.equal(msg.status, 200, JSON.stringify(msg.body));
   assert.equal(msg.headers.get('x-agentd-answered-by'), 'plane_a');
