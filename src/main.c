@@ -384,6 +384,18 @@ static void plane_take(void *ud, const char *run_id)
     if (ad_runner_take_up(d->runner, run_id, err, sizeof(err)) != 0) {
         ad_log(AD_LOG_WARN, "planes", "could not take a run over run=%s why=\"%s\"", run_id, err);
     }
+    /* one this plane ran already (it had lost it, and took it back): its
+     * node hears the new lease epoch (issue #77) */
+    ad_plane_run_lease_refresh(d->plane, run_id);
+}
+
+/* Another plane took a run of this plane's (issue #77): let go here. */
+static void plane_lost(void *ud, const char *run_id)
+{
+    daemon_t *d = ud;
+    if (!d->stopping) {
+        ad_plane_run_lease_lost(d->plane, run_id);
+    }
 }
 
 /* The heartbeat of this control plane, once it listens (its URL known) and
@@ -403,7 +415,8 @@ static void start_planes(daemon_t *d)
                       : "",
                  any ? "127.0.0.1" : h, !any && v6 ? "]" : "", ad_server_port(d->server));
     }
-    ad_planes_hooks_t h = {.runs = plane_runs, .held = plane_held, .take = plane_take, .ud = d};
+    ad_planes_hooks_t h = {
+        .runs = plane_runs, .held = plane_held, .take = plane_take, .lost = plane_lost, .ud = d};
     d->planes = ad_planes_start(d->loop, d->store, d->cfg.plane_id, url, &h);
     d->app.planes = d->planes;
 }

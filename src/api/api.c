@@ -68,9 +68,11 @@ void ad_api_register(ad_app_t *app)
 bool ad_api_forwarded(ad_app_t *app, ad_req_t *r, const char *agent_id, bool starting)
 {
     ad_store_plane_ref_t to;
-    if (app->planes == NULL || !(ad_planes_agent_owner(app->planes, agent_id, &to) ||
-                                 (starting && app->plane != NULL &&
-                                  ad_plane_agent_node_elsewhere(app->plane, agent_id, &to)))) {
+    /* alone (no other plane live at the last heartbeat): nothing to look up */
+    if (app->planes == NULL || ad_planes_alone(app->planes) ||
+        !(ad_planes_agent_owner(app->planes, agent_id, &to) ||
+          (starting && app->plane != NULL &&
+           ad_plane_agent_node_elsewhere(app->plane, agent_id, &to)))) {
         return false;
     }
     ad_planes_forward(app->planes, r, &to);

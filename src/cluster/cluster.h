@@ -112,6 +112,10 @@ typedef struct {
     json_t *(*held)(void *ud);
     /* run_id's lease is this plane's now: take the run up. */
     void (*take)(void *ud, const char *run_id);
+    /* run_id, which this plane runs, is under another plane's live lease
+     * (issue #77: it took the run while this plane could not renew): let
+     * the run go here without ending it. */
+    void (*lost)(void *ud, const char *run_id);
     void *ud;
 } ad_planes_hooks_t;
 /* This plane's id into out: given (checked: [A-Za-z0-9_-], shorter than
@@ -134,6 +138,10 @@ int ad_planes_prom(ad_planes_t *p, ad_buf_t *b);
 /* Stops the heartbeat (leases then lapse unless renewed by a new start).
  * NULL is fine. */
 void ad_planes_close(ad_planes_t *p);
+/* Whether no other control plane was live at the last heartbeat (a cached
+ * flag, read after each one; true before the first, and for NULL): then no
+ * request needs a look for its owner elsewhere (forward.c). */
+bool ad_planes_alone(const ad_planes_t *p);
 /* How many other control planes were heard from within a lease. */
 size_t ad_planes_others_live(ad_planes_t *p);
 /* This plane stops while others go on (issue #77): no more heartbeats (its

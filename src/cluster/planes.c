@@ -36,7 +36,11 @@ struct ad_planes {
      * failure, until the next one is. */
     uint64_t db_up_since;
     uint64_t beat_sent; /* when the heartbeat on the writer was sent (monotonic ms) */
-    uint64_t beats, beat_failures, taken, take_failures;
+    uint64_t beats, beat_failures, taken, take_failures, lost;
+    /* Whether another plane was live at the last heartbeat (read after
+     * each one stored; kept as it was when the read fails): a request
+     * needs no look for an owner elsewhere while this plane is alone. */
+    bool others;
 };
 
 /* ---- the id --------------------------------------------------------------------------------- */
@@ -133,11 +137,57 @@ static void on_taken(int rc, json_t *won, void *ud)
     unref(p);
 }
 
+/* The runs the heartbeat found under another plane's live lease: that
+ * plane took them while this one could not renew (cut off from the
+ * database, or frozen). The runner lets each go without ending it. */
+static void leases_lost(ad_planes_t *p, json_t *lost)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(lost, i, v)
+    {
+        const char *run = json_string_value(v);
+        if (p->closing || run == NULL) {
+            continue;
+        }
+        p->lost++;
+        ad_log(AD_LOG_WARN, "planes", "run lease lost to another plane plane=%s run=%s", p->id,
+               run);
+        if (p->hooks.lost != NULL) {
+            p->hooks.lost(p->hooks.ud, run);
+        }
+    }
+}
+
+/* Whether another plane is live, as the planes table says now. */
+static void others_read(ad_planes_t *p)
+{
+    json_t *live = NULL;
+    if (ad_store_planes_list(p->store, ad_wall_ms() - AD_PLANES_LEASE_MS, &live) != 0) {
+        return;
+    }
+    bool others = false;
+    size_t i;
+    json_t *v;
+    json_array_foreach(live, i, v)
+    {
+        others = others || strcmp(json_string_value(json_object_get(v, "id")) ?: "", p->id) != 0;
+    }
+    json_decref(live);
+    p->others = others;
+}
+
 static void on_beat(int rc, json_t *result, void *ud)
 {
     ad_planes_t *p = ud;
-    json_decref(result);
     p->beating = false;
+    if (rc == 0) {
+        leases_lost(p, result);
+        if (!p->closing) {
+            others_read(p);
+        }
+    }
+    json_decref(result);
     uint64_t now = ad_mono_ms();
     if (rc != 0) {
         p->beat_failures++;
@@ -247,20 +297,25 @@ int ad_planes_prom(ad_planes_t *p, ad_buf_t *b)
     if (p == NULL) {
         return 0;
     }
-    int rc = ad_buf_printf(b,
-                           "# HELP agentd_plane_info This control plane's id.\n"
-                           "# TYPE agentd_plane_info gauge\n"
-                           "agentd_plane_info{plane=\"%s\"} 1\n"
-                           "# HELP agentd_plane_heartbeats_total Heartbeats stored, and failed.\n"
-                           "# TYPE agentd_plane_heartbeats_total counter\n"
-                           "agentd_plane_heartbeats_total{result=\"ok\"} %llu\n"
-                           "agentd_plane_heartbeats_total{result=\"failed\"} %llu\n"
-                           "# HELP agentd_plane_runs_taken_over_total Runs whose lapsed lease "
-                           "this plane took.\n"
-                           "# TYPE agentd_plane_runs_taken_over_total counter\n"
-                           "agentd_plane_runs_taken_over_total %llu\n",
-                           p->id, (unsigned long long)p->beats,
-                           (unsigned long long)p->beat_failures, (unsigned long long)p->taken);
+    int rc =
+        ad_buf_printf(b,
+                      "# HELP agentd_plane_info This control plane's id.\n"
+                      "# TYPE agentd_plane_info gauge\n"
+                      "agentd_plane_info{plane=\"%s\"} 1\n"
+                      "# HELP agentd_plane_heartbeats_total Heartbeats stored, and failed.\n"
+                      "# TYPE agentd_plane_heartbeats_total counter\n"
+                      "agentd_plane_heartbeats_total{result=\"ok\"} %llu\n"
+                      "agentd_plane_heartbeats_total{result=\"failed\"} %llu\n"
+                      "# HELP agentd_plane_runs_taken_over_total Runs whose lapsed lease "
+                      "this plane took.\n"
+                      "# TYPE agentd_plane_runs_taken_over_total counter\n"
+                      "agentd_plane_runs_taken_over_total %llu\n"
+                      "# HELP agentd_plane_run_leases_lost_total Runs whose lease another "
+                      "plane took from this one (let go here, not ended).\n"
+                      "# TYPE agentd_plane_run_leases_lost_total counter\n"
+                      "agentd_plane_run_leases_lost_total %llu\n",
+                      p->id, (unsigned long long)p->beats, (unsigned long long)p->beat_failures,
+                      (unsigned long long)p->taken, (unsigned long long)p->lost);
     json_t *live = NULL;
     if (rc == 0 && ad_store_planes_list(p->store, ad_wall_ms() - AD_PLANES_LEASE_MS, &live) == 0) {
         rc = ad_buf_puts(b, "# HELP agentd_plane_run_leases Run leases each live control plane "
@@ -292,6 +347,11 @@ void ad_planes_close(ad_planes_t *p)
     }
     p->closing = true;
     uv_close((uv_handle_t *)&p->timer, on_timer_closed);
+}
+
+bool ad_planes_alone(const ad_planes_t *p)
+{
+    return p == NULL || !p->others;
 }
 
 size_t ad_planes_others_live(ad_planes_t *p)

@@ -42,33 +42,65 @@ size_t ad_link_header(unsigned char *out, const char *run, uint32_t epoch)
     return AD_LINK_HDR + n;
 }
 
-int ad_link_parse(const unsigned char *m, size_t len, char run[AD_LINK_RUN_MAX + 1],
-                  uint32_t *epoch, const unsigned char **frame, size_t *flen)
+size_t ad_link_header_lease(unsigned char *out, const char *run, uint32_t epoch, uint32_t lease)
 {
-    if (len < AD_LINK_HDR || m[0] != AD_LINK_HOLD) {
+    size_t n = strlen(run);
+    if (n == 0 || n > AD_LINK_RUN_MAX) {
+        return 0;
+    }
+    out[0] = AD_LINK_HOLD_LEASE;
+    out[1] = (unsigned char)n;
+    put_u32(out + 2, epoch);
+    put_u32(out + AD_LINK_HDR, lease);
+    memcpy(out + AD_LINK_HDR_LEASE, run, n);
+    return AD_LINK_HDR_LEASE + n;
+}
+
+int ad_link_parse_lease(const unsigned char *m, size_t len, char run[AD_LINK_RUN_MAX + 1],
+                        uint32_t *epoch, uint32_t *lease, const unsigned char **frame, size_t *flen)
+{
+    if (len < AD_LINK_HDR || (m[0] != AD_LINK_HOLD && m[0] != AD_LINK_HOLD_LEASE)) {
         return AD_EINVAL;
     }
+    size_t hdr = m[0] == AD_LINK_HOLD_LEASE ? AD_LINK_HDR_LEASE : AD_LINK_HDR;
     size_t n = m[1];
-    if (n == 0 || n > AD_LINK_RUN_MAX || len < AD_LINK_HDR + n + AD_HOLD_HDR) {
+    if (n == 0 || n > AD_LINK_RUN_MAX || len < hdr + n + AD_HOLD_HDR) {
         return AD_EINVAL;
     }
     for (size_t i = 0; i < n; i++) {
-        if (!run_char_ok(m[AD_LINK_HDR + i])) {
+        if (!run_char_ok(m[hdr + i])) {
             return AD_EINVAL;
         }
     }
-    const unsigned char *f = m + AD_LINK_HDR + n;
-    size_t rest = len - AD_LINK_HDR - n;
+    const unsigned char *f = m + hdr + n;
+    size_t rest = len - hdr - n;
     uint32_t plen = ad_hold_len(f);
     if (plen > AD_HOLD_MAX_PAYLOAD || (size_t)plen + AD_HOLD_HDR != rest) {
         return AD_EINVAL;
     }
-    memcpy(run, m + AD_LINK_HDR, n);
+    memcpy(run, m + hdr, n);
     run[n] = '\0';
     *epoch = get_u32(m + 2);
+    *lease = hdr == AD_LINK_HDR_LEASE ? get_u32(m + AD_LINK_HDR) : 0;
     *frame = f;
     *flen = rest;
     return 0;
+}
+
+int ad_link_parse(const unsigned char *m, size_t len, char run[AD_LINK_RUN_MAX + 1],
+                  uint32_t *epoch, const unsigned char **frame, size_t *flen)
+{
+    uint32_t lease;
+    return ad_link_parse_lease(m, len, run, epoch, &lease, frame, flen);
+}
+
+bool ad_link_lease_ok(uint32_t *known, uint32_t got)
+{
+    if (got < *known) {
+        return false;
+    }
+    *known = got;
+    return true;
 }
 
 bool ad_link_frame_up_ok(unsigned type, size_t len)

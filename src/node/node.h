@@ -56,11 +56,16 @@
 #define AD_LINK_HOLD 1
 #define AD_LINK_HDR 6
 #define AD_LINK_RUN_MAX 63
+/* The control plane's frames to a node carry the run's lease epoch too
+ * (issue #77, its fencing token: migration 3060): [u8 AD_LINK_HOLD_LEASE]
+ * [u8 n][u32 epoch LE][u32 lease LE][n bytes run id][one holder frame]. */
+#define AD_LINK_HOLD_LEASE 2
+#define AD_LINK_HDR_LEASE 10
 /* The link's binary messages are at most this (one holder frame); what a
  * node takes of the control plane's text messages (a git_ready with its
  * setup files, 512 KiB of them in base64, is the largest) at most the
  * second. */
-#define AD_LINK_MSG_MAX (AD_LINK_HDR + AD_LINK_RUN_MAX + 8 + (256u * 1024u))
+#define AD_LINK_MSG_MAX (AD_LINK_HDR_LEASE + AD_LINK_RUN_MAX + 8 + (256u * 1024u))
 #define AD_LINK_TEXT_MAX (2u << 20)
 /* Writes the header for run and epoch into out (AD_LINK_HDR + strlen(run)
  * bytes); the length written, 0 when run is too long or empty. */
@@ -71,6 +76,18 @@ size_t ad_link_header(unsigned char *out, const char *run, uint32_t epoch);
  * whose length is not the rest of the message or past the holder's bound. */
 int ad_link_parse(const unsigned char *m, size_t len, char run[AD_LINK_RUN_MAX + 1],
                   uint32_t *epoch, const unsigned char **frame, size_t *flen);
+/* The same with the run's lease epoch (AD_LINK_HDR_LEASE + strlen(run)
+ * bytes), and a message of either kind read with it (*lease 0 for an
+ * AD_LINK_HOLD one). */
+size_t ad_link_header_lease(unsigned char *out, const char *run, uint32_t epoch, uint32_t lease);
+int ad_link_parse_lease(const unsigned char *m, size_t len, char run[AD_LINK_RUN_MAX + 1],
+                        uint32_t *epoch, uint32_t *lease, const unsigned char **frame,
+                        size_t *flen);
+/* The node's fence (issue #77): a message for a run under lease epoch got,
+ * where *known is the highest the node has seen for it. false (refused,
+ * *known kept) when got is lower: it comes from a plane that lost the run;
+ * else true, *known raised to got. Pure. */
+bool ad_link_lease_ok(uint32_t *known, uint32_t got);
 /* Whether a holder frame of type may go node -> control plane (up) or
  * control plane -> node (down), with a payload of len bytes. */
 bool ad_link_frame_up_ok(unsigned type, size_t len);
@@ -89,6 +106,11 @@ typedef struct {
     /* The node's runs that were unreachable past the grace (or whose node
      * was revoked, or lost them) are being ended as lost: why says so. */
     void (*lost)(void *ud, const char *run_id, const char *why);
+    /* Another control plane owns the run now (issue #77: it took its lease,
+     * a higher epoch): the run's socket pair closes, and nothing of its end
+     * may be written or published here, since it goes on there. Before the
+     * close. */
+    void (*dropped)(void *ud, const char *run_id);
     void *ud;
 } ad_plane_hooks_t;
 
@@ -203,6 +225,14 @@ void ad_plane_run_setup(ad_plane_t *p, const char *run_id, const char *src, json
 /* The run's end is stored: its node may forget it (its holder folder
  * goes). The relay goes. */
 void ad_plane_run_done(ad_plane_t *p, const char *run_id);
+/* Fencing (issue #77, planelease.c). The heartbeat found run_id under
+ * another plane's live lease: this plane lets it go (hooks.dropped, no end,
+ * nothing to the node but, when nothing else of this plane runs there, the
+ * `moved` that sends it to the owner). A run this plane took over again
+ * (its epoch went up while it ran here): the new epoch read from the store
+ * and the node attached under it. Runs not on a node: nothing. */
+void ad_plane_run_lease_lost(ad_plane_t *p, const char *run_id);
+void ad_plane_run_lease_refresh(ad_plane_t *p, const char *run_id);
 /* A worktree operation on the node of run_id's worktree, while the run
  * lives there (its status, its working changes, a commit of them): asked
  * over the link, answered by the node's own git; cb gets the result as

@@ -61,9 +61,13 @@ typedef struct ad_relay {
     uv_pipe_t pipe; /* our end of the socket pair; held.c has the other */
     bool pipe_open, pipe_closed;
     bool freeing;
-    ad_buf_t rbuf;   /* held.c's frames, not yet whole */
-    ad_buf_t q;      /* held.c's frames waiting for the link */
-    uint32_t epoch;  /* of the last ATTACH sent to the node */
+    ad_buf_t rbuf;  /* held.c's frames, not yet whole */
+    ad_buf_t q;     /* held.c's frames waiting for the link */
+    uint32_t epoch; /* of the last ATTACH sent to the node */
+    /* the run's lease epoch as this plane holds it (issue #77, its fencing
+     * token, runs.lease_epoch): sent with every message for the run, and
+     * the node refuses a lower one than it has seen */
+    uint32_t lease;
     uint64_t pos[2]; /* bytes written into the socket pair, per stream (contiguous) */
     uint64_t scroll; /* the scrollback asked for by held.c's first ATTACH */
     bool have_pos;   /* held.c's ATTACH has come */
@@ -112,8 +116,9 @@ struct ad_plane_link {
     char org_id[AD_ID_MAX];
     ad_node_live_t *node; /* after the hello's join */
     bool joining, closed;
-    json_t *hello_runs;  /* the runs the hello listed, until the join is stored */
-    char data_dir[2048]; /* the hello's caps.dataDir, until the join is stored */
+    json_t *hello_runs;   /* the runs the hello listed, until the join is stored */
+    json_t *hello_leases; /* its lease epochs of them ({run: epoch}), as long */
+    char data_dir[2048];  /* the hello's caps.dataDir, until the join is stored */
 };
 
 /* A request asked of a node over its link, waiting for its answer (ask.c):
@@ -204,14 +209,32 @@ uint64_t ad_plane_lease_ms(const ad_plane_t *p);
 json_t *ad_plane_node_row(ad_plane_t *p, json_t *row);
 /* The node entry of id (made when new, from the store's row). */
 ad_node_live_t *ad_plane_node_live(ad_plane_t *p, const char *id);
-/* Sends text on the node's link, if it is up: 0 or AD_ECLOSED. */
+/* Sends text on the node's link, if it is up: 0 or AD_ECLOSED. A message
+ * naming a run of this plane's on that node gets its lease epoch ("lease")
+ * when it has none. */
 int ad_plane_send_text(ad_node_live_t *n, json_t *msg);
-/* Sends a holder frame for run at epoch on the node's link. */
-int ad_plane_send_frame(ad_node_live_t *n, const char *run, uint32_t epoch,
+/* Sends a holder frame for run at epoch, under the run's lease epoch
+ * lease, on the node's link. */
+int ad_plane_send_frame(ad_node_live_t *n, const char *run, uint32_t epoch, uint32_t lease,
                         const unsigned char *frame, size_t flen);
+/* planelease.c (issue #77): the run's lease epoch as the store holds it
+ * (1 when it cannot be read: the first one); whether the node's hello says
+ * (leases: {run: epoch}) it has seen a newer epoch of r's run than this
+ * plane holds, r then let go (true); the node's `fenced` {lease}: it
+ * refused a message of r's, another plane owns the run, r let go. Letting
+ * go: logged, a node event, the run layer told (hooks.dropped: no end is
+ * written) and the relay freed without a word to the node; the node is
+ * then sent to the owner (`moved`) when nothing else of this plane runs
+ * on it. */
+uint32_t ad_plane_lease_stored(ad_plane_t *p, const char *run_id);
+bool ad_plane_lease_behind(ad_relay_t *r, json_t *leases);
+void ad_plane_fenced(ad_relay_t *r, json_int_t lease);
 /* planemove.c: after sync_runs, the node told to dial the plane whose live
  * lease holds every run it lists (and none of this plane's), if one does. */
 void ad_plane_move_if_elsewhere(ad_plane_link_t *l, const json_t *runs);
+/* The same, for a node this plane has just let runs of go: sent to the
+ * owner when no other run of this plane is on it. */
+void ad_plane_move_after_loss(ad_plane_t *p, const char *node_id, const json_t *runs);
 /* The link broke the rules: closed (code), with an audit row saying why. */
 void ad_plane_link_refuse(ad_plane_link_t *l, int code, const char *target, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -308,7 +331,10 @@ typedef struct wrun {
     worker_t *w;
     char id[AD_ID_MAX];
     char agent_id[AD_ID_MAX]; /* from its spawn ("" after the node's restart) */
-    pid_t agent_pid;          /* its agent (0 until known): what health measures */
+    /* the highest lease epoch a plane's message for it carried (issue #77):
+     * a lower one comes from a plane that lost the run and is refused */
+    uint32_t lease;
+    pid_t agent_pid; /* its agent (0 until known): what health measures */
     char dir[4200];
     char cwd[4200];    /* the folder it runs in ("" until spawned; its files: nodefs.c) */
     ad_terms_t *terms; /* an ACP agent's terminals (nodeterm.c; NULL until the first) */
@@ -482,6 +508,11 @@ void ad_worker_term(worker_t *w, json_t *msg);
  * kept for the ATTACH (and what waited for it); spawn_failed on failure,
  * and r freed. */
 void ad_worker_spawn(worker_t *w, wrun_t *r, json_t *msg, const char *cwd);
+/* nodefence.c: whether a plane's message for r (what: "frame", "done",
+ * "end") under lease epoch lease may be acted on: false when it is lower
+ * than r has seen (refused, the plane told `fenced`); a higher one is kept
+ * and saved. */
+bool ad_worker_lease_ok(worker_t *w, wrun_t *r, json_int_t lease, const char *what);
 /* A holder frame up to the plane, under the connection's epoch. */
 void ad_worker_frame_up(worker_t *w, hconn_t *c, const unsigned char *f, size_t flen);
 /* nodebox.c */

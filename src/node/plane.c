@@ -92,6 +92,13 @@ static void publish_node(ad_plane_t *p, const ad_node_live_t *n, const char *sta
 int ad_plane_send_text(ad_node_live_t *n, json_t *msg)
 {
     int rc = AD_ECLOSED;
+    /* a message for one of its runs carries the run's lease epoch (issue
+     * #77): the node refuses it from a plane that lost the run */
+    const char *run = json_string_value(json_object_get(msg, "run"));
+    ad_relay_t *r = run != NULL && n->link != NULL ? ad_relay_find(n->link->p, run) : NULL;
+    if (r != NULL && strcmp(r->node_id, n->id) == 0 && json_object_get(msg, "lease") == NULL) {
+        json_object_set_new(msg, "lease", json_integer(r->lease));
+    }
     if (n->link != NULL && !n->link->closed) {
         char *t = json_dumps(msg, JSON_COMPACT);
         rc = t != NULL ? ad_ws_send_text(n->link->ws, t, strlen(t)) : AD_EINVAL;
@@ -101,14 +108,14 @@ int ad_plane_send_text(ad_node_live_t *n, json_t *msg)
     return rc;
 }
 
-int ad_plane_send_frame(ad_node_live_t *n, const char *run, uint32_t epoch,
+int ad_plane_send_frame(ad_node_live_t *n, const char *run, uint32_t epoch, uint32_t lease,
                         const unsigned char *frame, size_t flen)
 {
     if (n->link == NULL || n->link->closed) {
         return AD_ECLOSED;
     }
-    unsigned char hdr[AD_LINK_HDR + AD_LINK_RUN_MAX];
-    size_t hl = ad_link_header(hdr, run, epoch);
+    unsigned char hdr[AD_LINK_HDR_LEASE + AD_LINK_RUN_MAX];
+    size_t hl = ad_link_header_lease(hdr, run, epoch, lease);
     if (hl == 0) {
         return AD_EINVAL;
     }
@@ -337,14 +344,19 @@ static bool leased_elsewhere(ad_plane_t *p, const char *run_id)
     if (p->cfg->plane_id[0] == '\0') {
         return false;
     }
-    if (ad_store_run_lease(p->store, run_id, owner, &exp) == 0) {
+    int rc = ad_store_run_lease(p->store, run_id, owner, &exp);
+    if (rc == 0) {
         return strcmp(owner, p->cfg->plane_id) != 0;
     }
     /* no lease yet: a plane that stopped before its next heartbeat leased
-     * a run it had just started (issue #77); running, it is the takeover's */
+     * a run it had just started (issue #77); running, it is the takeover's.
+     * A store that cannot say (this plane cut off from it) ends nothing. */
     json_t *row = NULL;
-    bool running = ad_store_run_get(p->store, run_id, &row) == 0 &&
-                   strcmp(json_string_value(json_object_get(row, "status")) ?: "", "running") == 0;
+    int got = rc == AD_ENOENT ? ad_store_run_get(p->store, run_id, &row) : rc;
+    bool running = got != 0 && got != AD_ENOENT;
+    running = running ||
+              (got == 0 &&
+               strcmp(json_string_value(json_object_get(row, "status")) ?: "", "running") == 0);
     json_decref(row);
     return running;
 }
@@ -352,7 +364,7 @@ static bool leased_elsewhere(ad_plane_t *p, const char *run_id)
 /* The runs a node says it holds: the ones with a relay here get an ATTACH,
  * relays of this node it does not list are lost (it has no holder for
  * them), and runs it lists that nothing here waits for are ended. */
-static void sync_runs(ad_plane_link_t *l, json_t *runs)
+static void sync_runs(ad_plane_link_t *l, json_t *runs, json_t *leases)
 {
     ad_plane_t *p = l->p;
     ad_node_live_t *n = l->node;
@@ -367,6 +379,9 @@ static void sync_runs(ad_plane_link_t *l, json_t *runs)
         json_array_foreach(runs, i, v)
         {
             listed = listed || (json_is_string(v) && strcmp(json_string_value(v), r->run_id) == 0);
+        }
+        if (listed && ad_plane_lease_behind(r, leases)) {
+            continue; /* the node has seen a newer owner's epoch: the run is not ours */
         }
         if (!listed && r->spawn != NULL) {
             /* its spawn went out on a link that closed before the node read
@@ -391,9 +406,17 @@ static void sync_runs(ad_plane_link_t *l, json_t *runs)
     {
         const char *id = json_string_value(v);
         ad_relay_t *r = id != NULL ? ad_relay_find(p, id) : NULL;
+        int64_t lease = 0;
         if (id != NULL && (r == NULL || strcmp(r->node_id, n->id) != 0) &&
             !leased_elsewhere(p, id)) {
-            ad_plane_send_text(n, json_pack("{s:s, s:s}", "t", "end", "run", id));
+            /* under the run's last lease epoch, which outlives the lease:
+             * a node that has seen a newer one keeps the run (a job's or a
+             * service's held process has no run row, nor an epoch) */
+            json_t *end = json_pack("{s:s, s:s}", "t", "end", "run", id);
+            if (ad_store_run_epoch(p->store, id, &lease) == 0) {
+                json_object_set_new(end, "lease", json_integer(lease));
+            }
+            ad_plane_send_text(n, end);
         }
     }
 }
@@ -403,9 +426,11 @@ static void on_joined(int rc, json_t *row, void *ud)
     ad_plane_link_t *l = ud;
     ad_plane_t *p = l->p;
     l->joining = false;
-    json_t *runs = l->hello_runs;
+    json_t *runs = l->hello_runs, *leases = l->hello_leases;
     l->hello_runs = NULL;
+    l->hello_leases = NULL;
     if (l->closed) { /* the socket went while the row was written */
+        json_decref(leases);
         json_decref(runs);
         json_decref(row);
         free(l);
@@ -451,10 +476,11 @@ static void on_joined(int rc, json_t *row, void *ud)
             if (!was) {
                 publish_node(p, n, "connected");
             }
-            sync_runs(l, runs);
+            sync_runs(l, runs, leases);
             ad_plane_move_if_elsewhere(l, runs);
         }
     }
+    json_decref(leases);
     json_decref(runs);
     json_decref(row);
 }
@@ -465,9 +491,12 @@ static void on_hello(ad_plane_link_t *l, json_t *msg)
     json_t *labels = json_object_get(msg, "labels");
     json_t *caps = json_object_get(msg, "caps");
     json_t *runs = json_object_get(msg, "runs");
+    json_t *leases = json_object_get(msg, "leases");
     char *caps_text = json_is_object(caps) ? json_dumps(caps, JSON_COMPACT) : NULL;
     bool ok = name != NULL && name_ok(name) && (labels == NULL || labels_ok(labels)) &&
               (runs == NULL || (json_is_array(runs) && json_array_size(runs) <= HELLO_RUNS_MAX)) &&
+              (leases == NULL ||
+               (json_is_object(leases) && json_object_size(leases) <= HELLO_RUNS_MAX)) &&
               (caps == NULL || (caps_text != NULL && strlen(caps_text) <= CAPS_TEXT_MAX));
     if (!ok || l->joining || l->node != NULL) {
         free(caps_text);
@@ -483,6 +512,7 @@ static void on_hello(ad_plane_link_t *l, json_t *msg)
     snprintf(j.plane_id, sizeof(j.plane_id), "%.40s", l->p->cfg->plane_id);
     l->joining = true;
     l->hello_runs = runs != NULL ? json_incref(runs) : json_array();
+    l->hello_leases = leases != NULL ? json_incref(leases) : json_object();
     note_data_dir(caps, l->data_dir, sizeof(l->data_dir));
     ad_store_node_join(l->p->store, &j, on_joined, l);
     free(labels_text);
@@ -611,6 +641,12 @@ static void on_text(ad_plane_link_t *l, const char *data, size_t len)
         } else if (r != NULL) {
             ad_relay_lose(r, "the node has no holder for it");
         }
+    } else if (strcmp(t, "fenced") == 0) {
+        /* the node refused a message of ours: another plane owns the run */
+        ad_relay_t *r = own_run(l, json_string_value(json_object_get(msg, "run")));
+        if (r != NULL) {
+            ad_plane_fenced(r, json_integer_value(json_object_get(msg, "lease")));
+        }
     } else if (strcmp(t, "spawned") == 0) {
         ad_relay_t *r = own_run(l, json_string_value(json_object_get(msg, "run")));
         json_int_t pid = json_integer_value(json_object_get(msg, "pid"));
@@ -667,6 +703,7 @@ void ad_plane_link_closed(ad_plane_link_t *l, int code)
     }
     if (!l->joining) {
         json_decref(l->hello_runs);
+        json_decref(l->hello_leases);
         free(l);
     } /* else on_joined frees it */
 }

@@ -39,10 +39,11 @@ static bool plane_url(ad_plane_t *p, const char *id, char *out, size_t outsz)
     return found;
 }
 
-void ad_plane_move_if_elsewhere(ad_plane_link_t *l, const json_t *runs)
+/* n (linked here) told to dial the plane whose live lease holds every run
+ * of runs, when one plane does and none is this plane's. */
+static void move_node(ad_plane_t *p, ad_node_live_t *n, const json_t *runs)
 {
-    ad_plane_t *p = l->p;
-    if (p->cfg->plane_id[0] == '\0' || json_array_size(runs) == 0) {
+    if (p->cfg->plane_id[0] == '\0' || json_array_size(runs) == 0 || n == NULL || n->link == NULL) {
         return;
     }
     char owner[AD_ID_MAX] = "";
@@ -63,8 +64,8 @@ void ad_plane_move_if_elsewhere(ad_plane_link_t *l, const json_t *runs)
         }
         if (owner[0] != '\0' && strcmp(owner, who) != 0) {
             ad_log(AD_LOG_WARN, "node",
-                   "node holds runs of two other planes, staying node=%s planes=%s,%s",
-                   l->node->name, owner, who);
+                   "node holds runs of two other planes, staying node=%s planes=%s,%s", n->name,
+                   owner, who);
             return;
         }
         snprintf(owner, sizeof(owner), "%s", who);
@@ -77,13 +78,27 @@ void ad_plane_move_if_elsewhere(ad_plane_link_t *l, const json_t *runs)
         ad_log(AD_LOG_WARN, "node",
                "node holds runs of plane %s, whose address is not known "
                "node=%s",
-               owner, l->node->name);
+               owner, n->name);
         return;
     }
     ad_log(AD_LOG_INFO, "node", "node sent to the plane that owns its runs node=%s plane=%s url=%s",
-           l->node->name, owner, url);
-    ad_plane_send_text(l->node,
-                       json_pack("{s:s, s:s, s:s}", "t", "moved", "plane", owner, "url", url));
-    ad_plane_event(p, l->node->id, l->node->org, "moved",
-                   json_pack("{s:s, s:s}", "to", owner, "url", url));
+           n->name, owner, url);
+    ad_plane_send_text(n, json_pack("{s:s, s:s, s:s}", "t", "moved", "plane", owner, "url", url));
+    ad_plane_event(p, n->id, n->org, "moved", json_pack("{s:s, s:s}", "to", owner, "url", url));
+}
+
+void ad_plane_move_if_elsewhere(ad_plane_link_t *l, const json_t *runs)
+{
+    move_node(l->p, l->node, runs);
+}
+
+void ad_plane_move_after_loss(ad_plane_t *p, const char *node_id, const json_t *runs)
+{
+    for (ad_relay_t *r = p->relays; r != NULL; r = r->next) {
+        if (strcmp(r->node_id, node_id) == 0) {
+            return; /* another run of this plane is on it: it stays */
+        }
+    }
+    ad_node_live_t *n = ad_plane_node_live(p, node_id);
+    move_node(p, n, runs);
 }

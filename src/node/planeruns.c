@@ -29,10 +29,14 @@ int ad_plane_run_open(ad_plane_t *p, const char *node_id, const char *run_id, js
         json_decref(spawn);
         return AD_EIO;
     }
+    /* a new run's lease epoch is 1 (its row says so once written); a run
+     * taken up has the one the store holds now (issue #77) */
+    r->lease = spawn != NULL ? 1 : ad_plane_lease_stored(p, run_id);
     if (spawn != NULL) {
         r->gpu = json_is_true(json_object_get(spawn, "gpu"));
         json_object_set_new(spawn, "t", json_string("spawn"));
         json_object_set_new(spawn, "run", json_string(run_id));
+        json_object_set_new(spawn, "lease", json_integer(r->lease));
         r->spawn = json_incref(spawn);
         ad_plane_send_text(n, spawn);
         ad_plane_event(p, n->id, n->org, "run_placed", json_pack("{s:s}", "runId", run_id));
@@ -53,7 +57,8 @@ void ad_plane_run_done(ad_plane_t *p, const char *run_id)
     ad_node_live_t *n = ad_plane_node_live(p, r->node_id);
     ad_plane_event(p, r->node_id, NULL, "run_ended", json_pack("{s:s}", "runId", run_id));
     if (n != NULL) { /* else the node hears "end" when it says hello */
-        ad_plane_send_text(n, json_pack("{s:s, s:s}", "t", "done", "run", run_id));
+        ad_plane_send_text(n, json_pack("{s:s, s:s, s:I}", "t", "done", "run", run_id, "lease",
+                                        (json_int_t)r->lease));
     }
     ad_relay_free(r);
 }

@@ -95,7 +95,7 @@ static void send_attach(ad_relay_t *r)
     uint64_t a[3] = {r->pos[0], r->pos[1], r->first_sent ? r->pos[0] : r->scroll};
     ad_hold_hdr(f, 24, AD_HOLD_ATTACH, 0);
     memcpy(f + AD_HOLD_HDR, a, sizeof(a));
-    if (ad_plane_send_frame(n, r->run_id, r->epoch, f, sizeof(f)) == 0) {
+    if (ad_plane_send_frame(n, r->run_id, r->epoch, r->lease, f, sizeof(f)) == 0) {
         r->first_sent = true;
         r->attached = true;
     }
@@ -109,7 +109,7 @@ static void flush_queue(ad_relay_t *r)
     const unsigned char *d = (const unsigned char *)r->q.data;
     while (n != NULL && n->link != NULL && r->q.len - at >= AD_HOLD_HDR) {
         size_t len = AD_HOLD_HDR + ad_hold_len(d + at);
-        if (ad_plane_send_frame(n, r->run_id, r->epoch, d + at, len) != 0) {
+        if (ad_plane_send_frame(n, r->run_id, r->epoch, r->lease, d + at, len) != 0) {
             break;
         }
         at += len;
@@ -136,7 +136,7 @@ static void from_held(ad_relay_t *r, const unsigned char *f, size_t len)
     }
     ad_node_live_t *n = node_of(r);
     bool up = n != NULL && n->link != NULL && r->attached;
-    if (up && r->q.len == 0 && ad_plane_send_frame(n, r->run_id, r->epoch, f, len) == 0) {
+    if (up && r->q.len == 0 && ad_plane_send_frame(n, r->run_id, r->epoch, r->lease, f, len) == 0) {
         return;
     }
     if (type == AD_HOLD_ACK) {

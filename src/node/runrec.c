@@ -48,8 +48,8 @@ void ad_worker_run_save(worker_t *w, const wrun_t *r)
     rec_path(w, r->id, "", dir, sizeof(dir));
     rec_path(w, r->id, "run.json.tmp", tmp, sizeof(tmp));
     rec_path(w, r->id, "run.json", path, sizeof(path));
-    json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "agent", r->agent_id, "wt", r->wt_id, "ws",
-                          r->ws_id, "base", r->base);
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:I}", "agent", r->agent_id, "wt", r->wt_id, "ws",
+                          r->ws_id, "base", r->base, "lease", (json_int_t)r->lease);
     char *text = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
     json_decref(o);
     int fd = text != NULL && (mkdir(dir, 0700) == 0 || errno == EEXIST)
@@ -93,6 +93,9 @@ void ad_worker_run_load(worker_t *w, wrun_t *r)
         return; /* a run of an older node, or none: taken up knowing its id only */
     }
     snprintf(r->agent_id, sizeof(r->agent_id), "%s", agent);
+    /* the highest lease epoch seen for it (issue #77): a restart keeps fencing */
+    json_int_t lease = json_integer_value(json_object_get(o, "lease"));
+    r->lease = lease > 0 && lease <= UINT32_MAX ? (uint32_t)lease : 0;
     if (wt[0] != '\0') { /* as ad_worker_git_spawn names them */
         snprintf(r->wt_id, sizeof(r->wt_id), "%s", wt);
         snprintf(r->ws_id, sizeof(r->ws_id), "%s", ws);

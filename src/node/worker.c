@@ -451,6 +451,10 @@ void ad_worker_spawn(worker_t *w, wrun_t *r, json_t *msg, const char *cwd)
     const char *agent = json_string_value(json_object_get(msg, "agent"));
     snprintf(r->agent_id, sizeof(r->agent_id), "%s",
              agent != NULL && ad_node_id_ok(agent) ? agent : "");
+    json_int_t lease = json_integer_value(json_object_get(msg, "lease"));
+    if (lease > (json_int_t)r->lease && lease <= UINT32_MAX) {
+        r->lease = (uint32_t)lease;
+    }
     ad_worker_run_save(w, r); /* what a restart of this node needs of it (runrec.c) */
     ad_log(AD_LOG_INFO, "node", "run started run=%s pid=%ld", r->id, (long)agent_pid);
     ad_worker_send(w, json_pack("{s:s, s:s, s:I}", "t", "spawned", "run", r->id, "pid",
@@ -527,13 +531,16 @@ static void on_renew(uv_timer_t *t)
 
 static void send_hello(worker_t *w)
 {
-    json_t *runs = json_array();
+    json_t *runs = json_array(), *leases = json_object();
     for (wrun_t *r = w->runs; r != NULL; r = r->next) {
         json_array_append_new(runs, json_string(r->id));
+        if (r->lease > 0) { /* the plane that holds an older one learns it lost the run */
+            json_object_set_new(leases, r->id, json_integer(r->lease));
+        }
     }
-    ad_worker_send(w, json_pack("{s:s, s:s, s:O, s:s, s:o, s:o}", "t", "hello", "name", w->name,
-                                "labels", w->labels, "version", AD_VERSION, "caps",
-                                ad_worker_caps(w), "runs", runs));
+    ad_worker_send(w, json_pack("{s:s, s:s, s:O, s:s, s:o, s:o, s:o}", "t", "hello", "name",
+                                w->name, "labels", w->labels, "version", AD_VERSION, "caps",
+                                ad_worker_caps(w), "runs", runs, "leases", leases));
 }
 
 static void on_link_open(ad_wsc_t *c, void *ud)
@@ -566,7 +573,11 @@ static void on_text(worker_t *w, const char *data, size_t len)
 {
     json_t *msg = json_loadb(data, len, 0, NULL);
     const char *t = json_string_value(json_object_get(msg, "t"));
-    if (t == NULL) {
+    /* for a run under a lower lease epoch than seen (issue #77): refused */
+    json_t *fence = json_object_get(msg, "lease");
+    const char *run = json_string_value(json_object_get(msg, "run"));
+    wrun_t *r = fence != NULL && run != NULL ? ad_worker_run_find(w, run) : NULL;
+    if (t == NULL || (r != NULL && !ad_worker_lease_ok(w, r, json_integer_value(fence), t))) {
         json_decref(msg);
         return;
     }
@@ -622,16 +633,20 @@ static void on_link_message(ad_wsc_t *c, const char *data, size_t len, bool bina
         return;
     }
     char run[AD_LINK_RUN_MAX + 1];
-    uint32_t epoch;
+    uint32_t epoch, lease;
     const unsigned char *f;
     size_t flen;
-    if (ad_link_parse((const unsigned char *)data, len, run, &epoch, &f, &flen) != 0 ||
+    if (ad_link_parse_lease((const unsigned char *)data, len, run, &epoch, &lease, &f, &flen) !=
+            0 ||
         !ad_link_frame_down_ok(f[4], flen - AD_HOLD_HDR)) {
         ad_log(AD_LOG_WARN, "node", "a malformed frame from the control plane, reconnecting");
         ad_wsc_close(w->link, 1002, "malformed frame");
         return;
     }
     wrun_t *r = ad_worker_run_find(w, run);
+    if (r != NULL && !ad_worker_lease_ok(w, r, lease, "frame")) {
+        return; /* input, a signal, a resize or an attach of a plane that lost the run */
+    }
     if (r == NULL && f[4] == AD_HOLD_ATTACH) {
         ad_worker_send(w, json_pack("{s:s, s:s}", "t", "lost", "run", run));
         return;

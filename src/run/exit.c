@@ -6,6 +6,7 @@
  * Reaping is src/proc's.
  */
 #include "run/features.h"
+#include "tables/planes.h"
 
 #include <signal.h>
 #include <stdlib.h>
@@ -413,12 +414,39 @@ static void end_record(ad_run_t *run, const ad_proc_exit_t *ex, ad_store_run_end
     e->num_turns = run->turn.count;
 }
 
+/* Another control plane owns the run now (issue #77, feat_node.c): it goes
+ * on there, so nothing of an end is written, noted or published here;
+ * whoever waits for its stop is told. */
+static void let_go(ad_run_t *run)
+{
+    ad_log(AD_LOG_WARN, "runner",
+           "run let go: another control plane owns it now, nothing of its end written here "
+           "agent=%s run=%s",
+           run->agent_id, run->run_id);
+    for (ad_run_waiter_t *w = run->stop.waiters, *next; w != NULL; w = next) {
+        next = w->next;
+        ad_run_call_cb(w->cb, w->ud, AD_ESTATE, NULL, "another control plane owns the run now");
+        free(w);
+    }
+    run->stop.waiters = NULL;
+    ad_run_release(run);
+}
+
 void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
 {
     AD_UNUSED(p);
     ad_run_t *run = ud;
     ad_runner_t *r = run->r;
     run->proc = NULL;
+    /* let go: the plane said so (feat_node.c), or the run is lost here (its
+     * holder or node gone) because another plane took it over meanwhile,
+     * whose live lease the store shows: it goes on there (issue #77) */
+    if (ad_run_node_dropped(run) ||
+        (ex->lost && r->cfg->plane_id[0] != '\0' &&
+         ad_store_run_leased_elsewhere(r->store, r->cfg->plane_id, run->run_id, ad_wall_ms()))) {
+        let_go(run);
+        return;
+    }
     drain_parser(run);
     ad_run_feat_exit(run, ex);
     ad_store_run_end_t e;

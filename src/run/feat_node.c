@@ -23,6 +23,7 @@ typedef struct {
     bool unreachable;
     int64_t unreachable_since; /* wall ms */
     char lost[200];            /* why the plane gave the run up ("": it did not) */
+    bool dropped;              /* another plane owns it now: no end here (issue #77) */
     /* the folder as the agent sees it on its node (ad_plane_agent_cwd),
      * told as its ACP session's and codex app-server's cwd; NULL: none */
     char *agent_cwd;
@@ -50,6 +51,12 @@ const char *ad_run_node_lost(const ad_run_t *run)
 {
     const node_t *n = ad_run_ctx_peek(run, AD_RUN_FEAT_NODE);
     return n != NULL ? n->lost : "";
+}
+
+bool ad_run_node_dropped(const ad_run_t *run)
+{
+    const node_t *n = ad_run_ctx_peek(run, AD_RUN_FEAT_NODE);
+    return n != NULL && n->dropped;
 }
 
 void ad_run_node_live(const ad_run_t *run, json_t *live)
@@ -344,6 +351,14 @@ static void on_node_lost(void *ud, const char *run_id, const char *why)
     }
 }
 
+static void on_dropped(void *ud, const char *run_id)
+{
+    ad_run_t *run = ad_run_find_by_run(ud, run_id);
+    if (run != NULL) {
+        node_of(run)->dropped = true;
+    }
+}
+
 /* ---- a lost node's runs placed again (issue #77) ---------------------------------------- */
 
 static void rescheduled(int rc, json_t *result, const char *msg, void *ud)
@@ -411,7 +426,8 @@ bool ad_runner_remote_at(const ad_runner_t *r, const char *path, char run_id[AD_
 void ad_runner_set_plane(ad_runner_t *r, struct ad_plane *plane)
 {
     r->plane = plane;
-    ad_plane_hooks_t h = {.reachable = on_reachable, .lost = on_node_lost, .ud = r};
+    ad_plane_hooks_t h = {
+        .reachable = on_reachable, .lost = on_node_lost, .dropped = on_dropped, .ud = r};
     ad_plane_set_hooks(plane, &h);
 }
 

@@ -136,6 +136,9 @@ int ad_run_node_spawn(ad_runner_t *r, ad_run_t *run, const ad_proc_opts_t *o, co
 const char *ad_run_agent_cwd(const ad_run_t *run);
 /* Why the plane gave the run up ("" when it did not). */
 const char *ad_run_node_lost(const ad_run_t *run);
+/* Whether the plane let the run go because another control plane owns it
+ * now (issue #77, hooks.dropped): its end is not this plane's to write. */
+bool ad_run_node_dropped(const ad_run_t *run);
 /* A lost node's run (issue #77): whether it is one the plane gave up, and,
  * once its end is stored, its agent started again through the queue when
  * it is placed by state.placement (not pinned to its node by state.node,

@@ -385,6 +385,8 @@ static void on_result(ad_run_t *run, const ad_rec_t *rec)
         .num_turns = run->turn.count,
     };
     memcpy(ru.id, run->run_id, AD_ID_MAX);
+    snprintf(ru.plane_id, sizeof(ru.plane_id), "%.*s", (int)sizeof(ru.plane_id) - 1,
+             run->r->cfg->plane_id);
     ad_store_run_usage(run->r->store, &ru, NULL, NULL);
     run->turn.had_error = rec->is_error;
     snprintf(run->turn.reason, sizeof(run->turn.reason), "%s",

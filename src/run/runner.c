@@ -187,7 +187,10 @@ typedef struct {
 static void on_update_done(int rc, json_t *result, void *ud)
 {
     update_ctx_t *c = ud;
-    if (rc != 0) {
+    if (rc == AD_ESTATE) {
+        ad_log(AD_LOG_WARN, "runner",
+               "agent update refused: another control plane holds the run agent=%s", c->agent_id);
+    } else if (rc != 0) {
         ad_log(AD_LOG_WARN, "runner", "agent update failed agent=%s error=%s", c->agent_id,
                ad_strerror(rc));
     } else if (c->status != NULL) {
@@ -235,6 +238,10 @@ static void agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_runner_c
                 : strcmp(u->why.code, "protocol_error") == 0   ? "protocol_error"
                                                                : NULL;
     snprintf(u->id, sizeof(u->id), "%s", run->agent_id);
+    /* fenced: a plane that lost the run's lease writes nothing of it (#77) */
+    snprintf(u->run_id, sizeof(u->run_id), "%s", run->run_id);
+    snprintf(u->plane_id, sizeof(u->plane_id), "%.*s", (int)sizeof(u->plane_id) - 1,
+             run->r->cfg->plane_id);
     u->now = ad_wall_ms();
     ad_store_agent_runtime(run->r->store, u, on_update_done, c);
 }

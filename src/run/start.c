@@ -7,6 +7,7 @@
  */
 #include "run/features.h"
 #include "run/run_int.h"
+#include "cluster/cluster.h"
 #include "hparam/hparam.h"
 #include "tables/gitrows.h"
 #include "tables/settings.h"
@@ -429,6 +430,9 @@ static void record_start(ad_run_t *run, int64_t started_ms, char *config, ad_run
     c->cwd = run->cwd != NULL ? ad_xstrdup(run->cwd) : NULL;
     ad_store_run_start_t row = {.now = started_ms, .pid = ad_proc_pid(run->proc), .config = config};
     snprintf(row.node_id, sizeof(row.node_id), "%s", run->node_id);
+    snprintf(row.plane_id, sizeof(row.plane_id), "%.*s", (int)sizeof(row.plane_id) - 1,
+             run->r->cfg->plane_id);
+    row.lease_ms = AD_PLANES_LEASE_MS;
     snprintf(row.id, sizeof(row.id), "%s", run->run_id);
     snprintf(row.agent_id, sizeof(row.agent_id), "%s", run->agent_id);
     ad_status_reason_set(&row.why, "run_started", run->run_id, "run %s started (pid %ld)",

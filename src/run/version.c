@@ -71,6 +71,7 @@ static void store_version(ad_runner_t *r, const char *run_id, const char *versio
     memset(&v, 0, sizeof(v));
     snprintf(v.id, sizeof(v.id), "%s", run_id);
     snprintf(v.version, sizeof(v.version), "%s", version);
+    snprintf(v.plane_id, sizeof(v.plane_id), "%.*s", (int)sizeof(v.plane_id) - 1, r->cfg->plane_id);
     ad_store_run_cli_version(r->store, &v, NULL, NULL);
 }
 

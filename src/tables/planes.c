@@ -24,24 +24,41 @@ typedef struct {
     char *runs; /* run ids, each followed by '\n' (malloc'd), or NULL */
 } beat_t;
 
-static int beat_lease(ad_db_t *db, const beat_t *b, const char *run)
+/* The lease of run renewed when it is ours (or made when it has none);
+ * another plane's is left alone, and when that one is live the run is
+ * added to lost: this plane lost it (issue #77). A lapsed lease of another
+ * plane is the takeover's (plane_take), which raises its epoch. */
+static int beat_lease(ad_db_t *db, const beat_t *b, const char *run, json_t *lost)
 {
-    /* ours already, or lapsed (its plane gone): ours now; another live
-     * plane's is left alone */
-    ad_db_stmt_t *s = ad_store_stmt(
-        db, "INSERT INTO run_leases (run_id, plane_id, expires_at) "
-            "VALUES (?1, ?2, ?3) "
-            "ON CONFLICT (run_id) DO UPDATE SET plane_id = excluded.plane_id, "
-            "expires_at = excluded.expires_at "
-            "WHERE run_leases.plane_id = excluded.plane_id OR run_leases.expires_at < ?4");
+    ad_db_stmt_t *s =
+        ad_store_stmt(db, "INSERT INTO run_leases (run_id, plane_id, expires_at) "
+                          "VALUES (?1, ?2, ?3) "
+                          "ON CONFLICT (run_id) DO UPDATE SET expires_at = excluded.expires_at "
+                          "WHERE run_leases.plane_id = excluded.plane_id");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, run);
     ad_store_bind_text(s, 2, b->id);
     ad_db_bind_int64(s, 3, b->now + b->ttl);
-    ad_db_bind_int64(s, 4, b->now);
-    return ad_store_step_done(db, s);
+    int rc = ad_store_step_done(db, s);
+    if (rc != 0 || ad_db_changes(db) == 1) {
+        return rc;
+    }
+    s = ad_store_stmt(db, "SELECT 1 FROM run_leases WHERE run_id = ?1 AND plane_id <> ?2 AND "
+                          "expires_at >= ?3");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, run);
+    ad_store_bind_text(s, 2, b->id);
+    ad_db_bind_int64(s, 3, b->now);
+    int step = ad_db_step(s);
+    ad_db_reset(s);
+    if (step == AD_DB_ROW) {
+        json_array_append_new(lost, json_string(run));
+    }
+    return step == AD_DB_ROW || step == AD_DB_DONE ? 0 : ad_store_rc(db, step);
 }
 
 /* Each of the plane's leases looks its run up by id. The first form, `run_id
@@ -54,7 +71,6 @@ const char ad_sql_leases_ended[] = "DELETE FROM run_leases WHERE plane_id = ?1 A
 
 static int plane_beat(ad_store_tx_t *tx, const void *in, json_t **result)
 {
-    AD_UNUSED(result);
     const beat_t *b = in;
     ad_db_stmt_t *s = ad_store_stmt(
         tx->db, "INSERT INTO planes (id, url, started_at, heartbeat_at) VALUES (?1, ?2, ?3, ?4) "
@@ -68,6 +84,7 @@ static int plane_beat(ad_store_tx_t *tx, const void *in, json_t **result)
     ad_db_bind_int64(s, 3, b->started);
     ad_db_bind_int64(s, 4, b->now);
     int rc = ad_store_step_done(tx->db, s);
+    json_t *lost = json_array();
     for (const char *p = b->runs; rc == 0 && p != NULL && *p != '\0';) {
         const char *nl = strchr(p, '\n');
         size_t n = nl != NULL ? (size_t)(nl - p) : strlen(p);
@@ -75,13 +92,15 @@ static int plane_beat(ad_store_tx_t *tx, const void *in, json_t **result)
         if (n > 0 && n < sizeof(run)) {
             memcpy(run, p, n);
             run[n] = '\0';
-            rc = beat_lease(tx->db, b, run);
+            rc = beat_lease(tx->db, b, run, lost);
         }
         p += n + (nl != NULL ? 1 : 0);
     }
     if (rc != 0) {
+        json_decref(lost);
         return rc;
     }
+    *result = lost;
     /* the leases of our runs that ended go (a lapsed one of a run still
      * running stays: whoever takes the run over overwrites it) */
     s = ad_store_stmt(tx->db, ad_sql_leases_ended);
@@ -127,6 +146,17 @@ typedef struct {
 } take_t;
 
 #define TAKE_MAX 256 /* runs taken in one sweep; the next takes the rest */
+
+static int bump_epoch(ad_db_t *db, const char *run)
+{
+    ad_db_stmt_t *s =
+        ad_store_stmt(db, "UPDATE runs SET lease_epoch = lease_epoch + 1 WHERE id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, run);
+    return ad_store_step_done(db, s);
+}
 
 static int plane_take(ad_store_tx_t *tx, const void *in, json_t **result)
 {
@@ -194,6 +224,8 @@ static int plane_take(ad_store_tx_t *tx, const void *in, json_t **result)
         ad_db_bind_int64(s, 4, t->now);
         rc = ad_store_step_done(tx->db, s);
         if (rc == 0 && ad_db_changes(tx->db) == 1) {
+            /* a takeover: the run's fencing token goes up (issue #77) */
+            rc = bump_epoch(tx->db, cand[i]);
             json_array_append_new(won, json_string(cand[i]));
         }
     }
@@ -330,6 +362,23 @@ int ad_store_plane_live(ad_store_t *st, const char *plane_id, int64_t live_since
     ad_store_bind_text(s, 1, plane_id);
     ad_db_bind_int64(s, 2, live_since_ms);
     return plane_ref_row(db, s, out);
+}
+
+int ad_store_run_epoch(ad_store_t *st, const char *run_id, int64_t *epoch)
+{
+    ad_db_t *db = ad_store_rdb(st);
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT lease_epoch FROM runs WHERE id = ?1");
+    if (s == NULL) {
+        return AD_EINTERNAL;
+    }
+    ad_store_bind_text(s, 1, run_id);
+    int step = ad_db_step(s);
+    int rc = step == AD_DB_ROW ? 0 : step == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, step);
+    if (rc == 0) {
+        *epoch = ad_db_column_int64(s, 0);
+    }
+    ad_db_reset(s);
+    return rc;
 }
 
 bool ad_store_run_leased_elsewhere(ad_store_t *st, const char *plane_id, const char *run_id,

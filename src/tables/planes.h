@@ -24,8 +24,10 @@ typedef struct {
     size_t nruns;
 } ad_store_plane_beat_t;
 /* The heartbeat: the plane's row, the lease of each of its runs renewed
- * (or taken, when it has none or a lapsed one; another live plane's is left
- * alone), the leases of its runs that ended let go. Loop thread. */
+ * (or made, when it has none; another plane's is left alone), the leases of
+ * its runs that ended let go. cb gets the runs among them under another
+ * plane's live lease ([run_id...]): this plane lost them (issue #77).
+ * Loop thread. */
 void ad_store_plane_beat(ad_store_t *st, const ad_store_plane_beat_t *in, ad_store_result_cb cb,
                          void *ud);
 /* The plane stops (issue #77): its row is no longer live (heartbeat 0), so
@@ -36,7 +38,8 @@ void ad_store_plane_leave(ad_store_t *st, const char *id);
  * have none and started more than lease_ms ago), and of the running runs
  * here among held[0..nheld) (borrowed; copied) under the same rule: cb gets
  * the ids this plane won ([run_id...], at most 256 of each a call). One
- * conditional upsert a run, so of two planes trying, one wins. Loop
+ * conditional upsert a run, so of two planes trying, one wins; the run's
+ * lease epoch (its fencing token) goes up by one with each win. Loop
  * thread. */
 void ad_store_plane_take(ad_store_t *st, const char *plane_id, int64_t now_ms, int64_t lease_ms,
                          const char *const *held, size_t nheld, ad_store_result_cb cb, void *ud);
@@ -46,6 +49,9 @@ int ad_store_planes_list(ad_store_t *st, int64_t live_since_ms, json_t **out);
 /* Whose lease run_id is under and until when: 0, or AD_ENOENT (none). */
 int ad_store_run_lease(ad_store_t *st, const char *run_id, char plane_id[AD_ID_MAX],
                        int64_t *expires_ms);
+/* run_id's lease epoch (runs.lease_epoch, migration 3060: 1 from its start,
+ * one more at each takeover; 0 for a run before it): 0, or AD_ENOENT. */
+int ad_store_run_epoch(ad_store_t *st, const char *run_id, int64_t *epoch);
 /* Whether run_id is under a live lease of a plane other than plane_id. */
 bool ad_store_run_leased_elsewhere(ad_store_t *st, const char *plane_id, const char *run_id,
                                    int64_t now_ms);

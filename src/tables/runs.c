@@ -71,9 +71,10 @@ static int run_start(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     const ad_store_run_start_t *a = in;
     ad_db_t *db = tx->db;
+    bool leased = a->plane_id[0] != '\0';
     ad_db_stmt_t *s = ad_store_stmt(
-        db, "INSERT INTO runs (id, agent_id, started_at, status, config, node_id) VALUES (?, ?, "
-            "?, 'running', ?, ?)");
+        db, "INSERT INTO runs (id, agent_id, started_at, status, config, node_id, lease_epoch) "
+            "VALUES (?, ?, ?, 'running', ?, ?, ?)");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -82,9 +83,26 @@ static int run_start(ad_store_tx_t *tx, const void *in, json_t **result)
     ad_db_bind_int64(s, 3, a->now);
     ad_store_bind_text(s, 4, a->config);
     ad_store_bind_text(s, 5, a->node_id[0] != '\0' ? a->node_id : NULL);
+    ad_db_bind_int64(s, 6, leased ? 1 : 0);
     int rc = ad_store_step_done(db, s);
     if (rc != 0) {
         return rc == AD_ECONSTRAINT ? AD_ENOENT : rc;
+    }
+    if (leased) {
+        /* its lease from its first moment (issue #77): a takeover never
+         * meets a running run without one */
+        s = ad_store_stmt(db, "INSERT INTO run_leases (run_id, plane_id, expires_at) "
+                              "VALUES (?, ?, ?) ON CONFLICT (run_id) DO NOTHING");
+        if (s == NULL) {
+            return AD_EINTERNAL;
+        }
+        ad_store_bind_text(s, 1, a->id);
+        ad_store_bind_text(s, 2, a->plane_id);
+        ad_db_bind_int64(s, 3, a->now + a->lease_ms);
+        rc = ad_store_step_done(db, s);
+        if (rc != 0) {
+            return rc;
+        }
     }
     s = ad_store_stmt(db, "UPDATE agents SET status = 'running', pid = ?, started_at = ?, "
                           "stopped_at = NULL, updated_at = ?, state = CASE WHEN state IS NULL "
@@ -113,16 +131,35 @@ void ad_store_run_start(ad_store_t *st, const ad_store_run_start_t *a, ad_store_
     ad_store_typed_write(st, run_start, a, sizeof(*a), run_start_cleanup, cb, ud);
 }
 
+/* The fence of a live run's row (issue #77): a plane writes it only while
+ * no other plane holds a live lease on the run. ?8 the plane, ?9 now. */
+#define NOT_LEASED_ELSEWHERE                                                                       \
+    " AND NOT EXISTS (SELECT 1 FROM run_leases l WHERE l.run_id = runs.id AND "                    \
+    "l.plane_id <> ?8 AND l.expires_at >= ?9)"
+
+/* The fence's values bound, when a plane is named. */
+static void bind_fence(ad_db_stmt_t *s, const char *plane_id)
+{
+    if (plane_id[0] != '\0') {
+        ad_store_bind_text(s, 8, plane_id);
+        ad_db_bind_int64(s, 9, ad_wall_ms());
+    }
+}
+
 static int run_cli_version(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     const ad_store_run_cli_version_t *a = in;
     AD_UNUSED(result);
-    ad_db_stmt_t *s = ad_store_stmt(tx->db, "UPDATE runs SET cli_version = ? WHERE id = ?");
+    ad_db_stmt_t *s = ad_store_stmt(
+        tx->db, a->plane_id[0] != '\0'
+                    ? "UPDATE runs SET cli_version = ?1 WHERE id = ?2" NOT_LEASED_ELSEWHERE
+                    : "UPDATE runs SET cli_version = ?1 WHERE id = ?2");
     if (s == NULL) {
         return AD_EINTERNAL;
     }
     ad_store_bind_text(s, 1, a->version);
     ad_store_bind_text(s, 2, a->id);
+    bind_fence(s, a->plane_id);
     return ad_store_step_done(tx->db, s);
 }
 
@@ -136,14 +173,15 @@ static int run_usage(ad_store_tx_t *tx, const void *in, json_t **result)
 {
     const ad_store_run_usage_t *a = in;
     AD_UNUSED(result);
-    ad_db_stmt_t *s =
-        ad_store_stmt(tx->db, "UPDATE runs SET input_tokens = ?2, output_tokens = ?3, "
-                              "cache_read_tokens = ?4, cache_write_tokens = ?5, "
-                              "cost_usd = ?6, num_turns = ?7 "
-                              "WHERE id = ?1 AND status = 'running'");
+#define RUN_USAGE_SQL                                                                              \
+    "UPDATE runs SET input_tokens = ?2, output_tokens = ?3, cache_read_tokens = ?4, "              \
+    "cache_write_tokens = ?5, cost_usd = ?6, num_turns = ?7 WHERE id = ?1 AND status = 'running'"
+    ad_db_stmt_t *s = ad_store_stmt(
+        tx->db, a->plane_id[0] != '\0' ? RUN_USAGE_SQL NOT_LEASED_ELSEWHERE : RUN_USAGE_SQL);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
+    bind_fence(s, a->plane_id);
     ad_store_bind_text(s, 1, a->id);
     ad_db_bind_int64(s, 2, a->input_tokens);
     ad_db_bind_int64(s, 3, a->output_tokens);
@@ -268,13 +306,23 @@ static int agent_runtime(ad_store_tx_t *tx, const void *in, json_t **result)
             return rc;
         }
     }
+#define AGENT_RUNTIME_SQL                                                                          \
+    "UPDATE agents SET status = COALESCE(?, status), session_id = COALESCE(?, session_id), "       \
+    "context_level = COALESCE(?, context_level), state = COALESCE(?, state), "                     \
+    "updated_at = ?, status_reason = COALESCE(?, status_reason) WHERE id = ?"
+    bool fenced = a->run_id[0] != '\0' && a->plane_id[0] != '\0';
     ad_db_stmt_t *s = ad_store_stmt(
-        db, "UPDATE agents SET status = COALESCE(?, status), session_id = COALESCE(?, session_id), "
-            "context_level = COALESCE(?, context_level), state = COALESCE(?, state), "
-            "updated_at = ?, status_reason = COALESCE(?, status_reason) WHERE id = ?");
+        db, fenced ? AGENT_RUNTIME_SQL " AND NOT EXISTS (SELECT 1 FROM run_leases l WHERE "
+                                       "l.run_id = ? AND l.plane_id <> ? AND l.expires_at >= ?)"
+                   : AGENT_RUNTIME_SQL);
     if (s == NULL) {
         json_decref(state);
         return AD_EINTERNAL;
+    }
+    if (fenced) {
+        ad_store_bind_text(s, 8, a->run_id);
+        ad_store_bind_text(s, 9, a->plane_id);
+        ad_db_bind_int64(s, 10, ad_wall_ms());
     }
     ad_store_bind_text(s, 1, a->set_status ? ad_row_agent_status_name(a->status) : NULL);
     ad_store_bind_text(s, 2, a->session_id[0] != '\0' ? a->session_id : NULL);
@@ -288,10 +336,13 @@ static int agent_runtime(ad_store_tx_t *tx, const void *in, json_t **result)
     if (rc != 0) {
         return rc;
     }
-    if (ad_db_changes(db) == 0) {
-        return AD_ENOENT;
-    }
     json_t *agent = NULL;
+    if (ad_db_changes(db) == 0) {
+        /* an unknown agent, or (fenced) the run is another plane's now */
+        rc = fenced ? ad_agent_json_read(db, a->id, &agent) : AD_ENOENT;
+        json_decref(agent);
+        return rc == 0 ? AD_ESTATE : rc;
+    }
     rc = ad_agent_json_read(db, a->id, &agent);
     if (rc == 0) {
         *result = json_pack("{s:o}", "agent", agent);

@@ -71,6 +71,10 @@ typedef struct {
                                      over by the call (freed after the write) */
     ad_store_status_reason_t why; /* the agent's new statusReason */
     char node_id[AD_ID_MAX];      /* the worker node it runs on (issue #34); "": here */
+    /* the control plane starting it ("": none): the run gets its lease at
+     * once, lasting lease_ms from now, and lease epoch 1 (issue #77) */
+    char plane_id[AD_ID_MAX];
+    int64_t lease_ms;
 } ad_store_run_start_t;
 void ad_store_run_start(ad_store_t *st, const ad_store_run_start_t *s, ad_store_result_cb cb,
                         void *ud);
@@ -80,6 +84,7 @@ void ad_store_run_start(ad_store_t *st, const ad_store_run_start_t *s, ad_store_
 typedef struct {
     char id[AD_ID_MAX];
     char version[64];
+    char plane_id[AD_ID_MAX]; /* the plane writing it ("": none): as ad_store_run_usage_t's */
 } ad_store_run_cli_version_t;
 void ad_store_run_cli_version(ad_store_t *st, const ad_store_run_cli_version_t *v,
                               ad_store_result_cb cb, void *ud);
@@ -92,6 +97,10 @@ typedef struct {
     int64_t input_tokens, output_tokens, cache_read_tokens, cache_write_tokens;
     double cost_usd;
     int64_t num_turns;
+    /* the control plane writing it ("": none said): nothing is written while
+     * another plane holds a live lease on the run (issue #77: a plane that
+     * lost the lease writes nothing of the run) */
+    char plane_id[AD_ID_MAX];
 } ad_store_run_usage_t;
 void ad_store_run_usage(ad_store_t *st, const ad_store_run_usage_t *u, ad_store_result_cb cb,
                         void *ud);
@@ -135,6 +144,11 @@ typedef struct {
     char session_id[256];         /* "": unchanged */
     int context_level;            /* < 0: unchanged */
     json_t *state_patch;
+    /* the live run making the change and the control plane writing it (""
+     * both: none said): nothing is written while another plane holds a
+     * live lease on that run (AD_ESTATE; issue #77) */
+    char run_id[AD_ID_MAX];
+    char plane_id[AD_ID_MAX];
 } ad_store_agent_runtime_t;
 void ad_store_agent_runtime(ad_store_t *st, const ad_store_agent_runtime_t *u,
                             ad_store_result_cb cb, void *ud);

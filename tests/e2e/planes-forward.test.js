@@ -7,7 +7,9 @@
 // sent on to A as it came, with the caller's credential, and answered with
 // A's answer (X-Agentd-Answered-By). A request that says it was sent on
 // already is never sent on again nor run here (409), and one without a
-// credential is refused as anywhere (401).
+// credential is refused as anywhere (401). Another organisation's caller gets
+// the same 404 through B as for an agent that does not exist, and nothing is
+// sent on to A.
 // Skipped (saying why) without PostgreSQL 15.
 'use strict';
 
@@ -68,7 +70,10 @@ test('a plane that does not hold an agent\'s run sends its requests on to the on
     'plane A to hold the run\'s lease');
   await until(async () => (await agent(b, id)).status === 'waiting', 'the agent waiting for its next turn');
 
-  // A message through B: sent on to A (B's owner token is the owner on A too), answered there.
+  // A message through B: sent on to A (B's owner token is the owner on A too,
+  // once A has read it from the accounts' change log), answered there.
+  await until(async () => (await raw(a, 'GET', `/api/agents/${id}`, undefined, { authorization: `Bearer ${b.token}` })).status === 200,
+    'A to take B\'s owner token');
   const msg = await raw(b, 'POST', `/api/agents/${id}/message`, { content: 'echo through b' }, { authorization: `Bearer ${b.token}` });
   assert.equal(msg.status, 200, JSON.stringify(msg.body));
   assert.equal(msg.headers.get('x-agentd-answered-by'), 'plane_a');
@@ -82,6 +87,33 @@ test('a plane that does not hold an agent\'s run sends its requests on to the on
   assert.equal(ok.status, 200, JSON.stringify(ok.body));
   assert.equal(await said(b, id, 'outcome'), 'outcome: selected allow-once');
   assert.equal(fs.readFileSync(path.join(repo, 'out.txt'), 'utf8'), 'written by acp\n');
+
+  // Another organisation's caller asking B about the agent (its run A's):
+  // the same 404 as for an agent that does not exist, never sent on to A (no
+  // X-Agentd-Answered-By, nothing that says the agent lives elsewhere).
+  const org = await api(b, 'POST', '/api/orgs', { name: 'org other' });
+  assert.equal(org.status, 201, JSON.stringify(org.body));
+  const otherTok = await api(b, 'POST', '/api/tokens', { name: 'other-admin', scope: 'admin', orgId: org.body.id });
+  assert.equal(otherTok.status, 201, JSON.stringify(otherTok.body));
+  const other = { authorization: `Bearer ${otherTok.body.token}` };
+  const missingId = `${id.slice(0, -4)}zzzz`;
+  for (const [method, p, body] of [['POST', 'message', { content: 'from another org' }], ['POST', 'stop', undefined],
+    ['POST', 'start', {}], ['GET', '', undefined]]) {
+    const theirs = await raw(b, method, `/api/agents/${id}${p ? `/${p}` : ''}`, body, other);
+    const none = await raw(b, method, `/api/agents/${missingId}${p ? `/${p}` : ''}`, body, other);
+    assert.equal(theirs.status, 404, `${method} ${p}: ${JSON.stringify(theirs.body)}`);
+    assert.equal(none.status, 404, `${method} ${p} (missing): ${JSON.stringify(none.body)}`);
+    assert.deepEqual(JSON.parse(JSON.stringify(theirs.body).replaceAll(id, 'ID')),
+      JSON.parse(JSON.stringify(none.body).replaceAll(missingId, 'ID')), `${method} ${p}: the same answer`);
+    assert.equal(theirs.headers.get('x-agentd-answered-by'), null, `${method} ${p}: not sent on to A`);
+  }
+  const apOther = await raw(b, 'POST', `/api/approvals/${ap.id}`, { decision: 'deny' }, other);
+  const apNone = await raw(b, 'POST', `/api/approvals/${ap.id.slice(0, -4)}zzzz`, { decision: 'deny' }, other);
+  assert.equal(apOther.status, 404, JSON.stringify(apOther.body));
+  assert.deepEqual(JSON.parse(JSON.stringify(apOther.body).replaceAll(ap.id, 'ID')),
+    JSON.parse(JSON.stringify(apNone.body).replaceAll(`${ap.id.slice(0, -4)}zzzz`, 'ID')));
+  assert.equal(apOther.headers.get('x-agentd-answered-by'), null);
+  assert.ok(!(await messages(a, id)).some((m) => m.content === 'from another org'), 'another org\'s message reached the agent');
 
   // A second start through B is A's answer: it runs already (no second run on B).
   const again = await raw(b, 'POST', `/api/agents/${id}/start`, {}, { authorization: `Bearer ${a.token}` });

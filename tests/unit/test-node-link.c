@@ -61,7 +61,7 @@ static void malformed_messages_are_refused(void **state)
     }
     unsigned char bad[256];
     memcpy(bad, m, len);
-    bad[0] = 2; /* not a holder frame */
+    bad[0] = 3; /* not a holder frame (1, or 2 with a lease) */
     assert_int_equal(ad_link_parse(bad, len, run, &epoch, &f, &flen), AD_EINVAL);
     memcpy(bad, m, len);
     bad[6] = '/'; /* a run id that could name a path */
@@ -78,6 +78,46 @@ static void malformed_messages_are_refused(void **state)
     long_id[sizeof(long_id) - 1] = '\0';
     assert_int_equal(ad_link_header(hdr, long_id, 1), 0);
     assert_int_equal(ad_link_header(hdr, "", 1), 0);
+}
+
+/* issue #77: the plane's frames carry the run's lease epoch, and the node
+ * refuses a lower one than it has seen (a plane that lost the run). */
+static void a_lease_frame_round_trips_and_the_node_fences(void **state)
+{
+    (void)state;
+    unsigned char m[256];
+    size_t n = ad_link_header_lease(m, "run_01abc", 3, 5);
+    assert_int_equal(n, AD_LINK_HDR_LEASE + 9);
+    ad_hold_hdr(m + n, 4, AD_HOLD_SIGNAL, 0);
+    memcpy(m + n + AD_HOLD_HDR, "\x0f\0\0\0", 4);
+    size_t len = n + AD_HOLD_HDR + 4;
+    char run[AD_LINK_RUN_MAX + 1];
+    uint32_t epoch = 0, lease = 0;
+    const unsigned char *f = NULL;
+    size_t flen = 0;
+    assert_int_equal(ad_link_parse_lease(m, len, run, &epoch, &lease, &f, &flen), 0);
+    assert_string_equal(run, "run_01abc");
+    assert_int_equal(epoch, 3);
+    assert_int_equal(lease, 5);
+    assert_int_equal(f[4], AD_HOLD_SIGNAL);
+    for (size_t cut = 0; cut < len; cut++) {
+        assert_int_equal(ad_link_parse_lease(m, cut, run, &epoch, &lease, &f, &flen), AD_EINVAL);
+    }
+    /* a frame without a lease reads as epoch 0 */
+    len = frame(m, "run_01abc", 4, AD_HOLD_INPUT, "hi", 2);
+    assert_int_equal(ad_link_parse_lease(m, len, run, &epoch, &lease, &f, &flen), 0);
+    assert_int_equal(lease, 0);
+
+    uint32_t known = 0;
+    assert_true(ad_link_lease_ok(&known, 1)); /* the spawn's */
+    assert_int_equal(known, 1);
+    assert_true(ad_link_lease_ok(&known, 1));
+    assert_true(ad_link_lease_ok(&known, 2)); /* a takeover's: the new owner */
+    assert_int_equal(known, 2);
+    assert_false(ad_link_lease_ok(&known, 1)); /* the old owner: refused */
+    assert_false(ad_link_lease_ok(&known, 0)); /* no lease at all: refused */
+    assert_int_equal(known, 2);
+    assert_true(ad_link_lease_ok(&known, 2));
 }
 
 static void each_direction_takes_its_own_types(void **state)
@@ -371,6 +411,7 @@ static void a_node_learns_at_most_eight_urls_after_its_own(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_lease_frame_round_trips_and_the_node_fences),
         cmocka_unit_test(a_frame_round_trips),
         cmocka_unit_test(malformed_messages_are_refused),
         cmocka_unit_test(each_direction_takes_its_own_types),

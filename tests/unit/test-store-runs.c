@@ -955,6 +955,111 @@ static void a_beat_lets_go_of_the_leases_of_ended_runs(void **state)
     }
 }
 
+/* issue #77: the heartbeat of a plane that could not renew finds the runs
+ * another plane took (a live lease of another plane: lost), renews its own
+ * and leaves a lapsed lease of another plane to the takeover; a takeover
+ * raises the run's lease epoch; a run started by a plane has its lease and
+ * epoch 1 from its first moment; and its usage written by a plane that
+ * lost the lease changes nothing. */
+static void a_beat_finds_the_runs_another_plane_took(void **state)
+{
+    fixture_t *f = *state;
+    char sql[512];
+    const char *ids[] = {"run_mine", "run_taken", "run_lapsed"};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO runs (id, agent_id, started_at, status, node_id, lease_epoch) "
+                 "VALUES ('%s', '%s', 1000, 'running', 'nd_1', 1)",
+                 ids[i], f->ag);
+        store_fx_exec(f->s, sql);
+    }
+    store_fx_exec(f->s, "INSERT INTO run_leases (run_id, plane_id, expires_at) VALUES "
+                        "('run_mine', 'pl_a', 2000), ('run_taken', 'pl_b', 9000000000000), "
+                        "('run_lapsed', 'pl_b', 3000)");
+    ad_store_plane_beat_t b = {.id = "pl_a",
+                               .url = "http://127.0.0.1:1",
+                               .started_ms = 1000,
+                               .now_ms = 5000,
+                               .lease_ms = 4000,
+                               .runs = ids,
+                               .nruns = 3};
+    store_wait_t w = {0};
+    ad_store_plane_beat(f->s->st, &b, store_fx_on_result, &w);
+    store_fx_wait(f->s, &w);
+    assert_int_equal(w.rc, 0);
+    assert_int_equal(json_array_size(w.result), 1);
+    assert_string_equal(json_string_value(json_array_get(w.result, 0)), "run_taken");
+    json_decref(w.result);
+    assert_int_equal(store_fx_int(f->s, "SELECT count(*) FROM run_leases WHERE run_id = "
+                                        "'run_mine' AND plane_id = 'pl_a' AND expires_at = 9000"),
+                     1);
+    /* never taken by a heartbeat: that would keep its epoch */
+    assert_int_equal(store_fx_int(f->s, "SELECT count(*) FROM run_leases WHERE run_id = "
+                                        "'run_lapsed' AND plane_id = 'pl_b'"),
+                     1);
+
+    /* the takeover takes the lapsed one and raises its epoch */
+    w = (store_wait_t){0};
+    ad_store_plane_take(f->s->st, "pl_a", 5000, 4000, NULL, 0, store_fx_on_result, &w);
+    store_fx_wait(f->s, &w);
+    assert_int_equal(w.rc, 0);
+    assert_int_equal(json_array_size(w.result), 1);
+    assert_string_equal(json_string_value(json_array_get(w.result, 0)), "run_lapsed");
+    json_decref(w.result);
+    int64_t epoch = 0;
+    assert_int_equal(ad_store_run_epoch(f->s->st, "run_lapsed", &epoch), 0);
+    assert_int_equal(epoch, 2);
+    assert_int_equal(ad_store_run_epoch(f->s->st, "run_taken", &epoch), 0);
+    assert_int_equal(epoch, 1);
+    assert_int_equal(ad_store_run_epoch(f->s->st, "run_none", &epoch), AD_ENOENT);
+
+    /* usage from pl_a of the run pl_b holds is refused; from pl_b it is written */
+    ad_store_run_usage_t u = {.input_tokens = 7, .plane_id = "pl_a"};
+    snprintf(u.id, sizeof(u.id), "run_taken");
+    w = (store_wait_t){0};
+    ad_store_run_usage(f->s->st, &u, store_fx_on_result, &w);
+    store_fx_wait(f->s, &w);
+    assert_int_equal(w.rc, 0);
+    assert_int_equal(store_fx_int(f->s, "SELECT input_tokens FROM runs WHERE id = 'run_taken'"), 0);
+    snprintf(u.plane_id, sizeof(u.plane_id), "pl_b");
+    w = (store_wait_t){0};
+    ad_store_run_usage(f->s->st, &u, store_fx_on_result, &w);
+    store_fx_wait(f->s, &w);
+    assert_int_equal(store_fx_int(f->s, "SELECT input_tokens FROM runs WHERE id = 'run_taken'"), 7);
+
+    /* and so is the agent's status written for that run */
+    ad_store_agent_runtime_t rt = {.now = 6000,
+                                   .set_status = true,
+                                   .status = AD_ROW_AGENT_STATUS_WAITING,
+                                   .context_level = -1,
+                                   .run_id = "run_taken",
+                                   .plane_id = "pl_a"};
+    snprintf(rt.id, sizeof(rt.id), "%s", f->ag);
+    assert_int_equal(runtime_sync(f, &rt), AD_ESTATE);
+    char sql2[256];
+    snprintf(sql2, sizeof(sql2),
+             "SELECT count(*) FROM agents WHERE id = '%s' AND status = 'waiting'", f->ag);
+    assert_int_equal(store_fx_int(f->s, sql2), 0);
+    snprintf(rt.plane_id, sizeof(rt.plane_id), "pl_b");
+    assert_int_equal(runtime_sync(f, &rt), 0);
+    assert_int_equal(store_fx_int(f->s, sql2), 1);
+}
+
+static void a_started_run_has_its_lease_at_once(void **state)
+{
+    fixture_t *f = *state;
+    ad_store_run_start_t a = {.now = 4000, .plane_id = "pl_a", .lease_ms = 6000};
+    snprintf(a.id, sizeof(a.id), "run_new");
+    snprintf(a.agent_id, sizeof(a.agent_id), "%s", f->ag);
+    assert_int_equal(start_sync(f, &a, NULL), 0);
+    assert_int_equal(store_fx_int(f->s, "SELECT count(*) FROM run_leases WHERE run_id = "
+                                        "'run_new' AND plane_id = 'pl_a' AND expires_at = 10000"),
+                     1);
+    int64_t epoch = 0;
+    assert_int_equal(ad_store_run_epoch(f->s->st, "run_new", &epoch), 0);
+    assert_int_equal(epoch, 1);
+}
+
 /* GET /api/agents?cursor= starts at its cursor in agents_by_created: the
  * form "?5 IS NULL OR (created_at, id) > …" walked the index from the first
  * agent (0.7 ms half-way through 10,000). SQLite's plan; the paging itself
@@ -1057,6 +1162,8 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(an_end_from_a_plane_that_lost_the_lease_is_refused, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(a_beat_finds_the_runs_another_plane_took, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_started_run_has_its_lease_at_once, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
