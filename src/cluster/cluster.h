@@ -166,7 +166,8 @@ struct ad_req;
 /* Whether r came sent on by another plane. */
 bool ad_planes_was_forwarded(const struct ad_req *r);
 /* The live plane, not this one, whose lease holds agent_id's running run:
- * true with it in *to. p NULL: false. */
+ * true with it in *to. p NULL, or alone at the last heartbeat: false,
+ * nothing read. */
 bool ad_planes_agent_owner(ad_planes_t *p, const char *agent_id, ad_store_plane_ref_t *to);
 /* Sends r on to `to`; r is answered with its answer, or 409 OWNED_ELSEWHERE
  * when it came sent on already (never a second run), has no credential or

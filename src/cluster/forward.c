@@ -39,7 +39,7 @@ bool ad_planes_was_forwarded(const ad_req_t *r)
 bool ad_planes_agent_owner(ad_planes_t *p, const char *agent_id, ad_store_plane_ref_t *to)
 {
     int64_t now = (int64_t)ad_wall_ms();
-    return p != NULL && agent_id != NULL &&
+    return p != NULL && agent_id != NULL && !ad_planes_alone(p) &&
            ad_store_agent_run_plane(ad_planes_store(p), ad_planes_self(p), agent_id, now,
                                     now - AD_PLANES_LEASE_MS, to) == 0;
 }

@@ -38,8 +38,9 @@ struct ad_planes {
     uint64_t beat_sent; /* when the heartbeat on the writer was sent (monotonic ms) */
     uint64_t beats, beat_failures, taken, take_failures, lost;
     /* Whether another plane was live at the last heartbeat (read after
-     * each one stored; kept as it was when the read fails): a request
-     * needs no look for an owner elsewhere while this plane is alone. */
+     * each one stored; kept as it was when the read fails; true until
+     * the first read): a request needs no look for an owner elsewhere
+     * while this plane is alone. */
     bool others;
 };
 
@@ -265,6 +266,7 @@ ad_planes_t *ad_planes_start(uv_loop_t *loop, ad_store_t *store, const char *id,
     snprintf(p->url, sizeof(p->url), "%s", url != NULL ? url : "");
     p->started_ms = ad_wall_ms();
     p->refs = 1;
+    p->others = true; /* not known alone until a heartbeat's read says so */
     uv_timer_init(loop, &p->timer);
     p->timer.data = p;
     uv_unref((uv_handle_t *)&p->timer);

@@ -44,6 +44,13 @@ function terminal(d, id, { protocols, headers } = {}) {
   return { ws, text: () => seen, closed, opened };
 }
 
+// A takes B's owner token (the owner on every plane; A reads it from the
+// change log B writes at its start), as a user of B's page would need.
+async function ownerOnBoth(a, b) {
+  await until(async () => (await api(a, 'GET', '/api/tokens', undefined, { authorization: `Bearer ${b.token}` })).status === 200,
+  'A to take B\'s owner token');
+}
+
 // A line typed into t, and the wait for what the shell makes of it.
 async function typed(t, line, want) {
   t.ws.send(Buffer.from(`${line}\n`), { binary: true });
@@ -63,6 +70,7 @@ test('a terminal opened on the plane that does not hold the run types into the o
   const start = (id) => daemon.start({ needUrl: true, env: { AGENTD_DATABASE_URL: dbUrl }, args: ['--plane-id', id, '--stop-grace-ms', '3000'] });
   const a = await start('plane_a'); // migrates the database first
   const b = await start('plane_b');
+  await ownerOnBoth(a, b);
   const repo = daemon.tmpRepo('agentd-fwdterm-');
   const open = [];
   t.after(async () => {
@@ -158,6 +166,7 @@ test('a terminal of an agent on a node linked to the other plane types into the 
   const start = (id) => daemon.start({ needUrl: true, env: { AGENTD_DATABASE_URL: dbUrl }, args: ['--plane-id', id, '--stop-grace-ms', '3000'] });
   const a = await start('plane_a');
   const b = await start('plane_b');
+  await ownerOnBoth(a, b);
   const repo = daemon.tmpRepo('agentd-fwdtermnode-');
   let node = null;
   let term = null;
@@ -214,6 +223,7 @@ test('a viewer that stops reading pushes back on the owner instead of being let 
     args: ['--plane-id', id, '--stop-grace-ms', '3000', '--ws-send-queue-bytes', String(queue)] });
   const a = await start('plane_a', 64 << 20);
   const b = await start('plane_b', 512 << 10);
+  await ownerOnBoth(a, b);
   const repo = daemon.tmpRepo('agentd-fwdtermbp-');
   let term = null;
   t.after(async () => {
