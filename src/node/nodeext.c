@@ -38,8 +38,8 @@ typedef struct {
     void *ud;
 } ad_ext_rpc_t;
 
-int ad_plane_ext_sessions(ad_plane_t *p, const char *node_id, json_t *req, ad_plane_ext_cb cb,
-                          void *ud)
+int ad_plane_ext_sessions(ad_plane_t *p, const char *node_id, json_t *req, uint64_t wait_ms,
+                          ad_plane_ext_cb cb, void *ud)
 {
     ad_node_live_t *n = ad_plane_node_live(p, node_id);
     if (n == NULL || n->link == NULL || n->unreachable) {
@@ -50,7 +50,7 @@ int ad_plane_ext_sessions(ad_plane_t *p, const char *node_id, json_t *req, ad_pl
     ad_ext_rpc_t *q = ad_xcalloc(1, sizeof(*q));
     q->cb = cb;
     q->ud = ud;
-    ad_node_ask_add(p, &p->ext_rpcs, &q->ask, n->id, EXT_TIMEOUT_MS);
+    ad_node_ask_add(p, &p->ext_rpcs, &q->ask, n->id, wait_ms != 0 ? wait_ms : EXT_TIMEOUT_MS);
     json_object_set_new(req, "t", json_string("ext_sessions"));
     json_object_set_new(req, "id", json_integer((json_int_t)q->ask.id));
     ad_plane_send_text(n, req); /* takes req */

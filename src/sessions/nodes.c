@@ -120,7 +120,7 @@ static int node_read_start(ad_sessions_t *S, const char *org, const char *node, 
     sess_hold(S);
     ad_plane_ext_sessions(sess_plane(S), q->id,
                           json_pack("{s:s, s:s, s:s}", "op", "read", "tool", tool, "sid", id),
-                          node_read, q);
+                          0, node_read, q);
     return 0;
 }
 
@@ -332,5 +332,5 @@ void ad_sessions_node_place(ad_sessions_t *S, const json_t *data, json_t *args, 
                   jstr(json_object_get(data, "session"), "sessionId"), "agent", jstr(agent, "id"),
                   "worktree", row.worktree_id, "owners",
                   row.org_id != NULL && strcmp(row.org_id, AD_ORG_DEFAULT) == 0, "none", none),
-        placed, q);
+        0, placed, q);
 }

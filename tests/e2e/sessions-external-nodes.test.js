@@ -218,10 +218,13 @@ test('what a node says of its sessions is taken only in the listing\'s shapes', 
     await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
     const good = { tool: 'claude', sessionId: '88888888-2222-4333-8444-555555555555', cwd: '/srv/p', lastActivity: '2026-11-29T10:00:00.000Z', size: 5, live: false, firstMessage: 'fine', secret: 'dropped' };
     const asked = [];
+    let silent = false; // lists asked while set are kept here, unanswered
+    const unanswered = [];
     ws.on('message', (m) => {
       const msg = JSON.parse(String(m));
       if (msg.t !== 'ext_sessions') return;
       asked.push(msg.op);
+      if (silent && msg.op === 'list') { unanswered.push(msg); return; }
       const sessions = msg.op === 'list' ? [good,
         { ...good, sessionId: '../../etc/passwd' }, { ...good, sessionId: '99999999-2222-4333-8444-555555555555', cwd: 'relative/path' },
         { ...good, sessionId: '77777777-2222-4333-8444-555555555555', tool: 'vim' }, { ...good, sessionId: '66666666-2222-4333-8444-555555555555', lastActivity: 'yesterday' },
@@ -243,6 +246,24 @@ test('what a node says of its sessions is taken only in the listing\'s shapes', 
     const read = await api(d, 'GET', `/api/sessions/external/claude/${good.sessionId}?node=liar`);
     assert.equal(read.status, 200, JSON.stringify(read.body));
     assert.deepEqual(read.body.messages.map((m) => [m.role, m.content, m.x]), [['user', 'hello', undefined]]);
+
+    // A node that does not answer a list: the list answers without it (a
+    // list is a page load: it waits a few seconds, not the link's 30), the
+    // node marked as not answering in time; its late answer is dropped.
+    silent = true;
+    const slow = await api(d, 'GET', '/api/sessions/external');
+    assert.equal(slow.status, 200, JSON.stringify(slow.body));
+    assert.equal(unanswered.length, 1, 'the node was asked');
+    const entry = slow.body.nodes.find((x) => x.name === 'liar');
+    assert.equal(entry.listed, false, JSON.stringify(slow.body.nodes));
+    assert.match(entry.error, /did not answer in time/);
+    assert.ok(slow.body.sessions.every((x) => x.node === null), 'none of its sessions');
+    silent = false;
+    ws.send(JSON.stringify({ t: 'ext_sessions_done', id: unanswered[0].id, sessions: [good] }));
+    const after = await api(d, 'GET', '/api/sessions/external?node=liar');
+    assert.equal(after.status, 200, JSON.stringify(after.body));
+    assert.deepEqual(after.body.sessions.map((x) => x.sessionId), [good.sessionId], 'the next list is answered as before');
+    assert.equal(after.body.nodes[0].listed, true);
   } finally {
     if (ws) ws.close();
     await d.cleanup();
