@@ -119,8 +119,8 @@ static int node_read_start(ad_sessions_t *S, const char *org, const char *node, 
     q->ud = ud;
     sess_hold(S);
     ad_plane_ext_sessions(sess_plane(S), q->id,
-                          json_pack("{s:s, s:s, s:s}", "op", "read", "tool", tool, "sid", id),
-                          0, node_read, q);
+                          json_pack("{s:s, s:s, s:s}", "op", "read", "tool", tool, "sid", id), 0,
+                          node_read, q);
     return 0;
 }
 
