@@ -85,7 +85,8 @@ void ad_proc_real_wt(const char *wt, char *out, size_t outsz)
 int ad_proc_cli_dir(const ad_proc_claude_where_t *w, const char *dot, char *out, size_t outsz,
                     size_t *trusted, bool *users)
 {
-    if (w->wt == NULL || w->wt[0] != '/' || !id_ok(w->agent_id) || dot == NULL || dot[0] != '.') {
+    if (w->wt == NULL || w->wt[0] != '/' || !id_ok(w->agent_id) || dot == NULL || dot[0] != '.' ||
+        strchr(dot, '/') != NULL || strlen(dot) < 2 || strlen(dot) > 16 || strcmp(dot, "..") == 0) {
         return AD_EINVAL;
     }
     size_t root = 0; /* the part no agent can change: its root */
