@@ -407,3 +407,58 @@ test('a Gemini chat on a node is adopted there and its next start resumes it the
   assert.ok(fs.readdirSync(chats).some((f) => /what word was it/.test(fs.readFileSync(path.join(chats, f), 'utf8'))), 'the node\'s CLI went on in that chat');
   await api(d, 'POST', `/api/agents/${r.body.id}/stop`, {});
 });
+
+test('a Codex session on a node adopted by another organisation goes to its agent\'s own home there, and resumes', { skip: codexMissingReason() || false }, async (t) => {
+  const undo = undoer(t);
+  const mock = await require('../fixtures/mock-openai').start();
+  undo(() => mock.close());
+  const home = daemon.tmpDir('agentd-nsess-codex-home-');
+  undo(() => fs.rmSync(home, { recursive: true, force: true }));
+  const proj = fs.realpathSync(daemon.tmpRepo('agentd-nsess-codex-proj-'));
+  const d = await daemon.start({ needUrl: true, args: ['--node-lease-ms', '1500'] });
+  undo(() => d.cleanup());
+  // an organisation of its own, with a node and a worktree of its own
+  const org = (await api(d, 'POST', '/api/orgs', { name: 'nsess codex org' })).body.id;
+  const b = { authorization: `Bearer ${(await api(d, 'POST', '/api/tokens', { name: 'nsx-admin', scope: 'admin', orgId: org })).body.token}` };
+  const roots = (await api(d, 'GET', '/api/settings')).body.workspace_roots || {};
+  assert.equal((await api(d, 'PATCH', '/api/settings', { workspace_roots: { ...roots, [org]: [require('node:os').tmpdir()] } })).status, 200);
+  const ws = await api(d, 'POST', '/api/workspaces', { path: daemon.tmpRepo('agentd-nsess-orgrepo-') }, b);
+  assert.equal(ws.status, 201, JSON.stringify(ws.body));
+  const wtId = ws.body.worktrees[0].id;
+  const tok = await api(d, 'POST', '/api/tokens', { name: 'oxbox', scope: 'node', orgId: org });
+  const nodeModules = path.dirname(path.dirname(CODEX_BIN));
+  const n = await startNode(d.url, {
+    token: tok.body.token, name: 'oxbox', env: { HOME: home, PATH: `${path.dirname(CODEX_BIN)}:${path.dirname(process.execPath)}:/usr/bin:/bin` },
+    globalArgs: ['--sandbox-paths', `${path.resolve(__dirname, '..', 'fixtures')},${nodeModules}`],
+  });
+  undo(() => n.cleanup());
+  const box = await until(async () => (await nodeNamed(d, 'oxbox'))?.caps?.clis?.codex && nodeNamed(d, 'oxbox'), 'the node has found codex');
+
+  fs.mkdirSync(path.join(home, '.codex'));
+  const first = await runCodex({ mockUrl: mock.url, home, cwd: proj, prompt: 'remember this word' });
+  assert.equal(first.code, 0, first.stderr);
+  const sid = first.lines.find((l) => l.type === 'thread.started').thread_id;
+  await listedOn(d, 'codex', box, (x) => x.sessionId === sid);
+
+  const r = await api(d, 'POST', '/api/sessions/external/adopt', {
+    tool: 'codex', sessionId: sid, node: 'oxbox', worktreeId: wtId, mode: 'auto', model: 'gpt-5.5', baseUrl: `${mock.url}/v1`,
+    codexConfig: { 'model_providers.agentd.request_max_retries': 0, 'model_providers.agentd.stream_max_retries': 0 },
+    env: { OPENAI_API_KEY: 'dummy' }, allowUnsafeEnv: true,
+  }, b);
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  // its runs there never see the node user's ~/.codex: the file is copied
+  // into its own home there, at the same date folder
+  const rel = path.relative(path.join(home, '.codex', 'sessions'),
+    require('node:child_process').execFileSync('find', [path.join(home, '.codex', 'sessions'), '-name', `*${sid}*`], { encoding: 'utf8' }).trim());
+  const copy = path.join(n.dataDir, 'homes', r.body.id, '.codex', 'sessions', rel);
+  assert.ok(fs.existsSync(copy), `the rollout copied for the agent: ${copy}`);
+
+  const before = mock.modelRequests().length;
+  const st = await api(d, 'POST', `/api/agents/${r.body.id}/start`, { initialPrompt: 'and again?' }, b);
+  assert.equal(st.status, 200, JSON.stringify(st.body));
+  const req = await until(() => mock.modelRequests().slice(before)
+    .find((q) => JSON.stringify(q.body.input).includes('and again?')), 'the resumed turn to reach the API', 90000);
+  assert.match(JSON.stringify(req.body.input), /remember this word/, 'the resumed thread carries the earlier turn');
+  await until(async () => (await api(d, 'GET', `/api/agents/${r.body.id}`, undefined, b)).body.status !== 'running', 'the turn ended', 90000);
+  await api(d, 'POST', `/api/agents/${r.body.id}/stop`, {}, b);
+});
