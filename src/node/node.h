@@ -283,10 +283,12 @@ int ad_plane_claude_session(ad_plane_t *p, const char *node_id, const ad_plane_s
  * cb once, on the loop (maybe before this returns): rc 0 with the node's
  * answer (borrowed, unchecked: the caller checks what it takes), or
  * AD_ESTATE (not connected), AD_ENOENT (not there), AD_EIO, AD_ECLOSED or
- * AD_ETIMEDOUT with why. Always 0. */
+ * AD_ETIMEDOUT with why: the node did not answer within wait_ms (0: 30
+ * s), and its late answer is dropped (logged), never handed to cb. Always
+ * 0. */
 typedef void (*ad_plane_ext_cb)(int rc, json_t *answer, const char *why, void *ud);
-int ad_plane_ext_sessions(ad_plane_t *p, const char *node_id, json_t *req, ad_plane_ext_cb cb,
-                          void *ud);
+int ad_plane_ext_sessions(ad_plane_t *p, const char *node_id, json_t *req, uint64_t wait_ms,
+                          ad_plane_ext_cb cb, void *ud);
 /* An ACP agent's file request, for its node (nodefs.c): path relative to
  * its worktree (checked by name by the caller); content (content_len
  * bytes) to write, or NULL to read lines [line, line + limit). */

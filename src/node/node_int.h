@@ -495,6 +495,17 @@ void ad_worker_session(worker_t *w, json_t *msg);
  * node's runs are arranged (nodebox.c), from msg's agent, worktree, owners
  * and none (ids, never paths): 0, or EINVAL. */
 int ad_worker_claude_dir(worker_t *w, json_t *msg, char *dir, size_t dirsz, size_t *trusted);
+/* The config folder (dot: ".codex", ".gemini") of the CLI that msg's
+ * agent's runs here use (src/proc's ad_proc_cli_dir: users when it is the
+ * node user's own) and the real path of the folder they run in. 0 or
+ * EINVAL (an id that is none). */
+typedef struct {
+    char dir[4200];
+    size_t trusted;
+    bool users;
+    char wt[4200];
+} ad_worker_cli_t;
+int ad_worker_cli_dir(worker_t *w, json_t *msg, const char *dot, ad_worker_cli_t *out);
 /* nodeext.c: the plane's ext_sessions {id, op: list | read | place, …}:
  * this node user's CLI sessions listed, one read, or one placed for an
  * adopted agent, on the pool; answered ext_sessions_done. ext_free: what

@@ -9,9 +9,10 @@
  * time (a list asked meanwhile gets that scan's answer) and at most
  * EXT_JOBS_MAX reads or places at once; every answer stays under
  * EXT_ANSWER_MAX, well within the plane's WebSocket message bound. "place"
- * copies a Claude Code session file to where the CLI of an agent's runs
- * looks for it here (nodesess.c's rule: the node finds the folder itself,
- * never told a path), so an adopted session resumes on this node. The
+ * copies a session file of Claude Code, Codex or Gemini CLI to where the
+ * CLI of an agent's runs looks for it here (nodesess.c's rule: the node
+ * finds the folder itself, never told a path), so an adopted session
+ * resumes on this node. The
  * plane's side takes an answer only from the node it asked; what it says
  * is the caller's to check (src/sessions). Loop thread.
  */
@@ -38,8 +39,8 @@ typedef struct {
     void *ud;
 } ad_ext_rpc_t;
 
-int ad_plane_ext_sessions(ad_plane_t *p, const char *node_id, json_t *req, ad_plane_ext_cb cb,
-                          void *ud)
+int ad_plane_ext_sessions(ad_plane_t *p, const char *node_id, json_t *req, uint64_t wait_ms,
+                          ad_plane_ext_cb cb, void *ud)
 {
     ad_node_live_t *n = ad_plane_node_live(p, node_id);
     if (n == NULL || n->link == NULL || n->unreachable) {
@@ -50,7 +51,7 @@ int ad_plane_ext_sessions(ad_plane_t *p, const char *node_id, json_t *req, ad_pl
     ad_ext_rpc_t *q = ad_xcalloc(1, sizeof(*q));
     q->cb = cb;
     q->ud = ud;
-    ad_node_ask_add(p, &p->ext_rpcs, &q->ask, n->id, EXT_TIMEOUT_MS);
+    ad_node_ask_add(p, &p->ext_rpcs, &q->ask, n->id, wait_ms != 0 ? wait_ms : EXT_TIMEOUT_MS);
     json_object_set_new(req, "t", json_string("ext_sessions"));
     json_object_set_new(req, "id", json_integer((json_int_t)q->ask.id));
     ad_plane_send_text(n, req); /* takes req */
@@ -112,9 +113,10 @@ typedef struct {
     json_int_t id;
     char op;
     char tool[16], sid[AD_SESS_ID_MAX];
-    char dir[4200]; /* place: the agent's projects folder here */
+    char dir[4200]; /* place, Claude Code: the agent's projects folder here */
     size_t trusted;
-    json_t *out; /* the answer, made on the pool */
+    ad_worker_cli_t cli; /* place, Codex and Gemini CLI: their folder for its runs */
+    json_t *out;         /* the answer, made on the pool */
 } ext_job_t;
 
 static struct wext *ext_of(worker_t *w)
@@ -257,16 +259,49 @@ static void fit_read(json_t *out)
     json_object_set_new(out, "dropped", json_integer((json_int_t)keep_from));
 }
 
-/* Session sid of Claude Code under home copied whole into dir (the agent's
- * projects folder here): 0 or an errno. */
+/* The session's file s (read whole, len bytes) written where j's agent's
+ * runs here look for it: Claude Code's in the worktree's projects folder;
+ * Codex's in its sessions folder at the same date (none when that folder
+ * is the user's own, where it is already); Gemini CLI's in the chats of
+ * the worktree's project folder, made as the CLI makes them. */
+static int put_file(const ext_job_t *j, const ad_sess_info_t *s, const char *buf, size_t len)
+{
+    const char *slash = strrchr(s->rel, '/');
+    const char *base = slash != NULL ? slash + 1 : s->rel;
+    char dir[8600], name[256];
+    if (s->tool == AD_SESS_CLAUDE) {
+        return ad_proc_claude_session_write(j->dir, j->trusted, j->sid, buf, len);
+    }
+    if (s->tool == AD_SESS_CODEX) {
+        int n = snprintf(dir, sizeof(dir), "%s/sessions/%.*s", j->cli.dir,
+                         slash != NULL ? (int)(slash - s->rel) : 0, s->rel);
+        return n < 0 || (size_t)n >= sizeof(dir)
+                   ? ENAMETOOLONG
+                   : ad_proc_cli_file_write(dir, j->cli.trusted, base, buf, len);
+    }
+    int err = ad_proc_gemini_place(j->cli.dir, j->cli.trusted, j->cli.wt, name, sizeof(name));
+    if (err == 0 &&
+        (size_t)snprintf(dir, sizeof(dir), "%s/tmp/%s/chats", j->cli.dir, name) >= sizeof(dir)) {
+        err = ENAMETOOLONG;
+    }
+    return err != 0 ? err : ad_proc_cli_file_write(dir, j->cli.trusted, base, buf, len);
+}
+
+/* Session sid of the job's CLI under home copied whole to where the
+ * agent's runs here look for it: 0 or an errno. */
 static int place_file(const char *home, const ext_job_t *j)
 {
     ad_sess_info_t s = {0};
-    if (ad_sess_find(home, AD_SESS_CLAUDE, j->sid, &s) != 0) {
+    ad_sess_tool_t tool;
+    if (ad_sess_tool_parse(j->tool, &tool) != 0 || ad_sess_find(home, tool, j->sid, &s) != 0) {
         return ENOENT;
     }
+    if (tool == AD_SESS_CODEX && j->cli.users) {
+        ad_sess_info_clear(&s); /* its runs use the user's ~/.codex/sessions: it is there */
+        return 0;
+    }
     int err = 0;
-    int fd = ad_sess_file_open(home, AD_SESS_CLAUDE, s.rel);
+    int fd = ad_sess_file_open(home, tool, s.rel);
     char *buf = NULL;
     size_t len = 0;
     if (fd < 0) {
@@ -283,7 +318,7 @@ static int place_file(const char *home, const ext_job_t *j)
         close(fd);
     }
     if (err == 0) {
-        err = ad_proc_claude_session_write(j->dir, j->trusted, j->sid, buf, len);
+        err = put_file(j, &s, buf, len);
     }
     free(buf);
     ad_sess_info_clear(&s);
@@ -321,7 +356,8 @@ static void job_done(uv_work_t *req, int status)
     json_object_set_new(j->out, "t", json_string("ext_sessions_done"));
     json_object_set_new(j->out, "id", json_integer(j->id));
     if (j->op == 'p' && json_is_true(json_object_get(j->out, "placed"))) {
-        ad_log(AD_LOG_INFO, "node", "adopted session placed sid=%s dir=%s", j->sid, j->dir);
+        ad_log(AD_LOG_INFO, "node", "adopted session placed tool=%s sid=%s dir=%s", j->tool, j->sid,
+               strcmp(j->tool, "claude") == 0 ? j->dir : j->cli.dir);
     }
     ad_worker_send(j->w, j->out);
     free(j);
@@ -344,7 +380,7 @@ void ad_worker_ext_sessions(worker_t *w, json_t *msg)
     bool read = op != NULL && strcmp(op, "read") == 0;
     bool place = op != NULL && strcmp(op, "place") == 0;
     if ((!read && !place) || ad_sess_tool_check(tool, NULL) != 0 ||
-        ad_sess_id_check(sid, NULL) != 0 || (place && strcmp(tool, "claude") != 0)) {
+        ad_sess_id_check(sid, NULL) != 0) {
         answer_err(w, id, "a request this node does not take", false);
         return;
     }
@@ -359,7 +395,11 @@ void ad_worker_ext_sessions(worker_t *w, json_t *msg)
     j->op = op[0];
     snprintf(j->tool, sizeof(j->tool), "%s", tool);
     snprintf(j->sid, sizeof(j->sid), "%s", sid);
-    if (place && ad_worker_claude_dir(w, msg, j->dir, sizeof(j->dir), &j->trusted) != 0) {
+    bool claude = strcmp(tool, "claude") == 0;
+    if (place &&
+        (claude ? ad_worker_claude_dir(w, msg, j->dir, sizeof(j->dir), &j->trusted)
+                : ad_worker_cli_dir(w, msg, strcmp(tool, "codex") == 0 ? ".codex" : ".gemini",
+                                    &j->cli)) != 0) {
         free(j);
         answer_err(w, id, "the agent's folder here is not allowed", false);
         return;

@@ -139,29 +139,53 @@ static void sess_answer(worker_t *w, json_int_t id, const char *data, size_t len
     ad_worker_send(w, m);
 }
 
-int ad_worker_claude_dir(worker_t *w, json_t *msg, char *dir, size_t dirsz, size_t *trusted)
+/* msg's agent and worktree here (never a path: ids checked), as a run
+ * of theirs is arranged: *where, its folder in cwd. 0 or EINVAL. */
+static int where_of(worker_t *w, json_t *msg, ad_proc_claude_where_t *where, char *cwd,
+                    size_t cwdsz)
 {
     const char *agent = json_string_value(json_object_get(msg, "agent"));
     const char *wt = json_string_value(json_object_get(msg, "worktree"));
-    char cwd[4200];
     if (agent == NULL || wt == NULL || strchr(agent, '/') != NULL || strchr(wt, '/') != NULL ||
         strcmp(wt, "..") == 0 || strcmp(wt, ".") == 0) {
         return EINVAL;
     }
     if (wt[0] != '\0') {
-        snprintf(cwd, sizeof(cwd), "%.2048s/worktrees/%.100s", w->cfg->data_dir, wt);
+        snprintf(cwd, cwdsz, "%.2048s/worktrees/%.100s", w->cfg->data_dir, wt);
     } else {
-        snprintf(cwd, sizeof(cwd), "%.2048s/work/%.100s", w->cfg->data_dir, agent);
+        snprintf(cwd, cwdsz, "%.2048s/work/%.100s", w->cfg->data_dir, agent);
     }
-    ad_proc_claude_where_t where = {.data_dir = w->cfg->data_dir,
-                                    .agent_id = agent,
-                                    .wt = cwd,
-                                    .user_home = getenv("HOME"),
-                                    .own_home = NULL, /* a node's runs have the node's HOME */
-                                    .boxed = !json_is_true(json_object_get(msg, "none")) &&
-                                             ad_procs_sandbox(w->procs, NULL),
-                                    .owners = json_is_true(json_object_get(msg, "owners"))};
+    *where = (ad_proc_claude_where_t){.data_dir = w->cfg->data_dir,
+                                      .agent_id = agent,
+                                      .wt = cwd,
+                                      .user_home = getenv("HOME"),
+                                      .own_home = NULL, /* a node's runs have the node's HOME */
+                                      .boxed = !json_is_true(json_object_get(msg, "none")) &&
+                                               ad_procs_sandbox(w->procs, NULL),
+                                      .owners = json_is_true(json_object_get(msg, "owners"))};
+    return 0;
+}
+
+int ad_worker_claude_dir(worker_t *w, json_t *msg, char *dir, size_t dirsz, size_t *trusted)
+{
+    char cwd[4200];
+    ad_proc_claude_where_t where;
+    if (where_of(w, msg, &where, cwd, sizeof(cwd)) != 0) {
+        return EINVAL;
+    }
     return ad_proc_claude_projects(&where, dir, dirsz, trusted) == 0 ? 0 : EINVAL;
+}
+
+int ad_worker_cli_dir(worker_t *w, json_t *msg, const char *dot, ad_worker_cli_t *out)
+{
+    char cwd[4200];
+    ad_proc_claude_where_t where;
+    if (where_of(w, msg, &where, cwd, sizeof(cwd)) != 0 ||
+        ad_proc_cli_dir(&where, dot, out->dir, sizeof(out->dir), &out->trusted, &out->users) != 0) {
+        return EINVAL;
+    }
+    ad_proc_real_wt(cwd, out->wt, sizeof(out->wt));
+    return 0;
 }
 
 void ad_worker_session(worker_t *w, json_t *msg)

@@ -62,7 +62,7 @@ static bool id_ok(const char *id)
 
 /* The worktree's path as getcwd() will say it there: its real path, or
  * its parent's real path and its last part when it is not made yet. */
-static void real_wt(const char *wt, char *out, size_t outsz)
+void ad_proc_real_wt(const char *wt, char *out, size_t outsz)
 {
     char real[PATH_MAX];
     if (realpath(wt, real) != NULL) {
@@ -82,40 +82,57 @@ static void real_wt(const char *wt, char *out, size_t outsz)
     snprintf(out, outsz, "%s", wt);
 }
 
-int ad_proc_claude_projects(const ad_proc_claude_where_t *w, char *out, size_t outsz,
-                            size_t *trusted)
+int ad_proc_cli_dir(const ad_proc_claude_where_t *w, const char *dot, char *out, size_t outsz,
+                    size_t *trusted, bool *users)
 {
-    if (w->wt == NULL || w->wt[0] != '/' || !id_ok(w->agent_id)) {
+    if (w->wt == NULL || w->wt[0] != '/' || !id_ok(w->agent_id) || dot == NULL || dot[0] != '.' ||
+        strchr(dot, '/') != NULL || strlen(dot) < 2 || strlen(dot) > 16 || strcmp(dot, "..") == 0) {
         return AD_EINVAL;
     }
-    char cfg[PATH_MAX];
     size_t root = 0; /* the part no agent can change: its root */
     bool own = w->own_home != NULL && w->own_home[0] == '/' && (!w->boxed || w->owners);
     char user_cfg[PATH_MAX] = "";
     if (w->user_home != NULL && w->user_home[0] == '/') {
-        snprintf(user_cfg, sizeof(user_cfg), "%.*s/.claude", PATH_MAX - 16, w->user_home);
+        snprintf(user_cfg, sizeof(user_cfg), "%.*s/%.16s", PATH_MAX - 32, w->user_home, dot);
     }
+    *users = false;
+    int n;
     if (own) {
-        snprintf(cfg, sizeof(cfg), "%.*s/.claude", PATH_MAX - 16, w->own_home);
-        root = strlen(cfg) - strlen("/.claude");
+        n = snprintf(out, outsz, "%.*s/%.16s", PATH_MAX - 32, w->own_home, dot);
+        root = strlen(w->own_home);
     } else if (user_cfg[0] != '\0' && (!w->boxed || (w->owners && is_dir(user_cfg)))) {
-        /* the agent is shown only projects/<its worktree> of it */
-        snprintf(cfg, sizeof(cfg), "%s", user_cfg);
-        root = strlen(cfg);
+        /* the agent is shown the part of it its runs use */
+        n = snprintf(out, outsz, "%s", user_cfg);
+        root = strlen(user_cfg);
+        *users = true;
     } else if (w->data_dir != NULL && w->data_dir[0] != '\0') {
-        snprintf(cfg, sizeof(cfg), "%.*s/homes/%s/.claude", PATH_MAX - 200, w->data_dir,
-                 w->agent_id);
+        n = snprintf(out, outsz, "%.*s/homes/%s/%.16s", PATH_MAX - 200, w->data_dir, w->agent_id,
+                     dot);
         root = strlen(w->data_dir) + strlen("/homes");
     } else {
         return AD_EINVAL;
     }
+    if (n < 0 || (size_t)n >= outsz) {
+        return AD_EINVAL;
+    }
+    *trusted = root;
+    return 0;
+}
+
+int ad_proc_claude_projects(const ad_proc_claude_where_t *w, char *out, size_t outsz,
+                            size_t *trusted)
+{
+    char cfg[PATH_MAX];
+    bool users;
+    if (ad_proc_cli_dir(w, ".claude", cfg, sizeof(cfg), trusted, &users) != 0) {
+        return AD_EINVAL;
+    }
     char real[PATH_MAX], name[PATH_MAX / 2];
-    real_wt(w->wt, real, sizeof(real));
+    ad_proc_real_wt(w->wt, real, sizeof(real));
     ad_proc_claude_project_name(real, name, sizeof(name));
     if (name[0] == '\0' || (size_t)snprintf(out, outsz, "%s/projects/%s", cfg, name) >= outsz) {
         return AD_EINVAL;
     }
-    *trusted = root;
     return 0;
 }
 
@@ -291,19 +308,30 @@ int ad_proc_claude_session_put(const char *dir, size_t trusted, const char *sid,
     return err;
 }
 
-int ad_proc_claude_session_write(const char *dir, size_t trusted, const char *sid, const char *data,
-                                 size_t len)
+int ad_proc_cli_file_write(const char *dir, size_t trusted, const char *name, const char *data,
+                           size_t len)
 {
-    if (!ad_proc_claude_sid_ok(sid) || len > AD_PROC_CLAUDE_SESSION_MAX) {
+    size_t n = name != NULL ? strlen(name) : 0;
+    if (n == 0 || n > 255 || strchr(name, '/') != NULL || strcmp(name, ".") == 0 ||
+        strcmp(name, "..") == 0 || len > AD_PROC_CLAUDE_SESSION_MAX) {
         return EINVAL;
     }
     int dfd = open_dir(dir, trusted, true);
     if (dfd < 0) {
         return errno;
     }
-    char name[80];
-    snprintf(name, sizeof(name), "%s.jsonl", sid);
     int err = ad_replace_at(dfd, name, data, len, 0600, NULL);
     close(dfd);
     return err;
+}
+
+int ad_proc_claude_session_write(const char *dir, size_t trusted, const char *sid, const char *data,
+                                 size_t len)
+{
+    if (!ad_proc_claude_sid_ok(sid)) {
+        return EINVAL;
+    }
+    char name[80];
+    snprintf(name, sizeof(name), "%s.jsonl", sid);
+    return ad_proc_cli_file_write(dir, trusted, name, data, len);
 }

@@ -27,6 +27,17 @@ typedef struct {
     bool boxed;            /* it runs in agentd's sandbox */
     bool owners;           /* an agent of the owner's organisation */
 } ad_proc_claude_where_t;
+/* The folder of the CLI whose config folder in a home is dot (".claude",
+ * ".codex", ".gemini") that w's runs use, into out: the agent's own HOME's
+ * when it has one, else the user's (*users set: unsandboxed, or an owner's
+ * agent whose user has one, its parts shown to the run by clicfg.c), else
+ * <data_dir>/homes/<agent>/<dot>; *trusted as ad_proc_claude_projects
+ * says. 0 or AD_EINVAL. */
+int ad_proc_cli_dir(const ad_proc_claude_where_t *w, const char *dot, char *out, size_t outsz,
+                    size_t *trusted, bool *users);
+/* The worktree's path as getcwd() will say it there (its real path, or its
+ * parent's and its last part when it is not made yet). */
+void ad_proc_real_wt(const char *wt, char *out, size_t outsz);
 /* The CLI's name for a project folder: the path with every character but
  * A-Z a-z 0-9 made '-'. */
 void ad_proc_claude_project_name(const char *wt, char *out, size_t outsz);
@@ -61,6 +72,20 @@ int ad_proc_claude_session_read_at(const char *dir, size_t trusted, const char *
  * errno (EINVAL for a part out of order); on an error the parts go. */
 int ad_proc_claude_session_put(const char *dir, size_t trusted, const char *sid, uint64_t offset,
                                const char *data, size_t len, bool final);
+/* data written as dir/name (name one plain file name; at most
+ * AD_PROC_CLAUDE_SESSION_MAX bytes, 0600, whole or not at all; dir's
+ * missing parts made 0700, none past its trusted bytes a link): 0 or an
+ * errno. */
+int ad_proc_cli_file_write(const char *dir, size_t trusted, const char *name, const char *data,
+                           size_t len);
+/* Gemini CLI's project folder for the worktree wt in its config folder cfg
+ * (gemcfg.c): the name cfg/projects.json gives wt, else a new one made
+ * from wt's last part as the CLI makes them, its tmp/<name>/.project_root
+ * saying wt (the CLI's mark of whose it is) and the registry naming it, so
+ * `gemini --resume` in wt looks in cfg/tmp/<name>/chats. name (at most 200
+ * bytes) into name; 0 or an errno. */
+int ad_proc_gemini_place(const char *cfg, size_t trusted, const char *wt, char *name,
+                         size_t namesz);
 /* Written as dir/<sid>.jsonl (0600, whole or not at all; dir's missing
  * parts made 0700, none past its trusted bytes a link): 0 or an errno. */
 int ad_proc_claude_session_write(const char *dir, size_t trusted, const char *sid, const char *data,

@@ -10,8 +10,12 @@
  * name it so too, so `gemini --resume <id>` in the agent finds a chat the
  * user had there (an adopted session) and the user finds the agent's.
  * Both registries are read as untrusted JSON: bounded, a regular file, no
- * link followed, and a name that is one plain path segment.
+ * link followed, and a name that is one plain path segment. A chat of a
+ * node's user adopted there is put in a project folder this file makes for
+ * the worktree's copy (ad_proc_gemini_place: the name, its .project_root
+ * mark and the registry, as the CLI makes them).
  */
+#include "proc/claudesess.h"
 #include "proc/proc_int.h"
 
 #include <errno.h>
@@ -137,4 +141,97 @@ bool ad_proc_gemini_project(const char *user, const char *mine, const char *wt,
     out->rw = true;
     register_name(mine, wt, name);
     return true;
+}
+
+/* The CLI's name for a folder it has not met: its last part in lower case,
+ * each run of other characters than a-z and 0-9 one '-', none at the ends. */
+static void slug_of(const char *wt, char *out, size_t outsz)
+{
+    const char *base = strrchr(wt, '/') != NULL ? strrchr(wt, '/') + 1 : wt;
+    size_t o = 0;
+    for (const char *p = base; *p != '\0' && o + 1 < outsz; p++) {
+        char c = (*p >= 'A' && *p <= 'Z') ? (char)(*p - 'A' + 'a') : *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (ok) {
+            out[o++] = c;
+        } else if (o > 0 && out[o - 1] != '-') {
+            out[o++] = '-';
+        }
+    }
+    while (o > 0 && out[o - 1] == '-') {
+        o--;
+    }
+    out[o] = '\0';
+    if (o == 0) {
+        snprintf(out, outsz, "project");
+    }
+}
+
+/* Whether name may be wt's in cfg: no other folder's in the registry and
+ * its tmp/<name>/.project_root absent or saying wt. */
+static bool name_free(const char *cfg, const json_t *projects, const char *wt, const char *name)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)projects, key, v)
+    {
+        if (json_is_string(v) && strcmp(json_string_value(v), name) == 0 && strcmp(key, wt) != 0) {
+            return false;
+        }
+    }
+    char path[PATH_MAX];
+    if ((size_t)snprintf(path, sizeof(path), "%s/tmp/%s/.project_root", cfg, name) >=
+        sizeof(path)) {
+        return false;
+    }
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) {
+        return errno == ENOENT;
+    }
+    char buf[PATH_MAX];
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n < 0) {
+        return false;
+    }
+    buf[n] = '\0';
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' ')) {
+        buf[--n] = '\0';
+    }
+    return strcmp(buf, wt) == 0;
+}
+
+int ad_proc_gemini_place(const char *cfg, size_t trusted, const char *wt, char *name, size_t namesz)
+{
+    char path[PATH_MAX], base[NAME_MAX_LEN - 8], pick[NAME_MAX_LEN + 1] = "";
+    if (wt == NULL || wt[0] != '/' ||
+        (size_t)snprintf(path, sizeof(path), "%s/projects.json", cfg) >= sizeof(path)) {
+        return EINVAL;
+    }
+    json_t *reg = read_json(path, REGISTRY_MAX);
+    json_t *projects = json_object_get(reg, "projects");
+    const char *had = json_string_value(json_object_get(projects, wt));
+    if (plain_name(had) && name_free(cfg, projects, wt, had)) {
+        snprintf(pick, sizeof(pick), "%s", had);
+    }
+    slug_of(wt, base, sizeof(base));
+    for (int i = 0; pick[0] == '\0' && i < 100; i++) {
+        char c[NAME_MAX_LEN + 1];
+        snprintf(c, sizeof(c), i == 0 ? "%s" : "%s-%d", base, i);
+        if (name_free(cfg, projects, wt, c)) {
+            snprintf(pick, sizeof(pick), "%s", c);
+        }
+    }
+    json_decref(reg);
+    char dir[PATH_MAX];
+    if (pick[0] == '\0' ||
+        (size_t)snprintf(dir, sizeof(dir), "%s/tmp/%s", cfg, pick) >= sizeof(dir)) {
+        return EEXIST;
+    }
+    int err = ad_proc_cli_file_write(dir, trusted, ".project_root", wt, strlen(wt));
+    if (err == 0) {
+        register_name(cfg, wt, pick);
+    }
+    snprintf(name, namesz, "%s", pick);
+    return err;
 }

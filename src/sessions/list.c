@@ -5,8 +5,10 @@
  * connected node of the caller's organisation asked for its own (nodeext.c
  * over the link, at most NODES_MAX nodes, each answer checked by
  * nodecheck.c), merged newest first. A node that is not connected here, or
- * that fails or does not answer in time, lists nothing and says why in
- * `nodes`. Ends once through its callback.
+ * that fails or does not answer within AD_SESSIONS_NODE_LIST_MS (a list
+ * is a page load), lists nothing and says why in `nodes`; a late answer
+ * finds no request waiting and is dropped by src/node. Ends once through
+ * its callback.
  */
 #include "sessions/sessions_int.h"
 
@@ -174,7 +176,8 @@ static void ask_nodes(list_t *l)
         snprintf(q->name, sizeof(q->name), "%s", name);
         l->pending++;
         asked++;
-        ad_plane_ext_sessions(p, id, json_pack("{s:s}", "op", "list"), node_answered, q);
+        ad_plane_ext_sessions(p, id, json_pack("{s:s}", "op", "list"), AD_SESSIONS_NODE_LIST_MS,
+                              node_answered, q);
     }
     json_decref(rows);
 }

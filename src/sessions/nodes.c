@@ -3,8 +3,8 @@
  * A session kept on a node (loop thread): read through the node's link
  * (nodeext.c), adopted, and its file placed where the adopted agent's runs
  * on that node look for it. An adoption's checks, in order: the fields
- * (Claude Code only: its session file is what a node can carry to the
- * agent's folder), the node of the caller's organisation (404) and
+ * (a tool: Claude Code, Codex or Gemini CLI, whose file a node carries to
+ * where the agent's runs there look), the node of the caller's organisation (404) and
  * connected (409 NODE_AWAY), the worktree asked for (404), the session
  * read from the node (404), not held by an agent already, not live, and
  * the worktree: the one asked for, else the one whose folder on that node
@@ -119,7 +119,7 @@ static int node_read_start(ad_sessions_t *S, const char *org, const char *node, 
     q->ud = ud;
     sess_hold(S);
     ad_plane_ext_sessions(sess_plane(S), q->id,
-                          json_pack("{s:s, s:s, s:s}", "op", "read", "tool", tool, "sid", id),
+                          json_pack("{s:s, s:s, s:s}", "op", "read", "tool", tool, "sid", id), 0,
                           node_read, q);
     return 0;
 }
@@ -256,11 +256,6 @@ int ad_sessions_node_adoption(ad_sessions_t *S, const ad_principal_t *who, json_
         ad_sess_tool_check(tool, e) != 0 || ad_sess_id_check(id, e) != 0) {
         return AD_EINVAL;
     }
-    if (strcmp(tool, "claude") != 0) {
-        return ad_field_fail(e, "tool",
-                             "only Claude Code's sessions on a node can be adopted for now: its "
-                             "session file is what agentd carries to the agent's folder there");
-    }
     adopt_t *a = ad_xcalloc(1, sizeof(*a));
     a->S = S;
     a->body = body;
@@ -326,11 +321,12 @@ void ad_sessions_node_place(ad_sessions_t *S, const json_t *data, json_t *args, 
     place_t *q = ad_xcalloc(1, sizeof(*q));
     *q = (place_t){S, args, cb, ud};
     sess_hold(S);
-    ad_plane_ext_sessions(
-        sess_plane(S), jstr(json_object_get(data, "node"), "id"),
-        json_pack("{s:s, s:s, s:s?, s:s?, s:s?, s:b, s:b}", "op", "place", "tool", "claude", "sid",
-                  jstr(json_object_get(data, "session"), "sessionId"), "agent", jstr(agent, "id"),
-                  "worktree", row.worktree_id, "owners",
-                  row.org_id != NULL && strcmp(row.org_id, AD_ORG_DEFAULT) == 0, "none", none),
-        placed, q);
+    ad_plane_ext_sessions(sess_plane(S), jstr(json_object_get(data, "node"), "id"),
+                          json_pack("{s:s, s:s?, s:s?, s:s?, s:s?, s:b, s:b}", "op", "place",
+                                    "tool", jstr(json_object_get(data, "session"), "tool"), "sid",
+                                    jstr(json_object_get(data, "session"), "sessionId"), "agent",
+                                    jstr(agent, "id"), "worktree", row.worktree_id, "owners",
+                                    row.org_id != NULL && strcmp(row.org_id, AD_ORG_DEFAULT) == 0,
+                                    "none", none),
+                          0, placed, q);
 }

@@ -40,6 +40,12 @@ bool ad_sessions_sees(const ad_sessions_t *S, const ad_principal_t *who);
 
 /* cb(rc, out, ud): out owned by the callee, NULL on error. */
 typedef void (*ad_sessions_cb)(int rc, json_t *out, void *ud);
+/* How long a list waits for a node's answer (list.c): a list is a page
+ * load, so a node slow to answer is left out (nodes[].listed false,
+ * error "the node did not answer in time") rather than holding the page;
+ * its answer when it comes is dropped (src/node takes an answer only for
+ * a request still waiting, and the list's is gone). */
+#define AD_SESSIONS_NODE_LIST_MS 3000
 /* list.c: out->data {sessions: [{tool, sessionId, cwd, gitBranch,
  * startedAt, lastActivity, firstMessage, lastMessage, size, live, agentId,
  * node}], nodes: [{id, name, state, listed, sessions?, truncated?,

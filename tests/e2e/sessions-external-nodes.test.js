@@ -7,7 +7,9 @@
 // start resumes it on the node (the mock sees the earlier conversation).
 // Another organisation sees none of it and cannot adopt through the node;
 // refusals are clear 4xx answers; a node that goes away lists nothing; a
-// node's junk answers are dropped field by field.
+// node's junk answers are dropped field by field, and one that does not
+// answer a list is left out of it. The real Codex and Gemini CLIs' sessions
+// on a node are adopted and resumed there the same way.
 'use strict';
 
 const test = require('node:test');
@@ -19,6 +21,7 @@ const { start: startMock } = require('../fixtures/mock-anthropic');
 const { CLAUDE_BIN, claudeMissingReason, claudeEnv, runClaude } = require('../fixtures/claude-run');
 const { api, until, allMessages } = require('./lib/api');
 const { nodeToken, startNode, nodeNamed, rogueNode } = require('./lib/nodes');
+const { CODEX_BIN, GEMINI_BIN, codexMissingReason, geminiMissingReason, makeSandbox, runCodex, runGemini } = require('../fixtures/cli-run');
 
 const skip = claudeMissingReason() || false;
 
@@ -109,7 +112,9 @@ test('a Claude session on a node is listed with its node, adopted there and resu
     assert.equal(noWt.body.error.details.cwd, proj);
     assert.equal((await api(d, 'POST', '/api/sessions/external/adopt', { ...body, node: 'nowhere', worktreeId: wt.body.id })).status, 404);
     assert.equal((await api(d, 'POST', '/api/sessions/external/adopt', { ...body, worktreeId: 'wt_nope' })).status, 404);
-    assert.equal((await api(d, 'POST', '/api/sessions/external/adopt', { ...body, tool: 'codex', worktreeId: wt.body.id })).status, 422);
+    assert.equal((await api(d, 'POST', '/api/sessions/external/adopt', { ...body, tool: 'vim', worktreeId: wt.body.id })).status, 422);
+    const noCodex = await api(d, 'POST', '/api/sessions/external/adopt', { ...body, tool: 'codex', worktreeId: wt.body.id });
+    assert.equal(noCodex.status, 404, 'a Codex session the node does not have');
     assert.equal((await api(d, 'POST', '/api/sessions/external/adopt', { ...body, sessionId: '../../etc/passwd', worktreeId: wt.body.id })).status, 422);
     const unknown = await api(d, 'POST', '/api/sessions/external/adopt', { ...body, sessionId: '99999999-2222-4333-8444-555555555555', worktreeId: wt.body.id });
     assert.equal(unknown.status, 404, JSON.stringify(unknown.body));
@@ -218,10 +223,13 @@ test('what a node says of its sessions is taken only in the listing\'s shapes', 
     await new Promise((resolve, reject) => { ws.on('open', resolve); ws.on('error', reject); });
     const good = { tool: 'claude', sessionId: '88888888-2222-4333-8444-555555555555', cwd: '/srv/p', lastActivity: '2026-11-29T10:00:00.000Z', size: 5, live: false, firstMessage: 'fine', secret: 'dropped' };
     const asked = [];
+    let silent = false; // lists asked while set are kept here, unanswered
+    const unanswered = [];
     ws.on('message', (m) => {
       const msg = JSON.parse(String(m));
       if (msg.t !== 'ext_sessions') return;
       asked.push(msg.op);
+      if (silent && msg.op === 'list') { unanswered.push(msg); return; }
       const sessions = msg.op === 'list' ? [good,
         { ...good, sessionId: '../../etc/passwd' }, { ...good, sessionId: '99999999-2222-4333-8444-555555555555', cwd: 'relative/path' },
         { ...good, sessionId: '77777777-2222-4333-8444-555555555555', tool: 'vim' }, { ...good, sessionId: '66666666-2222-4333-8444-555555555555', lastActivity: 'yesterday' },
@@ -243,8 +251,214 @@ test('what a node says of its sessions is taken only in the listing\'s shapes', 
     const read = await api(d, 'GET', `/api/sessions/external/claude/${good.sessionId}?node=liar`);
     assert.equal(read.status, 200, JSON.stringify(read.body));
     assert.deepEqual(read.body.messages.map((m) => [m.role, m.content, m.x]), [['user', 'hello', undefined]]);
+
+    // A node that does not answer a list: the list answers without it (a
+    // list is a page load: it waits a few seconds, not the link's 30), the
+    // node marked as not answering in time; its late answer is dropped.
+    silent = true;
+    const slow = await api(d, 'GET', '/api/sessions/external');
+    assert.equal(slow.status, 200, JSON.stringify(slow.body));
+    assert.equal(unanswered.length, 1, 'the node was asked');
+    const entry = slow.body.nodes.find((x) => x.name === 'liar');
+    assert.equal(entry.listed, false, JSON.stringify(slow.body.nodes));
+    assert.match(entry.error, /did not answer in time/);
+    assert.ok(slow.body.sessions.every((x) => x.node === null), 'none of its sessions');
+    silent = false;
+    ws.send(JSON.stringify({ t: 'ext_sessions_done', id: unanswered[0].id, sessions: [good] }));
+    const after = await api(d, 'GET', '/api/sessions/external?node=liar');
+    assert.equal(after.status, 200, JSON.stringify(after.body));
+    assert.deepEqual(after.body.sessions.map((x) => x.sessionId), [good.sessionId], 'the next list is answered as before');
+    assert.equal(after.body.nodes[0].listed, true);
   } finally {
     if (ws) ws.close();
     await d.cleanup();
   }
+});
+
+// Cleanups run last registered first, once the test ends.
+function undoer(t) {
+  const fns = [];
+  t.after(async () => { for (const f of fns.reverse()) await f(); });
+  return (f) => fns.push(f);
+}
+
+// A control plane with a worktree, and a node `name` whose user's home is
+// home, running its agents sandboxed with the CLIs from npm readable.
+async function planeAndNode(undo, name, home, bin, cli) {
+  const repo = daemon.tmpRepo('agentd-nsess-repo-');
+  const d = await daemon.start({ needUrl: true, args: ['--node-lease-ms', '1500'] });
+  undo(() => d.cleanup());
+  const ws = await api(d, 'POST', '/api/workspaces', { path: repo, name: `ns-${name}` });
+  assert.equal(ws.status, 201, JSON.stringify(ws.body));
+  const wt = await api(d, 'POST', '/api/worktrees', { workspaceId: ws.body.id, name, branch: name, createBranch: true, base: 'main' });
+  assert.equal(wt.status, 201, JSON.stringify(wt.body));
+  const tok = await nodeToken(d, name);
+  const nodeModules = path.dirname(path.dirname(bin));
+  const n = await startNode(d.url, {
+    token: tok.token, name, env: { HOME: home, PATH: `${path.dirname(bin)}:${path.dirname(process.execPath)}:/usr/bin:/bin` },
+    globalArgs: ['--sandbox-paths', `${path.resolve(__dirname, '..', 'fixtures')},${nodeModules}`],
+  });
+  undo(() => n.cleanup());
+  const box = await until(async () => (await nodeNamed(d, name))?.caps?.clis?.[cli] && nodeNamed(d, name), `the node has found ${cli}`);
+  return { d, n, box, wt: wt.body };
+}
+
+// The session listed on the plane with its node, ended.
+async function listedOn(d, tool, box, pred = () => true) {
+  return until(async () => {
+    const r = await api(d, 'GET', `/api/sessions/external?node=${box.name}`);
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return r.body.sessions.find((x) => x.tool === tool && !x.live && pred(x));
+  }, `the node's ${tool} session listed as ended`, 60000);
+}
+
+test('a Codex session on a node is adopted there and its next start resumes the thread there', { skip: codexMissingReason() || false }, async (t) => {
+  const undo = undoer(t);
+  const mock = await require('../fixtures/mock-openai').start();
+  undo(() => mock.close());
+  const home = daemon.tmpDir('agentd-nsess-codex-home-');
+  undo(() => fs.rmSync(home, { recursive: true, force: true }));
+  const proj = fs.realpathSync(daemon.tmpRepo('agentd-nsess-codex-proj-'));
+  const { d, box, wt } = await planeAndNode(undo, 'cxbox', home, CODEX_BIN, 'codex');
+
+  // The real CLI, run by the node's user in a folder of the node's.
+  fs.mkdirSync(path.join(home, '.codex'));
+  const first = await runCodex({ mockUrl: mock.url, home, cwd: proj, prompt: 'remember this word' });
+  assert.equal(first.code, 0, first.stderr);
+  const sid = first.lines.find((l) => l.type === 'thread.started').thread_id;
+  const s = await listedOn(d, 'codex', box, (x) => x.sessionId === sid);
+  assert.deepEqual(s.node, { id: box.id, name: 'cxbox' });
+  assert.equal(s.cwd, proj);
+  assert.equal(s.firstMessage, 'remember this word');
+
+  const r = await api(d, 'POST', '/api/sessions/external/adopt', {
+    tool: 'codex', sessionId: sid, node: 'cxbox', worktreeId: wt.id, mode: 'auto', model: 'gpt-5.5', baseUrl: `${mock.url}/v1`,
+    codexConfig: { 'model_providers.agentd.request_max_retries': 0, 'model_providers.agentd.stream_max_retries': 0 },
+    env: { OPENAI_API_KEY: 'dummy' }, allowUnsafeEnv: true,
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.equal(r.body.executor, 'codex');
+  assert.equal(r.body.sessionId, sid);
+  assert.equal(r.body.state.node, 'cxbox');
+  const msgs = await allMessages(d, r.body.id);
+  assert.deepEqual(msgs.map((m) => [m.role, m.content]).slice(0, 2), [['user', 'remember this word'], ['assistant', 'I will remember the word banana.']]);
+
+  // Its next start runs on the node and resumes the thread there.
+  const before = mock.modelRequests().length;
+  const st = await api(d, 'POST', `/api/agents/${r.body.id}/start`, { initialPrompt: 'and again?' });
+  assert.equal(st.status, 200, JSON.stringify(st.body));
+  const req = await until(() => mock.modelRequests().slice(before)
+    .find((q) => JSON.stringify(q.body.input).includes('and again?')), 'the resumed turn to reach the API', 90000);
+  assert.match(JSON.stringify(req.body.input), /remember this word/, 'the resumed thread carries the earlier turn');
+  const runs = (await api(d, 'GET', `/api/agents/${r.body.id}/runs`)).body.runs;
+  assert.equal(runs[0].nodeId, box.id, 'the run is on the node');
+  await until(async () => (await api(d, 'GET', `/api/agents/${r.body.id}`)).body.status !== 'running', 'the turn ended', 90000);
+  assert.equal((await api(d, 'GET', `/api/agents/${r.body.id}`)).body.sessionId, sid, 'the same thread');
+  await api(d, 'POST', `/api/agents/${r.body.id}/stop`, {});
+});
+
+test('a Gemini chat on a node is adopted there and its next start resumes it there', { skip: geminiMissingReason() || false }, async (t) => {
+  const undo = undoer(t);
+  const mock = await require('../fixtures/mock-gemini').start();
+  undo(() => mock.close());
+  const sb = makeSandbox(); // the node user's home, with the CLI's settings, and a folder of the node's
+  undo(() => sb.cleanup());
+  const { d, n, box, wt } = await planeAndNode(undo, 'gmbox', sb.home, GEMINI_BIN, 'gemini');
+
+  const first = await runGemini({ mockUrl: mock.url, home: sb.home, cwd: sb.cwd, prompt: 'remember this word' });
+  assert.equal(first.code, 0, first.stderr);
+  const s = await listedOn(d, 'gemini', box);
+  assert.deepEqual(s.node, { id: box.id, name: 'gmbox' });
+  assert.equal(s.cwd, sb.cwd);
+  assert.equal(s.firstMessage, 'remember this word');
+
+  const r = await api(d, 'POST', '/api/sessions/external/adopt', {
+    tool: 'gemini', sessionId: s.sessionId, node: 'gmbox', worktreeId: wt.id, mode: 'regular', baseUrl: mock.url,
+    env: { GEMINI_API_KEY: 'dummy' }, allowUnsafeEnv: true,
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  assert.equal(r.body.executor, 'gemini');
+  assert.equal(r.body.sessionId, s.sessionId);
+  assert.equal(r.body.state.node, 'gmbox');
+  const msgs = await allMessages(d, r.body.id);
+  assert.deepEqual(msgs.map((m) => m.role).slice(0, 2), ['user', 'assistant']);
+  assert.equal(msgs[0].content, 'remember this word');
+
+  // The chat is in the project folder of the worktree's copy on the node,
+  // which the node's registry names as the CLI would.
+  const nodeWt = path.join(fs.realpathSync(n.dataDir), 'worktrees', wt.id);
+  const reg = JSON.parse(fs.readFileSync(path.join(sb.home, '.gemini', 'projects.json'), 'utf8'));
+  const slug = reg.projects[nodeWt];
+  assert.ok(slug, `the registry names the worktree's copy: ${JSON.stringify(reg)}`);
+  const chats = path.join(sb.home, '.gemini', 'tmp', slug, 'chats');
+  assert.equal(fs.readFileSync(path.join(sb.home, '.gemini', 'tmp', slug, '.project_root'), 'utf8'), nodeWt);
+  assert.equal(fs.readdirSync(chats).length, 1, 'the chat placed');
+
+  // Its next start runs on the node and resumes the chat there.
+  const before = mock.requests.length;
+  const st = await api(d, 'POST', `/api/agents/${r.body.id}/start`, { initialPrompt: 'what word was it?' });
+  assert.equal(st.status, 200, JSON.stringify(st.body));
+  const req = await until(() => mock.requests.slice(before)
+    .find((q) => q.rpc === 'streamGenerateContent' && JSON.stringify(q.body).includes('what word was it?')), 'the resumed turn to reach the API', 90000);
+  assert.match(JSON.stringify(req.body.contents), /remember this word/, 'the resumed chat carries the earlier turn');
+  const runs = (await api(d, 'GET', `/api/agents/${r.body.id}/runs`)).body.runs;
+  assert.equal(runs[0].nodeId, box.id, 'the run is on the node');
+  await until(async () => (await api(d, 'GET', `/api/agents/${r.body.id}`)).body.status !== 'running', 'the run ended', 90000);
+  assert.ok(fs.readdirSync(chats).some((f) => /what word was it/.test(fs.readFileSync(path.join(chats, f), 'utf8'))), 'the node\'s CLI went on in that chat');
+  await api(d, 'POST', `/api/agents/${r.body.id}/stop`, {});
+});
+
+test('a Codex session on a node adopted by another organisation goes to its agent\'s own home there, and resumes', { skip: codexMissingReason() || false }, async (t) => {
+  const undo = undoer(t);
+  const mock = await require('../fixtures/mock-openai').start();
+  undo(() => mock.close());
+  const home = daemon.tmpDir('agentd-nsess-codex-home-');
+  undo(() => fs.rmSync(home, { recursive: true, force: true }));
+  const proj = fs.realpathSync(daemon.tmpRepo('agentd-nsess-codex-proj-'));
+  const d = await daemon.start({ needUrl: true, args: ['--node-lease-ms', '1500'] });
+  undo(() => d.cleanup());
+  // an organisation of its own, with a node and a worktree of its own
+  const org = (await api(d, 'POST', '/api/orgs', { name: 'nsess codex org' })).body.id;
+  const b = { authorization: `Bearer ${(await api(d, 'POST', '/api/tokens', { name: 'nsx-admin', scope: 'admin', orgId: org })).body.token}` };
+  const roots = (await api(d, 'GET', '/api/settings')).body.workspace_roots || {};
+  assert.equal((await api(d, 'PATCH', '/api/settings', { workspace_roots: { ...roots, [org]: [require('node:os').tmpdir()] } })).status, 200);
+  const ws = await api(d, 'POST', '/api/workspaces', { path: daemon.tmpRepo('agentd-nsess-orgrepo-') }, b);
+  assert.equal(ws.status, 201, JSON.stringify(ws.body));
+  const wtId = ws.body.worktrees[0].id;
+  const tok = await api(d, 'POST', '/api/tokens', { name: 'oxbox', scope: 'node', orgId: org });
+  const nodeModules = path.dirname(path.dirname(CODEX_BIN));
+  const n = await startNode(d.url, {
+    token: tok.body.token, name: 'oxbox', env: { HOME: home, PATH: `${path.dirname(CODEX_BIN)}:${path.dirname(process.execPath)}:/usr/bin:/bin` },
+    globalArgs: ['--sandbox-paths', `${path.resolve(__dirname, '..', 'fixtures')},${nodeModules}`],
+  });
+  undo(() => n.cleanup());
+  const box = await until(async () => (await nodeNamed(d, 'oxbox'))?.caps?.clis?.codex && nodeNamed(d, 'oxbox'), 'the node has found codex');
+
+  fs.mkdirSync(path.join(home, '.codex'));
+  const first = await runCodex({ mockUrl: mock.url, home, cwd: proj, prompt: 'remember this word' });
+  assert.equal(first.code, 0, first.stderr);
+  const sid = first.lines.find((l) => l.type === 'thread.started').thread_id;
+  await listedOn(d, 'codex', box, (x) => x.sessionId === sid);
+
+  const r = await api(d, 'POST', '/api/sessions/external/adopt', {
+    tool: 'codex', sessionId: sid, node: 'oxbox', worktreeId: wtId, mode: 'auto', model: 'gpt-5.5', baseUrl: `${mock.url}/v1`,
+    codexConfig: { 'model_providers.agentd.request_max_retries': 0, 'model_providers.agentd.stream_max_retries': 0 },
+    env: { OPENAI_API_KEY: 'dummy' }, allowUnsafeEnv: true,
+  }, b);
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  // its runs there never see the node user's ~/.codex: the file is copied
+  // into its own home there, at the same date folder
+  const rel = path.relative(path.join(home, '.codex', 'sessions'),
+    require('node:child_process').execFileSync('find', [path.join(home, '.codex', 'sessions'), '-name', `*${sid}*`], { encoding: 'utf8' }).trim());
+  const copy = path.join(n.dataDir, 'homes', r.body.id, '.codex', 'sessions', rel);
+  assert.ok(fs.existsSync(copy), `the rollout copied for the agent: ${copy}`);
+
+  const before = mock.modelRequests().length;
+  const st = await api(d, 'POST', `/api/agents/${r.body.id}/start`, { initialPrompt: 'and again?' }, b);
+  assert.equal(st.status, 200, JSON.stringify(st.body));
+  const req = await until(() => mock.modelRequests().slice(before)
+    .find((q) => JSON.stringify(q.body.input).includes('and again?')), 'the resumed turn to reach the API', 90000);
+  assert.match(JSON.stringify(req.body.input), /remember this word/, 'the resumed thread carries the earlier turn');
+  await until(async () => (await api(d, 'GET', `/api/agents/${r.body.id}`, undefined, b)).body.status !== 'running', 'the turn ended', 90000);
+  await api(d, 'POST', `/api/agents/${r.body.id}/stop`, {}, b);
 });

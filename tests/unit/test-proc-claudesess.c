@@ -125,6 +125,50 @@ static void the_folder_is_the_one_the_run_gets(void **state)
     assert_int_equal(ad_proc_claude_projects(&w, out, sizeof(out), &trusted), AD_EINVAL);
 }
 
+/* The same rule for Codex's and Gemini CLI's folders (a node's adoption
+ * places their files there), and whether it is the user's own. */
+static void each_clis_folder_follows_the_same_rule(void **state)
+{
+    (void)state;
+    char data[256], user[256], wt[256], out[PATH_MAX], want[2 * PATH_MAX];
+    snprintf(data, sizeof(data), "%s/data", root);
+    snprintf(user, sizeof(user), "%s/user", root);
+    snprintf(wt, sizeof(wt), "%s/wt", root);
+    size_t trusted = 0;
+    bool users = true;
+    ad_proc_claude_where_t w = {.data_dir = data,
+                                .agent_id = "ag_2",
+                                .wt = wt,
+                                .user_home = user,
+                                .boxed = true,
+                                .owners = true};
+    assert_int_equal(ad_proc_cli_dir(&w, ".codex", out, sizeof(out), &trusted, &users), 0);
+    snprintf(want, sizeof(want), "%s/homes/ag_2/.codex", data);
+    assert_string_equal(out, want);
+    assert_false(users);
+    snprintf(want, sizeof(want), "%s/.codex", user);
+    assert_int_equal(mkdir(want, 0700), 0);
+    assert_int_equal(ad_proc_cli_dir(&w, ".codex", out, sizeof(out), &trusted, &users), 0);
+    assert_string_equal(out, want);
+    assert_true(users);
+    assert_int_equal(trusted, strlen(want));
+    w.owners = false; /* another organisation's: its own home's */
+    assert_int_equal(ad_proc_cli_dir(&w, ".codex", out, sizeof(out), &trusted, &users), 0);
+    assert_false(users);
+    w.boxed = false; /* unsandboxed: the user's, made or not */
+    assert_int_equal(ad_proc_cli_dir(&w, ".gemini", out, sizeof(out), &trusted, &users), 0);
+    snprintf(want, sizeof(want), "%s/.gemini", user);
+    assert_string_equal(out, want);
+    assert_true(users);
+    assert_int_equal(ad_proc_cli_dir(&w, "codex", out, sizeof(out), &trusted, &users), AD_EINVAL);
+    assert_int_equal(ad_proc_cli_dir(&w, ".codex/../..", out, sizeof(out), &trusted, &users),
+                     AD_EINVAL);
+    assert_int_equal(ad_proc_cli_dir(&w, "..", out, sizeof(out), &trusted, &users), AD_EINVAL);
+    /* a file name that is a path is never written */
+    assert_int_equal(ad_proc_cli_file_write(data, strlen(data), "../x", "a", 1), EINVAL);
+    assert_int_equal(ad_proc_cli_file_write(data, strlen(data), "..", "a", 1), EINVAL);
+}
+
 static void files_go_whole_and_follow_no_link(void **state)
 {
     (void)state;
@@ -226,6 +270,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(session_ids_are_never_paths),
         cmocka_unit_test_setup_teardown(the_folder_is_the_one_the_run_gets, setup, teardown),
+        cmocka_unit_test_setup_teardown(each_clis_folder_follows_the_same_rule, setup, teardown),
         cmocka_unit_test_setup_teardown(files_go_whole_and_follow_no_link, setup, teardown),
         cmocka_unit_test_setup_teardown(parts_go_in_order_and_in_place_at_the_end, setup, teardown),
     };

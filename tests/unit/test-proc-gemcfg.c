@@ -3,7 +3,9 @@
  * Gemini CLI's chats of a worktree shown to its gemini agent (src/proc/
  * gemcfg.c, issue #76): the user's registry names the folder, the agent's
  * registry is made to agree (keeping what it had), and a registry that is
- * no file, names a path, or a folder that is a link binds nothing.
+ * no file, names a path, or a folder that is a link binds nothing. A chat
+ * placed for a node's adopted agent (ad_proc_gemini_place) gets the name
+ * the CLI would give, its mark and registry entry, never another folder's.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "proc/claudesess.h"
 #include "proc/proc_int.h"
 
 static char root[PATH_MAX];
@@ -127,12 +130,84 @@ static void hostile_registries_bind_nothing(void **state)
     assert_false(ad_proc_gemini_project(user, mine, "w", &b));
 }
 
+static char *slurp(const char *dir, const char *rel)
+{
+    char p[PATH_MAX * 2];
+    snprintf(p, sizeof(p), "%s/%s", dir, rel);
+    FILE *f = fopen(p, "r");
+    if (f == NULL) {
+        return NULL;
+    }
+    static char buf[4096];
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    return buf;
+}
+
+static void a_placed_chat_gets_the_clis_name_its_mark_and_the_registry(void **state)
+{
+    (void)state;
+    char name[256];
+    size_t trusted = strlen(user);
+    assert_int_equal(
+        ad_proc_gemini_place(user, trusted, "/data/worktrees/WT_Ab1", name, sizeof(name)), 0);
+    assert_string_equal(name, "wt-ab1");
+    assert_string_equal(slurp(user, "tmp/wt-ab1/.project_root"), "/data/worktrees/WT_Ab1");
+    char p[PATH_MAX * 2];
+    snprintf(p, sizeof(p), "%s/projects.json", user);
+    json_t *reg = json_load_file(p, 0, NULL);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(reg, "projects"),
+                                                          "/data/worktrees/WT_Ab1")),
+                        "wt-ab1");
+    json_decref(reg);
+    /* asked again: the same */
+    assert_int_equal(
+        ad_proc_gemini_place(user, trusted, "/data/worktrees/WT_Ab1", name, sizeof(name)), 0);
+    assert_string_equal(name, "wt-ab1");
+    /* another folder of the same last part: the next name, the first kept */
+    assert_int_equal(ad_proc_gemini_place(user, trusted, "/elsewhere/wt-ab1", name, sizeof(name)),
+                     0);
+    assert_string_equal(name, "wt-ab1-1");
+    assert_string_equal(slurp(user, "tmp/wt-ab1/.project_root"), "/data/worktrees/WT_Ab1");
+    /* a registry naming the folder with a name that is a path: not taken */
+    put(user, "projects.json", "{\"projects\": {\"/w/repo\": \"../../etc\"}}");
+    assert_int_equal(ad_proc_gemini_place(user, trusted, "/w/repo", name, sizeof(name)), 0);
+    assert_string_equal(name, "repo");
+    /* a name another folder's mark holds is not taken either */
+    mk(user, "tmp/proj");
+    put(user, "tmp/proj/.project_root", "/someone/else");
+    put(user, "projects.json", "{\"projects\": {\"/w/proj\": \"proj\"}}");
+    assert_int_equal(ad_proc_gemini_place(user, trusted, "/w/proj", name, sizeof(name)), 0);
+    assert_string_equal(name, "proj-1");
+    assert_string_equal(slurp(user, "tmp/proj/.project_root"), "/someone/else");
+    /* a relative folder: refused */
+    assert_int_not_equal(ad_proc_gemini_place(user, trusted, "w", name, sizeof(name)), 0);
+}
+
+static void a_placed_chat_follows_no_link(void **state)
+{
+    (void)state;
+    char name[256], cfg[PATH_MAX + 64], target[PATH_MAX * 2], link[PATH_MAX * 2];
+    snprintf(cfg, sizeof(cfg), "%s/cfg", mine);
+    mkdir(cfg, 0700);
+    snprintf(target, sizeof(target), "%s/outside", root);
+    mkdir(target, 0700);
+    snprintf(link, sizeof(link), "%s/tmp", cfg);
+    assert_int_equal(symlink(target, link), 0);
+    assert_int_not_equal(ad_proc_gemini_place(cfg, strlen(cfg), "/w/r", name, sizeof(name)), 0);
+    assert_null(slurp(target, "r/.project_root"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(the_users_folder_bound_and_the_agents_registry_agrees,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(hostile_registries_bind_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_placed_chat_gets_the_clis_name_its_mark_and_the_registry,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(a_placed_chat_follows_no_link, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

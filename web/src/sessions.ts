@@ -43,9 +43,9 @@ export function upsertSession(list: ExternalSession[], s: ExternalSession): Exte
   return next.sort((a, b) => Date.parse(b.lastActivity) - Date.parse(a.lastActivity));
 }
 
-/** Whether agentd can adopt a session of this tool (all three since Gemini's chats resume, issue #76;
- * on a node, Claude Code's only). */
-export const adoptable = (s: ExternalSession) => (s.node ? s.tool === 'claude' : s.tool === 'claude' || s.tool === 'codex' || s.tool === 'gemini');
+/** Whether agentd can adopt a session of this tool (all three since Gemini's chats resume, issue #76,
+ * on this machine and on a node alike). */
+export const adoptable = (s: ExternalSession) => s.tool === 'claude' || s.tool === 'codex' || s.tool === 'gemini';
 
 /** The last part of a folder, for a narrow column. */
 export function folderName(cwd: string | null): string {

@@ -34,13 +34,15 @@ describe('outside sessions', () => {
     expect(adoptable(s('g', '2026-11-29T12:00:00Z', { tool: 'gemini' }))).toBe(true);
     expect(adoptable(s('x', '2026-11-29T12:00:00Z', { tool: 'other' as any }))).toBe(false);
   });
-  it('keys a node session apart from this machine one with the same id, and adopts only Claude on a node', () => {
+  it('keys a node session apart from this machine one with the same id, and adopts each CLI session on a node too', () => {
     const here = s('a', '2026-11-29T10:00:00Z');
     const there = s('a', '2026-11-29T09:00:00Z', { node: { id: 'nd_1', name: 'box' } });
     expect(sessionKey(here)).not.toEqual(sessionKey(there));
     const list = upsertSession([there], s('a', '2026-11-29T11:00:00Z'));
     expect(list.map((x) => x.node?.name ?? 'here')).toEqual(['here', 'box']);
     expect(adoptable(there)).toBe(true);
-    expect(adoptable(s('c', '2026-11-29T12:00:00Z', { tool: 'codex', node: { id: 'nd_1', name: 'box' } }))).toBe(false);
+    expect(adoptable(s('c', '2026-11-29T12:00:00Z', { tool: 'codex', node: { id: 'nd_1', name: 'box' } }))).toBe(true);
+    expect(adoptable(s('g', '2026-11-29T12:00:00Z', { tool: 'gemini', node: { id: 'nd_1', name: 'box' } }))).toBe(true);
+    expect(adoptable(s('x', '2026-11-29T12:00:00Z', { tool: 'other' as any, node: { id: 'nd_1', name: 'box' } }))).toBe(false);
   });
 });
