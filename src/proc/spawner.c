@@ -611,7 +611,6 @@ void ad_spawner_init(ad_procs_t *s)
     const char *hexe = getenv("AGENTD_TEST_HOLDER_EXE");
     snprintf(sp->gate, sizeof(sp->gate), "%s", gate != NULL ? gate : "");
     snprintf(sp->hold_exe, sizeof(sp->hold_exe), "%s", hexe != NULL ? hexe : "");
-    sp->no_into = getenv("AGENTD_TEST_NO_CLONE3") != NULL; /* the fallback, in e2e */
 #endif
     /* no signal handler may run on these threads, nor in a child before
      * its exec resets them */
