@@ -212,6 +212,7 @@ CHILD_CODE static int agent_main(void *arg)
  * execs or _exits first, always). The parent gets the raw result: a pid
  * or -errno. Nothing of the C caller's frame is used by the child: it
  * never returns from here. */
+#if !SPAWN_BY_FORK
 CHILD_CODE static long clone3_vm(clone3_args_t *args, int (*fn)(void *), void *arg)
 {
 #if defined(__x86_64__)
@@ -255,6 +256,7 @@ CHILD_CODE static long clone3_vm(clone3_args_t *args, int (*fn)(void *), void *a
     return -ENOSYS;
 #endif
 }
+#endif
 
 /* A child: sharing this memory until its exec (the caller waits for
  * that), or forked in the tsan build. With cgdir >= 0 it is born in that

@@ -12,8 +12,8 @@
  * meanwhile is answered after one start's work, not a hundred.
  *
  * A paced start answers only through cb, with the codes ad_runner_start_q
- * returns at once (the route's answers are the same statuses). A daemon
- * closing answers those still waiting 409.
+ * returns at once (the route's answers are the same statuses). One asked
+ * after the runner began to close is answered 409.
  *
  * The loop's turns are timed here too, for /metrics (what this is for):
  * a prepare handle, just before each poll, takes the turn since the last
@@ -162,8 +162,10 @@ void ad_run_pace_init(ad_runner_t *r)
 
 void ad_run_pace_close(ad_runner_t *r, uv_close_cb on_closed)
 {
+    /* The server has closed its connections by now (main.c closes the
+     * runner after it), so no caller is told: as the stops' waiters, what
+     * still waits is dropped (an idle turn drains the FIFO long before). */
     for (ad_run_paced_t *p = pop(r); p != NULL; p = pop(r)) {
-        ad_run_call_cb(p->cb, p->ud, AD_ESTATE, NULL, "agentd is shutting down");
         paced_free(p);
     }
     uv_close((uv_handle_t *)&r->pace, on_closed);

@@ -326,7 +326,8 @@ struct ad_runner {
 /* ---- pace.c ------------------------------------------------------------------- */
 typedef struct ad_run_paced ad_run_paced_t;
 void ad_run_pace_init(ad_runner_t *r);
-/* Answers the starts still waiting (409) and closes both handles. */
+/* Drops the starts still waiting (their callers' connections are closed
+ * by then) and closes both handles. */
 void ad_run_pace_close(ad_runner_t *r, uv_close_cb on_closed);
 
 /* ---- runner.c ----------------------------------------------------------------- */
