@@ -486,8 +486,9 @@ char **ad_run_reattach_all(ad_runner_t *r);
 /* Taking one of another plane's held runs up from its holder once its
  * lease is ours (ad_runner_takeover_candidates, run.h). */
 int ad_run_take_held(ad_runner_t *r, const char *run_id, char *err, size_t errsz);
-/* The run's end is stored (rc 0): its holder's directory goes. Takes dir. */
-void ad_run_hold_done(char *dir, int rc);
+/* The run's end is stored (rc 0): its holder's directory goes, at a
+ * thread of libuv's pool (its log lines logged first). Takes dir. */
+void ad_run_hold_done(ad_runner_t *r, char *dir, int rc);
 /* start.c: removes run_id's config file and its directory
  * (<data-dir>/runs/<runId>/, issue #16) once the run's end is stored: the
  * values stay on the run row. Nothing to remove is fine. */
