@@ -4,7 +4,7 @@
 // one run (server pinned to core 1, generator to core 0, CPU from /proc),
 // prints one table of ratios and writes bench/results/latest.json. A
 // scenario whose agentd side or peer is missing prints "n/a (reason)".
-// Usage: node bench/driver.js [--quick] [--only H1,F2,E1,W2,...,M1,M2,HD1,SP1,D1,N,RP1,RT1,RT2,F1,B1]
+// Usage: node bench/driver.js [--quick] [--only H1,F2,E1,W2,...,M1,M2,HD1,SP1,D1,N,RP1,RT1,RT2,ST1,F1,B1]
 'use strict';
 
 const fs = require('node:fs');
@@ -1572,6 +1572,23 @@ async function rt() {
   }
 }
 
+// ---- ST1: sandboxed starts and the loop meanwhile (issue #80), bench/starts.js ---------------------
+// A start's p99 alone and with 50 in flight, sandbox on beside --sandbox off
+// in the same run; during 100 starts the loop's stalls (its own figure,
+// /metrics) and a message to a running agent answered. Absolute goals.
+async function st1() {
+  const r = await jsonChild('ST1', 'starts.js', 20);
+  out.scenarios.ST1 = r;
+  if (!r) return;
+  const on = r.configs.on, off = r.configs.off;
+  const loopMax = (c) => (c.loop.length ? Math.max(...c.loop.map((x) => x.longestMs ?? 0)) : null);
+  const sb = (c) => `--sandbox off: ${c ? `${c.alone.p99.toFixed(1)} / ${c.fifty.p99.toFixed(1)} ms` : 'n/a'}`;
+  budget('ST1', 'a sandboxed start, POST → the agent\'s exec, p99 alone, ms (goal 30)', on.alone.p99, 30, { unit: 'ms', note: `${sb(off)} (alone / 50 in flight)` });
+  budget('ST1', 'same, 50 in flight, p99 ms (goal 150)', on.fifty.p99, 150, { unit: 'ms', note: `load ${r.meta.load.join(' → ')}` });
+  budget('ST1', 'during 100 starts: the loop\'s longest stall (agentd_loop_stall_seconds), ms (goal 5)', loopMax(on), 5, { unit: 'ms', note: `--sandbox off: ${off ? loopMax(off) : 'n/a'} ms` });
+  budget('ST1', 'same: a message to a running agent answered, p99 ms (goal 10)', on.message.p99, 10, { unit: 'ms', note: `--sandbox off: ${off ? off.message.p99.toFixed(1) : 'n/a'} ms` });
+}
+
 // bench/browser.mjs in a child (ESM, its own Chromium and agentd), its
 // figures read back from --json: the goals as budgets, the main thread's
 // CPU per view as a ratio to the bare xterm.js page of the same run.
@@ -1693,7 +1710,7 @@ async function main() {
   const loadWarn = os.loadavg()[0] > 1.5 ? `load average ${os.loadavg()[0].toFixed(2)} at start: other work shares the cores, figures are noisy` : null;
   if (loadWarn) { out.meta.warning = loadWarn; log(loadWarn); }
   await probes();
-  const steps = [['H1', h1], ['H2', h2], ['F2', f2], ['H3', h3], ['E1', e1], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['M4', m4], ['HD1', hd1], ['SP1', sp1], ['S', startup], ['M1', m1], ['M2', m2], ['D1', n1], ['N', nodes], ['RP1', rp1], ['RT', rt], ['F1', f1], ['B1', b1]];
+  const steps = [['H1', h1], ['H2', h2], ['F2', f2], ['H3', h3], ['E1', e1], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['M4', m4], ['HD1', hd1], ['SP1', sp1], ['S', startup], ['M1', m1], ['M2', m2], ['D1', n1], ['N', nodes], ['RP1', rp1], ['RT', rt], ['ST1', st1], ['F1', f1], ['B1', b1]];
   for (const [id, fn] of steps) {
     if (!want(id) && !(id === 'S' && want('S1')) && !(id === 'N' && ['N1', 'N2', 'N3'].some(want))
       && !(id === 'RT' && ['RT1', 'RT2'].some(want))) continue;

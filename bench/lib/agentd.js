@@ -30,7 +30,8 @@ const TOKEN = process.env.AGENTD_BENCH_TOKEN;
 const LIMITS_OFF = ['--max-connections-per-token', '0', '--max-websockets-per-token', '0',
   '--max-connections-per-address', '30000'];
 
-async function start({ durability = 'normal', args = [], dataDir, bin = BIN, timeoutMs = 5000 } = {}) {
+// core: the CPUs it is pinned to (taskset -c), the server core unless told.
+async function start({ durability = 'normal', args = [], dataDir, bin = BIN, timeoutMs = 5000, core = 1 } = {}) {
   if (!fs.existsSync(bin)) throw new Error(`no binary at ${bin} (make BUILD=release)`);
   const port = await freePort();
   const dir = dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'agentd-bench-'));
@@ -39,7 +40,7 @@ async function start({ durability = 'normal', args = [], dataDir, bin = BIN, tim
   fs.writeFileSync(tokenFile, TOKEN + '\n', { mode: 0o600 });
   const h = await startServer('agentd', bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dir,
     '--durability', durability, '--max-connections', '30000',
-    ...LIMITS_OFF, '--log-level', 'warn', '--token-file', tokenFile, ...args], { port, timeoutMs });
+    ...LIMITS_OFF, '--log-level', 'warn', '--token-file', tokenFile, ...args], { port, timeoutMs, core });
   h.dataDir = dir;
   h.base = `http://127.0.0.1:${port}`;
   const stop = h.stop;

@@ -106,16 +106,16 @@ static void start(ad_req_t *r, void *ud)
         json_decref(body);
         return;
     }
-    char err[512] = "";
-    /* queue: wait for a node with room rather than answer 409 (issue #77) */
-    ad_run_queue_ask_t q = {json_is_true(json_object_get(body, "queue")), ad_api_who(r)->name};
-    int rc = ad_runner_start_q(app->runner, id, prompt, cfg.record != NULL ? &cfg : NULL, &q,
-                               on_agent_done, r, err, sizeof(err));
-    if (rc != 0) {
-        refuse(r, rc, id, err);
-    } else if (goal != NULL) { /* checked from its first turn's end on */
-        ad_runner_goal_set(app->runner, id, org, goal);
-    }
+    /* queue: wait for a node with room rather than answer 409 (issue #77);
+     * the start runs at the loop's next turn, one a turn (issue #80) */
+    ad_runner_paced_t a = {.agent_id = id,
+                           .org = org,
+                           .prompt = prompt,
+                           .cfg = cfg.record != NULL ? &cfg : NULL,
+                           .queue = json_is_true(json_object_get(body, "queue")),
+                           .who = ad_api_who(r)->name,
+                           .goal = goal};
+    ad_runner_start_paced(app->runner, &a, on_agent_done, r);
     json_decref(goal);
     json_decref(cfg.record);
     json_decref(cfg.schema);

@@ -196,6 +196,7 @@ typedef struct ad_spawn_job {
     pid_t pid;     /* the child (held: the agent) */
     pid_t holder;  /* held: the holder */
     char cgroup[4200];
+    bool born_in;                /* the child (held: the agent) was born in its cgroup */
     uint64_t queued_ns, done_ns; /* when it was queued and its outcome known */
     /* its caller waits for it (ad_spawner_run_sync): sync_done, under the
      * spawner's mutex, once its outcome is in */
@@ -222,6 +223,12 @@ typedef struct {
      * (AGENTD_TEST_SPAWN_GATE), so a test can act in the window; a held
      * spawn's holder is hold_exe (AGENTD_TEST_HOLDER_EXE). "" when unset. */
     char gate[256], hold_exe[256];
+    /* Children given a cgroup: born in it (clone3 with CLONE_INTO_CGROUP)
+     * or moved by their own write to cgroup.procs (the fallback), counted
+     * by the threads (atomics). no_into: always the fallback (a test's
+     * knob, set before the first spawn). */
+    uint64_t born_in, moved;
+    bool no_into;
 } ad_spawner_t;
 
 typedef struct cg_dead {

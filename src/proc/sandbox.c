@@ -13,10 +13,14 @@
  * Signals: a stop signals the agent's process group, which holds bwrap
  * itself. bwrap would die of SIGINT at once and take the agent with it, so
  * it is exec'd with SIGINT and SIGTERM ignored (and SIGUSR1, SIGUSR2 and
- * SIGHUP, which an alert may send a run), and the agent is started through
- * `env --default-signal=INT,TERM,USR1,USR2,HUP`, which gives them back
- * before it execs the agent: the polite step reaches the agent as before, and bwrap
- * ends when its agent does, with its exit code (128+N for a signal).
+ * SIGHUP, which an alert may send a run), and the agent is started by
+ * something that gives them back before it execs the agent: the network
+ * bridge (agentd-hold --net-bridge, netserve.c: it ignores them itself and
+ * sets them to default in the child it starts), or, in a sandbox without
+ * one (ad_proc_sandbox_plain), `env --default-signal=INT,TERM,USR1,USR2,HUP`.
+ * Every agent has the bridge since issue #73, so its start skips env's exec
+ * (issue #80). The polite step reaches the agent as before, and bwrap ends
+ * when its agent does, with its exit code (128+N for a signal).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -248,10 +252,11 @@ int ad_proc_sandbox_argv(const ad_procs_t *s, const ad_proc_sandbox_t *sb, const
         add3(out, "--chdir", cwd, NULL);
     }
     add(out, "--");
-    add(out, ENV_BIN);
-    add(out, "--default-signal=INT,TERM,USR1,USR2,HUP");
-    add(out, "--");
-    if (helper[0] != '\0') {
+    if (helper[0] == '\0') { /* no bridge to give the signals back */
+        add(out, ENV_BIN);
+        add(out, "--default-signal=INT,TERM,USR1,USR2,HUP");
+        add(out, "--");
+    } else {
         ad_proc_holder_argv(out, helper, sub, "--net-bridge");
         char spec[1100];
         snprintf(spec, sizeof(spec), "%s%s", NET_PORT_IN,

@@ -471,8 +471,9 @@ void ad_proc_spawned(ad_procs_t *s, ad_spawn_job_t *j, bool callbacks)
     if (!p->held && ad_child_status_take(p->pid, &status)) {
         ad_proc_record_status(p, status); /* it ended before we knew its pid */
     }
-    ad_log(AD_LOG_DEBUG, "proc", "spawned pid=%ld holder=%ld file=%s cgroup=%s spawn_ms=%.1f",
-           (long)p->pid, (long)p->hold_pid, j->file, p->cgroup,
+    ad_log(AD_LOG_DEBUG, "proc",
+           "spawned pid=%ld holder=%ld file=%s cgroup=%s born_in=%d spawn_ms=%.1f", (long)p->pid,
+           (long)p->hold_pid, j->file, p->cgroup, j->born_in ? 1 : 0,
            (double)(j->done_ns - j->queued_ns) / 1e6);
     ad_spawn_job_free(j);
     if (!callbacks) {

@@ -41,7 +41,7 @@ static void end_was_final(end_ctx_t *c)
         ad_run_call_cb(w->cb, w->ud, AD_ESTATE, NULL, "the run had already ended");
         free(w);
     }
-    ad_run_hold_done(c->hold_dir, 0);
+    ad_run_hold_done(c->r, c->hold_dir, 0);
     if (c->remote && c->r->plane != NULL) {
         ad_plane_run_done(c->r->plane, c->run_id);
     }
@@ -90,7 +90,7 @@ static void on_end_done(int rc, json_t *result, void *ud)
     }
     json_decref(reply);
     json_decref(result);
-    ad_run_hold_done(c->hold_dir, rc);
+    ad_run_hold_done(c->r, c->hold_dir, rc);
     if (c->remote && rc == 0 && c->r->plane != NULL) {
         ad_plane_run_done(c->r->plane, c->run_id);
     }

@@ -2,7 +2,7 @@
 /*
  * The runner's figures for /metrics (the format is src/core/prom.c's):
  * runs ended by status, their durations, the tokens and cost of ended
- * runs, and the runs stalled on a full disk.
+ * runs, the loop's turns, and the runs stalled on a full disk.
  */
 #include "run/run.h"
 #include "rows.h"
@@ -36,6 +36,18 @@ int ad_runner_prom(const ad_runner_t *runner, ad_buf_t *b)
     rc = rc ? rc
             : ad_prom_counter(b, "agentd_cost_usd_total", "Model cost of ended runs in US dollars",
                               rs.cost_usd);
+    /* The loop's turns (issue #80, pace.c): how long anything arriving
+     * may have waited for it. */
+    rc = rc ? rc
+            : ad_prom_family(b, "agentd_loop_stall_seconds", "histogram",
+                             "Turns of the event loop: wall time less the blocked poll");
+    rc = rc ? rc
+            : ad_prom_histogram(b, "agentd_loop_stall_seconds", ad_run_turn_bounds, rs.turn_counts,
+                                AD_RUN_TURN_BUCKETS, rs.turn_sum_sec, NULL, NULL);
+    rc = rc ? rc
+            : ad_prom_gauge(b, "agentd_loop_stall_max_seconds",
+                            "The longest loop turn since start (wall less the blocked poll)",
+                            rs.turn_max_sec);
     /* Runs waiting for the disk (issue #41): their agents are blocked. */
     json_t *stalled = runner != NULL ? ad_runner_stalled(runner, NULL) : NULL;
     size_t nstalled = json_array_size(stalled);

@@ -123,6 +123,20 @@ typedef struct {
 int ad_runner_start_q(ad_runner_t *r, const char *agent_id, const char *prompt,
                       const ad_run_config_t *cfg, const ad_run_queue_ask_t *q, ad_runner_cb cb,
                       void *ud, char *err, size_t errsz);
+/* ad_runner_start_q at a later loop turn, one start a turn (pace.c, issue
+ * #80), so 100 starts asked at once do not hold every other client of the
+ * loop behind their work: the API's start. Everything is copied (cfg's
+ * record and schema, goal: references taken); cb gets what
+ * ad_runner_start_q returns at once as well as what it answers later, and
+ * on 0 the goal is set (ad_runner_goal_set). Loop thread. */
+typedef struct {
+    const char *agent_id, *org, *prompt;
+    const ad_run_config_t *cfg; /* or NULL */
+    bool queue;                 /* ad_run_queue_ask_t's */
+    const char *who;
+    const json_t *goal; /* or NULL */
+} ad_runner_paced_t;
+void ad_runner_start_paced(ad_runner_t *r, const ad_runner_paced_t *a, ad_runner_cb cb, void *ud);
 /* Takes agent_id's queued start out (DELETE, or a stop of an agent not
  * running): cb gets {agent} (statusReason "queue_cancelled"), or when none
  * waits AD_ENOENT (stop: AD_ESTATE "agent … is not running", the stop's
@@ -302,12 +316,18 @@ bool ad_runner_remote_at(const ad_runner_t *r, const char *path, char run_id[AD_
  * seconds, the last bucket above them), tokens and cost. */
 #define AD_RUN_DURATION_BUCKETS 9
 extern const double ad_run_duration_bounds[AD_RUN_DURATION_BUCKETS];
+/* The loop's turns (pace.c): what each worked, its blocked poll left out,
+ * in buckets of these upper bounds (seconds; the last bucket above them). */
+#define AD_RUN_TURN_BUCKETS 10
+extern const double ad_run_turn_bounds[AD_RUN_TURN_BUCKETS];
 typedef struct {
     uint64_t ended[5]; /* succeeded, failed, stopped, lost, degraded (ad_row_run_status_t order) */
     uint64_t duration_counts[AD_RUN_DURATION_BUCKETS + 1];
     double duration_sum_sec;
     uint64_t input_tokens, output_tokens, cache_read_tokens, cache_write_tokens;
     double cost_usd;
+    uint64_t turn_counts[AD_RUN_TURN_BUCKETS + 1];
+    double turn_sum_sec, turn_max_sec;
 } ad_runner_stats_t;
 void ad_runner_stats(const ad_runner_t *r, ad_runner_stats_t *out);
 /* The stats as Prometheus families into b (prom.c; runner NULL: zeros),

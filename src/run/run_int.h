@@ -302,7 +302,12 @@ struct ad_runner {
     int stuck_rc;  /* what the first stuck batch failed with: the runs' stall reason */
     bool retrying; /* the first stuck batch is at the writer */
     bool closing;
-    int open_handles; /* check, retry and queue, until all are closed */
+    int open_handles; /* check, retry, queue, pace and turn, until all are closed */
+    /* starts asked through the API, one a loop turn (pace.c) */
+    uv_idle_t pace;
+    struct ad_run_paced *pace_head, **pace_tail;
+    uv_prepare_t turn;           /* times the loop's turns (pace.c) */
+    uint64_t turn_at, turn_idle; /* the last turn's start, the poll's blocked time then (ns) */
     /* the queue's tick (queue.c): each second while nodes may join */
     uv_timer_t queue_tick;
     json_t *queue_items; /* the tick's list, while it walks it (NULL: idle) */
@@ -317,6 +322,13 @@ struct ad_runner {
     struct ad_run_suspends *suspends; /* agents suspended on a usage limit (suspend.c) */
     struct ad_run_goals *goals;       /* agents' goals (goal.c) */
 };
+
+/* ---- pace.c ------------------------------------------------------------------- */
+typedef struct ad_run_paced ad_run_paced_t;
+void ad_run_pace_init(ad_runner_t *r);
+/* Drops the starts still waiting (their callers' connections are closed
+ * by then) and closes both handles. */
+void ad_run_pace_close(ad_runner_t *r, uv_close_cb on_closed);
 
 /* ---- runner.c ----------------------------------------------------------------- */
 ad_run_t *ad_run_find(const ad_runner_t *r, const char *agent_id);
@@ -474,8 +486,9 @@ char **ad_run_reattach_all(ad_runner_t *r);
 /* Taking one of another plane's held runs up from its holder once its
  * lease is ours (ad_runner_takeover_candidates, run.h). */
 int ad_run_take_held(ad_runner_t *r, const char *run_id, char *err, size_t errsz);
-/* The run's end is stored (rc 0): its holder's directory goes. Takes dir. */
-void ad_run_hold_done(char *dir, int rc);
+/* The run's end is stored (rc 0): its holder's directory goes, at a
+ * thread of libuv's pool (its log lines logged first). Takes dir. */
+void ad_run_hold_done(ad_runner_t *r, char *dir, int rc);
 /* start.c: removes run_id's config file and its directory
  * (<data-dir>/runs/<runId>/, issue #16) once the run's end is stored: the
  * values stay on the run row. Nothing to remove is fine. */

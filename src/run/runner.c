@@ -501,8 +501,9 @@ ad_runner_t *ad_runner_new(uv_loop_t *loop, const ad_config_t *cfg, ad_store_t *
     uv_timer_init(loop, &r->retry);
     r->retry.data = r;
     r->retry_ms = AD_RUN_RETRY_MIN_MS;
-    r->open_handles = 3;
+    r->open_handles = 5;
     ad_run_queue_init(r);
+    ad_run_pace_init(r);
     if (bus != NULL && cfg->redis_url[0] != '\0') {
         r->seen = ad_run_seen_start(bus); /* only planes on Redis see others' output */
     }
@@ -547,7 +548,8 @@ void ad_runner_free(ad_runner_t *r)
     ad_run_seen_free(r->seen);
     r->seen = NULL;
     ad_run_commits_detach(r);
-    ad_run_suspends_free(r); /* suspend.c, goal.c */
+    ad_run_suspends_free(r);                /* suspend.c, goal.c */
+    ad_run_pace_close(r, on_runner_closed); /* before the goals: a start sets one */
     ad_run_goals_free(r);
     uv_close((uv_handle_t *)&r->check, on_runner_closed);
     uv_close((uv_handle_t *)&r->retry, on_runner_closed);

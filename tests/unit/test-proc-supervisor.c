@@ -925,6 +925,49 @@ static void another_daemon_leaves_our_cgroups_alone(void **state)
 
 /* What is asked while a spawn is at its thread waits for it: input is
  * queued, a stop applies once it runs; signals are refused (no pid). */
+/* The child joins its run's cgroup before it runs anything: born in it
+ * (clone3 with CLONE_INTO_CGROUP, issue #80) where the kernel lets us, and
+ * by its own write to cgroup.procs when not; the fallback forced here
+ * (no_into) must land it in the same place. The line it prints is read
+ * from /proc/self/cgroup after its exec, so either way it is already in. */
+static void a_child_joins_its_cgroup_born_or_moved(void **state)
+{
+    fx_t *f = *state;
+    if (!f->s->cg.ok) {
+        print_message("skipped: no cgroup v2 here (%s)\n", f->s->cg.why);
+        return;
+    }
+    const char *argv[] = {"sh", "-c", "grep '^0::' /proc/self/cgroup", NULL};
+    const char *names[] = {"unit_born_in", "unit_moved"};
+    for (int k = 0; k < 2; k++) {
+        f->s->sp.no_into = k == 1;
+        uint64_t born0 = __atomic_load_n(&f->s->sp.born_in, __ATOMIC_RELAXED);
+        uint64_t moved0 = __atomic_load_n(&f->s->sp.moved, __ATOMIC_RELAXED);
+        col_t c = {0};
+        ad_proc_opts_t o = opts_for(argv, &c);
+        o.cgroup_name = names[k];
+        spawn_ok(f->s, &o);
+        run_until(&f->loop, &c.exited, WAIT_MS);
+        assert_int_equal(c.ex.exit_code, 0);
+        char want[300];
+        snprintf(want, sizeof(want), "/%s", names[k]);
+        bool in = c.kept == 1 && strstr(c.line[0], want) != NULL &&
+                  strcmp(c.line[0] + strlen(c.line[0]) - strlen(want), want) == 0;
+        if (!in) {
+            fail_msg("%s: the child was in %s", names[k], c.kept > 0 ? c.line[0] : "(nothing)");
+        }
+        uint64_t born = __atomic_load_n(&f->s->sp.born_in, __ATOMIC_RELAXED) - born0;
+        uint64_t moved = __atomic_load_n(&f->s->sp.moved, __ATOMIC_RELAXED) - moved0;
+        assert_int_equal(born + moved, 1);
+        if (k == 1) {
+            assert_int_equal(moved, 1); /* forced: the write to cgroup.procs */
+        } else if (born == 0) {
+            print_message("note: this kernel refused clone3 into a cgroup; moved instead\n");
+        }
+        col_free(&c);
+    }
+}
+
 static void the_window_before_the_start(void **state)
 {
     fx_t *f = *state;
@@ -1075,6 +1118,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(a_lost_sigchld_is_made_good, setup, teardown),
         cmocka_unit_test_setup_teardown(the_window_before_the_start, setup, teardown),
         cmocka_unit_test_setup_teardown(another_daemon_leaves_our_cgroups_alone, setup, teardown),
+        cmocka_unit_test_setup_teardown(a_child_joins_its_cgroup_born_or_moved, setup, teardown),
         cmocka_unit_test_setup_teardown(quick_exits_are_reported, setup, teardown),
         cmocka_unit_test_setup_teardown(closing_while_starting, setup, teardown),
         cmocka_unit_test_setup_teardown(free_while_starting, setup, teardown),
