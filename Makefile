@@ -216,7 +216,7 @@ $(O)/libagentd-tls.a: $(TLS_BE_OBJ)
 # resolves no names (the network proxy, which does, is agentd's: see
 # src/hold/hold.h), so the static libc never needs the system's NSS.
 HOLD_SRC := $(sort $(wildcard src/hold/*.c)) src/core/log.c src/core/unixaddr.c src/core/io.c \
-            src/core/clock.c tools/hold_main.c
+            src/core/clock.c src/core/thread.c tools/hold_main.c
 HOLD_SRC := $(filter-out src/hold/netproxy.c src/hold/netproxyd.c,$(HOLD_SRC))
 HOLD_OBJ := $(HOLD_SRC:%.c=$(O)/hold/%.o) $(O)/hold/gen/version.o
 HOLD_CFLAGS = $(WARN) -O2 -g1 -fno-omit-frame-pointer -ffunction-sections -fdata-sections \

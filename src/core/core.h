@@ -104,6 +104,11 @@ _Noreturn void ad_bug_(const char *file, int line, const char *fmt, ...)
 void ad_loop_thread_set(void);
 bool ad_loop_thread_is(void);
 #define AD_ASSERT_LOOP() AD_ASSERT(ad_loop_thread_is())
+/* Runs fn(arg) on a detached thread of its own, its stack stack bytes (0:
+ * the default); quiet: every signal blocked in it (the loop's watchers take
+ * them). false when no thread could be made: fn is not run and arg is the
+ * caller's still. Any thread. */
+bool ad_thread_detached(void *(*fn)(void *), void *arg, size_t stack, bool quiet);
 
 /* ---- logging --------------------------------------------------------------
  * One line per event on stderr. The message is free text followed by

@@ -183,22 +183,16 @@ static void accept_on(agent_t *a, int l, int pub)
     bool room = atomic_fetch_add(&nconns, 1) < MAX_CONNS;
     room = atomic_fetch_add(&a->conns, 1) < MAX_CONNS_AGENT && room;
     atomic_fetch_add(&a->refs, 1);
-    pthread_t t;
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&at, 128 * 1024);
     if (c != NULL) {
         *c = (conn_t){.a = a, .fd = fd, .pub = pub};
     }
-    if (!room || c == NULL || pthread_create(&t, &at, conn_main, c) != 0) {
+    if (!room || c == NULL || !ad_thread_detached(conn_main, c, 128 * 1024, false)) {
         free(c);
         close(fd);
         atomic_fetch_sub(&a->conns, 1);
         atomic_fetch_sub(&nconns, 1);
         unref(a);
     }
-    pthread_attr_destroy(&at);
 }
 
 /* ---- registrations ----------------------------------------------------------------- */

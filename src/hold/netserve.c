@@ -40,6 +40,8 @@
 #endif
 #include "hold/net_int.h"
 
+#include "core/core.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -238,22 +240,16 @@ static void *accept_thread(void *arg)
             }
             return NULL;
         }
-        pthread_t t;
-        pthread_attr_t at;
-        pthread_attr_init(&at);
-        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-        pthread_attr_setstacksize(&at, 128 * 1024);
         accepted_t *a = malloc(sizeof(*a));
         if (a != NULL) {
             *a = (accepted_t){.fd = c, .conn = ls->conn, .ud = ls->ud};
         }
         if (atomic_fetch_add(&nconns, 1) >= MAX_CONNS || a == NULL ||
-            pthread_create(&t, &at, conn_thread, a) != 0) {
+            !ad_thread_detached(conn_thread, a, 128 * 1024, false)) {
             atomic_fetch_sub(&nconns, 1);
             free(a);
             close(c);
         }
-        pthread_attr_destroy(&at);
     }
 }
 
@@ -261,13 +257,7 @@ static void *accept_thread(void *arg)
  * own; false when no thread could be made. ls must outlive it. */
 static bool serve_listener(listener_t *ls)
 {
-    pthread_t t;
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    bool ok = pthread_create(&t, &at, accept_thread, ls) == 0;
-    pthread_attr_destroy(&at);
-    return ok;
+    return ad_thread_detached(accept_thread, ls, 0, false);
 }
 
 bool ad_net_listen_more(int l, ad_net_conn_fn conn, void *ud)

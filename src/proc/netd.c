@@ -178,16 +178,7 @@ static bool start_locked(const char *proxy_dir)
         return strcmp(pdir, proxy_dir) == 0;
     }
     snprintf(pdir, sizeof(pdir), "%s", proxy_dir);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    pthread_t t;
-    pthread_sigmask(SIG_SETMASK, &all, &old); /* the loop's watchers take the signals */
-    started = pthread_create(&t, &at, watch_main, NULL) == 0;
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&at);
+    started = ad_thread_detached(watch_main, NULL, 0, true);
     return started;
 }
 
@@ -298,16 +289,7 @@ void ad_proc_net_init(const char *data_dir, const char *bwrap)
     net_init_t *in = ad_xcalloc(1, sizeof(*in));
     snprintf(in->data_dir, sizeof(in->data_dir), "%s", data_dir != NULL ? data_dir : "");
     snprintf(in->bwrap, sizeof(in->bwrap), "%s", bwrap);
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_attr_t at;
-    pthread_attr_init(&at);
-    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-    pthread_t t;
-    pthread_sigmask(SIG_SETMASK, &all, &old); /* the loop's watchers take the signals */
-    if (pthread_create(&t, &at, init_main, in) != 0) {
+    if (!ad_thread_detached(init_main, in, 0, true)) {
         free(in); /* no --as-pid-1: bwrap's reaper stays, as before */
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&at);
 }
