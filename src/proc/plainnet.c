@@ -23,9 +23,17 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+
+/* Programs of one agent run at once (its CLI and its goal's check, which
+ * runs in the agent's sandbox as a start would), each with a registration
+ * of its own that ends with it: so the folder is <id>-<when>-<n>, never
+ * one another program of the same id holds (the proxy outlives the
+ * daemon, hence the time too). */
+static atomic_uint net_seq;
 
 int ad_proc_net_fill(const char *data_dir, const char *id, const ad_proc_net_t *net, char *allow,
                      size_t allowsz, char *bridge, size_t bridgesz, char *sock, size_t socksz,
@@ -75,7 +83,7 @@ int ad_proc_net_fill(const char *data_dir, const char *id, const ad_proc_net_t *
         return 0;
     }
     /* <data-dir>/proxy, 0700: the sandbox sees the program's own folder
-     * <data-dir>/proxy/<id> (its socket, made by the shared proxy when the
+     * <data-dir>/proxy/<id>-<when>-<n> (its socket, made by the shared proxy when the
      * program is registered, src/hold/netproxyd.c) at /run/agentd-proxy
      * only */
     char dir[PATH_MAX];
@@ -83,7 +91,8 @@ int ad_proc_net_fill(const char *data_dir, const char *id, const ad_proc_net_t *
         strchr(id, '/') != NULL ||
         (size_t)snprintf(dir, sizeof(dir), "%s/proxy", data_dir) >= sizeof(dir) ||
         (mkdir(dir, 0700) != 0 && errno != EEXIST) ||
-        (size_t)snprintf(sock, socksz, "%s/%s", dir, id) >= socksz) {
+        (size_t)snprintf(sock, socksz, "%s/%s-%llx-%x", dir, id, (unsigned long long)ad_wall_ms(),
+                         atomic_fetch_add(&net_seq, 1)) >= socksz) {
         snprintf(err, errsz, "cannot make the network proxy's socket in %s/proxy: %s",
                  data_dir != NULL ? data_dir : "", strerror(errno));
         return AD_EIO;

@@ -126,7 +126,7 @@ typedef struct {
      * HTTP(S)_PROXY=http://127.0.0.1:3128 (src/hold/netproxyd.c).
      * net_allow: the proxy's policy, comma-separated ("*" the internet,
      * host or host:port, "=ADDR:PORT" a host service); NULL: none.
-     * net_sock: the program's folder at the proxy, <data-dir>/proxy/<id>
+     * net_sock: the program's folder at the proxy, <data-dir>/proxy/<id>-<when>-<n>
      * (its socket inside, bound in at /run/agentd-proxy). net_bridge: the bridge's
      * host-service listeners, ",PORT=ADDR:PORT..." ("" or NULL: none). */
     const char *net_allow, *net_sock, *net_bridge;
@@ -255,7 +255,8 @@ void ad_proc_net_of(const json_t *pol, ad_proc_net_t *net, const char **allow, s
                     const char **svc, size_t smax);
 /* The proxy's policy for net into allow (the proxy's POLICY), the
  * bridge's host-service listeners into bridge and the program's folder at
- * the proxy, <data_dir>/proxy/<id>, into sock, and sb pointed at them (net_allow,
+ * the proxy, <data_dir>/proxy/<id>-<when>-<n> (one a program: an agent's
+ * goal check or terminal beside its CLI has its own), into sock, and sb pointed at them (net_allow,
  * net_sock, net_bridge); sb untouched when net needs no proxy (the
  * loopback alone). 0, AD_EINVAL (an entry refused) or AD_EIO, err says
  * why (plainnet.c). */
@@ -296,7 +297,7 @@ typedef struct {
 /* The policy an agent's sandbox is built from, resolved by the caller;
  * every path is this machine's (all borrowed). */
 typedef struct {
-    const char *data_dir;     /* covered; homes/<agent> and proxy/<agent> made below it */
+    const char *data_dir;     /* covered; homes/<agent> and proxy/<agent>-… made below it */
     const char *agent_id;     /* names its home and its proxy's socket */
     const char *wt;           /* its worktree (or working folder), read-write */
     const char *git_common;   /* the repository's common git folder, from agentd's rows (never
@@ -341,7 +342,7 @@ typedef struct {
     char exe[4096];        /* the CLI's real program (its symlinks resolved), "" for commands */
     char net_allow[4096];  /* the proxy's policy (ad_proc_sandbox_t.net_allow) */
     char net_bridge[1024]; /* the bridge's host services (ad_proc_sandbox_t.net_bridge) */
-    char net_sock[4096];   /* and its folder at the proxy, <data-dir>/proxy/<agent> */
+    char net_sock[4096];   /* and its folder at the proxy, <data-dir>/proxy/<agent>-<when>-<n> */
 } ad_proc_box_t;
 
 /* Builds in's sandbox into x. AD_EPERM when it may not run here (not the

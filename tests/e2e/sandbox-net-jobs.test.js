@@ -102,13 +102,13 @@ test('a job of another org reaches no Redis and no agentd port on the host, and 
     // the proxy's refusal says why, in the job's output
     assert.match(job.output, new RegExp(`127\\.0\\.0\\.1:${e.redisPort} is 127\\.0\\.0\\.1 \\(loopback\\)`), job.output);
     // its proxy socket goes with it
-    await until(() => !fs.existsSync(path.join(d.dataDir, 'proxy', job.id)), 'the job\'s proxy socket to go');
+    await until(() => daemon.proxyEntries(d.dataDir, job.id).length === 0, 'the job\'s proxy socket to go');
     // a stop reaches the job through the proxy and the bridge, and they end with it
     let r = await call(d, 'POST', '/api/jobs', { name: 'long', command: ['sh', '-c', 'echo UP; exec sleep 120'] }, b.headers);
     assert.equal(r.status, 201, r.text);
     const long = r.body.id;
     await until(async () => /UP/.test((await call(d, 'GET', `/api/jobs/${long}`, undefined, b.headers)).body.output || ''), 'the long job to run');
-    assert.ok(fs.existsSync(path.join(d.dataDir, 'proxy', long)), 'the running job has no proxy socket');
+    assert.ok(daemon.proxyEntries(d.dataDir, long).length > 0, 'the running job has no proxy socket');
     r = await call(d, 'POST', `/api/jobs/${long}/stop`, {}, b.headers);
     assert.equal(r.status, 202, r.text);
     const stopped = await until(async () => {
@@ -116,7 +116,7 @@ test('a job of another org reaches no Redis and no agentd port on the host, and 
       return j.status !== 'running' ? j : null;
     }, 'the long job to stop');
     assert.equal(stopped.status, 'stopped', JSON.stringify(stopped));
-    await until(() => !fs.existsSync(path.join(d.dataDir, 'proxy', long)), 'the stopped job\'s proxy socket to go');
+    await until(() => daemon.proxyEntries(d.dataDir, long).length === 0, 'the stopped job\'s proxy socket to go');
     // the owner's jobs run as before (unconfined)
     const own = await runJob(d, d.authHeaders, tcp('redis', e.redisPort));
     assert.match(own.output, /^TCP redis on$/m, own.output);

@@ -120,13 +120,15 @@ test('agent X cannot use agent Y\'s policy: a host service opened to Y is refuse
     assert.match(yOut, /^PROXY y1 200$/m, yOut);
     const hitsBefore = pg.hits;
     // X, of another organisation, and X2 of Y's own, both without it
+    const yDir = daemon.proxyEntries(d.dataDir, y).find((n) => !n.endsWith('.reg'));
+    assert.ok(yDir, 'Y has a folder at the proxy');
     const xScript = (name) => [
       connect(`${name}-svc`, `127.0.0.1:${P}`),
       `echo "LS $(ls -A /run/agentd-proxy | tr '\\n' ' ')"`,
       // what X sends names no one: a registration on its own socket is a bad request
       raw(`${name}-reg`, `R ${y}\\\\n=127.0.0.1:${P}\\\\r\\\\n\\\\r\\\\n`),
       // and Y's folder at the proxy is not in X's sandbox
-      `if [ -e ${path.join(d.dataDir, 'proxy', y)} ]; then echo "YDIR seen"; else echo "YDIR hidden"; fi`,
+      `if [ -e ${path.join(d.dataDir, 'proxy', yDir)} ]; then echo "YDIR seen"; else echo "YDIR hidden"; fi`,
       'echo DONE'].join('\n');
     for (const [name, headers, wt] of [['x', bHeaders, b.wt], ['x2', d.authHeaders, a2.wt]]) {
       const x = await startScript(d, headers, wt, xScript(name));
@@ -143,7 +145,7 @@ test('agent X cannot use agent Y\'s policy: a host service opened to Y is refuse
     const yEnd = await outputUntil(d, y, d.authHeaders, /^DONE$/m, 'Y to finish');
     assert.match(yEnd, /^PROXY y2 200$/m, yEnd);
     // its folder at the proxy goes with its sandbox
-    await until(() => !fs.existsSync(path.join(d.dataDir, 'proxy', y)) && !fs.existsSync(path.join(d.dataDir, 'proxy', `${y}.reg`)),
+    await until(() => daemon.proxyEntries(d.dataDir, y).length === 0,
       'Y\'s folder at the proxy to go');
   } finally {
     await d.cleanup();

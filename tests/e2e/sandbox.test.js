@@ -417,7 +417,7 @@ test('network allow-list: an agent reaches only the hosts its admin allowed, thr
     assert.deepEqual(w.body.sandboxEffective.from, { network: 'workspace', paths: 'default' }, w.text);
     assert.equal(hits.other, 0, 'the refused server was reached');
     // nothing of the proxy's socket is left behind once the run ends
-    await until(() => !fs.existsSync(path.join(d.dataDir, 'proxy', id)), 'the proxy socket to go');
+    await until(() => daemon.proxyEntries(d.dataDir, id).length === 0, 'the proxy socket to go');
     // a stop reaches the agent through the proxy and the bridge (they wait for its end)
     const long = await runScript(d, b.headers, bws.wt, 'trap "echo GOT-INT; exit 0" INT; echo DONE; while :; do sleep 1; done', { sandbox: policy });
     const st = await call(d, 'POST', `/api/agents/${long.id}/stop`, {}, b.headers);

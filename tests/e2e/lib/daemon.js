@@ -423,5 +423,15 @@ function tokenFor(url) {
   return tokens.get(url.replace(/\/$/, '')) || null;
 }
 
+// What the shared network proxy keeps for the programs of id (an agent's,
+// a job's) in dataDir: their folders and registrations, proxy/<id>-<when>-<n>
+// and its .reg (src/proc/plainnet.c: one a program).
+function proxyEntries(dataDir, id) {
+  let names = [];
+  try { names = fs.readdirSync(path.join(dataDir, 'proxy')); } catch (_) { /* none yet */ }
+  return names.filter((n) => n.startsWith(`${id}-`));
+}
+
 module.exports = {
-  NET_TEST_ENV, BIN, PG_MODE, dbRows, start, run, runAsync, tmpDir, tmpRepo, tokenFor, endHolders, endHoldersGone, lockLetGo };
+  NET_TEST_ENV, BIN, PG_MODE, dbRows, start, run, runAsync, tmpDir, tmpRepo, tokenFor, endHolders, endHoldersGone, lockLetGo,
+  proxyEntries };
