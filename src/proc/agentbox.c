@@ -212,7 +212,7 @@ static void daemon_paths(ad_proc_box_t *x, const char *data_dir, const char *lis
 /* The network through agentd's proxy (src/hold/netproxy.c): its policy
  * ("*" for network "on", an allow-list's hosts, "=ADDR:PORT" for each
  * host service) and the bridge's host-service listeners, and the agent's
- * folder at the shared proxy, <data-dir>/proxy/<agent>-<when>-<n> (its socket in it;
+ * folder at the shared proxy, <data-dir>/proxy/<agent> (its socket in it;
  * the sandbox sees it at /run/agentd-proxy only). Network "off" without host services has
  * no proxy: the loopback alone. */
 static int net_allow(ad_proc_box_t *x, const ad_proc_box_in_t *in, char *err, size_t errsz)

@@ -28,13 +28,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Programs of one agent run at once (its CLI and its goal's check, which
- * runs in the agent's sandbox as a start would), each with a registration
- * of its own that ends with it: so the folder is <id>-<when>-<n>, never
- * one another program of the same id holds (the proxy outlives the
- * daemon, hence the time too). */
-static atomic_uint net_seq;
-
 int ad_proc_net_fill(const char *data_dir, const char *id, const ad_proc_net_t *net, char *allow,
                      size_t allowsz, char *bridge, size_t bridgesz, char *sock, size_t socksz,
                      ad_proc_sandbox_t *sb, char *err, size_t errsz)
@@ -83,7 +76,7 @@ int ad_proc_net_fill(const char *data_dir, const char *id, const ad_proc_net_t *
         return 0;
     }
     /* <data-dir>/proxy, 0700: the sandbox sees the program's own folder
-     * <data-dir>/proxy/<id>-<when>-<n> (its socket, made by the shared proxy when the
+     * <data-dir>/proxy/<id> (its socket, made by the shared proxy when the
      * program is registered, src/hold/netproxyd.c) at /run/agentd-proxy
      * only */
     char dir[PATH_MAX];
@@ -91,8 +84,7 @@ int ad_proc_net_fill(const char *data_dir, const char *id, const ad_proc_net_t *
         strchr(id, '/') != NULL ||
         (size_t)snprintf(dir, sizeof(dir), "%s/proxy", data_dir) >= sizeof(dir) ||
         (mkdir(dir, 0700) != 0 && errno != EEXIST) ||
-        (size_t)snprintf(sock, socksz, "%s/%s-%llx-%x", dir, id, (unsigned long long)ad_wall_ms(),
-                         atomic_fetch_add(&net_seq, 1)) >= socksz) {
+        (size_t)snprintf(sock, socksz, "%s/%s", dir, id) >= socksz) {
         snprintf(err, errsz, "cannot make the network proxy's socket in %s/proxy: %s",
                  data_dir != NULL ? data_dir : "", strerror(errno));
         return AD_EIO;
@@ -186,4 +178,19 @@ void ad_proc_net_of(const json_t *pol, ad_proc_net_t *net, const char **allow, s
         }
     }
     net->services = svc;
+}
+
+/* A second program of one agent at once (its goal's check, beside its
+ * CLI) registers under a name of its own, which ends with it: under the
+ * agent's, the first to end took the other's socket with it. The agent's
+ * own name stays what its ACP terminals share (and find again after a
+ * restart). */
+static atomic_uint net_seq;
+
+bool ad_proc_net_own(char *sock, size_t socksz)
+{
+    size_t n = strlen(sock);
+    return n == 0 ||
+           (size_t)snprintf(sock + n, socksz - n, "-%llx-%x", (unsigned long long)ad_wall_ms(),
+                            atomic_fetch_add(&net_seq, 1)) < socksz - n;
 }

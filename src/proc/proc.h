@@ -126,7 +126,7 @@ typedef struct {
      * HTTP(S)_PROXY=http://127.0.0.1:3128 (src/hold/netproxyd.c).
      * net_allow: the proxy's policy, comma-separated ("*" the internet,
      * host or host:port, "=ADDR:PORT" a host service); NULL: none.
-     * net_sock: the program's folder at the proxy, <data-dir>/proxy/<id>-<when>-<n>
+     * net_sock: the program's folder at the proxy, <data-dir>/proxy/<id>
      * (its socket inside, bound in at /run/agentd-proxy). net_bridge: the bridge's
      * host-service listeners, ",PORT=ADDR:PORT..." ("" or NULL: none). */
     const char *net_allow, *net_sock, *net_bridge;
@@ -255,14 +255,18 @@ void ad_proc_net_of(const json_t *pol, ad_proc_net_t *net, const char **allow, s
                     const char **svc, size_t smax);
 /* The proxy's policy for net into allow (the proxy's POLICY), the
  * bridge's host-service listeners into bridge and the program's folder at
- * the proxy, <data_dir>/proxy/<id>-<when>-<n> (one a program: an agent's
- * goal check or terminal beside its CLI has its own), into sock, and sb pointed at them (net_allow,
+ * the proxy, <data_dir>/proxy/<id>, into sock, and sb pointed at them (net_allow,
  * net_sock, net_bridge); sb untouched when net needs no proxy (the
  * loopback alone). 0, AD_EINVAL (an entry refused) or AD_EIO, err says
  * why (plainnet.c). */
 int ad_proc_net_fill(const char *data_dir, const char *id, const ad_proc_net_t *net, char *allow,
                      size_t allowsz, char *bridge, size_t bridgesz, char *sock, size_t socksz,
                      ad_proc_sandbox_t *sb, char *err, size_t errsz);
+/* sock (a folder ad_proc_net_fill made; "" none) made a name of its own,
+ * <id>-<when>-<n>, for a second program of one agent at once (its goal's
+ * check): its registration ends with it and leaves the agent's alone.
+ * false when socksz has no room. */
+bool ad_proc_net_own(char *sock, size_t socksz);
 
 /* An organisation's plain program in a sandbox (a job, a service, its
  * probe): sb is what the spawn takes, pointing into the rest. */
@@ -297,7 +301,7 @@ typedef struct {
 /* The policy an agent's sandbox is built from, resolved by the caller;
  * every path is this machine's (all borrowed). */
 typedef struct {
-    const char *data_dir;     /* covered; homes/<agent> and proxy/<agent>-… made below it */
+    const char *data_dir;     /* covered; homes/<agent> and proxy/<agent> made below it */
     const char *agent_id;     /* names its home and its proxy's socket */
     const char *wt;           /* its worktree (or working folder), read-write */
     const char *git_common;   /* the repository's common git folder, from agentd's rows (never
@@ -342,7 +346,7 @@ typedef struct {
     char exe[4096];        /* the CLI's real program (its symlinks resolved), "" for commands */
     char net_allow[4096];  /* the proxy's policy (ad_proc_sandbox_t.net_allow) */
     char net_bridge[1024]; /* the bridge's host services (ad_proc_sandbox_t.net_bridge) */
-    char net_sock[4096];   /* and its folder at the proxy, <data-dir>/proxy/<agent>-<when>-<n> */
+    char net_sock[4096];   /* and its folder at the proxy, <data-dir>/proxy/<agent> */
 } ad_proc_box_t;
 
 /* Builds in's sandbox into x. AD_EPERM when it may not run here (not the

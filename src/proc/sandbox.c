@@ -170,7 +170,7 @@ static void head(const char *bwrap, const ad_proc_sandbox_t *sb, ad_argv_t *a)
 
 /* The registration with the shared proxy before bwrap (issue #80):
  * `agentd-hold --net-register FOLDER POLICY --` (src/hold/netreg.c),
- * FOLDER being sb->net_sock, <data-dir>/proxy/<id>-<when>-<n>; the proxy made sure
+ * FOLDER being sb->net_sock, <data-dir>/proxy/<id>; the proxy made sure
  * of first. */
 static int net_register(const ad_proc_sandbox_t *sb, const char *helper, bool sub, ad_argv_t *out,
                         char *err, size_t errsz)

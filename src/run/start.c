@@ -154,6 +154,12 @@ int ad_run_check_prepare(ad_runner_t *r, const char *agent_id, ad_run_start_t *s
         rc = AD_EINVAL;
     }
     rc = rc != 0 ? rc : ad_run_start_sandbox(r, agent_id, s, err, errsz);
+    /* the check runs beside the agent's CLI: a registration of its own at
+     * the network proxy, not the agent's (proc.h) */
+    if (rc == 0 && !ad_proc_net_own(s->sbx.box.net_sock, sizeof(s->sbx.box.net_sock))) {
+        snprintf(err, errsz, "the check's network proxy folder name is too long");
+        rc = AD_EINVAL;
+    }
     if (rc == 0) {
         ad_run_start_env(r, s);
     }

@@ -424,12 +424,12 @@ function tokenFor(url) {
 }
 
 // What the shared network proxy keeps for the programs of id (an agent's,
-// a job's) in dataDir: their folders and registrations, proxy/<id>-<when>-<n>
-// and its .reg (src/proc/plainnet.c: one a program).
+// a job's) in dataDir: their folders and registrations, proxy/<id> and a
+// second program's proxy/<id>-<when>-<n>, with their .reg (src/proc/plainnet.c).
 function proxyEntries(dataDir, id) {
   let names = [];
   try { names = fs.readdirSync(path.join(dataDir, 'proxy')); } catch (_) { /* none yet */ }
-  return names.filter((n) => n.startsWith(`${id}-`));
+  return names.filter((n) => n === id || n === `${id}.reg` || n.startsWith(`${id}-`));
 }
 
 module.exports = {
