@@ -366,19 +366,7 @@ int ad_store_plane_live(ad_store_t *st, const char *plane_id, int64_t live_since
 
 int ad_store_run_epoch(ad_store_t *st, const char *run_id, int64_t *epoch)
 {
-    ad_db_t *db = ad_store_rdb(st);
-    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT lease_epoch FROM runs WHERE id = ?1");
-    if (s == NULL) {
-        return AD_EINTERNAL;
-    }
-    ad_store_bind_text(s, 1, run_id);
-    int step = ad_db_step(s);
-    int rc = step == AD_DB_ROW ? 0 : step == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, step);
-    if (rc == 0) {
-        *epoch = ad_db_column_int64(s, 0);
-    }
-    ad_db_reset(s);
-    return rc;
+    return ad_store_run_int64(st, "SELECT lease_epoch FROM runs WHERE id = ?1", run_id, epoch);
 }
 
 bool ad_store_run_leased_elsewhere(ad_store_t *st, const char *plane_id, const char *run_id,

@@ -204,10 +204,10 @@ int ad_store_runs_query(ad_store_t *st, const ad_store_runs_query_t *q, json_t *
     return 0;
 }
 
-int ad_store_run_started_at(ad_store_t *st, const char *run_id, int64_t *started_at)
+int ad_store_run_int64(ad_store_t *st, const char *sql, const char *run_id, int64_t *out)
 {
     ad_db_t *db = ad_store_rdb(st);
-    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT started_at FROM runs WHERE id = ?");
+    ad_db_stmt_t *s = ad_store_stmt(db, sql);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -215,10 +215,15 @@ int ad_store_run_started_at(ad_store_t *st, const char *run_id, int64_t *started
     int step = ad_db_step(s);
     int rc = step == AD_DB_ROW ? 0 : step == AD_DB_DONE ? AD_ENOENT : ad_store_rc(db, step);
     if (rc == 0) {
-        *started_at = ad_db_column_int64(s, 0);
+        *out = ad_db_column_int64(s, 0);
     }
     ad_db_reset(s);
     return rc;
+}
+
+int ad_store_run_started_at(ad_store_t *st, const char *run_id, int64_t *started_at)
+{
+    return ad_store_run_int64(st, "SELECT started_at FROM runs WHERE id = ?1", run_id, started_at);
 }
 
 /* ---- statistics ---------------------------------------------------------------------- */

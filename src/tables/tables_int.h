@@ -78,6 +78,10 @@ int ad_store_workspace_of(ad_db_t *db, const char *worktree_id, char out[AD_ID_M
  * stored; 0 for none) in run_hold, keeping the largest of each (migration
  * 2850), inside the caller's transaction: where ad_store_run_hold_offsets
  * reads them. A NULL run_id or two zeros write nothing. Writer thread. */
+/* The one integer sql (a string literal: statements are kept by its
+ * address) selects for run run_id (?1) into *out: 0, AD_ENOENT or a store
+ * error. Reader's connection. */
+int ad_store_run_int64(ad_store_t *st, const char *sql, const char *run_id, int64_t *out);
 int ad_store_run_hold_note(ad_db_t *db, const char *run_id, int64_t out, int64_t err);
 
 /* The agent row's columns (schema/rows.def, row agent), in the order
