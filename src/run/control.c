@@ -253,6 +253,24 @@ void ad_runner_agents_live(const ad_runner_t *r, json_t *agents)
     }
 }
 
+/* Why agent_id's live run is stalled (run_stalled's reason), or NULL. A
+ * page that loads its agents after the event still shows the stall. */
+static const char *stalled_why(const ad_runner_t *r, const char *agent_id)
+{
+    const ad_run_t *run = r != NULL && agent_id != NULL ? ad_run_find(r, agent_id) : NULL;
+    if (run == NULL || run->proc == NULL || !run->stall.on) {
+        return NULL;
+    }
+    /* The reason is ours (hold.c) or the holder's: one of a few plain words;
+     * anything else reads "stalled" rather than go out unescaped. */
+    for (const char *c = run->stall.reason; *c != '\0'; c++) {
+        if (*c < ' ' || *c > '~' || *c == '"' || *c == '\\') {
+            return "stalled";
+        }
+    }
+    return run->stall.reason[0] != '\0' ? run->stall.reason : "stalled";
+}
+
 const char *ad_runner_row_live(const ad_runner_t *r, const char *agent_id, const char *status,
                                ad_store_agent_out_t *o)
 {
@@ -261,7 +279,12 @@ const char *ad_runner_row_live(const ad_runner_t *r, const char *agent_id, const
     if (r != NULL && strcmp(status, "suspended") == 0) {
         ad_run_suspend_tail(r, agent_id, o); /* resumeAt (suspend.c) */
     }
+    const char *why = stalled_why(r, agent_id);
     if (r == NULL || !ad_runner_stopping(r, agent_id, &since, &force)) {
+        if (why != NULL) {
+            size_t len = strlen(o->tail);
+            snprintf(o->tail + len, sizeof(o->tail) - len, ",\"stalled\":\"%s\"", why);
+        }
         return status;
     }
     char ts[AD_TIME_MAX];
@@ -269,6 +292,10 @@ const char *ad_runner_row_live(const ad_runner_t *r, const char *agent_id, const
     snprintf(o->status, sizeof(o->status), "stopping");
     snprintf(o->tail, sizeof(o->tail), ",\"stopping\":{\"since\":\"%s\",\"force\":%s}", ts,
              force ? "true" : "false");
+    if (why != NULL) {
+        size_t len = strlen(o->tail);
+        snprintf(o->tail + len, sizeof(o->tail) - len, ",\"stalled\":\"%s\"", why);
+    }
     return "stopping";
 }
 
@@ -280,6 +307,11 @@ void ad_runner_agent_row_live(const ad_runner_t *r, ad_row_agent_t *agent)
     if (at != 0) { /* resumeAt (suspend.c) */
         agent->resume_at = at;
         agent->has_resume_at = true;
+    }
+    const char *why = stalled_why(r, agent->id);
+    if (why != NULL) {
+        free(agent->stalled);
+        agent->stalled = ad_xstrdup(why);
     }
     if (r == NULL || agent->id == NULL || !ad_runner_stopping(r, agent->id, &since, &force)) {
         return;
@@ -299,6 +331,10 @@ void ad_runner_agent_live(const ad_runner_t *r, json_t *agent)
     const char *id = json_string_value(json_object_get(agent, "id"));
     if (r != NULL && id != NULL) {
         ad_run_suspend_live(r, id, agent); /* resumeAt (suspend.c) */
+    }
+    const char *why = stalled_why(r, id);
+    if (why != NULL) {
+        json_object_set_new(agent, "stalled", json_string(why));
     }
     if (r == NULL || id == NULL || !ad_runner_stopping(r, id, &since, &force)) {
         return;

@@ -158,7 +158,8 @@ int ad_runner_stop(ad_runner_t *r, const char *agent_id, bool force, ad_runner_c
  * events say so until the run's end. Loop thread. */
 bool ad_runner_stopping(const ad_runner_t *r, const char *agent_id, int64_t *since, bool *force);
 /* An agent row as it is live, in place: while its stop is under way,
- * status "stopping" and stopping {since (RFC 3339), force}. r may be NULL.
+ * status "stopping" and stopping {since (RFC 3339), force}; while its run
+ * is stalled, stalled (run_stalled's reason). r may be NULL.
  * Loop thread. */
 void ad_runner_agent_live(const ad_runner_t *r, json_t *agent);
 /* The same for a typed row (ad_store_agent_row's): status

@@ -44,9 +44,10 @@ enum {
 };
 /* The row's fields no column holds: stopping (the runner's, while a stop is
  * under way: ad_runner_agent_row_live), resumeAt (the runner's, from
- * state.suspended: src/run/suspend.c) and sandboxEffective (GET
+ * state.suspended: src/run/suspend.c), stalled (the runner's, while its
+ * run is stalled: src/run/control.c) and sandboxEffective (GET
  * /api/agents/:id's). */
-#define AGENT_FIELDS_ELSEWHERE 3
+#define AGENT_FIELDS_ELSEWHERE 4
 _Static_assert(AGENT_COLS + AGENT_FIELDS_ELSEWHERE == AD_ROW_AGENT_FIELDS,
                "schema/rows.def's agent row and the agents family differ: for a new field add "
                "its column to AD_AGENT_COLS (src/tables/tables_int.h) and AG_TEXT_COLS "

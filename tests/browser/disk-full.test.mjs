@@ -60,6 +60,11 @@ test('the agent page shows "stalled: disk full" while the disk is full, and not 
   try {
     spawnSync('sh', ['-c', `dd if=/dev/zero of=${filler} bs=64k 2>/dev/null; sync`]);
     await waitText(page.locator('.agent-head .stall'), /Stalled\s+disk full/, 'the stall on the agent page');
+    // A page opened while the run is stalled (or reloaded after a gap)
+    // shows it too: the agent it loads says so.
+    await page.reload();
+    await page.locator('.conn[data-status="connected"]').waitFor();
+    await waitText(page.locator('.agent-head .stall'), /Stalled\s+disk full/, 'the stall after a reload');
   } finally {
     fs.rmSync(filler, { force: true });
   }

@@ -120,6 +120,12 @@ async function fullDisk(t, { spoolElsewhere = false, restart = null } = {}) {
     await until(() => ev.events.some((e) => e.type === 'run_stalled' && e.payload.runId === runId && e.payload.reason === 'disk full'), 'the run_stalled event');
     const prom = await (await d.fetch(`${d.url}/metrics`)).text();
     assert.match(prom, /^agentd_runs_stalled [1-9]/m);
+    // A client that reads its agents after the event sees the stall too:
+    // the agent and the list carry it (a page reloaded, or resynced after a
+    // gap, had lost it).
+    assert.equal((await api(d, 'GET', `/api/agents/${id}`)).body.stalled, 'disk full');
+    const listed = (await api(d, 'GET', '/api/agents')).body.agents.find((a) => a.id === id);
+    assert.equal(listed?.stalled, 'disk full', JSON.stringify(listed));
     // The agent is not read: it sleeps on its write to the full pipe,
     // instead of its lines being dropped.
     const holdLog = path.join(dataDir, 'hold', runId, 'log');
@@ -158,6 +164,7 @@ async function fullDisk(t, { spoolElsewhere = false, restart = null } = {}) {
       return !(h.body.runs?.stalled ?? []).some((r) => r.runId === runId) && h.body.status === 'ok';
     }, 'the stall to end');
     if (!restart) await until(() => ev.events.some((e) => e.type === 'run_resumed' && e.payload.runId === runId), 'the run_resumed event');
+    await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.stalled === undefined, 'the agent without its stall');
     const before = (await counters(d, id)).length;
     await until(async () => (await counters(d, id)).length >= before + 1000, 'counters after the stall');
     fs.writeFileSync(stopFile, '');

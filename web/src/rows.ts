@@ -175,6 +175,7 @@ export interface AgentRow {
   sandboxEffective?: unknown; // GET /api/agents/:id only
   resumeAt?: string | null; // RFC 3339; suspended: when it resumes itself (issue #75)
   summary?: AgentSummaryRow | null; // its one-line summary, once one was made (issue #76)
+  stalled?: string | null; // why its live run cannot go on for now: "disk full" (issue #41)
 }
 
 /** The commit a run started from. */
