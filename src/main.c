@@ -381,12 +381,11 @@ static void plane_take(void *ud, const char *run_id)
     if (d->runner == NULL || d->stopping) {
         return;
     }
+    /* (one this plane ran already, which it had lost and took back, goes
+     * on under the new lease epoch: ad_run_node_take_back, issue #77) */
     if (ad_runner_take_up(d->runner, run_id, err, sizeof(err)) != 0) {
         ad_log(AD_LOG_WARN, "planes", "could not take a run over run=%s why=\"%s\"", run_id, err);
     }
-    /* one this plane ran already (it had lost it, and took it back): its
-     * node hears the new lease epoch (issue #77) */
-    ad_plane_run_lease_refresh(d->plane, run_id);
 }
 
 /* Another plane took a run of this plane's (issue #77): let go here. */

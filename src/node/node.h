@@ -228,11 +228,17 @@ void ad_plane_run_done(ad_plane_t *p, const char *run_id);
 /* Fencing (issue #77, planelease.c). The heartbeat found run_id under
  * another plane's live lease: this plane lets it go (hooks.dropped, no end,
  * nothing to the node but, when nothing else of this plane runs there, the
- * `moved` that sends it to the owner). A run this plane took over again
- * (its epoch went up while it ran here): the new epoch read from the store
- * and the node attached under it. Runs not on a node: nothing. */
+ * `moved` that sends it to the owner). Runs not on a node: nothing. */
 void ad_plane_run_lease_lost(ad_plane_t *p, const char *run_id);
-void ad_plane_run_lease_refresh(ad_plane_t *p, const char *run_id);
+/* Whether run_id, which this plane runs on a node, was taken over again
+ * while it ran here (its stored epoch is above its relay's): another plane
+ * held it meanwhile, and what that plane stored must not be stored again. */
+bool ad_plane_run_lease_newer(ad_plane_t *p, const char *run_id);
+/* Such a run attached again under the stored epoch, the node asked for its
+ * output from out_off and err_off (what is stored) when they are past what
+ * this plane had: the caller has moved held.c there (ad_proc_held_skip). */
+void ad_plane_run_lease_refresh(ad_plane_t *p, const char *run_id, uint64_t out_off,
+                                uint64_t err_off);
 /* A worktree operation on the node of run_id's worktree, while the run
  * lives there (its status, its working changes, a commit of them): asked
  * over the link, answered by the node's own git; cb gets the result as

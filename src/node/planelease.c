@@ -102,17 +102,32 @@ void ad_plane_run_lease_lost(ad_plane_t *p, const char *run_id)
     }
 }
 
-void ad_plane_run_lease_refresh(ad_plane_t *p, const char *run_id)
+bool ad_plane_run_lease_newer(ad_plane_t *p, const char *run_id)
+{
+    ad_relay_t *r = p != NULL && run_id != NULL ? ad_relay_find(p, run_id) : NULL;
+    return r != NULL && ad_plane_lease_stored(p, run_id) > r->lease;
+}
+
+void ad_plane_run_lease_refresh(ad_plane_t *p, const char *run_id, uint64_t out_off,
+                                uint64_t err_off)
 {
     ad_relay_t *r = p != NULL && run_id != NULL ? ad_relay_find(p, run_id) : NULL;
     if (r == NULL) {
         return;
     }
     uint32_t now = ad_plane_lease_stored(p, run_id);
-    if (now > r->lease) {
-        ad_log(AD_LOG_INFO, "node", "run taken over again, new lease epoch run=%s lease=%u", run_id,
-               now);
-        r->lease = now;
-        ad_relay_link_up(r); /* attached again under it */
+    if (now <= r->lease) {
+        return;
     }
+    ad_log(AD_LOG_INFO, "node",
+           "run taken over again, new lease epoch run=%s lease=%u out=%llu err=%llu", run_id, now,
+           (unsigned long long)out_off, (unsigned long long)err_off);
+    r->lease = now;
+    /* The other plane stored up to there: the node sends from it, as to a
+     * plane that takes a run over fresh (start.c's ad_run_attach_remote). */
+    if (r->have_pos) {
+        r->pos[0] = out_off > r->pos[0] ? out_off : r->pos[0];
+        r->pos[1] = err_off > r->pos[1] ? err_off : r->pos[1];
+    }
+    ad_relay_link_up(r); /* attached again under it */
 }

@@ -282,6 +282,26 @@ void ad_proc_held_open(ad_proc_t *p, int fd, const ad_proc_resume_t *at)
     ad_proc_held_send(p, AD_HOLD_ATTACH, a, sizeof(a));
 }
 
+void ad_proc_held_skip(ad_proc_t *p, uint64_t out_off, uint64_t err_off)
+{
+    if (p == NULL || !p->held) {
+        return;
+    }
+    for (int i = 0; i < 2; i++) {
+        ad_rstream_t *rs = i == 0 ? &p->out : &p->err;
+        uint64_t to = i == 0 ? out_off : err_off;
+        if (to <= rs->pos) {
+            continue;
+        }
+        ad_log(AD_LOG_INFO, "proc", "held output stored elsewhere up to %llu pid=%ld from=%llu",
+               (unsigned long long)to, (long)p->pid, (unsigned long long)rs->pos);
+        ad_buf_reset(&rs->line);
+        rs->skipping = false;
+        rs->pos = rs->line_end = to;
+        p->acked[i] = to > p->acked[i] ? to : p->acked[i];
+    }
+}
+
 void ad_proc_held_start(ad_proc_t *p)
 {
     if (!p->held_back) {

@@ -193,6 +193,13 @@ typedef struct {
     uint64_t err_off; /* the same for stderr */
 } ad_proc_resume_t;
 
+/* A held process whose output up to out_off and err_off was stored by
+ * another control plane while this one ran it unaware (issue #77): bytes
+ * below them are dropped as already had, not counted as a gap, and a
+ * partial line before them goes too (the other plane stored it whole).
+ * Offsets below what p has change nothing. Loop thread. */
+void ad_proc_held_skip(ad_proc_t *p, uint64_t out_off, uint64_t err_off);
+
 /* Returns owned: the supervisor for loop (borrowed). Installs a SIGCHLD
  * watcher. instance names this supervisor among the other agentd on the
  * machine (the data dir; NULL: this process): its trees' cgroups are kept

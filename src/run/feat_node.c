@@ -359,6 +359,21 @@ static void on_dropped(void *ud, const char *run_id)
     }
 }
 
+/* ---- a run taken back (issue #77) ------------------------------------------------------ */
+
+void ad_run_node_take_back(ad_runner_t *r, ad_run_t *run)
+{
+    if (r->plane == NULL || run->node_id[0] == '\0' || run->proc == NULL ||
+        !ad_plane_run_lease_newer(r->plane, run->run_id)) {
+        return;
+    }
+    ad_run_flush_all(run);
+    int64_t out = 0, err = 0;
+    ad_store_run_hold_offsets(r->store, run->run_id, &out, &err);
+    ad_proc_held_skip(run->proc, (uint64_t)out, (uint64_t)err);
+    ad_plane_run_lease_refresh(r->plane, run->run_id, (uint64_t)out, (uint64_t)err);
+}
+
 /* ---- a lost node's runs placed again (issue #77) ---------------------------------------- */
 
 static void rescheduled(int rc, json_t *result, const char *msg, void *ud)

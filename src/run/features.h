@@ -146,6 +146,12 @@ bool ad_run_node_dropped(const ad_run_t *run);
  * session resumed where the executor can (a start resumes sessionId). */
 bool ad_run_node_reschedules(const ad_run_t *run);
 void ad_run_node_reschedule(ad_runner_t *r, const char *agent_id);
+/* A node's run this plane runs, taken over again (ad_runner_take_up): when
+ * another plane held it meanwhile (ad_plane_run_lease_newer), what is
+ * queued here goes out under its own offsets (the store skips what the
+ * other plane stored), held.c and the relay move to the stored offsets,
+ * and the node is attached under the new epoch (issue #77). */
+void ad_run_node_take_back(ad_runner_t *r, ad_run_t *run);
 /* The node's part of ad_runner_run_live (nothing for a run here). */
 void ad_run_node_live(const ad_run_t *run, json_t *live);
 

@@ -292,8 +292,9 @@ int ad_runner_signal(ad_runner_t *r, const char *agent_id, int signum);
  * won (issue #39, src/cluster/planes.c): on a worker node, a relay waits
  * for its node as after a restart; else its holder in one of
  * --takeover-dirs is attached as a restarted daemon's would be. Output
- * resumes from the stored offsets. 0 (also when it runs here already), or
- * an AD_E* code with why in err. */
+ * resumes from the stored offsets, also for a node's run this plane ran
+ * all along while another held it (taken back: ad_run_node_take_back). 0
+ * (also when it runs here already), or an AD_E* code with why in err. */
 int ad_runner_take_up(ad_runner_t *r, const char *run_id, char *err, size_t errsz);
 /* Another plane's held runs (--takeover-dirs, issue #39): the run ids
  * under those planes' hold/ folders that do not run here, at most

@@ -430,8 +430,10 @@ static char **keep_elsewhere(ad_runner_t *r, char **kept)
 
 int ad_runner_take_up(ad_runner_t *r, const char *run_id, char *err, size_t errsz)
 {
-    if (ad_run_find_by_run(r, run_id) != NULL) {
-        return 0; /* runs here already */
+    ad_run_t *here = ad_run_find_by_run(r, run_id);
+    if (here != NULL) {
+        ad_run_node_take_back(r, here); /* runs here already: its epoch went up */
+        return 0;
     }
     json_t *runs = NULL;
     if (r->plane == NULL || ad_store_runs_on_nodes(r->store, &runs) != 0) {
