@@ -1218,13 +1218,16 @@ async function startup() {
   budget('S1', 'start-up to first 200 OK, ms (budget 50 ms)', res.agentd?.medianMs, 50, { unit: 'ms' });
   ratio('S1', 'start-up to first 200 OK: agentd ÷ fastify', res.agentd?.medianMs, res.fastify?.medianMs, { higherIsBetter: false, unit: 'ms' });
 
-  // Idle RSS after one request.
+  // Idle RSS after one request and 1.5 s of quiet, every server alike: an
+  // idle daemon is one past its start-up (agentd gives back what its
+  // start-up freed at its first heap check, 1 s after it listens; read at
+  // 300 ms, as until 2026-11-29, it was 0.9 MiB more).
   const rss = {};
   const measure = async (name, startFn, p) => {
     try {
       await withServer(startFn, async (h) => {
         await agentd.request(h.port, 'GET', p).catch(() => null);
-        await sys.sleep(300);
+        await sys.sleep(1500);
         rss[name] = sys.rssBytes(h.pid);
       });
     } catch (e) { na('S2', `${name} idle RSS: ${e.message}`); }

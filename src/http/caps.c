@@ -24,6 +24,8 @@
 #define TRIM_CHECK_MS 1000
 #define TRIM_STEP_BYTES ((size_t)16 << 20)
 #define BURST_MIN_BYTES ((size_t)1 << 20)
+/* The check that gives back what start-up freed (1 s after listening). */
+#define START_TRIM_TICKS 1
 /* Every this many checks, idle per-credential entries are dropped. */
 #define CRED_SWEEP_TICKS 30
 
@@ -498,6 +500,14 @@ static void on_trim_check(uv_timer_t *t)
         cred_sweep(s);
     }
     ad_http_wqs_trim(s); /* before held_free: what it frees counts as free */
+    if (s->trim_ticks < START_TRIM_TICKS && ++s->trim_ticks == START_TRIM_TICKS) {
+        /* What start-up freed goes back once: a fresh data dir's
+         * migrations and the first reads left about 0.9 MiB free in the
+         * heap, kept by HEAP_KEEP_BYTES (main.c): a tenth of an idle
+         * daemon's RSS (S2). */
+        malloc_trim(0);
+        s->trim_free = held_free(s);
+    }
     size_t window = s->pinned_hw;
     s->pinned_hw = s->pinned;
     if (window > s->burst_hw) {

@@ -269,6 +269,7 @@ struct ad_server {
     bool trim_open;
     size_t trim_free;         /* resident free heap bytes the last trim left (caps.c) */
     size_t trim_base;         /* resident bytes beside the heap at start */
+    unsigned trim_ticks;      /* trim checks since listening, up to START_TRIM_TICKS */
     size_t pinned_hw;         /* highest pinned in the current trim check's second */
     size_t burst_hw;          /* highest of those seconds since the last trim */
     struct ad_wflush *wflush; /* prepare+check handles that flush them */
