@@ -999,29 +999,6 @@ async function hd1() {
 // (AGENTD_BASE_BIN=$(bench/base.sh integ4)), run in the same run as ours.
 const BASE_BIN = process.env.AGENTD_BASE_BIN || null;
 
-// n command agents running bench/bin/stamp in one workspace: their ids.
-async function stampAgents(h, n) {
-  const first = await agentd.seedAgent(h, { executor: 'command', name: 'sp-0', extra: { command: [path.join(BIN_DIR, 'stamp')] } });
-  const ids = [first.agentId];
-  for (let i = 1; i < n; i++) {
-    const r = await agentd.request(h.port, 'POST', '/api/agents', { worktreeId: first.worktreeId, name: `sp-${i}`, executor: 'command', command: [path.join(BIN_DIR, 'stamp')] });
-    if (r.status >= 300) throw new Error(`POST /api/agents answered ${r.status} ${r.body.slice(0, 120)}`);
-    ids.push(r.json.id);
-  }
-  return ids;
-}
-
-// The stamp the agent's run printed at its exec (monotonic ns), once stored.
-async function stampOf(h, id, runsBefore) {
-  for (let i = 0; i < 400; i++) {
-    const r = await agentd.request(h.port, 'GET', `/api/agents/${id}/messages?limit=20`);
-    const stamps = (r.json?.messages || []).map((m) => /stamp (\d+)/.exec(m.content || '')).filter(Boolean).map((m) => BigInt(m[1]));
-    if (stamps.length > runsBefore) return stamps.sort((a, b) => (a < b ? -1 : 1))[stamps.length - 1];
-    await new Promise((r2) => setTimeout(r2, 25));
-  }
-  throw new Error(`no stamp from ${id}`);
-}
-
 // Starts ids at once (each on its own connection), every start timed from
 // its POST to its agent's exec and to its answer; then stops them all.
 // runs counts each agent's runs so far (the stamps before this one).
@@ -1039,7 +1016,7 @@ async function startBurst(h, ids, runs) {
   }));
   const exec = [], answer = [];
   for (const id of ids) {
-    const st = await stampOf(h, id, runs.get(id) || 0);
+    const st = await agentd.stampOf(h, id, runs.get(id) || 0);
     runs.set(id, (runs.get(id) || 0) + 1);
     exec.push(Number(st - sent.get(id)) / 1e6);
     answer.push(Number(answered.get(id) - sent.get(id)) / 1e6);
@@ -1061,7 +1038,7 @@ async function sp1One(bin) {
   const n1 = QUICK ? 10 : 30;
   const bursts = QUICK ? 1 : 3;
   return withServer(() => agentd.start({ bin, args: ['--sandbox-paths', BIN_DIR] }), async (h) => {
-    const all = await stampAgents(h, 101);
+    const all = await agentd.stampAgents(h, 101, path.join(BIN_DIR, 'stamp'), 'sp');
     const ids = all.slice(0, 100);
     const busy = all[100]; // the one that runs through the burst and is sent messages
     const runs = new Map();
@@ -1085,7 +1062,7 @@ async function sp1One(bin) {
     } });
     const st = await agentd.request(h.port, 'POST', `/api/agents/${busy}/start`, {});
     if (st.status !== 200) throw new Error(`start answered ${st.status} ${st.body.slice(0, 120)}`);
-    await stampOf(h, busy, 0);
+    await agentd.stampOf(h, busy, 0);
     const mc = await httpConn({ port: h.port });
     const msgs = [];
     let pinging = true;

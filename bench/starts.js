@@ -65,28 +65,6 @@ function buildStamp() {
   }
 }
 
-async function stampAgents(h, n) {
-  const first = await agentd.seedAgent(h, { executor: 'command', name: 'st-0', extra: { command: [STAMP] } });
-  const ids = [first.agentId];
-  for (let i = 1; i < n; i++) {
-    const r = await agentd.request(h.port, 'POST', '/api/agents', { worktreeId: first.worktreeId, name: `st-${i}`, executor: 'command', command: [STAMP] });
-    if (r.status >= 300) throw new Error(`POST /api/agents answered ${r.status} ${r.body.slice(0, 120)}`);
-    ids.push(r.json.id);
-  }
-  return ids;
-}
-
-// The newest stamp of the agent's runs once there are more than `before`.
-async function stampOf(h, id, before) {
-  for (let i = 0; i < 800; i++) {
-    const r = await agentd.request(h.port, 'GET', `/api/agents/${id}/messages?limit=20`);
-    const st = (r.json?.messages || []).map((m) => /stamp (\d+)/.exec(m.content || '')).filter(Boolean).map((m) => BigInt(m[1]));
-    if (st.length > before) return st.sort((a, b) => (a < b ? -1 : 1))[st.length - 1];
-    await sleep(25);
-  }
-  throw new Error(`no stamp from ${id}`);
-}
-
 // Starts ids at once (a connection each): each start's POST → exec and
 // POST → answer, in ms. Stops them all after, unless keep (the caller
 // stops them with stopAll, outside what it measures).
@@ -107,7 +85,7 @@ async function burst(h, ids, runs, keep = false) {
   } finally { for (const c of conns) c.close(); }
   const exec = [], answer = [];
   for (const id of ids) {
-    const st = await stampOf(h, id, runs.get(id) || 0);
+    const st = await agentd.stampOf(h, id, runs.get(id) || 0, 800);
     runs.set(id, (runs.get(id) || 0) + 1);
     exec.push(Number(st - sent.get(id)) / 1e6);
     answer.push(Number(answered.get(id) - sent.get(id)) / 1e6);
@@ -156,7 +134,7 @@ async function one(cfg) {
   const h = await agentd.start({ bin: cfg.bin, args: ['--sandbox-paths', BIN_DIR, ...cfg.args], core });
   if (process.env.ST_RENICE) execFileSync('renice', ['-n', process.env.ST_RENICE, '-p', String(h.pid)], { stdio: 'ignore' });
   try {
-    const all = await stampAgents(h, 101);
+    const all = await agentd.stampAgents(h, 101, STAMP, 'st');
     const ids = all.slice(0, 100), busy = all[100];
     const runs = new Map();
     const alone = { exec: [], answer: [] };
@@ -180,7 +158,7 @@ async function one(cfg) {
     } });
     const st = await agentd.request(h.port, 'POST', `/api/agents/${busy}/start`, {});
     if (st.status !== 200) throw new Error(`start answered ${st.status} ${st.body.slice(0, 120)}`);
-    await stampOf(h, busy, 0);
+    await agentd.stampOf(h, busy, 0, 800);
     const mc = await httpConn({ port: h.port });
     const msgs = [];
     let going = true;

@@ -93,9 +93,35 @@ async function seedAgent(h, { executor, name = 'bench-agent', extra = {} } = {})
   return { agentId, workspaceId, worktreeId, workspacePath: wsPath };
 }
 
+// n command agents running the program stamp (bench/bin/stamp: it prints
+// its CLOCK_MONOTONIC time first thing after its exec) in one workspace,
+// named <prefix>-<i>: their ids (SP1 in driver.js, ST1 in starts.js).
+async function stampAgents(h, n, stamp, prefix) {
+  const first = await seedAgent(h, { executor: 'command', name: `${prefix}-0`, extra: { command: [stamp] } });
+  const ids = [first.agentId];
+  for (let i = 1; i < n; i++) {
+    const r = await request(h.port, 'POST', '/api/agents', { worktreeId: first.worktreeId, name: `${prefix}-${i}`, executor: 'command', command: [stamp] });
+    if (r.status >= 300) throw new Error(`POST /api/agents answered ${r.status} ${r.body.slice(0, 120)}`);
+    ids.push(r.json.id);
+  }
+  return ids;
+}
+
+// The newest stamp (monotonic ns) of agent id's runs once more than
+// `before` are stored; tries times 25 ms apart.
+async function stampOf(h, id, before, tries = 400) {
+  for (let i = 0; i < tries; i++) {
+    const r = await request(h.port, 'GET', `/api/agents/${id}/messages?limit=20`);
+    const st = (r.json?.messages || []).map((m) => /stamp (\d+)/.exec(m.content || '')).filter(Boolean).map((m) => BigInt(m[1]));
+    if (st.length > before) return st.sort((a, b) => (a < b ? -1 : 1))[st.length - 1];
+    await new Promise((r2) => setTimeout(r2, 25));
+  }
+  throw new Error(`no stamp from ${id}`);
+}
+
 // True when /ws accepts an upgrade (the bus endpoint).
 async function hasWs(h, p = '/ws') {
   try { const c = await wsConnect({ port: h.port, path: p, timeoutMs: 3000 }); c.close(); return true; } catch (_) { return false; }
 }
 
-module.exports = { BIN, BENCH_BIN, ROOT, start, request, healthz, seedAgent, hasWs, LIMITS_OFF };
+module.exports = { BIN, BENCH_BIN, ROOT, start, request, healthz, seedAgent, stampAgents, stampOf, hasWs, LIMITS_OFF };
