@@ -16,7 +16,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
-const { api, until, messages, runs, agent, runEnded, watch, seen, pendingApprovals } = require('./lib/agents');
+const { api, until, messages, said, runs, agent, runEnded, watch, seen, pendingApprovals } = require('./lib/agents');
 
 const ACP = path.resolve(__dirname, '../fixtures/acp-agent.js');
 
@@ -32,14 +32,6 @@ async function setup() {
     return r.body.id;
   };
   return { d, repo, wt, make, cleanup: () => d.cleanup() };
-}
-
-// The last assistant message that starts with prefix, once there is one.
-async function said(d, id, prefix) {
-  return until(async () => {
-    const m = (await messages(d, id)).find((x) => x.role === 'assistant' && x.content.startsWith(prefix));
-    return m ? m.content : null;
-  }, `an answer starting "${prefix}"`);
 }
 
 async function waiting(d, id) {

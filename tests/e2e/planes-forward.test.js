@@ -18,7 +18,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
-const { api, until, messages, agent, pendingApprovals } = require('./lib/agents');
+const { api, until, messages, said, agent, pendingApprovals } = require('./lib/agents');
 const { PG_BIN, startPostgres } = require('./lib/pg');
 
 const missing = !fs.existsSync(path.join(PG_BIN, 'initdb')) ? `no PostgreSQL 15 (${PG_BIN}/initdb)` : null;
@@ -36,14 +36,6 @@ async function raw(d, method, p, body, headers = {}) {
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch (_) { json = text; }
   return { status: res.status, body: json, headers: res.headers };
-}
-
-// The last assistant message of agent id that starts with prefix, read through d.
-async function said(d, id, prefix) {
-  return until(async () => {
-    const m = (await messages(d, id)).find((x) => x.role === 'assistant' && x.content.startsWith(prefix));
-    return m ? m.content : null;
-  }, `an answer starting "${prefix}"`);
 }
 
 test('a plane that does not hold an agent\'s run sends its requests on to the one that does', { skip: missing || false, timeout: 180000 }, async (t) => {

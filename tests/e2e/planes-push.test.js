@@ -19,7 +19,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
-const { api, until, messages, agent, pendingApprovals } = require('./lib/agents');
+const { api, until, said, agent, pendingApprovals } = require('./lib/agents');
 const pushService = require('../fixtures/push-service');
 const { PG_BIN, startPostgres } = require('./lib/pg');
 
@@ -39,13 +39,6 @@ async function raw(d, method, p, body, headers = {}) {
   let json = null;
   try { json = text ? JSON.parse(text) : null; } catch (_) { json = text; }
   return { status: res.status, body: json, text, headers: res.headers };
-}
-
-async function said(d, id, prefix) {
-  return until(async () => {
-    const m = (await messages(d, id)).find((x) => x.role === 'assistant' && x.content.startsWith(prefix));
-    return m ? m.content : null;
-  }, `an answer starting "${prefix}"`);
 }
 
 // A counter of d's /metrics.

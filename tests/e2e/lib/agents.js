@@ -13,6 +13,15 @@ async function messages(d, id) {
   return (await api(d, 'GET', `/api/agents/${id}/messages?limit=200`)).body.messages;
 }
 
+// The first assistant message of agent id that starts with prefix, read
+// through d, once there is one.
+async function said(d, id, prefix) {
+  return until(async () => {
+    const m = (await messages(d, id)).find((x) => x.role === 'assistant' && x.content.startsWith(prefix));
+    return m ? m.content : null;
+  }, `an answer starting "${prefix}"`);
+}
+
 async function runs(d, id) {
   return (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs;
 }
@@ -57,4 +66,4 @@ function seen(live, type) {
   return live.events.filter((e) => e.type === type).map((e) => e.payload);
 }
 
-module.exports = { api, until, messages, runs, agent, runEnded, claudeAgents, watch, seen, pendingApprovals };
+module.exports = { api, until, messages, said, runs, agent, runEnded, claudeAgents, watch, seen, pendingApprovals };
