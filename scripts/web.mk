@@ -70,8 +70,9 @@ web web-deps web-test browser-test:
 endif
 
 # `make check` runs these after the C suites (see the check target): the
-# lint and Vitest after the PostgreSQL pass, the browser suite after tsan.
-CHECK_PG_SIDE += web-test
+# lint and Vitest after tsan's unit tests, the browser suite after tsan's
+# e2e files.
+CHECK_WEB += web-test
 CHECK_EXTRA += browser-test
 
 # The e2e suite compares what the daemon serves with the embedded folder.
