@@ -279,24 +279,20 @@ const char *ad_runner_row_live(const ad_runner_t *r, const char *agent_id, const
     if (r != NULL && strcmp(status, "suspended") == 0) {
         ad_run_suspend_tail(r, agent_id, o); /* resumeAt (suspend.c) */
     }
-    const char *why = stalled_why(r, agent_id);
-    if (r == NULL || !ad_runner_stopping(r, agent_id, &since, &force)) {
-        if (why != NULL) {
-            size_t len = strlen(o->tail);
-            snprintf(o->tail + len, sizeof(o->tail) - len, ",\"stalled\":\"%s\"", why);
-        }
-        return status;
+    if (r != NULL && ad_runner_stopping(r, agent_id, &since, &force)) {
+        char ts[AD_TIME_MAX];
+        ad_time_format(since, ts);
+        snprintf(o->status, sizeof(o->status), "stopping");
+        snprintf(o->tail, sizeof(o->tail), ",\"stopping\":{\"since\":\"%s\",\"force\":%s}", ts,
+                 force ? "true" : "false");
+        status = "stopping";
     }
-    char ts[AD_TIME_MAX];
-    ad_time_format(since, ts);
-    snprintf(o->status, sizeof(o->status), "stopping");
-    snprintf(o->tail, sizeof(o->tail), ",\"stopping\":{\"since\":\"%s\",\"force\":%s}", ts,
-             force ? "true" : "false");
+    const char *why = stalled_why(r, agent_id);
     if (why != NULL) {
         size_t len = strlen(o->tail);
         snprintf(o->tail + len, sizeof(o->tail) - len, ",\"stalled\":\"%s\"", why);
     }
-    return "stopping";
+    return status;
 }
 
 void ad_runner_agent_row_live(const ad_runner_t *r, ad_row_agent_t *agent)
