@@ -96,14 +96,18 @@ static void read_work(uv_work_t *w)
         r->rc = AD_EUNAVAIL;
         return;
     }
+    /* A pooled connection the server may have closed while it waited (it
+     * restarted) is asked first, one round trip, instead of running fn on
+     * it: fn runs once, as its results are not made twice. A connection
+     * lost during fn is an outage for this read (a 503), not a retry. */
     ad_db_t *db = r->url != NULL ? pool_take(r->url) : NULL;
-    while (db != NULL && ad_db_pg_stale(db)) {
-        ad_store_conn_close(db); /* closed by the server while idle */
+    double rtt = 0;
+    while (db != NULL && (ad_db_pg_stale(db) || ad_db_pg_ping(db, &rtt) != 0)) {
+        ad_store_conn_close(db);
         db = pool_take(r->url);
     }
-    bool pooled = db != NULL;
-    char err[512];
     if (db == NULL) {
+        char err[512];
         r->rc = r->url != NULL ? ad_db_pg_open(r->url, &db, err, sizeof(err))
                                : ad_store_conn_open(r->path, false, r->full, r->busy_ms, &db, err,
                                                     sizeof(err));
@@ -116,20 +120,6 @@ static void read_work(uv_work_t *w)
         pool_busy_add(1);
     }
     r->rc = r->fn(db, r->ctx);
-    if (r->url != NULL && pooled && ad_db_pg_lost(db)) {
-        /* A pooled connection the server closed while it waited (the server
-         * restarted): the read goes once more on a new one, instead of a 503
-         * after the database is back. */
-        ad_store_conn_close(db);
-        db = NULL;
-        if (ad_db_pg_open(r->url, &db, err, sizeof(err)) == 0) {
-            r->rc = r->fn(db, r->ctx);
-        } else {
-            r->rc = AD_EUNAVAIL;
-            pool_busy_add(-1);
-            return;
-        }
-    }
     if (r->url != NULL) {
         pool_busy_add(-1);
     }
