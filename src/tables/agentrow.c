@@ -163,10 +163,12 @@ int ad_agent_from_stmt(ad_db_stmt_t *s, ad_row_agent_t *out)
     return 0;
 }
 
-int ad_agent_row_read(ad_db_t *db, const char *id, ad_row_agent_t *out)
+/* The agent id by sql (AD_AGENT_COLS, then ws_col's column if ws != NULL):
+ * 0, AD_ENOENT or an error; *ws the JSON of that column, or NULL. */
+static int row_read(ad_db_t *db, const char *sql, const char *id, ad_row_agent_t *out, json_t **ws)
 {
     memset(out, 0, sizeof(*out));
-    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT " AD_AGENT_COLS " FROM agents WHERE id = ?1");
+    ad_db_stmt_t *s = ad_store_stmt(db, sql);
     if (s == NULL) {
         return AD_EINTERNAL;
     }
@@ -175,8 +177,28 @@ int ad_agent_row_read(ad_db_t *db, const char *id, ad_row_agent_t *out)
     int e = rc == AD_DB_ROW    ? ad_agent_from_stmt(s, out)
             : rc == AD_DB_DONE ? AD_ENOENT
                                : ad_store_rc(db, rc);
+    if (e == 0 && ws != NULL && !col_null(s, AGENT_COLS)) {
+        *ws = json_loadb((const char *)ad_db_column_text(s, AGENT_COLS),
+                         (size_t)ad_db_column_bytes(s, AGENT_COLS), 0, NULL);
+    }
     ad_db_reset(s);
     return e;
+}
+
+int ad_agent_row_read(ad_db_t *db, const char *id, ad_row_agent_t *out)
+{
+    return row_read(db, "SELECT " AD_AGENT_COLS " FROM agents WHERE id = ?1", id, out, NULL);
+}
+
+int ad_store_agent_row_sandbox(ad_store_t *st, const char *id, ad_row_agent_t *out,
+                               json_t **ws_sandbox)
+{
+    *ws_sandbox = NULL;
+    return row_read(ad_store_rdb(st),
+                    "SELECT " AD_AGENT_COLS ", (SELECT w.sandbox FROM worktrees t JOIN workspaces "
+                    "w ON w.id = t.workspace_id WHERE t.id = agents.worktree_id AND w.removed_at "
+                    "IS NULL) AS ws_sandbox FROM agents WHERE id = ?1",
+                    id, out, ws_sandbox);
 }
 
 int ad_agent_json_read(ad_db_t *db, const char *id, json_t **out)

@@ -25,6 +25,12 @@
  * ad_row_agent_cleanup, whatever the answer): 0 or AD_ENOENT. Loop thread
  * (the store's read connection). */
 int ad_store_agent_row(ad_store_t *st, const char *id, ad_row_agent_t *out);
+/* The same and, in the same statement, its workspace's sandbox policy
+ * (*ws_sandbox: a new reference, or NULL when it has no worktree, its
+ * workspace is removed or sets none): the agent's page reads it often, and
+ * on PostgreSQL a statement is a round trip. */
+int ad_store_agent_row_sandbox(ad_store_t *st, const char *id, ad_row_agent_t *out,
+                               json_t **ws_sandbox);
 /* The same as its JSON (ad_row_agent_encode), for the callers that answer or
  * patch JSON. */
 int ad_store_agent_get(ad_store_t *st, const char *id, json_t **out);
