@@ -355,11 +355,7 @@ static ad_principal_t *principal_of(ad_auth_t *a, ad_req_t *r, const json_t *c, 
 /* The rate bucket of the subject with this token_id. */
 static ad_tok_t *bucket(struct ad_jwt *j, const char *token_id)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (const char *p = token_id; *p != '\0'; p++) {
-        h = (h ^ (uint8_t)*p) * 16777619u;
-    }
-    ad_tok_t *t = &j->buckets[h % BUCKETS];
+    ad_tok_t *t = &j->buckets[ad_hash_str(token_id) % BUCKETS];
     if (strcmp(t->row.id, token_id) != 0) {
         memset(t, 0, sizeof(*t));
         snprintf(t->row.id, sizeof(t->row.id), "%s", token_id);

@@ -416,6 +416,9 @@ int ad_field_str_array(const struct json_t *o, const char *key, bool required, s
 void ad_url_encode(const char *s, char *out, size_t outsz);
 
 /* ---- digests and base64 ---------------------------------------------------- */
+/* FNV-1a of a NUL-terminated string: a bucket for an in-memory table (mask
+ * or reduce it), never a digest. Any thread. */
+uint32_t ad_hash_str(const char *s);
 /* SHA-1 and SHA-256 of data[0..len). Any thread. */
 void ad_sha1(const void *data, size_t len, uint8_t out[20]);
 void ad_sha256(const void *data, size_t len, uint8_t out[32]);

@@ -97,6 +97,15 @@ static void sha1_block(uint32_t *h, const uint8_t *p)
     h[4] += e;
 }
 
+uint32_t ad_hash_str(const char *s)
+{
+    uint32_t h = 2166136261u;
+    for (const unsigned char *c = (const unsigned char *)s; *c != '\0'; c++) {
+        h = (h ^ *c) * 16777619u;
+    }
+    return h;
+}
+
 void ad_sha1(const void *data, size_t len, uint8_t out[20])
 {
     uint32_t h[5] = {0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476, 0xc3d2e1f0};

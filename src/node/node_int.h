@@ -14,6 +14,8 @@
  * a relay lets queue into its socket pair before it drops and resyncs. */
 #define AD_RELAY_QUEUE_MAX (8u << 20)
 #define AD_RELAY_WQ_MAX (4u << 20)
+/* Buckets of the plane's relay index (a power of two). */
+#define AD_RELAY_BUCKETS 1024u
 
 /* xfer.c: a file over the link, as JSON messages of base64 chunks. */
 typedef struct ad_xfer ad_xfer_t;
@@ -55,6 +57,7 @@ typedef struct ad_node_live ad_node_live_t;
 
 typedef struct ad_relay {
     struct ad_relay *next;
+    struct ad_relay *hnext; /* in its bucket of the plane's relay_index */
     ad_plane_t *p;
     char run_id[AD_ID_MAX];
     char node_id[AD_ID_MAX];
@@ -175,6 +178,7 @@ struct ad_plane {
     ad_plane_hooks_t hooks;
     ad_node_live_t *nodes;
     ad_relay_t *relays;
+    ad_relay_t *relay_index[AD_RELAY_BUCKETS]; /* the relays by run id (relay.c) */
     uv_timer_t tick;
     uint64_t resent_bytes, stale_frames;
     ad_node_ask_t *rpcs; /* gitsync.c */

@@ -31,9 +31,15 @@ typedef struct {
 
 static void relay_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf);
 
+/* A run id's bucket in p->relay_index: a node's frames are found per line. */
+static ad_relay_t **bucket_of(ad_plane_t *p, const char *run_id)
+{
+    return &p->relay_index[ad_hash_str(run_id) & (AD_RELAY_BUCKETS - 1)];
+}
+
 ad_relay_t *ad_relay_find(const ad_plane_t *p, const char *run_id)
 {
-    for (ad_relay_t *r = p->relays; r != NULL; r = r->next) {
+    for (ad_relay_t *r = *bucket_of((ad_plane_t *)p, run_id); r != NULL; r = r->hnext) {
         if (strcmp(r->run_id, run_id) == 0) {
             return r;
         }
@@ -62,9 +68,25 @@ static void on_pair_written(uv_write_t *req, int status)
     }
 }
 
+/* Written at once when the pair has room and nothing waits before it
+ * (uv_try_write refuses while writes are queued, so the order holds): a
+ * frame a line, and a queued write costs a copy and two epoll_ctl calls.
+ * What is left is queued. */
 static void pair_write(ad_relay_t *r, const void *data, size_t len)
 {
     if (!r->pipe_open) {
+        return;
+    }
+    uv_buf_t now = uv_buf_init((char *)data, (unsigned)len);
+    int n = uv_try_write((uv_stream_t *)&r->pipe, &now, 1);
+    if (n < 0 && n != UV_EAGAIN) {
+        return; /* the pair is broken: relay_read sees its end */
+    }
+    if (n > 0) {
+        data = (const char *)data + n;
+        len -= (size_t)n;
+    }
+    if (len == 0) {
         return;
     }
     rw_t *w = ad_xmalloc(sizeof(*w) + len);
@@ -288,6 +310,9 @@ ad_relay_t *ad_relay_new(ad_plane_t *p, const char *node_id, const char *run_id,
     uv_read_start((uv_stream_t *)&r->pipe, pair_alloc, relay_read);
     r->next = p->relays;
     p->relays = r;
+    ad_relay_t **b = bucket_of(p, r->run_id);
+    r->hnext = *b;
+    *b = r;
     *fd = sv[1];
     return r;
 }
@@ -330,6 +355,12 @@ void ad_relay_free(ad_relay_t *r)
     for (ad_relay_t **pp = &r->p->relays; *pp != NULL; pp = &(*pp)->next) {
         if (*pp == r) {
             *pp = r->next;
+            break;
+        }
+    }
+    for (ad_relay_t **pp = bucket_of(r->p, r->run_id); *pp != NULL; pp = &(*pp)->hnext) {
+        if (*pp == r) {
+            *pp = r->hnext;
             break;
         }
     }

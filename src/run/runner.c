@@ -110,14 +110,10 @@ void ad_run_publish_status(ad_runner_t *r, const ad_run_topics_t *t, const char 
     ad_run_publish(r, t, "agent_status", ev);
 }
 
-/* FNV-1a of the agent id: its bucket in r->index. */
+/* The agent id's bucket in r->index. */
 static size_t index_bucket(const char *agent_id)
 {
-    uint32_t h = 2166136261u;
-    for (const unsigned char *c = (const unsigned char *)agent_id; *c != '\0'; c++) {
-        h = (h ^ *c) * 16777619u;
-    }
-    return h & (AD_RUN_INDEX_BUCKETS - 1);
+    return ad_hash_str(agent_id) & (AD_RUN_INDEX_BUCKETS - 1);
 }
 
 ad_run_t *ad_run_find(const ad_runner_t *r, const char *agent_id)

@@ -34,11 +34,7 @@ struct ad_run_seen {
 
 static seen_slot_t *slot_of(ad_run_seen_t *s, const char *run_id)
 {
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (const unsigned char *c = (const unsigned char *)run_id; *c != '\0'; c++) {
-        h = (h ^ *c) * 16777619u;
-    }
-    return &s->slots[h % SEEN_SLOTS];
+    return &s->slots[ad_hash_str(run_id) % SEEN_SLOTS];
 }
 
 static int on_remote(void *ud, const ad_bus_event_t *ev)

@@ -50,11 +50,7 @@ struct ad_run_suspends {
 
 static size_t bucket(const char *id)
 {
-    uint32_t h = 2166136261u;
-    for (const unsigned char *p = (const unsigned char *)id; *p != '\0'; p++) {
-        h = (h ^ *p) * 16777619u;
-    }
-    return h % BUCKETS;
+    return ad_hash_str(id) % BUCKETS;
 }
 
 static susp_t **slot_of(ad_runner_t *r, const char *agent_id)
