@@ -4,7 +4,7 @@
 // one run (server pinned to core 1, generator to core 0, CPU from /proc),
 // prints one table of ratios and writes bench/results/latest.json. A
 // scenario whose agentd side or peer is missing prints "n/a (reason)".
-// Usage: node bench/driver.js [--quick] [--only H1,F2,E1,W2,...,M1,M2,HD1,SP1,D1,N,RP1,RT1,RT2,ST1,F1,B1]
+// Usage: node bench/driver.js [--quick] [--only H1,F2,E1,W2,...,M1,M2,HD1,SP1,D1,N,P1,P2,RP1,RT1,RT2,ST1,F1,B1]
 'use strict';
 
 const fs = require('node:fs');
@@ -20,6 +20,9 @@ const fleet = require('./fleet');
 // Every temporary file of the run (data dirs, databases, workspaces, peer
 // configs) lives under one directory, removed on exit whatever happens.
 const RUN_TMP = fs.mkdtempSync(path.join(os.tmpdir(), 'agentd-bench-run-'));
+// Searchable but not listable by others: the P rows' PostgreSQL runs as
+// another user (tests/e2e/lib/pg.js) in a folder of its own under it.
+fs.chmodSync(RUN_TMP, 0o711);
 process.env.TMPDIR = RUN_TMP;
 process.on('exit', () => { try { fs.rmSync(RUN_TMP, { recursive: true, force: true }); } catch (_) { /* best effort */ } });
 
@@ -1600,7 +1603,7 @@ async function b1() {
 // build, its own temporary dirs), its figures read back from --json. Each
 // row's peer is the same thing done on the control plane itself.
 async function nodes() {
-  const n = await jsonChild('N', 'nodes.js', QUICK ? 5 : 15, { ...process.env, AGENTD_BIN: agentd.BIN });
+  const n = await jsonChild('N', 'nodes.js', QUICK ? 8 : 30, { ...process.env, AGENTD_BIN: agentd.BIN });
   out.scenarios.N = n;
   if (!n) return;
   log(`N1 start -> exec p50/p99: node ${n.N1.node.p50.toFixed(1)}/${n.N1.node.p99.toFixed(1)} ms, here ${n.N1.here.p50.toFixed(1)}/${n.N1.here.p99.toFixed(1)} ms; `
@@ -1614,6 +1617,43 @@ async function nodes() {
   budget('N2', 'what the node adds to that line\'s p99, ms (goal 5)', Math.max(0, n.N2.addedP99), 5, { unit: 'ms' });
   budget('N3', `bytes the control plane got twice after a ${n.meta.cutMs / 1000} s cut of the node's link (goal: none)`, n.N3.resent, 0,
     { unit: 'B', note: `${n.N3.printedDuringCut} B printed during the cut; every value once: ${n.N3.once}; frames of an old attach dropped: ${n.N3.stale}` });
+  if (n.N4) {
+    const { node: f, here: h } = n.N4;
+    log(`N4 ${f.nodes} nodes x ${f.agents / f.nodes} agents: dispatch p50/p99 ${f.dispatch.p50.toFixed(1)}/${f.dispatch.p99.toFixed(1)} ms, the plane's CPU per 1,000 agents ${(f.planeCpuPer1000 * 100).toFixed(1)} % `
+      + `(here ${(h.planeCpuPer1000 * 100).toFixed(1)} %), line p99 ${f.line.p99.toFixed(2)} ms (here ${h.line.p99.toFixed(2)} ms)`);
+    const fleetOf = `${f.nodes} nodes x ${f.agents / f.nodes} agents at 10 lines/s`;
+    ratio('N4', `${fleetOf}: the plane's CPU per 1,000 agents, on nodes ÷ the same agents on the plane`, f.planeCpuPer1000 * 100, h.planeCpuPer1000 * 100,
+      { unit: '% of a core', higherIsBetter: false });
+    budget('N4', `${fleetOf}: dispatch (POST start → the program running) p99, ms (goal 100, as N1)`, f.dispatch.p99, 100, { unit: 'ms' });
+    ratio('N4', `${fleetOf}: a line → an agent:* reader of the plane, p99, on nodes ÷ here`, f.line.p99, h.line.p99, ms);
+  }
+}
+
+// ---- P1, P2: agentd on PostgreSQL and two planes (issues #39, #80), bench/planes.js -------------
+
+// bench/planes.js in a child (a throwaway PostgreSQL 15 and Redis, the release
+// build), its figures read back from --json. P1's peers: agentd on SQLite,
+// fastify with the pg driver on the same database (H2's route on
+// PostgreSQL), the bare libpq loop; P2's: the same line read on its own plane.
+async function planes() {
+  const p = await jsonChild('P', 'planes.js', QUICK ? 5 : 10, { ...process.env, AGENTD_BIN: agentd.BIN });
+  out.scenarios.P = p;
+  if (!p) return;
+  const perCpu = (x) => x?.perCpu ?? null;
+  if (p.P1) {
+    const { pg, sqlite, fastifyPg, loop } = p.P1;
+    log(`P1 GET /api/agents/:id per CPU-s: agentd+PostgreSQL ${fmtN(perCpu(pg.read))}, agentd+SQLite ${fmtN(perCpu(sqlite.read))}, `
+      + `fastify+pg ${fmtN(perCpu(fastifyPg))}, libpq loop ${fmtN(perCpu(loop.read))}; PATCH: ${fmtN(perCpu(pg.write))} / ${fmtN(perCpu(sqlite.write))}`);
+    ratio('P1', `GET /api/agents/:id per server CPU-s (PostgreSQL's processes counted), wrk -c${p.meta.conns}: agentd on PostgreSQL ÷ fastify + pg on the same database`,
+      perCpu(pg.read), perCpu(fastifyPg), { budget: 1 });
+    ratio('P1', 'same, p99: agentd on PostgreSQL ÷ fastify + pg', pg.read.p99, fastifyPg.p99, { unit: 'ms', higherIsBetter: false });
+    ratio('P1', 'GET /api/agents/:id per server CPU-s: agentd on PostgreSQL ÷ agentd on SQLite', perCpu(pg.read), perCpu(sqlite.read));
+    ratio('P1', 'PATCH /api/agents/:id {name} per server CPU-s: agentd on PostgreSQL ÷ agentd on SQLite', perCpu(pg.write), perCpu(sqlite.write));
+  }
+  if (p.P2) {
+    log(`P2 line on plane A -> /ws on B p50/p99 ${p.P2.b.p50.toFixed(2)}/${p.P2.b.p99.toFixed(2)} ms, on A ${p.P2.a.p50.toFixed(2)}/${p.P2.a.p99.toFixed(2)} ms, added p99 ${p.P2.added.p99.toFixed(2)} ms`);
+    budget('P2', `what the crossing to another plane (Redis) adds to a line's p99 at ${p.meta.rate} lines/s, ms (goal 2)`, Math.max(0, p.P2.added.p99), 2, { unit: 'ms' });
+  }
 }
 
 async function probes() {
@@ -1690,10 +1730,10 @@ async function main() {
   const loadWarn = os.loadavg()[0] > 1.5 ? `load average ${os.loadavg()[0].toFixed(2)} at start: other work shares the cores, figures are noisy` : null;
   if (loadWarn) { out.meta.warning = loadWarn; log(loadWarn); }
   await probes();
-  const steps = [['H1', h1], ['H2', h2], ['F2', f2], ['H3', h3], ['E1', e1], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['M4', m4], ['HD1', hd1], ['SP1', sp1], ['S', startup], ['M1', m1], ['M2', m2], ['D1', n1], ['N', nodes], ['RP1', rp1], ['RT', rt], ['ST1', st1], ['F1', f1], ['B1', b1]];
+  const steps = [['H1', h1], ['H2', h2], ['F2', f2], ['H3', h3], ['E1', e1], ['W1', w1], ['W2', w2], ['R1', r1], ['W4', w4], ['M4', m4], ['HD1', hd1], ['SP1', sp1], ['S', startup], ['M1', m1], ['M2', m2], ['D1', n1], ['N', nodes], ['P', planes], ['RP1', rp1], ['RT', rt], ['ST1', st1], ['F1', f1], ['B1', b1]];
   for (const [id, fn] of steps) {
     if (!want(id) && !(id === 'S' && want('S1')) && !(id === 'N' && ['N1', 'N2', 'N3'].some(want))
-      && !(id === 'RT' && ['RT1', 'RT2'].some(want))) continue;
+      && !(id === 'RT' && ['RT1', 'RT2'].some(want)) && !(id === 'P' && ['P1', 'P2'].some(want))) continue;
     log(`${id} ...`);
     try { await fn(); } catch (e) { na(id, `harness error: ${e.stack.split('\n').slice(0, 2).join(' ')}`); }
   }

@@ -14,7 +14,16 @@
 //       had (agentd_node_resent_bytes_total) and frames of an old attach
 //       (agentd_node_stale_frames_total), beside the bytes the agent printed
 //       during the cut. Goal: only the unacknowledged tail (here: none).
-// Usage: node bench/nodes.js [--quick] [--json FILE]   (AGENTD_BIN, default
+//   N4  a fleet on one plane (issue #80): FLEET_NODES nodes on this machine
+//       (real node daemons) with FLEET_PER agents each (linegen printing
+//       10 tagged, stamped lines a second, no sandbox), started one after
+//       another through the plane's API while the earlier ones print: the
+//       dispatch, POST start -> the program's first instruction, p50/p99
+//       over every start; then, all running, the plane's CPU over a window
+//       per 1,000 agents (the plane alone: the nodes, holders and agents
+//       share the two cores), and a line -> an agent:* /ws subscriber of
+//       the plane p99 meanwhile. QUICK: 10 x 20; else 10 x 100.
+// Usage: node bench/nodes.js [--quick] [--only N1,N2,N3,N4] [--json FILE]   (AGENTD_BIN, default
 // build/release/agentd). bench/driver.js runs it as the N rows of `make bench`
 // and reads its figures back from --json.
 'use strict';
@@ -34,9 +43,16 @@ const sys = require(path.join(__dirname, 'lib', 'sys'));
 const QUICK = process.argv.includes('--quick');
 const jsonArg = process.argv.indexOf('--json');
 const JSON_FILE = jsonArg >= 0 ? process.argv[jsonArg + 1] : null;
+const onlyArg = process.argv.indexOf('--only');
+const ONLY = onlyArg >= 0 ? process.argv[onlyArg + 1].split(',') : null;
+const want = (id) => !ONLY || ONLY.includes(id);
 const RUNS = QUICK ? 20 : 60;
 const LINES = QUICK ? 1000 : 3000;
 const CUT_MS = 2000;
+const FLEET_NODES = Number(process.env.FLEET_NODES || 10);
+const FLEET_PER = Number(process.env.FLEET_PER || (QUICK ? 20 : 100));
+const FLEET_WINDOW_S = QUICK ? 5 : 15;
+const WebSocket = require(require.resolve('ws', { paths: [E2E] }));
 const pct = (a, p) => {
   const s = [...a].sort((x, y) => x - y);
   return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN;
@@ -115,6 +131,85 @@ async function cut(d, wt, p) {
   return { resent, stale, printedDuringCut, once };
 }
 
+// N4: FLEET_NODES nodes x FLEET_PER agents on plane d; onNodes false: as
+// many agents on the plane itself (the row's peer).
+async function fleet(d, wt, onNodes) {
+  const nodes = [];
+  const dir = daemon.tmpDir('agentd-n4-');
+  const stampsOf = [];
+  let sub = null;
+  try {
+    for (let i = 0; onNodes && i < FLEET_NODES; i++) {
+      const name = `fleet${i}`;
+      const t = await nodeToken(d, name);
+      nodes.push(await startNode(d.url, { token: t.token, name, globalArgs: ['--log-level', 'warn', '--sandbox', 'off'] }));
+    }
+    const n = FLEET_NODES * FLEET_PER;
+    const ids = [];
+    for (let i = 0; i < n; i++) {
+      const stamp = path.join(dir, String(i));
+      // the stamp first, then linegen in its place: 10 lines a second for
+      // longer than the run, tagged with the agent's number
+      const cmd = ['sh', '-c', `date +%s%N > ${stamp}; exec "$0" 10 100000 0 plain ${i}`, sys.benchBin('linegen')];
+      ids.push(await agentOn(d, wt, onNodes ? `fleet${i % FLEET_NODES}` : null, cmd));
+      stampsOf.push(stamp);
+    }
+    // one reader of every agent's output: lines a second and their latency
+    const lat = [];
+    let lines = 0;
+    let measuring = false;
+    // uncompressed, as F1's readers (c/fanout.c): the row is the plane's
+    // cost of the lines, not of one reader's deflate
+    sub = new WebSocket(d.url.replace('http', 'ws') + '/ws', { headers: d.authHeaders, perMessageDeflate: false });
+    await new Promise((r, j) => { sub.on('open', r); sub.on('error', j); });
+    sub.on('message', (m) => {
+      const now = process.hrtime.bigint();
+      let e;
+      try { e = JSON.parse(m); } catch (_) { return; }
+      if (e.type !== 'agent_output') return;
+      for (const line of String(e.payload?.content ?? '').split('\n')) {
+        const f = line.split(' ');
+        if (f[0] !== 'bench' || f.length !== 4) continue;
+        lines++;
+        if (measuring) lat.push(Number(now - BigInt(f[2])) / 1e6);
+      }
+    });
+    sub.send(JSON.stringify({ type: 'subscribe', topics: ['agent:*'] }));
+    await sleep(200);
+    const dispatchMs = [];
+    for (let i = 0; i < n; i++) {
+      const t0 = nowNs();
+      const s = await api(d, 'POST', `/api/agents/${ids[i]}/start`, {});
+      if (s.status !== 200) throw new Error(`start ${i}: ${JSON.stringify(s.body)}`);
+      await until(() => fs.existsSync(stampsOf[i]) && fs.readFileSync(stampsOf[i], 'utf8').trim() !== '', `agent ${i}'s stamp`, 60000);
+      dispatchMs.push(Number(BigInt(fs.readFileSync(stampsOf[i], 'utf8').trim()) - t0) / 1e6);
+    }
+    await sleep(1000); // the last ones' first lines
+    const c0 = sys.cpuSeconds(d.proc.pid);
+    const l0 = lines;
+    const t0 = performance.now();
+    measuring = true;
+    if (process.env.N4_SAY_PID) console.error(`N4 window: the plane is pid ${d.proc.pid}`);
+    await sleep(FLEET_WINDOW_S * 1000);
+    measuring = false;
+    const seconds = (performance.now() - t0) / 1000;
+    const cpu = sys.cpuSeconds(d.proc.pid) - c0;
+    const linesPerS = (lines - l0) / seconds;
+    // the agents stop before the next part (the plane's own are its runs)
+    if (!onNodes) for (const id of ids) await api(d, 'POST', `/api/agents/${id}/stop`);
+    return {
+      nodes: onNodes ? FLEET_NODES : 0, agents: n,
+      dispatch: { p50: pct(dispatchMs, 50), p99: pct(dispatchMs, 99), n: dispatchMs.length },
+      planeCpuShare: cpu / seconds, planeCpuPer1000: (cpu / seconds) * (1000 / n),
+      linesPerS, wantLinesPerS: n * 10, line: { p50: pct(lat, 50), p99: pct(lat, 99), n: lat.length },
+    };
+  } finally {
+    if (sub) sub.terminate();
+    for (const nd of nodes) await nd.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function main() {
   // the agents write their stamps to /tmp: no sandbox on the control plane
   // or on the nodes, so both sides start the same way
@@ -132,20 +227,34 @@ async function main() {
   const fig = { meta: { runs: RUNS, lines: LINES, cutMs: CUT_MS } };
   const p50p99 = (a) => ({ p50: pct(a, 50), p99: pct(a, 99), n: a.length });
   try {
-    const here = await dispatch(d, wt, null);
-    const there = await dispatch(d, wt, 'bench1');
-    const s1 = fig.N1 = { node: p50p99(there), here: p50p99(here) };
-    rows.push(['N1', 'POST start -> exec, p50 / p99 (ms)', `${s1.node.p50.toFixed(1)} / ${s1.node.p99.toFixed(1)}`,
-      `${s1.here.p50.toFixed(1)} / ${s1.here.p99.toFixed(1)} (here)`, s1.node.p99 < 100 ? 'p99 < 100 ms ok' : 'p99 < 100 ms MISS']);
-    const lh = await lineLatency(d, wt, null);
-    const ln = await lineLatency(d, wt, 'bench1');
-    const s2 = fig.N2 = { node: p50p99(ln), here: p50p99(lh), addedP99: pct(ln, 99) - pct(lh, 99) };
-    rows.push(['N2', `line -> /ws subscriber, 1k lines/s, p50 / p99 (ms)`, `${s2.node.p50.toFixed(2)} / ${s2.node.p99.toFixed(2)}`,
-      `${s2.here.p50.toFixed(2)} / ${s2.here.p99.toFixed(2)} (here)`, `added p99 ${s2.addedP99.toFixed(2)} ms: ${s2.addedP99 <= 5 ? 'ok' : 'MISS'}`]);
-    const c = await cut(d, wt, p);
-    fig.N3 = c;
-    rows.push(['N3', `bytes resent after a ${CUT_MS} ms cut; frames of an old attach dropped`, `${c.resent} B; ${c.stale}`,
-      `${c.printedDuringCut} B printed during the cut`, `${c.once && c.resent === 0 ? 'only the unacknowledged tail ok' : 'MISS'} (every value once: ${c.once})`]);
+    if (want('N1')) {
+      const here = await dispatch(d, wt, null);
+      const there = await dispatch(d, wt, 'bench1');
+      const s1 = fig.N1 = { node: p50p99(there), here: p50p99(here) };
+      rows.push(['N1', 'POST start -> exec, p50 / p99 (ms)', `${s1.node.p50.toFixed(1)} / ${s1.node.p99.toFixed(1)}`,
+        `${s1.here.p50.toFixed(1)} / ${s1.here.p99.toFixed(1)} (here)`, s1.node.p99 < 100 ? 'p99 < 100 ms ok' : 'p99 < 100 ms MISS']);
+    }
+    if (want('N2')) {
+      const lh = await lineLatency(d, wt, null);
+      const ln = await lineLatency(d, wt, 'bench1');
+      const s2 = fig.N2 = { node: p50p99(ln), here: p50p99(lh), addedP99: pct(ln, 99) - pct(lh, 99) };
+      rows.push(['N2', `line -> /ws subscriber, 1k lines/s, p50 / p99 (ms)`, `${s2.node.p50.toFixed(2)} / ${s2.node.p99.toFixed(2)}`,
+        `${s2.here.p50.toFixed(2)} / ${s2.here.p99.toFixed(2)} (here)`, `added p99 ${s2.addedP99.toFixed(2)} ms: ${s2.addedP99 <= 5 ? 'ok' : 'MISS'}`]);
+    }
+    if (want('N3')) {
+      const c = await cut(d, wt, p);
+      fig.N3 = c;
+      rows.push(['N3', `bytes resent after a ${CUT_MS} ms cut; frames of an old attach dropped`, `${c.resent} B; ${c.stale}`,
+        `${c.printedDuringCut} B printed during the cut`, `${c.once && c.resent === 0 ? 'only the unacknowledged tail ok' : 'MISS'} (every value once: ${c.once})`]);
+    }
+    if (want('N4')) {
+      const f = await fleet(d, wt, true);
+      const h = await fleet(d, wt, false);
+      fig.N4 = { node: f, here: h };
+      const fmt = (x) => `${x.dispatch.p50.toFixed(1)} / ${x.dispatch.p99.toFixed(1)}; ${(x.planeCpuPer1000 * 100).toFixed(1)} % of a core; ${x.line.p99.toFixed(2)} ms (${Math.round(x.linesPerS)} of ${x.wantLinesPerS} lines/s read)`;
+      rows.push(['N4', `${f.nodes} nodes x ${f.agents / f.nodes} agents at 10 lines/s: dispatch p50 / p99 (ms); the plane's CPU per 1,000 agents; line -> agent:* reader p99`,
+        fmt(f), `${fmt(h)} (the same agents here)`, f.dispatch.p99 < 100 ? 'dispatch p99 < 100 ms ok' : 'dispatch p99 < 100 ms MISS']);
+    }
   } finally {
     await n1.cleanup(); await n2.cleanup(); await p.close(); await d.cleanup();
     fs.rmSync(repo, { recursive: true, force: true });

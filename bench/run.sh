@@ -3,7 +3,7 @@
 # Runs the agentd benchmarks against the peers (bench/driver.js) and leaves
 # nothing behind: every server and generator the driver started is recorded
 # in bench/results/.pids and killed on exit, even after Ctrl-C or a crash.
-# Usage: bench/run.sh [--quick] [--only H1,H2,F2,H3,E1,W1,W2,R1,W4,M4,HD1,S1,M1,M2,D1,N,RT1,RT2,F1,B1]
+# Usage: bench/run.sh [--quick] [--only H1,H2,F2,H3,E1,W1,W2,R1,W4,M4,HD1,S1,M1,M2,D1,N,P1,P2,RT1,RT2,F1,B1]
 set -eu
 cd "$(dirname "$0")/.."
 mkdir -p bench/results bench/bin

@@ -151,4 +151,4 @@ async function startPostgres() {
   return pg;
 }
 
-module.exports = { startPostgres, attachPostgres, PG_BIN };
+module.exports = { startPostgres, attachPostgres, PG_BIN, PG_USER: USER };
