@@ -594,6 +594,7 @@ async function e1Runs(h, params) {
     r.serverCpuShare = r.serverCpuS / r.seconds;
     r.genCpuShare = r.genCpuS / r.seconds;
     r.generatorBound = genBound(r.genCpuS, r.seconds);
+    r.window = window;
     runs.push(r);
   }
   const m = median(runs.map((r) => r.perCpuS));
@@ -714,6 +715,7 @@ async function fanout(h, n, payload, sub, pub, window = 32) {
     r.serverCpuShare = r.serverCpuS / r.seconds;
     r.genCpuShare = r.genCpuS / r.seconds;
     r.generatorBound = genBound(r.genCpuS, r.seconds);
+    r.window = window;
     runs.push(r);
   }
   const m = median(runs.map((r) => r.deliveriesPerServerCpuS));
@@ -772,6 +774,12 @@ async function w2() {
           ratio('W2', `fan-out deliveries/server-CPU-s, N=${n}, ${payload} B: agentd${how} ÷ ${label}`, a?.deliveriesPerServerCpuS, p?.deliveriesPerServerCpuS,
             { budget: peer === 'ws' && ak === 'agentd' ? 2 : null, note: gb });
         }
+      }
+      // issue #80: what a client's publish (a persisted REST write) costs a
+      // delivered event, against the bus path, within 3x
+      if (res.agentd_rest?.[k] && !firstRest) {
+        ratio('W2', `fan-out deliveries/server-CPU-s, N=${n}, ${payload} B: persisted REST publish ÷ the bus path (both ${res.agentd_rest[k].window} in flight)`,
+          res.agentd_rest[k].deliveriesPerServerCpuS, res.agentd?.[k]?.deliveriesPerServerCpuS, { budget: 0.33 }); // within 3x
       }
     }
     const a = res.agentd?.[satKey(payload)], b = res.bun?.[satKey(payload)];

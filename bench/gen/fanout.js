@@ -56,7 +56,8 @@ const delivered = () => tally.n;
   } else { // http
     const body = p.pub.body.replace('__PAYLOAD__', payload);
     const conns = [];
-    for (let i = 0; i < (p.pub.conns || 4); i++) conns.push(await httpConn({ port: p.pub.port }));
+    // as many requests in flight as the other publishers keep messages
+    for (let i = 0; i < (p.pub.conns || p.window); i++) conns.push(await httpConn({ port: p.pub.port }));
     pubConns.push(...conns);
     const idle = [...conns];
     pump = () => {

@@ -76,7 +76,7 @@ async function probePublish(agentd) {
         return {
           sub: { kind: 'ws', port: h.port, path: '/ws', subscribe: subscribeMsg(`agent:${ids.agentId}`) },
           pub: { kind: 'http', port: h.port, method: 'POST', path: `/api/agents/${ids.agentId}/messages`,
-            body: JSON.stringify({ content: '__PAYLOAD__' }), conns: 4 },
+            body: JSON.stringify({ content: '__PAYLOAD__' }) }, // a connection a message in flight (gen/fanout.js)
         };
       },
     });
