@@ -37,7 +37,7 @@ const E2E = path.join(ROOT, 'tests', 'e2e');
 const daemon = require(path.join(E2E, 'lib', 'daemon'));
 const { api, until, startApi, allMessages } = require(path.join(E2E, 'lib', 'api'));
 const { nodeToken, startNode, proxy } = require(path.join(E2E, 'lib', 'nodes'));
-const { stampSubscriber } = require(path.join(__dirname, 'lib', 'stamps'));
+const { stampSubscriber, lineSubscriber } = require(path.join(__dirname, 'lib', 'stamps'));
 const sys = require(path.join(__dirname, 'lib', 'sys'));
 
 const QUICK = process.argv.includes('--quick');
@@ -52,7 +52,6 @@ const CUT_MS = 2000;
 const FLEET_NODES = Number(process.env.FLEET_NODES || 10);
 const FLEET_PER = Number(process.env.FLEET_PER || (QUICK ? 20 : 100));
 const FLEET_WINDOW_S = QUICK ? 5 : 15;
-const WebSocket = require(require.resolve('ws', { paths: [E2E] }));
 const pct = (a, p) => {
   const s = [...a].sort((x, y) => x - y);
   return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] : NaN;
@@ -160,21 +159,11 @@ async function fleet(d, wt, onNodes) {
     let measuring = false;
     // uncompressed, as F1's readers (c/fanout.c): the row is the plane's
     // cost of the lines, not of one reader's deflate
-    sub = new WebSocket(d.url.replace('http', 'ws') + '/ws', { headers: d.authHeaders, perMessageDeflate: false });
-    await new Promise((r, j) => { sub.on('open', r); sub.on('error', j); });
-    sub.on('message', (m) => {
-      const now = process.hrtime.bigint();
-      let e;
-      try { e = JSON.parse(m); } catch (_) { return; }
-      if (e.type !== 'agent_output') return;
-      for (const line of String(e.payload?.content ?? '').split('\n')) {
-        const f = line.split(' ');
-        if (f[0] !== 'bench' || f.length !== 4) continue;
-        lines++;
-        if (measuring) lat.push(Number(now - BigInt(f[2])) / 1e6);
-      }
-    });
-    sub.send(JSON.stringify({ type: 'subscribe', topics: ['agent:*'] }));
+    sub = await lineSubscriber(d, 'agent:*', (f, now) => {
+      if (f[0] !== 'bench' || f.length !== 4) return;
+      lines++;
+      if (measuring) lat.push(Number(now - BigInt(f[2])) / 1e6);
+    }, { deflate: false });
     await sleep(200);
     const dispatchMs = [];
     for (let i = 0; i < n; i++) {
@@ -204,7 +193,7 @@ async function fleet(d, wt, onNodes) {
       linesPerS, wantLinesPerS: n * 10, line: { p50: pct(lat, 50), p99: pct(lat, 99), n: lat.length },
     };
   } finally {
-    if (sub) sub.terminate();
+    if (sub) sub.ws.terminate();
     for (const nd of nodes) await nd.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });
   }
