@@ -135,22 +135,17 @@ static void get(ad_req_t *r, void *ud)
         return;
     }
     ad_row_agent_t a = {0};
-    json_t *ws = NULL; /* its workspace's sandbox policy, read with it */
-    int rc = id != NULL && strlen(id) < AD_ID_MAX
-                 ? ad_store_agent_row_sandbox(app->store, id, &a, &ws)
-                 : AD_ENOENT;
+    int rc =
+        id != NULL && strlen(id) < AD_ID_MAX ? ad_run_agent_row(app->store, id, &a) : AD_ENOENT;
     if (rc == 0 && !ad_principal_sees(ad_api_who(r), a.org_id)) {
         rc = AD_ENOENT;
     }
     if (rc != 0) {
         ad_row_agent_cleanup(&a);
-        json_decref(ws);
         ad_api_fail(r, rc, "agent", id);
         return;
     }
     ad_runner_agent_row_live(app->runner, &a);
-    a.sandbox_effective = ad_run_sandbox_effective(json_object_get(a.state, "sandbox"), ws);
-    json_decref(ws);
     ad_res_json(r, 200, ad_row_agent_encode(&a));
     ad_row_agent_cleanup(&a);
 }

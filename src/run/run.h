@@ -383,6 +383,10 @@ json_t *ad_run_sandbox_effective(json_t *agent_pol, json_t *ws_pol);
  * read from st (loop thread); agent is borrowed. NULL when the store could not say (a start
  * is refused then: a policy not read could be a narrower one). */
 json_t *ad_run_sandbox_of(ad_store_t *st, const ad_row_agent_t *agent);
+/* The agent id as its row (ad_store_agent_row_sandbox: 0, AD_ENOENT or an
+ * error) with sandbox_effective filled, for GET /api/agents/:id: one
+ * statement, as on PostgreSQL each is a round trip. Loop thread. */
+int ad_run_agent_row(ad_store_t *st, const char *id, ad_row_agent_t *out);
 
 /* ---- an agent's run settings, checked before they are stored (spec.c) ----------
  * Each returns 0, or AD_EINVAL with why saying what is wrong (the REST

@@ -78,6 +78,18 @@ json_t *ad_run_sandbox_of(ad_store_t *st, const ad_row_agent_t *agent)
     return out;
 }
 
+int ad_run_agent_row(ad_store_t *st, const char *id, ad_row_agent_t *out)
+{
+    json_t *ws = NULL; /* its workspace's policy, read in the same statement */
+    int rc = ad_store_agent_row_sandbox(st, id, out, &ws);
+    if (rc == 0) {
+        out->sandbox_effective =
+            ad_run_sandbox_effective(json_object_get(out->state, "sandbox"), ws);
+    }
+    json_decref(ws);
+    return rc;
+}
+
 const char *ad_run_sandbox_cli(ad_executor_t ex)
 {
     return ex == AD_EXEC_CLAUDE   ? "claude"
