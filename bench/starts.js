@@ -21,7 +21,8 @@
 //   from /metrics (agentd_loop_stall_seconds: what each turn worked or
 //   waited for a CPU, its blocked poll left out) before and after.
 // Usage: node bench/starts.js [--quick] [--starts N] [--bursts N]
-//        [--rounds N] [--json FILE] [--only on,off,base] [--pinned]
+//        [--rounds N] [--json FILE] [--only on,off,base,nice0] [--pinned]
+// (nice0: the sandbox on, --agent-nice 0; only when --only names it)
 // (the daemon runs on every CPU; --pinned: on the server core, as the
 // other rows pin it, its agents with it)
 // (AGENTD_BIN: default build/release/agentd. ST_RENICE=N renices the
@@ -204,7 +205,10 @@ async function main() {
     { name: 'off', bin: agentd.BIN, args: ['--sandbox', 'off'] },
   ];
   if (BASE_BIN) cfgs.push({ name: 'base', bin: BASE_BIN, args: [] });
-  const use = cfgs.filter((c) => !ONLY || ONLY.split(',').includes(c.name));
+  // the sandbox on with agents at agentd's own priority (--agent-nice 0): what
+  // running them below it (the default, 10) changes
+  cfgs.push({ name: 'nice0', bin: agentd.BIN, args: ['--agent-nice', '0'] });
+  const use = cfgs.filter((c) => (ONLY ? ONLY.split(',').includes(c.name) : c.name !== 'nice0'));
   const acc = {};
   const meta = { pinned: PINNED, quick: QUICK, starts: STARTS, bursts: BURSTS, rounds: ROUNDS, bin: agentd.BIN, base: BASE_BIN, load: [loadavg()], cpus: os.cpus().length };
   log(`load average ${meta.load[0]}`);

@@ -129,6 +129,8 @@ static const opt_t options[] = {
      1073741824, "longest agent output line kept whole; longer ones are cut with a marker"},
     {"stop-grace-ms", "AGENTD_STOP_GRACE_MS", U64(stop_grace_ms), "MS", "5000", 0, 600000,
      "graceful agent stop: wait after the polite step before SIGTERM, then before SIGKILL"},
+    {"agent-nice", "AGENTD_AGENT_NICE", U64(agent_nice), "N", "10", 0, 19,
+     "agents run at this nice, below agentd and the user's own programs (0: as agentd)"},
     {"max-header-bytes", "AGENTD_MAX_HEADER_BYTES", U64(max_header_bytes), "N", "16384", 256,
      1048576, "request line and headers size limit (431 past it)"},
     {"max-header-count", "AGENTD_MAX_HEADER_COUNT", U64(max_header_count), "N", "64", 1, 1000,

@@ -63,6 +63,7 @@ typedef struct {
     /* agent processes (src/proc) */
     uint64_t max_line_bytes;
     uint64_t stop_grace_ms;
+    uint64_t agent_nice;
     /* HTTP limits */
     uint64_t max_header_bytes;
     uint64_t max_header_count;

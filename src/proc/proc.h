@@ -148,6 +148,8 @@ typedef struct {
     bool pty; /* a pseudo-terminal as controlling tty and stdio */
     uint16_t rows, cols;
     ad_proc_polite_t polite;
+    /* > 0: the program and its session's autogroup run this far below agentd (spawner.c) */
+    int nice;
     uint64_t term_grace_ms; /* polite step -> SIGTERM; 0 = 5000 */
     uint64_t kill_grace_ms; /* SIGTERM -> SIGKILL; 0 = 5000 */
     uint64_t drain_ms;      /* after exit, wait this long for EOF; 0 = 2000 */

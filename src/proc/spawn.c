@@ -268,6 +268,7 @@ static ad_spawn_job_t *job_new(ad_procs_t *s, const ad_proc_opts_t *o, fds_t *f,
     j->fd_in = j->fd_out = j->fd_err = j->h_in = j->h_out = j->h_err = j->hs = -1;
     j->pty = o->pty;
     j->sandboxed = o->sandbox != NULL;
+    j->nice = o->nice > 19 ? 19 : o->nice;
     j->die_with = o->die_with_daemon && o->hold_dir == NULL ? getpid() : 0;
     if (j->die_with > 0) {
         reaped(j);

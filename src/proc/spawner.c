@@ -46,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -120,6 +121,64 @@ CHILD_CODE static void say(int fd, int kind, int val)
  * default signals, its own session, the pty as its controlling terminal,
  * its stdio, its cwd, nothing else open, then the program. A failure is
  * said on rep (REP_EXEC_ERRNO) and on its stderr, and it exits 127. */
+/* The nice of the autogroup this process is in ("/autogroup-N nice K"),
+ * or 0 when the kernel has none. */
+CHILD_CODE static int group_nice(void)
+{
+    char t[64];
+    int fd = open("/proc/self/autogroup", O_RDONLY | O_CLOEXEC);
+    ssize_t len = fd >= 0 ? read(fd, t, sizeof(t) - 1) : -1;
+    if (fd >= 0) {
+        close(fd);
+    }
+    int k = 0, sign = 1;
+    for (ssize_t i = 0; i + 6 < len; i++) {
+        if (t[i] == ' ' && t[i + 1] == 'n' && t[i + 2] == 'i' && t[i + 5] == ' ') {
+            i += 6;
+            if (i < len && t[i] == '-') {
+                sign = -1;
+                i++;
+            }
+            for (; i < len && t[i] >= '0' && t[i] <= '9'; i++) {
+                k = k * 10 + (t[i] - '0');
+            }
+            break;
+        }
+    }
+    return sign * k;
+}
+
+/* n (1-19) below agentd: the new session's autogroup (the scheduler's
+ * unit when the kernel groups by session: 100 starting agents then weigh
+ * as much as agentd each), from the one agentd was in (base), and the
+ * process itself, whose children inherit it. Only ever lower, which needs
+ * no privilege; best effort (no autogroups: no file to write). */
+CHILD_CODE static void lower_priority(int n, int base)
+{
+    int g = base + n > 19 ? 19 : base + n;
+    char v[4], *p = v + sizeof(v);
+    *--p = '\0';
+    int a = g < 0 ? -g : g;
+    do {
+        *--p = (char)('0' + a % 10);
+        a /= 10;
+    } while (a > 0);
+    if (g < 0) {
+        *--p = '-';
+    }
+    int fd = open("/proc/self/autogroup", O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t w = write(fd, p, (size_t)(v + sizeof(v) - 1 - p));
+        (void)w;
+        close(fd);
+    }
+    errno = 0;
+    int cur = getpriority(PRIO_PROCESS, 0);
+    if (errno == 0 && cur < 19) {
+        (void)setpriority(PRIO_PROCESS, 0, cur + n > 19 ? 19 : cur + n);
+    }
+}
+
 CHILD_CODE static _Noreturn void child_exec(const ad_spawn_job_t *j, int rep, int cgfd)
 {
     /* Into the tree's cgroup before anything else, so every descendant is
@@ -151,8 +210,12 @@ CHILD_CODE static _Noreturn void child_exec(const ad_spawn_job_t *j, int rep, in
     if (j->die_with > 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != j->die_with)) {
         goto fail;
     }
+    int base = j->nice > 0 ? group_nice() : 0; /* agentd's, before the session is new */
     if (setsid() < 0) {
         goto fail;
+    }
+    if (j->nice > 0) {
+        lower_priority(j->nice, base);
     }
     if (j->pty && ioctl(j->fd_out, TIOCSCTTY, 0) != 0) {
         goto fail;

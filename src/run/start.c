@@ -307,6 +307,7 @@ static void proc_opts(const ad_runner_t *r, ad_run_t *run, start_t *s, ad_proc_o
     }
     o->term_grace_ms = r->cfg->stop_grace_ms > 0 ? r->cfg->stop_grace_ms : 1;
     o->kill_grace_ms = o->term_grace_ms;
+    o->nice = (int)r->cfg->agent_nice;
     o->max_line_bytes = (size_t)r->cfg->max_line_bytes;
     o->on_line = ad_run_on_line;
     o->on_data = o->pty ? ad_run_on_data : NULL;
