@@ -398,6 +398,7 @@ static int spawn_boxed(worker_t *w, wrun_t *r, json_t *msg, const char **argv, c
                         .cols = cols > 0 && cols < 1000 ? (uint16_t)cols : 0,
                         .hold_dir = r->dir,
                         .hold_wait_sec = (uint32_t)w->cfg->hold_wait_sec,
+                        .nice = (int)w->cfg->agent_nice, /* the node's own --agent-nice */
                         .cgroup_name = r->id};
     const char **benv = ad_worker_box_env(env, &box);
     char *entry = NULL;
