@@ -175,6 +175,7 @@ typedef struct ad_spawn_job {
     char *cwd; /* NULL: agentd's */
     bool pty, sandboxed;
     int nice;       /* ad_proc_opts_t's */
+    int group_nice; /* agentd's autogroup's nice, read by the thread */
     pid_t die_with; /* > 0: SIGKILL when that parent dies */
     /* the child's ends: stdin, stdout, stderr (the pty's slave for all
      * three); held, the holder's: the other ends (the pty's master) and

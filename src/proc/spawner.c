@@ -46,9 +46,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
-#include <sys/resource.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -117,10 +117,6 @@ CHILD_CODE static void say(int fd, int kind, int val)
     (void)w;
 }
 
-/* The agent (or a plain child), from its start to its exec: its cgroup,
- * default signals, its own session, the pty as its controlling terminal,
- * its stdio, its cwd, nothing else open, then the program. A failure is
- * said on rep (REP_EXEC_ERRNO) and on its stderr, and it exits 127. */
 /* The nice of the autogroup this process is in ("/autogroup-N nice K"),
  * or 0 when the kernel has none. */
 CHILD_CODE static int group_nice(void)
@@ -179,6 +175,10 @@ CHILD_CODE static void lower_priority(int n, int base)
     }
 }
 
+/* The agent (or a plain child), from its start to its exec: its cgroup,
+ * default signals, its own session, the pty as its controlling terminal,
+ * its stdio, its cwd, nothing else open, then the program. A failure is
+ * said on rep (REP_EXEC_ERRNO) and on its stderr, and it exits 127. */
 CHILD_CODE static _Noreturn void child_exec(const ad_spawn_job_t *j, int rep, int cgfd)
 {
     /* Into the tree's cgroup before anything else, so every descendant is
@@ -210,12 +210,11 @@ CHILD_CODE static _Noreturn void child_exec(const ad_spawn_job_t *j, int rep, in
     if (j->die_with > 0 && (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != j->die_with)) {
         goto fail;
     }
-    int base = j->nice > 0 ? group_nice() : 0; /* agentd's, before the session is new */
     if (setsid() < 0) {
         goto fail;
     }
     if (j->nice > 0) {
-        lower_priority(j->nice, base);
+        lower_priority(j->nice, j->group_nice);
     }
     if (j->pty && ioctl(j->fd_out, TIOCSCTTY, 0) != 0) {
         goto fail;
@@ -515,6 +514,9 @@ static void run_job(ad_procs_t *s, spawner_arg_t *sa, ad_spawn_job_t *j)
                      .ap = {-1, -1},
                      .agent_stack = sa->stack[1]};
     int rp[2] = {-1, -1};
+    /* agentd's autogroup's nice: a held agent's parent, the holder, is in
+     * a new session (0) by the time the agent could read its own */
+    j->group_nice = j->nice > 0 ? group_nice() : 0;
     j->rc = j->held ? hold_dir(j) : 0;
     if (j->rc == 0 && !j->no_cgroup) {
         j->rc = ad_cgroup_create(&s->cg, j->cg_name, &j->limits, j->cgroup, sizeof(j->cgroup),
