@@ -32,8 +32,7 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 /* A link replaced by another connection of this node's token: the first
- * retry after this, doubling to the max; reset once a link stayed up this
- * long. */
+ * retry after this, doubling to the max; reset once a link stayed up so long. */
 #define REPLACED_MIN_MS 500
 #define REPLACED_MAX_MS 30000
 #define REPLACED_CALM_MS 60000
