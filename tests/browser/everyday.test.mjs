@@ -97,6 +97,10 @@ test('a plain shell in a worktree: type echo hi and see hi', async (t) => {
   assert.equal(a.executor, 'command');
   assert.equal((await api(d.url, 'GET', '/api/agents')).data.agents.length, before + 1);
   await page.locator('.term-attached').waitFor();
+  // The shell's prompt first, as a user sees it before typing: keys typed
+  // while the shell was still starting could be lost to its terminal set-up
+  // (a fresh clone on a loaded machine waited 60 s for a "hi" that never came).
+  await until(async () => /\S/.test(await screen(page)), "the shell's prompt");
   await page.locator('.term').click();
   await page.keyboard.type('echo hi\r');
   await until(async () => /^hi\s*$/m.test(await screen(page)), 'hi on its own line');
