@@ -163,8 +163,8 @@ int ad_agent_from_stmt(ad_db_stmt_t *s, ad_row_agent_t *out)
     return 0;
 }
 
-/* The agent id by sql (AD_AGENT_COLS, then ws_col's column if ws != NULL):
- * 0, AD_ENOENT or an error; *ws the JSON of that column, or NULL. */
+/* The agent id by sql (AD_AGENT_COLS, then one JSON text column when ws is
+ * not NULL): 0, AD_ENOENT or an error; *ws that column parsed, or NULL. */
 static int row_read(ad_db_t *db, const char *sql, const char *id, ad_row_agent_t *out, json_t **ws)
 {
     memset(out, 0, sizeof(*out));
