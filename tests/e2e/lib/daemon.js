@@ -290,11 +290,16 @@ function keepDb(opts, dataDir, exited) {
   let size = 0;
   try { size = fs.statSync(db).size; } catch (_) { return; }
   if (size > KEEP_MAX) return;
+  // copied under a .part name and renamed whole: make check runs e2e-copy
+  // beside the e2e files, so it may list DIR while a copy is under way
   const to = path.join(KEEP_DIR, path.basename(dataDir));
-  fs.mkdirSync(to, { recursive: true });
+  const part = `${to}.part`;
+  fs.mkdirSync(part, { recursive: true });
   for (const f of ['agentd.db', 'agentd.db-wal']) {
-    try { fs.copyFileSync(path.join(dataDir, f), path.join(to, f)); } catch (e) { if (e.code !== 'ENOENT') throw e; }
+    try { fs.copyFileSync(path.join(dataDir, f), path.join(part, f)); } catch (e) { if (e.code !== 'ENOENT') throw e; }
   }
+  fs.rmSync(to, { recursive: true, force: true }); // the same data dir kept again (a restart)
+  fs.renameSync(part, to);
 }
 
 // An agent's network is the internet through agentd's proxy, never this
