@@ -118,7 +118,8 @@ CHILD_CODE static void say(int fd, int kind, int val)
 }
 
 /* The nice of the autogroup this process is in ("/autogroup-N nice K"),
- * or 0 when the kernel has none. */
+ * or 0 when the kernel has none or this is its default group (init's
+ * session: the file is empty). */
 CHILD_CODE static int group_nice(void)
 {
     char t[64];
