@@ -31,7 +31,7 @@ const LIMITS_OFF = ['--max-connections-per-token', '0', '--max-websockets-per-to
   '--max-connections-per-address', '30000'];
 
 // core: the CPUs it is pinned to (taskset -c), the server core unless told.
-async function start({ durability = 'normal', args = [], dataDir, bin = BIN, timeoutMs = 5000, core = 1 } = {}) {
+async function start({ durability = 'normal', args = [], dataDir, bin = BIN, timeoutMs = 5000, core = 1, env = {} } = {}) {
   if (!fs.existsSync(bin)) throw new Error(`no binary at ${bin} (make BUILD=release)`);
   const port = await freePort();
   const dir = dataDir || fs.mkdtempSync(path.join(os.tmpdir(), 'agentd-bench-'));
@@ -40,7 +40,7 @@ async function start({ durability = 'normal', args = [], dataDir, bin = BIN, tim
   fs.writeFileSync(tokenFile, TOKEN + '\n', { mode: 0o600 });
   const h = await startServer('agentd', bin, ['serve', '--listen', `127.0.0.1:${port}`, '--data-dir', dir,
     '--durability', durability, '--max-connections', '30000',
-    ...LIMITS_OFF, '--log-level', 'warn', '--token-file', tokenFile, ...args], { port, timeoutMs, core });
+    ...LIMITS_OFF, '--log-level', 'warn', '--token-file', tokenFile, ...args], { port, timeoutMs, core, env });
   h.dataDir = dir;
   h.base = `http://127.0.0.1:${port}`;
   const stop = h.stop;
