@@ -10,9 +10,13 @@
 // page, dashboard stats), agentd and fastify + better-sqlite3 (peers/
 // fastify-bigdir.js: the same SQL on the same file, read-only) by the same
 // client (wrk -t1, keep-alive, 4 connections), as H2 does; and agentd's CPU
-// when idle on it. Used by
-// driver.js (--only F2) and on its own:
-//   node bench/bigdir.js [--quick] [--dir DIR] [--keep] [--reuse]
+// when idle on it. Then the same lists on PostgreSQL (issue #80): the
+// database copied into a throwaway PostgreSQL 15 by `agentd db copy`, agentd
+// serving the dir on it, against fastify with the `pg` driver on the same
+// database, PostgreSQL's processes counted as each server's CPU; by default
+// at QUICK's size only (--pg asks for it at any size, --no-pg skips it: the
+// full size's copy takes hours). Used by driver.js (--only F2) and on its own:
+//   node bench/bigdir.js [--quick] [--dir DIR] [--keep] [--reuse] [--pg | --no-pg]
 // --dir reuses (or makes and keeps) the data dir in DIR, so the full scale
 // is generated once; without it the dir is under /tmp and removed at the end.
 // --reuse takes DIR as it is, whatever sizes c/bigdir.c made it with.
@@ -129,10 +133,58 @@ function routes(dbFile) {
 
 const utcDay = () => new Date().toISOString().slice(0, 10);
 
-async function wrkRoute(h, p, seconds) {
+// wrk on one route after a second's warm-up; on PostgreSQL (alsoPid, the
+// postmaster) the database server's CPU counts as the server's: its
+// backends do the work SQLite does inside the process. The warm-up opens
+// every connection a pool will use, so no backend starts in the window.
+async function wrkRoute(h, p, seconds, alsoPid) {
   await sys.wrk(`http://127.0.0.1:${h.port}${p}`, { conns: 4, seconds: 1, serverPid: h.pid });
+  const c0 = alsoPid ? sys.cpuSeconds(alsoPid) : 0;
   const r = await sys.wrk(`http://127.0.0.1:${h.port}${p}`, { conns: 4, seconds, serverPid: h.pid });
-  return { ...r, perCpuS: r.serverCpuS > 0 ? r.requests / r.serverCpuS : null };
+  const also = alsoPid ? sys.cpuSeconds(alsoPid) - c0 : 0;
+  const cpu = r.serverCpuS + also;
+  return { ...r, alsoCpuS: also, perCpuS: cpu > 0 ? r.requests / cpu : null };
+}
+
+// Each route of list on server h (key: where its figures go in
+// res.routes[what]), checked once for a 200 first.
+async function measure(ctx, h, list, seconds, res, key, alsoPid) {
+  for (const [what, p] of list) {
+    const r = await agentd.request(h.port, 'GET', p, null, { timeoutMs: 30000 });
+    if (r.status !== 200) throw new Error(`${key}: GET ${p} answered ${r.status} ${r.body.slice(0, 200)}`);
+    res.routes[what][`${key}Bytes`] = r.body.length;
+    res.routes[what].day = utcDay();
+    try { res.routes[what][key] = await wrkRoute(h, p, seconds, alsoPid); } catch (e) { ctx.na('F2', `${key} ${what}: ${e.message}`); continue; }
+    ctx.log(`F2 ${key} ${what}: p99 ${res.routes[what][key].p99Ms} ms, ${res.routes[what][key].perCpuS?.toFixed(0)} req/CPU-s`);
+  }
+}
+
+const startPeer = (env) => async () => {
+  const port = await sys.freePort();
+  return sys.startServer('fastify-bigdir', process.execPath, [path.join(__dirname, 'peers', 'fastify-bigdir.js')],
+    { port, env: { PORT: String(port), ...env } });
+};
+
+// F2's lists on PostgreSQL (issue #80: how a team runs agentd): the dir's
+// database copied into a throwaway PostgreSQL 15 (`agentd db copy`, the
+// server as the tests start it: fsync off), agentd serving the dir on it,
+// and the peer with the `pg` driver on the same database.
+async function onPostgres(ctx, dir, list, seconds, res) {
+  const { startPostgres } = require(path.join(ROOT, 'tests', 'e2e', 'lib', 'pg'));
+  const pg = await startPostgres();
+  try {
+    const url = pg.createDb('f2_bench');
+    const t0 = Date.now();
+    execFileSync(agentd.BIN, ['db', 'copy', '--from', `sqlite:${path.join(dir, 'agentd.db')}`, '--to', url],
+      { stdio: ['ignore', 'ignore', 'inherit'], timeout: 4 * 3600 * 1000 });
+    res.pgCopyS = (Date.now() - t0) / 1000;
+    ctx.log(`F2 the dir's database copied into PostgreSQL in ${res.pgCopyS.toFixed(0)} s`);
+    pg.psql('f2_bench', 'VACUUM ANALYZE'); // its statistics, as a server that has run a while has them
+    const pm = Number(fs.readFileSync(path.join(pg.data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    await withServer(() => agentd.start({ dataDir: dir, args: SERVE_ARGS, env: { AGENTD_DATABASE_URL: url } }),
+      (h) => measure(ctx, h, list, seconds, res, 'agentdPg', pm));
+    await withServer(startPeer({ PG_URL: url }), (h) => measure(ctx, h, list, seconds, res, 'peerPg', pm));
+  } finally { pg.stop(); }
 }
 
 // ctx: {quick, log, ratio, budget, na, dir, keep}; returns the raw figures.
@@ -168,28 +220,9 @@ async function run(ctx) {
       res.idleCpuPct = ((sys.cpuSeconds(h.pid) - c0) / idleS) * 100;
       log(`F2 agentd idle on the grown dir: ${res.idleCpuPct.toFixed(2)} % of a core over ${idleS} s`);
       ctx.budget('F2', 'agentd idle on the grown dir, % of a core (budget 1 %)', res.idleCpuPct, 1, { unit: '%' });
-      for (const [what, p] of list) {
-        const r = await agentd.request(h.port, 'GET', p, null, { timeoutMs: 30000 });
-        if (r.status !== 200) throw new Error(`agentd: GET ${p} answered ${r.status}`);
-        res.routes[what].agentdBytes = r.body.length;
-        res.routes[what].day = utcDay();
-        try { res.routes[what].agentd = await wrkRoute(h, p, seconds); } catch (e) { ctx.na('F2', `agentd ${what}: ${e.message}`); continue; }
-        log(`F2 agentd ${what}: p99 ${res.routes[what].agentd.p99Ms} ms, ${res.routes[what].agentd.perCpuS?.toFixed(0)} req/CPU-s`);
-      }
+      await measure(ctx, h, list, seconds, res, 'agentd');
     });
-    await withServer(async () => {
-      const port = await sys.freePort();
-      return sys.startServer('fastify-bigdir', process.execPath, [path.join(__dirname, 'peers', 'fastify-bigdir.js')],
-        { port, env: { PORT: String(port), DB_PATH: path.join(dir, 'agentd.db') } });
-    }, async (h) => {
-      for (const [what, p] of list) {
-        const r = await agentd.request(h.port, 'GET', p, null, { timeoutMs: 30000 });
-        if (r.status !== 200) throw new Error(`peer: GET ${p} answered ${r.status}`);
-        res.routes[what].peerBytes = r.body.length;
-        try { res.routes[what].peer = await wrkRoute(h, p, seconds); } catch (e) { ctx.na('F2', `peer ${what}: ${e.message}`); continue; }
-        log(`F2 peer ${what}: p99 ${res.routes[what].peer.p99Ms} ms, ${res.routes[what].peer.perCpuS?.toFixed(0)} req/CPU-s`);
-      }
-    });
+    await withServer(startPeer({ DB_PATH: path.join(dir, 'agentd.db') }), (h) => measure(ctx, h, list, seconds, res, 'peer'));
     for (const [what] of list) {
       const a = res.routes[what].agentd, f = res.routes[what].peer;
       // A day with no runs in the dir is no measure of the route: no budget.
@@ -197,6 +230,19 @@ async function run(ctx) {
       ctx.ratio('F2', `${what}: req/server-CPU-s, c=4, agentd ÷ fastify+better-sqlite3`, a?.perCpuS, f?.perCpuS,
         empty ? { note: `no run on ${res.routes[what].day}: the dir's newest is of ${madeDay}, so the answer is empty` } : { budget: 3 });
       ctx.budget('F2', `${what}: agentd p99 ms, c=4 (budget 5 ms; peer ${f?.p99Ms ?? 'n/a'} ms)`, a?.p99Ms, 5, { unit: 'ms' });
+    }
+    if (!(ctx.pg ?? ctx.quick)) {
+      ctx.na('F2', 'on PostgreSQL: not asked for (at full size the copy alone takes hours; bench/README.md, F2)');
+    } else {
+      try {
+        await onPostgres(ctx, dir, list, seconds, res);
+      } catch (e) { ctx.na('F2', `on PostgreSQL: ${e.message}`); }
+      for (const [what] of list) {
+        const a = res.routes[what].agentdPg, f = res.routes[what].peerPg;
+        const empty = what.endsWith(', today') && res.routes[what].day !== madeDay;
+        ctx.ratio('F2', `${what}: req/server-CPU-s (PostgreSQL's counted), c=4, agentd on PostgreSQL ÷ fastify+pg`, a?.perCpuS, f?.perCpuS,
+          empty ? { note: `no run on ${res.routes[what].day}` } : { budget: 1, note: `p99 ${a?.p99Ms ?? 'n/a'} / ${f?.p99Ms ?? 'n/a'} ms` });
+      }
     }
   } catch (e) {
     ctx.na('F2', e.message);
@@ -213,10 +259,10 @@ if (require.main === module) {
   const at = (k) => { const i = args.indexOf(k); return i >= 0 ? args[i + 1] : undefined; };
   // Anything else (a --help, a typo) stops here: without --quick a run
   // makes a 40 GB dir first.
-  const usage = 'usage: node bench/bigdir.js [--quick] [--dir DIR] [--keep] [--reuse]';
+  const usage = 'usage: node bench/bigdir.js [--quick] [--dir DIR] [--keep] [--reuse] [--pg | --no-pg]';
   for (let i = 0; i < args.length; i++) {
     if (args[i] === '--dir' && args[i + 1] !== undefined && !args[i + 1].startsWith('--')) { i++; continue; }
-    if (!['--quick', '--keep', '--reuse'].includes(args[i])) {
+    if (!['--quick', '--keep', '--reuse', '--pg', '--no-pg'].includes(args[i])) {
       console.error(args[i] === '--help' || args[i] === '-h' ? usage : `bigdir: unknown argument ${args[i]}\n${usage}`);
       process.exit(args[i] === '--help' || args[i] === '-h' ? 0 : 2);
     }
@@ -228,6 +274,7 @@ if (require.main === module) {
   const rows = [];
   const ctx = {
     quick: args.includes('--quick'), dir: at('--dir'), keep: args.includes('--keep'), reuse: args.includes('--reuse'),
+    pg: args.includes('--pg') ? true : args.includes('--no-pg') ? false : undefined,
     log: (s) => process.stderr.write(`[bigdir] ${s}\n`),
     na: (id, why) => process.stderr.write(`[bigdir] ${id}: n/a (${why})\n`),
     ratio: (id, what, a, b, o = {}) => rows.push({ what, agentd: a, peer: b, ratio: a != null && b ? a / b : null, budget: o.budget }),

@@ -16,8 +16,8 @@
  *  - CREATE TRIGGER: its PL/pgSQL version, written in pgtrig.c (a trigger
  *    without one is refused); DROP TRIGGER names the trigger's table;
  *  - the migrations that widen a CHECK by editing SQLite's stored schema
- *    (writable_schema), and search's FTS5 index, are replaced whole, in
- *    overrides[] below.
+ *    (writable_schema), search's FTS5 index, and the planner statistics
+ *    only PostgreSQL has, are replaced whole, in overrides[] below.
  * Ownership: the caller's buffer receives the text; nothing is kept.
  */
 #include "store/store_int.h"
@@ -88,9 +88,10 @@ const char ad_store_pg_prelude[] =
     "'[]' END) WITH ORDINALITY AS x(e, n) UNION ALL SELECT o.key, o.value FROM "
     "jsonb_each(CASE WHEN jsonb_typeof(t::jsonb) = 'object' THEN t::jsonb ELSE '{}' END) o) s $$";
 
-/* Migrations whose SQLite text edits sqlite_schema (a CHECK widened in
- * place): PostgreSQL drops and re-adds the column's CHECK, named as
- * PostgreSQL names an unnamed column CHECK (<table>_<column>_check). */
+/* Migrations PostgreSQL runs in its own words. Those whose SQLite text
+ * edits sqlite_schema (a CHECK widened in place): PostgreSQL drops and
+ * re-adds the column's CHECK, named as PostgreSQL names an unnamed column
+ * CHECK (<table>_<column>_check); search's index; planner statistics. */
 static const struct {
     const char *name;
     const char *sql;
@@ -121,6 +122,11 @@ static const struct {
      "coalesce(tool_input, ''), 32768)), 'B') || "
      "setweight(to_tsvector('simple', left(coalesce(tool_output, ''), 32768)), 'C')) STORED;\n"
      "CREATE INDEX messages_search ON messages USING GIN (search_tsv);\n"},
+    /* a run fixes its agent: the transcript's page plan (src/tables/messages.c);
+     * ANALYZE builds them now, autovacuum keeps them */
+    {"3080_messages_run_stats.sql",
+     "CREATE STATISTICS messages_run_agent (dependencies) ON agent_id, run_id FROM messages;\n"
+     "ANALYZE messages;\n"},
 };
 
 /* Word rewrites, longest first where one starts another. */

@@ -145,6 +145,11 @@ extern const char ad_sql_runs_before[];
  * agents_by_created, never walk the index from the first agent
  * (tests/unit/test-store-runs.c). */
 extern const char ad_sql_agents_after[];
+/* A page of a run's transcript (?1 its agent, ?2 the limit, ?3-?4 the
+ * cursor, ?5 the run's end and tail, ?6 the run; messages.c): its plan
+ * walks messages_by_agent in order from the cursor and never sorts the
+ * run's messages, on PostgreSQL too (tests/unit/test-store-runs.c). */
+extern const char ad_sql_run_messages[];
 
 /* Pending approvals of runs no longer running to expired (start-up, after
  * the runs no holder kept are lost; a run taken up again still waits on
