@@ -37,6 +37,18 @@ static int op_sync(fixture_t *f, ad_store_op_fn op, json_t *args)
     return store_fx_write(f->s, op, args, NULL);
 }
 
+/* Another agent of f's worktree, named b, made at 1000: its new id in id. */
+static void other_agent(fixture_t *f, const char *executor, char id[AD_ID_MAX])
+{
+    ad_id_new("ag", id);
+    assert_int_equal(
+        op_sync(f, ad_store_op_agent_insert,
+                json_pack("{s:s, s:s, s:s, s:s, s:[], s:s, s:I}", "id", id, "worktreeId", f->wt,
+                          "name", "b", "mode", "regular", "permissions", "executor", executor,
+                          "now", (json_int_t)1000)),
+        0);
+}
+
 static int setup(void **state)
 {
     fixture_t *f = calloc(1, sizeof(*f));
@@ -806,13 +818,7 @@ static void reconcile_marks_left_runs_lost(void **state)
     assert_int_equal(start_sync(f, &s, NULL), 0);
     /* a second agent shown waiting without a run */
     char other[AD_ID_MAX];
-    ad_id_new("ag", other);
-    assert_int_equal(
-        op_sync(f, ad_store_op_agent_insert,
-                json_pack("{s:s, s:s, s:s, s:s, s:[], s:s, s:I}", "id", other, "worktreeId", f->wt,
-                          "name", "b", "mode", "regular", "permissions", "executor", "claude",
-                          "now", (json_int_t)1000)),
-        0);
+    other_agent(f, "claude", other);
     ad_store_agent_runtime_t rt = {.now = 1100,
                                    .set_status = true,
                                    .status = AD_ROW_AGENT_STATUS_WAITING,
@@ -1093,13 +1099,7 @@ static void a_run_transcript_page_walks_its_agents_messages_in_order(void **stat
     char sql[4096];
     for (int i = 0; i < 20; i++) {
         char id[AD_ID_MAX];
-        ad_id_new("ag", id);
-        assert_int_equal(
-            op_sync(f, ad_store_op_agent_insert,
-                    json_pack("{s:s, s:s, s:s, s:s, s:[], s:s, s:I}", "id", id, "worktreeId", f->wt,
-                              "name", "b", "mode", "regular", "permissions", "executor", "command",
-                              "now", (json_int_t)1000)),
-            0);
+        other_agent(f, "command", id);
     }
     store_fx_exec(f->s, "WITH RECURSIVE k(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM k WHERE n < "
                         "9) INSERT INTO runs (id, agent_id, started_at, ended_at, status) SELECT "
