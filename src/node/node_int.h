@@ -359,11 +359,13 @@ typedef struct wrun {
     char wt_path[4200];
     char base[72]; /* the commit its worktree was made from, or last pushed */
     /* its holder's EXIT, held while its work is pushed back; its commits
-     * also go while it runs (HEAD read each renewal, head_busy meanwhile),
-     * one push at a time, push_final for the one that ends the run */
+     * also go while it runs (HEAD read at a renewal when head_sig moved,
+     * head_busy meanwhile; nodegit.c), one push at a time, push_final for
+     * the one that ends the run */
     unsigned char held_exit[8 + 4];
     bool exit_held, pushing, push_final, head_busy;
-    uint64_t exit_held_ms; /* monotonic: when; past a bound it goes anyway */
+    uint64_t head_sig, head_sig_read; /* at the last read that found nothing new; at this one */
+    uint64_t exit_held_ms;            /* monotonic: when; past a bound it goes anyway */
 } wrun_t;
 
 /* planeurl.c: the control planes' URLs a node learns (issue #39). */

@@ -606,7 +606,9 @@ bool ad_worker_git_exit(worker_t *w, wrun_t *r, hconn_t *c, const unsigned char 
     return true;
 }
 
-/* HEAD as the renewal read it: new commits go now, the run still at work. */
+/* HEAD as the renewal read it: new commits go now, the run still at work.
+ * Only a read that found nothing new keeps its signature: anything else
+ * (a push, one that could not go, a failed read) reads again next time. */
 static void on_head(const ad_git_result_t *res, void *ud)
 {
     job_t *j = ud;
@@ -617,11 +619,60 @@ static void on_head(const ad_git_result_t *res, void *ud)
     }
     r->head_busy = false;
     const char *id = json_string_value(json_object_get(res->data, "id"));
-    if (res->rc != 0 || id == NULL || strcmp(id, r->base) == 0 || r->pushing || r->exit_held ||
-        w->link == NULL || !w->welcomed) {
+    bool same = res->rc == 0 && id != NULL && strcmp(id, r->base) == 0;
+    r->head_sig = same ? r->head_sig_read : 0;
+    if (same || res->rc != 0 || id == NULL || r->pushing || r->exit_held || w->link == NULL ||
+        !w->welcomed) {
         return;
     }
     (void)push_start(w, r, false); /* if it cannot go now, the next renewal tries again */
+}
+
+static uint64_t sig_of(uint64_t h, const char *path)
+{
+    struct stat st;
+    uint64_t v[5] = {0};
+    if (stat(path, &st) == 0) {
+        v[0] = st.st_ino, v[1] = (uint64_t)st.st_size, v[2] = (uint64_t)st.st_mtim.tv_nsec;
+        v[3] = (uint64_t)st.st_mtim.tv_sec, v[4] = (uint64_t)st.st_ctim.tv_nsec;
+    }
+    for (size_t i = 0; i < 5; i++) {
+        h = (h ^ v[i]) * 1099511628211ull;
+    }
+    return h;
+}
+
+/* What could move a run's HEAD, by inode, size and times: the worktree's
+ * .git file, its folder's HEAD in the mirror (the worktree is named by its
+ * id there), the branch that HEAD names and the mirror's packed-refs. The
+ * checked read of HEAD (a git job with its trust check) was most of a
+ * node's CPU at 100 runs (bench/README.md, N4); a renewal makes it only
+ * when this moved. The files are the agent's to write: they pick what is
+ * stat'ed, never what is trusted, and any change of theirs means a read. */
+static uint64_t head_sig(const worker_t *w, const wrun_t *r)
+{
+    char p[4600], head[256] = "";
+    snprintf(p, sizeof(p), "%s/.git", r->wt_path);
+    uint64_t h = sig_of(14695981039346656037ull, p);
+    snprintf(p, sizeof(p), "%s/mirrors/%s.git/worktrees/%s/HEAD", w->cfg->data_dir, r->ws_id,
+             r->wt_id);
+    h = sig_of(h, p);
+    int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK); /* a FIFO waits for no one */
+    if (fd < 0) {
+        return ~r->head_sig; /* not where it should be: read every time */
+    }
+    ssize_t n = read(fd, head, sizeof(head) - 1);
+    close(fd);
+    head[n > 0 ? n : 0] = '\0';
+    head[strcspn(head, "\n")] = '\0';
+    char why[64];
+    if (strncmp(head, "ref: refs/heads/", 16) == 0 &&
+        ad_git_branch_name_valid(head + 16, why, sizeof(why))) {
+        snprintf(p, sizeof(p), "%s/mirrors/%s.git/%s", w->cfg->data_dir, r->ws_id, head + 5);
+        h = sig_of(h, p);
+    }
+    snprintf(p, sizeof(p), "%s/mirrors/%s.git/packed-refs", w->cfg->data_dir, r->ws_id);
+    return sig_of(h, p);
 }
 
 #define EXIT_HOLD_MAX_MS 120000
@@ -637,7 +688,8 @@ void ad_worker_git_tick(worker_t *w)
                    r->id);
             exit_release(w, r->id);
         } else if (r->wt_path[0] != '\0' && r->spawn == NULL && r->base[0] != '\0' && !r->pushing &&
-                   !r->exit_held && !r->head_busy) {
+                   !r->exit_held && !r->head_busy &&
+                   (r->head_sig_read = head_sig(w, r)) != r->head_sig) {
             char mirror[4300];
             mirror_path(w, r, mirror, sizeof(mirror));
             ad_git_args_t a = {.path = r->wt_path, .trust_repo = mirror, .trust_bare = true};

@@ -405,6 +405,12 @@ test('commits an agent makes on a node come home while it runs, each once; at it
   const running = async () => (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0].status === 'running';
   await until(() => subject() === 'first from the node', 'the first commit on the control plane while the run lives');
   assert.ok(await running(), 'the run still running');
+  // three renewals more: the node has read HEAD again since and found
+  // nothing new, so it reads the next time only because the branch moved
+  const seen = async () => (await api(d, 'GET', '/api/nodes')).body.nodes.find((n) => n.name === 'cpu1').lastSeenAt;
+  for (let i = 0, last = await seen(); i < 3; i++) {
+    await until(async () => { const t = await seen(); return t !== last ? (last = t) : false; }, 'a renewal of the node');
+  }
   const nodeWt = `${nodes[1].dataDir}/worktrees/${feat.body.id}`;
   fs.writeFileSync(`${nodeWt}/go`, '');
   await until(() => subject() === 'second from the node', 'the second commit on the control plane');
