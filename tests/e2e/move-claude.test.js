@@ -87,11 +87,13 @@ test('a Claude agent moved control plane -> node -> control plane resumes its se
       assert.ok((await said()).includes('Done slowly.'), 'the turn ended before the move');
       const box = await nodeNamed(d, 'cbox');
       assert.equal((await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0].nodeId, box.id);
-      // the file is in the node's own home for the agent, under the node's worktree's name
-      const nodeWt = fs.realpathSync(path.join(n.dataDir, 'worktrees'));
+      // the file is in the node's own home for the agent, under the node's
+      // worktree's name (a path the node names before its worktree is made:
+      // the run may still be setting up there)
+      const nodeWt = path.join(fs.realpathSync(n.dataDir), 'worktrees');
       const proj = `${nodeWt}/${wt.body.id}`.replace(/[^A-Za-z0-9]/g, '-');
       const nodeFile = path.join(n.dataDir, 'homes', id, '.claude', 'projects', proj, `${sid}.jsonl`);
-      assert.ok(fs.existsSync(nodeFile), `the session file on the node: ${nodeFile}`);
+      await until(() => fs.existsSync(nodeFile), `the session file on the node: ${nodeFile}`);
       const sent = fs.readFileSync(planeFile);
       assert.ok(fs.readFileSync(nodeFile).subarray(0, sent.length).equals(sent), 'the node has the file as it was, byte for byte');
 
