@@ -180,7 +180,7 @@ async function onPostgres(ctx, dir, list, seconds, res) {
     res.pgCopyS = (Date.now() - t0) / 1000;
     ctx.log(`F2 the dir's database copied into PostgreSQL in ${res.pgCopyS.toFixed(0)} s`);
     pg.psql('f2_bench', 'VACUUM ANALYZE'); // its statistics, as a server that has run a while has them
-    const pm = Number(fs.readFileSync(path.join(pg.data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const pm = pg.postmasterPid();
     await withServer(() => agentd.start({ dataDir: dir, args: SERVE_ARGS, env: { AGENTD_DATABASE_URL: url } }),
       (h) => measure(ctx, h, list, seconds, res, 'agentdPg', pm));
     await withServer(startPeer({ PG_URL: url }), (h) => measure(ctx, h, list, seconds, res, 'peerPg', pm));

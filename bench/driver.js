@@ -622,7 +622,7 @@ async function startAgentdPg(sync) {
   try {
     const h = await agentd.start({ bin: agentd.BENCH_BIN, durability: sync, env: { AGENTD_DATABASE_URL: pg.createDb('e1_bench') },
       args: ['--event-retention-bytes', String(E1.retention)] });
-    h.alsoPid = Number(fs.readFileSync(path.join(pg.data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    h.alsoPid = pg.postmasterPid();
     const stop = h.stop;
     h.stop = async () => { try { await stop(); } finally { pg.stop(); } };
     return h;

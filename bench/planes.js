@@ -60,7 +60,7 @@ const figures = { meta: { quick: QUICK, seconds: REST_SECONDS, conns: REST_CONNS
 
 // Every process of the PostgreSQL server (the postmaster and its backends).
 function pgPids(pg) {
-  const pm = Number(fs.readFileSync(path.join(pg.data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  const pm = pg.postmasterPid();
   return sys.tree(pm);
 }
 
