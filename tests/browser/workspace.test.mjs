@@ -185,8 +185,21 @@ test('10,000 messages: the page renders only what is visible and pages older one
     await page.reload();
     await tr.locator('.msg', { hasText: `message ${N - 1}` }).waitFor();
   }
-  // Scroll to the top a few times: older pages load, the DOM stays small.
+  // A render that comes between a scroll up and the browser's scroll event
+  // (sent with the next frame) leaves the scroll where the user put it: the
+  // list stops following its end (Transcript.tsx, drawnTop). A fresh
+  // clone's run once lost the scroll that way.
   let loaded = Number(await tr.getAttribute('data-rows'));
+  const pinned = await tr.evaluate(async (el, id) => {
+    el.scrollTop = 0;
+    const m = window.__agentd.model;
+    const ts = m.value.transcripts;
+    m.value = { ...m.value, transcripts: { ...ts, [id]: { ...ts[id] } } };
+    await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+    return el.scrollTop + el.clientHeight >= el.scrollHeight - 48;
+  }, big.id);
+  assert.equal(pinned, false, 'a render before the scroll event took the list back to its end');
+  // Scroll to the top a few times: older pages load, the DOM stays small.
   for (let i = 0; i < 3; i++) {
     await tr.evaluate((el) => (el.scrollTop = 0));
     const state = () => page.evaluate((id) => {

@@ -194,10 +194,20 @@ export function Transcript({
 
   const prevTotal = useRef(0);
   const prevFirstKey = useRef<string | null>(null);
+  // Where this effect last left the list: a render that comes between a
+  // scroll up and its scroll event (the browser sends it with the next
+  // frame) would otherwise pin the list to its end again, and the user's
+  // scroll would be lost. A list cut from the top or made taller is moved
+  // by the browser too, but stays at its end.
+  const drawnTop = useRef(0);
   useLayoutEffect(() => {
     const el = scroller.current;
     if (!el) return;
     const firstKey = rows.length ? rows[0].key : null;
+    if (atBottom.current && el.scrollTop < drawnTop.current - 48 && el.scrollTop + el.clientHeight < el.scrollHeight - 48) {
+      atBottom.current = false;
+      onFollow?.(false);
+    }
     if (atBottom.current) {
       el.scrollTop = el.scrollHeight;
     } else if (prevFirstKey.current && firstKey !== prevFirstKey.current) {
@@ -206,6 +216,7 @@ export function Transcript({
     }
     prevTotal.current = total;
     prevFirstKey.current = firstKey;
+    drawnTop.current = el.scrollTop;
   });
 
   useEffect(() => {
