@@ -127,7 +127,8 @@ E2E_KEEP := $(abspath $(O)/e2e-dbs)
 # nothing ran beside them. But for those that measure the daemon's
 # resident memory or stop an agent's process tree for a while: they run
 # alone afterwards, so a neighbour's load does not read as their failure.
-# The PostgreSQL pass runs beside the browser suite, two at a time.
+# The PostgreSQL pass runs beside the browser suite, two at a time. Both
+# passes start their longest files first (scripts/e2e-first.sh).
 E2E_SERIAL := tests/e2e/memory-bounds.test.js tests/e2e/state-faults.test.js tests/e2e/replay-bounds.test.js
 E2E_PAR := $(filter-out $(E2E_SERIAL),$(E2E_TESTS))
 E2E_JOBS ?= 3
@@ -314,7 +315,7 @@ E2E_NEEDS = $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $
 e2e: $(E2E_NEEDS)
 	@failed=0; rm -rf $(E2E_KEEP) $(FAILURES)/e2e.txt; \
 	$(call TAPPED,$(O)/e2e-par.tap,AGENTD_TEST_KEEP_DBS=$(E2E_KEEP) AGENTD_BIN=$(abspath $(O)/agentd) \
-		$(NODE_TEST) --test-concurrency=$(E2E_JOBS) $(E2E_PAR)) || failed=1; \
+		$(NODE_TEST) --test-concurrency=$(E2E_JOBS) $$(sh scripts/e2e-first.sh $(O)/e2e-first $(E2E_PAR))) || failed=1; \
 	$(call TAPPED,$(O)/e2e-serial.tap,AGENTD_TEST_KEEP_DBS=$(E2E_KEEP) AGENTD_BIN=$(abspath $(O)/agentd) \
 		$(NODE_TEST) --test-concurrency=1 $(E2E_SERIAL)) || failed=1; \
 	[ $$failed -eq 0 ] || { $(call TAP_FAILED,e2e,$(O)/e2e-par.tap $(O)/e2e-serial.tap); \
@@ -362,7 +363,7 @@ E2E_PG_RUN = AGENTD_TEST_DATABASE=pg AGENTD_BIN=$(abspath $(O)/agentd) sh tests/
 	$(NODE_TEST) --test-concurrency=$(E2E_PG_JOBS)
 .PHONY: e2e-pg e2e-pg-all pg-pick
 e2e-pg: $(E2E_NEEDS)
-	@rm -f $(FAILURES)/e2e-pg.txt; $(call TAPPED,$(O)/e2e-pg.tap,$(E2E_PG_RUN) $(E2E_PG)) || \
+	@rm -f $(FAILURES)/e2e-pg.txt; $(call TAPPED,$(O)/e2e-pg.tap,$(E2E_PG_RUN) $$(sh scripts/e2e-first.sh $(O)/e2e-first-pg $(E2E_PG))) || \
 		{ $(call TAP_FAILED,e2e-pg,$(O)/e2e-pg.tap); exit 1; }
 
 # Every file of the pass, E2E_PG_SAME too.
