@@ -41,6 +41,19 @@ after(async () => {
   }
 });
 
+// What the daemon knew when the page did not show the stall (a fresh
+// clone's run once waited 60 s for it, the daemon's log tail full of
+// storage warnings): the agent as the API gives it, the disk, and the
+// log's lines about stalls, the spool and the runner's storing.
+async function whyNot(id, filler) {
+  const agent = await api(d.url, 'GET', `/api/agents/${id}`).catch((e) => ({ data: String(e) }));
+  const df = spawnSync('df', ['-k', mnt], { encoding: 'utf8' }).stdout;
+  const filled = fs.existsSync(filler) ? fs.statSync(filler).size : -1;
+  const lines = d.stderr.split('\n').filter((l) => /stall|spool|storing|runner|holder|resumed/.test(l)).slice(0, 40);
+  return `the agent: ${JSON.stringify(agent.data).slice(0, 1500)}\nthe filler: ${filled} B; df:\n${df}` +
+    `the daemon's log about it:\n${lines.join('\n')}`;
+}
+
 test('the agent page shows "stalled: disk full" while the disk is full, and not after', async (t) => {
   if (why) return t.skip(why);
   const repo = makeRepo();
@@ -59,7 +72,8 @@ test('the agent page shows "stalled: disk full" while the disk is full, and not 
   const filler = path.join(mnt, 'filler');
   try {
     spawnSync('sh', ['-c', `dd if=/dev/zero of=${filler} bs=64k 2>/dev/null; sync`]);
-    await waitText(page.locator('.agent-head .stall'), /Stalled\s+disk full/, 'the stall on the agent page');
+    await waitText(page.locator('.agent-head .stall'), /Stalled\s+disk full/, 'the stall on the agent page')
+      .catch(async (e) => { throw new Error(`${e.message}\n${await whyNot(id, filler)}`); });
     // A page opened while the run is stalled (or reloaded after a gap)
     // shows it too: the agent it loads says so.
     await page.reload();
