@@ -428,6 +428,52 @@ test('commits an agent makes on a node come home while it runs, each once; at it
   assert.equal(gitIn(feat.body.path, 'log', '--format=%s', 'main..HEAD').stdout.trim().split('\n').length, 3);
 });
 
+// The files a renewal stats and reads are the agent's to write (its
+// worktree's git dir in the node's mirror, src/node/nodegit.c head_sig): a
+// FIFO in place of HEAD would block an open that waits for a writer, and a
+// symlink would read a file of the node's choosing. Neither may stop the
+// node's renewals, and nothing is pushed from them.
+test('a FIFO, then a symlink, in place of its worktree\'s HEAD stall no renewal and no git request of the node, and push nothing', async () => {
+  const { spawnSync } = require('node:child_process');
+  const gitIn = (dir, ...a) => spawnSync('git', a, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' } });
+  const wsId = (await api(d, 'GET', `/api/worktrees/${wt}`)).body.workspaceId;
+  const feat = await api(d, 'POST', '/api/worktrees', { workspaceId: wsId, name: 'odd-head', branch: 'odd-head', createBranch: true, base: 'main' });
+  assert.equal(feat.status, 201, JSON.stringify(feat.body));
+  const prog = 'gd=$(git rev-parse --absolute-git-dir); echo x > x.txt; git add x.txt; ' +
+    'git -c user.name=node -c user.email=n@x commit -qm "before the odd HEAD"; ' +
+    'rm -f "$gd/HEAD"; mkfifo "$gd/HEAD"; echo fifo-in-place; ' +
+    'i=0; while [ ! -f go ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; ' +
+    'rm -f "$gd/HEAD"; ln -s /etc/hostname "$gd/HEAD"; echo symlink-in-place; sleep 600';
+  const id = await commandAgent(d, feat.body.id, ['sh', '-c', prog], { node: 'cpu1' });
+  assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+  const said = async (w) => (await allMessages(d, id)).some((m) => m.content.includes(w));
+  const seen = async () => (await nodeNamed(d, 'cpu1'))?.lastSeenAt;
+  const renewals = async (what) => {
+    for (let i = 0, last = await seen(); i < 3; i++) {
+      await until(async () => { const t = await seen(); return t !== last ? (last = t) : false; }, `a renewal of the node with ${what}`);
+    }
+  };
+  await until(() => said('fifo-in-place'), 'the FIFO in place of HEAD');
+  await renewals('a FIFO for HEAD');
+  // the worktree's status, the node's while the run lives: refused ("not a
+  // git repository"), and at once, six times over: no thread of the node's
+  // pool is left waiting on the FIFO (the pool has four)
+  for (let i = 0; i < 6; i++) {
+    const st = await api(d, 'GET', `/api/worktrees/${feat.body.id}/status`);
+    assert.ok(st.status >= 400 && st.status < 500, `status with a FIFO for HEAD: ${st.status} ${JSON.stringify(st.body)}`);
+  }
+  fs.writeFileSync(`${nodes[1].dataDir}/worktrees/${feat.body.id}/go`, '');
+  await until(() => said('symlink-in-place'), 'the symlink in place of HEAD');
+  await renewals('a symlink for HEAD');
+  assert.equal((await nodeNamed(d, 'cpu1')).state, 'connected');
+  // what came home is the commit before, at most: nothing read through the odd HEAD
+  const hidden = gitIn(repo, 'for-each-ref', '--format=%(subject)', `refs/agentd/nodes/${feat.body.id}/`).stdout.trim();
+  assert.ok(hidden === '' || hidden === 'before the odd HEAD', `the hidden ref: ${hidden}`);
+  await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
+  await until(async () => (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0].status !== 'running', 'stopped');
+  assert.equal((await nodeNamed(d, 'cpu1')).state, 'connected');
+});
+
 test('placement prefers a node that holds the workspace\'s repository already, then the least busy', async () => {
   const repo2 = daemon.tmpRepo('agentd-wt2-');
   try {
