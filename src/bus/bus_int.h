@@ -262,6 +262,10 @@ struct ad_bus {
     bool stopping;
     uint64_t persisted_seq;
     uint64_t db_min; /* oldest record in the log, 0: none */
+    /* The seqs an unclean stop skipped (after the newest record stored, up
+     * to the last reservation; 0 and 0: none): what the log lacks there is
+     * a gap, never what retention removed (replay_truncated). */
+    uint64_t skipped_from, skipped_to;
     /* What the log holds: as the last trim found it, plus what was
      * written since (counted as the ring counts, a little over the bytes
      * on disk); retention asks the store to trim once it passes the

@@ -720,6 +720,19 @@ static void replay_steps(ad_bus_sub_t *sub)
             return;
         }
         uint64_t oldest = ad_bus_oldest_seq(bus);
+        if (*st.cur + 1 < oldest && *st.cur + 1 >= bus->skipped_from &&
+            *st.cur + 1 <= bus->skipped_to) {
+            /* Seqs the last unclean stop skipped, which the log never had
+             * (it may hold nothing before them: a crash that stored none of
+             * its events): a gap, as docs/events.md says, not retention. */
+            uint64_t to = oldest - 1 < bus->skipped_to ? oldest - 1 : bus->skipped_to;
+            to = to < st.end ? to : st.end;
+            if (!report_gap(sub, *st.cur + 1, to)) {
+                return;
+            }
+            *st.cur = to;
+            continue;
+        }
         if (*st.cur + 1 < oldest) {
             /* retention removed what the subscriber asked for */
             sub->busy++;

@@ -430,6 +430,45 @@ static void replay_truncated_by_retention(void **state)
     free(r.seqs);
 }
 
+/* A crash that stored none of its events: the log is empty at the restart,
+ * and a subscriber resumes from a seq it saw before the crash. Those seqs
+ * were skipped, not removed by retention: a gap up to the ceiling, then the
+ * new events, and no replay_truncated (reliability.test.js once waited for
+ * the gap in a fresh clone's make check). */
+static void a_crash_that_stored_nothing_is_a_gap_not_truncated(void **state)
+{
+    AD_UNUSED(state);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    ad_config_t cfg = small_cfg(1u << 20);
+    fakedb_t db = {.mu = PTHREAD_MUTEX_INITIALIZER};
+    ad_bus_t *bus = ad_bus_new(&loop, &cfg);
+    ad_bus_set_store(bus, &fake_ops, &db, 0, 0, 1000); /* nothing stored, 1..1000 handed out */
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(pub(bus, "system", i), 1001 + (uint64_t)i);
+    }
+    persist_all(&loop, bus);
+    rec_t r = {0};
+    ad_bus_sub_t *s = ad_bus_sub_new(bus, &rec_ops, &r, 0);
+    const char *t[] = {"*"};
+    ad_bus_subscribe(s, t, 1, true, 500);
+    for (int i = 0; i < 10000 && ad_bus_sub_replaying(s); i++) {
+        uv_run(&loop, UV_RUN_ONCE);
+    }
+    assert_false(ad_bus_sub_replaying(s));
+    assert_int_equal(r.truncated, 0);
+    assert_int_equal(r.gaps, 1);
+    assert_int_equal(r.gap_from, 501);
+    assert_int_equal(r.gap_to, 1000);
+    assert_range(&r, 0, 1001, 1010);
+    ad_bus_sub_free(s);
+    ad_bus_free(bus);
+    drain_loop(&loop);
+    uv_loop_close(&loop);
+    fakedb_cleanup(&db);
+    free(r.seqs);
+}
+
 /* Issue #41: a restart after a crash continues above the seq ceiling, a
  * block of 2^20 seqs on. Retention turned its byte bound into a seq
  * distance and counted those seqs as events, so the history before the
@@ -860,6 +899,7 @@ int main(void)
         cmocka_unit_test(replay_budget_is_shared_and_handed_on),
         cmocka_unit_test(seq_continues_after_store),
         cmocka_unit_test(seq_never_reused_after_a_crash),
+        cmocka_unit_test(a_crash_that_stored_nothing_is_a_gap_not_truncated),
         cmocka_unit_test(events_wait_for_the_reservation),
         cmocka_unit_test(failed_writes_are_retried_then_reported),
     };
