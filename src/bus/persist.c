@@ -281,10 +281,8 @@ void ad_bus_set_store(ad_bus_t *bus, const ad_bus_store_ops_t *ops, void *impl, 
     if (reserved > max_seq) {
         ad_log(AD_LOG_WARN, "bus", "seqs skipped after an unclean stop from=%llu to=%llu",
                (unsigned long long)max_seq + 1, (unsigned long long)reserved);
-    }
-    if (start > max_seq) {
         bus->skipped_from = max_seq + 1;
-        bus->skipped_to = start;
+        bus->skipped_to = reserved;
     }
     bus->visible = bus->seq;
     bus->reserved = ops->reserve != NULL ? bus->seq : UINT64_MAX;

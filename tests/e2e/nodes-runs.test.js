@@ -12,6 +12,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const { spawnSync } = require('node:child_process');
 const daemon = require('./lib/daemon');
 const { api, until, startApi, allMessages, assertOnce, commandAgent, withAgentState } = require('./lib/api');
 const { nodeToken, startNode, proxy, nodeNamed, rogueNode, linkFrame: frame } = require('./lib/nodes');
@@ -20,6 +21,8 @@ const LEASE = 1500;
 const CUT_MS = Number(process.env.AGENTD_E2E_NODE_CUT_MS || 3000);
 const COUNTER = ['sh', '-c', 'i=0; while [ $i -lt 1000000 ]; do echo "n=$i"; i=$((i+1)); sleep 0.005; done'];
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+// git in dir, without the machine's or the user's git config
+const gitIn = (dir, ...a) => spawnSync('git', a, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' } });
 const planeArgs = ['--node-lease-ms', String(LEASE), '--stop-grace-ms', '300'];
 // The nodes find sh and the system's tools, not the agent CLIs the test
 // machine has (placement's "CLI present" has something to refuse).
@@ -339,8 +342,6 @@ test('a hyper-parameter config and training metrics from an agent on a node', as
 });
 
 test('worktrees on nodes: the agent works in a worktree of its repository on the node; its commits come back, so diff and a squash merge work with the node gone', async () => {
-  const { spawnSync } = require('node:child_process');
-  const gitIn = (dir, ...a) => spawnSync('git', a, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' } });
   const wsId = (await api(d, 'GET', `/api/worktrees/${wt}`)).body.workspaceId;
   // a file on main the node must see, and the agent's own worktree
   fs.writeFileSync(`${repo}/seed.txt`, 'from the control plane\n');
@@ -388,8 +389,6 @@ test('worktrees on nodes: the agent works in a worktree of its repository on the
 });
 
 test('commits an agent makes on a node come home while it runs, each once; at its end what it left uncommitted follows', async () => {
-  const { spawnSync } = require('node:child_process');
-  const gitIn = (dir, ...a) => spawnSync('git', a, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' } });
   const wsId = (await api(d, 'GET', `/api/worktrees/${wt}`)).body.workspaceId;
   const feat = await api(d, 'POST', '/api/worktrees', { workspaceId: wsId, name: 'pushed-live', branch: 'pushed-live', createBranch: true, base: 'main' });
   assert.equal(feat.status, 201, JSON.stringify(feat.body));
@@ -434,8 +433,6 @@ test('commits an agent makes on a node come home while it runs, each once; at it
 // symlink would read a file of the node's choosing. Neither may stop the
 // node's renewals, and nothing is pushed from them.
 test('a FIFO, then a symlink, in place of its worktree\'s HEAD stall no renewal and no git request of the node, and push nothing', async () => {
-  const { spawnSync } = require('node:child_process');
-  const gitIn = (dir, ...a) => spawnSync('git', a, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' } });
   const wsId = (await api(d, 'GET', `/api/worktrees/${wt}`)).body.workspaceId;
   const feat = await api(d, 'POST', '/api/worktrees', { workspaceId: wsId, name: 'odd-head', branch: 'odd-head', createBranch: true, base: 'main' });
   assert.equal(feat.status, 201, JSON.stringify(feat.body));
@@ -674,8 +671,6 @@ test('an ACP agent on a node: its file requests are served in its worktree on th
 // away tells the agent the node's folder (as the node last said it), so a
 // path the agent names there is still its worktree's.
 test('restarts under running agents on a node: worktree, commits home and an ACP agent\'s files go on; a plane restarted before its node came back keeps the node\'s folder', async () => {
-  const { spawnSync } = require('node:child_process');
-  const gitIn = (dir, ...a) => spawnSync('git', a, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' } });
   const g = nodes[0];
   const restartNode = async () => {
     await g.n.kill();
