@@ -177,10 +177,11 @@ $(O)/libagentd.a: $(LIB_OBJ) $(GEN_OBJ)
 # call (core and their fronts in the executable, rather than copies of
 # them): the ones their objects leave undefined, listed at build time. All
 # ad_* were exported once: 100 KB of symbol tables, and nothing could be
-# dropped as unused (S3).
+# dropped as unused (S3). And open(2): src/core/noblock.c's, which
+# libgit2's calls must reach.
 $(O)/exports.list: $(GIT_BE_PIC) $(TLS_BE_PIC)
 	nm --undefined-only $^ | awk '$$2 ~ /^ad_/ { print "  " $$2 ";" }' | sort -u > $@.body
-	{ echo "{"; cat $@.body; echo "};"; } > $@ && rm -f $@.body
+	{ echo "{"; cat $@.body; echo "  open; open64;"; echo "};"; } > $@ && rm -f $@.body
 EXPORTS = -Wl,--dynamic-list=$(O)/exports.list
 
 $(O)/agentd: $(O)/obj/src/main.o $(O)/obj/src/engines.o $(EXE_OBJ) $(O)/libagentd.a $(O)/exports.list

@@ -527,6 +527,15 @@ int ad_openat_beneath(int rootfd, const char *rel, int flags);
 /* The same below the folder root (a path). */
 int ad_open_beneath(const char *root, const char *rel, int flags);
 
+/* ---- opens that never wait on a FIFO (noblock.c) ------------------------------
+ * Between these two calls (nested, per thread), every open(2) of this thread,
+ * a library's too, never waits and opens no FIFO: one an agent put where
+ * libgit2 reads cannot park a pool thread (src/git/async.c). end() is true
+ * when an open was refused since the outermost begin(), with the first such
+ * path in path (cut to pathsz). */
+void ad_untrusted_opens_begin(void);
+bool ad_untrusted_opens_end(char *path, size_t pathsz);
+
 /* ---- an agent's text files below its worktree (textfile.c) ------------------ */
 /* ACP's fs/read_text_file and fs/write_text_file, served here for a local
  * run and on its node for a node's. Paths are relative (checked by name

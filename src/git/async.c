@@ -80,6 +80,9 @@ static void run(uv_work_t *w)
     if (writes) {
         pthread_mutex_lock(&write_lock);
     }
+    /* From here on no open of this thread waits on what an agent put in
+     * the repository (noblock.c). */
+    ad_untrusted_opens_begin();
     /* The trust root first, on this thread, just before the operation: a
      * worktree whose .git or commondir no longer names what the rows say
      * is refused, and nothing of it is opened (trust.c). */
@@ -98,6 +101,7 @@ static void run(uv_work_t *w)
                    j->path != NULL ? j->path : "", why);
             j->res.rc = ad_gitx_fail(e, AD_EPERM, "untrusted_git", "%s", why);
             j->res.elapsed_ns = ad_mono_ns() - t0;
+            (void)ad_untrusted_opens_end(NULL, 0);
             if (writes) {
                 pthread_mutex_unlock(&write_lock);
             }
@@ -121,6 +125,20 @@ static void run(uv_work_t *w)
                        .trust_bare = j->trust_bare,
                        .trust = j->trust_repo != NULL && j->trust_repo[0] != '\0' ? &trust : NULL};
     j->res.rc = be->exec(j->op, &a, &j->res.data, e);
+    char odd[256];
+    if (ad_untrusted_opens_end(odd, sizeof(odd))) {
+        /* A FIFO where git keeps a file: someone put it there, refused as
+         * the trust root refuses (whatever libgit2 made of the failed open) */
+        ad_log(AD_LOG_WARN, "git", "refused op=%s path=%s why=\"a FIFO: %s\"",
+               ad_git_op_name(j->op), j->path != NULL ? j->path : "", odd);
+        if (j->res.rc != 0) {
+            ad_git_err_cleanup(e);
+            json_decref(j->res.data);
+            j->res.data = NULL;
+            j->res.rc = ad_gitx_fail(e, AD_EPERM, "untrusted_git",
+                                     "%s is a FIFO, not a file: git refused to open it", odd);
+        }
+    }
     if (writes) {
         pthread_mutex_unlock(&write_lock);
     }

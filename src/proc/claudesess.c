@@ -200,7 +200,7 @@ static int open_session(const char *dir, size_t trusted, const char *sid, uint64
         *err = errno;
         return -1;
     }
-    int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     *err = fd < 0 ? errno : 0;
     close(dfd);
     struct stat st;

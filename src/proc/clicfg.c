@@ -49,7 +49,7 @@ void ad_proc_claude_project_name(const char *wt, char *out, size_t outsz)
  * 0600, whole or not at all. */
 static void copy_into(const char *src, int dfd, const char *name)
 {
-    int fd = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = open(src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
         (uint64_t)st.st_size > CLAUDE_JSON_MAX) {

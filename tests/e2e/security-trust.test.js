@@ -8,7 +8,8 @@
 // write a write token approves. agentd takes the repository
 // from its rows and refuses a worktree whose files say otherwise, with the
 // reason in the answer and the audit. And agentd's git program is inert: a
-// push runs no pre-push hook and no remote.*.receivepack.
+// push runs no pre-push hook and no remote.*.receivepack. And no file an
+// agent puts where git reads (a FIFO) parks one of agentd's threads.
 'use strict';
 
 const test = require('node:test');
@@ -370,6 +371,66 @@ test('a ref that is a symlink and borrowed objects check out nothing of another 
     r = await call(d, 'GET', `/api/worktrees/${w.wt.id}/status`, undefined, b.read);
     assert.equal(r.status, 409, r.text);
     assert.match(r.body.error.message, /alternates/);
+  } finally {
+    await d.stop();
+  }
+});
+
+// What the FIFO test waits for, bounded: an answer that never comes means a
+// thread of agentd's pool waits on the FIFO, and the test says so rather
+// than hang until the runner's limit.
+function answered(promise, what) {
+  let timer;
+  const bound = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer to ${what}: a git thread waits on the FIFO`)), 30000);
+  });
+  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
+}
+
+// libgit2 opens its files with a blocking open(2), and an open of a FIFO
+// waits for a writer. An agent sees its repository's git folder read-write,
+// so it can put FIFOs where git reads: its worktree's index, another
+// worktree's branch. Each git request on them is refused at once, saying
+// which file, six times over (the pool has four threads, shared with the
+// store), a commit too (which holds git's write lock), and the rest of
+// agentd's git goes on.
+test('an agent\'s FIFOs in place of an index and a branch park no git thread: each request is refused at once, saying which file', async () => {
+  const d = await daemon.start({ needUrl: true });
+  try {
+    const b = await orgB(d);
+    const w = await workspace(d, b.admin, { 'a.txt': 'a\n' }, 'b1');
+    let r = await call(d, 'POST', '/api/worktrees', { workspaceId: w.ws, name: 'b2', branch: 'b2', createBranch: true }, b.admin);
+    assert.equal(r.status, 201, r.text);
+    const b2 = r.body.id;
+    const id = await agent(d, b.admin, w.wt.id,
+      'gd=$(git rev-parse --absolute-git-dir); cd "$gd" && common=$(cd "$(cat commondir)" && pwd) && cd - >/dev/null; ' +
+      'echo changed > a.txt; rm -f "$gd/index" && mkfifo "$gd/index" && ' +
+      'rm -f "$common/refs/heads/b2" && mkfifo "$common/refs/heads/b2" && echo FIFOS; echo DONE');
+    const out = await runToDone(d, b.admin, id);
+    assert.match(out, /FIFOS/, `the agent could not make its FIFOs: ${out}`);
+    const index = path.join(w.dir, '.git', 'worktrees', 'b1', 'index');
+    assert.ok(fs.lstatSync(index).isFIFO(), 'the index is not a FIFO');
+    for (let i = 0; i < 6; i++) {
+      r = await answered(call(d, 'GET', `/api/worktrees/${w.wt.id}/diff`, undefined, b.read), `diff ${i + 1}`);
+      assert.equal(r.status, 409, r.text);
+      assert.equal(r.body.error.details.reason, 'untrusted_git', r.text);
+      assert.match(r.body.error.message, /worktrees\/b1\/index is a FIFO, not a file/, r.text);
+    }
+    for (let i = 0; i < 6; i++) {
+      r = await answered(call(d, 'GET', `/api/worktrees/${b2}/status`, undefined, b.read), `status ${i + 1}`);
+      assert.equal(r.status, 409, r.text);
+      assert.match(r.body.error.message, /refs\/heads\/b2 is a FIFO, not a file/, r.text);
+    }
+    r = await answered(call(d, 'POST', `/api/worktrees/${w.wt.id}/commit`, { message: 'through the fifo', all: true }, b.write), 'the commit');
+    assert.equal(r.status, 409, r.text);
+    assert.equal(r.body.error.details.reason, 'untrusted_git', r.text);
+    // the pool and git's write lock are free: another repository's new worktree
+    const other = daemon.tmpRepo('agentd-trust-');
+    r = await call(d, 'POST', '/api/workspaces', { path: other });
+    assert.equal(r.status, 201, r.text);
+    r = await answered(call(d, 'POST', '/api/worktrees', { workspaceId: r.body.id, name: 'after', branch: 'after', createBranch: true }), 'a new worktree');
+    assert.equal(r.status, 201, r.text);
+    await until(async () => (await auditRows(d, /is a FIFO, not a file/)).length > 0 || null, 'the audit row', 10000);
   } finally {
     await d.stop();
   }
