@@ -78,11 +78,13 @@ static bool full(const ad_train_read_t *r)
     return json_array_size(r->points) + json_array_size(r->nonfinite) >= AD_TRAIN_READ_POINTS;
 }
 
-/* Reads path from off: at most max bytes into a new buffer (*n of them). */
+/* Reads path from off: at most max bytes into a new buffer (*n of them).
+ * A training run writes the folder: the open never waits (a FIFO in it
+ * would park a pool thread), and only a regular file is read. */
 static int read_from(const char *path, int64_t off, size_t max, uint8_t **out, size_t *n,
                      int64_t *size)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
     if (fd < 0) {
         return errno == ENOENT ? AD_ENOENT : AD_EIO;
     }

@@ -13,6 +13,7 @@ const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
+const { spawnSync } = require('node:child_process');
 const daemon = require('./lib/daemon');
 const { startApi, api, until, assertError } = require('./lib/api');
 
@@ -180,6 +181,26 @@ test('a TensorBoard folder followed: a torn last record is waited on, then read 
   assert.equal(stop.status, 200, stop.text);
   assert.equal((await done(x.id)).status, 'stopped');
   await until(async () => (await api(d, 'GET', `/api/runs/${x.runId}`)).body.status === 'stopped', 'the run stopped');
+});
+
+// A training run writes the folder an import reads, so it can put a FIFO
+// there; an open of one waits for a writer, and the import's reads run on
+// the pool the store and git share. Four imports of such a folder must each
+// end (the pool has four threads) and read the real file beside it.
+test('a FIFO among a TensorBoard folder\'s files parks no thread: each import ends, with the real file read', async () => {
+  const dir = path.join(TMP, 'tb-fifo');
+  fs.mkdirSync(dir);
+  const recs = [];
+  for (let s = 0; s < 10; s++) recs.push(record(event(1700000000 + s, s, [scalar('f', s)])));
+  fs.writeFileSync(path.join(dir, 'events.out.tfevents.1700000002.host.3.v2'), Buffer.concat([fileVersion(), ...recs]));
+  const fifo = path.join(dir, 'events.out.tfevents.1700000003.host.4.v2');
+  const mk = spawnSync('mkfifo', [fifo]);
+  assert.equal(mk.status, 0, String(mk.stderr));
+  for (let i = 0; i < 4; i++) {
+    const x = await startImport({ kind: 'tfevents', path: dir, name: `fifo ${i}` });
+    const end = await done(x.id);
+    assert.equal(end.points, 10, JSON.stringify(end));
+  }
 });
 
 function mlrun(dir, { status, lines }) {
