@@ -276,7 +276,10 @@ static int write_payload(ad_routines_t *e, go_t *g, const char *ws_id, const cha
     char name[64];
     snprintf(name, sizeof(name), "%.40s.json", str(g->run, "id"));
     snprintf(g->payload_path, sizeof(g->payload_path), "%s/agentd-payloads/%s", git, name);
-    int fd = openat(dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    /* the folder is the agent's to write in: a FIFO put at the name would
+     * hold an open for writing until someone reads it */
+    int fd =
+        openat(dir, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK, 0600);
     close(dir);
     if (fd < 0) {
         return AD_EIO;
