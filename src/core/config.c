@@ -346,6 +346,9 @@ static const opt_t options[] = {
     {ENV_ONLY, "AGENTD_TEST_NODE_EVENTS_KEEP", T_ENV, 0, 0, "N", "1000", 0, 0,
      "test builds: each worker node keeps its newest N events (docs/nodes.md), so tests see "
      "the oldest pruned"},
+    {ENV_ONLY, "AGENTD_TEST_GIT_MEM_MAX", T_ENV, 0, 0, "BYTES", "", 0, 0,
+     "test builds: the memory a git job may hold (default an eighth of the machine's, at "
+     "least 256 MiB), so a test reaches it cheaply"},
 #endif
 };
 

@@ -50,12 +50,8 @@ static int review_op(ad_git_op_t op, const ad_git_args_t *j, json_t **out, ad_gi
     }
 }
 
-static int exec(ad_git_op_t op, const ad_git_args_t *j, json_t **out, ad_git_err_t *e)
+static int run_op(ad_git_op_t op, const ad_git_args_t *j, json_t **out, ad_git_err_t *e)
 {
-    /* Set up already by the loop thread (front.c); a no-op then. */
-    if (ad_git_global_init() != 0) {
-        return ad_gitx_fail(e, AD_EINTERNAL, "", "libgit2 failed to initialise");
-    }
     switch (op) {
     case AD_GIT_OP_OPEN:
         return ad_git_open(j->path, out, e);
@@ -84,6 +80,28 @@ static int exec(ad_git_op_t op, const ad_git_args_t *j, json_t **out, ad_git_err
     default:
         return review_op(op, j, out, e);
     }
+}
+
+static int exec(ad_git_op_t op, const ad_git_args_t *j, json_t **out, ad_git_err_t *e)
+{
+    /* Set up already by the loop thread (front.c); a no-op then. */
+    if (ad_git_global_init() != 0) {
+        return ad_gitx_fail(e, AD_EINTERNAL, "", "libgit2 failed to initialise");
+    }
+    ad_gitx_mem_begin();
+    int rc = run_op(op, j, out, e);
+    size_t bound;
+    if (ad_gitx_mem_end(&bound) && rc != 0) {
+        /* what libgit2 made of it ("out of memory") says less than this */
+        ad_git_err_cleanup(e);
+        json_decref(*out);
+        *out = NULL;
+        rc = ad_gitx_fail(e, AD_ESTATE, "git_memory",
+                          "git needed more than %zu MiB for this worktree: a file of its git "
+                          "folder (its index, an object) is larger than git can read here",
+                          bound >> 20);
+    }
+    return rc;
 }
 
 __attribute__((visibility("default"))) const ad_git_backend_t *ad_git_backend(void)

@@ -33,6 +33,14 @@ bool ad_gitx_branch_name_valid(const char *name, char *why, size_t whysz);
 /* True once ad_git_shutdown() was called (setup commands end). */
 bool ad_gitx_shutting_down(void);
 
+/* libgit2's memory, bounded per job (alloc.c): the allocator, set once
+ * before libgit2's own set-up; 0 or AD_EINTERNAL. Between begin() and end()
+ * (one job, its thread) an allocation past the bound is refused; end() is
+ * true when one was, with the bound in *bound. */
+int ad_gitx_alloc_setup(void);
+void ad_gitx_mem_begin(void);
+bool ad_gitx_mem_end(size_t *bound);
+
 /* Fills e (message from fmt, reason) and returns code. */
 int ad_gitx_fail(ad_git_err_t *e, int code, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

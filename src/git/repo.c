@@ -20,7 +20,8 @@ static int init_rc;
 
 static void do_init(void)
 {
-    init_rc = git_libgit2_init() < 0 ? AD_EINTERNAL : 0;
+    /* the bounded allocator first: libgit2 keeps one set before its set-up */
+    init_rc = ad_gitx_alloc_setup() != 0 || git_libgit2_init() < 0 ? AD_EINTERNAL : 0;
 }
 
 int ad_git_global_init(void)

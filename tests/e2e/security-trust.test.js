@@ -435,3 +435,40 @@ test('an agent\'s FIFOs in place of an index and a branch park no git thread: ea
     await d.stop();
   }
 });
+
+// The peak of a process's resident memory, in bytes (VmHWM).
+function peakRss(pid) {
+  const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmHWM:\s+(\d+) kB/m);
+  return Number(m[1]) * 1024;
+}
+
+// libgit2 allocates what a file's size says and reads it whole: a sparse
+// index of a gigabyte, one `truncate` in the agent's git folder, made a diff
+// fill a gigabyte of agentd's memory (16 GB would have been as cheap to
+// make). Each git job's memory is bounded (here 64 MiB, a test build's
+// knob); past it the job is refused, saying so, and agentd's memory stays.
+test('an agent\'s sparse gigabyte index costs agentd no gigabyte: the diff is refused past git\'s memory bound', async () => {
+  const d = await daemon.start({ needUrl: true, env: { AGENTD_TEST_GIT_MEM_MAX: String(64 << 20) } });
+  try {
+    const b = await orgB(d);
+    const w = await workspace(d, b.admin, { 'a.txt': 'a\n' }, 'b1');
+    const id = await agent(d, b.admin, w.wt.id,
+      'gd=$(git rev-parse --absolute-git-dir); echo changed > a.txt; truncate -s 1G "$gd/index" && echo BIG; echo DONE');
+    const out = await runToDone(d, b.admin, id);
+    assert.match(out, /BIG/, `the agent could not grow its index: ${out}`);
+    const before = peakRss(d.proc.pid);
+    const r = await call(d, 'GET', `/api/worktrees/${w.wt.id}/diff`, undefined, b.read);
+    assert.equal(r.status, 409, r.text);
+    assert.equal(r.body.error.details.reason, 'git_memory', r.text);
+    assert.match(r.body.error.message, /more than 64 MiB/, r.text);
+    const grew = peakRss(d.proc.pid) - before;
+    assert.ok(grew < 256 * 1024 * 1024, `agentd's peak memory grew ${grew >> 20} MiB for one diff`);
+    // a job within the bound goes on as before: the main worktree's diff
+    const ws = await call(d, 'GET', `/api/workspaces/${w.ws}`, undefined, b.admin);
+    const main = ws.body.worktrees.find((x) => x.isMain);
+    const ok = await call(d, 'GET', `/api/worktrees/${main.id}/diff`, undefined, b.read);
+    assert.equal(ok.status, 200, ok.text);
+  } finally {
+    await d.stop();
+  }
+});
