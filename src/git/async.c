@@ -6,7 +6,6 @@
  */
 #include "git/git_int.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,7 +23,8 @@ typedef struct job {
     void *ud;
     ad_git_result_t res;
     uv_loop_t *loop;
-    struct job *next; /* in the setup queue */
+    struct job *next; /* in the setup queue, or its repository's */
+    char *wkey;       /* a mutation's repository (repo_q_t), else NULL */
 } job_t;
 
 /* Setup commands can run for minutes; one at a time keeps them from
@@ -33,9 +33,21 @@ typedef struct job {
 static job_t *setup_head, *setup_tail;
 static bool setup_running;
 
-/* Mutations of any repository run one at a time: libgit2 takes git's lock
- * files and fails, rather than waits, when another writer holds them. */
-static pthread_mutex_t write_lock = PTHREAD_MUTEX_INITIALIZER;
+/* Mutations of one repository run one at a time: libgit2 takes git's lock
+ * files and fails, rather than waits, when another writer holds them. A
+ * mutation waits for its repository here, on the loop, never on a pool
+ * thread, and one repository's never waits for another's: the git program
+ * a mutation runs (a node's bundle fetched) can wait minutes on a FIFO an
+ * agent put in its repository, and a process-wide lock held that long
+ * stopped every organisation's mutations. The repository is the trust
+ * root's (the job's trust_repo, from agentd's rows); jobs without one share
+ * one queue, as all did before. Loop thread only. */
+typedef struct repo_q {
+    struct repo_q *next;
+    char *key;
+    job_t *head, *tail; /* waiting behind the one on the pool */
+} repo_q_t;
+static repo_q_t *busy_repos;
 
 static char *dup_or_null(const char *s)
 {
@@ -53,6 +65,7 @@ static void job_free(job_t *j)
     free(j->command);
     free(j->message);
     free(j->trust_repo);
+    free(j->wkey);
     json_decref(j->files);
     json_decref(j->merged);
     json_decref(j->res.data);
@@ -71,14 +84,6 @@ static void run(uv_work_t *w)
     if (be == NULL) {
         j->res.rc = AD_EINTERNAL;
         return;
-    }
-    bool writes = j->op == AD_GIT_OP_ADD || j->op == AD_GIT_OP_REMOVE ||
-                  j->op == AD_GIT_OP_CHECKOUT || j->op == AD_GIT_OP_COMMIT ||
-                  j->op == AD_GIT_OP_MERGE || j->op == AD_GIT_OP_REBASE ||
-                  j->op == AD_GIT_OP_COMMIT_FILES || j->op == AD_GIT_OP_BUNDLE_FETCH ||
-                  j->op == AD_GIT_OP_NODE_WORKTREE;
-    if (writes) {
-        pthread_mutex_lock(&write_lock);
     }
     /* From here on no open of this thread waits on what an agent put in
      * the repository (noblock.c). */
@@ -102,9 +107,6 @@ static void run(uv_work_t *w)
             j->res.rc = ad_gitx_fail(e, AD_EPERM, "untrusted_git", "%s", why);
             j->res.elapsed_ns = ad_mono_ns() - t0;
             (void)ad_untrusted_opens_end(NULL, 0);
-            if (writes) {
-                pthread_mutex_unlock(&write_lock);
-            }
             return;
         }
     }
@@ -139,10 +141,15 @@ static void run(uv_work_t *w)
                                      "%s is a FIFO, not a file: git refused to open it", odd);
         }
     }
-    if (writes) {
-        pthread_mutex_unlock(&write_lock);
-    }
     j->res.elapsed_ns = ad_mono_ns() - t0;
+}
+
+static bool op_writes(ad_git_op_t op)
+{
+    return op == AD_GIT_OP_ADD || op == AD_GIT_OP_REMOVE || op == AD_GIT_OP_CHECKOUT ||
+           op == AD_GIT_OP_COMMIT || op == AD_GIT_OP_MERGE || op == AD_GIT_OP_REBASE ||
+           op == AD_GIT_OP_COMMIT_FILES || op == AD_GIT_OP_BUNDLE_FETCH ||
+           op == AD_GIT_OP_NODE_WORKTREE;
 }
 
 const char *ad_git_op_name(ad_git_op_t op)
@@ -181,6 +188,66 @@ static void setup_next(void)
     }
 }
 
+static repo_q_t **repo_find(const char *key)
+{
+    repo_q_t **q = &busy_repos;
+    while (*q != NULL && strcmp((*q)->key, key) != 0) {
+        q = &(*q)->next;
+    }
+    return q;
+}
+
+/* A mutation to the pool, or behind its repository's; 0, or AD_EINTERNAL
+ * when it could not be queued (then nothing holds it). */
+static int write_submit(job_t *j)
+{
+    repo_q_t **q = repo_find(j->wkey);
+    if (*q != NULL) {
+        if ((*q)->tail != NULL) {
+            (*q)->tail->next = j;
+        } else {
+            (*q)->head = j;
+        }
+        (*q)->tail = j;
+        return 0;
+    }
+    if (submit(j) != 0) {
+        return AD_EINTERNAL;
+    }
+    repo_q_t *n = ad_xcalloc(1, sizeof(*n));
+    n->key = ad_xstrdup(j->wkey);
+    *q = n;
+    return 0;
+}
+
+/* The repository of a mutation that ended: its next to the pool (one that
+ * cannot be submitted is answered so), or the repository is free. */
+static void write_next(const char *key)
+{
+    repo_q_t **q = repo_find(key);
+    repo_q_t *r = *q;
+    if (r == NULL) {
+        return;
+    }
+    while (r->head != NULL) {
+        job_t *n = r->head;
+        r->head = n->next;
+        if (r->head == NULL) {
+            r->tail = NULL;
+        }
+        n->next = NULL;
+        if (submit(n) == 0) {
+            return;
+        }
+        n->res.rc = ad_gitx_fail(&n->res.err, AD_EINTERNAL, "", "cannot queue the git operation");
+        n->done(&n->res, n->ud);
+        job_free(n);
+    }
+    *q = r->next;
+    free(r->key);
+    free(r);
+}
+
 static void after(uv_work_t *w, int status)
 {
     job_t *j = w->data;
@@ -190,11 +257,17 @@ static void after(uv_work_t *w, int status)
         j->res.rc = ad_gitx_fail(&j->res.err, AD_ECLOSED, "", "the git operation was cancelled");
     }
     bool was_setup = j->op == AD_GIT_OP_SETUP;
+    char *wkey = j->wkey;
+    j->wkey = NULL;
     j->done(&j->res, j->ud);
     job_free(j);
     if (was_setup) {
         setup_running = false;
         setup_next();
+    }
+    if (wkey != NULL) {
+        write_next(wkey);
+        free(wkey);
     }
 }
 
@@ -241,6 +314,14 @@ int ad_git_queue(uv_loop_t *loop, ad_git_op_t op, const ad_git_args_t *a, ad_git
         }
         setup_tail = j;
         setup_next();
+        return 0;
+    }
+    if (op_writes(op)) {
+        j->wkey = ad_xstrdup(a->trust_repo != NULL ? a->trust_repo : "");
+        if (write_submit(j) != 0) {
+            job_free(j);
+            return AD_EINTERNAL;
+        }
         return 0;
     }
     if (submit(j) != 0) {

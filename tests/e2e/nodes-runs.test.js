@@ -471,6 +471,64 @@ test('a FIFO, then a symlink, in place of its worktree\'s HEAD stall no renewal 
   assert.equal((await nodeNamed(d, 'cpu1')).state, 'connected');
 });
 
+// The pids of git programs whose command line holds what, each with the
+// kernel function it waits in (wait_for_partner: an open of a FIFO).
+function gitWaits(what) {
+  const r = spawnSync('pgrep', ['-f', what], { encoding: 'utf8' });
+  return (r.stdout || '').trim().split('\n').filter(Boolean).map((pid) => {
+    try { return { pid, wchan: fs.readFileSync(`/proc/${pid}/wchan`, 'utf8') }; } catch (_) { return { pid, wchan: '' }; }
+  });
+}
+
+// The git program a mutation runs can wait minutes on a FIFO an agent put in
+// its repository (here the plane's packed-refs, as an agent on the plane
+// could: its repository's git folder is shown read-write). Fetching a
+// node's commits home is such a mutation. It once held a lock of the whole
+// process meanwhile: another repository's new worktree waited with it.
+test('a bundle fetch that waits on a FIFO in its repository holds up no other repository\'s git mutation', async () => {
+  const wsId = (await api(d, 'GET', `/api/worktrees/${wt}`)).body.workspaceId;
+  const feat = await api(d, 'POST', '/api/worktrees', { workspaceId: wsId, name: 'fifo-fetch', branch: 'fifo-fetch', createBranch: true, base: 'main' });
+  assert.equal(feat.status, 201, JSON.stringify(feat.body));
+  const packed = `${repo}/.git/packed-refs`;
+  assert.ok(!fs.existsSync(packed), 'the repository has loose refs only');
+  // the agent commits once the test says go (a file in its worktree on the
+  // node): the node has its worktree by then, so what waits is the fetch home
+  const id = await commandAgent(d, feat.body.id, ['sh', '-c', 'echo ready; ' +
+    'i=0; while [ ! -f go ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done; ' +
+    'echo x > x.txt; git add x.txt; git -c user.name=node -c user.email=n@x commit -qm "home through a fifo"; echo committed; sleep 600'], { node: 'cpu1' });
+  assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+  await until(async () => (await allMessages(d, id)).some((m) => m.content.includes('ready')), 'the agent on the node');
+  assert.equal(spawnSync('mkfifo', [packed]).status, 0);
+  try {
+    fs.writeFileSync(`${nodes[1].dataDir}/worktrees/${feat.body.id}/go`, '');
+    // the plane's git program, fetching the node's commit home, waits on the FIFO
+    await until(() => gitWaits('no-write-fetch-head').some((g) => g.wchan === 'wait_for_partner') ||
+      gitWaits('bundle verify').some((g) => g.wchan === 'wait_for_partner'), 'the fetch waiting on the FIFO', 60000);
+    // another repository's mutation answers meanwhile
+    const other = daemon.tmpRepo('agentd-other-');
+    const ws2 = await api(d, 'POST', '/api/workspaces', { path: other, name: 'other' });
+    assert.equal(ws2.status, 201, JSON.stringify(ws2.body));
+    let timer;
+    const made = await Promise.race([
+      api(d, 'POST', '/api/worktrees', { workspaceId: ws2.body.id, name: 'meanwhile', branch: 'meanwhile', createBranch: true }),
+      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('no answer to another repository\'s new worktree while a fetch waits on a FIFO')), 30000); }),
+    ]).finally(() => clearTimeout(timer));
+    assert.equal(made.status, 201, JSON.stringify(made.body));
+  } finally {
+    // a writer lets the waiting git go on: its open returns, the FIFO is
+    // gone for any later open, and the close is the end of an empty file
+    let fd = null;
+    try { fd = fs.openSync(packed, fs.constants.O_WRONLY | fs.constants.O_NONBLOCK); } catch (_) { /* no reader */ }
+    fs.rmSync(packed, { force: true });
+    if (fd !== null) fs.closeSync(fd);
+  }
+  // the repository's own mutations go on after it: its commit came home
+  await until(() => gitIn(feat.body.path, 'log', '-1', '--format=%s').stdout.trim() === 'home through a fifo' ||
+    gitIn(repo, 'for-each-ref', '--format=%(subject)', `refs/agentd/nodes/${feat.body.id}/`).stdout.includes('home through a fifo'),
+  'the node\'s commit home once the FIFO is gone', 60000);
+  await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
+});
+
 test('placement prefers a node that holds the workspace\'s repository already, then the least busy', async () => {
   const repo2 = daemon.tmpRepo('agentd-wt2-');
   try {
