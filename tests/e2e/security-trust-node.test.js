@@ -92,9 +92,12 @@ test('the control plane takes a node\'s work home without running a filter the r
     const prog = 'echo from the node > node.txt && git add node.txt && git -c user.name=n -c user.email=n@x commit -qm "node work" && echo DONE';
     const id = await commandAgent(d, wt.body.id, ['sh', '-c', prog], { node: 'tn2' });
     assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
-    // the run's work comes home: the plane's worktree fast-forwards to it
-    await until(async () => fs.existsSync(path.join(wt.body.path, 'node.txt')) || null, 'the node\'s work at home', 60000);
-    assert.equal(fs.readFileSync(path.join(wt.body.path, 'node.txt'), 'utf8'), 'from the node\n');
+    // the run's work comes home: the plane's worktree fast-forwards to it.
+    // Its content is waited for, not the file: git creates the file, then
+    // writes it (a fresh clone once read it empty in between).
+    const home = path.join(wt.body.path, 'node.txt');
+    const read = () => { try { return fs.readFileSync(home, 'utf8'); } catch (_) { return null; } };
+    await until(() => read() === 'from the node\n' || null, 'the node\'s work at home, whole', 60000);
     assert.equal(fs.existsSync(smudged), false, 'agentd\'s git ran the repository\'s filter.x.smudge');
     assert.equal(fs.existsSync(cleaned), false, 'agentd\'s git ran the repository\'s filter.x.clean');
   } finally {
