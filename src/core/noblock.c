@@ -105,7 +105,7 @@ static int guarded_open(const char *path, int flags, mode_t mode)
         return fd;
     }
     struct stat st;
-    if (fstat(fd, &st) != 0 || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)) {
+    if (fstat(fd, &st) != 0 || S_ISFIFO(st.st_mode)) {
         close(fd);
         if (refused[0] == '\0') {
             snprintf(refused, sizeof(refused), "%s", path);

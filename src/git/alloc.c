@@ -84,16 +84,16 @@ static void *a_realloc(void *ptr, size_t n, const char *file, int line)
     return p;
 }
 
+/* calloc itself: zeroed pages fresh from the kernel are not touched */
 static void *a_calloc(size_t nelem, size_t elsize, const char *file, int line)
 {
+    (void)file, (void)line;
     size_t n;
-    if (__builtin_mul_overflow(nelem, elsize, &n)) {
+    if (__builtin_mul_overflow(nelem, elsize, &n) || !fits(n)) {
         return NULL;
     }
-    void *p = a_malloc(n, file, line);
-    if (p != NULL) {
-        memset(p, 0, n);
-    }
+    void *p = calloc(nelem, elsize);
+    held(p, 0);
     return p;
 }
 
@@ -149,8 +149,9 @@ int ad_gitx_alloc_setup(void)
 #ifdef AD_TEST_BUILD
     /* AGENTD_TEST_GIT_MEM_MAX=BYTES: a bound a test can reach */
     const char *t = getenv("AGENTD_TEST_GIT_MEM_MAX");
-    if (t != NULL && strtoull(t, NULL, 10) > 0) {
-        mem_max = (size_t)strtoull(t, NULL, 10);
+    unsigned long long v = t != NULL ? strtoull(t, NULL, 10) : 0;
+    if (v > 0) {
+        mem_max = (size_t)v;
     }
 #endif
     static git_allocator a = {.gmalloc = a_malloc,

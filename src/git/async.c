@@ -134,9 +134,7 @@ static void run(uv_work_t *w)
         ad_log(AD_LOG_WARN, "git", "refused op=%s path=%s why=\"a FIFO: %s\"",
                ad_git_op_name(j->op), j->path != NULL ? j->path : "", odd);
         if (j->res.rc != 0) {
-            ad_git_err_cleanup(e);
-            json_decref(j->res.data);
-            j->res.data = NULL;
+            ad_gitx_drop(e, &j->res.data);
             j->res.rc = ad_gitx_fail(e, AD_EPERM, "untrusted_git",
                                      "%s is a FIFO, not a file: git refused to open it", odd);
         }

@@ -93,9 +93,7 @@ static int exec(ad_git_op_t op, const ad_git_args_t *j, json_t **out, ad_git_err
     size_t bound;
     if (ad_gitx_mem_end(&bound) && rc != 0) {
         /* what libgit2 made of it ("out of memory") says less than this */
-        ad_git_err_cleanup(e);
-        json_decref(*out);
-        *out = NULL;
+        ad_gitx_drop(e, out);
         rc = ad_gitx_fail(e, AD_ESTATE, "git_memory",
                           "git needed more than %zu MiB for this worktree: a file of its git "
                           "folder (its index, an object) is larger than git can read here",

@@ -112,6 +112,13 @@ void ad_git_err_cleanup(ad_git_err_t *e)
     e->details = NULL;
 }
 
+void ad_gitx_drop(ad_git_err_t *e, json_t **data)
+{
+    ad_git_err_cleanup(e);
+    json_decref(*data);
+    *data = NULL;
+}
+
 int ad_gitx_fail(ad_git_err_t *e, int code, const char *reason, const char *fmt, ...)
 {
     va_list ap;

@@ -41,6 +41,9 @@ int ad_gitx_alloc_setup(void);
 void ad_gitx_mem_begin(void);
 bool ad_gitx_mem_end(size_t *bound);
 
+/* Drops what a job answered so far (e's details, *data), before a refusal
+ * that says more replaces it (async.c, backend.c). */
+void ad_gitx_drop(ad_git_err_t *e, json_t **data);
 /* Fills e (message from fmt, reason) and returns code. */
 int ad_gitx_fail(ad_git_err_t *e, int code, const char *reason, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

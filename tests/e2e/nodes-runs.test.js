@@ -14,7 +14,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const { spawnSync } = require('node:child_process');
 const daemon = require('./lib/daemon');
-const { api, until, startApi, allMessages, assertOnce, commandAgent, withAgentState } = require('./lib/api');
+const { api, until, answered, startApi, allMessages, assertOnce, commandAgent, withAgentState } = require('./lib/api');
 const { nodeToken, startNode, proxy, nodeNamed, rogueNode, linkFrame: frame } = require('./lib/nodes');
 
 const LEASE = 1500;
@@ -508,11 +508,9 @@ test('a bundle fetch that waits on a FIFO in its repository holds up no other re
     const other = daemon.tmpRepo('agentd-other-');
     const ws2 = await api(d, 'POST', '/api/workspaces', { path: other, name: 'other' });
     assert.equal(ws2.status, 201, JSON.stringify(ws2.body));
-    let timer;
-    const made = await Promise.race([
+    const made = await answered(
       api(d, 'POST', '/api/worktrees', { workspaceId: ws2.body.id, name: 'meanwhile', branch: 'meanwhile', createBranch: true }),
-      new Promise((_, reject) => { timer = setTimeout(() => reject(new Error('no answer to another repository\'s new worktree while a fetch waits on a FIFO')), 30000); }),
-    ]).finally(() => clearTimeout(timer));
+      'another repository\'s new worktree while a fetch waits on a FIFO');
     assert.equal(made.status, 201, JSON.stringify(made.body));
   } finally {
     // a writer lets the waiting git go on: its open returns, the FIFO is

@@ -18,7 +18,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const daemon = require('./lib/daemon');
-const { request, until, api, orgRoots } = require('./lib/api');
+const { request, until, answered, api, orgRoots } = require('./lib/api');
 const { start: startMock } = require('../fixtures/mock-anthropic');
 const { CLAUDE_BIN, claudeMissingReason, makeSandbox } = require('../fixtures/claude-run');
 const { claudeAgents } = require('./lib/agents');
@@ -376,17 +376,6 @@ test('a ref that is a symlink and borrowed objects check out nothing of another 
   }
 });
 
-// What the FIFO test waits for, bounded: an answer that never comes means a
-// thread of agentd's pool waits on the FIFO, and the test says so rather
-// than hang until the runner's limit.
-function answered(promise, what) {
-  let timer;
-  const bound = new Promise((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer to ${what}: a git thread waits on the FIFO`)), 30000);
-  });
-  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
-}
-
 // libgit2 opens its files with a blocking open(2), and an open of a FIFO
 // waits for a writer. An agent sees its repository's git folder read-write,
 // so it can put FIFOs where git reads: its worktree's index, another
@@ -411,7 +400,7 @@ test('an agent\'s FIFOs in place of an index and a branch park no git thread: ea
     const index = path.join(w.dir, '.git', 'worktrees', 'b1', 'index');
     assert.ok(fs.lstatSync(index).isFIFO(), 'the index is not a FIFO');
     for (let i = 0; i < 6; i++) {
-      r = await answered(call(d, 'GET', `/api/worktrees/${w.wt.id}/diff`, undefined, b.read), `diff ${i + 1}`);
+      r = await answered(call(d, 'GET', `/api/worktrees/${w.wt.id}/diff`, undefined, b.read), `diff ${i + 1} (a git thread waits on the FIFO)`);
       assert.equal(r.status, 409, r.text);
       assert.equal(r.body.error.details.reason, 'untrusted_git', r.text);
       assert.match(r.body.error.message, /worktrees\/b1\/index is a FIFO, not a file/, r.text);

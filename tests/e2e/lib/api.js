@@ -66,6 +66,18 @@ async function until(fn, what, ms = UNTIL_MS) {
   }
 }
 
+// promise, or a failure naming what never came once ms passed (a bound on
+// an answer that must come, as until's: it waits for the answer, never for
+// the time). For a request that once hung, so a test says so rather than
+// hang until the runner's limit.
+function answered(promise, what, ms = UNTIL_MS) {
+  let timer;
+  const bound = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer to ${what} within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, bound]).finally(() => clearTimeout(timer));
+}
+
 // Asserts an error answer: status, code, and (if given) the field named.
 function assertError(r, status, code, field) {
   assert.equal(r.status, status, `expected ${status}, got ${r.status}: ${JSON.stringify(r.body)}`);
@@ -201,6 +213,6 @@ async function orgRoots(d, org, dirs = [os.tmpdir()]) {
 }
 
 module.exports = {
-  orgRoots, withAgentState, startApi, request, api, until, UNTIL_MS, assertError, makeWorkspace, makeRepoDir, makeAgent,
+  orgRoots, withAgentState, startApi, request, api, until, answered, UNTIL_MS, assertError, makeWorkspace, makeRepoDir, makeAgent,
   startWithWorktree, commandAgent, endedRun, testRun, chatIdle, allMessages, assertOnce, pendingApprovals,
 };
