@@ -36,6 +36,11 @@ struct ad_planes {
      * failure, until the next one is. */
     uint64_t db_up_since;
     uint64_t beat_sent; /* when the heartbeat on the writer was sent (monotonic ms) */
+    /* The timer's last tick, monotonic and wall ms (a machine asleep moves
+     * only the second): a tick late by more than a third of a lease means
+     * this plane was away (on_timer). */
+    uint64_t tick_mono;
+    int64_t tick_wall;
     uint64_t beats, beat_failures, taken, take_failures, lost;
     /* Whether another plane was live at the last heartbeat (read after
      * each one stored; kept as it was when the read fails; true until
@@ -250,9 +255,29 @@ static void beat(ad_planes_t *p)
     json_decref(ids);
 }
 
+/* A tick late: this plane was frozen, or its machine asleep, and stored
+ * no heartbeat meanwhile, as in an outage. Other planes' lapsed leases
+ * then wait a lease of steady heartbeats again (on_beat): a run it still
+ * holds is heard of from its node first, and taken back rather than let go
+ * (node/planelease.c). */
 static void on_timer(uv_timer_t *t)
 {
-    beat(t->data);
+    ad_planes_t *p = t->data;
+    uint64_t mono = ad_mono_ms();
+    int64_t wall = ad_wall_ms();
+    int64_t gap = p->tick_mono == 0 ? 0 : (int64_t)(mono - p->tick_mono);
+    int64_t wall_gap = p->tick_mono == 0 ? 0 : wall - p->tick_wall;
+    gap = wall_gap > gap ? wall_gap : gap;
+    p->tick_mono = mono;
+    p->tick_wall = wall;
+    if (gap > AD_PLANES_BEAT_MS + AD_PLANES_LEASE_MS / 3) {
+        ad_log(AD_LOG_INFO, "planes",
+               "heartbeat late, this plane was away: no run taken over for a lease plane=%s "
+               "away_ms=%lld",
+               p->id, (long long)gap);
+        p->db_up_since = 0;
+    }
+    beat(p);
 }
 
 ad_planes_t *ad_planes_start(uv_loop_t *loop, ad_store_t *store, const char *id, const char *url,

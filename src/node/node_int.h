@@ -224,8 +224,10 @@ int ad_plane_send_frame(ad_node_live_t *n, const char *run, uint32_t epoch, uint
 /* planelease.c (issue #77): the run's lease epoch as the store holds it
  * (1 when it cannot be read: the first one); whether the node's hello says
  * (leases: {run: epoch}) it has seen a newer epoch of r's run than this
- * plane holds, r then let go (true); the node's `fenced` {lease}: it
- * refused a message of r's, another plane owns the run, r let go. Letting
+ * plane holds (true: r is not to be attached under its own), r then let go
+ * if another plane's lease on the run is live, else left for the next
+ * sweep to give; the node's `fenced` {lease}: it refused a message of
+ * r's, r let go under the same rule. Letting
  * go: logged, a node event, the run layer told (hooks.dropped: no end is
  * written) and the relay freed without a word to the node; the node is
  * then sent to the owner (`moved`) when nothing else of this plane runs

@@ -381,7 +381,7 @@ static void sync_runs(ad_plane_link_t *l, json_t *runs, json_t *leases)
             listed = listed || (json_is_string(v) && strcmp(json_string_value(v), r->run_id) == 0);
         }
         if (listed && ad_plane_lease_behind(r, leases)) {
-            continue; /* the node has seen a newer owner's epoch: the run is not ours */
+            continue; /* the node has seen a newer epoch: let go, or the sweep's to give */
         }
         if (!listed && r->spawn != NULL) {
             /* its spawn went out on a link that closed before the node read

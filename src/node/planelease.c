@@ -9,7 +9,8 @@
  * heartbeat finds another plane's live lease on it (ad_plane_run_lease_lost),
  * the node's hello says it saw a higher epoch, or the node answers `fenced`
  * to a message. Each time the run is let go here without being ended (it
- * goes on under its owner): the run layer is told first (hooks.dropped, so
+ * goes on under its owner), but in the last two only while that owner's
+ * lease is live (owned_elsewhere, below): the run layer is told first (hooks.dropped, so
  * nothing of an end is written or published), the relay goes without a word
  * to the node, and the node is sent to the owner when nothing else of this
  * plane runs on it. Loop thread.
@@ -71,6 +72,29 @@ static bool taken_back(ad_relay_t *r, json_int_t seen)
     return true;
 }
 
+/* Whether r's run is under another plane's live lease, as the store says
+ * now. Only then is it let go. A lapsed lease (its plane dead or frozen,
+ * nobody's since) is the next sweep's to give: this plane's takes it and
+ * attaches r under the new epoch (ad_plane_run_lease_refresh), or another
+ * plane's does and this plane's heartbeat finds the lease lost. Nor does a
+ * store that cannot say end anything here. A node's hello reached a plane
+ * back from a freeze before its own sweep had taken the run back: letting
+ * go then dropped a run the sweep gave this plane a moment later. */
+static bool owned_elsewhere(ad_relay_t *r, json_int_t seen)
+{
+    ad_plane_t *p = r->p;
+    char owner[AD_ID_MAX];
+    int64_t expires = 0;
+    if (ad_store_run_lease(p->store, r->run_id, owner, &expires) == 0 &&
+        strcmp(owner, p->cfg->plane_id) != 0 && expires >= ad_wall_ms()) {
+        return true;
+    }
+    ad_log(AD_LOG_INFO, "node",
+           "run's lease lapsed, left to the next sweep run=%s node=%s lease=%u seen=%lld",
+           r->run_id, r->node_id, r->lease, (long long)seen);
+    return false;
+}
+
 bool ad_plane_lease_behind(ad_relay_t *r, json_t *leases)
 {
     json_t *v = json_object_get(leases, r->run_id);
@@ -78,8 +102,10 @@ bool ad_plane_lease_behind(ad_relay_t *r, json_t *leases)
     if (seen <= (json_int_t)r->lease || taken_back(r, seen)) {
         return false; /* (attached by the caller, under r's epoch) */
     }
-    let_go(r, "hello", seen);
-    return true;
+    if (owned_elsewhere(r, seen)) {
+        let_go(r, "hello", seen);
+    }
+    return true; /* not attached under an epoch the node refuses */
 }
 
 void ad_plane_fenced(ad_relay_t *r, json_int_t lease)
@@ -91,7 +117,9 @@ void ad_plane_fenced(ad_relay_t *r, json_int_t lease)
         ad_relay_link_up(r); /* attached again under the stored epoch */
         return;
     }
-    let_go(r, "fenced", lease);
+    if (owned_elsewhere(r, lease)) {
+        let_go(r, "fenced", lease);
+    }
 }
 
 void ad_plane_run_lease_lost(ad_plane_t *p, const char *run_id)

@@ -109,10 +109,14 @@ test('a plane frozen while another took its run over lets the run go at once, an
 // (reached through a proxy, its advertised address) is frozen and cut off
 // from the node; the node goes to B, which takes the run over (epoch 2) and
 // attaches it; B dies and its lease lapses; A goes on, still running the run
-// as far as it knows, and its first sweep takes the lapsed lease (epoch 3):
-// its relay is attached again under epoch 3 (not the 1 it had, which the node
-// would refuse), and the run goes on there, input and stop included, each
-// line once.
+// as far as it knows. Back from a freeze, A takes no lapsed lease for a lease
+// of steady heartbeats, so the node's hello comes first: it says the node has
+// seen epoch 2, and A, finding that lease lapsed, neither lets the run go nor
+// attaches it under its old epoch (once, at random on a loaded machine, that
+// hello came first and A let go of a run its sweep then gave it). Its sweep
+// takes the lease (epoch 3): its relay is attached again under epoch 3 (not
+// the 1 it had, which the node would refuse), and the run goes on there,
+// input and stop included, each line once.
 test('a plane that missed a takeover and takes the run back attaches its node under the new epoch', { skip: missing || false, timeout: 240000 }, async (t) => {
   const { proxy } = require('./lib/nodes');
   const pg = await startPostgres();
@@ -164,6 +168,7 @@ test('a plane that missed a takeover and takes the run back attaches its node un
   pA.set('pass');
   a.proc.kill('SIGCONT');
   await until(() => epoch() === 3, 'A to take the run back', 40000);
+  assert.match(a.stderr, /msg="heartbeat late, this plane was away: no run taken over for a lease" plane=plane_a/);
   await until(() => a.stderr.includes(`msg="run taken over again, new lease epoch" run=${run.id} lease=3`), 'A\'s relay under epoch 3', 30000)
     .catch((e) => { throw new Error(`${e.message}; A:\n${a.stderr.slice(-4000)}\nnode:\n${node.stderr.slice(-2000)}`); });
   await until(() => node.stderr.includes(`msg="run has a new owner" run=${run.id} lease=3`), 'the node to hear epoch 3', 30000);
