@@ -71,6 +71,10 @@ typedef struct ad_relay {
      * token, runs.lease_epoch): sent with every message for the run, and
      * the node refuses a lower one than it has seen */
     uint32_t lease;
+    /* the node's epoch above lease that r waits under for the next sweep
+     * (planelease.c's owned_elsewhere; 0: none): a hello or `fenced` no
+     * higher than it is not read from the store again */
+    uint32_t lease_wait;
     uint64_t pos[2]; /* bytes written into the socket pair, per stream (contiguous) */
     uint64_t scroll; /* the scrollback asked for by held.c's first ATTACH */
     bool have_pos;   /* held.c's ATTACH has come */

@@ -69,6 +69,7 @@ static bool taken_back(ad_relay_t *r, json_int_t seen)
     ad_log(AD_LOG_INFO, "node", "run taken back by this plane, new lease epoch run=%s lease=%u",
            r->run_id, stored);
     r->lease = stored;
+    r->lease_wait = 0;
     return true;
 }
 
@@ -90,8 +91,10 @@ static bool owned_elsewhere(ad_relay_t *r, json_int_t seen)
         return true;
     }
     ad_log(AD_LOG_INFO, "node",
-           "run's lease lapsed, left to the next sweep run=%s node=%s lease=%u seen=%lld",
+           "run's lease not live elsewhere, left to the next sweep run=%s node=%s lease=%u "
+           "seen=%lld",
            r->run_id, r->node_id, r->lease, (long long)seen);
+    r->lease_wait = seen > UINT32_MAX ? UINT32_MAX : (uint32_t)seen;
     return false;
 }
 
@@ -102,7 +105,7 @@ bool ad_plane_lease_behind(ad_relay_t *r, json_t *leases)
     if (seen <= (json_int_t)r->lease || taken_back(r, seen)) {
         return false; /* (attached by the caller, under r's epoch) */
     }
-    if (owned_elsewhere(r, seen)) {
+    if (seen > (json_int_t)r->lease_wait && owned_elsewhere(r, seen)) {
         let_go(r, "hello", seen);
     }
     return true; /* not attached under an epoch the node refuses */
@@ -110,8 +113,8 @@ bool ad_plane_lease_behind(ad_relay_t *r, json_t *leases)
 
 void ad_plane_fenced(ad_relay_t *r, json_int_t lease)
 {
-    if (lease <= (json_int_t)r->lease) {
-        return; /* not newer than ours: a confused node, nothing to do */
+    if (lease <= (json_int_t)r->lease || lease <= (json_int_t)r->lease_wait) {
+        return; /* not newer than ours (a confused node), or waiting for the sweep */
     }
     if (taken_back(r, lease)) {
         ad_relay_link_up(r); /* attached again under the stored epoch */
@@ -151,6 +154,7 @@ void ad_plane_run_lease_refresh(ad_plane_t *p, const char *run_id, uint64_t out_
            "run taken over again, new lease epoch run=%s lease=%u out=%llu err=%llu", run_id, now,
            (unsigned long long)out_off, (unsigned long long)err_off);
     r->lease = now;
+    r->lease_wait = 0;
     /* The other plane stored up to there: the node sends from it, as to a
      * plane that takes a run over fresh (start.c's ad_run_attach_remote). */
     if (r->have_pos) {
