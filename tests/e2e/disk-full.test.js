@@ -219,6 +219,7 @@ test('a run that truly lost output on a full disk ends degraded and says so', as
   const filler = path.join(mnt, 'filler');
   let d = null;
   let repo = null;
+  let ev = null;
   try {
     d = await daemon.start({ needUrl: true, dataDir, args: ['--stop-grace-ms', '300', '--hold-agents=false'] });
     repo = daemon.tmpRepo('agentd-disk-wt-');
@@ -234,8 +235,12 @@ test('a run that truly lost output on a full disk ends degraded and says so', as
     assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
     const runId = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0].id;
     spawnSync('sh', ['-c', `dd if=/dev/zero of=${filler} bs=64k 2>/dev/null; sync`]);
+    // The stall is waited for as its event: the agent prints all at once and
+    // exits, and the run ends (degraded) while the disk is still full, so it
+    // may be listed as stalled in /api/health for less than one poll.
+    ev = await listen(d);
     fs.writeFileSync(go, '');
-    await until(async () => ((await api(d, 'GET', '/api/health')).body.runs?.stalled ?? []).some((r) => r.runId === runId), 'the run to stall');
+    await until(() => ev.events.some((e) => e.type === 'run_stalled' && e.payload.runId === runId && e.payload.reason === 'disk full'), 'the run_stalled event');
     // The agent is done (its process gone) while the disk is still full.
     await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.pid == null || !fs.existsSync(`/proc/${(await api(d, 'GET', `/api/agents/${id}`)).body.pid}`), 'the agent to exit', 60000);
     fs.rmSync(filler);
@@ -250,6 +255,7 @@ test('a run that truly lost output on a full disk ends degraded and says so', as
     assert.equal(listed.status, 200, JSON.stringify(listed.body));
     assert.ok(listed.body.runs.some((r) => r.id === runId), JSON.stringify(listed.body));
   } finally {
+    if (ev) ev.ws.terminate();
     try { fs.rmSync(filler, { force: true }); } catch (_) { /* gone */ }
     if (d) await d.stop();
     spawnSync('umount', ['-l', mnt]);
