@@ -6,6 +6,7 @@
  * Runs on a pool thread; the command is bounded in time and output.
  */
 #define _GNU_SOURCE /* pipe2 */
+#include "core/child.h"
 #include "git/git_int.h"
 #include "proc/proc.h"
 
@@ -92,84 +93,19 @@ out:
 int ad_gitx_run(const char *dir, char *const argv[], char *const envp[], uint64_t timeout_ms,
                 ad_buf_t *output, bool *truncated, int *status, bool *timed_out, ad_git_err_t *e)
 {
-    int fds[2];
-    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (devnull < 0 || pipe2(fds, O_CLOEXEC) != 0) {
-        if (devnull >= 0) {
-            close(devnull);
-        }
-        return ad_gitx_fail(e, AD_EIO, "io", "cannot run %s: %s", argv[0], strerror(errno));
+    ad_child_run_t o = {.dir = dir,
+                        .envp = envp,
+                        .timeout_ms = timeout_ms,
+                        .stop = ad_gitx_shutting_down,
+                        .out = output};
+    ad_child_ran_t ran;
+    char why[PATH_MAX + 160];
+    if (ad_child_run(argv, &o, &ran, why, sizeof(why)) != 0) {
+        return ad_gitx_fail(e, AD_EIO, "io", "%s", why);
     }
-    pid_t pid = fork();
-    if (pid < 0) {
-        close(devnull);
-        close(fds[0]);
-        close(fds[1]);
-        return ad_gitx_fail(e, AD_EIO, "io", "cannot start %s: %s", argv[0], strerror(errno));
-    }
-    if (pid == 0) {
-        /* Only async-signal-safe calls between fork and exec. */
-        setpgid(0, 0);
-        if (chdir(dir) != 0) {
-            _exit(126);
-        }
-        dup2(devnull, 0);
-        dup2(fds[1], 1);
-        dup2(fds[1], 2);
-        execve(argv[0], argv, envp != NULL ? envp : environ);
-        _exit(127);
-    }
-    /* Both sides set the group, so a kill right after fork finds it. */
-    setpgid(pid, pid);
-    close(devnull);
-    close(fds[1]);
-    uint64_t deadline = ad_mono_ns() + timeout_ms * 1000000ull;
-    *timed_out = false;
-    *truncated = false;
-    char buf[8192];
-    for (;;) {
-        uint64_t now = ad_mono_ns();
-        if (now >= deadline || ad_gitx_shutting_down()) {
-            *timed_out = true;
-            kill(-pid, SIGKILL);
-            kill(pid, SIGKILL);
-            break;
-        }
-        uint64_t left_ms = (deadline - now) / 1000000ull + 1;
-        struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
-        int pr = poll(&pfd, 1, left_ms > 1000 ? 1000 : (int)left_ms);
-        if (pr < 0 && errno != EINTR) {
-            break;
-        }
-        if (pr <= 0) {
-            continue;
-        }
-        ssize_t r = read(fds[0], buf, sizeof(buf));
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r <= 0) {
-            break;
-        }
-        if (!*truncated) {
-            size_t room = output->max - output->len;
-            size_t take = (size_t)r < room ? (size_t)r : room;
-            /* what fits goes in first: a read larger than the room
-             * left still fills the buffer to its bound */
-            bool full = ad_buf_append(output, buf, take) != 0;
-            *truncated = full || take < (size_t)r;
-        }
-    }
-    close(fds[0]);
-    /* The shell may have left children holding no pipe; the group goes. */
-    int st = 0;
-    if (ad_child_wait(pid, &st) != 0) {
-        st = 0xff00; /* not ours any more: report a failure, not success */
-    }
-    if (*timed_out) {
-        kill(-pid, SIGKILL);
-    }
-    *status = st;
+    *status = ran.status;
+    *timed_out = ran.timed_out;
+    *truncated = ran.truncated;
     return 0;
 }
 

@@ -7,6 +7,7 @@
  * programs and reads /proc/kallsyms): call it on the thread pool.
  */
 #define _GNU_SOURCE /* pipe2 */
+#include "core/child.h"
 #include "health/health_int.h"
 
 #include <errno.h>
@@ -34,78 +35,25 @@ static void item(json_t *items, const char *id, const char *name, const char *st
                                     strcmp(status, "ok") == 0 ? NULL : fix, "required", required));
 }
 
-/* Reads what fd says until EOF or the deadline; false when it ran out. */
-static bool read_until(int fd, uint64_t deadline, char *out, size_t outsz)
-{
-    size_t len = 0;
-    for (;;) {
-        uint64_t now = ad_mono_ns();
-        if (now >= deadline) {
-            return false;
-        }
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        int pr = poll(&pfd, 1, (int)((deadline - now) / 1000000u) + 1);
-        if (pr < 0 && errno != EINTR) {
-            return true;
-        }
-        if (pr <= 0) {
-            continue;
-        }
-        char buf[512];
-        ssize_t r = read(fd, buf, sizeof(buf));
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r <= 0) {
-            return true;
-        }
-        size_t take = (size_t)r < outsz - 1 - len ? (size_t)r : outsz - 1 - len;
-        memcpy(out + len, buf, take);
-        len += take;
-        out[len] = '\0';
-    }
-}
-
 int ad_health_program_version(const char *path, char *out, size_t outsz)
 {
     out[0] = '\0';
-    int fds[2];
-    int devnull = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (devnull < 0 || pipe2(fds, O_CLOEXEC) != 0) {
-        if (devnull >= 0) {
-            close(devnull);
-        }
-        return AD_EIO;
+    ad_buf_t b;
+    ad_buf_init(&b, outsz - 1);
+    char *argv[] = {(char *)path, "--version", NULL};
+    ad_child_run_t o = {.timeout_ms = VERSION_TIMEOUT_MS, .end_group = true, .out = &b};
+    ad_child_ran_t ran;
+    char why[256];
+    int rc = ad_child_run(argv, &o, &ran, why, sizeof(why));
+    if (b.len > 0) {
+        snprintf(out, outsz, "%s", b.data);
     }
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* Only async-signal-safe calls between fork and exec. */
-        setpgid(0, 0);
-        dup2(devnull, 0);
-        dup2(fds[1], 1);
-        dup2(fds[1], 2);
-        execl(path, path, "--version", (char *)NULL);
-        _exit(127);
-    }
-    close(devnull);
-    close(fds[1]);
-    if (pid < 0) {
-        close(fds[0]);
-        return AD_EIO;
-    }
-    setpgid(pid, pid);
-    bool done = read_until(fds[0], ad_mono_ns() + VERSION_TIMEOUT_MS * 1000000ull, out, outsz);
-    close(fds[0]);
-    if (!done) {
-        kill(-pid, SIGKILL);
-    }
-    int st = 0;
-    if (ad_child_wait(pid, &st) != 0) {
-        st = 0xff00;
-    }
-    kill(-pid, SIGKILL); /* whatever it left behind */
+    ad_buf_cleanup(&b);
     out[strcspn(out, "\n")] = '\0';
-    return done && st == 0 && out[0] != '\0' ? 0 : done ? AD_EINVAL : AD_ETIMEDOUT;
+    if (rc != 0) {
+        return AD_EIO;
+    }
+    return ran.timed_out ? AD_ETIMEDOUT : ran.status == 0 && out[0] != '\0' ? 0 : AD_EINVAL;
 }
 
 static void tool(json_t *items, const ad_health_req_in_t *in, size_t i)

@@ -13,6 +13,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "core/child.h"
 #include "proc/proc_int.h"
 
 #include <errno.h>
@@ -30,62 +31,18 @@
 static int run_bounded(char *const argv[], char *const env[], int timeout_ms, char *out,
                        size_t outsz, bool *timed_out, char *err, size_t errsz)
 {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-        snprintf(err, errsz, "pipe: %s", strerror(errno));
+    ad_buf_t b;
+    ad_buf_init(&b, outsz - 1);
+    ad_child_run_t o = {.envp = env, .timeout_ms = (uint64_t)timeout_ms, .out = &b};
+    ad_child_ran_t ran;
+    int rc = ad_child_run(argv, &o, &ran, err, errsz);
+    snprintf(out, outsz, "%s", b.len > 0 ? b.data : "");
+    ad_buf_cleanup(&b);
+    if (rc != 0) {
         return -1;
     }
-    pid_t pid = fork();
-    if (pid == 0) {
-        int nul = open("/dev/null", O_RDONLY);
-        dup2(nul, 0);
-        dup2(fds[1], 1);
-        dup2(fds[1], 2);
-        setpgid(0, 0);
-        execve(argv[0], argv, env);
-        _exit(127);
-    }
-    close(fds[1]);
-    if (pid < 0) {
-        close(fds[0]);
-        snprintf(err, errsz, "fork: %s", strerror(errno));
-        return -1;
-    }
-    size_t len = 0;
-    uint64_t end = ad_mono_ns() + (uint64_t)timeout_ms * 1000000u;
-    *timed_out = false;
-    for (;;) {
-        uint64_t now = ad_mono_ns();
-        if (now >= end) {
-            kill(-pid, SIGKILL);
-            kill(pid, SIGKILL);
-            *timed_out = true;
-            break;
-        }
-        struct pollfd p = {.fd = fds[0], .events = POLLIN};
-        int pr = poll(&p, 1, (int)((end - now) / 1000000u) + 1);
-        if (pr <= 0) {
-            continue;
-        }
-        char buf[512];
-        ssize_t r = read(fds[0], buf, sizeof(buf));
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r <= 0) {
-            break;
-        }
-        size_t take = (size_t)r < outsz - 1 - len ? (size_t)r : outsz - 1 - len;
-        memcpy(out + len, buf, take);
-        len += take;
-    }
-    close(fds[0]);
-    out[len] = '\0';
-    int st = 0;
-    if (ad_child_wait(pid, &st) != 0) {
-        snprintf(err, errsz, "its status was lost");
-        return -1;
-    }
+    *timed_out = ran.timed_out;
+    int st = ran.status;
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + (WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 

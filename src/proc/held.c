@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -370,23 +371,33 @@ static int start_replay(const char *dir, pid_t *holder, char *err, size_t errsz)
     char *argv_sub[] = {"agentd", "hold", "--replay", d, NULL};
     char *argv_own[] = {"agentd-hold", "--replay", d, NULL};
     char *env[] = {NULL};
-    sigset_t all, old;
+    /* posix_spawn, not fork: agentd's memory shared until the exec, not its
+     * page tables copied (core/child.h). Its own session, the socket as fd 3
+     * and nothing else of ours; every signal blocked, as the holder sets its
+     * own mask first. */
+    posix_spawnattr_t attr;
+    posix_spawn_file_actions_t fa;
+    sigset_t all;
     sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old);
-    pid_t h = fork();
-    if (h == 0) {
-        setsid();
-        if (dup2(sv[1], 3) < 0) {
-            _exit(127);
-        }
-        syscall(SYS_close_range, 4u, ~0u, 0u);
-        execve(exe, sub ? argv_sub : argv_own, env);
-        _exit(127);
+    pid_t h = -1;
+    int rc = posix_spawnattr_init(&attr);
+    if (rc == 0 && (rc = posix_spawn_file_actions_init(&fa)) != 0) {
+        posix_spawnattr_destroy(&attr);
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc == 0) {
+        rc = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
+                                                 POSIX_SPAWN_SETSIGDEF);
+        rc = rc ? rc : posix_spawnattr_setsigmask(&attr, &all);
+        rc = rc ? rc : posix_spawnattr_setsigdefault(&attr, &all);
+        rc = rc ? rc : posix_spawn_file_actions_adddup2(&fa, sv[1], 3);
+        rc = rc ? rc : posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+        rc = rc ? rc : posix_spawn(&h, exe, &fa, &attr, sub ? argv_sub : argv_own, env);
+        posix_spawn_file_actions_destroy(&fa);
+        posix_spawnattr_destroy(&attr);
+    }
     close(sv[1]);
-    if (h < 0) {
-        snprintf(err, errsz, "fork: %s", strerror(errno));
+    if (rc != 0) {
+        snprintf(err, errsz, "cannot start the replay holder: %s", strerror(rc));
         close(sv[0]);
         return -1;
     }

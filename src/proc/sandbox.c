@@ -25,6 +25,7 @@
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
+#include "core/child.h"
 #include "proc/proc_int.h"
 
 #include <errno.h>
@@ -277,77 +278,33 @@ int ad_proc_sandbox_argv(const ad_procs_t *s, const ad_proc_sandbox_t *sb, const
  * bound, else why (its first stderr line, or how it ended). */
 static bool run_probe(char *const argv[], char *why, size_t whysz)
 {
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) {
-        snprintf(why, whysz, "pipe: %s", strerror(errno));
-        return false;
+    char *env[] = {"PATH=" AD_DEFAULT_PATH, NULL};
+    ad_buf_t b;
+    ad_buf_init(&b, 511);
+    ad_child_run_t o = {
+        .envp = env, .timeout_ms = PROBE_TIMEOUT_MS, .stderr_only = true, .out = &b};
+    ad_child_ran_t ran;
+    bool ok = false;
+    if (ad_child_run(argv, &o, &ran, why, whysz) != 0) {
+        goto out;
     }
-    pid_t pid = fork();
-    if (pid == 0) {
-        int nul = open("/dev/null", O_RDWR);
-        dup2(nul, 0);
-        dup2(nul, 1);
-        dup2(fds[1], 2);
-        char *env[] = {"PATH=" AD_DEFAULT_PATH, NULL};
-        execve(argv[0], argv, env);
-        _exit(127);
-    }
-    close(fds[1]);
-    if (pid < 0) {
-        close(fds[0]);
-        snprintf(why, whysz, "fork: %s", strerror(errno));
-        return false;
-    }
-    char buf[512];
-    size_t len = 0;
-    uint64_t end = ad_mono_ns() + (uint64_t)PROBE_TIMEOUT_MS * 1000000u;
-    for (;;) {
-        uint64_t now = ad_mono_ns();
-        if (now >= end) {
-            kill(pid, SIGKILL);
-            break;
-        }
-        struct pollfd p = {.fd = fds[0], .events = POLLIN};
-        int pr = poll(&p, 1, (int)((end - now) / 1000000u) + 1);
-        if (pr < 0 && errno == EINTR) {
-            continue;
-        }
-        if (pr <= 0) {
-            continue;
-        }
-        ssize_t r = read(fds[0], buf + len, sizeof(buf) - 1 - len);
-        if (r < 0 && errno == EINTR) {
-            continue;
-        }
-        if (r <= 0) {
-            break;
-        }
-        len += (size_t)r;
-        if (len >= sizeof(buf) - 1) {
-            break;
-        }
-    }
-    close(fds[0]);
-    buf[len] = '\0';
-    buf[strcspn(buf, "\n")] = '\0';
-    /* at a thread: the supervisor's SIGCHLD watcher may reap it first and
-     * leave its status for us */
-    int st = 0;
-    if (ad_child_wait(pid, &st) != 0) {
-        snprintf(why, whysz, "its status was lost");
-        return false;
-    }
-    if (WIFEXITED(st) && WEXITSTATUS(st) == 0) {
-        return true;
-    }
-    if (buf[0] != '\0') {
-        snprintf(why, whysz, "%s", buf);
+    int st = ran.status;
+    const char *said = b.len > 0 ? b.data : "";
+    size_t first = strcspn(said, "\n");
+    if (WIFEXITED(st) && WEXITSTATUS(st) == 0 && !ran.timed_out) {
+        ok = true;
+    } else if (first > 0) {
+        snprintf(why, whysz, "%.*s", (int)first, said);
+    } else if (ran.timed_out) {
+        snprintf(why, whysz, "it did not end within %d ms", PROBE_TIMEOUT_MS);
     } else if (WIFEXITED(st)) {
         snprintf(why, whysz, "it exited with %d", WEXITSTATUS(st));
     } else {
         snprintf(why, whysz, "it was killed by signal %d", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
     }
-    return false;
+out:
+    ad_buf_cleanup(&b);
+    return ok;
 }
 
 /* The start's probe, run at a thread while the daemon opens its store and

@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "core/child.h"
 #include "core/core.h"
 
 static void ids_are_prefixed_valid_and_ordered(void **state)
@@ -563,6 +564,91 @@ static void textfile_write_is_whole_or_not_at_all(void **state)
     assert_int_equal(rmdir(root), 0);
 }
 
+/* A program run to its end (core/child.h): its output and errors in one
+ * buffer, bounded; its folder and environment; no signal blocked in it
+ * whatever the caller blocks; at the deadline its whole group killed; a
+ * start that cannot happen is an error, not a status. */
+static void child_run(const char *script, ad_child_run_t *o, ad_child_ran_t *ran, int want_rc)
+{
+    char *argv[] = {"/bin/sh", "-c", (char *)script, NULL};
+    char err[256] = "";
+    ad_buf_reset(o->out);
+    assert_int_equal(ad_child_run(argv, o, ran, err, sizeof(err)), want_rc);
+}
+
+static bool gone_or_zombie(pid_t pid)
+{
+    char path[64], stat[256] = "";
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return true;
+    }
+    bool z = fgets(stat, sizeof(stat), f) != NULL && strstr(stat, ") Z ") != NULL;
+    fclose(f);
+    return z;
+}
+
+static void child_run_bounds_its_output_and_its_time(void **state)
+{
+    (void)state;
+    ad_buf_t b;
+    ad_buf_init(&b, 4096);
+    ad_child_ran_t ran;
+    char *env[] = {"WHO=agentd", NULL};
+    ad_child_run_t o = {.dir = "/tmp", .envp = env, .timeout_ms = 30000, .out = &b};
+    child_run("echo out; echo err >&2; pwd; echo $WHO; exit 3", &o, &ran, 0);
+    assert_string_equal(b.data, "out\nerr\n/tmp\nagentd\n");
+    assert_true(WIFEXITED(ran.status) && WEXITSTATUS(ran.status) == 3);
+    assert_false(ran.timed_out || ran.truncated);
+
+    o.stderr_only = true;
+    child_run("echo out; echo err >&2", &o, &ran, 0);
+    assert_string_equal(b.data, "err\n");
+    o.stderr_only = false;
+
+    sigset_t term, old;
+    sigemptyset(&term);
+    sigaddset(&term, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &term, &old);
+    child_run("grep SigBlk /proc/self/status", &o, &ran, 0);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    assert_string_equal(b.data, "SigBlk:\t0000000000000000\n");
+
+    ad_buf_t small;
+    ad_buf_init(&small, 8);
+    o.out = &small;
+    child_run("printf 0123456789abcdef; printf more", &o, &ran, 0);
+    assert_int_equal(small.len, 8);
+    assert_memory_equal(small.data, "01234567", 8);
+    assert_true(ran.truncated && WIFEXITED(ran.status) && WEXITSTATUS(ran.status) == 0);
+    ad_buf_cleanup(&small);
+    o.out = &b;
+
+    o.timeout_ms = 300;
+    child_run("sleep 30 & echo $!; wait", &o, &ran, 0);
+    assert_true(ran.timed_out);
+    assert_true(WIFSIGNALED(ran.status) && WTERMSIG(ran.status) == SIGKILL);
+    pid_t left = (pid_t)strtol(b.data, NULL, 10);
+    assert_true(left > 0);
+    for (int i = 0; i < 500 && !gone_or_zombie(left); i++) { /* bounded: 5 s */
+        usleep(10000);
+    }
+    assert_true(gone_or_zombie(left));
+
+    o.timeout_ms = 30000;
+    o.dir = "/nonexistent-agentd-dir";
+    char *argv[] = {"/bin/true", NULL};
+    char err[256] = "";
+    assert_int_equal(ad_child_run(argv, &o, &ran, err, sizeof(err)), AD_EIO);
+    assert_non_null(strstr(err, "cannot start /bin/true in /nonexistent-agentd-dir"));
+    o.dir = NULL;
+    char *missing[] = {"/nonexistent-agentd-program", NULL};
+    assert_int_equal(ad_child_run(missing, &o, &ran, err, sizeof(err)), AD_EIO);
+    assert_non_null(strstr(err, "No such file"));
+    ad_buf_cleanup(&b);
+}
+
 int main(void)
 {
     if (getenv("AD_TEST_OVERFLOW") != NULL) {
@@ -583,6 +669,7 @@ int main(void)
         cmocka_unit_test(pidlock_refuses_second_holder),
         cmocka_unit_test(textfile_stays_beneath_its_root),
         cmocka_unit_test(textfile_write_is_whole_or_not_at_all),
+        cmocka_unit_test(child_run_bounds_its_output_and_its_time),
     };
     return cmocka_run_group_tests_name("core-misc", tests, NULL, NULL);
 }
