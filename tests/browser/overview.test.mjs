@@ -2,10 +2,13 @@
 // Home and Analytics (issue #32): Home's Running card agrees with its own
 // runs list (an open run whose agent waits is not "Nothing running", and
 // the row reads as its agent does); Analytics has no unstyled native
-// buttons. At desktop and phone widths.
+// buttons. At desktop and phone widths. And a page left open on running
+// agents comes to rest: no animation runs for ever (issue #80: an endless
+// pulse on each running badge kept Chromium drawing 60 frames a second,
+// 0.12 of a core without a GPU for a page nobody looked at).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { api, makeRepo, shot } from './lib/harness.mjs';
+import { api, makeRepo, shot, until } from './lib/harness.mjs';
 import { session, waitText } from './lib/session.mjs';
 
 let d;
@@ -46,5 +49,37 @@ test('Analytics: every button is one of the app\'s', async () => {
       .map((el) => el.outerHTML.slice(0, 80)),
   );
   assert.deepEqual(bare, [], 'native buttons left');
+  assert.deepEqual(b.errors, []);
+});
+
+test('a page showing running agents comes to rest: no animation left running', async () => {
+  const { page } = b;
+  const ws = (await api(d.url, 'POST', '/api/workspaces', { path: makeRepo() })).data;
+  const ids = [];
+  for (const name of ['rest-a', 'rest-b']) {
+    const r = await api(d.url, 'POST', '/api/agents', { worktreeId: ws.worktrees[0].id, name, executor: 'command', command: ['sleep', '300'] });
+    assert.equal(r.status, 201, JSON.stringify(r.data));
+    assert.equal((await api(d.url, 'POST', `/api/agents/${r.data.id}/start`, {})).status, 200);
+    ids.push(r.data.id);
+  }
+  try {
+    await page.setViewportSize({ width: 1280, height: 720 });
+    for (const route of ['#/', '#/agents', `#/agents/${ids[0]}`]) {
+      await page.goto(`${d.url}/${route}`);
+      await page.locator('.badge-running').first().waitFor();
+      // the badges pulse when they appear, then stay lit: wait for the page
+      // to hold no running animation (an endless one never gets there)
+      await until(async () => (await page.evaluate(() => document.getAnimations()
+        .filter((a) => a.playState === 'running').map((a) => (a.animationName || a.constructor.name)))).length === 0,
+      `every animation on ${route || 'Home'} to end`, 20000).catch(async (e) => {
+        const left = await page.evaluate(() => document.getAnimations().filter((a) => a.playState === 'running')
+          .map((a) => `${a.animationName || '?'} on ${a.effect && a.effect.target ? a.effect.target.className : '?'}`));
+        throw new Error(`${e.message}: still running ${JSON.stringify(left)}`);
+      });
+      assert.ok(await page.locator('.badge-running').count() > 0, 'a running badge is shown');
+    }
+  } finally {
+    for (const id of ids) await api(d.url, 'POST', `/api/agents/${id}/stop?force=true&wait=true`);
+  }
   assert.deepEqual(b.errors, []);
 });
