@@ -6,14 +6,12 @@
  * free disk, and the NVIDIA driver as NVML reports it. Blocking (it runs
  * programs and reads /proc/kallsyms): call it on the thread pool.
  */
-#define _GNU_SOURCE /* pipe2 */
+#define _GNU_SOURCE
 #include "core/child.h"
 #include "health/health_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
