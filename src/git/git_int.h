@@ -135,7 +135,8 @@ bool ad_gitx_find_git(char *out, size_t outsz);
  * transports. user_creds (a push): the user's HOME and the credential
  * helpers of the user's own global config (never the repository's). As
  * ad_gitx_run otherwise; AD_EPERM "untrusted_git" when the config cannot
- * be made inert. */
+ * be made inert. git's HOME (but a push's) is an empty folder made for the
+ * call under $TMPDIR (or /tmp) and removed after it. */
 int ad_gitx_inert(const ad_git_trust_t *t, const char *dir, bool user_creds,
                   const char *const *args, uint64_t timeout_ms, ad_buf_t *out, bool *truncated,
                   int *status, bool *timed_out, ad_git_err_t *e);

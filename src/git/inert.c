@@ -276,11 +276,19 @@ int ad_gitx_inert(const ad_git_trust_t *t, const char *dir, bool user_creds,
     const char *home = getenv("HOME");
     inert_t *x = ad_xcalloc(1, sizeof(*x));
     int rc = 0;
-    snprintf(x->home, sizeof(x->home), "/tmp/agentd-git-XXXXXX"); /* made 0700, empty */
+    bool made = false; /* (not the name's last letter: mkdtemp may end it with an X) */
+    /* made 0700, empty, under the user's TMPDIR when it names a folder */
+    const char *tmp = getenv("TMPDIR");
+    if (tmp == NULL || tmp[0] != '/' || strlen(tmp) > sizeof(x->home) - 32) {
+        tmp = "/tmp";
+    }
+    snprintf(x->home, sizeof(x->home), "%s/agentd-git-XXXXXX", tmp);
     if (!ad_gitx_find_git(x->exe, sizeof(x->exe))) {
         rc = ad_gitx_fail(e, AD_EINTERNAL, "no_git", "the git program is not installed");
     } else if (mkdtemp(x->home) == NULL) {
         rc = ad_gitx_fail(e, AD_EIO, "", "cannot make an empty home for git");
+    } else {
+        made = true;
     }
     if (rc == 0) {
         /* A push keeps the user's HOME, where its credential helpers keep
@@ -301,7 +309,7 @@ int ad_gitx_inert(const ad_git_trust_t *t, const char *dir, bool user_creds,
         x->argv[x->argc] = NULL;
         rc = ad_gitx_run(dir, x->argv, x->envp, timeout_ms, out, truncated, status, timed_out, e);
     }
-    if (x->home[strlen(x->home) - 1] != 'X') {
+    if (made) {
         rmdir(x->home);
     }
     free(x);

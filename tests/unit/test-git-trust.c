@@ -7,6 +7,9 @@
 #include "git_fixture.h"
 
 #include "core/core.h"
+#include "git/git_int.h"
+
+#include <dirent.h>
 
 /* fx->repo with a linked worktree <root>/wt on branch w. */
 static void linked(fx_t *fx, char *wt, size_t wtsz)
@@ -120,6 +123,56 @@ static void a_node_mirror_is_bare(void **state)
     assert_int_equal(ad_git_trust_check(mirror, true, fx->repo, &t, why, sizeof(why)), AD_EPERM);
 }
 
+/* git run inert gets an empty HOME made for it under TMPDIR, removed after
+ * every call: 400 calls leave the folder empty (a name mkdtemp happened to
+ * end with an X was once left behind, one call in 62). */
+static void an_inert_git_leaves_no_home_behind(void **state)
+{
+    fx_t *fx = *state;
+    char tmp[PATH_MAX];
+    snprintf(tmp, sizeof(tmp), "%s/tmp", fx->root);
+    assert_int_equal(mkdir(tmp, 0700), 0);
+    char *was = getenv("TMPDIR") ? strdup(getenv("TMPDIR")) : NULL;
+    setenv("TMPDIR", tmp, 1);
+    ad_buf_t out;
+    ad_buf_init(&out, 4096);
+    bool truncated = false, timed_out = false;
+    int st = 0;
+    ad_git_err_t e = {0};
+    const char *const where[] = {"-c", "alias.h=!echo \"$HOME\"", "h", NULL};
+    assert_int_equal(
+        ad_gitx_inert(NULL, fx->repo, false, where, 30000, &out, &truncated, &st, &timed_out, &e),
+        0);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    char want[PATH_MAX + 16];
+    snprintf(want, sizeof(want), "%s/agentd-git-", tmp);
+    assert_true(out.len > strlen(want) && memcmp(out.data, want, strlen(want)) == 0);
+    const char *const version[] = {"--version", NULL};
+    for (int i = 0; i < 400; i++) {
+        ad_buf_reset(&out);
+        assert_int_equal(ad_gitx_inert(NULL, fx->repo, false, version, 30000, &out, &truncated, &st,
+                                       &timed_out, &e),
+                         0);
+        assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    }
+    DIR *d = opendir(tmp);
+    assert_non_null(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0) {
+            fail_msg("left in TMPDIR: %s", de->d_name);
+        }
+    }
+    closedir(d);
+    ad_buf_cleanup(&out);
+    if (was != NULL) {
+        setenv("TMPDIR", was, 1);
+        free(was);
+    } else {
+        unsetenv("TMPDIR");
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -128,6 +181,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(refuses_a_commondir_elsewhere, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(refuses_links_and_borrowed_objects, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(a_node_mirror_is_bare, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(an_inert_git_leaves_no_home_behind, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
