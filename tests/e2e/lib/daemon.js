@@ -116,7 +116,9 @@ const madeDirs = [];
 process.on('exit', () => {
   for (const dir of madeDirs) {
     // and the worktrees agentd made beside a repository (<repo>.worktrees)
-    for (const d of [dir, `${dir}.worktrees`]) {
+    // and the token file lib/nodes.js writes beside a node's data dir
+    // (a test that ended early never reached its node's cleanup)
+    for (const d of [dir, `${dir}.worktrees`, `${dir}.token`]) {
       try { fs.rmSync(d, { recursive: true, force: true }); } catch (_) { /* best effort */ }
     }
   }
