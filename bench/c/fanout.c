@@ -57,6 +57,10 @@
 #include <unistd.h>
 
 #define NMAX 20000
+/* A sampler keeps a whole frame's text: behind a stall a server sends many
+ * lines in one frame (100 at 10k lines/s after 10 ms), and a line cut off
+ * the kept text would count as never delivered. */
+#define SAMPLE_TEXT (1 << 20)
 #define OUTMAX (4 << 20)
 
 typedef struct {
@@ -79,7 +83,7 @@ typedef struct {
     /* latency mode: this subscriber reads its frames' text */
     bool sample;
     bool data; /* the frame being read is a data frame */
-    char text[4096];
+    char *text; /* a sampler's: SAMPLE_TEXT bytes (NULL otherwise) */
     size_t tlen;
     /* "cmd": a child's stdout read as lines (tbuf, tcap bytes), its pid
      * and the write end of its stdin (kept open: tmux -C ends at EOF) */
@@ -313,14 +317,14 @@ static void frame_text(peer_t *p)
 }
 
 /* Server WebSocket frames: counts complete data frames (a sampler also
- * keeps their text, up to 4 KiB). */
+ * keeps their text, up to SAMPLE_TEXT). */
 static void ws_input(peer_t *p, const uint8_t *d, size_t n)
 {
     while (n > 0) {
         if (p->left > 0) {
             size_t k = p->left < n ? (size_t)p->left : n;
             if (p->sample && p->data) {
-                size_t room = sizeof(p->text) - 1 - p->tlen;
+                size_t room = SAMPLE_TEXT - 1 - p->tlen;
                 size_t c = k < room ? k : room;
                 memcpy(p->text + p->tlen, d, c);
                 p->tlen += c;
@@ -705,6 +709,12 @@ static int latency_run(json_t *p, int n)
     for (int i = 0; i < n; i++) {
         nonblock(subs[i].fd);
         subs[i].sample = i % every == 0;
+        if (subs[i].sample && subs[i].text == NULL) {
+            subs[i].text = malloc(SAMPLE_TEXT);
+            if (subs[i].text == NULL) {
+                die("malloc");
+            }
+        }
         samplers += subs[i].sample;
     }
     drain_for(ep, 0.3);
@@ -766,6 +776,7 @@ static int latency_run(json_t *p, int n)
         if (!subs[i].raw) {
             close(subs[i].fd);
         }
+        free(subs[i].text);
     }
     free(subs);
     free(lat);
