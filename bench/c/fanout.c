@@ -82,7 +82,7 @@ typedef struct {
     int nfirst;
     /* latency mode: this subscriber reads its frames' text */
     bool sample;
-    bool data; /* the frame being read is a data frame */
+    bool data;  /* the frame being read is a data frame */
     char *text; /* a sampler's: SAMPLE_TEXT bytes (NULL otherwise) */
     size_t tlen;
     /* "cmd": a child's stdout read as lines (tbuf, tcap bytes), its pid

@@ -297,6 +297,8 @@ static const opt_t options[] = {
      "config from it (~/.claude, ~/.codex, ~/.gemini)"},
     {ENV_ONLY, "XDG_DATA_HOME", T_ENV, 0, 0, "DIR", "", 0, 0,
      "the default data dir is $XDG_DATA_HOME/agentd when it is set"},
+    {ENV_ONLY, "TMPDIR", T_ENV, 0, 0, "DIR", "/tmp", 0, 0,
+     "where the git agentd runs itself gets the empty home it runs with, removed after it"},
     {ENV_ONLY, "LISTEN_PID", T_ENV, 0, 0, "PID", "", 0, 0,
      "systemd socket activation: the listeners are this process's when it names it"},
     {ENV_ONLY, "LISTEN_FDS", T_ENV, 0, 0, "N", "", 0, 0,
