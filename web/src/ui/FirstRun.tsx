@@ -8,7 +8,7 @@ import { signal, useSignal } from '@preact/signals';
 import { api } from '../api';
 import { auth, loadTree, toast } from '../store';
 import { errText, FormFooter } from './common';
-import { RequirementsPanel } from './HealthPage';
+import { RequirementsPanel } from './Requirements';
 
 const KEY = 'agentd.onboardingComplete';
 function readDone(): boolean {

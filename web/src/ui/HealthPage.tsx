@@ -3,65 +3,18 @@
 // range, the health score with the reasons that lower it, each running
 // agent's CPU, memory and GPU memory (HealthCards.tsx), services and jobs,
 // made and managed here (Services.tsx, Jobs.tsx), and the requirements
-// checklist. /api/health is polled while the page is open (cheap: the
-// sampler has the figures already); the history is fetched per range
-// (useHealth.ts).
+// checklist (Requirements.tsx). /api/health is polled while the page is
+// open (cheap: the sampler has the figures already); the history is
+// fetched per range (useHealth.ts).
 import { useSignal } from '@preact/signals';
-import { useEffect } from 'preact/hooks';
-import { api, ApiError, type Requirement } from '../api';
-import { Empty, ErrorState, errText, Spinner } from './common';
+import { Empty, ErrorState, Spinner } from './common';
 import { AgentsTable, CpuCard, GpuCard, ScoreCard } from './HealthCards';
 import { JobsPanel } from './Jobs';
 import { ServicesPanel } from './Services';
+import { RequirementsPanel } from './Requirements';
 import { useHealth, useHealthHistory } from './useHealth';
 
 export const RANGES = ['5m', '15m', '1h', '6h', '24h', '7d', 'all'];
-
-/** The requirements checklist (admin tokens: the check runs --version). */
-export function RequirementsPanel() {
-  const data = useSignal<{ ok: boolean; items: Requirement[] } | null>(null);
-  const err = useSignal<string | null>(null);
-  const busy = useSignal(false);
-  const load = (refresh = false) => {
-    err.value = null;
-    busy.value = true;
-    api
-      .requirements(refresh)
-      .then((d) => (data.value = d))
-      .catch((e) => (err.value = e instanceof ApiError && e.status === 403 ? 'Checking requirements needs an admin token.' : errText(e)))
-      .finally(() => (busy.value = false));
-  };
-  useEffect(() => load(), []);
-  return (
-    <section class="panel glass requirements" aria-label="Requirements">
-      <div class="page-head">
-        <h2>Requirements</h2>
-        <button class="btn btn-sm" onClick={() => load(true)} disabled={busy.value}>
-          {busy.value ? 'Checking…' : 'Check again'}
-        </button>
-      </div>
-      {err.value && <ErrorState message={err.value} />}
-      {!err.value && !data.value && <Spinner label="Checking…" />}
-      {data.value && (
-        <ul class="checklist">
-          {data.value.items.map((i) => (
-            <li key={i.id} class={`req req-${i.status}`} data-req={i.id} data-status={i.status}>
-              <span class="req-mark" aria-hidden="true">
-                {i.status === 'ok' ? '✓' : i.status === 'missing' ? '✗' : '!'}
-              </span>
-              <span class="req-name">
-                {i.name}
-                {!i.required && <span class="muted"> (optional)</span>}
-              </span>
-              <span class="req-value">{i.value}</span>
-              {i.fix && <span class="req-fix">{i.fix}</span>}
-            </li>
-          ))}
-        </ul>
-      )}
-    </section>
-  );
-}
 
 export function HealthPage() {
   const range = useSignal('15m');

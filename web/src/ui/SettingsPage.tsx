@@ -14,7 +14,7 @@ import { applyTheme, auth, setSettings, settings, settingsLoaded, toast } from '
 import { errText, ErrorState, Spinner } from './common';
 import { Credentials } from './Credentials';
 import { ForgeHosts } from './ForgeHosts';
-import { RequirementsPanel } from './HealthPage';
+import { RequirementsPanel } from './Requirements';
 import { TokensPanel } from './Tokens';
 import { PushSetting } from './PushSetting';
 import { ConfigEditor } from './ConfigEditor';
