@@ -19,6 +19,8 @@
 #endif
 #include "proc/proc_int.h"
 
+#include "core/child.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -203,41 +205,18 @@ static atomic_bool as_pid1;
  * process of its own (131-151 kB of Pss an agent, issue #80). */
 static bool as_pid1_check(const char *bwrap)
 {
-    int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) {
-        return false;
-    }
     char *argv[] = {(char *)bwrap, "--version", NULL};
-    pid_t pid = fork();
-    if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
-        int nul = open("/dev/null", O_RDWR);
-        dup2(nul, 0);
-        dup2(p[1], 1);
-        dup2(nul, 2);
-        char *env[] = {"PATH=" AD_DEFAULT_PATH, NULL};
-        execve(argv[0], argv, env);
-        _exit(127);
-    }
-    close(p[1]);
-    char buf[64] = "";
-    size_t len = 0;
-    ssize_t n;
-    struct pollfd q = {.fd = p[0], .events = POLLIN};
-    while (pid > 0 && len < sizeof(buf) - 1 && poll(&q, 1, READY_TIMEOUT_MS) == 1 &&
-           (n = read(p[0], buf + len, sizeof(buf) - 1 - len)) > 0) {
-        len += (size_t)n;
-    }
-    close(p[0]);
-    int st;
-    if (pid > 0) {
-        ad_child_wait(pid, &st);
-    }
-    buf[len] = '\0';
+    char *env[] = {"PATH=" AD_DEFAULT_PATH, NULL};
+    ad_buf_t b;
+    ad_buf_init(&b, 63);
+    ad_child_run_t o = {.envp = env, .timeout_ms = READY_TIMEOUT_MS, .out = &b};
+    ad_child_ran_t ran;
+    char why[128];
     unsigned major = 0, minor = 0;
-    return sscanf(buf, "bubblewrap %u.%u", &major, &minor) == 2 && (major > 0 || minor >= 4);
+    bool ok = ad_child_run(argv, &o, &ran, why, sizeof(why)) == 0 && b.len > 0 &&
+              sscanf(b.data, "bubblewrap %u.%u", &major, &minor) == 2 && (major > 0 || minor >= 4);
+    ad_buf_cleanup(&b);
+    return ok;
 }
 
 bool ad_proc_net_as_pid1(void)
