@@ -83,12 +83,30 @@ static void remove_aside(void)
     closedir(d);
 }
 
+/* The folder and what is in it, when the run ends (each input empties it;
+ * the folder itself was left in /tmp after every run). */
+static void remove_dir(void)
+{
+    DIR *d = opendir(dir);
+    if (d != NULL) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] != '.') {
+                unlinkat(dirfd(d), e->d_name, 0);
+            }
+        }
+        closedir(d);
+    }
+    rmdir(dir);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (dir[0] == '\0') {
         ad_log_set_level(AD_LOG_OFF);
         snprintf(dir, sizeof(dir), "/tmp/agentd-fuzz-evlog-%ld", (long)getpid());
         mkdir(dir, 0700);
+        atexit(remove_dir);
         snprintf(seg, sizeof(seg), "%s/%020d.log", dir, 1);
     }
     /* the parser alone, over the raw bytes */
