@@ -32,6 +32,16 @@ async function get(p, headers = '') {
   return parseResponses(r.text)[0];
 }
 
+// GET p with Accept-Encoding ae, its bytes as they came: the head (text),
+// the body (a Buffer, Content-Length long) and the size of both on the wire.
+async function rawGet(p, ae) {
+  const raw = await exchange(d.url, `GET ${p} HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: ${ae}\r\n\r\n`);
+  const end = raw.buf.indexOf('\r\n\r\n');
+  const head = raw.buf.slice(0, end).toString('latin1');
+  const len = Number(/\r\nContent-Length: (\d+)/i.exec(head)[1]);
+  return { head, body: raw.buf.slice(end + 4, end + 4 + len), wire: end + 4 + len };
+}
+
 test('/ serves the placeholder page with no-cache and a strong ETag', async () => {
   const r = await get('/');
   assert.equal(r.status, 200);
@@ -69,14 +79,10 @@ test('hashed assets are immutable for a year, with the right Content-Type', asyn
 });
 
 test('gzip is served when Accept-Encoding allows it, identity otherwise', async () => {
-  const raw = await exchange(d.url, 'GET / HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: br, gzip;q=0.8\r\n\r\n');
-  const end = raw.buf.indexOf('\r\n\r\n');
-  const head = raw.buf.slice(0, end).toString('latin1');
+  const { head, body: gz } = await rawGet('/', 'br, gzip;q=0.8');
   assert.match(head, /\r\nContent-Encoding: gzip(\r\n|$)/);
   assert.match(head, /\r\nVary: Accept-Encoding\r\n/);
-  const len = Number(/Content-Length: (\d+)/.exec(head)[1]);
-  const gz = raw.buf.slice(end + 4, end + 4 + len);
-  assert.ok(len < INDEX.length);
+  assert.ok(gz.length < INDEX.length);
   assert.equal(zlib.gunzipSync(gz).toString('latin1'), INDEX);
   for (const ae of ['gzip;q=0', 'identity', 'br', 'gzip;q=0.000']) {
     const r = await get('/', `Accept-Encoding: ${ae}\r\n`);
@@ -140,12 +146,9 @@ test('the dashboard\'s first load is within 60 KiB on the wire', { skip: PLACEHO
   assert.ok(paths.some((p) => /^\/assets\/index-[\w-]+\.js$/.test(p)), `the page's script: ${paths}`);
   const sizes = [];
   for (const p of paths) {
-    const raw = await exchange(d.url, `GET ${p} HTTP/1.1\r\nHost: localhost\r\nAccept-Encoding: gzip, deflate, br\r\n\r\n`);
-    const end = raw.buf.indexOf('\r\n\r\n');
-    const head = raw.buf.slice(0, end).toString('latin1');
+    const { head, wire } = await rawGet(p, 'gzip, deflate, br');
     assert.match(head, /^HTTP\/1\.1 200 /, p);
-    // the response as it crosses the wire: its headers and its body
-    sizes.push([p, end + 4 + Number(/\r\nContent-Length: (\d+)/i.exec(head)[1])]);
+    sizes.push([p, wire]); // the response as it crosses the wire: its headers and its body
   }
   const total = sizes.reduce((s, [, n]) => s + n, 0);
   t.diagnostic(`first load ${total} B: ${sizes.map(([p, n]) => `${p} ${n}`).join(', ')}`);

@@ -109,13 +109,12 @@ function child(cmd, args, isReady) {
   return c;
 }
 
-// Nanoseconds the threads of process pid (all of them, or the main one)
-// have waited for a CPU while they could run (the scheduler's run delay,
-// /proc/<pid>/task/<tid>/schedstat).
-function runDelay(pid, all = true) {
+// Nanoseconds the threads of process pid have waited for a CPU while they
+// could run (the scheduler's run delay, /proc/<pid>/task/<tid>/schedstat).
+function runDelay(pid) {
   let ns = 0;
   try {
-    for (const tid of all ? fs.readdirSync(`/proc/${pid}/task`) : [String(pid)]) {
+    for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
       try {
         ns += Number(fs.readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[1]);
       } catch { /* the thread ended */ }

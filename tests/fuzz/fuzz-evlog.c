@@ -67,8 +67,8 @@ static size_t count_aside(void)
     return n;
 }
 
-/* Removes them. */
-static void remove_aside(void)
+/* Removes the folder's files whose names hold part (NULL: every file). */
+static void remove_files(const char *part)
 {
     DIR *d = opendir(dir);
     if (d == NULL) {
@@ -76,27 +76,25 @@ static void remove_aside(void)
     }
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
-        if (strstr(e->d_name, ".corrupt-") != NULL) {
+        bool dots = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+        if (!dots && (part == NULL || strstr(e->d_name, part) != NULL)) {
             unlinkat(dirfd(d), e->d_name, 0);
         }
     }
     closedir(d);
 }
 
+/* Removes those set aside. */
+static void remove_aside(void)
+{
+    remove_files(".corrupt-");
+}
+
 /* The folder and what is in it, when the run ends (each input empties it;
  * the folder itself was left in /tmp after every run). */
 static void remove_dir(void)
 {
-    DIR *d = opendir(dir);
-    if (d != NULL) {
-        struct dirent *e;
-        while ((e = readdir(d)) != NULL) {
-            if (e->d_name[0] != '.') {
-                unlinkat(dirfd(d), e->d_name, 0);
-            }
-        }
-        closedir(d);
-    }
+    remove_files(NULL);
     rmdir(dir);
 }
 

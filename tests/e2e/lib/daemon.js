@@ -116,13 +116,18 @@ const madeDirs = [];
 process.on('exit', () => {
   for (const dir of madeDirs) {
     // and the worktrees agentd made beside a repository (<repo>.worktrees)
-    // and the token file lib/nodes.js writes beside a node's data dir
-    // (a test that ended early never reached its node's cleanup)
-    for (const d of [dir, `${dir}.worktrees`, `${dir}.token`]) {
+    for (const d of [dir, `${dir}.worktrees`]) {
       try { fs.rmSync(d, { recursive: true, force: true }); } catch (_) { /* best effort */ }
     }
   }
 });
+
+// A file or folder a helper made outside tmpDir's, removed at exit as
+// those are (lib/nodes.js's token file beside a node's data dir: a test
+// that ended early never reached its node's cleanup).
+function removeAtExit(p) {
+  madeDirs.push(p);
+}
 
 function tmpDir(prefix = 'agentd-e2e-') {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -440,5 +445,5 @@ function proxyEntries(dataDir, id) {
 }
 
 module.exports = {
-  NET_TEST_ENV, BIN, PG_MODE, dbRows, start, run, runAsync, tmpDir, tmpRepo, tokenFor, endHolders, endHoldersGone, lockLetGo,
+  NET_TEST_ENV, BIN, PG_MODE, dbRows, start, run, runAsync, tmpDir, tmpRepo, removeAtExit, tokenFor, endHolders, endHoldersGone, lockLetGo,
   proxyEntries };

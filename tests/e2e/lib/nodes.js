@@ -41,6 +41,7 @@ function startNode(url, opts = {}) {
   const cred = [];
   if (opts.token !== undefined || opts.registration !== undefined) {
     fs.writeFileSync(tokenFile, (opts.token ?? opts.registration) + '\n', { mode: 0o600 });
+    daemon.removeAtExit(tokenFile);
     cred.push(opts.token !== undefined ? '--token-file' : '--registration-token-file', tokenFile);
   }
   // its agents run sandboxed, as a daemon's: the test fixtures readable
