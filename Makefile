@@ -41,10 +41,12 @@ ifeq ($(BUILD),release)
   # Each function and object in a section of its own, so that the link drops
   # what nothing calls (--gc-sections); and no unwind tables: C with no
   # exceptions and no backtrace() (.eh_frame was 160 KB of S3's 2 MiB; -g1
-  # keeps .debug_frame in the unstripped build for perf and gdb).
+  # keeps .debug_frame in the unstripped build for perf and gdb). The
+  # relative relocations packed (DT_RELR, glibc 2.36 and binutils 2.38 on):
+  # a PIE's pointers in data, 24 bytes each in .rela.dyn, 70 KB of S3's.
   MODE_CFLAGS := -O2 -fno-omit-frame-pointer -g1 -ffunction-sections -fdata-sections \
                  -fno-asynchronous-unwind-tables -fno-unwind-tables
-  MODE_LDFLAGS := -Wl,--gc-sections
+  MODE_LDFLAGS := -Wl,--gc-sections -Wl,-z,pack-relative-relocs
 else ifeq ($(BUILD),check)
   # Executables not position independent: an ASan build's globals carry
   # 200,000 relocations that every start of a PIE applies (a fifth of the
