@@ -451,6 +451,9 @@ const ad_zlib_t *ad_zlib(void);
 /* A gzip stream in[0..len) inflated into exactly outlen bytes: 0, AD_EINVAL
  * (not gzip, or not that size), AD_EIO (no zlib) or AD_ENOMEM. */
 int ad_gunzip(const void *in, size_t len, void *out, size_t outlen);
+/* The same inflated into a new text of textlen bytes and a NUL (the caller
+ * frees it), or NULL. */
+char *ad_gunzip_text(const void *in, size_t len, size_t textlen);
 
 /* A run's W3C trace context, derived from its id so every part of agentd
  * (and a child's TRACEPARENT) names the same trace without keeping it:

@@ -9,6 +9,7 @@
 #include "core.h"
 
 #include <dlfcn.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
 
@@ -54,4 +55,15 @@ int ad_gunzip(const void *in, size_t len, void *out, size_t outlen)
     size_t got = outlen - s.avail_out;
     z->inflate_end(&s);
     return rc == Z_STREAM_END && got == outlen ? 0 : AD_EINVAL;
+}
+
+char *ad_gunzip_text(const void *in, size_t len, size_t textlen)
+{
+    char *s = malloc(textlen + 1);
+    if (s == NULL || ad_gunzip(in, len, s, textlen) != 0) {
+        free(s);
+        return NULL;
+    }
+    s[textlen] = '\0';
+    return s;
 }

@@ -4,7 +4,7 @@
  * pending ones in one transaction, each recorded in schema_migrations with a
  * SHA-256 of its text; a changed or unknown recorded migration refuses to
  * start. A fresh SQLite database gets the schema they make in one go
- * instead (ad_schema_sql). Opening the database is open.c's.
+ * instead (both kept gzipped: embedded.c). Opening the database is open.c's.
  */
 #include "store/store_int.h"
 
@@ -96,7 +96,9 @@ static int check_recorded(ad_db_t *db, const ad_migration_t *list, size_t n, boo
             goto out;
         }
         char want[65];
-        ad_store_checksum(list[k].sql, want);
+        if ((e = ad_store_migration_sum(&list[k], want, err, errsz)) != 0) {
+            goto out;
+        }
         if (sum == NULL || strcmp(sum, want) != 0) {
             snprintf(err, errsz,
                      "database %s: migration %s was applied with checksum %.12s… "
@@ -121,7 +123,9 @@ out:
 static int record(ad_db_t *db, const ad_migration_t *m, const char *path, char *err, size_t errsz)
 {
     char sum[65];
-    ad_store_checksum(m->sql, sum);
+    if (ad_store_migration_sum(m, sum, err, errsz) != 0) {
+        return AD_ENOMEM;
+    }
     ad_db_stmt_t *s = NULL;
     int rc = ad_db_prepare_v2(db,
                               "INSERT INTO schema_migrations (version, name, "
@@ -147,7 +151,7 @@ static int record(ad_db_t *db, const ad_migration_t *m, const char *path, char *
  * schema_migrations, to be given every migration of the embedded list. */
 static bool fresh_sqlite(ad_db_t *db, const ad_migration_t *list, size_t n, size_t pending)
 {
-    if (ad_db_sqlite(db) == NULL || list != ad_migrations || n != ad_schema_migrations ||
+    if (ad_db_sqlite(db) == NULL || list != ad_migrations || n != ad_migrations_count ||
         pending != n) {
         return false;
     }
@@ -165,7 +169,7 @@ static bool fresh_sqlite(ad_db_t *db, const ad_migration_t *list, size_t n, size
  * one transaction: every one of them, or none. One transaction instead of
  * one each: a fresh data dir's start was mostly its 50-odd commits, each
  * making SQLite read the whole schema again (S1, bench/README). A fresh
- * database runs what they make (ad_schema_sql, made from them at build
+ * database runs what they make (ad_schema, made from them at build
  * time) instead of them: their ALTER TABLEs still made SQLite parse the
  * whole schema again, one by one. Either way each is recorded. */
 static int apply_pending(ad_db_t *db, const ad_migration_t *list, size_t n, const bool *applied,
@@ -185,7 +189,9 @@ static int apply_pending(ad_db_t *db, const ad_migration_t *list, size_t n, cons
     }
     char what[160] = "the schema of a fresh database";
     if (fresh) {
-        e = ad_store_exec_raw(db, ad_schema_sql, err, errsz, path, what);
+        char *schema = ad_store_schema_sql(err, errsz);
+        e = schema != NULL ? ad_store_exec_raw(db, schema, err, errsz, path, what) : AD_ENOMEM;
+        free(schema);
     }
     for (size_t k = 0; e == 0 && k < n; k++) {
         if (applied[k]) {
@@ -193,7 +199,8 @@ static int apply_pending(ad_db_t *db, const ad_migration_t *list, size_t n, cons
         }
         snprintf(what, sizeof(what), "migration %s", list[k].name);
         if (!fresh) {
-            e = ad_store_exec_raw(db, list[k].sql, err, errsz, path, what);
+            const char *sql = ad_store_migration_sql(&list[k], err, errsz);
+            e = sql != NULL ? ad_store_exec_raw(db, sql, err, errsz, path, what) : AD_ENOMEM;
         }
         if (e == 0) {
             e = record(db, &list[k], path, err, errsz);

@@ -220,19 +220,17 @@ static int migrate_locked(PGconn *c, ad_store_pg_migrated_t *res, char *err, siz
         while (k < n && ad_migrations[k].version != ver) {
             k++;
         }
-        char want[65];
         if (k == n) {
             snprintf(err, errsz,
                      "the database was migrated by a newer agentd: it has migration %s "
                      "(version %ld), which this binary does not know; upgrade agentd",
                      pq.PQgetvalue(r, row, 1), ver);
             e = AD_ESTATE;
-        } else if (ad_store_checksum(ad_migrations[k].sql, want),
-                   strcmp(want, pq.PQgetvalue(r, row, 2)) != 0) {
+        } else if (strcmp(ad_migrations[k].sum, pq.PQgetvalue(r, row, 2)) != 0) {
             snprintf(err, errsz,
                      "migration %s was applied with another text (checksum %.12s… here "
                      "%.12s…); refusing to go on",
-                     ad_migrations[k].name, pq.PQgetvalue(r, row, 2), want);
+                     ad_migrations[k].name, pq.PQgetvalue(r, row, 2), ad_migrations[k].sum);
             e = AD_ECORRUPT;
         } else {
             applied[k] = true;
@@ -247,18 +245,18 @@ static int migrate_locked(PGconn *c, ad_store_pg_migrated_t *res, char *err, siz
         }
         const ad_migration_t *m = &ad_migrations[k];
         ad_buf_reset(&sql);
-        e = ad_store_pg_translate(m->name, m->sql, &sql, err, errsz);
+        const char *text = ad_store_migration_sql(m, err, errsz);
+        e = text != NULL ? ad_store_pg_translate(m->name, text, &sql, err, errsz) : AD_ENOMEM;
         char what[200];
         snprintf(what, sizeof(what), "migration %s", m->name);
         if (e == 0) {
             e = exec(c, sql.data != NULL ? sql.data : "", what, err, errsz);
         }
         if (e == 0) {
-            char ver[24], at[24], sum[65];
+            char ver[24], at[24];
             snprintf(ver, sizeof(ver), "%d", m->version);
             snprintf(at, sizeof(at), "%lld", (long long)ad_wall_ms());
-            ad_store_checksum(m->sql, sum);
-            const char *p[] = {ver, m->name, at, sum};
+            const char *p[] = {ver, m->name, at, m->sum}; /* the embedded list's, made from text */
             PGresult *ir = query(c,
                                  "INSERT INTO schema_migrations (version, name, applied_at, "
                                  "checksum) VALUES ($1, $2, $3, $4)",

@@ -178,25 +178,30 @@ void ad_store_check_stop(ad_store_t *st);
 typedef struct {
     int version;      /* the number the file name starts with */
     const char *name; /* file name, e.g. "0001_init.sql" */
-    const char *sql;
+    const char *sql;  /* its text; NULL in the embedded list: ad_store_migration_sql */
+    const char *sum;  /* its checksum (SHA-256, hex); NULL: made from sql */
 } ad_migration_t;
 
-/* Generated: every migration file, by ascending version. */
+/* Generated: every migration file, by ascending version, with its
+ * checksum (their texts and the schema they make: embedded.c). */
 extern const ad_migration_t ad_migrations[];
 extern const size_t ad_migrations_count;
-/* Generated (tools/schema.c): what every migration of ad_migrations makes,
- * as one SQL text for a fresh database (its tables, indexes and triggers,
- * then the rows the migrations insert), and how many migrations that is. */
-extern const char ad_schema_sql[];
-extern const size_t ad_schema_migrations;
+
+/* embedded.c. m's text: its own, or the embedded one of its version (all
+ * inflated at the first call, kept for the process); its checksum, its own
+ * or made from that text; the schema's text (the caller frees it). NULL or
+ * AD_ENOMEM with err when there is no text (no zlib, no memory, no such
+ * version). Any thread. */
+const char *ad_store_migration_sql(const ad_migration_t *m, char *err, size_t errsz);
+int ad_store_migration_sum(const ad_migration_t *m, char out[65], char *err, size_t errsz);
+char *ad_store_schema_sql(char *err, size_t errsz);
 
 /* Applies every migration of list (ascending versions) not yet recorded in
  * schema_migrations, all in one transaction (every one, or none); a fresh
- * SQLite database given the whole of ad_migrations runs ad_schema_sql
- * instead, and records them all. Refuses
- * with AD_ECORRUPT
- * for a checksum mismatch and AD_ESTATE for a recorded version the list does
- * not know, with a message naming the file in err. */
+ * SQLite database given the whole of ad_migrations runs the schema they
+ * make instead, and records them all. Refuses with AD_ECORRUPT for a
+ * checksum mismatch and AD_ESTATE for a recorded version the list does not
+ * know, with a message naming the file in err. */
 int ad_store_migrate(ad_db_t *db, const ad_migration_t *list, size_t n, const char *path, char *err,
                      size_t errsz);
 /* Hex SHA-256 of the migration text. out holds 65 bytes. */

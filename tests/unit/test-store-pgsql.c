@@ -101,7 +101,7 @@ static void overrides_and_every_migration(void **state)
     free(s);
     int triggers = 0;
     for (size_t k = 0; k < ad_migrations_count; k++) {
-        s = tr(ad_migrations[k].name, ad_migrations[k].sql);
+        s = tr(ad_migrations[k].name, ad_store_migration_sql(&ad_migrations[k], NULL, 0));
         for (const char *p = s; (p = strstr(p, "EXECUTE FUNCTION agentd_")) != NULL; p++) {
             triggers++;
         }
