@@ -29,7 +29,7 @@ FUZZ_SRC := \
 	$(addprefix src/otel/,$(addsuffix .c,export recv spans)) \
 	$(addprefix src/sessfile/,$(addsuffix .c,lines live names parse scan)) \
 	$(addprefix src/sessions/,$(addsuffix .c,nodecheck)) \
-	$(addprefix src/store/,$(addsuffix .c,cksum db_pg db_pgstmt dbcheck evlog evlogopen evlogread migrate open pg pgsql pgtrig read stmt testhooks writer)) \
+	$(addprefix src/store/,$(addsuffix .c,cksum db_pg db_pgstmt dbcheck embedded evlog evlogopen evlogread migrate open pg pgsql pgtrig read stmt testhooks writer)) \
 	$(addprefix src/tables/,$(addsuffix .c,agentrow approvals distover dists runs seriesroll spans status)) \
 	$(addprefix src/tls/,$(addsuffix .c,front)) \
 	$(addprefix src/tsdb/,$(addsuffix .c,codec hist roll tfevents)) \
