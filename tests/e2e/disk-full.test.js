@@ -13,7 +13,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const { spawnSync } = require('node:child_process');
-const WebSocket = require('./lib/ws');
+const { openSse } = require('./lib/live');
 const daemon = require('./lib/daemon');
 const { api, until, allMessages, assertOnce } = require('./lib/api');
 
@@ -39,21 +39,16 @@ function agentWchans(tag) {
   return out;
 }
 
-// Every event of the topics, as they come.
-function listen(d) {
-  return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${d.url.replace('http', 'ws')}/ws`, ['bearer', d.token]);
-    const c = { ws, events: [] };
-    ws.on('message', (m) => {
-      const x = JSON.parse(m.toString());
-      if (typeof x.type === 'string') c.events.push(x);
-    });
-    ws.on('open', () => {
-      ws.send(JSON.stringify({ type: 'subscribe', payload: { topics: ['*'] } }));
-      resolve(c);
-    });
-    ws.on('error', reject);
-  });
+// The runs' stall and resume events, as they come, on an SSE stream that
+// passes on only those two types: a WebSocket on every topic was also sent
+// each of the agent's 200,000 output lines, and on a busy machine its queue
+// passed the send bound and the reader was closed (overflow) before the
+// stall came, so the test waited for an event it could no longer get.
+async function listen(d) {
+  const s = openSse(d, '/api/events?topics=*&types=run_stalled,run_resumed');
+  await s.ready;
+  assert.equal(s.status, 200);
+  return { get events() { return s.events.map((e) => e.json); }, stop: s.stop };
 }
 
 // spoolElsewhere: the holders' spools are on another file system (the
@@ -150,7 +145,7 @@ async function fullDisk(t, { spoolElsewhere = false, restart = null } = {}) {
     }
 
     if (restart) {
-      ev.ws.terminate();
+      ev.stop();
       const ended = await d.stop(restart, 30000);
       if (restart === 'SIGTERM') assert.deepEqual(ended, { code: 0, signal: null }, d.stderr.slice(-2000));
       fs.rmSync(filler);
@@ -179,7 +174,7 @@ async function fullDisk(t, { spoolElsewhere = false, restart = null } = {}) {
     // the stall is in the run's transcript too (issue #78), with what it meant
     if (!restart) assert.ok(sys.some((c) => /^\[agentd: this run was stalled for \d+ s \((disk full|[^)]*No space[^)]*)\)\. .*nothing was lost/.test(c)), JSON.stringify(sys));
   } finally {
-    if (ev) ev.ws.terminate();
+    if (ev) ev.stop();
     try { fs.rmSync(filler, { force: true }); } catch (_) { /* gone */ }
     try { if (stopFile) fs.writeFileSync(stopFile, ''); } catch (_) { /* gone */ }
     daemon.endHolders(dataDir);
@@ -255,7 +250,7 @@ test('a run that truly lost output on a full disk ends degraded and says so', as
     assert.equal(listed.status, 200, JSON.stringify(listed.body));
     assert.ok(listed.body.runs.some((r) => r.id === runId), JSON.stringify(listed.body));
   } finally {
-    if (ev) ev.ws.terminate();
+    if (ev) ev.stop();
     try { fs.rmSync(filler, { force: true }); } catch (_) { /* gone */ }
     if (d) await d.stop();
     spawnSync('umount', ['-l', mnt]);
