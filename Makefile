@@ -290,7 +290,7 @@ decisions-index:
 layers: $(LIB_OBJ) $(GIT_BE_OBJ) $(TLS_BE_OBJ)
 	@sh scripts/layers.sh $(O)/obj/src
 	@sh scripts/api-size.sh 500 8000
-	@sh scripts/store-size.sh 400 10000 900
+	@sh scripts/store-size.sh 400 10100 900
 
 # The size budgets (issue #79; CONTRIBUTING.md, "Size budgets"): no C file
 # of src/ over 900 lines, no header over 600, no function over 100, but for

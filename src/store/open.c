@@ -342,6 +342,7 @@ void ad_store_close(ad_store_t *st)
     if (st->evlog != NULL) {
         ad_evlog_sync(st->evlog); /* the writer has stopped: its side is ours */
     }
+    ad_store_pool_drop(st->url != NULL ? st->url : st->path);
     ad_store_conn_close(st->rdb);
     /* A clean close checkpoints and removes the WAL. */
     ad_store_conn_close(st->wdb);
@@ -387,6 +388,7 @@ void ad_store_db(ad_store_t *st, ad_store_db_t *out)
     out->backend = ad_store_backend(st);
     out->up = true;
     out->rtt_sec = -1;
+    ad_store_pool_counts(&out->pool_idle, &out->pool_busy);
     if (st->url == NULL) {
         out->conns = 2;
         return;
@@ -400,7 +402,6 @@ void ad_store_db(ad_store_t *st, ad_store_db_t *out)
     out->reconnects = s.reconnects;
     out->outages = s.outages;
     out->rtt_sec = s.rtt_sec;
-    ad_store_pool_counts(&out->pool_idle, &out->pool_busy);
     out->conns = 2;
 }
 

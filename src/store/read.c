@@ -2,9 +2,9 @@
 /*
  * Reads off the writer: the loop's read connection (bounded indexed reads)
  * and heavier reads on the libuv thread pool, each on a connection of its
- * own: on SQLite opened and closed around the read (an open is a file open
- * and a few pragmas), on PostgreSQL taken from a small pool of idle
- * connections (an open there is a login: several round trips).
+ * own, taken from a small pool of idle ones: an open is a login on
+ * PostgreSQL (several round trips) and 3 ms on SQLite (the schema parsed
+ * again; a read on a kept connection can take 0.02 ms).
  */
 #include "store/store_int.h"
 
@@ -12,16 +12,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- PostgreSQL's idle pool ------------------------------------------------------------
- * At most POOL_IDLE connections wait between reads, each with its URL;
- * more reads at once open more, closed when the pool is full. */
+/* ---- the idle pool ---------------------------------------------------------------------
+ * At most POOL_IDLE connections wait between reads, each with its key (the
+ * PostgreSQL URL or the SQLite file's path); more reads at once open more,
+ * closed when the pool is full. ad_store_close() drops its key's (before
+ * the writer's close, which is the last one: it checkpoints and removes the
+ * WAL) and moves pool_gen on: a read queued before that closes its
+ * connection instead of handing it back. */
 #define POOL_IDLE 4
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct {
-    char *url;
+    char *key;
     ad_db_t *db;
 } pool[POOL_IDLE];
-static size_t pool_busy; /* under pool_lock: connections out on a read */
+static size_t pool_busy;  /* under pool_lock: connections out on a read */
+static uint64_t pool_gen; /* under pool_lock: the drops so far */
 
 void ad_store_pool_counts(size_t *idle, size_t *busy)
 {
@@ -42,34 +47,85 @@ static void pool_busy_add(int d)
     pthread_mutex_unlock(&pool_lock);
 }
 
-static ad_db_t *pool_take(const char *url)
+static uint64_t pool_generation(void)
+{
+    pthread_mutex_lock(&pool_lock);
+    uint64_t gen = pool_gen;
+    pthread_mutex_unlock(&pool_lock);
+    return gen;
+}
+
+static ad_db_t *pool_take(const char *key)
 {
     ad_db_t *db = NULL;
     pthread_mutex_lock(&pool_lock);
     for (size_t i = 0; i < POOL_IDLE && db == NULL; i++) {
-        if (pool[i].db != NULL && strcmp(pool[i].url, url) == 0) {
+        if (pool[i].db != NULL && strcmp(pool[i].key, key) == 0) {
             db = pool[i].db;
             pool[i].db = NULL;
-            free(pool[i].url);
-            pool[i].url = NULL;
+            free(pool[i].key);
+            pool[i].key = NULL;
         }
     }
     pthread_mutex_unlock(&pool_lock);
     return db;
 }
 
-static void pool_give(const char *url, ad_db_t *db)
+/* Whether a read left db fit for the next: no transaction open and, on
+ * SQLite, no statement still stepping (it would keep its snapshot, and the
+ * WAL could not be restarted past it). Its page cache is given back: an
+ * idle connection keeps only its parsed schema. */
+static bool reusable(ad_db_t *db)
 {
+    if (db == NULL || !ad_db_get_autocommit(db)) {
+        return false;
+    }
+    sqlite3 *sq = ad_db_sqlite(db);
+    for (sqlite3_stmt *s = sq != NULL ? sqlite3_next_stmt(sq, NULL) : NULL; s != NULL;
+         s = sqlite3_next_stmt(sq, s)) {
+        if (sqlite3_stmt_busy(s)) {
+            return false;
+        }
+    }
+    if (sq != NULL) {
+        sqlite3_db_release_memory(sq);
+    }
+    return true;
+}
+
+/* db back to the pool, unless key was dropped since gen or it is unfit. */
+static void pool_give(const char *key, ad_db_t *db, uint64_t gen)
+{
+    bool fit = reusable(db);
     pthread_mutex_lock(&pool_lock);
-    for (size_t i = 0; i < POOL_IDLE && db != NULL; i++) {
+    for (size_t i = 0; i < POOL_IDLE && fit && db != NULL && gen == pool_gen; i++) {
         if (pool[i].db == NULL) {
             pool[i].db = db;
-            pool[i].url = ad_xstrdup(url);
+            pool[i].key = ad_xstrdup(key);
             db = NULL;
         }
     }
     pthread_mutex_unlock(&pool_lock);
-    ad_store_conn_close(db); /* the pool is full (or db is NULL) */
+    ad_store_conn_close(db); /* the pool is full, dropped or db unfit (or db is NULL) */
+}
+
+void ad_store_pool_drop(const char *key)
+{
+    ad_db_t *gone[POOL_IDLE] = {NULL};
+    pthread_mutex_lock(&pool_lock);
+    pool_gen++;
+    for (size_t i = 0; i < POOL_IDLE; i++) {
+        if (pool[i].db != NULL && strcmp(pool[i].key, key) == 0) {
+            gone[i] = pool[i].db;
+            pool[i].db = NULL;
+            free(pool[i].key);
+            pool[i].key = NULL;
+        }
+    }
+    pthread_mutex_unlock(&pool_lock);
+    for (size_t i = 0; i < POOL_IDLE; i++) {
+        ad_store_conn_close(gone[i]);
+    }
 }
 
 /* ---- reads on the pool -------------------------------------------------------------- */
@@ -78,7 +134,8 @@ typedef struct {
     uv_work_t work;
     /* Copies, not the store: a pool read may outlive ad_store_close(). */
     char *path;
-    char *url; /* PostgreSQL's, or NULL */
+    char *url;    /* PostgreSQL's, or NULL */
+    uint64_t gen; /* pool_gen when it was queued */
     bool full;
     int busy_ms;
     ad_store_read_fn fn;
@@ -100,11 +157,12 @@ static void read_work(uv_work_t *w)
      * restarted) is asked first, one round trip, instead of running fn on
      * it: fn runs once, as its results are not made twice. A connection
      * lost during fn is an outage for this read (a 503), not a retry. */
-    ad_db_t *db = r->url != NULL ? pool_take(r->url) : NULL;
+    const char *key = r->url != NULL ? r->url : r->path;
+    ad_db_t *db = pool_take(key);
     double rtt = 0;
-    while (db != NULL && (ad_db_pg_stale(db) || ad_db_pg_ping(db, &rtt) != 0)) {
+    while (r->url != NULL && db != NULL && (ad_db_pg_stale(db) || ad_db_pg_ping(db, &rtt) != 0)) {
         ad_store_conn_close(db);
-        db = pool_take(r->url);
+        db = pool_take(key);
     }
     if (db == NULL) {
         char err[512];
@@ -116,20 +174,14 @@ static void read_work(uv_work_t *w)
             return;
         }
     }
-    if (r->url != NULL) {
-        pool_busy_add(1);
-    }
+    pool_busy_add(1);
     r->rc = r->fn(db, r->ctx);
-    if (r->url != NULL) {
-        pool_busy_add(-1);
-    }
+    pool_busy_add(-1);
     if (r->url != NULL && ad_db_pg_lost(db)) {
         r->rc = r->rc != 0 ? AD_EUNAVAIL : 0;
         ad_store_conn_close(db); /* not back to the pool: it is gone */
-    } else if (r->url != NULL && ad_db_get_autocommit(db)) {
-        pool_give(r->url, db);
     } else {
-        ad_store_conn_close(db);
+        pool_give(key, db, r->gen);
     }
 }
 
@@ -149,6 +201,7 @@ void ad_store_read_async(ad_store_t *st, ad_store_read_fn fn, ad_store_done_cb d
     read_job_t *r = ad_xcalloc(1, sizeof(*r));
     r->path = ad_xstrdup(st->path);
     r->url = st->url != NULL ? ad_xstrdup(st->url) : NULL;
+    r->gen = pool_generation();
     r->full = st->durability_full;
     r->busy_ms = st->busy_ms;
     r->fn = fn;

@@ -68,6 +68,9 @@ struct ad_store {
 void ad_store_writer_start(ad_store_t *st);
 void ad_store_writer_stop(ad_store_t *st);
 void ad_store_writer_close(ad_store_t *st, uv_close_cb on_closed);
+/* read.c: closes key's idle read connections (the file's path, or the URL);
+ * a read queued before closes its own after it. ad_store_close(). */
+void ad_store_pool_drop(const char *key);
 
 /* ---- the event log (evlog.c) -------------------------------------------------
  * The bus's events on disk: append-only segment files in one folder, each

@@ -71,9 +71,10 @@ int ad_store_conn_open_st(const ad_store_t *st, bool writer, ad_db_t **out, char
                           size_t errsz);
 /* The read connection, for bounded indexed reads on the loop thread. */
 ad_db_t *ad_store_rdb(ad_store_t *st);
-/* PostgreSQL's idle pool: connections waiting and out on a read. Any thread. */
+/* The pool of read connections: idle ones, and ones out on a read. Any thread. */
 void ad_store_pool_counts(size_t *idle, size_t *busy);
-/* Heavier reads on the libuv thread pool, on a read connection of their own.
+/* Heavier reads on the libuv thread pool, on a pooled read connection (kept
+ * for the next only if fn left no transaction open, no statement stepping).
  * fn runs on a pool thread; done runs on the loop with fn's return code. */
 typedef int (*ad_store_read_fn)(ad_db_t *db, void *ctx);
 void ad_store_read_async(ad_store_t *st, ad_store_read_fn fn, ad_store_done_cb done, void *ctx);

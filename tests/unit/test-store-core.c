@@ -975,6 +975,101 @@ static void heavy_reads_run_on_the_pool(void **state)
     close_store(f, st);
 }
 
+/* SQLite's pool reads keep their connection for the next read (an open
+ * parses the schema again: 3 ms), only one a read left fit (no statement
+ * still stepping: it would hold its snapshot), and never past a drop: a
+ * read out at ad_store_close() closes its own, and the close drops the
+ * idle ones before the writer's, whose close removes the WAL. */
+typedef struct {
+    sqlite3 *sq;
+    bool stepping;          /* leave the statement stepping */
+    uv_sem_t *entered, *go; /* when set: say so, then wait for go */
+    int rc;
+    bool done;
+} kept_t;
+
+static int kept_conn(ad_db_t *db, void *ctx)
+{
+    kept_t *k = ctx;
+    k->sq = ad_db_sqlite(db);
+    if (k->entered != NULL) {
+        uv_sem_post(k->entered);
+        uv_sem_wait(k->go);
+    }
+    ad_db_stmt_t *s = ad_store_stmt(db, "SELECT 1 UNION ALL SELECT 2");
+    if (s == NULL || ad_db_step(s) != AD_DB_ROW) {
+        return AD_EIO;
+    }
+    if (!k->stepping) {
+        ad_db_reset(s);
+    }
+    return 0;
+}
+
+static void kept_done(int rc, void *ctx)
+{
+    kept_t *k = ctx;
+    k->rc = rc;
+    k->done = true;
+}
+
+static size_t kept_read(fixture_t *f, ad_store_t *st, kept_t *k)
+{
+    ad_store_read_async(st, kept_conn, kept_done, k);
+    while (!k->done) {
+        uv_run(&f->loop, UV_RUN_ONCE);
+    }
+    assert_int_equal(k->rc, 0);
+    size_t idle = 0, busy = 0;
+    ad_store_pool_counts(&idle, &busy);
+    assert_int_equal(busy, 0);
+    return idle;
+}
+
+static void sqlite_pool_reads_keep_their_connection(void **state)
+{
+    STORE_FX_SQLITE_ONLY("PostgreSQL's pool has its own test below");
+    fixture_t *f = *state;
+    ad_store_t *st = open_ok(f);
+    kept_t a = {0}, b = {0}, c = {.stepping = true}, d = {0};
+    assert_int_equal(kept_read(f, st, &a), 1);
+    assert_int_equal(kept_read(f, st, &b), 1);
+    assert_ptr_equal(b.sq, a.sq);              /* the same connection, not opened again */
+    assert_int_equal(kept_read(f, st, &c), 0); /* left stepping: closed */
+    assert_ptr_equal(c.sq, a.sq);
+    assert_int_equal(kept_read(f, st, &d), 1); /* a new one, kept */
+    /* A read out while the pool is dropped closes its connection after. */
+    uv_sem_t entered, go;
+    assert_int_equal(uv_sem_init(&entered, 0), 0);
+    assert_int_equal(uv_sem_init(&go, 0), 0);
+    kept_t e = {.entered = &entered, .go = &go};
+    ad_store_read_async(st, kept_conn, kept_done, &e);
+    uv_sem_wait(&entered); /* it took the idle connection */
+    ad_store_pool_drop(f->path);
+    uv_sem_post(&go);
+    while (!e.done) {
+        uv_run(&f->loop, UV_RUN_ONCE);
+    }
+    assert_int_equal(e.rc, 0);
+    assert_ptr_equal(e.sq, d.sq);
+    size_t idle = 9, busy = 9;
+    ad_store_pool_counts(&idle, &busy);
+    assert_int_equal(idle, 0);
+    uv_sem_destroy(&entered);
+    uv_sem_destroy(&go);
+    /* One kept again; the store's close drops it, and the WAL goes with
+     * the writer's connection, the last. */
+    kept_t g = {0};
+    assert_int_equal(kept_read(f, st, &g), 1);
+    char wal[320];
+    snprintf(wal, sizeof(wal), "%s-wal", f->path);
+    assert_int_equal(access(wal, F_OK), 0);
+    close_store(f, st);
+    ad_store_pool_counts(&idle, &busy);
+    assert_int_equal(idle, 0);
+    assert_int_not_equal(access(wal, F_OK), 0);
+}
+
 /* A pooled PostgreSQL connection the server ended while it waited (it
  * restarted, or an admin terminated it): the next read runs its function
  * once, on a live connection. A read's function builds its answer as it
@@ -1085,6 +1180,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(statement_cache_reuses_by_literal, setup,
                                         store_fx_teardown),
         cmocka_unit_test_setup_teardown(heavy_reads_run_on_the_pool, setup, store_fx_teardown),
+        cmocka_unit_test_setup_teardown(sqlite_pool_reads_keep_their_connection, setup,
+                                        store_fx_teardown),
         cmocka_unit_test_setup_teardown(a_pooled_connection_ended_by_the_server_is_not_read_on,
                                         setup, store_fx_teardown),
         cmocka_unit_test_setup_teardown(lost_commit_answer_found_applied_is_not_run_again, setup,
