@@ -44,7 +44,12 @@ async function start({ durability = 'normal', args = [], dataDir, bin = BIN, tim
   h.dataDir = dir;
   h.base = `http://127.0.0.1:${port}`;
   const stop = h.stop;
-  h.stop = async (keep) => { await stop(); if (!keep && !dataDir) fs.rmSync(dir, { recursive: true, force: true }); };
+  h.made = []; // folders made for this server (seedAgent's workspaces), removed with it
+  h.stop = async (keep) => {
+    await stop();
+    for (const m of h.made) fs.rmSync(m, { recursive: true, force: true });
+    if (!keep && !dataDir) fs.rmSync(dir, { recursive: true, force: true });
+  };
   return h;
 }
 
@@ -71,6 +76,7 @@ async function healthz(h) {
 // {agentId, ...} or throws with the first step that failed.
 async function seedAgent(h, { executor, name = 'bench-agent', extra = {} } = {}) {
   const wsPath = fs.mkdtempSync(path.join(os.tmpdir(), 'agentd-bench-ws-'));
+  if (h.made) h.made.push(wsPath);
   // A workspace must be a git repository with a commit.
   const git = (...a) => execFileSync('git', ['-C', wsPath, '-c', 'user.name=bench', '-c', 'user.email=bench@localhost', ...a], { stdio: 'ignore' });
   git('init', '-q', '-b', 'main');
