@@ -205,15 +205,38 @@ static void quiet(void *ud, const char *msg)
     AD_UNUSED(msg);
 }
 
+/* A session of the daemon's. Its transactions are the writer's, sent back
+ * to back; one left open (its plane frozen by SIGSTOP or a paused VM) kept
+ * its row locks for as long as the session lived, and another plane's
+ * takeover of a lapsed run lease waited behind them, with everything that
+ * plane wrote. The server ends such a session after 6 s, a run lease
+ * (AD_PLANES_LEASE_MS, src/cluster); the frozen plane reconnects when it
+ * wakes and runs its group again, as after any lost connection. */
+static const char idle_tx[] = "SET idle_in_transaction_session_timeout = 6000";
+
+static int session(const char *url, PGconn **out, char *err, size_t errsz)
+{
+    int e = ad_store_pg_connect(url, out, err, errsz);
+    if (e == 0) {
+        ad_pq.PQsetNoticeProcessor(*out, quiet, NULL);
+        PGresult *r = ad_pq.PQexec(*out, idle_tx);
+        if (ad_pq.PQresultStatus(r) != PGRES_COMMAND_OK) {
+            ad_log(AD_LOG_WARN, "store", "cannot bound idle transactions: %s",
+                   ad_pq.PQerrorMessage(*out));
+        }
+        ad_pq.PQclear(r);
+    }
+    return e;
+}
+
 int ad_db_pg_open(const char *url, ad_db_t **out, char *err, size_t errsz)
 {
     *out = NULL;
     PGconn *c = NULL;
-    int e = ad_store_pg_connect(url, &c, err, errsz);
+    int e = session(url, &c, err, errsz);
     if (e != 0) {
         return e;
     }
-    ad_pq.PQsetNoticeProcessor(c, quiet, NULL);
     ad_db_t *db = ad_db_alloc(AD_DB_PG);
     db->pg = ad_xcalloc(1, sizeof(*db->pg));
     db->pg->c = c;
@@ -252,12 +275,11 @@ int ad_db_pg_reconnect(ad_db_t *db)
     struct ad_db_pg *p = db->pg;
     PGconn *c = NULL;
     char err[512];
-    int e = ad_store_pg_connect(p->url, &c, err, sizeof(err));
+    int e = session(p->url, &c, err, sizeof(err));
     if (e != 0) {
         state_down(err);
         return AD_EUNAVAIL;
     }
-    ad_pq.PQsetNoticeProcessor(c, quiet, NULL);
     if (p->c != NULL) {
         ad_pq.PQfinish(p->c);
     }

@@ -975,6 +975,45 @@ static void heavy_reads_run_on_the_pool(void **state)
     close_store(f, st);
 }
 
+/* A plane frozen in the middle of its writer's transaction (SIGSTOP, a
+ * paused VM) kept its row locks for as long as its session lived: another
+ * plane's takeover of the run lease waited behind them, and every write of
+ * that plane with it (CI saw it in planes-fence.test.js). The daemon's
+ * sessions have the server end a transaction left idle after 6 s. */
+static void a_transaction_left_open_holds_its_locks_a_lease_at_most(void **state)
+{
+    STORE_FX_PG_ONLY("the server's sessions");
+    fixture_t *f = *state;
+    ad_store_t *st = open_ok(f);
+    ad_db_t *frozen = store_fx_conn(f); /* ad_db_pg_open, as the daemon's */
+    assert_int_equal(ad_store_exec(frozen, "BEGIN"), 0);
+    assert_int_equal(ad_store_exec(frozen, "INSERT INTO settings (key, value, type, updated_at) "
+                                           "VALUES ('fence', 'frozen', 'string', 0)"),
+                     0);
+    /* the same row through the writer waits for the frozen one's lock */
+    sql_job_t j = {.sql = "INSERT INTO settings (key, value, type, updated_at) VALUES ('fence', "
+                          "'writer', 'string', 1) ON CONFLICT (key) DO UPDATE SET value = 'writer'",
+                   .rc = 1};
+    ad_store_submit(st, sql_job, sql_done, &j);
+    uint64_t end = ad_mono_ms() + 30000; /* far past the 6 s: never when it is not there */
+    while (j.rc == 1 && ad_mono_ms() < end) {
+        uv_run(&f->loop, UV_RUN_NOWAIT);
+        usleep(1000);
+    }
+    int waited = j.rc;
+    int ended = ad_store_exec(frozen, "SELECT 1"); /* fails: the server ended it */
+    ad_store_conn_close(frozen);                   /* (and the lock with it, when the test fails) */
+    while (j.rc == 1) {
+        uv_run(&f->loop, UV_RUN_ONCE);
+    }
+    close_store(f, st);
+    assert_int_equal(waited, 0);
+    assert_int_not_equal(ended, 0);
+    assert_int_equal(store_fx_int(f, "SELECT count(*) FROM settings WHERE key = 'fence' AND "
+                                     "value = 'writer'"),
+                     1);
+}
+
 /* SQLite's pool reads keep their connection for the next read (an open
  * parses the schema again: 3 ms), only one a read left fit (no statement
  * still stepping: it would hold its snapshot), and never past a drop: a
@@ -1180,6 +1219,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(statement_cache_reuses_by_literal, setup,
                                         store_fx_teardown),
         cmocka_unit_test_setup_teardown(heavy_reads_run_on_the_pool, setup, store_fx_teardown),
+        cmocka_unit_test_setup_teardown(a_transaction_left_open_holds_its_locks_a_lease_at_most,
+                                        setup, store_fx_teardown),
         cmocka_unit_test_setup_teardown(sqlite_pool_reads_keep_their_connection, setup,
                                         store_fx_teardown),
         cmocka_unit_test_setup_teardown(a_pooled_connection_ended_by_the_server_is_not_read_on,
