@@ -55,17 +55,26 @@ static uint64_t pool_generation(void)
     return gen;
 }
 
+/* Slot i's connection when it is key's (emptying the slot), else NULL.
+ * Under pool_lock. */
+static ad_db_t *slot_take(size_t i, const char *key)
+{
+    ad_db_t *db = pool[i].db;
+    if (db == NULL || strcmp(pool[i].key, key) != 0) {
+        return NULL;
+    }
+    pool[i].db = NULL;
+    free(pool[i].key);
+    pool[i].key = NULL;
+    return db;
+}
+
 static ad_db_t *pool_take(const char *key)
 {
     ad_db_t *db = NULL;
     pthread_mutex_lock(&pool_lock);
     for (size_t i = 0; i < POOL_IDLE && db == NULL; i++) {
-        if (pool[i].db != NULL && strcmp(pool[i].key, key) == 0) {
-            db = pool[i].db;
-            pool[i].db = NULL;
-            free(pool[i].key);
-            pool[i].key = NULL;
-        }
+        db = slot_take(i, key);
     }
     pthread_mutex_unlock(&pool_lock);
     return db;
@@ -115,12 +124,7 @@ void ad_store_pool_drop(const char *key)
     pthread_mutex_lock(&pool_lock);
     pool_gen++;
     for (size_t i = 0; i < POOL_IDLE; i++) {
-        if (pool[i].db != NULL && strcmp(pool[i].key, key) == 0) {
-            gone[i] = pool[i].db;
-            pool[i].db = NULL;
-            free(pool[i].key);
-            pool[i].key = NULL;
-        }
+        gone[i] = slot_take(i, key);
     }
     pthread_mutex_unlock(&pool_lock);
     for (size_t i = 0; i < POOL_IDLE; i++) {
