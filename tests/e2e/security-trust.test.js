@@ -329,7 +329,8 @@ test('a Claude agent whose approved write rewrites .git does not choose its next
 test('an agent in a main worktree that writes .git/commondir: a refresh and a diff refuse the workspace, saying why', async () => {
   const d = await daemon.start({ needUrl: true });
   try {
-    const a = await workspace(d, d.authHeaders, { 'secret.txt': 'org-a-secret-4242\n' }, 'a1');
+    // a worktree name no temporary folder's random suffix can hold
+    const a = await workspace(d, d.authHeaders, { 'secret.txt': 'org-a-secret-4242\n' }, 'org-a-tree');
     const b = await orgB(d);
     const w = await workspace(d, b.admin, {}, 'b1');
     const r0 = await call(d, 'GET', `/api/workspaces/${w.ws}`, undefined, b.admin);
@@ -340,7 +341,7 @@ test('an agent in a main worktree that writes .git/commondir: a refresh and a di
     const out = await runToDone(d, b.admin, first);
     assert.match(out, /WROTE/, `the agent could not write .git/commondir: ${out}`);
     const r = await call(d, 'POST', `/api/workspaces/${w.ws}/refresh`, {}, b.admin);
-    assert.doesNotMatch(r.text, new RegExp(`${a.dir}|a1`), 'org A\'s worktrees came into org B\'s workspace');
+    assert.doesNotMatch(r.text, new RegExp(`${a.dir}|org-a-tree`), 'org A\'s worktrees came into org B\'s workspace');
     assert.equal(r.status, 409, r.text);
     assert.equal(r.body.error.details.reason, 'untrusted_git');
     const diff = await call(d, 'GET', `/api/worktrees/${w.wt.id}/diff`, undefined, b.read);
