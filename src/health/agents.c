@@ -4,9 +4,13 @@
  * cgroup is measured from it (cpu.stat, memory.stat: one read each); a run
  * without one from /proc, summing the processes of its session (the
  * supervisor starts every tree with setsid, so the leader's pid is the
- * session id). Finding the members means reading every /proc/<pid>/stat,
- * so that full scan runs every AD_HEALTH_SCAN_EVERY samples (or when a new
- * tree appears); in between only the members found are read.
+ * session id). Finding every member means reading every /proc/<pid>/stat,
+ * so that full scan runs every AD_HEALTH_SCAN_EVERY samples; a tree new
+ * since the last sample is found from its leader down, through each
+ * member's children file (what it costs is the tree's size, not the
+ * machine's). In between only the members found are read. A member the
+ * walk cannot see (a child of a thread other than its process's first,
+ * one whose parent died) is found by the next full scan.
  */
 #include "health/health_int.h"
 
@@ -61,24 +65,60 @@ static void scan(ad_health_agents_t *a, const ad_health_target_t *t, size_t n, c
     closedir(d);
 }
 
-static bool needs_scan(const ad_health_agents_t *a, const ad_health_target_t *t, size_t n)
+static bool known(const ad_health_agents_t *a, pid_t leader)
 {
-    if (a->since_scan >= AD_HEALTH_SCAN_EVERY) {
-        return true;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (t[i].cgroup[0] != '\0') {
-            continue;
-        }
-        bool known = false;
-        for (size_t k = 0; k < a->nprev && !known; k++) {
-            known = a->prev[k].leader == t[i].pid;
-        }
-        if (!known) {
+    for (size_t k = 0; k < a->nprev; k++) {
+        if (a->prev[k].leader == leader) {
             return true;
         }
     }
     return false;
+}
+
+/* A tree new since the last sample: its leader and, breadth first, every
+ * child still in its session. The members array is the walk's queue. */
+static void adopt(ad_health_agents_t *a, pid_t leader, char *buf, size_t bufsz)
+{
+    size_t keep = 0;
+    for (size_t m = 0; m < a->nmembers; m++) {
+        if (a->members[m].leader != leader) {
+            a->members[keep++] = a->members[m]; /* (left from before it went) */
+        }
+    }
+    a->nmembers = keep;
+    pid_t session;
+    uint64_t ticks, rss;
+    if (a->nmembers >= AD_HEALTH_MAX_MEMBERS ||
+        !proc_stat(a, leader, &session, &ticks, &rss, buf, bufsz) || session != leader) {
+        return;
+    }
+    size_t from = a->nmembers;
+    a->members[a->nmembers++] = (ad_health_member_t){leader, leader};
+    pid_t kids[512];
+    for (size_t q = from; q < a->nmembers; q++) {
+        char f[96];
+        pid_t p = a->members[q].pid;
+        snprintf(f, sizeof(f), "%s/%d/task/%d/children", a->proc, (int)p, (int)p);
+        size_t nk = 0;
+        if (ad_health_read_file(f, buf, bufsz) > 0) {
+            for (char *c = buf; *c != '\0' && nk < AD_ARRAY_LEN(kids);) {
+                char *end;
+                long k = strtol(c, &end, 10);
+                if (end == c) {
+                    break;
+                }
+                kids[nk++] = (pid_t)k;
+                c = end;
+            }
+        }
+        /* (buf is reused for each child's stat) */
+        for (size_t i = 0; i < nk && a->nmembers < AD_HEALTH_MAX_MEMBERS; i++) {
+            if (kids[i] > 0 && proc_stat(a, kids[i], &session, &ticks, &rss, buf, bufsz) &&
+                session == leader) {
+                a->members[a->nmembers++] = (ad_health_member_t){kids[i], leader};
+            }
+        }
+    }
 }
 
 /* Sums the members of each tree into its agent; members that are gone
@@ -194,8 +234,14 @@ void ad_health_agents_read(ad_health_agents_t *a, const ad_health_target_t *t, s
         }
     }
     if (any_proc) {
-        if (needs_scan(a, t, n)) {
+        if (a->since_scan >= AD_HEALTH_SCAN_EVERY) {
             scan(a, t, n, buf, bufsz);
+        } else {
+            for (size_t i = 0; i < n; i++) {
+                if (t[i].cgroup[0] == '\0' && !known(a, t[i].pid)) {
+                    adopt(a, t[i].pid, buf, bufsz);
+                }
+            }
         }
         a->since_scan++;
         sum_members(a, t, n, cpu, s, buf, bufsz);

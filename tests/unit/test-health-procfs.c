@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "health/health_int.h"
@@ -111,6 +113,21 @@ static void write_stat(const char *dir, int pid, int session, int ticks, int rss
     fclose(f);
 }
 
+/* What /proc/<pid>/task/<pid>/children says: "101 102 ". */
+static void write_children(const char *dir, int pid, const char *kids)
+{
+    char p[512];
+    snprintf(p, sizeof(p), "%s/%d/task", dir, pid);
+    mkdir(p, 0700);
+    snprintf(p, sizeof(p), "%s/%d/task/%d", dir, pid, pid);
+    mkdir(p, 0700);
+    snprintf(p, sizeof(p), "%s/%d/task/%d/children", dir, pid, pid);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs(kids, f);
+    fclose(f);
+}
+
 static void agents_are_summed_by_session(void **state)
 {
     AD_UNUSED(state);
@@ -118,6 +135,7 @@ static void agents_are_summed_by_session(void **state)
     assert_non_null(mkdtemp(dir));
     write_stat(dir, 100, 100, 10, 100); /* the leader */
     write_stat(dir, 101, 100, 20, 50);  /* its child */
+    write_children(dir, 100, "101 ");
     write_stat(dir, 200, 200, 99, 999); /* someone else */
     static ad_health_agents_t a;
     static ad_health_sample_t s;
@@ -140,6 +158,98 @@ static void agents_are_summed_by_session(void **state)
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
+}
+
+/* A new tree is found from its leader down, without reading the rest of
+ * /proc: its children's children count at once, a child that left the
+ * session does not, and a member no children file names (its parent
+ * died) only at the next full scan. */
+static void a_new_tree_is_walked_from_its_leader(void **state)
+{
+    AD_UNUSED(state);
+    char dir[] = "/tmp/agentd-proc-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    write_stat(dir, 300, 300, 1, 10);
+    write_children(dir, 300, "301 302 ");
+    write_stat(dir, 301, 300, 1, 20);
+    write_children(dir, 301, "303 ");
+    write_stat(dir, 303, 300, 1, 40);  /* a grandchild */
+    write_stat(dir, 302, 302, 1, 999); /* its own session (setsid): not the tree's */
+    write_stat(dir, 304, 300, 1, 80);  /* an orphan of the session */
+    static ad_health_agents_t a;
+    static ad_health_sample_t s;
+    memset(&a, 0, sizeof(a));
+    a.proc = dir;
+    ad_health_target_t t = {.agent_id = "ag_2", .org = "org_default", .pid = 300};
+    ad_health_agents_read(&a, &t, 1, &s, text, sizeof(text));
+    assert_int_equal(s.agents[0].nprocs, 3);
+    assert_int_equal(s.agents[0].rss_bytes, 70 * (uint64_t)sysconf(_SC_PAGESIZE));
+    /* the walk read no stat of a process outside the tree (304's is unread:
+       the full scan is what finds it) */
+    for (unsigned i = 1; i < AD_HEALTH_SCAN_EVERY; i++) {
+        ad_health_agents_read(&a, &t, 1, &s, text, sizeof(text));
+        assert_int_equal(s.agents[0].nprocs, 3);
+    }
+    ad_health_agents_read(&a, &t, 1, &s, text, sizeof(text));
+    assert_int_equal(s.agents[0].nprocs, 4);
+    assert_int_equal(s.agents[0].rss_bytes, 150 * (uint64_t)sysconf(_SC_PAGESIZE));
+    /* a leader that is not its session's is no tree */
+    ad_health_target_t bad = {.agent_id = "ag_3", .org = "org_default", .pid = 301};
+    memset(&a, 0, sizeof(a));
+    a.proc = dir;
+    ad_health_agents_read(&a, &bad, 1, &s, text, sizeof(text));
+    assert_int_equal(s.agents[0].nprocs, 0);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* The same walk on this machine's /proc: a session leader with a child
+ * and a grandchild is three processes at its first sample. */
+static void a_real_tree_is_walked_at_its_first_sample(void **state)
+{
+    AD_UNUSED(state);
+    int ready[2];
+    assert_int_equal(pipe(ready), 0);
+    pid_t leader = fork();
+    assert_true(leader >= 0);
+    if (leader == 0) {
+        setsid();
+        for (int i = 0; i < 2; i++) { /* a child, and its child */
+            pid_t k = fork();
+            if (k < 0) {
+                _exit(1);
+            }
+            if (k > 0) {
+                break;
+            }
+        }
+        if (write(ready[1], "x", 1) != 1) {
+            _exit(1);
+        }
+        pause();
+        _exit(0);
+    }
+    char c[3];
+    size_t got = 0;
+    while (got < 3) { /* each of the three says it is there */
+        ssize_t n = read(ready[0], c + got, sizeof(c) - got);
+        assert_true(n > 0);
+        got += (size_t)n;
+    }
+    static ad_health_agents_t a;
+    static ad_health_sample_t s;
+    memset(&a, 0, sizeof(a));
+    a.proc = "/proc";
+    ad_health_target_t t = {.agent_id = "ag_4", .org = "org_default", .pid = leader};
+    ad_health_agents_read(&a, &t, 1, &s, text, sizeof(text));
+    unsigned n = s.agents[0].nprocs;
+    kill(-leader, SIGKILL);
+    waitpid(leader, NULL, 0);
+    close(ready[0]);
+    close(ready[1]);
+    assert_int_equal(n, 3);
+    assert_true(s.agents[0].rss_bytes > 0);
 }
 
 static void score_drops_with_reasons(void **state)
@@ -260,6 +370,8 @@ int main(void)
         cmocka_unit_test(meminfo_load_and_pid_stat),
         cmocka_unit_test(temperature_sensor_is_the_cpu_package),
         cmocka_unit_test(agents_are_summed_by_session),
+        cmocka_unit_test(a_new_tree_is_walked_from_its_leader),
+        cmocka_unit_test(a_real_tree_is_walked_at_its_first_sample),
         cmocka_unit_test(score_drops_with_reasons),
         cmocka_unit_test(history_keeps_tiers_and_spikes),
         cmocka_unit_test(prometheus_text),
