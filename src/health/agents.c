@@ -4,8 +4,10 @@
  * cgroup is measured from it (cpu.stat, memory.stat: one read each); a run
  * without one from /proc, summing the processes of its session (the
  * supervisor starts every tree with setsid, so the leader's pid is the
- * session id). Finding every member means reading every /proc/<pid>/stat,
- * so that full scan runs every AD_HEALTH_SCAN_EVERY samples; a tree new
+ * session id). Finding every member means knowing every process's
+ * session: that full scan runs every AD_HEALTH_SCAN_EVERY samples and
+ * reads the stat of the processes the last one did not see (and of all,
+ * every AD_HEALTH_REREAD_EVERY scans); a tree new
  * since the last sample is found from its leader down, through each
  * member's children file (what it costs is the tree's size, not the
  * machine's). In between only the members found are read. A member the
@@ -39,30 +41,73 @@ static bool wanted(const ad_health_target_t *t, size_t n, pid_t session)
     return false;
 }
 
+static int by_pid(const void *x, const void *y)
+{
+    pid_t a = ((const ad_health_seen_t *)x)->pid, b = ((const ad_health_seen_t *)y)->pid;
+    return a < b ? -1 : a > b;
+}
+
+/* The session the last scan had for pid, if it saw it. */
+static bool seen_session(const ad_health_agents_t *a, pid_t pid, pid_t *session)
+{
+    ad_health_seen_t key = {pid, 0};
+    const ad_health_seen_t *s =
+        a->seen != NULL ? bsearch(&key, a->seen, a->nseen, sizeof(key), by_pid) : NULL;
+    if (s != NULL) {
+        *session = s->session;
+    }
+    return s != NULL;
+}
+
 /* Every process of /proc whose session is one of the trees without a
- * cgroup becomes a member. */
+ * cgroup becomes a member. Only the pids the last scan did not see are
+ * read (a readdir of /proc, then a stat a new process). */
 static void scan(ad_health_agents_t *a, const ad_health_target_t *t, size_t n, char *buf,
                  size_t bufsz)
 {
     a->nmembers = 0;
     a->since_scan = 0;
+    bool reread = a->scans++ % AD_HEALTH_REREAD_EVERY == 0;
     DIR *d = opendir(a->proc);
     if (d == NULL) {
         return;
     }
+    ad_health_seen_t *next = NULL;
+    size_t nnext = 0, cap = 0;
+    bool sorted = true;
     struct dirent *e;
-    while ((e = readdir(d)) != NULL && a->nmembers < AD_HEALTH_MAX_MEMBERS) {
+    while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] < '1' || e->d_name[0] > '9') {
             continue;
         }
         pid_t pid = (pid_t)strtol(e->d_name, NULL, 10);
         pid_t session;
         uint64_t ticks, rss;
-        if (proc_stat(a, pid, &session, &ticks, &rss, buf, bufsz) && wanted(t, n, session)) {
+        /* (a tree's leader is read always: its setsid may have come after
+           the last scan saw it) */
+        if ((reread || wanted(t, n, pid) || !seen_session(a, pid, &session)) &&
+            !proc_stat(a, pid, &session, &ticks, &rss, buf, bufsz)) {
+            continue; /* gone already */
+        }
+        if (wanted(t, n, session) && a->nmembers < AD_HEALTH_MAX_MEMBERS) {
             a->members[a->nmembers++] = (ad_health_member_t){pid, session};
+        }
+        if (nnext == cap && cap < AD_HEALTH_MAX_SEEN) {
+            cap = cap == 0 ? 1024 : cap * 2;
+            next = ad_xrealloc(next, cap * sizeof(*next));
+        }
+        if (nnext < cap) {
+            sorted = sorted && (nnext == 0 || next[nnext - 1].pid < pid);
+            next[nnext++] = (ad_health_seen_t){pid, session};
         }
     }
     closedir(d);
+    if (!sorted) {
+        qsort(next, nnext, sizeof(*next), by_pid); /* (/proc lists pids in order) */
+    }
+    free(a->seen);
+    a->seen = next;
+    a->nseen = nnext;
 }
 
 static bool known(const ad_health_agents_t *a, pid_t leader)
@@ -290,4 +335,11 @@ int ad_health_agent_of(const ad_health_agents_t *a, const ad_health_target_t *t,
         }
     }
     return -1;
+}
+
+void ad_health_agents_cleanup(ad_health_agents_t *a)
+{
+    free(a->seen);
+    a->seen = NULL;
+    a->nseen = 0;
 }

@@ -20,6 +20,8 @@
  * every this many samples; in between only the members found are read. */
 #define AD_HEALTH_SCAN_EVERY 5
 #define AD_HEALTH_MAX_MEMBERS 4096
+#define AD_HEALTH_REREAD_EVERY 6     /* full scans: every minute at 2 s */
+#define AD_HEALTH_MAX_SEEN (1 << 18) /* pids whose sessions are kept: 2 MiB */
 
 /* Reads a small file into buf (NUL-terminated). Returns the length, or -1. */
 ssize_t ad_health_read_file(const char *path, char *buf, size_t bufsz);
@@ -54,6 +56,10 @@ typedef struct {
     pid_t leader;
 } ad_health_member_t;
 typedef struct {
+    pid_t pid;
+    pid_t session;
+} ad_health_seen_t;
+typedef struct {
     ad_health_prev_t prev[AD_HEALTH_MAX_AGENTS];
     size_t nprev;
     ad_health_prev_t next[AD_HEALTH_MAX_AGENTS]; /* scratch of one read */
@@ -61,10 +67,20 @@ typedef struct {
     ad_health_member_t members[AD_HEALTH_MAX_MEMBERS];
     size_t nmembers;
     unsigned since_scan;
+    /* Each process's session as the last full scan had it, sorted by pid
+     * (owned; at most AD_HEALTH_MAX_SEEN: past it, read at each scan): a process's session changes
+     * only by its own setsid, which a member's every read checks, so a
+     * pid seen before is not read again. Every AD_HEALTH_REREAD_EVERY
+     * scans each is, in case the kernel gave a pid out again. */
+    ad_health_seen_t *seen;
+    size_t nseen;
+    unsigned scans;
     const char *proc; /* "/proc", or a test folder */
 } ad_health_agents_t;
 void ad_health_agents_read(ad_health_agents_t *a, const ad_health_target_t *t, size_t n,
                            ad_health_sample_t *s, char *buf, size_t bufsz);
+/* Frees what the reads kept (a stays usable: the next scan reads all). */
+void ad_health_agents_cleanup(ad_health_agents_t *a);
 /* The agent whose tree pid belongs to (by session, else cgroup), or -1. */
 int ad_health_agent_of(const ad_health_agents_t *a, const ad_health_target_t *t, size_t n,
                        unsigned pid, char *buf, size_t bufsz);

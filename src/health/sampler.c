@@ -102,6 +102,7 @@ static void work_cb(uv_work_t *w)
 static void health_free(ad_health_t *h)
 {
     ad_nvml_close(h->nvml);
+    ad_health_agents_cleanup(&h->agents);
     ad_health_history_cleanup(&h->hist);
     free(h->targets);
     free(h->next);

@@ -155,6 +155,7 @@ static void agents_are_summed_by_session(void **state)
     /* a GPU process is mapped to its agent by session */
     assert_int_equal(ad_health_agent_of(&a, &t, 1, 101, text, sizeof(text)), 0);
     assert_int_equal(ad_health_agent_of(&a, &t, 1, 200, text, sizeof(text)), -1);
+    ad_health_agents_cleanup(&a);
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
@@ -195,10 +196,48 @@ static void a_new_tree_is_walked_from_its_leader(void **state)
     assert_int_equal(s.agents[0].rss_bytes, 150 * (uint64_t)sysconf(_SC_PAGESIZE));
     /* a leader that is not its session's is no tree */
     ad_health_target_t bad = {.agent_id = "ag_3", .org = "org_default", .pid = 301};
+    ad_health_agents_cleanup(&a);
     memset(&a, 0, sizeof(a));
     a.proc = dir;
     ad_health_agents_read(&a, &bad, 1, &s, text, sizeof(text));
     assert_int_equal(s.agents[0].nprocs, 0);
+    ad_health_agents_cleanup(&a);
+    char cmd[600];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
+/* A full scan reads only the processes the last one did not see: a
+ * process's session is kept from that read (here one rewritten behind its
+ * back stays as first read) until the scan that reads them all again. A
+ * new process is read at the next scan, and a tree's leader at every one. */
+static void a_full_scan_reads_only_new_processes(void **state)
+{
+    AD_UNUSED(state);
+    char dir[] = "/tmp/agentd-proc-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    write_stat(dir, 400, 400, 1, 10);
+    write_stat(dir, 401, 999, 1, 20); /* another session's, at the first scan */
+    static ad_health_agents_t a;
+    static ad_health_sample_t s;
+    memset(&a, 0, sizeof(a));
+    a.proc = dir;
+    ad_health_target_t t = {.agent_id = "ag_5", .org = "org_default", .pid = 400};
+    /* the first full scan (the sixth read) reads every process */
+    for (unsigned i = 0; i <= AD_HEALTH_SCAN_EVERY; i++) {
+        ad_health_agents_read(&a, &t, 1, &s, text, sizeof(text));
+    }
+    assert_int_equal(s.agents[0].nprocs, 1);
+    write_stat(dir, 401, 400, 1, 20);
+    write_stat(dir, 402, 400, 1, 40); /* a new one */
+    for (unsigned scan = 1; scan <= AD_HEALTH_REREAD_EVERY; scan++) {
+        for (unsigned i = 0; i < AD_HEALTH_SCAN_EVERY; i++) {
+            ad_health_agents_read(&a, &t, 1, &s, text, sizeof(text));
+        }
+        /* 402 from the next scan on; 401 only from the one that reads all */
+        assert_int_equal(s.agents[0].nprocs, scan < AD_HEALTH_REREAD_EVERY ? 2 : 3);
+    }
+    ad_health_agents_cleanup(&a);
     char cmd[600];
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     assert_int_equal(system(cmd), 0);
@@ -244,6 +283,7 @@ static void a_real_tree_is_walked_at_its_first_sample(void **state)
     ad_health_target_t t = {.agent_id = "ag_4", .org = "org_default", .pid = leader};
     ad_health_agents_read(&a, &t, 1, &s, text, sizeof(text));
     unsigned n = s.agents[0].nprocs;
+    ad_health_agents_cleanup(&a);
     kill(-leader, SIGKILL);
     waitpid(leader, NULL, 0);
     close(ready[0]);
@@ -372,6 +412,7 @@ int main(void)
         cmocka_unit_test(agents_are_summed_by_session),
         cmocka_unit_test(a_new_tree_is_walked_from_its_leader),
         cmocka_unit_test(a_real_tree_is_walked_at_its_first_sample),
+        cmocka_unit_test(a_full_scan_reads_only_new_processes),
         cmocka_unit_test(score_drops_with_reasons),
         cmocka_unit_test(history_keeps_tiers_and_spikes),
         cmocka_unit_test(prometheus_text),
