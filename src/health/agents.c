@@ -31,6 +31,26 @@ static bool proc_stat(const ad_health_agents_t *a, pid_t pid, pid_t *session, ui
            ad_health_parse_pid_stat(buf, session, ticks, rss_pages);
 }
 
+/* The pids a file lists (a children file: "12 13 ", cgroup.procs: a line
+ * each), at most max, copied out so that buf can be read into again. */
+static size_t read_pids(const char *path, pid_t *out, size_t max, char *buf, size_t bufsz)
+{
+    size_t n = 0;
+    if (ad_health_read_file(path, buf, bufsz) <= 0) {
+        return 0;
+    }
+    for (char *c = buf; *c != '\0' && n < max;) {
+        char *end;
+        long pid = strtol(c, &end, 10); /* (skips the blank or newline before it) */
+        if (end == c) {
+            break;
+        }
+        out[n++] = (pid_t)pid;
+        c = end;
+    }
+    return n;
+}
+
 static bool wanted(const ad_health_target_t *t, size_t n, pid_t session)
 {
     for (size_t i = 0; i < n; i++) {
@@ -144,19 +164,7 @@ static void adopt(ad_health_agents_t *a, pid_t leader, char *buf, size_t bufsz)
         char f[96];
         pid_t p = a->members[q].pid;
         snprintf(f, sizeof(f), "%s/%d/task/%d/children", a->proc, (int)p, (int)p);
-        size_t nk = 0;
-        if (ad_health_read_file(f, buf, bufsz) > 0) {
-            for (char *c = buf; *c != '\0' && nk < AD_ARRAY_LEN(kids);) {
-                char *end;
-                long k = strtol(c, &end, 10);
-                if (end == c) {
-                    break;
-                }
-                kids[nk++] = (pid_t)k;
-                c = end;
-            }
-        }
-        /* (buf is reused for each child's stat) */
+        size_t nk = read_pids(f, kids, AD_ARRAY_LEN(kids), buf, bufsz);
         for (size_t i = 0; i < nk && a->nmembers < AD_HEALTH_MAX_MEMBERS; i++) {
             if (kids[i] > 0 && proc_stat(a, kids[i], &session, &ticks, &rss, buf, bufsz) &&
                 session == leader) {
@@ -207,20 +215,10 @@ static void read_cgroup(const ad_health_agents_t *a, const ad_health_target_t *t
     bool have_mem =
         ad_health_read_file(f, buf, bufsz) > 0 && ad_health_parse_memstat(buf, &ag->rss_bytes);
     snprintf(f, sizeof(f), "%s/cgroup.procs", t->cgroup);
-    if (ad_health_read_file(f, buf, bufsz) <= 0) {
-        return;
-    }
-    /* pids are copied out first: buf is reused for each member's stat */
     pid_t pids[256];
-    size_t n = 0;
-    for (char *p = buf; *p != '\0' && n < AD_ARRAY_LEN(pids);) {
-        char *end;
-        long pid = strtol(p, &end, 10);
-        if (end == p) {
-            break;
-        }
-        pids[n++] = (pid_t)pid;
-        p = *end == '\n' ? end + 1 : end;
+    size_t n = read_pids(f, pids, AD_ARRAY_LEN(pids), buf, bufsz);
+    if (n == 0) {
+        return;
     }
     ag->nprocs = (unsigned)n;
     long page = sysconf(_SC_PAGESIZE);
