@@ -7,12 +7,12 @@
  * session id). Finding every member means knowing every process's
  * session: that full scan runs every AD_HEALTH_SCAN_EVERY samples and
  * reads the stat of the processes the last one did not see (and of all,
- * every AD_HEALTH_REREAD_EVERY scans); a tree new
- * since the last sample is found from its leader down, through each
- * member's children file (what it costs is the tree's size, not the
- * machine's). In between only the members found are read. A member the
- * walk cannot see (a child of a thread other than its process's first,
- * one whose parent died) is found by the next full scan.
+ * every AD_HEALTH_REREAD_EVERY scans). A tree new since the last sample
+ * is found from its leader down, through each member's children file
+ * (what it costs is the tree's size, not the machine's). In between only
+ * the members found are read. A member the walk cannot see (a child of a
+ * thread other than its process's first, one whose parent died) is found
+ * by the next full scan.
  */
 #include "health/health_int.h"
 

@@ -68,10 +68,11 @@ typedef struct {
     size_t nmembers;
     unsigned since_scan;
     /* Each process's session as the last full scan had it, sorted by pid
-     * (owned; at most AD_HEALTH_MAX_SEEN: past it, read at each scan): a process's session changes
-     * only by its own setsid, which a member's every read checks, so a
-     * pid seen before is not read again. Every AD_HEALTH_REREAD_EVERY
-     * scans each is, in case the kernel gave a pid out again. */
+     * (owned; at most AD_HEALTH_MAX_SEEN, the rest read at each scan). A
+     * process's session changes only by its own setsid, which each read
+     * of a member checks, so a pid seen before is not read again; every
+     * AD_HEALTH_REREAD_EVERY scans all are, should the kernel have given
+     * a pid out again. */
     ad_health_seen_t *seen;
     size_t nseen;
     unsigned scans;
