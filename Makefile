@@ -51,7 +51,10 @@ else ifeq ($(BUILD),check)
   # Executables not position independent: an ASan build's globals carry
   # 200,000 relocations that every start of a PIE applies (a fifth of the
   # ~150 ms each `agentd` command costs here, and make check starts ~2,000).
-  MODE_CFLAGS := -O1 -g -fno-omit-frame-pointer $(SAN) -Werror -DAD_TEST_BUILD
+  # Line tables only (-g1), as the tsan build: a report's frames, inlined
+  # ones too, name function, file and line all the same, and a compile
+  # costs a fifth less (22 files of src/: 6.2 -> 5.0 CPU-s).
+  MODE_CFLAGS := -O1 -g1 -fno-omit-frame-pointer $(SAN) -Werror -DAD_TEST_BUILD
   MODE_LDFLAGS := -fsanitize=address
   EXE_LDFLAGS := -no-pie
   # ASan's defaults for this build, linked into each of its executables.
@@ -494,8 +497,10 @@ FORMAT_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
 	clang-format -i $(FORMAT_FILES)
 
+# A file per clang-format, one per core: 6.5 s on one core otherwise, at
+# the start of make check where nothing runs beside it.
 format-check:
-	clang-format --dry-run --Werror $(FORMAT_FILES)
+	@printf '%s\n' $(FORMAT_FILES) | xargs -P $(JOBS) -n 20 clang-format --dry-run --Werror
 
 # Functions we never call (CONTRIBUTING.md): each has a bounded replacement.
 BANNED := sprintf|vsprintf|strcpy|strcat|strtok|atoi|gets
