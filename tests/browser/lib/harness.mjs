@@ -344,10 +344,14 @@ export async function apiOk(base, method, p, body) {
 // too short.
 export const WAIT_MS = 60000;
 
-// Polls f() until it returns a truthy value; bounded in time.
+// Polls f() until it returns a truthy value; bounded in time. Every 100 ms
+// for the first second, then less often, to every 250 ms (as the e2e
+// files' until, tests/e2e/lib/api.js): each poll asks the page, and a
+// state seconds away is still seen within a quarter of a second.
 export async function until(f, what, ms = WAIT_MS) {
   const t0 = Date.now();
   let last;
+  let pause = 100;
   while (Date.now() - t0 < ms) {
     try {
       last = await f();
@@ -355,7 +359,8 @@ export async function until(f, what, ms = WAIT_MS) {
     } catch (e) {
       last = e;
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, pause));
+    if (Date.now() - t0 > 1000) pause = Math.min(250, Math.round(pause * 1.5));
   }
   throw new Error(`timed out waiting for ${what}; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
 }
