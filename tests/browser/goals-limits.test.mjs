@@ -83,7 +83,15 @@ test('a suspended agent says until when, and Resume now resumes it', { skip }, a
   // in the sidebar's row too
   await waitText(page.locator(`a.agent-link[href="#/agents/${id}"] .agent-badge`), /until \d\d:\d\d/, 'the list row');
   await page.getByRole('button', { name: 'Resume now' }).click();
-  await waitText(page.locator('.agent-head .agent-badge'), /^(?!.*until)/s, 'the note gone');
+  try {
+    await waitText(page.locator('.agent-head .agent-badge'), /^(?!.*until)/s, 'the note gone');
+  } catch (e) {
+    // what the page said of its request, and what the daemon holds (a
+    // fresh clone's make check once saw the note stay, no run started)
+    const toasts = await page.locator('.toasts').innerText().catch((t) => `(no toasts: ${t.message})`);
+    const now = (await api(d.url, 'GET', `/api/agents/${id}`)).data;
+    throw new Error(`${e.message}; toasts: ${JSON.stringify(toasts)}; the agent: ${now.status} ${JSON.stringify(now.statusReason)}`);
+  }
   await until(async () => {
     const m = (await api(d.url, 'GET', `/api/agents/${id}/messages?limit=50`)).data.messages;
     return m.some((x) => x.role === 'user' && x.content === 'continue') && m.some((x) => x.role === 'assistant' && x.content.includes('Hello from the mock.'));
