@@ -32,9 +32,11 @@ const FETCH_DEFAULTS = {
   'user-agent': 'node', 'accept-encoding': 'gzip, deflate',
 };
 // A pooled connection the daemon closed as idle while a request went out on
-// it fails with ECONNRESET: the agent closes its idle connections first (the
-// daemon's default idle timeout is 60 s), and such a request is sent once
-// more on a new connection, as undici's fetch does.
+// it fails with ECONNRESET: the agent closes its idle connections first, at
+// 4 s (the daemon's default idle timeout is 60 s; the agent's timer ends only idle
+// connections, a slow answer is waited for), and a request that met it on
+// a reused connection is sent once more on a new one (request.reusedSocket,
+// Node's documented remedy).
 const keepAlive = new http.Agent({ keepAlive: true, timeout: 4000 });
 
 function send(url, method, headers, payload, fresh) {
