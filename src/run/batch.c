@@ -125,6 +125,9 @@ struct ad_run_stuck {
     inflight_t *f;      /* a batch, or NULL: */
     ad_run_after_fn fn; /* a call due once everything before it is stored */
     void *ud;
+    bool again; /* fn makes a store call the store refused for space: it is
+                   at the writer while r->retrying, its answer comes to
+                   ad_run_store_again, and it leaves the queue once stored */
 };
 
 static void stuck_insert(ad_runner_t *r, ad_run_stuck_t *e)
@@ -159,6 +162,14 @@ static void arm_retry(ad_runner_t *r)
     }
 }
 
+/* The first in the stuck queue was refused again: tried after twice the
+ * wait, up to the max. */
+static void retry_later(ad_runner_t *r)
+{
+    r->retry_ms = r->retry_ms * 2 > AD_RUN_RETRY_MAX_MS ? AD_RUN_RETRY_MAX_MS : r->retry_ms * 2;
+    arm_retry(r);
+}
+
 /* Goes through the stuck queue: calls due, the next batch to the writer;
  * when it is empty, the runs go on. */
 static void stuck_next(ad_runner_t *r)
@@ -168,6 +179,11 @@ static void stuck_next(ad_runner_t *r)
         if (e->f != NULL) {
             r->retrying = true;
             ad_store_messages_insert(r->store, e->f->rows, e->f->batch.n, on_retry_done, e);
+            return;
+        }
+        if (e->again) {
+            r->retrying = true;
+            e->fn(e->ud, false);
             return;
         }
         r->stuck = e->next;
@@ -193,8 +209,7 @@ static void on_retry_done(int rc, void *ud)
     ad_runner_t *r = f->r;
     r->retrying = false;
     if (rc != 0 && retryable(rc) && !r->closing) {
-        r->retry_ms = r->retry_ms * 2 > AD_RUN_RETRY_MAX_MS ? AD_RUN_RETRY_MAX_MS : r->retry_ms * 2;
-        arm_retry(r);
+        retry_later(r);
         return;
     }
     r->stuck = e->next;
@@ -244,6 +259,42 @@ void ad_run_after_stored(ad_runner_t *r, ad_run_after_fn fn, void *ud)
     e->fn = fn;
     e->ud = ud;
     stuck_insert(r, e);
+}
+
+bool ad_run_store_again(ad_runner_t *r, int rc, ad_run_after_fn fn, void *ud)
+{
+    ad_run_stuck_t *e = r->stuck;
+    if (e != NULL && e->again && e->ud == ud && r->retrying) { /* its call, tried again */
+        r->retrying = false;
+        if (retryable(rc) && !r->closing) {
+            retry_later(r);
+            return true;
+        }
+        r->stuck = e->next;
+        free(e);
+        if (!r->closing) {
+            stuck_next(r);
+        }
+        return false;
+    }
+    if (!retryable(rc) || r->closing) {
+        return false;
+    }
+    bool first = r->stuck == NULL;
+    e = ad_xcalloc(1, sizeof(*e));
+    e->seq = r->batch_seq++;
+    e->fn = fn;
+    e->ud = ud;
+    e->again = true;
+    stuck_insert(r, e);
+    if (first) {
+        r->stuck_rc = rc;
+        ad_log(AD_LOG_WARN, "runner", "storing a run's end failed (%s); holding it and retrying",
+               rc == AD_EUNAVAIL ? "the database is unreachable" : "the disk is full?");
+        set_store_stall(r, true);
+    }
+    arm_retry(r);
+    return true;
 }
 
 void ad_run_stuck_free(ad_runner_t *r)

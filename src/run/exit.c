@@ -50,9 +50,17 @@ static void end_was_final(end_ctx_t *c)
     free(c);
 }
 
+static void store_end(void *ud, bool cancelled);
+
 static void on_end_done(int rc, json_t *result, void *ud)
 {
     end_ctx_t *c = ud;
+    /* a full disk: the end waits for space as output does, and the agent
+     * stays as stored (running) until it is written */
+    if (ad_run_store_again(c->r, rc, store_end, c)) {
+        json_decref(result);
+        return;
+    }
     if (rc == AD_ESTATE) {
         json_decref(result);
         end_was_final(c);
@@ -109,7 +117,8 @@ static void on_end_done(int rc, json_t *result, void *ud)
 }
 
 /* The end is stored after the run's output (ad_run_after_stored): a full
- * disk holds both, in that order. */
+ * disk holds both, in that order; an end the store refuses itself for
+ * space waits in the same queue (ad_run_store_again, on_end_done). */
 static void store_end(void *ud, bool cancelled)
 {
     end_ctx_t *c = ud;

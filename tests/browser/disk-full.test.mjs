@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
-import { api, daemon, launch, makeRepo, tmpDir } from './lib/harness.mjs';
+import { api, daemon, launch, makeRepo, tmpDir, until } from './lib/harness.mjs';
 import { WAIT_MS, waitText } from './lib/session.mjs';
 
 let d = null;
@@ -69,6 +69,11 @@ test('the agent page shows "stalled: disk full" while the disk is full, and not 
   await page.locator('.conn[data-status="connected"]').waitFor();
   assert.equal((await api(d.url, 'POST', `/api/agents/${id}/start`, {})).status, 200);
   await page.locator('.agent-head .badge-running').waitFor();
+  // Filled once the agent prints: its sandbox is up then. A disk filled
+  // while a busy machine still set it up refused the network proxy's
+  // registration, and the run ended (failed, code 1) before it printed.
+  await until(async () => (await api(d.url, 'GET', `/api/agents/${id}/messages?limit=1`)).data?.messages?.length > 0,
+    'the agent\'s first output stored');
   const filler = path.join(mnt, 'filler');
   try {
     spawnSync('sh', ['-c', `dd if=/dev/zero of=${filler} bs=64k 2>/dev/null; sync`]);

@@ -258,3 +258,57 @@ test('a run that truly lost output on a full disk ends degraded and says so', as
     if (repo) fs.rmSync(repo, { recursive: true, force: true });
   }
 });
+
+// A run that ends while the disk is full, with nothing of its output in
+// flight: its end is what the store refuses first. It waits for space as
+// output does, and is stored once there is room (the agent had stayed
+// `running` for good, a fresh clone's browser test once showed).
+test('a run that ends while the disk is full has its end stored once space is back', async (t) => {
+  if (process.getuid() !== 0) return t.skip('needs root to mount a small tmpfs');
+  const mnt = daemon.tmpDir('agentd-disk-');
+  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt]);
+  if (mount.status !== 0) return t.skip(`cannot mount a tmpfs here: ${mount.stderr}`);
+  const dataDir = path.join(mnt, 'data');
+  const filler = path.join(mnt, 'filler');
+  let d = null;
+  let repo = null;
+  try {
+    d = await daemon.start({ needUrl: true, dataDir, args: ['--stop-grace-ms', '300'] });
+    repo = daemon.tmpRepo('agentd-disk-wt-');
+    const ws = await api(d, 'POST', '/api/workspaces', { path: repo, name: 'w' });
+    assert.equal(ws.status, 201, JSON.stringify(ws.body));
+    const go = path.join(ws.body.worktrees[0].path, '.go'); // where its sandbox lets it look
+    const script = `echo ready; while [ ! -e ${go} ]; do sleep 0.05; done; exit 3`;
+    const a = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'command', command: ['sh', '-c', script] });
+    assert.equal(a.status, 201, JSON.stringify(a.body));
+    const id = a.body.id;
+    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+    const runId = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0].id;
+    await until(async () => (await allMessages(d, id)).some((m) => m.content.includes('ready')), 'the agent\'s first line stored');
+    const pid = (await api(d, 'GET', `/api/agents/${id}`)).body.pid;
+    assert.ok(pid > 0);
+    spawnSync('sh', ['-c', `dd if=/dev/zero of=${filler} bs=64k 2>/dev/null; sync`]);
+    fs.writeFileSync(go, '');
+    await until(() => !fs.existsSync(`/proc/${pid}`), 'the agent to exit');
+    await until(() => /msg="run ended" .*status=failed code=3/.test(d.stderr), 'the daemon to see the run end');
+    // Nothing is stored yet, nor said as stored.
+    assert.equal((await api(d, 'GET', `/api/runs/${runId}`)).body.status, 'running');
+    fs.rmSync(filler);
+    const agent = await until(async () => {
+      const g = (await api(d, 'GET', `/api/agents/${id}`)).body;
+      return g.status !== 'running' ? g : null;
+    }, 'the agent\'s end stored');
+    assert.equal(agent.status, 'error', JSON.stringify(agent));
+    assert.match(agent.statusReason.text, /process exited 3/, JSON.stringify(agent.statusReason));
+    const run = (await api(d, 'GET', `/api/runs/${runId}`)).body;
+    assert.equal(run.status, 'failed', JSON.stringify(run));
+    assert.equal(run.exitCode, 3, JSON.stringify(run));
+  } finally {
+    try { fs.rmSync(filler, { force: true }); } catch (_) { /* gone */ }
+    daemon.endHolders(dataDir);
+    if (d) await d.stop();
+    spawnSync('umount', ['-l', mnt]);
+    fs.rmSync(mnt, { recursive: true, force: true });
+    if (repo) fs.rmSync(repo, { recursive: true, force: true });
+  }
+});
