@@ -290,20 +290,33 @@ static void publish(agent_t *a)
     }
 }
 
-/* The registration's file, DIR/ID.reg (written whole, then renamed). */
+/* The registration's file, DIR/ID.reg (written whole, then renamed).
+ * True also when the disk has no room for it (ENOSPC, EDQUOT): the
+ * program is served all the same, as a full disk stalls an agent rather
+ * than failing it, and only a proxy restarted before it ends would not
+ * take it up again (said on stderr, the proxy's log). */
 static bool save(const agent_t *a)
 {
     char p[4400], tmp[4400];
     snprintf(p, sizeof(p), "%s/%s.reg", dir, a->id);
     snprintf(tmp, sizeof(tmp), "%s/%s.reg.tmp", dir, a->id);
     FILE *f = fopen(tmp, "we");
-    if (f == NULL) {
-        return false;
+    bool made = f != NULL, ok = made;
+    if (made) {
+        fprintf(f, "%ld %" PRIu64 "\n%s\n", (long)a->pid, a->start, a->pol.policy);
+        ok = fclose(f) == 0 && rename(tmp, p) == 0;
     }
-    fprintf(f, "%ld %" PRIu64 "\n%s\n", (long)a->pid, a->start, a->pol.policy);
-    bool ok = fclose(f) == 0 && rename(tmp, p) == 0;
     if (!ok) {
-        unlink(tmp);
+        int e = errno;
+        if (made) {
+            unlink(tmp);
+        }
+        if (e == ENOSPC || e == EDQUOT) {
+            fprintf(stderr, "agentd network: %s served without its registration file: %s\n", a->id,
+                    strerror(e));
+            return true;
+        }
+        errno = e;
     }
     return ok;
 }

@@ -312,3 +312,45 @@ test('a run that ends while the disk is full has its end stored once space is ba
     if (repo) fs.rmSync(repo, { recursive: true, force: true });
   }
 });
+
+// The data dir's network proxy keeps each registration in a file, for a
+// proxy started again after one died; a full disk has no room for it. The
+// program is served all the same: a disk that filled while a busy machine
+// set an agent's sandbox up had failed its start (code 1) instead.
+test('the network proxy serves a program registered while the disk is full', async (t) => {
+  if (process.getuid() !== 0) return t.skip('needs root to mount a small tmpfs');
+  const mnt = daemon.tmpDir('agentd-disk-');
+  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt]);
+  if (mount.status !== 0) return t.skip(`cannot mount a tmpfs here: ${mount.stderr}`);
+  const dataDir = path.join(mnt, 'data');
+  const filler = path.join(mnt, 'filler');
+  let d = null;
+  let repo = null;
+  try {
+    d = await daemon.start({ needUrl: true, dataDir });
+    repo = daemon.tmpRepo('agentd-disk-wt-');
+    const ws = await api(d, 'POST', '/api/workspaces', { path: repo, name: 'w' });
+    assert.equal(ws.status, 201, JSON.stringify(ws.body));
+    // a sandboxed run first: the proxy is up once it has ended
+    const a = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'command', command: ['true'] });
+    assert.equal(a.status, 201, JSON.stringify(a.body));
+    assert.equal((await api(d, 'POST', `/api/agents/${a.body.id}/start`, {})).status, 200);
+    await until(async () => (await api(d, 'GET', `/api/agents/${a.body.id}`)).body.status !== 'running', 'the first run to end');
+    assert.ok(fs.existsSync(path.join(dataDir, 'proxy', 'ctl')));
+    spawnSync('sh', ['-c', `dd if=/dev/zero of=${filler} bs=64k 2>/dev/null; sync`]);
+    const folder = path.join(dataDir, 'proxy', 'ag_fullreg');
+    const hold = path.join(path.dirname(daemon.BIN), 'agentd-hold');
+    const r = spawnSync(hold, ['--net-register', folder, '*', '--', 'sh', '-c', `test -S ${folder}/s && echo served`],
+      { encoding: 'utf8', timeout: 20000 });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout.trim(), 'served');
+    assert.ok(!fs.existsSync(`${folder}.reg`), 'no room for the file: none was left half written');
+  } finally {
+    try { fs.rmSync(filler, { force: true }); } catch (_) { /* gone */ }
+    daemon.endHolders(dataDir);
+    if (d) await d.stop();
+    spawnSync('umount', ['-l', mnt]);
+    fs.rmSync(mnt, { recursive: true, force: true });
+    if (repo) fs.rmSync(repo, { recursive: true, force: true });
+  }
+});
