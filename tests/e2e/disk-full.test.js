@@ -197,6 +197,53 @@ test('agentd killed while the disk is full: the next one stores what was not sto
 test('agentd stopped while the disk is full (--keep-agents): the next one stores what was not stored, once', (t) =>
   fullDisk(t, { restart: 'SIGTERM' }));
 
+// A data dir on a tmpfs of `size` (root only: the test skips otherwise)
+// for body(x): x.dataDir, x.fill() to fill the file system to its last
+// block, x.free() to give the space back; what body keeps in x.d (its
+// daemon), x.repo and x.ev is ended and removed however it ends.
+async function onSmallDisk(t, size, body) {
+  if (process.getuid() !== 0) return t.skip('needs root to mount a small tmpfs');
+  const mnt = daemon.tmpDir('agentd-disk-');
+  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', mnt]);
+  if (mount.status !== 0) return t.skip(`cannot mount a tmpfs here: ${mount.stderr}`);
+  const filler = path.join(mnt, 'filler');
+  const x = {
+    dataDir: path.join(mnt, 'data'), d: null, repo: null, ev: null,
+    fill: () => spawnSync('sh', ['-c', `dd if=/dev/zero of=${filler} bs=64k 2>/dev/null; sync`]),
+    free: () => fs.rmSync(filler, { force: true }),
+  };
+  try {
+    return await body(x);
+  } finally {
+    if (x.ev) x.ev.stop();
+    try { x.free(); } catch (_) { /* gone */ }
+    daemon.endHolders(x.dataDir);
+    if (x.d) await x.d.stop();
+    spawnSync('umount', ['-l', mnt]);
+    fs.rmSync(mnt, { recursive: true, force: true });
+    if (x.repo) fs.rmSync(x.repo, { recursive: true, force: true });
+  }
+}
+
+// A daemon on x's data dir with args, and a workspace of a new repo:
+// its first worktree.
+async function daemonWithWorktree(x, args = []) {
+  x.d = await daemon.start({ needUrl: true, dataDir: x.dataDir, args });
+  x.repo = daemon.tmpRepo('agentd-disk-wt-');
+  const ws = await api(x.d, 'POST', '/api/workspaces', { path: x.repo, name: 'w' });
+  assert.equal(ws.status, 201, JSON.stringify(ws.body));
+  return ws.body.worktrees[0];
+}
+
+// A command agent in worktree wt, started; its id and its run's.
+async function startCommand(d, wt, command) {
+  const a = await api(d, 'POST', '/api/agents', { worktreeId: wt.id, executor: 'command', command });
+  assert.equal(a.status, 201, JSON.stringify(a.body));
+  const id = a.body.id;
+  assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
+  return { id, runId: (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0].id };
+}
+
 // Without holders a plain child's pipe is not held back: on a full disk
 // agentd keeps its output in memory up to the writer's bound (16 MiB) and
 // sheds plain output past it. That run truly lost lines: it ends
@@ -205,40 +252,24 @@ test('a run that truly lost output on a full disk ends degraded and says so', as
   if (daemon.PG_MODE) {
     return t.skip('on PostgreSQL: the output is lost when SQLite\'s file cannot grow; the server\'s database is on a disk of its own');
   }
-  if (process.getuid() !== 0) return t.skip('needs root to mount a small tmpfs');
-  const mnt = daemon.tmpDir('agentd-disk-');
-  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', mnt]); // room for what was kept
-  if (mount.status !== 0) return t.skip(`cannot mount a tmpfs here: ${mount.stderr}`);
-  const dataDir = path.join(mnt, 'data');
-  let go = null;
-  const filler = path.join(mnt, 'filler');
-  let d = null;
-  let repo = null;
-  let ev = null;
-  try {
-    d = await daemon.start({ needUrl: true, dataDir, args: ['--stop-grace-ms', '300', '--hold-agents=false'] });
-    repo = daemon.tmpRepo('agentd-disk-wt-');
-    const ws = await api(d, 'POST', '/api/workspaces', { path: repo, name: 'w' });
-    assert.equal(ws.status, 201, JSON.stringify(ws.body));
-    go = path.join(ws.body.worktrees[0].path, '.go'); // where its sandbox lets it look
+  return onSmallDisk(t, '64m', async (x) => { // room for what was kept
+    const wt = await daemonWithWorktree(x, ['--stop-grace-ms', '300', '--hold-agents=false']);
+    const go = path.join(wt.path, '.go'); // where its sandbox lets it look
     // 24 MB of lines once told to go, then exit 0.
     const script = `const fs = require('fs'); const l = 'x'.repeat(110); const t = setInterval(() => { if (!fs.existsSync(${JSON.stringify(go)})) return; clearInterval(t); ` +
       'let s = ""; for (let i = 0; i < 200000; i++) s += "n=" + String(i).padStart(7, "0") + l + "\\n"; process.stdout.write(s); }, 20);';
-    const a = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'command', command: ['node', '-e', script] });
-    assert.equal(a.status, 201, JSON.stringify(a.body));
-    const id = a.body.id;
-    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
-    const runId = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0].id;
-    spawnSync('sh', ['-c', `dd if=/dev/zero of=${filler} bs=64k 2>/dev/null; sync`]);
+    const { id, runId } = await startCommand(x.d, wt, ['node', '-e', script]);
+    const d = x.d;
+    x.fill();
     // The stall is waited for as its event: the agent prints all at once and
     // exits, and the run ends (degraded) while the disk is still full, so it
     // may be listed as stalled in /api/health for less than one poll.
-    ev = await listen(d);
+    x.ev = await listen(d);
     fs.writeFileSync(go, '');
-    await until(() => ev.events.some((e) => e.type === 'run_stalled' && e.payload.runId === runId && e.payload.reason === 'disk full'), 'the run_stalled event');
+    await until(() => x.ev.events.some((e) => e.type === 'run_stalled' && e.payload.runId === runId && e.payload.reason === 'disk full'), 'the run_stalled event');
     // The agent is done (its process gone) while the disk is still full.
     await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.pid == null || !fs.existsSync(`/proc/${(await api(d, 'GET', `/api/agents/${id}`)).body.pid}`), 'the agent to exit', 60000);
-    fs.rmSync(filler);
+    x.free();
     const run = await until(async () => {
       const r = (await api(d, 'GET', `/api/runs/${runId}`)).body;
       return r.status !== 'running' ? r : null;
@@ -249,108 +280,56 @@ test('a run that truly lost output on a full disk ends degraded and says so', as
     const listed = await api(d, 'GET', '/api/runs?status=degraded');
     assert.equal(listed.status, 200, JSON.stringify(listed.body));
     assert.ok(listed.body.runs.some((r) => r.id === runId), JSON.stringify(listed.body));
-  } finally {
-    if (ev) ev.stop();
-    try { fs.rmSync(filler, { force: true }); } catch (_) { /* gone */ }
-    if (d) await d.stop();
-    spawnSync('umount', ['-l', mnt]);
-    fs.rmSync(mnt, { recursive: true, force: true });
-    if (repo) fs.rmSync(repo, { recursive: true, force: true });
-  }
+  });
 });
 
 // A run that ends while the disk is full, with nothing of its output in
 // flight: its end is what the store refuses first. It waits for space as
 // output does, and is stored once there is room (the agent had stayed
 // `running` for good, a fresh clone's browser test once showed).
-test('a run that ends while the disk is full has its end stored once space is back', async (t) => {
-  if (process.getuid() !== 0) return t.skip('needs root to mount a small tmpfs');
-  const mnt = daemon.tmpDir('agentd-disk-');
-  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt]);
-  if (mount.status !== 0) return t.skip(`cannot mount a tmpfs here: ${mount.stderr}`);
-  const dataDir = path.join(mnt, 'data');
-  const filler = path.join(mnt, 'filler');
-  let d = null;
-  let repo = null;
-  try {
-    d = await daemon.start({ needUrl: true, dataDir, args: ['--stop-grace-ms', '300'] });
-    repo = daemon.tmpRepo('agentd-disk-wt-');
-    const ws = await api(d, 'POST', '/api/workspaces', { path: repo, name: 'w' });
-    assert.equal(ws.status, 201, JSON.stringify(ws.body));
-    const go = path.join(ws.body.worktrees[0].path, '.go'); // where its sandbox lets it look
-    const script = `echo ready; while [ ! -e ${go} ]; do sleep 0.05; done; exit 3`;
-    const a = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'command', command: ['sh', '-c', script] });
-    assert.equal(a.status, 201, JSON.stringify(a.body));
-    const id = a.body.id;
-    assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
-    const runId = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0].id;
-    await until(async () => (await allMessages(d, id)).some((m) => m.content.includes('ready')), 'the agent\'s first line stored');
-    const pid = (await api(d, 'GET', `/api/agents/${id}`)).body.pid;
-    assert.ok(pid > 0);
-    spawnSync('sh', ['-c', `dd if=/dev/zero of=${filler} bs=64k 2>/dev/null; sync`]);
-    fs.writeFileSync(go, '');
-    await until(() => !fs.existsSync(`/proc/${pid}`), 'the agent to exit');
-    await until(() => /msg="run ended" .*status=failed code=3/.test(d.stderr), 'the daemon to see the run end');
-    // Nothing is stored yet, nor said as stored.
-    assert.equal((await api(d, 'GET', `/api/runs/${runId}`)).body.status, 'running');
-    fs.rmSync(filler);
-    const agent = await until(async () => {
-      const g = (await api(d, 'GET', `/api/agents/${id}`)).body;
-      return g.status !== 'running' ? g : null;
-    }, 'the agent\'s end stored');
-    assert.equal(agent.status, 'error', JSON.stringify(agent));
-    assert.match(agent.statusReason.text, /process exited 3/, JSON.stringify(agent.statusReason));
-    const run = (await api(d, 'GET', `/api/runs/${runId}`)).body;
-    assert.equal(run.status, 'failed', JSON.stringify(run));
-    assert.equal(run.exitCode, 3, JSON.stringify(run));
-  } finally {
-    try { fs.rmSync(filler, { force: true }); } catch (_) { /* gone */ }
-    daemon.endHolders(dataDir);
-    if (d) await d.stop();
-    spawnSync('umount', ['-l', mnt]);
-    fs.rmSync(mnt, { recursive: true, force: true });
-    if (repo) fs.rmSync(repo, { recursive: true, force: true });
-  }
-});
+test('a run that ends while the disk is full has its end stored once space is back', (t) => onSmallDisk(t, '8m', async (x) => {
+  const wt = await daemonWithWorktree(x, ['--stop-grace-ms', '300']);
+  const d = x.d;
+  const go = path.join(wt.path, '.go'); // where its sandbox lets it look
+  const { id, runId } = await startCommand(d, wt, ['sh', '-c', `echo ready; while [ ! -e ${go} ]; do sleep 0.05; done; exit 3`]);
+  await until(async () => (await allMessages(d, id)).some((m) => m.content.includes('ready')), 'the agent\'s first line stored');
+  const pid = (await api(d, 'GET', `/api/agents/${id}`)).body.pid;
+  assert.ok(pid > 0);
+  x.fill();
+  fs.writeFileSync(go, '');
+  await until(() => !fs.existsSync(`/proc/${pid}`), 'the agent to exit');
+  await until(() => /msg="run ended" .*status=failed code=3/.test(d.stderr), 'the daemon to see the run end');
+  // Nothing is stored yet, nor said as stored.
+  assert.equal((await api(d, 'GET', `/api/runs/${runId}`)).body.status, 'running');
+  x.free();
+  const agent = await until(async () => {
+    const g = (await api(d, 'GET', `/api/agents/${id}`)).body;
+    return g.status !== 'running' ? g : null;
+  }, 'the agent\'s end stored');
+  assert.equal(agent.status, 'error', JSON.stringify(agent));
+  assert.match(agent.statusReason.text, /process exited 3/, JSON.stringify(agent.statusReason));
+  const run = (await api(d, 'GET', `/api/runs/${runId}`)).body;
+  assert.equal(run.status, 'failed', JSON.stringify(run));
+  assert.equal(run.exitCode, 3, JSON.stringify(run));
+}));
 
 // The data dir's network proxy keeps each registration in a file, for a
 // proxy started again after one died; a full disk has no room for it. The
 // program is served all the same: a disk that filled while a busy machine
 // set an agent's sandbox up had failed its start (code 1) instead.
-test('the network proxy serves a program registered while the disk is full', async (t) => {
-  if (process.getuid() !== 0) return t.skip('needs root to mount a small tmpfs');
-  const mnt = daemon.tmpDir('agentd-disk-');
-  const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt]);
-  if (mount.status !== 0) return t.skip(`cannot mount a tmpfs here: ${mount.stderr}`);
-  const dataDir = path.join(mnt, 'data');
-  const filler = path.join(mnt, 'filler');
-  let d = null;
-  let repo = null;
-  try {
-    d = await daemon.start({ needUrl: true, dataDir });
-    repo = daemon.tmpRepo('agentd-disk-wt-');
-    const ws = await api(d, 'POST', '/api/workspaces', { path: repo, name: 'w' });
-    assert.equal(ws.status, 201, JSON.stringify(ws.body));
-    // a sandboxed run first: the proxy is up once it has ended
-    const a = await api(d, 'POST', '/api/agents', { worktreeId: ws.body.worktrees[0].id, executor: 'command', command: ['true'] });
-    assert.equal(a.status, 201, JSON.stringify(a.body));
-    assert.equal((await api(d, 'POST', `/api/agents/${a.body.id}/start`, {})).status, 200);
-    await until(async () => (await api(d, 'GET', `/api/agents/${a.body.id}`)).body.status !== 'running', 'the first run to end');
-    assert.ok(fs.existsSync(path.join(dataDir, 'proxy', 'ctl')));
-    spawnSync('sh', ['-c', `dd if=/dev/zero of=${filler} bs=64k 2>/dev/null; sync`]);
-    const folder = path.join(dataDir, 'proxy', 'ag_fullreg');
-    const hold = path.join(path.dirname(daemon.BIN), 'agentd-hold');
-    const r = spawnSync(hold, ['--net-register', folder, '*', '--', 'sh', '-c', `test -S ${folder}/s && echo served`],
-      { encoding: 'utf8', timeout: 20000 });
-    assert.equal(r.status, 0, r.stderr);
-    assert.equal(r.stdout.trim(), 'served');
-    assert.ok(!fs.existsSync(`${folder}.reg`), 'no room for the file: none was left half written');
-  } finally {
-    try { fs.rmSync(filler, { force: true }); } catch (_) { /* gone */ }
-    daemon.endHolders(dataDir);
-    if (d) await d.stop();
-    spawnSync('umount', ['-l', mnt]);
-    fs.rmSync(mnt, { recursive: true, force: true });
-    if (repo) fs.rmSync(repo, { recursive: true, force: true });
-  }
-});
+test('the network proxy serves a program registered while the disk is full', (t) => onSmallDisk(t, '8m', async (x) => {
+  const wt = await daemonWithWorktree(x);
+  const d = x.d;
+  // a sandboxed run first: the proxy is up once it has ended
+  const { id } = await startCommand(d, wt, ['true']);
+  await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.status !== 'running', 'the first run to end');
+  assert.ok(fs.existsSync(path.join(x.dataDir, 'proxy', 'ctl')));
+  x.fill();
+  const folder = path.join(x.dataDir, 'proxy', 'ag_fullreg');
+  const hold = path.join(path.dirname(daemon.BIN), 'agentd-hold');
+  const r = spawnSync(hold, ['--net-register', folder, '*', '--', 'sh', '-c', `test -S ${folder}/s && echo served`],
+    { encoding: 'utf8', timeout: 20000 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'served');
+  assert.ok(!fs.existsSync(`${folder}.reg`), 'no room for the file: none was left half written');
+}));
