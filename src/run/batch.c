@@ -125,9 +125,10 @@ struct ad_run_stuck {
     inflight_t *f;      /* a batch, or NULL: */
     ad_run_after_fn fn; /* a call due once everything before it is stored */
     void *ud;
-    bool again; /* fn makes a store call the store refused for space: it is
-                   at the writer while r->retrying, its answer comes to
-                   ad_run_store_again, and it leaves the queue once stored */
+    bool again;           /* fn makes a store call the store refused for space: it is
+                             at the writer while r->retrying, its answer comes to
+                             ad_run_store_again, and it leaves the queue once stored */
+    const char *agent_id; /* again: the agent the call is for (the caller's) */
 };
 
 static void stuck_insert(ad_runner_t *r, ad_run_stuck_t *e)
@@ -261,7 +262,17 @@ void ad_run_after_stored(ad_runner_t *r, ad_run_after_fn fn, void *ud)
     stuck_insert(r, e);
 }
 
-bool ad_run_store_again(ad_runner_t *r, int rc, ad_run_after_fn fn, void *ud)
+bool ad_run_store_waits(const ad_runner_t *r, const char *agent_id)
+{
+    for (const ad_run_stuck_t *e = r->stuck; e != NULL && agent_id != NULL; e = e->next) {
+        if (e->again && e->agent_id != NULL && strcmp(e->agent_id, agent_id) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool ad_run_store_again(ad_runner_t *r, int rc, ad_run_after_fn fn, void *ud, const char *agent_id)
 {
     ad_run_stuck_t *e = r->stuck;
     if (e != NULL && e->again && e->ud == ud && r->retrying) { /* its call, tried again */
@@ -286,6 +297,7 @@ bool ad_run_store_again(ad_runner_t *r, int rc, ad_run_after_fn fn, void *ud)
     e->fn = fn;
     e->ud = ud;
     e->again = true;
+    e->agent_id = agent_id;
     stuck_insert(r, e);
     if (first) {
         r->stuck_rc = rc;

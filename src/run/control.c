@@ -253,11 +253,15 @@ void ad_runner_agents_live(const ad_runner_t *r, json_t *agents)
     }
 }
 
-/* Why agent_id's live run is stalled (run_stalled's reason), or NULL. A
- * page that loads its agents after the event still shows the stall. */
+/* Why agent_id's live run is stalled (run_stalled's reason), or its ended
+ * run's end waits for the store (exit.c), or NULL. A page that loads its
+ * agents after the event still shows the stall. */
 static const char *stalled_why(const ad_runner_t *r, const char *agent_id)
 {
     const ad_run_t *run = r != NULL && agent_id != NULL ? ad_run_find(r, agent_id) : NULL;
+    if ((run == NULL || run->proc == NULL) && r != NULL && ad_run_store_waits(r, agent_id)) {
+        return r->stuck_rc == AD_EUNAVAIL ? "database unreachable" : "disk full";
+    }
     if (run == NULL || run->proc == NULL || !run->stall.on) {
         return NULL;
     }

@@ -27,6 +27,7 @@ typedef struct {
     char org_id[AD_ID_MAX];
     char *fresh_prompt; /* its Claude session was gone: start a fresh one (resume.c) */
     bool reschedule;    /* a lost node's run: placed again once its end is stored */
+    bool held;          /* the store refused the end for space: it waits (run_stalled said) */
     char lost_sid[AD_RUN_SID_MAX];
 } end_ctx_t;
 
@@ -56,9 +57,19 @@ static void on_end_done(int rc, json_t *result, void *ud)
 {
     end_ctx_t *c = ud;
     /* a full disk: the end waits for space as output does, and the agent
-     * stays as stored (running) until it is written */
-    if (ad_run_store_again(c->r, rc, store_end, c)) {
+     * stays as stored (running, and stalled) until it is written; its
+     * agent_exit then ends the stall on a page */
+    if (ad_run_store_again(c->r, rc, store_end, c, c->agent_id)) {
         json_decref(result);
+        if (!c->held) {
+            c->held = true;
+            const char *why = rc == AD_EUNAVAIL ? "database unreachable" : "disk full";
+            ad_log(AD_LOG_WARN, "runner", "run's end waits agent=%s run=%s reason=\"%s\"",
+                   c->agent_id, c->run_id, why);
+            ad_run_publish(c->r, &c->topics, "run_stalled",
+                           json_pack("{s:s, s:s, s:s, s:I}", "agentId", c->agent_id, "runId",
+                                     c->run_id, "reason", why, "since", (json_int_t)ad_wall_ms()));
+        }
         return;
     }
     if (rc == AD_ESTATE) {

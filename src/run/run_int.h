@@ -400,12 +400,15 @@ json_t *ad_run_queue_message_as(ad_run_t *run, const char *id, int64_t at, const
  * some wait for space (a run's end is stored after its output). */
 void ad_run_after_stored(ad_runner_t *r, ad_run_after_fn fn, void *ud);
 /* The answer rc of a store call fn(ud, false) made outside the batches (a
- * run's end): given each one, it says whether the call waits. True when
- * rc is a refusal space (or the database back) would cure: fn waits in the
- * stuck queue, in turn with the batches, and is called again with backoff
- * until its answer is another; the caller does nothing more with this one.
- * False: rc is the call's answer (and a call that waited leaves the queue). */
-bool ad_run_store_again(ad_runner_t *r, int rc, ad_run_after_fn fn, void *ud);
+ * run's end, for agent_id, a string that lives as long as ud): given each
+ * one, it says whether the call waits. True when rc is a refusal space (or
+ * the database back) would cure: fn waits in the stuck queue, in turn with
+ * the batches, and is called again with backoff until its answer is
+ * another; the caller does nothing more with this one. False: rc is the
+ * call's answer (and a call that waited leaves the queue). */
+bool ad_run_store_again(ad_runner_t *r, int rc, ad_run_after_fn fn, void *ud, const char *agent_id);
+/* True while such a call for agent_id waits (its run's end is not stored). */
+bool ad_run_store_waits(const ad_runner_t *r, const char *agent_id);
 /* The stuck queue's timer. */
 void ad_run_on_retry(uv_timer_t *t);
 /* At the runner's end: drops what waits (a holder keeps the unacknowledged
