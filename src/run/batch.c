@@ -114,21 +114,24 @@ static void batch_lost(inflight_t *f, int rc)
 
 /* ---- the stuck queue: storing again after a full disk ----------------------------
  * A batch the store refused for space waits in r->stuck (in the order the
- * batches were made), with every later batch and run end behind it; a
- * timer with backoff hands the first to the writer again. Nothing behind a
- * stuck batch is acknowledged to a holder, so what is not stored stays in
- * the spool; held runs are not read meanwhile (their holders spool, then
- * stall their agents), and the runs say `stalled: disk full`. */
+ * batches were made), with every later batch, agent change and run end
+ * behind it; a timer with backoff hands the first to the writer again.
+ * Nothing behind a stuck batch is acknowledged to a holder, so what is not
+ * stored stays in the spool; held runs are not read meanwhile (their
+ * holders spool, then stall their agents), and the runs say `stalled: disk
+ * full`. A store call (an agent's change, a run's end) is made in its turn
+ * and waits for its answer before the next (ad_run_store_again), so an
+ * older change is never written over a newer one. */
+/* An entry is a batch (f), or a store call fn(ud) for agent_id (the
+ * caller's string): at the writer while it is first and r->retrying, and
+ * out of the queue once answered otherwise than "no room". */
 struct ad_run_stuck {
     struct ad_run_stuck *next;
     uint64_t seq;
-    inflight_t *f;      /* a batch, or NULL: */
-    ad_run_after_fn fn; /* a call due once everything before it is stored */
+    inflight_t *f;
+    ad_run_after_fn fn;
     void *ud;
-    bool again;           /* fn makes a store call the store refused for space: it is
-                             at the writer while r->retrying, its answer comes to
-                             ad_run_store_again, and it leaves the queue once stored */
-    const char *agent_id; /* again: the agent the call is for (the caller's) */
+    const char *agent_id;
 };
 
 static void stuck_insert(ad_runner_t *r, ad_run_stuck_t *e)
@@ -182,14 +185,9 @@ static void stuck_next(ad_runner_t *r)
             ad_store_messages_insert(r->store, e->f->rows, e->f->batch.n, on_retry_done, e);
             return;
         }
-        if (e->again) {
-            r->retrying = true;
-            e->fn(e->ud, false);
-            return;
-        }
-        r->stuck = e->next;
+        r->retrying = true;
         e->fn(e->ud, false);
-        free(e);
+        return;
     }
     if (r->stuck == NULL) {
         r->retry_ms = AD_RUN_RETRY_MIN_MS;
@@ -249,23 +247,31 @@ static void stuck_push(ad_runner_t *r, inflight_t *f)
     arm_retry(r);
 }
 
-void ad_run_after_stored(ad_runner_t *r, ad_run_after_fn fn, void *ud)
+static ad_run_stuck_t *call_entry(ad_runner_t *r, ad_run_after_fn fn, void *ud,
+                                  const char *agent_id)
+{
+    ad_run_stuck_t *e = ad_xcalloc(1, sizeof(*e));
+    e->seq = r->batch_seq++;
+    e->fn = fn;
+    e->ud = ud;
+    e->agent_id = agent_id;
+    stuck_insert(r, e);
+    return e;
+}
+
+void ad_run_store_call(ad_runner_t *r, ad_run_after_fn fn, void *ud, const char *agent_id)
 {
     if (r->stuck == NULL) {
         fn(ud, false);
         return;
     }
-    ad_run_stuck_t *e = ad_xcalloc(1, sizeof(*e));
-    e->seq = r->batch_seq++;
-    e->fn = fn;
-    e->ud = ud;
-    stuck_insert(r, e);
+    call_entry(r, fn, ud, agent_id);
 }
 
 bool ad_run_store_waits(const ad_runner_t *r, const char *agent_id)
 {
     for (const ad_run_stuck_t *e = r->stuck; e != NULL && agent_id != NULL; e = e->next) {
-        if (e->again && e->agent_id != NULL && strcmp(e->agent_id, agent_id) == 0) {
+        if (e->f == NULL && e->agent_id != NULL && strcmp(e->agent_id, agent_id) == 0) {
             return true;
         }
     }
@@ -275,7 +281,7 @@ bool ad_run_store_waits(const ad_runner_t *r, const char *agent_id)
 bool ad_run_store_again(ad_runner_t *r, int rc, ad_run_after_fn fn, void *ud, const char *agent_id)
 {
     ad_run_stuck_t *e = r->stuck;
-    if (e != NULL && e->again && e->ud == ud && r->retrying) { /* its call, tried again */
+    if (e != NULL && e->f == NULL && e->ud == ud && r->retrying) { /* its turn's answer */
         r->retrying = false;
         if (retryable(rc) && !r->closing) {
             retry_later(r);
@@ -292,16 +298,10 @@ bool ad_run_store_again(ad_runner_t *r, int rc, ad_run_after_fn fn, void *ud, co
         return false;
     }
     bool first = r->stuck == NULL;
-    e = ad_xcalloc(1, sizeof(*e));
-    e->seq = r->batch_seq++;
-    e->fn = fn;
-    e->ud = ud;
-    e->again = true;
-    e->agent_id = agent_id;
-    stuck_insert(r, e);
+    call_entry(r, fn, ud, agent_id);
     if (first) {
         r->stuck_rc = rc;
-        ad_log(AD_LOG_WARN, "runner", "storing a run's end failed (%s); holding it and retrying",
+        ad_log(AD_LOG_WARN, "runner", "storing a change failed (%s); holding it and retrying",
                rc == AD_EUNAVAIL ? "the database is unreachable" : "the disk is full?");
         set_store_stall(r, true);
     }

@@ -127,7 +127,7 @@ static void on_end_done(int rc, json_t *result, void *ud)
     free(c);
 }
 
-/* The end is stored after the run's output (ad_run_after_stored): a full
+/* The end is stored after the run's output (ad_run_store_call): a full
  * disk holds both, in that order; an end the store refuses itself for
  * space waits in the same queue (ad_run_store_again, on_end_done). */
 static void store_end(void *ud, bool cancelled)
@@ -503,6 +503,6 @@ void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     c->fresh_prompt = run->stop.since == 0 ? ad_run_session_lost(run, c->lost_sid) : NULL;
     c->reschedule =
         e.status == AD_ROW_RUN_STATUS_LOST && run->stop.since == 0 && ad_run_node_reschedules(run);
-    ad_run_after_stored(r, store_end, c);
+    ad_run_store_call(r, store_end, c, c->agent_id);
     ad_run_release(run);
 }

@@ -67,8 +67,8 @@ typedef struct ad_run_stuck ad_run_stuck_t;
 /* Buckets of the runner's index of runs by agent id (a power of two). */
 #define AD_RUN_INDEX_BUCKETS 1024
 typedef struct ad_run_term_env ad_run_term_env_t;
-/* A call queued behind stuck batches (ad_run_after_stored); cancelled:
- * the daemon is closing and nothing more can be stored. */
+/* A store call made in its turn behind stuck batches (ad_run_store_call);
+ * cancelled: the daemon is closing and nothing more can be stored. */
 typedef void (*ad_run_after_fn)(void *ud, bool cancelled);
 
 /* The topics a run's events go to: agent, run, workspace, org (so only
@@ -396,18 +396,21 @@ json_t *ad_run_queue_message_as(ad_run_t *run, const char *id, int64_t at, const
                                 const char *text, size_t len, const ad_rec_t *rec,
                                 char id_out[AD_ID_MAX]);
 /* ---- batch.c: stored messages to the writer ----------------------------------- */
-/* Calls fn(ud, false) once every batch made so far is stored: now, unless
- * some wait for space (a run's end is stored after its output). */
-void ad_run_after_stored(ad_runner_t *r, ad_run_after_fn fn, void *ud);
-/* The answer rc of a store call fn(ud, false) made outside the batches (a
- * run's end, for agent_id, a string that lives as long as ud): given each
- * one, it says whether the call waits. True when rc is a refusal space (or
- * the database back) would cure: fn waits in the stuck queue, in turn with
- * the batches, and is called again with backoff until its answer is
- * another; the caller does nothing more with this one. False: rc is the
- * call's answer (and a call that waited leaves the queue). */
+/* A store call fn(ud, false) outside the batches (an agent's change, a
+ * run's end, for agent_id, a string that lives as long as ud): made now,
+ * unless some wait for space (the change after the output before it), and
+ * then made in its turn. Its callback hands each answer to
+ * ad_run_store_again. At the runner's end a call that waits gets
+ * fn(ud, true) instead. */
+void ad_run_store_call(ad_runner_t *r, ad_run_after_fn fn, void *ud, const char *agent_id);
+/* The answer rc of such a call: true when rc is a refusal space (or the
+ * database back) would cure: fn waits in the stuck queue and is called
+ * again with backoff until its answer is another; the caller does nothing
+ * more with this one. False: rc is the call's answer (and a call that
+ * waited leaves the queue). */
 bool ad_run_store_again(ad_runner_t *r, int rc, ad_run_after_fn fn, void *ud, const char *agent_id);
-/* True while such a call for agent_id waits (its run's end is not stored). */
+/* True while such a call for agent_id waits (its change or its run's end
+ * is not stored). */
 bool ad_run_store_waits(const ad_runner_t *r, const char *agent_id);
 /* The stuck queue's timer. */
 void ad_run_on_retry(uv_timer_t *t);

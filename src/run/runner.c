@@ -176,13 +176,46 @@ typedef struct {
     void *ud;
     ad_run_topics_t topics;
     char agent_id[AD_ID_MAX];
-    const char *status; /* static; published after the commit when set */
-    const char *reason; /* static or NULL: agent_status's short reason ("approval") */
+    const char *status;         /* static; published after the commit when set */
+    const char *reason;         /* static or NULL: agent_status's short reason ("approval") */
+    ad_store_agent_runtime_t u; /* the change (its state_patch a reference of ours) */
 } update_ctx_t;
+
+static void on_update_done(int rc, json_t *result, void *ud);
+
+static void update_free(update_ctx_t *c)
+{
+    json_decref(c->u.state_patch);
+    free(c);
+}
+
+/* The change to the writer (the store takes a reference of its own). In
+ * its turn behind output a full disk holds (batch.c), and again after
+ * such a refusal; cancelled: the daemon is closing, nothing is written
+ * and its caller, if it still waits, is not answered (as a run's end's). */
+static void update_call(void *ud, bool cancelled)
+{
+    update_ctx_t *c = ud;
+    if (cancelled) {
+        update_free(c);
+        return;
+    }
+    ad_store_agent_runtime_t u = c->u;
+    json_incref(u.state_patch);
+    ad_store_agent_runtime(c->r->store, &u, on_update_done, c);
+}
 
 static void on_update_done(int rc, json_t *result, void *ud)
 {
     update_ctx_t *c = ud;
+    /* a full disk: the change waits for room in the stuck queue, after the
+     * output before it; its caller hears at once, as a message's does */
+    if (ad_run_store_again(c->r, rc, update_call, c, c->agent_id)) {
+        json_decref(result);
+        ad_run_call_cb(c->cb, c->ud, rc, NULL, ad_strerror(rc));
+        c->cb = NULL;
+        return;
+    }
     if (rc == AD_ESTATE) {
         ad_log(AD_LOG_WARN, "runner",
                "agent update refused: another control plane holds the run agent=%s", c->agent_id);
@@ -196,7 +229,7 @@ static void on_update_done(int rc, json_t *result, void *ud)
     }
     ad_run_call_cb(c->cb, c->ud, rc, result, rc != 0 ? ad_strerror(rc) : NULL);
     json_decref(result);
-    free(c);
+    update_free(c);
 }
 
 /* A change asked for while a held run's line is handled: written once
@@ -239,7 +272,9 @@ static void agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_runner_c
     snprintf(u->plane_id, sizeof(u->plane_id), "%.*s", (int)sizeof(u->plane_id) - 1,
              run->r->cfg->plane_id);
     u->now = ad_wall_ms();
-    ad_store_agent_runtime(run->r->store, u, on_update_done, c);
+    c->u = *u; /* the reference to state_patch moves to c */
+    u->state_patch = NULL;
+    ad_run_store_call(run->r, update_call, c, c->agent_id);
 }
 
 void ad_run_held_updates_flush(ad_run_t *run)

@@ -17,6 +17,8 @@ const { openSse } = require('./lib/live');
 const daemon = require('./lib/daemon');
 const { api, until, allMessages, assertOnce } = require('./lib/api');
 
+const ACP = path.resolve(__dirname, '../fixtures/acp-agent.js');
+
 
 // The counter values in the stored output, in order; a line glued to
 // another or cut short does not parse and fails the check below.
@@ -339,4 +341,35 @@ test('the network proxy serves a program registered while the disk is full', (t)
   assert.equal(r.status, 0, r.stderr);
   assert.equal(r.stdout.trim(), 'served');
   assert.ok(!fs.existsSync(`${folder}.reg`), 'no room for the file: none was left half written');
+}));
+
+// An agent's change while the disk is full (an ACP agent's turn ends:
+// `waiting`) waits behind the output before it and is stored once there is
+// room; it was refused and forgotten, and the agent read `running` until
+// its next change.
+test('an agent\'s change of status while the disk is full is stored once space is back', (t) => onSmallDisk(t, '8m', async (x) => {
+  if (daemon.PG_MODE) return t.skip('on PostgreSQL: the server\'s database is on a disk of its own, and stores the change');
+  const wt = await daemonWithWorktree(x, ['--stop-grace-ms', '300']);
+  const d = x.d;
+  const tag = `disk-turn-${process.pid}-${Date.now()}`;
+  const a = await api(d, 'POST', '/api/agents', { worktreeId: wt.id, executor: 'acp', mode: 'auto', command: [process.execPath, ACP] });
+  assert.equal(a.status, 201, JSON.stringify(a.body));
+  const id = a.body.id;
+  // a turn that runs a terminal until told to stop (a file in the worktree)
+  const term = JSON.stringify({ command: 'sh', args: ['-c', `: ${tag}; while [ ! -e .go ]; do sleep 0.05; done`] });
+  assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: `term ${term}` })).status, 200);
+  await until(() => agentWchans(tag).length > 0, 'the turn\'s terminal running');
+  await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.status === 'running', 'the agent running');
+  x.ev = await listen(d);
+  x.fill();
+  fs.writeFileSync(path.join(wt.path, '.go'), '');
+  await until(() => agentWchans(tag).length === 0, 'the terminal to end');
+  // the turn's end is not stored: the agent says it waits for room
+  await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.stalled === 'disk full', 'the agent stalled');
+  assert.equal((await api(d, 'GET', `/api/agents/${id}`)).body.status, 'running');
+  x.free();
+  await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.status === 'waiting', 'the agent waiting, its turn over');
+  const said = (await allMessages(d, id)).filter((m) => m.role === 'assistant').map((m) => m.content).join('\n');
+  assert.match(said, /terminal: /, said);
+  assert.equal((await api(d, 'GET', `/api/agents/${id}`)).body.stalled, undefined);
 }));
