@@ -69,9 +69,10 @@ test('the agent page shows "stalled: disk full" while the disk is full, and not 
   await page.locator('.conn[data-status="connected"]').waitFor();
   assert.equal((await api(d.url, 'POST', `/api/agents/${id}/start`, {})).status, 200);
   await page.locator('.agent-head .badge-running').waitFor();
-  // Filled once the agent prints: its sandbox is up then. A disk filled
-  // while a busy machine still set it up refused the network proxy's
-  // registration, and the run ended (failed, code 1) before it printed.
+  // Filled once the agent prints: the test is about a run under way, and
+  // its start is over then. A disk filled while a busy machine still set
+  // the sandbox up once ended the run before it printed (the network
+  // proxy refused to register it then; it serves it now, tests/e2e/disk-full).
   await until(async () => (await api(d.url, 'GET', `/api/agents/${id}/messages?limit=1`)).data?.messages?.length > 0,
     'the agent\'s first output stored');
   const filler = path.join(mnt, 'filler');
