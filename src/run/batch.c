@@ -259,13 +259,14 @@ static ad_run_stuck_t *call_entry(ad_runner_t *r, ad_run_after_fn fn, void *ud,
     return e;
 }
 
-void ad_run_store_call(ad_runner_t *r, ad_run_after_fn fn, void *ud, const char *agent_id)
+bool ad_run_store_call(ad_runner_t *r, ad_run_after_fn fn, void *ud, const char *agent_id)
 {
     if (r->stuck == NULL) {
         fn(ud, false);
-        return;
+        return true;
     }
     call_entry(r, fn, ud, agent_id);
+    return false;
 }
 
 bool ad_run_store_waits(const ad_runner_t *r, const char *agent_id)

@@ -503,6 +503,6 @@ void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     c->fresh_prompt = run->stop.since == 0 ? ad_run_session_lost(run, c->lost_sid) : NULL;
     c->reschedule =
         e.status == AD_ROW_RUN_STATUS_LOST && run->stop.since == 0 && ad_run_node_reschedules(run);
-    ad_run_store_call(r, store_end, c, c->agent_id);
+    (void)ad_run_store_call(r, store_end, c, c->agent_id); /* its waiters wait for it */
     ad_run_release(run);
 }

@@ -397,12 +397,12 @@ json_t *ad_run_queue_message_as(ad_run_t *run, const char *id, int64_t at, const
                                 char id_out[AD_ID_MAX]);
 /* ---- batch.c: stored messages to the writer ----------------------------------- */
 /* A store call fn(ud, false) outside the batches (an agent's change, a
- * run's end, for agent_id, a string that lives as long as ud): made now,
- * unless some wait for space (the change after the output before it), and
- * then made in its turn. Its callback hands each answer to
- * ad_run_store_again. At the runner's end a call that waits gets
- * fn(ud, true) instead. */
-void ad_run_store_call(ad_runner_t *r, ad_run_after_fn fn, void *ud, const char *agent_id);
+ * run's end, for agent_id, a string that lives as long as ud): made now
+ * (true; ud may be gone when it returns), unless some wait for space
+ * (false: the change after the output before it), and then made in its
+ * turn. Its callback hands each answer to ad_run_store_again. At the
+ * runner's end a call that waits gets fn(ud, true) instead. */
+bool ad_run_store_call(ad_runner_t *r, ad_run_after_fn fn, void *ud, const char *agent_id);
 /* The answer rc of such a call: true when rc is a refusal space (or the
  * database back) would cure: fn waits in the stuck queue and is called
  * again with backoff until its answer is another; the caller does nothing

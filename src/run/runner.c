@@ -274,7 +274,13 @@ static void agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_runner_c
     u->now = ad_wall_ms();
     c->u = *u; /* the reference to state_patch moves to c */
     u->state_patch = NULL;
-    ad_run_store_call(run->r, update_call, c, c->agent_id);
+    ad_runner_t *r = run->r;
+    if (!ad_run_store_call(r, update_call, c, c->agent_id) && c->cb != NULL) {
+        /* waiting behind a full disk: its caller (a pause, a resume) hears
+         * now, as after a refusal (on_update_done) */
+        ad_run_call_cb(c->cb, c->ud, r->stuck_rc, NULL, ad_strerror(r->stuck_rc));
+        c->cb = NULL;
+    }
 }
 
 void ad_run_held_updates_flush(ad_run_t *run)

@@ -146,6 +146,16 @@ async function fullDisk(t, { spoolElsewhere = false, restart = null } = {}) {
       assert.ok(!fs.existsSync(holdLog) || !/spool write failed/.test(fs.readFileSync(holdLog, 'utf8')));
     }
 
+    if (!restart && !spoolElsewhere) {
+      // A pause meanwhile stops the agent at once; its status waits for
+      // room behind the output, and the request says so now instead of
+      // waiting for the disk. So does the resume after it.
+      const p = await api(d, 'POST', `/api/agents/${id}/pause`, {});
+      assert.equal(p.status, 507, JSON.stringify(p.body));
+      assert.equal(p.body.error.code, 'INSUFFICIENT_STORAGE');
+      const q = await api(d, 'POST', `/api/agents/${id}/resume`, {});
+      assert.equal(q.status, 507, JSON.stringify(q.body));
+    }
     if (restart) {
       ev.stop();
       const ended = await d.stop(restart, 30000);
