@@ -224,7 +224,21 @@ static void on_retry_done(int rc, void *ud)
     }
 }
 
-static void stuck_push(ad_runner_t *r, inflight_t *f)
+const char *ad_run_stuck_reason(const ad_runner_t *r)
+{
+    return r->stuck_rc == AD_EUNAVAIL ? "database unreachable" : "disk full";
+}
+
+/* The queue's first entry, refused with rc: the runs stall, and say why. */
+static void stuck_began(ad_runner_t *r, int rc, const char *what)
+{
+    r->stuck_rc = rc;
+    ad_log(AD_LOG_WARN, "runner", "storing %s failed (%s); holding it and retrying", what,
+           ad_run_stuck_reason(r));
+    set_store_stall(r, true);
+}
+
+static void stuck_push(ad_runner_t *r, inflight_t *f, int rc)
 {
     bool first = r->stuck == NULL;
     ad_run_stuck_t *e = ad_xcalloc(1, sizeof(*e));
@@ -232,9 +246,7 @@ static void stuck_push(ad_runner_t *r, inflight_t *f)
     e->f = f;
     stuck_insert(r, e);
     if (first) {
-        ad_log(AD_LOG_WARN, "runner", "storing messages failed (%s); holding output and retrying",
-               r->stuck_rc == AD_EUNAVAIL ? "the database is unreachable" : "the disk is full?");
-        set_store_stall(r, true);
+        stuck_began(r, rc, "messages");
     }
     ad_run_t *run = batch_run(f);
     if (run != NULL && !run->stall.store) { /* a run started meanwhile */
@@ -301,10 +313,7 @@ bool ad_run_store_again(ad_runner_t *r, int rc, ad_run_after_fn fn, void *ud, co
     bool first = r->stuck == NULL;
     call_entry(r, fn, ud, agent_id);
     if (first) {
-        r->stuck_rc = rc;
-        ad_log(AD_LOG_WARN, "runner", "storing a change failed (%s); holding it and retrying",
-               rc == AD_EUNAVAIL ? "the database is unreachable" : "the disk is full?");
-        set_store_stall(r, true);
+        stuck_began(r, rc, "a change");
     }
     arm_retry(r);
     return true;
@@ -342,10 +351,7 @@ static void on_batch_done(int rc, void *ud)
             f->done(rc, f->ctx);
             f->done = NULL;
         }
-        if (r->stuck == NULL) {
-            r->stuck_rc = rc;
-        }
-        stuck_push(r, f);
+        stuck_push(r, f, rc);
     } else {
         batch_lost(f, rc);
     }
@@ -453,7 +459,7 @@ void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx)
             f->done(AD_EFULL, f->ctx);
             f->done = NULL;
         }
-        stuck_push(r, f); /* behind the batches that wait for space */
+        stuck_push(r, f, AD_EFULL); /* behind the batches that wait for space */
         return;
     }
     ad_store_messages_insert(r->store, f->rows, f->batch.n, on_batch_done, f);

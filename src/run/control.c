@@ -260,7 +260,7 @@ static const char *stalled_why(const ad_runner_t *r, const char *agent_id)
 {
     const ad_run_t *run = r != NULL && agent_id != NULL ? ad_run_find(r, agent_id) : NULL;
     if ((run == NULL || run->proc == NULL) && r != NULL && ad_run_store_waits(r, agent_id)) {
-        return r->stuck_rc == AD_EUNAVAIL ? "database unreachable" : "disk full";
+        return ad_run_stuck_reason(r);
     }
     if (run == NULL || run->proc == NULL || !run->stall.on) {
         return NULL;

@@ -63,7 +63,7 @@ static void on_end_done(int rc, json_t *result, void *ud)
         json_decref(result);
         if (!c->held) {
             c->held = true;
-            const char *why = rc == AD_EUNAVAIL ? "database unreachable" : "disk full";
+            const char *why = ad_run_stuck_reason(c->r);
             ad_log(AD_LOG_WARN, "runner", "run's end waits agent=%s run=%s reason=\"%s\"",
                    c->agent_id, c->run_id, why);
             ad_run_publish(c->r, &c->topics, "run_stalled",

@@ -108,7 +108,7 @@ void ad_run_stall_update(ad_run_t *run)
     if (now) {
         if (!run->stall.hold) {
             snprintf(run->stall.reason, sizeof(run->stall.reason), "%s",
-                     run->r->stuck_rc == AD_EUNAVAIL ? "database unreachable" : "disk full");
+                     ad_run_stuck_reason(run->r));
         }
         run->stall.at = (int64_t)ad_wall_ms();
         ad_log(AD_LOG_WARN, "runner", "run stalled agent=%s run=%s reason=\"%s\"", run->agent_id,

@@ -409,6 +409,9 @@ bool ad_run_store_call(ad_runner_t *r, ad_run_after_fn fn, void *ud, const char 
  * more with this one. False: rc is the call's answer (and a call that
  * waited leaves the queue). */
 bool ad_run_store_again(ad_runner_t *r, int rc, ad_run_after_fn fn, void *ud, const char *agent_id);
+/* Why the stuck queue waits, as a run's stall says it: "disk full" or
+ * "database unreachable" (what its first entry was refused with). */
+const char *ad_run_stuck_reason(const ad_runner_t *r);
 /* True while such a call for agent_id waits (its change or its run's end
  * is not stored). */
 bool ad_run_store_waits(const ad_runner_t *r, const char *agent_id);
