@@ -38,10 +38,15 @@ const FETCH_DEFAULTS = {
 // a reused connection is sent once more on a new one (request.reusedSocket,
 // Node's documented remedy).
 const keepAlive = new http.Agent({ keepAlive: true, timeout: 4000 });
+// A request the daemon never answers fails the test that sent it, naming
+// it, instead of holding its file (and make check) open until CI's own
+// limit: two minutes without a byte from the daemon, far beyond any answer
+// (the agent puts its own 4 s idle timer back once the socket is free).
+const SILENT_MS = 120000;
 
 function send(url, method, headers, payload, fresh) {
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method, headers, agent: fresh ? undefined : keepAlive }, (res) => {
+    const req = http.request(url, { method, headers, agent: fresh ? undefined : keepAlive, timeout: SILENT_MS }, (res) => {
       const chunks = [];
       res.on('data', (c) => chunks.push(c));
       res.on('error', reject);
@@ -55,6 +60,7 @@ function send(url, method, headers, payload, fresh) {
         resolve({ status: res.statusCode, headers: h, text: raw.toString('utf8') });
       });
     });
+    req.on('timeout', () => req.destroy(Object.assign(new Error(`no answer in ${SILENT_MS / 1000} s`), { code: 'ETIMEDOUT' })));
     req.on('error', (e) => {
       if (!fresh && req.reusedSocket && e.code === 'ECONNRESET') {
         send(url, method, headers, payload, true).then(resolve, reject);
