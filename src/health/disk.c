@@ -95,12 +95,16 @@ static void put_rec(uint8_t *dst, int64_t ts, const float *v, size_t nv)
     memcpy(dst + sizeof(ts), v, nv * sizeof(float));
 }
 
-/* A record of each measured run at ts. */
+/* A record of each measured run at ts. A run with no process and no
+ * memory found was not measured (its tree not found yet, or a node's first
+ * figures before its sampler saw the run): it has no record rather than a
+ * zero, which the history would draw as a run using nothing. */
 static void add_runs(ad_health_pend_t *p, int64_t ts, const ad_health_agent_t *agents, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const ad_health_agent_t *a = &agents[i];
-        pend_run_t *r = a->run_id[0] != '\0' ? run_slot(p, a->run_id) : NULL;
+        bool measured = a->nprocs > 0 || a->rss_bytes > 0;
+        pend_run_t *r = a->run_id[0] != '\0' && measured ? run_slot(p, a->run_id) : NULL;
         if (r == NULL || r->n == AD_HEALTH_CHUNK_RECS) {
             continue;
         }

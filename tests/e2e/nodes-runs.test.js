@@ -639,6 +639,9 @@ test('a run on a node in /metrics and the health history, as its node measured i
       return r.body.run && r.body.run.samples.reduce((a, b) => a + b, 0) >= 2 ? r.body : null;
     }, 'the node run\'s samples in the history');
     assert.equal(h.run.runId, runId);
+    // a sample the node took before it found the run's processes is not a
+    // record: no bucket draws the run as using no memory
+    assert.ok(h.run.max.rss.every((x) => x === null || x > 0), JSON.stringify(h.run));
     assert.ok(Math.max(...h.run.max.rss.filter((x) => x !== null)) > 0, JSON.stringify(h.run));
   } finally {
     await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
