@@ -163,7 +163,7 @@ static void say_status(goal_t *g, const char *status, const char *code, const ch
     status_ctx_t *c = ad_xcalloc(1, sizeof(*c));
     c->r = g->r;
     snprintf(c->agent_id, sizeof(c->agent_id), "%s", g->agent_id);
-    ad_store_agent_runtime(g->r->store, &u, on_status, c);
+    ad_run_agent_write(g->r, &u, false, on_status, c);
 }
 
 static void on_noted(int rc, const char *json, size_t len, void *ud)
@@ -562,7 +562,7 @@ void ad_runner_goal_set(ad_runner_t *r, const char *agent_id, const char *org, c
     snprintf(u.id, sizeof(u.id), "%s", agent_id);
     u.now = ad_wall_ms();
     u.state_patch = json_pack("{s:o}", "goal", stored(g, "active"));
-    ad_store_agent_runtime(r->store, &u, NULL, NULL);
+    ad_run_agent_write(r, &u, false, NULL, NULL);
 }
 
 void ad_runner_goal_clear(ad_runner_t *r, const char *agent_id)
@@ -575,7 +575,7 @@ void ad_runner_goal_clear(ad_runner_t *r, const char *agent_id)
     snprintf(u.id, sizeof(u.id), "%s", agent_id);
     u.now = ad_wall_ms();
     u.state_patch = json_pack("{s:n}", "goal");
-    ad_store_agent_runtime(r->store, &u, NULL, NULL);
+    ad_run_agent_write(r, &u, false, NULL, NULL);
 }
 
 void ad_run_goal_restore(ad_runner_t *r, const char *agent_id, const char *org, const json_t *g)

@@ -69,7 +69,7 @@ static void set_reason(note_t *c, const char *code, const char *text)
     u.now = ad_wall_ms();
     ad_status_reason_set(&u.why, code, NULL, "%s", text);
     u.state_patch = json_pack("{s:s}", "statusReason", u.why.text);
-    ad_store_agent_runtime(c->r->store, &u, on_reason, c);
+    ad_run_agent_write(c->r, &u, true, on_reason, c);
 }
 
 static void on_added(int rc, json_t *item, void *ud)

@@ -16,29 +16,53 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The note: its own message row, of no run. */
+/* The note: its own message row, of no run, written in its turn behind
+ * what waits for space (and again after such a refusal), as the agent's
+ * change after it is. */
 typedef struct {
+    ad_runner_t *r;
     ad_store_message_t m;
     char id[AD_ID_MAX];
     char agent_id[AD_ID_MAX];
     char *text;
 } note_t;
 
+static void note_free(note_t *n)
+{
+    free(n->text);
+    free(n);
+}
+
+static void note_call(void *ud, bool cancelled);
+
 static void on_note(int rc, void *ud)
 {
     note_t *n = ud;
+    if (ad_run_store_again(n->r, rc, note_call, n, n->agent_id)) {
+        return;
+    }
     if (rc != 0) {
         ad_log(AD_LOG_WARN, "runner", "a note of no run not stored agent=%s error=%s", n->agent_id,
                ad_strerror(rc));
     }
-    free(n->text);
-    free(n);
+    note_free(n);
+}
+
+static void note_call(void *ud, bool cancelled)
+{
+    note_t *n = ud;
+    if (cancelled) {
+        note_free(n);
+        return;
+    }
+    ad_store_messages_insert(n->r->store, &n->m, 1, on_note, n);
 }
 
 void ad_run_note_system(ad_runner_t *r, const ad_run_topics_t *t, const char *agent_id,
                         const char *text)
 {
     note_t *n = ad_xcalloc(1, sizeof(*n));
+    n->r = r;
     ad_id_new("msg", n->id);
     snprintf(n->agent_id, sizeof(n->agent_id), "%s", agent_id);
     n->text = ad_xstrdup(text);
@@ -48,9 +72,9 @@ void ad_run_note_system(ad_runner_t *r, const ad_run_topics_t *t, const char *ag
                                 .content = n->text,
                                 .is_complete = true,
                                 .now = ad_wall_ms()};
-    json_t *ev = ad_store_message_json(&n->m);
-    ad_store_messages_insert(r->store, &n->m, 1, on_note, n);
-    ad_run_publish(r, t, "message_created", json_pack("{s:o}", "message", ev));
+    ad_run_publish(r, t, "message_created",
+                   json_pack("{s:o}", "message", ad_store_message_json(&n->m)));
+    ad_run_store_call(r, note_call, n, n->agent_id);
 }
 
 typedef struct {
@@ -100,5 +124,5 @@ void ad_run_start_refused(ad_runner_t *r, const ad_row_agent_t *agent, const cha
     ad_status_reason_set(&u.why, "start_refused", NULL, "start refused: %s",
                          why != NULL && why[0] != '\0' ? why : "no reason given");
     u.state_patch = json_pack("{s:s}", "statusReason", u.why.text);
-    ad_store_agent_runtime(r->store, &u, on_status, c);
+    ad_run_agent_write(r, &u, false, on_status, c);
 }

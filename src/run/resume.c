@@ -124,7 +124,7 @@ void ad_run_fresh_session(ad_runner_t *r, const char *agent_id, const char *org_
                                   .context_level = -1,
                                   .state_patch = json_pack("{s:s}", "sessionGone", sid)};
     snprintf(u.id, sizeof(u.id), "%s", agent_id);
-    ad_store_agent_runtime(r->store, &u, marked, f);
+    ad_run_agent_write(r, &u, false, marked, f);
 }
 
 /* A fork's first run: its session id is still the parent's until the CLI

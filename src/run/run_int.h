@@ -415,6 +415,17 @@ const char *ad_run_stuck_reason(const ad_runner_t *r);
 /* True while such a call for agent_id waits (its change or its run's end
  * is not stored). */
 bool ad_run_store_waits(const ad_runner_t *r, const char *agent_id);
+/* A change u of an agent that has no run here (a goal's status, a
+ * suspension, a queued or refused start, a halt): made in its turn behind
+ * what waits for space, and again after such a refusal, so it is not lost
+ * to a full disk. cb (may be NULL) is called once, as
+ * ad_store_agent_runtime's (it owns result), with the change's answer; or,
+ * with answer_now (cb answers a request), at once with the refusal and a
+ * NULL result when the change waits, and then the change, once stored,
+ * publishes the agent's status itself if it set one. Takes u's
+ * state_patch; u->id names the agent. */
+void ad_run_agent_write(ad_runner_t *r, ad_store_agent_runtime_t *u, bool answer_now,
+                        ad_store_result_cb cb, void *ud);
 /* The stuck queue's timer. */
 void ad_run_on_retry(uv_timer_t *t);
 /* At the runner's end: drops what waits (a holder keeps the unacknowledged
@@ -559,7 +570,8 @@ int ad_run_sandbox(ad_runner_t *r, const ad_row_agent_t *agent, const char *agen
                    size_t errsz);
 void ad_run_sandbox_cleanup(ad_run_sbx_t *x);
 /* refused.c: a system message of no run in agent_id's transcript (text
- * copied), stored and published on t (a refused start's, a move's). */
+ * copied), published on t and stored in its turn behind what waits for
+ * space (a refused start's, a move's). */
 void ad_run_note_system(ad_runner_t *r, const ad_run_topics_t *t, const char *agent_id,
                         const char *text);
 /* A start refused before it made a run (refused.c): why goes into the

@@ -318,6 +318,94 @@ void ad_run_set_status(ad_run_t *run, ad_store_agent_runtime_t *u, ad_row_agent_
     agent_update(run, u, cb, ud);
 }
 
+/* ---- changes of an agent with no run ---------------------------------------------- */
+
+typedef struct {
+    ad_runner_t *r;
+    ad_store_result_cb cb; /* NULL once called */
+    void *ud;
+    bool answer_now; /* cb answers a request: it hears a wait for space at once */
+    bool publish;    /* sets a status or its reason: published if stored after cb heard */
+    char agent_id[AD_ID_MAX];
+    ad_store_agent_runtime_t u; /* its state_patch a reference of ours */
+} write_ctx_t;
+
+static void on_write_done(int rc, json_t *result, void *ud);
+static void write_answer_now(write_ctx_t *c, int rc);
+
+static void write_call(void *ud, bool cancelled)
+{
+    write_ctx_t *c = ud;
+    if (cancelled) { /* the daemon closes: a writer that waits hears so */
+        write_answer_now(c, AD_ECLOSED);
+        json_decref(c->u.state_patch);
+        free(c);
+        return;
+    }
+    ad_store_agent_runtime_t u = c->u;
+    json_incref(u.state_patch);
+    ad_store_agent_runtime(c->r->store, &u, on_write_done, c);
+}
+
+/* The writer hears rc with no result, once (a request's answer while its
+ * change waits for space, or the daemon's end). */
+static void write_answer_now(write_ctx_t *c, int rc)
+{
+    if (c->cb != NULL) {
+        ad_store_result_cb cb = c->cb;
+        c->cb = NULL;
+        cb(rc, NULL, c->ud);
+    }
+}
+
+static void on_write_done(int rc, json_t *result, void *ud)
+{
+    write_ctx_t *c = ud;
+    if (ad_run_store_again(c->r, rc, write_call, c, c->agent_id)) {
+        json_decref(result);
+        if (c->answer_now) {
+            write_answer_now(c, rc);
+        }
+        return;
+    }
+    if (c->cb != NULL) {
+        c->cb(rc, result, c->ud); /* the result is the callback's */
+    } else {
+        json_t *agent = json_object_get(result, "agent");
+        if (rc != 0) {
+            ad_log(AD_LOG_WARN, "runner", "agent change failed agent=%s error=%s", c->agent_id,
+                   ad_strerror(rc));
+        } else if (c->publish && agent != NULL) {
+            ad_run_topics_t t;
+            ad_run_topics_init(&t, c->agent_id, NULL, NULL,
+                               json_string_value(json_object_get(agent, "orgId")), NULL);
+            const char *st = json_string_value(json_object_get(agent, "status"));
+            ad_run_publish_status(c->r, &t, c->agent_id, st != NULL ? st : "idle", NULL,
+                                  json_object_get(agent, "statusReason"));
+        }
+        json_decref(result);
+    }
+    json_decref(c->u.state_patch);
+    free(c);
+}
+
+void ad_run_agent_write(ad_runner_t *r, ad_store_agent_runtime_t *u, bool answer_now,
+                        ad_store_result_cb cb, void *ud)
+{
+    write_ctx_t *c = ad_xcalloc(1, sizeof(*c));
+    c->r = r;
+    c->cb = cb;
+    c->ud = ud;
+    c->answer_now = answer_now;
+    c->publish = u->set_status || u->why.code[0] != '\0';
+    snprintf(c->agent_id, sizeof(c->agent_id), "%s", u->id);
+    c->u = *u; /* the reference to state_patch moves to c */
+    u->state_patch = NULL;
+    if (!ad_run_store_call(r, write_call, c, c->agent_id) && answer_now) {
+        write_answer_now(c, r->stuck_rc);
+    }
+}
+
 void ad_run_free(ad_run_t *run)
 {
     ad_run_pending_free(run);

@@ -97,7 +97,7 @@ void ad_run_suspend_drop(ad_runner_t *r, const char *agent_id)
     snprintf(u.id, sizeof(u.id), "%s", agent_id);
     u.now = ad_wall_ms();
     u.state_patch = json_pack("{s:n}", "suspended");
-    ad_store_agent_runtime(r->store, &u, NULL, NULL);
+    ad_run_agent_write(r, &u, false, NULL, NULL);
 }
 
 /* A uniform random number in [0, n]. */
@@ -184,7 +184,7 @@ static int resume(ad_runner_t *r, susp_t **p, bool by_user, ad_runner_cb cb, voi
     snprintf(u.id, sizeof(u.id), "%s", c->agent_id);
     u.now = ad_wall_ms();
     u.state_patch = json_pack("{s:n}", "suspended");
-    ad_store_agent_runtime(r->store, &u, NULL, NULL);
+    ad_run_agent_write(r, &u, false, NULL, NULL);
     int rc = ad_runner_start(r, c->agent_id, AD_RUN_RESUME_PROMPT, on_resumed, c, err, errsz);
     if (rc != 0) {
         ad_log(AD_LOG_WARN, "runner", "resume not started agent=%s error=%s", c->agent_id, err);
@@ -200,7 +200,7 @@ static int resume(ad_runner_t *r, susp_t **p, bool by_user, ad_runner_cb cb, voi
                              "the resume after a usage limit "
                              "did not start: %.200s",
                              err);
-        ad_store_agent_runtime(r->store, &f, NULL, NULL);
+        ad_run_agent_write(r, &f, false, NULL, NULL);
         free(c);
     }
     return rc;
@@ -284,7 +284,7 @@ int ad_runner_halt(ad_runner_t *r, const char *agent_id, ad_runner_cb cb, void *
     snprintf(c->agent_id, sizeof(c->agent_id), "%s", agent_id);
     c->cb = cb;
     c->ud = ud;
-    ad_store_agent_runtime(r->store, &u, on_halted, c);
+    ad_run_agent_write(r, &u, true, on_halted, c);
     return 0;
 }
 
@@ -324,7 +324,7 @@ void ad_run_suspend_arm(ad_runner_t *r, const char *agent_id, const char *org, i
     u.now = ad_wall_ms();
     u.state_patch = json_pack("{s:{s:s, s:s, s:s, s:s}}", "suspended", "resumeAt", at, "since",
                               since, "reason", why, "runId", run_id);
-    ad_store_agent_runtime(r->store, &u, NULL, NULL);
+    ad_run_agent_write(r, &u, false, NULL, NULL);
     ad_log(AD_LOG_INFO, "runner", "agent suspended agent=%s until=%s why=\"%s\"", agent_id, at,
            why);
 }

@@ -385,3 +385,35 @@ test('an agent\'s change of status while the disk is full is stored once space i
   assert.match(said, /terminal: /, said);
   assert.equal((await api(d, 'GET', `/api/agents/${id}`)).body.stalled, undefined);
 }));
+
+// A change of an agent that has no run, while the disk is full: a start
+// the sandbox refuses (the command names a file in the data dir) answers
+// at once, but its note in the transcript and the agent's `error` with the
+// reason wait for room, and are stored once there is; they were refused
+// and forgotten, and the agent stayed `idle` with no word of why.
+test('a start refused while the disk is full has its reason stored once space is back', (t) => onSmallDisk(t, '8m', async (x) => {
+  if (daemon.PG_MODE) return t.skip('on PostgreSQL: the server\'s database is on a disk of its own, and stores the change');
+  const wt = await daemonWithWorktree(x);
+  const d = x.d;
+  const a = await api(d, 'POST', '/api/agents', { worktreeId: wt.id, executor: 'command', command: ['cat', path.join(x.dataDir, 'owner-token')] });
+  assert.equal(a.status, 201, JSON.stringify(a.body));
+  const id = a.body.id;
+  x.fill();
+  const s = await api(d, 'POST', `/api/agents/${id}/start`, {});
+  assert.equal(s.status, 422, JSON.stringify(s.body));
+  assert.match(s.body.error.message, /owner-token is outside the agent's sandbox/, JSON.stringify(s.body));
+  const waiting = await until(async () => {
+    const g = (await api(d, 'GET', `/api/agents/${id}`)).body;
+    return g.stalled === 'disk full' ? g : null;
+  }, 'the agent waiting for room');
+  assert.equal(waiting.status, 'idle', JSON.stringify(waiting));
+  x.free();
+  const agent = await until(async () => {
+    const g = (await api(d, 'GET', `/api/agents/${id}`)).body;
+    return g.status === 'error' && g.stalled === undefined ? g : null;
+  }, 'the refusal stored');
+  assert.equal(agent.statusReason?.code, 'start_refused', JSON.stringify(agent));
+  assert.match(agent.statusReason.text, /owner-token is outside the agent's sandbox/, JSON.stringify(agent));
+  const notes = (await allMessages(d, id)).filter((m) => m.role === 'system' && /did not start the agent: .*owner-token/.test(m.content));
+  assert.equal(notes.length, 1, JSON.stringify(notes));
+}));
