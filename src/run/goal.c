@@ -131,28 +131,8 @@ static json_t *stored(const goal_t *g, const char *status)
     return o;
 }
 
-typedef struct {
-    ad_runner_t *r;
-    char agent_id[AD_ID_MAX];
-} status_ctx_t;
-
-static void on_status(int rc, json_t *result, void *ud)
-{
-    status_ctx_t *c = ud;
-    json_t *agent = json_object_get(result, "agent");
-    if (rc == 0 && agent != NULL) {
-        ad_run_topics_t t;
-        ad_run_topics_init(&t, c->agent_id, NULL, NULL,
-                           json_string_value(json_object_get(agent, "orgId")), NULL);
-        const char *st = json_string_value(json_object_get(agent, "status"));
-        ad_run_publish_status(c->r, &t, c->agent_id, st != NULL ? st : "idle", NULL,
-                              json_object_get(agent, "statusReason"));
-    }
-    json_decref(result);
-    free(c);
-}
-
-/* The agent's statusReason (code goal_*), and state.goal as it is now. */
+/* The agent's statusReason (code goal_*), and state.goal as it is now;
+ * its status is published once stored (ad_run_agent_write). */
 static void say_status(goal_t *g, const char *status, const char *code, const char *text)
 {
     ad_store_agent_runtime_t u = {.context_level = -1};
@@ -160,10 +140,7 @@ static void say_status(goal_t *g, const char *status, const char *code, const ch
     u.now = ad_wall_ms();
     ad_status_reason_set(&u.why, code, NULL, "%s", text);
     u.state_patch = json_pack("{s:o, s:s}", "goal", stored(g, status), "statusReason", text);
-    status_ctx_t *c = ad_xcalloc(1, sizeof(*c));
-    c->r = g->r;
-    snprintf(c->agent_id, sizeof(c->agent_id), "%s", g->agent_id);
-    ad_run_agent_write(g->r, &u, false, on_status, c);
+    ad_run_agent_write(g->r, &u, false, NULL, NULL);
 }
 
 static void on_noted(int rc, const char *json, size_t len, void *ud)

@@ -418,12 +418,12 @@ bool ad_run_store_waits(const ad_runner_t *r, const char *agent_id);
 /* A change u of an agent that has no run here (a goal's status, a
  * suspension, a queued or refused start, a halt): made in its turn behind
  * what waits for space, and again after such a refusal, so it is not lost
- * to a full disk. cb (may be NULL) is called once, as
- * ad_store_agent_runtime's (it owns result), with the change's answer; or,
- * with answer_now (cb answers a request), at once with the refusal and a
- * NULL result when the change waits, and then the change, once stored,
- * publishes the agent's status itself if it set one. Takes u's
- * state_patch; u->id names the agent. */
+ * to a full disk. cb is called once, as ad_store_agent_runtime's (it owns
+ * result), with the change's answer; or, with answer_now (cb answers a
+ * request), at once with the refusal and a NULL result when the change
+ * waits. With no cb to hear it (NULL, or one that heard already), the
+ * change, once stored, publishes the agent's status itself if it set a
+ * status or a reason. Takes u's state_patch; u->id names the agent. */
 void ad_run_agent_write(ad_runner_t *r, ad_store_agent_runtime_t *u, bool answer_now,
                         ad_store_result_cb cb, void *ud);
 /* The stuck queue's timer. */
