@@ -19,6 +19,7 @@ const { claudeAgents } = require('./lib/agents');
 const { start: startMock } = require('../fixtures/mock-anthropic');
 const { CLAUDE_BIN, claudeMissingReason, makeSandbox } = require('../fixtures/claude-run');
 const cliRun = require('../fixtures/cli-run');
+const { openSse } = require('./lib/live');
 const { start: startGemini } = require('../fixtures/mock-gemini');
 
 async function messages(d, id) {
@@ -47,6 +48,8 @@ test('a command agent meets its goal on the second turn', async () => {
   const { d, dir, wt } = await startWithWorktree();
   try {
     const id = await commandAgent(d, wt, APPEND);
+    const live = openSse(d, '/api/events?topics=*&types=agent_status');
+    await live.ready;
     const s = await api(d, 'POST', `/api/agents/${id}/start`, {
       initialPrompt: 'first',
       goal: { check: TWO_LINES, prompt: 'Keep going: log.txt needs two lines.', maxTurns: 5 },
@@ -54,6 +57,9 @@ test('a command agent meets its goal on the second turn', async () => {
     assert.equal(s.status, 200, JSON.stringify(s.body));
     const met = await reasonIn(d, id, ['goal_met', 'goal_failed']);
     assert.equal(met.statusReason.code, 'goal_met', JSON.stringify(met.statusReason));
+    // a page hears it too: the stored status is published
+    await until(() => live.events.some((e) => e.json.type === 'agent_status' && e.json.payload.agentId === id && e.json.payload.statusReason?.code === 'goal_met'), 'the goal_met agent_status event');
+    live.stop();
     assert.match(met.statusReason.text, /goal met after turn 2 of 5/);
     assert.equal(met.state.goal.status, 'met');
     assert.equal(met.state.goal.turn, 2);
