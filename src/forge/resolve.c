@@ -119,7 +119,11 @@ static bool segment_ok(const char *s, size_t n)
 static int owner_repo(const char *path, ad_forge_target_t *out, char *why, size_t whysz)
 {
     char p[600];
-    snprintf(p, sizeof(p), "%s", path);
+    if (strlen(path) >= sizeof(p)) { /* cut, it would name another repository */
+        snprintf(why, whysz, "the remote's path is too long");
+        return AD_EINVAL;
+    }
+    memcpy(p, path, strlen(path) + 1);
     size_t n = strlen(p);
     while (n > 0 && p[n - 1] == '/') {
         p[--n] = '\0';

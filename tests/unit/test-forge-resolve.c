@@ -56,6 +56,13 @@ static void look_alikes_map_to_nothing(void **state)
     assert_int_equal(resolve("https://github.com/acme/w?x=1", NULL, &t), AD_EINVAL);
     assert_int_equal(resolve("https://github.com/a/b/c", NULL, &t), AD_EINVAL);
     assert_int_equal(resolve("https://github.com/acme", NULL, &t), AD_EINVAL);
+    /* A path too long to hold is refused, not cut: cut after its slashes,
+     * this one read as acme/widgets. */
+    char url[1000];
+    int n = snprintf(url, sizeof(url), "https://github.com/acme/widgets");
+    memset(url + n, '/', 700);
+    snprintf(url + n + 700, sizeof(url) - (size_t)n - 700, "evil");
+    assert_int_equal(resolve(url, NULL, &t), AD_EINVAL);
 }
 
 static void admin_prefixes(void **state)
