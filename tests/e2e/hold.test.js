@@ -208,7 +208,8 @@ test('an agent that exits while no agentd runs has its exit code recorded', asyn
     assert.equal(s.status, 200);
     await until(async () => (await allMessages(d, id)).some((m) => m.content.includes('first')), 'first line');
     await d.stop('SIGKILL');
-    await sleep(1800); // the agent ends meanwhile; its holder keeps the exit
+    // the agent ends meanwhile; its holder keeps the exit
+    await until(() => daemon.holdFiles(dataDir, 'exit').length === 1, 'the holder to keep the agent\'s exit');
 
     const d2 = await daemon.start({ needUrl: true, dataDir });
     try {
@@ -241,8 +242,11 @@ test('an agent whose holder is gone too: its spool and exit are read by the next
     const id = await newAgent(d, wt, ['sh', '-c', 'echo one; sleep 0.5; echo two; exit 3']);
     await api(d, 'POST', `/api/agents/${id}/start`, {});
     await until(async () => (await allMessages(d, id)).some((m) => m.content.includes('one')), 'first line');
+    const holder = Number(daemon.holdFiles(dataDir, 'info')[0].text.split(' ')[0]);
+    assert.ok(holder > 1);
     await d.stop('SIGKILL');
-    await sleep(2500); // the agent ends, its holder waits 1 s and goes
+    // the agent ends, its holder waits 1 s and goes
+    await until(() => daemon.gone(holder), 'the holder to go');
     const d2 = await daemon.start({ needUrl: true, dataDir });
     try {
       const run = await until(async () => {

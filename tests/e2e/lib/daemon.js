@@ -43,6 +43,19 @@ function gone(pid) {
   } catch (_) { return true; }
 }
 
+// The holders' folders of dataDir that hold a file named name (a run's
+// "exit", its "info"): [{dir, text}].
+function holdFiles(dataDir, name) {
+  const root = path.join(dataDir, 'hold');
+  const out = [];
+  let names = [];
+  try { names = fs.readdirSync(root); } catch (_) { return out; }
+  for (const n of names) {
+    try { out.push({ dir: path.join(root, n), text: fs.readFileSync(path.join(root, n, name), 'utf8') }); } catch (_) { /* not there */ }
+  }
+  return out;
+}
+
 // endHolders, then waits (at most ms) until those holders have exited, so
 // nothing writes in the data dir any more when the caller removes it. The
 // holders' ends are asked again meanwhile: one that was starting had no
@@ -446,4 +459,4 @@ function proxyEntries(dataDir, id) {
 
 module.exports = {
   NET_TEST_ENV, BIN, PG_MODE, dbRows, start, run, runAsync, tmpDir, tmpRepo, removeAtExit, tokenFor, endHolders, endHoldersGone, lockLetGo,
-  proxyEntries };
+  proxyEntries, holdFiles, gone };
