@@ -20,6 +20,17 @@ const COUNTER = ['sh', '-c', 'i=0; while [ $i -lt 100000 ]; do echo "n=$i"; i=$(
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// The pid of the one holder of dataDir, once its info file is written (the
+// holder writes it after its agent has started, so the agent's first line
+// can be stored before).
+function holderPid(dataDir) {
+  return until(() => {
+    const f = daemon.holdFiles(dataDir, 'info');
+    const pid = f.length === 1 ? Number(f[0].text.split(' ')[0]) : 0;
+    return pid > 1 ? pid : null;
+  }, 'the holder\'s info file');
+}
+
 const setup = (dataDir, args = []) => startWithWorktree({ dataDir, args: ['--stop-grace-ms', '300', ...args] });
 const newAgent = commandAgent;
 
@@ -203,11 +214,14 @@ test('an agent that exits while no agentd runs has its exit code recorded', asyn
   const dataDir = daemon.tmpDir();
   const { d, dir, wt } = await setup(dataDir);
   try {
-    const id = await newAgent(d, wt, ['sh', '-c', 'echo first; sleep 1; echo second; echo oops >&2; exit 7']);
+    // it ends once told to (a file in its worktree), after agentd is gone
+    const go = path.join(dir, '.go');
+    const id = await newAgent(d, wt, ['sh', '-c', `echo first; while [ ! -e ${go} ]; do sleep 0.05; done; echo second; echo oops >&2; exit 7`]);
     const s = await api(d, 'POST', `/api/agents/${id}/start`, {});
     assert.equal(s.status, 200);
     await until(async () => (await allMessages(d, id)).some((m) => m.content.includes('first')), 'first line');
     await d.stop('SIGKILL');
+    fs.writeFileSync(go, '');
     // the agent ends meanwhile; its holder keeps the exit
     await until(() => daemon.holdFiles(dataDir, 'exit').length === 1, 'the holder to keep the agent\'s exit');
 
@@ -239,12 +253,13 @@ test('an agent whose holder is gone too: its spool and exit are read by the next
   const dataDir = daemon.tmpDir();
   const { d, dir, wt } = await setup(dataDir, ['--hold-wait-sec', '1']);
   try {
-    const id = await newAgent(d, wt, ['sh', '-c', 'echo one; sleep 0.5; echo two; exit 3']);
+    const go = path.join(dir, '.go');
+    const id = await newAgent(d, wt, ['sh', '-c', `echo one; while [ ! -e ${go} ]; do sleep 0.05; done; echo two; exit 3`]);
     await api(d, 'POST', `/api/agents/${id}/start`, {});
     await until(async () => (await allMessages(d, id)).some((m) => m.content.includes('one')), 'first line');
-    const holder = Number(daemon.holdFiles(dataDir, 'info')[0].text.split(' ')[0]);
-    assert.ok(holder > 1);
+    const holder = await holderPid(dataDir);
     await d.stop('SIGKILL');
+    fs.writeFileSync(go, '');
     // the agent ends, its holder waits 1 s and goes
     await until(() => daemon.gone(holder), 'the holder to go');
     const d2 = await daemon.start({ needUrl: true, dataDir });
@@ -403,10 +418,9 @@ test('a holder killed with its daemon: the next agentd records the run as lost, 
     agentPid = s.body.pid;
     await until(async () => (await allMessages(d, id)).some((m) => m.content.includes('up')), 'output');
     await d.stop('SIGKILL');
-    const runId = fs.readdirSync(path.join(dataDir, 'hold'))[0];
-    const [holder] = fs.readFileSync(path.join(dataDir, 'hold', runId, 'info'), 'utf8').split(' ');
-    process.kill(Number(holder), 'SIGKILL');
-    await sleep(200);
+    const holder = await holderPid(dataDir);
+    process.kill(holder, 'SIGKILL');
+    await until(() => daemon.gone(holder), 'the holder to die');
     const d2 = await daemon.start({ needUrl: true, dataDir });
     try {
       const run = await until(async () => {
