@@ -109,9 +109,11 @@ function api(d, method, p, body, headers = {}) {
 
 // How long until() waits unless a test says otherwise: a state a test waits
 // for comes in milliseconds; the bound only matters when it never comes, and
-// is wide enough for an ASan build on a busy machine. A test that waits on
-// real work (a training run, a large spool) passes a longer one.
-const UNTIL_MS = 30000;
+// is wide enough for an ASan build on a busy machine, where a real CLI's
+// start alone once took 26 s (make check beside other work: 30 s failed a
+// turn of Gemini's and one of Claude Code's). A test that waits on real
+// work (a training run, a large spool) passes a longer one.
+const UNTIL_MS = 60000;
 
 // Polls fn (sync or async) until it returns something truthy, and returns
 // that; throws naming `what` after ms. Every 50 ms for the first second,
