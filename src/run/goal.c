@@ -143,28 +143,58 @@ static void say_status(goal_t *g, const char *status, const char *code, const ch
     ad_run_agent_write(g->r, &u, false, NULL, NULL);
 }
 
+/* A note of the goal's in the transcript: recorded (stored, then
+ * published) in its turn behind what waits for space, and again after
+ * such a refusal, as the goal's status after it is. */
+typedef struct {
+    ad_runner_t *r;
+    json_t *body;
+    char agent_id[AD_ID_MAX];
+    char org[AD_ID_MAX];
+} note_t;
+
+static void note_free(note_t *n)
+{
+    json_decref(n->body);
+    free(n);
+}
+
+static void note_call(void *ud, bool cancelled);
+
 static void on_noted(int rc, const char *json, size_t len, void *ud)
 {
     AD_UNUSED(json);
     AD_UNUSED(len);
+    note_t *n = ud;
+    if (ad_run_store_again(n->r, rc, note_call, n, n->agent_id)) {
+        return;
+    }
     if (rc != 0) {
-        ad_log(AD_LOG_WARN, "runner", "goal check's note not stored agent=%s error=%s", (char *)ud,
+        ad_log(AD_LOG_WARN, "runner", "goal check's note not stored agent=%s error=%s", n->agent_id,
                ad_strerror(rc));
     }
-    free(ud);
+    note_free(n);
+}
+
+static void note_call(void *ud, bool cancelled)
+{
+    note_t *n = ud;
+    ad_field_err_t e;
+    if (cancelled || ad_store_message_record(n->r->store, n->r->bus, n->body, n->agent_id, n->org,
+                                             on_noted, n, &e) != 0) {
+        note_free(n);
+    }
 }
 
 /* A system message of no run in the agent's transcript. */
 static void note(goal_t *g, const char *text)
 {
-    json_t *body = json_pack("{s:s, s:s}", "content", text, "role", "system");
-    ad_field_err_t e;
-    char *id = ad_xstrdup(g->agent_id);
-    if (ad_store_message_record(g->r->store, g->r->bus, body, g->agent_id, g->org, on_noted, id,
-                                &e) != 0) {
-        free(id);
-    }
-    json_decref(body);
+    note_t *n = ad_xcalloc(1, sizeof(*n));
+    n->r = g->r;
+    n->body = json_pack("{s:s, s:s}", "content", text, "role", "system");
+    snprintf(n->agent_id, sizeof(n->agent_id), "%s", g->agent_id);
+    snprintf(n->org, sizeof(n->org), "%s", g->org);
+    ad_run_store_call(g->r, note_call, n, n->agent_id);
 }
 
 /* The check as one line, for people: its argv joined by spaces. */

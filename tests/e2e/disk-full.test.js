@@ -417,3 +417,35 @@ test('a start refused while the disk is full has its reason stored once space is
   const notes = (await allMessages(d, id)).filter((m) => m.role === 'system' && /did not start the agent: .*owner-token/.test(m.content));
   assert.equal(notes.length, 1, JSON.stringify(notes));
 }));
+
+// A goal's check that ends while the disk is full: its note in the
+// transcript and the goal's end wait for room, and are stored once there
+// is (the note had been refused and lost).
+test('a goal checked while the disk is full has its note and its end stored once space is back', (t) => onSmallDisk(t, '8m', async (x) => {
+  if (daemon.PG_MODE) return t.skip('on PostgreSQL: the server\'s database is on a disk of its own, and stores the change');
+  const wt = await daemonWithWorktree(x, ['--stop-grace-ms', '300']);
+  const d = x.d;
+  const a = await api(d, 'POST', '/api/agents', { worktreeId: wt.id, executor: 'command', command: ['sh', '-c', 'echo ready'] });
+  assert.equal(a.status, 201, JSON.stringify(a.body));
+  const id = a.body.id;
+  // the check says it runs (a file in the worktree), then waits to be let go
+  const check = ['sh', '-c', 'touch .checking; while [ ! -e .go ]; do sleep 0.05; done; echo checked'];
+  const s = await api(d, 'POST', `/api/agents/${id}/start`, { goal: { check, prompt: 'again', maxTurns: 2 } });
+  assert.equal(s.status, 200, JSON.stringify(s.body));
+  await until(() => fs.existsSync(path.join(wt.path, '.checking')), 'the goal\'s check running');
+  x.fill();
+  fs.writeFileSync(path.join(wt.path, '.go'), '');
+  await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.stalled === 'disk full', 'the agent waiting for room');
+  x.free();
+  const met = await until(async () => {
+    const g = (await api(d, 'GET', `/api/agents/${id}`)).body;
+    return g.statusReason?.code === 'goal_met' && g.stalled === undefined ? g : null;
+  }, 'the goal met, stored');
+  assert.match(met.statusReason.text, /goal met after turn 1 of 2/, JSON.stringify(met.statusReason));
+  const notes = await until(async () => {
+    const m = (await allMessages(d, id)).filter((n) => n.role === 'system' && n.content.startsWith('goal check'));
+    return m.length > 0 ? m : null;
+  }, 'the goal check\'s note');
+  assert.equal(notes.length, 1, JSON.stringify(notes));
+  assert.match(notes[0].content, /after turn 1 of 2: .* exited 0: met\nchecked/, notes[0].content);
+}));
