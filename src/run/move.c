@@ -41,7 +41,7 @@ void ad_runner_moved_note(ad_runner_t *r, const char *agent_id, const char *text
     ad_run_topics_t t;
     ad_run_topics_init(&t, agent_id, NULL, ws[0] != '\0' ? ws : NULL,
                        a.org_id != NULL ? a.org_id : AD_ORG_DEFAULT, a.crew_id);
-    ad_run_note_system(r, &t, agent_id, text);
+    ad_run_note_system(r, &t, agent_id, NULL, text);
     json_object_set_new(moved, "agentId", json_string(agent_id));
     ad_run_publish(r, &t, "agent_moved", moved);
     ad_row_agent_cleanup(&a);

@@ -6,7 +6,8 @@
  * written, so the reason would live only in the HTTP answer, the audit and
  * the log: it goes into the agent's transcript as a system message too,
  * and becomes the agent's statusReason (code "start_refused", status
- * "error"), which the dashboard and `agentd logs` show.
+ * "error"), which the dashboard and `agentd logs` show. Such a note of no
+ * run's batch (a move's, a late CLI version's too) is written here.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -16,7 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The note: its own message row, of no run, written in its turn behind
+/* The note: its own message row (of a run that may have ended, or of
+ * none), written in its turn behind
  * what waits for space (and again after such a refusal), as the agent's
  * change after it is. */
 typedef struct {
@@ -24,6 +26,7 @@ typedef struct {
     ad_store_message_t m;
     char id[AD_ID_MAX];
     char agent_id[AD_ID_MAX];
+    char run_id[AD_ID_MAX];
     char *text;
 } note_t;
 
@@ -59,15 +62,17 @@ static void note_call(void *ud, bool cancelled)
 }
 
 void ad_run_note_system(ad_runner_t *r, const ad_run_topics_t *t, const char *agent_id,
-                        const char *text)
+                        const char *run_id, const char *text)
 {
     note_t *n = ad_xcalloc(1, sizeof(*n));
     n->r = r;
     ad_id_new("msg", n->id);
     snprintf(n->agent_id, sizeof(n->agent_id), "%s", agent_id);
+    snprintf(n->run_id, sizeof(n->run_id), "%s", run_id != NULL ? run_id : "");
     n->text = ad_xstrdup(text);
     n->m = (ad_store_message_t){.id = n->id,
                                 .agent_id = n->agent_id,
+                                .run_id = run_id != NULL ? n->run_id : NULL,
                                 .role = "system",
                                 .content = n->text,
                                 .is_complete = true,
@@ -114,7 +119,7 @@ void ad_run_start_refused(ad_runner_t *r, const ad_row_agent_t *agent, const cha
     ad_run_topics_init(&c->topics, agent_id, NULL, ws, org, NULL);
     /* the transcript: a system message of no run (the writer keeps their
      * order: the note is stored before the status below) */
-    ad_run_note_system(r, &c->topics, agent_id, text);
+    ad_run_note_system(r, &c->topics, agent_id, NULL, text);
     /* the agent: status error, why in statusReason (and state.statusReason,
      * the older string, as a run's end sets it) */
     ad_store_agent_runtime_t u = {

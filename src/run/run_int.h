@@ -569,11 +569,12 @@ int ad_run_sandbox(ad_runner_t *r, const ad_row_agent_t *agent, const char *agen
                    const char *const *argv, const char *agent_path, ad_run_sbx_t *x, char *err,
                    size_t errsz);
 void ad_run_sandbox_cleanup(ad_run_sbx_t *x);
-/* refused.c: a system message of no run in agent_id's transcript (text
- * copied), published on t and stored in its turn behind what waits for
- * space (a refused start's, a move's). */
+/* refused.c: a system message in agent_id's transcript (text copied), of
+ * run_id (NULL: of no run), its own row rather than in a run's batch,
+ * published on t and stored in its turn behind what waits for space (a
+ * refused start's, a move's, a late CLI version's). */
 void ad_run_note_system(ad_runner_t *r, const ad_run_topics_t *t, const char *agent_id,
-                        const char *text);
+                        const char *run_id, const char *text);
 /* A start refused before it made a run (refused.c): why goes into the
  * agent's transcript as a system message and becomes its statusReason
  * (code "start_refused", status error). agent is its row, ws its

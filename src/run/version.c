@@ -24,44 +24,6 @@ typedef struct {
     uv_timer_t timer;
 } probe_t;
 
-/* A note stored for a run that has already ended: its own message row. */
-typedef struct {
-    ad_store_message_t m;
-    char id[AD_ID_MAX];
-    char agent_id[AD_ID_MAX];
-    char run_id[AD_ID_MAX];
-    char *text;
-} late_note_t;
-
-static void on_late_note(int rc, void *ud)
-{
-    late_note_t *n = ud;
-    if (rc != 0) {
-        ad_log(AD_LOG_WARN, "runner", "storing a version note failed error=%s", ad_strerror(rc));
-    }
-    free(n->text);
-    free(n);
-}
-
-static void late_note(probe_t *p, const char *text)
-{
-    late_note_t *n = ad_xcalloc(1, sizeof(*n));
-    ad_id_new("msg", n->id);
-    memcpy(n->agent_id, p->agent_id, AD_ID_MAX);
-    memcpy(n->run_id, p->run_id, AD_ID_MAX);
-    n->text = ad_xstrdup(text);
-    n->m = (ad_store_message_t){.id = n->id,
-                                .agent_id = n->agent_id,
-                                .run_id = n->run_id,
-                                .role = "system",
-                                .content = n->text,
-                                .is_complete = true,
-                                .now = ad_wall_ms()};
-    json_t *ev = ad_store_message_json(&n->m);
-    ad_store_messages_insert(p->r->store, &n->m, 1, on_late_note, n);
-    ad_run_publish(p->r, &p->topics, "message_created", json_pack("{s:o}", "message", ev));
-}
-
 static void store_version(ad_runner_t *r, const char *run_id, const char *version)
 {
     if (version[0] == '\0') {
@@ -130,7 +92,7 @@ static void probe_done(probe_t *p)
         if (!ad_cli_version_known(p->exec, p->version, NULL, 0)) {
             char text[512];
             ad_cli_version_warning(p->exec, p->version, text, sizeof(text));
-            late_note(p, text);
+            ad_run_note_system(p->r, &p->topics, p->agent_id, p->run_id, text);
         }
     }
     uv_close((uv_handle_t *)&p->timer, on_probe_closed);
