@@ -357,8 +357,16 @@ function lastErrorAt(mock) {
   return Math.max(...at);
 }
 
+// The agent's first pending approval; when none comes, the error says
+// where the agent was instead (its status, reason and last messages).
 async function pendingApproval(d, id) {
-  return (await pendingApprovals(d, id, 1, 60000))[0];
+  try {
+    return (await pendingApprovals(d, id, 1, CLI_MS))[0];
+  } catch (e) {
+    const a = (await api(d, 'GET', `/api/agents/${id}`)).body;
+    const m = ((await api(d, 'GET', `/api/agents/${id}/messages?limit=5`)).body.messages || []).map((x) => `${x.role}: ${String(x.content).slice(0, 200)}`);
+    throw new Error(`${e.message}; the agent ${JSON.stringify({ status: a.status, statusReason: a.statusReason })}; its last messages ${JSON.stringify(m)}`);
+  }
 }
 
 async function agentNow(d, id) {
