@@ -13,7 +13,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { api, daemon, launch, makeRepo, shot, until } from './lib/harness.mjs';
+import { CLI_MS, api, daemon, launch, makeRepo, shot, until } from './lib/harness.mjs';
 
 const ACP = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/acp-agent.js');
 let d;
@@ -45,7 +45,7 @@ test('an ACP permission request: card, allow, deny, allow always', async () => {
   assert.equal(s.status, 200, JSON.stringify(s.data));
 
   const card = page.locator('.approval');
-  await card.waitFor({ timeout: 30000 });
+  await card.waitFor({ timeout: CLI_MS });
   assert.equal(await card.locator('.approval-tool').innerText(), 'write');
   assert.match(await card.locator('.approval-input').innerText(), /Edit out\.txt/);
   await page.locator('.agent-head .badge-waiting').waitFor();
@@ -54,7 +54,7 @@ test('an ACP permission request: card, allow, deny, allow always', async () => {
 
   await card.locator('button.btn-primary').click(); // Allow
   await until(async () => (await card.count()) === 0, 'the card to go');
-  await page.locator('.transcript').getByText('outcome: selected allow-once').first().waitFor({ timeout: 30000 });
+  await page.locator('.transcript').getByText('outcome: selected allow-once').first().waitFor({ timeout: CLI_MS });
   assert.equal(fs.readFileSync(path.join(repo, 'out.txt'), 'utf8'), 'written by acp\n');
   assert.equal((await api(d.url, 'GET', `/api/agents/${id}/approvals`)).data.approvals[0].status, 'allowed');
 
@@ -62,19 +62,19 @@ test('an ACP permission request: card, allow, deny, allow always', async () => {
   await until(async () => (await api(d.url, 'GET', `/api/agents/${id}`)).data.status === 'waiting', 'the turn to end');
   let m = await api(d.url, 'POST', `/api/agents/${id}/message`, { content: 'edit no.txt' });
   assert.equal(m.status, 200, JSON.stringify(m.data));
-  await card.waitFor({ timeout: 30000 });
+  await card.waitFor({ timeout: CLI_MS });
   assert.match(await card.locator('.approval-input').innerText(), /Edit no\.txt/);
   await card.locator('button.btn-danger').click(); // Deny
-  await page.locator('.transcript').getByText('outcome: selected reject-once').first().waitFor({ timeout: 30000 });
+  await page.locator('.transcript').getByText('outcome: selected reject-once').first().waitFor({ timeout: CLI_MS });
   assert.ok(!fs.existsSync(path.join(repo, 'no.txt')), 'a denied edit writes nothing');
 
   // allow always: the agent's allow_always option, and "write" kept on the agent
   await until(async () => (await api(d.url, 'GET', `/api/agents/${id}`)).data.status === 'waiting', 'the turn to end');
   m = await api(d.url, 'POST', `/api/agents/${id}/message`, { content: 'edit always.txt' });
   assert.equal(m.status, 200, JSON.stringify(m.data));
-  await card.waitFor({ timeout: 30000 });
+  await card.waitFor({ timeout: CLI_MS });
   await card.getByRole('button', { name: /Allow always/ }).click();
-  await page.locator('.transcript').getByText('outcome: selected allow-always').first().waitFor({ timeout: 30000 });
+  await page.locator('.transcript').getByText('outcome: selected allow-always').first().waitFor({ timeout: CLI_MS });
   // (a fresh clone once found no file here, after the outcome, which the
   // agent says once its write is answered: the write's answer and the
   // approvals are printed if it happens again)
@@ -92,12 +92,12 @@ test('an ACP permission request: card, allow, deny, allow always', async () => {
   await until(async () => (await api(d.url, 'GET', `/api/agents/${id}`)).data.status === 'waiting', 'the turn to end');
   m = await api(d.url, 'POST', `/api/agents/${id}/message`, { content: 'term {"command":"echo from-the-card > term.txt"}' });
   assert.equal(m.status, 200, JSON.stringify(m.data));
-  await card.waitFor({ timeout: 30000 });
+  await card.waitFor({ timeout: CLI_MS });
   assert.equal(await card.locator('.approval-tool').innerText(), 'execute');
   assert.match(await card.locator('.approval-input').innerText(), /Run echo from-the-card > term\.txt/);
   assert.ok(!fs.existsSync(path.join(repo, 'term.txt')), 'nothing ran before the decision');
   await card.locator('button.btn-primary').click(); // Allow
-  await page.locator('.transcript').getByText(/^terminal: .*"exitCode":0/).first().waitFor({ timeout: 30000 });
+  await page.locator('.transcript').getByText(/^terminal: .*"exitCode":0/).first().waitFor({ timeout: CLI_MS });
   assert.equal(fs.readFileSync(path.join(repo, 'term.txt'), 'utf8'), 'from-the-card\n');
   await api(d.url, 'POST', `/api/agents/${id}/stop?force=true&wait=true`);
 });

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
-import { api, daemon, launch, makeRepo, shot, until } from './lib/harness.mjs';
+import { CLI_MS, api, daemon, launch, makeRepo, shot, until } from './lib/harness.mjs';
 
 const require = createRequire(import.meta.url);
 const { start } = require('../fixtures/mock-anthropic.js');
@@ -53,7 +53,7 @@ test('a tool call waiting for approval: card, reload, allow', { skip }, async ()
   assert.equal(s.status, 200, JSON.stringify(s.data));
 
   const card = page.locator('.approval');
-  await card.waitFor({ timeout: 30000 });
+  await card.waitFor({ timeout: CLI_MS });
   assert.equal(await card.locator('.approval-tool').innerText(), 'Bash');
   assert.match(await card.locator('.approval-input').innerText(), /echo hello > out\.txt/);
   await page.locator('.agent-head .badge-waiting').waitFor();
@@ -80,7 +80,7 @@ test('a tool call waiting for approval: card, reload, allow', { skip }, async ()
   await card.getByRole('button', { name: 'Allow', exact: true }).click();
   await until(async () => (await card.count()) === 0, 'the card to go');
   await until(async () => fs.existsSync(path.join(repo, 'out.txt')), 'the allowed command to run');
-  await page.locator('.transcript').getByText('I wrote hello to out.txt.').first().waitFor({ timeout: 30000 });
+  await page.locator('.transcript').getByText('I wrote hello to out.txt.').first().waitFor({ timeout: CLI_MS });
   // The turn is done: the agent waits for a next message but no longer needs the user.
   await page.locator('.agent-head .badge-turn').waitFor();
   await until(async () => (await page.title()) === 'agentd', 'a turn done not counted');
@@ -103,12 +103,12 @@ test('a denied tool call: no red failed toast, the turn goes on', { skip }, asyn
   const s = await api(d.url, 'POST', `/api/agents/${id}/start`, { initialPrompt: 'please make a file' });
   assert.equal(s.status, 200, JSON.stringify(s.data));
   const card = page.locator('.approval');
-  await card.waitFor({ timeout: 30000 });
+  await card.waitFor({ timeout: CLI_MS });
   await card.getByRole('button', { name: 'Deny', exact: true }).click();
   await until(async () => (await api(d.url, 'GET', `/api/agents/${id}/approvals`)).data.approvals[0]?.status === 'denied', 'the denial stored');
   // The CLI hears the denial and ends the call (tool_end with an error): the
   // user's own answer, not a failure to toast.
-  await page.locator('.agent-head .badge-turn, .agent-head .badge-error, .agent-head .badge-finished').first().waitFor({ timeout: 30000 });
+  await page.locator('.agent-head .badge-turn, .agent-head .badge-error, .agent-head .badge-finished').first().waitFor({ timeout: CLI_MS });
   assert.equal(await page.locator('.toasts .toast-error, .toasts [data-level="error"]').count(), 0, await page.locator('.toasts').innerText());
   assert.doesNotMatch(await page.locator('.toasts').innerText(), /failed/);
   await api(d.url, 'POST', `/api/agents/${id}/stop?force=true&wait=true`);

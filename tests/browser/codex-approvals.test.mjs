@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
-import { api, daemon, launch, makeRepo, shot, until } from './lib/harness.mjs';
+import { CLI_MS, api, daemon, launch, makeRepo, shot, until } from './lib/harness.mjs';
 
 const require = createRequire(import.meta.url);
 const { start, defaultRules } = require('../fixtures/mock-openai.js');
@@ -77,7 +77,7 @@ test('a codex command waiting for approval: card, allow, then deny', { skip }, a
   assert.equal(s.status, 200, JSON.stringify(s.data));
 
   const card = page.locator('.approval');
-  await card.waitFor({ timeout: 30000 });
+  await card.waitFor({ timeout: CLI_MS });
   assert.equal(await card.locator('.approval-tool').innerText(), 'Bash');
   assert.match(await card.locator('.approval-input').innerText(), /echo hello > out\.txt/);
   await page.locator('.agent-head .badge-waiting').waitFor();
@@ -87,7 +87,7 @@ test('a codex command waiting for approval: card, allow, then deny', { skip }, a
   await card.getByRole('button', { name: /^Allow(\s+y)?$/ }).click();
   await until(async () => (await card.count()) === 0, 'the card to go');
   await until(async () => fs.existsSync(path.join(repo, 'out.txt')), 'the allowed command to run');
-  await page.locator('.transcript').getByText('I wrote hello to out.txt.').first().waitFor({ timeout: 30000 });
+  await page.locator('.transcript').getByText('I wrote hello to out.txt.').first().waitFor({ timeout: CLI_MS });
   assert.equal((await api(d.url, 'GET', `/api/agents/${id}/approvals`)).data.approvals[0].status, 'allowed');
 
   // A message sent after the answer's text but before codex ends the turn
@@ -98,16 +98,16 @@ test('a codex command waiting for approval: card, allow, then deny', { skip }, a
   // the same process takes the next message; its command is denied from the card
   const m = await api(d.url, 'POST', `/api/agents/${id}/message`, { content: 'please deny this' });
   assert.equal(m.status, 200, JSON.stringify(m.data));
-  await card.waitFor({ timeout: 30000 });
+  await card.waitFor({ timeout: CLI_MS });
   assert.match(await card.locator('.approval-input').innerText(), /denied\.txt/);
   await card.getByRole('button', { name: /^Deny(\s+n)?$/ }).click();
-  await page.locator('.transcript').getByText('It was declined.').first().waitFor({ timeout: 30000 });
+  await page.locator('.transcript').getByText('It was declined.').first().waitFor({ timeout: CLI_MS });
   assert.ok(!fs.existsSync(path.join(repo, 'denied.txt')), 'a denied command does not run');
   await turnsCounted(id, 2);
 
   // mid-turn the composer stays open: the message is steered into the running turn
   assert.equal((await api(d.url, 'POST', `/api/agents/${id}/message`, { content: 'please steer me' })).status, 200);
-  await card.waitFor({ timeout: 30000 });
+  await card.waitFor({ timeout: CLI_MS });
   await card.getByRole('button', { name: /^Allow(\s+y)?$/ }).click();
   await page.locator('.agent-head .badge-running').waitFor();
   const composer = page.getByRole('textbox', { name: 'Message to the agent' });
@@ -115,7 +115,7 @@ test('a codex command waiting for approval: card, allow, then deny', { skip }, a
   await composer.fill('also this, from the composer');
   await composer.press('Enter');
   await until(async () => (await composer.inputValue()) === '', 'the composer to clear');
-  await page.locator('.transcript').getByText('Steered from the composer.').first().waitFor({ timeout: 30000 });
+  await page.locator('.transcript').getByText('Steered from the composer.').first().waitFor({ timeout: CLI_MS });
   const runs = await turnsCounted(id, 3);
   assert.equal(runs.length, 1, 'one app-server for every turn');
   assert.equal(runs[0].numTurns, 3, 'the steer made no turn of its own');

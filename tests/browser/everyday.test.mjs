@@ -218,8 +218,10 @@ test('the grid: tiles with status and output tail, keyboard between them, help o
   if (missing(t)) return;
   const { page } = b;
   const made = [];
+  // (running until the test stops them: a busy machine took more than 30 s
+  // to get to the live-only check, and a tile that had ended went)
   for (const k of ['A', 'B', 'C']) {
-    const a = await commandAgent(`tile-${k}`, ['sh', '-c', `echo out-of-${k}; sleep 30`]);
+    const a = await commandAgent(`tile-${k}`, ['sh', '-c', `echo out-of-${k}; sleep 600`]);
     const st = await api(d.url, 'POST', `/api/agents/${a.id}/start`, {});
     assert.ok(st.status < 300, JSON.stringify(st.data));
     made.push(a);
@@ -232,7 +234,7 @@ test('the grid: tiles with status and output tail, keyboard between them, help o
     await until(async () => (await tile(a).locator('.tile-tail').innerText()).includes(`out-of-${k}`), `tile ${k}'s output`);
   }
   // A tile keeps its tail, not every line its agent prints while the grid is open.
-  const many = await commandAgent('tile-D', ['sh', '-c', 'i=0; while [ $i -lt 300 ]; do echo "d-line $i"; i=$((i+1)); sleep 0.01; done; sleep 30']);
+  const many = await commandAgent('tile-D', ['sh', '-c', 'i=0; while [ $i -lt 300 ]; do echo "d-line $i"; i=$((i+1)); sleep 0.01; done; sleep 600']);
   made.push(many);
   assert.ok((await api(d.url, 'POST', `/api/agents/${many.id}/start`, {})).status < 300);
   await until(async () => (await tile(many).locator('.tile-tail').innerText()).includes('d-line 299'), "tile D's last line");

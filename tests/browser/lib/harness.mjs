@@ -343,6 +343,10 @@ export async function apiOk(base, method, p, body) {
 // with other builds (a fresh-clone `make check`), where 15 s was seen to be
 // too short.
 export const WAIT_MS = 60000;
+// A wait on a real CLI's turn (an approval it asks for, its answer): its
+// node start alone once took 26 s on such a machine, and 30 s failed a
+// Claude Code approval there.
+export const CLI_MS = 90000;
 
 // Polls f() until it returns a truthy value; bounded in time. Every 100 ms
 // for the first second, then less often, to every 250 ms (as the e2e
