@@ -38,6 +38,11 @@ function reasonIn(d, id, codes, ms) {
   }, `statusReason ${codes.join('|')} of ${id}`, ms);
 }
 
+// Two turns of a real CLI and the check between: seconds when idle, but
+// each CLI's start alone took up to 26 s in a fresh clone's make check,
+// where 90 s failed Gemini's two.
+const TWO_CLI_TURNS_MS = 180000;
+
 // Each run of this command is a turn: it appends its first input line to
 // log.txt in the worktree.
 const APPEND = ['sh', '-c', 'read line; echo "$line" >> log.txt; echo appended'];
@@ -225,7 +230,7 @@ test('claude meets its goal on the second turn', { skip }, async () => {
       goal: { check: ['test', '-f', 'out.txt'], prompt: 'Not yet: please make a file.', maxTurns: 3 },
     });
     assert.equal(s.status, 200, JSON.stringify(s.body));
-    const met = await reasonIn(d, id, ['goal_met', 'goal_failed'], 60000);
+    const met = await reasonIn(d, id, ['goal_met', 'goal_failed'], TWO_CLI_TURNS_MS);
     assert.equal(met.statusReason.code, 'goal_met', JSON.stringify(met.statusReason));
     assert.match(met.statusReason.text, /after turn 2 of 3/);
     assert.equal(fs.readFileSync(path.join(sb.cwd, 'out.txt'), 'utf8'), 'hello\n');
@@ -269,7 +274,7 @@ test('gemini meets its goal on the second turn, a run a turn', { skip: cliRun.ge
       goal: { check: ['test', '-f', 'out.txt'], prompt: 'Not yet: please make a file.', maxTurns: 3 },
     });
     assert.equal(s.status, 200, JSON.stringify(s.body));
-    const met = await reasonIn(d, id, ['goal_met', 'goal_failed'], 90000);
+    const met = await reasonIn(d, id, ['goal_met', 'goal_failed'], TWO_CLI_TURNS_MS);
     assert.equal(met.statusReason.code, 'goal_met', JSON.stringify(met.statusReason));
     assert.match(met.statusReason.text, /after turn 2 of 3/);
     assert.equal(fs.readFileSync(path.join(repo, 'out.txt'), 'utf8'), 'hello\n');
