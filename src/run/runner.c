@@ -170,66 +170,126 @@ void ad_run_call_cb(ad_runner_cb cb, void *ud, int rc, json_t *result, const cha
 
 /* ---- changes of the agent row ------------------------------------------------ */
 
+/* One change of an agent row in the stuck queue: a run's (agent_update)
+ * or of an agent with no run (ad_run_agent_write). It is made in its turn
+ * behind output a full disk holds (batch.c), and again after such a
+ * refusal. Its caller is heard through one of two callbacks: a run's
+ * (run_cb: a borrowed result and a message) or no run's (store_cb, as
+ * ad_store_agent_runtime's: it owns the result). */
 typedef struct {
     ad_runner_t *r;
-    ad_runner_cb cb;
+    ad_runner_cb run_cb;         /* NULL once called */
+    ad_store_result_cb store_cb; /* NULL once called */
     void *ud;
+    bool answer_now; /* its caller hears a wait for space at once */
+    bool of_run;     /* a run's: topics, status and reason are the run's */
+    bool publish;    /* publishes the agent's status once stored, if no store_cb heard */
     ad_run_topics_t topics;
+    const char *status; /* static: a run's status set, or NULL */
+    const char *reason; /* static or NULL: agent_status's short reason ("approval") */
     char agent_id[AD_ID_MAX];
-    const char *status;         /* static; published after the commit when set */
-    const char *reason;         /* static or NULL: agent_status's short reason ("approval") */
     ad_store_agent_runtime_t u; /* the change (its state_patch a reference of ours) */
-} update_ctx_t;
+} change_t;
 
-static void on_update_done(int rc, json_t *result, void *ud);
+static void on_change_done(int rc, json_t *result, void *ud);
 
-static void update_free(update_ctx_t *c)
+static void change_free(change_t *c)
 {
     json_decref(c->u.state_patch);
     free(c);
 }
 
-/* The change to the writer (the store takes a reference of its own). In
- * its turn behind output a full disk holds (batch.c), and again after
- * such a refusal; cancelled: the daemon is closing, nothing is written
- * and its caller, if it still waits, is not answered (as a run's end's). */
-static void update_call(void *ud, bool cancelled)
+/* Its caller hears rc with no result, once (the answer to a request while
+ * the change waits for space, or the daemon's end). */
+static void change_answer_now(change_t *c, int rc)
 {
-    update_ctx_t *c = ud;
+    ad_runner_cb run_cb = c->run_cb;
+    ad_store_result_cb store_cb = c->store_cb;
+    c->run_cb = NULL;
+    c->store_cb = NULL;
+    ad_run_call_cb(run_cb, c->ud, rc, NULL, ad_strerror(rc));
+    if (store_cb != NULL) {
+        store_cb(rc, NULL, c->ud);
+    }
+}
+
+/* The change to the writer (the store takes a reference of its own).
+ * cancelled: the daemon is closing and nothing is written; a run's caller,
+ * if it still waits, is not answered (as a run's end's), no run's hears so. */
+static void change_call(void *ud, bool cancelled)
+{
+    change_t *c = ud;
     if (cancelled) {
-        update_free(c);
+        if (!c->of_run) {
+            change_answer_now(c, AD_ECLOSED);
+        }
+        change_free(c);
         return;
     }
     ad_store_agent_runtime_t u = c->u;
     json_incref(u.state_patch);
-    ad_store_agent_runtime(c->r->store, &u, on_update_done, c);
+    ad_store_agent_runtime(c->r->store, &u, on_change_done, c);
 }
 
-static void on_update_done(int rc, json_t *result, void *ud)
+/* The stored status on the run's topics, or (no run) on the agent's as
+ * the stored row names them. */
+static void change_publish(change_t *c, json_t *result)
 {
-    update_ctx_t *c = ud;
+    json_t *agent = json_object_get(result, "agent");
+    json_t *why = json_object_get(agent, "statusReason");
+    if (c->of_run) {
+        ad_run_publish_status(c->r, &c->topics, c->agent_id, c->status, c->reason, why);
+    } else if (agent != NULL) {
+        ad_run_topics_t t;
+        ad_run_topics_init(&t, c->agent_id, NULL, NULL,
+                           json_string_value(json_object_get(agent, "orgId")), NULL);
+        const char *st = json_string_value(json_object_get(agent, "status"));
+        ad_run_publish_status(c->r, &t, c->agent_id, st != NULL ? st : "idle", NULL, why);
+    }
+}
+
+static void on_change_done(int rc, json_t *result, void *ud)
+{
+    change_t *c = ud;
     /* a full disk: the change waits for room in the stuck queue, after the
-     * output before it; its caller hears at once, as a message's does */
-    if (ad_run_store_again(c->r, rc, update_call, c, c->agent_id)) {
+     * output before it; a caller that answers a request hears at once */
+    if (ad_run_store_again(c->r, rc, change_call, c, c->agent_id)) {
         json_decref(result);
-        ad_run_call_cb(c->cb, c->ud, rc, NULL, ad_strerror(rc));
-        c->cb = NULL;
+        if (c->answer_now) {
+            change_answer_now(c, rc);
+        }
+        return;
+    }
+    if (c->store_cb != NULL) {
+        c->store_cb(rc, result, c->ud); /* the result is the callback's */
+        change_free(c);
         return;
     }
     if (rc == AD_ESTATE) {
         ad_log(AD_LOG_WARN, "runner",
-               "agent update refused: another control plane holds the run agent=%s", c->agent_id);
+               "agent change refused: another control plane holds the run agent=%s", c->agent_id);
     } else if (rc != 0) {
-        ad_log(AD_LOG_WARN, "runner", "agent update failed agent=%s error=%s", c->agent_id,
+        ad_log(AD_LOG_WARN, "runner", "agent change failed agent=%s error=%s", c->agent_id,
                ad_strerror(rc));
-    } else if (c->status != NULL) {
-        json_t *agent = json_object_get(result, "agent");
-        ad_run_publish_status(c->r, &c->topics, c->agent_id, c->status, c->reason,
-                              json_object_get(agent, "statusReason"));
+    } else if (c->publish) {
+        change_publish(c, result);
     }
-    ad_run_call_cb(c->cb, c->ud, rc, result, rc != 0 ? ad_strerror(rc) : NULL);
+    ad_run_call_cb(c->run_cb, c->ud, rc, result, rc != 0 ? ad_strerror(rc) : NULL);
     json_decref(result);
-    update_free(c);
+    change_free(c);
+}
+
+/* Into the queue: u's state_patch moves to c. */
+static void change_queue(change_t *c, ad_store_agent_runtime_t *u)
+{
+    snprintf(c->agent_id, sizeof(c->agent_id), "%s", u->id);
+    c->u = *u;
+    u->state_patch = NULL;
+    if (!ad_run_store_call(c->r, change_call, c, c->agent_id) && c->answer_now) {
+        /* waiting behind a full disk: its caller (a pause, a halt) hears
+         * now, as after a refusal (on_change_done) */
+        change_answer_now(c, c->r->stuck_rc);
+    }
 }
 
 /* A change asked for while a held run's line is handled: written once
@@ -256,13 +316,15 @@ static void agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_runner_c
         return;
     }
     ad_run_flush_all(run);
-    update_ctx_t *c = ad_xcalloc(1, sizeof(*c));
+    change_t *c = ad_xcalloc(1, sizeof(*c));
     c->r = run->r;
-    c->cb = cb;
+    c->run_cb = cb;
     c->ud = ud;
+    c->answer_now = true;
+    c->of_run = true;
     ad_run_topics_copy(&c->topics, &run->topics);
-    snprintf(c->agent_id, sizeof(c->agent_id), "%s", run->agent_id);
     c->status = u->set_status ? ad_row_agent_status_name(u->status) : NULL;
+    c->publish = c->status != NULL;
     c->reason = strcmp(u->why.code, "approval_requested") == 0 ? "approval"
                 : strcmp(u->why.code, "protocol_error") == 0   ? "protocol_error"
                                                                : NULL;
@@ -272,15 +334,7 @@ static void agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_runner_c
     snprintf(u->plane_id, sizeof(u->plane_id), "%.*s", (int)sizeof(u->plane_id) - 1,
              run->r->cfg->plane_id);
     u->now = ad_wall_ms();
-    c->u = *u; /* the reference to state_patch moves to c */
-    u->state_patch = NULL;
-    ad_runner_t *r = run->r;
-    if (!ad_run_store_call(r, update_call, c, c->agent_id) && c->cb != NULL) {
-        /* waiting behind a full disk: its caller (a pause, a resume) hears
-         * now, as after a refusal (on_update_done) */
-        ad_run_call_cb(c->cb, c->ud, r->stuck_rc, NULL, ad_strerror(r->stuck_rc));
-        c->cb = NULL;
-    }
+    change_queue(c, u);
 }
 
 void ad_run_held_updates_flush(ad_run_t *run)
@@ -320,90 +374,16 @@ void ad_run_set_status(ad_run_t *run, ad_store_agent_runtime_t *u, ad_row_agent_
 
 /* ---- changes of an agent with no run ---------------------------------------------- */
 
-typedef struct {
-    ad_runner_t *r;
-    ad_store_result_cb cb; /* NULL once called */
-    void *ud;
-    bool answer_now; /* cb answers a request: it hears a wait for space at once */
-    bool publish;    /* sets a status or its reason: published if stored after cb heard */
-    char agent_id[AD_ID_MAX];
-    ad_store_agent_runtime_t u; /* its state_patch a reference of ours */
-} write_ctx_t;
-
-static void on_write_done(int rc, json_t *result, void *ud);
-static void write_answer_now(write_ctx_t *c, int rc);
-
-static void write_call(void *ud, bool cancelled)
-{
-    write_ctx_t *c = ud;
-    if (cancelled) { /* the daemon closes: a writer that waits hears so */
-        write_answer_now(c, AD_ECLOSED);
-        json_decref(c->u.state_patch);
-        free(c);
-        return;
-    }
-    ad_store_agent_runtime_t u = c->u;
-    json_incref(u.state_patch);
-    ad_store_agent_runtime(c->r->store, &u, on_write_done, c);
-}
-
-/* The writer hears rc with no result, once (a request's answer while its
- * change waits for space, or the daemon's end). */
-static void write_answer_now(write_ctx_t *c, int rc)
-{
-    if (c->cb != NULL) {
-        ad_store_result_cb cb = c->cb;
-        c->cb = NULL;
-        cb(rc, NULL, c->ud);
-    }
-}
-
-static void on_write_done(int rc, json_t *result, void *ud)
-{
-    write_ctx_t *c = ud;
-    if (ad_run_store_again(c->r, rc, write_call, c, c->agent_id)) {
-        json_decref(result);
-        if (c->answer_now) {
-            write_answer_now(c, rc);
-        }
-        return;
-    }
-    if (c->cb != NULL) {
-        c->cb(rc, result, c->ud); /* the result is the callback's */
-    } else {
-        json_t *agent = json_object_get(result, "agent");
-        if (rc != 0) {
-            ad_log(AD_LOG_WARN, "runner", "agent change failed agent=%s error=%s", c->agent_id,
-                   ad_strerror(rc));
-        } else if (c->publish && agent != NULL) {
-            ad_run_topics_t t;
-            ad_run_topics_init(&t, c->agent_id, NULL, NULL,
-                               json_string_value(json_object_get(agent, "orgId")), NULL);
-            const char *st = json_string_value(json_object_get(agent, "status"));
-            ad_run_publish_status(c->r, &t, c->agent_id, st != NULL ? st : "idle", NULL,
-                                  json_object_get(agent, "statusReason"));
-        }
-        json_decref(result);
-    }
-    json_decref(c->u.state_patch);
-    free(c);
-}
-
 void ad_run_agent_write(ad_runner_t *r, ad_store_agent_runtime_t *u, bool answer_now,
                         ad_store_result_cb cb, void *ud)
 {
-    write_ctx_t *c = ad_xcalloc(1, sizeof(*c));
+    change_t *c = ad_xcalloc(1, sizeof(*c));
     c->r = r;
-    c->cb = cb;
+    c->store_cb = cb;
     c->ud = ud;
     c->answer_now = answer_now;
     c->publish = u->set_status || u->why.code[0] != '\0';
-    snprintf(c->agent_id, sizeof(c->agent_id), "%s", u->id);
-    c->u = *u; /* the reference to state_patch moves to c */
-    u->state_patch = NULL;
-    if (!ad_run_store_call(r, write_call, c, c->agent_id) && answer_now) {
-        write_answer_now(c, r->stuck_rc);
-    }
+    change_queue(c, u);
 }
 
 void ad_run_free(ad_run_t *run)
