@@ -22,7 +22,6 @@
  * check runs, the check's end frees it. Threads: loop thread only.
  */
 #include "run/features.h"
-#include "tables/messages.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -41,10 +40,11 @@ typedef struct goal {
     ad_runner_t *r;
     char agent_id[AD_ID_MAX];
     char org[AD_ID_MAX];
-    json_t *spec; /* {check, prompt, maxTurns, maxCost?, timeoutSec?} */
-    int64_t turn; /* turns ended under the goal */
-    double cost;  /* what they cost (USD) */
-    bool out;     /* taken out of the table (replaced, stopped) while its check ran */
+    char ws[AD_ID_MAX]; /* its workspace, as its last check found it, or "" */
+    json_t *spec;       /* {check, prompt, maxTurns, maxCost?, timeoutSec?} */
+    int64_t turn;       /* turns ended under the goal */
+    double cost;        /* what they cost (USD) */
+    bool out;           /* taken out of the table (replaced, stopped) while its check ran */
     /* the check under way */
     bool checking;
     ad_run_start_t *s; /* what it runs with (owned while it runs) */
@@ -143,58 +143,15 @@ static void say_status(goal_t *g, const char *status, const char *code, const ch
     ad_run_agent_write(g->r, &u, false, NULL, NULL);
 }
 
-/* A note of the goal's in the transcript: recorded (stored, then
- * published) in its turn behind what waits for space, and again after
- * such a refusal, as the goal's status after it is. */
-typedef struct {
-    ad_runner_t *r;
-    json_t *body;
-    char agent_id[AD_ID_MAX];
-    char org[AD_ID_MAX];
-} note_t;
-
-static void note_free(note_t *n)
-{
-    json_decref(n->body);
-    free(n);
-}
-
-static void note_call(void *ud, bool cancelled);
-
-static void on_noted(int rc, const char *json, size_t len, void *ud)
-{
-    AD_UNUSED(json);
-    AD_UNUSED(len);
-    note_t *n = ud;
-    if (ad_run_store_again(n->r, rc, note_call, n, n->agent_id)) {
-        return;
-    }
-    if (rc != 0) {
-        ad_log(AD_LOG_WARN, "runner", "goal check's note not stored agent=%s error=%s", n->agent_id,
-               ad_strerror(rc));
-    }
-    note_free(n);
-}
-
-static void note_call(void *ud, bool cancelled)
-{
-    note_t *n = ud;
-    ad_field_err_t e;
-    if (cancelled || ad_store_message_record(n->r->store, n->r->bus, n->body, n->agent_id, n->org,
-                                             on_noted, n, &e) != 0) {
-        note_free(n);
-    }
-}
-
-/* A system message of no run in the agent's transcript. */
+/* A system message of no run in the agent's transcript, on its agent's,
+ * workspace's (once a check has known it) and organisation's topics. It is
+ * written in its turn behind what waits for space, as the goal's status
+ * after it is (ad_run_note_system). */
 static void note(goal_t *g, const char *text)
 {
-    note_t *n = ad_xcalloc(1, sizeof(*n));
-    n->r = g->r;
-    n->body = json_pack("{s:s, s:s}", "content", text, "role", "system");
-    snprintf(n->agent_id, sizeof(n->agent_id), "%s", g->agent_id);
-    snprintf(n->org, sizeof(n->org), "%s", g->org);
-    ad_run_store_call(g->r, note_call, n, n->agent_id);
+    ad_run_topics_t t;
+    ad_run_topics_init(&t, g->agent_id, NULL, g->ws, g->org, NULL);
+    ad_run_note_system(g->r, &t, g->agent_id, NULL, text);
 }
 
 /* The check as one line, for people: its argv joined by spaces. */
@@ -404,7 +361,11 @@ static void check(goal_t *g)
     g->timed_out = false;
     g->s = ad_xcalloc(1, sizeof(*g->s));
     char err[512] = "";
-    if (ad_run_check_prepare(g->r, g->agent_id, g->s, err, sizeof(err)) != 0) {
+    int rc = ad_run_check_prepare(g->r, g->agent_id, g->s, err, sizeof(err));
+    if (g->s->ws[0] != '\0') {
+        snprintf(g->ws, sizeof(g->ws), "%s", g->s->ws);
+    }
+    if (rc != 0) {
         ad_run_start_cleanup(g->s);
         free(g->s);
         g->s = NULL;
@@ -425,7 +386,7 @@ static void check(goal_t *g)
                               s->sbx.box.none || s->sbx.box.home == NULL ? NULL : &s->sbx.box.sb,
                           .who = g->agent_id};
     g->terms = ad_terms_new(g->r->procs, on_answer, g);
-    int rc = ad_terms_create(g->terms, params, &how, g->term, err, sizeof(err));
+    rc = ad_terms_create(g->terms, params, &how, g->term, err, sizeof(err));
     json_decref(params);
     if (rc != 0) {
         ad_terms_free(g->terms);

@@ -7,7 +7,8 @@
  * the log: it goes into the agent's transcript as a system message too,
  * and becomes the agent's statusReason (code "start_refused", status
  * "error"), which the dashboard and `agentd logs` show. Such a note of no
- * run's batch (a move's, a late CLI version's too) is written here.
+ * run's batch (a move's, a goal check's, a late CLI version's too) is
+ * written here.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
