@@ -18,18 +18,13 @@ const FIXTURES = path.resolve(__dirname, '..', '..', 'fixtures');
 // leaves in a data dir's holder registry ends with the test process.
 const dataDirs = new Set();
 function endHolders(dataDir) {
-  const root = path.join(dataDir, 'hold');
   const pids = [];
-  let names = [];
-  try { names = fs.readdirSync(root); } catch (_) { return pids; }
-  for (const n of names) {
-    try {
-      const [pid, , agent] = fs.readFileSync(path.join(root, n, 'info'), 'utf8').trim().split(' ').map(Number);
-      // an info file whose agent is not there yet says 0: kill(-0) would be
-      // our own process group (the test runner)
-      if (agent > 1) try { process.kill(-agent, 'SIGKILL'); } catch (_) { /* gone */ }
-      if (pid > 1) try { process.kill(pid, 'SIGTERM'); pids.push(pid); } catch (_) { /* gone */ }
-    } catch (_) { /* no info */ }
+  for (const { text } of holdFiles(dataDir, 'info')) {
+    const [pid, , agent] = text.trim().split(' ').map(Number);
+    // an info file whose agent is not there yet says 0: kill(-0) would be
+    // our own process group (the test runner)
+    if (agent > 1) try { process.kill(-agent, 'SIGKILL'); } catch (_) { /* gone */ }
+    if (pid > 1) try { process.kill(pid, 'SIGTERM'); pids.push(pid); } catch (_) { /* gone */ }
   }
   return pids;
 }
