@@ -196,8 +196,9 @@ json_t *ad_llm_code_files(const char *md);
 
 /* ---- a project as a tar archive (tar.c) -------------------------------------------- */
 /* Appends a regular file (mode 0644) at path (at most 1000 bytes; a pax
- * header carries one over 99) to out. 0, or ad_buf's error (AD_ETOOBIG
- * past the buffer's max). */
+ * header carries one over 99) to out. 0, or AD_ETOOBIG: past the
+ * buffer's max, or a len or an mtime past ustar's 11 octal digits (8 GiB;
+ * the year 2242), which are refused, not cut. */
 int ad_llm_tar_file(ad_buf_t *out, const char *path, const char *content, size_t len,
                     int64_t mtime);
 /* The two zero blocks that end an archive. */

@@ -12,9 +12,16 @@
 
 #define BLOCK 512
 
-static void octal(char *field, size_t width, uint64_t v)
+/* v in width - 1 octal digits and a NUL; AD_ETOOBIG if it needs more (a
+ * size or time past what ustar holds: 8 GiB in 11 digits). */
+static int octal(char *field, size_t width, uint64_t v)
 {
-    snprintf(field, width, "%0*llo", (int)width - 1, (unsigned long long)v);
+    field[width - 1] = '\0';
+    for (size_t i = width - 1; i-- > 0;) {
+        field[i] = (char)('0' + (v & 7));
+        v >>= 3;
+    }
+    return v == 0 ? 0 : AD_ETOOBIG;
 }
 
 /* One header block of type (0 file, x pax) for name (at most 99 bytes). */
@@ -26,8 +33,10 @@ static int header(ad_buf_t *out, const char *name, char type, uint64_t size, int
     octal(h + 100, 8, 0644);
     octal(h + 108, 8, 0);
     octal(h + 116, 8, 0);
-    octal(h + 124, 12, size);
-    octal(h + 136, 12, (uint64_t)(mtime > 0 ? mtime : 0));
+    if (octal(h + 124, 12, size) != 0 ||
+        octal(h + 136, 12, (uint64_t)(mtime > 0 ? mtime : 0)) != 0) {
+        return AD_ETOOBIG;
+    }
     memset(h + 148, ' ', 8);
     h[156] = type;
     memcpy(h + 257, "ustar", 6);

@@ -490,6 +490,7 @@ json_t *ad_worker_run_figures(const worker_t *w);
 size_t ad_worker_run_targets(ad_health_target_t *out, size_t max, void *ud);
 /* worker.c */
 wrun_t *ad_worker_run_find(worker_t *w, const char *id);
+/* A run of id, which ad_node_id_ok has passed, added to w's. */
 wrun_t *ad_worker_run_add(worker_t *w, const char *id);
 void ad_worker_run_free(worker_t *w, wrun_t *r);
 /* A control message to the plane (taken), if the link is up. */

@@ -118,6 +118,15 @@ static void tar_archive(void **state)
     ad_buf_init(&b, 1000); /* bounded: a file past the buffer's max */
     assert_int_not_equal(ad_llm_tar_file(&b, "a", longp, sizeof(longp), 0), 0);
     ad_buf_cleanup(&b);
+    /* a size or a time past ustar's 11 octal digits is refused, never cut
+     * (the header fails before any content is read) */
+    ad_buf_init(&b, 1 << 20);
+    assert_int_equal(ad_llm_tar_file(&b, "a", "", (size_t)1 << 33, 0), AD_ETOOBIG);
+    assert_int_equal(ad_llm_tar_file(&b, "a", "", 0, (int64_t)1 << 33), AD_ETOOBIG);
+    assert_int_equal(b.len, 0);
+    assert_int_equal(ad_llm_tar_file(&b, "a", "", 0, ((int64_t)1 << 33) - 1), 0);
+    assert_int_equal(strtoull((const char *)b.data + 136, NULL, 8), ((uint64_t)1 << 33) - 1);
+    ad_buf_cleanup(&b);
 }
 
 static void put(const char *path, const char *text)
