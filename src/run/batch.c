@@ -319,6 +319,59 @@ bool ad_run_store_again(ad_runner_t *r, int rc, ad_run_after_fn fn, void *ud, co
     return true;
 }
 
+/* A write of its own in the stuck queue (ad_run_write): what to write
+ * (arg), how (fn) and whose (agent_id, for the queue's mark). */
+typedef struct {
+    ad_runner_t *r;
+    ad_run_write_fn fn;
+    void *arg;
+    void (*free_arg)(void *);
+    const char *what; /* static, for the log */
+    char agent_id[AD_ID_MAX];
+} write_t;
+
+static void write_free(write_t *w)
+{
+    w->free_arg(w->arg);
+    free(w);
+}
+
+static void write_call(void *ud, bool cancelled)
+{
+    write_t *w = ud;
+    if (cancelled) { /* the daemon closes: dropped, as a change that waits is */
+        write_free(w);
+        return;
+    }
+    w->fn(w->r, w->arg, w);
+}
+
+void ad_run_write_done(int rc, void *ctx)
+{
+    write_t *w = ctx;
+    if (ad_run_store_again(w->r, rc, write_call, w, w->agent_id)) {
+        return;
+    }
+    if (rc != 0) {
+        ad_log(AD_LOG_WARN, "runner", "%s not stored agent=%s error=%s", w->what, w->agent_id,
+               ad_strerror(rc));
+    }
+    write_free(w);
+}
+
+void ad_run_write(ad_runner_t *r, const char *agent_id, const char *what, ad_run_write_fn fn,
+                  void *arg, void (*free_arg)(void *))
+{
+    write_t *w = ad_xcalloc(1, sizeof(*w));
+    w->r = r;
+    w->fn = fn;
+    w->arg = arg;
+    w->free_arg = free_arg != NULL ? free_arg : free;
+    w->what = what;
+    snprintf(w->agent_id, sizeof(w->agent_id), "%s", agent_id != NULL ? agent_id : "");
+    ad_run_store_call(r, write_call, w, w->agent_id);
+}
+
 void ad_run_stuck_free(ad_runner_t *r)
 {
     r->closing = true;

@@ -10,6 +10,7 @@
 #define AD_RUN_FEATURES_H
 
 #include "run/run_int.h"
+#include "run/stuck.h"
 
 /* ---- feat_calls.c ------------------------------------------------------------------ */
 /* feat_calls.c: a tool call's message, remembered until its result comes;

@@ -8,7 +8,7 @@
  *
  * Threads: loop thread only.
  */
-#include "run/run_int.h"
+#include "run/stuck.h"
 #include "tables/agents.h"
 
 #include <stdio.h>

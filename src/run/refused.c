@@ -19,11 +19,9 @@
 #include <string.h>
 
 /* The note: its own message row (of a run that may have ended, or of
- * none), written in its turn behind
- * what waits for space (and again after such a refusal), as the agent's
- * change after it is. */
+ * none), written in its turn behind what waits for space (and again after
+ * such a refusal, ad_run_write), as the agent's change after it is. */
 typedef struct {
-    ad_runner_t *r;
     ad_store_message_t m;
     char id[AD_ID_MAX];
     char agent_id[AD_ID_MAX];
@@ -31,42 +29,23 @@ typedef struct {
     char *text;
 } note_t;
 
-static void note_free(note_t *n)
+static void note_free(void *arg)
 {
+    note_t *n = arg;
     free(n->text);
     free(n);
 }
 
-static void note_call(void *ud, bool cancelled);
-
-static void on_note(int rc, void *ud)
+static void note_write(ad_runner_t *r, void *arg, void *ctx)
 {
-    note_t *n = ud;
-    if (ad_run_store_again(n->r, rc, note_call, n, n->agent_id)) {
-        return;
-    }
-    if (rc != 0) {
-        ad_log(AD_LOG_WARN, "runner", "a note of no run not stored agent=%s error=%s", n->agent_id,
-               ad_strerror(rc));
-    }
-    note_free(n);
-}
-
-static void note_call(void *ud, bool cancelled)
-{
-    note_t *n = ud;
-    if (cancelled) {
-        note_free(n);
-        return;
-    }
-    ad_store_messages_insert(n->r->store, &n->m, 1, on_note, n);
+    note_t *n = arg;
+    ad_store_messages_insert(r->store, &n->m, 1, ad_run_write_done, ctx);
 }
 
 void ad_run_note_system(ad_runner_t *r, const ad_run_topics_t *t, const char *agent_id,
                         const char *run_id, const char *text)
 {
     note_t *n = ad_xcalloc(1, sizeof(*n));
-    n->r = r;
     ad_id_new("msg", n->id);
     snprintf(n->agent_id, sizeof(n->agent_id), "%s", agent_id);
     snprintf(n->run_id, sizeof(n->run_id), "%s", run_id != NULL ? run_id : "");
@@ -80,7 +59,7 @@ void ad_run_note_system(ad_runner_t *r, const ad_run_topics_t *t, const char *ag
                                 .now = ad_wall_ms()};
     ad_run_publish(r, t, "message_created",
                    json_pack("{s:o}", "message", ad_store_message_json(&n->m)));
-    ad_run_store_call(r, note_call, n, n->agent_id);
+    ad_run_write(r, agent_id, "a note of no run", note_write, n, note_free);
 }
 
 typedef struct {

@@ -396,41 +396,6 @@ json_t *ad_run_queue_message_as(ad_run_t *run, const char *id, int64_t at, const
                                 const char *text, size_t len, const ad_rec_t *rec,
                                 char id_out[AD_ID_MAX]);
 /* ---- batch.c: stored messages to the writer ----------------------------------- */
-/* A store call fn(ud, false) outside the batches (an agent's change, a
- * run's end, for agent_id, a string that lives as long as ud): made now
- * (true; ud may be gone when it returns), unless some wait for space
- * (false: the change after the output before it), and then made in its
- * turn. Its callback hands each answer to ad_run_store_again. At the
- * runner's end a call that waits gets fn(ud, true) instead. */
-bool ad_run_store_call(ad_runner_t *r, ad_run_after_fn fn, void *ud, const char *agent_id);
-/* The answer rc of such a call: true when rc is a refusal space (or the
- * database back) would cure: fn waits in the stuck queue and is called
- * again with backoff until its answer is another; the caller does nothing
- * more with this one. False: rc is the call's answer (and a call that
- * waited leaves the queue). */
-bool ad_run_store_again(ad_runner_t *r, int rc, ad_run_after_fn fn, void *ud, const char *agent_id);
-/* Why the stuck queue waits, as a run's stall says it: "disk full" or
- * "database unreachable" (what its first entry was refused with). */
-const char *ad_run_stuck_reason(const ad_runner_t *r);
-/* True while such a call for agent_id waits (its change or its run's end
- * is not stored). */
-bool ad_run_store_waits(const ad_runner_t *r, const char *agent_id);
-/* A change u of an agent that has no run here (a goal's status, a
- * suspension, a queued or refused start, a halt): made in its turn behind
- * what waits for space, and again after such a refusal, so it is not lost
- * to a full disk. cb is called once, as ad_store_agent_runtime's (it owns
- * result), with the change's answer; or, with answer_now (cb answers a
- * request), at once with the refusal and a NULL result when the change
- * waits. With no cb to hear it (NULL, or one that heard already), the
- * change, once stored, publishes the agent's status itself if it set a
- * status or a reason. Takes u's state_patch; u->id names the agent. */
-void ad_run_agent_write(ad_runner_t *r, ad_store_agent_runtime_t *u, bool answer_now,
-                        ad_store_result_cb cb, void *ud);
-/* The stuck queue's timer. */
-void ad_run_on_retry(uv_timer_t *t);
-/* At the runner's end: drops what waits (a holder keeps the unacknowledged
- * lines; calls get cancelled = true). */
-void ad_run_stuck_free(ad_runner_t *r);
 /* Hands the queued messages to the writer; with done, the batch is written
  * on its own and done(rc, ctx) follows its commit. */
 void ad_run_flush_batch(ad_run_t *run, ad_store_done_cb done, void *ctx);
@@ -569,12 +534,6 @@ int ad_run_sandbox(ad_runner_t *r, const ad_row_agent_t *agent, const char *agen
                    const char *const *argv, const char *agent_path, ad_run_sbx_t *x, char *err,
                    size_t errsz);
 void ad_run_sandbox_cleanup(ad_run_sbx_t *x);
-/* refused.c: a system message in agent_id's transcript (text copied), of
- * run_id (NULL: of no run), its own row rather than in a run's batch,
- * published on t and stored in its turn behind what waits for space (a
- * refused start's, a move's, a late CLI version's). */
-void ad_run_note_system(ad_runner_t *r, const ad_run_topics_t *t, const char *agent_id,
-                        const char *run_id, const char *text);
 /* A start refused before it made a run (refused.c): why goes into the
  * agent's transcript as a system message and becomes its statusReason
  * (code "start_refused", status error). agent is its row, ws its
