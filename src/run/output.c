@@ -354,6 +354,19 @@ static void live_output(ad_run_t *run, int i, const char *line, size_t len)
 
 /* ---- records -------------------------------------------------------------------- */
 
+/* One request's usage in usage_stats, its model a copy of ours: written
+ * in its turn behind what waits for space (ad_run_write). */
+typedef struct {
+    ad_usage_rec_t u;
+    char model[128];
+} usage_t;
+
+static void usage_write(ad_runner_t *r, void *arg, void *ctx)
+{
+    usage_t *a = arg;
+    ad_store_usage_record(r->store, &a->u, ad_run_write_done, ctx);
+}
+
 /* A finished turn: usage (the run's and one request's in usage_stats),
  * and the agent waits for input when its process is still alive. */
 static void on_result(ad_run_t *run, const ad_rec_t *rec)
@@ -365,16 +378,20 @@ static void on_result(ad_run_t *run, const ad_rec_t *rec)
     run->turn.cost =
         rec->total_cost_usd >= 0 ? rec->total_cost_usd : run->turn.cost + rec->cost_usd;
     run->turn.count += rec->num_turns;
-    ad_usage_rec_t u = {
-        .model = rec->model != NULL ? rec->model : ad_parser_model(run->parser),
+    usage_t *a = ad_xcalloc(1, sizeof(*a));
+    const char *model = rec->model != NULL ? rec->model : ad_parser_model(run->parser);
+    snprintf(a->model, sizeof(a->model), "%s", model != NULL ? model : "");
+    a->u = (ad_usage_rec_t){
+        .model = a->model,
         .input_tokens = rec->usage.input_tokens,
         .output_tokens = rec->usage.output_tokens,
         .cache_read_tokens = rec->usage.cache_read_tokens,
         .cache_write_tokens = rec->usage.cache_creation_tokens,
         .cost_usd = rec->cost_usd > 0 ? rec->cost_usd : 0,
         .error = rec->is_error,
+        .at_ms = ad_wall_ms(), /* the turn's day, if written later */
     };
-    ad_store_usage_record(run->r->store, &u, NULL, NULL);
+    ad_run_write(run->r, run->agent_id, "a turn's usage", usage_write, a, NULL);
     /* the run's row grows turn by turn, not only at its end */
     ad_store_run_usage_t ru = {
         .input_tokens = run->turn.usage.input_tokens,

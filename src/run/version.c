@@ -24,17 +24,31 @@ typedef struct {
     uv_timer_t timer;
 } probe_t;
 
-static void store_version(ad_runner_t *r, const char *run_id, const char *version)
+/* The store's answer (NULL) to ad_run_write's. */
+static void on_version(int rc, json_t *result, void *ctx)
+{
+    json_decref(result);
+    ad_run_write_done(rc, ctx);
+}
+
+static void version_write(ad_runner_t *r, void *arg, void *ctx)
+{
+    ad_store_run_cli_version(r->store, arg, on_version, ctx);
+}
+
+/* On the run's row, in its turn behind what waits for space. */
+static void store_version(ad_runner_t *r, const char *agent_id, const char *run_id,
+                          const char *version)
 {
     if (version[0] == '\0') {
         return;
     }
-    ad_store_run_cli_version_t v;
-    memset(&v, 0, sizeof(v));
-    snprintf(v.id, sizeof(v.id), "%s", run_id);
-    snprintf(v.version, sizeof(v.version), "%s", version);
-    snprintf(v.plane_id, sizeof(v.plane_id), "%.*s", (int)sizeof(v.plane_id) - 1, r->cfg->plane_id);
-    ad_store_run_cli_version(r->store, &v, NULL, NULL);
+    ad_store_run_cli_version_t *v = ad_xcalloc(1, sizeof(*v));
+    snprintf(v->id, sizeof(v->id), "%s", run_id);
+    snprintf(v->version, sizeof(v->version), "%s", version);
+    snprintf(v->plane_id, sizeof(v->plane_id), "%.*s", (int)sizeof(v->plane_id) - 1,
+             r->cfg->plane_id);
+    ad_run_write(r, agent_id, "a run's CLI version", version_write, v, NULL);
 }
 
 /* The version feature's state of a run: its CLI's version, "" until
@@ -50,7 +64,7 @@ void ad_run_version_set(ad_run_t *run, const char *version)
         return;
     }
     snprintf(v->cli_version, sizeof(v->cli_version), "%s", version[0] != '\0' ? version : "?");
-    store_version(run->r, run->run_id, version);
+    store_version(run->r, run->agent_id, run->run_id, version);
     if (run->how.exec == AD_EXEC_CODEX && version[0] != '\0') {
         /* the next start picks app-server or exec --json by it */
         ad_store_agent_runtime_t u = {.context_level = -1};
@@ -88,7 +102,7 @@ static void probe_done(probe_t *p)
     } else {
         /* The run ended first (a CLI that fails at once): the row and the
          * transcript still get what the version was. */
-        store_version(p->r, p->run_id, p->version);
+        store_version(p->r, p->agent_id, p->run_id, p->version);
         if (!ad_cli_version_known(p->exec, p->version, NULL, 0)) {
             char text[512];
             ad_cli_version_warning(p->exec, p->version, text, sizeof(text));

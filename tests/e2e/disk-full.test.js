@@ -359,6 +359,8 @@ test('the network proxy serves a program registered while the disk is full', (t)
 // `waiting`) waits behind the output before it and is stored once there is
 // room; it was refused and forgotten, and the agent read `running` until
 // its next change.
+// The turn's usage (usage_stats, what /api/usage counts) waits too: it was
+// written straight to the store and lost.
 test('an agent\'s change of status while the disk is full is stored once space is back', (t) => onSmallDisk(t, '8m', async (x) => {
   if (daemon.PG_MODE) return t.skip('on PostgreSQL: the server\'s database is on a disk of its own, and stores the change');
   const wt = await daemonWithWorktree(x, ['--stop-grace-ms', '300']);
@@ -368,7 +370,9 @@ test('an agent\'s change of status while the disk is full is stored once space i
   assert.equal(a.status, 201, JSON.stringify(a.body));
   const id = a.body.id;
   // a turn that runs a terminal until told to stop (a file in the worktree)
-  const term = JSON.stringify({ command: 'sh', args: ['-c', `: ${tag}; while [ ! -e .go ]; do sleep 0.05; done`] });
+  const usage = { inputTokens: 1234, outputTokens: 56, cachedReadTokens: 7, totalTokens: 1297 };
+  const term = JSON.stringify({ command: 'sh', args: ['-c', `: ${tag}; while [ ! -e .go ]; do sleep 0.05; done`], usage });
+  const before = (await api(d, 'GET', '/api/usage/today')).body;
   assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, { initialPrompt: `term ${term}` })).status, 200);
   await until(() => agentWchans(tag).length > 0, 'the turn\'s terminal running');
   await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.status === 'running', 'the agent running');
@@ -384,6 +388,13 @@ test('an agent\'s change of status while the disk is full is stored once space i
   const said = (await allMessages(d, id)).filter((m) => m.role === 'assistant').map((m) => m.content).join('\n');
   assert.match(said, /terminal: /, said);
   assert.equal((await api(d, 'GET', `/api/agents/${id}`)).body.stalled, undefined);
+  const after = await until(async () => {
+    const u = (await api(d, 'GET', '/api/usage/today')).body;
+    return u.requestCount > before.requestCount ? u : null;
+  }, 'the turn\'s usage stored');
+  assert.equal(after.requestCount, before.requestCount + 1, JSON.stringify(after));
+  assert.equal(after.inputTokens - before.inputTokens, 1234, JSON.stringify(after));
+  assert.equal(after.outputTokens - before.outputTokens, 56, JSON.stringify(after));
 }));
 
 // A change of an agent that has no run, while the disk is full: a start
