@@ -490,7 +490,8 @@ json_t *ad_worker_run_figures(const worker_t *w);
 size_t ad_worker_run_targets(ad_health_target_t *out, size_t max, void *ud);
 /* worker.c */
 wrun_t *ad_worker_run_find(worker_t *w, const char *id);
-/* A run of id, which ad_node_id_ok has passed, added to w's. */
+/* A run of id added to w's; every caller has passed id through
+ * ad_node_id_ok (so it fits a wrun_t's id, which is cut to its bound). */
 wrun_t *ad_worker_run_add(worker_t *w, const char *id);
 void ad_worker_run_free(worker_t *w, wrun_t *r);
 /* A control message to the plane (taken), if the link is up. */
