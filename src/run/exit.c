@@ -24,7 +24,6 @@ typedef struct {
     char *hold_dir; /* the holder's directory, removed once the end is stored */
     bool remote;    /* on a worker node: the node forgets the run once its end is stored */
     ad_store_run_end_t e;
-    char org_id[AD_ID_MAX];
     char *fresh_prompt; /* its Claude session was gone: start a fresh one (resume.c) */
     bool reschedule;    /* a lost node's run: placed again once its end is stored */
     bool held;          /* the store refused the end for space: it waits (run_stalled said) */
@@ -117,7 +116,8 @@ static void on_end_done(int rc, json_t *result, void *ud)
         ad_run_config_remove(c->r, c->run_id);
     }
     if (c->fresh_prompt != NULL && rc == 0) {
-        ad_run_fresh_session(c->r, c->agent_id, c->org_id, c->lost_sid, c->fresh_prompt);
+        ad_run_fresh_session(c->r, &c->topics, c->agent_id, c->run_id, c->lost_sid,
+                             c->fresh_prompt);
     } else {
         free(c->fresh_prompt);
     }
@@ -499,7 +499,6 @@ void ad_run_on_exit(ad_proc_t *p, const ad_proc_exit_t *ex, void *ud)
     c->remote = run->node_id[0] != '\0';
     snprintf(e.plane_id, sizeof(e.plane_id), "%.*s", (int)sizeof(e.plane_id) - 1, r->cfg->plane_id);
     c->e = e;
-    snprintf(c->org_id, sizeof(c->org_id), "%s", run->org_id);
     c->fresh_prompt = run->stop.since == 0 ? ad_run_session_lost(run, c->lost_sid) : NULL;
     c->reschedule =
         e.status == AD_ROW_RUN_STATUS_LOST && run->stop.since == 0 && ad_run_node_reschedules(run);

@@ -60,25 +60,15 @@ char *ad_run_session_lost(ad_run_t *run, char sid[AD_RUN_SID_MAX])
 typedef struct {
     ad_runner_t *r;
     char agent_id[AD_ID_MAX];
-    char org_id[AD_ID_MAX];
     char *prompt; /* owned; "" for none */
-    json_t *note; /* the transcript's message body, kept while it is written */
 } fresh_t;
 
-static void fresh_free(fresh_t *f)
+/* sessionGone stored (after the note, in the writer's order): the fresh
+ * run (no --resume now that sessionGone names the stored id). */
+static void marked(int rc, json_t *result, void *ud)
 {
-    json_decref(f->note);
-    free(f->prompt);
-    free(f);
-}
-
-/* After the note: the fresh run (no --resume now that sessionGone names
- * the stored id). */
-static void noted(int rc, const char *json, size_t len, void *ud)
-{
-    AD_UNUSED(json);
-    AD_UNUSED(len);
     fresh_t *f = ud;
+    json_decref(result);
     char err[256] = "";
     if (rc == 0) {
         rc = ad_runner_start(f->r, f->agent_id, f->prompt[0] != '\0' ? f->prompt : NULL, NULL, NULL,
@@ -88,38 +78,28 @@ static void noted(int rc, const char *json, size_t len, void *ud)
         ad_log(AD_LOG_WARN, "runner", "fresh session not started agent=%s error=%s %s", f->agent_id,
                ad_strerror(rc), err);
     }
-    fresh_free(f);
+    free(f->prompt);
+    free(f);
 }
 
-static void marked(int rc, json_t *result, void *ud)
-{
-    fresh_t *f = ud;
-    json_decref(result);
-    ad_field_err_t e;
-    if (rc != 0 || ad_store_message_record(f->r->store, f->r->bus, f->note, f->agent_id, f->org_id,
-                                           noted, f, &e) != 0) {
-        ad_log(AD_LOG_WARN, "runner", "lost session not recorded agent=%s error=%s", f->agent_id,
-               ad_strerror(rc != 0 ? rc : AD_EINVAL));
-        fresh_free(f);
-    }
-}
-
-void ad_run_fresh_session(ad_runner_t *r, const char *agent_id, const char *org_id, const char *sid,
-                          char *prompt)
+void ad_run_fresh_session(ad_runner_t *r, const ad_run_topics_t *t, const char *agent_id,
+                          const char *run_id, const char *sid, char *prompt)
 {
     fresh_t *f = ad_xcalloc(1, sizeof(*f));
     f->r = r;
     snprintf(f->agent_id, sizeof(f->agent_id), "%s", agent_id);
-    snprintf(f->org_id, sizeof(f->org_id), "%s", org_id);
     f->prompt = prompt;
     char text[AD_RUN_SID_MAX + 200];
     snprintf(text, sizeof(text),
              "Claude Code could not resume session %s (the CLI has no such conversation): "
              "starting a new session",
              sid);
-    f->note = json_pack("{s:s, s:s}", "role", "system", "content", text);
     ad_log(AD_LOG_INFO, "runner", "session gone, starting a new one agent=%s session=%s", agent_id,
            sid);
+    /* the note (of the run that could not resume), then the mark: both in
+     * their turn behind what waits for space, so neither is lost to a
+     * full disk; the fresh start follows the mark */
+    ad_run_note_system(r, t, agent_id, run_id, text);
     ad_store_agent_runtime_t u = {.now = ad_wall_ms(),
                                   .context_level = -1,
                                   .state_patch = json_pack("{s:s}", "sessionGone", sid)};

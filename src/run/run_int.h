@@ -362,8 +362,8 @@ void ad_run_agent_update(ad_run_t *run, ad_store_agent_runtime_t *u, ad_runner_c
 char *ad_run_session_lost(ad_run_t *run, char sid[AD_RUN_SID_MAX]);
 /* A fork's first run has its own session now: true once (resume.c). */
 bool ad_run_fork_seen(ad_run_t *run);
-void ad_run_fresh_session(ad_runner_t *r, const char *agent_id, const char *org_id, const char *sid,
-                          char *prompt);
+void ad_run_fresh_session(ad_runner_t *r, const ad_run_topics_t *t, const char *agent_id,
+                          const char *run_id, const char *sid, char *prompt);
 /* THE one way a live run changes its agent's status (issue #33): status
  * with why (code, text and ref: the protocol event that caused it, with
  * its id, e.g. code "turn_ended", ref the result message's id), written
