@@ -63,6 +63,7 @@
 #define CTL_MAX 8400 /* a request on ctl: "R ID\nPOLICY\n" */
 #define CTL_TIMEOUT_SEC 2
 #define ID_MAX 100
+#define SAVE_RETRY_MS 1000 /* a registration file the disk had no room for, again */
 
 typedef enum { W_CTL, W_DAEMON, W_AGENT, W_PID, W_PUB } watch_kind_t;
 
@@ -87,6 +88,7 @@ struct agent {
     size_t npub;
     atomic_int refs;  /* the table's and each connection's */
     atomic_int conns; /* connections at work */
+    bool unsaved;     /* served without its .reg (no room): written again later */
 };
 
 static const char *dir; /* DIR */
@@ -95,6 +97,7 @@ static agent_t *agents[MAX_AGENTS];
 static size_t nagents;
 static size_t ndaemons;
 static atomic_int nconns;
+static bool some_unsaved; /* a registration waits for room for its file */
 
 static void unref(agent_t *a)
 {
@@ -293,9 +296,10 @@ static void publish(agent_t *a)
 /* The registration's file, DIR/ID.reg (written whole, then renamed).
  * True also when the disk has no room for it (ENOSPC, EDQUOT): the
  * program is served all the same, as a full disk stalls an agent rather
- * than failing it, and only a proxy restarted before it ends would not
- * take it up again (said on stderr, the proxy's log). */
-static bool save(const agent_t *a)
+ * than failing it, and a->unsaved says the file is written again every
+ * SAVE_RETRY_MS until there is room (save_again), so a proxy restarted
+ * after that takes it up too (said on stderr, the proxy's log, once). */
+static bool save(agent_t *a)
 {
     char p[4400], tmp[4400];
     snprintf(p, sizeof(p), "%s/%s.reg", dir, a->id);
@@ -312,13 +316,37 @@ static bool save(const agent_t *a)
             unlink(tmp);
         }
         if (e == ENOSPC || e == EDQUOT) {
-            fprintf(stderr, "agentd network: %s served without its registration file: %s\n", a->id,
-                    strerror(e));
+            if (!a->unsaved) {
+                fprintf(stderr,
+                        "agentd network: %s served without its registration file (written once "
+                        "there is room): %s\n",
+                        a->id, strerror(e));
+            }
+            a->unsaved = some_unsaved = true;
             return true;
         }
         errno = e;
     }
+    a->unsaved = false;
     return ok;
+}
+
+/* The registrations served without their file: written again, at most
+ * every SAVE_RETRY_MS. */
+static void save_again(void)
+{
+    static uint64_t next;
+    uint64_t now = ad_mono_ms();
+    if (!some_unsaved || now < next) {
+        return;
+    }
+    next = now + SAVE_RETRY_MS;
+    some_unsaved = false;
+    for (size_t i = 0; i < nagents; i++) {
+        if (agents[i]->unsaved) {
+            save(agents[i]); /* sets some_unsaved again while there is no room */
+        }
+    }
 }
 
 /* Registers id for the live process pid (pidfd, started at start): its
@@ -547,7 +575,7 @@ int ad_hold_net_proxyd(int argc, char **argv)
     }
     for (;;) {
         struct epoll_event ev[64];
-        int n = epoll_wait(ep, ev, 64, -1);
+        int n = epoll_wait(ep, ev, 64, some_unsaved ? SAVE_RETRY_MS : -1);
         for (int i = 0; i < n; i++) {
             watch_t *w = ev[i].data.ptr;
             if (w->kind == W_CTL) {
@@ -580,5 +608,6 @@ int ad_hold_net_proxyd(int argc, char **argv)
         if (ndaemons == 0 && nagents == 0) {
             return 0;
         }
+        save_again();
     }
 }

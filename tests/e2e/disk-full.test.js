@@ -11,8 +11,9 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const net = require('node:net');
 const path = require('node:path');
-const { spawnSync } = require('node:child_process');
+const { spawn, spawnSync } = require('node:child_process');
 const { openSse } = require('./lib/live');
 const daemon = require('./lib/daemon');
 const { api, until, allMessages, assertOnce } = require('./lib/api');
@@ -338,7 +339,11 @@ test('a run that ends while the disk is full has its end stored once space is ba
 // proxy started again after one died; a full disk has no room for it. The
 // program is served all the same: a disk that filled while a busy machine
 // set an agent's sandbox up had failed its start (code 1) instead.
-test('the network proxy serves a program registered while the disk is full', (t) => onSmallDisk(t, '8m', async (x) => {
+// The registration's file waits for room, as the program is served
+// meanwhile: once there is room the proxy writes it, so a proxy killed
+// after that takes the program up again (it had been served only by the
+// proxy that registered it).
+test('the network proxy serves a program registered while the disk is full, and keeps it across a restart', (t) => onSmallDisk(t, '8m', async (x) => {
   const wt = await daemonWithWorktree(x);
   const d = x.d;
   // a sandboxed run first: the proxy is up once it has ended
@@ -347,12 +352,32 @@ test('the network proxy serves a program registered while the disk is full', (t)
   assert.ok(fs.existsSync(path.join(x.dataDir, 'proxy', 'ctl')));
   x.fill();
   const folder = path.join(x.dataDir, 'proxy', 'ag_fullreg');
+  const go = path.join(daemon.tmpDir('agentd-disk-go-'), 'go');
   const hold = path.join(path.dirname(daemon.BIN), 'agentd-hold');
-  const r = spawnSync(hold, ['--net-register', folder, '*', '--', 'sh', '-c', `test -S ${folder}/s && echo served`],
-    { encoding: 'utf8', timeout: 20000 });
-  assert.equal(r.status, 0, r.stderr);
-  assert.equal(r.stdout.trim(), 'served');
-  assert.ok(!fs.existsSync(`${folder}.reg`), 'no room for the file: none was left half written');
+  const prog = spawn(hold, ['--net-register', folder, '*', '--', 'sh', '-c',
+    `test -S ${folder}/s && echo served; while [ ! -e ${go} ]; do sleep 0.05; done`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  prog.stdout.on('data', (b) => { out += b; });
+  const ended = new Promise((resolve) => prog.on('exit', (code) => resolve(code)));
+  try {
+    await until(() => /served/.test(out), 'the program served');
+    assert.ok(!fs.existsSync(`${folder}.reg`), 'no room for the file: none was left half written');
+    x.free();
+    await until(() => fs.existsSync(`${folder}.reg`), 'the registration\'s file written once there is room');
+    const [first] = daemon.proxyPids(x.dataDir);
+    assert.ok(first > 0, 'a proxy serves the data dir');
+    process.kill(first, 'SIGKILL');
+    await until(() => { const p = daemon.proxyPids(x.dataDir); return p.length === 1 && p[0] !== first; }, 'agentd to start another proxy');
+    // the new proxy listens on the program's socket again
+    await until(() => new Promise((resolve) => {
+      const c = net.connect(path.join(folder, 's'));
+      c.on('connect', () => { c.destroy(); resolve(true); });
+      c.on('error', () => resolve(false));
+    }), 'the program\'s socket served by the new proxy');
+  } finally {
+    fs.writeFileSync(go, '');
+  }
+  assert.equal(await ended, 0);
 }));
 
 // An agent's change while the disk is full (an ACP agent's turn ends:

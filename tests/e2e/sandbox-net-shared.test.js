@@ -81,19 +81,6 @@ const raw = (name, text) =>
 // A shell loop waiting for FILE (bounded: 60 s).
 const waitFile = (file) => `i=0; while [ ! -f ${file} ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done`;
 
-// The pids of the shared proxies serving dataDir.
-function proxyPids(dataDir) {
-  const want = `--net-proxyd\0${path.join(dataDir, 'proxy')}\0`;
-  const pids = [];
-  for (const p of fs.readdirSync('/proc')) {
-    if (!/^\d+$/.test(p)) continue;
-    try {
-      if (fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').includes(want)) pids.push(Number(p));
-    } catch (_) { /* gone */ }
-  }
-  return pids;
-}
-
 function listener() {
   return new Promise((resolve) => {
     const srv = net.createServer((s) => { srv.hits++; s.on('error', () => {}); s.end('pg-standin\n'); });
@@ -140,7 +127,7 @@ test('agent X cannot use agent Y\'s policy: a host service opened to Y is refuse
       assert.match(out, /^YDIR hidden$/m, out);
     }
     assert.equal(pg.hits, hitsBefore, 'X reached the host service opened to Y');
-    assert.equal(proxyPids(d.dataDir).length, 1, 'one proxy serves them all');
+    assert.equal(daemon.proxyPids(d.dataDir).length, 1, 'one proxy serves them all');
     fs.writeFileSync(go, '');
     const yEnd = await outputUntil(d, y, d.authHeaders, /^DONE$/m, 'Y to finish');
     assert.match(yEnd, /^PROXY y2 200$/m, yEnd);
@@ -171,21 +158,21 @@ test('the shared proxy killed with -9 comes back for running agents, and outlive
     const id = await startScript(d, bHeaders, b.wt, [
       fetchLoop('one'), waitFile(k1), fetchLoop('two'), 'echo "TWO DONE"', waitFile(k2), fetchLoop('three'), waitFile(k3), 'echo DONE'].join('\n'));
     await outputUntil(d, id, bHeaders, /^WEB-one internet-page \/one$/m, 'the first fetch');
-    const [first] = proxyPids(dataDir);
+    const [first] = daemon.proxyPids(dataDir);
     assert.ok(first, 'no shared proxy runs');
     // a registration whose process is gone: the next proxy removes it
     const stale = path.join(dataDir, 'proxy', 'ag_stale');
     fs.mkdirSync(stale);
     fs.writeFileSync(`${stale}.reg`, `${spawnSync('true').pid} 1\n*\n`);
     process.kill(first, 'SIGKILL');
-    await until(() => { const p = proxyPids(dataDir); return p.length === 1 && p[0] !== first; }, 'agentd to start another proxy');
+    await until(() => { const p = daemon.proxyPids(dataDir); return p.length === 1 && p[0] !== first; }, 'agentd to start another proxy');
     await until(() => !fs.existsSync(stale) && !fs.existsSync(`${stale}.reg`), 'the stale registration to be removed');
     fs.writeFileSync(k1, '');
     let out = await outputUntil(d, id, bHeaders, /^TWO DONE$/m, 'the fetch after the proxy came back');
     assert.match(out, /^WEB-two internet-page \/two$/m, out);
 
     // agentd stops, keeping its agents: the proxy serves the agent meanwhile
-    const [second] = proxyPids(dataDir);
+    const [second] = daemon.proxyPids(dataDir);
     await d.stop();
     fs.writeFileSync(k2, '');
     const logPath = path.join(dataDir, 'hold');
@@ -195,14 +182,14 @@ test('the shared proxy killed with -9 comes back for running agents, and outlive
       }
       return false;
     }, 'the fetch while no agentd runs');
-    assert.deepEqual(proxyPids(dataDir), [second], 'the proxy outlived agentd');
+    assert.deepEqual(daemon.proxyPids(dataDir), [second], 'the proxy outlived agentd');
     d = await daemon.start({ needUrl: true, dataDir, args, env });
     fs.writeFileSync(k3, '');
     out = await outputUntil(d, id, bHeaders, /^DONE$/m, 'the agent to finish');
     assert.match(out, /^WEB-three internet-page \/three$/m, out);
     // no agent left, agentd gone: the proxy ends
     await d.stop();
-    await until(() => proxyPids(dataDir).length === 0, 'the proxy to end with no agent and no agentd');
+    await until(() => daemon.proxyPids(dataDir).length === 0, 'the proxy to end with no agent and no agentd');
   } finally {
     await d.cleanup();
     fs.rmSync(dataDir, { recursive: true, force: true });

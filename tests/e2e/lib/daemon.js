@@ -452,6 +452,19 @@ function proxyEntries(dataDir, id) {
   return names.filter((n) => n === id || n === `${id}.reg` || n.startsWith(`${id}-`));
 }
 
+// The pids of the shared network proxies serving dataDir.
+function proxyPids(dataDir) {
+  const want = `--net-proxyd\0${path.join(dataDir, 'proxy')}\0`;
+  const pids = [];
+  for (const p of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      if (fs.readFileSync(`/proc/${p}/cmdline`, 'latin1').includes(want)) pids.push(Number(p));
+    } catch (_) { /* gone */ }
+  }
+  return pids;
+}
+
 module.exports = {
   NET_TEST_ENV, BIN, PG_MODE, dbRows, start, run, runAsync, tmpDir, tmpRepo, removeAtExit, tokenFor, endHolders, endHoldersGone, lockLetGo,
-  proxyEntries, holdFiles, gone };
+  proxyEntries, proxyPids, holdFiles, gone };
