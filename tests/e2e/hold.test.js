@@ -13,12 +13,10 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const path = require('node:path');
 const daemon = require('./lib/daemon');
-const { api, until, startWithWorktree, commandAgent, allMessages, assertOnce } = require('./lib/api');
+const { api, until, startWithWorktree, commandAgent, allMessages, assertOnce, spools, spoolsGrow } = require('./lib/api');
 const { claudeAgents } = require('./lib/agents');
 
 const COUNTER = ['sh', '-c', 'i=0; while [ $i -lt 100000 ]; do echo "n=$i"; i=$((i+1)); sleep 0.01; done'];
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // The pid of the one holder of dataDir, once its info file is written (the
 // holder writes it after its agent has started, so the agent's first line
@@ -57,7 +55,8 @@ async function survives(how, { longDir = false } = {}) {
     const pid = s.body.pid;
     await until(async () => (await counters(d, id)).length >= 30, 'the first counters stored');
     await d.stop(how);
-    await sleep(700); // the agent goes on printing while no agentd runs
+    // the agent goes on printing while no agentd runs (a hundred lines)
+    await spoolsGrow(dataDir, 'out', spools(dataDir, 'out'), 100 * 'n=100\n'.length);
     process.kill(pid, 0); // still running
 
     const d2 = await daemon.start({ needUrl: true, dataDir, args: ['--stop-grace-ms', '300', ...extra] });
@@ -122,13 +121,16 @@ test('two kill -9 in a row: stdout and stderr each stored once, read on from eac
     assert.equal(s.status, 200, JSON.stringify(s.body));
     await until(async () => { const v = await streamValues(d, id); return v.out.length >= 20 && v.err.length >= 20; }, 'both streams stored');
     await d.stop('SIGKILL');
-    await sleep(300); // output while no agentd runs: the holder spools it
+    // output while no agentd runs: the holder spools it (twenty lines each)
+    await spoolsGrow(dataDir, 'out', spools(dataDir, 'out'), 20 * 'o=100\n'.length);
+    await spoolsGrow(dataDir, 'err', spools(dataDir, 'err'), 20 * 'e=100\n'.length);
     d2 = await daemon.start({ needUrl: true, dataDir, args: ['--stop-grace-ms', '300'] });
     const at2 = await streamValues(d2, id);
     await until(async () => { const v = await streamValues(d2, id); return v.out.length >= at2.out.length + 30 && v.err.length >= at2.err.length + 30; }, 'both streams go on after the first restart');
     await d2.stop('SIGKILL');
     d2 = null;
-    await sleep(300);
+    await spoolsGrow(dataDir, 'out', spools(dataDir, 'out'), 20 * 'o=100\n'.length);
+    await spoolsGrow(dataDir, 'err', spools(dataDir, 'err'), 20 * 'e=100\n'.length);
     d3 = await daemon.start({ needUrl: true, dataDir, args: ['--stop-grace-ms', '300'] });
     const a = await agent(d3, id);
     assert.equal(a.status, 'running');
@@ -295,7 +297,8 @@ test(`${MANY} agents survive a restart, each with its output once`, { timeout: 2
     for (const id of ids) assert.equal((await api(d, 'POST', `/api/agents/${id}/start`, {})).status, 200);
     await until(async () => (await counters(d, ids[N - 1])).length >= 3, 'output of the last');
     await d.stop('SIGKILL');
-    await sleep(500);
+    // every agent prints a line while no agentd runs
+    await spoolsGrow(dataDir, 'out', spools(dataDir, 'out'), 'n=1\n'.length);
     const d2 = await daemon.start({ needUrl: true, dataDir, args: ['--stop-grace-ms', '300'] });
     try {
       for (const id of ids) assert.equal((await agent(d2, id)).status, 'running', id);

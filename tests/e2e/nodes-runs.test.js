@@ -12,9 +12,10 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fs = require('node:fs');
+const path = require('node:path');
 const { spawnSync } = require('node:child_process');
 const daemon = require('./lib/daemon');
-const { api, until, answered, startApi, allMessages, assertOnce, commandAgent, withAgentState } = require('./lib/api');
+const { api, until, answered, startApi, allMessages, assertOnce, commandAgent, withAgentState, spools, spoolsGrow } = require('./lib/api');
 const { nodeToken, startNode, proxy, nodeNamed, rogueNode, linkFrame: frame } = require('./lib/nodes');
 
 const LEASE = 1500;
@@ -69,6 +70,12 @@ async function startOn(node, command = COUNTER) {
   assert.equal(s.status, 200, JSON.stringify(s.body));
   return id;
 }
+// The spool of the agent's run on the node of dataDir, as spools() has it
+// (the node's data dir holds the holders of other tests' runs too).
+async function runSpool(id, dataDir) {
+  const runId = (await api(d, 'GET', `/api/agents/${id}/runs`)).body.runs[0].id;
+  return new Map([...spools(dataDir, 'out')].filter(([dir]) => path.basename(dir) === runId));
+}
 async function stopAndCheck(id, what) {
   const st = await api(d, 'POST', `/api/agents/${id}/stop?wait=true`);
   assert.ok(st.status === 200 || st.status === 202, JSON.stringify(st.body));
@@ -122,8 +129,10 @@ test('kill -9 of the node\'s agentd: the agent runs on under its holder; after t
   const g = nodes[0];
   const id = await startOn('gpu1');
   await grows(id, 30, 'the first counters');
+  const spool = await runSpool(id, g.dataDir);
   await g.n.kill();
-  await sleep(300); // the agent counts on while no node process runs
+  // the agent counts on while no node process runs (a hundred lines)
+  await spoolsGrow(g.dataDir, 'out', spool, 100 * 'n=100\n'.length);
   g.n = await startNode(g.proxy.url, { token: g.token, name: g.name, labels: g.labels, dataDir: g.dataDir, env: NODE_ENV });
   await grows(id, 100, 'counters after the node restarted');
   await stopAndCheck(id, 'across kill -9 of the node');
@@ -133,8 +142,11 @@ test('kill -9 of the control plane: its restart takes the run up from the stored
   // it also leaves a file in its worktree: the new control plane takes the work home at the end
   const id = await startOn('cpu1', ['sh', '-c', `echo before > restart-proof.txt; ${COUNTER[2]}`]);
   await grows(id, 30, 'the first counters');
+  const cpu1 = nodes.find((x) => x.name === 'cpu1').dataDir;
+  const spool = await runSpool(id, cpu1);
   await d.stop('SIGKILL');
-  await sleep(300);
+  // the agent counts on while no control plane runs: its node spools it
+  await spoolsGrow(cpu1, 'out', spool, 100 * 'n=100\n'.length);
   const d2 = await startApi({ dataDir: planeDir, args: planeArgs });
   Object.assign(d, { url: d2.url, proc: d2.proc, exit: d2.exit, stop: d2.stop, cleanup: d2.cleanup, req: d2.req, exited: null });
   for (const x of nodes) x.proxy.retarget(d.url); // the nodes dial the same address; it leads to the new one
@@ -262,7 +274,7 @@ test('placement: labels pick the node; what fits nowhere is a 422 naming each no
 });
 
 test('placement: a GPU run goes to the node with a free GPU; with its one GPU taken, the next is a 409', async () => {
-  const FAKE_NVML = require('node:path').join(require('node:path').dirname(daemon.BIN), 'tests/fake-nvml/libnvidia-ml.so.1');
+  const FAKE_NVML = path.join(path.dirname(daemon.BIN), 'tests/fake-nvml/libnvidia-ml.so.1');
   assert.ok(fs.existsSync(FAKE_NVML), `the fake NVML (${FAKE_NVML}): make BUILD=check e2e-deps`);
   const dataDir = daemon.tmpDir('agentd-node-');
   const state = `${dataDir}.gpu`;
@@ -695,7 +707,7 @@ test('a one-turn CLI on a node: its version is the node\'s CLI\'s, on the run, a
 });
 
 test('an ACP agent on a node: its file requests are served in its worktree on the node, never from the control plane\'s copy', async () => {
-  const ACP = require('node:path').resolve(__dirname, '../fixtures/acp-agent.js');
+  const ACP = path.resolve(__dirname, '../fixtures/acp-agent.js');
   const a = await api(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'acp', command: [process.execPath, ACP], mode: 'auto', node: 'gpu1' });
   assert.equal(a.status, 201, JSON.stringify(a.body));
   const id = a.body.id;
@@ -744,7 +756,7 @@ test('restarts under running agents on a node: worktree, commits home and an ACP
   const cmdId = await commandAgent(d, feat.body.id, ['sh', '-c', prog], { node: 'gpu1' });
   assert.equal((await api(d, 'POST', `/api/agents/${cmdId}/start`, {})).status, 200);
   await until(async () => (await allMessages(d, cmdId)).some((m) => m.content.includes('ready')), 'the command agent ready');
-  const ACP = require('node:path').resolve(__dirname, '../fixtures/acp-agent.js');
+  const ACP = path.resolve(__dirname, '../fixtures/acp-agent.js');
   const a = await api(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'acp', command: [process.execPath, ACP], mode: 'auto', node: 'gpu1' });
   assert.equal(a.status, 201, JSON.stringify(a.body));
   const acpId = a.body.id;
@@ -794,7 +806,7 @@ test('restarts under running agents on a node: worktree, commits home and an ACP
 });
 
 test('an ACP agent on a node: its terminals run on the node, in its worktree there, never on the control plane', async () => {
-  const ACP = require('node:path').resolve(__dirname, '../fixtures/acp-agent.js');
+  const ACP = path.resolve(__dirname, '../fixtures/acp-agent.js');
   const a = await api(d, 'POST', '/api/agents', { worktreeId: wt, executor: 'acp', command: [process.execPath, ACP], mode: 'auto', node: 'gpu1' });
   assert.equal(a.status, 201, JSON.stringify(a.body));
   const id = a.body.id;

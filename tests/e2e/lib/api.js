@@ -285,7 +285,28 @@ async function orgRoots(d, org, dirs = [os.tmpdir()]) {
   assert.equal(r.status, 200, r.text);
 }
 
+// The size of each holder's spool of stream name ('out', 'err') in
+// dataDir, by holder folder: it grows with what the agent prints, stored or
+// not (a stored part becomes a hole, the size stays).
+function spools(dataDir, name) {
+  const sizes = new Map();
+  for (const { dir } of daemon.holdFiles(dataDir, 'info')) {
+    try { sizes.set(dir, fs.statSync(path.join(dir, name)).size); } catch (_) { /* none yet */ }
+  }
+  return sizes;
+}
+
+// Waits until every spool of `before` (spools()) has grown by `bytes`: the
+// agents printed while no agentd read them.
+function spoolsGrow(dataDir, name, before, bytes) {
+  assert.ok(before.size > 0, `no holder has a ${name} spool in ${dataDir}`);
+  return until(() => {
+    const now = spools(dataDir, name);
+    return [...before].every(([dir, n]) => (now.get(dir) || 0) >= n + bytes);
+  }, `every agent's ${name} spooled while no agentd runs`);
+}
+
 module.exports = {
   orgRoots, withAgentState, startApi, request, api, until, answered, UNTIL_MS, assertError, makeWorkspace, makeRepoDir, makeAgent,
-  startWithWorktree, commandAgent, endedRun, testRun, chatIdle, allMessages, assertOnce, pendingApprovals,
+  startWithWorktree, commandAgent, endedRun, testRun, chatIdle, allMessages, assertOnce, pendingApprovals, spools, spoolsGrow,
 };
