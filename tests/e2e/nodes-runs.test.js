@@ -185,7 +185,7 @@ test(`a ${CUT_MS} ms cut, then twenty flaps: every value once, the run unreachab
 
 test('input and signals reach an agent on a node', async () => {
   const id = await startOn('cpu1', ['sh', '-c', 'trap "echo got-usr1" USR1; while read l; do echo "said:$l"; done']);
-  await sleep(200);
+  await until(async () => (await api(d, 'GET', `/api/agents/${id}`)).body.status === 'running', 'the agent running on its node');
   const m = await api(d, 'POST', `/api/agents/${id}/message`, { content: 'hello node' });
   assert.ok(m.status === 200 || m.status === 202, JSON.stringify(m.body));
   await until(async () => (await allMessages(d, id)).some((x) => x.role === 'assistant' && x.content.includes('said:hello node')), 'the echo');
