@@ -9,6 +9,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const { start } = require('./lib/daemon');
+const { until } = require('./lib/api');
 const { Live, json, publish, hasTestRoutes, contiguous } = require('./lib/live');
 
 test('100,000 events arrive in order, each once', async (t) => {
@@ -187,9 +188,12 @@ test('replay older than retention starts with replay_truncated', async (t) => {
   try {
     if (!(await hasTestRoutes(d))) { t.skip('needs a test build (/test/publish)'); return; }
     await publish(d, { type: 'a', topics: ['system'], count: 2000, perTick: 100 });
-    await new Promise((r) => setTimeout(r, 400)); // retention runs at most every 250 ms
+    // Retention runs on the writer at most every 250 ms: on a busy machine
+    // later than any fixed wait. The first file's removal, logged, is the
+    // state the replay below needs (its oldest seq past 1).
+    await until(() => /msg="event log: retention removed a segment" \S+ first_seq=1 /.test(d.stderr),
+      'the first segment retired');
     const r = await publish(d, { type: 'b', topics: ['system'], count: 200, perTick: 50, intervalMs: 5 });
-    await new Promise((res) => setTimeout(res, 400));
     await publish(d, { type: 'c', topics: ['system'], count: 1 });
     const c = await Live.open(d);
     c.send('subscribe', { topics: ['system'], since: 0 });
