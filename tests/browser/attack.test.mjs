@@ -21,7 +21,7 @@ function page(target) {
   const wsTarget = target.replace('http', 'ws');
   const body = JSON.stringify({ path: '/tmp', name: 'pwned' }).replace(/"/g, '&quot;');
   return `<!doctype html><meta charset=utf-8><title>cats</title>
-<iframe name=sink></iframe>
+<iframe name=sink onload="if (window.results && window.results.form) window.results.formLanded = true"></iframe>
 <form id=f method=POST action="${target}/api/workspaces" enctype="text/plain" target=sink>
 <input name='${body.slice(0, -1)}' value='"}'></form>
 <script>
@@ -32,7 +32,8 @@ fetch('${target}/api/workspaces', { method: 'POST', mode: 'no-cors', credentials
   .then(() => done('simple', 'sent'), (e) => done('simple', 'error ' + e));
 fetch('${target}/api/agents', { method: 'POST', mode: 'no-cors', credentials: 'include',
   headers: { 'Content-Type': 'text/plain' },
-  body: ${JSON.stringify(JSON.stringify({ worktreeId: 'wt_any', executor: 'command', command: ['touch', marker] }))} });
+  body: ${JSON.stringify(JSON.stringify({ worktreeId: 'wt_any', executor: 'command', command: ['touch', marker] }))} })
+  .then(() => done('agent', 'sent'), (e) => done('agent', 'error ' + e));
 fetch('${target}/api/workspaces', { credentials: 'include' })
   .then((r) => r.text()).then((t) => done('read', t), (e) => done('read', 'blocked'));
 document.getElementById('f').submit();
@@ -78,12 +79,11 @@ test('a page on another origin can neither change nor read anything', async () =
   await b.page.goto(evilUrl);
   await until(async () => {
     const r = await b.page.evaluate(() => window.results);
-    return r && r.simple && r.form && r.read && (r.ws || r.wsError);
-  }, 'the attack page to finish');
+    return r && r.simple && r.agent && r.formLanded && r.read && (r.ws || r.wsError);
+  }, 'the attack page to finish (every request answered)');
   const r = await b.page.evaluate(() => window.results);
   assert.equal(r.read, 'blocked', 'the page read an answer across origins');
   assert.ok(!r.wsData, `the cross-origin socket got data: ${r.wsData}`);
-  await new Promise((res) => setTimeout(res, 300)); // the form's request has landed
   await nothingMade();
 });
 
