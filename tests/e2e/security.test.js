@@ -14,7 +14,7 @@ const path = require('node:path');
 const WebSocket = require('./lib/ws');
 const daemon = require('./lib/daemon');
 const { exchange, parseResponses } = require('./lib/raw');
-const { until } = require('./lib/api');
+const { until, UNTIL_MS } = require('./lib/api');
 
 // ---- helpers -----------------------------------------------------------------------------
 
@@ -413,6 +413,22 @@ test('lists, creates and references stay inside the organisation', async () => {
   assert.equal((await call(d, 'GET', `/api/workspaces/${mine.body.id}`, undefined, d.authHeaders)).status, 200);
 });
 
+// An agent of org B's made by B's admin, in a workspace under a root the
+// owner gives org B (as the test before does): its id, which B's seed
+// sockets see too (agent_update).
+async function bAgent() {
+  const dir = daemon.tmpRepo('sec-b-', d.dataDir);
+  const roots = (await call(d, 'GET', '/api/settings', undefined, d.authHeaders)).body.workspace_roots || {};
+  const mine = new Set([...(roots[f.orgB] || []), path.dirname(dir)]);
+  assert.equal((await call(d, 'PATCH', '/api/settings', { workspace_roots: { ...roots, [f.orgB]: [...mine] } }, d.authHeaders)).status, 200);
+  const w = await call(d, 'POST', '/api/workspaces', { path: dir }, bearer(f.bAdmin.token));
+  assert.equal(w.status, 201, JSON.stringify(w.body));
+  const ag = await call(d, 'POST', '/api/agents', { worktreeId: w.body.worktrees[0].id, executor: 'command', command: ['true'] },
+    bearer(f.bAdmin.token));
+  assert.equal(ag.status, 201, JSON.stringify(ag.body));
+  return ag.body.id;
+}
+
 test('events reach only their organisation, live and in replay', async () => {
   const open = (tok, p) => new Promise((resolve, reject) => {
     const ws = new WebSocket(d.url.replace('http', 'ws') + p, ['bearer', tok]);
@@ -434,7 +450,12 @@ test('events reach only their organisation, live and in replay', async () => {
   assert.equal(r.status, 201);
   assert.equal((await call(d, 'POST', `/api/agents/${r.body.id}/start`, {}, d.authHeaders)).status, 200);
   await until(() => a.events.some((e) => e.type === 'agent_exit' && e.payload.agentId === r.body.id), 'A sees the run');
-  await new Promise((res) => setTimeout(res, 300));
+  // Then something B may see: each socket gets its events in seq order, so
+  // once B's sockets hold it, whatever of A's they were sent has arrived
+  // (a wait for a time would let a leak arrive after the check).
+  const sentinel = await bAgent();
+  const has = (c) => c.events.some((e) => JSON.stringify(e).includes(sentinel));
+  await until(() => [b, seedB, seedBReplay].every(has), 'B\'s sockets see B\'s own new agent');
   const leaked = b.events.filter((e) => JSON.stringify(e).includes(f.ws) || JSON.stringify(e).includes(r.body.id) ||
     JSON.stringify(e).includes(f.agent));
   assert.deepEqual(leaked, [], 'B received A\'s events');
@@ -449,11 +470,11 @@ test('events reach only their organisation, live and in replay', async () => {
   assert.equal(sse.status, 200);
   const reader = sse.body.getReader();
   let text = '';
-  const stop = Date.now() + 800;
-  while (Date.now() < stop) {
-    const chunk = await Promise.race([reader.read(), new Promise((res) => setTimeout(() => res(null), 200))]);
-    if (chunk && chunk.value) text += Buffer.from(chunk.value).toString();
-    if (chunk && chunk.done) break;
+  // read up to B's workspace made after A's run: the replay is in seq order
+  while (!text.includes(sentinel)) {
+    const chunk = await Promise.race([reader.read(), new Promise((res) => setTimeout(() => res(null), UNTIL_MS))]);
+    assert.ok(chunk && !chunk.done, 'the SSE replay reached B\'s own new workspace');
+    text += Buffer.from(chunk.value).toString();
   }
   await reader.cancel();
   assert.ok(!text.includes(r.body.id) && !text.includes(f.agent), 'SSE replay leaked A\'s events');
