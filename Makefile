@@ -453,22 +453,25 @@ tsan-e2e: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so e2e
 # format-check: clang-format on every C file (make format fixes them). Two
 # suites run beside others, each with its output printed whole once both
 # ended (scripts/beside.sh), so that the output ends with the test runners'
-# own summaries. Beside the unit tests and the SQLite e2e files: the fuzz
-# smoke (its clang build and twelve harnesses, one at a time), the tsan
-# build (one job, at the lowest priority but one, so that it takes only
-# what the tests leave), tsan's unit tests, the dashboard's lint and Vitest
-# (CHECK_WEB), the store's unit tests on PostgreSQL (unit-pg) and tsan's
-# e2e files. Then the PostgreSQL e2e pass (e2e-pg, issue #39) beside the
-# browser suite (CHECK_EXTRA) and the copy suite (e2e-copy), which keep
-# both cores busy. unit-pg and tsan's e2e files moved to the first pair
-# (2026-12-01): in a fresh clone its side had ended 232 s before the SQLite
-# pass, which then ran alone at 9-33 % idle, while the second pair's
-# PostgreSQL side was its longer (492 s against 471). The copy suite reads
-# the databases the SQLite pass kept, so it runs once that pass has ended:
-# beside it, it once found 92 where it wants 100, when that pass started
-# its longest files first. The fuzz smoke comes after build-all, whose web
-# build it reuses; the e2e files' npm packages are installed beside
-# build-all's compiles, before either side of the first pair needs them.
+# own summaries. Beside the SQLite e2e files: the unit tests and the layer
+# check, the fuzz smoke (its clang build and twelve harnesses, one at a
+# time), the tsan build (one job, at the lowest priority but one, so that
+# it takes only what the tests leave), tsan's unit tests, the dashboard's
+# lint and Vitest (CHECK_WEB), the store's unit tests on PostgreSQL
+# (unit-pg) and tsan's e2e files. Then the PostgreSQL e2e pass (e2e-pg,
+# issue #39) beside the browser suite (CHECK_EXTRA) and the copy suite
+# (e2e-copy), which keep both cores busy. unit-pg and tsan's e2e files
+# moved to the first pair (2026-12-01): in a fresh clone its side had ended
+# 232 s before the SQLite pass, which then ran alone at 9-33 % idle, while
+# the second pair's PostgreSQL side was its longer (492 s against 471). The
+# unit tests followed (2026-12-02): the SQLite side was still the longer,
+# by 133 s on a fast VM and 281 s on a slow one, and they took about 45 s
+# of it. The copy suite reads the databases the SQLite pass kept, so it
+# runs once that pass has ended: beside it, it once found 92 where it wants
+# 100, when that pass started its longest files first. The fuzz smoke comes
+# after build-all, whose web build it reuses; the e2e files' npm packages
+# are installed beside build-all's compiles, before either side of the
+# first pair needs them.
 check: deps
 	$(MAKE) format-check
 	$(MAKE) doclinks
@@ -477,8 +480,8 @@ check: deps
 	$(MAKE) BUILD=check lint
 	$(MAKE) -j$(JOBS) BUILD=check build-all e2e-deps
 	rm -rf $(FAILURES)
-	BESIDE_FAILURES=$(FAILURES) sh scripts/beside.sh build/check/fuzz-tsan-build.log '$(MAKE) fuzz-smoke FUZZ_JOBS=1 && nice -n 15 $(MAKE) -j1 BUILD=tsan tsan-build && $(MAKE) BUILD=tsan tsan-unit$(if $(CHECK_WEB), && $(MAKE) BUILD=check $(CHECK_WEB)) && $(MAKE) BUILD=check unit-pg && $(MAKE) BUILD=tsan tsan-e2e' \
-		sh -c '$(MAKE) BUILD=check unit && $(MAKE) BUILD=check layers && $(MAKE) BUILD=check e2e'
+	BESIDE_FAILURES=$(FAILURES) sh scripts/beside.sh build/check/fuzz-tsan-build.log '$(MAKE) BUILD=check unit && $(MAKE) BUILD=check layers && $(MAKE) fuzz-smoke FUZZ_JOBS=1 && nice -n 15 $(MAKE) -j1 BUILD=tsan tsan-build && $(MAKE) BUILD=tsan tsan-unit$(if $(CHECK_WEB), && $(MAKE) BUILD=check $(CHECK_WEB)) && $(MAKE) BUILD=check unit-pg && $(MAKE) BUILD=tsan tsan-e2e' \
+		$(MAKE) BUILD=check e2e
 	BESIDE_FAILURES=$(FAILURES) sh scripts/beside.sh build/check/pg-pass.log '$(MAKE) BUILD=check e2e-pg' \
 		sh -c '$(if $(CHECK_EXTRA),$(MAKE) BUILD=check $(CHECK_EXTRA) && )$(MAKE) BUILD=check e2e-copy'
 

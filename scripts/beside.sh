@@ -5,8 +5,9 @@
 # not interleave); the foreground command runs as usual. Then this waits for
 # the background command, prints LOG whole (its runner's summary last), and
 # fails when either failed. Interrupted, it stops the background command
-# too. `make check` runs the fuzz smoke this way beside the unit and SQLite
-# e2e suites, and the PostgreSQL pass beside tsan and the web suites: each
+# too. `make check` runs the unit tests, the fuzz smoke and tsan's suites
+# this way beside the SQLite e2e suite, and the PostgreSQL pass beside the
+# browser and copy suites: each
 # foreground leaves a core idle much of the time (docs/operations.md,
 # "PostgreSQL"). A line before the log says how long each took, to see whether the
 # two still overlap well. When a side failed and BESIDE_FAILURES names a
