@@ -470,10 +470,12 @@ test('events reach only their organisation, live and in replay', async () => {
   assert.equal(sse.status, 200);
   const reader = sse.body.getReader();
   let text = '';
-  // read up to B's workspace made after A's run: the replay is in seq order
+  // read up to B's agent made after A's run: the replay is in seq order
   while (!text.includes(sentinel)) {
-    const chunk = await Promise.race([reader.read(), new Promise((res) => setTimeout(() => res(null), UNTIL_MS))]);
-    assert.ok(chunk && !chunk.done, 'the SSE replay reached B\'s own new workspace');
+    let bound;
+    const chunk = await Promise.race([reader.read(), new Promise((res) => { bound = setTimeout(() => res(null), UNTIL_MS); })]);
+    clearTimeout(bound);
+    assert.ok(chunk && !chunk.done, 'the SSE replay reached B\'s own new agent');
     text += Buffer.from(chunk.value).toString();
   }
   await reader.cancel();
