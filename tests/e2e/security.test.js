@@ -41,6 +41,16 @@ async function call(d, method, p, body, headers = {}) {
 
 const bearer = (t) => ({ authorization: `Bearer ${t}` });
 
+// A new repository under the data dir, whose folder the owner adds to org
+// B's workspace roots (issue #73: B's admin may then make a workspace there).
+async function bRepo() {
+  const dir = daemon.tmpRepo('sec-b-', d.dataDir);
+  const roots = (await call(d, 'GET', '/api/settings', undefined, d.authHeaders)).body.workspace_roots || {};
+  const mine = new Set([...(roots[f.orgB] || []), path.dirname(dir)]);
+  assert.equal((await call(d, 'PATCH', '/api/settings', { workspace_roots: { ...roots, [f.orgB]: [...mine] } }, d.authHeaders)).status, 200);
+  return dir;
+}
+
 // Opens a WebSocket; resolves {opened, code, reason, status}: status is the
 // HTTP status of a refused upgrade, code the close code of an accepted one.
 // refused: the caller expects a refusal, so the answer is the server's
@@ -402,10 +412,8 @@ test('lists, creates and references stay inside the organisation', async () => {
   assert.equal((await call(d, 'PATCH', '/api/settings', { allow_root_auto: true }, b)).status, 403);
   assert.equal((await call(d, 'POST', '/api/tokens', { name: 'x', scope: 'admin', orgId: 'org_default' }, b)).status, 403);
   // B's own workspace is B's: the owner sees it, A's admin does not.
-  const dir = daemon.tmpRepo('sec-b-', d.dataDir);
   // under a root the owner gave org B (issue #73: its admin too)
-  const roots = (await call(d, 'GET', '/api/settings', undefined, d.authHeaders)).body.workspace_roots || {};
-  assert.equal((await call(d, 'PATCH', '/api/settings', { workspace_roots: { ...roots, [f.orgB]: [path.dirname(dir)] } }, d.authHeaders)).status, 200);
+  const dir = await bRepo();
   const mine = await call(d, 'POST', '/api/workspaces', { path: dir }, b);
   assert.equal(mine.status, 201, JSON.stringify(mine.body));
   assert.equal(mine.body.orgId, f.orgB);
@@ -413,15 +421,10 @@ test('lists, creates and references stay inside the organisation', async () => {
   assert.equal((await call(d, 'GET', `/api/workspaces/${mine.body.id}`, undefined, d.authHeaders)).status, 200);
 });
 
-// An agent of org B's made by B's admin, in a workspace under a root the
-// owner gives org B (as the test before does): its id, which B's seed
-// sockets see too (agent_update).
+// An agent of org B's made by B's admin, in a workspace of bRepo's: its
+// id, which B's seed sockets see too (agent_update).
 async function bAgent() {
-  const dir = daemon.tmpRepo('sec-b-', d.dataDir);
-  const roots = (await call(d, 'GET', '/api/settings', undefined, d.authHeaders)).body.workspace_roots || {};
-  const mine = new Set([...(roots[f.orgB] || []), path.dirname(dir)]);
-  assert.equal((await call(d, 'PATCH', '/api/settings', { workspace_roots: { ...roots, [f.orgB]: [...mine] } }, d.authHeaders)).status, 200);
-  const w = await call(d, 'POST', '/api/workspaces', { path: dir }, bearer(f.bAdmin.token));
+  const w = await call(d, 'POST', '/api/workspaces', { path: await bRepo() }, bearer(f.bAdmin.token));
   assert.equal(w.status, 201, JSON.stringify(w.body));
   const ag = await call(d, 'POST', '/api/agents', { worktreeId: w.body.worktrees[0].id, executor: 'command', command: ['true'] },
     bearer(f.bAdmin.token));
