@@ -26,9 +26,15 @@ const bin = process.env.AGENTD_BENCH_BIN || agentd.BENCH_BIN;
 function threads(pid) {
   const o = {};
   for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
-    const s = fs.readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+    let s, name;
+    try {
+      s = fs.readFileSync(`/proc/${pid}/task/${t}/stat`, 'utf8');
+      name = fs.readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim();
+    } catch (e) {
+      if (e.code === 'ENOENT' || e.code === 'ESRCH') continue; // a thread that ended since the listing
+      throw e;
+    }
     const f = s.slice(s.lastIndexOf(')') + 2).split(' ');
-    const name = fs.readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim();
     o[`${t}:${name}`] = { u: Number(f[11]) / 100, s: Number(f[12]) / 100 };
   }
   return o;
