@@ -8,7 +8,7 @@ CC ?= cc
 
 # libcurl is installed for the LLM client to come but not linked: the daemon
 # does not use it, and its dependencies alone cost ~3.6 MB of resident memory.
-PKGS := libuv sqlite3 jansson libgit2 openssl yaml-0.1 hiredis libargon2
+PKGS := libuv sqlite3 jansson libgit2 openssl yaml-0.1 hiredis libargon2 liburing
 # Recursive (=) on purpose: evaluated when a recipe first uses it, after
 # `make deps`, and then kept (the $(eval) makes it a simple variable): run
 # for each of the ~520 compiles, pkg-config was 8 s of make's own serial

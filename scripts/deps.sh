@@ -7,7 +7,7 @@ set -eu
 PKGS="build-essential pkg-config git ca-certificates
 libuv1-dev libhttp-parser-dev libwslay-dev libsqlite3-dev sqlite3 libjansson-dev
 libgit2-dev libcurl4-openssl-dev libssl-dev libyaml-dev libcmocka-dev libhiredis-dev libpq-dev
-libargon2-dev
+libargon2-dev liburing-dev
 redis-server postgresql
 clang-format procps zlib1g-dev clang libclang-rt-14-dev chromium chromium-headless-shell
 prometheus

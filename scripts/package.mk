@@ -48,7 +48,7 @@ deb: $(O)/agentd $(O)/agentd-hold $(O)/agentd-git.so $(O)/agentd-tls.so $(SHARE)
 # archives are Debian's own (libuv1-dev, libsqlite3-dev, ...), nothing is
 # vendored; agentd-git.so still needs libgit2 1.5, agentd-tls.so OpenSSL 3
 # (libssl3), agentd-tray libsystemd. OpenSSL is not in agentd (src/tls).
-DIST_LIBS = -Wl,-Bstatic -l:libuv_a.a -lsqlite3 -ljansson -lyaml -lhiredis -lhttp_parser -largon2 \
+DIST_LIBS = -Wl,-Bstatic -l:libuv_a.a -lsqlite3 -ljansson -lyaml -lhiredis -lhttp_parser -largon2 -luring \
             -Wl,-Bdynamic -lwslay -lpthread -ldl -lutil -lm
 $(O)/dist/agentd: $(O)/obj/src/main.o $(O)/obj/src/engines.o $(O)/libagentd.a $(O)/exports.list
 	@mkdir -p $(dir $@)

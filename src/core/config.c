@@ -188,6 +188,9 @@ static const opt_t options[] = {
      "(each run gets TRACEPARENT and OTLP settings with a credential good for its own "
      "telemetry only) and keep their spans beside the transcript; false: runs get "
      "TRACEPARENT only with --otlp-endpoint"},
+    {"io-uring", "AGENTD_IO_URING", BOOL(io_uring), "BOOL", "true", 0, 0,
+     "send a loop turn's WebSocket and SSE writes to all connections in one io_uring_enter "
+     "where the kernel allows it (a sendmsg each otherwise); false: a sendmsg each"},
     {"ws-deflate", "AGENTD_WS_DEFLATE", BOOL(ws_deflate), "BOOL", "true", 0, 0,
      "answer a WebSocket client's permessage-deflate offer (RFC 7692); false: messages go "
      "uncompressed"},

@@ -84,6 +84,7 @@ typedef struct {
     /* WebSocket limits */
     uint64_t ws_max_message_bytes;
     bool ws_deflate; /* permessage-deflate answered when offered */
+    bool io_uring;   /* the flush's sends batched (src/http/sendbatch.c) */
     uint64_t ws_send_queue_bytes;
     uint64_t ws_ping_interval_ms;
     uint64_t ws_idle_timeout_ms;

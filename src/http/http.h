@@ -106,8 +106,12 @@ void ad_server_routes_each(const ad_server_t *s,
 typedef void (*ad_server_count_fn)(const char *method, const char *pattern, int status,
                                    uint64_t count, void *ud);
 void ad_server_counts_each(const ad_server_t *s, ad_server_count_fn fn, void *ud);
-/* agentd_http_requests_total (by method, route pattern and status) as a
- * Prometheus family into b (prom.c): 0 or AD_ETOOBIG. */
+/* Socket sends that left in one io_uring_enter with the rest of their
+ * loop turn's (--io-uring; write.c). */
+uint64_t ad_server_batched_sends(const ad_server_t *s);
+/* agentd_http_requests_total (by method, route pattern and status) and
+ * agentd_http_batched_sends_total as Prometheus families into b (prom.c):
+ * 0 or AD_ETOOBIG. */
 int ad_server_prom(const ad_server_t *s, ad_buf_t *b);
 
 /* ---- in-process calls -------------------------------------------------------

@@ -18,6 +18,7 @@
 #define AD_HTTP_LINGER_OFF_NS 100000000u
 
 #include <http_parser.h>
+#include <sys/uio.h>
 
 #include "http/http.h"
 #include "tls/tls.h"
@@ -267,17 +268,20 @@ struct ad_server {
     struct ad_caps *caps; /* per-address and per-auth counts (caps.c) */
     uv_timer_t trim;      /* gives freed heap back after a burst (caps.c) */
     bool trim_open;
-    size_t trim_free;         /* resident free heap bytes the last trim left (caps.c) */
-    size_t trim_base;         /* resident bytes beside the heap at start */
-    unsigned trim_ticks;      /* trim checks since listening, up to START_TRIM_TICKS */
-    size_t pinned_hw;         /* highest pinned in the current trim check's second */
-    size_t burst_hw;          /* highest of those seconds since the last trim */
-    struct ad_wflush *wflush; /* prepare+check handles that flush them */
-    uint64_t linger_ns;       /* AD_HTTP_LINGER_NS (write.c); tests change it */
-    uint64_t linger_off_ns;   /* AD_HTTP_LINGER_OFF_NS (write.c); tests change it */
-    char rbuf[65536];         /* one read buffer for the whole loop */
-    struct ad_tls_ctx *tls;   /* --tls-cert: the TCP listener speaks TLS */
-    char tlsbuf[16384];       /* decrypted input (one TLS record at most) */
+    size_t trim_free;               /* resident free heap bytes the last trim left (caps.c) */
+    size_t trim_base;               /* resident bytes beside the heap at start */
+    unsigned trim_ticks;            /* trim checks since listening, up to START_TRIM_TICKS */
+    size_t pinned_hw;               /* highest pinned in the current trim check's second */
+    size_t burst_hw;                /* highest of those seconds since the last trim */
+    struct ad_wflush *wflush;       /* prepare+check handles that flush them */
+    struct ad_sendbatch *sendbatch; /* the turn's sends in one io_uring_enter, or NULL */
+    bool sendbatch_tried;           /* made once, at the first turn with two to send */
+    uint64_t batched_sends;         /* sends that left through it (/metrics) */
+    uint64_t linger_ns;             /* AD_HTTP_LINGER_NS (write.c); tests change it */
+    uint64_t linger_off_ns;         /* AD_HTTP_LINGER_OFF_NS (write.c); tests change it */
+    char rbuf[65536];               /* one read buffer for the whole loop */
+    struct ad_tls_ctx *tls;         /* --tls-cert: the TCP listener speaks TLS */
+    char tlsbuf[16384];             /* decrypted input (one TLS record at most) */
     char date[64];
     size_t date_len;
     int64_t date_sec;
@@ -360,11 +364,24 @@ typedef struct ad_wcopy {
 void ad_conn_flush(ad_conn_t *c);
 /* Writes what is queued on c. Returns 0 or a libuv error; never closes c. */
 int ad_conn_wqueue_flush(ad_conn_t *c);
+/* The first slice of c's queue (which holds some): up to 256 buffers from
+ * its head, what one sendmsg takes, and their bytes in *total. */
+unsigned ad_conn_wq_slice(const ad_conn_t *c, uv_buf_t **bufs, size_t *total);
+/* That slice, n buffers and total bytes, was offered to the socket, which
+ * took w bytes (UV_EAGAIN: none): releases what went out whole, trims a
+ * partly written buffer and hands the rest to libuv. Returns 0 or a libuv
+ * error (kept in c->werr when the send failed). */
+int ad_conn_wq_sent(ad_conn_t *c, unsigned n, size_t total, int w);
+/* Writes the queues of conns[0..n) (n at most AD_SENDBATCH_MAX): the first
+ * slice of each that can go in one io_uring_enter together, then the rest
+ * of each as ad_conn_wqueue_flush does; a connection whose write failed is
+ * aborted (sendbatch.c). */
+void ad_http_flush_conns(ad_server_t *s, ad_conn_t **conns, unsigned n);
 /* Drops what is queued on c (it is closing). */
 void ad_conn_wqueue_drop(ad_conn_t *c);
 /* Closes the flush handles (the server is done with its connections). */
 void ad_http_wflush_close(ad_server_t *s);
-/* Frees the spare queue arrays and corks (ad_server_free). */
+/* Frees the spare queue arrays and corks, and the send batch (ad_server_free). */
 void ad_http_wqs_free(ad_server_t *s);
 /* Once a second (caps.c): frees the spare queue arrays and corks beyond the
  * most that were in use at once since the last call, keeping
@@ -372,6 +389,34 @@ void ad_http_wqs_free(ad_server_t *s);
 #define AD_HTTP_WQS_KEEP 64
 #define AD_HTTP_CORKS_KEEP 64
 void ad_http_wqs_trim(ad_server_t *s);
+
+/* ---- batched sends (sendbatch.c) ----------------------------------------------------
+ * The turn's flush sends every dirty connection's first slice in one
+ * io_uring_enter rather than a sendmsg each (--io-uring, on by default
+ * where the kernel allows it). */
+#define AD_SENDBATCH_MAX 256
+typedef struct ad_sendbatch ad_sendbatch_t;
+typedef struct {
+    int fd;
+    struct iovec *iov; /* the caller's, untouched until ad_sendbatch_run returns */
+    unsigned niov;
+} ad_sendbatch_item_t;
+/* A batch for up to AD_SENDBATCH_MAX sends, or NULL with why filled in
+ * when the kernel refuses io_uring (older than 5.6, kernel.io_uring_disabled,
+ * a container's seccomp filter). Freed by ad_sendbatch_free. */
+ad_sendbatch_t *ad_sendbatch_new(char *why, size_t whysz);
+void ad_sendbatch_free(ad_sendbatch_t *b);
+/* Whether b can take a batch (not NULL and its ring never failed). */
+bool ad_sendbatch_usable(const ad_sendbatch_t *b);
+/* Sends items[i] for i < n (at most AD_SENDBATCH_MAX) as sendmsg with
+ * MSG_DONTWAIT | MSG_NOSIGNAL would, all in one system call, and waits
+ * until each is done: res[i] is the bytes taken or -errno (-EAGAIN when
+ * the socket is full), or -EINPROGRESS for a send the ring did not take
+ * (it failed: the batch is unusable after, and the caller sends those
+ * the plain way). Returns how many items it looked at: n, or 0 when b is
+ * not usable. */
+unsigned ad_sendbatch_run(ad_sendbatch_t *b, const ad_sendbatch_item_t *items, int *res,
+                          unsigned n);
 
 /* ---- connections and requests (conn.c) ------------------------------------------- */
 ad_req_t *ad_http_req_get(ad_server_t *s);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The HTTP server's own figures for /metrics (moved from
- * src/api/metrics.c): answered requests by route pattern and status.
+ * src/api/metrics.c): answered requests by route pattern and status, and
+ * the sends batched through io_uring.
  */
 #include "http/http.h"
 
@@ -29,5 +30,14 @@ int ad_server_prom(const ad_server_t *s, ad_buf_t *b)
     each_t e = {b, ad_prom_family(b, "agentd_http_requests_total", "counter",
                                   "Answered HTTP requests by route pattern and status")};
     ad_server_counts_each(s, one_route, &e);
+    if (e.rc == 0) {
+        e.rc = ad_prom_family(b, "agentd_http_batched_sends_total", "counter",
+                              "WebSocket and SSE sends that left in one io_uring_enter with the "
+                              "rest of their loop turn's (--io-uring)");
+    }
+    if (e.rc == 0) {
+        e.rc = ad_prom_sample(b, "agentd_http_batched_sends_total",
+                              (double)ad_server_batched_sends(s), NULL);
+    }
     return e.rc;
 }

@@ -420,6 +420,46 @@ static int write_rest(ad_conn_t *c, unsigned n, size_t left)
     return rc;
 }
 
+unsigned ad_conn_wq_slice(const ad_conn_t *c, uv_buf_t **bufs, size_t *total)
+{
+    ad_wq_t *q = c->wq;
+    unsigned n = q->tail - q->head < WFLUSH_IOV ? q->tail - q->head : WFLUSH_IOV;
+    *bufs = q->buf + q->head;
+    *total = 0;
+    for (unsigned i = 0; i < n; i++) {
+        *total += (*bufs)[i].len;
+    }
+    return n;
+}
+
+int ad_conn_wq_sent(ad_conn_t *c, unsigned n, size_t total, int w)
+{
+    if (w < 0 && w != UV_EAGAIN) {
+        c->werr = w;
+        return w;
+    }
+    ad_wq_t *q = c->wq;
+    uv_buf_t *bufs = q->buf + q->head;
+    size_t done = w > 0 ? (size_t)w : 0;
+    c->wbytes -= done;
+    size_t left = total - done; /* of this slice */
+    /* release what went out whole; trim a partly written buffer */
+    unsigned first = 0;
+    while (first < n && done >= bufs[first].len) {
+        done -= bufs[first].len;
+        ref_done(c, &q->ref[q->head++]);
+        first++;
+    }
+    if (first == n) {
+        return 0; /* all of this slice went out */
+    }
+    if (done > 0) {
+        bufs[first].base += done;
+        bufs[first].len -= done;
+    }
+    return write_rest(c, n - first, left);
+}
+
 /* Writes what is queued on c: as much as the socket takes now (writev
  * straight from the queue's array), the rest through uv_write. Returns 0
  * or a libuv error; never closes c. */
@@ -429,47 +469,22 @@ int ad_conn_wqueue_flush(ad_conn_t *c)
         return c->werr;
     }
     c->wheld = 0;
-    ad_wq_t *q = c->wq;
-    if (q == NULL) {
+    if (c->wq == NULL) {
         return 0;
     }
     c->wlast_ns = uv_hrtime();
-    while (q->head < q->tail && !c->closing) {
-        unsigned n = q->tail - q->head < WFLUSH_IOV ? q->tail - q->head : WFLUSH_IOV;
-        uv_buf_t *bufs = q->buf + q->head;
-        size_t total = 0;
-        for (unsigned i = 0; i < n; i++) {
-            total += bufs[i].len;
-        }
+    while (c->wq->head < c->wq->tail && !c->closing) {
+        uv_buf_t *bufs;
+        size_t total;
+        unsigned n = ad_conn_wq_slice(c, &bufs, &total);
         /* TLS encrypts a whole slice into one write: nothing to try. */
         int w = c->tls != NULL ? UV_EAGAIN : sock_try_write(c, bufs, n);
-        if (w < 0 && w != UV_EAGAIN) {
-            c->werr = w;
-            return w;
-        }
-        size_t done = w > 0 ? (size_t)w : 0;
-        c->wbytes -= done;
-        size_t left = total - done; /* of this slice */
-        /* release what went out whole; trim a partly written buffer */
-        unsigned first = 0;
-        while (first < n && done >= bufs[first].len) {
-            done -= bufs[first].len;
-            ref_done(c, &q->ref[q->head++]);
-            first++;
-        }
-        if (first == n) {
-            continue; /* all of this slice went out */
-        }
-        if (done > 0) {
-            bufs[first].base += done;
-            bufs[first].len -= done;
-        }
-        int rc = write_rest(c, n - first, left);
+        int rc = ad_conn_wq_sent(c, n, total, w);
         if (rc != 0) {
             return rc;
         }
     }
-    if (q->head == q->tail) {
+    if (c->wq->head == c->wq->tail) {
         wq_give_back(c);
     }
     return 0;
@@ -493,6 +508,8 @@ static void wflush_all(ad_server_t *s)
 {
     uint64_t now = uv_hrtime();
     ad_conn_t *held = NULL;
+    ad_conn_t *todo[AD_SENDBATCH_MAX];
+    unsigned ntodo = 0;
     while (s->dirty != NULL) {
         ad_conn_t *c = s->dirty;
         s->dirty = c->dirty_next;
@@ -520,10 +537,13 @@ static void wflush_all(ad_server_t *s)
         if (c->wheld != 0 && c->wbytes == c->wheld) {
             c->wnohold_ns = now + c->srv->linger_off_ns; /* the wait gathered nothing */
         }
-        if (ad_conn_wqueue_flush(c) != 0) {
-            ad_conn_abort(c);
+        todo[ntodo++] = c;
+        if (ntodo == AD_SENDBATCH_MAX) {
+            ad_http_flush_conns(s, todo, ntodo);
+            ntodo = 0;
         }
     }
+    ad_http_flush_conns(s, todo, ntodo);
     if (held != NULL) {
         s->dirty = held;
         if (!uv_is_active((uv_handle_t *)&s->wflush->linger)) {
@@ -796,4 +816,6 @@ void ad_http_wqs_free(ad_server_t *s)
 {
     free_spare_wqs(s, 0);
     free_spare_corks(s, 0);
+    ad_sendbatch_free(s->sendbatch);
+    s->sendbatch = NULL;
 }
