@@ -28,6 +28,28 @@ async function batchedSends(d) {
   return Number(m[1]);
 }
 
+// A reader on /ws subscribed to topic that then stops reading: kernel
+// buffers fill, then the server's queue.
+async function stalledReader(d, topic) {
+  const slow = await RawWs.open(d.url, '/ws', `Authorization: Bearer ${d.token}\r\n`);
+  slow.send(0x1, Buffer.from(JSON.stringify({ type: 'subscribe', payload: { topics: [topic] } })));
+  assert.match((await slow.nextData(5000)).payload.toString(), /"subscribed"/);
+  slow.sock.pause();
+  return slow;
+}
+
+// The stalled reader reads again, to its close: it was told overflow and
+// closed with 1013. Returns the overflow and the seqs it got before it.
+async function cutOff(slow) {
+  slow.sock.resume();
+  const { msgs, code } = await slow.readToClose();
+  const overflow = msgs.find((m) => m.type === 'overflow');
+  assert.ok(overflow, 'an overflow message arrived');
+  assert.equal(code, 1013);
+  const got = msgs.filter((m) => m.type !== 'overflow' && typeof m.seq === 'number').map((m) => m.seq);
+  return { overflow, got };
+}
+
 test('a slow consumer is cut off with overflow/1013; a fast one gets everything', async (t) => {
   const d = await start({ needUrl: true, args: ['--ws-send-queue-bytes', '262144'] });
   try {
@@ -36,12 +58,7 @@ test('a slow consumer is cut off with overflow/1013; a fast one gets everything'
     fast.send('subscribe', { topics: ['load'] });
     await fast.next('subscribed');
 
-    const slow = await RawWs.open(d.url, '/ws', `Authorization: Bearer ${d.token}\r\n`);
-    const sub = JSON.stringify({ type: 'subscribe', payload: { topics: ['load'] } });
-    slow.send(0x1, Buffer.from(sub));
-    const ack = await slow.nextData(5000);
-    assert.match(ack.payload.toString(), /"subscribed"/);
-    slow.sock.pause(); // stop reading: kernel buffers fill, then the server's queue
+    const slow = await stalledReader(d, 'load');
 
     const r = await publish(d, { type: 'blob', topics: ['load'], count: 4000, perTick: 20,
       intervalMs: 2, payload: { pad: 'p'.repeat(4000) } });
@@ -49,12 +66,7 @@ test('a slow consumer is cut off with overflow/1013; a fast one gets everything'
     assert.equal(contiguous(fast.events.map((e) => e.seq), r.first, r.last), null);
     assert.equal(fast.closeCode, null, 'the fast client is still connected');
 
-    slow.sock.resume();
-    const { msgs, code } = await slow.readToClose();
-    const overflow = msgs.find((m) => m.type === 'overflow');
-    const got = msgs.filter((m) => m.type !== 'overflow' && typeof m.seq === 'number').map((m) => m.seq);
-    assert.ok(overflow, 'an overflow message arrived');
-    assert.equal(code, 1013);
+    const { overflow, got } = await cutOff(slow);
     assert.ok(got.length < 4000, `the slow client got ${got.length} events`);
     assert.equal(overflow.payload.lastSeq, got[got.length - 1], 'lastSeq is the last event it got');
     assert.equal(contiguous(got, r.first, overflow.payload.lastSeq), null);
@@ -84,10 +96,7 @@ for (const uring of [true, false]) {
         await r.next('subscribed');
         readers.push(r);
       }
-      const slow = await RawWs.open(d.url, '/ws', `Authorization: Bearer ${d.token}\r\n`);
-      slow.send(0x1, Buffer.from(JSON.stringify({ type: 'subscribe', payload: { topics: ['small'] } })));
-      assert.match((await slow.nextData(5000)).payload.toString(), /"subscribed"/);
-      slow.sock.pause();
+      const slow = await stalledReader(d, 'small');
 
       // 20 events of ~400 B a turn: far below the size a connection is
       // written at once, so every turn's sends leave from the turn's flush;
@@ -100,12 +109,7 @@ for (const uring of [true, false]) {
         assert.equal(contiguous(reader.events.map((e) => e.seq), r.first, r.last), null);
         assert.equal(reader.closeCode, null, `reader ${i} is still connected`);
       }
-      slow.sock.resume();
-      const { msgs, code } = await slow.readToClose();
-      const overflow = msgs.find((m) => m.type === 'overflow');
-      const got = msgs.filter((m) => m.type !== 'overflow' && typeof m.seq === 'number').map((m) => m.seq);
-      assert.ok(overflow, 'the stalled reader was told overflow');
-      assert.equal(code, 1013);
+      const { overflow, got } = await cutOff(slow);
       assert.equal(contiguous(got, r.first, overflow.payload.lastSeq), null, 'what it got is whole up to lastSeq');
       for (const reader of readers) reader.close();
 
