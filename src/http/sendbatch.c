@@ -47,6 +47,20 @@ ad_sendbatch_t *ad_sendbatch_new(char *why, size_t whysz)
         free(b);
         return NULL;
     }
+    /* A kernel that cannot say what it supports (before 5.6), or a ring
+     * without sendmsg, would fail every send of a batch: none then. */
+    struct io_uring_probe *probe = io_uring_get_probe_ring(&b->ring);
+    bool probed = probe != NULL;
+    bool ok = probed && io_uring_opcode_supported(probe, IORING_OP_SENDMSG);
+    if (probed) {
+        io_uring_free_probe(probe);
+    }
+    if (!ok) {
+        snprintf(why, whysz, "%s", probed ? "no sendmsg" : "no probe: a kernel before 5.6");
+        io_uring_queue_exit(&b->ring);
+        free(b);
+        return NULL;
+    }
     return b;
 }
 
