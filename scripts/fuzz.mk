@@ -23,7 +23,7 @@ FUZZ_SRC := \
 	$(addprefix src/cli/,$(addsuffix .c,http_client)) \
 	$(addprefix src/core/,$(addsuffix .c,alloc arena beneath buf clock config digest dir error field io json log prom thread unixaddr utf8 which zlib)) \
 	$(addprefix src/hparam/,$(addsuffix .c,hparam layout)) \
-	$(addprefix src/http/,$(addsuffix .c,caps conn parse response router server sse static testhooks tls write)) \
+	$(addprefix src/http/,$(addsuffix .c,caps conn parse response router sendbatch server sse static testhooks tls write)) \
 	$(addprefix src/llm/,$(addsuffix .c,anthropic curl defs fetch files openai sse tar tools)) \
 	$(addprefix src/node/,$(addsuffix .c,link)) \
 	$(addprefix src/otel/,$(addsuffix .c,export recv spans)) \

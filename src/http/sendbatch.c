@@ -207,7 +207,11 @@ void ad_http_flush_conns(ad_server_t *s, ad_conn_t **conns, unsigned n)
     } else {
         memset(in, 0, sizeof(in[0]) * n); /* one alone: the plain way is as cheap */
     }
+    /* Every connection's result is taken before any failed one is closed:
+     * a close tells its owner, who may write to the others, and a write
+     * then must not find a slice sent here still at the head of a queue. */
     uint64_t now = uv_hrtime();
+    bool failed[AD_SENDBATCH_MAX];
     for (unsigned i = 0, k = 0; i < n; i++) {
         ad_conn_t *c = conns[i];
         int rc = 0;
@@ -220,8 +224,11 @@ void ad_http_flush_conns(ad_server_t *s, ad_conn_t **conns, unsigned n)
         if (rc == 0) {
             rc = ad_conn_wqueue_flush(c); /* the rest, and the array given back */
         }
-        if (rc != 0) {
-            ad_conn_abort(c);
+        failed[i] = rc != 0;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        if (failed[i]) {
+            ad_conn_abort(conns[i]);
         }
     }
 }

@@ -510,7 +510,15 @@ static void wflush_all(ad_server_t *s)
     ad_conn_t *held = NULL;
     ad_conn_t *todo[AD_SENDBATCH_MAX];
     unsigned ntodo = 0;
-    while (s->dirty != NULL) {
+    /* A write can make others dirty (a reader closed on an error tells the
+     * rest): they go in the same pass, as the list is taken again until it
+     * is empty. */
+    while (s->dirty != NULL || ntodo > 0) {
+        if (s->dirty == NULL || ntodo == AD_SENDBATCH_MAX) {
+            ad_http_flush_conns(s, todo, ntodo);
+            ntodo = 0;
+            continue;
+        }
         ad_conn_t *c = s->dirty;
         s->dirty = c->dirty_next;
         c->dirty_next = NULL;
@@ -538,12 +546,7 @@ static void wflush_all(ad_server_t *s)
             c->wnohold_ns = now + c->srv->linger_off_ns; /* the wait gathered nothing */
         }
         todo[ntodo++] = c;
-        if (ntodo == AD_SENDBATCH_MAX) {
-            ad_http_flush_conns(s, todo, ntodo);
-            ntodo = 0;
-        }
     }
-    ad_http_flush_conns(s, todo, ntodo);
     if (held != NULL) {
         s->dirty = held;
         if (!uv_is_active((uv_handle_t *)&s->wflush->linger)) {
