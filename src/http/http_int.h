@@ -411,10 +411,10 @@ bool ad_sendbatch_usable(const ad_sendbatch_t *b);
 /* Sends items[i] for i < n (at most AD_SENDBATCH_MAX) as sendmsg with
  * MSG_DONTWAIT | MSG_NOSIGNAL would, all in one system call, and waits
  * until each is done: res[i] is the bytes taken or -errno (-EAGAIN when
- * the socket is full), or -EINPROGRESS for a send the ring did not take
- * (it failed: the batch is unusable after, and the caller sends those
- * the plain way). Returns how many items it looked at: n, or 0 when b is
- * not usable. */
+ * the socket is full), or -EINPROGRESS for a send not made (b not usable,
+ * or its ring failed: the batch is unusable after), which the caller sends
+ * the plain way. Returns how many items it looked at: n (at most
+ * AD_SENDBATCH_MAX), or 0 when none was sent. */
 unsigned ad_sendbatch_run(ad_sendbatch_t *b, const ad_sendbatch_item_t *items, int *res,
                           unsigned n);
 

@@ -90,11 +90,14 @@ static void batch_broken(ad_sendbatch_t *b)
 
 unsigned ad_sendbatch_run(ad_sendbatch_t *b, const ad_sendbatch_item_t *items, int *res, unsigned n)
 {
-    if (!ad_sendbatch_usable(b) || n == 0) {
-        return 0;
-    }
     if (n > AD_SENDBATCH_MAX) {
         n = AD_SENDBATCH_MAX;
+    }
+    for (unsigned i = 0; i < n; i++) {
+        res[i] = -EINPROGRESS; /* not sent, until its completion says otherwise */
+    }
+    if (!ad_sendbatch_usable(b) || n == 0) {
+        return 0;
     }
     for (unsigned i = 0; i < n; i++) {
         struct io_uring_sqe *sqe = io_uring_get_sqe(&b->ring);
@@ -105,7 +108,6 @@ unsigned ad_sendbatch_run(ad_sendbatch_t *b, const ad_sendbatch_item_t *items, i
         b->msg[i] = (struct msghdr){.msg_iov = items[i].iov, .msg_iovlen = items[i].niov};
         io_uring_prep_sendmsg(sqe, items[i].fd, &b->msg[i], MSG_DONTWAIT | MSG_NOSIGNAL);
         io_uring_sqe_set_data64(sqe, i);
-        res[i] = -EINPROGRESS;
     }
     int sub;
     do {
