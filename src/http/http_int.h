@@ -372,6 +372,9 @@ unsigned ad_conn_wq_slice(const ad_conn_t *c, uv_buf_t **bufs, size_t *total);
  * partly written buffer and hands the rest to libuv. Returns 0 or a libuv
  * error (kept in c->werr when the send failed). */
 int ad_conn_wq_sent(ad_conn_t *c, unsigned n, size_t total, int w);
+/* A send's result (bytes taken, or -errno) as the write path reads it:
+ * the bytes, UV_EAGAIN for a full socket (EAGAIN, ENOBUFS), or the error. */
+int ad_conn_sent_as_uv(int res);
 /* Writes the queues of conns[0..n) (n at most AD_SENDBATCH_MAX): the first
  * slice of each that can go in one io_uring_enter together, then the rest
  * of each as ad_conn_wqueue_flush does; a connection whose write failed is

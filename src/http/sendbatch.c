@@ -143,16 +143,6 @@ unsigned ad_sendbatch_run(ad_sendbatch_t *b, const ad_sendbatch_item_t *items, i
 
 /* ---- the turn's flush (write.c's wflush_all) ------------------------------------- */
 
-/* What a batched send's -errno means to ad_conn_wq_sent, as write.c's
- * sock_try_write says it. */
-static int sent_as_uv(int res)
-{
-    if (res >= 0) {
-        return res;
-    }
-    return res == -EAGAIN || res == -EWOULDBLOCK || res == -ENOBUFS ? UV_EAGAIN : res;
-}
-
 /* Whether c's first slice can go in the turn's batch: plain bytes on a
  * socket with nothing of libuv's queued before them. */
 static bool batchable(ad_conn_t *c, int *fd)
@@ -221,7 +211,7 @@ void ad_http_flush_conns(ad_server_t *s, ad_conn_t **conns, unsigned n)
         if (r != -EINPROGRESS) {
             c->wheld = 0;
             c->wlast_ns = now;
-            rc = ad_conn_wq_sent(c, slice[i], total[i], sent_as_uv(r));
+            rc = ad_conn_wq_sent(c, slice[i], total[i], ad_conn_sent_as_uv(r));
         }
         if (rc == 0) {
             rc = ad_conn_wqueue_flush(c); /* the rest, and the array given back */

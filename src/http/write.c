@@ -77,10 +77,15 @@ static int sock_try_write(ad_conn_t *c, const uv_buf_t *bufs, unsigned n)
             w = sendmsg(fd, &m, MSG_DONTWAIT | MSG_NOSIGNAL);
         }
     } while (w < 0 && errno == EINTR);
-    if (w >= 0) {
-        return w > INT_MAX ? INT_MAX : (int)w;
+    return ad_conn_sent_as_uv(w >= 0 ? (w > INT_MAX ? INT_MAX : (int)w) : -errno);
+}
+
+int ad_conn_sent_as_uv(int res)
+{
+    if (res >= 0) {
+        return res;
     }
-    return errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS ? UV_EAGAIN : -errno;
+    return res == -EAGAIN || res == -EWOULDBLOCK || res == -ENOBUFS ? UV_EAGAIN : res;
 }
 
 /* Writes r's answer with uv_try_write. A uv_write costs a keep-alive
