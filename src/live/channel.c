@@ -261,6 +261,12 @@ void ad_live_end(ad_live_chan_t *ch, int code, const char *reason)
 
 /* ---- bus subscriber callbacks ---------------------------------------------------- */
 
+/* The bytes queued to lv's reader and not yet taken by its socket. */
+static size_t live_queued_bytes(const ad_live_chan_t *lv)
+{
+    return lv->ws != NULL ? ad_ws_queued_bytes(lv->ws) : ad_sse_queued_bytes(lv->sse);
+}
+
 /* Whether a WebSocket frame of a len-byte message still fits under lv's
  * send-queue bound, with the room kept for the overflow notice. */
 static bool ws_fits(const ad_live_chan_t *lv, size_t len)
@@ -362,11 +368,12 @@ static void live_overflow(void *ud, uint64_t last_seq)
         return;
     }
     lv->done = true;
-    ad_log(AD_LOG_WARN, "live", "slow consumer dropped last_seq=%llu",
-           (unsigned long long)last_seq);
     const char *why = lv->cut_replay   ? "replay stalled"
                       : lv->cut_memory ? "server send memory bound"
                                        : "send queue bound";
+    /* what it held says which reader it was when several are cut */
+    ad_log(AD_LOG_WARN, "live", "slow consumer dropped last_seq=%llu reason=\"%s\" queued=%zu",
+           (unsigned long long)last_seq, why, live_queued_bytes(lv));
     json_t *p = json_pack("{s:I, s:s}", "lastSeq", (json_int_t)last_seq, "reason", why);
     if (lv->cut_replay) {
         /* come back from lastSeq: the budget is free again by then */
@@ -415,7 +422,7 @@ static size_t live_queued(void *ud)
          * than its share: a replay waits, as for a full queue of its own */
         return lv->bound;
     }
-    return lv->ws != NULL ? ad_ws_queued_bytes(lv->ws) : ad_sse_queued_bytes(lv->sse);
+    return live_queued_bytes(lv);
 }
 
 static const ad_bus_sub_ops_t live_ops = {live_deliver, live_overflow, live_truncated,

@@ -221,8 +221,14 @@ const EXECUTORS = [
         prompt: (mode) => ({ work: 'think slowly', tool: 'sleep please', ask: 'please run a command', fail: 'please fail the request' })[mode],
         failedAt: () => lastErrorAt(mock),
         async toolRunning(dd, id) {
-          await until(async () => (await api(dd, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages
-            .some((m) => m.role === 'tool'), 'the sleep command running', CLI_MS);
+          try {
+            await until(async () => (await api(dd, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages
+              .some((m) => m.role === 'tool'), 'the sleep command running', CLI_MS);
+          } catch (e) {
+            // seen once under a loaded make check, never alone: say what the
+            // agent had and what the mock was asked, for the next time
+            throw new Error(`${e.message}; ${await seenBy(dd, id, mock)}`);
+          }
         },
         cleanup: async () => {
           await d.cleanup();
@@ -309,8 +315,14 @@ const EXECUTORS = [
         prompt: (mode) => ({ work: 'think slowly', tool: 'sleep please', ask: 'please make a file', fail: 'too long for you' })[mode],
         failedAt: () => lastErrorAt(mock),
         async toolRunning(dd, id) {
-          await until(async () => (await api(dd, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages
-            .some((m) => m.role === 'tool'), 'the sleep command running', CLI_MS);
+          try {
+            await until(async () => (await api(dd, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages
+              .some((m) => m.role === 'tool'), 'the sleep command running', CLI_MS);
+          } catch (e) {
+            // seen once under a loaded make check, never alone: say what the
+            // agent had and what the mock was asked, for the next time
+            throw new Error(`${e.message}; ${await seenBy(dd, id, mock)}`);
+          }
         },
         cleanup: async () => {
           await d.cleanup();
@@ -351,6 +363,18 @@ function codexPrompt(mode) {
 }
 
 // The time a mock API last answered an error (a row's failedAt).
+// What an agent that did not get where a case wanted had: its status and
+// last messages, and the mock's requests (their paths and what each was
+// answered), for a timeout's message.
+async function seenBy(d, id, mock) {
+  const a = (await api(d, 'GET', `/api/agents/${id}`)).body;
+  const msgs = (await api(d, 'GET', `/api/agents/${id}/messages?limit=8`)).body.messages || [];
+  const said = msgs.map((m) => `${m.role}: ${String(m.content || m.toolInput || '').slice(0, 80)}`);
+  const asked = mock.requests.slice(-8).map((r) => `${r.path} -> ${JSON.stringify(r.reply || null).slice(0, 100)}`);
+  return `agent ${a.status} (${JSON.stringify(a.statusReason || null).slice(0, 200)}); ` +
+    `messages ${JSON.stringify(said)}; the mock's ${mock.requests.length} requests, the last ${JSON.stringify(asked)}`;
+}
+
 function lastErrorAt(mock) {
   const at = mock.requestsTo((r) => r.reply && (r.reply.error || r.reply.failed)).map((r) => r.at);
   assert.ok(at.length > 0, 'the mock answered an error');

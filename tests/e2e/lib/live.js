@@ -8,6 +8,12 @@ const http = require('node:http');
 const WebSocket = require('./ws');
 const { api, UNTIL_MS } = require('./api');
 
+// A JSON.stringify replacer that cuts long strings (a 64 KiB pad would
+// bury the rest of a timeout's message).
+function short(_key, v) {
+  return typeof v === 'string' && v.length > 120 ? `${v.slice(0, 40)}... (${v.length} chars)` : v;
+}
+
 class Live {
   static open(d, path = '/ws', opts = {}) {
     const c = new Live();
@@ -45,8 +51,9 @@ class Live {
     const deadline = Date.now() + timeoutMs;
     while (!pred()) {
       if (Date.now() > deadline) {
-        throw new Error(`timed out waiting for ${what}; ${this.msgs.length} messages, last: ` +
-          JSON.stringify(this.msgs.slice(-3)));
+        throw new Error(`timed out waiting for ${what}; ${this.msgs.length} messages ` +
+          `(${this.events.length} events), ${this.closeCode === null ? 'open' : `closed with ${this.closeCode}`}, ` +
+          `last: ${JSON.stringify(this.msgs.slice(-3), short)}`);
       }
       await new Promise((r) => { this.waiters.push(r); setTimeout(r, 100); });
     }
