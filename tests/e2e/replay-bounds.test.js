@@ -38,27 +38,18 @@ function status(pid, key) {
 // Readers that subscribe with since 0 and never read, their receive
 // buffers small (Node cannot set SO_RCVBUF): what the daemon sends them
 // stays in its own queues.
+const FIXTURES = path.join(__dirname, '..', 'fixtures');
 const STUCK_PY = `
-import base64, os, socket, sys
+import sys
+sys.dont_write_bytecode = True  # no __pycache__ in the tree
+sys.path.insert(0, ${JSON.stringify(FIXTURES)})
+from wsreader import open_ws, send_text
 host, port, token, n, topic = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5]
 last = ('"seq":%s,' % sys.argv[6]).encode() if len(sys.argv) > 6 else None
 socks = []
 for i in range(n):
-    s = socket.socket()
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-    s.settimeout(30)
-    s.connect((host, port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    s.sendall(("GET /ws HTTP/1.1\\r\\nHost: localhost\\r\\nUpgrade: websocket\\r\\n"
-               "Connection: Upgrade\\r\\nSec-WebSocket-Key: %s\\r\\nSec-WebSocket-Version: 13\\r\\n"
-               "Authorization: Bearer %s\\r\\n\\r\\n" % (key, token)).encode())
-    buf = b""
-    while b"\\r\\n\\r\\n" not in buf:
-        buf += s.recv(4096)
-    assert buf.startswith(b"HTTP/1.1 101"), buf[:80]
-    body = ('{"type":"subscribe","payload":{"topics":["%s"],"since":0}}' % topic).encode()
-    mask = os.urandom(4)
-    s.sendall(bytes([0x81, 0x80 | len(body)]) + mask + bytes(b ^ mask[j % 4] for j, b in enumerate(body)))
+    s, rest = open_ws(host, port, token, timeout=30)
+    send_text(s, '{"type":"subscribe","payload":{"topics":["%s"],"since":0}}' % topic)
     socks.append(s)
 print("ready", flush=True)
 if sys.stdin.readline().strip() == "drain":
