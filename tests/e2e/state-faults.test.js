@@ -225,8 +225,8 @@ const EXECUTORS = [
             await until(async () => (await api(dd, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages
               .some((m) => m.role === 'tool'), 'the sleep command running', CLI_MS);
           } catch (e) {
-            // seen once under a loaded make check, never alone: say what the
-            // agent had and what the mock was asked, for the next time
+            // say what the agent had and what the mock was asked (gemini's
+            // row timed out so once under a loaded make check, never alone)
             throw new Error(`${e.message}; ${await seenBy(dd, id, mock)}`);
           }
         },
@@ -319,8 +319,8 @@ const EXECUTORS = [
             await until(async () => (await api(dd, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages
               .some((m) => m.role === 'tool'), 'the sleep command running', CLI_MS);
           } catch (e) {
-            // seen once under a loaded make check, never alone: say what the
-            // agent had and what the mock was asked, for the next time
+            // say what the agent had and what the mock was asked (gemini's
+            // row timed out so once under a loaded make check, never alone)
             throw new Error(`${e.message}; ${await seenBy(dd, id, mock)}`);
           }
         },
@@ -362,7 +362,6 @@ function codexPrompt(mode) {
   return { work: 'think slowly', tool: 'sleep please', ask: 'please ask to write', fail: 'please fail the turn' }[mode];
 }
 
-// The time a mock API last answered an error (a row's failedAt).
 // What an agent that did not get where a case wanted had: its status and
 // last messages, and the mock's requests (their paths and what each was
 // answered), for a timeout's message.
@@ -375,6 +374,7 @@ async function seenBy(d, id, mock) {
     `messages ${JSON.stringify(said)}; the mock's ${mock.requests.length} requests, the last ${JSON.stringify(asked)}`;
 }
 
+// The time a mock API last answered an error (a row's failedAt).
 function lastErrorAt(mock) {
   const at = mock.requestsTo((r) => r.reply && (r.reply.error || r.reply.failed)).map((r) => r.at);
   assert.ok(at.length > 0, 'the mock answered an error');
