@@ -180,8 +180,7 @@ const EXECUTORS = [
         prompt: codexPrompt,
         failedAt: () => lastErrorAt(mock),
         async toolRunning(dd, id) {
-          await until(async () => (await api(dd, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages
-            .some((m) => m.role === 'tool' && /sleep 30/.test(m.toolInput || '')), 'the sleep command running', CLI_MS);
+          await toolRun(dd, id, mock, (m) => m.role === 'tool' && /sleep 30/.test(m.toolInput || ''));
         },
         cleanup: async () => {
           await d.cleanup();
@@ -221,14 +220,7 @@ const EXECUTORS = [
         prompt: (mode) => ({ work: 'think slowly', tool: 'sleep please', ask: 'please run a command', fail: 'please fail the request' })[mode],
         failedAt: () => lastErrorAt(mock),
         async toolRunning(dd, id) {
-          try {
-            await until(async () => (await api(dd, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages
-              .some((m) => m.role === 'tool'), 'the sleep command running', CLI_MS);
-          } catch (e) {
-            // say what the agent had and what the mock was asked (gemini's
-            // row timed out so once under a loaded make check, never alone)
-            throw new Error(`${e.message}; ${await seenBy(dd, id, mock)}`);
-          }
+          await toolRun(dd, id, mock, (m) => m.role === 'tool');
         },
         cleanup: async () => {
           await d.cleanup();
@@ -270,8 +262,7 @@ const EXECUTORS = [
         prompt: codexPrompt,
         failedAt: () => lastErrorAt(mock),
         async toolRunning(dd, id) {
-          await until(async () => (await api(dd, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages
-            .some((m) => m.role === 'tool' && /sleep 30/.test(m.toolName || '')), 'the sleep command running', CLI_MS);
+          await toolRun(dd, id, mock, (m) => m.role === 'tool' && /sleep 30/.test(m.toolName || ''));
         },
         cleanup: async () => {
           await d.cleanup();
@@ -315,14 +306,7 @@ const EXECUTORS = [
         prompt: (mode) => ({ work: 'think slowly', tool: 'sleep please', ask: 'please make a file', fail: 'too long for you' })[mode],
         failedAt: () => lastErrorAt(mock),
         async toolRunning(dd, id) {
-          try {
-            await until(async () => (await api(dd, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages
-              .some((m) => m.role === 'tool'), 'the sleep command running', CLI_MS);
-          } catch (e) {
-            // say what the agent had and what the mock was asked (gemini's
-            // row timed out so once under a loaded make check, never alone)
-            throw new Error(`${e.message}; ${await seenBy(dd, id, mock)}`);
-          }
+          await toolRun(dd, id, mock, (m) => m.role === 'tool');
         },
         cleanup: async () => {
           await d.cleanup();
@@ -360,6 +344,19 @@ function codexAgent(mode, mock, env) {
 
 function codexPrompt(mode) {
   return { work: 'think slowly', tool: 'sleep please', ask: 'please ask to write', fail: 'please fail the turn' }[mode];
+}
+
+// Waits for the agent's tool to run (a message isTool takes); on a
+// timeout says what the agent had and what the mock was asked (rows timed
+// out so under a loaded make check, gemini's once and codex-acp's once,
+// never alone).
+async function toolRun(dd, id, mock, isTool) {
+  try {
+    await until(async () => (await api(dd, 'GET', `/api/agents/${id}/messages?limit=50`)).body.messages
+      .some(isTool), 'the sleep command running', CLI_MS);
+  } catch (e) {
+    throw new Error(`${e.message}; ${await seenBy(dd, id, mock)}`);
+  }
 }
 
 // What an agent that did not get where a case wanted had: its status and
