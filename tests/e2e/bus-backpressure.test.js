@@ -10,6 +10,7 @@
 
 const fs = require('node:fs');
 const path = require('node:path');
+const readline = require('node:readline');
 const { spawn } = require('node:child_process');
 const test = require('node:test');
 const assert = require('node:assert/strict');
@@ -99,19 +100,12 @@ const PAUSED_PY = path.join(__dirname, '..', 'fixtures', 'paused-readers.py');
 async function pausedReaders(d, n, topic) {
   const { hostname, port } = new URL(d.url);
   const p = spawn('python3', [PAUSED_PY, hostname, port, d.token, String(n), topic], { stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
   let err = '';
   const waiting = [];
   p.stderr.on('data', (b) => { err += b; });
-  p.stdout.on('data', (b) => {
-    out += b;
-    let i;
-    while ((i = out.indexOf('\n')) >= 0) {
-      const line = out.slice(0, i);
-      out = out.slice(i + 1);
-      const w = waiting.shift();
-      if (w) w(line);
-    }
+  readline.createInterface({ input: p.stdout }).on('line', (line) => {
+    const w = waiting.shift();
+    if (w) w(line);
   });
   const gone = new Promise((resolve) => p.on('exit', () => resolve(`the readers exited: ${err}`)));
   const answer = () => Promise.race([new Promise((resolve) => waiting.push(resolve)),
